@@ -1,0 +1,153 @@
+import { VolumeListSchema, type Volume } from './fly-json.js'
+import { FlyctlError } from './flyctl.js'
+import type { StageContext } from './report.js'
+
+/**
+ * Ensure stage: the app exists (created in `org` when missing) and so does the volume the
+ * config mounts, in the deployment's region. A second run creates nothing.
+ */
+
+/** Region and volume as rendered: an input, else the `config` file's value, else the guide's. */
+export interface EnsureTarget {
+  region: string
+  /** `[mounts] source`; undefined when the config mounts nothing. */
+  volume?: string
+}
+
+export interface EnsureWants {
+  app: string
+  org: string
+  create: boolean
+  region: string
+  volume?: string
+  volumeSizeGb: number
+}
+
+export interface EnsurePlan {
+  createApp: boolean
+  createVolume: boolean
+  /** Volumes of that name in other regions: not used by this deployment, worth a warning. */
+  elsewhere: Volume[]
+}
+
+/** Thrown with `create: false` when something is missing; says which and how to create it. */
+export class MissingResourceError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'MissingResourceError'
+  }
+}
+
+const GONE = new Set(['destroyed', 'destroying', 'pending_destroy', 'scheduled_deletion'])
+
+export function appCreateArgs(w: Pick<EnsureWants, 'app' | 'org'>): string[] {
+  return ['apps', 'create', w.app, '--org', w.org]
+}
+
+export function volumeCreateArgs(w: EnsureWants & { volume: string }): string[] {
+  // -y: flyctl asks to confirm a single volume ("no redundancy") and cannot ask in CI.
+  return ['volumes', 'create', w.volume, '--size', String(w.volumeSizeGb), '--region', w.region, '--app', w.app, '-y']
+}
+
+/**
+ * What to create. `volumes` is undefined when the app is missing (there is nothing to list).
+ * With create: false a missing app or volume is an error naming the command that creates it.
+ */
+export function planEnsure(appExists: boolean, volumes: readonly Volume[] | undefined, wants: EnsureWants): EnsurePlan {
+  const missing: string[] = []
+  if (!appExists) {
+    missing.push(`the app ${wants.app} does not exist (create it with \`fly apps create ${wants.app} --org ${wants.org}\`)`)
+  }
+  let createVolume = false
+  let elsewhere: Volume[] = []
+  if (wants.volume !== undefined) {
+    const named = (volumes ?? []).filter((v) => v.name === wants.volume && !GONE.has(v.state))
+    const inRegion = named.filter((v) => v.region === wants.region)
+    elsewhere = named.filter((v) => v.region !== wants.region)
+    if (inRegion.length === 0) {
+      createVolume = true
+      missing.push(
+        `the volume ${wants.volume} does not exist in region ${wants.region}` +
+          (elsewhere.length ? ` (only in ${[...new Set(elsewhere.map((v) => v.region))].join(', ')})` : '') +
+          ` (create it with \`fly volumes create ${wants.volume} --size ${wants.volumeSizeGb} --region ${wants.region} -a ${wants.app} -y\`)`,
+      )
+    }
+  }
+  if (!wants.create && missing.length > 0) {
+    throw new MissingResourceError(`${missing.join('; and ')}. The input create is false, so nothing is created: create it as shown, or set create: true.`)
+  }
+  return { createApp: !appExists, createVolume, elsewhere }
+}
+
+// --- edge ---------------------------------------------------------------------------------
+
+export interface EnsureResult extends EnsurePlan {
+  /** Whether the app exists when the stage ends (false only in a dry run that would create it). */
+  appExists: boolean
+  /** What was created, or in a dry run what would be, in words for the summary. */
+  created: string[]
+  dryRun: boolean
+}
+
+export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<EnsureResult> {
+  const { flyctl, plan, log } = ctx
+  const wants: EnsureWants = {
+    app: plan.app,
+    org: plan.org,
+    create: plan.create,
+    region: target.region,
+    volume: target.volume,
+    volumeSizeGb: plan.volumeSizeGb,
+  }
+  const appExists = await appExistsOnFly(ctx)
+  const volumes =
+    appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema) : undefined
+  const ensurePlan = planEnsure(appExists, volumes, wants)
+  for (const v of ensurePlan.elsewhere) {
+    log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`)
+  }
+
+  const created: string[] = []
+  if (ensurePlan.createApp) created.push(`app ${plan.app} in org ${plan.org}`)
+  if (ensurePlan.createVolume) created.push(`volume ${wants.volume} (${wants.volumeSizeGb} GB, ${wants.region})`)
+  if (plan.dryRun) return { ...ensurePlan, appExists, created, dryRun: true }
+
+  if (ensurePlan.createApp) {
+    try {
+      await flyctl.run(appCreateArgs(wants))
+    } catch (err) {
+      if (err instanceof FlyctlError && /already been taken/i.test(err.flyError)) {
+        throw new Error(
+          `the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
+            'choose another `app`, or use a token of the organization that owns it',
+        )
+      }
+      throw err
+    }
+    log.info(`Created app ${plan.app} in org ${plan.org}`)
+  }
+  if (ensurePlan.createVolume && wants.volume !== undefined) {
+    await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }))
+    log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`)
+  }
+  return { ...ensurePlan, appExists: true, created, dryRun: false }
+}
+
+/**
+ * `fly status` answers for an app-scoped deploy token too, unlike `apps list`. A missing app
+ * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
+ * GetAppCompact's error as "failed to get app: ...").
+ */
+async function appExistsOnFly(ctx: StageContext): Promise<boolean> {
+  try {
+    await ctx.flyctl.run(['status', '--app', ctx.plan.app, '--json'])
+    return true
+  } catch (err) {
+    if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return false
+    throw err
+  }
+}
+
+export function isAppNotFound(flyError: string): boolean {
+  return /could not find app|app not found|app .* not found/i.test(flyError)
+}

@@ -1,0 +1,317 @@
+import * as core from '@actions/core'
+import type { Machine } from './fly-json.js'
+import type { Flyctl } from './flyctl.js'
+import type { Plan } from './plan.js'
+
+/** What every stage edge receives. */
+export interface StageLog {
+  info(message: string): void
+  warning(message: string): void
+}
+export interface StageContext {
+  flyctl: Flyctl
+  plan: Plan
+  log: StageLog
+}
+
+export type StageStatus = 'ok' | 'failed' | 'skipped' | 'planned'
+export interface StageRecord {
+  name: string
+  ms: number
+  status: StageStatus
+  note?: string
+}
+
+export interface MachineRow {
+  id: string
+  region: string
+  state: string
+  memoryMb?: number
+  /** The machine's command (config.init.cmd) for display. */
+  command?: string
+}
+
+export interface OverrideApplied {
+  machineId: string
+  command?: string
+  memoryMb?: number
+}
+
+export interface IpChange {
+  action: 'released' | 'allocated'
+  address: string
+  type: string
+}
+
+export type HealthVerdict = 'healthy' | 'unhealthy' | 'skipped'
+
+/** What a dry run would do; names only for secrets. */
+export interface DryRunPlan {
+  create: string[]
+  secretsAdd: string[]
+  secretsUpdate: string[]
+  secretsPrune: string[]
+  deployCommand: string
+  overrides: string[]
+  ipChanges: string[]
+}
+
+/** Everything the report shows, filled in by main.ts as the stages run (also when one fails). */
+export interface RunRecord {
+  app: string
+  /** Empty for a private deployment. */
+  url: string
+  private: boolean
+  release?: number
+  image?: string
+  machines: MachineRow[]
+  secretsSynced: string[]
+  secretsPruned: string[]
+  overrides: OverrideApplied[]
+  ipChanges: IpChange[]
+  health: { verdict: HealthVerdict; message?: string }
+  rolledBack: boolean
+  /** The release that serves after a rollback. */
+  servingRelease?: number
+  flyctlVersion?: string
+  flyConfig?: string
+  stages: StageRecord[]
+  dryRunPlan?: DryRunPlan
+  error?: string
+}
+
+export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
+  return {
+    app: plan.app,
+    url: '',
+    private: plan.private,
+    machines: [],
+    secretsSynced: [],
+    secretsPruned: [],
+    overrides: [],
+    ipChanges: [],
+    health: { verdict: 'skipped' },
+    rolledBack: false,
+    stages: [],
+  }
+}
+
+/** The action's outputs, named exactly as SPEC.md. */
+export interface Outputs {
+  'app-name': string
+  'app-url': string
+  'release-version': string
+  image: string
+  'machine-ids': string
+  'flyctl-version': string
+  'fly-config': string
+  'secrets-synced': string
+  health: HealthVerdict
+  'rolled-back': 'true' | 'false'
+}
+
+export function buildOutputs(run: RunRecord): Outputs {
+  const dry = run.dryRunPlan !== undefined
+  return {
+    'app-name': run.app,
+    'app-url': run.private ? '' : run.url,
+    'release-version': run.release === undefined ? '' : String(run.servingRelease ?? run.release),
+    image: run.image ?? '',
+    'machine-ids': run.machines.map((m) => m.id).join(','),
+    'flyctl-version': run.flyctlVersion ?? '',
+    'fly-config': run.flyConfig ?? '',
+    // A dry run syncs nothing; the names it would sync are in the summary's plan.
+    'secrets-synced': dry ? '' : run.secretsSynced.join(','),
+    health: dry ? 'skipped' : run.health.verdict,
+    'rolled-back': run.rolledBack ? 'true' : 'false',
+  }
+}
+
+/** Machine rows for the summary, from `machines list --json`; destroyed machines left out. */
+export function machineRows(machines: readonly Machine[]): MachineRow[] {
+  return machines
+    .filter((m) => m.state !== 'destroyed' && m.state !== 'destroying')
+    .map((m) => ({
+      id: m.id,
+      region: m.region,
+      state: m.state,
+      memoryMb: m.config.guest?.memory_mb,
+      command: m.config.init?.cmd ? m.config.init.cmd.join(' ') : undefined,
+    }))
+}
+
+/** Run one stage and record its time and outcome, also when it throws (the error is rethrown). */
+export async function runStage<T>(run: RunRecord, name: string, fn: () => Promise<T>, note?: (result: T) => string | undefined): Promise<T> {
+  const started = performance.now()
+  try {
+    const result = await fn()
+    run.stages.push({
+      name,
+      ms: Math.round(performance.now() - started),
+      status: run.dryRunPlan ? 'planned' : 'ok',
+      note: note?.(result),
+    })
+    return result
+  } catch (err) {
+    run.stages.push({ name, ms: Math.round(performance.now() - started), status: 'failed', note: firstLine(errorText(err)) })
+    throw err
+  }
+}
+
+export function skipStage(run: RunRecord, name: string, note: string): void {
+  run.stages.push({ name, ms: 0, status: 'skipped', note })
+}
+
+// --- summary ------------------------------------------------------------------------------
+
+/** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
+export function buildSummary(run: RunRecord): string {
+  const out: string[] = []
+  const dry = run.dryRunPlan !== undefined
+  const title = run.error
+    ? `❌ Deploy of ${code(run.app)} failed`
+    : dry
+      ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
+      : run.rolledBack
+        ? `⚠️ ${code(run.app)} rolled back`
+        : `✅ Deployed ${code(run.app)}`
+  out.push(`## ${title}`, '')
+  if (run.error) out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '')
+
+  const rows: Array<[string, string]> = [['App', code(run.app)]]
+  rows.push(['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—'])
+  if (run.release !== undefined) {
+    const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : ''
+    rows.push(['Release', `v${run.release}${serving}`])
+  } else rows.push(['Release', '—'])
+  rows.push(['Image', run.image ? code(run.image) : '—'])
+  rows.push(['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`])
+  rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no'])
+  if (run.flyctlVersion) rows.push(['flyctl', code(run.flyctlVersion)])
+  if (run.flyConfig) rows.push(['Config', code(run.flyConfig)])
+  out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '')
+
+  if (run.dryRunPlan) out.push(...dryRunSection(run.dryRunPlan))
+
+  out.push('### Machines', '')
+  if (run.machines.length === 0) out.push('none read', '')
+  else
+    out.push(
+      ...table(
+        ['ID', 'Region', 'State', 'Memory', 'Command'],
+        run.machines.map((m) => [
+          code(m.id),
+          escapeText(m.region),
+          escapeText(m.state),
+          m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
+          m.command ? code(m.command) : '—',
+        ]),
+      ),
+      '',
+    )
+
+  if (!dry) {
+    out.push('### Secrets synced (names only)', '')
+    out.push(run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none')
+    if (run.secretsPruned.length) out.push('', `Pruned: ${run.secretsPruned.map(code).join(', ')}`)
+    out.push('')
+
+    out.push('### Overrides applied', '')
+    if (run.overrides.length === 0) out.push('none (no machine had drifted)', '')
+    else
+      out.push(
+        ...table(
+          ['Machine', 'Command', 'Memory'],
+          run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`]),
+        ),
+        '',
+      )
+
+    out.push('### IP changes', '')
+    if (run.ipChanges.length === 0) out.push('none', '')
+    else out.push(...run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`), '')
+  }
+
+  out.push('### Stages', '')
+  if (run.stages.length === 0) out.push('none ran', '')
+  else
+    out.push(
+      ...table(
+        ['Stage', 'Status', 'Time', 'Note'],
+        run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : '']),
+      ),
+      '',
+    )
+  return out.join('\n')
+}
+
+function dryRunSection(plan: DryRunPlan): string[] {
+  const list = (items: string[], render: (s: string) => string = escapeText): string =>
+    items.length ? items.map(render).join(', ') : 'none'
+  return [
+    '### Plan',
+    '',
+    ...table(
+      ['Step', 'Would do'],
+      [
+        ['Create', list(plan.create)],
+        ['Secrets to add', list(plan.secretsAdd, code)],
+        ['Secrets to re-import', list(plan.secretsUpdate, code)],
+        ['Secrets to prune', list(plan.secretsPrune, code)],
+        ['Deploy', plan.deployCommand ? code(plan.deployCommand) : '—'],
+        ['Overrides', list(plan.overrides)],
+        ['IP changes', list(plan.ipChanges)],
+      ],
+    ),
+    '',
+  ]
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)]
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;')
+}
+
+/** Text safe inside a table cell or a list item: no markup, no cell breaks, one line. */
+function escapeText(s: string): string {
+  return escapeHtml(s.replace(/([\\`*_[\]#])/g, '\\$1')).replace(/\r?\n/g, ' ')
+}
+
+/** An inline code span that survives any content (backticks, pipes, newlines). */
+function code(s: string): string {
+  return `<code>${escapeHtml(s).replace(/\r?\n/g, ' ')}</code>`
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`
+  const seconds = ms / 1000
+  if (seconds < 60) return `${seconds.toFixed(1)} s`
+  const whole = Math.round(seconds)
+  return `${Math.floor(whole / 60)} min ${whole % 60} s`
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function firstLine(text: string): string {
+  return text.split(/\r?\n/, 1)[0] ?? ''
+}
+
+// --- edge ---------------------------------------------------------------------------------
+
+/** Set every output and write the job summary; runs for failed runs too, so it never throws. */
+export async function writeReport(run: RunRecord, redact: (text: string) => string): Promise<Outputs> {
+  const outputs = buildOutputs(run)
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
+  try {
+    await core.summary.addRaw(redact(buildSummary(run)), true).write()
+  } catch (err) {
+    // Outside Actions (no GITHUB_STEP_SUMMARY) the summary has nowhere to go; the outputs are set.
+    core.warning(`could not write the job summary: ${redact(errorText(err))}`)
+  }
+  return outputs
+}
