@@ -1,0 +1,299 @@
+/**
+ * The health gate's edge: follows `flyctl logs -a <app>` (resumed when the stream drops), polls
+ * `flyctl machines list --json` every few seconds, and hands both to the VerdictEngine, which
+ * decides as soon as the evidence allows. Everything goes through the Flyctl runner, so the
+ * stand-in (or a fake) can play Fly.
+ */
+import type { z } from 'zod'
+import type { FlyctlResult, RunOptions } from '../flyctl.js'
+import { MachineListSchema, type Machine } from '../fly-json.js'
+import { LineDeduper, parseFlyLogLine } from './log-stream.js'
+import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
+
+/** The part of Flyctl the gate uses (Flyctl satisfies it; tests pass a fake). */
+export interface FlyctlRunner {
+  run(args: string[], opts?: RunOptions): Promise<FlyctlResult>
+  json<T>(args: string[], schema: z.ZodType<T>, opts?: RunOptions): Promise<T>
+  redact(text: string): string
+}
+
+export interface GateOptions {
+  flyctl: FlyctlRunner
+  app: string
+  /** `fly_release_version` of the machines to judge. */
+  releaseVersion: number
+  port: number
+  bind?: string
+  channels: string[]
+  timeoutMs: number
+  /** When the deploy (or restart) that produced this release began; earlier lines are ignored. */
+  notBeforeMs?: number
+  pollIntervalMs?: number
+  /** After an unhealthy verdict, keep reading this long so the lines that explain it are shown. */
+  lingerMs?: number
+  bindWarningGraceMs?: number
+  exitGraceMs?: number
+  /** First wait before resuming a dropped log stream (doubles while it keeps dropping, up to 8 s). */
+  resumeDelayMs?: number
+  signal?: AbortSignal
+  now?: () => number
+  log?: (message: string) => void
+}
+
+export interface GateResult {
+  verdict: Verdict
+  machineIds: string[]
+  /** The failing machine's last lines, redacted. */
+  lastLines: string[]
+  /** Each release machine's state in the last `machines list`. */
+  machineStates: Record<string, string>
+}
+
+const CAUSE_TITLES: Record<Cause, string> = {
+  'out-of-memory': 'the gateway ran out of memory',
+  'gateway-lock': 'the gateway lock is held',
+  'auth-required': 'the gateway refused a non-loopback bind without auth',
+  'invalid-config': 'the gateway config is invalid or missing',
+  'start-failed': 'the gateway failed to start',
+  'loopback-bind': 'the gateway binds loopback only',
+  'wrong-port': 'the gateway listens on another port than internal_port',
+  unreachable: "Fly's proxy cannot reach the gateway",
+  'channel-not-started': 'a health channel did not start',
+  'machine-exited': 'the gateway process exited',
+  'machine-stopped': 'the machine stopped',
+  'no-machines': 'no machine runs the new release',
+  timeout: 'the gateway was not healthy before health-timeout',
+  'health-url': 'health-url did not answer',
+}
+
+export function causeTitle(cause: Cause): string {
+  return CAUSE_TITLES[cause]
+}
+
+/** The error text of an unhealthy verdict: cause, fix, and the failing machine's last lines (redacted). */
+export function formatUnhealthy(verdict: UnhealthyVerdict, lastLines: readonly string[], redact: (text: string) => string): string {
+  const where = verdict.machineId ? ` on machine ${verdict.machineId}` : ''
+  const parts = [`Health gate: ${causeTitle(verdict.cause)}${where}: ${verdict.detail}.`, `Fix: ${verdict.fix}`]
+  if (lastLines.length > 0) {
+    parts.push(`Last log lines of ${verdict.machineId ?? 'the machine'}:`)
+    parts.push(...lastLines.map((l) => `  ${l}`))
+  }
+  return redact(parts.join('\n'))
+}
+
+/** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
+export function releaseMachines(machines: readonly Machine[], version: number): { ids: string[]; note?: string } {
+  const app = machines.filter((m) => {
+    const group = m.config?.metadata?.fly_process_group
+    const standbys = (m.config as Record<string, unknown> | undefined)?.standbys
+    const isStandby = Array.isArray(standbys) && standbys.length > 0
+    return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying'
+  })
+  const versionOf = (m: Machine) => m.config?.metadata?.fly_release_version
+  const onRelease = app.filter((m) => versionOf(m) === String(version))
+  if (onRelease.length > 0) {
+    const others = app.filter((m) => versionOf(m) !== String(version))
+    const note = others.length > 0 ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}` : undefined
+    return { ids: onRelease.map((m) => m.id), note }
+  }
+  // Machines that carry no release metadata at all (not created by `fly deploy`): judge them all.
+  if (app.length > 0 && app.every((m) => versionOf(m) === undefined)) return { ids: app.map((m) => m.id) }
+  return {
+    ids: [],
+    note: app.length > 0 ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}` : 'the app has no app machines',
+  }
+}
+
+export async function gateRelease(o: GateOptions): Promise<GateResult> {
+  const now = o.now ?? Date.now
+  const log = o.log ?? (() => {})
+  const pollIntervalMs = o.pollIntervalMs ?? 3_000
+  const startedAt = now()
+  const deadlineMs = startedAt + o.timeoutMs
+  const stop = new AbortController()
+  const onOuterAbort = () => stop.abort()
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true })
+
+  try {
+    const listArgs = ['machines', 'list', '-a', o.app, '--json']
+    let machines: Machine[] | undefined
+    while (!machines) {
+      try {
+        machines = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000 })
+      } catch (err) {
+        if (stop.signal.aborted) throw cancelled()
+        if (now() >= deadlineMs) throw err
+        log(`health: could not list machines (${o.flyctl.redact((err as Error).message)}); retrying`)
+        await sleep(pollIntervalMs, stop.signal)
+      }
+    }
+    const selected = releaseMachines(machines, o.releaseVersion)
+    if (selected.note) log(`health: ${selected.note}`)
+
+    const engine = new VerdictEngine({
+      machineIds: selected.ids,
+      port: o.port,
+      bind: o.bind,
+      channels: o.channels,
+      notBeforeMs: o.notBeforeMs,
+      deadlineMs,
+      bindWarningGraceMs: o.bindWarningGraceMs,
+      exitGraceMs: o.exitGraceMs,
+    })
+    let lastList: Machine[] = machines
+    engine.observeMachines(machines, now())
+    if (selected.ids.length === 0) {
+      const verdict = engine.verdict(now()) as UnhealthyVerdict
+      verdict.detail = selected.note ?? verdict.detail
+      return { verdict, machineIds: [], lastLines: [], machineStates: {} }
+    }
+    log(`health: following the logs of ${selected.ids.join(', ')} (release v${o.releaseVersion}, port ${o.port})`)
+
+    let decided: Verdict | undefined
+    let wake: (() => void) | undefined
+    const decidedPromise = new Promise<void>((resolve) => {
+      wake = resolve
+    })
+    const check = (): void => {
+      if (decided) return
+      const verdict = engine.verdict(now())
+      if (verdict) {
+        decided = verdict
+        wake?.()
+      }
+    }
+
+    const dedupe = new LineDeduper()
+    const onLine = (raw: string): void => {
+      if (!dedupe.accept(raw)) return
+      const line = parseFlyLogLine(raw)
+      if (!line) return
+      engine.feed(line, now())
+      check()
+    }
+
+    const follower = followLogs(o.flyctl, o.app, onLine, stop.signal, log, o.resumeDelayMs ?? 500)
+    const poller = (async () => {
+      while (!stop.signal.aborted) {
+        await sleep(pollIntervalMs, stop.signal)
+        if (stop.signal.aborted) break
+        try {
+          lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000 })
+          engine.observeMachines(lastList, now())
+          check()
+        } catch (err) {
+          if (!stop.signal.aborted) log(`health: machines list failed (${o.flyctl.redact((err as Error).message)}); will retry`)
+        }
+      }
+    })()
+    // Grace periods and the deadline need a clock even when nothing arrives.
+    const ticker = setInterval(check, 250)
+    check()
+
+    await Promise.race([decidedPromise, abortPromise(stop.signal)])
+    clearInterval(ticker)
+    if (!decided) throw cancelled()
+    const verdict: Verdict = decided
+    if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0) await sleep(o.lingerMs ?? 1_500, stop.signal)
+    stop.abort()
+    await Promise.allSettled([follower, poller])
+
+    const lastLines =
+      verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : []
+    if (verdict.health === 'unhealthy') verdict.lastLines = lastLines
+    const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]))
+    return { verdict, machineIds: selected.ids, lastLines, machineStates }
+  } finally {
+    stop.abort()
+    o.signal?.removeEventListener('abort', onOuterAbort)
+  }
+}
+
+/**
+ * `fly logs` streams until killed; it ends on its own when its connection drops. Start it again
+ * (backing off while it keeps failing) until the gate is done.
+ */
+async function followLogs(
+  flyctl: FlyctlRunner,
+  app: string,
+  onLine: (raw: string) => void,
+  signal: AbortSignal,
+  log: (m: string) => void,
+  resumeDelayMs: number,
+): Promise<void> {
+  let failures = 0
+  while (!signal.aborted) {
+    const began = Date.now()
+    let result: FlyctlResult | undefined
+    try {
+      result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true })
+    } catch (err) {
+      if (signal.aborted) return
+      log(`health: could not run flyctl logs (${flyctl.redact((err as Error).message)})`)
+    }
+    if (signal.aborted) return
+    failures = Date.now() - began > 30_000 ? 1 : failures + 1
+    const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed'
+    log(`health: the log stream ${why}; resuming`)
+    await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal)
+  }
+}
+
+export interface ProbeResult {
+  ok: boolean
+  detail: string
+}
+
+/**
+ * Probe `health-url` after the log gate: any answer below 500 passes. Connection errors and 5xx
+ * are retried every 2 s until the deadline (the proxy may still be catching up with the machine).
+ */
+export async function probeHealthUrl(
+  url: string,
+  deadlineMs: number,
+  opts: { fetch?: typeof fetch; now?: () => number; signal?: AbortSignal; intervalMs?: number } = {},
+): Promise<ProbeResult> {
+  const doFetch = opts.fetch ?? fetch
+  const now = opts.now ?? Date.now
+  let last = 'no answer'
+  do {
+    try {
+      const timeout = AbortSignal.timeout(Math.max(1_000, Math.min(10_000, deadlineMs - now())))
+      const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout
+      const response = await doFetch(url, { method: 'GET', redirect: 'manual', signal })
+      await response.body?.cancel().catch(() => {})
+      if (response.status < 500) return { ok: true, detail: `${url} answered ${response.status}` }
+      last = `answered ${response.status}`
+    } catch (err) {
+      if (opts.signal?.aborted) throw cancelled()
+      last = (err as Error).message
+    }
+    if (now() >= deadlineMs) break
+    await sleep(opts.intervalMs ?? 2_000, opts.signal)
+  } while (now() < deadlineMs)
+  return { ok: false, detail: `${url}: ${last}` }
+}
+
+function cancelled(): Error {
+  return new Error('health gate cancelled')
+}
+
+function abortPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve()
+    else signal.addEventListener('abort', () => resolve(), { once: true })
+  })
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}

@@ -1,0 +1,205 @@
+/**
+ * Stage 9 of SPEC.md: gate success on log-verified gateway health, repair a stale lock once,
+ * roll back an unhealthy release. The one entry the pipeline calls is runHealthGate.
+ *
+ * Each gate (the release, the release after a lock repair, the rolled-back release) gets the full
+ * `health-timeout`: each follows a fresh start of the gateway.
+ */
+import type { Plan } from '../plan.js'
+import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
+import { repairStaleLock } from './remediate.js'
+import { rollBack, type ReleaseRef } from './rollback.js'
+import { fixFor, type Cause } from './verdict.js'
+
+export type { ReleaseRef } from './rollback.js'
+export type { Cause } from './verdict.js'
+export type { FlyctlRunner } from './gate.js'
+
+export interface HealthContext {
+  flyctl: FlyctlRunner
+  plan: Pick<Plan, 'healthTimeoutSec' | 'healthChannels' | 'healthUrl' | 'fixStaleLock' | 'rollback'>
+  app: string
+  /** Effective values after render (input, config file or the guide's default). */
+  port: number
+  bind: string
+  stateDir: string
+  /** The release the deploy produced. */
+  release: ReleaseRef
+  /** Runner clock when `fly deploy` began; lines of earlier releases are ignored. */
+  deployStartedAtMs?: number
+  /** Deploy this image with the run's config (the deploy stage's `fly deploy --image`); returns the new release. */
+  redeploy: (imageRef: string) => Promise<ReleaseRef & { startedAtMs?: number }>
+  log?: (message: string) => void
+  signal?: AbortSignal
+  /** Test and benchmark knobs. */
+  tuning?: Partial<Pick<GateOptions, 'pollIntervalMs' | 'lingerMs' | 'bindWarningGraceMs' | 'exitGraceMs' | 'resumeDelayMs'>> & {
+    fetch?: typeof fetch
+    sshRetryDelayMs?: number
+    /** Least time the health-url probe may take, whatever is left of the timeout (default 30 s). */
+    probeMinMs?: number
+    probeIntervalMs?: number
+  }
+}
+
+export interface HealthOutcome {
+  health: 'healthy' | 'unhealthy' | 'skipped'
+  /** Why the release is unhealthy (the first gate's cause). */
+  cause?: Cause
+  /** The error for the step (unhealthy) or the note (skipped); redacted. */
+  message?: string
+  machineId?: string
+  /** The failing machine's last log lines, redacted. */
+  lastLines?: string[]
+  rolledBack: boolean
+  /** The release serving after the gate: the new one when healthy, the rolled-back one when that one is healthy. */
+  servingRelease?: ReleaseRef
+  lockRepaired: boolean
+  /** Sentences for the job summary, in order. */
+  summary: string[]
+  /** Which evidence made each machine healthy (healthy only). */
+  evidence?: string[]
+}
+
+export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> {
+  const log = ctx.log ?? (() => {})
+  const summary: string[] = []
+  const redact = (text: string) => ctx.flyctl.redact(text)
+
+  if (ctx.plan.healthTimeoutSec <= 0) {
+    return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] }
+  }
+
+  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release, notBeforeMs)
+
+  let result = await gate(ctx.release, ctx.deployStartedAtMs)
+  let lockRepaired = false
+  if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
+    summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`)
+    try {
+      const repair = await repairStaleLock({
+        flyctl: ctx.flyctl,
+        app: ctx.app,
+        machineId: result.machineId,
+        stateDir: ctx.stateDir,
+        machineState: result.machineStates[result.machineId],
+        retryDelayMs: ctx.tuning?.sshRetryDelayMs,
+        log,
+        signal: ctx.signal,
+      })
+      lockRepaired = true
+      summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`)
+      result = await gate(ctx.release, repair.restartedAtMs)
+    } catch (err) {
+      summary.push(redact(`The lock repair failed: ${(err as Error).message}`))
+    }
+  }
+
+  if (result.health === 'healthy') {
+    summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`)
+    return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence }
+  }
+
+  summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`)
+  const failure: HealthOutcome = {
+    health: 'unhealthy',
+    cause: result.cause,
+    message: result.message,
+    machineId: result.machineId,
+    lastLines: result.lastLines,
+    rolledBack: false,
+    lockRepaired,
+    summary,
+  }
+  if (!ctx.plan.rollback) {
+    summary.push('Rollback is off (rollback: false); the unhealthy release stays deployed.')
+    return failure
+  }
+
+  try {
+    const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy: ctx.redeploy, log, signal: ctx.signal })
+    if (!rollback.rolledBack) {
+      summary.push(`Not rolled back: ${rollback.reason}.`)
+      failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`
+      return failure
+    }
+    failure.rolledBack = true
+    const after = await gate(rollback.deployed, rollback.startedAtMs)
+    const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`
+    if (after.health === 'healthy') {
+      failure.servingRelease = rollback.deployed
+      summary.push(`Rolled back: ${what} is now serving and healthy.`)
+      failure.message = `${failure.message}\nRolled back: ${what} is now serving.`
+    } else {
+      summary.push(`Rolled back to ${what}, but it is unhealthy too: ${after.title}.`)
+      failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${after.message}`
+    }
+  } catch (err) {
+    const text = redact(`The rollback failed: ${(err as Error).message}`)
+    summary.push(text)
+    failure.message = `${failure.message}\n${text}`
+  }
+  return failure
+}
+
+type GateOutcome =
+  | { health: 'healthy'; evidence: string[]; machineStates: Record<string, string> }
+  | {
+      health: 'unhealthy'
+      cause: Cause
+      title: string
+      message: string
+      machineId?: string
+      lastLines: string[]
+      machineStates: Record<string, string>
+    }
+
+async function gateWithProbe(ctx: HealthContext, release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> {
+  const timeoutMs = ctx.plan.healthTimeoutSec * 1000
+  const started = Date.now()
+  const result: GateResult = await gateRelease({
+    flyctl: ctx.flyctl,
+    app: ctx.app,
+    releaseVersion: release.version,
+    port: ctx.port,
+    bind: ctx.bind,
+    channels: ctx.plan.healthChannels,
+    timeoutMs,
+    notBeforeMs,
+    signal: ctx.signal,
+    log: ctx.log,
+    pollIntervalMs: ctx.tuning?.pollIntervalMs,
+    lingerMs: ctx.tuning?.lingerMs,
+    bindWarningGraceMs: ctx.tuning?.bindWarningGraceMs,
+    exitGraceMs: ctx.tuning?.exitGraceMs,
+    resumeDelayMs: ctx.tuning?.resumeDelayMs,
+  })
+  const { verdict, machineStates } = result
+  if (verdict.health === 'unhealthy') {
+    return {
+      health: 'unhealthy',
+      cause: verdict.cause,
+      title: causeTitle(verdict.cause),
+      message: formatUnhealthy(verdict, result.lastLines, (t) => ctx.flyctl.redact(t)),
+      machineId: verdict.machineId,
+      lastLines: result.lastLines,
+      machineStates,
+    }
+  }
+  if (!ctx.plan.healthUrl) return { health: 'healthy', evidence: verdict.evidence, machineStates }
+
+  // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
+  const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000))
+  const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs })
+  if (probe.ok) return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], machineStates }
+  const detail = ctx.flyctl.redact(probe.detail)
+  return {
+    health: 'unhealthy',
+    cause: 'health-url',
+    title: causeTitle('health-url'),
+    message: ctx.flyctl.redact(
+      `Health gate: ${causeTitle('health-url')}: the gateway logged ready, but ${detail}.\nFix: ${fixFor('health-url', { port: ctx.port })}`,
+    ),
+    lastLines: [],
+    machineStates,
+  }
+}

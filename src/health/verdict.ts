@@ -1,0 +1,525 @@
+/**
+ * The health verdict (SPEC.md, "The health verdict") as a pure function of what has been seen:
+ * the release machines' log lines and their `machines list --json` records. No clock, no I/O:
+ * every call says what time it is, so recorded streams replay exactly.
+ *
+ * Evidence, per machine, counted only inside the machine's window (below):
+ * - ready, legacy (up to 2026.3): `[gateway] listening on ws://HOST:PORT[, ...]`. Ready when some
+ *   address is not loopback and every port is the configured one; an all-loopback list or another
+ *   port is fatal.
+ * - ready, 2026.4 and later: `[gateway] ready` names neither host nor port, so readiness needs
+ *   three things in the same run of the machine:
+ *     1. the `[gateway] ready` line;
+ *     2. the warning `Gateway is binding to a non-loopback address`, which the gateway prints only
+ *        for a non-loopback bind (before `ready` in 2026.9.6). A `ready` with no warning is a
+ *        loopback bind: fatal at once when the machine's command says `--bind loopback`, otherwise
+ *        once `bindWarningGraceMs` has passed after `ready` without the warning;
+ *     3. the port, from the machine's own config in the gateway's order of precedence: `--port` in
+ *        `config.init.cmd` (flyctl puts the `[processes]` command there: internal/appconfig/
+ *        machines.go), else `OPENCLAW_GATEWAY_PORT` in `config.env`; else the port 2026.9 prints
+ *        when it seeds `gateway.controlUi.allowedOrigins`; else a passing Fly check on the
+ *        configured port (`servicecheck-NN-<type>-<port>` or a `[checks]` entry with that port).
+ *        A known port that differs from the configured one is fatal at once.
+ * - the machine is `started` in the latest `machines list`.
+ * - every `health-channels` entry logged its start or login on some release machine.
+ *
+ * A machine's window starts at its first `start` event at or after `notBeforeMs` (the deploy's
+ * start), or at `notBeforeMs` when the record has no events. A rolling deploy replaces the gateway
+ * on the same machine id, and `fly logs` replays its buffer, so the previous release's `ready`
+ * (and its requested shutdown) would otherwise count. Readiness must come from the latest run
+ * (after the latest `start`); fatal signs count from the whole window, so a crash that Fly's
+ * restart policy already papered over is still caught.
+ *
+ * Fatal signs decide at once. An exit or stop with no log line that explains it waits
+ * `exitGraceMs` for the explanation (log lines can trail the machine's state), then decides as
+ * `machine-exited` / `machine-stopped`.
+ */
+import type { Machine } from '../fly-json.js'
+import type { LogLine } from './log-stream.js'
+import { classify, isLoopbackHost, type FatalCause, type Signal } from './signals.js'
+
+export type Cause =
+  | FatalCause
+  | 'loopback-bind'
+  | 'wrong-port'
+  | 'unreachable'
+  | 'channel-not-started'
+  | 'machine-exited'
+  | 'machine-stopped'
+  | 'no-machines'
+  | 'timeout'
+  | 'health-url'
+
+export interface Expectation {
+  /** The app machines of the release being gated. */
+  machineIds: string[]
+  /** The configured port (`internal_port`). */
+  port: number
+  /** The configured bind mode; informs the message only: loopback is never healthy (SPEC.md). */
+  bind?: string
+  /** `health-channels`, any case. */
+  channels: string[]
+  /** Release generation if known; `legacy` waits for the listening line and never infers loopback from a missing warning. */
+  gatewayGeneration?: 'auto' | 'legacy' | 'modern'
+  /** When the deploy began (runner clock); lines and events before it belong to earlier releases. */
+  notBeforeMs?: number
+  /** When the gate gives up (`health-timeout` after the gate began). */
+  deadlineMs: number
+  bindWarningGraceMs?: number
+  exitGraceMs?: number
+  /** How many recent lines per machine to keep for the message. */
+  lastLineCount?: number
+}
+
+export interface HealthyVerdict {
+  health: 'healthy'
+  atMs: number
+  /** One sentence per machine: which evidence made it ready. */
+  evidence: string[]
+}
+
+export interface UnhealthyVerdict {
+  health: 'unhealthy'
+  cause: Cause
+  atMs: number
+  machineId?: string
+  /** What was seen, in words. */
+  detail: string
+  /** The guide's fix. */
+  fix: string
+  /** The failing machine's last lines, colour stripped, not yet redacted. */
+  lastLines: string[]
+}
+
+export type Verdict = HealthyVerdict | UnhealthyVerdict
+
+const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced'])
+// Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
+const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15'])
+// Clock difference allowed between the runner (notBeforeMs) and Fly's timestamps.
+const CLOCK_SLACK_MS = 2_000
+
+interface SeenSignal {
+  signal: Signal
+  /** Fly's timestamp of the line (whole seconds). */
+  atMs: number
+  /** When the gate received it (for grace periods). */
+  receivedAtMs: number
+  message: string
+}
+
+interface ExitRecord {
+  atMs: number
+  code?: number
+  signal?: string
+  oomKilled: boolean
+  /** When the gate first learnt of it. */
+  seenAtMs: number
+}
+
+interface MachineTrack {
+  id: string
+  observed: boolean
+  missingSinceMs?: number
+  state?: string
+  stateSinceMs?: number
+  startEvents: number[]
+  exitEvents: ExitRecord[]
+  command: { isGateway: boolean; port?: number; bind?: string; text?: string }
+  envPort?: number
+  passingCheckPorts: Set<number>
+  signals: SeenSignal[]
+  lastLines: string[]
+}
+
+export class VerdictEngine {
+  private readonly expect: Required<Omit<Expectation, 'notBeforeMs' | 'bind'>> & Pick<Expectation, 'notBeforeMs' | 'bind'>
+  private readonly machines = new Map<string, MachineTrack>()
+  private readonly wantedChannels: string[]
+
+  constructor(expect: Expectation) {
+    this.expect = {
+      gatewayGeneration: 'auto',
+      bindWarningGraceMs: 3_000,
+      exitGraceMs: 4_000,
+      lastLineCount: 25,
+      ...expect,
+    }
+    this.wantedChannels = [...new Set(expect.channels.map((c) => c.trim().toLowerCase()).filter(Boolean))]
+    for (const id of expect.machineIds) {
+      this.machines.set(id, {
+        id,
+        observed: false,
+        startEvents: [],
+        exitEvents: [],
+        command: { isGateway: false },
+        passingCheckPorts: new Set(),
+        signals: [],
+        lastLines: [],
+      })
+    }
+  }
+
+  /** Take one parsed `fly logs` line; lines of other machines are ignored. */
+  feed(line: LogLine, receivedAtMs: number = line.timestampMs): void {
+    const track = this.machines.get(line.machineId)
+    if (!track) return
+    track.lastLines.push(line.text)
+    if (track.lastLines.length > this.expect.lastLineCount) track.lastLines.shift()
+    for (const signal of classify(line.message, line.provider)) {
+      track.signals.push({ signal, atMs: line.timestampMs, receivedAtMs, message: line.message.trim() })
+    }
+  }
+
+  /** Take one `machines list --json` result. */
+  observeMachines(list: readonly Machine[], nowMs: number): void {
+    const byId = new Map(list.map((m) => [m.id, m]))
+    for (const track of this.machines.values()) {
+      const machine = byId.get(track.id)
+      if (!machine) {
+        if (track.observed && track.missingSinceMs === undefined) track.missingSinceMs = nowMs
+        continue
+      }
+      track.observed = true
+      track.missingSinceMs = undefined
+      if (track.state !== machine.state) track.stateSinceMs = nowMs
+      track.state = machine.state
+      track.startEvents = (machine.events ?? [])
+        .filter((e) => e.type === 'start' && typeof e.timestamp === 'number')
+        .map((e) => e.timestamp as number)
+        .sort((a, b) => a - b)
+      const known = new Map(track.exitEvents.map((e) => [e.atMs, e]))
+      track.exitEvents = (machine.events ?? [])
+        .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
+        .map((e) => exitRecord(e as ExitEventLike, known.get(e.timestamp as number)?.seenAtMs ?? nowMs))
+        .filter((e): e is ExitRecord => e !== undefined)
+      track.command = commandEvidence(machine)
+      const envPort = Number(machine.config?.env?.OPENCLAW_GATEWAY_PORT)
+      track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined
+      track.passingCheckPorts = passingCheckPorts(machine)
+    }
+  }
+
+  /** The last lines kept for a machine (for a message assembled after the verdict). */
+  lastLines(machineId: string): string[] {
+    return [...(this.machines.get(machineId)?.lastLines ?? [])]
+  }
+
+  verdict(nowMs: number): Verdict | undefined {
+    if (this.machines.size === 0) {
+      return this.unhealthy('no-machines', nowMs, undefined, 'no app machine runs the new release')
+    }
+    for (const track of this.machines.values()) {
+      const fatal = this.fatalFor(track, nowMs)
+      if (fatal) return fatal
+    }
+    const evidence: string[] = []
+    let allReady = true
+    for (const track of this.machines.values()) {
+      const ready = this.readiness(track)
+      if (ready.ready) evidence.push(`${track.id}: ${ready.how}`)
+      else allReady = false
+    }
+    const missingChannels = this.missingChannels()
+    if (allReady && missingChannels.length === 0) {
+      if (this.wantedChannels.length > 0) evidence.push(`channels started: ${this.wantedChannels.join(', ')}`)
+      return { health: 'healthy', atMs: nowMs, evidence }
+    }
+    if (nowMs >= this.expect.deadlineMs) return this.timeoutVerdict(nowMs, missingChannels)
+    return undefined
+  }
+
+  // ---- per machine ---------------------------------------------------------------------------
+
+  private windowStart(track: MachineTrack): number {
+    const notBefore = this.expect.notBeforeMs
+    if (notBefore === undefined) return track.startEvents[0] ?? Number.NEGATIVE_INFINITY
+    const firstStart = track.startEvents.find((t) => t >= notBefore - CLOCK_SLACK_MS)
+    return firstStart ?? notBefore - CLOCK_SLACK_MS
+  }
+
+  private latestRunStart(track: MachineTrack): number {
+    const start = this.windowStart(track)
+    const latest = track.startEvents.filter((t) => t >= start).at(-1)
+    return latest ?? start
+  }
+
+  /** Signals whose line falls at or after `fromMs` (lines carry whole seconds). */
+  private signalsFrom(track: MachineTrack, fromMs: number): SeenSignal[] {
+    const floor = Math.floor(fromMs / 1000) * 1000
+    return track.signals.filter((s) => s.atMs >= floor)
+  }
+
+  private fatalFor(track: MachineTrack, nowMs: number): UnhealthyVerdict | undefined {
+    const windowStart = this.windowStart(track)
+    const windowSignals = this.signalsFrom(track, windowStart)
+
+    const logFatal = windowSignals.find((s) => s.signal.kind === 'fatal')
+    if (logFatal && logFatal.signal.kind === 'fatal') {
+      return this.unhealthy(logFatal.signal.cause, nowMs, track, `the gateway logged: ${logFatal.message}`)
+    }
+
+    const suppressed = windowSignals.flatMap((s) => (s.signal.kind === 'channels-suppressed' ? s.signal.channels : []))
+    const lost = this.wantedChannels.filter((c) => suppressed.includes(c))
+    if (lost.length > 0) {
+      return this.unhealthy(
+        'channel-not-started',
+        nowMs,
+        track,
+        `the gateway suppressed channel ${lost.join(', ')}: its credentials are in the environment but the channel is not configured`,
+      )
+    }
+
+    const { command } = track
+    const configuredPort = this.expect.port
+    if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
+      return this.unhealthy('wrong-port', nowMs, track, `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`)
+    }
+    if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
+      return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`)
+    }
+
+    const runSignals = this.signalsFrom(track, this.latestRunStart(track))
+    const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1)
+    if (listening && listening.signal.kind === 'listening') {
+      const { addresses } = listening.signal
+      const shown = addresses.map((a) => `${a.host}:${a.port}`).join(', ')
+      if (addresses.length > 0 && addresses.every((a) => isLoopbackHost(a.host))) {
+        return this.unhealthy('loopback-bind', nowMs, track, `the gateway listens on loopback only (${shown})`)
+      }
+      const wrong = addresses.find((a) => a.port !== configuredPort)
+      if (wrong) return this.unhealthy('wrong-port', nowMs, track, `the gateway listens on ${shown}, but internal_port is ${configuredPort}`)
+    }
+
+    const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1)
+    if (originsPort && originsPort.signal.kind === 'origins-port' && command.port === undefined && track.envPort === undefined && originsPort.signal.port !== configuredPort) {
+      return this.unhealthy('wrong-port', nowMs, track, `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`)
+    }
+
+    const ready = runSignals.find((s) => s.signal.kind === 'ready')
+    const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning')
+    if (ready && !listening && !warned && this.expect.gatewayGeneration !== 'legacy') {
+      if (command.bind === 'loopback') {
+        return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but runs with --bind loopback (127.0.0.1)')
+      }
+      if (nowMs - ready.receivedAtMs >= this.expect.bindWarningGraceMs) {
+        return this.unhealthy(
+          'loopback-bind',
+          nowMs,
+          track,
+          'the gateway is ready but never printed "Gateway is binding to a non-loopback address", so it binds loopback (127.0.0.1)',
+        )
+      }
+    }
+
+    if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening)!.atMs)) {
+      return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`)
+    }
+
+    return this.exitOrStop(track, windowStart, windowSignals, nowMs)
+  }
+
+  private exitOrStop(track: MachineTrack, windowStart: number, windowSignals: SeenSignal[], nowMs: number): UnhealthyVerdict | undefined {
+    const grace = this.expect.exitGraceMs
+    const windowFloor = Math.floor(windowStart / 1000) * 1000
+
+    const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor)
+    if (oomEvent) return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`)
+
+    const stopRequestedAt = windowSignals.filter((s) => s.signal.kind === 'stop-requested').map((s) => s.atMs)
+    const crash = windowSignals.find((s) => {
+      if (s.signal.kind === 'restarts-exhausted') return true
+      if (s.signal.kind !== 'exit') return false
+      if (s.signal.signal !== undefined) return !REQUESTED_SIGNALS.has(s.signal.signal)
+      // A clean exit after the gateway logged a requested shutdown is a stop, not a crash.
+      return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs))
+    })
+    if (crash && nowMs - crash.receivedAtMs >= grace) {
+      const how =
+        crash.signal.kind === 'exit' ? (crash.signal.code !== undefined ? `exit code ${crash.signal.code}` : `signal ${crash.signal.signal}`) : 'restarts exhausted'
+      return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`)
+    }
+
+    const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor)
+    if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
+      const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code'
+      return this.unhealthy('machine-exited', nowMs, track, `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`)
+    }
+
+    if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
+      return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)')
+    }
+    if (track.state && STOPPED_STATES.has(track.state) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+      return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`)
+    }
+    return undefined
+  }
+
+  private readiness(track: MachineTrack): { ready: true; how: string } | { ready: false; missing: string } {
+    if (!track.observed) return { ready: false, missing: 'not seen in `machines list` yet' }
+    if (track.state !== 'started') return { ready: false, missing: `machine state is ${track.state ?? 'unknown'}` }
+    const runSignals = this.signalsFrom(track, this.latestRunStart(track))
+    const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1)
+    if (listening && listening.signal.kind === 'listening') {
+      // fatalFor has already refused loopback-only lists and other ports.
+      const shown = listening.signal.addresses.map((a) => `${a.host}:${a.port}`).join(', ')
+      return { ready: true, how: `[gateway] listening on ${shown}` }
+    }
+    if (this.expect.gatewayGeneration === 'legacy') return { ready: false, missing: 'no `[gateway] listening on` line yet' }
+    const ready = runSignals.some((s) => s.signal.kind === 'ready')
+    if (!ready) return { ready: false, missing: 'no `[gateway] ready` line yet' }
+    const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning')
+    if (!warned) return { ready: false, missing: 'ready, but no non-loopback bind warning yet' }
+    const port = this.portEvidence(track)
+    if (!port) return { ready: false, missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)` }
+    return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` }
+  }
+
+  private portEvidence(track: MachineTrack): string | undefined {
+    const want = this.expect.port
+    if (track.command.port === want) return '--port in the machine command'
+    if (track.command.port === undefined && track.envPort === want) return 'OPENCLAW_GATEWAY_PORT on the machine'
+    if (track.command.port === undefined && track.envPort === undefined) {
+      const origins = this.signalsFrom(track, this.windowStart(track)).some((s) => s.signal.kind === 'origins-port' && s.signal.port === want)
+      if (origins) return "the gateway's seeded allowed origins"
+      if (track.passingCheckPorts.has(want)) return 'a passing Fly check on that port'
+    }
+    return undefined
+  }
+
+  private missingChannels(): string[] {
+    if (this.wantedChannels.length === 0) return []
+    const started = new Set<string>()
+    for (const track of this.machines.values()) {
+      for (const s of this.signalsFrom(track, this.windowStart(track))) {
+        if (s.signal.kind === 'channel-started') started.add(s.signal.channel)
+      }
+    }
+    return this.wantedChannels.filter((c) => !started.has(c))
+  }
+
+  private timeoutVerdict(nowMs: number, missingChannels: string[]): UnhealthyVerdict {
+    const notReady: Array<{ track: MachineTrack; missing: string }> = []
+    for (const track of this.machines.values()) {
+      const ready = this.readiness(track)
+      if (!ready.ready) notReady.push({ track, missing: ready.missing })
+    }
+    if (notReady.length === 0) {
+      return this.unhealthy(
+        'channel-not-started',
+        nowMs,
+        [...this.machines.values()][0],
+        `the gateway is ready, but no start or login was logged for ${missingChannels.join(', ')} before the timeout`,
+      )
+    }
+    const first = notReady[0]!
+    const detail = notReady.map((n) => `${n.track.id}: ${n.missing}`).join('; ')
+    return this.unhealthy('timeout', nowMs, first.track, `not healthy within health-timeout: ${detail}`)
+  }
+
+  private unhealthy(cause: Cause, nowMs: number, track: MachineTrack | undefined, detail: string): UnhealthyVerdict {
+    return {
+      health: 'unhealthy',
+      cause,
+      atMs: nowMs,
+      machineId: track?.id,
+      detail,
+      fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels }),
+      lastLines: track ? [...track.lastLines] : [],
+    }
+  }
+}
+
+// ---- machine record evidence ------------------------------------------------------------------
+
+interface ExitEventLike {
+  timestamp?: number
+  request?: unknown
+}
+
+function exitRecord(event: ExitEventLike, seenAtMs: number): ExitRecord | undefined {
+  // fly-go machine_types.go: MachineRequest{exit_event | MonitorEvent.exit_event}{exit_code, oom_killed, requested_stop, signal}
+  const request = (event.request ?? {}) as Record<string, unknown>
+  const monitor = request.MonitorEvent as Record<string, unknown> | undefined
+  const exit = (monitor?.exit_event ?? request.exit_event) as Record<string, unknown> | undefined
+  if (exit?.requested_stop === true) return undefined
+  const code = typeof exit?.exit_code === 'number' ? exit.exit_code : undefined
+  const signal = typeof exit?.signal === 'number' && exit.signal > 0 ? String(exit.signal) : undefined
+  return { atMs: event.timestamp ?? 0, code, signal, oomKilled: exit?.oom_killed === true, seenAtMs }
+}
+
+function commandEvidence(machine: Machine): MachineTrack['command'] {
+  const init = machine.config?.init
+  const argv = [...(init?.entrypoint ?? []), ...(init?.exec ?? []), ...(init?.cmd ?? [])]
+  if (argv.length === 0) return { isGateway: false }
+  const value = (flag: string): string | undefined => {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!
+      if (arg === flag) return argv[i + 1]
+      if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1)
+    }
+    return undefined
+  }
+  const port = Number(value('--port'))
+  return {
+    isGateway: argv.includes('gateway'),
+    port: Number.isInteger(port) && port > 0 ? port : undefined,
+    bind: value('--bind'),
+    text: argv.join(' '),
+  }
+}
+
+function passingCheckPorts(machine: Machine): Set<number> {
+  const ports = new Set<number>()
+  const configChecks = ((machine.config as Record<string, unknown> | undefined)?.checks ?? {}) as Record<string, { port?: unknown }>
+  for (const check of machine.checks ?? []) {
+    if (check.status !== 'passing') continue
+    // flaps names service checks `servicecheck-<n>-<type>-<port>` (flyctl internal/machine/leasable_machine_test.go).
+    const service = /^servicecheck-\d+-[a-z]+-(\d+)$/.exec(check.name)
+    if (service) ports.add(Number(service[1]))
+    const port = configChecks[check.name]?.port
+    if (typeof port === 'number') ports.add(port)
+  }
+  return ports
+}
+
+// ---- words --------------------------------------------------------------------------------------
+
+function exit78Hint(signal: Signal): string {
+  return signal.kind === 'exit' && signal.code === 78
+    ? '; exit 78 is the gateway refusing its configuration (invalid or missing config, a lan bind without a token, or a held lock)'
+    : ''
+}
+
+export function fixFor(cause: Cause, ctx: { port: number; machineId?: string; channels?: string[] }): string {
+  const id = ctx.machineId ?? '<machine-id>'
+  switch (cause) {
+    case 'out-of-memory':
+      return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb"), or \`fly machine update ${id} --vm-memory 2048 -y\`. 512MB is too small; 2GB is recommended. Keep NODE_OPTIONS --max-old-space-size below the VM's memory.`
+    case 'gateway-lock':
+      return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`
+    case 'auth-required':
+      return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.'
+    case 'invalid-config':
+      return 'Fix openclaw.json (the `gateway-config` input, or $OPENCLAW_STATE_DIR/openclaw.json on the volume): run `openclaw doctor --fix` against it, or keep `--allow-unconfigured` in the command to start without one.'
+    case 'start-failed':
+      return 'The gateway could not start; the lines below say why. Check them with `fly logs` and `fly ssh console`.'
+    case 'loopback-bind':
+      return `The gateway binds 127.0.0.1, which Fly's proxy cannot reach ("App is not listening on expected address"): add \`--bind lan\` to the command (the input \`bind: lan\`).`
+    case 'wrong-port':
+      return `Make internal_port match the gateway's port: \`--port ${ctx.port}\` in the command (the input \`port\`) or OPENCLAW_GATEWAY_PORT=${ctx.port}.`
+    case 'unreachable':
+      return `Fly cannot reach the gateway: make internal_port match \`--port\` (or OPENCLAW_GATEWAY_PORT) and bind with \`--bind lan\`.`
+    case 'channel-not-started':
+      return `Check the channel's token secret (DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN/SLACK_APP_TOKEN, ...) and enable it under \`channels.<name>\` in openclaw.json (2026.9 ignores ambient credentials of unconfigured channels unless the gateway runs with --ambient-channels); or drop it from health-channels.`
+    case 'machine-exited':
+    case 'machine-stopped':
+      return `Read the lines below and \`fly machine status ${id}\`; after fixing the cause, redeploy or \`fly machine start ${id}\`.`
+    case 'no-machines':
+      return 'The deploy left no app machine on the new release; check `fly status` and `fly releases`.'
+    case 'timeout':
+      return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.'
+    case 'health-url':
+      return 'The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app\'s public IPs (a private app has none).'
+  }
+}
