@@ -1,10 +1,6877 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 8557:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+const f = __nccwpck_require__(9470)
+const DateTime = global.Date
+
+class Date extends DateTime {
+  constructor (value) {
+    super(value)
+    this.isDate = true
+  }
+  toISOString () {
+    return `${this.getUTCFullYear()}-${f(2, this.getUTCMonth() + 1)}-${f(2, this.getUTCDate())}`
+  }
+}
+
+module.exports = value => {
+  const date = new Date(value)
+  /* istanbul ignore if */
+  if (isNaN(date)) {
+    throw new TypeError('Invalid Datetime')
+  } else {
+    return date
+  }
+}
+
+
+/***/ }),
+
+/***/ 9487:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+const f = __nccwpck_require__(9470)
+
+class FloatingDateTime extends Date {
+  constructor (value) {
+    super(value + 'Z')
+    this.isFloating = true
+  }
+  toISOString () {
+    const date = `${this.getUTCFullYear()}-${f(2, this.getUTCMonth() + 1)}-${f(2, this.getUTCDate())}`
+    const time = `${f(2, this.getUTCHours())}:${f(2, this.getUTCMinutes())}:${f(2, this.getUTCSeconds())}.${f(3, this.getUTCMilliseconds())}`
+    return `${date}T${time}`
+  }
+}
+
+module.exports = value => {
+  const date = new FloatingDateTime(value)
+  /* istanbul ignore if */
+  if (isNaN(date)) {
+    throw new TypeError('Invalid Datetime')
+  } else {
+    return date
+  }
+}
+
+
+/***/ }),
+
+/***/ 6376:
+/***/ ((module) => {
+
+
+module.exports = value => {
+  const date = new Date(value)
+  /* istanbul ignore if */
+  if (isNaN(date)) {
+    throw new TypeError('Invalid Datetime')
+  } else {
+    return date
+  }
+}
+
+
+/***/ }),
+
+/***/ 420:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+const f = __nccwpck_require__(9470)
+
+class Time extends Date {
+  constructor (value) {
+    super(`0000-01-01T${value}Z`)
+    this.isTime = true
+  }
+  toISOString () {
+    return `${f(2, this.getUTCHours())}:${f(2, this.getUTCMinutes())}:${f(2, this.getUTCSeconds())}.${f(3, this.getUTCMilliseconds())}`
+  }
+}
+
+module.exports = value => {
+  const date = new Time(value)
+  /* istanbul ignore if */
+  if (isNaN(date)) {
+    throw new TypeError('Invalid Datetime')
+  } else {
+    return date
+  }
+}
+
+
+/***/ }),
+
+/***/ 9470:
+/***/ ((module) => {
+
+
+module.exports = (d, num) => {
+  num = String(num)
+  while (num.length < d) num = '0' + num
+  return num
+}
+
+
+/***/ }),
+
+/***/ 5991:
+/***/ ((module) => {
+
+
+const ParserEND = 0x110000
+class ParserError extends Error {
+  /* istanbul ignore next */
+  constructor (msg, filename, linenumber) {
+    super('[ParserError] ' + msg, filename, linenumber)
+    this.name = 'ParserError'
+    this.code = 'ParserError'
+    if (Error.captureStackTrace) Error.captureStackTrace(this, ParserError)
+  }
+}
+class State {
+  constructor (parser) {
+    this.parser = parser
+    this.buf = ''
+    this.returned = null
+    this.result = null
+    this.resultTable = null
+    this.resultArr = null
+  }
+}
+class Parser {
+  constructor () {
+    this.pos = 0
+    this.col = 0
+    this.line = 0
+    this.obj = {}
+    this.ctx = this.obj
+    this.stack = []
+    this._buf = ''
+    this.char = null
+    this.ii = 0
+    this.state = new State(this.parseStart)
+  }
+
+  parse (str) {
+    /* istanbul ignore next */
+    if (str.length === 0 || str.length == null) return
+
+    this._buf = String(str)
+    this.ii = -1
+    this.char = -1
+    let getNext
+    while (getNext === false || this.nextChar()) {
+      getNext = this.runOne()
+    }
+    this._buf = null
+  }
+  nextChar () {
+    if (this.char === 0x0A) {
+      ++this.line
+      this.col = -1
+    }
+    ++this.ii
+    this.char = this._buf.codePointAt(this.ii)
+    ++this.pos
+    ++this.col
+    return this.haveBuffer()
+  }
+  haveBuffer () {
+    return this.ii < this._buf.length
+  }
+  runOne () {
+    return this.state.parser.call(this, this.state.returned)
+  }
+  finish () {
+    this.char = ParserEND
+    let last
+    do {
+      last = this.state.parser
+      this.runOne()
+    } while (this.state.parser !== last)
+
+    this.ctx = null
+    this.state = null
+    this._buf = null
+
+    return this.obj
+  }
+  next (fn) {
+    /* istanbul ignore next */
+    if (typeof fn !== 'function') throw new ParserError('Tried to set state to non-existent state: ' + JSON.stringify(fn))
+    this.state.parser = fn
+  }
+  goto (fn) {
+    this.next(fn)
+    return this.runOne()
+  }
+  call (fn, returnWith) {
+    if (returnWith) this.next(returnWith)
+    this.stack.push(this.state)
+    this.state = new State(fn)
+  }
+  callNow (fn, returnWith) {
+    this.call(fn, returnWith)
+    return this.runOne()
+  }
+  return (value) {
+    /* istanbul ignore next */
+    if (this.stack.length === 0) throw this.error(new ParserError('Stack underflow'))
+    if (value === undefined) value = this.state.buf
+    this.state = this.stack.pop()
+    this.state.returned = value
+  }
+  returnNow (value) {
+    this.return(value)
+    return this.runOne()
+  }
+  consume () {
+    /* istanbul ignore next */
+    if (this.char === ParserEND) throw this.error(new ParserError('Unexpected end-of-buffer'))
+    this.state.buf += this._buf[this.ii]
+  }
+  error (err) {
+    err.line = this.line
+    err.col = this.col
+    err.pos = this.pos
+    return err
+  }
+  /* istanbul ignore next */
+  parseStart () {
+    throw new ParserError('Must declare a parseStart method')
+  }
+}
+Parser.END = ParserEND
+Parser.Error = ParserError
+module.exports = Parser
+
+
+/***/ }),
+
+/***/ 2862:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+/* eslint-disable no-new-wrappers, no-eval, camelcase, operator-linebreak */
+module.exports = makeParserClass(__nccwpck_require__(5991))
+module.exports.makeParserClass = makeParserClass
+
+class TomlError extends Error {
+  constructor (msg) {
+    super(msg)
+    this.name = 'TomlError'
+    /* istanbul ignore next */
+    if (Error.captureStackTrace) Error.captureStackTrace(this, TomlError)
+    this.fromTOML = true
+    this.wrapped = null
+  }
+}
+TomlError.wrap = err => {
+  const terr = new TomlError(err.message)
+  terr.code = err.code
+  terr.wrapped = err
+  return terr
+}
+module.exports.TomlError = TomlError
+
+const createDateTime = __nccwpck_require__(6376)
+const createDateTimeFloat = __nccwpck_require__(9487)
+const createDate = __nccwpck_require__(8557)
+const createTime = __nccwpck_require__(420)
+
+const CTRL_I = 0x09
+const CTRL_J = 0x0A
+const CTRL_M = 0x0D
+const CTRL_CHAR_BOUNDARY = 0x1F // the last non-character in the latin1 region of unicode, except DEL
+const CHAR_SP = 0x20
+const CHAR_QUOT = 0x22
+const CHAR_NUM = 0x23
+const CHAR_APOS = 0x27
+const CHAR_PLUS = 0x2B
+const CHAR_COMMA = 0x2C
+const CHAR_HYPHEN = 0x2D
+const CHAR_PERIOD = 0x2E
+const CHAR_0 = 0x30
+const CHAR_1 = 0x31
+const CHAR_7 = 0x37
+const CHAR_9 = 0x39
+const CHAR_COLON = 0x3A
+const CHAR_EQUALS = 0x3D
+const CHAR_A = 0x41
+const CHAR_E = 0x45
+const CHAR_F = 0x46
+const CHAR_T = 0x54
+const CHAR_U = 0x55
+const CHAR_Z = 0x5A
+const CHAR_LOWBAR = 0x5F
+const CHAR_a = 0x61
+const CHAR_b = 0x62
+const CHAR_e = 0x65
+const CHAR_f = 0x66
+const CHAR_i = 0x69
+const CHAR_l = 0x6C
+const CHAR_n = 0x6E
+const CHAR_o = 0x6F
+const CHAR_r = 0x72
+const CHAR_s = 0x73
+const CHAR_t = 0x74
+const CHAR_u = 0x75
+const CHAR_x = 0x78
+const CHAR_z = 0x7A
+const CHAR_LCUB = 0x7B
+const CHAR_RCUB = 0x7D
+const CHAR_LSQB = 0x5B
+const CHAR_BSOL = 0x5C
+const CHAR_RSQB = 0x5D
+const CHAR_DEL = 0x7F
+const SURROGATE_FIRST = 0xD800
+const SURROGATE_LAST = 0xDFFF
+
+const escapes = {
+  [CHAR_b]: '\u0008',
+  [CHAR_t]: '\u0009',
+  [CHAR_n]: '\u000A',
+  [CHAR_f]: '\u000C',
+  [CHAR_r]: '\u000D',
+  [CHAR_QUOT]: '\u0022',
+  [CHAR_BSOL]: '\u005C'
+}
+
+function isDigit (cp) {
+  return cp >= CHAR_0 && cp <= CHAR_9
+}
+function isHexit (cp) {
+  return (cp >= CHAR_A && cp <= CHAR_F) || (cp >= CHAR_a && cp <= CHAR_f) || (cp >= CHAR_0 && cp <= CHAR_9)
+}
+function isBit (cp) {
+  return cp === CHAR_1 || cp === CHAR_0
+}
+function isOctit (cp) {
+  return (cp >= CHAR_0 && cp <= CHAR_7)
+}
+function isAlphaNumQuoteHyphen (cp) {
+  return (cp >= CHAR_A && cp <= CHAR_Z)
+      || (cp >= CHAR_a && cp <= CHAR_z)
+      || (cp >= CHAR_0 && cp <= CHAR_9)
+      || cp === CHAR_APOS
+      || cp === CHAR_QUOT
+      || cp === CHAR_LOWBAR
+      || cp === CHAR_HYPHEN
+}
+function isAlphaNumHyphen (cp) {
+  return (cp >= CHAR_A && cp <= CHAR_Z)
+      || (cp >= CHAR_a && cp <= CHAR_z)
+      || (cp >= CHAR_0 && cp <= CHAR_9)
+      || cp === CHAR_LOWBAR
+      || cp === CHAR_HYPHEN
+}
+const _type = Symbol('type')
+const _declared = Symbol('declared')
+
+const hasOwnProperty = Object.prototype.hasOwnProperty
+const defineProperty = Object.defineProperty
+const descriptor = {configurable: true, enumerable: true, writable: true, value: undefined}
+
+function hasKey (obj, key) {
+  if (hasOwnProperty.call(obj, key)) return true
+  if (key === '__proto__') defineProperty(obj, '__proto__', descriptor)
+  return false
+}
+
+const INLINE_TABLE = Symbol('inline-table')
+function InlineTable () {
+  return Object.defineProperties({}, {
+    [_type]: {value: INLINE_TABLE}
+  })
+}
+function isInlineTable (obj) {
+  if (obj === null || typeof (obj) !== 'object') return false
+  return obj[_type] === INLINE_TABLE
+}
+
+const TABLE = Symbol('table')
+function Table () {
+  return Object.defineProperties({}, {
+    [_type]: {value: TABLE},
+    [_declared]: {value: false, writable: true}
+  })
+}
+function isTable (obj) {
+  if (obj === null || typeof (obj) !== 'object') return false
+  return obj[_type] === TABLE
+}
+
+const _contentType = Symbol('content-type')
+const INLINE_LIST = Symbol('inline-list')
+function InlineList (type) {
+  return Object.defineProperties([], {
+    [_type]: {value: INLINE_LIST},
+    [_contentType]: {value: type}
+  })
+}
+function isInlineList (obj) {
+  if (obj === null || typeof (obj) !== 'object') return false
+  return obj[_type] === INLINE_LIST
+}
+
+const LIST = Symbol('list')
+function List () {
+  return Object.defineProperties([], {
+    [_type]: {value: LIST}
+  })
+}
+function isList (obj) {
+  if (obj === null || typeof (obj) !== 'object') return false
+  return obj[_type] === LIST
+}
+
+// in an eval, to let bundlers not slurp in a util proxy
+let _custom
+try {
+  const utilInspect = eval("require('util').inspect")
+  _custom = utilInspect.custom
+} catch (_) {
+  /* eval require not available in transpiled bundle */
+}
+/* istanbul ignore next */
+const _inspect = _custom || 'inspect'
+
+class BoxedBigInt {
+  constructor (value) {
+    try {
+      this.value = global.BigInt.asIntN(64, value)
+    } catch (_) {
+      /* istanbul ignore next */
+      this.value = null
+    }
+    Object.defineProperty(this, _type, {value: INTEGER})
+  }
+  isNaN () {
+    return this.value === null
+  }
+  /* istanbul ignore next */
+  toString () {
+    return String(this.value)
+  }
+  /* istanbul ignore next */
+  [_inspect] () {
+    return `[BigInt: ${this.toString()}]}`
+  }
+  valueOf () {
+    return this.value
+  }
+}
+
+const INTEGER = Symbol('integer')
+function Integer (value) {
+  let num = Number(value)
+  // -0 is a float thing, not an int thing
+  if (Object.is(num, -0)) num = 0
+  /* istanbul ignore else */
+  if (global.BigInt && !Number.isSafeInteger(num)) {
+    return new BoxedBigInt(value)
+  } else {
+    /* istanbul ignore next */
+    return Object.defineProperties(new Number(num), {
+      isNaN: {value: function () { return isNaN(this) }},
+      [_type]: {value: INTEGER},
+      [_inspect]: {value: () => `[Integer: ${value}]`}
+    })
+  }
+}
+function isInteger (obj) {
+  if (obj === null || typeof (obj) !== 'object') return false
+  return obj[_type] === INTEGER
+}
+
+const FLOAT = Symbol('float')
+function Float (value) {
+  /* istanbul ignore next */
+  return Object.defineProperties(new Number(value), {
+    [_type]: {value: FLOAT},
+    [_inspect]: {value: () => `[Float: ${value}]`}
+  })
+}
+function isFloat (obj) {
+  if (obj === null || typeof (obj) !== 'object') return false
+  return obj[_type] === FLOAT
+}
+
+function tomlType (value) {
+  const type = typeof value
+  if (type === 'object') {
+    /* istanbul ignore if */
+    if (value === null) return 'null'
+    if (value instanceof Date) return 'datetime'
+    /* istanbul ignore else */
+    if (_type in value) {
+      switch (value[_type]) {
+        case INLINE_TABLE: return 'inline-table'
+        case INLINE_LIST: return 'inline-list'
+        /* istanbul ignore next */
+        case TABLE: return 'table'
+        /* istanbul ignore next */
+        case LIST: return 'list'
+        case FLOAT: return 'float'
+        case INTEGER: return 'integer'
+      }
+    }
+  }
+  return type
+}
+
+function makeParserClass (Parser) {
+  class TOMLParser extends Parser {
+    constructor () {
+      super()
+      this.ctx = this.obj = Table()
+    }
+
+    /* MATCH HELPER */
+    atEndOfWord () {
+      return this.char === CHAR_NUM || this.char === CTRL_I || this.char === CHAR_SP || this.atEndOfLine()
+    }
+    atEndOfLine () {
+      return this.char === Parser.END || this.char === CTRL_J || this.char === CTRL_M
+    }
+
+    parseStart () {
+      if (this.char === Parser.END) {
+        return null
+      } else if (this.char === CHAR_LSQB) {
+        return this.call(this.parseTableOrList)
+      } else if (this.char === CHAR_NUM) {
+        return this.call(this.parseComment)
+      } else if (this.char === CTRL_J || this.char === CHAR_SP || this.char === CTRL_I || this.char === CTRL_M) {
+        return null
+      } else if (isAlphaNumQuoteHyphen(this.char)) {
+        return this.callNow(this.parseAssignStatement)
+      } else {
+        throw this.error(new TomlError(`Unknown character "${this.char}"`))
+      }
+    }
+
+    // HELPER, this strips any whitespace and comments to the end of the line
+    // then RETURNS. Last state in a production.
+    parseWhitespaceToEOL () {
+      if (this.char === CHAR_SP || this.char === CTRL_I || this.char === CTRL_M) {
+        return null
+      } else if (this.char === CHAR_NUM) {
+        return this.goto(this.parseComment)
+      } else if (this.char === Parser.END || this.char === CTRL_J) {
+        return this.return()
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected only whitespace or comments till end of line'))
+      }
+    }
+
+    /* ASSIGNMENT: key = value */
+    parseAssignStatement () {
+      return this.callNow(this.parseAssign, this.recordAssignStatement)
+    }
+    recordAssignStatement (kv) {
+      let target = this.ctx
+      let finalKey = kv.key.pop()
+      for (let kw of kv.key) {
+        if (hasKey(target, kw) && !isTable(target[kw])) {
+          throw this.error(new TomlError("Can't redefine existing key"))
+        }
+        target = target[kw] = target[kw] || Table()
+      }
+      if (hasKey(target, finalKey)) {
+        throw this.error(new TomlError("Can't redefine existing key"))
+      }
+      target[_declared] = true
+      // unbox our numbers
+      if (isInteger(kv.value) || isFloat(kv.value)) {
+        target[finalKey] = kv.value.valueOf()
+      } else {
+        target[finalKey] = kv.value
+      }
+      return this.goto(this.parseWhitespaceToEOL)
+    }
+
+    /* ASSSIGNMENT expression, key = value possibly inside an inline table */
+    parseAssign () {
+      return this.callNow(this.parseKeyword, this.recordAssignKeyword)
+    }
+    recordAssignKeyword (key) {
+      if (this.state.resultTable) {
+        this.state.resultTable.push(key)
+      } else {
+        this.state.resultTable = [key]
+      }
+      return this.goto(this.parseAssignKeywordPreDot)
+    }
+    parseAssignKeywordPreDot () {
+      if (this.char === CHAR_PERIOD) {
+        return this.next(this.parseAssignKeywordPostDot)
+      } else if (this.char !== CHAR_SP && this.char !== CTRL_I) {
+        return this.goto(this.parseAssignEqual)
+      }
+    }
+    parseAssignKeywordPostDot () {
+      if (this.char !== CHAR_SP && this.char !== CTRL_I) {
+        return this.callNow(this.parseKeyword, this.recordAssignKeyword)
+      }
+    }
+
+    parseAssignEqual () {
+      if (this.char === CHAR_EQUALS) {
+        return this.next(this.parseAssignPreValue)
+      } else {
+        throw this.error(new TomlError('Invalid character, expected "="'))
+      }
+    }
+    parseAssignPreValue () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else {
+        return this.callNow(this.parseValue, this.recordAssignValue)
+      }
+    }
+    recordAssignValue (value) {
+      return this.returnNow({key: this.state.resultTable, value: value})
+    }
+
+    /* COMMENTS: #...eol */
+    parseComment () {
+      do {
+        if (this.char === Parser.END || this.char === CTRL_J) {
+          return this.return()
+        } else if (this.char === CHAR_DEL || (this.char <= CTRL_CHAR_BOUNDARY && this.char !== CTRL_I)) {
+          throw this.errorControlCharIn('comments')
+        }
+      } while (this.nextChar())
+    }
+
+    /* TABLES AND LISTS, [foo] and [[foo]] */
+    parseTableOrList () {
+      if (this.char === CHAR_LSQB) {
+        this.next(this.parseList)
+      } else {
+        return this.goto(this.parseTable)
+      }
+    }
+
+    /* TABLE [foo.bar.baz] */
+    parseTable () {
+      this.ctx = this.obj
+      return this.goto(this.parseTableNext)
+    }
+    parseTableNext () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else {
+        return this.callNow(this.parseKeyword, this.parseTableMore)
+      }
+    }
+    parseTableMore (keyword) {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else if (this.char === CHAR_RSQB) {
+        if (hasKey(this.ctx, keyword) && (!isTable(this.ctx[keyword]) || this.ctx[keyword][_declared])) {
+          throw this.error(new TomlError("Can't redefine existing key"))
+        } else {
+          this.ctx = this.ctx[keyword] = this.ctx[keyword] || Table()
+          this.ctx[_declared] = true
+        }
+        return this.next(this.parseWhitespaceToEOL)
+      } else if (this.char === CHAR_PERIOD) {
+        if (!hasKey(this.ctx, keyword)) {
+          this.ctx = this.ctx[keyword] = Table()
+        } else if (isTable(this.ctx[keyword])) {
+          this.ctx = this.ctx[keyword]
+        } else if (isList(this.ctx[keyword])) {
+          this.ctx = this.ctx[keyword][this.ctx[keyword].length - 1]
+        } else {
+          throw this.error(new TomlError("Can't redefine existing key"))
+        }
+        return this.next(this.parseTableNext)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected whitespace, . or ]'))
+      }
+    }
+
+    /* LIST [[a.b.c]] */
+    parseList () {
+      this.ctx = this.obj
+      return this.goto(this.parseListNext)
+    }
+    parseListNext () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else {
+        return this.callNow(this.parseKeyword, this.parseListMore)
+      }
+    }
+    parseListMore (keyword) {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else if (this.char === CHAR_RSQB) {
+        if (!hasKey(this.ctx, keyword)) {
+          this.ctx[keyword] = List()
+        }
+        if (isInlineList(this.ctx[keyword])) {
+          throw this.error(new TomlError("Can't extend an inline array"))
+        } else if (isList(this.ctx[keyword])) {
+          const next = Table()
+          this.ctx[keyword].push(next)
+          this.ctx = next
+        } else {
+          throw this.error(new TomlError("Can't redefine an existing key"))
+        }
+        return this.next(this.parseListEnd)
+      } else if (this.char === CHAR_PERIOD) {
+        if (!hasKey(this.ctx, keyword)) {
+          this.ctx = this.ctx[keyword] = Table()
+        } else if (isInlineList(this.ctx[keyword])) {
+          throw this.error(new TomlError("Can't extend an inline array"))
+        } else if (isInlineTable(this.ctx[keyword])) {
+          throw this.error(new TomlError("Can't extend an inline table"))
+        } else if (isList(this.ctx[keyword])) {
+          this.ctx = this.ctx[keyword][this.ctx[keyword].length - 1]
+        } else if (isTable(this.ctx[keyword])) {
+          this.ctx = this.ctx[keyword]
+        } else {
+          throw this.error(new TomlError("Can't redefine an existing key"))
+        }
+        return this.next(this.parseListNext)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected whitespace, . or ]'))
+      }
+    }
+    parseListEnd (keyword) {
+      if (this.char === CHAR_RSQB) {
+        return this.next(this.parseWhitespaceToEOL)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected whitespace, . or ]'))
+      }
+    }
+
+    /* VALUE string, number, boolean, inline list, inline object */
+    parseValue () {
+      if (this.char === Parser.END) {
+        throw this.error(new TomlError('Key without value'))
+      } else if (this.char === CHAR_QUOT) {
+        return this.next(this.parseDoubleString)
+      } if (this.char === CHAR_APOS) {
+        return this.next(this.parseSingleString)
+      } else if (this.char === CHAR_HYPHEN || this.char === CHAR_PLUS) {
+        return this.goto(this.parseNumberSign)
+      } else if (this.char === CHAR_i) {
+        return this.next(this.parseInf)
+      } else if (this.char === CHAR_n) {
+        return this.next(this.parseNan)
+      } else if (isDigit(this.char)) {
+        return this.goto(this.parseNumberOrDateTime)
+      } else if (this.char === CHAR_t || this.char === CHAR_f) {
+        return this.goto(this.parseBoolean)
+      } else if (this.char === CHAR_LSQB) {
+        return this.call(this.parseInlineList, this.recordValue)
+      } else if (this.char === CHAR_LCUB) {
+        return this.call(this.parseInlineTable, this.recordValue)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expecting string, number, datetime, boolean, inline array or inline table'))
+      }
+    }
+    recordValue (value) {
+      return this.returnNow(value)
+    }
+
+    parseInf () {
+      if (this.char === CHAR_n) {
+        return this.next(this.parseInf2)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected "inf", "+inf" or "-inf"'))
+      }
+    }
+    parseInf2 () {
+      if (this.char === CHAR_f) {
+        if (this.state.buf === '-') {
+          return this.return(-Infinity)
+        } else {
+          return this.return(Infinity)
+        }
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected "inf", "+inf" or "-inf"'))
+      }
+    }
+
+    parseNan () {
+      if (this.char === CHAR_a) {
+        return this.next(this.parseNan2)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected "nan"'))
+      }
+    }
+    parseNan2 () {
+      if (this.char === CHAR_n) {
+        return this.return(NaN)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected "nan"'))
+      }
+    }
+
+    /* KEYS, barewords or basic, literal, or dotted */
+    parseKeyword () {
+      if (this.char === CHAR_QUOT) {
+        return this.next(this.parseBasicString)
+      } else if (this.char === CHAR_APOS) {
+        return this.next(this.parseLiteralString)
+      } else {
+        return this.goto(this.parseBareKey)
+      }
+    }
+
+    /* KEYS: barewords */
+    parseBareKey () {
+      do {
+        if (this.char === Parser.END) {
+          throw this.error(new TomlError('Key ended without value'))
+        } else if (isAlphaNumHyphen(this.char)) {
+          this.consume()
+        } else if (this.state.buf.length === 0) {
+          throw this.error(new TomlError('Empty bare keys are not allowed'))
+        } else {
+          return this.returnNow()
+        }
+      } while (this.nextChar())
+    }
+
+    /* STRINGS, single quoted (literal) */
+    parseSingleString () {
+      if (this.char === CHAR_APOS) {
+        return this.next(this.parseLiteralMultiStringMaybe)
+      } else {
+        return this.goto(this.parseLiteralString)
+      }
+    }
+    parseLiteralString () {
+      do {
+        if (this.char === CHAR_APOS) {
+          return this.return()
+        } else if (this.atEndOfLine()) {
+          throw this.error(new TomlError('Unterminated string'))
+        } else if (this.char === CHAR_DEL || (this.char <= CTRL_CHAR_BOUNDARY && this.char !== CTRL_I)) {
+          throw this.errorControlCharIn('strings')
+        } else {
+          this.consume()
+        }
+      } while (this.nextChar())
+    }
+    parseLiteralMultiStringMaybe () {
+      if (this.char === CHAR_APOS) {
+        return this.next(this.parseLiteralMultiString)
+      } else {
+        return this.returnNow()
+      }
+    }
+    parseLiteralMultiString () {
+      if (this.char === CTRL_M) {
+        return null
+      } else if (this.char === CTRL_J) {
+        return this.next(this.parseLiteralMultiStringContent)
+      } else {
+        return this.goto(this.parseLiteralMultiStringContent)
+      }
+    }
+    parseLiteralMultiStringContent () {
+      do {
+        if (this.char === CHAR_APOS) {
+          return this.next(this.parseLiteralMultiEnd)
+        } else if (this.char === Parser.END) {
+          throw this.error(new TomlError('Unterminated multi-line string'))
+        } else if (this.char === CHAR_DEL || (this.char <= CTRL_CHAR_BOUNDARY && this.char !== CTRL_I && this.char !== CTRL_J && this.char !== CTRL_M)) {
+          throw this.errorControlCharIn('strings')
+        } else {
+          this.consume()
+        }
+      } while (this.nextChar())
+    }
+    parseLiteralMultiEnd () {
+      if (this.char === CHAR_APOS) {
+        return this.next(this.parseLiteralMultiEnd2)
+      } else {
+        this.state.buf += "'"
+        return this.goto(this.parseLiteralMultiStringContent)
+      }
+    }
+    parseLiteralMultiEnd2 () {
+      if (this.char === CHAR_APOS) {
+        return this.next(this.parseLiteralMultiEnd3)
+      } else {
+        this.state.buf += "''"
+        return this.goto(this.parseLiteralMultiStringContent)
+      }
+    }
+    parseLiteralMultiEnd3 () {
+      if (this.char === CHAR_APOS) {
+        this.state.buf += "'"
+        return this.next(this.parseLiteralMultiEnd4)
+      } else {
+        return this.returnNow()
+      }
+    }
+    parseLiteralMultiEnd4 () {
+      if (this.char === CHAR_APOS) {
+        this.state.buf += "'"
+        return this.return()
+      } else {
+        return this.returnNow()
+      }
+    }
+
+    /* STRINGS double quoted */
+    parseDoubleString () {
+      if (this.char === CHAR_QUOT) {
+        return this.next(this.parseMultiStringMaybe)
+      } else {
+        return this.goto(this.parseBasicString)
+      }
+    }
+    parseBasicString () {
+      do {
+        if (this.char === CHAR_BSOL) {
+          return this.call(this.parseEscape, this.recordEscapeReplacement)
+        } else if (this.char === CHAR_QUOT) {
+          return this.return()
+        } else if (this.atEndOfLine()) {
+          throw this.error(new TomlError('Unterminated string'))
+        } else if (this.char === CHAR_DEL || (this.char <= CTRL_CHAR_BOUNDARY && this.char !== CTRL_I)) {
+          throw this.errorControlCharIn('strings')
+        } else {
+          this.consume()
+        }
+      } while (this.nextChar())
+    }
+    recordEscapeReplacement (replacement) {
+      this.state.buf += replacement
+      return this.goto(this.parseBasicString)
+    }
+    parseMultiStringMaybe () {
+      if (this.char === CHAR_QUOT) {
+        return this.next(this.parseMultiString)
+      } else {
+        return this.returnNow()
+      }
+    }
+    parseMultiString () {
+      if (this.char === CTRL_M) {
+        return null
+      } else if (this.char === CTRL_J) {
+        return this.next(this.parseMultiStringContent)
+      } else {
+        return this.goto(this.parseMultiStringContent)
+      }
+    }
+    parseMultiStringContent () {
+      do {
+        if (this.char === CHAR_BSOL) {
+          return this.call(this.parseMultiEscape, this.recordMultiEscapeReplacement)
+        } else if (this.char === CHAR_QUOT) {
+          return this.next(this.parseMultiEnd)
+        } else if (this.char === Parser.END) {
+          throw this.error(new TomlError('Unterminated multi-line string'))
+        } else if (this.char === CHAR_DEL || (this.char <= CTRL_CHAR_BOUNDARY && this.char !== CTRL_I && this.char !== CTRL_J && this.char !== CTRL_M)) {
+          throw this.errorControlCharIn('strings')
+        } else {
+          this.consume()
+        }
+      } while (this.nextChar())
+    }
+    errorControlCharIn (type) {
+      let displayCode = '\\u00'
+      if (this.char < 16) {
+        displayCode += '0'
+      }
+      displayCode += this.char.toString(16)
+
+      return this.error(new TomlError(`Control characters (codes < 0x1f and 0x7f) are not allowed in ${type}, use ${displayCode} instead`))
+    }
+    recordMultiEscapeReplacement (replacement) {
+      this.state.buf += replacement
+      return this.goto(this.parseMultiStringContent)
+    }
+    parseMultiEnd () {
+      if (this.char === CHAR_QUOT) {
+        return this.next(this.parseMultiEnd2)
+      } else {
+        this.state.buf += '"'
+        return this.goto(this.parseMultiStringContent)
+      }
+    }
+    parseMultiEnd2 () {
+      if (this.char === CHAR_QUOT) {
+        return this.next(this.parseMultiEnd3)
+      } else {
+        this.state.buf += '""'
+        return this.goto(this.parseMultiStringContent)
+      }
+    }
+    parseMultiEnd3 () {
+      if (this.char === CHAR_QUOT) {
+        this.state.buf += '"'
+        return this.next(this.parseMultiEnd4)
+      } else {
+        return this.returnNow()
+      }
+    }
+    parseMultiEnd4 () {
+      if (this.char === CHAR_QUOT) {
+        this.state.buf += '"'
+        return this.return()
+      } else {
+        return this.returnNow()
+      }
+    }
+    parseMultiEscape () {
+      if (this.char === CTRL_M || this.char === CTRL_J) {
+        return this.next(this.parseMultiTrim)
+      } else if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return this.next(this.parsePreMultiTrim)
+      } else {
+        return this.goto(this.parseEscape)
+      }
+    }
+    parsePreMultiTrim () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else if (this.char === CTRL_M || this.char === CTRL_J) {
+        return this.next(this.parseMultiTrim)
+      } else {
+        throw this.error(new TomlError("Can't escape whitespace"))
+      }
+    }
+    parseMultiTrim () {
+      // explicitly whitespace here, END should follow the same path as chars
+      if (this.char === CTRL_J || this.char === CHAR_SP || this.char === CTRL_I || this.char === CTRL_M) {
+        return null
+      } else {
+        return this.returnNow()
+      }
+    }
+    parseEscape () {
+      if (this.char in escapes) {
+        return this.return(escapes[this.char])
+      } else if (this.char === CHAR_u) {
+        return this.call(this.parseSmallUnicode, this.parseUnicodeReturn)
+      } else if (this.char === CHAR_U) {
+        return this.call(this.parseLargeUnicode, this.parseUnicodeReturn)
+      } else {
+        throw this.error(new TomlError('Unknown escape character: ' + this.char))
+      }
+    }
+    parseUnicodeReturn (char) {
+      try {
+        const codePoint = parseInt(char, 16)
+        if (codePoint >= SURROGATE_FIRST && codePoint <= SURROGATE_LAST) {
+          throw this.error(new TomlError('Invalid unicode, character in range 0xD800 - 0xDFFF is reserved'))
+        }
+        return this.returnNow(String.fromCodePoint(codePoint))
+      } catch (err) {
+        throw this.error(TomlError.wrap(err))
+      }
+    }
+    parseSmallUnicode () {
+      if (!isHexit(this.char)) {
+        throw this.error(new TomlError('Invalid character in unicode sequence, expected hex'))
+      } else {
+        this.consume()
+        if (this.state.buf.length >= 4) return this.return()
+      }
+    }
+    parseLargeUnicode () {
+      if (!isHexit(this.char)) {
+        throw this.error(new TomlError('Invalid character in unicode sequence, expected hex'))
+      } else {
+        this.consume()
+        if (this.state.buf.length >= 8) return this.return()
+      }
+    }
+
+    /* NUMBERS */
+    parseNumberSign () {
+      this.consume()
+      return this.next(this.parseMaybeSignedInfOrNan)
+    }
+    parseMaybeSignedInfOrNan () {
+      if (this.char === CHAR_i) {
+        return this.next(this.parseInf)
+      } else if (this.char === CHAR_n) {
+        return this.next(this.parseNan)
+      } else {
+        return this.callNow(this.parseNoUnder, this.parseNumberIntegerStart)
+      }
+    }
+    parseNumberIntegerStart () {
+      if (this.char === CHAR_0) {
+        this.consume()
+        return this.next(this.parseNumberIntegerExponentOrDecimal)
+      } else {
+        return this.goto(this.parseNumberInteger)
+      }
+    }
+    parseNumberIntegerExponentOrDecimal () {
+      if (this.char === CHAR_PERIOD) {
+        this.consume()
+        return this.call(this.parseNoUnder, this.parseNumberFloat)
+      } else if (this.char === CHAR_E || this.char === CHAR_e) {
+        this.consume()
+        return this.next(this.parseNumberExponentSign)
+      } else {
+        return this.returnNow(Integer(this.state.buf))
+      }
+    }
+    parseNumberInteger () {
+      if (isDigit(this.char)) {
+        this.consume()
+      } else if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnder)
+      } else if (this.char === CHAR_E || this.char === CHAR_e) {
+        this.consume()
+        return this.next(this.parseNumberExponentSign)
+      } else if (this.char === CHAR_PERIOD) {
+        this.consume()
+        return this.call(this.parseNoUnder, this.parseNumberFloat)
+      } else {
+        const result = Integer(this.state.buf)
+        /* istanbul ignore if */
+        if (result.isNaN()) {
+          throw this.error(new TomlError('Invalid number'))
+        } else {
+          return this.returnNow(result)
+        }
+      }
+    }
+    parseNoUnder () {
+      if (this.char === CHAR_LOWBAR || this.char === CHAR_PERIOD || this.char === CHAR_E || this.char === CHAR_e) {
+        throw this.error(new TomlError('Unexpected character, expected digit'))
+      } else if (this.atEndOfWord()) {
+        throw this.error(new TomlError('Incomplete number'))
+      }
+      return this.returnNow()
+    }
+    parseNoUnderHexOctBinLiteral () {
+      if (this.char === CHAR_LOWBAR || this.char === CHAR_PERIOD) {
+        throw this.error(new TomlError('Unexpected character, expected digit'))
+      } else if (this.atEndOfWord()) {
+        throw this.error(new TomlError('Incomplete number'))
+      }
+      return this.returnNow()
+    }
+    parseNumberFloat () {
+      if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnder, this.parseNumberFloat)
+      } else if (isDigit(this.char)) {
+        this.consume()
+      } else if (this.char === CHAR_E || this.char === CHAR_e) {
+        this.consume()
+        return this.next(this.parseNumberExponentSign)
+      } else {
+        return this.returnNow(Float(this.state.buf))
+      }
+    }
+    parseNumberExponentSign () {
+      if (isDigit(this.char)) {
+        return this.goto(this.parseNumberExponent)
+      } else if (this.char === CHAR_HYPHEN || this.char === CHAR_PLUS) {
+        this.consume()
+        this.call(this.parseNoUnder, this.parseNumberExponent)
+      } else {
+        throw this.error(new TomlError('Unexpected character, expected -, + or digit'))
+      }
+    }
+    parseNumberExponent () {
+      if (isDigit(this.char)) {
+        this.consume()
+      } else if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnder)
+      } else {
+        return this.returnNow(Float(this.state.buf))
+      }
+    }
+
+    /* NUMBERS or DATETIMES  */
+    parseNumberOrDateTime () {
+      if (this.char === CHAR_0) {
+        this.consume()
+        return this.next(this.parseNumberBaseOrDateTime)
+      } else {
+        return this.goto(this.parseNumberOrDateTimeOnly)
+      }
+    }
+    parseNumberOrDateTimeOnly () {
+      // note, if two zeros are in a row then it MUST be a date
+      if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnder, this.parseNumberInteger)
+      } else if (isDigit(this.char)) {
+        this.consume()
+        if (this.state.buf.length > 4) this.next(this.parseNumberInteger)
+      } else if (this.char === CHAR_E || this.char === CHAR_e) {
+        this.consume()
+        return this.next(this.parseNumberExponentSign)
+      } else if (this.char === CHAR_PERIOD) {
+        this.consume()
+        return this.call(this.parseNoUnder, this.parseNumberFloat)
+      } else if (this.char === CHAR_HYPHEN) {
+        return this.goto(this.parseDateTime)
+      } else if (this.char === CHAR_COLON) {
+        return this.goto(this.parseOnlyTimeHour)
+      } else {
+        return this.returnNow(Integer(this.state.buf))
+      }
+    }
+    parseDateTimeOnly () {
+      if (this.state.buf.length < 4) {
+        if (isDigit(this.char)) {
+          return this.consume()
+        } else if (this.char === CHAR_COLON) {
+          return this.goto(this.parseOnlyTimeHour)
+        } else {
+          throw this.error(new TomlError('Expected digit while parsing year part of a date'))
+        }
+      } else {
+        if (this.char === CHAR_HYPHEN) {
+          return this.goto(this.parseDateTime)
+        } else {
+          throw this.error(new TomlError('Expected hyphen (-) while parsing year part of date'))
+        }
+      }
+    }
+    parseNumberBaseOrDateTime () {
+      if (this.char === CHAR_b) {
+        this.consume()
+        return this.call(this.parseNoUnderHexOctBinLiteral, this.parseIntegerBin)
+      } else if (this.char === CHAR_o) {
+        this.consume()
+        return this.call(this.parseNoUnderHexOctBinLiteral, this.parseIntegerOct)
+      } else if (this.char === CHAR_x) {
+        this.consume()
+        return this.call(this.parseNoUnderHexOctBinLiteral, this.parseIntegerHex)
+      } else if (this.char === CHAR_PERIOD) {
+        return this.goto(this.parseNumberInteger)
+      } else if (isDigit(this.char)) {
+        return this.goto(this.parseDateTimeOnly)
+      } else {
+        return this.returnNow(Integer(this.state.buf))
+      }
+    }
+    parseIntegerHex () {
+      if (isHexit(this.char)) {
+        this.consume()
+      } else if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnderHexOctBinLiteral)
+      } else {
+        const result = Integer(this.state.buf)
+        /* istanbul ignore if */
+        if (result.isNaN()) {
+          throw this.error(new TomlError('Invalid number'))
+        } else {
+          return this.returnNow(result)
+        }
+      }
+    }
+    parseIntegerOct () {
+      if (isOctit(this.char)) {
+        this.consume()
+      } else if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnderHexOctBinLiteral)
+      } else {
+        const result = Integer(this.state.buf)
+        /* istanbul ignore if */
+        if (result.isNaN()) {
+          throw this.error(new TomlError('Invalid number'))
+        } else {
+          return this.returnNow(result)
+        }
+      }
+    }
+    parseIntegerBin () {
+      if (isBit(this.char)) {
+        this.consume()
+      } else if (this.char === CHAR_LOWBAR) {
+        return this.call(this.parseNoUnderHexOctBinLiteral)
+      } else {
+        const result = Integer(this.state.buf)
+        /* istanbul ignore if */
+        if (result.isNaN()) {
+          throw this.error(new TomlError('Invalid number'))
+        } else {
+          return this.returnNow(result)
+        }
+      }
+    }
+
+    /* DATETIME */
+    parseDateTime () {
+      // we enter here having just consumed the year and about to consume the hyphen
+      if (this.state.buf.length < 4) {
+        throw this.error(new TomlError('Years less than 1000 must be zero padded to four characters'))
+      }
+      this.state.result = this.state.buf
+      this.state.buf = ''
+      return this.next(this.parseDateMonth)
+    }
+    parseDateMonth () {
+      if (this.char === CHAR_HYPHEN) {
+        if (this.state.buf.length < 2) {
+          throw this.error(new TomlError('Months less than 10 must be zero padded to two characters'))
+        }
+        this.state.result += '-' + this.state.buf
+        this.state.buf = ''
+        return this.next(this.parseDateDay)
+      } else if (isDigit(this.char)) {
+        this.consume()
+      } else {
+        throw this.error(new TomlError('Incomplete datetime'))
+      }
+    }
+    parseDateDay () {
+      if (this.char === CHAR_T || this.char === CHAR_SP) {
+        if (this.state.buf.length < 2) {
+          throw this.error(new TomlError('Days less than 10 must be zero padded to two characters'))
+        }
+        this.state.result += '-' + this.state.buf
+        this.state.buf = ''
+        return this.next(this.parseStartTimeHour)
+      } else if (this.atEndOfWord()) {
+        return this.returnNow(createDate(this.state.result + '-' + this.state.buf))
+      } else if (isDigit(this.char)) {
+        this.consume()
+      } else {
+        throw this.error(new TomlError('Incomplete datetime'))
+      }
+    }
+    parseStartTimeHour () {
+      if (this.atEndOfWord()) {
+        return this.returnNow(createDate(this.state.result))
+      } else {
+        return this.goto(this.parseTimeHour)
+      }
+    }
+    parseTimeHour () {
+      if (this.char === CHAR_COLON) {
+        if (this.state.buf.length < 2) {
+          throw this.error(new TomlError('Hours less than 10 must be zero padded to two characters'))
+        }
+        this.state.result += 'T' + this.state.buf
+        this.state.buf = ''
+        return this.next(this.parseTimeMin)
+      } else if (isDigit(this.char)) {
+        this.consume()
+      } else {
+        throw this.error(new TomlError('Incomplete datetime'))
+      }
+    }
+    parseTimeMin () {
+      if (this.state.buf.length < 2 && isDigit(this.char)) {
+        this.consume()
+      } else if (this.state.buf.length === 2 && this.char === CHAR_COLON) {
+        this.state.result += ':' + this.state.buf
+        this.state.buf = ''
+        return this.next(this.parseTimeSec)
+      } else {
+        throw this.error(new TomlError('Incomplete datetime'))
+      }
+    }
+    parseTimeSec () {
+      if (isDigit(this.char)) {
+        this.consume()
+        if (this.state.buf.length === 2) {
+          this.state.result += ':' + this.state.buf
+          this.state.buf = ''
+          return this.next(this.parseTimeZoneOrFraction)
+        }
+      } else {
+        throw this.error(new TomlError('Incomplete datetime'))
+      }
+    }
+
+    parseOnlyTimeHour () {
+      /* istanbul ignore else */
+      if (this.char === CHAR_COLON) {
+        if (this.state.buf.length < 2) {
+          throw this.error(new TomlError('Hours less than 10 must be zero padded to two characters'))
+        }
+        this.state.result = this.state.buf
+        this.state.buf = ''
+        return this.next(this.parseOnlyTimeMin)
+      } else {
+        throw this.error(new TomlError('Incomplete time'))
+      }
+    }
+    parseOnlyTimeMin () {
+      if (this.state.buf.length < 2 && isDigit(this.char)) {
+        this.consume()
+      } else if (this.state.buf.length === 2 && this.char === CHAR_COLON) {
+        this.state.result += ':' + this.state.buf
+        this.state.buf = ''
+        return this.next(this.parseOnlyTimeSec)
+      } else {
+        throw this.error(new TomlError('Incomplete time'))
+      }
+    }
+    parseOnlyTimeSec () {
+      if (isDigit(this.char)) {
+        this.consume()
+        if (this.state.buf.length === 2) {
+          return this.next(this.parseOnlyTimeFractionMaybe)
+        }
+      } else {
+        throw this.error(new TomlError('Incomplete time'))
+      }
+    }
+    parseOnlyTimeFractionMaybe () {
+      this.state.result += ':' + this.state.buf
+      if (this.char === CHAR_PERIOD) {
+        this.state.buf = ''
+        this.next(this.parseOnlyTimeFraction)
+      } else {
+        return this.return(createTime(this.state.result))
+      }
+    }
+    parseOnlyTimeFraction () {
+      if (isDigit(this.char)) {
+        this.consume()
+      } else if (this.atEndOfWord()) {
+        if (this.state.buf.length === 0) throw this.error(new TomlError('Expected digit in milliseconds'))
+        return this.returnNow(createTime(this.state.result + '.' + this.state.buf))
+      } else {
+        throw this.error(new TomlError('Unexpected character in datetime, expected period (.), minus (-), plus (+) or Z'))
+      }
+    }
+
+    parseTimeZoneOrFraction () {
+      if (this.char === CHAR_PERIOD) {
+        this.consume()
+        this.next(this.parseDateTimeFraction)
+      } else if (this.char === CHAR_HYPHEN || this.char === CHAR_PLUS) {
+        this.consume()
+        this.next(this.parseTimeZoneHour)
+      } else if (this.char === CHAR_Z) {
+        this.consume()
+        return this.return(createDateTime(this.state.result + this.state.buf))
+      } else if (this.atEndOfWord()) {
+        return this.returnNow(createDateTimeFloat(this.state.result + this.state.buf))
+      } else {
+        throw this.error(new TomlError('Unexpected character in datetime, expected period (.), minus (-), plus (+) or Z'))
+      }
+    }
+    parseDateTimeFraction () {
+      if (isDigit(this.char)) {
+        this.consume()
+      } else if (this.state.buf.length === 1) {
+        throw this.error(new TomlError('Expected digit in milliseconds'))
+      } else if (this.char === CHAR_HYPHEN || this.char === CHAR_PLUS) {
+        this.consume()
+        this.next(this.parseTimeZoneHour)
+      } else if (this.char === CHAR_Z) {
+        this.consume()
+        return this.return(createDateTime(this.state.result + this.state.buf))
+      } else if (this.atEndOfWord()) {
+        return this.returnNow(createDateTimeFloat(this.state.result + this.state.buf))
+      } else {
+        throw this.error(new TomlError('Unexpected character in datetime, expected period (.), minus (-), plus (+) or Z'))
+      }
+    }
+    parseTimeZoneHour () {
+      if (isDigit(this.char)) {
+        this.consume()
+        // FIXME: No more regexps
+        if (/\d\d$/.test(this.state.buf)) return this.next(this.parseTimeZoneSep)
+      } else {
+        throw this.error(new TomlError('Unexpected character in datetime, expected digit'))
+      }
+    }
+    parseTimeZoneSep () {
+      if (this.char === CHAR_COLON) {
+        this.consume()
+        this.next(this.parseTimeZoneMin)
+      } else {
+        throw this.error(new TomlError('Unexpected character in datetime, expected colon'))
+      }
+    }
+    parseTimeZoneMin () {
+      if (isDigit(this.char)) {
+        this.consume()
+        if (/\d\d$/.test(this.state.buf)) return this.return(createDateTime(this.state.result + this.state.buf))
+      } else {
+        throw this.error(new TomlError('Unexpected character in datetime, expected digit'))
+      }
+    }
+
+    /* BOOLEAN */
+    parseBoolean () {
+      /* istanbul ignore else */
+      if (this.char === CHAR_t) {
+        this.consume()
+        return this.next(this.parseTrue_r)
+      } else if (this.char === CHAR_f) {
+        this.consume()
+        return this.next(this.parseFalse_a)
+      }
+    }
+    parseTrue_r () {
+      if (this.char === CHAR_r) {
+        this.consume()
+        return this.next(this.parseTrue_u)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+    parseTrue_u () {
+      if (this.char === CHAR_u) {
+        this.consume()
+        return this.next(this.parseTrue_e)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+    parseTrue_e () {
+      if (this.char === CHAR_e) {
+        return this.return(true)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+
+    parseFalse_a () {
+      if (this.char === CHAR_a) {
+        this.consume()
+        return this.next(this.parseFalse_l)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+
+    parseFalse_l () {
+      if (this.char === CHAR_l) {
+        this.consume()
+        return this.next(this.parseFalse_s)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+
+    parseFalse_s () {
+      if (this.char === CHAR_s) {
+        this.consume()
+        return this.next(this.parseFalse_e)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+
+    parseFalse_e () {
+      if (this.char === CHAR_e) {
+        return this.return(false)
+      } else {
+        throw this.error(new TomlError('Invalid boolean, expected true or false'))
+      }
+    }
+
+    /* INLINE LISTS */
+    parseInlineList () {
+      if (this.char === CHAR_SP || this.char === CTRL_I || this.char === CTRL_M || this.char === CTRL_J) {
+        return null
+      } else if (this.char === Parser.END) {
+        throw this.error(new TomlError('Unterminated inline array'))
+      } else if (this.char === CHAR_NUM) {
+        return this.call(this.parseComment)
+      } else if (this.char === CHAR_RSQB) {
+        return this.return(this.state.resultArr || InlineList())
+      } else {
+        return this.callNow(this.parseValue, this.recordInlineListValue)
+      }
+    }
+    recordInlineListValue (value) {
+      if (!this.state.resultArr) {
+        this.state.resultArr = InlineList(tomlType(value))
+      }
+      if (isFloat(value) || isInteger(value)) {
+        // unbox now that we've verified they're ok
+        this.state.resultArr.push(value.valueOf())
+      } else {
+        this.state.resultArr.push(value)
+      }
+      return this.goto(this.parseInlineListNext)
+    }
+    parseInlineListNext () {
+      if (this.char === CHAR_SP || this.char === CTRL_I || this.char === CTRL_M || this.char === CTRL_J) {
+        return null
+      } else if (this.char === CHAR_NUM) {
+        return this.call(this.parseComment)
+      } else if (this.char === CHAR_COMMA) {
+        return this.next(this.parseInlineList)
+      } else if (this.char === CHAR_RSQB) {
+        return this.goto(this.parseInlineList)
+      } else {
+        throw this.error(new TomlError('Invalid character, expected whitespace, comma (,) or close bracket (])'))
+      }
+    }
+
+    /* INLINE TABLE */
+    parseInlineTable () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else if (this.char === Parser.END || this.char === CHAR_NUM || this.char === CTRL_J || this.char === CTRL_M) {
+        throw this.error(new TomlError('Unterminated inline array'))
+      } else if (this.char === CHAR_RCUB) {
+        return this.return(this.state.resultTable || InlineTable())
+      } else {
+        if (!this.state.resultTable) this.state.resultTable = InlineTable()
+        return this.callNow(this.parseAssign, this.recordInlineTableValue)
+      }
+    }
+    recordInlineTableValue (kv) {
+      let target = this.state.resultTable
+      let finalKey = kv.key.pop()
+      for (let kw of kv.key) {
+        if (hasKey(target, kw) && (!isTable(target[kw]) || target[kw][_declared])) {
+          throw this.error(new TomlError("Can't redefine existing key"))
+        }
+        target = target[kw] = target[kw] || Table()
+      }
+      if (hasKey(target, finalKey)) {
+        throw this.error(new TomlError("Can't redefine existing key"))
+      }
+      if (isInteger(kv.value) || isFloat(kv.value)) {
+        target[finalKey] = kv.value.valueOf()
+      } else {
+        target[finalKey] = kv.value
+      }
+      return this.goto(this.parseInlineTableNext)
+    }
+    parseInlineTableNext () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else if (this.char === Parser.END || this.char === CHAR_NUM || this.char === CTRL_J || this.char === CTRL_M) {
+        throw this.error(new TomlError('Unterminated inline array'))
+      } else if (this.char === CHAR_COMMA) {
+        return this.next(this.parseInlineTablePostComma)
+      } else if (this.char === CHAR_RCUB) {
+        return this.goto(this.parseInlineTable)
+      } else {
+        throw this.error(new TomlError('Invalid character, expected whitespace, comma (,) or close bracket (])'))
+      }
+    }
+    parseInlineTablePostComma () {
+      if (this.char === CHAR_SP || this.char === CTRL_I) {
+        return null
+      } else if (this.char === Parser.END || this.char === CHAR_NUM || this.char === CTRL_J || this.char === CTRL_M) {
+        throw this.error(new TomlError('Unterminated inline array'))
+      } else if (this.char === CHAR_COMMA) {
+        throw this.error(new TomlError('Empty elements in inline tables are not permitted'))
+      } else if (this.char === CHAR_RCUB) {
+        throw this.error(new TomlError('Trailing commas in inline tables are not permitted'))
+      } else {
+        return this.goto(this.parseInlineTable)
+      }
+    }
+  }
+  return TOMLParser
+}
+
+
+/***/ }),
+
+/***/ 7072:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+module.exports = parseAsync
+
+const TOMLParser = __nccwpck_require__(2862)
+const prettyError = __nccwpck_require__(7349)
+
+function parseAsync (str, opts) {
+  if (!opts) opts = {}
+  const index = 0
+  const blocksize = opts.blocksize || 40960
+  const parser = new TOMLParser()
+  return new Promise((resolve, reject) => {
+    setImmediate(parseAsyncNext, index, blocksize, resolve, reject)
+  })
+  function parseAsyncNext (index, blocksize, resolve, reject) {
+    if (index >= str.length) {
+      try {
+        return resolve(parser.finish())
+      } catch (err) {
+        return reject(prettyError(err, str))
+      }
+    }
+    try {
+      parser.parse(str.slice(index, index + blocksize))
+      setImmediate(parseAsyncNext, index + blocksize, blocksize, resolve, reject)
+    } catch (err) {
+      reject(prettyError(err, str))
+    }
+  }
+}
+
+
+/***/ }),
+
+/***/ 7349:
+/***/ ((module) => {
+
+
+module.exports = prettyError
+
+function prettyError (err, buf) {
+  /* istanbul ignore if */
+  if (err.pos == null || err.line == null) return err
+  let msg = err.message
+  msg += ` at row ${err.line + 1}, col ${err.col + 1}, pos ${err.pos}:\n`
+
+  /* istanbul ignore else */
+  if (buf && buf.split) {
+    const lines = buf.split(/\n/)
+    const lineNumWidth = String(Math.min(lines.length, err.line + 3)).length
+    let linePadding = ' '
+    while (linePadding.length < lineNumWidth) linePadding += ' '
+    for (let ii = Math.max(0, err.line - 1); ii < Math.min(lines.length, err.line + 2); ++ii) {
+      let lineNum = String(ii + 1)
+      if (lineNum.length < lineNumWidth) lineNum = ' ' + lineNum
+      if (err.line === ii) {
+        msg += lineNum + '> ' + lines[ii] + '\n'
+        msg += linePadding + '  '
+        for (let hh = 0; hh < err.col; ++hh) {
+          msg += ' '
+        }
+        msg += '^\n'
+      } else {
+        msg += lineNum + ': ' + lines[ii] + '\n'
+      }
+    }
+  }
+  err.message = msg + '\n'
+  return err
+}
+
+
+/***/ }),
+
+/***/ 4493:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+module.exports = parseStream
+
+const stream = __nccwpck_require__(2203)
+const TOMLParser = __nccwpck_require__(2862)
+
+function parseStream (stm) {
+  if (stm) {
+    return parseReadable(stm)
+  } else {
+    return parseTransform(stm)
+  }
+}
+
+function parseReadable (stm) {
+  const parser = new TOMLParser()
+  stm.setEncoding('utf8')
+  return new Promise((resolve, reject) => {
+    let readable
+    let ended = false
+    let errored = false
+    function finish () {
+      ended = true
+      if (readable) return
+      try {
+        resolve(parser.finish())
+      } catch (err) {
+        reject(err)
+      }
+    }
+    function error (err) {
+      errored = true
+      reject(err)
+    }
+    stm.once('end', finish)
+    stm.once('error', error)
+    readNext()
+
+    function readNext () {
+      readable = true
+      let data
+      while ((data = stm.read()) !== null) {
+        try {
+          parser.parse(data)
+        } catch (err) {
+          return error(err)
+        }
+      }
+      readable = false
+      /* istanbul ignore if */
+      if (ended) return finish()
+      /* istanbul ignore if */
+      if (errored) return
+      stm.once('readable', readNext)
+    }
+  })
+}
+
+function parseTransform () {
+  const parser = new TOMLParser()
+  return new stream.Transform({
+    objectMode: true,
+    transform (chunk, encoding, cb) {
+      try {
+        parser.parse(chunk.toString(encoding))
+      } catch (err) {
+        this.emit('error', err)
+      }
+      cb()
+    },
+    flush (cb) {
+      try {
+        this.push(parser.finish())
+      } catch (err) {
+        this.emit('error', err)
+      }
+      cb()
+    }
+  })
+}
+
+
+/***/ }),
+
+/***/ 4171:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+module.exports = parseString
+
+const TOMLParser = __nccwpck_require__(2862)
+const prettyError = __nccwpck_require__(7349)
+
+function parseString (str) {
+  if (global.Buffer && global.Buffer.isBuffer(str)) {
+    str = str.toString('utf8')
+  }
+  const parser = new TOMLParser()
+  try {
+    parser.parse(str)
+    return parser.finish()
+  } catch (err) {
+    throw prettyError(err, str)
+  }
+}
+
+
+/***/ }),
+
+/***/ 9185:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+module.exports = __nccwpck_require__(4171)
+module.exports.async = __nccwpck_require__(7072)
+module.exports.stream = __nccwpck_require__(4493)
+module.exports.prettyError = __nccwpck_require__(7349)
+
+
+/***/ }),
+
+/***/ 3887:
+/***/ ((module) => {
+
+
+module.exports = stringify
+module.exports.value = stringifyInline
+
+function stringify (obj) {
+  if (obj === null) throw typeError('null')
+  if (obj === void (0)) throw typeError('undefined')
+  if (typeof obj !== 'object') throw typeError(typeof obj)
+
+  if (typeof obj.toJSON === 'function') obj = obj.toJSON()
+  if (obj == null) return null
+  const type = tomlType(obj)
+  if (type !== 'table') throw typeError(type)
+  return stringifyObject('', '', obj)
+}
+
+function typeError (type) {
+  return new Error('Can only stringify objects, not ' + type)
+}
+
+function getInlineKeys (obj) {
+  return Object.keys(obj).filter(key => isInline(obj[key]))
+}
+function getComplexKeys (obj) {
+  return Object.keys(obj).filter(key => !isInline(obj[key]))
+}
+
+function toJSON (obj) {
+  let nobj = Array.isArray(obj) ? [] : Object.prototype.hasOwnProperty.call(obj, '__proto__') ? {['__proto__']: undefined} : {}
+  for (let prop of Object.keys(obj)) {
+    if (obj[prop] && typeof obj[prop].toJSON === 'function' && !('toISOString' in obj[prop])) {
+      nobj[prop] = obj[prop].toJSON()
+    } else {
+      nobj[prop] = obj[prop]
+    }
+  }
+  return nobj
+}
+
+function stringifyObject (prefix, indent, obj) {
+  obj = toJSON(obj)
+  let inlineKeys
+  let complexKeys
+  inlineKeys = getInlineKeys(obj)
+  complexKeys = getComplexKeys(obj)
+  const result = []
+  const inlineIndent = indent || ''
+  inlineKeys.forEach(key => {
+    var type = tomlType(obj[key])
+    if (type !== 'undefined' && type !== 'null') {
+      result.push(inlineIndent + stringifyKey(key) + ' = ' + stringifyAnyInline(obj[key], true))
+    }
+  })
+  if (result.length > 0) result.push('')
+  const complexIndent = prefix && inlineKeys.length > 0 ? indent + '  ' : ''
+  complexKeys.forEach(key => {
+    result.push(stringifyComplex(prefix, complexIndent, key, obj[key]))
+  })
+  return result.join('\n')
+}
+
+function isInline (value) {
+  switch (tomlType(value)) {
+    case 'undefined':
+    case 'null':
+    case 'integer':
+    case 'nan':
+    case 'float':
+    case 'boolean':
+    case 'string':
+    case 'datetime':
+      return true
+    case 'array':
+      return value.length === 0 || tomlType(value[0]) !== 'table'
+    case 'table':
+      return Object.keys(value).length === 0
+    /* istanbul ignore next */
+    default:
+      return false
+  }
+}
+
+function tomlType (value) {
+  if (value === undefined) {
+    return 'undefined'
+  } else if (value === null) {
+    return 'null'
+  /* eslint-disable valid-typeof */
+  } else if (typeof value === 'bigint' || (Number.isInteger(value) && !Object.is(value, -0))) {
+    return 'integer'
+  } else if (typeof value === 'number') {
+    return 'float'
+  } else if (typeof value === 'boolean') {
+    return 'boolean'
+  } else if (typeof value === 'string') {
+    return 'string'
+  } else if ('toISOString' in value) {
+    return isNaN(value) ? 'undefined' : 'datetime'
+  } else if (Array.isArray(value)) {
+    return 'array'
+  } else {
+    return 'table'
+  }
+}
+
+function stringifyKey (key) {
+  const keyStr = String(key)
+  if (/^[-A-Za-z0-9_]+$/.test(keyStr)) {
+    return keyStr
+  } else {
+    return stringifyBasicString(keyStr)
+  }
+}
+
+function stringifyBasicString (str) {
+  return '"' + escapeString(str).replace(/"/g, '\\"') + '"'
+}
+
+function stringifyLiteralString (str) {
+  return "'" + str + "'"
+}
+
+function numpad (num, str) {
+  while (str.length < num) str = '0' + str
+  return str
+}
+
+function escapeString (str) {
+  return str.replace(/\\/g, '\\\\')
+    .replace(/[\b]/g, '\\b')
+    .replace(/\t/g, '\\t')
+    .replace(/\n/g, '\\n')
+    .replace(/\f/g, '\\f')
+    .replace(/\r/g, '\\r')
+    /* eslint-disable no-control-regex */
+    .replace(/([\u0000-\u001f\u007f])/, c => '\\u' + numpad(4, c.codePointAt(0).toString(16)))
+    /* eslint-enable no-control-regex */
+}
+
+function stringifyMultilineString (str) {
+  let escaped = str.split(/\n/).map(str => {
+    return escapeString(str).replace(/"(?="")/g, '\\"')
+  }).join('\n')
+  if (escaped.slice(-1) === '"') escaped += '\\\n'
+  return '"""\n' + escaped + '"""'
+}
+
+function stringifyAnyInline (value, multilineOk) {
+  let type = tomlType(value)
+  if (type === 'string') {
+    if (multilineOk && /\n/.test(value)) {
+      type = 'string-multiline'
+    } else if (!/[\b\t\n\f\r']/.test(value) && /"/.test(value)) {
+      type = 'string-literal'
+    }
+  }
+  return stringifyInline(value, type)
+}
+
+function stringifyInline (value, type) {
+  /* istanbul ignore if */
+  if (!type) type = tomlType(value)
+  switch (type) {
+    case 'string-multiline':
+      return stringifyMultilineString(value)
+    case 'string':
+      return stringifyBasicString(value)
+    case 'string-literal':
+      return stringifyLiteralString(value)
+    case 'integer':
+      return stringifyInteger(value)
+    case 'float':
+      return stringifyFloat(value)
+    case 'boolean':
+      return stringifyBoolean(value)
+    case 'datetime':
+      return stringifyDatetime(value)
+    case 'array':
+      return stringifyInlineArray(value.filter(_ => tomlType(_) !== 'null' && tomlType(_) !== 'undefined' && tomlType(_) !== 'nan'))
+    case 'table':
+      return stringifyInlineTable(value)
+    /* istanbul ignore next */
+    default:
+      throw typeError(type)
+  }
+}
+
+function stringifyInteger (value) {
+  /* eslint-disable security/detect-unsafe-regex */
+  return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, '_')
+}
+
+function stringifyFloat (value) {
+  if (value === Infinity) {
+    return 'inf'
+  } else if (value === -Infinity) {
+    return '-inf'
+  } else if (Object.is(value, NaN)) {
+    return 'nan'
+  } else if (Object.is(value, -0)) {
+    return '-0.0'
+  }
+  const [int, dec] = String(value).split('.')
+  return stringifyInteger(int) + '.' + dec
+}
+
+function stringifyBoolean (value) {
+  return String(value)
+}
+
+function stringifyDatetime (value) {
+  return value.toISOString()
+}
+
+function stringifyInlineArray (values) {
+  values = toJSON(values)
+  let result = '['
+  const stringified = values.map(_ => stringifyInline(_))
+  if (stringified.join(', ').length > 60 || /\n/.test(stringified)) {
+    result += '\n  ' + stringified.join(',\n  ') + '\n'
+  } else {
+    result += ' ' + stringified.join(', ') + (stringified.length > 0 ? ' ' : '')
+  }
+  return result + ']'
+}
+
+function stringifyInlineTable (value) {
+  value = toJSON(value)
+  const result = []
+  Object.keys(value).forEach(key => {
+    result.push(stringifyKey(key) + ' = ' + stringifyAnyInline(value[key], false))
+  })
+  return '{ ' + result.join(', ') + (result.length > 0 ? ' ' : '') + '}'
+}
+
+function stringifyComplex (prefix, indent, key, value) {
+  const valueType = tomlType(value)
+  /* istanbul ignore else */
+  if (valueType === 'array') {
+    return stringifyArrayOfTables(prefix, indent, key, value)
+  } else if (valueType === 'table') {
+    return stringifyComplexTable(prefix, indent, key, value)
+  } else {
+    throw typeError(valueType)
+  }
+}
+
+function stringifyArrayOfTables (prefix, indent, key, values) {
+  values = toJSON(values)
+  const firstValueType = tomlType(values[0])
+  /* istanbul ignore if */
+  if (firstValueType !== 'table') throw typeError(firstValueType)
+  const fullKey = prefix + stringifyKey(key)
+  let result = ''
+  values.forEach(table => {
+    if (result.length > 0) result += '\n'
+    result += indent + '[[' + fullKey + ']]\n'
+    result += stringifyObject(fullKey + '.', indent, table)
+  })
+  return result
+}
+
+function stringifyComplexTable (prefix, indent, key, value) {
+  const fullKey = prefix + stringifyKey(key)
+  let result = ''
+  if (getInlineKeys(value).length > 0) {
+    result += indent + '[' + fullKey + ']\n'
+  }
+  return result + stringifyObject(fullKey + '.', indent, value)
+}
+
+
+/***/ }),
+
+/***/ 4572:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+exports.parse = __nccwpck_require__(9185)
+exports.stringify = __nccwpck_require__(3887)
+
+
+/***/ }),
+
+/***/ 4841:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const parse = __nccwpck_require__(5438)
+const stringify = __nccwpck_require__(1568)
+
+const JSON5 = {
+    parse,
+    stringify,
+}
+
+module.exports = JSON5
+
+
+/***/ }),
+
+/***/ 5438:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const util = __nccwpck_require__(7393)
+
+let source
+let parseState
+let stack
+let pos
+let line
+let column
+let token
+let key
+let root
+
+module.exports = function parse (text, reviver) {
+    source = String(text)
+    parseState = 'start'
+    stack = []
+    pos = 0
+    line = 1
+    column = 0
+    token = undefined
+    key = undefined
+    root = undefined
+
+    do {
+        token = lex()
+
+        // This code is unreachable.
+        // if (!parseStates[parseState]) {
+        //     throw invalidParseState()
+        // }
+
+        parseStates[parseState]()
+    } while (token.type !== 'eof')
+
+    if (typeof reviver === 'function') {
+        return internalize({'': root}, '', reviver)
+    }
+
+    return root
+}
+
+function internalize (holder, name, reviver) {
+    const value = holder[name]
+    if (value != null && typeof value === 'object') {
+        if (Array.isArray(value)) {
+            for (let i = 0; i < value.length; i++) {
+                const key = String(i)
+                const replacement = internalize(value, key, reviver)
+                if (replacement === undefined) {
+                    delete value[key]
+                } else {
+                    Object.defineProperty(value, key, {
+                        value: replacement,
+                        writable: true,
+                        enumerable: true,
+                        configurable: true,
+                    })
+                }
+            }
+        } else {
+            for (const key in value) {
+                const replacement = internalize(value, key, reviver)
+                if (replacement === undefined) {
+                    delete value[key]
+                } else {
+                    Object.defineProperty(value, key, {
+                        value: replacement,
+                        writable: true,
+                        enumerable: true,
+                        configurable: true,
+                    })
+                }
+            }
+        }
+    }
+
+    return reviver.call(holder, name, value)
+}
+
+let lexState
+let buffer
+let doubleQuote
+let sign
+let c
+
+function lex () {
+    lexState = 'default'
+    buffer = ''
+    doubleQuote = false
+    sign = 1
+
+    for (;;) {
+        c = peek()
+
+        // This code is unreachable.
+        // if (!lexStates[lexState]) {
+        //     throw invalidLexState(lexState)
+        // }
+
+        const token = lexStates[lexState]()
+        if (token) {
+            return token
+        }
+    }
+}
+
+function peek () {
+    if (source[pos]) {
+        return String.fromCodePoint(source.codePointAt(pos))
+    }
+}
+
+function read () {
+    const c = peek()
+
+    if (c === '\n') {
+        line++
+        column = 0
+    } else if (c) {
+        column += c.length
+    } else {
+        column++
+    }
+
+    if (c) {
+        pos += c.length
+    }
+
+    return c
+}
+
+const lexStates = {
+    default () {
+        switch (c) {
+        case '\t':
+        case '\v':
+        case '\f':
+        case ' ':
+        case '\u00A0':
+        case '\uFEFF':
+        case '\n':
+        case '\r':
+        case '\u2028':
+        case '\u2029':
+            read()
+            return
+
+        case '/':
+            read()
+            lexState = 'comment'
+            return
+
+        case undefined:
+            read()
+            return newToken('eof')
+        }
+
+        if (util.isSpaceSeparator(c)) {
+            read()
+            return
+        }
+
+        // This code is unreachable.
+        // if (!lexStates[parseState]) {
+        //     throw invalidLexState(parseState)
+        // }
+
+        return lexStates[parseState]()
+    },
+
+    comment () {
+        switch (c) {
+        case '*':
+            read()
+            lexState = 'multiLineComment'
+            return
+
+        case '/':
+            read()
+            lexState = 'singleLineComment'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    multiLineComment () {
+        switch (c) {
+        case '*':
+            read()
+            lexState = 'multiLineCommentAsterisk'
+            return
+
+        case undefined:
+            throw invalidChar(read())
+        }
+
+        read()
+    },
+
+    multiLineCommentAsterisk () {
+        switch (c) {
+        case '*':
+            read()
+            return
+
+        case '/':
+            read()
+            lexState = 'default'
+            return
+
+        case undefined:
+            throw invalidChar(read())
+        }
+
+        read()
+        lexState = 'multiLineComment'
+    },
+
+    singleLineComment () {
+        switch (c) {
+        case '\n':
+        case '\r':
+        case '\u2028':
+        case '\u2029':
+            read()
+            lexState = 'default'
+            return
+
+        case undefined:
+            read()
+            return newToken('eof')
+        }
+
+        read()
+    },
+
+    value () {
+        switch (c) {
+        case '{':
+        case '[':
+            return newToken('punctuator', read())
+
+        case 'n':
+            read()
+            literal('ull')
+            return newToken('null', null)
+
+        case 't':
+            read()
+            literal('rue')
+            return newToken('boolean', true)
+
+        case 'f':
+            read()
+            literal('alse')
+            return newToken('boolean', false)
+
+        case '-':
+        case '+':
+            if (read() === '-') {
+                sign = -1
+            }
+
+            lexState = 'sign'
+            return
+
+        case '.':
+            buffer = read()
+            lexState = 'decimalPointLeading'
+            return
+
+        case '0':
+            buffer = read()
+            lexState = 'zero'
+            return
+
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
+            buffer = read()
+            lexState = 'decimalInteger'
+            return
+
+        case 'I':
+            read()
+            literal('nfinity')
+            return newToken('numeric', Infinity)
+
+        case 'N':
+            read()
+            literal('aN')
+            return newToken('numeric', NaN)
+
+        case '"':
+        case "'":
+            doubleQuote = (read() === '"')
+            buffer = ''
+            lexState = 'string'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    identifierNameStartEscape () {
+        if (c !== 'u') {
+            throw invalidChar(read())
+        }
+
+        read()
+        const u = unicodeEscape()
+        switch (u) {
+        case '$':
+        case '_':
+            break
+
+        default:
+            if (!util.isIdStartChar(u)) {
+                throw invalidIdentifier()
+            }
+
+            break
+        }
+
+        buffer += u
+        lexState = 'identifierName'
+    },
+
+    identifierName () {
+        switch (c) {
+        case '$':
+        case '_':
+        case '\u200C':
+        case '\u200D':
+            buffer += read()
+            return
+
+        case '\\':
+            read()
+            lexState = 'identifierNameEscape'
+            return
+        }
+
+        if (util.isIdContinueChar(c)) {
+            buffer += read()
+            return
+        }
+
+        return newToken('identifier', buffer)
+    },
+
+    identifierNameEscape () {
+        if (c !== 'u') {
+            throw invalidChar(read())
+        }
+
+        read()
+        const u = unicodeEscape()
+        switch (u) {
+        case '$':
+        case '_':
+        case '\u200C':
+        case '\u200D':
+            break
+
+        default:
+            if (!util.isIdContinueChar(u)) {
+                throw invalidIdentifier()
+            }
+
+            break
+        }
+
+        buffer += u
+        lexState = 'identifierName'
+    },
+
+    sign () {
+        switch (c) {
+        case '.':
+            buffer = read()
+            lexState = 'decimalPointLeading'
+            return
+
+        case '0':
+            buffer = read()
+            lexState = 'zero'
+            return
+
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
+            buffer = read()
+            lexState = 'decimalInteger'
+            return
+
+        case 'I':
+            read()
+            literal('nfinity')
+            return newToken('numeric', sign * Infinity)
+
+        case 'N':
+            read()
+            literal('aN')
+            return newToken('numeric', NaN)
+        }
+
+        throw invalidChar(read())
+    },
+
+    zero () {
+        switch (c) {
+        case '.':
+            buffer += read()
+            lexState = 'decimalPoint'
+            return
+
+        case 'e':
+        case 'E':
+            buffer += read()
+            lexState = 'decimalExponent'
+            return
+
+        case 'x':
+        case 'X':
+            buffer += read()
+            lexState = 'hexadecimal'
+            return
+        }
+
+        return newToken('numeric', sign * 0)
+    },
+
+    decimalInteger () {
+        switch (c) {
+        case '.':
+            buffer += read()
+            lexState = 'decimalPoint'
+            return
+
+        case 'e':
+        case 'E':
+            buffer += read()
+            lexState = 'decimalExponent'
+            return
+        }
+
+        if (util.isDigit(c)) {
+            buffer += read()
+            return
+        }
+
+        return newToken('numeric', sign * Number(buffer))
+    },
+
+    decimalPointLeading () {
+        if (util.isDigit(c)) {
+            buffer += read()
+            lexState = 'decimalFraction'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    decimalPoint () {
+        switch (c) {
+        case 'e':
+        case 'E':
+            buffer += read()
+            lexState = 'decimalExponent'
+            return
+        }
+
+        if (util.isDigit(c)) {
+            buffer += read()
+            lexState = 'decimalFraction'
+            return
+        }
+
+        return newToken('numeric', sign * Number(buffer))
+    },
+
+    decimalFraction () {
+        switch (c) {
+        case 'e':
+        case 'E':
+            buffer += read()
+            lexState = 'decimalExponent'
+            return
+        }
+
+        if (util.isDigit(c)) {
+            buffer += read()
+            return
+        }
+
+        return newToken('numeric', sign * Number(buffer))
+    },
+
+    decimalExponent () {
+        switch (c) {
+        case '+':
+        case '-':
+            buffer += read()
+            lexState = 'decimalExponentSign'
+            return
+        }
+
+        if (util.isDigit(c)) {
+            buffer += read()
+            lexState = 'decimalExponentInteger'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    decimalExponentSign () {
+        if (util.isDigit(c)) {
+            buffer += read()
+            lexState = 'decimalExponentInteger'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    decimalExponentInteger () {
+        if (util.isDigit(c)) {
+            buffer += read()
+            return
+        }
+
+        return newToken('numeric', sign * Number(buffer))
+    },
+
+    hexadecimal () {
+        if (util.isHexDigit(c)) {
+            buffer += read()
+            lexState = 'hexadecimalInteger'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    hexadecimalInteger () {
+        if (util.isHexDigit(c)) {
+            buffer += read()
+            return
+        }
+
+        return newToken('numeric', sign * Number(buffer))
+    },
+
+    string () {
+        switch (c) {
+        case '\\':
+            read()
+            buffer += escape()
+            return
+
+        case '"':
+            if (doubleQuote) {
+                read()
+                return newToken('string', buffer)
+            }
+
+            buffer += read()
+            return
+
+        case "'":
+            if (!doubleQuote) {
+                read()
+                return newToken('string', buffer)
+            }
+
+            buffer += read()
+            return
+
+        case '\n':
+        case '\r':
+            throw invalidChar(read())
+
+        case '\u2028':
+        case '\u2029':
+            separatorChar(c)
+            break
+
+        case undefined:
+            throw invalidChar(read())
+        }
+
+        buffer += read()
+    },
+
+    start () {
+        switch (c) {
+        case '{':
+        case '[':
+            return newToken('punctuator', read())
+
+        // This code is unreachable since the default lexState handles eof.
+        // case undefined:
+        //     return newToken('eof')
+        }
+
+        lexState = 'value'
+    },
+
+    beforePropertyName () {
+        switch (c) {
+        case '$':
+        case '_':
+            buffer = read()
+            lexState = 'identifierName'
+            return
+
+        case '\\':
+            read()
+            lexState = 'identifierNameStartEscape'
+            return
+
+        case '}':
+            return newToken('punctuator', read())
+
+        case '"':
+        case "'":
+            doubleQuote = (read() === '"')
+            lexState = 'string'
+            return
+        }
+
+        if (util.isIdStartChar(c)) {
+            buffer += read()
+            lexState = 'identifierName'
+            return
+        }
+
+        throw invalidChar(read())
+    },
+
+    afterPropertyName () {
+        if (c === ':') {
+            return newToken('punctuator', read())
+        }
+
+        throw invalidChar(read())
+    },
+
+    beforePropertyValue () {
+        lexState = 'value'
+    },
+
+    afterPropertyValue () {
+        switch (c) {
+        case ',':
+        case '}':
+            return newToken('punctuator', read())
+        }
+
+        throw invalidChar(read())
+    },
+
+    beforeArrayValue () {
+        if (c === ']') {
+            return newToken('punctuator', read())
+        }
+
+        lexState = 'value'
+    },
+
+    afterArrayValue () {
+        switch (c) {
+        case ',':
+        case ']':
+            return newToken('punctuator', read())
+        }
+
+        throw invalidChar(read())
+    },
+
+    end () {
+        // This code is unreachable since it's handled by the default lexState.
+        // if (c === undefined) {
+        //     read()
+        //     return newToken('eof')
+        // }
+
+        throw invalidChar(read())
+    },
+}
+
+function newToken (type, value) {
+    return {
+        type,
+        value,
+        line,
+        column,
+    }
+}
+
+function literal (s) {
+    for (const c of s) {
+        const p = peek()
+
+        if (p !== c) {
+            throw invalidChar(read())
+        }
+
+        read()
+    }
+}
+
+function escape () {
+    const c = peek()
+    switch (c) {
+    case 'b':
+        read()
+        return '\b'
+
+    case 'f':
+        read()
+        return '\f'
+
+    case 'n':
+        read()
+        return '\n'
+
+    case 'r':
+        read()
+        return '\r'
+
+    case 't':
+        read()
+        return '\t'
+
+    case 'v':
+        read()
+        return '\v'
+
+    case '0':
+        read()
+        if (util.isDigit(peek())) {
+            throw invalidChar(read())
+        }
+
+        return '\0'
+
+    case 'x':
+        read()
+        return hexEscape()
+
+    case 'u':
+        read()
+        return unicodeEscape()
+
+    case '\n':
+    case '\u2028':
+    case '\u2029':
+        read()
+        return ''
+
+    case '\r':
+        read()
+        if (peek() === '\n') {
+            read()
+        }
+
+        return ''
+
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+        throw invalidChar(read())
+
+    case undefined:
+        throw invalidChar(read())
+    }
+
+    return read()
+}
+
+function hexEscape () {
+    let buffer = ''
+    let c = peek()
+
+    if (!util.isHexDigit(c)) {
+        throw invalidChar(read())
+    }
+
+    buffer += read()
+
+    c = peek()
+    if (!util.isHexDigit(c)) {
+        throw invalidChar(read())
+    }
+
+    buffer += read()
+
+    return String.fromCodePoint(parseInt(buffer, 16))
+}
+
+function unicodeEscape () {
+    let buffer = ''
+    let count = 4
+
+    while (count-- > 0) {
+        const c = peek()
+        if (!util.isHexDigit(c)) {
+            throw invalidChar(read())
+        }
+
+        buffer += read()
+    }
+
+    return String.fromCodePoint(parseInt(buffer, 16))
+}
+
+const parseStates = {
+    start () {
+        if (token.type === 'eof') {
+            throw invalidEOF()
+        }
+
+        push()
+    },
+
+    beforePropertyName () {
+        switch (token.type) {
+        case 'identifier':
+        case 'string':
+            key = token.value
+            parseState = 'afterPropertyName'
+            return
+
+        case 'punctuator':
+            // This code is unreachable since it's handled by the lexState.
+            // if (token.value !== '}') {
+            //     throw invalidToken()
+            // }
+
+            pop()
+            return
+
+        case 'eof':
+            throw invalidEOF()
+        }
+
+        // This code is unreachable since it's handled by the lexState.
+        // throw invalidToken()
+    },
+
+    afterPropertyName () {
+        // This code is unreachable since it's handled by the lexState.
+        // if (token.type !== 'punctuator' || token.value !== ':') {
+        //     throw invalidToken()
+        // }
+
+        if (token.type === 'eof') {
+            throw invalidEOF()
+        }
+
+        parseState = 'beforePropertyValue'
+    },
+
+    beforePropertyValue () {
+        if (token.type === 'eof') {
+            throw invalidEOF()
+        }
+
+        push()
+    },
+
+    beforeArrayValue () {
+        if (token.type === 'eof') {
+            throw invalidEOF()
+        }
+
+        if (token.type === 'punctuator' && token.value === ']') {
+            pop()
+            return
+        }
+
+        push()
+    },
+
+    afterPropertyValue () {
+        // This code is unreachable since it's handled by the lexState.
+        // if (token.type !== 'punctuator') {
+        //     throw invalidToken()
+        // }
+
+        if (token.type === 'eof') {
+            throw invalidEOF()
+        }
+
+        switch (token.value) {
+        case ',':
+            parseState = 'beforePropertyName'
+            return
+
+        case '}':
+            pop()
+        }
+
+        // This code is unreachable since it's handled by the lexState.
+        // throw invalidToken()
+    },
+
+    afterArrayValue () {
+        // This code is unreachable since it's handled by the lexState.
+        // if (token.type !== 'punctuator') {
+        //     throw invalidToken()
+        // }
+
+        if (token.type === 'eof') {
+            throw invalidEOF()
+        }
+
+        switch (token.value) {
+        case ',':
+            parseState = 'beforeArrayValue'
+            return
+
+        case ']':
+            pop()
+        }
+
+        // This code is unreachable since it's handled by the lexState.
+        // throw invalidToken()
+    },
+
+    end () {
+        // This code is unreachable since it's handled by the lexState.
+        // if (token.type !== 'eof') {
+        //     throw invalidToken()
+        // }
+    },
+}
+
+function push () {
+    let value
+
+    switch (token.type) {
+    case 'punctuator':
+        switch (token.value) {
+        case '{':
+            value = {}
+            break
+
+        case '[':
+            value = []
+            break
+        }
+
+        break
+
+    case 'null':
+    case 'boolean':
+    case 'numeric':
+    case 'string':
+        value = token.value
+        break
+
+    // This code is unreachable.
+    // default:
+    //     throw invalidToken()
+    }
+
+    if (root === undefined) {
+        root = value
+    } else {
+        const parent = stack[stack.length - 1]
+        if (Array.isArray(parent)) {
+            parent.push(value)
+        } else {
+            Object.defineProperty(parent, key, {
+                value,
+                writable: true,
+                enumerable: true,
+                configurable: true,
+            })
+        }
+    }
+
+    if (value !== null && typeof value === 'object') {
+        stack.push(value)
+
+        if (Array.isArray(value)) {
+            parseState = 'beforeArrayValue'
+        } else {
+            parseState = 'beforePropertyName'
+        }
+    } else {
+        const current = stack[stack.length - 1]
+        if (current == null) {
+            parseState = 'end'
+        } else if (Array.isArray(current)) {
+            parseState = 'afterArrayValue'
+        } else {
+            parseState = 'afterPropertyValue'
+        }
+    }
+}
+
+function pop () {
+    stack.pop()
+
+    const current = stack[stack.length - 1]
+    if (current == null) {
+        parseState = 'end'
+    } else if (Array.isArray(current)) {
+        parseState = 'afterArrayValue'
+    } else {
+        parseState = 'afterPropertyValue'
+    }
+}
+
+// This code is unreachable.
+// function invalidParseState () {
+//     return new Error(`JSON5: invalid parse state '${parseState}'`)
+// }
+
+// This code is unreachable.
+// function invalidLexState (state) {
+//     return new Error(`JSON5: invalid lex state '${state}'`)
+// }
+
+function invalidChar (c) {
+    if (c === undefined) {
+        return syntaxError(`JSON5: invalid end of input at ${line}:${column}`)
+    }
+
+    return syntaxError(`JSON5: invalid character '${formatChar(c)}' at ${line}:${column}`)
+}
+
+function invalidEOF () {
+    return syntaxError(`JSON5: invalid end of input at ${line}:${column}`)
+}
+
+// This code is unreachable.
+// function invalidToken () {
+//     if (token.type === 'eof') {
+//         return syntaxError(`JSON5: invalid end of input at ${line}:${column}`)
+//     }
+
+//     const c = String.fromCodePoint(token.value.codePointAt(0))
+//     return syntaxError(`JSON5: invalid character '${formatChar(c)}' at ${line}:${column}`)
+// }
+
+function invalidIdentifier () {
+    column -= 5
+    return syntaxError(`JSON5: invalid identifier character at ${line}:${column}`)
+}
+
+function separatorChar (c) {
+    console.warn(`JSON5: '${formatChar(c)}' in strings is not valid ECMAScript; consider escaping`)
+}
+
+function formatChar (c) {
+    const replacements = {
+        "'": "\\'",
+        '"': '\\"',
+        '\\': '\\\\',
+        '\b': '\\b',
+        '\f': '\\f',
+        '\n': '\\n',
+        '\r': '\\r',
+        '\t': '\\t',
+        '\v': '\\v',
+        '\0': '\\0',
+        '\u2028': '\\u2028',
+        '\u2029': '\\u2029',
+    }
+
+    if (replacements[c]) {
+        return replacements[c]
+    }
+
+    if (c < ' ') {
+        const hexString = c.charCodeAt(0).toString(16)
+        return '\\x' + ('00' + hexString).substring(hexString.length)
+    }
+
+    return c
+}
+
+function syntaxError (message) {
+    const err = new SyntaxError(message)
+    err.lineNumber = line
+    err.columnNumber = column
+    return err
+}
+
+
+/***/ }),
+
+/***/ 1568:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const util = __nccwpck_require__(7393)
+
+module.exports = function stringify (value, replacer, space) {
+    const stack = []
+    let indent = ''
+    let propertyList
+    let replacerFunc
+    let gap = ''
+    let quote
+
+    if (
+        replacer != null &&
+        typeof replacer === 'object' &&
+        !Array.isArray(replacer)
+    ) {
+        space = replacer.space
+        quote = replacer.quote
+        replacer = replacer.replacer
+    }
+
+    if (typeof replacer === 'function') {
+        replacerFunc = replacer
+    } else if (Array.isArray(replacer)) {
+        propertyList = []
+        for (const v of replacer) {
+            let item
+
+            if (typeof v === 'string') {
+                item = v
+            } else if (
+                typeof v === 'number' ||
+                v instanceof String ||
+                v instanceof Number
+            ) {
+                item = String(v)
+            }
+
+            if (item !== undefined && propertyList.indexOf(item) < 0) {
+                propertyList.push(item)
+            }
+        }
+    }
+
+    if (space instanceof Number) {
+        space = Number(space)
+    } else if (space instanceof String) {
+        space = String(space)
+    }
+
+    if (typeof space === 'number') {
+        if (space > 0) {
+            space = Math.min(10, Math.floor(space))
+            gap = '          '.substr(0, space)
+        }
+    } else if (typeof space === 'string') {
+        gap = space.substr(0, 10)
+    }
+
+    return serializeProperty('', {'': value})
+
+    function serializeProperty (key, holder) {
+        let value = holder[key]
+        if (value != null) {
+            if (typeof value.toJSON5 === 'function') {
+                value = value.toJSON5(key)
+            } else if (typeof value.toJSON === 'function') {
+                value = value.toJSON(key)
+            }
+        }
+
+        if (replacerFunc) {
+            value = replacerFunc.call(holder, key, value)
+        }
+
+        if (value instanceof Number) {
+            value = Number(value)
+        } else if (value instanceof String) {
+            value = String(value)
+        } else if (value instanceof Boolean) {
+            value = value.valueOf()
+        }
+
+        switch (value) {
+        case null: return 'null'
+        case true: return 'true'
+        case false: return 'false'
+        }
+
+        if (typeof value === 'string') {
+            return quoteString(value, false)
+        }
+
+        if (typeof value === 'number') {
+            return String(value)
+        }
+
+        if (typeof value === 'object') {
+            return Array.isArray(value) ? serializeArray(value) : serializeObject(value)
+        }
+
+        return undefined
+    }
+
+    function quoteString (value) {
+        const quotes = {
+            "'": 0.1,
+            '"': 0.2,
+        }
+
+        const replacements = {
+            "'": "\\'",
+            '"': '\\"',
+            '\\': '\\\\',
+            '\b': '\\b',
+            '\f': '\\f',
+            '\n': '\\n',
+            '\r': '\\r',
+            '\t': '\\t',
+            '\v': '\\v',
+            '\0': '\\0',
+            '\u2028': '\\u2028',
+            '\u2029': '\\u2029',
+        }
+
+        let product = ''
+
+        for (let i = 0; i < value.length; i++) {
+            const c = value[i]
+            switch (c) {
+            case "'":
+            case '"':
+                quotes[c]++
+                product += c
+                continue
+
+            case '\0':
+                if (util.isDigit(value[i + 1])) {
+                    product += '\\x00'
+                    continue
+                }
+            }
+
+            if (replacements[c]) {
+                product += replacements[c]
+                continue
+            }
+
+            if (c < ' ') {
+                let hexString = c.charCodeAt(0).toString(16)
+                product += '\\x' + ('00' + hexString).substring(hexString.length)
+                continue
+            }
+
+            product += c
+        }
+
+        const quoteChar = quote || Object.keys(quotes).reduce((a, b) => (quotes[a] < quotes[b]) ? a : b)
+
+        product = product.replace(new RegExp(quoteChar, 'g'), replacements[quoteChar])
+
+        return quoteChar + product + quoteChar
+    }
+
+    function serializeObject (value) {
+        if (stack.indexOf(value) >= 0) {
+            throw TypeError('Converting circular structure to JSON5')
+        }
+
+        stack.push(value)
+
+        let stepback = indent
+        indent = indent + gap
+
+        let keys = propertyList || Object.keys(value)
+        let partial = []
+        for (const key of keys) {
+            const propertyString = serializeProperty(key, value)
+            if (propertyString !== undefined) {
+                let member = serializeKey(key) + ':'
+                if (gap !== '') {
+                    member += ' '
+                }
+                member += propertyString
+                partial.push(member)
+            }
+        }
+
+        let final
+        if (partial.length === 0) {
+            final = '{}'
+        } else {
+            let properties
+            if (gap === '') {
+                properties = partial.join(',')
+                final = '{' + properties + '}'
+            } else {
+                let separator = ',\n' + indent
+                properties = partial.join(separator)
+                final = '{\n' + indent + properties + ',\n' + stepback + '}'
+            }
+        }
+
+        stack.pop()
+        indent = stepback
+        return final
+    }
+
+    function serializeKey (key) {
+        if (key.length === 0) {
+            return quoteString(key, true)
+        }
+
+        const firstChar = String.fromCodePoint(key.codePointAt(0))
+        if (!util.isIdStartChar(firstChar)) {
+            return quoteString(key, true)
+        }
+
+        for (let i = firstChar.length; i < key.length; i++) {
+            if (!util.isIdContinueChar(String.fromCodePoint(key.codePointAt(i)))) {
+                return quoteString(key, true)
+            }
+        }
+
+        return key
+    }
+
+    function serializeArray (value) {
+        if (stack.indexOf(value) >= 0) {
+            throw TypeError('Converting circular structure to JSON5')
+        }
+
+        stack.push(value)
+
+        let stepback = indent
+        indent = indent + gap
+
+        let partial = []
+        for (let i = 0; i < value.length; i++) {
+            const propertyString = serializeProperty(String(i), value)
+            partial.push((propertyString !== undefined) ? propertyString : 'null')
+        }
+
+        let final
+        if (partial.length === 0) {
+            final = '[]'
+        } else {
+            if (gap === '') {
+                let properties = partial.join(',')
+                final = '[' + properties + ']'
+            } else {
+                let separator = ',\n' + indent
+                let properties = partial.join(separator)
+                final = '[\n' + indent + properties + ',\n' + stepback + ']'
+            }
+        }
+
+        stack.pop()
+        indent = stepback
+        return final
+    }
+}
+
+
+/***/ }),
+
+/***/ 7414:
+/***/ ((module) => {
+
+// This is a generated file. Do not edit.
+module.exports.Space_Separator = /[\u1680\u2000-\u200A\u202F\u205F\u3000]/
+module.exports.ID_Start = /[\xAA\xB5\xBA\xC0-\xD6\xD8-\xF6\xF8-\u02C1\u02C6-\u02D1\u02E0-\u02E4\u02EC\u02EE\u0370-\u0374\u0376\u0377\u037A-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u048A-\u052F\u0531-\u0556\u0559\u0561-\u0587\u05D0-\u05EA\u05F0-\u05F2\u0620-\u064A\u066E\u066F\u0671-\u06D3\u06D5\u06E5\u06E6\u06EE\u06EF\u06FA-\u06FC\u06FF\u0710\u0712-\u072F\u074D-\u07A5\u07B1\u07CA-\u07EA\u07F4\u07F5\u07FA\u0800-\u0815\u081A\u0824\u0828\u0840-\u0858\u0860-\u086A\u08A0-\u08B4\u08B6-\u08BD\u0904-\u0939\u093D\u0950\u0958-\u0961\u0971-\u0980\u0985-\u098C\u098F\u0990\u0993-\u09A8\u09AA-\u09B0\u09B2\u09B6-\u09B9\u09BD\u09CE\u09DC\u09DD\u09DF-\u09E1\u09F0\u09F1\u09FC\u0A05-\u0A0A\u0A0F\u0A10\u0A13-\u0A28\u0A2A-\u0A30\u0A32\u0A33\u0A35\u0A36\u0A38\u0A39\u0A59-\u0A5C\u0A5E\u0A72-\u0A74\u0A85-\u0A8D\u0A8F-\u0A91\u0A93-\u0AA8\u0AAA-\u0AB0\u0AB2\u0AB3\u0AB5-\u0AB9\u0ABD\u0AD0\u0AE0\u0AE1\u0AF9\u0B05-\u0B0C\u0B0F\u0B10\u0B13-\u0B28\u0B2A-\u0B30\u0B32\u0B33\u0B35-\u0B39\u0B3D\u0B5C\u0B5D\u0B5F-\u0B61\u0B71\u0B83\u0B85-\u0B8A\u0B8E-\u0B90\u0B92-\u0B95\u0B99\u0B9A\u0B9C\u0B9E\u0B9F\u0BA3\u0BA4\u0BA8-\u0BAA\u0BAE-\u0BB9\u0BD0\u0C05-\u0C0C\u0C0E-\u0C10\u0C12-\u0C28\u0C2A-\u0C39\u0C3D\u0C58-\u0C5A\u0C60\u0C61\u0C80\u0C85-\u0C8C\u0C8E-\u0C90\u0C92-\u0CA8\u0CAA-\u0CB3\u0CB5-\u0CB9\u0CBD\u0CDE\u0CE0\u0CE1\u0CF1\u0CF2\u0D05-\u0D0C\u0D0E-\u0D10\u0D12-\u0D3A\u0D3D\u0D4E\u0D54-\u0D56\u0D5F-\u0D61\u0D7A-\u0D7F\u0D85-\u0D96\u0D9A-\u0DB1\u0DB3-\u0DBB\u0DBD\u0DC0-\u0DC6\u0E01-\u0E30\u0E32\u0E33\u0E40-\u0E46\u0E81\u0E82\u0E84\u0E87\u0E88\u0E8A\u0E8D\u0E94-\u0E97\u0E99-\u0E9F\u0EA1-\u0EA3\u0EA5\u0EA7\u0EAA\u0EAB\u0EAD-\u0EB0\u0EB2\u0EB3\u0EBD\u0EC0-\u0EC4\u0EC6\u0EDC-\u0EDF\u0F00\u0F40-\u0F47\u0F49-\u0F6C\u0F88-\u0F8C\u1000-\u102A\u103F\u1050-\u1055\u105A-\u105D\u1061\u1065\u1066\u106E-\u1070\u1075-\u1081\u108E\u10A0-\u10C5\u10C7\u10CD\u10D0-\u10FA\u10FC-\u1248\u124A-\u124D\u1250-\u1256\u1258\u125A-\u125D\u1260-\u1288\u128A-\u128D\u1290-\u12B0\u12B2-\u12B5\u12B8-\u12BE\u12C0\u12C2-\u12C5\u12C8-\u12D6\u12D8-\u1310\u1312-\u1315\u1318-\u135A\u1380-\u138F\u13A0-\u13F5\u13F8-\u13FD\u1401-\u166C\u166F-\u167F\u1681-\u169A\u16A0-\u16EA\u16EE-\u16F8\u1700-\u170C\u170E-\u1711\u1720-\u1731\u1740-\u1751\u1760-\u176C\u176E-\u1770\u1780-\u17B3\u17D7\u17DC\u1820-\u1877\u1880-\u1884\u1887-\u18A8\u18AA\u18B0-\u18F5\u1900-\u191E\u1950-\u196D\u1970-\u1974\u1980-\u19AB\u19B0-\u19C9\u1A00-\u1A16\u1A20-\u1A54\u1AA7\u1B05-\u1B33\u1B45-\u1B4B\u1B83-\u1BA0\u1BAE\u1BAF\u1BBA-\u1BE5\u1C00-\u1C23\u1C4D-\u1C4F\u1C5A-\u1C7D\u1C80-\u1C88\u1CE9-\u1CEC\u1CEE-\u1CF1\u1CF5\u1CF6\u1D00-\u1DBF\u1E00-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u2071\u207F\u2090-\u209C\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2139\u213C-\u213F\u2145-\u2149\u214E\u2160-\u2188\u2C00-\u2C2E\u2C30-\u2C5E\u2C60-\u2CE4\u2CEB-\u2CEE\u2CF2\u2CF3\u2D00-\u2D25\u2D27\u2D2D\u2D30-\u2D67\u2D6F\u2D80-\u2D96\u2DA0-\u2DA6\u2DA8-\u2DAE\u2DB0-\u2DB6\u2DB8-\u2DBE\u2DC0-\u2DC6\u2DC8-\u2DCE\u2DD0-\u2DD6\u2DD8-\u2DDE\u2E2F\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303C\u3041-\u3096\u309D-\u309F\u30A1-\u30FA\u30FC-\u30FF\u3105-\u312E\u3131-\u318E\u31A0-\u31BA\u31F0-\u31FF\u3400-\u4DB5\u4E00-\u9FEA\uA000-\uA48C\uA4D0-\uA4FD\uA500-\uA60C\uA610-\uA61F\uA62A\uA62B\uA640-\uA66E\uA67F-\uA69D\uA6A0-\uA6EF\uA717-\uA71F\uA722-\uA788\uA78B-\uA7AE\uA7B0-\uA7B7\uA7F7-\uA801\uA803-\uA805\uA807-\uA80A\uA80C-\uA822\uA840-\uA873\uA882-\uA8B3\uA8F2-\uA8F7\uA8FB\uA8FD\uA90A-\uA925\uA930-\uA946\uA960-\uA97C\uA984-\uA9B2\uA9CF\uA9E0-\uA9E4\uA9E6-\uA9EF\uA9FA-\uA9FE\uAA00-\uAA28\uAA40-\uAA42\uAA44-\uAA4B\uAA60-\uAA76\uAA7A\uAA7E-\uAAAF\uAAB1\uAAB5\uAAB6\uAAB9-\uAABD\uAAC0\uAAC2\uAADB-\uAADD\uAAE0-\uAAEA\uAAF2-\uAAF4\uAB01-\uAB06\uAB09-\uAB0E\uAB11-\uAB16\uAB20-\uAB26\uAB28-\uAB2E\uAB30-\uAB5A\uAB5C-\uAB65\uAB70-\uABE2\uAC00-\uD7A3\uD7B0-\uD7C6\uD7CB-\uD7FB\uF900-\uFA6D\uFA70-\uFAD9\uFB00-\uFB06\uFB13-\uFB17\uFB1D\uFB1F-\uFB28\uFB2A-\uFB36\uFB38-\uFB3C\uFB3E\uFB40\uFB41\uFB43\uFB44\uFB46-\uFBB1\uFBD3-\uFD3D\uFD50-\uFD8F\uFD92-\uFDC7\uFDF0-\uFDFB\uFE70-\uFE74\uFE76-\uFEFC\uFF21-\uFF3A\uFF41-\uFF5A\uFF66-\uFFBE\uFFC2-\uFFC7\uFFCA-\uFFCF\uFFD2-\uFFD7\uFFDA-\uFFDC]|\uD800[\uDC00-\uDC0B\uDC0D-\uDC26\uDC28-\uDC3A\uDC3C\uDC3D\uDC3F-\uDC4D\uDC50-\uDC5D\uDC80-\uDCFA\uDD40-\uDD74\uDE80-\uDE9C\uDEA0-\uDED0\uDF00-\uDF1F\uDF2D-\uDF4A\uDF50-\uDF75\uDF80-\uDF9D\uDFA0-\uDFC3\uDFC8-\uDFCF\uDFD1-\uDFD5]|\uD801[\uDC00-\uDC9D\uDCB0-\uDCD3\uDCD8-\uDCFB\uDD00-\uDD27\uDD30-\uDD63\uDE00-\uDF36\uDF40-\uDF55\uDF60-\uDF67]|\uD802[\uDC00-\uDC05\uDC08\uDC0A-\uDC35\uDC37\uDC38\uDC3C\uDC3F-\uDC55\uDC60-\uDC76\uDC80-\uDC9E\uDCE0-\uDCF2\uDCF4\uDCF5\uDD00-\uDD15\uDD20-\uDD39\uDD80-\uDDB7\uDDBE\uDDBF\uDE00\uDE10-\uDE13\uDE15-\uDE17\uDE19-\uDE33\uDE60-\uDE7C\uDE80-\uDE9C\uDEC0-\uDEC7\uDEC9-\uDEE4\uDF00-\uDF35\uDF40-\uDF55\uDF60-\uDF72\uDF80-\uDF91]|\uD803[\uDC00-\uDC48\uDC80-\uDCB2\uDCC0-\uDCF2]|\uD804[\uDC03-\uDC37\uDC83-\uDCAF\uDCD0-\uDCE8\uDD03-\uDD26\uDD50-\uDD72\uDD76\uDD83-\uDDB2\uDDC1-\uDDC4\uDDDA\uDDDC\uDE00-\uDE11\uDE13-\uDE2B\uDE80-\uDE86\uDE88\uDE8A-\uDE8D\uDE8F-\uDE9D\uDE9F-\uDEA8\uDEB0-\uDEDE\uDF05-\uDF0C\uDF0F\uDF10\uDF13-\uDF28\uDF2A-\uDF30\uDF32\uDF33\uDF35-\uDF39\uDF3D\uDF50\uDF5D-\uDF61]|\uD805[\uDC00-\uDC34\uDC47-\uDC4A\uDC80-\uDCAF\uDCC4\uDCC5\uDCC7\uDD80-\uDDAE\uDDD8-\uDDDB\uDE00-\uDE2F\uDE44\uDE80-\uDEAA\uDF00-\uDF19]|\uD806[\uDCA0-\uDCDF\uDCFF\uDE00\uDE0B-\uDE32\uDE3A\uDE50\uDE5C-\uDE83\uDE86-\uDE89\uDEC0-\uDEF8]|\uD807[\uDC00-\uDC08\uDC0A-\uDC2E\uDC40\uDC72-\uDC8F\uDD00-\uDD06\uDD08\uDD09\uDD0B-\uDD30\uDD46]|\uD808[\uDC00-\uDF99]|\uD809[\uDC00-\uDC6E\uDC80-\uDD43]|[\uD80C\uD81C-\uD820\uD840-\uD868\uD86A-\uD86C\uD86F-\uD872\uD874-\uD879][\uDC00-\uDFFF]|\uD80D[\uDC00-\uDC2E]|\uD811[\uDC00-\uDE46]|\uD81A[\uDC00-\uDE38\uDE40-\uDE5E\uDED0-\uDEED\uDF00-\uDF2F\uDF40-\uDF43\uDF63-\uDF77\uDF7D-\uDF8F]|\uD81B[\uDF00-\uDF44\uDF50\uDF93-\uDF9F\uDFE0\uDFE1]|\uD821[\uDC00-\uDFEC]|\uD822[\uDC00-\uDEF2]|\uD82C[\uDC00-\uDD1E\uDD70-\uDEFB]|\uD82F[\uDC00-\uDC6A\uDC70-\uDC7C\uDC80-\uDC88\uDC90-\uDC99]|\uD835[\uDC00-\uDC54\uDC56-\uDC9C\uDC9E\uDC9F\uDCA2\uDCA5\uDCA6\uDCA9-\uDCAC\uDCAE-\uDCB9\uDCBB\uDCBD-\uDCC3\uDCC5-\uDD05\uDD07-\uDD0A\uDD0D-\uDD14\uDD16-\uDD1C\uDD1E-\uDD39\uDD3B-\uDD3E\uDD40-\uDD44\uDD46\uDD4A-\uDD50\uDD52-\uDEA5\uDEA8-\uDEC0\uDEC2-\uDEDA\uDEDC-\uDEFA\uDEFC-\uDF14\uDF16-\uDF34\uDF36-\uDF4E\uDF50-\uDF6E\uDF70-\uDF88\uDF8A-\uDFA8\uDFAA-\uDFC2\uDFC4-\uDFCB]|\uD83A[\uDC00-\uDCC4\uDD00-\uDD43]|\uD83B[\uDE00-\uDE03\uDE05-\uDE1F\uDE21\uDE22\uDE24\uDE27\uDE29-\uDE32\uDE34-\uDE37\uDE39\uDE3B\uDE42\uDE47\uDE49\uDE4B\uDE4D-\uDE4F\uDE51\uDE52\uDE54\uDE57\uDE59\uDE5B\uDE5D\uDE5F\uDE61\uDE62\uDE64\uDE67-\uDE6A\uDE6C-\uDE72\uDE74-\uDE77\uDE79-\uDE7C\uDE7E\uDE80-\uDE89\uDE8B-\uDE9B\uDEA1-\uDEA3\uDEA5-\uDEA9\uDEAB-\uDEBB]|\uD869[\uDC00-\uDED6\uDF00-\uDFFF]|\uD86D[\uDC00-\uDF34\uDF40-\uDFFF]|\uD86E[\uDC00-\uDC1D\uDC20-\uDFFF]|\uD873[\uDC00-\uDEA1\uDEB0-\uDFFF]|\uD87A[\uDC00-\uDFE0]|\uD87E[\uDC00-\uDE1D]/
+module.exports.ID_Continue = /[\xAA\xB5\xBA\xC0-\xD6\xD8-\xF6\xF8-\u02C1\u02C6-\u02D1\u02E0-\u02E4\u02EC\u02EE\u0300-\u0374\u0376\u0377\u037A-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u0483-\u0487\u048A-\u052F\u0531-\u0556\u0559\u0561-\u0587\u0591-\u05BD\u05BF\u05C1\u05C2\u05C4\u05C5\u05C7\u05D0-\u05EA\u05F0-\u05F2\u0610-\u061A\u0620-\u0669\u066E-\u06D3\u06D5-\u06DC\u06DF-\u06E8\u06EA-\u06FC\u06FF\u0710-\u074A\u074D-\u07B1\u07C0-\u07F5\u07FA\u0800-\u082D\u0840-\u085B\u0860-\u086A\u08A0-\u08B4\u08B6-\u08BD\u08D4-\u08E1\u08E3-\u0963\u0966-\u096F\u0971-\u0983\u0985-\u098C\u098F\u0990\u0993-\u09A8\u09AA-\u09B0\u09B2\u09B6-\u09B9\u09BC-\u09C4\u09C7\u09C8\u09CB-\u09CE\u09D7\u09DC\u09DD\u09DF-\u09E3\u09E6-\u09F1\u09FC\u0A01-\u0A03\u0A05-\u0A0A\u0A0F\u0A10\u0A13-\u0A28\u0A2A-\u0A30\u0A32\u0A33\u0A35\u0A36\u0A38\u0A39\u0A3C\u0A3E-\u0A42\u0A47\u0A48\u0A4B-\u0A4D\u0A51\u0A59-\u0A5C\u0A5E\u0A66-\u0A75\u0A81-\u0A83\u0A85-\u0A8D\u0A8F-\u0A91\u0A93-\u0AA8\u0AAA-\u0AB0\u0AB2\u0AB3\u0AB5-\u0AB9\u0ABC-\u0AC5\u0AC7-\u0AC9\u0ACB-\u0ACD\u0AD0\u0AE0-\u0AE3\u0AE6-\u0AEF\u0AF9-\u0AFF\u0B01-\u0B03\u0B05-\u0B0C\u0B0F\u0B10\u0B13-\u0B28\u0B2A-\u0B30\u0B32\u0B33\u0B35-\u0B39\u0B3C-\u0B44\u0B47\u0B48\u0B4B-\u0B4D\u0B56\u0B57\u0B5C\u0B5D\u0B5F-\u0B63\u0B66-\u0B6F\u0B71\u0B82\u0B83\u0B85-\u0B8A\u0B8E-\u0B90\u0B92-\u0B95\u0B99\u0B9A\u0B9C\u0B9E\u0B9F\u0BA3\u0BA4\u0BA8-\u0BAA\u0BAE-\u0BB9\u0BBE-\u0BC2\u0BC6-\u0BC8\u0BCA-\u0BCD\u0BD0\u0BD7\u0BE6-\u0BEF\u0C00-\u0C03\u0C05-\u0C0C\u0C0E-\u0C10\u0C12-\u0C28\u0C2A-\u0C39\u0C3D-\u0C44\u0C46-\u0C48\u0C4A-\u0C4D\u0C55\u0C56\u0C58-\u0C5A\u0C60-\u0C63\u0C66-\u0C6F\u0C80-\u0C83\u0C85-\u0C8C\u0C8E-\u0C90\u0C92-\u0CA8\u0CAA-\u0CB3\u0CB5-\u0CB9\u0CBC-\u0CC4\u0CC6-\u0CC8\u0CCA-\u0CCD\u0CD5\u0CD6\u0CDE\u0CE0-\u0CE3\u0CE6-\u0CEF\u0CF1\u0CF2\u0D00-\u0D03\u0D05-\u0D0C\u0D0E-\u0D10\u0D12-\u0D44\u0D46-\u0D48\u0D4A-\u0D4E\u0D54-\u0D57\u0D5F-\u0D63\u0D66-\u0D6F\u0D7A-\u0D7F\u0D82\u0D83\u0D85-\u0D96\u0D9A-\u0DB1\u0DB3-\u0DBB\u0DBD\u0DC0-\u0DC6\u0DCA\u0DCF-\u0DD4\u0DD6\u0DD8-\u0DDF\u0DE6-\u0DEF\u0DF2\u0DF3\u0E01-\u0E3A\u0E40-\u0E4E\u0E50-\u0E59\u0E81\u0E82\u0E84\u0E87\u0E88\u0E8A\u0E8D\u0E94-\u0E97\u0E99-\u0E9F\u0EA1-\u0EA3\u0EA5\u0EA7\u0EAA\u0EAB\u0EAD-\u0EB9\u0EBB-\u0EBD\u0EC0-\u0EC4\u0EC6\u0EC8-\u0ECD\u0ED0-\u0ED9\u0EDC-\u0EDF\u0F00\u0F18\u0F19\u0F20-\u0F29\u0F35\u0F37\u0F39\u0F3E-\u0F47\u0F49-\u0F6C\u0F71-\u0F84\u0F86-\u0F97\u0F99-\u0FBC\u0FC6\u1000-\u1049\u1050-\u109D\u10A0-\u10C5\u10C7\u10CD\u10D0-\u10FA\u10FC-\u1248\u124A-\u124D\u1250-\u1256\u1258\u125A-\u125D\u1260-\u1288\u128A-\u128D\u1290-\u12B0\u12B2-\u12B5\u12B8-\u12BE\u12C0\u12C2-\u12C5\u12C8-\u12D6\u12D8-\u1310\u1312-\u1315\u1318-\u135A\u135D-\u135F\u1380-\u138F\u13A0-\u13F5\u13F8-\u13FD\u1401-\u166C\u166F-\u167F\u1681-\u169A\u16A0-\u16EA\u16EE-\u16F8\u1700-\u170C\u170E-\u1714\u1720-\u1734\u1740-\u1753\u1760-\u176C\u176E-\u1770\u1772\u1773\u1780-\u17D3\u17D7\u17DC\u17DD\u17E0-\u17E9\u180B-\u180D\u1810-\u1819\u1820-\u1877\u1880-\u18AA\u18B0-\u18F5\u1900-\u191E\u1920-\u192B\u1930-\u193B\u1946-\u196D\u1970-\u1974\u1980-\u19AB\u19B0-\u19C9\u19D0-\u19D9\u1A00-\u1A1B\u1A20-\u1A5E\u1A60-\u1A7C\u1A7F-\u1A89\u1A90-\u1A99\u1AA7\u1AB0-\u1ABD\u1B00-\u1B4B\u1B50-\u1B59\u1B6B-\u1B73\u1B80-\u1BF3\u1C00-\u1C37\u1C40-\u1C49\u1C4D-\u1C7D\u1C80-\u1C88\u1CD0-\u1CD2\u1CD4-\u1CF9\u1D00-\u1DF9\u1DFB-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u203F\u2040\u2054\u2071\u207F\u2090-\u209C\u20D0-\u20DC\u20E1\u20E5-\u20F0\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2139\u213C-\u213F\u2145-\u2149\u214E\u2160-\u2188\u2C00-\u2C2E\u2C30-\u2C5E\u2C60-\u2CE4\u2CEB-\u2CF3\u2D00-\u2D25\u2D27\u2D2D\u2D30-\u2D67\u2D6F\u2D7F-\u2D96\u2DA0-\u2DA6\u2DA8-\u2DAE\u2DB0-\u2DB6\u2DB8-\u2DBE\u2DC0-\u2DC6\u2DC8-\u2DCE\u2DD0-\u2DD6\u2DD8-\u2DDE\u2DE0-\u2DFF\u2E2F\u3005-\u3007\u3021-\u302F\u3031-\u3035\u3038-\u303C\u3041-\u3096\u3099\u309A\u309D-\u309F\u30A1-\u30FA\u30FC-\u30FF\u3105-\u312E\u3131-\u318E\u31A0-\u31BA\u31F0-\u31FF\u3400-\u4DB5\u4E00-\u9FEA\uA000-\uA48C\uA4D0-\uA4FD\uA500-\uA60C\uA610-\uA62B\uA640-\uA66F\uA674-\uA67D\uA67F-\uA6F1\uA717-\uA71F\uA722-\uA788\uA78B-\uA7AE\uA7B0-\uA7B7\uA7F7-\uA827\uA840-\uA873\uA880-\uA8C5\uA8D0-\uA8D9\uA8E0-\uA8F7\uA8FB\uA8FD\uA900-\uA92D\uA930-\uA953\uA960-\uA97C\uA980-\uA9C0\uA9CF-\uA9D9\uA9E0-\uA9FE\uAA00-\uAA36\uAA40-\uAA4D\uAA50-\uAA59\uAA60-\uAA76\uAA7A-\uAAC2\uAADB-\uAADD\uAAE0-\uAAEF\uAAF2-\uAAF6\uAB01-\uAB06\uAB09-\uAB0E\uAB11-\uAB16\uAB20-\uAB26\uAB28-\uAB2E\uAB30-\uAB5A\uAB5C-\uAB65\uAB70-\uABEA\uABEC\uABED\uABF0-\uABF9\uAC00-\uD7A3\uD7B0-\uD7C6\uD7CB-\uD7FB\uF900-\uFA6D\uFA70-\uFAD9\uFB00-\uFB06\uFB13-\uFB17\uFB1D-\uFB28\uFB2A-\uFB36\uFB38-\uFB3C\uFB3E\uFB40\uFB41\uFB43\uFB44\uFB46-\uFBB1\uFBD3-\uFD3D\uFD50-\uFD8F\uFD92-\uFDC7\uFDF0-\uFDFB\uFE00-\uFE0F\uFE20-\uFE2F\uFE33\uFE34\uFE4D-\uFE4F\uFE70-\uFE74\uFE76-\uFEFC\uFF10-\uFF19\uFF21-\uFF3A\uFF3F\uFF41-\uFF5A\uFF66-\uFFBE\uFFC2-\uFFC7\uFFCA-\uFFCF\uFFD2-\uFFD7\uFFDA-\uFFDC]|\uD800[\uDC00-\uDC0B\uDC0D-\uDC26\uDC28-\uDC3A\uDC3C\uDC3D\uDC3F-\uDC4D\uDC50-\uDC5D\uDC80-\uDCFA\uDD40-\uDD74\uDDFD\uDE80-\uDE9C\uDEA0-\uDED0\uDEE0\uDF00-\uDF1F\uDF2D-\uDF4A\uDF50-\uDF7A\uDF80-\uDF9D\uDFA0-\uDFC3\uDFC8-\uDFCF\uDFD1-\uDFD5]|\uD801[\uDC00-\uDC9D\uDCA0-\uDCA9\uDCB0-\uDCD3\uDCD8-\uDCFB\uDD00-\uDD27\uDD30-\uDD63\uDE00-\uDF36\uDF40-\uDF55\uDF60-\uDF67]|\uD802[\uDC00-\uDC05\uDC08\uDC0A-\uDC35\uDC37\uDC38\uDC3C\uDC3F-\uDC55\uDC60-\uDC76\uDC80-\uDC9E\uDCE0-\uDCF2\uDCF4\uDCF5\uDD00-\uDD15\uDD20-\uDD39\uDD80-\uDDB7\uDDBE\uDDBF\uDE00-\uDE03\uDE05\uDE06\uDE0C-\uDE13\uDE15-\uDE17\uDE19-\uDE33\uDE38-\uDE3A\uDE3F\uDE60-\uDE7C\uDE80-\uDE9C\uDEC0-\uDEC7\uDEC9-\uDEE6\uDF00-\uDF35\uDF40-\uDF55\uDF60-\uDF72\uDF80-\uDF91]|\uD803[\uDC00-\uDC48\uDC80-\uDCB2\uDCC0-\uDCF2]|\uD804[\uDC00-\uDC46\uDC66-\uDC6F\uDC7F-\uDCBA\uDCD0-\uDCE8\uDCF0-\uDCF9\uDD00-\uDD34\uDD36-\uDD3F\uDD50-\uDD73\uDD76\uDD80-\uDDC4\uDDCA-\uDDCC\uDDD0-\uDDDA\uDDDC\uDE00-\uDE11\uDE13-\uDE37\uDE3E\uDE80-\uDE86\uDE88\uDE8A-\uDE8D\uDE8F-\uDE9D\uDE9F-\uDEA8\uDEB0-\uDEEA\uDEF0-\uDEF9\uDF00-\uDF03\uDF05-\uDF0C\uDF0F\uDF10\uDF13-\uDF28\uDF2A-\uDF30\uDF32\uDF33\uDF35-\uDF39\uDF3C-\uDF44\uDF47\uDF48\uDF4B-\uDF4D\uDF50\uDF57\uDF5D-\uDF63\uDF66-\uDF6C\uDF70-\uDF74]|\uD805[\uDC00-\uDC4A\uDC50-\uDC59\uDC80-\uDCC5\uDCC7\uDCD0-\uDCD9\uDD80-\uDDB5\uDDB8-\uDDC0\uDDD8-\uDDDD\uDE00-\uDE40\uDE44\uDE50-\uDE59\uDE80-\uDEB7\uDEC0-\uDEC9\uDF00-\uDF19\uDF1D-\uDF2B\uDF30-\uDF39]|\uD806[\uDCA0-\uDCE9\uDCFF\uDE00-\uDE3E\uDE47\uDE50-\uDE83\uDE86-\uDE99\uDEC0-\uDEF8]|\uD807[\uDC00-\uDC08\uDC0A-\uDC36\uDC38-\uDC40\uDC50-\uDC59\uDC72-\uDC8F\uDC92-\uDCA7\uDCA9-\uDCB6\uDD00-\uDD06\uDD08\uDD09\uDD0B-\uDD36\uDD3A\uDD3C\uDD3D\uDD3F-\uDD47\uDD50-\uDD59]|\uD808[\uDC00-\uDF99]|\uD809[\uDC00-\uDC6E\uDC80-\uDD43]|[\uD80C\uD81C-\uD820\uD840-\uD868\uD86A-\uD86C\uD86F-\uD872\uD874-\uD879][\uDC00-\uDFFF]|\uD80D[\uDC00-\uDC2E]|\uD811[\uDC00-\uDE46]|\uD81A[\uDC00-\uDE38\uDE40-\uDE5E\uDE60-\uDE69\uDED0-\uDEED\uDEF0-\uDEF4\uDF00-\uDF36\uDF40-\uDF43\uDF50-\uDF59\uDF63-\uDF77\uDF7D-\uDF8F]|\uD81B[\uDF00-\uDF44\uDF50-\uDF7E\uDF8F-\uDF9F\uDFE0\uDFE1]|\uD821[\uDC00-\uDFEC]|\uD822[\uDC00-\uDEF2]|\uD82C[\uDC00-\uDD1E\uDD70-\uDEFB]|\uD82F[\uDC00-\uDC6A\uDC70-\uDC7C\uDC80-\uDC88\uDC90-\uDC99\uDC9D\uDC9E]|\uD834[\uDD65-\uDD69\uDD6D-\uDD72\uDD7B-\uDD82\uDD85-\uDD8B\uDDAA-\uDDAD\uDE42-\uDE44]|\uD835[\uDC00-\uDC54\uDC56-\uDC9C\uDC9E\uDC9F\uDCA2\uDCA5\uDCA6\uDCA9-\uDCAC\uDCAE-\uDCB9\uDCBB\uDCBD-\uDCC3\uDCC5-\uDD05\uDD07-\uDD0A\uDD0D-\uDD14\uDD16-\uDD1C\uDD1E-\uDD39\uDD3B-\uDD3E\uDD40-\uDD44\uDD46\uDD4A-\uDD50\uDD52-\uDEA5\uDEA8-\uDEC0\uDEC2-\uDEDA\uDEDC-\uDEFA\uDEFC-\uDF14\uDF16-\uDF34\uDF36-\uDF4E\uDF50-\uDF6E\uDF70-\uDF88\uDF8A-\uDFA8\uDFAA-\uDFC2\uDFC4-\uDFCB\uDFCE-\uDFFF]|\uD836[\uDE00-\uDE36\uDE3B-\uDE6C\uDE75\uDE84\uDE9B-\uDE9F\uDEA1-\uDEAF]|\uD838[\uDC00-\uDC06\uDC08-\uDC18\uDC1B-\uDC21\uDC23\uDC24\uDC26-\uDC2A]|\uD83A[\uDC00-\uDCC4\uDCD0-\uDCD6\uDD00-\uDD4A\uDD50-\uDD59]|\uD83B[\uDE00-\uDE03\uDE05-\uDE1F\uDE21\uDE22\uDE24\uDE27\uDE29-\uDE32\uDE34-\uDE37\uDE39\uDE3B\uDE42\uDE47\uDE49\uDE4B\uDE4D-\uDE4F\uDE51\uDE52\uDE54\uDE57\uDE59\uDE5B\uDE5D\uDE5F\uDE61\uDE62\uDE64\uDE67-\uDE6A\uDE6C-\uDE72\uDE74-\uDE77\uDE79-\uDE7C\uDE7E\uDE80-\uDE89\uDE8B-\uDE9B\uDEA1-\uDEA3\uDEA5-\uDEA9\uDEAB-\uDEBB]|\uD869[\uDC00-\uDED6\uDF00-\uDFFF]|\uD86D[\uDC00-\uDF34\uDF40-\uDFFF]|\uD86E[\uDC00-\uDC1D\uDC20-\uDFFF]|\uD873[\uDC00-\uDEA1\uDEB0-\uDFFF]|\uD87A[\uDC00-\uDFE0]|\uD87E[\uDC00-\uDE1D]|\uDB40[\uDD00-\uDDEF]/
+
+
+/***/ }),
+
+/***/ 7393:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const unicode = __nccwpck_require__(7414)
+
+module.exports = {
+    isSpaceSeparator (c) {
+        return typeof c === 'string' && unicode.Space_Separator.test(c)
+    },
+
+    isIdStartChar (c) {
+        return typeof c === 'string' && (
+            (c >= 'a' && c <= 'z') ||
+        (c >= 'A' && c <= 'Z') ||
+        (c === '$') || (c === '_') ||
+        unicode.ID_Start.test(c)
+        )
+    },
+
+    isIdContinueChar (c) {
+        return typeof c === 'string' && (
+            (c >= 'a' && c <= 'z') ||
+        (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') ||
+        (c === '$') || (c === '_') ||
+        (c === '\u200C') || (c === '\u200D') ||
+        unicode.ID_Continue.test(c)
+        )
+    },
+
+    isDigit (c) {
+        return typeof c === 'string' && /[0-9]/.test(c)
+    },
+
+    isHexDigit (c) {
+        return typeof c === 'string' && /[0-9A-Fa-f]/.test(c)
+    },
+}
+
+
+/***/ }),
+
+/***/ 9379:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const ANY = Symbol('SemVer ANY')
+// hoisted class for cyclic dependency
+class Comparator {
+  static get ANY () {
+    return ANY
+  }
+
+  constructor (comp, options) {
+    options = parseOptions(options)
+
+    if (comp instanceof Comparator) {
+      if (comp.loose === !!options.loose) {
+        return comp
+      } else {
+        comp = comp.value
+      }
+    }
+
+    comp = comp.trim().split(/\s+/).join(' ')
+    debug('comparator', comp, options)
+    this.options = options
+    this.loose = !!options.loose
+    this.parse(comp)
+
+    if (this.semver === ANY) {
+      this.value = ''
+    } else {
+      this.value = this.operator + this.semver.version
+    }
+
+    debug('comp', this)
+  }
+
+  parse (comp) {
+    const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR]
+    const m = comp.match(r)
+
+    if (!m) {
+      throw new TypeError(`Invalid comparator: ${comp}`)
+    }
+
+    this.operator = m[1] !== undefined ? m[1] : ''
+    if (this.operator === '=') {
+      this.operator = ''
+    }
+
+    // if it literally is just '>' or '' then allow anything.
+    if (!m[2]) {
+      this.semver = ANY
+    } else {
+      this.semver = new SemVer(m[2], this.options.loose)
+    }
+  }
+
+  toString () {
+    return this.value
+  }
+
+  test (version) {
+    debug('Comparator.test', version, this.options.loose)
+
+    if (this.semver === ANY || version === ANY) {
+      return true
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    return cmp(version, this.operator, this.semver, this.options)
+  }
+
+  intersects (comp, options) {
+    if (!(comp instanceof Comparator)) {
+      throw new TypeError('a Comparator is required')
+    }
+
+    if (this.operator === '') {
+      if (this.value === '') {
+        return true
+      }
+      return new Range(comp.value, options).test(this.value)
+    } else if (comp.operator === '') {
+      if (comp.value === '') {
+        return true
+      }
+      return new Range(this.value, options).test(comp.semver)
+    }
+
+    options = parseOptions(options)
+
+    // Special cases where nothing can possibly be lower
+    if (options.includePrerelease &&
+      (this.value === '<0.0.0-0' || comp.value === '<0.0.0-0')) {
+      return false
+    }
+    if (!options.includePrerelease &&
+      (this.value.startsWith('<0.0.0') || comp.value.startsWith('<0.0.0'))) {
+      return false
+    }
+
+    // Same direction increasing (> or >=)
+    if (this.operator.startsWith('>') && comp.operator.startsWith('>')) {
+      return true
+    }
+    // Same direction decreasing (< or <=)
+    if (this.operator.startsWith('<') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // same SemVer and both sides are inclusive (<= or >=)
+    if (
+      (this.semver.version === comp.semver.version) &&
+      this.operator.includes('=') && comp.operator.includes('=')) {
+      return true
+    }
+    // opposite directions less than
+    if (cmp(this.semver, '<', comp.semver, options) &&
+      this.operator.startsWith('>') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // opposite directions greater than
+    if (cmp(this.semver, '>', comp.semver, options) &&
+      this.operator.startsWith('<') && comp.operator.startsWith('>')) {
+      return true
+    }
+    return false
+  }
+}
+
+module.exports = Comparator
+
+const parseOptions = __nccwpck_require__(356)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+const cmp = __nccwpck_require__(8646)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+
+/***/ }),
+
+/***/ 6782:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SPACE_CHARACTERS = /\s+/g
+
+// hoisted class for cyclic dependency
+class Range {
+  constructor (range, options) {
+    options = parseOptions(options)
+
+    if (range instanceof Range) {
+      if (
+        range.loose === !!options.loose &&
+        range.includePrerelease === !!options.includePrerelease
+      ) {
+        return range
+      } else {
+        return new Range(range.raw, options)
+      }
+    }
+
+    if (range instanceof Comparator) {
+      // just put it in the set and return
+      this.raw = range.value
+      this.set = [[range]]
+      this.formatted = undefined
+      return this
+    }
+
+    this.options = options
+    this.loose = !!options.loose
+    this.includePrerelease = !!options.includePrerelease
+
+    // First reduce all whitespace as much as possible so we do not have to rely
+    // on potentially slow regexes like \s*. This is then stored and used for
+    // future error messages as well.
+    this.raw = range.trim().replace(SPACE_CHARACTERS, ' ')
+
+    // First, split on ||
+    this.set = this.raw
+      .split('||')
+      // map the range to a 2d array of comparators
+      .map(r => this.parseRange(r.trim()))
+      // throw out any comparator lists that are empty
+      // this generally means that it was not a valid range, which is allowed
+      // in loose mode, but will still throw if the WHOLE range is invalid.
+      .filter(c => c.length)
+
+    if (!this.set.length) {
+      throw new TypeError(`Invalid SemVer Range: ${this.raw}`)
+    }
+
+    // if we have any that are not the null set, throw out null sets.
+    if (this.set.length > 1) {
+      // keep the first one, in case they're all null sets
+      const first = this.set[0]
+      this.set = this.set.filter(c => !isNullSet(c[0]))
+      if (this.set.length === 0) {
+        this.set = [first]
+      } else if (this.set.length > 1) {
+        // if we have any that are *, then the range is just *
+        for (const c of this.set) {
+          if (c.length === 1 && isAny(c[0])) {
+            this.set = [c]
+            break
+          }
+        }
+      }
+    }
+
+    this.formatted = undefined
+  }
+
+  get range () {
+    if (this.formatted === undefined) {
+      this.formatted = ''
+      for (let i = 0; i < this.set.length; i++) {
+        if (i > 0) {
+          this.formatted += '||'
+        }
+        const comps = this.set[i]
+        for (let k = 0; k < comps.length; k++) {
+          if (k > 0) {
+            this.formatted += ' '
+          }
+          this.formatted += comps[k].toString().trim()
+        }
+      }
+    }
+    return this.formatted
+  }
+
+  format () {
+    return this.range
+  }
+
+  toString () {
+    return this.range
+  }
+
+  parseRange (range) {
+    // strip build metadata so it can't bleed into the version
+    range = range.replace(BUILDSTRIPRE, '')
+
+    // memoize range parsing for performance.
+    // this is a very hot path, and fully deterministic.
+    const memoOpts =
+      (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) |
+      (this.options.loose && FLAG_LOOSE)
+    const memoKey = memoOpts + ':' + range
+    const cached = cache.get(memoKey)
+    if (cached) {
+      return cached
+    }
+
+    const loose = this.options.loose
+    // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
+    const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE]
+    range = range.replace(hr, hyphenReplace(this.options.includePrerelease))
+    debug('hyphen replace', range)
+
+    // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
+    range = trimComparatorWhitespace(range)
+    debug('comparator trim', range)
+
+    // `~ 1.2.3` => `~1.2.3`
+    range = range.replace(re[t.TILDETRIM], tildeTrimReplace)
+    debug('tilde trim', range)
+
+    // `^ 1.2.3` => `^1.2.3`
+    range = range.replace(re[t.CARETTRIM], caretTrimReplace)
+    debug('caret trim', range)
+
+    // At this point, the range is completely trimmed and
+    // ready to be split into comparators.
+
+    let rangeList = range
+      .split(' ')
+      .map(comp => parseComparator(comp, this.options))
+      .join(' ')
+      .split(/\s+/)
+      // >=0.0.0 is equivalent to *
+      .map(comp => replaceGTE0(comp, this.options))
+
+    if (loose) {
+      // in loose mode, throw out any that are not valid comparators
+      rangeList = rangeList.filter(comp => {
+        debug('loose invalid filter', comp, this.options)
+        return !!comp.match(re[t.COMPARATORLOOSE])
+      })
+    }
+    debug('range list', rangeList)
+
+    // if any comparators are the null set, then replace with JUST null set
+    // if more than one comparator, remove any * comparators
+    // also, don't include the same comparator more than once
+    const rangeMap = new Map()
+    const comparators = rangeList.map(comp => new Comparator(comp, this.options))
+    for (const comp of comparators) {
+      if (isNullSet(comp)) {
+        return [comp]
+      }
+      rangeMap.set(comp.value, comp)
+    }
+    if (rangeMap.size > 1 && rangeMap.has('')) {
+      rangeMap.delete('')
+    }
+
+    const result = [...rangeMap.values()]
+    cache.set(memoKey, result)
+    return result
+  }
+
+  intersects (range, options) {
+    if (!(range instanceof Range)) {
+      throw new TypeError('a Range is required')
+    }
+
+    return this.set.some((thisComparators) => {
+      return (
+        isSatisfiable(thisComparators, options) &&
+        range.set.some((rangeComparators) => {
+          return (
+            isSatisfiable(rangeComparators, options) &&
+            thisComparators.every((thisComparator) => {
+              return rangeComparators.every((rangeComparator) => {
+                return thisComparator.intersects(rangeComparator, options)
+              })
+            })
+          )
+        })
+      )
+    })
+  }
+
+  // if ANY of the sets match ALL of its comparators, then pass
+  test (version) {
+    if (!version) {
+      return false
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    for (let i = 0; i < this.set.length; i++) {
+      if (testSet(this.set[i], version, this.options)) {
+        return true
+      }
+    }
+    return false
+  }
+}
+
+module.exports = Range
+
+const LRU = __nccwpck_require__(1383)
+const cache = new LRU()
+
+const parseOptions = __nccwpck_require__(356)
+const Comparator = __nccwpck_require__(9379)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const trimComparatorWhitespace = __nccwpck_require__(9737)
+const {
+  safeRe: re,
+  src,
+  t,
+  tildeTrimReplace,
+  caretTrimReplace,
+} = __nccwpck_require__(5471)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5101)
+
+// unbounded global build-metadata stripper used by parseRange
+const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
+
+const isNullSet = c => c.value === '<0.0.0-0'
+const isAny = c => c.value === ''
+
+// take a set of comparators and determine whether there
+// exists a version which can satisfy it
+const isSatisfiable = (comparators, options) => {
+  let result = true
+  const remainingComparators = comparators.slice()
+  let testComparator = remainingComparators.pop()
+
+  while (result && remainingComparators.length) {
+    result = remainingComparators.every((otherComparator) => {
+      return testComparator.intersects(otherComparator, options)
+    })
+
+    testComparator = remainingComparators.pop()
+  }
+
+  return result
+}
+
+// comprised of xranges, tildes, stars, and gtlt's at this point.
+// already replaced the hyphen ranges
+// turn into a set of JUST comparators.
+const parseComparator = (comp, options) => {
+  comp = comp.replace(re[t.BUILD], '')
+  debug('comp', comp, options)
+  comp = replaceCarets(comp, options)
+  debug('caret', comp)
+  comp = replaceTildes(comp, options)
+  debug('tildes', comp)
+  comp = replaceXRanges(comp, options)
+  debug('xrange', comp)
+  comp = replaceStars(comp, options)
+  debug('stars', comp)
+  return comp
+}
+
+const isX = id => !id || id.toLowerCase() === 'x' || id === '*'
+
+const invalidXRangeOrder = (M, m, p) => (
+  (isX(M) && !isX(m)) ||
+  (isX(m) && p && !isX(p))
+)
+
+// ~, ~> --> * (any, kinda silly)
+// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0-0
+// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0-0
+// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0-0
+// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0-0
+// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0-0
+// ~0.0.1 --> >=0.0.1 <0.1.0-0
+const replaceTildes = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceTilde(c, options))
+    .join(' ')
+}
+
+const replaceTilde = (comp, options) => {
+  const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE]
+  // if we're including prereleases in the match, then the lower bound is
+  // -0, the lowest possible prerelease value, just like x-ranges and carets.
+  // this keeps `~1.2` equivalent to the `1.2.x` x-range it's documented as.
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('tilde', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      // ~1.2 == >=1.2.0 <1.3.0-0
+      ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+    } else if (pr) {
+      debug('replaceTilde pr', pr)
+      ret = `>=${M}.${m}.${p}-${pr
+      } <${M}.${+m + 1}.0-0`
+    } else {
+      // ~1.2.3 == >=1.2.3 <1.3.0-0
+      ret = `>=${M}.${m}.${p
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('tilde return', ret)
+    return ret
+  })
+}
+
+// ^ --> * (any, kinda silly)
+// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0-0
+// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0-0
+// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0-0
+// ^1.2.3 --> >=1.2.3 <2.0.0-0
+// ^1.2.0 --> >=1.2.0 <2.0.0-0
+// ^0.0.1 --> >=0.0.1 <0.0.2-0
+// ^0.1.0 --> >=0.1.0 <0.2.0-0
+const replaceCarets = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceCaret(c, options))
+    .join(' ')
+}
+
+const replaceCaret = (comp, options) => {
+  debug('caret', comp, options)
+  const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET]
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('caret', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      if (M === '0') {
+        ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+      } else {
+        ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`
+      }
+    } else if (pr) {
+      debug('replaceCaret pr', pr)
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p}-${pr
+        } <${+M + 1}.0.0-0`
+      }
+    } else {
+      debug('no pr')
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p
+        } <${+M + 1}.0.0-0`
+      }
+    }
+
+    debug('caret return', ret)
+    return ret
+  })
+}
+
+const replaceXRanges = (comp, options) => {
+  debug('replaceXRanges', comp, options)
+  return comp
+    .split(/\s+/)
+    .map((c) => replaceXRange(c, options))
+    .join(' ')
+}
+
+const replaceXRange = (comp, options) => {
+  comp = comp.trim()
+  const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE]
+  return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
+    debug('xRange', comp, ret, gtlt, M, m, p, pr)
+    if (invalidXRangeOrder(M, m, p)) {
+      return comp
+    }
+
+    const xM = isX(M)
+    const xm = xM || isX(m)
+    const xp = xm || isX(p)
+    const anyX = xp
+
+    if (gtlt === '=' && anyX) {
+      gtlt = ''
+    }
+
+    // if we're including prereleases in the match, then we need
+    // to fix this to -0, the lowest possible prerelease value
+    pr = options.includePrerelease ? '-0' : ''
+
+    if (xM) {
+      if (gtlt === '>' || gtlt === '<') {
+        // nothing is allowed
+        ret = '<0.0.0-0'
+      } else {
+        // nothing is forbidden
+        ret = '*'
+      }
+    } else if (gtlt && anyX) {
+      // we know patch is an x, because we have any x at all.
+      // replace X with 0
+      if (xm) {
+        m = 0
+      }
+      p = 0
+
+      if (gtlt === '>') {
+        // >1 => >=2.0.0
+        // >1.2 => >=1.3.0
+        gtlt = '>='
+        if (xm) {
+          M = +M + 1
+          m = 0
+          p = 0
+        } else {
+          m = +m + 1
+          p = 0
+        }
+      } else if (gtlt === '<=') {
+        // <=0.7.x is actually <0.8.0, since any 0.7.x should
+        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
+        gtlt = '<'
+        if (xm) {
+          M = +M + 1
+        } else {
+          m = +m + 1
+        }
+      }
+
+      if (gtlt === '<') {
+        pr = '-0'
+      }
+
+      ret = `${gtlt + M}.${m}.${p}${pr}`
+    } else if (xm) {
+      ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`
+    } else if (xp) {
+      ret = `>=${M}.${m}.0${pr
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('xRange return', ret)
+
+    return ret
+  })
+}
+
+// Because * is AND-ed with everything else in the comparator,
+// and '' means "any version", just remove the *s entirely.
+const replaceStars = (comp, options) => {
+  debug('replaceStars', comp, options)
+  // Looseness is ignored here.  star is always as loose as it gets!
+  return comp
+    .trim()
+    .replace(re[t.STAR], '')
+}
+
+const replaceGTE0 = (comp, options) => {
+  debug('replaceGTE0', comp, options)
+  return comp
+    .trim()
+    .replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], '')
+}
+
+// This function is passed to string.replace(re[t.HYPHENRANGE])
+// M, m, patch, prerelease, build
+// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
+// 1.2.3 - 3.4 => >=1.2.0 <3.5.0-0 Any 3.4.x will do
+// 1.2 - 3.4 => >=1.2.0 <3.5.0-0
+// TODO build?
+const hyphenReplace = incPr => ($0,
+  from, fM, fm, fp, fpr, fb,
+  to, tM, tm, tp, tpr) => {
+  if (isX(fM)) {
+    from = ''
+  } else if (isX(fm)) {
+    from = `>=${fM}.0.0${incPr ? '-0' : ''}`
+  } else if (isX(fp)) {
+    from = `>=${fM}.${fm}.0${incPr ? '-0' : ''}`
+  } else if (fpr) {
+    from = `>=${from}`
+  } else {
+    from = `>=${from}${incPr ? '-0' : ''}`
+  }
+
+  if (isX(tM)) {
+    to = ''
+  } else if (isX(tm)) {
+    to = `<${+tM + 1}.0.0-0`
+  } else if (isX(tp)) {
+    to = `<${tM}.${+tm + 1}.0-0`
+  } else if (tpr) {
+    to = `<=${tM}.${tm}.${tp}-${tpr}`
+  } else if (incPr) {
+    to = `<${tM}.${tm}.${+tp + 1}-0`
+  } else {
+    to = `<=${to}`
+  }
+
+  return `${from} ${to}`.trim()
+}
+
+const testSet = (set, version, options) => {
+  for (let i = 0; i < set.length; i++) {
+    if (!set[i].test(version)) {
+      return false
+    }
+  }
+
+  if (version.prerelease.length && !options.includePrerelease) {
+    // Find the set of versions that are allowed to have prereleases
+    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
+    // That should allow `1.2.3-pr.2` to pass.
+    // However, `1.2.4-alpha.notready` should NOT be allowed,
+    // even though it's within the range set by the comparators.
+    for (let i = 0; i < set.length; i++) {
+      debug(set[i].semver)
+      if (set[i].semver === Comparator.ANY) {
+        continue
+      }
+
+      if (set[i].semver.prerelease.length > 0) {
+        const allowed = set[i].semver
+        if (allowed.major === version.major &&
+            allowed.minor === version.minor &&
+            allowed.patch === version.patch) {
+          return true
+        }
+      }
+    }
+
+    // Version has a -pre, but it's not one of the ones we like.
+    return false
+  }
+
+  return true
+}
+
+
+/***/ }),
+
+/***/ 7163:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const debug = __nccwpck_require__(1159)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const parseOptions = __nccwpck_require__(356)
+const { compareIdentifiers } = __nccwpck_require__(3348)
+
+const isPrereleaseIdentifier = (prerelease, identifier) => {
+  const identifiers = identifier.split('.')
+  if (identifiers.length > prerelease.length) {
+    return false
+  }
+
+  for (let i = 0; i < identifiers.length; i++) {
+    if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
+      return false
+    }
+  }
+
+  return true
+}
+
+class SemVer {
+  constructor (version, options) {
+    options = parseOptions(options)
+
+    if (version instanceof SemVer) {
+      if (version.loose === !!options.loose &&
+        version.includePrerelease === !!options.includePrerelease) {
+        return version
+      } else {
+        version = version.version
+      }
+    } else if (typeof version !== 'string') {
+      throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`)
+    }
+
+    if (version.length > MAX_LENGTH) {
+      throw new TypeError(
+        `version is longer than ${MAX_LENGTH} characters`
+      )
+    }
+
+    debug('SemVer', version, options)
+    this.options = options
+    this.loose = !!options.loose
+    // this isn't actually relevant for versions, but keep it so that we
+    // don't run into trouble passing this.options around.
+    this.includePrerelease = !!options.includePrerelease
+
+    const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL])
+
+    if (!m) {
+      throw new TypeError(`Invalid Version: ${version}`)
+    }
+
+    this.raw = version
+
+    // these are actually numbers
+    this.major = +m[1]
+    this.minor = +m[2]
+    this.patch = +m[3]
+
+    if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+      throw new TypeError('Invalid major version')
+    }
+
+    if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+      throw new TypeError('Invalid minor version')
+    }
+
+    if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+      throw new TypeError('Invalid patch version')
+    }
+
+    // numberify any prerelease numeric ids
+    if (!m[4]) {
+      this.prerelease = []
+    } else {
+      this.prerelease = m[4].split('.').map((id) => {
+        if (/^[0-9]+$/.test(id)) {
+          const num = +id
+          if (num >= 0 && num < MAX_SAFE_INTEGER) {
+            return num
+          }
+        }
+        return id
+      })
+    }
+
+    this.build = m[5] ? m[5].split('.') : []
+    this.format()
+  }
+
+  format () {
+    this.version = `${this.major}.${this.minor}.${this.patch}`
+    if (this.prerelease.length) {
+      this.version += `-${this.prerelease.join('.')}`
+    }
+    return this.version
+  }
+
+  toString () {
+    return this.version
+  }
+
+  compare (other) {
+    debug('SemVer.compare', this.version, this.options, other)
+    if (!(other instanceof SemVer)) {
+      if (typeof other === 'string' && other === this.version) {
+        return 0
+      }
+      other = new SemVer(other, this.options)
+    }
+
+    if (other.version === this.version) {
+      return 0
+    }
+
+    return this.compareMain(other) || this.comparePre(other)
+  }
+
+  compareMain (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    if (this.major < other.major) {
+      return -1
+    }
+    if (this.major > other.major) {
+      return 1
+    }
+    if (this.minor < other.minor) {
+      return -1
+    }
+    if (this.minor > other.minor) {
+      return 1
+    }
+    if (this.patch < other.patch) {
+      return -1
+    }
+    if (this.patch > other.patch) {
+      return 1
+    }
+    return 0
+  }
+
+  comparePre (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    // NOT having a prerelease is > having one
+    if (this.prerelease.length && !other.prerelease.length) {
+      return -1
+    } else if (!this.prerelease.length && other.prerelease.length) {
+      return 1
+    } else if (!this.prerelease.length && !other.prerelease.length) {
+      return 0
+    }
+
+    let i = 0
+    do {
+      const a = this.prerelease[i]
+      const b = other.prerelease[i]
+      debug('prerelease compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  compareBuild (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    let i = 0
+    do {
+      const a = this.build[i]
+      const b = other.build[i]
+      debug('build compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  // preminor will bump the version up to the next minor release, and immediately
+  // down to pre-release. premajor and prepatch work the same way.
+  inc (release, identifier, identifierBase) {
+    if (release.startsWith('pre')) {
+      if (!identifier && identifierBase === false) {
+        throw new Error('invalid increment argument: identifier is empty')
+      }
+      // Avoid an invalid semver results
+      if (identifier) {
+        const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE])
+        if (!match || match[1] !== identifier) {
+          throw new Error(`invalid identifier: ${identifier}`)
+        }
+      }
+    }
+
+    switch (release) {
+      case 'premajor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor = 0
+        this.major++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'preminor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'prepatch':
+        // If this is already a prerelease, it will bump to the next version
+        // drop any prereleases that might already exist, since they are not
+        // relevant at this point.
+        this.prerelease.length = 0
+        this.inc('patch', identifier, identifierBase)
+        this.inc('pre', identifier, identifierBase)
+        break
+      // If the input is a non-prerelease version, this acts the same as
+      // prepatch.
+      case 'prerelease':
+        if (this.prerelease.length === 0) {
+          this.inc('patch', identifier, identifierBase)
+        }
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'release':
+        if (this.prerelease.length === 0) {
+          throw new Error(`version ${this.raw} is not a prerelease`)
+        }
+        this.prerelease.length = 0
+        break
+
+      case 'major':
+        // If this is a pre-major version, bump up to the same major version.
+        // Otherwise increment major.
+        // 1.0.0-5 bumps to 1.0.0
+        // 1.1.0 bumps to 2.0.0
+        if (
+          this.minor !== 0 ||
+          this.patch !== 0 ||
+          this.prerelease.length === 0
+        ) {
+          this.major++
+        }
+        this.minor = 0
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'minor':
+        // If this is a pre-minor version, bump up to the same minor version.
+        // Otherwise increment minor.
+        // 1.2.0-5 bumps to 1.2.0
+        // 1.2.1 bumps to 1.3.0
+        if (this.patch !== 0 || this.prerelease.length === 0) {
+          this.minor++
+        }
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'patch':
+        // If this is not a pre-release version, it will increment the patch.
+        // If it is a pre-release it will bump up to the same patch version.
+        // 1.2.0-5 patches to 1.2.0
+        // 1.2.0 patches to 1.2.1
+        if (this.prerelease.length === 0) {
+          this.patch++
+        }
+        this.prerelease = []
+        break
+      // This probably shouldn't be used publicly.
+      // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
+      case 'pre': {
+        const base = Number(identifierBase) ? 1 : 0
+
+        if (this.prerelease.length === 0) {
+          this.prerelease = [base]
+        } else {
+          let i = this.prerelease.length
+          while (--i >= 0) {
+            if (typeof this.prerelease[i] === 'number') {
+              this.prerelease[i]++
+              i = -2
+            }
+          }
+          if (i === -1) {
+            // didn't increment anything
+            if (identifier === this.prerelease.join('.') && identifierBase === false) {
+              throw new Error('invalid increment argument: identifier already exists')
+            }
+            this.prerelease.push(base)
+          }
+        }
+        if (identifier) {
+          // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
+          // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
+          let prerelease = [identifier, base]
+          if (identifierBase === false) {
+            prerelease = [identifier]
+          }
+          if (isPrereleaseIdentifier(this.prerelease, identifier)) {
+            const prereleaseBase = this.prerelease[identifier.split('.').length]
+            if (isNaN(prereleaseBase)) {
+              this.prerelease = prerelease
+            }
+          } else {
+            this.prerelease = prerelease
+          }
+        }
+        break
+      }
+      default:
+        throw new Error(`invalid increment argument: ${release}`)
+    }
+    this.raw = this.format()
+    if (this.build.length) {
+      this.raw += `+${this.build.join('.')}`
+    }
+    return this
+  }
+}
+
+module.exports = SemVer
+
+
+/***/ }),
+
+/***/ 1799:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const clean = (version, options) => {
+  const s = parse(version.trim().replace(/^[=v]+/, ''), options)
+  return s ? s.version : null
+}
+module.exports = clean
+
+
+/***/ }),
+
+/***/ 8646:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gt = __nccwpck_require__(6599)
+const gte = __nccwpck_require__(1236)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+
+const cmp = (a, op, b, loose) => {
+  switch (op) {
+    case '===':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a === b
+
+    case '!==':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a !== b
+
+    case '':
+    case '=':
+    case '==':
+      return eq(a, b, loose)
+
+    case '!=':
+      return neq(a, b, loose)
+
+    case '>':
+      return gt(a, b, loose)
+
+    case '>=':
+      return gte(a, b, loose)
+
+    case '<':
+      return lt(a, b, loose)
+
+    case '<=':
+      return lte(a, b, loose)
+
+    default:
+      throw new TypeError(`Invalid operator: ${op}`)
+  }
+}
+module.exports = cmp
+
+
+/***/ }),
+
+/***/ 5385:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = __nccwpck_require__(6353)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const coerce = (version, options) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version === 'number') {
+    version = String(version)
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  options = options || {}
+
+  let match = null
+  if (!options.rtl) {
+    match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE])
+  } else {
+    // Find the right-most coercible string that does not share
+    // a terminus with a more left-ward coercible string.
+    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
+    // With includePrerelease option set, '1.2.3.4-rc' wants to coerce '2.3.4-rc', not '2.3.4'
+    //
+    // Walk through the string checking with a /g regexp
+    // Manually set the index so as to pick up overlapping matches.
+    // Stop when we get a match that ends at the string end, since no
+    // coercible string can be more right-ward without the same terminus.
+    const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL]
+    let next
+    while ((next = coerceRtlRegex.exec(version)) &&
+        (!match || match.index + match[0].length !== version.length)
+    ) {
+      if (!match ||
+            next.index + next[0].length !== match.index + match[0].length) {
+        match = next
+      }
+      coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length
+    }
+    // leave it in a clean state
+    coerceRtlRegex.lastIndex = -1
+  }
+
+  if (match === null) {
+    return null
+  }
+
+  const major = match[2]
+  const minor = match[3] || '0'
+  const patch = match[4] || '0'
+  const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : ''
+  const build = options.includePrerelease && match[6] ? `+${match[6]}` : ''
+
+  return parse(`${major}.${minor}.${patch}${prerelease}${build}`, options)
+}
+module.exports = coerce
+
+
+/***/ }),
+
+/***/ 7648:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compareBuild = (a, b, loose) => {
+  const versionA = new SemVer(a, loose)
+  const versionB = new SemVer(b, loose)
+  return versionA.compare(versionB) || versionA.compareBuild(versionB)
+}
+module.exports = compareBuild
+
+
+/***/ }),
+
+/***/ 6874:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const compareLoose = (a, b) => compare(a, b, true)
+module.exports = compareLoose
+
+
+/***/ }),
+
+/***/ 8469:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compare = (a, b, loose) =>
+  new SemVer(a, loose).compare(new SemVer(b, loose))
+
+module.exports = compare
+
+
+/***/ }),
+
+/***/ 711:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+
+const diff = (version1, version2) => {
+  const v1 = parse(version1, null, true)
+  const v2 = parse(version2, null, true)
+  const comparison = v1.compare(v2)
+
+  if (comparison === 0) {
+    return null
+  }
+
+  const v1Higher = comparison > 0
+  const highVersion = v1Higher ? v1 : v2
+  const lowVersion = v1Higher ? v2 : v1
+  const highHasPre = !!highVersion.prerelease.length
+  const lowHasPre = !!lowVersion.prerelease.length
+
+  if (lowHasPre && !highHasPre) {
+    // Going from prerelease -> no prerelease requires some special casing
+
+    // If the low version has only a major, then it will always be a major
+    // Some examples:
+    // 1.0.0-1 -> 1.0.0
+    // 1.0.0-1 -> 1.1.1
+    // 1.0.0-1 -> 2.0.0
+    if (!lowVersion.patch && !lowVersion.minor) {
+      return 'major'
+    }
+
+    // If the main part has no difference
+    if (lowVersion.compareMain(highVersion) === 0) {
+      if (lowVersion.minor && !lowVersion.patch) {
+        return 'minor'
+      }
+      return 'patch'
+    }
+  }
+
+  // add the `pre` prefix if we are going to a prerelease version
+  const prefix = highHasPre ? 'pre' : ''
+
+  if (v1.major !== v2.major) {
+    return prefix + 'major'
+  }
+
+  if (v1.minor !== v2.minor) {
+    return prefix + 'minor'
+  }
+
+  if (v1.patch !== v2.patch) {
+    return prefix + 'patch'
+  }
+
+  // high and low are prereleases
+  return 'prerelease'
+}
+
+module.exports = diff
+
+
+/***/ }),
+
+/***/ 5082:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const eq = (a, b, loose) => compare(a, b, loose) === 0
+module.exports = eq
+
+
+/***/ }),
+
+/***/ 6599:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gt = (a, b, loose) => compare(a, b, loose) > 0
+module.exports = gt
+
+
+/***/ }),
+
+/***/ 1236:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gte = (a, b, loose) => compare(a, b, loose) >= 0
+module.exports = gte
+
+
+/***/ }),
+
+/***/ 2338:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+
+const inc = (version, release, options, identifier, identifierBase) => {
+  if (typeof (options) === 'string') {
+    identifierBase = identifier
+    identifier = options
+    options = undefined
+  }
+
+  try {
+    return new SemVer(
+      version instanceof SemVer ? version.version : version,
+      options
+    ).inc(release, identifier, identifierBase).version
+  } catch (er) {
+    return null
+  }
+}
+module.exports = inc
+
+
+/***/ }),
+
+/***/ 3872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lt = (a, b, loose) => compare(a, b, loose) < 0
+module.exports = lt
+
+
+/***/ }),
+
+/***/ 6717:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lte = (a, b, loose) => compare(a, b, loose) <= 0
+module.exports = lte
+
+
+/***/ }),
+
+/***/ 8511:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const major = (a, loose) => new SemVer(a, loose).major
+module.exports = major
+
+
+/***/ }),
+
+/***/ 2603:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const minor = (a, loose) => new SemVer(a, loose).minor
+module.exports = minor
+
+
+/***/ }),
+
+/***/ 4974:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const neq = (a, b, loose) => compare(a, b, loose) !== 0
+module.exports = neq
+
+
+/***/ }),
+
+/***/ 6353:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = (version, options, throwErrors = false) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+  try {
+    return new SemVer(version, options)
+  } catch (er) {
+    if (!throwErrors) {
+      return null
+    }
+    throw er
+  }
+}
+
+module.exports = parse
+
+
+/***/ }),
+
+/***/ 8756:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const patch = (a, loose) => new SemVer(a, loose).patch
+module.exports = patch
+
+
+/***/ }),
+
+/***/ 5714:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const prerelease = (version, options) => {
+  const parsed = parse(version, options)
+  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
+}
+module.exports = prerelease
+
+
+/***/ }),
+
+/***/ 2173:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const rcompare = (a, b, loose) => compare(b, a, loose)
+module.exports = rcompare
+
+
+/***/ }),
+
+/***/ 7192:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
+module.exports = rsort
+
+
+/***/ }),
+
+/***/ 8011:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const satisfies = (version, range, options) => {
+  try {
+    range = new Range(range, options)
+  } catch (er) {
+    return false
+  }
+  return range.test(version)
+}
+module.exports = satisfies
+
+
+/***/ }),
+
+/***/ 9872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
+module.exports = sort
+
+
+/***/ }),
+
+/***/ 6114:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+
+const truncate = (version, truncation, options) => {
+  if (!constants.RELEASE_TYPES.includes(truncation)) {
+    return null
+  }
+
+  const clonedVersion = cloneInputVersion(version, options)
+  return clonedVersion && doTruncation(clonedVersion, truncation)
+}
+
+const cloneInputVersion = (version, options) => {
+  const versionStringToParse = (
+    version instanceof SemVer ? version.version : version
+  )
+
+  return parse(versionStringToParse, options)
+}
+
+const doTruncation = (version, truncation) => {
+  if (isPrerelease(truncation)) {
+    return version.version
+  }
+
+  version.prerelease = []
+
+  switch (truncation) {
+    case 'major':
+      version.minor = 0
+      version.patch = 0
+      break
+    case 'minor':
+      version.patch = 0
+      break
+  }
+
+  return version.format()
+}
+
+const isPrerelease = (type) => {
+  return type.startsWith('pre')
+}
+
+module.exports = truncate
+
+
+/***/ }),
+
+/***/ 8780:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const valid = (version, options) => {
+  const v = parse(version, options)
+  return v ? v.version : null
+}
+module.exports = valid
+
+
+/***/ }),
+
+/***/ 2088:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// just pre-load all the stuff that index.js lazily exports
+const internalRe = __nccwpck_require__(5471)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+const identifiers = __nccwpck_require__(3348)
+const parse = __nccwpck_require__(6353)
+const valid = __nccwpck_require__(8780)
+const clean = __nccwpck_require__(1799)
+const inc = __nccwpck_require__(2338)
+const diff = __nccwpck_require__(711)
+const major = __nccwpck_require__(8511)
+const minor = __nccwpck_require__(2603)
+const patch = __nccwpck_require__(8756)
+const prerelease = __nccwpck_require__(5714)
+const compare = __nccwpck_require__(8469)
+const rcompare = __nccwpck_require__(2173)
+const compareLoose = __nccwpck_require__(6874)
+const compareBuild = __nccwpck_require__(7648)
+const sort = __nccwpck_require__(9872)
+const rsort = __nccwpck_require__(7192)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gte = __nccwpck_require__(1236)
+const lte = __nccwpck_require__(6717)
+const cmp = __nccwpck_require__(8646)
+const coerce = __nccwpck_require__(5385)
+const truncate = __nccwpck_require__(6114)
+const Comparator = __nccwpck_require__(9379)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const toComparators = __nccwpck_require__(4750)
+const maxSatisfying = __nccwpck_require__(5574)
+const minSatisfying = __nccwpck_require__(8595)
+const minVersion = __nccwpck_require__(1866)
+const validRange = __nccwpck_require__(4737)
+const outside = __nccwpck_require__(280)
+const gtr = __nccwpck_require__(2276)
+const ltr = __nccwpck_require__(5213)
+const intersects = __nccwpck_require__(3465)
+const simplifyRange = __nccwpck_require__(2028)
+const subset = __nccwpck_require__(1489)
+module.exports = {
+  parse,
+  valid,
+  clean,
+  inc,
+  diff,
+  major,
+  minor,
+  patch,
+  prerelease,
+  compare,
+  rcompare,
+  compareLoose,
+  compareBuild,
+  sort,
+  rsort,
+  gt,
+  lt,
+  eq,
+  neq,
+  gte,
+  lte,
+  cmp,
+  coerce,
+  truncate,
+  Comparator,
+  Range,
+  satisfies,
+  toComparators,
+  maxSatisfying,
+  minSatisfying,
+  minVersion,
+  validRange,
+  outside,
+  gtr,
+  ltr,
+  intersects,
+  simplifyRange,
+  subset,
+  SemVer,
+  re: internalRe.re,
+  src: internalRe.src,
+  tokens: internalRe.t,
+  SEMVER_SPEC_VERSION: constants.SEMVER_SPEC_VERSION,
+  RELEASE_TYPES: constants.RELEASE_TYPES,
+  compareIdentifiers: identifiers.compareIdentifiers,
+  rcompareIdentifiers: identifiers.rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 5101:
+/***/ ((module) => {
+
+
+
+// Note: this is the semver.org version of the spec that it implements
+// Not necessarily the package version of this code.
+const SEMVER_SPEC_VERSION = '2.0.0'
+
+const MAX_LENGTH = 256
+const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
+/* istanbul ignore next */ 9007199254740991
+
+// Max safe segment length for coercion.
+const MAX_SAFE_COMPONENT_LENGTH = 16
+
+// Max safe length for a build identifier. The max length minus 6 characters for
+// the shortest version with a build 0.0.0+BUILD.
+const MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
+
+// ECMAScript whitespace and line terminators matched by \s.
+const WHITESPACE_CHARACTERS = [
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  ' ',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
+]
+
+const RELEASE_TYPES = [
+  'major',
+  'premajor',
+  'minor',
+  'preminor',
+  'patch',
+  'prepatch',
+  'prerelease',
+]
+
+module.exports = {
+  MAX_LENGTH,
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_SAFE_INTEGER,
+  WHITESPACE_CHARACTERS,
+  RELEASE_TYPES,
+  SEMVER_SPEC_VERSION,
+  FLAG_INCLUDE_PRERELEASE: 0b001,
+  FLAG_LOOSE: 0b010,
+}
+
+
+/***/ }),
+
+/***/ 1159:
+/***/ ((module) => {
+
+
+
+const debug = (
+  typeof process === 'object' &&
+  process.env &&
+  process.env.NODE_DEBUG &&
+  /\bsemver\b/i.test(process.env.NODE_DEBUG)
+) ? (...args) => console.error('SEMVER', ...args)
+  : () => {}
+
+module.exports = debug
+
+
+/***/ }),
+
+/***/ 3348:
+/***/ ((module) => {
+
+
+
+const numeric = /^[0-9]+$/
+const compareIdentifiers = (a, b) => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a === b ? 0 : a < b ? -1 : 1
+  }
+
+  const anum = numeric.test(a)
+  const bnum = numeric.test(b)
+
+  if (anum && bnum) {
+    a = +a
+    b = +b
+  }
+
+  return a === b ? 0
+    : (anum && !bnum) ? -1
+    : (bnum && !anum) ? 1
+    : a < b ? -1
+    : 1
+}
+
+const rcompareIdentifiers = (a, b) => compareIdentifiers(b, a)
+
+module.exports = {
+  compareIdentifiers,
+  rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 1383:
+/***/ ((module) => {
+
+
+
+class LRUCache {
+  constructor () {
+    this.max = 1000
+    this.map = new Map()
+  }
+
+  get (key) {
+    const value = this.map.get(key)
+    if (value === undefined) {
+      return undefined
+    } else {
+      // Remove the key from the map and add it to the end
+      this.map.delete(key)
+      this.map.set(key, value)
+      return value
+    }
+  }
+
+  delete (key) {
+    return this.map.delete(key)
+  }
+
+  set (key, value) {
+    const deleted = this.delete(key)
+
+    if (!deleted && value !== undefined) {
+      // If cache is full, delete the least recently used item
+      if (this.map.size >= this.max) {
+        const firstKey = this.map.keys().next().value
+        this.delete(firstKey)
+      }
+
+      this.map.set(key, value)
+    }
+
+    return this
+  }
+}
+
+module.exports = LRUCache
+
+
+/***/ }),
+
+/***/ 356:
+/***/ ((module) => {
+
+
+
+// parse out just the options we care about
+const looseOption = Object.freeze({ loose: true })
+const emptyOpts = Object.freeze({ })
+const parseOptions = options => {
+  if (!options) {
+    return emptyOpts
+  }
+
+  if (typeof options !== 'object') {
+    return looseOption
+  }
+
+  return options
+}
+module.exports = parseOptions
+
+
+/***/ }),
+
+/***/ 5471:
+/***/ ((module, exports, __nccwpck_require__) => {
+
+
+
+const {
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_LENGTH,
+} = __nccwpck_require__(5101)
+const debug = __nccwpck_require__(1159)
+exports = module.exports = {}
+
+// The actual regexps go on exports.re
+const re = exports.re = []
+const safeRe = exports.safeRe = []
+const src = exports.src = []
+const safeSrc = exports.safeSrc = []
+const t = exports.t = {}
+let R = 0
+
+const LETTERDASHNUMBER = '[a-zA-Z0-9-]'
+
+// Replace some greedy regex tokens to prevent regex dos issues. These regex are
+// used internally via the safeRe object since all inputs in this library get
+// normalized first to trim and collapse all extra whitespace. The original
+// regexes are exported for userland consumption and lower level usage. A
+// future breaking change could export the safer regex only with a note that
+// all input should have extra whitespace removed.
+const safeRegexReplacements = [
+  ['\\s', 1],
+  ['\\d', MAX_LENGTH],
+  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
+]
+
+const makeSafeRegex = (value) => {
+  for (const [token, max] of safeRegexReplacements) {
+    value = value
+      .split(`${token}*`).join(`${token}{0,${max}}`)
+      .split(`${token}+`).join(`${token}{1,${max}}`)
+  }
+  return value
+}
+
+const createToken = (name, value, isGlobal) => {
+  const safe = makeSafeRegex(value)
+  const index = R++
+  debug(name, index, value)
+  t[name] = index
+  src[index] = value
+  safeSrc[index] = safe
+  re[index] = new RegExp(value, isGlobal ? 'g' : undefined)
+  safeRe[index] = new RegExp(safe, isGlobal ? 'g' : undefined)
+}
+
+// The following Regular Expressions can be used for tokenizing,
+// validating, and parsing SemVer version strings.
+
+// ## Numeric Identifier
+// A single `0`, or a non-zero digit followed by zero or more digits.
+
+createToken('NUMERICIDENTIFIER', '0|[1-9]\\d*')
+createToken('NUMERICIDENTIFIERLOOSE', '\\d+')
+
+// ## Non-numeric Identifier
+// Zero or more digits, followed by a letter or hyphen, and then zero or
+// more letters, digits, or hyphens.
+
+createToken('NONNUMERICIDENTIFIER', `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`)
+
+// ## Main Version
+// Three dot-separated numeric identifiers.
+
+createToken('MAINVERSION', `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('MAINVERSIONLOOSE', `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version Identifier
+// A numeric identifier, or a non-numeric identifier.
+// Non-numeric identifiers include numeric identifiers but can be longer.
+// Therefore non-numeric identifiers must go first.
+
+createToken('PRERELEASEIDENTIFIER', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('PRERELEASEIDENTIFIERLOOSE', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version
+// Hyphen, followed by one or more dot-separated pre-release version
+// identifiers.
+
+createToken('PRERELEASE', `(?:-(${src[t.PRERELEASEIDENTIFIER]
+}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`)
+
+createToken('PRERELEASELOOSE', `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]
+}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`)
+
+// ## Build Metadata Identifier
+// Any combination of digits, letters, or hyphens.
+
+createToken('BUILDIDENTIFIER', `${LETTERDASHNUMBER}+`)
+
+// ## Build Metadata
+// Plus sign, followed by one or more period-separated build metadata
+// identifiers.
+
+createToken('BUILD', `(?:\\+(${src[t.BUILDIDENTIFIER]
+}(?:\\.${src[t.BUILDIDENTIFIER]})*))`)
+
+// ## Full Version String
+// A main version, followed optionally by a pre-release version and
+// build metadata.
+
+// Note that the only major, minor, patch, and pre-release sections of
+// the version string are capturing groups.  The build metadata is not a
+// capturing group, because it should not ever be used in version
+// comparison.
+
+createToken('FULLPLAIN', `v?${src[t.MAINVERSION]
+}${src[t.PRERELEASE]}?${
+  src[t.BUILD]}?`)
+
+createToken('FULL', `^${src[t.FULLPLAIN]}$`)
+
+// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
+// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
+// common in the npm registry.
+createToken('LOOSEPLAIN', `[v=\\s]*${src[t.MAINVERSIONLOOSE]
+}${src[t.PRERELEASELOOSE]}?${
+  src[t.BUILD]}?`)
+
+createToken('LOOSE', `^${src[t.LOOSEPLAIN]}$`)
+
+createToken('GTLT', '((?:<|>)?=?)')
+
+// Something like "2.*" or "1.2.x".
+// Note that "x.x" is a valid xRange identifier, meaning "any version"
+// Only the first item is strictly required.
+createToken('XRANGEIDENTIFIERLOOSE', `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`)
+createToken('XRANGEIDENTIFIER', `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`)
+
+createToken('XRANGEPLAIN', `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:${src[t.PRERELEASE]})?${
+                     src[t.BUILD]}?` +
+                   `)?)?`)
+
+createToken('XRANGEPLAINLOOSE', `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:${src[t.PRERELEASELOOSE]})?${
+                          src[t.BUILD]}?` +
+                        `)?)?`)
+
+createToken('XRANGE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`)
+createToken('XRANGELOOSE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Coercion.
+// Extract anything that could conceivably be a part of a valid semver
+createToken('COERCEPLAIN', `${'(^|[^\\d])' +
+              '(\\d{1,'}${MAX_SAFE_COMPONENT_LENGTH}})` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`)
+createToken('COERCE', `${src[t.COERCEPLAIN]}(?:$|[^\\d])`)
+createToken('COERCEFULL', src[t.COERCEPLAIN] +
+              `(?:${src[t.PRERELEASE]})?` +
+              `(?:${src[t.BUILD]})?` +
+              `(?:$|[^\\d])`)
+createToken('COERCERTL', src[t.COERCE], true)
+createToken('COERCERTLFULL', src[t.COERCEFULL], true)
+
+// Tilde ranges.
+// Meaning is "reasonably at or greater than"
+createToken('LONETILDE', '(?:~>?)')
+
+createToken('TILDETRIM', `(\\s*)${src[t.LONETILDE]}\\s+`, true)
+exports.tildeTrimReplace = '$1~'
+
+createToken('TILDE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`)
+createToken('TILDELOOSE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Caret ranges.
+// Meaning is "at least and backwards compatible with"
+createToken('LONECARET', '(?:\\^)')
+
+createToken('CARETTRIM', `(\\s*)${src[t.LONECARET]}\\s+`, true)
+exports.caretTrimReplace = '$1^'
+
+createToken('CARET', `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`)
+createToken('CARETLOOSE', `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// A simple gt/lt/eq thing, or just "" to indicate "any version"
+createToken('COMPARATORLOOSE', `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`)
+createToken('COMPARATOR', `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`)
+
+// An expression to strip any whitespace between the gtlt and the thing
+// it modifies, so that `> 1.2.3` ==> `>1.2.3`
+createToken('COMPARATORTRIM', `(\\s*)${src[t.GTLT]
+}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true)
+exports.comparatorTrimReplace = '$1$2$3'
+
+// Something like `1.2.3 - 1.2.4`
+// Note that these all use the loose form, because they'll be
+// checked against either the strict or loose comparator form
+// later.
+createToken('HYPHENRANGE', `^\\s*(${src[t.XRANGEPLAIN]})` +
+                   `\\s+-\\s+` +
+                   `(${src[t.XRANGEPLAIN]})` +
+                   `\\s*$`)
+
+createToken('HYPHENRANGELOOSE', `^\\s*(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s+-\\s+` +
+                        `(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s*$`)
+
+// Star ranges basically just allow anything at all.
+createToken('STAR', '(<|>)?=?\\s*\\*')
+// >=0.0.0 is like a star
+createToken('GTE0', '^\\s*>=\\s*0\\.0\\.0\\s*$')
+createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
+
+
+/***/ }),
+
+/***/ 9737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+// @ts-check
+
+
+// Reproduce safeRe[COMPARATORTRIM] replacement boundaries, not version
+// validation. Each end-index finder returns an exclusive end, or its start
+// on no match.
+// Positions count from zero. An end of 3 means characters 0, 1, and 2 were read;
+// range.slice(start, end) gives the matched text, not a converted number.
+const {
+  MAX_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  WHITESPACE_CHARACTERS,
+} = __nccwpck_require__(5101)
+
+/**
+ * Remembers the last two rows of digits so their characters need not be reread.
+ * Positions start at -1 until a row has been found.
+ *
+ * @typedef {object} DigitRunCache
+ * @property {number} start The first character of the most recently found row.
+ * @property {number} end The position after that row's last character.
+ * @property {number} previousStart The first character of the previous row.
+ * @property {number} previousEnd The position after the previous row.
+ */
+
+// One entry per UTF-16 code unit keeps membership checks constant-time.
+const whitespace = new Uint8Array(0x10000)
+for (const char of WHITESPACE_CHARACTERS) {
+  whitespace[char.charCodeAt(0)] = 1
+}
+
+/**
+ * Checks whether a character is whitespace, like a space, tab, or newline.
+ * Looking past the end of the string returns false.
+ *
+ * @param {string|undefined} char One character, or undefined past the string's end.
+ * @returns {boolean} Whether the character is whitespace.
+ * @example isWhitespace(' ') // true
+ * @example isWhitespace('1') // false
+ */
+const isWhitespace = char =>
+  char !== undefined && whitespace[char.charCodeAt(0)] === 1
+
+/**
+ * Checks for v, =, or whitespace before the version number.
+ * These are historical version prefixes, not range operators:
+ * < and > are handled separately, as are tilde and caret ranges.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can belong to a version prefix.
+ * @example isVersionPrefix('=') // true
+ * @example isVersionPrefix('>') // false
+ */
+const isVersionPrefix = char =>
+  char === 'v' ||
+  char === '=' ||
+  isWhitespace(char)
+
+/**
+ * Checks whether a character is one of the digits 0 through 9.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII digit.
+ * @example isDigit('7') // true
+ * @example isDigit('.') // false
+ */
+const isDigit = char => char !== undefined && char >= '0' && char <= '9'
+
+/**
+ * Checks whether a character is an English letter, uppercase or lowercase.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII letter.
+ * @example isLetter('b') // true
+ * @example isLetter('7') // false
+ */
+const isLetter = char =>
+  char !== undefined && (
+    (char >= 'a' && char <= 'z') ||
+    (char >= 'A' && char <= 'Z')
+  )
+
+/**
+ * Checks for a letter, digit, or hyphen: the characters allowed inside
+ * prerelease and build names such as beta-1.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can be part of an identifier.
+ * @example isIdentifierCharacter('-') // true
+ * @example isIdentifierCharacter('.') // false; dots separate identifiers
+ */
+const isIdentifierCharacter = char => isDigit(char) || isLetter(char) || char === '-'
+
+/**
+ * Checks whether a version component can begin here: with a digit or
+ * a wildcard such as x, X, or *.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether a number or wildcard can start with this character.
+ * @example isVersionStart('x') // true
+ * @example isVersionStart('v') // false; v belongs to the prefix
+ */
+const isVersionStart = char =>
+  isDigit(char) ||
+  char === 'x' ||
+  char === 'X' ||
+  char === '*'
+
+/**
+ * Finds the end of a row of digits, but returns no more than limit digits.
+ * Remembers the last two rows so looking at them again does not reread them.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first character to check.
+ * @param {number} limit The most digit characters the returned match can include.
+ * @param {DigitRunCache} digitRuns Shared cache of digit-run positions, updated in place.
+ * @returns {number} The position after the matched digits, or start if none match.
+ * @example findDigitsEndIndex('123abc', 0, 10, digitRuns) // 3, pointing at a
+ * @example findDigitsEndIndex('123abc', 0, 2, digitRuns) // 2, pointing at the unread 3
+ */
+const findDigitsEndIndex = (range, start, limit, digitRuns) => {
+  if (!isDigit(range[start])) {
+    return start
+  }
+  if (start >= digitRuns.start && start < digitRuns.end) {
+    return Math.min(start + limit, digitRuns.end)
+  }
+  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+    return Math.min(start + limit, digitRuns.previousEnd)
+  }
+  let end = start + 1
+  while (isDigit(range[end])) {
+    end++
+  }
+  // A failed full version can rewind from its second run to its first.
+  digitRuns.previousStart = digitRuns.start
+  digitRuns.previousEnd = digitRuns.end
+  digitRuns.start = start
+  digitRuns.end = end
+  return Math.min(start + limit, end)
+}
+
+/**
+ * Reads a number using the old regex's length and leading-zero rules.
+ * Strict mode reads just the first zero in 012; loose mode can read all three.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the number should begin.
+ * @param {boolean} loose Whether to allow leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched digits, not their numeric value.
+ * @example findVersionNumberEndIndex('012', 0, false, digitRuns) // 1
+ * @example findVersionNumberEndIndex('012', 0, true, digitRuns) // 3
+ */
+const findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
+  if (!loose && range[start] === '0') {
+    return start + 1
+  }
+  // Strict syntax allows an initial nonzero digit plus MAX_LENGTH digits.
+  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
+}
+
+/**
+ * Reads one piece of a prerelease name, such as beta or 1 in beta.1.
+ * Tries the letter-or-hyphen form first, then the number-only form.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @param {boolean} loose Whether numeric identifiers may have leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findPrereleaseIdentifierEndIndex('beta.1', 0, false, digitRuns) // 4, at the dot
+ * @example findPrereleaseIdentifierEndIndex('001beta', 0, false, digitRuns) // 7
+ */
+const findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
+  const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns)
+  // The legacy regex tries a nonnumeric identifier before a numeric one.
+  if (isLetter(range[digitsEnd]) || range[digitsEnd] === '-') {
+    let end = digitsEnd + 1
+    const limit = end + MAX_SAFE_BUILD_LENGTH
+    while (end < limit && isIdentifierCharacter(range[end])) {
+      end++
+    }
+    return end
+  }
+  return findVersionNumberEndIndex(range, start, loose, digitRuns)
+}
+
+/**
+ * Reads a prerelease suffix such as -beta.1, one dot-separated piece at a time.
+ * Loose mode also allows the name without its opening hyphen.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the suffix should begin, including -.
+ * @param {boolean} loose Whether the opening hyphen is optional and zeros allowed.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched suffix, or start if absent.
+ * @example findPrereleaseEndIndex('-beta.1+sha', 0, false, digitRuns) // 7, at the plus
+ * @example findPrereleaseEndIndex('beta', 0, false, digitRuns) // 0; no opening hyphen
+ */
+const findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
+  const hyphen = range[start] === '-'
+  if (!loose && !hyphen) {
+    return start
+  }
+  const identifierStart = start + (hyphen ? 1 : 0)
+  let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
+  if (end === identifierStart) {
+    if (!loose || !hyphen) {
+      return start
+    }
+    // In loose syntax, a lone hyphen can itself be the identifier.
+    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
+  }
+  while (range[end] === '.') {
+    const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads one build-name piece, such as sha or 123 in +sha.123.
+ * Stops at a disallowed character or the old regex's length limit.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findBuildIdentifierEndIndex('sha.123', 0) // 3, at the dot
+ * @example findBuildIdentifierEndIndex('001', 0) // 3; leading zeros are allowed
+ */
+const findBuildIdentifierEndIndex = (range, start) => {
+  let end = start
+  while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
+    end++
+  }
+  return end
+}
+
+/**
+ * Reads optional build metadata such as +sha.123.
+ * Leaves the position unchanged if there is no plus sign followed by a name.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the opening + should be.
+ * @returns {number} The position after the matched metadata, or start if absent.
+ * @example findBuildEndIndex('+sha.123 <2', 0) // 8, at the space
+ * @example findBuildEndIndex('+', 0) // 0; a plus sign alone is not a match
+ */
+const findBuildEndIndex = (range, start) => {
+  if (range[start] !== '+') {
+    return start
+  }
+  let end = findBuildIdentifierEndIndex(range, start + 1)
+  if (end === start + 1) {
+    return start
+  }
+  while (range[end] === '.') {
+    const next = findBuildIdentifierEndIndex(range, end + 1)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads three numbers separated by dots, then any prerelease and build suffixes.
+ * Uses loose rules, so forms such as 01.02.03beta can match here.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first number, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the version match, or start if none matches.
+ * @example findLooseFullVersionEndIndex('1.2.3-beta+sha <2', 0, digitRuns) // 14
+ * @example findLooseFullVersionEndIndex('1.2', 0, digitRuns) // 0; needs three numbers
+ */
+const findLooseFullVersionEndIndex = (range, start, digitRuns) => {
+  let end = start
+  for (let component = 0; component < 3; component++) {
+    const next = findVersionNumberEndIndex(range, end, true, digitRuns)
+    if (next === end) {
+      return start
+    }
+    end = next
+    if (component < 2) {
+      if (range[end] !== '.') {
+        return start
+      }
+      end++
+    }
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Reads one component of a partial or wildcard version, such as 2 or x in 2.x.
+ * Numbers use strict leading-zero rules; wildcards take up one character.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the component should begin.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the component, or start if none matches.
+ * @example findPartialVersionComponentEndIndex('2.x', 0, digitRuns) // 1, at the dot
+ * @example findPartialVersionComponentEndIndex('2.x', 2, digitRuns) // 3, after x
+ */
+const findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, false, digitRuns)
+  }
+  return isVersionStart(range[start]) ? start + 1 : start
+}
+
+/**
+ * Reads up to three components, allowing forms such as 1, 1.2, or 1.x.
+ * After the third component, also reads any strict prerelease and build suffixes.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched version text.
+ * @example findPartialVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ * @example findPartialVersionEndIndex('1.', 0, digitRuns) // 1; the trailing dot is unread
+ */
+const findPartialVersionEndIndex = (range, start, digitRuns) => {
+  let end = findPartialVersionComponentEndIndex(range, start, digitRuns)
+  for (let component = 0; component < 2; component++) {
+    if (range[end] !== '.') {
+      return end
+    }
+    const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
+    if (next === end + 1) {
+      return end
+    }
+    end = next
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Finds where a version match ends, without deciding whether the range is valid.
+ * Tries a loose full version first, then a partial or wildcard version, just
+ * like the old regex's LOOSEPLAIN and XRANGEPLAIN alternatives.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position where scanning the next candidate can resume.
+ * @example findVersionEndIndex('1.2.3 <2', 0, digitRuns) // 5, at the space
+ * @example findVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ */
+const findVersionEndIndex = (range, start, digitRuns) => {
+  const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns)
+  return fullVersionEnd !== start
+    ? fullVersionEnd
+    : findPartialVersionEndIndex(range, start, digitRuns)
+}
+
+/**
+ * Finds the one whitespace character the old replacement would remove.
+ * Keeps leading whitespace, skips an optional operator, and checks immediately
+ * after it. Returns -1 if there is nothing to remove.
+ *
+ * @param {string} range The text containing a candidate already found by the caller.
+ * @param {number} matchStart The candidate's position, including leading whitespace.
+ * @returns {number} The position of the removable whitespace, or -1 if absent.
+ * @example findRemovableWhitespaceIndex(' > 1', 0) // 2; keep the space at position 0
+ * @example findRemovableWhitespaceIndex('>1', 0) // -1
+ */
+const findRemovableWhitespaceIndex = (range, matchStart) => {
+  let position = matchStart
+  if (isWhitespace(range[position])) {
+    position++
+  }
+  if (range[position] === '<' || range[position] === '>') {
+    position++
+  }
+  if (range[position] === '=') {
+    position++
+  }
+  return isWhitespace(range[position]) ? position : -1
+}
+
+/**
+ * Joins an operator to its version, turning > 1.2.3 into >1.2.3.
+ * Copies everything else according to the old regex's matching rules.
+ * Moves forward through prefixes and whole versions to avoid repeatedly
+ * searching the same characters on long inputs.
+ *
+ * @param {string} range The range text to process; the original string is unchanged.
+ * @returns {string} The range with matched operator whitespace removed.
+ * @example trimComparatorWhitespace('> 1.2.3 < 2') // '>1.2.3 <2'
+ * @example trimComparatorWhitespace('> invalid') // '> invalid'
+ */
+const trimComparatorWhitespace = range => {
+  let result = ''
+  let copyFrom = 0
+  let cursor = 0
+  const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
+
+  while (cursor < range.length) {
+    const matchStart = cursor
+    if (range[cursor] === '<' || range[cursor] === '>') {
+      cursor++
+    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+      cursor++
+      continue
+    }
+
+    // Consume a v/=/whitespace run once, even when no version follows it.
+    while (cursor < range.length && isVersionPrefix(range[cursor])) {
+      cursor++
+    }
+    if (!isVersionStart(range[cursor])) {
+      continue
+    }
+
+    const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
+    if (whitespacePosition !== -1) {
+      result += range.slice(copyFrom, whitespacePosition)
+      copyFrom = whitespacePosition + 1
+    }
+
+    // Skip the entire match, so a prerelease's trailing v cannot be
+    // reconsidered as the prefix of another version.
+    cursor = findVersionEndIndex(range, cursor, digitRuns)
+  }
+
+  return result + range.slice(copyFrom)
+}
+
+module.exports = trimComparatorWhitespace
+
+
+/***/ }),
+
+/***/ 2276:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// Determine if version is greater than all the versions possible in the range.
+const outside = __nccwpck_require__(280)
+const gtr = (version, range, options) => outside(version, range, '>', options)
+module.exports = gtr
+
+
+/***/ }),
+
+/***/ 3465:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const intersects = (r1, r2, options) => {
+  r1 = new Range(r1, options)
+  r2 = new Range(r2, options)
+  return r1.intersects(r2, options)
+}
+module.exports = intersects
+
+
+/***/ }),
+
+/***/ 5213:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const outside = __nccwpck_require__(280)
+// Determine if version is less than all the versions possible in the range
+const ltr = (version, range, options) => outside(version, range, '<', options)
+module.exports = ltr
+
+
+/***/ }),
+
+/***/ 5574:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+const maxSatisfying = (versions, range, options) => {
+  let max = null
+  let maxSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!max || maxSV.compare(v) === -1) {
+        // compare(max, v, true)
+        max = v
+        maxSV = new SemVer(max, options)
+      }
+    }
+  })
+  return max
+}
+module.exports = maxSatisfying
+
+
+/***/ }),
+
+/***/ 8595:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const minSatisfying = (versions, range, options) => {
+  let min = null
+  let minSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!min || minSV.compare(v) === 1) {
+        // compare(min, v, true)
+        min = v
+        minSV = new SemVer(min, options)
+      }
+    }
+  })
+  return min
+}
+module.exports = minSatisfying
+
+
+/***/ }),
+
+/***/ 1866:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const gt = __nccwpck_require__(6599)
+
+const minVersion = (range, loose) => {
+  range = new Range(range, loose)
+
+  let minver = new SemVer('0.0.0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = new SemVer('0.0.0-0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = null
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let setMin = null
+    comparators.forEach((comparator) => {
+      // Clone to avoid manipulating the comparator's semver object.
+      const compver = new SemVer(comparator.semver.version)
+      switch (comparator.operator) {
+        case '>':
+          if (compver.prerelease.length === 0) {
+            compver.patch++
+          } else {
+            compver.prerelease.push(0)
+          }
+          compver.raw = compver.format()
+          /* fallthrough */
+        case '':
+        case '>=':
+          if (!setMin || gt(compver, setMin)) {
+            setMin = compver
+          }
+          break
+        case '<':
+        case '<=':
+          /* Ignore maximum versions */
+          break
+        /* istanbul ignore next */
+        default:
+          throw new Error(`Unexpected operation: ${comparator.operator}`)
+      }
+    })
+    if (setMin && (!minver || gt(minver, setMin))) {
+      minver = setMin
+    }
+  }
+
+  if (minver && range.test(minver)) {
+    return minver
+  }
+
+  return null
+}
+module.exports = minVersion
+
+
+/***/ }),
+
+/***/ 280:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+const gte = __nccwpck_require__(1236)
+
+const outside = (version, range, hilo, options) => {
+  version = new SemVer(version, options)
+  range = new Range(range, options)
+
+  let gtfn, ltefn, ltfn, comp, ecomp
+  switch (hilo) {
+    case '>':
+      gtfn = gt
+      ltefn = lte
+      ltfn = lt
+      comp = '>'
+      ecomp = '>='
+      break
+    case '<':
+      gtfn = lt
+      ltefn = gte
+      ltfn = gt
+      comp = '<'
+      ecomp = '<='
+      break
+    default:
+      throw new TypeError('Must provide a hilo val of "<" or ">"')
+  }
+
+  // If it satisfies the range it is not outside
+  if (satisfies(version, range, options)) {
+    return false
+  }
+
+  // From now on, variable terms are as if we're in "gtr" mode.
+  // but note that everything is flipped for the "ltr" function.
+
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let high = null
+    let low = null
+
+    comparators.forEach((comparator) => {
+      if (comparator.semver === ANY) {
+        comparator = new Comparator('>=0.0.0')
+      }
+      high = high || comparator
+      low = low || comparator
+      if (gtfn(comparator.semver, high.semver, options)) {
+        high = comparator
+      } else if (ltfn(comparator.semver, low.semver, options)) {
+        low = comparator
+      }
+    })
+
+    // If the edge version comparator has a operator then our version
+    // isn't outside it
+    if (high.operator === comp || high.operator === ecomp) {
+      return false
+    }
+
+    // If the lowest version comparator has an operator and our version
+    // is less than it then it isn't higher than the range
+    if ((!low.operator || low.operator === comp) &&
+        ltefn(version, low.semver)) {
+      return false
+    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+      return false
+    }
+  }
+  return true
+}
+
+module.exports = outside
+
+
+/***/ }),
+
+/***/ 2028:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// given a set of versions and a range, create a "simplified" range
+// that includes the same versions that the original range does
+// If the original range is shorter than the simplified one, return that.
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+module.exports = (versions, range, options) => {
+  const set = []
+  let first = null
+  let prev = null
+  const v = versions.sort((a, b) => compare(a, b, options))
+  for (const version of v) {
+    const included = satisfies(version, range, options)
+    if (included) {
+      prev = version
+      if (!first) {
+        first = version
+      }
+    } else {
+      if (prev) {
+        set.push([first, prev])
+      }
+      prev = null
+      first = null
+    }
+  }
+  if (first) {
+    set.push([first, null])
+  }
+
+  const ranges = []
+  for (const [min, max] of set) {
+    if (min === max) {
+      ranges.push(min)
+    } else if (!max && min === v[0]) {
+      ranges.push('*')
+    } else if (!max) {
+      ranges.push(`>=${min}`)
+    } else if (min === v[0]) {
+      ranges.push(`<=${max}`)
+    } else {
+      ranges.push(`${min} - ${max}`)
+    }
+  }
+  const simplified = ranges.join(' || ')
+  const original = typeof range.raw === 'string' ? range.raw : String(range)
+  return simplified.length < original.length ? simplified : range
+}
+
+
+/***/ }),
+
+/***/ 1489:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+
+// Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
+// - Every simple range `r1, r2, ...` is a null set, OR
+// - Every simple range `r1, r2, ...` which is not a null set is a subset of
+//   some `R1, R2, ...`
+//
+// Simple range `c1 c2 ...` is a subset of simple range `C1 C2 ...` iff:
+// - If c is only the ANY comparator
+//   - If C is only the ANY comparator, return true
+//   - Else if in prerelease mode, return false
+//   - else replace c with `[>=0.0.0]`
+// - If C is only the ANY comparator
+//   - if in prerelease mode, return true
+//   - else replace C with `[>=0.0.0]`
+// - Let EQ be the set of = comparators in c
+// - If EQ is more than one, return true (null set)
+// - Let GT be the highest > or >= comparator in c
+// - Let LT be the lowest < or <= comparator in c
+// - If GT and LT, and GT.semver > LT.semver, return true (null set)
+// - If any C is a = range, and GT or LT are set, return false
+// - If EQ
+//   - If GT, and EQ does not satisfy GT, return true (null set)
+//   - If LT, and EQ does not satisfy LT, return true (null set)
+//   - If EQ satisfies every C, return true
+//   - Else return false
+// - If GT
+//   - If GT.semver is lower than any > or >= comp in C, return false
+//   - If GT is >=, and GT.semver does not satisfy every C, return false
+//   - If GT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the GT.semver tuple, return false
+// - If LT
+//   - If LT.semver is greater than any < or <= comp in C, return false
+//   - If LT is <=, and LT.semver does not satisfy every C, return false
+//   - If LT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the LT.semver tuple, return false
+// - Else return true
+
+const subset = (sub, dom, options = {}) => {
+  if (sub === dom) {
+    return true
+  }
+
+  sub = new Range(sub, options)
+  dom = new Range(dom, options)
+  let sawNonNull = false
+
+  OUTER: for (const simpleSub of sub.set) {
+    for (const simpleDom of dom.set) {
+      const isSub = simpleSubset(simpleSub, simpleDom, options)
+      sawNonNull = sawNonNull || isSub !== null
+      if (isSub) {
+        continue OUTER
+      }
+    }
+    // the null set is a subset of everything, but null simple ranges in
+    // a complex range should be ignored.  so if we saw a non-null range,
+    // then we know this isn't a subset, but if EVERY simple range was null,
+    // then it is a subset.
+    if (sawNonNull) {
+      return false
+    }
+  }
+  return true
+}
+
+const minimumVersionWithPreRelease = [new Comparator('>=0.0.0-0')]
+const minimumVersion = [new Comparator('>=0.0.0')]
+
+const simpleSubset = (sub, dom, options) => {
+  if (sub === dom) {
+    return true
+  }
+
+  if (sub.length === 1 && sub[0].semver === ANY) {
+    if (dom.length === 1 && dom[0].semver === ANY) {
+      return true
+    } else if (options.includePrerelease) {
+      sub = minimumVersionWithPreRelease
+    } else {
+      sub = minimumVersion
+    }
+  }
+
+  if (dom.length === 1 && dom[0].semver === ANY) {
+    if (options.includePrerelease) {
+      return true
+    } else {
+      dom = minimumVersion
+    }
+  }
+
+  const eqSet = new Set()
+  let gt, lt
+  for (const c of sub) {
+    if (c.operator === '>' || c.operator === '>=') {
+      gt = higherGT(gt, c, options)
+    } else if (c.operator === '<' || c.operator === '<=') {
+      lt = lowerLT(lt, c, options)
+    } else {
+      eqSet.add(c.semver)
+    }
+  }
+
+  if (eqSet.size > 1) {
+    return null
+  }
+
+  let gtltComp
+  if (gt && lt) {
+    gtltComp = compare(gt.semver, lt.semver, options)
+    if (gtltComp > 0) {
+      return null
+    } else if (gtltComp === 0 && (gt.operator !== '>=' || lt.operator !== '<=')) {
+      return null
+    }
+  }
+
+  // will iterate one or zero times
+  for (const eq of eqSet) {
+    if (gt && !satisfies(eq, String(gt), options)) {
+      return null
+    }
+
+    if (lt && !satisfies(eq, String(lt), options)) {
+      return null
+    }
+
+    for (const c of dom) {
+      if (!satisfies(eq, String(c), options)) {
+        return false
+      }
+    }
+
+    return true
+  }
+
+  let higher, lower
+  let hasDomLT, hasDomGT
+  // if the subset has a prerelease, we need a comparator in the superset
+  // with the same tuple and a prerelease, or it's not a subset
+  let needDomLTPre = lt &&
+    !options.includePrerelease &&
+    lt.semver.prerelease.length ? lt.semver : false
+  let needDomGTPre = gt &&
+    !options.includePrerelease &&
+    gt.semver.prerelease.length ? gt.semver : false
+  // exception: <1.2.3-0 is the same as <1.2.3
+  if (needDomLTPre && needDomLTPre.prerelease.length === 1 &&
+      lt.operator === '<' && needDomLTPre.prerelease[0] === 0) {
+    needDomLTPre = false
+  }
+
+  for (const c of dom) {
+    hasDomGT = hasDomGT || c.operator === '>' || c.operator === '>='
+    hasDomLT = hasDomLT || c.operator === '<' || c.operator === '<='
+    if (gt) {
+      if (needDomGTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomGTPre.major &&
+            c.semver.minor === needDomGTPre.minor &&
+            c.semver.patch === needDomGTPre.patch) {
+          needDomGTPre = false
+        }
+      }
+      if (c.operator === '>' || c.operator === '>=') {
+        higher = higherGT(gt, c, options)
+        if (higher === c && higher !== gt) {
+          return false
+        }
+      } else if (gt.operator === '>=' && !c.test(gt.semver)) {
+        return false
+      }
+    }
+    if (lt) {
+      if (needDomLTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomLTPre.major &&
+            c.semver.minor === needDomLTPre.minor &&
+            c.semver.patch === needDomLTPre.patch) {
+          needDomLTPre = false
+        }
+      }
+      if (c.operator === '<' || c.operator === '<=') {
+        lower = lowerLT(lt, c, options)
+        if (lower === c && lower !== lt) {
+          return false
+        }
+      } else if (lt.operator === '<=' && !c.test(lt.semver)) {
+        return false
+      }
+    }
+    if (!c.operator && (lt || gt) && gtltComp !== 0) {
+      return false
+    }
+  }
+
+  // if there was a < or >, and nothing in the dom, then must be false
+  // UNLESS it was limited by another range in the other direction.
+  // Eg, >1.0.0 <1.0.1 is still a subset of <2.0.0
+  if (gt && hasDomLT && !lt && gtltComp !== 0) {
+    return false
+  }
+
+  if (lt && hasDomGT && !gt && gtltComp !== 0) {
+    return false
+  }
+
+  // we needed a prerelease range in a specific tuple, but didn't get one
+  // then this isn't a subset.  eg >=1.2.3-pre is not a subset of >=1.0.0,
+  // because it includes prereleases in the 1.2.3 tuple
+  if (needDomGTPre || needDomLTPre) {
+    return false
+  }
+
+  return true
+}
+
+// >=1.2.3 is lower than >1.2.3
+const higherGT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp > 0 ? a
+    : comp < 0 ? b
+    : b.operator === '>' && a.operator === '>=' ? b
+    : a
+}
+
+// <=1.2.3 is higher than <1.2.3
+const lowerLT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp < 0 ? a
+    : comp > 0 ? b
+    : b.operator === '<' && a.operator === '<=' ? b
+    : a
+}
+
+module.exports = subset
+
+
+/***/ }),
+
+/***/ 4750:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+
+// Mostly just for testing and legacy API reasons
+const toComparators = (range, options) =>
+  new Range(range, options).set
+    .map(comp => comp.map(c => c.value).join(' ').trim().split(' '))
+
+module.exports = toComparators
+
+
+/***/ }),
+
+/***/ 4737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const validRange = (range, options) => {
+  try {
+    // Return '*' instead of '' so that truthiness works.
+    // This will throw if it's invalid anyway
+    return new Range(range, options).range || '*'
+  } catch (er) {
+    return null
+  }
+}
+module.exports = validRange
+
+
+/***/ }),
+
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(218);
+module.exports = __nccwpck_require__(218);
 
 
 /***/ }),
@@ -24,10 +6891,10 @@ var assert = __nccwpck_require__(2613);
 var util = __nccwpck_require__(9023);
 
 
-__webpack_unused_export__ = httpOverHttp;
-__webpack_unused_export__ = httpsOverHttp;
-__webpack_unused_export__ = httpOverHttps;
-__webpack_unused_export__ = httpsOverHttps;
+exports.httpOverHttp = httpOverHttp;
+exports.httpsOverHttp = httpsOverHttp;
+exports.httpOverHttps = httpOverHttps;
+exports.httpsOverHttps = httpsOverHttps;
 
 
 function httpOverHttp(options) {
@@ -317,7 +7184,7 @@ __webpack_unused_export__ = Client
 __webpack_unused_export__ = Pool
 __webpack_unused_export__ = BalancedPool
 __webpack_unused_export__ = Agent
-__webpack_unused_export__ = ProxyAgent
+module.exports.kT = ProxyAgent
 __webpack_unused_export__ = EnvHttpProxyAgent
 __webpack_unused_export__ = RetryAgent
 __webpack_unused_export__ = RetryHandler
@@ -28374,7 +35241,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(854);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3231);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +35250,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 854:
+/***/ 3231:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28565,8 +35432,10 @@ function file_command_prepareKeyValueMessage(key, value) {
 const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
+var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
+var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
@@ -28659,7 +35528,7 @@ class DecodedURL extends URL {
 }
 //# sourceMappingURL=proxy.js.map
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
+var tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
@@ -28737,7 +35606,7 @@ const HttpResponseRetryCodes = [
     HttpCodes.ServiceUnavailable,
     HttpCodes.GatewayTimeout
 ];
-const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
+const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
 const ExponentialBackoffCeiling = 10;
 const ExponentialBackoffTimeSlice = 5;
 class HttpClientError extends Error {
@@ -29086,7 +35955,7 @@ class lib_HttpClient {
     }
     getAgentDispatcher(serverUrl) {
         const parsedUrl = new URL(serverUrl);
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
         const useProxy = proxyUrl && proxyUrl.hostname;
         if (!useProxy) {
             return;
@@ -29097,7 +35966,7 @@ class lib_HttpClient {
         const info = {};
         info.parsedUrl = requestUrl;
         const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? https : http;
+        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
         const defaultPort = usingSsl ? 443 : 80;
         info.options = {};
         info.options.host = info.parsedUrl.hostname;
@@ -29196,7 +36065,7 @@ class lib_HttpClient {
     }
     _getAgent(parsedUrl) {
         let agent;
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
         const useProxy = proxyUrl && proxyUrl.hostname;
         if (this._keepAlive && useProxy) {
             agent = this._proxyAgent;
@@ -29211,7 +36080,7 @@ class lib_HttpClient {
         const usingSsl = parsedUrl.protocol === 'https:';
         let maxSockets = 100;
         if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
         }
         // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
         if (proxyUrl && proxyUrl.hostname) {
@@ -29236,7 +36105,7 @@ class lib_HttpClient {
         // if tunneling agent isn't assigned create a new agent
         if (!agent) {
             const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
             this._agent = agent;
         }
         if (usingSsl && this._ignoreSslError) {
@@ -29259,7 +36128,7 @@ class lib_HttpClient {
             return proxyAgent;
         }
         const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
             token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
         })));
         this._proxyAgentDispatcher = proxyAgent;
@@ -29788,7 +36657,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
@@ -29860,7 +36729,7 @@ const IS_WINDOWS = process.platform === 'win32';
  */
 function readlink(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
+        const result = yield external_fs_namespaceObject.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
         if (IS_WINDOWS && !result.endsWith('\\')) {
@@ -30033,22 +36902,22 @@ var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argum
  * @param     dest      destination path
  * @param     options   optional. See CopyOptions.
  */
-function cp(source_1, dest_1) {
+function io_cp(source_1, dest_1) {
     return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        const destStat = (yield exists(dest)) ? yield stat(dest) : null;
         // Dest is an existing file, but not forcing
         if (destStat && destStat.isFile() && !force) {
             return;
         }
         // If dest is an existing directory, should copy inside.
         const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
+            ? external_path_namespaceObject.join(dest, external_path_namespaceObject.basename(source))
             : dest;
-        if (!(yield ioUtil.exists(source))) {
+        if (!(yield exists(source))) {
             throw new Error(`no such file or directory: ${source}`);
         }
-        const sourceStat = yield ioUtil.stat(source);
+        const sourceStat = yield stat(source);
         if (sourceStat.isDirectory()) {
             if (!recursive) {
                 throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
@@ -30058,7 +36927,7 @@ function cp(source_1, dest_1) {
             }
         }
         else {
-            if (path.relative(source, newDest) === '') {
+            if (external_path_namespaceObject.relative(source, newDest) === '') {
                 // a file cannot be copied to itself
                 throw new Error(`'${newDest}' and '${source}' are the same file`);
             }
@@ -30102,7 +36971,7 @@ function mv(source_1, dest_1) {
  */
 function rmRF(inputPath) {
     return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
+        if (IS_WINDOWS) {
             // Check for invalid characters
             // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
             if (/[*"<>|]/.test(inputPath)) {
@@ -30111,7 +36980,7 @@ function rmRF(inputPath) {
         }
         try {
             // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
+            yield rm(inputPath, {
                 force: true,
                 maxRetries: 3,
                 recursive: true,
@@ -30132,8 +37001,8 @@ function rmRF(inputPath) {
  */
 function mkdirP(fsPath) {
     return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
+        (0,external_assert_.ok)(fsPath, 'a path argument must be provided');
+        yield mkdir(fsPath, { recursive: true });
     });
 }
 /**
@@ -30240,11 +37109,11 @@ function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
             return;
         currentDepth++;
         yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
+        const files = yield readdir(sourceDir);
         for (const fileName of files) {
             const srcFile = `${sourceDir}/${fileName}`;
             const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
+            const srcFileStat = yield lstat(srcFile);
             if (srcFileStat.isDirectory()) {
                 // Recurse
                 yield cpDirRecursive(srcFile, destFile, currentDepth, force);
@@ -30254,32 +37123,32 @@ function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
             }
         }
         // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+        yield chmod(destDir, (yield stat(sourceDir)).mode);
     });
 }
 // Buffered file copy
 function io_copyFile(srcFile, destFile, force) {
     return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+        if ((yield lstat(srcFile)).isSymbolicLink()) {
             // unlink/re-link it
             try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
+                yield lstat(destFile);
+                yield unlink(destFile);
             }
             catch (e) {
                 // Try to override file permission
                 if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
+                    yield chmod(destFile, '0666');
+                    yield unlink(destFile);
                 }
                 // other errors = it doesn't exist, no work to do
             }
             // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+            const symlinkFull = yield readlink(srcFile);
+            yield symlink(symlinkFull, destFile, IS_WINDOWS ? 'junction' : null);
         }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
+        else if (!(yield exists(destFile)) || force) {
+            yield copyFile(srcFile, destFile);
         }
     });
 }
@@ -30898,14 +37767,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
+        const commandArgs = argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
+        const runner = new ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -31106,12 +37975,12 @@ function core_setSecret(secret) {
 function addPath(inputPath) {
     const filePath = process.env['GITHUB_PATH'] || '';
     if (filePath) {
-        issueFileCommand('PATH', inputPath);
+        file_command_issueFileCommand('PATH', inputPath);
     }
     else {
-        issueCommand('add-path', {}, inputPath);
+        command_issueCommand('add-path', {}, inputPath);
     }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+    process.env['PATH'] = `${inputPath}${external_path_namespaceObject.delimiter}${process.env['PATH']}`;
 }
 /**
  * Gets the value of an input.
@@ -31219,7 +38088,7 @@ function isDebug() {
  * @param message debug message
  */
 function core_debug(message) {
-    issueCommand('debug', {}, message);
+    command_issueCommand('debug', {}, message);
 }
 /**
  * Adds an error issue
@@ -31337,10 +38206,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -34061,9 +40926,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -34081,7 +40946,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -35114,13 +41979,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = core.globalConfig.memoizer;
+    const memo = globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -35149,7 +42014,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -35163,14 +42028,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...util.prefixIssues(key, result.issues));
+                                payload.issues.push(...prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -35216,7 +42081,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -35240,7 +42105,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -35256,14 +42121,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...util.prefixIssues(key, result.issues));
+                        payload.issues.push(...prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -35283,7 +42148,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
         }
         return payload;
     };
-})));
+});
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -36471,7 +43336,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -40013,13 +46878,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -40243,7 +47108,7 @@ function object(shape, params) {
     const def = {
         type: "object",
         shape: shape ?? {},
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     };
     return new ZodObject(def);
 }
@@ -40262,7 +47127,7 @@ function looseObject(shape, params) {
         type: "object",
         shape,
         catchall: unknown(),
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodUnion = /*@__PURE__*/ $constructor("ZodUnion", (inst, def) => {
@@ -40354,14 +47219,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    core.$ZodRecord.init(inst, def);
+    $ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-})));
+});
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -40369,14 +47234,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...util.normalizeParams(valueType),
+            ...normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -40876,6 +47741,1621 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/fly-json.ts
+
+/**
+ * Shapes of the flyctl `--json` outputs this action reads (REFERENCE.md; flyctl's render.JSON
+ * over fly-go's api types). Only the fields we use are required; everything else passes through,
+ * so a newer flyctl that adds fields keeps working.
+ */
+const MachineSchema = looseObject({
+    id: schemas_string(),
+    name: schemas_string().optional().default(''),
+    state: schemas_string(),
+    region: schemas_string().optional().default(''),
+    image_ref: looseObject({
+        registry: schemas_string().optional(),
+        repository: schemas_string().optional(),
+        tag: schemas_string().optional(),
+        digest: schemas_string().optional(),
+    })
+        .optional(),
+    created_at: schemas_string().optional(),
+    updated_at: schemas_string().optional(),
+    config: looseObject({
+        image: schemas_string().optional(),
+        env: record(schemas_string(), schemas_string()).nullish(),
+        init: looseObject({
+            cmd: array(schemas_string()).nullish(),
+            exec: array(schemas_string()).nullish(),
+            entrypoint: array(schemas_string()).nullish(),
+        })
+            .nullish(),
+        guest: looseObject({
+            cpu_kind: schemas_string().optional(),
+            cpus: schemas_number().optional(),
+            memory_mb: schemas_number().optional(),
+        })
+            .nullish(),
+        metadata: record(schemas_string(), schemas_string()).nullish(),
+        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional() })).nullish(),
+    })
+        .optional()
+        .default({}),
+    events: array(looseObject({
+        type: schemas_string(),
+        status: schemas_string().optional().default(''),
+        source: schemas_string().optional(),
+        timestamp: schemas_number().optional(),
+        request: unknown().optional(),
+    }))
+        .nullish(),
+    checks: array(looseObject({ name: schemas_string(), status: schemas_string(), output: schemas_string().optional().default('') }))
+        .nullish(),
+});
+const MachineListSchema = array(MachineSchema).nullable().transform((v) => v ?? []);
+/** `secrets list --json`: name/digest/status since 0.4.7; older releases used other casings. */
+const SecretListSchema = array(looseObject({
+    name: schemas_string().optional(),
+    Name: schemas_string().optional(),
+    digest: schemas_string().optional(),
+    Digest: schemas_string().optional(),
+    status: schemas_string().optional(),
+})
+    .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })))
+    .nullable()
+    .transform((v) => (v ?? []).filter((s) => s.name !== ''));
+const VolumeSchema = looseObject({
+    id: schemas_string(),
+    name: schemas_string(),
+    state: schemas_string().optional().default(''),
+    size_gb: schemas_number().optional(),
+    region: schemas_string().optional().default(''),
+    attached_machine_id: schemas_string().nullish(),
+});
+const VolumeListSchema = array(VolumeSchema).nullable().transform((v) => v ?? []);
+const IpSchema = looseObject({
+    ID: schemas_string().optional(),
+    Address: schemas_string(),
+    Type: schemas_string(),
+    Region: schemas_string().optional().default(''),
+});
+const IpListSchema = array(IpSchema).nullable().transform((v) => v ?? []);
+const ReleaseSchema = looseObject({
+    ID: schemas_string().optional(),
+    Version: schemas_number(),
+    Stable: schemas_boolean().optional(),
+    InProgress: schemas_boolean().optional(),
+    Status: schemas_string().optional().default(''),
+    Description: schemas_string().optional().default(''),
+    Reason: schemas_string().optional().default(''),
+    CreatedAt: schemas_string().optional(),
+    ImageRef: schemas_string().optional().default(''),
+});
+const ReleaseListSchema = array(ReleaseSchema).nullable().transform((v) => v ?? []);
+const AppSchema = looseObject({
+    ID: schemas_string().optional(),
+    Name: schemas_string(),
+    Status: schemas_string().optional(),
+    Organization: looseObject({ Slug: schemas_string().optional() }).nullish(),
+    Hostname: schemas_string().optional(),
+    Deployed: schemas_boolean().optional(),
+});
+const AppListSchema = array(AppSchema).nullable().transform((v) => v ?? []);
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/flyctl.ts
+
+class FlyctlError extends Error {
+    command;
+    exitCode;
+    flyError;
+    stderr;
+    constructor(command, exitCode, flyError, stderr) {
+        super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}`);
+        this.name = 'FlyctlError';
+        this.command = command;
+        this.exitCode = exitCode;
+        this.flyError = flyError;
+        this.stderr = stderr;
+    }
+    /** Failures worth retrying for a reading call: the platform or the network, not the request. */
+    get transient() {
+        return isTransientText(`${this.flyError}\n${this.stderr}`) || this.exitCode === 126;
+    }
+}
+const TRANSIENT = /(timeout|timed out|deadline exceeded|connection reset|ECONNRESET|EOF|temporarily unavailable|rate limit|too many requests|\b429\b|\b50[0234]\b|bad gateway|service unavailable|gateway timeout|connection refused|i\/o timeout|TLS handshake)/i;
+function isTransientText(text) {
+    return TRANSIENT.test(text);
+}
+/** flyctl prints `Error: <msg>` on stderr (internal/cli); keep that part and what follows. */
+function extractFlyError(stderr) {
+    const lines = stderr.split(/\r?\n/);
+    const at = lines.findIndex((l) => /^Error:?\s/.test(l.trim()) || l.trim() === 'Error:');
+    const text = at >= 0 ? lines.slice(at).join('\n') : lines.filter((l) => l.trim()).slice(-5).join('\n');
+    return text.replace(/^\s*Error:?\s*/, '').trim();
+}
+/** Quote argv for display only; nothing is ever run through a shell. */
+function displayCommand(args) {
+    return ['flyctl', ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+/**
+ * The child's environment: the token under FLY_API_TOKEN only, an inherited FLY_ACCESS_TOKEN
+ * removed (it wins over FLY_API_TOKEN, and an empty one hides it), and flyctl kept quiet.
+ */
+function flyctlEnv(base, token) {
+    const env = { ...base };
+    delete env.FLY_ACCESS_TOKEN;
+    // Our inputs decide the app and the config; stray variables must not redirect a call.
+    delete env.FLY_APP;
+    delete env.FLY_CONFIG;
+    for (const key of Object.keys(env))
+        if (key.startsWith('INPUT_'))
+            delete env[key];
+    if (token)
+        env.FLY_API_TOKEN = token;
+    else
+        delete env.FLY_API_TOKEN;
+    env.FLY_NO_UPDATE_CHECK = '1';
+    env.NO_COLOR = '1';
+    env.CI = env.CI ?? 'true';
+    return env;
+}
+class Flyctl {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    get binary() {
+        return this.options.binary;
+    }
+    redact(text) {
+        return this.options.redactor.redact(text);
+    }
+    async run(args, opts = {}) {
+        const result = await this.spawn(args, opts);
+        if (result.exitCode !== 0 && !opts.allowFailure) {
+            throw new FlyctlError(this.redact(displayCommand(args)), result.exitCode, this.redact(result.error ?? ''), this.redact(result.stderr));
+        }
+        return result;
+    }
+    /** Run a `--json` command and validate its output with a schema; the one JSON parser. */
+    async json(args, schema, opts = {}) {
+        const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json'];
+        const result = await this.run(full, opts);
+        return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)));
+    }
+    spawn(args, opts) {
+        const { binary, token, env, cwd, log } = this.options;
+        return new Promise((resolve, reject) => {
+            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, {
+                cwd,
+                env: flyctlEnv(env ?? process.env, token),
+                stdio: ['pipe', 'pipe', 'pipe'],
+                shell: false,
+            });
+            let stdout = '';
+            let stderr = '';
+            let pendingOut = '';
+            let pendingErr = '';
+            let finished = false;
+            const emit = (line, isOut) => {
+                if (isOut)
+                    opts.onLine?.(line);
+                if (opts.echo && log)
+                    log(this.redact(line));
+            };
+            const feed = (chunk, isOut) => {
+                const buffered = (isOut ? pendingOut : pendingErr) + chunk;
+                const lines = buffered.split('\n');
+                const rest = lines.pop() ?? '';
+                if (isOut)
+                    pendingOut = rest;
+                else
+                    pendingErr = rest;
+                for (const line of lines)
+                    emit(line.replace(/\r$/, ''), isOut);
+            };
+            child.stdout.setEncoding('utf8');
+            child.stderr.setEncoding('utf8');
+            child.stdout.on('data', (chunk) => {
+                stdout += chunk;
+                feed(chunk, true);
+            });
+            child.stderr.on('data', (chunk) => {
+                stderr += chunk;
+                feed(chunk, false);
+            });
+            const stop = () => {
+                if (finished)
+                    return;
+                child.kill('SIGTERM');
+                setTimeout(() => {
+                    if (!finished)
+                        child.kill('SIGKILL');
+                }, 3000).unref();
+            };
+            const timer = opts.timeoutMs ? setTimeout(stop, opts.timeoutMs) : undefined;
+            const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
+            for (const s of signals) {
+                if (s.aborted)
+                    stop();
+                else
+                    s.addEventListener('abort', stop, { once: true });
+            }
+            child.on('error', (err) => {
+                finished = true;
+                if (timer)
+                    clearTimeout(timer);
+                reject(new Error(`could not start flyctl at ${binary}: ${err.message}`));
+            });
+            child.on('close', (code, sig) => {
+                finished = true;
+                if (timer)
+                    clearTimeout(timer);
+                for (const s of signals)
+                    s.removeEventListener('abort', stop);
+                if (pendingOut)
+                    emit(pendingOut, true);
+                if (pendingErr)
+                    emit(pendingErr, false);
+                const exitCode = code ?? (sig ? 128 + 15 : 1);
+                resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : extractFlyError(stderr) });
+            });
+            child.stdin.on('error', () => {
+                // flyctl may exit before reading stdin; its exit code tells what happened.
+            });
+            if (opts.stdin !== undefined)
+                child.stdin.end(opts.stdin);
+            else
+                child.stdin.end();
+        });
+    }
+}
+/** Parse flyctl's JSON output and check its shape; errors name the command, never the payload. */
+function parseFlyJson(stdout, schema, command) {
+    let data;
+    try {
+        data = JSON.parse(stdout.trim() === '' ? 'null' : stdout);
+    }
+    catch (err) {
+        throw new Error(`\`${command}\` printed output that is not JSON (${err.message}); is flyctl too old for --json?`);
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`\`${command}\` printed JSON of an unexpected shape (at ${issue?.path.join('.') || 'top'}: ${issue?.message}); ` +
+            'set flyctl-version to a tested version');
+    }
+    return parsed.data;
+}
+
+;// CONCATENATED MODULE: ./src/ensure.ts
+
+
+/** Thrown with `create: false` when something is missing; says which and how to create it. */
+class MissingResourceError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'MissingResourceError';
+    }
+}
+const GONE = new Set(['destroyed', 'destroying', 'pending_destroy', 'scheduled_deletion']);
+function appCreateArgs(w) {
+    return ['apps', 'create', w.app, '--org', w.org];
+}
+function volumeCreateArgs(w) {
+    // -y: flyctl asks to confirm a single volume ("no redundancy") and cannot ask in CI.
+    return ['volumes', 'create', w.volume, '--size', String(w.volumeSizeGb), '--region', w.region, '--app', w.app, '-y'];
+}
+/**
+ * What to create. `volumes` is undefined when the app is missing (there is nothing to list).
+ * With create: false a missing app or volume is an error naming the command that creates it.
+ */
+function planEnsure(appExists, volumes, wants) {
+    const missing = [];
+    if (!appExists) {
+        missing.push(`the app ${wants.app} does not exist (create it with \`fly apps create ${wants.app} --org ${wants.org}\`)`);
+    }
+    let createVolume = false;
+    let elsewhere = [];
+    if (wants.volume !== undefined) {
+        const named = (volumes ?? []).filter((v) => v.name === wants.volume && !GONE.has(v.state));
+        const inRegion = named.filter((v) => v.region === wants.region);
+        elsewhere = named.filter((v) => v.region !== wants.region);
+        if (inRegion.length === 0) {
+            createVolume = true;
+            missing.push(`the volume ${wants.volume} does not exist in region ${wants.region}` +
+                (elsewhere.length ? ` (only in ${[...new Set(elsewhere.map((v) => v.region))].join(', ')})` : '') +
+                ` (create it with \`fly volumes create ${wants.volume} --size ${wants.volumeSizeGb} --region ${wants.region} -a ${wants.app} -y\`)`);
+        }
+    }
+    if (!wants.create && missing.length > 0) {
+        throw new MissingResourceError(`${missing.join('; and ')}. The input create is false, so nothing is created: create it as shown, or set create: true.`);
+    }
+    return { createApp: !appExists, createVolume, elsewhere };
+}
+async function ensure(ctx, target) {
+    const { flyctl, plan, log } = ctx;
+    const wants = {
+        app: plan.app,
+        org: plan.org,
+        create: plan.create,
+        region: target.region,
+        volume: target.volume,
+        volumeSizeGb: plan.volumeSizeGb,
+    };
+    const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app));
+    const volumes = appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema) : undefined;
+    const ensurePlan = planEnsure(appExists, volumes, wants);
+    for (const v of ensurePlan.elsewhere) {
+        log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`);
+    }
+    const created = [];
+    if (ensurePlan.createApp)
+        created.push(`app ${plan.app} in org ${plan.org}`);
+    if (ensurePlan.createVolume)
+        created.push(`volume ${wants.volume} (${wants.volumeSizeGb} GB, ${wants.region})`);
+    if (plan.dryRun)
+        return { ...ensurePlan, appExists, created, dryRun: true };
+    if (ensurePlan.createApp) {
+        try {
+            await flyctl.run(appCreateArgs(wants));
+        }
+        catch (err) {
+            if (err instanceof FlyctlError && /already been taken/i.test(err.flyError)) {
+                throw new Error(`the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
+                    'choose another `app`, or use a token of the organization that owns it');
+            }
+            throw err;
+        }
+        log.info(`Created app ${plan.app} in org ${plan.org}`);
+    }
+    if (ensurePlan.createVolume && wants.volume !== undefined) {
+        await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }));
+        log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`);
+    }
+    return { ...ensurePlan, appExists: true, created, dryRun: false };
+}
+/**
+ * `fly status` answers for an app-scoped deploy token too, unlike `apps list`. A missing app
+ * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
+ * GetAppCompact's error as "failed to get app: ...").
+ */
+async function appExistsOnFly(flyctl, app) {
+    try {
+        await flyctl.run(['status', '--app', app, '--json']);
+        return true;
+    }
+    catch (err) {
+        if (err instanceof FlyctlError && isAppNotFound(err.flyError))
+            return false;
+        throw err;
+    }
+}
+function isAppNotFound(flyError) {
+    return /could not find app|app not found|app .* not found/i.test(flyError);
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+/** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
+function formatGoDuration(totalSeconds) {
+    const s = Math.max(0, Math.round(totalSeconds));
+    if (s === 0)
+        return '0s';
+    const hours = Math.floor(s / 3600);
+    const minutes = Math.floor((s % 3600) / 60);
+    const seconds = s % 60;
+    if (hours > 0)
+        return `${hours}h${minutes}m${seconds}s`;
+    if (minutes > 0)
+        return `${minutes}m${seconds}s`;
+    return `${seconds}s`;
+}
+/**
+ * `fly deploy` argv. The working directory goes first as flyctl's positional WORKING_DIRECTORY
+ * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
+ * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
+ * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
+ * previous release's image with the same config, and nothing is built.
+ */
+function buildDeployArgs(plan, rendered, opts = {}) {
+    const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app];
+    const image = opts.imageOverride ?? plan.image;
+    if (image) {
+        args.push('--image', image);
+    }
+    else {
+        if (rendered.dockerfileArg)
+            args.push('--dockerfile', rendered.dockerfileArg);
+        for (const [name, value] of plan.buildArgs)
+            args.push('--build-arg', `${name}=${value}`);
+    }
+    if (plan.strategy)
+        args.push('--strategy', plan.strategy);
+    args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec));
+    args.push('--ha=false');
+    if (plan.private)
+        args.push('--no-public-ips');
+    args.push('-y');
+    args.push(...plan.deployArgs);
+    return args;
+}
+const FAILED_RELEASE = /fail|cancel|interrupt|abort/i;
+/** The newest release and the one a rollback would go back to, from `releases --json`. */
+function readReleases(releases) {
+    const sorted = [...releases].sort((a, b) => b.Version - a.Version);
+    const current = sorted[0];
+    if (!current)
+        return undefined;
+    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status));
+    return {
+        version: current.Version,
+        imageRef: current.ImageRef,
+        previousImageRef: previous?.ImageRef,
+        previousVersion: previous?.Version,
+    };
+}
+/** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
+function appUrl(plan, deployOutput) {
+    if (plan.private)
+        return '';
+    const seen = /Visit your newly deployed app at (https?:\/\/\S+)/.exec(deployOutput);
+    return seen?.[1] ?? `https://${plan.app}.fly.dev/`;
+}
+function deploy(ctx) {
+    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy');
+}
+/** Roll back: deploy an earlier release's image with the same rendered config. */
+function redeploy(ctx, imageRef) {
+    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef }), `fly deploy (rollback to ${imageRef})`);
+}
+async function runDeploy(ctx, args, title) {
+    const { flyctl, plan } = ctx;
+    const command = flyctl.redact(displayCommand(args));
+    if (plan.dryRun)
+        return { command, dryRun: true, url: appUrl(plan, '') };
+    const result = await group(title, () => flyctl.run(args, { echo: true }));
+    const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema);
+    return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases) };
+}
+
+;// CONCATENATED MODULE: ./src/harden.ts
+
+/**
+ * Harden stage (private deployments): the guide's "convert an existing deployment" steps.
+ * Public ingress addresses are released, a private IPv6 allocated when missing, and
+ * `ips list` read again to prove the app is left with private addresses only.
+ */
+/** Public ingress types (`ips list --json` Type; flyctl internal/command/ips). */
+const PUBLIC_TYPES = new Set(['v4', 'v6', 'shared_v4']);
+const PRIVATE_V6 = 'private_v6';
+/** Never releases a private or egress address, nor a type it does not know. */
+function planIpChanges(ips) {
+    return {
+        release: ips.filter((ip) => PUBLIC_TYPES.has(ip.Type)),
+        allocatePrivateV6: !ips.some((ip) => ip.Type === PRIVATE_V6),
+    };
+}
+/** What is still wrong after hardening, or undefined when the app is private only. */
+function hardeningProblem(ips) {
+    const plan = planIpChanges(ips);
+    const problems = [];
+    if (plan.release.length)
+        problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`);
+    if (plan.allocatePrivateV6)
+        problems.push('no private IPv6 is allocated');
+    return problems.length ? problems.join('; ') : undefined;
+}
+async function harden(ctx, options = { appExists: true }) {
+    const { flyctl, plan, log } = ctx;
+    if (!plan.private)
+        return { changes: [], final: [], dryRun: plan.dryRun, skipped: true };
+    const list = () => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema);
+    // A dry run before the app exists: its first deploy runs with --no-public-ips.
+    const before = options.appExists ? await list() : [];
+    const ipPlan = planIpChanges(before);
+    const planned = ipPlan.release.map((ip) => ({ action: 'released', address: ip.Address, type: ip.Type }));
+    if (ipPlan.allocatePrivateV6)
+        planned.push({ action: 'allocated', address: '(new)', type: PRIVATE_V6 });
+    if (plan.dryRun)
+        return { changes: planned, final: before, dryRun: true, skipped: false };
+    const changes = [];
+    for (const ip of ipPlan.release) {
+        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app]);
+        changes.push({ action: 'released', address: ip.Address, type: ip.Type });
+        log.info(`Released ${ip.Type} ${ip.Address}`);
+    }
+    if (ipPlan.allocatePrivateV6)
+        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app]);
+    const after = await list();
+    const problem = hardeningProblem(after);
+    if (problem) {
+        throw new Error(`the private deployment of ${plan.app} is not private after hardening: ${problem}. ` +
+            `Check with \`fly ips list -a ${plan.app}\` and release public addresses with \`fly ips release <address> -a ${plan.app}\`.`);
+    }
+    if (ipPlan.allocatePrivateV6) {
+        const known = new Set(before.map((ip) => ip.Address));
+        for (const ip of after.filter((a) => a.Type === PRIVATE_V6 && !known.has(a.Address))) {
+            changes.push({ action: 'allocated', address: ip.Address, type: ip.Type });
+            log.info(`Allocated private IPv6 ${ip.Address}`);
+        }
+    }
+    return { changes, final: after, dryRun: false, skipped: false };
+}
+
+;// CONCATENATED MODULE: ./src/health/log-stream.ts
+/**
+ * Fly's text log lines, parsed. `fly logs` prints each entry as
+ *
+ *   <RFC3339 time> <provider>[<machine id>] <region> [<level>]<message>
+ *
+ * (flyctl internal/render/logs.go, LogEntry with HideAllocID off: the time is `format.Time`, whole
+ * seconds; provider and region may be wrapped in aurora colour codes; there is no space between
+ * `[level]` and the message). The message is whatever the machine printed, often with its own ANSI
+ * colours (the gateway colours its console when TERM is set: openclaw dist/subsystem-*.mjs,
+ * getColorForConsole), so colour is stripped from the whole line before parsing.
+ */
+// CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks), as chalk and aurora emit them.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u009b[0-?]*[ -/]*[@-~]/g;
+function stripAnsi(text) {
+    return text.includes('\u001b') || text.includes('\u009b') ? text.replace(ANSI, '') : text;
+}
+const LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))\s+([A-Za-z][\w-]*)(?:\[([0-9a-zA-Z]+)\])?\s+(\S+)\s+\[(\w+)\](.*)$/;
+/** Parse one line of `fly logs`; undefined for anything else (banners, blank lines, flyctl's own notes). */
+function parseFlyLogLine(raw) {
+    const text = stripAnsi(raw).replace(/\r$/, '');
+    const match = LINE.exec(text);
+    if (!match)
+        return undefined;
+    const [, time, provider, machineId, region, level, message] = match;
+    const timestampMs = Date.parse(time);
+    if (Number.isNaN(timestampMs))
+        return undefined;
+    return {
+        timestampMs,
+        provider: provider,
+        machineId: machineId ?? '',
+        region: region,
+        level: level.toLowerCase(),
+        message: message ?? '',
+        text,
+    };
+}
+/**
+ * A resumed `fly logs` starts by polling the recent buffer (flyctl internal/command/logs/logs.go:
+ * poll, then nats after two seconds), so lines already seen come again. This remembers the last
+ * `capacity` lines exactly as printed and reports a repeat.
+ */
+class LineDeduper {
+    seen = new Set();
+    capacity;
+    constructor(capacity = 20_000) {
+        this.capacity = capacity;
+    }
+    /** True the first time a line is offered. */
+    accept(raw) {
+        if (this.seen.has(raw))
+            return false;
+        this.seen.add(raw);
+        if (this.seen.size > this.capacity) {
+            // Sets iterate in insertion order: drop the oldest.
+            const oldest = this.seen.values().next().value;
+            if (oldest !== undefined)
+                this.seen.delete(oldest);
+        }
+        return true;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/health/signals.ts
+/**
+ * What one gateway or platform log message means for the health verdict. Pure; the patterns are
+ * those of the OpenClaw gateway releases (REFERENCE.md, the guide, and the 2026.9.6 dist files
+ * named below) and of Fly's init (superfly/init-snapshot: "Main child exited ...", "Process appears
+ * to have been OOM killed!") and kernel ("Out of memory: Killed process N (node)").
+ */
+const OOM = [
+    /JavaScript heap out of memory/i,
+    /Runtime_AllocateInYoungGeneration/,
+    /Out of memory: Killed process/i,
+    /Process appears to have been OOM killed/i,
+];
+// openclaw dist/gateway-lock-*.mjs, server-start-*.mjs and the doctor's state coordinator (2026.9.6);
+// `gateway already running (pid N); lock timeout after 5000ms` of older releases (REFERENCE.md).
+const LOCK = [
+    /gateway already running/i,
+    /lock timeout after \d+\s*ms/i,
+    /another OpenClaw process owns gateway-lifecycle/i,
+    /StateDatabaseCoordinatorContentionError/,
+    /failed to acquire gateway state ownership/i,
+    /Legacy Gateway lock .* still has a live/i,
+    /another gateway instance is already listening/i,
+    /state directory is locked by/i,
+    /Gateway lock (?:payload|owner identity) could not be verified/i,
+];
+const AUTH = /Refusing to bind gateway to \S+ without auth/i;
+const CONFIG = [/Invalid config at /i, /Missing config\. Run `?openclaw setup/i, /Config validation failed/i];
+const START_FAILED = /Gateway failed to start:/i;
+const READY = /\[gateway\]\s+ready\s*$/;
+const LISTENING = /\[gateway\]\s+listening on (ws:\/\/.+?)\s*\(PID \d+\)/;
+const WS_ADDRESS = /wss?:\/\/(\[[^\]]+\]|[^\s:,/]+):(\d+)/g;
+const NON_LOOPBACK_WARNING = /Gateway is binding to a non-loopback address/;
+const SEEDED_ORIGINS = /seeded gateway\.controlUi\.allowedOrigins \[([^\]]*)\]/;
+const ORIGIN_PORT = /:\/\/(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)/;
+// `[telegram] [default] starting provider`, `[discord] logged in to discord as <id>`,
+// `slack socket mode connected` (REFERENCE.md, the guide, recorded 2026.9.6 telegram run).
+const CHANNEL_PROVIDER = /\[([a-z][\w-]*)\](?:\s+\[[^\]]*\])*\s+starting provider\b/i;
+const CHANNEL_LOGGED_IN = /\blogged in to ([a-z][\w-]*)\b/i;
+const CHANNEL_TAGGED_LOGIN = /\[([a-z][\w-]*)\][^[]*\blogged in\b/i;
+const SLACK_SOCKET = /\b(slack) socket mode connected\b/i;
+// openclaw 2026.9.6: `suppressed ambient channel auto-configuration for 1 channel: discord. Configure ...`
+const SUPPRESSED = /suppressed ambient channel auto-configuration for \d+ channels?: ([\w, -]+?)\./i;
+const GATEWAY_STOPPING = /\[gateway\]\s+received SIG(?:TERM|INT|HUP)\b|\[gateway\]\s+shutting down\b/;
+const EXIT_CODE = /Main child exited normally with code: (\d+)/;
+const EXIT_SIGNAL = /Main child exited with signal \(with signal '([A-Za-z0-9]+)'/;
+const RESTARTS_EXHAUSTED = /machine has reached its max restart count/i;
+// Fly proxy: "instance refused connection. is your app listening on 0.0.0.0:3000? ..."
+const PROXY_REFUSED = /refused connection|is your app listening on/i;
+/** Every signal a message carries (usually none or one). */
+function classify(message, provider = 'app') {
+    if (provider === 'proxy')
+        return PROXY_REFUSED.test(message) ? [{ kind: 'proxy-refused' }] : [];
+    const fatal = fatalCause(message);
+    if (fatal) {
+        const signals = [{ kind: 'fatal', cause: fatal }];
+        const exit = exitSignal(message);
+        if (exit)
+            signals.push(exit);
+        return signals;
+    }
+    const exit = exitSignal(message);
+    if (exit)
+        return [exit];
+    if (RESTARTS_EXHAUSTED.test(message))
+        return [{ kind: 'restarts-exhausted' }];
+    if (READY.test(message))
+        return [{ kind: 'ready' }];
+    const listening = LISTENING.exec(message);
+    if (listening) {
+        const addresses = parseAddresses(listening[1]);
+        return addresses.length > 0 ? [{ kind: 'listening', addresses }] : [];
+    }
+    if (NON_LOOPBACK_WARNING.test(message))
+        return [{ kind: 'non-loopback-warning' }];
+    const seeded = SEEDED_ORIGINS.exec(message);
+    if (seeded) {
+        const port = ORIGIN_PORT.exec(seeded[1]);
+        return port ? [{ kind: 'origins-port', port: Number(port[1]) }] : [];
+    }
+    const suppressed = SUPPRESSED.exec(message);
+    if (suppressed) {
+        const channels = suppressed[1].split(/[,\s]+/).map((c) => c.trim().toLowerCase()).filter(Boolean);
+        return [{ kind: 'channels-suppressed', channels }];
+    }
+    if (GATEWAY_STOPPING.test(message))
+        return [{ kind: 'stop-requested' }];
+    const channel = channelStarted(message);
+    if (channel)
+        return [{ kind: 'channel-started', channel }];
+    return [];
+}
+function fatalCause(message) {
+    if (OOM.some((re) => re.test(message)))
+        return 'out-of-memory';
+    // The guide lists SIGABRT among the OOM signs: V8 aborts the process when the heap is exhausted.
+    const signal = EXIT_SIGNAL.exec(message);
+    if (signal && /^(SIGABRT|6)$/.test(signal[1]))
+        return 'out-of-memory';
+    if (LOCK.some((re) => re.test(message)))
+        return 'gateway-lock';
+    if (AUTH.test(message))
+        return 'auth-required';
+    if (CONFIG.some((re) => re.test(message)))
+        return 'invalid-config';
+    if (START_FAILED.test(message))
+        return 'start-failed';
+    return undefined;
+}
+function exitSignal(message) {
+    const code = EXIT_CODE.exec(message);
+    if (code)
+        return { kind: 'exit', code: Number(code[1]) };
+    const signal = EXIT_SIGNAL.exec(message);
+    if (signal)
+        return { kind: 'exit', signal: signal[1] };
+    return undefined;
+}
+function channelStarted(message) {
+    const match = CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message);
+    const name = match?.[1]?.toLowerCase();
+    // Subsystems that are not channels also say "starting"; only a named provider or login counts.
+    if (!name || name === 'gateway' || name === 'plugins' || name === 'health-monitor')
+        return undefined;
+    return name;
+}
+function parseAddresses(list) {
+    const addresses = [];
+    for (const match of list.matchAll(WS_ADDRESS)) {
+        addresses.push({ host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) });
+    }
+    return addresses;
+}
+function isLoopbackHost(host) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    return (h === 'localhost' ||
+        /^127\.\d+\.\d+\.\d+$/.test(h) ||
+        h === '::1' ||
+        h === '0:0:0:0:0:0:0:1' ||
+        /^::ffff:127\./.test(h));
+}
+
+;// CONCATENATED MODULE: ./src/health/verdict.ts
+
+const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced']);
+// Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
+const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15']);
+// Clock difference allowed between the runner (notBeforeMs) and Fly's timestamps.
+const CLOCK_SLACK_MS = 2_000;
+class VerdictEngine {
+    expect;
+    machines = new Map();
+    wantedChannels;
+    constructor(expect) {
+        this.expect = {
+            gatewayGeneration: 'auto',
+            bindWarningGraceMs: 3_000,
+            exitGraceMs: 4_000,
+            lastLineCount: 25,
+            ...expect,
+        };
+        this.wantedChannels = [...new Set(expect.channels.map((c) => c.trim().toLowerCase()).filter(Boolean))];
+        for (const id of expect.machineIds) {
+            this.machines.set(id, {
+                id,
+                observed: false,
+                startEvents: [],
+                exitEvents: [],
+                command: { isGateway: false },
+                passingCheckPorts: new Set(),
+                signals: [],
+                lastLines: [],
+            });
+        }
+    }
+    /** Take one parsed `fly logs` line; lines of other machines are ignored. */
+    feed(line, receivedAtMs = line.timestampMs) {
+        const track = this.machines.get(line.machineId);
+        if (!track)
+            return;
+        track.lastLines.push(line.text);
+        if (track.lastLines.length > this.expect.lastLineCount)
+            track.lastLines.shift();
+        for (const signal of classify(line.message, line.provider)) {
+            track.signals.push({ signal, atMs: line.timestampMs, receivedAtMs, message: line.message.trim() });
+        }
+    }
+    /** Take one `machines list --json` result. */
+    observeMachines(list, nowMs) {
+        const byId = new Map(list.map((m) => [m.id, m]));
+        for (const track of this.machines.values()) {
+            const machine = byId.get(track.id);
+            if (!machine) {
+                if (track.observed && track.missingSinceMs === undefined)
+                    track.missingSinceMs = nowMs;
+                continue;
+            }
+            track.observed = true;
+            track.missingSinceMs = undefined;
+            if (track.state !== machine.state)
+                track.stateSinceMs = nowMs;
+            track.state = machine.state;
+            track.startEvents = (machine.events ?? [])
+                .filter((e) => e.type === 'start' && typeof e.timestamp === 'number')
+                .map((e) => e.timestamp)
+                .sort((a, b) => a - b);
+            const known = new Map(track.exitEvents.map((e) => [e.atMs, e]));
+            track.exitEvents = (machine.events ?? [])
+                .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
+                .map((e) => exitRecord(e, known.get(e.timestamp)?.seenAtMs ?? nowMs))
+                .filter((e) => e !== undefined);
+            track.command = commandEvidence(machine);
+            const envPort = Number(machine.config?.env?.OPENCLAW_GATEWAY_PORT);
+            track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined;
+            track.passingCheckPorts = passingCheckPorts(machine);
+        }
+    }
+    /** The last lines kept for a machine (for a message assembled after the verdict). */
+    lastLines(machineId) {
+        return [...(this.machines.get(machineId)?.lastLines ?? [])];
+    }
+    verdict(nowMs) {
+        if (this.machines.size === 0) {
+            return this.unhealthy('no-machines', nowMs, undefined, 'no app machine runs the new release');
+        }
+        for (const track of this.machines.values()) {
+            const fatal = this.fatalFor(track, nowMs);
+            if (fatal)
+                return fatal;
+        }
+        const evidence = [];
+        let allReady = true;
+        for (const track of this.machines.values()) {
+            const ready = this.readiness(track);
+            if (ready.ready)
+                evidence.push(`${track.id}: ${ready.how}`);
+            else
+                allReady = false;
+        }
+        const missingChannels = this.missingChannels();
+        if (allReady && missingChannels.length === 0) {
+            if (this.wantedChannels.length > 0)
+                evidence.push(`channels started: ${this.wantedChannels.join(', ')}`);
+            return { health: 'healthy', atMs: nowMs, evidence };
+        }
+        if (nowMs >= this.expect.deadlineMs)
+            return this.timeoutVerdict(nowMs, missingChannels);
+        return undefined;
+    }
+    // ---- per machine ---------------------------------------------------------------------------
+    windowStart(track) {
+        const notBefore = this.expect.notBeforeMs;
+        if (notBefore === undefined)
+            return track.startEvents[0] ?? Number.NEGATIVE_INFINITY;
+        const firstStart = track.startEvents.find((t) => t >= notBefore - CLOCK_SLACK_MS);
+        return firstStart ?? notBefore - CLOCK_SLACK_MS;
+    }
+    latestRunStart(track) {
+        const start = this.windowStart(track);
+        const latest = track.startEvents.filter((t) => t >= start).at(-1);
+        return latest ?? start;
+    }
+    /** Signals whose line falls at or after `fromMs` (lines carry whole seconds). */
+    signalsFrom(track, fromMs) {
+        const floor = Math.floor(fromMs / 1000) * 1000;
+        return track.signals.filter((s) => s.atMs >= floor);
+    }
+    fatalFor(track, nowMs) {
+        const windowStart = this.windowStart(track);
+        const windowSignals = this.signalsFrom(track, windowStart);
+        const logFatal = windowSignals.find((s) => s.signal.kind === 'fatal');
+        if (logFatal && logFatal.signal.kind === 'fatal') {
+            return this.unhealthy(logFatal.signal.cause, nowMs, track, `the gateway logged: ${logFatal.message}`);
+        }
+        const suppressed = windowSignals.flatMap((s) => (s.signal.kind === 'channels-suppressed' ? s.signal.channels : []));
+        const lost = this.wantedChannels.filter((c) => suppressed.includes(c));
+        if (lost.length > 0) {
+            return this.unhealthy('channel-not-started', nowMs, track, `the gateway suppressed channel ${lost.join(', ')}: its credentials are in the environment but the channel is not configured`);
+        }
+        const { command } = track;
+        const configuredPort = this.expect.port;
+        if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
+            return this.unhealthy('wrong-port', nowMs, track, `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`);
+        }
+        if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
+            return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`);
+        }
+        const runSignals = this.signalsFrom(track, this.latestRunStart(track));
+        const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
+        if (listening && listening.signal.kind === 'listening') {
+            const { addresses } = listening.signal;
+            const shown = addresses.map((a) => `${a.host}:${a.port}`).join(', ');
+            if (addresses.length > 0 && addresses.every((a) => isLoopbackHost(a.host))) {
+                return this.unhealthy('loopback-bind', nowMs, track, `the gateway listens on loopback only (${shown})`);
+            }
+            const wrong = addresses.find((a) => a.port !== configuredPort);
+            if (wrong)
+                return this.unhealthy('wrong-port', nowMs, track, `the gateway listens on ${shown}, but internal_port is ${configuredPort}`);
+        }
+        const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1);
+        if (originsPort && originsPort.signal.kind === 'origins-port' && command.port === undefined && track.envPort === undefined && originsPort.signal.port !== configuredPort) {
+            return this.unhealthy('wrong-port', nowMs, track, `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`);
+        }
+        const ready = runSignals.find((s) => s.signal.kind === 'ready');
+        const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning');
+        if (ready && !listening && !warned && this.expect.gatewayGeneration !== 'legacy') {
+            if (command.bind === 'loopback') {
+                return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but runs with --bind loopback (127.0.0.1)');
+            }
+            if (nowMs - ready.receivedAtMs >= this.expect.bindWarningGraceMs) {
+                return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but never printed "Gateway is binding to a non-loopback address", so it binds loopback (127.0.0.1)');
+            }
+        }
+        if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening).atMs)) {
+            return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`);
+        }
+        return this.exitOrStop(track, windowStart, windowSignals, nowMs);
+    }
+    exitOrStop(track, windowStart, windowSignals, nowMs) {
+        const grace = this.expect.exitGraceMs;
+        const windowFloor = Math.floor(windowStart / 1000) * 1000;
+        const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor);
+        if (oomEvent)
+            return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`);
+        const stopRequestedAt = windowSignals.filter((s) => s.signal.kind === 'stop-requested').map((s) => s.atMs);
+        const crash = windowSignals.find((s) => {
+            if (s.signal.kind === 'restarts-exhausted')
+                return true;
+            if (s.signal.kind !== 'exit')
+                return false;
+            if (s.signal.signal !== undefined)
+                return !REQUESTED_SIGNALS.has(s.signal.signal);
+            // A clean exit after the gateway logged a requested shutdown is a stop, not a crash.
+            return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs));
+        });
+        if (crash && nowMs - crash.receivedAtMs >= grace) {
+            const how = crash.signal.kind === 'exit' ? (crash.signal.code !== undefined ? `exit code ${crash.signal.code}` : `signal ${crash.signal.signal}`) : 'restarts exhausted';
+            return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`);
+        }
+        const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor);
+        if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
+            const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code';
+            return this.unhealthy('machine-exited', nowMs, track, `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`);
+        }
+        if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
+            return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)');
+        }
+        if (track.state && STOPPED_STATES.has(track.state) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+            return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`);
+        }
+        return undefined;
+    }
+    readiness(track) {
+        if (!track.observed)
+            return { ready: false, missing: 'not seen in `machines list` yet' };
+        if (track.state !== 'started')
+            return { ready: false, missing: `machine state is ${track.state ?? 'unknown'}` };
+        const runSignals = this.signalsFrom(track, this.latestRunStart(track));
+        const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
+        if (listening && listening.signal.kind === 'listening') {
+            // fatalFor has already refused loopback-only lists and other ports.
+            const shown = listening.signal.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
+            return { ready: true, how: `[gateway] listening on ${shown}` };
+        }
+        if (this.expect.gatewayGeneration === 'legacy')
+            return { ready: false, missing: 'no `[gateway] listening on` line yet' };
+        const ready = runSignals.some((s) => s.signal.kind === 'ready');
+        if (!ready)
+            return { ready: false, missing: 'no `[gateway] ready` line yet' };
+        const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning');
+        if (!warned)
+            return { ready: false, missing: 'ready, but no non-loopback bind warning yet' };
+        const port = this.portEvidence(track);
+        if (!port)
+            return { ready: false, missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)` };
+        return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` };
+    }
+    portEvidence(track) {
+        const want = this.expect.port;
+        if (track.command.port === want)
+            return '--port in the machine command';
+        if (track.command.port === undefined && track.envPort === want)
+            return 'OPENCLAW_GATEWAY_PORT on the machine';
+        if (track.command.port === undefined && track.envPort === undefined) {
+            const origins = this.signalsFrom(track, this.windowStart(track)).some((s) => s.signal.kind === 'origins-port' && s.signal.port === want);
+            if (origins)
+                return "the gateway's seeded allowed origins";
+            if (track.passingCheckPorts.has(want))
+                return 'a passing Fly check on that port';
+        }
+        return undefined;
+    }
+    missingChannels() {
+        if (this.wantedChannels.length === 0)
+            return [];
+        const started = new Set();
+        for (const track of this.machines.values()) {
+            for (const s of this.signalsFrom(track, this.windowStart(track))) {
+                if (s.signal.kind === 'channel-started')
+                    started.add(s.signal.channel);
+            }
+        }
+        return this.wantedChannels.filter((c) => !started.has(c));
+    }
+    timeoutVerdict(nowMs, missingChannels) {
+        const notReady = [];
+        for (const track of this.machines.values()) {
+            const ready = this.readiness(track);
+            if (!ready.ready)
+                notReady.push({ track, missing: ready.missing });
+        }
+        if (notReady.length === 0) {
+            return this.unhealthy('channel-not-started', nowMs, [...this.machines.values()][0], `the gateway is ready, but no start or login was logged for ${missingChannels.join(', ')} before the timeout`);
+        }
+        const first = notReady[0];
+        const detail = notReady.map((n) => `${n.track.id}: ${n.missing}`).join('; ');
+        return this.unhealthy('timeout', nowMs, first.track, `not healthy within health-timeout: ${detail}`);
+    }
+    unhealthy(cause, nowMs, track, detail) {
+        return {
+            health: 'unhealthy',
+            cause,
+            atMs: nowMs,
+            machineId: track?.id,
+            detail,
+            fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels }),
+            lastLines: track ? [...track.lastLines] : [],
+        };
+    }
+}
+function exitRecord(event, seenAtMs) {
+    // fly-go machine_types.go: MachineRequest{exit_event | MonitorEvent.exit_event}{exit_code, oom_killed, requested_stop, signal}
+    const request = (event.request ?? {});
+    const monitor = request.MonitorEvent;
+    const exit = (monitor?.exit_event ?? request.exit_event);
+    if (exit?.requested_stop === true)
+        return undefined;
+    const code = typeof exit?.exit_code === 'number' ? exit.exit_code : undefined;
+    const signal = typeof exit?.signal === 'number' && exit.signal > 0 ? String(exit.signal) : undefined;
+    return { atMs: event.timestamp ?? 0, code, signal, oomKilled: exit?.oom_killed === true, seenAtMs };
+}
+function commandEvidence(machine) {
+    const init = machine.config?.init;
+    const argv = [...(init?.entrypoint ?? []), ...(init?.exec ?? []), ...(init?.cmd ?? [])];
+    if (argv.length === 0)
+        return { isGateway: false };
+    const value = (flag) => {
+        for (let i = 0; i < argv.length; i++) {
+            const arg = argv[i];
+            if (arg === flag)
+                return argv[i + 1];
+            if (arg.startsWith(`${flag}=`))
+                return arg.slice(flag.length + 1);
+        }
+        return undefined;
+    };
+    const port = Number(value('--port'));
+    return {
+        isGateway: argv.includes('gateway'),
+        port: Number.isInteger(port) && port > 0 ? port : undefined,
+        bind: value('--bind'),
+        text: argv.join(' '),
+    };
+}
+function passingCheckPorts(machine) {
+    const ports = new Set();
+    const configChecks = (machine.config?.checks ?? {});
+    for (const check of machine.checks ?? []) {
+        if (check.status !== 'passing')
+            continue;
+        // flaps names service checks `servicecheck-<n>-<type>-<port>` (flyctl internal/machine/leasable_machine_test.go).
+        const service = /^servicecheck-\d+-[a-z]+-(\d+)$/.exec(check.name);
+        if (service)
+            ports.add(Number(service[1]));
+        const port = configChecks[check.name]?.port;
+        if (typeof port === 'number')
+            ports.add(port);
+    }
+    return ports;
+}
+// ---- words --------------------------------------------------------------------------------------
+function exit78Hint(signal) {
+    return signal.kind === 'exit' && signal.code === 78
+        ? '; exit 78 is the gateway refusing its configuration (invalid or missing config, a lan bind without a token, or a held lock)'
+        : '';
+}
+function fixFor(cause, ctx) {
+    const id = ctx.machineId ?? '<machine-id>';
+    switch (cause) {
+        case 'out-of-memory':
+            return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb"), or \`fly machine update ${id} --vm-memory 2048 -y\`. 512MB is too small; 2GB is recommended. Keep NODE_OPTIONS --max-old-space-size below the VM's memory.`;
+        case 'gateway-lock':
+            return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`;
+        case 'auth-required':
+            return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.';
+        case 'invalid-config':
+            return 'Fix openclaw.json (the `gateway-config` input, or $OPENCLAW_STATE_DIR/openclaw.json on the volume): run `openclaw doctor --fix` against it, or keep `--allow-unconfigured` in the command to start without one.';
+        case 'start-failed':
+            return 'The gateway could not start; the lines below say why. Check them with `fly logs` and `fly ssh console`.';
+        case 'loopback-bind':
+            return `The gateway binds 127.0.0.1, which Fly's proxy cannot reach ("App is not listening on expected address"): add \`--bind lan\` to the command (the input \`bind: lan\`).`;
+        case 'wrong-port':
+            return `Make internal_port match the gateway's port: \`--port ${ctx.port}\` in the command (the input \`port\`) or OPENCLAW_GATEWAY_PORT=${ctx.port}.`;
+        case 'unreachable':
+            return `Fly cannot reach the gateway: make internal_port match \`--port\` (or OPENCLAW_GATEWAY_PORT) and bind with \`--bind lan\`.`;
+        case 'channel-not-started':
+            return `Check the channel's token secret (DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN/SLACK_APP_TOKEN, ...) and enable it under \`channels.<name>\` in openclaw.json (2026.9 ignores ambient credentials of unconfigured channels unless the gateway runs with --ambient-channels); or drop it from health-channels.`;
+        case 'machine-exited':
+        case 'machine-stopped':
+            return `Read the lines below and \`fly machine status ${id}\`; after fixing the cause, redeploy or \`fly machine start ${id}\`.`;
+        case 'no-machines':
+            return 'The deploy left no app machine on the new release; check `fly status` and `fly releases`.';
+        case 'timeout':
+            return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.';
+        case 'health-url':
+            return 'The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app\'s public IPs (a private app has none).';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/health/gate.ts
+
+
+
+const CAUSE_TITLES = {
+    'out-of-memory': 'the gateway ran out of memory',
+    'gateway-lock': 'the gateway lock is held',
+    'auth-required': 'the gateway refused a non-loopback bind without auth',
+    'invalid-config': 'the gateway config is invalid or missing',
+    'start-failed': 'the gateway failed to start',
+    'loopback-bind': 'the gateway binds loopback only',
+    'wrong-port': 'the gateway listens on another port than internal_port',
+    unreachable: "Fly's proxy cannot reach the gateway",
+    'channel-not-started': 'a health channel did not start',
+    'machine-exited': 'the gateway process exited',
+    'machine-stopped': 'the machine stopped',
+    'no-machines': 'no machine runs the new release',
+    timeout: 'the gateway was not healthy before health-timeout',
+    'health-url': 'health-url did not answer',
+};
+function causeTitle(cause) {
+    return CAUSE_TITLES[cause];
+}
+/** The error text of an unhealthy verdict: cause, fix, and the failing machine's last lines (redacted). */
+function formatUnhealthy(verdict, lastLines, redact) {
+    const where = verdict.machineId ? ` on machine ${verdict.machineId}` : '';
+    const parts = [`Health gate: ${causeTitle(verdict.cause)}${where}: ${verdict.detail}.`, `Fix: ${verdict.fix}`];
+    if (lastLines.length > 0) {
+        parts.push(`Last log lines of ${verdict.machineId ?? 'the machine'}:`);
+        parts.push(...lastLines.map((l) => `  ${l}`));
+    }
+    return redact(parts.join('\n'));
+}
+/** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
+function releaseMachines(machines, version) {
+    const app = machines.filter((m) => {
+        const group = m.config?.metadata?.fly_process_group;
+        const standbys = m.config?.standbys;
+        const isStandby = Array.isArray(standbys) && standbys.length > 0;
+        return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying';
+    });
+    const versionOf = (m) => m.config?.metadata?.fly_release_version;
+    const onRelease = app.filter((m) => versionOf(m) === String(version));
+    if (onRelease.length > 0) {
+        const others = app.filter((m) => versionOf(m) !== String(version));
+        const note = others.length > 0 ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}` : undefined;
+        return { ids: onRelease.map((m) => m.id), note };
+    }
+    // Machines that carry no release metadata at all (not created by `fly deploy`): judge them all.
+    if (app.length > 0 && app.every((m) => versionOf(m) === undefined))
+        return { ids: app.map((m) => m.id) };
+    return {
+        ids: [],
+        note: app.length > 0 ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}` : 'the app has no app machines',
+    };
+}
+async function gateRelease(o) {
+    const now = o.now ?? Date.now;
+    const log = o.log ?? (() => { });
+    const pollIntervalMs = o.pollIntervalMs ?? 3_000;
+    const startedAt = now();
+    const deadlineMs = startedAt + o.timeoutMs;
+    const stop = new AbortController();
+    const onOuterAbort = () => stop.abort();
+    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+        const listArgs = ['machines', 'list', '-a', o.app, '--json'];
+        let machines;
+        while (!machines) {
+            try {
+                machines = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000 });
+            }
+            catch (err) {
+                if (stop.signal.aborted)
+                    throw cancelled();
+                if (now() >= deadlineMs)
+                    throw err;
+                log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
+                await sleep(pollIntervalMs, stop.signal);
+            }
+        }
+        const selected = releaseMachines(machines, o.releaseVersion);
+        if (selected.note)
+            log(`health: ${selected.note}`);
+        const engine = new VerdictEngine({
+            machineIds: selected.ids,
+            port: o.port,
+            bind: o.bind,
+            channels: o.channels,
+            notBeforeMs: o.notBeforeMs,
+            deadlineMs,
+            bindWarningGraceMs: o.bindWarningGraceMs,
+            exitGraceMs: o.exitGraceMs,
+        });
+        let lastList = machines;
+        engine.observeMachines(machines, now());
+        if (selected.ids.length === 0) {
+            const verdict = engine.verdict(now());
+            verdict.detail = selected.note ?? verdict.detail;
+            return { verdict, machineIds: [], lastLines: [], machineStates: {} };
+        }
+        log(`health: following the logs of ${selected.ids.join(', ')} (release v${o.releaseVersion}, port ${o.port})`);
+        let decided;
+        let wake;
+        const decidedPromise = new Promise((resolve) => {
+            wake = resolve;
+        });
+        const check = () => {
+            if (decided)
+                return;
+            const verdict = engine.verdict(now());
+            if (verdict) {
+                decided = verdict;
+                wake?.();
+            }
+        };
+        const dedupe = new LineDeduper();
+        const onLine = (raw) => {
+            if (!dedupe.accept(raw))
+                return;
+            const line = parseFlyLogLine(raw);
+            if (!line)
+                return;
+            engine.feed(line, now());
+            check();
+        };
+        const follower = followLogs(o.flyctl, o.app, onLine, stop.signal, log, o.resumeDelayMs ?? 500);
+        const poller = (async () => {
+            while (!stop.signal.aborted) {
+                await sleep(pollIntervalMs, stop.signal);
+                if (stop.signal.aborted)
+                    break;
+                try {
+                    lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000 });
+                    engine.observeMachines(lastList, now());
+                    check();
+                }
+                catch (err) {
+                    if (!stop.signal.aborted)
+                        log(`health: machines list failed (${o.flyctl.redact(err.message)}); will retry`);
+                }
+            }
+        })();
+        // Grace periods and the deadline need a clock even when nothing arrives.
+        const ticker = setInterval(check, 250);
+        check();
+        await Promise.race([decidedPromise, abortPromise(stop.signal)]);
+        clearInterval(ticker);
+        if (!decided)
+            throw cancelled();
+        const verdict = decided;
+        if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
+            await sleep(o.lingerMs ?? 1_500, stop.signal);
+        stop.abort();
+        await Promise.allSettled([follower, poller]);
+        const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];
+        if (verdict.health === 'unhealthy')
+            verdict.lastLines = lastLines;
+        const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]));
+        return { verdict, machineIds: selected.ids, lastLines, machineStates };
+    }
+    finally {
+        stop.abort();
+        o.signal?.removeEventListener('abort', onOuterAbort);
+    }
+}
+/**
+ * `fly logs` streams until killed; it ends on its own when its connection drops. Start it again
+ * (backing off while it keeps failing) until the gate is done.
+ */
+async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
+    let failures = 0;
+    while (!signal.aborted) {
+        const began = Date.now();
+        let result;
+        try {
+            result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true });
+        }
+        catch (err) {
+            if (signal.aborted)
+                return;
+            log(`health: could not run flyctl logs (${flyctl.redact(err.message)})`);
+        }
+        if (signal.aborted)
+            return;
+        failures = Date.now() - began > 30_000 ? 1 : failures + 1;
+        const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed';
+        log(`health: the log stream ${why}; resuming`);
+        await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal);
+    }
+}
+/**
+ * Probe `health-url` after the log gate: any answer below 500 passes. Connection errors and 5xx
+ * are retried every 2 s until the deadline (the proxy may still be catching up with the machine).
+ */
+async function probeHealthUrl(url, deadlineMs, opts = {}) {
+    const doFetch = opts.fetch ?? fetch;
+    const now = opts.now ?? Date.now;
+    let last = 'no answer';
+    do {
+        try {
+            const timeout = AbortSignal.timeout(Math.max(1_000, Math.min(10_000, deadlineMs - now())));
+            const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+            const response = await doFetch(url, { method: 'GET', redirect: 'manual', signal });
+            await response.body?.cancel().catch(() => { });
+            if (response.status < 500)
+                return { ok: true, detail: `${url} answered ${response.status}` };
+            last = `answered ${response.status}`;
+        }
+        catch (err) {
+            if (opts.signal?.aborted)
+                throw cancelled();
+            last = err.message;
+        }
+        if (now() >= deadlineMs)
+            break;
+        await sleep(opts.intervalMs ?? 2_000, opts.signal);
+    } while (now() < deadlineMs);
+    return { ok: false, detail: `${url}: ${last}` };
+}
+function cancelled() {
+    return new Error('health gate cancelled');
+}
+function abortPromise(signal) {
+    return new Promise((resolve) => {
+        if (signal.aborted)
+            resolve();
+        else
+            signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+}
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/health/remediate.ts
+/**
+ * Stale gateway lock repair (the guide's "Gateway lock issues"): remove the lock files on the
+ * machine over `fly ssh console`, then restart that machine once.
+ *
+ * The lock has lived in three places across gateway releases, so all three are cleared:
+ * - `<state-dir>/gateway.*.lock` (the guide);
+ * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7);
+ * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
+ * `fly ssh console -C` runs the command without a shell (REFERENCE.md), so globs need `sh -c`.
+ */
+
+// The state dir goes inside `sh -c '...'`: allow only characters that need no quoting there.
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+function lockPatterns(stateDir) {
+    const dir = stateDir.replace(/\/+$/, '') || '';
+    return [`${dir}/gateway.*.lock`, `${dir}/tmp/openclaw-*/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock'];
+}
+/** The `-C` argument: a POSIX sh script that removes each existing lock file and names it. */
+function staleLockCommand(stateDir) {
+    if (!SAFE_PATH.test(stateDir) || stateDir.includes('..')) {
+        throw new Error(`state-dir "${stateDir}" cannot be used in the lock repair command; use an absolute path of letters, digits, ".", "_", "-" and "/" (the guide uses /data)`);
+    }
+    const patterns = lockPatterns(stateDir).join(' ');
+    return `sh -c 'for f in ${patterns}; do if [ -e "$f" ]; then rm -f -- "$f" && echo "removed $f"; fi; done; true'`;
+}
+async function repairStaleLock(o) {
+    const log = o.log ?? (() => { });
+    const command = staleLockCommand(o.stateDir);
+    const machineArgs = ['-a', o.app];
+    if (o.machineState && o.machineState !== 'started') {
+        log(`health: starting machine ${o.machineId} to reach it over ssh`);
+        await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], { allowFailure: true, signal: o.signal, timeoutMs: 120_000 });
+    }
+    const attempts = o.sshAttempts ?? 3;
+    let removed;
+    let lastError = '';
+    for (let attempt = 1; attempt <= attempts && removed === undefined; attempt++) {
+        const result = await o.flyctl.run(['ssh', 'console', ...machineArgs, '--machine', o.machineId, '-C', command], {
+            allowFailure: true,
+            signal: o.signal,
+            timeoutMs: 120_000,
+        });
+        if (result.exitCode === 0) {
+            removed = result.stdout
+                .split(/\r?\n/)
+                .map((l) => /^removed (.+)$/.exec(l.trim())?.[1])
+                .filter((f) => f !== undefined);
+        }
+        else {
+            lastError = o.flyctl.redact(result.error || result.stderr.trim() || `exit ${result.exitCode}`);
+            // The machine may be between two crash restarts; ssh needs it up.
+            if (attempt < attempts)
+                await sleep(o.retryDelayMs ?? 3_000, o.signal);
+        }
+    }
+    if (removed === undefined) {
+        throw new Error(`could not remove the gateway lock on machine ${o.machineId} over \`fly ssh console\`: ${lastError}`);
+    }
+    log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`);
+    const restartedAtMs = Date.now();
+    await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], { signal: o.signal, timeoutMs: 300_000 });
+    return { removed, restartedAtMs };
+}
+
+;// CONCATENATED MODULE: ./src/health/rollback.ts
+/**
+ * Rollback: Fly has no rollback command, so take the previous release's image from
+ * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
+ * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
+ */
+
+/**
+ * The newest earlier release that completed and ran a different image. Releases that failed or
+ * were interrupted (flyctl deploy/machines_deploymachinesapp.go sets `complete`, `failed`,
+ * `interrupted`) never served; one with the failed image would bring the same image back.
+ */
+function previousRelease(releases, failed) {
+    const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version);
+    if (earlier.length === 0)
+        return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
+    const served = earlier.filter((r) => r.ImageRef !== '' && !/^(failed|interrupted|cancel+ed)$/i.test(r.Status));
+    if (served.length === 0)
+        return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` };
+    const different = served.find((r) => r.ImageRef !== failed.imageRef);
+    if (!different) {
+        return {
+            reason: `every earlier release ran the same image (${failed.imageRef}): rolling back the image cannot undo a configuration or secret change`,
+        };
+    }
+    return { release: different };
+}
+async function rollBack(o) {
+    const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, { signal: o.signal, timeoutMs: 60_000 });
+    const target = previousRelease(releases, o.failed);
+    if (!target.release)
+        return { rolledBack: false, reason: target.reason };
+    o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`);
+    const startedAtMs = Date.now();
+    const deployed = await o.redeploy(target.release.ImageRef);
+    return { rolledBack: true, from: target.release, deployed, startedAtMs: deployed.startedAtMs ?? startedAtMs };
+}
+
+;// CONCATENATED MODULE: ./src/health/index.ts
+
+
+
+
+async function runHealthGate(ctx) {
+    const log = ctx.log ?? (() => { });
+    const summary = [];
+    const redact = (text) => ctx.flyctl.redact(text);
+    if (ctx.plan.healthTimeoutSec <= 0) {
+        return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] };
+    }
+    const gate = (release, notBeforeMs) => gateWithProbe(ctx, release, notBeforeMs);
+    let result = await gate(ctx.release, ctx.deployStartedAtMs);
+    let lockRepaired = false;
+    if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
+        summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
+        try {
+            const repair = await repairStaleLock({
+                flyctl: ctx.flyctl,
+                app: ctx.app,
+                machineId: result.machineId,
+                stateDir: ctx.stateDir,
+                machineState: result.machineStates[result.machineId],
+                retryDelayMs: ctx.tuning?.sshRetryDelayMs,
+                log,
+                signal: ctx.signal,
+            });
+            lockRepaired = true;
+            summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`);
+            result = await gate(ctx.release, repair.restartedAtMs);
+        }
+        catch (err) {
+            summary.push(redact(`The lock repair failed: ${err.message}`));
+        }
+    }
+    if (result.health === 'healthy') {
+        summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
+        return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence };
+    }
+    summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`);
+    const failure = {
+        health: 'unhealthy',
+        cause: result.cause,
+        message: result.message,
+        machineId: result.machineId,
+        lastLines: result.lastLines,
+        rolledBack: false,
+        lockRepaired,
+        summary,
+    };
+    if (!ctx.plan.rollback) {
+        summary.push('Rollback is off (rollback: false); the unhealthy release stays deployed.');
+        return failure;
+    }
+    try {
+        const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy: ctx.redeploy, log, signal: ctx.signal });
+        if (!rollback.rolledBack) {
+            summary.push(`Not rolled back: ${rollback.reason}.`);
+            failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`;
+            return failure;
+        }
+        failure.rolledBack = true;
+        const after = await gate(rollback.deployed, rollback.startedAtMs);
+        const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`;
+        if (after.health === 'healthy') {
+            failure.servingRelease = rollback.deployed;
+            summary.push(`Rolled back: ${what} is now serving and healthy.`);
+            failure.message = `${failure.message}\nRolled back: ${what} is now serving.`;
+        }
+        else {
+            summary.push(`Rolled back to ${what}, but it is unhealthy too: ${after.title}.`);
+            failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${after.message}`;
+        }
+    }
+    catch (err) {
+        const text = redact(`The rollback failed: ${err.message}`);
+        summary.push(text);
+        failure.message = `${failure.message}\n${text}`;
+    }
+    return failure;
+}
+async function gateWithProbe(ctx, release, notBeforeMs) {
+    const timeoutMs = ctx.plan.healthTimeoutSec * 1000;
+    const started = Date.now();
+    const result = await gateRelease({
+        flyctl: ctx.flyctl,
+        app: ctx.app,
+        releaseVersion: release.version,
+        port: ctx.port,
+        bind: ctx.bind,
+        channels: ctx.plan.healthChannels,
+        timeoutMs,
+        notBeforeMs,
+        signal: ctx.signal,
+        log: ctx.log,
+        pollIntervalMs: ctx.tuning?.pollIntervalMs,
+        lingerMs: ctx.tuning?.lingerMs,
+        bindWarningGraceMs: ctx.tuning?.bindWarningGraceMs,
+        exitGraceMs: ctx.tuning?.exitGraceMs,
+        resumeDelayMs: ctx.tuning?.resumeDelayMs,
+    });
+    const { verdict, machineStates } = result;
+    if (verdict.health === 'unhealthy') {
+        return {
+            health: 'unhealthy',
+            cause: verdict.cause,
+            title: causeTitle(verdict.cause),
+            message: formatUnhealthy(verdict, result.lastLines, (t) => ctx.flyctl.redact(t)),
+            machineId: verdict.machineId,
+            lastLines: result.lastLines,
+            machineStates,
+        };
+    }
+    if (!ctx.plan.healthUrl)
+        return { health: 'healthy', evidence: verdict.evidence, machineStates };
+    // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
+    const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000));
+    const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs });
+    if (probe.ok)
+        return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], machineStates };
+    const detail = ctx.flyctl.redact(probe.detail);
+    return {
+        health: 'unhealthy',
+        cause: 'health-url',
+        title: causeTitle('health-url'),
+        message: ctx.flyctl.redact(`Health gate: ${causeTitle('health-url')}: the gateway logged ready, but ${detail}.\nFix: ${fixFor('health-url', { port: ctx.port })}`),
+        lastLines: [],
+        machineStates,
+    };
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./src/plan.ts
 /**
  * The typed plan of one run: every input of SPEC.md, parsed and checked by inputs.ts.
@@ -41067,8 +49547,8 @@ class InputError extends Error {
         super(problems.length === 1
             ? `Input \`${problems[0]?.input}\`: ${problems[0]?.message}`
             : `${problems.length} inputs need fixing:\n` + problems.map((p) => `- \`${p.input}\`: ${p.message}`).join('\n'));
-        this.problems = problems;
         this.name = 'InputError';
+        this.problems = problems;
     }
 }
 // ---------------------------------------------------------------- grammar pieces (zod)
@@ -41481,6 +49961,814 @@ function describePlan(plan) {
     return { ...rest, apiToken: plan.apiToken ? '***' : '', secrets: [...secrets.keys()].sort() };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
+var manifest_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+// Internal object for testability (allows mocking in ESM)
+const _internal = {
+    readLinuxVersionFile() {
+        const lsbReleaseFile = '/etc/lsb-release';
+        const osReleaseFile = '/etc/os-release';
+        let contents = '';
+        if (external_fs_namespaceObject.existsSync(lsbReleaseFile)) {
+            contents = external_fs_namespaceObject.readFileSync(lsbReleaseFile).toString();
+        }
+        else if (external_fs_namespaceObject.existsSync(osReleaseFile)) {
+            contents = external_fs_namespaceObject.readFileSync(osReleaseFile).toString();
+        }
+        return contents;
+    }
+};
+function _findMatch(versionSpec, stable, candidates, archFilter) {
+    return manifest_awaiter(this, void 0, void 0, function* () {
+        const platFilter = os.platform();
+        let result;
+        let match;
+        let file;
+        for (const candidate of candidates) {
+            const version = candidate.version;
+            debug(`check ${version} satisfies ${versionSpec}`);
+            if (semver.satisfies(version, versionSpec) &&
+                (!stable || candidate.stable === stable)) {
+                file = candidate.files.find(item => {
+                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
+                    let chk = item.arch === archFilter && item.platform === platFilter;
+                    if (chk && item.platform_version) {
+                        const osVersion = _getOsVersion();
+                        if (osVersion === item.platform_version) {
+                            chk = true;
+                        }
+                        else {
+                            chk = semver.satisfies(osVersion, item.platform_version);
+                        }
+                    }
+                    return chk;
+                });
+                if (file) {
+                    debug(`matched ${candidate.version}`);
+                    match = candidate;
+                    break;
+                }
+            }
+        }
+        if (match && file) {
+            // clone since we're mutating the file list to be only the file that matches
+            result = Object.assign({}, match);
+            result.files = [file];
+        }
+        return result;
+    });
+}
+function _getOsVersion() {
+    // TODO: add windows and other linux, arm variants
+    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
+    const plat = os.platform();
+    let version = '';
+    if (plat === 'darwin') {
+        version = cp.execSync('sw_vers -productVersion').toString();
+    }
+    else if (plat === 'linux') {
+        // lsb_release process not in some containers, readfile
+        // Run cat /etc/lsb-release
+        // DISTRIB_ID=Ubuntu
+        // DISTRIB_RELEASE=18.04
+        // DISTRIB_CODENAME=bionic
+        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
+        const lsbContents = _internal.readLinuxVersionFile();
+        if (lsbContents) {
+            const lines = lsbContents.split('\n');
+            for (const line of lines) {
+                const parts = line.split('=');
+                if (parts.length === 2 &&
+                    (parts[0].trim() === 'VERSION_ID' ||
+                        parts[0].trim() === 'DISTRIB_RELEASE')) {
+                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
+                    break;
+                }
+            }
+        }
+    }
+    return version;
+}
+// Alias for backwards compatibility
+function _readLinuxVersionFile() {
+    return _internal.readLinuxVersionFile();
+}
+//# sourceMappingURL=manifest.js.map
+// EXTERNAL MODULE: external "stream"
+var external_stream_ = __nccwpck_require__(2203);
+// EXTERNAL MODULE: external "util"
+var external_util_ = __nccwpck_require__(9023);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
+var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+/**
+ * Internal class for retries
+ */
+class retry_helper_RetryHelper {
+    constructor(maxAttempts, minSeconds, maxSeconds) {
+        if (maxAttempts < 1) {
+            throw new Error('max attempts should be greater than or equal to 1');
+        }
+        this.maxAttempts = maxAttempts;
+        this.minSeconds = Math.floor(minSeconds);
+        this.maxSeconds = Math.floor(maxSeconds);
+        if (this.minSeconds > this.maxSeconds) {
+            throw new Error('min seconds should be less than or equal to max seconds');
+        }
+    }
+    execute(action, isRetryable) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            let attempt = 1;
+            while (attempt < this.maxAttempts) {
+                // Try
+                try {
+                    return yield action();
+                }
+                catch (err) {
+                    if (isRetryable && !isRetryable(err)) {
+                        throw err;
+                    }
+                    core.info(err.message);
+                }
+                // Sleep
+                const seconds = this.getSleepAmount();
+                core.info(`Waiting ${seconds} seconds before trying again`);
+                yield this.sleep(seconds);
+                attempt++;
+            }
+            // Last attempt
+            return yield action();
+        });
+    }
+    getSleepAmount() {
+        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
+            this.minSeconds);
+    }
+    sleep(seconds) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
+        });
+    }
+}
+//# sourceMappingURL=retry-helper.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
+var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+class HTTPError extends Error {
+    constructor(httpStatusCode) {
+        super(`Unexpected HTTP response: ${httpStatusCode}`);
+        this.httpStatusCode = httpStatusCode;
+        Object.setPrototypeOf(this, new.target.prototype);
+    }
+}
+const tool_cache_IS_WINDOWS = process.platform === 'win32';
+const IS_MAC = process.platform === 'darwin';
+const userAgent = 'actions/tool-cache';
+/**
+ * Download a tool from an url and stream it into a file
+ *
+ * @param url       url of tool to download
+ * @param dest      path to download tool
+ * @param auth      authorization header
+ * @param headers   other headers
+ * @returns         path to downloaded tool
+ */
+function downloadTool(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        dest = dest || path.join(_getTempDirectory(), crypto.randomUUID());
+        yield io.mkdirP(path.dirname(dest));
+        core.debug(`Downloading ${url}`);
+        core.debug(`Destination ${dest}`);
+        const maxAttempts = 3;
+        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
+        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
+        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
+        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
+            return yield downloadToolAttempt(url, dest || '', auth, headers);
+        }), (err) => {
+            if (err instanceof HTTPError && err.httpStatusCode) {
+                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
+                if (err.httpStatusCode < 500 &&
+                    err.httpStatusCode !== 408 &&
+                    err.httpStatusCode !== 429) {
+                    return false;
+                }
+            }
+            // Otherwise retry
+            return true;
+        });
+    });
+}
+function downloadToolAttempt(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (fs.existsSync(dest)) {
+            throw new Error(`Destination file path ${dest} already exists`);
+        }
+        // Get the response headers
+        const http = new httpm.HttpClient(userAgent, [], {
+            allowRetries: false
+        });
+        if (auth) {
+            core.debug('set auth');
+            if (headers === undefined) {
+                headers = {};
+            }
+            headers.authorization = auth;
+        }
+        const response = yield http.get(url, headers);
+        if (response.message.statusCode !== 200) {
+            const err = new HTTPError(response.message.statusCode);
+            core.debug(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
+            throw err;
+        }
+        // Download the response body
+        const pipeline = util.promisify(stream.pipeline);
+        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
+        const readStream = responseMessageFactory();
+        let succeeded = false;
+        try {
+            yield pipeline(readStream, fs.createWriteStream(dest));
+            core.debug('download complete');
+            succeeded = true;
+            return dest;
+        }
+        finally {
+            // Error, delete dest before retry
+            if (!succeeded) {
+                core.debug('download failed');
+                try {
+                    yield io.rmRF(dest);
+                }
+                catch (err) {
+                    core.debug(`Failed to delete '${dest}'. ${err.message}`);
+                }
+            }
+        }
+    });
+}
+/**
+ * Extract a .7z file
+ *
+ * @param file     path to the .7z file
+ * @param dest     destination directory. Optional.
+ * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
+ * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
+ * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
+ * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
+ * interface, it is smaller than the full command line interface, and it does support long paths. At the
+ * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
+ * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
+ * to 7zr.exe can be pass to this function.
+ * @returns        path to the destination directory
+ */
+function extract7z(file, dest, _7zPath) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        ok(tool_cache_IS_WINDOWS, 'extract7z() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        const originalCwd = process.cwd();
+        process.chdir(dest);
+        if (_7zPath) {
+            try {
+                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
+                const args = [
+                    'x', // eXtract files with full paths
+                    logLevel, // -bb[0-3] : set output log level
+                    '-bd', // disable progress indicator
+                    '-sccUTF-8', // set charset for for console input/output
+                    file
+                ];
+                const options = {
+                    silent: true
+                };
+                yield exec(`"${_7zPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        else {
+            const escapedScript = path
+                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
+                .replace(/'/g, "''")
+                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                command
+            ];
+            const options = {
+                silent: true
+            };
+            try {
+                const powershellPath = yield io.which('powershell', true);
+                yield exec(`"${powershellPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        return dest;
+    });
+}
+/**
+ * Extract a compressed tar archive
+ *
+ * @param file     path to the tar
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
+ * @returns        path to the destination directory
+ */
+function extractTar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        // Create dest
+        dest = yield _createExtractFolder(dest);
+        // Determine whether GNU tar
+        core_debug('Checking tar --version');
+        let versionOutput = '';
+        yield exec_exec('tar --version', [], {
+            ignoreReturnCode: true,
+            silent: true,
+            listeners: {
+                stdout: (data) => (versionOutput += data.toString()),
+                stderr: (data) => (versionOutput += data.toString())
+            }
+        });
+        core_debug(versionOutput.trim());
+        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
+        // Initialize args
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        if (isDebug() && !flags.includes('v')) {
+            args.push('-v');
+        }
+        let destArg = dest;
+        let fileArg = file;
+        if (tool_cache_IS_WINDOWS && isGnuTar) {
+            args.push('--force-local');
+            destArg = dest.replace(/\\/g, '/');
+            // Technically only the dest needs to have `/` but for aesthetic consistency
+            // convert slashes in the file arg too.
+            fileArg = file.replace(/\\/g, '/');
+        }
+        if (isGnuTar) {
+            // Suppress warnings when using GNU tar to extract archives created by BSD tar
+            args.push('--warning=no-unknown-keyword');
+            args.push('--overwrite');
+        }
+        args.push('-C', destArg, '-f', fileArg);
+        yield exec_exec(`tar`, args);
+        return dest;
+    });
+}
+/**
+ * Extract a xar compatible archive
+ *
+ * @param file     path to the archive
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the xar. Optional.
+ * @returns        path to the destination directory
+ */
+function extractXar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
+        ok(IS_MAC, 'extractXar() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        args.push('-x', '-C', dest, '-f', file);
+        if (core.isDebug()) {
+            args.push('-v');
+        }
+        const xarPath = yield io.which('xar', true);
+        yield exec(`"${xarPath}"`, _unique(args));
+        return dest;
+    });
+}
+/**
+ * Extract a zip
+ *
+ * @param file     path to the zip
+ * @param dest     destination directory. Optional.
+ * @returns        path to the destination directory
+ */
+function extractZip(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        dest = yield _createExtractFolder(dest);
+        if (tool_cache_IS_WINDOWS) {
+            yield extractZipWin(file, dest);
+        }
+        else {
+            yield extractZipNix(file, dest);
+        }
+        return dest;
+    });
+}
+function extractZipWin(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        // build the powershell command
+        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+        const pwshPath = yield which('pwsh', false);
+        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
+        //and the -Force flag for Expand-Archive as a fallback
+        if (pwshPath) {
+            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
+            const pwshCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
+                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
+                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                pwshCommand
+            ];
+            core_debug(`Using pwsh at path: ${pwshPath}`);
+            yield exec_exec(`"${pwshPath}"`, args);
+        }
+        else {
+            const powershellCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
+                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
+                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                powershellCommand
+            ];
+            const powershellPath = yield which('powershell', true);
+            core_debug(`Using powershell at path: ${powershellPath}`);
+            yield exec_exec(`"${powershellPath}"`, args);
+        }
+    });
+}
+function extractZipNix(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const unzipPath = yield which('unzip', true);
+        const args = [file];
+        if (!isDebug()) {
+            args.unshift('-q');
+        }
+        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
+        yield exec_exec(`"${unzipPath}"`, args, { cwd: dest });
+    });
+}
+/**
+ * Caches a directory and installs it into the tool cacheDir
+ *
+ * @param sourceDir    the directory to cache into tools
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheDir(sourceDir, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = node_modules_semver.clean(version) || version;
+        arch = arch || external_os_namespaceObject.arch();
+        core_debug(`Caching tool ${tool} ${version} ${arch}`);
+        core_debug(`source dir: ${sourceDir}`);
+        if (!external_fs_namespaceObject.statSync(sourceDir).isDirectory()) {
+            throw new Error('sourceDir is not a directory');
+        }
+        // Create the tool dir
+        const destPath = yield _createToolPath(tool, version, arch);
+        // copy each child item. do not move. move can fail on Windows
+        // due to anti-virus software having an open handle on a file.
+        for (const itemName of external_fs_namespaceObject.readdirSync(sourceDir)) {
+            const s = external_path_namespaceObject.join(sourceDir, itemName);
+            yield io_cp(s, destPath, { recursive: true });
+        }
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destPath;
+    });
+}
+/**
+ * Caches a downloaded file (GUID) and installs it
+ * into the tool cache with a given targetName
+ *
+ * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
+ * @param targetFile    the name of the file name in the tools directory
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheFile(sourceFile, targetFile, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source file: ${sourceFile}`);
+        if (!fs.statSync(sourceFile).isFile()) {
+            throw new Error('sourceFile is not a file');
+        }
+        // create the tool dir
+        const destFolder = yield _createToolPath(tool, version, arch);
+        // copy instead of move. move can fail on Windows due to
+        // anti-virus software having an open handle on a file.
+        const destPath = path.join(destFolder, targetFile);
+        core.debug(`destination file ${destPath}`);
+        yield io.cp(sourceFile, destPath);
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destFolder;
+    });
+}
+/**
+ * Finds the path to a tool version in the local installed tool cache
+ *
+ * @param toolName      name of the tool
+ * @param versionSpec   version of the tool
+ * @param arch          optional arch.  defaults to arch of computer
+ */
+function find(toolName, versionSpec, arch) {
+    if (!toolName) {
+        throw new Error('toolName parameter is required');
+    }
+    if (!versionSpec) {
+        throw new Error('versionSpec parameter is required');
+    }
+    arch = arch || external_os_namespaceObject.arch();
+    // attempt to resolve an explicit version
+    if (!isExplicitVersion(versionSpec)) {
+        const localVersions = findAllVersions(toolName, arch);
+        const match = evaluateVersions(localVersions, versionSpec);
+        versionSpec = match;
+    }
+    // check for the explicit version in the cache
+    let toolPath = '';
+    if (versionSpec) {
+        versionSpec = node_modules_semver.clean(versionSpec) || '';
+        const cachePath = external_path_namespaceObject.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        core_debug(`checking cache: ${cachePath}`);
+        if (external_fs_namespaceObject.existsSync(cachePath) && external_fs_namespaceObject.existsSync(`${cachePath}.complete`)) {
+            core_debug(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
+            toolPath = cachePath;
+        }
+        else {
+            core_debug('not found');
+        }
+    }
+    return toolPath;
+}
+/**
+ * Finds the paths to all versions of a tool that are installed in the local tool cache
+ *
+ * @param toolName  name of the tool
+ * @param arch      optional arch.  defaults to arch of computer
+ */
+function findAllVersions(toolName, arch) {
+    const versions = [];
+    arch = arch || external_os_namespaceObject.arch();
+    const toolPath = external_path_namespaceObject.join(_getCacheDirectory(), toolName);
+    if (external_fs_namespaceObject.existsSync(toolPath)) {
+        const children = external_fs_namespaceObject.readdirSync(toolPath);
+        for (const child of children) {
+            if (isExplicitVersion(child)) {
+                const fullPath = external_path_namespaceObject.join(toolPath, child, arch || '');
+                if (external_fs_namespaceObject.existsSync(fullPath) && external_fs_namespaceObject.existsSync(`${fullPath}.complete`)) {
+                    versions.push(child);
+                }
+            }
+        }
+    }
+    return versions;
+}
+function getManifestFromRepo(owner_1, repo_1, auth_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
+        let releases = [];
+        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
+        const http = new httpm.HttpClient('tool-cache');
+        const headers = {};
+        if (auth) {
+            core.debug('set auth');
+            headers.authorization = auth;
+        }
+        const response = yield http.getJson(treeUrl, headers);
+        if (!response.result) {
+            return releases;
+        }
+        let manifestUrl = '';
+        for (const item of response.result.tree) {
+            if (item.path === 'versions-manifest.json') {
+                manifestUrl = item.url;
+                break;
+            }
+        }
+        headers['accept'] = 'application/vnd.github.VERSION.raw';
+        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
+        if (versionsRaw) {
+            // shouldn't be needed but protects against invalid json saved with BOM
+            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
+            try {
+                releases = JSON.parse(versionsRaw);
+            }
+            catch (_a) {
+                core.debug('Invalid json');
+            }
+        }
+        return releases;
+    });
+}
+function findFromManifest(versionSpec_1, stable_1, manifest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
+        // wrap the internal impl
+        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
+        return match;
+    });
+}
+function _createExtractFolder(dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!dest) {
+            // create a temp dir
+            dest = external_path_namespaceObject.join(_getTempDirectory(), external_crypto_namespaceObject.randomUUID());
+        }
+        yield mkdirP(dest);
+        return dest;
+    });
+}
+function _createToolPath(tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const folderPath = external_path_namespaceObject.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+        core_debug(`destination ${folderPath}`);
+        const markerPath = `${folderPath}.complete`;
+        yield rmRF(folderPath);
+        yield rmRF(markerPath);
+        yield mkdirP(folderPath);
+        return folderPath;
+    });
+}
+function _completeToolPath(tool, version, arch) {
+    const folderPath = external_path_namespaceObject.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+    const markerPath = `${folderPath}.complete`;
+    external_fs_namespaceObject.writeFileSync(markerPath, '');
+    core_debug('finished caching tool');
+}
+/**
+ * Check if version string is explicit
+ *
+ * @param versionSpec      version string to check
+ */
+function isExplicitVersion(versionSpec) {
+    const c = node_modules_semver.clean(versionSpec) || '';
+    core_debug(`isExplicit: ${c}`);
+    const valid = node_modules_semver.valid(c) != null;
+    core_debug(`explicit? ${valid}`);
+    return valid;
+}
+/**
+ * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
+ *
+ * @param versions        array of versions to evaluate
+ * @param versionSpec     semantic version spec to satisfy
+ */
+function evaluateVersions(versions, versionSpec) {
+    let version = '';
+    core_debug(`evaluating ${versions.length} versions`);
+    versions = versions.sort((a, b) => {
+        if (node_modules_semver.gt(a, b)) {
+            return 1;
+        }
+        return -1;
+    });
+    for (let i = versions.length - 1; i >= 0; i--) {
+        const potential = versions[i];
+        const satisfied = node_modules_semver.satisfies(potential, versionSpec);
+        if (satisfied) {
+            version = potential;
+            break;
+        }
+    }
+    if (version) {
+        core_debug(`matched: ${version}`);
+    }
+    else {
+        core_debug('match not found');
+    }
+    return version;
+}
+/**
+ * Gets RUNNER_TOOL_CACHE
+ */
+function _getCacheDirectory() {
+    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
+    (0,external_assert_.ok)(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
+    return cacheDirectory;
+}
+/**
+ * Gets RUNNER_TEMP
+ */
+function _getTempDirectory() {
+    const tempDirectory = process.env['RUNNER_TEMP'] || '';
+    (0,external_assert_.ok)(tempDirectory, 'Expected RUNNER_TEMP to be defined');
+    return tempDirectory;
+}
+/**
+ * Gets a global variable
+ */
+function _getGlobal(key, defaultValue) {
+    /* eslint-disable @typescript-eslint/no-explicit-any */
+    const value = global[key];
+    /* eslint-enable @typescript-eslint/no-explicit-any */
+    return value !== undefined ? value : defaultValue;
+}
+/**
+ * Returns an array of unique values.
+ * @param values Values to make unique.
+ */
+function _unique(values) {
+    return Array.from(new Set(values));
+}
+//# sourceMappingURL=tool-cache.js.map
 ;// CONCATENATED MODULE: ./src/redact.ts
 
 const MASK = '***';
@@ -41525,29 +50813,2271 @@ function encodedForms(value) {
     return forms.filter((f) => f.length > 0);
 }
 
+;// CONCATENATED MODULE: ./src/install-core.ts
+/**
+ * The pure half of the install stage: version specs, platform mapping, release asset names and
+ * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
+ * touches the network, the disk or the environment; install.ts is the edge.
+ */
+
+/** The flyctl release the action is tested against; the default of `flyctl-version`. */
+const PINNED_FLYCTL_VERSION = '0.4.87';
+/** Name under which flyctl is kept in the runner's tool cache. */
+const TOOL_NAME = 'flyctl';
+const DEFAULT_ENDPOINTS = {
+    /** Fly's release endpoint; `<base>/<goos>/<goarch>/latest`. */
+    flyReleases: 'https://api.fly.io/app/flyctl_releases',
+    /** GitHub's REST API; `<base>/repos/superfly/flyctl/releases/latest`. */
+    githubApi: 'https://api.github.com',
+    /** What `flyctl-mirror` replaces; `<base>/v<ver>/<asset>`. */
+    githubDownload: 'https://github.com/superfly/flyctl/releases/download',
+};
+// ---------------------------------------------------------------------------------------------
+// Versions
+/** An exact release: `0.4.87`, or a prerelease such as `0.4.88-pr1234` (goreleaser's `.Version`). */
+const EXACT_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+/**
+ * Read the `flyctl-version` input. Empty means the pinned version; `latest` (any case) is resolved
+ * later; an exact version may carry the tag's `v`. Ranges are refused: the tool cache would then
+ * need the network to know what they mean, and a deploy should name what it runs.
+ */
+function parseVersionSpec(input) {
+    const text = (input ?? '').trim();
+    if (text === '')
+        return { kind: 'exact', version: PINNED_FLYCTL_VERSION };
+    if (text.toLowerCase() === 'latest')
+        return { kind: 'latest' };
+    const version = stripV(text);
+    if (EXACT_VERSION.test(version))
+        return { kind: 'exact', version };
+    throw new Error(`flyctl-version: "${text}" is not a flyctl version. Use an exact release such as ` +
+        `"${PINNED_FLYCTL_VERSION}" (or "v${PINNED_FLYCTL_VERSION}"), or "latest"; ranges are not accepted.`);
+}
+/** A version as an API reported it (`v0.4.87` or `0.4.87`), or undefined when it is not one. */
+function exactVersionOrUndefined(text) {
+    if (typeof text !== 'string')
+        return undefined;
+    const version = stripV(text.trim());
+    return EXACT_VERSION.test(version) ? version : undefined;
+}
+function stripV(text) {
+    return /^v\d/i.test(text) ? text.slice(1) : text;
+}
+const OS_BY_PLATFORM = {
+    linux: { os: 'Linux', goos: 'linux' },
+    darwin: { os: 'macOS', goos: 'darwin' },
+    win32: { os: 'Windows', goos: 'windows' },
+};
+const ARCH_BY_NODE_ARCH = {
+    x64: { arch: 'x86_64', goarch: 'amd64', toolArch: 'x64' },
+    arm64: { arch: 'arm64', goarch: 'arm64', toolArch: 'arm64' },
+};
+/** Map Node's platform and arch to flyctl's release assets (REFERENCE.md; flyctl .goreleaser.yml). */
+function platformTarget(platform, arch) {
+    const os = OS_BY_PLATFORM[platform];
+    const cpu = ARCH_BY_NODE_ARCH[arch];
+    if (!os || !cpu) {
+        throw new Error(`flyctl has no release for ${platform}/${arch}: this action installs it on Linux, macOS and Windows ` +
+            'runners with x64 or arm64 CPUs. Use such a runner (for example ubuntu-latest).');
+    }
+    const windows = os.os === 'Windows';
+    return {
+        ...os,
+        ...cpu,
+        archive: windows ? 'zip' : 'tar.gz',
+        binary: windows ? 'flyctl.exe' : 'flyctl',
+        alias: windows ? 'fly.exe' : 'fly',
+    };
+}
+/** `flyctl_0.4.87_Linux_x86_64.tar.gz`: goreleaser's archive name for a release. */
+function assetName(version, target) {
+    return `flyctl_${version}_${target.os}_${target.arch}.${target.archive}`;
+}
+/** The names the checksums file has had, in the order to try them. */
+function checksumFileNames(version) {
+    return ['checksums.txt', `flyctl_${version}_checksums.txt`];
+}
+function releaseUrls(downloadBase, version, target) {
+    const base = `${trimSlash(downloadBase)}/v${version}`;
+    const asset = assetName(version, target);
+    return {
+        asset,
+        archiveUrl: `${base}/${asset}`,
+        checksumUrls: checksumFileNames(version).map((name) => ({ name, url: `${base}/${name}` })),
+    };
+}
+function flyLatestUrl(flyReleasesBase, target) {
+    return `${trimSlash(flyReleasesBase)}/${target.goos}/${target.goarch}/latest`;
+}
+function githubLatestUrl(githubApiBase) {
+    return `${trimSlash(githubApiBase)}/repos/superfly/flyctl/releases/latest`;
+}
+function trimSlash(url) {
+    return url.replace(/\/+$/, '');
+}
+/** A mirror must be an http(s) URL; anything else is refused with the input's name. */
+function checkMirror(mirror) {
+    let parsed;
+    try {
+        parsed = new URL(mirror);
+    }
+    catch {
+        throw new Error(`flyctl-mirror: "${mirror}" is not a URL. Give the base that replaces ${DEFAULT_ENDPOINTS.githubDownload}.`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+        throw new Error(`flyctl-mirror: "${mirror}" must be an http(s) URL laid out like ${DEFAULT_ENDPOINTS.githubDownload}.`);
+    }
+    return trimSlash(mirror);
+}
+// ---------------------------------------------------------------------------------------------
+// Checksums
+/**
+ * Parse a goreleaser checksums file: `<sha256>  <file>` per line (sha256sum's format; a `*` before
+ * the name marks binary mode). Blank lines and lines that are not entries are skipped.
+ */
+function parseChecksums(text) {
+    const entries = new Map();
+    for (const raw of text.split(/\r?\n/)) {
+        const match = /^\s*([0-9a-fA-F]{64})\s+\*?(.+?)\s*$/.exec(raw);
+        if (match?.[1] && match[2])
+            entries.set(match[2], match[1].toLowerCase());
+    }
+    return entries;
+}
+/** Compare the archive's digest with the checksums file; an error names the file and both digests. */
+function checkDigest(args) {
+    const expected = args.checksums.get(args.asset);
+    if (expected === undefined) {
+        throw new Error(`${args.asset} has no entry in ${args.checksumUrl} (actual sha256 ${args.actual}). ` +
+            'The release or the mirror is incomplete; check flyctl-version and flyctl-mirror.');
+    }
+    if (expected !== args.actual.toLowerCase()) {
+        throw new Error(`checksum mismatch for ${args.asset}: ${args.checksumUrl} expects sha256 ${expected}, ` +
+            `the downloaded file has ${args.actual}. The download was corrupted or the mirror serves a different build; ` +
+            'nothing was installed.');
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// The two "latest" answers
+const FlyRelease = object({
+    version: schemas_string(),
+    prerelease: schemas_boolean().optional(),
+    download_url: schemas_string().optional(),
+    timestamp: schemas_string().optional(),
+});
+/**
+ * Read Fly's release endpoint (flyctl internal/update/update.go `Release`). With
+ * `Accept: application/json` it answers `{version, prerelease, download_url, timestamp}`; older
+ * deployments answer the download URL as plain text. A prerelease or an unparsable version as
+ * "latest" is nonsense, and undefined sends the caller to GitHub.
+ */
+function parseFlyLatest(body) {
+    const text = body.trim();
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch {
+        return versionFromDownloadUrl(text);
+    }
+    const parsed = FlyRelease.safeParse(data);
+    if (!parsed.success || parsed.data.prerelease === true)
+        return undefined;
+    return exactVersionOrUndefined(parsed.data.version);
+}
+function versionFromDownloadUrl(text) {
+    if (!/^https?:\/\/\S+$/.test(text))
+        return undefined;
+    const match = /\/download\/v([^/]+)\//.exec(text);
+    return exactVersionOrUndefined(match?.[1]);
+}
+const GithubRelease = object({ tag_name: schemas_string(), prerelease: schemas_boolean().optional(), draft: schemas_boolean().optional() });
+/** Read GitHub's latest-release answer (which never is a draft or prerelease); `tag_name` is `v0.4.87`. */
+function parseGithubLatest(body) {
+    let data;
+    try {
+        data = JSON.parse(body);
+    }
+    catch {
+        return undefined;
+    }
+    const parsed = GithubRelease.safeParse(data);
+    if (!parsed.success || parsed.data.prerelease === true || parsed.data.draft === true)
+        return undefined;
+    return exactVersionOrUndefined(parsed.data.tag_name);
+}
+/** The version in `flyctl version` output: `flyctl v0.4.87 linux/amd64 Commit: ... BuildDate: ...` (internal/buildinfo/buildinfo.go). */
+function parseVersionOutput(stdout) {
+    const match = /\bv(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b/.exec(stdout);
+    return exactVersionOrUndefined(match?.[1]);
+}
+const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 };
+const TRANSIENT_CODES = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ECONNABORTED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'ENETUNREACH',
+    'EHOSTUNREACH',
+    'UND_ERR_SOCKET',
+    'ERR_STREAM_PREMATURE_CLOSE',
+]);
+/** 5xx, 408, 429 and dropped or timed-out connections are worth another try; other answers are final. */
+function isTransient(failure) {
+    if (failure.kind === 'status')
+        return failure.status >= 500 || failure.status === 408 || failure.status === 429;
+    if (failure.code && TRANSIENT_CODES.has(failure.code))
+        return true;
+    return /timeout|socket hang up|premature|aborted|truncated/i.test(failure.message);
+}
+/**
+ * Milliseconds to wait before try `attempt + 1` (attempt counts from 1), or undefined to stop.
+ * Exponential backoff; `random` in [0, 1) spreads it over the upper half so that parallel jobs do
+ * not retry in step; a server's Retry-After (seconds) is honoured up to the cap.
+ */
+function retryDelayMs(policy, attempt, failure, random) {
+    if (attempt >= policy.attempts || !isTransient(failure))
+        return undefined;
+    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+    const jittered = Math.round(backoff / 2 + (backoff / 2) * random);
+    const hinted = failure.kind === 'status' ? retryAfterMs(failure.retryAfter) : undefined;
+    return hinted === undefined ? jittered : Math.min(policy.maxDelayMs, Math.max(jittered, hinted));
+}
+function retryAfterMs(header) {
+    if (!header)
+        return undefined;
+    const seconds = Number(header.trim());
+    return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+function describeFailure(failure) {
+    return failure.kind === 'status' ? `HTTP ${failure.status}` : failure.code ? `${failure.code} (${failure.message})` : failure.message;
+}
+
+;// CONCATENATED MODULE: ./src/install.ts
+/**
+ * Install stage: flyctl through the runner's tool cache, the edge over install-core.ts.
+ *
+ * Cache first: an exact version found in the tool cache is used without a single network request
+ * (Fly's setup-flyctl asks api.fly.io before it looks). `latest` is resolved through Fly's release
+ * endpoint, with GitHub's latest-release API as the fallback. A download comes from `flyctl-mirror`
+ * or GitHub releases, is checked against the release's checksums file, extracted, cached under
+ * `flyctl/<version>/<arch>`, given a `fly` alias beside `flyctl`, run once (`flyctl version`), and
+ * put on PATH.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+const USER_AGENT = 'openclaw-fly-deploy';
+// An idle socket for this long counts as a transient failure (http-client's own default is 3 minutes).
+const SOCKET_TIMEOUT_MS = 30_000;
+const VERSION_TIMEOUT_MS = 30_000;
+async function installFlyctl(req) {
+    const log = req.log ?? ((line) => info(line));
+    const spec = parseVersionSpec(req.version);
+    const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch);
+    const endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) };
+    const mirror = req.mirror?.trim() ? checkMirror(req.mirror.trim()) : undefined;
+    const policy = { ...DEFAULT_RETRY, ...definedOnly(req.retry) };
+    requireEnv('RUNNER_TOOL_CACHE');
+    const net = new Net(policy, log);
+    const version = spec.kind === 'exact' ? spec.version : await resolveLatest(net, endpoints, target, log);
+    const cached = find(TOOL_NAME, version, target.toolArch);
+    if (cached) {
+        const installed = await useCached(cached, version, target, log);
+        if (installed) {
+            addPath(installed.dir);
+            return installed;
+        }
+    }
+    requireEnv('RUNNER_TEMP');
+    const downloadBase = mirror ?? endpoints.githubDownload;
+    const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log);
+    const binary = (0,external_node_path_namespaceObject.join)(dir, target.binary);
+    try {
+        await verifyBinary(binary, version, log);
+    }
+    catch (err) {
+        // Leave no broken entry behind for the next job on this runner to find.
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        await (0,promises_namespaceObject.rm)(`${dir}.complete`, { force: true });
+        throw err;
+    }
+    addPath(dir);
+    log(`flyctl ${version} installed in ${dir}; \`flyctl\` and \`fly\` are on PATH`);
+    return { version, binary, dir, fromCache: false };
+}
+/**
+ * A tool-cache hit, made whole: add `fly` when another installer cached flyctl without it, and run
+ * it once. A cached binary that does not run is replaced by a fresh download rather than trusted.
+ */
+async function useCached(dir, version, target, log) {
+    const binary = (0,external_node_path_namespaceObject.join)(dir, target.binary);
+    try {
+        await ensureAlias(dir, target);
+        await verifyBinary(binary, version, log);
+    }
+    catch (err) {
+        log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${err.message}`);
+        return undefined;
+    }
+    log(`flyctl ${version} found in the tool cache: ${dir}`);
+    return { version, binary, dir, fromCache: true };
+}
+async function resolveLatest(net, endpoints, target, log) {
+    const flyUrl = flyLatestUrl(endpoints.flyReleases, target);
+    let flyProblem;
+    try {
+        // One try: GitHub is the retry.
+        const body = await net.text(flyUrl, { accept: 'application/json' }, 1);
+        const version = parseFlyLatest(body);
+        if (version) {
+            log(`flyctl latest is ${version} (${flyUrl})`);
+            return version;
+        }
+        flyProblem = `answered something that is not a stable release: ${JSON.stringify(body.slice(0, 120))}`;
+    }
+    catch (err) {
+        flyProblem = err.message;
+    }
+    const githubUrl = githubLatestUrl(endpoints.githubApi);
+    log(`Fly's release endpoint ${flyUrl} failed (${flyProblem}); asking GitHub: ${githubUrl}`);
+    let githubProblem;
+    try {
+        const body = await net.text(githubUrl, { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' });
+        const version = parseGithubLatest(body);
+        if (version) {
+            log(`flyctl latest is ${version} (${githubUrl})`);
+            return version;
+        }
+        githubProblem = `answered without a release tag: ${JSON.stringify(body.slice(0, 120))}`;
+    }
+    catch (err) {
+        githubProblem = err.message;
+    }
+    throw new Error(`flyctl-version: could not resolve "latest". Fly's release endpoint: ${flyProblem}. GitHub: ${githubProblem}. ` +
+        'Set flyctl-version to an exact version (for example 0.4.87) to install without asking.');
+}
+async function downloadAndCache(net, downloadBase, version, target, fromMirror, log) {
+    const urls = releaseUrls(downloadBase, version, target);
+    const work = (0,external_node_path_namespaceObject.join)(requireEnv('RUNNER_TEMP'), `flyctl-${(0,external_node_crypto_.randomUUID)()}`);
+    await (0,promises_namespaceObject.mkdir)(work, { recursive: true });
+    try {
+        const archivePath = (0,external_node_path_namespaceObject.join)(work, urls.asset);
+        log(`Downloading flyctl ${version}: ${urls.archiveUrl}`);
+        let actual;
+        try {
+            actual = await net.download(urls.archiveUrl, archivePath);
+        }
+        catch (err) {
+            if (err instanceof HttpStatusError && err.status === 404) {
+                throw new Error(`flyctl ${version} for ${target.os}/${target.arch} was not found: ${urls.archiveUrl} answered 404. ` +
+                    (fromMirror
+                        ? 'Check flyctl-version, and that flyctl-mirror holds this release in the layout of GitHub releases.'
+                        : 'Check flyctl-version against https://github.com/superfly/flyctl/releases.'));
+            }
+            throw err;
+        }
+        const { checksums, url: checksumUrl } = await fetchChecksums(net, urls.checksumUrls, version);
+        checkDigest({ asset: urls.asset, actual, checksums, checksumUrl });
+        log(`sha256 ${actual} matches ${checksumUrl}`);
+        const extracted = (0,external_node_path_namespaceObject.join)(work, 'extracted');
+        if (target.archive === 'zip')
+            await extractZip(archivePath, extracted);
+        else
+            await extractTar(archivePath, extracted);
+        const binary = (0,external_node_path_namespaceObject.join)(extracted, target.binary);
+        if (!(await install_isFile(binary))) {
+            throw new Error(`${urls.asset} from ${urls.archiveUrl} holds no ${target.binary}; it is not a flyctl release archive.`);
+        }
+        if (target.os !== 'Windows')
+            await (0,promises_namespaceObject.chmod)(binary, 0o755);
+        // The alias goes into the cached directory itself, so every later cache hit has it.
+        await ensureAlias(extracted, target);
+        return await cacheDir(extracted, TOOL_NAME, version, target.toolArch);
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(work, { recursive: true, force: true });
+    }
+}
+/** goreleaser has called the file `checksums.txt` and `flyctl_<ver>_checksums.txt`; a 404 moves on to the next name. */
+async function fetchChecksums(net, candidates, version) {
+    for (const { url } of candidates) {
+        try {
+            return { checksums: parseChecksums(await net.text(url)), url };
+        }
+        catch (err) {
+            if (err instanceof HttpStatusError && err.status === 404)
+                continue;
+            throw err;
+        }
+    }
+    throw new Error(`flyctl ${version} has no checksums file (404 at ${candidates.map((c) => c.url).join(' and ')}), ` +
+        'so the download cannot be verified and was not installed. Check flyctl-version and flyctl-mirror.');
+}
+/** `fly` beside `flyctl`, as Fly's install.sh and Homebrew formula do: a symlink, or a copy on Windows. */
+async function ensureAlias(dir, target) {
+    const alias = (0,external_node_path_namespaceObject.join)(dir, target.alias);
+    if (await install_isFile(alias))
+        return;
+    // A dangling link would make symlink() fail with EEXIST.
+    await (0,promises_namespaceObject.rm)(alias, { force: true });
+    if (target.os === 'Windows')
+        await (0,promises_namespaceObject.copyFile)((0,external_node_path_namespaceObject.join)(dir, target.binary), alias);
+    else
+        await (0,promises_namespaceObject.symlink)(target.binary, alias);
+}
+/** Run `flyctl version` once: the binary must start and report the version we asked for. */
+async function verifyBinary(binary, version, log) {
+    const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor() });
+    const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS });
+    const line = result.stdout.trim().split(/\r?\n/)[0] ?? '';
+    const reported = parseVersionOutput(result.stdout);
+    if (reported !== version) {
+        throw new Error(`${binary} reports ${reported ? `v${reported}` : `no version ("${line}")`} but flyctl ${version} was expected; ` +
+            'the release or the mirror serves a different build.');
+    }
+    log(line);
+}
+// -----------------------------------------------------------------------------------------------
+// HTTP with the retry policy of install-core.ts
+class HttpStatusError extends Error {
+    url;
+    status;
+    retryAfter;
+    constructor(url, status, retryAfter, tries = 1) {
+        super(`${url} answered HTTP ${status}${tries > 1 ? ` (${tries} tries)` : ''}`);
+        this.name = 'HttpStatusError';
+        this.url = url;
+        this.status = status;
+        this.retryAfter = retryAfter;
+    }
+}
+class Net {
+    client = new lib_HttpClient(USER_AGENT, [], {
+        // The retries are ours: http-client's own would not back off on resets and timeouts.
+        allowRetries: false,
+        allowRedirects: true,
+        maxRedirects: 10,
+        socketTimeout: SOCKET_TIMEOUT_MS,
+    });
+    policy;
+    log;
+    constructor(policy, log) {
+        this.policy = policy;
+        this.log = log;
+    }
+    /** GET a small text body (checksums, API answers). */
+    text(url, headers = {}, attempts) {
+        return this.withRetry(url, attempts, async () => {
+            const response = await this.client.get(url, headers);
+            await this.expectOk(url, response);
+            return response.readBody();
+        });
+    }
+    /** Stream a body into `dest`, hashing as it arrives; resolves to the SHA-256 hex digest. */
+    download(url, dest) {
+        return this.withRetry(url, undefined, async () => {
+            const response = await this.client.get(url);
+            await this.expectOk(url, response);
+            const hash = (0,external_node_crypto_.createHash)('sha256');
+            let received = 0;
+            const tap = new external_node_stream_.Transform({
+                transform(chunk, _encoding, done) {
+                    hash.update(chunk);
+                    received += chunk.length;
+                    done(null, chunk);
+                },
+            });
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(response.message, tap, (0,external_node_fs_namespaceObject.createWriteStream)(dest));
+            const expected = Number(response.message.headers['content-length']);
+            if (Number.isFinite(expected) && received !== expected) {
+                throw new Error(`${url}: body truncated (${received} of ${expected} bytes)`);
+            }
+            return hash.digest('hex');
+        });
+    }
+    async expectOk(url, response) {
+        const status = response.message.statusCode ?? 0;
+        if (status === 200)
+            return;
+        // Read the body so that the socket is released.
+        await response.readBody().catch(() => '');
+        const retryAfter = response.message.headers['retry-after'];
+        throw new HttpStatusError(url, status, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    }
+    async withRetry(url, attempts, attempt) {
+        const policy = attempts === undefined ? this.policy : { ...this.policy, attempts };
+        for (let tries = 1;; tries++) {
+            try {
+                return await attempt();
+            }
+            catch (err) {
+                const failure = toFailure(err);
+                const delay = retryDelayMs(policy, tries, failure, Math.random());
+                if (delay === undefined) {
+                    if (err instanceof HttpStatusError)
+                        throw new HttpStatusError(url, err.status, err.retryAfter, tries);
+                    throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`);
+                }
+                this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`);
+                await new Promise((resolve) => setTimeout(resolve, delay));
+            }
+        }
+    }
+}
+function toFailure(err) {
+    if (err instanceof HttpStatusError)
+        return { kind: 'status', status: err.status, retryAfter: err.retryAfter };
+    const error = err;
+    return { kind: 'network', code: error?.code, message: error?.message ?? String(err) };
+}
+async function install_isFile(path) {
+    try {
+        return (await (0,promises_namespaceObject.stat)(path)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+function requireEnv(name) {
+    const value = process.env[name];
+    if (!value) {
+        throw new Error(`${name} is not set: the install stage runs inside a GitHub Actions job (the runner sets it).`);
+    }
+    return value;
+}
+function definedOnly(value) {
+    if (!value)
+        return {};
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+;// CONCATENATED MODULE: ./src/overrides.ts
+
+const overrides_GONE = new Set(['destroyed', 'destroying']);
+/** Machines of the `app` process group; flyctl leaves fly_process_group out on a single-group app. */
+function isAppMachine(machine) {
+    const group = machine.config.metadata?.fly_process_group;
+    return group === undefined || group === '' || group === 'app';
+}
+function findDrift(machines, want) {
+    const drift = [];
+    for (const machine of machines) {
+        if (!isAppMachine(machine) || overrides_GONE.has(machine.state))
+            continue;
+        const entry = { machineId: machine.id };
+        if (want.argv !== undefined && !sameWords(machine.config.init?.cmd ?? [], want.argv))
+            entry.command = want.argv;
+        if (want.memoryMb !== undefined && machine.config.guest?.memory_mb !== want.memoryMb)
+            entry.memoryMb = want.memoryMb;
+        if (entry.command !== undefined || entry.memoryMb !== undefined)
+            drift.push(entry);
+    }
+    return drift;
+}
+function sameWords(a, b) {
+    return a.length === b.length && a.every((w, i) => w === b[i]);
+}
+/**
+ * `fly machine update` argv for one drifted machine: only what drifted. flyctl splits --command
+ * with google/shlex (internal/command/machine/run.go, determineMachineConfig), as it does the
+ * fly.toml process command, so the text the user wrote yields the same words either way.
+ * `-y`: update asks to confirm and cannot ask in CI.
+ */
+function machineUpdateArgs(app, drift, commandText) {
+    const args = ['machine', 'update', drift.machineId];
+    if (drift.command !== undefined && commandText !== undefined)
+        args.push('--command', commandText);
+    if (drift.memoryMb !== undefined)
+        args.push('--vm-memory', String(drift.memoryMb));
+    args.push('-y', '--app', app);
+    return args;
+}
+function describeOverrides(plan) {
+    const out = [];
+    if (plan.machineCommand)
+        out.push(`command: ${plan.machineCommand.text}`);
+    if (plan.machineMemoryMb !== undefined)
+        out.push(`memory: ${plan.machineMemoryMb} MB`);
+    return out;
+}
+async function reconcileOverrides(ctx) {
+    const { flyctl, plan, log } = ctx;
+    const wanted = describeOverrides(plan);
+    // The dry run deploys nothing, so there is no post-deploy state to check.
+    if (wanted.length === 0 || plan.dryRun)
+        return { checked: 0, applied: [], wanted, dryRun: plan.dryRun };
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema);
+    const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb });
+    for (const d of drift) {
+        await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text));
+        log.info(`Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`);
+    }
+    const checked = machines.filter((m) => isAppMachine(m) && !overrides_GONE.has(m.state)).length;
+    if (drift.length === 0)
+        log.info(`All ${checked} app machine(s) already run the overrides; nothing to update`);
+    return { checked, applied: drift, wanted, dryRun: false };
+}
+
+// EXTERNAL MODULE: ./node_modules/@iarna/toml/toml.js
+var toml = __nccwpck_require__(4572);
+;// CONCATENATED MODULE: ./src/toml-source.ts
+
+/** A file we could not read as TOML (or JSON5): names the file, the 1-based line and column. */
+class ConfigFileError extends Error {
+    file;
+    line;
+    column;
+    reason;
+    fix;
+    constructor(file, line, column, reason, fix) {
+        super(`${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ${reason}. ${fix}`);
+        this.file = file;
+        this.line = line;
+        this.column = column;
+        this.reason = reason;
+        this.fix = fix;
+        this.name = 'ConfigFileError';
+    }
+}
+function parseToml(text, file) {
+    try {
+        return toml.parse(text);
+    }
+    catch (err) {
+        // @iarna/toml's TomlError carries 0-based line and col; the first message line is the reason.
+        const e = err;
+        const reason = String(e.message ?? err).split('\n')[0]?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML';
+        throw new ConfigFileError(file, typeof e.line === 'number' ? e.line + 1 : undefined, typeof e.col === 'number' ? e.col + 1 : undefined, `invalid TOML: ${reason}`, 'Fix the file so that `fly config validate` accepts it (https://fly.io/docs/reference/configuration/).');
+    }
+}
+function isTable(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+// ---------------------------------------------------------------------------------------------
+// Where a key was written
+/**
+ * Maps dotted key paths to the 1-based line that defines them: `http_service.internal_port`,
+ * `vm.memory` (array-of-tables indexes are dropped; the first occurrence wins), and table headers
+ * themselves (`mounts`). A line scanner, not a parser: the file already parsed, so it only has to
+ * follow headers, `key = value` lines and skip the insides of multi-line strings and arrays.
+ */
+function indexKeyLines(text) {
+    const lines = text.split(/\r?\n/);
+    const index = new Map();
+    const record = (path, line) => {
+        const key = path.join('.');
+        if (!index.has(key))
+            index.set(key, line);
+    };
+    let header = [];
+    let openMultiline;
+    let bracketDepth = 0;
+    lines.forEach((raw, i) => {
+        const lineNo = i + 1;
+        if (openMultiline) {
+            if (raw.includes(openMultiline))
+                openMultiline = undefined;
+            return;
+        }
+        if (bracketDepth > 0) {
+            bracketDepth += bracketBalance(raw);
+            return;
+        }
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const headerMatch = /^\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+        if (headerMatch && !line.includes('=')) {
+            header = splitDottedKey(headerMatch[1]);
+            record(header, lineNo);
+            return;
+        }
+        const eq = findAssignment(line);
+        if (eq < 0)
+            return;
+        const key = splitDottedKey(line.slice(0, eq).trim());
+        record([...header, ...key], lineNo);
+        const value = line.slice(eq + 1).trim();
+        for (const delim of ['"""', "'''"]) {
+            if (value.startsWith(delim) && value.slice(3).indexOf(delim) < 0)
+                openMultiline = delim;
+        }
+        if (!openMultiline && value.startsWith('['))
+            bracketDepth = bracketBalance(value);
+    });
+    return index;
+}
+function findAssignment(line) {
+    let quote;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = undefined;
+        }
+        else if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '=')
+            return i;
+    }
+    return -1;
+}
+function bracketBalance(text) {
+    let depth = 0;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (quote) {
+            if (c === '\\' && quote === '"')
+                i++;
+            else if (c === quote)
+                quote = undefined;
+        }
+        else if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '#')
+            break;
+        else if (c === '[')
+            depth++;
+        else if (c === ']')
+            depth--;
+    }
+    return depth;
+}
+function splitDottedKey(key) {
+    const parts = [];
+    let current = '';
+    let quote;
+    for (const c of key) {
+        if (quote) {
+            if (c === quote)
+                quote = undefined;
+            else
+                current += c;
+        }
+        else if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '.') {
+            parts.push(current.trim());
+            current = '';
+        }
+        else
+            current += c;
+    }
+    parts.push(current.trim());
+    return parts;
+}
+// ---------------------------------------------------------------------------------------------
+// Writing
+const BARE_KEY = /^[A-Za-z0-9_-]+$/;
+function stringifyToml(table, headerComment) {
+    const out = [];
+    if (headerComment)
+        for (const line of headerComment.split('\n'))
+            out.push(`# ${line}`.trimEnd());
+    writeTable(out, [], table);
+    return out.join('\n').replace(/^\n+/, '').replace(/\n{3,}/g, '\n\n') + '\n';
+}
+function writeTable(out, path, table) {
+    const scalars = [];
+    const tables = [];
+    const arraysOfTables = [];
+    for (const [key, value] of Object.entries(table)) {
+        if (value === undefined || value === null)
+            continue;
+        if (isTable(value))
+            tables.push([key, value]);
+        else if (Array.isArray(value) && value.length > 0 && value.every(isTable))
+            arraysOfTables.push([key, value]);
+        else
+            scalars.push([key, value]);
+    }
+    for (const [key, value] of scalars)
+        out.push(`${formatKey(key)} = ${formatValue(value)}`);
+    for (const [key, value] of tables) {
+        const childPath = [...path, key];
+        // A table of only sub-tables needs no header of its own; an empty one keeps it ([build]).
+        const onlySubTables = Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)));
+        if (!onlySubTables)
+            out.push('', `[${childPath.map(formatKey).join('.')}]`);
+        writeTable(out, childPath, value);
+    }
+    for (const [key, list] of arraysOfTables) {
+        const childPath = [...path, key];
+        for (const element of list) {
+            out.push('', `[[${childPath.map(formatKey).join('.')}]]`);
+            writeTable(out, childPath, element);
+        }
+    }
+}
+function formatKey(key) {
+    return BARE_KEY.test(key) ? key : quoteString(key);
+}
+function formatValue(value) {
+    if (typeof value === 'string')
+        return quoteString(value);
+    if (typeof value === 'bigint')
+        return value.toString();
+    if (typeof value === 'number') {
+        if (Number.isNaN(value))
+            return 'nan';
+        if (!Number.isFinite(value))
+            return value > 0 ? 'inf' : '-inf';
+        if (Number.isSafeInteger(value))
+            return String(value);
+        // Past 2^53 a JS number is a float, and TOML integers would overflow int64 soon after.
+        if (Number.isInteger(value))
+            return value.toExponential();
+        const text = String(value);
+        return /[.eE]/.test(text) ? text : `${text}.0`;
+    }
+    if (typeof value === 'boolean')
+        return value ? 'true' : 'false';
+    // @iarna/toml's date classes print their own TOML form through toJSON (local dates stay local).
+    if (value instanceof Date)
+        return (value.toJSON() ?? value.toISOString()).replace(/^"|"$/g, '');
+    if (Array.isArray(value))
+        return `[${value.map(formatValue).join(', ')}]`;
+    if (isTable(value)) {
+        const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== null);
+        return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`;
+    }
+    throw new TypeError(`cannot write a ${typeof value} to TOML`);
+}
+/** A TOML basic string: `"` and `\` escaped, every control character as an escape, the rest verbatim. */
+function quoteString(value) {
+    let out = '"';
+    for (const ch of value) {
+        const code = ch.codePointAt(0);
+        if (ch === '"')
+            out += '\\"';
+        else if (ch === '\\')
+            out += '\\\\';
+        else if (ch === '\n')
+            out += '\\n';
+        else if (ch === '\t')
+            out += '\\t';
+        else if (ch === '\r')
+            out += '\\r';
+        else if (code < 0x20 || code === 0x7f)
+            out += `\\u${code.toString(16).padStart(4, '0')}`;
+        else if (code >= 0xd800 && code <= 0xdfff)
+            throw new TypeError('a string holds a lone UTF-16 surrogate, which TOML cannot represent');
+        else
+            out += ch;
+    }
+    return out + '"';
+}
+
+// EXTERNAL MODULE: ./node_modules/json5/lib/index.js
+var lib = __nccwpck_require__(4841);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
+;// CONCATENATED MODULE: ./src/gateway-config.ts
+
+
+/**
+ * The `gateway-config` input: an openclaw.json (JSON5) from the repository, checked here and
+ * delivered with the release as a `[[files]]` entry plus `OPENCLAW_CONFIG_PATH` in `[env]`, so a
+ * deploy carries it, a rollback restores it, and no ssh or extra restart is needed.
+ *
+ * The gateway reads OPENCLAW_CONFIG_PATH before `$OPENCLAW_STATE_DIR/openclaw.json`
+ * (openclaw/openclaw src/config/paths.ts, resolveConfigPath / resolveCanonicalConfigPath).
+ */
+/**
+ * Outside the volume on purpose: a file under the mount would be hidden by the volume, and the
+ * copy on the volume would survive a rollback. /etc is on the image's root filesystem, which
+ * Fly rewrites from the release's `files` on every machine update.
+ */
+const GATEWAY_CONFIG_GUEST_PATH = '/etc/openclaw/openclaw.json';
+function parseGatewayConfig(source) {
+    let json;
+    try {
+        json = lib_default().parse(source.text);
+    }
+    catch (err) {
+        const e = err;
+        throw new ConfigFileError(source.sourcePath, e.lineNumber, e.columnNumber, `invalid JSON5: ${String(e.message ?? err).replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '')}`, 'Fix the syntax (JSON5 allows comments and trailing commas); the gateway refuses a config it cannot parse and exits 78.');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+        throw new ConfigFileError(source.sourcePath, 1, 1, 'an openclaw.json must hold one object', 'Write the config as `{ gateway: { ... }, ... }`.');
+    }
+    const root = json;
+    const gateway = asRecord(root.gateway);
+    const auth = asRecord(gateway?.auth);
+    const controlUi = asRecord(gateway?.controlUi);
+    return {
+        sourcePath: source.sourcePath,
+        localPath: source.localPath,
+        guestPath: GATEWAY_CONFIG_GUEST_PATH,
+        json: root,
+        settings: {
+            mode: gateway?.mode,
+            bind: gateway?.bind,
+            port: gateway?.port,
+            customBindHost: gateway?.customBindHost,
+            authMode: auth?.mode,
+            authToken: auth?.token,
+            authPassword: auth?.password,
+            trustedProxies: gateway?.trustedProxies,
+            controlUiEnabled: controlUi?.enabled,
+            allowedOrigins: controlUi?.allowedOrigins,
+            hostHeaderOriginFallback: controlUi?.dangerouslyAllowHostHeaderOriginFallback === true,
+        },
+        lineOf: (path) => findJson5KeyLine(source.text, path),
+    };
+}
+function asRecord(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+}
+/**
+ * Finds the line of `a.b.c` by looking for each key in turn after the previous one: good enough
+ * for annotations (a key name repeated earlier in a sibling object can mislead it; then the line
+ * points at that sibling, which is still inside the file the message names).
+ */
+function findJson5KeyLine(text, dottedPath) {
+    let from = 0;
+    let at = -1;
+    for (const key of dottedPath.split('.')) {
+        const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const re = new RegExp(`(["']?)${escaped}\\1\\s*:`, 'g');
+        re.lastIndex = from;
+        const match = re.exec(text);
+        if (!match)
+            return undefined;
+        at = match.index;
+        from = match.index + match[0].length;
+    }
+    return at < 0 ? undefined : text.slice(0, at).split('\n').length;
+}
+const CONFIG_BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'];
+const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy'];
+function checkGatewayConfig(config, ctx) {
+    const findings = [];
+    const s = config.settings;
+    const at = (path) => ({ file: config.sourcePath, line: config.lineOf(path) });
+    const error = (rule, path, message) => findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) });
+    const warning = (rule, path, message) => findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) });
+    // "Gateway start blocked: set gateway.mode=local (current: ...) or pass --allow-unconfigured."
+    if (s.mode !== 'local') {
+        const current = s.mode === undefined ? 'missing' : JSON.stringify(s.mode);
+        const text = `gateway.mode is ${current}: the gateway only starts a local gateway from a config whose gateway.mode is "local". Fix: set \`gateway: { mode: "local" }\` in ${config.sourcePath}.`;
+        if (!ctx.allowUnconfigured)
+            error('gateway-mode', 'gateway.mode', `${text} (The command has no --allow-unconfigured, so the gateway would refuse to start.)`);
+        else if (s.mode !== undefined)
+            warning('gateway-mode', 'gateway.mode', `${text} (--allow-unconfigured lets it start anyway.)`);
+    }
+    if (s.bind !== undefined && (typeof s.bind !== 'string' || !CONFIG_BIND_MODES.includes(s.bind))) {
+        error('gateway-bind', 'gateway.bind', `gateway.bind is ${JSON.stringify(s.bind)}; the gateway's schema accepts ${CONFIG_BIND_MODES.join(', ')} and exits 78 otherwise. Fix: use "lan" (the guide's bind for Fly).`);
+    }
+    else if (typeof s.bind === 'string' && ctx.commandBind && s.bind !== ctx.commandBind) {
+        warning('gateway-bind', 'gateway.bind', `gateway.bind is "${s.bind}" but the command passes --bind ${ctx.commandBind}, which wins. Fix: make them agree to avoid confusion.`);
+    }
+    if (s.bind === 'custom' && (typeof s.customBindHost !== 'string' || s.customBindHost.trim() === '')) {
+        error('gateway-bind', 'gateway.bind', 'gateway.bind is "custom" without gateway.customBindHost. Fix: set gateway.customBindHost, or use bind "lan".');
+    }
+    if (s.port !== undefined && !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
+        error('gateway-port', 'gateway.port', `gateway.port is ${JSON.stringify(s.port)}; it must be an integer port (1-65535). Fix: remove it (the command's --port wins) or set the gateway port.`);
+    }
+    else if (typeof s.port === 'number' && ctx.commandPort !== undefined && s.port !== ctx.commandPort) {
+        warning('gateway-port', 'gateway.port', `gateway.port is ${s.port} but the command passes --port ${ctx.commandPort}, which wins (precedence: --port, OPENCLAW_GATEWAY_PORT, config). Fix: make them agree.`);
+    }
+    const effectiveBind = ctx.commandBind ?? (typeof s.bind === 'string' ? s.bind : 'loopback');
+    const nonLoopback = effectiveBind !== 'loopback';
+    if (s.authMode !== undefined && (typeof s.authMode !== 'string' || !AUTH_MODES.includes(s.authMode))) {
+        error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is ${JSON.stringify(s.authMode)}; expected one of ${AUTH_MODES.join(', ')}. Fix: use "token" with OPENCLAW_GATEWAY_TOKEN set as a Fly secret.`);
+    }
+    if (s.authMode === 'none' && nonLoopback) {
+        error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is "none" with bind ${effectiveBind}: the gateway refuses to bind a non-loopback address without auth. Fix: use mode "token" and set OPENCLAW_GATEWAY_TOKEN (fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)).`);
+    }
+    if (s.authMode === 'password' && !s.authPassword && !ctx.knownNames.has('OPENCLAW_GATEWAY_PASSWORD')) {
+        error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "password" but no password is set: neither gateway.auth.password nor an OPENCLAW_GATEWAY_PASSWORD secret. Fix: add OPENCLAW_GATEWAY_PASSWORD to the synced secrets.');
+    }
+    if (s.authMode === 'trusted-proxy' && !(Array.isArray(s.trustedProxies) && s.trustedProxies.length > 0)) {
+        error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "trusted-proxy" without gateway.trustedProxies; the gateway refuses to start. Fix: list the proxy addresses in gateway.trustedProxies.');
+    }
+    for (const [key, value] of [['token', s.authToken], ['password', s.authPassword]]) {
+        const reference = typeof value === 'string' ? /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim()) : null;
+        if (reference) {
+            if (!ctx.knownNames.has(reference[1])) {
+                error('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} refers to \${${reference[1]}}, which is neither a synced or existing Fly secret nor in [env]; the gateway fails on a missing variable. Fix: add ${reference[1]} to the synced secrets.`);
+            }
+        }
+        else if (typeof value === 'string' && value !== '') {
+            warning('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} is written in ${config.sourcePath}, so anyone who can read the repository can use the gateway. Fix (the guide: prefer environment variables for tokens): remove it and set OPENCLAW_GATEWAY_${key.toUpperCase()} as a Fly secret.`);
+        }
+    }
+    // 2026.2.26 - 2026.5 crash on a non-loopback bind without origins (openclaw issue #71823);
+    // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
+    // the public URL's Control UI would be refused either way.
+    const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : [];
+    if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
+        error('control-ui-origins', config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway', `a public deployment binding ${effectiveBind} needs gateway.controlUi.allowedOrigins: releases 2026.2.26 to 2026.5 refuse to start without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`);
+    }
+    if (ctx.mountDestination && isWithin(config.guestPath, ctx.mountDestination)) {
+        error('gateway-config-path', 'gateway', `the delivered config path ${config.guestPath} is inside the volume mounted at ${ctx.mountDestination}, where the volume would hide it. Fix: mount the volume elsewhere (state-dir).`);
+    }
+    return findings;
+}
+function isWithin(path, dir) {
+    const d = dir.replace(/\/+$/, '');
+    return d === '' || path === d || path.startsWith(`${d}/`);
+}
+
+;// CONCATENATED MODULE: ./src/render.ts
+
+
+
+
+
+
+/** The guide's fly.toml (seeds/, section "2) Configure fly.toml"), as data, in the guide's key order. */
+function guideFlyConfig(variant) {
+    const config = {
+        app: variant.app ?? 'my-openclaw',
+        primary_region: GUIDE_DEFAULTS.region,
+        build: { dockerfile: 'Dockerfile' },
+        env: {
+            NODE_ENV: 'production',
+            OPENCLAW_PREFER_PNPM: '1',
+            OPENCLAW_STATE_DIR: GUIDE_DEFAULTS.stateDir,
+            NODE_OPTIONS: '--max-old-space-size=1536',
+        },
+        processes: { app: defaultCommand(GUIDE_DEFAULTS.port, GUIDE_DEFAULTS.bind) },
+        http_service: {
+            internal_port: GUIDE_DEFAULTS.port,
+            force_https: true,
+            auto_stop_machines: false,
+            auto_start_machines: true,
+            min_machines_running: 1,
+            processes: ['app'],
+        },
+        vm: [{ size: GUIDE_DEFAULTS.vmSize, memory: `${GUIDE_DEFAULTS.memoryMb}mb` }],
+        mounts: { source: GUIDE_DEFAULTS.volume, destination: GUIDE_DEFAULTS.stateDir },
+    };
+    // openclaw/openclaw fly.private.toml: the same file without [http_service] (no public ingress).
+    if (variant.private)
+        delete config.http_service;
+    return config;
+}
+/** Which input each key of the guide's file stands for, so a message can name it. */
+const TEMPLATE_INPUTS = {
+    app: 'app',
+    primary_region: 'region',
+    'build.dockerfile': 'dockerfile',
+    'env.OPENCLAW_STATE_DIR': 'state-dir',
+    'env.NODE_OPTIONS': 'env',
+    'env.NODE_ENV': 'env',
+    'env.OPENCLAW_PREFER_PNPM': 'env',
+    'processes.app': 'command',
+    http_service: 'private',
+    'http_service.internal_port': 'port',
+    'vm.size': 'vm-size',
+    'vm.memory': 'memory',
+    'mounts.source': 'volume',
+    'mounts.destination': 'state-dir',
+};
+/** The guide's heap: 1536 of 2048 MB, kept in proportion when only the memory changes. */
+const GUIDE_HEAP_RATIO = 0.75;
+const TCP_CHECK_NAME = 'gateway';
+function renderDirFor(plan) {
+    return (0,external_node_path_namespaceObject.join)(plan.runnerTemp, 'fly-deploy', plan.app);
+}
+/** Pure: the rendered config for a plan, from the user's file or the guide's. */
+function renderFlyConfig(plan, userToml, gatewayConfig) {
+    const renderDir = renderDirFor(plan);
+    const config = userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private });
+    const keyLines = userToml ? indexKeyLines(userToml.text) : new Map();
+    const overridden = [];
+    const origin = new Map(userToml ? [] : Object.entries(TEMPLATE_INPUTS));
+    /** Sets table[name] and records where the value came from; no record when nothing changes. */
+    const assign = (table, name, key, value, input) => {
+        const from = Object.hasOwn(table, name) ? table[name] : undefined;
+        origin.set(key, input);
+        if (sameValue(from, value))
+            return;
+        if (value === undefined)
+            delete table[name];
+        else
+            setOwn(table, name, value);
+        overridden.push({ key, from, to: value, input });
+    };
+    /** An input's value, else the file's, else the guide's default (labelled as such). */
+    const pick = (planValue, input, existing, fallback) => {
+        if (planValue !== undefined)
+            return { value: planValue, input };
+        if (existing !== undefined)
+            return undefined;
+        return { value: fallback, input: `${input} (default)` };
+    };
+    assign(config, 'app', 'app', plan.app, 'app');
+    const region = pick(plan.region, 'region', config.primary_region, GUIDE_DEFAULTS.region);
+    if (region)
+        assign(config, 'primary_region', 'primary_region', region.value, region.input);
+    // [processes] app: machine-command wins over command; otherwise port/bind patch the flags.
+    const processes = ensureTable(config, 'processes');
+    const existingCommand = typeof processes.app === 'string' ? processes.app : undefined;
+    const fallbackPort = plan.port ?? appInternalPort(config) ?? GUIDE_DEFAULTS.port;
+    if (plan.machineCommand)
+        assign(processes, 'app', 'processes.app', plan.machineCommand.text, 'machine-command');
+    else if (plan.command !== undefined)
+        assign(processes, 'app', 'processes.app', plan.command, 'command');
+    else if (existingCommand !== undefined) {
+        let patched = existingCommand;
+        if (plan.port !== undefined)
+            patched = setFlag(patched, '--port', String(plan.port));
+        if (plan.bind !== undefined)
+            patched = setFlag(patched, '--bind', plan.bind);
+        const input = plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind';
+        if (patched !== existingCommand)
+            assign(processes, 'app', 'processes.app', patched, input);
+    }
+    else {
+        assign(processes, 'app', 'processes.app', defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)');
+    }
+    // Public ingress: [http_service] (or the file's own [[services]]); the private variant has none.
+    if (plan.private) {
+        if (config.http_service !== undefined)
+            assign(config, 'http_service', 'http_service', undefined, 'private');
+    }
+    else {
+        if (config.http_service === undefined && appServices(config).length === 0) {
+            const guide = guideFlyConfig({ private: false }).http_service;
+            assign(config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)');
+        }
+        else if (plan.port !== undefined) {
+            if (isTable(config.http_service))
+                assign(config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port');
+            for (const service of appServices(config))
+                assign(service, 'internal_port', 'services.internal_port', plan.port, 'port');
+        }
+    }
+    // [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used.
+    const vm = appEntry(config, ['vm', 'compute', 'computes'], () => [{}]);
+    const userSizedVm = vm.size !== undefined || vm.cpus !== undefined || vm.cpu_kind !== undefined;
+    const size = pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize);
+    if (size)
+        assign(vm, 'size', 'vm.size', size.value, size.input);
+    const memoryMb = plan.machineMemoryMb ?? plan.memoryMb;
+    const memoryInput = plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory';
+    if (memoryMb !== undefined) {
+        // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
+        if (vm.memory_mb !== undefined)
+            assign(vm, 'memory_mb', 'vm.memory_mb', memoryMb, memoryInput);
+        if (vm.memory_mb === undefined || vm.memory !== undefined)
+            assign(vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memoryMb : `${memoryMb}mb`, memoryInput);
+    }
+    else if (vm.memory === undefined && vm.memory_mb === undefined && !userSizedVm) {
+        assign(vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)');
+    }
+    // [mounts] (or [[mounts]]): the volume and where the state lives.
+    const fileStateDir = isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined;
+    const mount = appEntry(config, ['mounts'], () => ({}));
+    const volume = pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume);
+    if (volume)
+        assign(mount, 'source', 'mounts.source', volume.value, volume.input);
+    // A file that names its state dir but mounts nothing gets the volume there.
+    const destination = pick(plan.stateDir, 'state-dir', mount.destination, fileStateDir ?? GUIDE_DEFAULTS.stateDir);
+    if (destination)
+        assign(mount, 'destination', 'mounts.destination', destination.value, destination.input);
+    const env = ensureTable(config, 'env');
+    const stateDir = pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination);
+    if (stateDir)
+        assign(env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input);
+    const envInput = new Set(plan.env.map(([name]) => name));
+    if (!userToml && !envInput.has('NODE_OPTIONS') && memoryMb !== undefined && memoryMb !== GUIDE_DEFAULTS.memoryMb) {
+        assign(env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memoryMb * GUIDE_HEAP_RATIO)}`, memoryInput);
+    }
+    for (const [name, value] of plan.env)
+        assign(env, name, `env.${name}`, value, 'env');
+    // [build]: an image, or the Dockerfile by a path relative from the rendered file's directory.
+    const build = ensureTable(config, 'build');
+    if (plan.image !== undefined) {
+        assign(build, 'image', 'build.image', plan.image, 'image');
+        if (build.dockerfile !== undefined)
+            assign(build, 'dockerfile', 'build.dockerfile', undefined, 'image');
+    }
+    else if (build.image === undefined) {
+        const userDockerfile = typeof build.dockerfile === 'string' ? build.dockerfile : undefined;
+        if (userDockerfile && /^https?:\/\//i.test(userDockerfile)) {
+            origin.set('build.dockerfile', 'config');
+        }
+        else {
+            const dockerfileIsDefault = plan.dockerfile === (0,external_node_path_namespaceObject.join)(plan.workingDirectory, 'Dockerfile');
+            const absolute = userToml && userDockerfile && dockerfileIsDefault ? (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), userDockerfile) : plan.dockerfile;
+            assign(build, 'dockerfile', 'build.dockerfile', (0,external_node_path_namespaceObject.relative)(renderDir, absolute), userToml && userDockerfile && dockerfileIsDefault ? 'config' : 'dockerfile');
+        }
+    }
+    if (userToml && typeof build.ignorefile === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(build.ignorefile)) {
+        assign(build, 'ignorefile', 'build.ignorefile', (0,external_node_path_namespaceObject.relative)(renderDir, (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), build.ignorefile)), 'config');
+    }
+    // The user's [[files]] local_path were relative to their config; flyctl reads them as given.
+    if (userToml && Array.isArray(config.files)) {
+        for (const file of config.files.filter(isTable)) {
+            if (typeof file.local_path === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(file.local_path)) {
+                assign(file, 'local_path', 'files.local_path', (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), file.local_path), 'config');
+            }
+        }
+    }
+    // The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH.
+    let gateway;
+    if (gatewayConfig) {
+        if (!(0,external_node_path_namespaceObject.isAbsolute)(gatewayConfig.localPath))
+            throw new Error(`internal: [[files]] local_path must be absolute, got ${gatewayConfig.localPath}`);
+        const parsed = parseGatewayConfig(gatewayConfig);
+        const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath));
+        assign(config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: gatewayConfig.localPath }], 'gateway-config');
+        assign(env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config');
+        gateway = { guestPath: parsed.guestPath, localPath: gatewayConfig.localPath, sourcePath: gatewayConfig.sourcePath, parsed };
+    }
+    // A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
+    // (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
+    // WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
+    if (!definesChecks(config)) {
+        const settings = effectiveSettings(config, gateway?.parsed);
+        const checks = ensureTable(config, 'checks');
+        assign(checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port');
+    }
+    const path = (0,external_node_path_namespaceObject.join)(renderDir, 'fly.toml');
+    const header = [
+        `Rendered by openclaw/fly-deploy for app "${plan.app}" from ${userToml ? userToml.path : "the guide's fly.toml"}.`,
+        'Generated file: change the action inputs or the source file instead.',
+    ].join('\n');
+    return {
+        path,
+        toml: stringifyToml(config, header),
+        config,
+        overridden,
+        ...(userToml ? { sourceFile: userToml.path } : {}),
+        lineOf: (key) => (origin.has(key) ? undefined : keyLines.get(key)),
+        inputOf: (key) => origin.get(key),
+        ...(gateway ? { gateway } : {}),
+    };
+}
+function sameValue(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b) && typeof a === typeof b;
+}
+function ensureTable(config, name) {
+    const existing = Object.hasOwn(config, name) ? config[name] : undefined;
+    if (isTable(existing))
+        return existing;
+    const created = {};
+    setOwn(config, name, created);
+    return created;
+}
+/** An own data property even for names such as `__proto__` (an env name a user may pass). */
+function setOwn(table, name, value) {
+    Object.defineProperty(table, name, { value, writable: true, enumerable: true, configurable: true });
+}
+/** The first entry (table, or element of an array of tables) under one of `names` that applies to the app group. */
+function appEntry(config, names, create) {
+    for (const name of names) {
+        const value = config[name];
+        if (isTable(value))
+            return value;
+        if (Array.isArray(value)) {
+            const entry = value.filter(isTable).find(appliesToApp);
+            if (entry)
+                return entry;
+        }
+    }
+    const created = create();
+    config[names[0]] = created;
+    return Array.isArray(created) ? created[0] : created;
+}
+function appliesToApp(entry) {
+    return !Array.isArray(entry.processes) || entry.processes.length === 0 || entry.processes.includes('app');
+}
+function appServices(config) {
+    return Array.isArray(config.services) ? config.services.filter(isTable).filter(appliesToApp) : [];
+}
+function appInternalPort(config) {
+    if (isTable(config.http_service) && typeof config.http_service.internal_port === 'number')
+        return config.http_service.internal_port;
+    const service = appServices(config).find((s) => typeof s.internal_port === 'number');
+    return service ? service.internal_port : undefined;
+}
+/** Any health check the file already has: machine checks, service checks, http_service checks. */
+function definesChecks(config) {
+    const nonEmpty = (v) => (Array.isArray(v) ? v.length > 0 : isTable(v) ? Object.keys(v).length > 0 : false);
+    if (nonEmpty(config.checks) || nonEmpty(config.machine_checks))
+        return true;
+    const http = config.http_service;
+    if (isTable(http) && (nonEmpty(http.checks) || nonEmpty(http.machine_checks)))
+        return true;
+    const services = Array.isArray(config.services) ? config.services.filter(isTable) : [];
+    return services.some((s) => nonEmpty(s.tcp_checks) || nonEmpty(s.http_checks) || nonEmpty(s.machine_checks));
+}
+/**
+ * Replaces the value of `--flag VALUE` / `--flag=VALUE` in a command line, or appends the flag
+ * to a gateway command that lacks it. Works on the text, so the rest of the line (its quoting
+ * included) stays exactly as the user wrote it.
+ */
+function setFlag(command, flag, value) {
+    const quoted = /^[A-Za-z0-9_./:@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+    const pattern = new RegExp(`(^|\\s)${flag}(=|\\s+)(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|\\S+)`);
+    if (pattern.test(command))
+        return command.replace(pattern, (_m, lead, sep) => `${lead}${flag}${sep.startsWith('=') ? '=' : ' '}${quoted}`);
+    return splitCommand(command).includes('gateway') ? `${command} ${flag} ${quoted}` : command;
+}
+/** Default memory of Fly's named sizes (fly-go machine_types.go), for a [[vm]] with no memory. */
+const SIZE_MEMORY_MB = {
+    'shared-cpu-1x': 256,
+    'shared-cpu-2x': 512,
+    'shared-cpu-4x': 1024,
+    'shared-cpu-8x': 2048,
+    'performance-1x': 2048,
+    'performance-2x': 4096,
+    'performance-4x': 8192,
+    'performance-8x': 16384,
+    'performance-16x': 32768,
+};
+function effectiveSettings(config, gateway) {
+    const env = {};
+    if (isTable(config.env))
+        for (const [k, v] of Object.entries(config.env))
+            env[k] = String(v);
+    const processes = isTable(config.processes) ? config.processes : {};
+    const commandArgv = typeof processes.app === 'string' ? splitCommand(processes.app) : [];
+    const flagPort = Number(flagValue(commandArgv, '--port'));
+    const envPort = Number.parseInt(env.OPENCLAW_GATEWAY_PORT ?? '', 10);
+    const configPort = gateway?.settings.port;
+    let port = 18789;
+    let portSource = 'default';
+    if (flagValue(commandArgv, '--port') !== undefined && Number.isInteger(flagPort))
+        [port, portSource] = [flagPort, 'command'];
+    else if (envPort > 0)
+        [port, portSource] = [envPort, 'env'];
+    else if (typeof configPort === 'number' && configPort > 0)
+        [port, portSource] = [configPort, 'gateway-config'];
+    const flagBind = flagValue(commandArgv, '--bind');
+    const configBind = gateway?.settings.bind;
+    const [bind, bindSource] = flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default'];
+    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
+    const vm = vmEntries.find(appliesToApp);
+    let memoryMb;
+    if (vm) {
+        memoryMb = typeof vm.memory_mb === 'number' ? vm.memory_mb : render_parseMemoryMb(vm.memory);
+        memoryMb ??= SIZE_MEMORY_MB[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x'];
+    }
+    const mounts = isTable(config.mounts) ? [config.mounts] : Array.isArray(config.mounts) ? config.mounts.filter(isTable) : [];
+    const mount = mounts.find(appliesToApp);
+    const heap = /--max-old-space-size[= ](\d+)/.exec(env.NODE_OPTIONS ?? '');
+    const internalPort = appInternalPort(config);
+    const result = {
+        port,
+        portSource,
+        bind,
+        bindSource,
+        isPrivate: config.http_service === undefined && !(Array.isArray(config.services) && config.services.length > 0),
+        commandArgv,
+        env,
+    };
+    if (internalPort !== undefined)
+        result.internalPort = internalPort;
+    if (memoryMb !== undefined)
+        result.memoryMb = memoryMb;
+    if (env.OPENCLAW_STATE_DIR !== undefined)
+        result.stateDir = env.OPENCLAW_STATE_DIR;
+    if (typeof mount?.destination === 'string')
+        result.mountDestination = mount.destination;
+    if (typeof mount?.source === 'string')
+        result.volume = mount.source;
+    if (typeof config.primary_region === 'string')
+        result.region = config.primary_region;
+    if (heap)
+        result.heapMb = Number(heap[1]);
+    return result;
+}
+function flagValue(argv, flag) {
+    for (let i = 0; i < argv.length; i++) {
+        const word = argv[i];
+        if (word === flag)
+            return argv[i + 1];
+        if (word.startsWith(`${flag}=`))
+            return word.slice(flag.length + 1);
+    }
+    return undefined;
+}
+/**
+ * Memory as fly.toml writes it, in MB: a number or a bare number string is MB; units are binary
+ * as in docker/go-units RAMInBytes ("2gb" = 2048, "2048mb", "1GB", "512m"); flyctl
+ * helpers/units.go ParseSize.
+ */
+function render_parseMemoryMb(value) {
+    if (typeof value === 'number')
+        return Number.isFinite(value) && value > 0 ? Math.floor(value) : undefined;
+    if (typeof value === 'bigint')
+        return Number(value);
+    if (typeof value !== 'string')
+        return undefined;
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|(b))?\s*$/i.exec(value);
+    if (!match)
+        return undefined;
+    const amount = Number(match[1]);
+    if (!match[2] && !match[3])
+        return Number.isInteger(amount) ? amount : undefined;
+    const exponent = match[3] ? 0 : { k: 1, m: 2, g: 3, t: 4, p: 5 }[match[2].toLowerCase()];
+    return Math.floor((amount * 1024 ** exponent) / 1024 ** 2);
+}
+/** Splits `[processes]` commands the way flyctl does (shell words: quotes and backslashes; nothing expanded). */
+function splitCommand(text) {
+    const words = [];
+    let word = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (quote === "'") {
+            if (c === "'")
+                quote = undefined;
+            else
+                word += c;
+        }
+        else if (quote === '"') {
+            if (c === '"')
+                quote = undefined;
+            else if (c === '\\' && i + 1 < text.length && '\\"$`'.includes(text[i + 1]))
+                word += text[++i];
+            else
+                word += c;
+        }
+        else if (c === "'" || c === '"') {
+            quote = c;
+            inWord = true;
+        }
+        else if (c === '\\' && i + 1 < text.length) {
+            word += text[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                words.push(word);
+            word = '';
+            inWord = false;
+        }
+        else {
+            word += c;
+            inWord = true;
+        }
+    }
+    if (inWord)
+        words.push(word);
+    return words;
+}
+// ---------------------------------------------------------------------------------------------
+// Edge
+/** Reads the user's files, writes RUNNER_TEMP/fly-deploy/<app>/fly.toml (and the openclaw.json copy), prints it. */
+async function writeRenderedConfig(plan) {
+    const renderDir = renderDirFor(plan);
+    const workspace = process.env.GITHUB_WORKSPACE ?? plan.workingDirectory;
+    const shown = (file) => displayPath(file, workspace);
+    try {
+        await (0,promises_namespaceObject.mkdir)(renderDir, { recursive: true });
+        const userToml = plan.config ? { path: plan.config, text: await readInput(plan.config, 'config') } : undefined;
+        let gatewaySource;
+        if (plan.gatewayConfig) {
+            const text = await readInput(plan.gatewayConfig, 'gateway-config');
+            // A copy beside the rendered file: the release carries exactly the bytes that were checked.
+            const localPath = (0,external_node_path_namespaceObject.join)(renderDir, 'openclaw.json');
+            await (0,promises_namespaceObject.writeFile)(localPath, text, { mode: 0o600 });
+            gatewaySource = { sourcePath: plan.gatewayConfig, localPath, text };
+        }
+        const result = renderFlyConfig(plan, userToml, gatewaySource);
+        await (0,promises_namespaceObject.writeFile)(result.path, result.toml);
+        startGroup(`Rendered fly.toml: ${result.path}`);
+        info(result.toml);
+        for (const o of result.overridden) {
+            info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`);
+        }
+        endGroup();
+        setOutput('fly-config', result.path);
+        return result;
+    }
+    catch (err) {
+        if (err instanceof ConfigFileError) {
+            error(err.message.replace(err.file, shown(err.file)), {
+                title: 'fly-deploy: unreadable config',
+                file: shown(err.file),
+                ...(err.line ? { startLine: err.line } : {}),
+                ...(err.column ? { startColumn: err.column } : {}),
+            });
+        }
+        throw err;
+    }
+}
+async function readInput(file, input) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (err) {
+        throw new Error(`input \`${input}\`: cannot read ${file} (${err.code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`);
+    }
+}
+/** A path as GitHub annotations want it: relative to the workspace when inside it. */
+function displayPath(file, workspace) {
+    if (!workspace || !(0,external_node_path_namespaceObject.isAbsolute)(file))
+        return file;
+    const rel = (0,external_node_path_namespaceObject.relative)(workspace, file);
+    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel) ? file : rel;
+}
+
+;// CONCATENATED MODULE: ./src/report.ts
+
+function newRunRecord(plan) {
+    return {
+        app: plan.app,
+        url: '',
+        private: plan.private,
+        machines: [],
+        secretsSynced: [],
+        secretsPruned: [],
+        overrides: [],
+        ipChanges: [],
+        health: { verdict: 'skipped' },
+        rolledBack: false,
+        stages: [],
+        changed: [],
+        healthNotes: [],
+    };
+}
+function buildOutputs(run) {
+    const dry = run.dryRunPlan !== undefined;
+    return {
+        'app-name': run.app,
+        'app-url': run.private ? '' : run.url,
+        'release-version': run.release === undefined ? '' : String(run.servingRelease ?? run.release),
+        image: run.image ?? '',
+        'machine-ids': run.machines.map((m) => m.id).join(','),
+        'flyctl-version': run.flyctlVersion ?? '',
+        'fly-config': run.flyConfig ?? '',
+        // A dry run syncs nothing; the names it would sync are in the summary's plan.
+        'secrets-synced': dry ? '' : run.secretsSynced.join(','),
+        health: dry ? 'skipped' : run.health.verdict,
+        'rolled-back': run.rolledBack ? 'true' : 'false',
+    };
+}
+/** Machine rows for the summary, from `machines list --json`; destroyed machines left out. */
+function machineRows(machines) {
+    return machines
+        .filter((m) => m.state !== 'destroyed' && m.state !== 'destroying')
+        .map((m) => ({
+        id: m.id,
+        region: m.region,
+        state: m.state,
+        memoryMb: m.config.guest?.memory_mb,
+        command: m.config.init?.cmd ? m.config.init.cmd.join(' ') : undefined,
+    }));
+}
+/** Run one stage and record its time and outcome, also when it throws (the error is rethrown). */
+async function runStage(run, name, fn, note) {
+    const started = performance.now();
+    try {
+        const result = await fn();
+        run.stages.push({
+            name,
+            ms: Math.round(performance.now() - started),
+            status: run.dryRunPlan ? 'planned' : 'ok',
+            note: note?.(result),
+        });
+        return result;
+    }
+    catch (err) {
+        run.stages.push({ name, ms: Math.round(performance.now() - started), status: 'failed', note: firstLine(errorText(err)) });
+        throw err;
+    }
+}
+function skipStage(run, name, note) {
+    run.stages.push({ name, ms: 0, status: 'skipped', note });
+}
+// --- summary ------------------------------------------------------------------------------
+/** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
+function buildSummary(run) {
+    const out = [];
+    const dry = run.dryRunPlan !== undefined;
+    const title = run.error
+        ? `❌ Deploy of ${code(run.app)} failed`
+        : dry
+            ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
+            : run.rolledBack
+                ? `⚠️ ${code(run.app)} rolled back`
+                : `✅ Deployed ${code(run.app)}`;
+    out.push(`## ${title}`, '');
+    if (run.error)
+        out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '');
+    const rows = [['App', code(run.app)]];
+    rows.push(['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—']);
+    if (run.release !== undefined) {
+        const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : '';
+        rows.push(['Release', `v${run.release}${serving}`]);
+    }
+    else
+        rows.push(['Release', '—']);
+    rows.push(['Image', run.image ? code(run.image) : '—']);
+    rows.push(['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`]);
+    rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no']);
+    if (run.flyctlVersion)
+        rows.push(['flyctl', code(run.flyctlVersion)]);
+    if (run.flyConfig)
+        rows.push(['Config', code(run.flyConfig)]);
+    out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '');
+    if (run.dryRunPlan)
+        out.push(...dryRunSection(run.dryRunPlan));
+    if (run.healthNotes.length)
+        out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '');
+    if (run.error) {
+        // A failed or cancelled run must say where it stopped and what it had already done on Fly.
+        const stopped = run.stages.find((s) => s.status === 'failed');
+        out.push('### Where the run stopped', '');
+        out.push(stopped ? `In the ${code(stopped.name)} stage.` : 'Before the first stage.', '');
+        out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '');
+        if (run.changed.length)
+            out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '');
+    }
+    out.push('### Machines', '');
+    if (run.machines.length === 0)
+        out.push('none read', '');
+    else
+        out.push(...table(['ID', 'Region', 'State', 'Memory', 'Command'], run.machines.map((m) => [
+            code(m.id),
+            escapeText(m.region),
+            escapeText(m.state),
+            m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
+            m.command ? code(m.command) : '—',
+        ])), '');
+    if (!dry) {
+        out.push('### Secrets synced (names only)', '');
+        out.push(run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none');
+        if (run.secretsPruned.length)
+            out.push('', `Pruned: ${run.secretsPruned.map(code).join(', ')}`);
+        out.push('');
+        out.push('### Overrides applied', '');
+        if (run.overrides.length === 0)
+            out.push('none (no machine had drifted)', '');
+        else
+            out.push(...table(['Machine', 'Command', 'Memory'], run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])), '');
+        out.push('### IP changes', '');
+        if (run.ipChanges.length === 0)
+            out.push('none', '');
+        else
+            out.push(...run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`), '');
+    }
+    out.push('### Stages', '');
+    if (run.stages.length === 0)
+        out.push('none ran', '');
+    else
+        out.push(...table(['Stage', 'Status', 'Time', 'Note'], run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : ''])), '');
+    return out.join('\n');
+}
+function dryRunSection(plan) {
+    const list = (items, render = escapeText) => items.length ? items.map(render).join(', ') : 'none';
+    return [
+        '### Plan',
+        '',
+        ...table(['Step', 'Would do'], [
+            ['Create', list(plan.create)],
+            ['Secrets to add', list(plan.secretsAdd, code)],
+            ['Secrets to re-import', list(plan.secretsUpdate, code)],
+            ['Secrets to prune', list(plan.secretsPrune, code)],
+            ['Deploy', plan.deployCommand ? code(plan.deployCommand) : '—'],
+            ['Overrides', list(plan.overrides)],
+            ['IP changes', list(plan.ipChanges)],
+        ]),
+        '',
+    ];
+}
+function table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+function escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;');
+}
+/** Text safe inside a table cell or a list item: no markup, no cell breaks, one line. */
+function escapeText(s) {
+    return escapeHtml(s.replace(/([\\`*_[\]#])/g, '\\$1')).replace(/\r?\n/g, ' ');
+}
+/** An inline code span that survives any content (backticks, pipes, newlines). */
+function code(s) {
+    return `<code>${escapeHtml(s).replace(/\r?\n/g, ' ')}</code>`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${ms} ms`;
+    const seconds = ms / 1000;
+    if (seconds < 60)
+        return `${seconds.toFixed(1)} s`;
+    const whole = Math.round(seconds);
+    return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+}
+function errorText(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+function firstLine(text) {
+    return text.split(/\r?\n/, 1)[0] ?? '';
+}
+// --- edge ---------------------------------------------------------------------------------
+/** Set every output and write the job summary; runs for failed runs too, so it never throws. */
+async function writeReport(run, redact) {
+    const outputs = buildOutputs(run);
+    for (const [name, value] of Object.entries(outputs))
+        setOutput(name, value);
+    try {
+        await summary.addRaw(redact(buildSummary(run)), true).write();
+    }
+    catch (err) {
+        // Outside Actions (no GITHUB_STEP_SUMMARY) the summary has nowhere to go; the outputs are set.
+        warning(`could not write the job summary: ${redact(errorText(err))}`);
+    }
+    return outputs;
+}
+
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+function planSecrets(synced, existing, prune) {
+    const syncedNames = new Set(synced);
+    const existingNames = new Set(existing.map((s) => s.name));
+    const others = [...existingNames].filter((n) => !syncedNames.has(n)).sort(byName);
+    return {
+        add: [...syncedNames].filter((n) => !existingNames.has(n)).sort(byName),
+        update: [...syncedNames].filter((n) => existingNames.has(n)).sort(byName),
+        prune: prune ? others : [],
+        unchanged: prune ? [] : others,
+    };
+}
+const GATEWAY_AUTH_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
+/**
+ * SPEC's gateway-token rule, counting a token already set on the app, and the names this run
+ * keeps there (a pruned token no longer counts). Returns the error text, or undefined when fine.
+ */
+function gatewayAuthProblem(plan, authRequired) {
+    if (!authRequired)
+        return undefined;
+    const present = new Set([...plan.add, ...plan.update, ...plan.unchanged]);
+    if (GATEWAY_AUTH_NAMES.some((n) => present.has(n)))
+        return undefined;
+    const pruned = GATEWAY_AUTH_NAMES.filter((n) => plan.prune.includes(n));
+    return ('the gateway binds a non-loopback address but OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is ' +
+        (pruned.length > 0
+            ? `set on the app only and prune-secrets would remove it (${pruned.join(', ')}). `
+            : 'neither among the synced secrets nor set on the app. ') +
+        'Non-loopback binding (--bind lan) requires a gateway token: add OPENCLAW_GATEWAY_TOKEN to the `secrets` input ' +
+        '(for example a repository secret made with `openssl rand -hex 32`), or set it once with ' +
+        '`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)`.');
+}
+// --- flyctl's import format ---------------------------------------------------------------
+/** bufio.Scanner's default MaxScanTokenSize: a longer line stops flyctl's parser silently. */
+const MAX_LINE_BYTES = 64 * 1024 - 1;
+class SecretFormatError extends Error {
+    secretName;
+    constructor(secretName, reason) {
+        // The value never appears here: only the name and why it cannot be written.
+        super(`secret ${secretName} cannot be passed to \`fly secrets import\`: ${reason}`);
+        this.secretName = secretName;
+        this.name = 'SecretFormatError';
+    }
+}
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The stdin text for `fly secrets import`. Each value is written in the first form that
+ * flyctl's parser reads back unchanged (bare, "double", 'single', """triple"""; multi-line
+ * values only as """...""" across lines); a value no form can carry is refused, naming the
+ * secret and never showing its value.
+ */
+function formatSecretsImport(entries) {
+    const lines = [];
+    for (const [name, value] of entries)
+        lines.push(formatEntry(name, value));
+    return lines.map((l) => `${l}\n`).join('');
+}
+function formatEntry(name, value) {
+    if (!NAME.test(name))
+        throw new SecretFormatError(name, 'the name must be letters, digits and _ and not start with a digit');
+    if (value.includes('\0'))
+        throw new SecretFormatError(name, 'the value contains a NUL byte, which no environment variable can hold');
+    if (value.includes('\n') && value.includes('"""'))
+        throw new SecretFormatError(name, 'the multi-line value contains """, which ends flyctl\'s multi-line form early');
+    if (value.includes('\r\n'))
+        throw new SecretFormatError(name, 'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings');
+    const candidates = value.includes('\n')
+        ? [`${name}="""${value}"""`]
+        : [`${name}=${value}`, `${name}="${value}"`, `${name}='${value}'`, `${name}="""${value}"""`];
+    let tooLong = false;
+    for (const text of candidates) {
+        if (text.split('\n').some((line) => Buffer.byteLength(line, 'utf8') > MAX_LINE_BYTES)) {
+            tooLong = true;
+            continue;
+        }
+        const parsed = parseSecretsLikeFlyctl(`${text}\n`);
+        if (parsed.ok && parsed.secrets.size === 1 && parsed.secrets.get(name) === value)
+            return text;
+    }
+    if (tooLong)
+        throw new SecretFormatError(name, `a line of the value is longer than flyctl's ${MAX_LINE_BYTES}-byte line limit`);
+    throw new SecretFormatError(name, value.includes('\n')
+        ? 'its first line has a # after an odd number of " characters, which flyctl reads as a comment'
+        : 'its mix of quotes, # and leading spaces cannot be read back unchanged by flyctl');
+}
+/**
+ * A line-for-line port of flyctl's parseSecrets (internal/command/secrets/parser.go, the parser
+ * behind `fly secrets import`), used to prove that what we write is read back unchanged.
+ * Go's strings are bytes; every delimiter here is ASCII, so UTF-16 indexing finds the same cuts.
+ */
+function parseSecretsLikeFlyctl(input) {
+    const secrets = new Map();
+    let multiline = false;
+    let parsedKey = '';
+    let parsedVal = '';
+    for (const line of scanLines(input)) {
+        if (!multiline) {
+            if (line.startsWith('#') || goTrimSpace(line) === '')
+                continue;
+            const eq = line.indexOf('=');
+            if (eq < 0)
+                return { ok: false, error: 'Secrets must be provided as NAME=VALUE pairs' };
+            const key = goTrimSpace(line.slice(0, eq));
+            let value = line.slice(eq + 1).replace(/^ +/, '');
+            const hash = value.indexOf('#');
+            if (hash >= 0) {
+                const before = value.slice(0, hash);
+                if (countChar(before, '"') % 2 === 0)
+                    value = before.replace(/ +$/, '');
+            }
+            if (value.startsWith('"""') && value.endsWith('"""') && value.length >= 6) {
+                secrets.set(key, value.slice(3, -3));
+            }
+            else if (value.startsWith('"""')) {
+                multiline = true;
+                parsedKey = key;
+                parsedVal = `${value.slice(3)}\n`;
+            }
+            else {
+                const quoted = (q) => value.startsWith(q) && value.endsWith(q);
+                if (quoted('"') || quoted("'")) {
+                    // Go's value[1:len(value)-1] panics on a lone quote character.
+                    if (value.length < 2)
+                        return { ok: false, error: 'flyctl would panic on a lone quote' };
+                    value = value.slice(1, -1);
+                }
+                secrets.set(key, value);
+            }
+        }
+        else if (line.endsWith('"""')) {
+            secrets.set(parsedKey, parsedVal + line.slice(0, -3));
+            parsedVal = '';
+            parsedKey = '';
+            multiline = false;
+        }
+        else {
+            parsedVal += `${line}\n`;
+        }
+    }
+    return { ok: true, secrets };
+}
+/** bufio.ScanLines: split on \n, drop one CR before it, keep a final unterminated line. */
+function scanLines(input) {
+    const lines = input.split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}
+// Go's unicode.IsSpace set, which strings.TrimSpace uses.
+const GO_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+function goTrimSpace(s) {
+    return s.replace(GO_SPACE, '');
+}
+function countChar(s, ch) {
+    let n = 0;
+    for (const c of s)
+        if (c === ch)
+            n++;
+    return n;
+}
+async function syncSecrets(ctx, options) {
+    const { flyctl, plan, log } = ctx;
+    const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema) : []);
+    const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets);
+    const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired);
+    if (authProblem)
+        throw new Error(authProblem);
+    // Formatting checks every value, so a dry run refuses what the real run would refuse.
+    const stdin = formatSecretsImport(plan.secrets);
+    const synced = [...plan.secrets.keys()].sort(byName);
+    const result = { ...secretsPlan, synced, dryRun: plan.dryRun };
+    if (plan.dryRun)
+        return result;
+    // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
+    if (synced.length > 0) {
+        await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin });
+        log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`);
+    }
+    if (secretsPlan.prune.length > 0) {
+        await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune]);
+        log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/validate.ts
+
+
+
+
+const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
+const MIN_MEMORY_MB = 1024;
+const RECOMMENDED_MEMORY_MB = 2048;
+function validateFlyConfig(result, plan, knownSecretNames) {
+    const findings = [];
+    const gateway = result.gateway?.parsed;
+    const s = effectiveSettings(result.config, gateway);
+    const config = result.config;
+    /** Where a key's value came from: the input that set it, else the user's file and line. */
+    const from = (key) => {
+        const input = result.inputOf(key);
+        if (input)
+            return { input: input.replace(/ \(default.*\)$/, '') };
+        if (result.sourceFile) {
+            const line = result.lineOf(key);
+            return line ? { file: result.sourceFile, line } : { file: result.sourceFile };
+        }
+        return {};
+    };
+    // The bind is read from the command; name the `bind` input when it was what decided the flag.
+    const bindFrom = () => {
+        if (s.bindSource === 'gateway-config' && gateway)
+            return { input: 'gateway-config', file: gateway.sourcePath, ...lineField(gateway.lineOf('gateway.bind')) };
+        if (plan.bind !== undefined && plan.command === undefined && plan.machineCommand === undefined)
+            return { input: 'bind' };
+        return from('processes.app');
+    };
+    const add = (level, rule, message, where) => findings.push({ level, rule, message, ...where });
+    // A non-loopback bind needs a token or password: the gateway refuses to bind without auth.
+    const nonLoopback = s.bind !== 'loopback';
+    const envNames = new Set(Object.keys(s.env));
+    const gs = gateway?.settings;
+    const authInConfig = gs?.authMode === 'trusted-proxy' ||
+        (gs?.authMode !== 'none' && (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) || hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)));
+    const tokenSecret = TOKEN_NAMES.find((n) => knownSecretNames.has(n));
+    const tokenInEnv = TOKEN_NAMES.find((n) => envNames.has(n));
+    if (nonLoopback && !tokenSecret && !authInConfig && !tokenInEnv) {
+        add('error', 'gateway-token', `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.`, bindFrom());
+    }
+    if (tokenInEnv) {
+        add('warning', 'gateway-token-in-env', `${tokenInEnv} is a plain [env] value, visible in the fly.toml and the machine config. Fix (the guide: treat tokens like passwords): set it as a Fly secret through \`secrets\` instead.`, from(`env.${tokenInEnv}`));
+    }
+    // internal_port must be the gateway's port, or Fly's proxy and checks knock on a closed door.
+    if (s.internalPort !== undefined && s.internalPort !== s.port) {
+        const portKey = isTable(config.http_service) ? 'http_service.internal_port' : 'services.internal_port';
+        const gatewayPortFrom = s.portSource === 'command' ? '--port in the command' : s.portSource === 'env' ? 'OPENCLAW_GATEWAY_PORT' : s.portSource === 'gateway-config' ? 'gateway.port in the gateway config' : 'the gateway default';
+        add('error', 'internal-port', `internal_port is ${s.internalPort} but the gateway listens on ${s.port} (${gatewayPortFrom}): health checks fail, connection refused. Fix (the guide): make internal_port match the gateway port (--port ${s.internalPort}, or set the \`port\` input so both agree).`, from(portKey));
+    }
+    // Memory: 512MB is too small; 1GB may OOM under load; 2GB recommended.
+    const memoryKey = memoryKeyOf(config);
+    if (s.memoryMb !== undefined) {
+        if (s.memoryMb < MIN_MEMORY_MB) {
+            add('error', 'memory', `the VM has ${s.memoryMb} MB of memory: 512MB is too small; 2GB recommended (the gateway is killed: SIGABRT, Runtime_AllocateInYoungGeneration). Fix: set \`memory: 2048mb\` (memory = "2048mb" under [[vm]]).`, from(memoryKey));
+        }
+        else if (s.memoryMb < RECOMMENDED_MEMORY_MB) {
+            add('warning', 'memory', `the VM has ${s.memoryMb} MB of memory: 1GB may work but can OOM under load or with verbose logging; 2GB recommended. Fix: set \`memory: 2048mb\`.`, from(memoryKey));
+        }
+    }
+    // NODE_OPTIONS heap at or above the VM memory: V8 grows past what the machine has.
+    if (s.heapMb !== undefined && s.memoryMb !== undefined && s.heapMb >= s.memoryMb) {
+        add('error', 'node-heap', `NODE_OPTIONS sets --max-old-space-size=${s.heapMb}, at or above the VM's ${s.memoryMb} MB: the kernel kills the process before V8 collects (OOM). Fix: keep the heap below the memory, as the guide does (--max-old-space-size=1536 with 2048mb), or raise \`memory\`.`, from('env.NODE_OPTIONS'));
+    }
+    // State must live on the volume or it is lost on every restart.
+    if (s.stateDir === undefined || s.mountDestination === undefined || !isWithin(s.stateDir, s.mountDestination)) {
+        const cause = s.mountDestination === undefined
+            ? 'there is no [mounts] volume'
+            : s.stateDir === undefined
+                ? `OPENCLAW_STATE_DIR is not set, so the gateway writes to ~/.openclaw on the machine's root filesystem, outside the volume at ${s.mountDestination}`
+                : `OPENCLAW_STATE_DIR is ${s.stateDir}, outside the volume mounted at ${s.mountDestination}`;
+        add('error', 'state-dir', `${cause}: state not persisting (credentials and sessions vanish after a restart). Fix (the guide): set OPENCLAW_STATE_DIR to the mount's destination (/data) with \`state-dir\`, and redeploy.`, from(s.stateDir === undefined ? 'mounts.destination' : 'env.OPENCLAW_STATE_DIR'));
+    }
+    // A public deployment whose gateway binds loopback: Fly's proxy cannot reach 127.0.0.1.
+    if (!s.isPrivate && s.bind === 'loopback') {
+        add('error', 'public-loopback', `the deployment is public but the gateway binds loopback (127.0.0.1${s.bindSource === 'default' ? ', its default when the command has no --bind' : ''}): "app is not listening on the expected address". Fix (the guide): add --bind lan to the command (the \`bind\` input).`, bindFrom());
+    }
+    else if (s.isPrivate && s.bind === 'loopback') {
+        add('warning', 'private-loopback', 'the gateway binds loopback, so only processes inside the machine reach it (not fly proxy, not WireGuard), and the health gate sees no ready listener on a reachable address. Fix: --bind lan (the `bind` input) unless a sidecar such as Tailscale Serve fronts it.', bindFrom());
+    }
+    // Warnings about the public service the guide configures.
+    if (isTable(config.http_service)) {
+        const http = config.http_service;
+        if (http.force_https !== true) {
+            add('warning', 'force-https', 'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.', from('http_service.force_https'));
+        }
+        const autoStop = http.auto_stop_machines;
+        if (autoStop === true || autoStop === 'stop' || autoStop === 'suspend') {
+            add('warning', 'auto-stop', `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`, from('http_service.auto_stop_machines'));
+        }
+    }
+    if (plan.private && Array.isArray(config.services) && config.services.length > 0) {
+        add('warning', 'private-services', '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.', from('services'));
+    }
+    if (gateway) {
+        findings.push(...checkGatewayConfig(gateway, {
+            app: plan.app,
+            isPublic: !s.isPrivate,
+            ...(s.bindSource === 'command' ? { commandBind: s.bind } : {}),
+            ...(s.portSource === 'command' ? { commandPort: s.port } : {}),
+            allowUnconfigured: s.commandArgv.includes('--allow-unconfigured'),
+            knownNames: new Set([...knownSecretNames, ...envNames]),
+            ...(s.mountDestination ? { mountDestination: s.mountDestination } : {}),
+        }));
+    }
+    return findings;
+}
+function lineField(line) {
+    return line ? { line } : {};
+}
+function hasUsableSecret(value, secrets, env) {
+    if (typeof value === 'string') {
+        const ref = /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim());
+        return ref ? secrets.has(ref[1]) || env.has(ref[1]) : value.trim() !== '';
+    }
+    // A SecretRef object ({ source, provider, id }) is resolved by the gateway itself.
+    return typeof value === 'object' && value !== null;
+}
+function memoryKeyOf(config) {
+    const vm = config.vm ?? config.compute ?? config.computes;
+    const entry = Array.isArray(vm) ? vm.find(isTable) : vm;
+    return isTable(entry) && entry.memory_mb !== undefined ? 'vm.memory_mb' : isTable(entry) && entry.memory !== undefined ? 'vm.memory' : 'vm.size';
+}
+/** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
+function reportFindings(findings, workspace = process.env.GITHUB_WORKSPACE) {
+    for (const f of findings) {
+        const where = f.file ? displayPath(f.file, workspace) : undefined;
+        const source = [f.input ? `input \`${f.input}\`` : undefined, where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined].filter(Boolean).join(', ');
+        const text = source ? `${f.message} (from ${source})` : f.message;
+        const props = { title: `${f.rule} (fly-deploy)`, ...(where ? { file: where } : {}), ...(f.line ? { startLine: f.line } : {}) };
+        if (f.level === 'error')
+            error(text, props);
+        else
+            warning(text, props);
+    }
+    const errors = findings.filter((f) => f.level === 'error');
+    if (errors.length > 0) {
+        const list = errors.map((f) => `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`).join('\n');
+        throw new ValidationError(`The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`, errors);
+    }
+}
+class ValidationError extends Error {
+    findings;
+    constructor(message, findings) {
+        super(message);
+        this.findings = findings;
+        this.name = 'ValidationError';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 
 
 /**
  * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
- * user can act on; secrets are scrubbed from it first.
+ * user can act on (secrets scrubbed); the outputs and the job summary are written in every case,
+ * including a cancelled job, with what had already changed on Fly.
  */
 async function run() {
     const redactor = new Redactor();
+    const cancel = new AbortController();
+    let record;
+    const onSignal = (signal) => {
+        warning(`Received ${signal}: ending the running flyctl call and stopping.`);
+        cancel.abort(new CancelledError(signal));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
-        const plan = readPlan(redactor, PINNED_FLYCTL_VERSION_FALLBACK);
-        startGroup('Plan');
-        info(JSON.stringify(describePlan(plan), null, 2));
-        endGroup();
-        // The later stages (install, render, validate, ensure, secrets, deploy, overrides, harden,
-        // health, report) are not built yet: stop here rather than pretend.
-        setOutput('app-name', plan.app);
-        warning('Only the inputs stage exists so far; nothing was installed or deployed.');
+        const plan = readPlan(redactor, PINNED_FLYCTL_VERSION);
+        record = newRunRecord(plan);
+        await runStages(plan, record, redactor, cancel.signal);
     }
     catch (err) {
-        setFailed(redactor.redact(err instanceof Error ? err.message : String(err)));
+        const cancelled = cancel.signal.aborted;
+        const message = redactor.redact(errorMessage(err, cancelled ? cancel.signal.reason : undefined));
+        if (record)
+            record.error = message;
+        setFailed(message);
     }
+    finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+        if (record)
+            await writeReport(record, (text) => redactor.redact(text));
+    }
+}
+class CancelledError extends Error {
+    constructor(signal) {
+        super(`the job was cancelled (${signal})`);
+        this.name = 'CancelledError';
+    }
+}
+function errorMessage(err, cancelled) {
+    if (cancelled instanceof CancelledError)
+        return `${cancelled.message}; the run stopped early (see the summary for what had changed on Fly)`;
+    if (err instanceof Error)
+        return err.message;
+    return String(err);
+}
+async function runStages(plan, record, redactor, signal) {
+    startGroup('Plan');
+    info(JSON.stringify(describePlan(plan), null, 2));
+    endGroup();
+    if (plan.dryRun) {
+        record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] };
+    }
+    const checkCancel = () => signal.throwIfAborted();
+    // 1. install
+    const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info }), (r) => r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`);
+    record.flyctlVersion = installed.version;
+    setOutput('flyctl-version', installed.version);
+    const flyctl = new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor, cwd: plan.workingDirectory, log: info, signal });
+    const ctx = { flyctl, plan, log: { info: info, warning: warning } };
+    checkCancel();
+    // 2. render
+    const rendered = await runStage(record, 'render', () => writeRenderedConfig(plan), (r) => r.overridden.length ? `${r.overridden.length} key(s) set from inputs` : undefined);
+    record.flyConfig = rendered.path;
+    const settings = effectiveSettings(rendered.config, rendered.gateway?.parsed);
+    // 3. validate: the guide's rules, with the app's own secret names for the token rule (reading calls only).
+    const existing = await runStage(record, 'validate', async () => {
+        const survey = await surveyApp(flyctl, plan.app);
+        const pruned = plan.pruneSecrets;
+        const known = new Set([...plan.secrets.keys(), ...(pruned ? [] : survey.secrets.map((s) => s.name))]);
+        reportFindings(validateFlyConfig(rendered, plan, known));
+        return survey;
+    });
+    checkCancel();
+    // 4. ensure app + volume
+    const region = settings.region ?? plan.region ?? 'iad';
+    const ensured = await runStage(record, 'ensure', () => ensure(ctx, { region, volume: settings.volume, appExists: existing.appExists }), (r) => r.created.length ? `${plan.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist');
+    if (record.dryRunPlan)
+        record.dryRunPlan.create = ensured.created;
+    if (!plan.dryRun && ensured.created.length)
+        record.changed.push(...ensured.created.map((c) => `created ${c}`));
+    checkCancel();
+    // 5. secrets, staged: the deploy applies them in its one rollout.
+    const secrets = await runStage(record, 'secrets', () => syncSecrets(ctx, { appExists: ensured.appExists, gatewayAuthRequired: false, existing: existing.secrets }), (r) => `${r.synced.length} synced${r.prune.length ? `, ${r.prune.length} pruned` : ''}`);
+    record.secretsSynced = secrets.synced;
+    record.secretsPruned = secrets.prune;
+    if (record.dryRunPlan) {
+        record.dryRunPlan.secretsAdd = secrets.add;
+        record.dryRunPlan.secretsUpdate = secrets.update;
+        record.dryRunPlan.secretsPrune = secrets.prune;
+    }
+    else {
+        if (secrets.synced.length)
+            record.changed.push(`staged secrets ${secrets.synced.join(', ')}`);
+        if (secrets.prune.length)
+            record.changed.push(`staged removal of secrets ${secrets.prune.join(', ')}`);
+    }
+    checkCancel();
+    // 6. deploy
+    const deployCtx = { ...ctx, rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg } };
+    const deployStartedAtMs = Date.now();
+    const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => (r.release ? `release v${r.release.version}` : r.command));
+    record.url = deployed.url;
+    if (record.dryRunPlan)
+        record.dryRunPlan.deployCommand = deployed.command;
+    if (deployed.release) {
+        record.release = deployed.release.version;
+        record.image = deployed.release.imageRef;
+        record.changed.push(`deployed release v${deployed.release.version}`);
+    }
+    // 7. overrides: only a drifted machine is updated.
+    const overrides = await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) => r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set');
+    record.overrides = overrides.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }));
+    if (record.dryRunPlan)
+        record.dryRunPlan.overrides = overrides.wanted;
+    if (overrides.applied.length)
+        record.changed.push(`updated machine(s) ${overrides.applied.map((o) => o.machineId).join(', ')}`);
+    checkCancel();
+    // 8. harden a private deployment's IPs.
+    if (plan.private) {
+        const hardened = await runStage(record, 'harden', () => harden(ctx, { appExists: ensured.appExists }), (r) => `${r.changes.length} IP change(s)`);
+        record.ipChanges = hardened.changes;
+        if (record.dryRunPlan)
+            record.dryRunPlan.ipChanges = hardened.changes.map((c) => `${c.action} ${c.type} ${c.address}`);
+        else if (hardened.changes.length)
+            record.changed.push(...hardened.changes.map((c) => `${c.action} ${c.type} ${c.address}`));
+    }
+    else {
+        skipStage(record, 'harden', 'public deployment');
+    }
+    if (plan.dryRun || !deployed.release) {
+        skipStage(record, 'health', plan.dryRun ? 'dry run: nothing was deployed' : 'no release was read back');
+        record.health = { verdict: 'skipped', message: plan.dryRun ? 'dry run' : undefined };
+        info(plan.dryRun ? 'Dry run: the plan is in the job summary; nothing was changed on Fly.' : '');
+        return;
+    }
+    checkCancel();
+    // 9. gate on the gateway's own logs; stale-lock repair and rollback inside.
+    const release = deployed.release;
+    const outcome = await runStage(record, 'health', () => runHealthGate({
+        flyctl,
+        plan,
+        app: plan.app,
+        port: settings.port,
+        bind: settings.bind,
+        stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
+        release: { version: release.version, imageRef: release.imageRef },
+        deployStartedAtMs,
+        redeploy: async (imageRef) => {
+            const startedAtMs = Date.now();
+            const again = await redeploy(deployCtx, imageRef);
+            if (!again.release)
+                throw new Error(`the rollback deploy of ${imageRef} produced no release`);
+            record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`);
+            return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs };
+        },
+        log: info,
+        signal,
+    }), (o) => o.health);
+    record.health = { verdict: outcome.health, message: outcome.message };
+    record.healthNotes = outcome.summary;
+    record.rolledBack = outcome.rolledBack;
+    if (outcome.rolledBack && outcome.servingRelease) {
+        record.servingRelease = outcome.servingRelease.version;
+    }
+    // 10. what serves now, for the summary and the machine-ids output.
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema);
+    record.machines = machineRows(machines);
+    if (outcome.health === 'unhealthy')
+        throw new Error(outcome.message ?? 'the gateway did not become healthy');
+}
+/** What the app already has, read once: whether it exists, and its secret names (never values). */
+async function surveyApp(flyctl, app) {
+    if (!(await appExistsOnFly(flyctl, app)))
+        return { appExists: false, secrets: [] };
+    const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema);
+    return { appExists: true, secrets };
 }
 
 
@@ -41728,6 +53258,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
 /***/ 3193:
 /***/ ((module) => {
 
@@ -41854,6 +53391,48 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -41869,6 +53448,17 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/make namespace object */
+/******/ (() => {
+/******/ 	// define __esModule on exports
+/******/ 	__nccwpck_require__.r = (exports) => {
+/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
+/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
+/******/ 		}
+/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
 /******/ })();
 /******/ 
 /************************************************************************/

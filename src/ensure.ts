@@ -1,5 +1,5 @@
 import { VolumeListSchema, type Volume } from './fly-json.js'
-import { FlyctlError } from './flyctl.js'
+import { FlyctlError, type Flyctl } from './flyctl.js'
 import type { StageContext } from './report.js'
 
 /**
@@ -12,6 +12,8 @@ export interface EnsureTarget {
   region: string
   /** `[mounts] source`; undefined when the config mounts nothing. */
   volume?: string
+  /** Already known from an earlier read of this run; asked when undefined. */
+  appExists?: boolean
 }
 
 export interface EnsureWants {
@@ -99,7 +101,7 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
     volume: target.volume,
     volumeSizeGb: plan.volumeSizeGb,
   }
-  const appExists = await appExistsOnFly(ctx)
+  const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app))
   const volumes =
     appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema) : undefined
   const ensurePlan = planEnsure(appExists, volumes, wants)
@@ -138,9 +140,9 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
  * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
  * GetAppCompact's error as "failed to get app: ...").
  */
-async function appExistsOnFly(ctx: StageContext): Promise<boolean> {
+export async function appExistsOnFly(flyctl: Flyctl, app: string): Promise<boolean> {
   try {
-    await ctx.flyctl.run(['status', '--app', ctx.plan.app, '--json'])
+    await flyctl.run(['status', '--app', app, '--json'])
     return true
   } catch (err) {
     if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return false

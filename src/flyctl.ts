@@ -21,6 +21,8 @@ export interface FlyctlOptions {
   cwd?: string
   /** Receives each line of a call's output when `echo` is set (already redacted). */
   log?: (line: string) => void
+  /** Ends every call when aborted (job cancellation). */
+  signal?: AbortSignal
 }
 
 export interface RunOptions {
@@ -48,14 +50,18 @@ export interface FlyctlResult {
 }
 
 export class FlyctlError extends Error {
-  constructor(
-    readonly command: string,
-    readonly exitCode: number,
-    readonly flyError: string,
-    readonly stderr: string,
-  ) {
+  readonly command: string
+  readonly exitCode: number
+  readonly flyError: string
+  readonly stderr: string
+
+  constructor(command: string, exitCode: number, flyError: string, stderr: string) {
     super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}`)
     this.name = 'FlyctlError'
+    this.command = command
+    this.exitCode = exitCode
+    this.flyError = flyError
+    this.stderr = stderr
   }
 
   /** Failures worth retrying for a reading call: the platform or the network, not the request. */
@@ -104,7 +110,11 @@ export function flyctlEnv(base: NodeJS.ProcessEnv, token: string): NodeJS.Proces
 }
 
 export class Flyctl {
-  constructor(private readonly options: FlyctlOptions) {}
+  private readonly options: FlyctlOptions
+
+  constructor(options: FlyctlOptions) {
+    this.options = options
+  }
 
   get binary(): string {
     return this.options.binary
@@ -179,7 +189,11 @@ export class Flyctl {
         }, 3000).unref()
       }
       const timer = opts.timeoutMs ? setTimeout(stop, opts.timeoutMs) : undefined
-      opts.signal?.addEventListener('abort', stop, { once: true })
+      const signals = [opts.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined)
+      for (const s of signals) {
+        if (s.aborted) stop()
+        else s.addEventListener('abort', stop, { once: true })
+      }
 
       child.on('error', (err) => {
         finished = true
@@ -189,7 +203,7 @@ export class Flyctl {
       child.on('close', (code, sig) => {
         finished = true
         if (timer) clearTimeout(timer)
-        opts.signal?.removeEventListener('abort', stop)
+        for (const s of signals) s.removeEventListener('abort', stop)
         if (pendingOut) emit(pendingOut, true)
         if (pendingErr) emit(pendingErr, false)
         const exitCode = code ?? (sig ? 128 + 15 : 1)

@@ -86,13 +86,16 @@ export interface InputProblem {
 }
 
 export class InputError extends Error {
-  constructor(readonly problems: InputProblem[]) {
+  readonly problems: InputProblem[]
+
+  constructor(problems: InputProblem[]) {
     super(
       problems.length === 1
         ? `Input \`${problems[0]?.input}\`: ${problems[0]?.message}`
         : `${problems.length} inputs need fixing:\n` + problems.map((p) => `- \`${p.input}\`: ${p.message}`).join('\n'),
     )
     this.name = 'InputError'
+    this.problems = problems
   }
 }
 

@@ -1,23 +1,218 @@
 import * as core from '@actions/core'
-import { describePlan, PINNED_FLYCTL_VERSION_FALLBACK, readPlan } from './inputs.js'
+import { appExistsOnFly, ensure } from './ensure.js'
+import { deploy, redeploy, type DeployContext } from './deploy.js'
+import { SecretListSchema, MachineListSchema, type SecretEntry } from './fly-json.js'
+import { Flyctl } from './flyctl.js'
+import { harden } from './harden.js'
+import { runHealthGate } from './health/index.js'
+import { describePlan, readPlan } from './inputs.js'
+import { installFlyctl } from './install.js'
+import { PINNED_FLYCTL_VERSION } from './install-core.js'
+import { reconcileOverrides } from './overrides.js'
+import type { Plan } from './plan.js'
 import { Redactor } from './redact.js'
+import { effectiveSettings, writeRenderedConfig } from './render.js'
+import { machineRows, newRunRecord, runStage, skipStage, writeReport, type RunRecord, type StageContext } from './report.js'
+import { syncSecrets } from './secrets.js'
+import { reportFindings, validateFlyConfig } from './validate.js'
 
 /**
  * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
- * user can act on; secrets are scrubbed from it first.
+ * user can act on (secrets scrubbed); the outputs and the job summary are written in every case,
+ * including a cancelled job, with what had already changed on Fly.
  */
 export async function run(): Promise<void> {
   const redactor = new Redactor()
-  try {
-    const plan = readPlan(redactor, PINNED_FLYCTL_VERSION_FALLBACK)
-    core.startGroup('Plan')
-    core.info(JSON.stringify(describePlan(plan), null, 2))
-    core.endGroup()
-    // The later stages (install, render, validate, ensure, secrets, deploy, overrides, harden,
-    // health, report) are not built yet: stop here rather than pretend.
-    core.setOutput('app-name', plan.app)
-    core.warning('Only the inputs stage exists so far; nothing was installed or deployed.')
-  } catch (err) {
-    core.setFailed(redactor.redact(err instanceof Error ? err.message : String(err)))
+  const cancel = new AbortController()
+  let record: RunRecord | undefined
+  const onSignal = (signal: NodeJS.Signals): void => {
+    core.warning(`Received ${signal}: ending the running flyctl call and stopping.`)
+    cancel.abort(new CancelledError(signal))
   }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+
+  try {
+    const plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
+    record = newRunRecord(plan)
+    await runStages(plan, record, redactor, cancel.signal)
+  } catch (err) {
+    const cancelled = cancel.signal.aborted
+    const message = redactor.redact(errorMessage(err, cancelled ? cancel.signal.reason : undefined))
+    if (record) record.error = message
+    core.setFailed(message)
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+    if (record) await writeReport(record, (text) => redactor.redact(text))
+  }
+}
+
+class CancelledError extends Error {
+  constructor(signal: NodeJS.Signals) {
+    super(`the job was cancelled (${signal})`)
+    this.name = 'CancelledError'
+  }
+}
+
+function errorMessage(err: unknown, cancelled: unknown): string {
+  if (cancelled instanceof CancelledError) return `${cancelled.message}; the run stopped early (see the summary for what had changed on Fly)`
+  if (err instanceof Error) return err.message
+  return String(err)
+}
+
+async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, signal: AbortSignal): Promise<void> {
+  core.startGroup('Plan')
+  core.info(JSON.stringify(describePlan(plan), null, 2))
+  core.endGroup()
+  if (plan.dryRun) {
+    record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] }
+  }
+  const checkCancel = (): void => signal.throwIfAborted()
+
+  // 1. install
+  const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info }), (r) =>
+    r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`,
+  )
+  record.flyctlVersion = installed.version
+  core.setOutput('flyctl-version', installed.version)
+  const flyctl = new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor, cwd: plan.workingDirectory, log: core.info, signal })
+  const ctx: StageContext = { flyctl, plan, log: { info: core.info, warning: core.warning } }
+  checkCancel()
+
+  // 2. render
+  const rendered = await runStage(record, 'render', () => writeRenderedConfig(plan), (r) =>
+    r.overridden.length ? `${r.overridden.length} key(s) set from inputs` : undefined,
+  )
+  record.flyConfig = rendered.path
+  const settings = effectiveSettings(rendered.config, rendered.gateway?.parsed)
+
+  // 3. validate: the guide's rules, with the app's own secret names for the token rule (reading calls only).
+  const existing = await runStage(record, 'validate', async () => {
+    const survey = await surveyApp(flyctl, plan.app)
+    const pruned = plan.pruneSecrets
+    const known = new Set([...plan.secrets.keys(), ...(pruned ? [] : survey.secrets.map((s) => s.name))])
+    reportFindings(validateFlyConfig(rendered, plan, known))
+    return survey
+  })
+  checkCancel()
+
+  // 4. ensure app + volume
+  const region = settings.region ?? plan.region ?? 'iad'
+  const ensured = await runStage(record, 'ensure', () => ensure(ctx, { region, volume: settings.volume, appExists: existing.appExists }), (r) =>
+    r.created.length ? `${plan.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist',
+  )
+  if (record.dryRunPlan) record.dryRunPlan.create = ensured.created
+  if (!plan.dryRun && ensured.created.length) record.changed.push(...ensured.created.map((c) => `created ${c}`))
+  checkCancel()
+
+  // 5. secrets, staged: the deploy applies them in its one rollout.
+  const secrets = await runStage(
+    record,
+    'secrets',
+    () => syncSecrets(ctx, { appExists: ensured.appExists, gatewayAuthRequired: false, existing: existing.secrets }),
+    (r) => `${r.synced.length} synced${r.prune.length ? `, ${r.prune.length} pruned` : ''}`,
+  )
+  record.secretsSynced = secrets.synced
+  record.secretsPruned = secrets.prune
+  if (record.dryRunPlan) {
+    record.dryRunPlan.secretsAdd = secrets.add
+    record.dryRunPlan.secretsUpdate = secrets.update
+    record.dryRunPlan.secretsPrune = secrets.prune
+  } else {
+    if (secrets.synced.length) record.changed.push(`staged secrets ${secrets.synced.join(', ')}`)
+    if (secrets.prune.length) record.changed.push(`staged removal of secrets ${secrets.prune.join(', ')}`)
+  }
+  checkCancel()
+
+  // 6. deploy
+  const deployCtx: DeployContext = { ...ctx, rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg } }
+  const deployStartedAtMs = Date.now()
+  const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => (r.release ? `release v${r.release.version}` : r.command))
+  record.url = deployed.url
+  if (record.dryRunPlan) record.dryRunPlan.deployCommand = deployed.command
+  if (deployed.release) {
+    record.release = deployed.release.version
+    record.image = deployed.release.imageRef
+    record.changed.push(`deployed release v${deployed.release.version}`)
+  }
+
+  // 7. overrides: only a drifted machine is updated.
+  const overrides = await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) =>
+    r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
+  )
+  record.overrides = overrides.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }))
+  if (record.dryRunPlan) record.dryRunPlan.overrides = overrides.wanted
+  if (overrides.applied.length) record.changed.push(`updated machine(s) ${overrides.applied.map((o) => o.machineId).join(', ')}`)
+  checkCancel()
+
+  // 8. harden a private deployment's IPs.
+  if (plan.private) {
+    const hardened = await runStage(record, 'harden', () => harden(ctx, { appExists: ensured.appExists }), (r) => `${r.changes.length} IP change(s)`)
+    record.ipChanges = hardened.changes
+    if (record.dryRunPlan) record.dryRunPlan.ipChanges = hardened.changes.map((c) => `${c.action} ${c.type} ${c.address}`)
+    else if (hardened.changes.length) record.changed.push(...hardened.changes.map((c) => `${c.action} ${c.type} ${c.address}`))
+  } else {
+    skipStage(record, 'harden', 'public deployment')
+  }
+
+  if (plan.dryRun || !deployed.release) {
+    skipStage(record, 'health', plan.dryRun ? 'dry run: nothing was deployed' : 'no release was read back')
+    record.health = { verdict: 'skipped', message: plan.dryRun ? 'dry run' : undefined }
+    core.info(plan.dryRun ? 'Dry run: the plan is in the job summary; nothing was changed on Fly.' : '')
+    return
+  }
+  checkCancel()
+
+  // 9. gate on the gateway's own logs; stale-lock repair and rollback inside.
+  const release = deployed.release
+  const outcome = await runStage(
+    record,
+    'health',
+    () =>
+      runHealthGate({
+        flyctl,
+        plan,
+        app: plan.app,
+        port: settings.port,
+        bind: settings.bind,
+        stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
+        release: { version: release.version, imageRef: release.imageRef },
+        deployStartedAtMs,
+        redeploy: async (imageRef) => {
+          const startedAtMs = Date.now()
+          const again = await redeploy(deployCtx, imageRef)
+          if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
+          record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`)
+          return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs }
+        },
+        log: core.info,
+        signal,
+      }),
+    (o) => o.health,
+  )
+  record.health = { verdict: outcome.health, message: outcome.message }
+  record.healthNotes = outcome.summary
+  record.rolledBack = outcome.rolledBack
+  if (outcome.rolledBack && outcome.servingRelease) {
+    record.servingRelease = outcome.servingRelease.version
+  }
+
+  // 10. what serves now, for the summary and the machine-ids output.
+  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema)
+  record.machines = machineRows(machines)
+
+  if (outcome.health === 'unhealthy') throw new Error(outcome.message ?? 'the gateway did not become healthy')
+}
+
+interface AppSurvey {
+  appExists: boolean
+  secrets: SecretEntry[]
+}
+
+/** What the app already has, read once: whether it exists, and its secret names (never values). */
+async function surveyApp(flyctl: Flyctl, app: string): Promise<AppSurvey> {
+  if (!(await appExistsOnFly(flyctl, app))) return { appExists: false, secrets: [] }
+  const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema)
+  return { appExists: true, secrets }
 }

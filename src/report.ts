@@ -77,6 +77,10 @@ export interface RunRecord {
   flyConfig?: string
   stages: StageRecord[]
   dryRunPlan?: DryRunPlan
+  /** What this run changed on Fly, in order; shown when a run fails or is cancelled midway. */
+  changed: string[]
+  /** The health gate's own account (lock repair, rollback), in order. */
+  healthNotes: string[]
   error?: string
 }
 
@@ -93,6 +97,8 @@ export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
     health: { verdict: 'skipped' },
     rolledBack: false,
     stages: [],
+    changed: [],
+    healthNotes: [],
   }
 }
 
@@ -192,6 +198,17 @@ export function buildSummary(run: RunRecord): string {
   out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '')
 
   if (run.dryRunPlan) out.push(...dryRunSection(run.dryRunPlan))
+
+  if (run.healthNotes.length) out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '')
+
+  if (run.error) {
+    // A failed or cancelled run must say where it stopped and what it had already done on Fly.
+    const stopped = run.stages.find((s) => s.status === 'failed')
+    out.push('### Where the run stopped', '')
+    out.push(stopped ? `In the ${code(stopped.name)} stage.` : 'Before the first stage.', '')
+    out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '')
+    if (run.changed.length) out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '')
+  }
 
   out.push('### Machines', '')
   if (run.machines.length === 0) out.push('none read', '')

@@ -195,6 +195,8 @@ export interface SecretsOptions {
   appExists: boolean
   /** The rendered command binds a non-loopback address: SPEC's gateway-token rule applies. */
   gatewayAuthRequired: boolean
+  /** The app's secrets when this run already listed them; listed here when undefined. */
+  existing?: readonly SecretEntry[]
 }
 
 export interface SecretsResult extends SecretsPlan {
@@ -205,7 +207,7 @@ export interface SecretsResult extends SecretsPlan {
 
 export async function syncSecrets(ctx: StageContext, options: SecretsOptions): Promise<SecretsResult> {
   const { flyctl, plan, log } = ctx
-  const existing = options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema) : []
+  const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema) : [])
   const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets)
   const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired)
   if (authProblem) throw new Error(authProblem)
