@@ -53038,39 +53038,40 @@ async function runStages(plan, record, redactor, signal) {
         return;
     }
     checkCancel();
-    // 9. gate on the gateway's own logs; stale-lock repair and rollback inside.
+    // 9. gate on the gateway's own logs; stale-lock repair and rollback inside. 10. read what serves now.
     const release = deployed.release;
-    const outcome = await runStage(record, 'health', () => runHealthGate({
-        flyctl,
-        plan,
-        app: plan.app,
-        port: settings.port,
-        bind: settings.bind,
-        stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
-        release: { version: release.version, imageRef: release.imageRef },
-        deployStartedAtMs,
-        redeploy: async (imageRef) => {
-            const startedAtMs = Date.now();
-            const again = await redeploy(deployCtx, imageRef);
-            if (!again.release)
-                throw new Error(`the rollback deploy of ${imageRef} produced no release`);
-            record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`);
-            return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs };
-        },
-        log: info,
-        signal,
-    }), (o) => o.health);
-    record.health = { verdict: outcome.health, message: outcome.message };
-    record.healthNotes = outcome.summary;
-    record.rolledBack = outcome.rolledBack;
-    if (outcome.rolledBack && outcome.servingRelease) {
-        record.servingRelease = outcome.servingRelease.version;
-    }
-    // 10. what serves now, for the summary and the machine-ids output.
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema);
-    record.machines = machineRows(machines);
-    if (outcome.health === 'unhealthy')
-        throw new Error(outcome.message ?? 'the gateway did not become healthy');
+    await runStage(record, 'health', async () => {
+        const outcome = await runHealthGate({
+            flyctl,
+            plan,
+            app: plan.app,
+            port: settings.port,
+            bind: settings.bind,
+            stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
+            release: { version: release.version, imageRef: release.imageRef },
+            deployStartedAtMs,
+            redeploy: async (imageRef) => {
+                const startedAtMs = Date.now();
+                const again = await redeploy(deployCtx, imageRef);
+                if (!again.release)
+                    throw new Error(`the rollback deploy of ${imageRef} produced no release`);
+                record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`);
+                return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs };
+            },
+            log: info,
+            signal,
+        });
+        // The summary's table gets the short account; the step's error carries the last log lines.
+        record.health = { verdict: outcome.health, message: outcome.summary[0] };
+        record.healthNotes = outcome.summary;
+        record.rolledBack = outcome.rolledBack;
+        if (outcome.rolledBack && outcome.servingRelease)
+            record.servingRelease = outcome.servingRelease.version;
+        record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema));
+        if (outcome.health === 'unhealthy')
+            throw new Error(outcome.message ?? 'the gateway did not become healthy');
+        return outcome;
+    }, (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health));
 }
 /** What the app already has, read once: whether it exists, and its secret names (never values). */
 async function surveyApp(flyctl, app) {

@@ -164,13 +164,13 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
   }
   checkCancel()
 
-  // 9. gate on the gateway's own logs; stale-lock repair and rollback inside.
+  // 9. gate on the gateway's own logs; stale-lock repair and rollback inside. 10. read what serves now.
   const release = deployed.release
-  const outcome = await runStage(
+  await runStage(
     record,
     'health',
-    () =>
-      runHealthGate({
+    async () => {
+      const outcome = await runHealthGate({
         flyctl,
         plan,
         app: plan.app,
@@ -188,21 +188,18 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
         },
         log: core.info,
         signal,
-      }),
-    (o) => o.health,
+      })
+      // The summary's table gets the short account; the step's error carries the last log lines.
+      record.health = { verdict: outcome.health, message: outcome.summary[0] }
+      record.healthNotes = outcome.summary
+      record.rolledBack = outcome.rolledBack
+      if (outcome.rolledBack && outcome.servingRelease) record.servingRelease = outcome.servingRelease.version
+      record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema))
+      if (outcome.health === 'unhealthy') throw new Error(outcome.message ?? 'the gateway did not become healthy')
+      return outcome
+    },
+    (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
   )
-  record.health = { verdict: outcome.health, message: outcome.message }
-  record.healthNotes = outcome.summary
-  record.rolledBack = outcome.rolledBack
-  if (outcome.rolledBack && outcome.servingRelease) {
-    record.servingRelease = outcome.servingRelease.version
-  }
-
-  // 10. what serves now, for the summary and the machine-ids output.
-  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema)
-  record.machines = machineRows(machines)
-
-  if (outcome.health === 'unhealthy') throw new Error(outcome.message ?? 'the gateway did not become healthy')
 }
 
 interface AppSurvey {
