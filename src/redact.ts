@@ -14,8 +14,8 @@ export class Redactor {
   add(value: string | undefined): void {
     if (!value) return
     for (const form of encodedForms(value)) {
-      // Very short values would mask half the log; the runner skips them too.
-      if (form.length < 3 || this.needles.has(form)) continue
+      // Very short or blank values would mask half the log (every run of spaces); the runner skips them too.
+      if (form.trim().length < 3 || this.needles.has(form)) continue
       this.needles.add(form)
       core.setSecret(form)
     }

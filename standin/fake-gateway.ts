@@ -2,8 +2,12 @@
 // (colours and timestamp format copied from openclaw 2026.9.6 run here, older lines from the
 // Fly guide and REFERENCE.md) for one scenario, read from FAKE_GATEWAY_SCENARIO. Fast unit tests
 // only; the real gateway runs in the other tests. Honours --port and --bind, and really listens
-// on the port when the scenario reaches readiness, so health checks and probes see it.
+// on the port when the scenario reaches readiness, so health checks and probes see it. 'lock'
+// honours lock files in the state dir (see staleLock), so the guide's repair really fixes it.
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 
 const SCENARIOS = ['ready', 'ready-legacy', 'no-auth', 'lock', 'oom', 'invalid-config', 'loopback', 'crash', 'memory-hog'] as const
 type Scenario = (typeof SCENARIOS)[number]
@@ -92,6 +96,52 @@ async function ready(port: number, bind: string, legacy: boolean): Promise<void>
   stayUntilSignalled(server)
 }
 
+// The guide's stale lock: `gateway.<hash>.lock` in the state dir (REFERENCE.md: `/data/gateway.*.lock`),
+// left by a gateway that died holding it. The first boot on a volume leaves one there (once: a
+// marker on the volume remembers it), so removing the lock files, as the guide says, fixes it.
+const STALE_LOCK_PID = 7
+const LOCK_TIMEOUT_MS = 5_000
+
+function stateDirOf(): string {
+  return process.env.OPENCLAW_STATE_DIR ?? path.join(process.env.HOME ?? '/root', '.openclaw')
+}
+
+function lockFiles(stateDir: string): string[] {
+  try {
+    return fs.readdirSync(stateDir).filter((name) => /^gateway\..+\.lock$/.test(name)).map((name) => path.join(stateDir, name))
+  } catch {
+    return []
+  }
+}
+
+function seedStaleLockOnce(stateDir: string): void {
+  const marker = path.join(stateDir, '.fake-gateway-stale-lock-seeded')
+  if (fs.existsSync(marker)) return
+  fs.mkdirSync(stateDir, { recursive: true })
+  const hash = createHash('sha256').update(stateDir).digest('hex').slice(0, 8)
+  fs.writeFileSync(path.join(stateDir, `gateway.${hash}.lock`), `${JSON.stringify({ pid: STALE_LOCK_PID, createdAt: new Date().toISOString() })}\n`)
+  fs.writeFileSync(marker, '')
+}
+
+// Releases up to 2026.7: wait up to 5 s for the lock, then give up (exit 1). A lock that goes
+// away while waiting (removed over `fly ssh console`) is taken, and the gateway starts.
+async function staleLock(port: number, bind: string): Promise<void> {
+  await startupPreamble()
+  line('gateway', 'starting...')
+  const stateDir = stateDirOf()
+  seedStaleLockOnce(stateDir)
+  const deadline = Date.now() + LOCK_TIMEOUT_MS
+  while (lockFiles(stateDir).length > 0) {
+    if (Date.now() >= deadline) {
+      plainError(`Gateway failed to start: gateway already running (pid ${STALE_LOCK_PID}); lock timeout after ${LOCK_TIMEOUT_MS}ms`)
+      process.stderr.write('If the gateway is supervised, stop it with: openclaw gateway stop\n')
+      process.exit(1)
+    }
+    await sleep(100)
+  }
+  return ready(port, bind, false)
+}
+
 async function run(scenario: Scenario, port: number, bind: string): Promise<void> {
   switch (scenario) {
     case 'ready':
@@ -117,12 +167,7 @@ async function run(scenario: Scenario, port: number, bind: string): Promise<void
       return
     }
     case 'lock':
-      await startupPreamble()
-      line('gateway', 'starting...')
-      plainError('Gateway failed to start: gateway already running (pid 7); lock timeout after 5000ms')
-      process.stderr.write('If the gateway is supervised, stop it with: openclaw gateway stop\n')
-      process.exit(1)
-      return
+      return staleLock(port, bind)
     case 'oom':
       // V8's own heap-limit abort, as the guide describes it (SIGABRT, exit 134).
       await startupPreamble()

@@ -96,8 +96,6 @@ export type Verdict = HealthyVerdict | UnhealthyVerdict
 const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced'])
 // Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
 const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15'])
-// Clock difference allowed between the runner (notBeforeMs) and Fly's timestamps.
-const CLOCK_SLACK_MS = 2_000
 
 interface SeenSignal {
   signal: Signal
@@ -138,12 +136,15 @@ export class VerdictEngine {
   private readonly wantedChannels: string[]
 
   constructor(expect: Expectation) {
+    // `??`, not a spread over defaults: the gate passes its tuning knobs through as `undefined`
+    // when unset, and a spread would keep that `undefined` (then every grace comparison is false,
+    // and a crash loop or a loopback-by-silence is only reported at the timeout).
     this.expect = {
-      gatewayGeneration: 'auto',
-      bindWarningGraceMs: 3_000,
-      exitGraceMs: 4_000,
-      lastLineCount: 25,
       ...expect,
+      gatewayGeneration: expect.gatewayGeneration ?? 'auto',
+      bindWarningGraceMs: expect.bindWarningGraceMs ?? 3_000,
+      exitGraceMs: expect.exitGraceMs ?? 4_000,
+      lastLineCount: expect.lastLineCount ?? 25,
     }
     this.wantedChannels = [...new Set(expect.channels.map((c) => c.trim().toLowerCase()).filter(Boolean))]
     for (const id of expect.machineIds) {
@@ -234,8 +235,11 @@ export class VerdictEngine {
   private windowStart(track: MachineTrack): number {
     const notBefore = this.expect.notBeforeMs
     if (notBefore === undefined) return track.startEvents[0] ?? Number.NEGATIVE_INFINITY
-    const firstStart = track.startEvents.find((t) => t >= notBefore - CLOCK_SLACK_MS)
-    return firstStart ?? notBefore - CLOCK_SLACK_MS
+    // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
+    // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
+    // line the repair fixed. notBefore is taken before `fly deploy` / `fly machine restart` begins,
+    // so the start they cause is always later.
+    return track.startEvents.find((t) => t >= notBefore) ?? notBefore
   }
 
   private latestRunStart(track: MachineTrack): number {

@@ -40,6 +40,8 @@ export async function startStandinWorld(prefix = 'e2e-'): Promise<StandinWorld> 
     async stop() {
       await stopAll(state)
       await server.close()
+      fs.rmSync(state, { recursive: true, force: true })
+      fs.rmSync(dirs.root, { recursive: true, force: true })
     },
   }
 }
