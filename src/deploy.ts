@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { ReleaseListSchema, type Release } from './fly-json.js'
-import { displayCommand } from './flyctl.js'
+import { displayCommand, FlyctlError, READING, type Flyctl } from './flyctl.js'
 import type { Plan } from './plan.js'
 import type { StageContext } from './report.js'
 
@@ -17,6 +17,10 @@ export interface RenderedConfig {
 
 export interface DeployContext extends StageContext {
   rendered: RenderedConfig
+  /** Job cancellation: ends a wait for another run's deploy. */
+  signal?: AbortSignal
+  /** How often `releases --json` is read while another deploy is in progress (default 5 s). */
+  releasePollMs?: number
 }
 
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
@@ -113,7 +117,128 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string): Pro
   const command = flyctl.redact(displayCommand(args))
   if (plan.dryRun) return { command, dryRun: true, url: appUrl(plan, '') }
 
-  const result = await core.group(title, () => flyctl.run(args, { echo: true }))
-  const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema)
+  const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal }
+  // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
+  const before = await waitForReleaseInProgress(flyctl, plan.app, waiter)
+  const baseline = before.newest?.Version ?? 0
+
+  let result: { stdout: string }
+  try {
+    result = await core.group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }))
+  } catch (err) {
+    if (!(err instanceof FlyctlError) || !err.transient || ctx.signal?.aborted) throw err
+    result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter)
+  }
+  const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING })
   return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases) }
+}
+
+/**
+ * `fly deploy` is not repeated blindly: a transient error (a lost connection, a 5xx) may come
+ * after Fly recorded the release and started rolling it out, and a second deploy would then roll
+ * out twice or fight the first. `releases --json` says what happened; see checkInterruptedDeploy.
+ */
+const DEPLOY_RETRY = {
+  safe: 'once',
+  why: 'a deploy that failed with a transient error is checked with `fly releases --json` before it is repeated',
+} as const
+
+interface Waiter {
+  timeoutMs: number
+  pollMs: number
+  log: (message: string) => void
+  signal?: AbortSignal
+}
+
+/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
+export function isInProgress(r: Release): boolean {
+  return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status)
+}
+
+/**
+ * Decide after a transient `fly deploy` failure, from the releases Fly recorded:
+ * - a new release that completed: the deploy went through and only its answer was lost;
+ * - a new release still rolling out: wait for it (bounded), then as above;
+ * - a new release that failed: the deploy failed, report it;
+ * - no new release: the deploy never reached Fly, so one repeat is safe.
+ */
+export type InterruptedDeploy = { action: 'done'; version: number } | { action: 'failed'; version: number; status: string } | { action: 'repeat' }
+
+export function judgeInterruptedDeploy(releases: readonly Release[], baseline: number): InterruptedDeploy {
+  const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
+  if (!newest || newest.Version <= baseline) return { action: 'repeat' }
+  if (FAILED_RELEASE.test(newest.Status)) return { action: 'failed', version: newest.Version, status: newest.Status }
+  return { action: 'done', version: newest.Version }
+}
+
+async function checkInterruptedDeploy(
+  ctx: DeployContext,
+  args: string[],
+  title: string,
+  err: FlyctlError,
+  baseline: number,
+  waiter: Waiter,
+): Promise<{ stdout: string }> {
+  const { flyctl, plan, log } = ctx
+  log.warning(`fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`)
+  const after = await waitForReleaseInProgress(flyctl, plan.app, waiter)
+  const verdict = judgeInterruptedDeploy(after.releases, baseline)
+  if (verdict.action === 'done') {
+    log.warning(`release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`)
+    return { stdout: '' }
+  }
+  if (verdict.action === 'failed') {
+    throw new Error(`${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`)
+  }
+  log.warning(`no release newer than v${baseline} was recorded: the deploy never reached Fly, so it is run once more`)
+  return core.group(`${title} (repeated)`, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }))
+}
+
+/**
+ * Wait while the app's newest release is still rolling out (another run's deploy), polling
+ * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
+ */
+export async function waitForReleaseInProgress(
+  flyctl: Pick<Flyctl, 'json'>,
+  app: string,
+  w: Waiter,
+): Promise<{ releases: Release[]; newest?: Release }> {
+  const started = Date.now()
+  let announced = false
+  for (;;) {
+    const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal })
+    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
+    if (!newest || !isInProgress(newest)) {
+      if (announced) w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`)
+      return { releases, newest }
+    }
+    const waited = Date.now() - started
+    if (waited >= w.timeoutMs) {
+      throw new Error(
+        `another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
+          `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
+          '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run',
+      )
+    }
+    if (!announced) {
+      w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`)
+      announced = true
+    }
+    await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal)
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }

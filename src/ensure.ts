@@ -103,7 +103,7 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
   }
   const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app))
   const volumes =
-    appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema) : undefined
+    appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } }) : undefined
   const ensurePlan = planEnsure(appExists, volumes, wants)
   for (const v of ensurePlan.elsewhere) {
     log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`)
@@ -116,7 +116,8 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
 
   if (ensurePlan.createApp) {
     try {
-      await flyctl.run(appCreateArgs(wants))
+      // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
+      await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } })
     } catch (err) {
       if (err instanceof FlyctlError && /already been taken/i.test(err.flyError)) {
         throw new Error(
@@ -129,7 +130,8 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
     log.info(`Created app ${plan.app} in org ${plan.org}`)
   }
   if (ensurePlan.createVolume && wants.volume !== undefined) {
-    await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }))
+    // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
+    await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), { retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' } })
     log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`)
   }
   return { ...ensurePlan, appExists: true, created, dryRun: false }
@@ -142,7 +144,7 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
  */
 export async function appExistsOnFly(flyctl: Flyctl, app: string): Promise<boolean> {
   try {
-    await flyctl.run(['status', '--app', app, '--json'])
+    await flyctl.run(['status', '--app', app, '--json'], { retry: { safe: 'reading' } })
     return true
   } catch (err) {
     if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return false

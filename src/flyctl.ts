@@ -23,6 +23,38 @@ export interface FlyctlOptions {
   log?: (line: string) => void
   /** Ends every call when aborted (job cancellation). */
   signal?: AbortSignal
+  /** Bounds of the retry of calls marked safe to repeat (tests shorten the delays). */
+  backoff?: Partial<Backoff>
+}
+
+/**
+ * Whether a call may be repeated after one of flyctl's transient errors (timeouts, 5xx, connection
+ * resets, rate limits). The one retry policy of the action: every call site says which it is.
+ * - `reading`: status, list, releases, version: repeating cannot change anything on Fly.
+ * - `idempotent`: changes Fly, but a repeat leaves the same state (`why` says why).
+ * - `once`: not repeated blindly; `why` says why and what checks it instead. A transient failure
+ *   is raised with that reason, so the caller (or the user) can check before anything is repeated.
+ */
+export type RetryPolicy = { safe: 'reading' } | { safe: 'idempotent'; why: string } | { safe: 'once'; why: string }
+
+/** Reading calls are retried; pass as `{ retry: READING }`. */
+export const READING: RetryPolicy = { safe: 'reading' }
+
+export interface Backoff {
+  /** Attempts in all, the first included. */
+  attempts: number
+  /** Delay before the first repeat; doubled for each further one, with full jitter. */
+  baseDelayMs: number
+  maxDelayMs: number
+}
+
+export const DEFAULT_BACKOFF: Backoff = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 }
+
+/** Delay before repeat number `repeat` (1-based): full jitter over an exponential, capped. */
+export function backoffDelayMs(b: Backoff, repeat: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(b.maxDelayMs, b.baseDelayMs * 2 ** (repeat - 1))
+  // Half fixed, half random: spreads concurrent runs apart without ever retrying at once.
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2)
 }
 
 export interface RunOptions {
@@ -38,6 +70,11 @@ export interface RunOptions {
   timeoutMs?: number
   /** Return a non-zero exit instead of throwing. */
   allowFailure?: boolean
+  /**
+   * May this call be repeated after a transient error? Omitted: it is run once (a mutating call
+   * must say why it is or is not safe to repeat; see RetryPolicy).
+   */
+  retry?: RetryPolicy
 }
 
 export interface FlyctlResult {
@@ -54,14 +91,17 @@ export class FlyctlError extends Error {
   readonly exitCode: number
   readonly flyError: string
   readonly stderr: string
+  /** How often the call was run before this failure was given up on. */
+  readonly attempts: number
 
-  constructor(command: string, exitCode: number, flyError: string, stderr: string) {
-    super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}`)
+  constructor(command: string, exitCode: number, flyError: string, stderr: string, note = '', attempts = 1) {
+    super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`)
     this.name = 'FlyctlError'
     this.command = command
     this.exitCode = exitCode
     this.flyError = flyError
     this.stderr = stderr
+    this.attempts = attempts
   }
 
   /** Failures worth retrying for a reading call: the platform or the network, not the request. */
@@ -125,22 +165,51 @@ export class Flyctl {
   }
 
   async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
-    const result = await this.spawn(args, opts)
-    if (result.exitCode !== 0 && !opts.allowFailure) {
-      throw new FlyctlError(
-        this.redact(displayCommand(args)),
-        result.exitCode,
-        this.redact(result.error ?? ''),
-        this.redact(result.stderr),
-      )
+    const backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff }
+    const repeatable = opts.retry !== undefined && opts.retry.safe !== 'once'
+    const attempts = repeatable ? Math.max(1, backoff.attempts) : 1
+    const signals = [opts.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined)
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.spawn(args, opts)
+      if (result.exitCode === 0) return result
+      const transient = isTransientText(`${result.error ?? ''}\n${result.stderr}`)
+      const aborted = signals.some((s) => s.aborted)
+      if (transient && !aborted && attempt < attempts) {
+        const delay = backoffDelayMs(backoff, attempt)
+        this.options.log?.(
+          `flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
+            `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
+        )
+        if (await sleepUnlessAborted(delay, signals)) return this.fail(args, result, opts, attempt)
+        continue
+      }
+      return this.fail(args, result, opts, attempt, transient && !aborted)
     }
-    return result
   }
 
-  /** Run a `--json` command and validate its output with a schema; the one JSON parser. */
+  private fail(args: string[], result: FlyctlResult, opts: RunOptions, attempts: number, transient = false): FlyctlResult {
+    if (opts.allowFailure) return result
+    let note = ''
+    if (transient && attempts > 1) note = `Gave up after ${attempts} attempts`
+    else if (transient && opts.retry?.safe === 'once') note = `Not repeated automatically: ${opts.retry.why}`
+    throw new FlyctlError(
+      this.redact(displayCommand(args)),
+      result.exitCode,
+      this.redact(result.error ?? ''),
+      this.redact(result.stderr),
+      this.redact(note),
+      attempts,
+    )
+  }
+
+  /**
+   * Run a `--json` command and validate its output with a schema; the one JSON parser. Every
+   * `--json` command this action runs reads (list, status, releases), so it is retried unless the
+   * caller says otherwise.
+   */
   async json<T>(args: string[], schema: z.ZodType<T>, opts: RunOptions = {}): Promise<T> {
     const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json']
-    const result = await this.run(full, opts)
+    const result = await this.run(full, { retry: READING, ...opts })
     return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)))
   }
 
@@ -181,6 +250,7 @@ export class Flyctl {
         feed(chunk, false)
       })
 
+      let timedOut = false
       const stop = (): void => {
         if (finished) return
         child.kill('SIGTERM')
@@ -188,7 +258,12 @@ export class Flyctl {
           if (!finished) child.kill('SIGKILL')
         }, 3000).unref()
       }
-      const timer = opts.timeoutMs ? setTimeout(stop, opts.timeoutMs) : undefined
+      const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true
+            stop()
+          }, opts.timeoutMs)
+        : undefined
       const signals = [opts.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined)
       for (const s of signals) {
         if (s.aborted) stop()
@@ -207,7 +282,9 @@ export class Flyctl {
         if (pendingOut) emit(pendingOut, true)
         if (pendingErr) emit(pendingErr, false)
         const exitCode = code ?? (sig ? 128 + 15 : 1)
-        resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : extractFlyError(stderr) })
+        // Our own deadline ended it: say so, which also makes it a transient failure.
+        const error = timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(stderr)
+        resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : error })
       })
 
       child.stdin.on('error', () => {
@@ -217,6 +294,25 @@ export class Flyctl {
       else child.stdin.end()
     })
   }
+}
+
+function firstLine(text: string): string {
+  return text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? 'no error text'
+}
+
+/** Wait, or stop early when a signal aborts; true when aborted. */
+function sleepUnlessAborted(ms: number, signals: AbortSignal[]): Promise<boolean> {
+  if (signals.some((s) => s.aborted)) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (aborted: boolean): void => {
+      clearTimeout(timer)
+      for (const s of signals) s.removeEventListener('abort', onAbort)
+      resolve(aborted)
+    }
+    const onAbort = (): void => done(true)
+    const timer = setTimeout(() => done(false), ms)
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 /** Parse flyctl's JSON output and check its shape; errors name the command, never the payload. */

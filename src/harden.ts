@@ -44,7 +44,7 @@ export interface HardenResult {
 export async function harden(ctx: StageContext, options: { appExists: boolean } = { appExists: true }): Promise<HardenResult> {
   const { flyctl, plan, log } = ctx
   if (!plan.private) return { changes: [], final: [], dryRun: plan.dryRun, skipped: true }
-  const list = (): Promise<IpAddress[]> => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema)
+  const list = (): Promise<IpAddress[]> => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } })
 
   // A dry run before the app exists: its first deploy runs with --no-public-ips.
   const before = options.appExists ? await list() : []
@@ -55,11 +55,11 @@ export async function harden(ctx: StageContext, options: { appExists: boolean } 
 
   const changes: IpChange[] = []
   for (const ip of ipPlan.release) {
-    await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app])
+    await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } })
     changes.push({ action: 'released', address: ip.Address, type: ip.Type })
     log.info(`Released ${ip.Type} ${ip.Address}`)
   }
-  if (ipPlan.allocatePrivateV6) await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app])
+  if (ipPlan.allocatePrivateV6) await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } })
 
   const after = await list()
   const problem = hardeningProblem(after)

@@ -132,16 +132,19 @@ const booleanInput = z
   )
   .transform((s) => s.toLowerCase() === 'true')
 
+/** A whole number in [min, max]; `unit` (plural, or '' for a bare number) only words the message. */
 function integerInput(min: number, max: number, unit: string): z.ZodType<number, string> {
+  const of = unit ? ` of ${unit}` : ''
+  const suffix = unit ? ` ${unit}` : ''
   return z
     .string()
-    .regex(/^\d+$/, { error: (iss) => `must be a whole number of ${unit} from ${min} to ${max}, got "${String(iss.input)}"` })
+    .regex(/^\d+$/, { error: (iss) => `must be a whole number${of} from ${min} to ${max}, got "${String(iss.input)}"` })
     .transform(Number)
     .pipe(
       z
         .number()
-        .min(min, { error: `must be at least ${min} ${unit}` })
-        .max(max, { error: `must be at most ${max} ${unit}` }),
+        .min(min, { error: `must be at least ${min}${suffix}` })
+        .max(max, { error: `must be at most ${max}${suffix}` }),
     )
 }
 
@@ -327,7 +330,7 @@ export function parseInputs(ctx: InputContext): Plan {
   const buildArgs = parseNameValueInput(ctx, 'build-args', problem)
   if (image && buildArgs.length > 0) problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile')
 
-  const port = parse('port', integerInput(1, 65535, 'port'))
+  const port = parse('port', integerInput(1, 65535, ''))
   const bind = parse('bind', z.enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }))
   const command = raw('command') || undefined
   if (command) checkSplits('command', command, problem)

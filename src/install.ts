@@ -248,7 +248,7 @@ async function ensureAlias(dir: string, target: PlatformTarget): Promise<void> {
 /** Run `flyctl version` once: the binary must start and report the version we asked for. */
 async function verifyBinary(binary: string, version: string, log: (line: string) => void): Promise<void> {
   const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor() })
-  const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS })
+  const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS, retry: { safe: 'reading' } })
   const line = result.stdout.trim().split(/\r?\n/)[0] ?? ''
   const reported = parseVersionOutput(result.stdout)
   if (reported !== version) {

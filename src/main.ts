@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { appExistsOnFly, ensure } from './ensure.js'
 import { deploy, redeploy, type DeployContext } from './deploy.js'
 import { SecretListSchema, MachineListSchema, type SecretEntry } from './fly-json.js'
-import { Flyctl } from './flyctl.js'
+import { Flyctl, READING } from './flyctl.js'
 import { harden } from './harden.js'
 import { runHealthGate } from './health/index.js'
 import { describePlan, readPlan } from './inputs.js'
@@ -111,7 +111,7 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
     record,
     'secrets',
     () => syncSecrets(ctx, { appExists: ensured.appExists, gatewayAuthRequired: false, existing: existing.secrets }),
-    (r) => `${r.synced.length} synced${r.prune.length ? `, ${r.prune.length} pruned` : ''}`,
+    (r) => `${r.synced.length} ${plan.dryRun ? 'would be synced' : 'synced'}${r.prune.length ? `, ${r.prune.length} ${plan.dryRun ? 'would be pruned' : 'pruned'}` : ''}`,
   )
   record.secretsSynced = secrets.synced
   record.secretsPruned = secrets.prune
@@ -126,7 +126,7 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
   checkCancel()
 
   // 6. deploy
-  const deployCtx: DeployContext = { ...ctx, rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg } }
+  const deployCtx: DeployContext = { ...ctx, signal, rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg } }
   const deployStartedAtMs = Date.now()
   const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => (r.release ? `release v${r.release.version}` : r.command))
   record.url = deployed.url
@@ -141,6 +141,7 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
   const overrides = await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) =>
     r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
   )
+  record.overridesWanted = overrides.wanted
   record.overrides = overrides.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }))
   if (record.dryRunPlan) record.dryRunPlan.overrides = overrides.wanted
   if (overrides.applied.length) record.changed.push(`updated machine(s) ${overrides.applied.map((o) => o.machineId).join(', ')}`)
@@ -190,11 +191,11 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
         signal,
       })
       // The summary's table gets the short account; the step's error carries the last log lines.
-      record.health = { verdict: outcome.health, message: outcome.summary[0] }
+      record.health = { verdict: outcome.health, message: outcome.summary.at(-1) }
       record.healthNotes = outcome.summary
       record.rolledBack = outcome.rolledBack
       if (outcome.rolledBack && outcome.servingRelease) record.servingRelease = outcome.servingRelease.version
-      record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema))
+      record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))
       if (outcome.health === 'unhealthy') throw new Error(outcome.message ?? 'the gateway did not become healthy')
       return outcome
     },
@@ -210,6 +211,6 @@ interface AppSurvey {
 /** What the app already has, read once: whether it exists, and its secret names (never values). */
 async function surveyApp(flyctl: Flyctl, app: string): Promise<AppSurvey> {
   if (!(await appExistsOnFly(flyctl, app))) return { appExists: false, secrets: [] }
-  const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema)
+  const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema, { retry: READING })
   return { appExists: true, secrets }
 }

@@ -513,6 +513,9 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
         ...(err.line ? { startLine: err.line } : {}),
         ...(err.column ? { startColumn: err.column } : {}),
       })
+      // The step's error names the input too, as every other refusal does.
+      const input = err.file === plan.gatewayConfig ? 'gateway-config' : 'config'
+      throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`)
     }
     throw err
   }

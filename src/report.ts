@@ -68,6 +68,8 @@ export interface RunRecord {
   secretsSynced: string[]
   secretsPruned: string[]
   overrides: OverrideApplied[]
+  /** The overrides asked for (machine-command, machine-memory), in words; the deploy's config carries them. */
+  overridesWanted: string[]
   ipChanges: IpChange[]
   health: { verdict: HealthVerdict; message?: string }
   rolledBack: boolean
@@ -93,6 +95,7 @@ export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
     secretsSynced: [],
     secretsPruned: [],
     overrides: [],
+    overridesWanted: [],
     ipChanges: [],
     health: { verdict: 'skipped' },
     rolledBack: false,
@@ -234,7 +237,14 @@ export function buildSummary(run: RunRecord): string {
     out.push('')
 
     out.push('### Overrides applied', '')
-    if (run.overrides.length === 0) out.push('none (no machine had drifted)', '')
+    if (run.overrides.length === 0) {
+      out.push(
+        run.overridesWanted.length
+          ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
+          : 'none asked for',
+        '',
+      )
+    }
     else
       out.push(
         ...table(

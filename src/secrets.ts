@@ -207,7 +207,7 @@ export interface SecretsResult extends SecretsPlan {
 
 export async function syncSecrets(ctx: StageContext, options: SecretsOptions): Promise<SecretsResult> {
   const { flyctl, plan, log } = ctx
-  const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema) : [])
+  const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : [])
   const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets)
   const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired)
   if (authProblem) throw new Error(authProblem)
@@ -220,11 +220,11 @@ export async function syncSecrets(ctx: StageContext, options: SecretsOptions): P
 
   // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
   if (synced.length > 0) {
-    await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin })
+    await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } })
     log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`)
   }
   if (secretsPlan.prune.length > 0) {
-    await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune])
+    await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' } })
     log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`)
   }
   return result

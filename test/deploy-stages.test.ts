@@ -180,7 +180,8 @@ describe('deploy edge', () => {
   it('deploys, then reads the release version and image back', async () => {
     const fly = new ScriptedFlyctl(reply)
     const result = await deploy(dctx(fly, plan()))
-    expect(fly.calls.map((c) => c.args[0])).toEqual(['deploy', 'releases'])
+    // releases first: a deploy already in progress is waited for (src/deploy.ts)
+    expect(fly.calls.map((c) => c.args[0])).toEqual(['releases', 'deploy', 'releases'])
     expect(result).toMatchObject({
       url: 'https://my-openclaw.fly.dev/',
       release: { version: 4, imageRef: 'registry.fly.io/my-openclaw:deployment-4', previousImageRef: 'registry.fly.io/my-openclaw:deployment-3' },
@@ -190,7 +191,8 @@ describe('deploy edge', () => {
   it('redeploys a given image with the same config', async () => {
     const fly = new ScriptedFlyctl(reply)
     await redeploy(dctx(fly, plan()), 'registry.fly.io/my-openclaw:deployment-3')
-    expect(fly.calls[0]!.args).toEqual(expect.arrayContaining(['--config', '/tmp/runner/fly.toml', '--image', 'registry.fly.io/my-openclaw:deployment-3']))
+    const deployCall = fly.calls.find((c) => c.args[0] === 'deploy')
+    expect(deployCall?.args).toEqual(expect.arrayContaining(['--config', '/tmp/runner/fly.toml', '--image', 'registry.fly.io/my-openclaw:deployment-3']))
   })
 
   it('in a dry run calls nothing and returns the command line', async () => {

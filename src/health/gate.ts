@@ -119,7 +119,7 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     let machines: Machine[] | undefined
     while (!machines) {
       try {
-        machines = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000 })
+        machines = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
       } catch (err) {
         if (stop.signal.aborted) throw cancelled()
         if (now() >= deadlineMs) throw err
@@ -178,7 +178,7 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
         await sleep(pollIntervalMs, stop.signal)
         if (stop.signal.aborted) break
         try {
-          lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000 })
+          lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
           engine.observeMachines(lastList, now())
           check()
         } catch (err) {
@@ -226,7 +226,7 @@ async function followLogs(
     const began = Date.now()
     let result: FlyctlResult | undefined
     try {
-      result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true })
+      result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true, retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' } })
     } catch (err) {
       if (signal.aborted) return
       log(`health: could not run flyctl logs (${flyctl.redact((err as Error).message)})`)
