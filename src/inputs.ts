@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
+import { parseMemoryMb } from './units.js'
 
 /**
  * The inputs stage: every input of SPEC.md is read here and nowhere else, checked, and turned into
@@ -146,16 +147,6 @@ function integerInput(min: number, max: number, unit: string): z.ZodType<number,
         .min(min, { error: `must be at least ${min}${suffix}` })
         .max(max, { error: `must be at most ${max}${suffix}` }),
     )
-}
-
-/** `2048mb`, `2gb`, `2048` (MB), `1.5gb`; returns MB. */
-export function parseMemoryMb(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(mb|m|mib|gb|g|gib)?$/i.exec(text.trim())
-  if (!m) return undefined
-  const value = Number(m[1])
-  const unit = (m[2] ?? 'mb').toLowerCase()
-  const mb = unit.startsWith('g') ? value * 1024 : value
-  return Number.isInteger(mb) ? mb : undefined
 }
 
 const memoryInput = z.string().transform((text, ctx) => {

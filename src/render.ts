@@ -2,6 +2,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import * as core from '@actions/core'
 import { GUIDE_DEFAULTS, defaultCommand, type BindMode, type Plan } from './plan.js'
+import { splitShellWords } from './shell-words.js'
+import { parseMemoryMb } from './units.js'
 import { ConfigFileError, indexKeyLines, isTable, parseToml, stringifyToml, type TomlTable } from './toml-source.js'
 import { parseGatewayConfig, type GatewayConfigSource, type ParsedGatewayConfig } from './gateway-config.js'
 
@@ -426,54 +428,12 @@ function flagValue(argv: string[], flag: string): string | undefined {
 }
 
 /**
- * Memory as fly.toml writes it, in MB: a number or a bare number string is MB; units are binary
- * as in docker/go-units RAMInBytes ("2gb" = 2048, "2048mb", "1GB", "512m"); flyctl
- * helpers/units.go ParseSize.
+ * Splits `[processes]` commands the way flyctl does (shell words: quotes and backslashes; nothing
+ * expanded). Operators are ordinary characters there, as flyctl runs no shell either; a broken
+ * quote is read to the end, since this describes a file (validation and flyctl judge it).
  */
-export function parseMemoryMb(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? Math.floor(value) : undefined
-  if (typeof value === 'bigint') return Number(value)
-  if (typeof value !== 'string') return undefined
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|(b))?\s*$/i.exec(value)
-  if (!match) return undefined
-  const amount = Number(match[1])
-  if (!match[2] && !match[3]) return Number.isInteger(amount) ? amount : undefined
-  const exponent = match[3] ? 0 : { k: 1, m: 2, g: 3, t: 4, p: 5 }[(match[2] as string).toLowerCase() as 'k']
-  return Math.floor((amount * 1024 ** exponent) / 1024 ** 2)
-}
-
-/** Splits `[processes]` commands the way flyctl does (shell words: quotes and backslashes; nothing expanded). */
 export function splitCommand(text: string): string[] {
-  const words: string[] = []
-  let word = ''
-  let inWord = false
-  let quote: '"' | "'" | undefined
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string
-    if (quote === "'") {
-      if (c === "'") quote = undefined
-      else word += c
-    } else if (quote === '"') {
-      if (c === '"') quote = undefined
-      else if (c === '\\' && i + 1 < text.length && '\\"$`'.includes(text[i + 1] as string)) word += text[++i]
-      else word += c
-    } else if (c === "'" || c === '"') {
-      quote = c
-      inWord = true
-    } else if (c === '\\' && i + 1 < text.length) {
-      word += text[++i]
-      inWord = true
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(word)
-      word = ''
-      inWord = false
-    } else {
-      word += c
-      inWord = true
-    }
-  }
-  if (inWord) words.push(word)
-  return words
+  return splitShellWords(text, { literalOperators: true, lenient: true })
 }
 
 // ---------------------------------------------------------------------------------------------

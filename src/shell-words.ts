@@ -8,7 +8,14 @@ export class ShellWordsError extends Error {}
 
 const OPERATOR = /[;&|<>`]/
 
-export function splitShellWords(text: string): string[] {
+export interface SplitOptions {
+  /** Shell operators are ordinary characters (a fly.toml command: flyctl runs no shell either). */
+  literalOperators?: boolean
+  /** An unterminated quote runs to the end instead of failing (describing a file, not refusing it). */
+  lenient?: boolean
+}
+
+export function splitShellWords(text: string, options: SplitOptions = {}): string[] {
   const words: string[] = []
   let word = ''
   let inWord = false
@@ -19,8 +26,11 @@ export function splitShellWords(text: string): string[] {
   while (i < text.length) {
     const ch = text[i] as string
     if (ch === "'") {
-      const end = text.indexOf("'", i + 1)
-      if (end < 0) fail('unterminated single quote')
+      let end = text.indexOf("'", i + 1)
+      if (end < 0) {
+        if (!options.lenient) fail('unterminated single quote')
+        end = text.length
+      }
       word += text.slice(i + 1, end)
       inWord = true
       i = end + 1
@@ -28,7 +38,10 @@ export function splitShellWords(text: string): string[] {
       i++
       inWord = true
       for (;;) {
-        if (i >= text.length) fail('unterminated double quote')
+        if (i >= text.length) {
+          if (!options.lenient) fail('unterminated double quote')
+          break
+        }
         const c = text[i] as string
         if (c === '"') break
         if (c === '\\' && i + 1 < text.length && '\\"$`\n'.includes(text[i + 1] as string)) {
@@ -36,14 +49,17 @@ export function splitShellWords(text: string): string[] {
           i += 2
           continue
         }
-        if (c === '$' && text[i + 1] === '(') fail('command substitution "$(" inside double quotes')
-        if (c === '`') fail('command substitution "`" inside double quotes')
+        if (!options.literalOperators && c === '$' && text[i + 1] === '(') fail('command substitution "$(" inside double quotes')
+        if (!options.literalOperators && c === '`') fail('command substitution "`" inside double quotes')
         word += c
         i++
       }
       i++
     } else if (ch === '\\') {
-      if (i + 1 >= text.length) fail('trailing backslash')
+      if (i + 1 >= text.length) {
+        if (!options.lenient) fail('trailing backslash')
+        break
+      }
       if (text[i + 1] !== '\n') {
         word += text[i + 1]
         inWord = true
@@ -56,7 +72,7 @@ export function splitShellWords(text: string): string[] {
       i++
     } else {
       const operator = ch === '$' && text[i + 1] === '(' ? '$(' : OPERATOR.test(ch) ? ch : undefined
-      if (operator) fail(`unquoted shell operator "${operator}" (this is not run through a shell; quote it to pass it literally)`)
+      if (operator && !options.literalOperators) fail(`unquoted shell operator "${operator}" (this is not run through a shell; quote it to pass it literally)`)
       word += ch
       inWord = true
       i++

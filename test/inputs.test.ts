@@ -2,7 +2,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InputError, describePlan, globToRegExp, parseInputs, parseMemoryMb, type InputKey } from '../src/inputs.js'
+import { InputError, describePlan, globToRegExp, parseInputs, type InputKey } from '../src/inputs.js'
+import { parseMemoryMb } from '../src/units.js'
 import { Redactor } from '../src/redact.js'
 import { splitShellWords } from '../src/shell-words.js'
 
@@ -237,7 +238,8 @@ describe('grammar helpers', () => {
     expect(parseMemoryMb('2GB')).toBe(2048)
     expect(parseMemoryMb('1.5gb')).toBe(1536)
     expect(parseMemoryMb('2048')).toBe(2048)
-    expect(parseMemoryMb('2 tb')).toBeUndefined()
+    expect(parseMemoryMb('two gb')).toBeUndefined()
+    expect(parseMemoryMb('2 tb')).toBe(2 * 1024 * 1024)
   })
 
   it('splits words like a POSIX shell without expanding anything', () => {
