@@ -94,7 +94,7 @@ export interface PushSample {
 export interface PushResult {
   action: PushSample[]
   byHand: PushSample[]
-  /** Gateway ready line (machine log time) to the action's exit (the step's verdict), real gateway. */
+  /** Gateway ready line (machine log time) to the action's verdict line, real gateway. */
   readyToVerdictMs: number[]
   byHandCommands: string[]
 }
@@ -126,8 +126,10 @@ export async function pushComparison(runs: number): Promise<PushResult> {
         out.action.push({ wallMs: run.endedAt - run.startedAt, stages: run.stages, restarts: run.restarts + run.starts, crashRestarts: run.crashRestarts, calls: run.calls.length })
         const ready = firstLineAfter(world.state, app, run.startedAt, READY_LINE)
         if (!ready) throw new Error(`push (action) ${i}: no ready line in the machine's log`)
-        out.readyToVerdictMs.push(run.endedAt - ready.at)
-        log(`push (action) ${i}/${runs}: ${run.endedAt - run.startedAt} ms, ${run.restarts + run.starts} restart(s), ready->exit ${run.endedAt - ready.at} ms`)
+        // The gate says its verdict the moment it decides (src/health/gate.ts); the exit follows.
+        const verdictAt = run.lines.find((l) => /health: release v\d+ is healthy/.test(l.text))?.at ?? run.endedAt
+        out.readyToVerdictMs.push(verdictAt - ready.at)
+        log(`push (action) ${i}/${runs}: ${run.endedAt - run.startedAt} ms, ${run.restarts + run.starts} restart(s), ready->verdict ${verdictAt - ready.at} ms`)
       }
     } finally {
       await world.stop()

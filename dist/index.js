@@ -48722,6 +48722,7 @@ class VerdictEngine {
                 .filter((e) => e.type === 'start' && typeof e.timestamp === 'number')
                 .map((e) => e.timestamp)
                 .sort((a, b) => a - b);
+            track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs);
             const known = new Map(track.exitEvents.map((e) => [e.atMs, e]));
             track.exitEvents = (machine.events ?? [])
                 .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
@@ -48767,14 +48768,25 @@ class VerdictEngine {
     }
     // ---- per machine ---------------------------------------------------------------------------
     windowStart(track) {
+        return this.window(track).atMs;
+    }
+    /** Where the machine's window starts, and whether that is a machine event (Fly's clock, ms). */
+    window(track) {
         const notBefore = this.expect.notBeforeMs;
-        if (notBefore === undefined)
-            return track.startEvents[0] ?? Number.NEGATIVE_INFINITY;
+        if (notBefore === undefined) {
+            const first = track.startEvents[0];
+            return first === undefined ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false } : { atMs: first, fromEvent: true };
+        }
         // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
         // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
         // line the repair fixed. notBefore is taken before `fly deploy` / `fly machine restart` begins,
-        // so the start they cause is always later.
-        return track.startEvents.find((t) => t >= notBefore) ?? notBefore;
+        // so the start they cause is always later. Starts flyd made before the machine took the new
+        // config (a crash loop of the release being replaced) are skipped: see the header.
+        const from = track.configTakenAtMs ?? notBefore;
+        const start = track.startEvents.find((t) => t >= from);
+        if (start !== undefined)
+            return { atMs: start, fromEvent: true };
+        return { atMs: from, fromEvent: track.configTakenAtMs !== undefined };
     }
     latestRunStart(track) {
         const start = this.windowStart(track);
@@ -48835,11 +48847,15 @@ class VerdictEngine {
         if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening).atMs)) {
             return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`);
         }
-        return this.exitOrStop(track, windowStart, windowSignals, nowMs);
+        return this.exitOrStop(track, windowSignals, nowMs);
     }
-    exitOrStop(track, windowStart, windowSignals, nowMs) {
+    exitOrStop(track, windowSignals, nowMs) {
         const grace = this.expect.exitGraceMs;
-        const windowFloor = Math.floor(windowStart / 1000) * 1000;
+        // Exit events and a window that starts at an event share Fly's clock in milliseconds: the exit
+        // that ended the previous run a moment before the window's start (same second) is not this
+        // release's. A window that starts at notBeforeMs (the runner's clock) keeps the whole second.
+        const window = this.window(track);
+        const windowFloor = window.fromEvent ? window.atMs : Math.floor(window.atMs / 1000) * 1000;
         const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor);
         if (oomEvent)
             return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`);
@@ -48948,6 +48964,25 @@ class VerdictEngine {
             lastLines: track ? [...track.lastLines] : [],
         };
     }
+}
+/**
+ * When the machine took the config being gated: its first user-issued lifecycle event at or after
+ * `notBeforeMs`. `launch` (created) and `update` (config replaced) are the API caller's by nature;
+ * a `start` or `restart` counts only from source `user` (a deploy or `fly machine restart`), never
+ * flyd's restart-policy restarts of a crashing process, which run whatever config it had.
+ */
+function configTakenAt(events, notBeforeMs) {
+    if (notBeforeMs === undefined)
+        return undefined;
+    let first;
+    for (const e of events) {
+        if (typeof e.timestamp !== 'number' || e.timestamp < notBeforeMs)
+            continue;
+        const takes = e.type === 'launch' || e.type === 'update' || (e.source === 'user' && (e.type === 'start' || e.type === 'restart'));
+        if (takes && (first === undefined || e.timestamp < first))
+            first = e.timestamp;
+    }
+    return first;
 }
 function exitRecord(event, seenAtMs) {
     // fly-go machine_types.go: MachineRequest{exit_event | MonitorEvent.exit_event}{exit_code, oom_killed, requested_stop, signal}
@@ -49189,6 +49224,8 @@ async function gateRelease(o) {
         if (!decided)
             throw cancelled();
         const verdict = decided;
+        // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
+        log(`health: release v${o.releaseVersion} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
         if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
             await gate_sleep(o.lingerMs ?? 1_500, stop.signal);
         stop.abort();

@@ -408,6 +408,52 @@ describe('verdict over machine state and platform lines', () => {
     expect(unhealthy(verdict).cause).toBe('auth-required')
   })
 
+  it("judges a rollback's run, not the failed release still crash-looping on the machine until the rollback replaces its config", () => {
+    // Rollback gate: notBeforeMs is when the rollback deploy began. Until that deploy stops the
+    // machine and restarts it with the old image, flyd keeps restarting the failed release's
+    // gateway (restart policy), so a `start` of the failed release and its OOM lines fall after
+    // notBeforeMs. The window must open at the start that follows the deploy's own (user) restart.
+    const mid = '3a5393e9ff8354'
+    const at = (ms: number) => new Date(T0 + ms).toISOString().replace(/\.\d+Z$/, 'Z')
+    const app = (ms: number, message: string) => parseFlyLogLine(`${at(ms)} app[${mid}] iad [info]${message}`)!
+    const runner = (ms: number, message: string) => parseFlyLogLine(`${at(ms)} runner[${mid}] iad [info]${message}`)!
+    const crashLoop = [
+      runner(1_100, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
+      app(1_300, 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory'),
+      runner(1_400, "INFO Main child exited with signal (with signal 'SIGABRT', core dumped? false)"),
+      runner(4_100, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
+      app(4_300, 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory'),
+    ]
+    const rolledBack = [
+      runner(5_650, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
+      app(6_000, '2026-11-22T03:00:06.000+00:00 [gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.'),
+      app(6_100, '2026-11-22T03:00:06.100+00:00 [gateway] ready'),
+    ]
+    const events = [
+      { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 1_050 },
+      { type: 'exit', status: 'stopped', source: 'flyd', timestamp: T0 + 1_450, request: { exit_event: { exit_code: 134, oom_killed: false } } },
+      { type: 'restart', status: 'starting', source: 'flyd', timestamp: T0 + 1_460 },
+      { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 4_050 },
+      // The failed release's last crash: an OOM kill Fly records a moment before the rollback's start, in the same second.
+      { type: 'exit', status: 'stopped', source: 'flyd', timestamp: T0 + 5_200, request: { exit_event: { exit_code: 137, oom_killed: true } } },
+      { type: 'stop', status: 'stopping', source: 'user', timestamp: T0 + 5_300 },
+      { type: 'restart', status: 'starting', source: 'user', timestamp: T0 + 5_400 },
+      { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 5_600 },
+    ]
+    const engine = new VerdictEngine({ machineIds: [mid], port: 3000, channels: [], notBeforeMs: T0 + 1_000, deadlineMs: T0 + 300_000 })
+    engine.observeMachines([machine(mid, { events })], T0 + 5_700)
+    for (const line of crashLoop) engine.feed(line)
+    expect(engine.verdict(T0 + 5_700)).toBeUndefined()
+    const { verdict } = replay(engine, rolledBack)
+    expect(verdict?.health).toBe('healthy')
+
+    // The same record with flyd's restarts only (no deploy reached the machine): the crash loop is this release's.
+    const unchanged = new VerdictEngine({ machineIds: [mid], port: 3000, channels: [], notBeforeMs: T0 + 1_000, deadlineMs: T0 + 300_000 })
+    unchanged.observeMachines([machine(mid, { events: events.filter((e) => e.source === 'flyd') })], T0 + 5_700)
+    for (const line of crashLoop) unchanged.feed(line)
+    expect(unhealthy(unchanged.verdict(T0 + 5_700)).cause).toBe('out-of-memory')
+  })
+
   it('needs every machine ready and ignores lines of other machines', () => {
     const a = '148ed193b95389'
     const b = '2b5e8f1c4d7a90'

@@ -194,6 +194,8 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     clearInterval(ticker)
     if (!decided) throw cancelled()
     const verdict: Verdict = decided
+    // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
+    log(`health: release v${o.releaseVersion} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`)
     if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0) await sleep(o.lingerMs ?? 1_500, stop.signal)
     stop.abort()
     await Promise.allSettled([follower, poller])

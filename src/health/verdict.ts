@@ -23,12 +23,22 @@
  * - the machine is `started` in the latest `machines list`.
  * - every `health-channels` entry logged its start or login on some release machine.
  *
- * A machine's window starts at its first `start` event at or after `notBeforeMs` (the deploy's
- * start), or at `notBeforeMs` when the record has no events. A rolling deploy replaces the gateway
- * on the same machine id, and `fly logs` replays its buffer, so the previous release's `ready`
- * (and its requested shutdown) would otherwise count. Readiness must come from the latest run
- * (after the latest `start`); fatal signs count from the whole window, so a crash that Fly's
- * restart policy already papered over is still caught.
+ * A machine's window starts at its first `start` event after the machine took the gated release's
+ * config, i.e. after its first user-issued lifecycle event at or after `notBeforeMs` (the deploy's
+ * start): `launch` or `update` (the machine created or its config replaced; fly-go MachineEvent
+ * types), or a `start`/`restart` whose source is `user` (the API caller: a deploy that stops and
+ * starts the machine, `fly machine restart`). Events that flyd issues itself (source `flyd`: the
+ * restart policy bringing a crashed process back) never open a window: after a failed release, its
+ * machine keeps crash-looping on the OLD config between `notBeforeMs` (the rollback's start) and
+ * the moment the rollback deploy replaces that config, and the OOM lines of such a crash-loop run
+ * belong to the failed release, not to the release being gated. With no such event in the record
+ * the window starts at the first `start` at or after `notBeforeMs`, or at `notBeforeMs` when the
+ * record has no events. A rolling deploy replaces the gateway on the same machine id, and `fly
+ * logs` replays its buffer, so the previous release's `ready` (and its requested shutdown) would
+ * otherwise count. Readiness must come from the latest run (after the latest `start`); fatal signs
+ * count from the whole window, so a crash that Fly's restart policy already papered over is still
+ * caught. Log lines carry whole seconds, so lines count from the window start's second; machine
+ * events carry milliseconds, so exit events count from the window start itself when it is an event.
  *
  * Fatal signs decide at once. An exit or stop with no log line that explains it waits
  * `exitGraceMs` for the explanation (log lines can trail the machine's state), then decides as
@@ -122,6 +132,8 @@ interface MachineTrack {
   state?: string
   stateSinceMs?: number
   startEvents: number[]
+  /** The first user-issued `launch`/`update`/`start`/`restart` at or after notBeforeMs: the machine took the gated config. */
+  configTakenAtMs?: number
   exitEvents: ExitRecord[]
   command: { isGateway: boolean; port?: number; bind?: string; text?: string }
   envPort?: number
@@ -189,6 +201,7 @@ export class VerdictEngine {
         .filter((e) => e.type === 'start' && typeof e.timestamp === 'number')
         .map((e) => e.timestamp as number)
         .sort((a, b) => a - b)
+      track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs)
       const known = new Map(track.exitEvents.map((e) => [e.atMs, e]))
       track.exitEvents = (machine.events ?? [])
         .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
@@ -233,13 +246,25 @@ export class VerdictEngine {
   // ---- per machine ---------------------------------------------------------------------------
 
   private windowStart(track: MachineTrack): number {
+    return this.window(track).atMs
+  }
+
+  /** Where the machine's window starts, and whether that is a machine event (Fly's clock, ms). */
+  private window(track: MachineTrack): { atMs: number; fromEvent: boolean } {
     const notBefore = this.expect.notBeforeMs
-    if (notBefore === undefined) return track.startEvents[0] ?? Number.NEGATIVE_INFINITY
+    if (notBefore === undefined) {
+      const first = track.startEvents[0]
+      return first === undefined ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false } : { atMs: first, fromEvent: true }
+    }
     // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
     // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
     // line the repair fixed. notBefore is taken before `fly deploy` / `fly machine restart` begins,
-    // so the start they cause is always later.
-    return track.startEvents.find((t) => t >= notBefore) ?? notBefore
+    // so the start they cause is always later. Starts flyd made before the machine took the new
+    // config (a crash loop of the release being replaced) are skipped: see the header.
+    const from = track.configTakenAtMs ?? notBefore
+    const start = track.startEvents.find((t) => t >= from)
+    if (start !== undefined) return { atMs: start, fromEvent: true }
+    return { atMs: from, fromEvent: track.configTakenAtMs !== undefined }
   }
 
   private latestRunStart(track: MachineTrack): number {
@@ -320,12 +345,16 @@ export class VerdictEngine {
       return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`)
     }
 
-    return this.exitOrStop(track, windowStart, windowSignals, nowMs)
+    return this.exitOrStop(track, windowSignals, nowMs)
   }
 
-  private exitOrStop(track: MachineTrack, windowStart: number, windowSignals: SeenSignal[], nowMs: number): UnhealthyVerdict | undefined {
+  private exitOrStop(track: MachineTrack, windowSignals: SeenSignal[], nowMs: number): UnhealthyVerdict | undefined {
     const grace = this.expect.exitGraceMs
-    const windowFloor = Math.floor(windowStart / 1000) * 1000
+    // Exit events and a window that starts at an event share Fly's clock in milliseconds: the exit
+    // that ended the previous run a moment before the window's start (same second) is not this
+    // release's. A window that starts at notBeforeMs (the runner's clock) keeps the whole second.
+    const window = this.window(track)
+    const windowFloor = window.fromEvent ? window.atMs : Math.floor(window.atMs / 1000) * 1000
 
     const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor)
     if (oomEvent) return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`)
@@ -435,6 +464,29 @@ export class VerdictEngine {
 }
 
 // ---- machine record evidence ------------------------------------------------------------------
+
+interface LifecycleEventLike {
+  type: string
+  source?: string
+  timestamp?: number
+}
+
+/**
+ * When the machine took the config being gated: its first user-issued lifecycle event at or after
+ * `notBeforeMs`. `launch` (created) and `update` (config replaced) are the API caller's by nature;
+ * a `start` or `restart` counts only from source `user` (a deploy or `fly machine restart`), never
+ * flyd's restart-policy restarts of a crashing process, which run whatever config it had.
+ */
+function configTakenAt(events: readonly LifecycleEventLike[], notBeforeMs: number | undefined): number | undefined {
+  if (notBeforeMs === undefined) return undefined
+  let first: number | undefined
+  for (const e of events) {
+    if (typeof e.timestamp !== 'number' || e.timestamp < notBeforeMs) continue
+    const takes = e.type === 'launch' || e.type === 'update' || (e.source === 'user' && (e.type === 'start' || e.type === 'restart'))
+    if (takes && (first === undefined || e.timestamp < first)) first = e.timestamp
+  }
+  return first
+}
 
 interface ExitEventLike {
   timestamp?: number
