@@ -8,6 +8,7 @@ import { reconcileOverrides } from '../src/overrides.js'
 import type { Plan } from '../src/plan.js'
 import type { StageContext } from '../src/report.js'
 import { syncSecrets } from '../src/secrets.js'
+import { makePlan } from './helpers/plan.js'
 
 // core.group only prints markers; keep the test output quiet and the callback running.
 vi.mock('@actions/core', async (importOriginal) => ({
@@ -50,33 +51,13 @@ class ScriptedFlyctl {
 }
 
 function plan(overrides: Partial<Plan> = {}): Plan {
-  return {
-    app: 'my-openclaw',
-    apiToken: 'tok',
-    org: 'personal',
-    create: true,
-    private: false,
-    env: [],
-    volumeSizeGb: 1,
+  return makePlan({
     secrets: new Map([
       ['OPENCLAW_GATEWAY_TOKEN', 'super-secret-value'],
       ['ANTHROPIC_API_KEY', 'sk-ant-x'],
     ]),
-    secretSources: new Map(),
-    pruneSecrets: false,
-    dockerfile: '/ws/Dockerfile',
-    buildArgs: [],
-    deployArgs: [],
-    healthTimeoutSec: 300,
-    healthChannels: [],
-    fixStaleLock: true,
-    rollback: true,
-    flyctlVersion: '0.4.87',
-    dryRun: false,
-    workingDirectory: '/ws',
-    runnerTemp: '/tmp/runner',
     ...overrides,
-  }
+  })
 }
 
 let logs: string[]

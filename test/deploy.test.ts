@@ -1,34 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { buildDeployArgs, appUrl, formatGoDuration, readReleases } from '../src/deploy.js'
 import { ReleaseListSchema } from '../src/fly-json.js'
-import type { Plan } from '../src/plan.js'
+import { makePlan } from './helpers/plan.js'
 
-function testPlan(overrides: Partial<Plan> = {}): Plan {
-  return {
-    app: 'my-openclaw',
-    apiToken: 'tok',
-    org: 'personal',
-    create: true,
-    private: false,
-    env: [],
-    volumeSizeGb: 1,
-    secrets: new Map(),
-    secretSources: new Map(),
-    pruneSecrets: false,
-    dockerfile: '/ws/Dockerfile',
-    buildArgs: [],
-    deployArgs: [],
-    healthTimeoutSec: 300,
-    healthChannels: [],
-    fixStaleLock: true,
-    rollback: true,
-    flyctlVersion: '0.4.87',
-    dryRun: false,
-    workingDirectory: '/ws',
-    runnerTemp: '/tmp/runner',
-    ...overrides,
-  }
-}
+
 
 const rendered = { path: '/tmp/runner/fly-deploy/fly.toml' }
 
@@ -45,34 +20,34 @@ describe('formatGoDuration', () => {
 
 describe('buildDeployArgs', () => {
   it('deploys the working directory with the rendered config, one machine, no prompts', () => {
-    expect(buildDeployArgs(testPlan(), rendered)).toEqual([
+    expect(buildDeployArgs(makePlan(), rendered)).toEqual([
       'deploy', '/ws', '--config', rendered.path, '--app', 'my-openclaw', '--wait-timeout', '5m0s', '--ha=false', '-y',
     ])
   })
 
   it('passes the Dockerfile and build args when building', () => {
-    const args = buildDeployArgs(testPlan({ buildArgs: [['NODE_VERSION', '24'], ['X', 'a=b']] }), { ...rendered, dockerfileArg: '/ws/docker/Dockerfile' })
+    const args = buildDeployArgs(makePlan({ buildArgs: [['NODE_VERSION', '24'], ['X', 'a=b']] }), { ...rendered, dockerfileArg: '/ws/docker/Dockerfile' })
     expect(args).toEqual(expect.arrayContaining(['--dockerfile', '/ws/docker/Dockerfile']))
     expect(args.join(' ')).toContain('--build-arg NODE_VERSION=24 --build-arg X=a=b')
     expect(args).not.toContain('--image')
   })
 
   it('uses --image instead of building when an image is given', () => {
-    const args = buildDeployArgs(testPlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }), { ...rendered, dockerfileArg: '/ws/Dockerfile' })
+    const args = buildDeployArgs(makePlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }), { ...rendered, dockerfileArg: '/ws/Dockerfile' })
     expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual(['--image', 'ghcr.io/openclaw/openclaw:2026.9.6'])
     expect(args).not.toContain('--build-arg')
     expect(args).not.toContain('--dockerfile')
   })
 
   it('a rollback redeploys the previous image with the same config', () => {
-    const args = buildDeployArgs(testPlan({ buildArgs: [['A', '1']] }), rendered, { imageOverride: 'registry.fly.io/my-openclaw:deployment-01' })
+    const args = buildDeployArgs(makePlan({ buildArgs: [['A', '1']] }), rendered, { imageOverride: 'registry.fly.io/my-openclaw:deployment-01' })
     expect(args).toEqual(expect.arrayContaining(['--config', rendered.path, '--image', 'registry.fly.io/my-openclaw:deployment-01']))
     expect(args).not.toContain('--build-arg')
   })
 
   it('adds strategy, private, wait-timeout from health-timeout, and user deploy-args last', () => {
     const args = buildDeployArgs(
-      testPlan({ strategy: 'immediate', private: true, healthTimeoutSec: 120, deployArgs: ['--remote-only', '--env', 'A=b c'] }),
+      makePlan({ strategy: 'immediate', private: true, healthTimeoutSec: 120, deployArgs: ['--remote-only', '--env', 'A=b c'] }),
       rendered,
     )
     expect(args).toEqual(expect.arrayContaining(['--strategy', 'immediate', '--no-public-ips', '--wait-timeout', '2m0s']))
@@ -105,8 +80,8 @@ describe('readReleases', () => {
 
 describe('appUrl', () => {
   it('takes the URL flyctl printed, else the fly.dev default, and none when private', () => {
-    expect(appUrl(testPlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe('https://custom.example/')
-    expect(appUrl(testPlan(), '')).toBe('https://my-openclaw.fly.dev/')
-    expect(appUrl(testPlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe('')
+    expect(appUrl(makePlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe('https://custom.example/')
+    expect(appUrl(makePlan(), '')).toBe('https://my-openclaw.fly.dev/')
+    expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe('')
   })
 })

@@ -2,36 +2,21 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 import type { Plan } from '../src/plan.js'
+import { makePlan as basePlan } from './helpers/plan.js'
 
 /** Shared by render*.test.ts and validate*.test.ts: a plan with every input left empty. */
 export const WORKSPACE = '/home/runner/work/claw/claw'
 export const RUNNER_TEMP = '/home/runner/work/_temp'
 
 export function makePlan(overrides: Partial<Plan> = {}): Plan {
-  return {
+  return basePlan({
     app: 'my-claw',
     apiToken: 'fo1_test',
-    org: 'personal',
-    create: true,
-    private: false,
-    env: [],
-    volumeSizeGb: 1,
-    secrets: new Map(),
-    secretSources: new Map(),
-    pruneSecrets: false,
     dockerfile: join(WORKSPACE, 'Dockerfile'),
-    buildArgs: [],
-    deployArgs: [],
-    healthTimeoutSec: 300,
-    healthChannels: [],
-    fixStaleLock: true,
-    rollback: true,
-    flyctlVersion: '0.4.87',
-    dryRun: false,
     workingDirectory: WORKSPACE,
     runnerTemp: RUNNER_TEMP,
     ...overrides,
-  }
+  })
 }
 
 const FIXTURES = join(import.meta.dirname, 'fixtures')
