@@ -16,21 +16,11 @@
  * the `.js` imports to their `.ts` files.
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs'
-import { registerHooks } from 'node:module'
+import './ts-resolve.ts'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    try {
-      return nextResolve(specifier, context)
-    } catch (err) {
-      if (/^\.\.?\//.test(specifier) && specifier.endsWith('.js')) return nextResolve(`${specifier.slice(0, -3)}.ts`, context)
-      throw err
-    }
-  },
-})
 
 const { VerdictEngine } = await import('../src/health/verdict.js')
 const { parseFlyLogLine } = await import('../src/health/log-stream.js')

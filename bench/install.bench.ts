@@ -11,22 +11,12 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { registerHooks } from 'node:module'
+import './ts-resolve.ts'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    try {
-      return nextResolve(specifier, context)
-    } catch (err) {
-      if (/^\.\.?\//.test(specifier) && specifier.endsWith('.js')) return nextResolve(`${specifier.slice(0, -3)}.ts`, context)
-      throw err
-    }
-  },
-})
 
 const { installFlyctl, PINNED_FLYCTL_VERSION } = await import('../src/install.js')
 const { startReleaseServer } = await import('../standin/release-server.js')
