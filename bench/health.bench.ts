@@ -17,6 +17,7 @@
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import './ts-resolve.ts'
+import { msStats } from './stats.ts'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -32,21 +33,8 @@ const streamRuns = Number(process.argv[3] ?? 50)
 const here = dirname(fileURLToPath(import.meta.url))
 const fixtures = join(here, '..', 'test', 'fixtures', 'gateway-logs')
 
-interface Stats {
-  runs: number
-  medianMs: number
-  p10Ms: number
-  p90Ms: number
-  minMs: number
-  maxMs: number
-}
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-  const round = (n: number) => Math.round(n * 1000) / 1000
-  return { runs: sorted.length, medianMs: round(at(0.5)), p10Ms: round(at(0.1)), p90Ms: round(at(0.9)), minMs: round(sorted[0]!), maxMs: round(sorted.at(-1)!) }
-}
+type Stats = ReturnType<typeof msStats>
+const stats = msStats
 
 interface Scenario {
   name: string

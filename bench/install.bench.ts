@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import './ts-resolve.ts'
+import { msStats } from './stats.ts'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -25,30 +26,13 @@ const hitRuns = Number(process.argv[2] ?? 30)
 const coldRuns = Number(process.argv[3] ?? 5)
 const here = dirname(fileURLToPath(import.meta.url))
 
-interface Stats {
-  runs: number
-  medianMs: number
-  p10Ms: number
-  p90Ms: number
-  minMs: number
-  maxMs: number
+type Stats = ReturnType<typeof msStats> & {
   /** Requests the release server saw over all runs of the case. */
   requests: number
 }
 
 function stats(samples: number[], requests: number): Stats {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number): number => {
-    const index = (sorted.length - 1) * q
-    const low = Math.floor(index)
-    const high = Math.ceil(index)
-    return round((sorted[low] ?? 0) + ((sorted[high] ?? 0) - (sorted[low] ?? 0)) * (index - low))
-  }
-  return { runs: samples.length, medianMs: at(0.5), p10Ms: at(0.1), p90Ms: at(0.9), minMs: at(0), maxMs: at(1), requests }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100
+  return { ...msStats(samples), requests }
 }
 
 function row(name: string, s: Stats): string {
