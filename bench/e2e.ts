@@ -40,39 +40,10 @@ function gatewayConfig(app: string, v: (typeof VARIANTS)[number]): string {
   return `${JSON.stringify({ gateway: { mode: 'local', controlUi: { allowedOrigins: [`https://${app}.fly.dev`] } }, agents: { defaults: { maxConcurrent: v.maxConcurrent } } }, null, 2)}\n`
 }
 
-/** The guide's fly.toml (section 2), with the app name edited as the guide says. */
+/** The guide's fly.toml (section 2; test/fixtures keeps it verbatim), with the app name edited as the guide says. */
 function guideFlyToml(app: string): string {
-  return `app = "${app}"  # Your app name
-primary_region = "iad"
-
-[build]
-  dockerfile = "Dockerfile"
-
-[env]
-  NODE_ENV = "production"
-  OPENCLAW_PREFER_PNPM = "1"
-  OPENCLAW_STATE_DIR = "/data"
-  NODE_OPTIONS = "--max-old-space-size=1536"
-
-[processes]
-  app = "node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan"
-
-[http_service]
-  internal_port = 3000
-  force_https = true
-  auto_stop_machines = false
-  auto_start_machines = true
-  min_machines_running = 1
-  processes = ["app"]
-
-[[vm]]
-  size = "shared-cpu-2x"
-  memory = "2048mb"
-
-[mounts]
-  source = "openclaw_data"
-  destination = "/data"
-`
+  const guide = fs.readFileSync(path.join(import.meta.dirname, '../test/fixtures/flytoml/guide-fly.toml'), 'utf8')
+  return guide.replace(/^app = "my-openclaw"/m, `app = "${app}"`)
 }
 
 function expectHealthy(run: TimedRun, what: string): void {
