@@ -53213,15 +53213,19 @@ async function runStages(plan, record, redactor, signal) {
     else {
         skipStage(record, 'harden', 'public deployment');
     }
-    if (plan.dryRun || !deployed.release) {
-        skipStage(record, 'health', plan.dryRun ? 'dry run: nothing was deployed' : 'no release was read back');
-        record.health = { verdict: 'skipped', message: plan.dryRun ? 'dry run' : undefined };
-        info(plan.dryRun ? 'Dry run: the plan is in the job summary; nothing was changed on Fly.' : '');
+    if (plan.dryRun) {
+        skipStage(record, 'health', 'dry run: nothing was deployed');
+        record.health = { verdict: 'skipped', message: 'dry run' };
+        info('Dry run: the plan is in the job summary; nothing was changed on Fly.');
         return;
     }
     checkCancel();
     // 9. gate on the gateway's own logs; stale-lock repair and rollback inside. 10. read what serves now.
     const release = deployed.release;
+    if (!release) {
+        // Never report success for what could not be verified.
+        throw new Error(`fly deploy finished, but \`flyctl releases --app ${plan.app} --json\` lists no release, so the gateway cannot be verified; check \`fly releases -a ${plan.app}\``);
+    }
     await runStage(record, 'health', async () => {
         const outcome = await runHealthGate({
             flyctl,
