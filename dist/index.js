@@ -48031,6 +48031,16 @@ class Flyctl {
                 else
                     s.addEventListener('abort', stop, { once: true });
             }
+            const interrupt = () => {
+                if (finished)
+                    return;
+                child.kill('SIGINT');
+                setTimeout(() => {
+                    if (!finished)
+                        child.kill('SIGKILL');
+                }, 20_000).unref();
+            };
+            opts.interrupt?.addEventListener('abort', interrupt, { once: true });
             child.on('error', (err) => {
                 finished = true;
                 if (timer)
@@ -48043,6 +48053,7 @@ class Flyctl {
                     clearTimeout(timer);
                 for (const s of signals)
                     s.removeEventListener('abort', stop);
+                opts.interrupt?.removeEventListener('abort', interrupt);
                 if (pendingOut)
                     emit(pendingOut, true);
                 if (pendingErr)
@@ -48207,247 +48218,6 @@ async function appExistsOnFly(flyctl, app) {
 }
 function isAppNotFound(flyError) {
     return /could not find app|app not found|app .* not found/i.test(flyError);
-}
-
-;// CONCATENATED MODULE: ./src/deploy.ts
-
-
-
-/** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
-function formatGoDuration(totalSeconds) {
-    const s = Math.max(0, Math.round(totalSeconds));
-    if (s === 0)
-        return '0s';
-    const hours = Math.floor(s / 3600);
-    const minutes = Math.floor((s % 3600) / 60);
-    const seconds = s % 60;
-    if (hours > 0)
-        return `${hours}h${minutes}m${seconds}s`;
-    if (minutes > 0)
-        return `${minutes}m${seconds}s`;
-    return `${seconds}s`;
-}
-/**
- * `fly deploy` argv. The working directory goes first as flyctl's positional WORKING_DIRECTORY
- * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
- * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
- * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
- * previous release's image with the same config, and nothing is built.
- */
-function buildDeployArgs(plan, rendered, opts = {}) {
-    const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app];
-    const image = opts.imageOverride ?? plan.image;
-    if (image) {
-        args.push('--image', image);
-    }
-    else {
-        if (rendered.dockerfileArg)
-            args.push('--dockerfile', rendered.dockerfileArg);
-        for (const [name, value] of plan.buildArgs)
-            args.push('--build-arg', `${name}=${value}`);
-    }
-    if (plan.strategy)
-        args.push('--strategy', plan.strategy);
-    args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec));
-    args.push('--ha=false');
-    if (plan.private)
-        args.push('--no-public-ips');
-    args.push('-y');
-    args.push(...plan.deployArgs);
-    return args;
-}
-const FAILED_RELEASE = /fail|cancel|interrupt|abort/i;
-/** The newest release and the one a rollback would go back to, from `releases --json`. */
-function readReleases(releases) {
-    const sorted = [...releases].sort((a, b) => b.Version - a.Version);
-    const current = sorted[0];
-    if (!current)
-        return undefined;
-    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status));
-    return {
-        version: current.Version,
-        imageRef: current.ImageRef,
-        previousImageRef: previous?.ImageRef,
-        previousVersion: previous?.Version,
-    };
-}
-/** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
-function appUrl(plan, deployOutput) {
-    if (plan.private)
-        return '';
-    const seen = /Visit your newly deployed app at (https?:\/\/\S+)/.exec(deployOutput);
-    return seen?.[1] ?? `https://${plan.app}.fly.dev/`;
-}
-function deploy(ctx) {
-    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy');
-}
-/** Roll back: deploy an earlier release's image with the same rendered config. */
-function redeploy(ctx, imageRef) {
-    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef }), `fly deploy (rollback to ${imageRef})`);
-}
-async function runDeploy(ctx, args, title) {
-    const { flyctl, plan } = ctx;
-    const command = flyctl.redact(displayCommand(args));
-    if (plan.dryRun)
-        return { command, dryRun: true, url: appUrl(plan, '') };
-    const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal };
-    // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
-    const before = await waitForReleaseInProgress(flyctl, plan.app, waiter);
-    const baseline = before.newest?.Version ?? 0;
-    let result;
-    try {
-        result = await group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
-    }
-    catch (err) {
-        if (!(err instanceof FlyctlError) || !err.transient || ctx.signal?.aborted)
-            throw err;
-        result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter);
-    }
-    const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING });
-    return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases) };
-}
-/**
- * `fly deploy` is not repeated blindly: a transient error (a lost connection, a 5xx) may come
- * after Fly recorded the release and started rolling it out, and a second deploy would then roll
- * out twice or fight the first. `releases --json` says what happened; see checkInterruptedDeploy.
- */
-const DEPLOY_RETRY = {
-    safe: 'once',
-    why: 'a deploy that failed with a transient error is checked with `fly releases --json` before it is repeated',
-};
-/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
-function isInProgress(r) {
-    return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status);
-}
-function judgeInterruptedDeploy(releases, baseline) {
-    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
-    if (!newest || newest.Version <= baseline)
-        return { action: 'repeat' };
-    if (FAILED_RELEASE.test(newest.Status))
-        return { action: 'failed', version: newest.Version, status: newest.Status };
-    return { action: 'done', version: newest.Version };
-}
-async function checkInterruptedDeploy(ctx, args, title, err, baseline, waiter) {
-    const { flyctl, plan, log } = ctx;
-    log.warning(`fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`);
-    const after = await waitForReleaseInProgress(flyctl, plan.app, waiter);
-    const verdict = judgeInterruptedDeploy(after.releases, baseline);
-    if (verdict.action === 'done') {
-        log.warning(`release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`);
-        return { stdout: '' };
-    }
-    if (verdict.action === 'failed') {
-        throw new Error(`${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`);
-    }
-    log.warning(`no release newer than v${baseline} was recorded: the deploy never reached Fly, so it is run once more`);
-    return group(`${title} (repeated)`, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
-}
-/**
- * Wait while the app's newest release is still rolling out (another run's deploy), polling
- * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
- */
-async function waitForReleaseInProgress(flyctl, app, w) {
-    const started = Date.now();
-    let announced = false;
-    for (;;) {
-        const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal });
-        const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
-        if (!newest || !isInProgress(newest)) {
-            if (announced)
-                w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`);
-            return { releases, newest };
-        }
-        const waited = Date.now() - started;
-        if (waited >= w.timeoutMs) {
-            throw new Error(`another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
-                `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
-                '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run');
-        }
-        if (!announced) {
-            w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
-            announced = true;
-        }
-        await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal);
-    }
-}
-function sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason);
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, ms);
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-
-;// CONCATENATED MODULE: ./src/harden.ts
-
-/**
- * Harden stage (private deployments): the guide's "convert an existing deployment" steps.
- * Public ingress addresses are released, a private IPv6 allocated when missing, and
- * `ips list` read again to prove the app is left with private addresses only.
- */
-/** Public ingress types (`ips list --json` Type; flyctl internal/command/ips). */
-const PUBLIC_TYPES = new Set(['v4', 'v6', 'shared_v4']);
-const PRIVATE_V6 = 'private_v6';
-/** Never releases a private or egress address, nor a type it does not know. */
-function planIpChanges(ips) {
-    return {
-        release: ips.filter((ip) => PUBLIC_TYPES.has(ip.Type)),
-        allocatePrivateV6: !ips.some((ip) => ip.Type === PRIVATE_V6),
-    };
-}
-/** What is still wrong after hardening, or undefined when the app is private only. */
-function hardeningProblem(ips) {
-    const plan = planIpChanges(ips);
-    const problems = [];
-    if (plan.release.length)
-        problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`);
-    if (plan.allocatePrivateV6)
-        problems.push('no private IPv6 is allocated');
-    return problems.length ? problems.join('; ') : undefined;
-}
-async function harden(ctx, options = { appExists: true }) {
-    const { flyctl, plan, log } = ctx;
-    if (!plan.private)
-        return { changes: [], final: [], dryRun: plan.dryRun, skipped: true };
-    const list = () => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } });
-    // A dry run before the app exists: its first deploy runs with --no-public-ips.
-    const before = options.appExists ? await list() : [];
-    const ipPlan = planIpChanges(before);
-    const planned = ipPlan.release.map((ip) => ({ action: 'released', address: ip.Address, type: ip.Type }));
-    if (ipPlan.allocatePrivateV6)
-        planned.push({ action: 'allocated', address: '(new)', type: PRIVATE_V6 });
-    if (plan.dryRun)
-        return { changes: planned, final: before, dryRun: true, skipped: false };
-    const changes = [];
-    for (const ip of ipPlan.release) {
-        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } });
-        changes.push({ action: 'released', address: ip.Address, type: ip.Type });
-        log.info(`Released ${ip.Type} ${ip.Address}`);
-    }
-    if (ipPlan.allocatePrivateV6)
-        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } });
-    const after = await list();
-    const problem = hardeningProblem(after);
-    if (problem) {
-        throw new Error(`the private deployment of ${plan.app} is not private after hardening: ${problem}. ` +
-            `Check with \`fly ips list -a ${plan.app}\` and release public addresses with \`fly ips release <address> -a ${plan.app}\`.`);
-    }
-    if (ipPlan.allocatePrivateV6) {
-        const known = new Set(before.map((ip) => ip.Address));
-        for (const ip of after.filter((a) => a.Type === PRIVATE_V6 && !known.has(a.Address))) {
-            changes.push({ action: 'allocated', address: ip.Address, type: ip.Type });
-            log.info(`Allocated private IPv6 ${ip.Address}`);
-        }
-    }
-    return { changes, final: after, dryRun: false, skipped: false };
 }
 
 ;// CONCATENATED MODULE: ./src/health/log-stream.ts
@@ -48734,6 +48504,16 @@ class VerdictEngine {
             track.passingCheckPorts = passingCheckPorts(machine);
         }
     }
+    /**
+     * The gateway's own lines a healthy verdict rests on, per machine: its ready or listening line,
+     * the non-loopback bind warning and each channel's start, as `<machine> <time> <line>`.
+     */
+    evidenceLines() {
+        const kinds = new Set(['ready', 'listening', 'non-loopback-warning', 'channel-started']);
+        return [...this.machines.values()].flatMap((track) => this.signalsFrom(track, this.latestRunStart(track))
+            .filter((s) => kinds.has(s.signal.kind))
+            .map((s) => `${track.id} ${new Date(s.atMs).toISOString().replace('.000Z', 'Z')} ${s.message}`));
+    }
     /** The last lines kept for a machine (for a message assembled after the verdict). */
     lastLines(machineId) {
         return [...(this.machines.get(machineId)?.lastLines ?? [])];
@@ -48882,10 +48662,21 @@ class VerdictEngine {
         if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
             return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)');
         }
-        if (track.state && STOPPED_STATES.has(track.state) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+        if (track.state && STOPPED_STATES.has(track.state) && !this.awaitingStart(track) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
             return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`);
         }
         return undefined;
+    }
+    /**
+     * A machine that was stopped or suspended when the deploy began is not launched by it
+     * (flyctl deploy/machines_launchinput.go shouldSkipLaunch): it is only stopped once it has
+     * started since, which the deploy stage's `fly machine start` does.
+     */
+    awaitingStart(track) {
+        const notBefore = this.expect.notBeforeMs;
+        if (notBefore === undefined || (track.state !== 'stopped' && track.state !== 'suspended'))
+            return false;
+        return !track.startEvents.some((t) => t >= notBefore);
     }
     readiness(track) {
         if (!track.observed)
@@ -48991,7 +48782,8 @@ function exitRecord(event, seenAtMs) {
     const exit = (monitor?.exit_event ?? request.exit_event);
     if (exit?.requested_stop === true)
         return undefined;
-    const code = typeof exit?.exit_code === 'number' ? exit.exit_code : undefined;
+    // exit_code is omitempty: an exit event without it exited 0.
+    const code = typeof exit?.exit_code === 'number' ? exit.exit_code : exit ? 0 : undefined;
     const signal = typeof exit?.signal === 'number' && exit.signal > 0 ? String(exit.signal) : undefined;
     return { atMs: event.timestamp ?? 0, code, signal, oomKilled: exit?.oom_killed === true, seenAtMs };
 }
@@ -49132,29 +48924,28 @@ function releaseMachines(machines, version) {
 async function gateRelease(o) {
     const now = o.now ?? Date.now;
     const log = o.log ?? (() => { });
-    const pollIntervalMs = o.pollIntervalMs ?? 3_000;
-    const startedAt = now();
-    const deadlineMs = startedAt + o.timeoutMs;
+    const deadlineMs = now() + o.timeoutMs;
     const stop = new AbortController();
     const onOuterAbort = () => stop.abort();
     o.signal?.addEventListener('abort', onOuterAbort, { once: true });
     try {
-        const listArgs = ['machines', 'list', '-a', o.app, '--json'];
-        let machines;
-        while (!machines) {
-            try {
-                machines = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
-            }
-            catch (err) {
-                if (stop.signal.aborted)
-                    throw cancelled();
-                if (now() >= deadlineMs)
-                    throw err;
-                log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
-                await gate_sleep(pollIntervalMs, stop.signal);
-            }
+        // The log stream starts first: lines that arrive while the rollout is still being found are
+        // kept and fed to the engine once it knows which machines to judge.
+        let onLine;
+        const early = [];
+        onLine = (raw) => void early.push(raw);
+        const follower = followLogs(o.flyctl, o.app, (raw) => onLine(raw), stop.signal, log, o.resumeDelayMs ?? 500);
+        const found = await findRelease(o, stop.signal, deadlineMs, now, log);
+        if (!found) {
+            stop.abort();
+            await follower;
+            if (o.signal?.aborted)
+                throw cancelled();
+            const verdict = noMachinesVerdict(now(), 'no app machine took a new release before health-timeout');
+            return { verdict, machineIds: [], lastLines: [], machineStates: {} };
         }
-        const selected = releaseMachines(machines, o.releaseVersion);
+        const { version, machines } = found;
+        const selected = releaseMachines(machines, version);
         if (selected.note)
             log(`health: ${selected.note}`);
         const engine = new VerdictEngine({
@@ -49170,11 +48961,15 @@ async function gateRelease(o) {
         let lastList = machines;
         engine.observeMachines(machines, now());
         if (selected.ids.length === 0) {
+            stop.abort();
+            await follower;
             const verdict = engine.verdict(now());
             verdict.detail = selected.note ?? verdict.detail;
-            return { verdict, machineIds: [], lastLines: [], machineStates: {} };
+            return { releaseVersion: version, verdict, machineIds: [], lastLines: [], machineStates: {} };
         }
-        log(`health: following the logs of ${selected.ids.join(', ')} (release v${o.releaseVersion}, port ${o.port})`);
+        log(`health: following the logs of ${selected.ids.join(', ')} (release v${version}, port ${o.port})`);
+        const listArgs = ['machines', 'list', '-a', o.app, '--json'];
+        const pollIntervalMs = o.pollIntervalMs ?? 3_000;
         let decided;
         let wake;
         const decidedPromise = new Promise((resolve) => {
@@ -49190,7 +48985,7 @@ async function gateRelease(o) {
             }
         };
         const dedupe = new LineDeduper();
-        const onLine = (raw) => {
+        onLine = (raw) => {
             if (!dedupe.accept(raw))
                 return;
             const line = parseFlyLogLine(raw);
@@ -49199,10 +48994,11 @@ async function gateRelease(o) {
             engine.feed(line, now());
             check();
         };
-        const follower = followLogs(o.flyctl, o.app, onLine, stop.signal, log, o.resumeDelayMs ?? 500);
+        for (const raw of early.splice(0))
+            onLine(raw);
         const poller = (async () => {
             while (!stop.signal.aborted) {
-                await gate_sleep(pollIntervalMs, stop.signal);
+                await sleep(pollIntervalMs, stop.signal);
                 if (stop.signal.aborted)
                     break;
                 try {
@@ -49218,28 +49014,84 @@ async function gateRelease(o) {
         })();
         // Grace periods and the deadline need a clock even when nothing arrives.
         const ticker = setInterval(check, 250);
+        const progress = setInterval(() => log(progressLine(engine, lastList, selected.ids, deadlineMs - now())), o.progressIntervalMs ?? 15_000);
         check();
         await Promise.race([decidedPromise, abortPromise(stop.signal)]);
         clearInterval(ticker);
+        clearInterval(progress);
         if (!decided)
             throw cancelled();
         const verdict = decided;
         // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
-        log(`health: release v${o.releaseVersion} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
+        log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
         if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
-            await gate_sleep(o.lingerMs ?? 1_500, stop.signal);
+            await sleep(o.lingerMs ?? 1_500, stop.signal);
         stop.abort();
         await Promise.allSettled([follower, poller]);
         const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];
         if (verdict.health === 'unhealthy')
             verdict.lastLines = lastLines;
+        else
+            verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l));
         const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]));
-        return { verdict, machineIds: selected.ids, lastLines, machineStates };
+        return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates };
     }
     finally {
         stop.abort();
         o.signal?.removeEventListener('abort', onOuterAbort);
     }
+}
+/** The release to judge and the machines list that shows it (undefined: none before the deadline). */
+async function findRelease(o, signal, deadlineMs, now, log) {
+    const listArgs = ['machines', 'list', '-a', o.app, '--json'];
+    const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000);
+    let announced = false;
+    while (!signal.aborted) {
+        try {
+            const machines = await o.flyctl.json(listArgs, MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+            if (typeof o.releaseVersion === 'number')
+                return { version: o.releaseVersion, machines };
+            const version = newestReleaseAbove(machines, o.releaseVersion.after);
+            if (version !== undefined)
+                return { version, machines };
+            if (!announced)
+                log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`);
+            announced = true;
+        }
+        catch (err) {
+            if (signal.aborted)
+                break;
+            if (now() >= deadlineMs)
+                throw err;
+            log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
+        }
+        if (now() >= deadlineMs)
+            return undefined;
+        await sleep(pollMs, signal);
+    }
+    throw cancelled();
+}
+/** The newest `fly_release_version` above `after` among the app's machines. */
+function newestReleaseAbove(machines, after) {
+    const versions = machines.map((m) => Number(m.config?.metadata?.fly_release_version)).filter((v) => Number.isInteger(v) && v > after);
+    return versions.length > 0 ? Math.max(...versions) : undefined;
+}
+function noMachinesVerdict(atMs, detail) {
+    return { health: 'unhealthy', cause: 'no-machines', atMs, detail, fix: 'Check `fly status` and the deploy output above: the release reached no machine.', lastLines: [] };
+}
+/** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
+function progressLine(engine, machines, ids, leftMs) {
+    const parts = ids.map((id) => {
+        const m = machines.find((x) => x.id === id);
+        const checks = m?.checks ?? [];
+        const passing = checks.filter((c) => c.status === 'passing').length;
+        const last = engine.lastLines(id).at(-1);
+        return `${id} ${m?.state ?? 'unknown'}, checks ${passing}/${checks.length} passing${last ? `, last line: ${truncate(last, 120)}` : ''}`;
+    });
+    return `health: waiting (${Math.max(0, Math.round(leftMs / 1000))} s left): ${parts.join('; ')}`;
+}
+function truncate(text, max) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 /**
  * `fly logs` streams until killed; it ends on its own when its connection drops. Start it again
@@ -49263,7 +49115,7 @@ async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
         failures = Date.now() - began > 30_000 ? 1 : failures + 1;
         const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed';
         log(`health: the log stream ${why}; resuming`);
-        await gate_sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal);
+        await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal);
     }
 }
 /**
@@ -49291,7 +49143,7 @@ async function probeHealthUrl(url, deadlineMs, opts = {}) {
         }
         if (now() >= deadlineMs)
             break;
-        await gate_sleep(opts.intervalMs ?? 2_000, opts.signal);
+        await sleep(opts.intervalMs ?? 2_000, opts.signal);
     } while (now() < deadlineMs);
     return { ok: false, detail: `${url}: ${last}` };
 }
@@ -49306,7 +49158,7 @@ function abortPromise(signal) {
             signal.addEventListener('abort', () => resolve(), { once: true });
     });
 }
-function gate_sleep(ms, signal) {
+function sleep(ms, signal) {
     return new Promise((resolve) => {
         if (signal?.aborted)
             return resolve();
@@ -49374,7 +49226,7 @@ async function repairStaleLock(o) {
             lastError = o.flyctl.redact(result.error || result.stderr.trim() || `exit ${result.exitCode}`);
             // The machine may be between two crash restarts; ssh needs it up.
             if (attempt < attempts)
-                await gate_sleep(o.retryDelayMs ?? 3_000, o.signal);
+                await sleep(o.retryDelayMs ?? 3_000, o.signal);
         }
     }
     if (removed === undefined) {
@@ -49436,8 +49288,8 @@ async function runHealthGate(ctx) {
     if (ctx.plan.healthTimeoutSec <= 0) {
         return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] };
     }
-    const gate = (release, notBeforeMs) => gateWithProbe(ctx, release, notBeforeMs);
-    let result = await gate(ctx.release, ctx.deployStartedAtMs);
+    const gate = (release, notBeforeMs) => gateWithProbe(ctx, release.version, notBeforeMs);
+    let result = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
     let lockRepaired = false;
     if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
         summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
@@ -49461,8 +49313,11 @@ async function runHealthGate(ctx) {
         }
     }
     if (result.health === 'healthy') {
+        log(`health: the gateway's own lines this verdict rests on:`);
+        for (const line of result.lines ?? [])
+            log(`  ${line}`);
         summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
-        return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence };
+        return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines };
     }
     summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`);
     const failure = {
@@ -49480,14 +49335,20 @@ async function runHealthGate(ctx) {
         return failure;
     }
     try {
-        const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy: ctx.redeploy, log, signal: ctx.signal });
+        let rollbackVerdict;
+        const redeploy = async (imageRef) => {
+            const deployed = await ctx.redeploy(imageRef);
+            rollbackVerdict = deployed.verdict;
+            return deployed;
+        };
+        const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal });
         if (!rollback.rolledBack) {
             summary.push(`Not rolled back: ${rollback.reason}.`);
             failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`;
             return failure;
         }
         failure.rolledBack = true;
-        const after = await gate(rollback.deployed, rollback.startedAtMs);
+        const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs));
         const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`;
         if (after.health === 'healthy') {
             failure.servingRelease = rollback.deployed;
@@ -49506,13 +49367,27 @@ async function runHealthGate(ctx) {
     }
     return failure;
 }
+/**
+ * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
+ * the machines of the first release above `baselineVersion` from the moment the deploy starts.
+ */
+function watchRollout(ctx, baselineVersion, notBeforeMs, signal) {
+    return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs);
+}
+/** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
+function unhealthyOutcome(ctx, cause, detail, machineId) {
+    const fix = fixFor(cause, { port: ctx.port, machineId });
+    const where = machineId ? ` on machine ${machineId}` : '';
+    const message = ctx.flyctl.redact(`Health gate: ${causeTitle(cause)}${where}: ${detail}.\nFix: ${fix}`);
+    return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} };
+}
 async function gateWithProbe(ctx, release, notBeforeMs) {
     const timeoutMs = ctx.plan.healthTimeoutSec * 1000;
     const started = Date.now();
     const result = await gateRelease({
         flyctl: ctx.flyctl,
         app: ctx.app,
-        releaseVersion: release.version,
+        releaseVersion: release,
         port: ctx.port,
         bind: ctx.bind,
         channels: ctx.plan.healthChannels,
@@ -49539,12 +49414,12 @@ async function gateWithProbe(ctx, release, notBeforeMs) {
         };
     }
     if (!ctx.plan.healthUrl)
-        return { health: 'healthy', evidence: verdict.evidence, machineStates };
+        return { health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates };
     // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
     const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000));
     const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs });
     if (probe.ok)
-        return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], machineStates };
+        return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates };
     const detail = ctx.flyctl.redact(probe.detail);
     return {
         health: 'unhealthy',
@@ -49554,6 +49429,348 @@ async function gateWithProbe(ctx, release, notBeforeMs) {
         lastLines: [],
         machineStates,
     };
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+/** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
+function formatGoDuration(totalSeconds) {
+    const s = Math.max(0, Math.round(totalSeconds));
+    if (s === 0)
+        return '0s';
+    const hours = Math.floor(s / 3600);
+    const minutes = Math.floor((s % 3600) / 60);
+    const seconds = s % 60;
+    if (hours > 0)
+        return `${hours}h${minutes}m${seconds}s`;
+    if (minutes > 0)
+        return `${minutes}m${seconds}s`;
+    return `${seconds}s`;
+}
+/**
+ * `fly deploy` argv. The working directory goes first as flyctl's positional WORKING_DIRECTORY
+ * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
+ * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
+ * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
+ * previous release's image with the same config, and nothing is built.
+ */
+function buildDeployArgs(plan, rendered, opts = {}) {
+    const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app];
+    const image = opts.imageOverride ?? plan.image;
+    if (image) {
+        args.push('--image', image);
+    }
+    else {
+        if (rendered.dockerfileArg)
+            args.push('--dockerfile', rendered.dockerfileArg);
+        for (const [name, value] of plan.buildArgs)
+            args.push('--build-arg', `${name}=${value}`);
+    }
+    if (plan.strategy)
+        args.push('--strategy', plan.strategy);
+    args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec));
+    args.push('--ha=false');
+    if (plan.private)
+        args.push('--no-public-ips');
+    args.push('-y');
+    args.push(...plan.deployArgs);
+    return args;
+}
+const FAILED_RELEASE = /fail|cancel|interrupt|abort/i;
+/** The newest release and the one a rollback would go back to, from `releases --json`. */
+function readReleases(releases) {
+    const sorted = [...releases].sort((a, b) => b.Version - a.Version);
+    const current = sorted[0];
+    if (!current)
+        return undefined;
+    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status));
+    return {
+        version: current.Version,
+        imageRef: current.ImageRef,
+        previousImageRef: previous?.ImageRef,
+        previousVersion: previous?.Version,
+    };
+}
+/** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
+function appUrl(plan, deployOutput) {
+    if (plan.private)
+        return '';
+    const seen = /Visit your newly deployed app at (https?:\/\/\S+)/.exec(deployOutput);
+    return seen?.[1] ?? `https://${plan.app}.fly.dev/`;
+}
+function deploy(ctx) {
+    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy');
+}
+/** Roll back: deploy an earlier release's image with the same rendered config. */
+function redeploy(ctx, imageRef) {
+    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef }), `fly deploy (rollback to ${imageRef})`);
+}
+async function runDeploy(ctx, args, title) {
+    const { flyctl, plan } = ctx;
+    const command = flyctl.redact(displayCommand(args));
+    if (plan.dryRun)
+        return { command, dryRun: true, url: appUrl(plan, '') };
+    const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal };
+    // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
+    const before = await waitForReleaseInProgress(flyctl, plan.app, waiter);
+    const baseline = before.newest?.Version ?? 0;
+    const startedAtMs = Date.now();
+    if (ctx.watch)
+        return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch });
+    let result;
+    try {
+        result = await group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
+    }
+    catch (err) {
+        if (!(err instanceof FlyctlError) || !err.transient || ctx.signal?.aborted)
+            throw err;
+        result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter);
+    }
+    const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING });
+    return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases), startedAtMs };
+}
+/**
+ * `fly deploy` with the gate alongside (SPEC "Deploy and gate are one stage"). flyctl waits for
+ * smoke and health checks (internal/machine/leasable_machine.go); the gate reads the gateway's
+ * own lines meanwhile. An unhealthy verdict ends flyctl's wait with SIGINT, as Ctrl-C does, and
+ * the run goes on at once. A deploy that fails once a machine took the release is a verdict; one
+ * that fails before that (build, auth, config) is an error with flyctl's message.
+ */
+async function deployWatched(ctx, w) {
+    const { flyctl, plan } = ctx;
+    const interrupt = new AbortController();
+    const stopWatch = new AbortController();
+    const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
+    const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal);
+    watching.catch(() => { }); // awaited below on every path; a cancelled watch must not go unhandled meanwhile
+    try {
+        const first = await Promise.race([deploying.then(() => undefined), watching]);
+        if (first?.health === 'unhealthy') {
+            ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back');
+            interrupt.abort();
+            await deploying;
+            return { ...(await readDeployed(ctx, w, '')), verdict: first, interrupted: true };
+        }
+        const result = await deploying;
+        if (result.exitCode !== 0)
+            return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)));
+        const startedMachines = await startStoppedMachines(ctx, w.baseline);
+        const verdict = first ?? (await watching);
+        return { ...(await readDeployed(ctx, w, result.stdout)), verdict, startedMachines };
+    }
+    finally {
+        stopWatch.abort();
+        interrupt.abort();
+        await Promise.allSettled([deploying, watching]);
+    }
+}
+async function readDeployed(ctx, w, stdout) {
+    const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING });
+    return { command: w.command, dryRun: false, url: appUrl(ctx.plan, stdout), release: readReleases(releases), startedAtMs: w.startedAtMs };
+}
+/** The gate's verdict if it comes within `ms`; undefined otherwise. */
+async function settleWithin(watching, ms) {
+    let timer;
+    const timeout = new Promise((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+    });
+    try {
+        return await Promise.race([watching.catch(() => undefined), timeout]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/** App machines on a release above `baseline`: the ones that took the deploy. */
+function machinesAbove(machines, baseline) {
+    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline);
+}
+/**
+ * A failed `fly deploy`: when no machine took the release it is an error with flyctl's message;
+ * otherwise the release is unhealthy, with the gate's cause (or flyctl's, if the gate saw none).
+ */
+async function failedDeploy(ctx, w, result, verdict) {
+    const { flyctl, plan } = ctx;
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+    const flyError = flyctl.redact(result.error ?? '');
+    if (machinesAbove(machines, w.baseline).length === 0) {
+        throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
+    }
+    const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
+    return { ...(await readDeployed(ctx, w, result.stdout)), verdict: explained };
+}
+/** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */
+const DEPLOY_FAILURES = [
+    { test: /appears to be crashing/, cause: 'machine-exited' },
+    { test: /waiting for health checks to pass/, cause: 'unreachable' },
+    { test: /failed to start|entered "failed"|waiting for machine's state/, cause: 'start-failed' },
+];
+function unhealthyFromDeploy(ctx, flyError, seen) {
+    const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1];
+    const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed';
+    const logged = seen?.health === 'healthy' ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])' : '';
+    return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId);
+}
+/**
+ * flyctl leaves a machine that was stopped or suspended before the deploy stopped (it replaces
+ * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
+ * the release should run, so start those.
+ */
+async function startStoppedMachines(ctx, baseline) {
+    const { flyctl, plan } = ctx;
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+    const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended');
+    for (const m of stopped) {
+        ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`);
+        await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
+    }
+    return stopped.map((m) => m.id);
+}
+/**
+ * `fly deploy` is not repeated blindly: a transient error (a lost connection, a 5xx) may come
+ * after Fly recorded the release and started rolling it out, and a second deploy would then roll
+ * out twice or fight the first. `releases --json` says what happened; see checkInterruptedDeploy.
+ */
+const DEPLOY_RETRY = {
+    safe: 'once',
+    why: 'a deploy that failed with a transient error is checked with `fly releases --json` before it is repeated',
+};
+/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
+function isInProgress(r) {
+    return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status);
+}
+function judgeInterruptedDeploy(releases, baseline) {
+    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
+    if (!newest || newest.Version <= baseline)
+        return { action: 'repeat' };
+    if (FAILED_RELEASE.test(newest.Status))
+        return { action: 'failed', version: newest.Version, status: newest.Status };
+    return { action: 'done', version: newest.Version };
+}
+async function checkInterruptedDeploy(ctx, args, title, err, baseline, waiter) {
+    const { flyctl, plan, log } = ctx;
+    log.warning(`fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`);
+    const after = await waitForReleaseInProgress(flyctl, plan.app, waiter);
+    const verdict = judgeInterruptedDeploy(after.releases, baseline);
+    if (verdict.action === 'done') {
+        log.warning(`release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`);
+        return { stdout: '' };
+    }
+    if (verdict.action === 'failed') {
+        throw new Error(`${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`);
+    }
+    log.warning(`no release newer than v${baseline} was recorded: the deploy never reached Fly, so it is run once more`);
+    return group(`${title} (repeated)`, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
+}
+/**
+ * Wait while the app's newest release is still rolling out (another run's deploy), polling
+ * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
+ */
+async function waitForReleaseInProgress(flyctl, app, w) {
+    const started = Date.now();
+    let announced = false;
+    for (;;) {
+        const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal });
+        const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
+        if (!newest || !isInProgress(newest)) {
+            if (announced)
+                w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`);
+            return { releases, newest };
+        }
+        const waited = Date.now() - started;
+        if (waited >= w.timeoutMs) {
+            throw new Error(`another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
+                `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
+                '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run');
+        }
+        if (!announced) {
+            w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
+            announced = true;
+        }
+        await deploy_sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal);
+    }
+}
+function deploy_sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/harden.ts
+
+/**
+ * Harden stage (private deployments): the guide's "convert an existing deployment" steps.
+ * Public ingress addresses are released, a private IPv6 allocated when missing, and
+ * `ips list` read again to prove the app is left with private addresses only.
+ */
+/** Public ingress types (`ips list --json` Type; flyctl internal/command/ips). */
+const PUBLIC_TYPES = new Set(['v4', 'v6', 'shared_v4']);
+const PRIVATE_V6 = 'private_v6';
+/** Never releases a private or egress address, nor a type it does not know. */
+function planIpChanges(ips) {
+    return {
+        release: ips.filter((ip) => PUBLIC_TYPES.has(ip.Type)),
+        allocatePrivateV6: !ips.some((ip) => ip.Type === PRIVATE_V6),
+    };
+}
+/** What is still wrong after hardening, or undefined when the app is private only. */
+function hardeningProblem(ips) {
+    const plan = planIpChanges(ips);
+    const problems = [];
+    if (plan.release.length)
+        problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`);
+    if (plan.allocatePrivateV6)
+        problems.push('no private IPv6 is allocated');
+    return problems.length ? problems.join('; ') : undefined;
+}
+async function harden(ctx, options = { appExists: true }) {
+    const { flyctl, plan, log } = ctx;
+    if (!plan.private)
+        return { changes: [], final: [], dryRun: plan.dryRun, skipped: true };
+    const list = () => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } });
+    // A dry run before the app exists: its first deploy runs with --no-public-ips.
+    const before = options.appExists ? await list() : [];
+    const ipPlan = planIpChanges(before);
+    const planned = ipPlan.release.map((ip) => ({ action: 'released', address: ip.Address, type: ip.Type }));
+    if (ipPlan.allocatePrivateV6)
+        planned.push({ action: 'allocated', address: '(new)', type: PRIVATE_V6 });
+    if (plan.dryRun)
+        return { changes: planned, final: before, dryRun: true, skipped: false };
+    const changes = [];
+    for (const ip of ipPlan.release) {
+        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } });
+        changes.push({ action: 'released', address: ip.Address, type: ip.Type });
+        log.info(`Released ${ip.Type} ${ip.Address}`);
+    }
+    if (ipPlan.allocatePrivateV6)
+        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } });
+    const after = await list();
+    const problem = hardeningProblem(after);
+    if (problem) {
+        throw new Error(`the private deployment of ${plan.app} is not private after hardening: ${problem}. ` +
+            `Check with \`fly ips list -a ${plan.app}\` and release public addresses with \`fly ips release <address> -a ${plan.app}\`.`);
+    }
+    if (ipPlan.allocatePrivateV6) {
+        const known = new Set(before.map((ip) => ip.Address));
+        for (const ip of after.filter((a) => a.Type === PRIVATE_V6 && !known.has(a.Address))) {
+            changes.push({ action: 'allocated', address: ip.Address, type: ip.Type });
+            log.info(`Allocated private IPv6 ${ip.Address}`);
+        }
+    }
+    return { changes, final: after, dryRun: false, skipped: false };
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -52615,6 +52832,8 @@ function buildSummary(run) {
         out.push(...dryRunSection(run.dryRunPlan));
     if (run.healthNotes.length)
         out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '');
+    if (run.healthEvidence?.length)
+        out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '');
     if (run.error) {
         // A failed or cancelled run must say where it stopped and what it had already done on Fly.
         const stopped = run.stages.find((s) => s.status === 'failed');
@@ -52623,6 +52842,9 @@ function buildSummary(run) {
         out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '');
         if (run.changed.length)
             out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '');
+    }
+    else if (run.changed.length && !dry) {
+        out.push('### Changed on Fly', '', ...run.changed.map((c) => `- ${escapeText(c)}`), '');
     }
     out.push('### Machines', '');
     if (run.machines.length === 0)
@@ -53180,10 +53402,26 @@ async function runStages(plan, record, redactor, signal) {
             record.changed.push(`staged removal of secrets ${secrets.prune.join(', ')}`);
     }
     checkCancel();
-    // 6. deploy
-    const deployCtx = { ...ctx, signal, rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg } };
-    const deployStartedAtMs = Date.now();
-    const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => (r.release ? `release v${r.release.version}` : r.command));
+    // 6. deploy, gated while it rolls out (SPEC "Deploy and gate are one stage").
+    const watchCtx = {
+        flyctl,
+        plan,
+        app: plan.app,
+        port: settings.port,
+        bind: settings.bind,
+        stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
+        log: info,
+    };
+    const gated = plan.healthTimeoutSec > 0;
+    const deployCtx = {
+        ...ctx,
+        signal,
+        rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
+        gatewayPort: settings.port,
+        ...(gated ? { watch: (baseline, startedAtMs, stop) => watchRollout({ ...watchCtx, signal }, baseline, startedAtMs, stop) } : {}),
+    };
+    const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => r.release ? `release v${r.release.version}${r.interrupted ? ' (unhealthy: flyctl interrupted)' : ''}${r.startedMachines?.length ? `; started ${r.startedMachines.join(', ')}` : ''}` : r.command);
+    const deployStartedAtMs = deployed.startedAtMs ?? Date.now();
     record.url = deployed.url;
     if (record.dryRunPlan)
         record.dryRunPlan.deployCommand = deployed.command;
@@ -53192,8 +53430,13 @@ async function runStages(plan, record, redactor, signal) {
         record.image = deployed.release.imageRef;
         record.changed.push(`deployed release v${deployed.release.version}`);
     }
-    // 7. overrides: only a drifted machine is updated.
-    const overrides = await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) => r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set');
+    if (deployed.startedMachines?.length)
+        record.changed.push(`started machine(s) ${deployed.startedMachines.join(', ')} that the deploy left stopped`);
+    const unhealthyAlready = deployed.verdict?.health === 'unhealthy';
+    // 7. overrides: only a drifted machine is updated. An unhealthy release goes straight to repair or rollback.
+    const overrides = unhealthyAlready
+        ? (skipStage(record, 'overrides', 'the release is unhealthy'), { wanted: [], applied: [] })
+        : await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) => r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set');
     record.overridesWanted = overrides.wanted;
     record.overrides = overrides.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }));
     if (record.dryRunPlan)
@@ -53236,13 +53479,14 @@ async function runStages(plan, record, redactor, signal) {
             stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
             release: { version: release.version, imageRef: release.imageRef },
             deployStartedAtMs,
+            // A machine override restarts machines: their new boot is gated again, not the deploy's.
+            first: overrides.applied.length ? undefined : deployed.verdict,
             redeploy: async (imageRef) => {
-                const startedAtMs = Date.now();
                 const again = await redeploy(deployCtx, imageRef);
                 if (!again.release)
                     throw new Error(`the rollback deploy of ${imageRef} produced no release`);
                 record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`);
-                return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs };
+                return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict };
             },
             log: info,
             signal,
@@ -53250,6 +53494,7 @@ async function runStages(plan, record, redactor, signal) {
         // The summary's table gets the short account; the step's error carries the last log lines.
         record.health = { verdict: outcome.health, message: outcome.summary.at(-1) };
         record.healthNotes = outcome.summary;
+        record.healthEvidence = outcome.evidenceLines;
         record.rolledBack = outcome.rolledBack;
         if (outcome.rolledBack && outcome.servingRelease)
             record.servingRelease = outcome.servingRelease.version;

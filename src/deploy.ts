@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
-import { ReleaseListSchema, type Release } from './fly-json.js'
-import { displayCommand, FlyctlError, READING, type Flyctl } from './flyctl.js'
+import { MachineListSchema, ReleaseListSchema, type Machine, type Release } from './fly-json.js'
+import { unhealthyOutcome, type Cause, type GateOutcome } from './health/index.js'
+import { displayCommand, FlyctlError, READING, type Flyctl, type FlyctlResult } from './flyctl.js'
 import type { Plan } from './plan.js'
 import type { StageContext } from './report.js'
 
@@ -21,6 +22,15 @@ export interface DeployContext extends StageContext {
   signal?: AbortSignal
   /** How often `releases --json` is read while another deploy is in progress (default 5 s). */
   releasePollMs?: number
+  /**
+   * The health gate, run alongside `fly deploy` from the moment it starts: it follows the
+   * machines of the first release above `baseline` (health/index.ts watchRollout).
+   */
+  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal) => Promise<GateOutcome>
+  /** The gateway port (internal_port), for the fix of a failure the gate could not explain. */
+  gatewayPort?: number
+  /** How long a failed deploy's gate may take to explain the failure (default 15 s). */
+  explainGraceMs?: number
 }
 
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
@@ -101,6 +111,14 @@ export interface DeployResult {
   dryRun: boolean
   url: string
   release?: ReleaseInfo
+  /** Runner clock when `fly deploy` began. */
+  startedAtMs?: number
+  /** The gate's verdict on the release, when the deploy ran with a watcher. */
+  verdict?: GateOutcome
+  /** Machines the deploy left stopped that were started (`fly machine start`). */
+  startedMachines?: string[]
+  /** The gate found the release unhealthy while flyctl still waited, and flyctl was interrupted. */
+  interrupted?: boolean
 }
 
 export function deploy(ctx: DeployContext): Promise<DeployResult> {
@@ -121,6 +139,8 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string): Pro
   // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
   const before = await waitForReleaseInProgress(flyctl, plan.app, waiter)
   const baseline = before.newest?.Version ?? 0
+  const startedAtMs = Date.now()
+  if (ctx.watch) return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch })
 
   let result: { stdout: string }
   try {
@@ -130,7 +150,118 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string): Pro
     result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter)
   }
   const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING })
-  return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases) }
+  return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases), startedAtMs }
+}
+
+interface Watched {
+  args: string[]
+  title: string
+  command: string
+  baseline: number
+  startedAtMs: number
+  watch: NonNullable<DeployContext['watch']>
+}
+
+/**
+ * `fly deploy` with the gate alongside (SPEC "Deploy and gate are one stage"). flyctl waits for
+ * smoke and health checks (internal/machine/leasable_machine.go); the gate reads the gateway's
+ * own lines meanwhile. An unhealthy verdict ends flyctl's wait with SIGINT, as Ctrl-C does, and
+ * the run goes on at once. A deploy that fails once a machine took the release is a verdict; one
+ * that fails before that (build, auth, config) is an error with flyctl's message.
+ */
+async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResult> {
+  const { flyctl, plan } = ctx
+  const interrupt = new AbortController()
+  const stopWatch = new AbortController()
+  const deploying = core.group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }))
+  const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal)
+  watching.catch(() => {}) // awaited below on every path; a cancelled watch must not go unhandled meanwhile
+  try {
+    const first = await Promise.race([deploying.then(() => undefined), watching])
+    if (first?.health === 'unhealthy') {
+      ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back')
+      interrupt.abort()
+      await deploying
+      return { ...(await readDeployed(ctx, w, '')), verdict: first, interrupted: true }
+    }
+    const result = await deploying
+    if (result.exitCode !== 0) return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)))
+    const startedMachines = await startStoppedMachines(ctx, w.baseline)
+    const verdict = first ?? (await watching)
+    return { ...(await readDeployed(ctx, w, result.stdout)), verdict, startedMachines }
+  } finally {
+    stopWatch.abort()
+    interrupt.abort()
+    await Promise.allSettled([deploying, watching])
+  }
+}
+
+async function readDeployed(ctx: DeployContext, w: Watched, stdout: string): Promise<DeployResult> {
+  const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING })
+  return { command: w.command, dryRun: false, url: appUrl(ctx.plan, stdout), release: readReleases(releases), startedAtMs: w.startedAtMs }
+}
+
+/** The gate's verdict if it comes within `ms`; undefined otherwise. */
+async function settleWithin(watching: Promise<GateOutcome>, ms: number): Promise<GateOutcome | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+  })
+  try {
+    return await Promise.race([watching.catch(() => undefined), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** App machines on a release above `baseline`: the ones that took the deploy. */
+function machinesAbove(machines: readonly Machine[], baseline: number): Machine[] {
+  return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline)
+}
+
+/**
+ * A failed `fly deploy`: when no machine took the release it is an error with flyctl's message;
+ * otherwise the release is unhealthy, with the gate's cause (or flyctl's, if the gate saw none).
+ */
+async function failedDeploy(ctx: DeployContext, w: Watched, result: FlyctlResult, verdict: GateOutcome | undefined): Promise<DeployResult> {
+  const { flyctl, plan } = ctx
+  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
+  const flyError = flyctl.redact(result.error ?? '')
+  if (machinesAbove(machines, w.baseline).length === 0) {
+    throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))
+  }
+  const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
+  return { ...(await readDeployed(ctx, w, result.stdout)), verdict: explained }
+}
+
+/** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */
+const DEPLOY_FAILURES: Array<{ test: RegExp; cause: Cause }> = [
+  { test: /appears to be crashing/, cause: 'machine-exited' },
+  { test: /waiting for health checks to pass/, cause: 'unreachable' },
+  { test: /failed to start|entered "failed"|waiting for machine's state/, cause: 'start-failed' },
+]
+
+function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOutcome | undefined): GateOutcome {
+  const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1]
+  const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed'
+  const logged = seen?.health === 'healthy' ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])' : ''
+  return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId)
+}
+
+/**
+ * flyctl leaves a machine that was stopped or suspended before the deploy stopped (it replaces
+ * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
+ * the release should run, so start those.
+ */
+async function startStoppedMachines(ctx: DeployContext, baseline: number): Promise<string[]> {
+  const { flyctl, plan } = ctx
+  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
+  const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended')
+  for (const m of stopped) {
+    ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`)
+    await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } })
+  }
+  return stopped.map((m) => m.id)
 }
 
 /**

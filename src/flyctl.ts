@@ -68,6 +68,12 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Ends the call after this many milliseconds. */
   timeoutMs?: number
+  /**
+   * Ends the call as Ctrl-C does (SIGINT) when aborted: flyctl cancels its context, marks a
+   * deploy's release `interrupted` and gives its leases back (deploy/machines_deploymachinesapp.go),
+   * then exits 127. The call is awaited; SIGKILL only if it is still running after 20 s.
+   */
+  interrupt?: AbortSignal
   /** Return a non-zero exit instead of throwing. */
   allowFailure?: boolean
   /**
@@ -269,6 +275,14 @@ export class Flyctl {
         if (s.aborted) stop()
         else s.addEventListener('abort', stop, { once: true })
       }
+      const interrupt = (): void => {
+        if (finished) return
+        child.kill('SIGINT')
+        setTimeout(() => {
+          if (!finished) child.kill('SIGKILL')
+        }, 20_000).unref()
+      }
+      opts.interrupt?.addEventListener('abort', interrupt, { once: true })
 
       child.on('error', (err) => {
         finished = true
@@ -279,6 +293,7 @@ export class Flyctl {
         finished = true
         if (timer) clearTimeout(timer)
         for (const s of signals) s.removeEventListener('abort', stop)
+        opts.interrupt?.removeEventListener('abort', interrupt)
         if (pendingOut) emit(pendingOut, true)
         if (pendingErr) emit(pendingErr, false)
         const exitCode = code ?? (sig ? 128 + 15 : 1)

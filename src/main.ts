@@ -4,7 +4,7 @@ import { deploy, redeploy, type DeployContext } from './deploy.js'
 import { SecretListSchema, MachineListSchema, type SecretEntry } from './fly-json.js'
 import { Flyctl, READING } from './flyctl.js'
 import { harden } from './harden.js'
-import { runHealthGate } from './health/index.js'
+import { runHealthGate, watchRollout, type WatchContext } from './health/index.js'
 import { describePlan, readPlan } from './inputs.js'
 import { installFlyctl } from './install.js'
 import { PINNED_FLYCTL_VERSION } from './install-core.js'
@@ -125,10 +125,28 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
   }
   checkCancel()
 
-  // 6. deploy
-  const deployCtx: DeployContext = { ...ctx, signal, rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg } }
-  const deployStartedAtMs = Date.now()
-  const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => (r.release ? `release v${r.release.version}` : r.command))
+  // 6. deploy, gated while it rolls out (SPEC "Deploy and gate are one stage").
+  const watchCtx: WatchContext = {
+    flyctl,
+    plan,
+    app: plan.app,
+    port: settings.port,
+    bind: settings.bind,
+    stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
+    log: core.info,
+  }
+  const gated = plan.healthTimeoutSec > 0
+  const deployCtx: DeployContext = {
+    ...ctx,
+    signal,
+    rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
+    gatewayPort: settings.port,
+    ...(gated ? { watch: (baseline: number, startedAtMs: number, stop: AbortSignal) => watchRollout({ ...watchCtx, signal }, baseline, startedAtMs, stop) } : {}),
+  }
+  const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) =>
+    r.release ? `release v${r.release.version}${r.interrupted ? ' (unhealthy: flyctl interrupted)' : ''}${r.startedMachines?.length ? `; started ${r.startedMachines.join(', ')}` : ''}` : r.command,
+  )
+  const deployStartedAtMs = deployed.startedAtMs ?? Date.now()
   record.url = deployed.url
   if (record.dryRunPlan) record.dryRunPlan.deployCommand = deployed.command
   if (deployed.release) {
@@ -136,11 +154,15 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
     record.image = deployed.release.imageRef
     record.changed.push(`deployed release v${deployed.release.version}`)
   }
+  if (deployed.startedMachines?.length) record.changed.push(`started machine(s) ${deployed.startedMachines.join(', ')} that the deploy left stopped`)
+  const unhealthyAlready = deployed.verdict?.health === 'unhealthy'
 
-  // 7. overrides: only a drifted machine is updated.
-  const overrides = await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) =>
-    r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
-  )
+  // 7. overrides: only a drifted machine is updated. An unhealthy release goes straight to repair or rollback.
+  const overrides = unhealthyAlready
+    ? (skipStage(record, 'overrides', 'the release is unhealthy'), { wanted: [], applied: [] })
+    : await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) =>
+        r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
+      )
   record.overridesWanted = overrides.wanted
   record.overrides = overrides.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }))
   if (record.dryRunPlan) record.dryRunPlan.overrides = overrides.wanted
@@ -184,12 +206,13 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
         stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
         release: { version: release.version, imageRef: release.imageRef },
         deployStartedAtMs,
+        // A machine override restarts machines: their new boot is gated again, not the deploy's.
+        first: overrides.applied.length ? undefined : deployed.verdict,
         redeploy: async (imageRef) => {
-          const startedAtMs = Date.now()
           const again = await redeploy(deployCtx, imageRef)
           if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
           record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`)
-          return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs }
+          return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict }
         },
         log: core.info,
         signal,
@@ -197,6 +220,7 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
       // The summary's table gets the short account; the step's error carries the last log lines.
       record.health = { verdict: outcome.health, message: outcome.summary.at(-1) }
       record.healthNotes = outcome.summary
+      record.healthEvidence = outcome.evidenceLines
       record.rolledBack = outcome.rolledBack
       if (outcome.rolledBack && outcome.servingRelease) record.servingRelease = outcome.servingRelease.version
       record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))

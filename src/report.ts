@@ -79,8 +79,10 @@ export interface RunRecord {
   flyConfig?: string
   stages: StageRecord[]
   dryRunPlan?: DryRunPlan
-  /** What this run changed on Fly, in order; shown when a run fails or is cancelled midway. */
+  /** What this run changed on Fly, in order. */
   changed: string[]
+  /** The gateway's own lines a healthy verdict rests on (`<machine> <time> <line>`). */
+  healthEvidence?: string[]
   /** The health gate's own account (lock repair, rollback), in order. */
   healthNotes: string[]
   error?: string
@@ -203,6 +205,7 @@ export function buildSummary(run: RunRecord): string {
   if (run.dryRunPlan) out.push(...dryRunSection(run.dryRunPlan))
 
   if (run.healthNotes.length) out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '')
+  if (run.healthEvidence?.length) out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '')
 
   if (run.error) {
     // A failed or cancelled run must say where it stopped and what it had already done on Fly.
@@ -211,6 +214,8 @@ export function buildSummary(run: RunRecord): string {
     out.push(stopped ? `In the ${code(stopped.name)} stage.` : 'Before the first stage.', '')
     out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '')
     if (run.changed.length) out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '')
+  } else if (run.changed.length && !dry) {
+    out.push('### Changed on Fly', '', ...run.changed.map((c) => `- ${escapeText(c)}`), '')
   }
 
   out.push('### Machines', '')

@@ -3,7 +3,7 @@
 // faults file, runs the command against the state root and journals the call.
 import { commandPath, isRunnable, parseFlags, resolveCommand, suggestions, usage, validateArgs } from './args.ts'
 import type { CommandSpec, FlagSpec, Parsed } from './args.ts'
-import { err, out } from './context.ts'
+import { err, out, runInterruptHooks } from './context.ts'
 import type { Ctx } from './context.ts'
 import { runDeploy } from './deploy.ts'
 import { latencyFor, readCliFaults, takeFailure } from './faults.ts'
@@ -477,8 +477,10 @@ export async function main(argv: string[]): Promise<number> {
 
   // root.go: SIGINT/SIGTERM cancel the context; a cancelled flyctl exits 127 (cli.go).
   const onSignal = () => {
-    journal(127)
-    process.exit(127)
+    void runInterruptHooks().finally(() => {
+      journal(127)
+      process.exit(127)
+    })
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)

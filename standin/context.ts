@@ -91,3 +91,19 @@ export function requireAppName(ctx: Ctx, config: AppConfig | undefined): string 
   }
   return name
 }
+
+const interruptHooks: Array<() => Promise<void>> = []
+
+/**
+ * Work to finish when flyctl is interrupted (SIGINT/SIGTERM cancel its context, root.go), such
+ * as marking a deploy's release `interrupted`; the CLI gives it about a second, as flyctl does
+ * (machines_deploymachinesapp.go: "Provide an extra second to try to update the release status").
+ */
+export function onInterrupt(hook: () => Promise<void>): void {
+  interruptHooks.push(hook)
+}
+
+export async function runInterruptHooks(budgetMs = 1_000): Promise<void> {
+  const all = Promise.allSettled(interruptHooks.splice(0).map((hook) => hook()))
+  await Promise.race([all, new Promise((resolve) => setTimeout(resolve, budgetMs))])
+}

@@ -15,7 +15,7 @@ import {
   toMachineConfig,
 } from './appconfig.ts'
 import type { AppConfig } from './appconfig.ts'
-import { err, flagBool, flagGiven, flagList, flagNumber, flagString, out, requireSession } from './context.ts'
+import { err, flagBool, flagGiven, flagList, flagNumber, flagString, onInterrupt, out, requireSession } from './context.ts'
 import type { Ctx } from './context.ts'
 import { loadAppConfig } from './appconfig.ts'
 import { newVolume } from './platform-commands.ts'
@@ -30,7 +30,7 @@ import {
   waitForStarted,
   writeMachineConfigFile,
 } from './runtime.ts'
-import type { MachineLaunch } from './runtime.ts'
+import type { MachineLaunch, MachineRuntime } from './runtime.ts'
 import {
   FlyError,
   activeMachines,
@@ -220,6 +220,11 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     err('error canary deployment strategy is not supported when using mounted volumes')
     throw new FlyError('invalid app configuration')
   }
+  // Fly's docs (Deployment strategies): blue-green cannot be used with volumes; green machines
+  // would need volumes of their own.
+  if (strategy === 'bluegreen' && mounts.length > 0) {
+    throw new FlyError('bluegreen deployment strategy is not supported when using mounted volumes')
+  }
   out('✓ Configuration is valid\n--> Verified app config\n')
 
   const built = resolveImage(ctx, config, appName, existing.releases)
@@ -360,24 +365,13 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   }
 
   let failure: Error | undefined
+  const waits = deployWaits(ctx, strategy)
+  // flyctl's deploy.go: Ctrl-C cancels the context; the release is then marked `interrupted`
+  // (machines_deploymachinesapp.go DeployMachinesApp) and flyctl exits 127.
+  onInterrupt(() => closeRelease(ctx.stateDir, appName, plan.release.ID, 'interrupted'))
   for (const r of plan.rollouts) {
     try {
-      if (r.fresh) {
-        out(`Creating a new machine with image ${built.imageRef}...\n`)
-        await runtime.startMachine(r.launch)
-      } else {
-        const state = safeView(runtime, ctx.stateDir, appName, r.machine.id).state
-        // One stop/start per machine takes the new image, config and staged secrets together.
-        if (state === 'started' || state === 'starting') await runtime.restartMachine(r.launch)
-        else await runtime.startMachine(r.launch)
-      }
-      if (!flagBool(ctx, 'detach')) {
-        out(`  Waiting for ${r.machine.id} [app] to have state: started\n`)
-        await waitForStarted(runtime, ctx.stateDir, appName, r.machine.id, waitTimeoutMs)
-        await waitForChecks(runtime, ctx.stateDir, appName, r.machine, waitTimeoutMs)
-        if (flagBool(ctx, 'smoke-checks')) await smokeCheck(runtime, ctx.stateDir, appName, r.machine.id, ctx.faults.smokeCheckMs ?? 0)
-      }
-      out(`Machine ${r.machine.id} [app] update succeeded\n`)
+      await rollOutMachine(ctx, runtime, appName, r, built.imageRef, waits, waitTimeoutMs)
     } catch (error) {
       out(`Machine ${r.machine.id} [app] update failed: ${(error as Error).message}\n`)
       failure = error as Error
@@ -386,14 +380,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   }
   if (plan.fresh && !failure) err('Finished launching new machines\n')
 
-  await updatePlatform(ctx.stateDir, (platform) => {
-    const app = platform.apps[appName] as AppRecord
-    const release = app.releases.find((r) => r.ID === plan.release.ID) as ReleaseRecord
-    release.InProgress = false
-    release.Status = failure ? 'failed' : 'complete'
-    release.Stable = !failure
-    if (!failure) app.deployed = true
-  })
+  await closeRelease(ctx.stateDir, appName, plan.release.ID, failure ? 'failed' : 'complete')
   if (failure) {
     if (failure instanceof FlyError) throw failure
     throw new FlyError(failure.message)
@@ -405,6 +392,77 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   else if (ipMode === 'private') out(`\nYour your newly deployed app is available in the organizations' private network under http://${appName}.flycast\n`)
   else if (ipMode === 'none') out('\nYour app is deployed but does not have a public or private IP address\n')
   return 0
+}
+
+/** The release's final status: `complete`, `failed` or `interrupted` (DeployMachinesApp). */
+async function closeRelease(stateDir: string, appName: string, releaseId: string, status: 'complete' | 'failed' | 'interrupted'): Promise<void> {
+  await updatePlatform(stateDir, (platform) => {
+    const app = platform.apps[appName] as AppRecord
+    const release = app.releases.find((r) => r.ID === releaseId) as ReleaseRecord
+    release.InProgress = false
+    release.Status = status
+    release.Stable = status === 'complete'
+    if (status === 'complete') app.deployed = true
+  })
+}
+
+interface DeployWaits {
+  smoke: boolean
+  health: boolean
+}
+
+/**
+ * What `fly deploy` waits for (deploy.go: SkipSmokeChecks = --detach || !--smoke-checks,
+ * SkipHealthChecks = --detach; machines_deploymachinesapp.go: `immediate` skips both).
+ */
+function deployWaits(ctx: Ctx, strategy: string): DeployWaits {
+  const detach = flagBool(ctx, 'detach')
+  const immediate = strategy === 'immediate'
+  return { smoke: !detach && !immediate && flagBool(ctx, 'smoke-checks'), health: !detach && !immediate }
+}
+
+/**
+ * machines_launchinput.go shouldSkipLaunch: a machine that was started, starting or failed (or is
+ * new) is launched with the new config; one that was stopped or suspended only has its config
+ * replaced and stays down, and the deploy does not wait for it.
+ */
+export function shouldLaunch(fresh: boolean, state: string): boolean {
+  return fresh || ['started', 'starting', 'failed'].includes(state)
+}
+
+/**
+ * One machine of a rolling deploy (plan.go updateMachineWChecks): update it, then unless it is
+ * skipped, wait for `started`, run the smoke checks, then wait for its health checks.
+ */
+async function rollOutMachine(ctx: Ctx, runtime: MachineRuntime, appName: string, r: Rollout, imageRef: string, waits: DeployWaits, waitTimeoutMs: number): Promise<void> {
+  const state = safeView(runtime, ctx.stateDir, appName, r.machine.id).state
+  if (!shouldLaunch(r.fresh, state)) {
+    out(`Updating machine ${r.machine.id} [app], which is ${state}: its config is replaced, it is not started\n`)
+    out(`Machine ${r.machine.id} [app] update finished: success\n`)
+    return
+  }
+  if (r.fresh) {
+    out(`Creating a new machine with image ${imageRef}...\n`)
+    await runtime.startMachine(r.launch)
+  } else if (state === 'failed') {
+    await runtime.startMachine(r.launch)
+  } else {
+    // One stop/start per machine takes the new image, config and staged secrets together.
+    await runtime.restartMachine(r.launch)
+  }
+  if (waits.health) {
+    out(`  Waiting for ${r.machine.id} [app] to have state: started\n`)
+    await waitForStarted(runtime, ctx.stateDir, appName, r.machine.id, waitTimeoutMs)
+  }
+  if (waits.smoke) {
+    out(`Checking that ${r.machine.id} [app] is up and running\n`)
+    await smokeCheck(runtime, ctx.stateDir, appName, r.machine.id)
+  }
+  if (waits.health) {
+    out(`Checking health of machine ${r.machine.id}\n`)
+    await waitForChecks(runtime, ctx.stateDir, appName, r.machine, waitTimeoutMs)
+  }
+  out(`Machine ${r.machine.id} [app] update finished: success\n`)
 }
 
 function allocateIpInside(app: AppRecord, type: 'v6' | 'private_v6' | 'shared_v4'): string {

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 
-const SCENARIOS = ['ready', 'ready-legacy', 'no-auth', 'lock', 'oom', 'invalid-config', 'loopback', 'crash', 'memory-hog'] as const
+const SCENARIOS = ['ready', 'ready-legacy', 'no-auth', 'lock', 'oom', 'invalid-config', 'loopback', 'crash', 'crash-late', 'memory-hog'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 // openclaw's subsystem logger: grey timestamp, cyan subsystem, message coloured by level.
@@ -197,6 +197,13 @@ async function run(scenario: Scenario, port: number, bind: string): Promise<void
       await startupPreamble()
       line('gateway', 'starting...')
       throw new Error('fake gateway crashed during startup')
+    case 'crash-late':
+      // Crashes 8 s after boot, never listening: slower than flyctl's 10 s smoke window allows
+      // it to notice (one crash per window), so only the health-check wait would catch it.
+      await startupPreamble()
+      line('gateway', 'starting...')
+      await sleep(8_000)
+      throw new Error('fake gateway crashed 8 s after boot')
     case 'memory-hog': {
       // Grows resident memory until the machine's memory limit kills it (the kernel OOM path).
       await startupPreamble()

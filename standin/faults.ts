@@ -19,8 +19,6 @@ export interface CliFaults {
   latencyMs?: Record<string, number>
   fail?: FailRule[]
   logsDropAfterLines?: number
-  /** How long a deploy watches a started machine for crashes (flyctl's smoke checks); 0 skips. */
-  smokeCheckMs?: number
 }
 
 export function readCliFaults(stateDir: string): CliFaults {

@@ -20,6 +20,12 @@ export interface MachineEvent {
   source: string
   timestamp: number
   exitCode?: number
+  /** fly-go MachineExitEvent.RequestedStop: the exit followed a stop request. */
+  requestedStop?: boolean
+  /** fly-go MachineExitEvent.Restarting: flyd restarts the machine after this exit (its restart policy). */
+  restarting?: boolean
+  /** fly-go MachineRequest.RestartCount: restarts flyd had made before this exit. */
+  restartCount?: number
 }
 
 export interface MachineCheck {

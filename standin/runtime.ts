@@ -37,7 +37,16 @@ export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'st
 export interface RuntimeView {
   state: RuntimeState
   pid?: number
-  events: Array<{ type: string; status: string; source: string; timestamp: number; exitCode?: number }>
+  events: Array<{
+    type: string
+    status: string
+    source: string
+    timestamp: number
+    exitCode?: number
+    requestedStop?: boolean
+    restarting?: boolean
+    restartCount?: number
+  }>
   checks?: Array<{ name: string; status: string; output: string }>
 }
 
@@ -166,9 +175,7 @@ export function machineJson(runtime: MachineRuntime, stateDir: string, app: stri
     .sort((a, b) => b.timestamp - a.timestamp)
     .map((e) => {
       const event: Record<string, unknown> = { type: e.type, status: e.status }
-      if (e.exitCode !== undefined) {
-        event.request = { exit_event: { exit_code: e.exitCode, oom_killed: e.exitCode === 137, requested_stop: false } }
-      }
+      if (e.type === 'exit') event.request = exitRequestJson(e)
       event.source = e.source
       event.timestamp = e.timestamp
       return event
@@ -190,6 +197,24 @@ export function machineJson(runtime: MachineRuntime, stateDir: string, app: stri
   out.host_status = 'ok'
   out.cordoned = false
   return out
+}
+
+/**
+ * fly-go MachineRequest{ExitEvent, RestartCount} (machine_types.go), omitempty as encoding/json
+ * writes it: zero numbers and false flags are left out, exited_at (a time.Time) never is.
+ * flyctl's smoke check reads restarting, restart_count, requested_stop and exit_code
+ * (internal/machine/leasable_machine.go isConstantlyRestarting).
+ */
+function exitRequestJson(e: RuntimeView['events'][number]): Record<string, unknown> {
+  const exit: Record<string, unknown> = {}
+  if (e.exitCode) exit.exit_code = e.exitCode
+  if (e.exitCode === 137) exit.oom_killed = true
+  if (e.requestedStop) exit.requested_stop = true
+  if (e.restarting) exit.restarting = true
+  exit.exited_at = new Date(e.timestamp).toISOString()
+  const request: Record<string, unknown> = { exit_event: exit }
+  if (e.restartCount) request.restart_count = e.restartCount
+  return request
 }
 
 /** A machine the runtime has not seen yet is `created`, as a fresh machine is on Fly. */
@@ -250,48 +275,74 @@ export async function waitForStarted(runtime: MachineRuntime, stateDir: string, 
   }
 }
 
-/** Whether the machine's config asks for checks (top-level [checks] or http_service checks). */
-export function hasChecks(machine: MachineRecord): boolean {
-  if (machine.config.checks && Object.keys(machine.config.checks).length) return true
-  return (machine.config.services ?? []).some((s) => Array.isArray((s as { checks?: unknown[] }).checks))
+/**
+ * How many checks the machine's config asks for: top-level checks plus each service's checks
+ * (leasable_machine.go WaitForHealthchecksToPass counts the config, not the results).
+ */
+export function configuredChecks(machine: MachineRecord): number {
+  const top = Object.keys(machine.config.checks ?? {}).length
+  const services = (machine.config.services ?? []).reduce<number>((n, s) => n + ((s as { checks?: unknown[] }).checks?.length ?? 0), 0)
+  return top + services
 }
 
 /**
- * leasable_machine.go WaitForHealthchecksToPass: every check the runtime reports must pass.
- * A runtime that reports none for a machine with checks is taken at its word once started.
+ * leasable_machine.go WaitForHealthchecksToPass: with any check configured, wait until at least
+ * one result exists and every result passes, up to --wait-timeout, polling every 1-2 s. It does
+ * not give up early on a machine that stopped: it waits out the timeout.
  */
 export async function waitForChecks(runtime: MachineRuntime, stateDir: string, app: string, machine: MachineRecord, timeoutMs: number): Promise<void> {
-  if (!hasChecks(machine)) return
+  if (configuredChecks(machine) === 0) return
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const view = safeView(runtime, stateDir, app, machine.id)
-    const checks = view.checks ?? []
-    if (checks.length === 0 || checks.every((c) => c.status === 'passing')) return
-    if (view.state === 'failed' || view.state === 'stopped') {
-      throw new FlyError(`machine ${machine.id} stopped while waiting for health checks to pass`)
+    const checks = safeView(runtime, stateDir, app, machine.id).checks ?? []
+    if (checks.length > 0 && checks.every((c) => c.status === 'passing')) return
+    if (Date.now() >= deadline) {
+      throw new FlyError(`timeout reached waiting for health checks to pass for machine ${machine.id}: context deadline exceeded`, {
+        details: [`Try increasing the time allotted for your deployment with the '--wait-timeout' flag`, ''],
+      })
     }
-    if (Date.now() > deadline) {
-      const failing = checks.filter((c) => c.status !== 'passing').map((c) => `${c.name}: ${c.status}`)
-      throw new FlyError(
-        `timeout reached waiting for health checks to pass for machine ${machine.id}: context deadline exceeded`,
-        { details: failing.length ? [`Failing checks: ${failing.join(', ')}`, ''] : [] },
-      )
-    }
-    await sleep(100)
+    await sleep(Math.min(1_000 + Math.random() * 1_000, Math.max(0, deadline - Date.now())))
   }
 }
 
-/** The deploy smoke check (leasable_machine.go): a machine that stops or restarts in the window is crashing. */
-export async function smokeCheck(runtime: MachineRuntime, stateDir: string, app: string, id: string, windowMs: number): Promise<void> {
-  if (windowMs <= 0) return
-  const before = safeView(runtime, stateDir, app, id).events.filter((e) => e.type === 'exit').length
-  const deadline = Date.now() + windowMs
-  while (Date.now() < deadline) {
-    const view = safeView(runtime, stateDir, app, id)
-    const exits = view.events.filter((e) => e.type === 'exit').length
-    if (view.state !== 'started' || exits > before) {
-      throw new FlyError(`smoke checks for ${id} failed: the app appears to be crashing`)
-    }
-    await sleep(100)
+/** flyctl's smoke-check window (leasable_machine.go WaitForSmokeChecksToPass: context.WithTimeout 10 s). */
+export const SMOKE_CHECK_WINDOW_MS = 10_000
+
+type ViewEvent = RuntimeView['events'][number]
+
+/** leasable_machine.go isConstantlyRestarting, on the newest exit event. */
+export function isConstantlyRestarting(events: readonly ViewEvent[]): boolean {
+  const exit = [...events].sort((a, b) => b.timestamp - a.timestamp).find((e) => e.type === 'exit')
+  if (!exit) return false
+  return !exit.requestedStop && exit.restarting === true && (exit.restartCount ?? 0) > 1 && (exit.exitCode ?? 0) !== 0
+}
+
+/** Uptime since the newest start with no exit after it (fly-go MostRecentStartTimeAfterLaunch); 0 otherwise. */
+function uptimeMs(events: readonly ViewEvent[], now: number): number {
+  const newest = [...events].sort((a, b) => b.timestamp - a.timestamp)
+  const start = newest.findIndex((e) => e.type === 'start')
+  const exit = newest.findIndex((e) => e.type === 'exit')
+  if (start < 0 || (exit >= 0 && exit <= start)) return 0
+  return now - (newest[start] as ViewEvent).timestamp
+}
+
+/**
+ * The deploy smoke check (leasable_machine.go WaitForSmokeChecksToPass): for up to 10 s, poll the
+ * machine with a 0.5-2 s backoff; pass once it has been up over 10 s and is not crash-looping,
+ * fail as soon as it is crash-looping, and pass at the deadline otherwise (so a single crash, or
+ * a crash loop slower than the window, passes).
+ */
+export async function smokeCheck(runtime: MachineRuntime, stateDir: string, app: string, id: string): Promise<void> {
+  const deadline = Date.now() + SMOKE_CHECK_WINDOW_MS
+  let delay = 500
+  for (;;) {
+    const events = safeView(runtime, stateDir, app, id).events
+    const crashing = isConstantlyRestarting(events)
+    if (uptimeMs(events, Date.now()) > SMOKE_CHECK_WINDOW_MS && !crashing) return
+    if (Date.now() >= deadline) return
+    // machines_deploymachinesapp.go smokeChecksError.Error
+    if (crashing) throw new FlyError(`smoke checks for ${id} failed: the app appears to be crashing`)
+    await sleep(Math.min(delay * (0.5 + Math.random() / 2), Math.max(0, deadline - Date.now())))
+    delay = Math.min(delay * 2, 2_000)
   }
 }

@@ -59,6 +59,19 @@ function event(type: string, status: string, source: string, exitCode?: number):
   updateRuntimeRecord(machineDir!, (record) => pushEvent(record, { type, status, source, ...(exitCode === undefined ? {} : { exitCode }) }))
 }
 
+/**
+ * flyd's exit event as fly-go decodes it (machine_types.go MachineExitEvent, MachineRequest):
+ * whether the stop was requested, whether the restart policy restarts the machine, and how many
+ * restarts came before. flyctl's smoke check reads exactly these (leasable_machine.go
+ * isConstantlyRestarting). A process that exits takes its check results with it.
+ */
+function exitEvent(outcome: Outcome, restarting: boolean, restartCount: number): void {
+  updateRuntimeRecord(machineDir!, (record) => {
+    pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: outcome.exitCode, requestedStop: stopRequested, restarting, restartCount })
+    record.checks = record.checks?.map((c) => ({ ...c, status: 'critical', output: 'the machine is not running' }))
+  })
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms)
@@ -196,8 +209,13 @@ async function runOnce(): Promise<Outcome> {
   const launcherPid = child.pid ?? 0
   const guestPid = spec!.isolation === 'namespace' && launcherPid ? await waitForGuestInit(launcherPid) : launcherPid
   if (child.exitCode === null && child.signalCode === null && !stopRequested) {
-    setState('started', { pid: guestPid })
-    event('start', 'started', 'flyd')
+    // A new run has no check results yet (fly-go Machine.Checks starts empty).
+    updateRuntimeRecord(machineDir!, (record) => {
+      record.state = 'started'
+      record.pid = guestPid
+      record.checks = undefined
+      pushEvent(record, { type: 'start', status: 'started', source: 'flyd' })
+    })
   }
 
   let oomKilled = false
@@ -269,7 +287,12 @@ function requestStop(): void {
   stopRequested = true
   wake?.()
   const child = current
-  if (!child?.pid) return
+  if (!child?.pid) {
+    // Stopped between two restarts of a crash loop: flyd records the stop as a requested exit, so
+    // the newest exit event no longer says "restarting" (flyctl's smoke check reads only that one).
+    updateRuntimeRecord(machineDir!, (record) => pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: 0, requestedStop: true }))
+    return
+  }
   setState('stopping')
   if (spec!.isolation === 'namespace') {
     const guestInit = listTree(child.pid).find((p) => p.ppid === child.pid)
@@ -298,9 +321,10 @@ async function main(): Promise<void> {
   let retries = 0
   while (!stopRequested) {
     const outcome = await runOnce()
+    const restarting = !stopRequested && shouldRestart(outcome, retries)
     if (outcome.oomKilled) event('oom', 'stopped', 'flyd', outcome.exitCode)
-    event('exit', 'stopped', 'flyd', outcome.exitCode)
-    if (stopRequested || !shouldRestart(outcome, retries)) break
+    exitEvent(outcome, restarting, retries)
+    if (!restarting) break
     retries += 1
     bumpCounter(launch.stateDir, 'crashRestarts')
     updateRuntimeRecord(machineDir!, (record) => {

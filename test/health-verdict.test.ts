@@ -385,9 +385,17 @@ describe('verdict over machine state and platform lines', () => {
   it('reports a stopped or vanished machine after the grace period', () => {
     const base = { machineIds: [id], notBeforeMs: T0, deadlineMs: T0 + 300_000, port: 3000, channels: [] }
     const stopped = new VerdictEngine(base)
-    stopped.observeMachines([machine(id, { state: 'stopped' })], T0)
+    stopped.observeMachines([machine(id, { state: 'stopped', startedAtMs: T0 + 500 })], T0)
     expect(stopped.verdict(T0 + 1_000)).toBeUndefined()
     expect(unhealthy(stopped.verdict(T0 + 4_000)).cause).toBe('machine-stopped')
+
+    // Stopped when the deploy began and not started since: flyctl leaves such a machine stopped
+    // (deploy/machines_launchinput.go shouldSkipLaunch) and the deploy stage starts it, so it is
+    // not judged stopped; it is judged at the timeout if nobody starts it.
+    const skipped = new VerdictEngine(base)
+    skipped.observeMachines([machine(id, { state: 'stopped' })], T0)
+    expect(skipped.verdict(T0 + 60_000)).toBeUndefined()
+    expect(unhealthy(skipped.verdict(T0 + 300_000)).cause).toBe('timeout')
 
     const gone = new VerdictEngine(base)
     gone.observeMachines([machine(id)], T0)

@@ -20,8 +20,12 @@ export interface FlyctlRunner {
 export interface GateOptions {
   flyctl: FlyctlRunner
   app: string
-  /** `fly_release_version` of the machines to judge. */
-  releaseVersion: number
+  /**
+   * `fly_release_version` of the machines to judge, or `{ after }`: the release that a deploy now
+   * rolling out will create, the first version above `after` that app machines take (the gate
+   * then starts with `fly deploy` and follows the rollout while flyctl waits).
+   */
+  releaseVersion: number | { after: number }
   port: number
   bind?: string
   channels: string[]
@@ -35,12 +39,16 @@ export interface GateOptions {
   exitGraceMs?: number
   /** First wait before resuming a dropped log stream (doubles while it keeps dropping, up to 8 s). */
   resumeDelayMs?: number
+  /** How often a waiting gate says what each machine is doing (default 15 s). */
+  progressIntervalMs?: number
   signal?: AbortSignal
   now?: () => number
   log?: (message: string) => void
 }
 
 export interface GateResult {
+  /** The release judged (known up front, or found when the deploy's machines took it). */
+  releaseVersion?: number
   verdict: Verdict
   machineIds: string[]
   /** The failing machine's last lines, redacted. */
@@ -107,27 +115,28 @@ export function releaseMachines(machines: readonly Machine[], version: number): 
 export async function gateRelease(o: GateOptions): Promise<GateResult> {
   const now = o.now ?? Date.now
   const log = o.log ?? (() => {})
-  const pollIntervalMs = o.pollIntervalMs ?? 3_000
-  const startedAt = now()
-  const deadlineMs = startedAt + o.timeoutMs
+  const deadlineMs = now() + o.timeoutMs
   const stop = new AbortController()
   const onOuterAbort = () => stop.abort()
   o.signal?.addEventListener('abort', onOuterAbort, { once: true })
 
   try {
-    const listArgs = ['machines', 'list', '-a', o.app, '--json']
-    let machines: Machine[] | undefined
-    while (!machines) {
-      try {
-        machines = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
-      } catch (err) {
-        if (stop.signal.aborted) throw cancelled()
-        if (now() >= deadlineMs) throw err
-        log(`health: could not list machines (${o.flyctl.redact((err as Error).message)}); retrying`)
-        await sleep(pollIntervalMs, stop.signal)
-      }
+    // The log stream starts first: lines that arrive while the rollout is still being found are
+    // kept and fed to the engine once it knows which machines to judge.
+    let onLine: (raw: string) => void
+    const early: string[] = []
+    onLine = (raw) => void early.push(raw)
+    const follower = followLogs(o.flyctl, o.app, (raw) => onLine(raw), stop.signal, log, o.resumeDelayMs ?? 500)
+    const found = await findRelease(o, stop.signal, deadlineMs, now, log)
+    if (!found) {
+      stop.abort()
+      await follower
+      if (o.signal?.aborted) throw cancelled()
+      const verdict = noMachinesVerdict(now(), 'no app machine took a new release before health-timeout')
+      return { verdict, machineIds: [], lastLines: [], machineStates: {} }
     }
-    const selected = releaseMachines(machines, o.releaseVersion)
+    const { version, machines } = found
+    const selected = releaseMachines(machines, version)
     if (selected.note) log(`health: ${selected.note}`)
 
     const engine = new VerdictEngine({
@@ -143,11 +152,15 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     let lastList: Machine[] = machines
     engine.observeMachines(machines, now())
     if (selected.ids.length === 0) {
+      stop.abort()
+      await follower
       const verdict = engine.verdict(now()) as UnhealthyVerdict
       verdict.detail = selected.note ?? verdict.detail
-      return { verdict, machineIds: [], lastLines: [], machineStates: {} }
+      return { releaseVersion: version, verdict, machineIds: [], lastLines: [], machineStates: {} }
     }
-    log(`health: following the logs of ${selected.ids.join(', ')} (release v${o.releaseVersion}, port ${o.port})`)
+    log(`health: following the logs of ${selected.ids.join(', ')} (release v${version}, port ${o.port})`)
+    const listArgs = ['machines', 'list', '-a', o.app, '--json']
+    const pollIntervalMs = o.pollIntervalMs ?? 3_000
 
     let decided: Verdict | undefined
     let wake: (() => void) | undefined
@@ -164,15 +177,14 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     }
 
     const dedupe = new LineDeduper()
-    const onLine = (raw: string): void => {
+    onLine = (raw: string): void => {
       if (!dedupe.accept(raw)) return
       const line = parseFlyLogLine(raw)
       if (!line) return
       engine.feed(line, now())
       check()
     }
-
-    const follower = followLogs(o.flyctl, o.app, onLine, stop.signal, log, o.resumeDelayMs ?? 500)
+    for (const raw of early.splice(0)) onLine(raw)
     const poller = (async () => {
       while (!stop.signal.aborted) {
         await sleep(pollIntervalMs, stop.signal)
@@ -188,14 +200,16 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     })()
     // Grace periods and the deadline need a clock even when nothing arrives.
     const ticker = setInterval(check, 250)
+    const progress = setInterval(() => log(progressLine(engine, lastList, selected.ids, deadlineMs - now())), o.progressIntervalMs ?? 15_000)
     check()
 
     await Promise.race([decidedPromise, abortPromise(stop.signal)])
     clearInterval(ticker)
+    clearInterval(progress)
     if (!decided) throw cancelled()
     const verdict: Verdict = decided
     // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
-    log(`health: release v${o.releaseVersion} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`)
+    log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`)
     if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0) await sleep(o.lingerMs ?? 1_500, stop.signal)
     stop.abort()
     await Promise.allSettled([follower, poller])
@@ -203,12 +217,69 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     const lastLines =
       verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : []
     if (verdict.health === 'unhealthy') verdict.lastLines = lastLines
+    else verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l))
     const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]))
-    return { verdict, machineIds: selected.ids, lastLines, machineStates }
+    return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates }
   } finally {
     stop.abort()
     o.signal?.removeEventListener('abort', onOuterAbort)
   }
+}
+
+/** The release to judge and the machines list that shows it (undefined: none before the deadline). */
+async function findRelease(
+  o: GateOptions,
+  signal: AbortSignal,
+  deadlineMs: number,
+  now: () => number,
+  log: (m: string) => void,
+): Promise<{ version: number; machines: Machine[] } | undefined> {
+  const listArgs = ['machines', 'list', '-a', o.app, '--json']
+  const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000)
+  let announced = false
+  while (!signal.aborted) {
+    try {
+      const machines = await o.flyctl.json(listArgs, MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+      if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
+      const version = newestReleaseAbove(machines, o.releaseVersion.after)
+      if (version !== undefined) return { version, machines }
+      if (!announced) log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
+      announced = true
+    } catch (err) {
+      if (signal.aborted) break
+      if (now() >= deadlineMs) throw err
+      log(`health: could not list machines (${o.flyctl.redact((err as Error).message)}); retrying`)
+    }
+    if (now() >= deadlineMs) return undefined
+    await sleep(pollMs, signal)
+  }
+  throw cancelled()
+}
+
+/** The newest `fly_release_version` above `after` among the app's machines. */
+export function newestReleaseAbove(machines: readonly Machine[], after: number): number | undefined {
+  const versions = machines.map((m) => Number(m.config?.metadata?.fly_release_version)).filter((v) => Number.isInteger(v) && v > after)
+  return versions.length > 0 ? Math.max(...versions) : undefined
+}
+
+function noMachinesVerdict(atMs: number, detail: string): UnhealthyVerdict {
+  return { health: 'unhealthy', cause: 'no-machines', atMs, detail, fix: 'Check `fly status` and the deploy output above: the release reached no machine.', lastLines: [] }
+}
+
+/** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
+export function progressLine(engine: VerdictEngine, machines: readonly Machine[], ids: readonly string[], leftMs: number): string {
+  const parts = ids.map((id) => {
+    const m = machines.find((x) => x.id === id)
+    const checks = m?.checks ?? []
+    const passing = checks.filter((c) => c.status === 'passing').length
+    const last = engine.lastLines(id).at(-1)
+    return `${id} ${m?.state ?? 'unknown'}, checks ${passing}/${checks.length} passing${last ? `, last line: ${truncate(last, 120)}` : ''}`
+  })
+  return `health: waiting (${Math.max(0, Math.round(leftMs / 1000))} s left): ${parts.join('; ')}`
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
 }
 
 /**

@@ -27,8 +27,16 @@ export interface HealthContext {
   release: ReleaseRef
   /** Runner clock when `fly deploy` began; lines of earlier releases are ignored. */
   deployStartedAtMs?: number
-  /** Deploy this image with the run's config (the deploy stage's `fly deploy --image`); returns the new release. */
-  redeploy: (imageRef: string) => Promise<ReleaseRef & { startedAtMs?: number }>
+  /**
+   * The verdict on `release` already reached by the gate that ran alongside `fly deploy`
+   * (watchRollout); without it the release is gated here.
+   */
+  first?: GateOutcome
+  /**
+   * Deploy this image with the run's config (the deploy stage's `fly deploy --image`, gated the
+   * same way as it rolls out); returns the new release and its verdict.
+   */
+  redeploy: (imageRef: string) => Promise<ReleaseRef & { startedAtMs?: number; verdict?: GateOutcome }>
   log?: (message: string) => void
   signal?: AbortSignal
   /** Test and benchmark knobs. */
@@ -58,6 +66,8 @@ export interface HealthOutcome {
   summary: string[]
   /** Which evidence made each machine healthy (healthy only). */
   evidence?: string[]
+  /** The gateway's own lines behind a healthy verdict: `<machine> <time> <line>`. */
+  evidenceLines?: string[]
 }
 
 export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> {
@@ -69,9 +79,9 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
     return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] }
   }
 
-  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release, notBeforeMs)
+  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release.version, notBeforeMs)
 
-  let result = await gate(ctx.release, ctx.deployStartedAtMs)
+  let result = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
   let lockRepaired = false
   if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
     summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`)
@@ -95,8 +105,10 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   }
 
   if (result.health === 'healthy') {
+    log(`health: the gateway's own lines this verdict rests on:`)
+    for (const line of result.lines ?? []) log(`  ${line}`)
     summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`)
-    return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence }
+    return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines }
   }
 
   summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`)
@@ -116,14 +128,20 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   }
 
   try {
-    const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy: ctx.redeploy, log, signal: ctx.signal })
+    let rollbackVerdict: GateOutcome | undefined
+    const redeploy = async (imageRef: string) => {
+      const deployed = await ctx.redeploy(imageRef)
+      rollbackVerdict = deployed.verdict
+      return deployed
+    }
+    const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal })
     if (!rollback.rolledBack) {
       summary.push(`Not rolled back: ${rollback.reason}.`)
       failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`
       return failure
     }
     failure.rolledBack = true
-    const after = await gate(rollback.deployed, rollback.startedAtMs)
+    const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs))
     const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`
     if (after.health === 'healthy') {
       failure.servingRelease = rollback.deployed
@@ -141,8 +159,8 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   return failure
 }
 
-type GateOutcome =
-  | { health: 'healthy'; evidence: string[]; machineStates: Record<string, string> }
+export type GateOutcome =
+  | { health: 'healthy'; evidence: string[]; lines?: string[]; machineStates: Record<string, string> }
   | {
       health: 'unhealthy'
       cause: Cause
@@ -153,13 +171,32 @@ type GateOutcome =
       machineStates: Record<string, string>
     }
 
-async function gateWithProbe(ctx: HealthContext, release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> {
+/** What the rollout watcher needs: the gate's context without a release yet. */
+export type WatchContext = Omit<HealthContext, 'release' | 'first' | 'redeploy' | 'deployStartedAtMs'>
+
+/**
+ * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
+ * the machines of the first release above `baselineVersion` from the moment the deploy starts.
+ */
+export function watchRollout(ctx: WatchContext, baselineVersion: number, notBeforeMs: number, signal: AbortSignal): Promise<GateOutcome> {
+  return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs)
+}
+
+/** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
+export function unhealthyOutcome(ctx: Pick<WatchContext, 'flyctl' | 'port'>, cause: Cause, detail: string, machineId?: string): GateOutcome {
+  const fix = fixFor(cause, { port: ctx.port, machineId })
+  const where = machineId ? ` on machine ${machineId}` : ''
+  const message = ctx.flyctl.redact(`Health gate: ${causeTitle(cause)}${where}: ${detail}.\nFix: ${fix}`)
+  return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} }
+}
+
+async function gateWithProbe(ctx: WatchContext, release: number | { after: number }, notBeforeMs: number | undefined): Promise<GateOutcome> {
   const timeoutMs = ctx.plan.healthTimeoutSec * 1000
   const started = Date.now()
   const result: GateResult = await gateRelease({
     flyctl: ctx.flyctl,
     app: ctx.app,
-    releaseVersion: release.version,
+    releaseVersion: release,
     port: ctx.port,
     bind: ctx.bind,
     channels: ctx.plan.healthChannels,
@@ -185,12 +222,12 @@ async function gateWithProbe(ctx: HealthContext, release: ReleaseRef, notBeforeM
       machineStates,
     }
   }
-  if (!ctx.plan.healthUrl) return { health: 'healthy', evidence: verdict.evidence, machineStates }
+  if (!ctx.plan.healthUrl) return { health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
 
   // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
   const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000))
   const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs })
-  if (probe.ok) return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], machineStates }
+  if (probe.ok) return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates }
   const detail = ctx.flyctl.redact(probe.detail)
   return {
     health: 'unhealthy',

@@ -86,6 +86,8 @@ export interface HealthyVerdict {
   atMs: number
   /** One sentence per machine: which evidence made it ready. */
   evidence: string[]
+  /** The gateway's own lines the verdict rests on: `<machine> <time> <line>` (set by the gate). */
+  lines?: string[]
 }
 
 export interface UnhealthyVerdict {
@@ -212,6 +214,19 @@ export class VerdictEngine {
       track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined
       track.passingCheckPorts = passingCheckPorts(machine)
     }
+  }
+
+  /**
+   * The gateway's own lines a healthy verdict rests on, per machine: its ready or listening line,
+   * the non-loopback bind warning and each channel's start, as `<machine> <time> <line>`.
+   */
+  evidenceLines(): string[] {
+    const kinds = new Set(['ready', 'listening', 'non-loopback-warning', 'channel-started'])
+    return [...this.machines.values()].flatMap((track) =>
+      this.signalsFrom(track, this.latestRunStart(track))
+        .filter((s) => kinds.has(s.signal.kind))
+        .map((s) => `${track.id} ${new Date(s.atMs).toISOString().replace('.000Z', 'Z')} ${s.message}`),
+    )
   }
 
   /** The last lines kept for a machine (for a message assembled after the verdict). */
@@ -382,10 +397,21 @@ export class VerdictEngine {
     if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
       return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)')
     }
-    if (track.state && STOPPED_STATES.has(track.state) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+    if (track.state && STOPPED_STATES.has(track.state) && !this.awaitingStart(track) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
       return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`)
     }
     return undefined
+  }
+
+  /**
+   * A machine that was stopped or suspended when the deploy began is not launched by it
+   * (flyctl deploy/machines_launchinput.go shouldSkipLaunch): it is only stopped once it has
+   * started since, which the deploy stage's `fly machine start` does.
+   */
+  private awaitingStart(track: MachineTrack): boolean {
+    const notBefore = this.expect.notBeforeMs
+    if (notBefore === undefined || (track.state !== 'stopped' && track.state !== 'suspended')) return false
+    return !track.startEvents.some((t) => t >= notBefore)
   }
 
   private readiness(track: MachineTrack): { ready: true; how: string } | { ready: false; missing: string } {
@@ -499,7 +525,8 @@ function exitRecord(event: ExitEventLike, seenAtMs: number): ExitRecord | undefi
   const monitor = request.MonitorEvent as Record<string, unknown> | undefined
   const exit = (monitor?.exit_event ?? request.exit_event) as Record<string, unknown> | undefined
   if (exit?.requested_stop === true) return undefined
-  const code = typeof exit?.exit_code === 'number' ? exit.exit_code : undefined
+  // exit_code is omitempty: an exit event without it exited 0.
+  const code = typeof exit?.exit_code === 'number' ? exit.exit_code : exit ? 0 : undefined
   const signal = typeof exit?.signal === 'number' && exit.signal > 0 ? String(exit.signal) : undefined
   return { atMs: event.timestamp ?? 0, code, signal, oomKilled: exit?.oom_killed === true, seenAtMs }
 }
