@@ -1,7 +1,11 @@
 import JSON5 from 'json5'
+import * as momoa from '@humanwhocodes/momoa'
 import { ConfigFileError } from './toml-source.js'
 import type { BindMode } from './plan.js'
 import type { Finding } from './validate.js'
+
+type AnyNode = momoa.AnyNode
+type MemberNode = momoa.MemberNode
 
 /**
  * The `gateway-config` input: an openclaw.json (JSON5) from the repository, checked here and
@@ -48,7 +52,7 @@ export interface ParsedGatewayConfig {
   guestPath: string
   json: Record<string, unknown>
   settings: GatewaySettings
-  /** 1-based line of a dotted key such as `gateway.auth.token`, when it can be found. */
+  /** 1-based line of a dotted key such as `gateway.auth.token` (else of its deepest present parent), from a JSON5 parser. */
   lineOf(path: string): number | undefined
 }
 
@@ -100,23 +104,31 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
 }
 
 /**
- * Finds the line of `a.b.c` by looking for each key in turn after the previous one: good enough
- * for annotations (a key name repeated earlier in a sibling object can mislead it; then the line
- * points at that sibling, which is still inside the file the message names).
+ * The 1-based line of the key `a.b.c`, read from momoa's JSON5 syntax tree, so a key named in a
+ * comment or inside a string is never taken for the real one. When the full path is missing,
+ * the line of its deepest present parent, so an annotation still lands inside the right object.
  */
 export function findJson5KeyLine(text: string, dottedPath: string): number | undefined {
-  let from = 0
-  let at = -1
-  for (const key of dottedPath.split('.')) {
-    const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    const re = new RegExp(`(["']?)${escaped}\\1\\s*:`, 'g')
-    re.lastIndex = from
-    const match = re.exec(text)
-    if (!match) return undefined
-    at = match.index
-    from = match.index + match[0].length
+  let root: AnyNode
+  try {
+    root = momoa.parse(text, { mode: 'json5', ranges: false, tokens: false }).body
+  } catch {
+    return undefined
   }
-  return at < 0 ? undefined : text.slice(0, at).split('\n').length
+  let line: number | undefined
+  let node: AnyNode | undefined = root
+  for (const key of dottedPath.split('.')) {
+    if (node?.type !== 'Object') return line
+    const member: MemberNode | undefined = node.members.find((m) => keyName(m.name) === key)
+    if (!member) return line
+    line = member.name.loc.start.line
+    node = member.value
+  }
+  return line
+}
+
+function keyName(name: MemberNode['name']): string {
+  return name.type === 'Identifier' ? name.name : name.value
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -103,3 +103,15 @@ describe('checkGatewayConfig', () => {
     expect(rulesOf(`{ gateway: { mode: "local", ${ok} } }`, { mountDestination: '/etc/open' })).toEqual([])
   })
 })
+
+describe('JSON5 key positions come from a parser (issue 14)', () => {
+  it('never lands on a comment or a string that names the key', () => {
+    const text = '{\n  // gateway: { port: 1 } was here\n  note: "gateway: port:",\n  /* gateway: */ gateway: {\n    port: 3000,\n  },\n}'
+    expect(findJson5KeyLine(text, 'gateway')).toBe(4)
+    expect(findJson5KeyLine(text, 'gateway.port')).toBe(5)
+  })
+  it('falls back to the deepest key present, and to nothing for text that does not parse', () => {
+    expect(findJson5KeyLine('{\n a: 1,\n "gateway": {\n }\n}', 'gateway.controlUi.allowedOrigins')).toBe(3)
+    expect(findJson5KeyLine('{ oops', 'gateway')).toBeUndefined()
+  })
+})
