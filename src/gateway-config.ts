@@ -3,6 +3,7 @@ import * as momoa from '@humanwhocodes/momoa'
 import { ConfigFileError } from './toml-source.js'
 import type { BindMode } from './plan.js'
 import type { Finding } from './validate.js'
+import { RELEASE_RULES, describeRelease, releaseLevel, type GatewayRelease } from './release.js'
 
 type AnyNode = momoa.AnyNode
 type MemberNode = momoa.MemberNode
@@ -146,6 +147,8 @@ export interface GatewayCheckContext {
   knownNames: Set<string>
   /** `[mounts] destination`, to keep the delivered file off the volume. */
   mountDestination?: string
+  /** The gateway release, when the image or Dockerfile says (release-dependent rules). */
+  release?: GatewayRelease
 }
 
 const CONFIG_BIND_MODES: readonly string[] = ['loopback', 'lan', 'tailnet', 'auto', 'custom'] satisfies readonly BindMode[]
@@ -208,14 +211,20 @@ export function checkGatewayConfig(config: ParsedGatewayConfig, ctx: GatewayChec
 
   // 2026.2.26 - 2026.5 crash on a non-loopback bind without origins (openclaw issue #71823);
   // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
-  // the public URL's Control UI would be refused either way.
+  // the public URL's Control UI would be refused either way: an error only for a release known
+  // to crash, a warning otherwise (release.ts RELEASE_RULES).
   const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : []
   if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
-    error(
-      'control-ui-origins',
-      config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway',
-      `a public deployment binding ${effectiveBind} needs gateway.controlUi.allowedOrigins: releases 2026.2.26 to 2026.5 refuse to start without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
-    )
+    const rule = RELEASE_RULES['control-ui-origins']
+    const level = releaseLevel(rule, ctx.release)
+    const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`
+    findings.push({
+      level,
+      rule: 'control-ui-origins',
+      input: 'gateway-config',
+      ...at(config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway'),
+      message: `a public deployment binding ${effectiveBind} has no gateway.controlUi.allowedOrigins; ${describeRelease(ctx.release)}: ${crash} without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
+    })
   }
 
   if (ctx.mountDestination && isWithin(config.guestPath, ctx.mountDestination)) {
