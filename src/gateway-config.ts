@@ -1,7 +1,12 @@
 import JSON5 from 'json5'
+import * as momoa from '@humanwhocodes/momoa'
 import { ConfigFileError } from './toml-source.js'
 import type { BindMode } from './plan.js'
 import type { Finding } from './validate.js'
+import { RELEASE_RULES, describeRelease, releaseLevel, type GatewayRelease } from './release.js'
+
+type AnyNode = momoa.AnyNode
+type MemberNode = momoa.MemberNode
 
 /**
  * The `gateway-config` input: an openclaw.json (JSON5) from the repository, checked here and
@@ -48,7 +53,7 @@ export interface ParsedGatewayConfig {
   guestPath: string
   json: Record<string, unknown>
   settings: GatewaySettings
-  /** 1-based line of a dotted key such as `gateway.auth.token`, when it can be found. */
+  /** 1-based line of a dotted key such as `gateway.auth.token` (else of its deepest present parent), from a JSON5 parser. */
   lineOf(path: string): number | undefined
 }
 
@@ -100,23 +105,31 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
 }
 
 /**
- * Finds the line of `a.b.c` by looking for each key in turn after the previous one: good enough
- * for annotations (a key name repeated earlier in a sibling object can mislead it; then the line
- * points at that sibling, which is still inside the file the message names).
+ * The 1-based line of the key `a.b.c`, read from momoa's JSON5 syntax tree, so a key named in a
+ * comment or inside a string is never taken for the real one. When the full path is missing,
+ * the line of its deepest present parent, so an annotation still lands inside the right object.
  */
 export function findJson5KeyLine(text: string, dottedPath: string): number | undefined {
-  let from = 0
-  let at = -1
-  for (const key of dottedPath.split('.')) {
-    const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    const re = new RegExp(`(["']?)${escaped}\\1\\s*:`, 'g')
-    re.lastIndex = from
-    const match = re.exec(text)
-    if (!match) return undefined
-    at = match.index
-    from = match.index + match[0].length
+  let root: AnyNode
+  try {
+    root = momoa.parse(text, { mode: 'json5', ranges: false, tokens: false }).body
+  } catch {
+    return undefined
   }
-  return at < 0 ? undefined : text.slice(0, at).split('\n').length
+  let line: number | undefined
+  let node: AnyNode | undefined = root
+  for (const key of dottedPath.split('.')) {
+    if (node?.type !== 'Object') return line
+    const member: MemberNode | undefined = node.members.find((m) => keyName(m.name) === key)
+    if (!member) return line
+    line = member.name.loc.start.line
+    node = member.value
+  }
+  return line
+}
+
+function keyName(name: MemberNode['name']): string {
+  return name.type === 'Identifier' ? name.name : name.value
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,6 +147,8 @@ export interface GatewayCheckContext {
   knownNames: Set<string>
   /** `[mounts] destination`, to keep the delivered file off the volume. */
   mountDestination?: string
+  /** The gateway release, when the image or Dockerfile says (release-dependent rules). */
+  release?: GatewayRelease
 }
 
 const CONFIG_BIND_MODES: readonly string[] = ['loopback', 'lan', 'tailnet', 'auto', 'custom'] satisfies readonly BindMode[]
@@ -196,14 +211,20 @@ export function checkGatewayConfig(config: ParsedGatewayConfig, ctx: GatewayChec
 
   // 2026.2.26 - 2026.5 crash on a non-loopback bind without origins (openclaw issue #71823);
   // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
-  // the public URL's Control UI would be refused either way.
+  // the public URL's Control UI would be refused either way: an error only for a release known
+  // to crash, a warning otherwise (release.ts RELEASE_RULES).
   const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : []
   if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
-    error(
-      'control-ui-origins',
-      config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway',
-      `a public deployment binding ${effectiveBind} needs gateway.controlUi.allowedOrigins: releases 2026.2.26 to 2026.5 refuse to start without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
-    )
+    const rule = RELEASE_RULES['control-ui-origins']
+    const level = releaseLevel(rule, ctx.release)
+    const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`
+    findings.push({
+      level,
+      rule: 'control-ui-origins',
+      input: 'gateway-config',
+      ...at(config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway'),
+      message: `a public deployment binding ${effectiveBind} has no gateway.controlUi.allowedOrigins; ${describeRelease(ctx.release)}: ${crash} without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
+    })
   }
 
   if (ctx.mountDestination && isWithin(config.guestPath, ctx.mountDestination)) {

@@ -4,6 +4,8 @@ import * as core from '@actions/core'
 import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
+import { parseDeployArgs } from './deploy-args.js'
+import { argvSecretProblems, buildArgProblems, dropReason, envProblems, neverSynced, secretValueProblem, type Dropped, type SecretView } from './secret-boundaries.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
 import { parseMemoryMb } from './units.js'
 
@@ -285,8 +287,11 @@ export function parseInputs(ctx: InputContext): Plan {
   ctx.redactor.add(apiToken)
   const secrets = new Map<string, string>()
   const secretSources = new Map<string, 'secrets' | 'secrets-json'>()
-  readSecretsJson(ctx, raw, problem, secrets, secretSources)
-  readSecretLines(ctx, problem, secrets, secretSources)
+  const includeText = raw('secrets-include')
+  const include = (includeText ? splitList(includeText) : DEFAULT_SECRETS_INCLUDE).map(globToRegExp)
+  const view: SecretView = { secrets, apiToken, include }
+  const secretsDropped = readSecretsJson(ctx, raw, problem, view, secretSources)
+  readSecretLines(ctx, problem, view, secretSources)
 
   if (apiToken === '') {
     problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env')
@@ -319,6 +324,7 @@ export function parseInputs(ctx: InputContext): Plan {
   if (image && dockerfileGiven) problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both')
 
   const buildArgs = parseNameValueInput(ctx, 'build-args', problem)
+  for (const p of buildArgProblems(buildArgs, view)) problem('build-args', p)
   if (image && buildArgs.length > 0) problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile')
 
   const port = parse('port', integerInput(1, 65535, ''))
@@ -334,12 +340,7 @@ export function parseInputs(ctx: InputContext): Plan {
   }
 
   const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? []
-  for (const arg of deployArgs) {
-    const flag = arg.split('=')[0] ?? ''
-    if (MANAGED_DEPLOY_FLAGS.has(flag)) {
-      problem('deploy-args', `"${flag}" is set by this action from its inputs (${MANAGED_DEPLOY_FLAGS.get(flag)}); remove it from deploy-args`)
-    }
-  }
+  for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)]) problem('deploy-args', p)
 
   const machineCommandText = raw('machine-command')
   const machineArgv = machineCommandText ? checkSplits('machine-command', machineCommandText, problem) : undefined
@@ -371,6 +372,7 @@ export function parseInputs(ctx: InputContext): Plan {
   for (const [name] of env) {
     if (secrets.has(name)) problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`)
   }
+  for (const p of envProblems(env, view)) problem('env', p)
 
   const plan: Plan = {
     app: app ?? '',
@@ -391,6 +393,7 @@ export function parseInputs(ctx: InputContext): Plan {
     volumeSizeGb: parse('volume-size', integerInput(1, 500, 'GB'), '1') ?? 1,
     secrets,
     secretSources,
+    secretsDropped,
     pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
     gatewayConfig,
     image,
@@ -416,21 +419,6 @@ export function parseInputs(ctx: InputContext): Plan {
   return plan
 }
 
-/** deploy-args flags that would contradict what the inputs decided. */
-const MANAGED_DEPLOY_FLAGS = new Map<string, string>([
-  ['-a', 'app'],
-  ['--app', 'app'],
-  ['-c', 'config'],
-  ['--config', 'config'],
-  ['-i', 'image'],
-  ['--image', 'image'],
-  ['--dockerfile', 'dockerfile'],
-  ['--strategy', 'strategy'],
-  ['--no-public-ips', 'private'],
-  ['--access-token', 'api-token'],
-  ['-t', 'api-token'],
-])
-
 function checkSplits(name: InputKey, text: string, problem: (i: InputKey, m: string) => void): string[] | undefined {
   try {
     return splitShellWords(text)
@@ -449,12 +437,7 @@ function parseNameValueInput(ctx: InputContext, name: 'env' | 'build-args', prob
   return entries.map((e) => [e.name, e.value ?? ''])
 }
 
-function readSecretLines(
-  ctx: InputContext,
-  problem: (i: InputKey, m: string) => void,
-  secrets: Map<string, string>,
-  sources: Map<string, 'secrets' | 'secrets-json'>,
-): void {
+function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) => void, view: SecretView, sources: Map<string, 'secrets' | 'secrets-json'>): void {
   const { entries, problems } = parseLines(ctx.read('secrets'), true)
   for (const entry of entries) {
     const value = entry.value ?? ctx.env[entry.name]
@@ -468,55 +451,58 @@ function readSecretLines(
       )
       continue
     }
+    const refused = neverSynced(entry.name, value, view.apiToken) ?? secretValueProblem(value)
+    if (refused) {
+      problem('secrets', `line ${entry.line}: "${entry.name}" cannot be synced: ${refused}${neverSynced(entry.name, value, view.apiToken) ? '. Fix: remove the line' : ''}`)
+      continue
+    }
     // Explicit lines win over the bulk JSON.
-    secrets.set(entry.name, value)
+    view.secrets.set(entry.name, value)
     sources.set(entry.name, 'secrets')
   }
   for (const p of problems) problem('secrets', `${p}; write \`NAME=VALUE\` or a bare \`NAME\` read from the step's env`)
 }
 
+/** Reads `secrets-json` into the synced set; returns the names it dropped, with why (never values). */
 function readSecretsJson(
   ctx: InputContext,
   raw: (n: InputKey) => string,
   problem: (i: InputKey, m: string) => void,
-  secrets: Map<string, string>,
+  view: SecretView,
   sources: Map<string, 'secrets' | 'secrets-json'>,
-): void {
+): Dropped[] {
   const text = raw('secrets-json')
-  if (!text) return
+  if (!text) return []
   let data: unknown
   try {
     data = JSON.parse(text)
   } catch {
     // The JSON parser's message quotes the text, which holds secrets: say where instead.
     problem('secrets-json', 'is not valid JSON; pass `${{ toJSON(secrets) }}`')
-    return
+    return []
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     problem('secrets-json', 'must be a JSON object of name to value, such as `${{ toJSON(secrets) }}`')
-    return
+    return []
   }
   const entries = Object.entries(data as Record<string, unknown>)
   for (const [, value] of entries) if (typeof value === 'string') ctx.redactor.add(value)
-
-  const includeText = raw('secrets-include')
-  const globs = includeText ? splitList(includeText) : DEFAULT_SECRETS_INCLUDE
-  const matchers = globs.map(globToRegExp)
+  const dropped: Dropped[] = []
   for (const [name, value] of entries) {
-    // GitHub adds its own token to toJSON(secrets); it must never reach Fly.
-    if (name.toLowerCase() === 'github_token') continue
-    if (!matchers.some((re) => re.test(name))) continue
-    if (!ENV_NAME.test(name)) {
-      problem('secrets-json', `"${name.slice(0, 40)}" is not a valid variable name; rename the repository secret`)
+    const why = dropReason(name, value, view.include, view.apiToken)
+    if (why) {
+      dropped.push({ name, why })
       continue
     }
-    if (typeof value !== 'string' || value === '') {
-      problem('secrets-json', `"${name}" must be a non-empty string`)
+    const bad = typeof value !== 'string' || value === '' ? 'must be a non-empty string' : secretValueProblem(value)
+    if (bad) {
+      problem('secrets-json', `"${name}" cannot be synced: ${bad}`)
       continue
     }
-    secrets.set(name, value)
+    view.secrets.set(name, value as string)
     sources.set(name, 'secrets-json')
   }
+  return dropped
 }
 
 function isDirectory(p: string): boolean {

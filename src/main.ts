@@ -15,6 +15,8 @@ import { effectiveSettings, writeRenderedConfig } from './render.js'
 import { machineRows, newRunRecord, runStage, skipStage, writeReport, type RunRecord, type StageContext } from './report.js'
 import { syncSecrets } from './secrets.js'
 import { reportFindings, validateFlyConfig } from './validate.js'
+import { gatewayReleaseOf, preflightFindings, readRegions } from './preflight.js'
+import { describeRelease } from './release.js'
 
 /**
  * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
@@ -35,6 +37,8 @@ export async function run(): Promise<void> {
   try {
     const plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
     record = newRunRecord(plan)
+    record.secretsDropped = plan.secretsDropped ?? []
+    for (const d of record.secretsDropped) core.info(`secrets-json: ${d.name} not synced: ${d.why}`)
     await runStages(plan, record, redactor, cancel.signal)
   } catch (err) {
     const cancelled = cancel.signal.aborted
@@ -87,12 +91,18 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
   record.flyConfig = rendered.path
   const settings = effectiveSettings(rendered.config, rendered.gateway?.parsed)
 
-  // 3. validate: the guide's rules, with the app's own secret names for the token rule (reading calls only).
+  // 3. validate: the guide's rules, with the app's own secret names for the token rule, and the
+  // preflight (region, size, Dockerfile) with Fly's region list: reading calls only, all problems in one report.
+  const gatewayRelease = gatewayReleaseOf(rendered, plan, process.env.GITHUB_WORKSPACE)
+  record.gatewayRelease = gatewayRelease ? `${gatewayRelease.version} (from ${gatewayRelease.source})` : 'unknown'
+  core.info(`Gateway release: ${describeRelease(gatewayRelease)}`)
   const existing = await runStage(record, 'validate', async () => {
     const survey = await surveyApp(flyctl, plan.app)
+    const regions = await readRegions(flyctl, core.warning)
     const pruned = plan.pruneSecrets
     const known = new Set([...plan.secrets.keys(), ...(pruned ? [] : survey.secrets.map((s) => s.name))])
-    reportFindings(validateFlyConfig(rendered, plan, known))
+    const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: process.env.GITHUB_WORKSPACE })
+    reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, gatewayRelease ? { release: gatewayRelease } : {})])
     return survey
   })
   checkCancel()

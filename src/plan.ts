@@ -44,6 +44,8 @@ export interface Plan {
   secrets: Map<string, string>
   /** Where each synced secret name came from, for messages. */
   secretSources: Map<string, 'secrets' | 'secrets-json'>
+  /** Names `secrets-json` held that were not synced, with why (never values). */
+  secretsDropped?: Array<{ name: string; why: string }>
   pruneSecrets: boolean
 
   /** Absolute path of the openclaw.json to deliver with the release. */

@@ -3,6 +3,8 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import * as core from '@actions/core'
 import { GUIDE_DEFAULTS, defaultCommand, type BindMode, type Plan } from './plan.js'
 import { splitShellWords } from './shell-words.js'
+import { gatewayArgv } from './gateway-command.js'
+import { MACHINE_SIZES } from './machine-sizes.js'
 import { parseMemoryMb } from './units.js'
 import { ConfigFileError, indexKeyLines, isTable, parseToml, stringifyToml, type TomlTable } from './toml-source.js'
 import { parseGatewayConfig, type GatewayConfigSource, type ParsedGatewayConfig } from './gateway-config.js'
@@ -318,7 +320,8 @@ export function definesChecks(config: FlyConfig): boolean {
  */
 export function setFlag(command: string, flag: string, value: string): string {
   const quoted = /^[A-Za-z0-9_./:@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
-  const pattern = new RegExp(`(^|\\s)${flag}(=|\\s+)(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|\\S+)`)
+  // An unquoted value stops at a quote, so a flag inside `sh -c '... --bind lan'` keeps the closing quote.
+  const pattern = new RegExp(`(^|\\s)${flag}(=|\\s+)(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|[^\\s'"]+)`)
   if (pattern.test(command)) return command.replace(pattern, (_m, lead: string, sep: string) => `${lead}${flag}${sep.startsWith('=') ? '=' : ' '}${quoted}`)
   return splitCommand(command).includes('gateway') ? `${command} ${flag} ${quoted}` : command
 }
@@ -347,31 +350,18 @@ export interface EffectiveSettings {
   region?: string
   /** No [http_service] and no [[services]]: nothing public. */
   isPrivate: boolean
-  /** `[processes] app` split like flyctl splits it. */
+  /** `[processes] app` split like flyctl splits it, read through an `sh -c` wrapper (gateway-command.ts). */
   commandArgv: string[]
   /** `--max-old-space-size` from NODE_OPTIONS, in MB. */
   heapMb?: number
   env: Record<string, string>
 }
 
-/** Default memory of Fly's named sizes (fly-go machine_types.go), for a [[vm]] with no memory. */
-const SIZE_MEMORY_MB: Record<string, number> = {
-  'shared-cpu-1x': 256,
-  'shared-cpu-2x': 512,
-  'shared-cpu-4x': 1024,
-  'shared-cpu-8x': 2048,
-  'performance-1x': 2048,
-  'performance-2x': 4096,
-  'performance-4x': 8192,
-  'performance-8x': 16384,
-  'performance-16x': 32768,
-}
-
 export function effectiveSettings(config: FlyConfig, gateway?: ParsedGatewayConfig): EffectiveSettings {
   const env: Record<string, string> = {}
   if (isTable(config.env)) for (const [k, v] of Object.entries(config.env)) env[k] = String(v)
   const processes = isTable(config.processes) ? config.processes : {}
-  const commandArgv = typeof processes.app === 'string' ? splitCommand(processes.app) : []
+  const commandArgv = typeof processes.app === 'string' ? gatewayArgv(splitCommand(processes.app)) : []
 
   const flagPort = Number(flagValue(commandArgv, '--port'))
   const envPort = Number.parseInt(env.OPENCLAW_GATEWAY_PORT ?? '', 10)
@@ -392,7 +382,7 @@ export function effectiveSettings(config: FlyConfig, gateway?: ParsedGatewayConf
   let memoryMb: number | undefined
   if (vm) {
     memoryMb = typeof vm.memory_mb === 'number' ? vm.memory_mb : parseMemoryMb(vm.memory)
-    memoryMb ??= SIZE_MEMORY_MB[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x']
+    memoryMb ??= MACHINE_SIZES[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x']?.memoryMb
   }
 
   const mounts = isTable(config.mounts) ? [config.mounts] : Array.isArray(config.mounts) ? config.mounts.filter(isTable) : []

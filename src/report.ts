@@ -77,6 +77,10 @@ export interface RunRecord {
   servingRelease?: number
   flyctlVersion?: string
   flyConfig?: string
+  /** The gateway release found, and where from (`2026.9.6 (from Dockerfile:1 ...)`), or `unknown`. */
+  gatewayRelease?: string
+  /** Names secrets-json held that were not synced, with why (never values). */
+  secretsDropped?: Array<{ name: string; why: string }>
   stages: StageRecord[]
   dryRunPlan?: DryRunPlan
   /** What this run changed on Fly, in order. */
@@ -200,7 +204,11 @@ export function buildSummary(run: RunRecord): string {
   rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no'])
   if (run.flyctlVersion) rows.push(['flyctl', code(run.flyctlVersion)])
   if (run.flyConfig) rows.push(['Config', code(run.flyConfig)])
+  if (run.gatewayRelease) rows.push(['Gateway release', escapeText(run.gatewayRelease)])
   out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '')
+  if (run.secretsDropped?.length) {
+    out.push('### Secrets not synced', '', ...run.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '')
+  }
 
   if (run.dryRunPlan) out.push(...dryRunSection(run.dryRunPlan))
 

@@ -3,6 +3,7 @@ import type { Plan } from './plan.js'
 import { checkGatewayConfig, isWithin } from './gateway-config.js'
 import { displayPath, effectiveSettings, type RenderResult } from './render.js'
 import { isTable } from './toml-source.js'
+import type { GatewayRelease } from './release.js'
 
 /**
  * Stage 3: the guide's troubleshooting rules (SPEC.md, "Rules that come from the guide") over
@@ -26,7 +27,7 @@ const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD']
 const MIN_MEMORY_MB = 1024
 const RECOMMENDED_MEMORY_MB = 2048
 
-export function validateFlyConfig(result: RenderResult, plan: Plan, knownSecretNames: Set<string>): Finding[] {
+export function validateFlyConfig(result: RenderResult, plan: Plan, knownSecretNames: Set<string>, facts: { release?: GatewayRelease } = {}): Finding[] {
   const findings: Finding[] = []
   const gateway = result.gateway?.parsed
   const s = effectiveSettings(result.config, gateway)
@@ -64,7 +65,7 @@ export function validateFlyConfig(result: RenderResult, plan: Plan, knownSecretN
     add(
       'error',
       'gateway-token',
-      `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.`,
+      `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.${droppedTokenHint(plan)}`,
       bindFrom(),
     )
   }
@@ -177,10 +178,17 @@ export function validateFlyConfig(result: RenderResult, plan: Plan, knownSecretN
         allowUnconfigured: s.commandArgv.includes('--allow-unconfigured'),
         knownNames: new Set([...knownSecretNames, ...envNames]),
         ...(s.mountDestination ? { mountDestination: s.mountDestination } : {}),
+        ...(facts.release ? { release: facts.release } : {}),
       }),
     )
   }
   return findings
+}
+
+/** When secrets-json held the token under a name it dropped, the token rule says which and why. */
+function droppedTokenHint(plan: Plan): string {
+  const near = (plan.secretsDropped ?? []).filter((d) => TOKEN_NAMES.includes(d.name.toUpperCase()))
+  return near.map((d) => ` Note: \`secrets-json\` held "${d.name}", which was dropped: ${d.why}.`).join('')
 }
 
 function lineField(line: number | undefined): { line?: number } {

@@ -37,6 +37,7 @@ import {
   runVolumesCreate,
   runVolumesList,
 } from './platform-commands.ts'
+import { runPlatformRegions } from './platform-regions.ts'
 import { FlyError, stateRoot } from './state.ts'
 
 export const DEFAULT_VERSION = '0.4.87'
@@ -288,6 +289,13 @@ export function commandTree(): CommandSpec {
         args: { kind: 'none' },
         flags: [JSON_OUT, { name: 'saveinstall', short: 's', kind: 'string', hidden: true }],
         run: withCtx(runVersion),
+      },
+      {
+        // internal/command/platform/platform.go (alias `platforms`); only `regions` is served.
+        name: 'platform',
+        aliases: ['platforms'],
+        short: 'Fly.io platform information',
+        sub: [{ name: 'regions', short: 'List regions', args: { kind: 'none' }, flags: [JSON_OUT], run: withCtx(runPlatformRegions) }],
       },
       {
         name: 'releases',

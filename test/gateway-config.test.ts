@@ -53,12 +53,17 @@ describe('checkGatewayConfig', () => {
     expect(rulesOf(fixture('openclaw-json', 'public.json5'))).toEqual([])
   })
 
-  it("the guide's openclaw.json on a public deployment: no allowedOrigins is an error naming the app's URL", () => {
+  it("the guide's openclaw.json on a public deployment: no allowedOrigins is an error only for 2026.2.26-2026.5 (issue 14)", () => {
     const findings = checkGatewayConfig(parse(fixture('openclaw-json', 'guide.json')), ctx())
     expect(findings.map((f) => f.rule)).toEqual(['gateway-bind', 'control-ui-origins'])
     const origins = findings.find((f) => f.rule === 'control-ui-origins')
-    expect(origins).toMatchObject({ level: 'error', file: SOURCE, input: 'gateway-config', line: 41 })
+    // Release unknown: a warning, so the guide's own example deploys.
+    expect(origins).toMatchObject({ level: 'warning', file: SOURCE, input: 'gateway-config', line: 41 })
     expect(origins?.message).toContain('allowedOrigins: ["https://my-claw.fly.dev"]')
+    expect(origins?.message).toContain('the gateway release is unknown')
+    const level = (version: string) =>
+      checkGatewayConfig(parse(fixture('openclaw-json', 'guide.json')), ctx({ release: { version, source: 'image x' } })).find((f) => f.rule === 'control-ui-origins')?.level
+    expect([level('2026.2.25'), level('2026.2.26'), level('2026.5.30'), level('2026.6.0'), level('2026.9.6')]).toEqual(['warning', 'error', 'error', 'warning', 'warning'])
     // Not needed: private, loopback, Control UI off, or the host-header fallback chosen.
     expect(rulesOf('{ gateway: { mode: "local" } }', { isPublic: false })).toEqual([])
     expect(rulesOf('{ gateway: { mode: "local" } }', { commandBind: 'loopback' })).toEqual([])
@@ -101,5 +106,17 @@ describe('checkGatewayConfig', () => {
   it('the delivered path must not be under the volume', () => {
     expect(rulesOf(`{ gateway: { mode: "local", ${ok} } }`, { mountDestination: '/etc' })).toEqual(['error:gateway-config-path'])
     expect(rulesOf(`{ gateway: { mode: "local", ${ok} } }`, { mountDestination: '/etc/open' })).toEqual([])
+  })
+})
+
+describe('JSON5 key positions come from a parser (issue 14)', () => {
+  it('never lands on a comment or a string that names the key', () => {
+    const text = '{\n  // gateway: { port: 1 } was here\n  note: "gateway: port:",\n  /* gateway: */ gateway: {\n    port: 3000,\n  },\n}'
+    expect(findJson5KeyLine(text, 'gateway')).toBe(4)
+    expect(findJson5KeyLine(text, 'gateway.port')).toBe(5)
+  })
+  it('falls back to the deepest key present, and to nothing for text that does not parse', () => {
+    expect(findJson5KeyLine('{\n a: 1,\n "gateway": {\n }\n}', 'gateway.controlUi.allowedOrigins')).toBe(3)
+    expect(findJson5KeyLine('{ oops', 'gateway')).toBeUndefined()
   })
 })

@@ -508,3 +508,16 @@ describe('verdict over machine state and platform lines', () => {
     }
   })
 })
+
+describe('the out-of-memory fix is computed from the machine (issue 14)', () => {
+  it('at 2048 MB proposes the next size up with a matching heap, never 2048mb again', async () => {
+    const { outOfMemoryFix } = await import('../src/health/verdict.js')
+    const fix = outOfMemoryFix('m1', { memoryMb: 2048, cpuKind: 'shared', heapMb: 1536 })
+    expect(fix).toContain('memory: 4096mb')
+    expect(fix).toContain('--max-old-space-size=3072')
+    expect(fix).toContain('vm-size: shared-cpu-2x')
+    expect(fix).not.toContain('2048mb')
+    expect(outOfMemoryFix('m1', { memoryMb: 512 })).toContain('memory: 2048mb')
+    expect(outOfMemoryFix('m1', { memoryMb: 8192, cpuKind: 'shared' })).toContain('vm-size: shared-cpu-8x')
+  })
+})

@@ -47,6 +47,7 @@
 import type { Machine } from '../fly-json.js'
 import type { LogLine } from './log-stream.js'
 import { classify, isLoopbackHost, type FatalCause, type Signal } from './signals.js'
+import { sizeFor } from '../machine-sizes.js'
 
 export type Cause =
   | FatalCause
@@ -139,6 +140,8 @@ interface MachineTrack {
   exitEvents: ExitRecord[]
   command: { isGateway: boolean; port?: number; bind?: string; text?: string }
   envPort?: number
+  /** The machine's memory and V8 heap (NODE_OPTIONS), for the out-of-memory fix. */
+  memory?: MemoryFacts
   passingCheckPorts: Set<number>
   signals: SeenSignal[]
   lastLines: string[]
@@ -212,6 +215,7 @@ export class VerdictEngine {
       track.command = commandEvidence(machine)
       const envPort = Number(machine.config?.env?.OPENCLAW_GATEWAY_PORT)
       track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined
+      track.memory = memoryFacts(machine.config)
       track.passingCheckPorts = passingCheckPorts(machine)
     }
   }
@@ -483,7 +487,7 @@ export class VerdictEngine {
       atMs: nowMs,
       machineId: track?.id,
       detail,
-      fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels }),
+      fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels, ...(track?.memory ? { memory: track.memory } : {}) }),
       lastLines: track ? [...track.lastLines] : [],
     }
   }
@@ -574,11 +578,44 @@ function exit78Hint(signal: Signal): string {
     : ''
 }
 
-export function fixFor(cause: Cause, ctx: { port: number; machineId?: string; channels?: string[] }): string {
+export interface MemoryFacts {
+  memoryMb?: number
+  cpuKind?: string
+  heapMb?: number
+}
+
+/** The machine's guest memory and CPU kind, and the `--max-old-space-size` of its NODE_OPTIONS. */
+function memoryFacts(config: { guest?: { memory_mb?: number; cpu_kind?: string } | null; env?: Record<string, string> | null } | null | undefined): MemoryFacts {
+  const heap = /--max-old-space-size[= ](\d+)/.exec(config?.env?.NODE_OPTIONS ?? '')
+  return {
+    ...(config?.guest?.memory_mb ? { memoryMb: config.guest.memory_mb } : {}),
+    ...(config?.guest?.cpu_kind ? { cpuKind: config.guest.cpu_kind } : {}),
+    ...(heap ? { heapMb: Number(heap[1]) } : {}),
+  }
+}
+
+/**
+ * The out-of-memory fix from what the machine had: below 2 GB the guide's 2048mb; at 2 GB or more
+ * the next memory step up (doubled), on a size that holds it (machine-sizes.ts), with the heap at
+ * the guide's three quarters of it, so a machine that already had 2048 MB is never told "2048mb" again.
+ */
+export function outOfMemoryFix(id: string, memory: MemoryFacts = {}): string {
+  const had = memory.memoryMb
+  const heapNote = memory.heapMb !== undefined ? ` (the heap was ${memory.heapMb} MB)` : ''
+  if (had === undefined || had < 2048) {
+    return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb") with NODE_OPTIONS=--max-old-space-size=1536, or \`fly machine update ${id} --vm-memory 2048 -y\`. ${had ? `The machine had ${had} MB${heapNote}; ` : ''}512MB is too small; 2GB is recommended.`
+  }
+  const next = had * 2
+  const heap = Math.floor(next * 0.75)
+  const size = sizeFor(next, memory.cpuKind === 'performance' ? 'performance' : 'shared')
+  return `The machine had ${had} MB${heapNote} and still ran out: set \`memory: ${next}mb\`${size ? ` (with \`vm-size: ${size}\` or larger)` : ''} and NODE_OPTIONS=--max-old-space-size=${heap} in \`env\`, or \`fly machine update ${id} --vm-memory ${next} -y\`; if memory keeps growing, look for a leak in the lines below.`
+}
+
+export function fixFor(cause: Cause, ctx: { port: number; machineId?: string; channels?: string[]; memory?: MemoryFacts }): string {
   const id = ctx.machineId ?? '<machine-id>'
   switch (cause) {
     case 'out-of-memory':
-      return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb"), or \`fly machine update ${id} --vm-memory 2048 -y\`. 512MB is too small; 2GB is recommended. Keep NODE_OPTIONS --max-old-space-size below the VM's memory.`
+      return outOfMemoryFix(id, ctx.memory)
     case 'gateway-lock':
       return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`
     case 'auth-required':
