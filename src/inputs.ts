@@ -4,6 +4,8 @@ import * as core from '@actions/core'
 import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
+import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs, type ModeInputs } from './preview-inputs.js'
+import { SecretSelection, syncedName } from './secrets-select.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
 import { parseMemoryMb } from './units.js'
 
@@ -53,6 +55,9 @@ export const INPUT_NAMES = [
   'flyctl-mirror',
   'dry-run',
   'working-directory',
+  'mode',
+  'secrets-prefix',
+  'github-token',
 ] as const
 export type InputKey = (typeof INPUT_NAMES)[number]
 
@@ -283,10 +288,11 @@ export function parseInputs(ctx: InputContext): Plan {
   // Secrets first: masked before any other line of ours can be logged.
   const apiToken = ctx.read('api-token').trim() || (ctx.env.FLY_API_TOKEN ?? '').trim()
   ctx.redactor.add(apiToken)
-  const secrets = new Map<string, string>()
-  const secretSources = new Map<string, 'secrets' | 'secrets-json'>()
-  readSecretsJson(ctx, raw, problem, secrets, secretSources)
-  readSecretLines(ctx, problem, secrets, secretSources)
+  const modes = readModeInputs(ctx, problem)
+  const selection = new SecretSelection()
+  readSecretsJson(ctx, raw, problem, selection, modes)
+  readSecretLines(ctx, problem, selection, modes.secretsPrefix)
+  const secrets = selection.values
 
   if (apiToken === '') {
     problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env')
@@ -296,6 +302,7 @@ export function parseInputs(ctx: InputContext): Plan {
 
   const app = parse('app', patterns.app)
   if (raw('app') === '') problem('app', 'is required: the name of your Fly app, such as `my-openclaw`')
+  checkPreviewTarget(modes, app, apiToken, problem)
 
   const workingDirectory = path.resolve(ctx.workspace, raw('working-directory') || '.')
   if (!isDirectory(workingDirectory)) {
@@ -390,7 +397,7 @@ export function parseInputs(ctx: InputContext): Plan {
     env,
     volumeSizeGb: parse('volume-size', integerInput(1, 500, 'GB'), '1') ?? 1,
     secrets,
-    secretSources,
+    secretSources: selection.sources,
     pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
     gatewayConfig,
     image,
@@ -410,6 +417,12 @@ export function parseInputs(ctx: InputContext): Plan {
     dryRun: parse('dry-run', booleanInput, 'false') ?? false,
     workingDirectory,
     runnerTemp: ctx.runnerTemp,
+    mode: modes.mode,
+    secretsPrefix: modes.secretsPrefix,
+    secretsPrefixed: selection.prefixed,
+    githubToken: modes.githubToken,
+    ...(modes.repository ? { repository: modes.repository } : {}),
+    ...(modes.pullRequest ? { pullRequest: modes.pullRequest } : {}),
   }
 
   if (problems.length > 0) throw new InputError(problems)
@@ -449,12 +462,7 @@ function parseNameValueInput(ctx: InputContext, name: 'env' | 'build-args', prob
   return entries.map((e) => [e.name, e.value ?? ''])
 }
 
-function readSecretLines(
-  ctx: InputContext,
-  problem: (i: InputKey, m: string) => void,
-  secrets: Map<string, string>,
-  sources: Map<string, 'secrets' | 'secrets-json'>,
-): void {
+function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) => void, selection: SecretSelection, prefix: string): void {
   const { entries, problems } = parseLines(ctx.read('secrets'), true)
   for (const entry of entries) {
     const value = entry.value ?? ctx.env[entry.name]
@@ -468,9 +476,8 @@ function readSecretLines(
       )
       continue
     }
-    // Explicit lines win over the bulk JSON.
-    secrets.set(entry.name, value)
-    sources.set(entry.name, 'secrets')
+    // Explicit lines win over the bulk JSON; `<prefix><NAME>` is synced as `<NAME>` (secrets-select.ts).
+    selection.offer(entry.name, syncedName(entry.name, prefix, undefined) ?? entry.name, value, 'secrets')
   }
   for (const p of problems) problem('secrets', `${p}; write \`NAME=VALUE\` or a bare \`NAME\` read from the step's env`)
 }
@@ -479,8 +486,8 @@ function readSecretsJson(
   ctx: InputContext,
   raw: (n: InputKey) => string,
   problem: (i: InputKey, m: string) => void,
-  secrets: Map<string, string>,
-  sources: Map<string, 'secrets' | 'secrets-json'>,
+  selection: SecretSelection,
+  modes: Pick<ModeInputs, 'mode' | 'secretsPrefix'>,
 ): void {
   const text = raw('secrets-json')
   if (!text) return
@@ -500,13 +507,16 @@ function readSecretsJson(
   for (const [, value] of entries) if (typeof value === 'string') ctx.redactor.add(value)
 
   const includeText = raw('secrets-include')
-  const globs = includeText ? splitList(includeText) : DEFAULT_SECRETS_INCLUDE
+  // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
+  const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE
+  const globs = includeText ? splitList(includeText) : defaults
   const matchers = globs.map(globToRegExp)
   for (const [name, value] of entries) {
     // GitHub adds its own token to toJSON(secrets); it must never reach Fly.
     if (name.toLowerCase() === 'github_token') continue
-    if (!matchers.some((re) => re.test(name))) continue
-    if (!ENV_NAME.test(name)) {
+    const synced = syncedName(name, modes.secretsPrefix, (n) => matchers.some((re) => re.test(n)))
+    if (synced === undefined) continue
+    if (!ENV_NAME.test(synced)) {
       problem('secrets-json', `"${name.slice(0, 40)}" is not a valid variable name; rename the repository secret`)
       continue
     }
@@ -514,8 +524,7 @@ function readSecretsJson(
       problem('secrets-json', `"${name}" must be a non-empty string`)
       continue
     }
-    secrets.set(name, value)
-    sources.set(name, 'secrets-json')
+    selection.offer(name, synced, value, 'secrets-json')
   }
 }
 
@@ -553,6 +562,12 @@ export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan 
 
 /** The plan as it may be printed: secret names only, token hidden. */
 export function describePlan(plan: Plan): Record<string, unknown> {
-  const { apiToken: _token, secrets, secretSources: _sources, ...rest } = plan
-  return { ...rest, apiToken: plan.apiToken ? '***' : '', secrets: [...secrets.keys()].sort() }
+  const { apiToken: _token, githubToken: _github, secrets, secretSources: _sources, secretsPrefixed, ...rest } = plan
+  return {
+    ...rest,
+    apiToken: plan.apiToken ? '***' : '',
+    githubToken: plan.githubToken ? '***' : '',
+    secrets: [...secrets.keys()].sort(),
+    secretsPrefixed: Object.fromEntries(secretsPrefixed),
+  }
 }
