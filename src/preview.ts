@@ -54,17 +54,20 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
     if (!ctx.plan.dryRun) await comment.post(commentBody({ ...state(), outcome: 'failed', error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)) }))
     throw err
   }
+  // A dry run changes nothing: no preview-action, no comment.
+  if (ctx.plan.dryRun) return
   core.setOutput('preview-action', 'deployed')
-  if (!ctx.plan.dryRun) await comment.post(commentBody(state()))
+  await comment.post(commentBody(state()))
 }
 
 /** `closed`: destroy the preview when its machines carry this pull request's marker; gone already is success. */
 async function closePreview(ctx: ModeContext, target: PreviewTarget, comment: Commenter): Promise<void> {
   const flyctl = await installForMode(ctx)
   const outcome = await runStage(ctx.record, 'destroy', () => destroyIfMarked(ctx, flyctl, target.name, target.marker), (o) => o)
-  ctx.record.heading = `🗑️ Preview <code>${target.name}</code> ${ctx.plan.dryRun ? 'would be destroyed' : outcome === 'gone' ? 'was gone already' : 'destroyed'}`
+  ctx.record.heading = `🗑️ Preview <code>${target.name}</code> ${outcome === 'gone' ? 'was gone already' : ctx.plan.dryRun ? 'would be destroyed' : 'destroyed'}`
+  if (ctx.plan.dryRun) return
   core.setOutput('preview-action', 'destroyed')
-  if (!ctx.plan.dryRun) await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }))
+  await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }))
 }
 
 /** Reads the app's machines, decides (preview-core.ts decideDestroy), destroys. Throws on any marker but this one. */
