@@ -23,7 +23,7 @@ const REPO = 'openclaw/gw'
 const GH_TOKEN = 'ghs_preview_e2e_token_71c3'
 const FAKE = 'fake-gateway:ready'
 const FAKE_TIMEOUT = 120_000
-const REAL_TIMEOUT = 300_000
+const REAL_TIMEOUT = 480_000
 
 const PROD_DISCORD = 'discord-production-bot-token-9f1e'
 const PROD_TELEGRAM = 'telegram-production-bot-token-2b7c'
