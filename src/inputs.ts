@@ -6,6 +6,8 @@ import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
 import { parseDeployArgs } from './deploy-args.js'
 import { argvSecretProblems, buildArgProblems, dropReason, envProblems, neverSynced, secretValueProblem, type Dropped, type SecretView } from './secret-boundaries.js'
+import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs } from './preview-inputs.js'
+import { SecretSelection, syncedName } from './secrets-select.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
 import { parseMemoryMb } from './units.js'
 
@@ -55,6 +57,9 @@ export const INPUT_NAMES = [
   'flyctl-mirror',
   'dry-run',
   'working-directory',
+  'mode',
+  'secrets-prefix',
+  'github-token',
 ] as const
 export type InputKey = (typeof INPUT_NAMES)[number]
 
@@ -285,13 +290,16 @@ export function parseInputs(ctx: InputContext): Plan {
   // Secrets first: masked before any other line of ours can be logged.
   const apiToken = ctx.read('api-token').trim() || (ctx.env.FLY_API_TOKEN ?? '').trim()
   ctx.redactor.add(apiToken)
-  const secrets = new Map<string, string>()
-  const secretSources = new Map<string, 'secrets' | 'secrets-json'>()
+  const modes = readModeInputs(ctx, problem)
+  const selection = new SecretSelection()
   const includeText = raw('secrets-include')
-  const include = (includeText ? splitList(includeText) : DEFAULT_SECRETS_INCLUDE).map(globToRegExp)
-  const view: SecretView = { secrets, apiToken, include }
-  const secretsDropped = readSecretsJson(ctx, raw, problem, view, secretSources)
-  readSecretLines(ctx, problem, view, secretSources)
+  // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
+  const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE
+  const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp)
+  const view: SecretView = { secrets: selection.values, apiToken, include }
+  const secretsDropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix)
+  readSecretLines(ctx, problem, view, selection, modes.secretsPrefix)
+  const secrets = selection.values
 
   if (apiToken === '') {
     problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env')
@@ -301,6 +309,7 @@ export function parseInputs(ctx: InputContext): Plan {
 
   const app = parse('app', patterns.app)
   if (raw('app') === '') problem('app', 'is required: the name of your Fly app, such as `my-openclaw`')
+  checkPreviewTarget(modes, app, apiToken, problem)
 
   const workingDirectory = path.resolve(ctx.workspace, raw('working-directory') || '.')
   if (!isDirectory(workingDirectory)) {
@@ -392,7 +401,7 @@ export function parseInputs(ctx: InputContext): Plan {
     env,
     volumeSizeGb: parse('volume-size', integerInput(1, 500, 'GB'), '1') ?? 1,
     secrets,
-    secretSources,
+    secretSources: selection.sources,
     secretsDropped,
     pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
     gatewayConfig,
@@ -413,6 +422,12 @@ export function parseInputs(ctx: InputContext): Plan {
     dryRun: parse('dry-run', booleanInput, 'false') ?? false,
     workingDirectory,
     runnerTemp: ctx.runnerTemp,
+    mode: modes.mode,
+    secretsPrefix: modes.secretsPrefix,
+    secretsPrefixed: selection.prefixed,
+    githubToken: modes.githubToken,
+    ...(modes.repository ? { repository: modes.repository } : {}),
+    ...(modes.pullRequest ? { pullRequest: modes.pullRequest } : {}),
   }
 
   if (problems.length > 0) throw new InputError(problems)
@@ -437,7 +452,7 @@ function parseNameValueInput(ctx: InputContext, name: 'env' | 'build-args', prob
   return entries.map((e) => [e.name, e.value ?? ''])
 }
 
-function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) => void, view: SecretView, sources: Map<string, 'secrets' | 'secrets-json'>): void {
+function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) => void, view: SecretView, selection: SecretSelection, prefix: string): void {
   const { entries, problems } = parseLines(ctx.read('secrets'), true)
   for (const entry of entries) {
     const value = entry.value ?? ctx.env[entry.name]
@@ -451,14 +466,16 @@ function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) =>
       )
       continue
     }
-    const refused = neverSynced(entry.name, value, view.apiToken) ?? secretValueProblem(value)
+    // `<prefix><NAME>` is synced as `<NAME>` (secrets-select.ts); the synced name is held to the same boundaries.
+    const synced = syncedName(entry.name, prefix, undefined) ?? entry.name
+    const never = neverSynced(entry.name, value, view.apiToken) ?? neverSynced(synced, value, view.apiToken)
+    const refused = never ?? secretValueProblem(value)
     if (refused) {
-      problem('secrets', `line ${entry.line}: "${entry.name}" cannot be synced: ${refused}${neverSynced(entry.name, value, view.apiToken) ? '. Fix: remove the line' : ''}`)
+      problem('secrets', `line ${entry.line}: "${entry.name}" cannot be synced: ${refused}${never ? '. Fix: remove the line' : ''}`)
       continue
     }
     // Explicit lines win over the bulk JSON.
-    view.secrets.set(entry.name, value)
-    sources.set(entry.name, 'secrets')
+    selection.offer(entry.name, synced, value, 'secrets')
   }
   for (const p of problems) problem('secrets', `${p}; write \`NAME=VALUE\` or a bare \`NAME\` read from the step's env`)
 }
@@ -469,7 +486,8 @@ function readSecretsJson(
   raw: (n: InputKey) => string,
   problem: (i: InputKey, m: string) => void,
   view: SecretView,
-  sources: Map<string, 'secrets' | 'secrets-json'>,
+  selection: SecretSelection,
+  prefix: string,
 ): Dropped[] {
   const text = raw('secrets-json')
   if (!text) return []
@@ -489,7 +507,9 @@ function readSecretsJson(
   for (const [, value] of entries) if (typeof value === 'string') ctx.redactor.add(value)
   const dropped: Dropped[] = []
   for (const [name, value] of entries) {
-    const why = dropReason(name, value, view.include, view.apiToken)
+    // `<prefix><NAME>` is synced as `<NAME>` whatever secrets-include says: the prefix is the opt-in.
+    const synced = syncedName(name, prefix, () => true) ?? name
+    const why = (synced !== name ? neverSynced(name, value, view.apiToken) : undefined) ?? dropReason(synced, value, synced !== name ? [/^/] : view.include, view.apiToken)
     if (why) {
       dropped.push({ name, why })
       continue
@@ -499,8 +519,7 @@ function readSecretsJson(
       problem('secrets-json', `"${name}" cannot be synced: ${bad}`)
       continue
     }
-    view.secrets.set(name, value as string)
-    sources.set(name, 'secrets-json')
+    selection.offer(name, synced, value as string, 'secrets-json')
   }
   return dropped
 }
@@ -539,6 +558,12 @@ export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan 
 
 /** The plan as it may be printed: secret names only, token hidden. */
 export function describePlan(plan: Plan): Record<string, unknown> {
-  const { apiToken: _token, secrets, secretSources: _sources, ...rest } = plan
-  return { ...rest, apiToken: plan.apiToken ? '***' : '', secrets: [...secrets.keys()].sort() }
+  const { apiToken: _token, githubToken: _github, secrets, secretSources: _sources, secretsPrefixed, ...rest } = plan
+  return {
+    ...rest,
+    apiToken: plan.apiToken ? '***' : '',
+    githubToken: plan.githubToken ? '***' : '',
+    secrets: [...secrets.keys()].sort(),
+    secretsPrefixed: Object.fromEntries(secretsPrefixed),
+  }
 }

@@ -10,6 +10,7 @@ import { installFlyctl } from './install.js'
 import { PINNED_FLYCTL_VERSION } from './install-core.js'
 import { reconcileOverrides } from './overrides.js'
 import type { Plan } from './plan.js'
+import { cleanupPreviews, runPreview } from './preview.js'
 import { Redactor } from './redact.js'
 import { effectiveSettings, writeRenderedConfig } from './render.js'
 import { machineRows, newRunRecord, runStage, skipStage, writeReport, type RunRecord, type StageContext } from './report.js'
@@ -36,14 +37,20 @@ export async function run(): Promise<void> {
 
   try {
     const plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
-    record = newRunRecord(plan)
-    record.secretsDropped = plan.secretsDropped ?? []
-    for (const d of record.secretsDropped) core.info(`secrets-json: ${d.name} not synced: ${d.why}`)
-    await runStages(plan, record, redactor, cancel.signal)
+    const run = newRunRecord(plan)
+    record = run
+    run.secretsDropped = plan.secretsDropped ?? []
+    for (const d of run.secretsDropped) core.info(`secrets-json: ${d.name} not synced: ${d.why}`)
+    const mode = { plan, record: run, redactor, signal: cancel.signal }
+    if (plan.mode === 'cleanup-previews') await cleanupPreviews(mode)
+    else if (plan.mode === 'preview') await runPreview(mode, (preview) => runStages(preview, run, redactor, cancel.signal))
+    else await runStages(plan, run, redactor, cancel.signal)
   } catch (err) {
     const cancelled = cancel.signal.aborted
     const message = redactor.redact(errorMessage(err, cancelled ? cancel.signal.reason : undefined))
     if (record) record.error = message
+    // An input error ends the run before its record exists: the verdict is still `skipped` (SPEC.md).
+    else core.setOutput('health', 'skipped')
     core.setFailed(message)
   } finally {
     process.removeListener('SIGINT', onSignal)

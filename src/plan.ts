@@ -8,6 +8,23 @@ export type BindMode = (typeof BIND_MODES)[number]
 export const STRATEGIES = ['rolling', 'immediate', 'bluegreen', 'canary'] as const
 export type Strategy = (typeof STRATEGIES)[number]
 
+/** `deploy`; `preview` (a gateway per pull request); `cleanup-previews` (SPEC.md "Preview gateways"). */
+export const MODES = ['deploy', 'preview', 'cleanup-previews'] as const
+export type Mode = (typeof MODES)[number]
+
+/** The pull request of a `pull_request` or `pull_request_target` event (GITHUB_EVENT_PATH). */
+export interface PullRequestRef {
+  eventName: 'pull_request' | 'pull_request_target'
+  /** opened, reopened, synchronize, closed, ... */
+  action: string
+  number: number
+  /** The base repository, `owner/repo`. */
+  repository: string
+  /** The head repository when it is another one (a fork); null when GitHub no longer knows it. */
+  fork?: string | null
+  headSha?: string
+}
+
 /** Where a value came from, so an error can point at the input (or the file) to fix. */
 export type InputName = string
 
@@ -75,6 +92,18 @@ export interface Plan {
   workingDirectory: string
   /** Absolute; where rendered files go (never the workspace). */
   runnerTemp: string
+
+  mode: Mode
+  /** `<prefix><NAME>` secrets are synced as `<NAME>`; empty for none. */
+  secretsPrefix: string
+  /** Synced names that came from a `<prefix><NAME>` secret: synced name to the name given. */
+  secretsPrefixed: Map<string, string>
+  /** For the GitHub REST API (the preview comment, cleanup-previews); masked; empty when not given. */
+  githubToken: string
+  /** `owner/repo` (GITHUB_REPOSITORY); set in the preview modes. */
+  repository?: string
+  /** mode: preview: the pull request of the event. */
+  pullRequest?: PullRequestRef
 }
 
 /** Defaults of the guide (seeds/ fly.toml) applied when neither an input nor `config` sets a value. */

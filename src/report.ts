@@ -90,6 +90,10 @@ export interface RunRecord {
   /** The health gate's own account (lock repair, rollback), in order. */
   healthNotes: string[]
   error?: string
+  /** The title of a successful run that did not deploy (the preview modes' destroy and cleanup). */
+  heading?: string
+  /** Lines of the preview modes, shown under their own heading. */
+  previewNotes?: string[]
 }
 
 export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
@@ -189,7 +193,7 @@ export function buildSummary(run: RunRecord): string {
       ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
       : run.rolledBack
         ? `⚠️ ${code(run.app)} rolled back`
-        : `✅ Deployed ${code(run.app)}`
+        : (run.heading ?? `✅ Deployed ${code(run.app)}`)
   out.push(`## ${title}`, '')
   if (run.error) out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '')
 
@@ -211,6 +215,8 @@ export function buildSummary(run: RunRecord): string {
   }
 
   if (run.dryRunPlan) out.push(...dryRunSection(run.dryRunPlan))
+
+  if (run.previewNotes?.length) out.push('### Preview', '', ...run.previewNotes.map((n) => `- ${escapeText(n)}`), '')
 
   if (run.healthNotes.length) out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '')
   if (run.healthEvidence?.length) out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '')

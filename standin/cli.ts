@@ -5,6 +5,7 @@ import { commandPath, isRunnable, parseFlags, resolveCommand, suggestions, usage
 import type { CommandSpec, FlagSpec, Parsed } from './args.ts'
 import { err, out, runInterruptHooks } from './context.ts'
 import type { Ctx } from './context.ts'
+import { runAppsDestroy, runAppsList } from './apps-commands.ts'
 import { runDeploy } from './deploy.ts'
 import { latencyFor, readCliFaults, takeFailure } from './faults.ts'
 import type { CliFaults } from './faults.ts'
@@ -21,7 +22,6 @@ import {
 } from './machine-commands.ts'
 import {
   runAppsCreate,
-  runAppsList,
   runIpsAllocateV4,
   runIpsAllocateV6,
   runIpsList,
@@ -210,6 +210,16 @@ export function commandTree(): CommandSpec {
             short: 'List applications.',
             flags: [JSON_OUT, ORG, { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only list app names' }],
             run: withCtx(runAppsList),
+          },
+          {
+            // internal/command/apps/destroy.go newDestroy.
+            name: 'destroy',
+            use: 'destroy <app name(s)>',
+            aliases: ['delete', 'remove', 'rm'],
+            short: 'Permanently destroy one or more apps.',
+            args: { kind: 'any' },
+            flags: [YES],
+            run: withCtx(runAppsDestroy),
           },
         ],
       },

@@ -131,28 +131,7 @@ export async function runAppsCreate(ctx: Ctx): Promise<number> {
   return 0
 }
 
-export async function runAppsList(ctx: Ctx): Promise<number> {
-  requireSession(ctx)
-  const platform = readPlatform(ctx.stateDir)
-  const org = flagString(ctx, 'org')
-  const apps = Object.values(platform.apps)
-    .filter((a) => !org || a.org === org)
-    .sort((a, b) => a.name.localeCompare(b.name))
-  if (flagBool(ctx, 'json')) {
-    out(goJson(apps.map((a) => appJson(platform, a))))
-    return 0
-  }
-  if (flagBool(ctx, 'quiet')) {
-    for (const a of apps) out(`${a.name}\n`)
-    return 0
-  }
-  if (apps.length === 0) {
-    out('No apps found\n')
-    return 0
-  }
-  out(table(apps.map((a) => [a.name, a.org, a.deployed ? 'deployed' : 'pending', ''] ), ['Name', 'Owner', 'Status', 'Latest Deploy']))
-  return 0
-}
+// `apps list` and `apps destroy` live in apps-commands.ts.
 
 // ---- status -------------------------------------------------------------------------------
 

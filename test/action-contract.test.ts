@@ -30,7 +30,7 @@ function readSpec(): { inputs: Map<string, string>; outputs: string[] } {
     if (m) inputs.set(m[1] as string, (m[2] as string).trim())
   }
   const outSection = text.slice(text.indexOf('## Outputs'), text.indexOf('## Rules'))
-  const outputs = [...outSection.matchAll(/`([a-z-]+)`/g)].map((m) => m[1] as string).filter((n) => !['healthy', 'unhealthy', 'skipped', 'true', 'false'].includes(n))
+  const outputs = [...outSection.matchAll(/`([a-z-]+)`/g)].map((m) => m[1] as string).filter((n) => !['healthy', 'unhealthy', 'skipped', 'true', 'false', 'deployed', 'destroyed', 'preview', 'cleanup-previews'].includes(n))
   return { inputs, outputs }
 }
 

@@ -34,6 +34,24 @@ describe('examples', () => {
     expect(Object.keys(load('scheduled-redeploy.yml').on).sort()).toEqual(['schedule', 'workflow_dispatch'])
   })
 
+  it('preview runs on the four pull request actions, one run per pull request, and may comment', () => {
+    const workflow = load('preview.yml') as Workflow & { permissions?: Record<string, string> }
+    expect(workflow.on).toEqual({ pull_request: { types: ['opened', 'reopened', 'synchronize', 'closed'] } })
+    expect(workflow.concurrency).toEqual({ group: 'fly-preview-${{ vars.FLY_APP }}-${{ github.event.pull_request.number }}', 'cancel-in-progress': false })
+    expect(workflow.permissions?.['pull-requests']).toBe('write')
+    const step = Object.values(workflow.jobs).flatMap((job) => job.steps).find((s) => s.uses === 'openclaw/fly-deploy@v1')
+    expect(step?.with).toMatchObject({ mode: 'preview', 'github-token': '${{ github.token }}' })
+    expect(Object.keys(step?.with ?? {}).filter((k) => !inputNames.has(k))).toEqual([])
+  })
+
+  it('cleanup-previews runs on a schedule with a github-token', () => {
+    const workflow = load('cleanup-previews.yml')
+    expect(Object.keys(workflow.on).sort()).toEqual(['schedule', 'workflow_dispatch'])
+    const step = Object.values(workflow.jobs).flatMap((job) => job.steps).find((s) => s.uses === 'openclaw/fly-deploy@v1')
+    expect(step?.with).toMatchObject({ mode: 'cleanup-previews', 'github-token': '${{ github.token }}' })
+    expect(Object.keys(step?.with ?? {}).filter((k) => !inputNames.has(k))).toEqual([])
+  })
+
   it('private-deployment deploys the private variant', () => {
     const steps = Object.values(load('private-deployment.yml').jobs).flatMap((job) => job.steps)
     expect(steps.find((s) => s.uses === 'openclaw/fly-deploy@v1')?.with?.private).toBe(true)

@@ -27,6 +27,10 @@ export function makePlan(overrides: Partial<Plan> = {}): Plan {
     dryRun: false,
     workingDirectory: '/ws',
     runnerTemp: '/tmp/runner',
+    mode: 'deploy',
+    secretsPrefix: '',
+    secretsPrefixed: new Map(),
+    githubToken: '',
     ...overrides,
   }
 }
