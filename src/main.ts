@@ -239,7 +239,11 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
       record.healthNotes = outcome.summary
       record.healthEvidence = outcome.evidenceLines
       record.rolledBack = outcome.rolledBack
-      if (outcome.rolledBack && outcome.servingRelease) record.servingRelease = outcome.servingRelease.version
+      // SPEC, Outputs: after a rollback, release-version, image and machine-ids describe what serves.
+      if (outcome.rolledBack && outcome.servingRelease) {
+        record.servingRelease = outcome.servingRelease.version
+        record.image = outcome.servingRelease.imageRef
+      }
       record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))
       if (outcome.health === 'unhealthy') throw new Error(outcome.message ?? 'the gateway did not become healthy')
       return outcome

@@ -43,8 +43,8 @@ export interface RunActionOptions {
   killAfter?: { ms: number; signal: NodeJS.Signals }
   /** Sends the signal once stdout contains this text. */
   killWhen?: { text: string; signal: NodeJS.Signals }
-  /** Receives output as it arrives (the demo prints the action's log live). */
-  onOutput?: (chunk: string) => void
+  /** Receives output as it arrives, and which stream it came on (the demo prints the log live). */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
 }
 
 /** `name<<delimiter\nvalue\ndelimiter` blocks, as @actions/core writes GITHUB_OUTPUT. */
@@ -102,7 +102,7 @@ export function runAction(opts: RunActionOptions): Promise<ActionResult> {
     let killed = false
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk
-      opts.onOutput?.(chunk)
+      opts.onOutput?.(chunk, 'stdout')
       if (opts.killWhen && !killed && stdout.includes(opts.killWhen.text)) {
         killed = true
         child.kill(opts.killWhen.signal)
@@ -110,7 +110,7 @@ export function runAction(opts: RunActionOptions): Promise<ActionResult> {
     })
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk
-      opts.onOutput?.(chunk)
+      opts.onOutput?.(chunk, 'stderr')
     })
     const timer = opts.killAfter ? setTimeout(() => child.kill(opts.killAfter?.signal), opts.killAfter.ms) : undefined
     child.on('error', reject)

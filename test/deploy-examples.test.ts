@@ -5,14 +5,16 @@ import { parse } from 'yaml'
 
 /**
  * The user examples in examples/: each uses the action with inputs it really has and keeps one
- * deployment per app at a time. GitHub's parser checks their syntax in workflows.test.ts.
+ * deployment per app at a time, in a GitHub environment. GitHub's parser (@actions/workflow-parser)
+ * checks their syntax and expressions in workflows.test.ts.
  */
 const root = path.resolve(import.meta.dirname, '..')
 const action = parse(fs.readFileSync(path.join(root, 'action.yml'), 'utf8')) as { inputs: Record<string, unknown> }
 const inputNames = new Set(Object.keys(action.inputs))
 
-type Step = { uses?: string; with?: Record<string, unknown> }
-type Workflow = { on: Record<string, unknown>; concurrency?: { group?: string; 'cancel-in-progress'?: boolean }; jobs: Record<string, { steps: Step[] }> }
+type Step = { id?: string; uses?: string; with?: Record<string, unknown> }
+type Job = { steps: Step[]; environment?: { name?: string; url?: string }; 'timeout-minutes'?: number; permissions?: Record<string, string> }
+type Workflow = { on: Record<string, unknown>; concurrency?: { group?: string; 'cancel-in-progress'?: boolean }; permissions?: Record<string, string>; jobs: Record<string, Job> }
 
 const examples = ['push-to-deploy.yml', 'scheduled-redeploy.yml', 'private-deployment.yml']
 const load = (name: string) => parse(fs.readFileSync(path.join(root, 'examples', name), 'utf8')) as Workflow
@@ -29,6 +31,29 @@ describe('examples', () => {
       expect(used).toEqual(expect.arrayContaining(['app', 'api-token']))
     })
   }
+
+  for (const name of examples) {
+    it(`${name}: deploys to a protected environment with least permissions and a time limit`, () => {
+      const workflow = load(name)
+      // Read-only GITHUB_TOKEN: the action needs no GitHub write access to deploy.
+      expect(workflow.permissions).toEqual({ contents: 'read' })
+      for (const job of Object.values(workflow.jobs)) {
+        expect(job['timeout-minutes'], name).toBeGreaterThan(0)
+        expect(job.environment?.name, name).toBe('production')
+        expect(job.steps.find((s) => s.uses === 'openclaw/fly-deploy@v1')?.id, name).toBe('deploy')
+        // A private app has no public URL (app-url is empty); the others record it with the deployment.
+        if (name === 'private-deployment.yml') expect(job.environment?.url).toBeUndefined()
+        else expect(job.environment?.url).toBe('${{ steps.deploy.outputs.app-url }}')
+      }
+    })
+  }
+
+  it('pins third-party actions by commit SHA, the tag in a comment', () => {
+    for (const name of examples) {
+      const text = fs.readFileSync(path.join(root, 'examples', name), 'utf8')
+      for (const m of text.matchAll(/uses: (actions\/[\w-]+)@(\S+)/g)) expect(m[2], `${name}: ${m[1]}`).toMatch(/^[0-9a-f]{40}$/)
+    }
+  })
 
   it('scheduled-redeploy runs on a cron and on demand', () => {
     expect(Object.keys(load('scheduled-redeploy.yml').on).sort()).toEqual(['schedule', 'workflow_dispatch'])

@@ -205,7 +205,9 @@ describe('health gate end to end, real gateway', () => {
       expect(error).toMatch(/Health gate: the gateway process exited on machine \w+: the gateway process exited \(exit code 1\)/)
       expect(second.outputs['rolled-back']).toBe('true')
       expect(second.outputs.health).toBe('unhealthy')
-      expect(second.outputs.image).not.toBe(goodImage)
+      // SPEC, Outputs: after a rollback, `image` (like release-version) describes what serves.
+      expect(second.outputs.image).toBe(goodImage)
+      expect(second.outputs['release-version']).toBe('3')
       // v3 is the rollback deploy of v1's image, and it is gated healthy.
       expect(error).toMatch(new RegExp(`Rolled back: release v3 \\(the image of v1, ${goodImage.replace(/[.]/g, '\\.')}\\) is now serving\\.`))
       expect(second.summary).toMatch(/Release v2 is unhealthy: the gateway process exited/)
