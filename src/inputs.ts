@@ -4,6 +4,7 @@ import * as core from '@actions/core'
 import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
+import { claimRunDirs } from './run-dir.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
 import { parseMemoryMb } from './units.js'
 
@@ -541,7 +542,7 @@ function isFile(p: string): boolean {
 export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan {
   const runnerTemp = process.env.RUNNER_TEMP
   if (!runnerTemp) throw new Error('RUNNER_TEMP is not set: this action must run inside a GitHub Actions job (or a runner-like environment)')
-  return parseInputs({
+  const plan = parseInputs({
     read: (name) => core.getInput(name),
     env: process.env,
     redactor,
@@ -549,6 +550,8 @@ export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan 
     runnerTemp,
     pinnedFlyctlVersion,
   })
+  // Parallel runs may share RUNNER_TEMP and HOME (SPEC "Fleets"): each gets folders of its own.
+  return { ...plan, ...claimRunDirs(runnerTemp, plan.app) }
 }
 
 /** The plan as it may be printed: secret names only, token hidden. */
