@@ -9,7 +9,7 @@
  * put on PATH.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { chmod, copyFile, cp, mkdir, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Transform } from 'node:stream'
@@ -281,7 +281,9 @@ async function placeInToolCache(
   try {
     await cp(source, staging, { recursive: true, verbatimSymlinks: true })
     if (!(await renameUnlessTaken(staging, dest))) {
-      if (await runsAsVersion(join(dest, target.binary), version, configDir)) {
+      // The same bytes as the copy verified above need no second `flyctl version`.
+      const binary = join(dest, target.binary)
+      if ((await sameBytes(join(source, target.binary), binary)) || (await runsAsVersion(binary, version, configDir))) {
         log(`flyctl ${version} was put into the tool cache by another run meanwhile; using that copy`)
       } else {
         // An older installer's leftover: move it aside in one step, then put ours in its place.
@@ -324,6 +326,21 @@ async function replaceBroken(staging: string, dest: string, aside: string): Prom
     await renameUnlessTaken(staging, dest)
   } finally {
     await rm(aside, { recursive: true, force: true })
+  }
+}
+
+/** Compared by SHA-256, streamed: flyctl is some 80 MB. */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const digest = async (file: string): Promise<string> => {
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+    return hash.digest('hex')
+  }
+  try {
+    const [x, y] = await Promise.all([digest(a), digest(b)])
+    return x === y
+  } catch {
+    return false
   }
 }
 

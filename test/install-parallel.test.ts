@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { installFlyctl, type InstallRequest } from '../src/install.js'
 import { asidePath, isDestinationTaken, isPrivateFolder, stagingPath, toolCachePath } from '../src/install-core.js'
+import { readJournal } from '../standin/inspect.ts'
 import { startReleaseServer, type ReleaseServer } from '../standin/release-server.js'
 
 const ENV_KEYS = ['RUNNER_TOOL_CACHE', 'RUNNER_TEMP', 'GITHUB_PATH', 'FLYCTL_STANDIN_STATE'] as const
@@ -93,6 +94,10 @@ describe('installFlyctl, parallel runs on one tool cache', () => {
     expect(await readdir(process.env.RUNNER_TEMP!)).toEqual([])
     // flyctl's `version` runs used the folder each run gave it, never $HOME/.fly.
     for (let i = 0; i < 8; i++) expect(existsSync(join(root, `fly-config-${i}`))).toBe(true)
+    // One `flyctl version` per run: a run that lost the race finds the winner's copy byte-identical
+    // to the one it verified, and does not run it again.
+    const versions = (await readJournal(process.env.FLYCTL_STANDIN_STATE!)).filter((e) => e.argv[0] === 'version')
+    expect(versions).toHaveLength(8)
   })
 
   it('replaces a half-copied folder that another installer marked complete', async () => {
