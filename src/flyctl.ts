@@ -25,6 +25,11 @@ export interface FlyctlOptions {
   signal?: AbortSignal
   /** Bounds of the retry of calls marked safe to repeat (tests shorten the delays). */
   backoff?: Partial<Backoff>
+  /**
+   * flyctl's config folder, given to the child as FLY_CONFIG_DIR (see flyctlEnv). Runs that share
+   * HOME give each their own, so no two runs share flyctl's mutable state.
+   */
+  configDir?: string
 }
 
 /**
@@ -139,8 +144,16 @@ export function displayCommand(args: readonly string[]): string {
 /**
  * The child's environment: the token under FLY_API_TOKEN only, an inherited FLY_ACCESS_TOKEN
  * removed (it wins over FLY_API_TOKEN, and an empty one hides it), and flyctl kept quiet.
+ *
+ * With `configDir`, FLY_CONFIG_DIR points flyctl at a folder of this run's own. flyctl keeps
+ * mutable state in its config folder, `$FLY_CONFIG_DIR` else `$HOME/.fly` (helpers/config.go
+ * GetConfigDirectory): every command creates it and probes it with a temp file
+ * (internal/command/command.go ensureConfigDirExists, ensureConfigDirPerms), rewrites `state.yml`
+ * when its cache changed (command.go finalize, internal/cache), keeps `config.yml` with WireGuard
+ * peers and keys (flyctl/flyctl.go), and the agent's socket, pid and logs (agent/agent.go,
+ * agent/start.go). Parallel runs under one HOME would share and rewrite all of it.
  */
-export function flyctlEnv(base: NodeJS.ProcessEnv, token: string): NodeJS.ProcessEnv {
+export function flyctlEnv(base: NodeJS.ProcessEnv, token: string, configDir?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base }
   delete env.FLY_ACCESS_TOKEN
   // Our inputs decide the app and the config; stray variables must not redirect a call.
@@ -149,6 +162,7 @@ export function flyctlEnv(base: NodeJS.ProcessEnv, token: string): NodeJS.Proces
   for (const key of Object.keys(env)) if (key.startsWith('INPUT_')) delete env[key]
   if (token) env.FLY_API_TOKEN = token
   else delete env.FLY_API_TOKEN
+  if (configDir) env.FLY_CONFIG_DIR = configDir
   env.FLY_NO_UPDATE_CHECK = '1'
   env.NO_COLOR = '1'
   env.CI = env.CI ?? 'true'
@@ -220,11 +234,11 @@ export class Flyctl {
   }
 
   private spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
-    const { binary, token, env, cwd, log } = this.options
+    const { binary, token, env, cwd, log, configDir } = this.options
     return new Promise((resolve, reject) => {
       const child = spawn(binary, args, {
         cwd,
-        env: flyctlEnv(env ?? process.env, token),
+        env: flyctlEnv(env ?? process.env, token, configDir),
         stdio: ['pipe', 'pipe', 'pipe'],
         shell: false,
       })

@@ -8,6 +8,7 @@ import { parseDeployArgs } from './deploy-args.js'
 import { argvSecretProblems, buildArgProblems, dropReason, envProblems, neverSynced, secretValueProblem, type Dropped, type SecretView } from './secret-boundaries.js'
 import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs } from './preview-inputs.js'
 import { SecretSelection, syncedName } from './secrets-select.js'
+import { claimRunDirs } from './run-dir.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
 import { parseMemoryMb } from './units.js'
 
@@ -546,7 +547,7 @@ function isFile(p: string): boolean {
 export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan {
   const runnerTemp = process.env.RUNNER_TEMP
   if (!runnerTemp) throw new Error('RUNNER_TEMP is not set: this action must run inside a GitHub Actions job (or a runner-like environment)')
-  return parseInputs({
+  const plan = parseInputs({
     read: (name) => core.getInput(name),
     env: process.env,
     redactor,
@@ -554,6 +555,8 @@ export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan 
     runnerTemp,
     pinnedFlyctlVersion,
   })
+  // Parallel runs may share RUNNER_TEMP and HOME (SPEC "Fleets"): each gets folders of its own.
+  return { ...plan, ...claimRunDirs(runnerTemp, plan.app) }
 }
 
 /** The plan as it may be printed: secret names only, token hidden. */

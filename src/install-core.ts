@@ -3,6 +3,7 @@
  * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
  * touches the network, the disk or the environment; install.ts is the edge.
  */
+import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
 
 /** The flyctl release the action is tested against; the default of `flyctl-version`. */
@@ -319,4 +320,51 @@ function retryAfterMs(header: string | undefined): number | undefined {
 
 export function describeFailure(failure: AttemptFailure): string {
   return failure.kind === 'status' ? `HTTP ${failure.status}` : failure.code ? `${failure.code} (${failure.message})` : failure.message
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tool cache, shared by parallel runs
+
+/**
+ * `<RUNNER_TOOL_CACHE>/flyctl/<version>/<arch>`, the folder @actions/tool-cache's `find` looks in
+ * (tool-cache.js `find`: `path.join(cacheDir, toolName, semver.clean(version), arch)` plus a
+ * `<folder>.complete` marker). Our versions are exact already, so `semver.clean` keeps them.
+ */
+export function toolCachePath(toolCacheRoot: string, version: string, toolArch: string): string {
+  return join(toolCacheRoot, TOOL_NAME, version, toolArch)
+}
+
+/** Suffixes of this run's private folders beside the destination; never a version folder. */
+const STAGING = '.partial'
+const ASIDE = '.replaced'
+
+/**
+ * Where one run stages its copy before renaming it into place: beside the destination, hence on
+ * the same filesystem (rename(2) is atomic there; RUNNER_TEMP may be another disk), and hidden
+ * (a leading dot) so that no tool-cache listing takes it for a version or an arch.
+ */
+export function stagingPath(dest: string, id: string): string {
+  return join(dirname(dest), `.${basename(dest)}-${id}${STAGING}`)
+}
+
+/** Where a broken folder found at the destination is moved before the good one takes its place. */
+export function asidePath(dest: string, id: string): string {
+  return join(dirname(dest), `.${basename(dest)}-${id}${ASIDE}`)
+}
+
+/** How long a staging folder may sit before it counts as left by a killed run and is swept. */
+export const STALE_STAGING_MS = 60 * 60 * 1000
+
+/** A name in `<tool>/<version>/` that a run of ours made for itself and a killed run may have left. */
+export function isPrivateFolder(name: string): boolean {
+  return name.startsWith('.') && (name.endsWith(STAGING) || name.endsWith(ASIDE))
+}
+
+/**
+ * rename(2) onto a folder that has files fails with ENOTEMPTY (Linux) or EEXIST (macOS, BSD);
+ * Windows answers EPERM (or EACCES) when the destination exists or a file in it is open. Each of
+ * these means "another copy is already in place", which the caller checks instead of failing.
+ */
+export function isDestinationTaken(code: string | undefined): boolean {
+  return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES'
 }

@@ -9,9 +9,9 @@
  * put on PATH.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { chmod, copyFile, mkdir, rm, stat, symlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { chmod, copyFile, cp, mkdir, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import * as core from '@actions/core'
@@ -23,7 +23,9 @@ import { Redactor } from './redact.js'
 import {
   DEFAULT_ENDPOINTS,
   DEFAULT_RETRY,
+  STALE_STAGING_MS,
   TOOL_NAME,
+  asidePath,
   checkDigest,
   checkMirror,
   describeFailure,
@@ -35,8 +37,12 @@ import {
   parseVersionOutput,
   parseVersionSpec,
   platformTarget,
+  isDestinationTaken,
+  isPrivateFolder,
   releaseUrls,
   retryDelayMs,
+  stagingPath,
+  toolCachePath,
 } from './install-core.js'
 import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './install-core.js'
 
@@ -54,6 +60,8 @@ export interface InstallRequest {
   log?: (line: string) => void
   /** Retry policy for downloads and GitHub's API; tests shorten the delays. */
   retry?: Partial<RetryPolicy>
+  /** flyctl's config folder for its `version` runs (FLY_CONFIG_DIR; see FlyctlOptions.configDir). */
+  configDir?: string
 }
 
 export interface InstalledFlyctl {
@@ -85,7 +93,7 @@ export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyct
 
   const cached = tc.find(TOOL_NAME, version, target.toolArch)
   if (cached) {
-    const installed = await useCached(cached, version, target, log)
+    const installed = await useCached(cached, version, target, log, req.configDir)
     if (installed) {
       core.addPath(installed.dir)
       return installed
@@ -94,16 +102,8 @@ export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyct
 
   requireEnv('RUNNER_TEMP')
   const downloadBase = mirror ?? endpoints.githubDownload
-  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log)
+  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req.configDir)
   const binary = join(dir, target.binary)
-  try {
-    await verifyBinary(binary, version, log)
-  } catch (err) {
-    // Leave no broken entry behind for the next job on this runner to find.
-    await rm(dir, { recursive: true, force: true })
-    await rm(`${dir}.complete`, { force: true })
-    throw err
-  }
   core.addPath(dir)
   log(`flyctl ${version} installed in ${dir}; \`flyctl\` and \`fly\` are on PATH`)
   return { version, binary, dir, fromCache: false }
@@ -118,11 +118,12 @@ async function useCached(
   version: string,
   target: PlatformTarget,
   log: (line: string) => void,
+  configDir: string | undefined,
 ): Promise<InstalledFlyctl | undefined> {
   const binary = join(dir, target.binary)
   try {
     await ensureAlias(dir, target)
-    await verifyBinary(binary, version, log)
+    await verifyBinary(binary, version, log, configDir)
   } catch (err) {
     log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${(err as Error).message}`)
     return undefined
@@ -173,6 +174,7 @@ async function downloadAndCache(
   target: PlatformTarget,
   fromMirror: boolean,
   log: (line: string) => void,
+  configDir: string | undefined,
 ): Promise<string> {
   const urls = releaseUrls(downloadBase, version, target)
   const work = join(requireEnv('RUNNER_TEMP'), `flyctl-${randomUUID()}`)
@@ -209,7 +211,9 @@ async function downloadAndCache(
     if (target.os !== 'Windows') await chmod(binary, 0o755)
     // The alias goes into the cached directory itself, so every later cache hit has it.
     await ensureAlias(extracted, target)
-    return await tc.cacheDir(extracted, TOOL_NAME, version, target.toolArch)
+    // Verified before it enters the cache: a binary that does not run never reaches other runs.
+    await verifyBinary(binary, version, log, configDir)
+    return await placeInToolCache(extracted, version, target, log, configDir)
   } finally {
     await rm(work, { recursive: true, force: true })
   }
@@ -235,19 +239,134 @@ async function fetchChecksums(
   )
 }
 
-/** `fly` beside `flyctl`, as Fly's install.sh and Homebrew formula do: a symlink, or a copy on Windows. */
+/**
+ * `fly` beside `flyctl`, as Fly's install.sh and Homebrew formula do: a symlink, or a copy on
+ * Windows. Made under a private name and renamed over `fly` (atomic, and it replaces a dangling
+ * link), so two runs adding it to the same cached folder at once both succeed.
+ */
 async function ensureAlias(dir: string, target: PlatformTarget): Promise<void> {
   const alias = join(dir, target.alias)
   if (await isFile(alias)) return
-  // A dangling link would make symlink() fail with EEXIST.
-  await rm(alias, { force: true })
-  if (target.os === 'Windows') await copyFile(join(dir, target.binary), alias)
-  else await symlink(target.binary, alias)
+  const temporary = join(dir, `.${target.alias}-${randomUUID()}`)
+  try {
+    if (target.os === 'Windows') await copyFile(join(dir, target.binary), temporary)
+    else await symlink(target.binary, temporary)
+    await rename(temporary, alias)
+  } finally {
+    await rm(temporary, { force: true })
+  }
+}
+
+/**
+ * Put a verified flyctl folder into the tool cache so that no run ever sees it half-written.
+ * @actions/tool-cache's `cacheDir` is not atomic (tool-cache.js `cacheDir` and `_createToolPath`):
+ * it deletes `<tool>/<ver>/<arch>` and its `.complete`, copies item by item, then writes
+ * `.complete`; a second run doing the same at once deletes files the first is copying or running,
+ * and a third can find the marker beside a half-copied folder. Here the copy goes into a private
+ * staging folder beside the destination and is renamed into place in one step, and only then is
+ * `.complete` written. A run that loses the race uses the winner's copy once it runs.
+ */
+async function placeInToolCache(
+  source: string,
+  version: string,
+  target: PlatformTarget,
+  log: (line: string) => void,
+  configDir: string | undefined,
+): Promise<string> {
+  const dest = toolCachePath(requireEnv('RUNNER_TOOL_CACHE'), version, target.toolArch)
+  const id = randomUUID()
+  const staging = stagingPath(dest, id)
+  await mkdir(dirname(dest), { recursive: true })
+  await sweepStaleFolders(dirname(dest))
+  try {
+    await cp(source, staging, { recursive: true, verbatimSymlinks: true })
+    if (!(await renameUnlessTaken(staging, dest))) {
+      // The same bytes as the copy verified above need no second `flyctl version`.
+      const binary = join(dest, target.binary)
+      if ((await sameBytes(join(source, target.binary), binary)) || (await runsAsVersion(binary, version, configDir))) {
+        log(`flyctl ${version} was put into the tool cache by another run meanwhile; using that copy`)
+      } else {
+        // An older installer's leftover: move it aside in one step, then put ours in its place.
+        log(`the tool cache's ${dest} does not hold a working flyctl ${version}; replacing it`)
+        await replaceBroken(staging, dest, asidePath(dest, id))
+      }
+    }
+    await writeFile(`${dest}.complete`, '')
+    return dest
+  } catch (err) {
+    throw new Error(`could not put flyctl ${version} into the tool cache at ${dest}: ${(err as Error).message}`, { cause: err })
+  } finally {
+    await rm(staging, { recursive: true, force: true })
+  }
+}
+
+/** rename(2), or false when a copy is already in place (see isDestinationTaken). */
+async function renameUnlessTaken(from: string, to: string): Promise<boolean> {
+  try {
+    await rename(from, to)
+    return true
+  } catch (err) {
+    if (isDestinationTaken((err as NodeJS.ErrnoException).code)) return false
+    throw err
+  }
+}
+
+/**
+ * Swap a broken folder out for ours: moved aside in one step, ours renamed in. Another run doing
+ * the same at once may move it first (ENOENT) or put its own copy in first (taken): both fine,
+ * since every copy renamed into place was verified.
+ */
+async function replaceBroken(staging: string, dest: string, aside: string): Promise<void> {
+  try {
+    await rename(dest, aside)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  try {
+    await renameUnlessTaken(staging, dest)
+  } finally {
+    await rm(aside, { recursive: true, force: true })
+  }
+}
+
+/** Compared by SHA-256, streamed: flyctl is some 80 MB. */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const digest = async (file: string): Promise<string> => {
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+    return hash.digest('hex')
+  }
+  try {
+    const [x, y] = await Promise.all([digest(a), digest(b)])
+    return x === y
+  } catch {
+    return false
+  }
+}
+
+async function runsAsVersion(binary: string, version: string, configDir: string | undefined): Promise<boolean> {
+  try {
+    await verifyBinary(binary, version, () => {}, configDir)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Staging folders of runs that were killed (SIGKILL leaves no `finally`) are removed after an hour. */
+async function sweepStaleFolders(versionDir: string): Promise<void> {
+  const now = Date.now()
+  for (const name of await readdir(versionDir).catch(() => [] as string[])) {
+    if (!isPrivateFolder(name)) continue
+    const folder = join(versionDir, name)
+    const age = now - ((await stat(folder).catch(() => undefined))?.mtimeMs ?? now)
+    if (age > STALE_STAGING_MS) await rm(folder, { recursive: true, force: true })
+  }
 }
 
 /** Run `flyctl version` once: the binary must start and report the version we asked for. */
-async function verifyBinary(binary: string, version: string, log: (line: string) => void): Promise<void> {
-  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor() })
+async function verifyBinary(binary: string, version: string, log: (line: string) => void, configDir?: string): Promise<void> {
+  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), configDir })
   const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS, retry: { safe: 'reading' } })
   const line = result.stdout.trim().split(/\r?\n/)[0] ?? ''
   const reported = parseVersionOutput(result.stdout)

@@ -82,12 +82,12 @@ async function runStages(plan: Plan, record: RunRecord, redactor: Redactor, sign
   const checkCancel = (): void => signal.throwIfAborted()
 
   // 1. install
-  const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info }), (r) =>
+  const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info, configDir: plan.flyctlConfigDir }), (r) =>
     r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`,
   )
   record.flyctlVersion = installed.version
   core.setOutput('flyctl-version', installed.version)
-  const flyctl = new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor, cwd: plan.workingDirectory, log: core.info, signal })
+  const flyctl = new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor, cwd: plan.workingDirectory, log: core.info, signal, configDir: plan.flyctlConfigDir })
   const ctx: StageContext = { flyctl, plan, log: { info: core.info, warning: core.warning } }
   checkCancel()
 

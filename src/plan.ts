@@ -104,6 +104,10 @@ export interface Plan {
   repository?: string
   /** mode: preview: the pull request of the event. */
   pullRequest?: PullRequestRef
+  /** This run's own folder under runnerTemp (src/run-dir.ts); unset: `<runnerTemp>/fly-deploy/<app>`. */
+  runDir?: string
+  /** flyctl's FLY_CONFIG_DIR for this run (src/run-dir.ts); unset: flyctl's own default. */
+  flyctlConfigDir?: string
 }
 
 /** Defaults of the guide (seeds/ fly.toml) applied when neither an input nor `config` sets a value. */

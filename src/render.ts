@@ -99,8 +99,9 @@ const GUIDE_HEAP_RATIO = 0.75
 
 export const TCP_CHECK_NAME = 'gateway'
 
-export function renderDirFor(plan: Pick<Plan, 'runnerTemp' | 'app'>): string {
-  return join(plan.runnerTemp, 'fly-deploy', plan.app)
+/** The run's own folder when it has one (src/run-dir.ts: parallel runs never share it). */
+export function renderDirFor(plan: Pick<Plan, 'runnerTemp' | 'app' | 'runDir'>): string {
+  return plan.runDir ?? join(plan.runnerTemp, 'fly-deploy', plan.app)
 }
 
 /** Pure: the rendered config for a plan, from the user's file or the guide's. */
@@ -429,7 +430,7 @@ export function splitCommand(text: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Edge
 
-/** Reads the user's files, writes RUNNER_TEMP/fly-deploy/<app>/fly.toml (and the openclaw.json copy), prints it. */
+/** Reads the user's files, writes fly.toml (and the openclaw.json copy) into the run's folder under RUNNER_TEMP, prints it. */
 export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
   const renderDir = renderDirFor(plan)
   const workspace = process.env.GITHUB_WORKSPACE ?? plan.workingDirectory

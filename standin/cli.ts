@@ -3,6 +3,7 @@
 // faults file, runs the command against the state root and journals the call.
 import { commandPath, isRunnable, parseFlags, resolveCommand, suggestions, usage, validateArgs } from './args.ts'
 import type { CommandSpec, FlagSpec, Parsed } from './args.ts'
+import { prepareConfigDir } from './config-dir.ts'
 import { err, out, runInterruptHooks } from './context.ts'
 import type { Ctx } from './context.ts'
 import { runAppsDestroy, runAppsList } from './apps-commands.ts'
@@ -460,6 +461,8 @@ export function commandTree(): CommandSpec {
 }
 
 let activeCtx: Omit<Ctx, 'parsed'> | undefined
+/** flyctl's config folder this call prepared (journaled, so tests see which one each call used). */
+let configDirUsed: string | undefined
 function currentCtx(parsed: Parsed): Ctx {
   if (!activeCtx) throw new Error('no context')
   const ctx = activeCtx as Ctx
@@ -491,7 +494,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const base = { stateDir, env: process.env, version: process.env.FLYCTL_STANDIN_VERSION || DEFAULT_VERSION, faults: {} as CliFaults, stdinUsed: false }
   activeCtx = base
-  const journal = (exit: number) => appendJournal(stateDir, { ts: new Date().toISOString(), argv, stdin: base.stdinUsed, exit })
+  const journal = (exit: number) =>
+    appendJournal(stateDir, { ts: new Date().toISOString(), argv, stdin: base.stdinUsed, exit, ...(configDirUsed ? { configDir: configDirUsed } : {}) })
 
   // root.go: SIGINT/SIGTERM cancel the context; a cancelled flyctl exits 127 (cli.go).
   const onSignal = () => {
@@ -548,6 +552,8 @@ async function dispatch(argv: string[], base: Omit<Ctx, 'parsed'>): Promise<numb
     return 0
   }
 
+  // command.go commonPreparers run before every runnable command: the config folder first.
+  configDirUsed = prepareConfigDir(base.env)
   const names = [typed.join(' '), commandPath(path.slice(1))]
   base.faults = readCliFaults(base.stateDir)
   const latency = latencyFor(base.faults, names)

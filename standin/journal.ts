@@ -1,4 +1,4 @@
-// <state>/journal.jsonl: one line per flyctl call, {ts, argv, stdin, exit}. It never holds what
+// <state>/journal.jsonl: one line per flyctl call, {ts, argv, stdin, exit, configDir}. It never holds what
 // came on stdin, only whether the call read any; `secrets set NAME=VALUE` values are masked.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -8,6 +8,8 @@ export interface JournalEntry {
   argv: string[]
   stdin: boolean
   exit: number
+  /** flyctl's config folder the call used (FLY_CONFIG_DIR, else $HOME/.fly; standin/config-dir.ts). */
+  configDir?: string
 }
 
 export function maskArgv(argv: string[]): string[] {

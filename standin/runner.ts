@@ -45,6 +45,11 @@ export interface RunActionOptions {
   killWhen?: { text: string; signal: NodeJS.Signals }
   /** Receives output as it arrives, and which stream it came on (the demo prints the log live). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
+  /**
+   * Where the GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, ... files go; `dirs.root` by default. Runs at
+   * once that share `dirs` each need their own, as each job on a runner has its own.
+   */
+  commandDir?: string
 }
 
 /** `name<<delimiter\nvalue\ndelimiter` blocks, as @actions/core writes GITHUB_OUTPUT. */
@@ -68,12 +73,14 @@ export function parseCommandFile(text: string): Record<string, string> {
 
 export function runAction(opts: RunActionOptions): Promise<ActionResult> {
   const { dirs } = opts
+  const fileDir = opts.commandDir ?? dirs.root
+  fs.mkdirSync(fileDir, { recursive: true })
   const files = {
-    GITHUB_OUTPUT: path.join(dirs.root, 'output.txt'),
-    GITHUB_STEP_SUMMARY: path.join(dirs.root, 'summary.md'),
-    GITHUB_ENV: path.join(dirs.root, 'env.txt'),
-    GITHUB_PATH: path.join(dirs.root, 'path.txt'),
-    GITHUB_STATE: path.join(dirs.root, 'state.txt'),
+    GITHUB_OUTPUT: path.join(fileDir, 'output.txt'),
+    GITHUB_STEP_SUMMARY: path.join(fileDir, 'summary.md'),
+    GITHUB_ENV: path.join(fileDir, 'env.txt'),
+    GITHUB_PATH: path.join(fileDir, 'path.txt'),
+    GITHUB_STATE: path.join(fileDir, 'state.txt'),
   }
   for (const file of Object.values(files)) fs.writeFileSync(file, '')
   const env: NodeJS.ProcessEnv = {
