@@ -141,7 +141,8 @@ describe('transient failures', () => {
       flyctl,
       plan,
       log: { info: (m) => messages.push(m), warning: (m) => messages.push(m) },
-      rendered: { path: path.join(w.dirs.temp, 'fly-deploy', APP, 'fly.toml') },
+      // The first run's rendered file (each run renders into a folder of its own: src/run-dir.ts).
+      rendered: { path: first.outputs['fly-config'] as string },
     }
     const before = (await readJournal(w.state)).length
     const result = await deploy(ctx)
