@@ -36082,7 +36082,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8939);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3544);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36091,7 +36091,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8939:
+/***/ 3544:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -36099,6 +36099,8 @@ __webpack_async_result__();
 __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
+
+// UNUSED EXPORTS: defaultDeps
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -39047,6 +39049,388 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/journal.ts
+/**
+ * The change journal: what this run changed on Fly, recorded by the one flyctl runner the moment
+ * flyctl confirms a mutating call (exit 0), and also when a mutating call was in flight as the job
+ * was cancelled or interrupted (Fly may already hold its effect: a deploy creates the release and
+ * updates machines before it waits). The summary's "changed on Fly" is this journal and nothing else.
+ */
+class ChangeJournal {
+    entries = [];
+    /** Record one change; returns the entry so the caller may add what it learns later (the release). */
+    record(what, state = 'done') {
+        const change = { what, state };
+        this.entries.push(change);
+        return change;
+    }
+    /** The entries as summary lines. */
+    lines() {
+        return this.entries.map((c) => `${c.what}${STATE_NOTE[c.state]}`);
+    }
+}
+const STATE_NOTE = {
+    done: '',
+    'in-flight': ' (in flight when the job was cancelled: Fly may hold part of it)',
+    interrupted: ' (interrupted by the health gate: Fly holds the release, marked interrupted)',
+    failed: ' (failed: Fly may hold part of it, see the step log)',
+};
+/** Mutating flyctl commands and how each reads in the journal; every other command only reads. */
+const MUTATING = [
+    { match: (a) => is(a, 'apps', 'create'), describe: (a) => `created app ${a[2]}` },
+    { match: (a) => is(a, 'apps', 'destroy'), describe: (a) => `destroyed app ${a[2]}` },
+    { match: (a) => is(a, 'volumes', 'create'), describe: (a) => `created volume ${a[2]}` },
+    { match: (a) => is(a, 'secrets', 'import'), describe: () => 'staged secrets' },
+    { match: (a) => is(a, 'secrets', 'set'), describe: () => 'set secrets' },
+    { match: (a) => is(a, 'secrets', 'unset'), describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}` },
+    { match: (a) => is(a, 'secrets', 'deploy'), describe: () => 'deployed staged secrets' },
+    { match: (a) => a[0] === 'deploy', describe: (a) => (a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release') },
+    { match: (a) => isMachine(a, 'start'), describe: (a) => `started machine ${a[2]}` },
+    { match: (a) => isMachine(a, 'stop'), describe: (a) => `stopped machine ${a[2]}` },
+    { match: (a) => isMachine(a, 'restart'), describe: (a) => `restarted machine ${a[2]}` },
+    { match: (a) => isMachine(a, 'update'), describe: (a) => `updated machine ${a[2]}` },
+    { match: (a) => isMachine(a, 'destroy'), describe: (a) => `destroyed machine ${a[2]}` },
+    { match: (a) => is(a, 'ips', 'release'), describe: (a) => `released IP ${a[2]}` },
+    { match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''), describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address` },
+    { match: (a) => is(a, 'ssh', 'console'), describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}` },
+];
+function is(args, group, verb) {
+    return args[0] === group && args[1] === verb;
+}
+function isMachine(args, verb) {
+    return ['machine', 'machines', 'm'].includes(args[0] ?? '') && args[1] === verb;
+}
+/** Positional words after `from` (flags and their values left out). */
+function positional(args, from) {
+    const words = [];
+    for (let i = from; i < args.length; i++) {
+        const word = args[i];
+        if (word === '--app' || word === '-a')
+            i++;
+        else if (!word.startsWith('-'))
+            words.push(word);
+    }
+    return words;
+}
+/** How a flyctl call reads in the journal when it changes Fly; undefined for a reading call. */
+function describeChange(args) {
+    return MUTATING.find((m) => m.match(args))?.describe(args);
+}
+
+;// CONCATENATED MODULE: ./src/flyctl.ts
+
+
+/** Reading calls are retried; pass as `{ retry: READING }`. */
+const READING = { safe: 'reading' };
+const DEFAULT_BACKOFF = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 };
+/** Delay before repeat number `repeat` (1-based): full jitter over an exponential, capped. */
+function backoffDelayMs(b, repeat, random = Math.random) {
+    const ceiling = Math.min(b.maxDelayMs, b.baseDelayMs * 2 ** (repeat - 1));
+    // Half fixed, half random: spreads concurrent runs apart without ever retrying at once.
+    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+class FlyctlError extends Error {
+    command;
+    exitCode;
+    flyError;
+    stderr;
+    /** How often the call was run before this failure was given up on. */
+    attempts;
+    constructor(command, exitCode, flyError, stderr, note = '', attempts = 1) {
+        super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`);
+        this.name = 'FlyctlError';
+        this.command = command;
+        this.exitCode = exitCode;
+        this.flyError = flyError;
+        this.stderr = stderr;
+        this.attempts = attempts;
+    }
+    /** Failures worth retrying for a reading call: the platform or the network, not the request. */
+    get transient() {
+        return isTransientText(`${this.flyError}\n${this.stderr}`) || this.exitCode === 126;
+    }
+}
+const TRANSIENT = /(timeout|timed out|deadline exceeded|connection reset|ECONNRESET|EOF|temporarily unavailable|rate limit|too many requests|\b429\b|\b50[0234]\b|bad gateway|service unavailable|gateway timeout|connection refused|i\/o timeout|TLS handshake)/i;
+function isTransientText(text) {
+    return TRANSIENT.test(text);
+}
+/** flyctl prints `Error: <msg>` on stderr (internal/cli); keep that part and what follows. */
+function extractFlyError(stderr) {
+    const lines = stderr.split(/\r?\n/);
+    const at = lines.findIndex((l) => /^Error:?\s/.test(l.trim()) || l.trim() === 'Error:');
+    const text = at >= 0 ? lines.slice(at).join('\n') : lines.filter((l) => l.trim()).slice(-5).join('\n');
+    return text.replace(/^\s*Error:?\s*/, '').trim();
+}
+/** Quote argv for display only; nothing is ever run through a shell. */
+function displayCommand(args) {
+    return ['flyctl', ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+/**
+ * The child's environment: the token under FLY_API_TOKEN only, an inherited FLY_ACCESS_TOKEN
+ * removed (it wins over FLY_API_TOKEN, and an empty one hides it), and flyctl kept quiet.
+ *
+ * With `configDir`, FLY_CONFIG_DIR points flyctl at a folder of this run's own. flyctl keeps
+ * mutable state in its config folder, `$FLY_CONFIG_DIR` else `$HOME/.fly` (helpers/config.go
+ * GetConfigDirectory): every command creates it and probes it with a temp file
+ * (internal/command/command.go ensureConfigDirExists, ensureConfigDirPerms), rewrites `state.yml`
+ * when its cache changed (command.go finalize, internal/cache), keeps `config.yml` with WireGuard
+ * peers and keys (flyctl/flyctl.go), and the agent's socket, pid and logs (agent/agent.go,
+ * agent/start.go). Parallel runs under one HOME would share and rewrite all of it.
+ */
+function flyctlEnv(base, token, configDir) {
+    const env = { ...base };
+    delete env.FLY_ACCESS_TOKEN;
+    // Our inputs decide the app and the config; stray variables must not redirect a call.
+    delete env.FLY_APP;
+    delete env.FLY_CONFIG;
+    for (const key of Object.keys(env))
+        if (key.startsWith('INPUT_'))
+            delete env[key];
+    if (token)
+        env.FLY_API_TOKEN = token;
+    else
+        delete env.FLY_API_TOKEN;
+    if (configDir)
+        env.FLY_CONFIG_DIR = configDir;
+    env.FLY_NO_UPDATE_CHECK = '1';
+    // `fly deploy` then prints the release it made as one JSON line (deploy/machines_deploymachinesapp.go).
+    env.FLY_EMIT_RELEASE_JSON = '1';
+    env.NO_COLOR = '1';
+    env.CI = env.CI ?? 'true';
+    return env;
+}
+class Flyctl {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    get binary() {
+        return this.options.binary;
+    }
+    redact(text) {
+        return this.options.redactor.redact(text);
+    }
+    async run(args, opts = {}) {
+        const change = opts.change ?? describeChange(args);
+        if (change && this.options.dryRun) {
+            throw new Error(`dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`);
+        }
+        const result = await this.runWithRetry(args, opts);
+        if (change)
+            this.journalCall(change, args, result, opts);
+        if (result.exitCode === 0 || opts.allowFailure)
+            return result;
+        return this.fail(args, result, opts, result.attempts);
+    }
+    /**
+     * Record a mutating call: confirmed (exit 0); in flight when the job was cancelled; interrupted
+     * by the gate; a failed deploy (Fly records the release before it rolls out, so it may hold one).
+     */
+    journalCall(change, args, result, opts) {
+        const journal = this.options.journal;
+        if (!journal)
+            return;
+        const cancelled = [opts.signal, this.options.signal].some((s) => s?.aborted);
+        if (result.exitCode === 0)
+            result.change = journal.record(change);
+        else if (cancelled)
+            result.change = journal.record(change, 'in-flight');
+        else if (opts.interrupt?.aborted)
+            result.change = journal.record(change, 'interrupted');
+        else if (args[0] === 'deploy')
+            result.change = journal.record(change, 'failed');
+    }
+    async runWithRetry(args, opts) {
+        const backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff };
+        const repeatable = opts.retry !== undefined && opts.retry.safe !== 'once';
+        const attempts = repeatable ? Math.max(1, backoff.attempts) : 1;
+        const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
+        for (let attempt = 1;; attempt++) {
+            const result = await this.spawn(args, opts);
+            if (result.exitCode === 0)
+                return { ...result, attempts: attempt };
+            const transient = isTransientText(`${result.error ?? ''}\n${result.stderr}`);
+            const aborted = signals.some((s) => s.aborted);
+            if (!transient || aborted || attempt >= attempts)
+                return { ...result, attempts: attempt };
+            const delay = backoffDelayMs(backoff, attempt);
+            this.options.log?.(`flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
+                `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
+            if (await sleepUnlessAborted(delay, signals))
+                return { ...result, attempts: attempt };
+        }
+    }
+    fail(args, result, opts, attempts) {
+        const aborted = [opts.signal, this.options.signal].some((s) => s?.aborted);
+        const transient = !aborted && isTransientText(`${result.error ?? ''}\n${result.stderr}`);
+        let note = '';
+        if (transient && attempts > 1)
+            note = `Gave up after ${attempts} attempts`;
+        else if (transient && opts.retry?.safe === 'once')
+            note = `Not repeated automatically: ${opts.retry.why}`;
+        throw new FlyctlError(this.redact(displayCommand(args)), result.exitCode, this.redact(result.error ?? ''), this.redact(result.stderr), this.redact(note), attempts);
+    }
+    /**
+     * Run a `--json` command and validate its output with a schema; the one JSON parser. Every
+     * `--json` command this action runs reads (list, status, releases), so it is retried unless the
+     * caller says otherwise.
+     */
+    async json(args, schema, opts = {}) {
+        const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json'];
+        const result = await this.run(full, { retry: READING, ...opts });
+        return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)));
+    }
+    /** Run flyctl once as a process; a test subclass plays the process in-process (test/__fixtures__/flyctl.ts). */
+    spawn(args, opts) {
+        const { binary, token, env, cwd, log, configDir } = this.options;
+        return new Promise((resolve, reject) => {
+            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, {
+                cwd,
+                env: flyctlEnv(env ?? process.env, token, configDir),
+                stdio: ['pipe', 'pipe', 'pipe'],
+                shell: false,
+            });
+            let stdout = '';
+            let stderr = '';
+            let pendingOut = '';
+            let pendingErr = '';
+            let finished = false;
+            const emit = (line, isOut) => {
+                if (isOut)
+                    opts.onLine?.(line);
+                if (opts.echo && log)
+                    log(this.redact(line));
+            };
+            const feed = (chunk, isOut) => {
+                const buffered = (isOut ? pendingOut : pendingErr) + chunk;
+                const lines = buffered.split('\n');
+                const rest = lines.pop() ?? '';
+                if (isOut)
+                    pendingOut = rest;
+                else
+                    pendingErr = rest;
+                for (const line of lines)
+                    emit(line.replace(/\r$/, ''), isOut);
+            };
+            child.stdout.setEncoding('utf8');
+            child.stderr.setEncoding('utf8');
+            child.stdout.on('data', (chunk) => {
+                stdout += chunk;
+                feed(chunk, true);
+            });
+            child.stderr.on('data', (chunk) => {
+                stderr += chunk;
+                feed(chunk, false);
+            });
+            let timedOut = false;
+            const stop = () => {
+                if (finished)
+                    return;
+                child.kill('SIGTERM');
+                setTimeout(() => {
+                    if (!finished)
+                        child.kill('SIGKILL');
+                }, 3000).unref();
+            };
+            const timer = opts.timeoutMs
+                ? setTimeout(() => {
+                    timedOut = true;
+                    stop();
+                }, opts.timeoutMs)
+                : undefined;
+            const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
+            for (const s of signals) {
+                if (s.aborted)
+                    stop();
+                else
+                    s.addEventListener('abort', stop, { once: true });
+            }
+            const interrupt = () => {
+                if (finished)
+                    return;
+                child.kill('SIGINT');
+                setTimeout(() => {
+                    if (!finished)
+                        child.kill('SIGKILL');
+                }, 20_000).unref();
+            };
+            opts.interrupt?.addEventListener('abort', interrupt, { once: true });
+            child.on('error', (err) => {
+                finished = true;
+                if (timer)
+                    clearTimeout(timer);
+                reject(new Error(`could not start flyctl at ${binary}: ${err.message}`));
+            });
+            child.on('close', (code, sig) => {
+                finished = true;
+                if (timer)
+                    clearTimeout(timer);
+                for (const s of signals)
+                    s.removeEventListener('abort', stop);
+                opts.interrupt?.removeEventListener('abort', interrupt);
+                if (pendingOut)
+                    emit(pendingOut, true);
+                if (pendingErr)
+                    emit(pendingErr, false);
+                const exitCode = code ?? (sig ? 128 + 15 : 1);
+                // Our own deadline ended it: say so, which also makes it a transient failure.
+                const error = timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(stderr);
+                resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : error });
+            });
+            child.stdin.on('error', () => {
+                // flyctl may exit before reading stdin; its exit code tells what happened.
+            });
+            if (opts.stdin !== undefined)
+                child.stdin.end(opts.stdin);
+            else
+                child.stdin.end();
+        });
+    }
+}
+function firstLine(text) {
+    return text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? 'no error text';
+}
+/** Wait, or stop early when a signal aborts; true when aborted. */
+function sleepUnlessAborted(ms, signals) {
+    if (signals.some((s) => s.aborted))
+        return Promise.resolve(true);
+    return new Promise((resolve) => {
+        const done = (aborted) => {
+            clearTimeout(timer);
+            for (const s of signals)
+                s.removeEventListener('abort', onAbort);
+            resolve(aborted);
+        };
+        const onAbort = () => done(true);
+        const timer = setTimeout(() => done(false), ms);
+        for (const s of signals)
+            s.addEventListener('abort', onAbort, { once: true });
+    });
+}
+/** Parse flyctl's JSON output and check its shape; errors name the command, never the payload. */
+function parseFlyJson(stdout, schema, command) {
+    let data;
+    try {
+        data = JSON.parse(stdout.trim() === '' ? 'null' : stdout);
+    }
+    catch (err) {
+        throw new Error(`\`${command}\` printed output that is not JSON (${err.message}); is flyctl too old for --json?`);
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`\`${command}\` printed JSON of an unexpected shape (at ${issue?.path.join('.') || 'top'}: ${issue?.message}); ` +
+            'set flyctl-version to a tested version');
+    }
+    return parsed.data;
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -48582,2133 +48966,6 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/fly-json.ts
-
-/**
- * Shapes of the flyctl `--json` outputs this action reads (REFERENCE.md; flyctl's render.JSON
- * over fly-go's api types). Only the fields we use are required; everything else passes through,
- * so a newer flyctl that adds fields keeps working.
- */
-const MachineSchema = looseObject({
-    id: schemas_string(),
-    name: schemas_string().optional().default(''),
-    state: schemas_string(),
-    region: schemas_string().optional().default(''),
-    image_ref: looseObject({
-        registry: schemas_string().optional(),
-        repository: schemas_string().optional(),
-        tag: schemas_string().optional(),
-        digest: schemas_string().optional(),
-    })
-        .optional(),
-    created_at: schemas_string().optional(),
-    updated_at: schemas_string().optional(),
-    config: looseObject({
-        image: schemas_string().optional(),
-        env: record(schemas_string(), schemas_string()).nullish(),
-        init: looseObject({
-            cmd: array(schemas_string()).nullish(),
-            exec: array(schemas_string()).nullish(),
-            entrypoint: array(schemas_string()).nullish(),
-        })
-            .nullish(),
-        guest: looseObject({
-            cpu_kind: schemas_string().optional(),
-            cpus: schemas_number().optional(),
-            memory_mb: schemas_number().optional(),
-        })
-            .nullish(),
-        metadata: record(schemas_string(), schemas_string()).nullish(),
-        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional() })).nullish(),
-    })
-        .optional()
-        .default({}),
-    events: array(looseObject({
-        type: schemas_string(),
-        status: schemas_string().optional().default(''),
-        source: schemas_string().optional(),
-        timestamp: schemas_number().optional(),
-        request: unknown().optional(),
-    }))
-        .nullish(),
-    checks: array(looseObject({ name: schemas_string(), status: schemas_string(), output: schemas_string().optional().default('') }))
-        .nullish(),
-});
-const MachineListSchema = array(MachineSchema).nullable().transform((v) => v ?? []);
-/** `secrets list --json`: name/digest/status since 0.4.7; older releases used other casings. */
-const SecretListSchema = array(looseObject({
-    name: schemas_string().optional(),
-    Name: schemas_string().optional(),
-    digest: schemas_string().optional(),
-    Digest: schemas_string().optional(),
-    status: schemas_string().optional(),
-})
-    .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })))
-    .nullable()
-    .transform((v) => (v ?? []).filter((s) => s.name !== ''));
-const VolumeSchema = looseObject({
-    id: schemas_string(),
-    name: schemas_string(),
-    state: schemas_string().optional().default(''),
-    size_gb: schemas_number().optional(),
-    region: schemas_string().optional().default(''),
-    attached_machine_id: schemas_string().nullish(),
-});
-const VolumeListSchema = array(VolumeSchema).nullable().transform((v) => v ?? []);
-const IpSchema = looseObject({
-    ID: schemas_string().optional(),
-    Address: schemas_string(),
-    Type: schemas_string(),
-    Region: schemas_string().optional().default(''),
-});
-const IpListSchema = array(IpSchema).nullable().transform((v) => v ?? []);
-const ReleaseSchema = looseObject({
-    ID: schemas_string().optional(),
-    Version: schemas_number(),
-    Stable: schemas_boolean().optional(),
-    InProgress: schemas_boolean().optional(),
-    Status: schemas_string().optional().default(''),
-    Description: schemas_string().optional().default(''),
-    Reason: schemas_string().optional().default(''),
-    CreatedAt: schemas_string().optional(),
-    ImageRef: schemas_string().optional().default(''),
-});
-const ReleaseListSchema = array(ReleaseSchema).nullable().transform((v) => v ?? []);
-const AppSchema = looseObject({
-    ID: schemas_string().optional(),
-    Name: schemas_string(),
-    Status: schemas_string().optional(),
-    Organization: looseObject({ Slug: schemas_string().optional() }).nullish(),
-    Hostname: schemas_string().optional(),
-    Deployed: schemas_boolean().optional(),
-});
-const AppListSchema = array(AppSchema).nullable().transform((v) => v ?? []);
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/flyctl.ts
-
-/** Reading calls are retried; pass as `{ retry: READING }`. */
-const READING = { safe: 'reading' };
-const DEFAULT_BACKOFF = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 };
-/** Delay before repeat number `repeat` (1-based): full jitter over an exponential, capped. */
-function backoffDelayMs(b, repeat, random = Math.random) {
-    const ceiling = Math.min(b.maxDelayMs, b.baseDelayMs * 2 ** (repeat - 1));
-    // Half fixed, half random: spreads concurrent runs apart without ever retrying at once.
-    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
-class FlyctlError extends Error {
-    command;
-    exitCode;
-    flyError;
-    stderr;
-    /** How often the call was run before this failure was given up on. */
-    attempts;
-    constructor(command, exitCode, flyError, stderr, note = '', attempts = 1) {
-        super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`);
-        this.name = 'FlyctlError';
-        this.command = command;
-        this.exitCode = exitCode;
-        this.flyError = flyError;
-        this.stderr = stderr;
-        this.attempts = attempts;
-    }
-    /** Failures worth retrying for a reading call: the platform or the network, not the request. */
-    get transient() {
-        return isTransientText(`${this.flyError}\n${this.stderr}`) || this.exitCode === 126;
-    }
-}
-const TRANSIENT = /(timeout|timed out|deadline exceeded|connection reset|ECONNRESET|EOF|temporarily unavailable|rate limit|too many requests|\b429\b|\b50[0234]\b|bad gateway|service unavailable|gateway timeout|connection refused|i\/o timeout|TLS handshake)/i;
-function isTransientText(text) {
-    return TRANSIENT.test(text);
-}
-/** flyctl prints `Error: <msg>` on stderr (internal/cli); keep that part and what follows. */
-function extractFlyError(stderr) {
-    const lines = stderr.split(/\r?\n/);
-    const at = lines.findIndex((l) => /^Error:?\s/.test(l.trim()) || l.trim() === 'Error:');
-    const text = at >= 0 ? lines.slice(at).join('\n') : lines.filter((l) => l.trim()).slice(-5).join('\n');
-    return text.replace(/^\s*Error:?\s*/, '').trim();
-}
-/** Quote argv for display only; nothing is ever run through a shell. */
-function displayCommand(args) {
-    return ['flyctl', ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-/**
- * The child's environment: the token under FLY_API_TOKEN only, an inherited FLY_ACCESS_TOKEN
- * removed (it wins over FLY_API_TOKEN, and an empty one hides it), and flyctl kept quiet.
- *
- * With `configDir`, FLY_CONFIG_DIR points flyctl at a folder of this run's own. flyctl keeps
- * mutable state in its config folder, `$FLY_CONFIG_DIR` else `$HOME/.fly` (helpers/config.go
- * GetConfigDirectory): every command creates it and probes it with a temp file
- * (internal/command/command.go ensureConfigDirExists, ensureConfigDirPerms), rewrites `state.yml`
- * when its cache changed (command.go finalize, internal/cache), keeps `config.yml` with WireGuard
- * peers and keys (flyctl/flyctl.go), and the agent's socket, pid and logs (agent/agent.go,
- * agent/start.go). Parallel runs under one HOME would share and rewrite all of it.
- */
-function flyctlEnv(base, token, configDir) {
-    const env = { ...base };
-    delete env.FLY_ACCESS_TOKEN;
-    // Our inputs decide the app and the config; stray variables must not redirect a call.
-    delete env.FLY_APP;
-    delete env.FLY_CONFIG;
-    for (const key of Object.keys(env))
-        if (key.startsWith('INPUT_'))
-            delete env[key];
-    if (token)
-        env.FLY_API_TOKEN = token;
-    else
-        delete env.FLY_API_TOKEN;
-    if (configDir)
-        env.FLY_CONFIG_DIR = configDir;
-    env.FLY_NO_UPDATE_CHECK = '1';
-    env.NO_COLOR = '1';
-    env.CI = env.CI ?? 'true';
-    return env;
-}
-class Flyctl {
-    options;
-    constructor(options) {
-        this.options = options;
-    }
-    get binary() {
-        return this.options.binary;
-    }
-    redact(text) {
-        return this.options.redactor.redact(text);
-    }
-    async run(args, opts = {}) {
-        const backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff };
-        const repeatable = opts.retry !== undefined && opts.retry.safe !== 'once';
-        const attempts = repeatable ? Math.max(1, backoff.attempts) : 1;
-        const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
-        for (let attempt = 1;; attempt++) {
-            const result = await this.spawn(args, opts);
-            if (result.exitCode === 0)
-                return result;
-            const transient = isTransientText(`${result.error ?? ''}\n${result.stderr}`);
-            const aborted = signals.some((s) => s.aborted);
-            if (transient && !aborted && attempt < attempts) {
-                const delay = backoffDelayMs(backoff, attempt);
-                this.options.log?.(`flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
-                    `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
-                if (await sleepUnlessAborted(delay, signals))
-                    return this.fail(args, result, opts, attempt);
-                continue;
-            }
-            return this.fail(args, result, opts, attempt, transient && !aborted);
-        }
-    }
-    fail(args, result, opts, attempts, transient = false) {
-        if (opts.allowFailure)
-            return result;
-        let note = '';
-        if (transient && attempts > 1)
-            note = `Gave up after ${attempts} attempts`;
-        else if (transient && opts.retry?.safe === 'once')
-            note = `Not repeated automatically: ${opts.retry.why}`;
-        throw new FlyctlError(this.redact(displayCommand(args)), result.exitCode, this.redact(result.error ?? ''), this.redact(result.stderr), this.redact(note), attempts);
-    }
-    /**
-     * Run a `--json` command and validate its output with a schema; the one JSON parser. Every
-     * `--json` command this action runs reads (list, status, releases), so it is retried unless the
-     * caller says otherwise.
-     */
-    async json(args, schema, opts = {}) {
-        const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json'];
-        const result = await this.run(full, { retry: READING, ...opts });
-        return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)));
-    }
-    spawn(args, opts) {
-        const { binary, token, env, cwd, log, configDir } = this.options;
-        return new Promise((resolve, reject) => {
-            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, {
-                cwd,
-                env: flyctlEnv(env ?? process.env, token, configDir),
-                stdio: ['pipe', 'pipe', 'pipe'],
-                shell: false,
-            });
-            let stdout = '';
-            let stderr = '';
-            let pendingOut = '';
-            let pendingErr = '';
-            let finished = false;
-            const emit = (line, isOut) => {
-                if (isOut)
-                    opts.onLine?.(line);
-                if (opts.echo && log)
-                    log(this.redact(line));
-            };
-            const feed = (chunk, isOut) => {
-                const buffered = (isOut ? pendingOut : pendingErr) + chunk;
-                const lines = buffered.split('\n');
-                const rest = lines.pop() ?? '';
-                if (isOut)
-                    pendingOut = rest;
-                else
-                    pendingErr = rest;
-                for (const line of lines)
-                    emit(line.replace(/\r$/, ''), isOut);
-            };
-            child.stdout.setEncoding('utf8');
-            child.stderr.setEncoding('utf8');
-            child.stdout.on('data', (chunk) => {
-                stdout += chunk;
-                feed(chunk, true);
-            });
-            child.stderr.on('data', (chunk) => {
-                stderr += chunk;
-                feed(chunk, false);
-            });
-            let timedOut = false;
-            const stop = () => {
-                if (finished)
-                    return;
-                child.kill('SIGTERM');
-                setTimeout(() => {
-                    if (!finished)
-                        child.kill('SIGKILL');
-                }, 3000).unref();
-            };
-            const timer = opts.timeoutMs
-                ? setTimeout(() => {
-                    timedOut = true;
-                    stop();
-                }, opts.timeoutMs)
-                : undefined;
-            const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
-            for (const s of signals) {
-                if (s.aborted)
-                    stop();
-                else
-                    s.addEventListener('abort', stop, { once: true });
-            }
-            const interrupt = () => {
-                if (finished)
-                    return;
-                child.kill('SIGINT');
-                setTimeout(() => {
-                    if (!finished)
-                        child.kill('SIGKILL');
-                }, 20_000).unref();
-            };
-            opts.interrupt?.addEventListener('abort', interrupt, { once: true });
-            child.on('error', (err) => {
-                finished = true;
-                if (timer)
-                    clearTimeout(timer);
-                reject(new Error(`could not start flyctl at ${binary}: ${err.message}`));
-            });
-            child.on('close', (code, sig) => {
-                finished = true;
-                if (timer)
-                    clearTimeout(timer);
-                for (const s of signals)
-                    s.removeEventListener('abort', stop);
-                opts.interrupt?.removeEventListener('abort', interrupt);
-                if (pendingOut)
-                    emit(pendingOut, true);
-                if (pendingErr)
-                    emit(pendingErr, false);
-                const exitCode = code ?? (sig ? 128 + 15 : 1);
-                // Our own deadline ended it: say so, which also makes it a transient failure.
-                const error = timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(stderr);
-                resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : error });
-            });
-            child.stdin.on('error', () => {
-                // flyctl may exit before reading stdin; its exit code tells what happened.
-            });
-            if (opts.stdin !== undefined)
-                child.stdin.end(opts.stdin);
-            else
-                child.stdin.end();
-        });
-    }
-}
-function firstLine(text) {
-    return text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? 'no error text';
-}
-/** Wait, or stop early when a signal aborts; true when aborted. */
-function sleepUnlessAborted(ms, signals) {
-    if (signals.some((s) => s.aborted))
-        return Promise.resolve(true);
-    return new Promise((resolve) => {
-        const done = (aborted) => {
-            clearTimeout(timer);
-            for (const s of signals)
-                s.removeEventListener('abort', onAbort);
-            resolve(aborted);
-        };
-        const onAbort = () => done(true);
-        const timer = setTimeout(() => done(false), ms);
-        for (const s of signals)
-            s.addEventListener('abort', onAbort, { once: true });
-    });
-}
-/** Parse flyctl's JSON output and check its shape; errors name the command, never the payload. */
-function parseFlyJson(stdout, schema, command) {
-    let data;
-    try {
-        data = JSON.parse(stdout.trim() === '' ? 'null' : stdout);
-    }
-    catch (err) {
-        throw new Error(`\`${command}\` printed output that is not JSON (${err.message}); is flyctl too old for --json?`);
-    }
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new Error(`\`${command}\` printed JSON of an unexpected shape (at ${issue?.path.join('.') || 'top'}: ${issue?.message}); ` +
-            'set flyctl-version to a tested version');
-    }
-    return parsed.data;
-}
-
-;// CONCATENATED MODULE: ./src/ensure.ts
-
-
-/** Thrown with `create: false` when something is missing; says which and how to create it. */
-class MissingResourceError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'MissingResourceError';
-    }
-}
-const GONE = new Set(['destroyed', 'destroying', 'pending_destroy', 'scheduled_deletion']);
-function appCreateArgs(w) {
-    return ['apps', 'create', w.app, '--org', w.org];
-}
-function volumeCreateArgs(w) {
-    // -y: flyctl asks to confirm a single volume ("no redundancy") and cannot ask in CI.
-    return ['volumes', 'create', w.volume, '--size', String(w.volumeSizeGb), '--region', w.region, '--app', w.app, '-y'];
-}
-/**
- * What to create. `volumes` is undefined when the app is missing (there is nothing to list).
- * With create: false a missing app or volume is an error naming the command that creates it.
- */
-function planEnsure(appExists, volumes, wants) {
-    const missing = [];
-    if (!appExists) {
-        missing.push(`the app ${wants.app} does not exist (create it with \`fly apps create ${wants.app} --org ${wants.org}\`)`);
-    }
-    let createVolume = false;
-    let elsewhere = [];
-    if (wants.volume !== undefined) {
-        const named = (volumes ?? []).filter((v) => v.name === wants.volume && !GONE.has(v.state));
-        const inRegion = named.filter((v) => v.region === wants.region);
-        elsewhere = named.filter((v) => v.region !== wants.region);
-        if (inRegion.length === 0) {
-            createVolume = true;
-            missing.push(`the volume ${wants.volume} does not exist in region ${wants.region}` +
-                (elsewhere.length ? ` (only in ${[...new Set(elsewhere.map((v) => v.region))].join(', ')})` : '') +
-                ` (create it with \`fly volumes create ${wants.volume} --size ${wants.volumeSizeGb} --region ${wants.region} -a ${wants.app} -y\`)`);
-        }
-    }
-    if (!wants.create && missing.length > 0) {
-        throw new MissingResourceError(`${missing.join('; and ')}. The input create is false, so nothing is created: create it as shown, or set create: true.`);
-    }
-    return { createApp: !appExists, createVolume, elsewhere };
-}
-async function ensure(ctx, target) {
-    const { flyctl, plan, log } = ctx;
-    const wants = {
-        app: plan.app,
-        org: plan.org,
-        create: plan.create,
-        region: target.region,
-        volume: target.volume,
-        volumeSizeGb: plan.volumeSizeGb,
-    };
-    const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app));
-    const volumes = appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } }) : undefined;
-    const ensurePlan = planEnsure(appExists, volumes, wants);
-    for (const v of ensurePlan.elsewhere) {
-        log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`);
-    }
-    const created = [];
-    if (ensurePlan.createApp)
-        created.push(`app ${plan.app} in org ${plan.org}`);
-    if (ensurePlan.createVolume)
-        created.push(`volume ${wants.volume} (${wants.volumeSizeGb} GB, ${wants.region})`);
-    if (plan.dryRun)
-        return { ...ensurePlan, appExists, created, dryRun: true };
-    if (ensurePlan.createApp) {
-        try {
-            // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
-            await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } });
-        }
-        catch (err) {
-            if (err instanceof FlyctlError && /already been taken/i.test(err.flyError)) {
-                throw new Error(`the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
-                    'choose another `app`, or use a token of the organization that owns it');
-            }
-            throw err;
-        }
-        log.info(`Created app ${plan.app} in org ${plan.org}`);
-    }
-    if (ensurePlan.createVolume && wants.volume !== undefined) {
-        // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
-        await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), { retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' } });
-        log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`);
-    }
-    return { ...ensurePlan, appExists: true, created, dryRun: false };
-}
-/**
- * `fly status` answers for an app-scoped deploy token too, unlike `apps list`. A missing app
- * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
- * GetAppCompact's error as "failed to get app: ...").
- */
-async function appExistsOnFly(flyctl, app) {
-    try {
-        await flyctl.run(['status', '--app', app, '--json'], { retry: { safe: 'reading' } });
-        return true;
-    }
-    catch (err) {
-        if (err instanceof FlyctlError && isAppNotFound(err.flyError))
-            return false;
-        throw err;
-    }
-}
-function isAppNotFound(flyError) {
-    return /could not find app|app not found|app .* not found/i.test(flyError);
-}
-
-;// CONCATENATED MODULE: ./src/health/log-stream.ts
-/**
- * Fly's text log lines, parsed. `fly logs` prints each entry as
- *
- *   <RFC3339 time> <provider>[<machine id>] <region> [<level>]<message>
- *
- * (flyctl internal/render/logs.go, LogEntry with HideAllocID off: the time is `format.Time`, whole
- * seconds; provider and region may be wrapped in aurora colour codes; there is no space between
- * `[level]` and the message). The message is whatever the machine printed, often with its own ANSI
- * colours (the gateway colours its console when TERM is set: openclaw dist/subsystem-*.mjs,
- * getColorForConsole), so colour is stripped from the whole line before parsing.
- */
-// CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks), as chalk and aurora emit them.
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u009b[0-?]*[ -/]*[@-~]/g;
-function stripAnsi(text) {
-    return text.includes('\u001b') || text.includes('\u009b') ? text.replace(ANSI, '') : text;
-}
-const LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))\s+([A-Za-z][\w-]*)(?:\[([0-9a-zA-Z]+)\])?\s+(\S+)\s+\[(\w+)\](.*)$/;
-/** Parse one line of `fly logs`; undefined for anything else (banners, blank lines, flyctl's own notes). */
-function parseFlyLogLine(raw) {
-    const text = stripAnsi(raw).replace(/\r$/, '');
-    const match = LINE.exec(text);
-    if (!match)
-        return undefined;
-    const [, time, provider, machineId, region, level, message] = match;
-    const timestampMs = Date.parse(time);
-    if (Number.isNaN(timestampMs))
-        return undefined;
-    return {
-        timestampMs,
-        provider: provider,
-        machineId: machineId ?? '',
-        region: region,
-        level: level.toLowerCase(),
-        message: message ?? '',
-        text,
-    };
-}
-/**
- * A resumed `fly logs` starts by polling the recent buffer (flyctl internal/command/logs/logs.go:
- * poll, then nats after two seconds), so lines already seen come again. This remembers the last
- * `capacity` lines exactly as printed and reports a repeat.
- */
-class LineDeduper {
-    seen = new Set();
-    capacity;
-    constructor(capacity = 20_000) {
-        this.capacity = capacity;
-    }
-    /** True the first time a line is offered. */
-    accept(raw) {
-        if (this.seen.has(raw))
-            return false;
-        this.seen.add(raw);
-        if (this.seen.size > this.capacity) {
-            // Sets iterate in insertion order: drop the oldest.
-            const oldest = this.seen.values().next().value;
-            if (oldest !== undefined)
-                this.seen.delete(oldest);
-        }
-        return true;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/health/signals.ts
-/**
- * What one gateway or platform log message means for the health verdict. Pure; the patterns are
- * those of the OpenClaw gateway releases (REFERENCE.md, the guide, and the 2026.9.6 dist files
- * named below) and of Fly's init (superfly/init-snapshot: "Main child exited ...", "Process appears
- * to have been OOM killed!") and kernel ("Out of memory: Killed process N (node)").
- */
-const OOM = [
-    /JavaScript heap out of memory/i,
-    /Runtime_AllocateInYoungGeneration/,
-    /Out of memory: Killed process/i,
-    /Process appears to have been OOM killed/i,
-];
-// openclaw dist/gateway-lock-*.mjs, server-start-*.mjs and the doctor's state coordinator (2026.9.6);
-// `gateway already running (pid N); lock timeout after 5000ms` of older releases (REFERENCE.md).
-const LOCK = [
-    /gateway already running/i,
-    /lock timeout after \d+\s*ms/i,
-    /another OpenClaw process owns gateway-lifecycle/i,
-    /StateDatabaseCoordinatorContentionError/,
-    /failed to acquire gateway state ownership/i,
-    /Legacy Gateway lock .* still has a live/i,
-    /another gateway instance is already listening/i,
-    /state directory is locked by/i,
-    /Gateway lock (?:payload|owner identity) could not be verified/i,
-];
-const AUTH = /Refusing to bind gateway to \S+ without auth/i;
-const CONFIG = [/Invalid config at /i, /Missing config\. Run `?openclaw setup/i, /Config validation failed/i];
-const START_FAILED = /Gateway failed to start:/i;
-const READY = /\[gateway\]\s+ready\s*$/;
-const LISTENING = /\[gateway\]\s+listening on (ws:\/\/.+?)\s*\(PID \d+\)/;
-const WS_ADDRESS = /wss?:\/\/(\[[^\]]+\]|[^\s:,/]+):(\d+)/g;
-const NON_LOOPBACK_WARNING = /Gateway is binding to a non-loopback address/;
-const SEEDED_ORIGINS = /seeded gateway\.controlUi\.allowedOrigins \[([^\]]*)\]/;
-const ORIGIN_PORT = /:\/\/(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)/;
-// `[telegram] [default] starting provider`, `[discord] logged in to discord as <id>`,
-// `slack socket mode connected` (REFERENCE.md, the guide, recorded 2026.9.6 telegram run).
-const CHANNEL_PROVIDER = /\[([a-z][\w-]*)\](?:\s+\[[^\]]*\])*\s+starting provider\b/i;
-const CHANNEL_LOGGED_IN = /\blogged in to ([a-z][\w-]*)\b/i;
-const CHANNEL_TAGGED_LOGIN = /\[([a-z][\w-]*)\][^[]*\blogged in\b/i;
-const SLACK_SOCKET = /\b(slack) socket mode connected\b/i;
-// openclaw 2026.9.6: `suppressed ambient channel auto-configuration for 1 channel: discord. Configure ...`
-const SUPPRESSED = /suppressed ambient channel auto-configuration for \d+ channels?: ([\w, -]+?)\./i;
-const GATEWAY_STOPPING = /\[gateway\]\s+received SIG(?:TERM|INT|HUP)\b|\[gateway\]\s+shutting down\b/;
-const EXIT_CODE = /Main child exited normally with code: (\d+)/;
-const EXIT_SIGNAL = /Main child exited with signal \(with signal '([A-Za-z0-9]+)'/;
-const RESTARTS_EXHAUSTED = /machine has reached its max restart count/i;
-// Fly proxy: "instance refused connection. is your app listening on 0.0.0.0:3000? ..."
-const PROXY_REFUSED = /refused connection|is your app listening on/i;
-/** Every signal a message carries (usually none or one). */
-function classify(message, provider = 'app') {
-    if (provider === 'proxy')
-        return PROXY_REFUSED.test(message) ? [{ kind: 'proxy-refused' }] : [];
-    const fatal = fatalCause(message);
-    if (fatal) {
-        const signals = [{ kind: 'fatal', cause: fatal }];
-        const exit = exitSignal(message);
-        if (exit)
-            signals.push(exit);
-        return signals;
-    }
-    const exit = exitSignal(message);
-    if (exit)
-        return [exit];
-    if (RESTARTS_EXHAUSTED.test(message))
-        return [{ kind: 'restarts-exhausted' }];
-    if (READY.test(message))
-        return [{ kind: 'ready' }];
-    const listening = LISTENING.exec(message);
-    if (listening) {
-        const addresses = parseAddresses(listening[1]);
-        return addresses.length > 0 ? [{ kind: 'listening', addresses }] : [];
-    }
-    if (NON_LOOPBACK_WARNING.test(message))
-        return [{ kind: 'non-loopback-warning' }];
-    const seeded = SEEDED_ORIGINS.exec(message);
-    if (seeded) {
-        const port = ORIGIN_PORT.exec(seeded[1]);
-        return port ? [{ kind: 'origins-port', port: Number(port[1]) }] : [];
-    }
-    const suppressed = SUPPRESSED.exec(message);
-    if (suppressed) {
-        const channels = suppressed[1].split(/[,\s]+/).map((c) => c.trim().toLowerCase()).filter(Boolean);
-        return [{ kind: 'channels-suppressed', channels }];
-    }
-    if (GATEWAY_STOPPING.test(message))
-        return [{ kind: 'stop-requested' }];
-    const channel = channelStarted(message);
-    if (channel)
-        return [{ kind: 'channel-started', channel }];
-    return [];
-}
-function fatalCause(message) {
-    if (OOM.some((re) => re.test(message)))
-        return 'out-of-memory';
-    // The guide lists SIGABRT among the OOM signs: V8 aborts the process when the heap is exhausted.
-    const signal = EXIT_SIGNAL.exec(message);
-    if (signal && /^(SIGABRT|6)$/.test(signal[1]))
-        return 'out-of-memory';
-    if (LOCK.some((re) => re.test(message)))
-        return 'gateway-lock';
-    if (AUTH.test(message))
-        return 'auth-required';
-    if (CONFIG.some((re) => re.test(message)))
-        return 'invalid-config';
-    if (START_FAILED.test(message))
-        return 'start-failed';
-    return undefined;
-}
-function exitSignal(message) {
-    const code = EXIT_CODE.exec(message);
-    if (code)
-        return { kind: 'exit', code: Number(code[1]) };
-    const signal = EXIT_SIGNAL.exec(message);
-    if (signal)
-        return { kind: 'exit', signal: signal[1] };
-    return undefined;
-}
-function channelStarted(message) {
-    const match = CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message);
-    const name = match?.[1]?.toLowerCase();
-    // Subsystems that are not channels also say "starting"; only a named provider or login counts.
-    if (!name || name === 'gateway' || name === 'plugins' || name === 'health-monitor')
-        return undefined;
-    return name;
-}
-function parseAddresses(list) {
-    const addresses = [];
-    for (const match of list.matchAll(WS_ADDRESS)) {
-        addresses.push({ host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) });
-    }
-    return addresses;
-}
-function isLoopbackHost(host) {
-    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    return (h === 'localhost' ||
-        /^127\.\d+\.\d+\.\d+$/.test(h) ||
-        h === '::1' ||
-        h === '0:0:0:0:0:0:0:1' ||
-        /^::ffff:127\./.test(h));
-}
-
-;// CONCATENATED MODULE: ./src/machine-sizes.ts
-const MIN_MEMORY_MB_PER_SHARED_CPU = 256;
-const MIN_MEMORY_MB_PER_CPU = 2048;
-const MAX_MEMORY_MB_PER_SHARED_CPU = 2048;
-const MAX_MEMORY_MB_PER_CPU = 8192;
-function size(cpuKind, cpus, presetCpus = cpus) {
-    const [min, max] = cpuKind === 'shared' ? [MIN_MEMORY_MB_PER_SHARED_CPU, MAX_MEMORY_MB_PER_SHARED_CPU] : [MIN_MEMORY_MB_PER_CPU, MAX_MEMORY_MB_PER_CPU];
-    return { cpuKind, cpus, memoryMb: presetCpus * min, minMemoryMb: cpus * min, maxMemoryMb: cpus * max };
-}
-const MACHINE_SIZES = {
-    'shared-cpu-1x': size('shared', 1),
-    'shared-cpu-2x': size('shared', 2),
-    'shared-cpu-4x': size('shared', 4),
-    'shared-cpu-6x': size('shared', 6),
-    'shared-cpu-8x': size('shared', 8),
-    'performance-1x': size('performance', 1),
-    'performance-2x': size('performance', 2),
-    'performance-4x': size('performance', 4),
-    'performance-6x': size('performance', 6),
-    'performance-8x': size('performance', 8),
-    'performance-10x': size('performance', 10),
-    'performance-12x': size('performance', 12),
-    'performance-14x': size('performance', 14),
-    'performance-16x': size('performance', 16),
-    // GPU presets: 8 performance CPUs with 16 CPUs' worth of memory.
-    'a100-40gb': size('performance', 8, 16),
-    'a100-80gb': size('performance', 8, 16),
-    l40s: size('performance', 8, 16),
-    a10: size('performance', 8, 16),
-};
-/** The smallest size of the same CPU kind that can hold `memoryMb`, if any. */
-function sizeFor(memoryMb, cpuKind) {
-    return Object.entries(MACHINE_SIZES)
-        .filter(([name, s]) => s.cpuKind === cpuKind && !/^(a|l)\d/.test(name) && s.minMemoryMb <= memoryMb && memoryMb <= s.maxMemoryMb)
-        .sort((a, b) => a[1].cpus - b[1].cpus)[0]?.[0];
-}
-/** Why `memoryMb` does not fit `sizeName`, or undefined when it does (or the size is unknown). */
-function memoryProblem(sizeName, memoryMb) {
-    const s = MACHINE_SIZES[sizeName];
-    if (!s)
-        return undefined;
-    if (memoryMb > s.maxMemoryMb || memoryMb < s.minMemoryMb) {
-        const bigger = sizeFor(memoryMb, s.cpuKind);
-        const range = `${sizeName} allows ${s.minMemoryMb} to ${s.maxMemoryMb} MB`;
-        return memoryMb > s.maxMemoryMb
-            ? `${memoryMb} MB is more than ${range} (fly-go machine_types.go). Fix: set \`memory\` to at most ${s.maxMemoryMb}mb${bigger ? `, or \`vm-size: ${bigger}\`` : ''}.`
-            : `${memoryMb} MB is less than ${range}. Fix: set \`memory\` to at least ${s.minMemoryMb}mb${bigger ? `, or \`vm-size: ${bigger}\`` : ''}.`;
-    }
-    if (s.cpuKind === 'shared' && memoryMb % 256 !== 0) {
-        return `${memoryMb} MB is not a multiple of 256 MB, which shared-CPU machines require. Fix: use for example ${Math.ceil(memoryMb / 256) * 256}mb.`;
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/health/verdict.ts
-
-
-const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced']);
-// Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
-const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15']);
-class VerdictEngine {
-    expect;
-    machines = new Map();
-    wantedChannels;
-    constructor(expect) {
-        // `??`, not a spread over defaults: the gate passes its tuning knobs through as `undefined`
-        // when unset, and a spread would keep that `undefined` (then every grace comparison is false,
-        // and a crash loop or a loopback-by-silence is only reported at the timeout).
-        this.expect = {
-            ...expect,
-            gatewayGeneration: expect.gatewayGeneration ?? 'auto',
-            bindWarningGraceMs: expect.bindWarningGraceMs ?? 3_000,
-            exitGraceMs: expect.exitGraceMs ?? 4_000,
-            lastLineCount: expect.lastLineCount ?? 25,
-        };
-        this.wantedChannels = [...new Set(expect.channels.map((c) => c.trim().toLowerCase()).filter(Boolean))];
-        for (const id of expect.machineIds) {
-            this.machines.set(id, {
-                id,
-                observed: false,
-                startEvents: [],
-                exitEvents: [],
-                command: { isGateway: false },
-                passingCheckPorts: new Set(),
-                signals: [],
-                lastLines: [],
-            });
-        }
-    }
-    /** Take one parsed `fly logs` line; lines of other machines are ignored. */
-    feed(line, receivedAtMs = line.timestampMs) {
-        const track = this.machines.get(line.machineId);
-        if (!track)
-            return;
-        track.lastLines.push(line.text);
-        if (track.lastLines.length > this.expect.lastLineCount)
-            track.lastLines.shift();
-        for (const signal of classify(line.message, line.provider)) {
-            track.signals.push({ signal, atMs: line.timestampMs, receivedAtMs, message: line.message.trim() });
-        }
-    }
-    /** Take one `machines list --json` result. */
-    observeMachines(list, nowMs) {
-        const byId = new Map(list.map((m) => [m.id, m]));
-        for (const track of this.machines.values()) {
-            const machine = byId.get(track.id);
-            if (!machine) {
-                if (track.observed && track.missingSinceMs === undefined)
-                    track.missingSinceMs = nowMs;
-                continue;
-            }
-            track.observed = true;
-            track.missingSinceMs = undefined;
-            if (track.state !== machine.state)
-                track.stateSinceMs = nowMs;
-            track.state = machine.state;
-            track.startEvents = (machine.events ?? [])
-                .filter((e) => e.type === 'start' && typeof e.timestamp === 'number')
-                .map((e) => e.timestamp)
-                .sort((a, b) => a - b);
-            track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs);
-            const known = new Map(track.exitEvents.map((e) => [e.atMs, e]));
-            track.exitEvents = (machine.events ?? [])
-                .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
-                .map((e) => exitRecord(e, known.get(e.timestamp)?.seenAtMs ?? nowMs))
-                .filter((e) => e !== undefined);
-            track.command = commandEvidence(machine);
-            const envPort = Number(machine.config?.env?.OPENCLAW_GATEWAY_PORT);
-            track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined;
-            track.memory = memoryFacts(machine.config);
-            track.passingCheckPorts = passingCheckPorts(machine);
-        }
-    }
-    /**
-     * The gateway's own lines a healthy verdict rests on, per machine: its ready or listening line,
-     * the non-loopback bind warning and each channel's start, as `<machine> <time> <line>`.
-     */
-    evidenceLines() {
-        const kinds = new Set(['ready', 'listening', 'non-loopback-warning', 'channel-started']);
-        return [...this.machines.values()].flatMap((track) => this.signalsFrom(track, this.latestRunStart(track))
-            .filter((s) => kinds.has(s.signal.kind))
-            .map((s) => `${track.id} ${new Date(s.atMs).toISOString().replace('.000Z', 'Z')} ${s.message}`));
-    }
-    /** The last lines kept for a machine (for a message assembled after the verdict). */
-    lastLines(machineId) {
-        return [...(this.machines.get(machineId)?.lastLines ?? [])];
-    }
-    verdict(nowMs) {
-        if (this.machines.size === 0) {
-            return this.unhealthy('no-machines', nowMs, undefined, 'no app machine runs the new release');
-        }
-        for (const track of this.machines.values()) {
-            const fatal = this.fatalFor(track, nowMs);
-            if (fatal)
-                return fatal;
-        }
-        const evidence = [];
-        let allReady = true;
-        for (const track of this.machines.values()) {
-            const ready = this.readiness(track);
-            if (ready.ready)
-                evidence.push(`${track.id}: ${ready.how}`);
-            else
-                allReady = false;
-        }
-        const missingChannels = this.missingChannels();
-        if (allReady && missingChannels.length === 0) {
-            if (this.wantedChannels.length > 0)
-                evidence.push(`channels started: ${this.wantedChannels.join(', ')}`);
-            return { health: 'healthy', atMs: nowMs, evidence };
-        }
-        if (nowMs >= this.expect.deadlineMs)
-            return this.timeoutVerdict(nowMs, missingChannels);
-        return undefined;
-    }
-    // ---- per machine ---------------------------------------------------------------------------
-    windowStart(track) {
-        return this.window(track).atMs;
-    }
-    /** Where the machine's window starts, and whether that is a machine event (Fly's clock, ms). */
-    window(track) {
-        const notBefore = this.expect.notBeforeMs;
-        if (notBefore === undefined) {
-            const first = track.startEvents[0];
-            return first === undefined ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false } : { atMs: first, fromEvent: true };
-        }
-        // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
-        // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
-        // line the repair fixed. notBefore is taken before `fly deploy` / `fly machine restart` begins,
-        // so the start they cause is always later. Starts flyd made before the machine took the new
-        // config (a crash loop of the release being replaced) are skipped: see the header.
-        const from = track.configTakenAtMs ?? notBefore;
-        const start = track.startEvents.find((t) => t >= from);
-        if (start !== undefined)
-            return { atMs: start, fromEvent: true };
-        return { atMs: from, fromEvent: track.configTakenAtMs !== undefined };
-    }
-    latestRunStart(track) {
-        const start = this.windowStart(track);
-        const latest = track.startEvents.filter((t) => t >= start).at(-1);
-        return latest ?? start;
-    }
-    /** Signals whose line falls at or after `fromMs` (lines carry whole seconds). */
-    signalsFrom(track, fromMs) {
-        const floor = Math.floor(fromMs / 1000) * 1000;
-        return track.signals.filter((s) => s.atMs >= floor);
-    }
-    fatalFor(track, nowMs) {
-        const windowStart = this.windowStart(track);
-        const windowSignals = this.signalsFrom(track, windowStart);
-        const logFatal = windowSignals.find((s) => s.signal.kind === 'fatal');
-        if (logFatal && logFatal.signal.kind === 'fatal') {
-            return this.unhealthy(logFatal.signal.cause, nowMs, track, `the gateway logged: ${logFatal.message}`);
-        }
-        const suppressed = windowSignals.flatMap((s) => (s.signal.kind === 'channels-suppressed' ? s.signal.channels : []));
-        const lost = this.wantedChannels.filter((c) => suppressed.includes(c));
-        if (lost.length > 0) {
-            return this.unhealthy('channel-not-started', nowMs, track, `the gateway suppressed channel ${lost.join(', ')}: its credentials are in the environment but the channel is not configured`);
-        }
-        const { command } = track;
-        const configuredPort = this.expect.port;
-        if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
-            return this.unhealthy('wrong-port', nowMs, track, `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`);
-        }
-        if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
-            return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`);
-        }
-        const runSignals = this.signalsFrom(track, this.latestRunStart(track));
-        const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
-        if (listening && listening.signal.kind === 'listening') {
-            const { addresses } = listening.signal;
-            const shown = addresses.map((a) => `${a.host}:${a.port}`).join(', ');
-            if (addresses.length > 0 && addresses.every((a) => isLoopbackHost(a.host))) {
-                return this.unhealthy('loopback-bind', nowMs, track, `the gateway listens on loopback only (${shown})`);
-            }
-            const wrong = addresses.find((a) => a.port !== configuredPort);
-            if (wrong)
-                return this.unhealthy('wrong-port', nowMs, track, `the gateway listens on ${shown}, but internal_port is ${configuredPort}`);
-        }
-        const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1);
-        if (originsPort && originsPort.signal.kind === 'origins-port' && command.port === undefined && track.envPort === undefined && originsPort.signal.port !== configuredPort) {
-            return this.unhealthy('wrong-port', nowMs, track, `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`);
-        }
-        const ready = runSignals.find((s) => s.signal.kind === 'ready');
-        const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning');
-        if (ready && !listening && !warned && this.expect.gatewayGeneration !== 'legacy') {
-            if (command.bind === 'loopback') {
-                return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but runs with --bind loopback (127.0.0.1)');
-            }
-            if (nowMs - ready.receivedAtMs >= this.expect.bindWarningGraceMs) {
-                return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but never printed "Gateway is binding to a non-loopback address", so it binds loopback (127.0.0.1)');
-            }
-        }
-        if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening).atMs)) {
-            return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`);
-        }
-        return this.exitOrStop(track, windowSignals, nowMs);
-    }
-    exitOrStop(track, windowSignals, nowMs) {
-        const grace = this.expect.exitGraceMs;
-        // Exit events and a window that starts at an event share Fly's clock in milliseconds: the exit
-        // that ended the previous run a moment before the window's start (same second) is not this
-        // release's. A window that starts at notBeforeMs (the runner's clock) keeps the whole second.
-        const window = this.window(track);
-        const windowFloor = window.fromEvent ? window.atMs : Math.floor(window.atMs / 1000) * 1000;
-        const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor);
-        if (oomEvent)
-            return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`);
-        const stopRequestedAt = windowSignals.filter((s) => s.signal.kind === 'stop-requested').map((s) => s.atMs);
-        const crash = windowSignals.find((s) => {
-            if (s.signal.kind === 'restarts-exhausted')
-                return true;
-            if (s.signal.kind !== 'exit')
-                return false;
-            if (s.signal.signal !== undefined)
-                return !REQUESTED_SIGNALS.has(s.signal.signal);
-            // A clean exit after the gateway logged a requested shutdown is a stop, not a crash.
-            return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs));
-        });
-        if (crash && nowMs - crash.receivedAtMs >= grace) {
-            const how = crash.signal.kind === 'exit' ? (crash.signal.code !== undefined ? `exit code ${crash.signal.code}` : `signal ${crash.signal.signal}`) : 'restarts exhausted';
-            return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`);
-        }
-        const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor);
-        if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
-            const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code';
-            return this.unhealthy('machine-exited', nowMs, track, `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`);
-        }
-        if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
-            return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)');
-        }
-        if (track.state && STOPPED_STATES.has(track.state) && !this.awaitingStart(track) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
-            return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`);
-        }
-        return undefined;
-    }
-    /**
-     * A machine that was stopped or suspended when the deploy began is not launched by it
-     * (flyctl deploy/machines_launchinput.go shouldSkipLaunch): it is only stopped once it has
-     * started since, which the deploy stage's `fly machine start` does.
-     */
-    awaitingStart(track) {
-        const notBefore = this.expect.notBeforeMs;
-        if (notBefore === undefined || (track.state !== 'stopped' && track.state !== 'suspended'))
-            return false;
-        return !track.startEvents.some((t) => t >= notBefore);
-    }
-    readiness(track) {
-        if (!track.observed)
-            return { ready: false, missing: 'not seen in `machines list` yet' };
-        if (track.state !== 'started')
-            return { ready: false, missing: `machine state is ${track.state ?? 'unknown'}` };
-        const runSignals = this.signalsFrom(track, this.latestRunStart(track));
-        const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
-        if (listening && listening.signal.kind === 'listening') {
-            // fatalFor has already refused loopback-only lists and other ports.
-            const shown = listening.signal.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
-            return { ready: true, how: `[gateway] listening on ${shown}` };
-        }
-        if (this.expect.gatewayGeneration === 'legacy')
-            return { ready: false, missing: 'no `[gateway] listening on` line yet' };
-        const ready = runSignals.some((s) => s.signal.kind === 'ready');
-        if (!ready)
-            return { ready: false, missing: 'no `[gateway] ready` line yet' };
-        const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning');
-        if (!warned)
-            return { ready: false, missing: 'ready, but no non-loopback bind warning yet' };
-        const port = this.portEvidence(track);
-        if (!port)
-            return { ready: false, missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)` };
-        return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` };
-    }
-    portEvidence(track) {
-        const want = this.expect.port;
-        if (track.command.port === want)
-            return '--port in the machine command';
-        if (track.command.port === undefined && track.envPort === want)
-            return 'OPENCLAW_GATEWAY_PORT on the machine';
-        if (track.command.port === undefined && track.envPort === undefined) {
-            const origins = this.signalsFrom(track, this.windowStart(track)).some((s) => s.signal.kind === 'origins-port' && s.signal.port === want);
-            if (origins)
-                return "the gateway's seeded allowed origins";
-            if (track.passingCheckPorts.has(want))
-                return 'a passing Fly check on that port';
-        }
-        return undefined;
-    }
-    missingChannels() {
-        if (this.wantedChannels.length === 0)
-            return [];
-        const started = new Set();
-        for (const track of this.machines.values()) {
-            for (const s of this.signalsFrom(track, this.windowStart(track))) {
-                if (s.signal.kind === 'channel-started')
-                    started.add(s.signal.channel);
-            }
-        }
-        return this.wantedChannels.filter((c) => !started.has(c));
-    }
-    timeoutVerdict(nowMs, missingChannels) {
-        const notReady = [];
-        for (const track of this.machines.values()) {
-            const ready = this.readiness(track);
-            if (!ready.ready)
-                notReady.push({ track, missing: ready.missing });
-        }
-        if (notReady.length === 0) {
-            return this.unhealthy('channel-not-started', nowMs, [...this.machines.values()][0], `the gateway is ready, but no start or login was logged for ${missingChannels.join(', ')} before the timeout`);
-        }
-        const first = notReady[0];
-        const detail = notReady.map((n) => `${n.track.id}: ${n.missing}`).join('; ');
-        return this.unhealthy('timeout', nowMs, first.track, `not healthy within health-timeout: ${detail}`);
-    }
-    unhealthy(cause, nowMs, track, detail) {
-        return {
-            health: 'unhealthy',
-            cause,
-            atMs: nowMs,
-            machineId: track?.id,
-            detail,
-            fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels, ...(track?.memory ? { memory: track.memory } : {}) }),
-            lastLines: track ? [...track.lastLines] : [],
-        };
-    }
-}
-/**
- * When the machine took the config being gated: its first user-issued lifecycle event at or after
- * `notBeforeMs`. `launch` (created) and `update` (config replaced) are the API caller's by nature;
- * a `start` or `restart` counts only from source `user` (a deploy or `fly machine restart`), never
- * flyd's restart-policy restarts of a crashing process, which run whatever config it had.
- */
-function configTakenAt(events, notBeforeMs) {
-    if (notBeforeMs === undefined)
-        return undefined;
-    let first;
-    for (const e of events) {
-        if (typeof e.timestamp !== 'number' || e.timestamp < notBeforeMs)
-            continue;
-        const takes = e.type === 'launch' || e.type === 'update' || (e.source === 'user' && (e.type === 'start' || e.type === 'restart'));
-        if (takes && (first === undefined || e.timestamp < first))
-            first = e.timestamp;
-    }
-    return first;
-}
-function exitRecord(event, seenAtMs) {
-    // fly-go machine_types.go: MachineRequest{exit_event | MonitorEvent.exit_event}{exit_code, oom_killed, requested_stop, signal}
-    const request = (event.request ?? {});
-    const monitor = request.MonitorEvent;
-    const exit = (monitor?.exit_event ?? request.exit_event);
-    if (exit?.requested_stop === true)
-        return undefined;
-    // exit_code is omitempty: an exit event without it exited 0.
-    const code = typeof exit?.exit_code === 'number' ? exit.exit_code : exit ? 0 : undefined;
-    const signal = typeof exit?.signal === 'number' && exit.signal > 0 ? String(exit.signal) : undefined;
-    return { atMs: event.timestamp ?? 0, code, signal, oomKilled: exit?.oom_killed === true, seenAtMs };
-}
-function commandEvidence(machine) {
-    const init = machine.config?.init;
-    const argv = [...(init?.entrypoint ?? []), ...(init?.exec ?? []), ...(init?.cmd ?? [])];
-    if (argv.length === 0)
-        return { isGateway: false };
-    const value = (flag) => {
-        for (let i = 0; i < argv.length; i++) {
-            const arg = argv[i];
-            if (arg === flag)
-                return argv[i + 1];
-            if (arg.startsWith(`${flag}=`))
-                return arg.slice(flag.length + 1);
-        }
-        return undefined;
-    };
-    const port = Number(value('--port'));
-    return {
-        isGateway: argv.includes('gateway'),
-        port: Number.isInteger(port) && port > 0 ? port : undefined,
-        bind: value('--bind'),
-        text: argv.join(' '),
-    };
-}
-function passingCheckPorts(machine) {
-    const ports = new Set();
-    const configChecks = (machine.config?.checks ?? {});
-    for (const check of machine.checks ?? []) {
-        if (check.status !== 'passing')
-            continue;
-        // flaps names service checks `servicecheck-<n>-<type>-<port>` (flyctl internal/machine/leasable_machine_test.go).
-        const service = /^servicecheck-\d+-[a-z]+-(\d+)$/.exec(check.name);
-        if (service)
-            ports.add(Number(service[1]));
-        const port = configChecks[check.name]?.port;
-        if (typeof port === 'number')
-            ports.add(port);
-    }
-    return ports;
-}
-// ---- words --------------------------------------------------------------------------------------
-function exit78Hint(signal) {
-    return signal.kind === 'exit' && signal.code === 78
-        ? '; exit 78 is the gateway refusing its configuration (invalid or missing config, a lan bind without a token, or a held lock)'
-        : '';
-}
-/** The machine's guest memory and CPU kind, and the `--max-old-space-size` of its NODE_OPTIONS. */
-function memoryFacts(config) {
-    const heap = /--max-old-space-size[= ](\d+)/.exec(config?.env?.NODE_OPTIONS ?? '');
-    return {
-        ...(config?.guest?.memory_mb ? { memoryMb: config.guest.memory_mb } : {}),
-        ...(config?.guest?.cpu_kind ? { cpuKind: config.guest.cpu_kind } : {}),
-        ...(heap ? { heapMb: Number(heap[1]) } : {}),
-    };
-}
-/**
- * The out-of-memory fix from what the machine had: below 2 GB the guide's 2048mb; at 2 GB or more
- * the next memory step up (doubled), on a size that holds it (machine-sizes.ts), with the heap at
- * the guide's three quarters of it, so a machine that already had 2048 MB is never told "2048mb" again.
- */
-function outOfMemoryFix(id, memory = {}) {
-    const had = memory.memoryMb;
-    const heapNote = memory.heapMb !== undefined ? ` (the heap was ${memory.heapMb} MB)` : '';
-    if (had === undefined || had < 2048) {
-        return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb") with NODE_OPTIONS=--max-old-space-size=1536, or \`fly machine update ${id} --vm-memory 2048 -y\`. ${had ? `The machine had ${had} MB${heapNote}; ` : ''}512MB is too small; 2GB is recommended.`;
-    }
-    const next = had * 2;
-    const heap = Math.floor(next * 0.75);
-    const size = sizeFor(next, memory.cpuKind === 'performance' ? 'performance' : 'shared');
-    return `The machine had ${had} MB${heapNote} and still ran out: set \`memory: ${next}mb\`${size ? ` (with \`vm-size: ${size}\` or larger)` : ''} and NODE_OPTIONS=--max-old-space-size=${heap} in \`env\`, or \`fly machine update ${id} --vm-memory ${next} -y\`; if memory keeps growing, look for a leak in the lines below.`;
-}
-function fixFor(cause, ctx) {
-    const id = ctx.machineId ?? '<machine-id>';
-    switch (cause) {
-        case 'out-of-memory':
-            return outOfMemoryFix(id, ctx.memory);
-        case 'gateway-lock':
-            return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`;
-        case 'auth-required':
-            return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.';
-        case 'invalid-config':
-            return 'Fix openclaw.json (the `gateway-config` input, or $OPENCLAW_STATE_DIR/openclaw.json on the volume): run `openclaw doctor --fix` against it, or keep `--allow-unconfigured` in the command to start without one.';
-        case 'start-failed':
-            return 'The gateway could not start; the lines below say why. Check them with `fly logs` and `fly ssh console`.';
-        case 'loopback-bind':
-            return `The gateway binds 127.0.0.1, which Fly's proxy cannot reach ("App is not listening on expected address"): add \`--bind lan\` to the command (the input \`bind: lan\`).`;
-        case 'wrong-port':
-            return `Make internal_port match the gateway's port: \`--port ${ctx.port}\` in the command (the input \`port\`) or OPENCLAW_GATEWAY_PORT=${ctx.port}.`;
-        case 'unreachable':
-            return `Fly cannot reach the gateway: make internal_port match \`--port\` (or OPENCLAW_GATEWAY_PORT) and bind with \`--bind lan\`.`;
-        case 'channel-not-started':
-            return `Check the channel's token secret (DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN/SLACK_APP_TOKEN, ...) and enable it under \`channels.<name>\` in openclaw.json (2026.9 ignores ambient credentials of unconfigured channels unless the gateway runs with --ambient-channels); or drop it from health-channels.`;
-        case 'machine-exited':
-        case 'machine-stopped':
-            return `Read the lines below and \`fly machine status ${id}\`; after fixing the cause, redeploy or \`fly machine start ${id}\`.`;
-        case 'no-machines':
-            return 'The deploy left no app machine on the new release; check `fly status` and `fly releases`.';
-        case 'timeout':
-            return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.';
-        case 'health-url':
-            return 'The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app\'s public IPs (a private app has none).';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/health/gate.ts
-
-
-
-const CAUSE_TITLES = {
-    'out-of-memory': 'the gateway ran out of memory',
-    'gateway-lock': 'the gateway lock is held',
-    'auth-required': 'the gateway refused a non-loopback bind without auth',
-    'invalid-config': 'the gateway config is invalid or missing',
-    'start-failed': 'the gateway failed to start',
-    'loopback-bind': 'the gateway binds loopback only',
-    'wrong-port': 'the gateway listens on another port than internal_port',
-    unreachable: "Fly's proxy cannot reach the gateway",
-    'channel-not-started': 'a health channel did not start',
-    'machine-exited': 'the gateway process exited',
-    'machine-stopped': 'the machine stopped',
-    'no-machines': 'no machine runs the new release',
-    timeout: 'the gateway was not healthy before health-timeout',
-    'health-url': 'health-url did not answer',
-};
-function causeTitle(cause) {
-    return CAUSE_TITLES[cause];
-}
-/** The error text of an unhealthy verdict: cause, fix, and the failing machine's last lines (redacted). */
-function formatUnhealthy(verdict, lastLines, redact) {
-    const where = verdict.machineId ? ` on machine ${verdict.machineId}` : '';
-    const parts = [`Health gate: ${causeTitle(verdict.cause)}${where}: ${verdict.detail}.`, `Fix: ${verdict.fix}`];
-    if (lastLines.length > 0) {
-        parts.push(`Last log lines of ${verdict.machineId ?? 'the machine'}:`);
-        parts.push(...lastLines.map((l) => `  ${l}`));
-    }
-    return redact(parts.join('\n'));
-}
-/** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
-function releaseMachines(machines, version) {
-    const app = machines.filter((m) => {
-        const group = m.config?.metadata?.fly_process_group;
-        const standbys = m.config?.standbys;
-        const isStandby = Array.isArray(standbys) && standbys.length > 0;
-        return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying';
-    });
-    const versionOf = (m) => m.config?.metadata?.fly_release_version;
-    const onRelease = app.filter((m) => versionOf(m) === String(version));
-    if (onRelease.length > 0) {
-        const others = app.filter((m) => versionOf(m) !== String(version));
-        const note = others.length > 0 ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}` : undefined;
-        return { ids: onRelease.map((m) => m.id), note };
-    }
-    // Machines that carry no release metadata at all (not created by `fly deploy`): judge them all.
-    if (app.length > 0 && app.every((m) => versionOf(m) === undefined))
-        return { ids: app.map((m) => m.id) };
-    return {
-        ids: [],
-        note: app.length > 0 ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}` : 'the app has no app machines',
-    };
-}
-async function gateRelease(o) {
-    const now = o.now ?? Date.now;
-    const log = o.log ?? (() => { });
-    const deadlineMs = now() + o.timeoutMs;
-    const stop = new AbortController();
-    const onOuterAbort = () => stop.abort();
-    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    try {
-        // The log stream starts first: lines that arrive while the rollout is still being found are
-        // kept and fed to the engine once it knows which machines to judge.
-        let onLine;
-        const early = [];
-        onLine = (raw) => void early.push(raw);
-        const follower = followLogs(o.flyctl, o.app, (raw) => onLine(raw), stop.signal, log, o.resumeDelayMs ?? 500);
-        const found = await findRelease(o, stop.signal, deadlineMs, now, log);
-        if (!found) {
-            stop.abort();
-            await follower;
-            if (o.signal?.aborted)
-                throw cancelled();
-            const verdict = noMachinesVerdict(now(), 'no app machine took a new release before health-timeout');
-            return { verdict, machineIds: [], lastLines: [], machineStates: {} };
-        }
-        const { version, machines } = found;
-        const selected = releaseMachines(machines, version);
-        if (selected.note)
-            log(`health: ${selected.note}`);
-        const engine = new VerdictEngine({
-            machineIds: selected.ids,
-            port: o.port,
-            bind: o.bind,
-            channels: o.channels,
-            notBeforeMs: o.notBeforeMs,
-            deadlineMs,
-            bindWarningGraceMs: o.bindWarningGraceMs,
-            exitGraceMs: o.exitGraceMs,
-        });
-        let lastList = machines;
-        engine.observeMachines(machines, now());
-        if (selected.ids.length === 0) {
-            stop.abort();
-            await follower;
-            const verdict = engine.verdict(now());
-            verdict.detail = selected.note ?? verdict.detail;
-            return { releaseVersion: version, verdict, machineIds: [], lastLines: [], machineStates: {} };
-        }
-        log(`health: following the logs of ${selected.ids.join(', ')} (release v${version}, port ${o.port})`);
-        const listArgs = ['machines', 'list', '-a', o.app, '--json'];
-        const pollIntervalMs = o.pollIntervalMs ?? 3_000;
-        let decided;
-        let wake;
-        const decidedPromise = new Promise((resolve) => {
-            wake = resolve;
-        });
-        const check = () => {
-            if (decided)
-                return;
-            const verdict = engine.verdict(now());
-            if (verdict) {
-                decided = verdict;
-                wake?.();
-            }
-        };
-        const dedupe = new LineDeduper();
-        onLine = (raw) => {
-            if (!dedupe.accept(raw))
-                return;
-            const line = parseFlyLogLine(raw);
-            if (!line)
-                return;
-            engine.feed(line, now());
-            check();
-        };
-        for (const raw of early.splice(0))
-            onLine(raw);
-        const poller = (async () => {
-            while (!stop.signal.aborted) {
-                await sleep(pollIntervalMs, stop.signal);
-                if (stop.signal.aborted)
-                    break;
-                try {
-                    lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
-                    engine.observeMachines(lastList, now());
-                    check();
-                }
-                catch (err) {
-                    if (!stop.signal.aborted)
-                        log(`health: machines list failed (${o.flyctl.redact(err.message)}); will retry`);
-                }
-            }
-        })();
-        // Grace periods and the deadline need a clock even when nothing arrives.
-        const ticker = setInterval(check, 250);
-        const progress = setInterval(() => log(progressLine(engine, lastList, selected.ids, deadlineMs - now())), o.progressIntervalMs ?? 15_000);
-        check();
-        await Promise.race([decidedPromise, abortPromise(stop.signal)]);
-        clearInterval(ticker);
-        clearInterval(progress);
-        if (!decided)
-            throw cancelled();
-        const verdict = decided;
-        // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
-        log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
-        if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
-            await sleep(o.lingerMs ?? 1_500, stop.signal);
-        stop.abort();
-        await Promise.allSettled([follower, poller]);
-        const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];
-        if (verdict.health === 'unhealthy')
-            verdict.lastLines = lastLines;
-        else
-            verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l));
-        const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]));
-        return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates };
-    }
-    finally {
-        stop.abort();
-        o.signal?.removeEventListener('abort', onOuterAbort);
-    }
-}
-/** The release to judge and the machines list that shows it (undefined: none before the deadline). */
-async function findRelease(o, signal, deadlineMs, now, log) {
-    const listArgs = ['machines', 'list', '-a', o.app, '--json'];
-    const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000);
-    let announced = false;
-    while (!signal.aborted) {
-        try {
-            const machines = await o.flyctl.json(listArgs, MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
-            if (typeof o.releaseVersion === 'number')
-                return { version: o.releaseVersion, machines };
-            const version = newestReleaseAbove(machines, o.releaseVersion.after);
-            if (version !== undefined)
-                return { version, machines };
-            if (!announced)
-                log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`);
-            announced = true;
-        }
-        catch (err) {
-            if (signal.aborted)
-                break;
-            if (now() >= deadlineMs)
-                throw err;
-            log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
-        }
-        if (now() >= deadlineMs)
-            return undefined;
-        await sleep(pollMs, signal);
-    }
-    throw cancelled();
-}
-/** The newest `fly_release_version` above `after` among the app's machines. */
-function newestReleaseAbove(machines, after) {
-    const versions = machines.map((m) => Number(m.config?.metadata?.fly_release_version)).filter((v) => Number.isInteger(v) && v > after);
-    return versions.length > 0 ? Math.max(...versions) : undefined;
-}
-function noMachinesVerdict(atMs, detail) {
-    return { health: 'unhealthy', cause: 'no-machines', atMs, detail, fix: 'Check `fly status` and the deploy output above: the release reached no machine.', lastLines: [] };
-}
-/** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
-function progressLine(engine, machines, ids, leftMs) {
-    const parts = ids.map((id) => {
-        const m = machines.find((x) => x.id === id);
-        const checks = m?.checks ?? [];
-        const passing = checks.filter((c) => c.status === 'passing').length;
-        const last = engine.lastLines(id).at(-1);
-        return `${id} ${m?.state ?? 'unknown'}, checks ${passing}/${checks.length} passing${last ? `, last line: ${truncate(last, 120)}` : ''}`;
-    });
-    return `health: waiting (${Math.max(0, Math.round(leftMs / 1000))} s left): ${parts.join('; ')}`;
-}
-function truncate(text, max) {
-    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-/**
- * `fly logs` streams until killed; it ends on its own when its connection drops. Start it again
- * (backing off while it keeps failing) until the gate is done.
- */
-async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
-    let failures = 0;
-    while (!signal.aborted) {
-        const began = Date.now();
-        let result;
-        try {
-            result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true, retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' } });
-        }
-        catch (err) {
-            if (signal.aborted)
-                return;
-            log(`health: could not run flyctl logs (${flyctl.redact(err.message)})`);
-        }
-        if (signal.aborted)
-            return;
-        failures = Date.now() - began > 30_000 ? 1 : failures + 1;
-        const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed';
-        log(`health: the log stream ${why}; resuming`);
-        await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal);
-    }
-}
-/**
- * Probe `health-url` after the log gate: any answer below 500 passes. Connection errors and 5xx
- * are retried every 2 s until the deadline (the proxy may still be catching up with the machine).
- */
-async function probeHealthUrl(url, deadlineMs, opts = {}) {
-    const doFetch = opts.fetch ?? fetch;
-    const now = opts.now ?? Date.now;
-    let last = 'no answer';
-    do {
-        try {
-            const timeout = AbortSignal.timeout(Math.max(1_000, Math.min(10_000, deadlineMs - now())));
-            const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-            const response = await doFetch(url, { method: 'GET', redirect: 'manual', signal });
-            await response.body?.cancel().catch(() => { });
-            if (response.status < 500)
-                return { ok: true, detail: `${url} answered ${response.status}` };
-            last = `answered ${response.status}`;
-        }
-        catch (err) {
-            if (opts.signal?.aborted)
-                throw cancelled();
-            last = err.message;
-        }
-        if (now() >= deadlineMs)
-            break;
-        await sleep(opts.intervalMs ?? 2_000, opts.signal);
-    } while (now() < deadlineMs);
-    return { ok: false, detail: `${url}: ${last}` };
-}
-function cancelled() {
-    return new Error('health gate cancelled');
-}
-function abortPromise(signal) {
-    return new Promise((resolve) => {
-        if (signal.aborted)
-            resolve();
-        else
-            signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-}
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    });
-}
-
-;// CONCATENATED MODULE: ./src/health/remediate.ts
-/**
- * Stale gateway lock repair (the guide's "Gateway lock issues"): remove the lock files on the
- * machine over `fly ssh console`, then restart that machine once.
- *
- * The lock has lived in three places across gateway releases, so all three are cleared:
- * - `<state-dir>/gateway.*.lock` (the guide);
- * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7);
- * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
- * `fly ssh console -C` runs the command without a shell (REFERENCE.md), so globs need `sh -c`.
- */
-
-// The state dir goes inside `sh -c '...'`: allow only characters that need no quoting there.
-const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
-function lockPatterns(stateDir) {
-    const dir = stateDir.replace(/\/+$/, '') || '';
-    return [`${dir}/gateway.*.lock`, `${dir}/tmp/openclaw-*/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock'];
-}
-/** The `-C` argument: a POSIX sh script that removes each existing lock file and names it. */
-function staleLockCommand(stateDir) {
-    if (!SAFE_PATH.test(stateDir) || stateDir.includes('..')) {
-        throw new Error(`state-dir "${stateDir}" cannot be used in the lock repair command; use an absolute path of letters, digits, ".", "_", "-" and "/" (the guide uses /data)`);
-    }
-    const patterns = lockPatterns(stateDir).join(' ');
-    return `sh -c 'for f in ${patterns}; do if [ -e "$f" ]; then rm -f -- "$f" && echo "removed $f"; fi; done; true'`;
-}
-async function repairStaleLock(o) {
-    const log = o.log ?? (() => { });
-    const command = staleLockCommand(o.stateDir);
-    const machineArgs = ['-a', o.app];
-    if (o.machineState && o.machineState !== 'started') {
-        log(`health: starting machine ${o.machineId} to reach it over ssh`);
-        await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], { allowFailure: true, signal: o.signal, timeoutMs: 120_000, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
-    }
-    const attempts = o.sshAttempts ?? 3;
-    let removed;
-    let lastError = '';
-    for (let attempt = 1; attempt <= attempts && removed === undefined; attempt++) {
-        const result = await o.flyctl.run(['ssh', 'console', ...machineArgs, '--machine', o.machineId, '-C', command], {
-            allowFailure: true,
-            signal: o.signal,
-            timeoutMs: 120_000,
-            retry: { safe: 'once', why: 'this loop repeats it (rm -f of the lock files is idempotent)' },
-        });
-        if (result.exitCode === 0) {
-            removed = result.stdout
-                .split(/\r?\n/)
-                .map((l) => /^removed (.+)$/.exec(l.trim())?.[1])
-                .filter((f) => f !== undefined);
-        }
-        else {
-            lastError = o.flyctl.redact(result.error || result.stderr.trim() || `exit ${result.exitCode}`);
-            // The machine may be between two crash restarts; ssh needs it up.
-            if (attempt < attempts)
-                await sleep(o.retryDelayMs ?? 3_000, o.signal);
-        }
-    }
-    if (removed === undefined) {
-        throw new Error(`could not remove the gateway lock on machine ${o.machineId} over \`fly ssh console\`: ${lastError}`);
-    }
-    log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`);
-    const restartedAtMs = Date.now();
-    await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], { signal: o.signal, timeoutMs: 300_000, retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' } });
-    return { removed, restartedAtMs };
-}
-
-;// CONCATENATED MODULE: ./src/health/rollback.ts
-/**
- * Rollback: Fly has no rollback command, so take the previous release's image from
- * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
- * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
- */
-
-/**
- * The newest earlier release that completed and ran a different image. Releases that failed or
- * were interrupted (flyctl deploy/machines_deploymachinesapp.go sets `complete`, `failed`,
- * `interrupted`) never served; one with the failed image would bring the same image back.
- */
-function previousRelease(releases, failed) {
-    const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version);
-    if (earlier.length === 0)
-        return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
-    const served = earlier.filter((r) => r.ImageRef !== '' && !/^(failed|interrupted|cancel+ed)$/i.test(r.Status));
-    if (served.length === 0)
-        return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` };
-    const different = served.find((r) => r.ImageRef !== failed.imageRef);
-    if (!different) {
-        return {
-            reason: `every earlier release ran the same image (${failed.imageRef}): rolling back the image cannot undo a configuration or secret change`,
-        };
-    }
-    return { release: different };
-}
-async function rollBack(o) {
-    const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, { signal: o.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
-    const target = previousRelease(releases, o.failed);
-    if (!target.release)
-        return { rolledBack: false, reason: target.reason };
-    o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`);
-    const startedAtMs = Date.now();
-    const deployed = await o.redeploy(target.release.ImageRef);
-    return { rolledBack: true, from: target.release, deployed, startedAtMs: deployed.startedAtMs ?? startedAtMs };
-}
-
-;// CONCATENATED MODULE: ./src/health/index.ts
-
-
-
-
-async function runHealthGate(ctx) {
-    const log = ctx.log ?? (() => { });
-    const summary = [];
-    const redact = (text) => ctx.flyctl.redact(text);
-    if (ctx.plan.healthTimeoutSec <= 0) {
-        return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] };
-    }
-    const gate = (release, notBeforeMs) => gateWithProbe(ctx, release.version, notBeforeMs);
-    let result = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
-    let lockRepaired = false;
-    if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
-        summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
-        try {
-            const repair = await repairStaleLock({
-                flyctl: ctx.flyctl,
-                app: ctx.app,
-                machineId: result.machineId,
-                stateDir: ctx.stateDir,
-                machineState: result.machineStates[result.machineId],
-                retryDelayMs: ctx.tuning?.sshRetryDelayMs,
-                log,
-                signal: ctx.signal,
-            });
-            lockRepaired = true;
-            summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`);
-            result = await gate(ctx.release, repair.restartedAtMs);
-        }
-        catch (err) {
-            summary.push(redact(`The lock repair failed: ${err.message}`));
-        }
-    }
-    if (result.health === 'healthy') {
-        log(`health: the gateway's own lines this verdict rests on:`);
-        for (const line of result.lines ?? [])
-            log(`  ${line}`);
-        summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
-        return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines };
-    }
-    summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`);
-    const failure = {
-        health: 'unhealthy',
-        cause: result.cause,
-        message: result.message,
-        machineId: result.machineId,
-        lastLines: result.lastLines,
-        rolledBack: false,
-        lockRepaired,
-        summary,
-    };
-    if (!ctx.plan.rollback) {
-        summary.push('Rollback is off (rollback: false); the unhealthy release stays deployed.');
-        return failure;
-    }
-    try {
-        let rollbackVerdict;
-        const redeploy = async (imageRef) => {
-            const deployed = await ctx.redeploy(imageRef);
-            rollbackVerdict = deployed.verdict;
-            return deployed;
-        };
-        const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal });
-        if (!rollback.rolledBack) {
-            summary.push(`Not rolled back: ${rollback.reason}.`);
-            failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`;
-            return failure;
-        }
-        failure.rolledBack = true;
-        const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs));
-        const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`;
-        if (after.health === 'healthy') {
-            failure.servingRelease = rollback.deployed;
-            summary.push(`Rolled back: ${what} is now serving and healthy.`);
-            failure.message = `${failure.message}\nRolled back: ${what} is now serving.`;
-        }
-        else {
-            summary.push(`Rolled back to ${what}, but it is unhealthy too: ${after.title}.`);
-            failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${after.message}`;
-        }
-    }
-    catch (err) {
-        const text = redact(`The rollback failed: ${err.message}`);
-        summary.push(text);
-        failure.message = `${failure.message}\n${text}`;
-    }
-    return failure;
-}
-/**
- * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
- * the machines of the first release above `baselineVersion` from the moment the deploy starts.
- */
-function watchRollout(ctx, baselineVersion, notBeforeMs, signal) {
-    return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs);
-}
-/** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
-function unhealthyOutcome(ctx, cause, detail, machineId) {
-    const fix = fixFor(cause, { port: ctx.port, machineId });
-    const where = machineId ? ` on machine ${machineId}` : '';
-    const message = ctx.flyctl.redact(`Health gate: ${causeTitle(cause)}${where}: ${detail}.\nFix: ${fix}`);
-    return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} };
-}
-async function gateWithProbe(ctx, release, notBeforeMs) {
-    const timeoutMs = ctx.plan.healthTimeoutSec * 1000;
-    const started = Date.now();
-    const result = await gateRelease({
-        flyctl: ctx.flyctl,
-        app: ctx.app,
-        releaseVersion: release,
-        port: ctx.port,
-        bind: ctx.bind,
-        channels: ctx.plan.healthChannels,
-        timeoutMs,
-        notBeforeMs,
-        signal: ctx.signal,
-        log: ctx.log,
-        pollIntervalMs: ctx.tuning?.pollIntervalMs,
-        lingerMs: ctx.tuning?.lingerMs,
-        bindWarningGraceMs: ctx.tuning?.bindWarningGraceMs,
-        exitGraceMs: ctx.tuning?.exitGraceMs,
-        resumeDelayMs: ctx.tuning?.resumeDelayMs,
-    });
-    const { verdict, machineStates } = result;
-    if (verdict.health === 'unhealthy') {
-        return {
-            health: 'unhealthy',
-            cause: verdict.cause,
-            title: causeTitle(verdict.cause),
-            message: formatUnhealthy(verdict, result.lastLines, (t) => ctx.flyctl.redact(t)),
-            machineId: verdict.machineId,
-            lastLines: result.lastLines,
-            machineStates,
-        };
-    }
-    if (!ctx.plan.healthUrl)
-        return { health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates };
-    // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
-    const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000));
-    const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs });
-    if (probe.ok)
-        return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates };
-    const detail = ctx.flyctl.redact(probe.detail);
-    return {
-        health: 'unhealthy',
-        cause: 'health-url',
-        title: causeTitle('health-url'),
-        message: ctx.flyctl.redact(`Health gate: ${causeTitle('health-url')}: the gateway logged ready, but ${detail}.\nFix: ${fixFor('health-url', { port: ctx.port })}`),
-        lastLines: [],
-        machineStates,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/deploy.ts
-
-
-
-
-/** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
-function formatGoDuration(totalSeconds) {
-    const s = Math.max(0, Math.round(totalSeconds));
-    if (s === 0)
-        return '0s';
-    const hours = Math.floor(s / 3600);
-    const minutes = Math.floor((s % 3600) / 60);
-    const seconds = s % 60;
-    if (hours > 0)
-        return `${hours}h${minutes}m${seconds}s`;
-    if (minutes > 0)
-        return `${minutes}m${seconds}s`;
-    return `${seconds}s`;
-}
-/**
- * `fly deploy` argv. The working directory goes first as flyctl's positional WORKING_DIRECTORY
- * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
- * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
- * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
- * previous release's image with the same config, and nothing is built.
- */
-function buildDeployArgs(plan, rendered, opts = {}) {
-    const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app];
-    const image = opts.imageOverride ?? plan.image;
-    if (image) {
-        args.push('--image', image);
-    }
-    else {
-        if (rendered.dockerfileArg)
-            args.push('--dockerfile', rendered.dockerfileArg);
-        for (const [name, value] of plan.buildArgs)
-            args.push('--build-arg', `${name}=${value}`);
-    }
-    if (plan.strategy)
-        args.push('--strategy', plan.strategy);
-    args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec));
-    args.push('--ha=false');
-    if (plan.private)
-        args.push('--no-public-ips');
-    args.push('-y');
-    args.push(...plan.deployArgs);
-    return args;
-}
-const FAILED_RELEASE = /fail|cancel|interrupt|abort/i;
-/** The newest release and the one a rollback would go back to, from `releases --json`. */
-function readReleases(releases) {
-    const sorted = [...releases].sort((a, b) => b.Version - a.Version);
-    const current = sorted[0];
-    if (!current)
-        return undefined;
-    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status));
-    return {
-        version: current.Version,
-        imageRef: current.ImageRef,
-        previousImageRef: previous?.ImageRef,
-        previousVersion: previous?.Version,
-    };
-}
-/** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
-function appUrl(plan, deployOutput) {
-    if (plan.private)
-        return '';
-    const seen = /Visit your newly deployed app at (https?:\/\/\S+)/.exec(deployOutput);
-    return seen?.[1] ?? `https://${plan.app}.fly.dev/`;
-}
-function deploy(ctx) {
-    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy');
-}
-/** Roll back: deploy an earlier release's image with the same rendered config. */
-function redeploy(ctx, imageRef) {
-    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef }), `fly deploy (rollback to ${imageRef})`);
-}
-async function runDeploy(ctx, args, title) {
-    const { flyctl, plan } = ctx;
-    const command = flyctl.redact(displayCommand(args));
-    if (plan.dryRun)
-        return { command, dryRun: true, url: appUrl(plan, '') };
-    const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal };
-    // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
-    const before = await waitForReleaseInProgress(flyctl, plan.app, waiter);
-    const baseline = before.newest?.Version ?? 0;
-    const startedAtMs = Date.now();
-    if (ctx.watch)
-        return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch });
-    let result;
-    try {
-        result = await group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
-    }
-    catch (err) {
-        if (!(err instanceof FlyctlError) || !err.transient || ctx.signal?.aborted)
-            throw err;
-        result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter);
-    }
-    const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING });
-    return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases), startedAtMs };
-}
-/**
- * `fly deploy` with the gate alongside (SPEC "Deploy and gate are one stage"). flyctl waits for
- * smoke and health checks (internal/machine/leasable_machine.go); the gate reads the gateway's
- * own lines meanwhile. An unhealthy verdict ends flyctl's wait with SIGINT, as Ctrl-C does, and
- * the run goes on at once. A deploy that fails once a machine took the release is a verdict; one
- * that fails before that (build, auth, config) is an error with flyctl's message.
- */
-async function deployWatched(ctx, w) {
-    const { flyctl, plan } = ctx;
-    const interrupt = new AbortController();
-    const stopWatch = new AbortController();
-    const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
-    const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal);
-    watching.catch(() => { }); // awaited below on every path; a cancelled watch must not go unhandled meanwhile
-    try {
-        const first = await Promise.race([deploying.then(() => undefined), watching]);
-        if (first?.health === 'unhealthy') {
-            ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back');
-            interrupt.abort();
-            await deploying;
-            return { ...(await readDeployed(ctx, w, '')), verdict: first, interrupted: true };
-        }
-        const result = await deploying;
-        if (result.exitCode !== 0)
-            return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)));
-        const startedMachines = await startStoppedMachines(ctx, w.baseline);
-        const verdict = first ?? (await watching);
-        return { ...(await readDeployed(ctx, w, result.stdout)), verdict, startedMachines };
-    }
-    finally {
-        stopWatch.abort();
-        interrupt.abort();
-        await Promise.allSettled([deploying, watching]);
-    }
-}
-async function readDeployed(ctx, w, stdout) {
-    const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING });
-    return { command: w.command, dryRun: false, url: appUrl(ctx.plan, stdout), release: readReleases(releases), startedAtMs: w.startedAtMs };
-}
-/** The gate's verdict if it comes within `ms`; undefined otherwise. */
-async function settleWithin(watching, ms) {
-    let timer;
-    const timeout = new Promise((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
-    });
-    try {
-        return await Promise.race([watching.catch(() => undefined), timeout]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-/** App machines on a release above `baseline`: the ones that took the deploy. */
-function machinesAbove(machines, baseline) {
-    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline);
-}
-/**
- * A failed `fly deploy`: when no machine took the release it is an error with flyctl's message;
- * otherwise the release is unhealthy, with the gate's cause (or flyctl's, if the gate saw none).
- */
-async function failedDeploy(ctx, w, result, verdict) {
-    const { flyctl, plan } = ctx;
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
-    const flyError = flyctl.redact(result.error ?? '');
-    if (machinesAbove(machines, w.baseline).length === 0) {
-        throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
-    }
-    const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
-    return { ...(await readDeployed(ctx, w, result.stdout)), verdict: explained };
-}
-/** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */
-const DEPLOY_FAILURES = [
-    { test: /appears to be crashing/, cause: 'machine-exited' },
-    { test: /waiting for health checks to pass/, cause: 'unreachable' },
-    { test: /failed to start|entered "failed"|waiting for machine's state/, cause: 'start-failed' },
-];
-function unhealthyFromDeploy(ctx, flyError, seen) {
-    const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1];
-    const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed';
-    const logged = seen?.health === 'healthy' ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])' : '';
-    return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId);
-}
-/**
- * flyctl leaves a machine that was stopped or suspended before the deploy stopped (it replaces
- * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
- * the release should run, so start those.
- */
-async function startStoppedMachines(ctx, baseline) {
-    const { flyctl, plan } = ctx;
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
-    const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended');
-    for (const m of stopped) {
-        ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`);
-        await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
-    }
-    return stopped.map((m) => m.id);
-}
-/**
- * `fly deploy` is not repeated blindly: a transient error (a lost connection, a 5xx) may come
- * after Fly recorded the release and started rolling it out, and a second deploy would then roll
- * out twice or fight the first. `releases --json` says what happened; see checkInterruptedDeploy.
- */
-const DEPLOY_RETRY = {
-    safe: 'once',
-    why: 'a deploy that failed with a transient error is checked with `fly releases --json` before it is repeated',
-};
-/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
-function isInProgress(r) {
-    return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status);
-}
-function judgeInterruptedDeploy(releases, baseline) {
-    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
-    if (!newest || newest.Version <= baseline)
-        return { action: 'repeat' };
-    if (FAILED_RELEASE.test(newest.Status))
-        return { action: 'failed', version: newest.Version, status: newest.Status };
-    return { action: 'done', version: newest.Version };
-}
-async function checkInterruptedDeploy(ctx, args, title, err, baseline, waiter) {
-    const { flyctl, plan, log } = ctx;
-    log.warning(`fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`);
-    const after = await waitForReleaseInProgress(flyctl, plan.app, waiter);
-    const verdict = judgeInterruptedDeploy(after.releases, baseline);
-    if (verdict.action === 'done') {
-        log.warning(`release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`);
-        return { stdout: '' };
-    }
-    if (verdict.action === 'failed') {
-        throw new Error(`${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`);
-    }
-    log.warning(`no release newer than v${baseline} was recorded: the deploy never reached Fly, so it is run once more`);
-    return group(`${title} (repeated)`, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
-}
-/**
- * Wait while the app's newest release is still rolling out (another run's deploy), polling
- * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
- */
-async function waitForReleaseInProgress(flyctl, app, w) {
-    const started = Date.now();
-    let announced = false;
-    for (;;) {
-        const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal });
-        const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
-        if (!newest || !isInProgress(newest)) {
-            if (announced)
-                w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`);
-            return { releases, newest };
-        }
-        const waited = Date.now() - started;
-        if (waited >= w.timeoutMs) {
-            throw new Error(`another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
-                `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
-                '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run');
-        }
-        if (!announced) {
-            w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
-            announced = true;
-        }
-        await deploy_sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal);
-    }
-}
-function deploy_sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason);
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, ms);
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-
-;// CONCATENATED MODULE: ./src/harden.ts
-
-/**
- * Harden stage (private deployments): the guide's "convert an existing deployment" steps.
- * Public ingress addresses are released, a private IPv6 allocated when missing, and
- * `ips list` read again to prove the app is left with private addresses only.
- */
-/** Public ingress types (`ips list --json` Type; flyctl internal/command/ips). */
-const PUBLIC_TYPES = new Set(['v4', 'v6', 'shared_v4']);
-const PRIVATE_V6 = 'private_v6';
-/** Never releases a private or egress address, nor a type it does not know. */
-function planIpChanges(ips) {
-    return {
-        release: ips.filter((ip) => PUBLIC_TYPES.has(ip.Type)),
-        allocatePrivateV6: !ips.some((ip) => ip.Type === PRIVATE_V6),
-    };
-}
-/** What is still wrong after hardening, or undefined when the app is private only. */
-function hardeningProblem(ips) {
-    const plan = planIpChanges(ips);
-    const problems = [];
-    if (plan.release.length)
-        problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`);
-    if (plan.allocatePrivateV6)
-        problems.push('no private IPv6 is allocated');
-    return problems.length ? problems.join('; ') : undefined;
-}
-async function harden(ctx, options = { appExists: true }) {
-    const { flyctl, plan, log } = ctx;
-    if (!plan.private)
-        return { changes: [], final: [], dryRun: plan.dryRun, skipped: true };
-    const list = () => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } });
-    // A dry run before the app exists: its first deploy runs with --no-public-ips.
-    const before = options.appExists ? await list() : [];
-    const ipPlan = planIpChanges(before);
-    const planned = ipPlan.release.map((ip) => ({ action: 'released', address: ip.Address, type: ip.Type }));
-    if (ipPlan.allocatePrivateV6)
-        planned.push({ action: 'allocated', address: '(new)', type: PRIVATE_V6 });
-    if (plan.dryRun)
-        return { changes: planned, final: before, dryRun: true, skipped: false };
-    const changes = [];
-    for (const ip of ipPlan.release) {
-        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } });
-        changes.push({ action: 'released', address: ip.Address, type: ip.Type });
-        log.info(`Released ${ip.Type} ${ip.Address}`);
-    }
-    if (ipPlan.allocatePrivateV6)
-        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } });
-    const after = await list();
-    const problem = hardeningProblem(after);
-    if (problem) {
-        throw new Error(`the private deployment of ${plan.app} is not private after hardening: ${problem}. ` +
-            `Check with \`fly ips list -a ${plan.app}\` and release public addresses with \`fly ips release <address> -a ${plan.app}\`.`);
-    }
-    if (ipPlan.allocatePrivateV6) {
-        const known = new Set(before.map((ip) => ip.Address));
-        for (const ip of after.filter((a) => a.Type === PRIVATE_V6 && !known.has(a.Address))) {
-            changes.push({ action: 'allocated', address: ip.Address, type: ip.Type });
-            log.info(`Allocated private IPv6 ${ip.Address}`);
-        }
-    }
-    return { changes, final: after, dryRun: false, skipped: false };
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./src/plan.ts
 /**
  * The typed plan of one run: every input of SPEC.md, parsed and checked by inputs.ts.
@@ -50795,10 +49052,10 @@ function parseDeployArgs(argv) {
     for (let i = 0; i < argv.length; i++) {
         const word = argv[i];
         if (word === '--') {
-            problems.push(...argv.slice(i + 1).map(positional));
+            problems.push(...argv.slice(i + 1).map(deploy_args_positional));
             break;
         }
-        const read = word.startsWith('--') ? readLong(word, argv[i + 1]) : word.startsWith('-') && word !== '-' ? readShorts(word, argv[i + 1]) : { problem: positional(word) };
+        const read = word.startsWith('--') ? readLong(word, argv[i + 1]) : word.startsWith('-') && word !== '-' ? readShorts(word, argv[i + 1]) : { problem: deploy_args_positional(word) };
         if ('problem' in read) {
             problems.push(read.problem);
             continue;
@@ -50856,7 +49113,7 @@ function readShorts(word, next) {
 function deploy_args_unknown(spelled) {
     return `${spelled} is not a \`fly deploy\` flag this action passes on (flyctl: unknown flag). Fix: remove it; deploy-args takes only build and transport flags such as ${ALLOWED_LIST}.`;
 }
-function positional(word) {
+function deploy_args_positional(word) {
     return `"${word.slice(0, 60)}" is not a flag: \`fly deploy [WORKING_DIRECTORY]\` would change into it and deploy another build context. Fix: remove it, and set \`working-directory\` for the build context.`;
 }
 
@@ -53344,6 +51601,1906 @@ function definedOnly(value) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
 }
 
+;// CONCATENATED MODULE: ./src/fly-json.ts
+
+/**
+ * Shapes of the flyctl `--json` outputs this action reads (REFERENCE.md; flyctl's render.JSON
+ * over fly-go's api types). Only the fields we use are required; everything else passes through,
+ * so a newer flyctl that adds fields keeps working.
+ */
+const MachineSchema = looseObject({
+    id: schemas_string(),
+    name: schemas_string().optional().default(''),
+    state: schemas_string(),
+    region: schemas_string().optional().default(''),
+    image_ref: looseObject({
+        registry: schemas_string().optional(),
+        repository: schemas_string().optional(),
+        tag: schemas_string().optional(),
+        digest: schemas_string().optional(),
+    })
+        .optional(),
+    created_at: schemas_string().optional(),
+    updated_at: schemas_string().optional(),
+    config: looseObject({
+        image: schemas_string().optional(),
+        env: record(schemas_string(), schemas_string()).nullish(),
+        init: looseObject({
+            cmd: array(schemas_string()).nullish(),
+            exec: array(schemas_string()).nullish(),
+            entrypoint: array(schemas_string()).nullish(),
+        })
+            .nullish(),
+        guest: looseObject({
+            cpu_kind: schemas_string().optional(),
+            cpus: schemas_number().optional(),
+            memory_mb: schemas_number().optional(),
+        })
+            .nullish(),
+        metadata: record(schemas_string(), schemas_string()).nullish(),
+        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional() })).nullish(),
+    })
+        .optional()
+        .default({}),
+    events: array(looseObject({
+        type: schemas_string(),
+        status: schemas_string().optional().default(''),
+        source: schemas_string().optional(),
+        timestamp: schemas_number().optional(),
+        request: unknown().optional(),
+    }))
+        .nullish(),
+    checks: array(looseObject({ name: schemas_string(), status: schemas_string(), output: schemas_string().optional().default('') }))
+        .nullish(),
+});
+const MachineListSchema = array(MachineSchema).nullable().transform((v) => v ?? []);
+/** `secrets list --json`: name/digest/status since 0.4.7; older releases used other casings. */
+const SecretListSchema = array(looseObject({
+    name: schemas_string().optional(),
+    Name: schemas_string().optional(),
+    digest: schemas_string().optional(),
+    Digest: schemas_string().optional(),
+    status: schemas_string().optional(),
+})
+    .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })))
+    .nullable()
+    .transform((v) => (v ?? []).filter((s) => s.name !== ''));
+const VolumeSchema = looseObject({
+    id: schemas_string(),
+    name: schemas_string(),
+    state: schemas_string().optional().default(''),
+    size_gb: schemas_number().optional(),
+    region: schemas_string().optional().default(''),
+    attached_machine_id: schemas_string().nullish(),
+});
+const VolumeListSchema = array(VolumeSchema).nullable().transform((v) => v ?? []);
+const IpSchema = looseObject({
+    ID: schemas_string().optional(),
+    Address: schemas_string(),
+    Type: schemas_string(),
+    Region: schemas_string().optional().default(''),
+});
+const IpListSchema = array(IpSchema).nullable().transform((v) => v ?? []);
+const ReleaseSchema = looseObject({
+    ID: schemas_string().optional(),
+    Version: schemas_number(),
+    Stable: schemas_boolean().optional(),
+    InProgress: schemas_boolean().optional(),
+    Status: schemas_string().optional().default(''),
+    Description: schemas_string().optional().default(''),
+    Reason: schemas_string().optional().default(''),
+    CreatedAt: schemas_string().optional(),
+    ImageRef: schemas_string().optional().default(''),
+});
+const ReleaseListSchema = array(ReleaseSchema).nullable().transform((v) => v ?? []);
+const AppSchema = looseObject({
+    ID: schemas_string().optional(),
+    Name: schemas_string(),
+    Status: schemas_string().optional(),
+    Organization: looseObject({ Slug: schemas_string().optional() }).nullish(),
+    Hostname: schemas_string().optional(),
+    Deployed: schemas_boolean().optional(),
+});
+const AppListSchema = array(AppSchema).nullable().transform((v) => v ?? []);
+
+;// CONCATENATED MODULE: ./src/health/log-stream.ts
+/**
+ * Fly's text log lines, parsed. `fly logs` prints each entry as
+ *
+ *   <RFC3339 time> <provider>[<machine id>] <region> [<level>]<message>
+ *
+ * (flyctl internal/render/logs.go, LogEntry with HideAllocID off: the time is `format.Time`, whole
+ * seconds; provider and region may be wrapped in aurora colour codes; there is no space between
+ * `[level]` and the message). The message is whatever the machine printed, often with its own ANSI
+ * colours (the gateway colours its console when TERM is set: openclaw dist/subsystem-*.mjs,
+ * getColorForConsole), so colour is stripped from the whole line before parsing.
+ */
+// CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks), as chalk and aurora emit them.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u009b[0-?]*[ -/]*[@-~]/g;
+function stripAnsi(text) {
+    return text.includes('\u001b') || text.includes('\u009b') ? text.replace(ANSI, '') : text;
+}
+const LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))\s+([A-Za-z][\w-]*)(?:\[([0-9a-zA-Z]+)\])?\s+(\S+)\s+\[(\w+)\](.*)$/;
+/** Parse one line of `fly logs`; undefined for anything else (banners, blank lines, flyctl's own notes). */
+function parseFlyLogLine(raw) {
+    const text = stripAnsi(raw).replace(/\r$/, '');
+    const match = LINE.exec(text);
+    if (!match)
+        return undefined;
+    const [, time, provider, machineId, region, level, message] = match;
+    const timestampMs = Date.parse(time);
+    if (Number.isNaN(timestampMs))
+        return undefined;
+    return {
+        timestampMs,
+        provider: provider,
+        machineId: machineId ?? '',
+        region: region,
+        level: level.toLowerCase(),
+        message: message ?? '',
+        text,
+    };
+}
+/**
+ * A resumed `fly logs` starts by polling the recent buffer (flyctl internal/command/logs/logs.go:
+ * poll, then nats after two seconds), so lines already seen come again. This remembers the last
+ * `capacity` lines exactly as printed and reports a repeat.
+ */
+class LineDeduper {
+    seen = new Set();
+    capacity;
+    constructor(capacity = 20_000) {
+        this.capacity = capacity;
+    }
+    /** True the first time a line is offered. */
+    accept(raw) {
+        if (this.seen.has(raw))
+            return false;
+        this.seen.add(raw);
+        if (this.seen.size > this.capacity) {
+            // Sets iterate in insertion order: drop the oldest.
+            const oldest = this.seen.values().next().value;
+            if (oldest !== undefined)
+                this.seen.delete(oldest);
+        }
+        return true;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/health/signals.ts
+/**
+ * What one gateway or platform log message means for the health verdict. Pure; the patterns are
+ * those of the OpenClaw gateway releases (REFERENCE.md, the guide, and the 2026.9.6 dist files
+ * named below) and of Fly's init (superfly/init-snapshot: "Main child exited ...", "Process appears
+ * to have been OOM killed!") and kernel ("Out of memory: Killed process N (node)").
+ */
+const OOM = [
+    /JavaScript heap out of memory/i,
+    /Runtime_AllocateInYoungGeneration/,
+    /Out of memory: Killed process/i,
+    /Process appears to have been OOM killed/i,
+];
+// openclaw dist/gateway-lock-*.mjs, server-start-*.mjs and the doctor's state coordinator (2026.9.6);
+// `gateway already running (pid N); lock timeout after 5000ms` of older releases (REFERENCE.md).
+const LOCK = [
+    /gateway already running/i,
+    /lock timeout after \d+\s*ms/i,
+    /another OpenClaw process owns gateway-lifecycle/i,
+    /StateDatabaseCoordinatorContentionError/,
+    /failed to acquire gateway state ownership/i,
+    /Legacy Gateway lock .* still has a live/i,
+    /another gateway instance is already listening/i,
+    /state directory is locked by/i,
+    /Gateway lock (?:payload|owner identity) could not be verified/i,
+];
+const AUTH = /Refusing to bind gateway to \S+ without auth/i;
+const CONFIG = [/Invalid config at /i, /Missing config\. Run `?openclaw setup/i, /Config validation failed/i];
+const START_FAILED = /Gateway failed to start:/i;
+const READY = /\[gateway\]\s+ready\s*$/;
+const LISTENING = /\[gateway\]\s+listening on (ws:\/\/.+?)\s*\(PID \d+\)/;
+const WS_ADDRESS = /wss?:\/\/(\[[^\]]+\]|[^\s:,/]+):(\d+)/g;
+const NON_LOOPBACK_WARNING = /Gateway is binding to a non-loopback address/;
+const SEEDED_ORIGINS = /seeded gateway\.controlUi\.allowedOrigins \[([^\]]*)\]/;
+const ORIGIN_PORT = /:\/\/(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)/;
+// `[telegram] [default] starting provider`, `[discord] logged in to discord as <id>`,
+// `slack socket mode connected` (REFERENCE.md, the guide, recorded 2026.9.6 telegram run).
+const CHANNEL_PROVIDER = /\[([a-z][\w-]*)\](?:\s+\[[^\]]*\])*\s+starting provider\b/i;
+const CHANNEL_LOGGED_IN = /\blogged in to ([a-z][\w-]*)\b/i;
+const CHANNEL_TAGGED_LOGIN = /\[([a-z][\w-]*)\][^[]*\blogged in\b/i;
+const SLACK_SOCKET = /\b(slack) socket mode connected\b/i;
+// openclaw 2026.9.6: `suppressed ambient channel auto-configuration for 1 channel: discord. Configure ...`
+const SUPPRESSED = /suppressed ambient channel auto-configuration for \d+ channels?: ([\w, -]+?)\./i;
+const GATEWAY_STOPPING = /\[gateway\]\s+received SIG(?:TERM|INT|HUP)\b|\[gateway\]\s+shutting down\b/;
+const EXIT_CODE = /Main child exited normally with code: (\d+)/;
+const EXIT_SIGNAL = /Main child exited with signal \(with signal '([A-Za-z0-9]+)'/;
+const RESTARTS_EXHAUSTED = /machine has reached its max restart count/i;
+// Fly proxy: "instance refused connection. is your app listening on 0.0.0.0:3000? ..."
+const PROXY_REFUSED = /refused connection|is your app listening on/i;
+/** Every signal a message carries (usually none or one). */
+function classify(message, provider = 'app') {
+    if (provider === 'proxy')
+        return PROXY_REFUSED.test(message) ? [{ kind: 'proxy-refused' }] : [];
+    const fatal = fatalCause(message);
+    if (fatal) {
+        const signals = [{ kind: 'fatal', cause: fatal }];
+        const exit = exitSignal(message);
+        if (exit)
+            signals.push(exit);
+        return signals;
+    }
+    const exit = exitSignal(message);
+    if (exit)
+        return [exit];
+    if (RESTARTS_EXHAUSTED.test(message))
+        return [{ kind: 'restarts-exhausted' }];
+    if (READY.test(message))
+        return [{ kind: 'ready' }];
+    const listening = LISTENING.exec(message);
+    if (listening) {
+        const addresses = parseAddresses(listening[1]);
+        return addresses.length > 0 ? [{ kind: 'listening', addresses }] : [];
+    }
+    if (NON_LOOPBACK_WARNING.test(message))
+        return [{ kind: 'non-loopback-warning' }];
+    const seeded = SEEDED_ORIGINS.exec(message);
+    if (seeded) {
+        const port = ORIGIN_PORT.exec(seeded[1]);
+        return port ? [{ kind: 'origins-port', port: Number(port[1]) }] : [];
+    }
+    const suppressed = SUPPRESSED.exec(message);
+    if (suppressed) {
+        const channels = suppressed[1].split(/[,\s]+/).map((c) => c.trim().toLowerCase()).filter(Boolean);
+        return [{ kind: 'channels-suppressed', channels }];
+    }
+    if (GATEWAY_STOPPING.test(message))
+        return [{ kind: 'stop-requested' }];
+    const channel = channelStarted(message);
+    if (channel)
+        return [{ kind: 'channel-started', channel }];
+    return [];
+}
+function fatalCause(message) {
+    if (OOM.some((re) => re.test(message)))
+        return 'out-of-memory';
+    // The guide lists SIGABRT among the OOM signs: V8 aborts the process when the heap is exhausted.
+    const signal = EXIT_SIGNAL.exec(message);
+    if (signal && /^(SIGABRT|6)$/.test(signal[1]))
+        return 'out-of-memory';
+    if (LOCK.some((re) => re.test(message)))
+        return 'gateway-lock';
+    if (AUTH.test(message))
+        return 'auth-required';
+    if (CONFIG.some((re) => re.test(message)))
+        return 'invalid-config';
+    if (START_FAILED.test(message))
+        return 'start-failed';
+    return undefined;
+}
+function exitSignal(message) {
+    const code = EXIT_CODE.exec(message);
+    if (code)
+        return { kind: 'exit', code: Number(code[1]) };
+    const signal = EXIT_SIGNAL.exec(message);
+    if (signal)
+        return { kind: 'exit', signal: signal[1] };
+    return undefined;
+}
+function channelStarted(message) {
+    const match = CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message);
+    const name = match?.[1]?.toLowerCase();
+    // Subsystems that are not channels also say "starting"; only a named provider or login counts.
+    if (!name || name === 'gateway' || name === 'plugins' || name === 'health-monitor')
+        return undefined;
+    return name;
+}
+function parseAddresses(list) {
+    const addresses = [];
+    for (const match of list.matchAll(WS_ADDRESS)) {
+        addresses.push({ host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) });
+    }
+    return addresses;
+}
+function isLoopbackHost(host) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    return (h === 'localhost' ||
+        /^127\.\d+\.\d+\.\d+$/.test(h) ||
+        h === '::1' ||
+        h === '0:0:0:0:0:0:0:1' ||
+        /^::ffff:127\./.test(h));
+}
+
+;// CONCATENATED MODULE: ./src/machine-sizes.ts
+const MIN_MEMORY_MB_PER_SHARED_CPU = 256;
+const MIN_MEMORY_MB_PER_CPU = 2048;
+const MAX_MEMORY_MB_PER_SHARED_CPU = 2048;
+const MAX_MEMORY_MB_PER_CPU = 8192;
+function size(cpuKind, cpus, presetCpus = cpus) {
+    const [min, max] = cpuKind === 'shared' ? [MIN_MEMORY_MB_PER_SHARED_CPU, MAX_MEMORY_MB_PER_SHARED_CPU] : [MIN_MEMORY_MB_PER_CPU, MAX_MEMORY_MB_PER_CPU];
+    return { cpuKind, cpus, memoryMb: presetCpus * min, minMemoryMb: cpus * min, maxMemoryMb: cpus * max };
+}
+const MACHINE_SIZES = {
+    'shared-cpu-1x': size('shared', 1),
+    'shared-cpu-2x': size('shared', 2),
+    'shared-cpu-4x': size('shared', 4),
+    'shared-cpu-6x': size('shared', 6),
+    'shared-cpu-8x': size('shared', 8),
+    'performance-1x': size('performance', 1),
+    'performance-2x': size('performance', 2),
+    'performance-4x': size('performance', 4),
+    'performance-6x': size('performance', 6),
+    'performance-8x': size('performance', 8),
+    'performance-10x': size('performance', 10),
+    'performance-12x': size('performance', 12),
+    'performance-14x': size('performance', 14),
+    'performance-16x': size('performance', 16),
+    // GPU presets: 8 performance CPUs with 16 CPUs' worth of memory.
+    'a100-40gb': size('performance', 8, 16),
+    'a100-80gb': size('performance', 8, 16),
+    l40s: size('performance', 8, 16),
+    a10: size('performance', 8, 16),
+};
+/** The smallest size of the same CPU kind that can hold `memoryMb`, if any. */
+function sizeFor(memoryMb, cpuKind) {
+    return Object.entries(MACHINE_SIZES)
+        .filter(([name, s]) => s.cpuKind === cpuKind && !/^(a|l)\d/.test(name) && s.minMemoryMb <= memoryMb && memoryMb <= s.maxMemoryMb)
+        .sort((a, b) => a[1].cpus - b[1].cpus)[0]?.[0];
+}
+/** Why `memoryMb` does not fit `sizeName`, or undefined when it does (or the size is unknown). */
+function memoryProblem(sizeName, memoryMb) {
+    const s = MACHINE_SIZES[sizeName];
+    if (!s)
+        return undefined;
+    if (memoryMb > s.maxMemoryMb || memoryMb < s.minMemoryMb) {
+        const bigger = sizeFor(memoryMb, s.cpuKind);
+        const range = `${sizeName} allows ${s.minMemoryMb} to ${s.maxMemoryMb} MB`;
+        return memoryMb > s.maxMemoryMb
+            ? `${memoryMb} MB is more than ${range} (fly-go machine_types.go). Fix: set \`memory\` to at most ${s.maxMemoryMb}mb${bigger ? `, or \`vm-size: ${bigger}\`` : ''}.`
+            : `${memoryMb} MB is less than ${range}. Fix: set \`memory\` to at least ${s.minMemoryMb}mb${bigger ? `, or \`vm-size: ${bigger}\`` : ''}.`;
+    }
+    if (s.cpuKind === 'shared' && memoryMb % 256 !== 0) {
+        return `${memoryMb} MB is not a multiple of 256 MB, which shared-CPU machines require. Fix: use for example ${Math.ceil(memoryMb / 256) * 256}mb.`;
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/health/verdict.ts
+
+
+const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced']);
+// Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
+const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15']);
+class VerdictEngine {
+    expect;
+    machines = new Map();
+    wantedChannels;
+    constructor(expect) {
+        // `??`, not a spread over defaults: the gate passes its tuning knobs through as `undefined`
+        // when unset, and a spread would keep that `undefined` (then every grace comparison is false,
+        // and a crash loop or a loopback-by-silence is only reported at the timeout).
+        this.expect = {
+            ...expect,
+            gatewayGeneration: expect.gatewayGeneration ?? 'auto',
+            bindWarningGraceMs: expect.bindWarningGraceMs ?? 3_000,
+            exitGraceMs: expect.exitGraceMs ?? 4_000,
+            lastLineCount: expect.lastLineCount ?? 25,
+        };
+        this.wantedChannels = [...new Set(expect.channels.map((c) => c.trim().toLowerCase()).filter(Boolean))];
+        for (const id of expect.machineIds) {
+            this.machines.set(id, {
+                id,
+                observed: false,
+                startEvents: [],
+                exitEvents: [],
+                command: { isGateway: false },
+                passingCheckPorts: new Set(),
+                signals: [],
+                lastLines: [],
+            });
+        }
+    }
+    /** Take one parsed `fly logs` line; lines of other machines are ignored. */
+    feed(line, receivedAtMs = line.timestampMs) {
+        const track = this.machines.get(line.machineId);
+        if (!track)
+            return;
+        track.lastLines.push(line.text);
+        if (track.lastLines.length > this.expect.lastLineCount)
+            track.lastLines.shift();
+        for (const signal of classify(line.message, line.provider)) {
+            track.signals.push({ signal, atMs: line.timestampMs, receivedAtMs, message: line.message.trim() });
+        }
+    }
+    /** Take one `machines list --json` result. */
+    observeMachines(list, nowMs) {
+        const byId = new Map(list.map((m) => [m.id, m]));
+        for (const track of this.machines.values()) {
+            const machine = byId.get(track.id);
+            if (!machine) {
+                if (track.observed && track.missingSinceMs === undefined)
+                    track.missingSinceMs = nowMs;
+                continue;
+            }
+            track.observed = true;
+            track.missingSinceMs = undefined;
+            if (track.state !== machine.state)
+                track.stateSinceMs = nowMs;
+            track.state = machine.state;
+            track.startEvents = (machine.events ?? [])
+                .filter((e) => e.type === 'start' && typeof e.timestamp === 'number')
+                .map((e) => e.timestamp)
+                .sort((a, b) => a - b);
+            track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs);
+            const known = new Map(track.exitEvents.map((e) => [e.atMs, e]));
+            track.exitEvents = (machine.events ?? [])
+                .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
+                .map((e) => exitRecord(e, known.get(e.timestamp)?.seenAtMs ?? nowMs))
+                .filter((e) => e !== undefined);
+            track.command = commandEvidence(machine);
+            const envPort = Number(machine.config?.env?.OPENCLAW_GATEWAY_PORT);
+            track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined;
+            track.memory = memoryFacts(machine.config);
+            track.passingCheckPorts = passingCheckPorts(machine);
+        }
+    }
+    /**
+     * The gateway's own lines a healthy verdict rests on, per machine: its ready or listening line,
+     * the non-loopback bind warning and each channel's start, as `<machine> <time> <line>`.
+     */
+    evidenceLines() {
+        const kinds = new Set(['ready', 'listening', 'non-loopback-warning', 'channel-started']);
+        return [...this.machines.values()].flatMap((track) => this.signalsFrom(track, this.latestRunStart(track))
+            .filter((s) => kinds.has(s.signal.kind))
+            .map((s) => `${track.id} ${new Date(s.atMs).toISOString().replace('.000Z', 'Z')} ${s.message}`));
+    }
+    /** The last lines kept for a machine (for a message assembled after the verdict). */
+    lastLines(machineId) {
+        return [...(this.machines.get(machineId)?.lastLines ?? [])];
+    }
+    verdict(nowMs) {
+        if (this.machines.size === 0) {
+            return this.unhealthy('no-machines', nowMs, undefined, 'no app machine runs the new release');
+        }
+        for (const track of this.machines.values()) {
+            const fatal = this.fatalFor(track, nowMs);
+            if (fatal)
+                return fatal;
+        }
+        const evidence = [];
+        let allReady = true;
+        for (const track of this.machines.values()) {
+            const ready = this.readiness(track);
+            if (ready.ready)
+                evidence.push(`${track.id}: ${ready.how}`);
+            else
+                allReady = false;
+        }
+        const missingChannels = this.missingChannels();
+        if (allReady && missingChannels.length === 0) {
+            if (this.wantedChannels.length > 0)
+                evidence.push(`channels started: ${this.wantedChannels.join(', ')}`);
+            return { health: 'healthy', atMs: nowMs, evidence };
+        }
+        if (nowMs >= this.expect.deadlineMs)
+            return this.timeoutVerdict(nowMs, missingChannels);
+        return undefined;
+    }
+    // ---- per machine ---------------------------------------------------------------------------
+    windowStart(track) {
+        return this.window(track).atMs;
+    }
+    /** Where the machine's window starts, and whether that is a machine event (Fly's clock, ms). */
+    window(track) {
+        const notBefore = this.expect.notBeforeMs;
+        if (notBefore === undefined) {
+            const first = track.startEvents[0];
+            return first === undefined ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false } : { atMs: first, fromEvent: true };
+        }
+        // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
+        // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
+        // line the repair fixed. notBefore is taken before `fly deploy` / `fly machine restart` begins,
+        // so the start they cause is always later. Starts flyd made before the machine took the new
+        // config (a crash loop of the release being replaced) are skipped: see the header.
+        const from = track.configTakenAtMs ?? notBefore;
+        const start = track.startEvents.find((t) => t >= from);
+        if (start !== undefined)
+            return { atMs: start, fromEvent: true };
+        return { atMs: from, fromEvent: track.configTakenAtMs !== undefined };
+    }
+    latestRunStart(track) {
+        const start = this.windowStart(track);
+        const latest = track.startEvents.filter((t) => t >= start).at(-1);
+        return latest ?? start;
+    }
+    /** Signals whose line falls at or after `fromMs` (lines carry whole seconds). */
+    signalsFrom(track, fromMs) {
+        const floor = Math.floor(fromMs / 1000) * 1000;
+        return track.signals.filter((s) => s.atMs >= floor);
+    }
+    fatalFor(track, nowMs) {
+        const windowStart = this.windowStart(track);
+        const windowSignals = this.signalsFrom(track, windowStart);
+        const logFatal = windowSignals.find((s) => s.signal.kind === 'fatal');
+        if (logFatal && logFatal.signal.kind === 'fatal') {
+            return this.unhealthy(logFatal.signal.cause, nowMs, track, `the gateway logged: ${logFatal.message}`);
+        }
+        const suppressed = windowSignals.flatMap((s) => (s.signal.kind === 'channels-suppressed' ? s.signal.channels : []));
+        const lost = this.wantedChannels.filter((c) => suppressed.includes(c));
+        if (lost.length > 0) {
+            return this.unhealthy('channel-not-started', nowMs, track, `the gateway suppressed channel ${lost.join(', ')}: its credentials are in the environment but the channel is not configured`);
+        }
+        const { command } = track;
+        const configuredPort = this.expect.port;
+        if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
+            return this.unhealthy('wrong-port', nowMs, track, `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`);
+        }
+        if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
+            return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`);
+        }
+        const runSignals = this.signalsFrom(track, this.latestRunStart(track));
+        const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
+        if (listening && listening.signal.kind === 'listening') {
+            const { addresses } = listening.signal;
+            const shown = addresses.map((a) => `${a.host}:${a.port}`).join(', ');
+            if (addresses.length > 0 && addresses.every((a) => isLoopbackHost(a.host))) {
+                return this.unhealthy('loopback-bind', nowMs, track, `the gateway listens on loopback only (${shown})`);
+            }
+            const wrong = addresses.find((a) => a.port !== configuredPort);
+            if (wrong)
+                return this.unhealthy('wrong-port', nowMs, track, `the gateway listens on ${shown}, but internal_port is ${configuredPort}`);
+        }
+        const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1);
+        if (originsPort && originsPort.signal.kind === 'origins-port' && command.port === undefined && track.envPort === undefined && originsPort.signal.port !== configuredPort) {
+            return this.unhealthy('wrong-port', nowMs, track, `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`);
+        }
+        const ready = runSignals.find((s) => s.signal.kind === 'ready');
+        const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning');
+        if (ready && !listening && !warned && this.expect.gatewayGeneration !== 'legacy') {
+            if (command.bind === 'loopback') {
+                return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but runs with --bind loopback (127.0.0.1)');
+            }
+            if (nowMs - ready.receivedAtMs >= this.expect.bindWarningGraceMs) {
+                return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but never printed "Gateway is binding to a non-loopback address", so it binds loopback (127.0.0.1)');
+            }
+        }
+        if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening).atMs)) {
+            return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`);
+        }
+        return this.exitOrStop(track, windowSignals, nowMs);
+    }
+    exitOrStop(track, windowSignals, nowMs) {
+        const grace = this.expect.exitGraceMs;
+        // Exit events and a window that starts at an event share Fly's clock in milliseconds: the exit
+        // that ended the previous run a moment before the window's start (same second) is not this
+        // release's. A window that starts at notBeforeMs (the runner's clock) keeps the whole second.
+        const window = this.window(track);
+        const windowFloor = window.fromEvent ? window.atMs : Math.floor(window.atMs / 1000) * 1000;
+        const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor);
+        if (oomEvent)
+            return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`);
+        const stopRequestedAt = windowSignals.filter((s) => s.signal.kind === 'stop-requested').map((s) => s.atMs);
+        const crash = windowSignals.find((s) => {
+            if (s.signal.kind === 'restarts-exhausted')
+                return true;
+            if (s.signal.kind !== 'exit')
+                return false;
+            if (s.signal.signal !== undefined)
+                return !REQUESTED_SIGNALS.has(s.signal.signal);
+            // A clean exit after the gateway logged a requested shutdown is a stop, not a crash.
+            return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs));
+        });
+        if (crash && nowMs - crash.receivedAtMs >= grace) {
+            const how = crash.signal.kind === 'exit' ? (crash.signal.code !== undefined ? `exit code ${crash.signal.code}` : `signal ${crash.signal.signal}`) : 'restarts exhausted';
+            return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`);
+        }
+        const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor);
+        if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
+            const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code';
+            return this.unhealthy('machine-exited', nowMs, track, `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`);
+        }
+        if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
+            return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)');
+        }
+        if (track.state && STOPPED_STATES.has(track.state) && !this.awaitingStart(track) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+            return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`);
+        }
+        return undefined;
+    }
+    /**
+     * A machine that was stopped or suspended when the deploy began is not launched by it
+     * (flyctl deploy/machines_launchinput.go shouldSkipLaunch): it is only stopped once it has
+     * started since, which the deploy stage's `fly machine start` does.
+     */
+    awaitingStart(track) {
+        const notBefore = this.expect.notBeforeMs;
+        if (notBefore === undefined || (track.state !== 'stopped' && track.state !== 'suspended'))
+            return false;
+        return !track.startEvents.some((t) => t >= notBefore);
+    }
+    readiness(track) {
+        if (!track.observed)
+            return { ready: false, missing: 'not seen in `machines list` yet' };
+        if (track.state !== 'started')
+            return { ready: false, missing: `machine state is ${track.state ?? 'unknown'}` };
+        const runSignals = this.signalsFrom(track, this.latestRunStart(track));
+        const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
+        if (listening && listening.signal.kind === 'listening') {
+            // fatalFor has already refused loopback-only lists and other ports.
+            const shown = listening.signal.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
+            return { ready: true, how: `[gateway] listening on ${shown}` };
+        }
+        if (this.expect.gatewayGeneration === 'legacy')
+            return { ready: false, missing: 'no `[gateway] listening on` line yet' };
+        const ready = runSignals.some((s) => s.signal.kind === 'ready');
+        if (!ready)
+            return { ready: false, missing: 'no `[gateway] ready` line yet' };
+        const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning');
+        if (!warned)
+            return { ready: false, missing: 'ready, but no non-loopback bind warning yet' };
+        const port = this.portEvidence(track);
+        if (!port)
+            return { ready: false, missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)` };
+        return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` };
+    }
+    portEvidence(track) {
+        const want = this.expect.port;
+        if (track.command.port === want)
+            return '--port in the machine command';
+        if (track.command.port === undefined && track.envPort === want)
+            return 'OPENCLAW_GATEWAY_PORT on the machine';
+        if (track.command.port === undefined && track.envPort === undefined) {
+            const origins = this.signalsFrom(track, this.windowStart(track)).some((s) => s.signal.kind === 'origins-port' && s.signal.port === want);
+            if (origins)
+                return "the gateway's seeded allowed origins";
+            if (track.passingCheckPorts.has(want))
+                return 'a passing Fly check on that port';
+        }
+        return undefined;
+    }
+    missingChannels() {
+        if (this.wantedChannels.length === 0)
+            return [];
+        const started = new Set();
+        for (const track of this.machines.values()) {
+            for (const s of this.signalsFrom(track, this.windowStart(track))) {
+                if (s.signal.kind === 'channel-started')
+                    started.add(s.signal.channel);
+            }
+        }
+        return this.wantedChannels.filter((c) => !started.has(c));
+    }
+    timeoutVerdict(nowMs, missingChannels) {
+        const notReady = [];
+        for (const track of this.machines.values()) {
+            const ready = this.readiness(track);
+            if (!ready.ready)
+                notReady.push({ track, missing: ready.missing });
+        }
+        if (notReady.length === 0) {
+            return this.unhealthy('channel-not-started', nowMs, [...this.machines.values()][0], `the gateway is ready, but no start or login was logged for ${missingChannels.join(', ')} before the timeout`);
+        }
+        const first = notReady[0];
+        const detail = notReady.map((n) => `${n.track.id}: ${n.missing}`).join('; ');
+        return this.unhealthy('timeout', nowMs, first.track, `not healthy within health-timeout: ${detail}`);
+    }
+    unhealthy(cause, nowMs, track, detail) {
+        return {
+            health: 'unhealthy',
+            cause,
+            atMs: nowMs,
+            machineId: track?.id,
+            detail,
+            fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels, ...(track?.memory ? { memory: track.memory } : {}) }),
+            lastLines: track ? [...track.lastLines] : [],
+        };
+    }
+}
+/**
+ * When the machine took the config being gated: its first user-issued lifecycle event at or after
+ * `notBeforeMs`. `launch` (created) and `update` (config replaced) are the API caller's by nature;
+ * a `start` or `restart` counts only from source `user` (a deploy or `fly machine restart`), never
+ * flyd's restart-policy restarts of a crashing process, which run whatever config it had.
+ */
+function configTakenAt(events, notBeforeMs) {
+    if (notBeforeMs === undefined)
+        return undefined;
+    let first;
+    for (const e of events) {
+        if (typeof e.timestamp !== 'number' || e.timestamp < notBeforeMs)
+            continue;
+        const takes = e.type === 'launch' || e.type === 'update' || (e.source === 'user' && (e.type === 'start' || e.type === 'restart'));
+        if (takes && (first === undefined || e.timestamp < first))
+            first = e.timestamp;
+    }
+    return first;
+}
+function exitRecord(event, seenAtMs) {
+    // fly-go machine_types.go: MachineRequest{exit_event | MonitorEvent.exit_event}{exit_code, oom_killed, requested_stop, signal}
+    const request = (event.request ?? {});
+    const monitor = request.MonitorEvent;
+    const exit = (monitor?.exit_event ?? request.exit_event);
+    if (exit?.requested_stop === true)
+        return undefined;
+    // exit_code is omitempty: an exit event without it exited 0.
+    const code = typeof exit?.exit_code === 'number' ? exit.exit_code : exit ? 0 : undefined;
+    const signal = typeof exit?.signal === 'number' && exit.signal > 0 ? String(exit.signal) : undefined;
+    return { atMs: event.timestamp ?? 0, code, signal, oomKilled: exit?.oom_killed === true, seenAtMs };
+}
+function commandEvidence(machine) {
+    const init = machine.config?.init;
+    const argv = [...(init?.entrypoint ?? []), ...(init?.exec ?? []), ...(init?.cmd ?? [])];
+    if (argv.length === 0)
+        return { isGateway: false };
+    const value = (flag) => {
+        for (let i = 0; i < argv.length; i++) {
+            const arg = argv[i];
+            if (arg === flag)
+                return argv[i + 1];
+            if (arg.startsWith(`${flag}=`))
+                return arg.slice(flag.length + 1);
+        }
+        return undefined;
+    };
+    const port = Number(value('--port'));
+    return {
+        isGateway: argv.includes('gateway'),
+        port: Number.isInteger(port) && port > 0 ? port : undefined,
+        bind: value('--bind'),
+        text: argv.join(' '),
+    };
+}
+function passingCheckPorts(machine) {
+    const ports = new Set();
+    const configChecks = (machine.config?.checks ?? {});
+    for (const check of machine.checks ?? []) {
+        if (check.status !== 'passing')
+            continue;
+        // flaps names service checks `servicecheck-<n>-<type>-<port>` (flyctl internal/machine/leasable_machine_test.go).
+        const service = /^servicecheck-\d+-[a-z]+-(\d+)$/.exec(check.name);
+        if (service)
+            ports.add(Number(service[1]));
+        const port = configChecks[check.name]?.port;
+        if (typeof port === 'number')
+            ports.add(port);
+    }
+    return ports;
+}
+// ---- words --------------------------------------------------------------------------------------
+function exit78Hint(signal) {
+    return signal.kind === 'exit' && signal.code === 78
+        ? '; exit 78 is the gateway refusing its configuration (invalid or missing config, a lan bind without a token, or a held lock)'
+        : '';
+}
+/** The machine's guest memory and CPU kind, and the `--max-old-space-size` of its NODE_OPTIONS. */
+function memoryFacts(config) {
+    const heap = /--max-old-space-size[= ](\d+)/.exec(config?.env?.NODE_OPTIONS ?? '');
+    return {
+        ...(config?.guest?.memory_mb ? { memoryMb: config.guest.memory_mb } : {}),
+        ...(config?.guest?.cpu_kind ? { cpuKind: config.guest.cpu_kind } : {}),
+        ...(heap ? { heapMb: Number(heap[1]) } : {}),
+    };
+}
+/**
+ * The out-of-memory fix from what the machine had: below 2 GB the guide's 2048mb; at 2 GB or more
+ * the next memory step up (doubled), on a size that holds it (machine-sizes.ts), with the heap at
+ * the guide's three quarters of it, so a machine that already had 2048 MB is never told "2048mb" again.
+ */
+function outOfMemoryFix(id, memory = {}) {
+    const had = memory.memoryMb;
+    const heapNote = memory.heapMb !== undefined ? ` (the heap was ${memory.heapMb} MB)` : '';
+    if (had === undefined || had < 2048) {
+        return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb") with NODE_OPTIONS=--max-old-space-size=1536, or \`fly machine update ${id} --vm-memory 2048 -y\`. ${had ? `The machine had ${had} MB${heapNote}; ` : ''}512MB is too small; 2GB is recommended.`;
+    }
+    const next = had * 2;
+    const heap = Math.floor(next * 0.75);
+    const size = sizeFor(next, memory.cpuKind === 'performance' ? 'performance' : 'shared');
+    return `The machine had ${had} MB${heapNote} and still ran out: set \`memory: ${next}mb\`${size ? ` (with \`vm-size: ${size}\` or larger)` : ''} and NODE_OPTIONS=--max-old-space-size=${heap} in \`env\`, or \`fly machine update ${id} --vm-memory ${next} -y\`; if memory keeps growing, look for a leak in the lines below.`;
+}
+function fixFor(cause, ctx) {
+    const id = ctx.machineId ?? '<machine-id>';
+    switch (cause) {
+        case 'out-of-memory':
+            return outOfMemoryFix(id, ctx.memory);
+        case 'gateway-lock':
+            return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`;
+        case 'auth-required':
+            return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.';
+        case 'invalid-config':
+            return 'Fix openclaw.json (the `gateway-config` input, or $OPENCLAW_STATE_DIR/openclaw.json on the volume): run `openclaw doctor --fix` against it, or keep `--allow-unconfigured` in the command to start without one.';
+        case 'start-failed':
+            return 'The gateway could not start; the lines below say why. Check them with `fly logs` and `fly ssh console`.';
+        case 'loopback-bind':
+            return `The gateway binds 127.0.0.1, which Fly's proxy cannot reach ("App is not listening on expected address"): add \`--bind lan\` to the command (the input \`bind: lan\`).`;
+        case 'wrong-port':
+            return `Make internal_port match the gateway's port: \`--port ${ctx.port}\` in the command (the input \`port\`) or OPENCLAW_GATEWAY_PORT=${ctx.port}.`;
+        case 'unreachable':
+            return `Fly cannot reach the gateway: make internal_port match \`--port\` (or OPENCLAW_GATEWAY_PORT) and bind with \`--bind lan\`.`;
+        case 'channel-not-started':
+            return `Check the channel's token secret (DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN/SLACK_APP_TOKEN, ...) and enable it under \`channels.<name>\` in openclaw.json (2026.9 ignores ambient credentials of unconfigured channels unless the gateway runs with --ambient-channels); or drop it from health-channels.`;
+        case 'machine-exited':
+        case 'machine-stopped':
+            return `Read the lines below and \`fly machine status ${id}\`; after fixing the cause, redeploy or \`fly machine start ${id}\`.`;
+        case 'no-machines':
+            return 'The deploy left no app machine on the new release; check `fly status` and `fly releases`.';
+        case 'timeout':
+            return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.';
+        case 'health-url':
+            return 'The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app\'s public IPs (a private app has none).';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/health/gate.ts
+
+
+
+const CAUSE_TITLES = {
+    'out-of-memory': 'the gateway ran out of memory',
+    'gateway-lock': 'the gateway lock is held',
+    'auth-required': 'the gateway refused a non-loopback bind without auth',
+    'invalid-config': 'the gateway config is invalid or missing',
+    'start-failed': 'the gateway failed to start',
+    'loopback-bind': 'the gateway binds loopback only',
+    'wrong-port': 'the gateway listens on another port than internal_port',
+    unreachable: "Fly's proxy cannot reach the gateway",
+    'channel-not-started': 'a health channel did not start',
+    'machine-exited': 'the gateway process exited',
+    'machine-stopped': 'the machine stopped',
+    'no-machines': 'no machine runs the new release',
+    timeout: 'the gateway was not healthy before health-timeout',
+    'health-url': 'health-url did not answer',
+};
+function causeTitle(cause) {
+    return CAUSE_TITLES[cause];
+}
+/** The error text of an unhealthy verdict: cause, fix, and the failing machine's last lines (redacted). */
+function formatUnhealthy(verdict, lastLines, redact) {
+    const where = verdict.machineId ? ` on machine ${verdict.machineId}` : '';
+    const parts = [`Health gate: ${causeTitle(verdict.cause)}${where}: ${verdict.detail}.`, `Fix: ${verdict.fix}`];
+    if (lastLines.length > 0) {
+        parts.push(`Last log lines of ${verdict.machineId ?? 'the machine'}:`);
+        parts.push(...lastLines.map((l) => `  ${l}`));
+    }
+    return redact(parts.join('\n'));
+}
+/** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
+function releaseMachines(machines, version) {
+    const app = machines.filter((m) => {
+        const group = m.config?.metadata?.fly_process_group;
+        const standbys = m.config?.standbys;
+        const isStandby = Array.isArray(standbys) && standbys.length > 0;
+        return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying';
+    });
+    const versionOf = (m) => m.config?.metadata?.fly_release_version;
+    const onRelease = app.filter((m) => versionOf(m) === String(version));
+    if (onRelease.length > 0) {
+        const others = app.filter((m) => versionOf(m) !== String(version));
+        const note = others.length > 0 ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}` : undefined;
+        return { ids: onRelease.map((m) => m.id), note };
+    }
+    // Machines that carry no release metadata at all (not created by `fly deploy`): judge them all.
+    if (app.length > 0 && app.every((m) => versionOf(m) === undefined))
+        return { ids: app.map((m) => m.id) };
+    return {
+        ids: [],
+        note: app.length > 0 ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}` : 'the app has no app machines',
+    };
+}
+async function gateRelease(o) {
+    const now = o.now ?? Date.now;
+    const log = o.log ?? (() => { });
+    const deadlineMs = now() + o.timeoutMs;
+    const stop = new AbortController();
+    const onOuterAbort = () => stop.abort();
+    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+        // The log stream starts first: lines that arrive while the rollout is still being found are
+        // kept and fed to the engine once it knows which machines to judge.
+        let onLine;
+        const early = [];
+        onLine = (raw) => void early.push(raw);
+        const follower = followLogs(o.flyctl, o.app, (raw) => onLine(raw), stop.signal, log, o.resumeDelayMs ?? 500);
+        const found = await findRelease(o, stop.signal, deadlineMs, now, log);
+        if (!found) {
+            stop.abort();
+            await follower;
+            if (o.signal?.aborted)
+                throw cancelled();
+            const verdict = noMachinesVerdict(now(), 'no app machine took a new release before health-timeout');
+            return { verdict, machineIds: [], lastLines: [], machineStates: {} };
+        }
+        const { version, machines } = found;
+        const selected = releaseMachines(machines, version);
+        if (selected.note)
+            log(`health: ${selected.note}`);
+        const engine = new VerdictEngine({
+            machineIds: selected.ids,
+            port: o.port,
+            bind: o.bind,
+            channels: o.channels,
+            notBeforeMs: o.notBeforeMs,
+            deadlineMs,
+            bindWarningGraceMs: o.bindWarningGraceMs,
+            exitGraceMs: o.exitGraceMs,
+        });
+        let lastList = machines;
+        engine.observeMachines(machines, now());
+        if (selected.ids.length === 0) {
+            stop.abort();
+            await follower;
+            const verdict = engine.verdict(now());
+            verdict.detail = selected.note ?? verdict.detail;
+            return { releaseVersion: version, verdict, machineIds: [], lastLines: [], machineStates: {} };
+        }
+        log(`health: following the logs of ${selected.ids.join(', ')} (release v${version}, port ${o.port})`);
+        const listArgs = ['machines', 'list', '-a', o.app, '--json'];
+        const pollIntervalMs = o.pollIntervalMs ?? 3_000;
+        let decided;
+        let wake;
+        const decidedPromise = new Promise((resolve) => {
+            wake = resolve;
+        });
+        const check = () => {
+            if (decided)
+                return;
+            const verdict = engine.verdict(now());
+            if (verdict) {
+                decided = verdict;
+                wake?.();
+            }
+        };
+        const dedupe = new LineDeduper();
+        onLine = (raw) => {
+            if (!dedupe.accept(raw))
+                return;
+            const line = parseFlyLogLine(raw);
+            if (!line)
+                return;
+            engine.feed(line, now());
+            check();
+        };
+        for (const raw of early.splice(0))
+            onLine(raw);
+        const poller = (async () => {
+            while (!stop.signal.aborted) {
+                await sleep(pollIntervalMs, stop.signal);
+                if (stop.signal.aborted)
+                    break;
+                try {
+                    lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+                    engine.observeMachines(lastList, now());
+                    check();
+                }
+                catch (err) {
+                    if (!stop.signal.aborted)
+                        log(`health: machines list failed (${o.flyctl.redact(err.message)}); will retry`);
+                }
+            }
+        })();
+        // Grace periods and the deadline need a clock even when nothing arrives.
+        const ticker = setInterval(check, 250);
+        const progress = setInterval(() => log(progressLine(engine, lastList, selected.ids, deadlineMs - now())), o.progressIntervalMs ?? 15_000);
+        check();
+        await Promise.race([decidedPromise, abortPromise(stop.signal)]);
+        clearInterval(ticker);
+        clearInterval(progress);
+        if (!decided)
+            throw cancelled();
+        const verdict = decided;
+        // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
+        log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
+        if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
+            await sleep(o.lingerMs ?? 1_500, stop.signal);
+        stop.abort();
+        await Promise.allSettled([follower, poller]);
+        const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];
+        if (verdict.health === 'unhealthy')
+            verdict.lastLines = lastLines;
+        else
+            verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l));
+        const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]));
+        return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates };
+    }
+    finally {
+        stop.abort();
+        o.signal?.removeEventListener('abort', onOuterAbort);
+    }
+}
+/** The release to judge and the machines list that shows it (undefined: none before the deadline). */
+async function findRelease(o, signal, deadlineMs, now, log) {
+    const listArgs = ['machines', 'list', '-a', o.app, '--json'];
+    const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000);
+    let announced = false;
+    while (!signal.aborted) {
+        try {
+            const machines = await o.flyctl.json(listArgs, MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+            if (typeof o.releaseVersion === 'number')
+                return { version: o.releaseVersion, machines };
+            const version = newestReleaseAbove(machines, o.releaseVersion.after);
+            if (version !== undefined)
+                return { version, machines };
+            if (!announced)
+                log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`);
+            announced = true;
+        }
+        catch (err) {
+            if (signal.aborted)
+                break;
+            if (now() >= deadlineMs)
+                throw err;
+            log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
+        }
+        if (now() >= deadlineMs)
+            return undefined;
+        await sleep(pollMs, signal);
+    }
+    throw cancelled();
+}
+/** The newest `fly_release_version` above `after` among the app's machines. */
+function newestReleaseAbove(machines, after) {
+    const versions = machines.map((m) => Number(m.config?.metadata?.fly_release_version)).filter((v) => Number.isInteger(v) && v > after);
+    return versions.length > 0 ? Math.max(...versions) : undefined;
+}
+function noMachinesVerdict(atMs, detail) {
+    return { health: 'unhealthy', cause: 'no-machines', atMs, detail, fix: 'Check `fly status` and the deploy output above: the release reached no machine.', lastLines: [] };
+}
+/** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
+function progressLine(engine, machines, ids, leftMs) {
+    const parts = ids.map((id) => {
+        const m = machines.find((x) => x.id === id);
+        const checks = m?.checks ?? [];
+        const passing = checks.filter((c) => c.status === 'passing').length;
+        const last = engine.lastLines(id).at(-1);
+        return `${id} ${m?.state ?? 'unknown'}, checks ${passing}/${checks.length} passing${last ? `, last line: ${truncate(last, 120)}` : ''}`;
+    });
+    return `health: waiting (${Math.max(0, Math.round(leftMs / 1000))} s left): ${parts.join('; ')}`;
+}
+function truncate(text, max) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+/**
+ * `fly logs` streams until killed; it ends on its own when its connection drops. Start it again
+ * (backing off while it keeps failing) until the gate is done.
+ */
+async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
+    let failures = 0;
+    while (!signal.aborted) {
+        const began = Date.now();
+        let result;
+        try {
+            result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true, retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' } });
+        }
+        catch (err) {
+            if (signal.aborted)
+                return;
+            log(`health: could not run flyctl logs (${flyctl.redact(err.message)})`);
+        }
+        if (signal.aborted)
+            return;
+        failures = Date.now() - began > 30_000 ? 1 : failures + 1;
+        const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed';
+        log(`health: the log stream ${why}; resuming`);
+        await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal);
+    }
+}
+/**
+ * Probe `health-url` after the log gate: any answer below 500 passes. Connection errors and 5xx
+ * are retried every 2 s until the deadline (the proxy may still be catching up with the machine).
+ */
+async function probeHealthUrl(url, deadlineMs, opts = {}) {
+    const doFetch = opts.fetch ?? fetch;
+    const now = opts.now ?? Date.now;
+    let last = 'no answer';
+    do {
+        try {
+            const timeout = AbortSignal.timeout(Math.max(1_000, Math.min(10_000, deadlineMs - now())));
+            const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+            const response = await doFetch(url, { method: 'GET', redirect: 'manual', signal });
+            await response.body?.cancel().catch(() => { });
+            if (response.status < 500)
+                return { ok: true, detail: `${url} answered ${response.status}` };
+            last = `answered ${response.status}`;
+        }
+        catch (err) {
+            if (opts.signal?.aborted)
+                throw cancelled();
+            last = err.message;
+        }
+        if (now() >= deadlineMs)
+            break;
+        await sleep(opts.intervalMs ?? 2_000, opts.signal);
+    } while (now() < deadlineMs);
+    return { ok: false, detail: `${url}: ${last}` };
+}
+function cancelled() {
+    return new Error('health gate cancelled');
+}
+function abortPromise(signal) {
+    return new Promise((resolve) => {
+        if (signal.aborted)
+            resolve();
+        else
+            signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+}
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/health/remediate.ts
+/**
+ * Stale gateway lock repair (the guide's "Gateway lock issues"): remove the lock files on the
+ * machine over `fly ssh console`, then restart that machine once.
+ *
+ * The lock has lived in three places across gateway releases, so all three are cleared:
+ * - `<state-dir>/gateway.*.lock` (the guide);
+ * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7);
+ * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
+ * `fly ssh console -C` runs the command without a shell (REFERENCE.md), so globs need `sh -c`.
+ */
+
+// The state dir goes inside `sh -c '...'`: allow only characters that need no quoting there.
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+function lockPatterns(stateDir) {
+    const dir = stateDir.replace(/\/+$/, '') || '';
+    return [`${dir}/gateway.*.lock`, `${dir}/tmp/openclaw-*/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock'];
+}
+/** The `-C` argument: a POSIX sh script that removes each existing lock file and names it. */
+function staleLockCommand(stateDir) {
+    if (!SAFE_PATH.test(stateDir) || stateDir.includes('..')) {
+        throw new Error(`state-dir "${stateDir}" cannot be used in the lock repair command; use an absolute path of letters, digits, ".", "_", "-" and "/" (the guide uses /data)`);
+    }
+    const patterns = lockPatterns(stateDir).join(' ');
+    return `sh -c 'for f in ${patterns}; do if [ -e "$f" ]; then rm -f -- "$f" && echo "removed $f"; fi; done; true'`;
+}
+async function repairStaleLock(o) {
+    const log = o.log ?? (() => { });
+    const command = staleLockCommand(o.stateDir);
+    const machineArgs = ['-a', o.app];
+    if (o.machineState && o.machineState !== 'started') {
+        log(`health: starting machine ${o.machineId} to reach it over ssh`);
+        await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], { allowFailure: true, signal: o.signal, timeoutMs: 120_000, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
+    }
+    const attempts = o.sshAttempts ?? 3;
+    let removed;
+    let lastError = '';
+    for (let attempt = 1; attempt <= attempts && removed === undefined; attempt++) {
+        const result = await o.flyctl.run(['ssh', 'console', ...machineArgs, '--machine', o.machineId, '-C', command], {
+            allowFailure: true,
+            signal: o.signal,
+            timeoutMs: 120_000,
+            retry: { safe: 'once', why: 'this loop repeats it (rm -f of the lock files is idempotent)' },
+        });
+        if (result.exitCode === 0) {
+            removed = result.stdout
+                .split(/\r?\n/)
+                .map((l) => /^removed (.+)$/.exec(l.trim())?.[1])
+                .filter((f) => f !== undefined);
+        }
+        else {
+            lastError = o.flyctl.redact(result.error || result.stderr.trim() || `exit ${result.exitCode}`);
+            // The machine may be between two crash restarts; ssh needs it up.
+            if (attempt < attempts)
+                await sleep(o.retryDelayMs ?? 3_000, o.signal);
+        }
+    }
+    if (removed === undefined) {
+        throw new Error(`could not remove the gateway lock on machine ${o.machineId} over \`fly ssh console\`: ${lastError}`);
+    }
+    log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`);
+    const restartedAtMs = Date.now();
+    await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], { signal: o.signal, timeoutMs: 300_000, retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' } });
+    return { removed, restartedAtMs };
+}
+
+;// CONCATENATED MODULE: ./src/health/rollback.ts
+/**
+ * Rollback: Fly has no rollback command, so take the previous release's image from
+ * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
+ * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
+ */
+
+/**
+ * The newest earlier release that completed and ran a different image. Releases that failed or
+ * were interrupted (flyctl deploy/machines_deploymachinesapp.go sets `complete`, `failed`,
+ * `interrupted`) never served; one with the failed image would bring the same image back.
+ */
+function previousRelease(releases, failed) {
+    const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version);
+    if (earlier.length === 0)
+        return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
+    const served = earlier.filter((r) => r.ImageRef !== '' && !/^(failed|interrupted|cancel+ed)$/i.test(r.Status));
+    if (served.length === 0)
+        return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` };
+    const different = served.find((r) => r.ImageRef !== failed.imageRef);
+    if (!different) {
+        return {
+            reason: `every earlier release ran the same image (${failed.imageRef}): rolling back the image cannot undo a configuration or secret change`,
+        };
+    }
+    return { release: different };
+}
+async function rollBack(o) {
+    const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, { signal: o.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+    const target = previousRelease(releases, o.failed);
+    if (!target.release)
+        return { rolledBack: false, reason: target.reason };
+    o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`);
+    const startedAtMs = Date.now();
+    const deployed = await o.redeploy(target.release.ImageRef);
+    return { rolledBack: true, from: target.release, deployed, startedAtMs: deployed.startedAtMs ?? startedAtMs };
+}
+
+;// CONCATENATED MODULE: ./src/health/index.ts
+
+
+
+
+async function runHealthGate(ctx) {
+    const log = ctx.log ?? (() => { });
+    const summary = [];
+    const redact = (text) => ctx.flyctl.redact(text);
+    if (ctx.plan.healthTimeoutSec <= 0) {
+        return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] };
+    }
+    const gate = (release, notBeforeMs) => gateWithProbe(ctx, release.version, notBeforeMs);
+    let result = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
+    let lockRepaired = false;
+    if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
+        summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
+        try {
+            const repair = await repairStaleLock({
+                flyctl: ctx.flyctl,
+                app: ctx.app,
+                machineId: result.machineId,
+                stateDir: ctx.stateDir,
+                machineState: result.machineStates[result.machineId],
+                retryDelayMs: ctx.tuning?.sshRetryDelayMs,
+                log,
+                signal: ctx.signal,
+            });
+            lockRepaired = true;
+            summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`);
+            result = await gate(ctx.release, repair.restartedAtMs);
+        }
+        catch (err) {
+            summary.push(redact(`The lock repair failed: ${err.message}`));
+        }
+    }
+    if (result.health === 'healthy') {
+        log(`health: the gateway's own lines this verdict rests on:`);
+        for (const line of result.lines ?? [])
+            log(`  ${line}`);
+        summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
+        return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines };
+    }
+    summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`);
+    const failure = {
+        health: 'unhealthy',
+        cause: result.cause,
+        message: result.message,
+        machineId: result.machineId,
+        lastLines: result.lastLines,
+        rolledBack: false,
+        lockRepaired,
+        summary,
+    };
+    if (!ctx.plan.rollback) {
+        summary.push('Rollback is off (rollback: false); the unhealthy release stays deployed.');
+        return failure;
+    }
+    try {
+        let rollbackVerdict;
+        const redeploy = async (imageRef) => {
+            const deployed = await ctx.redeploy(imageRef);
+            rollbackVerdict = deployed.verdict;
+            return deployed;
+        };
+        const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal });
+        if (!rollback.rolledBack) {
+            summary.push(`Not rolled back: ${rollback.reason}.`);
+            failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`;
+            return failure;
+        }
+        failure.rolledBack = true;
+        const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs));
+        const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`;
+        if (after.health === 'healthy') {
+            failure.servingRelease = rollback.deployed;
+            summary.push(`Rolled back: ${what} is now serving and healthy.`);
+            failure.message = `${failure.message}\nRolled back: ${what} is now serving.`;
+        }
+        else {
+            summary.push(`Rolled back to ${what}, but it is unhealthy too: ${after.title}.`);
+            failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${after.message}`;
+        }
+    }
+    catch (err) {
+        const text = redact(`The rollback failed: ${err.message}`);
+        summary.push(text);
+        failure.message = `${failure.message}\n${text}`;
+    }
+    return failure;
+}
+/**
+ * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
+ * the machines of the first release above `baselineVersion` from the moment the deploy starts.
+ */
+function watchRollout(ctx, baselineVersion, notBeforeMs, signal) {
+    return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs);
+}
+/** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
+function unhealthyOutcome(ctx, cause, detail, machineId) {
+    const fix = fixFor(cause, { port: ctx.port, machineId });
+    const where = machineId ? ` on machine ${machineId}` : '';
+    const message = ctx.flyctl.redact(`Health gate: ${causeTitle(cause)}${where}: ${detail}.\nFix: ${fix}`);
+    return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} };
+}
+async function gateWithProbe(ctx, release, notBeforeMs) {
+    const timeoutMs = ctx.plan.healthTimeoutSec * 1000;
+    const started = Date.now();
+    const result = await gateRelease({
+        flyctl: ctx.flyctl,
+        app: ctx.app,
+        releaseVersion: release,
+        port: ctx.port,
+        bind: ctx.bind,
+        channels: ctx.plan.healthChannels,
+        timeoutMs,
+        notBeforeMs,
+        signal: ctx.signal,
+        log: ctx.log,
+        pollIntervalMs: ctx.tuning?.pollIntervalMs,
+        lingerMs: ctx.tuning?.lingerMs,
+        bindWarningGraceMs: ctx.tuning?.bindWarningGraceMs,
+        exitGraceMs: ctx.tuning?.exitGraceMs,
+        resumeDelayMs: ctx.tuning?.resumeDelayMs,
+    });
+    const { verdict, machineStates } = result;
+    const found = result.releaseVersion === undefined ? {} : { releaseVersion: result.releaseVersion };
+    if (verdict.health === 'unhealthy') {
+        return {
+            ...found,
+            health: 'unhealthy',
+            cause: verdict.cause,
+            title: causeTitle(verdict.cause),
+            message: formatUnhealthy(verdict, result.lastLines, (t) => ctx.flyctl.redact(t)),
+            machineId: verdict.machineId,
+            lastLines: result.lastLines,
+            machineStates,
+        };
+    }
+    if (!ctx.plan.healthUrl)
+        return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates };
+    // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
+    const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000));
+    const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs });
+    if (probe.ok)
+        return { ...found, health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates };
+    const detail = ctx.flyctl.redact(probe.detail);
+    return {
+        ...found,
+        health: 'unhealthy',
+        cause: 'health-url',
+        title: causeTitle('health-url'),
+        message: ctx.flyctl.redact(`Health gate: ${causeTitle('health-url')}: the gateway logged ready, but ${detail}.\nFix: ${fixFor('health-url', { port: ctx.port })}`),
+        lastLines: [],
+        machineStates,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+/** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
+function formatGoDuration(totalSeconds) {
+    const s = Math.max(0, Math.round(totalSeconds));
+    if (s === 0)
+        return '0s';
+    const hours = Math.floor(s / 3600);
+    const minutes = Math.floor((s % 3600) / 60);
+    const seconds = s % 60;
+    if (hours > 0)
+        return `${hours}h${minutes}m${seconds}s`;
+    if (minutes > 0)
+        return `${minutes}m${seconds}s`;
+    return `${seconds}s`;
+}
+/**
+ * `fly deploy` argv. The working directory goes first as flyctl's positional WORKING_DIRECTORY
+ * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
+ * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
+ * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
+ * previous release's image with the same config, and nothing is built.
+ */
+function buildDeployArgs(plan, rendered, opts = {}) {
+    const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app];
+    const image = opts.imageOverride ?? plan.image;
+    if (image) {
+        args.push('--image', image);
+    }
+    else {
+        if (rendered.dockerfileArg)
+            args.push('--dockerfile', rendered.dockerfileArg);
+        for (const [name, value] of plan.buildArgs)
+            args.push('--build-arg', `${name}=${value}`);
+    }
+    if (plan.strategy)
+        args.push('--strategy', plan.strategy);
+    args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec));
+    args.push('--ha=false');
+    if (plan.private)
+        args.push('--no-public-ips');
+    args.push('-y');
+    args.push(...plan.deployArgs);
+    return args;
+}
+const FAILED_RELEASE = /fail|cancel|interrupt|abort/i;
+/**
+ * The run's own release (`own`: the version this deploy made, when known) or else the newest, and
+ * the one a rollback would go back to, from `releases --json`.
+ */
+function readReleases(releases, own) {
+    const sorted = [...releases].sort((a, b) => b.Version - a.Version);
+    const current = sorted.find((r) => r.Version === own) ?? sorted[0];
+    if (!current)
+        return undefined;
+    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status));
+    return {
+        version: current.Version,
+        imageRef: current.ImageRef,
+        previousImageRef: previous?.ImageRef,
+        previousVersion: previous?.Version,
+    };
+}
+/**
+ * The release this deploy made, as flyctl prints it with FLY_EMIT_RELEASE_JSON set (deploy/
+ * machines_deploymachinesapp.go: "lets callers reliably capture the exact release without a
+ * separate API call that could race with concurrent deployments"); only after a successful deploy.
+ */
+function emittedRelease(stdout) {
+    for (const line of stdout.split('\n').reverse()) {
+        if (!line.startsWith('{'))
+            continue;
+        try {
+            const data = JSON.parse(line);
+            if (typeof data.version === 'number')
+                return data.version;
+        }
+        catch {
+            // not the release line
+        }
+    }
+    return undefined;
+}
+/** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
+function appUrl(plan, deployOutput) {
+    if (plan.private)
+        return '';
+    const seen = /Visit your newly deployed app at (https?:\/\/\S+)/.exec(deployOutput);
+    return seen?.[1] ?? `https://${plan.app}.fly.dev/`;
+}
+function deploy(ctx) {
+    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy', (v) => `deployed release v${v}`);
+}
+/** Roll back: deploy an earlier release's image with the same rendered config. */
+function redeploy(ctx, imageRef) {
+    const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef });
+    return runDeploy(ctx, args, `fly deploy (rollback to ${imageRef})`, (v) => `rolled back: deployed release v${v} with ${imageRef}`);
+}
+async function runDeploy(ctx, args, title, describe) {
+    const { flyctl, plan } = ctx;
+    const command = flyctl.redact(displayCommand(args));
+    if (plan.dryRun)
+        return { command, dryRun: true, url: appUrl(plan, '') };
+    const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal };
+    // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
+    const before = await waitForReleaseInProgress(flyctl, plan.app, waiter);
+    const baseline = before.newest?.Version ?? 0;
+    const startedAtMs = Date.now();
+    if (ctx.watch)
+        return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch, describe });
+    let result;
+    try {
+        result = await group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
+    }
+    catch (err) {
+        if (!(err instanceof FlyctlError) || !err.transient || ctx.signal?.aborted)
+            throw err;
+        result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter);
+    }
+    const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING });
+    const release = readReleases(releases, emittedRelease(result.stdout));
+    if (result.change && release)
+        result.change.what = describe(release.version);
+    return { command, dryRun: false, url: appUrl(plan, result.stdout), release, startedAtMs };
+}
+/**
+ * `fly deploy` with the gate alongside (SPEC "Deploy and gate are one stage"). flyctl waits for
+ * smoke and health checks (internal/machine/leasable_machine.go); the gate reads the gateway's
+ * own lines meanwhile. An unhealthy verdict ends flyctl's wait with SIGINT, as Ctrl-C does, and
+ * the run goes on at once. A deploy that fails once a machine took the release is a verdict; one
+ * that fails before that (build, auth, config) is an error with flyctl's message.
+ */
+async function deployWatched(ctx, w) {
+    const { flyctl, plan } = ctx;
+    const interrupt = new AbortController();
+    const stopWatch = new AbortController();
+    const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
+    const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal);
+    watching.catch(() => { }); // awaited below on every path; a cancelled watch must not go unhandled meanwhile
+    try {
+        const first = await Promise.race([deploying.then(() => undefined), watching]);
+        if (first?.health === 'unhealthy') {
+            ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back');
+            interrupt.abort();
+            return { ...(await readDeployed(ctx, w, await deploying, first)), verdict: first, interrupted: true };
+        }
+        const result = await deploying;
+        ctx.signal?.throwIfAborted();
+        if (result.exitCode !== 0)
+            return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)));
+        const startedMachines = await startStoppedMachines(ctx, w.baseline);
+        const verdict = first ?? (await watching);
+        return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines };
+    }
+    finally {
+        stopWatch.abort();
+        interrupt.abort();
+        await Promise.allSettled([deploying, watching]);
+    }
+}
+/**
+ * The release this run made: the one flyctl emitted (FLY_EMIT_RELEASE_JSON), else the one the gate
+ * followed, else the newest; its journal entry names it.
+ */
+async function readDeployed(ctx, w, result, verdict) {
+    const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING });
+    const release = readReleases(releases, emittedRelease(result.stdout) ?? verdict?.releaseVersion);
+    if (result.change && release)
+        result.change.what = w.describe(release.version);
+    return { command: w.command, dryRun: false, url: appUrl(ctx.plan, result.stdout), release, startedAtMs: w.startedAtMs };
+}
+/** The gate's verdict if it comes within `ms`; undefined otherwise. */
+async function settleWithin(watching, ms) {
+    let timer;
+    const timeout = new Promise((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+    });
+    try {
+        return await Promise.race([watching.catch(() => undefined), timeout]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/** App machines on a release above `baseline`: the ones that took the deploy. */
+function machinesAbove(machines, baseline) {
+    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline);
+}
+/**
+ * A failed `fly deploy`: when no machine took the release it is an error with flyctl's message;
+ * otherwise the release is unhealthy, with the gate's cause (or flyctl's, if the gate saw none).
+ */
+async function failedDeploy(ctx, w, result, verdict) {
+    const { flyctl, plan } = ctx;
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+    const flyError = flyctl.redact(result.error ?? '');
+    if (machinesAbove(machines, w.baseline).length === 0) {
+        throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
+    }
+    const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
+    return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained };
+}
+/** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */
+const DEPLOY_FAILURES = [
+    { test: /appears to be crashing/, cause: 'machine-exited' },
+    { test: /waiting for health checks to pass/, cause: 'unreachable' },
+    { test: /failed to start|entered "failed"|waiting for machine's state/, cause: 'start-failed' },
+];
+function unhealthyFromDeploy(ctx, flyError, seen) {
+    const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1];
+    const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed';
+    const logged = seen?.health === 'healthy' ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])' : '';
+    return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId);
+}
+/**
+ * flyctl leaves a machine that was stopped or suspended before the deploy stopped (it replaces
+ * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
+ * the release should run, so start those.
+ */
+async function startStoppedMachines(ctx, baseline) {
+    const { flyctl, plan } = ctx;
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+    const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended');
+    for (const m of stopped) {
+        ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`);
+        await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, change: `started machine ${m.id}, which the deploy left ${m.state}`, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
+    }
+    return stopped.map((m) => m.id);
+}
+/**
+ * `fly deploy` is not repeated blindly: a transient error (a lost connection, a 5xx) may come
+ * after Fly recorded the release and started rolling it out, and a second deploy would then roll
+ * out twice or fight the first. `releases --json` says what happened; see checkInterruptedDeploy.
+ */
+const DEPLOY_RETRY = {
+    safe: 'once',
+    why: 'a deploy that failed with a transient error is checked with `fly releases --json` before it is repeated',
+};
+/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
+function isInProgress(r) {
+    return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status);
+}
+function judgeInterruptedDeploy(releases, baseline) {
+    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
+    if (!newest || newest.Version <= baseline)
+        return { action: 'repeat' };
+    if (FAILED_RELEASE.test(newest.Status))
+        return { action: 'failed', version: newest.Version, status: newest.Status };
+    return { action: 'done', version: newest.Version };
+}
+async function checkInterruptedDeploy(ctx, args, title, err, baseline, waiter) {
+    const { flyctl, plan, log } = ctx;
+    log.warning(`fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`);
+    const after = await waitForReleaseInProgress(flyctl, plan.app, waiter);
+    const verdict = judgeInterruptedDeploy(after.releases, baseline);
+    if (verdict.action === 'done') {
+        log.warning(`release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`);
+        return { stdout: '' };
+    }
+    if (verdict.action === 'failed') {
+        throw new Error(`${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`);
+    }
+    log.warning(`no release newer than v${baseline} was recorded: the deploy never reached Fly, so it is run once more`);
+    return group(`${title} (repeated)`, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
+}
+/**
+ * Wait while the app's newest release is still rolling out (another run's deploy), polling
+ * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
+ */
+async function waitForReleaseInProgress(flyctl, app, w) {
+    const started = Date.now();
+    let announced = false;
+    for (;;) {
+        const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal });
+        const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
+        if (!newest || !isInProgress(newest)) {
+            if (announced)
+                w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`);
+            return { releases, newest };
+        }
+        const waited = Date.now() - started;
+        if (waited >= w.timeoutMs) {
+            throw new Error(`another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
+                `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
+                '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run');
+        }
+        if (!announced) {
+            w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
+            announced = true;
+        }
+        await deploy_sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal);
+    }
+}
+function deploy_sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/ensure.ts
+
+
+/** Thrown with `create: false` when something is missing; says which and how to create it. */
+class MissingResourceError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'MissingResourceError';
+    }
+}
+const GONE = new Set(['destroyed', 'destroying', 'pending_destroy', 'scheduled_deletion']);
+function appCreateArgs(w) {
+    return ['apps', 'create', w.app, '--org', w.org];
+}
+function volumeCreateArgs(w) {
+    // -y: flyctl asks to confirm a single volume ("no redundancy") and cannot ask in CI.
+    return ['volumes', 'create', w.volume, '--size', String(w.volumeSizeGb), '--region', w.region, '--app', w.app, '-y'];
+}
+/**
+ * What to create. `volumes` is undefined when the app is missing (there is nothing to list).
+ * With create: false a missing app or volume is an error naming the command that creates it.
+ */
+function planEnsure(appExists, volumes, wants) {
+    const missing = [];
+    if (!appExists) {
+        missing.push(`the app ${wants.app} does not exist (create it with \`fly apps create ${wants.app} --org ${wants.org}\`)`);
+    }
+    let createVolume = false;
+    let elsewhere = [];
+    if (wants.volume !== undefined) {
+        const named = (volumes ?? []).filter((v) => v.name === wants.volume && !GONE.has(v.state));
+        const inRegion = named.filter((v) => v.region === wants.region);
+        elsewhere = named.filter((v) => v.region !== wants.region);
+        if (inRegion.length === 0) {
+            createVolume = true;
+            missing.push(`the volume ${wants.volume} does not exist in region ${wants.region}` +
+                (elsewhere.length ? ` (only in ${[...new Set(elsewhere.map((v) => v.region))].join(', ')})` : '') +
+                ` (create it with \`fly volumes create ${wants.volume} --size ${wants.volumeSizeGb} --region ${wants.region} -a ${wants.app} -y\`)`);
+        }
+    }
+    if (!wants.create && missing.length > 0) {
+        throw new MissingResourceError(`${missing.join('; and ')}. The input create is false, so nothing is created: create it as shown, or set create: true.`);
+    }
+    return { createApp: !appExists, createVolume, elsewhere };
+}
+async function ensure(ctx, target) {
+    const { flyctl, plan, log } = ctx;
+    const wants = {
+        app: plan.app,
+        org: plan.org,
+        create: plan.create,
+        region: target.region,
+        volume: target.volume,
+        volumeSizeGb: plan.volumeSizeGb,
+    };
+    const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app));
+    const volumes = appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } }) : undefined;
+    const ensurePlan = planEnsure(appExists, volumes, wants);
+    for (const v of ensurePlan.elsewhere) {
+        log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`);
+    }
+    const created = [];
+    if (ensurePlan.createApp)
+        created.push(`app ${plan.app} in org ${plan.org}`);
+    if (ensurePlan.createVolume)
+        created.push(`volume ${wants.volume} (${wants.volumeSizeGb} GB, ${wants.region})`);
+    if (plan.dryRun)
+        return { ...ensurePlan, appExists, created, dryRun: true };
+    let createVolume = ensurePlan.createVolume;
+    if (ensurePlan.createApp) {
+        const raced = await createApp(ctx, wants);
+        // Another run created the app meanwhile (two runs of a new app at once): its volume may be there too.
+        if (raced && wants.volume !== undefined) {
+            const again = await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } });
+            createVolume = planEnsure(true, again, wants).createVolume;
+        }
+    }
+    if (createVolume && wants.volume !== undefined) {
+        // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
+        await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), { retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' } });
+        log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`);
+    }
+    return { ...ensurePlan, appExists: true, created, dryRun: false };
+}
+/**
+ * `fly apps create`; true when it lost a race: the name was taken, and `fly status` now finds the
+ * app, so another run (a push and a scheduled run of a new app) created it a moment earlier.
+ */
+async function createApp(ctx, wants) {
+    const { flyctl, plan, log } = ctx;
+    try {
+        // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
+        await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } });
+        log.info(`Created app ${plan.app} in org ${plan.org}`);
+        return false;
+    }
+    catch (err) {
+        if (!(err instanceof FlyctlError && /already been taken/i.test(err.flyError)))
+            throw err;
+        if (await appExistsOnFly(flyctl, plan.app)) {
+            log.warning(`app ${plan.app} was created by another run a moment ago (fly apps create said the name is taken, fly status now finds it); deploying to it`);
+            return true;
+        }
+        throw new Error(`the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
+            'choose another `app`, or use a token of the organization that owns it');
+    }
+}
+/**
+ * `fly status` answers for an app-scoped deploy token too, unlike `apps list`. A missing app
+ * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
+ * GetAppCompact's error as "failed to get app: ...").
+ */
+async function appExistsOnFly(flyctl, app) {
+    try {
+        await flyctl.run(['status', '--app', app, '--json'], { retry: { safe: 'reading' } });
+        return true;
+    }
+    catch (err) {
+        if (err instanceof FlyctlError && isAppNotFound(err.flyError))
+            return false;
+        throw err;
+    }
+}
+function isAppNotFound(flyError) {
+    return /could not find app|app not found|app .* not found/i.test(flyError);
+}
+
+;// CONCATENATED MODULE: ./src/harden.ts
+
+/**
+ * Harden stage (private deployments): the guide's "convert an existing deployment" steps.
+ * Public ingress addresses are released, a private IPv6 allocated when missing, and
+ * `ips list` read again to prove the app is left with private addresses only.
+ */
+/** Public ingress types (`ips list --json` Type; flyctl internal/command/ips). */
+const PUBLIC_TYPES = new Set(['v4', 'v6', 'shared_v4']);
+const PRIVATE_V6 = 'private_v6';
+/** Never releases a private or egress address, nor a type it does not know. */
+function planIpChanges(ips) {
+    return {
+        release: ips.filter((ip) => PUBLIC_TYPES.has(ip.Type)),
+        allocatePrivateV6: !ips.some((ip) => ip.Type === PRIVATE_V6),
+    };
+}
+/** What is still wrong after hardening, or undefined when the app is private only. */
+function hardeningProblem(ips) {
+    const plan = planIpChanges(ips);
+    const problems = [];
+    if (plan.release.length)
+        problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`);
+    if (plan.allocatePrivateV6)
+        problems.push('no private IPv6 is allocated');
+    return problems.length ? problems.join('; ') : undefined;
+}
+async function harden(ctx, options = { appExists: true }) {
+    const { flyctl, plan, log } = ctx;
+    if (!plan.private)
+        return { changes: [], final: [], dryRun: plan.dryRun, skipped: true };
+    const list = () => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } });
+    // A dry run before the app exists: its first deploy runs with --no-public-ips.
+    const before = options.appExists ? await list() : [];
+    const ipPlan = planIpChanges(before);
+    const planned = ipPlan.release.map((ip) => ({ action: 'released', address: ip.Address, type: ip.Type }));
+    if (ipPlan.allocatePrivateV6)
+        planned.push({ action: 'allocated', address: '(new)', type: PRIVATE_V6 });
+    if (plan.dryRun)
+        return { changes: planned, final: before, dryRun: true, skipped: false };
+    const changes = [];
+    for (const ip of ipPlan.release) {
+        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { change: `released ${ip.Type} ${ip.Address}`, retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } });
+        changes.push({ action: 'released', address: ip.Address, type: ip.Type });
+        log.info(`Released ${ip.Type} ${ip.Address}`);
+    }
+    if (ipPlan.allocatePrivateV6)
+        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { change: 'allocated a private v6 address', retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } });
+    const after = await list();
+    const problem = hardeningProblem(after);
+    if (problem) {
+        throw new Error(`the private deployment of ${plan.app} is not private after hardening: ${problem}. ` +
+            `Check with \`fly ips list -a ${plan.app}\` and release public addresses with \`fly ips release <address> -a ${plan.app}\`.`);
+    }
+    if (ipPlan.allocatePrivateV6) {
+        const known = new Set(before.map((ip) => ip.Address));
+        for (const ip of after.filter((a) => a.Type === PRIVATE_V6 && !known.has(a.Address))) {
+            changes.push({ action: 'allocated', address: ip.Address, type: ip.Type });
+            log.info(`Allocated private IPv6 ${ip.Address}`);
+        }
+    }
+    return { changes, final: after, dryRun: false, skipped: false };
+}
+
 ;// CONCATENATED MODULE: ./src/overrides.ts
 
 const overrides_GONE = new Set(['destroyed', 'destroying']);
@@ -53411,6 +53568,4533 @@ async function reconcileOverrides(ctx) {
     return { checked, applied: drift, wanted, dryRun: false };
 }
 
+;// CONCATENATED MODULE: ./src/gateway-command.ts
+
+/**
+ * The argv that actually runs the gateway, read through shell wrappers: in
+ * `sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind lan'` the port and bind
+ * are those of the exec'd command, not of the outer words (flyctl passes `[processes]` to the
+ * machine as argv, internal/appconfig/processgroups.go; only a shell given `-c` reads the script).
+ */
+const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'zsh', 'busybox']);
+/** Words a shell treats as command separators, when they stand alone in the script. */
+const SEPARATORS = new Set(['&&', '||', ';', '|', '&']);
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** The script of `sh -c SCRIPT` (also `sh -ec`, `bash -lc`, `/bin/sh -c`), else undefined. */
+function shellScript(argv) {
+    const base = (argv[0] ?? '').split('/').pop() ?? '';
+    if (!SHELLS.has(base))
+        return undefined;
+    for (let i = base === 'busybox' ? 2 : 1; i < argv.length; i++) {
+        const word = argv[i];
+        if (!word.startsWith('-'))
+            return undefined;
+        if (/^-[a-z]*c[a-z]*$/.test(word))
+            return argv[i + 1];
+    }
+    return undefined;
+}
+/** Splits a script's words into simple commands at `&&`, `||`, `;`, `|`, `&` (also a trailing `;`). */
+function simpleCommands(script) {
+    const commands = [[]];
+    for (const word of splitShellWords(script, { literalOperators: true, lenient: true })) {
+        const trailing = word.length > 1 && word.endsWith(';');
+        const bare = trailing ? word.slice(0, -1) : word;
+        if (SEPARATORS.has(word))
+            commands.push([]);
+        else
+            commands.at(-1)?.push(bare);
+        if (trailing)
+            commands.push([]);
+    }
+    return commands.filter((c) => c.length > 0);
+}
+/** Drops `exec`, `env`, and leading `NAME=value` assignments from a simple command. */
+function strip(argv) {
+    let i = 0;
+    while (i < argv.length && (argv[i] === 'exec' || argv[i] === 'env' || ASSIGNMENT.test(argv[i])))
+        i++;
+    return argv.slice(i);
+}
+/**
+ * The gateway's own argv: `argv` itself, or, for a shell wrapper, the simple command of its
+ * script that runs `gateway` (the `exec`'d one first, then the last), read through nested wrappers.
+ */
+function gatewayArgv(argv, depth = 0) {
+    const script = shellScript(argv);
+    if (script === undefined || depth > 3)
+        return [...argv];
+    const commands = simpleCommands(script);
+    const runsGateway = commands.filter((c) => strip(c).includes('gateway') || shellScript(strip(c)) !== undefined);
+    const chosen = runsGateway.find((c) => c[0] === 'exec') ?? runsGateway.at(-1);
+    return chosen ? gatewayArgv(strip(chosen), depth + 1) : [...argv];
+}
+
+// EXTERNAL MODULE: ./node_modules/@iarna/toml/toml.js
+var toml = __nccwpck_require__(4572);
+;// CONCATENATED MODULE: ./src/toml-source.ts
+
+/** A file we could not read as TOML (or JSON5): names the file, the 1-based line and column. */
+class ConfigFileError extends Error {
+    file;
+    line;
+    column;
+    reason;
+    fix;
+    constructor(file, line, column, reason, fix) {
+        super(`${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ${reason}. ${fix}`);
+        this.file = file;
+        this.line = line;
+        this.column = column;
+        this.reason = reason;
+        this.fix = fix;
+        this.name = 'ConfigFileError';
+    }
+}
+function parseToml(text, file) {
+    try {
+        return toml.parse(text);
+    }
+    catch (err) {
+        // @iarna/toml's TomlError carries 0-based line and col; the first message line is the reason.
+        const e = err;
+        const reason = String(e.message ?? err).split('\n')[0]?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML';
+        throw new ConfigFileError(file, typeof e.line === 'number' ? e.line + 1 : undefined, typeof e.col === 'number' ? e.col + 1 : undefined, `invalid TOML: ${reason}`, 'Fix the file so that `fly config validate` accepts it (https://fly.io/docs/reference/configuration/).');
+    }
+}
+function isTable(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+// ---------------------------------------------------------------------------------------------
+// Where a key was written
+/**
+ * Maps dotted key paths to the 1-based line that defines them: `http_service.internal_port`,
+ * `vm.memory` (array-of-tables indexes are dropped; the first occurrence wins), and table headers
+ * themselves (`mounts`). A line scanner, not a parser: the file already parsed, so it only has to
+ * follow headers, `key = value` lines and skip the insides of multi-line strings and arrays.
+ */
+function indexKeyLines(text) {
+    const lines = text.split(/\r?\n/);
+    const index = new Map();
+    const record = (path, line) => {
+        const key = path.join('.');
+        if (!index.has(key))
+            index.set(key, line);
+    };
+    let header = [];
+    let openMultiline;
+    let bracketDepth = 0;
+    lines.forEach((raw, i) => {
+        const lineNo = i + 1;
+        if (openMultiline) {
+            if (raw.includes(openMultiline))
+                openMultiline = undefined;
+            return;
+        }
+        if (bracketDepth > 0) {
+            bracketDepth += bracketBalance(raw);
+            return;
+        }
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const headerMatch = /^\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+        if (headerMatch && !line.includes('=')) {
+            header = splitDottedKey(headerMatch[1]);
+            record(header, lineNo);
+            return;
+        }
+        const eq = findAssignment(line);
+        if (eq < 0)
+            return;
+        const key = splitDottedKey(line.slice(0, eq).trim());
+        record([...header, ...key], lineNo);
+        const value = line.slice(eq + 1).trim();
+        for (const delim of ['"""', "'''"]) {
+            if (value.startsWith(delim) && value.slice(3).indexOf(delim) < 0)
+                openMultiline = delim;
+        }
+        if (!openMultiline && value.startsWith('['))
+            bracketDepth = bracketBalance(value);
+    });
+    return index;
+}
+function findAssignment(line) {
+    let quote;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = undefined;
+        }
+        else if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '=')
+            return i;
+    }
+    return -1;
+}
+function bracketBalance(text) {
+    let depth = 0;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (quote) {
+            if (c === '\\' && quote === '"')
+                i++;
+            else if (c === quote)
+                quote = undefined;
+        }
+        else if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '#')
+            break;
+        else if (c === '[')
+            depth++;
+        else if (c === ']')
+            depth--;
+    }
+    return depth;
+}
+function splitDottedKey(key) {
+    const parts = [];
+    let current = '';
+    let quote;
+    for (const c of key) {
+        if (quote) {
+            if (c === quote)
+                quote = undefined;
+            else
+                current += c;
+        }
+        else if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '.') {
+            parts.push(current.trim());
+            current = '';
+        }
+        else
+            current += c;
+    }
+    parts.push(current.trim());
+    return parts;
+}
+// ---------------------------------------------------------------------------------------------
+// Writing
+const BARE_KEY = /^[A-Za-z0-9_-]+$/;
+function stringifyToml(table, headerComment) {
+    const out = [];
+    if (headerComment)
+        for (const line of headerComment.split('\n'))
+            out.push(`# ${line}`.trimEnd());
+    writeTable(out, [], table);
+    return out.join('\n').replace(/^\n+/, '').replace(/\n{3,}/g, '\n\n') + '\n';
+}
+function writeTable(out, path, table) {
+    const scalars = [];
+    const tables = [];
+    const arraysOfTables = [];
+    for (const [key, value] of Object.entries(table)) {
+        if (value === undefined || value === null)
+            continue;
+        if (isTable(value))
+            tables.push([key, value]);
+        else if (Array.isArray(value) && value.length > 0 && value.every(isTable))
+            arraysOfTables.push([key, value]);
+        else
+            scalars.push([key, value]);
+    }
+    for (const [key, value] of scalars)
+        out.push(`${formatKey(key)} = ${formatValue(value)}`);
+    for (const [key, value] of tables) {
+        const childPath = [...path, key];
+        // A table of only sub-tables needs no header of its own; an empty one keeps it ([build]).
+        const onlySubTables = Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)));
+        if (!onlySubTables)
+            out.push('', `[${childPath.map(formatKey).join('.')}]`);
+        writeTable(out, childPath, value);
+    }
+    for (const [key, list] of arraysOfTables) {
+        const childPath = [...path, key];
+        for (const element of list) {
+            out.push('', `[[${childPath.map(formatKey).join('.')}]]`);
+            writeTable(out, childPath, element);
+        }
+    }
+}
+function formatKey(key) {
+    return BARE_KEY.test(key) ? key : quoteString(key);
+}
+function formatValue(value) {
+    if (typeof value === 'string')
+        return quoteString(value);
+    if (typeof value === 'bigint')
+        return value.toString();
+    if (typeof value === 'number') {
+        if (Number.isNaN(value))
+            return 'nan';
+        if (!Number.isFinite(value))
+            return value > 0 ? 'inf' : '-inf';
+        if (Number.isSafeInteger(value))
+            return String(value);
+        // Past 2^53 a JS number is a float, and TOML integers would overflow int64 soon after.
+        if (Number.isInteger(value))
+            return value.toExponential();
+        const text = String(value);
+        return /[.eE]/.test(text) ? text : `${text}.0`;
+    }
+    if (typeof value === 'boolean')
+        return value ? 'true' : 'false';
+    // @iarna/toml's date classes print their own TOML form through toJSON (local dates stay local).
+    if (value instanceof Date)
+        return (value.toJSON() ?? value.toISOString()).replace(/^"|"$/g, '');
+    if (Array.isArray(value))
+        return `[${value.map(formatValue).join(', ')}]`;
+    if (isTable(value)) {
+        const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== null);
+        return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`;
+    }
+    throw new TypeError(`cannot write a ${typeof value} to TOML`);
+}
+/** A TOML basic string: `"` and `\` escaped, every control character as an escape, the rest verbatim. */
+function quoteString(value) {
+    let out = '"';
+    for (const ch of value) {
+        const code = ch.codePointAt(0);
+        if (ch === '"')
+            out += '\\"';
+        else if (ch === '\\')
+            out += '\\\\';
+        else if (ch === '\n')
+            out += '\\n';
+        else if (ch === '\t')
+            out += '\\t';
+        else if (ch === '\r')
+            out += '\\r';
+        else if (code < 0x20 || code === 0x7f)
+            out += `\\u${code.toString(16).padStart(4, '0')}`;
+        else if (code >= 0xd800 && code <= 0xdfff)
+            throw new TypeError('a string holds a lone UTF-16 surrogate, which TOML cannot represent');
+        else
+            out += ch;
+    }
+    return out + '"';
+}
+
+// EXTERNAL MODULE: ./node_modules/json5/lib/index.js
+var lib = __nccwpck_require__(4841);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
+;// CONCATENATED MODULE: ./node_modules/@humanwhocodes/momoa/dist/momoa.js
+/**
+ * @fileoverview Character codes.
+ * @author Nicholas C. Zakas
+ */
+
+const CHAR_0 = 48;          // 0
+const CHAR_1 = 49;          // 1
+const CHAR_9 = 57;          // 9
+const CHAR_BACKSLASH = 92;  // \
+const CHAR_DOLLAR = 36;     // $
+const CHAR_DOT = 46;        // .
+const CHAR_DOUBLE_QUOTE = 34; // "
+const CHAR_LOWER_A = 97;    // a
+const CHAR_LOWER_E = 101;         // e
+const CHAR_LOWER_F = 102;   // f
+const CHAR_LOWER_N = 110;   // n
+const CHAR_LOWER_T = 116;   // t
+const CHAR_LOWER_U = 117;   // u
+const CHAR_LOWER_X = 120;   // x
+const CHAR_LOWER_Z = 122;   // z
+const CHAR_MINUS = 45;      // -
+const CHAR_NEWLINE = 10;    // newline
+const CHAR_PLUS = 43;       // +
+const CHAR_RETURN = 13;     // return
+const CHAR_SINGLE_QUOTE = 39; // '
+const CHAR_SLASH = 47;      // /
+const CHAR_SPACE = 32;      // space
+const CHAR_TAB = 9;         // tab
+const CHAR_UNDERSCORE = 95; // _
+const CHAR_UPPER_A = 65;    // A
+const CHAR_UPPER_E = 69;          // E
+const CHAR_UPPER_F = 70;    // F
+const CHAR_UPPER_N = 78;    // N
+const CHAR_UPPER_X = 88;    // X
+const CHAR_UPPER_Z = 90;    // Z
+const CHAR_LOWER_B = 98;    // b
+const CHAR_LOWER_R = 114;   // r
+const CHAR_LOWER_V = 118;   // v
+const CHAR_LINE_SEPARATOR = 0x2028;
+const CHAR_PARAGRAPH_SEPARATOR = 0x2029;
+const CHAR_UPPER_I = 73;    // I
+const CHAR_STAR = 42;       // *
+const CHAR_VTAB = 11;            // U+000B Vertical tab
+const CHAR_FORM_FEED = 12;       // U+000C Form feed
+const CHAR_NBSP = 160;           // U+00A0 Non-breaking space
+const CHAR_BOM = 65279;          // U+FEFF
+const CHAR_NON_BREAKING_SPACE = 160;
+const CHAR_EN_QUAD = 8192;
+const CHAR_EM_QUAD = 8193;
+const CHAR_EN_SPACE = 8194;
+const CHAR_EM_SPACE = 8195;
+const CHAR_THREE_PER_EM_SPACE = 8196;
+const CHAR_FOUR_PER_EM_SPACE = 8197;
+const CHAR_SIX_PER_EM_SPACE = 8198;
+const CHAR_FIGURE_SPACE = 8199;
+const CHAR_PUNCTUATION_SPACE = 8200;
+const CHAR_THIN_SPACE = 8201;
+const CHAR_HAIR_SPACE = 8202;
+const CHAR_NARROW_NO_BREAK_SPACE = 8239;
+const CHAR_MEDIUM_MATHEMATICAL_SPACE = 8287;
+const CHAR_IDEOGRAPHIC_SPACE = 12288;
+
+/**
+ * @fileoverview JSON syntax helpers
+ * @author Nicholas C. Zakas
+ */
+
+
+//-----------------------------------------------------------------------------
+// Types
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").TokenType} TokenType */
+
+//-----------------------------------------------------------------------------
+// Predefined Tokens
+//-----------------------------------------------------------------------------
+
+const LBRACKET = "[";
+const RBRACKET = "]";
+const LBRACE = "{";
+const RBRACE = "}";
+const COLON = ":";
+const COMMA = ",";
+
+const TRUE = "true";
+const FALSE = "false";
+const NULL = "null";
+const NAN$1 = "NaN";
+const INFINITY$1 = "Infinity";
+const QUOTE = "\"";
+
+const escapeToChar = new Map([
+    [CHAR_DOUBLE_QUOTE, QUOTE],
+    [CHAR_BACKSLASH, "\\"],
+    [CHAR_SLASH, "/"],
+    [CHAR_LOWER_B, "\b"],
+    [CHAR_LOWER_N, "\n"],
+    [CHAR_LOWER_F, "\f"],
+    [CHAR_LOWER_R, "\r"],
+    [CHAR_LOWER_T, "\t"]
+]);
+
+const json5EscapeToChar = new Map([
+    ...escapeToChar,
+    [CHAR_LOWER_V, "\v"],
+    [CHAR_0, "\0"]
+]);
+
+const charToEscape = new Map([
+    [QUOTE, QUOTE],
+    ["\\", "\\"],
+    ["/", "/"],
+    ["\b", "b"],
+    ["\n", "n"],
+    ["\f", "f"],
+    ["\r", "r"],
+    ["\t", "t"]
+]);
+
+const json5CharToEscape = new Map([
+    ...charToEscape,
+    ["\v", "v"],
+    ["\0", "0"],
+    ["\u2028", "u2028"],
+    ["\u2029", "u2029"]
+]);
+
+/** @type {Map<string,TokenType>} */
+const knownTokenTypes = new Map([
+    [LBRACKET, "LBracket"],
+    [RBRACKET, "RBracket"],
+    [LBRACE, "LBrace"],
+    [RBRACE, "RBrace"],
+    [COLON, "Colon"],
+    [COMMA, "Comma"],
+    [TRUE, "Boolean"],
+    [FALSE, "Boolean"],
+    [NULL, "Null"]
+]);
+
+/** @type {Map<string,TokenType>} */
+const knownJSON5TokenTypes = new Map([
+    ...knownTokenTypes,
+    [NAN$1, "Number"],
+    [INFINITY$1, "Number"]
+]);
+
+// JSON5
+const json5LineTerminators = new Set([
+    CHAR_NEWLINE,
+    CHAR_RETURN,
+    CHAR_LINE_SEPARATOR,
+    CHAR_PARAGRAPH_SEPARATOR
+]);
+
+/**
+ * @fileoverview JSON tokenization/parsing errors
+ * @author Nicholas C. Zakas
+ */
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").Location} Location */
+/** @typedef {import("./typedefs.js").Token} Token */
+
+//-----------------------------------------------------------------------------
+// Errors
+//-----------------------------------------------------------------------------
+
+/**
+ * Base class that attaches location to an error.
+ */
+class ErrorWithLocation extends Error {
+
+    /**
+     * Creates a new instance.
+     * @param {string} message The error message to report. 
+     * @param {Location} loc The location information for the error.
+     */
+    constructor(message, { line, column, offset }) {
+        super(`${ message } (${ line }:${ column})`);
+
+        /**
+         * The line on which the error occurred.
+         * @type {number}
+         */
+        this.line = line;
+
+        /**
+         * The column on which the error occurred.
+         * @type {number}
+         */
+        this.column = column;
+        
+        /**
+         * The index into the string where the error occurred.
+         * @type {number}
+         */
+        this.offset = offset;
+    }
+
+}
+
+/**
+ * Error thrown when an unexpected character is found during tokenizing.
+ */
+class UnexpectedChar extends ErrorWithLocation {
+
+    /**
+     * Creates a new instance.
+     * @param {number} unexpected The character that was found.
+     * @param {Location} loc The location information for the found character.
+     */
+    constructor(unexpected, loc) {
+        super(`Unexpected character '${ String.fromCharCode(unexpected) }' found.`, loc);
+    }
+}
+
+/**
+ * Error thrown when an unexpected identifier is found during tokenizing.
+ */
+class UnexpectedIdentifier extends ErrorWithLocation {
+
+    /**
+     * Creates a new instance.
+     * @param {string} unexpected The character that was found.
+     * @param {Location} loc The location information for the found character.
+     */
+    constructor(unexpected, loc) {
+        super(`Unexpected identifier '${ unexpected }' found.`, loc);
+    }
+}
+
+/**
+ * Error thrown when an unexpected token is found during parsing.
+ */
+class UnexpectedToken extends ErrorWithLocation {
+
+    /**
+     * Creates a new instance.
+     * @param {Token} token The token that was found. 
+     */
+    constructor(token) {
+        super(`Unexpected token ${ token.type } found.`, token.loc.start);
+    }
+}
+
+/**
+ * Error thrown when the end of input is found where it isn't expected.
+ */
+class UnexpectedEOF extends ErrorWithLocation {
+
+    /**
+     * Creates a new instance.
+     * @param {Location} loc The location information for the found character.
+     */
+    constructor(loc) {
+        super("Unexpected end of input found.", loc);
+    }
+}
+
+/*
+ * The following is extracted from https://github.com/json5/json5/
+ *
+ * MIT License
+ * 
+ * Copyright (c) 2012-2018 Aseem Kishore, and others.
+ * 
+ * Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated documentation files (the "Software"), to deal in the Software without restriction, including without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the following conditions:
+ * 
+ * The above copyright notice and this permission notice shall be included in all copies or substantial portions of the Software.
+ * 
+ * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+*/
+
+const ID_Start = /[\xAA\xB5\xBA\xC0-\xD6\xD8-\xF6\xF8-\u02C1\u02C6-\u02D1\u02E0-\u02E4\u02EC\u02EE\u0370-\u0374\u0376\u0377\u037A-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u048A-\u052F\u0531-\u0556\u0559\u0561-\u0587\u05D0-\u05EA\u05F0-\u05F2\u0620-\u064A\u066E\u066F\u0671-\u06D3\u06D5\u06E5\u06E6\u06EE\u06EF\u06FA-\u06FC\u06FF\u0710\u0712-\u072F\u074D-\u07A5\u07B1\u07CA-\u07EA\u07F4\u07F5\u07FA\u0800-\u0815\u081A\u0824\u0828\u0840-\u0858\u0860-\u086A\u08A0-\u08B4\u08B6-\u08BD\u0904-\u0939\u093D\u0950\u0958-\u0961\u0971-\u0980\u0985-\u098C\u098F\u0990\u0993-\u09A8\u09AA-\u09B0\u09B2\u09B6-\u09B9\u09BD\u09CE\u09DC\u09DD\u09DF-\u09E1\u09F0\u09F1\u09FC\u0A05-\u0A0A\u0A0F\u0A10\u0A13-\u0A28\u0A2A-\u0A30\u0A32\u0A33\u0A35\u0A36\u0A38\u0A39\u0A59-\u0A5C\u0A5E\u0A72-\u0A74\u0A85-\u0A8D\u0A8F-\u0A91\u0A93-\u0AA8\u0AAA-\u0AB0\u0AB2\u0AB3\u0AB5-\u0AB9\u0ABD\u0AD0\u0AE0\u0AE1\u0AF9\u0B05-\u0B0C\u0B0F\u0B10\u0B13-\u0B28\u0B2A-\u0B30\u0B32\u0B33\u0B35-\u0B39\u0B3D\u0B5C\u0B5D\u0B5F-\u0B61\u0B71\u0B83\u0B85-\u0B8A\u0B8E-\u0B90\u0B92-\u0B95\u0B99\u0B9A\u0B9C\u0B9E\u0B9F\u0BA3\u0BA4\u0BA8-\u0BAA\u0BAE-\u0BB9\u0BD0\u0C05-\u0C0C\u0C0E-\u0C10\u0C12-\u0C28\u0C2A-\u0C39\u0C3D\u0C58-\u0C5A\u0C60\u0C61\u0C80\u0C85-\u0C8C\u0C8E-\u0C90\u0C92-\u0CA8\u0CAA-\u0CB3\u0CB5-\u0CB9\u0CBD\u0CDE\u0CE0\u0CE1\u0CF1\u0CF2\u0D05-\u0D0C\u0D0E-\u0D10\u0D12-\u0D3A\u0D3D\u0D4E\u0D54-\u0D56\u0D5F-\u0D61\u0D7A-\u0D7F\u0D85-\u0D96\u0D9A-\u0DB1\u0DB3-\u0DBB\u0DBD\u0DC0-\u0DC6\u0E01-\u0E30\u0E32\u0E33\u0E40-\u0E46\u0E81\u0E82\u0E84\u0E87\u0E88\u0E8A\u0E8D\u0E94-\u0E97\u0E99-\u0E9F\u0EA1-\u0EA3\u0EA5\u0EA7\u0EAA\u0EAB\u0EAD-\u0EB0\u0EB2\u0EB3\u0EBD\u0EC0-\u0EC4\u0EC6\u0EDC-\u0EDF\u0F00\u0F40-\u0F47\u0F49-\u0F6C\u0F88-\u0F8C\u1000-\u102A\u103F\u1050-\u1055\u105A-\u105D\u1061\u1065\u1066\u106E-\u1070\u1075-\u1081\u108E\u10A0-\u10C5\u10C7\u10CD\u10D0-\u10FA\u10FC-\u1248\u124A-\u124D\u1250-\u1256\u1258\u125A-\u125D\u1260-\u1288\u128A-\u128D\u1290-\u12B0\u12B2-\u12B5\u12B8-\u12BE\u12C0\u12C2-\u12C5\u12C8-\u12D6\u12D8-\u1310\u1312-\u1315\u1318-\u135A\u1380-\u138F\u13A0-\u13F5\u13F8-\u13FD\u1401-\u166C\u166F-\u167F\u1681-\u169A\u16A0-\u16EA\u16EE-\u16F8\u1700-\u170C\u170E-\u1711\u1720-\u1731\u1740-\u1751\u1760-\u176C\u176E-\u1770\u1780-\u17B3\u17D7\u17DC\u1820-\u1877\u1880-\u1884\u1887-\u18A8\u18AA\u18B0-\u18F5\u1900-\u191E\u1950-\u196D\u1970-\u1974\u1980-\u19AB\u19B0-\u19C9\u1A00-\u1A16\u1A20-\u1A54\u1AA7\u1B05-\u1B33\u1B45-\u1B4B\u1B83-\u1BA0\u1BAE\u1BAF\u1BBA-\u1BE5\u1C00-\u1C23\u1C4D-\u1C4F\u1C5A-\u1C7D\u1C80-\u1C88\u1CE9-\u1CEC\u1CEE-\u1CF1\u1CF5\u1CF6\u1D00-\u1DBF\u1E00-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u2071\u207F\u2090-\u209C\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2139\u213C-\u213F\u2145-\u2149\u214E\u2160-\u2188\u2C00-\u2C2E\u2C30-\u2C5E\u2C60-\u2CE4\u2CEB-\u2CEE\u2CF2\u2CF3\u2D00-\u2D25\u2D27\u2D2D\u2D30-\u2D67\u2D6F\u2D80-\u2D96\u2DA0-\u2DA6\u2DA8-\u2DAE\u2DB0-\u2DB6\u2DB8-\u2DBE\u2DC0-\u2DC6\u2DC8-\u2DCE\u2DD0-\u2DD6\u2DD8-\u2DDE\u2E2F\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303C\u3041-\u3096\u309D-\u309F\u30A1-\u30FA\u30FC-\u30FF\u3105-\u312E\u3131-\u318E\u31A0-\u31BA\u31F0-\u31FF\u3400-\u4DB5\u4E00-\u9FEA\uA000-\uA48C\uA4D0-\uA4FD\uA500-\uA60C\uA610-\uA61F\uA62A\uA62B\uA640-\uA66E\uA67F-\uA69D\uA6A0-\uA6EF\uA717-\uA71F\uA722-\uA788\uA78B-\uA7AE\uA7B0-\uA7B7\uA7F7-\uA801\uA803-\uA805\uA807-\uA80A\uA80C-\uA822\uA840-\uA873\uA882-\uA8B3\uA8F2-\uA8F7\uA8FB\uA8FD\uA90A-\uA925\uA930-\uA946\uA960-\uA97C\uA984-\uA9B2\uA9CF\uA9E0-\uA9E4\uA9E6-\uA9EF\uA9FA-\uA9FE\uAA00-\uAA28\uAA40-\uAA42\uAA44-\uAA4B\uAA60-\uAA76\uAA7A\uAA7E-\uAAAF\uAAB1\uAAB5\uAAB6\uAAB9-\uAABD\uAAC0\uAAC2\uAADB-\uAADD\uAAE0-\uAAEA\uAAF2-\uAAF4\uAB01-\uAB06\uAB09-\uAB0E\uAB11-\uAB16\uAB20-\uAB26\uAB28-\uAB2E\uAB30-\uAB5A\uAB5C-\uAB65\uAB70-\uABE2\uAC00-\uD7A3\uD7B0-\uD7C6\uD7CB-\uD7FB\uF900-\uFA6D\uFA70-\uFAD9\uFB00-\uFB06\uFB13-\uFB17\uFB1D\uFB1F-\uFB28\uFB2A-\uFB36\uFB38-\uFB3C\uFB3E\uFB40\uFB41\uFB43\uFB44\uFB46-\uFBB1\uFBD3-\uFD3D\uFD50-\uFD8F\uFD92-\uFDC7\uFDF0-\uFDFB\uFE70-\uFE74\uFE76-\uFEFC\uFF21-\uFF3A\uFF41-\uFF5A\uFF66-\uFFBE\uFFC2-\uFFC7\uFFCA-\uFFCF\uFFD2-\uFFD7\uFFDA-\uFFDC]|\uD800[\uDC00-\uDC0B\uDC0D-\uDC26\uDC28-\uDC3A\uDC3C\uDC3D\uDC3F-\uDC4D\uDC50-\uDC5D\uDC80-\uDCFA\uDD40-\uDD74\uDE80-\uDE9C\uDEA0-\uDED0\uDF00-\uDF1F\uDF2D-\uDF4A\uDF50-\uDF75\uDF80-\uDF9D\uDFA0-\uDFC3\uDFC8-\uDFCF\uDFD1-\uDFD5]|\uD801[\uDC00-\uDC9D\uDCB0-\uDCD3\uDCD8-\uDCFB\uDD00-\uDD27\uDD30-\uDD63\uDE00-\uDF36\uDF40-\uDF55\uDF60-\uDF67]|\uD802[\uDC00-\uDC05\uDC08\uDC0A-\uDC35\uDC37\uDC38\uDC3C\uDC3F-\uDC55\uDC60-\uDC76\uDC80-\uDC9E\uDCE0-\uDCF2\uDCF4\uDCF5\uDD00-\uDD15\uDD20-\uDD39\uDD80-\uDDB7\uDDBE\uDDBF\uDE00\uDE10-\uDE13\uDE15-\uDE17\uDE19-\uDE33\uDE60-\uDE7C\uDE80-\uDE9C\uDEC0-\uDEC7\uDEC9-\uDEE4\uDF00-\uDF35\uDF40-\uDF55\uDF60-\uDF72\uDF80-\uDF91]|\uD803[\uDC00-\uDC48\uDC80-\uDCB2\uDCC0-\uDCF2]|\uD804[\uDC03-\uDC37\uDC83-\uDCAF\uDCD0-\uDCE8\uDD03-\uDD26\uDD50-\uDD72\uDD76\uDD83-\uDDB2\uDDC1-\uDDC4\uDDDA\uDDDC\uDE00-\uDE11\uDE13-\uDE2B\uDE80-\uDE86\uDE88\uDE8A-\uDE8D\uDE8F-\uDE9D\uDE9F-\uDEA8\uDEB0-\uDEDE\uDF05-\uDF0C\uDF0F\uDF10\uDF13-\uDF28\uDF2A-\uDF30\uDF32\uDF33\uDF35-\uDF39\uDF3D\uDF50\uDF5D-\uDF61]|\uD805[\uDC00-\uDC34\uDC47-\uDC4A\uDC80-\uDCAF\uDCC4\uDCC5\uDCC7\uDD80-\uDDAE\uDDD8-\uDDDB\uDE00-\uDE2F\uDE44\uDE80-\uDEAA\uDF00-\uDF19]|\uD806[\uDCA0-\uDCDF\uDCFF\uDE00\uDE0B-\uDE32\uDE3A\uDE50\uDE5C-\uDE83\uDE86-\uDE89\uDEC0-\uDEF8]|\uD807[\uDC00-\uDC08\uDC0A-\uDC2E\uDC40\uDC72-\uDC8F\uDD00-\uDD06\uDD08\uDD09\uDD0B-\uDD30\uDD46]|\uD808[\uDC00-\uDF99]|\uD809[\uDC00-\uDC6E\uDC80-\uDD43]|[\uD80C\uD81C-\uD820\uD840-\uD868\uD86A-\uD86C\uD86F-\uD872\uD874-\uD879][\uDC00-\uDFFF]|\uD80D[\uDC00-\uDC2E]|\uD811[\uDC00-\uDE46]|\uD81A[\uDC00-\uDE38\uDE40-\uDE5E\uDED0-\uDEED\uDF00-\uDF2F\uDF40-\uDF43\uDF63-\uDF77\uDF7D-\uDF8F]|\uD81B[\uDF00-\uDF44\uDF50\uDF93-\uDF9F\uDFE0\uDFE1]|\uD821[\uDC00-\uDFEC]|\uD822[\uDC00-\uDEF2]|\uD82C[\uDC00-\uDD1E\uDD70-\uDEFB]|\uD82F[\uDC00-\uDC6A\uDC70-\uDC7C\uDC80-\uDC88\uDC90-\uDC99]|\uD835[\uDC00-\uDC54\uDC56-\uDC9C\uDC9E\uDC9F\uDCA2\uDCA5\uDCA6\uDCA9-\uDCAC\uDCAE-\uDCB9\uDCBB\uDCBD-\uDCC3\uDCC5-\uDD05\uDD07-\uDD0A\uDD0D-\uDD14\uDD16-\uDD1C\uDD1E-\uDD39\uDD3B-\uDD3E\uDD40-\uDD44\uDD46\uDD4A-\uDD50\uDD52-\uDEA5\uDEA8-\uDEC0\uDEC2-\uDEDA\uDEDC-\uDEFA\uDEFC-\uDF14\uDF16-\uDF34\uDF36-\uDF4E\uDF50-\uDF6E\uDF70-\uDF88\uDF8A-\uDFA8\uDFAA-\uDFC2\uDFC4-\uDFCB]|\uD83A[\uDC00-\uDCC4\uDD00-\uDD43]|\uD83B[\uDE00-\uDE03\uDE05-\uDE1F\uDE21\uDE22\uDE24\uDE27\uDE29-\uDE32\uDE34-\uDE37\uDE39\uDE3B\uDE42\uDE47\uDE49\uDE4B\uDE4D-\uDE4F\uDE51\uDE52\uDE54\uDE57\uDE59\uDE5B\uDE5D\uDE5F\uDE61\uDE62\uDE64\uDE67-\uDE6A\uDE6C-\uDE72\uDE74-\uDE77\uDE79-\uDE7C\uDE7E\uDE80-\uDE89\uDE8B-\uDE9B\uDEA1-\uDEA3\uDEA5-\uDEA9\uDEAB-\uDEBB]|\uD869[\uDC00-\uDED6\uDF00-\uDFFF]|\uD86D[\uDC00-\uDF34\uDF40-\uDFFF]|\uD86E[\uDC00-\uDC1D\uDC20-\uDFFF]|\uD873[\uDC00-\uDEA1\uDEB0-\uDFFF]|\uD87A[\uDC00-\uDFE0]|\uD87E[\uDC00-\uDE1D]/;
+// eslint-disable-next-line no-misleading-character-class
+const ID_Continue = /[\xAA\xB5\xBA\xC0-\xD6\xD8-\xF6\xF8-\u02C1\u02C6-\u02D1\u02E0-\u02E4\u02EC\u02EE\u0300-\u0374\u0376\u0377\u037A-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u0483-\u0487\u048A-\u052F\u0531-\u0556\u0559\u0561-\u0587\u0591-\u05BD\u05BF\u05C1\u05C2\u05C4\u05C5\u05C7\u05D0-\u05EA\u05F0-\u05F2\u0610-\u061A\u0620-\u0669\u066E-\u06D3\u06D5-\u06DC\u06DF-\u06E8\u06EA-\u06FC\u06FF\u0710-\u074A\u074D-\u07B1\u07C0-\u07F5\u07FA\u0800-\u082D\u0840-\u085B\u0860-\u086A\u08A0-\u08B4\u08B6-\u08BD\u08D4-\u08E1\u08E3-\u0963\u0966-\u096F\u0971-\u0983\u0985-\u098C\u098F\u0990\u0993-\u09A8\u09AA-\u09B0\u09B2\u09B6-\u09B9\u09BC-\u09C4\u09C7\u09C8\u09CB-\u09CE\u09D7\u09DC\u09DD\u09DF-\u09E3\u09E6-\u09F1\u09FC\u0A01-\u0A03\u0A05-\u0A0A\u0A0F\u0A10\u0A13-\u0A28\u0A2A-\u0A30\u0A32\u0A33\u0A35\u0A36\u0A38\u0A39\u0A3C\u0A3E-\u0A42\u0A47\u0A48\u0A4B-\u0A4D\u0A51\u0A59-\u0A5C\u0A5E\u0A66-\u0A75\u0A81-\u0A83\u0A85-\u0A8D\u0A8F-\u0A91\u0A93-\u0AA8\u0AAA-\u0AB0\u0AB2\u0AB3\u0AB5-\u0AB9\u0ABC-\u0AC5\u0AC7-\u0AC9\u0ACB-\u0ACD\u0AD0\u0AE0-\u0AE3\u0AE6-\u0AEF\u0AF9-\u0AFF\u0B01-\u0B03\u0B05-\u0B0C\u0B0F\u0B10\u0B13-\u0B28\u0B2A-\u0B30\u0B32\u0B33\u0B35-\u0B39\u0B3C-\u0B44\u0B47\u0B48\u0B4B-\u0B4D\u0B56\u0B57\u0B5C\u0B5D\u0B5F-\u0B63\u0B66-\u0B6F\u0B71\u0B82\u0B83\u0B85-\u0B8A\u0B8E-\u0B90\u0B92-\u0B95\u0B99\u0B9A\u0B9C\u0B9E\u0B9F\u0BA3\u0BA4\u0BA8-\u0BAA\u0BAE-\u0BB9\u0BBE-\u0BC2\u0BC6-\u0BC8\u0BCA-\u0BCD\u0BD0\u0BD7\u0BE6-\u0BEF\u0C00-\u0C03\u0C05-\u0C0C\u0C0E-\u0C10\u0C12-\u0C28\u0C2A-\u0C39\u0C3D-\u0C44\u0C46-\u0C48\u0C4A-\u0C4D\u0C55\u0C56\u0C58-\u0C5A\u0C60-\u0C63\u0C66-\u0C6F\u0C80-\u0C83\u0C85-\u0C8C\u0C8E-\u0C90\u0C92-\u0CA8\u0CAA-\u0CB3\u0CB5-\u0CB9\u0CBC-\u0CC4\u0CC6-\u0CC8\u0CCA-\u0CCD\u0CD5\u0CD6\u0CDE\u0CE0-\u0CE3\u0CE6-\u0CEF\u0CF1\u0CF2\u0D00-\u0D03\u0D05-\u0D0C\u0D0E-\u0D10\u0D12-\u0D44\u0D46-\u0D48\u0D4A-\u0D4E\u0D54-\u0D57\u0D5F-\u0D63\u0D66-\u0D6F\u0D7A-\u0D7F\u0D82\u0D83\u0D85-\u0D96\u0D9A-\u0DB1\u0DB3-\u0DBB\u0DBD\u0DC0-\u0DC6\u0DCA\u0DCF-\u0DD4\u0DD6\u0DD8-\u0DDF\u0DE6-\u0DEF\u0DF2\u0DF3\u0E01-\u0E3A\u0E40-\u0E4E\u0E50-\u0E59\u0E81\u0E82\u0E84\u0E87\u0E88\u0E8A\u0E8D\u0E94-\u0E97\u0E99-\u0E9F\u0EA1-\u0EA3\u0EA5\u0EA7\u0EAA\u0EAB\u0EAD-\u0EB9\u0EBB-\u0EBD\u0EC0-\u0EC4\u0EC6\u0EC8-\u0ECD\u0ED0-\u0ED9\u0EDC-\u0EDF\u0F00\u0F18\u0F19\u0F20-\u0F29\u0F35\u0F37\u0F39\u0F3E-\u0F47\u0F49-\u0F6C\u0F71-\u0F84\u0F86-\u0F97\u0F99-\u0FBC\u0FC6\u1000-\u1049\u1050-\u109D\u10A0-\u10C5\u10C7\u10CD\u10D0-\u10FA\u10FC-\u1248\u124A-\u124D\u1250-\u1256\u1258\u125A-\u125D\u1260-\u1288\u128A-\u128D\u1290-\u12B0\u12B2-\u12B5\u12B8-\u12BE\u12C0\u12C2-\u12C5\u12C8-\u12D6\u12D8-\u1310\u1312-\u1315\u1318-\u135A\u135D-\u135F\u1380-\u138F\u13A0-\u13F5\u13F8-\u13FD\u1401-\u166C\u166F-\u167F\u1681-\u169A\u16A0-\u16EA\u16EE-\u16F8\u1700-\u170C\u170E-\u1714\u1720-\u1734\u1740-\u1753\u1760-\u176C\u176E-\u1770\u1772\u1773\u1780-\u17D3\u17D7\u17DC\u17DD\u17E0-\u17E9\u180B-\u180D\u1810-\u1819\u1820-\u1877\u1880-\u18AA\u18B0-\u18F5\u1900-\u191E\u1920-\u192B\u1930-\u193B\u1946-\u196D\u1970-\u1974\u1980-\u19AB\u19B0-\u19C9\u19D0-\u19D9\u1A00-\u1A1B\u1A20-\u1A5E\u1A60-\u1A7C\u1A7F-\u1A89\u1A90-\u1A99\u1AA7\u1AB0-\u1ABD\u1B00-\u1B4B\u1B50-\u1B59\u1B6B-\u1B73\u1B80-\u1BF3\u1C00-\u1C37\u1C40-\u1C49\u1C4D-\u1C7D\u1C80-\u1C88\u1CD0-\u1CD2\u1CD4-\u1CF9\u1D00-\u1DF9\u1DFB-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u203F\u2040\u2054\u2071\u207F\u2090-\u209C\u20D0-\u20DC\u20E1\u20E5-\u20F0\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2139\u213C-\u213F\u2145-\u2149\u214E\u2160-\u2188\u2C00-\u2C2E\u2C30-\u2C5E\u2C60-\u2CE4\u2CEB-\u2CF3\u2D00-\u2D25\u2D27\u2D2D\u2D30-\u2D67\u2D6F\u2D7F-\u2D96\u2DA0-\u2DA6\u2DA8-\u2DAE\u2DB0-\u2DB6\u2DB8-\u2DBE\u2DC0-\u2DC6\u2DC8-\u2DCE\u2DD0-\u2DD6\u2DD8-\u2DDE\u2DE0-\u2DFF\u2E2F\u3005-\u3007\u3021-\u302F\u3031-\u3035\u3038-\u303C\u3041-\u3096\u3099\u309A\u309D-\u309F\u30A1-\u30FA\u30FC-\u30FF\u3105-\u312E\u3131-\u318E\u31A0-\u31BA\u31F0-\u31FF\u3400-\u4DB5\u4E00-\u9FEA\uA000-\uA48C\uA4D0-\uA4FD\uA500-\uA60C\uA610-\uA62B\uA640-\uA66F\uA674-\uA67D\uA67F-\uA6F1\uA717-\uA71F\uA722-\uA788\uA78B-\uA7AE\uA7B0-\uA7B7\uA7F7-\uA827\uA840-\uA873\uA880-\uA8C5\uA8D0-\uA8D9\uA8E0-\uA8F7\uA8FB\uA8FD\uA900-\uA92D\uA930-\uA953\uA960-\uA97C\uA980-\uA9C0\uA9CF-\uA9D9\uA9E0-\uA9FE\uAA00-\uAA36\uAA40-\uAA4D\uAA50-\uAA59\uAA60-\uAA76\uAA7A-\uAAC2\uAADB-\uAADD\uAAE0-\uAAEF\uAAF2-\uAAF6\uAB01-\uAB06\uAB09-\uAB0E\uAB11-\uAB16\uAB20-\uAB26\uAB28-\uAB2E\uAB30-\uAB5A\uAB5C-\uAB65\uAB70-\uABEA\uABEC\uABED\uABF0-\uABF9\uAC00-\uD7A3\uD7B0-\uD7C6\uD7CB-\uD7FB\uF900-\uFA6D\uFA70-\uFAD9\uFB00-\uFB06\uFB13-\uFB17\uFB1D-\uFB28\uFB2A-\uFB36\uFB38-\uFB3C\uFB3E\uFB40\uFB41\uFB43\uFB44\uFB46-\uFBB1\uFBD3-\uFD3D\uFD50-\uFD8F\uFD92-\uFDC7\uFDF0-\uFDFB\uFE00-\uFE0F\uFE20-\uFE2F\uFE33\uFE34\uFE4D-\uFE4F\uFE70-\uFE74\uFE76-\uFEFC\uFF10-\uFF19\uFF21-\uFF3A\uFF3F\uFF41-\uFF5A\uFF66-\uFFBE\uFFC2-\uFFC7\uFFCA-\uFFCF\uFFD2-\uFFD7\uFFDA-\uFFDC]|\uD800[\uDC00-\uDC0B\uDC0D-\uDC26\uDC28-\uDC3A\uDC3C\uDC3D\uDC3F-\uDC4D\uDC50-\uDC5D\uDC80-\uDCFA\uDD40-\uDD74\uDDFD\uDE80-\uDE9C\uDEA0-\uDED0\uDEE0\uDF00-\uDF1F\uDF2D-\uDF4A\uDF50-\uDF7A\uDF80-\uDF9D\uDFA0-\uDFC3\uDFC8-\uDFCF\uDFD1-\uDFD5]|\uD801[\uDC00-\uDC9D\uDCA0-\uDCA9\uDCB0-\uDCD3\uDCD8-\uDCFB\uDD00-\uDD27\uDD30-\uDD63\uDE00-\uDF36\uDF40-\uDF55\uDF60-\uDF67]|\uD802[\uDC00-\uDC05\uDC08\uDC0A-\uDC35\uDC37\uDC38\uDC3C\uDC3F-\uDC55\uDC60-\uDC76\uDC80-\uDC9E\uDCE0-\uDCF2\uDCF4\uDCF5\uDD00-\uDD15\uDD20-\uDD39\uDD80-\uDDB7\uDDBE\uDDBF\uDE00-\uDE03\uDE05\uDE06\uDE0C-\uDE13\uDE15-\uDE17\uDE19-\uDE33\uDE38-\uDE3A\uDE3F\uDE60-\uDE7C\uDE80-\uDE9C\uDEC0-\uDEC7\uDEC9-\uDEE6\uDF00-\uDF35\uDF40-\uDF55\uDF60-\uDF72\uDF80-\uDF91]|\uD803[\uDC00-\uDC48\uDC80-\uDCB2\uDCC0-\uDCF2]|\uD804[\uDC00-\uDC46\uDC66-\uDC6F\uDC7F-\uDCBA\uDCD0-\uDCE8\uDCF0-\uDCF9\uDD00-\uDD34\uDD36-\uDD3F\uDD50-\uDD73\uDD76\uDD80-\uDDC4\uDDCA-\uDDCC\uDDD0-\uDDDA\uDDDC\uDE00-\uDE11\uDE13-\uDE37\uDE3E\uDE80-\uDE86\uDE88\uDE8A-\uDE8D\uDE8F-\uDE9D\uDE9F-\uDEA8\uDEB0-\uDEEA\uDEF0-\uDEF9\uDF00-\uDF03\uDF05-\uDF0C\uDF0F\uDF10\uDF13-\uDF28\uDF2A-\uDF30\uDF32\uDF33\uDF35-\uDF39\uDF3C-\uDF44\uDF47\uDF48\uDF4B-\uDF4D\uDF50\uDF57\uDF5D-\uDF63\uDF66-\uDF6C\uDF70-\uDF74]|\uD805[\uDC00-\uDC4A\uDC50-\uDC59\uDC80-\uDCC5\uDCC7\uDCD0-\uDCD9\uDD80-\uDDB5\uDDB8-\uDDC0\uDDD8-\uDDDD\uDE00-\uDE40\uDE44\uDE50-\uDE59\uDE80-\uDEB7\uDEC0-\uDEC9\uDF00-\uDF19\uDF1D-\uDF2B\uDF30-\uDF39]|\uD806[\uDCA0-\uDCE9\uDCFF\uDE00-\uDE3E\uDE47\uDE50-\uDE83\uDE86-\uDE99\uDEC0-\uDEF8]|\uD807[\uDC00-\uDC08\uDC0A-\uDC36\uDC38-\uDC40\uDC50-\uDC59\uDC72-\uDC8F\uDC92-\uDCA7\uDCA9-\uDCB6\uDD00-\uDD06\uDD08\uDD09\uDD0B-\uDD36\uDD3A\uDD3C\uDD3D\uDD3F-\uDD47\uDD50-\uDD59]|\uD808[\uDC00-\uDF99]|\uD809[\uDC00-\uDC6E\uDC80-\uDD43]|[\uD80C\uD81C-\uD820\uD840-\uD868\uD86A-\uD86C\uD86F-\uD872\uD874-\uD879][\uDC00-\uDFFF]|\uD80D[\uDC00-\uDC2E]|\uD811[\uDC00-\uDE46]|\uD81A[\uDC00-\uDE38\uDE40-\uDE5E\uDE60-\uDE69\uDED0-\uDEED\uDEF0-\uDEF4\uDF00-\uDF36\uDF40-\uDF43\uDF50-\uDF59\uDF63-\uDF77\uDF7D-\uDF8F]|\uD81B[\uDF00-\uDF44\uDF50-\uDF7E\uDF8F-\uDF9F\uDFE0\uDFE1]|\uD821[\uDC00-\uDFEC]|\uD822[\uDC00-\uDEF2]|\uD82C[\uDC00-\uDD1E\uDD70-\uDEFB]|\uD82F[\uDC00-\uDC6A\uDC70-\uDC7C\uDC80-\uDC88\uDC90-\uDC99\uDC9D\uDC9E]|\uD834[\uDD65-\uDD69\uDD6D-\uDD72\uDD7B-\uDD82\uDD85-\uDD8B\uDDAA-\uDDAD\uDE42-\uDE44]|\uD835[\uDC00-\uDC54\uDC56-\uDC9C\uDC9E\uDC9F\uDCA2\uDCA5\uDCA6\uDCA9-\uDCAC\uDCAE-\uDCB9\uDCBB\uDCBD-\uDCC3\uDCC5-\uDD05\uDD07-\uDD0A\uDD0D-\uDD14\uDD16-\uDD1C\uDD1E-\uDD39\uDD3B-\uDD3E\uDD40-\uDD44\uDD46\uDD4A-\uDD50\uDD52-\uDEA5\uDEA8-\uDEC0\uDEC2-\uDEDA\uDEDC-\uDEFA\uDEFC-\uDF14\uDF16-\uDF34\uDF36-\uDF4E\uDF50-\uDF6E\uDF70-\uDF88\uDF8A-\uDFA8\uDFAA-\uDFC2\uDFC4-\uDFCB\uDFCE-\uDFFF]|\uD836[\uDE00-\uDE36\uDE3B-\uDE6C\uDE75\uDE84\uDE9B-\uDE9F\uDEA1-\uDEAF]|\uD838[\uDC00-\uDC06\uDC08-\uDC18\uDC1B-\uDC21\uDC23\uDC24\uDC26-\uDC2A]|\uD83A[\uDC00-\uDCC4\uDCD0-\uDCD6\uDD00-\uDD4A\uDD50-\uDD59]|\uD83B[\uDE00-\uDE03\uDE05-\uDE1F\uDE21\uDE22\uDE24\uDE27\uDE29-\uDE32\uDE34-\uDE37\uDE39\uDE3B\uDE42\uDE47\uDE49\uDE4B\uDE4D-\uDE4F\uDE51\uDE52\uDE54\uDE57\uDE59\uDE5B\uDE5D\uDE5F\uDE61\uDE62\uDE64\uDE67-\uDE6A\uDE6C-\uDE72\uDE74-\uDE77\uDE79-\uDE7C\uDE7E\uDE80-\uDE89\uDE8B-\uDE9B\uDEA1-\uDEA3\uDEA5-\uDEA9\uDEAB-\uDEBB]|\uD869[\uDC00-\uDED6\uDF00-\uDFFF]|\uD86D[\uDC00-\uDF34\uDF40-\uDFFF]|\uD86E[\uDC00-\uDC1D\uDC20-\uDFFF]|\uD873[\uDC00-\uDEA1\uDEB0-\uDFFF]|\uD87A[\uDC00-\uDFE0]|\uD87E[\uDC00-\uDE1D]|\uDB40[\uDD00-\uDDEF]/;
+
+/**
+ * @fileoverview A charactor code reader.
+ * @author Nicholas C. Zakas
+ */
+
+//-----------------------------------------------------------------------------
+// Type Definitions
+//-----------------------------------------------------------------------------
+
+
+//-----------------------------------------------------------------------------
+// Data
+//-----------------------------------------------------------------------------
+
+const CHAR_CR = 13; // \r
+const CHAR_LF = 10; // \n
+
+//-----------------------------------------------------------------------------
+// CharCodeReader
+//-----------------------------------------------------------------------------
+
+/**
+ * A reader that reads character codes from a string.
+ */
+class CharCodeReader {
+
+    /**
+     * The text to read from.
+     * @type {string}
+     */
+    #text = "";
+
+    /**
+     * The current line number.
+     * @type {number}
+     */
+    #line = 1;
+
+    /**
+     * The current column number.
+     * @type {number}
+     */
+    #column = 0;
+
+    /**
+     * The current offset in the text.
+     * @type {number}
+     */
+    #offset = -1;
+
+    /**
+     * Whether the last character read was a new line.
+     * @type {boolean}
+     */
+    #newLine = false;
+
+    /**
+     * The last character code read.
+     * @type {number}
+     */
+    #last = -1;
+
+    /**
+     * Whether the reader has ended.
+     * @type {boolean}
+     */
+    #ended = false;
+
+    /**
+     * Creates a new instance.
+     * @param {string} text The text to read from
+     */
+    constructor(text) {
+        this.#text = text;
+    }
+
+    /**
+     * Ends the reader.
+     * @returns {void}
+     */
+    #end() {
+        if (this.#ended) {
+            return;
+        }
+
+        this.#column++;
+        this.#offset++;
+        this.#last = -1;
+        this.#ended = true;
+    }
+
+    /**
+     * Returns the current position of the reader.
+     * @returns {Location} An object with line, column, and offset properties.
+     */
+    locate() {
+        return {
+            line: this.#line,
+            column: this.#column,
+            offset: this.#offset
+        };
+    }
+
+    /**
+     * Reads the next character code in the text.
+     * @returns {number} The next character code, or -1 if there are no more characters.
+     */
+    next() {
+        if (this.#offset >= this.#text.length - 1) {
+            this.#end();
+            return -1;
+        }
+
+        this.#offset++;
+        const charCode = this.#text.charCodeAt(this.#offset);
+
+        if (this.#newLine) {
+            this.#line++;
+            this.#column = 1;
+            this.#newLine = false;
+        } else {
+            this.#column++;
+        }
+
+        if (charCode === CHAR_CR) {
+            this.#newLine = true;
+
+            // if we already see a \r, just ignore upcoming \n
+            if (this.peek() === CHAR_LF) {
+                this.#offset++;
+            }
+        } else if (charCode === CHAR_LF) {
+            this.#newLine = true;
+        }
+
+        this.#last = charCode;
+
+        return charCode;
+    }
+
+    /**
+     * Peeks at the next character code in the text.
+     * @returns {number} The next character code, or -1 if there are no more characters.
+     */
+    peek() {
+        if (this.#offset === this.#text.length - 1) {
+            return -1;
+        }
+
+        return this.#text.charCodeAt(this.#offset + 1);
+    }
+
+    /**
+     * Determines if the next character code in the text matches a specific character code.
+     * @param {(number) => boolean} fn A function to call on the next character.
+     * @returns {boolean} True if the next character code matches, false if not.
+     */ 
+    match(fn) {
+        if (fn(this.peek())) {
+            this.next();
+            return true;
+        }
+
+        return false;
+    }
+
+    /**
+     * Returns the last character code read.
+     * @returns {number} The last character code read.
+     */
+    current() {
+        return this.#last;
+    }
+
+
+}
+
+/**
+ * @fileoverview JSON tokenizer
+ * @author Nicholas C. Zakas
+ */
+
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").Range} Range */
+/** @typedef {import("./typedefs.js").TokenizeOptions} TokenizeOptions */
+
+//-----------------------------------------------------------------------------
+// Helpers
+//-----------------------------------------------------------------------------
+
+const INFINITY = "Infinity";
+const NAN = "NaN";
+
+const keywordStarts = new Set([CHAR_LOWER_T, CHAR_LOWER_F, CHAR_LOWER_N]);
+const whitespace = new Set([CHAR_SPACE, CHAR_TAB, CHAR_NEWLINE, CHAR_RETURN]);
+const json5Whitespace = new Set([
+    ...whitespace,
+    CHAR_VTAB,
+    CHAR_FORM_FEED,
+    CHAR_NBSP,
+    CHAR_LINE_SEPARATOR,
+    CHAR_PARAGRAPH_SEPARATOR,
+    CHAR_BOM,
+    CHAR_NON_BREAKING_SPACE,
+    CHAR_EN_QUAD,
+    CHAR_EM_QUAD,
+    CHAR_EN_SPACE,
+    CHAR_EM_SPACE,
+    CHAR_THREE_PER_EM_SPACE,
+    CHAR_FOUR_PER_EM_SPACE,
+    CHAR_SIX_PER_EM_SPACE,
+    CHAR_FIGURE_SPACE,
+    CHAR_PUNCTUATION_SPACE,
+    CHAR_THIN_SPACE,
+    CHAR_HAIR_SPACE,
+    CHAR_NARROW_NO_BREAK_SPACE,
+    CHAR_MEDIUM_MATHEMATICAL_SPACE,
+    CHAR_IDEOGRAPHIC_SPACE,
+]);
+
+
+/** @type {TokenizeOptions} */
+const DEFAULT_OPTIONS$1 = {
+    mode: "json",
+    ranges: false
+};
+
+const jsonKeywords = new Set(["true", "false", "null"]);
+
+const tt = {
+    EOF: 0,
+    Number: 1,
+    String: 2,
+    Boolean: 3,
+    Null: 4,
+    NaN: 5,
+    Infinity: 6,
+    Identifier: 7,
+    Colon: 20,
+    LBrace: 21,
+    RBrace: 22,
+    LBracket: 23,
+    RBracket: 24,
+    Comma: 25,
+    LineComment: 40,
+    BlockComment: 41
+};
+
+
+// #region Helpers
+
+
+/**
+ * Determines if a given character is a decimal digit.
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is a digit.
+ */
+function isDigit(c) {
+    return c >= CHAR_0 && c <= CHAR_9;
+}
+
+/**
+ * Determines if a given character is a hexadecimal digit.
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is a hexadecimal digit.
+ */
+function isHexDigit(c) {
+    return isDigit(c) ||
+        c >= CHAR_UPPER_A && c <= CHAR_UPPER_F ||
+        c >= CHAR_LOWER_A && c <= CHAR_LOWER_F;
+}
+
+/**
+ * Determines if a given character is a positive digit (1-9).
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is a positive digit.
+ */
+function isPositiveDigit(c) {
+    return c >= CHAR_1 && c <= CHAR_9;
+}
+
+/**
+ * Determines if a given character is the start of a keyword.
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is the start of a keyword.
+ */
+function isKeywordStart(c) {
+    return keywordStarts.has(c);
+}
+
+/**
+ * Determines if a given character is the start of a number.
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is the start of a number.
+ */
+function isNumberStart(c) {
+    return isDigit(c) || c === CHAR_DOT || c === CHAR_MINUS;
+}
+
+/**
+ * Determines if a given character is the start of a JSON5 number.
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is the start of a JSON5 number.
+ */
+function isJSON5NumberStart(c) {
+    return isNumberStart(c) || c === CHAR_PLUS;
+}
+
+/**
+ * Determines if a given character is the start of a string.
+ * @param {number} c The character to check.
+ * @param {boolean} json5 `true` if JSON5 mode is enabled.
+ * @returns {boolean} `true` if the character is the start of a string.
+ */
+function isStringStart(c, json5) {
+    return c === CHAR_DOUBLE_QUOTE || (json5 && c === CHAR_SINGLE_QUOTE);
+}
+
+/**
+ * Tests that a given character is a valid first character of a
+ * JSON5 identifier
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is a valid first character. 
+ */
+function isJSON5IdentifierStart(c) {
+
+    // test simple cases first
+
+    if (c === CHAR_DOLLAR || c === CHAR_UNDERSCORE || c === CHAR_BACKSLASH) {
+        return true;
+    }
+
+    if (c >= CHAR_LOWER_A && c <= CHAR_LOWER_Z || c >= CHAR_UPPER_A && c <= CHAR_UPPER_Z) {
+        return true;
+    }
+
+    if (c === 0x200C || c === 0x200D) {
+        return true;
+    }
+    
+    const ct = String.fromCharCode(c);
+    return ID_Start.test(ct);
+}
+
+/**
+ * Tests that a given character is a valid part of a JSON5 identifier.
+ * @param {number} c The character to check.
+ * @returns {boolean} `true` if the character is a valid part of an identifier.
+ */
+function isJSON5IdentifierPart(c) {
+
+    // fast path for simple cases
+    if (isJSON5IdentifierStart(c) || isDigit(c)) {
+        return true;
+    }
+
+    const ct = String.fromCharCode(c);
+    return ID_Continue.test(ct);
+}
+
+
+// #endregion
+
+class Tokenizer {
+
+    /**
+     * Options for the tokenizer.
+     * @type {TokenizeOptions}
+     */
+    #options;
+
+    /**
+     * The source text to tokenize.
+     * @type {string}
+     */
+    #text;
+
+    /**
+     * The reader for the source text.
+     * @type {CharCodeReader}
+     */
+    #reader;
+
+    /**
+     * Indicates if the tokenizer is in JSON5 mode.
+     * @type {boolean}
+     */
+    #json5;
+
+    /**
+     * Indicates if comments are allowed.
+     * @type {boolean}
+     */
+    #allowComments;
+
+    /**
+     * Indicates if ranges should be included in the tokens.
+     * @type {boolean}
+     */
+    #ranges;
+
+    /**
+     * The last token type read.
+     * @type {Token}
+     */
+    #token;
+
+    /**
+     * Determines if a character is an escaped character.
+     * @type {(c:number) => boolean}
+     */
+    #isEscapedCharacter;
+
+    /**
+     * Determines if a character is a JSON5 line terminator.
+     * @type {(c:number) => boolean}
+     */
+    #isJSON5LineTerminator;
+
+
+    /**
+     * Determines if a character is a JSON5 hex escape.
+     * @type {(c:number) => boolean}
+     */
+    #isJSON5HexEscape;
+
+    /**
+     * Determines if a character is whitespace.
+     * @type {(c:number) => boolean}
+     */
+    #isWhitespace;
+
+    /**
+     * Creates a new instance of the tokenizer.
+     * @param {string} text The source text
+     * @param {TokenizeOptions} [options] Options for the tokenizer.
+     */ 
+    constructor(text, options) {
+        this.#text = text;
+        this.#options = {
+            ...DEFAULT_OPTIONS$1,
+            ...options
+        };
+
+        this.#reader = new CharCodeReader(text);
+        this.#json5 = this.#options.mode === "json5";
+        this.#allowComments = this.#options.mode !== "json";
+        this.#ranges = this.#options.ranges;
+
+        // TODO: Clean this up
+        this.#isEscapedCharacter = this.#json5 ? json5EscapeToChar.has.bind(json5EscapeToChar) : escapeToChar.has.bind(escapeToChar);
+        this.#isJSON5LineTerminator = this.#json5 ? json5LineTerminators.has.bind(json5LineTerminators) : () => false;
+        this.#isJSON5HexEscape = this.#json5 ? c => c === CHAR_LOWER_X : () => false;
+        this.#isWhitespace = this.#json5 ? json5Whitespace.has.bind(json5Whitespace) : whitespace.has.bind(whitespace);
+    }
+
+    // #region Errors
+
+    /**
+     * Convenience function for throwing unexpected character errors.
+     * @param {number} c The unexpected character.
+     * @param {Location} [loc] The location of the unexpected character.
+     * @returns {never}
+     * @throws {UnexpectedChar} always.
+     */
+    #unexpected(c, loc = this.#reader.locate()) {
+        throw new UnexpectedChar(c, loc);
+    }
+
+    /**
+     * Convenience function for throwing unexpected identifier errors.
+     * @param {string} identifier The unexpected identifier.
+     * @param {Location} [loc] The location of the unexpected identifier.
+     * @returns {never}
+     * @throws {UnexpectedIdentifier} always.
+     */
+    #unexpectedIdentifier(identifier, loc = this.#reader.locate()) {
+        throw new UnexpectedIdentifier(identifier, loc);
+    }
+
+    /**
+    * Convenience function for throwing unexpected EOF errors.
+    * @returns {never}
+    * @throws {UnexpectedEOF} always.
+    */
+    #unexpectedEOF() {
+        throw new UnexpectedEOF(this.#reader.locate());
+    }
+
+    // #endregion
+
+    // #region Helpers
+
+    /**
+     * Creates a new token.
+     * @param {TokenType} tokenType The type of token to create.
+     * @param {number} length The length of the token.
+     * @param {Location} startLoc The start location for the token.
+     * @param {Location} [endLoc] The end location for the token.
+     * @returns {Token} The token.
+     */
+    #createToken(tokenType, length, startLoc, endLoc) {
+
+        const endOffset = startLoc.offset + length;
+
+        let range = this.#options.ranges ? {
+            range: /** @type {Range} */ ([startLoc.offset, endOffset])
+        } : undefined;
+
+        return {
+            type: tokenType,
+            loc: {
+                start: startLoc,
+                end: endLoc || {
+                    line: startLoc.line,
+                    column: startLoc.column + length,
+                    offset: endOffset
+                }
+            },
+            ...range
+        };        
+    }
+
+    /**
+     * Reads in a specific number of hex digits.
+     * @param {number} count The number of hex digits to read.
+     * @returns {string} The hex digits read.
+     */
+    #readHexDigits(count) {
+        let value = "";
+        let c;
+
+        for (let i = 0; i < count; i++) {
+            c = this.#reader.peek();
+            if (isHexDigit(c)) {
+                this.#reader.next();
+                value += String.fromCharCode(c);
+                continue;
+            }
+
+            this.#unexpected(c);
+        }
+
+        return value;
+    }
+
+    /**
+     * Reads in a JSON5 identifier. Also used for JSON but we validate
+     * the identifier later.
+     * @param {number} c The first character of the identifier.
+     * @returns {string} The identifier read.
+     * @throws {UnexpectedChar} when the identifier cannot be read.
+     */
+    #readIdentifier(c) {
+        let value = "";
+
+        do {
+
+            value += String.fromCharCode(c);
+
+            if (c === CHAR_BACKSLASH) {
+
+                c = this.#reader.next();
+
+                if (c !== CHAR_LOWER_U) {
+                    this.#unexpected(c);
+                }
+
+                value += String.fromCharCode(c);
+
+                const hexDigits = this.#readHexDigits(4);
+
+                // check for a valid character code
+                const charCode = parseInt(hexDigits, 16);
+
+                if (value.length === 2 && !isJSON5IdentifierStart(charCode)) {
+                    const loc = this.#reader.locate();
+                    this.#unexpected(CHAR_BACKSLASH, { line: loc.line, column: loc.column - 5, offset: loc.offset - 5 });
+                } else if (!isJSON5IdentifierPart(charCode)) {
+                    const loc = this.#reader.locate();
+                    this.#unexpected(charCode, { line: loc.line, column: loc.column - 5, offset: loc.offset - 5 });
+                }
+
+                value += hexDigits;
+            }
+
+            c = this.#reader.peek();
+
+            if (!isJSON5IdentifierPart(c)) {
+                break;
+            }
+
+            this.#reader.next();
+
+        } while (true);  // eslint-disable-line no-constant-condition
+
+        return value;
+    }
+
+    /**
+     * Reads in a string. Works for both JSON and JSON5.
+     * @param {number} c The first character of the string (either " or ').
+     * @returns {number} The length of the string.
+     * @throws {UnexpectedChar} when the string cannot be read.
+     * @throws {UnexpectedEOF} when EOF is reached before the string is finalized.
+     */
+    #readString(c) {
+        
+        const delimiter = c;
+        let length = 1;
+        c = this.#reader.peek();
+
+        while (c !== -1 && c !== delimiter) {
+
+            this.#reader.next();
+            length++;
+
+            // escapes
+            if (c === CHAR_BACKSLASH) {
+                c = this.#reader.peek();
+
+                if (this.#isEscapedCharacter(c) || this.#isJSON5LineTerminator(c)) {
+                    this.#reader.next();
+                    length++;
+                } else if (c === CHAR_LOWER_U) {
+                    this.#reader.next();
+                    length++;
+
+                    const result = this.#readHexDigits(4);
+                    length += result.length;
+                } else if (this.#isJSON5HexEscape(c)) {
+                    this.#reader.next();
+                    length++;
+
+                    // hex escapes: \xHH
+                    const result = this.#readHexDigits(2);
+                    length += result.length;
+                } else if (this.#json5) {  // JSON doesn't allow anything else
+                    this.#reader.next();
+                    length++;
+                } else {
+                    this.#unexpected(c);
+                }
+            }
+
+            c = this.#reader.peek();
+        }
+
+        if (c === -1) {
+            this.#reader.next();
+            this.#unexpectedEOF();
+        }
+
+        // c is the delimiter
+        this.#reader.next();
+        length++;
+
+        return length;
+    
+    
+    }
+
+    /**
+     * Reads a number. Works for both JSON and JSON5.
+     * @param {number} c The first character of the number.
+     * @returns {number} The length of the number.
+     * @throws {UnexpectedChar} when the number cannot be read.
+     * @throws {UnexpectedEOF} when EOF is reached before the number is finalized.
+     */
+    #readNumber(c) {
+        
+        // we've already read the first character
+        let length = 1;
+
+        // JSON number may start with a minus but not a plus
+        // JSON5 allows a plus.
+        if (c === CHAR_MINUS || this.#json5 && c === CHAR_PLUS) {
+            
+            c = this.#reader.peek();
+            
+            /*
+            * JSON5 allows Infinity or NaN preceded by a sign.
+            * This blocks handles +Infinity, -Infinity, +NaN, and -NaN.
+            * Standalone Infinity and NaN are handled in `readJSON5Identifier()`
+            */
+            if (this.#json5) {
+
+                if (c === CHAR_UPPER_I || c === CHAR_UPPER_N) {
+                    this.#reader.next();
+                    const identifier = this.#readIdentifier(c);
+
+                    if (identifier !== INFINITY && identifier !== NAN) {
+                        this.#unexpected(c);
+                    }
+
+                    return length + identifier.length;
+                }
+            }
+
+            // Next digit cannot be zero
+            if (!isDigit(c)) {
+                this.#unexpected(c);
+            }
+
+            // if we made it here, we need to continue on, so register the character
+            this.#reader.next();
+            length++;
+        }
+
+        /*
+        * In JSON, a zero must be followed by a decimal point or nothing.
+        * In JSON5, a zero can additionally be followed by an `x` indicating
+        * that it's a hexadecimal number.
+        */
+        if (c === CHAR_0) {
+
+            // c = this.#reader.next();
+            // length++;
+            c = this.#reader.peek();
+
+            // check for a hex number
+            if (this.#json5 && (c === CHAR_LOWER_X || c === CHAR_UPPER_X)) {
+
+                this.#reader.next();
+                length++;
+
+                c = this.#reader.peek();
+
+                if (!isHexDigit(c)) {
+                    this.#reader.next();
+                    this.#unexpected(c);
+                }
+
+                do {
+                    this.#reader.next();
+                    length++;
+                    c = this.#reader.peek();
+                } while (isHexDigit(c));
+
+            } else if (isDigit(c)) {
+                this.#unexpected(c);
+            }
+
+        } else {
+
+            // JSON5 allows leading decimal points
+            if (!this.#json5 || c !== CHAR_DOT) {
+                if (!isPositiveDigit(c)) {
+                    this.#unexpected(c);
+                }
+
+                c = this.#reader.peek();
+
+                while (isDigit(c)) {
+                    this.#reader.next();
+                    length++;
+                    c = this.#reader.peek();
+                }
+            }
+        }
+
+        /*
+        * In JSON, a decimal point must be followed by at least one digit.
+        * In JSON5, a decimal point need not be followed by any digits.
+        */
+        if (c === CHAR_DOT) {
+                                
+            let digitCount = -1;
+            this.#reader.next();
+            length++;
+            digitCount++;
+
+            c = this.#reader.peek();
+
+            while (isDigit(c)) {
+                this.#reader.next();
+                length++;
+                digitCount++;
+                c = this.#reader.peek();
+            }
+
+            if (!this.#json5 && digitCount === 0) {
+                this.#reader.next();
+                if (c) {
+                    this.#unexpected(c);
+                } else {
+                    this.#unexpectedEOF();
+                }
+            }
+        }
+
+        // Exponent is always last
+        if (c === CHAR_LOWER_E || c === CHAR_UPPER_E) {
+
+            this.#reader.next();
+            length++;
+            c = this.#reader.peek();
+
+            if (c === CHAR_PLUS || c === CHAR_MINUS) {
+                this.#reader.next();
+                length++;
+                c = this.#reader.peek();
+            }
+
+            /*
+            * Must always have a digit in this position to avoid:
+            * 5e
+            * 12E+
+            * 42e-
+            */
+            if (c === -1) {
+                this.#reader.next();
+                this.#unexpectedEOF();
+            }
+
+            if (!isDigit(c)) {
+                this.#reader.next();
+                this.#unexpected(c);
+            }
+
+            while (isDigit(c)) {
+                this.#reader.next();
+                length++;
+                c = this.#reader.peek();
+            }
+        }
+
+        return length;
+    }
+
+    /**
+     * Reads a comment. Works for both JSON and JSON5.
+     * @param {number} c The first character of the comment.
+     * @returns {{length: number, multiline: boolean}} The length of the comment, and whether the comment is multi-line.
+     * @throws {UnexpectedChar} when the comment cannot be read.
+     * @throws {UnexpectedEOF} when EOF is reached before the comment is finalized.
+     */ 
+    #readComment(c) {
+        
+        let length = 1;
+
+        // next character determines single- or multi-line
+        c = this.#reader.peek();
+
+        // single-line comments
+        if (c === CHAR_SLASH) {
+            
+            do {
+                this.#reader.next();
+                length += 1;
+                c = this.#reader.peek();
+            } while (c > -1 && c !== CHAR_RETURN && c !== CHAR_NEWLINE);
+
+            return { length, multiline: false };
+        }
+
+        // multi-line comments
+        if (c === CHAR_STAR) {
+
+            this.#reader.next();
+            length += 1;
+
+            while (c > -1) {
+                c = this.#reader.peek();
+
+                // check for end of comment
+                if (c === CHAR_STAR) {
+                    this.#reader.next();
+                    length += 1;
+                    c = this.#reader.peek();
+                    
+                    //end of comment
+                    if (c === CHAR_SLASH) {
+                        this.#reader.next();
+                        length += 1;
+
+                        return { length, multiline: true };
+                    }
+                } else {
+                    this.#reader.next();
+                    length += 1;
+                }
+            }
+
+            this.#reader.next();
+            this.#unexpectedEOF();
+            
+        }
+
+        // if we've made it here, there's an invalid character
+        this.#reader.next();
+        this.#unexpected(c);        
+    }
+    // #endregion
+
+    /**
+     * Returns the next token in the source text.
+     * @returns {number} The code for the next token.
+     */
+    next() {
+
+        let c = this.#reader.next();
+
+        while (this.#isWhitespace(c)) {
+            c = this.#reader.next();
+        }
+
+        if (c === -1) {
+            return tt.EOF;
+        }
+
+        const start = this.#reader.locate();
+        const ct = String.fromCharCode(c);
+
+        // check for JSON5 syntax only
+        if (this.#json5) {
+                
+            if (knownJSON5TokenTypes.has(ct)) {
+                this.#token = this.#createToken(knownJSON5TokenTypes.get(ct), 1, start);
+            } else if (isJSON5IdentifierStart(c)) {
+                const value = this.#readIdentifier(c);
+
+                if (knownJSON5TokenTypes.has(value)) {
+                    this.#token = this.#createToken(knownJSON5TokenTypes.get(value), value.length, start);
+                } else {
+                    this.#token = this.#createToken("Identifier", value.length, start);
+                }
+            } else if (isJSON5NumberStart(c)) {
+                const result = this.#readNumber(c);
+                this.#token = this.#createToken("Number", result, start);
+            } else if (isStringStart(c, this.#json5)) {
+                const result = this.#readString(c);
+                const lastCharLoc = this.#reader.locate();
+                this.#token = this.#createToken("String", result, start, {
+                    line: lastCharLoc.line,
+                    column: lastCharLoc.column + 1,
+                    offset: lastCharLoc.offset + 1
+                });
+            } else if (c === CHAR_SLASH && this.#allowComments) {
+                const result = this.#readComment(c);
+                const lastCharLoc = this.#reader.locate();
+                this.#token = this.#createToken(!result.multiline ? "LineComment" : "BlockComment", result.length, start, {
+                    line: lastCharLoc.line,
+                    column: lastCharLoc.column + 1,
+                    offset: lastCharLoc.offset + 1
+                });
+            } else {
+                this.#unexpected(c);
+            }
+
+        } else {
+
+            // check for JSON/JSONC syntax only
+            if (knownTokenTypes.has(ct)) {
+                this.#token = this.#createToken(knownTokenTypes.get(ct), 1, start);
+            } else if (isKeywordStart(c)) {
+                const value = this.#readIdentifier(c);
+
+                if (!jsonKeywords.has(value)) {
+                    this.#unexpectedIdentifier(value, start);
+                }
+
+                this.#token = this.#createToken(knownTokenTypes.get(value), value.length, start);
+            } else if (isNumberStart(c)) {
+                const result = this.#readNumber(c);
+                this.#token = this.#createToken("Number", result, start);
+            } else if (isStringStart(c, this.#json5)) {
+                const result = this.#readString(c);
+                this.#token = this.#createToken("String", result, start);
+            } else if (c === CHAR_SLASH && this.#allowComments) {
+                const result = this.#readComment(c);
+                const lastCharLoc = this.#reader.locate();
+                this.#token = this.#createToken(!result.multiline ? "LineComment" : "BlockComment", result.length, start, {
+                    line: lastCharLoc.line,
+                    column: lastCharLoc.column + 1,
+                    offset: lastCharLoc.offset + 1
+                });
+            } else {
+                this.#unexpected(c);
+            }
+        }
+        return tt[this.#token.type];
+    }
+
+    /**
+     * Returns the current token in the source text.
+     * @returns {Token} The current token.
+     */
+    get token() {
+        return this.#token;
+    }
+}
+
+//-----------------------------------------------------------------------------
+// Main
+//-----------------------------------------------------------------------------
+
+/**
+ * Creates an iterator over the tokens representing the source text.
+ * @param {string} text The source text to tokenize.
+ * @param {TokenizeOptions} [options] Options for doing the tokenization.
+ * @returns {Array<Token>} An iterator over the tokens. 
+ */
+function tokenize(text, options) {
+
+    const tokenizer = new Tokenizer(text, options);
+    const tokens = [];
+
+    while (tokenizer.next() !== tt.EOF) {
+        tokens.push(tokenizer.token);
+    }
+
+    return tokens;
+
+}
+
+/**
+ * @fileoverview  JSON AST types
+ * @author Nicholas C. Zakas
+ */
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").LocationRange} LocationRange */
+/** @typedef {import("./typedefs.js").NodeParts} NodeParts */
+/** @typedef {import("./typedefs.js").DocumentNode} DocumentNode */
+/** @typedef {import("./typedefs.js").StringNode} StringNode */
+/** @typedef {import("./typedefs.js").NumberNode} NumberNode */
+/** @typedef {import("./typedefs.js").BooleanNode} BooleanNode */
+/** @typedef {import("./typedefs.js").MemberNode} MemberNode */
+/** @typedef {import("./typedefs.js").ObjectNode} ObjectNode */
+/** @typedef {import("./typedefs.js").ElementNode} ElementNode */
+/** @typedef {import("./typedefs.js").ArrayNode} ArrayNode */
+/** @typedef {import("./typedefs.js").NullNode} NullNode */
+/** @typedef {import("./typedefs.js").ValueNode} ValueNode */
+/** @typedef {import("./typedefs.js").IdentifierNode} IdentifierNode */
+/** @typedef {import("./typedefs.js").NaNNode} NaNNode */
+/** @typedef {import("./typedefs.js").InfinityNode} InfinityNode */
+/** @typedef {import("./typedefs.js").Sign} Sign */
+
+//-----------------------------------------------------------------------------
+// Exports
+//-----------------------------------------------------------------------------
+
+const types = {
+
+    /**
+     * Creates a document node.
+     * @param {ValueNode} body The body of the document.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {DocumentNode} The document node.
+     */
+    document(body, parts = {}) {
+        return {
+            type: "Document",
+            body,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates a string node.
+     * @param {string} value The value for the string.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {StringNode} The string node.
+     */
+    string(value, parts = {}) {
+        return {
+            type: "String",
+            value,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates a number node.
+     * @param {number} value The value for the number.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {NumberNode} The number node.
+     */
+    number(value, parts = {}) {
+        return {
+            type: "Number",
+            value,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates a boolean node.
+     * @param {boolean} value The value for the boolean.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {BooleanNode} The boolean node.
+     */
+    boolean(value, parts = {}) {
+        return {
+            type: "Boolean",
+            value,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates a null node.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {NullNode} The null node.
+     */
+    null(parts = {}) {
+        return {
+            type: "Null",
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates an array node.
+     * @param {Array<ElementNode>} elements The elements to add.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {ArrayNode} The array node.
+     */
+    array(elements, parts = {}) {
+        return {
+            type: "Array",
+            elements,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates an element node.
+     * @param {ValueNode} value The value for the element.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {ElementNode} The element node.
+     */
+    element(value, parts = {}) {
+        return {
+            type: "Element",
+            value,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates an object node.
+     * @param {Array<MemberNode>} members The members to add.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {ObjectNode} The object node.
+     */
+    object(members, parts = {}) {
+        return {
+            type: "Object",
+            members,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates a member node.
+     * @param {StringNode|IdentifierNode} name The name for the member.
+     * @param {ValueNode} value The value for the member.
+     * @param {NodeParts} parts Additional properties for the node. 
+     * @returns {MemberNode} The member node.
+     */
+    member(name, value, parts = {}) {
+        return {
+            type: "Member",
+            name,
+            value,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates an identifier node.
+     * @param {string} name The name for the identifier.
+     * @param {NodeParts} parts Additional properties for the node.
+     * @returns {IdentifierNode} The identifier node.
+     */
+    identifier(name, parts = {}) {
+        return {
+            type: "Identifier",
+            name,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates a NaN node.
+     * @param {Sign} sign The sign for the Infinity.
+     * @param {NodeParts} parts Additional properties for the node.
+     * @returns {NaNNode} The NaN node.
+     */ 
+    nan(sign = "", parts = {}) {
+        return {
+            type: "NaN",
+            sign,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+    /**
+     * Creates an Infinity node.
+     * @param {Sign} sign The sign for the Infinity.
+     * @param {NodeParts} parts Additional properties for the node.
+     * @returns {InfinityNode} The Infinity node.
+     */
+    infinity(sign = "", parts = {}) {
+        return {
+            type: "Infinity",
+            sign,
+            loc: parts.loc,
+            ...parts
+        };
+    },
+
+};
+
+/**
+ * @fileoverview JSON parser
+ * @author Nicholas C. Zakas
+ */
+
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").Node} Node */
+/** @typedef {import("./typedefs.js").Mode} Mode */
+/** @typedef {import("./typedefs.js").ParseOptions} ParseOptions */
+
+//-----------------------------------------------------------------------------
+// Helpers
+//-----------------------------------------------------------------------------
+
+/** @type {ParseOptions} */
+const DEFAULT_OPTIONS = {
+    mode: "json",
+    ranges: false,
+    tokens: false,
+    allowTrailingCommas: false
+};
+
+const UNICODE_SEQUENCE = /\\u[\da-fA-F]{4}/gu;
+
+/**
+ * Normalizes a JSON5 identifier by converting Unicode escape sequences into
+ * their corresponding characters.
+ * @param {string} identifier The identifier to normalize.
+ * @returns {string} The normalized identifier.
+ */
+function normalizeIdentifier(identifier) {
+    return identifier.replace(UNICODE_SEQUENCE, unicodeEscape => {
+        return String.fromCharCode(parseInt(unicodeEscape.slice(2), 16));
+    });
+}
+
+/**
+ * Calculates the location at the end of the given text.
+ * @param {string} text The text to calculate the end location for.
+ * @returns {Location} The location at the end of the text.
+ */
+function getEndLocation(text) {
+    let line = 1;
+    let column = 1;
+    
+    for (let i = 0; i < text.length; i++) {
+        const char = text[i];
+        if (char === "\n") {
+            line++;
+            column = 1;
+        } else if (char === "\r") {
+            // Handle \r\n as a single line ending
+            if (text[i + 1] === "\n") {
+                i++; // Skip the \n
+            }
+            line++;
+            column = 1;
+        } else {
+            column++;
+        }
+    }
+    
+    return {
+        line,
+        column,
+        offset: text.length
+    };
+}
+
+/**
+ * Converts a JSON-encoded string into a JavaScript string, interpreting each
+ * escape sequence.
+ * @param {string} value The text for the token.
+ * @param {Token} token The string token to convert into a JavaScript string.
+ * @param {boolean} json5 `true` if parsing JSON5, `false` otherwise.
+ * @returns {string} A JavaScript string.
+ */
+function getStringValue(value, token, json5 = false) {
+    
+    let result = "";
+    let escapeIndex = value.indexOf("\\");
+    let lastIndex = 0;
+
+    // While there are escapes, interpret them to build up the result
+    while (escapeIndex >= 0) {
+
+        // append the text that happened before the escape
+        result += value.slice(lastIndex, escapeIndex);
+
+        // get the character immediately after the \
+        const escapeChar = value.charAt(escapeIndex + 1);
+        const escapeCharCode = escapeChar.charCodeAt(0);
+        
+        // check for the non-Unicode escape sequences first
+        if (json5 && json5EscapeToChar.has(escapeCharCode)) {
+            result += json5EscapeToChar.get(escapeCharCode);
+            lastIndex = escapeIndex + 2;
+        } else if (escapeToChar.has(escapeCharCode)) {
+            result += escapeToChar.get(escapeCharCode);
+            lastIndex = escapeIndex + 2;
+        } else if (escapeChar === "u") {
+            const hexCode = value.slice(escapeIndex + 2, escapeIndex + 6);
+            if (hexCode.length < 4 || /[^0-9a-f]/i.test(hexCode)) {
+                throw new ErrorWithLocation(
+                    `Invalid unicode escape \\u${ hexCode}.`,
+                    {
+                        line: token.loc.start.line,
+                        column: token.loc.start.column + escapeIndex,
+                        offset: token.loc.start.offset + escapeIndex
+                    }
+                );
+            }
+
+            result += String.fromCharCode(parseInt(hexCode, 16));
+            lastIndex = escapeIndex + 6;
+        } else if (json5 && escapeChar === "x") {
+            const hexCode = value.slice(escapeIndex + 2, escapeIndex + 4);
+            if (hexCode.length < 2 || /[^0-9a-f]/i.test(hexCode)) {
+                throw new ErrorWithLocation(
+                    `Invalid hex escape \\x${ hexCode}.`,
+                    {
+                        line: token.loc.start.line,
+                        column: token.loc.start.column + escapeIndex,
+                        offset: token.loc.start.offset + escapeIndex
+                    }
+                );
+            }
+
+            result += String.fromCharCode(parseInt(hexCode, 16));
+            lastIndex = escapeIndex + 4;
+        } else if (json5 && json5LineTerminators.has(escapeCharCode)) {
+            lastIndex = escapeIndex + 2;
+
+            // we also need to skip \n after a \r
+            if (escapeChar === "\r" && value.charAt(lastIndex) === "\n") {
+                lastIndex++;
+            }
+            
+        } else {
+            // all characters can be escaped in JSON5
+            if (json5) {
+                result += escapeChar;
+                lastIndex = escapeIndex + 2;
+            } else {
+                throw new ErrorWithLocation(
+                    `Invalid escape \\${ escapeChar }.`,
+                    {
+                        line: token.loc.start.line,
+                        column: token.loc.start.column + escapeIndex,
+                        offset: token.loc.start.offset + escapeIndex
+                    }
+                );
+            }
+        }
+
+        // find the next escape sequence
+        escapeIndex = value.indexOf("\\", lastIndex);
+    }
+
+    // get the last segment of the string value
+    result += value.slice(lastIndex);
+
+    return result;
+}
+
+/**
+ * Gets the JavaScript value represented by a JSON token.
+ * @param {string} value The text value of the token.
+ * @param {Token} token The JSON token to get a value for.
+ * @param {boolean} json5 `true` if parsing JSON5, `false` otherwise.
+ * @returns {string|boolean|number} A number, string, or boolean.
+ * @throws {TypeError} If an unknown token type is found. 
+ */
+function getLiteralValue(value, token, json5 = false) {
+    switch (token.type) {
+        case "Boolean":
+            return value === "true";
+            
+        case "Number":
+            if (json5) {
+
+                /*
+                 * Numbers like -0x1 are converted to NaN by Number(), so we need
+                 * to handle them separately. Rather than checking for -0x, we can
+                 * just check if the first character is a minus sign. The same for
+                 * checking for +0x.
+                 */
+
+                if (value.charCodeAt(0) === 45) { // 45 is the char code for '-'
+                    return -Number(value.slice(1));
+                }
+
+                if (value.charCodeAt(0) === 43) { // 43 is the char code for '+'
+                    return Number(value.slice(1));
+                }
+            }
+            return Number(value);
+
+        case "String":
+            return getStringValue(value.slice(1, -1), token, json5);
+
+        default:
+            throw new TypeError(`Unknown token type "${token.type}.`);
+    }
+}
+
+//-----------------------------------------------------------------------------
+// Main Function
+//-----------------------------------------------------------------------------
+
+/**
+ * 
+ * @param {string} text The text to parse.
+ * @param {ParseOptions} [options] The options object.
+ * @returns {DocumentNode} The AST representing the parsed JSON.
+ * @throws {Error} When there is a parsing error. 
+ */
+function momoa_parse(text, options) {
+
+    options = Object.freeze({
+        ...DEFAULT_OPTIONS,
+        ...options
+    });
+
+    const tokens = [];
+    const tokenizer = new Tokenizer(text, {
+        mode: options.mode,
+        ranges: options.ranges
+    });
+
+    const json5 = options.mode === "json5";
+    const allowTrailingCommas = options.allowTrailingCommas || json5;
+
+    /**
+     * Returns the next token knowing there are no comments.
+     * @returns {number} The next token type or 0 if no next token.
+     */
+    function nextNoComments() {
+        const nextType = tokenizer.next();
+
+        if (nextType && options.tokens) {
+            tokens.push(tokenizer.token);
+        }
+        return nextType;
+    }
+    
+    /**
+     * Returns the next token knowing there are comments to skip.
+     * @returns {number} The next token type or 0 if no next token.
+     */
+    function nextSkipComments() {
+        const nextType = tokenizer.next();
+        if (nextType && options.tokens) {
+            tokens.push(tokenizer.token);
+        }
+
+        if (nextType >= tt.LineComment) {
+            return nextSkipComments();
+        }
+
+        return nextType;
+
+    }
+
+    // determine correct way to evaluate tokens based on presence of comments
+    const next = options.mode === "json" ? nextNoComments : nextSkipComments;
+
+    /**
+     * Asserts a token has the given type.
+     * @param {number} token The token to check.
+     * @param {number} type The token type.
+     * @throws {UnexpectedToken} If the token type isn't expected.
+     * @returns {void}
+     */
+    function assertTokenType(token, type) {
+        if (token !== type) {
+            throw new UnexpectedToken(tokenizer.token);
+        }
+    }
+
+    /**
+     * Asserts a token has one of the given types.
+     * @param {number} token The token to check.
+     * @param {number[]} types The token types.
+     * @returns {void}
+     * @throws {UnexpectedToken} If the token type isn't expected.
+     */ 
+    function assertTokenTypes(token, types) {
+        if (!types.includes(token)) {
+            throw new UnexpectedToken(tokenizer.token);
+        }
+    }
+
+    /**
+     * Creates a range only if ranges are specified.
+     * @param {Location} start The start offset for the range.
+     * @param {Location} end The end offset for the range.
+     * @returns {{range:[number,number]}|undefined} An object with a 
+     */
+    function createRange(start, end) {
+        // @ts-ignore tsc incorrect - options might be undefined
+        return options.ranges ? {
+            range: [start.offset, end.offset]
+        } : undefined;
+    }
+
+    /**
+     * Creates a node for a string, boolean, or number.
+     * @param {number} tokenType The token representing the literal. 
+     * @returns {StringNode|NumberNode|BooleanNode} The node representing
+     *      the value.
+     */
+    function createLiteralNode(tokenType) {
+        const token = tokenizer.token;
+        const range = createRange(token.loc.start, token.loc.end);
+        const value = getLiteralValue(
+            text.slice(token.loc.start.offset, token.loc.end.offset),
+            token,
+            json5
+        );
+        const loc = {
+            start: {
+                ...token.loc.start
+            },
+            end: {
+                ...token.loc.end
+            }
+        };
+        const parts = { loc, ...range };
+
+        switch (tokenType) {
+            case tt.String:
+                return types.string(/** @type {string} */ (value), parts);
+
+            case tt.Number:
+                return types.number(/** @type {number} */ (value), parts);
+                
+            case tt.Boolean:
+                return types.boolean(/** @type {boolean} */ (value), parts);
+
+            default:
+                throw new TypeError(`Unknown token type ${token.type}.`);
+        }
+    }
+
+    /**
+     * Creates a node for a JSON5 identifier.
+     * @param {Token} token The token representing the identifer. 
+     * @returns {NaNNode|InfinityNode|IdentifierNode} The node representing
+     *      the value.
+     */
+    function createJSON5IdentifierNode(token) {
+        const range = createRange(token.loc.start, token.loc.end);
+        const identifier = text.slice(token.loc.start.offset, token.loc.end.offset);
+        const loc = {
+            start: {
+                ...token.loc.start
+            },
+            end: {
+                ...token.loc.end
+            }
+        };
+        const parts = { loc, ...range };
+
+        // Check for NaN or Infinity
+        if (token.type !== "Identifier") {
+
+            let sign = "";
+
+            // check if the first character in the token is a plus or minus
+            if (identifier[0] === "+" || identifier[0] === "-") {
+                sign = identifier[0];
+            }
+
+            // check if the token is NaN or Infinity
+            return types[identifier.includes("NaN") ? "nan" : "infinity"](/** @type {Sign} */ (sign), parts);
+        }
+        return types.identifier(normalizeIdentifier(identifier), parts);
+    }
+
+    /**
+     * Creates a node for a null.
+     * @param {Token} token The token representing null. 
+     * @returns {NullNode} The node representing null.
+     */
+    function createNullNode(token) {
+        const range = createRange(token.loc.start, token.loc.end);
+
+        return types.null({
+            loc: {
+                start: {
+                    ...token.loc.start
+                },
+                end: {
+                    ...token.loc.end
+                }
+            },
+            ...range
+        });
+    }
+
+
+    /**
+     * Parses a property in an object.
+     * @param {number} tokenType The token representing the property.
+     * @returns {MemberNode} The node representing the property.
+     * @throws {UnexpectedToken} When an unexpected token is found.
+     * @throws {UnexpectedEOF} When the end of the file is reached.
+     */
+    function parseProperty(tokenType) {
+
+        if (json5) {
+            assertTokenTypes(tokenType, [tt.String, tt.Identifier, tt.Number]);
+        } else {
+            assertTokenType(tokenType, tt.String);
+        }
+
+        const token = tokenizer.token;
+
+        // check for -NaN, +NaN, -Infinity, +Infinity, and any number
+        if (json5 && tokenType === tt.Number && /[+\-0-9]/.test(text[token.loc.start.offset])) {
+            throw new UnexpectedToken(token);
+        }
+
+        // TODO: Clean this up a bit
+        let key = tokenType === tt.String
+            ? /** @type {StringNode} */ (createLiteralNode(tokenType))
+            : /** @type {IdentifierNode|NaNNode|InfinityNode} */ (createJSON5IdentifierNode(token));
+
+        // in JSON5, need to check for NaN and Infinity and create identifier nodes
+        if (json5 && (key.type === "NaN" || key.type === "Infinity")) {
+
+            // NaN and Infinity cannot be signed and be a property key
+            if (key.sign !== "") {
+                throw new UnexpectedToken(tokenizer.token);
+            }
+
+            key = types.identifier(key.type, { loc: key.loc, ...createRange(key.loc.start, key.loc.end) });
+        }
+
+        tokenType = next();
+        assertTokenType(tokenType, tt.Colon);
+        const value = parseValue();
+        const range = createRange(key.loc.start, value.loc.end);
+
+        return types.member(
+            /** @type {StringNode|IdentifierNode} */ (key),
+            /** @type {ValueNode} */ (value),
+            {
+                loc: {
+                    start: {
+                        ...key.loc.start
+                    },
+                    end: {
+                        ...value.loc.end
+                    }
+                },
+                ...range
+            }
+        );
+    }
+
+    /**
+     * Parses an object literal.
+     * @param {number} firstTokenType The first token type in the object.
+     * @returns {ObjectNode} The object node.
+     * @throws {UnexpectedEOF} When the end of the file is reached.
+     * @throws {UnexpectedToken} When an unexpected token is found.
+     */
+    function parseObject(firstTokenType) {
+
+        // The first token must be a { or else it's an error
+        assertTokenType(firstTokenType, tt.LBrace);
+
+        const firstToken = tokenizer.token;
+        const members = [];
+        let tokenType = next();
+
+        if (tokenType !== tt.RBrace) {
+            do {
+    
+                // add the value into the array
+                members.push(parseProperty(tokenType));
+    
+                tokenType = next();
+
+                if (!tokenType) {
+                    throw new UnexpectedEOF(members[members.length-1].loc.end);
+                }
+    
+                if (tokenType === tt.Comma) {
+                    tokenType = next();
+
+                    /*
+                      * Trailing commas.
+                      * So we need to check if the token is a comma,
+                      * and if so, then we need to check if the next
+                      * token is a RBrace. If it is, then we need to
+                      * break out of the loop.
+                      */
+                    if (allowTrailingCommas && tokenType === tt.RBrace) {
+                        break;
+                    }                      
+                } else {
+                    break;
+                }
+            } while (tokenType);
+        }
+
+        assertTokenType(tokenType, tt.RBrace);
+        const lastToken = tokenizer.token;
+        const range = createRange(firstToken.loc.start, lastToken.loc.end);
+
+        return types.object(members, {
+            loc: {
+                start: {
+                    ...firstToken.loc.start
+                },
+                end: {
+                    ...lastToken.loc.end
+                }
+            },
+            ...range
+        });
+
+    }
+
+    /**
+     * Parses an array literal.
+     * @param {number} firstTokenType The first token in the array.
+     * @returns {ArrayNode} The array node.
+     * @throws {UnexpectedToken} When an unexpected token is found.
+     * @throws {UnexpectedEOF} When the end of the file is reached.
+     */
+    function parseArray(firstTokenType) {
+
+        // The first token must be a [ or else it's an error
+        assertTokenType(firstTokenType, tt.LBracket);
+
+        const firstToken = tokenizer.token;
+        const elements = [];
+        let tokenType = next();
+        
+        if (tokenType !== tt.RBracket) {
+
+            do {
+
+                // add the value into the array
+                const value = parseValue(tokenType);
+
+                elements.push(types.element(
+                    /** @type {ValueNode} */ (value),
+                    { loc: value.loc }
+                ));
+
+                tokenType = next();
+              
+                if (tokenType === tt.Comma) {
+                    tokenType = next();
+
+                    /*
+                      * Trailing commas.
+                      * So we need to check if the token is a comma,
+                      * and if so, then we need to check if the next
+                      * token is a RBracket. If it is, then we need to
+                      * break out of the loop.
+                      */
+                    if (allowTrailingCommas && tokenType === tt.RBracket) {
+                        break;
+                    }                    
+                } else {
+                    break;
+                }
+            } while (tokenType);
+        }
+
+        assertTokenType(tokenType, tt.RBracket);
+
+        const lastToken = tokenizer.token;
+        const range = createRange(firstToken.loc.start, lastToken.loc.end);
+
+        return types.array(elements, {
+            loc: {
+                start: {
+                    ...firstToken.loc.start
+                },
+                end: {
+                    ...lastToken.loc.end
+                }
+            },
+            ...range
+        });
+
+    }
+
+    /**
+     * Parses a JSON value.
+     * @param {number} [tokenType] The token type to parse.
+     * @returns {ValueNode|IdentifierNode} The node representing the value.
+     */
+    function parseValue(tokenType) {
+
+        tokenType = tokenType ?? next();
+        const token = tokenizer.token;
+
+        if (!tokenType) {
+            throw new UnexpectedEOF({
+                line: 1,
+                column: 1,
+                offset: 0
+            });
+        }
+        
+        switch (tokenType) {
+            case tt.String:
+            case tt.Boolean:
+                return createLiteralNode(tokenType);
+
+            case tt.Number:
+                if (json5) {
+                    let tokenText = text.slice(token.loc.start.offset, token.loc.end.offset);
+                    if (tokenText[0] === "+" || tokenText[0] === "-") {
+                        tokenText = tokenText.slice(1);
+                    }
+
+                    if (tokenText === "NaN" || tokenText === "Infinity") {
+                        return createJSON5IdentifierNode(token);
+                    }
+                }
+                return createLiteralNode(tokenType);
+
+            case tt.Null:
+                return createNullNode(token);
+
+            case tt.LBrace:
+                return parseObject(tokenType);
+
+            case tt.LBracket:
+                return parseArray(tokenType);
+
+            default:
+                throw new UnexpectedToken(token);
+        }
+
+    }
+
+    
+    const docBody = parseValue();
+    
+    const unexpectedToken = next();
+    if (unexpectedToken) {
+        throw new UnexpectedToken(tokenizer.token);
+    }
+    
+    
+    const textEndLocation = getEndLocation(text);
+    const docParts = {
+        loc: {
+            start: {
+                line: 1,
+                column: 1,
+                offset: 0
+            },
+            end: {
+                ...textEndLocation
+            }
+        }
+    };
+    
+    if (options.tokens) {
+        docParts.tokens = tokens;
+    }
+
+    if (options.ranges) {
+        docParts.range = [
+            docParts.loc.start.offset,
+            docParts.loc.end.offset
+        ];
+    }
+
+    return types.document(/** @type {ValueNode} */ (docBody), docParts);
+}
+
+/**
+ * @fileoverview Traversal approaches for Momoa JSON AST.
+ * @author Nicholas C. Zakas
+ */
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").TraversalPhase} TraversalPhase */
+/**
+ * @typedef {Object} TraversalVisitor
+ * @property {(node: Node, parent?: Node) => void} [enter]
+ * @property {(node: Node, parent?: Node) => void} [exit]
+ */
+
+//-----------------------------------------------------------------------------
+// Data
+//-----------------------------------------------------------------------------
+
+const childKeys = new Map([
+    ["Document", ["body"]],
+    ["Object", ["members"]],
+    ["Member", ["name", "value"]],
+    ["Element", ["value"]],
+    ["Array", ["elements"]],
+    ["String", []],
+    ["Number", []],
+    ["Boolean", []],
+    ["Null", []],
+    ["NaN", []],
+    ["Infinity", []],
+    ["Identifier", []],
+]);
+
+//-----------------------------------------------------------------------------
+// Helpers
+//-----------------------------------------------------------------------------
+
+/**
+ * Determines if a given value is an object.
+ * @param {*} value The value to check.
+ * @returns {boolean} True if the value is an object, false if not. 
+ */
+function isObject(value) {
+    return value && (typeof value === "object");
+}
+
+/**
+ * Determines if a given value is an AST node.
+ * @param {*} value The value to check.
+ * @returns {boolean} True if the value is a node, false if not. 
+ */
+function isNode(value) {
+    return isObject(value) && (typeof value.type === "string");
+}
+
+//-----------------------------------------------------------------------------
+// Exports
+//-----------------------------------------------------------------------------
+
+/**
+ * Traverses an AST from the given node.
+ * @param {Node} root The node to traverse from 
+ * @param {TraversalVisitor} visitor An object with an `enter` and `exit` method. 
+ */
+function traverse(root, visitor) {
+
+    /**
+     * Recursively visits a node.
+     * @param {Node} node The node to visit.
+     * @param {Node} [parent] The parent of the node to visit.
+     * @returns {void}
+     */
+    function visitNode(node, parent) {
+
+        if (typeof visitor.enter === "function") {
+            visitor.enter(node, parent);
+        }
+
+        for (const key of childKeys.get(node.type)) {
+            const value = node[key];
+
+            if (isObject(value)) {
+                if (Array.isArray(value)) {
+                    value.forEach(child => visitNode(child, node));
+                } else if (isNode(value)) {
+                    visitNode(value, node);
+                }
+            }
+        }
+
+        if (typeof visitor.exit === "function") {
+            visitor.exit(node, parent);
+        }
+    }
+
+    visitNode(root);
+}
+
+/**
+ * @callback FilterPredicate
+ * @param {{node: Node, parent?: Node, phase: TraversalPhase}} item
+ * @param {number} index
+ * @param {Array<{node: Node, parent?: Node, phase: TraversalPhase}>} array
+ * @returns {boolean}
+ */
+
+/**
+ * Creates an iterator over the given AST.
+ * @param {Node} root The root AST node to traverse. 
+ * @param {FilterPredicate} [filter] A filter function to determine which steps to
+ *      return;
+ * @returns {IterableIterator<{node: Node, parent?: Node, phase: TraversalPhase}>} An iterator over the AST.  
+ */
+function iterator(root, filter = () => true) {
+
+    /** @type {Array<{node: Node, parent?: Node, phase: TraversalPhase}>} */
+    const traversal = [];
+
+    traverse(root, {
+        enter(node, parent) {
+            traversal.push({ node, parent, phase: "enter" });
+        },
+        exit(node, parent) {
+            traversal.push({ node, parent, phase: "exit" });
+        }
+    });
+
+    return traversal.filter(filter).values();
+}
+
+/**
+ * @fileoverview Evaluator for Momoa AST.
+ * @author Nicholas C. Zakas
+ */
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+/** @typedef {import("./typedefs.js").AnyNode} AnyNode */
+/** @typedef {import("./typedefs.js").JSONValue} JSONValue */
+
+//-----------------------------------------------------------------------------
+// Exports
+//-----------------------------------------------------------------------------
+
+/**
+ * Evaluates a Momoa AST node into a JavaScript value.
+ * @param {AnyNode} node The node to interpet.
+ * @returns {JSONValue} The JavaScript value for the node. 
+ */
+function evaluate(node) {
+    switch (node.type) {
+        case "String":
+            return node.value;
+
+        case "Number":
+            return node.value;
+
+        case "Boolean":
+            return node.value;
+
+        case "Null":
+            return null;
+
+        case "NaN":
+            return NaN;
+        
+        case "Infinity":
+            return node.sign === "-" ? -Infinity : Infinity;
+
+        case "Identifier":
+            return node.name;
+
+        case "Array": {
+            // const arrayNode = /** @type {ArrayNode} */ (node);
+            return node.elements.map(element => evaluate(element.value));
+        }
+
+        case "Object": {
+
+            /** @type {{[property: string]: JSONValue}} */
+            const object = {};
+
+            node.members.forEach(member => {
+                Object.defineProperty(object, /** @type {string} */ (evaluate(member.name)), {
+                    value: evaluate(member.value),
+                    writable: true,
+                    enumerable: true,
+                    configurable: true
+                });
+            });    
+
+            return object;
+        }    
+
+        case "Document": {
+            return evaluate(node.body);
+        }
+
+        case "Element":
+            throw new Error("Cannot evaluate array element outside of an array.");
+
+        case "Member":
+            throw new Error("Cannot evaluate object member outside of an object.");
+
+        default:
+            // @ts-ignore tsc doesn't know about the type property here?
+            throw new Error(`Unknown node type ${ node.type }.`);
+    }
+}
+
+/**
+ * @fileoverview Printer for Momoa AST.
+ * @author Nicholas C. Zakas
+ */
+
+
+//-----------------------------------------------------------------------------
+// Typedefs
+//-----------------------------------------------------------------------------
+
+
+//-----------------------------------------------------------------------------
+// Helpers
+//-----------------------------------------------------------------------------
+
+/**
+ * Prints the string representation of a Boolean node.
+ * @param {BooleanNode} node The node to print.
+ * @returns {string} The boolean value.
+ */
+function printBoolean(node) {
+    return node.value ? "true" : "false";
+}
+
+/**
+ * Prints the string representation of a null node.
+ * @returns {string} The string "null".
+ */
+function printNull() {
+    return "null";
+}
+
+/**
+ * Prints the string representation of a number node.
+ * @param {NumberNode} node The node to print.
+ * @returns {string} The number value.
+ */
+function printNumber(node) {
+    return node.value.toString();
+}
+
+/**
+ * Prints the string representation of a NaN node.
+ * @returns {string} The string "NaN".
+ */
+function printNaN() {
+    return "NaN";
+}
+
+/**
+ * Prints the string representation of an Infinity node.
+ * @param {InfinityNode} node The node to print.
+ * @returns {string} The string "Infinity" or "-Infinity".
+ */
+function printInfinity(node) {
+    return node.sign + "Infinity";
+}
+
+/**
+ * Prints the string representation of a string node.
+ * @param {StringNode} node The node to print.
+ * @returns {string} The string value.
+ */
+function printString(node) {
+
+    let result = "\"";
+
+    // escape all characters that need escaping
+    for (const c of node.value) {
+
+        const newChar = json5CharToEscape.get(c);
+
+        if (newChar) {
+            result += "\\" + newChar;
+            continue;
+        }
+
+        // if it's a double quote, escape it
+        if (c === "\"") {
+            result += "\\\"";
+            continue;
+        }
+
+        // if it's a control character, escape it
+        if (c < " " || c === "\u007F") {
+            const hex = c.codePointAt(0).toString(16).toUpperCase();
+            result += `\\u${"0000".substring(hex.length)}${hex}`;
+            continue;
+        }
+
+        // otherwise, just add the character
+        result += c;
+
+    }
+    
+    return result + "\"";
+}
+
+/**
+ * Prints the string representation of an identifier node.
+ * @param {IdentifierNode} node The node to print.
+ * @returns {string} The identifier name.
+ */
+function printIdentifier(node) {
+    return node.name;
+}
+
+/**
+ * Prints the string representation of an array node.
+ * @param {ArrayNode} node The node to print.
+ * @param {string} indent The string to use for indentation.
+ * @param {number} indentLevel The current level of indentation.
+ * @returns {string} The array value.
+ */
+function printArray(node, indent, indentLevel) {
+    const newLine = indent ? "\n" : "";
+    const indentString = indent.repeat(indentLevel);
+    const elementIndentString = indent.repeat(indentLevel + 1);
+
+    return `[${newLine}${
+        node.elements.map(element =>
+            `${elementIndentString}${printValue(element.value, indent, indentLevel + 1)}`
+        ).join(`,${newLine}`)
+    }${newLine}${indentString}]`;
+}
+
+/**
+ * Prints the string representation of a member node.
+ * @param {MemberNode} node The node to print.
+ * @param {string} indent The string to use for indentation.
+ * @param {number} indentLevel The current level of indentation.
+ * @returns {string} The member value.
+ */
+function printMember(node, indent, indentLevel) {
+    const space = indent ? " " : "";
+    return `${printValue(node.name, indent, indentLevel)}:${space}${printValue(node.value, indent, indentLevel + 1)}`;
+}
+
+/**
+ * Prints the string representation of an object node.
+ * @param {ObjectNode} node The node to print.
+ * @param {string} indent The string to use for indentation.
+ * @param {number} indentLevel The current level of indentation.
+ * @returns {string} The object value.
+ */
+function printObject(node, indent, indentLevel) {
+    const newLine = indent ? "\n" : "";
+    const indentString = indent.repeat(indentLevel);
+    const memberIndentString = indent.repeat(indentLevel + 1);
+
+    return `{${newLine}${
+        node.members.map(member => 
+            `${memberIndentString}${printMember(member, indent, indentLevel)}`
+        ).join(`,${newLine}`)
+    }${newLine}${indentString}}`;
+}
+
+/**
+ * Prints the string representation of a node.
+ * @param {AnyNode} node The node to print.
+ * @param {string} indentString The string to use for indentation.
+ * @param {number} indentLevel The current level of indentation.
+ * @returns {string} The string representation of the node.
+ * @throws {TypeError} If the node type is unknown.
+
+ */
+function printValue(node, indentString, indentLevel) {
+    switch (node.type) {
+        case "String":
+            return printString(node);
+        case "Number":
+            return printNumber(node);
+        case "Boolean":
+            return printBoolean(node);
+        case "Null":
+            return printNull();
+        case "NaN":
+            return printNaN();
+        case "Infinity":
+            return printInfinity(node);
+        case "Identifier":
+            return printIdentifier(node);
+        case "Array":
+            return printArray(node, indentString, indentLevel);
+        case "Object":
+            return printObject(node, indentString, indentLevel);
+        case "Document":
+            return printValue(node.body, indentString, indentLevel);
+        default:
+            throw new TypeError(`Unknown node type: ${node.type}`);
+    }
+}
+
+
+//-----------------------------------------------------------------------------
+// Exports
+//-----------------------------------------------------------------------------
+
+/**
+ * Converts a Momoa AST back into a JSON string.
+ * @param {AnyNode} node The node to print.
+ * @param {Object} options Options for the print.
+ * @param {number} [options.indent=0] The number of spaces to indent each line. If
+ *      greater than 0, then newlines and indents will be added to output. 
+ * @returns {string} The JSON representation of the AST.
+ */
+function print(node, { indent = 0 } = {}) {
+
+    const indentLevel = 0;
+    const indentString = " ".repeat(indent);
+
+    return printValue(node, indentString, indentLevel);
+}
+
+
+
+;// CONCATENATED MODULE: ./src/release.ts
+
+
+const VERSION = /^v?(\d{4}\.\d{1,2}\.\d{1,2})(?:[-+.][0-9A-Za-z.-]*)?$/;
+/** The release of an openclaw image reference such as `ghcr.io/openclaw/openclaw:2026.9.6`. */
+function releaseOfImage(ref) {
+    const at = ref.split('@')[0] ?? ref;
+    const slash = at.lastIndexOf('/');
+    const colon = at.lastIndexOf(':');
+    if (colon <= slash || !/openclaw/i.test(at.slice(0, colon)))
+        return undefined;
+    return VERSION.exec(at.slice(colon + 1))?.[1];
+}
+/** `ARG OPENCLAW_VERSION=<v>` wins (it is what the build installs), else an openclaw base image's tag. */
+function releaseOfDockerfile(text, file) {
+    const lines = text.split(/\r?\n/);
+    const args = new Map();
+    let fromImage;
+    for (const [index, line] of lines.entries()) {
+        const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=["']?([^"'\s]+)["']?\s*$/i.exec(line);
+        if (arg) {
+            args.set(arg[1], arg[2]);
+            const version = arg[1] === 'OPENCLAW_VERSION' ? VERSION.exec(arg[2])?.[1] : undefined;
+            if (version)
+                return { version, source: `${file}:${index + 1} (ARG OPENCLAW_VERSION)` };
+        }
+        const from = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line);
+        if (from && !fromImage) {
+            const ref = from[1].replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name) => args.get(name) ?? m);
+            const version = releaseOfImage(ref);
+            if (version)
+                fromImage = { version, source: `${file}:${index + 1} (FROM ${ref})` };
+        }
+    }
+    return fromImage;
+}
+/** The workspace's package.json, when it is the openclaw repository itself. */
+function releaseOfPackageJson(text) {
+    try {
+        const pkg = JSON.parse(text);
+        return pkg.name === 'openclaw' && typeof pkg.version === 'string' ? VERSION.exec(pkg.version)?.[1] : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Edge: reads the files named by `sources` and returns the first release found. */
+function findGatewayRelease(sources) {
+    if (sources.image) {
+        const version = releaseOfImage(sources.image);
+        return version ? { version, source: `image ${sources.image}` } : undefined;
+    }
+    const read = (file) => ((0,external_node_fs_namespaceObject.existsSync)(file) ? (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8') : undefined);
+    const dockerfile = sources.dockerfile && read(sources.dockerfile.path);
+    const fromDockerfile = dockerfile !== undefined && sources.dockerfile ? releaseOfDockerfile(dockerfile, sources.dockerfile.shown) : undefined;
+    if (fromDockerfile)
+        return fromDockerfile;
+    const pkg = read((0,external_node_path_namespaceObject.join)(sources.workingDirectory, 'package.json'));
+    const version = pkg === undefined ? undefined : releaseOfPackageJson(pkg);
+    return version ? { version, source: 'package.json (the openclaw repository)' } : undefined;
+}
+// ---------------------------------------------------------------------------------------------
+// Release-dependent rules
+/** Compares `2026.2.26`-style versions numerically. */
+function compareVersions(a, b) {
+    const pa = a.split('.').map(Number);
+    const pb = b.split('.').map(Number);
+    for (let i = 0; i < 3; i++)
+        if ((pa[i] ?? 0) !== (pb[i] ?? 0))
+            return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
+}
+const RELEASE_RULES = {
+    // openclaw issue #71823: a non-loopback bind without gateway.controlUi.allowedOrigins exits at start.
+    'control-ui-origins': { concerns: '2026.2.26 to 2026.5.x', from: '2026.2.26', before: '2026.6.0' },
+};
+/** 'error' when the release is known and inside the rule's range, else 'warning'. */
+function releaseLevel(rule, release) {
+    if (!release)
+        return 'warning';
+    return compareVersions(release.version, rule.from) >= 0 && compareVersions(release.version, rule.before) < 0 ? 'error' : 'warning';
+}
+/** How a message says which release was judged. */
+function describeRelease(release) {
+    return release ? `gateway release ${release.version} (from ${release.source})` : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
+}
+
+;// CONCATENATED MODULE: ./src/gateway-config.ts
+
+
+
+
+/**
+ * The `gateway-config` input: an openclaw.json (JSON5) from the repository, checked here and
+ * delivered with the release as a `[[files]]` entry plus `OPENCLAW_CONFIG_PATH` in `[env]`, so a
+ * deploy carries it, a rollback restores it, and no ssh or extra restart is needed.
+ *
+ * The gateway reads OPENCLAW_CONFIG_PATH before `$OPENCLAW_STATE_DIR/openclaw.json`
+ * (openclaw/openclaw src/config/paths.ts, resolveConfigPath / resolveCanonicalConfigPath).
+ */
+/**
+ * Outside the volume on purpose: a file under the mount would be hidden by the volume, and the
+ * copy on the volume would survive a rollback. /etc is on the image's root filesystem, which
+ * Fly rewrites from the release's `files` on every machine update.
+ */
+const GATEWAY_CONFIG_GUEST_PATH = '/etc/openclaw/openclaw.json';
+function parseGatewayConfig(source) {
+    let json;
+    try {
+        json = lib_default().parse(source.text);
+    }
+    catch (err) {
+        const e = err;
+        throw new ConfigFileError(source.sourcePath, e.lineNumber, e.columnNumber, `invalid JSON5: ${String(e.message ?? err).replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '')}`, 'Fix the syntax (JSON5 allows comments and trailing commas); the gateway refuses a config it cannot parse and exits 78.');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+        throw new ConfigFileError(source.sourcePath, 1, 1, 'an openclaw.json must hold one object', 'Write the config as `{ gateway: { ... }, ... }`.');
+    }
+    const root = json;
+    const gateway = asRecord(root.gateway);
+    const auth = asRecord(gateway?.auth);
+    const controlUi = asRecord(gateway?.controlUi);
+    return {
+        sourcePath: source.sourcePath,
+        localPath: source.localPath,
+        guestPath: GATEWAY_CONFIG_GUEST_PATH,
+        json: root,
+        settings: {
+            mode: gateway?.mode,
+            bind: gateway?.bind,
+            port: gateway?.port,
+            customBindHost: gateway?.customBindHost,
+            authMode: auth?.mode,
+            authToken: auth?.token,
+            authPassword: auth?.password,
+            trustedProxies: gateway?.trustedProxies,
+            controlUiEnabled: controlUi?.enabled,
+            allowedOrigins: controlUi?.allowedOrigins,
+            hostHeaderOriginFallback: controlUi?.dangerouslyAllowHostHeaderOriginFallback === true,
+        },
+        lineOf: (path) => findJson5KeyLine(source.text, path),
+    };
+}
+function asRecord(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+}
+/**
+ * The 1-based line of the key `a.b.c`, read from momoa's JSON5 syntax tree, so a key named in a
+ * comment or inside a string is never taken for the real one. When the full path is missing,
+ * the line of its deepest present parent, so an annotation still lands inside the right object.
+ */
+function findJson5KeyLine(text, dottedPath) {
+    let root;
+    try {
+        root = momoa_parse(text, { mode: 'json5', ranges: false, tokens: false }).body;
+    }
+    catch {
+        return undefined;
+    }
+    let line;
+    let node = root;
+    for (const key of dottedPath.split('.')) {
+        if (node?.type !== 'Object')
+            return line;
+        const member = node.members.find((m) => keyName(m.name) === key);
+        if (!member)
+            return line;
+        line = member.name.loc.start.line;
+        node = member.value;
+    }
+    return line;
+}
+function keyName(name) {
+    return name.type === 'Identifier' ? name.name : name.value;
+}
+const CONFIG_BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'];
+const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy'];
+function checkGatewayConfig(config, ctx) {
+    const findings = [];
+    const s = config.settings;
+    const at = (path) => ({ file: config.sourcePath, line: config.lineOf(path) });
+    const error = (rule, path, message) => findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) });
+    const warning = (rule, path, message) => findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) });
+    // "Gateway start blocked: set gateway.mode=local (current: ...) or pass --allow-unconfigured."
+    if (s.mode !== 'local') {
+        const current = s.mode === undefined ? 'missing' : JSON.stringify(s.mode);
+        const text = `gateway.mode is ${current}: the gateway only starts a local gateway from a config whose gateway.mode is "local". Fix: set \`gateway: { mode: "local" }\` in ${config.sourcePath}.`;
+        if (!ctx.allowUnconfigured)
+            error('gateway-mode', 'gateway.mode', `${text} (The command has no --allow-unconfigured, so the gateway would refuse to start.)`);
+        else if (s.mode !== undefined)
+            warning('gateway-mode', 'gateway.mode', `${text} (--allow-unconfigured lets it start anyway.)`);
+    }
+    if (s.bind !== undefined && (typeof s.bind !== 'string' || !CONFIG_BIND_MODES.includes(s.bind))) {
+        error('gateway-bind', 'gateway.bind', `gateway.bind is ${JSON.stringify(s.bind)}; the gateway's schema accepts ${CONFIG_BIND_MODES.join(', ')} and exits 78 otherwise. Fix: use "lan" (the guide's bind for Fly).`);
+    }
+    else if (typeof s.bind === 'string' && ctx.commandBind && s.bind !== ctx.commandBind) {
+        warning('gateway-bind', 'gateway.bind', `gateway.bind is "${s.bind}" but the command passes --bind ${ctx.commandBind}, which wins. Fix: make them agree to avoid confusion.`);
+    }
+    if (s.bind === 'custom' && (typeof s.customBindHost !== 'string' || s.customBindHost.trim() === '')) {
+        error('gateway-bind', 'gateway.bind', 'gateway.bind is "custom" without gateway.customBindHost. Fix: set gateway.customBindHost, or use bind "lan".');
+    }
+    if (s.port !== undefined && !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
+        error('gateway-port', 'gateway.port', `gateway.port is ${JSON.stringify(s.port)}; it must be an integer port (1-65535). Fix: remove it (the command's --port wins) or set the gateway port.`);
+    }
+    else if (typeof s.port === 'number' && ctx.commandPort !== undefined && s.port !== ctx.commandPort) {
+        warning('gateway-port', 'gateway.port', `gateway.port is ${s.port} but the command passes --port ${ctx.commandPort}, which wins (precedence: --port, OPENCLAW_GATEWAY_PORT, config). Fix: make them agree.`);
+    }
+    const effectiveBind = ctx.commandBind ?? (typeof s.bind === 'string' ? s.bind : 'loopback');
+    const nonLoopback = effectiveBind !== 'loopback';
+    if (s.authMode !== undefined && (typeof s.authMode !== 'string' || !AUTH_MODES.includes(s.authMode))) {
+        error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is ${JSON.stringify(s.authMode)}; expected one of ${AUTH_MODES.join(', ')}. Fix: use "token" with OPENCLAW_GATEWAY_TOKEN set as a Fly secret.`);
+    }
+    if (s.authMode === 'none' && nonLoopback) {
+        error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is "none" with bind ${effectiveBind}: the gateway refuses to bind a non-loopback address without auth. Fix: use mode "token" and set OPENCLAW_GATEWAY_TOKEN (fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)).`);
+    }
+    if (s.authMode === 'password' && !s.authPassword && !ctx.knownNames.has('OPENCLAW_GATEWAY_PASSWORD')) {
+        error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "password" but no password is set: neither gateway.auth.password nor an OPENCLAW_GATEWAY_PASSWORD secret. Fix: add OPENCLAW_GATEWAY_PASSWORD to the synced secrets.');
+    }
+    if (s.authMode === 'trusted-proxy' && !(Array.isArray(s.trustedProxies) && s.trustedProxies.length > 0)) {
+        error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "trusted-proxy" without gateway.trustedProxies; the gateway refuses to start. Fix: list the proxy addresses in gateway.trustedProxies.');
+    }
+    for (const [key, value] of [['token', s.authToken], ['password', s.authPassword]]) {
+        const reference = typeof value === 'string' ? /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim()) : null;
+        if (reference) {
+            if (!ctx.knownNames.has(reference[1])) {
+                error('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} refers to \${${reference[1]}}, which is neither a synced or existing Fly secret nor in [env]; the gateway fails on a missing variable. Fix: add ${reference[1]} to the synced secrets.`);
+            }
+        }
+        else if (typeof value === 'string' && value !== '') {
+            warning('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} is written in ${config.sourcePath}, so anyone who can read the repository can use the gateway. Fix (the guide: prefer environment variables for tokens): remove it and set OPENCLAW_GATEWAY_${key.toUpperCase()} as a Fly secret.`);
+        }
+    }
+    // 2026.2.26 - 2026.5 crash on a non-loopback bind without origins (openclaw issue #71823);
+    // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
+    // the public URL's Control UI would be refused either way: an error only for a release known
+    // to crash, a warning otherwise (release.ts RELEASE_RULES).
+    const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : [];
+    if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
+        const rule = RELEASE_RULES['control-ui-origins'];
+        const level = releaseLevel(rule, ctx.release);
+        const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`;
+        findings.push({
+            level,
+            rule: 'control-ui-origins',
+            input: 'gateway-config',
+            ...at(config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway'),
+            message: `a public deployment binding ${effectiveBind} has no gateway.controlUi.allowedOrigins; ${describeRelease(ctx.release)}: ${crash} without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
+        });
+    }
+    if (ctx.mountDestination && isWithin(config.guestPath, ctx.mountDestination)) {
+        error('gateway-config-path', 'gateway', `the delivered config path ${config.guestPath} is inside the volume mounted at ${ctx.mountDestination}, where the volume would hide it. Fix: mount the volume elsewhere (state-dir).`);
+    }
+    return findings;
+}
+function isWithin(path, dir) {
+    const d = dir.replace(/\/+$/, '');
+    return d === '' || path === d || path.startsWith(`${d}/`);
+}
+
+;// CONCATENATED MODULE: ./src/render.ts
+
+
+
+
+
+
+
+
+
+
+/** The guide's fly.toml (seeds/, section "2) Configure fly.toml"), as data, in the guide's key order. */
+function guideFlyConfig(variant) {
+    const config = {
+        app: variant.app ?? 'my-openclaw',
+        primary_region: GUIDE_DEFAULTS.region,
+        build: { dockerfile: 'Dockerfile' },
+        env: {
+            NODE_ENV: 'production',
+            OPENCLAW_PREFER_PNPM: '1',
+            OPENCLAW_STATE_DIR: GUIDE_DEFAULTS.stateDir,
+            NODE_OPTIONS: '--max-old-space-size=1536',
+        },
+        processes: { app: defaultCommand(GUIDE_DEFAULTS.port, GUIDE_DEFAULTS.bind) },
+        http_service: {
+            internal_port: GUIDE_DEFAULTS.port,
+            force_https: true,
+            auto_stop_machines: false,
+            auto_start_machines: true,
+            min_machines_running: 1,
+            processes: ['app'],
+        },
+        vm: [{ size: GUIDE_DEFAULTS.vmSize, memory: `${GUIDE_DEFAULTS.memoryMb}mb` }],
+        mounts: { source: GUIDE_DEFAULTS.volume, destination: GUIDE_DEFAULTS.stateDir },
+    };
+    // openclaw/openclaw fly.private.toml: the same file without [http_service] (no public ingress).
+    if (variant.private)
+        delete config.http_service;
+    return config;
+}
+/** Which input each key of the guide's file stands for, so a message can name it. */
+const TEMPLATE_INPUTS = {
+    app: 'app',
+    primary_region: 'region',
+    'build.dockerfile': 'dockerfile',
+    'env.OPENCLAW_STATE_DIR': 'state-dir',
+    'env.NODE_OPTIONS': 'env',
+    'env.NODE_ENV': 'env',
+    'env.OPENCLAW_PREFER_PNPM': 'env',
+    'processes.app': 'command',
+    http_service: 'private',
+    'http_service.internal_port': 'port',
+    'vm.size': 'vm-size',
+    'vm.memory': 'memory',
+    'mounts.source': 'volume',
+    'mounts.destination': 'state-dir',
+};
+/** The guide's heap: 1536 of 2048 MB, kept in proportion when only the memory changes. */
+const GUIDE_HEAP_RATIO = 0.75;
+const TCP_CHECK_NAME = 'gateway';
+/** The run's own folder when it has one (src/run-dir.ts: parallel runs never share it). */
+function renderDirFor(plan) {
+    return plan.runDir ?? (0,external_node_path_namespaceObject.join)(plan.runnerTemp, 'fly-deploy', plan.app);
+}
+/** Pure: the rendered config for a plan, from the user's file or the guide's. */
+function renderFlyConfig(plan, userToml, gatewayConfig) {
+    const renderDir = renderDirFor(plan);
+    const config = userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private });
+    const keyLines = userToml ? indexKeyLines(userToml.text) : new Map();
+    const overridden = [];
+    const origin = new Map(userToml ? [] : Object.entries(TEMPLATE_INPUTS));
+    /** Sets table[name] and records where the value came from; no record when nothing changes. */
+    const assign = (table, name, key, value, input) => {
+        const from = Object.hasOwn(table, name) ? table[name] : undefined;
+        origin.set(key, input);
+        if (sameValue(from, value))
+            return;
+        if (value === undefined)
+            delete table[name];
+        else
+            setOwn(table, name, value);
+        overridden.push({ key, from, to: value, input });
+    };
+    /** An input's value, else the file's, else the guide's default (labelled as such). */
+    const pick = (planValue, input, existing, fallback) => {
+        if (planValue !== undefined)
+            return { value: planValue, input };
+        if (existing !== undefined)
+            return undefined;
+        return { value: fallback, input: `${input} (default)` };
+    };
+    assign(config, 'app', 'app', plan.app, 'app');
+    const region = pick(plan.region, 'region', config.primary_region, GUIDE_DEFAULTS.region);
+    if (region)
+        assign(config, 'primary_region', 'primary_region', region.value, region.input);
+    // [processes] app: machine-command wins over command; otherwise port/bind patch the flags.
+    const processes = ensureTable(config, 'processes');
+    const existingCommand = typeof processes.app === 'string' ? processes.app : undefined;
+    const fallbackPort = plan.port ?? appInternalPort(config) ?? GUIDE_DEFAULTS.port;
+    if (plan.machineCommand)
+        assign(processes, 'app', 'processes.app', plan.machineCommand.text, 'machine-command');
+    else if (plan.command !== undefined)
+        assign(processes, 'app', 'processes.app', plan.command, 'command');
+    else if (existingCommand !== undefined) {
+        let patched = existingCommand;
+        if (plan.port !== undefined)
+            patched = setFlag(patched, '--port', String(plan.port));
+        if (plan.bind !== undefined)
+            patched = setFlag(patched, '--bind', plan.bind);
+        const input = plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind';
+        if (patched !== existingCommand)
+            assign(processes, 'app', 'processes.app', patched, input);
+    }
+    else {
+        assign(processes, 'app', 'processes.app', defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)');
+    }
+    // Public ingress: [http_service] (or the file's own [[services]]); the private variant has none.
+    if (plan.private) {
+        if (config.http_service !== undefined)
+            assign(config, 'http_service', 'http_service', undefined, 'private');
+    }
+    else {
+        if (config.http_service === undefined && appServices(config).length === 0) {
+            const guide = guideFlyConfig({ private: false }).http_service;
+            assign(config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)');
+        }
+        else if (plan.port !== undefined) {
+            if (isTable(config.http_service))
+                assign(config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port');
+            for (const service of appServices(config))
+                assign(service, 'internal_port', 'services.internal_port', plan.port, 'port');
+        }
+    }
+    // [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used.
+    const vm = appEntry(config, ['vm', 'compute', 'computes'], () => [{}]);
+    const userSizedVm = vm.size !== undefined || vm.cpus !== undefined || vm.cpu_kind !== undefined;
+    const size = pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize);
+    if (size)
+        assign(vm, 'size', 'vm.size', size.value, size.input);
+    const memoryMb = plan.machineMemoryMb ?? plan.memoryMb;
+    const memoryInput = plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory';
+    if (memoryMb !== undefined) {
+        // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
+        if (vm.memory_mb !== undefined)
+            assign(vm, 'memory_mb', 'vm.memory_mb', memoryMb, memoryInput);
+        if (vm.memory_mb === undefined || vm.memory !== undefined)
+            assign(vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memoryMb : `${memoryMb}mb`, memoryInput);
+    }
+    else if (vm.memory === undefined && vm.memory_mb === undefined && !userSizedVm) {
+        assign(vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)');
+    }
+    // [mounts] (or [[mounts]]): the volume and where the state lives.
+    const fileStateDir = isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined;
+    const mount = appEntry(config, ['mounts'], () => ({}));
+    const volume = pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume);
+    if (volume)
+        assign(mount, 'source', 'mounts.source', volume.value, volume.input);
+    // A file that names its state dir but mounts nothing gets the volume there.
+    const destination = pick(plan.stateDir, 'state-dir', mount.destination, fileStateDir ?? GUIDE_DEFAULTS.stateDir);
+    if (destination)
+        assign(mount, 'destination', 'mounts.destination', destination.value, destination.input);
+    const env = ensureTable(config, 'env');
+    const stateDir = pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination);
+    if (stateDir)
+        assign(env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input);
+    const envInput = new Set(plan.env.map(([name]) => name));
+    if (!userToml && !envInput.has('NODE_OPTIONS') && memoryMb !== undefined && memoryMb !== GUIDE_DEFAULTS.memoryMb) {
+        assign(env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memoryMb * GUIDE_HEAP_RATIO)}`, memoryInput);
+    }
+    for (const [name, value] of plan.env)
+        assign(env, name, `env.${name}`, value, 'env');
+    // [build]: an image, or the Dockerfile by a path relative from the rendered file's directory.
+    const build = ensureTable(config, 'build');
+    if (plan.image !== undefined) {
+        assign(build, 'image', 'build.image', plan.image, 'image');
+        if (build.dockerfile !== undefined)
+            assign(build, 'dockerfile', 'build.dockerfile', undefined, 'image');
+    }
+    else if (build.image === undefined) {
+        const userDockerfile = typeof build.dockerfile === 'string' ? build.dockerfile : undefined;
+        if (userDockerfile && /^https?:\/\//i.test(userDockerfile)) {
+            origin.set('build.dockerfile', 'config');
+        }
+        else {
+            const dockerfileIsDefault = plan.dockerfile === (0,external_node_path_namespaceObject.join)(plan.workingDirectory, 'Dockerfile');
+            const absolute = userToml && userDockerfile && dockerfileIsDefault ? (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), userDockerfile) : plan.dockerfile;
+            assign(build, 'dockerfile', 'build.dockerfile', (0,external_node_path_namespaceObject.relative)(renderDir, absolute), userToml && userDockerfile && dockerfileIsDefault ? 'config' : 'dockerfile');
+        }
+    }
+    if (userToml && typeof build.ignorefile === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(build.ignorefile)) {
+        assign(build, 'ignorefile', 'build.ignorefile', (0,external_node_path_namespaceObject.relative)(renderDir, (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), build.ignorefile)), 'config');
+    }
+    // The user's [[files]] local_path were relative to their config; flyctl reads them as given.
+    if (userToml && Array.isArray(config.files)) {
+        for (const file of config.files.filter(isTable)) {
+            if (typeof file.local_path === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(file.local_path)) {
+                assign(file, 'local_path', 'files.local_path', (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), file.local_path), 'config');
+            }
+        }
+    }
+    // The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH.
+    let gateway;
+    if (gatewayConfig) {
+        if (!(0,external_node_path_namespaceObject.isAbsolute)(gatewayConfig.localPath))
+            throw new Error(`internal: [[files]] local_path must be absolute, got ${gatewayConfig.localPath}`);
+        const parsed = parseGatewayConfig(gatewayConfig);
+        const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath));
+        assign(config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: gatewayConfig.localPath }], 'gateway-config');
+        assign(env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config');
+        gateway = { guestPath: parsed.guestPath, localPath: gatewayConfig.localPath, sourcePath: gatewayConfig.sourcePath, parsed };
+    }
+    // A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
+    // (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
+    // WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
+    if (!definesChecks(config)) {
+        const settings = effectiveSettings(config, gateway?.parsed);
+        const checks = ensureTable(config, 'checks');
+        assign(checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port');
+    }
+    const path = (0,external_node_path_namespaceObject.join)(renderDir, 'fly.toml');
+    const header = [
+        `Rendered by openclaw/fly-deploy for app "${plan.app}" from ${userToml ? userToml.path : "the guide's fly.toml"}.`,
+        'Generated file: change the action inputs or the source file instead.',
+    ].join('\n');
+    return {
+        path,
+        toml: stringifyToml(config, header),
+        config,
+        overridden,
+        ...(userToml ? { sourceFile: userToml.path } : {}),
+        lineOf: (key) => (origin.has(key) ? undefined : keyLines.get(key)),
+        inputOf: (key) => origin.get(key),
+        ...(gateway ? { gateway } : {}),
+    };
+}
+function sameValue(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b) && typeof a === typeof b;
+}
+function ensureTable(config, name) {
+    const existing = Object.hasOwn(config, name) ? config[name] : undefined;
+    if (isTable(existing))
+        return existing;
+    const created = {};
+    setOwn(config, name, created);
+    return created;
+}
+/** An own data property even for names such as `__proto__` (an env name a user may pass). */
+function setOwn(table, name, value) {
+    Object.defineProperty(table, name, { value, writable: true, enumerable: true, configurable: true });
+}
+/** The first entry (table, or element of an array of tables) under one of `names` that applies to the app group. */
+function appEntry(config, names, create) {
+    for (const name of names) {
+        const value = config[name];
+        if (isTable(value))
+            return value;
+        if (Array.isArray(value)) {
+            const entry = value.filter(isTable).find(appliesToApp);
+            if (entry)
+                return entry;
+        }
+    }
+    const created = create();
+    config[names[0]] = created;
+    return Array.isArray(created) ? created[0] : created;
+}
+function appliesToApp(entry) {
+    return !Array.isArray(entry.processes) || entry.processes.length === 0 || entry.processes.includes('app');
+}
+function appServices(config) {
+    return Array.isArray(config.services) ? config.services.filter(isTable).filter(appliesToApp) : [];
+}
+function appInternalPort(config) {
+    if (isTable(config.http_service) && typeof config.http_service.internal_port === 'number')
+        return config.http_service.internal_port;
+    const service = appServices(config).find((s) => typeof s.internal_port === 'number');
+    return service ? service.internal_port : undefined;
+}
+/** Any health check the file already has: machine checks, service checks, http_service checks. */
+function definesChecks(config) {
+    const nonEmpty = (v) => (Array.isArray(v) ? v.length > 0 : isTable(v) ? Object.keys(v).length > 0 : false);
+    if (nonEmpty(config.checks) || nonEmpty(config.machine_checks))
+        return true;
+    const http = config.http_service;
+    if (isTable(http) && (nonEmpty(http.checks) || nonEmpty(http.machine_checks)))
+        return true;
+    const services = Array.isArray(config.services) ? config.services.filter(isTable) : [];
+    return services.some((s) => nonEmpty(s.tcp_checks) || nonEmpty(s.http_checks) || nonEmpty(s.machine_checks));
+}
+/**
+ * Replaces the value of `--flag VALUE` / `--flag=VALUE` in a command line, or appends the flag
+ * to a gateway command that lacks it. Works on the text, so the rest of the line (its quoting
+ * included) stays exactly as the user wrote it.
+ */
+function setFlag(command, flag, value) {
+    const quoted = /^[A-Za-z0-9_./:@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+    // An unquoted value stops at a quote, so a flag inside `sh -c '... --bind lan'` keeps the closing quote.
+    const pattern = new RegExp(`(^|\\s)${flag}(=|\\s+)(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|[^\\s'"]+)`);
+    if (pattern.test(command))
+        return command.replace(pattern, (_m, lead, sep) => `${lead}${flag}${sep.startsWith('=') ? '=' : ' '}${quoted}`);
+    return splitCommand(command).includes('gateway') ? `${command} ${flag} ${quoted}` : command;
+}
+function effectiveSettings(config, gateway) {
+    const env = {};
+    if (isTable(config.env))
+        for (const [k, v] of Object.entries(config.env))
+            env[k] = String(v);
+    const processes = isTable(config.processes) ? config.processes : {};
+    const commandArgv = typeof processes.app === 'string' ? gatewayArgv(splitCommand(processes.app)) : [];
+    const flagPort = Number(flagValue(commandArgv, '--port'));
+    const envPort = Number.parseInt(env.OPENCLAW_GATEWAY_PORT ?? '', 10);
+    const configPort = gateway?.settings.port;
+    let port = 18789;
+    let portSource = 'default';
+    if (flagValue(commandArgv, '--port') !== undefined && Number.isInteger(flagPort))
+        [port, portSource] = [flagPort, 'command'];
+    else if (envPort > 0)
+        [port, portSource] = [envPort, 'env'];
+    else if (typeof configPort === 'number' && configPort > 0)
+        [port, portSource] = [configPort, 'gateway-config'];
+    const flagBind = flagValue(commandArgv, '--bind');
+    const configBind = gateway?.settings.bind;
+    const [bind, bindSource] = flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default'];
+    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
+    const vm = vmEntries.find(appliesToApp);
+    let memoryMb;
+    if (vm) {
+        memoryMb = typeof vm.memory_mb === 'number' ? vm.memory_mb : parseMemoryMb(vm.memory);
+        memoryMb ??= MACHINE_SIZES[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x']?.memoryMb;
+    }
+    const mounts = isTable(config.mounts) ? [config.mounts] : Array.isArray(config.mounts) ? config.mounts.filter(isTable) : [];
+    const mount = mounts.find(appliesToApp);
+    const heap = /--max-old-space-size[= ](\d+)/.exec(env.NODE_OPTIONS ?? '');
+    const internalPort = appInternalPort(config);
+    const result = {
+        port,
+        portSource,
+        bind,
+        bindSource,
+        isPrivate: config.http_service === undefined && !(Array.isArray(config.services) && config.services.length > 0),
+        commandArgv,
+        env,
+    };
+    if (internalPort !== undefined)
+        result.internalPort = internalPort;
+    if (memoryMb !== undefined)
+        result.memoryMb = memoryMb;
+    if (env.OPENCLAW_STATE_DIR !== undefined)
+        result.stateDir = env.OPENCLAW_STATE_DIR;
+    if (typeof mount?.destination === 'string')
+        result.mountDestination = mount.destination;
+    if (typeof mount?.source === 'string')
+        result.volume = mount.source;
+    if (typeof config.primary_region === 'string')
+        result.region = config.primary_region;
+    if (heap)
+        result.heapMb = Number(heap[1]);
+    return result;
+}
+function flagValue(argv, flag) {
+    for (let i = 0; i < argv.length; i++) {
+        const word = argv[i];
+        if (word === flag)
+            return argv[i + 1];
+        if (word.startsWith(`${flag}=`))
+            return word.slice(flag.length + 1);
+    }
+    return undefined;
+}
+/**
+ * Splits `[processes]` commands the way flyctl does (shell words: quotes and backslashes; nothing
+ * expanded). Operators are ordinary characters there, as flyctl runs no shell either; a broken
+ * quote is read to the end, since this describes a file (validation and flyctl judge it).
+ */
+function splitCommand(text) {
+    return splitShellWords(text, { literalOperators: true, lenient: true });
+}
+// ---------------------------------------------------------------------------------------------
+// Edge
+/** Reads the user's files, writes fly.toml (and the openclaw.json copy) into the run's folder under RUNNER_TEMP, prints it. */
+async function writeRenderedConfig(plan) {
+    const renderDir = renderDirFor(plan);
+    const workspace = process.env.GITHUB_WORKSPACE ?? plan.workingDirectory;
+    const shown = (file) => displayPath(file, workspace);
+    try {
+        await (0,promises_namespaceObject.mkdir)(renderDir, { recursive: true });
+        const userToml = plan.config ? { path: plan.config, text: await readInput(plan.config, 'config') } : undefined;
+        let gatewaySource;
+        if (plan.gatewayConfig) {
+            const text = await readInput(plan.gatewayConfig, 'gateway-config');
+            // A copy beside the rendered file: the release carries exactly the bytes that were checked.
+            const localPath = (0,external_node_path_namespaceObject.join)(renderDir, 'openclaw.json');
+            await (0,promises_namespaceObject.writeFile)(localPath, text, { mode: 0o600 });
+            gatewaySource = { sourcePath: plan.gatewayConfig, localPath, text };
+        }
+        const result = renderFlyConfig(plan, userToml, gatewaySource);
+        await (0,promises_namespaceObject.writeFile)(result.path, result.toml);
+        startGroup(`Rendered fly.toml: ${result.path}`);
+        info(result.toml);
+        for (const o of result.overridden) {
+            info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`);
+        }
+        endGroup();
+        setOutput('fly-config', result.path);
+        return result;
+    }
+    catch (err) {
+        if (err instanceof ConfigFileError) {
+            error(err.message.replace(err.file, shown(err.file)), {
+                title: 'fly-deploy: unreadable config',
+                file: shown(err.file),
+                ...(err.line ? { startLine: err.line } : {}),
+                ...(err.column ? { startColumn: err.column } : {}),
+            });
+            // The step's error names the input too, as every other refusal does.
+            const input = err.file === plan.gatewayConfig ? 'gateway-config' : 'config';
+            throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`);
+        }
+        throw err;
+    }
+}
+async function readInput(file, input) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (err) {
+        throw new Error(`input \`${input}\`: cannot read ${file} (${err.code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`);
+    }
+}
+/** A path as GitHub annotations want it: relative to the workspace when inside it. */
+function displayPath(file, workspace) {
+    if (!workspace || !(0,external_node_path_namespaceObject.isAbsolute)(file))
+        return file;
+    const rel = (0,external_node_path_namespaceObject.relative)(workspace, file);
+    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel) ? file : rel;
+}
+
+;// CONCATENATED MODULE: ./src/preflight.ts
+
+
+
+
+
+
+
+
+
+const preflight_error = (rule, message, where) => [{ level: 'error', rule, message, ...where }];
+/** The app's [[vm]] entry (the first one without processes, or for `app`). */
+function appVm(config) {
+    const entries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
+    return entries.find((e) => !Array.isArray(e.processes) || e.processes.includes('app'));
+}
+const regionRule = ({ result, facts, from }) => {
+    const region = result.config.primary_region;
+    if (typeof region !== 'string' || !facts.regions || facts.regions.includes(region))
+        return [];
+    return preflight_error('region', `"${region}" is not a Fly region (\`fly platform regions\` lists ${facts.regions.join(', ')}). Fix: set \`region\` to one of them, such as \`iad\`.`, from('primary_region'));
+};
+const sizeRule = ({ result, from }) => {
+    const vm = appVm(result.config);
+    if (typeof vm?.size !== 'string' || MACHINE_SIZES[vm.size])
+        return [];
+    return preflight_error('vm-size', `"${vm.size}" is not a Fly machine size (fly-go machine_types.go). Fix: set \`vm-size\` to one of ${Object.keys(MACHINE_SIZES).join(', ')}.`, from('vm.size'));
+};
+const memoryRule = ({ result, plan, from }) => {
+    const vm = appVm(result.config);
+    const size = typeof vm?.size === 'string' ? vm.size : 'shared-cpu-1x';
+    const key = vm?.memory_mb !== undefined ? 'vm.memory_mb' : 'vm.memory';
+    const mb = parseMemoryMb(vm?.memory_mb ?? vm?.memory);
+    const problems = [];
+    const memory = mb === undefined ? undefined : memoryProblem(size, mb);
+    if (memory)
+        problems.push(...preflight_error('memory', `the VM size ${size}: ${memory}`, from(key)));
+    const machine = plan.machineMemoryMb === undefined ? undefined : memoryProblem(size, plan.machineMemoryMb);
+    if (machine)
+        problems.push(...preflight_error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, { input: 'machine-memory' }));
+    return problems;
+};
+const dockerfileRule = ({ result, facts, from }) => {
+    const build = isTable(result.config.build) ? result.config.build : {};
+    if (build.image !== undefined || build.builder !== undefined || build.buildpacks !== undefined)
+        return [];
+    const given = typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile';
+    if (/^https?:\/\//i.test(given))
+        return [];
+    const path = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(result.path), given);
+    if ((0,external_node_fs_namespaceObject.existsSync)(path))
+        return [];
+    return preflight_error('dockerfile', `no Dockerfile at ${displayPath(path, facts.workspace)}, so \`fly deploy\` has nothing to build. Fix: add the Dockerfile (the openclaw repository's own works), set \`dockerfile\` to its path, or set \`image\` to a built image such as \`ghcr.io/openclaw/openclaw:2026.9.6\`.`, from('build.dockerfile'));
+};
+const PREFLIGHT_RULES = [regionRule, sizeRule, memoryRule, dockerfileRule];
+function preflightFindings(result, plan, facts) {
+    const from = (key) => {
+        const input = result.inputOf(key);
+        if (input)
+            return { input: input.replace(/ \(default.*\)$/, '') };
+        if (!result.sourceFile)
+            return {};
+        const line = result.lineOf(key);
+        return line ? { input: 'config', file: result.sourceFile, line } : { input: 'config', file: result.sourceFile };
+    };
+    return PREFLIGHT_RULES.flatMap((rule) => rule({ result, plan, facts, from }));
+}
+// ---------------------------------------------------------------------------------------------
+// Edge
+/** fly-go types.go Region, the fields read here (`fly platform regions --json`). */
+const RegionListSchema = array(looseObject({ code: schemas_string() }));
+/** The region codes Fly lists, or undefined (with a warning) when the call fails. */
+async function readRegions(flyctl, warn) {
+    try {
+        const regions = await flyctl.json(['platform', 'regions'], RegionListSchema, { retry: READING });
+        return regions.map((r) => r.code);
+    }
+    catch (err) {
+        warn(`Could not list Fly's regions (\`fly platform regions --json\`), so the region is not checked before deploying: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+    }
+}
+/** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
+function gatewayReleaseOf(result, plan, workspace) {
+    const build = isTable(result.config.build) ? result.config.build : {};
+    const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined);
+    const dockerfile = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(result.path), typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile');
+    return findGatewayRelease({
+        ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
+        workingDirectory: plan.workingDirectory,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/report.ts
+
+function newRunRecord(plan) {
+    return {
+        app: plan.app,
+        url: '',
+        private: plan.private,
+        machines: [],
+        secretsSynced: [],
+        secretsPruned: [],
+        overrides: [],
+        overridesWanted: [],
+        ipChanges: [],
+        health: { verdict: 'skipped' },
+        rolledBack: false,
+        stages: [],
+        changed: [],
+        healthNotes: [],
+    };
+}
+function buildOutputs(run) {
+    const dry = run.dryRunPlan !== undefined;
+    return {
+        'app-name': run.app,
+        'app-url': run.private ? '' : run.url,
+        'release-version': run.release === undefined ? '' : String(run.servingRelease ?? run.release),
+        image: run.image ?? '',
+        'machine-ids': run.machines.map((m) => m.id).join(','),
+        'flyctl-version': run.flyctlVersion ?? '',
+        'fly-config': run.flyConfig ?? '',
+        // A dry run syncs nothing; the names it would sync are in the summary's plan.
+        'secrets-synced': dry ? '' : run.secretsSynced.join(','),
+        health: dry ? 'skipped' : run.health.verdict,
+        'rolled-back': run.rolledBack ? 'true' : 'false',
+    };
+}
+/** Machine rows for the summary, from `machines list --json`; destroyed machines left out. */
+function machineRows(machines) {
+    return machines
+        .filter((m) => m.state !== 'destroyed' && m.state !== 'destroying')
+        .map((m) => ({
+        id: m.id,
+        region: m.region,
+        state: m.state,
+        memoryMb: m.config.guest?.memory_mb,
+        command: m.config.init?.cmd ? m.config.init.cmd.join(' ') : undefined,
+    }));
+}
+// --- summary ------------------------------------------------------------------------------
+/** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
+function buildSummary(run) {
+    const out = [];
+    const dry = run.dryRunPlan !== undefined;
+    const title = run.error
+        ? `❌ Deploy of ${code(run.app)} failed`
+        : dry
+            ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
+            : run.rolledBack
+                ? `⚠️ ${code(run.app)} rolled back`
+                : (run.heading ?? `✅ Deployed ${code(run.app)}`);
+    out.push(`## ${title}`, '');
+    if (run.error)
+        out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '');
+    const rows = [['App', code(run.app)]];
+    rows.push(['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—']);
+    if (run.release !== undefined) {
+        const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : '';
+        rows.push(['Release', `v${run.release}${serving}`]);
+    }
+    else
+        rows.push(['Release', '—']);
+    rows.push(['Image', run.image ? code(run.image) : '—']);
+    rows.push(['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`]);
+    rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no']);
+    if (run.flyctlVersion)
+        rows.push(['flyctl', code(run.flyctlVersion)]);
+    if (run.flyConfig)
+        rows.push(['Config', code(run.flyConfig)]);
+    if (run.gatewayRelease)
+        rows.push(['Gateway release', escapeText(run.gatewayRelease)]);
+    out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '');
+    if (run.secretsDropped?.length) {
+        out.push('### Secrets not synced', '', ...run.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '');
+    }
+    if (run.dryRunPlan)
+        out.push(...dryRunSection(run.dryRunPlan));
+    if (run.previewNotes?.length)
+        out.push('### Preview', '', ...run.previewNotes.map((n) => `- ${escapeText(n)}`), '');
+    if (run.healthNotes.length)
+        out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '');
+    if (run.healthEvidence?.length)
+        out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '');
+    if (run.error) {
+        // A failed or cancelled run must say where it stopped and what it had already done on Fly.
+        const stopped = run.stages.find((s) => s.status === 'failed');
+        out.push('### Where the run stopped', '');
+        const last = run.stages.at(-1);
+        out.push(stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.', '');
+        out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '');
+        if (run.changed.length)
+            out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '');
+    }
+    else if (run.changed.length && !dry) {
+        out.push('### Changed on Fly', '', ...run.changed.map((c) => `- ${escapeText(c)}`), '');
+    }
+    out.push('### Machines', '');
+    if (run.machines.length === 0)
+        out.push('none read', '');
+    else
+        out.push(...table(['ID', 'Region', 'State', 'Memory', 'Command'], run.machines.map((m) => [
+            code(m.id),
+            escapeText(m.region),
+            escapeText(m.state),
+            m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
+            m.command ? code(m.command) : '—',
+        ])), '');
+    if (!dry) {
+        out.push('### Secrets synced (names only)', '');
+        out.push(run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none');
+        if (run.secretsPruned.length)
+            out.push('', `Pruned: ${run.secretsPruned.map(code).join(', ')}`);
+        out.push('');
+        out.push('### Overrides applied', '');
+        if (run.overrides.length === 0) {
+            out.push(run.overridesWanted.length
+                ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
+                : 'none asked for', '');
+        }
+        else
+            out.push(...table(['Machine', 'Command', 'Memory'], run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])), '');
+        out.push('### IP changes', '');
+        if (run.ipChanges.length === 0)
+            out.push('none', '');
+        else
+            out.push(...run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`), '');
+    }
+    out.push('### Stages', '');
+    if (run.stages.length === 0)
+        out.push('none ran', '');
+    else
+        out.push(...table(['Stage', 'Status', 'Time', 'Note'], run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : ''])), '');
+    return out.join('\n');
+}
+function dryRunSection(plan) {
+    const list = (items, render = escapeText) => items.length ? items.map(render).join(', ') : 'none';
+    return [
+        '### Plan',
+        '',
+        ...table(['Step', 'Would do'], [
+            ['Create', list(plan.create)],
+            ['Secrets to add', list(plan.secretsAdd, code)],
+            ['Secrets to re-import', list(plan.secretsUpdate, code)],
+            ['Secrets to prune', list(plan.secretsPrune, code)],
+            ['Deploy', plan.deployCommand ? code(plan.deployCommand) : '—'],
+            ['Overrides', list(plan.overrides)],
+            ['IP changes', list(plan.ipChanges)],
+        ]),
+        '',
+    ];
+}
+function table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+function escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;');
+}
+/** Text safe inside a table cell or a list item: no markup, no cell breaks, one line. */
+function escapeText(s) {
+    return escapeHtml(s.replace(/([\\`*_[\]#])/g, '\\$1')).replace(/\r?\n/g, ' ');
+}
+/** An inline code span that survives any content (backticks, pipes, newlines). */
+function code(s) {
+    return `<code>${escapeHtml(s).replace(/\r?\n/g, ' ')}</code>`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${ms} ms`;
+    const seconds = ms / 1000;
+    if (seconds < 60)
+        return `${seconds.toFixed(1)} s`;
+    const whole = Math.round(seconds);
+    return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+}
+function errorText(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+function report_firstLine(text) {
+    return text.split(/\r?\n/, 1)[0] ?? '';
+}
+// --- edge ---------------------------------------------------------------------------------
+/** Set every output and write the job summary; runs for failed runs too, so it never throws. */
+async function writeReport(run, redact) {
+    const outputs = buildOutputs(run);
+    for (const [name, value] of Object.entries(outputs))
+        setOutput(name, value);
+    try {
+        await summary.addRaw(redact(buildSummary(run)), true).write();
+    }
+    catch (err) {
+        // Outside Actions (no GITHUB_STEP_SUMMARY) the summary has nowhere to go; the outputs are set.
+        warning(`could not write the job summary: ${redact(errorText(err))}`);
+    }
+    return outputs;
+}
+
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+function planSecrets(synced, existing, prune) {
+    const syncedNames = new Set(synced);
+    const existingNames = new Set(existing.map((s) => s.name));
+    const others = [...existingNames].filter((n) => !syncedNames.has(n)).sort(byName);
+    return {
+        add: [...syncedNames].filter((n) => !existingNames.has(n)).sort(byName),
+        update: [...syncedNames].filter((n) => existingNames.has(n)).sort(byName),
+        prune: prune ? others : [],
+        unchanged: prune ? [] : others,
+    };
+}
+const GATEWAY_AUTH_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
+/**
+ * SPEC's gateway-token rule, counting a token already set on the app, and the names this run
+ * keeps there (a pruned token no longer counts). Returns the error text, or undefined when fine.
+ */
+function gatewayAuthProblem(plan, authRequired) {
+    if (!authRequired)
+        return undefined;
+    const present = new Set([...plan.add, ...plan.update, ...plan.unchanged]);
+    if (GATEWAY_AUTH_NAMES.some((n) => present.has(n)))
+        return undefined;
+    const pruned = GATEWAY_AUTH_NAMES.filter((n) => plan.prune.includes(n));
+    return ('the gateway binds a non-loopback address but OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is ' +
+        (pruned.length > 0
+            ? `set on the app only and prune-secrets would remove it (${pruned.join(', ')}). `
+            : 'neither among the synced secrets nor set on the app. ') +
+        'Non-loopback binding (--bind lan) requires a gateway token: add OPENCLAW_GATEWAY_TOKEN to the `secrets` input ' +
+        '(for example a repository secret made with `openssl rand -hex 32`), or set it once with ' +
+        '`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)`.');
+}
+// --- flyctl's import format ---------------------------------------------------------------
+/** bufio.Scanner's default MaxScanTokenSize: a longer line stops flyctl's parser silently. */
+const secrets_MAX_LINE_BYTES = 64 * 1024 - 1;
+class SecretFormatError extends Error {
+    secretName;
+    constructor(secretName, reason) {
+        // The value never appears here: only the name and why it cannot be written.
+        super(`secret ${secretName} cannot be passed to \`fly secrets import\`: ${reason}`);
+        this.secretName = secretName;
+        this.name = 'SecretFormatError';
+    }
+}
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The stdin text for `fly secrets import`. Each value is written in the first form that
+ * flyctl's parser reads back unchanged (bare, "double", 'single', """triple"""; multi-line
+ * values only as """...""" across lines); a value no form can carry is refused, naming the
+ * secret and never showing its value.
+ */
+function formatSecretsImport(entries) {
+    const lines = [];
+    for (const [name, value] of entries)
+        lines.push(formatEntry(name, value));
+    return lines.map((l) => `${l}\n`).join('');
+}
+function formatEntry(name, value) {
+    if (!NAME.test(name))
+        throw new SecretFormatError(name, 'the name must be letters, digits and _ and not start with a digit');
+    if (value.includes('\0'))
+        throw new SecretFormatError(name, 'the value contains a NUL byte, which no environment variable can hold');
+    if (value.includes('\n') && value.includes('"""'))
+        throw new SecretFormatError(name, 'the multi-line value contains """, which ends flyctl\'s multi-line form early');
+    if (value.includes('\r\n'))
+        throw new SecretFormatError(name, 'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings');
+    const candidates = value.includes('\n')
+        ? [`${name}="""${value}"""`]
+        : [`${name}=${value}`, `${name}="${value}"`, `${name}='${value}'`, `${name}="""${value}"""`];
+    let tooLong = false;
+    for (const text of candidates) {
+        if (text.split('\n').some((line) => Buffer.byteLength(line, 'utf8') > secrets_MAX_LINE_BYTES)) {
+            tooLong = true;
+            continue;
+        }
+        const parsed = parseSecretsLikeFlyctl(`${text}\n`);
+        if (parsed.ok && parsed.secrets.size === 1 && parsed.secrets.get(name) === value)
+            return text;
+    }
+    if (tooLong)
+        throw new SecretFormatError(name, `a line of the value is longer than flyctl's ${secrets_MAX_LINE_BYTES}-byte line limit`);
+    throw new SecretFormatError(name, value.includes('\n')
+        ? 'its first line has a # after an odd number of " characters, which flyctl reads as a comment'
+        : 'its mix of quotes, # and leading spaces cannot be read back unchanged by flyctl');
+}
+/**
+ * A line-for-line port of flyctl's parseSecrets (internal/command/secrets/parser.go, the parser
+ * behind `fly secrets import`), used to prove that what we write is read back unchanged.
+ * Go's strings are bytes; every delimiter here is ASCII, so UTF-16 indexing finds the same cuts.
+ */
+function parseSecretsLikeFlyctl(input) {
+    const secrets = new Map();
+    let multiline = false;
+    let parsedKey = '';
+    let parsedVal = '';
+    for (const line of scanLines(input)) {
+        if (!multiline) {
+            if (line.startsWith('#') || goTrimSpace(line) === '')
+                continue;
+            const eq = line.indexOf('=');
+            if (eq < 0)
+                return { ok: false, error: 'Secrets must be provided as NAME=VALUE pairs' };
+            const key = goTrimSpace(line.slice(0, eq));
+            let value = line.slice(eq + 1).replace(/^ +/, '');
+            const hash = value.indexOf('#');
+            if (hash >= 0) {
+                const before = value.slice(0, hash);
+                if (countChar(before, '"') % 2 === 0)
+                    value = before.replace(/ +$/, '');
+            }
+            if (value.startsWith('"""') && value.endsWith('"""') && value.length >= 6) {
+                secrets.set(key, value.slice(3, -3));
+            }
+            else if (value.startsWith('"""')) {
+                multiline = true;
+                parsedKey = key;
+                parsedVal = `${value.slice(3)}\n`;
+            }
+            else {
+                const quoted = (q) => value.startsWith(q) && value.endsWith(q);
+                if (quoted('"') || quoted("'")) {
+                    // Go's value[1:len(value)-1] panics on a lone quote character.
+                    if (value.length < 2)
+                        return { ok: false, error: 'flyctl would panic on a lone quote' };
+                    value = value.slice(1, -1);
+                }
+                secrets.set(key, value);
+            }
+        }
+        else if (line.endsWith('"""')) {
+            secrets.set(parsedKey, parsedVal + line.slice(0, -3));
+            parsedVal = '';
+            parsedKey = '';
+            multiline = false;
+        }
+        else {
+            parsedVal += `${line}\n`;
+        }
+    }
+    return { ok: true, secrets };
+}
+/** bufio.ScanLines: split on \n, drop one CR before it, keep a final unterminated line. */
+function scanLines(input) {
+    const lines = input.split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}
+// Go's unicode.IsSpace set, which strings.TrimSpace uses.
+const GO_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+function goTrimSpace(s) {
+    return s.replace(GO_SPACE, '');
+}
+function countChar(s, ch) {
+    let n = 0;
+    for (const c of s)
+        if (c === ch)
+            n++;
+    return n;
+}
+async function syncSecrets(ctx, options) {
+    const { flyctl, plan, log } = ctx;
+    const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : []);
+    const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets);
+    const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired);
+    if (authProblem)
+        throw new Error(authProblem);
+    // Formatting checks every value, so a dry run refuses what the real run would refuse.
+    const stdin = formatSecretsImport(plan.secrets);
+    const synced = [...plan.secrets.keys()].sort(byName);
+    const result = { ...secretsPlan, synced, dryRun: plan.dryRun };
+    if (plan.dryRun)
+        return result;
+    // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
+    if (synced.length > 0) {
+        await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, change: `staged secrets ${synced.join(', ')}`, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } });
+        log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`);
+    }
+    if (secretsPlan.prune.length > 0) {
+        await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' } });
+        log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/validate.ts
+
+
+
+
+const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
+const MIN_MEMORY_MB = 1024;
+const RECOMMENDED_MEMORY_MB = 2048;
+function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
+    const findings = [];
+    const gateway = result.gateway?.parsed;
+    const s = effectiveSettings(result.config, gateway);
+    const config = result.config;
+    /** Where a key's value came from: the input that set it, else the user's file and line. */
+    const from = (key) => {
+        const input = result.inputOf(key);
+        if (input)
+            return { input: input.replace(/ \(default.*\)$/, '') };
+        if (result.sourceFile) {
+            const line = result.lineOf(key);
+            return line ? { file: result.sourceFile, line } : { file: result.sourceFile };
+        }
+        return {};
+    };
+    // The bind is read from the command; name the `bind` input when it was what decided the flag.
+    const bindFrom = () => {
+        if (s.bindSource === 'gateway-config' && gateway)
+            return { input: 'gateway-config', file: gateway.sourcePath, ...lineField(gateway.lineOf('gateway.bind')) };
+        if (plan.bind !== undefined && plan.command === undefined && plan.machineCommand === undefined)
+            return { input: 'bind' };
+        return from('processes.app');
+    };
+    const add = (level, rule, message, where) => findings.push({ level, rule, message, ...where });
+    // A non-loopback bind needs a token or password: the gateway refuses to bind without auth.
+    const nonLoopback = s.bind !== 'loopback';
+    const envNames = new Set(Object.keys(s.env));
+    const gs = gateway?.settings;
+    const authInConfig = gs?.authMode === 'trusted-proxy' ||
+        (gs?.authMode !== 'none' && (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) || hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)));
+    const tokenSecret = TOKEN_NAMES.find((n) => knownSecretNames.has(n));
+    const tokenInEnv = TOKEN_NAMES.find((n) => envNames.has(n));
+    if (nonLoopback && !tokenSecret && !authInConfig && !tokenInEnv) {
+        add('error', 'gateway-token', `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.${droppedTokenHint(plan)}`, bindFrom());
+    }
+    if (tokenInEnv) {
+        add('warning', 'gateway-token-in-env', `${tokenInEnv} is a plain [env] value, visible in the fly.toml and the machine config. Fix (the guide: treat tokens like passwords): set it as a Fly secret through \`secrets\` instead.`, from(`env.${tokenInEnv}`));
+    }
+    // internal_port must be the gateway's port, or Fly's proxy and checks knock on a closed door.
+    if (s.internalPort !== undefined && s.internalPort !== s.port) {
+        const portKey = isTable(config.http_service) ? 'http_service.internal_port' : 'services.internal_port';
+        const gatewayPortFrom = s.portSource === 'command' ? '--port in the command' : s.portSource === 'env' ? 'OPENCLAW_GATEWAY_PORT' : s.portSource === 'gateway-config' ? 'gateway.port in the gateway config' : 'the gateway default';
+        add('error', 'internal-port', `internal_port is ${s.internalPort} but the gateway listens on ${s.port} (${gatewayPortFrom}): health checks fail, connection refused. Fix (the guide): make internal_port match the gateway port (--port ${s.internalPort}, or set the \`port\` input so both agree).`, from(portKey));
+    }
+    // Memory: 512MB is too small; 1GB may OOM under load; 2GB recommended.
+    const memoryKey = memoryKeyOf(config);
+    if (s.memoryMb !== undefined) {
+        if (s.memoryMb < MIN_MEMORY_MB) {
+            add('error', 'memory', `the VM has ${s.memoryMb} MB of memory: 512MB is too small; 2GB recommended (the gateway is killed: SIGABRT, Runtime_AllocateInYoungGeneration). Fix: set \`memory: 2048mb\` (memory = "2048mb" under [[vm]]).`, from(memoryKey));
+        }
+        else if (s.memoryMb < RECOMMENDED_MEMORY_MB) {
+            add('warning', 'memory', `the VM has ${s.memoryMb} MB of memory: 1GB may work but can OOM under load or with verbose logging; 2GB recommended. Fix: set \`memory: 2048mb\`.`, from(memoryKey));
+        }
+    }
+    // NODE_OPTIONS heap at or above the VM memory: V8 grows past what the machine has.
+    if (s.heapMb !== undefined && s.memoryMb !== undefined && s.heapMb >= s.memoryMb) {
+        add('error', 'node-heap', `NODE_OPTIONS sets --max-old-space-size=${s.heapMb}, at or above the VM's ${s.memoryMb} MB: the kernel kills the process before V8 collects (OOM). Fix: keep the heap below the memory, as the guide does (--max-old-space-size=1536 with 2048mb), or raise \`memory\`.`, from('env.NODE_OPTIONS'));
+    }
+    // State must live on the volume or it is lost on every restart.
+    if (s.stateDir === undefined || s.mountDestination === undefined || !isWithin(s.stateDir, s.mountDestination)) {
+        const cause = s.mountDestination === undefined
+            ? 'there is no [mounts] volume'
+            : s.stateDir === undefined
+                ? `OPENCLAW_STATE_DIR is not set, so the gateway writes to ~/.openclaw on the machine's root filesystem, outside the volume at ${s.mountDestination}`
+                : `OPENCLAW_STATE_DIR is ${s.stateDir}, outside the volume mounted at ${s.mountDestination}`;
+        add('error', 'state-dir', `${cause}: state not persisting (credentials and sessions vanish after a restart). Fix (the guide): set OPENCLAW_STATE_DIR to the mount's destination (/data) with \`state-dir\`, and redeploy.`, from(s.stateDir === undefined ? 'mounts.destination' : 'env.OPENCLAW_STATE_DIR'));
+    }
+    // A public deployment whose gateway binds loopback: Fly's proxy cannot reach 127.0.0.1.
+    if (!s.isPrivate && s.bind === 'loopback') {
+        add('error', 'public-loopback', `the deployment is public but the gateway binds loopback (127.0.0.1${s.bindSource === 'default' ? ', its default when the command has no --bind' : ''}): "app is not listening on the expected address". Fix (the guide): add --bind lan to the command (the \`bind\` input).`, bindFrom());
+    }
+    else if (s.isPrivate && s.bind === 'loopback') {
+        add('warning', 'private-loopback', 'the gateway binds loopback, so only processes inside the machine reach it (not fly proxy, not WireGuard), and the health gate sees no ready listener on a reachable address. Fix: --bind lan (the `bind` input) unless a sidecar such as Tailscale Serve fronts it.', bindFrom());
+    }
+    // Warnings about the public service the guide configures.
+    if (isTable(config.http_service)) {
+        const http = config.http_service;
+        if (http.force_https !== true) {
+            add('warning', 'force-https', 'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.', from('http_service.force_https'));
+        }
+        const autoStop = http.auto_stop_machines;
+        if (autoStop === true || autoStop === 'stop' || autoStop === 'suspend') {
+            add('warning', 'auto-stop', `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`, from('http_service.auto_stop_machines'));
+        }
+    }
+    if (plan.private && Array.isArray(config.services) && config.services.length > 0) {
+        add('warning', 'private-services', '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.', from('services'));
+    }
+    if (gateway) {
+        findings.push(...checkGatewayConfig(gateway, {
+            app: plan.app,
+            isPublic: !s.isPrivate,
+            ...(s.bindSource === 'command' ? { commandBind: s.bind } : {}),
+            ...(s.portSource === 'command' ? { commandPort: s.port } : {}),
+            allowUnconfigured: s.commandArgv.includes('--allow-unconfigured'),
+            knownNames: new Set([...knownSecretNames, ...envNames]),
+            ...(s.mountDestination ? { mountDestination: s.mountDestination } : {}),
+            ...(facts.release ? { release: facts.release } : {}),
+        }));
+    }
+    return findings;
+}
+/** When secrets-json held the token under a name it dropped, the token rule says which and why. */
+function droppedTokenHint(plan) {
+    const near = (plan.secretsDropped ?? []).filter((d) => TOKEN_NAMES.includes(d.name.toUpperCase()));
+    return near.map((d) => ` Note: \`secrets-json\` held "${d.name}", which was dropped: ${d.why}.`).join('');
+}
+function lineField(line) {
+    return line ? { line } : {};
+}
+function hasUsableSecret(value, secrets, env) {
+    if (typeof value === 'string') {
+        const ref = /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim());
+        return ref ? secrets.has(ref[1]) || env.has(ref[1]) : value.trim() !== '';
+    }
+    // A SecretRef object ({ source, provider, id }) is resolved by the gateway itself.
+    return typeof value === 'object' && value !== null;
+}
+function memoryKeyOf(config) {
+    const vm = config.vm ?? config.compute ?? config.computes;
+    const entry = Array.isArray(vm) ? vm.find(isTable) : vm;
+    return isTable(entry) && entry.memory_mb !== undefined ? 'vm.memory_mb' : isTable(entry) && entry.memory !== undefined ? 'vm.memory' : 'vm.size';
+}
+/** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
+function reportFindings(findings, workspace = process.env.GITHUB_WORKSPACE) {
+    for (const f of findings) {
+        const where = f.file ? displayPath(f.file, workspace) : undefined;
+        const source = [f.input ? `input \`${f.input}\`` : undefined, where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined].filter(Boolean).join(', ');
+        const text = source ? `${f.message} (from ${source})` : f.message;
+        const props = { title: `${f.rule} (fly-deploy)`, ...(where ? { file: where } : {}), ...(f.line ? { startLine: f.line } : {}) };
+        if (f.level === 'error')
+            error(text, props);
+        else
+            warning(text, props);
+    }
+    const errors = findings.filter((f) => f.level === 'error');
+    if (errors.length > 0) {
+        const list = errors.map((f) => `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`).join('\n');
+        throw new ValidationError(`The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`, errors);
+    }
+}
+class ValidationError extends Error {
+    findings;
+    constructor(message, findings) {
+        super(message);
+        this.findings = findings;
+        this.name = 'ValidationError';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline.ts
+/**
+ * The stages of SPEC.md's run as definitions for the stage runner (stages.ts): what each runs,
+ * its line in the summary, and what its result adds to the run record. The work itself is in
+ * each stage's module; main.ts lists the stages in order.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+function install(p) {
+    const { plan } = p;
+    return {
+        name: 'install',
+        run: async () => {
+            const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info, configDir: plan.flyctlConfigDir });
+            setOutput('flyctl-version', installed.version);
+            const flyctl = p.deps.flyctl({
+                binary: installed.binary,
+                token: plan.apiToken,
+                redactor: p.redactor,
+                cwd: plan.workingDirectory,
+                log: info,
+                signal: p.signal,
+                configDir: plan.flyctlConfigDir,
+                journal: p.journal,
+                dryRun: plan.dryRun,
+            });
+            return { installed, flyctl };
+        },
+        note: ({ installed: r }) => (r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`),
+        record: ({ installed }, record) => {
+            record.flyctlVersion = installed.version;
+        },
+    };
+}
+function render(p) {
+    return {
+        name: 'render',
+        run: async () => {
+            const rendered = await writeRenderedConfig(p.plan);
+            return { rendered, settings: effectiveSettings(rendered.config, rendered.gateway?.parsed) };
+        },
+        note: ({ rendered }) => (rendered.overridden.length ? `${rendered.overridden.length} key(s) set from inputs` : undefined),
+        record: ({ rendered }, record) => {
+            record.flyConfig = rendered.path;
+        },
+    };
+}
+/**
+ * The guide's rules, with the app's own secret names for the token rule, and the preflight
+ * (region, size, Dockerfile) against Fly's region list: reading calls only, all problems in one report.
+ */
+function pipeline_validate(p, flyctl, { rendered }) {
+    const { plan } = p;
+    const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE);
+    return {
+        name: 'validate',
+        run: async () => {
+            info(`Gateway release: ${describeRelease(release)}`);
+            const survey = await surveyApp(flyctl, plan.app);
+            const regions = await readRegions(flyctl, warning);
+            const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))]);
+            const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: p.deps.env.GITHUB_WORKSPACE });
+            reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})]);
+            return survey;
+        },
+        record: (_survey, record) => {
+            record.gatewayRelease = release ? `${release.version} (from ${release.source})` : 'unknown';
+        },
+    };
+}
+async function surveyApp(flyctl, app) {
+    if (!(await appExistsOnFly(flyctl, app)))
+        return { appExists: false, secrets: [] };
+    const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema, { retry: READING });
+    return { appExists: true, secrets };
+}
+function stageContext(p, flyctl) {
+    return { flyctl, plan: p.plan, log: { info: info, warning: warning } };
+}
+function ensureApp(p, flyctl, { settings }, survey) {
+    const region = settings.region ?? p.plan.region ?? 'iad';
+    return {
+        name: 'ensure',
+        run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists }),
+        note: (r) => (r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist'),
+        record: (r, record) => {
+            if (record.dryRunPlan)
+                record.dryRunPlan.create = r.created;
+        },
+    };
+}
+/** Secrets, staged: the deploy applies them in its one rollout. */
+function stageSecrets(p, flyctl, ensured, survey) {
+    const would = p.plan.dryRun ? 'would be ' : '';
+    return {
+        name: 'secrets',
+        run: () => syncSecrets(stageContext(p, flyctl), { appExists: ensured.appExists, gatewayAuthRequired: false, existing: survey.secrets }),
+        note: (r) => `${r.synced.length} ${would}synced${r.prune.length ? `, ${r.prune.length} ${would}pruned` : ''}`,
+        record: (r, record) => {
+            record.secretsSynced = r.synced;
+            record.secretsPruned = r.prune;
+            if (record.dryRunPlan)
+                Object.assign(record.dryRunPlan, { secretsAdd: r.add, secretsUpdate: r.update, secretsPrune: r.prune });
+        },
+    };
+}
+/** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
+function deployContext(p, flyctl, { rendered, settings }) {
+    const watchCtx = { flyctl, plan: p.plan, app: p.plan.app, port: settings.port, bind: settings.bind, stateDir: gatewayStateDir(settings), log: info, signal: p.signal };
+    return {
+        ...stageContext(p, flyctl),
+        signal: p.signal,
+        rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
+        gatewayPort: settings.port,
+        ...(p.plan.healthTimeoutSec > 0 ? { watch: (baseline, startedAtMs, stop) => watchRollout(watchCtx, baseline, startedAtMs, stop) } : {}),
+    };
+}
+function gatewayStateDir(settings) {
+    return settings.stateDir ?? settings.mountDestination ?? '/data';
+}
+/** Deploy, gated while it rolls out (SPEC "Deploy and gate are one stage"). */
+function deployRelease(ctx) {
+    return {
+        name: 'deploy',
+        run: () => deploy(ctx),
+        note: (r) => r.release
+            ? `release v${r.release.version}${r.interrupted ? ' (unhealthy: flyctl interrupted)' : ''}${r.startedMachines?.length ? `; started ${r.startedMachines.join(', ')}` : ''}`
+            : r.command,
+        record: (r, record) => {
+            record.url = r.url;
+            if (record.dryRunPlan)
+                record.dryRunPlan.deployCommand = r.command;
+            if (r.release) {
+                record.release = r.release.version;
+                record.image = r.release.imageRef;
+            }
+            record.startedMachines = r.startedMachines;
+        },
+    };
+}
+/** Machine overrides: only a drifted machine is updated. An unhealthy release goes straight to repair or rollback. */
+function reapplyOverrides(p, flyctl, deployed) {
+    return {
+        name: 'overrides',
+        ...(deployed.verdict?.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
+        run: () => reconcileOverrides(stageContext(p, flyctl)),
+        note: (r) => (r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set'),
+        record: (r, record) => {
+            record.overridesWanted = r.wanted;
+            record.overrides = r.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }));
+            if (record.dryRunPlan)
+                record.dryRunPlan.overrides = r.wanted;
+        },
+    };
+}
+/** A private deployment's IPs: public ones released, a private v6 ensured. */
+function hardenIps(p, flyctl, ensured) {
+    return {
+        name: 'harden',
+        ...(p.plan.private ? {} : { skip: 'public deployment' }),
+        run: () => harden(stageContext(p, flyctl), { appExists: ensured.appExists }),
+        note: (r) => `${r.changes.length} IP change(s)`,
+        record: (r, record) => {
+            record.ipChanges = r.changes;
+            if (record.dryRunPlan)
+                record.dryRunPlan.ipChanges = r.changes.map((c) => `${c.action} ${c.type} ${c.address}`);
+        },
+    };
+}
+/** Gate on the gateway's own logs, stale-lock repair and rollback inside; then read what serves. */
+function gateHealth(p, ctx, config, deployed, overrides) {
+    const { plan } = p;
+    return {
+        name: 'health',
+        ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
+        run: async () => {
+            const release = deployed.release;
+            // Never report success for what could not be verified.
+            if (!release)
+                throw new Error(`fly deploy finished, but \`flyctl releases --app ${plan.app} --json\` lists no release, so the gateway cannot be verified; check \`fly releases -a ${plan.app}\``);
+            const outcome = await runHealthGate({
+                flyctl: ctx.flyctl,
+                plan,
+                app: plan.app,
+                port: config.settings.port,
+                bind: config.settings.bind,
+                stateDir: gatewayStateDir(config.settings),
+                release: { version: release.version, imageRef: release.imageRef },
+                deployStartedAtMs: deployed.startedAtMs,
+                // A machine override restarts machines: their new boot is gated again, not the deploy's.
+                first: overrides?.applied.length ? undefined : deployed.verdict,
+                redeploy: async (imageRef) => {
+                    const again = await redeploy(ctx, imageRef);
+                    if (!again.release)
+                        throw new Error(`the rollback deploy of ${imageRef} produced no release`);
+                    return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict };
+                },
+                log: info,
+                signal: p.signal,
+            });
+            // What serves now, for machine-ids and the summary's machine table.
+            const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+            return { ...outcome, machines: machineRows(machines) };
+        },
+        note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
+        record: (o, record) => recordHealth(o, record),
+        // The step fails on an unhealthy release, after what serves was read and recorded.
+        failure: (o) => (o.health === 'unhealthy' ? (o.message ?? 'the gateway did not become healthy') : undefined),
+    };
+}
+function recordHealth(o, record) {
+    record.machines = o.machines;
+    // The summary's table gets the short account; the step's error carries the last log lines.
+    record.health = { verdict: o.health, message: o.summary.at(-1) };
+    record.healthNotes = o.summary;
+    record.healthEvidence = o.evidenceLines;
+    record.rolledBack = o.rolledBack;
+    // SPEC, Outputs: after a rollback, release-version, image and machine-ids describe what serves.
+    if (o.rolledBack && o.servingRelease) {
+        record.servingRelease = o.servingRelease.version;
+        record.image = o.servingRelease.imageRef;
+    }
+}
+
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
 
 
@@ -53465,7 +58149,7 @@ class Context {
 }
 //# sourceMappingURL=context.js.map
 // EXTERNAL MODULE: ./node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(9659);
+var http_client_lib = __nccwpck_require__(9659);
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/internal/utils.js
 var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -53488,11 +58172,11 @@ function getAuthString(token, options) {
     return typeof options.auth === 'string' ? options.auth : `token ${token}`;
 }
 function getProxyAgent(destinationUrl) {
-    const hc = new lib.HttpClient();
+    const hc = new http_client_lib.HttpClient();
     return hc.getAgent(destinationUrl);
 }
 function getProxyAgentDispatcher(destinationUrl) {
-    const hc = new lib.HttpClient();
+    const hc = new http_client_lib.HttpClient();
     return hc.getAgentDispatcher(destinationUrl);
 }
 function getProxyFetch(destinationUrl) {
@@ -53684,10 +58368,10 @@ function Collection() {
 
 
 // pkg/dist-src/version.js
-var VERSION = "0.0.0-development";
+var dist_bundle_VERSION = "0.0.0-development";
 
 // pkg/dist-src/defaults.js
-var dist_bundle_userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
+var dist_bundle_userAgent = `octokit-endpoint.js/${dist_bundle_VERSION} ${getUserAgent()}`;
 var DEFAULTS = {
   method: "GET",
   baseUrl: "https://api.github.com",
@@ -54037,7 +58721,7 @@ const SEMI = 59; // ";"
 const EQ = 61; // "="
 const DQUOTE = 34; // '"'
 const BSLASH = 92; // "\\"
-const COMMA = 44; // ","
+const dist_COMMA = 44; // ","
 const LOWER_CASE = 1;
 const OWS = 2;
 const SEMI_FLAG = 4;
@@ -54053,7 +58737,7 @@ const CHAR_MAP = new Uint8Array(0x100);
 CHAR_MAP[HTAB] |= OWS;
 CHAR_MAP[SP] |= OWS;
 CHAR_MAP[SEMI] |= SEMI_FLAG;
-CHAR_MAP[COMMA] |= COMMA_FLAG;
+CHAR_MAP[dist_COMMA] |= COMMA_FLAG;
 for (let code = 0x80 /* non-ASCII */; code <= 0xff; code++) {
     CHAR_MAP[code] |= LOWER_CASE;
 }
@@ -54967,12 +59651,12 @@ class RequestError extends Error {
 
 
 // pkg/dist-src/version.js
-var dist_bundle_VERSION = "10.0.16";
+var request_dist_bundle_VERSION = "10.0.16";
 
 // pkg/dist-src/defaults.js
 var defaults_default = {
   headers: {
-    "user-agent": `octokit-request.js/${dist_bundle_VERSION} ${getUserAgent()}`
+    "user-agent": `octokit-request.js/${request_dist_bundle_VERSION} ${getUserAgent()}`
   }
 };
 
@@ -57980,7 +62664,7 @@ function normalizePaginatedListResponse(response) {
 }
 
 // pkg/dist-src/iterator.js
-function iterator(octokit, route, parameters) {
+function dist_bundle_iterator(octokit, route, parameters) {
   const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
   const requestMethod = typeof route === "function" ? route : octokit.request;
   const method = options.method;
@@ -58032,7 +62716,7 @@ function paginate(octokit, route, parameters, mapFn) {
   return gather(
     octokit,
     [],
-    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    dist_bundle_iterator(octokit, route, parameters)[Symbol.asyncIterator](),
     mapFn
   );
 }
@@ -58057,7 +62741,7 @@ function gather(octokit, results, iterator2, mapFn) {
 
 // pkg/dist-src/compose-paginate.js
 var composePaginateRest = Object.assign(paginate, {
-  iterator
+  iterator: dist_bundle_iterator
 });
 
 // pkg/dist-src/generated/paginating-endpoints.js
@@ -58348,7 +63032,7 @@ function isPaginatingEndpoint(arg) {
 function paginateRest(octokit) {
   return {
     paginate: Object.assign(paginate.bind(null, octokit), {
-      iterator: iterator.bind(null, octokit)
+      iterator: dist_bundle_iterator.bind(null, octokit)
     })
   };
 }
@@ -58619,233 +63303,7 @@ function commentBody(s) {
     return `${lines.join('\n')}\n`;
 }
 
-;// CONCATENATED MODULE: ./src/report.ts
-
-function newRunRecord(plan) {
-    return {
-        app: plan.app,
-        url: '',
-        private: plan.private,
-        machines: [],
-        secretsSynced: [],
-        secretsPruned: [],
-        overrides: [],
-        overridesWanted: [],
-        ipChanges: [],
-        health: { verdict: 'skipped' },
-        rolledBack: false,
-        stages: [],
-        changed: [],
-        healthNotes: [],
-    };
-}
-function buildOutputs(run) {
-    const dry = run.dryRunPlan !== undefined;
-    return {
-        'app-name': run.app,
-        'app-url': run.private ? '' : run.url,
-        'release-version': run.release === undefined ? '' : String(run.servingRelease ?? run.release),
-        image: run.image ?? '',
-        'machine-ids': run.machines.map((m) => m.id).join(','),
-        'flyctl-version': run.flyctlVersion ?? '',
-        'fly-config': run.flyConfig ?? '',
-        // A dry run syncs nothing; the names it would sync are in the summary's plan.
-        'secrets-synced': dry ? '' : run.secretsSynced.join(','),
-        health: dry ? 'skipped' : run.health.verdict,
-        'rolled-back': run.rolledBack ? 'true' : 'false',
-    };
-}
-/** Machine rows for the summary, from `machines list --json`; destroyed machines left out. */
-function machineRows(machines) {
-    return machines
-        .filter((m) => m.state !== 'destroyed' && m.state !== 'destroying')
-        .map((m) => ({
-        id: m.id,
-        region: m.region,
-        state: m.state,
-        memoryMb: m.config.guest?.memory_mb,
-        command: m.config.init?.cmd ? m.config.init.cmd.join(' ') : undefined,
-    }));
-}
-/** Run one stage and record its time and outcome, also when it throws (the error is rethrown). */
-async function runStage(run, name, fn, note) {
-    const started = performance.now();
-    try {
-        const result = await fn();
-        run.stages.push({
-            name,
-            ms: Math.round(performance.now() - started),
-            status: run.dryRunPlan ? 'planned' : 'ok',
-            note: note?.(result),
-        });
-        return result;
-    }
-    catch (err) {
-        run.stages.push({ name, ms: Math.round(performance.now() - started), status: 'failed', note: report_firstLine(errorText(err)) });
-        throw err;
-    }
-}
-function skipStage(run, name, note) {
-    run.stages.push({ name, ms: 0, status: 'skipped', note });
-}
-// --- summary ------------------------------------------------------------------------------
-/** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
-function buildSummary(run) {
-    const out = [];
-    const dry = run.dryRunPlan !== undefined;
-    const title = run.error
-        ? `❌ Deploy of ${code(run.app)} failed`
-        : dry
-            ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
-            : run.rolledBack
-                ? `⚠️ ${code(run.app)} rolled back`
-                : (run.heading ?? `✅ Deployed ${code(run.app)}`);
-    out.push(`## ${title}`, '');
-    if (run.error)
-        out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '');
-    const rows = [['App', code(run.app)]];
-    rows.push(['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—']);
-    if (run.release !== undefined) {
-        const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : '';
-        rows.push(['Release', `v${run.release}${serving}`]);
-    }
-    else
-        rows.push(['Release', '—']);
-    rows.push(['Image', run.image ? code(run.image) : '—']);
-    rows.push(['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`]);
-    rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no']);
-    if (run.flyctlVersion)
-        rows.push(['flyctl', code(run.flyctlVersion)]);
-    if (run.flyConfig)
-        rows.push(['Config', code(run.flyConfig)]);
-    if (run.gatewayRelease)
-        rows.push(['Gateway release', escapeText(run.gatewayRelease)]);
-    out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '');
-    if (run.secretsDropped?.length) {
-        out.push('### Secrets not synced', '', ...run.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '');
-    }
-    if (run.dryRunPlan)
-        out.push(...dryRunSection(run.dryRunPlan));
-    if (run.previewNotes?.length)
-        out.push('### Preview', '', ...run.previewNotes.map((n) => `- ${escapeText(n)}`), '');
-    if (run.healthNotes.length)
-        out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '');
-    if (run.healthEvidence?.length)
-        out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '');
-    if (run.error) {
-        // A failed or cancelled run must say where it stopped and what it had already done on Fly.
-        const stopped = run.stages.find((s) => s.status === 'failed');
-        out.push('### Where the run stopped', '');
-        out.push(stopped ? `In the ${code(stopped.name)} stage.` : 'Before the first stage.', '');
-        out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '');
-        if (run.changed.length)
-            out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '');
-    }
-    else if (run.changed.length && !dry) {
-        out.push('### Changed on Fly', '', ...run.changed.map((c) => `- ${escapeText(c)}`), '');
-    }
-    out.push('### Machines', '');
-    if (run.machines.length === 0)
-        out.push('none read', '');
-    else
-        out.push(...table(['ID', 'Region', 'State', 'Memory', 'Command'], run.machines.map((m) => [
-            code(m.id),
-            escapeText(m.region),
-            escapeText(m.state),
-            m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
-            m.command ? code(m.command) : '—',
-        ])), '');
-    if (!dry) {
-        out.push('### Secrets synced (names only)', '');
-        out.push(run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none');
-        if (run.secretsPruned.length)
-            out.push('', `Pruned: ${run.secretsPruned.map(code).join(', ')}`);
-        out.push('');
-        out.push('### Overrides applied', '');
-        if (run.overrides.length === 0) {
-            out.push(run.overridesWanted.length
-                ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
-                : 'none asked for', '');
-        }
-        else
-            out.push(...table(['Machine', 'Command', 'Memory'], run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])), '');
-        out.push('### IP changes', '');
-        if (run.ipChanges.length === 0)
-            out.push('none', '');
-        else
-            out.push(...run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`), '');
-    }
-    out.push('### Stages', '');
-    if (run.stages.length === 0)
-        out.push('none ran', '');
-    else
-        out.push(...table(['Stage', 'Status', 'Time', 'Note'], run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : ''])), '');
-    return out.join('\n');
-}
-function dryRunSection(plan) {
-    const list = (items, render = escapeText) => items.length ? items.map(render).join(', ') : 'none';
-    return [
-        '### Plan',
-        '',
-        ...table(['Step', 'Would do'], [
-            ['Create', list(plan.create)],
-            ['Secrets to add', list(plan.secretsAdd, code)],
-            ['Secrets to re-import', list(plan.secretsUpdate, code)],
-            ['Secrets to prune', list(plan.secretsPrune, code)],
-            ['Deploy', plan.deployCommand ? code(plan.deployCommand) : '—'],
-            ['Overrides', list(plan.overrides)],
-            ['IP changes', list(plan.ipChanges)],
-        ]),
-        '',
-    ];
-}
-function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
-}
-function escapeHtml(s) {
-    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;');
-}
-/** Text safe inside a table cell or a list item: no markup, no cell breaks, one line. */
-function escapeText(s) {
-    return escapeHtml(s.replace(/([\\`*_[\]#])/g, '\\$1')).replace(/\r?\n/g, ' ');
-}
-/** An inline code span that survives any content (backticks, pipes, newlines). */
-function code(s) {
-    return `<code>${escapeHtml(s).replace(/\r?\n/g, ' ')}</code>`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${ms} ms`;
-    const seconds = ms / 1000;
-    if (seconds < 60)
-        return `${seconds.toFixed(1)} s`;
-    const whole = Math.round(seconds);
-    return `${Math.floor(whole / 60)} min ${whole % 60} s`;
-}
-function errorText(err) {
-    return err instanceof Error ? err.message : String(err);
-}
-function report_firstLine(text) {
-    return text.split(/\r?\n/, 1)[0] ?? '';
-}
-// --- edge ---------------------------------------------------------------------------------
-/** Set every output and write the job summary; runs for failed runs too, so it never throws. */
-async function writeReport(run, redact) {
-    const outputs = buildOutputs(run);
-    for (const [name, value] of Object.entries(outputs))
-        setOutput(name, value);
-    try {
-        await summary.addRaw(redact(buildSummary(run)), true).write();
-    }
-    catch (err) {
-        // Outside Actions (no GITHUB_STEP_SUMMARY) the summary has nowhere to go; the outputs are set.
-        warning(`could not write the job summary: ${redact(errorText(err))}`);
-    }
-    return outputs;
-}
-
 ;// CONCATENATED MODULE: ./src/preview.ts
-
 
 
 
@@ -58895,8 +63353,8 @@ async function runPreview(ctx, deployStages) {
 }
 /** `closed`: destroy the preview when its machines carry this pull request's marker; gone already is success. */
 async function closePreview(ctx, target, comment) {
-    const flyctl = await installForMode(ctx);
-    const outcome = await runStage(ctx.record, 'destroy', () => destroyIfMarked(ctx, flyctl, target.name, target.marker), (o) => o);
+    const flyctl = await ctx.install();
+    const outcome = await ctx.stages.must({ name: 'destroy', run: () => destroyIfMarked(ctx, flyctl, target.name, target.marker), note: (o) => o });
     ctx.record.heading = `🗑️ Preview <code>${target.name}</code> ${outcome === 'gone' ? 'was gone already' : ctx.plan.dryRun ? 'would be destroyed' : 'destroyed'}`;
     if (ctx.plan.dryRun)
         return;
@@ -58917,14 +63375,16 @@ async function destroyIfMarked(ctx, flyctl, name, marker) {
         return 'would destroy';
     try {
         // Not repeated: after a lost answer the app may be gone, which the next read shows.
-        await flyctl.run(['apps', 'destroy', name, '-y'], { retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' } });
+        await flyctl.run(['apps', 'destroy', name, '-y'], {
+            change: `destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`,
+            retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' }
+        });
     }
     catch (err) {
         if (err instanceof FlyctlError && isAppNotFound(err.flyError))
             return 'gone';
         throw err;
     }
-    ctx.record.changed.push(`destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`);
     ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), `destroyed ${name}: its machines carried ${marker}`];
     info(`Destroyed the preview app ${name}`);
     return 'destroyed';
@@ -58946,29 +63406,29 @@ async function readMachines(flyctl, name) {
 async function cleanupPreviews(ctx) {
     const { plan, record } = ctx;
     const repository = plan.repository ?? '';
-    const flyctl = await installForMode(ctx);
+    const flyctl = await ctx.install();
     const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: info, signal: ctx.signal });
     const destroyed = [];
     const failures = [];
     setOutput('previews-destroyed', '');
-    await runStage(record, 'cleanup', async () => {
-        const apps = await flyctl.json(['apps', 'list'], AppListSchema, { retry: READING });
-        const candidates = previewCandidates(apps, plan.app);
-        record.previewNotes = [`${candidates.length} app(s) named ${plan.app}-pr-<N>`];
-        for (const c of candidates) {
-            ctx.signal.throwIfAborted();
-            const note = await cleanupOne(ctx, flyctl, github, c, repository).catch((err) => {
-                failures.push(`${c.name}: ${ctx.redactor.redact(err instanceof Error ? err.message : String(err))}`);
-                return `${c.name}: failed`;
-            });
-            record.previewNotes.push(note);
-            if (note.startsWith(`destroyed ${c.name}`)) {
-                destroyed.push(c.name);
-                setOutput('previews-destroyed', destroyed.join(','));
+    await ctx.stages.must({ name: 'cleanup', note: (d) => `${d.length} destroyed`, run: async () => {
+            const apps = await flyctl.json(['apps', 'list'], AppListSchema, { retry: READING });
+            const candidates = previewCandidates(apps, plan.app);
+            record.previewNotes = [`${candidates.length} app(s) named ${plan.app}-pr-<N>`];
+            for (const c of candidates) {
+                ctx.signal.throwIfAborted();
+                const note = await cleanupOne(ctx, flyctl, github, c, repository).catch((err) => {
+                    failures.push(`${c.name}: ${ctx.redactor.redact(err instanceof Error ? err.message : String(err))}`);
+                    return `${c.name}: failed`;
+                });
+                record.previewNotes.push(note);
+                if (note.startsWith(`destroyed ${c.name}`)) {
+                    destroyed.push(c.name);
+                    setOutput('previews-destroyed', destroyed.join(','));
+                }
             }
-        }
-        return destroyed;
-    }, (d) => `${d.length} destroyed`);
+            return destroyed;
+        } });
     record.heading = `🧹 Cleaned up the previews of <code>${plan.app}</code>: ${destroyed.length ? destroyed.map((d) => `<code>${d}</code>`).join(', ') : 'none'} ${plan.dryRun ? 'would be ' : ''}destroyed`;
     if (failures.length)
         throw new Error(`cleanup-previews could not destroy ${failures.length} preview(s):\n${failures.join('\n')}`);
@@ -58995,14 +63455,6 @@ async function cleanupOne(ctx, flyctl, github, c, repository) {
     if (outcome === 'destroyed')
         await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }));
     return outcome === 'gone' ? `${c.name}: gone already` : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`;
-}
-// --- shared edges -----------------------------------------------------------------------------
-/** The install stage as main.ts runs it, for the modes that call flyctl without deploying. */
-async function installForMode(ctx) {
-    const { plan, record } = ctx;
-    const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info }), (r) => r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`);
-    record.flyctlVersion = installed.version;
-    return new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor: ctx.redactor, cwd: plan.workingDirectory, log: info, signal: ctx.signal });
 }
 /** The one comment of a preview, found again by its hidden marker: updated, else created. Failing is a warning. */
 function commenter(ctx, app, number) {
@@ -59032,4089 +63484,64 @@ function runUrl() {
     return repo && id ? `${server || 'https://github.com'}/${repo}/actions/runs/${id}` : undefined;
 }
 
-;// CONCATENATED MODULE: ./src/gateway-command.ts
-
+;// CONCATENATED MODULE: ./src/stages.ts
 /**
- * The argv that actually runs the gateway, read through shell wrappers: in
- * `sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind lan'` the port and bind
- * are those of the exec'd command, not of the outer words (flyctl passes `[processes]` to the
- * machine as argv, internal/appconfig/processgroups.go; only a shell given `-c` reads the script).
+ * The stage runner: the bookkeeping of a run, so that main.ts reads as the list of stages. It times
+ * each stage and records how it ended, checks for job cancellation between stages, applies what a
+ * stage returns to the run record (each stage says how, in its definition), and at the end writes
+ * the outputs and the summary, whose "changed on Fly" is the flyctl runner's change journal.
  */
-const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'zsh', 'busybox']);
-/** Words a shell treats as command separators, when they stand alone in the script. */
-const SEPARATORS = new Set(['&&', '||', ';', '|', '&']);
-const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
-/** The script of `sh -c SCRIPT` (also `sh -ec`, `bash -lc`, `/bin/sh -c`), else undefined. */
-function shellScript(argv) {
-    const base = (argv[0] ?? '').split('/').pop() ?? '';
-    if (!SHELLS.has(base))
-        return undefined;
-    for (let i = base === 'busybox' ? 2 : 1; i < argv.length; i++) {
-        const word = argv[i];
-        if (!word.startsWith('-'))
+
+
+
+class StageRunner {
+    record;
+    signal;
+    journal = new ChangeJournal();
+    constructor(record, signal) {
+        this.record = record;
+        this.signal = signal;
+    }
+    /** Run one stage: cancellation is checked first; time, status and the record are kept also when it throws. */
+    async run(stage) {
+        this.signal.throwIfAborted();
+        if (stage.skip !== undefined) {
+            this.record.stages.push({ name: stage.name, ms: 0, status: 'skipped', note: stage.skip });
             return undefined;
-        if (/^-[a-z]*c[a-z]*$/.test(word))
-            return argv[i + 1];
-    }
-    return undefined;
-}
-/** Splits a script's words into simple commands at `&&`, `||`, `;`, `|`, `&` (also a trailing `;`). */
-function simpleCommands(script) {
-    const commands = [[]];
-    for (const word of splitShellWords(script, { literalOperators: true, lenient: true })) {
-        const trailing = word.length > 1 && word.endsWith(';');
-        const bare = trailing ? word.slice(0, -1) : word;
-        if (SEPARATORS.has(word))
-            commands.push([]);
-        else
-            commands.at(-1)?.push(bare);
-        if (trailing)
-            commands.push([]);
-    }
-    return commands.filter((c) => c.length > 0);
-}
-/** Drops `exec`, `env`, and leading `NAME=value` assignments from a simple command. */
-function strip(argv) {
-    let i = 0;
-    while (i < argv.length && (argv[i] === 'exec' || argv[i] === 'env' || ASSIGNMENT.test(argv[i])))
-        i++;
-    return argv.slice(i);
-}
-/**
- * The gateway's own argv: `argv` itself, or, for a shell wrapper, the simple command of its
- * script that runs `gateway` (the `exec`'d one first, then the last), read through nested wrappers.
- */
-function gatewayArgv(argv, depth = 0) {
-    const script = shellScript(argv);
-    if (script === undefined || depth > 3)
-        return [...argv];
-    const commands = simpleCommands(script);
-    const runsGateway = commands.filter((c) => strip(c).includes('gateway') || shellScript(strip(c)) !== undefined);
-    const chosen = runsGateway.find((c) => c[0] === 'exec') ?? runsGateway.at(-1);
-    return chosen ? gatewayArgv(strip(chosen), depth + 1) : [...argv];
-}
-
-// EXTERNAL MODULE: ./node_modules/@iarna/toml/toml.js
-var toml = __nccwpck_require__(4572);
-;// CONCATENATED MODULE: ./src/toml-source.ts
-
-/** A file we could not read as TOML (or JSON5): names the file, the 1-based line and column. */
-class ConfigFileError extends Error {
-    file;
-    line;
-    column;
-    reason;
-    fix;
-    constructor(file, line, column, reason, fix) {
-        super(`${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ${reason}. ${fix}`);
-        this.file = file;
-        this.line = line;
-        this.column = column;
-        this.reason = reason;
-        this.fix = fix;
-        this.name = 'ConfigFileError';
-    }
-}
-function parseToml(text, file) {
-    try {
-        return toml.parse(text);
-    }
-    catch (err) {
-        // @iarna/toml's TomlError carries 0-based line and col; the first message line is the reason.
-        const e = err;
-        const reason = String(e.message ?? err).split('\n')[0]?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML';
-        throw new ConfigFileError(file, typeof e.line === 'number' ? e.line + 1 : undefined, typeof e.col === 'number' ? e.col + 1 : undefined, `invalid TOML: ${reason}`, 'Fix the file so that `fly config validate` accepts it (https://fly.io/docs/reference/configuration/).');
-    }
-}
-function isTable(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-// ---------------------------------------------------------------------------------------------
-// Where a key was written
-/**
- * Maps dotted key paths to the 1-based line that defines them: `http_service.internal_port`,
- * `vm.memory` (array-of-tables indexes are dropped; the first occurrence wins), and table headers
- * themselves (`mounts`). A line scanner, not a parser: the file already parsed, so it only has to
- * follow headers, `key = value` lines and skip the insides of multi-line strings and arrays.
- */
-function indexKeyLines(text) {
-    const lines = text.split(/\r?\n/);
-    const index = new Map();
-    const record = (path, line) => {
-        const key = path.join('.');
-        if (!index.has(key))
-            index.set(key, line);
-    };
-    let header = [];
-    let openMultiline;
-    let bracketDepth = 0;
-    lines.forEach((raw, i) => {
-        const lineNo = i + 1;
-        if (openMultiline) {
-            if (raw.includes(openMultiline))
-                openMultiline = undefined;
-            return;
         }
-        if (bracketDepth > 0) {
-            bracketDepth += bracketBalance(raw);
-            return;
-        }
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const headerMatch = /^\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$/.exec(line);
-        if (headerMatch && !line.includes('=')) {
-            header = splitDottedKey(headerMatch[1]);
-            record(header, lineNo);
-            return;
-        }
-        const eq = findAssignment(line);
-        if (eq < 0)
-            return;
-        const key = splitDottedKey(line.slice(0, eq).trim());
-        record([...header, ...key], lineNo);
-        const value = line.slice(eq + 1).trim();
-        for (const delim of ['"""', "'''"]) {
-            if (value.startsWith(delim) && value.slice(3).indexOf(delim) < 0)
-                openMultiline = delim;
-        }
-        if (!openMultiline && value.startsWith('['))
-            bracketDepth = bracketBalance(value);
-    });
-    return index;
-}
-function findAssignment(line) {
-    let quote;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quote) {
-            if (c === quote)
-                quote = undefined;
-        }
-        else if (c === '"' || c === "'")
-            quote = c;
-        else if (c === '=')
-            return i;
-    }
-    return -1;
-}
-function bracketBalance(text) {
-    let depth = 0;
-    let quote;
-    for (let i = 0; i < text.length; i++) {
-        const c = text[i];
-        if (quote) {
-            if (c === '\\' && quote === '"')
-                i++;
-            else if (c === quote)
-                quote = undefined;
-        }
-        else if (c === '"' || c === "'")
-            quote = c;
-        else if (c === '#')
-            break;
-        else if (c === '[')
-            depth++;
-        else if (c === ']')
-            depth--;
-    }
-    return depth;
-}
-function splitDottedKey(key) {
-    const parts = [];
-    let current = '';
-    let quote;
-    for (const c of key) {
-        if (quote) {
-            if (c === quote)
-                quote = undefined;
-            else
-                current += c;
-        }
-        else if (c === '"' || c === "'")
-            quote = c;
-        else if (c === '.') {
-            parts.push(current.trim());
-            current = '';
-        }
-        else
-            current += c;
-    }
-    parts.push(current.trim());
-    return parts;
-}
-// ---------------------------------------------------------------------------------------------
-// Writing
-const BARE_KEY = /^[A-Za-z0-9_-]+$/;
-function stringifyToml(table, headerComment) {
-    const out = [];
-    if (headerComment)
-        for (const line of headerComment.split('\n'))
-            out.push(`# ${line}`.trimEnd());
-    writeTable(out, [], table);
-    return out.join('\n').replace(/^\n+/, '').replace(/\n{3,}/g, '\n\n') + '\n';
-}
-function writeTable(out, path, table) {
-    const scalars = [];
-    const tables = [];
-    const arraysOfTables = [];
-    for (const [key, value] of Object.entries(table)) {
-        if (value === undefined || value === null)
-            continue;
-        if (isTable(value))
-            tables.push([key, value]);
-        else if (Array.isArray(value) && value.length > 0 && value.every(isTable))
-            arraysOfTables.push([key, value]);
-        else
-            scalars.push([key, value]);
-    }
-    for (const [key, value] of scalars)
-        out.push(`${formatKey(key)} = ${formatValue(value)}`);
-    for (const [key, value] of tables) {
-        const childPath = [...path, key];
-        // A table of only sub-tables needs no header of its own; an empty one keeps it ([build]).
-        const onlySubTables = Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)));
-        if (!onlySubTables)
-            out.push('', `[${childPath.map(formatKey).join('.')}]`);
-        writeTable(out, childPath, value);
-    }
-    for (const [key, list] of arraysOfTables) {
-        const childPath = [...path, key];
-        for (const element of list) {
-            out.push('', `[[${childPath.map(formatKey).join('.')}]]`);
-            writeTable(out, childPath, element);
-        }
-    }
-}
-function formatKey(key) {
-    return BARE_KEY.test(key) ? key : quoteString(key);
-}
-function formatValue(value) {
-    if (typeof value === 'string')
-        return quoteString(value);
-    if (typeof value === 'bigint')
-        return value.toString();
-    if (typeof value === 'number') {
-        if (Number.isNaN(value))
-            return 'nan';
-        if (!Number.isFinite(value))
-            return value > 0 ? 'inf' : '-inf';
-        if (Number.isSafeInteger(value))
-            return String(value);
-        // Past 2^53 a JS number is a float, and TOML integers would overflow int64 soon after.
-        if (Number.isInteger(value))
-            return value.toExponential();
-        const text = String(value);
-        return /[.eE]/.test(text) ? text : `${text}.0`;
-    }
-    if (typeof value === 'boolean')
-        return value ? 'true' : 'false';
-    // @iarna/toml's date classes print their own TOML form through toJSON (local dates stay local).
-    if (value instanceof Date)
-        return (value.toJSON() ?? value.toISOString()).replace(/^"|"$/g, '');
-    if (Array.isArray(value))
-        return `[${value.map(formatValue).join(', ')}]`;
-    if (isTable(value)) {
-        const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== null);
-        return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`;
-    }
-    throw new TypeError(`cannot write a ${typeof value} to TOML`);
-}
-/** A TOML basic string: `"` and `\` escaped, every control character as an escape, the rest verbatim. */
-function quoteString(value) {
-    let out = '"';
-    for (const ch of value) {
-        const code = ch.codePointAt(0);
-        if (ch === '"')
-            out += '\\"';
-        else if (ch === '\\')
-            out += '\\\\';
-        else if (ch === '\n')
-            out += '\\n';
-        else if (ch === '\t')
-            out += '\\t';
-        else if (ch === '\r')
-            out += '\\r';
-        else if (code < 0x20 || code === 0x7f)
-            out += `\\u${code.toString(16).padStart(4, '0')}`;
-        else if (code >= 0xd800 && code <= 0xdfff)
-            throw new TypeError('a string holds a lone UTF-16 surrogate, which TOML cannot represent');
-        else
-            out += ch;
-    }
-    return out + '"';
-}
-
-// EXTERNAL MODULE: ./node_modules/json5/lib/index.js
-var json5_lib = __nccwpck_require__(4841);
-var json5_lib_default = /*#__PURE__*/__nccwpck_require__.n(json5_lib);
-;// CONCATENATED MODULE: ./node_modules/@humanwhocodes/momoa/dist/momoa.js
-/**
- * @fileoverview Character codes.
- * @author Nicholas C. Zakas
- */
-
-const CHAR_0 = 48;          // 0
-const CHAR_1 = 49;          // 1
-const CHAR_9 = 57;          // 9
-const CHAR_BACKSLASH = 92;  // \
-const CHAR_DOLLAR = 36;     // $
-const CHAR_DOT = 46;        // .
-const CHAR_DOUBLE_QUOTE = 34; // "
-const CHAR_LOWER_A = 97;    // a
-const CHAR_LOWER_E = 101;         // e
-const CHAR_LOWER_F = 102;   // f
-const CHAR_LOWER_N = 110;   // n
-const CHAR_LOWER_T = 116;   // t
-const CHAR_LOWER_U = 117;   // u
-const CHAR_LOWER_X = 120;   // x
-const CHAR_LOWER_Z = 122;   // z
-const CHAR_MINUS = 45;      // -
-const CHAR_NEWLINE = 10;    // newline
-const CHAR_PLUS = 43;       // +
-const CHAR_RETURN = 13;     // return
-const CHAR_SINGLE_QUOTE = 39; // '
-const CHAR_SLASH = 47;      // /
-const CHAR_SPACE = 32;      // space
-const CHAR_TAB = 9;         // tab
-const CHAR_UNDERSCORE = 95; // _
-const CHAR_UPPER_A = 65;    // A
-const CHAR_UPPER_E = 69;          // E
-const CHAR_UPPER_F = 70;    // F
-const CHAR_UPPER_N = 78;    // N
-const CHAR_UPPER_X = 88;    // X
-const CHAR_UPPER_Z = 90;    // Z
-const CHAR_LOWER_B = 98;    // b
-const CHAR_LOWER_R = 114;   // r
-const CHAR_LOWER_V = 118;   // v
-const CHAR_LINE_SEPARATOR = 0x2028;
-const CHAR_PARAGRAPH_SEPARATOR = 0x2029;
-const CHAR_UPPER_I = 73;    // I
-const CHAR_STAR = 42;       // *
-const CHAR_VTAB = 11;            // U+000B Vertical tab
-const CHAR_FORM_FEED = 12;       // U+000C Form feed
-const CHAR_NBSP = 160;           // U+00A0 Non-breaking space
-const CHAR_BOM = 65279;          // U+FEFF
-const CHAR_NON_BREAKING_SPACE = 160;
-const CHAR_EN_QUAD = 8192;
-const CHAR_EM_QUAD = 8193;
-const CHAR_EN_SPACE = 8194;
-const CHAR_EM_SPACE = 8195;
-const CHAR_THREE_PER_EM_SPACE = 8196;
-const CHAR_FOUR_PER_EM_SPACE = 8197;
-const CHAR_SIX_PER_EM_SPACE = 8198;
-const CHAR_FIGURE_SPACE = 8199;
-const CHAR_PUNCTUATION_SPACE = 8200;
-const CHAR_THIN_SPACE = 8201;
-const CHAR_HAIR_SPACE = 8202;
-const CHAR_NARROW_NO_BREAK_SPACE = 8239;
-const CHAR_MEDIUM_MATHEMATICAL_SPACE = 8287;
-const CHAR_IDEOGRAPHIC_SPACE = 12288;
-
-/**
- * @fileoverview JSON syntax helpers
- * @author Nicholas C. Zakas
- */
-
-
-//-----------------------------------------------------------------------------
-// Types
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").TokenType} TokenType */
-
-//-----------------------------------------------------------------------------
-// Predefined Tokens
-//-----------------------------------------------------------------------------
-
-const LBRACKET = "[";
-const RBRACKET = "]";
-const LBRACE = "{";
-const RBRACE = "}";
-const COLON = ":";
-const momoa_COMMA = ",";
-
-const TRUE = "true";
-const FALSE = "false";
-const NULL = "null";
-const NAN$1 = "NaN";
-const INFINITY$1 = "Infinity";
-const QUOTE = "\"";
-
-const escapeToChar = new Map([
-    [CHAR_DOUBLE_QUOTE, QUOTE],
-    [CHAR_BACKSLASH, "\\"],
-    [CHAR_SLASH, "/"],
-    [CHAR_LOWER_B, "\b"],
-    [CHAR_LOWER_N, "\n"],
-    [CHAR_LOWER_F, "\f"],
-    [CHAR_LOWER_R, "\r"],
-    [CHAR_LOWER_T, "\t"]
-]);
-
-const json5EscapeToChar = new Map([
-    ...escapeToChar,
-    [CHAR_LOWER_V, "\v"],
-    [CHAR_0, "\0"]
-]);
-
-const charToEscape = new Map([
-    [QUOTE, QUOTE],
-    ["\\", "\\"],
-    ["/", "/"],
-    ["\b", "b"],
-    ["\n", "n"],
-    ["\f", "f"],
-    ["\r", "r"],
-    ["\t", "t"]
-]);
-
-const json5CharToEscape = new Map([
-    ...charToEscape,
-    ["\v", "v"],
-    ["\0", "0"],
-    ["\u2028", "u2028"],
-    ["\u2029", "u2029"]
-]);
-
-/** @type {Map<string,TokenType>} */
-const knownTokenTypes = new Map([
-    [LBRACKET, "LBracket"],
-    [RBRACKET, "RBracket"],
-    [LBRACE, "LBrace"],
-    [RBRACE, "RBrace"],
-    [COLON, "Colon"],
-    [momoa_COMMA, "Comma"],
-    [TRUE, "Boolean"],
-    [FALSE, "Boolean"],
-    [NULL, "Null"]
-]);
-
-/** @type {Map<string,TokenType>} */
-const knownJSON5TokenTypes = new Map([
-    ...knownTokenTypes,
-    [NAN$1, "Number"],
-    [INFINITY$1, "Number"]
-]);
-
-// JSON5
-const json5LineTerminators = new Set([
-    CHAR_NEWLINE,
-    CHAR_RETURN,
-    CHAR_LINE_SEPARATOR,
-    CHAR_PARAGRAPH_SEPARATOR
-]);
-
-/**
- * @fileoverview JSON tokenization/parsing errors
- * @author Nicholas C. Zakas
- */
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").Location} Location */
-/** @typedef {import("./typedefs.js").Token} Token */
-
-//-----------------------------------------------------------------------------
-// Errors
-//-----------------------------------------------------------------------------
-
-/**
- * Base class that attaches location to an error.
- */
-class ErrorWithLocation extends Error {
-
-    /**
-     * Creates a new instance.
-     * @param {string} message The error message to report. 
-     * @param {Location} loc The location information for the error.
-     */
-    constructor(message, { line, column, offset }) {
-        super(`${ message } (${ line }:${ column})`);
-
-        /**
-         * The line on which the error occurred.
-         * @type {number}
-         */
-        this.line = line;
-
-        /**
-         * The column on which the error occurred.
-         * @type {number}
-         */
-        this.column = column;
-        
-        /**
-         * The index into the string where the error occurred.
-         * @type {number}
-         */
-        this.offset = offset;
-    }
-
-}
-
-/**
- * Error thrown when an unexpected character is found during tokenizing.
- */
-class UnexpectedChar extends ErrorWithLocation {
-
-    /**
-     * Creates a new instance.
-     * @param {number} unexpected The character that was found.
-     * @param {Location} loc The location information for the found character.
-     */
-    constructor(unexpected, loc) {
-        super(`Unexpected character '${ String.fromCharCode(unexpected) }' found.`, loc);
-    }
-}
-
-/**
- * Error thrown when an unexpected identifier is found during tokenizing.
- */
-class UnexpectedIdentifier extends ErrorWithLocation {
-
-    /**
-     * Creates a new instance.
-     * @param {string} unexpected The character that was found.
-     * @param {Location} loc The location information for the found character.
-     */
-    constructor(unexpected, loc) {
-        super(`Unexpected identifier '${ unexpected }' found.`, loc);
-    }
-}
-
-/**
- * Error thrown when an unexpected token is found during parsing.
- */
-class UnexpectedToken extends ErrorWithLocation {
-
-    /**
-     * Creates a new instance.
-     * @param {Token} token The token that was found. 
-     */
-    constructor(token) {
-        super(`Unexpected token ${ token.type } found.`, token.loc.start);
-    }
-}
-
-/**
- * Error thrown when the end of input is found where it isn't expected.
- */
-class UnexpectedEOF extends ErrorWithLocation {
-
-    /**
-     * Creates a new instance.
-     * @param {Location} loc The location information for the found character.
-     */
-    constructor(loc) {
-        super("Unexpected end of input found.", loc);
-    }
-}
-
-/*
- * The following is extracted from https://github.com/json5/json5/
- *
- * MIT License
- * 
- * Copyright (c) 2012-2018 Aseem Kishore, and others.
- * 
- * Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated documentation files (the "Software"), to deal in the Software without restriction, including without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the following conditions:
- * 
- * The above copyright notice and this permission notice shall be included in all copies or substantial portions of the Software.
- * 
- * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
-*/
-
-const ID_Start = /[\xAA\xB5\xBA\xC0-\xD6\xD8-\xF6\xF8-\u02C1\u02C6-\u02D1\u02E0-\u02E4\u02EC\u02EE\u0370-\u0374\u0376\u0377\u037A-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u048A-\u052F\u0531-\u0556\u0559\u0561-\u0587\u05D0-\u05EA\u05F0-\u05F2\u0620-\u064A\u066E\u066F\u0671-\u06D3\u06D5\u06E5\u06E6\u06EE\u06EF\u06FA-\u06FC\u06FF\u0710\u0712-\u072F\u074D-\u07A5\u07B1\u07CA-\u07EA\u07F4\u07F5\u07FA\u0800-\u0815\u081A\u0824\u0828\u0840-\u0858\u0860-\u086A\u08A0-\u08B4\u08B6-\u08BD\u0904-\u0939\u093D\u0950\u0958-\u0961\u0971-\u0980\u0985-\u098C\u098F\u0990\u0993-\u09A8\u09AA-\u09B0\u09B2\u09B6-\u09B9\u09BD\u09CE\u09DC\u09DD\u09DF-\u09E1\u09F0\u09F1\u09FC\u0A05-\u0A0A\u0A0F\u0A10\u0A13-\u0A28\u0A2A-\u0A30\u0A32\u0A33\u0A35\u0A36\u0A38\u0A39\u0A59-\u0A5C\u0A5E\u0A72-\u0A74\u0A85-\u0A8D\u0A8F-\u0A91\u0A93-\u0AA8\u0AAA-\u0AB0\u0AB2\u0AB3\u0AB5-\u0AB9\u0ABD\u0AD0\u0AE0\u0AE1\u0AF9\u0B05-\u0B0C\u0B0F\u0B10\u0B13-\u0B28\u0B2A-\u0B30\u0B32\u0B33\u0B35-\u0B39\u0B3D\u0B5C\u0B5D\u0B5F-\u0B61\u0B71\u0B83\u0B85-\u0B8A\u0B8E-\u0B90\u0B92-\u0B95\u0B99\u0B9A\u0B9C\u0B9E\u0B9F\u0BA3\u0BA4\u0BA8-\u0BAA\u0BAE-\u0BB9\u0BD0\u0C05-\u0C0C\u0C0E-\u0C10\u0C12-\u0C28\u0C2A-\u0C39\u0C3D\u0C58-\u0C5A\u0C60\u0C61\u0C80\u0C85-\u0C8C\u0C8E-\u0C90\u0C92-\u0CA8\u0CAA-\u0CB3\u0CB5-\u0CB9\u0CBD\u0CDE\u0CE0\u0CE1\u0CF1\u0CF2\u0D05-\u0D0C\u0D0E-\u0D10\u0D12-\u0D3A\u0D3D\u0D4E\u0D54-\u0D56\u0D5F-\u0D61\u0D7A-\u0D7F\u0D85-\u0D96\u0D9A-\u0DB1\u0DB3-\u0DBB\u0DBD\u0DC0-\u0DC6\u0E01-\u0E30\u0E32\u0E33\u0E40-\u0E46\u0E81\u0E82\u0E84\u0E87\u0E88\u0E8A\u0E8D\u0E94-\u0E97\u0E99-\u0E9F\u0EA1-\u0EA3\u0EA5\u0EA7\u0EAA\u0EAB\u0EAD-\u0EB0\u0EB2\u0EB3\u0EBD\u0EC0-\u0EC4\u0EC6\u0EDC-\u0EDF\u0F00\u0F40-\u0F47\u0F49-\u0F6C\u0F88-\u0F8C\u1000-\u102A\u103F\u1050-\u1055\u105A-\u105D\u1061\u1065\u1066\u106E-\u1070\u1075-\u1081\u108E\u10A0-\u10C5\u10C7\u10CD\u10D0-\u10FA\u10FC-\u1248\u124A-\u124D\u1250-\u1256\u1258\u125A-\u125D\u1260-\u1288\u128A-\u128D\u1290-\u12B0\u12B2-\u12B5\u12B8-\u12BE\u12C0\u12C2-\u12C5\u12C8-\u12D6\u12D8-\u1310\u1312-\u1315\u1318-\u135A\u1380-\u138F\u13A0-\u13F5\u13F8-\u13FD\u1401-\u166C\u166F-\u167F\u1681-\u169A\u16A0-\u16EA\u16EE-\u16F8\u1700-\u170C\u170E-\u1711\u1720-\u1731\u1740-\u1751\u1760-\u176C\u176E-\u1770\u1780-\u17B3\u17D7\u17DC\u1820-\u1877\u1880-\u1884\u1887-\u18A8\u18AA\u18B0-\u18F5\u1900-\u191E\u1950-\u196D\u1970-\u1974\u1980-\u19AB\u19B0-\u19C9\u1A00-\u1A16\u1A20-\u1A54\u1AA7\u1B05-\u1B33\u1B45-\u1B4B\u1B83-\u1BA0\u1BAE\u1BAF\u1BBA-\u1BE5\u1C00-\u1C23\u1C4D-\u1C4F\u1C5A-\u1C7D\u1C80-\u1C88\u1CE9-\u1CEC\u1CEE-\u1CF1\u1CF5\u1CF6\u1D00-\u1DBF\u1E00-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u2071\u207F\u2090-\u209C\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2139\u213C-\u213F\u2145-\u2149\u214E\u2160-\u2188\u2C00-\u2C2E\u2C30-\u2C5E\u2C60-\u2CE4\u2CEB-\u2CEE\u2CF2\u2CF3\u2D00-\u2D25\u2D27\u2D2D\u2D30-\u2D67\u2D6F\u2D80-\u2D96\u2DA0-\u2DA6\u2DA8-\u2DAE\u2DB0-\u2DB6\u2DB8-\u2DBE\u2DC0-\u2DC6\u2DC8-\u2DCE\u2DD0-\u2DD6\u2DD8-\u2DDE\u2E2F\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303C\u3041-\u3096\u309D-\u309F\u30A1-\u30FA\u30FC-\u30FF\u3105-\u312E\u3131-\u318E\u31A0-\u31BA\u31F0-\u31FF\u3400-\u4DB5\u4E00-\u9FEA\uA000-\uA48C\uA4D0-\uA4FD\uA500-\uA60C\uA610-\uA61F\uA62A\uA62B\uA640-\uA66E\uA67F-\uA69D\uA6A0-\uA6EF\uA717-\uA71F\uA722-\uA788\uA78B-\uA7AE\uA7B0-\uA7B7\uA7F7-\uA801\uA803-\uA805\uA807-\uA80A\uA80C-\uA822\uA840-\uA873\uA882-\uA8B3\uA8F2-\uA8F7\uA8FB\uA8FD\uA90A-\uA925\uA930-\uA946\uA960-\uA97C\uA984-\uA9B2\uA9CF\uA9E0-\uA9E4\uA9E6-\uA9EF\uA9FA-\uA9FE\uAA00-\uAA28\uAA40-\uAA42\uAA44-\uAA4B\uAA60-\uAA76\uAA7A\uAA7E-\uAAAF\uAAB1\uAAB5\uAAB6\uAAB9-\uAABD\uAAC0\uAAC2\uAADB-\uAADD\uAAE0-\uAAEA\uAAF2-\uAAF4\uAB01-\uAB06\uAB09-\uAB0E\uAB11-\uAB16\uAB20-\uAB26\uAB28-\uAB2E\uAB30-\uAB5A\uAB5C-\uAB65\uAB70-\uABE2\uAC00-\uD7A3\uD7B0-\uD7C6\uD7CB-\uD7FB\uF900-\uFA6D\uFA70-\uFAD9\uFB00-\uFB06\uFB13-\uFB17\uFB1D\uFB1F-\uFB28\uFB2A-\uFB36\uFB38-\uFB3C\uFB3E\uFB40\uFB41\uFB43\uFB44\uFB46-\uFBB1\uFBD3-\uFD3D\uFD50-\uFD8F\uFD92-\uFDC7\uFDF0-\uFDFB\uFE70-\uFE74\uFE76-\uFEFC\uFF21-\uFF3A\uFF41-\uFF5A\uFF66-\uFFBE\uFFC2-\uFFC7\uFFCA-\uFFCF\uFFD2-\uFFD7\uFFDA-\uFFDC]|\uD800[\uDC00-\uDC0B\uDC0D-\uDC26\uDC28-\uDC3A\uDC3C\uDC3D\uDC3F-\uDC4D\uDC50-\uDC5D\uDC80-\uDCFA\uDD40-\uDD74\uDE80-\uDE9C\uDEA0-\uDED0\uDF00-\uDF1F\uDF2D-\uDF4A\uDF50-\uDF75\uDF80-\uDF9D\uDFA0-\uDFC3\uDFC8-\uDFCF\uDFD1-\uDFD5]|\uD801[\uDC00-\uDC9D\uDCB0-\uDCD3\uDCD8-\uDCFB\uDD00-\uDD27\uDD30-\uDD63\uDE00-\uDF36\uDF40-\uDF55\uDF60-\uDF67]|\uD802[\uDC00-\uDC05\uDC08\uDC0A-\uDC35\uDC37\uDC38\uDC3C\uDC3F-\uDC55\uDC60-\uDC76\uDC80-\uDC9E\uDCE0-\uDCF2\uDCF4\uDCF5\uDD00-\uDD15\uDD20-\uDD39\uDD80-\uDDB7\uDDBE\uDDBF\uDE00\uDE10-\uDE13\uDE15-\uDE17\uDE19-\uDE33\uDE60-\uDE7C\uDE80-\uDE9C\uDEC0-\uDEC7\uDEC9-\uDEE4\uDF00-\uDF35\uDF40-\uDF55\uDF60-\uDF72\uDF80-\uDF91]|\uD803[\uDC00-\uDC48\uDC80-\uDCB2\uDCC0-\uDCF2]|\uD804[\uDC03-\uDC37\uDC83-\uDCAF\uDCD0-\uDCE8\uDD03-\uDD26\uDD50-\uDD72\uDD76\uDD83-\uDDB2\uDDC1-\uDDC4\uDDDA\uDDDC\uDE00-\uDE11\uDE13-\uDE2B\uDE80-\uDE86\uDE88\uDE8A-\uDE8D\uDE8F-\uDE9D\uDE9F-\uDEA8\uDEB0-\uDEDE\uDF05-\uDF0C\uDF0F\uDF10\uDF13-\uDF28\uDF2A-\uDF30\uDF32\uDF33\uDF35-\uDF39\uDF3D\uDF50\uDF5D-\uDF61]|\uD805[\uDC00-\uDC34\uDC47-\uDC4A\uDC80-\uDCAF\uDCC4\uDCC5\uDCC7\uDD80-\uDDAE\uDDD8-\uDDDB\uDE00-\uDE2F\uDE44\uDE80-\uDEAA\uDF00-\uDF19]|\uD806[\uDCA0-\uDCDF\uDCFF\uDE00\uDE0B-\uDE32\uDE3A\uDE50\uDE5C-\uDE83\uDE86-\uDE89\uDEC0-\uDEF8]|\uD807[\uDC00-\uDC08\uDC0A-\uDC2E\uDC40\uDC72-\uDC8F\uDD00-\uDD06\uDD08\uDD09\uDD0B-\uDD30\uDD46]|\uD808[\uDC00-\uDF99]|\uD809[\uDC00-\uDC6E\uDC80-\uDD43]|[\uD80C\uD81C-\uD820\uD840-\uD868\uD86A-\uD86C\uD86F-\uD872\uD874-\uD879][\uDC00-\uDFFF]|\uD80D[\uDC00-\uDC2E]|\uD811[\uDC00-\uDE46]|\uD81A[\uDC00-\uDE38\uDE40-\uDE5E\uDED0-\uDEED\uDF00-\uDF2F\uDF40-\uDF43\uDF63-\uDF77\uDF7D-\uDF8F]|\uD81B[\uDF00-\uDF44\uDF50\uDF93-\uDF9F\uDFE0\uDFE1]|\uD821[\uDC00-\uDFEC]|\uD822[\uDC00-\uDEF2]|\uD82C[\uDC00-\uDD1E\uDD70-\uDEFB]|\uD82F[\uDC00-\uDC6A\uDC70-\uDC7C\uDC80-\uDC88\uDC90-\uDC99]|\uD835[\uDC00-\uDC54\uDC56-\uDC9C\uDC9E\uDC9F\uDCA2\uDCA5\uDCA6\uDCA9-\uDCAC\uDCAE-\uDCB9\uDCBB\uDCBD-\uDCC3\uDCC5-\uDD05\uDD07-\uDD0A\uDD0D-\uDD14\uDD16-\uDD1C\uDD1E-\uDD39\uDD3B-\uDD3E\uDD40-\uDD44\uDD46\uDD4A-\uDD50\uDD52-\uDEA5\uDEA8-\uDEC0\uDEC2-\uDEDA\uDEDC-\uDEFA\uDEFC-\uDF14\uDF16-\uDF34\uDF36-\uDF4E\uDF50-\uDF6E\uDF70-\uDF88\uDF8A-\uDFA8\uDFAA-\uDFC2\uDFC4-\uDFCB]|\uD83A[\uDC00-\uDCC4\uDD00-\uDD43]|\uD83B[\uDE00-\uDE03\uDE05-\uDE1F\uDE21\uDE22\uDE24\uDE27\uDE29-\uDE32\uDE34-\uDE37\uDE39\uDE3B\uDE42\uDE47\uDE49\uDE4B\uDE4D-\uDE4F\uDE51\uDE52\uDE54\uDE57\uDE59\uDE5B\uDE5D\uDE5F\uDE61\uDE62\uDE64\uDE67-\uDE6A\uDE6C-\uDE72\uDE74-\uDE77\uDE79-\uDE7C\uDE7E\uDE80-\uDE89\uDE8B-\uDE9B\uDEA1-\uDEA3\uDEA5-\uDEA9\uDEAB-\uDEBB]|\uD869[\uDC00-\uDED6\uDF00-\uDFFF]|\uD86D[\uDC00-\uDF34\uDF40-\uDFFF]|\uD86E[\uDC00-\uDC1D\uDC20-\uDFFF]|\uD873[\uDC00-\uDEA1\uDEB0-\uDFFF]|\uD87A[\uDC00-\uDFE0]|\uD87E[\uDC00-\uDE1D]/;
-// eslint-disable-next-line no-misleading-character-class
-const ID_Continue = /[\xAA\xB5\xBA\xC0-\xD6\xD8-\xF6\xF8-\u02C1\u02C6-\u02D1\u02E0-\u02E4\u02EC\u02EE\u0300-\u0374\u0376\u0377\u037A-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u0483-\u0487\u048A-\u052F\u0531-\u0556\u0559\u0561-\u0587\u0591-\u05BD\u05BF\u05C1\u05C2\u05C4\u05C5\u05C7\u05D0-\u05EA\u05F0-\u05F2\u0610-\u061A\u0620-\u0669\u066E-\u06D3\u06D5-\u06DC\u06DF-\u06E8\u06EA-\u06FC\u06FF\u0710-\u074A\u074D-\u07B1\u07C0-\u07F5\u07FA\u0800-\u082D\u0840-\u085B\u0860-\u086A\u08A0-\u08B4\u08B6-\u08BD\u08D4-\u08E1\u08E3-\u0963\u0966-\u096F\u0971-\u0983\u0985-\u098C\u098F\u0990\u0993-\u09A8\u09AA-\u09B0\u09B2\u09B6-\u09B9\u09BC-\u09C4\u09C7\u09C8\u09CB-\u09CE\u09D7\u09DC\u09DD\u09DF-\u09E3\u09E6-\u09F1\u09FC\u0A01-\u0A03\u0A05-\u0A0A\u0A0F\u0A10\u0A13-\u0A28\u0A2A-\u0A30\u0A32\u0A33\u0A35\u0A36\u0A38\u0A39\u0A3C\u0A3E-\u0A42\u0A47\u0A48\u0A4B-\u0A4D\u0A51\u0A59-\u0A5C\u0A5E\u0A66-\u0A75\u0A81-\u0A83\u0A85-\u0A8D\u0A8F-\u0A91\u0A93-\u0AA8\u0AAA-\u0AB0\u0AB2\u0AB3\u0AB5-\u0AB9\u0ABC-\u0AC5\u0AC7-\u0AC9\u0ACB-\u0ACD\u0AD0\u0AE0-\u0AE3\u0AE6-\u0AEF\u0AF9-\u0AFF\u0B01-\u0B03\u0B05-\u0B0C\u0B0F\u0B10\u0B13-\u0B28\u0B2A-\u0B30\u0B32\u0B33\u0B35-\u0B39\u0B3C-\u0B44\u0B47\u0B48\u0B4B-\u0B4D\u0B56\u0B57\u0B5C\u0B5D\u0B5F-\u0B63\u0B66-\u0B6F\u0B71\u0B82\u0B83\u0B85-\u0B8A\u0B8E-\u0B90\u0B92-\u0B95\u0B99\u0B9A\u0B9C\u0B9E\u0B9F\u0BA3\u0BA4\u0BA8-\u0BAA\u0BAE-\u0BB9\u0BBE-\u0BC2\u0BC6-\u0BC8\u0BCA-\u0BCD\u0BD0\u0BD7\u0BE6-\u0BEF\u0C00-\u0C03\u0C05-\u0C0C\u0C0E-\u0C10\u0C12-\u0C28\u0C2A-\u0C39\u0C3D-\u0C44\u0C46-\u0C48\u0C4A-\u0C4D\u0C55\u0C56\u0C58-\u0C5A\u0C60-\u0C63\u0C66-\u0C6F\u0C80-\u0C83\u0C85-\u0C8C\u0C8E-\u0C90\u0C92-\u0CA8\u0CAA-\u0CB3\u0CB5-\u0CB9\u0CBC-\u0CC4\u0CC6-\u0CC8\u0CCA-\u0CCD\u0CD5\u0CD6\u0CDE\u0CE0-\u0CE3\u0CE6-\u0CEF\u0CF1\u0CF2\u0D00-\u0D03\u0D05-\u0D0C\u0D0E-\u0D10\u0D12-\u0D44\u0D46-\u0D48\u0D4A-\u0D4E\u0D54-\u0D57\u0D5F-\u0D63\u0D66-\u0D6F\u0D7A-\u0D7F\u0D82\u0D83\u0D85-\u0D96\u0D9A-\u0DB1\u0DB3-\u0DBB\u0DBD\u0DC0-\u0DC6\u0DCA\u0DCF-\u0DD4\u0DD6\u0DD8-\u0DDF\u0DE6-\u0DEF\u0DF2\u0DF3\u0E01-\u0E3A\u0E40-\u0E4E\u0E50-\u0E59\u0E81\u0E82\u0E84\u0E87\u0E88\u0E8A\u0E8D\u0E94-\u0E97\u0E99-\u0E9F\u0EA1-\u0EA3\u0EA5\u0EA7\u0EAA\u0EAB\u0EAD-\u0EB9\u0EBB-\u0EBD\u0EC0-\u0EC4\u0EC6\u0EC8-\u0ECD\u0ED0-\u0ED9\u0EDC-\u0EDF\u0F00\u0F18\u0F19\u0F20-\u0F29\u0F35\u0F37\u0F39\u0F3E-\u0F47\u0F49-\u0F6C\u0F71-\u0F84\u0F86-\u0F97\u0F99-\u0FBC\u0FC6\u1000-\u1049\u1050-\u109D\u10A0-\u10C5\u10C7\u10CD\u10D0-\u10FA\u10FC-\u1248\u124A-\u124D\u1250-\u1256\u1258\u125A-\u125D\u1260-\u1288\u128A-\u128D\u1290-\u12B0\u12B2-\u12B5\u12B8-\u12BE\u12C0\u12C2-\u12C5\u12C8-\u12D6\u12D8-\u1310\u1312-\u1315\u1318-\u135A\u135D-\u135F\u1380-\u138F\u13A0-\u13F5\u13F8-\u13FD\u1401-\u166C\u166F-\u167F\u1681-\u169A\u16A0-\u16EA\u16EE-\u16F8\u1700-\u170C\u170E-\u1714\u1720-\u1734\u1740-\u1753\u1760-\u176C\u176E-\u1770\u1772\u1773\u1780-\u17D3\u17D7\u17DC\u17DD\u17E0-\u17E9\u180B-\u180D\u1810-\u1819\u1820-\u1877\u1880-\u18AA\u18B0-\u18F5\u1900-\u191E\u1920-\u192B\u1930-\u193B\u1946-\u196D\u1970-\u1974\u1980-\u19AB\u19B0-\u19C9\u19D0-\u19D9\u1A00-\u1A1B\u1A20-\u1A5E\u1A60-\u1A7C\u1A7F-\u1A89\u1A90-\u1A99\u1AA7\u1AB0-\u1ABD\u1B00-\u1B4B\u1B50-\u1B59\u1B6B-\u1B73\u1B80-\u1BF3\u1C00-\u1C37\u1C40-\u1C49\u1C4D-\u1C7D\u1C80-\u1C88\u1CD0-\u1CD2\u1CD4-\u1CF9\u1D00-\u1DF9\u1DFB-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u203F\u2040\u2054\u2071\u207F\u2090-\u209C\u20D0-\u20DC\u20E1\u20E5-\u20F0\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2139\u213C-\u213F\u2145-\u2149\u214E\u2160-\u2188\u2C00-\u2C2E\u2C30-\u2C5E\u2C60-\u2CE4\u2CEB-\u2CF3\u2D00-\u2D25\u2D27\u2D2D\u2D30-\u2D67\u2D6F\u2D7F-\u2D96\u2DA0-\u2DA6\u2DA8-\u2DAE\u2DB0-\u2DB6\u2DB8-\u2DBE\u2DC0-\u2DC6\u2DC8-\u2DCE\u2DD0-\u2DD6\u2DD8-\u2DDE\u2DE0-\u2DFF\u2E2F\u3005-\u3007\u3021-\u302F\u3031-\u3035\u3038-\u303C\u3041-\u3096\u3099\u309A\u309D-\u309F\u30A1-\u30FA\u30FC-\u30FF\u3105-\u312E\u3131-\u318E\u31A0-\u31BA\u31F0-\u31FF\u3400-\u4DB5\u4E00-\u9FEA\uA000-\uA48C\uA4D0-\uA4FD\uA500-\uA60C\uA610-\uA62B\uA640-\uA66F\uA674-\uA67D\uA67F-\uA6F1\uA717-\uA71F\uA722-\uA788\uA78B-\uA7AE\uA7B0-\uA7B7\uA7F7-\uA827\uA840-\uA873\uA880-\uA8C5\uA8D0-\uA8D9\uA8E0-\uA8F7\uA8FB\uA8FD\uA900-\uA92D\uA930-\uA953\uA960-\uA97C\uA980-\uA9C0\uA9CF-\uA9D9\uA9E0-\uA9FE\uAA00-\uAA36\uAA40-\uAA4D\uAA50-\uAA59\uAA60-\uAA76\uAA7A-\uAAC2\uAADB-\uAADD\uAAE0-\uAAEF\uAAF2-\uAAF6\uAB01-\uAB06\uAB09-\uAB0E\uAB11-\uAB16\uAB20-\uAB26\uAB28-\uAB2E\uAB30-\uAB5A\uAB5C-\uAB65\uAB70-\uABEA\uABEC\uABED\uABF0-\uABF9\uAC00-\uD7A3\uD7B0-\uD7C6\uD7CB-\uD7FB\uF900-\uFA6D\uFA70-\uFAD9\uFB00-\uFB06\uFB13-\uFB17\uFB1D-\uFB28\uFB2A-\uFB36\uFB38-\uFB3C\uFB3E\uFB40\uFB41\uFB43\uFB44\uFB46-\uFBB1\uFBD3-\uFD3D\uFD50-\uFD8F\uFD92-\uFDC7\uFDF0-\uFDFB\uFE00-\uFE0F\uFE20-\uFE2F\uFE33\uFE34\uFE4D-\uFE4F\uFE70-\uFE74\uFE76-\uFEFC\uFF10-\uFF19\uFF21-\uFF3A\uFF3F\uFF41-\uFF5A\uFF66-\uFFBE\uFFC2-\uFFC7\uFFCA-\uFFCF\uFFD2-\uFFD7\uFFDA-\uFFDC]|\uD800[\uDC00-\uDC0B\uDC0D-\uDC26\uDC28-\uDC3A\uDC3C\uDC3D\uDC3F-\uDC4D\uDC50-\uDC5D\uDC80-\uDCFA\uDD40-\uDD74\uDDFD\uDE80-\uDE9C\uDEA0-\uDED0\uDEE0\uDF00-\uDF1F\uDF2D-\uDF4A\uDF50-\uDF7A\uDF80-\uDF9D\uDFA0-\uDFC3\uDFC8-\uDFCF\uDFD1-\uDFD5]|\uD801[\uDC00-\uDC9D\uDCA0-\uDCA9\uDCB0-\uDCD3\uDCD8-\uDCFB\uDD00-\uDD27\uDD30-\uDD63\uDE00-\uDF36\uDF40-\uDF55\uDF60-\uDF67]|\uD802[\uDC00-\uDC05\uDC08\uDC0A-\uDC35\uDC37\uDC38\uDC3C\uDC3F-\uDC55\uDC60-\uDC76\uDC80-\uDC9E\uDCE0-\uDCF2\uDCF4\uDCF5\uDD00-\uDD15\uDD20-\uDD39\uDD80-\uDDB7\uDDBE\uDDBF\uDE00-\uDE03\uDE05\uDE06\uDE0C-\uDE13\uDE15-\uDE17\uDE19-\uDE33\uDE38-\uDE3A\uDE3F\uDE60-\uDE7C\uDE80-\uDE9C\uDEC0-\uDEC7\uDEC9-\uDEE6\uDF00-\uDF35\uDF40-\uDF55\uDF60-\uDF72\uDF80-\uDF91]|\uD803[\uDC00-\uDC48\uDC80-\uDCB2\uDCC0-\uDCF2]|\uD804[\uDC00-\uDC46\uDC66-\uDC6F\uDC7F-\uDCBA\uDCD0-\uDCE8\uDCF0-\uDCF9\uDD00-\uDD34\uDD36-\uDD3F\uDD50-\uDD73\uDD76\uDD80-\uDDC4\uDDCA-\uDDCC\uDDD0-\uDDDA\uDDDC\uDE00-\uDE11\uDE13-\uDE37\uDE3E\uDE80-\uDE86\uDE88\uDE8A-\uDE8D\uDE8F-\uDE9D\uDE9F-\uDEA8\uDEB0-\uDEEA\uDEF0-\uDEF9\uDF00-\uDF03\uDF05-\uDF0C\uDF0F\uDF10\uDF13-\uDF28\uDF2A-\uDF30\uDF32\uDF33\uDF35-\uDF39\uDF3C-\uDF44\uDF47\uDF48\uDF4B-\uDF4D\uDF50\uDF57\uDF5D-\uDF63\uDF66-\uDF6C\uDF70-\uDF74]|\uD805[\uDC00-\uDC4A\uDC50-\uDC59\uDC80-\uDCC5\uDCC7\uDCD0-\uDCD9\uDD80-\uDDB5\uDDB8-\uDDC0\uDDD8-\uDDDD\uDE00-\uDE40\uDE44\uDE50-\uDE59\uDE80-\uDEB7\uDEC0-\uDEC9\uDF00-\uDF19\uDF1D-\uDF2B\uDF30-\uDF39]|\uD806[\uDCA0-\uDCE9\uDCFF\uDE00-\uDE3E\uDE47\uDE50-\uDE83\uDE86-\uDE99\uDEC0-\uDEF8]|\uD807[\uDC00-\uDC08\uDC0A-\uDC36\uDC38-\uDC40\uDC50-\uDC59\uDC72-\uDC8F\uDC92-\uDCA7\uDCA9-\uDCB6\uDD00-\uDD06\uDD08\uDD09\uDD0B-\uDD36\uDD3A\uDD3C\uDD3D\uDD3F-\uDD47\uDD50-\uDD59]|\uD808[\uDC00-\uDF99]|\uD809[\uDC00-\uDC6E\uDC80-\uDD43]|[\uD80C\uD81C-\uD820\uD840-\uD868\uD86A-\uD86C\uD86F-\uD872\uD874-\uD879][\uDC00-\uDFFF]|\uD80D[\uDC00-\uDC2E]|\uD811[\uDC00-\uDE46]|\uD81A[\uDC00-\uDE38\uDE40-\uDE5E\uDE60-\uDE69\uDED0-\uDEED\uDEF0-\uDEF4\uDF00-\uDF36\uDF40-\uDF43\uDF50-\uDF59\uDF63-\uDF77\uDF7D-\uDF8F]|\uD81B[\uDF00-\uDF44\uDF50-\uDF7E\uDF8F-\uDF9F\uDFE0\uDFE1]|\uD821[\uDC00-\uDFEC]|\uD822[\uDC00-\uDEF2]|\uD82C[\uDC00-\uDD1E\uDD70-\uDEFB]|\uD82F[\uDC00-\uDC6A\uDC70-\uDC7C\uDC80-\uDC88\uDC90-\uDC99\uDC9D\uDC9E]|\uD834[\uDD65-\uDD69\uDD6D-\uDD72\uDD7B-\uDD82\uDD85-\uDD8B\uDDAA-\uDDAD\uDE42-\uDE44]|\uD835[\uDC00-\uDC54\uDC56-\uDC9C\uDC9E\uDC9F\uDCA2\uDCA5\uDCA6\uDCA9-\uDCAC\uDCAE-\uDCB9\uDCBB\uDCBD-\uDCC3\uDCC5-\uDD05\uDD07-\uDD0A\uDD0D-\uDD14\uDD16-\uDD1C\uDD1E-\uDD39\uDD3B-\uDD3E\uDD40-\uDD44\uDD46\uDD4A-\uDD50\uDD52-\uDEA5\uDEA8-\uDEC0\uDEC2-\uDEDA\uDEDC-\uDEFA\uDEFC-\uDF14\uDF16-\uDF34\uDF36-\uDF4E\uDF50-\uDF6E\uDF70-\uDF88\uDF8A-\uDFA8\uDFAA-\uDFC2\uDFC4-\uDFCB\uDFCE-\uDFFF]|\uD836[\uDE00-\uDE36\uDE3B-\uDE6C\uDE75\uDE84\uDE9B-\uDE9F\uDEA1-\uDEAF]|\uD838[\uDC00-\uDC06\uDC08-\uDC18\uDC1B-\uDC21\uDC23\uDC24\uDC26-\uDC2A]|\uD83A[\uDC00-\uDCC4\uDCD0-\uDCD6\uDD00-\uDD4A\uDD50-\uDD59]|\uD83B[\uDE00-\uDE03\uDE05-\uDE1F\uDE21\uDE22\uDE24\uDE27\uDE29-\uDE32\uDE34-\uDE37\uDE39\uDE3B\uDE42\uDE47\uDE49\uDE4B\uDE4D-\uDE4F\uDE51\uDE52\uDE54\uDE57\uDE59\uDE5B\uDE5D\uDE5F\uDE61\uDE62\uDE64\uDE67-\uDE6A\uDE6C-\uDE72\uDE74-\uDE77\uDE79-\uDE7C\uDE7E\uDE80-\uDE89\uDE8B-\uDE9B\uDEA1-\uDEA3\uDEA5-\uDEA9\uDEAB-\uDEBB]|\uD869[\uDC00-\uDED6\uDF00-\uDFFF]|\uD86D[\uDC00-\uDF34\uDF40-\uDFFF]|\uD86E[\uDC00-\uDC1D\uDC20-\uDFFF]|\uD873[\uDC00-\uDEA1\uDEB0-\uDFFF]|\uD87A[\uDC00-\uDFE0]|\uD87E[\uDC00-\uDE1D]|\uDB40[\uDD00-\uDDEF]/;
-
-/**
- * @fileoverview A charactor code reader.
- * @author Nicholas C. Zakas
- */
-
-//-----------------------------------------------------------------------------
-// Type Definitions
-//-----------------------------------------------------------------------------
-
-
-//-----------------------------------------------------------------------------
-// Data
-//-----------------------------------------------------------------------------
-
-const CHAR_CR = 13; // \r
-const CHAR_LF = 10; // \n
-
-//-----------------------------------------------------------------------------
-// CharCodeReader
-//-----------------------------------------------------------------------------
-
-/**
- * A reader that reads character codes from a string.
- */
-class CharCodeReader {
-
-    /**
-     * The text to read from.
-     * @type {string}
-     */
-    #text = "";
-
-    /**
-     * The current line number.
-     * @type {number}
-     */
-    #line = 1;
-
-    /**
-     * The current column number.
-     * @type {number}
-     */
-    #column = 0;
-
-    /**
-     * The current offset in the text.
-     * @type {number}
-     */
-    #offset = -1;
-
-    /**
-     * Whether the last character read was a new line.
-     * @type {boolean}
-     */
-    #newLine = false;
-
-    /**
-     * The last character code read.
-     * @type {number}
-     */
-    #last = -1;
-
-    /**
-     * Whether the reader has ended.
-     * @type {boolean}
-     */
-    #ended = false;
-
-    /**
-     * Creates a new instance.
-     * @param {string} text The text to read from
-     */
-    constructor(text) {
-        this.#text = text;
-    }
-
-    /**
-     * Ends the reader.
-     * @returns {void}
-     */
-    #end() {
-        if (this.#ended) {
-            return;
-        }
-
-        this.#column++;
-        this.#offset++;
-        this.#last = -1;
-        this.#ended = true;
-    }
-
-    /**
-     * Returns the current position of the reader.
-     * @returns {Location} An object with line, column, and offset properties.
-     */
-    locate() {
-        return {
-            line: this.#line,
-            column: this.#column,
-            offset: this.#offset
-        };
-    }
-
-    /**
-     * Reads the next character code in the text.
-     * @returns {number} The next character code, or -1 if there are no more characters.
-     */
-    next() {
-        if (this.#offset >= this.#text.length - 1) {
-            this.#end();
-            return -1;
-        }
-
-        this.#offset++;
-        const charCode = this.#text.charCodeAt(this.#offset);
-
-        if (this.#newLine) {
-            this.#line++;
-            this.#column = 1;
-            this.#newLine = false;
-        } else {
-            this.#column++;
-        }
-
-        if (charCode === CHAR_CR) {
-            this.#newLine = true;
-
-            // if we already see a \r, just ignore upcoming \n
-            if (this.peek() === CHAR_LF) {
-                this.#offset++;
-            }
-        } else if (charCode === CHAR_LF) {
-            this.#newLine = true;
-        }
-
-        this.#last = charCode;
-
-        return charCode;
-    }
-
-    /**
-     * Peeks at the next character code in the text.
-     * @returns {number} The next character code, or -1 if there are no more characters.
-     */
-    peek() {
-        if (this.#offset === this.#text.length - 1) {
-            return -1;
-        }
-
-        return this.#text.charCodeAt(this.#offset + 1);
-    }
-
-    /**
-     * Determines if the next character code in the text matches a specific character code.
-     * @param {(number) => boolean} fn A function to call on the next character.
-     * @returns {boolean} True if the next character code matches, false if not.
-     */ 
-    match(fn) {
-        if (fn(this.peek())) {
-            this.next();
-            return true;
-        }
-
-        return false;
-    }
-
-    /**
-     * Returns the last character code read.
-     * @returns {number} The last character code read.
-     */
-    current() {
-        return this.#last;
-    }
-
-
-}
-
-/**
- * @fileoverview JSON tokenizer
- * @author Nicholas C. Zakas
- */
-
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").Range} Range */
-/** @typedef {import("./typedefs.js").TokenizeOptions} TokenizeOptions */
-
-//-----------------------------------------------------------------------------
-// Helpers
-//-----------------------------------------------------------------------------
-
-const INFINITY = "Infinity";
-const NAN = "NaN";
-
-const keywordStarts = new Set([CHAR_LOWER_T, CHAR_LOWER_F, CHAR_LOWER_N]);
-const whitespace = new Set([CHAR_SPACE, CHAR_TAB, CHAR_NEWLINE, CHAR_RETURN]);
-const json5Whitespace = new Set([
-    ...whitespace,
-    CHAR_VTAB,
-    CHAR_FORM_FEED,
-    CHAR_NBSP,
-    CHAR_LINE_SEPARATOR,
-    CHAR_PARAGRAPH_SEPARATOR,
-    CHAR_BOM,
-    CHAR_NON_BREAKING_SPACE,
-    CHAR_EN_QUAD,
-    CHAR_EM_QUAD,
-    CHAR_EN_SPACE,
-    CHAR_EM_SPACE,
-    CHAR_THREE_PER_EM_SPACE,
-    CHAR_FOUR_PER_EM_SPACE,
-    CHAR_SIX_PER_EM_SPACE,
-    CHAR_FIGURE_SPACE,
-    CHAR_PUNCTUATION_SPACE,
-    CHAR_THIN_SPACE,
-    CHAR_HAIR_SPACE,
-    CHAR_NARROW_NO_BREAK_SPACE,
-    CHAR_MEDIUM_MATHEMATICAL_SPACE,
-    CHAR_IDEOGRAPHIC_SPACE,
-]);
-
-
-/** @type {TokenizeOptions} */
-const DEFAULT_OPTIONS$1 = {
-    mode: "json",
-    ranges: false
-};
-
-const jsonKeywords = new Set(["true", "false", "null"]);
-
-const tt = {
-    EOF: 0,
-    Number: 1,
-    String: 2,
-    Boolean: 3,
-    Null: 4,
-    NaN: 5,
-    Infinity: 6,
-    Identifier: 7,
-    Colon: 20,
-    LBrace: 21,
-    RBrace: 22,
-    LBracket: 23,
-    RBracket: 24,
-    Comma: 25,
-    LineComment: 40,
-    BlockComment: 41
-};
-
-
-// #region Helpers
-
-
-/**
- * Determines if a given character is a decimal digit.
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is a digit.
- */
-function isDigit(c) {
-    return c >= CHAR_0 && c <= CHAR_9;
-}
-
-/**
- * Determines if a given character is a hexadecimal digit.
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is a hexadecimal digit.
- */
-function isHexDigit(c) {
-    return isDigit(c) ||
-        c >= CHAR_UPPER_A && c <= CHAR_UPPER_F ||
-        c >= CHAR_LOWER_A && c <= CHAR_LOWER_F;
-}
-
-/**
- * Determines if a given character is a positive digit (1-9).
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is a positive digit.
- */
-function isPositiveDigit(c) {
-    return c >= CHAR_1 && c <= CHAR_9;
-}
-
-/**
- * Determines if a given character is the start of a keyword.
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is the start of a keyword.
- */
-function isKeywordStart(c) {
-    return keywordStarts.has(c);
-}
-
-/**
- * Determines if a given character is the start of a number.
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is the start of a number.
- */
-function isNumberStart(c) {
-    return isDigit(c) || c === CHAR_DOT || c === CHAR_MINUS;
-}
-
-/**
- * Determines if a given character is the start of a JSON5 number.
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is the start of a JSON5 number.
- */
-function isJSON5NumberStart(c) {
-    return isNumberStart(c) || c === CHAR_PLUS;
-}
-
-/**
- * Determines if a given character is the start of a string.
- * @param {number} c The character to check.
- * @param {boolean} json5 `true` if JSON5 mode is enabled.
- * @returns {boolean} `true` if the character is the start of a string.
- */
-function isStringStart(c, json5) {
-    return c === CHAR_DOUBLE_QUOTE || (json5 && c === CHAR_SINGLE_QUOTE);
-}
-
-/**
- * Tests that a given character is a valid first character of a
- * JSON5 identifier
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is a valid first character. 
- */
-function isJSON5IdentifierStart(c) {
-
-    // test simple cases first
-
-    if (c === CHAR_DOLLAR || c === CHAR_UNDERSCORE || c === CHAR_BACKSLASH) {
-        return true;
-    }
-
-    if (c >= CHAR_LOWER_A && c <= CHAR_LOWER_Z || c >= CHAR_UPPER_A && c <= CHAR_UPPER_Z) {
-        return true;
-    }
-
-    if (c === 0x200C || c === 0x200D) {
-        return true;
-    }
-    
-    const ct = String.fromCharCode(c);
-    return ID_Start.test(ct);
-}
-
-/**
- * Tests that a given character is a valid part of a JSON5 identifier.
- * @param {number} c The character to check.
- * @returns {boolean} `true` if the character is a valid part of an identifier.
- */
-function isJSON5IdentifierPart(c) {
-
-    // fast path for simple cases
-    if (isJSON5IdentifierStart(c) || isDigit(c)) {
-        return true;
-    }
-
-    const ct = String.fromCharCode(c);
-    return ID_Continue.test(ct);
-}
-
-
-// #endregion
-
-class Tokenizer {
-
-    /**
-     * Options for the tokenizer.
-     * @type {TokenizeOptions}
-     */
-    #options;
-
-    /**
-     * The source text to tokenize.
-     * @type {string}
-     */
-    #text;
-
-    /**
-     * The reader for the source text.
-     * @type {CharCodeReader}
-     */
-    #reader;
-
-    /**
-     * Indicates if the tokenizer is in JSON5 mode.
-     * @type {boolean}
-     */
-    #json5;
-
-    /**
-     * Indicates if comments are allowed.
-     * @type {boolean}
-     */
-    #allowComments;
-
-    /**
-     * Indicates if ranges should be included in the tokens.
-     * @type {boolean}
-     */
-    #ranges;
-
-    /**
-     * The last token type read.
-     * @type {Token}
-     */
-    #token;
-
-    /**
-     * Determines if a character is an escaped character.
-     * @type {(c:number) => boolean}
-     */
-    #isEscapedCharacter;
-
-    /**
-     * Determines if a character is a JSON5 line terminator.
-     * @type {(c:number) => boolean}
-     */
-    #isJSON5LineTerminator;
-
-
-    /**
-     * Determines if a character is a JSON5 hex escape.
-     * @type {(c:number) => boolean}
-     */
-    #isJSON5HexEscape;
-
-    /**
-     * Determines if a character is whitespace.
-     * @type {(c:number) => boolean}
-     */
-    #isWhitespace;
-
-    /**
-     * Creates a new instance of the tokenizer.
-     * @param {string} text The source text
-     * @param {TokenizeOptions} [options] Options for the tokenizer.
-     */ 
-    constructor(text, options) {
-        this.#text = text;
-        this.#options = {
-            ...DEFAULT_OPTIONS$1,
-            ...options
-        };
-
-        this.#reader = new CharCodeReader(text);
-        this.#json5 = this.#options.mode === "json5";
-        this.#allowComments = this.#options.mode !== "json";
-        this.#ranges = this.#options.ranges;
-
-        // TODO: Clean this up
-        this.#isEscapedCharacter = this.#json5 ? json5EscapeToChar.has.bind(json5EscapeToChar) : escapeToChar.has.bind(escapeToChar);
-        this.#isJSON5LineTerminator = this.#json5 ? json5LineTerminators.has.bind(json5LineTerminators) : () => false;
-        this.#isJSON5HexEscape = this.#json5 ? c => c === CHAR_LOWER_X : () => false;
-        this.#isWhitespace = this.#json5 ? json5Whitespace.has.bind(json5Whitespace) : whitespace.has.bind(whitespace);
-    }
-
-    // #region Errors
-
-    /**
-     * Convenience function for throwing unexpected character errors.
-     * @param {number} c The unexpected character.
-     * @param {Location} [loc] The location of the unexpected character.
-     * @returns {never}
-     * @throws {UnexpectedChar} always.
-     */
-    #unexpected(c, loc = this.#reader.locate()) {
-        throw new UnexpectedChar(c, loc);
-    }
-
-    /**
-     * Convenience function for throwing unexpected identifier errors.
-     * @param {string} identifier The unexpected identifier.
-     * @param {Location} [loc] The location of the unexpected identifier.
-     * @returns {never}
-     * @throws {UnexpectedIdentifier} always.
-     */
-    #unexpectedIdentifier(identifier, loc = this.#reader.locate()) {
-        throw new UnexpectedIdentifier(identifier, loc);
-    }
-
-    /**
-    * Convenience function for throwing unexpected EOF errors.
-    * @returns {never}
-    * @throws {UnexpectedEOF} always.
-    */
-    #unexpectedEOF() {
-        throw new UnexpectedEOF(this.#reader.locate());
-    }
-
-    // #endregion
-
-    // #region Helpers
-
-    /**
-     * Creates a new token.
-     * @param {TokenType} tokenType The type of token to create.
-     * @param {number} length The length of the token.
-     * @param {Location} startLoc The start location for the token.
-     * @param {Location} [endLoc] The end location for the token.
-     * @returns {Token} The token.
-     */
-    #createToken(tokenType, length, startLoc, endLoc) {
-
-        const endOffset = startLoc.offset + length;
-
-        let range = this.#options.ranges ? {
-            range: /** @type {Range} */ ([startLoc.offset, endOffset])
-        } : undefined;
-
-        return {
-            type: tokenType,
-            loc: {
-                start: startLoc,
-                end: endLoc || {
-                    line: startLoc.line,
-                    column: startLoc.column + length,
-                    offset: endOffset
-                }
-            },
-            ...range
-        };        
-    }
-
-    /**
-     * Reads in a specific number of hex digits.
-     * @param {number} count The number of hex digits to read.
-     * @returns {string} The hex digits read.
-     */
-    #readHexDigits(count) {
-        let value = "";
-        let c;
-
-        for (let i = 0; i < count; i++) {
-            c = this.#reader.peek();
-            if (isHexDigit(c)) {
-                this.#reader.next();
-                value += String.fromCharCode(c);
-                continue;
-            }
-
-            this.#unexpected(c);
-        }
-
-        return value;
-    }
-
-    /**
-     * Reads in a JSON5 identifier. Also used for JSON but we validate
-     * the identifier later.
-     * @param {number} c The first character of the identifier.
-     * @returns {string} The identifier read.
-     * @throws {UnexpectedChar} when the identifier cannot be read.
-     */
-    #readIdentifier(c) {
-        let value = "";
-
-        do {
-
-            value += String.fromCharCode(c);
-
-            if (c === CHAR_BACKSLASH) {
-
-                c = this.#reader.next();
-
-                if (c !== CHAR_LOWER_U) {
-                    this.#unexpected(c);
-                }
-
-                value += String.fromCharCode(c);
-
-                const hexDigits = this.#readHexDigits(4);
-
-                // check for a valid character code
-                const charCode = parseInt(hexDigits, 16);
-
-                if (value.length === 2 && !isJSON5IdentifierStart(charCode)) {
-                    const loc = this.#reader.locate();
-                    this.#unexpected(CHAR_BACKSLASH, { line: loc.line, column: loc.column - 5, offset: loc.offset - 5 });
-                } else if (!isJSON5IdentifierPart(charCode)) {
-                    const loc = this.#reader.locate();
-                    this.#unexpected(charCode, { line: loc.line, column: loc.column - 5, offset: loc.offset - 5 });
-                }
-
-                value += hexDigits;
-            }
-
-            c = this.#reader.peek();
-
-            if (!isJSON5IdentifierPart(c)) {
-                break;
-            }
-
-            this.#reader.next();
-
-        } while (true);  // eslint-disable-line no-constant-condition
-
-        return value;
-    }
-
-    /**
-     * Reads in a string. Works for both JSON and JSON5.
-     * @param {number} c The first character of the string (either " or ').
-     * @returns {number} The length of the string.
-     * @throws {UnexpectedChar} when the string cannot be read.
-     * @throws {UnexpectedEOF} when EOF is reached before the string is finalized.
-     */
-    #readString(c) {
-        
-        const delimiter = c;
-        let length = 1;
-        c = this.#reader.peek();
-
-        while (c !== -1 && c !== delimiter) {
-
-            this.#reader.next();
-            length++;
-
-            // escapes
-            if (c === CHAR_BACKSLASH) {
-                c = this.#reader.peek();
-
-                if (this.#isEscapedCharacter(c) || this.#isJSON5LineTerminator(c)) {
-                    this.#reader.next();
-                    length++;
-                } else if (c === CHAR_LOWER_U) {
-                    this.#reader.next();
-                    length++;
-
-                    const result = this.#readHexDigits(4);
-                    length += result.length;
-                } else if (this.#isJSON5HexEscape(c)) {
-                    this.#reader.next();
-                    length++;
-
-                    // hex escapes: \xHH
-                    const result = this.#readHexDigits(2);
-                    length += result.length;
-                } else if (this.#json5) {  // JSON doesn't allow anything else
-                    this.#reader.next();
-                    length++;
-                } else {
-                    this.#unexpected(c);
-                }
-            }
-
-            c = this.#reader.peek();
-        }
-
-        if (c === -1) {
-            this.#reader.next();
-            this.#unexpectedEOF();
-        }
-
-        // c is the delimiter
-        this.#reader.next();
-        length++;
-
-        return length;
-    
-    
-    }
-
-    /**
-     * Reads a number. Works for both JSON and JSON5.
-     * @param {number} c The first character of the number.
-     * @returns {number} The length of the number.
-     * @throws {UnexpectedChar} when the number cannot be read.
-     * @throws {UnexpectedEOF} when EOF is reached before the number is finalized.
-     */
-    #readNumber(c) {
-        
-        // we've already read the first character
-        let length = 1;
-
-        // JSON number may start with a minus but not a plus
-        // JSON5 allows a plus.
-        if (c === CHAR_MINUS || this.#json5 && c === CHAR_PLUS) {
-            
-            c = this.#reader.peek();
-            
-            /*
-            * JSON5 allows Infinity or NaN preceded by a sign.
-            * This blocks handles +Infinity, -Infinity, +NaN, and -NaN.
-            * Standalone Infinity and NaN are handled in `readJSON5Identifier()`
-            */
-            if (this.#json5) {
-
-                if (c === CHAR_UPPER_I || c === CHAR_UPPER_N) {
-                    this.#reader.next();
-                    const identifier = this.#readIdentifier(c);
-
-                    if (identifier !== INFINITY && identifier !== NAN) {
-                        this.#unexpected(c);
-                    }
-
-                    return length + identifier.length;
-                }
-            }
-
-            // Next digit cannot be zero
-            if (!isDigit(c)) {
-                this.#unexpected(c);
-            }
-
-            // if we made it here, we need to continue on, so register the character
-            this.#reader.next();
-            length++;
-        }
-
-        /*
-        * In JSON, a zero must be followed by a decimal point or nothing.
-        * In JSON5, a zero can additionally be followed by an `x` indicating
-        * that it's a hexadecimal number.
-        */
-        if (c === CHAR_0) {
-
-            // c = this.#reader.next();
-            // length++;
-            c = this.#reader.peek();
-
-            // check for a hex number
-            if (this.#json5 && (c === CHAR_LOWER_X || c === CHAR_UPPER_X)) {
-
-                this.#reader.next();
-                length++;
-
-                c = this.#reader.peek();
-
-                if (!isHexDigit(c)) {
-                    this.#reader.next();
-                    this.#unexpected(c);
-                }
-
-                do {
-                    this.#reader.next();
-                    length++;
-                    c = this.#reader.peek();
-                } while (isHexDigit(c));
-
-            } else if (isDigit(c)) {
-                this.#unexpected(c);
-            }
-
-        } else {
-
-            // JSON5 allows leading decimal points
-            if (!this.#json5 || c !== CHAR_DOT) {
-                if (!isPositiveDigit(c)) {
-                    this.#unexpected(c);
-                }
-
-                c = this.#reader.peek();
-
-                while (isDigit(c)) {
-                    this.#reader.next();
-                    length++;
-                    c = this.#reader.peek();
-                }
-            }
-        }
-
-        /*
-        * In JSON, a decimal point must be followed by at least one digit.
-        * In JSON5, a decimal point need not be followed by any digits.
-        */
-        if (c === CHAR_DOT) {
-                                
-            let digitCount = -1;
-            this.#reader.next();
-            length++;
-            digitCount++;
-
-            c = this.#reader.peek();
-
-            while (isDigit(c)) {
-                this.#reader.next();
-                length++;
-                digitCount++;
-                c = this.#reader.peek();
-            }
-
-            if (!this.#json5 && digitCount === 0) {
-                this.#reader.next();
-                if (c) {
-                    this.#unexpected(c);
-                } else {
-                    this.#unexpectedEOF();
-                }
-            }
-        }
-
-        // Exponent is always last
-        if (c === CHAR_LOWER_E || c === CHAR_UPPER_E) {
-
-            this.#reader.next();
-            length++;
-            c = this.#reader.peek();
-
-            if (c === CHAR_PLUS || c === CHAR_MINUS) {
-                this.#reader.next();
-                length++;
-                c = this.#reader.peek();
-            }
-
-            /*
-            * Must always have a digit in this position to avoid:
-            * 5e
-            * 12E+
-            * 42e-
-            */
-            if (c === -1) {
-                this.#reader.next();
-                this.#unexpectedEOF();
-            }
-
-            if (!isDigit(c)) {
-                this.#reader.next();
-                this.#unexpected(c);
-            }
-
-            while (isDigit(c)) {
-                this.#reader.next();
-                length++;
-                c = this.#reader.peek();
-            }
-        }
-
-        return length;
-    }
-
-    /**
-     * Reads a comment. Works for both JSON and JSON5.
-     * @param {number} c The first character of the comment.
-     * @returns {{length: number, multiline: boolean}} The length of the comment, and whether the comment is multi-line.
-     * @throws {UnexpectedChar} when the comment cannot be read.
-     * @throws {UnexpectedEOF} when EOF is reached before the comment is finalized.
-     */ 
-    #readComment(c) {
-        
-        let length = 1;
-
-        // next character determines single- or multi-line
-        c = this.#reader.peek();
-
-        // single-line comments
-        if (c === CHAR_SLASH) {
-            
-            do {
-                this.#reader.next();
-                length += 1;
-                c = this.#reader.peek();
-            } while (c > -1 && c !== CHAR_RETURN && c !== CHAR_NEWLINE);
-
-            return { length, multiline: false };
-        }
-
-        // multi-line comments
-        if (c === CHAR_STAR) {
-
-            this.#reader.next();
-            length += 1;
-
-            while (c > -1) {
-                c = this.#reader.peek();
-
-                // check for end of comment
-                if (c === CHAR_STAR) {
-                    this.#reader.next();
-                    length += 1;
-                    c = this.#reader.peek();
-                    
-                    //end of comment
-                    if (c === CHAR_SLASH) {
-                        this.#reader.next();
-                        length += 1;
-
-                        return { length, multiline: true };
-                    }
-                } else {
-                    this.#reader.next();
-                    length += 1;
-                }
-            }
-
-            this.#reader.next();
-            this.#unexpectedEOF();
-            
-        }
-
-        // if we've made it here, there's an invalid character
-        this.#reader.next();
-        this.#unexpected(c);        
-    }
-    // #endregion
-
-    /**
-     * Returns the next token in the source text.
-     * @returns {number} The code for the next token.
-     */
-    next() {
-
-        let c = this.#reader.next();
-
-        while (this.#isWhitespace(c)) {
-            c = this.#reader.next();
-        }
-
-        if (c === -1) {
-            return tt.EOF;
-        }
-
-        const start = this.#reader.locate();
-        const ct = String.fromCharCode(c);
-
-        // check for JSON5 syntax only
-        if (this.#json5) {
-                
-            if (knownJSON5TokenTypes.has(ct)) {
-                this.#token = this.#createToken(knownJSON5TokenTypes.get(ct), 1, start);
-            } else if (isJSON5IdentifierStart(c)) {
-                const value = this.#readIdentifier(c);
-
-                if (knownJSON5TokenTypes.has(value)) {
-                    this.#token = this.#createToken(knownJSON5TokenTypes.get(value), value.length, start);
-                } else {
-                    this.#token = this.#createToken("Identifier", value.length, start);
-                }
-            } else if (isJSON5NumberStart(c)) {
-                const result = this.#readNumber(c);
-                this.#token = this.#createToken("Number", result, start);
-            } else if (isStringStart(c, this.#json5)) {
-                const result = this.#readString(c);
-                const lastCharLoc = this.#reader.locate();
-                this.#token = this.#createToken("String", result, start, {
-                    line: lastCharLoc.line,
-                    column: lastCharLoc.column + 1,
-                    offset: lastCharLoc.offset + 1
-                });
-            } else if (c === CHAR_SLASH && this.#allowComments) {
-                const result = this.#readComment(c);
-                const lastCharLoc = this.#reader.locate();
-                this.#token = this.#createToken(!result.multiline ? "LineComment" : "BlockComment", result.length, start, {
-                    line: lastCharLoc.line,
-                    column: lastCharLoc.column + 1,
-                    offset: lastCharLoc.offset + 1
-                });
-            } else {
-                this.#unexpected(c);
-            }
-
-        } else {
-
-            // check for JSON/JSONC syntax only
-            if (knownTokenTypes.has(ct)) {
-                this.#token = this.#createToken(knownTokenTypes.get(ct), 1, start);
-            } else if (isKeywordStart(c)) {
-                const value = this.#readIdentifier(c);
-
-                if (!jsonKeywords.has(value)) {
-                    this.#unexpectedIdentifier(value, start);
-                }
-
-                this.#token = this.#createToken(knownTokenTypes.get(value), value.length, start);
-            } else if (isNumberStart(c)) {
-                const result = this.#readNumber(c);
-                this.#token = this.#createToken("Number", result, start);
-            } else if (isStringStart(c, this.#json5)) {
-                const result = this.#readString(c);
-                this.#token = this.#createToken("String", result, start);
-            } else if (c === CHAR_SLASH && this.#allowComments) {
-                const result = this.#readComment(c);
-                const lastCharLoc = this.#reader.locate();
-                this.#token = this.#createToken(!result.multiline ? "LineComment" : "BlockComment", result.length, start, {
-                    line: lastCharLoc.line,
-                    column: lastCharLoc.column + 1,
-                    offset: lastCharLoc.offset + 1
-                });
-            } else {
-                this.#unexpected(c);
-            }
-        }
-        return tt[this.#token.type];
-    }
-
-    /**
-     * Returns the current token in the source text.
-     * @returns {Token} The current token.
-     */
-    get token() {
-        return this.#token;
-    }
-}
-
-//-----------------------------------------------------------------------------
-// Main
-//-----------------------------------------------------------------------------
-
-/**
- * Creates an iterator over the tokens representing the source text.
- * @param {string} text The source text to tokenize.
- * @param {TokenizeOptions} [options] Options for doing the tokenization.
- * @returns {Array<Token>} An iterator over the tokens. 
- */
-function tokenize(text, options) {
-
-    const tokenizer = new Tokenizer(text, options);
-    const tokens = [];
-
-    while (tokenizer.next() !== tt.EOF) {
-        tokens.push(tokenizer.token);
-    }
-
-    return tokens;
-
-}
-
-/**
- * @fileoverview  JSON AST types
- * @author Nicholas C. Zakas
- */
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").LocationRange} LocationRange */
-/** @typedef {import("./typedefs.js").NodeParts} NodeParts */
-/** @typedef {import("./typedefs.js").DocumentNode} DocumentNode */
-/** @typedef {import("./typedefs.js").StringNode} StringNode */
-/** @typedef {import("./typedefs.js").NumberNode} NumberNode */
-/** @typedef {import("./typedefs.js").BooleanNode} BooleanNode */
-/** @typedef {import("./typedefs.js").MemberNode} MemberNode */
-/** @typedef {import("./typedefs.js").ObjectNode} ObjectNode */
-/** @typedef {import("./typedefs.js").ElementNode} ElementNode */
-/** @typedef {import("./typedefs.js").ArrayNode} ArrayNode */
-/** @typedef {import("./typedefs.js").NullNode} NullNode */
-/** @typedef {import("./typedefs.js").ValueNode} ValueNode */
-/** @typedef {import("./typedefs.js").IdentifierNode} IdentifierNode */
-/** @typedef {import("./typedefs.js").NaNNode} NaNNode */
-/** @typedef {import("./typedefs.js").InfinityNode} InfinityNode */
-/** @typedef {import("./typedefs.js").Sign} Sign */
-
-//-----------------------------------------------------------------------------
-// Exports
-//-----------------------------------------------------------------------------
-
-const types = {
-
-    /**
-     * Creates a document node.
-     * @param {ValueNode} body The body of the document.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {DocumentNode} The document node.
-     */
-    document(body, parts = {}) {
-        return {
-            type: "Document",
-            body,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates a string node.
-     * @param {string} value The value for the string.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {StringNode} The string node.
-     */
-    string(value, parts = {}) {
-        return {
-            type: "String",
-            value,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates a number node.
-     * @param {number} value The value for the number.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {NumberNode} The number node.
-     */
-    number(value, parts = {}) {
-        return {
-            type: "Number",
-            value,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates a boolean node.
-     * @param {boolean} value The value for the boolean.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {BooleanNode} The boolean node.
-     */
-    boolean(value, parts = {}) {
-        return {
-            type: "Boolean",
-            value,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates a null node.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {NullNode} The null node.
-     */
-    null(parts = {}) {
-        return {
-            type: "Null",
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates an array node.
-     * @param {Array<ElementNode>} elements The elements to add.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {ArrayNode} The array node.
-     */
-    array(elements, parts = {}) {
-        return {
-            type: "Array",
-            elements,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates an element node.
-     * @param {ValueNode} value The value for the element.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {ElementNode} The element node.
-     */
-    element(value, parts = {}) {
-        return {
-            type: "Element",
-            value,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates an object node.
-     * @param {Array<MemberNode>} members The members to add.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {ObjectNode} The object node.
-     */
-    object(members, parts = {}) {
-        return {
-            type: "Object",
-            members,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates a member node.
-     * @param {StringNode|IdentifierNode} name The name for the member.
-     * @param {ValueNode} value The value for the member.
-     * @param {NodeParts} parts Additional properties for the node. 
-     * @returns {MemberNode} The member node.
-     */
-    member(name, value, parts = {}) {
-        return {
-            type: "Member",
-            name,
-            value,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates an identifier node.
-     * @param {string} name The name for the identifier.
-     * @param {NodeParts} parts Additional properties for the node.
-     * @returns {IdentifierNode} The identifier node.
-     */
-    identifier(name, parts = {}) {
-        return {
-            type: "Identifier",
-            name,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates a NaN node.
-     * @param {Sign} sign The sign for the Infinity.
-     * @param {NodeParts} parts Additional properties for the node.
-     * @returns {NaNNode} The NaN node.
-     */ 
-    nan(sign = "", parts = {}) {
-        return {
-            type: "NaN",
-            sign,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-    /**
-     * Creates an Infinity node.
-     * @param {Sign} sign The sign for the Infinity.
-     * @param {NodeParts} parts Additional properties for the node.
-     * @returns {InfinityNode} The Infinity node.
-     */
-    infinity(sign = "", parts = {}) {
-        return {
-            type: "Infinity",
-            sign,
-            loc: parts.loc,
-            ...parts
-        };
-    },
-
-};
-
-/**
- * @fileoverview JSON parser
- * @author Nicholas C. Zakas
- */
-
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").Node} Node */
-/** @typedef {import("./typedefs.js").Mode} Mode */
-/** @typedef {import("./typedefs.js").ParseOptions} ParseOptions */
-
-//-----------------------------------------------------------------------------
-// Helpers
-//-----------------------------------------------------------------------------
-
-/** @type {ParseOptions} */
-const DEFAULT_OPTIONS = {
-    mode: "json",
-    ranges: false,
-    tokens: false,
-    allowTrailingCommas: false
-};
-
-const UNICODE_SEQUENCE = /\\u[\da-fA-F]{4}/gu;
-
-/**
- * Normalizes a JSON5 identifier by converting Unicode escape sequences into
- * their corresponding characters.
- * @param {string} identifier The identifier to normalize.
- * @returns {string} The normalized identifier.
- */
-function normalizeIdentifier(identifier) {
-    return identifier.replace(UNICODE_SEQUENCE, unicodeEscape => {
-        return String.fromCharCode(parseInt(unicodeEscape.slice(2), 16));
-    });
-}
-
-/**
- * Calculates the location at the end of the given text.
- * @param {string} text The text to calculate the end location for.
- * @returns {Location} The location at the end of the text.
- */
-function getEndLocation(text) {
-    let line = 1;
-    let column = 1;
-    
-    for (let i = 0; i < text.length; i++) {
-        const char = text[i];
-        if (char === "\n") {
-            line++;
-            column = 1;
-        } else if (char === "\r") {
-            // Handle \r\n as a single line ending
-            if (text[i + 1] === "\n") {
-                i++; // Skip the \n
-            }
-            line++;
-            column = 1;
-        } else {
-            column++;
-        }
-    }
-    
-    return {
-        line,
-        column,
-        offset: text.length
-    };
-}
-
-/**
- * Converts a JSON-encoded string into a JavaScript string, interpreting each
- * escape sequence.
- * @param {string} value The text for the token.
- * @param {Token} token The string token to convert into a JavaScript string.
- * @param {boolean} json5 `true` if parsing JSON5, `false` otherwise.
- * @returns {string} A JavaScript string.
- */
-function getStringValue(value, token, json5 = false) {
-    
-    let result = "";
-    let escapeIndex = value.indexOf("\\");
-    let lastIndex = 0;
-
-    // While there are escapes, interpret them to build up the result
-    while (escapeIndex >= 0) {
-
-        // append the text that happened before the escape
-        result += value.slice(lastIndex, escapeIndex);
-
-        // get the character immediately after the \
-        const escapeChar = value.charAt(escapeIndex + 1);
-        const escapeCharCode = escapeChar.charCodeAt(0);
-        
-        // check for the non-Unicode escape sequences first
-        if (json5 && json5EscapeToChar.has(escapeCharCode)) {
-            result += json5EscapeToChar.get(escapeCharCode);
-            lastIndex = escapeIndex + 2;
-        } else if (escapeToChar.has(escapeCharCode)) {
-            result += escapeToChar.get(escapeCharCode);
-            lastIndex = escapeIndex + 2;
-        } else if (escapeChar === "u") {
-            const hexCode = value.slice(escapeIndex + 2, escapeIndex + 6);
-            if (hexCode.length < 4 || /[^0-9a-f]/i.test(hexCode)) {
-                throw new ErrorWithLocation(
-                    `Invalid unicode escape \\u${ hexCode}.`,
-                    {
-                        line: token.loc.start.line,
-                        column: token.loc.start.column + escapeIndex,
-                        offset: token.loc.start.offset + escapeIndex
-                    }
-                );
-            }
-
-            result += String.fromCharCode(parseInt(hexCode, 16));
-            lastIndex = escapeIndex + 6;
-        } else if (json5 && escapeChar === "x") {
-            const hexCode = value.slice(escapeIndex + 2, escapeIndex + 4);
-            if (hexCode.length < 2 || /[^0-9a-f]/i.test(hexCode)) {
-                throw new ErrorWithLocation(
-                    `Invalid hex escape \\x${ hexCode}.`,
-                    {
-                        line: token.loc.start.line,
-                        column: token.loc.start.column + escapeIndex,
-                        offset: token.loc.start.offset + escapeIndex
-                    }
-                );
-            }
-
-            result += String.fromCharCode(parseInt(hexCode, 16));
-            lastIndex = escapeIndex + 4;
-        } else if (json5 && json5LineTerminators.has(escapeCharCode)) {
-            lastIndex = escapeIndex + 2;
-
-            // we also need to skip \n after a \r
-            if (escapeChar === "\r" && value.charAt(lastIndex) === "\n") {
-                lastIndex++;
-            }
-            
-        } else {
-            // all characters can be escaped in JSON5
-            if (json5) {
-                result += escapeChar;
-                lastIndex = escapeIndex + 2;
-            } else {
-                throw new ErrorWithLocation(
-                    `Invalid escape \\${ escapeChar }.`,
-                    {
-                        line: token.loc.start.line,
-                        column: token.loc.start.column + escapeIndex,
-                        offset: token.loc.start.offset + escapeIndex
-                    }
-                );
-            }
-        }
-
-        // find the next escape sequence
-        escapeIndex = value.indexOf("\\", lastIndex);
-    }
-
-    // get the last segment of the string value
-    result += value.slice(lastIndex);
-
-    return result;
-}
-
-/**
- * Gets the JavaScript value represented by a JSON token.
- * @param {string} value The text value of the token.
- * @param {Token} token The JSON token to get a value for.
- * @param {boolean} json5 `true` if parsing JSON5, `false` otherwise.
- * @returns {string|boolean|number} A number, string, or boolean.
- * @throws {TypeError} If an unknown token type is found. 
- */
-function getLiteralValue(value, token, json5 = false) {
-    switch (token.type) {
-        case "Boolean":
-            return value === "true";
-            
-        case "Number":
-            if (json5) {
-
-                /*
-                 * Numbers like -0x1 are converted to NaN by Number(), so we need
-                 * to handle them separately. Rather than checking for -0x, we can
-                 * just check if the first character is a minus sign. The same for
-                 * checking for +0x.
-                 */
-
-                if (value.charCodeAt(0) === 45) { // 45 is the char code for '-'
-                    return -Number(value.slice(1));
-                }
-
-                if (value.charCodeAt(0) === 43) { // 43 is the char code for '+'
-                    return Number(value.slice(1));
-                }
-            }
-            return Number(value);
-
-        case "String":
-            return getStringValue(value.slice(1, -1), token, json5);
-
-        default:
-            throw new TypeError(`Unknown token type "${token.type}.`);
-    }
-}
-
-//-----------------------------------------------------------------------------
-// Main Function
-//-----------------------------------------------------------------------------
-
-/**
- * 
- * @param {string} text The text to parse.
- * @param {ParseOptions} [options] The options object.
- * @returns {DocumentNode} The AST representing the parsed JSON.
- * @throws {Error} When there is a parsing error. 
- */
-function momoa_parse(text, options) {
-
-    options = Object.freeze({
-        ...DEFAULT_OPTIONS,
-        ...options
-    });
-
-    const tokens = [];
-    const tokenizer = new Tokenizer(text, {
-        mode: options.mode,
-        ranges: options.ranges
-    });
-
-    const json5 = options.mode === "json5";
-    const allowTrailingCommas = options.allowTrailingCommas || json5;
-
-    /**
-     * Returns the next token knowing there are no comments.
-     * @returns {number} The next token type or 0 if no next token.
-     */
-    function nextNoComments() {
-        const nextType = tokenizer.next();
-
-        if (nextType && options.tokens) {
-            tokens.push(tokenizer.token);
-        }
-        return nextType;
-    }
-    
-    /**
-     * Returns the next token knowing there are comments to skip.
-     * @returns {number} The next token type or 0 if no next token.
-     */
-    function nextSkipComments() {
-        const nextType = tokenizer.next();
-        if (nextType && options.tokens) {
-            tokens.push(tokenizer.token);
-        }
-
-        if (nextType >= tt.LineComment) {
-            return nextSkipComments();
-        }
-
-        return nextType;
-
-    }
-
-    // determine correct way to evaluate tokens based on presence of comments
-    const next = options.mode === "json" ? nextNoComments : nextSkipComments;
-
-    /**
-     * Asserts a token has the given type.
-     * @param {number} token The token to check.
-     * @param {number} type The token type.
-     * @throws {UnexpectedToken} If the token type isn't expected.
-     * @returns {void}
-     */
-    function assertTokenType(token, type) {
-        if (token !== type) {
-            throw new UnexpectedToken(tokenizer.token);
-        }
-    }
-
-    /**
-     * Asserts a token has one of the given types.
-     * @param {number} token The token to check.
-     * @param {number[]} types The token types.
-     * @returns {void}
-     * @throws {UnexpectedToken} If the token type isn't expected.
-     */ 
-    function assertTokenTypes(token, types) {
-        if (!types.includes(token)) {
-            throw new UnexpectedToken(tokenizer.token);
-        }
-    }
-
-    /**
-     * Creates a range only if ranges are specified.
-     * @param {Location} start The start offset for the range.
-     * @param {Location} end The end offset for the range.
-     * @returns {{range:[number,number]}|undefined} An object with a 
-     */
-    function createRange(start, end) {
-        // @ts-ignore tsc incorrect - options might be undefined
-        return options.ranges ? {
-            range: [start.offset, end.offset]
-        } : undefined;
-    }
-
-    /**
-     * Creates a node for a string, boolean, or number.
-     * @param {number} tokenType The token representing the literal. 
-     * @returns {StringNode|NumberNode|BooleanNode} The node representing
-     *      the value.
-     */
-    function createLiteralNode(tokenType) {
-        const token = tokenizer.token;
-        const range = createRange(token.loc.start, token.loc.end);
-        const value = getLiteralValue(
-            text.slice(token.loc.start.offset, token.loc.end.offset),
-            token,
-            json5
-        );
-        const loc = {
-            start: {
-                ...token.loc.start
-            },
-            end: {
-                ...token.loc.end
-            }
-        };
-        const parts = { loc, ...range };
-
-        switch (tokenType) {
-            case tt.String:
-                return types.string(/** @type {string} */ (value), parts);
-
-            case tt.Number:
-                return types.number(/** @type {number} */ (value), parts);
-                
-            case tt.Boolean:
-                return types.boolean(/** @type {boolean} */ (value), parts);
-
-            default:
-                throw new TypeError(`Unknown token type ${token.type}.`);
-        }
-    }
-
-    /**
-     * Creates a node for a JSON5 identifier.
-     * @param {Token} token The token representing the identifer. 
-     * @returns {NaNNode|InfinityNode|IdentifierNode} The node representing
-     *      the value.
-     */
-    function createJSON5IdentifierNode(token) {
-        const range = createRange(token.loc.start, token.loc.end);
-        const identifier = text.slice(token.loc.start.offset, token.loc.end.offset);
-        const loc = {
-            start: {
-                ...token.loc.start
-            },
-            end: {
-                ...token.loc.end
-            }
-        };
-        const parts = { loc, ...range };
-
-        // Check for NaN or Infinity
-        if (token.type !== "Identifier") {
-
-            let sign = "";
-
-            // check if the first character in the token is a plus or minus
-            if (identifier[0] === "+" || identifier[0] === "-") {
-                sign = identifier[0];
-            }
-
-            // check if the token is NaN or Infinity
-            return types[identifier.includes("NaN") ? "nan" : "infinity"](/** @type {Sign} */ (sign), parts);
-        }
-        return types.identifier(normalizeIdentifier(identifier), parts);
-    }
-
-    /**
-     * Creates a node for a null.
-     * @param {Token} token The token representing null. 
-     * @returns {NullNode} The node representing null.
-     */
-    function createNullNode(token) {
-        const range = createRange(token.loc.start, token.loc.end);
-
-        return types.null({
-            loc: {
-                start: {
-                    ...token.loc.start
-                },
-                end: {
-                    ...token.loc.end
-                }
-            },
-            ...range
-        });
-    }
-
-
-    /**
-     * Parses a property in an object.
-     * @param {number} tokenType The token representing the property.
-     * @returns {MemberNode} The node representing the property.
-     * @throws {UnexpectedToken} When an unexpected token is found.
-     * @throws {UnexpectedEOF} When the end of the file is reached.
-     */
-    function parseProperty(tokenType) {
-
-        if (json5) {
-            assertTokenTypes(tokenType, [tt.String, tt.Identifier, tt.Number]);
-        } else {
-            assertTokenType(tokenType, tt.String);
-        }
-
-        const token = tokenizer.token;
-
-        // check for -NaN, +NaN, -Infinity, +Infinity, and any number
-        if (json5 && tokenType === tt.Number && /[+\-0-9]/.test(text[token.loc.start.offset])) {
-            throw new UnexpectedToken(token);
-        }
-
-        // TODO: Clean this up a bit
-        let key = tokenType === tt.String
-            ? /** @type {StringNode} */ (createLiteralNode(tokenType))
-            : /** @type {IdentifierNode|NaNNode|InfinityNode} */ (createJSON5IdentifierNode(token));
-
-        // in JSON5, need to check for NaN and Infinity and create identifier nodes
-        if (json5 && (key.type === "NaN" || key.type === "Infinity")) {
-
-            // NaN and Infinity cannot be signed and be a property key
-            if (key.sign !== "") {
-                throw new UnexpectedToken(tokenizer.token);
-            }
-
-            key = types.identifier(key.type, { loc: key.loc, ...createRange(key.loc.start, key.loc.end) });
-        }
-
-        tokenType = next();
-        assertTokenType(tokenType, tt.Colon);
-        const value = parseValue();
-        const range = createRange(key.loc.start, value.loc.end);
-
-        return types.member(
-            /** @type {StringNode|IdentifierNode} */ (key),
-            /** @type {ValueNode} */ (value),
-            {
-                loc: {
-                    start: {
-                        ...key.loc.start
-                    },
-                    end: {
-                        ...value.loc.end
-                    }
-                },
-                ...range
-            }
-        );
-    }
-
-    /**
-     * Parses an object literal.
-     * @param {number} firstTokenType The first token type in the object.
-     * @returns {ObjectNode} The object node.
-     * @throws {UnexpectedEOF} When the end of the file is reached.
-     * @throws {UnexpectedToken} When an unexpected token is found.
-     */
-    function parseObject(firstTokenType) {
-
-        // The first token must be a { or else it's an error
-        assertTokenType(firstTokenType, tt.LBrace);
-
-        const firstToken = tokenizer.token;
-        const members = [];
-        let tokenType = next();
-
-        if (tokenType !== tt.RBrace) {
-            do {
-    
-                // add the value into the array
-                members.push(parseProperty(tokenType));
-    
-                tokenType = next();
-
-                if (!tokenType) {
-                    throw new UnexpectedEOF(members[members.length-1].loc.end);
-                }
-    
-                if (tokenType === tt.Comma) {
-                    tokenType = next();
-
-                    /*
-                      * Trailing commas.
-                      * So we need to check if the token is a comma,
-                      * and if so, then we need to check if the next
-                      * token is a RBrace. If it is, then we need to
-                      * break out of the loop.
-                      */
-                    if (allowTrailingCommas && tokenType === tt.RBrace) {
-                        break;
-                    }                      
-                } else {
-                    break;
-                }
-            } while (tokenType);
-        }
-
-        assertTokenType(tokenType, tt.RBrace);
-        const lastToken = tokenizer.token;
-        const range = createRange(firstToken.loc.start, lastToken.loc.end);
-
-        return types.object(members, {
-            loc: {
-                start: {
-                    ...firstToken.loc.start
-                },
-                end: {
-                    ...lastToken.loc.end
-                }
-            },
-            ...range
-        });
-
-    }
-
-    /**
-     * Parses an array literal.
-     * @param {number} firstTokenType The first token in the array.
-     * @returns {ArrayNode} The array node.
-     * @throws {UnexpectedToken} When an unexpected token is found.
-     * @throws {UnexpectedEOF} When the end of the file is reached.
-     */
-    function parseArray(firstTokenType) {
-
-        // The first token must be a [ or else it's an error
-        assertTokenType(firstTokenType, tt.LBracket);
-
-        const firstToken = tokenizer.token;
-        const elements = [];
-        let tokenType = next();
-        
-        if (tokenType !== tt.RBracket) {
-
-            do {
-
-                // add the value into the array
-                const value = parseValue(tokenType);
-
-                elements.push(types.element(
-                    /** @type {ValueNode} */ (value),
-                    { loc: value.loc }
-                ));
-
-                tokenType = next();
-              
-                if (tokenType === tt.Comma) {
-                    tokenType = next();
-
-                    /*
-                      * Trailing commas.
-                      * So we need to check if the token is a comma,
-                      * and if so, then we need to check if the next
-                      * token is a RBracket. If it is, then we need to
-                      * break out of the loop.
-                      */
-                    if (allowTrailingCommas && tokenType === tt.RBracket) {
-                        break;
-                    }                    
-                } else {
-                    break;
-                }
-            } while (tokenType);
-        }
-
-        assertTokenType(tokenType, tt.RBracket);
-
-        const lastToken = tokenizer.token;
-        const range = createRange(firstToken.loc.start, lastToken.loc.end);
-
-        return types.array(elements, {
-            loc: {
-                start: {
-                    ...firstToken.loc.start
-                },
-                end: {
-                    ...lastToken.loc.end
-                }
-            },
-            ...range
-        });
-
-    }
-
-    /**
-     * Parses a JSON value.
-     * @param {number} [tokenType] The token type to parse.
-     * @returns {ValueNode|IdentifierNode} The node representing the value.
-     */
-    function parseValue(tokenType) {
-
-        tokenType = tokenType ?? next();
-        const token = tokenizer.token;
-
-        if (!tokenType) {
-            throw new UnexpectedEOF({
-                line: 1,
-                column: 1,
-                offset: 0
-            });
-        }
-        
-        switch (tokenType) {
-            case tt.String:
-            case tt.Boolean:
-                return createLiteralNode(tokenType);
-
-            case tt.Number:
-                if (json5) {
-                    let tokenText = text.slice(token.loc.start.offset, token.loc.end.offset);
-                    if (tokenText[0] === "+" || tokenText[0] === "-") {
-                        tokenText = tokenText.slice(1);
-                    }
-
-                    if (tokenText === "NaN" || tokenText === "Infinity") {
-                        return createJSON5IdentifierNode(token);
-                    }
-                }
-                return createLiteralNode(tokenType);
-
-            case tt.Null:
-                return createNullNode(token);
-
-            case tt.LBrace:
-                return parseObject(tokenType);
-
-            case tt.LBracket:
-                return parseArray(tokenType);
-
-            default:
-                throw new UnexpectedToken(token);
-        }
-
-    }
-
-    
-    const docBody = parseValue();
-    
-    const unexpectedToken = next();
-    if (unexpectedToken) {
-        throw new UnexpectedToken(tokenizer.token);
-    }
-    
-    
-    const textEndLocation = getEndLocation(text);
-    const docParts = {
-        loc: {
-            start: {
-                line: 1,
-                column: 1,
-                offset: 0
-            },
-            end: {
-                ...textEndLocation
-            }
-        }
-    };
-    
-    if (options.tokens) {
-        docParts.tokens = tokens;
-    }
-
-    if (options.ranges) {
-        docParts.range = [
-            docParts.loc.start.offset,
-            docParts.loc.end.offset
-        ];
-    }
-
-    return types.document(/** @type {ValueNode} */ (docBody), docParts);
-}
-
-/**
- * @fileoverview Traversal approaches for Momoa JSON AST.
- * @author Nicholas C. Zakas
- */
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").TraversalPhase} TraversalPhase */
-/**
- * @typedef {Object} TraversalVisitor
- * @property {(node: Node, parent?: Node) => void} [enter]
- * @property {(node: Node, parent?: Node) => void} [exit]
- */
-
-//-----------------------------------------------------------------------------
-// Data
-//-----------------------------------------------------------------------------
-
-const childKeys = new Map([
-    ["Document", ["body"]],
-    ["Object", ["members"]],
-    ["Member", ["name", "value"]],
-    ["Element", ["value"]],
-    ["Array", ["elements"]],
-    ["String", []],
-    ["Number", []],
-    ["Boolean", []],
-    ["Null", []],
-    ["NaN", []],
-    ["Infinity", []],
-    ["Identifier", []],
-]);
-
-//-----------------------------------------------------------------------------
-// Helpers
-//-----------------------------------------------------------------------------
-
-/**
- * Determines if a given value is an object.
- * @param {*} value The value to check.
- * @returns {boolean} True if the value is an object, false if not. 
- */
-function isObject(value) {
-    return value && (typeof value === "object");
-}
-
-/**
- * Determines if a given value is an AST node.
- * @param {*} value The value to check.
- * @returns {boolean} True if the value is a node, false if not. 
- */
-function isNode(value) {
-    return isObject(value) && (typeof value.type === "string");
-}
-
-//-----------------------------------------------------------------------------
-// Exports
-//-----------------------------------------------------------------------------
-
-/**
- * Traverses an AST from the given node.
- * @param {Node} root The node to traverse from 
- * @param {TraversalVisitor} visitor An object with an `enter` and `exit` method. 
- */
-function traverse(root, visitor) {
-
-    /**
-     * Recursively visits a node.
-     * @param {Node} node The node to visit.
-     * @param {Node} [parent] The parent of the node to visit.
-     * @returns {void}
-     */
-    function visitNode(node, parent) {
-
-        if (typeof visitor.enter === "function") {
-            visitor.enter(node, parent);
-        }
-
-        for (const key of childKeys.get(node.type)) {
-            const value = node[key];
-
-            if (isObject(value)) {
-                if (Array.isArray(value)) {
-                    value.forEach(child => visitNode(child, node));
-                } else if (isNode(value)) {
-                    visitNode(value, node);
-                }
-            }
-        }
-
-        if (typeof visitor.exit === "function") {
-            visitor.exit(node, parent);
-        }
-    }
-
-    visitNode(root);
-}
-
-/**
- * @callback FilterPredicate
- * @param {{node: Node, parent?: Node, phase: TraversalPhase}} item
- * @param {number} index
- * @param {Array<{node: Node, parent?: Node, phase: TraversalPhase}>} array
- * @returns {boolean}
- */
-
-/**
- * Creates an iterator over the given AST.
- * @param {Node} root The root AST node to traverse. 
- * @param {FilterPredicate} [filter] A filter function to determine which steps to
- *      return;
- * @returns {IterableIterator<{node: Node, parent?: Node, phase: TraversalPhase}>} An iterator over the AST.  
- */
-function momoa_iterator(root, filter = () => true) {
-
-    /** @type {Array<{node: Node, parent?: Node, phase: TraversalPhase}>} */
-    const traversal = [];
-
-    traverse(root, {
-        enter(node, parent) {
-            traversal.push({ node, parent, phase: "enter" });
-        },
-        exit(node, parent) {
-            traversal.push({ node, parent, phase: "exit" });
-        }
-    });
-
-    return traversal.filter(filter).values();
-}
-
-/**
- * @fileoverview Evaluator for Momoa AST.
- * @author Nicholas C. Zakas
- */
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-/** @typedef {import("./typedefs.js").AnyNode} AnyNode */
-/** @typedef {import("./typedefs.js").JSONValue} JSONValue */
-
-//-----------------------------------------------------------------------------
-// Exports
-//-----------------------------------------------------------------------------
-
-/**
- * Evaluates a Momoa AST node into a JavaScript value.
- * @param {AnyNode} node The node to interpet.
- * @returns {JSONValue} The JavaScript value for the node. 
- */
-function evaluate(node) {
-    switch (node.type) {
-        case "String":
-            return node.value;
-
-        case "Number":
-            return node.value;
-
-        case "Boolean":
-            return node.value;
-
-        case "Null":
-            return null;
-
-        case "NaN":
-            return NaN;
-        
-        case "Infinity":
-            return node.sign === "-" ? -Infinity : Infinity;
-
-        case "Identifier":
-            return node.name;
-
-        case "Array": {
-            // const arrayNode = /** @type {ArrayNode} */ (node);
-            return node.elements.map(element => evaluate(element.value));
-        }
-
-        case "Object": {
-
-            /** @type {{[property: string]: JSONValue}} */
-            const object = {};
-
-            node.members.forEach(member => {
-                Object.defineProperty(object, /** @type {string} */ (evaluate(member.name)), {
-                    value: evaluate(member.value),
-                    writable: true,
-                    enumerable: true,
-                    configurable: true
-                });
-            });    
-
-            return object;
-        }    
-
-        case "Document": {
-            return evaluate(node.body);
-        }
-
-        case "Element":
-            throw new Error("Cannot evaluate array element outside of an array.");
-
-        case "Member":
-            throw new Error("Cannot evaluate object member outside of an object.");
-
-        default:
-            // @ts-ignore tsc doesn't know about the type property here?
-            throw new Error(`Unknown node type ${ node.type }.`);
-    }
-}
-
-/**
- * @fileoverview Printer for Momoa AST.
- * @author Nicholas C. Zakas
- */
-
-
-//-----------------------------------------------------------------------------
-// Typedefs
-//-----------------------------------------------------------------------------
-
-
-//-----------------------------------------------------------------------------
-// Helpers
-//-----------------------------------------------------------------------------
-
-/**
- * Prints the string representation of a Boolean node.
- * @param {BooleanNode} node The node to print.
- * @returns {string} The boolean value.
- */
-function printBoolean(node) {
-    return node.value ? "true" : "false";
-}
-
-/**
- * Prints the string representation of a null node.
- * @returns {string} The string "null".
- */
-function printNull() {
-    return "null";
-}
-
-/**
- * Prints the string representation of a number node.
- * @param {NumberNode} node The node to print.
- * @returns {string} The number value.
- */
-function printNumber(node) {
-    return node.value.toString();
-}
-
-/**
- * Prints the string representation of a NaN node.
- * @returns {string} The string "NaN".
- */
-function printNaN() {
-    return "NaN";
-}
-
-/**
- * Prints the string representation of an Infinity node.
- * @param {InfinityNode} node The node to print.
- * @returns {string} The string "Infinity" or "-Infinity".
- */
-function printInfinity(node) {
-    return node.sign + "Infinity";
-}
-
-/**
- * Prints the string representation of a string node.
- * @param {StringNode} node The node to print.
- * @returns {string} The string value.
- */
-function printString(node) {
-
-    let result = "\"";
-
-    // escape all characters that need escaping
-    for (const c of node.value) {
-
-        const newChar = json5CharToEscape.get(c);
-
-        if (newChar) {
-            result += "\\" + newChar;
-            continue;
-        }
-
-        // if it's a double quote, escape it
-        if (c === "\"") {
-            result += "\\\"";
-            continue;
-        }
-
-        // if it's a control character, escape it
-        if (c < " " || c === "\u007F") {
-            const hex = c.codePointAt(0).toString(16).toUpperCase();
-            result += `\\u${"0000".substring(hex.length)}${hex}`;
-            continue;
-        }
-
-        // otherwise, just add the character
-        result += c;
-
-    }
-    
-    return result + "\"";
-}
-
-/**
- * Prints the string representation of an identifier node.
- * @param {IdentifierNode} node The node to print.
- * @returns {string} The identifier name.
- */
-function printIdentifier(node) {
-    return node.name;
-}
-
-/**
- * Prints the string representation of an array node.
- * @param {ArrayNode} node The node to print.
- * @param {string} indent The string to use for indentation.
- * @param {number} indentLevel The current level of indentation.
- * @returns {string} The array value.
- */
-function printArray(node, indent, indentLevel) {
-    const newLine = indent ? "\n" : "";
-    const indentString = indent.repeat(indentLevel);
-    const elementIndentString = indent.repeat(indentLevel + 1);
-
-    return `[${newLine}${
-        node.elements.map(element =>
-            `${elementIndentString}${printValue(element.value, indent, indentLevel + 1)}`
-        ).join(`,${newLine}`)
-    }${newLine}${indentString}]`;
-}
-
-/**
- * Prints the string representation of a member node.
- * @param {MemberNode} node The node to print.
- * @param {string} indent The string to use for indentation.
- * @param {number} indentLevel The current level of indentation.
- * @returns {string} The member value.
- */
-function printMember(node, indent, indentLevel) {
-    const space = indent ? " " : "";
-    return `${printValue(node.name, indent, indentLevel)}:${space}${printValue(node.value, indent, indentLevel + 1)}`;
-}
-
-/**
- * Prints the string representation of an object node.
- * @param {ObjectNode} node The node to print.
- * @param {string} indent The string to use for indentation.
- * @param {number} indentLevel The current level of indentation.
- * @returns {string} The object value.
- */
-function printObject(node, indent, indentLevel) {
-    const newLine = indent ? "\n" : "";
-    const indentString = indent.repeat(indentLevel);
-    const memberIndentString = indent.repeat(indentLevel + 1);
-
-    return `{${newLine}${
-        node.members.map(member => 
-            `${memberIndentString}${printMember(member, indent, indentLevel)}`
-        ).join(`,${newLine}`)
-    }${newLine}${indentString}}`;
-}
-
-/**
- * Prints the string representation of a node.
- * @param {AnyNode} node The node to print.
- * @param {string} indentString The string to use for indentation.
- * @param {number} indentLevel The current level of indentation.
- * @returns {string} The string representation of the node.
- * @throws {TypeError} If the node type is unknown.
-
- */
-function printValue(node, indentString, indentLevel) {
-    switch (node.type) {
-        case "String":
-            return printString(node);
-        case "Number":
-            return printNumber(node);
-        case "Boolean":
-            return printBoolean(node);
-        case "Null":
-            return printNull();
-        case "NaN":
-            return printNaN();
-        case "Infinity":
-            return printInfinity(node);
-        case "Identifier":
-            return printIdentifier(node);
-        case "Array":
-            return printArray(node, indentString, indentLevel);
-        case "Object":
-            return printObject(node, indentString, indentLevel);
-        case "Document":
-            return printValue(node.body, indentString, indentLevel);
-        default:
-            throw new TypeError(`Unknown node type: ${node.type}`);
-    }
-}
-
-
-//-----------------------------------------------------------------------------
-// Exports
-//-----------------------------------------------------------------------------
-
-/**
- * Converts a Momoa AST back into a JSON string.
- * @param {AnyNode} node The node to print.
- * @param {Object} options Options for the print.
- * @param {number} [options.indent=0] The number of spaces to indent each line. If
- *      greater than 0, then newlines and indents will be added to output. 
- * @returns {string} The JSON representation of the AST.
- */
-function print(node, { indent = 0 } = {}) {
-
-    const indentLevel = 0;
-    const indentString = " ".repeat(indent);
-
-    return printValue(node, indentString, indentLevel);
-}
-
-
-
-;// CONCATENATED MODULE: ./src/release.ts
-
-
-const release_VERSION = /^v?(\d{4}\.\d{1,2}\.\d{1,2})(?:[-+.][0-9A-Za-z.-]*)?$/;
-/** The release of an openclaw image reference such as `ghcr.io/openclaw/openclaw:2026.9.6`. */
-function releaseOfImage(ref) {
-    const at = ref.split('@')[0] ?? ref;
-    const slash = at.lastIndexOf('/');
-    const colon = at.lastIndexOf(':');
-    if (colon <= slash || !/openclaw/i.test(at.slice(0, colon)))
-        return undefined;
-    return release_VERSION.exec(at.slice(colon + 1))?.[1];
-}
-/** `ARG OPENCLAW_VERSION=<v>` wins (it is what the build installs), else an openclaw base image's tag. */
-function releaseOfDockerfile(text, file) {
-    const lines = text.split(/\r?\n/);
-    const args = new Map();
-    let fromImage;
-    for (const [index, line] of lines.entries()) {
-        const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=["']?([^"'\s]+)["']?\s*$/i.exec(line);
-        if (arg) {
-            args.set(arg[1], arg[2]);
-            const version = arg[1] === 'OPENCLAW_VERSION' ? release_VERSION.exec(arg[2])?.[1] : undefined;
-            if (version)
-                return { version, source: `${file}:${index + 1} (ARG OPENCLAW_VERSION)` };
-        }
-        const from = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line);
-        if (from && !fromImage) {
-            const ref = from[1].replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name) => args.get(name) ?? m);
-            const version = releaseOfImage(ref);
-            if (version)
-                fromImage = { version, source: `${file}:${index + 1} (FROM ${ref})` };
-        }
-    }
-    return fromImage;
-}
-/** The workspace's package.json, when it is the openclaw repository itself. */
-function releaseOfPackageJson(text) {
-    try {
-        const pkg = JSON.parse(text);
-        return pkg.name === 'openclaw' && typeof pkg.version === 'string' ? release_VERSION.exec(pkg.version)?.[1] : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Edge: reads the files named by `sources` and returns the first release found. */
-function findGatewayRelease(sources) {
-    if (sources.image) {
-        const version = releaseOfImage(sources.image);
-        return version ? { version, source: `image ${sources.image}` } : undefined;
-    }
-    const read = (file) => ((0,external_node_fs_namespaceObject.existsSync)(file) ? (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8') : undefined);
-    const dockerfile = sources.dockerfile && read(sources.dockerfile.path);
-    const fromDockerfile = dockerfile !== undefined && sources.dockerfile ? releaseOfDockerfile(dockerfile, sources.dockerfile.shown) : undefined;
-    if (fromDockerfile)
-        return fromDockerfile;
-    const pkg = read((0,external_node_path_namespaceObject.join)(sources.workingDirectory, 'package.json'));
-    const version = pkg === undefined ? undefined : releaseOfPackageJson(pkg);
-    return version ? { version, source: 'package.json (the openclaw repository)' } : undefined;
-}
-// ---------------------------------------------------------------------------------------------
-// Release-dependent rules
-/** Compares `2026.2.26`-style versions numerically. */
-function compareVersions(a, b) {
-    const pa = a.split('.').map(Number);
-    const pb = b.split('.').map(Number);
-    for (let i = 0; i < 3; i++)
-        if ((pa[i] ?? 0) !== (pb[i] ?? 0))
-            return (pa[i] ?? 0) - (pb[i] ?? 0);
-    return 0;
-}
-const RELEASE_RULES = {
-    // openclaw issue #71823: a non-loopback bind without gateway.controlUi.allowedOrigins exits at start.
-    'control-ui-origins': { concerns: '2026.2.26 to 2026.5.x', from: '2026.2.26', before: '2026.6.0' },
-};
-/** 'error' when the release is known and inside the rule's range, else 'warning'. */
-function releaseLevel(rule, release) {
-    if (!release)
-        return 'warning';
-    return compareVersions(release.version, rule.from) >= 0 && compareVersions(release.version, rule.before) < 0 ? 'error' : 'warning';
-}
-/** How a message says which release was judged. */
-function describeRelease(release) {
-    return release ? `gateway release ${release.version} (from ${release.source})` : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
-}
-
-;// CONCATENATED MODULE: ./src/gateway-config.ts
-
-
-
-
-/**
- * The `gateway-config` input: an openclaw.json (JSON5) from the repository, checked here and
- * delivered with the release as a `[[files]]` entry plus `OPENCLAW_CONFIG_PATH` in `[env]`, so a
- * deploy carries it, a rollback restores it, and no ssh or extra restart is needed.
- *
- * The gateway reads OPENCLAW_CONFIG_PATH before `$OPENCLAW_STATE_DIR/openclaw.json`
- * (openclaw/openclaw src/config/paths.ts, resolveConfigPath / resolveCanonicalConfigPath).
- */
-/**
- * Outside the volume on purpose: a file under the mount would be hidden by the volume, and the
- * copy on the volume would survive a rollback. /etc is on the image's root filesystem, which
- * Fly rewrites from the release's `files` on every machine update.
- */
-const GATEWAY_CONFIG_GUEST_PATH = '/etc/openclaw/openclaw.json';
-function parseGatewayConfig(source) {
-    let json;
-    try {
-        json = json5_lib_default().parse(source.text);
-    }
-    catch (err) {
-        const e = err;
-        throw new ConfigFileError(source.sourcePath, e.lineNumber, e.columnNumber, `invalid JSON5: ${String(e.message ?? err).replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '')}`, 'Fix the syntax (JSON5 allows comments and trailing commas); the gateway refuses a config it cannot parse and exits 78.');
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-        throw new ConfigFileError(source.sourcePath, 1, 1, 'an openclaw.json must hold one object', 'Write the config as `{ gateway: { ... }, ... }`.');
-    }
-    const root = json;
-    const gateway = asRecord(root.gateway);
-    const auth = asRecord(gateway?.auth);
-    const controlUi = asRecord(gateway?.controlUi);
-    return {
-        sourcePath: source.sourcePath,
-        localPath: source.localPath,
-        guestPath: GATEWAY_CONFIG_GUEST_PATH,
-        json: root,
-        settings: {
-            mode: gateway?.mode,
-            bind: gateway?.bind,
-            port: gateway?.port,
-            customBindHost: gateway?.customBindHost,
-            authMode: auth?.mode,
-            authToken: auth?.token,
-            authPassword: auth?.password,
-            trustedProxies: gateway?.trustedProxies,
-            controlUiEnabled: controlUi?.enabled,
-            allowedOrigins: controlUi?.allowedOrigins,
-            hostHeaderOriginFallback: controlUi?.dangerouslyAllowHostHeaderOriginFallback === true,
-        },
-        lineOf: (path) => findJson5KeyLine(source.text, path),
-    };
-}
-function asRecord(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
-}
-/**
- * The 1-based line of the key `a.b.c`, read from momoa's JSON5 syntax tree, so a key named in a
- * comment or inside a string is never taken for the real one. When the full path is missing,
- * the line of its deepest present parent, so an annotation still lands inside the right object.
- */
-function findJson5KeyLine(text, dottedPath) {
-    let root;
-    try {
-        root = momoa_parse(text, { mode: 'json5', ranges: false, tokens: false }).body;
-    }
-    catch {
-        return undefined;
-    }
-    let line;
-    let node = root;
-    for (const key of dottedPath.split('.')) {
-        if (node?.type !== 'Object')
-            return line;
-        const member = node.members.find((m) => keyName(m.name) === key);
-        if (!member)
-            return line;
-        line = member.name.loc.start.line;
-        node = member.value;
-    }
-    return line;
-}
-function keyName(name) {
-    return name.type === 'Identifier' ? name.name : name.value;
-}
-const CONFIG_BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'];
-const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy'];
-function checkGatewayConfig(config, ctx) {
-    const findings = [];
-    const s = config.settings;
-    const at = (path) => ({ file: config.sourcePath, line: config.lineOf(path) });
-    const error = (rule, path, message) => findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) });
-    const warning = (rule, path, message) => findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) });
-    // "Gateway start blocked: set gateway.mode=local (current: ...) or pass --allow-unconfigured."
-    if (s.mode !== 'local') {
-        const current = s.mode === undefined ? 'missing' : JSON.stringify(s.mode);
-        const text = `gateway.mode is ${current}: the gateway only starts a local gateway from a config whose gateway.mode is "local". Fix: set \`gateway: { mode: "local" }\` in ${config.sourcePath}.`;
-        if (!ctx.allowUnconfigured)
-            error('gateway-mode', 'gateway.mode', `${text} (The command has no --allow-unconfigured, so the gateway would refuse to start.)`);
-        else if (s.mode !== undefined)
-            warning('gateway-mode', 'gateway.mode', `${text} (--allow-unconfigured lets it start anyway.)`);
-    }
-    if (s.bind !== undefined && (typeof s.bind !== 'string' || !CONFIG_BIND_MODES.includes(s.bind))) {
-        error('gateway-bind', 'gateway.bind', `gateway.bind is ${JSON.stringify(s.bind)}; the gateway's schema accepts ${CONFIG_BIND_MODES.join(', ')} and exits 78 otherwise. Fix: use "lan" (the guide's bind for Fly).`);
-    }
-    else if (typeof s.bind === 'string' && ctx.commandBind && s.bind !== ctx.commandBind) {
-        warning('gateway-bind', 'gateway.bind', `gateway.bind is "${s.bind}" but the command passes --bind ${ctx.commandBind}, which wins. Fix: make them agree to avoid confusion.`);
-    }
-    if (s.bind === 'custom' && (typeof s.customBindHost !== 'string' || s.customBindHost.trim() === '')) {
-        error('gateway-bind', 'gateway.bind', 'gateway.bind is "custom" without gateway.customBindHost. Fix: set gateway.customBindHost, or use bind "lan".');
-    }
-    if (s.port !== undefined && !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
-        error('gateway-port', 'gateway.port', `gateway.port is ${JSON.stringify(s.port)}; it must be an integer port (1-65535). Fix: remove it (the command's --port wins) or set the gateway port.`);
-    }
-    else if (typeof s.port === 'number' && ctx.commandPort !== undefined && s.port !== ctx.commandPort) {
-        warning('gateway-port', 'gateway.port', `gateway.port is ${s.port} but the command passes --port ${ctx.commandPort}, which wins (precedence: --port, OPENCLAW_GATEWAY_PORT, config). Fix: make them agree.`);
-    }
-    const effectiveBind = ctx.commandBind ?? (typeof s.bind === 'string' ? s.bind : 'loopback');
-    const nonLoopback = effectiveBind !== 'loopback';
-    if (s.authMode !== undefined && (typeof s.authMode !== 'string' || !AUTH_MODES.includes(s.authMode))) {
-        error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is ${JSON.stringify(s.authMode)}; expected one of ${AUTH_MODES.join(', ')}. Fix: use "token" with OPENCLAW_GATEWAY_TOKEN set as a Fly secret.`);
-    }
-    if (s.authMode === 'none' && nonLoopback) {
-        error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is "none" with bind ${effectiveBind}: the gateway refuses to bind a non-loopback address without auth. Fix: use mode "token" and set OPENCLAW_GATEWAY_TOKEN (fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)).`);
-    }
-    if (s.authMode === 'password' && !s.authPassword && !ctx.knownNames.has('OPENCLAW_GATEWAY_PASSWORD')) {
-        error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "password" but no password is set: neither gateway.auth.password nor an OPENCLAW_GATEWAY_PASSWORD secret. Fix: add OPENCLAW_GATEWAY_PASSWORD to the synced secrets.');
-    }
-    if (s.authMode === 'trusted-proxy' && !(Array.isArray(s.trustedProxies) && s.trustedProxies.length > 0)) {
-        error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "trusted-proxy" without gateway.trustedProxies; the gateway refuses to start. Fix: list the proxy addresses in gateway.trustedProxies.');
-    }
-    for (const [key, value] of [['token', s.authToken], ['password', s.authPassword]]) {
-        const reference = typeof value === 'string' ? /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim()) : null;
-        if (reference) {
-            if (!ctx.knownNames.has(reference[1])) {
-                error('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} refers to \${${reference[1]}}, which is neither a synced or existing Fly secret nor in [env]; the gateway fails on a missing variable. Fix: add ${reference[1]} to the synced secrets.`);
-            }
-        }
-        else if (typeof value === 'string' && value !== '') {
-            warning('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} is written in ${config.sourcePath}, so anyone who can read the repository can use the gateway. Fix (the guide: prefer environment variables for tokens): remove it and set OPENCLAW_GATEWAY_${key.toUpperCase()} as a Fly secret.`);
-        }
-    }
-    // 2026.2.26 - 2026.5 crash on a non-loopback bind without origins (openclaw issue #71823);
-    // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
-    // the public URL's Control UI would be refused either way: an error only for a release known
-    // to crash, a warning otherwise (release.ts RELEASE_RULES).
-    const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : [];
-    if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
-        const rule = RELEASE_RULES['control-ui-origins'];
-        const level = releaseLevel(rule, ctx.release);
-        const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`;
-        findings.push({
-            level,
-            rule: 'control-ui-origins',
-            input: 'gateway-config',
-            ...at(config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway'),
-            message: `a public deployment binding ${effectiveBind} has no gateway.controlUi.allowedOrigins; ${describeRelease(ctx.release)}: ${crash} without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
-        });
-    }
-    if (ctx.mountDestination && isWithin(config.guestPath, ctx.mountDestination)) {
-        error('gateway-config-path', 'gateway', `the delivered config path ${config.guestPath} is inside the volume mounted at ${ctx.mountDestination}, where the volume would hide it. Fix: mount the volume elsewhere (state-dir).`);
-    }
-    return findings;
-}
-function isWithin(path, dir) {
-    const d = dir.replace(/\/+$/, '');
-    return d === '' || path === d || path.startsWith(`${d}/`);
-}
-
-;// CONCATENATED MODULE: ./src/render.ts
-
-
-
-
-
-
-
-
-
-
-/** The guide's fly.toml (seeds/, section "2) Configure fly.toml"), as data, in the guide's key order. */
-function guideFlyConfig(variant) {
-    const config = {
-        app: variant.app ?? 'my-openclaw',
-        primary_region: GUIDE_DEFAULTS.region,
-        build: { dockerfile: 'Dockerfile' },
-        env: {
-            NODE_ENV: 'production',
-            OPENCLAW_PREFER_PNPM: '1',
-            OPENCLAW_STATE_DIR: GUIDE_DEFAULTS.stateDir,
-            NODE_OPTIONS: '--max-old-space-size=1536',
-        },
-        processes: { app: defaultCommand(GUIDE_DEFAULTS.port, GUIDE_DEFAULTS.bind) },
-        http_service: {
-            internal_port: GUIDE_DEFAULTS.port,
-            force_https: true,
-            auto_stop_machines: false,
-            auto_start_machines: true,
-            min_machines_running: 1,
-            processes: ['app'],
-        },
-        vm: [{ size: GUIDE_DEFAULTS.vmSize, memory: `${GUIDE_DEFAULTS.memoryMb}mb` }],
-        mounts: { source: GUIDE_DEFAULTS.volume, destination: GUIDE_DEFAULTS.stateDir },
-    };
-    // openclaw/openclaw fly.private.toml: the same file without [http_service] (no public ingress).
-    if (variant.private)
-        delete config.http_service;
-    return config;
-}
-/** Which input each key of the guide's file stands for, so a message can name it. */
-const TEMPLATE_INPUTS = {
-    app: 'app',
-    primary_region: 'region',
-    'build.dockerfile': 'dockerfile',
-    'env.OPENCLAW_STATE_DIR': 'state-dir',
-    'env.NODE_OPTIONS': 'env',
-    'env.NODE_ENV': 'env',
-    'env.OPENCLAW_PREFER_PNPM': 'env',
-    'processes.app': 'command',
-    http_service: 'private',
-    'http_service.internal_port': 'port',
-    'vm.size': 'vm-size',
-    'vm.memory': 'memory',
-    'mounts.source': 'volume',
-    'mounts.destination': 'state-dir',
-};
-/** The guide's heap: 1536 of 2048 MB, kept in proportion when only the memory changes. */
-const GUIDE_HEAP_RATIO = 0.75;
-const TCP_CHECK_NAME = 'gateway';
-/** The run's own folder when it has one (src/run-dir.ts: parallel runs never share it). */
-function renderDirFor(plan) {
-    return plan.runDir ?? (0,external_node_path_namespaceObject.join)(plan.runnerTemp, 'fly-deploy', plan.app);
-}
-/** Pure: the rendered config for a plan, from the user's file or the guide's. */
-function renderFlyConfig(plan, userToml, gatewayConfig) {
-    const renderDir = renderDirFor(plan);
-    const config = userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private });
-    const keyLines = userToml ? indexKeyLines(userToml.text) : new Map();
-    const overridden = [];
-    const origin = new Map(userToml ? [] : Object.entries(TEMPLATE_INPUTS));
-    /** Sets table[name] and records where the value came from; no record when nothing changes. */
-    const assign = (table, name, key, value, input) => {
-        const from = Object.hasOwn(table, name) ? table[name] : undefined;
-        origin.set(key, input);
-        if (sameValue(from, value))
-            return;
-        if (value === undefined)
-            delete table[name];
-        else
-            setOwn(table, name, value);
-        overridden.push({ key, from, to: value, input });
-    };
-    /** An input's value, else the file's, else the guide's default (labelled as such). */
-    const pick = (planValue, input, existing, fallback) => {
-        if (planValue !== undefined)
-            return { value: planValue, input };
-        if (existing !== undefined)
-            return undefined;
-        return { value: fallback, input: `${input} (default)` };
-    };
-    assign(config, 'app', 'app', plan.app, 'app');
-    const region = pick(plan.region, 'region', config.primary_region, GUIDE_DEFAULTS.region);
-    if (region)
-        assign(config, 'primary_region', 'primary_region', region.value, region.input);
-    // [processes] app: machine-command wins over command; otherwise port/bind patch the flags.
-    const processes = ensureTable(config, 'processes');
-    const existingCommand = typeof processes.app === 'string' ? processes.app : undefined;
-    const fallbackPort = plan.port ?? appInternalPort(config) ?? GUIDE_DEFAULTS.port;
-    if (plan.machineCommand)
-        assign(processes, 'app', 'processes.app', plan.machineCommand.text, 'machine-command');
-    else if (plan.command !== undefined)
-        assign(processes, 'app', 'processes.app', plan.command, 'command');
-    else if (existingCommand !== undefined) {
-        let patched = existingCommand;
-        if (plan.port !== undefined)
-            patched = setFlag(patched, '--port', String(plan.port));
-        if (plan.bind !== undefined)
-            patched = setFlag(patched, '--bind', plan.bind);
-        const input = plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind';
-        if (patched !== existingCommand)
-            assign(processes, 'app', 'processes.app', patched, input);
-    }
-    else {
-        assign(processes, 'app', 'processes.app', defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)');
-    }
-    // Public ingress: [http_service] (or the file's own [[services]]); the private variant has none.
-    if (plan.private) {
-        if (config.http_service !== undefined)
-            assign(config, 'http_service', 'http_service', undefined, 'private');
-    }
-    else {
-        if (config.http_service === undefined && appServices(config).length === 0) {
-            const guide = guideFlyConfig({ private: false }).http_service;
-            assign(config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)');
-        }
-        else if (plan.port !== undefined) {
-            if (isTable(config.http_service))
-                assign(config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port');
-            for (const service of appServices(config))
-                assign(service, 'internal_port', 'services.internal_port', plan.port, 'port');
-        }
-    }
-    // [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used.
-    const vm = appEntry(config, ['vm', 'compute', 'computes'], () => [{}]);
-    const userSizedVm = vm.size !== undefined || vm.cpus !== undefined || vm.cpu_kind !== undefined;
-    const size = pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize);
-    if (size)
-        assign(vm, 'size', 'vm.size', size.value, size.input);
-    const memoryMb = plan.machineMemoryMb ?? plan.memoryMb;
-    const memoryInput = plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory';
-    if (memoryMb !== undefined) {
-        // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
-        if (vm.memory_mb !== undefined)
-            assign(vm, 'memory_mb', 'vm.memory_mb', memoryMb, memoryInput);
-        if (vm.memory_mb === undefined || vm.memory !== undefined)
-            assign(vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memoryMb : `${memoryMb}mb`, memoryInput);
-    }
-    else if (vm.memory === undefined && vm.memory_mb === undefined && !userSizedVm) {
-        assign(vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)');
-    }
-    // [mounts] (or [[mounts]]): the volume and where the state lives.
-    const fileStateDir = isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined;
-    const mount = appEntry(config, ['mounts'], () => ({}));
-    const volume = pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume);
-    if (volume)
-        assign(mount, 'source', 'mounts.source', volume.value, volume.input);
-    // A file that names its state dir but mounts nothing gets the volume there.
-    const destination = pick(plan.stateDir, 'state-dir', mount.destination, fileStateDir ?? GUIDE_DEFAULTS.stateDir);
-    if (destination)
-        assign(mount, 'destination', 'mounts.destination', destination.value, destination.input);
-    const env = ensureTable(config, 'env');
-    const stateDir = pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination);
-    if (stateDir)
-        assign(env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input);
-    const envInput = new Set(plan.env.map(([name]) => name));
-    if (!userToml && !envInput.has('NODE_OPTIONS') && memoryMb !== undefined && memoryMb !== GUIDE_DEFAULTS.memoryMb) {
-        assign(env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memoryMb * GUIDE_HEAP_RATIO)}`, memoryInput);
-    }
-    for (const [name, value] of plan.env)
-        assign(env, name, `env.${name}`, value, 'env');
-    // [build]: an image, or the Dockerfile by a path relative from the rendered file's directory.
-    const build = ensureTable(config, 'build');
-    if (plan.image !== undefined) {
-        assign(build, 'image', 'build.image', plan.image, 'image');
-        if (build.dockerfile !== undefined)
-            assign(build, 'dockerfile', 'build.dockerfile', undefined, 'image');
-    }
-    else if (build.image === undefined) {
-        const userDockerfile = typeof build.dockerfile === 'string' ? build.dockerfile : undefined;
-        if (userDockerfile && /^https?:\/\//i.test(userDockerfile)) {
-            origin.set('build.dockerfile', 'config');
-        }
-        else {
-            const dockerfileIsDefault = plan.dockerfile === (0,external_node_path_namespaceObject.join)(plan.workingDirectory, 'Dockerfile');
-            const absolute = userToml && userDockerfile && dockerfileIsDefault ? (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), userDockerfile) : plan.dockerfile;
-            assign(build, 'dockerfile', 'build.dockerfile', (0,external_node_path_namespaceObject.relative)(renderDir, absolute), userToml && userDockerfile && dockerfileIsDefault ? 'config' : 'dockerfile');
-        }
-    }
-    if (userToml && typeof build.ignorefile === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(build.ignorefile)) {
-        assign(build, 'ignorefile', 'build.ignorefile', (0,external_node_path_namespaceObject.relative)(renderDir, (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), build.ignorefile)), 'config');
-    }
-    // The user's [[files]] local_path were relative to their config; flyctl reads them as given.
-    if (userToml && Array.isArray(config.files)) {
-        for (const file of config.files.filter(isTable)) {
-            if (typeof file.local_path === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(file.local_path)) {
-                assign(file, 'local_path', 'files.local_path', (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), file.local_path), 'config');
-            }
-        }
-    }
-    // The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH.
-    let gateway;
-    if (gatewayConfig) {
-        if (!(0,external_node_path_namespaceObject.isAbsolute)(gatewayConfig.localPath))
-            throw new Error(`internal: [[files]] local_path must be absolute, got ${gatewayConfig.localPath}`);
-        const parsed = parseGatewayConfig(gatewayConfig);
-        const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath));
-        assign(config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: gatewayConfig.localPath }], 'gateway-config');
-        assign(env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config');
-        gateway = { guestPath: parsed.guestPath, localPath: gatewayConfig.localPath, sourcePath: gatewayConfig.sourcePath, parsed };
-    }
-    // A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
-    // (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
-    // WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
-    if (!definesChecks(config)) {
-        const settings = effectiveSettings(config, gateway?.parsed);
-        const checks = ensureTable(config, 'checks');
-        assign(checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port');
-    }
-    const path = (0,external_node_path_namespaceObject.join)(renderDir, 'fly.toml');
-    const header = [
-        `Rendered by openclaw/fly-deploy for app "${plan.app}" from ${userToml ? userToml.path : "the guide's fly.toml"}.`,
-        'Generated file: change the action inputs or the source file instead.',
-    ].join('\n');
-    return {
-        path,
-        toml: stringifyToml(config, header),
-        config,
-        overridden,
-        ...(userToml ? { sourceFile: userToml.path } : {}),
-        lineOf: (key) => (origin.has(key) ? undefined : keyLines.get(key)),
-        inputOf: (key) => origin.get(key),
-        ...(gateway ? { gateway } : {}),
-    };
-}
-function sameValue(a, b) {
-    return JSON.stringify(a) === JSON.stringify(b) && typeof a === typeof b;
-}
-function ensureTable(config, name) {
-    const existing = Object.hasOwn(config, name) ? config[name] : undefined;
-    if (isTable(existing))
-        return existing;
-    const created = {};
-    setOwn(config, name, created);
-    return created;
-}
-/** An own data property even for names such as `__proto__` (an env name a user may pass). */
-function setOwn(table, name, value) {
-    Object.defineProperty(table, name, { value, writable: true, enumerable: true, configurable: true });
-}
-/** The first entry (table, or element of an array of tables) under one of `names` that applies to the app group. */
-function appEntry(config, names, create) {
-    for (const name of names) {
-        const value = config[name];
-        if (isTable(value))
-            return value;
-        if (Array.isArray(value)) {
-            const entry = value.filter(isTable).find(appliesToApp);
-            if (entry)
-                return entry;
-        }
-    }
-    const created = create();
-    config[names[0]] = created;
-    return Array.isArray(created) ? created[0] : created;
-}
-function appliesToApp(entry) {
-    return !Array.isArray(entry.processes) || entry.processes.length === 0 || entry.processes.includes('app');
-}
-function appServices(config) {
-    return Array.isArray(config.services) ? config.services.filter(isTable).filter(appliesToApp) : [];
-}
-function appInternalPort(config) {
-    if (isTable(config.http_service) && typeof config.http_service.internal_port === 'number')
-        return config.http_service.internal_port;
-    const service = appServices(config).find((s) => typeof s.internal_port === 'number');
-    return service ? service.internal_port : undefined;
-}
-/** Any health check the file already has: machine checks, service checks, http_service checks. */
-function definesChecks(config) {
-    const nonEmpty = (v) => (Array.isArray(v) ? v.length > 0 : isTable(v) ? Object.keys(v).length > 0 : false);
-    if (nonEmpty(config.checks) || nonEmpty(config.machine_checks))
-        return true;
-    const http = config.http_service;
-    if (isTable(http) && (nonEmpty(http.checks) || nonEmpty(http.machine_checks)))
-        return true;
-    const services = Array.isArray(config.services) ? config.services.filter(isTable) : [];
-    return services.some((s) => nonEmpty(s.tcp_checks) || nonEmpty(s.http_checks) || nonEmpty(s.machine_checks));
-}
-/**
- * Replaces the value of `--flag VALUE` / `--flag=VALUE` in a command line, or appends the flag
- * to a gateway command that lacks it. Works on the text, so the rest of the line (its quoting
- * included) stays exactly as the user wrote it.
- */
-function setFlag(command, flag, value) {
-    const quoted = /^[A-Za-z0-9_./:@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-    // An unquoted value stops at a quote, so a flag inside `sh -c '... --bind lan'` keeps the closing quote.
-    const pattern = new RegExp(`(^|\\s)${flag}(=|\\s+)(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|[^\\s'"]+)`);
-    if (pattern.test(command))
-        return command.replace(pattern, (_m, lead, sep) => `${lead}${flag}${sep.startsWith('=') ? '=' : ' '}${quoted}`);
-    return splitCommand(command).includes('gateway') ? `${command} ${flag} ${quoted}` : command;
-}
-function effectiveSettings(config, gateway) {
-    const env = {};
-    if (isTable(config.env))
-        for (const [k, v] of Object.entries(config.env))
-            env[k] = String(v);
-    const processes = isTable(config.processes) ? config.processes : {};
-    const commandArgv = typeof processes.app === 'string' ? gatewayArgv(splitCommand(processes.app)) : [];
-    const flagPort = Number(flagValue(commandArgv, '--port'));
-    const envPort = Number.parseInt(env.OPENCLAW_GATEWAY_PORT ?? '', 10);
-    const configPort = gateway?.settings.port;
-    let port = 18789;
-    let portSource = 'default';
-    if (flagValue(commandArgv, '--port') !== undefined && Number.isInteger(flagPort))
-        [port, portSource] = [flagPort, 'command'];
-    else if (envPort > 0)
-        [port, portSource] = [envPort, 'env'];
-    else if (typeof configPort === 'number' && configPort > 0)
-        [port, portSource] = [configPort, 'gateway-config'];
-    const flagBind = flagValue(commandArgv, '--bind');
-    const configBind = gateway?.settings.bind;
-    const [bind, bindSource] = flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default'];
-    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
-    const vm = vmEntries.find(appliesToApp);
-    let memoryMb;
-    if (vm) {
-        memoryMb = typeof vm.memory_mb === 'number' ? vm.memory_mb : parseMemoryMb(vm.memory);
-        memoryMb ??= MACHINE_SIZES[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x']?.memoryMb;
-    }
-    const mounts = isTable(config.mounts) ? [config.mounts] : Array.isArray(config.mounts) ? config.mounts.filter(isTable) : [];
-    const mount = mounts.find(appliesToApp);
-    const heap = /--max-old-space-size[= ](\d+)/.exec(env.NODE_OPTIONS ?? '');
-    const internalPort = appInternalPort(config);
-    const result = {
-        port,
-        portSource,
-        bind,
-        bindSource,
-        isPrivate: config.http_service === undefined && !(Array.isArray(config.services) && config.services.length > 0),
-        commandArgv,
-        env,
-    };
-    if (internalPort !== undefined)
-        result.internalPort = internalPort;
-    if (memoryMb !== undefined)
-        result.memoryMb = memoryMb;
-    if (env.OPENCLAW_STATE_DIR !== undefined)
-        result.stateDir = env.OPENCLAW_STATE_DIR;
-    if (typeof mount?.destination === 'string')
-        result.mountDestination = mount.destination;
-    if (typeof mount?.source === 'string')
-        result.volume = mount.source;
-    if (typeof config.primary_region === 'string')
-        result.region = config.primary_region;
-    if (heap)
-        result.heapMb = Number(heap[1]);
-    return result;
-}
-function flagValue(argv, flag) {
-    for (let i = 0; i < argv.length; i++) {
-        const word = argv[i];
-        if (word === flag)
-            return argv[i + 1];
-        if (word.startsWith(`${flag}=`))
-            return word.slice(flag.length + 1);
-    }
-    return undefined;
-}
-/**
- * Splits `[processes]` commands the way flyctl does (shell words: quotes and backslashes; nothing
- * expanded). Operators are ordinary characters there, as flyctl runs no shell either; a broken
- * quote is read to the end, since this describes a file (validation and flyctl judge it).
- */
-function splitCommand(text) {
-    return splitShellWords(text, { literalOperators: true, lenient: true });
-}
-// ---------------------------------------------------------------------------------------------
-// Edge
-/** Reads the user's files, writes fly.toml (and the openclaw.json copy) into the run's folder under RUNNER_TEMP, prints it. */
-async function writeRenderedConfig(plan) {
-    const renderDir = renderDirFor(plan);
-    const workspace = process.env.GITHUB_WORKSPACE ?? plan.workingDirectory;
-    const shown = (file) => displayPath(file, workspace);
-    try {
-        await (0,promises_namespaceObject.mkdir)(renderDir, { recursive: true });
-        const userToml = plan.config ? { path: plan.config, text: await readInput(plan.config, 'config') } : undefined;
-        let gatewaySource;
-        if (plan.gatewayConfig) {
-            const text = await readInput(plan.gatewayConfig, 'gateway-config');
-            // A copy beside the rendered file: the release carries exactly the bytes that were checked.
-            const localPath = (0,external_node_path_namespaceObject.join)(renderDir, 'openclaw.json');
-            await (0,promises_namespaceObject.writeFile)(localPath, text, { mode: 0o600 });
-            gatewaySource = { sourcePath: plan.gatewayConfig, localPath, text };
-        }
-        const result = renderFlyConfig(plan, userToml, gatewaySource);
-        await (0,promises_namespaceObject.writeFile)(result.path, result.toml);
-        startGroup(`Rendered fly.toml: ${result.path}`);
-        info(result.toml);
-        for (const o of result.overridden) {
-            info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`);
-        }
-        endGroup();
-        setOutput('fly-config', result.path);
+        const started = performance.now();
+        const ms = () => Math.round(performance.now() - started);
+        let result;
+        try {
+            result = await stage.run();
+        }
+        catch (err) {
+            this.record.stages.push({ name: stage.name, ms: ms(), status: 'failed', note: report_firstLine(errorText(err)) });
+            throw err;
+        }
+        stage.record?.(result, this.record);
+        const failure = stage.failure?.(result);
+        const status = failure !== undefined ? 'failed' : this.record.dryRunPlan ? 'planned' : 'ok';
+        this.record.stages.push({ name: stage.name, ms: ms(), status, note: stage.note?.(result) });
+        if (failure !== undefined)
+            throw new Error(failure);
         return result;
     }
-    catch (err) {
-        if (err instanceof ConfigFileError) {
-            error(err.message.replace(err.file, shown(err.file)), {
-                title: 'fly-deploy: unreadable config',
-                file: shown(err.file),
-                ...(err.line ? { startLine: err.line } : {}),
-                ...(err.column ? { startColumn: err.column } : {}),
-            });
-            // The step's error names the input too, as every other refusal does.
-            const input = err.file === plan.gatewayConfig ? 'gateway-config' : 'config';
-            throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`);
-        }
-        throw err;
+    /** Like run, for a stage that never skips: its result is always there. */
+    async must(stage) {
+        if (stage.skip !== undefined)
+            throw new Error(`the ${stage.name} stage cannot be skipped (${stage.skip})`);
+        return (await this.run(stage));
     }
-}
-async function readInput(file, input) {
-    try {
-        return await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    /** The end of every run, failed or cancelled ones included: the journal into the record, then outputs and summary. */
+    async finish(redactor, error) {
+        if (error !== undefined)
+            this.record.error = error;
+        this.record.changed = this.journal.lines();
+        await writeReport(this.record, (text) => redactor.redact(text));
+        if (error !== undefined)
+            setFailed(error);
     }
-    catch (err) {
-        throw new Error(`input \`${input}\`: cannot read ${file} (${err.code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`);
-    }
-}
-/** A path as GitHub annotations want it: relative to the workspace when inside it. */
-function displayPath(file, workspace) {
-    if (!workspace || !(0,external_node_path_namespaceObject.isAbsolute)(file))
-        return file;
-    const rel = (0,external_node_path_namespaceObject.relative)(workspace, file);
-    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel) ? file : rel;
-}
-
-;// CONCATENATED MODULE: ./src/secrets.ts
-
-const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-function planSecrets(synced, existing, prune) {
-    const syncedNames = new Set(synced);
-    const existingNames = new Set(existing.map((s) => s.name));
-    const others = [...existingNames].filter((n) => !syncedNames.has(n)).sort(byName);
-    return {
-        add: [...syncedNames].filter((n) => !existingNames.has(n)).sort(byName),
-        update: [...syncedNames].filter((n) => existingNames.has(n)).sort(byName),
-        prune: prune ? others : [],
-        unchanged: prune ? [] : others,
-    };
-}
-const GATEWAY_AUTH_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
-/**
- * SPEC's gateway-token rule, counting a token already set on the app, and the names this run
- * keeps there (a pruned token no longer counts). Returns the error text, or undefined when fine.
- */
-function gatewayAuthProblem(plan, authRequired) {
-    if (!authRequired)
-        return undefined;
-    const present = new Set([...plan.add, ...plan.update, ...plan.unchanged]);
-    if (GATEWAY_AUTH_NAMES.some((n) => present.has(n)))
-        return undefined;
-    const pruned = GATEWAY_AUTH_NAMES.filter((n) => plan.prune.includes(n));
-    return ('the gateway binds a non-loopback address but OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is ' +
-        (pruned.length > 0
-            ? `set on the app only and prune-secrets would remove it (${pruned.join(', ')}). `
-            : 'neither among the synced secrets nor set on the app. ') +
-        'Non-loopback binding (--bind lan) requires a gateway token: add OPENCLAW_GATEWAY_TOKEN to the `secrets` input ' +
-        '(for example a repository secret made with `openssl rand -hex 32`), or set it once with ' +
-        '`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)`.');
-}
-// --- flyctl's import format ---------------------------------------------------------------
-/** bufio.Scanner's default MaxScanTokenSize: a longer line stops flyctl's parser silently. */
-const secrets_MAX_LINE_BYTES = 64 * 1024 - 1;
-class SecretFormatError extends Error {
-    secretName;
-    constructor(secretName, reason) {
-        // The value never appears here: only the name and why it cannot be written.
-        super(`secret ${secretName} cannot be passed to \`fly secrets import\`: ${reason}`);
-        this.secretName = secretName;
-        this.name = 'SecretFormatError';
-    }
-}
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/**
- * The stdin text for `fly secrets import`. Each value is written in the first form that
- * flyctl's parser reads back unchanged (bare, "double", 'single', """triple"""; multi-line
- * values only as """...""" across lines); a value no form can carry is refused, naming the
- * secret and never showing its value.
- */
-function formatSecretsImport(entries) {
-    const lines = [];
-    for (const [name, value] of entries)
-        lines.push(formatEntry(name, value));
-    return lines.map((l) => `${l}\n`).join('');
-}
-function formatEntry(name, value) {
-    if (!NAME.test(name))
-        throw new SecretFormatError(name, 'the name must be letters, digits and _ and not start with a digit');
-    if (value.includes('\0'))
-        throw new SecretFormatError(name, 'the value contains a NUL byte, which no environment variable can hold');
-    if (value.includes('\n') && value.includes('"""'))
-        throw new SecretFormatError(name, 'the multi-line value contains """, which ends flyctl\'s multi-line form early');
-    if (value.includes('\r\n'))
-        throw new SecretFormatError(name, 'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings');
-    const candidates = value.includes('\n')
-        ? [`${name}="""${value}"""`]
-        : [`${name}=${value}`, `${name}="${value}"`, `${name}='${value}'`, `${name}="""${value}"""`];
-    let tooLong = false;
-    for (const text of candidates) {
-        if (text.split('\n').some((line) => Buffer.byteLength(line, 'utf8') > secrets_MAX_LINE_BYTES)) {
-            tooLong = true;
-            continue;
-        }
-        const parsed = parseSecretsLikeFlyctl(`${text}\n`);
-        if (parsed.ok && parsed.secrets.size === 1 && parsed.secrets.get(name) === value)
-            return text;
-    }
-    if (tooLong)
-        throw new SecretFormatError(name, `a line of the value is longer than flyctl's ${secrets_MAX_LINE_BYTES}-byte line limit`);
-    throw new SecretFormatError(name, value.includes('\n')
-        ? 'its first line has a # after an odd number of " characters, which flyctl reads as a comment'
-        : 'its mix of quotes, # and leading spaces cannot be read back unchanged by flyctl');
-}
-/**
- * A line-for-line port of flyctl's parseSecrets (internal/command/secrets/parser.go, the parser
- * behind `fly secrets import`), used to prove that what we write is read back unchanged.
- * Go's strings are bytes; every delimiter here is ASCII, so UTF-16 indexing finds the same cuts.
- */
-function parseSecretsLikeFlyctl(input) {
-    const secrets = new Map();
-    let multiline = false;
-    let parsedKey = '';
-    let parsedVal = '';
-    for (const line of scanLines(input)) {
-        if (!multiline) {
-            if (line.startsWith('#') || goTrimSpace(line) === '')
-                continue;
-            const eq = line.indexOf('=');
-            if (eq < 0)
-                return { ok: false, error: 'Secrets must be provided as NAME=VALUE pairs' };
-            const key = goTrimSpace(line.slice(0, eq));
-            let value = line.slice(eq + 1).replace(/^ +/, '');
-            const hash = value.indexOf('#');
-            if (hash >= 0) {
-                const before = value.slice(0, hash);
-                if (countChar(before, '"') % 2 === 0)
-                    value = before.replace(/ +$/, '');
-            }
-            if (value.startsWith('"""') && value.endsWith('"""') && value.length >= 6) {
-                secrets.set(key, value.slice(3, -3));
-            }
-            else if (value.startsWith('"""')) {
-                multiline = true;
-                parsedKey = key;
-                parsedVal = `${value.slice(3)}\n`;
-            }
-            else {
-                const quoted = (q) => value.startsWith(q) && value.endsWith(q);
-                if (quoted('"') || quoted("'")) {
-                    // Go's value[1:len(value)-1] panics on a lone quote character.
-                    if (value.length < 2)
-                        return { ok: false, error: 'flyctl would panic on a lone quote' };
-                    value = value.slice(1, -1);
-                }
-                secrets.set(key, value);
-            }
-        }
-        else if (line.endsWith('"""')) {
-            secrets.set(parsedKey, parsedVal + line.slice(0, -3));
-            parsedVal = '';
-            parsedKey = '';
-            multiline = false;
-        }
-        else {
-            parsedVal += `${line}\n`;
-        }
-    }
-    return { ok: true, secrets };
-}
-/** bufio.ScanLines: split on \n, drop one CR before it, keep a final unterminated line. */
-function scanLines(input) {
-    const lines = input.split('\n');
-    if (lines[lines.length - 1] === '')
-        lines.pop();
-    return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-}
-// Go's unicode.IsSpace set, which strings.TrimSpace uses.
-const GO_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
-function goTrimSpace(s) {
-    return s.replace(GO_SPACE, '');
-}
-function countChar(s, ch) {
-    let n = 0;
-    for (const c of s)
-        if (c === ch)
-            n++;
-    return n;
-}
-async function syncSecrets(ctx, options) {
-    const { flyctl, plan, log } = ctx;
-    const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : []);
-    const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets);
-    const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired);
-    if (authProblem)
-        throw new Error(authProblem);
-    // Formatting checks every value, so a dry run refuses what the real run would refuse.
-    const stdin = formatSecretsImport(plan.secrets);
-    const synced = [...plan.secrets.keys()].sort(byName);
-    const result = { ...secretsPlan, synced, dryRun: plan.dryRun };
-    if (plan.dryRun)
-        return result;
-    // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
-    if (synced.length > 0) {
-        await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } });
-        log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`);
-    }
-    if (secretsPlan.prune.length > 0) {
-        await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' } });
-        log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`);
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/validate.ts
-
-
-
-
-const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
-const MIN_MEMORY_MB = 1024;
-const RECOMMENDED_MEMORY_MB = 2048;
-function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
-    const findings = [];
-    const gateway = result.gateway?.parsed;
-    const s = effectiveSettings(result.config, gateway);
-    const config = result.config;
-    /** Where a key's value came from: the input that set it, else the user's file and line. */
-    const from = (key) => {
-        const input = result.inputOf(key);
-        if (input)
-            return { input: input.replace(/ \(default.*\)$/, '') };
-        if (result.sourceFile) {
-            const line = result.lineOf(key);
-            return line ? { file: result.sourceFile, line } : { file: result.sourceFile };
-        }
-        return {};
-    };
-    // The bind is read from the command; name the `bind` input when it was what decided the flag.
-    const bindFrom = () => {
-        if (s.bindSource === 'gateway-config' && gateway)
-            return { input: 'gateway-config', file: gateway.sourcePath, ...lineField(gateway.lineOf('gateway.bind')) };
-        if (plan.bind !== undefined && plan.command === undefined && plan.machineCommand === undefined)
-            return { input: 'bind' };
-        return from('processes.app');
-    };
-    const add = (level, rule, message, where) => findings.push({ level, rule, message, ...where });
-    // A non-loopback bind needs a token or password: the gateway refuses to bind without auth.
-    const nonLoopback = s.bind !== 'loopback';
-    const envNames = new Set(Object.keys(s.env));
-    const gs = gateway?.settings;
-    const authInConfig = gs?.authMode === 'trusted-proxy' ||
-        (gs?.authMode !== 'none' && (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) || hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)));
-    const tokenSecret = TOKEN_NAMES.find((n) => knownSecretNames.has(n));
-    const tokenInEnv = TOKEN_NAMES.find((n) => envNames.has(n));
-    if (nonLoopback && !tokenSecret && !authInConfig && !tokenInEnv) {
-        add('error', 'gateway-token', `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.${droppedTokenHint(plan)}`, bindFrom());
-    }
-    if (tokenInEnv) {
-        add('warning', 'gateway-token-in-env', `${tokenInEnv} is a plain [env] value, visible in the fly.toml and the machine config. Fix (the guide: treat tokens like passwords): set it as a Fly secret through \`secrets\` instead.`, from(`env.${tokenInEnv}`));
-    }
-    // internal_port must be the gateway's port, or Fly's proxy and checks knock on a closed door.
-    if (s.internalPort !== undefined && s.internalPort !== s.port) {
-        const portKey = isTable(config.http_service) ? 'http_service.internal_port' : 'services.internal_port';
-        const gatewayPortFrom = s.portSource === 'command' ? '--port in the command' : s.portSource === 'env' ? 'OPENCLAW_GATEWAY_PORT' : s.portSource === 'gateway-config' ? 'gateway.port in the gateway config' : 'the gateway default';
-        add('error', 'internal-port', `internal_port is ${s.internalPort} but the gateway listens on ${s.port} (${gatewayPortFrom}): health checks fail, connection refused. Fix (the guide): make internal_port match the gateway port (--port ${s.internalPort}, or set the \`port\` input so both agree).`, from(portKey));
-    }
-    // Memory: 512MB is too small; 1GB may OOM under load; 2GB recommended.
-    const memoryKey = memoryKeyOf(config);
-    if (s.memoryMb !== undefined) {
-        if (s.memoryMb < MIN_MEMORY_MB) {
-            add('error', 'memory', `the VM has ${s.memoryMb} MB of memory: 512MB is too small; 2GB recommended (the gateway is killed: SIGABRT, Runtime_AllocateInYoungGeneration). Fix: set \`memory: 2048mb\` (memory = "2048mb" under [[vm]]).`, from(memoryKey));
-        }
-        else if (s.memoryMb < RECOMMENDED_MEMORY_MB) {
-            add('warning', 'memory', `the VM has ${s.memoryMb} MB of memory: 1GB may work but can OOM under load or with verbose logging; 2GB recommended. Fix: set \`memory: 2048mb\`.`, from(memoryKey));
-        }
-    }
-    // NODE_OPTIONS heap at or above the VM memory: V8 grows past what the machine has.
-    if (s.heapMb !== undefined && s.memoryMb !== undefined && s.heapMb >= s.memoryMb) {
-        add('error', 'node-heap', `NODE_OPTIONS sets --max-old-space-size=${s.heapMb}, at or above the VM's ${s.memoryMb} MB: the kernel kills the process before V8 collects (OOM). Fix: keep the heap below the memory, as the guide does (--max-old-space-size=1536 with 2048mb), or raise \`memory\`.`, from('env.NODE_OPTIONS'));
-    }
-    // State must live on the volume or it is lost on every restart.
-    if (s.stateDir === undefined || s.mountDestination === undefined || !isWithin(s.stateDir, s.mountDestination)) {
-        const cause = s.mountDestination === undefined
-            ? 'there is no [mounts] volume'
-            : s.stateDir === undefined
-                ? `OPENCLAW_STATE_DIR is not set, so the gateway writes to ~/.openclaw on the machine's root filesystem, outside the volume at ${s.mountDestination}`
-                : `OPENCLAW_STATE_DIR is ${s.stateDir}, outside the volume mounted at ${s.mountDestination}`;
-        add('error', 'state-dir', `${cause}: state not persisting (credentials and sessions vanish after a restart). Fix (the guide): set OPENCLAW_STATE_DIR to the mount's destination (/data) with \`state-dir\`, and redeploy.`, from(s.stateDir === undefined ? 'mounts.destination' : 'env.OPENCLAW_STATE_DIR'));
-    }
-    // A public deployment whose gateway binds loopback: Fly's proxy cannot reach 127.0.0.1.
-    if (!s.isPrivate && s.bind === 'loopback') {
-        add('error', 'public-loopback', `the deployment is public but the gateway binds loopback (127.0.0.1${s.bindSource === 'default' ? ', its default when the command has no --bind' : ''}): "app is not listening on the expected address". Fix (the guide): add --bind lan to the command (the \`bind\` input).`, bindFrom());
-    }
-    else if (s.isPrivate && s.bind === 'loopback') {
-        add('warning', 'private-loopback', 'the gateway binds loopback, so only processes inside the machine reach it (not fly proxy, not WireGuard), and the health gate sees no ready listener on a reachable address. Fix: --bind lan (the `bind` input) unless a sidecar such as Tailscale Serve fronts it.', bindFrom());
-    }
-    // Warnings about the public service the guide configures.
-    if (isTable(config.http_service)) {
-        const http = config.http_service;
-        if (http.force_https !== true) {
-            add('warning', 'force-https', 'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.', from('http_service.force_https'));
-        }
-        const autoStop = http.auto_stop_machines;
-        if (autoStop === true || autoStop === 'stop' || autoStop === 'suspend') {
-            add('warning', 'auto-stop', `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`, from('http_service.auto_stop_machines'));
-        }
-    }
-    if (plan.private && Array.isArray(config.services) && config.services.length > 0) {
-        add('warning', 'private-services', '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.', from('services'));
-    }
-    if (gateway) {
-        findings.push(...checkGatewayConfig(gateway, {
-            app: plan.app,
-            isPublic: !s.isPrivate,
-            ...(s.bindSource === 'command' ? { commandBind: s.bind } : {}),
-            ...(s.portSource === 'command' ? { commandPort: s.port } : {}),
-            allowUnconfigured: s.commandArgv.includes('--allow-unconfigured'),
-            knownNames: new Set([...knownSecretNames, ...envNames]),
-            ...(s.mountDestination ? { mountDestination: s.mountDestination } : {}),
-            ...(facts.release ? { release: facts.release } : {}),
-        }));
-    }
-    return findings;
-}
-/** When secrets-json held the token under a name it dropped, the token rule says which and why. */
-function droppedTokenHint(plan) {
-    const near = (plan.secretsDropped ?? []).filter((d) => TOKEN_NAMES.includes(d.name.toUpperCase()));
-    return near.map((d) => ` Note: \`secrets-json\` held "${d.name}", which was dropped: ${d.why}.`).join('');
-}
-function lineField(line) {
-    return line ? { line } : {};
-}
-function hasUsableSecret(value, secrets, env) {
-    if (typeof value === 'string') {
-        const ref = /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim());
-        return ref ? secrets.has(ref[1]) || env.has(ref[1]) : value.trim() !== '';
-    }
-    // A SecretRef object ({ source, provider, id }) is resolved by the gateway itself.
-    return typeof value === 'object' && value !== null;
-}
-function memoryKeyOf(config) {
-    const vm = config.vm ?? config.compute ?? config.computes;
-    const entry = Array.isArray(vm) ? vm.find(isTable) : vm;
-    return isTable(entry) && entry.memory_mb !== undefined ? 'vm.memory_mb' : isTable(entry) && entry.memory !== undefined ? 'vm.memory' : 'vm.size';
-}
-/** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
-function reportFindings(findings, workspace = process.env.GITHUB_WORKSPACE) {
-    for (const f of findings) {
-        const where = f.file ? displayPath(f.file, workspace) : undefined;
-        const source = [f.input ? `input \`${f.input}\`` : undefined, where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined].filter(Boolean).join(', ');
-        const text = source ? `${f.message} (from ${source})` : f.message;
-        const props = { title: `${f.rule} (fly-deploy)`, ...(where ? { file: where } : {}), ...(f.line ? { startLine: f.line } : {}) };
-        if (f.level === 'error')
-            error(text, props);
-        else
-            warning(text, props);
-    }
-    const errors = findings.filter((f) => f.level === 'error');
-    if (errors.length > 0) {
-        const list = errors.map((f) => `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`).join('\n');
-        throw new ValidationError(`The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`, errors);
-    }
-}
-class ValidationError extends Error {
-    findings;
-    constructor(message, findings) {
-        super(message);
-        this.findings = findings;
-        this.name = 'ValidationError';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/preflight.ts
-
-
-
-
-
-
-
-
-
-const preflight_error = (rule, message, where) => [{ level: 'error', rule, message, ...where }];
-/** The app's [[vm]] entry (the first one without processes, or for `app`). */
-function appVm(config) {
-    const entries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
-    return entries.find((e) => !Array.isArray(e.processes) || e.processes.includes('app'));
-}
-const regionRule = ({ result, facts, from }) => {
-    const region = result.config.primary_region;
-    if (typeof region !== 'string' || !facts.regions || facts.regions.includes(region))
-        return [];
-    return preflight_error('region', `"${region}" is not a Fly region (\`fly platform regions\` lists ${facts.regions.join(', ')}). Fix: set \`region\` to one of them, such as \`iad\`.`, from('primary_region'));
-};
-const sizeRule = ({ result, from }) => {
-    const vm = appVm(result.config);
-    if (typeof vm?.size !== 'string' || MACHINE_SIZES[vm.size])
-        return [];
-    return preflight_error('vm-size', `"${vm.size}" is not a Fly machine size (fly-go machine_types.go). Fix: set \`vm-size\` to one of ${Object.keys(MACHINE_SIZES).join(', ')}.`, from('vm.size'));
-};
-const memoryRule = ({ result, plan, from }) => {
-    const vm = appVm(result.config);
-    const size = typeof vm?.size === 'string' ? vm.size : 'shared-cpu-1x';
-    const key = vm?.memory_mb !== undefined ? 'vm.memory_mb' : 'vm.memory';
-    const mb = parseMemoryMb(vm?.memory_mb ?? vm?.memory);
-    const problems = [];
-    const memory = mb === undefined ? undefined : memoryProblem(size, mb);
-    if (memory)
-        problems.push(...preflight_error('memory', `the VM size ${size}: ${memory}`, from(key)));
-    const machine = plan.machineMemoryMb === undefined ? undefined : memoryProblem(size, plan.machineMemoryMb);
-    if (machine)
-        problems.push(...preflight_error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, { input: 'machine-memory' }));
-    return problems;
-};
-const dockerfileRule = ({ result, facts, from }) => {
-    const build = isTable(result.config.build) ? result.config.build : {};
-    if (build.image !== undefined || build.builder !== undefined || build.buildpacks !== undefined)
-        return [];
-    const given = typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile';
-    if (/^https?:\/\//i.test(given))
-        return [];
-    const path = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(result.path), given);
-    if ((0,external_node_fs_namespaceObject.existsSync)(path))
-        return [];
-    return preflight_error('dockerfile', `no Dockerfile at ${displayPath(path, facts.workspace)}, so \`fly deploy\` has nothing to build. Fix: add the Dockerfile (the openclaw repository's own works), set \`dockerfile\` to its path, or set \`image\` to a built image such as \`ghcr.io/openclaw/openclaw:2026.9.6\`.`, from('build.dockerfile'));
-};
-const PREFLIGHT_RULES = [regionRule, sizeRule, memoryRule, dockerfileRule];
-function preflightFindings(result, plan, facts) {
-    const from = (key) => {
-        const input = result.inputOf(key);
-        if (input)
-            return { input: input.replace(/ \(default.*\)$/, '') };
-        if (!result.sourceFile)
-            return {};
-        const line = result.lineOf(key);
-        return line ? { input: 'config', file: result.sourceFile, line } : { input: 'config', file: result.sourceFile };
-    };
-    return PREFLIGHT_RULES.flatMap((rule) => rule({ result, plan, facts, from }));
-}
-// ---------------------------------------------------------------------------------------------
-// Edge
-/** fly-go types.go Region, the fields read here (`fly platform regions --json`). */
-const RegionListSchema = array(looseObject({ code: schemas_string() }));
-/** The region codes Fly lists, or undefined (with a warning) when the call fails. */
-async function readRegions(flyctl, warn) {
-    try {
-        const regions = await flyctl.json(['platform', 'regions'], RegionListSchema, { retry: READING });
-        return regions.map((r) => r.code);
-    }
-    catch (err) {
-        warn(`Could not list Fly's regions (\`fly platform regions --json\`), so the region is not checked before deploying: ${err instanceof Error ? err.message : String(err)}`);
-        return undefined;
-    }
-}
-/** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
-function gatewayReleaseOf(result, plan, workspace) {
-    const build = isTable(result.config.build) ? result.config.build : {};
-    const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined);
-    const dockerfile = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(result.path), typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile');
-    return findGatewayRelease({
-        ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
-        workingDirectory: plan.workingDirectory,
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -63129,60 +63556,67 @@ function gatewayReleaseOf(result, plan, workspace) {
 
 
 
-
-
-
-
-
-
-
-
+/** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
+const defaultDeps = { install: installFlyctl, flyctl: (options) => new Flyctl(options), env: process.env };
 /**
  * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
  * user can act on (secrets scrubbed); the outputs and the job summary are written in every case,
- * including a cancelled job, with what had already changed on Fly.
+ * an input error and a cancelled job included, with what the run changed on Fly.
  */
-async function run() {
+async function run(deps = defaultDeps) {
     const redactor = new Redactor();
-    const cancel = new AbortController();
-    let record;
-    const onSignal = (signal) => {
-        warning(`Received ${signal}: ending the running flyctl call and stopping.`);
-        cancel.abort(new CancelledError(signal));
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const cancel = onJobCancelled();
+    let stages;
+    let plan;
     try {
-        const plan = readPlan(redactor, PINNED_FLYCTL_VERSION);
-        const run = newRunRecord(plan);
-        record = run;
-        run.secretsDropped = plan.secretsDropped ?? [];
-        for (const d of run.secretsDropped)
-            info(`secrets-json: ${d.name} not synced: ${d.why}`);
-        const mode = { plan, record: run, redactor, signal: cancel.signal };
-        if (plan.mode === 'cleanup-previews')
-            await cleanupPreviews(mode);
-        else if (plan.mode === 'preview')
-            await runPreview(mode, (preview) => runStages(preview, run, redactor, cancel.signal));
-        else
-            await runStages(plan, run, redactor, cancel.signal);
+        plan = readPlan(redactor, PINNED_FLYCTL_VERSION);
+        stages = new StageRunner(newRunRecord(plan), cancel.signal);
+        const p = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps };
+        await runMode(stages, p);
+        await stages.finish(redactor);
     }
     catch (err) {
-        const cancelled = cancel.signal.aborted;
-        const message = redactor.redact(errorMessage(err, cancelled ? cancel.signal.reason : undefined));
-        if (record)
-            record.error = message;
-        // An input error ends the run before its record exists: the verdict is still `skipped` (SPEC.md).
-        else
-            setOutput('health', 'skipped');
-        setFailed(message);
+        // An input error ends the run before the plan exists: its record has the app as typed, health skipped.
+        stages ??= new StageRunner(newRunRecord({ app: redactor.redact(getInput('app')), private: false }), cancel.signal);
+        await stages.finish(redactor, redactor.redact(errorMessage(err, cancel.signal.reason)));
     }
     finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-        if (record)
-            await writeReport(record, (text) => redactor.redact(text));
+        cancel.dispose();
+        // flyctl's own folder of this run may hold WireGuard keys after `ssh console`; runners that share RUNNER_TEMP keep it otherwise.
+        if (plan?.flyctlConfigDir)
+            external_node_fs_namespaceObject.rmSync(plan.flyctlConfigDir, { recursive: true, force: true });
     }
+}
+function runMode(stages, p) {
+    const mode = { plan: p.plan, record: stages.record, redactor: p.redactor, signal: p.signal, stages, install: () => installOnly(stages, p) };
+    if (p.plan.mode === 'cleanup-previews')
+        return cleanupPreviews(mode);
+    if (p.plan.mode === 'preview')
+        return runPreview(mode, (preview) => deployStages(stages, { ...p, plan: preview }));
+    return deployStages(stages, p);
+}
+/** SPEC.md's stages of a deploy, in order. */
+async function deployStages(s, p) {
+    startGroup('Plan');
+    info(JSON.stringify(describePlan(p.plan), null, 2));
+    endGroup();
+    if (p.plan.dryRun)
+        s.record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] };
+    const { flyctl } = await s.must(install(p));
+    const config = await s.must(render(p));
+    const survey = await s.must(pipeline_validate(p, flyctl, config));
+    const ensured = await s.must(ensureApp(p, flyctl, config, survey));
+    await s.must(stageSecrets(p, flyctl, ensured, survey));
+    const deployCtx = deployContext(p, flyctl, config);
+    const deployed = await s.must(deployRelease(deployCtx));
+    const overrides = await s.run(reapplyOverrides(p, flyctl, deployed));
+    await s.run(hardenIps(p, flyctl, ensured));
+    await s.run(gateHealth(p, deployCtx, config, deployed, overrides));
+    if (p.plan.dryRun)
+        info('Dry run: the plan is in the job summary; nothing was changed on Fly.');
+}
+async function installOnly(s, p) {
+    return (await s.must(install(p))).flyctl;
 }
 class CancelledError extends Error {
     constructor(signal) {
@@ -63190,182 +63624,29 @@ class CancelledError extends Error {
         this.name = 'CancelledError';
     }
 }
+/** SIGINT/SIGTERM (the runner cancelling the job) abort the run; the running flyctl call is ended. */
+function onJobCancelled() {
+    const cancel = new AbortController();
+    const onSignal = (signal) => {
+        warning(`Received ${signal}: ending the running flyctl call and stopping.`);
+        cancel.abort(new CancelledError(signal));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    return {
+        signal: cancel.signal,
+        dispose: () => {
+            process.removeListener('SIGINT', onSignal);
+            process.removeListener('SIGTERM', onSignal);
+        },
+    };
+}
 function errorMessage(err, cancelled) {
     if (cancelled instanceof CancelledError)
         return `${cancelled.message}; the run stopped early (see the summary for what had changed on Fly)`;
     if (err instanceof Error)
         return err.message;
     return String(err);
-}
-async function runStages(plan, record, redactor, signal) {
-    startGroup('Plan');
-    info(JSON.stringify(describePlan(plan), null, 2));
-    endGroup();
-    if (plan.dryRun) {
-        record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] };
-    }
-    const checkCancel = () => signal.throwIfAborted();
-    // 1. install
-    const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info, configDir: plan.flyctlConfigDir }), (r) => r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`);
-    record.flyctlVersion = installed.version;
-    setOutput('flyctl-version', installed.version);
-    const flyctl = new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor, cwd: plan.workingDirectory, log: info, signal, configDir: plan.flyctlConfigDir });
-    const ctx = { flyctl, plan, log: { info: info, warning: warning } };
-    checkCancel();
-    // 2. render
-    const rendered = await runStage(record, 'render', () => writeRenderedConfig(plan), (r) => r.overridden.length ? `${r.overridden.length} key(s) set from inputs` : undefined);
-    record.flyConfig = rendered.path;
-    const settings = effectiveSettings(rendered.config, rendered.gateway?.parsed);
-    // 3. validate: the guide's rules, with the app's own secret names for the token rule, and the
-    // preflight (region, size, Dockerfile) with Fly's region list: reading calls only, all problems in one report.
-    const gatewayRelease = gatewayReleaseOf(rendered, plan, process.env.GITHUB_WORKSPACE);
-    record.gatewayRelease = gatewayRelease ? `${gatewayRelease.version} (from ${gatewayRelease.source})` : 'unknown';
-    info(`Gateway release: ${describeRelease(gatewayRelease)}`);
-    const existing = await runStage(record, 'validate', async () => {
-        const survey = await surveyApp(flyctl, plan.app);
-        const regions = await readRegions(flyctl, warning);
-        const pruned = plan.pruneSecrets;
-        const known = new Set([...plan.secrets.keys(), ...(pruned ? [] : survey.secrets.map((s) => s.name))]);
-        const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: process.env.GITHUB_WORKSPACE });
-        reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, gatewayRelease ? { release: gatewayRelease } : {})]);
-        return survey;
-    });
-    checkCancel();
-    // 4. ensure app + volume
-    const region = settings.region ?? plan.region ?? 'iad';
-    const ensured = await runStage(record, 'ensure', () => ensure(ctx, { region, volume: settings.volume, appExists: existing.appExists }), (r) => r.created.length ? `${plan.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist');
-    if (record.dryRunPlan)
-        record.dryRunPlan.create = ensured.created;
-    if (!plan.dryRun && ensured.created.length)
-        record.changed.push(...ensured.created.map((c) => `created ${c}`));
-    checkCancel();
-    // 5. secrets, staged: the deploy applies them in its one rollout.
-    const secrets = await runStage(record, 'secrets', () => syncSecrets(ctx, { appExists: ensured.appExists, gatewayAuthRequired: false, existing: existing.secrets }), (r) => `${r.synced.length} ${plan.dryRun ? 'would be synced' : 'synced'}${r.prune.length ? `, ${r.prune.length} ${plan.dryRun ? 'would be pruned' : 'pruned'}` : ''}`);
-    record.secretsSynced = secrets.synced;
-    record.secretsPruned = secrets.prune;
-    if (record.dryRunPlan) {
-        record.dryRunPlan.secretsAdd = secrets.add;
-        record.dryRunPlan.secretsUpdate = secrets.update;
-        record.dryRunPlan.secretsPrune = secrets.prune;
-    }
-    else {
-        if (secrets.synced.length)
-            record.changed.push(`staged secrets ${secrets.synced.join(', ')}`);
-        if (secrets.prune.length)
-            record.changed.push(`staged removal of secrets ${secrets.prune.join(', ')}`);
-    }
-    checkCancel();
-    // 6. deploy, gated while it rolls out (SPEC "Deploy and gate are one stage").
-    const watchCtx = {
-        flyctl,
-        plan,
-        app: plan.app,
-        port: settings.port,
-        bind: settings.bind,
-        stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
-        log: info,
-    };
-    const gated = plan.healthTimeoutSec > 0;
-    const deployCtx = {
-        ...ctx,
-        signal,
-        rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
-        gatewayPort: settings.port,
-        ...(gated ? { watch: (baseline, startedAtMs, stop) => watchRollout({ ...watchCtx, signal }, baseline, startedAtMs, stop) } : {}),
-    };
-    const deployed = await runStage(record, 'deploy', () => deploy(deployCtx), (r) => r.release ? `release v${r.release.version}${r.interrupted ? ' (unhealthy: flyctl interrupted)' : ''}${r.startedMachines?.length ? `; started ${r.startedMachines.join(', ')}` : ''}` : r.command);
-    const deployStartedAtMs = deployed.startedAtMs ?? Date.now();
-    record.url = deployed.url;
-    if (record.dryRunPlan)
-        record.dryRunPlan.deployCommand = deployed.command;
-    if (deployed.release) {
-        record.release = deployed.release.version;
-        record.image = deployed.release.imageRef;
-        record.changed.push(`deployed release v${deployed.release.version}`);
-    }
-    if (deployed.startedMachines?.length)
-        record.changed.push(`started machine(s) ${deployed.startedMachines.join(', ')} that the deploy left stopped`);
-    const unhealthyAlready = deployed.verdict?.health === 'unhealthy';
-    // 7. overrides: only a drifted machine is updated. An unhealthy release goes straight to repair or rollback.
-    const overrides = unhealthyAlready
-        ? (skipStage(record, 'overrides', 'the release is unhealthy'), { wanted: [], applied: [] })
-        : await runStage(record, 'overrides', () => reconcileOverrides(ctx), (r) => r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set');
-    record.overridesWanted = overrides.wanted;
-    record.overrides = overrides.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }));
-    if (record.dryRunPlan)
-        record.dryRunPlan.overrides = overrides.wanted;
-    if (overrides.applied.length)
-        record.changed.push(`updated machine(s) ${overrides.applied.map((o) => o.machineId).join(', ')}`);
-    checkCancel();
-    // 8. harden a private deployment's IPs.
-    if (plan.private) {
-        const hardened = await runStage(record, 'harden', () => harden(ctx, { appExists: ensured.appExists }), (r) => `${r.changes.length} IP change(s)`);
-        record.ipChanges = hardened.changes;
-        if (record.dryRunPlan)
-            record.dryRunPlan.ipChanges = hardened.changes.map((c) => `${c.action} ${c.type} ${c.address}`);
-        else if (hardened.changes.length)
-            record.changed.push(...hardened.changes.map((c) => `${c.action} ${c.type} ${c.address}`));
-    }
-    else {
-        skipStage(record, 'harden', 'public deployment');
-    }
-    if (plan.dryRun) {
-        skipStage(record, 'health', 'dry run: nothing was deployed');
-        record.health = { verdict: 'skipped', message: 'dry run' };
-        info('Dry run: the plan is in the job summary; nothing was changed on Fly.');
-        return;
-    }
-    checkCancel();
-    // 9. gate on the gateway's own logs; stale-lock repair and rollback inside. 10. read what serves now.
-    const release = deployed.release;
-    if (!release) {
-        // Never report success for what could not be verified.
-        throw new Error(`fly deploy finished, but \`flyctl releases --app ${plan.app} --json\` lists no release, so the gateway cannot be verified; check \`fly releases -a ${plan.app}\``);
-    }
-    await runStage(record, 'health', async () => {
-        const outcome = await runHealthGate({
-            flyctl,
-            plan,
-            app: plan.app,
-            port: settings.port,
-            bind: settings.bind,
-            stateDir: settings.stateDir ?? settings.mountDestination ?? '/data',
-            release: { version: release.version, imageRef: release.imageRef },
-            deployStartedAtMs,
-            // A machine override restarts machines: their new boot is gated again, not the deploy's.
-            first: overrides.applied.length ? undefined : deployed.verdict,
-            redeploy: async (imageRef) => {
-                const again = await redeploy(deployCtx, imageRef);
-                if (!again.release)
-                    throw new Error(`the rollback deploy of ${imageRef} produced no release`);
-                record.changed.push(`rolled back: deployed release v${again.release.version} with ${imageRef}`);
-                return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict };
-            },
-            log: info,
-            signal,
-        });
-        // The summary's table gets the short account; the step's error carries the last log lines.
-        record.health = { verdict: outcome.health, message: outcome.summary.at(-1) };
-        record.healthNotes = outcome.summary;
-        record.healthEvidence = outcome.evidenceLines;
-        record.rolledBack = outcome.rolledBack;
-        // SPEC, Outputs: after a rollback, release-version, image and machine-ids describe what serves.
-        if (outcome.rolledBack && outcome.servingRelease) {
-            record.servingRelease = outcome.servingRelease.version;
-            record.image = outcome.servingRelease.imageRef;
-        }
-        record.machines = machineRows(await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }));
-        if (outcome.health === 'unhealthy')
-            throw new Error(outcome.message ?? 'the gateway did not become healthy');
-        return outcome;
-    }, (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health));
-}
-/** What the app already has, read once: whether it exists, and its secret names (never values). */
-async function surveyApp(flyctl, app) {
-    if (!(await appExistsOnFly(flyctl, app)))
-        return { appExists: false, secrets: [] };
-    const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema, { retry: READING });
-    return { appExists: true, secrets };
 }
 
 

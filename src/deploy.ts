@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, type Machine, type Release } from './fly-json.js'
 import { unhealthyOutcome, type Cause, type GateOutcome } from './health/index.js'
 import { displayCommand, FlyctlError, READING, type Flyctl, type FlyctlResult } from './flyctl.js'
+import type { Change } from './journal.js'
 import type { Plan } from './plan.js'
 import type { StageContext } from './report.js'
 
@@ -84,10 +85,13 @@ export interface ReleaseInfo {
 
 const FAILED_RELEASE = /fail|cancel|interrupt|abort/i
 
-/** The newest release and the one a rollback would go back to, from `releases --json`. */
-export function readReleases(releases: readonly Release[]): ReleaseInfo | undefined {
+/**
+ * The run's own release (`own`: the version this deploy made, when known) or else the newest, and
+ * the one a rollback would go back to, from `releases --json`.
+ */
+export function readReleases(releases: readonly Release[], own?: number): ReleaseInfo | undefined {
   const sorted = [...releases].sort((a, b) => b.Version - a.Version)
-  const current = sorted[0]
+  const current = sorted.find((r) => r.Version === own) ?? sorted[0]
   if (!current) return undefined
   const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status))
   return {
@@ -96,6 +100,24 @@ export function readReleases(releases: readonly Release[]): ReleaseInfo | undefi
     previousImageRef: previous?.ImageRef,
     previousVersion: previous?.Version,
   }
+}
+
+/**
+ * The release this deploy made, as flyctl prints it with FLY_EMIT_RELEASE_JSON set (deploy/
+ * machines_deploymachinesapp.go: "lets callers reliably capture the exact release without a
+ * separate API call that could race with concurrent deployments"); only after a successful deploy.
+ */
+export function emittedRelease(stdout: string): number | undefined {
+  for (const line of stdout.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue
+    try {
+      const data = JSON.parse(line) as { version?: unknown }
+      if (typeof data.version === 'number') return data.version
+    } catch {
+      // not the release line
+    }
+  }
+  return undefined
 }
 
 /** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
@@ -122,15 +144,19 @@ export interface DeployResult {
 }
 
 export function deploy(ctx: DeployContext): Promise<DeployResult> {
-  return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy')
+  return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy', (v) => `deployed release v${v}`)
 }
 
 /** Roll back: deploy an earlier release's image with the same rendered config. */
 export function redeploy(ctx: DeployContext, imageRef: string): Promise<DeployResult> {
-  return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef }), `fly deploy (rollback to ${imageRef})`)
+  const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef })
+  return runDeploy(ctx, args, `fly deploy (rollback to ${imageRef})`, (v) => `rolled back: deployed release v${v} with ${imageRef}`)
 }
 
-async function runDeploy(ctx: DeployContext, args: string[], title: string): Promise<DeployResult> {
+/** How the deploy reads in the change journal once its release is known. */
+type Describe = (version: number) => string
+
+async function runDeploy(ctx: DeployContext, args: string[], title: string, describe: Describe): Promise<DeployResult> {
   const { flyctl, plan } = ctx
   const command = flyctl.redact(displayCommand(args))
   if (plan.dryRun) return { command, dryRun: true, url: appUrl(plan, '') }
@@ -140,9 +166,9 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string): Pro
   const before = await waitForReleaseInProgress(flyctl, plan.app, waiter)
   const baseline = before.newest?.Version ?? 0
   const startedAtMs = Date.now()
-  if (ctx.watch) return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch })
+  if (ctx.watch) return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch, describe })
 
-  let result: { stdout: string }
+  let result: { stdout: string; change?: Change }
   try {
     result = await core.group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }))
   } catch (err) {
@@ -150,7 +176,9 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string): Pro
     result = await checkInterruptedDeploy(ctx, args, title, err, baseline, waiter)
   }
   const releases = await flyctl.json(['releases', '--app', plan.app], ReleaseListSchema, { retry: READING })
-  return { command, dryRun: false, url: appUrl(plan, result.stdout), release: readReleases(releases), startedAtMs }
+  const release = readReleases(releases, emittedRelease(result.stdout))
+  if (result.change && release) result.change.what = describe(release.version)
+  return { command, dryRun: false, url: appUrl(plan, result.stdout), release, startedAtMs }
 }
 
 interface Watched {
@@ -160,6 +188,7 @@ interface Watched {
   baseline: number
   startedAtMs: number
   watch: NonNullable<DeployContext['watch']>
+  describe: Describe
 }
 
 /**
@@ -181,14 +210,14 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     if (first?.health === 'unhealthy') {
       ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back')
       interrupt.abort()
-      await deploying
-      return { ...(await readDeployed(ctx, w, '')), verdict: first, interrupted: true }
+      return { ...(await readDeployed(ctx, w, await deploying, first)), verdict: first, interrupted: true }
     }
     const result = await deploying
+    ctx.signal?.throwIfAborted()
     if (result.exitCode !== 0) return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)))
     const startedMachines = await startStoppedMachines(ctx, w.baseline)
     const verdict = first ?? (await watching)
-    return { ...(await readDeployed(ctx, w, result.stdout)), verdict, startedMachines }
+    return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines }
   } finally {
     stopWatch.abort()
     interrupt.abort()
@@ -196,9 +225,15 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
   }
 }
 
-async function readDeployed(ctx: DeployContext, w: Watched, stdout: string): Promise<DeployResult> {
+/**
+ * The release this run made: the one flyctl emitted (FLY_EMIT_RELEASE_JSON), else the one the gate
+ * followed, else the newest; its journal entry names it.
+ */
+async function readDeployed(ctx: DeployContext, w: Watched, result: FlyctlResult, verdict: GateOutcome | undefined): Promise<DeployResult> {
   const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING })
-  return { command: w.command, dryRun: false, url: appUrl(ctx.plan, stdout), release: readReleases(releases), startedAtMs: w.startedAtMs }
+  const release = readReleases(releases, emittedRelease(result.stdout) ?? verdict?.releaseVersion)
+  if (result.change && release) result.change.what = w.describe(release.version)
+  return { command: w.command, dryRun: false, url: appUrl(ctx.plan, result.stdout), release, startedAtMs: w.startedAtMs }
 }
 
 /** The gate's verdict if it comes within `ms`; undefined otherwise. */
@@ -231,7 +266,7 @@ async function failedDeploy(ctx: DeployContext, w: Watched, result: FlyctlResult
     throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))
   }
   const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
-  return { ...(await readDeployed(ctx, w, result.stdout)), verdict: explained }
+  return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
 }
 
 /** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */
@@ -259,7 +294,7 @@ async function startStoppedMachines(ctx: DeployContext, baseline: number): Promi
   const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended')
   for (const m of stopped) {
     ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`)
-    await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } })
+    await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, change: `started machine ${m.id}, which the deploy left ${m.state}`, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } })
   }
   return stopped.map((m) => m.id)
 }

@@ -114,27 +114,45 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
   if (ensurePlan.createVolume) created.push(`volume ${wants.volume} (${wants.volumeSizeGb} GB, ${wants.region})`)
   if (plan.dryRun) return { ...ensurePlan, appExists, created, dryRun: true }
 
+  let createVolume = ensurePlan.createVolume
   if (ensurePlan.createApp) {
-    try {
-      // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
-      await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } })
-    } catch (err) {
-      if (err instanceof FlyctlError && /already been taken/i.test(err.flyError)) {
-        throw new Error(
-          `the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
-            'choose another `app`, or use a token of the organization that owns it',
-        )
-      }
-      throw err
+    const raced = await createApp(ctx, wants)
+    // Another run created the app meanwhile (two runs of a new app at once): its volume may be there too.
+    if (raced && wants.volume !== undefined) {
+      const again = await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
+      createVolume = planEnsure(true, again, wants).createVolume
     }
-    log.info(`Created app ${plan.app} in org ${plan.org}`)
   }
-  if (ensurePlan.createVolume && wants.volume !== undefined) {
+  if (createVolume && wants.volume !== undefined) {
     // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
     await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), { retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' } })
     log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`)
   }
   return { ...ensurePlan, appExists: true, created, dryRun: false }
+}
+
+/**
+ * `fly apps create`; true when it lost a race: the name was taken, and `fly status` now finds the
+ * app, so another run (a push and a scheduled run of a new app) created it a moment earlier.
+ */
+async function createApp(ctx: StageContext, wants: EnsureWants): Promise<boolean> {
+  const { flyctl, plan, log } = ctx
+  try {
+    // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
+    await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } })
+    log.info(`Created app ${plan.app} in org ${plan.org}`)
+    return false
+  } catch (err) {
+    if (!(err instanceof FlyctlError && /already been taken/i.test(err.flyError))) throw err
+    if (await appExistsOnFly(flyctl, plan.app)) {
+      log.warning(`app ${plan.app} was created by another run a moment ago (fly apps create said the name is taken, fly status now finds it); deploying to it`)
+      return true
+    }
+    throw new Error(
+      `the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
+        'choose another `app`, or use a token of the organization that owns it',
+    )
+  }
 }
 
 /**

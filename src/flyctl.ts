@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { z } from 'zod'
+import { describeChange, type Change, type ChangeJournal } from './journal.js'
 import type { Redactor } from './redact.js'
 
 /**
@@ -30,6 +31,10 @@ export interface FlyctlOptions {
    * HOME give each their own, so no two runs share flyctl's mutable state.
    */
   configDir?: string
+  /** Receives every change flyctl confirms, and one in flight when the job is cancelled. */
+  journal?: ChangeJournal
+  /** A dry run: a mutating call is refused here, whatever a stage asks (the safety net of `dry-run`). */
+  dryRun?: boolean
 }
 
 /**
@@ -81,6 +86,8 @@ export interface RunOptions {
   interrupt?: AbortSignal
   /** Return a non-zero exit instead of throwing. */
   allowFailure?: boolean
+  /** How the call reads in the change journal; default journal.ts describeChange (undefined: a reading call). */
+  change?: string
   /**
    * May this call be repeated after a transient error? Omitted: it is run once (a mutating call
    * must say why it is or is not safe to repeat; see RetryPolicy).
@@ -95,6 +102,8 @@ export interface FlyctlResult {
   stderr: string
   /** flyctl's `Error: ...` text, if it printed one. */
   error?: string
+  /** The journal entry of a mutating call that flyctl confirmed (the caller may add what it learnt). */
+  change?: Change
 }
 
 export class FlyctlError extends Error {
@@ -164,6 +173,8 @@ export function flyctlEnv(base: NodeJS.ProcessEnv, token: string, configDir?: st
   else delete env.FLY_API_TOKEN
   if (configDir) env.FLY_CONFIG_DIR = configDir
   env.FLY_NO_UPDATE_CHECK = '1'
+  // `fly deploy` then prints the release it made as one JSON line (deploy/machines_deploymachinesapp.go).
+  env.FLY_EMIT_RELEASE_JSON = '1'
   env.NO_COLOR = '1'
   env.CI = env.CI ?? 'true'
   return env
@@ -185,30 +196,53 @@ export class Flyctl {
   }
 
   async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
+    const change = opts.change ?? describeChange(args)
+    if (change && this.options.dryRun) {
+      throw new Error(`dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`)
+    }
+    const result = await this.runWithRetry(args, opts)
+    if (change) this.journalCall(change, args, result, opts)
+    if (result.exitCode === 0 || opts.allowFailure) return result
+    return this.fail(args, result, opts, result.attempts)
+  }
+
+  /**
+   * Record a mutating call: confirmed (exit 0); in flight when the job was cancelled; interrupted
+   * by the gate; a failed deploy (Fly records the release before it rolls out, so it may hold one).
+   */
+  private journalCall(change: string, args: string[], result: FlyctlResult & { attempts: number }, opts: RunOptions): void {
+    const journal = this.options.journal
+    if (!journal) return
+    const cancelled = [opts.signal, this.options.signal].some((s) => s?.aborted)
+    if (result.exitCode === 0) result.change = journal.record(change)
+    else if (cancelled) result.change = journal.record(change, 'in-flight')
+    else if (opts.interrupt?.aborted) result.change = journal.record(change, 'interrupted')
+    else if (args[0] === 'deploy') result.change = journal.record(change, 'failed')
+  }
+
+  private async runWithRetry(args: string[], opts: RunOptions): Promise<FlyctlResult & { attempts: number }> {
     const backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff }
     const repeatable = opts.retry !== undefined && opts.retry.safe !== 'once'
     const attempts = repeatable ? Math.max(1, backoff.attempts) : 1
     const signals = [opts.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined)
     for (let attempt = 1; ; attempt++) {
       const result = await this.spawn(args, opts)
-      if (result.exitCode === 0) return result
+      if (result.exitCode === 0) return { ...result, attempts: attempt }
       const transient = isTransientText(`${result.error ?? ''}\n${result.stderr}`)
       const aborted = signals.some((s) => s.aborted)
-      if (transient && !aborted && attempt < attempts) {
-        const delay = backoffDelayMs(backoff, attempt)
-        this.options.log?.(
-          `flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
-            `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
-        )
-        if (await sleepUnlessAborted(delay, signals)) return this.fail(args, result, opts, attempt)
-        continue
-      }
-      return this.fail(args, result, opts, attempt, transient && !aborted)
+      if (!transient || aborted || attempt >= attempts) return { ...result, attempts: attempt }
+      const delay = backoffDelayMs(backoff, attempt)
+      this.options.log?.(
+        `flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
+          `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
+      )
+      if (await sleepUnlessAborted(delay, signals)) return { ...result, attempts: attempt }
     }
   }
 
-  private fail(args: string[], result: FlyctlResult, opts: RunOptions, attempts: number, transient = false): FlyctlResult {
-    if (opts.allowFailure) return result
+  private fail(args: string[], result: FlyctlResult, opts: RunOptions, attempts: number): never {
+    const aborted = [opts.signal, this.options.signal].some((s) => s?.aborted)
+    const transient = !aborted && isTransientText(`${result.error ?? ''}\n${result.stderr}`)
     let note = ''
     if (transient && attempts > 1) note = `Gave up after ${attempts} attempts`
     else if (transient && opts.retry?.safe === 'once') note = `Not repeated automatically: ${opts.retry.why}`
@@ -233,7 +267,8 @@ export class Flyctl {
     return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)))
   }
 
-  private spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
+  /** Run flyctl once as a process; a test subclass plays the process in-process (test/__fixtures__/flyctl.ts). */
+  protected spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
     const { binary, token, env, cwd, log, configDir } = this.options
     return new Promise((resolve, reject) => {
       const child = spawn(binary, args, {

@@ -7,7 +7,8 @@ import { installFlyctl } from './install.js'
 import type { Plan } from './plan.js'
 import { commentBody, commentMarker, decideDestroy, previewCandidates, previewMarker, previewTarget, type CommentState, type PreviewTarget } from './preview-core.js'
 import type { Redactor } from './redact.js'
-import { runStage, type RunRecord } from './report.js'
+import type { RunRecord } from './report.js'
+import type { StageRunner } from './stages.js'
 
 /**
  * SPEC.md "Preview gateways", the edges: `mode: preview` wraps the deploy stages (any action but
@@ -21,6 +22,9 @@ export interface ModeContext {
   record: RunRecord
   redactor: Redactor
   signal: AbortSignal
+  stages: StageRunner
+  /** The install stage: flyctl, as the deploy stages get it (change journal, dry-run safety net). */
+  install(): Promise<Flyctl>
 }
 
 export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) => Promise<void>): Promise<void> {
@@ -62,8 +66,8 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
 
 /** `closed`: destroy the preview when its machines carry this pull request's marker; gone already is success. */
 async function closePreview(ctx: ModeContext, target: PreviewTarget, comment: Commenter): Promise<void> {
-  const flyctl = await installForMode(ctx)
-  const outcome = await runStage(ctx.record, 'destroy', () => destroyIfMarked(ctx, flyctl, target.name, target.marker), (o) => o)
+  const flyctl = await ctx.install()
+  const outcome = await ctx.stages.must({ name: 'destroy', run: () => destroyIfMarked(ctx, flyctl, target.name, target.marker), note: (o) => o })
   ctx.record.heading = `🗑️ Preview <code>${target.name}</code> ${outcome === 'gone' ? 'was gone already' : ctx.plan.dryRun ? 'would be destroyed' : 'destroyed'}`
   if (ctx.plan.dryRun) return
   core.setOutput('preview-action', 'destroyed')
@@ -82,12 +86,13 @@ async function destroyIfMarked(ctx: ModeContext, flyctl: Flyctl, name: string, m
   if (ctx.plan.dryRun) return 'would destroy'
   try {
     // Not repeated: after a lost answer the app may be gone, which the next read shows.
-    await flyctl.run(['apps', 'destroy', name, '-y'], { retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' } })
+    await flyctl.run(['apps', 'destroy', name, '-y'], {
+      change: `destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`,
+      retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' } })
   } catch (err) {
     if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return 'gone'
     throw err
   }
-  ctx.record.changed.push(`destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`)
   ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), `destroyed ${name}: its machines carried ${marker}`]
   core.info(`Destroyed the preview app ${name}`)
   return 'destroyed'
@@ -108,12 +113,12 @@ async function readMachines(flyctl: Flyctl, name: string): Promise<Machine[] | u
 export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
   const { plan, record } = ctx
   const repository = plan.repository ?? ''
-  const flyctl = await installForMode(ctx)
+  const flyctl = await ctx.install()
   const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: core.info, signal: ctx.signal })
   const destroyed: string[] = []
   const failures: string[] = []
   core.setOutput('previews-destroyed', '')
-  await runStage(record, 'cleanup', async () => {
+  await ctx.stages.must({ name: 'cleanup', note: (d: string[]) => `${d.length} destroyed`, run: async () => {
     const apps = await flyctl.json(['apps', 'list'], AppListSchema, { retry: READING })
     const candidates = previewCandidates(apps, plan.app)
     record.previewNotes = [`${candidates.length} app(s) named ${plan.app}-pr-<N>`]
@@ -130,7 +135,7 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
       }
     }
     return destroyed
-  }, (d) => `${d.length} destroyed`)
+  } })
   record.heading = `🧹 Cleaned up the previews of <code>${plan.app}</code>: ${destroyed.length ? destroyed.map((d) => `<code>${d}</code>`).join(', ') : 'none'} ${plan.dryRun ? 'would be ' : ''}destroyed`
   if (failures.length) throw new Error(`cleanup-previews could not destroy ${failures.length} preview(s):\n${failures.join('\n')}`)
 }
@@ -157,15 +162,6 @@ async function cleanupOne(ctx: ModeContext, flyctl: Flyctl, github: GitHubApi, c
 // --- shared edges -----------------------------------------------------------------------------
 
 /** The install stage as main.ts runs it, for the modes that call flyctl without deploying. */
-async function installForMode(ctx: ModeContext): Promise<Flyctl> {
-  const { plan, record } = ctx
-  const installed = await runStage(record, 'install', () => installFlyctl({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info }), (r) =>
-    r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`,
-  )
-  record.flyctlVersion = installed.version
-  return new Flyctl({ binary: installed.binary, token: plan.apiToken, redactor: ctx.redactor, cwd: plan.workingDirectory, log: core.info, signal: ctx.signal })
-}
-
 interface Commenter {
   post(body: string): Promise<void>
 }

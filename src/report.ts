@@ -85,6 +85,8 @@ export interface RunRecord {
   dryRunPlan?: DryRunPlan
   /** What this run changed on Fly, in order. */
   changed: string[]
+  /** Machines the deploy left stopped that the run started. */
+  startedMachines?: string[]
   /** The gateway's own lines a healthy verdict rests on (`<machine> <time> <line>`). */
   healthEvidence?: string[]
   /** The health gate's own account (lock repair, rollback), in order. */
@@ -159,28 +161,6 @@ export function machineRows(machines: readonly Machine[]): MachineRow[] {
     }))
 }
 
-/** Run one stage and record its time and outcome, also when it throws (the error is rethrown). */
-export async function runStage<T>(run: RunRecord, name: string, fn: () => Promise<T>, note?: (result: T) => string | undefined): Promise<T> {
-  const started = performance.now()
-  try {
-    const result = await fn()
-    run.stages.push({
-      name,
-      ms: Math.round(performance.now() - started),
-      status: run.dryRunPlan ? 'planned' : 'ok',
-      note: note?.(result),
-    })
-    return result
-  } catch (err) {
-    run.stages.push({ name, ms: Math.round(performance.now() - started), status: 'failed', note: firstLine(errorText(err)) })
-    throw err
-  }
-}
-
-export function skipStage(run: RunRecord, name: string, note: string): void {
-  run.stages.push({ name, ms: 0, status: 'skipped', note })
-}
-
 // --- summary ------------------------------------------------------------------------------
 
 /** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
@@ -225,7 +205,8 @@ export function buildSummary(run: RunRecord): string {
     // A failed or cancelled run must say where it stopped and what it had already done on Fly.
     const stopped = run.stages.find((s) => s.status === 'failed')
     out.push('### Where the run stopped', '')
-    out.push(stopped ? `In the ${code(stopped.name)} stage.` : 'Before the first stage.', '')
+    const last = run.stages.at(-1)
+    out.push(stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.', '')
     out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '')
     if (run.changed.length) out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '')
   } else if (run.changed.length && !dry) {
@@ -339,11 +320,11 @@ export function formatMs(ms: number): string {
   return `${Math.floor(whole / 60)} min ${whole % 60} s`
 }
 
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-function firstLine(text: string): string {
+export function firstLine(text: string): string {
   return text.split(/\r?\n/, 1)[0] ?? ''
 }
 

@@ -220,7 +220,7 @@ export async function syncSecrets(ctx: StageContext, options: SecretsOptions): P
 
   // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
   if (synced.length > 0) {
-    await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } })
+    await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, change: `staged secrets ${synced.join(', ')}`, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } })
     log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`)
   }
   if (secretsPlan.prune.length > 0) {

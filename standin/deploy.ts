@@ -386,6 +386,9 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     throw new FlyError(failure.message)
   }
 
+  // machines_deploymachinesapp.go: with FLY_EMIT_RELEASE_JSON set, a successful deploy prints the
+  // release it created as one JSON line, so callers need no racy `releases` call.
+  if (ctx.env.FLY_EMIT_RELEASE_JSON) out(`${JSON.stringify({ id: plan.release.ID, version: plan.release.Version, image_ref: built.imageRef })}\n`)
   err(`Checking DNS configuration for ${appName}.fly.dev\n`)
   const ipMode = flycast ? 'private' : noPublicIps ? 'none' : 'public'
   if (hasPublicService(config) && ipMode === 'public') out(`\nVisit your newly deployed app at https://${appName}.fly.dev/\n\n`)

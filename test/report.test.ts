@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MachineListSchema } from '../src/fly-json.js'
-import { buildOutputs, buildSummary, formatMs, machineRows, newRunRecord, runStage, skipStage, writeReport, type RunRecord } from '../src/report.js'
+import { buildOutputs, buildSummary, formatMs, machineRows, newRunRecord, writeReport, type RunRecord } from '../src/report.js'
+import { StageRunner } from '../src/stages.js'
 
 function deployedRun(): RunRecord {
   const run = newRunRecord({ app: 'my-openclaw', private: false })
@@ -120,17 +121,30 @@ describe('buildSummary', () => {
 })
 
 describe('stage records', () => {
-  it('records a stage that succeeds and one that throws, and rethrows', async () => {
+  it('records a stage that succeeds, one that throws (rethrown), one skipped and one whose result fails the step', async () => {
     const run = newRunRecord({ app: 'a-b', private: false })
-    await expect(runStage(run, 'ensure', async () => 3, (n) => `created ${n}`)).resolves.toBe(3)
-    await expect(runStage(run, 'deploy', async () => { throw new Error('boom\ndetails') })).rejects.toThrow('boom')
-    skipStage(run, 'harden', 'public deployment')
+    const stages = new StageRunner(run, new AbortController().signal)
+    await expect(stages.run({ name: 'ensure', run: async () => 3, note: (n: number) => `created ${n}`, record: (n, r) => (r.release = n) })).resolves.toBe(3)
+    await expect(stages.run({ name: 'deploy', run: async () => { throw new Error('boom\ndetails') } })).rejects.toThrow('boom')
+    await expect(stages.run({ name: 'harden', skip: 'public deployment', run: async () => 1 })).resolves.toBeUndefined()
+    await expect(stages.run({ name: 'health', run: async () => 'unhealthy', record: (h, r) => (r.health = { verdict: 'unhealthy', message: h }), failure: (h) => `release ${h}` })).rejects.toThrow('release unhealthy')
+    expect(run.release).toBe(3)
+    expect(run.health.verdict).toBe('unhealthy')
     expect(run.stages.map(({ name, status, note }) => ({ name, status, note }))).toEqual([
       { name: 'ensure', status: 'ok', note: 'created 3' },
       { name: 'deploy', status: 'failed', note: 'boom' },
       { name: 'harden', status: 'skipped', note: 'public deployment' },
+      { name: 'health', status: 'failed', note: undefined },
     ])
     expect(run.stages.every((s) => s.ms >= 0)).toBe(true)
+  })
+  it('checks for cancellation before each stage', async () => {
+    const cancel = new AbortController()
+    const stages = new StageRunner(newRunRecord({ app: 'a-b', private: false }), cancel.signal)
+    cancel.abort(new Error('cancelled'))
+    const ran = vi.fn(async () => 1)
+    await expect(stages.run({ name: 'deploy', run: ran })).rejects.toThrow('cancelled')
+    expect(ran).not.toHaveBeenCalled()
   })
   it('formats durations', () => {
     expect([formatMs(0), formatMs(999), formatMs(1500), formatMs(61_000)]).toEqual(['0 ms', '999 ms', '1.5 s', '1 min 1 s'])

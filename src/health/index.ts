@@ -159,7 +159,7 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   return failure
 }
 
-export type GateOutcome =
+export type GateOutcome = (
   | { health: 'healthy'; evidence: string[]; lines?: string[]; machineStates: Record<string, string> }
   | {
       health: 'unhealthy'
@@ -169,7 +169,7 @@ export type GateOutcome =
       machineId?: string
       lastLines: string[]
       machineStates: Record<string, string>
-    }
+    }) & { /** The release judged (found by the rollout watcher). */ releaseVersion?: number }
 
 /** What the rollout watcher needs: the gate's context without a release yet. */
 export type WatchContext = Omit<HealthContext, 'release' | 'first' | 'redeploy' | 'deployStartedAtMs'>
@@ -211,8 +211,10 @@ async function gateWithProbe(ctx: WatchContext, release: number | { after: numbe
     resumeDelayMs: ctx.tuning?.resumeDelayMs,
   })
   const { verdict, machineStates } = result
+  const found = result.releaseVersion === undefined ? {} : { releaseVersion: result.releaseVersion }
   if (verdict.health === 'unhealthy') {
     return {
+      ...found,
       health: 'unhealthy',
       cause: verdict.cause,
       title: causeTitle(verdict.cause),
@@ -222,14 +224,15 @@ async function gateWithProbe(ctx: WatchContext, release: number | { after: numbe
       machineStates,
     }
   }
-  if (!ctx.plan.healthUrl) return { health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
+  if (!ctx.plan.healthUrl) return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
 
   // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
   const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000))
   const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs })
-  if (probe.ok) return { health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates }
+  if (probe.ok) return { ...found, health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates }
   const detail = ctx.flyctl.redact(probe.detail)
   return {
+    ...found,
     health: 'unhealthy',
     cause: 'health-url',
     title: causeTitle('health-url'),
