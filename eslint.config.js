@@ -31,6 +31,12 @@ export default tseslint.config(
     },
   },
   {
+    // A test reaches into parsed TOML and JSON whose shape its own assertions check; a precise
+    // type there would only restate the expectation.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     // Issue 13: a function of the action fits a screen.
     files: ['src/**/*.ts'],
     rules: {
