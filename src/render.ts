@@ -466,7 +466,7 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
       })
       // The step's error names the input too, as every other refusal does.
       const input = err.file === plan.gatewayConfig ? 'gateway-config' : 'config'
-      throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`)
+      throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`, { cause: err })
     }
     throw err
   }
@@ -476,7 +476,7 @@ async function readInput(file: string, input: string): Promise<string> {
   try {
     return await readFile(file, 'utf8')
   } catch (err) {
-    throw new Error(`input \`${input}\`: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`)
+    throw new Error(`input \`${input}\`: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`, { cause: err })
   }
 }
 
