@@ -33,7 +33,6 @@ const streamRuns = Number(process.argv[3] ?? 50)
 const here = dirname(fileURLToPath(import.meta.url))
 const fixtures = join(here, '..', 'test', 'fixtures', 'gateway-logs')
 
-type Stats = ReturnType<typeof msStats>
 const stats = msStats
 
 interface Scenario {

@@ -129,20 +129,21 @@ export interface MachineLogLine {
   message: string
 }
 
+// eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes
 const ANSI = /\x1b\[[0-9;]*m/g
 
 /** Every line of every machine of the app, from the stand-in's log.jsonl files, ANSI stripped. */
 export function machineLogLines(state: string, app: string): MachineLogLine[] {
   const root = path.join(state, 'apps', app, 'machines')
   const out: MachineLogLine[] = []
-  let ids: string[] = []
+  let ids: string[]
   try {
     ids = fs.readdirSync(root)
   } catch {
     return out
   }
   for (const id of ids) {
-    let text = ''
+    let text: string
     try {
       text = fs.readFileSync(path.join(root, id, 'log.jsonl'), 'utf8')
     } catch {

@@ -6,6 +6,7 @@ import * as path from 'node:path'
 import { REPO_ROOT } from '../standin/runner.ts'
 
 const FLYCTL = path.join(REPO_ROOT, 'standin/bin/flyctl')
+// eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes
 const ANSI = /\x1b\[[0-9;]*m/g
 
 export interface LogLine {

@@ -6,7 +6,7 @@ import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
 import { parseDeployArgs } from './deploy-args.js'
 import { argvSecretProblems, buildArgProblems, dropReason, envProblems, neverSynced, secretValueProblem, type Dropped, type SecretView } from './secret-boundaries.js'
-import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs } from './preview-inputs.js'
+import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs, type ModeInputs } from './preview-inputs.js'
 import { SecretSelection, syncedName } from './secrets-select.js'
 import { claimRunDirs } from './run-dir.js'
 import { ShellWordsError, splitShellWords } from './shell-words.js'
@@ -272,13 +272,23 @@ export function globToRegExp(glob: string): RegExp {
 
 // ---------------------------------------------------------------- the stage
 
-export function parseInputs(ctx: InputContext): Plan {
-  const problems: InputProblem[] = []
-  const problem = (input: InputKey, message: string): void => {
+type Problem = (input: InputKey, message: string) => void
+
+/** What every reader below shares: the raw inputs, and where problems are recorded. */
+interface Reader {
+  ctx: InputContext
+  /** One input's value, trimmed. */
+  raw: (name: InputKey) => string
+  problem: Problem
+  /** Parse a non-empty input with a schema; undefined (and a recorded problem) when it fails. */
+  parse: <T>(name: InputKey, schema: z.ZodType<T, string>, fallback?: string) => T | undefined
+}
+
+function makeReader(ctx: InputContext, problems: InputProblem[]): Reader {
+  const problem: Problem = (input, message) => {
     problems.push({ input, message })
   }
   const raw = (name: InputKey): string => ctx.read(name).trim()
-  /** Parse a non-empty input with a schema; undefined (and a recorded problem) when it fails. */
   const parse = <T>(name: InputKey, schema: z.ZodType<T, string>, fallback?: string): T | undefined => {
     const text = raw(name) || fallback
     if (text === undefined || text === '') return undefined
@@ -287,135 +297,58 @@ export function parseInputs(ctx: InputContext): Plan {
     problem(name, firstIssue(result.error))
     return undefined
   }
+  return { ctx, raw, problem, parse }
+}
 
-  // Secrets first: masked before any other line of ours can be logged.
-  const apiToken = ctx.read('api-token').trim() || (ctx.env.FLY_API_TOKEN ?? '').trim()
-  ctx.redactor.add(apiToken)
-  const modes = readModeInputs(ctx, problem)
-  const selection = new SecretSelection()
-  const includeText = raw('secrets-include')
-  // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
-  const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE
-  const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp)
-  const view: SecretView = { secrets: selection.values, apiToken, include }
-  const secretsDropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix)
-  readSecretLines(ctx, problem, view, selection, modes.secretsPrefix)
-  const secrets = selection.values
-
-  if (apiToken === '') {
-    problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env')
-  } else if (/[\r\n]/.test(apiToken)) {
-    problem('api-token', 'the token spans several lines; paste it as one line (`fly tokens create deploy` prints one)')
-  }
-
-  const app = parse('app', patterns.app)
-  if (raw('app') === '') problem('app', 'is required: the name of your Fly app, such as `my-openclaw`')
-  checkPreviewTarget(modes, app, apiToken, problem)
-
-  const workingDirectory = path.resolve(ctx.workspace, raw('working-directory') || '.')
-  if (!isDirectory(workingDirectory)) {
-    problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`)
-  }
-  const existingFile = (name: InputKey, hint: string): string | undefined => {
-    const given = raw(name)
-    if (!given) return undefined
-    const full = path.resolve(workingDirectory, given)
-    if (!isFile(full)) problem(name, `file "${given}" not found (looked at ${full}); ${hint}`)
-    return full
-  }
-
-  const config = existingFile('config', 'give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide\'s defaults')
-  const gatewayConfig = existingFile('gateway-config', 'give the path of your openclaw.json relative to `working-directory`')
-  const image = parse('image', patterns.image)
-  const dockerfileGiven = raw('dockerfile')
-  const dockerfile = dockerfileGiven
-    ? existingFile('dockerfile', 'give the Dockerfile\'s path relative to `working-directory`, or set `image` instead') ?? ''
-    : path.join(workingDirectory, 'Dockerfile')
-  if (image && dockerfileGiven) problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both')
-
-  const buildArgs = parseNameValueInput(ctx, 'build-args', problem)
-  for (const p of buildArgProblems(buildArgs, view)) problem('build-args', p)
-  if (image && buildArgs.length > 0) problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile')
-
-  const port = parse('port', integerInput(1, 65535, ''))
-  const bind = parse('bind', z.enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }))
-  const command = raw('command') || undefined
-  if (command) checkSplits('command', command, problem)
-
-  const strategy = parse('strategy', z.enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }))
-  const volume = parse('volume', patterns.volume)
-  // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
-  if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
-    problem('strategy', '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`')
-  }
-
-  const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? []
-  for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)]) problem('deploy-args', p)
-
-  const machineCommandText = raw('machine-command')
-  const machineArgv = machineCommandText ? checkSplits('machine-command', machineCommandText, problem) : undefined
-  if (machineArgv && machineArgv.length === 0) problem('machine-command', 'is blank; leave it empty or give the full gateway command')
-
-  const vmSize = parse('vm-size', patterns.vmSize)
-  const memoryMb = parse('memory', memoryInput)
-  const machineMemoryMb = parse('machine-memory', memoryInput)
-  const sharedCpu = (vmSize ?? 'shared-cpu-2x').startsWith('shared-')
-  for (const [name, mb] of [['memory', memoryMb], ['machine-memory', machineMemoryMb]] as const) {
-    if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
-      problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`)
-    }
-  }
-
-  const isPrivate = parse('private', booleanInput, 'false') ?? false
-  const healthUrl = parse('health-url', urlInput)
-  if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
-    problem('health-url', `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`)
-  }
-
-  const healthChannels = splitList(raw('health-channels')).filter((name) => {
-    const ok = patterns.channel.safeParse(name)
-    if (!ok.success) problem('health-channels', firstIssue(ok.error))
-    return ok.success
-  })
-
-  const env = parseNameValueInput(ctx, 'env', problem)
-  for (const [name] of env) {
-    if (secrets.has(name)) problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`)
-  }
-  for (const p of envProblems(env, view)) problem('env', p)
+/**
+ * Every input, in SPEC.md's groups. The order of the reads is the order of the problems in the
+ * error, and secrets come first: masked before any other line of ours can be logged.
+ */
+export function parseInputs(ctx: InputContext): Plan {
+  const problems: InputProblem[] = []
+  const r = makeReader(ctx, problems)
+  const { parse } = r
+  const secrets = readSecretInputs(r)
+  const { apiToken, modes, selection } = secrets
+  const app = readAppInput(r, secrets)
+  const workingDirectory = readWorkingDirectory(r)
+  const source = readSourceInputs(r, workingDirectory, secrets.view)
+  const gateway = readGatewayInputs(r)
+  const rollout = readRolloutInputs(r, source.config, secrets.view)
+  const machine = readMachineInputs(r)
+  const health = readHealthInputs(r, app)
+  const env = readEnvInput(r, secrets)
 
   const plan: Plan = {
     app: app ?? '',
     apiToken,
     org: parse('org', patterns.org, 'personal') ?? 'personal',
     create: parse('create', booleanInput, 'true') ?? true,
-    private: isPrivate,
-    config,
+    private: health.private,
+    config: source.config,
     region: parse('region', patterns.region),
-    port,
-    bind,
-    command,
-    vmSize,
-    memoryMb,
-    volume,
+    ...gateway,
+    vmSize: machine.vmSize,
+    memoryMb: machine.memoryMb,
+    volume: rollout.volume,
     stateDir: parse('state-dir', patterns.stateDir),
     env,
     volumeSizeGb: parse('volume-size', integerInput(1, 500, 'GB'), '1') ?? 1,
-    secrets,
+    secrets: selection.values,
     secretSources: selection.sources,
-    secretsDropped,
+    secretsDropped: secrets.dropped,
     pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
-    gatewayConfig,
-    image,
-    dockerfile,
-    buildArgs,
-    strategy,
-    deployArgs,
-    machineCommand: machineArgv && machineArgv.length > 0 ? { argv: machineArgv, text: machineCommandText } : undefined,
-    machineMemoryMb,
+    gatewayConfig: source.gatewayConfig,
+    image: source.image,
+    dockerfile: source.dockerfile,
+    buildArgs: source.buildArgs,
+    strategy: rollout.strategy,
+    deployArgs: rollout.deployArgs,
+    machineCommand: rollout.machineCommand,
+    machineMemoryMb: machine.machineMemoryMb,
     healthTimeoutSec: parse('health-timeout', integerInput(10, 3600, 'seconds'), '300') ?? 300,
-    healthChannels,
-    healthUrl,
+    healthChannels: health.healthChannels,
+    healthUrl: health.healthUrl,
     fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,
     rollback: parse('rollback', booleanInput, 'true') ?? true,
     flyctlVersion: parse('flyctl-version', patterns.flyctlVersion, ctx.pinnedFlyctlVersion) ?? ctx.pinnedFlyctlVersion,
@@ -435,7 +368,151 @@ export function parseInputs(ctx: InputContext): Plan {
   return plan
 }
 
-function checkSplits(name: InputKey, text: string, problem: (i: InputKey, m: string) => void): string[] | undefined {
+interface SecretInputs {
+  apiToken: string
+  modes: ModeInputs
+  selection: SecretSelection
+  view: SecretView
+  dropped: Dropped[]
+}
+
+/** The token, the mode and the secrets, each value masked as it is read. */
+function readSecretInputs(r: Reader): SecretInputs {
+  const { ctx, raw, problem } = r
+  const apiToken = ctx.read('api-token').trim() || (ctx.env.FLY_API_TOKEN ?? '').trim()
+  ctx.redactor.add(apiToken)
+  const modes = readModeInputs(ctx, problem)
+  const selection = new SecretSelection()
+  const includeText = raw('secrets-include')
+  // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
+  const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE
+  const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp)
+  const view: SecretView = { secrets: selection.values, apiToken, include }
+  const dropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix)
+  readSecretLines(ctx, problem, view, selection, modes.secretsPrefix)
+  return { apiToken, modes, selection, view, dropped }
+}
+
+/** The app's name; the token's problems are reported here, next to it. */
+function readAppInput(r: Reader, { apiToken, modes }: SecretInputs): string | undefined {
+  const { raw, problem } = r
+  if (apiToken === '') {
+    problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env')
+  } else if (/[\r\n]/.test(apiToken)) {
+    problem('api-token', 'the token spans several lines; paste it as one line (`fly tokens create deploy` prints one)')
+  }
+  const app = r.parse('app', patterns.app)
+  if (raw('app') === '') problem('app', 'is required: the name of your Fly app, such as `my-openclaw`')
+  checkPreviewTarget(modes, app, apiToken, problem)
+  return app
+}
+
+function readWorkingDirectory({ raw, problem, ctx }: Reader): string {
+  const workingDirectory = path.resolve(ctx.workspace, raw('working-directory') || '.')
+  if (!isDirectory(workingDirectory)) {
+    problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`)
+  }
+  return workingDirectory
+}
+
+/** A file input's absolute path (relative to working-directory); a problem when it is missing. */
+function existingFile({ raw, problem }: Reader, workingDirectory: string, name: InputKey, hint: string): string | undefined {
+  const given = raw(name)
+  if (!given) return undefined
+  const full = path.resolve(workingDirectory, given)
+  if (!isFile(full)) problem(name, `file "${given}" not found (looked at ${full}); ${hint}`)
+  return full
+}
+
+/** Where the config, the gateway's config and the image come from. */
+function readSourceInputs(r: Reader, workingDirectory: string, view: SecretView): Pick<Plan, 'config' | 'gatewayConfig' | 'image' | 'dockerfile' | 'buildArgs'> {
+  const { raw, problem } = r
+  const file = (name: InputKey, hint: string): string | undefined => existingFile(r, workingDirectory, name, hint)
+  const config = file('config', 'give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide\'s defaults')
+  const gatewayConfig = file('gateway-config', 'give the path of your openclaw.json relative to `working-directory`')
+  const image = r.parse('image', patterns.image)
+  const dockerfileGiven = raw('dockerfile')
+  const dockerfile = dockerfileGiven
+    ? file('dockerfile', 'give the Dockerfile\'s path relative to `working-directory`, or set `image` instead') ?? ''
+    : path.join(workingDirectory, 'Dockerfile')
+  if (image && dockerfileGiven) problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both')
+
+  const buildArgs = parseNameValueInput(r.ctx, 'build-args', problem)
+  for (const p of buildArgProblems(buildArgs, view)) problem('build-args', p)
+  if (image && buildArgs.length > 0) problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile')
+  return { config, gatewayConfig, image, dockerfile, buildArgs }
+}
+
+/** How the gateway is started: port, bind and the process command. */
+function readGatewayInputs(r: Reader): Pick<Plan, 'port' | 'bind' | 'command'> {
+  const port = r.parse('port', integerInput(1, 65535, ''))
+  const bind = r.parse('bind', z.enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }))
+  const command = r.raw('command') || undefined
+  if (command) checkSplits('command', command, r.problem)
+  return { port, bind, command }
+}
+
+/** How the release rolls out: strategy, volume, extra deploy arguments, the machine's command. */
+function readRolloutInputs(r: Reader, config: string | undefined, view: SecretView): Pick<Plan, 'strategy' | 'volume' | 'deployArgs' | 'machineCommand'> {
+  const { raw, problem } = r
+  const strategy = r.parse('strategy', z.enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }))
+  const volume = r.parse('volume', patterns.volume)
+  // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
+  if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
+    problem('strategy', '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`')
+  }
+
+  const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? []
+  for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)]) problem('deploy-args', p)
+
+  const machineCommandText = raw('machine-command')
+  const machineArgv = machineCommandText ? checkSplits('machine-command', machineCommandText, problem) : undefined
+  if (machineArgv && machineArgv.length === 0) problem('machine-command', 'is blank; leave it empty or give the full gateway command')
+  const machineCommand = machineArgv && machineArgv.length > 0 ? { argv: machineArgv, text: machineCommandText } : undefined
+  return { strategy, volume, deployArgs, machineCommand }
+}
+
+/** The machine's size and memory; shared-CPU machines take memory in steps of 256 MB. */
+function readMachineInputs(r: Reader): Pick<Plan, 'vmSize' | 'memoryMb' | 'machineMemoryMb'> {
+  const vmSize = r.parse('vm-size', patterns.vmSize)
+  const memoryMb = r.parse('memory', memoryInput)
+  const machineMemoryMb = r.parse('machine-memory', memoryInput)
+  const sharedCpu = (vmSize ?? 'shared-cpu-2x').startsWith('shared-')
+  for (const [name, mb] of [['memory', memoryMb], ['machine-memory', machineMemoryMb]] as const) {
+    if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
+      r.problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`)
+    }
+  }
+  return { vmSize, memoryMb, machineMemoryMb }
+}
+
+/** Privacy and what the health gate watches: a public health URL contradicts `private`. */
+function readHealthInputs(r: Reader, app: string | undefined): Pick<Plan, 'private' | 'healthUrl' | 'healthChannels'> {
+  const { problem } = r
+  const isPrivate = r.parse('private', booleanInput, 'false') ?? false
+  const healthUrl = r.parse('health-url', urlInput)
+  if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
+    problem('health-url', `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`)
+  }
+  const healthChannels = splitList(r.raw('health-channels')).filter((name) => {
+    const ok = patterns.channel.safeParse(name)
+    if (!ok.success) problem('health-channels', firstIssue(ok.error))
+    return ok.success
+  })
+  return { private: isPrivate, healthUrl, healthChannels }
+}
+
+/** Plain env values: never a synced secret's name, never a secret's value. */
+function readEnvInput(r: Reader, { selection, view }: SecretInputs): Plan['env'] {
+  const env = parseNameValueInput(r.ctx, 'env', r.problem)
+  for (const [name] of env) {
+    if (selection.values.has(name)) r.problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`)
+  }
+  for (const p of envProblems(env, view)) r.problem('env', p)
+  return env
+}
+
+function checkSplits(name: InputKey, text: string, problem: Problem): string[] | undefined {
   try {
     return splitShellWords(text)
   } catch (err) {
@@ -447,13 +524,13 @@ function checkSplits(name: InputKey, text: string, problem: (i: InputKey, m: str
   }
 }
 
-function parseNameValueInput(ctx: InputContext, name: 'env' | 'build-args', problem: (i: InputKey, m: string) => void): Array<[string, string]> {
+function parseNameValueInput(ctx: InputContext, name: 'env' | 'build-args', problem: Problem): Array<[string, string]> {
   const { entries, problems } = parseLines(ctx.read(name), false)
   for (const p of problems) problem(name, `${p}; write one \`NAME=VALUE\` a line`)
   return entries.map((e) => [e.name, e.value ?? ''])
 }
 
-function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) => void, view: SecretView, selection: SecretSelection, prefix: string): void {
+function readSecretLines(ctx: InputContext, problem: Problem, view: SecretView, selection: SecretSelection, prefix: string): void {
   const { entries, problems } = parseLines(ctx.read('secrets'), true)
   for (const entry of entries) {
     const value = entry.value ?? ctx.env[entry.name]
@@ -485,7 +562,7 @@ function readSecretLines(ctx: InputContext, problem: (i: InputKey, m: string) =>
 function readSecretsJson(
   ctx: InputContext,
   raw: (n: InputKey) => string,
-  problem: (i: InputKey, m: string) => void,
+  problem: Problem,
   view: SecretView,
   selection: SecretSelection,
   prefix: string,

@@ -192,6 +192,7 @@ async function downloadAndCache(
             (fromMirror
               ? 'Check flyctl-version, and that flyctl-mirror holds this release in the layout of GitHub releases.'
               : 'Check flyctl-version against https://github.com/superfly/flyctl/releases.'),
+          { cause: err },
         )
       }
       throw err
@@ -463,7 +464,7 @@ class Net {
         const delay = retryDelayMs(policy, tries, failure, Math.random())
         if (delay === undefined) {
           if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
-          throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`)
+          throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err })
         }
         this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`)
         await new Promise((resolve) => setTimeout(resolve, delay))

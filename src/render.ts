@@ -104,153 +104,219 @@ export function renderDirFor(plan: Pick<Plan, 'runnerTemp' | 'app' | 'runDir'>):
   return plan.runDir ?? join(plan.runnerTemp, 'fly-deploy', plan.app)
 }
 
+/** One rendering in progress: the config being changed, and the record of who changed what. */
+interface Rendering {
+  plan: Plan
+  config: FlyConfig
+  userToml?: { path: string; text: string }
+  renderDir: string
+  /** The input that last set each key (the template's keys start as their inputs'). */
+  origin: Map<string, string>
+  overridden: Override[]
+}
+
+/** Sets table[name] and records where the value came from; no record when nothing changes. */
+function assign(r: Rendering, table: TomlTable, name: string, key: string, value: unknown, input: string): void {
+  const from = Object.hasOwn(table, name) ? table[name] : undefined
+  r.origin.set(key, input)
+  if (sameValue(from, value)) return
+  if (value === undefined) delete table[name]
+  else setOwn(table, name, value)
+  r.overridden.push({ key, from, to: value, input })
+}
+
+/** An input's value, else the file's (undefined: keep it), else the guide's default (labelled as such). */
+function pick<T>(planValue: T | undefined, input: string, existing: unknown, fallback: T): { value: unknown; input: string } | undefined {
+  if (planValue !== undefined) return { value: planValue, input }
+  if (existing !== undefined) return undefined
+  return { value: fallback, input: `${input} (default)` }
+}
+
 /** Pure: the rendered config for a plan, from the user's file or the guide's. */
 export function renderFlyConfig(plan: Plan, userToml?: { path: string; text: string }, gatewayConfig?: GatewayConfigSource): RenderResult {
-  const renderDir = renderDirFor(plan)
-  const config: FlyConfig = userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private })
-  const keyLines = userToml ? indexKeyLines(userToml.text) : new Map<string, number>()
-  const overridden: Override[] = []
-  const origin = new Map<string, string>(userToml ? [] : Object.entries(TEMPLATE_INPUTS))
-
-  /** Sets table[name] and records where the value came from; no record when nothing changes. */
-  const assign = (table: TomlTable, name: string, key: string, value: unknown, input: string) => {
-    const from = Object.hasOwn(table, name) ? table[name] : undefined
-    origin.set(key, input)
-    if (sameValue(from, value)) return
-    if (value === undefined) delete table[name]
-    else setOwn(table, name, value)
-    overridden.push({ key, from, to: value, input })
+  const r: Rendering = {
+    plan,
+    config: userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private }),
+    ...(userToml ? { userToml } : {}),
+    renderDir: renderDirFor(plan),
+    origin: new Map<string, string>(userToml ? [] : Object.entries(TEMPLATE_INPUTS)),
+    overridden: [],
   }
-  /** An input's value, else the file's, else the guide's default (labelled as such). */
-  const pick = <T>(planValue: T | undefined, input: string, existing: unknown, fallback: T): { value: unknown; input: string } | undefined => {
-    if (planValue !== undefined) return { value: planValue, input }
-    if (existing !== undefined) return undefined
-    return { value: fallback, input: `${input} (default)` }
-  }
-
-  assign(config, 'app', 'app', plan.app, 'app')
+  const { config } = r
+  assign(r, config, 'app', 'app', plan.app, 'app')
   const region = pick(plan.region, 'region', config.primary_region, GUIDE_DEFAULTS.region)
-  if (region) assign(config, 'primary_region', 'primary_region', region.value, region.input)
+  if (region) assign(r, config, 'primary_region', 'primary_region', region.value, region.input)
 
-  // [processes] app: machine-command wins over command; otherwise port/bind patch the flags.
-  const processes = ensureTable(config, 'processes')
-  const existingCommand = typeof processes.app === 'string' ? processes.app : undefined
   const fallbackPort = plan.port ?? appInternalPort(config) ?? GUIDE_DEFAULTS.port
-  if (plan.machineCommand) assign(processes, 'app', 'processes.app', plan.machineCommand.text, 'machine-command')
-  else if (plan.command !== undefined) assign(processes, 'app', 'processes.app', plan.command, 'command')
+  renderProcess(r, fallbackPort)
+  renderIngress(r, fallbackPort)
+  const memory = renderVm(r)
+  const mount = renderMount(r)
+  const env = renderEnv(r, mount, memory)
+  renderBuild(r)
+  renderUserPaths(r)
+  const gateway = gatewayConfig ? renderGatewayConfig(r, env, gatewayConfig) : undefined
+  renderCheck(r, gateway)
+  return renderResult(r, gateway)
+}
+
+/** [processes] app: machine-command wins over command; otherwise port/bind patch the flags. */
+function renderProcess(r: Rendering, fallbackPort: number): void {
+  const { plan } = r
+  const processes = ensureTable(r.config, 'processes')
+  const existingCommand = typeof processes.app === 'string' ? processes.app : undefined
+  const set = (command: string, input: string) => assign(r, processes, 'app', 'processes.app', command, input)
+  if (plan.machineCommand) set(plan.machineCommand.text, 'machine-command')
+  else if (plan.command !== undefined) set(plan.command, 'command')
   else if (existingCommand !== undefined) {
     let patched = existingCommand
     if (plan.port !== undefined) patched = setFlag(patched, '--port', String(plan.port))
     if (plan.bind !== undefined) patched = setFlag(patched, '--bind', plan.bind)
     const input = plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind'
-    if (patched !== existingCommand) assign(processes, 'app', 'processes.app', patched, input)
+    if (patched !== existingCommand) set(patched, input)
   } else {
-    assign(processes, 'app', 'processes.app', defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)')
+    set(defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)')
   }
+}
 
-  // Public ingress: [http_service] (or the file's own [[services]]); the private variant has none.
+/** Public ingress: [http_service] (or the file's own [[services]]); the private variant has none. */
+function renderIngress(r: Rendering, fallbackPort: number): void {
+  const { plan, config } = r
   if (plan.private) {
-    if (config.http_service !== undefined) assign(config, 'http_service', 'http_service', undefined, 'private')
-  } else {
-    if (config.http_service === undefined && appServices(config).length === 0) {
-      const guide = guideFlyConfig({ private: false }).http_service as TomlTable
-      assign(config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)')
-    } else if (plan.port !== undefined) {
-      if (isTable(config.http_service)) assign(config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port')
-      for (const service of appServices(config)) assign(service, 'internal_port', 'services.internal_port', plan.port, 'port')
-    }
+    if (config.http_service !== undefined) assign(r, config, 'http_service', 'http_service', undefined, 'private')
+  } else if (config.http_service === undefined && appServices(config).length === 0) {
+    const guide = guideFlyConfig({ private: false }).http_service as TomlTable
+    assign(r, config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)')
+  } else if (plan.port !== undefined) {
+    if (isTable(config.http_service)) assign(r, config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port')
+    for (const service of appServices(config)) assign(r, service, 'internal_port', 'services.internal_port', plan.port, 'port')
   }
+}
 
-  // [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used.
-  const vm = appEntry(config, ['vm', 'compute', 'computes'], () => [{}])
+/** The machine's memory, from machine-memory else memory, and the input that set it. */
+interface MemoryChoice {
+  mb: number | undefined
+  input: 'machine-memory' | 'memory'
+}
+
+/** [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used. */
+function renderVm(r: Rendering): MemoryChoice {
+  const { plan } = r
+  const vm = appEntry(r.config, ['vm', 'compute', 'computes'], () => [{}])
   const userSizedVm = vm.size !== undefined || vm.cpus !== undefined || vm.cpu_kind !== undefined
   const size = pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize)
-  if (size) assign(vm, 'size', 'vm.size', size.value, size.input)
-  const memoryMb = plan.machineMemoryMb ?? plan.memoryMb
-  const memoryInput = plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory'
-  if (memoryMb !== undefined) {
+  if (size) assign(r, vm, 'size', 'vm.size', size.value, size.input)
+  const memory: MemoryChoice = { mb: plan.machineMemoryMb ?? plan.memoryMb, input: plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory' }
+  if (memory.mb !== undefined) {
     // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
-    if (vm.memory_mb !== undefined) assign(vm, 'memory_mb', 'vm.memory_mb', memoryMb, memoryInput)
-    if (vm.memory_mb === undefined || vm.memory !== undefined) assign(vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memoryMb : `${memoryMb}mb`, memoryInput)
+    if (vm.memory_mb !== undefined) assign(r, vm, 'memory_mb', 'vm.memory_mb', memory.mb, memory.input)
+    if (vm.memory_mb === undefined || vm.memory !== undefined) assign(r, vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memory.mb : `${memory.mb}mb`, memory.input)
   } else if (vm.memory === undefined && vm.memory_mb === undefined && !userSizedVm) {
-    assign(vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)')
+    assign(r, vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)')
   }
+  return memory
+}
 
-  // [mounts] (or [[mounts]]): the volume and where the state lives.
+/** [mounts] (or [[mounts]]): the volume and where the state lives. */
+function renderMount(r: Rendering): TomlTable {
+  const { plan, config } = r
   const fileStateDir = isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined
   const mount = appEntry(config, ['mounts'], () => ({}))
   const volume = pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume)
-  if (volume) assign(mount, 'source', 'mounts.source', volume.value, volume.input)
+  if (volume) assign(r, mount, 'source', 'mounts.source', volume.value, volume.input)
   // A file that names its state dir but mounts nothing gets the volume there.
   const destination = pick(plan.stateDir, 'state-dir', mount.destination, fileStateDir ?? GUIDE_DEFAULTS.stateDir)
-  if (destination) assign(mount, 'destination', 'mounts.destination', destination.value, destination.input)
+  if (destination) assign(r, mount, 'destination', 'mounts.destination', destination.value, destination.input)
+  return mount
+}
 
-  const env = ensureTable(config, 'env')
+/** [env]: the state dir on the mount, the heap in proportion to a changed memory, then the `env` input. */
+function renderEnv(r: Rendering, mount: TomlTable, memory: MemoryChoice): TomlTable {
+  const { plan } = r
+  const env = ensureTable(r.config, 'env')
   const stateDir = pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination)
-  if (stateDir) assign(env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input)
+  if (stateDir) assign(r, env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input)
   const envInput = new Set(plan.env.map(([name]) => name))
-  if (!userToml && !envInput.has('NODE_OPTIONS') && memoryMb !== undefined && memoryMb !== GUIDE_DEFAULTS.memoryMb) {
-    assign(env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memoryMb * GUIDE_HEAP_RATIO)}`, memoryInput)
+  if (!r.userToml && !envInput.has('NODE_OPTIONS') && memory.mb !== undefined && memory.mb !== GUIDE_DEFAULTS.memoryMb) {
+    assign(r, env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memory.mb * GUIDE_HEAP_RATIO)}`, memory.input)
   }
-  for (const [name, value] of plan.env) assign(env, name, `env.${name}`, value, 'env')
+  for (const [name, value] of plan.env) assign(r, env, name, `env.${name}`, value, 'env')
+  return env
+}
 
-  // [build]: an image, or the Dockerfile by a path relative from the rendered file's directory.
-  const build = ensureTable(config, 'build')
+/** [build]: an image, or the Dockerfile by a path relative from the rendered file's directory. */
+function renderBuild(r: Rendering): void {
+  const { plan, userToml } = r
+  const build = ensureTable(r.config, 'build')
   if (plan.image !== undefined) {
-    assign(build, 'image', 'build.image', plan.image, 'image')
-    if (build.dockerfile !== undefined) assign(build, 'dockerfile', 'build.dockerfile', undefined, 'image')
+    assign(r, build, 'image', 'build.image', plan.image, 'image')
+    if (build.dockerfile !== undefined) assign(r, build, 'dockerfile', 'build.dockerfile', undefined, 'image')
   } else if (build.image === undefined) {
     const userDockerfile = typeof build.dockerfile === 'string' ? build.dockerfile : undefined
     if (userDockerfile && /^https?:\/\//i.test(userDockerfile)) {
-      origin.set('build.dockerfile', 'config')
+      r.origin.set('build.dockerfile', 'config')
     } else {
       const dockerfileIsDefault = plan.dockerfile === join(plan.workingDirectory, 'Dockerfile')
-      const absolute = userToml && userDockerfile && dockerfileIsDefault ? resolve(dirname(userToml.path), userDockerfile) : plan.dockerfile
-      assign(build, 'dockerfile', 'build.dockerfile', relative(renderDir, absolute), userToml && userDockerfile && dockerfileIsDefault ? 'config' : 'dockerfile')
+      const fromFile = userToml && userDockerfile && dockerfileIsDefault
+      const absolute = fromFile ? resolve(dirname(userToml.path), userDockerfile) : plan.dockerfile
+      assign(r, build, 'dockerfile', 'build.dockerfile', relative(r.renderDir, absolute), fromFile ? 'config' : 'dockerfile')
     }
   }
-  if (userToml && typeof build.ignorefile === 'string' && !isAbsolute(build.ignorefile)) {
-    assign(build, 'ignorefile', 'build.ignorefile', relative(renderDir, resolve(dirname(userToml.path), build.ignorefile)), 'config')
+}
+
+/** The user's relative paths were relative to their config; the rendered file lives elsewhere. */
+function renderUserPaths(r: Rendering): void {
+  const { userToml, config } = r
+  if (!userToml) return
+  const build = ensureTable(config, 'build')
+  if (typeof build.ignorefile === 'string' && !isAbsolute(build.ignorefile)) {
+    assign(r, build, 'ignorefile', 'build.ignorefile', relative(r.renderDir, resolve(dirname(userToml.path), build.ignorefile)), 'config')
   }
-  // The user's [[files]] local_path were relative to their config; flyctl reads them as given.
-  if (userToml && Array.isArray(config.files)) {
+  // [[files]] local_path: flyctl reads them as given, so they become absolute.
+  if (Array.isArray(config.files)) {
     for (const file of config.files.filter(isTable)) {
       if (typeof file.local_path === 'string' && !isAbsolute(file.local_path)) {
-        assign(file, 'local_path', 'files.local_path', resolve(dirname(userToml.path), file.local_path), 'config')
+        assign(r, file, 'local_path', 'files.local_path', resolve(dirname(userToml.path), file.local_path), 'config')
       }
     }
   }
+}
 
-  // The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH.
-  let gateway: RenderResult['gateway']
-  if (gatewayConfig) {
-    if (!isAbsolute(gatewayConfig.localPath)) throw new Error(`internal: [[files]] local_path must be absolute, got ${gatewayConfig.localPath}`)
-    const parsed = parseGatewayConfig(gatewayConfig)
-    const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath))
-    assign(config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: gatewayConfig.localPath }], 'gateway-config')
-    assign(env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config')
-    gateway = { guestPath: parsed.guestPath, localPath: gatewayConfig.localPath, sourcePath: gatewayConfig.sourcePath, parsed }
-  }
+/** The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH. */
+function renderGatewayConfig(r: Rendering, env: TomlTable, source: GatewayConfigSource): NonNullable<RenderResult['gateway']> {
+  const { config } = r
+  if (!isAbsolute(source.localPath)) throw new Error(`internal: [[files]] local_path must be absolute, got ${source.localPath}`)
+  const parsed = parseGatewayConfig(source)
+  const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath))
+  assign(r, config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: source.localPath }], 'gateway-config')
+  assign(r, env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config')
+  return { guestPath: parsed.guestPath, localPath: source.localPath, sourcePath: source.sourcePath, parsed }
+}
 
-  // A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
-  // (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
-  // WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
-  if (!definesChecks(config)) {
-    const settings = effectiveSettings(config, gateway?.parsed)
-    const checks = ensureTable(config, 'checks')
-    assign(checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port')
-  }
+/**
+ * A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
+ * (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
+ * WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
+ */
+function renderCheck(r: Rendering, gateway: RenderResult['gateway']): void {
+  if (definesChecks(r.config)) return
+  const settings = effectiveSettings(r.config, gateway?.parsed)
+  const checks = ensureTable(r.config, 'checks')
+  assign(r, checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port')
+}
 
-  const path = join(renderDir, 'fly.toml')
+function renderResult(r: Rendering, gateway: RenderResult['gateway']): RenderResult {
+  const { plan, userToml, config, origin } = r
+  const keyLines = userToml ? indexKeyLines(userToml.text) : new Map<string, number>()
   const header = [
     `Rendered by openclaw/fly-deploy for app "${plan.app}" from ${userToml ? userToml.path : "the guide's fly.toml"}.`,
     'Generated file: change the action inputs or the source file instead.',
   ].join('\n')
   return {
-    path,
+    path: join(r.renderDir, 'fly.toml'),
     toml: stringifyToml(config, header),
     config,
-    overridden,
+    overridden: r.overridden,
     ...(userToml ? { sourceFile: userToml.path } : {}),
     lineOf: (key) => (origin.has(key) ? undefined : keyLines.get(key)),
     inputOf: (key) => origin.get(key),
@@ -466,7 +532,7 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
       })
       // The step's error names the input too, as every other refusal does.
       const input = err.file === plan.gatewayConfig ? 'gateway-config' : 'config'
-      throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`)
+      throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`, { cause: err })
     }
     throw err
   }
@@ -476,7 +542,7 @@ async function readInput(file: string, input: string): Promise<string> {
   try {
     return await readFile(file, 'utf8')
   } catch (err) {
-    throw new Error(`input \`${input}\`: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`)
+    throw new Error(`input \`${input}\`: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`, { cause: err })
   }
 }
 

@@ -120,6 +120,11 @@ export function parseMemoryMb(value: unknown): number {
   return Math.round(n * factor)
 }
 
+/** A TOML value as flyctl would echo it: a scalar as written, a table as JSON, never "[object Object]". */
+export function valueText(v: unknown): string {
+  return typeof v === 'object' && v !== null && !(v instanceof Date) ? JSON.stringify(v) : String(v)
+}
+
 function tablesOf(v: unknown): Table[] {
   if (Array.isArray(v)) return v.filter(isTable)
   return isTable(v) ? [v] : []
@@ -135,7 +140,7 @@ export function mountsOf(config: AppConfig | undefined): MountSpec[] {
   return tablesOf(config?.raw.mounts).map((m) => ({
     source: str(m.source) ?? '',
     destination: str(m.destination) ?? '',
-    initialSize: m.initial_size === undefined ? undefined : String(m.initial_size),
+    initialSize: m.initial_size === undefined ? undefined : valueText(m.initial_size),
   }))
 }
 
@@ -199,7 +204,7 @@ export function toMachineConfig(config: AppConfig | undefined, opts: BuildOption
   const vm = tablesOf(raw.vm)[0]
   let guest = guestForSize(str(vm?.size) ?? 'shared-cpu-1x')
   if (vm) {
-    if (vm.cpu_kind !== undefined) guest.cpu_kind = String(vm.cpu_kind)
+    if (vm.cpu_kind !== undefined) guest.cpu_kind = valueText(vm.cpu_kind)
     if (typeof vm.cpus === 'number') guest.cpus = vm.cpus
     const memory = vm.memory ?? vm.memory_mb
     if (memory !== undefined) guest = { ...guest, memory_mb: parseMemoryMb(memory) }
@@ -212,7 +217,7 @@ export function toMachineConfig(config: AppConfig | undefined, opts: BuildOption
     services.push({
       protocol: 'tcp',
       internal_port: h.internal_port,
-      autostop: autostop === true ? 'stop' : autostop === false || autostop === undefined ? 'off' : String(autostop),
+      autostop: autostop === true ? 'stop' : autostop === false || autostop === undefined ? 'off' : valueText(autostop),
       autostart: h.auto_start_machines ?? true,
       min_machines_running: h.min_machines_running ?? 0,
       ports: [

@@ -13,6 +13,7 @@ import {
   parseMemoryMb,
   primaryRegion,
   toMachineConfig,
+  valueText,
 } from './appconfig.ts'
 import type { AppConfig } from './appconfig.ts'
 import { err, flagBool, flagGiven, flagList, flagNumber, flagString, onInterrupt, out, requireSession } from './context.ts'
@@ -142,7 +143,7 @@ function resolveImage(ctx: Ctx, config: AppConfig | undefined, appName: string, 
   }
   const imageRef = `registry.fly.io/${appName}:deployment-${ulid()}`
   const builder = flagBool(ctx, 'local-only') ? 'local Docker daemon' : 'Depot'
-  out(`==> Building image with ${builder}\n--> build:  (​)\n[+] Building 0.1s (1/1) FINISHED\n--> Building image done\n`)
+  out(`==> Building image with ${builder}\n--> build:  (\u200b)\n[+] Building 0.1s (1/1) FINISHED\n--> Building image done\n`)
   out(`image: ${imageRef}\nimage size: 412 MB\n\n`)
   return { imageRef, workload }
 }
@@ -210,7 +211,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
 
   out('==> Verifying app config\n')
   if (config.path) out(`Validating ${config.path}\n`)
-  const strategy = flagString(ctx, 'strategy') || String(deploySection(config).strategy ?? '') || 'rolling'
+  const strategy = flagString(ctx, 'strategy') || valueText(deploySection(config).strategy ?? '') || 'rolling'
   if (!STRATEGIES.includes(strategy)) {
     err(`unsupported deployment strategy '${strategy}'; Apps v2 supports the following strategies: ${STRATEGIES.join(', ')}`)
     throw new FlyError('invalid app configuration')
@@ -230,7 +231,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   const built = resolveImage(ctx, config, appName, existing.releases)
   out(`\nWatch your deployment at https://fly.io/apps/${appName}/monitoring\n\n`)
 
-  const waitTimeoutText = flagGiven(ctx, 'wait-timeout') ? flagString(ctx, 'wait-timeout') : String(deploySection(config).wait_timeout ?? '5m0s')
+  const waitTimeoutText = flagGiven(ctx, 'wait-timeout') ? flagString(ctx, 'wait-timeout') : valueText(deploySection(config).wait_timeout ?? '5m0s')
   const waitTimeoutMs = parseGoDuration(waitTimeoutText)
   const region = flagString(ctx, 'primary-region') || primaryRegion(config) || activeMachines(existing)[0]?.region || 'iad'
   const noPublicIps = flagBool(ctx, 'no-public-ips')

@@ -13,7 +13,7 @@ export type { Platform, AppRecord, MachineRecord, ReleaseRecord } from './state.
 
 /** Every journal line, oldest first. */
 export async function readJournal(stateDir: string): Promise<JournalEntry[]> {
-  let text = ''
+  let text: string
   try {
     text = fs.readFileSync(path.join(stateDir, 'journal.jsonl'), 'utf8')
   } catch {

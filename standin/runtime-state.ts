@@ -81,7 +81,7 @@ export function readJson<T>(file: string): T | undefined {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`)
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`, { cause: error })
   }
 }
 
@@ -108,7 +108,7 @@ export function withFileLock<T>(target: string, fn: () => T): T {
       } catch {
         // the holder released it between our mkdir and stat
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`)
+      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`, { cause: error })
       sleepSync(5)
     }
   }

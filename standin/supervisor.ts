@@ -168,7 +168,7 @@ function tcpCheck(nsPid: number, port: number): MachineCheck {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
   const listeners: string[] = []
   for (const table of ['tcp', 'tcp6']) {
-    let text = ''
+    let text: string
     try {
       text = fs.readFileSync(`/proc/${nsPid}/net/${table}`, 'utf8')
     } catch {

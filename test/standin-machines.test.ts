@@ -71,6 +71,7 @@ function launchFor(stateDir: string, overrides: Partial<MachineLaunch> = {}): Ma
 }
 
 function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes
   return text.replace(/\x1b\[[0-9;]*m/g, '')
 }
 
