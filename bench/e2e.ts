@@ -224,6 +224,8 @@ export const FATAL_SCENARIOS: FatalScenario[] = [
   { name: 'out of memory', workload: 'fake-gateway:oom', fatal: /Reached heap limit|Runtime_AllocateInYoungGeneration|SIGABRT/, cause: 'out of memory' },
   { name: 'exit 78, lan without auth', workload: 'fake-gateway:no-auth', fatal: /Refusing to bind gateway/, cause: 'without auth' },
   { name: 'gateway lock', workload: 'fake-gateway:lock', fatal: /already running|lock timeout/, cause: 'lock' },
+  // Issue 12: crashes 8 s after boot, slower than flyctl's 10 s smoke window notices; fly deploy alone would wait out --wait-timeout.
+  { name: 'crash 8 s after boot', workload: 'fake-gateway:crash-late', fatal: /crashed 8 s after boot/, cause: 'exited' },
 ]
 
 export interface FatalResult {
@@ -249,7 +251,7 @@ export async function fatalVerdicts(runs: number): Promise<FatalResult[]> {
         // A new app each run: the failed release's machine keeps crash-looping (restart policy),
         // and its fatal lines must not be taken for the next release's.
         const app = `bench-fatal-${i}`
-        const run = await runTimed(world, { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, rollback: 'false', 'fix-stale-lock': 'false' })
+        const run = await runTimed(world, { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, rollback: 'false', 'fix-stale-lock': 'false', 'health-timeout': '300' })
         const error = run.lines.find((l) => l.text.startsWith('::error::'))
         if (run.result.exitCode === 0 || run.result.outputs.health !== 'unhealthy' || !error) {
           throw new Error(`fatal ${scenario.name}: expected an unhealthy verdict, got exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${run.result.stdout.slice(-3000)}`)

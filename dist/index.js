@@ -39288,108 +39288,103 @@ class Flyctl {
     spawn(args, opts) {
         const { binary, token, env, cwd, log, configDir } = this.options;
         return new Promise((resolve, reject) => {
-            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, {
-                cwd,
-                env: flyctlEnv(env ?? process.env, token, configDir),
-                stdio: ['pipe', 'pipe', 'pipe'],
-                shell: false,
-            });
-            let stdout = '';
-            let stderr = '';
-            let pendingOut = '';
-            let pendingErr = '';
-            let finished = false;
-            const emit = (line, isOut) => {
-                if (isOut)
-                    opts.onLine?.(line);
+            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, { cwd, env: flyctlEnv(env ?? process.env, token, configDir), stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+            const out = new LineCollector((line) => {
+                opts.onLine?.(line);
                 if (opts.echo && log)
                     log(this.redact(line));
-            };
-            const feed = (chunk, isOut) => {
-                const buffered = (isOut ? pendingOut : pendingErr) + chunk;
-                const lines = buffered.split('\n');
-                const rest = lines.pop() ?? '';
-                if (isOut)
-                    pendingOut = rest;
-                else
-                    pendingErr = rest;
-                for (const line of lines)
-                    emit(line.replace(/\r$/, ''), isOut);
-            };
-            child.stdout.setEncoding('utf8');
-            child.stderr.setEncoding('utf8');
-            child.stdout.on('data', (chunk) => {
-                stdout += chunk;
-                feed(chunk, true);
             });
-            child.stderr.on('data', (chunk) => {
-                stderr += chunk;
-                feed(chunk, false);
+            const err = new LineCollector((line) => {
+                if (opts.echo && log)
+                    log(this.redact(line));
             });
-            let timedOut = false;
-            const stop = () => {
-                if (finished)
-                    return;
-                child.kill('SIGTERM');
-                setTimeout(() => {
-                    if (!finished)
-                        child.kill('SIGKILL');
-                }, 3000).unref();
-            };
-            const timer = opts.timeoutMs
-                ? setTimeout(() => {
-                    timedOut = true;
-                    stop();
-                }, opts.timeoutMs)
-                : undefined;
-            const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
-            for (const s of signals) {
-                if (s.aborted)
-                    stop();
-                else
-                    s.addEventListener('abort', stop, { once: true });
-            }
-            const interrupt = () => {
-                if (finished)
-                    return;
-                child.kill('SIGINT');
-                setTimeout(() => {
-                    if (!finished)
-                        child.kill('SIGKILL');
-                }, 20_000).unref();
-            };
-            opts.interrupt?.addEventListener('abort', interrupt, { once: true });
-            child.on('error', (err) => {
-                finished = true;
-                if (timer)
-                    clearTimeout(timer);
-                reject(new Error(`could not start flyctl at ${binary}: ${err.message}`));
+            child.stdout.setEncoding('utf8').on('data', (chunk) => out.feed(chunk));
+            child.stderr.setEncoding('utf8').on('data', (chunk) => err.feed(chunk));
+            const ending = endWhenAsked(child, opts, [opts.signal, this.options.signal]);
+            child.on('error', (e) => {
+                ending.done();
+                reject(new Error(`could not start flyctl at ${binary}: ${e.message}`, { cause: e }));
             });
             child.on('close', (code, sig) => {
-                finished = true;
-                if (timer)
-                    clearTimeout(timer);
-                for (const s of signals)
-                    s.removeEventListener('abort', stop);
-                opts.interrupt?.removeEventListener('abort', interrupt);
-                if (pendingOut)
-                    emit(pendingOut, true);
-                if (pendingErr)
-                    emit(pendingErr, false);
+                ending.done();
+                out.flush();
+                err.flush();
                 const exitCode = code ?? (sig ? 128 + 15 : 1);
                 // Our own deadline ended it: say so, which also makes it a transient failure.
-                const error = timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(stderr);
-                resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : error });
+                const error = ending.timedOut() ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(err.text);
+                resolve({ args, exitCode, stdout: out.text, stderr: err.text, error: exitCode === 0 ? undefined : error });
             });
             child.stdin.on('error', () => {
                 // flyctl may exit before reading stdin; its exit code tells what happened.
             });
-            if (opts.stdin !== undefined)
-                child.stdin.end(opts.stdin);
-            else
-                child.stdin.end();
+            child.stdin.end(opts.stdin);
         });
     }
+}
+/** A process's output as it arrives: kept whole, and handed on line by line. */
+class LineCollector {
+    onLine;
+    text = '';
+    pending = '';
+    constructor(onLine) {
+        this.onLine = onLine;
+    }
+    feed(chunk) {
+        this.text += chunk;
+        const lines = (this.pending + chunk).split('\n');
+        this.pending = lines.pop() ?? '';
+        for (const line of lines)
+            this.onLine(line.replace(/\r$/, ''));
+    }
+    flush() {
+        if (this.pending)
+            this.onLine(this.pending);
+        this.pending = '';
+    }
+}
+/**
+ * How a running call is ended: job cancellation or our deadline stop it (SIGTERM, then SIGKILL
+ * after 3 s); `interrupt` ends it as Ctrl-C does (SIGINT, SIGKILL only after 20 s).
+ */
+function endWhenAsked(child, opts, cancels) {
+    let finished = false;
+    let timedOut = false;
+    const end = (signal, killAfterMs) => () => {
+        if (finished)
+            return;
+        child.kill(signal);
+        setTimeout(() => {
+            if (!finished)
+                child.kill('SIGKILL');
+        }, killAfterMs).unref();
+    };
+    const stop = end('SIGTERM', 3_000);
+    const interrupt = end('SIGINT', 20_000);
+    const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            stop();
+        }, opts.timeoutMs)
+        : undefined;
+    const signals = cancels.filter((s) => s !== undefined);
+    for (const s of signals) {
+        if (s.aborted)
+            stop();
+        else
+            s.addEventListener('abort', stop, { once: true });
+    }
+    opts.interrupt?.addEventListener('abort', interrupt, { once: true });
+    return {
+        done: () => {
+            finished = true;
+            if (timer)
+                clearTimeout(timer);
+            for (const s of signals)
+                s.removeEventListener('abort', stop);
+            opts.interrupt?.removeEventListener('abort', interrupt);
+        },
+        timedOut: () => timedOut,
+    };
 }
 function firstLine(text) {
     return text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? 'no error text';
@@ -39418,7 +39413,7 @@ function parseFlyJson(stdout, schema, command) {
         data = JSON.parse(stdout.trim() === '' ? 'null' : stdout);
     }
     catch (err) {
-        throw new Error(`\`${command}\` printed output that is not JSON (${err.message}); is flyctl too old for --json?`);
+        throw new Error(`\`${command}\` printed output that is not JSON (${err.message}); is flyctl too old for --json?`, { cause: err });
     }
     const parsed = schema.safeParse(data);
     if (!parsed.success) {
@@ -49757,14 +49752,11 @@ function globToRegExp(glob) {
     const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
     return new RegExp(`^${body}$`);
 }
-// ---------------------------------------------------------------- the stage
-function parseInputs(ctx) {
-    const problems = [];
+function makeReader(ctx, problems) {
     const problem = (input, message) => {
         problems.push({ input, message });
     };
     const raw = (name) => ctx.read(name).trim();
-    /** Parse a non-empty input with a schema; undefined (and a recorded problem) when it fails. */
     const parse = (name, schema, fallback) => {
         const text = raw(name) || fallback;
         if (text === undefined || text === '')
@@ -49775,133 +49767,56 @@ function parseInputs(ctx) {
         problem(name, firstIssue(result.error));
         return undefined;
     };
-    // Secrets first: masked before any other line of ours can be logged.
-    const apiToken = ctx.read('api-token').trim() || (ctx.env.FLY_API_TOKEN ?? '').trim();
-    ctx.redactor.add(apiToken);
-    const modes = readModeInputs(ctx, problem);
-    const selection = new SecretSelection();
-    const includeText = raw('secrets-include');
-    // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
-    const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE;
-    const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp);
-    const view = { secrets: selection.values, apiToken, include };
-    const secretsDropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix);
-    readSecretLines(ctx, problem, view, selection, modes.secretsPrefix);
-    const secrets = selection.values;
-    if (apiToken === '') {
-        problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env');
-    }
-    else if (/[\r\n]/.test(apiToken)) {
-        problem('api-token', 'the token spans several lines; paste it as one line (`fly tokens create deploy` prints one)');
-    }
-    const app = parse('app', patterns.app);
-    if (raw('app') === '')
-        problem('app', 'is required: the name of your Fly app, such as `my-openclaw`');
-    checkPreviewTarget(modes, app, apiToken, problem);
-    const workingDirectory = external_node_path_namespaceObject.resolve(ctx.workspace, raw('working-directory') || '.');
-    if (!inputs_isDirectory(workingDirectory)) {
-        problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`);
-    }
-    const existingFile = (name, hint) => {
-        const given = raw(name);
-        if (!given)
-            return undefined;
-        const full = external_node_path_namespaceObject.resolve(workingDirectory, given);
-        if (!isFile(full))
-            problem(name, `file "${given}" not found (looked at ${full}); ${hint}`);
-        return full;
-    };
-    const config = existingFile('config', 'give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide\'s defaults');
-    const gatewayConfig = existingFile('gateway-config', 'give the path of your openclaw.json relative to `working-directory`');
-    const image = parse('image', patterns.image);
-    const dockerfileGiven = raw('dockerfile');
-    const dockerfile = dockerfileGiven
-        ? existingFile('dockerfile', 'give the Dockerfile\'s path relative to `working-directory`, or set `image` instead') ?? ''
-        : external_node_path_namespaceObject.join(workingDirectory, 'Dockerfile');
-    if (image && dockerfileGiven)
-        problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both');
-    const buildArgs = parseNameValueInput(ctx, 'build-args', problem);
-    for (const p of buildArgProblems(buildArgs, view))
-        problem('build-args', p);
-    if (image && buildArgs.length > 0)
-        problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile');
-    const port = parse('port', integerInput(1, 65535, ''));
-    const bind = parse('bind', schemas_enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }));
-    const command = raw('command') || undefined;
-    if (command)
-        checkSplits('command', command, problem);
-    const strategy = parse('strategy', schemas_enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }));
-    const volume = parse('volume', patterns.volume);
-    // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
-    if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
-        problem('strategy', '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`');
-    }
-    const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? [];
-    for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)])
-        problem('deploy-args', p);
-    const machineCommandText = raw('machine-command');
-    const machineArgv = machineCommandText ? checkSplits('machine-command', machineCommandText, problem) : undefined;
-    if (machineArgv && machineArgv.length === 0)
-        problem('machine-command', 'is blank; leave it empty or give the full gateway command');
-    const vmSize = parse('vm-size', patterns.vmSize);
-    const memoryMb = parse('memory', memoryInput);
-    const machineMemoryMb = parse('machine-memory', memoryInput);
-    const sharedCpu = (vmSize ?? 'shared-cpu-2x').startsWith('shared-');
-    for (const [name, mb] of [['memory', memoryMb], ['machine-memory', machineMemoryMb]]) {
-        if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
-            problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`);
-        }
-    }
-    const isPrivate = parse('private', booleanInput, 'false') ?? false;
-    const healthUrl = parse('health-url', urlInput);
-    if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
-        problem('health-url', `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`);
-    }
-    const healthChannels = splitList(raw('health-channels')).filter((name) => {
-        const ok = patterns.channel.safeParse(name);
-        if (!ok.success)
-            problem('health-channels', firstIssue(ok.error));
-        return ok.success;
-    });
-    const env = parseNameValueInput(ctx, 'env', problem);
-    for (const [name] of env) {
-        if (secrets.has(name))
-            problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`);
-    }
-    for (const p of envProblems(env, view))
-        problem('env', p);
+    return { ctx, raw, problem, parse };
+}
+/**
+ * Every input, in SPEC.md's groups. The order of the reads is the order of the problems in the
+ * error, and secrets come first: masked before any other line of ours can be logged.
+ */
+function parseInputs(ctx) {
+    const problems = [];
+    const r = makeReader(ctx, problems);
+    const { parse } = r;
+    const secrets = readSecretInputs(r);
+    const { apiToken, modes, selection } = secrets;
+    const app = readAppInput(r, secrets);
+    const workingDirectory = readWorkingDirectory(r);
+    const source = readSourceInputs(r, workingDirectory, secrets.view);
+    const gateway = readGatewayInputs(r);
+    const rollout = readRolloutInputs(r, source.config, secrets.view);
+    const machine = readMachineInputs(r);
+    const health = readHealthInputs(r, app);
+    const env = readEnvInput(r, secrets);
     const plan = {
         app: app ?? '',
         apiToken,
         org: parse('org', patterns.org, 'personal') ?? 'personal',
         create: parse('create', booleanInput, 'true') ?? true,
-        private: isPrivate,
-        config,
+        private: health.private,
+        config: source.config,
         region: parse('region', patterns.region),
-        port,
-        bind,
-        command,
-        vmSize,
-        memoryMb,
-        volume,
+        ...gateway,
+        vmSize: machine.vmSize,
+        memoryMb: machine.memoryMb,
+        volume: rollout.volume,
         stateDir: parse('state-dir', patterns.stateDir),
         env,
         volumeSizeGb: parse('volume-size', integerInput(1, 500, 'GB'), '1') ?? 1,
-        secrets,
+        secrets: selection.values,
         secretSources: selection.sources,
-        secretsDropped,
+        secretsDropped: secrets.dropped,
         pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
-        gatewayConfig,
-        image,
-        dockerfile,
-        buildArgs,
-        strategy,
-        deployArgs,
-        machineCommand: machineArgv && machineArgv.length > 0 ? { argv: machineArgv, text: machineCommandText } : undefined,
-        machineMemoryMb,
+        gatewayConfig: source.gatewayConfig,
+        image: source.image,
+        dockerfile: source.dockerfile,
+        buildArgs: source.buildArgs,
+        strategy: rollout.strategy,
+        deployArgs: rollout.deployArgs,
+        machineCommand: rollout.machineCommand,
+        machineMemoryMb: machine.machineMemoryMb,
         healthTimeoutSec: parse('health-timeout', integerInput(10, 3600, 'seconds'), '300') ?? 300,
-        healthChannels,
-        healthUrl,
+        healthChannels: health.healthChannels,
+        healthUrl: health.healthUrl,
         fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,
         rollback: parse('rollback', booleanInput, 'true') ?? true,
         flyctlVersion: parse('flyctl-version', patterns.flyctlVersion, ctx.pinnedFlyctlVersion) ?? ctx.pinnedFlyctlVersion,
@@ -49919,6 +49834,142 @@ function parseInputs(ctx) {
     if (problems.length > 0)
         throw new InputError(problems);
     return plan;
+}
+/** The token, the mode and the secrets, each value masked as it is read. */
+function readSecretInputs(r) {
+    const { ctx, raw, problem } = r;
+    const apiToken = ctx.read('api-token').trim() || (ctx.env.FLY_API_TOKEN ?? '').trim();
+    ctx.redactor.add(apiToken);
+    const modes = readModeInputs(ctx, problem);
+    const selection = new SecretSelection();
+    const includeText = raw('secrets-include');
+    // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
+    const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE;
+    const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp);
+    const view = { secrets: selection.values, apiToken, include };
+    const dropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix);
+    readSecretLines(ctx, problem, view, selection, modes.secretsPrefix);
+    return { apiToken, modes, selection, view, dropped };
+}
+/** The app's name; the token's problems are reported here, next to it. */
+function readAppInput(r, { apiToken, modes }) {
+    const { raw, problem } = r;
+    if (apiToken === '') {
+        problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env');
+    }
+    else if (/[\r\n]/.test(apiToken)) {
+        problem('api-token', 'the token spans several lines; paste it as one line (`fly tokens create deploy` prints one)');
+    }
+    const app = r.parse('app', patterns.app);
+    if (raw('app') === '')
+        problem('app', 'is required: the name of your Fly app, such as `my-openclaw`');
+    checkPreviewTarget(modes, app, apiToken, problem);
+    return app;
+}
+function readWorkingDirectory({ raw, problem, ctx }) {
+    const workingDirectory = external_node_path_namespaceObject.resolve(ctx.workspace, raw('working-directory') || '.');
+    if (!inputs_isDirectory(workingDirectory)) {
+        problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`);
+    }
+    return workingDirectory;
+}
+/** A file input's absolute path (relative to working-directory); a problem when it is missing. */
+function existingFile({ raw, problem }, workingDirectory, name, hint) {
+    const given = raw(name);
+    if (!given)
+        return undefined;
+    const full = external_node_path_namespaceObject.resolve(workingDirectory, given);
+    if (!isFile(full))
+        problem(name, `file "${given}" not found (looked at ${full}); ${hint}`);
+    return full;
+}
+/** Where the config, the gateway's config and the image come from. */
+function readSourceInputs(r, workingDirectory, view) {
+    const { raw, problem } = r;
+    const file = (name, hint) => existingFile(r, workingDirectory, name, hint);
+    const config = file('config', 'give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide\'s defaults');
+    const gatewayConfig = file('gateway-config', 'give the path of your openclaw.json relative to `working-directory`');
+    const image = r.parse('image', patterns.image);
+    const dockerfileGiven = raw('dockerfile');
+    const dockerfile = dockerfileGiven
+        ? file('dockerfile', 'give the Dockerfile\'s path relative to `working-directory`, or set `image` instead') ?? ''
+        : external_node_path_namespaceObject.join(workingDirectory, 'Dockerfile');
+    if (image && dockerfileGiven)
+        problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both');
+    const buildArgs = parseNameValueInput(r.ctx, 'build-args', problem);
+    for (const p of buildArgProblems(buildArgs, view))
+        problem('build-args', p);
+    if (image && buildArgs.length > 0)
+        problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile');
+    return { config, gatewayConfig, image, dockerfile, buildArgs };
+}
+/** How the gateway is started: port, bind and the process command. */
+function readGatewayInputs(r) {
+    const port = r.parse('port', integerInput(1, 65535, ''));
+    const bind = r.parse('bind', schemas_enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }));
+    const command = r.raw('command') || undefined;
+    if (command)
+        checkSplits('command', command, r.problem);
+    return { port, bind, command };
+}
+/** How the release rolls out: strategy, volume, extra deploy arguments, the machine's command. */
+function readRolloutInputs(r, config, view) {
+    const { raw, problem } = r;
+    const strategy = r.parse('strategy', schemas_enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }));
+    const volume = r.parse('volume', patterns.volume);
+    // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
+    if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
+        problem('strategy', '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`');
+    }
+    const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? [];
+    for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)])
+        problem('deploy-args', p);
+    const machineCommandText = raw('machine-command');
+    const machineArgv = machineCommandText ? checkSplits('machine-command', machineCommandText, problem) : undefined;
+    if (machineArgv && machineArgv.length === 0)
+        problem('machine-command', 'is blank; leave it empty or give the full gateway command');
+    const machineCommand = machineArgv && machineArgv.length > 0 ? { argv: machineArgv, text: machineCommandText } : undefined;
+    return { strategy, volume, deployArgs, machineCommand };
+}
+/** The machine's size and memory; shared-CPU machines take memory in steps of 256 MB. */
+function readMachineInputs(r) {
+    const vmSize = r.parse('vm-size', patterns.vmSize);
+    const memoryMb = r.parse('memory', memoryInput);
+    const machineMemoryMb = r.parse('machine-memory', memoryInput);
+    const sharedCpu = (vmSize ?? 'shared-cpu-2x').startsWith('shared-');
+    for (const [name, mb] of [['memory', memoryMb], ['machine-memory', machineMemoryMb]]) {
+        if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
+            r.problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`);
+        }
+    }
+    return { vmSize, memoryMb, machineMemoryMb };
+}
+/** Privacy and what the health gate watches: a public health URL contradicts `private`. */
+function readHealthInputs(r, app) {
+    const { problem } = r;
+    const isPrivate = r.parse('private', booleanInput, 'false') ?? false;
+    const healthUrl = r.parse('health-url', urlInput);
+    if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
+        problem('health-url', `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`);
+    }
+    const healthChannels = splitList(r.raw('health-channels')).filter((name) => {
+        const ok = patterns.channel.safeParse(name);
+        if (!ok.success)
+            problem('health-channels', firstIssue(ok.error));
+        return ok.success;
+    });
+    return { private: isPrivate, healthUrl, healthChannels };
+}
+/** Plain env values: never a synced secret's name, never a secret's value. */
+function readEnvInput(r, { selection, view }) {
+    const env = parseNameValueInput(r.ctx, 'env', r.problem);
+    for (const [name] of env) {
+        if (selection.values.has(name))
+            r.problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`);
+    }
+    for (const p of envProblems(env, view))
+        r.problem('env', p);
+    return env;
 }
 function checkSplits(name, text, problem) {
     try {
@@ -51303,7 +51354,7 @@ async function downloadAndCache(net, downloadBase, version, target, fromMirror, 
                 throw new Error(`flyctl ${version} for ${target.os}/${target.arch} was not found: ${urls.archiveUrl} answered 404. ` +
                     (fromMirror
                         ? 'Check flyctl-version, and that flyctl-mirror holds this release in the layout of GitHub releases.'
-                        : 'Check flyctl-version against https://github.com/superfly/flyctl/releases.'));
+                        : 'Check flyctl-version against https://github.com/superfly/flyctl/releases.'), { cause: err });
             }
             throw err;
         }
@@ -51566,7 +51617,7 @@ class Net {
                 if (delay === undefined) {
                     if (err instanceof HttpStatusError)
                         throw new HttpStatusError(url, err.status, err.retryAfter, tries);
-                    throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`);
+                    throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err });
                 }
                 this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`);
                 await new Promise((resolve) => setTimeout(resolve, delay));
@@ -52031,6 +52082,8 @@ class VerdictEngine {
                 .map((e) => e.timestamp)
                 .sort((a, b) => a - b);
             track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs);
+            const notBefore = this.expect.notBeforeMs;
+            track.existedBefore = notBefore !== undefined && (machine.events ?? []).some((e) => typeof e.timestamp === 'number' && e.timestamp < notBefore);
             const known = new Map(track.exitEvents.map((e) => [e.atMs, e]));
             track.exitEvents = (machine.events ?? [])
                 .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
@@ -52117,7 +52170,17 @@ class VerdictEngine {
         const floor = Math.floor(fromMs / 1000) * 1000;
         return track.signals.filter((s) => s.atMs >= floor);
     }
+    /**
+     * An existing machine that has not taken the gated config yet (the gate runs alongside the
+     * deploy): what it logs and how it exits still belong to the release being replaced, such as
+     * the crash loop a rollback is about to end. It is judged from the moment it takes the config.
+     */
+    onOldConfig(track) {
+        return this.expect.notBeforeMs !== undefined && track.configTakenAtMs === undefined && track.existedBefore === true;
+    }
     fatalFor(track, nowMs) {
+        if (this.onOldConfig(track))
+            return undefined;
         const windowStart = this.windowStart(track);
         const windowSignals = this.signalsFrom(track, windowStart);
         const logFatal = windowSignals.find((s) => s.signal.kind === 'fatal');
@@ -52220,6 +52283,8 @@ class VerdictEngine {
     readiness(track) {
         if (!track.observed)
             return { ready: false, missing: 'not seen in `machines list` yet' };
+        if (this.onOldConfig(track))
+            return { ready: false, missing: 'has not taken the new release yet' };
         if (track.state !== 'started')
             return { ready: false, missing: `machine state is ${track.state ?? 'unknown'}` };
         const runSignals = this.signalsFrom(track, this.latestRunStart(track));
@@ -52388,6 +52453,12 @@ function memoryFacts(config) {
 function outOfMemoryFix(id, memory = {}) {
     const had = memory.memoryMb;
     const heapNote = memory.heapMb !== undefined ? ` (the heap was ${memory.heapMb} MB)` : '';
+    // A heap capped far below the VM's memory is the limit that was hit, not the VM.
+    const heapRoom = had === undefined ? undefined : Math.floor(had * 0.75);
+    if (heapRoom !== undefined && memory.heapMb !== undefined && memory.heapMb < heapRoom * 0.8) {
+        const small = had < 2048 ? ' (2GB of VM memory is recommended)' : '';
+        return `The gateway's V8 heap was capped at ${memory.heapMb} MB by NODE_OPTIONS --max-old-space-size on a machine with ${had} MB: the cap, not the VM, ran out. Raise it to NODE_OPTIONS=--max-old-space-size=${heapRoom} in \`env\` (three quarters of the VM's memory)${small}.`;
+    }
     if (had === undefined || had < 2048) {
         return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb") with NODE_OPTIONS=--max-old-space-size=1536, or \`fly machine update ${id} --vm-memory 2048 -y\`. ${had ? `The machine had ${had} MB${heapNote}; ` : ''}512MB is too small; 2GB is recommended.`;
     }
@@ -52495,10 +52566,8 @@ async function gateRelease(o) {
     try {
         // The log stream starts first: lines that arrive while the rollout is still being found are
         // kept and fed to the engine once it knows which machines to judge.
-        let onLine;
-        const early = [];
-        onLine = (raw) => void early.push(raw);
-        const follower = followLogs(o.flyctl, o.app, (raw) => onLine(raw), stop.signal, log, o.resumeDelayMs ?? 500);
+        const lines = new LineRelay();
+        const follower = followLogs(o.flyctl, o.app, (raw) => lines.push(raw), stop.signal, log, o.resumeDelayMs ?? 500);
         const found = await findRelease(o, stop.signal, deadlineMs, now, log);
         if (!found) {
             stop.abort();
@@ -52512,17 +52581,7 @@ async function gateRelease(o) {
         const selected = releaseMachines(machines, version);
         if (selected.note)
             log(`health: ${selected.note}`);
-        const engine = new VerdictEngine({
-            machineIds: selected.ids,
-            port: o.port,
-            bind: o.bind,
-            channels: o.channels,
-            notBeforeMs: o.notBeforeMs,
-            deadlineMs,
-            bindWarningGraceMs: o.bindWarningGraceMs,
-            exitGraceMs: o.exitGraceMs,
-        });
-        let lastList = machines;
+        const engine = new VerdictEngine({ machineIds: selected.ids, port: o.port, bind: o.bind, channels: o.channels, notBeforeMs: o.notBeforeMs, deadlineMs, bindWarningGraceMs: o.bindWarningGraceMs, exitGraceMs: o.exitGraceMs });
         engine.observeMachines(machines, now());
         if (selected.ids.length === 0) {
             stop.abort();
@@ -52532,78 +52591,93 @@ async function gateRelease(o) {
             return { releaseVersion: version, verdict, machineIds: [], lastLines: [], machineStates: {} };
         }
         log(`health: following the logs of ${selected.ids.join(', ')} (release v${version}, port ${o.port})`);
-        const listArgs = ['machines', 'list', '-a', o.app, '--json'];
-        const pollIntervalMs = o.pollIntervalMs ?? 3_000;
-        let decided;
-        let wake;
-        const decidedPromise = new Promise((resolve) => {
-            wake = resolve;
-        });
-        const check = () => {
-            if (decided)
-                return;
-            const verdict = engine.verdict(now());
-            if (verdict) {
-                decided = verdict;
-                wake?.();
-            }
-        };
-        const dedupe = new LineDeduper();
-        onLine = (raw) => {
-            if (!dedupe.accept(raw))
-                return;
-            const line = parseFlyLogLine(raw);
-            if (!line)
-                return;
-            engine.feed(line, now());
-            check();
-        };
-        for (const raw of early.splice(0))
-            onLine(raw);
-        const poller = (async () => {
-            while (!stop.signal.aborted) {
-                await sleep(pollIntervalMs, stop.signal);
-                if (stop.signal.aborted)
-                    break;
-                try {
-                    lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
-                    engine.observeMachines(lastList, now());
-                    check();
-                }
-                catch (err) {
-                    if (!stop.signal.aborted)
-                        log(`health: machines list failed (${o.flyctl.redact(err.message)}); will retry`);
-                }
-            }
-        })();
-        // Grace periods and the deadline need a clock even when nothing arrives.
-        const ticker = setInterval(check, 250);
-        const progress = setInterval(() => log(progressLine(engine, lastList, selected.ids, deadlineMs - now())), o.progressIntervalMs ?? 15_000);
-        check();
-        await Promise.race([decidedPromise, abortPromise(stop.signal)]);
-        clearInterval(ticker);
-        clearInterval(progress);
-        if (!decided)
-            throw cancelled();
-        const verdict = decided;
+        const judged = await judge(o, engine, { ids: selected.ids, machines, deadlineMs, now, log, stop, lines });
+        const { verdict } = judged;
         // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
         log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
         if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
             await sleep(o.lingerMs ?? 1_500, stop.signal);
         stop.abort();
-        await Promise.allSettled([follower, poller]);
+        await Promise.allSettled([follower, judged.poller]);
         const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];
         if (verdict.health === 'unhealthy')
             verdict.lastLines = lastLines;
         else
             verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l));
-        const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]));
+        const machineStates = Object.fromEntries(judged.lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]));
         return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates };
     }
     finally {
         stop.abort();
         o.signal?.removeEventListener('abort', onOuterAbort);
     }
+}
+/** Log lines held until the engine exists, then handed straight on. */
+class LineRelay {
+    held = [];
+    target;
+    push(raw) {
+        if (this.target)
+            this.target(raw);
+        else
+            this.held.push(raw);
+    }
+    connect(target) {
+        this.target = target;
+        for (const raw of this.held.splice(0))
+            target(raw);
+    }
+}
+/**
+ * Feed the engine the log lines and a `machines list` every few seconds until it decides (or the
+ * gate is stopped); a clock tick lets grace periods and the deadline pass when nothing arrives,
+ * and a progress line at least every 15 s says what each machine is doing.
+ */
+async function judge(o, engine, j) {
+    let decided;
+    let wake = () => { };
+    const decidedPromise = new Promise((resolve) => (wake = resolve));
+    const check = () => {
+        if (decided)
+            return;
+        decided = engine.verdict(j.now());
+        if (decided)
+            wake();
+    };
+    const dedupe = new LineDeduper();
+    j.lines.connect((raw) => {
+        const line = dedupe.accept(raw) ? parseFlyLogLine(raw) : undefined;
+        if (!line)
+            return;
+        engine.feed(line, j.now());
+        check();
+    });
+    let lastList = j.machines;
+    const poller = (async () => {
+        while (!j.stop.signal.aborted) {
+            await sleep(o.pollIntervalMs ?? 3_000, j.stop.signal);
+            if (j.stop.signal.aborted)
+                break;
+            try {
+                lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal: j.stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+                engine.observeMachines(lastList, j.now());
+                check();
+            }
+            catch (err) {
+                if (!j.stop.signal.aborted)
+                    j.log(`health: machines list failed (${o.flyctl.redact(err.message)}); will retry`);
+            }
+        }
+    })();
+    const ticker = setInterval(check, 250);
+    const progress = setInterval(() => j.log(progressLine(engine, lastList, j.ids, j.deadlineMs - j.now())), o.progressIntervalMs ?? 15_000);
+    check();
+    await Promise.race([decidedPromise, abortPromise(j.stop.signal)]);
+    clearInterval(ticker);
+    clearInterval(progress);
+    if (!decided)
+        throw cancelled();
+    return { verdict: decided, lastList, poller };
 }
 /** The release to judge and the machines list that shows it (undefined: none before the deadline). */
 async function findRelease(o, signal, deadlineMs, now, log) {
@@ -52689,7 +52763,7 @@ async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
 async function probeHealthUrl(url, deadlineMs, opts = {}) {
     const doFetch = opts.fetch ?? fetch;
     const now = opts.now ?? Date.now;
-    let last = 'no answer';
+    let last;
     do {
         try {
             const timeout = AbortSignal.timeout(Math.max(1_000, Math.min(10_000, deadlineMs - now())));
@@ -52853,29 +52927,8 @@ async function runHealthGate(ctx) {
         return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] };
     }
     const gate = (release, notBeforeMs) => gateWithProbe(ctx, release.version, notBeforeMs);
-    let result = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
-    let lockRepaired = false;
-    if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
-        summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
-        try {
-            const repair = await repairStaleLock({
-                flyctl: ctx.flyctl,
-                app: ctx.app,
-                machineId: result.machineId,
-                stateDir: ctx.stateDir,
-                machineState: result.machineStates[result.machineId],
-                retryDelayMs: ctx.tuning?.sshRetryDelayMs,
-                log,
-                signal: ctx.signal,
-            });
-            lockRepaired = true;
-            summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`);
-            result = await gate(ctx.release, repair.restartedAtMs);
-        }
-        catch (err) {
-            summary.push(redact(`The lock repair failed: ${err.message}`));
-        }
-    }
+    const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
+    const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate);
     if (result.health === 'healthy') {
         log(`health: the gateway's own lines this verdict rests on:`);
         for (const line of result.lines ?? [])
@@ -52930,6 +52983,33 @@ async function runHealthGate(ctx) {
         failure.message = `${failure.message}\n${text}`;
     }
     return failure;
+}
+/**
+ * A held gateway lock with `fix-stale-lock`: remove the stale lock files, restart the machine
+ * once, and gate again from that restart (remediate.ts).
+ */
+async function repairStaleLockOnce(ctx, result, summary, gate) {
+    if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !ctx.plan.fixStaleLock || !result.machineId)
+        return { result, lockRepaired: false };
+    summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
+    try {
+        const repair = await repairStaleLock({
+            flyctl: ctx.flyctl,
+            app: ctx.app,
+            machineId: result.machineId,
+            stateDir: ctx.stateDir,
+            machineState: result.machineStates[result.machineId],
+            retryDelayMs: ctx.tuning?.sshRetryDelayMs,
+            log: ctx.log ?? (() => { }),
+            signal: ctx.signal,
+        });
+        summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`);
+        return { result: await gate(ctx.release, repair.restartedAtMs), lockRepaired: true };
+    }
+    catch (err) {
+        summary.push(ctx.flyctl.redact(`The lock repair failed: ${err.message}`));
+        return { result, lockRepaired: false };
+    }
 }
 /**
  * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
@@ -53134,7 +53214,7 @@ async function runDeploy(ctx, args, title, describe) {
  * that fails before that (build, auth, config) is an error with flyctl's message.
  */
 async function deployWatched(ctx, w) {
-    const { flyctl, plan } = ctx;
+    const { flyctl } = ctx;
     const interrupt = new AbortController();
     const stopWatch = new AbortController();
     const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
@@ -53148,9 +53228,18 @@ async function deployWatched(ctx, w) {
             return { ...(await readDeployed(ctx, w, await deploying, first)), verdict: first, interrupted: true };
         }
         const result = await deploying;
+        // Name the release in the change journal at once: a cancelled gate must not leave it unnamed.
+        const emitted = emittedRelease(result.stdout);
+        if (result.change && emitted !== undefined)
+            result.change.what = w.describe(emitted);
         ctx.signal?.throwIfAborted();
-        if (result.exitCode !== 0)
-            return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)));
+        if (result.exitCode !== 0) {
+            const outcome = await failedDeploy(ctx, w, result, first, watching);
+            if (outcome !== 'repeat')
+                return outcome;
+            stopWatch.abort();
+            return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() });
+        }
         const startedMachines = await startStoppedMachines(ctx, w.baseline);
         const verdict = first ?? (await watching);
         return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines };
@@ -53190,18 +53279,41 @@ function machinesAbove(machines, baseline) {
     return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline);
 }
 /**
- * A failed `fly deploy`: when no machine took the release it is an error with flyctl's message;
- * otherwise the release is unhealthy, with the gate's cause (or flyctl's, if the gate saw none).
+ * A failed `fly deploy`. When no machine took the release it is an error with flyctl's message,
+ * unless the error was transient: then `releases --json` says whether the deploy reached Fly, and
+ * one that never did is repeated once ('repeat'). When machines took it, the release is unhealthy
+ * with the gate's cause (or flyctl's), or, after a transient error with a healthy gateway, only
+ * flyctl's answer was lost and the deploy stands.
  */
-async function failedDeploy(ctx, w, result, verdict) {
+async function failedDeploy(ctx, w, result, first, watching) {
     const { flyctl, plan } = ctx;
     const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
     const flyError = flyctl.redact(result.error ?? '');
+    const transient = (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted;
+    const error = () => new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
     if (machinesAbove(machines, w.baseline).length === 0) {
-        throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
+        if (!transient || w.repeated)
+            throw error();
+        return repeatIfNeverReached(ctx, w, error());
+    }
+    const verdict = first ?? (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000));
+    if (transient && verdict?.health === 'healthy') {
+        ctx.log.warning(`fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`);
+        return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline) };
     }
     const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
     return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained };
+}
+/** A transient failure before any machine took the release: repeat only a deploy that never reached Fly. */
+async function repeatIfNeverReached(ctx, w, err) {
+    ctx.log.warning(`fly deploy failed with a transient error (${err.flyError.split('\n')[0] ?? ''}); checking \`fly releases\` before anything is repeated`);
+    const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING });
+    const verdict = judgeInterruptedDeploy(releases, w.baseline);
+    if (verdict.action !== 'repeat') {
+        throw new Error(`${err.message}. Fly recorded release v${verdict.version}${verdict.action === 'failed' ? ` as ${verdict.status}` : ''} but no machine took it, so it was not repeated; see the output above`, { cause: err });
+    }
+    ctx.log.warning(`no release newer than v${w.baseline} was recorded: the deploy never reached Fly, so it is run once more`);
+    return 'repeat';
 }
 /** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */
 const DEPLOY_FAILURES = [
@@ -53414,7 +53526,7 @@ async function createApp(ctx, wants) {
             return true;
         }
         throw new Error(`the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
-            'choose another `app`, or use a token of the organization that owns it');
+            'choose another `app`, or use a token of the organization that owns it', { cause: err });
     }
 }
 /**
@@ -56841,45 +56953,63 @@ const TCP_CHECK_NAME = 'gateway';
 function renderDirFor(plan) {
     return plan.runDir ?? (0,external_node_path_namespaceObject.join)(plan.runnerTemp, 'fly-deploy', plan.app);
 }
+/** Sets table[name] and records where the value came from; no record when nothing changes. */
+function render_assign(r, table, name, key, value, input) {
+    const from = Object.hasOwn(table, name) ? table[name] : undefined;
+    r.origin.set(key, input);
+    if (sameValue(from, value))
+        return;
+    if (value === undefined)
+        delete table[name];
+    else
+        setOwn(table, name, value);
+    r.overridden.push({ key, from, to: value, input });
+}
+/** An input's value, else the file's (undefined: keep it), else the guide's default (labelled as such). */
+function render_pick(planValue, input, existing, fallback) {
+    if (planValue !== undefined)
+        return { value: planValue, input };
+    if (existing !== undefined)
+        return undefined;
+    return { value: fallback, input: `${input} (default)` };
+}
 /** Pure: the rendered config for a plan, from the user's file or the guide's. */
 function renderFlyConfig(plan, userToml, gatewayConfig) {
-    const renderDir = renderDirFor(plan);
-    const config = userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private });
-    const keyLines = userToml ? indexKeyLines(userToml.text) : new Map();
-    const overridden = [];
-    const origin = new Map(userToml ? [] : Object.entries(TEMPLATE_INPUTS));
-    /** Sets table[name] and records where the value came from; no record when nothing changes. */
-    const assign = (table, name, key, value, input) => {
-        const from = Object.hasOwn(table, name) ? table[name] : undefined;
-        origin.set(key, input);
-        if (sameValue(from, value))
-            return;
-        if (value === undefined)
-            delete table[name];
-        else
-            setOwn(table, name, value);
-        overridden.push({ key, from, to: value, input });
+    const r = {
+        plan,
+        config: userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private }),
+        ...(userToml ? { userToml } : {}),
+        renderDir: renderDirFor(plan),
+        origin: new Map(userToml ? [] : Object.entries(TEMPLATE_INPUTS)),
+        overridden: [],
     };
-    /** An input's value, else the file's, else the guide's default (labelled as such). */
-    const pick = (planValue, input, existing, fallback) => {
-        if (planValue !== undefined)
-            return { value: planValue, input };
-        if (existing !== undefined)
-            return undefined;
-        return { value: fallback, input: `${input} (default)` };
-    };
-    assign(config, 'app', 'app', plan.app, 'app');
-    const region = pick(plan.region, 'region', config.primary_region, GUIDE_DEFAULTS.region);
+    const { config } = r;
+    render_assign(r, config, 'app', 'app', plan.app, 'app');
+    const region = render_pick(plan.region, 'region', config.primary_region, GUIDE_DEFAULTS.region);
     if (region)
-        assign(config, 'primary_region', 'primary_region', region.value, region.input);
-    // [processes] app: machine-command wins over command; otherwise port/bind patch the flags.
-    const processes = ensureTable(config, 'processes');
-    const existingCommand = typeof processes.app === 'string' ? processes.app : undefined;
+        render_assign(r, config, 'primary_region', 'primary_region', region.value, region.input);
     const fallbackPort = plan.port ?? appInternalPort(config) ?? GUIDE_DEFAULTS.port;
+    renderProcess(r, fallbackPort);
+    renderIngress(r, fallbackPort);
+    const memory = renderVm(r);
+    const mount = renderMount(r);
+    const env = renderEnv(r, mount, memory);
+    renderBuild(r);
+    renderUserPaths(r);
+    const gateway = gatewayConfig ? renderGatewayConfig(r, env, gatewayConfig) : undefined;
+    renderCheck(r, gateway);
+    return renderResult(r, gateway);
+}
+/** [processes] app: machine-command wins over command; otherwise port/bind patch the flags. */
+function renderProcess(r, fallbackPort) {
+    const { plan } = r;
+    const processes = ensureTable(r.config, 'processes');
+    const existingCommand = typeof processes.app === 'string' ? processes.app : undefined;
+    const set = (command, input) => render_assign(r, processes, 'app', 'processes.app', command, input);
     if (plan.machineCommand)
-        assign(processes, 'app', 'processes.app', plan.machineCommand.text, 'machine-command');
+        set(plan.machineCommand.text, 'machine-command');
     else if (plan.command !== undefined)
-        assign(processes, 'app', 'processes.app', plan.command, 'command');
+        set(plan.command, 'command');
     else if (existingCommand !== undefined) {
         let patched = existingCommand;
         if (plan.port !== undefined)
@@ -56888,124 +57018,155 @@ function renderFlyConfig(plan, userToml, gatewayConfig) {
             patched = setFlag(patched, '--bind', plan.bind);
         const input = plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind';
         if (patched !== existingCommand)
-            assign(processes, 'app', 'processes.app', patched, input);
+            set(patched, input);
     }
     else {
-        assign(processes, 'app', 'processes.app', defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)');
+        set(defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)');
     }
-    // Public ingress: [http_service] (or the file's own [[services]]); the private variant has none.
+}
+/** Public ingress: [http_service] (or the file's own [[services]]); the private variant has none. */
+function renderIngress(r, fallbackPort) {
+    const { plan, config } = r;
     if (plan.private) {
         if (config.http_service !== undefined)
-            assign(config, 'http_service', 'http_service', undefined, 'private');
+            render_assign(r, config, 'http_service', 'http_service', undefined, 'private');
     }
-    else {
-        if (config.http_service === undefined && appServices(config).length === 0) {
-            const guide = guideFlyConfig({ private: false }).http_service;
-            assign(config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)');
-        }
-        else if (plan.port !== undefined) {
-            if (isTable(config.http_service))
-                assign(config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port');
-            for (const service of appServices(config))
-                assign(service, 'internal_port', 'services.internal_port', plan.port, 'port');
-        }
+    else if (config.http_service === undefined && appServices(config).length === 0) {
+        const guide = guideFlyConfig({ private: false }).http_service;
+        render_assign(r, config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)');
     }
-    // [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used.
-    const vm = appEntry(config, ['vm', 'compute', 'computes'], () => [{}]);
+    else if (plan.port !== undefined) {
+        if (isTable(config.http_service))
+            render_assign(r, config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port');
+        for (const service of appServices(config))
+            render_assign(r, service, 'internal_port', 'services.internal_port', plan.port, 'port');
+    }
+}
+/** [[vm]] (or [vm], [[compute]]): size and memory, in the shape the file used. */
+function renderVm(r) {
+    const { plan } = r;
+    const vm = appEntry(r.config, ['vm', 'compute', 'computes'], () => [{}]);
     const userSizedVm = vm.size !== undefined || vm.cpus !== undefined || vm.cpu_kind !== undefined;
-    const size = pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize);
+    const size = render_pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize);
     if (size)
-        assign(vm, 'size', 'vm.size', size.value, size.input);
-    const memoryMb = plan.machineMemoryMb ?? plan.memoryMb;
-    const memoryInput = plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory';
-    if (memoryMb !== undefined) {
+        render_assign(r, vm, 'size', 'vm.size', size.value, size.input);
+    const memory = { mb: plan.machineMemoryMb ?? plan.memoryMb, input: plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory' };
+    if (memory.mb !== undefined) {
         // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
         if (vm.memory_mb !== undefined)
-            assign(vm, 'memory_mb', 'vm.memory_mb', memoryMb, memoryInput);
+            render_assign(r, vm, 'memory_mb', 'vm.memory_mb', memory.mb, memory.input);
         if (vm.memory_mb === undefined || vm.memory !== undefined)
-            assign(vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memoryMb : `${memoryMb}mb`, memoryInput);
+            render_assign(r, vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memory.mb : `${memory.mb}mb`, memory.input);
     }
     else if (vm.memory === undefined && vm.memory_mb === undefined && !userSizedVm) {
-        assign(vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)');
+        render_assign(r, vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)');
     }
-    // [mounts] (or [[mounts]]): the volume and where the state lives.
+    return memory;
+}
+/** [mounts] (or [[mounts]]): the volume and where the state lives. */
+function renderMount(r) {
+    const { plan, config } = r;
     const fileStateDir = isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined;
     const mount = appEntry(config, ['mounts'], () => ({}));
-    const volume = pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume);
+    const volume = render_pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume);
     if (volume)
-        assign(mount, 'source', 'mounts.source', volume.value, volume.input);
+        render_assign(r, mount, 'source', 'mounts.source', volume.value, volume.input);
     // A file that names its state dir but mounts nothing gets the volume there.
-    const destination = pick(plan.stateDir, 'state-dir', mount.destination, fileStateDir ?? GUIDE_DEFAULTS.stateDir);
+    const destination = render_pick(plan.stateDir, 'state-dir', mount.destination, fileStateDir ?? GUIDE_DEFAULTS.stateDir);
     if (destination)
-        assign(mount, 'destination', 'mounts.destination', destination.value, destination.input);
-    const env = ensureTable(config, 'env');
-    const stateDir = pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination);
+        render_assign(r, mount, 'destination', 'mounts.destination', destination.value, destination.input);
+    return mount;
+}
+/** [env]: the state dir on the mount, the heap in proportion to a changed memory, then the `env` input. */
+function renderEnv(r, mount, memory) {
+    const { plan } = r;
+    const env = ensureTable(r.config, 'env');
+    const stateDir = render_pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination);
     if (stateDir)
-        assign(env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input);
+        render_assign(r, env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input);
     const envInput = new Set(plan.env.map(([name]) => name));
-    if (!userToml && !envInput.has('NODE_OPTIONS') && memoryMb !== undefined && memoryMb !== GUIDE_DEFAULTS.memoryMb) {
-        assign(env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memoryMb * GUIDE_HEAP_RATIO)}`, memoryInput);
+    if (!r.userToml && !envInput.has('NODE_OPTIONS') && memory.mb !== undefined && memory.mb !== GUIDE_DEFAULTS.memoryMb) {
+        render_assign(r, env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memory.mb * GUIDE_HEAP_RATIO)}`, memory.input);
     }
     for (const [name, value] of plan.env)
-        assign(env, name, `env.${name}`, value, 'env');
-    // [build]: an image, or the Dockerfile by a path relative from the rendered file's directory.
-    const build = ensureTable(config, 'build');
+        render_assign(r, env, name, `env.${name}`, value, 'env');
+    return env;
+}
+/** [build]: an image, or the Dockerfile by a path relative from the rendered file's directory. */
+function renderBuild(r) {
+    const { plan, userToml } = r;
+    const build = ensureTable(r.config, 'build');
     if (plan.image !== undefined) {
-        assign(build, 'image', 'build.image', plan.image, 'image');
+        render_assign(r, build, 'image', 'build.image', plan.image, 'image');
         if (build.dockerfile !== undefined)
-            assign(build, 'dockerfile', 'build.dockerfile', undefined, 'image');
+            render_assign(r, build, 'dockerfile', 'build.dockerfile', undefined, 'image');
     }
     else if (build.image === undefined) {
         const userDockerfile = typeof build.dockerfile === 'string' ? build.dockerfile : undefined;
         if (userDockerfile && /^https?:\/\//i.test(userDockerfile)) {
-            origin.set('build.dockerfile', 'config');
+            r.origin.set('build.dockerfile', 'config');
         }
         else {
             const dockerfileIsDefault = plan.dockerfile === (0,external_node_path_namespaceObject.join)(plan.workingDirectory, 'Dockerfile');
-            const absolute = userToml && userDockerfile && dockerfileIsDefault ? (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), userDockerfile) : plan.dockerfile;
-            assign(build, 'dockerfile', 'build.dockerfile', (0,external_node_path_namespaceObject.relative)(renderDir, absolute), userToml && userDockerfile && dockerfileIsDefault ? 'config' : 'dockerfile');
+            const fromFile = userToml && userDockerfile && dockerfileIsDefault;
+            const absolute = fromFile ? (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), userDockerfile) : plan.dockerfile;
+            render_assign(r, build, 'dockerfile', 'build.dockerfile', (0,external_node_path_namespaceObject.relative)(r.renderDir, absolute), fromFile ? 'config' : 'dockerfile');
         }
     }
-    if (userToml && typeof build.ignorefile === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(build.ignorefile)) {
-        assign(build, 'ignorefile', 'build.ignorefile', (0,external_node_path_namespaceObject.relative)(renderDir, (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), build.ignorefile)), 'config');
+}
+/** The user's relative paths were relative to their config; the rendered file lives elsewhere. */
+function renderUserPaths(r) {
+    const { userToml, config } = r;
+    if (!userToml)
+        return;
+    const build = ensureTable(config, 'build');
+    if (typeof build.ignorefile === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(build.ignorefile)) {
+        render_assign(r, build, 'ignorefile', 'build.ignorefile', (0,external_node_path_namespaceObject.relative)(r.renderDir, (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), build.ignorefile)), 'config');
     }
-    // The user's [[files]] local_path were relative to their config; flyctl reads them as given.
-    if (userToml && Array.isArray(config.files)) {
+    // [[files]] local_path: flyctl reads them as given, so they become absolute.
+    if (Array.isArray(config.files)) {
         for (const file of config.files.filter(isTable)) {
             if (typeof file.local_path === 'string' && !(0,external_node_path_namespaceObject.isAbsolute)(file.local_path)) {
-                assign(file, 'local_path', 'files.local_path', (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), file.local_path), 'config');
+                render_assign(r, file, 'local_path', 'files.local_path', (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(userToml.path), file.local_path), 'config');
             }
         }
     }
-    // The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH.
-    let gateway;
-    if (gatewayConfig) {
-        if (!(0,external_node_path_namespaceObject.isAbsolute)(gatewayConfig.localPath))
-            throw new Error(`internal: [[files]] local_path must be absolute, got ${gatewayConfig.localPath}`);
-        const parsed = parseGatewayConfig(gatewayConfig);
-        const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath));
-        assign(config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: gatewayConfig.localPath }], 'gateway-config');
-        assign(env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config');
-        gateway = { guestPath: parsed.guestPath, localPath: gatewayConfig.localPath, sourcePath: gatewayConfig.sourcePath, parsed };
-    }
-    // A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
-    // (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
-    // WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
-    if (!definesChecks(config)) {
-        const settings = effectiveSettings(config, gateway?.parsed);
-        const checks = ensureTable(config, 'checks');
-        assign(checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port');
-    }
-    const path = (0,external_node_path_namespaceObject.join)(renderDir, 'fly.toml');
+}
+/** The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH. */
+function renderGatewayConfig(r, env, source) {
+    const { config } = r;
+    if (!(0,external_node_path_namespaceObject.isAbsolute)(source.localPath))
+        throw new Error(`internal: [[files]] local_path must be absolute, got ${source.localPath}`);
+    const parsed = parseGatewayConfig(source);
+    const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath));
+    render_assign(r, config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: source.localPath }], 'gateway-config');
+    render_assign(r, env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config');
+    return { guestPath: parsed.guestPath, localPath: source.localPath, sourcePath: source.sourcePath, parsed };
+}
+/**
+ * A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
+ * (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
+ * WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
+ */
+function renderCheck(r, gateway) {
+    if (definesChecks(r.config))
+        return;
+    const settings = effectiveSettings(r.config, gateway?.parsed);
+    const checks = ensureTable(r.config, 'checks');
+    render_assign(r, checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port');
+}
+function renderResult(r, gateway) {
+    const { plan, userToml, config, origin } = r;
+    const keyLines = userToml ? indexKeyLines(userToml.text) : new Map();
     const header = [
         `Rendered by openclaw/fly-deploy for app "${plan.app}" from ${userToml ? userToml.path : "the guide's fly.toml"}.`,
         'Generated file: change the action inputs or the source file instead.',
     ].join('\n');
     return {
-        path,
+        path: (0,external_node_path_namespaceObject.join)(r.renderDir, 'fly.toml'),
         toml: stringifyToml(config, header),
         config,
-        overridden,
+        overridden: r.overridden,
         ...(userToml ? { sourceFile: userToml.path } : {}),
         lineOf: (key) => (origin.has(key) ? undefined : keyLines.get(key)),
         inputOf: (key) => origin.get(key),
@@ -57193,7 +57354,7 @@ async function writeRenderedConfig(plan) {
             });
             // The step's error names the input too, as every other refusal does.
             const input = err.file === plan.gatewayConfig ? 'gateway-config' : 'config';
-            throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`);
+            throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`, { cause: err });
         }
         throw err;
     }
@@ -57203,7 +57364,7 @@ async function readInput(file, input) {
         return await (0,promises_namespaceObject.readFile)(file, 'utf8');
     }
     catch (err) {
-        throw new Error(`input \`${input}\`: cannot read ${file} (${err.code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`);
+        throw new Error(`input \`${input}\`: cannot read ${file} (${err.code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`, { cause: err });
     }
 }
 /** A path as GitHub annotations want it: relative to the workspace when inside it. */
@@ -57356,99 +57517,93 @@ function machineRows(machines) {
     }));
 }
 // --- summary ------------------------------------------------------------------------------
-/** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
+/** The job summary as markdown, section by section. Pure; the edge scrubs it once more before writing. */
 function buildSummary(run) {
-    const out = [];
     const dry = run.dryRunPlan !== undefined;
+    const sections = [
+        headline,
+        overview,
+        (r) => (r.secretsDropped?.length ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), ''] : []),
+        (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
+        (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
+        healthSection,
+        changedSection,
+        machinesSection,
+        (r) => (dry ? [] : [...secretsSection(r), ...overridesSection(r), ...ipSection(r)]),
+        stagesSection,
+    ];
+    return sections.flatMap((section) => section(run)).join('\n');
+}
+function headline(run) {
     const title = run.error
         ? `❌ Deploy of ${code(run.app)} failed`
-        : dry
+        : run.dryRunPlan
             ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
             : run.rolledBack
                 ? `⚠️ ${code(run.app)} rolled back`
                 : (run.heading ?? `✅ Deployed ${code(run.app)}`);
-    out.push(`## ${title}`, '');
-    if (run.error)
-        out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '');
-    const rows = [['App', code(run.app)]];
-    rows.push(['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—']);
-    if (run.release !== undefined) {
-        const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : '';
-        rows.push(['Release', `v${run.release}${serving}`]);
-    }
-    else
-        rows.push(['Release', '—']);
-    rows.push(['Image', run.image ? code(run.image) : '—']);
-    rows.push(['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`]);
-    rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no']);
-    if (run.flyctlVersion)
-        rows.push(['flyctl', code(run.flyctlVersion)]);
-    if (run.flyConfig)
-        rows.push(['Config', code(run.flyConfig)]);
-    if (run.gatewayRelease)
-        rows.push(['Gateway release', escapeText(run.gatewayRelease)]);
-    out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '');
-    if (run.secretsDropped?.length) {
-        out.push('### Secrets not synced', '', ...run.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '');
-    }
-    if (run.dryRunPlan)
-        out.push(...dryRunSection(run.dryRunPlan));
-    if (run.previewNotes?.length)
-        out.push('### Preview', '', ...run.previewNotes.map((n) => `- ${escapeText(n)}`), '');
+    return [`## ${title}`, '', ...(run.error ? [...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), ''] : [])];
+}
+function overview(run) {
+    const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : '';
+    const rows = [
+        ['App', code(run.app)],
+        ['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—'],
+        ['Release', run.release !== undefined ? `v${run.release}${serving}` : '—'],
+        ['Image', run.image ? code(run.image) : '—'],
+        ['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`],
+        ['Rolled back', run.rolledBack ? 'yes' : 'no'],
+        ['flyctl', run.flyctlVersion ? code(run.flyctlVersion) : undefined],
+        ['Config', run.flyConfig ? code(run.flyConfig) : undefined],
+        ['Gateway release', run.gatewayRelease ? escapeText(run.gatewayRelease) : undefined],
+    ];
+    const shown = rows.filter((r) => r[1] !== undefined);
+    return [...table(['', ''], shown.map(([k, v]) => [`**${k}**`, v])), ''];
+}
+function healthSection(run) {
+    const out = [];
     if (run.healthNotes.length)
         out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '');
     if (run.healthEvidence?.length)
         out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '');
-    if (run.error) {
-        // A failed or cancelled run must say where it stopped and what it had already done on Fly.
-        const stopped = run.stages.find((s) => s.status === 'failed');
-        out.push('### Where the run stopped', '');
-        const last = run.stages.at(-1);
-        out.push(stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.', '');
-        out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '');
-        if (run.changed.length)
-            out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '');
-    }
-    else if (run.changed.length && !dry) {
-        out.push('### Changed on Fly', '', ...run.changed.map((c) => `- ${escapeText(c)}`), '');
-    }
-    out.push('### Machines', '');
+    return out;
+}
+/** What the run changed on Fly (the change journal); a failed or cancelled run also says where it stopped. */
+function changedSection(run) {
+    const changes = run.changed.map((c) => `- ${escapeText(c)}`);
+    if (!run.error)
+        return run.changed.length && !run.dryRunPlan ? ['### Changed on Fly', '', ...changes, ''] : [];
+    const stopped = run.stages.find((s) => s.status === 'failed');
+    const last = run.stages.at(-1);
+    const where = stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.';
+    return ['### Where the run stopped', '', where, '', run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '', ...(changes.length ? [...changes, ''] : [])];
+}
+function machinesSection(run) {
     if (run.machines.length === 0)
-        out.push('none read', '');
-    else
-        out.push(...table(['ID', 'Region', 'State', 'Memory', 'Command'], run.machines.map((m) => [
-            code(m.id),
-            escapeText(m.region),
-            escapeText(m.state),
-            m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
-            m.command ? code(m.command) : '—',
-        ])), '');
-    if (!dry) {
-        out.push('### Secrets synced (names only)', '');
-        out.push(run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none');
-        if (run.secretsPruned.length)
-            out.push('', `Pruned: ${run.secretsPruned.map(code).join(', ')}`);
-        out.push('');
-        out.push('### Overrides applied', '');
-        if (run.overrides.length === 0) {
-            out.push(run.overridesWanted.length
-                ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
-                : 'none asked for', '');
-        }
-        else
-            out.push(...table(['Machine', 'Command', 'Memory'], run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])), '');
-        out.push('### IP changes', '');
-        if (run.ipChanges.length === 0)
-            out.push('none', '');
-        else
-            out.push(...run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`), '');
+        return ['### Machines', '', 'none read', ''];
+    const rows = run.machines.map((m) => [code(m.id), escapeText(m.region), escapeText(m.state), m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`, m.command ? code(m.command) : '—']);
+    return ['### Machines', '', ...table(['ID', 'Region', 'State', 'Memory', 'Command'], rows), ''];
+}
+function secretsSection(run) {
+    const pruned = run.secretsPruned.length ? ['', `Pruned: ${run.secretsPruned.map(code).join(', ')}`] : [];
+    return ['### Secrets synced (names only)', '', run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none', ...pruned, ''];
+}
+function overridesSection(run) {
+    if (run.overrides.length === 0) {
+        const wanted = run.overridesWanted.length ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards` : 'none asked for';
+        return ['### Overrides applied', '', wanted, ''];
     }
-    out.push('### Stages', '');
+    const rows = run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`]);
+    return ['### Overrides applied', '', ...table(['Machine', 'Command', 'Memory'], rows), ''];
+}
+function ipSection(run) {
+    return ['### IP changes', '', ...(run.ipChanges.length ? run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`) : ['none']), ''];
+}
+function stagesSection(run) {
     if (run.stages.length === 0)
-        out.push('none ran', '');
-    else
-        out.push(...table(['Stage', 'Status', 'Time', 'Note'], run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : ''])), '');
-    return out.join('\n');
+        return ['### Stages', '', 'none ran', ''];
+    const rows = run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : '']);
+    return ['### Stages', '', ...table(['Stage', 'Status', 'Time', 'Note'], rows), ''];
 }
 function dryRunSection(plan) {
     const list = (items, render = escapeText) => items.length ? items.map(render).join(', ') : 'none';
@@ -57707,12 +57862,10 @@ async function syncSecrets(ctx, options) {
 const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
 const MIN_MEMORY_MB = 1024;
 const RECOMMENDED_MEMORY_MB = 2048;
+const finding = (level, rule, message, where) => [{ level, rule, message, ...where }];
 function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
-    const findings = [];
     const gateway = result.gateway?.parsed;
     const s = effectiveSettings(result.config, gateway);
-    const config = result.config;
-    /** Where a key's value came from: the input that set it, else the user's file and line. */
     const from = (key) => {
         const input = result.inputOf(key);
         if (input)
@@ -57723,7 +57876,6 @@ function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
         }
         return {};
     };
-    // The bind is read from the command; name the `bind` input when it was what decided the flag.
     const bindFrom = () => {
         if (s.bindSource === 'gateway-config' && gateway)
             return { input: 'gateway-config', file: gateway.sourcePath, ...lineField(gateway.lineOf('gateway.bind')) };
@@ -57731,85 +57883,123 @@ function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
             return { input: 'bind' };
         return from('processes.app');
     };
-    const add = (level, rule, message, where) => findings.push({ level, rule, message, ...where });
-    // A non-loopback bind needs a token or password: the gateway refuses to bind without auth.
-    const nonLoopback = s.bind !== 'loopback';
-    const envNames = new Set(Object.keys(s.env));
+    const ctx = { result, config: result.config, plan, s, gateway, knownSecretNames, envNames: new Set(Object.keys(s.env)), facts, from, bindFrom };
+    return GUIDE_RULES.flatMap((rule) => rule(ctx));
+}
+/** A non-loopback bind needs a token or password: the gateway refuses to bind without auth. */
+const gatewayTokenRule = ({ s, gateway, plan, knownSecretNames, envNames, bindFrom }) => {
     const gs = gateway?.settings;
     const authInConfig = gs?.authMode === 'trusted-proxy' ||
         (gs?.authMode !== 'none' && (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) || hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)));
-    const tokenSecret = TOKEN_NAMES.find((n) => knownSecretNames.has(n));
+    const tokenSecret = TOKEN_NAMES.some((n) => knownSecretNames.has(n));
+    const tokenInEnv = TOKEN_NAMES.some((n) => envNames.has(n));
+    if (s.bind === 'loopback' || tokenSecret || authInConfig || tokenInEnv)
+        return [];
+    return finding('error', 'gateway-token', `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.${droppedTokenHint(plan)}`, bindFrom());
+};
+/** A token in plain [env] works, but is visible to anyone who reads the config. */
+const tokenInEnvRule = ({ envNames, from }) => {
     const tokenInEnv = TOKEN_NAMES.find((n) => envNames.has(n));
-    if (nonLoopback && !tokenSecret && !authInConfig && !tokenInEnv) {
-        add('error', 'gateway-token', `bind "${s.bind}" is not loopback, and OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD) is neither among the synced secrets nor already set on the app: the gateway refuses to bind without auth ("Refusing to bind gateway to ${s.bind} without auth"). Fix (the guide): generate one (openssl rand -hex 32) and pass it as OPENCLAW_GATEWAY_TOKEN in \`secrets\` or \`secrets-json\`, or run \`fly secrets set OPENCLAW_GATEWAY_TOKEN=$(openssl rand -hex 32)\`.${droppedTokenHint(plan)}`, bindFrom());
+    if (!tokenInEnv)
+        return [];
+    return finding('warning', 'gateway-token-in-env', `${tokenInEnv} is a plain [env] value, visible in the fly.toml and the machine config. Fix (the guide: treat tokens like passwords): set it as a Fly secret through \`secrets\` instead.`, from(`env.${tokenInEnv}`));
+};
+const PORT_SOURCES = {
+    command: '--port in the command',
+    env: 'OPENCLAW_GATEWAY_PORT',
+    'gateway-config': 'gateway.port in the gateway config',
+    default: 'the gateway default',
+};
+/** internal_port must be the gateway's port, or Fly's proxy and checks knock on a closed door. */
+const internalPortRule = ({ s, config, from }) => {
+    if (s.internalPort === undefined || s.internalPort === s.port)
+        return [];
+    const portKey = isTable(config.http_service) ? 'http_service.internal_port' : 'services.internal_port';
+    return finding('error', 'internal-port', `internal_port is ${s.internalPort} but the gateway listens on ${s.port} (${PORT_SOURCES[s.portSource]}): health checks fail, connection refused. Fix (the guide): make internal_port match the gateway port (--port ${s.internalPort}, or set the \`port\` input so both agree).`, from(portKey));
+};
+/** Memory: 512MB is too small; 1GB may OOM under load; 2GB recommended. */
+const validate_memoryRule = ({ s, config, from }) => {
+    if (s.memoryMb === undefined || s.memoryMb >= RECOMMENDED_MEMORY_MB)
+        return [];
+    if (s.memoryMb < MIN_MEMORY_MB) {
+        return finding('error', 'memory', `the VM has ${s.memoryMb} MB of memory: 512MB is too small; 2GB recommended (the gateway is killed: SIGABRT, Runtime_AllocateInYoungGeneration). Fix: set \`memory: 2048mb\` (memory = "2048mb" under [[vm]]).`, from(memoryKeyOf(config)));
     }
-    if (tokenInEnv) {
-        add('warning', 'gateway-token-in-env', `${tokenInEnv} is a plain [env] value, visible in the fly.toml and the machine config. Fix (the guide: treat tokens like passwords): set it as a Fly secret through \`secrets\` instead.`, from(`env.${tokenInEnv}`));
+    return finding('warning', 'memory', `the VM has ${s.memoryMb} MB of memory: 1GB may work but can OOM under load or with verbose logging; 2GB recommended. Fix: set \`memory: 2048mb\`.`, from(memoryKeyOf(config)));
+};
+/** NODE_OPTIONS heap at or above the VM memory: V8 grows past what the machine has. */
+const nodeHeapRule = ({ s, from }) => {
+    if (s.heapMb === undefined || s.memoryMb === undefined || s.heapMb < s.memoryMb)
+        return [];
+    return finding('error', 'node-heap', `NODE_OPTIONS sets --max-old-space-size=${s.heapMb}, at or above the VM's ${s.memoryMb} MB: the kernel kills the process before V8 collects (OOM). Fix: keep the heap below the memory, as the guide does (--max-old-space-size=1536 with 2048mb), or raise \`memory\`.`, from('env.NODE_OPTIONS'));
+};
+/** State must live on the volume or it is lost on every restart. */
+const stateDirRule = ({ s, from }) => {
+    if (s.stateDir !== undefined && s.mountDestination !== undefined && isWithin(s.stateDir, s.mountDestination))
+        return [];
+    const cause = s.mountDestination === undefined
+        ? 'there is no [mounts] volume'
+        : s.stateDir === undefined
+            ? `OPENCLAW_STATE_DIR is not set, so the gateway writes to ~/.openclaw on the machine's root filesystem, outside the volume at ${s.mountDestination}`
+            : `OPENCLAW_STATE_DIR is ${s.stateDir}, outside the volume mounted at ${s.mountDestination}`;
+    return finding('error', 'state-dir', `${cause}: state not persisting (credentials and sessions vanish after a restart). Fix (the guide): set OPENCLAW_STATE_DIR to the mount's destination (/data) with \`state-dir\`, and redeploy.`, from(s.stateDir === undefined ? 'mounts.destination' : 'env.OPENCLAW_STATE_DIR'));
+};
+/** A gateway on loopback: unreachable for Fly's proxy when public; only the machine reaches it when private. */
+const loopbackRule = ({ s, bindFrom }) => {
+    if (s.bind !== 'loopback')
+        return [];
+    if (!s.isPrivate) {
+        return finding('error', 'public-loopback', `the deployment is public but the gateway binds loopback (127.0.0.1${s.bindSource === 'default' ? ', its default when the command has no --bind' : ''}): "app is not listening on the expected address". Fix (the guide): add --bind lan to the command (the \`bind\` input).`, bindFrom());
     }
-    // internal_port must be the gateway's port, or Fly's proxy and checks knock on a closed door.
-    if (s.internalPort !== undefined && s.internalPort !== s.port) {
-        const portKey = isTable(config.http_service) ? 'http_service.internal_port' : 'services.internal_port';
-        const gatewayPortFrom = s.portSource === 'command' ? '--port in the command' : s.portSource === 'env' ? 'OPENCLAW_GATEWAY_PORT' : s.portSource === 'gateway-config' ? 'gateway.port in the gateway config' : 'the gateway default';
-        add('error', 'internal-port', `internal_port is ${s.internalPort} but the gateway listens on ${s.port} (${gatewayPortFrom}): health checks fail, connection refused. Fix (the guide): make internal_port match the gateway port (--port ${s.internalPort}, or set the \`port\` input so both agree).`, from(portKey));
+    return finding('warning', 'private-loopback', 'the gateway binds loopback, so only processes inside the machine reach it (not fly proxy, not WireGuard), and the health gate sees no ready listener on a reachable address. Fix: --bind lan (the `bind` input) unless a sidecar such as Tailscale Serve fronts it.', bindFrom());
+};
+/** Warnings about the public service the guide configures. */
+const httpServiceRule = ({ config, from }) => {
+    const http = config.http_service;
+    if (!isTable(http))
+        return [];
+    const findings = [];
+    if (http.force_https !== true) {
+        findings.push(...finding('warning', 'force-https', 'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.', from('http_service.force_https')));
     }
-    // Memory: 512MB is too small; 1GB may OOM under load; 2GB recommended.
-    const memoryKey = memoryKeyOf(config);
-    if (s.memoryMb !== undefined) {
-        if (s.memoryMb < MIN_MEMORY_MB) {
-            add('error', 'memory', `the VM has ${s.memoryMb} MB of memory: 512MB is too small; 2GB recommended (the gateway is killed: SIGABRT, Runtime_AllocateInYoungGeneration). Fix: set \`memory: 2048mb\` (memory = "2048mb" under [[vm]]).`, from(memoryKey));
-        }
-        else if (s.memoryMb < RECOMMENDED_MEMORY_MB) {
-            add('warning', 'memory', `the VM has ${s.memoryMb} MB of memory: 1GB may work but can OOM under load or with verbose logging; 2GB recommended. Fix: set \`memory: 2048mb\`.`, from(memoryKey));
-        }
-    }
-    // NODE_OPTIONS heap at or above the VM memory: V8 grows past what the machine has.
-    if (s.heapMb !== undefined && s.memoryMb !== undefined && s.heapMb >= s.memoryMb) {
-        add('error', 'node-heap', `NODE_OPTIONS sets --max-old-space-size=${s.heapMb}, at or above the VM's ${s.memoryMb} MB: the kernel kills the process before V8 collects (OOM). Fix: keep the heap below the memory, as the guide does (--max-old-space-size=1536 with 2048mb), or raise \`memory\`.`, from('env.NODE_OPTIONS'));
-    }
-    // State must live on the volume or it is lost on every restart.
-    if (s.stateDir === undefined || s.mountDestination === undefined || !isWithin(s.stateDir, s.mountDestination)) {
-        const cause = s.mountDestination === undefined
-            ? 'there is no [mounts] volume'
-            : s.stateDir === undefined
-                ? `OPENCLAW_STATE_DIR is not set, so the gateway writes to ~/.openclaw on the machine's root filesystem, outside the volume at ${s.mountDestination}`
-                : `OPENCLAW_STATE_DIR is ${s.stateDir}, outside the volume mounted at ${s.mountDestination}`;
-        add('error', 'state-dir', `${cause}: state not persisting (credentials and sessions vanish after a restart). Fix (the guide): set OPENCLAW_STATE_DIR to the mount's destination (/data) with \`state-dir\`, and redeploy.`, from(s.stateDir === undefined ? 'mounts.destination' : 'env.OPENCLAW_STATE_DIR'));
-    }
-    // A public deployment whose gateway binds loopback: Fly's proxy cannot reach 127.0.0.1.
-    if (!s.isPrivate && s.bind === 'loopback') {
-        add('error', 'public-loopback', `the deployment is public but the gateway binds loopback (127.0.0.1${s.bindSource === 'default' ? ', its default when the command has no --bind' : ''}): "app is not listening on the expected address". Fix (the guide): add --bind lan to the command (the \`bind\` input).`, bindFrom());
-    }
-    else if (s.isPrivate && s.bind === 'loopback') {
-        add('warning', 'private-loopback', 'the gateway binds loopback, so only processes inside the machine reach it (not fly proxy, not WireGuard), and the health gate sees no ready listener on a reachable address. Fix: --bind lan (the `bind` input) unless a sidecar such as Tailscale Serve fronts it.', bindFrom());
-    }
-    // Warnings about the public service the guide configures.
-    if (isTable(config.http_service)) {
-        const http = config.http_service;
-        if (http.force_https !== true) {
-            add('warning', 'force-https', 'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.', from('http_service.force_https'));
-        }
-        const autoStop = http.auto_stop_machines;
-        if (autoStop === true || autoStop === 'stop' || autoStop === 'suspend') {
-            add('warning', 'auto-stop', `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`, from('http_service.auto_stop_machines'));
-        }
-    }
-    if (plan.private && Array.isArray(config.services) && config.services.length > 0) {
-        add('warning', 'private-services', '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.', from('services'));
-    }
-    if (gateway) {
-        findings.push(...checkGatewayConfig(gateway, {
-            app: plan.app,
-            isPublic: !s.isPrivate,
-            ...(s.bindSource === 'command' ? { commandBind: s.bind } : {}),
-            ...(s.portSource === 'command' ? { commandPort: s.port } : {}),
-            allowUnconfigured: s.commandArgv.includes('--allow-unconfigured'),
-            knownNames: new Set([...knownSecretNames, ...envNames]),
-            ...(s.mountDestination ? { mountDestination: s.mountDestination } : {}),
-            ...(facts.release ? { release: facts.release } : {}),
-        }));
+    const autoStop = http.auto_stop_machines;
+    if (autoStop === true || autoStop === 'stop' || autoStop === 'suspend') {
+        findings.push(...finding('warning', 'auto-stop', `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`, from('http_service.auto_stop_machines')));
     }
     return findings;
-}
+};
+const privateServicesRule = ({ plan, config, from }) => {
+    if (!plan.private || !Array.isArray(config.services) || config.services.length === 0)
+        return [];
+    return finding('warning', 'private-services', '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.', from('services'));
+};
+/** The gateway's own config file, read against what the command and fly.toml say. */
+const gatewayConfigRule = ({ gateway, plan, s, knownSecretNames, envNames, facts }) => {
+    if (!gateway)
+        return [];
+    return checkGatewayConfig(gateway, {
+        app: plan.app,
+        isPublic: !s.isPrivate,
+        ...(s.bindSource === 'command' ? { commandBind: s.bind } : {}),
+        ...(s.portSource === 'command' ? { commandPort: s.port } : {}),
+        allowUnconfigured: s.commandArgv.includes('--allow-unconfigured'),
+        knownNames: new Set([...knownSecretNames, ...envNames]),
+        ...(s.mountDestination ? { mountDestination: s.mountDestination } : {}),
+        ...(facts.release ? { release: facts.release } : {}),
+    });
+};
+/** The guide's rules, in the order their findings are reported. */
+const GUIDE_RULES = [
+    gatewayTokenRule,
+    tokenInEnvRule,
+    internalPortRule,
+    validate_memoryRule,
+    nodeHeapRule,
+    stateDirRule,
+    loopbackRule,
+    httpServiceRule,
+    privateServicesRule,
+    gatewayConfigRule,
+];
 /** When secrets-json held the token under a name it dropped, the token rule says which and why. */
 function droppedTokenHint(plan) {
     const near = (plan.secretsDropped ?? []).filter((d) => TOKEN_NAMES.includes(d.name.toUpperCase()));
@@ -63304,7 +63494,6 @@ function commentBody(s) {
 }
 
 ;// CONCATENATED MODULE: ./src/preview.ts
-
 
 
 

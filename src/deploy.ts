@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, type Machine, type Release } from './fly-json.js'
 import { unhealthyOutcome, type Cause, type GateOutcome } from './health/index.js'
-import { displayCommand, FlyctlError, READING, type Flyctl, type FlyctlResult } from './flyctl.js'
+import { displayCommand, FlyctlError, isTransientText, READING, type Flyctl, type FlyctlResult } from './flyctl.js'
 import type { Change } from './journal.js'
 import type { Plan } from './plan.js'
 import type { StageContext } from './report.js'
@@ -189,6 +189,8 @@ interface Watched {
   startedAtMs: number
   watch: NonNullable<DeployContext['watch']>
   describe: Describe
+  /** This is the one repeat of a deploy that never reached Fly. */
+  repeated?: boolean
 }
 
 /**
@@ -199,7 +201,7 @@ interface Watched {
  * that fails before that (build, auth, config) is an error with flyctl's message.
  */
 async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResult> {
-  const { flyctl, plan } = ctx
+  const { flyctl } = ctx
   const interrupt = new AbortController()
   const stopWatch = new AbortController()
   const deploying = core.group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }))
@@ -213,8 +215,16 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
       return { ...(await readDeployed(ctx, w, await deploying, first)), verdict: first, interrupted: true }
     }
     const result = await deploying
+    // Name the release in the change journal at once: a cancelled gate must not leave it unnamed.
+    const emitted = emittedRelease(result.stdout)
+    if (result.change && emitted !== undefined) result.change.what = w.describe(emitted)
     ctx.signal?.throwIfAborted()
-    if (result.exitCode !== 0) return await failedDeploy(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)))
+    if (result.exitCode !== 0) {
+      const outcome = await failedDeploy(ctx, w, result, first, watching)
+      if (outcome !== 'repeat') return outcome
+      stopWatch.abort()
+      return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() })
+    }
     const startedMachines = await startStoppedMachines(ctx, w.baseline)
     const verdict = first ?? (await watching)
     return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines }
@@ -255,18 +265,41 @@ function machinesAbove(machines: readonly Machine[], baseline: number): Machine[
 }
 
 /**
- * A failed `fly deploy`: when no machine took the release it is an error with flyctl's message;
- * otherwise the release is unhealthy, with the gate's cause (or flyctl's, if the gate saw none).
+ * A failed `fly deploy`. When no machine took the release it is an error with flyctl's message,
+ * unless the error was transient: then `releases --json` says whether the deploy reached Fly, and
+ * one that never did is repeated once ('repeat'). When machines took it, the release is unhealthy
+ * with the gate's cause (or flyctl's), or, after a transient error with a healthy gateway, only
+ * flyctl's answer was lost and the deploy stands.
  */
-async function failedDeploy(ctx: DeployContext, w: Watched, result: FlyctlResult, verdict: GateOutcome | undefined): Promise<DeployResult> {
+async function failedDeploy(ctx: DeployContext, w: Watched, result: FlyctlResult, first: GateOutcome | undefined, watching: Promise<GateOutcome>): Promise<DeployResult | 'repeat'> {
   const { flyctl, plan } = ctx
   const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
   const flyError = flyctl.redact(result.error ?? '')
+  const transient = (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted
+  const error = () => new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))
   if (machinesAbove(machines, w.baseline).length === 0) {
-    throw new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))
+    if (!transient || w.repeated) throw error()
+    return repeatIfNeverReached(ctx, w, error())
+  }
+  const verdict = first ?? (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000))
+  if (transient && verdict?.health === 'healthy') {
+    ctx.log.warning(`fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`)
+    return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline) }
   }
   const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
   return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
+}
+
+/** A transient failure before any machine took the release: repeat only a deploy that never reached Fly. */
+async function repeatIfNeverReached(ctx: DeployContext, w: Watched, err: FlyctlError): Promise<'repeat'> {
+  ctx.log.warning(`fly deploy failed with a transient error (${err.flyError.split('\n')[0] ?? ''}); checking \`fly releases\` before anything is repeated`)
+  const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING })
+  const verdict = judgeInterruptedDeploy(releases, w.baseline)
+  if (verdict.action !== 'repeat') {
+    throw new Error(`${err.message}. Fly recorded release v${verdict.version}${verdict.action === 'failed' ? ` as ${verdict.status}` : ''} but no machine took it, so it was not repeated; see the output above`, { cause: err })
+  }
+  ctx.log.warning(`no release newer than v${w.baseline} was recorded: the deploy never reached Fly, so it is run once more`)
+  return 'repeat'
 }
 
 /** flyctl's own words for an unhealthy rollout, and what they mean (deploy/machines_deploymachinesapp.go, leasable_machine.go). */

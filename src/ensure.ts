@@ -151,6 +151,7 @@ async function createApp(ctx: StageContext, wants: EnsureWants): Promise<boolean
     throw new Error(
       `the app name ${plan.app} is taken by an app this token cannot see (another organization, or a token scoped to other apps); ` +
         'choose another `app`, or use a token of the organization that owns it',
+      { cause: err },
     )
   }
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import type { z } from 'zod'
 import { describeChange, type Change, type ChangeJournal } from './journal.js'
 import type { Redactor } from './redact.js'
@@ -271,92 +271,94 @@ export class Flyctl {
   protected spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
     const { binary, token, env, cwd, log, configDir } = this.options
     return new Promise((resolve, reject) => {
-      const child = spawn(binary, args, {
-        cwd,
-        env: flyctlEnv(env ?? process.env, token, configDir),
-        stdio: ['pipe', 'pipe', 'pipe'],
-        shell: false,
-      })
-      let stdout = ''
-      let stderr = ''
-      let pendingOut = ''
-      let pendingErr = ''
-      let finished = false
-      const emit = (line: string, isOut: boolean): void => {
-        if (isOut) opts.onLine?.(line)
+      const child = spawn(binary, args, { cwd, env: flyctlEnv(env ?? process.env, token, configDir), stdio: ['pipe', 'pipe', 'pipe'], shell: false })
+      const out = new LineCollector((line) => {
+        opts.onLine?.(line)
         if (opts.echo && log) log(this.redact(line))
-      }
-      const feed = (chunk: string, isOut: boolean): void => {
-        const buffered = (isOut ? pendingOut : pendingErr) + chunk
-        const lines = buffered.split('\n')
-        const rest = lines.pop() ?? ''
-        if (isOut) pendingOut = rest
-        else pendingErr = rest
-        for (const line of lines) emit(line.replace(/\r$/, ''), isOut)
-      }
-      child.stdout.setEncoding('utf8')
-      child.stderr.setEncoding('utf8')
-      child.stdout.on('data', (chunk: string) => {
-        stdout += chunk
-        feed(chunk, true)
       })
-      child.stderr.on('data', (chunk: string) => {
-        stderr += chunk
-        feed(chunk, false)
+      const err = new LineCollector((line) => {
+        if (opts.echo && log) log(this.redact(line))
       })
-
-      let timedOut = false
-      const stop = (): void => {
-        if (finished) return
-        child.kill('SIGTERM')
-        setTimeout(() => {
-          if (!finished) child.kill('SIGKILL')
-        }, 3000).unref()
-      }
-      const timer = opts.timeoutMs
-        ? setTimeout(() => {
-            timedOut = true
-            stop()
-          }, opts.timeoutMs)
-        : undefined
-      const signals = [opts.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined)
-      for (const s of signals) {
-        if (s.aborted) stop()
-        else s.addEventListener('abort', stop, { once: true })
-      }
-      const interrupt = (): void => {
-        if (finished) return
-        child.kill('SIGINT')
-        setTimeout(() => {
-          if (!finished) child.kill('SIGKILL')
-        }, 20_000).unref()
-      }
-      opts.interrupt?.addEventListener('abort', interrupt, { once: true })
-
-      child.on('error', (err) => {
-        finished = true
-        if (timer) clearTimeout(timer)
-        reject(new Error(`could not start flyctl at ${binary}: ${err.message}`))
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => out.feed(chunk))
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => err.feed(chunk))
+      const ending = endWhenAsked(child, opts, [opts.signal, this.options.signal])
+      child.on('error', (e) => {
+        ending.done()
+        reject(new Error(`could not start flyctl at ${binary}: ${e.message}`, { cause: e }))
       })
       child.on('close', (code, sig) => {
-        finished = true
-        if (timer) clearTimeout(timer)
-        for (const s of signals) s.removeEventListener('abort', stop)
-        opts.interrupt?.removeEventListener('abort', interrupt)
-        if (pendingOut) emit(pendingOut, true)
-        if (pendingErr) emit(pendingErr, false)
+        ending.done()
+        out.flush()
+        err.flush()
         const exitCode = code ?? (sig ? 128 + 15 : 1)
         // Our own deadline ended it: say so, which also makes it a transient failure.
-        const error = timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(stderr)
-        resolve({ args, exitCode, stdout, stderr, error: exitCode === 0 ? undefined : error })
+        const error = ending.timedOut() ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(err.text)
+        resolve({ args, exitCode, stdout: out.text, stderr: err.text, error: exitCode === 0 ? undefined : error })
       })
-
       child.stdin.on('error', () => {
         // flyctl may exit before reading stdin; its exit code tells what happened.
       })
-      if (opts.stdin !== undefined) child.stdin.end(opts.stdin)
-      else child.stdin.end()
+      child.stdin.end(opts.stdin)
     })
+  }
+}
+
+/** A process's output as it arrives: kept whole, and handed on line by line. */
+class LineCollector {
+  text = ''
+  private pending = ''
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  feed(chunk: string): void {
+    this.text += chunk
+    const lines = (this.pending + chunk).split('\n')
+    this.pending = lines.pop() ?? ''
+    for (const line of lines) this.onLine(line.replace(/\r$/, ''))
+  }
+
+  flush(): void {
+    if (this.pending) this.onLine(this.pending)
+    this.pending = ''
+  }
+}
+
+/**
+ * How a running call is ended: job cancellation or our deadline stop it (SIGTERM, then SIGKILL
+ * after 3 s); `interrupt` ends it as Ctrl-C does (SIGINT, SIGKILL only after 20 s).
+ */
+function endWhenAsked(child: ChildProcess, opts: RunOptions, cancels: Array<AbortSignal | undefined>): { done(): void; timedOut(): boolean } {
+  let finished = false
+  let timedOut = false
+  const end = (signal: NodeJS.Signals, killAfterMs: number) => (): void => {
+    if (finished) return
+    child.kill(signal)
+    setTimeout(() => {
+      if (!finished) child.kill('SIGKILL')
+    }, killAfterMs).unref()
+  }
+  const stop = end('SIGTERM', 3_000)
+  const interrupt = end('SIGINT', 20_000)
+  const timer = opts.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true
+        stop()
+      }, opts.timeoutMs)
+    : undefined
+  const signals = cancels.filter((s): s is AbortSignal => s !== undefined)
+  for (const s of signals) {
+    if (s.aborted) stop()
+    else s.addEventListener('abort', stop, { once: true })
+  }
+  opts.interrupt?.addEventListener('abort', interrupt, { once: true })
+  return {
+    done: () => {
+      finished = true
+      if (timer) clearTimeout(timer)
+      for (const s of signals) s.removeEventListener('abort', stop)
+      opts.interrupt?.removeEventListener('abort', interrupt)
+    },
+    timedOut: () => timedOut,
   }
 }
 
@@ -385,7 +387,7 @@ export function parseFlyJson<T>(stdout: string, schema: z.ZodType<T>, command: s
   try {
     data = JSON.parse(stdout.trim() === '' ? 'null' : stdout)
   } catch (err) {
-    throw new Error(`\`${command}\` printed output that is not JSON (${(err as Error).message}); is flyctl too old for --json?`)
+    throw new Error(`\`${command}\` printed output that is not JSON (${(err as Error).message}); is flyctl too old for --json?`, { cause: err })
   }
   const parsed = schema.safeParse(data)
   if (!parsed.success) {

@@ -163,113 +163,97 @@ export function machineRows(machines: readonly Machine[]): MachineRow[] {
 
 // --- summary ------------------------------------------------------------------------------
 
-/** The job summary as markdown. Pure; the edge scrubs it once more before writing. */
+/** The job summary as markdown, section by section. Pure; the edge scrubs it once more before writing. */
 export function buildSummary(run: RunRecord): string {
-  const out: string[] = []
   const dry = run.dryRunPlan !== undefined
+  const sections: Array<(run: RunRecord) => string[]> = [
+    headline,
+    overview,
+    (r) => (r.secretsDropped?.length ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), ''] : []),
+    (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
+    (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
+    healthSection,
+    changedSection,
+    machinesSection,
+    (r) => (dry ? [] : [...secretsSection(r), ...overridesSection(r), ...ipSection(r)]),
+    stagesSection,
+  ]
+  return sections.flatMap((section) => section(run)).join('\n')
+}
+
+function headline(run: RunRecord): string[] {
   const title = run.error
     ? `❌ Deploy of ${code(run.app)} failed`
-    : dry
+    : run.dryRunPlan
       ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
       : run.rolledBack
         ? `⚠️ ${code(run.app)} rolled back`
         : (run.heading ?? `✅ Deployed ${code(run.app)}`)
-  out.push(`## ${title}`, '')
-  if (run.error) out.push(...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), '')
+  return [`## ${title}`, '', ...(run.error ? [...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), ''] : [])]
+}
 
-  const rows: Array<[string, string]> = [['App', code(run.app)]]
-  rows.push(['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—'])
-  if (run.release !== undefined) {
-    const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : ''
-    rows.push(['Release', `v${run.release}${serving}`])
-  } else rows.push(['Release', '—'])
-  rows.push(['Image', run.image ? code(run.image) : '—'])
-  rows.push(['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`])
-  rows.push(['Rolled back', run.rolledBack ? 'yes' : 'no'])
-  if (run.flyctlVersion) rows.push(['flyctl', code(run.flyctlVersion)])
-  if (run.flyConfig) rows.push(['Config', code(run.flyConfig)])
-  if (run.gatewayRelease) rows.push(['Gateway release', escapeText(run.gatewayRelease)])
-  out.push(...table(['', ''], rows.map(([k, v]) => [`**${k}**`, v])), '')
-  if (run.secretsDropped?.length) {
-    out.push('### Secrets not synced', '', ...run.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '')
-  }
+function overview(run: RunRecord): string[] {
+  const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : ''
+  const rows: Array<[string, string | undefined]> = [
+    ['App', code(run.app)],
+    ['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—'],
+    ['Release', run.release !== undefined ? `v${run.release}${serving}` : '—'],
+    ['Image', run.image ? code(run.image) : '—'],
+    ['Health', `${run.health.verdict}${run.health.message ? `: ${escapeText(run.health.message)}` : ''}`],
+    ['Rolled back', run.rolledBack ? 'yes' : 'no'],
+    ['flyctl', run.flyctlVersion ? code(run.flyctlVersion) : undefined],
+    ['Config', run.flyConfig ? code(run.flyConfig) : undefined],
+    ['Gateway release', run.gatewayRelease ? escapeText(run.gatewayRelease) : undefined],
+  ]
+  const shown = rows.filter((r): r is [string, string] => r[1] !== undefined)
+  return [...table(['', ''], shown.map(([k, v]) => [`**${k}**`, v])), '']
+}
 
-  if (run.dryRunPlan) out.push(...dryRunSection(run.dryRunPlan))
-
-  if (run.previewNotes?.length) out.push('### Preview', '', ...run.previewNotes.map((n) => `- ${escapeText(n)}`), '')
-
+function healthSection(run: RunRecord): string[] {
+  const out: string[] = []
   if (run.healthNotes.length) out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '')
   if (run.healthEvidence?.length) out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '')
+  return out
+}
 
-  if (run.error) {
-    // A failed or cancelled run must say where it stopped and what it had already done on Fly.
-    const stopped = run.stages.find((s) => s.status === 'failed')
-    out.push('### Where the run stopped', '')
-    const last = run.stages.at(-1)
-    out.push(stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.', '')
-    out.push(run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '')
-    if (run.changed.length) out.push(...run.changed.map((c) => `- ${escapeText(c)}`), '')
-  } else if (run.changed.length && !dry) {
-    out.push('### Changed on Fly', '', ...run.changed.map((c) => `- ${escapeText(c)}`), '')
+/** What the run changed on Fly (the change journal); a failed or cancelled run also says where it stopped. */
+function changedSection(run: RunRecord): string[] {
+  const changes = run.changed.map((c) => `- ${escapeText(c)}`)
+  if (!run.error) return run.changed.length && !run.dryRunPlan ? ['### Changed on Fly', '', ...changes, ''] : []
+  const stopped = run.stages.find((s) => s.status === 'failed')
+  const last = run.stages.at(-1)
+  const where = stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.'
+  return ['### Where the run stopped', '', where, '', run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '', ...(changes.length ? [...changes, ''] : [])]
+}
+
+function machinesSection(run: RunRecord): string[] {
+  if (run.machines.length === 0) return ['### Machines', '', 'none read', '']
+  const rows = run.machines.map((m) => [code(m.id), escapeText(m.region), escapeText(m.state), m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`, m.command ? code(m.command) : '—'])
+  return ['### Machines', '', ...table(['ID', 'Region', 'State', 'Memory', 'Command'], rows), '']
+}
+
+function secretsSection(run: RunRecord): string[] {
+  const pruned = run.secretsPruned.length ? ['', `Pruned: ${run.secretsPruned.map(code).join(', ')}`] : []
+  return ['### Secrets synced (names only)', '', run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none', ...pruned, '']
+}
+
+function overridesSection(run: RunRecord): string[] {
+  if (run.overrides.length === 0) {
+    const wanted = run.overridesWanted.length ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards` : 'none asked for'
+    return ['### Overrides applied', '', wanted, '']
   }
+  const rows = run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])
+  return ['### Overrides applied', '', ...table(['Machine', 'Command', 'Memory'], rows), '']
+}
 
-  out.push('### Machines', '')
-  if (run.machines.length === 0) out.push('none read', '')
-  else
-    out.push(
-      ...table(
-        ['ID', 'Region', 'State', 'Memory', 'Command'],
-        run.machines.map((m) => [
-          code(m.id),
-          escapeText(m.region),
-          escapeText(m.state),
-          m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
-          m.command ? code(m.command) : '—',
-        ]),
-      ),
-      '',
-    )
+function ipSection(run: RunRecord): string[] {
+  return ['### IP changes', '', ...(run.ipChanges.length ? run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`) : ['none']), '']
+}
 
-  if (!dry) {
-    out.push('### Secrets synced (names only)', '')
-    out.push(run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none')
-    if (run.secretsPruned.length) out.push('', `Pruned: ${run.secretsPruned.map(code).join(', ')}`)
-    out.push('')
-
-    out.push('### Overrides applied', '')
-    if (run.overrides.length === 0) {
-      out.push(
-        run.overridesWanted.length
-          ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
-          : 'none asked for',
-        '',
-      )
-    }
-    else
-      out.push(
-        ...table(
-          ['Machine', 'Command', 'Memory'],
-          run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`]),
-        ),
-        '',
-      )
-
-    out.push('### IP changes', '')
-    if (run.ipChanges.length === 0) out.push('none', '')
-    else out.push(...run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`), '')
-  }
-
-  out.push('### Stages', '')
-  if (run.stages.length === 0) out.push('none ran', '')
-  else
-    out.push(
-      ...table(
-        ['Stage', 'Status', 'Time', 'Note'],
-        run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : '']),
-      ),
-      '',
-    )
-  return out.join('\n')
+function stagesSection(run: RunRecord): string[] {
+  if (run.stages.length === 0) return ['### Stages', '', 'none ran', '']
+  const rows = run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : ''])
+  return ['### Stages', '', ...table(['Stage', 'Status', 'Time', 'Note'], rows), '']
 }
 
 function dryRunSection(plan: DryRunPlan): string[] {

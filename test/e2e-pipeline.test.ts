@@ -114,6 +114,7 @@ const READING = new Set([
   'machine status',
   'releases',
   'logs',
+  'platform',
 ])
 
 const calls = (entries: JournalEntry[], command: string): JournalEntry[] => entries.filter((e) => commandOf(e) === command)

@@ -235,7 +235,7 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
       const second = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET })
       expect(second.exitCode, tail(second)).toBe(0)
       expect(second.outputs.health).toBe('healthy')
-      expect(second.summary).toContain(`started machine(s) ${id} that the deploy left stopped`)
+      expect(second.summary).toContain(`started machine ${id}, which the deploy left stopped`)
       const journal = (await readJournal(w.state)).map((e) => e.argv.join(' '))
       expect(journal).toContain(`machine start ${id} --app roll-stopped`)
       const after = await readCounters(w.state)

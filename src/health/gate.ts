@@ -123,10 +123,8 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
   try {
     // The log stream starts first: lines that arrive while the rollout is still being found are
     // kept and fed to the engine once it knows which machines to judge.
-    let onLine: (raw: string) => void
-    const early: string[] = []
-    onLine = (raw) => void early.push(raw)
-    const follower = followLogs(o.flyctl, o.app, (raw) => onLine(raw), stop.signal, log, o.resumeDelayMs ?? 500)
+    const lines = new LineRelay()
+    const follower = followLogs(o.flyctl, o.app, (raw) => lines.push(raw), stop.signal, log, o.resumeDelayMs ?? 500)
     const found = await findRelease(o, stop.signal, deadlineMs, now, log)
     if (!found) {
       stop.abort()
@@ -138,18 +136,7 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     const { version, machines } = found
     const selected = releaseMachines(machines, version)
     if (selected.note) log(`health: ${selected.note}`)
-
-    const engine = new VerdictEngine({
-      machineIds: selected.ids,
-      port: o.port,
-      bind: o.bind,
-      channels: o.channels,
-      notBeforeMs: o.notBeforeMs,
-      deadlineMs,
-      bindWarningGraceMs: o.bindWarningGraceMs,
-      exitGraceMs: o.exitGraceMs,
-    })
-    let lastList: Machine[] = machines
+    const engine = new VerdictEngine({ machineIds: selected.ids, port: o.port, bind: o.bind, channels: o.channels, notBeforeMs: o.notBeforeMs, deadlineMs, bindWarningGraceMs: o.bindWarningGraceMs, exitGraceMs: o.exitGraceMs })
     engine.observeMachines(machines, now())
     if (selected.ids.length === 0) {
       stop.abort()
@@ -159,71 +146,94 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
       return { releaseVersion: version, verdict, machineIds: [], lastLines: [], machineStates: {} }
     }
     log(`health: following the logs of ${selected.ids.join(', ')} (release v${version}, port ${o.port})`)
-    const listArgs = ['machines', 'list', '-a', o.app, '--json']
-    const pollIntervalMs = o.pollIntervalMs ?? 3_000
-
-    let decided: Verdict | undefined
-    let wake: (() => void) | undefined
-    const decidedPromise = new Promise<void>((resolve) => {
-      wake = resolve
-    })
-    const check = (): void => {
-      if (decided) return
-      const verdict = engine.verdict(now())
-      if (verdict) {
-        decided = verdict
-        wake?.()
-      }
-    }
-
-    const dedupe = new LineDeduper()
-    onLine = (raw: string): void => {
-      if (!dedupe.accept(raw)) return
-      const line = parseFlyLogLine(raw)
-      if (!line) return
-      engine.feed(line, now())
-      check()
-    }
-    for (const raw of early.splice(0)) onLine(raw)
-    const poller = (async () => {
-      while (!stop.signal.aborted) {
-        await sleep(pollIntervalMs, stop.signal)
-        if (stop.signal.aborted) break
-        try {
-          lastList = await o.flyctl.json(listArgs, MachineListSchema, { signal: stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
-          engine.observeMachines(lastList, now())
-          check()
-        } catch (err) {
-          if (!stop.signal.aborted) log(`health: machines list failed (${o.flyctl.redact((err as Error).message)}); will retry`)
-        }
-      }
-    })()
-    // Grace periods and the deadline need a clock even when nothing arrives.
-    const ticker = setInterval(check, 250)
-    const progress = setInterval(() => log(progressLine(engine, lastList, selected.ids, deadlineMs - now())), o.progressIntervalMs ?? 15_000)
-    check()
-
-    await Promise.race([decidedPromise, abortPromise(stop.signal)])
-    clearInterval(ticker)
-    clearInterval(progress)
-    if (!decided) throw cancelled()
-    const verdict: Verdict = decided
+    const judged = await judge(o, engine, { ids: selected.ids, machines, deadlineMs, now, log, stop, lines })
+    const { verdict } = judged
     // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
     log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`)
     if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0) await sleep(o.lingerMs ?? 1_500, stop.signal)
     stop.abort()
-    await Promise.allSettled([follower, poller])
+    await Promise.allSettled([follower, judged.poller])
 
-    const lastLines =
-      verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : []
+    const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : []
     if (verdict.health === 'unhealthy') verdict.lastLines = lastLines
     else verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l))
-    const machineStates = Object.fromEntries(lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]))
+    const machineStates = Object.fromEntries(judged.lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]))
     return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates }
   } finally {
     stop.abort()
     o.signal?.removeEventListener('abort', onOuterAbort)
   }
+}
+
+/** Log lines held until the engine exists, then handed straight on. */
+class LineRelay {
+  private held: string[] = []
+  private target?: (raw: string) => void
+
+  push(raw: string): void {
+    if (this.target) this.target(raw)
+    else this.held.push(raw)
+  }
+
+  connect(target: (raw: string) => void): void {
+    this.target = target
+    for (const raw of this.held.splice(0)) target(raw)
+  }
+}
+
+interface Judging {
+  ids: string[]
+  machines: Machine[]
+  deadlineMs: number
+  now: () => number
+  log: (m: string) => void
+  stop: AbortController
+  lines: LineRelay
+}
+
+/**
+ * Feed the engine the log lines and a `machines list` every few seconds until it decides (or the
+ * gate is stopped); a clock tick lets grace periods and the deadline pass when nothing arrives,
+ * and a progress line at least every 15 s says what each machine is doing.
+ */
+async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise<{ verdict: Verdict; lastList: Machine[]; poller: Promise<void> }> {
+  let decided: Verdict | undefined
+  let wake: () => void = () => {}
+  const decidedPromise = new Promise<void>((resolve) => (wake = resolve))
+  const check = (): void => {
+    if (decided) return
+    decided = engine.verdict(j.now())
+    if (decided) wake()
+  }
+  const dedupe = new LineDeduper()
+  j.lines.connect((raw) => {
+    const line = dedupe.accept(raw) ? parseFlyLogLine(raw) : undefined
+    if (!line) return
+    engine.feed(line, j.now())
+    check()
+  })
+  let lastList = j.machines
+  const poller = (async () => {
+    while (!j.stop.signal.aborted) {
+      await sleep(o.pollIntervalMs ?? 3_000, j.stop.signal)
+      if (j.stop.signal.aborted) break
+      try {
+        lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal: j.stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+        engine.observeMachines(lastList, j.now())
+        check()
+      } catch (err) {
+        if (!j.stop.signal.aborted) j.log(`health: machines list failed (${o.flyctl.redact((err as Error).message)}); will retry`)
+      }
+    }
+  })()
+  const ticker = setInterval(check, 250)
+  const progress = setInterval(() => j.log(progressLine(engine, lastList, j.ids, j.deadlineMs - j.now())), o.progressIntervalMs ?? 15_000)
+  check()
+  await Promise.race([decidedPromise, abortPromise(j.stop.signal)])
+  clearInterval(ticker)
+  clearInterval(progress)
+  if (!decided) throw cancelled()
+  return { verdict: decided, lastList, poller }
 }
 
 /** The release to judge and the machines list that shows it (undefined: none before the deadline). */
@@ -328,7 +338,7 @@ export async function probeHealthUrl(
 ): Promise<ProbeResult> {
   const doFetch = opts.fetch ?? fetch
   const now = opts.now ?? Date.now
-  let last = 'no answer'
+  let last: string
   do {
     try {
       const timeout = AbortSignal.timeout(Math.max(1_000, Math.min(10_000, deadlineMs - now())))

@@ -81,29 +81,8 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
 
   const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release.version, notBeforeMs)
 
-  let result = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
-  let lockRepaired = false
-  if (result.health === 'unhealthy' && result.cause === 'gateway-lock' && ctx.plan.fixStaleLock && result.machineId) {
-    summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`)
-    try {
-      const repair = await repairStaleLock({
-        flyctl: ctx.flyctl,
-        app: ctx.app,
-        machineId: result.machineId,
-        stateDir: ctx.stateDir,
-        machineState: result.machineStates[result.machineId],
-        retryDelayMs: ctx.tuning?.sshRetryDelayMs,
-        log,
-        signal: ctx.signal,
-      })
-      lockRepaired = true
-      summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`)
-      result = await gate(ctx.release, repair.restartedAtMs)
-    } catch (err) {
-      summary.push(redact(`The lock repair failed: ${(err as Error).message}`))
-    }
-  }
-
+  const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
+  const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   if (result.health === 'healthy') {
     log(`health: the gateway's own lines this verdict rests on:`)
     for (const line of result.lines ?? []) log(`  ${line}`)
@@ -170,6 +149,37 @@ export type GateOutcome = (
       lastLines: string[]
       machineStates: Record<string, string>
     }) & { /** The release judged (found by the rollout watcher). */ releaseVersion?: number }
+
+/**
+ * A held gateway lock with `fix-stale-lock`: remove the stale lock files, restart the machine
+ * once, and gate again from that restart (remediate.ts).
+ */
+async function repairStaleLockOnce(
+  ctx: HealthContext,
+  result: GateOutcome,
+  summary: string[],
+  gate: (release: ReleaseRef, notBeforeMs: number | undefined) => Promise<GateOutcome>,
+): Promise<{ result: GateOutcome; lockRepaired: boolean }> {
+  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !ctx.plan.fixStaleLock || !result.machineId) return { result, lockRepaired: false }
+  summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`)
+  try {
+    const repair = await repairStaleLock({
+      flyctl: ctx.flyctl,
+      app: ctx.app,
+      machineId: result.machineId,
+      stateDir: ctx.stateDir,
+      machineState: result.machineStates[result.machineId],
+      retryDelayMs: ctx.tuning?.sshRetryDelayMs,
+      log: ctx.log ?? (() => {}),
+      signal: ctx.signal,
+    })
+    summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`)
+    return { result: await gate(ctx.release, repair.restartedAtMs), lockRepaired: true }
+  } catch (err) {
+    summary.push(ctx.flyctl.redact(`The lock repair failed: ${(err as Error).message}`))
+    return { result, lockRepaired: false }
+  }
+}
 
 /** What the rollout watcher needs: the gate's context without a release yet. */
 export type WatchContext = Omit<HealthContext, 'release' | 'first' | 'redeploy' | 'deployStartedAtMs'>

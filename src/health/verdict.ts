@@ -137,6 +137,8 @@ interface MachineTrack {
   startEvents: number[]
   /** The first user-issued `launch`/`update`/`start`/`restart` at or after notBeforeMs: the machine took the gated config. */
   configTakenAtMs?: number
+  /** The machine has events from before notBeforeMs: it existed, and runs the old config until it takes the new one. */
+  existedBefore?: boolean
   exitEvents: ExitRecord[]
   command: { isGateway: boolean; port?: number; bind?: string; text?: string }
   envPort?: number
@@ -207,6 +209,8 @@ export class VerdictEngine {
         .map((e) => e.timestamp as number)
         .sort((a, b) => a - b)
       track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs)
+      const notBefore = this.expect.notBeforeMs
+      track.existedBefore = notBefore !== undefined && (machine.events ?? []).some((e) => typeof e.timestamp === 'number' && e.timestamp < notBefore)
       const known = new Map(track.exitEvents.map((e) => [e.atMs, e]))
       track.exitEvents = (machine.events ?? [])
         .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
@@ -298,7 +302,17 @@ export class VerdictEngine {
     return track.signals.filter((s) => s.atMs >= floor)
   }
 
+  /**
+   * An existing machine that has not taken the gated config yet (the gate runs alongside the
+   * deploy): what it logs and how it exits still belong to the release being replaced, such as
+   * the crash loop a rollback is about to end. It is judged from the moment it takes the config.
+   */
+  private onOldConfig(track: MachineTrack): boolean {
+    return this.expect.notBeforeMs !== undefined && track.configTakenAtMs === undefined && track.existedBefore === true
+  }
+
   private fatalFor(track: MachineTrack, nowMs: number): UnhealthyVerdict | undefined {
+    if (this.onOldConfig(track)) return undefined
     const windowStart = this.windowStart(track)
     const windowSignals = this.signalsFrom(track, windowStart)
 
@@ -420,6 +434,7 @@ export class VerdictEngine {
 
   private readiness(track: MachineTrack): { ready: true; how: string } | { ready: false; missing: string } {
     if (!track.observed) return { ready: false, missing: 'not seen in `machines list` yet' }
+    if (this.onOldConfig(track)) return { ready: false, missing: 'has not taken the new release yet' }
     if (track.state !== 'started') return { ready: false, missing: `machine state is ${track.state ?? 'unknown'}` }
     const runSignals = this.signalsFrom(track, this.latestRunStart(track))
     const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1)
@@ -602,6 +617,12 @@ function memoryFacts(config: { guest?: { memory_mb?: number; cpu_kind?: string }
 export function outOfMemoryFix(id: string, memory: MemoryFacts = {}): string {
   const had = memory.memoryMb
   const heapNote = memory.heapMb !== undefined ? ` (the heap was ${memory.heapMb} MB)` : ''
+  // A heap capped far below the VM's memory is the limit that was hit, not the VM.
+  const heapRoom = had === undefined ? undefined : Math.floor(had * 0.75)
+  if (heapRoom !== undefined && memory.heapMb !== undefined && memory.heapMb < heapRoom * 0.8) {
+    const small = (had as number) < 2048 ? ' (2GB of VM memory is recommended)' : ''
+    return `The gateway's V8 heap was capped at ${memory.heapMb} MB by NODE_OPTIONS --max-old-space-size on a machine with ${had} MB: the cap, not the VM, ran out. Raise it to NODE_OPTIONS=--max-old-space-size=${heapRoom} in \`env\` (three quarters of the VM's memory)${small}.`
+  }
   if (had === undefined || had < 2048) {
     return `Give the VM more memory: set the input \`memory: 2048mb\` ([[vm]] memory = "2048mb") with NODE_OPTIONS=--max-old-space-size=1536, or \`fly machine update ${id} --vm-memory 2048 -y\`. ${had ? `The machine had ${had} MB${heapNote}; ` : ''}512MB is too small; 2GB is recommended.`
   }
