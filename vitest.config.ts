@@ -63,6 +63,10 @@ export default defineConfig({
           name: 'e2e',
           include: E2E_FILES,
           globalSetup: ['test/setup/e2e-bundle.ts'],
+          // Bounds for tests that set none, generous because two files share the 2 cores with
+          // each other and, often, with other work: speed is `npm run bench`'s business.
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
           maxWorkers: machinesIsolated ? 2 : 1,
           sequence: { groupOrder: 1 },
         },
