@@ -28,6 +28,8 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
   try {
     plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
     stages = new StageRunner(newRunRecord(plan), cancel.signal)
+    stages.record.secretsDropped = plan.secretsDropped ?? []
+    for (const d of stages.record.secretsDropped) core.info(`secrets-json: ${d.name} not synced: ${d.why}`)
     const p: Pipeline = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps }
     await runMode(stages, p)
     await stages.finish(redactor)

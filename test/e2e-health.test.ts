@@ -18,7 +18,9 @@ import { GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } 
 
 const REAL = 'openclaw@2026.9.6'
 const LEGACY = 'openclaw@2026.3.13'
-const TIMEOUT = 240_000
+// A bound, not a speed (each case waits on up to three gates of health-timeout 300 on a machine
+// that may be busy); `npm run bench` measures speed.
+const TIMEOUT = 1_200_000
 const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
 
 let world: StandinWorld | undefined

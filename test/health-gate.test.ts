@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import type { FlyctlResult, RunOptions } from '../src/flyctl.js'
 import { probeHealthUrl, releaseMachines, type FlyctlRunner } from '../src/health/gate.js'
@@ -283,11 +281,6 @@ describe('rollback target', () => {
 })
 
 describe('stale lock command', () => {
-  const dirs: string[] = []
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-  })
-
   it('covers every lock location the gateway releases used', () => {
     expect(lockPatterns('/data')).toEqual(['/data/gateway.*.lock', '/data/tmp/openclaw-*/gateway.*.lock', '/tmp/openclaw-*/gateway.*.lock'])
     expect(staleLockCommand('/data')).toMatch(/^sh -c '[^']*'$/)
@@ -297,27 +290,5 @@ describe('stale lock command', () => {
     for (const bad of ["/data'; rm -rf /", '/da ta', 'relative', '/data/../etc', '/data/$HOME']) {
       expect(() => staleLockCommand(bad)).toThrow(/state-dir/)
     }
-  })
-
-  it('removes exactly the lock files when run by sh', () => {
-    const root = mkdtempSync(join(tmpdir(), 'h5-lock-'))
-    dirs.push(root)
-    const state = join(root, 'data')
-    const fakeTmp = join(root, 'tmp')
-    for (const d of [state, join(state, 'tmp', 'openclaw-1000'), join(fakeTmp, 'openclaw-0')]) mkdirSync(d, { recursive: true })
-    const locks = [join(state, 'gateway.ab12.lock'), join(state, 'tmp', 'openclaw-1000', 'gateway.state.lock'), join(fakeTmp, 'openclaw-0', 'gateway.cd34.lock')]
-    const keep = [join(state, 'openclaw.json'), join(state, 'gateway.lock.bak')]
-    for (const f of [...locks, ...keep]) writeFileSync(f, '{}')
-    // Point the machine-wide /tmp pattern at our own directory: never touch this host's /tmp locks.
-    const command = staleLockCommand(state).replace(' /tmp/openclaw-*', ` ${fakeTmp}/openclaw-*`)
-    const script = /^sh -c '(.*)'$/.exec(command)![1]!
-    const result = spawnSync('sh', ['-c', script], { encoding: 'utf8' })
-    expect(result.status).toBe(0)
-    expect(result.stdout.trim().split('\n').sort()).toEqual(locks.map((l) => `removed ${l}`).sort())
-    expect(readdirSync(state).sort()).toEqual(['gateway.lock.bak', 'openclaw.json', 'tmp'])
-    // Nothing left to remove: still exit 0, no output.
-    const again = spawnSync('sh', ['-c', script], { encoding: 'utf8' })
-    expect(again.status).toBe(0)
-    expect(again.stdout).toBe('')
   })
 })

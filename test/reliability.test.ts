@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { judgeInterruptedDeploy, deploy, type DeployContext } from '../src/deploy.js'
-import { backoffDelayMs, Flyctl, FlyctlError, type Backoff } from '../src/flyctl.js'
+import { deploy, type DeployContext } from '../src/deploy.js'
+import { Flyctl } from '../src/flyctl.js'
 import type { Plan } from '../src/plan.js'
 import { Redactor } from '../src/redact.js'
 import { readJournal, readState, seedApp, writeFaults, type JournalEntry } from '../standin/inspect.ts'
@@ -35,14 +35,6 @@ afterEach(async () => {
 const line = (e: JournalEntry) => e.argv.join(' ')
 /** Exit codes of the journaled calls that start with `prefix`, in order. */
 const exits = (journal: JournalEntry[], prefix: string) => journal.filter((e) => line(e).startsWith(prefix)).map((e) => e.exit)
-
-describe('backoff', () => {
-  it('grows, stays within its cap, and spreads with jitter', () => {
-    const b: Backoff = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 3000 }
-    expect([1, 2, 3].map((n) => backoffDelayMs(b, n, () => 0))).toEqual([500, 1000, 1500])
-    expect([1, 2, 3].map((n) => backoffDelayMs(b, n, () => 1))).toEqual([1000, 2000, 3000])
-  })
-})
 
 describe('transient failures', () => {
   it('retries reading calls and the idempotent secrets import, and succeeds', async () => {
@@ -151,20 +143,6 @@ describe('transient failures', () => {
     expect(result.release?.version).toBe(2)
     expect(messages.join('\n')).toMatch(/release v2 of my-openclaw was recorded and rolled out; only flyctl's answer was lost/)
   }, TIMEOUT)
-
-  it('judges an interrupted deploy from the releases Fly recorded', () => {
-    const rel = (Version: number, Status: string) => ({ Version, Status, Description: '', Reason: '', ImageRef: `img:${Version}` })
-    expect(judgeInterruptedDeploy([rel(3, 'complete')], 3)).toEqual({ action: 'repeat' })
-    expect(judgeInterruptedDeploy([], 0)).toEqual({ action: 'repeat' })
-    expect(judgeInterruptedDeploy([rel(4, 'complete'), rel(3, 'complete')], 3)).toEqual({ action: 'done', version: 4 })
-    expect(judgeInterruptedDeploy([rel(4, 'failed'), rel(3, 'complete')], 3)).toEqual({ action: 'failed', version: 4, status: 'failed' })
-  })
-
-  it('a FlyctlError names the command, flyctl\'s text, and why it was not repeated', () => {
-    const e = new FlyctlError('flyctl apps create x', 1, 'connection reset by peer', '', 'Not repeated automatically: because')
-    expect(e.transient).toBe(true)
-    expect(e.message).toBe('`flyctl apps create x` failed (exit 1): connection reset by peer. Not repeated automatically: because')
-  })
 })
 
 describe('concurrent runs of one app', () => {
@@ -215,17 +193,6 @@ describe('concurrent runs of one app', () => {
     expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])
     expect(r.summary).toContain('In the <code>deploy</code> stage.')
   }, TIMEOUT)
-
-  it('the example workflows serialize runs per app with a concurrency group', () => {
-    const dir = path.join(REPO, 'examples')
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yml'))
-    expect(files.length).toBeGreaterThan(0)
-    for (const f of files) {
-      const text = fs.readFileSync(path.join(dir, f), 'utf8')
-      // At the workflow's top, or per job where one job fans out to many apps (fleet.yml's matrix).
-      expect(text, f).toMatch(/^\s*concurrency:\n\s+group: .*\n\s+cancel-in-progress: false/m)
-    }
-  })
 })
 
 /** flyctl processes (the stand-in's CLI) still running against this state root. */
