@@ -7,18 +7,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { stopAll } from '../standin/machine-runtime.ts'
-import {
-  GATEWAY_TOKEN,
-  API_TOKEN,
-  READY_LINE,
-  firstLineAfter,
-  log,
-  readCounters,
-  runTimed,
-  startBenchWorld,
-  writeDockerfile,
-  type TimedRun,
-} from './lib.ts'
+import { GATEWAY_TOKEN, API_TOKEN, READY_LINE, firstLineAfter, log, readCounters, runTimed, startBenchWorld, writeDockerfile, type TimedRun } from './lib.ts'
 
 const HERE = import.meta.dirname
 const REPO = path.resolve(HERE, '..')
@@ -94,7 +83,13 @@ export async function pushComparison(runs: number): Promise<PushResult> {
       for (let i = 1; i <= runs; i++) {
         const run = await push(VARIANTS[i % 2] as (typeof VARIANTS)[number])
         expectHealthy(run, `push (action) ${i}`)
-        out.action.push({ wallMs: run.endedAt - run.startedAt, stages: run.stages, restarts: run.restarts + run.starts, crashRestarts: run.crashRestarts, calls: run.calls.length })
+        out.action.push({
+          wallMs: run.endedAt - run.startedAt,
+          stages: run.stages,
+          restarts: run.restarts + run.starts,
+          crashRestarts: run.crashRestarts,
+          calls: run.calls.length,
+        })
         const ready = firstLineAfter(world.state, app, run.startedAt, READY_LINE)
         if (!ready) throw new Error(`push (action) ${i}: no ready line in the machine's log`)
         // The gate says its verdict the moment it decides (src/health/gate.ts); the exit follows.
@@ -206,7 +201,8 @@ function sh(script: string, args: string[], cwd: string, env: Record<string, str
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
-      if (timedOut) reject(new Error(`${path.basename(script)} ${args.join(' ')} did not finish in ${timeoutMs / 1000} s:\n${output.split('\n').slice(-20).join('\n')}`))
+      if (timedOut)
+        reject(new Error(`${path.basename(script)} ${args.join(' ')} did not finish in ${timeoutMs / 1000} s:\n${output.split('\n').slice(-20).join('\n')}`))
       else resolve({ code: code ?? 1, output })
     })
   })
@@ -251,12 +247,21 @@ export async function fatalVerdicts(runs: number): Promise<FatalResult[]> {
         // A new app each run: the failed release's machine keeps crash-looping (restart policy),
         // and its fatal lines must not be taken for the next release's.
         const app = `bench-fatal-${i}`
-        const run = await runTimed(world, { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, rollback: 'false', 'fix-stale-lock': 'false', 'health-timeout': '300' })
+        const run = await runTimed(world, {
+          app,
+          secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`,
+          rollback: 'false',
+          'fix-stale-lock': 'false',
+          'health-timeout': '300',
+        })
         const error = run.lines.find((l) => l.text.startsWith('::error::'))
         if (run.result.exitCode === 0 || run.result.outputs.health !== 'unhealthy' || !error) {
-          throw new Error(`fatal ${scenario.name}: expected an unhealthy verdict, got exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${run.result.stdout.slice(-3000)}`)
+          throw new Error(
+            `fatal ${scenario.name}: expected an unhealthy verdict, got exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${run.result.stdout.slice(-3000)}`,
+          )
         }
-        if (!error.text.toLowerCase().includes(scenario.cause)) throw new Error(`fatal ${scenario.name}: the error names another cause: ${error.text.slice(0, 300)}`)
+        if (!error.text.toLowerCase().includes(scenario.cause))
+          throw new Error(`fatal ${scenario.name}: the error names another cause: ${error.text.slice(0, 300)}`)
         const fatal = firstLineAfter(world.state, app, run.startedAt, scenario.fatal)
         if (!fatal) throw new Error(`fatal ${scenario.name}: no fatal line in the machine's log`)
         result.lineToErrorMs.push(error.at - fatal.at)

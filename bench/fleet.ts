@@ -32,7 +32,9 @@ export interface FleetSample {
 function expectHealthy(runs: FleetRun[], what: string): void {
   for (const run of runs) {
     if (run.result.exitCode !== 0 || run.result.outputs.health !== 'healthy' || run.result.outputs['app-name'] !== run.app) {
-      throw new Error(`${what}: ${run.app} ended with exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${run.result.stdout.slice(-3000)}\n${run.result.stderr.slice(-1000)}`)
+      throw new Error(
+        `${what}: ${run.app} ended with exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${run.result.stdout.slice(-3000)}\n${run.result.stderr.slice(-1000)}`,
+      )
     }
   }
 }
@@ -67,7 +69,9 @@ export async function fleetScaling(sizes: readonly number[], reps: number): Prom
         const first = await phase(host, apps, `fleet of ${size}, first deploy`)
         const redeploy = await phase(host, apps, `fleet of ${size}, redeploy`)
         samples.push({ size, first, redeploy })
-        log(`fleet of ${size} (${rep}/${reps}): first deploy ${first.wallMs} ms, ${first.downloads} download(s); redeploy ${redeploy.wallMs} ms; calls per gateway ${first.callsPerGateway.join('/')} then ${redeploy.callsPerGateway.join('/')}`)
+        log(
+          `fleet of ${size} (${rep}/${reps}): first deploy ${first.wallMs} ms, ${first.downloads} download(s); redeploy ${redeploy.wallMs} ms; calls per gateway ${first.callsPerGateway.join('/')} then ${redeploy.callsPerGateway.join('/')}`,
+        )
       } finally {
         await host.stop()
       }

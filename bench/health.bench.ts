@@ -22,7 +22,6 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
-
 const { VerdictEngine } = await import('../src/health/verdict.js')
 const { parseFlyLogLine } = await import('../src/health/log-stream.js')
 const { gateRelease } = await import('../src/health/gate.js')

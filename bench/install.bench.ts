@@ -18,7 +18,6 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
-
 const { installFlyctl, PINNED_FLYCTL_VERSION } = await import('../src/install.js')
 const { startReleaseServer } = await import('../standin/release-server.js')
 

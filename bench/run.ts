@@ -43,7 +43,10 @@ const sizesArg = args.find((a) => a.startsWith('--fleet-sizes='))
 const fleetSizes = sizesArg ? sizesArg.slice('--fleet-sizes='.length).split(',').map(Number) : [...FLEET_SIZES]
 if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
 const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes='))
-if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}] [--fleet-sizes=${FLEET_SIZES.join(',')}]`)
+if (unknown.length)
+  throw new Error(
+    `unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}] [--fleet-sizes=${FLEET_SIZES.join(',')}]`,
+  )
 
 /** Runs per part: full, and --quick. The push runs dominate (real gateway, ~20 s and ~35 s each). */
 const RUNS = quick
@@ -134,16 +137,30 @@ function table(): string {
 function addFleetFigures(fleet: FleetSample[]): void {
   const sizes = [...new Set(fleet.map((f) => f.size))].sort((a, b) => a - b)
   const of = (size: number) => fleet.filter((f) => f.size === size)
-  const phases = [['first', 'first deploy (new apps, empty tool cache)'], ['redeploy', 'redeploy (tool-cache hit)']] as const
+  const phases = [
+    ['first', 'first deploy (new apps, empty tool cache)'],
+    ['redeploy', 'redeploy (tool-cache hit)'],
+  ] as const
   for (const [key, label] of phases) {
     const baseCalls = stats(of(sizes[0] as number).flatMap((f) => f[key].callsPerGateway)).median
     for (const size of sizes) {
       const samples = of(size)
       const gatewayWall = stats(samples.flatMap((f) => f[key].gatewayWallMs))
-      add(6, `fleet of ${size}, ${label}: wall time, first start to last end`, 's', samples.map((f) => f[key].wallMs), undefined,
-        `each gateway's own run: median ${show(gatewayWall.median, 's')}, max ${show(gatewayWall.max, 's')}; ${samples.map((f) => f[key].downloads).join('/')} flyctl download(s)`)
-      add(6, `fleet of ${size}, ${label}: flyctl calls per gateway`, 'count', samples.flatMap((f) => f[key].callsPerGateway),
-        { text: `= fleet of ${sizes[0]} (${show(baseCalls, 'count')})`, ok: (m) => m === baseCalls })
+      add(
+        6,
+        `fleet of ${size}, ${label}: wall time, first start to last end`,
+        's',
+        samples.map((f) => f[key].wallMs),
+        undefined,
+        `each gateway's own run: median ${show(gatewayWall.median, 's')}, max ${show(gatewayWall.max, 's')}; ${samples.map((f) => f[key].downloads).join('/')} flyctl download(s)`,
+      )
+      add(
+        6,
+        `fleet of ${size}, ${label}: flyctl calls per gateway`,
+        'count',
+        samples.flatMap((f) => f[key].callsPerGateway),
+        { text: `= fleet of ${sizes[0]} (${show(baseCalls, 'count')})`, ok: (m) => m === baseCalls },
+      )
     }
     const largest = sizes[sizes.length - 1] as number
     if (largest !== sizes[0]) {
@@ -156,7 +173,10 @@ function addFleetFigures(fleet: FleetSample[]): void {
 /** bench/install.bench.ts and bench/health.bench.ts import src/, which needs transform-types. */
 function runScript(script: string, scriptArgs: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE24, ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(NODE24, ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
     child.on('error', reject)
@@ -205,9 +225,26 @@ if (only.includes('install')) {
   log(`figure 5: install (${RUNS.installHit} hits, ${RUNS.installCold} cold)`)
   await runScript('install.bench.ts', [String(RUNS.installHit), String(RUNS.installCold)])
   const install = readResult<InstallJson>('install.json')
-  addStats(5, 'install stage (installFlyctl), tool-cache hit', 'ms', install.toolCacheHit, undefined, `includes one \`${install.flyctlBinary} version\` run (the stand-in starts Node; real flyctl is a Go binary)`)
-  add(5, `requests to the release server over all ${install.toolCacheHit.runs} hits`, 'count', [install.toolCacheHit.requests], { text: '0 (no network on a hit)', ok: (m) => m === 0 })
-  addStats(5, 'install stage (installFlyctl), cold: download + checksum', 'ms', install.cold, undefined, `${install.cold.requests} requests over ${install.cold.runs} cold installs, loopback server`)
+  addStats(
+    5,
+    'install stage (installFlyctl), tool-cache hit',
+    'ms',
+    install.toolCacheHit,
+    undefined,
+    `includes one \`${install.flyctlBinary} version\` run (the stand-in starts Node; real flyctl is a Go binary)`,
+  )
+  add(5, `requests to the release server over all ${install.toolCacheHit.runs} hits`, 'count', [install.toolCacheHit.requests], {
+    text: '0 (no network on a hit)',
+    ok: (m) => m === 0,
+  })
+  addStats(
+    5,
+    'install stage (installFlyctl), cold: download + checksum',
+    'ms',
+    install.cold,
+    undefined,
+    `${install.cold.requests} requests over ${install.cold.runs} cold installs, loopback server`,
+  )
   details.install = install
 }
 
@@ -219,10 +256,20 @@ if (only.includes('health')) {
   const ready = all.find(([, s]) => s.verdict === 'healthy')
   // The slowest fatal fixture (by engine median) stands for the fatal lines.
   const fatal = all.filter(([, s]) => s.verdict !== 'healthy').sort(([, a], [, b]) => b.engine.medianMs - a.engine.medianMs)[0]
-  for (const [label, entry] of [['ready line', ready], ['fatal line', fatal]] as const) {
+  for (const [label, entry] of [
+    ['ready line', ready],
+    ['fatal line', fatal],
+  ] as const) {
     if (!entry) continue
     const [name, s] = entry
-    addStats(2, `verdict engine: ${label} -> verdict (${name})`, 'ms', s.engine, undefined, `line ${s.decisiveLine} of the recorded log decides; the gate over a canned stream (lingerMs 0): median ${s.stream.medianMs} ms, p10..p90 ${s.stream.p10Ms}..${s.stream.p90Ms} ms over ${s.stream.runs} runs`)
+    addStats(
+      2,
+      `verdict engine: ${label} -> verdict (${name})`,
+      'ms',
+      s.engine,
+      undefined,
+      `line ${s.decisiveLine} of the recorded log decides; the gate over a canned stream (lingerMs 0): median ${s.stream.medianMs} ms, p10..p90 ${s.stream.p10Ms}..${s.stream.p90Ms} ms over ${s.stream.runs} runs`,
+    )
   }
   details.health = health
 }
@@ -232,7 +279,14 @@ if (only.includes('redeploy')) {
   const redeploy: RedeployResult = await noChangeRedeploy(RUNS.redeploy)
   add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls)
   add(3, 'redeploy that changes nothing: machine restarts', 'count', redeploy.restarts)
-  add(5, 'install stage inside the action, tool-cache hit', 'ms', redeploy.installStageMs, undefined, 'from the job summary; includes one `flyctl version` call at the bench latency')
+  add(
+    5,
+    'install stage inside the action, tool-cache hit',
+    'ms',
+    redeploy.installStageMs,
+    undefined,
+    'from the job summary; includes one `flyctl version` call at the bench latency',
+  )
   add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, { text: '0 (no network on a hit)', ok: (m) => m === 0 })
   details.redeploy = redeploy
 }
@@ -256,10 +310,27 @@ if (only.includes('push')) {
   const stageNames = [...new Set(push.action.flatMap((x) => Object.keys(x.stages ?? {})))]
   const stageMedians = stageNames.map((n) => `${n} ${show(stats(push.action.map((x) => x.stages?.[n] ?? 0)).median, 'ms')}`)
   add(1, 'push: wall time, action (step start to verdict)', 's', wall(push.action), undefined, `median stage times (job summary): ${stageMedians.join(', ')}`)
-  add(1, 'push: wall time, by hand (first command to ready seen)', 's', wall(push.byHand), undefined, `bench/by-hand.sh push: ${push.byHandCommands.join('; ')} (logs polled every 1 s)`)
+  add(
+    1,
+    'push: wall time, by hand (first command to ready seen)',
+    's',
+    wall(push.byHand),
+    undefined,
+    `bench/by-hand.sh push: ${push.byHandCommands.join('; ')} (logs polled every 1 s)`,
+  )
   add(1, 'wall time, by hand / action (ratio of medians)', 'ratio', [stats(wall(push.byHand)).median / stats(wall(push.action)).median])
-  add(1, 'push: flyctl calls, action', 'count', push.action.map((x) => x.calls))
-  add(1, 'push: flyctl calls, by hand', 'count', push.byHand.map((x) => x.calls))
+  add(
+    1,
+    'push: flyctl calls, action',
+    'count',
+    push.action.map((x) => x.calls),
+  )
+  add(
+    1,
+    'push: flyctl calls, by hand',
+    'count',
+    push.byHand.map((x) => x.calls),
+  )
   add(2, "ready line -> the action's verdict line, real gateway", 'ms', push.readyToVerdictMs, { text: '<= 1 s after ready', ok: (m) => m <= 1000 })
   details.push = push
 }
@@ -285,7 +356,11 @@ console.log(table())
 console.log('')
 for (const f of figures.filter((x) => x.note)) console.log(`- ${f.name}: ${f.note}`)
 console.log('')
-console.log(misses.length ? `MISSED TARGETS (${misses.length}): ${misses.map((f) => `${f.name} = ${show(f.stats.median, f.unit)}, target ${f.target?.text}`).join('; ')}` : 'Every figure with a target reaches it.')
+console.log(
+  misses.length
+    ? `MISSED TARGETS (${misses.length}): ${misses.map((f) => `${f.name} = ${show(f.stats.median, f.unit)}, target ${f.target?.text}`).join('; ')}`
+    : 'Every figure with a target reaches it.',
+)
 
 const result = {
   benchmark: 'fly-deploy',

@@ -78,7 +78,12 @@ export async function startTime(runs: number): Promise<StartResult> {
       bareNodeMs.push((await firstLine(['-e', 'console.log("x")'], env, root)).ms)
     }
     const size = dirSize(path.join(REPO_ROOT, 'dist'))
-    return { actionMs, bareNodeMs, firstLine: line.startsWith('::add-mask::') ? '::add-mask::***' : line, dist: { ...size, indexJsBytes: fs.statSync(dist).size } }
+    return {
+      actionMs,
+      bareNodeMs,
+      firstLine: line.startsWith('::add-mask::') ? '::add-mask::***' : line,
+      dist: { ...size, indexJsBytes: fs.statSync(dist).size },
+    }
   } finally {
     fs.rmSync(root, { recursive: true, force: true })
   }

@@ -39086,7 +39086,10 @@ const MUTATING = [
     { match: (a) => is(a, 'volumes', 'create'), describe: (a) => `created volume ${a[2]}` },
     { match: (a) => is(a, 'secrets', 'import'), describe: () => 'staged secrets' },
     { match: (a) => is(a, 'secrets', 'set'), describe: () => 'set secrets' },
-    { match: (a) => is(a, 'secrets', 'unset'), describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}` },
+    {
+        match: (a) => is(a, 'secrets', 'unset'),
+        describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}`,
+    },
     { match: (a) => is(a, 'secrets', 'deploy'), describe: () => 'deployed staged secrets' },
     { match: (a) => a[0] === 'deploy', describe: (a) => (a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release') },
     { match: (a) => isMachine(a, 'start'), describe: (a) => `started machine ${a[2]}` },
@@ -39095,7 +39098,10 @@ const MUTATING = [
     { match: (a) => isMachine(a, 'update'), describe: (a) => `updated machine ${a[2]}` },
     { match: (a) => isMachine(a, 'destroy'), describe: (a) => `destroyed machine ${a[2]}` },
     { match: (a) => is(a, 'ips', 'release'), describe: (a) => `released IP ${a[2]}` },
-    { match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''), describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address` },
+    {
+        match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''),
+        describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
+    },
     { match: (a) => is(a, 'ssh', 'console'), describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}` },
 ];
 function is(args, group, verb) {
@@ -39162,7 +39168,12 @@ function isTransientText(text) {
 function extractFlyError(stderr) {
     const lines = stderr.split(/\r?\n/);
     const at = lines.findIndex((l) => /^Error:?\s/.test(l.trim()) || l.trim() === 'Error:');
-    const text = at >= 0 ? lines.slice(at).join('\n') : lines.filter((l) => l.trim()).slice(-5).join('\n');
+    const text = at >= 0
+        ? lines.slice(at).join('\n')
+        : lines
+            .filter((l) => l.trim())
+            .slice(-5)
+            .join('\n');
     return text.replace(/^\s*Error:?\s*/, '').trim();
 }
 /** Quote argv for display only; nothing is ever run through a shell. */
@@ -39387,7 +39398,10 @@ function endWhenAsked(child, opts, cancels) {
     };
 }
 function firstLine(text) {
-    return text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? 'no error text';
+    return (text
+        .split(/\r?\n/)
+        .find((l) => l.trim())
+        ?.trim() ?? 'no error text');
 }
 /** Wait, or stop early when a signal aborts; true when aborted. */
 function sleepUnlessAborted(ms, signals) {
@@ -49005,13 +49019,34 @@ const GATE = 'changes how flyctl waits for the release, which the health gate re
 const SCOPE = 'deploys only part of the app or only part of the work, so the health gate would judge a release that did not happen';
 const DEPLOY_FLAGS = {
     // Build and transport: allowed.
-    'remote-only': deploy_args_ok('bool'), 'local-only': deploy_args_ok('bool'), push: deploy_args_ok('bool'), wg: deploy_args_ok('bool'),
-    'https-failover': deploy_args_ok('bool'), 'http-failover': deploy_args_ok('bool'), depot: deploy_args_ok('optional'), 'depot-scope': deploy_args_ok('value'),
-    nixpacks: deploy_args_ok('bool'), buildkit: deploy_args_ok('bool'), 'buildkit-addr': deploy_args_ok('value'), 'buildkit-image': deploy_args_ok('value'),
-    'buildpacks-docker-host': deploy_args_ok('value'), 'buildpacks-volume': deploy_args_ok('value'), 'recreate-builder': deploy_args_ok('bool'),
-    'no-cache': deploy_args_ok('bool'), 'build-target': deploy_args_ok('value'), 'build-context-warn-size': deploy_args_ok('value'), ignorefile: deploy_args_ok('value'),
-    'image-label': deploy_args_ok('value'), label: deploy_args_ok('value'), compression: deploy_args_ok('value'), 'compression-level': deploy_args_ok('value'),
-    'builder-pool': deploy_args_ok('optional'), now: deploy_args_ok('bool'), yes: deploy_args_ok('bool', 'y'), 'auto-confirm': deploy_args_ok('bool'), verbose: deploy_args_ok('bool'),
+    'remote-only': deploy_args_ok('bool'),
+    'local-only': deploy_args_ok('bool'),
+    push: deploy_args_ok('bool'),
+    wg: deploy_args_ok('bool'),
+    'https-failover': deploy_args_ok('bool'),
+    'http-failover': deploy_args_ok('bool'),
+    depot: deploy_args_ok('optional'),
+    'depot-scope': deploy_args_ok('value'),
+    nixpacks: deploy_args_ok('bool'),
+    buildkit: deploy_args_ok('bool'),
+    'buildkit-addr': deploy_args_ok('value'),
+    'buildkit-image': deploy_args_ok('value'),
+    'buildpacks-docker-host': deploy_args_ok('value'),
+    'buildpacks-volume': deploy_args_ok('value'),
+    'recreate-builder': deploy_args_ok('bool'),
+    'no-cache': deploy_args_ok('bool'),
+    'build-target': deploy_args_ok('value'),
+    'build-context-warn-size': deploy_args_ok('value'),
+    ignorefile: deploy_args_ok('value'),
+    'image-label': deploy_args_ok('value'),
+    label: deploy_args_ok('value'),
+    compression: deploy_args_ok('value'),
+    'compression-level': deploy_args_ok('value'),
+    'builder-pool': deploy_args_ok('optional'),
+    now: deploy_args_ok('bool'),
+    yes: deploy_args_ok('bool', 'y'),
+    'auto-confirm': deploy_args_ok('bool'),
+    verbose: deploy_args_ok('bool'),
     // Not build or transport, but the one deliberate override the README documents (--ha=false is the default).
     ha: deploy_args_ok('bool'),
     // What the inputs decide.
@@ -49025,17 +49060,47 @@ const DEPLOY_FLAGS = {
     strategy: no('value', 'chooses the strategy, which `strategy` decides'),
     'no-public-ips': no('bool', 'changes public IPs, which `private` decides'),
     flycast: no('bool', 'allocates IPs, which `private` decides'),
-    'vm-size': no('value', SIZE), 'vm-cpus': no('value', SIZE), cpus: no('value', SIZE), 'vm-cpu-kind': no('value', SIZE),
-    'vm-cpukind': no('value', SIZE), 'vm-memory': no('value', SIZE), memory: no('value', SIZE), 'vm-max-memory': no('value', SIZE),
-    'vm-gpus': no('value', SIZE), 'vm-gpu-kind': no('value', SIZE), 'vm-gpukind': no('value', SIZE), 'host-dedication-id': no('value', SIZE),
-    env: no('value', ENVIRONMENT, 'e'), 'file-local': no('value', ENVIRONMENT), 'file-literal': no('value', ENVIRONMENT), 'file-secret': no('value', ENVIRONMENT),
-    'primary-region': no('value', REGION), regions: no('value', REGION), 'only-regions': no('value', REGION), 'exclude-regions': no('value', REGION),
+    'vm-size': no('value', SIZE),
+    'vm-cpus': no('value', SIZE),
+    cpus: no('value', SIZE),
+    'vm-cpu-kind': no('value', SIZE),
+    'vm-cpukind': no('value', SIZE),
+    'vm-memory': no('value', SIZE),
+    memory: no('value', SIZE),
+    'vm-max-memory': no('value', SIZE),
+    'vm-gpus': no('value', SIZE),
+    'vm-gpu-kind': no('value', SIZE),
+    'vm-gpukind': no('value', SIZE),
+    'host-dedication-id': no('value', SIZE),
+    env: no('value', ENVIRONMENT, 'e'),
+    'file-local': no('value', ENVIRONMENT),
+    'file-literal': no('value', ENVIRONMENT),
+    'file-secret': no('value', ENVIRONMENT),
+    'primary-region': no('value', REGION),
+    regions: no('value', REGION),
+    'only-regions': no('value', REGION),
+    'exclude-regions': no('value', REGION),
     'volume-initial-size': no('value', 'sizes the volume, which `volume-size` decides'),
-    detach: no('bool', GATE), 'wait-timeout': no('value', GATE), 'smoke-checks': no('bool', GATE), 'release-command-timeout': no('value', GATE),
-    'lease-timeout': no('value', GATE), 'deploy-retries': no('value', GATE), 'dns-checks': no('bool', GATE), 'max-unavailable': no('value', GATE),
-    'max-concurrent': no('value', GATE), 'immediate-max-concurrent': no('value', GATE), 'force-machines': no('bool', GATE), signal: no('value', GATE, 's'),
-    'build-only': no('bool', SCOPE), 'update-only': no('bool', SCOPE), 'only-machines': no('value', SCOPE), 'exclude-machines': no('value', SCOPE),
-    'process-groups': no('value', SCOPE), 'skip-release-command': no('bool', SCOPE), 'export-manifest': no('value', SCOPE), 'from-manifest': no('value', SCOPE),
+    detach: no('bool', GATE),
+    'wait-timeout': no('value', GATE),
+    'smoke-checks': no('bool', GATE),
+    'release-command-timeout': no('value', GATE),
+    'lease-timeout': no('value', GATE),
+    'deploy-retries': no('value', GATE),
+    'dns-checks': no('bool', GATE),
+    'max-unavailable': no('value', GATE),
+    'max-concurrent': no('value', GATE),
+    'immediate-max-concurrent': no('value', GATE),
+    'force-machines': no('bool', GATE),
+    signal: no('value', GATE, 's'),
+    'build-only': no('bool', SCOPE),
+    'update-only': no('bool', SCOPE),
+    'only-machines': no('value', SCOPE),
+    'exclude-machines': no('value', SCOPE),
+    'process-groups': no('value', SCOPE),
+    'skip-release-command': no('bool', SCOPE),
+    'export-manifest': no('value', SCOPE),
+    'from-manifest': no('value', SCOPE),
     debug: no('bool', 'logs every API request flyctl makes'),
 };
 const BY_SHORT = new Map(Object.entries(DEPLOY_FLAGS).flatMap(([name, f]) => (f.short ? [[f.short, name]] : [])));
@@ -49050,7 +49115,11 @@ function parseDeployArgs(argv) {
             problems.push(...argv.slice(i + 1).map(deploy_args_positional));
             break;
         }
-        const read = word.startsWith('--') ? readLong(word, argv[i + 1]) : word.startsWith('-') && word !== '-' ? readShorts(word, argv[i + 1]) : { problem: deploy_args_positional(word) };
+        const read = word.startsWith('--')
+            ? readLong(word, argv[i + 1])
+            : word.startsWith('-') && word !== '-'
+                ? readShorts(word, argv[i + 1])
+                : { problem: deploy_args_positional(word) };
         if ('problem' in read) {
             problems.push(read.problem);
             continue;
@@ -49206,13 +49275,19 @@ function envProblems(env, view) {
 function buildArgProblems(args, view) {
     return args.flatMap(([name, value]) => {
         const holder = secretWithValue(value, view);
-        return holder ? [`"${name}" holds the value of the secret ${holder}, and build arguments go onto flyctl's command line and into the image's history. Fix: remove it; read secrets at run time, not at build time`] : [];
+        return holder
+            ? [
+                `"${name}" holds the value of the secret ${holder}, and build arguments go onto flyctl's command line and into the image's history. Fix: remove it; read secrets at run time, not at build time`,
+            ]
+            : [];
     });
 }
 /** Words of an argv input that contain a secret's value. */
 function argvSecretProblems(words, view) {
     const values = [...view.secrets.entries(), ['`api-token`', view.apiToken]].filter(([, v]) => v.length >= 4);
-    return values.filter(([, v]) => words.some((w) => w.includes(v))).map(([name]) => `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`);
+    return values
+        .filter(([, v]) => words.some((w) => w.includes(v)))
+        .map(([name]) => `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`);
 }
 
 ;// CONCATENATED MODULE: ./src/preview-inputs.ts
@@ -49289,7 +49364,7 @@ function readModeInputs(ctx, problem) {
         return result;
     result.repository = ctx.env.GITHUB_REPOSITORY || undefined;
     if (mode === 'cleanup-previews' && !githubToken) {
-        problem('github-token', '`cleanup-previews` reads each pull request\'s state from the GitHub API: set `github-token: ${{ github.token }}` (the workflow needs `permissions: pull-requests: read`)');
+        problem('github-token', "`cleanup-previews` reads each pull request's state from the GitHub API: set `github-token: ${{ github.token }}` (the workflow needs `permissions: pull-requests: read`)");
     }
     if (mode === 'cleanup-previews' && !result.repository)
         problem('mode', '`cleanup-previews` needs GITHUB_REPOSITORY (owner/repo); run it in a GitHub Actions job');
@@ -49749,7 +49824,10 @@ function splitList(text) {
 }
 /** `*` any run of characters, `?` one; whole-name match, case-sensitive like env names. */
 function globToRegExp(glob) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${body}$`);
 }
 function makeReader(ctx, problems) {
@@ -49855,7 +49933,7 @@ function readSecretInputs(r) {
 function readAppInput(r, { apiToken, modes }) {
     const { raw, problem } = r;
     if (apiToken === '') {
-        problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env');
+        problem('api-token', "no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step's env");
     }
     else if (/[\r\n]/.test(apiToken)) {
         problem('api-token', 'the token spans several lines; paste it as one line (`fly tokens create deploy` prints one)');
@@ -49887,12 +49965,12 @@ function existingFile({ raw, problem }, workingDirectory, name, hint) {
 function readSourceInputs(r, workingDirectory, view) {
     const { raw, problem } = r;
     const file = (name, hint) => existingFile(r, workingDirectory, name, hint);
-    const config = file('config', 'give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide\'s defaults');
+    const config = file('config', "give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide's defaults");
     const gatewayConfig = file('gateway-config', 'give the path of your openclaw.json relative to `working-directory`');
     const image = r.parse('image', patterns.image);
     const dockerfileGiven = raw('dockerfile');
     const dockerfile = dockerfileGiven
-        ? file('dockerfile', 'give the Dockerfile\'s path relative to `working-directory`, or set `image` instead') ?? ''
+        ? (file('dockerfile', "give the Dockerfile's path relative to `working-directory`, or set `image` instead") ?? '')
         : external_node_path_namespaceObject.join(workingDirectory, 'Dockerfile');
     if (image && dockerfileGiven)
         problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both');
@@ -49937,7 +50015,10 @@ function readMachineInputs(r) {
     const memoryMb = r.parse('memory', memoryInput);
     const machineMemoryMb = r.parse('machine-memory', memoryInput);
     const sharedCpu = (vmSize ?? 'shared-cpu-2x').startsWith('shared-');
-    for (const [name, mb] of [['memory', memoryMb], ['machine-memory', machineMemoryMb]]) {
+    for (const [name, mb] of [
+        ['memory', memoryMb],
+        ['machine-memory', machineMemoryMb],
+    ]) {
         if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
             r.problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`);
         }
@@ -50040,7 +50121,8 @@ function readSecretsJson(ctx, raw, problem, view, selection, prefix) {
     for (const [name, value] of entries) {
         // `<prefix><NAME>` is synced as `<NAME>` whatever secrets-include says: the prefix is the opt-in.
         const synced = syncedName(name, prefix, () => true) ?? name;
-        const why = (synced !== name ? neverSynced(name, value, view.apiToken) : undefined) ?? dropReason(synced, value, synced !== name ? [/^/] : view.include, view.apiToken);
+        const why = (synced !== name ? neverSynced(name, value, view.apiToken) : undefined) ??
+            dropReason(synced, value, synced !== name ? [/^/] : view.include, view.apiToken);
         if (why) {
             dropped.push({ name, why });
             continue;
@@ -51701,10 +51783,11 @@ const MachineSchema = looseObject({
         request: unknown().optional(),
     }))
         .nullish(),
-    checks: array(looseObject({ name: schemas_string(), status: schemas_string(), output: schemas_string().optional().default('') }))
-        .nullish(),
+    checks: array(looseObject({ name: schemas_string(), status: schemas_string(), output: schemas_string().optional().default('') })).nullish(),
 });
-const MachineListSchema = array(MachineSchema).nullable().transform((v) => v ?? []);
+const MachineListSchema = array(MachineSchema)
+    .nullable()
+    .transform((v) => v ?? []);
 /** `secrets list --json`: name/digest/status since 0.4.7; older releases used other casings. */
 const SecretListSchema = array(looseObject({
     name: schemas_string().optional(),
@@ -51724,14 +51807,18 @@ const VolumeSchema = looseObject({
     region: schemas_string().optional().default(''),
     attached_machine_id: schemas_string().nullish(),
 });
-const VolumeListSchema = array(VolumeSchema).nullable().transform((v) => v ?? []);
+const VolumeListSchema = array(VolumeSchema)
+    .nullable()
+    .transform((v) => v ?? []);
 const IpSchema = looseObject({
     ID: schemas_string().optional(),
     Address: schemas_string(),
     Type: schemas_string(),
     Region: schemas_string().optional().default(''),
 });
-const IpListSchema = array(IpSchema).nullable().transform((v) => v ?? []);
+const IpListSchema = array(IpSchema)
+    .nullable()
+    .transform((v) => v ?? []);
 const ReleaseSchema = looseObject({
     ID: schemas_string().optional(),
     Version: schemas_number(),
@@ -51743,7 +51830,9 @@ const ReleaseSchema = looseObject({
     CreatedAt: schemas_string().optional(),
     ImageRef: schemas_string().optional().default(''),
 });
-const ReleaseListSchema = array(ReleaseSchema).nullable().transform((v) => v ?? []);
+const ReleaseListSchema = array(ReleaseSchema)
+    .nullable()
+    .transform((v) => v ?? []);
 const AppSchema = looseObject({
     ID: schemas_string().optional(),
     Name: schemas_string(),
@@ -51752,7 +51841,9 @@ const AppSchema = looseObject({
     Hostname: schemas_string().optional(),
     Deployed: schemas_boolean().optional(),
 });
-const AppListSchema = array(AppSchema).nullable().transform((v) => v ?? []);
+const AppListSchema = array(AppSchema)
+    .nullable()
+    .transform((v) => v ?? []);
 
 ;// CONCATENATED MODULE: ./src/health/log-stream.ts
 /**
@@ -51901,7 +51992,10 @@ function classify(message, provider = 'app') {
     }
     const suppressed = SUPPRESSED.exec(message);
     if (suppressed) {
-        const channels = suppressed[1].split(/[,\s]+/).map((c) => c.trim().toLowerCase()).filter(Boolean);
+        const channels = suppressed[1]
+            .split(/[,\s]+/)
+            .map((c) => c.trim().toLowerCase())
+            .filter(Boolean);
         return [{ kind: 'channels-suppressed', channels }];
     }
     if (GATEWAY_STOPPING.test(message))
@@ -51954,11 +52048,7 @@ function parseAddresses(list) {
 }
 function isLoopbackHost(host) {
     const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    return (h === 'localhost' ||
-        /^127\.\d+\.\d+\.\d+$/.test(h) ||
-        h === '::1' ||
-        h === '0:0:0:0:0:0:0:1' ||
-        /^::ffff:127\./.test(h));
+    return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
 }
 
 ;// CONCATENATED MODULE: ./src/machine-sizes.ts
@@ -52213,7 +52303,11 @@ class VerdictEngine {
                 return this.unhealthy('wrong-port', nowMs, track, `the gateway listens on ${shown}, but internal_port is ${configuredPort}`);
         }
         const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1);
-        if (originsPort && originsPort.signal.kind === 'origins-port' && command.port === undefined && track.envPort === undefined && originsPort.signal.port !== configuredPort) {
+        if (originsPort &&
+            originsPort.signal.kind === 'origins-port' &&
+            command.port === undefined &&
+            track.envPort === undefined &&
+            originsPort.signal.port !== configuredPort) {
             return this.unhealthy('wrong-port', nowMs, track, `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`);
         }
         const ready = runSignals.find((s) => s.signal.kind === 'ready');
@@ -52253,7 +52347,11 @@ class VerdictEngine {
             return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs));
         });
         if (crash && nowMs - crash.receivedAtMs >= grace) {
-            const how = crash.signal.kind === 'exit' ? (crash.signal.code !== undefined ? `exit code ${crash.signal.code}` : `signal ${crash.signal.signal}`) : 'restarts exhausted';
+            const how = crash.signal.kind === 'exit'
+                ? crash.signal.code !== undefined
+                    ? `exit code ${crash.signal.code}`
+                    : `signal ${crash.signal.signal}`
+                : 'restarts exhausted';
             return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`);
         }
         const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor);
@@ -52264,7 +52362,11 @@ class VerdictEngine {
         if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
             return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)');
         }
-        if (track.state && STOPPED_STATES.has(track.state) && !this.awaitingStart(track) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+        if (track.state &&
+            STOPPED_STATES.has(track.state) &&
+            !this.awaitingStart(track) &&
+            track.stateSinceMs !== undefined &&
+            nowMs - track.stateSinceMs >= grace) {
             return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`);
         }
         return undefined;
@@ -52304,7 +52406,10 @@ class VerdictEngine {
             return { ready: false, missing: 'ready, but no non-loopback bind warning yet' };
         const port = this.portEvidence(track);
         if (!port)
-            return { ready: false, missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)` };
+            return {
+                ready: false,
+                missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)`,
+            };
         return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` };
     }
     portEvidence(track) {
@@ -52496,7 +52601,7 @@ function fixFor(cause, ctx) {
         case 'timeout':
             return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.';
         case 'health-url':
-            return 'The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app\'s public IPs (a private app has none).';
+            return "The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app's public IPs (a private app has none).";
     }
 }
 
@@ -52553,7 +52658,9 @@ function releaseMachines(machines, version) {
         return { ids: app.map((m) => m.id) };
     return {
         ids: [],
-        note: app.length > 0 ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}` : 'the app has no app machines',
+        note: app.length > 0
+            ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}`
+            : 'the app has no app machines',
     };
 }
 async function gateRelease(o) {
@@ -52581,7 +52688,16 @@ async function gateRelease(o) {
         const selected = releaseMachines(machines, version);
         if (selected.note)
             log(`health: ${selected.note}`);
-        const engine = new VerdictEngine({ machineIds: selected.ids, port: o.port, bind: o.bind, channels: o.channels, notBeforeMs: o.notBeforeMs, deadlineMs, bindWarningGraceMs: o.bindWarningGraceMs, exitGraceMs: o.exitGraceMs });
+        const engine = new VerdictEngine({
+            machineIds: selected.ids,
+            port: o.port,
+            bind: o.bind,
+            channels: o.channels,
+            notBeforeMs: o.notBeforeMs,
+            deadlineMs,
+            bindWarningGraceMs: o.bindWarningGraceMs,
+            exitGraceMs: o.exitGraceMs,
+        });
         engine.observeMachines(machines, now());
         if (selected.ids.length === 0) {
             stop.abort();
@@ -52659,7 +52775,11 @@ async function judge(o, engine, j) {
             if (j.stop.signal.aborted)
                 break;
             try {
-                lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal: j.stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+                lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, {
+                    signal: j.stop.signal,
+                    timeoutMs: 60_000,
+                    retry: { safe: 'reading' },
+                });
                 engine.observeMachines(lastList, j.now());
                 check();
             }
@@ -52715,7 +52835,14 @@ function newestReleaseAbove(machines, after) {
     return versions.length > 0 ? Math.max(...versions) : undefined;
 }
 function noMachinesVerdict(atMs, detail) {
-    return { health: 'unhealthy', cause: 'no-machines', atMs, detail, fix: 'Check `fly status` and the deploy output above: the release reached no machine.', lastLines: [] };
+    return {
+        health: 'unhealthy',
+        cause: 'no-machines',
+        atMs,
+        detail,
+        fix: 'Check `fly status` and the deploy output above: the release reached no machine.',
+        lastLines: [],
+    };
 }
 /** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
 function progressLine(engine, machines, ids, leftMs) {
@@ -52741,7 +52868,12 @@ async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
         const began = Date.now();
         let result;
         try {
-            result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true, retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' } });
+            result = await flyctl.run(['logs', '-a', app], {
+                onLine,
+                signal,
+                allowFailure: true,
+                retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' },
+            });
         }
         catch (err) {
             if (signal.aborted)
@@ -52842,7 +52974,12 @@ async function repairStaleLock(o) {
     const machineArgs = ['-a', o.app];
     if (o.machineState && o.machineState !== 'started') {
         log(`health: starting machine ${o.machineId} to reach it over ssh`);
-        await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], { allowFailure: true, signal: o.signal, timeoutMs: 120_000, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
+        await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], {
+            allowFailure: true,
+            signal: o.signal,
+            timeoutMs: 120_000,
+            retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+        });
     }
     const attempts = o.sshAttempts ?? 3;
     let removed;
@@ -52872,7 +53009,11 @@ async function repairStaleLock(o) {
     }
     log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`);
     const restartedAtMs = Date.now();
-    await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], { signal: o.signal, timeoutMs: 300_000, retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' } });
+    await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], {
+        signal: o.signal,
+        timeoutMs: 300_000,
+        retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' },
+    });
     return { removed, restartedAtMs };
 }
 
@@ -52904,7 +53045,11 @@ function previousRelease(releases, failed) {
     return { release: different };
 }
 async function rollBack(o) {
-    const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, { signal: o.signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+    const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, {
+        signal: o.signal,
+        timeoutMs: 60_000,
+        retry: { safe: 'reading' },
+    });
     const target = previousRelease(releases, o.failed);
     if (!target.release)
         return { rolledBack: false, reason: target.reason };
@@ -52924,7 +53069,13 @@ async function runHealthGate(ctx) {
     const summary = [];
     const redact = (text) => ctx.flyctl.redact(text);
     if (ctx.plan.healthTimeoutSec <= 0) {
-        return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] };
+        return {
+            health: 'skipped',
+            message: 'health-timeout is 0: the health gate was skipped',
+            rolledBack: false,
+            lockRepaired: false,
+            summary: ['Health gate skipped (health-timeout: 0).'],
+        };
     }
     const gate = (release, notBeforeMs) => gateWithProbe(ctx, release.version, notBeforeMs);
     const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
@@ -53003,7 +53154,9 @@ async function repairStaleLockOnce(ctx, result, summary, gate) {
             log: ctx.log ?? (() => { }),
             signal: ctx.signal,
         });
-        summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`);
+        summary.push(repair.removed.length > 0
+            ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.`
+            : `No lock file was left on ${result.machineId}; restarted it.`);
         return { result: await gate(ctx.release, repair.restartedAtMs), lockRepaired: true };
     }
     catch (err) {
@@ -53338,7 +53491,11 @@ async function startStoppedMachines(ctx, baseline) {
     const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended');
     for (const m of stopped) {
         ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`);
-        await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, change: `started machine ${m.id}, which the deploy left ${m.state}`, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } });
+        await flyctl.run(['machine', 'start', m.id, '--app', plan.app], {
+            echo: true,
+            change: `started machine ${m.id}, which the deploy left ${m.state}`,
+            retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+        });
     }
     return stopped.map((m) => m.id);
 }
@@ -53478,7 +53635,9 @@ async function ensure(ctx, target) {
         volumeSizeGb: plan.volumeSizeGb,
     };
     const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app));
-    const volumes = appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } }) : undefined;
+    const volumes = appExists && wants.volume !== undefined
+        ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
+        : undefined;
     const ensurePlan = planEnsure(appExists, volumes, wants);
     for (const v of ensurePlan.elsewhere) {
         log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`);
@@ -53501,7 +53660,9 @@ async function ensure(ctx, target) {
     }
     if (createVolume && wants.volume !== undefined) {
         // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
-        await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), { retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' } });
+        await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), {
+            retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' },
+        });
         log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`);
     }
     return { ...ensurePlan, appExists: true, created, dryRun: false };
@@ -53514,7 +53675,9 @@ async function createApp(ctx, wants) {
     const { flyctl, plan, log } = ctx;
     try {
         // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
-        await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } });
+        await flyctl.run(appCreateArgs(wants), {
+            retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' },
+        });
         log.info(`Created app ${plan.app} in org ${plan.org}`);
         return false;
     }
@@ -53591,12 +53754,18 @@ async function harden(ctx, options = { appExists: true }) {
         return { changes: planned, final: before, dryRun: true, skipped: false };
     const changes = [];
     for (const ip of ipPlan.release) {
-        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { change: `released ${ip.Type} ${ip.Address}`, retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } });
+        await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], {
+            change: `released ${ip.Type} ${ip.Address}`,
+            retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' },
+        });
         changes.push({ action: 'released', address: ip.Address, type: ip.Type });
         log.info(`Released ${ip.Type} ${ip.Address}`);
     }
     if (ipPlan.allocatePrivateV6)
-        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { change: 'allocated a private v6 address', retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } });
+        await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], {
+            change: 'allocated a private v6 address',
+            retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' },
+        });
     const after = await list();
     const problem = hardeningProblem(after);
     if (problem) {
@@ -53671,7 +53840,9 @@ async function reconcileOverrides(ctx) {
     const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' } });
     const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb });
     for (const d of drift) {
-        await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), { retry: { safe: 'idempotent', why: 'setting the same command and memory again leaves the same config (at most one more restart)' } });
+        await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), {
+            retry: { safe: 'idempotent', why: 'setting the same command and memory again leaves the same config (at most one more restart)' },
+        });
         log.info(`Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`);
     }
     const checked = machines.filter((m) => isAppMachine(m) && !overrides_GONE.has(m.state)).length;
@@ -53770,7 +53941,9 @@ function parseToml(text, file) {
     catch (err) {
         // @iarna/toml's TomlError carries 0-based line and col; the first message line is the reason.
         const e = err;
-        const reason = String(e.message ?? err).split('\n')[0]?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML';
+        const reason = String(e.message ?? err)
+            .split('\n')[0]
+            ?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML';
         throw new ConfigFileError(file, typeof e.line === 'number' ? e.line + 1 : undefined, typeof e.col === 'number' ? e.col + 1 : undefined, `invalid TOML: ${reason}`, 'Fix the file so that `fly config validate` accepts it (https://fly.io/docs/reference/configuration/).');
     }
 }
@@ -53900,7 +54073,10 @@ function stringifyToml(table, headerComment) {
         for (const line of headerComment.split('\n'))
             out.push(`# ${line}`.trimEnd());
     writeTable(out, [], table);
-    return out.join('\n').replace(/^\n+/, '').replace(/\n{3,}/g, '\n\n') + '\n';
+    return (out
+        .join('\n')
+        .replace(/^\n+/, '')
+        .replace(/\n{3,}/g, '\n\n') + '\n');
 }
 function writeTable(out, path, table) {
     const scalars = [];
@@ -56714,7 +56890,9 @@ function releaseLevel(rule, release) {
 }
 /** How a message says which release was judged. */
 function describeRelease(release) {
-    return release ? `gateway release ${release.version} (from ${release.source})` : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
+    return release
+        ? `gateway release ${release.version} (from ${release.source})`
+        : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
 }
 
 ;// CONCATENATED MODULE: ./src/gateway-config.ts
@@ -56743,7 +56921,9 @@ function parseGatewayConfig(source) {
     }
     catch (err) {
         const e = err;
-        throw new ConfigFileError(source.sourcePath, e.lineNumber, e.columnNumber, `invalid JSON5: ${String(e.message ?? err).replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '')}`, 'Fix the syntax (JSON5 allows comments and trailing commas); the gateway refuses a config it cannot parse and exits 78.');
+        throw new ConfigFileError(source.sourcePath, e.lineNumber, e.columnNumber, `invalid JSON5: ${String(e.message ?? err)
+            .replace(/^JSON5: /, '')
+            .replace(/ at \d+:\d+$/, '')}`, 'Fix the syntax (JSON5 allows comments and trailing commas); the gateway refuses a config it cannot parse and exits 78.');
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
         throw new ConfigFileError(source.sourcePath, 1, 1, 'an openclaw.json must hold one object', 'Write the config as `{ gateway: { ... }, ... }`.');
@@ -56807,12 +56987,14 @@ function keyName(name) {
 }
 const CONFIG_BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'];
 const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy'];
-function checkGatewayConfig(config, ctx) {
-    const findings = [];
+/** The bind the gateway ends up with: the command's, else the config's, else loopback. */
+function effectiveBindOf(config, ctx) {
+    return ctx.commandBind ?? (typeof config.settings.bind === 'string' ? config.settings.bind : 'loopback');
+}
+/** gateway.mode must be "local" unless the command allows an unconfigured start. */
+const modeRule = (config, ctx, r) => {
     const s = config.settings;
-    const at = (path) => ({ file: config.sourcePath, line: config.lineOf(path) });
-    const error = (rule, path, message) => findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) });
-    const warning = (rule, path, message) => findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) });
+    const { error, warning } = r;
     // "Gateway start blocked: set gateway.mode=local (current: ...) or pass --allow-unconfigured."
     if (s.mode !== 'local') {
         const current = s.mode === undefined ? 'missing' : JSON.stringify(s.mode);
@@ -56822,6 +57004,11 @@ function checkGatewayConfig(config, ctx) {
         else if (s.mode !== undefined)
             warning('gateway-mode', 'gateway.mode', `${text} (--allow-unconfigured lets it start anyway.)`);
     }
+};
+/** gateway.bind: a mode the schema accepts, agreeing with the command's --bind. */
+const bindRule = (config, ctx, r) => {
+    const s = config.settings;
+    const { error, warning } = r;
     if (s.bind !== undefined && (typeof s.bind !== 'string' || !CONFIG_BIND_MODES.includes(s.bind))) {
         error('gateway-bind', 'gateway.bind', `gateway.bind is ${JSON.stringify(s.bind)}; the gateway's schema accepts ${CONFIG_BIND_MODES.join(', ')} and exits 78 otherwise. Fix: use "lan" (the guide's bind for Fly).`);
     }
@@ -56831,13 +57018,23 @@ function checkGatewayConfig(config, ctx) {
     if (s.bind === 'custom' && (typeof s.customBindHost !== 'string' || s.customBindHost.trim() === '')) {
         error('gateway-bind', 'gateway.bind', 'gateway.bind is "custom" without gateway.customBindHost. Fix: set gateway.customBindHost, or use bind "lan".');
     }
+};
+/** gateway.port: a port, agreeing with the command's --port. */
+const portRule = (config, ctx, r) => {
+    const s = config.settings;
+    const { error, warning } = r;
     if (s.port !== undefined && !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
         error('gateway-port', 'gateway.port', `gateway.port is ${JSON.stringify(s.port)}; it must be an integer port (1-65535). Fix: remove it (the command's --port wins) or set the gateway port.`);
     }
     else if (typeof s.port === 'number' && ctx.commandPort !== undefined && s.port !== ctx.commandPort) {
         warning('gateway-port', 'gateway.port', `gateway.port is ${s.port} but the command passes --port ${ctx.commandPort}, which wins (precedence: --port, OPENCLAW_GATEWAY_PORT, config). Fix: make them agree.`);
     }
-    const effectiveBind = ctx.commandBind ?? (typeof s.bind === 'string' ? s.bind : 'loopback');
+};
+/** gateway.auth.mode: known, and with what each mode needs. */
+const authModeRule = (config, ctx, r) => {
+    const s = config.settings;
+    const { error } = r;
+    const effectiveBind = effectiveBindOf(config, ctx);
     const nonLoopback = effectiveBind !== 'loopback';
     if (s.authMode !== undefined && (typeof s.authMode !== 'string' || !AUTH_MODES.includes(s.authMode))) {
         error('gateway-auth', 'gateway.auth.mode', `gateway.auth.mode is ${JSON.stringify(s.authMode)}; expected one of ${AUTH_MODES.join(', ')}. Fix: use "token" with OPENCLAW_GATEWAY_TOKEN set as a Fly secret.`);
@@ -56851,7 +57048,15 @@ function checkGatewayConfig(config, ctx) {
     if (s.authMode === 'trusted-proxy' && !(Array.isArray(s.trustedProxies) && s.trustedProxies.length > 0)) {
         error('gateway-auth', 'gateway.auth.mode', 'gateway.auth.mode is "trusted-proxy" without gateway.trustedProxies; the gateway refuses to start. Fix: list the proxy addresses in gateway.trustedProxies.');
     }
-    for (const [key, value] of [['token', s.authToken], ['password', s.authPassword]]) {
+};
+/** gateway.auth.token/password: a ${SECRET} that exists, never a value written in the file. */
+const authValueRule = (config, ctx, r) => {
+    const s = config.settings;
+    const { error, warning } = r;
+    for (const [key, value] of [
+        ['token', s.authToken],
+        ['password', s.authPassword],
+    ]) {
         const reference = typeof value === 'string' ? /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(value.trim()) : null;
         if (reference) {
             if (!ctx.knownNames.has(reference[1])) {
@@ -56862,6 +57067,12 @@ function checkGatewayConfig(config, ctx) {
             warning('gateway-auth', `gateway.auth.${key}`, `gateway.auth.${key} is written in ${config.sourcePath}, so anyone who can read the repository can use the gateway. Fix (the guide: prefer environment variables for tokens): remove it and set OPENCLAW_GATEWAY_${key.toUpperCase()} as a Fly secret.`);
         }
     }
+};
+/** The Control UI's allowed origins on a public non-loopback bind (release-dependent). */
+const originsRule = (config, ctx, r) => {
+    const s = config.settings;
+    const effectiveBind = effectiveBindOf(config, ctx);
+    const nonLoopback = effectiveBind !== 'loopback';
     // 2026.2.26 - 2026.5 crash on a non-loopback bind without origins (openclaw issue #71823);
     // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
     // the public URL's Control UI would be refused either way: an error only for a release known
@@ -56871,17 +57082,34 @@ function checkGatewayConfig(config, ctx) {
         const rule = RELEASE_RULES['control-ui-origins'];
         const level = releaseLevel(rule, ctx.release);
         const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`;
-        findings.push({
+        r.push({
             level,
             rule: 'control-ui-origins',
             input: 'gateway-config',
-            ...at(config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway'),
+            ...r.at(config.lineOf('gateway.controlUi') ? 'gateway.controlUi' : 'gateway'),
             message: `a public deployment binding ${effectiveBind} has no gateway.controlUi.allowedOrigins; ${describeRelease(ctx.release)}: ${crash} without it ("non-loopback Control UI requires gateway.controlUi.allowedOrigins"), later ones refuse the browser at the public URL. Fix: set \`gateway: { controlUi: { allowedOrigins: ["https://${ctx.app}.fly.dev"] } }\`.`,
         });
     }
+};
+/** The delivered file must not sit under the volume, which would hide it. */
+const pathRule = (config, ctx, r) => {
+    const { error } = r;
     if (ctx.mountDestination && isWithin(config.guestPath, ctx.mountDestination)) {
         error('gateway-config-path', 'gateway', `the delivered config path ${config.guestPath} is inside the volume mounted at ${ctx.mountDestination}, where the volume would hide it. Fix: mount the volume elsewhere (state-dir).`);
     }
+};
+const GATEWAY_RULES = [modeRule, bindRule, portRule, authModeRule, authValueRule, originsRule, pathRule];
+function checkGatewayConfig(config, ctx) {
+    const findings = [];
+    const at = (path) => ({ file: config.sourcePath, line: config.lineOf(path) });
+    const report = {
+        error: (rule, path, message) => findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) }),
+        warning: (rule, path, message) => findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) }),
+        push: (finding) => findings.push(finding),
+        at,
+    };
+    for (const check of GATEWAY_RULES)
+        check(config, ctx, report);
     return findings;
 }
 function isWithin(path, dir) {
@@ -57261,7 +57489,7 @@ function effectiveSettings(config, gateway) {
     const flagBind = flagValue(commandArgv, '--bind');
     const configBind = gateway?.settings.bind;
     const [bind, bindSource] = flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default'];
-    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
+    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []);
     const vm = vmEntries.find(appliesToApp);
     let memoryMb;
     if (vm) {
@@ -57388,7 +57616,7 @@ function displayPath(file, workspace) {
 const preflight_error = (rule, message, where) => [{ level: 'error', rule, message, ...where }];
 /** The app's [[vm]] entry (the first one without processes, or for `app`). */
 function appVm(config) {
-    const entries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []));
+    const entries = ['vm', 'compute', 'computes'].flatMap((k) => isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []);
     return entries.find((e) => !Array.isArray(e.processes) || e.processes.includes('app'));
 }
 const regionRule = ({ result, facts, from }) => {
@@ -57414,7 +57642,9 @@ const memoryRule = ({ result, plan, from }) => {
         problems.push(...preflight_error('memory', `the VM size ${size}: ${memory}`, from(key)));
     const machine = plan.machineMemoryMb === undefined ? undefined : memoryProblem(size, plan.machineMemoryMb);
     if (machine)
-        problems.push(...preflight_error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, { input: 'machine-memory' }));
+        problems.push(...preflight_error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, {
+            input: 'machine-memory',
+        }));
     return problems;
 };
 const dockerfileRule = ({ result, facts, from }) => {
@@ -57558,7 +57788,10 @@ function overview(run) {
         ['Gateway release', run.gatewayRelease ? escapeText(run.gatewayRelease) : undefined],
     ];
     const shown = rows.filter((r) => r[1] !== undefined);
-    return [...table(['', ''], shown.map(([k, v]) => [`**${k}**`, v])), ''];
+    return [
+        ...table(['', ''], shown.map(([k, v]) => [`**${k}**`, v])),
+        '',
+    ];
 }
 function healthSection(run) {
     const out = [];
@@ -57576,12 +57809,26 @@ function changedSection(run) {
     const stopped = run.stages.find((s) => s.status === 'failed');
     const last = run.stages.at(-1);
     const where = stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.';
-    return ['### Where the run stopped', '', where, '', run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '', ...(changes.length ? [...changes, ''] : [])];
+    return [
+        '### Where the run stopped',
+        '',
+        where,
+        '',
+        run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.',
+        '',
+        ...(changes.length ? [...changes, ''] : []),
+    ];
 }
 function machinesSection(run) {
     if (run.machines.length === 0)
         return ['### Machines', '', 'none read', ''];
-    const rows = run.machines.map((m) => [code(m.id), escapeText(m.region), escapeText(m.state), m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`, m.command ? code(m.command) : '—']);
+    const rows = run.machines.map((m) => [
+        code(m.id),
+        escapeText(m.region),
+        escapeText(m.state),
+        m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
+        m.command ? code(m.command) : '—',
+    ]);
     return ['### Machines', '', ...table(['ID', 'Region', 'State', 'Memory', 'Command'], rows), ''];
 }
 function secretsSection(run) {
@@ -57590,7 +57837,9 @@ function secretsSection(run) {
 }
 function overridesSection(run) {
     if (run.overrides.length === 0) {
-        const wanted = run.overridesWanted.length ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards` : 'none asked for';
+        const wanted = run.overridesWanted.length
+            ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
+            : 'none asked for';
         return ['### Overrides applied', '', wanted, ''];
     }
     const rows = run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`]);
@@ -57606,7 +57855,7 @@ function stagesSection(run) {
     return ['### Stages', '', ...table(['Stage', 'Status', 'Time', 'Note'], rows), ''];
 }
 function dryRunSection(plan) {
-    const list = (items, render = escapeText) => items.length ? items.map(render).join(', ') : 'none';
+    const list = (items, render = escapeText) => (items.length ? items.map(render).join(', ') : 'none');
     return [
         '### Plan',
         '',
@@ -57844,11 +58093,17 @@ async function syncSecrets(ctx, options) {
         return result;
     // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
     if (synced.length > 0) {
-        await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, change: `staged secrets ${synced.join(', ')}`, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } });
+        await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], {
+            stdin,
+            change: `staged secrets ${synced.join(', ')}`,
+            retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' },
+        });
         log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`);
     }
     if (secretsPlan.prune.length > 0) {
-        await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' } });
+        await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], {
+            retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' },
+        });
         log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`);
     }
     return result;
@@ -58035,7 +58290,9 @@ function reportFindings(findings, workspace = process.env.GITHUB_WORKSPACE) {
     }
     const errors = findings.filter((f) => f.level === 'error');
     if (errors.length > 0) {
-        const list = errors.map((f) => `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`).join('\n');
+        const list = errors
+            .map((f) => `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`)
+            .join('\n');
         throw new ValidationError(`The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`, errors);
     }
 }
@@ -58169,13 +58426,24 @@ function stageSecrets(p, flyctl, ensured, survey) {
 }
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
 function deployContext(p, flyctl, { rendered, settings }) {
-    const watchCtx = { flyctl, plan: p.plan, app: p.plan.app, port: settings.port, bind: settings.bind, stateDir: gatewayStateDir(settings), log: info, signal: p.signal };
+    const watchCtx = {
+        flyctl,
+        plan: p.plan,
+        app: p.plan.app,
+        port: settings.port,
+        bind: settings.bind,
+        stateDir: gatewayStateDir(settings),
+        log: info,
+        signal: p.signal,
+    };
     return {
         ...stageContext(p, flyctl),
         signal: p.signal,
         rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
         gatewayPort: settings.port,
-        ...(p.plan.healthTimeoutSec > 0 ? { watch: (baseline, startedAtMs, stop) => watchRollout(watchCtx, baseline, startedAtMs, stop) } : {}),
+        ...(p.plan.healthTimeoutSec > 0
+            ? { watch: (baseline, startedAtMs, stop) => watchRollout(watchCtx, baseline, startedAtMs, stop) }
+            : {}),
     };
 }
 function gatewayStateDir(settings) {
@@ -63435,13 +63703,19 @@ function decideDestroy(name, base, marker, machines) {
     const live = machines.filter((m) => m.state !== 'destroyed' && m.state !== 'destroying');
     const fix = `check it with \`fly machines list -a ${name}\` and destroy it by hand (\`fly apps destroy ${name}\`) if it is yours`;
     if (live.length === 0) {
-        return { kind: 'refuse', reason: `the app ${name} has no machine carrying ${PREVIEW_MARKER_ENV} = "${marker}", so it cannot be shown to be this pull request's preview; nothing was destroyed; ${fix}` };
+        return {
+            kind: 'refuse',
+            reason: `the app ${name} has no machine carrying ${PREVIEW_MARKER_ENV} = "${marker}", so it cannot be shown to be this pull request's preview; nothing was destroyed; ${fix}`,
+        };
     }
     for (const m of live) {
         const found = m.config.env?.[PREVIEW_MARKER_ENV];
         if (found !== marker) {
             const carries = found === undefined ? `no ${PREVIEW_MARKER_ENV}` : `${PREVIEW_MARKER_ENV} = "${found}"`;
-            return { kind: 'refuse', reason: `the app ${name} is not this pull request's preview: machine ${m.id} carries ${carries}, not "${marker}"; nothing was destroyed; ${fix}` };
+            return {
+                kind: 'refuse',
+                reason: `the app ${name} is not this pull request's preview: machine ${m.id} carries ${carries}, not "${marker}"; nothing was destroyed; ${fix}`,
+            };
         }
     }
     return { kind: 'destroy', machines: live.length };
@@ -63566,7 +63840,7 @@ async function destroyIfMarked(ctx, flyctl, name, marker) {
         // Not repeated: after a lost answer the app may be gone, which the next read shows.
         await flyctl.run(['apps', 'destroy', name, '-y'], {
             change: `destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`,
-            retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' }
+            retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' },
         });
     }
     catch (err) {
@@ -63600,7 +63874,10 @@ async function cleanupPreviews(ctx) {
     const destroyed = [];
     const failures = [];
     setOutput('previews-destroyed', '');
-    await ctx.stages.must({ name: 'cleanup', note: (d) => `${d.length} destroyed`, run: async () => {
+    await ctx.stages.must({
+        name: 'cleanup',
+        note: (d) => `${d.length} destroyed`,
+        run: async () => {
             const apps = await flyctl.json(['apps', 'list'], AppListSchema, { retry: READING });
             const candidates = previewCandidates(apps, plan.app);
             record.previewNotes = [`${candidates.length} app(s) named ${plan.app}-pr-<N>`];
@@ -63617,7 +63894,8 @@ async function cleanupPreviews(ctx) {
                 }
             }
             return destroyed;
-        } });
+        },
+    });
     record.heading = `🧹 Cleaned up the previews of <code>${plan.app}</code>: ${destroyed.length ? destroyed.map((d) => `<code>${d}</code>`).join(', ') : 'none'} ${plan.dryRun ? 'would be ' : ''}destroyed`;
     if (failures.length)
         throw new Error(`cleanup-previews could not destroy ${failures.length} preview(s):\n${failures.join('\n')}`);
@@ -63643,7 +63921,9 @@ async function cleanupOne(ctx, flyctl, github, c, repository) {
     const outcome = await destroyIfMarked(ctx, flyctl, c.name, marker);
     if (outcome === 'destroyed')
         await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }));
-    return outcome === 'gone' ? `${c.name}: gone already` : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`;
+    return outcome === 'gone'
+        ? `${c.name}: gone already`
+        : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`;
 }
 /** The one comment of a preview, found again by its hidden marker: updated, else created. Failing is a warning. */
 function commenter(ctx, app, number) {
@@ -63760,6 +64040,9 @@ async function run(deps = defaultDeps) {
     try {
         plan = readPlan(redactor, PINNED_FLYCTL_VERSION);
         stages = new StageRunner(newRunRecord(plan), cancel.signal);
+        stages.record.secretsDropped = plan.secretsDropped ?? [];
+        for (const d of stages.record.secretsDropped)
+            info(`secrets-json: ${d.name} not synced: ${d.why}`);
         const p = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps };
         await runMode(stages, p);
         await stages.finish(redactor);

@@ -129,11 +129,17 @@ async function checkRolledBack(broken: ActionResult, previous: ActionResult, sin
   expect(broken.outputs['rolled-back'] === 'true', `rolled-back=true (got ${broken.outputs['rolled-back']})`)
   expect(broken.outputs.image === previous.outputs.image, `image is run 2's ${previous.outputs.image} (got ${broken.outputs.image})`)
   const machines = machinesOf(state, APP)
-  expect(machines.length > 0 && machines.every((m) => m.state === 'started' && m.image === previous.outputs.image), `every machine is started on run 2's image (${JSON.stringify(machines)})`)
+  expect(
+    machines.length > 0 && machines.every((m) => m.state === 'started' && m.image === previous.outputs.image),
+    `every machine is started on run 2's image (${JSON.stringify(machines)})`,
+  )
   const messages = (await logLinesSince(state, APP, sinceMs)).map((l) => l.message)
   const lastOom = messages.map((m) => /out of memory|OOM/i.test(m)).lastIndexOf(true)
   expect(lastOom >= 0, 'the gateway log shows the out-of-memory crash')
-  expect(messages.slice(lastOom + 1).some((m) => m.includes('[gateway] ready')), 'after the crash, the rolled-back gateway logged [gateway] ready')
+  expect(
+    messages.slice(lastOom + 1).some((m) => m.includes('[gateway] ready')),
+    'after the crash, the rolled-back gateway logged [gateway] ready',
+  )
   return problems
 }
 
@@ -141,7 +147,10 @@ function explainRun3(broken: ActionResult, previous: ActionResult): void {
   say('Why run 3 failed, and the fix')
   // The annotation's cause and fix; its last log lines were shown above.
   const error = broken.stdout.split('\n').find((l) => l.startsWith('::error'))
-  const causeAndFix = (error ?? '').replace(/^::error[^:]*::/, '').split('%0A').filter((l) => !/^\s|^Last log lines/.test(l))
+  const causeAndFix = (error ?? '')
+    .replace(/^::error[^:]*::/, '')
+    .split('%0A')
+    .filter((l) => !/^\s|^Last log lines/.test(l))
   print(`The action's error (the step's annotation):\n${maskLine(unescapeData(causeAndFix.join('\n')) || '(none found)', ALL_SECRETS)}\n\n`)
   print(
     [
@@ -168,11 +177,16 @@ try {
   const second = await runShown('Run 2: a push that rotates ANTHROPIC_API_KEY: staged, applied by the one deploy rollout', secondInputs)
   failed ||= second.exitCode !== 0
   const after = await readCounters(state)
-  say(`Machine restarts during run 2: ${after.machineRestarts - before.machineRestarts} (the guide by hand: one per secret set, one per command update, one per config change)`)
+  say(
+    `Machine restarts during run 2: ${after.machineRestarts - before.machineRestarts} (the guide by hand: one per secret set, one per command update, one per config change)`,
+  )
 
   writeRepository(dirs, DEFAULT_OPENCLAW_VERSION)
   const run3StartedAt = Date.now()
-  const third = await runShown(`Run 3: a push that bumps the Dockerfile to OpenClaw ${DEFAULT_OPENCLAW_VERSION}, which does not fit the ${HEAP_MB} MB heap (expected to fail and roll back)`, secondInputs)
+  const third = await runShown(
+    `Run 3: a push that bumps the Dockerfile to OpenClaw ${DEFAULT_OPENCLAW_VERSION}, which does not fit the ${HEAP_MB} MB heap (expected to fail and roll back)`,
+    secondInputs,
+  )
   explainRun3(third, second)
   const problems = await checkRolledBack(third, second, run3StartedAt)
   for (const p of problems) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)

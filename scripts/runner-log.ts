@@ -50,7 +50,11 @@ export function renderRunnerLine(line: string, state: RunnerLogState): string | 
     state.inGroup = false
     return undefined
   }
-  if (ANNOTATIONS[name]) return message.split('\n').map((l, i) => (i === 0 ? `${indent}${ANNOTATIONS[name]}: ${l}` : `${indent}  ${l}`)).join('\n')
+  if (ANNOTATIONS[name])
+    return message
+      .split('\n')
+      .map((l, i) => (i === 0 ? `${indent}${ANNOTATIONS[name]}: ${l}` : `${indent}  ${l}`))
+      .join('\n')
   if (SILENT.has(name)) return undefined
   return indent + maskLine(line, state.masks)
 }

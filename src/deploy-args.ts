@@ -28,13 +28,34 @@ const SCOPE = 'deploys only part of the app or only part of the work, so the hea
 
 export const DEPLOY_FLAGS: Readonly<Record<string, DeployFlag>> = {
   // Build and transport: allowed.
-  'remote-only': ok('bool'), 'local-only': ok('bool'), push: ok('bool'), wg: ok('bool'),
-  'https-failover': ok('bool'), 'http-failover': ok('bool'), depot: ok('optional'), 'depot-scope': ok('value'),
-  nixpacks: ok('bool'), buildkit: ok('bool'), 'buildkit-addr': ok('value'), 'buildkit-image': ok('value'),
-  'buildpacks-docker-host': ok('value'), 'buildpacks-volume': ok('value'), 'recreate-builder': ok('bool'),
-  'no-cache': ok('bool'), 'build-target': ok('value'), 'build-context-warn-size': ok('value'), ignorefile: ok('value'),
-  'image-label': ok('value'), label: ok('value'), compression: ok('value'), 'compression-level': ok('value'),
-  'builder-pool': ok('optional'), now: ok('bool'), yes: ok('bool', 'y'), 'auto-confirm': ok('bool'), verbose: ok('bool'),
+  'remote-only': ok('bool'),
+  'local-only': ok('bool'),
+  push: ok('bool'),
+  wg: ok('bool'),
+  'https-failover': ok('bool'),
+  'http-failover': ok('bool'),
+  depot: ok('optional'),
+  'depot-scope': ok('value'),
+  nixpacks: ok('bool'),
+  buildkit: ok('bool'),
+  'buildkit-addr': ok('value'),
+  'buildkit-image': ok('value'),
+  'buildpacks-docker-host': ok('value'),
+  'buildpacks-volume': ok('value'),
+  'recreate-builder': ok('bool'),
+  'no-cache': ok('bool'),
+  'build-target': ok('value'),
+  'build-context-warn-size': ok('value'),
+  ignorefile: ok('value'),
+  'image-label': ok('value'),
+  label: ok('value'),
+  compression: ok('value'),
+  'compression-level': ok('value'),
+  'builder-pool': ok('optional'),
+  now: ok('bool'),
+  yes: ok('bool', 'y'),
+  'auto-confirm': ok('bool'),
+  verbose: ok('bool'),
   // Not build or transport, but the one deliberate override the README documents (--ha=false is the default).
   ha: ok('bool'),
   // What the inputs decide.
@@ -48,17 +69,47 @@ export const DEPLOY_FLAGS: Readonly<Record<string, DeployFlag>> = {
   strategy: no('value', 'chooses the strategy, which `strategy` decides'),
   'no-public-ips': no('bool', 'changes public IPs, which `private` decides'),
   flycast: no('bool', 'allocates IPs, which `private` decides'),
-  'vm-size': no('value', SIZE), 'vm-cpus': no('value', SIZE), cpus: no('value', SIZE), 'vm-cpu-kind': no('value', SIZE),
-  'vm-cpukind': no('value', SIZE), 'vm-memory': no('value', SIZE), memory: no('value', SIZE), 'vm-max-memory': no('value', SIZE),
-  'vm-gpus': no('value', SIZE), 'vm-gpu-kind': no('value', SIZE), 'vm-gpukind': no('value', SIZE), 'host-dedication-id': no('value', SIZE),
-  env: no('value', ENVIRONMENT, 'e'), 'file-local': no('value', ENVIRONMENT), 'file-literal': no('value', ENVIRONMENT), 'file-secret': no('value', ENVIRONMENT),
-  'primary-region': no('value', REGION), regions: no('value', REGION), 'only-regions': no('value', REGION), 'exclude-regions': no('value', REGION),
+  'vm-size': no('value', SIZE),
+  'vm-cpus': no('value', SIZE),
+  cpus: no('value', SIZE),
+  'vm-cpu-kind': no('value', SIZE),
+  'vm-cpukind': no('value', SIZE),
+  'vm-memory': no('value', SIZE),
+  memory: no('value', SIZE),
+  'vm-max-memory': no('value', SIZE),
+  'vm-gpus': no('value', SIZE),
+  'vm-gpu-kind': no('value', SIZE),
+  'vm-gpukind': no('value', SIZE),
+  'host-dedication-id': no('value', SIZE),
+  env: no('value', ENVIRONMENT, 'e'),
+  'file-local': no('value', ENVIRONMENT),
+  'file-literal': no('value', ENVIRONMENT),
+  'file-secret': no('value', ENVIRONMENT),
+  'primary-region': no('value', REGION),
+  regions: no('value', REGION),
+  'only-regions': no('value', REGION),
+  'exclude-regions': no('value', REGION),
   'volume-initial-size': no('value', 'sizes the volume, which `volume-size` decides'),
-  detach: no('bool', GATE), 'wait-timeout': no('value', GATE), 'smoke-checks': no('bool', GATE), 'release-command-timeout': no('value', GATE),
-  'lease-timeout': no('value', GATE), 'deploy-retries': no('value', GATE), 'dns-checks': no('bool', GATE), 'max-unavailable': no('value', GATE),
-  'max-concurrent': no('value', GATE), 'immediate-max-concurrent': no('value', GATE), 'force-machines': no('bool', GATE), signal: no('value', GATE, 's'),
-  'build-only': no('bool', SCOPE), 'update-only': no('bool', SCOPE), 'only-machines': no('value', SCOPE), 'exclude-machines': no('value', SCOPE),
-  'process-groups': no('value', SCOPE), 'skip-release-command': no('bool', SCOPE), 'export-manifest': no('value', SCOPE), 'from-manifest': no('value', SCOPE),
+  detach: no('bool', GATE),
+  'wait-timeout': no('value', GATE),
+  'smoke-checks': no('bool', GATE),
+  'release-command-timeout': no('value', GATE),
+  'lease-timeout': no('value', GATE),
+  'deploy-retries': no('value', GATE),
+  'dns-checks': no('bool', GATE),
+  'max-unavailable': no('value', GATE),
+  'max-concurrent': no('value', GATE),
+  'immediate-max-concurrent': no('value', GATE),
+  'force-machines': no('bool', GATE),
+  signal: no('value', GATE, 's'),
+  'build-only': no('bool', SCOPE),
+  'update-only': no('bool', SCOPE),
+  'only-machines': no('value', SCOPE),
+  'exclude-machines': no('value', SCOPE),
+  'process-groups': no('value', SCOPE),
+  'skip-release-command': no('bool', SCOPE),
+  'export-manifest': no('value', SCOPE),
+  'from-manifest': no('value', SCOPE),
   debug: no('bool', 'logs every API request flyctl makes'),
 }
 
@@ -88,7 +139,11 @@ export function parseDeployArgs(argv: readonly string[]): DeployArgsResult {
       problems.push(...argv.slice(i + 1).map(positional))
       break
     }
-    const read = word.startsWith('--') ? readLong(word, argv[i + 1]) : word.startsWith('-') && word !== '-' ? readShorts(word, argv[i + 1]) : { problem: positional(word) }
+    const read = word.startsWith('--')
+      ? readLong(word, argv[i + 1])
+      : word.startsWith('-') && word !== '-'
+        ? readShorts(word, argv[i + 1])
+        : { problem: positional(word) }
     if ('problem' in read) {
       problems.push(read.problem)
       continue
@@ -97,7 +152,10 @@ export function parseDeployArgs(argv: readonly string[]): DeployArgsResult {
     for (const flag of read.flags) {
       flags.push(flag)
       const refused = DEPLOY_FLAGS[flag.name]?.refused
-      if (refused) problems.push(`${flag.spelled === `--${flag.name}` ? '' : `${flag.spelled} `}--${flag.name} ${refused}. Fix: remove it from deploy-args and use that input.`)
+      if (refused)
+        problems.push(
+          `${flag.spelled === `--${flag.name}` ? '' : `${flag.spelled} `}--${flag.name} ${refused}. Fix: remove it from deploy-args and use that input.`,
+        )
     }
   }
   return { flags, problems }

@@ -53,11 +53,7 @@ export function formatGoDuration(totalSeconds: number): string {
  * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
  * previous release's image with the same config, and nothing is built.
  */
-export function buildDeployArgs(
-  plan: Plan,
-  rendered: RenderedConfig,
-  opts: { imageOverride?: string } = {},
-): string[] {
+export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { imageOverride?: string } = {}): string[] {
   const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app]
   const image = opts.imageOverride ?? plan.image
   if (image) {
@@ -210,7 +206,9 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
   try {
     const first = await Promise.race([deploying.then(() => undefined), watching])
     if (first?.health === 'unhealthy') {
-      ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back')
+      ctx.log.info(
+        'health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back',
+      )
       interrupt.abort()
       return { ...(await readDeployed(ctx, w, await deploying, first)), verdict: first, interrupted: true }
     }
@@ -271,7 +269,13 @@ function machinesAbove(machines: readonly Machine[], baseline: number): Machine[
  * with the gate's cause (or flyctl's), or, after a transient error with a healthy gateway, only
  * flyctl's answer was lost and the deploy stands.
  */
-async function failedDeploy(ctx: DeployContext, w: Watched, result: FlyctlResult, first: GateOutcome | undefined, watching: Promise<GateOutcome>): Promise<DeployResult | 'repeat'> {
+async function failedDeploy(
+  ctx: DeployContext,
+  w: Watched,
+  result: FlyctlResult,
+  first: GateOutcome | undefined,
+  watching: Promise<GateOutcome>,
+): Promise<DeployResult | 'repeat'> {
   const { flyctl, plan } = ctx
   const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
   const flyError = flyctl.redact(result.error ?? '')
@@ -283,7 +287,9 @@ async function failedDeploy(ctx: DeployContext, w: Watched, result: FlyctlResult
   }
   const verdict = first ?? (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000))
   if (transient && verdict?.health === 'healthy') {
-    ctx.log.warning(`fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`)
+    ctx.log.warning(
+      `fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`,
+    )
     return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline) }
   }
   const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
@@ -296,7 +302,10 @@ async function repeatIfNeverReached(ctx: DeployContext, w: Watched, err: FlyctlE
   const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING })
   const verdict = judgeInterruptedDeploy(releases, w.baseline)
   if (verdict.action !== 'repeat') {
-    throw new Error(`${err.message}. Fly recorded release v${verdict.version}${verdict.action === 'failed' ? ` as ${verdict.status}` : ''} but no machine took it, so it was not repeated; see the output above`, { cause: err })
+    throw new Error(
+      `${err.message}. Fly recorded release v${verdict.version}${verdict.action === 'failed' ? ` as ${verdict.status}` : ''} but no machine took it, so it was not repeated; see the output above`,
+      { cause: err },
+    )
   }
   ctx.log.warning(`no release newer than v${w.baseline} was recorded: the deploy never reached Fly, so it is run once more`)
   return 'repeat'
@@ -327,7 +336,11 @@ async function startStoppedMachines(ctx: DeployContext, baseline: number): Promi
   const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended')
   for (const m of stopped) {
     ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`)
-    await flyctl.run(['machine', 'start', m.id, '--app', plan.app], { echo: true, change: `started machine ${m.id}, which the deploy left ${m.state}`, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } })
+    await flyctl.run(['machine', 'start', m.id, '--app', plan.app], {
+      echo: true,
+      change: `started machine ${m.id}, which the deploy left ${m.state}`,
+      retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+    })
   }
   return stopped.map((m) => m.id)
 }
@@ -379,7 +392,9 @@ async function checkInterruptedDeploy(
   waiter: Waiter,
 ): Promise<{ stdout: string }> {
   const { flyctl, plan, log } = ctx
-  log.warning(`fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`)
+  log.warning(
+    `fly deploy failed with a transient error (${flyctl.redact(err.flyError.split('\n')[0] ?? '')}); checking \`fly releases\` before anything is repeated`,
+  )
   const after = await waitForReleaseInProgress(flyctl, plan.app, waiter)
   const verdict = judgeInterruptedDeploy(after.releases, baseline)
   if (verdict.action === 'done') {
@@ -387,7 +402,9 @@ async function checkInterruptedDeploy(
     return { stdout: '' }
   }
   if (verdict.action === 'failed') {
-    throw new Error(`${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`)
+    throw new Error(
+      `${err.message}. Fly recorded release v${verdict.version} as ${verdict.status}: the deploy ran and failed, so it was not repeated; see its output above`,
+    )
   }
   log.warning(`no release newer than v${baseline} was recorded: the deploy never reached Fly, so it is run once more`)
   return core.group(`${title} (repeated)`, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }))
@@ -397,11 +414,7 @@ async function checkInterruptedDeploy(
  * Wait while the app's newest release is still rolling out (another run's deploy), polling
  * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
  */
-export async function waitForReleaseInProgress(
-  flyctl: Pick<Flyctl, 'json'>,
-  app: string,
-  w: Waiter,
-): Promise<{ releases: Release[]; newest?: Release }> {
+export async function waitForReleaseInProgress(flyctl: Pick<Flyctl, 'json'>, app: string, w: Waiter): Promise<{ releases: Release[]; newest?: Release }> {
   const started = Date.now()
   let announced = false
   for (;;) {

@@ -103,7 +103,9 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
   }
   const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app))
   const volumes =
-    appExists && wants.volume !== undefined ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } }) : undefined
+    appExists && wants.volume !== undefined
+      ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
+      : undefined
   const ensurePlan = planEnsure(appExists, volumes, wants)
   for (const v of ensurePlan.elsewhere) {
     log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`)
@@ -125,7 +127,9 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
   }
   if (createVolume && wants.volume !== undefined) {
     // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
-    await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), { retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' } })
+    await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), {
+      retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' },
+    })
     log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`)
   }
   return { ...ensurePlan, appExists: true, created, dryRun: false }
@@ -139,7 +143,9 @@ async function createApp(ctx: StageContext, wants: EnsureWants): Promise<boolean
   const { flyctl, plan, log } = ctx
   try {
     // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
-    await flyctl.run(appCreateArgs(wants), { retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' } })
+    await flyctl.run(appCreateArgs(wants), {
+      retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' },
+    })
     log.info(`Created app ${plan.app} in org ${plan.org}`)
     return false
   } catch (err) {

@@ -55,12 +55,13 @@ export const MachineSchema = z.looseObject({
       }),
     )
     .nullish(),
-  checks: z
-    .array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') }))
-    .nullish(),
+  checks: z.array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') })).nullish(),
 })
 export type Machine = z.infer<typeof MachineSchema>
-export const MachineListSchema = z.array(MachineSchema).nullable().transform((v) => v ?? [])
+export const MachineListSchema = z
+  .array(MachineSchema)
+  .nullable()
+  .transform((v) => v ?? [])
 
 /** `secrets list --json`: name/digest/status since 0.4.7; older releases used other casings. */
 export const SecretListSchema = z
@@ -88,7 +89,10 @@ export const VolumeSchema = z.looseObject({
   attached_machine_id: z.string().nullish(),
 })
 export type Volume = z.infer<typeof VolumeSchema>
-export const VolumeListSchema = z.array(VolumeSchema).nullable().transform((v) => v ?? [])
+export const VolumeListSchema = z
+  .array(VolumeSchema)
+  .nullable()
+  .transform((v) => v ?? [])
 
 export const IpSchema = z.looseObject({
   ID: z.string().optional(),
@@ -97,7 +101,10 @@ export const IpSchema = z.looseObject({
   Region: z.string().optional().default(''),
 })
 export type IpAddress = z.infer<typeof IpSchema>
-export const IpListSchema = z.array(IpSchema).nullable().transform((v) => v ?? [])
+export const IpListSchema = z
+  .array(IpSchema)
+  .nullable()
+  .transform((v) => v ?? [])
 
 export const ReleaseSchema = z.looseObject({
   ID: z.string().optional(),
@@ -111,7 +118,10 @@ export const ReleaseSchema = z.looseObject({
   ImageRef: z.string().optional().default(''),
 })
 export type Release = z.infer<typeof ReleaseSchema>
-export const ReleaseListSchema = z.array(ReleaseSchema).nullable().transform((v) => v ?? [])
+export const ReleaseListSchema = z
+  .array(ReleaseSchema)
+  .nullable()
+  .transform((v) => v ?? [])
 
 export const AppSchema = z.looseObject({
   ID: z.string().optional(),
@@ -122,4 +132,7 @@ export const AppSchema = z.looseObject({
   Deployed: z.boolean().optional(),
 })
 export type App = z.infer<typeof AppSchema>
-export const AppListSchema = z.array(AppSchema).nullable().transform((v) => v ?? [])
+export const AppListSchema = z
+  .array(AppSchema)
+  .nullable()
+  .transform((v) => v ?? [])

@@ -141,7 +141,13 @@ export function isTransientText(text: string): boolean {
 export function extractFlyError(stderr: string): string {
   const lines = stderr.split(/\r?\n/)
   const at = lines.findIndex((l) => /^Error:?\s/.test(l.trim()) || l.trim() === 'Error:')
-  const text = at >= 0 ? lines.slice(at).join('\n') : lines.filter((l) => l.trim()).slice(-5).join('\n')
+  const text =
+    at >= 0
+      ? lines.slice(at).join('\n')
+      : lines
+          .filter((l) => l.trim())
+          .slice(-5)
+          .join('\n')
   return text.replace(/^\s*Error:?\s*/, '').trim()
 }
 
@@ -363,7 +369,12 @@ function endWhenAsked(child: ChildProcess, opts: RunOptions, cancels: Array<Abor
 }
 
 function firstLine(text: string): string {
-  return text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? 'no error text'
+  return (
+    text
+      .split(/\r?\n/)
+      .find((l) => l.trim())
+      ?.trim() ?? 'no error text'
+  )
 }
 
 /** Wait, or stop early when a signal aborts; true when aborted. */

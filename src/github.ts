@@ -86,7 +86,8 @@ export function classifyAnswer(answer: Answer, nowMs: number): { message: string
       transient: false,
     }
   }
-  if (answer.status === 404) return { message: `GitHub does not know it (${text}); check the repository and that \`github-token\` can see it`, transient: false }
+  if (answer.status === 404)
+    return { message: `GitHub does not know it (${text}); check the repository and that \`github-token\` can see it`, transient: false }
   if (answer.status >= 500) return { message: `GitHub's API failed (${text})`, transient: true }
   return { message: `GitHub answered ${text}`, transient: false }
 }
@@ -147,14 +148,29 @@ export function gitHubClient(options: GitHubClientOptions): GitHubApi {
   const comment = (c: { id: number; body?: string | null; html_url?: string }): IssueComment => ({ id: c.id, body: c.body ?? '', html_url: c.html_url })
   return {
     listComments: (r, issue) =>
-      callGitHub(`listing the comments of #${issue}`, 'reading', async () => {
-        const all = await octokit.paginate(octokit.rest.issues.listComments, { ...r, issue_number: issue, per_page: 100 })
-        return all.map(comment)
-      }, opts),
+      callGitHub(
+        `listing the comments of #${issue}`,
+        'reading',
+        async () => {
+          const all = await octokit.paginate(octokit.rest.issues.listComments, { ...r, issue_number: issue, per_page: 100 })
+          return all.map(comment)
+        },
+        opts,
+      ),
     createComment: (r, issue, body) =>
-      callGitHub(`commenting on #${issue}`, 'once', async () => comment((await octokit.rest.issues.createComment({ ...r, issue_number: issue, body })).data), opts),
+      callGitHub(
+        `commenting on #${issue}`,
+        'once',
+        async () => comment((await octokit.rest.issues.createComment({ ...r, issue_number: issue, body })).data),
+        opts,
+      ),
     updateComment: (r, id, body) =>
-      callGitHub(`updating comment ${id}`, 'idempotent', async () => comment((await octokit.rest.issues.updateComment({ ...r, comment_id: id, body })).data), opts),
+      callGitHub(
+        `updating comment ${id}`,
+        'idempotent',
+        async () => comment((await octokit.rest.issues.updateComment({ ...r, comment_id: id, body })).data),
+        opts,
+      ),
     pullState: (r, number) =>
       callGitHub(`reading pull request #${number}`, 'reading', async () => (await octokit.rest.pulls.get({ ...r, pull_number: number })).data.state, opts),
   }

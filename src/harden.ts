@@ -55,11 +55,18 @@ export async function harden(ctx: StageContext, options: { appExists: boolean } 
 
   const changes: IpChange[] = []
   for (const ip of ipPlan.release) {
-    await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], { change: `released ${ip.Type} ${ip.Address}`, retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' } })
+    await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], {
+      change: `released ${ip.Type} ${ip.Address}`,
+      retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' },
+    })
     changes.push({ action: 'released', address: ip.Address, type: ip.Type })
     log.info(`Released ${ip.Type} ${ip.Address}`)
   }
-  if (ipPlan.allocatePrivateV6) await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], { change: 'allocated a private v6 address', retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' } })
+  if (ipPlan.allocatePrivateV6)
+    await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], {
+      change: 'allocated a private v6 address',
+      retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' },
+    })
 
   const after = await list()
   const problem = hardeningProblem(after)

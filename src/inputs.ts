@@ -5,7 +5,16 @@ import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { Redactor } from './redact.js'
 import { parseDeployArgs } from './deploy-args.js'
-import { argvSecretProblems, buildArgProblems, dropReason, envProblems, neverSynced, secretValueProblem, type Dropped, type SecretView } from './secret-boundaries.js'
+import {
+  argvSecretProblems,
+  buildArgProblems,
+  dropReason,
+  envProblems,
+  neverSynced,
+  secretValueProblem,
+  type Dropped,
+  type SecretView,
+} from './secret-boundaries.js'
 import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs, type ModeInputs } from './preview-inputs.js'
 import { SecretSelection, syncedName } from './secrets-select.js'
 import { claimRunDirs } from './run-dir.js'
@@ -266,7 +275,10 @@ function splitList(text: string): string[] {
 
 /** `*` any run of characters, `?` one; whole-name match, case-sensitive like env names. */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`)
 }
 
@@ -397,7 +409,10 @@ function readSecretInputs(r: Reader): SecretInputs {
 function readAppInput(r: Reader, { apiToken, modes }: SecretInputs): string | undefined {
   const { raw, problem } = r
   if (apiToken === '') {
-    problem('api-token', 'no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step\'s env')
+    problem(
+      'api-token',
+      "no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step's env",
+    )
   } else if (/[\r\n]/.test(apiToken)) {
     problem('api-token', 'the token spans several lines; paste it as one line (`fly tokens create deploy` prints one)')
   }
@@ -410,7 +425,10 @@ function readAppInput(r: Reader, { apiToken, modes }: SecretInputs): string | un
 function readWorkingDirectory({ raw, problem, ctx }: Reader): string {
   const workingDirectory = path.resolve(ctx.workspace, raw('working-directory') || '.')
   if (!isDirectory(workingDirectory)) {
-    problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`)
+    problem(
+      'working-directory',
+      `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`,
+    )
   }
   return workingDirectory
 }
@@ -425,17 +443,22 @@ function existingFile({ raw, problem }: Reader, workingDirectory: string, name: 
 }
 
 /** Where the config, the gateway's config and the image come from. */
-function readSourceInputs(r: Reader, workingDirectory: string, view: SecretView): Pick<Plan, 'config' | 'gatewayConfig' | 'image' | 'dockerfile' | 'buildArgs'> {
+function readSourceInputs(
+  r: Reader,
+  workingDirectory: string,
+  view: SecretView,
+): Pick<Plan, 'config' | 'gatewayConfig' | 'image' | 'dockerfile' | 'buildArgs'> {
   const { raw, problem } = r
   const file = (name: InputKey, hint: string): string | undefined => existingFile(r, workingDirectory, name, hint)
-  const config = file('config', 'give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide\'s defaults')
+  const config = file('config', "give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide's defaults")
   const gatewayConfig = file('gateway-config', 'give the path of your openclaw.json relative to `working-directory`')
   const image = r.parse('image', patterns.image)
   const dockerfileGiven = raw('dockerfile')
   const dockerfile = dockerfileGiven
-    ? file('dockerfile', 'give the Dockerfile\'s path relative to `working-directory`, or set `image` instead') ?? ''
+    ? (file('dockerfile', "give the Dockerfile's path relative to `working-directory`, or set `image` instead") ?? '')
     : path.join(workingDirectory, 'Dockerfile')
-  if (image && dockerfileGiven) problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both')
+  if (image && dockerfileGiven)
+    problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both')
 
   const buildArgs = parseNameValueInput(r.ctx, 'build-args', problem)
   for (const p of buildArgProblems(buildArgs, view)) problem('build-args', p)
@@ -478,7 +501,10 @@ function readMachineInputs(r: Reader): Pick<Plan, 'vmSize' | 'memoryMb' | 'machi
   const memoryMb = r.parse('memory', memoryInput)
   const machineMemoryMb = r.parse('machine-memory', memoryInput)
   const sharedCpu = (vmSize ?? 'shared-cpu-2x').startsWith('shared-')
-  for (const [name, mb] of [['memory', memoryMb], ['machine-memory', machineMemoryMb]] as const) {
+  for (const [name, mb] of [
+    ['memory', memoryMb],
+    ['machine-memory', machineMemoryMb],
+  ] as const) {
     if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
       r.problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`)
     }
@@ -492,7 +518,10 @@ function readHealthInputs(r: Reader, app: string | undefined): Pick<Plan, 'priva
   const isPrivate = r.parse('private', booleanInput, 'false') ?? false
   const healthUrl = r.parse('health-url', urlInput)
   if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
-    problem('health-url', `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`)
+    problem(
+      'health-url',
+      `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`,
+    )
   }
   const healthChannels = splitList(r.raw('health-channels')).filter((name) => {
     const ok = patterns.channel.safeParse(name)
@@ -587,7 +616,9 @@ function readSecretsJson(
   for (const [name, value] of entries) {
     // `<prefix><NAME>` is synced as `<NAME>` whatever secrets-include says: the prefix is the opt-in.
     const synced = syncedName(name, prefix, () => true) ?? name
-    const why = (synced !== name ? neverSynced(name, value, view.apiToken) : undefined) ?? dropReason(synced, value, synced !== name ? [/^/] : view.include, view.apiToken)
+    const why =
+      (synced !== name ? neverSynced(name, value, view.apiToken) : undefined) ??
+      dropReason(synced, value, synced !== name ? [/^/] : view.include, view.apiToken)
     if (why) {
       dropped.push({ name, why })
       continue

@@ -178,12 +178,7 @@ export function parseChecksums(text: string): Map<string, string> {
 }
 
 /** Compare the archive's digest with the checksums file; an error names the file and both digests. */
-export function checkDigest(args: {
-  asset: string
-  actual: string
-  checksums: Map<string, string>
-  checksumUrl: string
-}): void {
+export function checkDigest(args: { asset: string; actual: string; checksums: Map<string, string>; checksumUrl: string }): void {
   const expected = args.checksums.get(args.asset)
   if (expected === undefined) {
     throw new Error(
@@ -270,9 +265,7 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 }
 
 /** What went wrong with one HTTP try, as far as the retry decision cares. */
-export type AttemptFailure =
-  | { kind: 'status'; status: number; retryAfter?: string }
-  | { kind: 'network'; code?: string; message: string }
+export type AttemptFailure = { kind: 'status'; status: number; retryAfter?: string } | { kind: 'network'; code?: string; message: string }
 
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
@@ -299,12 +292,7 @@ export function isTransient(failure: AttemptFailure): boolean {
  * Exponential backoff; `random` in [0, 1) spreads it over the upper half so that parallel jobs do
  * not retry in step; a server's Retry-After (seconds) is honoured up to the cap.
  */
-export function retryDelayMs(
-  policy: RetryPolicy,
-  attempt: number,
-  failure: AttemptFailure,
-  random: number,
-): number | undefined {
+export function retryDelayMs(policy: RetryPolicy, attempt: number, failure: AttemptFailure, random: number): number | undefined {
   if (attempt >= policy.attempts || !isTransient(failure)) return undefined
   const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
   const jittered = Math.round(backoff / 2 + (backoff / 2) * random)

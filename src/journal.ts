@@ -43,7 +43,10 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
   { match: (a) => is(a, 'volumes', 'create'), describe: (a) => `created volume ${a[2]}` },
   { match: (a) => is(a, 'secrets', 'import'), describe: () => 'staged secrets' },
   { match: (a) => is(a, 'secrets', 'set'), describe: () => 'set secrets' },
-  { match: (a) => is(a, 'secrets', 'unset'), describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}` },
+  {
+    match: (a) => is(a, 'secrets', 'unset'),
+    describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}`,
+  },
   { match: (a) => is(a, 'secrets', 'deploy'), describe: () => 'deployed staged secrets' },
   { match: (a) => a[0] === 'deploy', describe: (a) => (a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release') },
   { match: (a) => isMachine(a, 'start'), describe: (a) => `started machine ${a[2]}` },
@@ -52,7 +55,10 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
   { match: (a) => isMachine(a, 'update'), describe: (a) => `updated machine ${a[2]}` },
   { match: (a) => isMachine(a, 'destroy'), describe: (a) => `destroyed machine ${a[2]}` },
   { match: (a) => is(a, 'ips', 'release'), describe: (a) => `released IP ${a[2]}` },
-  { match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''), describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address` },
+  {
+    match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''),
+    describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
+  },
   { match: (a) => is(a, 'ssh', 'console'), describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}` },
 ]
 

@@ -89,7 +89,9 @@ export async function reconcileOverrides(ctx: StageContext): Promise<OverridesRe
   const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' } })
   const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb })
   for (const d of drift) {
-    await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), { retry: { safe: 'idempotent', why: 'setting the same command and memory again leaves the same config (at most one more restart)' } })
+    await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), {
+      retry: { safe: 'idempotent', why: 'setting the same command and memory again leaves the same config (at most one more restart)' },
+    })
     log.info(`Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`)
   }
   const checked = machines.filter((m) => isAppMachine(m) && !GONE.has(m.state)).length

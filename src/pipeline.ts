@@ -162,13 +162,24 @@ export function stageSecrets(p: Pipeline, flyctl: Flyctl, ensured: EnsureResult,
 
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
 export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): DeployContext {
-  const watchCtx: WatchContext = { flyctl, plan: p.plan, app: p.plan.app, port: settings.port, bind: settings.bind, stateDir: gatewayStateDir(settings), log: core.info, signal: p.signal }
+  const watchCtx: WatchContext = {
+    flyctl,
+    plan: p.plan,
+    app: p.plan.app,
+    port: settings.port,
+    bind: settings.bind,
+    stateDir: gatewayStateDir(settings),
+    log: core.info,
+    signal: p.signal,
+  }
   return {
     ...stageContext(p, flyctl),
     signal: p.signal,
     rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
     gatewayPort: settings.port,
-    ...(p.plan.healthTimeoutSec > 0 ? { watch: (baseline: number, startedAtMs: number, stop: AbortSignal) => watchRollout(watchCtx, baseline, startedAtMs, stop) } : {}),
+    ...(p.plan.healthTimeoutSec > 0
+      ? { watch: (baseline: number, startedAtMs: number, stop: AbortSignal) => watchRollout(watchCtx, baseline, startedAtMs, stop) }
+      : {}),
   }
 }
 
@@ -229,7 +240,13 @@ export function hardenIps(p: Pipeline, flyctl: Flyctl, ensured: EnsureResult): S
 type HealthOutcome = Awaited<ReturnType<typeof runHealthGate>> & { machines: ReturnType<typeof machineRows> }
 
 /** Gate on the gateway's own logs, stale-lock repair and rollback inside; then read what serves. */
-export function gateHealth(p: Pipeline, ctx: DeployContext, config: RenderedConfig, deployed: DeployResult, overrides: OverridesResult | undefined): Stage<HealthOutcome> {
+export function gateHealth(
+  p: Pipeline,
+  ctx: DeployContext,
+  config: RenderedConfig,
+  deployed: DeployResult,
+  overrides: OverridesResult | undefined,
+): Stage<HealthOutcome> {
   const { plan } = p
   return {
     name: 'health',
@@ -237,7 +254,10 @@ export function gateHealth(p: Pipeline, ctx: DeployContext, config: RenderedConf
     run: async () => {
       const release = deployed.release
       // Never report success for what could not be verified.
-      if (!release) throw new Error(`fly deploy finished, but \`flyctl releases --app ${plan.app} --json\` lists no release, so the gateway cannot be verified; check \`fly releases -a ${plan.app}\``)
+      if (!release)
+        throw new Error(
+          `fly deploy finished, but \`flyctl releases --app ${plan.app} --json\` lists no release, so the gateway cannot be verified; check \`fly releases -a ${plan.app}\``,
+        )
       const outcome = await runHealthGate({
         flyctl: ctx.flyctl,
         plan,

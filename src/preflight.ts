@@ -37,20 +37,30 @@ const error = (rule: string, message: string, where: Where): Finding[] => [{ lev
 
 /** The app's [[vm]] entry (the first one without processes, or for `app`). */
 function appVm(config: TomlTable): TomlTable | undefined {
-  const entries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k] as TomlTable] : Array.isArray(config[k]) ? (config[k] as unknown[]).filter(isTable) : []))
+  const entries = ['vm', 'compute', 'computes'].flatMap((k) =>
+    isTable(config[k]) ? [config[k] as TomlTable] : Array.isArray(config[k]) ? (config[k] as unknown[]).filter(isTable) : [],
+  )
   return entries.find((e) => !Array.isArray(e.processes) || e.processes.includes('app'))
 }
 
 const regionRule: Rule = ({ result, facts, from }) => {
   const region = result.config.primary_region
   if (typeof region !== 'string' || !facts.regions || facts.regions.includes(region)) return []
-  return error('region', `"${region}" is not a Fly region (\`fly platform regions\` lists ${facts.regions.join(', ')}). Fix: set \`region\` to one of them, such as \`iad\`.`, from('primary_region'))
+  return error(
+    'region',
+    `"${region}" is not a Fly region (\`fly platform regions\` lists ${facts.regions.join(', ')}). Fix: set \`region\` to one of them, such as \`iad\`.`,
+    from('primary_region'),
+  )
 }
 
 const sizeRule: Rule = ({ result, from }) => {
   const vm = appVm(result.config)
   if (typeof vm?.size !== 'string' || MACHINE_SIZES[vm.size]) return []
-  return error('vm-size', `"${vm.size}" is not a Fly machine size (fly-go machine_types.go). Fix: set \`vm-size\` to one of ${Object.keys(MACHINE_SIZES).join(', ')}.`, from('vm.size'))
+  return error(
+    'vm-size',
+    `"${vm.size}" is not a Fly machine size (fly-go machine_types.go). Fix: set \`vm-size\` to one of ${Object.keys(MACHINE_SIZES).join(', ')}.`,
+    from('vm.size'),
+  )
 }
 
 const memoryRule: Rule = ({ result, plan, from }) => {
@@ -62,7 +72,12 @@ const memoryRule: Rule = ({ result, plan, from }) => {
   const memory = mb === undefined ? undefined : memoryProblem(size, mb)
   if (memory) problems.push(...error('memory', `the VM size ${size}: ${memory}`, from(key)))
   const machine = plan.machineMemoryMb === undefined ? undefined : memoryProblem(size, plan.machineMemoryMb)
-  if (machine) problems.push(...error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, { input: 'machine-memory' }))
+  if (machine)
+    problems.push(
+      ...error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, {
+        input: 'machine-memory',
+      }),
+    )
   return problems
 }
 
@@ -105,7 +120,9 @@ export async function readRegions(flyctl: Flyctl, warn: (m: string) => void): Pr
     const regions = await flyctl.json(['platform', 'regions'], RegionListSchema, { retry: READING })
     return regions.map((r) => r.code)
   } catch (err) {
-    warn(`Could not list Fly's regions (\`fly platform regions --json\`), so the region is not checked before deploying: ${err instanceof Error ? err.message : String(err)}`)
+    warn(
+      `Could not list Fly's regions (\`fly platform regions --json\`), so the region is not checked before deploying: ${err instanceof Error ? err.message : String(err)}`,
+    )
     return undefined
   }
 }

@@ -69,13 +69,19 @@ export function decideDestroy(name: string, base: string, marker: string, machin
   const live = machines.filter((m) => m.state !== 'destroyed' && m.state !== 'destroying')
   const fix = `check it with \`fly machines list -a ${name}\` and destroy it by hand (\`fly apps destroy ${name}\`) if it is yours`
   if (live.length === 0) {
-    return { kind: 'refuse', reason: `the app ${name} has no machine carrying ${PREVIEW_MARKER_ENV} = "${marker}", so it cannot be shown to be this pull request's preview; nothing was destroyed; ${fix}` }
+    return {
+      kind: 'refuse',
+      reason: `the app ${name} has no machine carrying ${PREVIEW_MARKER_ENV} = "${marker}", so it cannot be shown to be this pull request's preview; nothing was destroyed; ${fix}`,
+    }
   }
   for (const m of live) {
     const found = m.config.env?.[PREVIEW_MARKER_ENV]
     if (found !== marker) {
       const carries = found === undefined ? `no ${PREVIEW_MARKER_ENV}` : `${PREVIEW_MARKER_ENV} = "${found}"`
-      return { kind: 'refuse', reason: `the app ${name} is not this pull request's preview: machine ${m.id} carries ${carries}, not "${marker}"; nothing was destroyed; ${fix}` }
+      return {
+        kind: 'refuse',
+        reason: `the app ${name} is not this pull request's preview: machine ${m.id} carries ${carries}, not "${marker}"; nothing was destroyed; ${fix}`,
+      }
     }
   }
   return { kind: 'destroy', machines: live.length }
@@ -136,7 +142,10 @@ export function commentBody(s: CommentState): string {
     if (s.error) lines.push('', '```text', s.error.replace(/```/g, "'''").slice(0, 1500), '```')
     if (s.skippedChannels?.length) {
       const names = s.skippedChannels.map((c) => `\`${c}\``).join(', ')
-      lines.push('', `Health channels skipped (no token of theirs was synced: previews get no production channel tokens; add \`PREVIEW_<NAME>\` secrets to give the preview its own): ${names}.`)
+      lines.push(
+        '',
+        `Health channels skipped (no token of theirs was synced: previews get no production channel tokens; add \`PREVIEW_<NAME>\` secrets to give the preview its own): ${names}.`,
+      )
     }
   }
   if (s.runUrl) lines.push('', `<sub>Updated by openclaw/fly-deploy in [this run](${s.runUrl}).</sub>`)

@@ -83,16 +83,23 @@ export function readModeInputs(ctx: InputContext, problem: Problem): ModeInputs 
   const prefixText = ctx.read('secrets-prefix').trim()
   const secretsPrefix = prefixText || (mode === 'preview' ? PREVIEW_SECRETS_PREFIX : '')
   if (secretsPrefix && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(secretsPrefix)) {
-    problem('secrets-prefix', `"${secretsPrefix.slice(0, 40)}" is not the start of a variable name (letters, digits, underscores, such as \`PREVIEW_\` or \`TEAM_A_\`)`)
+    problem(
+      'secrets-prefix',
+      `"${secretsPrefix.slice(0, 40)}" is not the start of a variable name (letters, digits, underscores, such as \`PREVIEW_\` or \`TEAM_A_\`)`,
+    )
   }
   const result: ModeInputs = { mode: mode ?? 'deploy', secretsPrefix, githubToken }
   if (mode !== 'preview' && mode !== 'cleanup-previews') return result
 
   result.repository = ctx.env.GITHUB_REPOSITORY || undefined
   if (mode === 'cleanup-previews' && !githubToken) {
-    problem('github-token', '`cleanup-previews` reads each pull request\'s state from the GitHub API: set `github-token: ${{ github.token }}` (the workflow needs `permissions: pull-requests: read`)')
+    problem(
+      'github-token',
+      "`cleanup-previews` reads each pull request's state from the GitHub API: set `github-token: ${{ github.token }}` (the workflow needs `permissions: pull-requests: read`)",
+    )
   }
-  if (mode === 'cleanup-previews' && !result.repository) problem('mode', '`cleanup-previews` needs GITHUB_REPOSITORY (owner/repo); run it in a GitHub Actions job')
+  if (mode === 'cleanup-previews' && !result.repository)
+    problem('mode', '`cleanup-previews` needs GITHUB_REPOSITORY (owner/repo); run it in a GitHub Actions job')
   if (mode === 'preview') {
     const pr = parsePullRequestEvent(ctx.env.GITHUB_EVENT_NAME, readEventFile(ctx.env.GITHUB_EVENT_PATH))
     if (typeof pr === 'string') problem('mode', pr)
@@ -128,7 +135,10 @@ export function checkPreviewTarget(modes: ModeInputs, app: string | undefined, a
   if (app) {
     const name = previewAppName(app, pr.number)
     if (name.length > MAX_APP_NAME) {
-      problem('app', `the preview app ${name} would be ${name.length} characters, over Fly's ${MAX_APP_NAME}; shorten \`app\` to at most ${MAX_APP_NAME - name.length + app.length} characters`)
+      problem(
+        'app',
+        `the preview app ${name} would be ${name.length} characters, over Fly's ${MAX_APP_NAME}; shorten \`app\` to at most ${MAX_APP_NAME - name.length + app.length} characters`,
+      )
     }
   }
   if (apiToken !== '') return

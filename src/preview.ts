@@ -4,7 +4,16 @@ import { AppListSchema, MachineListSchema, type Machine } from './fly-json.js'
 import { Flyctl, FlyctlError, READING } from './flyctl.js'
 import { gitHubClient, repoRef, type GitHubApi } from './github.js'
 import type { Plan } from './plan.js'
-import { commentBody, commentMarker, decideDestroy, previewCandidates, previewMarker, previewTarget, type CommentState, type PreviewTarget } from './preview-core.js'
+import {
+  commentBody,
+  commentMarker,
+  decideDestroy,
+  previewCandidates,
+  previewMarker,
+  previewTarget,
+  type CommentState,
+  type PreviewTarget,
+} from './preview-core.js'
 import type { Redactor } from './redact.js'
 import type { RunRecord } from './report.js'
 import type { StageRunner } from './stages.js'
@@ -36,10 +45,14 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
   if (pr.action === 'closed') return closePreview(ctx, target, comment)
 
   for (const channel of target.skippedChannels) {
-    core.notice(`health-channels: ${channel} skipped for the preview ${target.name}: no ${channel.toUpperCase()}_* token was synced (previews get no production channel tokens; add PREVIEW_${channel.toUpperCase()}_... secrets to give it its own)`)
+    core.notice(
+      `health-channels: ${channel} skipped for the preview ${target.name}: no ${channel.toUpperCase()}_* token was synced (previews get no production channel tokens; add PREVIEW_${channel.toUpperCase()}_... secrets to give it its own)`,
+    )
   }
   for (const name of target.sharedChannelTokens) {
-    core.warning(`${name} reaches the preview ${target.name} unprefixed: a second gateway on production's bot token takes its connection over. Give the preview its own as ${ctx.plan.secretsPrefix || 'PREVIEW_'}${name}.`)
+    core.warning(
+      `${name} reaches the preview ${target.name} unprefixed: a second gateway on production's bot token takes its connection over. Give the preview its own as ${ctx.plan.secretsPrefix || 'PREVIEW_'}${name}.`,
+    )
   }
   const state = (): CommentState => ({
     app: target.name,
@@ -54,7 +67,8 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
   try {
     await deployStages(target.plan)
   } catch (err) {
-    if (!ctx.plan.dryRun) await comment.post(commentBody({ ...state(), outcome: 'failed', error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)) }))
+    if (!ctx.plan.dryRun)
+      await comment.post(commentBody({ ...state(), outcome: 'failed', error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)) }))
     throw err
   }
   // A dry run changes nothing: no preview-action, no comment.
@@ -87,7 +101,8 @@ async function destroyIfMarked(ctx: ModeContext, flyctl: Flyctl, name: string, m
     // Not repeated: after a lost answer the app may be gone, which the next read shows.
     await flyctl.run(['apps', 'destroy', name, '-y'], {
       change: `destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`,
-      retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' } })
+      retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' },
+    })
   } catch (err) {
     if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return 'gone'
     throw err
@@ -117,24 +132,28 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
   const destroyed: string[] = []
   const failures: string[] = []
   core.setOutput('previews-destroyed', '')
-  await ctx.stages.must({ name: 'cleanup', note: (d: string[]) => `${d.length} destroyed`, run: async () => {
-    const apps = await flyctl.json(['apps', 'list'], AppListSchema, { retry: READING })
-    const candidates = previewCandidates(apps, plan.app)
-    record.previewNotes = [`${candidates.length} app(s) named ${plan.app}-pr-<N>`]
-    for (const c of candidates) {
-      ctx.signal.throwIfAborted()
-      const note = await cleanupOne(ctx, flyctl, github, c, repository).catch((err: unknown) => {
-        failures.push(`${c.name}: ${ctx.redactor.redact(err instanceof Error ? err.message : String(err))}`)
-        return `${c.name}: failed`
-      })
-      record.previewNotes.push(note)
-      if (note.startsWith(`destroyed ${c.name}`)) {
-        destroyed.push(c.name)
-        core.setOutput('previews-destroyed', destroyed.join(','))
+  await ctx.stages.must({
+    name: 'cleanup',
+    note: (d: string[]) => `${d.length} destroyed`,
+    run: async () => {
+      const apps = await flyctl.json(['apps', 'list'], AppListSchema, { retry: READING })
+      const candidates = previewCandidates(apps, plan.app)
+      record.previewNotes = [`${candidates.length} app(s) named ${plan.app}-pr-<N>`]
+      for (const c of candidates) {
+        ctx.signal.throwIfAborted()
+        const note = await cleanupOne(ctx, flyctl, github, c, repository).catch((err: unknown) => {
+          failures.push(`${c.name}: ${ctx.redactor.redact(err instanceof Error ? err.message : String(err))}`)
+          return `${c.name}: failed`
+        })
+        record.previewNotes.push(note)
+        if (note.startsWith(`destroyed ${c.name}`)) {
+          destroyed.push(c.name)
+          core.setOutput('previews-destroyed', destroyed.join(','))
+        }
       }
-    }
-    return destroyed
-  } })
+      return destroyed
+    },
+  })
   record.heading = `🧹 Cleaned up the previews of <code>${plan.app}</code>: ${destroyed.length ? destroyed.map((d) => `<code>${d}</code>`).join(', ') : 'none'} ${plan.dryRun ? 'would be ' : ''}destroyed`
   if (failures.length) throw new Error(`cleanup-previews could not destroy ${failures.length} preview(s):\n${failures.join('\n')}`)
 }
@@ -155,7 +174,9 @@ async function cleanupOne(ctx: ModeContext, flyctl: Flyctl, github: GitHubApi, c
   if (state !== 'closed') return `${c.name}: kept, #${c.number} is ${state}`
   const outcome = await destroyIfMarked(ctx, flyctl, c.name, marker)
   if (outcome === 'destroyed') await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }))
-  return outcome === 'gone' ? `${c.name}: gone already` : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`
+  return outcome === 'gone'
+    ? `${c.name}: gone already`
+    : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`
 }
 
 // --- shared edges -----------------------------------------------------------------------------

@@ -112,5 +112,7 @@ export function releaseLevel(rule: ReleaseRule, release: GatewayRelease | undefi
 
 /** How a message says which release was judged. */
 export function describeRelease(release: GatewayRelease | undefined): string {
-  return release ? `gateway release ${release.version} (from ${release.source})` : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)'
+  return release
+    ? `gateway release ${release.version} (from ${release.source})`
+    : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)'
 }

@@ -210,7 +210,8 @@ function renderVm(r: Rendering): MemoryChoice {
   if (memory.mb !== undefined) {
     // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
     if (vm.memory_mb !== undefined) assign(r, vm, 'memory_mb', 'vm.memory_mb', memory.mb, memory.input)
-    if (vm.memory_mb === undefined || vm.memory !== undefined) assign(r, vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memory.mb : `${memory.mb}mb`, memory.input)
+    if (vm.memory_mb === undefined || vm.memory !== undefined)
+      assign(r, vm, 'memory', 'vm.memory', typeof vm.memory === 'number' ? memory.mb : `${memory.mb}mb`, memory.input)
   } else if (vm.memory === undefined && vm.memory_mb === undefined && !userSizedVm) {
     assign(r, vm, 'memory', 'vm.memory', `${GUIDE_DEFAULTS.memoryMb}mb`, 'memory (default)')
   }
@@ -302,7 +303,14 @@ function renderCheck(r: Rendering, gateway: RenderResult['gateway']): void {
   if (definesChecks(r.config)) return
   const settings = effectiveSettings(r.config, gateway?.parsed)
   const checks = ensureTable(r.config, 'checks')
-  assign(r, checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port')
+  assign(
+    r,
+    checks,
+    TCP_CHECK_NAME,
+    `checks.${TCP_CHECK_NAME}`,
+    { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' },
+    'port',
+  )
 }
 
 function renderResult(r: Rendering, gateway: RenderResult['gateway']): RenderResult {
@@ -444,7 +452,9 @@ export function effectiveSettings(config: FlyConfig, gateway?: ParsedGatewayConf
   const [bind, bindSource]: [string, EffectiveSettings['bindSource']] =
     flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default']
 
-  const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => (isTable(config[k]) ? [config[k] as TomlTable] : Array.isArray(config[k]) ? (config[k] as unknown[]).filter(isTable) : []))
+  const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) =>
+    isTable(config[k]) ? [config[k] as TomlTable] : Array.isArray(config[k]) ? (config[k] as unknown[]).filter(isTable) : [],
+  )
   const vm = vmEntries.find(appliesToApp)
   let memoryMb: number | undefined
   if (vm) {
@@ -542,7 +552,10 @@ async function readInput(file: string, input: string): Promise<string> {
   try {
     return await readFile(file, 'utf8')
   } catch (err) {
-    throw new Error(`input \`${input}\`: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`, { cause: err })
+    throw new Error(
+      `input \`${input}\`: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give a path relative to working-directory that exists in the checkout (did actions/checkout run?).`,
+      { cause: err },
+    )
   }
 }
 

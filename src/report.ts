@@ -206,7 +206,13 @@ function overview(run: RunRecord): string[] {
     ['Gateway release', run.gatewayRelease ? escapeText(run.gatewayRelease) : undefined],
   ]
   const shown = rows.filter((r): r is [string, string] => r[1] !== undefined)
-  return [...table(['', ''], shown.map(([k, v]) => [`**${k}**`, v])), '']
+  return [
+    ...table(
+      ['', ''],
+      shown.map(([k, v]) => [`**${k}**`, v]),
+    ),
+    '',
+  ]
 }
 
 function healthSection(run: RunRecord): string[] {
@@ -223,12 +229,26 @@ function changedSection(run: RunRecord): string[] {
   const stopped = run.stages.find((s) => s.status === 'failed')
   const last = run.stages.at(-1)
   const where = stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.'
-  return ['### Where the run stopped', '', where, '', run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.', '', ...(changes.length ? [...changes, ''] : [])]
+  return [
+    '### Where the run stopped',
+    '',
+    where,
+    '',
+    run.changed.length ? 'Already changed on Fly:' : 'Nothing had been changed on Fly.',
+    '',
+    ...(changes.length ? [...changes, ''] : []),
+  ]
 }
 
 function machinesSection(run: RunRecord): string[] {
   if (run.machines.length === 0) return ['### Machines', '', 'none read', '']
-  const rows = run.machines.map((m) => [code(m.id), escapeText(m.region), escapeText(m.state), m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`, m.command ? code(m.command) : '—'])
+  const rows = run.machines.map((m) => [
+    code(m.id),
+    escapeText(m.region),
+    escapeText(m.state),
+    m.memoryMb === undefined ? '—' : `${m.memoryMb} MB`,
+    m.command ? code(m.command) : '—',
+  ])
   return ['### Machines', '', ...table(['ID', 'Region', 'State', 'Memory', 'Command'], rows), '']
 }
 
@@ -239,7 +259,9 @@ function secretsSection(run: RunRecord): string[] {
 
 function overridesSection(run: RunRecord): string[] {
   if (run.overrides.length === 0) {
-    const wanted = run.overridesWanted.length ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards` : 'none asked for'
+    const wanted = run.overridesWanted.length
+      ? `${run.overridesWanted.map(escapeText).join('; ')}: applied by the deploy's config; no machine had drifted afterwards`
+      : 'none asked for'
     return ['### Overrides applied', '', wanted, '']
   }
   const rows = run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])
@@ -257,8 +279,7 @@ function stagesSection(run: RunRecord): string[] {
 }
 
 function dryRunSection(plan: DryRunPlan): string[] {
-  const list = (items: string[], render: (s: string) => string = escapeText): string =>
-    items.length ? items.map(render).join(', ') : 'none'
+  const list = (items: string[], render: (s: string) => string = escapeText): string => (items.length ? items.map(render).join(', ') : 'none')
   return [
     '### Plan',
     '',

@@ -48,7 +48,8 @@ const MAX_LINE_BYTES = 64 * 1024
 export function secretValueProblem(value: string): string | undefined {
   if (value.includes('\0')) return 'its value holds a NUL byte, which no environment variable can carry. Fix: remove it from the value'
   if (value.includes('\r')) return "its value holds a carriage return, which flyctl's import drops or mangles. Fix: store the value with LF line endings only"
-  if (value.includes('"""')) return 'its value holds """, which ends flyctl\'s multi-line form early. Fix: encode the value (for example base64) and decode it in the app'
+  if (value.includes('"""'))
+    return 'its value holds """, which ends flyctl\'s multi-line form early. Fix: encode the value (for example base64) and decode it in the app'
   if (value.split('\n').some((line) => Buffer.byteLength(line, 'utf8') >= MAX_LINE_BYTES)) {
     return "a line of its value is 64 KiB or longer, past flyctl's import line limit. Fix: split the value or store it as a file"
   }
@@ -88,9 +89,13 @@ export function envProblems(env: ReadonlyArray<readonly [string, string]>, view:
   for (const [name, value] of env) {
     const holder = secretWithValue(value, view)
     if (holder) {
-      problems.push(`"${name}" holds the value of the secret ${holder}: [env] is plain text in fly.toml and on Fly. Fix: remove the line; the secret already reaches the machine as an environment variable${holder.startsWith('`') ? '' : ` named ${holder}`}`)
+      problems.push(
+        `"${name}" holds the value of the secret ${holder}: [env] is plain text in fly.toml and on Fly. Fix: remove the line; the secret already reaches the machine as an environment variable${holder.startsWith('`') ? '' : ` named ${holder}`}`,
+      )
     } else if (!PLAIN_SETTINGS.has(name) && !view.secrets.has(name) && view.include.some((re) => re.test(name))) {
-      problems.push(`"${name}" is a secret name (it matches \`secrets-include\`): [env] is plain text in fly.toml and on Fly. Fix: pass it in \`secrets\` (or \`secrets-json\`) instead`)
+      problems.push(
+        `"${name}" is a secret name (it matches \`secrets-include\`): [env] is plain text in fly.toml and on Fly. Fix: pass it in \`secrets\` (or \`secrets-json\`) instead`,
+      )
     }
   }
   return problems
@@ -100,12 +105,18 @@ export function envProblems(env: ReadonlyArray<readonly [string, string]>, view:
 export function buildArgProblems(args: ReadonlyArray<readonly [string, string]>, view: SecretView): string[] {
   return args.flatMap(([name, value]) => {
     const holder = secretWithValue(value, view)
-    return holder ? [`"${name}" holds the value of the secret ${holder}, and build arguments go onto flyctl's command line and into the image's history. Fix: remove it; read secrets at run time, not at build time`] : []
+    return holder
+      ? [
+          `"${name}" holds the value of the secret ${holder}, and build arguments go onto flyctl's command line and into the image's history. Fix: remove it; read secrets at run time, not at build time`,
+        ]
+      : []
   })
 }
 
 /** Words of an argv input that contain a secret's value. */
 export function argvSecretProblems(words: readonly string[], view: SecretView): string[] {
   const values = [...view.secrets.entries(), ['`api-token`', view.apiToken] as const].filter(([, v]) => v.length >= 4)
-  return values.filter(([, v]) => words.some((w) => w.includes(v))).map(([name]) => `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`)
+  return values
+    .filter(([, v]) => words.some((w) => w.includes(v)))
+    .map(([name]) => `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`)
 }

@@ -94,8 +94,7 @@ function formatEntry(name: string, value: string): string {
   if (value.includes('\0')) throw new SecretFormatError(name, 'the value contains a NUL byte, which no environment variable can hold')
   if (value.includes('\n') && value.includes('"""'))
     throw new SecretFormatError(name, 'the multi-line value contains """, which ends flyctl\'s multi-line form early')
-  if (value.includes('\r\n'))
-    throw new SecretFormatError(name, 'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings')
+  if (value.includes('\r\n')) throw new SecretFormatError(name, 'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings')
 
   const candidates = value.includes('\n')
     ? [`${name}="""${value}"""`]
@@ -177,7 +176,8 @@ function scanLines(input: string): string[] {
 }
 
 // Go's unicode.IsSpace set, which strings.TrimSpace uses.
-const GO_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g
+const GO_SPACE =
+  /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g
 function goTrimSpace(s: string): string {
   return s.replace(GO_SPACE, '')
 }
@@ -207,7 +207,8 @@ export interface SecretsResult extends SecretsPlan {
 
 export async function syncSecrets(ctx: StageContext, options: SecretsOptions): Promise<SecretsResult> {
   const { flyctl, plan, log } = ctx
-  const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : [])
+  const existing =
+    options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : [])
   const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets)
   const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired)
   if (authProblem) throw new Error(authProblem)
@@ -220,11 +221,17 @@ export async function syncSecrets(ctx: StageContext, options: SecretsOptions): P
 
   // flyctl refuses an empty import ("requires at least one SECRET=VALUE pair").
   if (synced.length > 0) {
-    await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], { stdin, change: `staged secrets ${synced.join(', ')}`, retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' } })
+    await flyctl.run(['secrets', 'import', '--stage', '--app', plan.app], {
+      stdin,
+      change: `staged secrets ${synced.join(', ')}`,
+      retry: { safe: 'idempotent', why: 'staging the same values again leaves the same staged set' },
+    })
     log.info(`Staged ${synced.length} secret(s): ${synced.join(', ')}`)
   }
   if (secretsPlan.prune.length > 0) {
-    await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], { retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' } })
+    await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], {
+      retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' },
+    })
     log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`)
   }
   return result

@@ -32,7 +32,10 @@ export function parseToml(text: string, file: string): TomlTable {
   } catch (err) {
     // @iarna/toml's TomlError carries 0-based line and col; the first message line is the reason.
     const e = err as { line?: number; col?: number; message?: string }
-    const reason = String(e.message ?? err).split('\n')[0]?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML'
+    const reason =
+      String(e.message ?? err)
+        .split('\n')[0]
+        ?.replace(/ at row \d+, col \d+, pos \d+:?$/, '') ?? 'invalid TOML'
     throw new ConfigFileError(
       file,
       typeof e.line === 'number' ? e.line + 1 : undefined,
@@ -152,7 +155,12 @@ export function stringifyToml(table: TomlTable, headerComment?: string): string 
   const out: string[] = []
   if (headerComment) for (const line of headerComment.split('\n')) out.push(`# ${line}`.trimEnd())
   writeTable(out, [], table)
-  return out.join('\n').replace(/^\n+/, '').replace(/\n{3,}/g, '\n\n') + '\n'
+  return (
+    out
+      .join('\n')
+      .replace(/^\n+/, '')
+      .replace(/\n{3,}/g, '\n\n') + '\n'
+  )
 }
 
 function writeTable(out: string[], path: string[], table: TomlTable): void {
@@ -169,7 +177,8 @@ function writeTable(out: string[], path: string[], table: TomlTable): void {
   for (const [key, value] of tables) {
     const childPath = [...path, key]
     // A table of only sub-tables needs no header of its own; an empty one keeps it ([build]).
-    const onlySubTables = Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)))
+    const onlySubTables =
+      Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)))
     if (!onlySubTables) out.push('', `[${childPath.map(formatKey).join('.')}]`)
     writeTable(out, childPath, value)
   }

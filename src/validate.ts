@@ -190,18 +190,37 @@ const httpServiceRule: GuideRule = ({ config, from }) => {
   if (!isTable(http)) return []
   const findings: Finding[] = []
   if (http.force_https !== true) {
-    findings.push(...finding('warning', 'force-https', 'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.', from('http_service.force_https')))
+    findings.push(
+      ...finding(
+        'warning',
+        'force-https',
+        'the public [http_service] does not set force_https = true, so the gateway token can travel over plain HTTP. Fix (the guide): force_https = true.',
+        from('http_service.force_https'),
+      ),
+    )
   }
   const autoStop = http.auto_stop_machines
   if (autoStop === true || autoStop === 'stop' || autoStop === 'suspend') {
-    findings.push(...finding('warning', 'auto-stop', `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`, from('http_service.auto_stop_machines')))
+    findings.push(
+      ...finding(
+        'warning',
+        'auto-stop',
+        `auto_stop_machines = ${JSON.stringify(autoStop)} stops the gateway when no HTTP traffic arrives, which disconnects Discord/Telegram/Slack. Fix (the guide): auto_stop_machines = false and min_machines_running = 1.`,
+        from('http_service.auto_stop_machines'),
+      ),
+    )
   }
   return findings
 }
 
 const privateServicesRule: GuideRule = ({ plan, config, from }) => {
   if (!plan.private || !Array.isArray(config.services) || config.services.length === 0) return []
-  return finding('warning', 'private-services', '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.', from('services'))
+  return finding(
+    'warning',
+    'private-services',
+    '`private: true` but the config keeps [[services]] with ports; the deploy passes --no-public-ips and the harden step releases public IPs, so they are reachable only over the private network. Fix: remove [[services]] for a private deployment.',
+    from('services'),
+  )
 }
 
 /** The gateway's own config file, read against what the command and fly.toml say. */
@@ -270,7 +289,12 @@ export function reportFindings(findings: Finding[], workspace: string | undefine
   }
   const errors = findings.filter((f) => f.level === 'error')
   if (errors.length > 0) {
-    const list = errors.map((f) => `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`).join('\n')
+    const list = errors
+      .map(
+        (f) =>
+          `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`,
+      )
+      .join('\n')
     throw new ValidationError(`The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`, errors)
   }
 }

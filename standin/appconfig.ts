@@ -21,9 +21,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
  * fly.toml in the working directory. A `-c` that names nothing is an error; no file is not.
  */
 export function loadAppConfig(configFlag: string, cwd: string): AppConfig | undefined {
-  const candidates = configFlag
-    ? [path.resolve(cwd, configFlag), path.join(path.resolve(cwd, configFlag), 'fly.toml')]
-    : [path.join(cwd, 'fly.toml')]
+  const candidates = configFlag ? [path.resolve(cwd, configFlag), path.join(path.resolve(cwd, configFlag), 'fly.toml')] : [path.join(cwd, 'fly.toml')]
   for (const file of candidates) {
     let text: string
     try {
@@ -39,9 +37,7 @@ export function loadAppConfig(configFlag: string, cwd: string): AppConfig | unde
     }
   }
   if (configFlag) {
-    throw new FlyError(
-      `config file not found at specified path: ${configFlag} (also tried: ${path.join(configFlag, 'fly.toml')})`,
-    )
+    throw new FlyError(`config file not found at specified path: ${configFlag} (also tried: ${path.join(configFlag, 'fly.toml')})`)
   }
   return undefined
 }
@@ -152,9 +148,7 @@ export function httpService(config: AppConfig | undefined): Table | undefined {
 /** appconfig URL(): a public http service means `https://<app>.fly.dev/`. */
 export function hasPublicService(config: AppConfig | undefined): boolean {
   if (httpService(config)) return true
-  return tablesOf(config?.raw.services).some((s) =>
-    tablesOf(s.ports).some((p) => p.port === 80 || p.port === 443),
-  )
+  return tablesOf(config?.raw.services).some((s) => tablesOf(s.ports).some((p) => p.port === 80 || p.port === 443))
 }
 
 export function buildSection(config: AppConfig | undefined): Table {
@@ -238,9 +232,7 @@ export function toMachineConfig(config: AppConfig | undefined, opts: BuildOption
       let port = typeof c.port === 'number' ? c.port : undefined
       if (port === undefined) {
         if (!h) {
-          throw new FlyError(
-            `Check '${name}' for process group '${group}' has no port set and the group has no http_service to take it from`,
-          )
+          throw new FlyError(`Check '${name}' for process group '${group}' has no port set and the group has no http_service to take it from`)
         }
         port = h.internal_port as number
       }

@@ -147,7 +147,12 @@ export async function runAppsList(ctx: Ctx): Promise<number> {
     return 0
   }
   // The stand-in does not render format.RelativeTime; the column is left empty.
-  out(table(apps.map((a) => [a.name, a.org, a.deployed ? 'deployed' : 'pending', '']), ['Name', 'Owner', 'Status', 'Latest Deploy']))
+  out(
+    table(
+      apps.map((a) => [a.name, a.org, a.deployed ? 'deployed' : 'pending', '']),
+      ['Name', 'Owner', 'Status', 'Latest Deploy'],
+    ),
+  )
   return 0
 }
 

@@ -77,10 +77,7 @@ function lookupShort(flags: FlagSpec[], short: string): FlagSpec | undefined {
  * cobra's Find: at each level take the first word that is not a flag (a flag of the command found
  * so far that takes a value swallows the next word) and descend if it names a subcommand.
  */
-export function resolveCommand(
-  root: CommandSpec,
-  argv: string[],
-): { path: CommandSpec[]; rest: string[]; typed: string[]; unknown?: string } {
+export function resolveCommand(root: CommandSpec, argv: string[]): { path: CommandSpec[]; rest: string[]; typed: string[]; unknown?: string } {
   const path = [root]
   const typed: string[] = []
   let unknown: string | undefined
@@ -277,7 +274,10 @@ export function usage(path: CommandSpec[]): string {
   // pflag FlagUsages: the descriptions start in one column.
   const describe = (flags: FlagSpec[]) => {
     const shown = flags.filter((f) => !f.hidden)
-    const left = shown.map((f) => `  ${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.kind === 'bool' ? '' : ` ${f.kind === 'int' || f.kind === 'float' || f.kind === 'stringArray' || f.kind === 'stringSlice' ? (f.kind === 'stringSlice' ? 'strings' : f.kind === 'float' ? 'float' : f.kind) : 'string'}`}`)
+    const left = shown.map(
+      (f) =>
+        `  ${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.kind === 'bool' ? '' : ` ${f.kind === 'int' || f.kind === 'float' || f.kind === 'stringArray' || f.kind === 'stringSlice' ? (f.kind === 'stringSlice' ? 'strings' : f.kind === 'float' ? 'float' : f.kind) : 'string'}`}`,
+    )
     const width = Math.max(0, ...left.map((l) => l.length))
     return shown.map((f, i) => `${(left[i] as string).padEnd(width)}   ${f.usage ?? ''}`.trimEnd())
   }

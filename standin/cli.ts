@@ -53,7 +53,11 @@ const ORG: FlagSpec = { name: 'org', short: 'o', kind: 'string', usage: 'The tar
 const DETACH: FlagSpec = { name: 'detach', kind: 'bool', usage: 'Return immediately instead of monitoring deployment progress' }
 const IMAGE: FlagSpec = { name: 'image', short: 'i', kind: 'string', usage: 'The Docker image to deploy' }
 const DOCKERFILE: FlagSpec = { name: 'dockerfile', kind: 'string', usage: 'Path to a Dockerfile. Defaults to the Dockerfile in the working directory.' }
-const BUILD_ARG: FlagSpec = { name: 'build-arg', kind: 'stringArray', usage: 'Set of build time variables in the form of NAME=VALUE pairs. Can be specified multiple times.' }
+const BUILD_ARG: FlagSpec = {
+  name: 'build-arg',
+  kind: 'stringArray',
+  usage: 'Set of build time variables in the form of NAME=VALUE pairs. Can be specified multiple times.',
+}
 const VM_SIZE: FlagSpec[] = [
   { name: 'vm-size', kind: 'string', usage: 'The VM size to set machines to' },
   { name: 'vm-cpus', kind: 'int', aliases: ['cpus'], usage: 'Number of CPUs' },
@@ -81,7 +85,12 @@ const DEPLOY_FLAGS: FlagSpec[] = [
   { name: 'remote-only', kind: 'bool', usage: 'Perform builds on a remote builder instance instead of using the local docker daemon.' },
   { name: 'local-only', kind: 'bool', usage: 'Only perform builds locally using the local docker daemon' },
   { name: 'push', kind: 'bool', usage: 'Push image to registry after build is complete' },
-  { name: 'wg', kind: 'bool', default: true, usage: 'Determine whether communication with remote builders are conducted over wireguard or plain internet(https)' },
+  {
+    name: 'wg',
+    kind: 'bool',
+    default: true,
+    usage: 'Determine whether communication with remote builders are conducted over wireguard or plain internet(https)',
+  },
   { name: 'https-failover', kind: 'bool', default: true, aliases: ['http-failover'] },
   DETACH,
   { name: 'strategy', kind: 'string', usage: 'The strategy for replacing running instances. Options are canary, rolling, bluegreen, or immediate.' },
@@ -397,11 +406,36 @@ export function commandTree(): CommandSpec {
         name: 'secrets',
         short: 'Manage application secrets with the set and unset commands.',
         sub: [
-          { name: 'list', aliases: ['ls'], short: 'List application secret names, digests and deployment status', flags: [APP, CONFIG, JSON_OUT], run: withCtx(runSecretsList) },
-          { name: 'set', use: 'set [flags] NAME=VALUE NAME=VALUE ...', short: 'Set one or more encrypted secrets for an application', args: { kind: 'min', n: 1 }, flags: SECRETS_SHARED, run: withCtx(runSecretsSet) },
-          { name: 'unset', use: 'unset [flags] NAME NAME ...', short: 'Unset one or more encrypted secrets for an application', args: { kind: 'min', n: 1 }, flags: SECRETS_SHARED, run: withCtx(runSecretsUnset) },
+          {
+            name: 'list',
+            aliases: ['ls'],
+            short: 'List application secret names, digests and deployment status',
+            flags: [APP, CONFIG, JSON_OUT],
+            run: withCtx(runSecretsList),
+          },
+          {
+            name: 'set',
+            use: 'set [flags] NAME=VALUE NAME=VALUE ...',
+            short: 'Set one or more encrypted secrets for an application',
+            args: { kind: 'min', n: 1 },
+            flags: SECRETS_SHARED,
+            run: withCtx(runSecretsSet),
+          },
+          {
+            name: 'unset',
+            use: 'unset [flags] NAME NAME ...',
+            short: 'Unset one or more encrypted secrets for an application',
+            args: { kind: 'min', n: 1 },
+            flags: SECRETS_SHARED,
+            run: withCtx(runSecretsUnset),
+          },
           { name: 'import', use: 'import [flags]', short: 'Set secrets as NAME=VALUE pairs from stdin', flags: SECRETS_SHARED, run: withCtx(runSecretsImport) },
-          { name: 'deploy', short: 'Deploy staged secrets for an application', flags: [APP, CONFIG, DETACH, { name: 'dns-checks', kind: 'bool', default: true }], run: withCtx(runSecretsDeploy) },
+          {
+            name: 'deploy',
+            short: 'Deploy staged secrets for an application',
+            flags: [APP, CONFIG, DETACH, { name: 'dns-checks', kind: 'bool', default: true }],
+            run: withCtx(runSecretsDeploy),
+          },
         ],
       },
       {
@@ -410,7 +444,14 @@ export function commandTree(): CommandSpec {
         short: 'Manage IP addresses for apps',
         sub: [
           { name: 'list', aliases: ['ls'], short: 'List public and private IP addresses for an app', flags: [APP, CONFIG, JSON_OUT], run: withCtx(runIpsList) },
-          { name: 'release', use: 'release [flags] ADDRESS ADDRESS ...', short: 'Release ingress IP addresses', args: { kind: 'min', n: 1 }, flags: [APP, CONFIG], run: withCtx(runIpsRelease) },
+          {
+            name: 'release',
+            use: 'release [flags] ADDRESS ADDRESS ...',
+            short: 'Release ingress IP addresses',
+            args: { kind: 'min', n: 1 },
+            flags: [APP, CONFIG],
+            run: withCtx(runIpsRelease),
+          },
           {
             name: 'allocate-v6',
             short: 'Allocate an IPv6 address',
@@ -567,7 +608,6 @@ async function dispatch(argv: string[], base: Omit<Ctx, 'parsed'>): Promise<numb
   }
   return (cmd.run as NonNullable<CommandSpec['run']>)(parsed, path)
 }
-
 
 if (import.meta.main) {
   const code = await main(process.argv.slice(2))

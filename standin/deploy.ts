@@ -21,16 +21,7 @@ import type { Ctx } from './context.ts'
 import { loadAppConfig } from './appconfig.ts'
 import { newVolume } from './platform-commands.ts'
 import { rfc3339 } from './render.ts'
-import {
-  launchFor,
-  loadRuntime,
-  parseGoDuration,
-  safeView,
-  smokeCheck,
-  waitForChecks,
-  waitForStarted,
-  writeMachineConfigFile,
-} from './runtime.ts'
+import { launchFor, loadRuntime, parseGoDuration, safeView, smokeCheck, waitForChecks, waitForStarted, writeMachineConfigFile } from './runtime.ts'
 import type { MachineLaunch, MachineRuntime } from './runtime.ts'
 import {
   FlyError,
@@ -54,8 +45,7 @@ export function workloadFromDockerfile(text: string, buildArgs: Map<string, stri
   const args = new Map<string, string>()
   let label: string | undefined
   let version: string | undefined
-  const expand = (s: string) =>
-    s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => buildArgs.get(n) ?? args.get(n) ?? '')
+  const expand = (s: string) => s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => buildArgs.get(n) ?? args.get(n) ?? '')
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?/i.exec(line)
@@ -438,7 +428,15 @@ export function shouldLaunch(fresh: boolean, state: string): boolean {
  * One machine of a rolling deploy (plan.go updateMachineWChecks): update it, then unless it is
  * skipped, wait for `started`, run the smoke checks, then wait for its health checks.
  */
-async function rollOutMachine(ctx: Ctx, runtime: MachineRuntime, appName: string, r: Rollout, imageRef: string, waits: DeployWaits, waitTimeoutMs: number): Promise<void> {
+async function rollOutMachine(
+  ctx: Ctx,
+  runtime: MachineRuntime,
+  appName: string,
+  r: Rollout,
+  imageRef: string,
+  waits: DeployWaits,
+  waitTimeoutMs: number,
+): Promise<void> {
   const state = safeView(runtime, ctx.stateDir, appName, r.machine.id).state
   if (!shouldLaunch(r.fresh, state)) {
     out(`Updating machine ${r.machine.id} [app], which is ${state}: its config is replaced, it is not started\n`)
@@ -474,4 +472,3 @@ function allocateIpInside(app: AppRecord, type: 'v6' | 'private_v6' | 'shared_v4
   app.ips.push({ ID: alnumId(12), Address: address, Type: type, Region: 'global', CreatedAt: rfc3339(Date.now()) })
   return address
 }
-

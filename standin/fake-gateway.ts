@@ -108,7 +108,10 @@ function stateDirOf(): string {
 
 function lockFiles(stateDir: string): string[] {
   try {
-    return fs.readdirSync(stateDir).filter((name) => /^gateway\..+\.lock$/.test(name)).map((name) => path.join(stateDir, name))
+    return fs
+      .readdirSync(stateDir)
+      .filter((name) => /^gateway\..+\.lock$/.test(name))
+      .map((name) => path.join(stateDir, name))
   } catch {
     return []
   }

@@ -72,15 +72,27 @@ function checkGuest(guest: MachineConfig['guest']): void {
   }
   if (guest.memory_mb % increment !== 0) {
     const suggested = guest.memory_mb - (guest.memory_mb % increment) || increment
-    fail('invalid memory size', `${guest.memory_mb}MiB of memory is not valid`, `Memory size must be in a ${increment} MiB increment (${suggested}MiB would work)`)
+    fail(
+      'invalid memory size',
+      `${guest.memory_mb}MiB of memory is not valid`,
+      `Memory size must be in a ${increment} MiB increment (${suggested}MiB would work)`,
+    )
   }
   const min = (shared ? 256 : 2048) * guest.cpus
   const max = (shared ? 2048 : 8192) * guest.cpus
   if (guest.memory_mb < min) {
-    fail('memory size for config is too low', `For ${guest.cpu_kind} VMs with ${guest.cpus} CPUs, ${guest.memory_mb}MiB of memory is too low`, `Try setting memory to a value >= ${min}MiB for the config changes requested`)
+    fail(
+      'memory size for config is too low',
+      `For ${guest.cpu_kind} VMs with ${guest.cpus} CPUs, ${guest.memory_mb}MiB of memory is too low`,
+      `Try setting memory to a value >= ${min}MiB for the config changes requested`,
+    )
   }
   if (guest.memory_mb > max) {
-    fail('memory size for config is too high', `For ${guest.cpu_kind} VMs with ${guest.cpus} CPUs, ${guest.memory_mb}MiB of memory is too high`, `Try setting memory to a value <= ${max}MiB for the config changes requested`)
+    fail(
+      'memory size for config is too high',
+      `For ${guest.cpu_kind} VMs with ${guest.cpus} CPUs, ${guest.memory_mb}MiB of memory is too high`,
+      `Try setting memory to a value <= ${max}MiB for the config changes requested`,
+    )
   }
 }
 
@@ -123,7 +135,10 @@ export async function runMachineUpdate(ctx: Ctx): Promise<number> {
   if (flagString(ctx, 'image')) next.image = flagString(ctx, 'image')
   if (flagString(ctx, 'mount-point')) {
     if ((next.mounts ?? []).length !== 1) throw new FlyError("Machine doesn't have a volume attached")
-    ;(next.mounts as NonNullable<MachineConfig['mounts']>)[0] = { ...(next.mounts as NonNullable<MachineConfig['mounts']>)[0]!, path: flagString(ctx, 'mount-point') }
+    ;(next.mounts as NonNullable<MachineConfig['mounts']>)[0] = {
+      ...(next.mounts as NonNullable<MachineConfig['mounts']>)[0]!,
+      path: flagString(ctx, 'mount-point'),
+    }
   }
   if (!flagBool(ctx, 'yes')) {
     // internal/machine/config.go ConfirmConfigChanges: no diff, or a prompt that cannot be shown.
@@ -242,14 +257,16 @@ export async function runSshConsole(ctx: Ctx): Promise<number> {
   const wanted = flagString(ctx, 'machine')
   let target: MachineRecord | undefined
   if (wanted) {
-    if (flagBool(ctx, 'select')) throw new FlyError('--machine can\'t be used with -s/--select')
+    if (flagBool(ctx, 'select')) throw new FlyError("--machine can't be used with -s/--select")
     target = started.find((m) => m.id === wanted)
     if (!target) throw new FlyError(`--machine="${wanted}" not found/started`)
   } else {
     const region = flagString(ctx, 'region')
     const pool = region ? started.filter((m) => m.region === region) : started
     if (started.length === 0) {
-      throw new FlyError(`app ${name} has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status`)
+      throw new FlyError(
+        `app ${name} has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status`,
+      )
     }
     if (region && pool.length === 0) throw new FlyError(`app ${name} has no VMs in region ${region}`)
     target = pool[0] as MachineRecord

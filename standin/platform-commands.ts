@@ -381,10 +381,17 @@ export async function runSecretsList(ctx: Ctx): Promise<number> {
     return 0
   }
   const prefix = (s: string) => (s === 'Staged' ? '* ' : s === 'Partial' ? '! ' : '')
-  out(table(rows.map((r) => [prefix(r.status) + r.name, r.digest, r.status]), ['Name', 'Digest', 'Status']))
+  out(
+    table(
+      rows.map((r) => [prefix(r.status) + r.name, r.digest, r.status]),
+      ['Name', 'Digest', 'Status'],
+    ),
+  )
   const staged = rows.filter((r) => r.status === 'Staged').length
   if (staged > 0) {
-    out(`There ${staged === 1 ? 'is' : 'are'} ${staged} ${staged === 1 ? 'secret' : 'secrets'} not deployed. Deploy with \`fly secrets deploy\` to make them available.\n`)
+    out(
+      `There ${staged === 1 ? 'is' : 'are'} ${staged} ${staged === 1 ? 'secret' : 'secrets'} not deployed. Deploy with \`fly secrets deploy\` to make them available.\n`,
+    )
   }
   return 0
 }

@@ -20,7 +20,16 @@ interface Region {
 }
 
 const region = (code: string, name: string, lat: number, lon: number, geo: Region['geo_region'], deprecated = false): Region => ({
-  code, name, latitude: lat, longitude: lon, gateway_available: !deprecated, requires_paid_plan: false, deprecated, capacity: deprecated ? 0 : 1000, geo_region: geo, mpg_available: !deprecated,
+  code,
+  name,
+  latitude: lat,
+  longitude: lon,
+  gateway_available: !deprecated,
+  requires_paid_plan: false,
+  deprecated,
+  capacity: deprecated ? 0 : 1000,
+  geo_region: geo,
+  mpg_available: !deprecated,
 })
 
 /** Fly's regions as the platform listed them in 2026 (plus a deprecated one, which flyctl hides). */

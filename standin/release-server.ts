@@ -341,11 +341,7 @@ function endpointArch(word: string): ReleaseArch | undefined {
   return undefined
 }
 
-function checksumsFile(
-  version: string,
-  archive: (version: string, os: ReleaseOs, arch: ReleaseArch) => BuiltArchive,
-  faults: Faults,
-): string {
+function checksumsFile(version: string, archive: (version: string, os: ReleaseOs, arch: ReleaseArch) => BuiltArchive, faults: Faults): string {
   const lines: string[] = []
   for (const [os, arch] of ALL_TARGETS) {
     const built = archive(version, os, arch)

@@ -150,8 +150,7 @@ export async function installOpenclaw(version: string, progress: Progress = () =
 }
 
 export type Workload =
-  | { kind: 'openclaw'; version: string; appRoot: string; installRoot: string; nodeDir: string }
-  | { kind: 'fake'; scenario: string; nodeDir: string }
+  { kind: 'openclaw'; version: string; appRoot: string; installRoot: string; nodeDir: string } | { kind: 'fake'; scenario: string; nodeDir: string }
 
 // Maps a machine's workload string ('openclaw@2026.9.6' | 'fake-gateway:<scenario>') to what
 // runs it. The fake gateway needs only a Node 24: the caller's own when it is one.

@@ -151,7 +151,10 @@ export function mapGuestArgument(spec: LaunchSpec, argument: string): string {
   let result = argument
   for (const prefix of prefixes) {
     const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    result = result.replace(new RegExp(`(^|[\\s'"=:])(${escaped})(?=$|[/\\s'"])`, 'g'), (_all, lead: string, guest: string) => `${lead}${mapGuestPath(spec, guest)}`)
+    result = result.replace(
+      new RegExp(`(^|[\\s'"=:])(${escaped})(?=$|[/\\s'"])`, 'g'),
+      (_all, lead: string, guest: string) => `${lead}${mapGuestPath(spec, guest)}`,
+    )
   }
   return result
 }

@@ -5,14 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-export type MachineState =
-  | 'created'
-  | 'starting'
-  | 'started'
-  | 'stopping'
-  | 'stopped'
-  | 'failed'
-  | 'destroyed'
+export type MachineState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroyed'
 
 export interface MachineEvent {
   type: string

@@ -6,15 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { goMap } from './render.ts'
-import {
-  FlyError,
-  machineDirOf,
-  readMachineSecrets,
-  readSecretValues,
-  volumeDirOf,
-  writeJsonFileAtomic,
-  writeMachineSecrets,
-} from './state.ts'
+import { FlyError, machineDirOf, readMachineSecrets, readSecretValues, volumeDirOf, writeJsonFileAtomic, writeMachineSecrets } from './state.ts'
 import type { AppRecord, MachineRecord } from './state.ts'
 
 export interface MachineLaunch {

@@ -283,8 +283,7 @@ function readJsonOr<T>(file: string, fallback: T): T {
 }
 
 const appSecretsFile = (stateDir: string, app: string) => path.join(appDir(stateDir, app), 'secrets.json')
-const machineSecretsFile = (stateDir: string, app: string, id: string) =>
-  path.join(machineDirOf(stateDir, app, id), 'secrets.env.json')
+const machineSecretsFile = (stateDir: string, app: string, id: string) => path.join(machineDirOf(stateDir, app, id), 'secrets.env.json')
 
 /** The app's current secret values. Call under the state lock when changing them. */
 export function readSecretValues(stateDir: string, app: string): Record<string, string> {

@@ -12,16 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { buildNamespaceInit, guestEnv, namespaceArgs, resetRootfs, writeMappedFiles, type LaunchSpec } from './runtime-isolation.ts'
 import { listTree, readRss, signalTree } from './runtime-procs.ts'
-import {
-  appendLog,
-  bumpCounter,
-  readFaults,
-  readJson,
-  updateRuntimeRecord,
-  pushEvent,
-  type MachineCheck,
-  type MachineState,
-} from './runtime-state.ts'
+import { appendLog, bumpCounter, readFaults, readJson, updateRuntimeRecord, pushEvent, type MachineCheck, type MachineState } from './runtime-state.ts'
 
 const machineDir = process.argv[2]
 if (!machineDir) {

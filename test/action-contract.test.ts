@@ -30,7 +30,9 @@ function readSpec(): { inputs: Map<string, string>; outputs: string[] } {
     if (m) inputs.set(m[1] as string, (m[2] as string).trim())
   }
   const outSection = text.slice(text.indexOf('## Outputs'), text.indexOf('## Rules'))
-  const outputs = [...outSection.matchAll(/`([a-z-]+)`/g)].map((m) => m[1] as string).filter((n) => !['healthy', 'unhealthy', 'skipped', 'true', 'false', 'deployed', 'destroyed', 'preview', 'cleanup-previews'].includes(n))
+  const outputs = [...outSection.matchAll(/`([a-z-]+)`/g)]
+    .map((m) => m[1] as string)
+    .filter((n) => !['healthy', 'unhealthy', 'skipped', 'true', 'false', 'deployed', 'destroyed', 'preview', 'cleanup-previews'].includes(n))
   return { inputs, outputs }
 }
 
@@ -39,7 +41,20 @@ function readSpec(): { inputs: Map<string, string>; outputs: string[] } {
  * so a literal default would always override a `config` file (or hide whether the user set it).
  * The action applies SPEC's default itself, and the description must name it.
  */
-const DEFAULT_APPLIED_IN_CODE = new Set(['api-token', 'region', 'port', 'bind', 'command', 'vm-size', 'memory', 'volume', 'state-dir', 'dockerfile', 'secrets-include', 'flyctl-version'])
+const DEFAULT_APPLIED_IN_CODE = new Set([
+  'api-token',
+  'region',
+  'port',
+  'bind',
+  'command',
+  'vm-size',
+  'memory',
+  'volume',
+  'state-dir',
+  'dockerfile',
+  'secrets-include',
+  'flyctl-version',
+])
 
 const specExists = fs.existsSync(path.resolve(root, '../shared/SPEC.md'))
 
@@ -68,12 +83,15 @@ describe('action.yml', () => {
     expect(changelog).toMatch(new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\]`, 'm'))
   })
 
-  it('README reads in a new user\'s order, with the set-up commands in its first 40 lines', () => {
+  it("README reads in a new user's order, with the set-up commands in its first 40 lines", () => {
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
     expect(readme.split('\n').slice(0, 40).join('\n')).toMatch(/npm run demo[\s\S]*npm test/)
     const order = ['## Usage', '## Try it', '## Inputs', '## Outputs', '## Examples', '## Errors', '## Security', '## Releases and versions']
     const at = order.map((heading) => readme.indexOf(`\n${heading}`))
-    expect(at.every((i) => i > 0), JSON.stringify(Object.fromEntries(order.map((h, i) => [h, at[i]])))).toBe(true)
+    expect(
+      at.every((i) => i > 0),
+      JSON.stringify(Object.fromEntries(order.map((h, i) => [h, at[i]]))),
+    ).toBe(true)
     expect([...at].sort((a, b) => a - b)).toEqual(at)
   })
 

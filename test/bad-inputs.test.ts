@@ -64,8 +64,22 @@ export const CASES: BadInput[] = [
     fix: 'keep the heap below the memory',
   },
   { input: 'config', value: 'missing.toml', says: 'file "missing.toml" not found', fix: 'give the path of your fly.toml relative to `working-directory`' },
-  { input: 'config', value: 'bad.toml', shown: 'bad.toml (unterminated string)', names: 'bad.toml:1:', says: 'invalid TOML', fix: 'Fix the file so that `fly config validate` accepts it' },
-  { input: 'gateway-config', value: 'openclaw.json', shown: 'openclaw.json (not JSON5)', names: 'openclaw.json:1:', says: 'invalid JSON5', fix: 'Fix the syntax' },
+  {
+    input: 'config',
+    value: 'bad.toml',
+    shown: 'bad.toml (unterminated string)',
+    names: 'bad.toml:1:',
+    says: 'invalid TOML',
+    fix: 'Fix the file so that `fly config validate` accepts it',
+  },
+  {
+    input: 'gateway-config',
+    value: 'openclaw.json',
+    shown: 'openclaw.json (not JSON5)',
+    names: 'openclaw.json:1:',
+    says: 'invalid JSON5',
+    fix: 'Fix the syntax',
+  },
   {
     input: 'command',
     value: 'node dist/index.js gateway --allow-unconfigured --port 4000 --bind lan',
@@ -83,29 +97,117 @@ export const CASES: BadInput[] = [
   { input: 'memory', value: '100gb', says: 'is more than shared-cpu-2x allows 512 to 4096 MB', fix: 'set `memory` to at most 4096mb' },
   { input: 'vm-size', value: 'shared-cpu-3x', says: 'is not a Fly machine size', fix: 'set `vm-size` to one of' },
   { input: 'machine-memory', value: '64gb', says: 'is more than shared-cpu-2x allows', fix: 'set `machine-memory` to at most 4096mb' },
-  { input: 'config', value: 'bigvm.toml', shown: 'bigvm.toml (`memory = "64gb"`)', names: 'bigvm.toml:', says: 'is more than shared-cpu-2x allows', fix: 'at most 4096mb' },
-  { input: 'dockerfile', value: '', shown: '(none in working-directory)', with: { 'working-directory': 'nodocker' }, says: 'so `fly deploy` has nothing to build', fix: 'set `image` to a built image' },
-  { input: 'dry-run', value: 'true', shown: '`true`, no Dockerfile', names: '`dockerfile`', with: { 'working-directory': 'nodocker' }, says: 'so `fly deploy` has nothing to build', fix: 'add the Dockerfile' },
+  {
+    input: 'config',
+    value: 'bigvm.toml',
+    shown: 'bigvm.toml (`memory = "64gb"`)',
+    names: 'bigvm.toml:',
+    says: 'is more than shared-cpu-2x allows',
+    fix: 'at most 4096mb',
+  },
+  {
+    input: 'dockerfile',
+    value: '',
+    shown: '(none in working-directory)',
+    with: { 'working-directory': 'nodocker' },
+    says: 'so `fly deploy` has nothing to build',
+    fix: 'set `image` to a built image',
+  },
+  {
+    input: 'dry-run',
+    value: 'true',
+    shown: '`true`, no Dockerfile',
+    names: '`dockerfile`',
+    with: { 'working-directory': 'nodocker' },
+    says: 'so `fly deploy` has nothing to build',
+    fix: 'add the Dockerfile',
+  },
   // Secret values that `fly secrets import` cannot carry, named, never shown.
-  { input: 'secrets', value: `${TOKEN_SECRET}\nOPENCLAW_NOTE=quote"""d-secret-7c1`, shown: 'a value holding `"""`', says: 'its value holds """', fix: 'encode the value', secretValues: ['quote"""d-secret-7c1'] },
-  { input: 'secrets-json', value: '{"OPENCLAW_BLOB":"nul-secret-5d2\\u0000tail"}', shown: 'a value holding a NUL', says: 'holds a NUL byte', fix: 'remove it from the value', secretValues: ['nul-secret-5d2'] },
-  { input: 'secrets-json', value: '{"OPENCLAW_PEM":"cr-secret-8e4a\\r\\nline2"}', shown: 'a value holding a carriage return', says: 'holds a carriage return', fix: 'LF line endings only', secretValues: ['cr-secret-8e4a'] },
-  { input: 'secrets-json', value: `{"OPENCLAW_HUGE":"${'long-secret-'.repeat(6000)}"}`, shown: 'a value with a line over 64 KiB', says: '64 KiB or longer', fix: 'split the value or store it as a file', secretValues: ['long-secret-'.repeat(6000)] },
+  {
+    input: 'secrets',
+    value: `${TOKEN_SECRET}\nOPENCLAW_NOTE=quote"""d-secret-7c1`,
+    shown: 'a value holding `"""`',
+    says: 'its value holds """',
+    fix: 'encode the value',
+    secretValues: ['quote"""d-secret-7c1'],
+  },
+  {
+    input: 'secrets-json',
+    value: '{"OPENCLAW_BLOB":"nul-secret-5d2\\u0000tail"}',
+    shown: 'a value holding a NUL',
+    says: 'holds a NUL byte',
+    fix: 'remove it from the value',
+    secretValues: ['nul-secret-5d2'],
+  },
+  {
+    input: 'secrets-json',
+    value: '{"OPENCLAW_PEM":"cr-secret-8e4a\\r\\nline2"}',
+    shown: 'a value holding a carriage return',
+    says: 'holds a carriage return',
+    fix: 'LF line endings only',
+    secretValues: ['cr-secret-8e4a'],
+  },
+  {
+    input: 'secrets-json',
+    value: `{"OPENCLAW_HUGE":"${'long-secret-'.repeat(6000)}"}`,
+    shown: 'a value with a line over 64 KiB',
+    says: '64 KiB or longer',
+    fix: 'split the value or store it as a file',
+    secretValues: ['long-secret-'.repeat(6000)],
+  },
   // deploy-args, read like pflag reads them.
   { input: 'deploy-args', value: '-afoo', says: '-a --app chooses the app', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '-ya other', says: '-a --app chooses the app', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '--app=other', says: '--app chooses the app', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '-cother.toml', says: '-c --config replaces the rendered and validated fly.toml', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '-iregistry.example/foreign:1', says: '-i --image chooses the image', fix: 'remove it from deploy-args' },
-  { input: 'deploy-args', value: '-tFlyV1-leaked-deploy-token-93', shown: '`-t<token>`', says: '-t --access-token chooses the Fly token', fix: 'remove it from deploy-args', secretValues: ['FlyV1-leaked-deploy-token-93'] },
+  {
+    input: 'deploy-args',
+    value: '-tFlyV1-leaked-deploy-token-93',
+    shown: '`-t<token>`',
+    says: '-t --access-token chooses the Fly token',
+    fix: 'remove it from deploy-args',
+    secretValues: ['FlyV1-leaked-deploy-token-93'],
+  },
   { input: 'deploy-args', value: '--vm-memory 512', says: '--vm-memory chooses the machine size', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '--remote-only stray', says: '"stray" is not a flag', fix: 'set `working-directory` for the build context' },
   // Secret boundaries.
-  { input: 'secrets', value: `${TOKEN_SECRET}\nFLY_API_TOKEN=${API_TOKEN}`, shown: 'a `FLY_API_TOKEN` line', says: 'the Fly token stays with flyctl', fix: 'remove the line' },
-  { input: 'secrets', value: `${TOKEN_SECRET}\nACTIONS_RUNTIME_TOKEN=runtime-secret-4b1`, shown: 'an `ACTIONS_*` line', says: 'belong to the GitHub runner', fix: 'remove the line', secretValues: ['runtime-secret-4b1'] },
-  { input: 'env', value: 'ANTHROPIC_API_KEY=sk-ant-env-secret-61', says: 'is a secret name (it matches `secrets-include`)', fix: 'pass it in `secrets`', secretValues: ['sk-ant-env-secret-61'] },
-  { input: 'env', value: `DEBUG_TOKEN=${GATEWAY_TOKEN}`, shown: '`DEBUG_TOKEN=<the gateway token>`', says: 'holds the value of the secret OPENCLAW_GATEWAY_TOKEN', fix: 'remove the line' },
-  { input: 'build-args', value: `NPM_TOKEN=${GATEWAY_TOKEN}`, shown: '`NPM_TOKEN=<the gateway token>`', says: "build arguments go onto flyctl's command line", fix: 'read secrets at run time' },
+  {
+    input: 'secrets',
+    value: `${TOKEN_SECRET}\nFLY_API_TOKEN=${API_TOKEN}`,
+    shown: 'a `FLY_API_TOKEN` line',
+    says: 'the Fly token stays with flyctl',
+    fix: 'remove the line',
+  },
+  {
+    input: 'secrets',
+    value: `${TOKEN_SECRET}\nACTIONS_RUNTIME_TOKEN=runtime-secret-4b1`,
+    shown: 'an `ACTIONS_*` line',
+    says: 'belong to the GitHub runner',
+    fix: 'remove the line',
+    secretValues: ['runtime-secret-4b1'],
+  },
+  {
+    input: 'env',
+    value: 'ANTHROPIC_API_KEY=sk-ant-env-secret-61',
+    says: 'is a secret name (it matches `secrets-include`)',
+    fix: 'pass it in `secrets`',
+    secretValues: ['sk-ant-env-secret-61'],
+  },
+  {
+    input: 'env',
+    value: `DEBUG_TOKEN=${GATEWAY_TOKEN}`,
+    shown: '`DEBUG_TOKEN=<the gateway token>`',
+    says: 'holds the value of the secret OPENCLAW_GATEWAY_TOKEN',
+    fix: 'remove the line',
+  },
+  {
+    input: 'build-args',
+    value: `NPM_TOKEN=${GATEWAY_TOKEN}`,
+    shown: '`NPM_TOKEN=<the gateway token>`',
+    says: "build arguments go onto flyctl's command line",
+    fix: 'read secrets at run time',
+  },
   {
     input: 'secrets-json',
     value: `{"openclaw_gateway_token":"lower-secret-2f9c"}`,
@@ -132,7 +234,14 @@ export const CASES: BadInput[] = [
     says: 'gateway release 2026.3.1 (from image ghcr.io/openclaw/openclaw:2026.3.1): it refuses to start',
     fix: 'allowedOrigins: ["https://my-openclaw.fly.dev"]',
   },
-  { input: 'gateway-config', value: 'commented.json5', shown: 'commented.json5 (bad `gateway.bind`)', names: 'commented.json5:4', says: 'gateway.bind is "public"', fix: 'use "lan"' },
+  {
+    input: 'gateway-config',
+    value: 'commented.json5',
+    shown: 'commented.json5 (bad `gateway.bind`)',
+    names: 'commented.json5:4',
+    says: 'gateway.bind is "public"',
+    fix: 'use "lan"',
+  },
 ]
 
 /** Calls that only read; anything else in the journal would be a change on Fly. */
@@ -147,7 +256,9 @@ function cell(text: string): string {
 }
 
 export function renderTable(cases: BadInput[]): string {
-  const rows = cases.map((c) => `| \`${c.input}\` | ${c.shown ?? (c.value === '' ? '(empty)' : cell(c.value))} | ${c.says.replace(/\|/g, '\\|')} | ${c.fix.replace(/\|/g, '\\|')} |`)
+  const rows = cases.map(
+    (c) => `| \`${c.input}\` | ${c.shown ?? (c.value === '' ? '(empty)' : cell(c.value))} | ${c.says.replace(/\|/g, '\\|')} | ${c.fix.replace(/\|/g, '\\|')} |`,
+  )
   return ['| input | bad value | the error says | how to fix (from the same error) |', '|---|---|---|---|', ...rows].join('\n')
 }
 
@@ -164,7 +275,13 @@ function errorText(stdout: string): string {
   return stdout
     .split('\n')
     .filter((l) => l.startsWith('::error'))
-    .map((l) => l.replace(/^::error[^:]*::/, '').replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'))
+    .map((l) =>
+      l
+        .replace(/^::error[^:]*::/, '')
+        .replaceAll('%0A', '\n')
+        .replaceAll('%0D', '\r')
+        .replaceAll('%25', '%'),
+    )
     .join('\n')
 }
 
@@ -179,7 +296,10 @@ describe('bad inputs are refused before anything changes on Fly', () => {
     fs.writeFileSync(path.join(world.dirs.workspace, 'bigvm.toml'), 'app = "my-openclaw"\n\n[[vm]]\n  size = "shared-cpu-2x"\n  memory = "64gb"\n')
     fs.writeFileSync(path.join(world.dirs.workspace, 'no-origins.json5'), '{ gateway: { mode: "local", bind: "lan" } }\n')
     // The comment names gateway.bind first: the annotation must point at the real key (line 4).
-    fs.writeFileSync(path.join(world.dirs.workspace, 'commented.json5'), '{\n  // gateway: { bind: "lan" } is what the guide uses\n  gateway: { mode: "local",\n    bind: "public" },\n}\n')
+    fs.writeFileSync(
+      path.join(world.dirs.workspace, 'commented.json5'),
+      '{\n  // gateway: { bind: "lan" } is what the guide uses\n  gateway: { mode: "local",\n    bind: "public" },\n}\n',
+    )
     fs.mkdirSync(path.join(world.dirs.workspace, 'nodocker'))
   })
   afterAll(async () => {
@@ -191,34 +311,47 @@ describe('bad inputs are refused before anything changes on Fly', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(40)
   })
 
-  it.each(CASES.map((c) => [`${c.input}: ${c.shown ?? (c.value.slice(0, 80) || '(empty)')}`, c] as const))('%s', async (_title, c) => {
-    const before = (await readJournal(world.state)).length
-    const result = await world.run({ app: 'my-openclaw', secrets: TOKEN_SECRET, ...c.with, [c.input]: c.value })
-    const calls = (await readJournal(world.state)).slice(before).map((e) => e.argv.join(' '))
-    const error = errorText(result.stdout)
-    // No secret value anywhere the run leaves: stdout (bar the runner's ::add-mask:: lines), stderr,
-    // outputs, summary, the runner's files, flyctl's argv, and every file rendered into RUNNER_TEMP.
-    const places: Array<[string, string]> = [
-      ['stdout', result.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')],
-      ['stderr', result.stderr],
-      ['outputs', JSON.stringify(result.outputs)],
-      ['summary', result.summary],
-      ...Object.entries(result.commandFiles),
-      ['flyctl argv', calls.join('\n')],
-      ...renderedFiles(world.dirs.temp),
-    ]
-    for (const value of [GATEWAY_TOKEN, API_TOKEN, ...(c.secretValues ?? [])]) {
-      expect(places.filter(([, text]) => text.includes(value)).map(([where]) => where), 'a secret value leaked').toEqual([])
-    }
+  it.each(CASES.map((c) => [`${c.input}: ${c.shown ?? (c.value.slice(0, 80) || '(empty)')}`, c] as const))(
+    '%s',
+    async (_title, c) => {
+      const before = (await readJournal(world.state)).length
+      const result = await world.run({ app: 'my-openclaw', secrets: TOKEN_SECRET, ...c.with, [c.input]: c.value })
+      const calls = (await readJournal(world.state)).slice(before).map((e) => e.argv.join(' '))
+      const error = errorText(result.stdout)
+      // No secret value anywhere the run leaves: stdout (bar the runner's ::add-mask:: lines), stderr,
+      // outputs, summary, the runner's files, flyctl's argv, and every file rendered into RUNNER_TEMP.
+      const places: Array<[string, string]> = [
+        [
+          'stdout',
+          result.stdout
+            .split('\n')
+            .filter((l) => !l.startsWith('::add-mask::'))
+            .join('\n'),
+        ],
+        ['stderr', result.stderr],
+        ['outputs', JSON.stringify(result.outputs)],
+        ['summary', result.summary],
+        ...Object.entries(result.commandFiles),
+        ['flyctl argv', calls.join('\n')],
+        ...renderedFiles(world.dirs.temp),
+      ]
+      for (const value of [GATEWAY_TOKEN, API_TOKEN, ...(c.secretValues ?? [])]) {
+        expect(
+          places.filter(([, text]) => text.includes(value)).map(([where]) => where),
+          'a secret value leaked',
+        ).toEqual([])
+      }
 
-    expect(result.exitCode).toBe(1)
-    expect(error).toContain(c.names ?? `\`${c.input}\``)
-    expect(error).toContain(c.says)
-    expect(error).toContain(c.fix)
-    expect(calls.filter((call) => !READING.test(call))).toEqual([])
-    // The app was never created, so nothing can have changed on the platform.
-    expect(calls.some((call) => call.startsWith('apps create'))).toBe(false)
-  }, 120_000)
+      expect(result.exitCode).toBe(1)
+      expect(error).toContain(c.names ?? `\`${c.input}\``)
+      expect(error).toContain(c.says)
+      expect(error).toContain(c.fix)
+      expect(calls.filter((call) => !READING.test(call))).toEqual([])
+      // The app was never created, so nothing can have changed on the platform.
+      expect(calls.some((call) => call.startsWith('apps create'))).toBe(false)
+    },
+    120_000,
+  )
 
   it('docs/ERRORS.md carries exactly these cases', () => {
     const table = renderTable(CASES)

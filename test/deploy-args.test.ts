@@ -36,7 +36,8 @@ describe('deploy-args as flyctl parses them', () => {
 describe('secret boundaries (SPEC "Secret boundaries")', () => {
   const include = ['OPENCLAW_*', 'FLY_*', 'ACTIONS_*', '*'].map(globToRegExp)
   it('never syncs the Fly token, GitHub tokens or ACTIONS_* names, whatever secrets-include says', () => {
-    for (const name of ['FLY_API_TOKEN', 'FLY_ACCESS_TOKEN', 'github_token', 'GITHUB_TOKEN', 'ACTIONS_RUNTIME_TOKEN']) expect(dropReason(name, 'x', include, 'tok')).toMatch(/never synced/)
+    for (const name of ['FLY_API_TOKEN', 'FLY_ACCESS_TOKEN', 'github_token', 'GITHUB_TOKEN', 'ACTIONS_RUNTIME_TOKEN'])
+      expect(dropReason(name, 'x', include, 'tok')).toMatch(/never synced/)
     expect(dropReason('MY_FLY', 'tok', include, 'tok')).toMatch(/Fly token/)
     expect(dropReason('openclaw_gateway_token', 'x', include, 'tok')).toMatch(/upper-case/)
     expect(dropReason('OPENCLAW_GATEWAY_TOKEN', 'x', include, 'tok')).toBeUndefined()

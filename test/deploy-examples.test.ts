@@ -14,7 +14,12 @@ const inputNames = new Set(Object.keys(action.inputs))
 
 type Step = { id?: string; uses?: string; with?: Record<string, unknown> }
 type Job = { steps: Step[]; environment?: { name?: string; url?: string }; 'timeout-minutes'?: number; permissions?: Record<string, string> }
-type Workflow = { on: Record<string, unknown>; concurrency?: { group?: string; 'cancel-in-progress'?: boolean }; permissions?: Record<string, string>; jobs: Record<string, Job> }
+type Workflow = {
+  on: Record<string, unknown>
+  concurrency?: { group?: string; 'cancel-in-progress'?: boolean }
+  permissions?: Record<string, string>
+  jobs: Record<string, Job>
+}
 
 const examples = ['push-to-deploy.yml', 'scheduled-redeploy.yml', 'private-deployment.yml']
 const load = (name: string) => parse(fs.readFileSync(path.join(root, 'examples', name), 'utf8')) as Workflow
@@ -24,7 +29,9 @@ describe('examples', () => {
     it(`${name}: one deployment per app at a time, and only real inputs`, () => {
       const workflow = load(name)
       expect(workflow.concurrency).toEqual({ group: 'fly-deploy-${{ vars.FLY_APP }}', 'cancel-in-progress': false })
-      const steps = Object.values(workflow.jobs).flatMap((job) => job.steps).filter((s) => s.uses === 'openclaw/fly-deploy@v1')
+      const steps = Object.values(workflow.jobs)
+        .flatMap((job) => job.steps)
+        .filter((s) => s.uses === 'openclaw/fly-deploy@v1')
       expect(steps).toHaveLength(1)
       const used = Object.keys(steps[0]!.with ?? {})
       expect(used.filter((k) => !inputNames.has(k))).toEqual([])
@@ -64,7 +71,9 @@ describe('examples', () => {
     expect(workflow.on).toEqual({ pull_request: { types: ['opened', 'reopened', 'synchronize', 'closed'] } })
     expect(workflow.concurrency).toEqual({ group: 'fly-preview-${{ vars.FLY_APP }}-${{ github.event.pull_request.number }}', 'cancel-in-progress': false })
     expect(workflow.permissions?.['pull-requests']).toBe('write')
-    const step = Object.values(workflow.jobs).flatMap((job) => job.steps).find((s) => s.uses === 'openclaw/fly-deploy@v1')
+    const step = Object.values(workflow.jobs)
+      .flatMap((job) => job.steps)
+      .find((s) => s.uses === 'openclaw/fly-deploy@v1')
     expect(step?.with).toMatchObject({ mode: 'preview', 'github-token': '${{ github.token }}' })
     expect(Object.keys(step?.with ?? {}).filter((k) => !inputNames.has(k))).toEqual([])
   })
@@ -72,7 +81,9 @@ describe('examples', () => {
   it('cleanup-previews runs on a schedule with a github-token', () => {
     const workflow = load('cleanup-previews.yml')
     expect(Object.keys(workflow.on).sort()).toEqual(['schedule', 'workflow_dispatch'])
-    const step = Object.values(workflow.jobs).flatMap((job) => job.steps).find((s) => s.uses === 'openclaw/fly-deploy@v1')
+    const step = Object.values(workflow.jobs)
+      .flatMap((job) => job.steps)
+      .find((s) => s.uses === 'openclaw/fly-deploy@v1')
     expect(step?.with).toMatchObject({ mode: 'cleanup-previews', 'github-token': '${{ github.token }}' })
     expect(Object.keys(step?.with ?? {}).filter((k) => !inputNames.has(k))).toEqual([])
   })

@@ -100,7 +100,9 @@ describe('ensure edge', () => {
   })
 
   it('explains a name taken by another organization', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[0] === 'status' ? notFound : a[0] === 'apps' ? { exitCode: 1, error: 'Validation failed: Name has already been taken' } : {}))
+    const fly = new ScriptedFlyctl((a) =>
+      a[0] === 'status' ? notFound : a[0] === 'apps' ? { exitCode: 1, error: 'Validation failed: Name has already been taken' } : {},
+    )
     await expect(ensure(ctx(fly, plan()), target)).rejects.toThrow(/taken by an app this token cannot see/)
   })
 
@@ -123,7 +125,12 @@ describe('secrets edge', () => {
     expect(fly.calls[1]!.stdin).toBe('OPENCLAW_GATEWAY_TOKEN=super-secret-value\nANTHROPIC_API_KEY=sk-ant-x\n')
     expect(fly.calls.flatMap((c) => c.args).join(' ')).not.toContain('super-secret-value')
     expect(logs.join('\n')).not.toContain('super-secret-value')
-    expect(result).toMatchObject({ synced: ['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'], add: ['OPENCLAW_GATEWAY_TOKEN'], update: ['ANTHROPIC_API_KEY'], prune: ['OLD_KEY'] })
+    expect(result).toMatchObject({
+      synced: ['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'],
+      add: ['OPENCLAW_GATEWAY_TOKEN'],
+      update: ['ANTHROPIC_API_KEY'],
+      prune: ['OLD_KEY'],
+    })
   })
 
   it('makes no import call for an empty set (flyctl refuses one) and lists nothing for a new app', async () => {
@@ -134,9 +141,13 @@ describe('secrets edge', () => {
 
   it('counts a token already on the app, and refuses when there is none', async () => {
     const withToken = new ScriptedFlyctl(() => list('OPENCLAW_GATEWAY_TOKEN'))
-    await expect(syncSecrets(ctx(withToken, plan({ secrets: new Map([['A_KEY', 'v']]) })), { appExists: true, gatewayAuthRequired: true })).resolves.toBeDefined()
+    await expect(
+      syncSecrets(ctx(withToken, plan({ secrets: new Map([['A_KEY', 'v']]) })), { appExists: true, gatewayAuthRequired: true }),
+    ).resolves.toBeDefined()
     const without = new ScriptedFlyctl(() => list())
-    await expect(syncSecrets(ctx(without, plan({ secrets: new Map([['A_KEY', 'v']]) })), { appExists: true, gatewayAuthRequired: true })).rejects.toThrow(/OPENCLAW_GATEWAY_TOKEN/)
+    await expect(syncSecrets(ctx(without, plan({ secrets: new Map([['A_KEY', 'v']]) })), { appExists: true, gatewayAuthRequired: true })).rejects.toThrow(
+      /OPENCLAW_GATEWAY_TOKEN/,
+    )
     expect(without.writes).toEqual([])
   })
 
@@ -211,7 +222,13 @@ describe('harden edge', () => {
   it('releases public addresses, allocates a private IPv6, and proves it by listing again', async () => {
     let hardened = false
     const fly = new ScriptedFlyctl((a) => {
-      if (a[1] === 'list') return hardened ? [{ Type: 'private_v6', Address: 'fdaa:0:1::3' }] : [{ Type: 'v4', Address: '137.66.1.1' }, { Type: 'shared_v4', Address: '66.241.124.1' }]
+      if (a[1] === 'list')
+        return hardened
+          ? [{ Type: 'private_v6', Address: 'fdaa:0:1::3' }]
+          : [
+              { Type: 'v4', Address: '137.66.1.1' },
+              { Type: 'shared_v4', Address: '66.241.124.1' },
+            ]
       if (a[1] === 'allocate-v6') hardened = true
       return {}
     })
@@ -231,7 +248,14 @@ describe('harden edge', () => {
   })
 
   it('fails when the re-read still shows a public address', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[1] === 'list' ? [{ Type: 'v6', Address: '2a09::1' }, { Type: 'private_v6', Address: 'fdaa::3' }] : {}))
+    const fly = new ScriptedFlyctl((a) =>
+      a[1] === 'list'
+        ? [
+            { Type: 'v6', Address: '2a09::1' },
+            { Type: 'private_v6', Address: 'fdaa::3' },
+          ]
+        : {},
+    )
     await expect(harden(ctx(fly, plan({ private: true })))).rejects.toThrow(/public addresses remain: 2a09::1 \(v6\)/)
   })
 

@@ -3,8 +3,6 @@ import { buildDeployArgs, appUrl, formatGoDuration, readReleases } from '../src/
 import { ReleaseListSchema } from '../src/fly-json.js'
 import { makePlan } from './helpers/plan.js'
 
-
-
 const rendered = { path: '/tmp/runner/fly-deploy/fly.toml' }
 
 describe('formatGoDuration', () => {
@@ -21,19 +19,39 @@ describe('formatGoDuration', () => {
 describe('buildDeployArgs', () => {
   it('deploys the working directory with the rendered config, one machine, no prompts', () => {
     expect(buildDeployArgs(makePlan(), rendered)).toEqual([
-      'deploy', '/ws', '--config', rendered.path, '--app', 'my-openclaw', '--wait-timeout', '5m0s', '--ha=false', '-y',
+      'deploy',
+      '/ws',
+      '--config',
+      rendered.path,
+      '--app',
+      'my-openclaw',
+      '--wait-timeout',
+      '5m0s',
+      '--ha=false',
+      '-y',
     ])
   })
 
   it('passes the Dockerfile and build args when building', () => {
-    const args = buildDeployArgs(makePlan({ buildArgs: [['NODE_VERSION', '24'], ['X', 'a=b']] }), { ...rendered, dockerfileArg: '/ws/docker/Dockerfile' })
+    const args = buildDeployArgs(
+      makePlan({
+        buildArgs: [
+          ['NODE_VERSION', '24'],
+          ['X', 'a=b'],
+        ],
+      }),
+      { ...rendered, dockerfileArg: '/ws/docker/Dockerfile' },
+    )
     expect(args).toEqual(expect.arrayContaining(['--dockerfile', '/ws/docker/Dockerfile']))
     expect(args.join(' ')).toContain('--build-arg NODE_VERSION=24 --build-arg X=a=b')
     expect(args).not.toContain('--image')
   })
 
   it('uses --image instead of building when an image is given', () => {
-    const args = buildDeployArgs(makePlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }), { ...rendered, dockerfileArg: '/ws/Dockerfile' })
+    const args = buildDeployArgs(makePlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }), {
+      ...rendered,
+      dockerfileArg: '/ws/Dockerfile',
+    })
     expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual(['--image', 'ghcr.io/openclaw/openclaw:2026.9.6'])
     expect(args).not.toContain('--build-arg')
     expect(args).not.toContain('--dockerfile')

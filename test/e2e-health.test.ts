@@ -44,9 +44,7 @@ async function newWorld(workload: string): Promise<StandinWorld> {
 /** The step's error (the `::error::` line), decoded from the workflow-command escaping. */
 function stepError(result: ActionResult): string {
   const lines = result.stdout.split('\n').filter((l) => l.startsWith('::error::'))
-  return lines
-    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'))
-    .join('\n')
+  return lines.map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%')).join('\n')
 }
 
 /** Helpful context when an end-to-end assertion fails. */
@@ -59,7 +57,8 @@ function command(entry: JournalEntry): string {
 }
 
 // flyctl calls that change something on Fly (reading calls: version, status, apps list, secrets list, ...).
-const MUTATING = /^(apps create|volumes create|secrets (set|import|unset|deploy)|deploy|(machines?|m) (update|restart|start|stop|destroy)|ips (release|allocate)|ssh)\b/
+const MUTATING =
+  /^(apps create|volumes create|secrets (set|import|unset|deploy)|deploy|(machines?|m) (update|restart|start|stop|destroy)|ips (release|allocate)|ssh)\b/
 
 function expectDecidedByFatalLine(result: ActionResult, title: RegExp): string {
   const error = stepError(result)
@@ -184,7 +183,9 @@ describe('health gate end to end, real gateway', () => {
       const error = expectDecidedByFatalLine(result, /the gateway ran out of memory/)
       expect(error).toMatch(/JavaScript heap out of memory/)
       // 2048 MB machine, 48 MB heap cap: the cap ran out (src/health/verdict.ts outOfMemoryFix).
-      expect(error).toMatch(/Fix: The gateway's V8 heap was capped at 48 MB .* on a machine with 2048 MB: the cap, not the VM, ran out\. Raise it to NODE_OPTIONS=--max-old-space-size=1536/)
+      expect(error).toMatch(
+        /Fix: The gateway's V8 heap was capped at 48 MB .* on a machine with 2048 MB: the cap, not the VM, ran out\. Raise it to NODE_OPTIONS=--max-old-space-size=1536/,
+      )
     },
     TIMEOUT,
   )

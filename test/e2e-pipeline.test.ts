@@ -69,11 +69,7 @@ function baseInputs(secrets: Record<string, string> = {}): Record<string, string
 }
 
 /** Runs the action and returns its result plus the journal lines of this run only. */
-async function runStep(
-  world: StandinWorld,
-  inputs: Record<string, string>,
-  env?: NodeJS.ProcessEnv,
-): Promise<{ result: ActionResult; calls: JournalEntry[] }> {
+async function runStep(world: StandinWorld, inputs: Record<string, string>, env?: NodeJS.ProcessEnv): Promise<{ result: ActionResult; calls: JournalEntry[] }> {
   const before = (await readJournal(world.state)).length
   const result = await world.run(inputs, env ? { env } : {})
   const calls = (await readJournal(world.state)).slice(before)
@@ -128,7 +124,11 @@ function expectNoValues(entries: JournalEntry[], result: ActionResult, values: s
   const argvText = entries.map((e) => e.argv.join(' ')).join('\n')
   // `::add-mask::<value>` is how the action hands a value to the runner's masker (the runner
   // consumes that command and never shows it); every other line is what the job log shows.
-  const log = (text: string): string => text.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')
+  const log = (text: string): string =>
+    text
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n')
   const printed = [log(result.stdout), log(result.stderr), result.summary, ...Object.values(result.commandFiles)].join('\n')
   for (const value of values) {
     for (const piece of value.split('\n').filter((l) => l.trim().length >= 8)) {
@@ -199,88 +199,98 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
   })
   afterAll(stopWorlds)
 
-  it('creates the app and the volume, stages the secrets on stdin, deploys once and reports it', async () => {
-    const { result, calls: journal } = await runStep(world, inputs)
-    expectSuccess(result)
+  it(
+    'creates the app and the volume, stages the secrets on stdin, deploys once and reports it',
+    async () => {
+      const { result, calls: journal } = await runStep(world, inputs)
+      expectSuccess(result)
 
-    // Created, each once, as the guide does by hand.
-    expect(calls(journal, 'apps create').map((e) => e.argv)).toEqual([['apps', 'create', APP, '--org', 'personal']])
-    expect(calls(journal, 'volumes create').map((e) => e.argv)).toEqual([['volumes', 'create', 'openclaw_data', '--size', '1', '--region', 'iad', '--app', APP, '-y']])
-    const state = (await readState(world.state)).apps[APP]
-    expect(state?.volumes.map((v) => [v.name, v.region, v.size_gb])).toEqual([['openclaw_data', 'iad', 1]])
+      // Created, each once, as the guide does by hand.
+      expect(calls(journal, 'apps create').map((e) => e.argv)).toEqual([['apps', 'create', APP, '--org', 'personal']])
+      expect(calls(journal, 'volumes create').map((e) => e.argv)).toEqual([
+        ['volumes', 'create', 'openclaw_data', '--size', '1', '--region', 'iad', '--app', APP, '-y'],
+      ])
+      const state = (await readState(world.state)).apps[APP]
+      expect(state?.volumes.map((v) => [v.name, v.region, v.size_gb])).toEqual([['openclaw_data', 'iad', 1]])
 
-    // Secrets: one staged import, values on stdin only; github_token never reaches Fly.
-    const imports = calls(journal, 'secrets import')
-    expect(imports).toHaveLength(1)
-    expect(imports[0]?.argv).toContain('--stage')
-    expect(imports[0]?.stdin).toBe(true)
-    expect(Object.keys(state?.secrets ?? {}).sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-    expectNoValues(journal, result, [GATEWAY_TOKEN, ANTHROPIC_V1, API_TOKEN, 'ghs_never_synced_e2e'])
+      // Secrets: one staged import, values on stdin only; github_token never reaches Fly.
+      const imports = calls(journal, 'secrets import')
+      expect(imports).toHaveLength(1)
+      expect(imports[0]?.argv).toContain('--stage')
+      expect(imports[0]?.stdin).toBe(true)
+      expect(Object.keys(state?.secrets ?? {}).sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
+      expectNoValues(journal, result, [GATEWAY_TOKEN, ANTHROPIC_V1, API_TOKEN, 'ghs_never_synced_e2e'])
 
-    // One deploy; created before it, secrets staged before it.
-    const deploys = calls(journal, 'deploy')
-    expect(deploys).toHaveLength(1)
-    const order = journal.map(commandOf)
-    expect(order.indexOf('apps create')).toBeLessThan(order.indexOf('secrets import'))
-    expect(order.indexOf('secrets import')).toBeLessThan(order.indexOf('deploy'))
-    expect(mutating(journal).filter((c) => !/^(apps create|volumes create|secrets import|deploy) /.test(c))).toEqual([])
+      // One deploy; created before it, secrets staged before it.
+      const deploys = calls(journal, 'deploy')
+      expect(deploys).toHaveLength(1)
+      const order = journal.map(commandOf)
+      expect(order.indexOf('apps create')).toBeLessThan(order.indexOf('secrets import'))
+      expect(order.indexOf('secrets import')).toBeLessThan(order.indexOf('deploy'))
+      expect(mutating(journal).filter((c) => !/^(apps create|volumes create|secrets import|deploy) /.test(c))).toEqual([])
 
-    // Outputs, checked against the platform.
-    const machines = await liveMachines(world)
-    expect(machines).toHaveLength(1)
-    firstMachine = machines[0] as string
-    const release = state?.releases.at(-1)
-    expect(result.outputs['app-name']).toBe(APP)
-    expect(result.outputs['app-url']).toBe(`https://${APP}.fly.dev/`)
-    expect(result.outputs['release-version']).toBe(String(release?.Version))
-    expect(result.outputs['release-version']).toBe('1')
-    expect(result.outputs.image).toBe(release?.ImageRef)
-    expect(result.outputs.image).not.toBe('')
-    expect(result.outputs['machine-ids']).toBe(firstMachine)
-    expect(result.outputs['secrets-synced']).toBe('ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN')
-    expect(result.outputs['rolled-back']).toBe('false')
-    expect(result.outputs['flyctl-version']).toBe(PINNED_FLYCTL_VERSION)
-    expect(fs.existsSync(result.outputs['fly-config'] ?? '')).toBe(true)
-    expect(await readCounters(world.state)).toEqual({ machineStarts: 1, machineRestarts: 0, crashRestarts: 0 })
+      // Outputs, checked against the platform.
+      const machines = await liveMachines(world)
+      expect(machines).toHaveLength(1)
+      firstMachine = machines[0] as string
+      const release = state?.releases.at(-1)
+      expect(result.outputs['app-name']).toBe(APP)
+      expect(result.outputs['app-url']).toBe(`https://${APP}.fly.dev/`)
+      expect(result.outputs['release-version']).toBe(String(release?.Version))
+      expect(result.outputs['release-version']).toBe('1')
+      expect(result.outputs.image).toBe(release?.ImageRef)
+      expect(result.outputs.image).not.toBe('')
+      expect(result.outputs['machine-ids']).toBe(firstMachine)
+      expect(result.outputs['secrets-synced']).toBe('ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN')
+      expect(result.outputs['rolled-back']).toBe('false')
+      expect(result.outputs['flyctl-version']).toBe(PINNED_FLYCTL_VERSION)
+      expect(fs.existsSync(result.outputs['fly-config'] ?? '')).toBe(true)
+      expect(await readCounters(world.state)).toEqual({ machineStarts: 1, machineRestarts: 0, crashRestarts: 0 })
 
-    // The job summary: app, URL, release, image, machines and a time for every stage.
-    const summary = result.summary
-    expect(summary).toContain(`## ✅ Deployed <code>${APP}</code>`)
-    expect(summaryRow(summary, 'URL')).toContain(`https://${APP}.fly.dev/`)
-    expect(summaryRow(summary, 'Release')).toContain('v1')
-    expect(summaryRow(summary, 'Image')).toContain(release?.ImageRef)
-    expect(summaryRow(summary, 'Health')).toMatch(/healthy/)
-    expect(summary).toMatch(new RegExp(`\\| <code>${firstMachine}</code> \\| iad \\| started \\| 2048 MB \\|`))
-    for (const stage of ['install', 'render', 'validate', 'ensure', 'secrets', 'deploy', 'overrides', 'health']) {
-      expect(summary, `stage ${stage}`).toMatch(new RegExp(`^\\| ${stage} \\| ok \\| \\d+(\\.\\d)? (ms|s) \\|`, 'm'))
-    }
-    expect(summary).toMatch(/^\| harden \| skipped \|/m)
-    expect(summary).toContain('<code>ANTHROPIC_API_KEY</code>, <code>OPENCLAW_GATEWAY_TOKEN</code>')
-  }, FAKE_TIMEOUT)
+      // The job summary: app, URL, release, image, machines and a time for every stage.
+      const summary = result.summary
+      expect(summary).toContain(`## ✅ Deployed <code>${APP}</code>`)
+      expect(summaryRow(summary, 'URL')).toContain(`https://${APP}.fly.dev/`)
+      expect(summaryRow(summary, 'Release')).toContain('v1')
+      expect(summaryRow(summary, 'Image')).toContain(release?.ImageRef)
+      expect(summaryRow(summary, 'Health')).toMatch(/healthy/)
+      expect(summary).toMatch(new RegExp(`\\| <code>${firstMachine}</code> \\| iad \\| started \\| 2048 MB \\|`))
+      for (const stage of ['install', 'render', 'validate', 'ensure', 'secrets', 'deploy', 'overrides', 'health']) {
+        expect(summary, `stage ${stage}`).toMatch(new RegExp(`^\\| ${stage} \\| ok \\| \\d+(\\.\\d)? (ms|s) \\|`, 'm'))
+      }
+      expect(summary).toMatch(/^\| harden \| skipped \|/m)
+      expect(summary).toContain('<code>ANTHROPIC_API_KEY</code>, <code>OPENCLAW_GATEWAY_TOKEN</code>')
+    },
+    FAKE_TIMEOUT,
+  )
 
-  it('the same push again creates nothing and rolls the one machine exactly once', async () => {
-    expect(firstMachine, 'the first deploy ran').not.toBe('')
-    const before = await readCounters(world.state)
-    const { result, calls: journal } = await runStep(world, inputs)
-    expectSuccess(result)
+  it(
+    'the same push again creates nothing and rolls the one machine exactly once',
+    async () => {
+      expect(firstMachine, 'the first deploy ran').not.toBe('')
+      const before = await readCounters(world.state)
+      const { result, calls: journal } = await runStep(world, inputs)
+      expectSuccess(result)
 
-    expect(calls(journal, 'apps create')).toEqual([])
-    expect(calls(journal, 'volumes create')).toEqual([])
-    expect(calls(journal, 'deploy')).toHaveLength(1)
-    // Nothing restarts a machine besides the deploy: no unstaged secret change, no machine update.
-    expect(mutating(journal).filter((c) => !/^(secrets import --stage|deploy) /.test(c))).toEqual([])
+      expect(calls(journal, 'apps create')).toEqual([])
+      expect(calls(journal, 'volumes create')).toEqual([])
+      expect(calls(journal, 'deploy')).toHaveLength(1)
+      // Nothing restarts a machine besides the deploy: no unstaged secret change, no machine update.
+      expect(mutating(journal).filter((c) => !/^(secrets import --stage|deploy) /.test(c))).toEqual([])
 
-    const after = await readCounters(world.state)
-    expect(after.machineRestarts - before.machineRestarts).toBe(1)
-    expect(after.machineStarts).toBe(before.machineStarts)
-    expect(after.crashRestarts).toBe(0)
+      const after = await readCounters(world.state)
+      expect(after.machineRestarts - before.machineRestarts).toBe(1)
+      expect(after.machineStarts).toBe(before.machineStarts)
+      expect(after.crashRestarts).toBe(0)
 
-    expect(result.outputs['machine-ids']).toBe(firstMachine)
-    expect(await liveMachines(world)).toEqual([firstMachine])
-    expect(result.outputs['release-version']).toBe('2')
-    expect((await readState(world.state)).apps[APP]?.volumes).toHaveLength(1)
-    expect(result.summary).toMatch(/^\| ensure \| ok \| .* \| app and volume exist \|$/m)
-  }, FAKE_TIMEOUT)
+      expect(result.outputs['machine-ids']).toBe(firstMachine)
+      expect(await liveMachines(world)).toEqual([firstMachine])
+      expect(result.outputs['release-version']).toBe('2')
+      expect((await readState(world.state)).apps[APP]?.volumes).toHaveLength(1)
+      expect(result.summary).toMatch(/^\| ensure \| ok \| .* \| app and volume exist \|$/m)
+    },
+    FAKE_TIMEOUT,
+  )
 })
 
 // --- 3-7: one world each (fake gateway) ----------------------------------------------------
@@ -288,165 +298,189 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
 describe('the pipeline on the fake gateway', () => {
   afterEach(stopWorlds)
 
-  it('a private deployment deploys without public IPs, releases the public ones and keeps a private v6', async () => {
-    const world = await newWorld(FAKE)
-    const publicRun = await runStep(world, baseInputs())
-    expectSuccess(publicRun.result)
-    const publicIps = (await readState(world.state)).apps[APP]?.ips ?? []
-    // The stand-in's first public deploy allocates a dedicated v6 and a shared v4, as flyctl does.
-    expect(publicIps.map((ip) => ip.Type).sort()).toEqual(['shared_v4', 'v6'])
+  it(
+    'a private deployment deploys without public IPs, releases the public ones and keeps a private v6',
+    async () => {
+      const world = await newWorld(FAKE)
+      const publicRun = await runStep(world, baseInputs())
+      expectSuccess(publicRun.result)
+      const publicIps = (await readState(world.state)).apps[APP]?.ips ?? []
+      // The stand-in's first public deploy allocates a dedicated v6 and a shared v4, as flyctl does.
+      expect(publicIps.map((ip) => ip.Type).sort()).toEqual(['shared_v4', 'v6'])
 
-    const { result, calls: journal } = await runStep(world, { ...baseInputs(), private: 'true' })
-    expectSuccess(result)
+      const { result, calls: journal } = await runStep(world, { ...baseInputs(), private: 'true' })
+      expectSuccess(result)
 
-    const deploys = calls(journal, 'deploy')
-    expect(deploys).toHaveLength(1)
-    expect(deploys[0]?.argv).toContain('--no-public-ips')
-    // Every public address released, by address; then one private v6.
-    expect(calls(journal, 'ips release').map((e) => e.argv[2]).sort()).toEqual(publicIps.map((ip) => ip.Address).sort())
-    expect(calls(journal, 'ips allocate-v6').map((e) => e.argv)).toEqual([['ips', 'allocate-v6', '--private', '--app', APP]])
-    const order = journal.map(commandOf)
-    expect(order.indexOf('deploy')).toBeLessThan(order.indexOf('ips release'))
+      const deploys = calls(journal, 'deploy')
+      expect(deploys).toHaveLength(1)
+      expect(deploys[0]?.argv).toContain('--no-public-ips')
+      // Every public address released, by address; then one private v6.
+      expect(
+        calls(journal, 'ips release')
+          .map((e) => e.argv[2])
+          .sort(),
+      ).toEqual(publicIps.map((ip) => ip.Address).sort())
+      expect(calls(journal, 'ips allocate-v6').map((e) => e.argv)).toEqual([['ips', 'allocate-v6', '--private', '--app', APP]])
+      const order = journal.map(commandOf)
+      expect(order.indexOf('deploy')).toBeLessThan(order.indexOf('ips release'))
 
-    // What a user sees afterwards with `fly ips list`.
-    const listed = flyctl(world, ['ips', 'list', '--app', APP, '--json'])
-    expect(listed.status, listed.stderr).toBe(0)
-    const ips = JSON.parse(listed.stdout) as Array<{ Type: string; Address: string }>
-    expect(ips.length).toBeGreaterThan(0)
-    expect(ips.map((ip) => ip.Type)).toEqual(ips.map(() => 'private_v6'))
+      // What a user sees afterwards with `fly ips list`.
+      const listed = flyctl(world, ['ips', 'list', '--app', APP, '--json'])
+      expect(listed.status, listed.stderr).toBe(0)
+      const ips = JSON.parse(listed.stdout) as Array<{ Type: string; Address: string }>
+      expect(ips.length).toBeGreaterThan(0)
+      expect(ips.map((ip) => ip.Type)).toEqual(ips.map(() => 'private_v6'))
 
-    expect(result.outputs['app-url']).toBe('')
-    expect(summaryRow(result.summary, 'URL')).toContain('none (private deployment')
-    // List items escape markdown: shared_v4 reads shared\_v4.
-    for (const ip of publicIps) expect(result.summary).toContain(`released ${ip.Type.replace('_', '\\_')} <code>${ip.Address}</code>`)
-    expect(result.summary).toMatch(/- allocated private\\_v6 <code>[0-9a-f:]+<\/code>/)
-  }, FAKE_TIMEOUT)
+      expect(result.outputs['app-url']).toBe('')
+      expect(summaryRow(result.summary, 'URL')).toContain('none (private deployment')
+      // List items escape markdown: shared_v4 reads shared\_v4.
+      for (const ip of publicIps) expect(result.summary).toContain(`released ${ip.Type.replace('_', '\\_')} <code>${ip.Address}</code>`)
+      expect(result.summary).toMatch(/- allocated private\\_v6 <code>[0-9a-f:]+<\/code>/)
+    },
+    FAKE_TIMEOUT,
+  )
 
-  it('a multi-line secret named in `secrets` reaches the gateway process intact, from the step env', async () => {
-    const world = await newWorld(FAKE)
-    // An SSH key shape: quotes, # and = inside, an indented line, a trailing newline.
-    const key = [
-      '-----BEGIN OPENSSH PRIVATE KEY-----',
-      'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
-      `  indented "quoted" line with a # hash, 'single' quotes and k=v`,
-      'QyNTUxOQAAACDe2Rz0Vb1yH3nq9u2Uu1s7Qf3gA2oQmSx0m7k1zB2cAAAAJh4p1sOeKdb',
-      '-----END OPENSSH PRIVATE KEY-----',
-      '',
-    ].join('\n')
-    const inputs = { ...baseInputs(), secrets: 'DEPLOY_SSH_KEY\nOPENCLAW_CUSTOM_NOTE=plain value' }
-    const { result, calls: journal } = await runStep(world, inputs, { DEPLOY_SSH_KEY: key })
-    expectSuccess(result)
-    expect(result.outputs['secrets-synced']).toBe('DEPLOY_SSH_KEY,OPENCLAW_CUSTOM_NOTE,OPENCLAW_GATEWAY_TOKEN')
-    expect(calls(journal, 'secrets import')[0]?.stdin).toBe(true)
-    expectNoValues(journal, result, [key, GATEWAY_TOKEN])
+  it(
+    'a multi-line secret named in `secrets` reaches the gateway process intact, from the step env',
+    async () => {
+      const world = await newWorld(FAKE)
+      // An SSH key shape: quotes, # and = inside, an indented line, a trailing newline.
+      const key = [
+        '-----BEGIN OPENSSH PRIVATE KEY-----',
+        'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
+        `  indented "quoted" line with a # hash, 'single' quotes and k=v`,
+        'QyNTUxOQAAACDe2Rz0Vb1yH3nq9u2Uu1s7Qf3gA2oQmSx0m7k1zB2cAAAAJh4p1sOeKdb',
+        '-----END OPENSSH PRIVATE KEY-----',
+        '',
+      ].join('\n')
+      const inputs = { ...baseInputs(), secrets: 'DEPLOY_SSH_KEY\nOPENCLAW_CUSTOM_NOTE=plain value' }
+      const { result, calls: journal } = await runStep(world, inputs, { DEPLOY_SSH_KEY: key })
+      expectSuccess(result)
+      expect(result.outputs['secrets-synced']).toBe('DEPLOY_SSH_KEY,OPENCLAW_CUSTOM_NOTE,OPENCLAW_GATEWAY_TOKEN')
+      expect(calls(journal, 'secrets import')[0]?.stdin).toBe(true)
+      expectNoValues(journal, result, [key, GATEWAY_TOKEN])
 
-    const [machine] = await liveMachines(world)
-    const gateway = gatewayProcess(world, machine as string)
-    expect(gateway.env.has('DEPLOY_SSH_KEY')).toBe(true)
-    expect(sha256(gateway.env.get('DEPLOY_SSH_KEY') ?? '')).toBe(sha256(key))
-    expect(sha256(gateway.env.get('OPENCLAW_CUSTOM_NOTE') ?? '')).toBe(sha256('plain value'))
-    expect(sha256(gateway.env.get('OPENCLAW_GATEWAY_TOKEN') ?? '')).toBe(sha256(GATEWAY_TOKEN))
-  }, FAKE_TIMEOUT)
+      const [machine] = await liveMachines(world)
+      const gateway = gatewayProcess(world, machine as string)
+      expect(gateway.env.has('DEPLOY_SSH_KEY')).toBe(true)
+      expect(sha256(gateway.env.get('DEPLOY_SSH_KEY') ?? '')).toBe(sha256(key))
+      expect(sha256(gateway.env.get('OPENCLAW_CUSTOM_NOTE') ?? '')).toBe(sha256('plain value'))
+      expect(sha256(gateway.env.get('OPENCLAW_GATEWAY_TOKEN') ?? '')).toBe(sha256(GATEWAY_TOKEN))
+    },
+    FAKE_TIMEOUT,
+  )
 
-  it('prune-secrets: true unsets (staged) a name outside the synced set; without it nothing is unset', async () => {
-    const world = await newWorld(FAKE)
-    const seeded = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1, OPENAI_API_KEY: OPENAI_KEY }))
-    expectSuccess(seeded.result)
-    const names = async (): Promise<string[]> => Object.keys((await readState(world.state)).apps[APP]?.secrets ?? {}).sort()
-    expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
+  it(
+    'prune-secrets: true unsets (staged) a name outside the synced set; without it nothing is unset',
+    async () => {
+      const world = await newWorld(FAKE)
+      const seeded = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1, OPENAI_API_KEY: OPENAI_KEY }))
+      expectSuccess(seeded.result)
+      const names = async (): Promise<string[]> => Object.keys((await readState(world.state)).apps[APP]?.secrets ?? {}).sort()
+      expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
 
-    // OPENAI_API_KEY left out of the repository's secrets, prune-secrets off: it stays.
-    const kept = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }))
-    expectSuccess(kept.result)
-    expect(calls(kept.calls, 'secrets unset')).toEqual([])
-    expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-    expect(kept.result.summary).not.toContain('Pruned:')
+      // OPENAI_API_KEY left out of the repository's secrets, prune-secrets off: it stays.
+      const kept = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }))
+      expectSuccess(kept.result)
+      expect(calls(kept.calls, 'secrets unset')).toEqual([])
+      expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
+      expect(kept.result.summary).not.toContain('Pruned:')
 
-    // prune-secrets on: that one name is unset, staged, before the deploy that applies it.
-    const pruned = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'prune-secrets': 'true' })
-    expectSuccess(pruned.result)
-    expect(calls(pruned.calls, 'secrets unset').map((e) => e.argv)).toEqual([['secrets', 'unset', '--stage', '--app', APP, 'OPENAI_API_KEY']])
-    const order = pruned.calls.map(commandOf)
-    expect(order.indexOf('secrets unset')).toBeLessThan(order.indexOf('deploy'))
-    expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-    expect(pruned.result.outputs['secrets-synced']).toBe('ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN')
-    expect(pruned.result.summary).toContain('Pruned: <code>OPENAI_API_KEY</code>')
+      // prune-secrets on: that one name is unset, staged, before the deploy that applies it.
+      const pruned = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'prune-secrets': 'true' })
+      expectSuccess(pruned.result)
+      expect(calls(pruned.calls, 'secrets unset').map((e) => e.argv)).toEqual([['secrets', 'unset', '--stage', '--app', APP, 'OPENAI_API_KEY']])
+      const order = pruned.calls.map(commandOf)
+      expect(order.indexOf('secrets unset')).toBeLessThan(order.indexOf('deploy'))
+      expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
+      expect(pruned.result.outputs['secrets-synced']).toBe('ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN')
+      expect(pruned.result.summary).toContain('Pruned: <code>OPENAI_API_KEY</code>')
 
-    // The deploy's rollout applied the removal: the gateway no longer has it.
-    const [machine] = await liveMachines(world)
-    const gateway = gatewayProcess(world, machine as string)
-    expect(gateway.env.has('OPENAI_API_KEY')).toBe(false)
-    expect(gateway.env.has('ANTHROPIC_API_KEY')).toBe(true)
-  }, FAKE_TIMEOUT)
+      // The deploy's rollout applied the removal: the gateway no longer has it.
+      const [machine] = await liveMachines(world)
+      const gateway = gatewayProcess(world, machine as string)
+      expect(gateway.env.has('OPENAI_API_KEY')).toBe(false)
+      expect(gateway.env.has('ANTHROPIC_API_KEY')).toBe(true)
+    },
+    FAKE_TIMEOUT,
+  )
 
-  it('create: false with a missing app fails, names the app and `fly apps create`, and changes nothing', async () => {
-    const world = await newWorld(FAKE)
-    const { result, calls: journal } = await runStep(world, { ...baseInputs(), create: 'false' })
-    expect(result.exitCode, tail(result)).toBe(1)
-    const error = result.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? ''
-    expect(error).toContain(`the app ${APP} does not exist`)
-    expect(error).toContain(`fly apps create ${APP} --org personal`)
-    expect(error).toContain('create')
+  it(
+    'create: false with a missing app fails, names the app and `fly apps create`, and changes nothing',
+    async () => {
+      const world = await newWorld(FAKE)
+      const { result, calls: journal } = await runStep(world, { ...baseInputs(), create: 'false' })
+      expect(result.exitCode, tail(result)).toBe(1)
+      const error = result.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? ''
+      expect(error).toContain(`the app ${APP} does not exist`)
+      expect(error).toContain(`fly apps create ${APP} --org personal`)
+      expect(error).toContain('create')
 
-    expect(journal.length).toBeGreaterThan(0)
-    expect(mutating(journal)).toEqual([])
-    expect((await readState(world.state)).apps[APP]).toBeUndefined()
-    expect(await readCounters(world.state)).toEqual({ machineStarts: 0, machineRestarts: 0, crashRestarts: 0 })
-    expect(result.summary).toContain(`## ❌ Deploy of <code>${APP}</code> failed`)
-    expect(result.summary).toContain('In the <code>ensure</code> stage.')
-    expect(result.summary).toContain('Nothing had been changed on Fly.')
-  }, FAKE_TIMEOUT)
+      expect(journal.length).toBeGreaterThan(0)
+      expect(mutating(journal)).toEqual([])
+      expect((await readState(world.state)).apps[APP]).toBeUndefined()
+      expect(await readCounters(world.state)).toEqual({ machineStarts: 0, machineRestarts: 0, crashRestarts: 0 })
+      expect(result.summary).toContain(`## ❌ Deploy of <code>${APP}</code> failed`)
+      expect(result.summary).toContain('In the <code>ensure</code> stage.')
+      expect(result.summary).toContain('Nothing had been changed on Fly.')
+    },
+    FAKE_TIMEOUT,
+  )
 
-  it('a dry run only reads, before and after the app exists, and shows the plan in the summary', async () => {
-    const world = await newWorld(FAKE)
+  it(
+    'a dry run only reads, before and after the app exists, and shows the plan in the summary',
+    async () => {
+      const world = await newWorld(FAKE)
 
-    // Before the app exists: the plan says what would be created.
-    const fresh = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'dry-run': 'true' })
-    expect(fresh.result.exitCode, tail(fresh.result)).toBe(0)
-    expect(mutating(fresh.calls)).toEqual([])
-    expect((await readState(world.state)).apps[APP]).toBeUndefined()
-    expect(fresh.result.summary).toContain('🧪 Dry run for')
-    expect(fresh.result.summary).toContain('### Plan')
-    expect(fresh.result.summary).toMatch(new RegExp(`^\\| Create \\| app ${APP} in org personal, volume openclaw\\\\_data \\(1 GB, iad\\) \\|$`, 'm'))
-    expect(fresh.result.summary).toMatch(/^\| Secrets to add \| <code>ANTHROPIC_API_KEY<\/code>, <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
-    expect(fresh.result.summary).toMatch(new RegExp(`^\\| Deploy \\| <code>flyctl deploy .*--app ${APP} .*</code> \\|$`, 'm'))
-    expect(fresh.result.outputs.health).toBe('skipped')
-    expect(fresh.result.outputs['secrets-synced']).toBe('')
+      // Before the app exists: the plan says what would be created.
+      const fresh = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'dry-run': 'true' })
+      expect(fresh.result.exitCode, tail(fresh.result)).toBe(0)
+      expect(mutating(fresh.calls)).toEqual([])
+      expect((await readState(world.state)).apps[APP]).toBeUndefined()
+      expect(fresh.result.summary).toContain('🧪 Dry run for')
+      expect(fresh.result.summary).toContain('### Plan')
+      expect(fresh.result.summary).toMatch(new RegExp(`^\\| Create \\| app ${APP} in org personal, volume openclaw\\\\_data \\(1 GB, iad\\) \\|$`, 'm'))
+      expect(fresh.result.summary).toMatch(/^\| Secrets to add \| <code>ANTHROPIC_API_KEY<\/code>, <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
+      expect(fresh.result.summary).toMatch(new RegExp(`^\\| Deploy \\| <code>flyctl deploy .*--app ${APP} .*</code> \\|$`, 'm'))
+      expect(fresh.result.outputs.health).toBe('skipped')
+      expect(fresh.result.outputs['secrets-synced']).toBe('')
 
-    // After a deploy: a dry run of a push with changes plans them and changes nothing.
-    const deployed = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }))
-    expectSuccess(deployed.result)
-    const countersBefore = await readCounters(world.state)
-    const stateBefore = (await readState(world.state)).apps[APP]
-    const override = 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan --verbose'
-    const dry = await runStep(world, {
-      ...baseInputs({ OPENAI_API_KEY: OPENAI_KEY }),
-      'prune-secrets': 'true',
-      'machine-command': override,
-      private: 'true',
-      'dry-run': 'true',
-    })
-    expect(dry.result.exitCode, tail(dry.result)).toBe(0)
-    expect(mutating(dry.calls)).toEqual([])
-    expect(dry.calls.map(commandOf)).toEqual(expect.arrayContaining(['status', 'secrets list', 'volumes list', 'ips list']))
-    expect(await readCounters(world.state)).toEqual(countersBefore)
-    const stateAfter = (await readState(world.state)).apps[APP]
-    expect(stateAfter?.releases.length).toBe(stateBefore?.releases.length)
-    expect(Object.keys(stateAfter?.secrets ?? {}).sort()).toEqual(Object.keys(stateBefore?.secrets ?? {}).sort())
-    expect(stateAfter?.ips).toEqual(stateBefore?.ips)
+      // After a deploy: a dry run of a push with changes plans them and changes nothing.
+      const deployed = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }))
+      expectSuccess(deployed.result)
+      const countersBefore = await readCounters(world.state)
+      const stateBefore = (await readState(world.state)).apps[APP]
+      const override = 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan --verbose'
+      const dry = await runStep(world, {
+        ...baseInputs({ OPENAI_API_KEY: OPENAI_KEY }),
+        'prune-secrets': 'true',
+        'machine-command': override,
+        private: 'true',
+        'dry-run': 'true',
+      })
+      expect(dry.result.exitCode, tail(dry.result)).toBe(0)
+      expect(mutating(dry.calls)).toEqual([])
+      expect(dry.calls.map(commandOf)).toEqual(expect.arrayContaining(['status', 'secrets list', 'volumes list', 'ips list']))
+      expect(await readCounters(world.state)).toEqual(countersBefore)
+      const stateAfter = (await readState(world.state)).apps[APP]
+      expect(stateAfter?.releases.length).toBe(stateBefore?.releases.length)
+      expect(Object.keys(stateAfter?.secrets ?? {}).sort()).toEqual(Object.keys(stateBefore?.secrets ?? {}).sort())
+      expect(stateAfter?.ips).toEqual(stateBefore?.ips)
 
-    const summary = dry.result.summary
-    expect(summary).toMatch(/^\| Create \| none \|$/m)
-    expect(summary).toMatch(/^\| Secrets to add \| <code>OPENAI_API_KEY<\/code> \|$/m)
-    expect(summary).toMatch(/^\| Secrets to re-import \| <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
-    expect(summary).toMatch(/^\| Secrets to prune \| <code>ANTHROPIC_API_KEY<\/code> \|$/m)
-    expect(summary).toMatch(/^\| Deploy \| <code>flyctl deploy .*--no-public-ips.*<\/code> \|$/m)
-    expect(summary).toContain(`| Overrides | command: ${override} |`)
-    // Table cells escape markdown: shared_v4 reads shared\_v4.
-    for (const ip of stateBefore?.ips ?? []) expect(summary).toContain(`released ${ip.Type.replace('_', '\\_')} ${ip.Address}`)
-    expect(summary).toContain('allocated private\\_v6 (new)')
-    expect(dry.result.outputs['release-version']).toBe('')
-  }, FAKE_TIMEOUT)
+      const summary = dry.result.summary
+      expect(summary).toMatch(/^\| Create \| none \|$/m)
+      expect(summary).toMatch(/^\| Secrets to add \| <code>OPENAI_API_KEY<\/code> \|$/m)
+      expect(summary).toMatch(/^\| Secrets to re-import \| <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
+      expect(summary).toMatch(/^\| Secrets to prune \| <code>ANTHROPIC_API_KEY<\/code> \|$/m)
+      expect(summary).toMatch(/^\| Deploy \| <code>flyctl deploy .*--no-public-ips.*<\/code> \|$/m)
+      expect(summary).toContain(`| Overrides | command: ${override} |`)
+      // Table cells escape markdown: shared_v4 reads shared\_v4.
+      for (const ip of stateBefore?.ips ?? []) expect(summary).toContain(`released ${ip.Type.replace('_', '\\_')} ${ip.Address}`)
+      expect(summary).toContain('allocated private\\_v6 (new)')
+      expect(dry.result.outputs['release-version']).toBe('')
+    },
+    FAKE_TIMEOUT,
+  )
 })
 
 // --- 8: the key one, on the real gateway ----------------------------------------------------
@@ -478,62 +512,66 @@ describe('one push that changes secrets, the gateway config and the machine comm
     return result.stdout.toString()
   }
 
-  it('restarts the machine exactly once, and it then runs the override command, the new config and secret', async () => {
-    const world = await newWorld(`openclaw@${DEFAULT_OPENCLAW_VERSION}`)
-    const configFile = path.join(world.dirs.workspace, 'openclaw.json')
-    fs.writeFileSync(configFile, configV1)
+  it(
+    'restarts the machine exactly once, and it then runs the override command, the new config and secret',
+    async () => {
+      const world = await newWorld(`openclaw@${DEFAULT_OPENCLAW_VERSION}`)
+      const configFile = path.join(world.dirs.workspace, 'openclaw.json')
+      fs.writeFileSync(configFile, configV1)
 
-    // A fresh deploy of the real gateway (issue item 1 on the real gateway).
-    const first = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), ...REAL_HEALTH_TIMEOUT, 'gateway-config': 'openclaw.json' })
-    expectSuccess(first.result)
-    expect(first.result.outputs['app-url']).toBe(`https://${APP}.fly.dev/`)
-    expect(first.result.outputs['release-version']).toBe('1')
-    const machines = await liveMachines(world)
-    expect(machines).toHaveLength(1)
-    const machine = machines[0] as string
-    expect(first.result.outputs['machine-ids']).toBe(machine)
-    const before = gatewayProcess(world, machine)
-    expect(before.argv).toEqual(defaultCommand)
-    expect(before.env.get('OPENCLAW_CONFIG_PATH')).toBe('/etc/openclaw/openclaw.json')
-    expect(await readOnMachine(world, machine, '/etc/openclaw/openclaw.json')).toBe(configV1)
-    expect(await status(world, machine, '/healthz')).toBe(200)
-    expect(await status(world, machine, '/')).not.toBe(404)
-    expect(sha256(before.env.get('ANTHROPIC_API_KEY') ?? '')).toBe(sha256(ANTHROPIC_V1))
-    const counters = await readCounters(world.state)
+      // A fresh deploy of the real gateway (issue item 1 on the real gateway).
+      const first = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), ...REAL_HEALTH_TIMEOUT, 'gateway-config': 'openclaw.json' })
+      expectSuccess(first.result)
+      expect(first.result.outputs['app-url']).toBe(`https://${APP}.fly.dev/`)
+      expect(first.result.outputs['release-version']).toBe('1')
+      const machines = await liveMachines(world)
+      expect(machines).toHaveLength(1)
+      const machine = machines[0] as string
+      expect(first.result.outputs['machine-ids']).toBe(machine)
+      const before = gatewayProcess(world, machine)
+      expect(before.argv).toEqual(defaultCommand)
+      expect(before.env.get('OPENCLAW_CONFIG_PATH')).toBe('/etc/openclaw/openclaw.json')
+      expect(await readOnMachine(world, machine, '/etc/openclaw/openclaw.json')).toBe(configV1)
+      expect(await status(world, machine, '/healthz')).toBe(200)
+      expect(await status(world, machine, '/')).not.toBe(404)
+      expect(sha256(before.env.get('ANTHROPIC_API_KEY') ?? '')).toBe(sha256(ANTHROPIC_V1))
+      const counters = await readCounters(world.state)
 
-    // The push: a rotated secret, a changed openclaw.json and a machine-command override.
-    fs.writeFileSync(configFile, configV2)
-    const { result, calls: journal } = await runStep(world, {
-      ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V2 }),
-      ...REAL_HEALTH_TIMEOUT,
-      'gateway-config': 'openclaw.json',
-      'machine-command': overrideCommand.join(' '),
-    })
-    expectSuccess(result)
-    expectNoValues(journal, result, [GATEWAY_TOKEN, ANTHROPIC_V2, API_TOKEN])
+      // The push: a rotated secret, a changed openclaw.json and a machine-command override.
+      fs.writeFileSync(configFile, configV2)
+      const { result, calls: journal } = await runStep(world, {
+        ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V2 }),
+        ...REAL_HEALTH_TIMEOUT,
+        'gateway-config': 'openclaw.json',
+        'machine-command': overrideCommand.join(' '),
+      })
+      expectSuccess(result)
+      expectNoValues(journal, result, [GATEWAY_TOKEN, ANTHROPIC_V2, API_TOKEN])
 
-    // One rollout: the deploy; the secret staged, the command and config carried by the release.
-    const after = await readCounters(world.state)
-    expect(after.machineRestarts - counters.machineRestarts).toBe(1)
-    expect(after.machineStarts).toBe(counters.machineStarts)
-    expect(after.crashRestarts).toBe(0)
-    expect(calls(journal, 'deploy')).toHaveLength(1)
-    expect(mutating(journal).filter((c) => !/^(secrets import --stage|deploy) /.test(c))).toEqual([])
-    expect(calls(journal, 'machine update')).toEqual([])
-    expect(result.outputs['machine-ids']).toBe(machine)
-    expect(result.outputs['release-version']).toBe('2')
+      // One rollout: the deploy; the secret staged, the command and config carried by the release.
+      const after = await readCounters(world.state)
+      expect(after.machineRestarts - counters.machineRestarts).toBe(1)
+      expect(after.machineStarts).toBe(counters.machineStarts)
+      expect(after.crashRestarts).toBe(0)
+      expect(calls(journal, 'deploy')).toHaveLength(1)
+      expect(mutating(journal).filter((c) => !/^(secrets import --stage|deploy) /.test(c))).toEqual([])
+      expect(calls(journal, 'machine update')).toEqual([])
+      expect(result.outputs['machine-ids']).toBe(machine)
+      expect(result.outputs['release-version']).toBe('2')
 
-    // The same machine now runs a new gateway process with the override, the new secret and config.
-    const gateway = gatewayProcess(world, machine)
-    expect(gateway.pid).not.toBe(before.pid)
-    expect(gateway.argv).toEqual(overrideCommand)
-    expect(sha256(gateway.env.get('ANTHROPIC_API_KEY') ?? '')).toBe(sha256(ANTHROPIC_V2))
-    expect(await readOnMachine(world, machine, gateway.env.get('OPENCLAW_CONFIG_PATH') ?? '/etc/openclaw/openclaw.json')).toBe(configV2)
-    expect(await status(world, machine, '/healthz')).toBe(200)
-    expect(await status(world, machine, '/')).toBe(404)
+      // The same machine now runs a new gateway process with the override, the new secret and config.
+      const gateway = gatewayProcess(world, machine)
+      expect(gateway.pid).not.toBe(before.pid)
+      expect(gateway.argv).toEqual(overrideCommand)
+      expect(sha256(gateway.env.get('ANTHROPIC_API_KEY') ?? '')).toBe(sha256(ANTHROPIC_V2))
+      expect(await readOnMachine(world, machine, gateway.env.get('OPENCLAW_CONFIG_PATH') ?? '/etc/openclaw/openclaw.json')).toBe(configV2)
+      expect(await status(world, machine, '/healthz')).toBe(200)
+      expect(await status(world, machine, '/')).toBe(404)
 
-    expect(result.summary).toContain(`<code>${overrideCommand.join(' ')}</code>`)
-    // The deploy's own config carried the override, so no machine needed `machine update`.
-    expect(result.summary).toMatch(/command: .*applied by the deploy's config; no machine had drifted afterwards/)
-  }, REAL_TIMEOUT)
+      expect(result.summary).toContain(`<code>${overrideCommand.join(' ')}</code>`)
+      // The deploy's own config carried the override, so no machine needed `machine update`.
+      expect(result.summary).toMatch(/command: .*applied by the deploy's config; no machine had drifted afterwards/)
+    },
+    REAL_TIMEOUT,
+  )
 })

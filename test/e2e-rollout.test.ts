@@ -45,7 +45,11 @@ function stepError(result: ActionResult): string {
 }
 
 /** The stand-in's flyctl, as the action runs it. */
-function flyctl(w: StandinWorld, args: string[], signalAfterMs?: { ms: number; signal: NodeJS.Signals }): Promise<{ code: number; stdout: string; stderr: string }> {
+function flyctl(
+  w: StandinWorld,
+  args: string[],
+  signalAfterMs?: { ms: number; signal: NodeJS.Signals },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(FLYCTL, args, {
       cwd: w.dirs.workspace,
@@ -111,7 +115,9 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       expect(deploy.stderr).toMatch(/Error: smoke checks for [0-9a-f]{14} failed: the app appears to be crashing/)
       expect(deploy.code).toBe(1)
       const list = MachineListSchema.parse(JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout))
-      const exits = (list[0]?.events ?? []).filter((e) => e.type === 'exit') as Array<{ request?: { exit_event?: Record<string, unknown>; restart_count?: number } }>
+      const exits = (list[0]?.events ?? []).filter((e) => e.type === 'exit') as Array<{
+        request?: { exit_event?: Record<string, unknown>; restart_count?: number }
+      }>
       // fly-go machine_types.go MachineRequest{exit_event{exit_code, restarting, exited_at}, restart_count}
       expect(exits[0]?.request?.exit_event).toMatchObject({ exit_code: 1, restarting: true })
       expect(exits[0]?.request?.exit_event?.exited_at).toEqual(expect.any(String))
@@ -258,7 +264,10 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
       expect(after.machineRestarts - before.machineRestarts).toBe(1)
       expect(after.crashRestarts - before.crashRestarts).toBe(0)
       const evidence = second.stdout.split("health: the gateway's own lines this verdict rests on:\n")[1]?.split('\n') ?? []
-      expect(evidence.some((l) => /^ {2}[0-9a-f]{14} \S+Z .*\[gateway\] ready/.test(l)), second.stdout).toBe(true)
+      expect(
+        evidence.some((l) => /^ {2}[0-9a-f]{14} \S+Z .*\[gateway\] ready/.test(l)),
+        second.stdout,
+      ).toBe(true)
       expect(second.summary).toMatch(/The gateway's own lines this verdict rests on:/)
       expect(flyctlProcessesOf(w)).toEqual([])
     },

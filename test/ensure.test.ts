@@ -62,7 +62,16 @@ describe('create argv', () => {
   it('matches the guide with -y for the volume (flyctl asks to confirm otherwise)', () => {
     expect(appCreateArgs(wants)).toEqual(['apps', 'create', 'my-openclaw', '--org', 'personal'])
     expect(volumeCreateArgs({ ...wants, volume: 'openclaw_data', volumeSizeGb: 3 })).toEqual([
-      'volumes', 'create', 'openclaw_data', '--size', '3', '--region', 'iad', '--app', 'my-openclaw', '-y',
+      'volumes',
+      'create',
+      'openclaw_data',
+      '--size',
+      '3',
+      '--region',
+      'iad',
+      '--app',
+      'my-openclaw',
+      '-y',
     ])
   })
 })

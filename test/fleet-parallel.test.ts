@@ -70,7 +70,14 @@ async function expectFleetIsolated(h: FleetHost, runs: FleetRun[], apps: string[
   }
 
   // The tool cache: exactly one flyctl, marked complete, and nothing of any run's own.
-  expect(listTree(h.toolCache)).toEqual(['flyctl', `flyctl/${PINNED_FLYCTL_VERSION}`, `flyctl/${PINNED_FLYCTL_VERSION}/x64`, `flyctl/${PINNED_FLYCTL_VERSION}/x64.complete`, `flyctl/${PINNED_FLYCTL_VERSION}/x64/fly`, `flyctl/${PINNED_FLYCTL_VERSION}/x64/flyctl`])
+  expect(listTree(h.toolCache)).toEqual([
+    'flyctl',
+    `flyctl/${PINNED_FLYCTL_VERSION}`,
+    `flyctl/${PINNED_FLYCTL_VERSION}/x64`,
+    `flyctl/${PINNED_FLYCTL_VERSION}/x64.complete`,
+    `flyctl/${PINNED_FLYCTL_VERSION}/x64/fly`,
+    `flyctl/${PINNED_FLYCTL_VERSION}/x64/flyctl`,
+  ])
   // No download work folder left in RUNNER_TEMP either.
   for (const run of runs) expect(fs.readdirSync(run.dirs.temp).filter((n) => n.startsWith('flyctl-'))).toEqual([])
 

@@ -7,9 +7,13 @@ import { memoryProblem, sizeFor } from '../src/machine-sizes.js'
 describe('gateway command read through sh -c', () => {
   const wrapped = "sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind lan'"
 
-  it('finds the exec\'d gateway command', () => {
+  it("finds the exec'd gateway command", () => {
     expect(gatewayArgv(splitCommand(wrapped))).toEqual(['node', 'dist/index.js', 'gateway', '--port', '3000', '--bind', 'lan'])
-    expect(gatewayArgv(splitCommand('/bin/bash -lc "mkdir -p /data; OPENCLAW_X=1 exec openclaw gateway --port=4000"'))).toEqual(['openclaw', 'gateway', '--port=4000'])
+    expect(gatewayArgv(splitCommand('/bin/bash -lc "mkdir -p /data; OPENCLAW_X=1 exec openclaw gateway --port=4000"'))).toEqual([
+      'openclaw',
+      'gateway',
+      '--port=4000',
+    ])
     expect(gatewayArgv(['node', 'x', 'gateway'])).toEqual(['node', 'x', 'gateway'])
     expect(shellScript(['sh', 'script.sh'])).toBeUndefined()
   })

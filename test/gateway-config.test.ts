@@ -62,8 +62,16 @@ describe('checkGatewayConfig', () => {
     expect(origins?.message).toContain('allowedOrigins: ["https://my-claw.fly.dev"]')
     expect(origins?.message).toContain('the gateway release is unknown')
     const level = (version: string) =>
-      checkGatewayConfig(parse(fixture('openclaw-json', 'guide.json')), ctx({ release: { version, source: 'image x' } })).find((f) => f.rule === 'control-ui-origins')?.level
-    expect([level('2026.2.25'), level('2026.2.26'), level('2026.5.30'), level('2026.6.0'), level('2026.9.6')]).toEqual(['warning', 'error', 'error', 'warning', 'warning'])
+      checkGatewayConfig(parse(fixture('openclaw-json', 'guide.json')), ctx({ release: { version, source: 'image x' } })).find(
+        (f) => f.rule === 'control-ui-origins',
+      )?.level
+    expect([level('2026.2.25'), level('2026.2.26'), level('2026.5.30'), level('2026.6.0'), level('2026.9.6')]).toEqual([
+      'warning',
+      'error',
+      'error',
+      'warning',
+      'warning',
+    ])
     // Not needed: private, loopback, Control UI off, or the host-header fallback chosen.
     expect(rulesOf('{ gateway: { mode: "local" } }', { isPublic: false })).toEqual([])
     expect(rulesOf('{ gateway: { mode: "local" } }', { commandBind: 'loopback' })).toEqual([])

@@ -86,7 +86,9 @@ describe('the GitHub client', () => {
 describe('classifyAnswer', () => {
   it('reads GitHub rate-limit headers', () => {
     const now = 1_700_000_000_000
-    expect(classifyAnswer({ status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 5) }, message: 'x' }, now)).toMatchObject({ transient: true, retryAfterMs: 5000 })
+    expect(
+      classifyAnswer({ status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 5) }, message: 'x' }, now),
+    ).toMatchObject({ transient: true, retryAfterMs: 5000 })
     expect(classifyAnswer({ status: 429, headers: { 'retry-after': '60' }, message: 'x' }, now)).toMatchObject({ transient: false, retryAfterMs: 60000 })
     expect(classifyAnswer({ status: 403, headers: {}, message: 'Resource not accessible by integration' }, now).transient).toBe(false)
     expect(classifyAnswer({ status: 502, headers: {}, message: 'Bad Gateway' }, now).transient).toBe(true)

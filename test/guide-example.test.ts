@@ -26,7 +26,7 @@ describe("the guide's own example", () => {
     await world?.stop()
   })
 
-  it.skipIf(!fs.existsSync(SEED))('the fixtures are the seed guide\'s code blocks', () => {
+  it.skipIf(!fs.existsSync(SEED))("the fixtures are the seed guide's code blocks", () => {
     const seed = fs.readFileSync(SEED, 'utf8')
     const json = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'openclaw-json', 'guide.json'), 'utf8')) as { gateway: unknown }
     expect(seed).toContain('"bind": "auto"')
@@ -57,13 +57,21 @@ describe("the guide's own example", () => {
       config: 'fly.toml',
       'dry-run': 'true',
       'secrets-include': '*',
-      'secrets-json': JSON.stringify({ FLY_API_TOKEN: API_TOKEN, github_token: 'ghs_dropped_value_77', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-77', lower_name: 'lower-77', OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+      'secrets-json': JSON.stringify({
+        FLY_API_TOKEN: API_TOKEN,
+        github_token: 'ghs_dropped_value_77',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-77',
+        lower_name: 'lower-77',
+        OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
+      }),
     })
     expect(result.exitCode).toBe(0)
     // The plan's synced set (a dry run's secrets-synced output is empty: nothing was synced).
     expect(result.stdout).toMatch(/"secrets": \[\s*"OPENCLAW_GATEWAY_TOKEN"\s*\]/)
-    for (const name of ['FLY_API_TOKEN', 'github_token', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'lower_name']) expect(result.summary).toContain(`<code>${name}</code>`)
+    for (const name of ['FLY_API_TOKEN', 'github_token', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'lower_name'])
+      expect(result.summary).toContain(`<code>${name}</code>`)
     expect(result.summary).toContain('upper-case environment name')
-    for (const value of [API_TOKEN, 'ghs_dropped_value_77', 'oidc-77', 'lower-77']) expect(result.summary + result.stdout.replace(/^::add-mask::.*$/gm, '')).not.toContain(value)
+    for (const value of [API_TOKEN, 'ghs_dropped_value_77', 'oidc-77', 'lower-77'])
+      expect(result.summary + result.stdout.replace(/^::add-mask::.*$/gm, '')).not.toContain(value)
   }, 120_000)
 })

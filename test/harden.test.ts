@@ -16,7 +16,7 @@ describe('planIpChanges', () => {
     expect(plan).toEqual({ release: [], allocatePrivateV6: false })
   })
 
-  it('does nothing for an app already hardened (the guide\'s end state)', () => {
+  it("does nothing for an app already hardened (the guide's end state)", () => {
     expect(planIpChanges(ips(['private_v6', 'fdaa:0:1::3']))).toEqual({ release: [], allocatePrivateV6: false })
   })
 })

@@ -123,7 +123,16 @@ function context(fly: FakeFly, plan: Partial<HealthContext['plan']> = {}, extra:
       }
       return { version: 8, imageRef, startedAtMs }
     },
-    tuning: { pollIntervalMs: 10, lingerMs: 20, bindWarningGraceMs: 50, exitGraceMs: 50, resumeDelayMs: 5, sshRetryDelayMs: 1, probeMinMs: 50, probeIntervalMs: 5 },
+    tuning: {
+      pollIntervalMs: 10,
+      lingerMs: 20,
+      bindWarningGraceMs: 50,
+      exitGraceMs: 50,
+      resumeDelayMs: 5,
+      sshRetryDelayMs: 1,
+      probeMinMs: 50,
+      probeIntervalMs: 5,
+    },
     redeployed,
     ...extra,
   }
@@ -268,7 +277,13 @@ describe('rollback target', () => {
 
   it('picks the newest earlier completed release with another image', () => {
     const failed = { version: 9, imageRef: 'img:9' }
-    const releases = [rel(9, 'complete', 'img:9'), rel(8, 'complete', 'img:9'), rel(7, 'interrupted', 'img:7'), rel(6, 'complete', 'img:6'), rel(5, 'complete', 'img:5')]
+    const releases = [
+      rel(9, 'complete', 'img:9'),
+      rel(8, 'complete', 'img:9'),
+      rel(7, 'interrupted', 'img:7'),
+      rel(6, 'complete', 'img:6'),
+      rel(5, 'complete', 'img:5'),
+    ]
     expect(previousRelease(releases, failed).release?.Version).toBe(6)
   })
 

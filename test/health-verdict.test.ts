@@ -10,7 +10,9 @@ import { VerdictEngine, type Expectation, type Verdict } from '../src/health/ver
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'gateway-logs')
 
 function rawLines(name: string): string[] {
-  return readFileSync(join(fixtures, name), 'utf8').split('\n').filter((l) => l !== '')
+  return readFileSync(join(fixtures, name), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
 }
 
 function load(name: string): LogLine[] {
@@ -434,7 +436,10 @@ describe('verdict over machine state and platform lines', () => {
     ]
     const rolledBack = [
       runner(5_650, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
-      app(6_000, '2026-11-22T03:00:06.000+00:00 [gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.'),
+      app(
+        6_000,
+        '2026-11-22T03:00:06.000+00:00 [gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.',
+      ),
       app(6_100, '2026-11-22T03:00:06.100+00:00 [gateway] ready'),
     ]
     const events = [
@@ -492,7 +497,14 @@ describe('verdict over machine state and platform lines', () => {
   })
 
   it('decides the same with and without colour for every fixture', () => {
-    const files = ['2026.9.6/ready-lan.log', '2026.9.6/loopback.log', '2026.9.6/lock-contended.log', '2026.9.6/invalid-config.log', 'legacy/ready-2026.1.log', 'platform/kernel-oom-kill.log']
+    const files = [
+      '2026.9.6/ready-lan.log',
+      '2026.9.6/loopback.log',
+      '2026.9.6/lock-contended.log',
+      '2026.9.6/invalid-config.log',
+      'legacy/ready-2026.1.log',
+      'platform/kernel-oom-kill.log',
+    ]
     for (const file of files) {
       const colored = load(file)
       const plain = rawLines(file).map((raw) => parseFlyLogLine(stripAnsi(raw))!)

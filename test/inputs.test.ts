@@ -190,7 +190,12 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ['strategy unknown', { strategy: 'fast' }, 'strategy', /rolling, immediate, bluegreen, canary/],
     ['deploy-args with a shell operator', { 'deploy-args': '--remote-only; rm -rf /' }, 'deploy-args', /unquoted shell operator ";"/],
     ['deploy-args with an unterminated quote', { 'deploy-args': `--label 'oops` }, 'deploy-args', /unterminated single quote/],
-    ['deploy-args that fights an input', { 'deploy-args': '--app other' }, 'deploy-args', /--app chooses the app, which `app` decides. Fix: remove it from deploy-args/],
+    [
+      'deploy-args that fights an input',
+      { 'deploy-args': '--app other' },
+      'deploy-args',
+      /--app chooses the app, which `app` decides. Fix: remove it from deploy-args/,
+    ],
     ['machine-command with command substitution', { 'machine-command': 'node $(whoami)' }, 'machine-command', /"\$\("/],
     ['health-timeout too long', { 'health-timeout': '99999' }, 'health-timeout', /at most 3600/],
     ['health-url not http', { 'health-url': 'ftp://x' }, 'health-url', /http\(s\) URL/],

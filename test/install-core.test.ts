@@ -63,9 +63,7 @@ describe('platformTarget', () => {
     ['linux', 's390x'],
     ['win32', 'arm'],
   ])('refuses %s/%s with the supported set', (platform, arch) => {
-    expect(() => platformTarget(platform, arch)).toThrow(
-      new RegExp(`no release for ${platform}/${arch}.*Linux, macOS and Windows.*x64 or arm64`),
-    )
+    expect(() => platformTarget(platform, arch)).toThrow(new RegExp(`no release for ${platform}/${arch}.*Linux, macOS and Windows.*x64 or arm64`))
   })
 })
 

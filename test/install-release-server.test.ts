@@ -74,13 +74,16 @@ describe('release server', () => {
       execFileSync('tar', ['xzf', 'a.tar.gz'], { cwd: dir })
       const { stdout } = await run(join(dir, 'flyctl'), ['version'])
       expect(stdout).toBe('flyctl v0.4.82 linux/arm64 Commit: 5b6dac0 BuildDate: 2026-01-15T12:00:00Z\n')
-      await expect(run(join(dir, 'flyctl'), ['status'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Error: the flyctl stand-in is not installed') })
+      await expect(run(join(dir, 'flyctl'), ['status'])).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('Error: the flyctl stand-in is not installed'),
+      })
     } finally {
       await bare.close()
     }
   })
 
-  it('answers Fly\'s endpoint in JSON or plain text by Accept, in both spellings of the platform', async () => {
+  it("answers Fly's endpoint in JSON or plain text by Accept, in both spellings of the platform", async () => {
     const json = await fetch(`${server.flyReleasesUrl}/linux/amd64/latest`, { headers: { accept: 'application/json' } })
     expect(await json.json()).toMatchObject({
       version: server.latest,

@@ -104,9 +104,7 @@ describe('installFlyctl against the release server', () => {
     await installFlyctl(request({ version: '0.4.87' }))
     server.clearRequests()
 
-    const installed = await installFlyctl(
-      request({ version: 'v0.4.87', endpoints: { flyReleases: NOWHERE, githubApi: NOWHERE, githubDownload: NOWHERE } }),
-    )
+    const installed = await installFlyctl(request({ version: 'v0.4.87', endpoints: { flyReleases: NOWHERE, githubApi: NOWHERE, githubDownload: NOWHERE } }))
 
     expect(installed.fromCache).toBe(true)
     expect(installed.version).toBe('0.4.87')
@@ -229,13 +227,11 @@ describe('installFlyctl against the release server', () => {
   it('gives up after the last try and says how often it tried', async () => {
     server.setFault({ failNext: { count: 10, status: 502, kind: 'archive' } })
 
-    await expect(installFlyctl(request())).rejects.toThrow(
-      `${server.url}/v0.4.87/flyctl_0.4.87_Linux_x86_64.tar.gz answered HTTP 502 (4 tries)`,
-    )
+    await expect(installFlyctl(request())).rejects.toThrow(`${server.url}/v0.4.87/flyctl_0.4.87_Linux_x86_64.tar.gz answered HTTP 502 (4 tries)`)
     expect(paths('archive')).toHaveLength(4)
   })
 
-  it('resolves `latest` through Fly\'s release endpoint and prints it', async () => {
+  it("resolves `latest` through Fly's release endpoint and prints it", async () => {
     const installed = await installFlyctl(request({ version: 'latest' }))
 
     expect(installed.version).toBe(server.latest)
@@ -245,7 +241,7 @@ describe('installFlyctl against the release server', () => {
     expect(logLines).toContain(`flyctl latest is ${server.latest} (${server.flyReleasesUrl}/linux/amd64/latest)`)
   })
 
-  it.each(['error', 'garbage', 'prerelease'] as const)('falls back to GitHub when Fly\'s endpoint answers %s', async (mode) => {
+  it.each(['error', 'garbage', 'prerelease'] as const)("falls back to GitHub when Fly's endpoint answers %s", async (mode) => {
     server.setFault({ flyEndpoint: mode })
 
     const installed = await installFlyctl(request({ version: 'latest' }))
@@ -255,8 +251,10 @@ describe('installFlyctl against the release server', () => {
     expect(logLines).toContain(`flyctl latest is ${server.latest} (${server.githubApiUrl}/repos/superfly/flyctl/releases/latest)`)
   })
 
-  it('falls back to GitHub when Fly\'s endpoint cannot be reached', async () => {
-    const installed = await installFlyctl(request({ version: 'latest', endpoints: { flyReleases: NOWHERE, githubApi: server.githubApiUrl, githubDownload: server.url } }))
+  it("falls back to GitHub when Fly's endpoint cannot be reached", async () => {
+    const installed = await installFlyctl(
+      request({ version: 'latest', endpoints: { flyReleases: NOWHERE, githubApi: server.githubApiUrl, githubDownload: server.url } }),
+    )
     expect(installed.version).toBe(server.latest)
   })
 
@@ -291,7 +289,9 @@ describe('installFlyctl against the release server', () => {
 
   it('names flyctl-mirror when the mirror lacks the version', async () => {
     server.setFault({ missingVersions: ['0.4.87'] })
-    await expect(installFlyctl(request({ mirror: server.mirrorUrl }))).rejects.toThrow(/answered 404\. Check flyctl-version, and that flyctl-mirror holds this release/)
+    await expect(installFlyctl(request({ mirror: server.mirrorUrl }))).rejects.toThrow(
+      /answered 404\. Check flyctl-version, and that flyctl-mirror holds this release/,
+    )
   })
 
   it('installs the Windows layout: a zip with flyctl.exe, and fly.exe as a copy', async () => {
@@ -319,9 +319,7 @@ describe('installFlyctl against the release server', () => {
     await chmod(impostor, 0o755)
     const other = await startReleaseServer({ standinBinary: impostor })
     try {
-      await expect(installFlyctl(request({ endpoints: { githubDownload: other.url } }))).rejects.toThrow(
-        /reports v9\.9\.9 but flyctl 0\.4\.87 was expected/,
-      )
+      await expect(installFlyctl(request({ endpoints: { githubDownload: other.url } }))).rejects.toThrow(/reports v9\.9\.9 but flyctl 0\.4\.87 was expected/)
       expect(tc.find('flyctl', '0.4.87', 'x64')).toBe('')
     } finally {
       await other.close()

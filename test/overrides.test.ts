@@ -24,10 +24,10 @@ describe('findDrift', () => {
   })
 
   it('reports only what drifted, per machine', () => {
-    const drift = findDrift(
-      machines(machine('a', { cmd: ['node', 'old.js'] }), machine('b', { memoryMb: 512 }), machine('c', { cmd: null, memoryMb: 1024 })),
-      { argv: CMD, memoryMb: 2048 },
-    )
+    const drift = findDrift(machines(machine('a', { cmd: ['node', 'old.js'] }), machine('b', { memoryMb: 512 }), machine('c', { cmd: null, memoryMb: 1024 })), {
+      argv: CMD,
+      memoryMb: 2048,
+    })
     expect(drift).toEqual([
       { machineId: 'a', command: CMD },
       { machineId: 'b', memoryMb: 2048 },
@@ -37,7 +37,11 @@ describe('findDrift', () => {
 
   it('checks only app-process machines that still exist', () => {
     const drift = findDrift(
-      machines(machine('worker', { group: 'worker', memoryMb: 256 }), machine('gone', { state: 'destroyed', memoryMb: 256 }), machine('app', { group: 'app', memoryMb: 256 })),
+      machines(
+        machine('worker', { group: 'worker', memoryMb: 256 }),
+        machine('gone', { state: 'destroyed', memoryMb: 256 }),
+        machine('app', { group: 'app', memoryMb: 256 }),
+      ),
       { memoryMb: 2048 },
     )
     expect(drift.map((d) => d.machineId)).toEqual(['app'])
@@ -52,10 +56,26 @@ describe('machineUpdateArgs', () => {
   it('passes only what drifted, with -y and the app', () => {
     const text = 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan'
     expect(machineUpdateArgs('my-openclaw', { machineId: 'm1', command: CMD, memoryMb: 2048 }, text)).toEqual([
-      'machine', 'update', 'm1', '--command', text, '--vm-memory', '2048', '-y', '--app', 'my-openclaw',
+      'machine',
+      'update',
+      'm1',
+      '--command',
+      text,
+      '--vm-memory',
+      '2048',
+      '-y',
+      '--app',
+      'my-openclaw',
     ])
     expect(machineUpdateArgs('my-openclaw', { machineId: 'm1', memoryMb: 4096 }, text)).toEqual([
-      'machine', 'update', 'm1', '--vm-memory', '4096', '-y', '--app', 'my-openclaw',
+      'machine',
+      'update',
+      'm1',
+      '--vm-memory',
+      '4096',
+      '-y',
+      '--app',
+      'my-openclaw',
     ])
   })
 })

@@ -8,13 +8,17 @@ import { makePlan } from './helpers/plan.js'
 
 const PR: PullRequestRef = { eventName: 'pull_request', action: 'opened', number: 7, repository: 'openclaw/gw' }
 
-const machine = (id: string, env: Record<string, string> | null, state = 'started'): Machine => ({ id, name: id, state, region: 'iad', config: { env } }) as Machine
+const machine = (id: string, env: Record<string, string> | null, state = 'started'): Machine =>
+  ({ id, name: id, state, region: 'iad', config: { env } }) as Machine
 
 describe('previewTarget', () => {
   it('names the app, adds the marker, skips channels without a token and lists production tokens a preview would share', () => {
     const plan = makePlan({
       app: 'gw-main',
-      env: [['FOO', 'bar'], ['OPENCLAW_DEPLOY_PREVIEW', 'forged#1']],
+      env: [
+        ['FOO', 'bar'],
+        ['OPENCLAW_DEPLOY_PREVIEW', 'forged#1'],
+      ],
       secrets: new Map([
         ['OPENCLAW_GATEWAY_TOKEN', 'x'],
         ['TELEGRAM_BOT_TOKEN', 'from-prefix'],
@@ -28,7 +32,10 @@ describe('previewTarget', () => {
     expect(t.name).toBe('gw-main-pr-7')
     expect(t.marker).toBe('openclaw/gw#7')
     expect(t.plan.app).toBe('gw-main-pr-7')
-    expect(t.plan.env).toEqual([['FOO', 'bar'], ['OPENCLAW_DEPLOY_PREVIEW', 'openclaw/gw#7']])
+    expect(t.plan.env).toEqual([
+      ['FOO', 'bar'],
+      ['OPENCLAW_DEPLOY_PREVIEW', 'openclaw/gw#7'],
+    ])
     expect(t.plan.healthChannels).toEqual(['telegram', 'slack'])
     expect(t.skippedChannels).toEqual(['discord'])
     expect(t.sharedChannelTokens).toEqual(['SLACK_BOT_TOKEN'])
@@ -40,12 +47,18 @@ describe('previewTarget', () => {
 describe('decideDestroy', () => {
   const marker = 'openclaw/gw#7'
   it('destroys only when every live machine carries exactly this marker', () => {
-    expect(decideDestroy('gw-pr-7', 'gw', marker, [machine('a', { OPENCLAW_DEPLOY_PREVIEW: marker }), machine('b', null, 'destroyed')])).toEqual({ kind: 'destroy', machines: 1 })
+    expect(decideDestroy('gw-pr-7', 'gw', marker, [machine('a', { OPENCLAW_DEPLOY_PREVIEW: marker }), machine('b', null, 'destroyed')])).toEqual({
+      kind: 'destroy',
+      machines: 1,
+    })
     expect(decideDestroy('gw-pr-7', 'gw', marker, undefined)).toEqual({ kind: 'gone' })
   })
 
   it('refuses another marker, a missing marker, no machines, and anything not named <app>-pr-<N>', () => {
-    const other = decideDestroy('gw-pr-7', 'gw', marker, [machine('a', { OPENCLAW_DEPLOY_PREVIEW: marker }), machine('b', { OPENCLAW_DEPLOY_PREVIEW: 'fork/gw#7' })])
+    const other = decideDestroy('gw-pr-7', 'gw', marker, [
+      machine('a', { OPENCLAW_DEPLOY_PREVIEW: marker }),
+      machine('b', { OPENCLAW_DEPLOY_PREVIEW: 'fork/gw#7' }),
+    ])
     expect(other).toMatchObject({ kind: 'refuse' })
     expect(other.kind === 'refuse' && other.reason).toContain('machine b carries OPENCLAW_DEPLOY_PREVIEW = "fork/gw#7", not "openclaw/gw#7"')
     const none = decideDestroy('gw-pr-7', 'gw', marker, [machine('a', { NODE_ENV: 'production' })])
@@ -68,7 +81,16 @@ describe('previewCandidates', () => {
 
 describe('commentBody', () => {
   it('carries the hidden marker, the URL, release and health; an error in a fence; on close, destroyed', () => {
-    const body = commentBody({ app: 'gw-pr-7', outcome: 'failed', url: 'https://gw-pr-7.fly.dev/', release: 2, health: 'unhealthy', error: 'boom ```x```', sha: 'c0ffee1234567890', runUrl: 'https://github.com/o/r/actions/runs/9' })
+    const body = commentBody({
+      app: 'gw-pr-7',
+      outcome: 'failed',
+      url: 'https://gw-pr-7.fly.dev/',
+      release: 2,
+      health: 'unhealthy',
+      error: 'boom ```x```',
+      sha: 'c0ffee1234567890',
+      runUrl: 'https://github.com/o/r/actions/runs/9',
+    })
     expect(body.startsWith(commentMarker('gw-pr-7'))).toBe(true)
     expect(body).toContain('| URL | https://gw-pr-7.fly.dev/ |')
     expect(body).toContain('| Release | v2 |')

@@ -21,7 +21,12 @@ function prEvent(action: string, number: number, head = 'openclaw/gw'): string {
   return JSON.stringify({
     action,
     number,
-    pull_request: { number, state: action === 'closed' ? 'closed' : 'open', head: { sha: 'a1b2c3d', repo: { full_name: head } }, base: { repo: { full_name: 'openclaw/gw' } } },
+    pull_request: {
+      number,
+      state: action === 'closed' ? 'closed' : 'open',
+      head: { sha: 'a1b2c3d', repo: { full_name: head } },
+      base: { repo: { full_name: 'openclaw/gw' } },
+    },
     repository: { full_name: 'openclaw/gw' },
   })
 }
@@ -81,7 +86,10 @@ describe('mode and the preview defaults', () => {
     expect([...plan.secrets.keys()].sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN', 'TELEGRAM_BOT_TOKEN'])
     expect(plan.secrets.get('TELEGRAM_BOT_TOKEN')).toBe('telegram-preview-token')
     expect(plan.secrets.get('ANTHROPIC_API_KEY')).toBe('sk-ant-preview-1')
-    expect(Object.fromEntries(plan.secretsPrefixed)).toEqual({ TELEGRAM_BOT_TOKEN: 'PREVIEW_TELEGRAM_BOT_TOKEN', ANTHROPIC_API_KEY: 'PREVIEW_ANTHROPIC_API_KEY' })
+    expect(Object.fromEntries(plan.secretsPrefixed)).toEqual({
+      TELEGRAM_BOT_TOKEN: 'PREVIEW_TELEGRAM_BOT_TOKEN',
+      ANTHROPIC_API_KEY: 'PREVIEW_ANTHROPIC_API_KEY',
+    })
     expect(plan.pullRequest).toEqual({ eventName: 'pull_request', action: 'opened', number: 7, repository: 'openclaw/gw', headSha: 'a1b2c3d' })
     expect(plan.repository).toBe('openclaw/gw')
   })
@@ -95,7 +103,13 @@ describe('mode and the preview defaults', () => {
   })
 
   it('secrets-prefix is generic: a fleet member takes TEAM_A_<NAME> over <NAME>, also outside secrets-include and from `secrets` lines', () => {
-    const json = { OPENAI_API_KEY: 'sk-shared', TEAM_A_OPENAI_API_KEY: 'sk-team-a', TEAM_A_CUSTOM_NOTE: 'note-a', TEAM_B_OPENAI_API_KEY: 'sk-team-b', OPENCLAW_GATEWAY_TOKEN: 'gw-a' }
+    const json = {
+      OPENAI_API_KEY: 'sk-shared',
+      TEAM_A_OPENAI_API_KEY: 'sk-team-a',
+      TEAM_A_CUSTOM_NOTE: 'note-a',
+      TEAM_B_OPENAI_API_KEY: 'sk-team-b',
+      OPENCLAW_GATEWAY_TOKEN: 'gw-a',
+    }
     const { plan } = parse({
       app: 'team-a-gw',
       'api-token': 'tok',
@@ -110,7 +124,10 @@ describe('mode and the preview defaults', () => {
   })
 
   it('github-token is masked, and the printable plan shows neither token', () => {
-    const { plan, redactor } = parse({ app: 'my-openclaw', 'api-token': 'fly-tok-123', mode: 'cleanup-previews', 'github-token': 'ghs_abcdef123456' }, { GITHUB_REPOSITORY: 'openclaw/gw' })
+    const { plan, redactor } = parse(
+      { app: 'my-openclaw', 'api-token': 'fly-tok-123', mode: 'cleanup-previews', 'github-token': 'ghs_abcdef123456' },
+      { GITHUB_REPOSITORY: 'openclaw/gw' },
+    )
     expect(plan.githubToken).toBe('ghs_abcdef123456')
     expect(redactor.redact('token ghs_abcdef123456')).toBe('token ***')
     const printable = JSON.stringify(describePlan(plan))
@@ -166,6 +183,12 @@ describe('refused before anything reaches Fly, naming the input', () => {
 describe('parsePullRequestEvent', () => {
   it('reads pull_request_target and a deleted fork', () => {
     const payload = JSON.stringify({ action: 'closed', pull_request: { number: 3, head: { repo: null }, base: { repo: { full_name: 'o/r' } } } })
-    expect(parsePullRequestEvent('pull_request_target', payload)).toEqual({ eventName: 'pull_request_target', action: 'closed', number: 3, repository: 'o/r', fork: null })
+    expect(parsePullRequestEvent('pull_request_target', payload)).toEqual({
+      eventName: 'pull_request_target',
+      action: 'closed',
+      number: 3,
+      repository: 'o/r',
+      fork: null,
+    })
   })
 })

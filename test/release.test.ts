@@ -10,8 +10,14 @@ describe('finding the gateway release', () => {
     expect(releaseOfImage('ghcr.io/openclaw/openclaw:latest')).toBeUndefined()
   })
   it('reads ARG OPENCLAW_VERSION before FROM, and expands ARGs in FROM', () => {
-    expect(releaseOfDockerfile('FROM node:24\nARG OPENCLAW_VERSION=2026.4.29\nRUN npm i -g openclaw@$OPENCLAW_VERSION\n', 'Dockerfile')).toEqual({ version: '2026.4.29', source: 'Dockerfile:2 (ARG OPENCLAW_VERSION)' })
-    expect(releaseOfDockerfile('ARG TAG=2026.9.6\nFROM ghcr.io/openclaw/openclaw:${TAG}\n', 'Dockerfile')).toEqual({ version: '2026.9.6', source: 'Dockerfile:2 (FROM ghcr.io/openclaw/openclaw:2026.9.6)' })
+    expect(releaseOfDockerfile('FROM node:24\nARG OPENCLAW_VERSION=2026.4.29\nRUN npm i -g openclaw@$OPENCLAW_VERSION\n', 'Dockerfile')).toEqual({
+      version: '2026.4.29',
+      source: 'Dockerfile:2 (ARG OPENCLAW_VERSION)',
+    })
+    expect(releaseOfDockerfile('ARG TAG=2026.9.6\nFROM ghcr.io/openclaw/openclaw:${TAG}\n', 'Dockerfile')).toEqual({
+      version: '2026.9.6',
+      source: 'Dockerfile:2 (FROM ghcr.io/openclaw/openclaw:2026.9.6)',
+    })
     expect(releaseOfDockerfile('FROM node:24-slim\n', 'Dockerfile')).toBeUndefined()
   })
   it('reads package.json only when it is the openclaw repository', () => {

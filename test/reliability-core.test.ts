@@ -28,7 +28,7 @@ describe('transient failures', () => {
     expect(judgeInterruptedDeploy([rel(4, 'failed'), rel(3, 'complete')], 3)).toEqual({ action: 'failed', version: 4, status: 'failed' })
   })
 
-  it('a FlyctlError names the command, flyctl\'s text, and why it was not repeated', () => {
+  it("a FlyctlError names the command, flyctl's text, and why it was not repeated", () => {
     const e = new FlyctlError('flyctl apps create x', 1, 'connection reset by peer', '', 'Not repeated automatically: because')
     expect(e.transient).toBe(true)
     expect(e.message).toBe('`flyctl apps create x` failed (exit 1): connection reset by peer. Not repeated automatically: because')

@@ -37,112 +37,136 @@ const line = (e: JournalEntry) => e.argv.join(' ')
 const exits = (journal: JournalEntry[], prefix: string) => journal.filter((e) => line(e).startsWith(prefix)).map((e) => e.exit)
 
 describe('transient failures', () => {
-  it('retries reading calls and the idempotent secrets import, and succeeds', async () => {
-    const w = await world()
-    await seedApp(w.state, APP)
-    await writeFaults(w.state, {
-      fail: [
-        { command: 'status', times: 2, stderr: 'Error: request returned non-2xx status: 503 Service Unavailable' },
-        { command: 'releases', times: 1, stderr: 'Error: Get "https://api.machines.dev/v1/apps": read tcp 10.0.0.2:443: connection reset by peer' },
-        { command: 'machines list', times: 1, stderr: 'Error: rate limit exceeded: 429 Too Many Requests' },
-        { command: 'secrets import', times: 1, stderr: 'Error: request returned non-2xx status: 502 Bad Gateway' },
-      ],
-    })
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-    expect(r.exitCode, r.stdout).toBe(0)
-    const journal = await readJournal(w.state)
-    expect(exits(journal, 'status')).toEqual([1, 1, 0])
-    expect(exits(journal, 'releases')[0]).toBe(1)
-    expect(exits(journal, 'releases').slice(1).every((x) => x === 0)).toBe(true)
-    expect(exits(journal, 'machines list')[0]).toBe(1)
-    expect(exits(journal, 'secrets import')).toEqual([1, 0])
-    const retries = r.stdout.split('\n').filter((l) => /transient error .*; retrying in [\d.]+ s \(attempt \d of 4\)/.test(l))
-    expect(retries.length).toBe(5)
-    expect(r.outputs.health).toBe('healthy')
-  }, TIMEOUT)
+  it(
+    'retries reading calls and the idempotent secrets import, and succeeds',
+    async () => {
+      const w = await world()
+      await seedApp(w.state, APP)
+      await writeFaults(w.state, {
+        fail: [
+          { command: 'status', times: 2, stderr: 'Error: request returned non-2xx status: 503 Service Unavailable' },
+          { command: 'releases', times: 1, stderr: 'Error: Get "https://api.machines.dev/v1/apps": read tcp 10.0.0.2:443: connection reset by peer' },
+          { command: 'machines list', times: 1, stderr: 'Error: rate limit exceeded: 429 Too Many Requests' },
+          { command: 'secrets import', times: 1, stderr: 'Error: request returned non-2xx status: 502 Bad Gateway' },
+        ],
+      })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(r.exitCode, r.stdout).toBe(0)
+      const journal = await readJournal(w.state)
+      expect(exits(journal, 'status')).toEqual([1, 1, 0])
+      expect(exits(journal, 'releases')[0]).toBe(1)
+      expect(
+        exits(journal, 'releases')
+          .slice(1)
+          .every((x) => x === 0),
+      ).toBe(true)
+      expect(exits(journal, 'machines list')[0]).toBe(1)
+      expect(exits(journal, 'secrets import')).toEqual([1, 0])
+      const retries = r.stdout.split('\n').filter((l) => /transient error .*; retrying in [\d.]+ s \(attempt \d of 4\)/.test(l))
+      expect(retries.length).toBe(5)
+      expect(r.outputs.health).toBe('healthy')
+    },
+    TIMEOUT,
+  )
 
-  it('gives up on a reading call after its bounded attempts, saying so', async () => {
-    const w = await world()
-    await writeFaults(w.state, { fail: [{ command: 'status', stderr: 'Error: request returned non-2xx status: 504 Gateway Timeout' }] })
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-    expect(r.exitCode).toBe(1)
-    const journal = await readJournal(w.state)
-    expect(exits(journal, 'status')).toEqual([1, 1, 1, 1])
-    expect(r.stdout).toMatch(/::error::.*Gave up after 4 attempts/)
-    expect(journal.map(line).filter((l) => !/^(version|status)/.test(l))).toEqual([])
-  }, TIMEOUT)
+  it(
+    'gives up on a reading call after its bounded attempts, saying so',
+    async () => {
+      const w = await world()
+      await writeFaults(w.state, { fail: [{ command: 'status', stderr: 'Error: request returned non-2xx status: 504 Gateway Timeout' }] })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(r.exitCode).toBe(1)
+      const journal = await readJournal(w.state)
+      expect(exits(journal, 'status')).toEqual([1, 1, 1, 1])
+      expect(r.stdout).toMatch(/::error::.*Gave up after 4 attempts/)
+      expect(journal.map(line).filter((l) => !/^(version|status)/.test(l))).toEqual([])
+    },
+    TIMEOUT,
+  )
 
-  it('does not repeat a mutating call blindly: apps create fails once and the run stops', async () => {
-    const w = await world()
-    await writeFaults(w.state, {
-      fail: [{ command: 'apps create', times: 1, stderr: 'Error: Post "https://api.fly.io/graphql": read tcp 10.0.0.2:443: connection reset by peer' }],
-    })
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-    expect(r.exitCode).toBe(1)
-    const journal = await readJournal(w.state)
-    expect(exits(journal, 'apps create')).toEqual([1])
-    expect(journal.map(line).filter((l) => /^(volumes create|secrets import|deploy)/.test(l))).toEqual([])
-    expect(r.stdout).toMatch(/::error::.*Not repeated automatically: .*name already taken/)
-    expect(r.summary).toContain('In the <code>ensure</code> stage.')
-  }, TIMEOUT)
+  it(
+    'does not repeat a mutating call blindly: apps create fails once and the run stops',
+    async () => {
+      const w = await world()
+      await writeFaults(w.state, {
+        fail: [{ command: 'apps create', times: 1, stderr: 'Error: Post "https://api.fly.io/graphql": read tcp 10.0.0.2:443: connection reset by peer' }],
+      })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(r.exitCode).toBe(1)
+      const journal = await readJournal(w.state)
+      expect(exits(journal, 'apps create')).toEqual([1])
+      expect(journal.map(line).filter((l) => /^(volumes create|secrets import|deploy)/.test(l))).toEqual([])
+      expect(r.stdout).toMatch(/::error::.*Not repeated automatically: .*name already taken/)
+      expect(r.summary).toContain('In the <code>ensure</code> stage.')
+    },
+    TIMEOUT,
+  )
 
-  it('checks `releases --json` after a transient deploy failure, and repeats only a deploy that never reached Fly', async () => {
-    const w = await world()
-    await writeFaults(w.state, { fail: [{ command: 'deploy', times: 1, stderr: 'Error: failed to fetch an image or build from source: 502 Bad Gateway' }] })
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-    expect(r.exitCode, r.stdout).toBe(0)
-    const calls = (await readJournal(w.state)).map((e) => `${e.argv[0]}:${e.exit}`).filter((c) => /^(deploy|releases):/.test(c))
-    // before: in-progress check; the failed deploy; the check; the repeat; the read-back.
-    expect(calls).toEqual(['releases:0', 'deploy:1', 'releases:0', 'deploy:0', 'releases:0'])
-    expect(r.stdout).toContain('checking `fly releases` before anything is repeated')
-    expect(r.stdout).toContain('the deploy never reached Fly')
-    expect(r.outputs['release-version']).toBe('1')
-  }, TIMEOUT)
+  it(
+    'checks `releases --json` after a transient deploy failure, and repeats only a deploy that never reached Fly',
+    async () => {
+      const w = await world()
+      await writeFaults(w.state, { fail: [{ command: 'deploy', times: 1, stderr: 'Error: failed to fetch an image or build from source: 502 Bad Gateway' }] })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(r.exitCode, r.stdout).toBe(0)
+      const calls = (await readJournal(w.state)).map((e) => `${e.argv[0]}:${e.exit}`).filter((c) => /^(deploy|releases):/.test(c))
+      // before: in-progress check; the failed deploy; the check; the repeat; the read-back.
+      expect(calls).toEqual(['releases:0', 'deploy:1', 'releases:0', 'deploy:0', 'releases:0'])
+      expect(r.stdout).toContain('checking `fly releases` before anything is repeated')
+      expect(r.stdout).toContain('the deploy never reached Fly')
+      expect(r.outputs['release-version']).toBe('1')
+    },
+    TIMEOUT,
+  )
 
-  it('keeps a deploy that Fly recorded when only flyctl\'s answer was lost, without repeating it', async () => {
-    const w = await world()
-    const first = await w.run({ app: APP, secrets: TOKEN_SECRET })
-    expect(first.exitCode, first.stdout).toBe(0)
-    // A flyctl whose deploy goes through and then loses the connection.
-    const wrapper = path.join(w.dirs.root, 'flyctl-lossy')
-    fs.writeFileSync(
-      wrapper,
-      `#!/bin/sh\n"${REPO}/standin/bin/flyctl" "$@"; code=$?\n` +
-        `if [ "$1" = deploy ] && [ $code = 0 ]; then echo 'Error: failed to wait for machines: read tcp 10.0.0.2:443: connection reset by peer' >&2; exit 1; fi\nexit $code\n`,
-      { mode: 0o755 },
-    )
-    const flyctl = new Flyctl({
-      binary: wrapper,
-      token: API_TOKEN,
-      redactor: new Redactor(),
-      env: { ...process.env, FLYCTL_STANDIN_STATE: w.state },
-      cwd: w.dirs.workspace,
-      backoff: { baseDelayMs: 10, maxDelayMs: 20 },
-    })
-    const plan = {
-      app: APP,
-      private: false,
-      buildArgs: [],
-      deployArgs: [],
-      healthTimeoutSec: 60,
-      dryRun: false,
-      workingDirectory: w.dirs.workspace,
-    } as unknown as Plan
-    const messages: string[] = []
-    const ctx: DeployContext = {
-      flyctl,
-      plan,
-      log: { info: (m) => messages.push(m), warning: (m) => messages.push(m) },
-      // The first run's rendered file (each run renders into a folder of its own: src/run-dir.ts).
-      rendered: { path: first.outputs['fly-config'] as string },
-    }
-    const before = (await readJournal(w.state)).length
-    const result = await deploy(ctx)
-    const calls = (await readJournal(w.state)).slice(before).map((e) => `${e.argv[0]}:${e.exit}`)
-    expect(calls).toEqual(['releases:0', 'deploy:0', 'releases:0', 'releases:0'])
-    expect(result.release?.version).toBe(2)
-    expect(messages.join('\n')).toMatch(/release v2 of my-openclaw was recorded and rolled out; only flyctl's answer was lost/)
-  }, TIMEOUT)
+  it(
+    "keeps a deploy that Fly recorded when only flyctl's answer was lost, without repeating it",
+    async () => {
+      const w = await world()
+      const first = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(first.exitCode, first.stdout).toBe(0)
+      // A flyctl whose deploy goes through and then loses the connection.
+      const wrapper = path.join(w.dirs.root, 'flyctl-lossy')
+      fs.writeFileSync(
+        wrapper,
+        `#!/bin/sh\n"${REPO}/standin/bin/flyctl" "$@"; code=$?\n` +
+          `if [ "$1" = deploy ] && [ $code = 0 ]; then echo 'Error: failed to wait for machines: read tcp 10.0.0.2:443: connection reset by peer' >&2; exit 1; fi\nexit $code\n`,
+        { mode: 0o755 },
+      )
+      const flyctl = new Flyctl({
+        binary: wrapper,
+        token: API_TOKEN,
+        redactor: new Redactor(),
+        env: { ...process.env, FLYCTL_STANDIN_STATE: w.state },
+        cwd: w.dirs.workspace,
+        backoff: { baseDelayMs: 10, maxDelayMs: 20 },
+      })
+      const plan = {
+        app: APP,
+        private: false,
+        buildArgs: [],
+        deployArgs: [],
+        healthTimeoutSec: 60,
+        dryRun: false,
+        workingDirectory: w.dirs.workspace,
+      } as unknown as Plan
+      const messages: string[] = []
+      const ctx: DeployContext = {
+        flyctl,
+        plan,
+        log: { info: (m) => messages.push(m), warning: (m) => messages.push(m) },
+        // The first run's rendered file (each run renders into a folder of its own: src/run-dir.ts).
+        rendered: { path: first.outputs['fly-config'] as string },
+      }
+      const before = (await readJournal(w.state)).length
+      const result = await deploy(ctx)
+      const calls = (await readJournal(w.state)).slice(before).map((e) => `${e.argv[0]}:${e.exit}`)
+      expect(calls).toEqual(['releases:0', 'deploy:0', 'releases:0', 'releases:0'])
+      expect(result.release?.version).toBe(2)
+      expect(messages.join('\n')).toMatch(/release v2 of my-openclaw was recorded and rolled out; only flyctl's answer was lost/)
+    },
+    TIMEOUT,
+  )
 })
 
 describe('concurrent runs of one app', () => {
@@ -156,43 +180,53 @@ describe('concurrent runs of one app', () => {
     })
   }
 
-  it('waits for a deploy already in progress, then deploys', async () => {
-    const w = await world()
-    expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
-    const other = await seedInProgress(w.state)
-    let finished = false
-    const r = await runAction({
-      dirs: w.dirs,
-      inputs: { 'api-token': API_TOKEN, 'flyctl-mirror': w.server.mirrorUrl, app: APP, secrets: TOKEN_SECRET },
-      env: { FLYCTL_STANDIN_STATE: w.state },
-      // The other run finishes once this one has said that it waits.
-      onOutput: (chunk) => {
-        if (finished || !chunk.includes('is still in progress')) return
-        finished = true
-        void updatePlatform(w.state, (p) => {
-          const rel = p.apps[APP]!.releases.find((x) => x.Version === other)!
-          rel.InProgress = false
-          rel.Status = 'complete'
-        })
-      },
-    })
-    expect(r.exitCode, r.stdout).toBe(0)
-    expect(finished).toBe(true)
-    expect(r.stdout).toContain(`release v${other} of ${APP} is no longer in progress`)
-    expect(r.outputs['release-version']).toBe(String(other + 1))
-  }, TIMEOUT)
+  it(
+    'waits for a deploy already in progress, then deploys',
+    async () => {
+      const w = await world()
+      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
+      const other = await seedInProgress(w.state)
+      let finished = false
+      const r = await runAction({
+        dirs: w.dirs,
+        inputs: { 'api-token': API_TOKEN, 'flyctl-mirror': w.server.mirrorUrl, app: APP, secrets: TOKEN_SECRET },
+        env: { FLYCTL_STANDIN_STATE: w.state },
+        // The other run finishes once this one has said that it waits.
+        onOutput: (chunk) => {
+          if (finished || !chunk.includes('is still in progress')) return
+          finished = true
+          void updatePlatform(w.state, (p) => {
+            const rel = p.apps[APP]!.releases.find((x) => x.Version === other)!
+            rel.InProgress = false
+            rel.Status = 'complete'
+          })
+        },
+      })
+      expect(r.exitCode, r.stdout).toBe(0)
+      expect(finished).toBe(true)
+      expect(r.stdout).toContain(`release v${other} of ${APP} is no longer in progress`)
+      expect(r.outputs['release-version']).toBe(String(other + 1))
+    },
+    TIMEOUT,
+  )
 
-  it('reports a deploy that stays in progress past the bound, without deploying', async () => {
-    const w = await world()
-    expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
-    const other = await seedInProgress(w.state)
-    const before = (await readJournal(w.state)).length
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '10' })
-    expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(new RegExp(`::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 10 s.*\`concurrency\` group`))
-    expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])
-    expect(r.summary).toContain('In the <code>deploy</code> stage.')
-  }, TIMEOUT)
+  it(
+    'reports a deploy that stays in progress past the bound, without deploying',
+    async () => {
+      const w = await world()
+      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
+      const other = await seedInProgress(w.state)
+      const before = (await readJournal(w.state)).length
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '10' })
+      expect(r.exitCode).toBe(1)
+      expect(r.stdout).toMatch(
+        new RegExp(`::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 10 s.*\`concurrency\` group`),
+      )
+      expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])
+      expect(r.summary).toContain('In the <code>deploy</code> stage.')
+    },
+    TIMEOUT,
+  )
 })
 
 /** flyctl processes (the stand-in's CLI) still running against this state root. */
@@ -211,38 +245,46 @@ function liveFlyctl(state: string): number[] {
 }
 
 describe('cancellation', () => {
-  it('SIGTERM during the deploy ends flyctl, says where the run stopped and what changed, and fails', async () => {
-    const w = await world()
-    await writeFaults(w.state, { latencyMs: { deploy: 20_000 } })
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } })
-    expect(r.exitCode).not.toBe(0)
-    expect(r.stdout).toMatch(/::error::the job was cancelled \(SIGTERM\)/)
-    expect(r.summary).toContain('### Where the run stopped')
-    expect(r.summary).toContain('In the <code>deploy</code> stage.')
-    expect(r.summary).toContain('Already changed on Fly:')
-    expect(r.summary).toContain(`created app ${APP}`)
-    expect(r.summary).toContain('staged secrets OPENCLAW\\_GATEWAY\\_TOKEN')
-    // flyctl was ended before it finished (127 once its signal handler runs; not journaled at all
-    // when the signal comes before it started): nothing was deployed.
-    const deploys = (await readJournal(w.state)).filter((e) => e.argv[0] === 'deploy')
-    expect(deploys.filter((e) => e.exit !== 127)).toEqual([])
-    expect(liveFlyctl(w.state)).toEqual([])
-    expect((await readState(w.state)).apps[APP]?.releases).toEqual([])
-  }, TIMEOUT)
+  it(
+    'SIGTERM during the deploy ends flyctl, says where the run stopped and what changed, and fails',
+    async () => {
+      const w = await world()
+      await writeFaults(w.state, { latencyMs: { deploy: 20_000 } })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } })
+      expect(r.exitCode).not.toBe(0)
+      expect(r.stdout).toMatch(/::error::the job was cancelled \(SIGTERM\)/)
+      expect(r.summary).toContain('### Where the run stopped')
+      expect(r.summary).toContain('In the <code>deploy</code> stage.')
+      expect(r.summary).toContain('Already changed on Fly:')
+      expect(r.summary).toContain(`created app ${APP}`)
+      expect(r.summary).toContain('staged secrets OPENCLAW\\_GATEWAY\\_TOKEN')
+      // flyctl was ended before it finished (127 once its signal handler runs; not journaled at all
+      // when the signal comes before it started): nothing was deployed.
+      const deploys = (await readJournal(w.state)).filter((e) => e.argv[0] === 'deploy')
+      expect(deploys.filter((e) => e.exit !== 127)).toEqual([])
+      expect(liveFlyctl(w.state)).toEqual([])
+      expect((await readState(w.state)).apps[APP]?.releases).toEqual([])
+    },
+    TIMEOUT,
+  )
 
-  it('SIGTERM while the gate still waits on a deployed release ends the log follower and says the release was deployed', async () => {
-    const w = await world()
-    // The gate follows the rollout inside the deploy stage (SPEC "Deploy and gate are one stage"):
-    // cancel once flyctl has confirmed the release, while the slow log stream keeps the gate waiting.
-    await writeFaults(w.state, { latencyMs: { logs: 20_000 } })
-    const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: 'Visit your newly deployed app', signal: 'SIGTERM' } })
-    expect(r.exitCode).not.toBe(0)
-    expect(r.summary).toContain('In the <code>deploy</code> stage.')
-    expect(r.summary).toContain('deployed release v1')
-    expect(r.summary).not.toContain('in flight')
-    expect(r.outputs['rolled-back']).toBe('false')
-    expect(liveFlyctl(w.state)).toEqual([])
-  }, TIMEOUT)
+  it(
+    'SIGTERM while the gate still waits on a deployed release ends the log follower and says the release was deployed',
+    async () => {
+      const w = await world()
+      // The gate follows the rollout inside the deploy stage (SPEC "Deploy and gate are one stage"):
+      // cancel once flyctl has confirmed the release, while the slow log stream keeps the gate waiting.
+      await writeFaults(w.state, { latencyMs: { logs: 20_000 } })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: 'Visit your newly deployed app', signal: 'SIGTERM' } })
+      expect(r.exitCode).not.toBe(0)
+      expect(r.summary).toContain('In the <code>deploy</code> stage.')
+      expect(r.summary).toContain('deployed release v1')
+      expect(r.summary).not.toContain('in flight')
+      expect(r.outputs['rolled-back']).toBe('false')
+      expect(liveFlyctl(w.state)).toEqual([])
+    },
+    TIMEOUT,
+  )
 })
 
 function snapshot(dir: string): Record<string, string> {
@@ -257,55 +299,67 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 describe('nothing lost', () => {
-  it('leaves the workspace files byte-identical, and without prune unsets, releases and destroys nothing', async () => {
-    const w = await world()
-    const gatewayConfig = fs.readFileSync(path.join(REPO, 'test/fixtures/openclaw-json/public.json5'), 'utf8').replace('my-claw.fly.dev', `${APP}.fly.dev`)
-    fs.writeFileSync(path.join(w.dirs.workspace, 'openclaw.json5'), gatewayConfig)
-    fs.writeFileSync(path.join(w.dirs.workspace, 'fly.toml'), `app = "${APP}"\nprimary_region = "iad"\n\n[env]\n  KEEP_ME = "1"\n`)
-    fs.writeFileSync(path.join(w.dirs.workspace, '.env.example'), 'OPENCLAW_GATEWAY_TOKEN=\n')
-    const before = snapshot(w.dirs.workspace)
+  it(
+    'leaves the workspace files byte-identical, and without prune unsets, releases and destroys nothing',
+    async () => {
+      const w = await world()
+      const gatewayConfig = fs.readFileSync(path.join(REPO, 'test/fixtures/openclaw-json/public.json5'), 'utf8').replace('my-claw.fly.dev', `${APP}.fly.dev`)
+      fs.writeFileSync(path.join(w.dirs.workspace, 'openclaw.json5'), gatewayConfig)
+      fs.writeFileSync(path.join(w.dirs.workspace, 'fly.toml'), `app = "${APP}"\nprimary_region = "iad"\n\n[env]\n  KEEP_ME = "1"\n`)
+      fs.writeFileSync(path.join(w.dirs.workspace, '.env.example'), 'OPENCLAW_GATEWAY_TOKEN=\n')
+      const before = snapshot(w.dirs.workspace)
 
-    const extra = 'ANTHROPIC_API_KEY=sk-ant-keep-me-0123'
-    const inputs = { app: APP, config: 'fly.toml', 'gateway-config': 'openclaw.json5' }
-    const first = await w.run({ ...inputs, secrets: `${TOKEN_SECRET}\n${extra}` })
-    expect(first.exitCode, first.stdout).toBe(0)
-    // The second run no longer lists ANTHROPIC_API_KEY: without prune-secrets it stays on Fly.
-    const second = await w.run({ ...inputs, secrets: TOKEN_SECRET, 'dry-run': 'false' })
-    expect(second.exitCode, second.stdout).toBe(0)
-    const bad = await w.run({ ...inputs, secrets: TOKEN_SECRET, memory: '512mb' })
-    expect(bad.exitCode).toBe(1)
-    expect(snapshot(w.dirs.workspace)).toEqual(before)
+      const extra = 'ANTHROPIC_API_KEY=sk-ant-keep-me-0123'
+      const inputs = { app: APP, config: 'fly.toml', 'gateway-config': 'openclaw.json5' }
+      const first = await w.run({ ...inputs, secrets: `${TOKEN_SECRET}\n${extra}` })
+      expect(first.exitCode, first.stdout).toBe(0)
+      // The second run no longer lists ANTHROPIC_API_KEY: without prune-secrets it stays on Fly.
+      const second = await w.run({ ...inputs, secrets: TOKEN_SECRET, 'dry-run': 'false' })
+      expect(second.exitCode, second.stdout).toBe(0)
+      const bad = await w.run({ ...inputs, secrets: TOKEN_SECRET, memory: '512mb' })
+      expect(bad.exitCode).toBe(1)
+      expect(snapshot(w.dirs.workspace)).toEqual(before)
 
-    const journal = (await readJournal(w.state)).map(line)
-    expect(journal.filter((l) => /^(secrets unset|ips release|volumes? (destroy|delete)|apps? (destroy|delete)|machines? (destroy|remove))/.test(l))).toEqual([])
-    const app = (await readState(w.state)).apps[APP]!
-    expect(Object.keys(app.secrets).sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-    expect(app.volumes.length).toBe(1)
-    expect(app.ips.length).toBe(2)
+      const journal = (await readJournal(w.state)).map(line)
+      expect(journal.filter((l) => /^(secrets unset|ips release|volumes? (destroy|delete)|apps? (destroy|delete)|machines? (destroy|remove))/.test(l))).toEqual(
+        [],
+      )
+      const app = (await readState(w.state)).apps[APP]!
+      expect(Object.keys(app.secrets).sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
+      expect(app.volumes.length).toBe(1)
+      expect(app.ips.length).toBe(2)
 
-    // Asked for: prune-secrets stages the removal of exactly the unlisted name.
-    const pruned = await w.run({ ...inputs, secrets: TOKEN_SECRET, 'prune-secrets': 'true' })
-    expect(pruned.exitCode, pruned.stdout).toBe(0)
-    expect((await readJournal(w.state)).map(line).filter((l) => l.startsWith('secrets unset'))).toEqual([`secrets unset --stage --app ${APP} ANTHROPIC_API_KEY`])
-    expect(snapshot(w.dirs.workspace)).toEqual(before)
-  }, TIMEOUT)
+      // Asked for: prune-secrets stages the removal of exactly the unlisted name.
+      const pruned = await w.run({ ...inputs, secrets: TOKEN_SECRET, 'prune-secrets': 'true' })
+      expect(pruned.exitCode, pruned.stdout).toBe(0)
+      expect((await readJournal(w.state)).map(line).filter((l) => l.startsWith('secrets unset'))).toEqual([
+        `secrets unset --stage --app ${APP} ANTHROPIC_API_KEY`,
+      ])
+      expect(snapshot(w.dirs.workspace)).toEqual(before)
+    },
+    TIMEOUT,
+  )
 
-  it('a failed release is rolled back to the previous one, and without rollback the summary says what serves', async () => {
-    const w = await world()
-    expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
-    writeDockerfile(w.dirs, 'fake-gateway:oom')
-    const failed = await w.run({ app: APP, secrets: TOKEN_SECRET })
-    expect(failed.exitCode).toBe(1)
-    expect(failed.outputs['rolled-back']).toBe('true')
-    expect(failed.outputs.health).toBe('unhealthy')
-    // The previous release's image serves again: the rollback's gate judges its own run, not the
-    // failed release still crash-looping until the rollback replaced its config (verdict.ts).
-    expect(failed.summary).toMatch(/Rolled back: release v3 \(the image of v1, [^)]*\) is now serving/)
-    expect(failed.summary).toContain('### Where the run stopped')
+  it(
+    'a failed release is rolled back to the previous one, and without rollback the summary says what serves',
+    async () => {
+      const w = await world()
+      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
+      writeDockerfile(w.dirs, 'fake-gateway:oom')
+      const failed = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(failed.exitCode).toBe(1)
+      expect(failed.outputs['rolled-back']).toBe('true')
+      expect(failed.outputs.health).toBe('unhealthy')
+      // The previous release's image serves again: the rollback's gate judges its own run, not the
+      // failed release still crash-looping until the rollback replaced its config (verdict.ts).
+      expect(failed.summary).toMatch(/Rolled back: release v3 \(the image of v1, [^)]*\) is now serving/)
+      expect(failed.summary).toContain('### Where the run stopped')
 
-    const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false' })
-    expect(kept.exitCode).toBe(1)
-    expect(kept.outputs['rolled-back']).toBe('false')
-    expect(kept.summary).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')
-  }, TIMEOUT)
+      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false' })
+      expect(kept.exitCode).toBe(1)
+      expect(kept.outputs['rolled-back']).toBe('false')
+      expect(kept.summary).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')
+    },
+    TIMEOUT,
+  )
 })

@@ -108,7 +108,10 @@ describe('renderFlyConfig without a config file: the guide', () => {
     const result = renderFlyConfig(
       makePlan({
         command: 'node dist/index.js gateway --port 3000 --bind lan',
-        machineCommand: { argv: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan', '--verbose'], text: 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan --verbose' },
+        machineCommand: {
+          argv: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan', '--verbose'],
+          text: 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan --verbose',
+        },
         memoryMb: 2048,
         machineMemoryMb: 3072,
       }),
@@ -127,7 +130,11 @@ describe('renderFlyConfig without a config file: the guide', () => {
 
   it('delivers a gateway config as [[files]] with an absolute local_path plus OPENCLAW_CONFIG_PATH', () => {
     const localPath = join(RENDER_DIR, 'openclaw.json')
-    const result = renderFlyConfig(makePlan(), undefined, { sourcePath: join(WORKSPACE, 'openclaw.json5'), localPath, text: fixture('openclaw-json', 'public.json5') })
+    const result = renderFlyConfig(makePlan(), undefined, {
+      sourcePath: join(WORKSPACE, 'openclaw.json5'),
+      localPath,
+      text: fixture('openclaw-json', 'public.json5'),
+    })
     const c = TOML.parse(result.toml) as Record<string, any>
     expect(c.files).toEqual([{ guest_path: '/etc/openclaw/openclaw.json', local_path: localPath }])
     expect(c.env.OPENCLAW_CONFIG_PATH).toBe('/etc/openclaw/openclaw.json')
@@ -272,7 +279,13 @@ describe('helpers', () => {
   })
 
   it('splitCommand groups quotes like a shell', () => {
-    expect(splitCommand(`sh -c 'node dist/index.js gateway --port 3000' "a \\"b\\"" c\\ d`)).toEqual(['sh', '-c', 'node dist/index.js gateway --port 3000', 'a "b"', 'c d'])
+    expect(splitCommand(`sh -c 'node dist/index.js gateway --port 3000' "a \\"b\\"" c\\ d`)).toEqual([
+      'sh',
+      '-c',
+      'node dist/index.js gateway --port 3000',
+      'a "b"',
+      'c d',
+    ])
   })
 
   it('effectiveSettings: memory_mb wins over memory, a bare size uses its default memory', () => {
@@ -283,7 +296,10 @@ describe('helpers', () => {
   })
 
   it('effectiveSettings: port precedence is --port, OPENCLAW_GATEWAY_PORT, then 18789; bind defaults to loopback', () => {
-    expect(effectiveSettings({ processes: { app: 'x gateway --port 3000' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } })).toMatchObject({ port: 3000, portSource: 'command' })
+    expect(effectiveSettings({ processes: { app: 'x gateway --port 3000' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } })).toMatchObject({
+      port: 3000,
+      portSource: 'command',
+    })
     expect(effectiveSettings({ processes: { app: 'x gateway' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } })).toMatchObject({ port: 4000, portSource: 'env' })
     expect(effectiveSettings({ processes: { app: 'x gateway' } })).toMatchObject({ port: 18789, bind: 'loopback', bindSource: 'default', isPrivate: true })
   })
@@ -310,7 +326,13 @@ describe('writeRenderedConfig', () => {
       writeFileSync(outputFile, '')
       process.env.GITHUB_OUTPUT = outputFile
       const result = await writeRenderedConfig(
-        makePlan({ config: flyToml, gatewayConfig: join(workspace, 'openclaw.json5'), workingDirectory: workspace, dockerfile: join(workspace, 'Dockerfile'), runnerTemp: temp }),
+        makePlan({
+          config: flyToml,
+          gatewayConfig: join(workspace, 'openclaw.json5'),
+          workingDirectory: workspace,
+          dockerfile: join(workspace, 'Dockerfile'),
+          runnerTemp: temp,
+        }),
       )
       expect(result.path).toBe(join(temp, 'fly-deploy', 'my-claw', 'fly.toml'))
       expect(readFileSync(result.path, 'utf8')).toBe(result.toml)
@@ -324,6 +346,8 @@ describe('writeRenderedConfig', () => {
   })
 
   it('names the input when a file is missing', async () => {
-    await expect(writeRenderedConfig(makePlan({ config: '/nonexistent/fly.toml', runnerTemp: mkdtempSync(join(tmpdir(), 'render-')) }))).rejects.toThrow(/input `config`: cannot read \/nonexistent\/fly\.toml \(ENOENT\)/)
+    await expect(writeRenderedConfig(makePlan({ config: '/nonexistent/fly.toml', runnerTemp: mkdtempSync(join(tmpdir(), 'render-')) }))).rejects.toThrow(
+      /input `config`: cannot read \/nonexistent\/fly\.toml \(ENOENT\)/,
+    )
   })
 })

@@ -88,7 +88,7 @@ describe('buildSummary', () => {
     expect(md).toContain('| health | failed | 30.0 s | out of memory |')
   })
 
-  it('shows a dry run\'s plan: creations, secret names, the deploy command, overrides, IP changes', () => {
+  it("shows a dry run's plan: creations, secret names, the deploy command, overrides, IP changes", () => {
     const md = buildSummary({
       ...newRunRecord({ app: 'my-openclaw', private: true }),
       dryRunPlan: {
@@ -125,9 +125,23 @@ describe('stage records', () => {
     const run = newRunRecord({ app: 'a-b', private: false })
     const stages = new StageRunner(run, new AbortController().signal)
     await expect(stages.run({ name: 'ensure', run: async () => 3, note: (n: number) => `created ${n}`, record: (n, r) => (r.release = n) })).resolves.toBe(3)
-    await expect(stages.run({ name: 'deploy', run: async () => { throw new Error('boom\ndetails') } })).rejects.toThrow('boom')
+    await expect(
+      stages.run({
+        name: 'deploy',
+        run: async () => {
+          throw new Error('boom\ndetails')
+        },
+      }),
+    ).rejects.toThrow('boom')
     await expect(stages.run({ name: 'harden', skip: 'public deployment', run: async () => 1 })).resolves.toBeUndefined()
-    await expect(stages.run({ name: 'health', run: async () => 'unhealthy', record: (h, r) => (r.health = { verdict: 'unhealthy', message: h }), failure: (h) => `release ${h}` })).rejects.toThrow('release unhealthy')
+    await expect(
+      stages.run({
+        name: 'health',
+        run: async () => 'unhealthy',
+        record: (h, r) => (r.health = { verdict: 'unhealthy', message: h }),
+        failure: (h) => `release ${h}`,
+      }),
+    ).rejects.toThrow('release unhealthy')
     expect(run.release).toBe(3)
     expect(run.health.verdict).toBe('unhealthy')
     expect(run.stages.map(({ name, status, note }) => ({ name, status, note }))).toEqual([
@@ -176,7 +190,8 @@ describe('writeReport', () => {
     const run = { ...deployedRun(), error: 'flyctl said: token hunter2-secret rejected' }
     const outputs = await writeReport(run, (t) => t.replaceAll('hunter2-secret', '***'))
     const written = readFileSync(outputFile, 'utf8')
-    for (const [name, value] of Object.entries(outputs)) expect(written).toMatch(new RegExp(`^${name}<<(\\S+)\\n${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n\\1$`, 'm'))
+    for (const [name, value] of Object.entries(outputs))
+      expect(written).toMatch(new RegExp(`^${name}<<(\\S+)\\n${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n\\1$`, 'm'))
     const summary = readFileSync(summaryFile, 'utf8')
     expect(summary).toContain('token *** rejected')
     expect(summary).not.toContain('hunter2-secret')

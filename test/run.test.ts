@@ -50,7 +50,11 @@ afterEach(() => {
 
 function changedOnFly(): string[] {
   const section = core.summaryText.split(/### (?:Changed on Fly|Where the run stopped)\n/)[1] ?? ''
-  return section.split('\n###')[0]!.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2).replace(/\\(.)/g, '$1'))
+  return section
+    .split('\n###')[0]!
+    .split('\n')
+    .filter((l) => l.startsWith('- '))
+    .map((l) => l.slice(2).replace(/\\(.)/g, '$1'))
 }
 
 describe('run() in-process', () => {
@@ -59,13 +63,14 @@ describe('run() in-process', () => {
     await run(deps())
     if (process.env.DEBUG_RUN) console.log(core.logs.join('\n'))
     expect(core.failed).toBeUndefined()
-    expect(Object.fromEntries(core.outputs)).toMatchObject({ 'app-name': 'inproc-app', 'release-version': '1', health: 'healthy', 'flyctl-version': '0.4.87', 'machine-ids': '148ed193b95389' })
-    expect(changedOnFly()).toEqual([
-      'created app inproc-app',
-      'created volume openclaw_data',
-      'staged secrets OPENCLAW_GATEWAY_TOKEN',
-      'deployed release v1',
-    ])
+    expect(Object.fromEntries(core.outputs)).toMatchObject({
+      'app-name': 'inproc-app',
+      'release-version': '1',
+      health: 'healthy',
+      'flyctl-version': '0.4.87',
+      'machine-ids': '148ed193b95389',
+    })
+    expect(changedOnFly()).toEqual(['created app inproc-app', 'created volume openclaw_data', 'staged secrets OPENCLAW_GATEWAY_TOKEN', 'deployed release v1'])
     expect(core.summaryText).not.toContain(GATEWAY_TOKEN)
   })
 
@@ -136,7 +141,10 @@ describe('run() in-process', () => {
     inputs({ 'dry-run': 'true' })
     await run(deps())
     expect(core.failed).toBeUndefined()
-    expect(fly.calls.every((c) => /^(status|platform|secrets list|volumes list|releases|machines list)/.test(c)), fly.calls.join('\n')).toBe(true)
+    expect(
+      fly.calls.every((c) => /^(status|platform|secrets list|volumes list|releases|machines list)/.test(c)),
+      fly.calls.join('\n'),
+    ).toBe(true)
     expect(core.summaryText).toMatch(/Dry run for/)
   })
 })

@@ -23,7 +23,11 @@ describe('runner log view', () => {
   })
 
   it('turns a group into a heading with its lines indented, and drops endgroup', () => {
-    expect(render(['::group::fly deploy', 'Verified app config', '::endgroup::', 'after'])).toEqual(['\x1b[1m▾ fly deploy\x1b[0m', '  Verified app config', 'after'])
+    expect(render(['::group::fly deploy', 'Verified app config', '::endgroup::', 'after'])).toEqual([
+      '\x1b[1m▾ fly deploy\x1b[0m',
+      '  Verified app config',
+      'after',
+    ])
   })
 
   it('shows annotations as the runner does, unescaped and masked', () => {

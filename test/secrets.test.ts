@@ -1,13 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SecretListSchema } from '../src/fly-json.js'
-import {
-  formatSecretsImport,
-  gatewayAuthProblem,
-  parseSecretsLikeFlyctl,
-  planSecrets,
-  SecretFormatError,
-} from '../src/secrets.js'
+import { formatSecretsImport, gatewayAuthProblem, parseSecretsLikeFlyctl, planSecrets, SecretFormatError } from '../src/secrets.js'
 
 const existing = (...names: string[]) => SecretListSchema.parse(names.map((name) => ({ name, digest: 'd', status: 'Deployed' })))
 
@@ -69,10 +63,12 @@ describe('parseSecretsLikeFlyctl matches flyctl internal/command/secrets/parser_
 
 describe('formatSecretsImport', () => {
   it('writes plain values bare, one per line', () => {
-    expect(formatSecretsImport([
-      ['ANTHROPIC_API_KEY', 'sk-ant-abc'],
-      ['EMPTY', ''],
-    ])).toBe('ANTHROPIC_API_KEY=sk-ant-abc\nEMPTY=\n')
+    expect(
+      formatSecretsImport([
+        ['ANTHROPIC_API_KEY', 'sk-ant-abc'],
+        ['EMPTY', ''],
+      ]),
+    ).toBe('ANTHROPIC_API_KEY=sk-ant-abc\nEMPTY=\n')
   })
 
   it('quotes the values flyctl would otherwise change', () => {
@@ -96,7 +92,10 @@ describe('formatSecretsImport', () => {
 
   it('writes multi-line values in flyctl\'s """ form', () => {
     const pem = '-----BEGIN PRIVATE KEY-----\nMIIB\n\n-----END PRIVATE KEY-----\n'
-    const text = formatSecretsImport([['PEM', pem], ['NEXT', 'after']])
+    const text = formatSecretsImport([
+      ['PEM', pem],
+      ['NEXT', 'after'],
+    ])
     expect(text).toBe(`PEM="""${pem}"""\nNEXT=after\n`)
     expect(Object.fromEntries(parsed(text))).toEqual({ PEM: pem, NEXT: 'after' })
   })
@@ -112,7 +111,10 @@ describe('formatSecretsImport', () => {
     for (const [name, value, reason] of refusals) {
       let caught: unknown
       try {
-        formatSecretsImport([['OK', 'fine'], [name, value]])
+        formatSecretsImport([
+          ['OK', 'fine'],
+          [name, value],
+        ])
       } catch (err) {
         caught = err
       }
@@ -190,7 +192,7 @@ describe('gatewayAuthProblem (SPEC: token among the synced secrets or already se
   it('accepts a token already set on the app', () => {
     expect(gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], existing('OPENCLAW_GATEWAY_TOKEN'), false), true)).toBeUndefined()
   })
-  it('refuses when no token is anywhere, with the guide\'s fix', () => {
+  it("refuses when no token is anywhere, with the guide's fix", () => {
     expect(gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], [], false), true)).toMatch(/fly secrets set OPENCLAW_GATEWAY_TOKEN/)
   })
   it('refuses when prune-secrets would remove the only token', () => {

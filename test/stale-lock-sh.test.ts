@@ -19,7 +19,11 @@ describe('stale lock command', () => {
     const state = join(root, 'data')
     const fakeTmp = join(root, 'tmp')
     for (const d of [state, join(state, 'tmp', 'openclaw-1000'), join(fakeTmp, 'openclaw-0')]) mkdirSync(d, { recursive: true })
-    const locks = [join(state, 'gateway.ab12.lock'), join(state, 'tmp', 'openclaw-1000', 'gateway.state.lock'), join(fakeTmp, 'openclaw-0', 'gateway.cd34.lock')]
+    const locks = [
+      join(state, 'gateway.ab12.lock'),
+      join(state, 'tmp', 'openclaw-1000', 'gateway.state.lock'),
+      join(fakeTmp, 'openclaw-0', 'gateway.cd34.lock'),
+    ]
     const keep = [join(state, 'openclaw.json'), join(state, 'gateway.lock.bak')]
     for (const f of [...locks, ...keep]) writeFileSync(f, '{}')
     // Point the machine-wide /tmp pattern at our own directory: never touch this host's /tmp locks.

@@ -206,9 +206,7 @@ describe('refusals', () => {
     expect(JSON.parse(fromToml.stdout)).toEqual([])
     fs.rmSync(path.join(workDir, 'fly.toml'))
     const none = await flyctl(['secrets', 'list'])
-    expect(none.stderr).toBe(
-      'Error: the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag\n',
-    )
+    expect(none.stderr).toBe('Error: the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag\n')
   })
 
   it('apps create: taken names get the API text and flaps_error.go suggestion', async () => {
@@ -221,9 +219,7 @@ describe('refusals', () => {
 
   it('deploy of an app that does not exist (deploy.go)', async () => {
     const r = await flyctl(['deploy', '-y'])
-    expect(r.stderr).toBe(
-      'Error: the app name demo could not be found, did you create the app or misspell it in the fly.toml file or via -a?\n',
-    )
+    expect(r.stderr).toBe('Error: the app name demo could not be found, did you create the app or misspell it in the fly.toml file or via -a?\n')
   })
 })
 
@@ -246,8 +242,19 @@ describe('state and JSON shapes', () => {
     expect(list).toHaveLength(1)
     expect(list[0]).toMatchObject({ name: 'openclaw_data', size_gb: 1, region: 'iad', attached_machine_id: null })
     expect(Object.keys(JSON.parse((await flyctl(['volumes', 'list', '--json'])).stdout)[0])).toEqual([
-      'id', 'name', 'state', 'size_gb', 'region', 'zone', 'encrypted', 'attached_machine_id', 'attached_alloc_id',
-      'created_at', 'host_dedication_id', 'snapshot_retention', 'auto_backup_enabled',
+      'id',
+      'name',
+      'state',
+      'size_gb',
+      'region',
+      'zone',
+      'encrypted',
+      'attached_machine_id',
+      'attached_alloc_id',
+      'created_at',
+      'host_dedication_id',
+      'snapshot_retention',
+      'auto_backup_enabled',
     ])
   })
 
@@ -257,13 +264,31 @@ describe('state and JSON shapes', () => {
     expect(raw.split('\n')[1]).toBe('    {') // 4-space indent (internal/render/render.go)
     const [machine] = JSON.parse(raw) as Array<Record<string, any>>
     expect(Object.keys(machine as object)).toEqual([
-      'id', 'name', 'state', 'region', 'image_ref', 'instance_id', 'private_ip', 'created_at', 'updated_at', 'config', 'events', 'checks', 'host_status', 'cordoned',
+      'id',
+      'name',
+      'state',
+      'region',
+      'image_ref',
+      'instance_id',
+      'private_ip',
+      'created_at',
+      'updated_at',
+      'config',
+      'events',
+      'checks',
+      'host_status',
+      'cordoned',
     ])
     expect(machine).toMatchObject({ id, state: 'started', region: 'iad', image_ref: { registry: 'registry.fly.io', repository: 'demo' } })
     expect(machine?.image_ref.tag).toMatch(/^deployment-[0-9A-HJKMNP-TV-Z]{26}$/)
     expect(machine?.config.init.cmd).toEqual(['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan'])
     expect(machine?.config.guest).toEqual({ cpu_kind: 'shared', cpus: 2, memory_mb: 2048 })
-    expect(machine?.config.metadata).toMatchObject({ fly_process_group: 'app', fly_release_version: '1', fly_platform_version: 'v2', fly_flyctl_version: '0.4.87' })
+    expect(machine?.config.metadata).toMatchObject({
+      fly_process_group: 'app',
+      fly_release_version: '1',
+      fly_platform_version: 'v2',
+      fly_flyctl_version: '0.4.87',
+    })
     expect(machine?.config.mounts[0]).toMatchObject({ path: '/data', name: 'openclaw_data' })
     expect(machine?.config.env).toEqual({ FLY_PROCESS_GROUP: 'app', OPENCLAW_STATE_DIR: '/data', PRIMARY_REGION: 'iad' })
     expect(machine?.events[0].timestamp).toBeGreaterThan(1e12) // milliseconds
@@ -333,10 +358,9 @@ it('deploy [WORKING_DIRECTORY] with a config elsewhere: --dockerfile is used whe
   const rendered = fs.mkdtempSync(path.join(scratch, 'rendered-'))
   fs.writeFileSync(path.join(rendered, 'fly.toml'), FLY_TOML.replace('[build]\n  dockerfile = "Dockerfile"\n', ''))
   fs.writeFileSync(path.join(workDir, 'Dockerfile.gw'), 'FROM ghcr.io/openclaw/openclaw:2026.9.6\n')
-  const r = await flyctl(
-    ['deploy', workDir, '-c', path.join(rendered, 'fly.toml'), '--dockerfile', path.join(workDir, 'Dockerfile.gw'), '--ha=false', '-y'],
-    { cwd: scratch },
-  )
+  const r = await flyctl(['deploy', workDir, '-c', path.join(rendered, 'fly.toml'), '--dockerfile', path.join(workDir, 'Dockerfile.gw'), '--ha=false', '-y'], {
+    cwd: scratch,
+  })
   expect(r.stderr).not.toMatch(/Error/)
   expect((await readState(stateDir)).apps.demo?.machines[0]?.workload).toBe('openclaw@2026.9.6')
   // [build] dockerfile is joined to the config's directory, even when absolute.
@@ -353,7 +377,12 @@ describe('secrets', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('Secrets have been staged, but not set on VMs. Deploy or update machines in this app for the secrets to take effect.\n')
     const listed = SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout))
-    expect(listed.map((s) => [s.name, s.status])).toEqual([['MULTI', 'Staged'], ['PLAIN', 'Staged'], ['QUOTED', 'Staged'], ['SINGLE', 'Staged']])
+    expect(listed.map((s) => [s.name, s.status])).toEqual([
+      ['MULTI', 'Staged'],
+      ['PLAIN', 'Staged'],
+      ['QUOTED', 'Staged'],
+      ['SINGLE', 'Staged'],
+    ])
     expect(listed.every((s) => /^[0-9a-f]{16}$/.test(s.digest))).toBe(true)
 
     await flyctl(['deploy', '--ha=false', '-y'])
@@ -449,13 +478,17 @@ describe('machines, ssh, logs', () => {
   it('ssh console without a started machine', async () => {
     await seedApp(stateDir, 'demo')
     const r = await flyctl(['ssh', 'console', '-C', 'true'])
-    expect(r.stderr).toBe('Error: app demo has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status\n')
+    expect(r.stderr).toBe(
+      'Error: app demo has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status\n',
+    )
   })
 
   it('logs: text lines as render.LogEntry prints them, --json objects pretty-printed, colours kept', async () => {
     const id = await deployedApp()
     const text = await flyctl(['logs', '--no-tail'])
-    expect(text.stdout).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ app\\[${id}\\] iad \\[info\\]\\u001b\\[36m\\[gateway\\]\\u001b\\[39m ready`))
+    expect(text.stdout).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ app\\[${id}\\] iad \\[info\\]\\u001b\\[36m\\[gateway\\]\\u001b\\[39m ready`),
+    )
     const json = await flyctl(['logs', '--no-tail', '--json', '-i', id])
     const entry = JSON.parse(json.stdout) as Record<string, unknown>
     expect(Object.keys(entry)).toEqual(['level', 'instance', 'message', 'region', 'timestamp', 'meta'])

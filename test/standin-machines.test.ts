@@ -27,16 +27,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../scripts/standin-setup.ts'
-import {
-  execOnMachine,
-  logPath,
-  readRuntime,
-  restartMachine,
-  startMachine,
-  stopAll,
-  stopMachine,
-  type MachineLaunch,
-} from '../standin/machine-runtime.ts'
+import { execOnMachine, logPath, readRuntime, restartMachine, startMachine, stopAll, stopMachine, type MachineLaunch } from '../standin/machine-runtime.ts'
 import { listTree, isAlive } from '../standin/runtime-procs.ts'
 import { detectIsolation } from '../standin/runtime-isolation.ts'
 import { LEGACY_OPENCLAW_VERSION, isOpenclawInstalled } from '../standin/runtime-install.ts'
@@ -138,73 +129,100 @@ describe('isolation', () => {
 })
 
 describe('the real gateway in a machine', () => {
-  it(`reaches [gateway] ready on ${REAL_VERSION} with its state on the volume and its config from [[files]]`, async () => {
-    const stateDir = freshStateDir()
-    const config = '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'
-    const launch = launchFor(stateDir, {
-      workload: `openclaw@${REAL_VERSION}`,
-      env: {
-        NODE_ENV: 'production',
-        OPENCLAW_STATE_DIR: '/data',
-        OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json',
-        NODE_OPTIONS: '--max-old-space-size=1536',
-        OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
-      },
-      files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64(config) }],
-    })
-    // A second machine with an unknown key in the same delivered file proves the file is read.
-    const invalidStateDir = freshStateDir()
-    const invalid = launchFor(invalidStateDir, {
-      workload: launch.workload,
-      env: launch.env,
-      files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }') }],
-    })
-    await Promise.all([startMachine(launch), startMachine(invalid)])
+  it(
+    `reaches [gateway] ready on ${REAL_VERSION} with its state on the volume and its config from [[files]]`,
+    async () => {
+      const stateDir = freshStateDir()
+      const config = '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'
+      const launch = launchFor(stateDir, {
+        workload: `openclaw@${REAL_VERSION}`,
+        env: {
+          NODE_ENV: 'production',
+          OPENCLAW_STATE_DIR: '/data',
+          OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json',
+          NODE_OPTIONS: '--max-old-space-size=1536',
+          OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
+        },
+        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64(config) }],
+      })
+      // A second machine with an unknown key in the same delivered file proves the file is read.
+      const invalidStateDir = freshStateDir()
+      const invalid = launchFor(invalidStateDir, {
+        workload: launch.workload,
+        env: launch.env,
+        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }') }],
+      })
+      await Promise.all([startMachine(launch), startMachine(invalid)])
 
-    await waitForLine(launch, /\[gateway\] ready$/, REAL_WAIT)
-    const volume = launch.mounts[0]!.volumeDir
-    // Written by the gateway to OPENCLAW_STATE_DIR=/data: it must be in the volume directory.
-    expect(fs.existsSync(path.join(volume, 'tmp', 'openclaw-0', 'gateway.state.lock'))).toBe(true)
-    // The allowed origin came from the config file, so the gateway did not seed its own.
-    expect(logMessages(launch).some((line) => line.includes('seeded gateway.controlUi.allowedOrigins'))).toBe(false)
-    expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(true)
-    const healthz = await execOnMachine(stateDir, launch.app, launch.machineId, ['node', '-e', 'fetch("http://127.0.0.1:3000/healthz").then((r) => r.text()).then(console.log)'], null)
-    expect(healthz.exitCode).toBe(0)
-    expect(JSON.parse(healthz.stdout.toString())).toEqual({ ok: true, status: 'live' })
-    await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
+      await waitForLine(launch, /\[gateway\] ready$/, REAL_WAIT)
+      const volume = launch.mounts[0]!.volumeDir
+      // Written by the gateway to OPENCLAW_STATE_DIR=/data: it must be in the volume directory.
+      expect(fs.existsSync(path.join(volume, 'tmp', 'openclaw-0', 'gateway.state.lock'))).toBe(true)
+      // The allowed origin came from the config file, so the gateway did not seed its own.
+      expect(logMessages(launch).some((line) => line.includes('seeded gateway.controlUi.allowedOrigins'))).toBe(false)
+      expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(true)
+      const healthz = await execOnMachine(
+        stateDir,
+        launch.app,
+        launch.machineId,
+        ['node', '-e', 'fetch("http://127.0.0.1:3000/healthz").then((r) => r.text()).then(console.log)'],
+        null,
+      )
+      expect(healthz.exitCode).toBe(0)
+      expect(JSON.parse(healthz.stdout.toString())).toEqual({ ok: true, status: 'live' })
+      await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
 
-    await waitForLine(invalid, /Invalid config at \/etc\/openclaw\/openclaw\.json/, REAL_WAIT)
-    await waitForState(invalid, 'stopped')
-    expect(logMessages(invalid).join('\n')).toContain('Unrecognized key: "bogusKey"')
-    expect(runtimeOf(invalid).events.filter((e) => e.type === 'exit').map((e) => e.exitCode)).toEqual([78])
+      await waitForLine(invalid, /Invalid config at \/etc\/openclaw\/openclaw\.json/, REAL_WAIT)
+      await waitForState(invalid, 'stopped')
+      expect(logMessages(invalid).join('\n')).toContain('Unrecognized key: "bogusKey"')
+      expect(
+        runtimeOf(invalid)
+          .events.filter((e) => e.type === 'exit')
+          .map((e) => e.exitCode),
+      ).toEqual([78])
 
-    await stopMachine(stateDir, launch.app, launch.machineId)
-    expect(runtimeOf(launch).state).toBe('stopped')
-    expect(logMessages(launch)).toContain('INFO Main child exited normally with code: 0')
-  }, REAL_TIMEOUT)
+      await stopMachine(stateDir, launch.app, launch.machineId)
+      expect(runtimeOf(launch).state).toBe('stopped')
+      expect(logMessages(launch)).toContain('INFO Main child exited normally with code: 0')
+    },
+    REAL_TIMEOUT,
+  )
 
   // Installed by `npm run standin:setup`; not by this file's beforeAll, to keep it quick.
-  it.runIf(isOpenclawInstalled(LEGACY_OPENCLAW_VERSION))(`prints the listening line on ${LEGACY_OPENCLAW_VERSION}`, async () => {
-    const launch = launchFor(freshStateDir(), {
-      workload: `openclaw@${LEGACY_OPENCLAW_VERSION}`,
-      // 2026.2.26 to 2026.5 crash on a public bind without allowed origins (openclaw issue #71823).
-      env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
-      files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }') }],
-    })
-    await startMachine(launch)
-    expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/)
-  }, REAL_TIMEOUT)
+  it.runIf(isOpenclawInstalled(LEGACY_OPENCLAW_VERSION))(
+    `prints the listening line on ${LEGACY_OPENCLAW_VERSION}`,
+    async () => {
+      const launch = launchFor(freshStateDir(), {
+        workload: `openclaw@${LEGACY_OPENCLAW_VERSION}`,
+        // 2026.2.26 to 2026.5 crash on a public bind without allowed origins (openclaw issue #71823).
+        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+        files: [
+          {
+            guest_path: '/etc/openclaw/openclaw.json',
+            raw_value: base64('{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'),
+          },
+        ],
+      })
+      await startMachine(launch)
+      expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/)
+    },
+    REAL_TIMEOUT,
+  )
 
-  it('aborts with V8 heap exhaustion under a tiny --max-old-space-size', async () => {
-    const launch = launchFor(freshStateDir(), {
-      workload: `openclaw@${REAL_VERSION}`,
-      env: { OPENCLAW_STATE_DIR: '/data', NODE_OPTIONS: '--max-old-space-size=48', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
-    })
-    await startMachine(launch)
-    await waitForState(launch, 'stopped', REAL_WAIT)
-    expect(logMessages(launch).join('\n')).toContain('JavaScript heap out of memory')
-    expect(runtimeOf(launch).events.find((e) => e.type === 'exit')?.exitCode).toBe(134)
-  }, REAL_TIMEOUT)
+  it(
+    'aborts with V8 heap exhaustion under a tiny --max-old-space-size',
+    async () => {
+      const launch = launchFor(freshStateDir(), {
+        workload: `openclaw@${REAL_VERSION}`,
+        env: { OPENCLAW_STATE_DIR: '/data', NODE_OPTIONS: '--max-old-space-size=48', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+      })
+      await startMachine(launch)
+      await waitForState(launch, 'stopped', REAL_WAIT)
+      expect(logMessages(launch).join('\n')).toContain('JavaScript heap out of memory')
+      expect(runtimeOf(launch).events.find((e) => e.type === 'exit')?.exitCode).toBe(134)
+    },
+    REAL_TIMEOUT,
+  )
 })
 
 describe('fake gateway scenarios', () => {
@@ -228,7 +246,11 @@ describe('fake gateway scenarios', () => {
       stateDir,
       launch.app,
       launch.machineId,
-      ['sh', '-c', 'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3'],
+      [
+        'sh',
+        '-c',
+        'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
+      ],
       Buffer.from('from stdin'),
     )
     expect(result.exitCode).toBe(3)
@@ -239,7 +261,10 @@ describe('fake gateway scenarios', () => {
   })
 
   it('ready-legacy: prints the listening line with the bind host and port', async () => {
-    const launch = launchFor(freshStateDir(), { workload: 'fake-gateway:ready-legacy', cmd: ['node', 'dist/index.js', 'gateway', '--port', '3123', '--bind', 'lan'] })
+    const launch = launchFor(freshStateDir(), {
+      workload: 'fake-gateway:ready-legacy',
+      cmd: ['node', 'dist/index.js', 'gateway', '--port', '3123', '--bind', 'lan'],
+    })
     await startMachine(launch)
     expect(await waitForLine(launch, /\[gateway\] listening on ws:/)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3123 \(PID \d+\)$/)
   })
@@ -264,7 +289,11 @@ describe('fake gateway scenarios', () => {
     await startMachine(launch)
     await waitForState(launch, 'stopped')
     expect(logMessages(launch).some((message) => line.test(message))).toBe(true)
-    expect(runtimeOf(launch).events.filter((e) => e.type === 'exit').map((e) => e.exitCode)).toEqual([exitCode])
+    expect(
+      runtimeOf(launch)
+        .events.filter((e) => e.type === 'exit')
+        .map((e) => e.exitCode),
+    ).toEqual([exitCode])
   })
 
   it('memory-hog: the emulated kernel OOM killer stops the machine at its memory size', async () => {
@@ -322,7 +351,9 @@ describe('restart policy, counters and faults', () => {
     fs.writeFileSync(path.join(stateDir, 'faults.json'), JSON.stringify({ machineNeverStarts: true }))
     const launch = launchFor(stateDir)
     await startMachine(launch)
-    await waitFor('the supervisor to record itself', () => fs.readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8').includes('supervisorPid'))
+    await waitFor('the supervisor to record itself', () =>
+      fs.readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8').includes('supervisorPid'),
+    )
     expect(runtimeOf(launch).state).toBe('starting')
     expect(logMessages(launch)).toEqual([])
     await stopMachine(stateDir, launch.app, launch.machineId)
@@ -341,7 +372,9 @@ describe('restart policy, counters and faults', () => {
 
 describe('stopping leaves no process behind', () => {
   function machineProcesses(launch: MachineLaunch): number[] {
-    const record = JSON.parse(fs.readFileSync(path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')) as { supervisorPid: number }
+    const record = JSON.parse(fs.readFileSync(path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')) as {
+      supervisorPid: number
+    }
     return listTree(record.supervisorPid).map((p) => p.pid)
   }
 

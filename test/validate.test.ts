@@ -35,9 +35,15 @@ describe("validateFlyConfig: the guide's rules", () => {
   it('token rule: satisfied by a password secret, by a secret already on the app, by auth in the gateway config; not needed on loopback', () => {
     expect(findingsFor(makePlan(), { known: new Set(['OPENCLAW_GATEWAY_PASSWORD']) })).toEqual([])
     expect(findingsFor(makePlan({ private: true, bind: 'loopback' }), { known: new Set() }).map((f) => f.rule)).toEqual(['private-loopback'])
-    const withConfigToken = findingsFor(makePlan(), { known: new Set(), gateway: '{ gateway: { mode: "local", auth: { mode: "token", token: "${GW_TOKEN}" }, controlUi: { allowedOrigins: ["https://my-claw.fly.dev"] } } }' })
+    const withConfigToken = findingsFor(makePlan(), {
+      known: new Set(),
+      gateway: '{ gateway: { mode: "local", auth: { mode: "token", token: "${GW_TOKEN}" }, controlUi: { allowedOrigins: ["https://my-claw.fly.dev"] } } }',
+    })
     expect(rules(withConfigToken)).toEqual(['error:gateway-auth', 'error:gateway-token'])
-    const withKnownRef = findingsFor(makePlan(), { known: new Set(['GW_TOKEN']), gateway: '{ gateway: { mode: "local", auth: { mode: "token", token: "${GW_TOKEN}" }, controlUi: { allowedOrigins: ["https://my-claw.fly.dev"] } } }' })
+    const withKnownRef = findingsFor(makePlan(), {
+      known: new Set(['GW_TOKEN']),
+      gateway: '{ gateway: { mode: "local", auth: { mode: "token", token: "${GW_TOKEN}" }, controlUi: { allowedOrigins: ["https://my-claw.fly.dev"] } } }',
+    })
     expect(withKnownRef).toEqual([])
   })
 
@@ -47,9 +53,7 @@ describe("validateFlyConfig: the guide's rules", () => {
 
   it('internal_port different from --port: error pointing at the file and line', () => {
     const findings = findingsFor(makePlan(), { file: 'openclaw-fly.toml' })
-    expect(findings).toEqual([
-      expect.objectContaining({ level: 'error', rule: 'internal-port', file: join(WORKSPACE, 'fly.toml'), line: 26 }),
-    ])
+    expect(findings).toEqual([expect.objectContaining({ level: 'error', rule: 'internal-port', file: join(WORKSPACE, 'fly.toml'), line: 26 })])
     expect(findings[0]?.message).toMatch(/internal_port is 8080 but the gateway listens on 3000 \(--port in the command\)/)
     expect(findingsFor(makePlan({ port: 3000 }), { file: 'openclaw-fly.toml' })).toEqual([])
   })
@@ -65,7 +69,10 @@ describe("validateFlyConfig: the guide's rules", () => {
     expect(rules(findingsFor(makePlan({ memoryMb: 1024 })))).toEqual(['warning:memory'])
     expect(rules(findingsFor(makePlan({ memoryMb: 2048 })))).toEqual([])
     // machine-memory wins, and the message names it.
-    expect(findingsFor(makePlan({ memoryMb: 4096, machineMemoryMb: 768 })).find((f) => f.rule === 'memory')).toMatchObject({ level: 'error', input: 'machine-memory' })
+    expect(findingsFor(makePlan({ memoryMb: 4096, machineMemoryMb: 768 })).find((f) => f.rule === 'memory')).toMatchObject({
+      level: 'error',
+      input: 'machine-memory',
+    })
   })
 
   it("memory from the file: memory_mb = 512 wins over memory = '1gb' (openclaw's generated fly.toml)", () => {
@@ -90,7 +97,7 @@ describe("validateFlyConfig: the guide's rules", () => {
     expect(findingsFor(makePlan({ private: true, bind: 'lan' }), { file: 'openclaw-fly.private.toml' })).toEqual([])
   })
 
-  it('a public deployment binding loopback: error with the guide\'s fix; private loopback only warns', () => {
+  it("a public deployment binding loopback: error with the guide's fix; private loopback only warns", () => {
     const publicLoopback = findingsFor(makePlan({ bind: 'loopback' }))
     expect(publicLoopback).toEqual([expect.objectContaining({ level: 'error', rule: 'public-loopback', input: 'bind' })])
     expect(publicLoopback[0]?.message).toContain('app is not listening on the expected address')
@@ -103,7 +110,10 @@ describe("validateFlyConfig: the guide's rules", () => {
   it('warnings: no force_https, auto-stop on a public service', () => {
     const findings = findingsFor(makePlan({ port: 8080 }), { file: 'openclaw-fly-generated.toml' })
     expect(findings.find((f) => f.rule === 'auto-stop')).toMatchObject({ level: 'warning', line: 14 })
-    const noHttps = renderFlyConfig(makePlan(), { path: join(WORKSPACE, 'fly.toml'), text: fixture('flytoml', 'guide-fly.toml').replace('force_https = true', 'force_https = false') })
+    const noHttps = renderFlyConfig(makePlan(), {
+      path: join(WORKSPACE, 'fly.toml'),
+      text: fixture('flytoml', 'guide-fly.toml').replace('force_https = true', 'force_https = false'),
+    })
     expect(validateFlyConfig(noHttps, makePlan(), TOKEN)).toEqual([expect.objectContaining({ level: 'warning', rule: 'force-https', line: 18 })])
   })
 
@@ -140,7 +150,13 @@ describe('reportFindings', () => {
 
   it('prints ::error/::warning annotations with the workspace-relative file and line, then throws one error listing every error', () => {
     const findings: Finding[] = [
-      { level: 'error', rule: 'internal-port', message: 'internal_port is 8080 but the gateway listens on 3000.', file: join(WORKSPACE, 'deploy/fly.toml'), line: 26 },
+      {
+        level: 'error',
+        rule: 'internal-port',
+        message: 'internal_port is 8080 but the gateway listens on 3000.',
+        file: join(WORKSPACE, 'deploy/fly.toml'),
+        line: 26,
+      },
       { level: 'error', rule: 'memory', message: '512MB is too small; 2GB recommended.', input: 'memory' },
       { level: 'warning', rule: 'force-https', message: 'no force_https.', file: join(WORKSPACE, 'fly.toml'), line: 18 },
     ]

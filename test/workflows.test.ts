@@ -44,8 +44,9 @@ describe('GitHub parser', () => {
     expect(errorsOf('broken.yml', broken).length).toBeGreaterThan(0)
   })
 
-  it('refuses a job environment with an unknown key (the examples\' environment is checked)', () => {
-    const broken = 'name: x\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    environment:\n      name: production\n      link: https://x\n    steps: [{ run: echo }]\n'
+  it("refuses a job environment with an unknown key (the examples' environment is checked)", () => {
+    const broken =
+      'name: x\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    environment:\n      name: production\n      link: https://x\n    steps: [{ run: echo }]\n'
     expect(errorsOf('broken.yml', broken).length).toBeGreaterThan(0)
   })
 

@@ -108,7 +108,10 @@ export function releaseMachines(machines: readonly Machine[], version: number): 
   if (app.length > 0 && app.every((m) => versionOf(m) === undefined)) return { ids: app.map((m) => m.id) }
   return {
     ids: [],
-    note: app.length > 0 ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}` : 'the app has no app machines',
+    note:
+      app.length > 0
+        ? `app machines run ${[...new Set(app.map((m) => `v${versionOf(m) ?? '?'}`))].join(', ')}, not v${version}`
+        : 'the app has no app machines',
   }
 }
 
@@ -136,7 +139,16 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     const { version, machines } = found
     const selected = releaseMachines(machines, version)
     if (selected.note) log(`health: ${selected.note}`)
-    const engine = new VerdictEngine({ machineIds: selected.ids, port: o.port, bind: o.bind, channels: o.channels, notBeforeMs: o.notBeforeMs, deadlineMs, bindWarningGraceMs: o.bindWarningGraceMs, exitGraceMs: o.exitGraceMs })
+    const engine = new VerdictEngine({
+      machineIds: selected.ids,
+      port: o.port,
+      bind: o.bind,
+      channels: o.channels,
+      notBeforeMs: o.notBeforeMs,
+      deadlineMs,
+      bindWarningGraceMs: o.bindWarningGraceMs,
+      exitGraceMs: o.exitGraceMs,
+    })
     engine.observeMachines(machines, now())
     if (selected.ids.length === 0) {
       stop.abort()
@@ -218,7 +230,11 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
       await sleep(o.pollIntervalMs ?? 3_000, j.stop.signal)
       if (j.stop.signal.aborted) break
       try {
-        lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal: j.stop.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+        lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, {
+          signal: j.stop.signal,
+          timeoutMs: 60_000,
+          retry: { safe: 'reading' },
+        })
         engine.observeMachines(lastList, j.now())
         check()
       } catch (err) {
@@ -273,7 +289,14 @@ export function newestReleaseAbove(machines: readonly Machine[], after: number):
 }
 
 function noMachinesVerdict(atMs: number, detail: string): UnhealthyVerdict {
-  return { health: 'unhealthy', cause: 'no-machines', atMs, detail, fix: 'Check `fly status` and the deploy output above: the release reached no machine.', lastLines: [] }
+  return {
+    health: 'unhealthy',
+    cause: 'no-machines',
+    atMs,
+    detail,
+    fix: 'Check `fly status` and the deploy output above: the release reached no machine.',
+    lastLines: [],
+  }
 }
 
 /** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
@@ -309,7 +332,12 @@ async function followLogs(
     const began = Date.now()
     let result: FlyctlResult | undefined
     try {
-      result = await flyctl.run(['logs', '-a', app], { onLine, signal, allowFailure: true, retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' } })
+      result = await flyctl.run(['logs', '-a', app], {
+        onLine,
+        signal,
+        allowFailure: true,
+        retry: { safe: 'once', why: 'a stream: this loop resumes it with backoff' },
+      })
     } catch (err) {
       if (signal.aborted) return
       log(`health: could not run flyctl logs (${flyctl.redact((err as Error).message)})`)

@@ -76,7 +76,13 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   const redact = (text: string) => ctx.flyctl.redact(text)
 
   if (ctx.plan.healthTimeoutSec <= 0) {
-    return { health: 'skipped', message: 'health-timeout is 0: the health gate was skipped', rolledBack: false, lockRepaired: false, summary: ['Health gate skipped (health-timeout: 0).'] }
+    return {
+      health: 'skipped',
+      message: 'health-timeout is 0: the health gate was skipped',
+      rolledBack: false,
+      lockRepaired: false,
+      summary: ['Health gate skipped (health-timeout: 0).'],
+    }
   }
 
   const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release.version, notBeforeMs)
@@ -148,7 +154,8 @@ export type GateOutcome = (
       machineId?: string
       lastLines: string[]
       machineStates: Record<string, string>
-    }) & { /** The release judged (found by the rollout watcher). */ releaseVersion?: number }
+    }
+) & { /** The release judged (found by the rollout watcher). */ releaseVersion?: number }
 
 /**
  * A held gateway lock with `fix-stale-lock`: remove the stale lock files, restart the machine
@@ -173,7 +180,11 @@ async function repairStaleLockOnce(
       log: ctx.log ?? (() => {}),
       signal: ctx.signal,
     })
-    summary.push(repair.removed.length > 0 ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.` : `No lock file was left on ${result.machineId}; restarted it.`)
+    summary.push(
+      repair.removed.length > 0
+        ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.`
+        : `No lock file was left on ${result.machineId}; restarted it.`,
+    )
     return { result: await gate(ctx.release, repair.restartedAtMs), lockRepaired: true }
   } catch (err) {
     summary.push(ctx.flyctl.redact(`The lock repair failed: ${(err as Error).message}`))

@@ -56,7 +56,12 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
 
   if (o.machineState && o.machineState !== 'started') {
     log(`health: starting machine ${o.machineId} to reach it over ssh`)
-    await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], { allowFailure: true, signal: o.signal, timeoutMs: 120_000, retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' } })
+    await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], {
+      allowFailure: true,
+      signal: o.signal,
+      timeoutMs: 120_000,
+      retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+    })
   }
 
   const attempts = o.sshAttempts ?? 3
@@ -86,6 +91,10 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
   log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`)
 
   const restartedAtMs = Date.now()
-  await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], { signal: o.signal, timeoutMs: 300_000, retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' } })
+  await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], {
+    signal: o.signal,
+    timeoutMs: 300_000,
+    retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' },
+  })
   return { removed, restartedAtMs }
 }

@@ -42,12 +42,14 @@ export interface RollbackOptions {
   signal?: AbortSignal
 }
 
-export type RollbackResult =
-  | { rolledBack: true; from: Release; deployed: ReleaseRef; startedAtMs: number }
-  | { rolledBack: false; reason: string }
+export type RollbackResult = { rolledBack: true; from: Release; deployed: ReleaseRef; startedAtMs: number } | { rolledBack: false; reason: string }
 
 export async function rollBack(o: RollbackOptions): Promise<RollbackResult> {
-  const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, { signal: o.signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+  const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, {
+    signal: o.signal,
+    timeoutMs: 60_000,
+    retry: { safe: 'reading' },
+  })
   const target = previousRelease(releases, o.failed)
   if (!target.release) return { rolledBack: false, reason: target.reason }
   o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`)

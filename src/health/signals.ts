@@ -5,12 +5,7 @@
  * to have been OOM killed!") and kernel ("Out of memory: Killed process N (node)").
  */
 
-export type FatalCause =
-  | 'out-of-memory'
-  | 'gateway-lock'
-  | 'auth-required'
-  | 'invalid-config'
-  | 'start-failed'
+export type FatalCause = 'out-of-memory' | 'gateway-lock' | 'auth-required' | 'invalid-config' | 'start-failed'
 
 export interface Address {
   host: string
@@ -117,7 +112,10 @@ export function classify(message: string, provider = 'app'): Signal[] {
   }
   const suppressed = SUPPRESSED.exec(message)
   if (suppressed) {
-    const channels = suppressed[1]!.split(/[,\s]+/).map((c) => c.trim().toLowerCase()).filter(Boolean)
+    const channels = suppressed[1]!
+      .split(/[,\s]+/)
+      .map((c) => c.trim().toLowerCase())
+      .filter(Boolean)
     return [{ kind: 'channels-suppressed', channels }]
   }
   if (GATEWAY_STOPPING.test(message)) return [{ kind: 'stop-requested' }]
@@ -147,8 +145,7 @@ function exitSignal(message: string): Signal | undefined {
 }
 
 function channelStarted(message: string): string | undefined {
-  const match =
-    CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message)
+  const match = CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message)
   const name = match?.[1]?.toLowerCase()
   // Subsystems that are not channels also say "starting"; only a named provider or login counts.
   if (!name || name === 'gateway' || name === 'plugins' || name === 'health-monitor') return undefined
@@ -165,11 +162,5 @@ export function parseAddresses(list: string): Address[] {
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '')
-  return (
-    h === 'localhost' ||
-    /^127\.\d+\.\d+\.\d+$/.test(h) ||
-    h === '::1' ||
-    h === '0:0:0:0:0:0:0:1' ||
-    /^::ffff:127\./.test(h)
-  )
+  return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h)
 }

@@ -335,7 +335,12 @@ export class VerdictEngine {
     const { command } = track
     const configuredPort = this.expect.port
     if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
-      return this.unhealthy('wrong-port', nowMs, track, `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`)
+      return this.unhealthy(
+        'wrong-port',
+        nowMs,
+        track,
+        `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`,
+      )
     }
     if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
       return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`)
@@ -354,8 +359,19 @@ export class VerdictEngine {
     }
 
     const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1)
-    if (originsPort && originsPort.signal.kind === 'origins-port' && command.port === undefined && track.envPort === undefined && originsPort.signal.port !== configuredPort) {
-      return this.unhealthy('wrong-port', nowMs, track, `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`)
+    if (
+      originsPort &&
+      originsPort.signal.kind === 'origins-port' &&
+      command.port === undefined &&
+      track.envPort === undefined &&
+      originsPort.signal.port !== configuredPort
+    ) {
+      return this.unhealthy(
+        'wrong-port',
+        nowMs,
+        track,
+        `the gateway serves port ${originsPort.signal.port} (its allowed origins say so), but internal_port is ${configuredPort}`,
+      )
     }
 
     const ready = runSignals.find((s) => s.signal.kind === 'ready')
@@ -402,20 +418,35 @@ export class VerdictEngine {
     })
     if (crash && nowMs - crash.receivedAtMs >= grace) {
       const how =
-        crash.signal.kind === 'exit' ? (crash.signal.code !== undefined ? `exit code ${crash.signal.code}` : `signal ${crash.signal.signal}`) : 'restarts exhausted'
+        crash.signal.kind === 'exit'
+          ? crash.signal.code !== undefined
+            ? `exit code ${crash.signal.code}`
+            : `signal ${crash.signal.signal}`
+          : 'restarts exhausted'
       return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`)
     }
 
     const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor)
     if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
       const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code'
-      return this.unhealthy('machine-exited', nowMs, track, `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`)
+      return this.unhealthy(
+        'machine-exited',
+        nowMs,
+        track,
+        `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`,
+      )
     }
 
     if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
       return this.unhealthy('machine-stopped', nowMs, track, 'the machine is gone from `machines list` (destroyed)')
     }
-    if (track.state && STOPPED_STATES.has(track.state) && !this.awaitingStart(track) && track.stateSinceMs !== undefined && nowMs - track.stateSinceMs >= grace) {
+    if (
+      track.state &&
+      STOPPED_STATES.has(track.state) &&
+      !this.awaitingStart(track) &&
+      track.stateSinceMs !== undefined &&
+      nowMs - track.stateSinceMs >= grace
+    ) {
       return this.unhealthy('machine-stopped', nowMs, track, `the machine is ${track.state}`)
     }
     return undefined
@@ -449,7 +480,11 @@ export class VerdictEngine {
     const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning')
     if (!warned) return { ready: false, missing: 'ready, but no non-loopback bind warning yet' }
     const port = this.portEvidence(track)
-    if (!port) return { ready: false, missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)` }
+    if (!port)
+      return {
+        ready: false,
+        missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)`,
+      }
     return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` }
   }
 
@@ -600,7 +635,9 @@ export interface MemoryFacts {
 }
 
 /** The machine's guest memory and CPU kind, and the `--max-old-space-size` of its NODE_OPTIONS. */
-function memoryFacts(config: { guest?: { memory_mb?: number; cpu_kind?: string } | null; env?: Record<string, string> | null } | null | undefined): MemoryFacts {
+function memoryFacts(
+  config: { guest?: { memory_mb?: number; cpu_kind?: string } | null; env?: Record<string, string> | null } | null | undefined,
+): MemoryFacts {
   const heap = /--max-old-space-size[= ](\d+)/.exec(config?.env?.NODE_OPTIONS ?? '')
   return {
     ...(config?.guest?.memory_mb ? { memoryMb: config.guest.memory_mb } : {}),
@@ -661,6 +698,6 @@ export function fixFor(cause: Cause, ctx: { port: number; machineId?: string; ch
     case 'timeout':
       return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.'
     case 'health-url':
-      return 'The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app\'s public IPs (a private app has none).'
+      return "The gateway logged ready but the health-url did not answer below 500; check the URL, its path and the app's public IPs (a private app has none)."
   }
 }

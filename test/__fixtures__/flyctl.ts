@@ -49,11 +49,21 @@ function answer(fly: FakeFly, args: string[]): Answer {
   const commands: Array<[boolean, () => Answer]> = [
     [group === 'version', () => ok('flyctl v0.4.87 linux/amd64 Commit: fake BuildDate: 2026-08-21T00:00:00Z\n')],
     [group === 'status', () => (fly.apps.has(app) ? json({ Name: app }) : error(`failed to get app: Could not find App "${app}"`))],
-    [group === 'platform', () => json([{ code: 'iad', name: 'Ashburn, Virginia (US)' }, { code: 'ams', name: 'Amsterdam, Netherlands' }])],
+    [
+      group === 'platform',
+      () =>
+        json([
+          { code: 'iad', name: 'Ashburn, Virginia (US)' },
+          { code: 'ams', name: 'Amsterdam, Netherlands' },
+        ]),
+    ],
     [group === 'secrets' && verb === 'list', () => json([])],
     [group === 'secrets', () => ok()],
     [group === 'apps' && verb === 'create', () => createApp(fly, args[2] as string)],
-    [group === 'volumes' && verb === 'list', () => json((fly.volumes.get(app) ?? []).map((name, i) => ({ id: `vol_${i}`, name, state: 'created', size_gb: 1, region: 'iad' })))],
+    [
+      group === 'volumes' && verb === 'list',
+      () => json((fly.volumes.get(app) ?? []).map((name, i) => ({ id: `vol_${i}`, name, state: 'created', size_gb: 1, region: 'iad' }))),
+    ],
     [group === 'volumes' && verb === 'create', () => (fly.volumes.set(app, [...(fly.volumes.get(app) ?? []), args[2] as string]), ok())],
     [group === 'releases', () => json([...releases].reverse())],
     [group === 'deploy', () => deploy(fly, app, args)],
@@ -88,7 +98,12 @@ function machine(release: FakeRelease): Record<string, unknown> {
     id: MACHINE,
     state: 'started',
     region: 'iad',
-    config: { image: release.ImageRef, guest: { memory_mb: 2048 }, init: { cmd }, metadata: { fly_release_version: String(release.Version), fly_process_group: 'app' } },
+    config: {
+      image: release.ImageRef,
+      guest: { memory_mb: 2048 },
+      init: { cmd },
+      metadata: { fly_release_version: String(release.Version), fly_process_group: 'app' },
+    },
     events: [
       { type: 'start', status: 'started', source: 'flyd', timestamp: at + 1 },
       { type: 'update', status: 'replacing', source: 'user', timestamp: at },
@@ -101,7 +116,10 @@ function gatewayLines(release: FakeRelease | undefined): string {
   if (!release?.at) return ''
   const time = new Date(release.at + 1000).toISOString().replace(/\.\d+Z$/, 'Z')
   const line = (message: string) => `${time} app[${MACHINE}] iad [info]${message}\n`
-  return line('[gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.') + line('[gateway] ready')
+  return (
+    line('[gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.') +
+    line('[gateway] ready')
+  )
 }
 
 /** The real runner; only the process is played here. */

@@ -118,7 +118,15 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
       const body = (JSON.parse(raw || '{}') as { body?: string }).body
       if (typeof body !== 'string') return send(422, { message: 'Invalid request.\n\n"body" wasn\'t supplied.', documentation_url: DOCS, status: '422' })
       const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
-      const c: StoredComment = { id: nextId++, issue: Number(m[2]), repository: m[1] as string, body, user: 'github-actions[bot]', created_at: now, updated_at: now }
+      const c: StoredComment = {
+        id: nextId++,
+        issue: Number(m[2]),
+        repository: m[1] as string,
+        body,
+        user: 'github-actions[bot]',
+        created_at: now,
+        updated_at: now,
+      }
       comments.push(c)
       return send(201, commentJson(c), { location: commentJson(c).url })
     }
@@ -146,7 +154,11 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
     const all = comments.filter((c) => c.repository === repository && c.issue === issue)
     const last = Math.max(1, Math.ceil(all.length / perPage))
     const link = (p: number, rel: string) => `<${base()}${url.pathname}?per_page=${perPage}&page=${p}>; rel="${rel}"`
-    const links = [...(page > 1 ? [link(page - 1, 'prev')] : []), ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []), ...(page > 1 ? [link(1, 'first')] : [])]
+    const links = [
+      ...(page > 1 ? [link(page - 1, 'prev')] : []),
+      ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
+      ...(page > 1 ? [link(1, 'first')] : []),
+    ]
     send(200, all.slice((page - 1) * perPage, page * perPage).map(commentJson), links.length ? { link: links.join(', ') } : {})
   }
 
@@ -156,15 +168,27 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
       case 'rate-limit-403':
         budget.remaining = 0
         budget.reset = Math.floor(Date.now() / 1000) + seconds
-        return send(403, { message: 'API rate limit exceeded for installation ID 1.', documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api`, status: '403' }, { 'x-ratelimit-remaining': '0' })
+        return send(
+          403,
+          { message: 'API rate limit exceeded for installation ID 1.', documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api`, status: '403' },
+          { 'x-ratelimit-remaining': '0' },
+        )
       case 'rate-limit-429':
         return send(
           429,
-          { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`, status: '429' },
+          {
+            message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+            documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+            status: '429',
+          },
           { 'retry-after': String(seconds) },
         )
       case 'forbidden':
-        return send(403, { message: 'Resource not accessible by integration', documentation_url: `${DOCS}/issues/comments#create-an-issue-comment`, status: '403' })
+        return send(403, {
+          message: 'Resource not accessible by integration',
+          documentation_url: `${DOCS}/issues/comments#create-an-issue-comment`,
+          status: '403',
+        })
       case 'not-found':
         return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' })
       case 'server-error':

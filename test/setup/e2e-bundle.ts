@@ -31,7 +31,9 @@ export function buildArgs(out: string): string[] {
 }
 
 function inputHash(): string {
-  const hash = createHash('sha256').update(JSON.stringify(buildArgs('OUT'))).update('\0')
+  const hash = createHash('sha256')
+    .update(JSON.stringify(buildArgs('OUT')))
+    .update('\0')
   const files: string[] = []
   for (const entry of INPUTS) {
     const full = path.join(REPO_ROOT, entry)
@@ -42,7 +44,11 @@ function inputHash(): string {
     }
   }
   for (const file of files.map((f) => path.relative(REPO_ROOT, f)).sort()) {
-    hash.update(file).update('\0').update(fs.readFileSync(path.join(REPO_ROOT, file))).update('\0')
+    hash
+      .update(file)
+      .update('\0')
+      .update(fs.readFileSync(path.join(REPO_ROOT, file)))
+      .update('\0')
   }
   return hash.digest('hex').slice(0, 20)
 }
