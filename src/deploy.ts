@@ -1,10 +1,11 @@
 import * as core from '@actions/core'
-import { MachineListSchema, ReleaseListSchema, type Machine, type Release } from './fly-json.js'
+import { MachineListSchema, ReleaseListSchema, releaseFailed, type Machine, type Release } from './fly-json.js'
 import { unhealthyOutcome, type Cause, type GateOutcome } from './health/index.js'
 import { displayCommand, FlyctlError, isTransientText, READING, type Flyctl, type FlyctlResult } from './flyctl.js'
 import type { Change } from './journal.js'
 import type { Plan } from './plan.js'
 import type { StageContext } from './report.js'
+import { sleep } from './sleep.js'
 
 /** The rendered config as the deploy needs it (from render.ts). */
 export interface RenderedConfig {
@@ -79,8 +80,6 @@ export interface ReleaseInfo {
   previousVersion?: number
 }
 
-const FAILED_RELEASE = /fail|cancel|interrupt|abort/i
-
 /**
  * The run's own release (`own`: the version this deploy made, when known) or else the newest, and
  * the one a rollback would go back to, from `releases --json`.
@@ -89,7 +88,7 @@ export function readReleases(releases: readonly Release[], own?: number): Releas
   const sorted = [...releases].sort((a, b) => b.Version - a.Version)
   const current = sorted.find((r) => r.Version === own) ?? sorted[0]
   if (!current) return undefined
-  const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status))
+  const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !releaseFailed(r))
   return {
     version: current.Version,
     imageRef: current.ImageRef,
@@ -379,7 +378,7 @@ export type InterruptedDeploy = { action: 'done'; version: number } | { action: 
 export function judgeInterruptedDeploy(releases: readonly Release[], baseline: number): InterruptedDeploy {
   const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
   if (!newest || newest.Version <= baseline) return { action: 'repeat' }
-  if (FAILED_RELEASE.test(newest.Status)) return { action: 'failed', version: newest.Version, status: newest.Status }
+  if (releaseFailed(newest)) return { action: 'failed', version: newest.Version, status: newest.Status }
   return { action: 'done', version: newest.Version }
 }
 
@@ -436,21 +435,6 @@ export async function waitForReleaseInProgress(flyctl: Pick<Flyctl, 'json'>, app
       w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`)
       announced = true
     }
-    await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal)
+    if (await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal)) throw w.signal?.reason
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -118,6 +118,15 @@ export const ReleaseSchema = z.looseObject({
   ImageRef: z.string().optional().default(''),
 })
 export type Release = z.infer<typeof ReleaseSchema>
+
+/**
+ * The one rule for a release that never served: flyctl closes a deploy's release `complete`,
+ * `failed` or `interrupted` (deploy/machines_deploymachinesapp.go); older platforms said
+ * `cancelled` or `aborted`. A rollback never goes back to such a release.
+ */
+export function releaseFailed(r: Pick<Release, 'Status'>): boolean {
+  return /fail|cancel|interrupt|abort/i.test(r.Status)
+}
 export const ReleaseListSchema = z
   .array(ReleaseSchema)
   .nullable()

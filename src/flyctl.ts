@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import type { z } from 'zod'
 import { describeChange, type Change, type ChangeJournal } from './journal.js'
 import type { Redactor } from './redact.js'
+import { sleep } from './sleep.js'
 
 /**
  * The one way this action runs flyctl. argv goes straight to the process (no shell), the token
@@ -242,7 +243,7 @@ export class Flyctl {
         `flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
           `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
       )
-      if (await sleepUnlessAborted(delay, signals)) return { ...result, attempts: attempt }
+      if (await sleep(delay, ...signals)) return { ...result, attempts: attempt }
     }
   }
 
@@ -375,21 +376,6 @@ function firstLine(text: string): string {
       .find((l) => l.trim())
       ?.trim() ?? 'no error text'
   )
-}
-
-/** Wait, or stop early when a signal aborts; true when aborted. */
-function sleepUnlessAborted(ms: number, signals: AbortSignal[]): Promise<boolean> {
-  if (signals.some((s) => s.aborted)) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const done = (aborted: boolean): void => {
-      clearTimeout(timer)
-      for (const s of signals) s.removeEventListener('abort', onAbort)
-      resolve(aborted)
-    }
-    const onAbort = (): void => done(true)
-    const timer = setTimeout(() => done(false), ms)
-    for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** Parse flyctl's JSON output and check its shape; errors name the command, never the payload. */

@@ -1,6 +1,6 @@
 import { getOctokit } from '@actions/github'
 import { backoffDelayMs, type Backoff } from './flyctl.js'
-import { sleep } from './health/gate.js'
+import { sleep } from './sleep.js'
 
 /**
  * The GitHub REST API at GITHUB_API_URL, for the preview comment and cleanup-previews (SPEC.md

@@ -45,6 +45,7 @@ import {
   toolCachePath,
 } from './install-core.js'
 import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './install-core.js'
+import { sleep } from './sleep.js'
 
 export { PINNED_FLYCTL_VERSION } from './install-core.js'
 
@@ -467,7 +468,7 @@ class Net {
           throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err })
         }
         this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`)
-        await new Promise((resolve) => setTimeout(resolve, delay))
+        await sleep(delay)
       }
     }
   }

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url'
 import { goMap } from './render.ts'
 import { FlyError, machineDirOf, readMachineSecrets, readSecretValues, volumeDirOf, writeJsonFileAtomic, writeMachineSecrets } from './state.ts'
 import type { AppRecord, MachineRecord } from './state.ts'
+import type { MachineEvent } from './runtime-state.ts'
 
 export interface MachineLaunch {
   stateDir: string
@@ -29,16 +30,7 @@ export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'st
 export interface RuntimeView {
   state: RuntimeState
   pid?: number
-  events: Array<{
-    type: string
-    status: string
-    source: string
-    timestamp: number
-    exitCode?: number
-    requestedStop?: boolean
-    restarting?: boolean
-    restartCount?: number
-  }>
+  events: MachineEvent[]
   checks?: Array<{ name: string; status: string; output: string }>
 }
 

@@ -9,6 +9,7 @@ import type { FlyctlResult, RunOptions } from '../flyctl.js'
 import { MachineListSchema, type Machine } from '../fly-json.js'
 import { LineDeduper, parseFlyLogLine } from './log-stream.js'
 import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
+import { sleep } from '../sleep.js'
 
 /** The part of Flyctl the gate uses (Flyctl satisfies it; tests pass a fake). */
 export interface FlyctlRunner {
@@ -393,18 +394,5 @@ function abortPromise(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve()
     else signal.addEventListener('abort', () => resolve(), { once: true })
-  })
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
   })
 }

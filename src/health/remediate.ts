@@ -8,7 +8,8 @@
  * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
  * `fly ssh console -C` runs the command without a shell (REFERENCE.md), so globs need `sh -c`.
  */
-import { sleep, type FlyctlRunner } from './gate.js'
+import { sleep } from '../sleep.js'
+import type { FlyctlRunner } from './gate.js'
 
 // The state dir goes inside `sh -c '...'`: allow only characters that need no quoting there.
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/

@@ -3,7 +3,7 @@
  * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
  * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
  */
-import { ReleaseListSchema, type Release } from '../fly-json.js'
+import { ReleaseListSchema, releaseFailed, type Release } from '../fly-json.js'
 import type { FlyctlRunner } from './gate.js'
 
 export interface ReleaseRef {
@@ -21,7 +21,7 @@ export type RollbackTarget = { release: Release } | { release?: undefined; reaso
 export function previousRelease(releases: readonly Release[], failed: ReleaseRef): RollbackTarget {
   const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version)
   if (earlier.length === 0) return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
-  const served = earlier.filter((r) => r.ImageRef !== '' && !/^(failed|interrupted|cancel+ed)$/i.test(r.Status))
+  const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r))
   if (served.length === 0) return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` }
   const different = served.find((r) => r.ImageRef !== failed.imageRef)
   if (!different) {
