@@ -36082,7 +36082,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3544);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5822);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36091,7 +36091,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3544:
+/***/ 5822:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39127,7 +39127,32 @@ function describeChange(args) {
     return MUTATING.find((m) => m.match(args))?.describe(args);
 }
 
+;// CONCATENATED MODULE: ./src/sleep.ts
+/**
+ * The one sleep of the action: waits `ms`, or ends early when any of the signals aborts (job
+ * cancellation, a gate that has decided). Resolves true when it was cut short, so a caller that
+ * must not go on after an abort can say so in one line.
+ */
+function sleep(ms, ...signals) {
+    const live = signals.filter((s) => s !== undefined);
+    if (live.some((s) => s.aborted))
+        return Promise.resolve(true);
+    return new Promise((resolve) => {
+        const done = (aborted) => {
+            clearTimeout(timer);
+            for (const s of live)
+                s.removeEventListener('abort', onAbort);
+            resolve(aborted);
+        };
+        const onAbort = () => done(true);
+        const timer = setTimeout(() => done(false), ms);
+        for (const s of live)
+            s.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/flyctl.ts
+
 
 
 /** Reading calls are retried; pass as `{ retry: READING }`. */
@@ -39271,7 +39296,7 @@ class Flyctl {
             const delay = backoffDelayMs(backoff, attempt);
             this.options.log?.(`flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
                 `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
-            if (await sleepUnlessAborted(delay, signals))
+            if (await sleep(delay, ...signals))
                 return { ...result, attempts: attempt };
         }
     }
@@ -39402,23 +39427,6 @@ function firstLine(text) {
         .split(/\r?\n/)
         .find((l) => l.trim())
         ?.trim() ?? 'no error text');
-}
-/** Wait, or stop early when a signal aborts; true when aborted. */
-function sleepUnlessAborted(ms, signals) {
-    if (signals.some((s) => s.aborted))
-        return Promise.resolve(true);
-    return new Promise((resolve) => {
-        const done = (aborted) => {
-            clearTimeout(timer);
-            for (const s of signals)
-                s.removeEventListener('abort', onAbort);
-            resolve(aborted);
-        };
-        const onAbort = () => done(true);
-        const timer = setTimeout(() => done(false), ms);
-        for (const s of signals)
-            s.addEventListener('abort', onAbort, { once: true });
-    });
 }
 /** Parse flyctl's JSON output and check its shape; errors name the command, never the payload. */
 function parseFlyJson(stdout, schema, command) {
@@ -51339,6 +51347,7 @@ function isDestinationTaken(code) {
 
 
 
+
 const USER_AGENT = 'openclaw-fly-deploy';
 // An idle socket for this long counts as a transient failure (http-client's own default is 3 minutes).
 const SOCKET_TIMEOUT_MS = 30_000;
@@ -51702,7 +51711,7 @@ class Net {
                     throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err });
                 }
                 this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`);
-                await new Promise((resolve) => setTimeout(resolve, delay));
+                await sleep(delay);
             }
         }
     }
@@ -51830,6 +51839,14 @@ const ReleaseSchema = looseObject({
     CreatedAt: schemas_string().optional(),
     ImageRef: schemas_string().optional().default(''),
 });
+/**
+ * The one rule for a release that never served: flyctl closes a deploy's release `complete`,
+ * `failed` or `interrupted` (deploy/machines_deploymachinesapp.go); older platforms said
+ * `cancelled` or `aborted`. A rollback never goes back to such a release.
+ */
+function releaseFailed(r) {
+    return /fail|cancel|interrupt|abort/i.test(r.Status);
+}
 const ReleaseListSchema = array(ReleaseSchema)
     .nullable()
     .transform((v) => v ?? []);
@@ -52609,6 +52626,7 @@ function fixFor(cause, ctx) {
 
 
 
+
 const CAUSE_TITLES = {
     'out-of-memory': 'the gateway ran out of memory',
     'gateway-lock': 'the gateway lock is held',
@@ -52928,19 +52946,6 @@ function abortPromise(signal) {
             signal.addEventListener('abort', () => resolve(), { once: true });
     });
 }
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    });
-}
 
 ;// CONCATENATED MODULE: ./src/health/remediate.ts
 /**
@@ -53033,7 +53038,7 @@ function previousRelease(releases, failed) {
     const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version);
     if (earlier.length === 0)
         return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
-    const served = earlier.filter((r) => r.ImageRef !== '' && !/^(failed|interrupted|cancel+ed)$/i.test(r.Status));
+    const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r));
     if (served.length === 0)
         return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` };
     const different = served.find((r) => r.ImageRef !== failed.imageRef);
@@ -53236,6 +53241,7 @@ async function gateWithProbe(ctx, release, notBeforeMs) {
 
 
 
+
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
 function formatGoDuration(totalSeconds) {
     const s = Math.max(0, Math.round(totalSeconds));
@@ -53279,7 +53285,6 @@ function buildDeployArgs(plan, rendered, opts = {}) {
     args.push(...plan.deployArgs);
     return args;
 }
-const FAILED_RELEASE = /fail|cancel|interrupt|abort/i;
 /**
  * The run's own release (`own`: the version this deploy made, when known) or else the newest, and
  * the one a rollback would go back to, from `releases --json`.
@@ -53289,7 +53294,7 @@ function readReleases(releases, own) {
     const current = sorted.find((r) => r.Version === own) ?? sorted[0];
     if (!current)
         return undefined;
-    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !FAILED_RELEASE.test(r.Status));
+    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !releaseFailed(r));
     return {
         version: current.Version,
         imageRef: current.ImageRef,
@@ -53516,7 +53521,7 @@ function judgeInterruptedDeploy(releases, baseline) {
     const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
     if (!newest || newest.Version <= baseline)
         return { action: 'repeat' };
-    if (FAILED_RELEASE.test(newest.Status))
+    if (releaseFailed(newest))
         return { action: 'failed', version: newest.Version, status: newest.Status };
     return { action: 'done', version: newest.Version };
 }
@@ -53560,23 +53565,9 @@ async function waitForReleaseInProgress(flyctl, app, w) {
             w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
             announced = true;
         }
-        await deploy_sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal);
+        if (await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal))
+            throw w.signal?.reason;
     }
-}
-function deploy_sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason);
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, ms);
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/ensure.ts
