@@ -52125,6 +52125,8 @@ function memoryProblem(sizeName, memoryMb) {
 ;// CONCATENATED MODULE: ./src/health/verdict.ts
 
 
+/** How long a crash read from the log waits for trailing lines before it is the verdict. */
+const LOG_EXIT_GRACE_MS = 500;
 const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced']);
 // Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
 const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15']);
@@ -52363,7 +52365,10 @@ class VerdictEngine {
             // A clean exit after the gateway logged a requested shutdown is a stop, not a crash.
             return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs));
         });
-        if (crash && nowMs - crash.receivedAtMs >= grace) {
+        // The init's own exit line comes after the gateway's last lines in the same stream, so the lines
+        // that explain it are already here: a short wait suffices (the full grace is for exit events
+        // from `machines list`, which can run ahead of the log stream).
+        if (crash && nowMs - crash.receivedAtMs >= Math.min(grace, LOG_EXIT_GRACE_MS)) {
             const how = crash.signal.kind === 'exit'
                 ? crash.signal.code !== undefined
                     ? `exit code ${crash.signal.code}`
@@ -52729,8 +52734,8 @@ async function gateRelease(o) {
         const { verdict } = judged;
         // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
         log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`);
-        if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0)
-            await sleep(o.lingerMs ?? 1_500, stop.signal);
+        if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_000) > 0)
+            await sleep(o.lingerMs ?? 1_000, stop.signal);
         stop.abort();
         await Promise.allSettled([follower, judged.poller]);
         const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];

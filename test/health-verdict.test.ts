@@ -352,13 +352,15 @@ describe('verdict over machine state and platform lines', () => {
     expect(engine.verdict(lines.at(-1)!.timestampMs + 60_000)).toBeUndefined()
   })
 
-  it('reports an unexplained exit after the grace period that lets log lines catch up', () => {
+  it('reports an exit read from the log 0.5 s after its line: the lines that explain it came before it in the same stream', () => {
+    // Issue 12: a gateway crashing after boot is judged within 3 s of its last line (npm run bench);
+    // exit events from `machines list`, which can run ahead of the stream, keep the full grace (below).
     const lines = load('platform/restarts-exhausted.log')
     const engine = engineFor(lines, { machineIds: [id], exitGraceMs: 4_000 })
     engine.observeMachines([machine(id)], lines[0]!.timestampMs)
     for (const line of lines) engine.feed(line)
-    expect(engine.verdict(lines[0]!.timestampMs + 3_999)).toBeUndefined()
-    const v = unhealthy(engine.verdict(lines[0]!.timestampMs + 4_000))
+    expect(engine.verdict(lines[0]!.timestampMs + 499)).toBeUndefined()
+    const v = unhealthy(engine.verdict(lines[0]!.timestampMs + 500))
     expect(v.cause).toBe('machine-exited')
     expect(v.detail).toContain('exit code 1')
   })

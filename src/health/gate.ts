@@ -34,7 +34,7 @@ export interface GateOptions {
   /** When the deploy (or restart) that produced this release began; earlier lines are ignored. */
   notBeforeMs?: number
   pollIntervalMs?: number
-  /** After an unhealthy verdict, keep reading this long so the lines that explain it are shown. */
+  /** After an unhealthy verdict, keep reading this long (default 1 s) so the lines that explain it are shown. */
   lingerMs?: number
   bindWarningGraceMs?: number
   exitGraceMs?: number
@@ -163,7 +163,7 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     const { verdict } = judged
     // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
     log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`)
-    if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_500) > 0) await sleep(o.lingerMs ?? 1_500, stop.signal)
+    if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_000) > 0) await sleep(o.lingerMs ?? 1_000, stop.signal)
     stop.abort()
     await Promise.allSettled([follower, judged.poller])
 

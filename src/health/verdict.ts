@@ -106,6 +106,9 @@ export interface UnhealthyVerdict {
 
 export type Verdict = HealthyVerdict | UnhealthyVerdict
 
+/** How long a crash read from the log waits for trailing lines before it is the verdict. */
+const LOG_EXIT_GRACE_MS = 500
+
 const STOPPED_STATES = new Set(['stopped', 'suspended', 'destroyed', 'destroying', 'failed', 'replaced'])
 // Fly records requested stops with SIGINT (the default kill_signal) or SIGTERM.
 const REQUESTED_SIGNALS = new Set(['SIGINT', 'SIGTERM', '2', '15'])
@@ -416,7 +419,10 @@ export class VerdictEngine {
       // A clean exit after the gateway logged a requested shutdown is a stop, not a crash.
       return !(s.signal.code === 0 && stopRequestedAt.some((t) => t <= s.atMs))
     })
-    if (crash && nowMs - crash.receivedAtMs >= grace) {
+    // The init's own exit line comes after the gateway's last lines in the same stream, so the lines
+    // that explain it are already here: a short wait suffices (the full grace is for exit events
+    // from `machines list`, which can run ahead of the log stream).
+    if (crash && nowMs - crash.receivedAtMs >= Math.min(grace, LOG_EXIT_GRACE_MS)) {
       const how =
         crash.signal.kind === 'exit'
           ? crash.signal.code !== undefined
