@@ -52798,11 +52798,7 @@ async function judge(o, engine, j) {
             if (j.stop.signal.aborted)
                 break;
             try {
-                lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, {
-                    signal: j.stop.signal,
-                    timeoutMs: 60_000,
-                    retry: { safe: 'reading' },
-                });
+                lastList = await listMachines(o, j.stop.signal);
                 engine.observeMachines(lastList, j.now());
                 check();
             }
@@ -52822,14 +52818,17 @@ async function judge(o, engine, j) {
         throw cancelled();
     return { verdict: decided, lastList, poller };
 }
+/** The gate's one read of the app's machines (a reading call: retried, bounded to 60 s). */
+function listMachines(o, signal) {
+    return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+}
 /** The release to judge and the machines list that shows it (undefined: none before the deadline). */
 async function findRelease(o, signal, deadlineMs, now, log) {
-    const listArgs = ['machines', 'list', '-a', o.app, '--json'];
     const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000);
     let announced = false;
     while (!signal.aborted) {
         try {
-            const machines = await o.flyctl.json(listArgs, MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+            const machines = await listMachines(o, signal);
             if (typeof o.releaseVersion === 'number')
                 return { version: o.releaseVersion, machines };
             const version = newestReleaseAbove(machines, o.releaseVersion.after);
@@ -53183,9 +53182,16 @@ function watchRollout(ctx, baselineVersion, notBeforeMs, signal) {
 }
 /** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
 function unhealthyOutcome(ctx, cause, detail, machineId) {
-    const fix = fixFor(cause, { port: ctx.port, machineId });
-    const where = machineId ? ` on machine ${machineId}` : '';
-    const message = ctx.flyctl.redact(`Health gate: ${causeTitle(cause)}${where}: ${detail}.\nFix: ${fix}`);
+    const verdict = {
+        health: 'unhealthy',
+        cause,
+        atMs: Date.now(),
+        machineId,
+        detail,
+        fix: fixFor(cause, { port: ctx.port, machineId }),
+        lastLines: [],
+    };
+    const message = formatUnhealthy(verdict, [], (t) => ctx.flyctl.redact(t));
     return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} };
 }
 async function gateWithProbe(ctx, release, notBeforeMs) {
@@ -53462,7 +53468,7 @@ async function failedDeploy(ctx, w, result, first, watching) {
     const verdict = first ?? (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000));
     if (transient && verdict?.health === 'healthy') {
         ctx.log.warning(`fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`);
-        return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline) };
+        return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline, machines) };
     }
     const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
     return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained };
@@ -53495,9 +53501,9 @@ function unhealthyFromDeploy(ctx, flyError, seen) {
  * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
  * the release should run, so start those.
  */
-async function startStoppedMachines(ctx, baseline) {
+async function startStoppedMachines(ctx, baseline, read) {
     const { flyctl, plan } = ctx;
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+    const machines = read ?? (await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }));
     const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended');
     for (const m of stopped) {
         ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`);
@@ -58328,7 +58334,6 @@ function install(p) {
         name: 'install',
         run: async () => {
             const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info, configDir: plan.flyctlConfigDir });
-            setOutput('flyctl-version', installed.version);
             const flyctl = p.deps.flyctl({
                 binary: installed.binary,
                 token: plan.apiToken,
@@ -58437,9 +58442,8 @@ function deployContext(p, flyctl, { rendered, settings }) {
         signal: p.signal,
         rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
         gatewayPort: settings.port,
-        ...(p.plan.healthTimeoutSec > 0
-            ? { watch: (baseline, startedAtMs, stop) => watchRollout(watchCtx, baseline, startedAtMs, stop) }
-            : {}),
+        // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
+        watch: (baseline, startedAtMs, stop) => watchRollout(watchCtx, baseline, startedAtMs, stop),
     };
 }
 function gatewayStateDir(settings) {

@@ -289,7 +289,7 @@ async function failedDeploy(
     ctx.log.warning(
       `fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`,
     )
-    return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline) }
+    return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline, machines) }
   }
   const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
   return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
@@ -329,9 +329,9 @@ function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOut
  * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
  * the release should run, so start those.
  */
-async function startStoppedMachines(ctx: DeployContext, baseline: number): Promise<string[]> {
+async function startStoppedMachines(ctx: DeployContext, baseline: number, read?: Machine[]): Promise<string[]> {
   const { flyctl, plan } = ctx
-  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
+  const machines = read ?? (await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))
   const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended')
   for (const m of stopped) {
     ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`)

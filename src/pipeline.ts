@@ -53,7 +53,6 @@ export function install(p: Pipeline): Stage<Installed> {
     name: 'install',
     run: async () => {
       const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info, configDir: plan.flyctlConfigDir })
-      core.setOutput('flyctl-version', installed.version)
       const flyctl = p.deps.flyctl({
         binary: installed.binary,
         token: plan.apiToken,
@@ -177,9 +176,8 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     signal: p.signal,
     rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
     gatewayPort: settings.port,
-    ...(p.plan.healthTimeoutSec > 0
-      ? { watch: (baseline: number, startedAtMs: number, stop: AbortSignal) => watchRollout(watchCtx, baseline, startedAtMs, stop) }
-      : {}),
+    // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
+    watch: (baseline: number, startedAtMs: number, stop: AbortSignal) => watchRollout(watchCtx, baseline, startedAtMs, stop),
   }
 }
 

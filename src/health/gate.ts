@@ -231,11 +231,7 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
       await sleep(o.pollIntervalMs ?? 3_000, j.stop.signal)
       if (j.stop.signal.aborted) break
       try {
-        lastList = await o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, {
-          signal: j.stop.signal,
-          timeoutMs: 60_000,
-          retry: { safe: 'reading' },
-        })
+        lastList = await listMachines(o, j.stop.signal)
         engine.observeMachines(lastList, j.now())
         check()
       } catch (err) {
@@ -253,6 +249,11 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
   return { verdict: decided, lastList, poller }
 }
 
+/** The gate's one read of the app's machines (a reading call: retried, bounded to 60 s). */
+function listMachines(o: GateOptions, signal: AbortSignal): Promise<Machine[]> {
+  return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+}
+
 /** The release to judge and the machines list that shows it (undefined: none before the deadline). */
 async function findRelease(
   o: GateOptions,
@@ -261,12 +262,11 @@ async function findRelease(
   now: () => number,
   log: (m: string) => void,
 ): Promise<{ version: number; machines: Machine[] } | undefined> {
-  const listArgs = ['machines', 'list', '-a', o.app, '--json']
   const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000)
   let announced = false
   while (!signal.aborted) {
     try {
-      const machines = await o.flyctl.json(listArgs, MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+      const machines = await listMachines(o, signal)
       if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
       const version = newestReleaseAbove(machines, o.releaseVersion.after)
       if (version !== undefined) return { version, machines }

@@ -9,7 +9,7 @@ import type { Plan } from '../plan.js'
 import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
 import { repairStaleLock } from './remediate.js'
 import { rollBack, type ReleaseRef } from './rollback.js'
-import { fixFor, type Cause } from './verdict.js'
+import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
 
 export type { ReleaseRef } from './rollback.js'
 export type { Cause } from './verdict.js'
@@ -205,9 +205,16 @@ export function watchRollout(ctx: WatchContext, baselineVersion: number, notBefo
 
 /** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
 export function unhealthyOutcome(ctx: Pick<WatchContext, 'flyctl' | 'port'>, cause: Cause, detail: string, machineId?: string): GateOutcome {
-  const fix = fixFor(cause, { port: ctx.port, machineId })
-  const where = machineId ? ` on machine ${machineId}` : ''
-  const message = ctx.flyctl.redact(`Health gate: ${causeTitle(cause)}${where}: ${detail}.\nFix: ${fix}`)
+  const verdict: UnhealthyVerdict = {
+    health: 'unhealthy',
+    cause,
+    atMs: Date.now(),
+    machineId,
+    detail,
+    fix: fixFor(cause, { port: ctx.port, machineId }),
+    lastLines: [],
+  }
+  const message = formatUnhealthy(verdict, [], (t) => ctx.flyctl.redact(t))
   return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} }
 }
 
