@@ -438,19 +438,26 @@ async function rollOutMachine(
   waitTimeoutMs: number,
 ): Promise<void> {
   const state = safeView(runtime, ctx.stateDir, appName, r.machine.id).state
+  const id = r.machine.id
   if (!shouldLaunch(r.fresh, state)) {
-    out(`Updating machine ${r.machine.id} [app], which is ${state}: its config is replaced, it is not started\n`)
-    out(`Machine ${r.machine.id} [app] update finished: success\n`)
+    // plan.go updateOrCreateMachine, then updateMachineWChecks' skipLaunch return.
+    out(`Updating machine config for ${id}\nUpdated machine config for ${id}\n`)
+    out(`Updating machine ${id} [app], which is ${state}: its config is replaced, it is not started\n`)
+    out(`Machine ${id} [app] update finished: success\n`)
     return
   }
   if (r.fresh) {
     out(`Creating a new machine with image ${imageRef}...\n`)
     await runtime.startMachine(r.launch)
-  } else if (state === 'failed') {
-    await runtime.startMachine(r.launch)
+    // machines_deploymachinesapp.go spawnMachineInGroup.
+    out(`Machine ${id} [app] was created\n`)
   } else {
-    // One stop/start per machine takes the new image, config and staged secrets together.
-    await runtime.restartMachine(r.launch)
+    // plan.go updateOrCreateMachine's status lines around the update. One stop/start per machine
+    // takes the new image, config and staged secrets together.
+    out(`Updating machine config for ${id}\n`)
+    if (state === 'failed') await runtime.startMachine(r.launch)
+    else await runtime.restartMachine(r.launch)
+    out(`Updated machine config for ${id}\n`)
   }
   if (waits.health) {
     out(`  Waiting for ${r.machine.id} [app] to have state: started\n`)

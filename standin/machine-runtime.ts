@@ -115,7 +115,12 @@ async function launchSupervisor(launch: MachineLaunch, requested: Omit<MachineEv
       cwd: dir,
       detached: true,
       stdio: ['ignore', supervisorLog, supervisorLog],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FLY_STANDIN_CACHE: process.env.FLY_STANDIN_CACHE ?? '' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        FLY_STANDIN_CACHE: process.env.FLY_STANDIN_CACHE ?? '',
+        // The supervisor is the stand-in's own TypeScript too (bin/flyctl sets the cache); never the guest's.
+        ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+      },
     })
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve)
