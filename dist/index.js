@@ -36082,7 +36082,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5822);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9711);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36091,7 +36091,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5822:
+/***/ 9711:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39201,6 +39201,13 @@ function extractFlyError(stderr) {
             .join('\n');
     return text.replace(/^\s*Error:?\s*/, '').trim();
 }
+/** One key for one read however it is spelled: `-a` is `--app`, `machine` is `machines`, `--json` implied. */
+function readKey(args) {
+    const words = args.filter((a) => a !== '--json' && a !== '-j').map((a) => (a === '-a' ? '--app' : a));
+    if (words[0] === 'machine' || words[0] === 'm')
+        words[0] = 'machines';
+    return JSON.stringify(words);
+}
 /** Quote argv for display only; nothing is ever run through a shell. */
 function displayCommand(args) {
     return ['flyctl', ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
@@ -39241,6 +39248,9 @@ function flyctlEnv(base, token, configDir) {
 }
 class Flyctl {
     options;
+    /** The last answer of each `--json` read, and how many mutating calls had begun or ended then. */
+    reads = new Map();
+    changes = 0;
     constructor(options) {
         this.options = options;
     }
@@ -39255,7 +39265,13 @@ class Flyctl {
         if (change && this.options.dryRun) {
             throw new Error(`dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`);
         }
-        const result = await this.runWithRetry(args, opts);
+        // Counted as it begins and as it ends: a read taken while it runs is not reused after it.
+        if (change)
+            this.changes++;
+        const result = await this.runWithRetry(args, opts).finally(() => {
+            if (change)
+                this.changes++;
+        });
         if (change)
             this.journalCall(change, args, result, opts);
         if (result.exitCode === 0 || opts.allowFailure)
@@ -39317,7 +39333,13 @@ class Flyctl {
      */
     async json(args, schema, opts = {}) {
         const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json'];
+        const key = readKey(full);
+        const kept = opts.reuse ? this.reads.get(key) : undefined;
+        if (kept && kept.changes === this.changes)
+            return parseFlyJson(kept.stdout, schema, this.redact(displayCommand(full)));
+        const changes = this.changes;
         const result = await this.run(full, { retry: READING, ...opts });
+        this.reads.set(key, { changes, stdout: result.stdout });
         return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)));
     }
     /** Run flyctl once as a process; a test subclass plays the process in-process (test/__fixtures__/flyctl.ts). */
@@ -51386,7 +51408,9 @@ async function useCached(dir, version, target, log, configDir) {
     const binary = (0,external_node_path_namespaceObject.join)(dir, target.binary);
     try {
         await ensureAlias(dir, target);
-        await verifyBinary(binary, version, log, configDir);
+        // A copy this action verified and placed, unchanged since, needs no `flyctl version` run.
+        if (!(await unchangedSinceVerified(dir, target, version)))
+            await verifyBinary(binary, version, log, configDir);
     }
     catch (err) {
         log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${err.message}`);
@@ -51526,6 +51550,7 @@ async function placeInToolCache(source, version, target, log, configDir) {
     await sweepStaleFolders((0,external_node_path_namespaceObject.dirname)(dest));
     try {
         await (0,promises_namespaceObject.cp)(source, staging, { recursive: true, verbatimSymlinks: true });
+        await markVerified(staging, target, version);
         if (!(await renameUnlessTaken(staging, dest))) {
             // The same bytes as the copy verified above need no second `flyctl version`.
             const binary = (0,external_node_path_namespaceObject.join)(dest, target.binary);
@@ -51546,6 +51571,27 @@ async function placeInToolCache(source, version, target, log, configDir) {
     }
     finally {
         await (0,promises_namespaceObject.rm)(staging, { recursive: true, force: true });
+    }
+}
+/**
+ * The marker a verified copy carries into the tool cache: the version it reported and its
+ * binary's size and modification time. A later run whose binary still matches uses it as is
+ * (issue 17: no call a run does not need); any other copy (another installer's, or one changed
+ * since) runs `flyctl version` first, as before.
+ */
+const VERIFIED_MARKER = '.fly-deploy-verified.json';
+async function markVerified(dir, target, version) {
+    const info = await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(dir, target.binary));
+    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, VERIFIED_MARKER), JSON.stringify({ version, size: info.size, mtimeMs: info.mtimeMs }));
+}
+async function unchangedSinceVerified(dir, target, version) {
+    try {
+        const marker = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, VERIFIED_MARKER), 'utf8'));
+        const info = await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(dir, target.binary));
+        return marker.version === version && marker.size === info.size && marker.mtimeMs === info.mtimeMs;
+    }
+    catch {
+        return false;
     }
 }
 /** rename(2), or false when a copy is already in place (see isDestinationTaken). */
@@ -51780,7 +51826,7 @@ const MachineSchema = looseObject({
         })
             .nullish(),
         metadata: record(schemas_string(), schemas_string()).nullish(),
-        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional() })).nullish(),
+        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional(), name: schemas_string().optional() })).nullish(),
     })
         .optional()
         .default({}),
@@ -51861,6 +51907,15 @@ const AppSchema = looseObject({
 const AppListSchema = array(AppSchema)
     .nullable()
     .transform((v) => v ?? []);
+/**
+ * `status --json` (flyctl internal/command/status/machines.go renderMachineJSONStatus): the app,
+ * its current release version and its active machines, in one call.
+ */
+const AppStatusSchema = looseObject({
+    Name: schemas_string().optional(),
+    Version: schemas_number().optional().default(0),
+    Machines: MachineListSchema.optional().transform((v) => v ?? []),
+});
 
 ;// CONCATENATED MODULE: ./src/health/log-stream.ts
 /**
@@ -52793,12 +52848,14 @@ async function judge(o, engine, j) {
     });
     let lastList = j.machines;
     const poller = (async () => {
+        let seen = o.rollout?.count ?? 0;
         while (!j.stop.signal.aborted) {
-            await sleep(o.pollIntervalMs ?? 3_000, j.stop.signal);
+            const shared = await nextRead(o, seen, j.stop.signal);
+            seen = o.rollout?.count ?? 0;
             if (j.stop.signal.aborted)
                 break;
             try {
-                lastList = await listMachines(o, j.stop.signal);
+                lastList = shared ?? (await listMachines(o, j.stop.signal));
                 engine.observeMachines(lastList, j.now());
                 check();
             }
@@ -52818,6 +52875,22 @@ async function judge(o, engine, j) {
         throw cancelled();
     return { verdict: decided, lastList, poller };
 }
+/** While flyctl rolls out and waits on the machines itself, the gate reads them this seldom unless flyctl says one took the config. */
+const ROLLOUT_READ_MS = 30_000;
+/**
+ * Wait for the judge's next machines read: alongside a running deploy, until flyctl says another
+ * machine took the config, or it exits (then its list is shared: returned), or 30 s pass; else
+ * the poll interval.
+ */
+async function nextRead(o, seen, signal) {
+    const feed = o.rollout;
+    if (!feed || feed.machinesAfter) {
+        await sleep(o.pollIntervalMs ?? 3_000, signal);
+        return undefined;
+    }
+    await feed.next(seen, ROLLOUT_READ_MS, signal);
+    return feed.machinesAfter;
+}
 /** The gate's one read of the app's machines (a reading call: retried, bounded to 60 s). */
 function listMachines(o, signal) {
     return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
@@ -52826,9 +52899,19 @@ function listMachines(o, signal) {
 async function findRelease(o, signal, deadlineMs, now, log) {
     const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000);
     let announced = false;
+    let seen = 0;
+    let missed = false;
     while (!signal.aborted) {
+        // Alongside a deploy: read when flyctl says a machine took the config (again 1 s after a
+        // read that did not show it yet), or use the list read once it exited.
+        if (o.rollout && !o.rollout.machinesAfter)
+            await o.rollout.next(seen, missed ? pollMs : ROLLOUT_READ_MS, signal);
+        seen = o.rollout?.count ?? 0;
+        if (signal.aborted)
+            break;
         try {
-            const machines = await listMachines(o, signal);
+            const shared = o.rollout?.machinesAfter;
+            const machines = shared ?? (await listMachines(o, signal));
             if (typeof o.releaseVersion === 'number')
                 return { version: o.releaseVersion, machines };
             const version = newestReleaseAbove(machines, o.releaseVersion.after);
@@ -52837,6 +52920,10 @@ async function findRelease(o, signal, deadlineMs, now, log) {
             if (!announced)
                 log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`);
             announced = true;
+            missed = true;
+            // flyctl exited and no machine took the release: the deploy stage decides what that means.
+            if (shared)
+                return undefined;
         }
         catch (err) {
             if (signal.aborted)
@@ -52844,10 +52931,12 @@ async function findRelease(o, signal, deadlineMs, now, log) {
             if (now() >= deadlineMs)
                 throw err;
             log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
+            missed = true;
         }
         if (now() >= deadlineMs)
             return undefined;
-        await sleep(pollMs, signal);
+        if (!o.rollout)
+            await sleep(pollMs, signal);
     }
     throw cancelled();
 }
@@ -53177,8 +53266,8 @@ async function repairStaleLockOnce(ctx, result, summary, gate) {
  * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
  * the machines of the first release above `baselineVersion` from the moment the deploy starts.
  */
-function watchRollout(ctx, baselineVersion, notBeforeMs, signal) {
-    return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs);
+function watchRollout(ctx, baselineVersion, notBeforeMs, signal, rollout) {
+    return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs, rollout);
 }
 /** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
 function unhealthyOutcome(ctx, cause, detail, machineId) {
@@ -53194,7 +53283,7 @@ function unhealthyOutcome(ctx, cause, detail, machineId) {
     const message = formatUnhealthy(verdict, [], (t) => ctx.flyctl.redact(t));
     return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} };
 }
-async function gateWithProbe(ctx, release, notBeforeMs) {
+async function gateWithProbe(ctx, release, notBeforeMs, rollout) {
     const timeoutMs = ctx.plan.healthTimeoutSec * 1000;
     const started = Date.now();
     const result = await gateRelease({
@@ -53213,6 +53302,7 @@ async function gateWithProbe(ctx, release, notBeforeMs) {
         bindWarningGraceMs: ctx.tuning?.bindWarningGraceMs,
         exitGraceMs: ctx.tuning?.exitGraceMs,
         resumeDelayMs: ctx.tuning?.resumeDelayMs,
+        rollout,
     });
     const { verdict, machineStates } = result;
     const found = result.releaseVersion === undefined ? {} : { releaseVersion: result.releaseVersion };
@@ -53247,7 +53337,57 @@ async function gateWithProbe(ctx, release, notBeforeMs) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/health/rollout-feed.ts
+
+/**
+ * flyctl's own words once a machine has the new config (non-interactive status lines):
+ * `Updated machine config for <id>` (deploy/plan.go updateOrCreateMachine, every rolling,
+ * canary and immediate update, skipped launches included) and `Machine <id> [app] was created`
+ * (deploy/machines_deploymachinesapp.go spawnMachineInGroup, an app's first machines).
+ */
+const TOOK_CONFIG = /\b(?:Updated machine config for [0-9a-f]{8,}|Machine [0-9a-f]{8,}(?: \[[^\]]*\])? was created)\b/;
+class RolloutFeed {
+    events = 0;
+    wake = [];
+    /** The machines list read after flyctl exited; undefined while it runs. */
+    machinesAfter;
+    /** One line of `fly deploy`'s output. */
+    line(text) {
+        if (TOOK_CONFIG.test(text))
+            this.bump();
+    }
+    /** flyctl has exited; `machines` is what the deploy stage read then. */
+    end(machines) {
+        this.machinesAfter = machines;
+        this.bump();
+    }
+    /** How many events so far: pass it to next() to wait for a later one. */
+    get count() {
+        return this.events;
+    }
+    /** Resolves after the first event past `seen`, or after `ms`, or when `signal` aborts. */
+    async next(seen, ms, signal) {
+        if (this.events > seen)
+            return;
+        const stop = new AbortController();
+        const onEvent = () => stop.abort();
+        this.wake.push(onEvent);
+        try {
+            await sleep(ms, signal, stop.signal);
+        }
+        finally {
+            this.wake = this.wake.filter((w) => w !== onEvent);
+        }
+    }
+    bump() {
+        this.events++;
+        for (const w of this.wake.splice(0))
+            w();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/deploy.ts
+
 
 
 
@@ -53319,19 +53459,33 @@ function readReleases(releases, own) {
  * separate API call that could race with concurrent deployments"); only after a successful deploy.
  */
 function emittedRelease(stdout) {
+    return emittedReleaseLine(stdout)?.version;
+}
+function emittedReleaseLine(stdout) {
     for (const line of stdout.split('\n').reverse()) {
         if (!line.startsWith('{'))
             continue;
         try {
             const data = JSON.parse(line);
             if (typeof data.version === 'number')
-                return data.version;
+                return { version: data.version, ...(typeof data.image_ref === 'string' && data.image_ref ? { imageRef: data.image_ref } : {}) };
         }
         catch {
             // not the release line
         }
     }
     return undefined;
+}
+/**
+ * The release a deploy made from what flyctl emitted and the releases read before it began, with
+ * no further call; undefined when flyctl emitted no release (an older flyctl, a failed deploy).
+ */
+function releaseFromEmitted(stdout, before) {
+    const emitted = emittedReleaseLine(stdout);
+    if (!emitted?.imageRef)
+        return undefined;
+    const made = { Version: emitted.version, ImageRef: emitted.imageRef, Status: 'complete', Description: '', Reason: '' };
+    return readReleases([...before.filter((r) => r.Version !== emitted.version), made], emitted.version);
 }
 /** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
 function appUrl(plan, deployOutput) {
@@ -53359,7 +53513,7 @@ async function runDeploy(ctx, args, title, describe) {
     const baseline = before.newest?.Version ?? 0;
     const startedAtMs = Date.now();
     if (ctx.watch)
-        return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch, describe });
+        return deployWatched(ctx, { args, title, command, baseline, before: before.releases, startedAtMs, watch: ctx.watch, describe });
     let result;
     try {
         result = await group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
@@ -53386,8 +53540,9 @@ async function deployWatched(ctx, w) {
     const { flyctl } = ctx;
     const interrupt = new AbortController();
     const stopWatch = new AbortController();
-    const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
-    const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal);
+    const rollout = new RolloutFeed();
+    const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, onLine: (line) => rollout.line(line), interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
+    const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal, rollout);
     watching.catch(() => { }); // awaited below on every path; a cancelled watch must not go unhandled meanwhile
     try {
         const first = await Promise.race([deploying.then(() => undefined), watching]);
@@ -53402,14 +53557,17 @@ async function deployWatched(ctx, w) {
         if (result.change && emitted !== undefined)
             result.change.what = w.describe(emitted);
         ctx.signal?.throwIfAborted();
+        // One read once flyctl exited, shared by the gate, the stopped-machine start and a failure's account.
+        const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, { retry: READING });
+        rollout.end(machines);
         if (result.exitCode !== 0) {
-            const outcome = await failedDeploy(ctx, w, result, first, watching);
+            const outcome = await failedDeploy(ctx, w, result, first, watching, machines);
             if (outcome !== 'repeat')
                 return outcome;
             stopWatch.abort();
             return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() });
         }
-        const startedMachines = await startStoppedMachines(ctx, w.baseline);
+        const startedMachines = await startStoppedMachines(ctx, w.baseline, machines);
         const verdict = first ?? (await watching);
         return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines };
     }
@@ -53424,8 +53582,8 @@ async function deployWatched(ctx, w) {
  * followed, else the newest; its journal entry names it.
  */
 async function readDeployed(ctx, w, result, verdict) {
-    const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING });
-    const release = readReleases(releases, emittedRelease(result.stdout) ?? verdict?.releaseVersion);
+    const release = releaseFromEmitted(result.stdout, w.before) ??
+        readReleases(await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING }), verdict?.releaseVersion);
     if (result.change && release)
         result.change.what = w.describe(release.version);
     return { command: w.command, dryRun: false, url: appUrl(ctx.plan, result.stdout), release, startedAtMs: w.startedAtMs };
@@ -53454,9 +53612,8 @@ function machinesAbove(machines, baseline) {
  * with the gate's cause (or flyctl's), or, after a transient error with a healthy gateway, only
  * flyctl's answer was lost and the deploy stands.
  */
-async function failedDeploy(ctx, w, result, first, watching) {
-    const { flyctl, plan } = ctx;
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+async function failedDeploy(ctx, w, result, first, watching, machines) {
+    const { flyctl } = ctx;
     const flyError = flyctl.redact(result.error ?? '');
     const transient = (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted;
     const error = () => new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
@@ -53584,6 +53741,13 @@ async function waitForReleaseInProgress(flyctl, app, w) {
 ;// CONCATENATED MODULE: ./src/ensure.ts
 
 
+/**
+ * A volume a machine in the region has mounted exists there (Fly refuses to destroy an attached
+ * volume), so the run need not list volumes to know it.
+ */
+function volumeMountedInRegion(machines, volume, region) {
+    return machines.some((m) => m.region === region && !/^destroy/.test(m.state) && (m.config?.mounts ?? []).some((mount) => mount.name === volume));
+}
 /** Thrown with `create: false` when something is missing; says which and how to create it. */
 class MissingResourceError extends Error {
     constructor(message) {
@@ -53637,9 +53801,7 @@ async function ensure(ctx, target) {
         volumeSizeGb: plan.volumeSizeGb,
     };
     const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app));
-    const volumes = appExists && wants.volume !== undefined
-        ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
-        : undefined;
+    const volumes = !appExists || wants.volume === undefined ? undefined : await knownVolumes(ctx, wants.volume, wants.region, target.machines);
     const ensurePlan = planEnsure(appExists, volumes, wants);
     for (const v of ensurePlan.elsewhere) {
         log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`);
@@ -53669,6 +53831,11 @@ async function ensure(ctx, target) {
     }
     return { ...ensurePlan, appExists: true, created, dryRun: false };
 }
+async function knownVolumes(ctx, volume, region, machines) {
+    if (machines && volumeMountedInRegion(machines, volume, region))
+        return [{ id: '', name: volume, state: 'attached', region }];
+    return ctx.flyctl.json(['volumes', 'list', '--app', ctx.plan.app], VolumeListSchema, { retry: { safe: 'reading' } });
+}
 /**
  * `fly apps create`; true when it lost a race: the name was taken, and `fly status` now finds the
  * app, so another run (a push and a scheduled run of a new app) created it a moment earlier.
@@ -53695,20 +53862,24 @@ async function createApp(ctx, wants) {
     }
 }
 /**
- * `fly status` answers for an app-scoped deploy token too, unlike `apps list`. A missing app
- * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
- * GetAppCompact's error as "failed to get app: ...").
+ * `fly status --json` answers for an app-scoped deploy token too, unlike `apps list`, and brings
+ * the app's current release version and active machines in the same call (status/machines.go
+ * renderMachineJSONStatus), which the run shares between its stages. A missing app fails with the
+ * API's "Could not find App" (status.go wraps GetAppCompact's error as "failed to get app: ..."):
+ * undefined.
  */
-async function appExistsOnFly(flyctl, app) {
+async function readAppStatus(flyctl, app) {
     try {
-        await flyctl.run(['status', '--app', app, '--json'], { retry: { safe: 'reading' } });
-        return true;
+        return await flyctl.json(['status', '--app', app, '--json'], AppStatusSchema, { retry: { safe: 'reading' } });
     }
     catch (err) {
         if (err instanceof FlyctlError && isAppNotFound(err.flyError))
-            return false;
+            return undefined;
         throw err;
     }
+}
+async function appExistsOnFly(flyctl, app) {
+    return (await readAppStatus(flyctl, app)) !== undefined;
 }
 function isAppNotFound(flyError) {
     return /could not find app|app not found|app .* not found/i.test(flyError);
@@ -53839,7 +54010,7 @@ async function reconcileOverrides(ctx) {
     // The dry run deploys nothing, so there is no post-deploy state to check.
     if (wanted.length === 0 || plan.dryRun)
         return { checked: 0, applied: [], wanted, dryRun: plan.dryRun };
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' } });
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' }, reuse: true });
     const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb });
     for (const d of drift) {
         await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), {
@@ -58370,7 +58541,7 @@ function render(p) {
  * The guide's rules, with the app's own secret names for the token rule, and the preflight
  * (region, size, Dockerfile) against Fly's region list: reading calls only, all problems in one report.
  */
-function pipeline_validate(p, flyctl, { rendered }) {
+function pipeline_validate(p, flyctl, { rendered, settings }) {
     const { plan } = p;
     const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE);
     return {
@@ -58378,7 +58549,7 @@ function pipeline_validate(p, flyctl, { rendered }) {
         run: async () => {
             info(`Gateway release: ${describeRelease(release)}`);
             const survey = await surveyApp(flyctl, plan.app);
-            const regions = await readRegions(flyctl, warning);
+            const regions = await regionsToCheck(flyctl, settings.region, survey.machines);
             const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))]);
             const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: p.deps.env.GITHUB_WORKSPACE });
             reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})]);
@@ -58390,19 +58561,31 @@ function pipeline_validate(p, flyctl, { rendered }) {
     };
 }
 async function surveyApp(flyctl, app) {
-    if (!(await appExistsOnFly(flyctl, app)))
-        return { appExists: false, secrets: [] };
+    const status = await readAppStatus(flyctl, app);
+    if (!status)
+        return { appExists: false, secrets: [], machines: [] };
     const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema, { retry: READING });
-    return { appExists: true, secrets };
+    return { appExists: true, secrets, machines: status.Machines };
+}
+/** Fly's regions for the region rule: none needed without a region, or for one the app's machines already run in. */
+async function regionsToCheck(flyctl, region, machines) {
+    if (region === undefined)
+        return undefined;
+    if (machines.some((m) => m.region === region))
+        return [region];
+    return readRegions(flyctl, warning);
+}
+function deployRegion(p, settings) {
+    return settings.region ?? p.plan.region ?? 'iad';
 }
 function stageContext(p, flyctl) {
     return { flyctl, plan: p.plan, log: { info: info, warning: warning } };
 }
 function ensureApp(p, flyctl, { settings }, survey) {
-    const region = settings.region ?? p.plan.region ?? 'iad';
+    const region = deployRegion(p, settings);
     return {
         name: 'ensure',
-        run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists }),
+        run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists, machines: survey.machines }),
         note: (r) => (r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist'),
         record: (r, record) => {
             if (record.dryRunPlan)
@@ -58443,7 +58626,7 @@ function deployContext(p, flyctl, { rendered, settings }) {
         rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
         gatewayPort: settings.port,
         // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
-        watch: (baseline, startedAtMs, stop) => watchRollout(watchCtx, baseline, startedAtMs, stop),
+        watch: (baseline, startedAtMs, stop, rollout) => watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
     };
 }
 function gatewayStateDir(settings) {
@@ -58529,8 +58712,8 @@ function gateHealth(p, ctx, config, deployed, overrides) {
                 log: info,
                 signal: p.signal,
             });
-            // What serves now, for machine-ids and the summary's machine table.
-            const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+            // What serves now, for machine-ids and the summary's machine table: the last read, unless something changed since.
+            const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING, reuse: true });
             return { ...outcome, machines: machineRows(machines) };
         },
         note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, releaseFailed, type Machine, type Release } from './fly-json.js'
 import { unhealthyOutcome, type Cause, type GateOutcome } from './health/index.js'
 import { displayCommand, FlyctlError, isTransientText, READING, type Flyctl, type FlyctlResult } from './flyctl.js'
+import { RolloutFeed } from './health/rollout-feed.js'
 import type { Change } from './journal.js'
 import type { Plan } from './plan.js'
 import type { StageContext } from './report.js'
@@ -28,7 +29,7 @@ export interface DeployContext extends StageContext {
    * The health gate, run alongside `fly deploy` from the moment it starts: it follows the
    * machines of the first release above `baseline` (health/index.ts watchRollout).
    */
-  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal) => Promise<GateOutcome>
+  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal, rollout?: RolloutFeed) => Promise<GateOutcome>
   /** The gateway port (internal_port), for the fix of a failure the gate could not explain. */
   gatewayPort?: number
   /** How long a failed deploy's gate may take to explain the failure (default 15 s). */
@@ -103,16 +104,32 @@ export function readReleases(releases: readonly Release[], own?: number): Releas
  * separate API call that could race with concurrent deployments"); only after a successful deploy.
  */
 export function emittedRelease(stdout: string): number | undefined {
+  return emittedReleaseLine(stdout)?.version
+}
+
+function emittedReleaseLine(stdout: string): { version: number; imageRef?: string } | undefined {
   for (const line of stdout.split('\n').reverse()) {
     if (!line.startsWith('{')) continue
     try {
-      const data = JSON.parse(line) as { version?: unknown }
-      if (typeof data.version === 'number') return data.version
+      const data = JSON.parse(line) as { version?: unknown; image_ref?: unknown }
+      if (typeof data.version === 'number')
+        return { version: data.version, ...(typeof data.image_ref === 'string' && data.image_ref ? { imageRef: data.image_ref } : {}) }
     } catch {
       // not the release line
     }
   }
   return undefined
+}
+
+/**
+ * The release a deploy made from what flyctl emitted and the releases read before it began, with
+ * no further call; undefined when flyctl emitted no release (an older flyctl, a failed deploy).
+ */
+export function releaseFromEmitted(stdout: string, before: readonly Release[]): ReleaseInfo | undefined {
+  const emitted = emittedReleaseLine(stdout)
+  if (!emitted?.imageRef) return undefined
+  const made: Release = { Version: emitted.version, ImageRef: emitted.imageRef, Status: 'complete', Description: '', Reason: '' }
+  return readReleases([...before.filter((r) => r.Version !== emitted.version), made], emitted.version)
 }
 
 /** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
@@ -161,7 +178,7 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string, desc
   const before = await waitForReleaseInProgress(flyctl, plan.app, waiter)
   const baseline = before.newest?.Version ?? 0
   const startedAtMs = Date.now()
-  if (ctx.watch) return deployWatched(ctx, { args, title, command, baseline, startedAtMs, watch: ctx.watch, describe })
+  if (ctx.watch) return deployWatched(ctx, { args, title, command, baseline, before: before.releases, startedAtMs, watch: ctx.watch, describe })
 
   let result: { stdout: string; change?: Change }
   try {
@@ -181,6 +198,8 @@ interface Watched {
   title: string
   command: string
   baseline: number
+  /** The app's releases read before the deploy began. */
+  before: readonly Release[]
   startedAtMs: number
   watch: NonNullable<DeployContext['watch']>
   describe: Describe
@@ -199,8 +218,11 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
   const { flyctl } = ctx
   const interrupt = new AbortController()
   const stopWatch = new AbortController()
-  const deploying = core.group(w.title, () => flyctl.run(w.args, { echo: true, interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }))
-  const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal)
+  const rollout = new RolloutFeed()
+  const deploying = core.group(w.title, () =>
+    flyctl.run(w.args, { echo: true, onLine: (line) => rollout.line(line), interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }),
+  )
+  const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal, rollout)
   watching.catch(() => {}) // awaited below on every path; a cancelled watch must not go unhandled meanwhile
   try {
     const first = await Promise.race([deploying.then(() => undefined), watching])
@@ -216,13 +238,16 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     const emitted = emittedRelease(result.stdout)
     if (result.change && emitted !== undefined) result.change.what = w.describe(emitted)
     ctx.signal?.throwIfAborted()
+    // One read once flyctl exited, shared by the gate, the stopped-machine start and a failure's account.
+    const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, { retry: READING })
+    rollout.end(machines)
     if (result.exitCode !== 0) {
-      const outcome = await failedDeploy(ctx, w, result, first, watching)
+      const outcome = await failedDeploy(ctx, w, result, first, watching, machines)
       if (outcome !== 'repeat') return outcome
       stopWatch.abort()
       return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() })
     }
-    const startedMachines = await startStoppedMachines(ctx, w.baseline)
+    const startedMachines = await startStoppedMachines(ctx, w.baseline, machines)
     const verdict = first ?? (await watching)
     return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines }
   } finally {
@@ -237,8 +262,9 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
  * followed, else the newest; its journal entry names it.
  */
 async function readDeployed(ctx: DeployContext, w: Watched, result: FlyctlResult, verdict: GateOutcome | undefined): Promise<DeployResult> {
-  const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING })
-  const release = readReleases(releases, emittedRelease(result.stdout) ?? verdict?.releaseVersion)
+  const release =
+    releaseFromEmitted(result.stdout, w.before) ??
+    readReleases(await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING }), verdict?.releaseVersion)
   if (result.change && release) result.change.what = w.describe(release.version)
   return { command: w.command, dryRun: false, url: appUrl(ctx.plan, result.stdout), release, startedAtMs: w.startedAtMs }
 }
@@ -274,9 +300,9 @@ async function failedDeploy(
   result: FlyctlResult,
   first: GateOutcome | undefined,
   watching: Promise<GateOutcome>,
+  machines: Machine[],
 ): Promise<DeployResult | 'repeat'> {
-  const { flyctl, plan } = ctx
-  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
+  const { flyctl } = ctx
   const flyError = flyctl.redact(result.error ?? '')
   const transient = (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted
   const error = () => new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))

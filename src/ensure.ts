@@ -1,4 +1,4 @@
-import { VolumeListSchema, type Volume } from './fly-json.js'
+import { AppStatusSchema, VolumeListSchema, type AppStatus, type Machine, type Volume } from './fly-json.js'
 import { FlyctlError, type Flyctl } from './flyctl.js'
 import type { StageContext } from './report.js'
 
@@ -14,6 +14,16 @@ export interface EnsureTarget {
   volume?: string
   /** Already known from an earlier read of this run; asked when undefined. */
   appExists?: boolean
+  /** The app's machines from that read: one in the region that mounts the volume shows it exists. */
+  machines?: readonly Machine[]
+}
+
+/**
+ * A volume a machine in the region has mounted exists there (Fly refuses to destroy an attached
+ * volume), so the run need not list volumes to know it.
+ */
+export function volumeMountedInRegion(machines: readonly Machine[], volume: string, region: string): boolean {
+  return machines.some((m) => m.region === region && !/^destroy/.test(m.state) && (m.config?.mounts ?? []).some((mount) => mount.name === volume))
 }
 
 export interface EnsureWants {
@@ -102,10 +112,7 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
     volumeSizeGb: plan.volumeSizeGb,
   }
   const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app))
-  const volumes =
-    appExists && wants.volume !== undefined
-      ? await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
-      : undefined
+  const volumes = !appExists || wants.volume === undefined ? undefined : await knownVolumes(ctx, wants.volume, wants.region, target.machines)
   const ensurePlan = planEnsure(appExists, volumes, wants)
   for (const v of ensurePlan.elsewhere) {
     log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`)
@@ -133,6 +140,11 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
     log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`)
   }
   return { ...ensurePlan, appExists: true, created, dryRun: false }
+}
+
+async function knownVolumes(ctx: StageContext, volume: string, region: string, machines: readonly Machine[] | undefined): Promise<Volume[]> {
+  if (machines && volumeMountedInRegion(machines, volume, region)) return [{ id: '', name: volume, state: 'attached', region }]
+  return ctx.flyctl.json(['volumes', 'list', '--app', ctx.plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
 }
 
 /**
@@ -163,18 +175,23 @@ async function createApp(ctx: StageContext, wants: EnsureWants): Promise<boolean
 }
 
 /**
- * `fly status` answers for an app-scoped deploy token too, unlike `apps list`. A missing app
- * fails with the API's "Could not find App" (flyctl internal/command/status/status.go wraps
- * GetAppCompact's error as "failed to get app: ...").
+ * `fly status --json` answers for an app-scoped deploy token too, unlike `apps list`, and brings
+ * the app's current release version and active machines in the same call (status/machines.go
+ * renderMachineJSONStatus), which the run shares between its stages. A missing app fails with the
+ * API's "Could not find App" (status.go wraps GetAppCompact's error as "failed to get app: ..."):
+ * undefined.
  */
-export async function appExistsOnFly(flyctl: Flyctl, app: string): Promise<boolean> {
+export async function readAppStatus(flyctl: Flyctl, app: string): Promise<AppStatus | undefined> {
   try {
-    await flyctl.run(['status', '--app', app, '--json'], { retry: { safe: 'reading' } })
-    return true
+    return await flyctl.json(['status', '--app', app, '--json'], AppStatusSchema, { retry: { safe: 'reading' } })
   } catch (err) {
-    if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return false
+    if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return undefined
     throw err
   }
+}
+
+export async function appExistsOnFly(flyctl: Flyctl, app: string): Promise<boolean> {
+  return (await readAppStatus(flyctl, app)) !== undefined
 }
 
 export function isAppNotFound(flyError: string): boolean {

@@ -40,7 +40,7 @@ export const MachineSchema = z.looseObject({
         })
         .nullish(),
       metadata: z.record(z.string(), z.string()).nullish(),
-      mounts: z.array(z.looseObject({ volume: z.string().optional(), path: z.string().optional() })).nullish(),
+      mounts: z.array(z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() })).nullish(),
     })
     .optional()
     .default({}),
@@ -145,3 +145,14 @@ export const AppListSchema = z
   .array(AppSchema)
   .nullable()
   .transform((v) => v ?? [])
+
+/**
+ * `status --json` (flyctl internal/command/status/machines.go renderMachineJSONStatus): the app,
+ * its current release version and its active machines, in one call.
+ */
+export const AppStatusSchema = z.looseObject({
+  Name: z.string().optional(),
+  Version: z.number().optional().default(0),
+  Machines: MachineListSchema.optional().transform((v) => v ?? []),
+})
+export type AppStatus = z.infer<typeof AppStatusSchema>

@@ -94,6 +94,12 @@ export interface RunOptions {
    * must say why it is or is not safe to repeat; see RetryPolicy).
    */
   retry?: RetryPolicy
+  /**
+   * json() only: answer from this run's last identical read when no mutating call has run since
+   * (issue 17: each reading call made once and shared between stages). Reads that watch for
+   * change (the health gate's polls) leave it off.
+   */
+  reuse?: boolean
 }
 
 export interface FlyctlResult {
@@ -152,6 +158,13 @@ export function extractFlyError(stderr: string): string {
   return text.replace(/^\s*Error:?\s*/, '').trim()
 }
 
+/** One key for one read however it is spelled: `-a` is `--app`, `machine` is `machines`, `--json` implied. */
+function readKey(args: readonly string[]): string {
+  const words = args.filter((a) => a !== '--json' && a !== '-j').map((a) => (a === '-a' ? '--app' : a))
+  if (words[0] === 'machine' || words[0] === 'm') words[0] = 'machines'
+  return JSON.stringify(words)
+}
+
 /** Quote argv for display only; nothing is ever run through a shell. */
 export function displayCommand(args: readonly string[]): string {
   return ['flyctl', ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
@@ -189,6 +202,9 @@ export function flyctlEnv(base: NodeJS.ProcessEnv, token: string, configDir?: st
 
 export class Flyctl {
   private readonly options: FlyctlOptions
+  /** The last answer of each `--json` read, and how many mutating calls had begun or ended then. */
+  private readonly reads = new Map<string, { changes: number; stdout: string }>()
+  private changes = 0
 
   constructor(options: FlyctlOptions) {
     this.options = options
@@ -207,7 +223,11 @@ export class Flyctl {
     if (change && this.options.dryRun) {
       throw new Error(`dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`)
     }
-    const result = await this.runWithRetry(args, opts)
+    // Counted as it begins and as it ends: a read taken while it runs is not reused after it.
+    if (change) this.changes++
+    const result = await this.runWithRetry(args, opts).finally(() => {
+      if (change) this.changes++
+    })
     if (change) this.journalCall(change, args, result, opts)
     if (result.exitCode === 0 || opts.allowFailure) return result
     return this.fail(args, result, opts, result.attempts)
@@ -270,7 +290,12 @@ export class Flyctl {
    */
   async json<T>(args: string[], schema: z.ZodType<T>, opts: RunOptions = {}): Promise<T> {
     const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json']
+    const key = readKey(full)
+    const kept = opts.reuse ? this.reads.get(key) : undefined
+    if (kept && kept.changes === this.changes) return parseFlyJson(kept.stdout, schema, this.redact(displayCommand(full)))
+    const changes = this.changes
     const result = await this.run(full, { retry: READING, ...opts })
+    this.reads.set(key, { changes, stdout: result.stdout })
     return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)))
   }
 

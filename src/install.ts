@@ -10,7 +10,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { chmod, copyFile, cp, mkdir, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, cp, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -124,7 +124,8 @@ async function useCached(
   const binary = join(dir, target.binary)
   try {
     await ensureAlias(dir, target)
-    await verifyBinary(binary, version, log, configDir)
+    // A copy this action verified and placed, unchanged since, needs no `flyctl version` run.
+    if (!(await unchangedSinceVerified(dir, target, version))) await verifyBinary(binary, version, log, configDir)
   } catch (err) {
     log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${(err as Error).message}`)
     return undefined
@@ -282,6 +283,7 @@ async function placeInToolCache(
   await sweepStaleFolders(dirname(dest))
   try {
     await cp(source, staging, { recursive: true, verbatimSymlinks: true })
+    await markVerified(staging, target, version)
     if (!(await renameUnlessTaken(staging, dest))) {
       // The same bytes as the copy verified above need no second `flyctl version`.
       const binary = join(dest, target.binary)
@@ -299,6 +301,29 @@ async function placeInToolCache(
     throw new Error(`could not put flyctl ${version} into the tool cache at ${dest}: ${(err as Error).message}`, { cause: err })
   } finally {
     await rm(staging, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The marker a verified copy carries into the tool cache: the version it reported and its
+ * binary's size and modification time. A later run whose binary still matches uses it as is
+ * (issue 17: no call a run does not need); any other copy (another installer's, or one changed
+ * since) runs `flyctl version` first, as before.
+ */
+const VERIFIED_MARKER = '.fly-deploy-verified.json'
+
+async function markVerified(dir: string, target: PlatformTarget, version: string): Promise<void> {
+  const info = await stat(join(dir, target.binary))
+  await writeFile(join(dir, VERIFIED_MARKER), JSON.stringify({ version, size: info.size, mtimeMs: info.mtimeMs }))
+}
+
+async function unchangedSinceVerified(dir: string, target: PlatformTarget, version: string): Promise<boolean> {
+  try {
+    const marker = JSON.parse(await readFile(join(dir, VERIFIED_MARKER), 'utf8')) as { version?: unknown; size?: unknown; mtimeMs?: unknown }
+    const info = await stat(join(dir, target.binary))
+    return marker.version === version && marker.size === info.size && marker.mtimeMs === info.mtimeMs
+  } catch {
+    return false
   }
 }
 

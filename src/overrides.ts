@@ -86,7 +86,7 @@ export async function reconcileOverrides(ctx: StageContext): Promise<OverridesRe
   // The dry run deploys nothing, so there is no post-deploy state to check.
   if (wanted.length === 0 || plan.dryRun) return { checked: 0, applied: [], wanted, dryRun: plan.dryRun }
 
-  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' } })
+  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' }, reuse: true })
   const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb })
   for (const d of drift) {
     await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), {

@@ -5,11 +5,12 @@
  */
 import * as core from '@actions/core'
 import { deploy, redeploy, type DeployContext, type DeployResult } from './deploy.js'
-import { appExistsOnFly, ensure, type EnsureResult } from './ensure.js'
-import { MachineListSchema, SecretListSchema, type SecretEntry } from './fly-json.js'
+import { ensure, readAppStatus, type EnsureResult } from './ensure.js'
+import { MachineListSchema, SecretListSchema, type Machine, type SecretEntry } from './fly-json.js'
 import { READING, type Flyctl, type FlyctlOptions } from './flyctl.js'
 import { harden } from './harden.js'
 import { runHealthGate, watchRollout, type WatchContext } from './health/index.js'
+import type { RolloutFeed } from './health/rollout-feed.js'
 import { installFlyctl, type InstalledFlyctl } from './install.js'
 import type { ChangeJournal } from './journal.js'
 import { reconcileOverrides, type OverridesResult } from './overrides.js'
@@ -92,17 +93,21 @@ export function render(p: Pipeline): Stage<RenderedConfig> {
   }
 }
 
-/** What the app already has, read once and shared by the stages: whether it exists, its secret names. */
+/**
+ * What the app already has, read once and shared by the stages (issue 17: each reading call made
+ * once): whether it exists, its machines (`status --json`) and its secret names.
+ */
 export interface AppSurvey {
   appExists: boolean
   secrets: SecretEntry[]
+  machines: Machine[]
 }
 
 /**
  * The guide's rules, with the app's own secret names for the token rule, and the preflight
  * (region, size, Dockerfile) against Fly's region list: reading calls only, all problems in one report.
  */
-export function validate(p: Pipeline, flyctl: Flyctl, { rendered }: RenderedConfig): Stage<AppSurvey> {
+export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): Stage<AppSurvey> {
   const { plan } = p
   const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE)
   return {
@@ -110,7 +115,7 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered }: RenderedConf
     run: async () => {
       core.info(`Gateway release: ${describeRelease(release)}`)
       const survey = await surveyApp(flyctl, plan.app)
-      const regions = await readRegions(flyctl, core.warning)
+      const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
       const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: p.deps.env.GITHUB_WORKSPACE })
       reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})])
@@ -123,9 +128,21 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered }: RenderedConf
 }
 
 async function surveyApp(flyctl: Flyctl, app: string): Promise<AppSurvey> {
-  if (!(await appExistsOnFly(flyctl, app))) return { appExists: false, secrets: [] }
+  const status = await readAppStatus(flyctl, app)
+  if (!status) return { appExists: false, secrets: [], machines: [] }
   const secrets = await flyctl.json(['secrets', 'list', '--app', app], SecretListSchema, { retry: READING })
-  return { appExists: true, secrets }
+  return { appExists: true, secrets, machines: status.Machines }
+}
+
+/** Fly's regions for the region rule: none needed without a region, or for one the app's machines already run in. */
+async function regionsToCheck(flyctl: Flyctl, region: string | undefined, machines: readonly Machine[]): Promise<string[] | undefined> {
+  if (region === undefined) return undefined
+  if (machines.some((m) => m.region === region)) return [region]
+  return readRegions(flyctl, core.warning)
+}
+
+function deployRegion(p: Pipeline, settings: Settings): string {
+  return settings.region ?? p.plan.region ?? 'iad'
 }
 
 function stageContext(p: Pipeline, flyctl: Flyctl): StageContext {
@@ -133,10 +150,10 @@ function stageContext(p: Pipeline, flyctl: Flyctl): StageContext {
 }
 
 export function ensureApp(p: Pipeline, flyctl: Flyctl, { settings }: RenderedConfig, survey: AppSurvey): Stage<EnsureResult> {
-  const region = settings.region ?? p.plan.region ?? 'iad'
+  const region = deployRegion(p, settings)
   return {
     name: 'ensure',
-    run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists }),
+    run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists, machines: survey.machines }),
     note: (r) => (r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist'),
     record: (r, record) => {
       if (record.dryRunPlan) record.dryRunPlan.create = r.created
@@ -177,7 +194,7 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
     gatewayPort: settings.port,
     // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
-    watch: (baseline: number, startedAtMs: number, stop: AbortSignal) => watchRollout(watchCtx, baseline, startedAtMs, stop),
+    watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) => watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
   }
 }
 
@@ -275,8 +292,8 @@ export function gateHealth(
         log: core.info,
         signal: p.signal,
       })
-      // What serves now, for machine-ids and the summary's machine table.
-      const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING })
+      // What serves now, for machine-ids and the summary's machine table: the last read, unless something changed since.
+      const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING, reuse: true })
       return { ...outcome, machines: machineRows(machines) }
     },
     note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),

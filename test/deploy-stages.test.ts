@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { z } from 'zod'
 import { deploy, redeploy } from '../src/deploy.js'
+import { MachineListSchema } from '../src/fly-json.js'
 import { ensure, MissingResourceError } from '../src/ensure.js'
 import { displayCommand, Flyctl, FlyctlError, parseFlyJson, type FlyctlResult, type RunOptions } from '../src/flyctl.js'
 import { harden } from '../src/harden.js'
@@ -80,9 +81,20 @@ describe('ensure edge', () => {
   })
 
   it('creates nothing when both exist', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[0] === 'volumes' ? [{ id: 'vol_1', name: 'openclaw_data', region: 'iad', state: 'created' }] : {}))
+    const status = { stdout: JSON.stringify({ Name: 'my-openclaw', Version: 1, Machines: [] }) }
+    const fly = new ScriptedFlyctl((a) =>
+      a[0] === 'volumes' ? [{ id: 'vol_1', name: 'openclaw_data', region: 'iad', state: 'created' }] : a[0] === 'status' ? status : {},
+    )
     const result = await ensure(ctx(fly, plan()), target)
     expect(fly.writes).toEqual([])
+    expect(result.created).toEqual([])
+  })
+
+  it('needs no volume list when a machine in the region mounts the volume', async () => {
+    const fly = new ScriptedFlyctl(() => ({}))
+    const machines = MachineListSchema.parse([{ id: 'm1', state: 'started', region: 'iad', config: { mounts: [{ name: 'openclaw_data', path: '/data' }] } }])
+    const result = await ensure(ctx(fly, plan()), { ...target, appExists: true, machines })
+    expect(fly.calls).toEqual([])
     expect(result.created).toEqual([])
   })
 

@@ -275,6 +275,12 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
       expect(calls(journal, 'apps create')).toEqual([])
       expect(calls(journal, 'volumes create')).toEqual([])
       expect(calls(journal, 'deploy')).toHaveLength(1)
+      // Issue 17: a redeploy that changes nothing makes 8 flyctl calls or fewer, each read once:
+      // status (app and machines), secrets list, secrets import, releases, deploy, logs, and the
+      // machines list when flyctl says the machine took the config and once it has exited.
+      expect(journal.map(commandOf).sort()).toEqual(
+        ['deploy', 'logs', 'machines list', 'machines list', 'releases', 'secrets import', 'secrets list', 'status'].sort(),
+      )
       // Nothing restarts a machine besides the deploy: no unstaged secret change, no machine update.
       expect(mutating(journal).filter((c) => !/^(secrets import --stage|deploy) /.test(c))).toEqual([])
 

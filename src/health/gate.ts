@@ -8,6 +8,7 @@ import type { z } from 'zod'
 import type { FlyctlResult, RunOptions } from '../flyctl.js'
 import { MachineListSchema, type Machine } from '../fly-json.js'
 import { LineDeduper, parseFlyLogLine } from './log-stream.js'
+import type { RolloutFeed } from './rollout-feed.js'
 import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
 import { sleep } from '../sleep.js'
 
@@ -42,6 +43,11 @@ export interface GateOptions {
   resumeDelayMs?: number
   /** How often a waiting gate says what each machine is doing (default 15 s). */
   progressIntervalMs?: number
+  /**
+   * The deploy this gate runs alongside: machines are read when flyctl says one took the config
+   * and once it has exited, not polled while flyctl itself waits on them (rollout-feed.ts).
+   */
+  rollout?: RolloutFeed
   signal?: AbortSignal
   now?: () => number
   log?: (message: string) => void
@@ -227,11 +233,13 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
   })
   let lastList = j.machines
   const poller = (async () => {
+    let seen = o.rollout?.count ?? 0
     while (!j.stop.signal.aborted) {
-      await sleep(o.pollIntervalMs ?? 3_000, j.stop.signal)
+      const shared = await nextRead(o, seen, j.stop.signal)
+      seen = o.rollout?.count ?? 0
       if (j.stop.signal.aborted) break
       try {
-        lastList = await listMachines(o, j.stop.signal)
+        lastList = shared ?? (await listMachines(o, j.stop.signal))
         engine.observeMachines(lastList, j.now())
         check()
       } catch (err) {
@@ -249,6 +257,24 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
   return { verdict: decided, lastList, poller }
 }
 
+/** While flyctl rolls out and waits on the machines itself, the gate reads them this seldom unless flyctl says one took the config. */
+const ROLLOUT_READ_MS = 30_000
+
+/**
+ * Wait for the judge's next machines read: alongside a running deploy, until flyctl says another
+ * machine took the config, or it exits (then its list is shared: returned), or 30 s pass; else
+ * the poll interval.
+ */
+async function nextRead(o: GateOptions, seen: number, signal: AbortSignal): Promise<Machine[] | undefined> {
+  const feed = o.rollout
+  if (!feed || feed.machinesAfter) {
+    await sleep(o.pollIntervalMs ?? 3_000, signal)
+    return undefined
+  }
+  await feed.next(seen, ROLLOUT_READ_MS, signal)
+  return feed.machinesAfter
+}
+
 /** The gate's one read of the app's machines (a reading call: retried, bounded to 60 s). */
 function listMachines(o: GateOptions, signal: AbortSignal): Promise<Machine[]> {
   return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
@@ -264,21 +290,33 @@ async function findRelease(
 ): Promise<{ version: number; machines: Machine[] } | undefined> {
   const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000)
   let announced = false
+  let seen = 0
+  let missed = false
   while (!signal.aborted) {
+    // Alongside a deploy: read when flyctl says a machine took the config (again 1 s after a
+    // read that did not show it yet), or use the list read once it exited.
+    if (o.rollout && !o.rollout.machinesAfter) await o.rollout.next(seen, missed ? pollMs : ROLLOUT_READ_MS, signal)
+    seen = o.rollout?.count ?? 0
+    if (signal.aborted) break
     try {
-      const machines = await listMachines(o, signal)
+      const shared = o.rollout?.machinesAfter
+      const machines = shared ?? (await listMachines(o, signal))
       if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
       const version = newestReleaseAbove(machines, o.releaseVersion.after)
       if (version !== undefined) return { version, machines }
       if (!announced) log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
       announced = true
+      missed = true
+      // flyctl exited and no machine took the release: the deploy stage decides what that means.
+      if (shared) return undefined
     } catch (err) {
       if (signal.aborted) break
       if (now() >= deadlineMs) throw err
       log(`health: could not list machines (${o.flyctl.redact((err as Error).message)}); retrying`)
+      missed = true
     }
     if (now() >= deadlineMs) return undefined
-    await sleep(pollMs, signal)
+    if (!o.rollout) await sleep(pollMs, signal)
   }
   throw cancelled()
 }

@@ -9,6 +9,7 @@ import type { Plan } from '../plan.js'
 import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
 import { repairStaleLock } from './remediate.js'
 import { rollBack, type ReleaseRef } from './rollback.js'
+import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
 
 export type { ReleaseRef } from './rollback.js'
@@ -199,8 +200,14 @@ export type WatchContext = Omit<HealthContext, 'release' | 'first' | 'redeploy' 
  * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
  * the machines of the first release above `baselineVersion` from the moment the deploy starts.
  */
-export function watchRollout(ctx: WatchContext, baselineVersion: number, notBeforeMs: number, signal: AbortSignal): Promise<GateOutcome> {
-  return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs)
+export function watchRollout(
+  ctx: WatchContext,
+  baselineVersion: number,
+  notBeforeMs: number,
+  signal: AbortSignal,
+  rollout?: RolloutFeed,
+): Promise<GateOutcome> {
+  return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs, rollout)
 }
 
 /** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
@@ -218,7 +225,12 @@ export function unhealthyOutcome(ctx: Pick<WatchContext, 'flyctl' | 'port'>, cau
   return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} }
 }
 
-async function gateWithProbe(ctx: WatchContext, release: number | { after: number }, notBeforeMs: number | undefined): Promise<GateOutcome> {
+async function gateWithProbe(
+  ctx: WatchContext,
+  release: number | { after: number },
+  notBeforeMs: number | undefined,
+  rollout?: RolloutFeed,
+): Promise<GateOutcome> {
   const timeoutMs = ctx.plan.healthTimeoutSec * 1000
   const started = Date.now()
   const result: GateResult = await gateRelease({
@@ -237,6 +249,7 @@ async function gateWithProbe(ctx: WatchContext, release: number | { after: numbe
     bindWarningGraceMs: ctx.tuning?.bindWarningGraceMs,
     exitGraceMs: ctx.tuning?.exitGraceMs,
     resumeDelayMs: ctx.tuning?.resumeDelayMs,
+    rollout,
   })
   const { verdict, machineStates } = result
   const found = result.releaseVersion === undefined ? {} : { releaseVersion: result.releaseVersion }
