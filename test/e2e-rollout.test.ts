@@ -172,11 +172,16 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       const w = await newWorld('fake-gateway:ready')
       writeConfig(w)
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
-      expect((await flyctl(w, ['deploy', '--app', 'parity', '-y'])).code).toBe(0)
+      const first = await flyctl(w, ['deploy', '--app', 'parity', '-y'])
+      expect(first.code).toBe(0)
       const [machine] = MachineListSchema.parse(JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout))
+      // machines_deploymachinesapp.go spawnMachineInGroup, then plan.go updateOrCreateMachine: the
+      // lines the action's gate reads machines on (src/health/rollout-feed.ts).
+      expect(first.stdout).toContain(`Machine ${machine!.id} [app] was created`)
       await flyctl(w, ['machine', 'stop', machine!.id, '-a', 'parity'])
       const again = await flyctl(w, ['deploy', '--app', 'parity', '-y'])
       expect(again.code, again.stderr).toBe(0)
+      expect(again.stdout).toContain(`Updated machine config for ${machine!.id}`)
       const [after] = MachineListSchema.parse(JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout))
       expect(after?.state).toBe('stopped')
       expect(after?.config?.metadata?.fly_release_version).toBe('2')

@@ -75,6 +75,8 @@ async function expectFleetIsolated(h: FleetHost, runs: FleetRun[], apps: string[
     `flyctl/${PINNED_FLYCTL_VERSION}`,
     `flyctl/${PINNED_FLYCTL_VERSION}/x64`,
     `flyctl/${PINNED_FLYCTL_VERSION}/x64.complete`,
+    // The copy was verified (checksum, `flyctl version`) before it was placed: later runs skip the version run.
+    `flyctl/${PINNED_FLYCTL_VERSION}/x64/.fly-deploy-verified.json`,
     `flyctl/${PINNED_FLYCTL_VERSION}/x64/fly`,
     `flyctl/${PINNED_FLYCTL_VERSION}/x64/flyctl`,
   ])

@@ -89,7 +89,7 @@ describe('installFlyctl, parallel runs on one tool cache', () => {
 
     for (const r of results) expect(r).toMatchObject({ version: VERSION, dir: dest(), binary: join(dest(), 'flyctl') })
     expect(await versionFolder()).toEqual(['x64', 'x64.complete'])
-    expect((await readdir(dest())).sort()).toEqual(['fly', 'flyctl'])
+    expect((await readdir(dest())).sort()).toEqual(['.fly-deploy-verified.json', 'fly', 'flyctl'])
     // Each download's work folder in RUNNER_TEMP is gone too.
     expect(await readdir(process.env.RUNNER_TEMP!)).toEqual([])
     // flyctl's `version` runs used the folder each run gave it, never $HOME/.fly.

@@ -103,6 +103,7 @@ describe('installFlyctl against the release server', () => {
   it('uses a tool-cache hit without a single network request', async () => {
     await installFlyctl(request({ version: '0.4.87' }))
     server.clearRequests()
+    const logged = logLines.length
 
     const installed = await installFlyctl(request({ version: 'v0.4.87', endpoints: { flyReleases: NOWHERE, githubApi: NOWHERE, githubDownload: NOWHERE } }))
 
@@ -110,6 +111,8 @@ describe('installFlyctl against the release server', () => {
     expect(installed.version).toBe('0.4.87')
     expect(server.requests).toEqual([])
     expect(logLines.some((line) => line.startsWith('flyctl 0.4.87 found in the tool cache'))).toBe(true)
+    // The copy this action verified and placed, unchanged since, runs no `flyctl version` (issue 17).
+    expect(logLines.slice(logged).filter((line) => /^flyctl v0\.4\.87 /.test(line))).toEqual([])
   })
 
   it('adds the missing `fly` to a cache entry made by another installer, still offline', async () => {
@@ -127,6 +130,8 @@ describe('installFlyctl against the release server', () => {
     expect(installed).toMatchObject({ dir: cached, fromCache: true })
     expect(existsSync(join(cached, 'fly'))).toBe(true)
     expect(server.requests).toEqual([])
+    // Another installer's copy carries no marker of ours: it runs `flyctl version` first.
+    expect(logLines.some((line) => /^flyctl v0\.4\.85 /.test(line))).toBe(true)
   })
 
   it('downloads again when the cached binary does not run', async () => {
