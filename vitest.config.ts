@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 /**
  * Two tiers, split by file (README "The stand-in, and how the tests run"):
@@ -9,27 +10,47 @@ import { defineConfig } from 'vitest/config'
  *   (test/setup/e2e-bundle.ts), so they never run a stale dist/.
  * `npm test` runs both, the unit tier first.
  */
+// In the order they start: the longest first (measured on the 2-core machine), so the last file
+// to start is a short one and no worker idles while another still runs a long file.
 export const E2E_FILES = [
-  'test/action-inputs.test.ts',
-  'test/bad-inputs.test.ts',
-  'test/e2e-health.test.ts',
   'test/e2e-pipeline.test.ts',
+  'test/e2e-health.test.ts',
   'test/e2e-preview.test.ts',
+  'test/reliability.test.ts',
   'test/e2e-rollout.test.ts',
+  'test/reliability-cancel.test.ts',
+  'test/standin-machines.test.ts',
+  'test/e2e-preview-real.test.ts',
+  'test/e2e-health-fatal.test.ts',
+  'test/standin-rollout.test.ts',
+  'test/secret-hygiene.test.ts',
   'test/fleet-parallel.test.ts',
+  'test/standin-cli.test.ts',
+  'test/bad-inputs.test.ts',
   'test/guide-example.test.ts',
+  'test/standin-apps.test.ts',
+  'test/install.test.ts',
+  'test/action-inputs.test.ts',
   'test/install-parallel.test.ts',
   'test/install-release-server.test.ts',
-  'test/install.test.ts',
-  'test/reliability.test.ts',
-  'test/secret-hygiene.test.ts',
   'test/stale-lock-sh.test.ts',
-  'test/standin-apps.test.ts',
-  'test/standin-cli.test.ts',
-  'test/standin-machines.test.ts',
 ]
 
-// Two files at a time on the 2-core machine. The stand-in's machines each get their own network
+/** Runs the e2e files in E2E_FILES' order; the unit files keep vitest's own order. */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification): number => E2E_FILES.findIndex((file) => f.moduleId.endsWith(`/${file}`))
+    const sorted = await super.sort(files)
+    return sorted
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
+      .map(({ f }) => f)
+  }
+}
+
+// Five files at a time on the 2-core machine: an e2e file mostly waits (flyctl's 10 s smoke window,
+// machine restarts, gateways booting), so five keep the two cores some 80% busy
+// (FLY_DEPLOY_E2E_WORKERS changes it). The stand-in's machines each get their own network
 // namespace when they can (root: standin/runtime-isolation.ts), so parallel files' gateways can all
 // bind port 3000; the 'paths' fallback shares the host network, so there the e2e files run one at
 // a time.
@@ -37,6 +58,7 @@ const machinesIsolated = process.getuid?.() === 0 && process.env.FLY_STANDIN_ISO
 
 export default defineConfig({
   test: {
+    sequence: { sequencer: LongestFirst },
     testTimeout: 60_000,
     hookTimeout: 180_000,
     server: {
@@ -67,7 +89,7 @@ export default defineConfig({
           // each other and, often, with other work: speed is `npm run bench`'s business.
           testTimeout: 180_000,
           hookTimeout: 600_000,
-          maxWorkers: machinesIsolated ? 2 : 1,
+          maxWorkers: machinesIsolated ? Number(process.env.FLY_DEPLOY_E2E_WORKERS ?? 5) : 1,
           sequence: { groupOrder: 1 },
         },
       },

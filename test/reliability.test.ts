@@ -1,40 +1,21 @@
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { deploy, type DeployContext } from '../src/deploy.js'
 import { Flyctl } from '../src/flyctl.js'
 import type { Plan } from '../src/plan.js'
 import { Redactor } from '../src/redact.js'
-import { readJournal, readState, seedApp, writeFaults, type JournalEntry } from '../standin/inspect.ts'
+import { readJournal, seedApp, writeFaults } from '../standin/inspect.ts'
 import { runAction } from '../standin/runner.ts'
 import { updatePlatform } from '../standin/state.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './helpers/standin.ts'
+import { APP, exits, line, REPO, TIMEOUT, TOKEN_SECRET, useWorlds, world } from './helpers/reliability.ts'
+import { API_TOKEN } from './helpers/standin.ts'
 
 /**
  * Issue 9: reliability under faults. Every behaviour here is the action's (retries, the deploy
  * check, waiting, cancellation, leaving things alone), so the fast fake gateway runs the machines.
  */
-const REPO = path.resolve(import.meta.dirname, '..')
-const APP = 'my-openclaw'
-const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
-const TIMEOUT = 240_000
-
-let worlds: StandinWorld[] = []
-async function world(workload = 'fake-gateway:ready'): Promise<StandinWorld> {
-  const w = await startStandinWorld('reliability-')
-  writeDockerfile(w.dirs, workload)
-  worlds.push(w)
-  return w
-}
-afterEach(async () => {
-  for (const w of worlds) await w.stop()
-  worlds = []
-})
-
-const line = (e: JournalEntry) => e.argv.join(' ')
-/** Exit codes of the journaled calls that start with `prefix`, in order. */
-const exits = (journal: JournalEntry[], prefix: string) => journal.filter((e) => line(e).startsWith(prefix)).map((e) => e.exit)
+useWorlds()
 
 describe('transient failures', () => {
   it(
@@ -224,141 +205,6 @@ describe('concurrent runs of one app', () => {
       )
       expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])
       expect(r.summary).toContain('In the <code>deploy</code> stage.')
-    },
-    TIMEOUT,
-  )
-})
-
-/** flyctl processes (the stand-in's CLI) still running against this state root. */
-function liveFlyctl(state: string): number[] {
-  const pids: number[] = []
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      if (!cmd.includes('standin/bin/../cli.ts')) continue
-      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FLYCTL_STANDIN_STATE=${state}`)) pids.push(Number(pid))
-    } catch {
-      // gone, or not ours
-    }
-  }
-  return pids
-}
-
-describe('cancellation', () => {
-  it(
-    'SIGTERM during the deploy ends flyctl, says where the run stopped and what changed, and fails',
-    async () => {
-      const w = await world()
-      await writeFaults(w.state, { latencyMs: { deploy: 20_000 } })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } })
-      expect(r.exitCode).not.toBe(0)
-      expect(r.stdout).toMatch(/::error::the job was cancelled \(SIGTERM\)/)
-      expect(r.summary).toContain('### Where the run stopped')
-      expect(r.summary).toContain('In the <code>deploy</code> stage.')
-      expect(r.summary).toContain('Already changed on Fly:')
-      expect(r.summary).toContain(`created app ${APP}`)
-      expect(r.summary).toContain('staged secrets OPENCLAW\\_GATEWAY\\_TOKEN')
-      // flyctl was ended before it finished (127 once its signal handler runs; not journaled at all
-      // when the signal comes before it started): nothing was deployed.
-      const deploys = (await readJournal(w.state)).filter((e) => e.argv[0] === 'deploy')
-      expect(deploys.filter((e) => e.exit !== 127)).toEqual([])
-      expect(liveFlyctl(w.state)).toEqual([])
-      expect((await readState(w.state)).apps[APP]?.releases).toEqual([])
-    },
-    TIMEOUT,
-  )
-
-  it(
-    'SIGTERM while the gate still waits on a deployed release ends the log follower and says the release was deployed',
-    async () => {
-      const w = await world()
-      // The gate follows the rollout inside the deploy stage (SPEC "Deploy and gate are one stage"):
-      // cancel once flyctl has confirmed the release, while the slow log stream keeps the gate waiting.
-      await writeFaults(w.state, { latencyMs: { logs: 20_000 } })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: 'Visit your newly deployed app', signal: 'SIGTERM' } })
-      expect(r.exitCode).not.toBe(0)
-      expect(r.summary).toContain('In the <code>deploy</code> stage.')
-      expect(r.summary).toContain('deployed release v1')
-      expect(r.summary).not.toContain('in flight')
-      expect(r.outputs['rolled-back']).toBe('false')
-      expect(liveFlyctl(w.state)).toEqual([])
-    },
-    TIMEOUT,
-  )
-})
-
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const file = path.join(entry.parentPath, entry.name)
-    const stat = fs.statSync(file)
-    out[path.relative(dir, file)] = `${createHash('sha256').update(fs.readFileSync(file)).digest('hex')} ${stat.mode} ${stat.mtimeMs}`
-  }
-  return out
-}
-
-describe('nothing lost', () => {
-  it(
-    'leaves the workspace files byte-identical, and without prune unsets, releases and destroys nothing',
-    async () => {
-      const w = await world()
-      const gatewayConfig = fs.readFileSync(path.join(REPO, 'test/fixtures/openclaw-json/public.json5'), 'utf8').replace('my-claw.fly.dev', `${APP}.fly.dev`)
-      fs.writeFileSync(path.join(w.dirs.workspace, 'openclaw.json5'), gatewayConfig)
-      fs.writeFileSync(path.join(w.dirs.workspace, 'fly.toml'), `app = "${APP}"\nprimary_region = "iad"\n\n[env]\n  KEEP_ME = "1"\n`)
-      fs.writeFileSync(path.join(w.dirs.workspace, '.env.example'), 'OPENCLAW_GATEWAY_TOKEN=\n')
-      const before = snapshot(w.dirs.workspace)
-
-      const extra = 'ANTHROPIC_API_KEY=sk-ant-keep-me-0123'
-      const inputs = { app: APP, config: 'fly.toml', 'gateway-config': 'openclaw.json5' }
-      const first = await w.run({ ...inputs, secrets: `${TOKEN_SECRET}\n${extra}` })
-      expect(first.exitCode, first.stdout).toBe(0)
-      // The second run no longer lists ANTHROPIC_API_KEY: without prune-secrets it stays on Fly.
-      const second = await w.run({ ...inputs, secrets: TOKEN_SECRET, 'dry-run': 'false' })
-      expect(second.exitCode, second.stdout).toBe(0)
-      const bad = await w.run({ ...inputs, secrets: TOKEN_SECRET, memory: '512mb' })
-      expect(bad.exitCode).toBe(1)
-      expect(snapshot(w.dirs.workspace)).toEqual(before)
-
-      const journal = (await readJournal(w.state)).map(line)
-      expect(journal.filter((l) => /^(secrets unset|ips release|volumes? (destroy|delete)|apps? (destroy|delete)|machines? (destroy|remove))/.test(l))).toEqual(
-        [],
-      )
-      const app = (await readState(w.state)).apps[APP]!
-      expect(Object.keys(app.secrets).sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-      expect(app.volumes.length).toBe(1)
-      expect(app.ips.length).toBe(2)
-
-      // Asked for: prune-secrets stages the removal of exactly the unlisted name.
-      const pruned = await w.run({ ...inputs, secrets: TOKEN_SECRET, 'prune-secrets': 'true' })
-      expect(pruned.exitCode, pruned.stdout).toBe(0)
-      expect((await readJournal(w.state)).map(line).filter((l) => l.startsWith('secrets unset'))).toEqual([
-        `secrets unset --stage --app ${APP} ANTHROPIC_API_KEY`,
-      ])
-      expect(snapshot(w.dirs.workspace)).toEqual(before)
-    },
-    TIMEOUT,
-  )
-
-  it(
-    'a failed release is rolled back to the previous one, and without rollback the summary says what serves',
-    async () => {
-      const w = await world()
-      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
-      writeDockerfile(w.dirs, 'fake-gateway:oom')
-      const failed = await w.run({ app: APP, secrets: TOKEN_SECRET })
-      expect(failed.exitCode).toBe(1)
-      expect(failed.outputs['rolled-back']).toBe('true')
-      expect(failed.outputs.health).toBe('unhealthy')
-      // The previous release's image serves again: the rollback's gate judges its own run, not the
-      // failed release still crash-looping until the rollback replaced its config (verdict.ts).
-      expect(failed.summary).toMatch(/Rolled back: release v3 \(the image of v1, [^)]*\) is now serving/)
-      expect(failed.summary).toContain('### Where the run stopped')
-
-      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false' })
-      expect(kept.exitCode).toBe(1)
-      expect(kept.outputs['rolled-back']).toBe('false')
-      expect(kept.summary).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')
     },
     TIMEOUT,
   )
