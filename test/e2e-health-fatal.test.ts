@@ -6,14 +6,9 @@ import { command, expectDecidedByFatalLine, newWorld, REAL, tail, TIMEOUT, TOKEN
 import { writeDockerfile } from './helpers/standin.js'
 
 /**
- * Issue 7 end to end, the fatal lines of the real gateway (the rest is e2e-health.test.ts): the health gate through dist/index.js on the flyctl stand-in, whose machines
- * run the REAL OpenClaw gateway (openclaw@2026.9.6, and 2026.3.13 for the legacy "listening on"
- * generation) wherever the behaviour under test is the gateway's. The fake gateway plays the parts
- * the real one cannot honestly be made to play here (a stale lock, a crash loop, a broken image).
- *
- * Every failing case runs with health-timeout 300: each asserts the verdict names the fatal cause
- * the gateway logged, never "not healthy within health-timeout", so the gate decided on the line
- * and not at the timeout (how fast is measured by `npm run bench`, not here).
+ * Issue 7 end to end, part two: the real gateway's fatal lines through dist/index.js, each with
+ * health-timeout 300 and a verdict that names the logged cause, not the timeout. The header of
+ * e2e-health.test.ts says why the real gateway and what the fake one plays.
  */
 useWorld()
 
