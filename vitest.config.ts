@@ -13,16 +13,17 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 // In the order they start: the longest first (measured on the 2-core machine), so the last file
 // to start is a short one and no worker idles while another still runs a long file.
 export const E2E_FILES = [
-  'test/e2e-pipeline.test.ts',
   'test/e2e-health.test.ts',
-  'test/e2e-preview.test.ts',
   'test/reliability.test.ts',
   'test/e2e-rollout.test.ts',
+  'test/e2e-preview.test.ts',
+  'test/e2e-pipeline-fake.test.ts',
   'test/reliability-cancel.test.ts',
+  'test/e2e-pipeline.test.ts',
   'test/standin-machines.test.ts',
   'test/e2e-preview-real.test.ts',
-  'test/e2e-health-fatal.test.ts',
   'test/standin-rollout.test.ts',
+  'test/e2e-health-fatal.test.ts',
   'test/secret-hygiene.test.ts',
   'test/fleet-parallel.test.ts',
   'test/standin-cli.test.ts',

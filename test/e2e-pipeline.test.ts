@@ -10,184 +10,37 @@
 //
 // Secret values are never printed: they are compared by SHA-256 only, so a failing assertion
 // shows digests, not values.
-import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../scripts/standin-setup.ts'
 import { PINNED_FLYCTL_VERSION } from '../src/install-core.js'
-import { readCounters, readJournal, readState, type JournalEntry } from '../standin/inspect.ts'
-import { execOnMachine, readRuntime } from '../standin/machine-runtime.ts'
-import { commandLine, listTree } from '../standin/runtime-procs.ts'
-import { REPO_ROOT, type ActionResult } from '../standin/runner.ts'
+import { readCounters, readState } from '../standin/inspect.ts'
+import { execOnMachine } from '../standin/machine-runtime.ts'
 import { DEFAULT_OPENCLAW_VERSION } from '../standin/runtime-install.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './helpers/standin.ts'
-
-const APP = 'e2e-pipeline'
-const FAKE = 'fake-gateway:ready'
-// Bounds, not speeds (test files run two at a time, on a machine that may be busy with other work);
-// `npm run bench` measures speed. The real gateway's runs get health-timeout 300, as in e2e-health.
-const REAL_TIMEOUT = 900_000
-const FAKE_TIMEOUT = 300_000
-const REAL_HEALTH_TIMEOUT = { 'health-timeout': '300' }
-
-const ANTHROPIC_V1 = 'sk-ant-e2e-v1-3c9d1f0a7b'
-const ANTHROPIC_V2 = 'sk-ant-e2e-v2-84e2b6d5c1'
-const OPENAI_KEY = 'sk-openai-e2e-5a7c0e9d22'
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
-
-// --- the world ----------------------------------------------------------------------------
-
-const worlds: StandinWorld[] = []
-
-async function newWorld(workload: string): Promise<StandinWorld> {
-  const world = await startStandinWorld('e2e-pipeline-')
-  worlds.push(world)
-  writeDockerfile(world.dirs, workload)
-  return world
-}
-
-async function stopWorld(world: StandinWorld): Promise<void> {
-  await world.stop()
-  fs.rmSync(world.state, { recursive: true, force: true })
-  fs.rmSync(world.dirs.root, { recursive: true, force: true })
-}
-
-async function stopWorlds(): Promise<void> {
-  for (const world of worlds.splice(0)) await stopWorld(world)
-}
-
-/** The inputs every run here starts from: the gateway token is required for the lan bind. */
-function baseInputs(secrets: Record<string, string> = {}): Record<string, string> {
-  return {
-    app: APP,
-    'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN, ...secrets, github_token: 'ghs_never_synced_e2e' }),
-    'health-timeout': '120',
-  }
-}
-
-/** Runs the action and returns its result plus the journal lines of this run only. */
-async function runStep(world: StandinWorld, inputs: Record<string, string>, env?: NodeJS.ProcessEnv): Promise<{ result: ActionResult; calls: JournalEntry[] }> {
-  const before = (await readJournal(world.state)).length
-  const result = await world.run(inputs, env ? { env } : {})
-  const calls = (await readJournal(world.state)).slice(before)
-  return { result, calls }
-}
-
-/** A failed run's last output, without any secret (the action scrubs its own log). */
-function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-2000)}`
-}
-
-function expectSuccess(result: ActionResult): void {
-  expect(result.exitCode, tail(result)).toBe(0)
-  expect(result.outputs.health, tail(result)).toBe('healthy')
-}
-
-// --- the journal --------------------------------------------------------------------------
-
-/** The command path of a call: `machines list`, `deploy`, `secrets import`, ... (flags dropped). */
-function commandOf(entry: JournalEntry): string {
-  const words: string[] = []
-  for (const word of entry.argv) {
-    if (word.startsWith('-') || words.length === 2) break
-    words.push(word)
-  }
-  const [first, second] = words
-  const grouped = ['apps', 'app', 'secrets', 'secret', 'volumes', 'volume', 'vol', 'ips', 'ip', 'machines', 'machine', 'm']
-  return first && second && grouped.includes(first) ? `${first} ${second}` : (first ?? '')
-}
-
-// Calls that only read (flyctl internal/command/*: none of them changes the platform).
-const READING = new Set([
-  'version',
-  'status',
-  'apps list',
-  'secrets list',
-  'volumes list',
-  'ips list',
-  'machines list',
-  'machine list',
-  'machine status',
-  'releases',
-  'logs',
-  'platform',
-])
-
-const calls = (entries: JournalEntry[], command: string): JournalEntry[] => entries.filter((e) => commandOf(e) === command)
-const mutating = (entries: JournalEntry[]): string[] => entries.filter((e) => !READING.has(commandOf(e))).map((e) => e.argv.join(' '))
-
-/** No call carried a secret value in its argv, and the action's own output holds none. */
-function expectNoValues(entries: JournalEntry[], result: ActionResult, values: string[]): void {
-  const argvText = entries.map((e) => e.argv.join(' ')).join('\n')
-  // `::add-mask::<value>` is how the action hands a value to the runner's masker (the runner
-  // consumes that command and never shows it); every other line is what the job log shows.
-  const log = (text: string): string =>
-    text
-      .split('\n')
-      .filter((l) => !l.startsWith('::add-mask::'))
-      .join('\n')
-  const printed = [log(result.stdout), log(result.stderr), result.summary, ...Object.values(result.commandFiles)].join('\n')
-  for (const value of values) {
-    for (const piece of value.split('\n').filter((l) => l.trim().length >= 8)) {
-      expect(argvText.includes(piece), `a secret value (sha256 ${sha256(piece).slice(0, 12)}) is in a flyctl argv`).toBe(false)
-      expect(printed.includes(piece), `a secret value (sha256 ${sha256(piece).slice(0, 12)}) is in the action's output`).toBe(false)
-    }
-  }
-}
-
-// --- the machines -------------------------------------------------------------------------
-
-interface GatewayProcess {
-  pid: number
-  argv: string[]
-  env: Map<string, string>
-}
-
-/**
- * The gateway process running on a machine, found from the machine's process tree on the host
- * (both isolation modes): its argv and the environment it really started with (/proc/<pid>/environ).
- */
-function gatewayProcess(world: StandinWorld, machineId: string): GatewayProcess {
-  const root = readRuntime(world.state, APP, machineId).pid
-  expect(root, `machine ${machineId} has no running process`).toBeDefined()
-  for (const entry of listTree(root as number)) {
-    const argv = commandLine(entry.pid)
-    if (argv[0]?.endsWith('node') && argv[1] === 'dist/index.js' && argv[2] === 'gateway') {
-      const env = new Map<string, string>()
-      for (const pair of fs.readFileSync(`/proc/${entry.pid}/environ`, 'utf8').split('\0')) {
-        const eq = pair.indexOf('=')
-        if (eq > 0) env.set(pair.slice(0, eq), pair.slice(eq + 1))
-      }
-      return { pid: entry.pid, argv, env }
-    }
-  }
-  throw new Error(`no gateway process on machine ${machineId}`)
-}
-
-/** The app's machines that are not destroyed, from the platform state. */
-async function liveMachines(world: StandinWorld): Promise<string[]> {
-  const app = (await readState(world.state)).apps[APP]
-  return (app?.machines ?? []).filter((m) => !m.destroyed).map((m) => m.id)
-}
-
-/** The stand-in's own flyctl, as a user would run it against the platform afterwards. */
-function flyctl(world: StandinWorld, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(path.join(REPO_ROOT, 'standin/bin/flyctl'), args, {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLYCTL_STANDIN_STATE: world.state, FLY_API_TOKEN: API_TOKEN },
-  })
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
-}
-
-/** A summary table row `| **Name** | value |`. */
-function summaryRow(summary: string, name: string): string | undefined {
-  return summary.split('\n').find((l) => l.startsWith(`| **${name}** |`))
-}
-
-// --- 1-2: a fresh public deploy, then the same push again ------------------------------------
+import {
+  ANTHROPIC_V1,
+  ANTHROPIC_V2,
+  APP,
+  baseInputs,
+  calls,
+  commandOf,
+  expectNoValues,
+  expectSuccess,
+  FAKE,
+  FAKE_TIMEOUT,
+  gatewayProcess,
+  liveMachines,
+  mutating,
+  newWorld,
+  REAL_HEALTH_TIMEOUT,
+  REAL_TIMEOUT,
+  runStep,
+  sha256,
+  stopWorlds,
+  summaryRow,
+} from './helpers/pipeline-e2e.ts'
+import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from './helpers/standin.ts'
 
 describe('a fresh public deploy, then the same push again (fake gateway)', () => {
   let world: StandinWorld
@@ -300,198 +153,6 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
 })
 
 // --- 3-7: one world each (fake gateway) ----------------------------------------------------
-
-describe('the pipeline on the fake gateway', () => {
-  afterEach(stopWorlds)
-
-  it(
-    'a private deployment deploys without public IPs, releases the public ones and keeps a private v6',
-    async () => {
-      const world = await newWorld(FAKE)
-      const publicRun = await runStep(world, baseInputs())
-      expectSuccess(publicRun.result)
-      const publicIps = (await readState(world.state)).apps[APP]?.ips ?? []
-      // The stand-in's first public deploy allocates a dedicated v6 and a shared v4, as flyctl does.
-      expect(publicIps.map((ip) => ip.Type).sort()).toEqual(['shared_v4', 'v6'])
-
-      const { result, calls: journal } = await runStep(world, { ...baseInputs(), private: 'true' })
-      expectSuccess(result)
-
-      const deploys = calls(journal, 'deploy')
-      expect(deploys).toHaveLength(1)
-      expect(deploys[0]?.argv).toContain('--no-public-ips')
-      // Every public address released, by address; then one private v6.
-      expect(
-        calls(journal, 'ips release')
-          .map((e) => e.argv[2])
-          .sort(),
-      ).toEqual(publicIps.map((ip) => ip.Address).sort())
-      expect(calls(journal, 'ips allocate-v6').map((e) => e.argv)).toEqual([['ips', 'allocate-v6', '--private', '--app', APP]])
-      const order = journal.map(commandOf)
-      expect(order.indexOf('deploy')).toBeLessThan(order.indexOf('ips release'))
-
-      // What a user sees afterwards with `fly ips list`.
-      const listed = flyctl(world, ['ips', 'list', '--app', APP, '--json'])
-      expect(listed.status, listed.stderr).toBe(0)
-      const ips = JSON.parse(listed.stdout) as Array<{ Type: string; Address: string }>
-      expect(ips.length).toBeGreaterThan(0)
-      expect(ips.map((ip) => ip.Type)).toEqual(ips.map(() => 'private_v6'))
-
-      expect(result.outputs['app-url']).toBe('')
-      expect(summaryRow(result.summary, 'URL')).toContain('none (private deployment')
-      // List items escape markdown: shared_v4 reads shared\_v4.
-      for (const ip of publicIps) expect(result.summary).toContain(`released ${ip.Type.replace('_', '\\_')} <code>${ip.Address}</code>`)
-      expect(result.summary).toMatch(/- allocated private\\_v6 <code>[0-9a-f:]+<\/code>/)
-    },
-    FAKE_TIMEOUT,
-  )
-
-  it(
-    'a multi-line secret named in `secrets` reaches the gateway process intact, from the step env',
-    async () => {
-      const world = await newWorld(FAKE)
-      // An SSH key shape: quotes, # and = inside, an indented line, a trailing newline.
-      const key = [
-        '-----BEGIN OPENSSH PRIVATE KEY-----',
-        'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
-        `  indented "quoted" line with a # hash, 'single' quotes and k=v`,
-        'QyNTUxOQAAACDe2Rz0Vb1yH3nq9u2Uu1s7Qf3gA2oQmSx0m7k1zB2cAAAAJh4p1sOeKdb',
-        '-----END OPENSSH PRIVATE KEY-----',
-        '',
-      ].join('\n')
-      const inputs = { ...baseInputs(), secrets: 'DEPLOY_SSH_KEY\nOPENCLAW_CUSTOM_NOTE=plain value' }
-      const { result, calls: journal } = await runStep(world, inputs, { DEPLOY_SSH_KEY: key })
-      expectSuccess(result)
-      expect(result.outputs['secrets-synced']).toBe('DEPLOY_SSH_KEY,OPENCLAW_CUSTOM_NOTE,OPENCLAW_GATEWAY_TOKEN')
-      expect(calls(journal, 'secrets import')[0]?.stdin).toBe(true)
-      expectNoValues(journal, result, [key, GATEWAY_TOKEN])
-
-      const [machine] = await liveMachines(world)
-      const gateway = gatewayProcess(world, machine as string)
-      expect(gateway.env.has('DEPLOY_SSH_KEY')).toBe(true)
-      expect(sha256(gateway.env.get('DEPLOY_SSH_KEY') ?? '')).toBe(sha256(key))
-      expect(sha256(gateway.env.get('OPENCLAW_CUSTOM_NOTE') ?? '')).toBe(sha256('plain value'))
-      expect(sha256(gateway.env.get('OPENCLAW_GATEWAY_TOKEN') ?? '')).toBe(sha256(GATEWAY_TOKEN))
-    },
-    FAKE_TIMEOUT,
-  )
-
-  it(
-    'prune-secrets: true unsets (staged) a name outside the synced set; without it nothing is unset',
-    async () => {
-      const world = await newWorld(FAKE)
-      const seeded = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1, OPENAI_API_KEY: OPENAI_KEY }))
-      expectSuccess(seeded.result)
-      const names = async (): Promise<string[]> => Object.keys((await readState(world.state)).apps[APP]?.secrets ?? {}).sort()
-      expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-
-      // OPENAI_API_KEY left out of the repository's secrets, prune-secrets off: it stays.
-      const kept = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }))
-      expectSuccess(kept.result)
-      expect(calls(kept.calls, 'secrets unset')).toEqual([])
-      expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-      expect(kept.result.summary).not.toContain('Pruned:')
-
-      // prune-secrets on: that one name is unset, staged, before the deploy that applies it.
-      const pruned = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'prune-secrets': 'true' })
-      expectSuccess(pruned.result)
-      expect(calls(pruned.calls, 'secrets unset').map((e) => e.argv)).toEqual([['secrets', 'unset', '--stage', '--app', APP, 'OPENAI_API_KEY']])
-      const order = pruned.calls.map(commandOf)
-      expect(order.indexOf('secrets unset')).toBeLessThan(order.indexOf('deploy'))
-      expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
-      expect(pruned.result.outputs['secrets-synced']).toBe('ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN')
-      expect(pruned.result.summary).toContain('Pruned: <code>OPENAI_API_KEY</code>')
-
-      // The deploy's rollout applied the removal: the gateway no longer has it.
-      const [machine] = await liveMachines(world)
-      const gateway = gatewayProcess(world, machine as string)
-      expect(gateway.env.has('OPENAI_API_KEY')).toBe(false)
-      expect(gateway.env.has('ANTHROPIC_API_KEY')).toBe(true)
-    },
-    FAKE_TIMEOUT,
-  )
-
-  it(
-    'create: false with a missing app fails, names the app and `fly apps create`, and changes nothing',
-    async () => {
-      const world = await newWorld(FAKE)
-      const { result, calls: journal } = await runStep(world, { ...baseInputs(), create: 'false' })
-      expect(result.exitCode, tail(result)).toBe(1)
-      const error = result.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? ''
-      expect(error).toContain(`the app ${APP} does not exist`)
-      expect(error).toContain(`fly apps create ${APP} --org personal`)
-      expect(error).toContain('create')
-
-      expect(journal.length).toBeGreaterThan(0)
-      expect(mutating(journal)).toEqual([])
-      expect((await readState(world.state)).apps[APP]).toBeUndefined()
-      expect(await readCounters(world.state)).toEqual({ machineStarts: 0, machineRestarts: 0, crashRestarts: 0 })
-      expect(result.summary).toContain(`## ❌ Deploy of <code>${APP}</code> failed`)
-      expect(result.summary).toContain('In the <code>ensure</code> stage.')
-      expect(result.summary).toContain('Nothing had been changed on Fly.')
-    },
-    FAKE_TIMEOUT,
-  )
-
-  it(
-    'a dry run only reads, before and after the app exists, and shows the plan in the summary',
-    async () => {
-      const world = await newWorld(FAKE)
-
-      // Before the app exists: the plan says what would be created.
-      const fresh = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'dry-run': 'true' })
-      expect(fresh.result.exitCode, tail(fresh.result)).toBe(0)
-      expect(mutating(fresh.calls)).toEqual([])
-      expect((await readState(world.state)).apps[APP]).toBeUndefined()
-      expect(fresh.result.summary).toContain('🧪 Dry run for')
-      expect(fresh.result.summary).toContain('### Plan')
-      expect(fresh.result.summary).toMatch(new RegExp(`^\\| Create \\| app ${APP} in org personal, volume openclaw\\\\_data \\(1 GB, iad\\) \\|$`, 'm'))
-      expect(fresh.result.summary).toMatch(/^\| Secrets to add \| <code>ANTHROPIC_API_KEY<\/code>, <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
-      expect(fresh.result.summary).toMatch(new RegExp(`^\\| Deploy \\| <code>flyctl deploy .*--app ${APP} .*</code> \\|$`, 'm'))
-      expect(fresh.result.outputs.health).toBe('skipped')
-      expect(fresh.result.outputs['secrets-synced']).toBe('')
-
-      // After a deploy: a dry run of a push with changes plans them and changes nothing.
-      const deployed = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }))
-      expectSuccess(deployed.result)
-      const countersBefore = await readCounters(world.state)
-      const stateBefore = (await readState(world.state)).apps[APP]
-      const override = 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan --verbose'
-      const dry = await runStep(world, {
-        ...baseInputs({ OPENAI_API_KEY: OPENAI_KEY }),
-        'prune-secrets': 'true',
-        'machine-command': override,
-        private: 'true',
-        'dry-run': 'true',
-      })
-      expect(dry.result.exitCode, tail(dry.result)).toBe(0)
-      expect(mutating(dry.calls)).toEqual([])
-      // The volume needs no `volumes list`: the app's machine mounts it (status --json shows it).
-      expect(dry.calls.map(commandOf)).toEqual(expect.arrayContaining(['status', 'secrets list', 'ips list']))
-      expect(dry.calls.map(commandOf)).not.toContain('volumes list')
-      expect(await readCounters(world.state)).toEqual(countersBefore)
-      const stateAfter = (await readState(world.state)).apps[APP]
-      expect(stateAfter?.releases.length).toBe(stateBefore?.releases.length)
-      expect(Object.keys(stateAfter?.secrets ?? {}).sort()).toEqual(Object.keys(stateBefore?.secrets ?? {}).sort())
-      expect(stateAfter?.ips).toEqual(stateBefore?.ips)
-
-      const summary = dry.result.summary
-      expect(summary).toMatch(/^\| Create \| none \|$/m)
-      expect(summary).toMatch(/^\| Secrets to add \| <code>OPENAI_API_KEY<\/code> \|$/m)
-      expect(summary).toMatch(/^\| Secrets to re-import \| <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
-      expect(summary).toMatch(/^\| Secrets to prune \| <code>ANTHROPIC_API_KEY<\/code> \|$/m)
-      expect(summary).toMatch(/^\| Deploy \| <code>flyctl deploy .*--no-public-ips.*<\/code> \|$/m)
-      expect(summary).toContain(`| Overrides | command: ${override} |`)
-      // Table cells escape markdown: shared_v4 reads shared\_v4.
-      for (const ip of stateBefore?.ips ?? []) expect(summary).toContain(`released ${ip.Type.replace('_', '\\_')} ${ip.Address}`)
-      expect(summary).toContain('allocated private\\_v6 (new)')
-      expect(dry.result.outputs['release-version']).toBe('')
-    },
-    FAKE_TIMEOUT,
-  )
-})
-
-// --- 8: the key one, on the real gateway ----------------------------------------------------
 
 describe('one push that changes secrets, the gateway config and the machine command (real gateway)', () => {
   afterEach(stopWorlds)
