@@ -52759,7 +52759,7 @@ async function gateRelease(o) {
             await follower;
             if (o.signal?.aborted)
                 throw cancelled();
-            const verdict = noMachinesVerdict(now(), 'no app machine took a new release before health-timeout');
+            const verdict = noMachinesVerdict(now(), o.rollout?.machinesAfter ? '`fly deploy` exited and no app machine took a new release' : 'no app machine took a new release before health-timeout');
             return { verdict, machineIds: [], lastLines: [], machineStates: {} };
         }
         const { version, machines } = found;
@@ -52877,6 +52877,8 @@ async function judge(o, engine, j) {
 }
 /** While flyctl rolls out and waits on the machines itself, the gate reads them this seldom unless flyctl says one took the config. */
 const ROLLOUT_READ_MS = 30_000;
+/** Reads 1 s apart after flyctl's line when the first one does not show the release yet. */
+const QUICK_READS = 3;
 /**
  * Wait for the judge's next machines read: alongside a running deploy, until flyctl says another
  * machine took the config, or it exits (then its list is shared: returned), or 30 s pass; else
@@ -52900,13 +52902,16 @@ async function findRelease(o, signal, deadlineMs, now, log) {
     const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000);
     let announced = false;
     let seen = 0;
-    let missed = false;
+    let quickReads = 0;
     while (!signal.aborted) {
-        // Alongside a deploy: read when flyctl says a machine took the config (again 1 s after a
-        // read that did not show it yet), or use the list read once it exited.
+        // Alongside a deploy: read when flyctl says a machine took the config (and up to 3 times more,
+        // 1 s apart, while a read after such a line does not show it yet), every 30 s otherwise (a
+        // long build), or use the list read once flyctl exited.
         if (o.rollout && !o.rollout.machinesAfter)
-            await o.rollout.next(seen, missed ? pollMs : ROLLOUT_READ_MS, signal);
+            await o.rollout.next(seen, quickReads > 0 ? pollMs : ROLLOUT_READ_MS, signal);
+        const byEvent = (o.rollout?.count ?? 0) > seen;
         seen = o.rollout?.count ?? 0;
+        quickReads = byEvent ? QUICK_READS : Math.max(0, quickReads - 1);
         if (signal.aborted)
             break;
         try {
@@ -52920,7 +52925,6 @@ async function findRelease(o, signal, deadlineMs, now, log) {
             if (!announced)
                 log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`);
             announced = true;
-            missed = true;
             // flyctl exited and no machine took the release: the deploy stage decides what that means.
             if (shared)
                 return undefined;
@@ -52931,7 +52935,7 @@ async function findRelease(o, signal, deadlineMs, now, log) {
             if (now() >= deadlineMs)
                 throw err;
             log(`health: could not list machines (${o.flyctl.redact(err.message)}); retrying`);
-            missed = true;
+            quickReads = Math.max(quickReads, 1);
         }
         if (now() >= deadlineMs)
             return undefined;

@@ -1,11 +1,13 @@
 // Issue 17, a leaner run: each reading call made once and shared, nothing read that the run does
 // not use. The pieces, in-process; the whole run's calls are counted in e2e-pipeline.test.ts and
 // `npm run bench -- --only=redeploy,fleet`.
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { z } from 'zod'
 import { releaseFromEmitted } from '../src/deploy.js'
 import { volumeMountedInRegion } from '../src/ensure.js'
 import { MachineListSchema, ReleaseListSchema, type Machine } from '../src/fly-json.js'
 import { Flyctl, type FlyctlResult, type RunOptions } from '../src/flyctl.js'
+import { gateRelease, type FlyctlRunner } from '../src/health/gate.js'
 import { RolloutFeed } from '../src/health/rollout-feed.js'
 import { ChangeJournal } from '../src/journal.js'
 import { Redactor } from '../src/redact.js'
@@ -132,5 +134,62 @@ describe('Flyctl json({ reuse }): one read shared until something changes', () =
     await slow.json(['machines', 'list', '--app', 'app'], MachineListSchema, { reuse: true })
     expect(slow.calls.filter((c) => c.startsWith('machines list'))).toHaveLength(2)
     expect(fly.calls).toEqual([])
+  })
+})
+
+describe('the gate alongside fly deploy reads machines on flyctl lines, not on a timer', () => {
+  /** Counts `machines list`; machines stay on release v1; `logs` holds until the gate stops. */
+  class ListCounter implements FlyctlRunner {
+    lists = 0
+    redact(text: string): string {
+      return text
+    }
+    async json<T>(args: string[], schema: z.ZodType<T>, opts?: RunOptions): Promise<T> {
+      return schema.parse(JSON.parse((await this.run(args, opts)).stdout))
+    }
+    async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
+      if (args[0] === 'logs') {
+        await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
+        return { args, exitCode: 0, stdout: '', stderr: '' }
+      }
+      this.lists++
+      const machine = { id: '148ed193b95389', state: 'started', config: { metadata: { fly_release_version: '1', fly_process_group: 'app' } } }
+      return { args, exitCode: 0, stdout: JSON.stringify([machine]), stderr: '' }
+    }
+  }
+
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('a long build costs one read per 30 s; a line of flyctl one read and at most 3 more, 1 s apart', async () => {
+    vi.useFakeTimers()
+    const fly = new ListCounter()
+    const feed = new RolloutFeed()
+    const stop = new AbortController()
+    const gate = gateRelease({
+      flyctl: fly,
+      app: 'a',
+      releaseVersion: { after: 1 },
+      port: 3000,
+      channels: [],
+      timeoutMs: 600_000,
+      signal: stop.signal,
+      rollout: feed,
+    })
+    gate.catch(() => {})
+    await vi.advanceTimersByTimeAsync(29_000)
+    expect(fly.lists).toBe(0)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(fly.lists).toBe(1) // the 30 s read during the build
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(fly.lists).toBe(1) // a miss after a timed read brings no 1 s polling
+    feed.line('Updated machine config for 148ed193b95389')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(fly.lists).toBe(2)
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(fly.lists).toBe(5) // then 3 quick reads, and back to waiting
+    stop.abort()
+    await vi.advanceTimersByTimeAsync(0)
   })
 })

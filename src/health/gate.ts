@@ -140,7 +140,10 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
       stop.abort()
       await follower
       if (o.signal?.aborted) throw cancelled()
-      const verdict = noMachinesVerdict(now(), 'no app machine took a new release before health-timeout')
+      const verdict = noMachinesVerdict(
+        now(),
+        o.rollout?.machinesAfter ? '`fly deploy` exited and no app machine took a new release' : 'no app machine took a new release before health-timeout',
+      )
       return { verdict, machineIds: [], lastLines: [], machineStates: {} }
     }
     const { version, machines } = found
@@ -259,6 +262,8 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
 
 /** While flyctl rolls out and waits on the machines itself, the gate reads them this seldom unless flyctl says one took the config. */
 const ROLLOUT_READ_MS = 30_000
+/** Reads 1 s apart after flyctl's line when the first one does not show the release yet. */
+const QUICK_READS = 3
 
 /**
  * Wait for the judge's next machines read: alongside a running deploy, until flyctl says another
@@ -291,12 +296,15 @@ async function findRelease(
   const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000)
   let announced = false
   let seen = 0
-  let missed = false
+  let quickReads = 0
   while (!signal.aborted) {
-    // Alongside a deploy: read when flyctl says a machine took the config (again 1 s after a
-    // read that did not show it yet), or use the list read once it exited.
-    if (o.rollout && !o.rollout.machinesAfter) await o.rollout.next(seen, missed ? pollMs : ROLLOUT_READ_MS, signal)
+    // Alongside a deploy: read when flyctl says a machine took the config (and up to 3 times more,
+    // 1 s apart, while a read after such a line does not show it yet), every 30 s otherwise (a
+    // long build), or use the list read once flyctl exited.
+    if (o.rollout && !o.rollout.machinesAfter) await o.rollout.next(seen, quickReads > 0 ? pollMs : ROLLOUT_READ_MS, signal)
+    const byEvent = (o.rollout?.count ?? 0) > seen
     seen = o.rollout?.count ?? 0
+    quickReads = byEvent ? QUICK_READS : Math.max(0, quickReads - 1)
     if (signal.aborted) break
     try {
       const shared = o.rollout?.machinesAfter
@@ -306,14 +314,13 @@ async function findRelease(
       if (version !== undefined) return { version, machines }
       if (!announced) log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
       announced = true
-      missed = true
       // flyctl exited and no machine took the release: the deploy stage decides what that means.
       if (shared) return undefined
     } catch (err) {
       if (signal.aborted) break
       if (now() >= deadlineMs) throw err
       log(`health: could not list machines (${o.flyctl.redact((err as Error).message)}); retrying`)
-      missed = true
+      quickReads = Math.max(quickReads, 1)
     }
     if (now() >= deadlineMs) return undefined
     if (!o.rollout) await sleep(pollMs, signal)
