@@ -51908,12 +51908,10 @@ const AppListSchema = array(AppSchema)
     .nullable()
     .transform((v) => v ?? []);
 /**
- * `status --json` (flyctl internal/command/status/machines.go renderMachineJSONStatus): the app,
- * its current release version and its active machines, in one call.
+ * `status --json` (flyctl internal/command/status/machines.go renderMachineJSONStatus): the app
+ * and its active machines in one call; the machines are the field read here.
  */
 const AppStatusSchema = looseObject({
-    Name: schemas_string().optional(),
-    Version: schemas_number().optional().default(0),
     Machines: MachineListSchema.optional().transform((v) => v ?? []),
 });
 
@@ -58579,14 +58577,11 @@ async function regionsToCheck(flyctl, region, machines) {
         return [region];
     return readRegions(flyctl, warning);
 }
-function deployRegion(p, settings) {
-    return settings.region ?? p.plan.region ?? 'iad';
-}
 function stageContext(p, flyctl) {
     return { flyctl, plan: p.plan, log: { info: info, warning: warning } };
 }
 function ensureApp(p, flyctl, { settings }, survey) {
-    const region = deployRegion(p, settings);
+    const region = settings.region ?? p.plan.region ?? 'iad';
     return {
         name: 'ensure',
         run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists, machines: survey.machines }),

@@ -147,12 +147,10 @@ export const AppListSchema = z
   .transform((v) => v ?? [])
 
 /**
- * `status --json` (flyctl internal/command/status/machines.go renderMachineJSONStatus): the app,
- * its current release version and its active machines, in one call.
+ * `status --json` (flyctl internal/command/status/machines.go renderMachineJSONStatus): the app
+ * and its active machines in one call; the machines are the field read here.
  */
 export const AppStatusSchema = z.looseObject({
-  Name: z.string().optional(),
-  Version: z.number().optional().default(0),
   Machines: MachineListSchema.optional().transform((v) => v ?? []),
 })
 export type AppStatus = z.infer<typeof AppStatusSchema>

@@ -141,16 +141,12 @@ async function regionsToCheck(flyctl: Flyctl, region: string | undefined, machin
   return readRegions(flyctl, core.warning)
 }
 
-function deployRegion(p: Pipeline, settings: Settings): string {
-  return settings.region ?? p.plan.region ?? 'iad'
-}
-
 function stageContext(p: Pipeline, flyctl: Flyctl): StageContext {
   return { flyctl, plan: p.plan, log: { info: core.info, warning: core.warning } }
 }
 
 export function ensureApp(p: Pipeline, flyctl: Flyctl, { settings }: RenderedConfig, survey: AppSurvey): Stage<EnsureResult> {
-  const region = deployRegion(p, settings)
+  const region = settings.region ?? p.plan.region ?? 'iad'
   return {
     name: 'ensure',
     run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists, machines: survey.machines }),

@@ -118,7 +118,6 @@ describe('Flyctl json({ reuse }): one read shared until something changes', () =
   })
 
   it('never reuses a read taken while a mutating call ran', async () => {
-    const fly = new CountingFlyctl()
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => (release = resolve))
     const slow = new (class extends CountingFlyctl {
@@ -133,7 +132,6 @@ describe('Flyctl json({ reuse }): one read shared until something changes', () =
     await deploying
     await slow.json(['machines', 'list', '--app', 'app'], MachineListSchema, { reuse: true })
     expect(slow.calls.filter((c) => c.startsWith('machines list'))).toHaveLength(2)
-    expect(fly.calls).toEqual([])
   })
 })
 

@@ -1,7 +1,8 @@
 /**
- * The health gate's edge: follows `flyctl logs -a <app>` (resumed when the stream drops), polls
- * `flyctl machines list --json` every few seconds, and hands both to the VerdictEngine, which
- * decides as soon as the evidence allows. Everything goes through the Flyctl runner, so the
+ * The health gate's edge: follows `flyctl logs -a <app>` (resumed when the stream drops), reads
+ * `flyctl machines list --json` (alongside a deploy when flyctl says a machine took the config and
+ * once it exits, rollout-feed.ts; otherwise every few seconds), and hands both to the
+ * VerdictEngine, which decides as soon as the evidence allows. Everything goes through the Flyctl runner, so the
  * stand-in (or a fake) can play Fly.
  */
 import type { z } from 'zod'
