@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { stopAll } from '../standin/machine-runtime.ts'
+import { stopAll } from '../standin/machines/runtime.ts'
 import { GATEWAY_TOKEN, API_TOKEN, READY_LINE, firstLineAfter, log, readCounters, runTimed, startBenchWorld, writeDockerfile, type TimedRun } from './lib.ts'
 
 const HERE = import.meta.dirname
@@ -25,7 +25,7 @@ function machineCommand(v: (typeof VARIANTS)[number]): string {
 }
 
 function gatewayConfig(app: string, v: (typeof VARIANTS)[number]): string {
-  // Public deployments need allowedOrigins (src/gateway-config.ts, openclaw issue #71823).
+  // Public deployments need allowedOrigins (src/config/gateway-config.ts, openclaw issue #71823).
   return `${JSON.stringify({ gateway: { mode: 'local', controlUi: { allowedOrigins: [`https://${app}.fly.dev`] } }, agents: { defaults: { maxConcurrent: v.maxConcurrent } } }, null, 2)}\n`
 }
 

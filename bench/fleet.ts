@@ -1,13 +1,13 @@
 // Figure 6 of `npm run bench` (issue 17, SPEC "Fleets"): fleets of 1, 4 and 16 gateways, each
 // deployed by that many concurrent runs of dist/index.js on one runner host (shared tool cache and
-// HOME, test/helpers/fleet.ts), on the stand-in with the bench's latency (LATENCY: 150 ms per
+// HOME, test/support/fleet.ts), on the stand-in with the bench's latency (LATENCY: 150 ms per
 // flyctl call, 1.5 s per machine (re)start) and the fake gateway. Per size and repetition, on a
 // fresh host: a first deploy (new apps, empty tool cache: every run downloads flyctl), then a
 // redeploy of the same apps (tool-cache hits). Measured: the fleet's wall time (first run's start
 // to last run's end), each gateway's own wall time and its flyctl calls (the stand-in's journal,
 // grouped by the flyctl config folder each run uses), and archive downloads.
-import { startFleetHost, callsByConfigDir, type FleetHost, type FleetRun } from '../test/helpers/fleet.ts'
-import { readJournal, writeFaults } from '../standin/inspect.ts'
+import { startFleetHost, callsByConfigDir, type FleetHost, type FleetRun } from '../test/support/fleet.ts'
+import { readJournal, writeFaults } from '../standin/platform/inspect.ts'
 import { LATENCY, log } from './lib.ts'
 
 export const FLEET_SIZES = [1, 4, 16] as const

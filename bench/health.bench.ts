@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 const { VerdictEngine } = await import('../src/health/verdict.js')
 const { parseFlyLogLine } = await import('../src/health/log-stream.js')
 const { gateRelease } = await import('../src/health/gate.js')
-const { MachineSchema } = await import('../src/fly-json.js')
+const { MachineSchema } = await import('../src/fly/schemas.js')
 
 const engineRuns = Number(process.argv[2] ?? 2000)
 const streamRuns = Number(process.argv[3] ?? 50)

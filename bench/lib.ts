@@ -3,12 +3,12 @@
 // stripping only (no src/ imports here: src/ needs --experimental-transform-types).
 import fs from 'node:fs'
 import path from 'node:path'
-import { API_TOKEN, startStandinWorld, type StandinWorld } from '../test/helpers/standin.ts'
-import { readCounters, readJournal, writeFaults } from '../standin/inspect.ts'
-import { runAction, type ActionResult } from '../standin/runner.ts'
+import { API_TOKEN, startStandinWorld, type StandinWorld } from '../test/support/standin.ts'
+import { readCounters, readJournal, writeFaults } from '../standin/platform/inspect.ts'
+import { runAction, type ActionResult } from '../standin/runner/runner.ts'
 
-export { API_TOKEN, GATEWAY_TOKEN, writeDockerfile } from '../test/helpers/standin.ts'
-export { readCounters, readJournal } from '../standin/inspect.ts'
+export { API_TOKEN, GATEWAY_TOKEN, writeDockerfile } from '../test/support/standin.ts'
+export { readCounters, readJournal } from '../standin/platform/inspect.ts'
 
 /** The world the issue sets: every flyctl call waits 150 ms, every machine (re)start 1.5 s. */
 export const LATENCY = { callMs: 150, restartMs: 1500 }

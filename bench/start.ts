@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { NODE24, REPO_ROOT } from '../standin/runner.ts'
+import { NODE24, REPO_ROOT } from '../standin/runner/runner.ts'
 import { API_TOKEN, dirSize } from './lib.ts'
 
 export interface StartResult {

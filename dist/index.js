@@ -36082,7 +36082,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9711);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(435);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36091,7 +36091,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9711:
+/***/ 435:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39053,7 +39053,7 @@ function getIDToken(aud) {
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/journal.ts
+;// CONCATENATED MODULE: ./src/run/change-journal.ts
 /**
  * The change journal: what this run changed on Fly, recorded by the one flyctl runner the moment
  * flyctl confirms a mutating call (exit 0), and also when a mutating call was in flight as the job
@@ -39127,7 +39127,7 @@ function describeChange(args) {
     return MUTATING.find((m) => m.match(args))?.describe(args);
 }
 
-;// CONCATENATED MODULE: ./src/sleep.ts
+;// CONCATENATED MODULE: ./src/shared/sleep.ts
 /**
  * The one sleep of the action: waits `ms`, or ends early when any of the signals aborts (job
  * cancellation, a gate that has decided). Resolves true when it was cut short, so a caller that
@@ -39151,7 +39151,7 @@ function sleep(ms, ...signals) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/flyctl.ts
+;// CONCATENATED MODULE: ./src/fly/flyctl.ts
 
 
 
@@ -39342,7 +39342,7 @@ class Flyctl {
         this.reads.set(key, { changes, stdout: result.stdout });
         return parseFlyJson(result.stdout, schema, this.redact(displayCommand(full)));
     }
-    /** Run flyctl once as a process; a test subclass plays the process in-process (test/__fixtures__/flyctl.ts). */
+    /** Run flyctl once as a process; a test subclass plays the process in-process (test/support/fake-flyctl.ts). */
     spawn(args, opts) {
         const { binary, token, env, cwd, log, configDir } = this.options;
         return new Promise((resolve, reject) => {
@@ -49005,7 +49005,7 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
+;// CONCATENATED MODULE: ./src/inputs/plan.ts
 /**
  * The typed plan of one run: every input of SPEC.md, parsed and checked by inputs.ts.
  * Later stages read only this, never core.getInput.
@@ -49030,7 +49030,7 @@ function defaultCommand(port, bind) {
     return `node dist/index.js gateway --allow-unconfigured --port ${port} --bind ${bind}`;
 }
 
-;// CONCATENATED MODULE: ./src/deploy-args.ts
+;// CONCATENATED MODULE: ./src/inputs/deploy-args.ts
 /**
  * `deploy-args`, read the way flyctl reads them: spf13/pflag's rules (flag/flagset.go
  * parseLongArg/parseShortArg): `--name=value`, `--name value`, a bool `--name` (or `--name=false`),
@@ -49211,7 +49211,7 @@ function deploy_args_positional(word) {
     return `"${word.slice(0, 60)}" is not a flag: \`fly deploy [WORKING_DIRECTORY]\` would change into it and deploy another build context. Fix: remove it, and set \`working-directory\` for the build context.`;
 }
 
-;// CONCATENATED MODULE: ./src/secret-boundaries.ts
+;// CONCATENATED MODULE: ./src/inputs/secret-boundaries.ts
 /**
  * SPEC.md "Secret boundaries": which names never reach the app, what `secrets-json` drops (and
  * why, by name only), and where a secret's value must never land: `[env]` (plain text in fly.toml
@@ -49320,7 +49320,7 @@ function argvSecretProblems(words, view) {
         .map(([name]) => `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`);
 }
 
-;// CONCATENATED MODULE: ./src/preview-inputs.ts
+;// CONCATENATED MODULE: ./src/inputs/preview-inputs.ts
 
 
 
@@ -49445,7 +49445,7 @@ function checkPreviewTarget(modes, app, apiToken, problem) {
     problem('api-token', `${why}. Previews of fork pull requests need a maintainer's run: use \`pull_request_target\` only for trusted authors (it runs with the base repository's secrets), or deploy previews for branches of this repository only`);
 }
 
-;// CONCATENATED MODULE: ./src/secrets-select.ts
+;// CONCATENATED MODULE: ./src/inputs/secrets-select.ts
 /**
  * Which secret names are synced, and under which name (SPEC.md inputs `secrets-include` and
  * `secrets-prefix`). Pure. A name `<prefix><NAME>` is synced as `<NAME>` whatever
@@ -49485,7 +49485,7 @@ class SecretSelection {
     }
 }
 
-;// CONCATENATED MODULE: ./src/run-dir.ts
+;// CONCATENATED MODULE: ./src/run/run-dir.ts
 /**
  * A folder of this run's own under RUNNER_TEMP: the rendered fly.toml, the gateway config copy and
  * flyctl's config folder. RUNNER_TEMP is per job on a well-set runner, but self-hosted hosts that
@@ -49519,7 +49519,7 @@ function claimRunDirs(runnerTemp, app) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/shell-words.ts
+;// CONCATENATED MODULE: ./src/shared/shell-words.ts
 /**
  * Split a string into argv the way a POSIX shell splits words, without running one: quotes and
  * backslashes group and escape, nothing is expanded. Unquoted shell syntax (`;`, `|`, `&`, `>`,
@@ -49614,7 +49614,7 @@ function joinShellWords(argv) {
     return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-;// CONCATENATED MODULE: ./src/units.ts
+;// CONCATENATED MODULE: ./src/shared/units.ts
 /**
  * Memory in MB, as an input (`memory`, `machine-memory`) or a fly.toml writes it; one parser for both: a number or a bare number string is MB; units are binary
  * as in docker/go-units RAMInBytes ("2gb" = 2048, "2048mb", "1GB", "512m"); flyctl
@@ -49637,7 +49637,7 @@ function parseMemoryMb(value) {
     return Math.floor((amount * 1024 ** exponent) / 1024 ** 2);
 }
 
-;// CONCATENATED MODULE: ./src/inputs.ts
+;// CONCATENATED MODULE: ./src/inputs/parse-inputs.ts
 
 
 
@@ -49976,7 +49976,7 @@ function readAppInput(r, { apiToken, modes }) {
 }
 function readWorkingDirectory({ raw, problem, ctx }) {
     const workingDirectory = external_node_path_namespaceObject.resolve(ctx.workspace, raw('working-directory') || '.');
-    if (!inputs_isDirectory(workingDirectory)) {
+    if (!parse_inputs_isDirectory(workingDirectory)) {
         problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`);
     }
     return workingDirectory;
@@ -50166,7 +50166,7 @@ function readSecretsJson(ctx, raw, problem, view, selection, prefix) {
     }
     return dropped;
 }
-function inputs_isDirectory(p) {
+function parse_inputs_isDirectory(p) {
     try {
         return external_node_fs_namespaceObject.statSync(p).isDirectory();
     }
@@ -51019,7 +51019,7 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
-;// CONCATENATED MODULE: ./src/redact.ts
+;// CONCATENATED MODULE: ./src/shared/redact.ts
 
 const MASK = '***';
 /**
@@ -51063,7 +51063,7 @@ function encodedForms(value) {
     return forms.filter((f) => f.length > 0);
 }
 
-;// CONCATENATED MODULE: ./src/install-core.ts
+;// CONCATENATED MODULE: ./src/install/release-assets.ts
 /**
  * The pure half of the install stage: version specs, platform mapping, release asset names and
  * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
@@ -51345,7 +51345,7 @@ function isDestinationTaken(code) {
     return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES';
 }
 
-;// CONCATENATED MODULE: ./src/install.ts
+;// CONCATENATED MODULE: ./src/install/install-flyctl.ts
 /**
  * Install stage: flyctl through the runner's tool cache, the edge over install-core.ts.
  *
@@ -51482,7 +51482,7 @@ async function downloadAndCache(net, downloadBase, version, target, fromMirror, 
         else
             await extractTar(archivePath, extracted);
         const binary = (0,external_node_path_namespaceObject.join)(extracted, target.binary);
-        if (!(await install_isFile(binary))) {
+        if (!(await install_flyctl_isFile(binary))) {
             throw new Error(`${urls.asset} from ${urls.archiveUrl} holds no ${target.binary}; it is not a flyctl release archive.`);
         }
         if (target.os !== 'Windows')
@@ -51519,7 +51519,7 @@ async function fetchChecksums(net, candidates, version) {
  */
 async function ensureAlias(dir, target) {
     const alias = (0,external_node_path_namespaceObject.join)(dir, target.alias);
-    if (await install_isFile(alias))
+    if (await install_flyctl_isFile(alias))
         return;
     const temporary = (0,external_node_path_namespaceObject.join)(dir, `.${target.alias}-${(0,external_node_crypto_.randomUUID)()}`);
     try {
@@ -51768,7 +51768,7 @@ function toFailure(err) {
     const error = err;
     return { kind: 'network', code: error?.code, message: error?.message ?? String(err) };
 }
-async function install_isFile(path) {
+async function install_flyctl_isFile(path) {
     try {
         return (await (0,promises_namespaceObject.stat)(path)).isFile();
     }
@@ -51789,7 +51789,7 @@ function definedOnly(value) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== ''));
 }
 
-;// CONCATENATED MODULE: ./src/fly-json.ts
+;// CONCATENATED MODULE: ./src/fly/schemas.ts
 
 /**
  * Shapes of the flyctl `--json` outputs this action reads (REFERENCE.md; flyctl's render.JSON
@@ -52121,7 +52121,7 @@ function isLoopbackHost(host) {
     return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
 }
 
-;// CONCATENATED MODULE: ./src/machine-sizes.ts
+;// CONCATENATED MODULE: ./src/fly/machine-sizes.ts
 const MIN_MEMORY_MB_PER_SHARED_CPU = 256;
 const MIN_MEMORY_MB_PER_CPU = 2048;
 const MAX_MEMORY_MB_PER_SHARED_CPU = 2048;
@@ -53042,7 +53042,7 @@ function abortPromise(signal) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/health/remediate.ts
+;// CONCATENATED MODULE: ./src/health/lock-repair.ts
 /**
  * Stale gateway lock repair (the guide's "Gateway lock issues"): remove the lock files on the
  * machine over `fly ssh console`, then restart that machine once.
@@ -53388,7 +53388,7 @@ class RolloutFeed {
     }
 }
 
-;// CONCATENATED MODULE: ./src/deploy.ts
+;// CONCATENATED MODULE: ./src/stages/deploy.ts
 
 
 
@@ -53740,7 +53740,7 @@ async function waitForReleaseInProgress(flyctl, app, w) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/ensure.ts
+;// CONCATENATED MODULE: ./src/stages/ensure.ts
 
 
 /**
@@ -53887,7 +53887,7 @@ function isAppNotFound(flyError) {
     return /could not find app|app not found|app .* not found/i.test(flyError);
 }
 
-;// CONCATENATED MODULE: ./src/harden.ts
+;// CONCATENATED MODULE: ./src/stages/private-ips.ts
 
 /**
  * Harden stage (private deployments): the guide's "convert an existing deployment" steps.
@@ -53957,7 +53957,7 @@ async function harden(ctx, options = { appExists: true }) {
     return { changes, final: after, dryRun: false, skipped: false };
 }
 
-;// CONCATENATED MODULE: ./src/overrides.ts
+;// CONCATENATED MODULE: ./src/stages/overrides.ts
 
 const overrides_GONE = new Set(['destroyed', 'destroying']);
 /** Machines of the `app` process group; flyctl leaves fly_process_group out on a single-group app. */
@@ -54026,7 +54026,7 @@ async function reconcileOverrides(ctx) {
     return { checked, applied: drift, wanted, dryRun: false };
 }
 
-;// CONCATENATED MODULE: ./src/gateway-command.ts
+;// CONCATENATED MODULE: ./src/config/gateway-command.ts
 
 /**
  * The argv that actually runs the gateway, read through shell wrappers: in
@@ -54090,7 +54090,7 @@ function gatewayArgv(argv, depth = 0) {
 
 // EXTERNAL MODULE: ./node_modules/@iarna/toml/toml.js
 var toml = __nccwpck_require__(4572);
-;// CONCATENATED MODULE: ./src/toml-source.ts
+;// CONCATENATED MODULE: ./src/config/toml-source.ts
 
 /** A file we could not read as TOML (or JSON5): names the file, the 1-based line and column. */
 class ConfigFileError extends Error {
@@ -56981,7 +56981,7 @@ function print(node, { indent = 0 } = {}) {
 
 
 
-;// CONCATENATED MODULE: ./src/release.ts
+;// CONCATENATED MODULE: ./src/config/gateway-release.ts
 
 
 const VERSION = /^v?(\d{4}\.\d{1,2}\.\d{1,2})(?:[-+.][0-9A-Za-z.-]*)?$/;
@@ -57070,7 +57070,7 @@ function describeRelease(release) {
         : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
 }
 
-;// CONCATENATED MODULE: ./src/gateway-config.ts
+;// CONCATENATED MODULE: ./src/config/gateway-config.ts
 
 
 
@@ -57292,7 +57292,7 @@ function isWithin(path, dir) {
     return d === '' || path === d || path.startsWith(`${d}/`);
 }
 
-;// CONCATENATED MODULE: ./src/render.ts
+;// CONCATENATED MODULE: ./src/config/render.ts
 
 
 
@@ -57352,7 +57352,7 @@ const TEMPLATE_INPUTS = {
 /** The guide's heap: 1536 of 2048 MB, kept in proportion when only the memory changes. */
 const GUIDE_HEAP_RATIO = 0.75;
 const TCP_CHECK_NAME = 'gateway';
-/** The run's own folder when it has one (src/run-dir.ts: parallel runs never share it). */
+/** The run's own folder when it has one (src/run/run-dir.ts: parallel runs never share it). */
 function renderDirFor(plan) {
     return plan.runDir ?? (0,external_node_path_namespaceObject.join)(plan.runnerTemp, 'fly-deploy', plan.app);
 }
@@ -57778,7 +57778,7 @@ function displayPath(file, workspace) {
     return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel) ? file : rel;
 }
 
-;// CONCATENATED MODULE: ./src/preflight.ts
+;// CONCATENATED MODULE: ./src/config/preflight.ts
 
 
 
@@ -57873,7 +57873,7 @@ function gatewayReleaseOf(result, plan, workspace) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/report.ts
+;// CONCATENATED MODULE: ./src/run/report.ts
 
 function newRunRecord(plan) {
     return {
@@ -58091,7 +58091,7 @@ async function writeReport(run, redact) {
     return outputs;
 }
 
-;// CONCATENATED MODULE: ./src/secrets.ts
+;// CONCATENATED MODULE: ./src/stages/secrets.ts
 
 const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 function planSecrets(synced, existing, prune) {
@@ -58284,7 +58284,7 @@ async function syncSecrets(ctx, options) {
     return result;
 }
 
-;// CONCATENATED MODULE: ./src/validate.ts
+;// CONCATENATED MODULE: ./src/config/guide-rules.ts
 
 
 
@@ -58348,7 +58348,7 @@ const internalPortRule = ({ s, config, from }) => {
     return finding('error', 'internal-port', `internal_port is ${s.internalPort} but the gateway listens on ${s.port} (${PORT_SOURCES[s.portSource]}): health checks fail, connection refused. Fix (the guide): make internal_port match the gateway port (--port ${s.internalPort}, or set the \`port\` input so both agree).`, from(portKey));
 };
 /** Memory: 512MB is too small; 1GB may OOM under load; 2GB recommended. */
-const validate_memoryRule = ({ s, config, from }) => {
+const guide_rules_memoryRule = ({ s, config, from }) => {
     if (s.memoryMb === undefined || s.memoryMb >= RECOMMENDED_MEMORY_MB)
         return [];
     if (s.memoryMb < MIN_MEMORY_MB) {
@@ -58422,7 +58422,7 @@ const GUIDE_RULES = [
     gatewayTokenRule,
     tokenInEnvRule,
     internalPortRule,
-    validate_memoryRule,
+    guide_rules_memoryRule,
     nodeHeapRule,
     stateDirRule,
     loopbackRule,
@@ -58480,7 +58480,7 @@ class ValidationError extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./src/pipeline.ts
+;// CONCATENATED MODULE: ./src/run/stage-list.ts
 /**
  * The stages of SPEC.md's run as definitions for the stage runner (stages.ts): what each runs,
  * its line in the summary, and what its result adds to the run record. The work itself is in
@@ -58543,7 +58543,7 @@ function render(p) {
  * The guide's rules, with the app's own secret names for the token rule, and the preflight
  * (region, size, Dockerfile) against Fly's region list: reading calls only, all problems in one report.
  */
-function pipeline_validate(p, flyctl, { rendered, settings }) {
+function stage_list_validate(p, flyctl, { rendered, settings }) {
     const { plan } = p;
     const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE);
     return {
@@ -63733,7 +63733,7 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/github.ts
+;// CONCATENATED MODULE: ./src/preview/github-api.ts
 
 
 
@@ -63833,7 +63833,7 @@ function gitHubClient(options) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/preview-core.ts
+;// CONCATENATED MODULE: ./src/preview/preview-plan.ts
 
 
 /**
@@ -63949,7 +63949,7 @@ function commentBody(s) {
     return `${lines.join('\n')}\n`;
 }
 
-;// CONCATENATED MODULE: ./src/preview.ts
+;// CONCATENATED MODULE: ./src/preview/preview.ts
 
 
 
@@ -64135,7 +64135,7 @@ function runUrl() {
     return repo && id ? `${server || 'https://github.com'}/${repo}/actions/runs/${id}` : undefined;
 }
 
-;// CONCATENATED MODULE: ./src/stages.ts
+;// CONCATENATED MODULE: ./src/run/stage-runner.ts
 /**
  * The stage runner: the bookkeeping of a run, so that main.ts reads as the list of stages. It times
  * each stage and records how it ended, checks for job cancellation between stages, applies what a
@@ -64258,7 +64258,7 @@ async function deployStages(s, p) {
         s.record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] };
     const { flyctl } = await s.must(install(p));
     const config = await s.must(render(p));
-    const survey = await s.must(pipeline_validate(p, flyctl, config));
+    const survey = await s.must(stage_list_validate(p, flyctl, config));
     const ensured = await s.must(ensureApp(p, flyctl, config, survey));
     await s.must(stageSecrets(p, flyctl, ensured, survey));
     const deployCtx = deployContext(p, flyctl, config);

@@ -3,7 +3,7 @@
 // flyctl internal/command/logs, see REFERENCE.md) and `flyctl machines list --json`.
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
-import { REPO_ROOT } from '../standin/runner.ts'
+import { REPO_ROOT } from '../standin/runner/runner.ts'
 
 const FLYCTL = path.join(REPO_ROOT, 'standin/bin/flyctl')
 // eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { stopAll } from '../standin/machine-runtime.ts'
-import { startReleaseServer } from '../standin/release-server.ts'
+import { stopAll } from '../standin/machines/runtime.ts'
+import { startReleaseServer } from '../standin/github/release-server.ts'
 
 const at = process.argv.indexOf('--seconds')
 const seconds = at > 0 ? Number(process.argv[at + 1]) : 1800

@@ -10,7 +10,7 @@ import {
   nodeRuntimeDir,
   openclawAppRoot,
   standinCacheDir,
-} from '../standin/runtime-install.ts'
+} from '../standin/machines/install-runtimes.ts'
 
 export async function setupStandinRuntimes(versions: string[] = SETUP_OPENCLAW_VERSIONS, log: (line: string) => void = console.log): Promise<void> {
   log(`stand-in runtimes in ${standinCacheDir()}`)

@@ -6,12 +6,12 @@
  * stand-in (or a fake) can play Fly.
  */
 import type { z } from 'zod'
-import type { FlyctlResult, RunOptions } from '../flyctl.js'
-import { MachineListSchema, type Machine } from '../fly-json.js'
+import type { FlyctlResult, RunOptions } from '../fly/flyctl.js'
+import { MachineListSchema, type Machine } from '../fly/schemas.js'
 import { LineDeduper, parseFlyLogLine } from './log-stream.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
-import { sleep } from '../sleep.js'
+import { sleep } from '../shared/sleep.js'
 
 /** The part of Flyctl the gate uses (Flyctl satisfies it; tests pass a fake). */
 export interface FlyctlRunner {

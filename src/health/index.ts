@@ -5,9 +5,9 @@
  * Each gate (the release, the release after a lock repair, the rolled-back release) gets the full
  * `health-timeout`: each follows a fresh start of the gateway.
  */
-import type { Plan } from '../plan.js'
+import type { Plan } from '../inputs/plan.js'
 import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
-import { repairStaleLock } from './remediate.js'
+import { repairStaleLock } from './lock-repair.js'
 import { rollBack, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'

@@ -3,7 +3,7 @@
  * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
  * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
  */
-import { ReleaseListSchema, releaseFailed, type Release } from '../fly-json.js'
+import { ReleaseListSchema, releaseFailed, type Release } from '../fly/schemas.js'
 import type { FlyctlRunner } from './gate.js'
 
 export interface ReleaseRef {

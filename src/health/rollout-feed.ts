@@ -5,8 +5,8 @@
  * - each line in which flyctl says a machine took the release's config; and
  * - the `machines list` the deploy stage reads once flyctl has exited.
  */
-import type { Machine } from '../fly-json.js'
-import { sleep } from '../sleep.js'
+import type { Machine } from '../fly/schemas.js'
+import { sleep } from '../shared/sleep.js'
 
 /**
  * flyctl's own words once a machine has the new config (non-interactive status lines):

@@ -44,10 +44,10 @@
  * `exitGraceMs` for the explanation (log lines can trail the machine's state), then decides as
  * `machine-exited` / `machine-stopped`.
  */
-import type { Machine } from '../fly-json.js'
+import type { Machine } from '../fly/schemas.js'
 import type { LogLine } from './log-stream.js'
 import { classify, isLoopbackHost, type FatalCause, type Signal } from './signals.js'
-import { sizeFor } from '../machine-sizes.js'
+import { sizeFor } from '../fly/machine-sizes.js'
 
 export type Cause =
   | FatalCause

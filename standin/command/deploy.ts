@@ -1,0 +1,481 @@
+// `fly deploy`: config, image ("build" or --image), release, first-deploy IPs and volumes,
+// machines created or updated with staged secrets in the same rollout, waiting, and the closing
+// lines. Sources: internal/command/deploy/{deploy.go,deploy_build.go,deploy_first.go,machines.go,
+// machines_deploymachinesapp.go,machines_launchinput.go}, internal/appconfig/validation.go.
+import fs from 'node:fs'
+import path from 'node:path'
+import {
+  buildSection,
+  configAppName,
+  deploySection,
+  hasPublicService,
+  mountsOf,
+  parseMemoryMb,
+  primaryRegion,
+  toMachineConfig,
+  valueText,
+} from '../appconfig/appconfig.ts'
+import type { AppConfig } from '../appconfig/appconfig.ts'
+import { err, flagBool, flagGiven, flagList, flagNumber, flagString, onInterrupt, out, requireSession } from '../cli/context.ts'
+import type { Ctx } from '../cli/context.ts'
+import { loadAppConfig } from '../appconfig/appconfig.ts'
+import { newVolume } from './app-resources.ts'
+import { rfc3339 } from '../cli/render.ts'
+import { launchFor, loadRuntime, parseGoDuration, safeView, smokeCheck, waitForChecks, waitForStarted, writeMachineConfigFile } from '../machines/cli-side.ts'
+import type { MachineLaunch, MachineRuntime } from '../machines/cli-side.ts'
+import {
+  FlyError,
+  activeMachines,
+  alnumId,
+  machineId,
+  machinePrivateIp,
+  randomPrivateV6,
+  randomPublicV6,
+  randomSharedV4,
+  readPlatform,
+  ulid,
+  updatePlatform,
+} from '../platform/state.ts'
+import type { AppRecord, MachineRecord, ReleaseRecord } from '../platform/state.ts'
+
+const STRATEGIES = ['canary', 'rolling', 'immediate', 'bluegreen']
+
+/** Dockerfile ARG/FROM/LABEL lines that tell the stand-in what the built image runs. */
+export function workloadFromDockerfile(text: string, buildArgs: Map<string, string>): string | undefined {
+  const args = new Map<string, string>()
+  let label: string | undefined
+  let version: string | undefined
+  const expand = (s: string) => s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => buildArgs.get(n) ?? args.get(n) ?? '')
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?/i.exec(line)
+    if (arg) {
+      const value = buildArgs.get(arg[1] as string) ?? (arg[2] ?? '').replace(/^["']|["']$/g, '')
+      args.set(arg[1] as string, value)
+      if (arg[1] === 'OPENCLAW_VERSION' && value) version = value
+      continue
+    }
+    const from = /^FROM\s+(\S+)/i.exec(line)
+    if (from) {
+      const image = expand(from[1] as string)
+      const m = /openclaw[^:\s]*:([^\s@]+)/.exec(image)
+      if (m && m[1] !== 'latest') version = m[1]
+      continue
+    }
+    const lab = /^LABEL\s+.*fly-standin\.workload=("([^"]*)"|'([^']*)'|(\S+))/i.exec(line)
+    if (lab) label = expand(lab[2] ?? lab[3] ?? lab[4] ?? '')
+  }
+  if (buildArgs.get('OPENCLAW_VERSION')) version = buildArgs.get('OPENCLAW_VERSION')
+  if (label) return label
+  return version ? `openclaw@${version}` : undefined
+}
+
+/** The workload of `--image <ref>`: an openclaw release, the fake gateway, or an earlier release's image. */
+export function workloadFromImage(ref: string, releases: ReleaseRecord[]): string | undefined {
+  const previous = releases.find((r) => r.ImageRef === ref)
+  if (previous) return previous.workload
+  if (ref.startsWith('fake-gateway:')) return ref
+  const m = /(?:^|\/)openclaw\/openclaw:([^\s@]+)$/.exec(ref)
+  if (m) return `openclaw@${m[1]}`
+  return undefined
+}
+
+/** Go's filepath.Join: joins even an absolute second part (deploy_build.go resolveDockerfilePath). */
+function goJoin(dir: string, file: string): string {
+  return path.normalize(`${dir}/${file}`)
+}
+
+interface Built {
+  imageRef: string
+  workload: string
+}
+
+function resolveImage(ctx: Ctx, config: AppConfig | undefined, appName: string, releases: ReleaseRecord[]): Built {
+  const image = flagString(ctx, 'image') || (buildSection(config).image as string | undefined) || ''
+  if (image) {
+    const workload = workloadFromImage(image, releases)
+    if (!workload) {
+      throw new FlyError(
+        `failed to fetch an image or build from source: the flyctl stand-in does not know image ${image} ` +
+          '(use ghcr.io/openclaw/openclaw:<version>, fake-gateway:<scenario>, or an earlier release ImageRef)',
+      )
+    }
+    out(`==> Building image\nSearching for image '${image}' remotely...\nimage found: img_${alnumId(14)}\n`)
+    return { imageRef: image, workload }
+  }
+  const fromConfig = buildSection(config).dockerfile as string | undefined
+  let dockerfile: string
+  if (fromConfig) dockerfile = goJoin(path.dirname(config?.path ?? process.cwd()), fromConfig)
+  else if (flagString(ctx, 'dockerfile')) dockerfile = path.resolve(flagString(ctx, 'dockerfile'))
+  else dockerfile = path.resolve('Dockerfile')
+  if (!fs.existsSync(dockerfile)) {
+    if (!fromConfig && !flagString(ctx, 'dockerfile')) {
+      throw new FlyError(
+        'failed to fetch an image or build from source: app does not have a Dockerfile or buildpacks configured. See https://fly.io/docs/reference/configuration/#the-build-section',
+      )
+    }
+    throw new FlyError(`failed to fetch an image or build from source: dockerfile '${dockerfile}' not found`)
+  }
+  const buildArgs = new Map<string, string>()
+  const fromToml = buildSection(config).args
+  if (fromToml && typeof fromToml === 'object') for (const [k, v] of Object.entries(fromToml)) buildArgs.set(k, String(v))
+  for (const kv of flagList(ctx, 'build-arg')) {
+    const eq = kv.indexOf('=')
+    if (eq < 0) throw new FlyError(`invalid build arg: ${kv}`)
+    buildArgs.set(kv.slice(0, eq), kv.slice(eq + 1))
+  }
+  const workload = workloadFromDockerfile(fs.readFileSync(dockerfile, 'utf8'), buildArgs)
+  if (!workload) {
+    throw new FlyError(
+      `failed to fetch an image or build from source: the flyctl stand-in cannot tell what ${dockerfile} runs ` +
+        '(add `ARG OPENCLAW_VERSION=<version>`, `FROM ghcr.io/openclaw/openclaw:<version>` or `LABEL fly-standin.workload=<workload>`)',
+    )
+  }
+  const imageRef = `registry.fly.io/${appName}:deployment-${ulid()}`
+  const builder = flagBool(ctx, 'local-only') ? 'local Docker daemon' : 'Depot'
+  out(`==> Building image with ${builder}\n--> build:  (\u200b)\n[+] Building 0.1s (1/1) FINISHED\n--> Building image done\n`)
+  out(`image: ${imageRef}\nimage size: 412 MB\n\n`)
+  return { imageRef, workload }
+}
+
+/** --file-local / --file-literal / --file-secret as fly-go MergeFiles takes them. */
+function filesFromFlags(ctx: Ctx): Array<{ guest_path: string; raw_value?: string; secret_name?: string }> {
+  const files: Array<{ guest_path: string; raw_value?: string; secret_name?: string }> = []
+  const split = (flag: string, kv: string) => {
+    const eq = kv.indexOf('=')
+    if (eq <= 0) throw new FlyError(`invalid --${flag} value ${kv}: must be in the form /guest/path=value`)
+    return [kv.slice(0, eq), kv.slice(eq + 1)] as const
+  }
+  for (const kv of flagList(ctx, 'file-local')) {
+    const [guest, local] = split('file-local', kv)
+    let content: Buffer
+    try {
+      content = fs.readFileSync(local)
+    } catch (error) {
+      throw new FlyError(`failed to read file at ${local}: ${(error as Error).message}`)
+    }
+    files.push({ guest_path: guest, raw_value: content.toString('base64') })
+  }
+  for (const kv of flagList(ctx, 'file-literal')) {
+    const [guest, value] = split('file-literal', kv)
+    files.push({ guest_path: guest, raw_value: Buffer.from(value).toString('base64') })
+  }
+  for (const kv of flagList(ctx, 'file-secret')) {
+    const [guest, secret] = split('file-secret', kv)
+    files.push({ guest_path: guest, secret_name: secret })
+  }
+  return files
+}
+
+interface Rollout {
+  machine: MachineRecord
+  launch: MachineLaunch
+  fresh: boolean
+}
+
+export async function runDeploy(ctx: Ctx): Promise<number> {
+  requireSession(ctx)
+  // command.go ChangeWorkingDirectoryToFirstArgIfPresent: the directory is the build context.
+  const workDir = ctx.parsed.args[0]
+  if (workDir) {
+    try {
+      process.chdir(workDir)
+    } catch {
+      throw new FlyError(`failed to change working directory to ${workDir}: chdir ${workDir}: no such file or directory`)
+    }
+  }
+  let config = loadAppConfig(flagString(ctx, 'config'), process.cwd())
+  const appName = flagString(ctx, 'app') || ctx.env.FLY_APP || configAppName(config)
+  if (!appName) {
+    throw new FlyError('the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag')
+  }
+  const before = readPlatform(ctx.stateDir)
+  const existing = before.apps[appName]
+  if (!existing) {
+    throw new FlyError(`the app name ${appName} could not be found, did you create the app or misspell it in the fly.toml file or via -a?`)
+  }
+  if (!config) {
+    if (!existing.remote_config) throw new FlyError(`failed to get app config: app ${appName} has no deployed config and no fly.toml was found`)
+    config = { path: '', raw: existing.remote_config }
+  }
+
+  out('==> Verifying app config\n')
+  if (config.path) out(`Validating ${config.path}\n`)
+  const strategy = flagString(ctx, 'strategy') || valueText(deploySection(config).strategy ?? '') || 'rolling'
+  if (!STRATEGIES.includes(strategy)) {
+    err(`unsupported deployment strategy '${strategy}'; Apps v2 supports the following strategies: ${STRATEGIES.join(', ')}`)
+    throw new FlyError('invalid app configuration')
+  }
+  const mounts = mountsOf(config)
+  if (strategy === 'canary' && mounts.length > 0) {
+    err('error canary deployment strategy is not supported when using mounted volumes')
+    throw new FlyError('invalid app configuration')
+  }
+  // Fly's docs (Deployment strategies): blue-green cannot be used with volumes; green machines
+  // would need volumes of their own.
+  if (strategy === 'bluegreen' && mounts.length > 0) {
+    throw new FlyError('bluegreen deployment strategy is not supported when using mounted volumes')
+  }
+  out('✓ Configuration is valid\n--> Verified app config\n')
+
+  const built = resolveImage(ctx, config, appName, existing.releases)
+  out(`\nWatch your deployment at https://fly.io/apps/${appName}/monitoring\n\n`)
+
+  const waitTimeoutText = flagGiven(ctx, 'wait-timeout') ? flagString(ctx, 'wait-timeout') : valueText(deploySection(config).wait_timeout ?? '5m0s')
+  const waitTimeoutMs = parseGoDuration(waitTimeoutText)
+  const region = flagString(ctx, 'primary-region') || primaryRegion(config) || activeMachines(existing)[0]?.region || 'iad'
+  const noPublicIps = flagBool(ctx, 'no-public-ips')
+  const flycast = flagBool(ctx, 'flycast')
+  const extraFiles = filesFromFlags(ctx)
+  const runtime = await loadRuntime()
+
+  // Plan and record the release under the lock; run the machines after it.
+  const plan = await updatePlatform(ctx.stateDir, async (platform) => {
+    const app = platform.apps[appName] as AppRecord
+    const firstDeploy = !app.deployed && activeMachines(app).length === 0
+    const notes: string[] = []
+
+    if (firstDeploy && hasPublicService(config) && !noPublicIps && app.ips.length === 0) {
+      // deploy_first.go provisionIpsOnFirstDeploy: a dedicated v6 and a shared v4.
+      notes.push(`Provisioning ips for ${appName}`)
+      if (flycast) {
+        const v6 = allocateIpInside(app, 'private_v6')
+        notes.push(`  Private ipv6: ${v6}`)
+      } else {
+        notes.push(`  Dedicated ipv6: ${allocateIpInside(app, 'v6')}`)
+        notes.push(`  Shared ipv4: ${allocateIpInside(app, 'shared_v4')}`)
+        notes.push('  Add a dedicated ipv4 with: fly ips allocate-v4')
+      }
+      notes.push('')
+    }
+
+    const version = Math.max(0, ...app.releases.map((r) => r.Version)) + 1
+    const release: ReleaseRecord = {
+      ID: alnumId(12),
+      Version: version,
+      Stable: false,
+      InProgress: true,
+      Reason: 'deploy',
+      Description: 'Deploy image',
+      Status: 'running',
+      DeploymentStrategy: strategy.toUpperCase(),
+      CreatedAt: rfc3339(Date.now()),
+      ImageRef: built.imageRef,
+      workload: built.workload,
+    }
+
+    const machineConfig = toMachineConfig(config, { appName, region, imageRef: built.imageRef, extraFiles, cwd: process.cwd() })
+    if (flagString(ctx, 'vm-memory')) machineConfig.guest.memory_mb = parseMemoryMb(flagString(ctx, 'vm-memory'))
+    machineConfig.metadata = {
+      ...machineConfig.metadata,
+      fly_flyctl_version: ctx.version,
+      fly_release_id: release.ID,
+      fly_release_version: String(version),
+    }
+
+    const group = machineConfig.metadata.fly_process_group ?? 'app'
+    const current = activeMachines(app).filter((m) => (m.config.metadata.fly_process_group ?? 'app') === group)
+    const now = new Date().toISOString()
+    const rollouts: Array<{ machine: MachineRecord; fresh: boolean }> = []
+    const volumeFor = (name: string, machineIdNow: string) => {
+      const attached = app.volumes.find((v) => v.name === name && v.attached_machine_id === machineIdNow && v.state !== 'destroyed')
+      if (attached) return attached
+      const free = app.volumes.find((v) => v.name === name && !v.attached_machine_id && v.region === region && v.state !== 'destroyed')
+      return free
+    }
+
+    if (current.length === 0) {
+      const id = machineId()
+      if (firstDeploy) {
+        // deploy_first.go provisionVolumesOnFirstDeploy.
+        for (const m of mounts) {
+          if (app.volumes.some((v) => v.name === m.source && !v.attached_machine_id && v.state !== 'destroyed')) continue
+          const size = m.initialSize ? Math.max(1, Math.round(parseMemoryMb(m.initialSize) / 1024)) : flagNumber(ctx, 'volume-initial-size') || 1
+          notes.push(`Creating a ${size} GB volume named '${m.source}' for process group '${group}'. Use 'fly vol extend' to increase its size`)
+          app.volumes.push(newVolume(m.source, region, size))
+        }
+      }
+      const machineMounts = mounts.map((m) => {
+        const v = volumeFor(m.source, id)
+        // machines_launchinput.go launchInputForLaunch.
+        if (!v) throw new FlyError(`New machine in group '${group}' needs an unattached volume named '${m.source}' in region '${region}'`)
+        v.attached_machine_id = id
+        return { volume: v.id, path: m.destination, name: m.source, encrypted: v.encrypted, size_gb: v.size_gb }
+      })
+      const count = flagBool(ctx, 'ha') && mounts.length === 0 && hasPublicService(config) ? 2 : 1
+      for (let i = 0; i < count; i++) {
+        const mid = i === 0 ? id : machineId()
+        const config0 = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
+        const record: MachineRecord = {
+          id: mid,
+          name: `${alnumId(6)}-${alnumId(5)}-${Math.floor(Math.random() * 9000 + 1000)}`,
+          region,
+          instance_id: ulid(),
+          private_ip: machinePrivateIp(),
+          created_at: rfc3339(Date.now()),
+          updated_at: rfc3339(Date.now()),
+          config: config0,
+          workload: built.workload,
+          applied_at: now,
+        }
+        app.machines.push(record)
+        rollouts.push({ machine: record, fresh: true })
+      }
+    } else {
+      for (const m of current) {
+        const machineMounts = mounts.map((mount) => {
+          const v = volumeFor(mount.source, m.id)
+          if (!v) throw new FlyError(`machine in group '${group}' needs an unattached volume named '${mount.source}' in region '${m.region}'`)
+          v.attached_machine_id = m.id
+          return { volume: v.id, path: mount.destination, name: mount.source, encrypted: v.encrypted, size_gb: v.size_gb }
+        })
+        m.config = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
+        m.workload = built.workload
+        m.instance_id = ulid()
+        m.updated_at = rfc3339(Date.now())
+        m.applied_at = now
+        rollouts.push({ machine: m, fresh: false })
+      }
+    }
+
+    app.releases.push(release)
+    app.remote_config = config.raw
+    const prepared: Rollout[] = rollouts.map(({ machine, fresh }) => {
+      writeMachineConfigFile(ctx.stateDir, appName, machine)
+      return { machine, fresh, launch: launchFor(ctx.stateDir, app, machine, 'current') }
+    })
+    return { notes, release, rollouts: prepared, count: rollouts.length, fresh: rollouts.some((r) => r.fresh) }
+  })
+
+  for (const line of plan.notes) out(`${line}\n`)
+  if (plan.fresh) {
+    out(`This deployment will:\n * create ${plan.count} "app" machine${plan.count === 1 ? '' : 's'}\n\n`)
+    out(`No machines in group app, launching a new machine\n`)
+  } else {
+    out(`Updating existing machines in '${appName}' with ${strategy} strategy\n`)
+  }
+
+  let failure: Error | undefined
+  const waits = deployWaits(ctx, strategy)
+  // flyctl's deploy.go: Ctrl-C cancels the context; the release is then marked `interrupted`
+  // (machines_deploymachinesapp.go DeployMachinesApp) and flyctl exits 127.
+  onInterrupt(() => closeRelease(ctx.stateDir, appName, plan.release.ID, 'interrupted'))
+  for (const r of plan.rollouts) {
+    try {
+      await rollOutMachine(ctx, runtime, appName, r, built.imageRef, waits, waitTimeoutMs)
+    } catch (error) {
+      out(`Machine ${r.machine.id} [app] update failed: ${(error as Error).message}\n`)
+      failure = error as Error
+      break
+    }
+  }
+  if (plan.fresh && !failure) err('Finished launching new machines\n')
+
+  await closeRelease(ctx.stateDir, appName, plan.release.ID, failure ? 'failed' : 'complete')
+  if (failure) {
+    if (failure instanceof FlyError) throw failure
+    throw new FlyError(failure.message)
+  }
+
+  // machines_deploymachinesapp.go: with FLY_EMIT_RELEASE_JSON set, a successful deploy prints the
+  // release it created as one JSON line, so callers need no racy `releases` call.
+  if (ctx.env.FLY_EMIT_RELEASE_JSON) out(`${JSON.stringify({ id: plan.release.ID, version: plan.release.Version, image_ref: built.imageRef })}\n`)
+  err(`Checking DNS configuration for ${appName}.fly.dev\n`)
+  const ipMode = flycast ? 'private' : noPublicIps ? 'none' : 'public'
+  if (hasPublicService(config) && ipMode === 'public') out(`\nVisit your newly deployed app at https://${appName}.fly.dev/\n\n`)
+  else if (ipMode === 'private') out(`\nYour your newly deployed app is available in the organizations' private network under http://${appName}.flycast\n`)
+  else if (ipMode === 'none') out('\nYour app is deployed but does not have a public or private IP address\n')
+  return 0
+}
+
+/** The release's final status: `complete`, `failed` or `interrupted` (DeployMachinesApp). */
+async function closeRelease(stateDir: string, appName: string, releaseId: string, status: 'complete' | 'failed' | 'interrupted'): Promise<void> {
+  await updatePlatform(stateDir, (platform) => {
+    const app = platform.apps[appName] as AppRecord
+    const release = app.releases.find((r) => r.ID === releaseId) as ReleaseRecord
+    release.InProgress = false
+    release.Status = status
+    release.Stable = status === 'complete'
+    if (status === 'complete') app.deployed = true
+  })
+}
+
+interface DeployWaits {
+  smoke: boolean
+  health: boolean
+}
+
+/**
+ * What `fly deploy` waits for (deploy.go: SkipSmokeChecks = --detach || !--smoke-checks,
+ * SkipHealthChecks = --detach; machines_deploymachinesapp.go: `immediate` skips both).
+ */
+function deployWaits(ctx: Ctx, strategy: string): DeployWaits {
+  const detach = flagBool(ctx, 'detach')
+  const immediate = strategy === 'immediate'
+  return { smoke: !detach && !immediate && flagBool(ctx, 'smoke-checks'), health: !detach && !immediate }
+}
+
+/**
+ * machines_launchinput.go shouldSkipLaunch: a machine that was started, starting or failed (or is
+ * new) is launched with the new config; one that was stopped or suspended only has its config
+ * replaced and stays down, and the deploy does not wait for it.
+ */
+export function shouldLaunch(fresh: boolean, state: string): boolean {
+  return fresh || ['started', 'starting', 'failed'].includes(state)
+}
+
+/**
+ * One machine of a rolling deploy (plan.go updateMachineWChecks): update it, then unless it is
+ * skipped, wait for `started`, run the smoke checks, then wait for its health checks.
+ */
+async function rollOutMachine(
+  ctx: Ctx,
+  runtime: MachineRuntime,
+  appName: string,
+  r: Rollout,
+  imageRef: string,
+  waits: DeployWaits,
+  waitTimeoutMs: number,
+): Promise<void> {
+  const state = safeView(runtime, ctx.stateDir, appName, r.machine.id).state
+  const id = r.machine.id
+  if (!shouldLaunch(r.fresh, state)) {
+    // plan.go updateOrCreateMachine, then updateMachineWChecks' skipLaunch return.
+    out(`Updating machine config for ${id}\nUpdated machine config for ${id}\n`)
+    out(`Updating machine ${id} [app], which is ${state}: its config is replaced, it is not started\n`)
+    out(`Machine ${id} [app] update finished: success\n`)
+    return
+  }
+  if (r.fresh) {
+    out(`Creating a new machine with image ${imageRef}...\n`)
+    await runtime.startMachine(r.launch)
+    // machines_deploymachinesapp.go spawnMachineInGroup.
+    out(`Machine ${id} [app] was created\n`)
+  } else {
+    // plan.go updateOrCreateMachine's status lines around the update. One stop/start per machine
+    // takes the new image, config and staged secrets together.
+    out(`Updating machine config for ${id}\n`)
+    if (state === 'failed') await runtime.startMachine(r.launch)
+    else await runtime.restartMachine(r.launch)
+    out(`Updated machine config for ${id}\n`)
+  }
+  if (waits.health) {
+    out(`  Waiting for ${r.machine.id} [app] to have state: started\n`)
+    await waitForStarted(runtime, ctx.stateDir, appName, r.machine.id, waitTimeoutMs)
+  }
+  if (waits.smoke) {
+    out(`Checking that ${r.machine.id} [app] is up and running\n`)
+    await smokeCheck(runtime, ctx.stateDir, appName, r.machine.id)
+  }
+  if (waits.health) {
+    out(`Checking health of machine ${r.machine.id}\n`)
+    await waitForChecks(runtime, ctx.stateDir, appName, r.machine, waitTimeoutMs)
+  }
+  out(`Machine ${r.machine.id} [app] update finished: success\n`)
+}
+
+function allocateIpInside(app: AppRecord, type: 'v6' | 'private_v6' | 'shared_v4'): string {
+  const address = type === 'private_v6' ? randomPrivateV6() : type === 'v6' ? randomPublicV6() : randomSharedV4()
+  app.ips.push({ ID: alnumId(12), Address: address, Type: type, Region: 'global', CreatedAt: rfc3339(Date.now()) })
+  return address
+}

@@ -1,0 +1,145 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
+import { command, expectDecidedByFatalLine, LEGACY, MUTATING, newWorld, REAL, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+
+/**
+ * Issue 7 end to end: the health gate through dist/index.js on the flyctl stand-in, whose machines
+ * run the REAL OpenClaw gateway (openclaw@2026.9.6, and 2026.3.13 for the legacy "listening on"
+ * generation) wherever the behaviour under test is the gateway's. The fake gateway plays the parts
+ * the real one cannot honestly be made to play here (a stale lock, a crash loop, a broken image).
+ *
+ * Every failing case runs with health-timeout 300: each asserts the verdict names the fatal cause
+ * the gateway logged, never "not healthy within health-timeout", so the gate decided on the line
+ * and not at the timeout (how fast is measured by `npm run bench`, not here).
+ */
+useWorld()
+
+describe('health gate end to end, real gateway', () => {
+  it(
+    'a ready 2026.9.6 gateway is healthy (exit 0)',
+    async () => {
+      const w = await newWorld(REAL)
+      const result = await w.run({ app: 'health-ready', secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      expect(result.exitCode, tail(result)).toBe(0)
+      expect(result.outputs).toMatchObject({ health: 'healthy', 'rolled-back': 'false', 'release-version': '1' })
+      // The evidence for 2026.4+: `[gateway] ready` after the non-loopback bind warning, port from --port.
+      expect(result.summary).toMatch(/Release v1 is healthy: \w+: \\?\[gateway\\?\] ready after the non-loopback bind warning; port 3000/)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a ready 2026.3 gateway is healthy on its "listening on ws://" line',
+    async () => {
+      const w = await newWorld(LEGACY)
+      // 2026.2.26 - 2026.5 refuse a non-loopback bind without allowed origins (openclaw issue #71823).
+      fs.writeFileSync(
+        path.join(w.dirs.workspace, 'openclaw.json'),
+        '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://health-legacy.fly.dev"] } } }\n',
+      )
+      const result = await w.run({ app: 'health-legacy', secrets: TOKEN_SECRET, 'gateway-config': 'openclaw.json', 'health-timeout': '300' })
+      expect(result.exitCode, tail(result)).toBe(0)
+      expect(result.outputs.health).toBe('healthy')
+      expect(result.summary).toMatch(/Release v1 is healthy: \w+: \\?\[gateway\\?\] listening on 0\.0\.0\.0:3000/)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a public loopback bind is refused before anything changes on Fly',
+    async () => {
+      const w = await newWorld(REAL)
+      const result = await w.run({ app: 'health-public-loopback', secrets: TOKEN_SECRET, bind: 'loopback' })
+      expect(result.exitCode, tail(result)).toBe(1)
+      const error = stepError(result)
+      expect(error).toMatch(/public-loopback/)
+      expect(error).toMatch(/--bind lan/)
+      expect(error).toMatch(/nothing was changed on Fly/)
+      const journal = await readJournal(w.state)
+      expect(journal.length).toBeGreaterThan(0)
+      expect(journal.map(command).filter((c) => MUTATING.test(c))).toEqual([])
+      expect((await readState(w.state)).apps['health-public-loopback']).toBeUndefined()
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a private loopback bind passes validation with a warning, and the gate finds it unhealthy with the fix --bind lan',
+    async () => {
+      const w = await newWorld(REAL)
+      const result = await w.run({ app: 'health-private-loopback', secrets: TOKEN_SECRET, private: 'true', bind: 'loopback', 'health-timeout': '300' })
+      expect(result.stdout).toMatch(/::warning .*private-loopback/)
+      const error = expectDecidedByFatalLine(result, /the gateway binds loopback only/)
+      expect(error).toMatch(/Fix: .*add `--bind lan` to the command \(the input `bind: lan`\)/)
+      // The gateway did get ready: the verdict is about where it listens, not whether it started.
+      expect(error).toMatch(/\[gateway\] ready/)
+    },
+    TIMEOUT,
+  )
+})
+
+describe('health gate end to end, fake gateway', () => {
+  // The real 2026.9.6 reclaims a dead holder's lock by itself, so a stale lock cannot be staged with
+  // it; the fake `lock` scenario leaves the guide's /data/gateway.<hash>.lock on the volume once and
+  // waits on it like releases up to 2026.7 ("lock timeout after 5000ms").
+  it(
+    'a stale lock: fix-stale-lock removes the lock files over ssh console, restarts once, then healthy',
+    async () => {
+      const w = await newWorld('fake-gateway:lock')
+      const app = 'health-lock'
+      const result = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      expect(result.exitCode, tail(result)).toBe(0)
+      expect(result.outputs).toMatchObject({ health: 'healthy', 'rolled-back': 'false' })
+      expect(result.summary).toMatch(/Release v1: the gateway lock is held on \w+; removing the stale lock and restarting it once\./)
+      expect(result.summary).toMatch(/Removed \/data\/gateway\.[0-9a-f]+\.lock and restarted \w+\./)
+      expect(result.summary).toMatch(/Release v1 is healthy after the lock repair/)
+
+      const journal = await readJournal(w.state)
+      const calls = journal.map(command)
+      // The machine may be down between two crash restarts when ssh first reaches for it: the
+      // repair tries again (remediate.ts), so only the last attempt succeeds, and it runs once.
+      const ssh = journal.filter((e) => /^ssh console\b/.test(command(e)))
+      expect(ssh.at(-1)?.exit).toBe(0)
+      expect(ssh.slice(0, -1).filter((e) => e.exit === 0)).toEqual([])
+      expect(ssh.length).toBeLessThanOrEqual(3)
+      for (const e of ssh) expect(command(e)).toContain("-C sh -c 'for f in /data/gateway.*.lock")
+      expect(calls.filter((c) => /^(machines?|m) restart\b/.test(c))).toHaveLength(1)
+      expect((await readCounters(w.state)).machineRestarts).toBe(1)
+      const volume = (await readState(w.state)).apps[app]!.volumes[0]!
+      expect(fs.readdirSync(path.join(w.state, 'volumes', volume.id)).filter((f) => f.endsWith('.lock'))).toEqual([])
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a stale lock with fix-stale-lock: false stays unhealthy, with the manual fix',
+    async () => {
+      const w = await newWorld('fake-gateway:lock')
+      const result = await w.run({ app: 'health-lock-off', secrets: TOKEN_SECRET, 'fix-stale-lock': 'false', 'health-timeout': '300' })
+      const error = expectDecidedByFatalLine(result, /the gateway lock is held/)
+      expect(error).toMatch(/gateway already running \(pid \d+\); lock timeout after 5000ms/)
+      expect(error).toMatch(/Fix: A stale gateway lock: remove it and restart, `fly ssh console --machine \w+ -C "sh -c 'rm -f \/data\/gateway\.\*\.lock/)
+      const calls = (await readJournal(w.state)).map(command)
+      expect(calls.filter((c) => /^ssh\b|^(machines?|m) restart\b/.test(c))).toEqual([])
+      expect((await readCounters(w.state)).machineRestarts).toBe(0)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a crash-looping machine (exit 1 each start) is machine-exited within seconds, not "machine state is starting" at the timeout',
+    async () => {
+      // Regression: the gate passed exitGraceMs/bindWarningGraceMs through as undefined, which the
+      // engine's defaults did not survive, so no grace ever elapsed (src/health/verdict.ts).
+      const w = await newWorld('fake-gateway:crash')
+      const result = await w.run({ app: 'health-crash', secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      const error = expectDecidedByFatalLine(result, /the gateway process exited/)
+      expect(error).toMatch(/the gateway process exited \(exit code 1\)/)
+      expect(error).toMatch(/Error: fake gateway crashed during startup/)
+      expect(error).not.toMatch(/machine state is/)
+    },
+    TIMEOUT,
+  )
+})

@@ -1,0 +1,434 @@
+// The stand-in's machines (standin/machines/runtime.ts): real detached process trees running the
+// real OpenClaw gateway or the fake one.
+//
+// What running openclaw here taught (for whoever reproduces gateway failures):
+// - Lock files. 2026.9.6 keeps them under the state dir: with OPENCLAW_STATE_DIR=/data that is
+//   /data/tmp/openclaw-0/gateway.<sha256(configPath)[:8]>.lock and gateway.state.lock (each with
+//   a .sqlite coordinator beside it); see dist/gateway-lock-*.mjs (src/infra/gateway-lock.ts).
+//   It records the owner's pid *and* its process start time, and holds an SQLite
+//   "gateway-lifecycle" coordinator, so a stale lock left by a dead gateway is reclaimed on the
+//   next start: on 2026.9 only a live second gateway on the same state dir holds it (it then logs
+//   "waiting for gateway-lifecycle ownership held by another OpenClaw process, up to 300 s").
+//   2026.3.13 keeps its lock in /tmp/openclaw-0/ (the machine's rootfs, wiped at every boot),
+//   and compares the pid only, so a held lock needs a pid alive in the fresh boot: the machine's
+//   private pid namespace makes the gateway's PID small and the same at every boot (PID 21 here).
+//   The fake gateway's `lock` scenario prints the older "gateway already running (pid N); lock
+//   timeout after 5000ms" failure.
+// - OOM. NODE_OPTIONS=--max-old-space-size=48 makes 2026.9.6 abort in about 1.5 s with V8's
+//   "FATAL ERROR: Reached heap limit ... JavaScript heap out of memory" (exit 134, SIGABRT).
+//   A machine memoryMb of 256 gets the gateway (about 270 MB resident while starting) killed by
+//   the runtime's kernel-OOM emulation: "Out of memory: Killed process 21 (node)" and an 'oom'
+//   event.
+// - Invalid config at OPENCLAW_CONFIG_PATH: "Gateway failed to start: Invalid config at
+//   /etc/openclaw/openclaw.json:" then "openclaw.json:1 — gateway: Unrecognized key: ...", exit 78.
+// - 2026.9.6 prints its first line about 4 s after start and `[gateway] ready` 5 to 10 s after.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { setupStandinRuntimes } from '../../../scripts/standin-setup.ts'
+import {
+  execOnMachine,
+  logPath,
+  readRuntime,
+  restartMachine,
+  startMachine,
+  stopAll,
+  stopMachine,
+  type MachineLaunch,
+} from '../../../standin/machines/runtime.ts'
+import { listTree, isAlive } from '../../../standin/machines/procs.ts'
+import { detectIsolation } from '../../../standin/machines/isolation.ts'
+import { LEGACY_OPENCLAW_VERSION, isOpenclawInstalled } from '../../../standin/machines/install-runtimes.ts'
+
+const REAL_VERSION = '2026.9.6'
+// Bounds, not speeds: a real gateway starts in 6 to 40 s, slower on a busy machine (two test files
+// at once, other work); `npm run bench` measures speed.
+const REAL_WAIT = 300_000
+const REAL_TIMEOUT = 600_000
+const stateDirs: string[] = []
+// Assertions about the machine's private root, pid and network namespaces need 'namespace'.
+const namespaces = detectIsolation(os.tmpdir()) === 'namespace'
+
+function freshStateDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'standin-machines-'))
+  stateDirs.push(dir)
+  return dir
+}
+
+function launchFor(stateDir: string, overrides: Partial<MachineLaunch> = {}): MachineLaunch {
+  return {
+    stateDir,
+    app: 'my-openclaw',
+    machineId: '148ed193b95389',
+    region: 'iad',
+    imageRef: 'registry.fly.io/my-openclaw:deployment-01',
+    workload: 'fake-gateway:ready',
+    cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan'],
+    env: { NODE_ENV: 'production', OPENCLAW_STATE_DIR: '/data', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+    files: [],
+    mounts: [{ volumeDir: path.join(stateDir, 'volumes', 'vol_1'), path: '/data' }],
+    memoryMb: 2048,
+    restart: { policy: 'on-failure', maxRetries: 0 },
+    ...overrides,
+  }
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes
+  return text.replace(/\x1b\[[0-9;]*m/g, '')
+}
+
+function logMessages(launch: MachineLaunch): string[] {
+  const file = logPath(launch.stateDir, launch.app, launch.machineId)
+  if (!fs.existsSync(file)) return []
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => stripAnsi((JSON.parse(line) as { message: string }).message))
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+function runtimeOf(launch: MachineLaunch) {
+  return readRuntime(launch.stateDir, launch.app, launch.machineId)
+}
+
+async function waitForLine(launch: MachineLaunch, pattern: RegExp, timeoutMs?: number): Promise<string> {
+  return waitFor(`a log line matching ${pattern}`, () => logMessages(launch).find((line) => pattern.test(line)), timeoutMs)
+}
+
+async function waitForState(launch: MachineLaunch, state: string, timeoutMs?: number): Promise<void> {
+  await waitFor(`state ${state}`, () => runtimeOf(launch).state === state, timeoutMs)
+}
+
+function counters(stateDir: string): Record<string, number> {
+  return JSON.parse(fs.readFileSync(path.join(stateDir, 'counters.json'), 'utf8')) as Record<string, number>
+}
+
+function base64(text: string): string {
+  return Buffer.from(text).toString('base64')
+}
+
+beforeAll(async () => {
+  await setupStandinRuntimes([REAL_VERSION], () => {})
+}, 600_000)
+
+afterAll(async () => {
+  for (const dir of stateDirs) {
+    await stopAll(dir)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+describe('isolation', () => {
+  it('runs machines in private namespaces when root (unshare and overlayfs), as here and on CI', () => {
+    // CI runs as root on the same kind of machine; without root, machines fall back to path mapping.
+    expect(detectIsolation(freshStateDir())).toBe(process.getuid?.() === 0 ? 'namespace' : 'paths')
+  })
+})
+
+describe('the real gateway in a machine', () => {
+  it(
+    `reaches [gateway] ready on ${REAL_VERSION} with its state on the volume and its config from [[files]]`,
+    async () => {
+      const stateDir = freshStateDir()
+      const config = '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'
+      const launch = launchFor(stateDir, {
+        workload: `openclaw@${REAL_VERSION}`,
+        env: {
+          NODE_ENV: 'production',
+          OPENCLAW_STATE_DIR: '/data',
+          OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json',
+          NODE_OPTIONS: '--max-old-space-size=1536',
+          OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
+        },
+        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64(config) }],
+      })
+      // A second machine with an unknown key in the same delivered file proves the file is read.
+      const invalidStateDir = freshStateDir()
+      const invalid = launchFor(invalidStateDir, {
+        workload: launch.workload,
+        env: launch.env,
+        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }') }],
+      })
+      await Promise.all([startMachine(launch), startMachine(invalid)])
+
+      await waitForLine(launch, /\[gateway\] ready$/, REAL_WAIT)
+      const volume = launch.mounts[0]!.volumeDir
+      // Written by the gateway to OPENCLAW_STATE_DIR=/data: it must be in the volume directory.
+      expect(fs.existsSync(path.join(volume, 'tmp', 'openclaw-0', 'gateway.state.lock'))).toBe(true)
+      // The allowed origin came from the config file, so the gateway did not seed its own.
+      expect(logMessages(launch).some((line) => line.includes('seeded gateway.controlUi.allowedOrigins'))).toBe(false)
+      expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(true)
+      const healthz = await execOnMachine(
+        stateDir,
+        launch.app,
+        launch.machineId,
+        ['node', '-e', 'fetch("http://127.0.0.1:3000/healthz").then((r) => r.text()).then(console.log)'],
+        null,
+      )
+      expect(healthz.exitCode).toBe(0)
+      expect(JSON.parse(healthz.stdout.toString())).toEqual({ ok: true, status: 'live' })
+      await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
+
+      await waitForLine(invalid, /Invalid config at \/etc\/openclaw\/openclaw\.json/, REAL_WAIT)
+      await waitForState(invalid, 'stopped')
+      expect(logMessages(invalid).join('\n')).toContain('Unrecognized key: "bogusKey"')
+      expect(
+        runtimeOf(invalid)
+          .events.filter((e) => e.type === 'exit')
+          .map((e) => e.exitCode),
+      ).toEqual([78])
+
+      await stopMachine(stateDir, launch.app, launch.machineId)
+      expect(runtimeOf(launch).state).toBe('stopped')
+      expect(logMessages(launch)).toContain('INFO Main child exited normally with code: 0')
+    },
+    REAL_TIMEOUT,
+  )
+
+  // Installed by `npm run standin:setup`; not by this file's beforeAll, to keep it quick.
+  it.runIf(isOpenclawInstalled(LEGACY_OPENCLAW_VERSION))(
+    `prints the listening line on ${LEGACY_OPENCLAW_VERSION}`,
+    async () => {
+      const launch = launchFor(freshStateDir(), {
+        workload: `openclaw@${LEGACY_OPENCLAW_VERSION}`,
+        // 2026.2.26 to 2026.5 crash on a public bind without allowed origins (openclaw issue #71823).
+        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+        files: [
+          {
+            guest_path: '/etc/openclaw/openclaw.json',
+            raw_value: base64('{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'),
+          },
+        ],
+      })
+      await startMachine(launch)
+      expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/)
+    },
+    REAL_TIMEOUT,
+  )
+
+  it(
+    'aborts with V8 heap exhaustion under a tiny --max-old-space-size',
+    async () => {
+      const launch = launchFor(freshStateDir(), {
+        workload: `openclaw@${REAL_VERSION}`,
+        env: { OPENCLAW_STATE_DIR: '/data', NODE_OPTIONS: '--max-old-space-size=48', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+      })
+      await startMachine(launch)
+      await waitForState(launch, 'stopped', REAL_WAIT)
+      expect(logMessages(launch).join('\n')).toContain('JavaScript heap out of memory')
+      expect(runtimeOf(launch).events.find((e) => e.type === 'exit')?.exitCode).toBe(134)
+    },
+    REAL_TIMEOUT,
+  )
+})
+
+describe('fake gateway scenarios', () => {
+  it.runIf(namespaces)('ready: logs readiness, passes the tcp check, and runs commands inside the machine', async () => {
+    const stateDir = freshStateDir()
+    const launch = launchFor(stateDir, {
+      env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
+      files: [
+        { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
+        { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
+      ],
+    })
+    await startMachine(launch)
+    await waitForLine(launch, /\[gateway\] ready$/)
+    await waitForState(launch, 'started')
+    await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
+    const volume = launch.mounts[0]!.volumeDir
+    expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
+
+    const result = await execOnMachine(
+      stateDir,
+      launch.app,
+      launch.machineId,
+      [
+        'sh',
+        '-c',
+        'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
+      ],
+      Buffer.from('from stdin'),
+    )
+    expect(result.exitCode).toBe(3)
+    expect(result.stdout.toString()).toBe('{ gateway: { mode: "local" } } 148ed193b95389 my-openclaw iad /data\n')
+    expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
+    // The config file sits in the machine's own root, not on the host.
+    expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
+  })
+
+  it('ready-legacy: prints the listening line with the bind host and port', async () => {
+    const launch = launchFor(freshStateDir(), {
+      workload: 'fake-gateway:ready-legacy',
+      cmd: ['node', 'dist/index.js', 'gateway', '--port', '3123', '--bind', 'lan'],
+    })
+    await startMachine(launch)
+    expect(await waitForLine(launch, /\[gateway\] listening on ws:/)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3123 \(PID \d+\)$/)
+  })
+
+  it('loopback: ready, but the tcp check fails and there is no non-loopback warning', async () => {
+    const launch = launchFor(freshStateDir(), { workload: 'fake-gateway:loopback' })
+    await startMachine(launch)
+    await waitForLine(launch, /\[gateway\] ready$/)
+    const check = await waitFor('a tcp check', () => runtimeOf(launch).checks?.[0])
+    expect(check).toEqual({ name: 'servicecheck-00-tcp-3000', status: 'critical', output: expect.stringContaining('connection refused') })
+    expect(logMessages(launch).some((line) => line.includes('non-loopback'))).toBe(false)
+  })
+
+  it.each([
+    ['no-auth', /Refusing to bind gateway to lan without auth\./, 78],
+    ['invalid-config', /Invalid config at \/data\/openclaw\.json:/, 78],
+    ['lock', /gateway already running \(pid \d+\); lock timeout after 5000ms/, 1],
+    ['oom', /Runtime_AllocateInYoungGeneration/, 134],
+    ['crash', /Error: fake gateway crashed during startup/, 1],
+  ])('%s: prints the failure and exits', async (scenario, line, exitCode) => {
+    const launch = launchFor(freshStateDir(), { workload: `fake-gateway:${scenario}` })
+    await startMachine(launch)
+    await waitForState(launch, 'stopped')
+    expect(logMessages(launch).some((message) => line.test(message))).toBe(true)
+    expect(
+      runtimeOf(launch)
+        .events.filter((e) => e.type === 'exit')
+        .map((e) => e.exitCode),
+    ).toEqual([exitCode])
+  })
+
+  it('memory-hog: the emulated kernel OOM killer stops the machine at its memory size', async () => {
+    const launch = launchFor(freshStateDir(), { workload: 'fake-gateway:memory-hog', memoryMb: 256 })
+    await startMachine(launch)
+    await waitForState(launch, 'stopped')
+    expect(logMessages(launch).some((line) => /Out of memory: Killed process \d+ \(node\)/.test(line))).toBe(true)
+    const events = runtimeOf(launch).events
+    expect(events.find((e) => e.type === 'oom')).toMatchObject({ status: 'stopped', exitCode: 137 })
+    expect(events.find((e) => e.type === 'exit')).toMatchObject({ exitCode: 137 })
+  })
+})
+
+describe('restart policy, counters and faults', () => {
+  it('crash-loops with backoff up to maxRetries, then stays stopped', async () => {
+    const stateDir = freshStateDir()
+    const launch = launchFor(stateDir, { workload: 'fake-gateway:crash', restart: { policy: 'on-failure', maxRetries: 2 } })
+    await startMachine(launch)
+    await waitFor('three exits', () => runtimeOf(launch).events.filter((e) => e.type === 'exit').length === 3)
+    await waitForState(launch, 'stopped')
+    const events = runtimeOf(launch).events
+    expect(events.filter((e) => e.type === 'restart' && e.source === 'flyd')).toHaveLength(2)
+    expect(events.filter((e) => e.type === 'exit').map((e) => e.exitCode)).toEqual([1, 1, 1])
+    expect(counters(stateDir)).toEqual({ machineStarts: 1, machineRestarts: 0, crashRestarts: 2 })
+  })
+
+  it("policy 'no' does not restart a crashed machine", async () => {
+    const launch = launchFor(freshStateDir(), { workload: 'fake-gateway:crash', restart: { policy: 'no' } })
+    await startMachine(launch)
+    await waitForState(launch, 'stopped')
+    expect(runtimeOf(launch).events.filter((e) => e.type === 'restart')).toHaveLength(0)
+  })
+
+  it('counts user restarts apart from starts, and each restart boots a fresh process', async () => {
+    const stateDir = freshStateDir()
+    const launch = launchFor(stateDir)
+    const readyLines = () => logMessages(launch).filter((line) => line.endsWith('[gateway] ready')).length
+    await startMachine(launch)
+    await waitFor('the first boot', () => readyLines() === 1)
+    const firstPid = runtimeOf(launch).pid
+    expect(firstPid).toBeGreaterThan(0)
+    await restartMachine(launch)
+    await waitFor('the second boot', () => readyLines() === 2)
+    await restartMachine(launch)
+    await waitFor('the third boot', () => readyLines() === 3)
+    expect(isAlive(firstPid!)).toBe(false)
+    expect(counters(stateDir)).toEqual({ machineStarts: 1, machineRestarts: 2, crashRestarts: 0 })
+    expect(runtimeOf(launch).events.filter((e) => e.type === 'restart' && e.source === 'user')).toHaveLength(2)
+    // The gateway exited on SIGTERM before each restart (graceful stop).
+    expect(logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down'))).toHaveLength(2)
+  })
+
+  it('machineNeverStarts keeps the machine in starting with no workload', async () => {
+    const stateDir = freshStateDir()
+    fs.writeFileSync(path.join(stateDir, 'faults.json'), JSON.stringify({ machineNeverStarts: true }))
+    const launch = launchFor(stateDir)
+    await startMachine(launch)
+    await waitFor('the supervisor to record itself', () =>
+      fs.readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8').includes('supervisorPid'),
+    )
+    expect(runtimeOf(launch).state).toBe('starting')
+    expect(logMessages(launch)).toEqual([])
+    await stopMachine(stateDir, launch.app, launch.machineId)
+    expect(runtimeOf(launch).state).toBe('stopped')
+  })
+
+  it('restartLatencyMs delays the boot but the machine still starts', async () => {
+    const stateDir = freshStateDir()
+    fs.writeFileSync(path.join(stateDir, 'faults.json'), JSON.stringify({ restartLatencyMs: 300 }))
+    const launch = launchFor(stateDir)
+    await startMachine(launch)
+    expect(runtimeOf(launch).state).toBe('starting')
+    await waitForLine(launch, /\[gateway\] ready$/)
+  })
+})
+
+describe('stopping leaves no process behind', () => {
+  function machineProcesses(launch: MachineLaunch): number[] {
+    const record = JSON.parse(fs.readFileSync(path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')) as {
+      supervisorPid: number
+    }
+    return listTree(record.supervisorPid).map((p) => p.pid)
+  }
+
+  it.runIf(namespaces)('stopMachine ends the whole tree', async () => {
+    const launch = launchFor(freshStateDir())
+    await startMachine(launch)
+    await waitForLine(launch, /\[gateway\] ready$/)
+    const pids = machineProcesses(launch)
+    expect(pids.length).toBeGreaterThanOrEqual(3) // supervisor, unshare, pid 1, gateway
+    await stopMachine(launch.stateDir, launch.app, launch.machineId)
+    expect(pids.filter(isAlive)).toEqual([])
+  })
+
+  it('stopAll kills every machine of the state root', async () => {
+    const stateDir = freshStateDir()
+    const first = launchFor(stateDir, { machineId: 'aaaaaaaaaaaaaa' })
+    const second = launchFor(stateDir, { machineId: 'bbbbbbbbbbbbbb', app: 'other-app' })
+    await Promise.all([startMachine(first), startMachine(second)])
+    await Promise.all([waitForLine(first, /\[gateway\] ready$/), waitForLine(second, /\[gateway\] ready$/)])
+    const pids = [...machineProcesses(first), ...machineProcesses(second)]
+    await stopAll(stateDir)
+    expect(pids.filter(isAlive)).toEqual([])
+    expect([runtimeOf(first).state, runtimeOf(second).state]).toEqual(['stopped', 'stopped'])
+  })
+})
+
+describe('path-mapping fallback (no namespaces)', () => {
+  it('maps the volume, [[files]] and env paths onto host directories', async () => {
+    const previous = process.env.FLY_STANDIN_ISOLATION
+    process.env.FLY_STANDIN_ISOLATION = 'paths'
+    try {
+      const stateDir = freshStateDir()
+      const launch = launchFor(stateDir, {
+        workload: 'fake-gateway:invalid-config',
+        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
+        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{}') }],
+      })
+      await startMachine(launch)
+      await waitForState(launch, 'stopped')
+      const mapped = path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'rootfs', 'etc', 'openclaw', 'openclaw.json')
+      expect(fs.readFileSync(mapped, 'utf8')).toBe('{}')
+      expect(logMessages(launch).some((line) => line.includes(`Invalid config at ${mapped}:`))).toBe(true)
+    } finally {
+      if (previous === undefined) delete process.env.FLY_STANDIN_ISOLATION
+      else process.env.FLY_STANDIN_ISOLATION = previous
+    }
+  })
+})

@@ -1,0 +1,61 @@
+// Shared by e2e-health.test.ts and e2e-health-fatal.test.ts (issue 7), split so they run side by side.
+import * as fs from 'node:fs'
+import { afterEach, expect } from 'vitest'
+import type { JournalEntry } from '../../standin/platform/inspect.ts'
+import type { ActionResult } from '../../standin/runner/runner.ts'
+import { GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.js'
+
+export const REAL = 'openclaw@2026.9.6'
+export const LEGACY = 'openclaw@2026.3.13'
+// A bound, not a speed (each case waits on up to three gates of health-timeout 300 on a machine
+// that may be busy); `npm run bench` measures speed.
+export const TIMEOUT = 1_200_000
+export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
+
+let world: StandinWorld | undefined
+// world.stop() ends the machines and the release server; the state (volumes, machine roots) and
+// the runner's directories are removed here too.
+export function useWorld(): void {
+  afterEach(async () => {
+    if (!world) return
+    const done = world
+    world = undefined
+    await done.stop()
+    fs.rmSync(done.state, { recursive: true, force: true })
+    fs.rmSync(done.dirs.root, { recursive: true, force: true })
+  })
+}
+
+export async function newWorld(workload: string): Promise<StandinWorld> {
+  world = await startStandinWorld('e2e-health-')
+  writeDockerfile(world.dirs, workload)
+  return world
+}
+
+/** The step's error (the `::error::` line), decoded from the workflow-command escaping. */
+export function stepError(result: ActionResult): string {
+  const lines = result.stdout.split('\n').filter((l) => l.startsWith('::error::'))
+  return lines.map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%')).join('\n')
+}
+
+/** Helpful context when an end-to-end assertion fails. */
+export function tail(result: ActionResult): string {
+  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-60).join('\n')}\n${result.stderr.slice(-2000)}`
+}
+
+export function command(entry: JournalEntry): string {
+  return entry.argv.join(' ')
+}
+
+// flyctl calls that change something on Fly (reading calls: version, status, apps list, secrets list, ...).
+export const MUTATING =
+  /^(apps create|volumes create|secrets (set|import|unset|deploy)|deploy|(machines?|m) (update|restart|start|stop|destroy)|ips (release|allocate)|ssh)\b/
+
+export function expectDecidedByFatalLine(result: ActionResult, title: RegExp): string {
+  const error = stepError(result)
+  expect(result.exitCode, tail(result)).toBe(1)
+  expect(result.outputs.health).toBe('unhealthy')
+  expect(error).toMatch(title)
+  expect(error).not.toMatch(/not healthy within health-timeout|before health-timeout/)
+  return error
+}

@@ -1,0 +1,99 @@
+// Shared by e2e-rollout.test.ts (the action) and standin-rollout.test.ts (the stand-in's waits).
+import { spawn, execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { afterEach } from 'vitest'
+import type { ActionResult } from '../../standin/runner/runner.ts'
+import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.js'
+
+export const TIMEOUT = 240_000
+export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
+export const FLYCTL = path.resolve('standin/bin/flyctl')
+
+let world: StandinWorld | undefined
+
+/** Each test's world stopped after it. */
+export function useWorld(): void {
+  afterEach(async () => {
+    const done = world
+    world = undefined
+    await done?.stop()
+  })
+}
+
+export async function newWorld(workload: string): Promise<StandinWorld> {
+  world = await startStandinWorld('e2e-rollout-')
+  writeDockerfile(world.dirs, workload)
+  return world
+}
+
+export function tail(result: ActionResult): string {
+  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-60).join('\n')}\n${result.stderr.slice(-2000)}`
+}
+
+export function stepError(result: ActionResult): string {
+  return result.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::error::'))
+    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%25', '%'))
+    .join('\n')
+}
+
+/** The stand-in's flyctl, as the action runs it. */
+export function flyctl(
+  w: StandinWorld,
+  args: string[],
+  signalAfterMs?: { ms: number; signal: NodeJS.Signals },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(FLYCTL, args, {
+      cwd: w.dirs.workspace,
+      env: { ...process.env, FLYCTL_STANDIN_STATE: w.state, FLY_API_TOKEN: API_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+    if (signalAfterMs) setTimeout(() => child.kill(signalAfterMs.signal), signalAfterMs.ms)
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+  })
+}
+
+/** flyctl stand-in processes still running against this world's state (there must be none after a run). */
+export function flyctlProcessesOf(w: StandinWorld): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+  const ours = out.split('\n').filter((l) => l.includes('standin/cli/main.ts') || l.includes('bin/flyctl'))
+  return ours.filter((l) => {
+    const pid = Number(l.trim().split(/\s+/)[0])
+    try {
+      return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`FLYCTL_STANDIN_STATE=${w.state}`)
+    } catch {
+      return false
+    }
+  })
+}
+
+export function writeConfig(w: StandinWorld): string {
+  const file = path.join(w.dirs.workspace, 'fly.toml')
+  fs.writeFileSync(
+    file,
+    [
+      'app = "parity"',
+      'primary_region = "iad"',
+      '[processes]',
+      'app = "node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan"',
+      '[mounts]',
+      'source = "openclaw_data"',
+      'destination = "/data"',
+      '[checks.gateway]',
+      'type = "tcp"',
+      'port = 3000',
+      'interval = "5s"',
+      'timeout = "2s"',
+      '',
+    ].join('\n'),
+  )
+  return file
+}

@@ -1,0 +1,94 @@
+// globalSetup of the e2e tier (vitest.config.ts): bundle the current src/ with ncc, exactly as
+// `npm run build` does but into a scratch folder, and point every run of the action in the tests
+// at it through FLY_DEPLOY_ACTION_ENTRY (standin/runner/runner.ts actionEntry). The committed dist/ is
+// never read or written here: a stale dist/ cannot make a test pass, and `.ci/run` can still prove
+// afterwards that dist/ is the build of src/.
+//
+// The bundle is kept in node_modules/.cache/fly-deploy-e2e/<hash>/, the hash taken over every file
+// the build reads from the repository (src/, tsconfig.json, package.json, package-lock.json) and
+// the build command, so an unchanged tree reuses it and any change rebuilds. Set
+// FLY_DEPLOY_ACTION_ENTRY yourself to test another bundle (e.g. `FLY_DEPLOY_ACTION_ENTRY=dist/index.js
+// npm test` tests the committed one); then nothing is built.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../..')
+const CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'fly-deploy-e2e')
+const INPUTS = ['src', 'tsconfig.json', 'package.json', 'package-lock.json']
+
+/** `npm run build`'s ncc arguments with `-o dist` replaced by `-o <out>`. */
+export function buildArgs(out: string): string[] {
+  const script = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build ?? ''
+  const words = script.trim().split(/\s+/)
+  const o = words.indexOf('-o')
+  if (words[0] !== 'ncc' || words[1] !== 'build' || o < 0 || words[o + 1] !== 'dist') {
+    throw new Error(`e2e bundle: expected the build script to be "ncc build ... -o dist ...", it is "${script}"`)
+  }
+  words[o + 1] = out
+  return words.slice(1)
+}
+
+function inputHash(): string {
+  const hash = createHash('sha256')
+    .update(JSON.stringify(buildArgs('OUT')))
+    .update('\0')
+  const files: string[] = []
+  for (const entry of INPUTS) {
+    const full = path.join(REPO_ROOT, entry)
+    if (fs.statSync(full).isDirectory()) {
+      for (const e of fs.readdirSync(full, { recursive: true, withFileTypes: true })) if (e.isFile()) files.push(path.join(e.parentPath, e.name))
+    } else {
+      files.push(full)
+    }
+  }
+  for (const file of files.map((f) => path.relative(REPO_ROOT, f)).sort()) {
+    hash
+      .update(file)
+      .update('\0')
+      .update(fs.readFileSync(path.join(REPO_ROOT, file)))
+      .update('\0')
+  }
+  return hash.digest('hex').slice(0, 20)
+}
+
+export default function setup(): void {
+  if (process.env.FLY_DEPLOY_ACTION_ENTRY) {
+    const entry = path.resolve(REPO_ROOT, process.env.FLY_DEPLOY_ACTION_ENTRY)
+    if (!fs.existsSync(entry)) throw new Error(`FLY_DEPLOY_ACTION_ENTRY=${process.env.FLY_DEPLOY_ACTION_ENTRY}: ${entry} does not exist`)
+    console.log(`e2e: the action under test is ${path.relative(REPO_ROOT, entry)} (FLY_DEPLOY_ACTION_ENTRY, not rebuilt)`)
+    return
+  }
+  const hash = inputHash()
+  const dir = path.join(CACHE, hash)
+  const entry = path.join(dir, 'index.js')
+  if (fs.existsSync(entry)) {
+    console.log(`e2e: the action under test is the bundle of the current src/ (${path.relative(REPO_ROOT, dir)}, reused)`)
+  } else {
+    const started = Date.now()
+    const scratch = `${dir}.tmp-${process.pid}`
+    fs.rmSync(scratch, { recursive: true, force: true })
+    fs.mkdirSync(CACHE, { recursive: true })
+    // From the repository root, as `npm run build` runs: ncc's module ids follow the resolved
+    // paths of src/ and node_modules, so the bundle behaves like dist/index.js.
+    const ncc = path.join(REPO_ROOT, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
+    const result = spawnSync(process.execPath, [ncc, ...buildArgs(scratch), '--quiet'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    if (result.status !== 0) {
+      fs.rmSync(scratch, { recursive: true, force: true })
+      throw new Error(`e2e bundle: ncc build of src/index.ts failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}${result.stderr}`)
+    }
+    // Another run of the suite in this worktree may have finished the same bundle first.
+    try {
+      fs.renameSync(scratch, dir)
+    } catch {
+      fs.rmSync(scratch, { recursive: true, force: true })
+    }
+    // Older bundles are of older trees: keep only this one (and any another run is writing).
+    for (const name of fs.readdirSync(CACHE)) {
+      if (name !== hash && !name.includes('.tmp-')) fs.rmSync(path.join(CACHE, name), { recursive: true, force: true })
+    }
+    console.log(`e2e: bundled the current src/ into ${path.relative(REPO_ROOT, dir)} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  }
+  process.env.FLY_DEPLOY_ACTION_ENTRY = entry
+}

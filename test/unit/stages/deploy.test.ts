@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest'
+import { buildDeployArgs, appUrl, formatGoDuration, readReleases } from '../../../src/stages/deploy.js'
+import { ReleaseListSchema } from '../../../src/fly/schemas.js'
+import { makePlan } from '../../support/plan.js'
+
+const rendered = { path: '/tmp/runner/fly-deploy/fly.toml' }
+
+describe('formatGoDuration', () => {
+  it('prints what Go time.Duration.String prints', () => {
+    expect(formatGoDuration(300)).toBe('5m0s')
+    expect(formatGoDuration(90)).toBe('1m30s')
+    expect(formatGoDuration(45)).toBe('45s')
+    expect(formatGoDuration(3600)).toBe('1h0m0s')
+    expect(formatGoDuration(3725)).toBe('1h2m5s')
+    expect(formatGoDuration(0)).toBe('0s')
+  })
+})
+
+describe('buildDeployArgs', () => {
+  it('deploys the working directory with the rendered config, one machine, no prompts', () => {
+    expect(buildDeployArgs(makePlan(), rendered)).toEqual([
+      'deploy',
+      '/ws',
+      '--config',
+      rendered.path,
+      '--app',
+      'my-openclaw',
+      '--wait-timeout',
+      '5m0s',
+      '--ha=false',
+      '-y',
+    ])
+  })
+
+  it('passes the Dockerfile and build args when building', () => {
+    const args = buildDeployArgs(
+      makePlan({
+        buildArgs: [
+          ['NODE_VERSION', '24'],
+          ['X', 'a=b'],
+        ],
+      }),
+      { ...rendered, dockerfileArg: '/ws/docker/Dockerfile' },
+    )
+    expect(args).toEqual(expect.arrayContaining(['--dockerfile', '/ws/docker/Dockerfile']))
+    expect(args.join(' ')).toContain('--build-arg NODE_VERSION=24 --build-arg X=a=b')
+    expect(args).not.toContain('--image')
+  })
+
+  it('uses --image instead of building when an image is given', () => {
+    const args = buildDeployArgs(makePlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }), {
+      ...rendered,
+      dockerfileArg: '/ws/Dockerfile',
+    })
+    expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual(['--image', 'ghcr.io/openclaw/openclaw:2026.9.6'])
+    expect(args).not.toContain('--build-arg')
+    expect(args).not.toContain('--dockerfile')
+  })
+
+  it('a rollback redeploys the previous image with the same config', () => {
+    const args = buildDeployArgs(makePlan({ buildArgs: [['A', '1']] }), rendered, { imageOverride: 'registry.fly.io/my-openclaw:deployment-01' })
+    expect(args).toEqual(expect.arrayContaining(['--config', rendered.path, '--image', 'registry.fly.io/my-openclaw:deployment-01']))
+    expect(args).not.toContain('--build-arg')
+  })
+
+  it('adds strategy, private, wait-timeout from health-timeout, and user deploy-args last', () => {
+    const args = buildDeployArgs(
+      makePlan({ strategy: 'immediate', private: true, healthTimeoutSec: 120, deployArgs: ['--remote-only', '--env', 'A=b c'] }),
+      rendered,
+    )
+    expect(args).toEqual(expect.arrayContaining(['--strategy', 'immediate', '--no-public-ips', '--wait-timeout', '2m0s']))
+    expect(args.slice(-3)).toEqual(['--remote-only', '--env', 'A=b c'])
+  })
+})
+
+describe('readReleases', () => {
+  const releases = ReleaseListSchema.parse([
+    { Version: 7, Status: 'complete', ImageRef: 'registry.fly.io/app:deployment-7' },
+    { Version: 6, Status: 'failed', ImageRef: 'registry.fly.io/app:deployment-6' },
+    { Version: 5, Status: 'complete', ImageRef: 'registry.fly.io/app:deployment-5' },
+  ])
+  it('reads the newest release and the previous one that did not fail', () => {
+    expect(readReleases(releases)).toEqual({
+      version: 7,
+      imageRef: 'registry.fly.io/app:deployment-7',
+      previousVersion: 5,
+      previousImageRef: 'registry.fly.io/app:deployment-5',
+    })
+  })
+  it('does not depend on the list order', () => {
+    expect(readReleases([...releases].reverse())?.version).toBe(7)
+  })
+  it('has no previous image on a first release, and nothing for no releases', () => {
+    expect(readReleases(releases.slice(0, 1))?.previousImageRef).toBeUndefined()
+    expect(readReleases([])).toBeUndefined()
+  })
+})
+
+describe('appUrl', () => {
+  it('takes the URL flyctl printed, else the fly.dev default, and none when private', () => {
+    expect(appUrl(makePlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe('https://custom.example/')
+    expect(appUrl(makePlan(), '')).toBe('https://my-openclaw.fly.dev/')
+    expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe('')
+  })
+})
