@@ -220,7 +220,7 @@ export const FATAL_SCENARIOS: FatalScenario[] = [
   { name: 'out of memory', workload: 'fake-gateway:oom', fatal: /Reached heap limit|Runtime_AllocateInYoungGeneration|SIGABRT/, cause: 'out of memory' },
   { name: 'exit 78, lan without auth', workload: 'fake-gateway:no-auth', fatal: /Refusing to bind gateway/, cause: 'without auth' },
   { name: 'gateway lock', workload: 'fake-gateway:lock', fatal: /already running|lock timeout/, cause: 'lock' },
-  // Issue 12: crashes 8 s after boot, slower than flyctl's 10 s smoke window notices; fly deploy alone would wait out --wait-timeout.
+  // Crashes 8 s after boot, slower than flyctl's 10 s smoke window notices; fly deploy alone would wait out --wait-timeout.
   { name: 'crash 8 s after boot', workload: 'fake-gateway:crash-late', fatal: /crashed 8 s after boot/, cause: 'exited' },
 ]
 

@@ -1,4 +1,4 @@
-// Figure 6 of `npm run bench` (issue 17, SPEC "Fleets"): fleets of 1, 4 and 16 gateways, each
+// Figure 6 of `npm run bench` (docs/CONTRACT.md, "Fleets"): fleets of 1, 4 and 16 gateways, each
 // deployed by that many concurrent runs of dist/index.js on one runner host (shared tool cache and
 // HOME, test/support/fleet.ts), on the stand-in with the bench's latency (LATENCY: 150 ms per
 // flyctl call, 1.5 s per machine (re)start) and the fake gateway. Per size and repetition, on a

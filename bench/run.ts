@@ -166,7 +166,7 @@ function addFleetFigures(fleet: FleetSample[]): void {
     if (largest !== sizes[0]) {
       const wall = (size: number) => stats(of(size).map((f) => f[key].wallMs)).median
       add(6, `${label}: wall(${largest}) / wall(${sizes[0]}) (ratio of medians)`, 'ratio', [wall(largest) / wall(sizes[0] as number)], {
-        text: '<= 2x (issue 17)',
+        text: '<= 2x',
         ok: (m) => m <= 2,
       })
     }
@@ -280,7 +280,7 @@ if (only.includes('health')) {
 if (only.includes('redeploy')) {
   log(`figure 3: redeploy that changes nothing (${RUNS.redeploy} runs, fake gateway)`)
   const redeploy: RedeployResult = await noChangeRedeploy(RUNS.redeploy)
-  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls, { text: '<= 8 (issue 17)', ok: (m) => m <= 8 })
+  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls, { text: '<= 8', ok: (m) => m <= 8 })
   add(3, 'redeploy that changes nothing: machine restarts', 'count', redeploy.restarts)
   add(
     5,
@@ -297,7 +297,7 @@ if (only.includes('redeploy')) {
 if (only.includes('fatal')) {
   log(`figure 2: fatal lines (${RUNS.fatal} runs per scenario, fake gateway)`)
   const fatal: FatalResult[] = await fatalVerdicts(RUNS.fatal)
-  // Issue 12: with flyctl's own waits (smoke checks, health checks) and health-timeout 300.
+  // With flyctl's own waits (smoke checks, health checks) and health-timeout 300.
   for (const f of fatal) add(2, `fatal line (${f.name}) -> error line`, 'ms', f.lineToErrorMs, { text: '<= 3 s after the line', ok: (m) => m <= 3_000 })
   details.fatal = fatal
 }
@@ -327,7 +327,7 @@ if (only.includes('push')) {
     'push: flyctl calls, action',
     'count',
     push.action.map((x) => x.calls),
-    { text: '<= 8 (issue 17)', ok: (m) => m <= 8 },
+    { text: '<= 8', ok: (m) => m <= 8 },
   )
   add(
     1,

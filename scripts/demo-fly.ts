@@ -1,6 +1,6 @@
 // What the demo reads back from the stand-in after a run, through its flyctl as a user would:
 // `flyctl logs --no-tail` (the recent buffer, text form `<RFC3339> app[<id>] <region> [info]<msg>`,
-// flyctl internal/command/logs, see REFERENCE.md) and `flyctl machines list --json`.
+// flyctl internal/command/logs) and `flyctl machines list --json`.
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { REPO_ROOT } from '../standin/runner/runner.ts'

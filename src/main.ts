@@ -16,7 +16,7 @@ import { StageRunner } from './run/stage-runner.js'
 export const defaultDeps: RunDeps = { install: installFlyctl, flyctl: (options) => new Flyctl(options), env: process.env }
 
 /**
- * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
+ * Runs the stages of docs/CONTRACT.md in order. Any error ends the run in one setFailed with a message a
  * user can act on (secrets scrubbed); the outputs and the job summary are written in every case,
  * an input error and a cancelled job included, with what the run changed on Fly.
  */
@@ -51,7 +51,7 @@ function runMode(stages: StageRunner, p: Pipeline): Promise<void> {
   return deployStages(stages, p)
 }
 
-/** SPEC.md's stages of a deploy, in order. */
+/** The stages of a deploy (docs/CONTRACT.md, "Stages"), in order. */
 async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   core.startGroup('Plan')
   core.info(JSON.stringify(describePlan(p.plan), null, 2))

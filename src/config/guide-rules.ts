@@ -6,7 +6,7 @@ import { isTable } from './toml-source.js'
 import type { GatewayRelease } from './gateway-release.js'
 
 /**
- * Stage 3: the guide's troubleshooting rules (SPEC.md, "Rules that come from the guide") over
+ * Stage 3: the guide's troubleshooting rules (docs/CONTRACT.md, "Rules from the guide") over
  * the rendered config, before anything changes on Fly. Each finding names the cause, the
  * guide's fix, and where the value came from: an input, or the file and line.
  */

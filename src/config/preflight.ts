@@ -12,7 +12,7 @@ import { parseMemoryMb } from '../shared/units.js'
 import type { Finding } from './guide-rules.js'
 
 /**
- * SPEC "Refused before anything changes on Fly": what Fly itself would refuse only after the app
+ * docs/CONTRACT.md, "Refused before anything changes on Fly": what Fly itself would refuse only after the app
  * was created or the build ran (a region it does not have, memory the size cannot hold, no
  * Dockerfile to build), checked on the rendered config before the first mutating call, dry runs
  * included. A table of small rules over one set of facts; the edge gathers the facts.

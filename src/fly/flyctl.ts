@@ -96,7 +96,7 @@ export interface RunOptions {
   retry?: RetryPolicy
   /**
    * json() only: answer from this run's last identical read when no mutating call has run since
-   * (issue 17: each reading call made once and shared between stages). Reads that watch for
+   * (each reading call made once and shared between stages). Reads that watch for
    * change (the health gate's polls) leave it off.
    */
   reuse?: boolean

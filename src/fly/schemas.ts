@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 /**
- * Shapes of the flyctl `--json` outputs this action reads (REFERENCE.md; flyctl's render.JSON
+ * Shapes of the flyctl `--json` outputs this action reads (flyctl's render.JSON
  * over fly-go's api types). Only the fields we use are required; everything else passes through,
  * so a newer flyctl that adds fields keeps working.
  */

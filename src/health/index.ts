@@ -1,5 +1,5 @@
 /**
- * Stage 9 of SPEC.md: gate success on log-verified gateway health, repair a stale lock once,
+ * The health stage (docs/CONTRACT.md, "Verdicts"): gate success on log-verified gateway health, repair a stale lock once,
  * roll back an unhealthy release. The one entry the pipeline calls is runHealthGate.
  *
  * Each gate (the release, the release after a lock repair, the rolled-back release) gets the full
@@ -197,7 +197,7 @@ async function repairStaleLockOnce(
 export type WatchContext = Omit<HealthContext, 'release' | 'first' | 'redeploy' | 'deployStartedAtMs'>
 
 /**
- * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
+ * The gate that runs alongside `fly deploy` (docs/CONTRACT.md, "Deploy and gate are one stage"): it follows
  * the machines of the first release above `baselineVersion` from the moment the deploy starts.
  */
 export function watchRollout(

@@ -6,7 +6,7 @@
  * - `<state-dir>/gateway.*.lock` (the guide);
  * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7);
  * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
- * `fly ssh console -C` runs the command without a shell (REFERENCE.md), so globs need `sh -c`.
+ * `fly ssh console -C` runs the command without a shell (flyctl internal/command/ssh/console.go), so globs need `sh -c`.
  */
 import { sleep } from '../shared/sleep.js'
 import type { FlyctlRunner } from './gate.js'

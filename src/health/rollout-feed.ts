@@ -1,6 +1,6 @@
 /**
  * What `fly deploy` tells the gate that runs alongside it, so the gate reads the app's machines
- * only when something happened (issue 17: nothing read that the run does not use) instead of
+ * only when something happened (nothing read that the run does not use) instead of
  * polling while flyctl itself waits on them:
  * - each line in which flyctl says a machine took the release's config; and
  * - the `machines list` the deploy stage reads once flyctl has exited.

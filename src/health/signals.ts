@@ -1,6 +1,6 @@
 /**
  * What one gateway or platform log message means for the health verdict. Pure; the patterns are
- * those of the OpenClaw gateway releases (REFERENCE.md, the guide, and the 2026.9.6 dist files
+ * those of the OpenClaw gateway releases (the guide, and the 2026.9.6 dist files
  * named below) and of Fly's init (superfly/init-snapshot: "Main child exited ...", "Process appears
  * to have been OOM killed!") and kernel ("Out of memory: Killed process N (node)").
  */
@@ -42,7 +42,7 @@ const OOM = [
 ]
 
 // openclaw dist/gateway-lock-*.mjs, server-start-*.mjs and the doctor's state coordinator (2026.9.6);
-// `gateway already running (pid N); lock timeout after 5000ms` of older releases (REFERENCE.md).
+// `gateway already running (pid N); lock timeout after 5000ms` of older releases (the guide).
 const LOCK = [
   /gateway already running/i,
   /lock timeout after \d+\s*ms/i,
@@ -69,7 +69,7 @@ const SEEDED_ORIGINS = /seeded gateway\.controlUi\.allowedOrigins \[([^\]]*)\]/
 const ORIGIN_PORT = /:\/\/(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)/
 
 // `[telegram] [default] starting provider`, `[discord] logged in to discord as <id>`,
-// `slack socket mode connected` (REFERENCE.md, the guide, recorded 2026.9.6 telegram run).
+// `slack socket mode connected` (the guide, recorded 2026.9.6 telegram run).
 const CHANNEL_PROVIDER = /\[([a-z][\w-]*)\](?:\s+\[[^\]]*\])*\s+starting provider\b/i
 const CHANNEL_LOGGED_IN = /\blogged in to ([a-z][\w-]*)\b/i
 const CHANNEL_TAGGED_LOGIN = /\[([a-z][\w-]*)\][^[]*\blogged in\b/i

@@ -1,5 +1,5 @@
 /**
- * The health verdict (SPEC.md, "The health verdict") as a pure function of what has been seen:
+ * The health verdict (docs/CONTRACT.md, "Verdicts") as a pure function of what has been seen:
  * the release machines' log lines and their `machines list --json` records. No clock, no I/O:
  * every call says what time it is, so recorded streams replay exactly.
  *
@@ -66,7 +66,7 @@ export interface Expectation {
   machineIds: string[]
   /** The configured port (`internal_port`). */
   port: number
-  /** The configured bind mode; informs the message only: loopback is never healthy (SPEC.md). */
+  /** The configured bind mode; informs the message only: loopback is never healthy (docs/CONTRACT.md, "Verdicts"). */
   bind?: string
   /** `health-channels`, any case. */
   channels: string[]

@@ -22,13 +22,13 @@ import { ShellWordsError, splitShellWords } from '../shared/shell-words.js'
 import { parseMemoryMb } from '../shared/units.js'
 
 /**
- * The inputs stage: every input of SPEC.md is read here and nowhere else, checked, and turned into
+ * The inputs stage: every input of docs/CONTRACT.md is read here and nowhere else, checked, and turned into
  * one typed Plan. Secret values are masked the moment they are read, before anything is logged.
  * All problems are collected and reported together, each naming its input and the fix, so a user
  * fixes a workflow in one round trip; nothing has reached Fly at this point.
  */
 
-/** The names (and only the names) of SPEC.md's inputs, in its order. */
+/** The names (and only the names) of the inputs in docs/CONTRACT.md, in its order. */
 export const INPUT_NAMES = [
   'app',
   'api-token',
@@ -313,7 +313,7 @@ function makeReader(ctx: InputContext, problems: InputProblem[]): Reader {
 }
 
 /**
- * Every input, in SPEC.md's groups. The order of the reads is the order of the problems in the
+ * Every input, in the contract's groups. The order of the reads is the order of the problems in the
  * error, and secrets come first: masked before any other line of ours can be logged.
  */
 export function parseInputs(ctx: InputContext): Plan {
@@ -663,7 +663,7 @@ export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan 
     runnerTemp,
     pinnedFlyctlVersion,
   })
-  // Parallel runs may share RUNNER_TEMP and HOME (SPEC "Fleets"): each gets folders of its own.
+  // Parallel runs may share RUNNER_TEMP and HOME (docs/CONTRACT.md, "Fleets"): each gets folders of its own.
   return { ...plan, ...claimRunDirs(runnerTemp, plan.app) }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The typed plan of one run: every input of SPEC.md, parsed and checked by inputs.ts.
+ * The typed plan of one run: every input of docs/CONTRACT.md, parsed and checked by parse-inputs.ts.
  * Later stages read only this, never core.getInput.
  */
 export const BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'] as const
@@ -8,7 +8,7 @@ export type BindMode = (typeof BIND_MODES)[number]
 export const STRATEGIES = ['rolling', 'immediate', 'bluegreen', 'canary'] as const
 export type Strategy = (typeof STRATEGIES)[number]
 
-/** `deploy`; `preview` (a gateway per pull request); `cleanup-previews` (SPEC.md "Preview gateways"). */
+/** `deploy`; `preview` (a gateway per pull request); `cleanup-previews` (docs/CONTRACT.md, "Previews"). */
 export const MODES = ['deploy', 'preview', 'cleanup-previews'] as const
 export type Mode = (typeof MODES)[number]
 

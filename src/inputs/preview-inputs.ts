@@ -4,9 +4,9 @@ import type { InputContext, InputKey } from './parse-inputs.js'
 import { MODES, type Mode, type PullRequestRef } from './plan.js'
 
 /**
- * The inputs of SPEC.md's "Preview gateways": `mode`, `secrets-prefix`, `github-token`, and for
+ * The inputs of previews (docs/CONTRACT.md, "Previews"): `mode`, `secrets-prefix`, `github-token`, and for
  * `mode: preview` the pull request read from the event GitHub wrote to GITHUB_EVENT_PATH. Read by
- * inputs.ts like every other input: problems are collected, each naming its input and the fix.
+ * parse-inputs.ts like every other input: problems are collected, each naming its input and the fix.
  */
 
 type Problem = (input: InputKey, message: string) => void

@@ -1,5 +1,5 @@
 /**
- * SPEC.md "Secret boundaries": which names never reach the app, what `secrets-json` drops (and
+ * docs/CONTRACT.md, "Secret boundaries": which names never reach the app, what `secrets-json` drops (and
  * why, by name only), and where a secret's value must never land: `[env]` (plain text in fly.toml
  * and on Fly), `build-args` and `deploy-args` (flyctl's command line), and values that
  * `fly secrets import` cannot carry. Pure functions; inputs.ts turns their answers into problems.
@@ -17,7 +17,7 @@ const NEVER_SYNCED: Array<[RegExp, string]> = [
   [/^ACTIONS_/i, 'ACTIONS_* names belong to the GitHub runner and are never synced to the app'],
 ]
 
-/** `secrets-json` names are environment names, upper-case (SPEC: `^[A-Z_][A-Z0-9_]*$`). */
+/** `secrets-json` names are environment names, upper-case (`^[A-Z_][A-Z0-9_]*$`). */
 export const UPPER_ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 
 /** Why a name (or a value: the Fly token's) may never be synced, or undefined. */

@@ -1,5 +1,5 @@
 /**
- * Which secret names are synced, and under which name (SPEC.md inputs `secrets-include` and
+ * Which secret names are synced, and under which name (docs/CONTRACT.md, inputs `secrets-include` and
  * `secrets-prefix`). Pure. A name `<prefix><NAME>` is synced as `<NAME>` whatever
  * `secrets-include` says (the prefix is the opt-in: `PREVIEW_DISCORD_BOT_TOKEN` gives a preview
  * its own bot, `TEAM_A_OPENAI_API_KEY` gives one gateway of a fleet its own key), and it wins over

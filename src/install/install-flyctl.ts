@@ -1,5 +1,5 @@
 /**
- * Install stage: flyctl through the runner's tool cache, the edge over install-core.ts.
+ * Install stage: flyctl through the runner's tool cache, the edge over release-assets.ts.
  *
  * Cache first: an exact version found in the tool cache is used without a single network request
  * (Fly's setup-flyctl asks api.fly.io before it looks). `latest` is resolved through Fly's release
@@ -307,7 +307,7 @@ async function placeInToolCache(
 /**
  * The marker a verified copy carries into the tool cache: the version it reported and its
  * binary's size and modification time. A later run whose binary still matches uses it as is
- * (issue 17: no call a run does not need); any other copy (another installer's, or one changed
+ * (no call a run does not need); any other copy (another installer's, or one changed
  * since) runs `flyctl version` first, as before.
  */
 const VERIFIED_MARKER = '.fly-deploy-verified.json'
@@ -407,7 +407,7 @@ async function verifyBinary(binary: string, version: string, log: (line: string)
 }
 
 // -----------------------------------------------------------------------------------------------
-// HTTP with the retry policy of install-core.ts
+// HTTP with the retry policy of release-assets.ts
 
 class HttpStatusError extends Error {
   readonly url: string

@@ -1,7 +1,7 @@
 /**
  * The pure half of the install stage: version specs, platform mapping, release asset names and
  * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
- * touches the network, the disk or the environment; install.ts is the edge.
+ * touches the network, the disk or the environment; install-flyctl.ts is the edge.
  */
 import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
@@ -89,7 +89,7 @@ const ARCH_BY_NODE_ARCH: Record<string, Pick<PlatformTarget, 'arch' | 'goarch' |
   arm64: { arch: 'arm64', goarch: 'arm64', toolArch: 'arm64' },
 }
 
-/** Map Node's platform and arch to flyctl's release assets (REFERENCE.md; flyctl .goreleaser.yml). */
+/** Map Node's platform and arch to flyctl's release assets (flyctl .goreleaser.yml). */
 export function platformTarget(platform: NodeJS.Platform | string, arch: string): PlatformTarget {
   const os = OS_BY_PLATFORM[platform as NodeJS.Platform]
   const cpu = ARCH_BY_NODE_ARCH[arch]

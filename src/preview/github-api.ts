@@ -3,8 +3,8 @@ import { backoffDelayMs, type Backoff } from '../fly/flyctl.js'
 import { sleep } from '../shared/sleep.js'
 
 /**
- * The GitHub REST API at GITHUB_API_URL, for the preview comment and cleanup-previews (SPEC.md
- * "Preview gateways"), through @actions/github's Octokit. Nothing here ever fails the step: every
+ * The GitHub REST API at GITHUB_API_URL, for the preview comment and cleanup-previews (docs/CONTRACT.md,
+ * "Previews"), through @actions/github's Octokit. Nothing here ever fails the step: every
  * answer GitHub may give (401, 403, 404, 5xx, a rate limit) becomes a GitHubApiError whose message
  * says what it means and what to change, and the callers turn it into a warning.
  *

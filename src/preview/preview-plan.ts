@@ -4,7 +4,7 @@ import { globToRegExp } from '../inputs/parse-inputs.js'
 import { CHANNEL_TOKEN_GLOBS, previewAppName } from '../inputs/preview-inputs.js'
 
 /**
- * SPEC.md "Preview gateways", the pure part: the preview's name and marker, the plan it deploys
+ * docs/CONTRACT.md, "Previews", the pure part: the preview's name and marker, the plan it deploys
  * with, whether an app may be destroyed, which apps cleanup-previews considers, and the pull
  * request comment. The edges (flyctl, the GitHub API) are in preview.ts.
  */

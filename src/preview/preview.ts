@@ -19,9 +19,9 @@ import type { RunRecord } from '../run/report.js'
 import type { StageRunner } from '../run/stage-runner.js'
 
 /**
- * SPEC.md "Preview gateways", the edges: `mode: preview` wraps the deploy stages (any action but
+ * docs/CONTRACT.md, "Previews", the edges: `mode: preview` wraps the deploy stages (any action but
  * `closed`) or destroys the preview (`closed`); `mode: cleanup-previews` destroys the previews of
- * closed pull requests. The decisions are preview-core.ts's; here are flyctl, the GitHub API and
+ * closed pull requests. The decisions are preview-plan.ts's; here are flyctl, the GitHub API and
  * the outputs. A GitHub failure is a warning and never fails the step.
  */
 
@@ -87,7 +87,7 @@ async function closePreview(ctx: ModeContext, target: PreviewTarget, comment: Co
   await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }))
 }
 
-/** Reads the app's machines, decides (preview-core.ts decideDestroy), destroys. Throws on any marker but this one. */
+/** Reads the app's machines, decides (preview-plan.ts decideDestroy), destroys. Throws on any marker but this one. */
 async function destroyIfMarked(ctx: ModeContext, flyctl: Flyctl, name: string, marker: string): Promise<'destroyed' | 'gone' | 'would destroy'> {
   const machines = await readMachines(flyctl, name)
   const decision = decideDestroy(name, ctx.plan.app, marker, machines)

@@ -117,7 +117,7 @@ export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
   }
 }
 
-/** The action's outputs, named exactly as SPEC.md. */
+/** The action's outputs, named exactly as docs/CONTRACT.md. */
 export interface Outputs {
   'app-name': string
   'app-url': string

@@ -1,5 +1,5 @@
 /**
- * The stages of SPEC.md's run as definitions for the stage runner (stages.ts): what each runs,
+ * The stages of a run (docs/CONTRACT.md, "Stages") as definitions for the stage runner (stage-runner.ts): what each runs,
  * its line in the summary, and what its result adds to the run record. The work itself is in
  * each stage's module; main.ts lists the stages in order.
  */
@@ -94,7 +94,7 @@ export function render(p: Pipeline): Stage<RenderedConfig> {
 }
 
 /**
- * What the app already has, read once and shared by the stages (issue 17: each reading call made
+ * What the app already has, read once and shared by the stages (each reading call made
  * once): whether it exists, its machines (`status --json`) and its secret names.
  */
 export interface AppSurvey {
@@ -198,7 +198,7 @@ function gatewayStateDir(settings: Settings): string {
   return settings.stateDir ?? settings.mountDestination ?? '/data'
 }
 
-/** Deploy, gated while it rolls out (SPEC "Deploy and gate are one stage"). */
+/** Deploy, gated while it rolls out (docs/CONTRACT.md, "Deploy and gate are one stage"). */
 export function deployRelease(ctx: DeployContext): Stage<DeployResult> {
   return {
     name: 'deploy',
@@ -306,7 +306,7 @@ function recordHealth(o: HealthOutcome, record: RunRecord): void {
   record.healthNotes = o.summary
   record.healthEvidence = o.evidenceLines
   record.rolledBack = o.rolledBack
-  // SPEC, Outputs: after a rollback, release-version, image and machine-ids describe what serves.
+  // docs/CONTRACT.md, "Outputs": after a rollback, release-version, image and machine-ids describe what serves.
   if (o.rolledBack && o.servingRelease) {
     record.servingRelease = o.servingRelease.version
     record.image = o.servingRelease.imageRef

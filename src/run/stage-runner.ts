@@ -9,7 +9,7 @@ import { ChangeJournal } from './change-journal.js'
 import type { Redactor } from '../shared/redact.js'
 import { errorText, firstLine, writeReport, type RunRecord } from './report.js'
 
-/** One stage of SPEC.md's run. */
+/** One stage of a run (docs/CONTRACT.md, "Stages"). */
 export interface Stage<T> {
   name: string
   /** Why the stage does not run this time (a public deployment has nothing to harden); undefined: it runs. */

@@ -14,7 +14,7 @@ export interface RenderedConfig {
   path: string
   /**
    * Absolute Dockerfile path to pass as `--dockerfile`, when the rendered config has no
-   * `[build] dockerfile` (flyctl joins that key to the config's own directory, REFERENCE.md).
+   * `[build] dockerfile` (flyctl joins that key to the config's own directory: internal/command/deploy/deploy_build.go).
    */
   dockerfileArg?: string
 }
@@ -208,7 +208,7 @@ interface Watched {
 }
 
 /**
- * `fly deploy` with the gate alongside (SPEC "Deploy and gate are one stage"). flyctl waits for
+ * `fly deploy` with the gate alongside (docs/CONTRACT.md, "Deploy and gate are one stage"). flyctl waits for
  * smoke and health checks (internal/machine/leasable_machine.go); the gate reads the gateway's
  * own lines meanwhile. An unhealthy verdict ends flyctl's wait with SIGINT, as Ctrl-C does, and
  * the run goes on at once. A deploy that fails once a machine took the release is a verdict; one

@@ -40,7 +40,7 @@ export function planSecrets(synced: Iterable<string>, existing: readonly SecretE
 const GATEWAY_AUTH_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD']
 
 /**
- * SPEC's gateway-token rule, counting a token already set on the app, and the names this run
+ * The gateway-token rule (docs/CONTRACT.md, "Rules from the guide"), counting a token already set on the app, and the names this run
  * keeps there (a pruned token no longer counts). Returns the error text, or undefined when fine.
  */
 export function gatewayAuthProblem(plan: SecretsPlan, authRequired: boolean): string | undefined {
@@ -193,7 +193,7 @@ function countChar(s: string, ch: string): number {
 export interface SecretsOptions {
   /** False when the app does not exist yet (a dry run before creation): nothing to list. */
   appExists: boolean
-  /** The rendered command binds a non-loopback address: SPEC's gateway-token rule applies. */
+  /** The rendered command binds a non-loopback address: the gateway-token rule applies. */
   gatewayAuthRequired: boolean
   /** The app's secrets when this run already listed them; listed here when undefined. */
   existing?: readonly SecretEntry[]

@@ -369,7 +369,7 @@ export async function runSecretsList(ctx: Ctx): Promise<number> {
       return { name: n, digest: meta.digest, status: secretStatus(meta.updated_at, machines) }
     })
   if (flagBool(ctx, 'json')) {
-    // Older flyctl printed other shapes (REFERENCE.md); FLYCTL_STANDIN_VERSION selects them.
+    // Older flyctl printed other shapes (internal/command/secrets/list.go history); FLYCTL_STANDIN_VERSION selects them.
     const meta = (n: string) => app.secrets[n] as { created_at: string; updated_at: string }
     if (versionBefore(ctx.version, '0.3.178')) {
       out(goJson(rows.map((r) => ({ Name: r.name, Digest: r.digest, CreatedAt: meta(r.name).created_at }))))

@@ -1,6 +1,6 @@
 // A stand-in for `node dist/index.js gateway ...` that prints the real gateway's console lines
 // (colours and timestamp format copied from openclaw 2026.9.6 run here, older lines from the
-// Fly guide and REFERENCE.md) for one scenario, read from FAKE_GATEWAY_SCENARIO. Fast unit tests
+// Fly guide) for one scenario, read from FAKE_GATEWAY_SCENARIO. Fast unit tests
 // only; the real gateway runs in the other tests. Honours --port and --bind, and really listens
 // on the port when the scenario reaches readiness, so health checks and probes see it. 'lock'
 // honours lock files in the state dir (see staleLock), so the guide's repair really fixes it.
@@ -96,7 +96,7 @@ async function ready(port: number, bind: string, legacy: boolean): Promise<void>
   stayUntilSignalled(server)
 }
 
-// The guide's stale lock: `gateway.<hash>.lock` in the state dir (REFERENCE.md: `/data/gateway.*.lock`),
+// The guide's stale lock: `gateway.<hash>.lock` in the state dir (the guide: `/data/gateway.*.lock`),
 // left by a gateway that died holding it. The first boot on a volume leaves one there (once: a
 // marker on the volume remembers it), so removing the lock files, as the guide says, fixes it.
 const STALE_LOCK_PID = 7

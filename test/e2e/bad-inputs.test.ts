@@ -5,7 +5,7 @@ import { readJournal } from '../../standin/platform/inspect.ts'
 import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
 
 /**
- * Issue 9, bad input: every case runs dist/index.js against the stand-in and must be refused
+ * Bad input: every case runs dist/index.js against the stand-in and must be refused
  * (exit 1) before any call that changes Fly, with an error that names the input and says the fix.
  * docs/ERRORS.md is the user-facing table of these errors; it is checked against CASES below
  * (UPDATE_ERRORS_TABLE=1 rewrites it). Unit tests of the parsers are in test/unit/inputs/parse-inputs.test.ts.
@@ -92,7 +92,7 @@ export const CASES: BadInput[] = [
   { input: 'health-url', value: 'ftp://x', says: 'got "ftp://x"', fix: 'must be an http(s) URL' },
   { input: 'flyctl-version', value: 'v1.x', says: 'is not a flyctl version', fix: 'use an exact version such as `0.4.87`, or `latest`' },
   { input: 'working-directory', value: 'nope', says: 'is not a directory', fix: 'check out the repository first, or fix the path' },
-  // Issue 14: what Fly itself refused only after it had been changed, now refused in the preflight.
+  // What Fly itself refused only after it had been changed, now refused in the preflight.
   { input: 'region', value: 'mrs', says: '"mrs" is not a Fly region', fix: 'set `region` to one of them' },
   { input: 'memory', value: '100gb', says: 'is more than shared-cpu-2x allows 512 to 4096 MB', fix: 'set `memory` to at most 4096mb' },
   { input: 'vm-size', value: 'shared-cpu-3x', says: 'is not a Fly machine size', fix: 'set `vm-size` to one of' },

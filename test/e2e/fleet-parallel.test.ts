@@ -1,4 +1,4 @@
-// Fleets (SPEC "Fleets", issue 17): eight runs of dist/index.js at once on one runner host, from an
+// Fleets (docs/CONTRACT.md, "Fleets"): eight runs of dist/index.js at once on one runner host, from an
 // empty tool cache, against the loopback release server and one stand-in platform, with the fake
 // gateway. The host shares RUNNER_TOOL_CACHE and HOME between its runners (as self-hosted hosts
 // do), and in the second case RUNNER_TEMP too (a misconfigured host). Every run must end healthy

@@ -5,7 +5,7 @@ import { readJournal } from '../../standin/platform/inspect.ts'
 import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
 
 /**
- * Issue 14: validation never refuses a good deploy. The guide's own fly.toml ("2) Configure
+ * Validation never refuses a good deploy. The guide's own fly.toml ("2) Configure
  * fly.toml") and its example openclaw.json (step 5) deploy healthy with no error, although the
  * example has no gateway.controlUi.allowedOrigins: with the release unknown that rule is a warning
  * (it crashes only 2026.2.26 to 2026.5). The fixtures are the guide's code blocks

@@ -6,7 +6,7 @@ import { command, expectDecidedByFatalLine, newWorld, REAL, tail, TIMEOUT, TOKEN
 import { writeDockerfile } from '../support/standin.js'
 
 /**
- * Issue 7 end to end, part two: the real gateway's fatal lines through dist/index.js, each with
+ * The health gate end to end, part two: the real gateway's fatal lines through dist/index.js, each with
  * health-timeout 300 and a verdict that names the logged cause, not the timeout. The header of
  * e2e-health.test.ts says why the real gateway and what the fake one plays.
  */
@@ -90,7 +90,7 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       expect(error).toMatch(/Health gate: the gateway process exited on machine \w+: the gateway process exited \(exit code 1\)/)
       expect(second.outputs['rolled-back']).toBe('true')
       expect(second.outputs.health).toBe('unhealthy')
-      // SPEC, Outputs: after a rollback, `image` (like release-version) describes what serves.
+      // docs/CONTRACT.md, "Outputs": after a rollback, `image` (like release-version) describes what serves.
       expect(second.outputs.image).toBe(goodImage)
       expect(second.outputs['release-version']).toBe('3')
       // v3 is the rollback deploy of v1's image, and it is gated healthy.

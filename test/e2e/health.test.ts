@@ -5,7 +5,7 @@ import { readCounters, readJournal, readState } from '../../standin/platform/ins
 import { command, expectDecidedByFatalLine, LEGACY, MUTATING, newWorld, REAL, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
 
 /**
- * Issue 7 end to end: the health gate through dist/index.js on the flyctl stand-in, whose machines
+ * End to end: the health gate through dist/index.js on the flyctl stand-in, whose machines
  * run the REAL OpenClaw gateway (openclaw@2026.9.6, and 2026.3.13 for the legacy "listening on"
  * generation) wherever the behaviour under test is the gateway's. The fake gateway plays the parts
  * the real one cannot honestly be made to play here (a stale lock, a crash loop, a broken image).

@@ -1,4 +1,4 @@
-// The install stage under parallel runs that share one tool cache (SPEC "Fleets"): several
+// The install stage under parallel runs that share one tool cache (docs/CONTRACT.md, "Fleets"): several
 // installFlyctl calls at once from an empty cache, and caches left broken by other installers.
 // @actions/tool-cache's own cacheDir deletes and re-copies the destination in place
 // (tool-cache.js cacheDir/_createToolPath), so the stage stages a private copy beside it and

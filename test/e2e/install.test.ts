@@ -111,7 +111,7 @@ describe('installFlyctl against the release server', () => {
     expect(installed.version).toBe('0.4.87')
     expect(server.requests).toEqual([])
     expect(logLines.some((line) => line.startsWith('flyctl 0.4.87 found in the tool cache'))).toBe(true)
-    // The copy this action verified and placed, unchanged since, runs no `flyctl version` (issue 17).
+    // The copy this action verified and placed, unchanged since, runs no `flyctl version`.
     expect(logLines.slice(logged).filter((line) => /^flyctl v0\.4\.87 /.test(line))).toEqual([])
   })
 

@@ -1,4 +1,4 @@
-// The pipeline's single cases on the fake gateway (issue 6), part two of e2e-pipeline.test.ts,
+// The pipeline's single cases on the fake gateway, part two of e2e-pipeline.test.ts,
 // whose header says how these tests judge a run; both share test/support/pipeline-e2e.ts.
 import { afterEach, describe, expect, it } from 'vitest'
 import { readCounters, readState } from '../../standin/platform/inspect.ts'

@@ -1,4 +1,4 @@
-// The whole pipeline end to end (issue 6): dist/index.js run as a GitHub runner runs it, against
+// The whole pipeline end to end: dist/index.js run as a GitHub runner runs it, against
 // the flyctl stand-in (standin/README.md), judged by what the stand-in recorded: its journal
 // (every flyctl call's argv and whether it read stdin), its counters (machine starts and
 // restarts) and its platform state, and by looking inside the machines it runs.
@@ -128,7 +128,7 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
       expect(calls(journal, 'apps create')).toEqual([])
       expect(calls(journal, 'volumes create')).toEqual([])
       expect(calls(journal, 'deploy')).toHaveLength(1)
-      // Issue 17: a redeploy that changes nothing makes 8 flyctl calls or fewer, each read once:
+      // A redeploy that changes nothing makes 8 flyctl calls or fewer, each read once:
       // status (app and machines), secrets list, secrets import, releases, deploy, logs, and the
       // machines list when flyctl says the machine took the config and once it has exited.
       expect(journal.map(commandOf).sort()).toEqual(

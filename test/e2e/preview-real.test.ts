@@ -1,4 +1,4 @@
-// The preview lifecycle (opened, synchronize, closed) on the REAL gateway (issue 16): does the
+// The preview lifecycle (opened, synchronize, closed) on the REAL gateway: does the
 // preview start, restart once on a push, and go with its volume when the pull request closes.
 // The fake-gateway cases are in e2e-preview.test.ts; both share test/support/preview-e2e.ts.
 import { beforeAll, describe, it } from 'vitest'

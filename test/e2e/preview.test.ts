@@ -1,4 +1,4 @@
-// Preview gateways end to end (issue 16, SPEC.md "Preview gateways"): dist/index.js run as a
+// Preview gateways end to end (docs/CONTRACT.md, "Previews"): dist/index.js run as a
 // runner runs it on pull_request events, against the flyctl stand-in and the loopback GitHub API
 // stand-in (standin/github/rest-api.ts), judged by the stand-in's journal, counters and state,
 // and by the comments the GitHub stand-in holds.

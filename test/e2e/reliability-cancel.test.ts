@@ -6,7 +6,7 @@ import { APP, line, liveFlyctl, REPO, snapshot, TIMEOUT, TOKEN_SECRET, useWorlds
 import { writeDockerfile } from '../support/standin.ts'
 
 /**
- * Issue 9: reliability under faults, part two: cancellation, and nothing lost (part one is
+ * Reliability under faults, part two: cancellation, and nothing lost (part one is
  * reliability.test.ts). Every behaviour here is the action's, so the fast fake gateway runs the machines.
  */
 useWorlds()
@@ -39,7 +39,7 @@ describe('cancellation', () => {
     'SIGTERM while the gate still waits on a deployed release ends the log follower and says the release was deployed',
     async () => {
       const w = await world()
-      // The gate follows the rollout inside the deploy stage (SPEC "Deploy and gate are one stage"):
+      // The gate follows the rollout inside the deploy stage (docs/CONTRACT.md, "Deploy and gate are one stage"):
       // cancel once flyctl has confirmed the release, while the slow log stream keeps the gate waiting.
       await writeFaults(w.state, { latencyMs: { logs: 20_000 } })
       const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: 'Visit your newly deployed app', signal: 'SIGTERM' } })

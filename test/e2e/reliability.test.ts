@@ -12,7 +12,7 @@ import { APP, exits, line, REPO, TIMEOUT, TOKEN_SECRET, useWorlds, world } from 
 import { API_TOKEN } from '../support/standin.ts'
 
 /**
- * Issue 9: reliability under faults. Every behaviour here is the action's (retries, the deploy
+ * Reliability under faults. Every behaviour here is the action's (retries, the deploy
  * check, waiting, cancellation, leaving things alone), so the fast fake gateway runs the machines.
  */
 useWorlds()

@@ -4,7 +4,7 @@ import { flyctl, flyctlProcessesOf, newWorld, stepError, tail, TIMEOUT, TOKEN_SE
 import { writeDockerfile } from '../support/standin.js'
 
 /**
- * Issue 12: deploy and gate as one stage, against flyctl's real waits. The stand-in's `fly deploy`
+ * Deploy and gate as one stage, against flyctl's real waits. The stand-in's `fly deploy`
  * smoke-checks for 10 s and waits for health checks (superfly/flyctl v0.4.87
  * internal/machine/leasable_machine.go WaitForSmokeChecksToPass, WaitForHealthchecksToPass) and
  * leaves stopped machines stopped (internal/command/deploy/machines_launchinput.go shouldSkipLaunch).

@@ -6,7 +6,7 @@ import type { ActionResult } from '../../standin/runner/runner.ts'
 import { startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
 
 /**
- * Issue 9, secret hygiene: run end-to-end scenarios (success, dry run, flyctl errors that echo a
+ * Secret hygiene: run end-to-end scenarios (success, dry run, flyctl errors that echo a
  * secret, a retried transient error, an unhealthy release with rollback, cancellation, bad input)
  * with distinctive secret values, then scan everything the action and the stand-in produced for
  * each value, raw, base64- and URL-encoded, and each line of the multi-line one. The only place a

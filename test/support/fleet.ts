@@ -8,7 +8,7 @@ import { runAction, type ActionResult, type RunnerDirs } from '../../standin/run
 import { API_TOKEN, GATEWAY_TOKEN } from './standin.ts'
 
 /**
- * Several runs of dist/index.js at once on one "runner host" (SPEC "Fleets"): one stand-in
+ * Several runs of dist/index.js at once on one "runner host" (docs/CONTRACT.md, "Fleets"): one stand-in
  * platform, one loopback release server, and the directories a self-hosted host shares between
  * its runners: RUNNER_TOOL_CACHE and HOME always, RUNNER_TEMP when `sharedTemp` (a misconfigured
  * host). Each run has its own workspace and runner command files, as each job has.

@@ -1,4 +1,4 @@
-// Shared by e2e-health.test.ts and e2e-health-fatal.test.ts (issue 7), split so they run side by side.
+// Shared by e2e-health.test.ts and e2e-health-fatal.test.ts, split so they run side by side.
 import * as fs from 'node:fs'
 import { afterEach, expect } from 'vitest'
 import type { JournalEntry } from '../../standin/platform/inspect.ts'

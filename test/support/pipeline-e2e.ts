@@ -1,4 +1,4 @@
-// Shared by e2e-pipeline.test.ts and e2e-pipeline-fake.test.ts (issue 6), split so they run side by side.
+// Shared by e2e-pipeline.test.ts and e2e-pipeline-fake.test.ts, split so they run side by side.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'

@@ -1,4 +1,4 @@
-// Shared by the reliability e2e files (issue 9), split in two so they run side by side.
+// Shared by the reliability e2e files, split in two so they run side by side.
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'

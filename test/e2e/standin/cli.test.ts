@@ -2,7 +2,7 @@
 // root. Machines run in a small runtime double (below, through FLYCTL_STANDIN_RUNTIME) that keeps
 // runtime.json, log.jsonl and counters.json like standin/machines/runtime.ts but runs nothing;
 // the last test runs the real runtime with the fake gateway.
-// Texts and shapes are checked against superfly/flyctl (cited per test) and REFERENCE.md.
+// Texts and shapes are checked against superfly/flyctl (cited per test).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -258,7 +258,7 @@ describe('state and JSON shapes', () => {
     ])
   })
 
-  it('deploy: release, volume, IPs and one machine with the REFERENCE.md fields, JSON in render.JSON form', async () => {
+  it('deploy: release, volume, IPs and one machine with the fields flyctl prints, JSON in render.JSON form', async () => {
     const id = await deployedApp()
     const raw = (await flyctl(['machines', 'list', '--json'])).stdout
     expect(raw.split('\n')[1]).toBe('    {') // 4-space indent (internal/render/render.go)
@@ -400,7 +400,7 @@ describe('secrets', () => {
     }
   })
 
-  it('older FLYCTL_STANDIN_VERSIONs print the older secrets list shapes (REFERENCE.md)', async () => {
+  it('older FLYCTL_STANDIN_VERSIONs print the older secrets list shapes', async () => {
     await seedApp(stateDir, 'demo')
     await flyctl(['secrets', 'set', '--stage', 'A=1'])
     const mid = JSON.parse((await flyctl(['secrets', 'list', '--json'], { env: { FLYCTL_STANDIN_VERSION: '0.3.200' } })).stdout)

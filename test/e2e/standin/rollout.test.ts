@@ -3,7 +3,7 @@ import { MachineListSchema, ReleaseListSchema } from '../../../src/fly/schemas.j
 import { flyctl, newWorld, TIMEOUT, useWorld, writeConfig } from '../../support/rollout-e2e.ts'
 
 /**
- * Issue 12, the stand-in's side (the action's is e2e-rollout.test.ts): the stand-in's `fly deploy`
+ * Deploy and gate, the stand-in's side (the action's is e2e-rollout.test.ts): the stand-in's `fly deploy`
  * smoke-checks for 10 s and waits for health checks (superfly/flyctl v0.4.87
  * internal/machine/leasable_machine.go WaitForSmokeChecksToPass, WaitForHealthchecksToPass) and
  * leaves stopped machines stopped (internal/command/deploy/machines_launchinput.go shouldSkipLaunch).

@@ -3,7 +3,7 @@ import { gatewayArgv, shellScript } from '../../../src/config/gateway-command.js
 import { effectiveSettings, setFlag, splitCommand } from '../../../src/config/render.js'
 import { memoryProblem, sizeFor } from '../../../src/fly/machine-sizes.js'
 
-/** Issue 14: the exec'd argv of an `sh -c` wrapper decides port and bind. */
+/** The exec'd argv of an `sh -c` wrapper decides port and bind. */
 describe('gateway command read through sh -c', () => {
   const wrapped = "sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind lan'"
 

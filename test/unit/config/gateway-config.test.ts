@@ -59,7 +59,7 @@ describe('checkGatewayConfig', () => {
     expect(rulesOf(fixture('openclaw-json', 'public.json5'))).toEqual([])
   })
 
-  it("the guide's openclaw.json on a public deployment: no allowedOrigins is an error only for 2026.2.26-2026.5 (issue 14)", () => {
+  it("the guide's openclaw.json on a public deployment: no allowedOrigins is an error only for 2026.2.26-2026.5", () => {
     const findings = checkGatewayConfig(parse(fixture('openclaw-json', 'guide.json')), ctx())
     expect(findings.map((f) => f.rule)).toEqual(['gateway-bind', 'control-ui-origins'])
     const origins = findings.find((f) => f.rule === 'control-ui-origins')
@@ -123,7 +123,7 @@ describe('checkGatewayConfig', () => {
   })
 })
 
-describe('JSON5 key positions come from a parser (issue 14)', () => {
+describe('JSON5 key positions come from a parser', () => {
   it('never lands on a comment or a string that names the key', () => {
     const text = '{\n  // gateway: { port: 1 } was here\n  note: "gateway: port:",\n  /* gateway: */ gateway: {\n    port: 3000,\n  },\n}'
     expect(findJson5KeyLine(text, 'gateway')).toBe(4)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { releaseOfDockerfile, releaseOfImage, releaseOfPackageJson } from '../../../src/config/gateway-release.js'
 
-/** Issue 14: the gateway release, from the image tag, the Dockerfile, or the openclaw repository. */
+/** The gateway release, from the image tag, the Dockerfile, or the openclaw repository. */
 describe('finding the gateway release', () => {
   it('reads an openclaw image tag, and only an openclaw one', () => {
     expect(releaseOfImage('ghcr.io/openclaw/openclaw:2026.9.6')).toBe('2026.9.6')

@@ -5,7 +5,7 @@ import { judgeInterruptedDeploy } from '../../../src/stages/deploy.js'
 import { backoffDelayMs, FlyctlError, type Backoff } from '../../../src/fly/flyctl.js'
 
 /**
- * Issue 9, reliability under faults: the parts that need no process (the backoff, the verdict on
+ * Reliability under faults: the parts that need no process (the backoff, the verdict on
  * an interrupted deploy, FlyctlError's text, the example workflows). The runs against the stand-in
  * are in test/e2e/reliability.test.ts.
  */

@@ -353,7 +353,7 @@ describe('verdict over machine state and platform lines', () => {
   })
 
   it('reports an exit read from the log 0.5 s after its line: the lines that explain it came before it in the same stream', () => {
-    // Issue 12: a gateway crashing after boot is judged within 3 s of its last line (npm run bench);
+    // A gateway crashing after boot is judged within 3 s of its last line (npm run bench);
     // exit events from `machines list`, which can run ahead of the stream, keep the full grace (below).
     const lines = load('platform/restarts-exhausted.log')
     const engine = engineFor(lines, { machineIds: [id], exitGraceMs: 4_000 })
@@ -523,7 +523,7 @@ describe('verdict over machine state and platform lines', () => {
   })
 })
 
-describe('the out-of-memory fix is computed from the machine (issue 14)', () => {
+describe('the out-of-memory fix is computed from the machine', () => {
   it('at 2048 MB proposes the next size up with a matching heap, never 2048mb again', async () => {
     const { outOfMemoryFix } = await import('../../../src/health/verdict.js')
     const fix = outOfMemoryFix('m1', { memoryMb: 2048, cpuKind: 'shared', heapMb: 1536 })

@@ -3,7 +3,7 @@ import { parseDeployArgs } from '../../../src/inputs/deploy-args.js'
 import { dropReason, envProblems, secretValueProblem, buildArgProblems } from '../../../src/inputs/secret-boundaries.js'
 import { globToRegExp } from '../../../src/inputs/parse-inputs.js'
 
-/** Issue 14: deploy-args read with pflag's rules (spf13/pflag flagset.go parseLongArg/parseShortArg). */
+/** deploy-args read with pflag's rules (spf13/pflag flagset.go parseLongArg/parseShortArg). */
 describe('deploy-args as flyctl parses them', () => {
   const refused = (text: string[]) => parseDeployArgs(text).problems
   it.each([
@@ -33,7 +33,7 @@ describe('deploy-args as flyctl parses them', () => {
   })
 })
 
-describe('secret boundaries (SPEC "Secret boundaries")', () => {
+describe('secret boundaries (docs/CONTRACT.md, "Secret boundaries")', () => {
   const include = ['OPENCLAW_*', 'FLY_*', 'ACTIONS_*', '*'].map(globToRegExp)
   it('never syncs the Fly token, GitHub tokens or ACTIONS_* names, whatever secrets-include says', () => {
     for (const name of ['FLY_API_TOKEN', 'FLY_ACCESS_TOKEN', 'github_token', 'GITHUB_TOKEN', 'ACTIONS_RUNTIME_TOKEN'])

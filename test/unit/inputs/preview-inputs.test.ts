@@ -1,4 +1,4 @@
-// The inputs of SPEC.md's "Preview gateways": `mode`, `secrets-prefix`, `github-token`, and the
+// The inputs of previews (docs/CONTRACT.md, "Previews"): `mode`, `secrets-prefix`, `github-token`, and the
 // pull request read from GITHUB_EVENT_PATH (GitHub's `pull_request` webhook payload).
 import * as fs from 'node:fs'
 import * as os from 'node:os'

@@ -39,7 +39,7 @@ describe('parseVersionSpec', () => {
 })
 
 describe('platformTarget', () => {
-  // REFERENCE.md / flyctl .goreleaser.yml: OS Linux|macOS|Windows, Arch x86_64|arm64, Windows zips flyctl.exe.
+  // flyctl .goreleaser.yml: OS Linux|macOS|Windows, Arch x86_64|arm64, Windows zips flyctl.exe.
   it.each([
     ['linux', 'x64', 'flyctl_0.4.87_Linux_x86_64.tar.gz', 'linux/amd64', 'x64', 'flyctl', 'fly'],
     ['linux', 'arm64', 'flyctl_0.4.87_Linux_arm64.tar.gz', 'linux/arm64', 'arm64', 'flyctl', 'fly'],

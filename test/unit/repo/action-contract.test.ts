@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml'
 import { INPUT_NAMES } from '../../../src/inputs/parse-inputs.js'
 
 /**
- * action.yml, SPEC.md and the inputs schema must agree: a name missing in one of them is an input
+ * action.yml, docs/CONTRACT.md and the inputs schema must agree: a name missing in one of them is an input
  * that users can set but nothing reads, or one we read that users cannot set.
  */
 const root = path.resolve(import.meta.dirname, '../../..')
@@ -19,27 +19,27 @@ const action = parseYaml(fs.readFileSync(path.join(root, 'action.yml'), 'utf8'))
   runs: { using: string; main: string }
 }
 
-/** SPEC.md's input table: `| \`name\` | default | meaning |` rows; its outputs line. */
-function readSpec(): { inputs: Map<string, string>; outputs: string[] } {
-  const specPath = path.resolve(root, '../shared/SPEC.md')
-  const text = fs.readFileSync(specPath, 'utf8')
+/** docs/CONTRACT.md's tables: `| \`name\` | default | meaning |` under Inputs, `| \`name\` | meaning |` under Outputs. */
+function readContract(): { inputs: Map<string, string>; outputs: string[] } {
+  const text = fs.readFileSync(path.join(root, 'docs/CONTRACT.md'), 'utf8')
+  const section = (title: string): string[] => {
+    const start = text.indexOf(`\n## ${title}\n`)
+    const end = text.indexOf('\n## ', start + 1)
+    return text.slice(start, end === -1 ? undefined : end).split('\n')
+  }
   const inputs = new Map<string, string>()
-  const section = text.slice(text.indexOf('## Inputs'), text.indexOf('## Outputs'))
-  for (const line of section.split('\n')) {
+  for (const line of section('Inputs')) {
     const m = /^\| `([a-z-]+)` \| (.*?) \|/.exec(line)
     if (m) inputs.set(m[1] as string, (m[2] as string).trim())
   }
-  const outSection = text.slice(text.indexOf('## Outputs'), text.indexOf('## Rules'))
-  const outputs = [...outSection.matchAll(/`([a-z-]+)`/g)]
-    .map((m) => m[1] as string)
-    .filter((n) => !['healthy', 'unhealthy', 'skipped', 'true', 'false', 'deployed', 'destroyed', 'preview', 'cleanup-previews'].includes(n))
+  const outputs = section('Outputs').flatMap((line) => /^\| `([a-z-]+)` \|/.exec(line)?.[1] ?? [])
   return { inputs, outputs }
 }
 
 /**
  * Inputs whose action.yml default is empty on purpose: the runner fills defaults in before we run,
  * so a literal default would always override a `config` file (or hide whether the user set it).
- * The action applies SPEC's default itself, and the description must name it.
+ * The action applies the contract's default itself, and the description must name it.
  */
 const DEFAULT_APPLIED_IN_CODE = new Set([
   'api-token',
@@ -55,8 +55,6 @@ const DEFAULT_APPLIED_IN_CODE = new Set([
   'secrets-include',
   'flyctl-version',
 ])
-
-const specExists = fs.existsSync(path.resolve(root, '../shared/SPEC.md'))
 
 describe('action.yml', () => {
   it('is a node24 action with Marketplace metadata', () => {
@@ -103,8 +101,8 @@ describe('action.yml', () => {
     }
   })
 
-  it.runIf(specExists)('agrees with SPEC.md on input names and defaults', () => {
-    const spec = readSpec()
+  it('agrees with docs/CONTRACT.md on input names and defaults', () => {
+    const spec = readContract()
     expect([...spec.inputs.keys()].sort()).toEqual([...INPUT_NAMES].sort())
     for (const [name, specDefault] of spec.inputs) {
       const input = action.inputs[name]
@@ -121,8 +119,8 @@ describe('action.yml', () => {
     }
   })
 
-  it.runIf(specExists)('declares exactly SPEC.md outputs', () => {
-    const spec = readSpec()
+  it('declares exactly the outputs of docs/CONTRACT.md', () => {
+    const spec = readContract()
     expect(Object.keys(action.outputs).sort()).toEqual([...new Set(spec.outputs)].sort())
   })
 })

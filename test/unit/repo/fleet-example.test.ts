@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 
 /**
- * examples/fleet.yml (issue 17): many gateways from one workflow. GitHub's own parser accepts it
+ * examples/fleet.yml: many gateways from one workflow. GitHub's own parser accepts it
  * (here and in workflows.test.ts, with every example); then its shape: the matrix comes from a JSON
  * file in the repository through a first job's output, one gateway's failure cancels no other, a
  * bounded number roll at once, one deployment per app at a time, and each gateway gets its own
@@ -14,7 +14,7 @@ import { parse } from 'yaml'
 const root = path.resolve(import.meta.dirname, '../../..')
 const text = fs.readFileSync(path.join(root, 'examples', 'fleet.yml'), 'utf8')
 const action = parse(fs.readFileSync(path.join(root, 'action.yml'), 'utf8')) as { inputs: Record<string, unknown> }
-// `secrets-prefix` is in SPEC's inputs; action.yml gains it with the previews work (issue 17, another branch).
+// `secrets-prefix` is in docs/CONTRACT.md's inputs; action.yml gains it with the previews work.
 const inputNames = new Set([...Object.keys(action.inputs), 'secrets-prefix'])
 
 type Step = { id?: string; uses?: string; run?: string; with?: Record<string, unknown> }

@@ -1,4 +1,4 @@
-// Issue 17, a leaner run: each reading call made once and shared, nothing read that the run does
+// A leaner run: each reading call made once and shared, nothing read that the run does
 // not use. The pieces, in-process; the whole run's calls are counted in e2e-pipeline.test.ts and
 // `npm run bench -- --only=redeploy,fleet`.
 import { afterEach, describe, expect, it, vi } from 'vitest'

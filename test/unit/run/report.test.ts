@@ -27,7 +27,7 @@ function deployedRun(): RunRecord {
 }
 
 describe('buildOutputs', () => {
-  it('sets every output of SPEC.md', () => {
+  it('sets every output of docs/CONTRACT.md', () => {
     expect(buildOutputs(deployedRun())).toEqual({
       'app-name': 'my-openclaw',
       'app-url': 'https://my-openclaw.fly.dev/',

@@ -6,7 +6,7 @@ import { flyctlEnv } from '../../../src/fly/flyctl.js'
 import { renderDirFor } from '../../../src/config/render.js'
 import { claimRunDirs, flyctlConfigDirIn, runDirPrefix } from '../../../src/run/run-dir.js'
 
-// Each run's own folder under RUNNER_TEMP (SPEC "Fleets": runs that share RUNNER_TEMP never share
+// Each run's own folder under RUNNER_TEMP (docs/CONTRACT.md, "Fleets": runs that share RUNNER_TEMP never share
 // a rendered file), and flyctl's config folder inside it, given to flyctl alone.
 describe('the run folder', () => {
   it('is claimed under RUNNER_TEMP/fly-deploy with a name no other run gets, even for the same app', () => {

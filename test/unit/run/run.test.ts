@@ -1,5 +1,5 @@
 /**
- * run() in-process (issue 13), as actions/typescript-action tests its run(): @actions/core is the
+ * run() in-process, as actions/typescript-action tests its run(): @actions/core is the
  * fixture in __fixtures__/core.ts, flyctl is the real runner over an in-memory Fly
  * (__fixtures__/flyctl.ts), and no child process is started. Each case is one of the summary's
  * promises: outputs and a summary in every case, "changed on Fly" from the change journal only.

@@ -184,7 +184,7 @@ describe('planSecrets', () => {
   })
 })
 
-describe('gatewayAuthProblem (SPEC: token among the synced secrets or already set on the app)', () => {
+describe('gatewayAuthProblem (the contract: token among the synced secrets or already set on the app)', () => {
   it('accepts a synced token or password', () => {
     expect(gatewayAuthProblem(planSecrets(['OPENCLAW_GATEWAY_TOKEN'], [], false), true)).toBeUndefined()
     expect(gatewayAuthProblem(planSecrets(['OPENCLAW_GATEWAY_PASSWORD'], [], false), true)).toBeUndefined()
