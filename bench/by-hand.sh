@@ -1,6 +1,6 @@
 #!/bin/sh
 # The OpenClaw "Deploy on Fly.io" guide done by hand, command by command, as a person at a
-# terminal types it (../shared/seeds: sections 1-5 and "Updates"), for `npm run bench` to compare
+# terminal types it (the guide's sections 1-5 and "Updates"), for `npm run bench` to compare
 # with the action. Runs in the directory that holds the guide's fly.toml and the Dockerfile, so
 # flyctl takes the app from fly.toml, as in the guide.
 #
