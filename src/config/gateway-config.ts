@@ -2,7 +2,7 @@ import JSON5 from 'json5'
 import * as momoa from '@humanwhocodes/momoa'
 import { ConfigFileError } from './toml-source.js'
 import type { BindMode } from '../inputs/plan.js'
-import type { Finding } from './guide-rules.js'
+import type { Finding } from './finding.js'
 import { RELEASE_RULES, describeRelease, releaseLevel, type GatewayRelease } from './gateway-release.js'
 
 type AnyNode = momoa.AnyNode

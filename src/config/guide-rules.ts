@@ -4,24 +4,15 @@ import { checkGatewayConfig, isWithin, type ParsedGatewayConfig } from './gatewa
 import { displayPath, effectiveSettings, type EffectiveSettings, type RenderResult } from './render.js'
 import { isTable } from './toml-source.js'
 import type { GatewayRelease } from './gateway-release.js'
+import type { Finding } from './finding.js'
+
+export type { Finding } from './finding.js'
 
 /**
  * Stage 3: the guide's troubleshooting rules (docs/CONTRACT.md, "Rules from the guide") over
  * the rendered config, before anything changes on Fly. Each finding names the cause, the
  * guide's fix, and where the value came from: an input, or the file and line.
  */
-
-export interface Finding {
-  level: 'error' | 'warning'
-  rule: string
-  /** Cause and the guide's fix. */
-  message: string
-  /** The input the value came from. */
-  input?: string
-  /** The file (and line) the value came from, when it came from a file. */
-  file?: string
-  line?: number
-}
 
 const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD']
 const MIN_MEMORY_MB = 1024

@@ -9,7 +9,7 @@ import { displayPath, type RenderResult } from './render.js'
 import { findGatewayRelease, type GatewayRelease } from './gateway-release.js'
 import { isTable, type TomlTable } from './toml-source.js'
 import { parseMemoryMb } from '../shared/units.js'
-import type { Finding } from './guide-rules.js'
+import type { Finding } from './finding.js'
 
 /**
  * docs/CONTRACT.md, "Refused before anything changes on Fly": what Fly itself would refuse only after the app

@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import * as core from '@actions/core'
 import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
+import type { InputReader } from './input-context.js'
 import type { Redactor } from '../shared/redact.js'
 import { parseDeployArgs } from './deploy-args.js'
 import {
@@ -117,18 +118,8 @@ export class InputError extends Error {
   }
 }
 
-export interface InputContext {
-  /** Reads one input's raw value, as core.getInput does (trimmed, '' when unset). */
-  read: (name: InputKey) => string
-  /** The step's environment (bare secret names and FLY_API_TOKEN are read from it). */
-  env: NodeJS.ProcessEnv
-  redactor: Redactor
-  /** GITHUB_WORKSPACE (relative paths start here), RUNNER_TEMP. */
-  workspace: string
-  runnerTemp: string
-  /** The flyctl version used when `flyctl-version` is empty. */
-  pinnedFlyctlVersion: string
-}
+/** The reader of every input (src/inputs/input-context.ts). */
+export type InputContext = InputReader<InputKey>
 
 // ---------------------------------------------------------------- grammar pieces (zod)
 

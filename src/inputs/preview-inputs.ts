@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import { z } from 'zod'
-import type { InputContext, InputKey } from './parse-inputs.js'
+import type { InputReader } from './input-context.js'
 import { MODES, type Mode, type PullRequestRef } from './plan.js'
 
 /**
@@ -9,6 +9,8 @@ import { MODES, type Mode, type PullRequestRef } from './plan.js'
  * parse-inputs.ts like every other input: problems are collected, each naming its input and the fix.
  */
 
+/** The inputs read or named here (a subset of parse-inputs.ts INPUT_NAMES). */
+type InputKey = 'mode' | 'secrets-prefix' | 'github-token' | 'app' | 'api-token'
 type Problem = (input: InputKey, message: string) => void
 
 /** The channel-token names a preview leaves out by default: a second gateway on production's bot token takes its connection over. */
@@ -72,7 +74,7 @@ export function parsePullRequestEvent(eventName: string | undefined, payload: st
 }
 
 /** `mode`, `secrets-prefix`, `github-token` and the event. Run before the secrets are read: the mode chooses their defaults. */
-export function readModeInputs(ctx: InputContext, problem: Problem): ModeInputs {
+export function readModeInputs(ctx: InputReader<InputKey>, problem: Problem): ModeInputs {
   const raw = (name: InputKey): string => ctx.read(name).trim()
   const githubToken = raw('github-token')
   // Masked before anything else can be logged.

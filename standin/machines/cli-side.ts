@@ -8,22 +8,9 @@ import { pathToFileURL } from 'node:url'
 import { goMap } from '../cli/render.ts'
 import { FlyError, machineDirOf, readMachineSecrets, readSecretValues, volumeDirOf, writeJsonFileAtomic, writeMachineSecrets } from '../platform/state.ts'
 import type { AppRecord, MachineRecord } from '../platform/state.ts'
-import type { MachineEvent } from './state-files.ts'
+import type { MachineEvent, MachineLaunch } from './state-files.ts'
 
-export interface MachineLaunch {
-  stateDir: string
-  app: string
-  machineId: string
-  region: string
-  imageRef: string
-  workload: string
-  cmd: string[]
-  env: Record<string, string>
-  files: Array<{ guest_path: string; raw_value: string }>
-  mounts: Array<{ volumeDir: string; path: string }>
-  memoryMb: number
-  restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
-}
+export type { MachineLaunch } from './state-files.ts'
 
 export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroyed'
 

@@ -20,8 +20,7 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { MachineLaunch } from './runtime.ts'
-import type { Isolation } from './state-files.ts'
+import type { Isolation, MachineLaunch } from './state-files.ts'
 
 export interface LaunchSpec {
   launch: MachineLaunch

@@ -23,23 +23,11 @@ import {
   updateRuntimeRecord,
   type MachineCheck,
   type MachineEvent,
+  type MachineLaunch,
   type MachineState,
 } from './state-files.ts'
 
-export interface MachineLaunch {
-  stateDir: string
-  app: string
-  machineId: string
-  region: string
-  imageRef: string
-  workload: string // 'openclaw@2026.9.6' | 'fake-gateway:<scenario>'
-  cmd: string[] // config.init.cmd
-  env: Record<string, string> // [env] + deployed secrets
-  files: Array<{ guest_path: string; raw_value: string /* base64 */ }>
-  mounts: Array<{ volumeDir: string; path: string }>
-  memoryMb: number
-  restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
-}
+export type { MachineLaunch } from './state-files.ts'
 
 export interface MachineRuntime {
   state: MachineState

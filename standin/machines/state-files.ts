@@ -1,9 +1,25 @@
-// Files the machine runtime keeps under the stand-in's state root, shared by machine-runtime.ts
+// Files the machine runtime keeps under the stand-in's state root, shared by runtime.ts
 // (runs inside the flyctl stand-in) and supervisor.ts (the detached per-machine process).
 // Every read-modify-write goes through a directory lock so concurrent flyctl calls and
 // supervisors never lose an update; every write is atomic (temp file + rename).
 import fs from 'node:fs'
 import path from 'node:path'
+
+/** What the CLI hands the runtime to start one machine: its config, resolved on the CLI's side. */
+export interface MachineLaunch {
+  stateDir: string
+  app: string
+  machineId: string
+  region: string
+  imageRef: string
+  workload: string // 'openclaw@2026.9.6' | 'fake-gateway:<scenario>'
+  cmd: string[] // config.init.cmd
+  env: Record<string, string> // [env] + deployed secrets
+  files: Array<{ guest_path: string; raw_value: string /* base64 */ }>
+  mounts: Array<{ volumeDir: string; path: string }>
+  memoryMb: number
+  restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
+}
 
 export type MachineState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroyed'
 

@@ -1,6 +1,6 @@
-// The detached process behind one stand-in machine (started by machine-runtime.ts, outlives the
+// The detached process behind one stand-in machine (started by runtime.ts, outlives the
 // flyctl call that started it). It plays Fly's init and flyd for that machine: boots the
-// workload in its isolation (runtime-isolation.ts), copies stdout/stderr lines into log.jsonl,
+// workload in its isolation (isolation.ts), copies stdout/stderr lines into log.jsonl,
 // records state and events in runtime.json, follows the restart policy with backoff, emulates
 // the kernel OOM killer against the machine's memory, and on SIGTERM stops the workload
 // (SIGTERM, then SIGKILL after the kill timeout) and exits.
