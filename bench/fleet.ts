@@ -31,7 +31,11 @@ export interface FleetSample {
 
 function expectHealthy(runs: FleetRun[], what: string): void {
   for (const run of runs) {
-    if (run.result.exitCode !== 0 || run.result.outputs.health !== 'healthy' || run.result.outputs['app-name'] !== run.app) {
+    if (
+      run.result.exitCode !== 0 ||
+      run.result.outputs.health !== 'healthy' ||
+      run.result.outputs['app-name'] !== run.app
+    ) {
       throw new Error(
         `${what}: ${run.app} ended with exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${run.result.stdout.slice(-3000)}\n${run.result.stderr.slice(-1000)}`,
       )

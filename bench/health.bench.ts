@@ -43,11 +43,41 @@ interface Scenario {
 }
 
 const scenarios: Scenario[] = [
-  { name: 'ready (2026.9.6, lan)', file: '2026.9.6/ready-lan.log', machineId: '148ed193b95389', port: 41001, expect: 'healthy' },
-  { name: 'ready (legacy listening line)', file: 'legacy/ready-2026.1.log', machineId: 'e286de4f711e86', port: 3000, expect: 'healthy' },
-  { name: 'fatal: lan without token (2026.9.6)', file: '2026.9.6/lan-no-token.log', machineId: '5683d4e1c07948', port: 41003, expect: 'auth-required' },
-  { name: 'fatal: lock contended (2026.9.6)', file: '2026.9.6/lock-contended.log', machineId: '4d89c1e2f3a506', port: 41008, expect: 'gateway-lock' },
-  { name: 'fatal: out of memory (2026.9.6)', file: '2026.9.6/oom-heap-limit.log', machineId: '1781e5d2c3a947', port: 41006, expect: 'out-of-memory' },
+  {
+    name: 'ready (2026.9.6, lan)',
+    file: '2026.9.6/ready-lan.log',
+    machineId: '148ed193b95389',
+    port: 41001,
+    expect: 'healthy',
+  },
+  {
+    name: 'ready (legacy listening line)',
+    file: 'legacy/ready-2026.1.log',
+    machineId: 'e286de4f711e86',
+    port: 3000,
+    expect: 'healthy',
+  },
+  {
+    name: 'fatal: lan without token (2026.9.6)',
+    file: '2026.9.6/lan-no-token.log',
+    machineId: '5683d4e1c07948',
+    port: 41003,
+    expect: 'auth-required',
+  },
+  {
+    name: 'fatal: lock contended (2026.9.6)',
+    file: '2026.9.6/lock-contended.log',
+    machineId: '4d89c1e2f3a506',
+    port: 41008,
+    expect: 'gateway-lock',
+  },
+  {
+    name: 'fatal: out of memory (2026.9.6)',
+    file: '2026.9.6/oom-heap-limit.log',
+    machineId: '1781e5d2c3a947',
+    port: 41006,
+    expect: 'out-of-memory',
+  },
 ]
 
 function rawLines(file: string): string[] {
@@ -60,7 +90,9 @@ function machineJson(id: string, port: number) {
     state: 'started',
     region: 'iad',
     config: {
-      init: { cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(port), '--bind', 'lan'] },
+      init: {
+        cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(port), '--bind', 'lan'],
+      },
       metadata: { fly_process_group: 'app', fly_release_version: '7' },
     },
     events: [],
@@ -73,7 +105,12 @@ function engineCase(s: Scenario): { samples: number[]; decisiveLine: number } {
   const samples: number[] = []
   let decisiveLine = -1
   for (let run = 0; run < engineRuns; run++) {
-    const engine = new VerdictEngine({ machineIds: [s.machineId], port: s.port, channels: [], deadlineMs: lines[0]!.timestampMs + 300_000 })
+    const engine = new VerdictEngine({
+      machineIds: [s.machineId],
+      port: s.port,
+      channels: [],
+      deadlineMs: lines[0]!.timestampMs + 300_000,
+    })
     engine.observeMachines([machine], lines[0]!.timestampMs)
     for (let i = 0; i < lines.length; i++) {
       const t0 = performance.now()
@@ -112,7 +149,8 @@ async function streamCase(s: Scenario): Promise<number[]> {
             emittedAt = performance.now()
             opts.onLine?.(line)
           }
-          if (!opts.signal?.aborted) await new Promise<void>((r) => opts.signal?.addEventListener('abort', () => r(), { once: true }))
+          if (!opts.signal?.aborted)
+            await new Promise<void>((r) => opts.signal?.addEventListener('abort', () => r(), { once: true }))
         }
         return { args, exitCode: 0, stdout: '', stderr: '' }
       },
@@ -139,7 +177,13 @@ const results: Record<string, unknown> = {}
 for (const s of scenarios) {
   const engine = engineCase(s)
   const stream = stats(await streamCase(s))
-  results[s.name] = { fixture: s.file, decisiveLine: engine.decisiveLine, verdict: s.expect, engine: stats(engine.samples), stream }
+  results[s.name] = {
+    fixture: s.file,
+    decisiveLine: engine.decisiveLine,
+    verdict: s.expect,
+    engine: stats(engine.samples),
+    stream,
+  }
   const e = stats(engine.samples)
   console.log(
     `${s.name.padEnd(40)} line ${String(engine.decisiveLine).padStart(3)}  engine median ${e.medianMs.toFixed(3)} ms (p10 ${e.p10Ms.toFixed(3)}, p90 ${e.p90Ms.toFixed(3)})  stream median ${stream.medianMs.toFixed(3)} ms (p10 ${stream.p10Ms.toFixed(3)}, p90 ${stream.p90Ms.toFixed(3)})`,

@@ -11,7 +11,8 @@ export interface Stats {
 
 /** Median and spread (p10..p90, linear interpolation; min..max kept too). */
 export function stats(samples: readonly number[]): Stats {
-  if (samples.length === 0) return { runs: 0, median: Number.NaN, p10: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN }
+  if (samples.length === 0)
+    return { runs: 0, median: Number.NaN, p10: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN }
   const sorted = [...samples].sort((a, b) => a - b)
   const at = (q: number): number => {
     const index = (sorted.length - 1) * q
@@ -28,7 +29,14 @@ export function round(n: number, digits = 3): number {
 }
 
 /** The same figures named in milliseconds, as the per-part JSON files write them. */
-export function msStats(samples: readonly number[]): { runs: number; medianMs: number; p10Ms: number; p90Ms: number; minMs: number; maxMs: number } {
+export function msStats(samples: readonly number[]): {
+  runs: number
+  medianMs: number
+  p10Ms: number
+  p90Ms: number
+  minMs: number
+  maxMs: number
+} {
   const s = stats(samples)
   return { runs: s.runs, medianMs: s.median, p10Ms: s.p10, p90Ms: s.p90, minMs: s.min, maxMs: s.max }
 }

@@ -16,7 +16,16 @@ export const newRunnerLogState = (): RunnerLogState => ({ masks: [], inGroup: fa
 const COMMAND = /^::([a-z-]+)(?: ([^:]*))?::(.*)$/
 const ANNOTATIONS: Record<string, string> = { error: 'Error', warning: 'Warning', notice: 'Notice' }
 /** Commands the runner acts on without printing anything (set-output and save-state are legacy). */
-const SILENT = new Set(['debug', 'set-output', 'save-state', 'add-matcher', 'remove-matcher', 'echo', 'add-path', 'set-env'])
+const SILENT = new Set([
+  'debug',
+  'set-output',
+  'save-state',
+  'add-matcher',
+  'remove-matcher',
+  'echo',
+  'add-path',
+  'set-env',
+])
 
 /** @actions/core escapeData: `%` -> %25, CR -> %0D, LF -> %0A. */
 export function unescapeData(text: string): string {

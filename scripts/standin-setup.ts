@@ -12,7 +12,10 @@ import {
   standinCacheDir,
 } from '../standin/machines/install-runtimes.ts'
 
-export async function setupStandinRuntimes(versions: string[] = SETUP_OPENCLAW_VERSIONS, log: (line: string) => void = console.log): Promise<void> {
+export async function setupStandinRuntimes(
+  versions: string[] = SETUP_OPENCLAW_VERSIONS,
+  log: (line: string) => void = console.log,
+): Promise<void> {
   log(`stand-in runtimes in ${standinCacheDir()}`)
   await installNodeRuntime(log)
   log(`node 24: ${nodeRuntimeDir()}/bin/node`)

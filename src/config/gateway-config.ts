@@ -74,7 +74,13 @@ export function parseGatewayConfig(source: GatewayConfigSource): ParsedGatewayCo
     )
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ConfigFileError(source.sourcePath, 1, 1, 'an openclaw.json must hold one object', 'Write the config as `{ gateway: { ... }, ... }`.')
+    throw new ConfigFileError(
+      source.sourcePath,
+      1,
+      1,
+      'an openclaw.json must hold one object',
+      'Write the config as `{ gateway: { ... }, ... }`.',
+    )
   }
   const root = json as Record<string, unknown>
   const gateway = asRecord(root.gateway)
@@ -103,7 +109,9 @@ export function parseGatewayConfig(source: GatewayConfigSource): ParsedGatewayCo
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined
 }
 
 /**
@@ -153,7 +161,13 @@ export interface GatewayCheckContext {
   release?: GatewayRelease
 }
 
-const CONFIG_BIND_MODES: readonly string[] = ['loopback', 'lan', 'tailnet', 'auto', 'custom'] satisfies readonly BindMode[]
+const CONFIG_BIND_MODES: readonly string[] = [
+  'loopback',
+  'lan',
+  'tailnet',
+  'auto',
+  'custom',
+] satisfies readonly BindMode[]
 const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy']
 
 /** One rule of openclaw.json's checks: it reports through `r` what it finds. */
@@ -180,8 +194,13 @@ const modeRule: GatewayRule = (config, ctx, r) => {
     const current = s.mode === undefined ? 'missing' : JSON.stringify(s.mode)
     const text = `gateway.mode is ${current}: the gateway only starts a local gateway from a config whose gateway.mode is "local". Fix: set \`gateway: { mode: "local" }\` in ${config.sourcePath}.`
     if (!ctx.allowUnconfigured)
-      error('gateway-mode', 'gateway.mode', `${text} (The command has no --allow-unconfigured, so the gateway would refuse to start.)`)
-    else if (s.mode !== undefined) warning('gateway-mode', 'gateway.mode', `${text} (--allow-unconfigured lets it start anyway.)`)
+      error(
+        'gateway-mode',
+        'gateway.mode',
+        `${text} (The command has no --allow-unconfigured, so the gateway would refuse to start.)`,
+      )
+    else if (s.mode !== undefined)
+      warning('gateway-mode', 'gateway.mode', `${text} (--allow-unconfigured lets it start anyway.)`)
   }
 }
 
@@ -203,7 +222,11 @@ const bindRule: GatewayRule = (config, ctx, r) => {
     )
   }
   if (s.bind === 'custom' && (typeof s.customBindHost !== 'string' || s.customBindHost.trim() === '')) {
-    error('gateway-bind', 'gateway.bind', 'gateway.bind is "custom" without gateway.customBindHost. Fix: set gateway.customBindHost, or use bind "lan".')
+    error(
+      'gateway-bind',
+      'gateway.bind',
+      'gateway.bind is "custom" without gateway.customBindHost. Fix: set gateway.customBindHost, or use bind "lan".',
+    )
   }
 }
 
@@ -211,7 +234,10 @@ const bindRule: GatewayRule = (config, ctx, r) => {
 const portRule: GatewayRule = (config, ctx, r) => {
   const s = config.settings
   const { error, warning } = r
-  if (s.port !== undefined && !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
+  if (
+    s.port !== undefined &&
+    !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)
+  ) {
     error(
       'gateway-port',
       'gateway.port',
@@ -298,8 +324,16 @@ const originsRule: GatewayRule = (config, ctx, r) => {
   // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
   // the public URL's Control UI would be refused either way: an error only for a release known
   // to crash, a warning otherwise (release.ts RELEASE_RULES).
-  const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : []
-  if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
+  const origins = Array.isArray(s.allowedOrigins)
+    ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '')
+    : []
+  if (
+    ctx.isPublic &&
+    nonLoopback &&
+    s.controlUiEnabled !== false &&
+    origins.length === 0 &&
+    !s.hostHeaderOriginFallback
+  ) {
     const rule = RELEASE_RULES['control-ui-origins']
     const level = releaseLevel(rule, ctx.release)
     const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`
@@ -331,8 +365,10 @@ export function checkGatewayConfig(config: ParsedGatewayConfig, ctx: GatewayChec
   const findings: Finding[] = []
   const at = (path: string) => ({ file: config.sourcePath, line: config.lineOf(path) })
   const report: RuleReport = {
-    error: (rule, path, message) => findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) }),
-    warning: (rule, path, message) => findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) }),
+    error: (rule, path, message) =>
+      findings.push({ level: 'error', rule, message, input: 'gateway-config', ...at(path) }),
+    warning: (rule, path, message) =>
+      findings.push({ level: 'warning', rule, message, input: 'gateway-config', ...at(path) }),
     push: (finding) => findings.push(finding),
     at,
   }

@@ -38,9 +38,16 @@ interface GuideContext {
 }
 type GuideRule = (ctx: GuideContext) => Finding[]
 
-const finding = (level: Finding['level'], rule: string, message: string, where: Where): Finding[] => [{ level, rule, message, ...where }]
+const finding = (level: Finding['level'], rule: string, message: string, where: Where): Finding[] => [
+  { level, rule, message, ...where },
+]
 
-export function validateFlyConfig(result: RenderResult, plan: Plan, knownSecretNames: Set<string>, facts: { release?: GatewayRelease } = {}): Finding[] {
+export function validateFlyConfig(
+  result: RenderResult,
+  plan: Plan,
+  knownSecretNames: Set<string>,
+  facts: { release?: GatewayRelease } = {},
+): Finding[] {
   const gateway = result.gateway?.parsed
   const s = effectiveSettings(result.config, gateway)
   const from = (key: string): Where => {
@@ -53,11 +60,24 @@ export function validateFlyConfig(result: RenderResult, plan: Plan, knownSecretN
     return {}
   }
   const bindFrom = (): Where => {
-    if (s.bindSource === 'gateway-config' && gateway) return { input: 'gateway-config', file: gateway.sourcePath, ...lineField(gateway.lineOf('gateway.bind')) }
-    if (plan.bind !== undefined && plan.command === undefined && plan.machineCommand === undefined) return { input: 'bind' }
+    if (s.bindSource === 'gateway-config' && gateway)
+      return { input: 'gateway-config', file: gateway.sourcePath, ...lineField(gateway.lineOf('gateway.bind')) }
+    if (plan.bind !== undefined && plan.command === undefined && plan.machineCommand === undefined)
+      return { input: 'bind' }
     return from('processes.app')
   }
-  const ctx: GuideContext = { result, config: result.config, plan, s, gateway, knownSecretNames, envNames: new Set(Object.keys(s.env)), facts, from, bindFrom }
+  const ctx: GuideContext = {
+    result,
+    config: result.config,
+    plan,
+    s,
+    gateway,
+    knownSecretNames,
+    envNames: new Set(Object.keys(s.env)),
+    facts,
+    from,
+    bindFrom,
+  }
   return GUIDE_RULES.flatMap((rule) => rule(ctx))
 }
 
@@ -66,7 +86,9 @@ const gatewayTokenRule: GuideRule = ({ s, gateway, plan, knownSecretNames, envNa
   const gs = gateway?.settings
   const authInConfig =
     gs?.authMode === 'trusted-proxy' ||
-    (gs?.authMode !== 'none' && (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) || hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)))
+    (gs?.authMode !== 'none' &&
+      (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) ||
+        hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)))
   const tokenSecret = TOKEN_NAMES.some((n) => knownSecretNames.has(n))
   const tokenInEnv = TOKEN_NAMES.some((n) => envNames.has(n))
   if (s.bind === 'loopback' || tokenSecret || authInConfig || tokenInEnv) return []
@@ -141,7 +163,8 @@ const nodeHeapRule: GuideRule = ({ s, from }) => {
 
 /** State must live on the volume or it is lost on every restart. */
 const stateDirRule: GuideRule = ({ s, from }) => {
-  if (s.stateDir !== undefined && s.mountDestination !== undefined && isWithin(s.stateDir, s.mountDestination)) return []
+  if (s.stateDir !== undefined && s.mountDestination !== undefined && isWithin(s.stateDir, s.mountDestination))
+    return []
   const cause =
     s.mountDestination === undefined
       ? 'there is no [mounts] volume'
@@ -265,16 +288,32 @@ function hasUsableSecret(value: unknown, secrets: Set<string>, env: Set<string>)
 function memoryKeyOf(config: RenderResult['config']): string {
   const vm = config.vm ?? config.compute ?? config.computes
   const entry = Array.isArray(vm) ? vm.find(isTable) : vm
-  return isTable(entry) && entry.memory_mb !== undefined ? 'vm.memory_mb' : isTable(entry) && entry.memory !== undefined ? 'vm.memory' : 'vm.size'
+  return isTable(entry) && entry.memory_mb !== undefined
+    ? 'vm.memory_mb'
+    : isTable(entry) && entry.memory !== undefined
+      ? 'vm.memory'
+      : 'vm.size'
 }
 
 /** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
-export function reportFindings(findings: Finding[], workspace: string | undefined = process.env.GITHUB_WORKSPACE): void {
+export function reportFindings(
+  findings: Finding[],
+  workspace: string | undefined = process.env.GITHUB_WORKSPACE,
+): void {
   for (const f of findings) {
     const where = f.file ? displayPath(f.file, workspace) : undefined
-    const source = [f.input ? `input \`${f.input}\`` : undefined, where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined].filter(Boolean).join(', ')
+    const source = [
+      f.input ? `input \`${f.input}\`` : undefined,
+      where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ')
     const text = source ? `${f.message} (from ${source})` : f.message
-    const props: core.AnnotationProperties = { title: `${f.rule} (fly-deploy)`, ...(where ? { file: where } : {}), ...(f.line ? { startLine: f.line } : {}) }
+    const props: core.AnnotationProperties = {
+      title: `${f.rule} (fly-deploy)`,
+      ...(where ? { file: where } : {}),
+      ...(f.line ? { startLine: f.line } : {}),
+    }
     if (f.level === 'error') core.error(text, props)
     else core.warning(text, props)
   }
@@ -286,7 +325,10 @@ export function reportFindings(findings: Finding[], workspace: string | undefine
           `- [${f.rule}]${f.input ? ` (input \`${f.input}\`)` : ''}${f.file ? ` (${displayPath(f.file, workspace)}${f.line ? `:${f.line}` : ''})` : ''} ${f.message}`,
       )
       .join('\n')
-    throw new ValidationError(`The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`, errors)
+    throw new ValidationError(
+      `The rendered fly.toml breaks ${errors.length} of the guide's rules; nothing was changed on Fly:\n${list}`,
+      errors,
+    )
   }
 }
 

@@ -170,7 +170,8 @@ function writeTable(out: string[], path: string[], table: TomlTable): void {
   for (const [key, value] of Object.entries(table)) {
     if (value === undefined || value === null) continue
     if (isTable(value)) tables.push([key, value])
-    else if (Array.isArray(value) && value.length > 0 && value.every(isTable)) arraysOfTables.push([key, value as TomlTable[]])
+    else if (Array.isArray(value) && value.length > 0 && value.every(isTable))
+      arraysOfTables.push([key, value as TomlTable[]])
     else scalars.push([key, value])
   }
   for (const [key, value] of scalars) out.push(`${formatKey(key)} = ${formatValue(value)}`)
@@ -178,7 +179,8 @@ function writeTable(out: string[], path: string[], table: TomlTable): void {
     const childPath = [...path, key]
     // A table of only sub-tables needs no header of its own; an empty one keeps it ([build]).
     const onlySubTables =
-      Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)))
+      Object.keys(value).length > 0 &&
+      Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)))
     if (!onlySubTables) out.push('', `[${childPath.map(formatKey).join('.')}]`)
     writeTable(out, childPath, value)
   }
@@ -213,7 +215,9 @@ function formatValue(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(formatValue).join(', ')}]`
   if (isTable(value)) {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== null)
-    return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`
+    return entries.length === 0
+      ? '{}'
+      : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`
   }
   throw new TypeError(`cannot write a ${typeof value} to TOML`)
 }
@@ -229,7 +233,8 @@ export function quoteString(value: string): string {
     else if (ch === '\t') out += '\\t'
     else if (ch === '\r') out += '\\r'
     else if (code < 0x20 || code === 0x7f) out += `\\u${code.toString(16).padStart(4, '0')}`
-    else if (code >= 0xd800 && code <= 0xdfff) throw new TypeError('a string holds a lone UTF-16 surrogate, which TOML cannot represent')
+    else if (code >= 0xd800 && code <= 0xdfff)
+      throw new TypeError('a string holds a lone UTF-16 surrogate, which TOML cannot represent')
     else out += ch
   }
   return out + '"'

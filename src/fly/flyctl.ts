@@ -122,7 +122,9 @@ export class FlyctlError extends Error {
   readonly attempts: number
 
   constructor(command: string, exitCode: number, flyError: string, stderr: string, note = '', attempts = 1) {
-    super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`)
+    super(
+      `\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`,
+    )
     this.name = 'FlyctlError'
     this.command = command
     this.exitCode = exitCode
@@ -221,7 +223,9 @@ export class Flyctl {
   async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
     const change = opts.change ?? describeChange(args)
     if (change && this.options.dryRun) {
-      throw new Error(`dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`)
+      throw new Error(
+        `dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`,
+      )
     }
     // Counted as it begins and as it ends: a read taken while it runs is not reused after it.
     if (change) this.changes++
@@ -237,7 +241,12 @@ export class Flyctl {
    * Record a mutating call: confirmed (exit 0); in flight when the job was cancelled; interrupted
    * by the gate; a failed deploy (Fly records the release before it rolls out, so it may hold one).
    */
-  private journalCall(change: string, args: string[], result: FlyctlResult & { attempts: number }, opts: RunOptions): void {
+  private journalCall(
+    change: string,
+    args: string[],
+    result: FlyctlResult & { attempts: number },
+    opts: RunOptions,
+  ): void {
     const journal = this.options.journal
     if (!journal) return
     const cancelled = [opts.signal, this.options.signal].some((s) => s?.aborted)
@@ -292,7 +301,8 @@ export class Flyctl {
     const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json']
     const key = readKey(full)
     const kept = opts.reuse ? this.reads.get(key) : undefined
-    if (kept && kept.changes === this.changes) return parseFlyJson(kept.stdout, schema, this.redact(displayCommand(full)))
+    if (kept && kept.changes === this.changes)
+      return parseFlyJson(kept.stdout, schema, this.redact(displayCommand(full)))
     const changes = this.changes
     const result = await this.run(full, { retry: READING, ...opts })
     this.reads.set(key, { changes, stdout: result.stdout })
@@ -303,7 +313,12 @@ export class Flyctl {
   protected spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
     const { binary, token, env, cwd, log, configDir } = this.options
     return new Promise((resolve, reject) => {
-      const child = spawn(binary, args, { cwd, env: flyctlEnv(env ?? process.env, token, configDir), stdio: ['pipe', 'pipe', 'pipe'], shell: false })
+      const child = spawn(binary, args, {
+        cwd,
+        env: flyctlEnv(env ?? process.env, token, configDir),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        shell: false,
+      })
       const out = new LineCollector((line) => {
         opts.onLine?.(line)
         if (opts.echo && log) log(this.redact(line))
@@ -324,7 +339,9 @@ export class Flyctl {
         err.flush()
         const exitCode = code ?? (sig ? 128 + 15 : 1)
         // Our own deadline ended it: say so, which also makes it a transient failure.
-        const error = ending.timedOut() ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(err.text)
+        const error = ending.timedOut()
+          ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`
+          : extractFlyError(err.text)
         resolve({ args, exitCode, stdout: out.text, stderr: err.text, error: exitCode === 0 ? undefined : error })
       })
       child.stdin.on('error', () => {
@@ -359,7 +376,11 @@ class LineCollector {
  * How a running call is ended: job cancellation or our deadline stop it (SIGTERM, then SIGKILL
  * after 3 s); `interrupt` ends it as Ctrl-C does (SIGINT, SIGKILL only after 20 s).
  */
-function endWhenAsked(child: ChildProcess, opts: RunOptions, cancels: Array<AbortSignal | undefined>): { done(): void; timedOut(): boolean } {
+function endWhenAsked(
+  child: ChildProcess,
+  opts: RunOptions,
+  cancels: Array<AbortSignal | undefined>,
+): { done(): void; timedOut(): boolean } {
   let finished = false
   let timedOut = false
   const end = (signal: NodeJS.Signals, killAfterMs: number) => (): void => {
@@ -409,7 +430,10 @@ export function parseFlyJson<T>(stdout: string, schema: z.ZodType<T>, command: s
   try {
     data = JSON.parse(stdout.trim() === '' ? 'null' : stdout)
   } catch (err) {
-    throw new Error(`\`${command}\` printed output that is not JSON (${(err as Error).message}); is flyctl too old for --json?`, { cause: err })
+    throw new Error(
+      `\`${command}\` printed output that is not JSON (${(err as Error).message}); is flyctl too old for --json?`,
+      { cause: err },
+    )
   }
   const parsed = schema.safeParse(data)
   if (!parsed.success) {

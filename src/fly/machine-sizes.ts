@@ -19,7 +19,10 @@ const MAX_MEMORY_MB_PER_SHARED_CPU = 2048
 const MAX_MEMORY_MB_PER_CPU = 8192
 
 function size(cpuKind: MachineSize['cpuKind'], cpus: number, presetCpus = cpus): MachineSize {
-  const [min, max] = cpuKind === 'shared' ? [MIN_MEMORY_MB_PER_SHARED_CPU, MAX_MEMORY_MB_PER_SHARED_CPU] : [MIN_MEMORY_MB_PER_CPU, MAX_MEMORY_MB_PER_CPU]
+  const [min, max] =
+    cpuKind === 'shared'
+      ? [MIN_MEMORY_MB_PER_SHARED_CPU, MAX_MEMORY_MB_PER_SHARED_CPU]
+      : [MIN_MEMORY_MB_PER_CPU, MAX_MEMORY_MB_PER_CPU]
   return { cpuKind, cpus, memoryMb: presetCpus * min, minMemoryMb: cpus * min, maxMemoryMb: cpus * max }
 }
 
@@ -48,7 +51,10 @@ export const MACHINE_SIZES: Readonly<Record<string, MachineSize>> = {
 /** The smallest size of the same CPU kind that can hold `memoryMb`, if any. */
 export function sizeFor(memoryMb: number, cpuKind: MachineSize['cpuKind']): string | undefined {
   return Object.entries(MACHINE_SIZES)
-    .filter(([name, s]) => s.cpuKind === cpuKind && !/^(a|l)\d/.test(name) && s.minMemoryMb <= memoryMb && memoryMb <= s.maxMemoryMb)
+    .filter(
+      ([name, s]) =>
+        s.cpuKind === cpuKind && !/^(a|l)\d/.test(name) && s.minMemoryMb <= memoryMb && memoryMb <= s.maxMemoryMb,
+    )
     .sort((a, b) => a[1].cpus - b[1].cpus)[0]?.[0]
 }
 

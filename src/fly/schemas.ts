@@ -40,7 +40,11 @@ export const MachineSchema = z.looseObject({
         })
         .nullish(),
       metadata: z.record(z.string(), z.string()).nullish(),
-      mounts: z.array(z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() })).nullish(),
+      mounts: z
+        .array(
+          z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() }),
+        )
+        .nullish(),
     })
     .optional()
     .default({}),
@@ -55,7 +59,9 @@ export const MachineSchema = z.looseObject({
       }),
     )
     .nullish(),
-  checks: z.array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') })).nullish(),
+  checks: z
+    .array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') }))
+    .nullish(),
 })
 export type Machine = z.infer<typeof MachineSchema>
 export const MachineListSchema = z
@@ -74,7 +80,11 @@ export const SecretListSchema = z
         Digest: z.string().optional(),
         status: z.string().optional(),
       })
-      .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })),
+      .transform((s) => ({
+        name: s.name ?? s.Name ?? '',
+        digest: s.digest ?? s.Digest ?? '',
+        status: s.status ?? 'Unknown',
+      })),
   )
   .nullable()
   .transform((v) => (v ?? []).filter((s) => s.name !== ''))

@@ -33,7 +33,8 @@ export function stripAnsi(text: string): string {
   return text.includes('\u001b') || text.includes('\u009b') ? text.replace(ANSI, '') : text
 }
 
-const LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))\s+([A-Za-z][\w-]*)(?:\[([0-9a-zA-Z]+)\])?\s+(\S+)\s+\[(\w+)\](.*)$/
+const LINE =
+  /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))\s+([A-Za-z][\w-]*)(?:\[([0-9a-zA-Z]+)\])?\s+(\S+)\s+\[(\w+)\](.*)$/
 
 /** Parse one line of `fly logs`; undefined for anything else (banners, blank lines, flyctl's own notes). */
 export function parseFlyLogLine(raw: string): LogLine | undefined {

@@ -20,9 +20,11 @@ export type RollbackTarget = { release: Release } | { release?: undefined; reaso
  */
 export function previousRelease(releases: readonly Release[], failed: ReleaseRef): RollbackTarget {
   const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version)
-  if (earlier.length === 0) return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
+  if (earlier.length === 0)
+    return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
   const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r))
-  if (served.length === 0) return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` }
+  if (served.length === 0)
+    return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` }
   const different = served.find((r) => r.ImageRef !== failed.imageRef)
   if (!different) {
     return {
@@ -42,7 +44,8 @@ export interface RollbackOptions {
   signal?: AbortSignal
 }
 
-export type RollbackResult = { rolledBack: true; from: Release; deployed: ReleaseRef; startedAtMs: number } | { rolledBack: false; reason: string }
+export type RollbackResult =
+  { rolledBack: true; from: Release; deployed: ReleaseRef; startedAtMs: number } | { rolledBack: false; reason: string }
 
 export async function rollBack(o: RollbackOptions): Promise<RollbackResult> {
   const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, {

@@ -145,7 +145,11 @@ function exitSignal(message: string): Signal | undefined {
 }
 
 function channelStarted(message: string): string | undefined {
-  const match = CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message)
+  const match =
+    CHANNEL_PROVIDER.exec(message) ??
+    CHANNEL_LOGGED_IN.exec(message) ??
+    SLACK_SOCKET.exec(message) ??
+    CHANNEL_TAGGED_LOGIN.exec(message)
   const name = match?.[1]?.toLowerCase()
   // Subsystems that are not channels also say "starting"; only a named provider or login counts.
   if (!name || name === 'gateway' || name === 'plugins' || name === 'health-monitor') return undefined
@@ -162,5 +166,11 @@ export function parseAddresses(list: string): Address[] {
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '')
-  return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h)
+  return (
+    h === 'localhost' ||
+    /^127\.\d+\.\d+\.\d+$/.test(h) ||
+    h === '::1' ||
+    h === '0:0:0:0:0:0:0:1' ||
+    /^::ffff:127\./.test(h)
+  )
 }

@@ -18,13 +18,15 @@ interface DeployFlag {
 }
 
 const ok = (kind: Kind, short?: string): DeployFlag => (short ? { kind, short } : { kind })
-const no = (kind: Kind, refused: string, short?: string): DeployFlag => (short ? { kind, refused, short } : { kind, refused })
+const no = (kind: Kind, refused: string, short?: string): DeployFlag =>
+  short ? { kind, refused, short } : { kind, refused }
 
 const SIZE = 'chooses the machine size, which `vm-size` and `memory` decide'
 const ENVIRONMENT = 'sets the machine environment or files, which `env`, `secrets` and `gateway-config` decide'
 const REGION = 'chooses regions, which `region` decides'
 const GATE = 'changes how flyctl waits for the release, which the health gate relies on (`health-timeout`)'
-const SCOPE = 'deploys only part of the app or only part of the work, so the health gate would judge a release that did not happen'
+const SCOPE =
+  'deploys only part of the app or only part of the work, so the health gate would judge a release that did not happen'
 
 export const DEPLOY_FLAGS: Readonly<Record<string, DeployFlag>> = {
   // Build and transport: allowed.
@@ -113,7 +115,9 @@ export const DEPLOY_FLAGS: Readonly<Record<string, DeployFlag>> = {
   debug: no('bool', 'logs every API request flyctl makes'),
 }
 
-const BY_SHORT = new Map(Object.entries(DEPLOY_FLAGS).flatMap(([name, f]) => (f.short ? [[f.short, name] as const] : [])))
+const BY_SHORT = new Map(
+  Object.entries(DEPLOY_FLAGS).flatMap(([name, f]) => (f.short ? [[f.short, name] as const] : [])),
+)
 
 export interface ParsedFlag {
   name: string
@@ -127,7 +131,8 @@ export interface DeployArgsResult {
   problems: string[]
 }
 
-const ALLOWED_LIST = '--remote-only, --local-only, --depot, --no-cache, --build-target, --recreate-builder, --label, --push, --wg, --ha'
+const ALLOWED_LIST =
+  '--remote-only, --local-only, --depot, --no-cache, --build-target, --recreate-builder, --label, --push, --wg, --ha'
 
 /** The pflag reading of argv plus one problem (with its fix) for each word that is not allowed. */
 export function parseDeployArgs(argv: readonly string[]): DeployArgsResult {
@@ -171,7 +176,8 @@ function readLong(word: string, next: string | undefined): Read {
   const spelled = `--${name}`
   if (eq >= 0) return { flags: [{ name, value: word.slice(eq + 1), spelled }], usedNext: false }
   if (flag.kind !== 'value') return { flags: [{ name, value: 'true', spelled }], usedNext: false }
-  if (next === undefined) return { problem: `${spelled} needs a value (flyctl: flag needs an argument). Fix: write ${spelled}=VALUE.` }
+  if (next === undefined)
+    return { problem: `${spelled} needs a value (flyctl: flag needs an argument). Fix: write ${spelled}=VALUE.` }
   return { flags: [{ name, value: next, spelled }], usedNext: true }
 }
 
@@ -190,7 +196,8 @@ function readShorts(word: string, next: string | undefined): Read {
     }
     // A value short takes the rest of the word (`-afoo`, `-a=foo`), else the next word.
     if (rest !== '') return { flags: [...flags, { name, value: rest.replace(/^=/, ''), spelled }], usedNext: false }
-    if (next === undefined) return { problem: `${spelled} needs a value (flyctl: flag needs an argument). Fix: remove it.` }
+    if (next === undefined)
+      return { problem: `${spelled} needs a value (flyctl: flag needs an argument). Fix: remove it.` }
     return { flags: [...flags, { name, value: next, spelled }], usedNext: true }
   }
   return { flags, usedNext: false }

@@ -153,10 +153,14 @@ export function checkMirror(mirror: string): string {
   try {
     parsed = new URL(mirror)
   } catch {
-    throw new Error(`flyctl-mirror: "${mirror}" is not a URL. Give the base that replaces ${DEFAULT_ENDPOINTS.githubDownload}.`)
+    throw new Error(
+      `flyctl-mirror: "${mirror}" is not a URL. Give the base that replaces ${DEFAULT_ENDPOINTS.githubDownload}.`,
+    )
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new Error(`flyctl-mirror: "${mirror}" must be an http(s) URL laid out like ${DEFAULT_ENDPOINTS.githubDownload}.`)
+    throw new Error(
+      `flyctl-mirror: "${mirror}" must be an http(s) URL laid out like ${DEFAULT_ENDPOINTS.githubDownload}.`,
+    )
   }
   return trimSlash(mirror)
 }
@@ -178,7 +182,12 @@ export function parseChecksums(text: string): Map<string, string> {
 }
 
 /** Compare the archive's digest with the checksums file; an error names the file and both digests. */
-export function checkDigest(args: { asset: string; actual: string; checksums: Map<string, string>; checksumUrl: string }): void {
+export function checkDigest(args: {
+  asset: string
+  actual: string
+  checksums: Map<string, string>
+  checksumUrl: string
+}): void {
   const expected = args.checksums.get(args.asset)
   if (expected === undefined) {
     throw new Error(
@@ -230,7 +239,11 @@ function versionFromDownloadUrl(text: string): string | undefined {
   return exactVersionOrUndefined(match?.[1])
 }
 
-const GithubRelease = z.object({ tag_name: z.string(), prerelease: z.boolean().optional(), draft: z.boolean().optional() })
+const GithubRelease = z.object({
+  tag_name: z.string(),
+  prerelease: z.boolean().optional(),
+  draft: z.boolean().optional(),
+})
 
 /** Read GitHub's latest-release answer (which never is a draft or prerelease); `tag_name` is `v0.4.87`. */
 export function parseGithubLatest(body: string): string | undefined {
@@ -265,7 +278,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 }
 
 /** What went wrong with one HTTP try, as far as the retry decision cares. */
-export type AttemptFailure = { kind: 'status'; status: number; retryAfter?: string } | { kind: 'network'; code?: string; message: string }
+export type AttemptFailure =
+  { kind: 'status'; status: number; retryAfter?: string } | { kind: 'network'; code?: string; message: string }
 
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
@@ -292,7 +306,12 @@ export function isTransient(failure: AttemptFailure): boolean {
  * Exponential backoff; `random` in [0, 1) spreads it over the upper half so that parallel jobs do
  * not retry in step; a server's Retry-After (seconds) is honoured up to the cap.
  */
-export function retryDelayMs(policy: RetryPolicy, attempt: number, failure: AttemptFailure, random: number): number | undefined {
+export function retryDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  failure: AttemptFailure,
+  random: number,
+): number | undefined {
   if (attempt >= policy.attempts || !isTransient(failure)) return undefined
   const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
   const jittered = Math.round(backoff / 2 + (backoff / 2) * random)
@@ -307,7 +326,11 @@ function retryAfterMs(header: string | undefined): number | undefined {
 }
 
 export function describeFailure(failure: AttemptFailure): string {
-  return failure.kind === 'status' ? `HTTP ${failure.status}` : failure.code ? `${failure.code} (${failure.message})` : failure.message
+  return failure.kind === 'status'
+    ? `HTTP ${failure.status}`
+    : failure.code
+      ? `${failure.code} (${failure.message})`
+      : failure.message
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -59,7 +59,10 @@ export interface Answer {
 }
 
 /** What an error answer means, and whether (and after how long) a repeat may help. Pure. */
-export function classifyAnswer(answer: Answer, nowMs: number): { message: string; retryAfterMs?: number; transient: boolean } {
+export function classifyAnswer(
+  answer: Answer,
+  nowMs: number,
+): { message: string; retryAfterMs?: number; transient: boolean } {
   const header = (name: string): string | undefined => {
     const v = answer.headers[name]
     return v === undefined ? undefined : String(v)
@@ -70,7 +73,12 @@ export function classifyAnswer(answer: Answer, nowMs: number): { message: string
   const rateLimited = answer.status === 429 || (answer.status === 403 && (exhausted || retryAfter !== undefined))
   if (rateLimited) {
     // GitHub: wait retry-after seconds when given; else until x-ratelimit-reset; else at least a minute.
-    const waitMs = retryAfter !== undefined && Number.isFinite(retryAfter) ? retryAfter * 1000 : exhausted && reset > 0 ? reset * 1000 - nowMs : 60_000
+    const waitMs =
+      retryAfter !== undefined && Number.isFinite(retryAfter)
+        ? retryAfter * 1000
+        : exhausted && reset > 0
+          ? reset * 1000 - nowMs
+          : 60_000
     const until = exhausted && reset > 0 ? `; it resets at ${new Date(reset * 1000).toISOString()}` : ''
     return {
       message: `GitHub's API rate limit was reached (${answer.status}: ${answer.message})${until}; the next run will try again`,
@@ -79,7 +87,11 @@ export function classifyAnswer(answer: Answer, nowMs: number): { message: string
     }
   }
   const text = `${answer.status}: ${answer.message}`
-  if (answer.status === 401) return { message: `GitHub refused the token (${text}); pass \`github-token: \${{ github.token }}\``, transient: false }
+  if (answer.status === 401)
+    return {
+      message: `GitHub refused the token (${text}); pass \`github-token: \${{ github.token }}\``,
+      transient: false,
+    }
   if (answer.status === 403) {
     return {
       message: `GitHub refused the request (${text}); give the job \`permissions: pull-requests: write\` (a pull request from a fork gets a read-only token)`,
@@ -87,7 +99,10 @@ export function classifyAnswer(answer: Answer, nowMs: number): { message: string
     }
   }
   if (answer.status === 404)
-    return { message: `GitHub does not know it (${text}); check the repository and that \`github-token\` can see it`, transient: false }
+    return {
+      message: `GitHub does not know it (${text}); check the repository and that \`github-token\` can see it`,
+      transient: false,
+    }
   if (answer.status >= 500) return { message: `GitHub's API failed (${text})`, transient: true }
   return { message: `GitHub answered ${text}`, transient: false }
 }
@@ -116,7 +131,9 @@ export async function callGitHub<T>(what: string, safety: Safety, fn: () => Prom
         throw new GitHubApiError(`${what}: ${verdict.message}${tried}`, answer.status)
       }
       const delay = Math.max(verdict.retryAfterMs ?? 0, backoffDelayMs(opts.backoff, attempt))
-      opts.log(`${what}: ${verdict.message}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`)
+      opts.log(
+        `${what}: ${verdict.message}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
+      )
       await sleep(delay, opts.signal)
     }
   }
@@ -124,10 +141,15 @@ export async function callGitHub<T>(what: string, safety: Safety, fn: () => Prom
 
 /** Octokit's RequestError (status, response headers, GitHub's `message`), or a network failure. */
 function answerOf(err: unknown): Answer {
-  const e = err as { status?: unknown; response?: { headers?: Record<string, string | number | undefined>; data?: unknown }; message?: unknown }
+  const e = err as {
+    status?: unknown
+    response?: { headers?: Record<string, string | number | undefined>; data?: unknown }
+    message?: unknown
+  }
   const status = typeof e?.status === 'number' ? e.status : 0
   const data = e?.response?.data as { message?: unknown } | undefined
-  const message = typeof data?.message === 'string' ? data.message : typeof e?.message === 'string' ? e.message : String(err)
+  const message =
+    typeof data?.message === 'string' ? data.message : typeof e?.message === 'string' ? e.message : String(err)
   // No status: the request never got an answer (Octokit reports that as 500 too).
   return { status: status || 500, headers: e?.response?.headers ?? {}, message: message.split('\n')[0] ?? '' }
 }
@@ -143,16 +165,31 @@ export interface GitHubClientOptions {
 
 /** The real API through @actions/github's Octokit (REST endpoint methods and Link pagination). */
 export function gitHubClient(options: GitHubClientOptions): GitHubApi {
-  const octokit = getOctokit(options.token, { baseUrl: options.baseUrl || 'https://api.github.com', request: { signal: options.signal } })
-  const opts: CallOptions = { backoff: { ...GITHUB_BACKOFF, ...options.backoff }, log: options.log, signal: options.signal }
-  const comment = (c: { id: number; body?: string | null; html_url?: string }): IssueComment => ({ id: c.id, body: c.body ?? '', html_url: c.html_url })
+  const octokit = getOctokit(options.token, {
+    baseUrl: options.baseUrl || 'https://api.github.com',
+    request: { signal: options.signal },
+  })
+  const opts: CallOptions = {
+    backoff: { ...GITHUB_BACKOFF, ...options.backoff },
+    log: options.log,
+    signal: options.signal,
+  }
+  const comment = (c: { id: number; body?: string | null; html_url?: string }): IssueComment => ({
+    id: c.id,
+    body: c.body ?? '',
+    html_url: c.html_url,
+  })
   return {
     listComments: (r, issue) =>
       callGitHub(
         `listing the comments of #${issue}`,
         'reading',
         async () => {
-          const all = await octokit.paginate(octokit.rest.issues.listComments, { ...r, issue_number: issue, per_page: 100 })
+          const all = await octokit.paginate(octokit.rest.issues.listComments, {
+            ...r,
+            issue_number: issue,
+            per_page: 100,
+          })
           return all.map(comment)
         },
         opts,
@@ -172,6 +209,11 @@ export function gitHubClient(options: GitHubClientOptions): GitHubApi {
         opts,
       ),
     pullState: (r, number) =>
-      callGitHub(`reading pull request #${number}`, 'reading', async () => (await octokit.rest.pulls.get({ ...r, pull_number: number })).data.state, opts),
+      callGitHub(
+        `reading pull request #${number}`,
+        'reading',
+        async () => (await octokit.rest.pulls.get({ ...r, pull_number: number })).data.state,
+        opts,
+      ),
   }
 }

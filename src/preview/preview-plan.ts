@@ -52,19 +52,28 @@ export function previewTarget(plan: Plan, pr: PullRequestRef): PreviewTarget {
       healthUrl: plan.healthUrl?.replace(`//${plan.app}.fly.dev`, `//${name}.fly.dev`),
     },
     skippedChannels: plan.healthChannels.filter((c) => !hasToken(c)),
-    sharedChannelTokens: synced.filter((n) => channelGlobs.some((re) => re.test(n)) && !plan.secretsPrefixed.has(n)).sort(),
+    sharedChannelTokens: synced
+      .filter((n) => channelGlobs.some((re) => re.test(n)) && !plan.secretsPrefixed.has(n))
+      .sort(),
   }
 }
 
-export type DestroyDecision = { kind: 'gone' } | { kind: 'destroy'; machines: number } | { kind: 'refuse'; reason: string }
+export type DestroyDecision =
+  { kind: 'gone' } | { kind: 'destroy'; machines: number } | { kind: 'refuse'; reason: string }
 
 /**
  * Whether `name` may be destroyed as the preview `marker` names: only an app `<base>-pr-<N>`
  * (never the base app) whose every machine carries exactly that marker. `machines` undefined:
  * the app is gone already.
  */
-export function decideDestroy(name: string, base: string, marker: string, machines: readonly Machine[] | undefined): DestroyDecision {
-  if (name === base || !/-pr-\d+$/.test(name)) return { kind: 'refuse', reason: `${name} is not a preview app name (<app>-pr-<N>); nothing was destroyed` }
+export function decideDestroy(
+  name: string,
+  base: string,
+  marker: string,
+  machines: readonly Machine[] | undefined,
+): DestroyDecision {
+  if (name === base || !/-pr-\d+$/.test(name))
+    return { kind: 'refuse', reason: `${name} is not a preview app name (<app>-pr-<N>); nothing was destroyed` }
   if (machines === undefined) return { kind: 'gone' }
   const live = machines.filter((m) => m.state !== 'destroyed' && m.state !== 'destroying')
   const fix = `check it with \`fly machines list -a ${name}\` and destroy it by hand (\`fly apps destroy ${name}\`) if it is yours`

@@ -48,7 +48,11 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
     describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}`,
   },
   { match: (a) => is(a, 'secrets', 'deploy'), describe: () => 'deployed staged secrets' },
-  { match: (a) => a[0] === 'deploy', describe: (a) => (a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release') },
+  {
+    match: (a) => a[0] === 'deploy',
+    describe: (a) =>
+      a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release',
+  },
   { match: (a) => isMachine(a, 'start'), describe: (a) => `started machine ${a[2]}` },
   { match: (a) => isMachine(a, 'stop'), describe: (a) => `stopped machine ${a[2]}` },
   { match: (a) => isMachine(a, 'restart'), describe: (a) => `restarted machine ${a[2]}` },
@@ -57,9 +61,13 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
   { match: (a) => is(a, 'ips', 'release'), describe: (a) => `released IP ${a[2]}` },
   {
     match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''),
-    describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
+    describe: (a) =>
+      `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
   },
-  { match: (a) => is(a, 'ssh', 'console'), describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}` },
+  {
+    match: (a) => is(a, 'ssh', 'console'),
+    describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}`,
+  },
 ]
 
 function is(args: readonly string[], group: string, verb: string): boolean {

@@ -36,6 +36,8 @@ export function claimRunDirs(runnerTemp: string, app: string): RunDirs {
     const runDir = mkdtempSync(prefix)
     return { runDir, flyctlConfigDir: flyctlConfigDirIn(runDir) }
   } catch (err) {
-    throw new Error(`cannot create this run's folder ${prefix}XXXXXX under RUNNER_TEMP: ${(err as Error).message}`, { cause: err })
+    throw new Error(`cannot create this run's folder ${prefix}XXXXXX under RUNNER_TEMP: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
 }

@@ -49,7 +49,8 @@ export function splitShellWords(text: string, options: SplitOptions = {}): strin
           i += 2
           continue
         }
-        if (!options.literalOperators && c === '$' && text[i + 1] === '(') fail('command substitution "$(" inside double quotes')
+        if (!options.literalOperators && c === '$' && text[i + 1] === '(')
+          fail('command substitution "$(" inside double quotes')
         if (!options.literalOperators && c === '`') fail('command substitution "`" inside double quotes')
         word += c
         i++
@@ -72,7 +73,8 @@ export function splitShellWords(text: string, options: SplitOptions = {}): strin
       i++
     } else {
       const operator = ch === '$' && text[i + 1] === '(' ? '$(' : OPERATOR.test(ch) ? ch : undefined
-      if (operator && !options.literalOperators) fail(`unquoted shell operator "${operator}" (this is not run through a shell; quote it to pass it literally)`)
+      if (operator && !options.literalOperators)
+        fail(`unquoted shell operator "${operator}" (this is not run through a shell; quote it to pass it literally)`)
       word += ch
       inWord = true
       i++

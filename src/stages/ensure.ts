@@ -23,7 +23,12 @@ export interface EnsureTarget {
  * volume), so the run need not list volumes to know it.
  */
 export function volumeMountedInRegion(machines: readonly Machine[], volume: string, region: string): boolean {
-  return machines.some((m) => m.region === region && !/^destroy/.test(m.state) && (m.config?.mounts ?? []).some((mount) => mount.name === volume))
+  return machines.some(
+    (m) =>
+      m.region === region &&
+      !/^destroy/.test(m.state) &&
+      (m.config?.mounts ?? []).some((mount) => mount.name === volume),
+  )
 }
 
 export interface EnsureWants {
@@ -68,7 +73,9 @@ export function volumeCreateArgs(w: EnsureWants & { volume: string }): string[] 
 export function planEnsure(appExists: boolean, volumes: readonly Volume[] | undefined, wants: EnsureWants): EnsurePlan {
   const missing: string[] = []
   if (!appExists) {
-    missing.push(`the app ${wants.app} does not exist (create it with \`fly apps create ${wants.app} --org ${wants.org}\`)`)
+    missing.push(
+      `the app ${wants.app} does not exist (create it with \`fly apps create ${wants.app} --org ${wants.org}\`)`,
+    )
   }
   let createVolume = false
   let elsewhere: Volume[] = []
@@ -86,7 +93,9 @@ export function planEnsure(appExists: boolean, volumes: readonly Volume[] | unde
     }
   }
   if (!wants.create && missing.length > 0) {
-    throw new MissingResourceError(`${missing.join('; and ')}. The input create is false, so nothing is created: create it as shown, or set create: true.`)
+    throw new MissingResourceError(
+      `${missing.join('; and ')}. The input create is false, so nothing is created: create it as shown, or set create: true.`,
+    )
   }
   return { createApp: !appExists, createVolume, elsewhere }
 }
@@ -112,10 +121,15 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
     volumeSizeGb: plan.volumeSizeGb,
   }
   const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app))
-  const volumes = !appExists || wants.volume === undefined ? undefined : await knownVolumes(ctx, wants.volume, wants.region, target.machines)
+  const volumes =
+    !appExists || wants.volume === undefined
+      ? undefined
+      : await knownVolumes(ctx, wants.volume, wants.region, target.machines)
   const ensurePlan = planEnsure(appExists, volumes, wants)
   for (const v of ensurePlan.elsewhere) {
-    log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`)
+    log.warning(
+      `volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`,
+    )
   }
 
   const created: string[] = []
@@ -128,22 +142,33 @@ export async function ensure(ctx: StageContext, target: EnsureTarget): Promise<E
     const raced = await createApp(ctx, wants)
     // Another run created the app meanwhile (two runs of a new app at once): its volume may be there too.
     if (raced && wants.volume !== undefined) {
-      const again = await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
+      const again = await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, {
+        retry: { safe: 'reading' },
+      })
       createVolume = planEnsure(true, again, wants).createVolume
     }
   }
   if (createVolume && wants.volume !== undefined) {
     // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
     await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), {
-      retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' },
+      retry: {
+        safe: 'once',
+        why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume',
+      },
     })
     log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`)
   }
   return { ...ensurePlan, appExists: true, created, dryRun: false }
 }
 
-async function knownVolumes(ctx: StageContext, volume: string, region: string, machines: readonly Machine[] | undefined): Promise<Volume[]> {
-  if (machines && volumeMountedInRegion(machines, volume, region)) return [{ id: '', name: volume, state: 'attached', region }]
+async function knownVolumes(
+  ctx: StageContext,
+  volume: string,
+  region: string,
+  machines: readonly Machine[] | undefined,
+): Promise<Volume[]> {
+  if (machines && volumeMountedInRegion(machines, volume, region))
+    return [{ id: '', name: volume, state: 'attached', region }]
   return ctx.flyctl.json(['volumes', 'list', '--app', ctx.plan.app], VolumeListSchema, { retry: { safe: 'reading' } })
 }
 
@@ -156,14 +181,19 @@ async function createApp(ctx: StageContext, wants: EnsureWants): Promise<boolean
   try {
     // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
     await flyctl.run(appCreateArgs(wants), {
-      retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' },
+      retry: {
+        safe: 'once',
+        why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app',
+      },
     })
     log.info(`Created app ${plan.app} in org ${plan.org}`)
     return false
   } catch (err) {
     if (!(err instanceof FlyctlError && /already been taken/i.test(err.flyError))) throw err
     if (await appExistsOnFly(flyctl, plan.app)) {
-      log.warning(`app ${plan.app} was created by another run a moment ago (fly apps create said the name is taken, fly status now finds it); deploying to it`)
+      log.warning(
+        `app ${plan.app} was created by another run a moment ago (fly apps create said the name is taken, fly status now finds it); deploying to it`,
+      )
       return true
     }
     throw new Error(

@@ -86,13 +86,21 @@ export async function reconcileOverrides(ctx: StageContext): Promise<OverridesRe
   // The dry run deploys nothing, so there is no post-deploy state to check.
   if (wanted.length === 0 || plan.dryRun) return { checked: 0, applied: [], wanted, dryRun: plan.dryRun }
 
-  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' }, reuse: true })
+  const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, {
+    retry: { safe: 'reading' },
+    reuse: true,
+  })
   const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb })
   for (const d of drift) {
     await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), {
-      retry: { safe: 'idempotent', why: 'setting the same command and memory again leaves the same config (at most one more restart)' },
+      retry: {
+        safe: 'idempotent',
+        why: 'setting the same command and memory again leaves the same config (at most one more restart)',
+      },
     })
-    log.info(`Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`)
+    log.info(
+      `Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`,
+    )
   }
   const checked = machines.filter((m) => isAppMachine(m) && !GONE.has(m.state)).length
   if (drift.length === 0) log.info(`All ${checked} app machine(s) already run the overrides; nothing to update`)

@@ -28,7 +28,8 @@ export function planIpChanges(ips: readonly IpAddress[]): IpPlan {
 export function hardeningProblem(ips: readonly IpAddress[]): string | undefined {
   const plan = planIpChanges(ips)
   const problems: string[] = []
-  if (plan.release.length) problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`)
+  if (plan.release.length)
+    problems.push(`public addresses remain: ${plan.release.map((ip) => `${ip.Address} (${ip.Type})`).join(', ')}`)
   if (plan.allocatePrivateV6) problems.push('no private IPv6 is allocated')
   return problems.length ? problems.join('; ') : undefined
 }
@@ -41,10 +42,14 @@ export interface HardenResult {
   skipped: boolean
 }
 
-export async function harden(ctx: StageContext, options: { appExists: boolean } = { appExists: true }): Promise<HardenResult> {
+export async function harden(
+  ctx: StageContext,
+  options: { appExists: boolean } = { appExists: true },
+): Promise<HardenResult> {
   const { flyctl, plan, log } = ctx
   if (!plan.private) return { changes: [], final: [], dryRun: plan.dryRun, skipped: true }
-  const list = (): Promise<IpAddress[]> => flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } })
+  const list = (): Promise<IpAddress[]> =>
+    flyctl.json(['ips', 'list', '--app', plan.app], IpListSchema, { retry: { safe: 'reading' } })
 
   // A dry run before the app exists: its first deploy runs with --no-public-ips.
   const before = options.appExists ? await list() : []
@@ -57,7 +62,10 @@ export async function harden(ctx: StageContext, options: { appExists: boolean } 
   for (const ip of ipPlan.release) {
     await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], {
       change: `released ${ip.Type} ${ip.Address}`,
-      retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' },
+      retry: {
+        safe: 'once',
+        why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again',
+      },
     })
     changes.push({ action: 'released', address: ip.Address, type: ip.Type })
     log.info(`Released ${ip.Type} ${ip.Address}`)
@@ -65,7 +73,10 @@ export async function harden(ctx: StageContext, options: { appExists: boolean } 
   if (ipPlan.allocatePrivateV6)
     await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], {
       change: 'allocated a private v6 address',
-      retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' },
+      retry: {
+        safe: 'once',
+        why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again',
+      },
     })
 
   const after = await list()

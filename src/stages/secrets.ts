@@ -90,11 +90,17 @@ export function formatSecretsImport(entries: Iterable<readonly [string, string]>
 }
 
 function formatEntry(name: string, value: string): string {
-  if (!NAME.test(name)) throw new SecretFormatError(name, 'the name must be letters, digits and _ and not start with a digit')
-  if (value.includes('\0')) throw new SecretFormatError(name, 'the value contains a NUL byte, which no environment variable can hold')
+  if (!NAME.test(name))
+    throw new SecretFormatError(name, 'the name must be letters, digits and _ and not start with a digit')
+  if (value.includes('\0'))
+    throw new SecretFormatError(name, 'the value contains a NUL byte, which no environment variable can hold')
   if (value.includes('\n') && value.includes('"""'))
     throw new SecretFormatError(name, 'the multi-line value contains """, which ends flyctl\'s multi-line form early')
-  if (value.includes('\r\n')) throw new SecretFormatError(name, 'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings')
+  if (value.includes('\r\n'))
+    throw new SecretFormatError(
+      name,
+      'the value has CRLF line endings, and flyctl drops the CR; convert it to LF line endings',
+    )
 
   const candidates = value.includes('\n')
     ? [`${name}="""${value}"""`]
@@ -108,7 +114,8 @@ function formatEntry(name: string, value: string): string {
     const parsed = parseSecretsLikeFlyctl(`${text}\n`)
     if (parsed.ok && parsed.secrets.size === 1 && parsed.secrets.get(name) === value) return text
   }
-  if (tooLong) throw new SecretFormatError(name, `a line of the value is longer than flyctl's ${MAX_LINE_BYTES}-byte line limit`)
+  if (tooLong)
+    throw new SecretFormatError(name, `a line of the value is longer than flyctl's ${MAX_LINE_BYTES}-byte line limit`)
   throw new SecretFormatError(
     name,
     value.includes('\n')
@@ -208,7 +215,10 @@ export interface SecretsResult extends SecretsPlan {
 export async function syncSecrets(ctx: StageContext, options: SecretsOptions): Promise<SecretsResult> {
   const { flyctl, plan, log } = ctx
   const existing =
-    options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : [])
+    options.existing ??
+    (options.appExists
+      ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } })
+      : [])
   const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets)
   const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired)
   if (authProblem) throw new Error(authProblem)
@@ -230,7 +240,10 @@ export async function syncSecrets(ctx: StageContext, options: SecretsOptions): P
   }
   if (secretsPlan.prune.length > 0) {
     await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], {
-      retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' },
+      retry: {
+        safe: 'once',
+        why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left',
+      },
     })
     log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`)
   }

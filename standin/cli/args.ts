@@ -77,7 +77,10 @@ function lookupShort(flags: FlagSpec[], short: string): FlagSpec | undefined {
  * cobra's Find: at each level take the first word that is not a flag (a flag of the command found
  * so far that takes a value swallows the next word) and descend if it names a subcommand.
  */
-export function resolveCommand(root: CommandSpec, argv: string[]): { path: CommandSpec[]; rest: string[]; typed: string[]; unknown?: string } {
+export function resolveCommand(
+  root: CommandSpec,
+  argv: string[],
+): { path: CommandSpec[]; rest: string[]; typed: string[]; unknown?: string } {
   const path = [root]
   const typed: string[] = []
   let unknown: string | undefined
@@ -122,16 +125,22 @@ function convert(f: FlagSpec, raw: string): string | number | boolean {
       const v = raw.toLowerCase()
       if (['1', 't', 'true'].includes(raw) || v === 'true') return true
       if (['0', 'f', 'false'].includes(raw) || v === 'false') return false
-      throw new FlyError(`invalid argument "${raw}" for "${quoteFlag(f)}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`)
+      throw new FlyError(
+        `invalid argument "${raw}" for "${quoteFlag(f)}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`,
+      )
     }
     case 'int':
       if (!/^[+-]?\d+$/.test(raw)) {
-        throw new FlyError(`invalid argument "${raw}" for "${quoteFlag(f)}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`)
+        throw new FlyError(
+          `invalid argument "${raw}" for "${quoteFlag(f)}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`,
+        )
       }
       return Number(raw)
     case 'float':
       if (Number.isNaN(Number(raw)) || raw.trim() === '') {
-        throw new FlyError(`invalid argument "${raw}" for "${quoteFlag(f)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`)
+        throw new FlyError(
+          `invalid argument "${raw}" for "${quoteFlag(f)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`,
+        )
       }
       return Number(raw)
     default:
@@ -226,7 +235,8 @@ export function validateArgs(cmd: CommandSpec, path: CommandSpec[], args: string
       if (n > rule.n) throw new FlyError(`accepts at most ${rule.n} arg(s), received ${n}`)
       return
     case 'range':
-      if (n < rule.min || n > rule.max) throw new FlyError(`accepts between ${rule.min} and ${rule.max} arg(s), received ${n}`)
+      if (n < rule.min || n > rule.max)
+        throw new FlyError(`accepts between ${rule.min} and ${rule.max} arg(s), received ${n}`)
       return
     default:
       return
@@ -244,7 +254,11 @@ function levenshtein(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const row = d[i] as number[]
       const prev = d[i - 1] as number[]
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      )
     }
   }
   return (d[a.length] as number[])[b.length] as number
@@ -263,7 +277,10 @@ export function usage(path: CommandSpec[]): string {
   const cmd = path[path.length - 1] as CommandSpec
   const parent = commandPath(path.slice(0, -1))
   const lines: string[] = ['Usage:']
-  if (isRunnable(cmd)) lines.push(`  ${parent ? `${parent} ` : ''}${cmd.use ?? cmd.name}${cmd.flags?.length || path.length === 1 ? ' [flags]' : ''}`)
+  if (isRunnable(cmd))
+    lines.push(
+      `  ${parent ? `${parent} ` : ''}${cmd.use ?? cmd.name}${cmd.flags?.length || path.length === 1 ? ' [flags]' : ''}`,
+    )
   if (cmd.sub?.length) lines.push(`  ${commandPath(path)} [command]`)
   if (cmd.aliases?.length) lines.push('', 'Aliases:', `  ${[cmd.name, ...cmd.aliases].join(', ')}`)
   if (cmd.sub?.length) {
@@ -281,8 +298,13 @@ export function usage(path: CommandSpec[]): string {
     const width = Math.max(0, ...left.map((l) => l.length))
     return shown.map((f, i) => `${(left[i] as string).padEnd(width)}   ${f.usage ?? ''}`.trimEnd())
   }
-  lines.push('', 'Flags:', ...describe([...(cmd.flags ?? []), { name: 'help', short: 'h', kind: 'bool', usage: `help for ${cmd.name}` }]))
+  lines.push(
+    '',
+    'Flags:',
+    ...describe([...(cmd.flags ?? []), { name: 'help', short: 'h', kind: 'bool', usage: `help for ${cmd.name}` }]),
+  )
   lines.push('', 'Global Flags:', ...describe(GLOBAL_FLAGS))
-  if (cmd.sub?.length) lines.push('', `Use "${commandPath(path)} [command] --help" for more information about a command.`)
+  if (cmd.sub?.length)
+    lines.push('', `Use "${commandPath(path)} [command] --help" for more information about a command.`)
   return `${lines.join('\n')}\n`
 }

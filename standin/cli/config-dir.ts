@@ -28,9 +28,11 @@ export function prepareConfigDir(env: NodeJS.ProcessEnv): string | undefined {
   try {
     stat = fs.statSync(dir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new FlyError(`failed stat-ing config directory: ${(error as Error).message}`)
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new FlyError(`failed stat-ing config directory: ${(error as Error).message}`)
   }
-  if (stat && !stat.isDirectory()) throw new FlyError(`the path to the config directory (${dir}) is occupied by not a directory`)
+  if (stat && !stat.isDirectory())
+    throw new FlyError(`the path to the config directory (${dir}) is occupied by not a directory`)
   if (!stat) {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 })

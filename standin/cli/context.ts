@@ -85,7 +85,9 @@ export function loadConfig(ctx: Ctx): AppConfig | undefined {
 export function requireAppName(ctx: Ctx, config: AppConfig | undefined): string {
   const name = flagString(ctx, 'app') || ctx.env.FLY_APP || configAppName(config)
   if (!name) {
-    throw new FlyError('the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag')
+    throw new FlyError(
+      'the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag',
+    )
   }
   return name
 }

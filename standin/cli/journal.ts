@@ -21,5 +21,8 @@ export function maskArgv(argv: string[]): string[] {
 
 export function appendJournal(stateDir: string, entry: JournalEntry): void {
   // One appendFileSync per line (O_APPEND, well under PIPE_BUF) keeps parallel calls' lines whole.
-  fs.appendFileSync(path.join(stateDir, 'journal.jsonl'), `${JSON.stringify({ ...entry, argv: maskArgv(entry.argv) })}\n`)
+  fs.appendFileSync(
+    path.join(stateDir, 'journal.jsonl'),
+    `${JSON.stringify({ ...entry, argv: maskArgv(entry.argv) })}\n`,
+  )
 }

@@ -8,7 +8,15 @@ import { err, flagBool, flagString, out, requireSession } from '../cli/context.t
 import type { Ctx } from '../cli/context.ts'
 import { goJson, table } from '../cli/render.ts'
 import { loadRuntime } from '../machines/cli-side.ts'
-import { FlyError, activeMachines, appDir, findApp, readPlatform, updatePlatform, volumeDirOf } from '../platform/state.ts'
+import {
+  FlyError,
+  activeMachines,
+  appDir,
+  findApp,
+  readPlatform,
+  updatePlatform,
+  volumeDirOf,
+} from '../platform/state.ts'
 import type { AppRecord, Platform } from '../platform/state.ts'
 
 const GO_ZERO_TIME = '0001-01-01T00:00:00Z'

@@ -4,11 +4,30 @@
 // internal/render/logs.go in superfly/flyctl.
 import fs from 'node:fs'
 import { parseMemoryMb, shlexSplit } from '../appconfig/appconfig.ts'
-import { err, flagBool, flagGiven, flagNumber, flagString, loadConfig, out, readStdin, requireAppName, requireSession } from '../cli/context.ts'
+import {
+  err,
+  flagBool,
+  flagGiven,
+  flagNumber,
+  flagString,
+  loadConfig,
+  out,
+  readStdin,
+  requireAppName,
+  requireSession,
+} from '../cli/context.ts'
 import type { Ctx } from '../cli/context.ts'
 import { goJson, rfc3339, table } from '../cli/render.ts'
 import { guestForSize } from '../appconfig/appconfig.ts'
-import { launchFor, loadRuntime, machineJson, safeView, waitForChecks, waitForStarted, writeMachineConfigFile } from '../machines/cli-side.ts'
+import {
+  launchFor,
+  loadRuntime,
+  machineJson,
+  safeView,
+  waitForChecks,
+  waitForStarted,
+  writeMachineConfigFile,
+} from '../machines/cli-side.ts'
 import type { MachineRuntime } from '../machines/cli-side.ts'
 import { FlyError, activeMachines, findApp, readPlatform, updatePlatform } from '../platform/state.ts'
 import type { AppRecord, MachineConfig, MachineRecord } from '../platform/state.ts'
@@ -39,7 +58,9 @@ export async function runMachineList(ctx: Ctx): Promise<number> {
     out(`No machines are available on this app ${name}\n`)
     return 0
   }
-  out(`${machines.length} machines have been retrieved from app ${name}.\nView them in the UI here (https://fly.io/apps/${name}/machines/)\n\n`)
+  out(
+    `${machines.length} machines have been retrieved from app ${name}.\nView them in the UI here (https://fly.io/apps/${name}/machines/)\n\n`,
+  )
   const rows = machines.map((m) => {
     const view = safeView(runtime, ctx.stateDir, name, m.id)
     const checks = view.checks ?? []
@@ -59,7 +80,22 @@ export async function runMachineList(ctx: Ctx): Promise<number> {
       `${m.config.guest.cpu_kind}:${m.config.guest.cpus}:${m.config.guest.memory_mb}MB`,
     ]
   })
-  out(table(rows, ['ID', 'Name', 'State', 'Checks', 'Region', 'Image', 'IP Address', 'Volume', 'Created', 'Last Updated', 'Process Group', 'Size']))
+  out(
+    table(rows, [
+      'ID',
+      'Name',
+      'State',
+      'Checks',
+      'Region',
+      'Image',
+      'IP Address',
+      'Volume',
+      'Created',
+      'Last Updated',
+      'Process Group',
+      'Size',
+    ]),
+  )
   return 0
 }
 
@@ -111,7 +147,14 @@ function configDiff(before: MachineConfig, after: MachineConfig): string {
   return lines.join('\n')
 }
 
-async function waitUp(ctx: Ctx, runtime: MachineRuntime, app: string, machine: MachineRecord, timeoutMs: number, skipChecks: boolean): Promise<void> {
+async function waitUp(
+  ctx: Ctx,
+  runtime: MachineRuntime,
+  app: string,
+  machine: MachineRecord,
+  timeoutMs: number,
+  skipChecks: boolean,
+): Promise<void> {
   await waitForStarted(runtime, ctx.stateDir, app, machine.id, timeoutMs)
   if (!skipChecks) await waitForChecks(runtime, ctx.stateDir, app, machine, timeoutMs)
 }
@@ -125,7 +168,8 @@ export async function runMachineUpdate(ctx: Ctx): Promise<number> {
   const command = flagString(ctx, 'command')
   if (command) next.init = { ...next.init, cmd: shlexSplit(command) }
   if (flagString(ctx, 'vm-size')) next.guest = guestForSize(flagString(ctx, 'vm-size'))
-  if (flagString(ctx, 'vm-memory')) next.guest = { ...next.guest, memory_mb: parseMemoryMb(flagString(ctx, 'vm-memory')) }
+  if (flagString(ctx, 'vm-memory'))
+    next.guest = { ...next.guest, memory_mb: parseMemoryMb(flagString(ctx, 'vm-memory')) }
   if (flagNumber(ctx, 'vm-cpus')) next.guest = { ...next.guest, cpus: flagNumber(ctx, 'vm-cpus') }
   if (flagString(ctx, 'vm-cpu-kind')) next.guest = { ...next.guest, cpu_kind: flagString(ctx, 'vm-cpu-kind') }
   for (const kv of (ctx.parsed.flags.get('env') as string[] | undefined) ?? []) {

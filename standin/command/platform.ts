@@ -19,7 +19,14 @@ interface Region {
   mpg_available: boolean
 }
 
-const region = (code: string, name: string, lat: number, lon: number, geo: Region['geo_region'], deprecated = false): Region => ({
+const region = (
+  code: string,
+  name: string,
+  lat: number,
+  lon: number,
+  geo: Region['geo_region'],
+  deprecated = false,
+): Region => ({
   code,
   name,
   latitude: lat,

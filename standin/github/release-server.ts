@@ -165,7 +165,12 @@ export async function startReleaseServer(options: ReleaseServerOptions = {}): Pr
     }
     if (faults.failNext && consume(faults.failNext, kind)) {
       const retryAfter = faults.failNext.retryAfter
-      send(faults.failNext.status ?? 503, 'Service Unavailable\n', 'text/plain', retryAfter ? { 'retry-after': retryAfter } : {})
+      send(
+        faults.failNext.status ?? 503,
+        'Service Unavailable\n',
+        'text/plain',
+        retryAfter ? { 'retry-after': retryAfter } : {},
+      )
       return
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -184,7 +189,8 @@ export async function startReleaseServer(options: ReleaseServerOptions = {}): Pr
       }
       if (kind === 'checksums') {
         const served = faults.checksumFile ?? 'checksums.txt'
-        const name = served === 'versioned' ? `flyctl_${version}_checksums.txt` : served === 'checksums.txt' ? 'checksums.txt' : ''
+        const name =
+          served === 'versioned' ? `flyctl_${version}_checksums.txt` : served === 'checksums.txt' ? 'checksums.txt' : ''
         if (file !== name) {
           send(404, 'Not Found', 'text/plain')
           return
@@ -241,7 +247,11 @@ export async function startReleaseServer(options: ReleaseServerOptions = {}): Pr
     if (kind === 'github') {
       // GitHub's API refuses requests without a User-Agent.
       if (!req.headers['user-agent']) {
-        send(403, '{"message":"Request forbidden by administrative rules. Please make sure your request has a User-Agent header"}', 'application/json')
+        send(
+          403,
+          '{"message":"Request forbidden by administrative rules. Please make sure your request has a User-Agent header"}',
+          'application/json',
+        )
         return
       }
       if ((faults.githubApi ?? 'ok') === 'error') {
@@ -341,7 +351,11 @@ function endpointArch(word: string): ReleaseArch | undefined {
   return undefined
 }
 
-function checksumsFile(version: string, archive: (version: string, os: ReleaseOs, arch: ReleaseArch) => BuiltArchive, faults: Faults): string {
+function checksumsFile(
+  version: string,
+  archive: (version: string, os: ReleaseOs, arch: ReleaseArch) => BuiltArchive,
+  faults: Faults,
+): string {
   const lines: string[] = []
   for (const [os, arch] of ALL_TARGETS) {
     const built = archive(version, os, arch)

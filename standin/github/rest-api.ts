@@ -86,7 +86,9 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
         })
         res.end(body === undefined ? '' : JSON.stringify(body))
       }
-      const rule = failures.find((f) => (!f.method || f.method === req.method) && (!f.path || f.path.test(url.pathname)) && f.times !== 0)
+      const rule = failures.find(
+        (f) => (!f.method || f.method === req.method) && (!f.path || f.path.test(url.pathname)) && f.times !== 0,
+      )
       if (rule) {
         if (rule.times !== undefined) rule.times--
         return failWith(rule, send)
@@ -110,13 +112,23 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
     body: c.body,
   })
 
-  function route(method: string, url: URL, raw: string, send: (s: number, b: unknown, h?: Record<string, string>) => void): void {
+  function route(
+    method: string,
+    url: URL,
+    raw: string,
+    send: (s: number, b: unknown, h?: Record<string, string>) => void,
+  ): void {
     const notFound = () => send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' })
     let m = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname)
     if (m && method === 'GET') return listComments(m[1] as string, Number(m[2]), url, send)
     if (m && method === 'POST') {
       const body = (JSON.parse(raw || '{}') as { body?: string }).body
-      if (typeof body !== 'string') return send(422, { message: 'Invalid request.\n\n"body" wasn\'t supplied.', documentation_url: DOCS, status: '422' })
+      if (typeof body !== 'string')
+        return send(422, {
+          message: 'Invalid request.\n\n"body" wasn\'t supplied.',
+          documentation_url: DOCS,
+          status: '422',
+        })
       const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
       const c: StoredComment = {
         id: nextId++,
@@ -147,7 +159,12 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
     notFound()
   }
 
-  function listComments(repository: string, issue: number, url: URL, send: (s: number, b: unknown, h?: Record<string, string>) => void): void {
+  function listComments(
+    repository: string,
+    issue: number,
+    url: URL,
+    send: (s: number, b: unknown, h?: Record<string, string>) => void,
+  ): void {
     // GitHub: per_page default 30, at most 100; page from 1; Link with next/last (and prev/first past page 1).
     const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30) || 30)
     const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1)
@@ -159,7 +176,11 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
       ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
       ...(page > 1 ? [link(1, 'first')] : []),
     ]
-    send(200, all.slice((page - 1) * perPage, page * perPage).map(commentJson), links.length ? { link: links.join(', ') } : {})
+    send(
+      200,
+      all.slice((page - 1) * perPage, page * perPage).map(commentJson),
+      links.length ? { link: links.join(', ') } : {},
+    )
   }
 
   function failWith(rule: FailureRule, send: (s: number, b: unknown, h?: Record<string, string>) => void): void {
@@ -170,7 +191,11 @@ export async function startGitHubStandin(token: string): Promise<GitHubStandin> 
         budget.reset = Math.floor(Date.now() / 1000) + seconds
         return send(
           403,
-          { message: 'API rate limit exceeded for installation ID 1.', documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api`, status: '403' },
+          {
+            message: 'API rate limit exceeded for installation ID 1.',
+            documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api`,
+            status: '403',
+          },
           { 'x-ratelimit-remaining': '0' },
         )
       case 'rate-limit-429':

@@ -91,7 +91,12 @@ async function withInstallLock<T>(dir: string, fn: () => T): Promise<T> {
 }
 
 function runNpmInstall(dir: string, pathPrefix: string | undefined, progress: Progress): void {
-  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  }
   if (pathPrefix) env.PATH = `${pathPrefix}${path.delimiter}${env.PATH ?? ''}`
   const started = Date.now()
   const result = spawnSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--loglevel=error'], {
@@ -99,7 +104,8 @@ function runNpmInstall(dir: string, pathPrefix: string | undefined, progress: Pr
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   })
-  if (result.error) throw new Error(`npm could not be run (${result.error.message}); install Node.js with npm and retry`)
+  if (result.error)
+    throw new Error(`npm could not be run (${result.error.message}); install Node.js with npm and retry`)
   if (result.status !== 0) {
     const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-15).join('\n')
     throw new Error(`npm install in ${dir} failed with exit ${result.status}:\n${tail}`)
@@ -122,14 +128,16 @@ export async function installNodeRuntime(progress: Progress = () => {}): Promise
     runNpmInstall(dir, undefined, progress)
     const node = path.join(nodeRuntimeDir(), 'bin', 'node')
     const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
-    if (version !== `v${NODE_RUNTIME_VERSION}`) throw new Error(`${node} reports ${version || 'nothing'}, expected v${NODE_RUNTIME_VERSION}`)
+    if (version !== `v${NODE_RUNTIME_VERSION}`)
+      throw new Error(`${node} reports ${version || 'nothing'}, expected v${NODE_RUNTIME_VERSION}`)
     fs.writeFileSync(path.join(dir, COMPLETE_MARKER), `${new Date().toISOString()}\n`)
   })
   return nodeRuntimeDir()
 }
 
 export async function installOpenclaw(version: string, progress: Progress = () => {}): Promise<string> {
-  if (!/^\d{4}\.\d{1,2}\.\d{1,2}(-[0-9A-Za-z.]+)?$/.test(version)) throw new Error(`not an openclaw release version: ${version}`)
+  if (!/^\d{4}\.\d{1,2}\.\d{1,2}(-[0-9A-Za-z.]+)?$/.test(version))
+    throw new Error(`not an openclaw release version: ${version}`)
   if (isOpenclawInstalled(version)) return openclawAppRoot(version)
   const nodeDir = await installNodeRuntime(progress)
   const dir = openclawInstallDir(version)
@@ -150,7 +158,8 @@ export async function installOpenclaw(version: string, progress: Progress = () =
 }
 
 export type Workload =
-  { kind: 'openclaw'; version: string; appRoot: string; installRoot: string; nodeDir: string } | { kind: 'fake'; scenario: string; nodeDir: string }
+  | { kind: 'openclaw'; version: string; appRoot: string; installRoot: string; nodeDir: string }
+  | { kind: 'fake'; scenario: string; nodeDir: string }
 
 // Maps a machine's workload string ('openclaw@2026.9.6' | 'fake-gateway:<scenario>') to what
 // runs it. The fake gateway needs only a Node 24: the caller's own when it is one.
@@ -158,7 +167,8 @@ export function resolveWorkload(workload: string): Workload {
   const fake = /^fake-gateway:([a-z-]+)$/.exec(workload)
   if (fake) return { kind: 'fake', scenario: fake[1]!, nodeDir: fakeNodeDir() }
   const real = /^openclaw@(.+)$/.exec(workload)
-  if (!real) throw new Error(`unknown machine workload "${workload}": expected openclaw@<version> or fake-gateway:<scenario>`)
+  if (!real)
+    throw new Error(`unknown machine workload "${workload}": expected openclaw@<version> or fake-gateway:<scenario>`)
   const version = real[1]!
   if (!isNodeRuntimeInstalled() || !isOpenclawInstalled(version)) {
     throw new Error(
@@ -166,7 +176,13 @@ export function resolveWorkload(workload: string): Workload {
         `(or installOpenclaw('${version}') from standin/machines/install-runtimes.ts)`,
     )
   }
-  return { kind: 'openclaw', version, appRoot: openclawAppRoot(version), installRoot: openclawInstallDir(version), nodeDir: nodeRuntimeDir() }
+  return {
+    kind: 'openclaw',
+    version,
+    appRoot: openclawAppRoot(version),
+    installRoot: openclawInstallDir(version),
+    nodeDir: nodeRuntimeDir(),
+  }
 }
 
 function fakeNodeDir(): string {

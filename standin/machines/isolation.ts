@@ -61,10 +61,14 @@ export function detectIsolation(scratchDir: string): Isolation {
       'ip link set lo up',
       'test -x merged/bin/sh',
     ].join('\n')
-    const result = spawnSync('unshare', ['--mount', '--net', '--pid', '--uts', '--fork', '--propagation', 'private', '/bin/sh', '-c', script], {
-      encoding: 'utf8',
-      timeout: 10_000,
-    })
+    const result = spawnSync(
+      'unshare',
+      ['--mount', '--net', '--pid', '--uts', '--fork', '--propagation', 'private', '/bin/sh', '-c', script],
+      {
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    )
     detected = result.status === 0 && !hasOverlayUnsafeChars(scratchDir) ? 'namespace' : 'paths'
   } finally {
     fs.rmSync(probe, { recursive: true, force: true })
@@ -137,14 +141,19 @@ export function mapGuestPath(spec: LaunchSpec, guestPath: string): string {
 // paths mode: rewrite a value that is a guest path under a mount or one of the [[files]].
 function mapGuestValue(spec: LaunchSpec, value: string): string {
   if (!value.startsWith('/')) return value
-  const underMount = spec.launch.mounts.some((m) => value === m.path || value.startsWith(`${m.path.replace(/\/+$/, '')}/`))
+  const underMount = spec.launch.mounts.some(
+    (m) => value === m.path || value.startsWith(`${m.path.replace(/\/+$/, '')}/`),
+  )
   const isFile = spec.launch.files.some((f) => f.guest_path === value)
   return underMount || isFile ? mapGuestPath(spec, value) : value
 }
 
 // paths mode: rewrite guest paths inside exec arguments (`rm -f /data/gateway.*.lock`).
 export function mapGuestArgument(spec: LaunchSpec, argument: string): string {
-  const prefixes = [...spec.launch.mounts.map((m) => m.path.replace(/\/+$/, '')), ...spec.launch.files.map((f) => f.guest_path)]
+  const prefixes = [
+    ...spec.launch.mounts.map((m) => m.path.replace(/\/+$/, '')),
+    ...spec.launch.files.map((f) => f.guest_path),
+  ]
     .filter((p) => p.length > 1)
     .sort((a, b) => b.length - a.length)
   let result = argument
@@ -230,13 +239,31 @@ export function buildNamespaceInit(spec: LaunchSpec, stagedFiles: string[]): str
 export function namespaceArgs(initScript: string): { command: string; args: string[] } {
   return {
     command: 'unshare',
-    args: ['--mount', '--net', '--pid', '--uts', '--fork', '--kill-child', '--propagation', 'private', '/bin/sh', initScript],
+    args: [
+      '--mount',
+      '--net',
+      '--pid',
+      '--uts',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      initScript,
+    ],
   }
 }
 
-export function execArgs(spec: LaunchSpec, nsPid: number, argv: string[]): { command: string; args: string[]; cwd?: string } {
+export function execArgs(
+  spec: LaunchSpec,
+  nsPid: number,
+  argv: string[],
+): { command: string; args: string[]; cwd?: string } {
   if (spec.isolation === 'namespace') {
-    return { command: 'nsenter', args: ['--target', String(nsPid), '--mount', '--net', '--pid', '--uts', '--root', '--wd', '--', ...argv] }
+    return {
+      command: 'nsenter',
+      args: ['--target', String(nsPid), '--mount', '--net', '--pid', '--uts', '--root', '--wd', '--', ...argv],
+    }
   }
   const [command, ...rest] = argv
   return { command: command!, args: rest.map((arg) => mapGuestArgument(spec, arg)), cwd: spec.appRoot }

@@ -102,7 +102,13 @@ export function readRss(pids: number[]): MemoryUsage {
       // The kernel names the executable; Node renames its main thread ("MainThread").
       const executable = commandLine(pid)[0]
       const comm = executable ? executable.split('/').pop()! : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? 'node')
-      usage.largest = { pid, guestPid: nsPids[nsPids.length - 1] ?? pid, comm, rssBytes, vmKb: ((sizePages ?? 0) * PAGE_BYTES) / 1024 }
+      usage.largest = {
+        pid,
+        guestPid: nsPids[nsPids.length - 1] ?? pid,
+        comm,
+        rssBytes,
+        vmKb: ((sizePages ?? 0) * PAGE_BYTES) / 1024,
+      }
     }
   }
   return usage

@@ -10,9 +10,25 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildNamespaceInit, guestEnv, namespaceArgs, resetRootfs, writeMappedFiles, type LaunchSpec } from './isolation.ts'
+import {
+  buildNamespaceInit,
+  guestEnv,
+  namespaceArgs,
+  resetRootfs,
+  writeMappedFiles,
+  type LaunchSpec,
+} from './isolation.ts'
 import { listTree, readRss, signalTree } from './procs.ts'
-import { appendLog, bumpCounter, readFaults, readJson, updateRuntimeRecord, pushEvent, type MachineCheck, type MachineState } from './state-files.ts'
+import {
+  appendLog,
+  bumpCounter,
+  readFaults,
+  readJson,
+  updateRuntimeRecord,
+  pushEvent,
+  type MachineCheck,
+  type MachineState,
+} from './state-files.ts'
 
 const machineDir = process.argv[2]
 if (!machineDir) {
@@ -47,7 +63,9 @@ function setState(state: MachineState, extra: { pid?: number | undefined } = {})
 }
 
 function event(type: string, status: string, source: string, exitCode?: number): void {
-  updateRuntimeRecord(machineDir!, (record) => pushEvent(record, { type, status, source, ...(exitCode === undefined ? {} : { exitCode }) }))
+  updateRuntimeRecord(machineDir!, (record) =>
+    pushEvent(record, { type, status, source, ...(exitCode === undefined ? {} : { exitCode }) }),
+  )
 }
 
 /**
@@ -58,7 +76,15 @@ function event(type: string, status: string, source: string, exitCode?: number):
  */
 function exitEvent(outcome: Outcome, restarting: boolean, restartCount: number): void {
   updateRuntimeRecord(machineDir!, (record) => {
-    pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: outcome.exitCode, requestedStop: stopRequested, restarting, restartCount })
+    pushEvent(record, {
+      type: 'exit',
+      status: 'stopped',
+      source: 'flyd',
+      exitCode: outcome.exitCode,
+      requestedStop: stopRequested,
+      restarting,
+      restartCount,
+    })
     record.checks = record.checks?.map((c) => ({ ...c, status: 'critical', output: 'the machine is not running' }))
   })
 }
@@ -281,7 +307,9 @@ function requestStop(): void {
   if (!child?.pid) {
     // Stopped between two restarts of a crash loop: flyd records the stop as a requested exit, so
     // the newest exit event no longer says "restarting" (flyctl's smoke check reads only that one).
-    updateRuntimeRecord(machineDir!, (record) => pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: 0, requestedStop: true }))
+    updateRuntimeRecord(machineDir!, (record) =>
+      pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: 0, requestedStop: true }),
+    )
     return
   }
   setState('stopping')

@@ -26,7 +26,9 @@ export async function readJournal(stateDir: string): Promise<JournalEntry[]> {
 }
 
 /** The runtime's counters (standin/machines/state-files.ts Counters); zeros before any machine ran. */
-export async function readCounters(stateDir: string): Promise<{ machineStarts: number; machineRestarts: number; crashRestarts: number }> {
+export async function readCounters(
+  stateDir: string,
+): Promise<{ machineStarts: number; machineRestarts: number; crashRestarts: number }> {
   const zero = { machineStarts: 0, machineRestarts: 0, crashRestarts: 0 }
   try {
     return { ...zero, ...(JSON.parse(fs.readFileSync(path.join(stateDir, 'counters.json'), 'utf8')) as object) }
@@ -74,7 +76,10 @@ export async function seedApp(stateDir: string, name: string, options: SeedOptio
 }
 
 /** Replace <state>/faults.json (see standin/README.md); clears the count of failures taken. */
-export async function writeFaults(stateDir: string, faults: CliFaults & { restartLatencyMs?: number; machineNeverStarts?: boolean }): Promise<void> {
+export async function writeFaults(
+  stateDir: string,
+  faults: CliFaults & { restartLatencyMs?: number; machineNeverStarts?: boolean },
+): Promise<void> {
   fs.mkdirSync(stateDir, { recursive: true })
   fs.rmSync(path.join(stateDir, 'faults-used.json'), { force: true })
   writeJsonFileAtomic(path.join(stateDir, 'faults.json'), faults)

@@ -32,7 +32,12 @@ export interface RunnerDirs {
 
 export function makeRunnerDirs(prefix = 'runner-'): RunnerDirs {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  const dirs = { root, workspace: path.join(root, 'workspace'), temp: path.join(root, 'temp'), toolCache: path.join(root, 'tool-cache') }
+  const dirs = {
+    root,
+    workspace: path.join(root, 'workspace'),
+    temp: path.join(root, 'temp'),
+    toolCache: path.join(root, 'tool-cache'),
+  }
   for (const dir of [dirs.workspace, dirs.temp, dirs.toolCache]) fs.mkdirSync(dir, { recursive: true })
   return dirs
 }

@@ -13,7 +13,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { PINNED_FLYCTL_VERSION } from '../../src/install/release-assets.js'
 import { readJournal, readState } from '../../standin/platform/inspect.ts'
 import { installNodeRuntime } from '../../standin/machines/install-runtimes.ts'
-import { appOfCall, callsByConfigDir, listTree, startFleetHost, type FleetHost, type FleetRun } from '../support/fleet.ts'
+import {
+  appOfCall,
+  callsByConfigDir,
+  listTree,
+  startFleetHost,
+  type FleetHost,
+  type FleetRun,
+} from '../support/fleet.ts'
 
 const RUNS = 8
 const TIMEOUT = 900_000
@@ -96,7 +103,9 @@ async function expectFleetIsolated(h: FleetHost, runs: FleetRun[], apps: string[
   }
   // No call failed but the survey of a new app (`status`: not there yet) and the log follower the
   // gate ends once it has its verdict (exit 127, a cancelled flyctl).
-  const failed = (await readJournal(h.state)).filter((e) => e.exit !== 0).map((e) => `${e.argv[0]} ${e.argv[0] === 'logs' ? e.exit : ''}`.trim())
+  const failed = (await readJournal(h.state))
+    .filter((e) => e.exit !== 0)
+    .map((e) => `${e.argv[0]} ${e.argv[0] === 'logs' ? e.exit : ''}`.trim())
   for (const f of failed) expect(['status', 'logs 127']).toContain(f)
 }
 

@@ -19,7 +19,10 @@ describe("the guide's own example", () => {
     world = await startStandinWorld('guide-example-')
     writeDockerfile(world.dirs, 'fake-gateway:ready')
     fs.copyFileSync(path.join(FIXTURES, 'flytoml', 'guide-fly.toml'), path.join(world.dirs.workspace, 'fly.toml'))
-    fs.copyFileSync(path.join(FIXTURES, 'openclaw-json', 'guide.json'), path.join(world.dirs.workspace, 'openclaw.json'))
+    fs.copyFileSync(
+      path.join(FIXTURES, 'openclaw-json', 'guide.json'),
+      path.join(world.dirs.workspace, 'openclaw.json'),
+    )
   })
   afterAll(async () => {
     await world?.stop()
@@ -48,7 +51,9 @@ describe("the guide's own example", () => {
     expect(result.stdout).toMatch(/::warning[^\n]*control-ui-origins[^\n]*the gateway release is unknown/)
     expect(result.summary).toContain('Gateway release')
     const calls = (await readJournal(world.state)).map((e) => e.argv.join(' '))
-    expect(calls.findIndex((c) => c.startsWith('platform regions'))).toBeLessThan(calls.findIndex((c) => c.startsWith('apps create')))
+    expect(calls.findIndex((c) => c.startsWith('platform regions'))).toBeLessThan(
+      calls.findIndex((c) => c.startsWith('apps create')),
+    )
   }, 180_000)
 
   it("never syncs the Fly token or GitHub's, whatever secrets-include says, and lists what it dropped", async () => {

@@ -2,7 +2,16 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState } from '../../standin/platform/inspect.ts'
-import { command, expectDecidedByFatalLine, newWorld, REAL, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+import {
+  command,
+  expectDecidedByFatalLine,
+  newWorld,
+  REAL,
+  tail,
+  TIMEOUT,
+  TOKEN_SECRET,
+  useWorld,
+} from '../support/health-e2e.ts'
 import { writeDockerfile } from '../support/standin.js'
 
 /**
@@ -22,7 +31,11 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       // three or more characters are masked in every log line, and a run of spaces would be.
       // A missing token is refused before deploy by validation (test/unit/config/guide-rules.test.ts).
       const w = await newWorld(REAL)
-      const result = await w.run({ app: 'health-no-auth', 'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: '\t' }), 'health-timeout': '300' })
+      const result = await w.run({
+        app: 'health-no-auth',
+        'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: '\t' }),
+        'health-timeout': '300',
+      })
       expect(result.outputs['secrets-synced']).toBe('OPENCLAW_GATEWAY_TOKEN')
       const error = expectDecidedByFatalLine(result, /the gateway refused a non-loopback bind without auth/)
       expect(error).toMatch(/the gateway logged: .*Refusing to bind gateway to lan without auth/)
@@ -41,7 +54,12 @@ describe('health gate end to end, real gateway, fatal lines', () => {
         path.join(w.dirs.workspace, 'openclaw.json'),
         '{\n  gateway: { mode: "local", controlUi: { allowedOrigins: ["https://health-invalid.fly.dev"] }, bogusKey: true },\n}\n',
       )
-      const result = await w.run({ app: 'health-invalid', secrets: TOKEN_SECRET, 'gateway-config': 'openclaw.json', 'health-timeout': '300' })
+      const result = await w.run({
+        app: 'health-invalid',
+        secrets: TOKEN_SECRET,
+        'gateway-config': 'openclaw.json',
+        'health-timeout': '300',
+      })
       const error = expectDecidedByFatalLine(result, /the gateway config is invalid or missing/)
       // The config is delivered with the release (src/config/gateway-config.ts GATEWAY_CONFIG_GUEST_PATH).
       expect(error).toMatch(/Invalid config at \/etc\/openclaw\/openclaw\.json/)
@@ -49,7 +67,9 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       expect(error).toMatch(/Main child exited normally with code: 78/)
       expect(error).toMatch(/Fix: Fix openclaw\.json \(the `gateway-config` input/)
       expect(result.outputs['rolled-back']).toBe('false')
-      expect(error).toMatch(/Not rolled back: release v1 is the app's first release: there is nothing to roll back to\./)
+      expect(error).toMatch(
+        /Not rolled back: release v1 is the app's first release: there is nothing to roll back to\./,
+      )
       expect(result.summary).toMatch(/Not rolled back: release v1 is the app's first release/)
       expect((await readJournal(w.state)).map(command).filter((c) => /^deploy\b/.test(c))).toHaveLength(1)
     },
@@ -60,7 +80,12 @@ describe('health gate end to end, real gateway, fatal lines', () => {
     'out of memory: a gateway given too small a heap is unhealthy, and the fix raises the heap, not the VM',
     async () => {
       const w = await newWorld(REAL)
-      const result = await w.run({ app: 'health-oom', secrets: TOKEN_SECRET, env: 'NODE_OPTIONS=--max-old-space-size=48', 'health-timeout': '300' })
+      const result = await w.run({
+        app: 'health-oom',
+        secrets: TOKEN_SECRET,
+        env: 'NODE_OPTIONS=--max-old-space-size=48',
+        'health-timeout': '300',
+      })
       const error = expectDecidedByFatalLine(result, /the gateway ran out of memory/)
       expect(error).toMatch(/JavaScript heap out of memory/)
       // 2048 MB machine, 48 MB heap cap: the cap ran out (src/health/verdict.ts outOfMemoryFix).
@@ -87,14 +112,20 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       writeDockerfile(w.dirs, 'fake-gateway:crash')
       const second = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       const error = expectDecidedByFatalLine(second, /Release v2|the gateway process exited/)
-      expect(error).toMatch(/Health gate: the gateway process exited on machine \w+: the gateway process exited \(exit code 1\)/)
+      expect(error).toMatch(
+        /Health gate: the gateway process exited on machine \w+: the gateway process exited \(exit code 1\)/,
+      )
       expect(second.outputs['rolled-back']).toBe('true')
       expect(second.outputs.health).toBe('unhealthy')
       // docs/CONTRACT.md, "Outputs": after a rollback, `image` (like release-version) describes what serves.
       expect(second.outputs.image).toBe(goodImage)
       expect(second.outputs['release-version']).toBe('3')
       // v3 is the rollback deploy of v1's image, and it is gated healthy.
-      expect(error).toMatch(new RegExp(`Rolled back: release v3 \\(the image of v1, ${goodImage.replace(/[.]/g, '\\.')}\\) is now serving\\.`))
+      expect(error).toMatch(
+        new RegExp(
+          `Rolled back: release v3 \\(the image of v1, ${goodImage.replace(/[.]/g, '\\.')}\\) is now serving\\.`,
+        ),
+      )
       expect(second.summary).toMatch(/Release v2 is unhealthy: the gateway process exited/)
       expect(second.summary).toMatch(/Rolled back: release v3 \(the image of v1, .*\) is now serving and healthy\./)
 

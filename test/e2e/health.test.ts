@@ -2,7 +2,19 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import { command, expectDecidedByFatalLine, LEGACY, MUTATING, newWorld, REAL, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+import {
+  command,
+  expectDecidedByFatalLine,
+  LEGACY,
+  MUTATING,
+  newWorld,
+  REAL,
+  stepError,
+  tail,
+  TIMEOUT,
+  TOKEN_SECRET,
+  useWorld,
+} from '../support/health-e2e.ts'
 
 /**
  * End to end: the health gate through dist/index.js on the flyctl stand-in, whose machines
@@ -25,7 +37,9 @@ describe('health gate end to end, real gateway', () => {
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs).toMatchObject({ health: 'healthy', 'rolled-back': 'false', 'release-version': '1' })
       // The evidence for 2026.4+: `[gateway] ready` after the non-loopback bind warning, port from --port.
-      expect(result.summary).toMatch(/Release v1 is healthy: \w+: \\?\[gateway\\?\] ready after the non-loopback bind warning; port 3000/)
+      expect(result.summary).toMatch(
+        /Release v1 is healthy: \w+: \\?\[gateway\\?\] ready after the non-loopback bind warning; port 3000/,
+      )
     },
     TIMEOUT,
   )
@@ -39,7 +53,12 @@ describe('health gate end to end, real gateway', () => {
         path.join(w.dirs.workspace, 'openclaw.json'),
         '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://health-legacy.fly.dev"] } } }\n',
       )
-      const result = await w.run({ app: 'health-legacy', secrets: TOKEN_SECRET, 'gateway-config': 'openclaw.json', 'health-timeout': '300' })
+      const result = await w.run({
+        app: 'health-legacy',
+        secrets: TOKEN_SECRET,
+        'gateway-config': 'openclaw.json',
+        'health-timeout': '300',
+      })
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs.health).toBe('healthy')
       expect(result.summary).toMatch(/Release v1 is healthy: \w+: \\?\[gateway\\?\] listening on 0\.0\.0\.0:3000/)
@@ -69,7 +88,13 @@ describe('health gate end to end, real gateway', () => {
     'a private loopback bind passes validation with a warning, and the gate finds it unhealthy with the fix --bind lan',
     async () => {
       const w = await newWorld(REAL)
-      const result = await w.run({ app: 'health-private-loopback', secrets: TOKEN_SECRET, private: 'true', bind: 'loopback', 'health-timeout': '300' })
+      const result = await w.run({
+        app: 'health-private-loopback',
+        secrets: TOKEN_SECRET,
+        private: 'true',
+        bind: 'loopback',
+        'health-timeout': '300',
+      })
       expect(result.stdout).toMatch(/::warning .*private-loopback/)
       const error = expectDecidedByFatalLine(result, /the gateway binds loopback only/)
       expect(error).toMatch(/Fix: .*add `--bind lan` to the command \(the input `bind: lan`\)/)
@@ -92,7 +117,9 @@ describe('health gate end to end, fake gateway', () => {
       const result = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs).toMatchObject({ health: 'healthy', 'rolled-back': 'false' })
-      expect(result.summary).toMatch(/Release v1: the gateway lock is held on \w+; removing the stale lock and restarting it once\./)
+      expect(result.summary).toMatch(
+        /Release v1: the gateway lock is held on \w+; removing the stale lock and restarting it once\./,
+      )
       expect(result.summary).toMatch(/Removed \/data\/gateway\.[0-9a-f]+\.lock and restarted \w+\./)
       expect(result.summary).toMatch(/Release v1 is healthy after the lock repair/)
 
@@ -117,10 +144,17 @@ describe('health gate end to end, fake gateway', () => {
     'a stale lock with fix-stale-lock: false stays unhealthy, with the manual fix',
     async () => {
       const w = await newWorld('fake-gateway:lock')
-      const result = await w.run({ app: 'health-lock-off', secrets: TOKEN_SECRET, 'fix-stale-lock': 'false', 'health-timeout': '300' })
+      const result = await w.run({
+        app: 'health-lock-off',
+        secrets: TOKEN_SECRET,
+        'fix-stale-lock': 'false',
+        'health-timeout': '300',
+      })
       const error = expectDecidedByFatalLine(result, /the gateway lock is held/)
       expect(error).toMatch(/gateway already running \(pid \d+\); lock timeout after 5000ms/)
-      expect(error).toMatch(/Fix: A stale gateway lock: remove it and restart, `fly ssh console --machine \w+ -C "sh -c 'rm -f \/data\/gateway\.\*\.lock/)
+      expect(error).toMatch(
+        /Fix: A stale gateway lock: remove it and restart, `fly ssh console --machine \w+ -C "sh -c 'rm -f \/data\/gateway\.\*\.lock/,
+      )
       const calls = (await readJournal(w.state)).map(command)
       expect(calls.filter((c) => /^ssh\b|^(machines?|m) restart\b/.test(c))).toEqual([])
       expect((await readCounters(w.state)).machineRestarts).toBe(0)

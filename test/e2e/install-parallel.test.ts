@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { installFlyctl, type InstallRequest } from '../../src/install/install-flyctl.js'
-import { asidePath, isDestinationTaken, isPrivateFolder, stagingPath, toolCachePath } from '../../src/install/release-assets.js'
+import {
+  asidePath,
+  isDestinationTaken,
+  isPrivateFolder,
+  stagingPath,
+  toolCachePath,
+} from '../../src/install/release-assets.js'
 import { readJournal } from '../../standin/platform/inspect.ts'
 import { startReleaseServer, type ReleaseServer } from '../../standin/github/release-server.js'
 

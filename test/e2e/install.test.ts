@@ -87,7 +87,9 @@ describe('installFlyctl against the release server', () => {
     expect((await lstat(join(dir, 'fly'))).isSymbolicLink()).toBe(true)
     expect(await readlink(join(dir, 'fly'))).toBe('flyctl')
     expect(await readFile(process.env.GITHUB_PATH!, 'utf8')).toContain(dir)
-    expect(logLines.join('\n')).toContain(`sha256 ${server.archive('0.4.87', 'Linux', 'x86_64').sha256} matches ${server.url}/v0.4.87/checksums.txt`)
+    expect(logLines.join('\n')).toContain(
+      `sha256 ${server.archive('0.4.87', 'Linux', 'x86_64').sha256} matches ${server.url}/v0.4.87/checksums.txt`,
+    )
     // The temp work directory is gone; only the cache keeps the files.
     expect(await readdir(process.env.RUNNER_TEMP!)).toEqual([])
   })
@@ -105,7 +107,9 @@ describe('installFlyctl against the release server', () => {
     server.clearRequests()
     const logged = logLines.length
 
-    const installed = await installFlyctl(request({ version: 'v0.4.87', endpoints: { flyReleases: NOWHERE, githubApi: NOWHERE, githubDownload: NOWHERE } }))
+    const installed = await installFlyctl(
+      request({ version: 'v0.4.87', endpoints: { flyReleases: NOWHERE, githubApi: NOWHERE, githubDownload: NOWHERE } }),
+    )
 
     expect(installed.fromCache).toBe(true)
     expect(installed.version).toBe('0.4.87')
@@ -168,7 +172,9 @@ describe('installFlyctl against the release server', () => {
     const middle = Math.floor(bad.length / 2)
     bad[middle] = (bad[middle] ?? 0) ^ 0xff
 
-    await expect(installFlyctl(request())).rejects.toThrow(`expects sha256 ${good.sha256}, the downloaded file has ${sha256(bad)}`)
+    await expect(installFlyctl(request())).rejects.toThrow(
+      `expects sha256 ${good.sha256}, the downloaded file has ${sha256(bad)}`,
+    )
     expect(tc.find('flyctl', '0.4.87', 'x64')).toBe('')
   })
 
@@ -232,7 +238,9 @@ describe('installFlyctl against the release server', () => {
   it('gives up after the last try and says how often it tried', async () => {
     server.setFault({ failNext: { count: 10, status: 502, kind: 'archive' } })
 
-    await expect(installFlyctl(request())).rejects.toThrow(`${server.url}/v0.4.87/flyctl_0.4.87_Linux_x86_64.tar.gz answered HTTP 502 (4 tries)`)
+    await expect(installFlyctl(request())).rejects.toThrow(
+      `${server.url}/v0.4.87/flyctl_0.4.87_Linux_x86_64.tar.gz answered HTTP 502 (4 tries)`,
+    )
     expect(paths('archive')).toHaveLength(4)
   })
 
@@ -241,24 +249,34 @@ describe('installFlyctl against the release server', () => {
 
     expect(installed.version).toBe(server.latest)
     const fly = server.requests.filter((r) => r.kind === 'fly')
-    expect(fly.map((r) => [r.path, r.accept])).toEqual([['/app/flyctl_releases/linux/amd64/latest', 'application/json']])
+    expect(fly.map((r) => [r.path, r.accept])).toEqual([
+      ['/app/flyctl_releases/linux/amd64/latest', 'application/json'],
+    ])
     expect(paths('github')).toEqual([])
     expect(logLines).toContain(`flyctl latest is ${server.latest} (${server.flyReleasesUrl}/linux/amd64/latest)`)
   })
 
-  it.each(['error', 'garbage', 'prerelease'] as const)("falls back to GitHub when Fly's endpoint answers %s", async (mode) => {
-    server.setFault({ flyEndpoint: mode })
+  it.each(['error', 'garbage', 'prerelease'] as const)(
+    "falls back to GitHub when Fly's endpoint answers %s",
+    async (mode) => {
+      server.setFault({ flyEndpoint: mode })
 
-    const installed = await installFlyctl(request({ version: 'latest' }))
+      const installed = await installFlyctl(request({ version: 'latest' }))
 
-    expect(installed.version).toBe(server.latest)
-    expect(paths('github')).toEqual(['200 /repos/superfly/flyctl/releases/latest'])
-    expect(logLines).toContain(`flyctl latest is ${server.latest} (${server.githubApiUrl}/repos/superfly/flyctl/releases/latest)`)
-  })
+      expect(installed.version).toBe(server.latest)
+      expect(paths('github')).toEqual(['200 /repos/superfly/flyctl/releases/latest'])
+      expect(logLines).toContain(
+        `flyctl latest is ${server.latest} (${server.githubApiUrl}/repos/superfly/flyctl/releases/latest)`,
+      )
+    },
+  )
 
   it("falls back to GitHub when Fly's endpoint cannot be reached", async () => {
     const installed = await installFlyctl(
-      request({ version: 'latest', endpoints: { flyReleases: NOWHERE, githubApi: server.githubApiUrl, githubDownload: server.url } }),
+      request({
+        version: 'latest',
+        endpoints: { flyReleases: NOWHERE, githubApi: server.githubApiUrl, githubDownload: server.url },
+      }),
     )
     expect(installed.version).toBe(server.latest)
   })
@@ -283,7 +301,9 @@ describe('installFlyctl against the release server', () => {
   })
 
   it('downloads from the mirror when one is given', async () => {
-    const installed = await installFlyctl(request({ mirror: `${server.mirrorUrl}/`, endpoints: { githubDownload: NOWHERE } }))
+    const installed = await installFlyctl(
+      request({ mirror: `${server.mirrorUrl}/`, endpoints: { githubDownload: NOWHERE } }),
+    )
 
     expect(installed.fromCache).toBe(false)
     expect(server.requests.map((r) => [r.path, r.mirror])).toEqual([
@@ -324,7 +344,9 @@ describe('installFlyctl against the release server', () => {
     await chmod(impostor, 0o755)
     const other = await startReleaseServer({ standinBinary: impostor })
     try {
-      await expect(installFlyctl(request({ endpoints: { githubDownload: other.url } }))).rejects.toThrow(/reports v9\.9\.9 but flyctl 0\.4\.87 was expected/)
+      await expect(installFlyctl(request({ endpoints: { githubDownload: other.url } }))).rejects.toThrow(
+        /reports v9\.9\.9 but flyctl 0\.4\.87 was expected/,
+      )
       expect(tc.find('flyctl', '0.4.87', 'x64')).toBe('')
     } finally {
       await other.close()
@@ -332,7 +354,9 @@ describe('installFlyctl against the release server', () => {
   })
 
   it('refuses bad input before any request', async () => {
-    await expect(installFlyctl(request({ version: '^0.4' }))).rejects.toThrow(/^flyctl-version: "\^0\.4" is not a flyctl version/)
+    await expect(installFlyctl(request({ version: '^0.4' }))).rejects.toThrow(
+      /^flyctl-version: "\^0\.4" is not a flyctl version/,
+    )
     await expect(installFlyctl(request({ platform: 'freebsd' }))).rejects.toThrow(/no release for freebsd\/x64/)
     await expect(installFlyctl(request({ mirror: 'ftp://mirror' }))).rejects.toThrow(/^flyctl-mirror: /)
     expect(server.requests).toEqual([])

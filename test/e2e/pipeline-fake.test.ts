@@ -51,7 +51,9 @@ describe('the pipeline on the fake gateway', () => {
           .map((e) => e.argv[2])
           .sort(),
       ).toEqual(publicIps.map((ip) => ip.Address).sort())
-      expect(calls(journal, 'ips allocate-v6').map((e) => e.argv)).toEqual([['ips', 'allocate-v6', '--private', '--app', APP]])
+      expect(calls(journal, 'ips allocate-v6').map((e) => e.argv)).toEqual([
+        ['ips', 'allocate-v6', '--private', '--app', APP],
+      ])
       const order = journal.map(commandOf)
       expect(order.indexOf('deploy')).toBeLessThan(order.indexOf('ips release'))
 
@@ -65,7 +67,8 @@ describe('the pipeline on the fake gateway', () => {
       expect(result.outputs['app-url']).toBe('')
       expect(summaryRow(result.summary, 'URL')).toContain('none (private deployment')
       // List items escape markdown: shared_v4 reads shared\_v4.
-      for (const ip of publicIps) expect(result.summary).toContain(`released ${ip.Type.replace('_', '\\_')} <code>${ip.Address}</code>`)
+      for (const ip of publicIps)
+        expect(result.summary).toContain(`released ${ip.Type.replace('_', '\\_')} <code>${ip.Address}</code>`)
       expect(result.summary).toMatch(/- allocated private\\_v6 <code>[0-9a-f:]+<\/code>/)
     },
     FAKE_TIMEOUT,
@@ -107,7 +110,8 @@ describe('the pipeline on the fake gateway', () => {
       const world = await newWorld(FAKE)
       const seeded = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1, OPENAI_API_KEY: OPENAI_KEY }))
       expectSuccess(seeded.result)
-      const names = async (): Promise<string[]> => Object.keys((await readState(world.state)).apps[APP]?.secrets ?? {}).sort()
+      const names = async (): Promise<string[]> =>
+        Object.keys((await readState(world.state)).apps[APP]?.secrets ?? {}).sort()
       expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
 
       // OPENAI_API_KEY left out of the repository's secrets, prune-secrets off: it stays.
@@ -118,9 +122,14 @@ describe('the pipeline on the fake gateway', () => {
       expect(kept.result.summary).not.toContain('Pruned:')
 
       // prune-secrets on: that one name is unset, staged, before the deploy that applies it.
-      const pruned = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'prune-secrets': 'true' })
+      const pruned = await runStep(world, {
+        ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }),
+        'prune-secrets': 'true',
+      })
       expectSuccess(pruned.result)
-      expect(calls(pruned.calls, 'secrets unset').map((e) => e.argv)).toEqual([['secrets', 'unset', '--stage', '--app', APP, 'OPENAI_API_KEY']])
+      expect(calls(pruned.calls, 'secrets unset').map((e) => e.argv)).toEqual([
+        ['secrets', 'unset', '--stage', '--app', APP, 'OPENAI_API_KEY'],
+      ])
       const order = pruned.calls.map(commandOf)
       expect(order.indexOf('secrets unset')).toBeLessThan(order.indexOf('deploy'))
       expect(await names()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
@@ -170,9 +179,15 @@ describe('the pipeline on the fake gateway', () => {
       expect((await readState(world.state)).apps[APP]).toBeUndefined()
       expect(fresh.result.summary).toContain('🧪 Dry run for')
       expect(fresh.result.summary).toContain('### Plan')
-      expect(fresh.result.summary).toMatch(new RegExp(`^\\| Create \\| app ${APP} in org personal, volume openclaw\\\\_data \\(1 GB, iad\\) \\|$`, 'm'))
-      expect(fresh.result.summary).toMatch(/^\| Secrets to add \| <code>ANTHROPIC_API_KEY<\/code>, <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m)
-      expect(fresh.result.summary).toMatch(new RegExp(`^\\| Deploy \\| <code>flyctl deploy .*--app ${APP} .*</code> \\|$`, 'm'))
+      expect(fresh.result.summary).toMatch(
+        new RegExp(`^\\| Create \\| app ${APP} in org personal, volume openclaw\\\\_data \\(1 GB, iad\\) \\|$`, 'm'),
+      )
+      expect(fresh.result.summary).toMatch(
+        /^\| Secrets to add \| <code>ANTHROPIC_API_KEY<\/code>, <code>OPENCLAW_GATEWAY_TOKEN<\/code> \|$/m,
+      )
+      expect(fresh.result.summary).toMatch(
+        new RegExp(`^\\| Deploy \\| <code>flyctl deploy .*--app ${APP} .*</code> \\|$`, 'm'),
+      )
       expect(fresh.result.outputs.health).toBe('skipped')
       expect(fresh.result.outputs['secrets-synced']).toBe('')
 
@@ -208,7 +223,8 @@ describe('the pipeline on the fake gateway', () => {
       expect(summary).toMatch(/^\| Deploy \| <code>flyctl deploy .*--no-public-ips.*<\/code> \|$/m)
       expect(summary).toContain(`| Overrides | command: ${override} |`)
       // Table cells escape markdown: shared_v4 reads shared\_v4.
-      for (const ip of stateBefore?.ips ?? []) expect(summary).toContain(`released ${ip.Type.replace('_', '\\_')} ${ip.Address}`)
+      for (const ip of stateBefore?.ips ?? [])
+        expect(summary).toContain(`released ${ip.Type.replace('_', '\\_')} ${ip.Address}`)
       expect(summary).toContain('allocated private\\_v6 (new)')
       expect(dry.result.outputs['release-version']).toBe('')
     },

@@ -80,7 +80,9 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
       const order = journal.map(commandOf)
       expect(order.indexOf('apps create')).toBeLessThan(order.indexOf('secrets import'))
       expect(order.indexOf('secrets import')).toBeLessThan(order.indexOf('deploy'))
-      expect(mutating(journal).filter((c) => !/^(apps create|volumes create|secrets import|deploy) /.test(c))).toEqual([])
+      expect(mutating(journal).filter((c) => !/^(apps create|volumes create|secrets import|deploy) /.test(c))).toEqual(
+        [],
+      )
 
       // Outputs, checked against the platform.
       const machines = await liveMachines(world)
@@ -132,7 +134,16 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
       // status (app and machines), secrets list, secrets import, releases, deploy, logs, and the
       // machines list when flyctl says the machine took the config and once it has exited.
       expect(journal.map(commandOf).sort()).toEqual(
-        ['deploy', 'logs', 'machines list', 'machines list', 'releases', 'secrets import', 'secrets list', 'status'].sort(),
+        [
+          'deploy',
+          'logs',
+          'machines list',
+          'machines list',
+          'releases',
+          'secrets import',
+          'secrets list',
+          'status',
+        ].sort(),
       )
       // Nothing restarts a machine besides the deploy: no unstaged secret change, no machine update.
       expect(mutating(journal).filter((c) => !/^(secrets import --stage|deploy) /.test(c))).toEqual([])
@@ -160,10 +171,12 @@ describe('one push that changes secrets, the gateway config and the machine comm
     await setupStandinRuntimes([DEFAULT_OPENCLAW_VERSION], () => {})
   }, 600_000)
 
-  const configV1 = '// delivered with the release\n{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://e2e-pipeline.fly.dev"] } } }\n'
+  const configV1 =
+    '// delivered with the release\n{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://e2e-pipeline.fly.dev"] } } }\n'
   // The Control UI switched off: the gateway then answers its root path with 404, which shows the
   // running gateway (not only the file) took the new config.
-  const configV2 = '{ gateway: { mode: "local", controlUi: { enabled: false, allowedOrigins: ["https://e2e-pipeline.fly.dev"] } } }\n'
+  const configV2 =
+    '{ gateway: { mode: "local", controlUi: { enabled: false, allowedOrigins: ["https://e2e-pipeline.fly.dev"] } } }\n'
   const defaultCommand = ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan']
   const overrideCommand = [...defaultCommand, '--ws-log', 'compact']
 
@@ -189,7 +202,11 @@ describe('one push that changes secrets, the gateway config and the machine comm
       fs.writeFileSync(configFile, configV1)
 
       // A fresh deploy of the real gateway (issue item 1 on the real gateway).
-      const first = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), ...REAL_HEALTH_TIMEOUT, 'gateway-config': 'openclaw.json' })
+      const first = await runStep(world, {
+        ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }),
+        ...REAL_HEALTH_TIMEOUT,
+        'gateway-config': 'openclaw.json',
+      })
       expectSuccess(first.result)
       expect(first.result.outputs['app-url']).toBe(`https://${APP}.fly.dev/`)
       expect(first.result.outputs['release-version']).toBe('1')
@@ -233,7 +250,9 @@ describe('one push that changes secrets, the gateway config and the machine comm
       expect(gateway.pid).not.toBe(before.pid)
       expect(gateway.argv).toEqual(overrideCommand)
       expect(sha256(gateway.env.get('ANTHROPIC_API_KEY') ?? '')).toBe(sha256(ANTHROPIC_V2))
-      expect(await readOnMachine(world, machine, gateway.env.get('OPENCLAW_CONFIG_PATH') ?? '/etc/openclaw/openclaw.json')).toBe(configV2)
+      expect(
+        await readOnMachine(world, machine, gateway.env.get('OPENCLAW_CONFIG_PATH') ?? '/etc/openclaw/openclaw.json'),
+      ).toBe(configV2)
       expect(await status(world, machine, '/healthz')).toBe(200)
       expect(await status(world, machine, '/')).toBe(404)
 

@@ -32,7 +32,11 @@ import {
 usePreviewWorlds()
 
 describe('a preview through opened, synchronize and closed (fake gateway)', () => {
-  it('deploys, redeploys with one restart, destroys with its volume; one comment updated each time', () => lifecycle(FAKE), FAKE_TIMEOUT)
+  it(
+    'deploys, redeploys with one restart, destroys with its volume; one comment updated each time',
+    () => lifecycle(FAKE),
+    FAKE_TIMEOUT,
+  )
 })
 
 describe('refusals and cleanup (fake gateway)', () => {
@@ -75,7 +79,11 @@ describe('refusals and cleanup (fake gateway)', () => {
       gh.pulls.set(`${REPO}#13`, 'closed')
       gh.pulls.set('someone/else#13', 'closed')
 
-      const cleanup = await step(world, { app: BASE, mode: 'cleanup-previews', 'github-token': GH_TOKEN }, { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: gh.url })
+      const cleanup = await step(
+        world,
+        { app: BASE, mode: 'cleanup-previews', 'github-token': GH_TOKEN },
+        { GITHUB_REPOSITORY: REPO, GITHUB_API_URL: gh.url },
+      )
       expect(cleanup.result.exitCode, tail(cleanup.result)).toBe(0)
       expect(cleanup.result.outputs['previews-destroyed']).toBe(`${BASE}-pr-11`)
       expect(argvOf(cleanup.calls, 'apps', 'destroy')).toEqual([['apps', 'destroy', `${BASE}-pr-11`, '-y']])

@@ -2,7 +2,17 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
-import { APP, line, liveFlyctl, REPO, snapshot, TIMEOUT, TOKEN_SECRET, useWorlds, world } from '../support/reliability.ts'
+import {
+  APP,
+  line,
+  liveFlyctl,
+  REPO,
+  snapshot,
+  TIMEOUT,
+  TOKEN_SECRET,
+  useWorlds,
+  world,
+} from '../support/reliability.ts'
 import { writeDockerfile } from '../support/standin.ts'
 
 /**
@@ -17,7 +27,10 @@ describe('cancellation', () => {
     async () => {
       const w = await world()
       await writeFaults(w.state, { latencyMs: { deploy: 20_000 } })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } })
+      const r = await w.run(
+        { app: APP, secrets: TOKEN_SECRET },
+        { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } },
+      )
       expect(r.exitCode).not.toBe(0)
       expect(r.stdout).toMatch(/::error::the job was cancelled \(SIGTERM\)/)
       expect(r.summary).toContain('### Where the run stopped')
@@ -42,7 +55,10 @@ describe('cancellation', () => {
       // The gate follows the rollout inside the deploy stage (docs/CONTRACT.md, "Deploy and gate are one stage"):
       // cancel once flyctl has confirmed the release, while the slow log stream keeps the gate waiting.
       await writeFaults(w.state, { latencyMs: { logs: 20_000 } })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET }, { killWhen: { text: 'Visit your newly deployed app', signal: 'SIGTERM' } })
+      const r = await w.run(
+        { app: APP, secrets: TOKEN_SECRET },
+        { killWhen: { text: 'Visit your newly deployed app', signal: 'SIGTERM' } },
+      )
       expect(r.exitCode).not.toBe(0)
       expect(r.summary).toContain('In the <code>deploy</code> stage.')
       expect(r.summary).toContain('deployed release v1')
@@ -59,9 +75,14 @@ describe('nothing lost', () => {
     'leaves the workspace files byte-identical, and without prune unsets, releases and destroys nothing',
     async () => {
       const w = await world()
-      const gatewayConfig = fs.readFileSync(path.join(REPO, 'test/fixtures/openclaw-json/public.json5'), 'utf8').replace('my-claw.fly.dev', `${APP}.fly.dev`)
+      const gatewayConfig = fs
+        .readFileSync(path.join(REPO, 'test/fixtures/openclaw-json/public.json5'), 'utf8')
+        .replace('my-claw.fly.dev', `${APP}.fly.dev`)
       fs.writeFileSync(path.join(w.dirs.workspace, 'openclaw.json5'), gatewayConfig)
-      fs.writeFileSync(path.join(w.dirs.workspace, 'fly.toml'), `app = "${APP}"\nprimary_region = "iad"\n\n[env]\n  KEEP_ME = "1"\n`)
+      fs.writeFileSync(
+        path.join(w.dirs.workspace, 'fly.toml'),
+        `app = "${APP}"\nprimary_region = "iad"\n\n[env]\n  KEEP_ME = "1"\n`,
+      )
       fs.writeFileSync(path.join(w.dirs.workspace, '.env.example'), 'OPENCLAW_GATEWAY_TOKEN=\n')
       const before = snapshot(w.dirs.workspace)
 
@@ -77,9 +98,13 @@ describe('nothing lost', () => {
       expect(snapshot(w.dirs.workspace)).toEqual(before)
 
       const journal = (await readJournal(w.state)).map(line)
-      expect(journal.filter((l) => /^(secrets unset|ips release|volumes? (destroy|delete)|apps? (destroy|delete)|machines? (destroy|remove))/.test(l))).toEqual(
-        [],
-      )
+      expect(
+        journal.filter((l) =>
+          /^(secrets unset|ips release|volumes? (destroy|delete)|apps? (destroy|delete)|machines? (destroy|remove))/.test(
+            l,
+          ),
+        ),
+      ).toEqual([])
       const app = (await readState(w.state)).apps[APP]!
       expect(Object.keys(app.secrets).sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'])
       expect(app.volumes.length).toBe(1)

@@ -26,7 +26,11 @@ describe('transient failures', () => {
       await writeFaults(w.state, {
         fail: [
           { command: 'status', times: 2, stderr: 'Error: request returned non-2xx status: 503 Service Unavailable' },
-          { command: 'releases', times: 1, stderr: 'Error: Get "https://api.machines.dev/v1/apps": read tcp 10.0.0.2:443: connection reset by peer' },
+          {
+            command: 'releases',
+            times: 1,
+            stderr: 'Error: Get "https://api.machines.dev/v1/apps": read tcp 10.0.0.2:443: connection reset by peer',
+          },
           { command: 'machines list', times: 1, stderr: 'Error: rate limit exceeded: 429 Too Many Requests' },
           { command: 'secrets import', times: 1, stderr: 'Error: request returned non-2xx status: 502 Bad Gateway' },
         ],
@@ -43,7 +47,9 @@ describe('transient failures', () => {
       ).toBe(true)
       expect(exits(journal, 'machines list')[0]).toBe(1)
       expect(exits(journal, 'secrets import')).toEqual([1, 0])
-      const retries = r.stdout.split('\n').filter((l) => /transient error .*; retrying in [\d.]+ s \(attempt \d of 4\)/.test(l))
+      const retries = r.stdout
+        .split('\n')
+        .filter((l) => /transient error .*; retrying in [\d.]+ s \(attempt \d of 4\)/.test(l))
       expect(retries.length).toBe(5)
       expect(r.outputs.health).toBe('healthy')
     },
@@ -54,7 +60,9 @@ describe('transient failures', () => {
     'gives up on a reading call after its bounded attempts, saying so',
     async () => {
       const w = await world()
-      await writeFaults(w.state, { fail: [{ command: 'status', stderr: 'Error: request returned non-2xx status: 504 Gateway Timeout' }] })
+      await writeFaults(w.state, {
+        fail: [{ command: 'status', stderr: 'Error: request returned non-2xx status: 504 Gateway Timeout' }],
+      })
       const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
       expect(r.exitCode).toBe(1)
       const journal = await readJournal(w.state)
@@ -70,7 +78,13 @@ describe('transient failures', () => {
     async () => {
       const w = await world()
       await writeFaults(w.state, {
-        fail: [{ command: 'apps create', times: 1, stderr: 'Error: Post "https://api.fly.io/graphql": read tcp 10.0.0.2:443: connection reset by peer' }],
+        fail: [
+          {
+            command: 'apps create',
+            times: 1,
+            stderr: 'Error: Post "https://api.fly.io/graphql": read tcp 10.0.0.2:443: connection reset by peer',
+          },
+        ],
       })
       const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
       expect(r.exitCode).toBe(1)
@@ -87,10 +101,20 @@ describe('transient failures', () => {
     'checks `releases --json` after a transient deploy failure, and repeats only a deploy that never reached Fly',
     async () => {
       const w = await world()
-      await writeFaults(w.state, { fail: [{ command: 'deploy', times: 1, stderr: 'Error: failed to fetch an image or build from source: 502 Bad Gateway' }] })
+      await writeFaults(w.state, {
+        fail: [
+          {
+            command: 'deploy',
+            times: 1,
+            stderr: 'Error: failed to fetch an image or build from source: 502 Bad Gateway',
+          },
+        ],
+      })
       const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
       expect(r.exitCode, r.stdout).toBe(0)
-      const calls = (await readJournal(w.state)).map((e) => `${e.argv[0]}:${e.exit}`).filter((c) => /^(deploy|releases):/.test(c))
+      const calls = (await readJournal(w.state))
+        .map((e) => `${e.argv[0]}:${e.exit}`)
+        .filter((c) => /^(deploy|releases):/.test(c))
       // before: in-progress check; the failed deploy; the check; the repeat (which emits its release: no read-back).
       expect(calls).toEqual(['releases:0', 'deploy:1', 'releases:0', 'deploy:0'])
       expect(r.stdout).toContain('checking `fly releases` before anything is repeated')
@@ -144,7 +168,9 @@ describe('transient failures', () => {
       const calls = (await readJournal(w.state)).slice(before).map((e) => `${e.argv[0]}:${e.exit}`)
       expect(calls).toEqual(['releases:0', 'deploy:0', 'releases:0', 'releases:0'])
       expect(result.release?.version).toBe(2)
-      expect(messages.join('\n')).toMatch(/release v2 of my-openclaw was recorded and rolled out; only flyctl's answer was lost/)
+      expect(messages.join('\n')).toMatch(
+        /release v2 of my-openclaw was recorded and rolled out; only flyctl's answer was lost/,
+      )
     },
     TIMEOUT,
   )
@@ -156,7 +182,15 @@ describe('concurrent runs of one app', () => {
       const app = p.apps[APP]!
       const last = [...app.releases].sort((a, b) => b.Version - a.Version)[0]!
       const version = last.Version + 1
-      app.releases.push({ ...last, ID: `seeded${version}`, Version: version, InProgress: true, Status: 'running', Stable: false, Description: 'another run' })
+      app.releases.push({
+        ...last,
+        ID: `seeded${version}`,
+        Version: version,
+        InProgress: true,
+        Status: 'running',
+        Stable: false,
+        Description: 'another run',
+      })
       return version
     })
   }
@@ -201,7 +235,9 @@ describe('concurrent runs of one app', () => {
       const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '10' })
       expect(r.exitCode).toBe(1)
       expect(r.stdout).toMatch(
-        new RegExp(`::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 10 s.*\`concurrency\` group`),
+        new RegExp(
+          `::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 10 s.*\`concurrency\` group`,
+        ),
       )
       expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])
       expect(r.summary).toContain('In the <code>deploy</code> stage.')

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import { flyctl, flyctlProcessesOf, newWorld, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/rollout-e2e.ts'
+import {
+  flyctl,
+  flyctlProcessesOf,
+  newWorld,
+  stepError,
+  tail,
+  TIMEOUT,
+  TOKEN_SECRET,
+  useWorld,
+} from '../support/rollout-e2e.ts'
 import { writeDockerfile } from '../support/standin.js'
 
 /**
@@ -27,7 +36,12 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
       // would have waited out its health checks for the whole 300 s.
       expect(stepError(second)).not.toMatch(/not healthy within health-timeout|timeout reached waiting/)
       expect(second.exitCode, tail(second)).toBe(1)
-      expect(second.outputs).toMatchObject({ health: 'unhealthy', 'rolled-back': 'true', image: goodImage, 'release-version': '3' })
+      expect(second.outputs).toMatchObject({
+        health: 'unhealthy',
+        'rolled-back': 'true',
+        image: goodImage,
+        'release-version': '3',
+      })
       expect(stepError(second)).toMatch(/the gateway process exited/)
       expect(stepError(second)).toMatch(/Rolled back: release v3 \(the image of v1/)
       expect(second.stdout).toMatch(/interrupting it \(SIGINT\)/)
@@ -90,7 +104,8 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
       const after = await readCounters(w.state)
       expect(after.machineRestarts - before.machineRestarts).toBe(1)
       expect(after.crashRestarts - before.crashRestarts).toBe(0)
-      const evidence = second.stdout.split("health: the gateway's own lines this verdict rests on:\n")[1]?.split('\n') ?? []
+      const evidence =
+        second.stdout.split("health: the gateway's own lines this verdict rests on:\n")[1]?.split('\n') ?? []
       expect(
         evidence.some((l) => /^ {2}[0-9a-f]{14} \S+Z .*\[gateway\] ready/.test(l)),
         second.stdout,

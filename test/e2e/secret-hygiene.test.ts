@@ -71,7 +71,11 @@ describe('no secret value in anything the action or the stand-in produced', () =
     app: APP,
     'api-token': S.apiToken,
     secrets: `OPENCLAW_GATEWAY_TOKEN=${S.gatewayToken}\nOPENCLAW_TLS_KEY\nTELEGRAM_BOT_TOKEN=${S.telegram}`,
-    'secrets-json': JSON.stringify({ github_token: S.github, ANTHROPIC_API_KEY: S.anthropic, UNRELATED_SECRET: S.unrelated }),
+    'secrets-json': JSON.stringify({
+      github_token: S.github,
+      ANTHROPIC_API_KEY: S.anthropic,
+      UNRELATED_SECRET: S.unrelated,
+    }),
   }
   const env = { OPENCLAW_TLS_KEY: S.pem }
   const run = async (label: string, inputs: Record<string, string>, extra: Parameters<StandinWorld['run']>[1] = {}) => {
@@ -91,7 +95,9 @@ describe('no secret value in anything the action or the stand-in produced', () =
   it('a deploy that syncs every kind of secret', async () => {
     const r = await run('deploy', {})
     expect(r.exitCode, r.stdout).toBe(0)
-    expect(r.outputs['secrets-synced']).toBe('ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN,OPENCLAW_TLS_KEY,TELEGRAM_BOT_TOKEN')
+    expect(r.outputs['secrets-synced']).toBe(
+      'ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN,OPENCLAW_TLS_KEY,TELEGRAM_BOT_TOKEN',
+    )
     // The runner was told to mask each value (the multi-line one line by line too).
     expect(r.stdout).toContain(`::add-mask::${S.gatewayToken}`)
     expect(r.stdout).toContain('::add-mask::MIIhygieneLineTwoAbc123==')
@@ -120,7 +126,9 @@ describe('no secret value in anything the action or the stand-in produced', () =
   }, 240_000)
 
   it('a transient error retried, its text carrying the token', async () => {
-    await writeFaults(world.state, { fail: [{ command: 'status', times: 1, stderr: `Error: 503 Service Unavailable (token ${S.apiToken})` }] })
+    await writeFaults(world.state, {
+      fail: [{ command: 'status', times: 1, stderr: `Error: 503 Service Unavailable (token ${S.apiToken})` }],
+    })
     const r = await run('retried', {})
     expect(r.exitCode, r.stdout).toBe(0)
     expect(r.stdout).toMatch(/transient error \(503 Service Unavailable \(token \*\*\*\)\); retrying/)
@@ -150,7 +158,9 @@ describe('no secret value in anything the action or the stand-in produced', () =
   it('bad inputs that contain secret values', async () => {
     const badLine = await run('bad-secrets-line', { secrets: `bad-name=${S.gatewayToken}` })
     expect(badLine.exitCode).toBe(1)
-    const badJson = await run('bad-secrets-json', { 'secrets-json': `{"ANTHROPIC_API_KEY": "${S.anthropic}", "x": ${S.unrelated}}` })
+    const badJson = await run('bad-secrets-json', {
+      'secrets-json': `{"ANTHROPIC_API_KEY": "${S.anthropic}", "x": ${S.unrelated}}`,
+    })
     expect(badJson.exitCode).toBe(1)
     expect(badJson.stdout).toMatch(/::error::Input `secrets-json`/)
   }, 240_000)
@@ -162,7 +172,8 @@ describe('no secret value in anything the action or the stand-in produced', () =
     // with) holds them by design, readable by the owner only; faults.json is this test's input.
     const store = new Set(['secrets.json', 'secrets.env.json', 'launch.json'])
     for (const entry of fs.readdirSync(world.state, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && store.has(entry.name)) expect(fs.statSync(path.join(entry.parentPath, entry.name)).mode & 0o077, entry.name).toBe(0)
+      if (entry.isFile() && store.has(entry.name))
+        expect(fs.statSync(path.join(entry.parentPath, entry.name)).mode & 0o077, entry.name).toBe(0)
     }
     found.push(...scanTree('state', world.state, new Set([...store, 'faults.json'])))
     found.push(...scanTree('runner temp', world.dirs.temp, new Set()))

@@ -48,7 +48,10 @@ function answer(fly: FakeFly, args: string[]): Answer {
   const releases = fly.releases.get(app) ?? []
   const commands: Array<[boolean, () => Answer]> = [
     [group === 'version', () => ok('flyctl v0.4.87 linux/amd64 Commit: fake BuildDate: 2026-08-21T00:00:00Z\n')],
-    [group === 'status', () => (fly.apps.has(app) ? json({ Name: app }) : error(`failed to get app: Could not find App "${app}"`))],
+    [
+      group === 'status',
+      () => (fly.apps.has(app) ? json({ Name: app }) : error(`failed to get app: Could not find App "${app}"`)),
+    ],
     [
       group === 'platform',
       () =>
@@ -62,12 +65,27 @@ function answer(fly: FakeFly, args: string[]): Answer {
     [group === 'apps' && verb === 'create', () => createApp(fly, args[2] as string)],
     [
       group === 'volumes' && verb === 'list',
-      () => json((fly.volumes.get(app) ?? []).map((name, i) => ({ id: `vol_${i}`, name, state: 'created', size_gb: 1, region: 'iad' }))),
+      () =>
+        json(
+          (fly.volumes.get(app) ?? []).map((name, i) => ({
+            id: `vol_${i}`,
+            name,
+            state: 'created',
+            size_gb: 1,
+            region: 'iad',
+          })),
+        ),
     ],
-    [group === 'volumes' && verb === 'create', () => (fly.volumes.set(app, [...(fly.volumes.get(app) ?? []), args[2] as string]), ok())],
+    [
+      group === 'volumes' && verb === 'create',
+      () => (fly.volumes.set(app, [...(fly.volumes.get(app) ?? []), args[2] as string]), ok()),
+    ],
     [group === 'releases', () => json([...releases].reverse())],
     [group === 'deploy', () => deploy(fly, app, args)],
-    [group === 'machines' || group === 'machine', () => json(releases.length ? [machine(releases.at(-1) as FakeRelease)] : [])],
+    [
+      group === 'machines' || group === 'machine',
+      () => json(releases.length ? [machine(releases.at(-1) as FakeRelease)] : []),
+    ],
     [group === 'logs', () => ok(gatewayLines(releases.at(-1)))],
   ]
   const hit = commands.find(([match]) => match)
@@ -86,7 +104,9 @@ function deploy(fly: FakeFly, app: string, args: string[]): Answer {
   const image = flagValue(args, '--image') || `registry.fly.io/${app}:deployment-${version}`
   list.push({ Version: version, Status: 'complete', ImageRef: image, at: Date.now() })
   fly.releases.set(app, list)
-  return ok(`${JSON.stringify({ id: `rel${version}`, version, image_ref: image })}\nVisit your newly deployed app at https://${app}.fly.dev/\n`)
+  return ok(
+    `${JSON.stringify({ id: `rel${version}`, version, image_ref: image })}\nVisit your newly deployed app at https://${app}.fly.dev/\n`,
+  )
 }
 
 const MACHINE = '148ed193b95389'
@@ -117,8 +137,9 @@ function gatewayLines(release: FakeRelease | undefined): string {
   const time = new Date(release.at + 1000).toISOString().replace(/\.\d+Z$/, 'Z')
   const line = (message: string) => `${time} app[${MACHINE}] iad [info]${message}\n`
   return (
-    line('[gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.') +
-    line('[gateway] ready')
+    line(
+      '[gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.',
+    ) + line('[gateway] ready')
   )
 }
 
@@ -147,7 +168,13 @@ export class InProcessFlyctl extends Flyctl {
     const stderr = a.stderr ?? ''
     // As the real spawn does: each stdout line to onLine as it arrives (the log follower reads them so).
     for (const line of (a.stdout ?? '').split('\n')) if (line) opts.onLine?.(line)
-    return { args, exitCode, stdout: a.stdout ?? '', stderr, error: exitCode === 0 ? undefined : stderr.replace(/^Error: /, '').trim() }
+    return {
+      args,
+      exitCode,
+      stdout: a.stdout ?? '',
+      stderr,
+      error: exitCode === 0 ? undefined : stderr.replace(/^Error: /, '').trim(),
+    }
   }
 
   /** A deploy that has created its release and waits, until the job's signal ends it (exit 127, as flyctl). */

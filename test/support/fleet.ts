@@ -58,11 +58,19 @@ export async function startFleetHost(opts: FleetHostOptions): Promise<FleetHost>
       toolCache,
     }
     for (const dir of [dirs.workspace, dirs.temp]) fs.mkdirSync(dir, { recursive: true })
-    fs.writeFileSync(path.join(dirs.workspace, 'Dockerfile'), `FROM node:24-slim\nLABEL fly-standin.workload=${workload}\n`)
+    fs.writeFileSync(
+      path.join(dirs.workspace, 'Dockerfile'),
+      `FROM node:24-slim\nLABEL fly-standin.workload=${workload}\n`,
+    )
     const startedAt = Date.now()
     const result = await runAction({
       dirs,
-      inputs: { 'api-token': API_TOKEN, 'flyctl-mirror': server.mirrorUrl, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, ...inputs },
+      inputs: {
+        'api-token': API_TOKEN,
+        'flyctl-mirror': server.mirrorUrl,
+        secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`,
+        ...inputs,
+      },
       env: { FLYCTL_STANDIN_STATE: state, HOME: home },
     })
     return { app, dirs, result, startedAt, endedAt: Date.now() }

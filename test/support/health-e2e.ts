@@ -35,7 +35,9 @@ export async function newWorld(workload: string): Promise<StandinWorld> {
 /** The step's error (the `::error::` line), decoded from the workflow-command escaping. */
 export function stepError(result: ActionResult): string {
   const lines = result.stdout.split('\n').filter((l) => l.startsWith('::error::'))
-  return lines.map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%')).join('\n')
+  return lines
+    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'))
+    .join('\n')
 }
 
 /** Helpful context when an end-to-end assertion fails. */

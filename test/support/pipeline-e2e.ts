@@ -49,7 +49,11 @@ export async function stopWorlds(): Promise<void> {
 export function baseInputs(secrets: Record<string, string> = {}): Record<string, string> {
   return {
     app: APP,
-    'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN, ...secrets, github_token: 'ghs_never_synced_e2e' }),
+    'secrets-json': JSON.stringify({
+      OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
+      ...secrets,
+      github_token: 'ghs_never_synced_e2e',
+    }),
     'health-timeout': '120',
   }
 }
@@ -86,7 +90,20 @@ export function commandOf(entry: JournalEntry): string {
     words.push(word)
   }
   const [first, second] = words
-  const grouped = ['apps', 'app', 'secrets', 'secret', 'volumes', 'volume', 'vol', 'ips', 'ip', 'machines', 'machine', 'm']
+  const grouped = [
+    'apps',
+    'app',
+    'secrets',
+    'secret',
+    'volumes',
+    'volume',
+    'vol',
+    'ips',
+    'ip',
+    'machines',
+    'machine',
+    'm',
+  ]
   return first && second && grouped.includes(first) ? `${first} ${second}` : (first ?? '')
 }
 
@@ -106,8 +123,10 @@ export const READING = new Set([
   'platform',
 ])
 
-export const calls = (entries: JournalEntry[], command: string): JournalEntry[] => entries.filter((e) => commandOf(e) === command)
-export const mutating = (entries: JournalEntry[]): string[] => entries.filter((e) => !READING.has(commandOf(e))).map((e) => e.argv.join(' '))
+export const calls = (entries: JournalEntry[], command: string): JournalEntry[] =>
+  entries.filter((e) => commandOf(e) === command)
+export const mutating = (entries: JournalEntry[]): string[] =>
+  entries.filter((e) => !READING.has(commandOf(e))).map((e) => e.argv.join(' '))
 
 /** No call carried a secret value in its argv, and the action's own output holds none. */
 export function expectNoValues(entries: JournalEntry[], result: ActionResult, values: string[]): void {
@@ -119,11 +138,19 @@ export function expectNoValues(entries: JournalEntry[], result: ActionResult, va
       .split('\n')
       .filter((l) => !l.startsWith('::add-mask::'))
       .join('\n')
-  const printed = [log(result.stdout), log(result.stderr), result.summary, ...Object.values(result.commandFiles)].join('\n')
+  const printed = [log(result.stdout), log(result.stderr), result.summary, ...Object.values(result.commandFiles)].join(
+    '\n',
+  )
   for (const value of values) {
     for (const piece of value.split('\n').filter((l) => l.trim().length >= 8)) {
-      expect(argvText.includes(piece), `a secret value (sha256 ${sha256(piece).slice(0, 12)}) is in a flyctl argv`).toBe(false)
-      expect(printed.includes(piece), `a secret value (sha256 ${sha256(piece).slice(0, 12)}) is in the action's output`).toBe(false)
+      expect(
+        argvText.includes(piece),
+        `a secret value (sha256 ${sha256(piece).slice(0, 12)}) is in a flyctl argv`,
+      ).toBe(false)
+      expect(
+        printed.includes(piece),
+        `a secret value (sha256 ${sha256(piece).slice(0, 12)}) is in the action's output`,
+      ).toBe(false)
     }
   }
 }
@@ -167,7 +194,12 @@ export async function liveMachines(world: StandinWorld): Promise<string[]> {
 export function flyctl(world: StandinWorld, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(path.join(REPO_ROOT, 'standin/bin/flyctl'), args, {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLYCTL_STANDIN_STATE: world.state, FLY_API_TOKEN: API_TOKEN },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      FLYCTL_STANDIN_STATE: world.state,
+      FLY_API_TOKEN: API_TOKEN,
+    },
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }

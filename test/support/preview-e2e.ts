@@ -76,17 +76,30 @@ export function previewInputs(extra: Record<string, string> = {}): Record<string
     PREVIEW_TELEGRAM_BOT_TOKEN: PREVIEW_TELEGRAM,
     github_token: 'ghs_never_synced',
   }
-  return { app: BASE, mode: 'preview', 'github-token': GH_TOKEN, 'secrets-json': JSON.stringify(secrets), 'health-timeout': '120', ...extra }
+  return {
+    app: BASE,
+    mode: 'preview',
+    'github-token': GH_TOKEN,
+    'secrets-json': JSON.stringify(secrets),
+    'health-timeout': '120',
+    ...extra,
+  }
 }
 
-export async function step(world: StandinWorld, inp: Record<string, string>, env: NodeJS.ProcessEnv): Promise<{ result: ActionResult; calls: JournalEntry[] }> {
+export async function step(
+  world: StandinWorld,
+  inp: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+): Promise<{ result: ActionResult; calls: JournalEntry[] }> {
   const before = (await readJournal(world.state)).length
   const result = await world.run(inp, { env })
   return { result, calls: (await readJournal(world.state)).slice(before) }
 }
 
-export const tail = (r: ActionResult): string => `exit ${r.exitCode}\n${r.stdout.slice(-5000)}\n${r.stderr.slice(-2000)}`
-export const lines = (r: ActionResult, kind: 'warning' | 'notice' | 'error'): string[] => r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}`))
+export const tail = (r: ActionResult): string =>
+  `exit ${r.exitCode}\n${r.stdout.slice(-5000)}\n${r.stderr.slice(-2000)}`
+export const lines = (r: ActionResult, kind: 'warning' | 'notice' | 'error'): string[] =>
+  r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}`))
 export const argvOf = (calls: JournalEntry[], first: string, second: string): string[][] =>
   calls.filter((c) => c.argv[0] === first && c.argv[1] === second).map((c) => c.argv)
 export const commentsOn = (n: number) => gh.comments.filter((c) => c.repository === REPO && c.issue === n)
@@ -117,13 +130,19 @@ export async function previewMachines(world: StandinWorld, app: string) {
 /** opened, synchronize, closed: the issue's definition of done. */
 export async function lifecycle(workload: string): Promise<void> {
   // The real gateway's gates get health-timeout 300, as in e2e-health.
-  const inputs = (extra: Record<string, string> = {}) => previewInputs({ ...(workload === FAKE ? {} : { 'health-timeout': '300' }), ...extra })
+  const inputs = (extra: Record<string, string> = {}) =>
+    previewInputs({ ...(workload === FAKE ? {} : { 'health-timeout': '300' }), ...extra })
   const world = await newWorld(workload)
   const app = `${BASE}-pr-7`
   // Production, for the preview to leave alone: only the gateway token (a channel token would have
   // the real gateway reach for Discord from a machine without internet, which is the preview's
   // business here, not production's).
-  const production = { ...inputs(), mode: 'deploy', 'github-token': '', 'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }) }
+  const production = {
+    ...inputs(),
+    mode: 'deploy',
+    'github-token': '',
+    'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+  }
   const base = await step(world, production, { GITHUB_REPOSITORY: REPO })
   expect(base.result.exitCode, tail(base.result)).toBe(0)
 
@@ -143,7 +162,9 @@ export async function lifecycle(workload: string): Promise<void> {
   const state = (await readState(world.state)).apps[app]
   expect(Object.keys(state?.secrets ?? {}).sort()).toEqual(['OPENCLAW_GATEWAY_TOKEN', 'TELEGRAM_BOT_TOKEN'])
   expect(opened.result.outputs['secrets-synced']).toBe('OPENCLAW_GATEWAY_TOKEN,TELEGRAM_BOT_TOKEN')
-  expect(lines(opened.result, 'notice').join('\n')).toContain('health-channels: discord skipped for the preview oc-gw-pr-7')
+  expect(lines(opened.result, 'notice').join('\n')).toContain(
+    'health-channels: discord skipped for the preview oc-gw-pr-7',
+  )
   expect(commentsOn(7)).toHaveLength(1)
   expect(commentsOn(7)[0]?.body).toContain(`<!-- openclaw/fly-deploy preview: ${app} -->`)
   expect(commentsOn(7)[0]?.body).toContain(`| URL | https://${app}.fly.dev/ |`)
@@ -155,7 +176,12 @@ export async function lifecycle(workload: string): Promise<void> {
   const before = await readCounters(world.state)
   const sync = await step(world, inputs({ 'health-channels': 'discord' }), eventEnv(world, 'synchronize', 7))
   expect(sync.result.exitCode, tail(sync.result)).toBe(0)
-  expect(sync.result.outputs).toMatchObject({ 'preview-action': 'deployed', 'release-version': '2', health: 'healthy', 'machine-ids': machine?.id })
+  expect(sync.result.outputs).toMatchObject({
+    'preview-action': 'deployed',
+    'release-version': '2',
+    health: 'healthy',
+    'machine-ids': machine?.id,
+  })
   const after = await readCounters(world.state)
   expect(after.machineRestarts - before.machineRestarts).toBe(1)
   expect(after.machineStarts).toBe(before.machineStarts)
@@ -170,7 +196,11 @@ export async function lifecycle(workload: string): Promise<void> {
   expect(closed.result.exitCode, tail(closed.result)).toBe(0)
   expect(closed.result.outputs).toMatchObject({ 'app-name': app, 'preview-action': 'destroyed', health: 'skipped' })
   expect(argvOf(closed.calls, 'apps', 'destroy')).toEqual([['apps', 'destroy', app, '-y']])
-  expect(closed.calls.map((c) => c.argv.slice(0, 2).join(' ')).filter((c) => !/^(version|status|machines list|apps destroy)/.test(c))).toEqual([])
+  expect(
+    closed.calls
+      .map((c) => c.argv.slice(0, 2).join(' '))
+      .filter((c) => !/^(version|status|machines list|apps destroy)/.test(c)),
+  ).toEqual([])
   const after2 = await readState(world.state)
   expect(after2.apps[app]).toBeUndefined()
   for (const id of volumes) expect(fs.existsSync(path.join(world.state, 'volumes', id))).toBe(false)

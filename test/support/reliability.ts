@@ -30,7 +30,8 @@ export function useWorlds(): void {
 
 export const line = (e: JournalEntry) => e.argv.join(' ')
 /** Exit codes of the journaled calls that start with `prefix`, in order. */
-export const exits = (journal: JournalEntry[], prefix: string) => journal.filter((e) => line(e).startsWith(prefix)).map((e) => e.exit)
+export const exits = (journal: JournalEntry[], prefix: string) =>
+  journal.filter((e) => line(e).startsWith(prefix)).map((e) => e.exit)
 
 /** flyctl processes (the stand-in's CLI) still running against this state root. */
 export function liveFlyctl(state: string): number[] {
@@ -39,7 +40,8 @@ export function liveFlyctl(state: string): number[] {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
       if (!cmd.includes('standin/bin/../cli.ts')) continue
-      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FLYCTL_STANDIN_STATE=${state}`)) pids.push(Number(pid))
+      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FLYCTL_STANDIN_STATE=${state}`))
+        pids.push(Number(pid))
     } catch {
       // gone, or not ours
     }
@@ -53,7 +55,8 @@ export function snapshot(dir: string): Record<string, string> {
     if (!entry.isFile()) continue
     const file = path.join(entry.parentPath, entry.name)
     const stat = fs.statSync(file)
-    out[path.relative(dir, file)] = `${createHash('sha256').update(fs.readFileSync(file)).digest('hex')} ${stat.mode} ${stat.mtimeMs}`
+    out[path.relative(dir, file)] =
+      `${createHash('sha256').update(fs.readFileSync(file)).digest('hex')} ${stat.mode} ${stat.mtimeMs}`
   }
   return out
 }

@@ -15,7 +15,10 @@ export interface StandinWorld {
   server: ReleaseServer
   dirs: RunnerDirs
   /** Run dist/index.js against this platform; inputs are merged over sensible defaults. */
-  run(inputs: Record<string, string>, extra?: { env?: NodeJS.ProcessEnv; killWhen?: { text: string; signal: NodeJS.Signals } }): Promise<ActionResult>
+  run(
+    inputs: Record<string, string>,
+    extra?: { env?: NodeJS.ProcessEnv; killWhen?: { text: string; signal: NodeJS.Signals } },
+  ): Promise<ActionResult>
   stop(): Promise<void>
 }
 

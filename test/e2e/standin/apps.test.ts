@@ -26,7 +26,12 @@ afterAll(async () => {
 
 function flyctl(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, FLYCTL_STANDIN_STATE: stateDir, FLY_API_TOKEN: 'test-token' }
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      FLYCTL_STANDIN_STATE: stateDir,
+      FLY_API_TOKEN: 'test-token',
+    }
     const child = spawn(FLYCTL, args, { cwd: workDir, env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -59,8 +64,14 @@ describe('apps list and apps destroy', () => {
     await seedApp(stateDir, 'demo')
     await seedApp(stateDir, 'demo-pr-7')
     fs.writeFileSync(path.join(workDir, 'fly.toml'), FLY_TOML)
-    fs.writeFileSync(path.join(workDir, 'Dockerfile'), 'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n')
-    expect((await flyctl(['secrets', 'import', '--stage', '-a', 'demo-pr-7'], 'OPENCLAW_GATEWAY_TOKEN=tok-demo-pr-7\n')).code).toBe(0)
+    fs.writeFileSync(
+      path.join(workDir, 'Dockerfile'),
+      'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n',
+    )
+    expect(
+      (await flyctl(['secrets', 'import', '--stage', '-a', 'demo-pr-7'], 'OPENCLAW_GATEWAY_TOKEN=tok-demo-pr-7\n'))
+        .code,
+    ).toBe(0)
     const deployed = await flyctl(['deploy', '--ha=false', '-y'])
     expect(deployed.code, deployed.stderr).toBe(0)
 
@@ -72,11 +83,20 @@ describe('apps list and apps destroy', () => {
       ['demo', 'personal', 'pending'],
       ['demo-pr-7', 'personal', 'deployed'],
     ])
-    expect(Object.keys(JSON.parse(listed.stdout)[0]).slice(0, 6)).toEqual(['ID', 'InternalNumericID', 'Name', 'State', 'Status', 'Deployed'])
+    expect(Object.keys(JSON.parse(listed.stdout)[0]).slice(0, 6)).toEqual([
+      'ID',
+      'InternalNumericID',
+      'Name',
+      'State',
+      'Status',
+      'Deployed',
+    ])
     expect((await flyctl(['apps', 'list', '-q'])).stdout).toBe('demo\ndemo-pr-7\n')
     expect((await flyctl(['apps', 'ls'])).stdout).toMatch(/^NAME\s+OWNER\s+STATUS\s+LATEST DEPLOY\n/)
 
-    const machines = MachineListSchema.parse(JSON.parse((await flyctl(['machines', 'list', '-a', 'demo-pr-7', '--json'])).stdout))
+    const machines = MachineListSchema.parse(
+      JSON.parse((await flyctl(['machines', 'list', '-a', 'demo-pr-7', '--json'])).stdout),
+    )
     expect(machines).toHaveLength(1)
     expect(machines[0]?.config.env?.OPENCLAW_DEPLOY_PREVIEW).toBe('openclaw/demo#7')
     const pid = readRuntime(stateDir, 'demo-pr-7', machines[0]?.id as string).pid as number
@@ -87,7 +107,9 @@ describe('apps list and apps destroy', () => {
     // destroy.go: no prompt in CI, so -y is required.
     const unconfirmed = await flyctl(['apps', 'destroy', 'demo-pr-7'])
     expect(unconfirmed).toMatchObject({ code: 1, stdout: '' })
-    expect(unconfirmed.stderr).toBe('Destroying an app is not reversible.\nError: yes flag must be specified when not running interactively\n')
+    expect(unconfirmed.stderr).toBe(
+      'Destroying an app is not reversible.\nError: yes flag must be specified when not running interactively\n',
+    )
     expect((await flyctl(['apps', 'destroy', '-y'])).stderr).toBe('Error: no app names provided\n')
     expect((await flyctl(['apps', 'destroy', 'nope-pr-1', '-y'])).stderr).toBe('Error: Could not find App\n')
 

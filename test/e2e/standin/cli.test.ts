@@ -8,7 +8,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { MachineListSchema, ReleaseListSchema, SecretListSchema, VolumeListSchema, IpListSchema } from '../../../src/fly/schemas.js'
+import {
+  MachineListSchema,
+  ReleaseListSchema,
+  SecretListSchema,
+  VolumeListSchema,
+  IpListSchema,
+} from '../../../src/fly/schemas.js'
 import { readCounters, readJournal, readState, seedApp, writeFaults } from '../../../standin/platform/inspect.ts'
 
 const FLYCTL = path.resolve('standin/bin/flyctl')
@@ -78,7 +84,10 @@ interface Result {
 let stateDir = ''
 let workDir = ''
 
-function flyctl(args: string[], options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<Result> {
+function flyctl(
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = {
       PATH: process.env.PATH,
@@ -91,7 +100,11 @@ function flyctl(args: string[], options: { stdin?: string; env?: Record<string, 
       ...options.env,
     }
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key]
-    const child = spawn(FLYCTL, args, { cwd: options.cwd ?? workDir, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(FLYCTL, args, {
+      cwd: options.cwd ?? workDir,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
@@ -141,7 +154,10 @@ beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(scratch, 'state-'))
   workDir = fs.mkdtempSync(path.join(scratch, 'work-'))
   fs.writeFileSync(path.join(workDir, 'fly.toml'), FLY_TOML)
-  fs.writeFileSync(path.join(workDir, 'Dockerfile'), 'FROM node:24-bookworm\nLABEL fly-standin.workload=fake-gateway:ready\n')
+  fs.writeFileSync(
+    path.join(workDir, 'Dockerfile'),
+    'FROM node:24-bookworm\nLABEL fly-standin.workload=fake-gateway:ready\n',
+  )
 })
 
 async function deployedApp(): Promise<string> {
@@ -169,7 +185,9 @@ describe('refusals', () => {
     expect((await flyctl(['status', '-x'])).stderr).toBe("Error: unknown shorthand flag: 'x' in -x\n")
     expect((await flyctl(['status', '--app'])).stderr).toBe('Error: flag needs an argument: --app\n')
     const bad = await flyctl(['deploy', '--ha=maybe'])
-    expect(bad.stderr).toBe('Error: invalid argument "maybe" for "--ha" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n')
+    expect(bad.stderr).toBe(
+      'Error: invalid argument "maybe" for "--ha" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n',
+    )
   })
 
   it('unknown command: error with suggestion, then "Run \'flyctl --help\' for usage." on stdout', async () => {
@@ -206,20 +224,28 @@ describe('refusals', () => {
     expect(JSON.parse(fromToml.stdout)).toEqual([])
     fs.rmSync(path.join(workDir, 'fly.toml'))
     const none = await flyctl(['secrets', 'list'])
-    expect(none.stderr).toBe('Error: the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag\n')
+    expect(none.stderr).toBe(
+      'Error: the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag\n',
+    )
   })
 
   it('apps create: taken names get the API text and flaps_error.go suggestion', async () => {
     expect((await flyctl(['apps', 'create', 'demo', '--org', 'personal'])).stdout).toBe('New app created: demo\n')
     const again = await flyctl(['apps', 'create', 'demo', '--org', 'personal'])
     expect(again.code).toBe(1)
-    expect(again.stderr).toMatch(/^Error: Validation failed: Name has already been taken\nApp names are unique across all of Fly\.io/)
-    expect((await flyctl(['apps', 'create', 'x1', '--org', 'nope'])).stderr).toBe('Error: organization nope not found\n')
+    expect(again.stderr).toMatch(
+      /^Error: Validation failed: Name has already been taken\nApp names are unique across all of Fly\.io/,
+    )
+    expect((await flyctl(['apps', 'create', 'x1', '--org', 'nope'])).stderr).toBe(
+      'Error: organization nope not found\n',
+    )
   })
 
   it('deploy of an app that does not exist (deploy.go)', async () => {
     const r = await flyctl(['deploy', '-y'])
-    expect(r.stderr).toBe('Error: the app name demo could not be found, did you create the app or misspell it in the fly.toml file or via -a?\n')
+    expect(r.stderr).toBe(
+      'Error: the app name demo could not be found, did you create the app or misspell it in the fly.toml file or via -a?\n',
+    )
   })
 })
 
@@ -279,9 +305,23 @@ describe('state and JSON shapes', () => {
       'host_status',
       'cordoned',
     ])
-    expect(machine).toMatchObject({ id, state: 'started', region: 'iad', image_ref: { registry: 'registry.fly.io', repository: 'demo' } })
+    expect(machine).toMatchObject({
+      id,
+      state: 'started',
+      region: 'iad',
+      image_ref: { registry: 'registry.fly.io', repository: 'demo' },
+    })
     expect(machine?.image_ref.tag).toMatch(/^deployment-[0-9A-HJKMNP-TV-Z]{26}$/)
-    expect(machine?.config.init.cmd).toEqual(['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan'])
+    expect(machine?.config.init.cmd).toEqual([
+      'node',
+      'dist/index.js',
+      'gateway',
+      '--allow-unconfigured',
+      '--port',
+      '3000',
+      '--bind',
+      'lan',
+    ])
     expect(machine?.config.guest).toEqual({ cpu_kind: 'shared', cpus: 2, memory_mb: 2048 })
     expect(machine?.config.metadata).toMatchObject({
       fly_process_group: 'app',
@@ -290,18 +330,39 @@ describe('state and JSON shapes', () => {
       fly_flyctl_version: '0.4.87',
     })
     expect(machine?.config.mounts[0]).toMatchObject({ path: '/data', name: 'openclaw_data' })
-    expect(machine?.config.env).toEqual({ FLY_PROCESS_GROUP: 'app', OPENCLAW_STATE_DIR: '/data', PRIMARY_REGION: 'iad' })
+    expect(machine?.config.env).toEqual({
+      FLY_PROCESS_GROUP: 'app',
+      OPENCLAW_STATE_DIR: '/data',
+      PRIMARY_REGION: 'iad',
+    })
     expect(machine?.events[0].timestamp).toBeGreaterThan(1e12) // milliseconds
 
     const releases = ReleaseListSchema.parse(JSON.parse((await flyctl(['releases', '--json'])).stdout))
-    expect(releases[0]).toMatchObject({ Version: 1, Status: 'complete', Stable: true, InProgress: false, ImageRef: machine?.config.image })
+    expect(releases[0]).toMatchObject({
+      Version: 1,
+      Status: 'complete',
+      Stable: true,
+      InProgress: false,
+      ImageRef: machine?.config.image,
+    })
     const ips = IpListSchema.parse(JSON.parse((await flyctl(['ips', 'list', '--json'])).stdout))
     expect(ips.map((ip) => ip.Type).sort()).toEqual(['shared_v4', 'v6'])
     const volumes = VolumeListSchema.parse(JSON.parse((await flyctl(['volumes', 'list', '--json'])).stdout))
     expect(volumes[0]?.attached_machine_id).toBe(id)
 
     const status = JSON.parse((await flyctl(['status', '--json'])).stdout) as Record<string, unknown>
-    expect(Object.keys(status)).toEqual(['AppURL', 'Deployed', 'Hostname', 'ID', 'Machines', 'Name', 'Organization', 'PlatformVersion', 'Status', 'Version'])
+    expect(Object.keys(status)).toEqual([
+      'AppURL',
+      'Deployed',
+      'Hostname',
+      'ID',
+      'Machines',
+      'Name',
+      'Organization',
+      'PlatformVersion',
+      'Status',
+      'Version',
+    ])
     expect(status).toMatchObject({ Name: 'demo', Deployed: true, Version: 1 })
   })
 
@@ -325,7 +386,9 @@ describe('state and JSON shapes', () => {
     const r = await flyctl(['deploy', '--ha=false', '-y'])
     expect(id).toBeTruthy()
     expect(r.code).toBe(1)
-    expect(r.stderr).toBe("Error: New machine in group 'app' needs an unattached volume named 'openclaw_data' in region 'iad'\n")
+    expect(r.stderr).toBe(
+      "Error: New machine in group 'app' needs an unattached volume named 'openclaw_data' in region 'iad'\n",
+    )
     const releases = ReleaseListSchema.parse(JSON.parse((await flyctl(['releases', '--json'])).stdout))
     expect(releases.map((x) => x.Version)).toEqual([1]) // nothing recorded for a refused plan
   })
@@ -333,7 +396,8 @@ describe('state and JSON shapes', () => {
   it('--image: openclaw releases, the fake gateway, and an earlier ImageRef (rollback) keep their workload', async () => {
     await seedApp(stateDir, 'demo')
     await flyctl(['deploy', '--ha=false', '-y'])
-    const first = ReleaseListSchema.parse(JSON.parse((await flyctl(['releases', '--json'])).stdout))[0]?.ImageRef as string
+    const first = ReleaseListSchema.parse(JSON.parse((await flyctl(['releases', '--json'])).stdout))[0]
+      ?.ImageRef as string
     expect((await flyctl(['deploy', '--ha=false', '-y', '--image', 'ghcr.io/openclaw/openclaw:2026.9.6'])).code).toBe(0)
     expect((await readState(stateDir)).apps.demo?.machines[0]?.workload).toBe('openclaw@2026.9.6')
     expect((await flyctl(['deploy', '--ha=false', '-y', '--image', first])).code).toBe(0)
@@ -345,7 +409,10 @@ describe('state and JSON shapes', () => {
 
   it('the workload of a build comes from ARG OPENCLAW_VERSION, overridden by --build-arg', async () => {
     await seedApp(stateDir, 'demo')
-    fs.writeFileSync(path.join(workDir, 'Dockerfile'), 'ARG OPENCLAW_VERSION=2026.4.29\nFROM ghcr.io/openclaw/openclaw:${OPENCLAW_VERSION}\n')
+    fs.writeFileSync(
+      path.join(workDir, 'Dockerfile'),
+      'ARG OPENCLAW_VERSION=2026.4.29\nFROM ghcr.io/openclaw/openclaw:${OPENCLAW_VERSION}\n',
+    )
     await flyctl(['deploy', '--ha=false', '-y'])
     expect((await readState(stateDir)).apps.demo?.machines[0]?.workload).toBe('openclaw@2026.4.29')
     await flyctl(['deploy', '--ha=false', '-y', '--build-arg', 'OPENCLAW_VERSION=2026.9.6'])
@@ -358,15 +425,32 @@ it('deploy [WORKING_DIRECTORY] with a config elsewhere: --dockerfile is used whe
   const rendered = fs.mkdtempSync(path.join(scratch, 'rendered-'))
   fs.writeFileSync(path.join(rendered, 'fly.toml'), FLY_TOML.replace('[build]\n  dockerfile = "Dockerfile"\n', ''))
   fs.writeFileSync(path.join(workDir, 'Dockerfile.gw'), 'FROM ghcr.io/openclaw/openclaw:2026.9.6\n')
-  const r = await flyctl(['deploy', workDir, '-c', path.join(rendered, 'fly.toml'), '--dockerfile', path.join(workDir, 'Dockerfile.gw'), '--ha=false', '-y'], {
-    cwd: scratch,
-  })
+  const r = await flyctl(
+    [
+      'deploy',
+      workDir,
+      '-c',
+      path.join(rendered, 'fly.toml'),
+      '--dockerfile',
+      path.join(workDir, 'Dockerfile.gw'),
+      '--ha=false',
+      '-y',
+    ],
+    {
+      cwd: scratch,
+    },
+  )
   expect(r.stderr).not.toMatch(/Error/)
   expect((await readState(stateDir)).apps.demo?.machines[0]?.workload).toBe('openclaw@2026.9.6')
   // [build] dockerfile is joined to the config's directory, even when absolute.
-  fs.writeFileSync(path.join(rendered, 'fly.toml'), FLY_TOML.replace('dockerfile = "Dockerfile"', `dockerfile = "${path.join(workDir, 'Dockerfile')}"`))
+  fs.writeFileSync(
+    path.join(rendered, 'fly.toml'),
+    FLY_TOML.replace('dockerfile = "Dockerfile"', `dockerfile = "${path.join(workDir, 'Dockerfile')}"`),
+  )
   const joined = await flyctl(['deploy', workDir, '-c', path.join(rendered, 'fly.toml'), '-y'], { cwd: scratch })
-  expect(joined.stderr).toBe(`Error: failed to fetch an image or build from source: dockerfile '${path.join(rendered, workDir, 'Dockerfile')}' not found\n`)
+  expect(joined.stderr).toBe(
+    `Error: failed to fetch an image or build from source: dockerfile '${path.join(rendered, workDir, 'Dockerfile')}' not found\n`,
+  )
 })
 
 describe('secrets', () => {
@@ -375,7 +459,9 @@ describe('secrets', () => {
     const input = '# comment\n\nPLAIN=one\nQUOTED="two"\nSINGLE=\'three\'\nMULTI="""line1\nline2"""\n'
     const r = await flyctl(['secrets', 'import', '--stage'], { stdin: input })
     expect(r.code).toBe(0)
-    expect(r.stdout).toBe('Secrets have been staged, but not set on VMs. Deploy or update machines in this app for the secrets to take effect.\n')
+    expect(r.stdout).toBe(
+      'Secrets have been staged, but not set on VMs. Deploy or update machines in this app for the secrets to take effect.\n',
+    )
     const listed = SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout))
     expect(listed.map((s) => [s.name, s.status])).toEqual([
       ['MULTI', 'Staged'],
@@ -387,7 +473,9 @@ describe('secrets', () => {
 
     await flyctl(['deploy', '--ha=false', '-y'])
     const [id] = await machineIds()
-    const env = JSON.parse(fs.readFileSync(path.join(stateDir, 'apps/demo/machines', id as string, 'double-env.json'), 'utf8'))
+    const env = JSON.parse(
+      fs.readFileSync(path.join(stateDir, 'apps/demo/machines', id as string, 'double-env.json'), 'utf8'),
+    )
     expect(env).toMatchObject({ PLAIN: 'one', QUOTED: 'two', SINGLE: 'three', MULTI: 'line1\nline2' })
     const after = SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout))
     expect(after.every((s) => s.status === 'Deployed')).toBe(true)
@@ -403,9 +491,13 @@ describe('secrets', () => {
   it('older FLYCTL_STANDIN_VERSIONs print the older secrets list shapes', async () => {
     await seedApp(stateDir, 'demo')
     await flyctl(['secrets', 'set', '--stage', 'A=1'])
-    const mid = JSON.parse((await flyctl(['secrets', 'list', '--json'], { env: { FLYCTL_STANDIN_VERSION: '0.3.200' } })).stdout)
+    const mid = JSON.parse(
+      (await flyctl(['secrets', 'list', '--json'], { env: { FLYCTL_STANDIN_VERSION: '0.3.200' } })).stdout,
+    )
     expect(Object.keys(mid[0])).toEqual(['name', 'digest', 'created_at', 'updated_at'])
-    const old = JSON.parse((await flyctl(['secrets', 'list', '--json'], { env: { FLYCTL_STANDIN_VERSION: '0.2.120' } })).stdout)
+    const old = JSON.parse(
+      (await flyctl(['secrets', 'list', '--json'], { env: { FLYCTL_STANDIN_VERSION: '0.2.120' } })).stdout,
+    )
     expect(Object.keys(old[0])).toEqual(['Name', 'Digest', 'CreatedAt'])
     expect(SecretListSchema.parse(old).map((s) => s.name)).toEqual(['A'])
   })
@@ -414,7 +506,9 @@ describe('secrets', () => {
     const id = await deployedApp()
     const before = await readCounters(stateDir)
     await flyctl(['secrets', 'import', '--stage'], { stdin: 'OPENCLAW_GATEWAY_TOKEN=abc\nANTHROPIC_API_KEY=sk\n' })
-    expect(SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout)).map((s) => s.status)).toEqual(['Staged', 'Staged'])
+    expect(
+      SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout)).map((s) => s.status),
+    ).toEqual(['Staged', 'Staged'])
     expect((await flyctl(['deploy', '--ha=false', '-y'])).code).toBe(0)
     const after = await readCounters(stateDir)
     expect(after.machineRestarts - before.machineRestarts).toBe(1)
@@ -434,19 +528,34 @@ describe('secrets', () => {
     expect(r.code).toBe(0)
     expect((await readCounters(stateDir)).machineRestarts - before.machineRestarts).toBe(1)
     await flyctl(['secrets', 'unset', 'A', '--stage'])
-    expect(SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout)).map((s) => s.name)).toEqual(['B'])
+    expect(
+      SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout)).map((s) => s.name),
+    ).toEqual(['B'])
   })
 })
 
 describe('machines, ssh, logs', () => {
   it('machine update: no changes, -y required, memory multiple of 256, then applies (internal/machine/config.go, update.go)', async () => {
     const id = await deployedApp()
-    expect((await flyctl(['machine', 'update', id, '--vm-memory', '2048'])).stderr).toBe('Error: no config changes found\n')
+    expect((await flyctl(['machine', 'update', id, '--vm-memory', '2048'])).stderr).toBe(
+      'Error: no config changes found\n',
+    )
     const noYes = await flyctl(['m', 'update', id, '--vm-memory', '4096'])
     expect(noYes.stderr).toBe('Error: yes flag must be specified when not running interactively\n')
     const bad = await flyctl(['machines', 'update', id, '--vm-memory', '3000', '-y'])
-    expect(bad.stderr).toBe('Error: invalid memory size\n3000MiB of memory is not valid\n\nMemory size must be in a 256 MiB increment (2816MiB would work)\n\n')
-    const ok = await flyctl(['machines', 'update', id, '--vm-memory', '4096', '--command', 'node dist/index.js gateway --port 3000 --bind lan', '-y'])
+    expect(bad.stderr).toBe(
+      'Error: invalid memory size\n3000MiB of memory is not valid\n\nMemory size must be in a 256 MiB increment (2816MiB would work)\n\n',
+    )
+    const ok = await flyctl([
+      'machines',
+      'update',
+      id,
+      '--vm-memory',
+      '4096',
+      '--command',
+      'node dist/index.js gateway --port 3000 --bind lan',
+      '-y',
+    ])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toContain(`Machine ${id} updated successfully!`)
     const [m] = MachineListSchema.parse(JSON.parse((await flyctl(['machines', 'list', '--json'])).stdout))
@@ -460,7 +569,9 @@ describe('machines, ssh, logs', () => {
     const r = await flyctl(['machine', 'restart', id])
     expect(r.stdout).toBe(`Restarting machine ${id}\nMachine ${id} restarted successfully!\n`)
     expect((await readCounters(stateDir)).machineRestarts - before.machineRestarts).toBe(1)
-    expect((await flyctl(['machine', 'restart', 'nope'])).stderr).toBe('Error: could not get machine nope: machine not found\n')
+    expect((await flyctl(['machine', 'restart', 'nope'])).stderr).toBe(
+      'Error: could not get machine nope: machine not found\n',
+    )
   })
 
   it('ssh console: argv without a shell, stdin copied, remote failure is exit 1 (ssh/console.go)', async () => {
@@ -487,7 +598,9 @@ describe('machines, ssh, logs', () => {
     const id = await deployedApp()
     const text = await flyctl(['logs', '--no-tail'])
     expect(text.stdout).toMatch(
-      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ app\\[${id}\\] iad \\[info\\]\\u001b\\[36m\\[gateway\\]\\u001b\\[39m ready`),
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ app\\[${id}\\] iad \\[info\\]\\u001b\\[36m\\[gateway\\]\\u001b\\[39m ready`,
+      ),
     )
     const json = await flyctl(['logs', '--no-tail', '--json', '-i', id])
     const entry = JSON.parse(json.stdout) as Record<string, unknown>
@@ -501,7 +614,12 @@ describe('machines, ssh, logs', () => {
     const id = await deployedApp()
     const child = spawn(FLYCTL, ['logs'], {
       cwd: workDir,
-      env: { PATH: process.env.PATH, FLYCTL_STANDIN_STATE: stateDir, FLYCTL_STANDIN_RUNTIME: doubleFile, FLY_API_TOKEN: 't' },
+      env: {
+        PATH: process.env.PATH,
+        FLYCTL_STANDIN_STATE: stateDir,
+        FLYCTL_STANDIN_RUNTIME: doubleFile,
+        FLY_API_TOKEN: 't',
+      },
     })
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
@@ -516,7 +634,10 @@ describe('machines, ssh, logs', () => {
     child.kill('SIGTERM')
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     expect(code).toBe(127)
-    expect((await readJournal(stateDir)).find((e) => e.argv.join(' ') === 'logs')).toMatchObject({ exit: 127, stdin: false })
+    expect((await readJournal(stateDir)).find((e) => e.argv.join(' ') === 'logs')).toMatchObject({
+      exit: 127,
+      stdin: false,
+    })
   })
 })
 
@@ -554,13 +675,22 @@ describe('journal, concurrency, faults', () => {
   it('faults: scripted failures run out, logs drop after N lines', async () => {
     const id = await deployedApp()
     await writeFaults(stateDir, {
-      fail: [{ command: 'machines list', times: 1, stderr: 'Error: request returned non-2xx status: 503: Service Unavailable', exit: 1 }],
+      fail: [
+        {
+          command: 'machines list',
+          times: 1,
+          stderr: 'Error: request returned non-2xx status: 503: Service Unavailable',
+          exit: 1,
+        },
+      ],
       logsDropAfterLines: 1,
     })
     const failed = await flyctl(['machines', 'list', '--json'])
     expect(failed.code).toBe(1)
     expect(failed.stderr).toBe('Error: request returned non-2xx status: 503: Service Unavailable\n')
-    expect(MachineListSchema.parse(JSON.parse((await flyctl(['machine', 'list', '--json'])).stdout)).map((m) => m.id)).toEqual([id])
+    expect(
+      MachineListSchema.parse(JSON.parse((await flyctl(['machine', 'list', '--json'])).stdout)).map((m) => m.id),
+    ).toEqual([id])
     await flyctl(['machine', 'restart', id])
     const logs = await flyctl(['logs'])
     expect(logs.code).toBe(1)
@@ -573,7 +703,9 @@ describe('journal, concurrency, faults', () => {
     await writeFaults(stateDir, { machineNeverStarts: true })
     const r = await flyctl(['deploy', '--ha=false', '-y', '--wait-timeout', '1s'])
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/Error: timeout reached waiting for machine's state to change\nThe machine \w+ took more than 1s to reach "started"\n/)
+    expect(r.stderr).toMatch(
+      /Error: timeout reached waiting for machine's state to change\nThe machine \w+ took more than 1s to reach "started"\n/,
+    )
     const releases = ReleaseListSchema.parse(JSON.parse((await flyctl(['releases', '--json'])).stdout))
     expect(releases[0]).toMatchObject({ Status: 'failed', Stable: false, InProgress: false })
   })
@@ -591,7 +723,9 @@ describe('journal, concurrency, faults', () => {
         await new Promise((resolve) => setTimeout(resolve, 200))
         logs = (await flyctl(['logs', '--no-tail'], { env })).stdout
       }
-      expect(logs, 'the fake gateway never logged readiness').toMatch(/ app\[\w{14}\] iad \[info\].*\[gateway\].*(ready|listening)/)
+      expect(logs, 'the fake gateway never logged readiness').toMatch(
+        / app\[\w{14}\] iad \[info\].*\[gateway\].*(ready|listening)/,
+      )
       const echo = await flyctl(['ssh', 'console', '-q', '-C', 'cat'], { stdin: 'hello', env })
       expect(echo).toMatchObject({ code: 0, stdout: 'hello' })
     } finally {

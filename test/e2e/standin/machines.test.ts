@@ -104,7 +104,11 @@ function runtimeOf(launch: MachineLaunch) {
 }
 
 async function waitForLine(launch: MachineLaunch, pattern: RegExp, timeoutMs?: number): Promise<string> {
-  return waitFor(`a log line matching ${pattern}`, () => logMessages(launch).find((line) => pattern.test(line)), timeoutMs)
+  return waitFor(
+    `a log line matching ${pattern}`,
+    () => logMessages(launch).find((line) => pattern.test(line)),
+    timeoutMs,
+  )
 }
 
 async function waitForState(launch: MachineLaunch, state: string, timeoutMs?: number): Promise<void> {
@@ -159,7 +163,12 @@ describe('the real gateway in a machine', () => {
       const invalid = launchFor(invalidStateDir, {
         workload: launch.workload,
         env: launch.env,
-        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }') }],
+        files: [
+          {
+            guest_path: '/etc/openclaw/openclaw.json',
+            raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }'),
+          },
+        ],
       })
       await Promise.all([startMachine(launch), startMachine(invalid)])
 
@@ -169,7 +178,9 @@ describe('the real gateway in a machine', () => {
       expect(fs.existsSync(path.join(volume, 'tmp', 'openclaw-0', 'gateway.state.lock'))).toBe(true)
       // The allowed origin came from the config file, so the gateway did not seed its own.
       expect(logMessages(launch).some((line) => line.includes('seeded gateway.controlUi.allowedOrigins'))).toBe(false)
-      expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(true)
+      expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(
+        true,
+      )
       const healthz = await execOnMachine(
         stateDir,
         launch.app,
@@ -204,16 +215,24 @@ describe('the real gateway in a machine', () => {
       const launch = launchFor(freshStateDir(), {
         workload: `openclaw@${LEGACY_OPENCLAW_VERSION}`,
         // 2026.2.26 to 2026.5 crash on a public bind without allowed origins (openclaw issue #71823).
-        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+        env: {
+          OPENCLAW_STATE_DIR: '/data',
+          OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json',
+          OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
+        },
         files: [
           {
             guest_path: '/etc/openclaw/openclaw.json',
-            raw_value: base64('{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'),
+            raw_value: base64(
+              '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }',
+            ),
           },
         ],
       })
       await startMachine(launch)
-      expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/)
+      expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(
+        /\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/,
+      )
     },
     REAL_TIMEOUT,
   )
@@ -223,7 +242,11 @@ describe('the real gateway in a machine', () => {
     async () => {
       const launch = launchFor(freshStateDir(), {
         workload: `openclaw@${REAL_VERSION}`,
-        env: { OPENCLAW_STATE_DIR: '/data', NODE_OPTIONS: '--max-old-space-size=48', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+        env: {
+          OPENCLAW_STATE_DIR: '/data',
+          NODE_OPTIONS: '--max-old-space-size=48',
+          OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
+        },
       })
       await startMachine(launch)
       await waitForState(launch, 'stopped', REAL_WAIT)
@@ -235,39 +258,42 @@ describe('the real gateway in a machine', () => {
 })
 
 describe('fake gateway scenarios', () => {
-  it.runIf(namespaces)('ready: logs readiness, passes the tcp check, and runs commands inside the machine', async () => {
-    const stateDir = freshStateDir()
-    const launch = launchFor(stateDir, {
-      env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
-      files: [
-        { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
-        { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
-      ],
-    })
-    await startMachine(launch)
-    await waitForLine(launch, /\[gateway\] ready$/)
-    await waitForState(launch, 'started')
-    await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
-    const volume = launch.mounts[0]!.volumeDir
-    expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
+  it.runIf(namespaces)(
+    'ready: logs readiness, passes the tcp check, and runs commands inside the machine',
+    async () => {
+      const stateDir = freshStateDir()
+      const launch = launchFor(stateDir, {
+        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
+        files: [
+          { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
+          { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
+        ],
+      })
+      await startMachine(launch)
+      await waitForLine(launch, /\[gateway\] ready$/)
+      await waitForState(launch, 'started')
+      await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
+      const volume = launch.mounts[0]!.volumeDir
+      expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
 
-    const result = await execOnMachine(
-      stateDir,
-      launch.app,
-      launch.machineId,
-      [
-        'sh',
-        '-c',
-        'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
-      ],
-      Buffer.from('from stdin'),
-    )
-    expect(result.exitCode).toBe(3)
-    expect(result.stdout.toString()).toBe('{ gateway: { mode: "local" } } 148ed193b95389 my-openclaw iad /data\n')
-    expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
-    // The config file sits in the machine's own root, not on the host.
-    expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
-  })
+      const result = await execOnMachine(
+        stateDir,
+        launch.app,
+        launch.machineId,
+        [
+          'sh',
+          '-c',
+          'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
+        ],
+        Buffer.from('from stdin'),
+      )
+      expect(result.exitCode).toBe(3)
+      expect(result.stdout.toString()).toBe('{ gateway: { mode: "local" } } 148ed193b95389 my-openclaw iad /data\n')
+      expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
+      // The config file sits in the machine's own root, not on the host.
+      expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
+    },
+  )
 
   it('ready-legacy: prints the listening line with the bind host and port', async () => {
     const launch = launchFor(freshStateDir(), {
@@ -275,7 +301,9 @@ describe('fake gateway scenarios', () => {
       cmd: ['node', 'dist/index.js', 'gateway', '--port', '3123', '--bind', 'lan'],
     })
     await startMachine(launch)
-    expect(await waitForLine(launch, /\[gateway\] listening on ws:/)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3123 \(PID \d+\)$/)
+    expect(await waitForLine(launch, /\[gateway\] listening on ws:/)).toMatch(
+      /\[gateway\] listening on ws:\/\/0\.0\.0\.0:3123 \(PID \d+\)$/,
+    )
   })
 
   it('loopback: ready, but the tcp check fails and there is no non-loopback warning', async () => {
@@ -283,7 +311,11 @@ describe('fake gateway scenarios', () => {
     await startMachine(launch)
     await waitForLine(launch, /\[gateway\] ready$/)
     const check = await waitFor('a tcp check', () => runtimeOf(launch).checks?.[0])
-    expect(check).toEqual({ name: 'servicecheck-00-tcp-3000', status: 'critical', output: expect.stringContaining('connection refused') })
+    expect(check).toEqual({
+      name: 'servicecheck-00-tcp-3000',
+      status: 'critical',
+      output: expect.stringContaining('connection refused'),
+    })
     expect(logMessages(launch).some((line) => line.includes('non-loopback'))).toBe(false)
   })
 
@@ -319,7 +351,10 @@ describe('fake gateway scenarios', () => {
 describe('restart policy, counters and faults', () => {
   it('crash-loops with backoff up to maxRetries, then stays stopped', async () => {
     const stateDir = freshStateDir()
-    const launch = launchFor(stateDir, { workload: 'fake-gateway:crash', restart: { policy: 'on-failure', maxRetries: 2 } })
+    const launch = launchFor(stateDir, {
+      workload: 'fake-gateway:crash',
+      restart: { policy: 'on-failure', maxRetries: 2 },
+    })
     await startMachine(launch)
     await waitFor('three exits', () => runtimeOf(launch).events.filter((e) => e.type === 'exit').length === 3)
     await waitForState(launch, 'stopped')
@@ -352,7 +387,9 @@ describe('restart policy, counters and faults', () => {
     expect(counters(stateDir)).toEqual({ machineStarts: 1, machineRestarts: 2, crashRestarts: 0 })
     expect(runtimeOf(launch).events.filter((e) => e.type === 'restart' && e.source === 'user')).toHaveLength(2)
     // The gateway exited on SIGTERM before each restart (graceful stop).
-    expect(logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down'))).toHaveLength(2)
+    expect(
+      logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down')),
+    ).toHaveLength(2)
   })
 
   it('machineNeverStarts keeps the machine in starting with no workload', async () => {
@@ -361,7 +398,9 @@ describe('restart policy, counters and faults', () => {
     const launch = launchFor(stateDir)
     await startMachine(launch)
     await waitFor('the supervisor to record itself', () =>
-      fs.readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8').includes('supervisorPid'),
+      fs
+        .readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')
+        .includes('supervisorPid'),
     )
     expect(runtimeOf(launch).state).toBe('starting')
     expect(logMessages(launch)).toEqual([])
@@ -381,7 +420,12 @@ describe('restart policy, counters and faults', () => {
 
 describe('stopping leaves no process behind', () => {
   function machineProcesses(launch: MachineLaunch): number[] {
-    const record = JSON.parse(fs.readFileSync(path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')) as {
+    const record = JSON.parse(
+      fs.readFileSync(
+        path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'),
+        'utf8',
+      ),
+    ) as {
       supervisorPid: number
     }
     return listTree(record.supervisorPid).map((p) => p.pid)
@@ -423,7 +467,17 @@ describe('path-mapping fallback (no namespaces)', () => {
       })
       await startMachine(launch)
       await waitForState(launch, 'stopped')
-      const mapped = path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'rootfs', 'etc', 'openclaw', 'openclaw.json')
+      const mapped = path.join(
+        stateDir,
+        'apps',
+        launch.app,
+        'machines',
+        launch.machineId,
+        'rootfs',
+        'etc',
+        'openclaw',
+        'openclaw.json',
+      )
       expect(fs.readFileSync(mapped, 'utf8')).toBe('{}')
       expect(logMessages(launch).some((line) => line.includes(`Invalid config at ${mapped}:`))).toBe(true)
     } finally {

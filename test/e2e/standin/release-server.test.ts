@@ -58,12 +58,15 @@ describe('release server', () => {
     }
   })
 
-  it.each(['Linux', 'Windows'] as const)('%s archive unpacks with system tools to an executable launcher that execs the stand-in', async (os) => {
-    const binary = await unpack('0.4.81', os)
-    expect((await stat(binary)).mode & 0o777).toBe(0o755)
-    const { stdout } = await run(binary, ['deploy', '-a', 'x'])
-    expect(stdout).toBe('standin 0.4.81 deploy -a x\n')
-  })
+  it.each(['Linux', 'Windows'] as const)(
+    '%s archive unpacks with system tools to an executable launcher that execs the stand-in',
+    async (os) => {
+      const binary = await unpack('0.4.81', os)
+      expect((await stat(binary)).mode & 0o777).toBe(0o755)
+      const { stdout } = await run(binary, ['deploy', '-a', 'x'])
+      expect(stdout).toBe('standin 0.4.81 deploy -a x\n')
+    },
+  )
 
   it('answers `version` like flyctl when the stand-in is missing, and refuses the rest', async () => {
     const bare = await startReleaseServer({ standinBinary: join(work, 'absent') })
@@ -115,7 +118,11 @@ describe('release server', () => {
     const first = await fetch(`${server.url}/v0.4.87/checksums.txt`)
     const second = await fetch(`${server.url}/v0.4.87/checksums.txt`)
     expect([archive.status, first.status, second.status]).toEqual([200, 500, 200])
-    expect(server.requests.map((r) => `${r.kind} ${r.status}`)).toEqual(['archive 200', 'checksums 500', 'checksums 200'])
+    expect(server.requests.map((r) => `${r.kind} ${r.status}`)).toEqual([
+      'archive 200',
+      'checksums 500',
+      'checksums 200',
+    ])
     server.resetFaults()
   })
 })

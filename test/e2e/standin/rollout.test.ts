@@ -21,7 +21,9 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       // machines_deploymachinesapp.go smokeChecksError.Error
       expect(deploy.stderr).toMatch(/Error: smoke checks for [0-9a-f]{14} failed: the app appears to be crashing/)
       expect(deploy.code).toBe(1)
-      const list = MachineListSchema.parse(JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout))
+      const list = MachineListSchema.parse(
+        JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout),
+      )
       const exits = (list[0]?.events ?? []).filter((e) => e.type === 'exit') as Array<{
         request?: { exit_event?: Record<string, unknown>; restart_count?: number }
       }>
@@ -29,7 +31,9 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       expect(exits[0]?.request?.exit_event).toMatchObject({ exit_code: 1, restarting: true })
       expect(exits[0]?.request?.exit_event?.exited_at).toEqual(expect.any(String))
       expect(exits[0]?.request?.restart_count).toBeGreaterThan(1)
-      const releases = ReleaseListSchema.parse(JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout))
+      const releases = ReleaseListSchema.parse(
+        JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout),
+      )
       expect(releases[0]?.Status).toBe('failed')
     },
     TIMEOUT,
@@ -44,7 +48,9 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       const deploy = await flyctl(w, ['deploy', '--app', 'parity', '-y', '--wait-timeout', '25s'])
       expect(deploy.stdout).toMatch(/Checking health of machine [0-9a-f]{14}/)
       // leasable_machine.go WaitForHealthchecksToPass
-      expect(deploy.stderr).toMatch(/timeout reached waiting for health checks to pass for machine [0-9a-f]{14}: context deadline exceeded/)
+      expect(deploy.stderr).toMatch(
+        /timeout reached waiting for health checks to pass for machine [0-9a-f]{14}: context deadline exceeded/,
+      )
     },
     TIMEOUT,
   )
@@ -57,10 +63,14 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
       const pending = flyctl(w, ['deploy', '--app', 'parity', '-y'], { ms: 6_000, signal: 'SIGINT' })
       await new Promise((resolve) => setTimeout(resolve, 3_000))
-      const during = ReleaseListSchema.parse(JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout))
+      const during = ReleaseListSchema.parse(
+        JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout),
+      )
       expect(during[0]).toMatchObject({ Status: 'running', InProgress: true })
       expect((await pending).code).toBe(127)
-      const after = ReleaseListSchema.parse(JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout))
+      const after = ReleaseListSchema.parse(
+        JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout),
+      )
       expect(after[0]).toMatchObject({ Status: 'interrupted', InProgress: false })
 
       const immediate = await flyctl(w, ['deploy', '--app', 'parity', '-y', '--strategy', 'immediate'])
@@ -81,7 +91,9 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
       const first = await flyctl(w, ['deploy', '--app', 'parity', '-y'])
       expect(first.code).toBe(0)
-      const [machine] = MachineListSchema.parse(JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout))
+      const [machine] = MachineListSchema.parse(
+        JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout),
+      )
       // machines_deploymachinesapp.go spawnMachineInGroup, then plan.go updateOrCreateMachine: the
       // lines the action's gate reads machines on (src/health/rollout-feed.ts).
       expect(first.stdout).toContain(`Machine ${machine!.id} [app] was created`)
@@ -89,7 +101,9 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       const again = await flyctl(w, ['deploy', '--app', 'parity', '-y'])
       expect(again.code, again.stderr).toBe(0)
       expect(again.stdout).toContain(`Updated machine config for ${machine!.id}`)
-      const [after] = MachineListSchema.parse(JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout))
+      const [after] = MachineListSchema.parse(
+        JSON.parse((await flyctl(w, ['machines', 'list', '-a', 'parity', '--json'])).stdout),
+      )
       expect(after?.state).toBe('stopped')
       expect(after?.config?.metadata?.fly_release_version).toBe('2')
     },

@@ -20,7 +20,9 @@ const INPUTS = ['src', 'tsconfig.json', 'package.json', 'package-lock.json']
 
 /** `npm run build`'s ncc arguments with `-o dist` replaced by `-o <out>`. */
 export function buildArgs(out: string): string[] {
-  const script = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build ?? ''
+  const script =
+    (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts.build ?? ''
   const words = script.trim().split(/\s+/)
   const o = words.indexOf('-o')
   if (words[0] !== 'ncc' || words[1] !== 'build' || o < 0 || words[o + 1] !== 'dist') {
@@ -38,7 +40,8 @@ function inputHash(): string {
   for (const entry of INPUTS) {
     const full = path.join(REPO_ROOT, entry)
     if (fs.statSync(full).isDirectory()) {
-      for (const e of fs.readdirSync(full, { recursive: true, withFileTypes: true })) if (e.isFile()) files.push(path.join(e.parentPath, e.name))
+      for (const e of fs.readdirSync(full, { recursive: true, withFileTypes: true }))
+        if (e.isFile()) files.push(path.join(e.parentPath, e.name))
     } else {
       files.push(full)
     }
@@ -56,15 +59,20 @@ function inputHash(): string {
 export default function setup(): void {
   if (process.env.FLY_DEPLOY_ACTION_ENTRY) {
     const entry = path.resolve(REPO_ROOT, process.env.FLY_DEPLOY_ACTION_ENTRY)
-    if (!fs.existsSync(entry)) throw new Error(`FLY_DEPLOY_ACTION_ENTRY=${process.env.FLY_DEPLOY_ACTION_ENTRY}: ${entry} does not exist`)
-    console.log(`e2e: the action under test is ${path.relative(REPO_ROOT, entry)} (FLY_DEPLOY_ACTION_ENTRY, not rebuilt)`)
+    if (!fs.existsSync(entry))
+      throw new Error(`FLY_DEPLOY_ACTION_ENTRY=${process.env.FLY_DEPLOY_ACTION_ENTRY}: ${entry} does not exist`)
+    console.log(
+      `e2e: the action under test is ${path.relative(REPO_ROOT, entry)} (FLY_DEPLOY_ACTION_ENTRY, not rebuilt)`,
+    )
     return
   }
   const hash = inputHash()
   const dir = path.join(CACHE, hash)
   const entry = path.join(dir, 'index.js')
   if (fs.existsSync(entry)) {
-    console.log(`e2e: the action under test is the bundle of the current src/ (${path.relative(REPO_ROOT, dir)}, reused)`)
+    console.log(
+      `e2e: the action under test is the bundle of the current src/ (${path.relative(REPO_ROOT, dir)}, reused)`,
+    )
   } else {
     const started = Date.now()
     const scratch = `${dir}.tmp-${process.pid}`
@@ -73,10 +81,15 @@ export default function setup(): void {
     // From the repository root, as `npm run build` runs: ncc's module ids follow the resolved
     // paths of src/ and node_modules, so the bundle behaves like dist/index.js.
     const ncc = path.join(REPO_ROOT, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
-    const result = spawnSync(process.execPath, [ncc, ...buildArgs(scratch), '--quiet'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    const result = spawnSync(process.execPath, [ncc, ...buildArgs(scratch), '--quiet'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    })
     if (result.status !== 0) {
       fs.rmSync(scratch, { recursive: true, force: true })
-      throw new Error(`e2e bundle: ncc build of src/index.ts failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}${result.stderr}`)
+      throw new Error(
+        `e2e bundle: ncc build of src/index.ts failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}${result.stderr}`,
+      )
     }
     // Another run of the suite in this worktree may have finished the same bundle first.
     try {
@@ -88,7 +101,9 @@ export default function setup(): void {
     for (const name of fs.readdirSync(CACHE)) {
       if (name !== hash && !name.includes('.tmp-')) fs.rmSync(path.join(CACHE, name), { recursive: true, force: true })
     }
-    console.log(`e2e: bundled the current src/ into ${path.relative(REPO_ROOT, dir)} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    console.log(
+      `e2e: bundled the current src/ into ${path.relative(REPO_ROOT, dir)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    )
   }
   process.env.FLY_DEPLOY_ACTION_ENTRY = entry
 }

@@ -9,7 +9,8 @@ const STARTERS = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFil
 for (const name of STARTERS) {
   ;(childProcess as unknown as Record<string, unknown>)[name] = (file: unknown) => {
     throw new Error(
-      `child_process.${name}(${JSON.stringify(String(file))}) in the unit tier: unit tests run in-process only. ` + 'Move the test to a file under test/e2e/.',
+      `child_process.${name}(${JSON.stringify(String(file))}) in the unit tier: unit tests run in-process only. ` +
+        'Move the test to a file under test/e2e/.',
     )
   }
 }

@@ -8,12 +8,18 @@ describe('gateway command read through sh -c', () => {
   const wrapped = "sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind lan'"
 
   it("finds the exec'd gateway command", () => {
-    expect(gatewayArgv(splitCommand(wrapped))).toEqual(['node', 'dist/index.js', 'gateway', '--port', '3000', '--bind', 'lan'])
-    expect(gatewayArgv(splitCommand('/bin/bash -lc "mkdir -p /data; OPENCLAW_X=1 exec openclaw gateway --port=4000"'))).toEqual([
-      'openclaw',
+    expect(gatewayArgv(splitCommand(wrapped))).toEqual([
+      'node',
+      'dist/index.js',
       'gateway',
-      '--port=4000',
+      '--port',
+      '3000',
+      '--bind',
+      'lan',
     ])
+    expect(
+      gatewayArgv(splitCommand('/bin/bash -lc "mkdir -p /data; OPENCLAW_X=1 exec openclaw gateway --port=4000"')),
+    ).toEqual(['openclaw', 'gateway', '--port=4000'])
     expect(gatewayArgv(['node', 'x', 'gateway'])).toEqual(['node', 'x', 'gateway'])
     expect(shellScript(['sh', 'script.sh'])).toBeUndefined()
   })
@@ -24,7 +30,9 @@ describe('gateway command read through sh -c', () => {
   })
 
   it('patches a flag inside the script and keeps its closing quote', () => {
-    expect(setFlag(wrapped, '--bind', 'auto')).toBe("sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind auto'")
+    expect(setFlag(wrapped, '--bind', 'auto')).toBe(
+      "sh -c 'cd /app && exec node dist/index.js gateway --port 3000 --bind auto'",
+    )
   })
 })
 

@@ -10,7 +10,12 @@ describe('finding the gateway release', () => {
     expect(releaseOfImage('ghcr.io/openclaw/openclaw:latest')).toBeUndefined()
   })
   it('reads ARG OPENCLAW_VERSION before FROM, and expands ARGs in FROM', () => {
-    expect(releaseOfDockerfile('FROM node:24\nARG OPENCLAW_VERSION=2026.4.29\nRUN npm i -g openclaw@$OPENCLAW_VERSION\n', 'Dockerfile')).toEqual({
+    expect(
+      releaseOfDockerfile(
+        'FROM node:24\nARG OPENCLAW_VERSION=2026.4.29\nRUN npm i -g openclaw@$OPENCLAW_VERSION\n',
+        'Dockerfile',
+      ),
+    ).toEqual({
       version: '2026.4.29',
       source: 'Dockerfile:2 (ARG OPENCLAW_VERSION)',
     })

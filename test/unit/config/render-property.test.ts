@@ -57,7 +57,17 @@ describe('values come out of the TOML exactly as they went in', () => {
         expect(parsed.env).toEqual(expectedEnv)
         expect(parsed.processes).toEqual({ app: command })
         // Nothing leaked into other keys or tables.
-        expect(Object.keys(parsed).sort()).toEqual(['app', 'build', 'checks', 'env', 'http_service', 'mounts', 'primary_region', 'processes', 'vm'])
+        expect(Object.keys(parsed).sort()).toEqual([
+          'app',
+          'build',
+          'checks',
+          'env',
+          'http_service',
+          'mounts',
+          'primary_region',
+          'processes',
+          'vm',
+        ])
         expect(parsed.app).toBe('my-claw')
       }),
       { numRuns: 300 },
@@ -77,7 +87,8 @@ describe('values come out of the TOML exactly as they went in', () => {
         (env) => {
           const result = renderFlyConfig(makePlan({ env }), userToml('services-image.toml'))
           const parsed = TOML.parse(result.toml) as Record<string, any>
-          for (const [name, value] of new Map(env)) expect(Object.getOwnPropertyDescriptor(parsed.env, name)?.value).toBe(value)
+          for (const [name, value] of new Map(env))
+            expect(Object.getOwnPropertyDescriptor(parsed.env, name)?.value).toBe(value)
           expect(parsed.services).toHaveLength(1)
         },
       ),
@@ -105,7 +116,11 @@ describe('values come out of the TOML exactly as they went in', () => {
       )
       .filter((k) => !(k in Object.prototype) || k === '__proto__')
     const table = fc.dictionary(key, scalar, { maxKeys: 4 })
-    const doc = fc.record({ top: table, sub: fc.dictionary(key, table, { maxKeys: 3 }), list: fc.array(table, { minLength: 1, maxLength: 3 }) })
+    const doc = fc.record({
+      top: table,
+      sub: fc.dictionary(key, table, { maxKeys: 3 }),
+      list: fc.array(table, { minLength: 1, maxLength: 3 }),
+    })
     fc.assert(
       fc.property(doc, (d) => {
         const input = { ...d.top, section: d.sub, many: d.list }

@@ -21,17 +21,35 @@ describe('backoff', () => {
 
 describe('transient failures', () => {
   it('judges an interrupted deploy from the releases Fly recorded', () => {
-    const rel = (Version: number, Status: string) => ({ Version, Status, Description: '', Reason: '', ImageRef: `img:${Version}` })
+    const rel = (Version: number, Status: string) => ({
+      Version,
+      Status,
+      Description: '',
+      Reason: '',
+      ImageRef: `img:${Version}`,
+    })
     expect(judgeInterruptedDeploy([rel(3, 'complete')], 3)).toEqual({ action: 'repeat' })
     expect(judgeInterruptedDeploy([], 0)).toEqual({ action: 'repeat' })
     expect(judgeInterruptedDeploy([rel(4, 'complete'), rel(3, 'complete')], 3)).toEqual({ action: 'done', version: 4 })
-    expect(judgeInterruptedDeploy([rel(4, 'failed'), rel(3, 'complete')], 3)).toEqual({ action: 'failed', version: 4, status: 'failed' })
+    expect(judgeInterruptedDeploy([rel(4, 'failed'), rel(3, 'complete')], 3)).toEqual({
+      action: 'failed',
+      version: 4,
+      status: 'failed',
+    })
   })
 
   it("a FlyctlError names the command, flyctl's text, and why it was not repeated", () => {
-    const e = new FlyctlError('flyctl apps create x', 1, 'connection reset by peer', '', 'Not repeated automatically: because')
+    const e = new FlyctlError(
+      'flyctl apps create x',
+      1,
+      'connection reset by peer',
+      '',
+      'Not repeated automatically: because',
+    )
     expect(e.transient).toBe(true)
-    expect(e.message).toBe('`flyctl apps create x` failed (exit 1): connection reset by peer. Not repeated automatically: because')
+    expect(e.message).toBe(
+      '`flyctl apps create x` failed (exit 1): connection reset by peer. Not repeated automatically: because',
+    )
   })
 })
 

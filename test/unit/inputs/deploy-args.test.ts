@@ -26,9 +26,28 @@ describe('deploy-args as flyctl parses them', () => {
     expect(problems.join('\n')).not.toContain('FlyV1-secret')
   })
   it('lets build and transport flags through, with their values', () => {
-    const r = parseDeployArgs(['--remote-only', '--depot', '--no-cache', '--build-target', 'prod', '--label=a=b', '--recreate-builder', '-y', '--ha'])
+    const r = parseDeployArgs([
+      '--remote-only',
+      '--depot',
+      '--no-cache',
+      '--build-target',
+      'prod',
+      '--label=a=b',
+      '--recreate-builder',
+      '-y',
+      '--ha',
+    ])
     expect(r.problems).toEqual([])
-    expect(r.flags.map((f) => f.name)).toEqual(['remote-only', 'depot', 'no-cache', 'build-target', 'label', 'recreate-builder', 'yes', 'ha'])
+    expect(r.flags.map((f) => f.name)).toEqual([
+      'remote-only',
+      'depot',
+      'no-cache',
+      'build-target',
+      'label',
+      'recreate-builder',
+      'yes',
+      'ha',
+    ])
     expect(r.flags.find((f) => f.name === 'build-target')?.value).toBe('prod')
   })
 })
@@ -50,7 +69,11 @@ describe('secret boundaries (docs/CONTRACT.md, "Secret boundaries")', () => {
     expect(secretValueProblem('fine\nmulti')).toBeUndefined()
   })
   it('keeps secrets out of [env] and build-args', () => {
-    const view = { secrets: new Map([['ANTHROPIC_API_KEY', 'sk-ant-123456']]), apiToken: 'FlyV1 tok', include: ['OPENCLAW_*', 'ANTHROPIC_*'].map(globToRegExp) }
+    const view = {
+      secrets: new Map([['ANTHROPIC_API_KEY', 'sk-ant-123456']]),
+      apiToken: 'FlyV1 tok',
+      include: ['OPENCLAW_*', 'ANTHROPIC_*'].map(globToRegExp),
+    }
     expect(envProblems([['OPENCLAW_GATEWAY_TOKEN', 'x']], view).join()).toMatch(/is a secret name/)
     expect(envProblems([['OPENCLAW_STATE_DIR', '/data']], view)).toEqual([])
     expect(envProblems([['KEY', 'sk-ant-123456']], view).join()).toMatch(/value of the secret ANTHROPIC_API_KEY/)

@@ -33,9 +33,12 @@ describe('parseVersionSpec', () => {
     expect(parseVersionSpec(input)).toEqual(expected)
   })
 
-  it.each(['0.4', '^0.4.87', '~0.4', '0.4.x', 'vlatest', '00.4.87', 'stable', '0.4.87; rm -rf /'])('refuses %j naming the input', (input) => {
-    expect(() => parseVersionSpec(input)).toThrow(/^flyctl-version: .*not a flyctl version.*0\.4\.87/)
-  })
+  it.each(['0.4', '^0.4.87', '~0.4', '0.4.x', 'vlatest', '00.4.87', 'stable', '0.4.87; rm -rf /'])(
+    'refuses %j naming the input',
+    (input) => {
+      expect(() => parseVersionSpec(input)).toThrow(/^flyctl-version: .*not a flyctl version.*0\.4\.87/)
+    },
+  )
 })
 
 describe('platformTarget', () => {
@@ -63,7 +66,9 @@ describe('platformTarget', () => {
     ['linux', 's390x'],
     ['win32', 'arm'],
   ])('refuses %s/%s with the supported set', (platform, arch) => {
-    expect(() => platformTarget(platform, arch)).toThrow(new RegExp(`no release for ${platform}/${arch}.*Linux, macOS and Windows.*x64 or arm64`))
+    expect(() => platformTarget(platform, arch)).toThrow(
+      new RegExp(`no release for ${platform}/${arch}.*Linux, macOS and Windows.*x64 or arm64`),
+    )
   })
 })
 
@@ -71,7 +76,10 @@ describe('release URLs', () => {
   const linux = platformTarget('linux', 'x64')
 
   it('follow the layout of GitHub releases under any base, trailing slashes or not', () => {
-    for (const base of ['https://github.com/superfly/flyctl/releases/download', 'https://github.com/superfly/flyctl/releases/download/']) {
+    for (const base of [
+      'https://github.com/superfly/flyctl/releases/download',
+      'https://github.com/superfly/flyctl/releases/download/',
+    ]) {
       expect(releaseUrls(base, '0.4.87', linux)).toEqual({
         asset: 'flyctl_0.4.87_Linux_x86_64.tar.gz',
         archiveUrl: 'https://github.com/superfly/flyctl/releases/download/v0.4.87/flyctl_0.4.87_Linux_x86_64.tar.gz',
@@ -91,7 +99,9 @@ describe('release URLs', () => {
     expect(flyLatestUrl('https://api.fly.io/app/flyctl_releases', platformTarget('darwin', 'arm64'))).toBe(
       'https://api.fly.io/app/flyctl_releases/darwin/arm64/latest',
     )
-    expect(githubLatestUrl('https://api.github.com/')).toBe('https://api.github.com/repos/superfly/flyctl/releases/latest')
+    expect(githubLatestUrl('https://api.github.com/')).toBe(
+      'https://api.github.com/repos/superfly/flyctl/releases/latest',
+    )
   })
 
   it('accept an http(s) mirror and refuse anything else by the input name', () => {
@@ -121,22 +131,27 @@ describe('checksums', () => {
   it('names the file, the expected and the actual digest on a mismatch', () => {
     const checksums = parseChecksums(`${a}  x.tar.gz\n`)
     const actual = 'c'.repeat(64)
-    expect(() => checkDigest({ asset: 'x.tar.gz', actual, checksums, checksumUrl: 'https://m/v1/checksums.txt' })).toThrow(
+    expect(() =>
+      checkDigest({ asset: 'x.tar.gz', actual, checksums, checksumUrl: 'https://m/v1/checksums.txt' }),
+    ).toThrow(
       `checksum mismatch for x.tar.gz: https://m/v1/checksums.txt expects sha256 ${a}, the downloaded file has ${actual}`,
     )
   })
 
   it('treats a missing entry as an error naming the file and the actual digest', () => {
     const checksums = parseChecksums(`${a}  other.tar.gz\n`)
-    expect(() => checkDigest({ asset: 'x.tar.gz', actual: b, checksums, checksumUrl: 'https://m/v1/checksums.txt' })).toThrow(
-      `x.tar.gz has no entry in https://m/v1/checksums.txt (actual sha256 ${b})`,
-    )
+    expect(() =>
+      checkDigest({ asset: 'x.tar.gz', actual: b, checksums, checksumUrl: 'https://m/v1/checksums.txt' }),
+    ).toThrow(`x.tar.gz has no entry in https://m/v1/checksums.txt (actual sha256 ${b})`)
   })
 })
 
 describe('latest answers', () => {
   it.each([
-    ['{"version":"0.4.90","prerelease":false,"download_url":"https://x/v0.4.90/a.tar.gz","timestamp":"2026-01-01T00:00:00Z"}', '0.4.90'],
+    [
+      '{"version":"0.4.90","prerelease":false,"download_url":"https://x/v0.4.90/a.tar.gz","timestamp":"2026-01-01T00:00:00Z"}',
+      '0.4.90',
+    ],
     ['{"version":"v0.4.90","prerelease":false}', '0.4.90'],
     ['{"version":"0.4.91-pre-3","prerelease":true}', undefined],
     ['{"version":"latest"}', undefined],
@@ -160,8 +175,12 @@ describe('latest answers', () => {
   })
 
   it('reads the version from `flyctl version` (internal/buildinfo/buildinfo.go format)', () => {
-    expect(parseVersionOutput('flyctl v0.4.87 linux/amd64 Commit: 5b6dac0 BuildDate: 2026-01-15T12:00:00Z\n')).toBe('0.4.87')
-    expect(parseVersionOutput('fly v0.4.88-pr12 darwin/arm64 Commit: x BuildDate: y BranchName: main')).toBe('0.4.88-pr12')
+    expect(parseVersionOutput('flyctl v0.4.87 linux/amd64 Commit: 5b6dac0 BuildDate: 2026-01-15T12:00:00Z\n')).toBe(
+      '0.4.87',
+    )
+    expect(parseVersionOutput('fly v0.4.88-pr12 darwin/arm64 Commit: x BuildDate: y BranchName: main')).toBe(
+      '0.4.88-pr12',
+    )
     expect(parseVersionOutput('flyctl dev')).toBeUndefined()
   })
 })
@@ -198,12 +217,21 @@ describe('retry policy', () => {
 
   it('doubles, jitters within the upper half, and never passes the cap', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, random) => {
-        const delay = retryDelayMs({ attempts: 100, baseDelayMs: 1000, maxDelayMs: 10_000 }, attempt, { kind: 'status', status: 503 }, random)
-        const backoff = Math.min(10_000, 1000 * 2 ** (attempt - 1))
-        expect(delay).toBeGreaterThanOrEqual(backoff / 2)
-        expect(delay).toBeLessThanOrEqual(backoff)
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, random) => {
+          const delay = retryDelayMs(
+            { attempts: 100, baseDelayMs: 1000, maxDelayMs: 10_000 },
+            attempt,
+            { kind: 'status', status: 503 },
+            random,
+          )
+          const backoff = Math.min(10_000, 1000 * 2 ** (attempt - 1))
+          expect(delay).toBeGreaterThanOrEqual(backoff / 2)
+          expect(delay).toBeLessThanOrEqual(backoff)
+        },
+      ),
     )
   })
 

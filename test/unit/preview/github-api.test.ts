@@ -1,7 +1,13 @@
 // The GitHub REST client (src/preview/github-api.ts, @actions/github's Octokit) against the loopback GitHub
 // stand-in (standin/github/rest-api.ts): Link pagination, and every failing answer worded.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { GitHubApiError, classifyAnswer, gitHubClient, repoRef, type GitHubApi } from '../../../src/preview/github-api.js'
+import {
+  GitHubApiError,
+  classifyAnswer,
+  gitHubClient,
+  repoRef,
+  type GitHubApi,
+} from '../../../src/preview/github-api.js'
 import { startGitHubStandin, type GitHubStandin } from '../../../standin/github/rest-api.ts'
 
 const TOKEN = 'ghs_standin_token_5f2a9c'
@@ -12,7 +18,12 @@ const logged: string[] = []
 
 beforeAll(async () => {
   gh = await startGitHubStandin(TOKEN)
-  api = gitHubClient({ token: TOKEN, baseUrl: gh.url, backoff: { baseDelayMs: 20, maxDelayMs: 40 }, log: (m) => logged.push(m) })
+  api = gitHubClient({
+    token: TOKEN,
+    baseUrl: gh.url,
+    backoff: { baseDelayMs: 20, maxDelayMs: 40 },
+    log: (m) => logged.push(m),
+  })
 })
 afterAll(() => gh.close())
 beforeEach(() => {
@@ -37,7 +48,10 @@ describe('the GitHub client', () => {
     gh.requests.splice(0)
     const all = await api.listComments(REPO, 5)
     expect(all).toHaveLength(131)
-    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /repos/openclaw/gw/issues/5/comments', 'GET /repos/openclaw/gw/issues/5/comments'])
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /repos/openclaw/gw/issues/5/comments',
+      'GET /repos/openclaw/gw/issues/5/comments',
+    ])
     expect(all.find((c) => c.body.includes('<!-- marker -->'))?.id).toBe(mine.id)
     const updated = await api.updateComment(REPO, mine.id, '<!-- marker --> bye')
     expect(updated.body).toBe('<!-- marker --> bye')
@@ -47,7 +61,9 @@ describe('the GitHub client', () => {
   })
 
   it('404, 403 (permissions), a wrong token: one attempt each, worded', async () => {
-    expect((await refusal(api.pullState(REPO, 404))).message).toMatch(/^reading pull request #404: GitHub does not know it \(404: Not Found\)/)
+    expect((await refusal(api.pullState(REPO, 404))).message).toMatch(
+      /^reading pull request #404: GitHub does not know it \(404: Not Found\)/,
+    )
     gh.fail({ method: 'POST', kind: 'forbidden' })
     const forbidden = await refusal(api.createComment(REPO, 5, 'x'))
     expect(forbidden.message).toContain('403: Resource not accessible by integration')
@@ -78,7 +94,9 @@ describe('the GitHub client', () => {
     gh.requests.splice(0)
     const err = await refusal(api.pullState(REPO, 5))
     expect(err.status).toBe(403)
-    expect(err.message).toMatch(/rate limit was reached \(403: API rate limit exceeded for installation ID 1\.\); it resets at \d{4}-/)
+    expect(err.message).toMatch(
+      /rate limit was reached \(403: API rate limit exceeded for installation ID 1\.\); it resets at \d{4}-/,
+    )
     expect(gh.requests).toHaveLength(1)
   })
 })
@@ -87,10 +105,22 @@ describe('classifyAnswer', () => {
   it('reads GitHub rate-limit headers', () => {
     const now = 1_700_000_000_000
     expect(
-      classifyAnswer({ status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 5) }, message: 'x' }, now),
+      classifyAnswer(
+        {
+          status: 403,
+          headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 5) },
+          message: 'x',
+        },
+        now,
+      ),
     ).toMatchObject({ transient: true, retryAfterMs: 5000 })
-    expect(classifyAnswer({ status: 429, headers: { 'retry-after': '60' }, message: 'x' }, now)).toMatchObject({ transient: false, retryAfterMs: 60000 })
-    expect(classifyAnswer({ status: 403, headers: {}, message: 'Resource not accessible by integration' }, now).transient).toBe(false)
+    expect(classifyAnswer({ status: 429, headers: { 'retry-after': '60' }, message: 'x' }, now)).toMatchObject({
+      transient: false,
+      retryAfterMs: 60000,
+    })
+    expect(
+      classifyAnswer({ status: 403, headers: {}, message: 'Resource not accessible by integration' }, now).transient,
+    ).toBe(false)
     expect(classifyAnswer({ status: 502, headers: {}, message: 'Bad Gateway' }, now).transient).toBe(true)
   })
 })

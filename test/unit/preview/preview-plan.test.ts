@@ -2,7 +2,13 @@
 // destroy decision, which apps cleanup considers, and the pull request comment.
 import { describe, expect, it } from 'vitest'
 import type { App, Machine } from '../../../src/fly/schemas.js'
-import { commentBody, commentMarker, decideDestroy, previewCandidates, previewTarget } from '../../../src/preview/preview-plan.js'
+import {
+  commentBody,
+  commentMarker,
+  decideDestroy,
+  previewCandidates,
+  previewTarget,
+} from '../../../src/preview/preview-plan.js'
 import type { PullRequestRef } from '../../../src/inputs/plan.js'
 import { makePlan } from '../../support/plan.js'
 
@@ -47,7 +53,12 @@ describe('previewTarget', () => {
 describe('decideDestroy', () => {
   const marker = 'openclaw/gw#7'
   it('destroys only when every live machine carries exactly this marker', () => {
-    expect(decideDestroy('gw-pr-7', 'gw', marker, [machine('a', { OPENCLAW_DEPLOY_PREVIEW: marker }), machine('b', null, 'destroyed')])).toEqual({
+    expect(
+      decideDestroy('gw-pr-7', 'gw', marker, [
+        machine('a', { OPENCLAW_DEPLOY_PREVIEW: marker }),
+        machine('b', null, 'destroyed'),
+      ]),
+    ).toEqual({
       kind: 'destroy',
       machines: 1,
     })
@@ -60,7 +71,9 @@ describe('decideDestroy', () => {
       machine('b', { OPENCLAW_DEPLOY_PREVIEW: 'fork/gw#7' }),
     ])
     expect(other).toMatchObject({ kind: 'refuse' })
-    expect(other.kind === 'refuse' && other.reason).toContain('machine b carries OPENCLAW_DEPLOY_PREVIEW = "fork/gw#7", not "openclaw/gw#7"')
+    expect(other.kind === 'refuse' && other.reason).toContain(
+      'machine b carries OPENCLAW_DEPLOY_PREVIEW = "fork/gw#7", not "openclaw/gw#7"',
+    )
     const none = decideDestroy('gw-pr-7', 'gw', marker, [machine('a', { NODE_ENV: 'production' })])
     expect(none.kind === 'refuse' && none.reason).toContain('carries no OPENCLAW_DEPLOY_PREVIEW')
     expect(decideDestroy('gw-pr-7', 'gw', marker, []).kind).toBe('refuse')
@@ -71,7 +84,9 @@ describe('decideDestroy', () => {
 
 describe('previewCandidates', () => {
   it('keeps only <base>-pr-<N>', () => {
-    const apps = ['gw', 'gw-pr-12', 'gw-pr-3', 'gw-pr-x', 'gw-pr-03', 'gw-prod', 'other-gw-pr-4', 'gw-pr-5-old'].map((Name) => ({ Name }) as App)
+    const apps = ['gw', 'gw-pr-12', 'gw-pr-3', 'gw-pr-x', 'gw-pr-03', 'gw-prod', 'other-gw-pr-4', 'gw-pr-5-old'].map(
+      (Name) => ({ Name }) as App,
+    )
     expect(previewCandidates(apps, 'gw')).toEqual([
       { name: 'gw-pr-3', number: 3 },
       { name: 'gw-pr-12', number: 12 },
@@ -97,6 +112,8 @@ describe('commentBody', () => {
     expect(body).toContain('| Health | unhealthy |')
     expect(body).toContain('| Commit | `c0ffee123456` |')
     expect(body).toContain("```text\nboom '''x'''\n```")
-    expect(commentBody({ app: 'gw-pr-7', outcome: 'destroyed' })).toContain('was destroyed with its machines and volume')
+    expect(commentBody({ app: 'gw-pr-7', outcome: 'destroyed' })).toContain(
+      'was destroyed with its machines and volume',
+    )
   })
 })

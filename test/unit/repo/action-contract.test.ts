@@ -68,7 +68,9 @@ describe('action.yml', () => {
   it('passes the Marketplace checks: short description, branding, LICENSE', () => {
     expect(action.description.length).toBeLessThan(125)
     expect(action.branding.icon).toMatch(/^[a-z0-9-]+$/)
-    expect(['white', 'black', 'yellow', 'blue', 'green', 'orange', 'red', 'purple', 'gray-dark']).toContain(action.branding.color)
+    expect(['white', 'black', 'yellow', 'blue', 'green', 'orange', 'red', 'purple', 'gray-dark']).toContain(
+      action.branding.color,
+    )
     const license = fs.readFileSync(path.join(root, 'LICENSE'), 'utf8')
     expect(license).toMatch(/^MIT License/)
     expect(license).toContain('OpenClaw contributors')
@@ -76,7 +78,8 @@ describe('action.yml', () => {
 
   it('has a changelog with an Unreleased section and one for the package version', () => {
     const changelog = fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8')
-    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version
+    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
+      .version
     expect(changelog).toMatch(/^## \[Unreleased\]$/m)
     expect(changelog).toMatch(new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\]`, 'm'))
   })
@@ -84,7 +87,16 @@ describe('action.yml', () => {
   it("README reads in a new user's order, with the set-up commands in its first 40 lines", () => {
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
     expect(readme.split('\n').slice(0, 40).join('\n')).toMatch(/npm run demo[\s\S]*npm test/)
-    const order = ['## Usage', '## Try it', '## Inputs', '## Outputs', '## Examples', '## Errors', '## Security', '## Releases and versions']
+    const order = [
+      '## Usage',
+      '## Try it',
+      '## Inputs',
+      '## Outputs',
+      '## Examples',
+      '## Errors',
+      '## Security',
+      '## Releases and versions',
+    ]
     const at = order.map((heading) => readme.indexOf(`\n${heading}`))
     expect(
       at.every((i) => i > 0),
@@ -110,7 +122,8 @@ describe('action.yml', () => {
       const literal = /^`([^`]*)`$/.exec(specDefault)
       if (DEFAULT_APPLIED_IN_CODE.has(name)) {
         expect(input?.default ?? '', name).toBe('')
-        if (literal && name !== 'api-token') expect(input?.description, name).toContain(literal[1] === 'Dockerfile' ? 'Dockerfile' : literal[1])
+        if (literal && name !== 'api-token')
+          expect(input?.description, name).toContain(literal[1] === 'Dockerfile' ? 'Dockerfile' : literal[1])
       } else if (literal) {
         expect(input?.default, name).toBe(literal[1])
       } else if (specDefault === 'empty') {

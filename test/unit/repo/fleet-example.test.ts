@@ -48,7 +48,9 @@ describe('examples/fleet.yml', () => {
   })
 
   it('the sample fleet.json has the keys the workflow reads, and valid, distinct app names', () => {
-    const sample = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'fleet.json'), 'utf8')) as { include: Array<Record<string, string>> }
+    const sample = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'fleet.json'), 'utf8')) as {
+      include: Array<Record<string, string>>
+    }
     const used = new Set([...text.matchAll(/matrix\.([a-z]+)/g)].map((m) => m[1]))
     for (const entry of sample.include) expect(Object.keys(entry).sort()).toEqual([...used].sort())
     const apps = sample.include.map((e) => e.app as string)

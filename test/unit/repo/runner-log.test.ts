@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { createRunnerLog, maskLine, newRunnerLogState, renderRunnerLine, unescapeData } from '../../../scripts/runner-log.ts'
+import {
+  createRunnerLog,
+  maskLine,
+  newRunnerLogState,
+  renderRunnerLine,
+  unescapeData,
+} from '../../../scripts/runner-log.ts'
 
 /**
  * The demo shows the action's log the way a runner's log view does (scripts/runner-log.ts):
@@ -13,7 +19,12 @@ const render = (lines: string[]): string[] => {
 
 describe('runner log view', () => {
   it('hides add-mask and debug lines and masks the registered values in later lines', () => {
-    const shown = render(['::add-mask::s3cret-token', '::debug::checking cache', 'token is s3cret-token here', '::add-mask::a%25b'])
+    const shown = render([
+      '::add-mask::s3cret-token',
+      '::debug::checking cache',
+      'token is s3cret-token here',
+      '::add-mask::a%25b',
+    ])
     expect(shown).toEqual(['token is *** here'])
     expect(shown.join('\n')).not.toMatch(/::add-mask::|::debug::|s3cret/)
   })
@@ -31,7 +42,11 @@ describe('runner log view', () => {
   })
 
   it('shows annotations as the runner does, unescaped and masked', () => {
-    const shown = render(['::add-mask::tok-1', '::error file=action.yml,line=3::bad value tok-1%0Asecond line', '::warning::careful %25'])
+    const shown = render([
+      '::add-mask::tok-1',
+      '::error file=action.yml,line=3::bad value tok-1%0Asecond line',
+      '::warning::careful %25',
+    ])
     expect(shown).toEqual(['Error: bad value ***\n  second line', 'Warning: careful %'])
   })
 

@@ -50,7 +50,8 @@ describe('releaseFromEmitted: the release a deploy made, without reading release
   ])
 
   it('takes version and image from the JSON line, and the last good earlier release as the rollback target', () => {
-    const stdout = 'Watch your deployment\n{"id":"rel4","version":4,"image_ref":"registry.fly.io/a:4"}\nVisit your newly deployed app\n'
+    const stdout =
+      'Watch your deployment\n{"id":"rel4","version":4,"image_ref":"registry.fly.io/a:4"}\nVisit your newly deployed app\n'
     expect(releaseFromEmitted(stdout, before)).toEqual({
       version: 4,
       imageRef: 'registry.fly.io/a:4',
@@ -67,7 +68,9 @@ describe('releaseFromEmitted: the release a deploy made, without reading release
 
 describe('volumeMountedInRegion: a mounted volume exists, so ensure need not list volumes', () => {
   const machine = (region: string, state: string, name?: string): Machine =>
-    MachineListSchema.parse([{ id: 'm1', state, region, config: { mounts: name ? [{ volume: 'vol_1', path: '/data', name }] : [] } }])[0] as Machine
+    MachineListSchema.parse([
+      { id: 'm1', state, region, config: { mounts: name ? [{ volume: 'vol_1', path: '/data', name }] : [] } },
+    ])[0] as Machine
 
   it.each([
     [[machine('iad', 'started', 'openclaw_data')], true],
@@ -93,7 +96,12 @@ class CountingFlyctl extends Flyctl {
 
   protected override async spawn(args: string[], _opts: RunOptions): Promise<FlyctlResult> {
     this.calls.push(args.join(' '))
-    return { args, exitCode: 0, stdout: args[0] === 'machines' || args[0] === 'machine' ? this.machinesJson : '', stderr: '' }
+    return {
+      args,
+      exitCode: 0,
+      stdout: args[0] === 'machines' || args[0] === 'machine' ? this.machinesJson : '',
+      stderr: '',
+    }
   }
 }
 
@@ -151,7 +159,11 @@ describe('the gate alongside fly deploy reads machines on flyctl lines, not on a
         return { args, exitCode: 0, stdout: '', stderr: '' }
       }
       this.lists++
-      const machine = { id: '148ed193b95389', state: 'started', config: { metadata: { fly_release_version: '1', fly_process_group: 'app' } } }
+      const machine = {
+        id: '148ed193b95389',
+        state: 'started',
+        config: { metadata: { fly_release_version: '1', fly_process_group: 'app' } },
+      }
       return { args, exitCode: 0, stdout: JSON.stringify([machine]), stderr: '' }
     }
   }

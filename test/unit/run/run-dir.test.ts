@@ -44,9 +44,9 @@ describe('the run folder', () => {
 
 describe('FLY_CONFIG_DIR', () => {
   it("is set in flyctl's environment when the run has a folder for it, and overrides an inherited one", () => {
-    expect(flyctlEnv({ HOME: '/home/runner', FLY_CONFIG_DIR: '/shared' }, 't', '/t/fly-deploy/a1-XyZ/flyctl').FLY_CONFIG_DIR).toBe(
-      '/t/fly-deploy/a1-XyZ/flyctl',
-    )
+    expect(
+      flyctlEnv({ HOME: '/home/runner', FLY_CONFIG_DIR: '/shared' }, 't', '/t/fly-deploy/a1-XyZ/flyctl').FLY_CONFIG_DIR,
+    ).toBe('/t/fly-deploy/a1-XyZ/flyctl')
     expect(flyctlEnv({ HOME: '/home/runner' }, 't').FLY_CONFIG_DIR).toBeUndefined()
   })
 })

@@ -3,7 +3,14 @@ import type { z } from 'zod'
 import { deploy, redeploy } from '../../../src/stages/deploy.js'
 import { MachineListSchema } from '../../../src/fly/schemas.js'
 import { ensure, MissingResourceError } from '../../../src/stages/ensure.js'
-import { displayCommand, Flyctl, FlyctlError, parseFlyJson, type FlyctlResult, type RunOptions } from '../../../src/fly/flyctl.js'
+import {
+  displayCommand,
+  Flyctl,
+  FlyctlError,
+  parseFlyJson,
+  type FlyctlResult,
+  type RunOptions,
+} from '../../../src/fly/flyctl.js'
 import { harden } from '../../../src/stages/private-ips.js'
 import { reconcileOverrides } from '../../../src/stages/overrides.js'
 import type { Plan } from '../../../src/inputs/plan.js'
@@ -34,8 +41,13 @@ class ScriptedFlyctl {
   async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
     this.calls.push({ args, stdin: opts.stdin })
     const r = this.reply(args)
-    const { stdout = '', exitCode = 0, error } = Array.isArray(r) ? { stdout: JSON.stringify(r) } : (r as Exclude<Reply, unknown[]>)
-    if (exitCode !== 0 && !opts.allowFailure) throw new FlyctlError(displayCommand(args), exitCode, error ?? '', `Error: ${error}`)
+    const {
+      stdout = '',
+      exitCode = 0,
+      error,
+    } = Array.isArray(r) ? { stdout: JSON.stringify(r) } : (r as Exclude<Reply, unknown[]>)
+    if (exitCode !== 0 && !opts.allowFailure)
+      throw new FlyctlError(displayCommand(args), exitCode, error ?? '', `Error: ${error}`)
     return { args, exitCode, stdout, stderr: '', error }
   }
 
@@ -66,7 +78,11 @@ beforeEach(() => {
   logs = []
 })
 function ctx(fly: ScriptedFlyctl, p: Plan): StageContext {
-  return { flyctl: fly as unknown as Flyctl, plan: p, log: { info: (m) => logs.push(m), warning: (m) => logs.push(`warning: ${m}`) } }
+  return {
+    flyctl: fly as unknown as Flyctl,
+    plan: p,
+    log: { info: (m) => logs.push(m), warning: (m) => logs.push(`warning: ${m}`) },
+  }
 }
 
 const notFound = { exitCode: 1, error: 'failed to get app: Could not find App "my-openclaw"' }
@@ -76,14 +92,22 @@ describe('ensure edge', () => {
   it('creates a missing app and volume', async () => {
     const fly = new ScriptedFlyctl((a) => (a[0] === 'status' ? notFound : {}))
     const result = await ensure(ctx(fly, plan()), target)
-    expect(fly.calls.map((c) => c.args.slice(0, 3).join(' '))).toEqual(['status --app my-openclaw', 'apps create my-openclaw', 'volumes create openclaw_data'])
+    expect(fly.calls.map((c) => c.args.slice(0, 3).join(' '))).toEqual([
+      'status --app my-openclaw',
+      'apps create my-openclaw',
+      'volumes create openclaw_data',
+    ])
     expect(result).toMatchObject({ createApp: true, createVolume: true, appExists: true })
   })
 
   it('creates nothing when both exist', async () => {
     const status = { stdout: JSON.stringify({ Name: 'my-openclaw', Version: 1, Machines: [] }) }
     const fly = new ScriptedFlyctl((a) =>
-      a[0] === 'volumes' ? [{ id: 'vol_1', name: 'openclaw_data', region: 'iad', state: 'created' }] : a[0] === 'status' ? status : {},
+      a[0] === 'volumes'
+        ? [{ id: 'vol_1', name: 'openclaw_data', region: 'iad', state: 'created' }]
+        : a[0] === 'status'
+          ? status
+          : {},
     )
     const result = await ensure(ctx(fly, plan()), target)
     expect(fly.writes).toEqual([])
@@ -92,7 +116,9 @@ describe('ensure edge', () => {
 
   it('needs no volume list when a machine in the region mounts the volume', async () => {
     const fly = new ScriptedFlyctl(() => ({}))
-    const machines = MachineListSchema.parse([{ id: 'm1', state: 'started', region: 'iad', config: { mounts: [{ name: 'openclaw_data', path: '/data' }] } }])
+    const machines = MachineListSchema.parse([
+      { id: 'm1', state: 'started', region: 'iad', config: { mounts: [{ name: 'openclaw_data', path: '/data' }] } },
+    ])
     const result = await ensure(ctx(fly, plan()), { ...target, appExists: true, machines })
     expect(fly.calls).toEqual([])
     expect(result.created).toEqual([])
@@ -113,7 +139,11 @@ describe('ensure edge', () => {
 
   it('explains a name taken by another organization', async () => {
     const fly = new ScriptedFlyctl((a) =>
-      a[0] === 'status' ? notFound : a[0] === 'apps' ? { exitCode: 1, error: 'Validation failed: Name has already been taken' } : {},
+      a[0] === 'status'
+        ? notFound
+        : a[0] === 'apps'
+          ? { exitCode: 1, error: 'Validation failed: Name has already been taken' }
+          : {},
     )
     await expect(ensure(ctx(fly, plan()), target)).rejects.toThrow(/taken by an app this token cannot see/)
   })
@@ -129,7 +159,10 @@ describe('secrets edge', () => {
 
   it('imports the synced set staged on stdin, never in argv, and prunes staged', async () => {
     const fly = new ScriptedFlyctl((a) => (a[1] === 'list' ? list('ANTHROPIC_API_KEY', 'OLD_KEY') : {}))
-    const result = await syncSecrets(ctx(fly, plan({ pruneSecrets: true })), { appExists: true, gatewayAuthRequired: true })
+    const result = await syncSecrets(ctx(fly, plan({ pruneSecrets: true })), {
+      appExists: true,
+      gatewayAuthRequired: true,
+    })
     expect(fly.writes).toEqual([
       ['secrets', 'import', '--stage', '--app', 'my-openclaw'],
       ['secrets', 'unset', '--stage', '--app', 'my-openclaw', 'OLD_KEY'],
@@ -154,22 +187,33 @@ describe('secrets edge', () => {
   it('counts a token already on the app, and refuses when there is none', async () => {
     const withToken = new ScriptedFlyctl(() => list('OPENCLAW_GATEWAY_TOKEN'))
     await expect(
-      syncSecrets(ctx(withToken, plan({ secrets: new Map([['A_KEY', 'v']]) })), { appExists: true, gatewayAuthRequired: true }),
+      syncSecrets(ctx(withToken, plan({ secrets: new Map([['A_KEY', 'v']]) })), {
+        appExists: true,
+        gatewayAuthRequired: true,
+      }),
     ).resolves.toBeDefined()
     const without = new ScriptedFlyctl(() => list())
-    await expect(syncSecrets(ctx(without, plan({ secrets: new Map([['A_KEY', 'v']]) })), { appExists: true, gatewayAuthRequired: true })).rejects.toThrow(
-      /OPENCLAW_GATEWAY_TOKEN/,
-    )
+    await expect(
+      syncSecrets(ctx(without, plan({ secrets: new Map([['A_KEY', 'v']]) })), {
+        appExists: true,
+        gatewayAuthRequired: true,
+      }),
+    ).rejects.toThrow(/OPENCLAW_GATEWAY_TOKEN/)
     expect(without.writes).toEqual([])
   })
 
   it('in a dry run only lists, and still refuses a value flyctl could not read', async () => {
     const fly = new ScriptedFlyctl(() => list('OLD_KEY'))
-    const result = await syncSecrets(ctx(fly, plan({ dryRun: true, pruneSecrets: true })), { appExists: true, gatewayAuthRequired: true })
+    const result = await syncSecrets(ctx(fly, plan({ dryRun: true, pruneSecrets: true })), {
+      appExists: true,
+      gatewayAuthRequired: true,
+    })
     expect(fly.writes).toEqual([])
     expect(result.prune).toEqual(['OLD_KEY'])
     const bad = plan({ dryRun: true, secrets: new Map([['PEM', 'a\r\nb']]) })
-    await expect(syncSecrets(ctx(new ScriptedFlyctl(() => list()), bad), { appExists: true, gatewayAuthRequired: false })).rejects.toThrow(/secret PEM .*CRLF/)
+    await expect(
+      syncSecrets(ctx(new ScriptedFlyctl(() => list()), bad), { appExists: true, gatewayAuthRequired: false }),
+    ).rejects.toThrow(/secret PEM .*CRLF/)
   })
 })
 
@@ -178,7 +222,8 @@ describe('deploy edge', () => {
     { Version: 4, Status: 'complete', ImageRef: 'registry.fly.io/my-openclaw:deployment-4' },
     { Version: 3, Status: 'complete', ImageRef: 'registry.fly.io/my-openclaw:deployment-3' },
   ]
-  const reply = (a: string[]) => (a[0] === 'releases' ? releases : { stdout: 'Visit your newly deployed app at https://my-openclaw.fly.dev/\n' })
+  const reply = (a: string[]) =>
+    a[0] === 'releases' ? releases : { stdout: 'Visit your newly deployed app at https://my-openclaw.fly.dev/\n' }
   const dctx = (fly: ScriptedFlyctl, p: Plan) => ({ ...ctx(fly, p), rendered: { path: '/tmp/runner/fly.toml' } })
 
   it('deploys, then reads the release version and image back', async () => {
@@ -188,7 +233,11 @@ describe('deploy edge', () => {
     expect(fly.calls.map((c) => c.args[0])).toEqual(['releases', 'deploy', 'releases'])
     expect(result).toMatchObject({
       url: 'https://my-openclaw.fly.dev/',
-      release: { version: 4, imageRef: 'registry.fly.io/my-openclaw:deployment-4', previousImageRef: 'registry.fly.io/my-openclaw:deployment-3' },
+      release: {
+        version: 4,
+        imageRef: 'registry.fly.io/my-openclaw:deployment-4',
+        previousImageRef: 'registry.fly.io/my-openclaw:deployment-3',
+      },
     })
   })
 
@@ -196,26 +245,45 @@ describe('deploy edge', () => {
     const fly = new ScriptedFlyctl(reply)
     await redeploy(dctx(fly, plan()), 'registry.fly.io/my-openclaw:deployment-3')
     const deployCall = fly.calls.find((c) => c.args[0] === 'deploy')
-    expect(deployCall?.args).toEqual(expect.arrayContaining(['--config', '/tmp/runner/fly.toml', '--image', 'registry.fly.io/my-openclaw:deployment-3']))
+    expect(deployCall?.args).toEqual(
+      expect.arrayContaining([
+        '--config',
+        '/tmp/runner/fly.toml',
+        '--image',
+        'registry.fly.io/my-openclaw:deployment-3',
+      ]),
+    )
   })
 
   it('in a dry run calls nothing and returns the command line', async () => {
     const fly = new ScriptedFlyctl(reply)
     const result = await deploy(dctx(fly, plan({ dryRun: true })))
     expect(fly.calls).toEqual([])
-    expect(result.command).toMatch(/^flyctl deploy \/ws --config \/tmp\/runner\/fly.toml --app my-openclaw .*--ha=false -y$/)
+    expect(result.command).toMatch(
+      /^flyctl deploy \/ws --config \/tmp\/runner\/fly.toml --app my-openclaw .*--ha=false -y$/,
+    )
   })
 })
 
 describe('overrides edge', () => {
   const argv = ['node', 'dist/index.js', 'gateway', '--port', '3000', '--bind', 'lan']
-  const overridePlan = (p: Partial<Plan> = {}) => plan({ machineCommand: { argv, text: argv.join(' ') }, machineMemoryMb: 2048, ...p })
-  const machine = (id: string, cmd: string[], memory_mb: number) => ({ id, state: 'started', region: 'iad', config: { init: { cmd }, guest: { memory_mb } } })
+  const overridePlan = (p: Partial<Plan> = {}) =>
+    plan({ machineCommand: { argv, text: argv.join(' ') }, machineMemoryMb: 2048, ...p })
+  const machine = (id: string, cmd: string[], memory_mb: number) => ({
+    id,
+    state: 'started',
+    region: 'iad',
+    config: { init: { cmd }, guest: { memory_mb } },
+  })
 
   it('updates only the drifted machine', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[0] === 'machines' ? [machine('good', argv, 2048), machine('bad', ['node', 'old'], 2048)] : {}))
+    const fly = new ScriptedFlyctl((a) =>
+      a[0] === 'machines' ? [machine('good', argv, 2048), machine('bad', ['node', 'old'], 2048)] : {},
+    )
     const result = await reconcileOverrides(ctx(fly, overridePlan()))
-    expect(fly.writes).toEqual([['machine', 'update', 'bad', '--command', argv.join(' '), '-y', '--app', 'my-openclaw']])
+    expect(fly.writes).toEqual([
+      ['machine', 'update', 'bad', '--command', argv.join(' '), '-y', '--app', 'my-openclaw'],
+    ])
     expect(result).toMatchObject({ checked: 2, applied: [{ machineId: 'bad', command: argv }] })
   })
 

@@ -52,23 +52,37 @@ describe('buildDeployArgs', () => {
       ...rendered,
       dockerfileArg: '/ws/Dockerfile',
     })
-    expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual(['--image', 'ghcr.io/openclaw/openclaw:2026.9.6'])
+    expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual([
+      '--image',
+      'ghcr.io/openclaw/openclaw:2026.9.6',
+    ])
     expect(args).not.toContain('--build-arg')
     expect(args).not.toContain('--dockerfile')
   })
 
   it('a rollback redeploys the previous image with the same config', () => {
-    const args = buildDeployArgs(makePlan({ buildArgs: [['A', '1']] }), rendered, { imageOverride: 'registry.fly.io/my-openclaw:deployment-01' })
-    expect(args).toEqual(expect.arrayContaining(['--config', rendered.path, '--image', 'registry.fly.io/my-openclaw:deployment-01']))
+    const args = buildDeployArgs(makePlan({ buildArgs: [['A', '1']] }), rendered, {
+      imageOverride: 'registry.fly.io/my-openclaw:deployment-01',
+    })
+    expect(args).toEqual(
+      expect.arrayContaining(['--config', rendered.path, '--image', 'registry.fly.io/my-openclaw:deployment-01']),
+    )
     expect(args).not.toContain('--build-arg')
   })
 
   it('adds strategy, private, wait-timeout from health-timeout, and user deploy-args last', () => {
     const args = buildDeployArgs(
-      makePlan({ strategy: 'immediate', private: true, healthTimeoutSec: 120, deployArgs: ['--remote-only', '--env', 'A=b c'] }),
+      makePlan({
+        strategy: 'immediate',
+        private: true,
+        healthTimeoutSec: 120,
+        deployArgs: ['--remote-only', '--env', 'A=b c'],
+      }),
       rendered,
     )
-    expect(args).toEqual(expect.arrayContaining(['--strategy', 'immediate', '--no-public-ips', '--wait-timeout', '2m0s']))
+    expect(args).toEqual(
+      expect.arrayContaining(['--strategy', 'immediate', '--no-public-ips', '--wait-timeout', '2m0s']),
+    )
     expect(args.slice(-3)).toEqual(['--remote-only', '--env', 'A=b c'])
   })
 })
@@ -98,8 +112,12 @@ describe('readReleases', () => {
 
 describe('appUrl', () => {
   it('takes the URL flyctl printed, else the fly.dev default, and none when private', () => {
-    expect(appUrl(makePlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe('https://custom.example/')
+    expect(appUrl(makePlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe(
+      'https://custom.example/',
+    )
     expect(appUrl(makePlan(), '')).toBe('https://my-openclaw.fly.dev/')
-    expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe('')
+    expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe(
+      '',
+    )
   })
 })

@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest'
 import { VolumeListSchema } from '../../../src/fly/schemas.js'
-import { appCreateArgs, isAppNotFound, MissingResourceError, planEnsure, volumeCreateArgs, type EnsureWants } from '../../../src/stages/ensure.js'
+import {
+  appCreateArgs,
+  isAppNotFound,
+  MissingResourceError,
+  planEnsure,
+  volumeCreateArgs,
+  type EnsureWants,
+} from '../../../src/stages/ensure.js'
 
-const wants: EnsureWants = { app: 'my-openclaw', org: 'personal', create: true, region: 'iad', volume: 'openclaw_data', volumeSizeGb: 1 }
+const wants: EnsureWants = {
+  app: 'my-openclaw',
+  org: 'personal',
+  create: true,
+  region: 'iad',
+  volume: 'openclaw_data',
+  volumeSizeGb: 1,
+}
 const volumes = (...v: Array<{ name: string; region: string; state?: string }>) =>
   VolumeListSchema.parse(v.map((x, i) => ({ id: `vol_${i}`, state: 'created', ...x })))
 
@@ -26,7 +40,11 @@ describe('planEnsure', () => {
   })
 
   it('ignores destroyed volumes and volumes of other names', () => {
-    const plan = planEnsure(true, volumes({ name: 'openclaw_data', region: 'iad', state: 'destroyed' }, { name: 'other', region: 'iad' }), wants)
+    const plan = planEnsure(
+      true,
+      volumes({ name: 'openclaw_data', region: 'iad', state: 'destroyed' }, { name: 'other', region: 'iad' }),
+      wants,
+    )
     expect(plan.createVolume).toBe(true)
   })
 
@@ -54,7 +72,9 @@ describe('planEnsure', () => {
   })
 
   it('with create: false and everything present, passes', () => {
-    expect(planEnsure(true, volumes({ name: 'openclaw_data', region: 'iad' }), { ...wants, create: false }).createApp).toBe(false)
+    expect(
+      planEnsure(true, volumes({ name: 'openclaw_data', region: 'iad' }), { ...wants, create: false }).createApp,
+    ).toBe(false)
   })
 })
 

@@ -24,10 +24,17 @@ describe('findDrift', () => {
   })
 
   it('reports only what drifted, per machine', () => {
-    const drift = findDrift(machines(machine('a', { cmd: ['node', 'old.js'] }), machine('b', { memoryMb: 512 }), machine('c', { cmd: null, memoryMb: 1024 })), {
-      argv: CMD,
-      memoryMb: 2048,
-    })
+    const drift = findDrift(
+      machines(
+        machine('a', { cmd: ['node', 'old.js'] }),
+        machine('b', { memoryMb: 512 }),
+        machine('c', { cmd: null, memoryMb: 1024 }),
+      ),
+      {
+        argv: CMD,
+        memoryMb: 2048,
+      },
+    )
     expect(drift).toEqual([
       { machineId: 'a', command: CMD },
       { machineId: 'b', memoryMb: 2048 },
@@ -83,7 +90,10 @@ describe('machineUpdateArgs', () => {
 describe('describeOverrides', () => {
   it('describes the overrides for the summary', () => {
     const command = { argv: ['node', 'x.js'], text: 'node x.js' }
-    expect(describeOverrides({ machineCommand: command, machineMemoryMb: 2048 })).toEqual(['command: node x.js', 'memory: 2048 MB'])
+    expect(describeOverrides({ machineCommand: command, machineMemoryMb: 2048 })).toEqual([
+      'command: node x.js',
+      'memory: 2048 MB',
+    ])
     expect(describeOverrides({})).toEqual([])
   })
 })

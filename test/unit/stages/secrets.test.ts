@@ -1,9 +1,16 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SecretListSchema } from '../../../src/fly/schemas.js'
-import { formatSecretsImport, gatewayAuthProblem, parseSecretsLikeFlyctl, planSecrets, SecretFormatError } from '../../../src/stages/secrets.js'
+import {
+  formatSecretsImport,
+  gatewayAuthProblem,
+  parseSecretsLikeFlyctl,
+  planSecrets,
+  SecretFormatError,
+} from '../../../src/stages/secrets.js'
 
-const existing = (...names: string[]) => SecretListSchema.parse(names.map((name) => ({ name, digest: 'd', status: 'Deployed' })))
+const existing = (...names: string[]) =>
+  SecretListSchema.parse(names.map((name) => ({ name, digest: 'd', status: 'Deployed' })))
 
 function parsed(text: string): Map<string, string> {
   const result = parseSecretsLikeFlyctl(text)
@@ -29,7 +36,8 @@ describe('parseSecretsLikeFlyctl matches flyctl internal/command/secrets/parser_
     )
   })
   it('reads multi-line values', () => {
-    const text = '\nFOO=BAR\nMULTILINE="""SOMETHING\nANOTHER LINE\n\nENDSHERE"""\nTRAILERENV=what\nFIN="""Here is the end,\nmy only friend"""\n'
+    const text =
+      '\nFOO=BAR\nMULTILINE="""SOMETHING\nANOTHER LINE\n\nENDSHERE"""\nTRAILERENV=what\nFIN="""Here is the end,\nmy only friend"""\n'
     expect(Object.fromEntries(parsed(text))).toEqual({
       FOO: 'BAR',
       MULTILINE: 'SOMETHING\nANOTHER LINE\n\nENDSHERE',
@@ -46,7 +54,8 @@ describe('parseSecretsLikeFlyctl matches flyctl internal/command/secrets/parser_
     expect(Object.fromEntries(parsed("FOO='BAR BAZ'\nKEY='value'"))).toEqual({ FOO: 'BAR BAZ', KEY: 'value' })
   })
   it('reads single-line triple quotes and their edge cases', () => {
-    const text = 'EMPTY=""""""\nSINGLE="""x"""\nWITHSPACES="""  spaces  """\nMIXED="""line1"""\nNORMAL=regular\nSPACED = """another"""'
+    const text =
+      'EMPTY=""""""\nSINGLE="""x"""\nWITHSPACES="""  spaces  """\nMIXED="""line1"""\nNORMAL=regular\nSPACED = """another"""'
     expect(Object.fromEntries(parsed(text))).toEqual({
       EMPTY: '',
       SINGLE: 'x',
@@ -134,17 +143,20 @@ describe('formatSecretsImport', () => {
   it('every value it accepts is read back unchanged by the flyctl parser (property)', () => {
     const chars = fc.constantFrom('a', 'Z', '0', ' ', '#', '"', "'", '=', '\n', '\r', '\\', '$', 'é', '\t', '`')
     fc.assert(
-      fc.property(fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/), fc.string({ unit: chars, maxLength: 24 })), (secrets) => {
-        const entries = Object.entries(secrets)
-        let text: string
-        try {
-          text = formatSecretsImport(entries)
-        } catch (err) {
-          expect(err).toBeInstanceOf(SecretFormatError)
-          return
-        }
-        expect(Object.fromEntries(parsed(text))).toEqual(secrets)
-      }),
+      fc.property(
+        fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/), fc.string({ unit: chars, maxLength: 24 })),
+        (secrets) => {
+          const entries = Object.entries(secrets)
+          let text: string
+          try {
+            text = formatSecretsImport(entries)
+          } catch (err) {
+            expect(err).toBeInstanceOf(SecretFormatError)
+            return
+          }
+          expect(Object.fromEntries(parsed(text))).toEqual(secrets)
+        },
+      ),
       { numRuns: 2000 },
     )
   })
@@ -162,10 +174,20 @@ describe('formatSecretsImport', () => {
 
 describe('planSecrets', () => {
   it('adds new names, re-imports existing ones, leaves the rest alone without prune', () => {
-    expect(planSecrets(['A', 'B'], existing('B', 'C'), false)).toEqual({ add: ['A'], update: ['B'], prune: [], unchanged: ['C'] })
+    expect(planSecrets(['A', 'B'], existing('B', 'C'), false)).toEqual({
+      add: ['A'],
+      update: ['B'],
+      prune: [],
+      unchanged: ['C'],
+    })
   })
   it('prunes only names outside the synced set, and only with prune', () => {
-    expect(planSecrets(['A', 'B'], existing('B', 'C', 'D'), true)).toEqual({ add: ['A'], update: ['B'], prune: ['C', 'D'], unchanged: [] })
+    expect(planSecrets(['A', 'B'], existing('B', 'C', 'D'), true)).toEqual({
+      add: ['A'],
+      update: ['B'],
+      prune: ['C', 'D'],
+      unchanged: [],
+    })
   })
   it('never prunes a synced name nor anything without prune (property)', () => {
     const name = fc.constantFrom('A', 'B', 'C', 'D', 'E', 'F')
@@ -190,13 +212,19 @@ describe('gatewayAuthProblem (the contract: token among the synced secrets or al
     expect(gatewayAuthProblem(planSecrets(['OPENCLAW_GATEWAY_PASSWORD'], [], false), true)).toBeUndefined()
   })
   it('accepts a token already set on the app', () => {
-    expect(gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], existing('OPENCLAW_GATEWAY_TOKEN'), false), true)).toBeUndefined()
+    expect(
+      gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], existing('OPENCLAW_GATEWAY_TOKEN'), false), true),
+    ).toBeUndefined()
   })
   it("refuses when no token is anywhere, with the guide's fix", () => {
-    expect(gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], [], false), true)).toMatch(/fly secrets set OPENCLAW_GATEWAY_TOKEN/)
+    expect(gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], [], false), true)).toMatch(
+      /fly secrets set OPENCLAW_GATEWAY_TOKEN/,
+    )
   })
   it('refuses when prune-secrets would remove the only token', () => {
-    expect(gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], existing('OPENCLAW_GATEWAY_TOKEN'), true), true)).toMatch(/prune-secrets would remove it/)
+    expect(
+      gatewayAuthProblem(planSecrets(['ANTHROPIC_API_KEY'], existing('OPENCLAW_GATEWAY_TOKEN'), true), true),
+    ).toMatch(/prune-secrets would remove it/)
   })
   it('does not apply to a loopback bind', () => {
     expect(gatewayAuthProblem(planSecrets([], [], false), false)).toBeUndefined()
