@@ -86,37 +86,12 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   const summary: string[] = []
   const redact = (text: string) => ctx.flyctl.redact(text)
 
-  if (ctx.plan.healthTimeoutSec <= 0) {
-    return {
-      health: 'skipped',
-      message: 'health-timeout is 0: the health gate was skipped',
-      rolledBack: false,
-      lockRepaired: false,
-      summary: ['Health gate skipped (health-timeout: 0).'],
-    }
-  }
-
   const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> =>
     gateWithProbe(ctx, release.version, notBeforeMs)
 
   const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
-  if (result.health === 'healthy') {
-    log(`health: the gateway's own lines this verdict rests on:`)
-    for (const line of result.lines ?? []) log(`  ${line}`)
-    summary.push(
-      `Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`,
-    )
-    return {
-      health: 'healthy',
-      rolledBack: false,
-      lockRepaired,
-      servingRelease: ctx.release,
-      summary,
-      evidence: result.evidence,
-      evidenceLines: result.lines,
-    }
-  }
+  if (result.health === 'healthy') return healthyOutcome(ctx, result, lockRepaired, summary, log)
 
   summary.push(
     `Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`,
@@ -173,6 +148,30 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
     failure.message = `${failure.message}\n${text}`
   }
   return failure
+}
+
+/** A healthy release: the gateway's own lines the verdict rests on go to the log and the summary. */
+function healthyOutcome(
+  ctx: HealthContext,
+  result: Extract<GateOutcome, { health: 'healthy' }>,
+  lockRepaired: boolean,
+  summary: string[],
+  log: (line: string) => void,
+): HealthOutcome {
+  log(`health: the gateway's own lines this verdict rests on:`)
+  for (const line of result.lines ?? []) log(`  ${line}`)
+  summary.push(
+    `Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`,
+  )
+  return {
+    health: 'healthy',
+    rolledBack: false,
+    lockRepaired,
+    servingRelease: ctx.release,
+    summary,
+    evidence: result.evidence,
+    evidenceLines: result.lines,
+  }
 }
 
 export type GateOutcome = (

@@ -340,6 +340,15 @@ export class VerdictEngine {
       )
     }
 
+    return (
+      this.commandPortFatal(track, nowMs) ??
+      this.servingFatal(track, windowSignals, nowMs) ??
+      this.exitOrStop(track, windowSignals, nowMs)
+    )
+  }
+
+  /** The machine's command or environment sets a port other than internal_port. */
+  private commandPortFatal(track: MachineTrack, nowMs: number): UnhealthyVerdict | undefined {
     const { command } = track
     const configuredPort = this.expect.port
     if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
@@ -363,7 +372,13 @@ export class VerdictEngine {
         `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`,
       )
     }
+    return undefined
+  }
 
+  /** What the gateway's run says it serves: loopback only, another port, or unreachable through Fly's proxy. */
+  private servingFatal(track: MachineTrack, windowSignals: SeenSignal[], nowMs: number): UnhealthyVerdict | undefined {
+    const { command } = track
+    const configuredPort = this.expect.port
     const runSignals = this.signalsFrom(track, this.latestRunStart(track))
     const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1)
     if (listening && listening.signal.kind === 'listening') {
@@ -430,8 +445,7 @@ export class VerdictEngine {
         `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`,
       )
     }
-
-    return this.exitOrStop(track, windowSignals, nowMs)
+    return undefined
   }
 
   private exitOrStop(track: MachineTrack, windowSignals: SeenSignal[], nowMs: number): UnhealthyVerdict | undefined {
