@@ -38,12 +38,6 @@ export interface RenderResult {
   lineOf(key: string): number | undefined
   /** The input that set a key, if one did. */
   inputOf(key: string): string | undefined
-  /**
-   * What deploy must pass as `--dockerfile`. Always undefined: the rendered file carries
-   * `[build] dockerfile` relative from its own directory (flyctl joins it to the config's
-   * directory: internal/command/deploy/deploy_build.go, resolveDockerfilePath).
-   */
-  dockerfileArg?: string
   gateway?: { guestPath: string; localPath: string; sourcePath: string; parsed: ParsedGatewayConfig }
 }
 

@@ -97,8 +97,6 @@ export const DEFAULT_SECRETS_INCLUDE = [
   'ELEVENLABS_*',
 ]
 
-export const PINNED_FLYCTL_VERSION_FALLBACK = '0.4.87'
-
 export interface InputProblem {
   input: InputKey
   message: string

@@ -25,9 +25,6 @@ export interface PullRequestRef {
   headSha?: string
 }
 
-/** Where a value came from, so an error can point at the input (or the file) to fix. */
-export type InputName = string
-
 export interface Plan {
   app: string
   /** Masked the moment it was read. */

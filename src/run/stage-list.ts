@@ -224,7 +224,7 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
   return {
     ...stageContext(p, flyctl),
     signal: p.signal,
-    rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
+    rendered: { path: rendered.path },
     gatewayPort: settings.port,
     // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
     watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) =>

@@ -83,8 +83,3 @@ export function splitShellWords(text: string, options: SplitOptions = {}): strin
   if (inWord) words.push(word)
   return words
 }
-
-/** Quote argv back into one string that splitShellWords (and flyctl's shell-style split) reads the same. */
-export function joinShellWords(argv: readonly string[]): string {
-  return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
-}

@@ -12,11 +12,6 @@ import { sleep } from '../shared/sleep.js'
 export interface RenderedConfig {
   /** Absolute path of the rendered fly.toml. */
   path: string
-  /**
-   * Absolute Dockerfile path to pass as `--dockerfile`, when the rendered config has no
-   * `[build] dockerfile` (flyctl joins that key to the config's own directory: internal/command/deploy/deploy_build.go).
-   */
-  dockerfileArg?: string
 }
 
 export interface DeployContext extends StageContext {
@@ -61,7 +56,6 @@ export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { im
   if (image) {
     args.push('--image', image)
   } else {
-    if (rendered.dockerfileArg) args.push('--dockerfile', rendered.dockerfileArg)
     for (const [name, value] of plan.buildArgs) args.push('--build-arg', `${name}=${value}`)
   }
   if (plan.strategy) args.push('--strategy', plan.strategy)

@@ -63,7 +63,6 @@ describe('renderFlyConfig without a config file: the guide', () => {
     const dockerfile = (result.config.build as TomlTable).dockerfile as string
     expect(dockerfile.startsWith('../')).toBe(true)
     expect(resolve(dirname(result.path), dockerfile)).toBe(join(WORKSPACE, 'docker', 'Dockerfile.prod'))
-    expect(result.dockerfileArg).toBeUndefined()
   })
 
   it('private renders the private variant: no [http_service], the rest as the guide', () => {

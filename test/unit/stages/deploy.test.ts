@@ -32,7 +32,9 @@ describe('buildDeployArgs', () => {
     ])
   })
 
-  it('passes the Dockerfile and build args when building', () => {
+  // The Dockerfile reaches flyctl as `[build] dockerfile` in the rendered config, relative from its
+  // folder (flyctl joins that key to the config's directory: internal/command/deploy/deploy_build.go).
+  it('passes the build args when building, and no --dockerfile', () => {
     const args = buildDeployArgs(
       makePlan({
         buildArgs: [
@@ -40,18 +42,18 @@ describe('buildDeployArgs', () => {
           ['X', 'a=b'],
         ],
       }),
-      { ...rendered, dockerfileArg: '/ws/docker/Dockerfile' },
+      rendered,
     )
-    expect(args).toEqual(expect.arrayContaining(['--dockerfile', '/ws/docker/Dockerfile']))
+    expect(args).not.toContain('--dockerfile')
     expect(args.join(' ')).toContain('--build-arg NODE_VERSION=24 --build-arg X=a=b')
     expect(args).not.toContain('--image')
   })
 
   it('uses --image instead of building when an image is given', () => {
-    const args = buildDeployArgs(makePlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }), {
-      ...rendered,
-      dockerfileArg: '/ws/Dockerfile',
-    })
+    const args = buildDeployArgs(
+      makePlan({ image: 'ghcr.io/openclaw/openclaw:2026.9.6', buildArgs: [['A', '1']] }),
+      rendered,
+    )
     expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual([
       '--image',
       'ghcr.io/openclaw/openclaw:2026.9.6',
