@@ -1,5 +1,7 @@
+import * as os from 'node:os'
 import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
+import { detectIsolation } from './standin/machines/isolation.ts'
 
 /**
  * Two tiers, split by file (README "The stand-in, and how the tests run"):
@@ -56,10 +58,10 @@ class LongestFirst extends BaseSequencer {
 // Five files at a time on the 2-core machine: an e2e file mostly waits (flyctl's 10 s smoke window,
 // machine restarts, gateways booting), so five keep the two cores some 80% busy
 // (FLY_DEPLOY_E2E_WORKERS changes it). The stand-in's machines each get their own network
-// namespace when they can (root: standin/machines/isolation.ts), so parallel files' gateways can all
-// bind port 3000; the 'paths' fallback shares the host network, so there the e2e files run one at
-// a time.
-const machinesIsolated = process.getuid?.() === 0 && process.env.FLY_STANDIN_ISOLATION !== 'paths'
+// namespace when they can (as root, or as any user inside a user namespace of their own:
+// standin/machines/isolation.ts), so parallel files' gateways can all bind port 3000; the 'paths'
+// fallback (no namespaces at all) shares the host network, so there the e2e files run one at a time.
+const machinesIsolated = detectIsolation(os.tmpdir()) === 'namespace'
 
 export default defineConfig({
   test: {

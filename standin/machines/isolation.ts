@@ -13,6 +13,10 @@
 //   `nsenter --target <readRuntime().pid> --net`. The private pid namespace makes the gateway's
 //   PID small and reused across restarts, which is what leaves a "held" lock on a real volume,
 //   and it lets one kill take the whole tree.
+//   Not root: the same namespaces inside a user namespace (`unshare --user --map-root-user`, so
+//   the workload is uid 0 as on Fly, and its lock tree is `openclaw-0`). An overlay over the
+//   host's / is refused there, so the root is a tmpfs with the host's system folders bound in
+//   read-only (its upper layer is that tmpfs: wiped at every start all the same).
 // 'paths' (fallback when unshare/overlay is refused, or FLY_STANDIN_ISOLATION=paths): the
 //   workload runs on the host with every guest path rewritten: env values and files under a mount
 //   destination go to the volume directory, other [[files]] and env values naming them go under
@@ -43,6 +47,29 @@ const GUEST_PATH = `${GUEST_NODE_DIR}/bin:${SYSTEM_PATH}`
 
 let detected: Isolation | undefined
 
+// Not root: the namespaces are made inside a user namespace of our own (see above).
+const ROOTLESS = process.getuid?.() !== 0
+const USER_NS = ROOTLESS ? ['--user', '--map-root-user'] : []
+// The host folders a rootless machine's root binds in (a symlink such as /bin -> usr/bin is copied).
+// /etc is copied instead (3 MB): [[files]] such as /etc/openclaw/openclaw.json are written into it.
+const HOST_SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'var']
+
+/** The lines that make `$M` the machine's fresh root (namespace mode). */
+function rootSetup(root: string): string[] {
+  if (!ROOTLESS) {
+    return [`mount -t overlay overlay -o ${shellQuote(`lowerdir=/,upperdir=${root}/upper,workdir=${root}/work`)} "$M"`]
+  }
+  return [
+    'mount -t tmpfs -o mode=0755 tmpfs "$M"',
+    `for d in ${HOST_SYSTEM_DIRS.join(' ')}; do`,
+    '  if [ -L "/$d" ]; then cp -P "/$d" "$M/$d"; elif [ -d "/$d" ]; then mkdir -p "$M/$d" && mount --rbind "/$d" "$M/$d"; fi',
+    'done',
+    // Files only root may read (/etc/shadow) stay behind.
+    'cp -R -P /etc "$M/" 2>/dev/null || true',
+    'mkdir -p "$M/proc" "$M/dev" "$M/sys" "$M/tmp" "$M/root" "$M/opt"',
+  ]
+}
+
 // Tries the exact mounts a machine needs, once per process.
 export function detectIsolation(scratchDir: string): Isolation {
   const forced = process.env.FLY_STANDIN_ISOLATION
@@ -56,14 +83,15 @@ export function detectIsolation(scratchDir: string): Isolation {
       `export PATH=${SYSTEM_PATH}:$PATH`,
       `cd ${shellQuote(probe)}`,
       'mkdir -p upper work merged',
-      `mount -t overlay overlay -o lowerdir=/,upperdir=${probe}/upper,workdir=${probe}/work merged`,
+      'M=merged',
+      ...rootSetup(probe),
       'mount -t proc proc merged/proc',
       'ip link set lo up',
       'test -x merged/bin/sh',
     ].join('\n')
     const result = spawnSync(
       'unshare',
-      ['--mount', '--net', '--pid', '--uts', '--fork', '--propagation', 'private', '/bin/sh', '-c', script],
+      [...USER_NS, '--mount', '--net', '--pid', '--uts', '--fork', '--propagation', 'private', '/bin/sh', '-c', script],
       {
         encoding: 'utf8',
         timeout: 10_000,
@@ -212,8 +240,8 @@ export function buildNamespaceInit(spec: LaunchSpec, stagedFiles: string[]): str
     // The setup tools live in sbin; the workload gets the guest PATH back at exec.
     'guest_path="$PATH"',
     `PATH=${SYSTEM_PATH}`,
-    `mount -t overlay overlay -o ${q(`lowerdir=/,upperdir=${root}/upper,workdir=${root}/work`)} ${q(merged)}`,
     `M=${q(merged)}`,
+    ...rootSetup(root),
     'mount -t proc proc "$M/proc"',
     'mount --rbind /dev "$M/dev"',
     'mount --rbind /sys "$M/sys"',
@@ -230,7 +258,8 @@ export function buildNamespaceInit(spec: LaunchSpec, stagedFiles: string[]): str
     lines.push(`mkdir -p "$(dirname ${target})" && cp ${q(stagedFiles[index]!)} ${target} && chmod 0644 ${target}`)
   })
   // Fly machines are named by their id; the uts namespace keeps this from the host.
-  lines.push('ip link set lo up', `echo ${q(spec.launch.machineId)} > /proc/sys/kernel/hostname`)
+  // (sethostname: a user namespace may not write the host's /proc/sys.)
+  lines.push('ip link set lo up', `hostname ${q(spec.launch.machineId)}`)
   lines.push('PATH="$guest_path"')
   lines.push(`exec chroot "$M" /bin/sh -c ${q(GUEST_INIT)} fly-init ${spec.launch.cmd.map(q).join(' ')}`)
   return `${lines.join('\n')}\n`
@@ -240,6 +269,7 @@ export function namespaceArgs(initScript: string): { command: string; args: stri
   return {
     command: 'unshare',
     args: [
+      ...USER_NS,
       '--mount',
       '--net',
       '--pid',
@@ -262,7 +292,20 @@ export function execArgs(
   if (spec.isolation === 'namespace') {
     return {
       command: 'nsenter',
-      args: ['--target', String(nsPid), '--mount', '--net', '--pid', '--uts', '--root', '--wd', '--', ...argv],
+      args: [
+        '--target',
+        String(nsPid),
+        // Rootless: join the machine's user namespace as the uid it maps to 0 (setgroups is denied there).
+        ...(ROOTLESS ? ['--user', '--preserve-credentials'] : []),
+        '--mount',
+        '--net',
+        '--pid',
+        '--uts',
+        '--root',
+        '--wd',
+        '--',
+        ...argv,
+      ],
     }
   }
   const [command, ...rest] = argv

@@ -22,6 +22,7 @@
 // - Invalid config at OPENCLAW_CONFIG_PATH: "Gateway failed to start: Invalid config at
 //   /etc/openclaw/openclaw.json:" then "openclaw.json:1 — gateway: Unrecognized key: ...", exit 78.
 // - 2026.9.6 prints its first line about 4 s after start and `[gateway] ready` 5 to 10 s after.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -135,9 +136,11 @@ afterAll(async () => {
 })
 
 describe('isolation', () => {
-  it('runs machines in private namespaces when root (unshare and overlayfs), as here and on CI', () => {
-    // CI runs as root on the same kind of machine; without root, machines fall back to path mapping.
-    expect(detectIsolation(freshStateDir())).toBe(process.getuid?.() === 0 ? 'namespace' : 'paths')
+  it('runs machines in private namespaces as root, and as any user who may make a user namespace', () => {
+    // CI runs as root on the same kind of machine; a user without user namespaces falls back to path mapping.
+    const userNamespaces = spawnSync('unshare', ['--user', '--map-root-user', 'true']).status === 0
+    const expected = process.getuid?.() === 0 || userNamespaces ? 'namespace' : 'paths'
+    expect(detectIsolation(freshStateDir())).toBe(expected)
   })
 })
 
@@ -175,7 +178,10 @@ describe('the real gateway in a machine', () => {
       await waitForLine(launch, /\[gateway\] ready$/, REAL_WAIT)
       const volume = launch.mounts[0]!.volumeDir
       // Written by the gateway to OPENCLAW_STATE_DIR=/data: it must be in the volume directory.
-      expect(fs.existsSync(path.join(volume, 'tmp', 'openclaw-0', 'gateway.state.lock'))).toBe(true)
+      // The lock tree is named by the gateway's uid: 0 in a machine's namespaces (as on Fly), the
+      // test's own uid when machines fall back to path mapping.
+      const guestUid = detectIsolation(invalidStateDir) === 'namespace' ? 0 : process.getuid?.()
+      expect(fs.existsSync(path.join(volume, 'tmp', `openclaw-${guestUid}`, 'gateway.state.lock'))).toBe(true)
       // The allowed origin came from the config file, so the gateway did not seed its own.
       expect(logMessages(launch).some((line) => line.includes('seeded gateway.controlUi.allowedOrigins'))).toBe(false)
       expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(
