@@ -46,6 +46,7 @@ import {
 } from './release-assets.js'
 import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './release-assets.js'
 import { sleep } from '../shared/sleep.js'
+import { info } from '../shared/runner-output.js'
 
 export { PINNED_FLYCTL_VERSION } from './release-assets.js'
 
@@ -81,7 +82,7 @@ const SOCKET_TIMEOUT_MS = 30_000
 const VERSION_TIMEOUT_MS = 30_000
 
 export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyctl> {
-  const log = req.log ?? ((line: string) => core.info(line))
+  const log = req.log ?? info
   const spec = parseVersionSpec(req.version)
   const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch)
   const endpoints: Endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) }

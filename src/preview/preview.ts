@@ -17,6 +17,7 @@ import {
 import type { Redactor } from '../shared/redact.js'
 import type { RunRecord } from '../run/report.js'
 import type { StageRunner } from '../run/stage-runner.js'
+import { info } from '../shared/runner-output.js'
 
 /**
  * SPEC.md "Preview gateways", the edges: `mode: preview` wraps the deploy stages (any action but
@@ -108,7 +109,7 @@ async function destroyIfMarked(ctx: ModeContext, flyctl: Flyctl, name: string, m
     throw err
   }
   ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), `destroyed ${name}: its machines carried ${marker}`]
-  core.info(`Destroyed the preview app ${name}`)
+  info(`Destroyed the preview app ${name}`)
   return 'destroyed'
 }
 
@@ -128,7 +129,7 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
   const { plan, record } = ctx
   const repository = plan.repository ?? ''
   const flyctl = await ctx.install()
-  const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: core.info, signal: ctx.signal })
+  const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: info, signal: ctx.signal })
   const destroyed: string[] = []
   const failures: string[] = []
   core.setOutput('previews-destroyed', '')
@@ -192,16 +193,16 @@ function commenter(ctx: ModeContext, app: string, number: number): Commenter {
   return {
     async post(body) {
       if (!plan.githubToken || !plan.repository) {
-        core.info('No github-token: the pull request gets no preview comment.')
+        info('No github-token: the pull request gets no preview comment.')
         return
       }
-      const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: core.info, signal: ctx.signal })
+      const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: info, signal: ctx.signal })
       const repo = repoRef(plan.repository)
       const text = redactor.redact(body)
       try {
         const existing = (await github.listComments(repo, number)).find((c) => c.body.includes(commentMarker(app)))
         const written = existing ? await github.updateComment(repo, existing.id, text) : await github.createComment(repo, number, text)
-        core.info(`${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`)
+        info(`${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`)
       } catch (err) {
         core.warning(`The preview comment on #${number} was not written: ${redactor.redact(err instanceof Error ? err.message : String(err))}`)
       }

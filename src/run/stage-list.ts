@@ -23,6 +23,7 @@ import { machineRows, type RunRecord, type StageContext } from './report.js'
 import { syncSecrets } from '../stages/secrets.js'
 import type { Stage } from './stage-runner.js'
 import { reportFindings, validateFlyConfig } from '../config/guide-rules.js'
+import { info } from '../shared/runner-output.js'
 
 /** What the run's outside world is made of; a test passes its own (run() in-process). */
 export interface RunDeps {
@@ -53,13 +54,13 @@ export function install(p: Pipeline): Stage<Installed> {
   return {
     name: 'install',
     run: async () => {
-      const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info, configDir: plan.flyctlConfigDir })
+      const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info, configDir: plan.flyctlConfigDir })
       const flyctl = p.deps.flyctl({
         binary: installed.binary,
         token: plan.apiToken,
         redactor: p.redactor,
         cwd: plan.workingDirectory,
-        log: core.info,
+        log: info,
         signal: p.signal,
         configDir: plan.flyctlConfigDir,
         journal: p.journal,
@@ -113,7 +114,7 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
   return {
     name: 'validate',
     run: async () => {
-      core.info(`Gateway release: ${describeRelease(release)}`)
+      info(`Gateway release: ${describeRelease(release)}`)
       const survey = await surveyApp(flyctl, plan.app)
       const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
@@ -142,7 +143,7 @@ async function regionsToCheck(flyctl: Flyctl, region: string | undefined, machin
 }
 
 function stageContext(p: Pipeline, flyctl: Flyctl): StageContext {
-  return { flyctl, plan: p.plan, log: { info: core.info, warning: core.warning } }
+  return { flyctl, plan: p.plan, log: { info, warning: core.warning } }
 }
 
 export function ensureApp(p: Pipeline, flyctl: Flyctl, { settings }: RenderedConfig, survey: AppSurvey): Stage<EnsureResult> {
@@ -181,7 +182,7 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     port: settings.port,
     bind: settings.bind,
     stateDir: gatewayStateDir(settings),
-    log: core.info,
+    log: info,
     signal: p.signal,
   }
   return {
@@ -285,7 +286,7 @@ export function gateHealth(
           if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
           return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict }
         },
-        log: core.info,
+        log: info,
         signal: p.signal,
       })
       // What serves now, for machine-ids and the summary's machine table: the last read, unless something changed since.
