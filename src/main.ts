@@ -31,6 +31,7 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
     stages = new StageRunner(newRunRecord(plan), cancel.signal)
     stages.record.secretsDropped = plan.secretsDropped ?? []
     for (const d of stages.record.secretsDropped) info(`secrets-json: ${d.name} not synced: ${d.why}`)
+    for (const w of plan.secretWarnings ?? []) core.warning(w)
     const p: Pipeline = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps }
     await runMode(stages, p)
     await stages.finish(redactor)
