@@ -128,3 +128,24 @@ describe('health-timeout', () => {
     TIMEOUT,
   )
 })
+
+describe('a tool cache the job cannot write', () => {
+  it(
+    'fails naming RUNNER_TOOL_CACHE and the fix, not with a bare errno',
+    async () => {
+      const w = await newWorld('fake-gateway:ready')
+      // Root writes anywhere, so the cache is made unwritable by being under a file (ENOTDIR), as
+      // a read-only or foreign folder is for the runner's user (EROFS, EACCES: the same message).
+      const file = path.join(w.dirs.root, 'not-a-folder')
+      fs.writeFileSync(file, '')
+      const toolCache = path.join(file, 'tool-cache')
+      const result = await w.run({ app: 'untrusted-tool-cache', secrets: TOKEN_SECRET }, { env: { RUNNER_TOOL_CACHE: toolCache } })
+      expect(result.exitCode, tail(result)).toBe(1)
+      const error = stepError(result)
+      expect(error).toContain(`could not put flyctl 0.4.87 into the tool cache (RUNNER_TOOL_CACHE=${toolCache})`)
+      expect(error).toMatch(/this job cannot write there \(ENOTDIR: .*\)\. Fix: .*RUNNER_TOOL_CACHE/)
+      expect(error).not.toMatch(/^ENOTDIR/m)
+    },
+    TIMEOUT,
+  )
+})
