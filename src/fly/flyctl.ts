@@ -129,7 +129,9 @@ export class FlyctlError extends Error {
   readonly attempts: number
 
   constructor(command: string, exitCode: number, flyError: string, stderr: string, note = '', attempts = 1) {
-    super(`\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`)
+    super(
+      `\`${command}\` failed (exit ${exitCode}): ${flyError || 'no error text; see the log above'}${note ? `. ${note}` : ''}`,
+    )
     this.name = 'FlyctlError'
     this.command = command
     this.exitCode = exitCode
@@ -228,7 +230,9 @@ export class Flyctl {
   async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
     const change = opts.change ?? describeChange(args)
     if (change && this.options.dryRun) {
-      throw new Error(`dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`)
+      throw new Error(
+        `dry-run: \`${this.redact(displayCommand(args))}\` would change Fly (${change}); a dry run never does, so this is a bug in fly-deploy`,
+      )
     }
     // Counted as it begins and as it ends: a read taken while it runs is not reused after it.
     if (change) this.changes++
@@ -244,7 +248,12 @@ export class Flyctl {
    * Record a mutating call: confirmed (exit 0); in flight when the job was cancelled; interrupted
    * by the gate; a failed deploy (Fly records the release before it rolls out, so it may hold one).
    */
-  private journalCall(change: string, args: string[], result: FlyctlResult & { attempts: number }, opts: RunOptions): void {
+  private journalCall(
+    change: string,
+    args: string[],
+    result: FlyctlResult & { attempts: number },
+    opts: RunOptions,
+  ): void {
     const journal = this.options.journal
     if (!journal) return
     const cancelled = [opts.signal, this.options.signal].some((s) => s?.aborted)
@@ -300,7 +309,8 @@ export class Flyctl {
     const full = args.includes('--json') || args.includes('-j') ? args : [...args, '--json']
     const key = readKey(full)
     const kept = opts.reuse ? this.reads.get(key) : undefined
-    if (kept && kept.changes === this.changes) return parseFlyJson(kept.stdout, schema, this.redact(displayCommand(full)))
+    if (kept && kept.changes === this.changes)
+      return parseFlyJson(kept.stdout, schema, this.redact(displayCommand(full)))
     const changes = this.changes
     const result = await this.run(full, { retry: READING, ...opts })
     this.reads.set(key, { changes, stdout: result.stdout })
@@ -311,7 +321,12 @@ export class Flyctl {
   protected spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
     const { binary, token, env, cwd, log, configDir } = this.options
     return new Promise((resolve, reject) => {
-      const child = spawn(binary, args, { cwd, env: flyctlEnv(env ?? process.env, token, configDir), stdio: ['pipe', 'pipe', 'pipe'], shell: false })
+      const child = spawn(binary, args, {
+        cwd,
+        env: flyctlEnv(env ?? process.env, token, configDir),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        shell: false,
+      })
       const out = new LineCollector((line) => {
         opts.onLine?.(line)
         if (opts.echo && log) log(this.redact(line))
@@ -332,7 +347,9 @@ export class Flyctl {
         err.flush()
         const exitCode = code ?? (sig ? 128 + (os.constants.signals[sig] ?? 15) : 1)
         // Our own deadline ended it: say so, which also makes it a transient failure.
-        const error = ending.timedOut() ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(err.text)
+        const error = ending.timedOut()
+          ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`
+          : extractFlyError(err.text)
         const outside = ending.asked() || exitCode === 0 ? undefined : sig ? `killed by ${sig}` : goCrash(err.text)
         resolve({
           args,
@@ -375,7 +392,11 @@ class LineCollector {
  * How a running call is ended: job cancellation or our deadline stop it (SIGTERM, then SIGKILL
  * after 3 s); `interrupt` ends it as Ctrl-C does (SIGINT, SIGKILL only after 20 s).
  */
-function endWhenAsked(child: ChildProcess, opts: RunOptions, cancels: Array<AbortSignal | undefined>): { done(): void; timedOut(): boolean; asked(): boolean } {
+function endWhenAsked(
+  child: ChildProcess,
+  opts: RunOptions,
+  cancels: Array<AbortSignal | undefined>,
+): { done(): void; timedOut(): boolean; asked(): boolean } {
   let finished = false
   let timedOut = false
   let asked = false
@@ -445,7 +466,10 @@ export function parseFlyJson<T>(stdout: string, schema: z.ZodType<T>, command: s
   try {
     data = JSON.parse(stdout.trim() === '' ? 'null' : stdout)
   } catch (err) {
-    throw new Error(`\`${command}\` printed output that is not JSON (${(err as Error).message}); is flyctl too old for --json?`, { cause: err })
+    throw new Error(
+      `\`${command}\` printed output that is not JSON (${(err as Error).message}); is flyctl too old for --json?`,
+      { cause: err },
+    )
   }
   const parsed = schema.safeParse(data)
   if (!parsed.success) {

@@ -24,7 +24,8 @@ export const UPPER_ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 export function neverSynced(name: string, value: unknown, apiToken: string): string | undefined {
   const rule = NEVER_SYNCED.find(([re]) => re.test(name))
   if (rule) return rule[1]
-  if (typeof value === 'string' && containsFlyToken(value, apiToken)) return 'its value contains the Fly token (`api-token`), which is never synced to the app'
+  if (typeof value === 'string' && containsFlyToken(value, apiToken))
+    return 'its value contains the Fly token (`api-token`), which is never synced to the app'
   return undefined
 }
 
@@ -37,7 +38,9 @@ export function containsFlyToken(value: string, apiToken: string): boolean {
   const token = apiToken.trim()
   if (token === '') return false
   if (value === token) return true
-  const parts = [token, ...token.replace(/^FlyV1\s+/, '').split(',')].map((p) => p.trim()).filter((p) => p.length >= MIN_TOKEN_PIECE)
+  const parts = [token, ...token.replace(/^FlyV1\s+/, '').split(',')]
+    .map((p) => p.trim())
+    .filter((p) => p.length >= MIN_TOKEN_PIECE)
   return parts.some((p) => value.includes(p))
 }
 
@@ -57,10 +60,16 @@ export function shortSecretWarning(name: string, value: string): string | undefi
 }
 
 /** Why `secrets-json` drops this entry, or undefined when it is synced. */
-export function dropReason(name: string, value: unknown, include: readonly RegExp[], apiToken: string): string | undefined {
+export function dropReason(
+  name: string,
+  value: unknown,
+  include: readonly RegExp[],
+  apiToken: string,
+): string | undefined {
   const never = neverSynced(name, value, apiToken)
   if (never) return never
-  if (!UPPER_ENV_NAME.test(name)) return 'not an upper-case environment name (A-Z, 0-9, _); rename the repository secret to upper case to sync it'
+  if (!UPPER_ENV_NAME.test(name))
+    return 'not an upper-case environment name (A-Z, 0-9, _); rename the repository secret to upper case to sync it'
   if (!include.some((re) => re.test(name))) return 'not matched by `secrets-include`'
   return undefined
 }
@@ -74,8 +83,10 @@ const MAX_LINE_BYTES = 64 * 1024
  * or undefined. Never quotes the value.
  */
 export function secretValueProblem(value: string): string | undefined {
-  if (value.includes('\0')) return 'its value holds a NUL byte, which no environment variable can carry. Fix: remove it from the value'
-  if (value.includes('\r')) return "its value holds a carriage return, which flyctl's import drops or mangles. Fix: store the value with LF line endings only"
+  if (value.includes('\0'))
+    return 'its value holds a NUL byte, which no environment variable can carry. Fix: remove it from the value'
+  if (value.includes('\r'))
+    return "its value holds a carriage return, which flyctl's import drops or mangles. Fix: store the value with LF line endings only"
   if (value.includes('"""'))
     return 'its value holds """, which ends flyctl\'s multi-line form early. Fix: encode the value (for example base64) and decode it in the app'
   if (value.split('\n').some((line) => Buffer.byteLength(line, 'utf8') >= MAX_LINE_BYTES)) {
@@ -146,5 +157,8 @@ export function argvSecretProblems(words: readonly string[], view: SecretView): 
   const values = [...view.secrets.entries(), ['`api-token`', view.apiToken] as const].filter(([, v]) => v.length >= 4)
   return values
     .filter(([, v]) => words.some((w) => w.includes(v)))
-    .map(([name]) => `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`)
+    .map(
+      ([name]) =>
+        `a word holds the value of the secret ${name}, and these words go onto flyctl's command line. Fix: remove it`,
+    )
 }

@@ -135,7 +135,12 @@ async function useCached(
   return { version, binary, dir, fromCache: true }
 }
 
-async function resolveLatest(net: Net, endpoints: Endpoints, target: PlatformTarget, log: (line: string) => void): Promise<string> {
+async function resolveLatest(
+  net: Net,
+  endpoints: Endpoints,
+  target: PlatformTarget,
+  log: (line: string) => void,
+): Promise<string> {
   const flyUrl = flyLatestUrl(endpoints.flyReleases, target)
   let flyProblem: string
   try {
@@ -154,7 +159,10 @@ async function resolveLatest(net: Net, endpoints: Endpoints, target: PlatformTar
   log(`Fly's release endpoint ${flyUrl} failed (${flyProblem}); asking GitHub: ${githubUrl}`)
   let githubProblem: string
   try {
-    const body = await net.text(githubUrl, { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' })
+    const body = await net.text(githubUrl, {
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': '2022-11-28',
+    })
     const version = parseGithubLatest(body)
     if (version) {
       log(`flyctl latest is ${version} (${githubUrl})`)
@@ -210,7 +218,9 @@ async function downloadAndCache(
     else await tc.extractTar(archivePath, extracted)
     const binary = join(extracted, target.binary)
     if (!(await isFile(binary))) {
-      throw new Error(`${urls.asset} from ${urls.archiveUrl} holds no ${target.binary}; it is not a flyctl release archive.`)
+      throw new Error(
+        `${urls.asset} from ${urls.archiveUrl} holds no ${target.binary}; it is not a flyctl release archive.`,
+      )
     }
     if (target.os !== 'Windows') await chmod(binary, 0o755)
     // The alias goes into the cached directory itself, so every later cache hit has it.
@@ -325,7 +335,11 @@ async function markVerified(dir: string, target: PlatformTarget, version: string
 
 async function unchangedSinceVerified(dir: string, target: PlatformTarget, version: string): Promise<boolean> {
   try {
-    const marker = JSON.parse(await readFile(join(dir, VERIFIED_MARKER), 'utf8')) as { version?: unknown; size?: unknown; mtimeMs?: unknown }
+    const marker = JSON.parse(await readFile(join(dir, VERIFIED_MARKER), 'utf8')) as {
+      version?: unknown
+      size?: unknown
+      mtimeMs?: unknown
+    }
     const info = await stat(join(dir, target.binary))
     return marker.version === version && marker.size === info.size && marker.mtimeMs === info.mtimeMs
   } catch {
@@ -398,7 +412,12 @@ async function sweepStaleFolders(versionDir: string): Promise<void> {
 }
 
 /** Run `flyctl version` once: the binary must start and report the version we asked for. */
-async function verifyBinary(binary: string, version: string, log: (line: string) => void, configDir?: string): Promise<void> {
+async function verifyBinary(
+  binary: string,
+  version: string,
+  log: (line: string) => void,
+  configDir?: string,
+): Promise<void> {
   const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), configDir })
   const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS, retry: { safe: 'reading' } })
   const line = result.stdout.trim().split(/\r?\n/)[0] ?? ''
@@ -498,7 +517,9 @@ class Net {
           if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
           throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err })
         }
-        this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`)
+        this.log(
+          `${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`,
+        )
         await sleep(delay)
       }
     }
@@ -527,7 +548,10 @@ export function toolCacheError(err: unknown, root: string, where: string, versio
   const code = (err as NodeJS.ErrnoException).code ?? ''
   const head = `could not put flyctl ${version} into the tool cache (RUNNER_TOOL_CACHE=${root}) at ${where}`
   if (!UNWRITABLE.has(code)) return new Error(`${head}: ${(err as Error).message}`, { cause: err })
-  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'its disk is full' : `this job cannot write there (${code}: read-only, another user's, or not a folder)`
+  const why =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'its disk is full'
+      : `this job cannot write there (${code}: read-only, another user's, or not a folder)`
   return new Error(
     `${head}: ${why}. Fix: on a self-hosted runner, make RUNNER_TOOL_CACHE a folder the runner's user owns and can write; ` +
       'or give the job `env: RUNNER_TOOL_CACHE: ${{ runner.temp }}/tool-cache` (flyctl is then downloaded once per job)',

@@ -33,7 +33,9 @@ function expectNothingInjected(view: RunnerView): void {
   expect(view.paths).toEqual([])
   expect(view.masks).not.toContain('fly-deploy')
   // An annotation made by the action may quote the lines (escaped); none is made by them.
-  expect(view.annotations.filter((a) => a.message === 'injected error' || a.properties.file === 'action.yml')).toEqual([])
+  expect(view.annotations.filter((a) => a.message === 'injected error' || a.properties.file === 'action.yml')).toEqual(
+    [],
+  )
   // The action's own commands after the hostile lines: every group it opened was closed.
   expect(view.openGroups).toBe(0)
   // The action's own masks: the API token was registered, and never shows.
@@ -139,7 +141,10 @@ describe('a tool cache the job cannot write', () => {
       const file = path.join(w.dirs.root, 'not-a-folder')
       fs.writeFileSync(file, '')
       const toolCache = path.join(file, 'tool-cache')
-      const result = await w.run({ app: 'untrusted-tool-cache', secrets: TOKEN_SECRET }, { env: { RUNNER_TOOL_CACHE: toolCache } })
+      const result = await w.run(
+        { app: 'untrusted-tool-cache', secrets: TOKEN_SECRET },
+        { env: { RUNNER_TOOL_CACHE: toolCache } },
+      )
       expect(result.exitCode, tail(result)).toBe(1)
       const error = stepError(result)
       expect(error).toContain(`could not put flyctl 0.4.87 into the tool cache (RUNNER_TOOL_CACHE=${toolCache})`)

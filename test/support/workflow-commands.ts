@@ -76,7 +76,11 @@ function parseV2(line: string, registered: Set<string>): Parsed | undefined {
   const space = info.indexOf(' ')
   const name = space < 0 ? info : info.slice(0, space)
   if (!registered.has(name.toLowerCase())) return undefined
-  return { name, properties: space < 0 ? {} : properties(info.slice(space + 1), ','), data: unescapeData(text.slice(end + 2)) }
+  return {
+    name,
+    properties: space < 0 ? {} : properties(info.slice(space + 1), ','),
+    data: unescapeData(text.slice(end + 2)),
+  }
 }
 
 /** `##[name props]data` anywhere in the line. */
@@ -89,11 +93,24 @@ function parseV1(line: string, registered: Set<string>): Parsed | undefined {
   const space = info.indexOf(' ')
   const name = space < 0 ? info : info.slice(0, space)
   if (!registered.has(name.toLowerCase())) return undefined
-  return { name, properties: space < 0 ? {} : properties(info.slice(space + 1), ';'), data: unescapeData(line.slice(close + 1)) }
+  return {
+    name,
+    properties: space < 0 ? {} : properties(info.slice(space + 1), ';'),
+    data: unescapeData(line.slice(close + 1)),
+  }
 }
 
 export function interpretStdout(stdout: string): RunnerView {
-  const view: RunnerView = { acted: [], outputs: {}, env: {}, paths: [], masks: [], annotations: [], stopped: false, openGroups: 0 }
+  const view: RunnerView = {
+    acted: [],
+    outputs: {},
+    env: {},
+    paths: [],
+    masks: [],
+    annotations: [],
+    stopped: false,
+    openGroups: 0,
+  }
   const registered = new Set(COMMANDS)
   let stopToken: string | undefined
   for (const line of stdout.split(/\r\n|\r|\n/)) {
@@ -124,7 +141,8 @@ function act(view: RunnerView, name: string, c: Parsed): void {
   else if (name === 'set-env' && c.properties.name) view.env[c.properties.name] = c.data
   else if (name === 'add-path') view.paths.push(c.data)
   else if (name === 'add-mask' && c.data.trim()) view.masks.push(c.data)
-  else if (name === 'error' || name === 'warning' || name === 'notice') view.annotations.push({ level: name, properties: c.properties, message: c.data })
+  else if (name === 'error' || name === 'warning' || name === 'notice')
+    view.annotations.push({ level: name, properties: c.properties, message: c.data })
   else if (name === 'group') view.openGroups++
   else if (name === 'endgroup') view.openGroups--
 }

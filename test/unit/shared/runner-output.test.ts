@@ -30,7 +30,9 @@ describe('the runner interpreter (test/support/workflow-commands.ts)', () => {
     const stopped = interpretStdout(`::stop-commands::x\n${OWN}`)
     expect(stopped.stopped).toBe(true)
     expect(stopped.acted).toEqual([])
-    const resumed = interpretStdout(`::stop-commands::tok\n::stop-commands::other\n::other::\n::error::ignored\n::tok::\n${OWN}`)
+    const resumed = interpretStdout(
+      `::stop-commands::tok\n::stop-commands::other\n::other::\n::error::ignored\n::tok::\n${OWN}`,
+    )
     expect(resumed.stopped).toBe(false)
     expect(resumed.masks).toEqual(['s3cret-value'])
     expect(resumed.annotations.map((a) => a.message)).toEqual(['the action failed'])
