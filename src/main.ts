@@ -11,6 +11,7 @@ import { cleanupPreviews, runPreview } from './preview/preview.js'
 import { Redactor } from './shared/redact.js'
 import { newRunRecord } from './run/report.js'
 import { StageRunner } from './run/stage-runner.js'
+import { info } from './shared/runner-output.js'
 
 /** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
 export const defaultDeps: RunDeps = {
@@ -33,7 +34,8 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
     plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
     stages = new StageRunner(newRunRecord(plan), cancel.signal)
     stages.record.secretsDropped = plan.secretsDropped ?? []
-    for (const d of stages.record.secretsDropped) core.info(`secrets-json: ${d.name} not synced: ${d.why}`)
+    for (const d of stages.record.secretsDropped) info(`secrets-json: ${d.name} not synced: ${d.why}`)
+    for (const w of plan.secretWarnings ?? []) core.warning(w)
     const p: Pipeline = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps }
     await runMode(stages, p)
     await stages.finish(redactor)
@@ -68,7 +70,7 @@ function runMode(stages: StageRunner, p: Pipeline): Promise<void> {
 /** The stages of a deploy (docs/CONTRACT.md, "Stages"), in order. */
 async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   core.startGroup('Plan')
-  core.info(JSON.stringify(describePlan(p.plan), null, 2))
+  info(JSON.stringify(describePlan(p.plan), null, 2))
   core.endGroup()
   if (p.plan.dryRun)
     s.record.dryRunPlan = {
@@ -91,7 +93,7 @@ async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   const overrides = await s.run(stage.reapplyOverrides(p, flyctl, deployed))
   await s.run(stage.hardenIps(p, flyctl, ensured))
   await s.run(stage.gateHealth(p, deployCtx, config, deployed, overrides))
-  if (p.plan.dryRun) core.info('Dry run: the plan is in the job summary; nothing was changed on Fly.')
+  if (p.plan.dryRun) info('Dry run: the plan is in the job summary; nothing was changed on Fly.')
 }
 
 async function installOnly(s: StageRunner, p: Pipeline): Promise<Flyctl> {

@@ -8,6 +8,7 @@ import { MACHINE_SIZES } from '../fly/machine-sizes.js'
 import { parseMemoryMb } from '../shared/units.js'
 import { ConfigFileError, indexKeyLines, isTable, parseToml, stringifyToml, type TomlTable } from './toml-source.js'
 import { parseGatewayConfig, type GatewayConfigSource, type ParsedGatewayConfig } from './gateway-config.js'
+import { info } from '../shared/runner-output.js'
 
 /**
  * Stage 2: render fly.toml (or the private variant) into RUNNER_TEMP, never over a file in the
@@ -600,11 +601,9 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
     const result = renderFlyConfig(plan, userToml, gatewaySource)
     await writeFile(result.path, result.toml)
     core.startGroup(`Rendered fly.toml: ${result.path}`)
-    core.info(result.toml)
+    info(result.toml)
     for (const o of result.overridden) {
-      core.info(
-        `${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`,
-      )
+      info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`)
     }
     core.endGroup()
     core.setOutput('fly-config', result.path)

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import * as os from 'node:os'
 import type { z } from 'zod'
 import { describeChange, type Change, type ChangeJournal } from '../run/change-journal.js'
 import type { Redactor } from '../shared/redact.js'
@@ -111,6 +112,12 @@ export interface FlyctlResult {
   error?: string
   /** The journal entry of a mutating call that flyctl confirmed (the caller may add what it learnt). */
   change?: Change
+  /**
+   * flyctl was ended from outside this action: killed by a signal this action did not send
+   * (`killed by SIGKILL`), or crashed (`crashed: panic: ...`). Undefined when it exited on its own
+   * or this action ended it (cancellation, a deadline, the gate's interrupt).
+   */
+  endedFromOutside?: string
 }
 
 export class FlyctlError extends Error {
@@ -278,8 +285,9 @@ export class Flyctl {
 
   private fail(args: string[], result: FlyctlResult, opts: RunOptions, attempts: number): never {
     const aborted = [opts.signal, this.options.signal].some((s) => s?.aborted)
-    const transient = !aborted && isTransientText(`${result.error ?? ''}\n${result.stderr}`)
+    const transient = !aborted && !result.endedFromOutside && isTransientText(`${result.error ?? ''}\n${result.stderr}`)
     let note = ''
+    if (result.endedFromOutside && !aborted) note = endedFromOutsideNote(result.endedFromOutside)
     if (transient && attempts > 1) note = `Gave up after ${attempts} attempts`
     else if (transient && opts.retry?.safe === 'once') note = `Not repeated automatically: ${opts.retry.why}`
     throw new FlyctlError(
@@ -337,12 +345,20 @@ export class Flyctl {
         ending.done()
         out.flush()
         err.flush()
-        const exitCode = code ?? (sig ? 128 + 15 : 1)
+        const exitCode = code ?? (sig ? 128 + (os.constants.signals[sig] ?? 15) : 1)
         // Our own deadline ended it: say so, which also makes it a transient failure.
         const error = ending.timedOut()
           ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`
           : extractFlyError(err.text)
-        resolve({ args, exitCode, stdout: out.text, stderr: err.text, error: exitCode === 0 ? undefined : error })
+        const outside = ending.asked() || exitCode === 0 ? undefined : sig ? `killed by ${sig}` : goCrash(err.text)
+        resolve({
+          args,
+          exitCode,
+          stdout: out.text,
+          stderr: err.text,
+          error: exitCode === 0 ? undefined : (outside ?? error),
+          ...(outside ? { endedFromOutside: outside } : {}),
+        })
       })
       child.stdin.on('error', () => {
         // flyctl may exit before reading stdin; its exit code tells what happened.
@@ -380,11 +396,13 @@ function endWhenAsked(
   child: ChildProcess,
   opts: RunOptions,
   cancels: Array<AbortSignal | undefined>,
-): { done(): void; timedOut(): boolean } {
+): { done(): void; timedOut(): boolean; asked(): boolean } {
   let finished = false
   let timedOut = false
+  let asked = false
   const end = (signal: NodeJS.Signals, killAfterMs: number) => (): void => {
     if (finished) return
+    asked = true
     child.kill(signal)
     setTimeout(() => {
       if (!finished) child.kill('SIGKILL')
@@ -412,7 +430,25 @@ function endWhenAsked(
       opts.interrupt?.removeEventListener('abort', interrupt)
     },
     timedOut: () => timedOut,
+    // A cancelled job: the runner signals the whole process group, flyctl included, maybe first.
+    asked: () => asked || signals.some((s) => s.aborted) || opts.interrupt?.aborted === true,
   }
+}
+
+/**
+ * A Go runtime crash: `panic: ...` or `fatal error: ...` followed by goroutine traces, exit 2
+ * (Go runtime/panic.go). flyctl's own failures print `Error: ...` instead.
+ */
+function goCrash(stderr: string): string | undefined {
+  const head = /^(panic|fatal error): .*$/m.exec(stderr)
+  return head && /^goroutine \d+ \[/m.test(stderr) ? `crashed: ${head[0].slice(0, 200)}` : undefined
+}
+
+/** What a flyctl ended from outside means, for the error of any call. */
+export function endedFromOutsideNote(how: string): string {
+  return how.startsWith('killed')
+    ? 'fly-deploy did not end it: the runner, the system (out of memory) or another process did'
+    : 'flyctl itself crashed; run it again, and report it to superfly/flyctl with the trace above if it persists'
 }
 
 function firstLine(text: string): string {

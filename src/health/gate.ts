@@ -32,6 +32,7 @@ export interface GateOptions {
   port: number
   bind?: string
   channels: string[]
+  /** health-timeout: counted from the moment the gate finds the release on a machine (see gateRelease). */
   timeoutMs: number
   /** When the deploy (or restart) that produced this release began; earlier lines are ignored. */
   notBeforeMs?: number
@@ -133,7 +134,9 @@ export function releaseMachines(machines: readonly Machine[], version: number): 
 export async function gateRelease(o: GateOptions): Promise<GateResult> {
   const now = o.now ?? Date.now
   const log = o.log ?? (() => {})
-  const deadlineMs = now() + o.timeoutMs
+  // Until the release is found: bounded by health-timeout only when no deploy runs alongside
+  // (flyctl's own exit bounds the wait for it otherwise, so a build never eats the gate's time).
+  const findDeadlineMs = o.rollout ? Number.POSITIVE_INFINITY : now() + o.timeoutMs
   const stop = new AbortController()
   const onOuterAbort = () => stop.abort()
   o.signal?.addEventListener('abort', onOuterAbort, { once: true })
@@ -143,7 +146,7 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     // kept and fed to the engine once it knows which machines to judge.
     const lines = new LineRelay()
     const follower = followLogs(o.flyctl, o.app, (raw) => lines.push(raw), stop.signal, log, o.resumeDelayMs ?? 500)
-    const found = await findRelease(o, stop.signal, deadlineMs, now, log)
+    const found = await findRelease(o, stop.signal, findDeadlineMs, now, log)
     if (!found) {
       stop.abort()
       await follower
@@ -157,6 +160,9 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
       return { verdict, machineIds: [], lastLines: [], machineStates: {} }
     }
     const { version, machines } = found
+    // health-timeout counts from the first machine of the release starting: the gate sees it take
+    // the release's config as flyctl updates and starts it (plan.go updateOrCreateMachine).
+    const deadlineMs = now() + o.timeoutMs
     const selected = releaseMachines(machines, version)
     if (selected.note) log(`health: ${selected.note}`)
     const engine = new VerdictEngine({

@@ -4,7 +4,7 @@ import * as core from '@actions/core'
 import { z } from 'zod'
 import { BIND_MODES, STRATEGIES, type Plan } from './plan.js'
 import type { InputReader } from './input-context.js'
-import type { Redactor } from '../shared/redact.js'
+import { hideUrlCredentials, type Redactor } from '../shared/redact.js'
 import { parseDeployArgs } from './deploy-args.js'
 import {
   argvSecretProblems,
@@ -13,6 +13,7 @@ import {
   envProblems,
   neverSynced,
   secretValueProblem,
+  shortSecretWarning,
   type Dropped,
   type SecretView,
 } from './secret-boundaries.js'
@@ -178,9 +179,27 @@ const urlInput = z.string().transform((text, ctx) => {
     }
     return text.replace(/\/+$/, '')
   } catch {
-    ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got "${text}"` })
+    ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got "${hideUrlCredentials(text)}"` })
     return z.NEVER
   }
+})
+
+/**
+ * The cloud metadata service and other link-local hosts (169.254.0.0/16, fe80::/10, AWS's IPv6
+ * fd00:ec2::254, and the IPv4-mapped forms; the URL parser has already turned decimal and hex
+ * IPv4 spellings into dotted ones): a probe there would read the runner's cloud credentials.
+ */
+export function isLinkLocalHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  if (/^169\.254\.\d+\.\d+$/.test(host) || host === 'metadata.google.internal') return true
+  if (/^fe[89ab][0-9a-f]:/.test(host) || host === 'fd00:ec2::254') return true
+  // ::ffff:169.254.x.y as the URL parser writes it: ::ffff:a9fe:xxxx.
+  return /^::ffff:a9fe:[0-9a-f]{1,4}$/.test(host)
+}
+
+const healthUrlInput = urlInput.refine((url) => !isLinkLocalHost(new URL(url).hostname), {
+  error:
+    "points at a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254): the probe would run on the runner, where that address serves its cloud credentials; use the app's public URL",
 })
 
 const patterns = {
@@ -346,6 +365,7 @@ export function parseInputs(ctx: InputContext): Plan {
     secrets: selection.values,
     secretSources: selection.sources,
     secretsDropped: secrets.dropped,
+    secretWarnings: [...selection.values].flatMap(([name, value]) => shortSecretWarning(name, value) ?? []),
     pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
     gatewayConfig: source.gatewayConfig,
     image: source.image,
@@ -547,7 +567,7 @@ function readMachineInputs(r: Reader): Pick<Plan, 'vmSize' | 'memoryMb' | 'machi
 function readHealthInputs(r: Reader, app: string | undefined): Pick<Plan, 'private' | 'healthUrl' | 'healthChannels'> {
   const { problem } = r
   const isPrivate = r.parse('private', booleanInput, 'false') ?? false
-  const healthUrl = r.parse('health-url', urlInput)
+  const healthUrl = r.parse('health-url', healthUrlInput)
   if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
     problem(
       'health-url',

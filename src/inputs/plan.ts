@@ -60,6 +60,8 @@ export interface Plan {
   secretSources: Map<string, 'secrets' | 'secrets-json'>
   /** Names `secrets-json` held that were not synced, with why (never values). */
   secretsDropped?: Array<{ name: string; why: string }>
+  /** Warnings about synced secrets, by name (values under 4 characters). */
+  secretWarnings?: string[]
   pruneSecrets: boolean
 
   /** Absolute path of the openclaw.json to deliver with the release. */

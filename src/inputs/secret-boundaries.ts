@@ -24,9 +24,39 @@ export const UPPER_ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 export function neverSynced(name: string, value: unknown, apiToken: string): string | undefined {
   const rule = NEVER_SYNCED.find(([re]) => re.test(name))
   if (rule) return rule[1]
-  if (apiToken !== '' && value === apiToken)
-    return 'its value is the Fly token (`api-token`), which is never synced to the app'
+  if (typeof value === 'string' && containsFlyToken(value, apiToken))
+    return 'its value contains the Fly token (`api-token`), which is never synced to the app'
   return undefined
+}
+
+/**
+ * Whether a value holds the Fly token or one of its macaroons: a `FlyV1 fm2_...,fm2_...` token is
+ * a comma-separated list, and any one of them is a credential (fly-go tokens.go). Real tokens run
+ * to hundreds of characters; a piece under 16 is matched whole only, so it cannot catch words.
+ */
+export function containsFlyToken(value: string, apiToken: string): boolean {
+  const token = apiToken.trim()
+  if (token === '') return false
+  if (value === token) return true
+  const parts = [token, ...token.replace(/^FlyV1\s+/, '').split(',')]
+    .map((p) => p.trim())
+    .filter((p) => p.length >= MIN_TOKEN_PIECE)
+  return parts.some((p) => value.includes(p))
+}
+
+const MIN_TOKEN_PIECE = 16
+
+/** Below this length the runner's mask of a value (`***`) hits ordinary words all over the job's log. */
+export const SHORT_SECRET_CHARS = 4
+
+/** The warning for a synced secret whose value is very short, naming it (never the value). */
+export function shortSecretWarning(name: string, value: string): string | undefined {
+  if (value.length >= SHORT_SECRET_CHARS) return undefined
+  return (
+    `secret ${name} has a value of ${value.length} character${value.length === 1 ? '' : 's'}: the runner masks a secret's value everywhere in the job's log, ` +
+    `so every occurrence of it in any step's output becomes *** (and so short a value is easy to guess). ` +
+    'If it is not secret, pass it in `env`; otherwise use a longer value'
+  )
 }
 
 /** Why `secrets-json` drops this entry, or undefined when it is synced. */

@@ -46,6 +46,7 @@ import {
 } from './release-assets.js'
 import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './release-assets.js'
 import { sleep } from '../shared/sleep.js'
+import { info } from '../shared/runner-output.js'
 
 export { PINNED_FLYCTL_VERSION } from './release-assets.js'
 
@@ -81,7 +82,7 @@ const SOCKET_TIMEOUT_MS = 30_000
 const VERSION_TIMEOUT_MS = 30_000
 
 export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyctl> {
-  const log = req.log ?? ((line: string) => core.info(line))
+  const log = req.log ?? info
   const spec = parseVersionSpec(req.version)
   const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch)
   const endpoints: Endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) }
@@ -286,10 +287,15 @@ async function placeInToolCache(
   log: (line: string) => void,
   configDir: string | undefined,
 ): Promise<string> {
-  const dest = toolCachePath(requireEnv('RUNNER_TOOL_CACHE'), version, target.toolArch)
+  const root = requireEnv('RUNNER_TOOL_CACHE')
+  const dest = toolCachePath(root, version, target.toolArch)
   const id = randomUUID()
   const staging = stagingPath(dest, id)
-  await mkdir(dirname(dest), { recursive: true })
+  try {
+    await mkdir(dirname(dest), { recursive: true })
+  } catch (err) {
+    throw toolCacheError(err, root, dirname(dest), version)
+  }
   await sweepStaleFolders(dirname(dest))
   try {
     await cp(source, staging, { recursive: true, verbatimSymlinks: true })
@@ -308,9 +314,7 @@ async function placeInToolCache(
     await writeFile(`${dest}.complete`, '')
     return dest
   } catch (err) {
-    throw new Error(`could not put flyctl ${version} into the tool cache at ${dest}: ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw toolCacheError(err, root, dest, version)
   } finally {
     await rm(staging, { recursive: true, force: true })
   }
@@ -534,6 +538,25 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/** Errors of the file system that mean the job cannot write there (read-only, not ours, not a folder). */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EDQUOT'])
+
+/** A failure to write the tool cache, naming RUNNER_TOOL_CACHE and the fix rather than a bare errno. */
+export function toolCacheError(err: unknown, root: string, where: string, version: string): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? ''
+  const head = `could not put flyctl ${version} into the tool cache (RUNNER_TOOL_CACHE=${root}) at ${where}`
+  if (!UNWRITABLE.has(code)) return new Error(`${head}: ${(err as Error).message}`, { cause: err })
+  const why =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'its disk is full'
+      : `this job cannot write there (${code}: read-only, another user's, or not a folder)`
+  return new Error(
+    `${head}: ${why}. Fix: on a self-hosted runner, make RUNNER_TOOL_CACHE a folder the runner's user owns and can write; ` +
+      'or give the job `env: RUNNER_TOOL_CACHE: ${{ runner.temp }}/tool-cache` (flyctl is then downloaded once per job)',
+    { cause: err },
+  )
 }
 
 function requireEnv(name: 'RUNNER_TOOL_CACHE' | 'RUNNER_TEMP'): string {

@@ -17,6 +17,7 @@ import {
 import type { Redactor } from '../shared/redact.js'
 import type { RunRecord } from '../run/report.js'
 import type { StageRunner } from '../run/stage-runner.js'
+import { info } from '../shared/runner-output.js'
 
 /**
  * docs/CONTRACT.md, "Previews", the edges: `mode: preview` wraps the deploy stages (any action but
@@ -128,7 +129,7 @@ async function destroyIfMarked(
     throw err
   }
   ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), `destroyed ${name}: its machines carried ${marker}`]
-  core.info(`Destroyed the preview app ${name}`)
+  info(`Destroyed the preview app ${name}`)
   return 'destroyed'
 }
 
@@ -151,7 +152,7 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
   const github = gitHubClient({
     token: plan.githubToken,
     baseUrl: process.env.GITHUB_API_URL,
-    log: core.info,
+    log: info,
     signal: ctx.signal,
   })
   const destroyed: string[] = []
@@ -226,13 +227,13 @@ function commenter(ctx: ModeContext, app: string, number: number): Commenter {
   return {
     async post(body) {
       if (!plan.githubToken || !plan.repository) {
-        core.info('No github-token: the pull request gets no preview comment.')
+        info('No github-token: the pull request gets no preview comment.')
         return
       }
       const github = gitHubClient({
         token: plan.githubToken,
         baseUrl: process.env.GITHUB_API_URL,
-        log: core.info,
+        log: info,
         signal: ctx.signal,
       })
       const repo = repoRef(plan.repository)
@@ -242,7 +243,7 @@ function commenter(ctx: ModeContext, app: string, number: number): Commenter {
         const written = existing
           ? await github.updateComment(repo, existing.id, text)
           : await github.createComment(repo, number, text)
-        core.info(
+        info(
           `${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`,
         )
       } catch (err) {

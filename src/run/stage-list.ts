@@ -23,6 +23,7 @@ import { machineRows, type RunRecord, type StageContext } from './report.js'
 import { syncSecrets } from '../stages/secrets.js'
 import type { Stage } from './stage-runner.js'
 import { reportFindings, validateFlyConfig } from '../config/guide-rules.js'
+import { info } from '../shared/runner-output.js'
 
 /** What the run's outside world is made of; a test passes its own (run() in-process). */
 export interface RunDeps {
@@ -56,7 +57,7 @@ export function install(p: Pipeline): Stage<Installed> {
       const installed = await p.deps.install({
         version: plan.flyctlVersion,
         mirror: plan.flyctlMirror,
-        log: core.info,
+        log: info,
         configDir: plan.flyctlConfigDir,
       })
       const flyctl = p.deps.flyctl({
@@ -64,7 +65,7 @@ export function install(p: Pipeline): Stage<Installed> {
         token: plan.apiToken,
         redactor: p.redactor,
         cwd: plan.workingDirectory,
-        log: core.info,
+        log: info,
         signal: p.signal,
         configDir: plan.flyctlConfigDir,
         journal: p.journal,
@@ -120,7 +121,7 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
   return {
     name: 'validate',
     run: async () => {
-      core.info(`Gateway release: ${describeRelease(release)}`)
+      info(`Gateway release: ${describeRelease(release)}`)
       const survey = await surveyApp(flyctl, plan.app)
       const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
@@ -156,7 +157,7 @@ async function regionsToCheck(
 }
 
 function stageContext(p: Pipeline, flyctl: Flyctl): StageContext {
-  return { flyctl, plan: p.plan, log: { info: core.info, warning: core.warning } }
+  return { flyctl, plan: p.plan, log: { info, warning: core.warning } }
 }
 
 export function ensureApp(
@@ -218,7 +219,7 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     port: settings.port,
     bind: settings.bind,
     stateDir: gatewayStateDir(settings),
-    log: core.info,
+    log: info,
     signal: p.signal,
   }
   return {
@@ -337,7 +338,7 @@ export function gateHealth(
             verdict: again.verdict,
           }
         },
-        log: core.info,
+        log: info,
         signal: p.signal,
       })
       // What serves now, for machine-ids and the summary's machine table: the last read, unless something changed since.

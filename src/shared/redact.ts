@@ -43,3 +43,12 @@ function encodedForms(value: string): string[] {
   forms.push(encodeURIComponent(value))
   return forms.filter((f) => f.length > 0)
 }
+
+/**
+ * A URL as it may be shown: user and password (everything up to the last `@` of the authority)
+ * replaced by `***`, also when the text is no valid URL, so a typo never prints a password.
+ */
+export function hideUrlCredentials(text: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^/?#]*)@/i.exec(text)
+  return m ? `${m[1] ?? ''}${MASK}@${text.slice(m[0].length)}` : text
+}

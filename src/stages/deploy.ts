@@ -1,7 +1,16 @@
 import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
 import { unhealthyOutcome, type Cause, type GateOutcome } from '../health/index.js'
-import { displayCommand, FlyctlError, isTransientText, READING, type Flyctl, type FlyctlResult } from '../fly/flyctl.js'
+import {
+  displayCommand,
+  endedFromOutsideNote,
+  FlyctlError,
+  isTransientText,
+  READING,
+  type Flyctl,
+  type FlyctlResult,
+} from '../fly/flyctl.js'
+import { newestReleaseAbove } from '../health/gate.js'
 import { RolloutFeed } from '../health/rollout-feed.js'
 import type { Change } from '../run/change-journal.js'
 import type { Plan } from '../inputs/plan.js'
@@ -352,6 +361,14 @@ async function failedDeploy(
   machines: Machine[],
 ): Promise<DeployResult | 'repeat'> {
   const { flyctl } = ctx
+  if (result.endedFromOutside && !ctx.signal?.aborted)
+    return endedFromOutside(
+      ctx,
+      w,
+      result,
+      first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)),
+      machines,
+    )
   const flyError = flyctl.redact(result.error ?? '')
   const transient =
     (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted
@@ -376,6 +393,39 @@ async function failedDeploy(
   }
   const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
   return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
+}
+
+/**
+ * `fly deploy` killed by a signal this action did not send, or crashed: say so, with the signal. It
+ * is not a verdict on the gateway, so nothing is rolled back (least of all a release the gate found
+ * healthy); the user checks the app and runs the workflow again.
+ */
+function endedFromOutside(
+  ctx: DeployContext,
+  w: Watched,
+  result: FlyctlResult,
+  verdict: GateOutcome | undefined,
+  machines: Machine[],
+): never {
+  const took = machinesAbove(machines, w.baseline)
+  const version = verdict?.releaseVersion ?? newestReleaseAbove(took, w.baseline)
+  const release = version !== undefined ? `release v${version}` : 'the new release'
+  const state =
+    took.length === 0
+      ? 'No machine took a new release.'
+      : `${took.length === 1 ? 'Machine' : 'Machines'} ${took.map((m) => m.id).join(', ')} took ${release}` +
+        (verdict?.health === 'healthy'
+          ? ', and the health gate had found it healthy, so it stays.'
+          : verdict?.health === 'unhealthy'
+            ? `; the health gate found it unhealthy (${verdict.title}), but it is not rolled back after a flyctl that did not finish.`
+            : '; the health gate had no verdict yet, and nothing is rolled back.')
+  throw new FlyctlError(
+    ctx.flyctl.redact(displayCommand(w.args)),
+    result.exitCode,
+    result.endedFromOutside ?? 'ended from outside',
+    ctx.flyctl.redact(result.stderr),
+    `${endedFromOutsideNote(result.endedFromOutside ?? '')}. ${state} Check \`fly status --app ${ctx.plan.app}\` and \`fly releases --app ${ctx.plan.app}\`, then run the workflow again`,
+  )
 }
 
 /** A transient failure before any machine took the release: repeat only a deploy that never reached Fly. */

@@ -19,6 +19,12 @@ export interface CliFaults {
   latencyMs?: Record<string, number>
   fail?: FailRule[]
   logsDropAfterLines?: number
+  /**
+   * `fly deploy` kills itself with this signal once its machines are rolled out and waited for,
+   * before it closes the release: flyctl ended from outside (the runner, the OOM killer). Once per
+   * state root.
+   */
+  killDeployAfterRollout?: NodeJS.Signals
 }
 
 export function readCliFaults(stateDir: string): CliFaults {

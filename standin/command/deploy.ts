@@ -90,6 +90,30 @@ export function workloadFromDockerfile(text: string, buildArgs: Map<string, stri
   return version ? `openclaw@${version}` : undefined
 }
 
+/**
+ * The build's `RUN` steps and what each prints: the stand-in builds nothing, but it "runs" `echo`
+ * (its quoted words joined by a space, for each `&&`-joined `echo`; other commands print nothing), so a Dockerfile's own lines
+ * reach the build log as they would on a builder. They are printed at column 0, as the Docker
+ * daemon's build stream prints a step's output (moby pkg/jsonmessage, `stream` messages) and as
+ * flyctl relays it; BuildKit's plain progress would prefix `#N <seconds>`, which a runner reads
+ * the same way for the `##[` form. The stand-in must not be kinder than the harsher of the two.
+ */
+export function runSteps(dockerfile: string): Array<{ command: string; output: string[] }> {
+  const steps: Array<{ command: string; output: string[] }> = []
+  for (const raw of dockerfile.replace(/\\\n/g, ' ').split('\n')) {
+    const run = /^\s*RUN\s+(.*)$/i.exec(raw)
+    if (!run) continue
+    const command = (run[1] as string).trim()
+    const output = command
+      .split(/\s*&&\s*/)
+      .map((part) => /^echo\s+(.*)$/.exec(part)?.[1])
+      .filter((args): args is string => args !== undefined)
+      .map((args) => [...args.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]).join(' '))
+    steps.push({ command, output })
+  }
+  return steps
+}
+
 /** The workload of `--image <ref>`: an openclaw release, the fake gateway, or an earlier release's image. */
 export function workloadFromImage(ref: string, releases: ReleaseRecord[]): string | undefined {
   const previous = releases.find((r) => r.ImageRef === ref)
@@ -145,7 +169,8 @@ function resolveImage(ctx: Ctx, config: AppConfig | undefined, appName: string, 
     if (eq < 0) throw new FlyError(`invalid build arg: ${kv}`)
     buildArgs.set(kv.slice(0, eq), kv.slice(eq + 1))
   }
-  const workload = workloadFromDockerfile(fs.readFileSync(dockerfile, 'utf8'), buildArgs)
+  const dockerfileText = fs.readFileSync(dockerfile, 'utf8')
+  const workload = workloadFromDockerfile(dockerfileText, buildArgs)
   if (!workload) {
     throw new FlyError(
       `failed to fetch an image or build from source: the flyctl stand-in cannot tell what ${dockerfile} runs ` +
@@ -154,9 +179,11 @@ function resolveImage(ctx: Ctx, config: AppConfig | undefined, appName: string, 
   }
   const imageRef = `registry.fly.io/${appName}:deployment-${ulid()}`
   const builder = flagBool(ctx, 'local-only') ? 'local Docker daemon' : 'Depot'
-  out(
-    `==> Building image with ${builder}\n--> build:  (\u200b)\n[+] Building 0.1s (1/1) FINISHED\n--> Building image done\n`,
-  )
+  out(`==> Building image with ${builder}\n--> build:  (\u200b)\n`)
+  const steps = runSteps(dockerfileText)
+  for (const [i, step] of steps.entries())
+    out(`#${i + 1} [${i + 1}/${steps.length}] RUN ${step.command}\n${step.output.map((l) => `${l}\n`).join('')}`)
+  out(`[+] Building 0.1s (${steps.length + 1}/${steps.length + 1}) FINISHED\n--> Building image done\n`)
   out(`image: ${imageRef}\nimage size: 412 MB\n\n`)
   return { imageRef, workload }
 }
@@ -432,6 +459,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     }
   }
   if (plan.fresh && !failure) err('Finished launching new machines\n')
+  killedFromOutside(ctx)
 
   await closeRelease(ctx.stateDir, appName, plan.release.ID, failure ? 'failed' : 'complete')
   if (failure) {
@@ -453,6 +481,19 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     )
   else if (ipMode === 'none') out('\nYour app is deployed but does not have a public or private IP address\n')
   return 0
+}
+
+/** The `killDeployAfterRollout` fault: this flyctl is killed as the runner's OOM killer would, once. */
+function killedFromOutside(ctx: Ctx): void {
+  const signal = ctx.faults.killDeployAfterRollout
+  if (!signal) return
+  const marker = path.join(ctx.stateDir, 'faults-killed-deploy')
+  try {
+    fs.writeFileSync(marker, String(process.pid), { flag: 'wx' })
+  } catch {
+    return
+  }
+  process.kill(process.pid, signal)
 }
 
 /** The release's final status: `complete`, `failed` or `interrupted` (DeployMachinesApp). */
@@ -537,13 +578,48 @@ async function rollOutMachine(
   }
   if (waits.smoke) {
     out(`Checking that ${r.machine.id} [app] is up and running\n`)
-    await smokeCheck(runtime, ctx.stateDir, appName, r.machine.id)
+    try {
+      await smokeCheck(runtime, ctx.stateDir, appName, r.machine.id)
+    } catch (error) {
+      printSmokeCheckLogs(runtime, ctx.stateDir, appName, r.machine, error as Error)
+      throw error
+    }
   }
   if (waits.health) {
     out(`Checking health of machine ${r.machine.id}\n`)
     await waitForChecks(runtime, ctx.stateDir, appName, r.machine, waitTimeoutMs)
   }
   out(`Machine ${r.machine.id} [app] update finished: success\n`)
+}
+
+/**
+ * machines_deploymachinesapp.go doSmokeChecks: on a failed smoke check flyctl prints the machine's
+ * log lines since its update, each as `  <message>`, before it returns the error.
+ */
+function printSmokeCheckLogs(
+  runtime: MachineRuntime,
+  stateDir: string,
+  appName: string,
+  machine: MachineRecord,
+  error: Error,
+): void {
+  err(`Smoke checks for ${machine.id} failed: ${error.message.replace(/^smoke checks for \S+ failed: /, '')}\n`)
+  err(`Check its logs: here's the last lines below, or run 'fly logs -i ${machine.id}':\n`)
+  const since = Date.parse(machine.updated_at)
+  let text: string
+  try {
+    text = fs.readFileSync(runtime.logPath(stateDir, appName, machine.id), 'utf8')
+  } catch {
+    return
+  }
+  for (const raw of text.split('\n')) {
+    try {
+      const line = JSON.parse(raw) as { timestamp: string; message: string }
+      if (Date.parse(line.timestamp) >= since - 1_000) err(`  ${line.message}\n`)
+    } catch {
+      // a blank or torn line
+    }
+  }
 }
 
 function allocateIpInside(app: AppRecord, type: 'v6' | 'private_v6' | 'shared_v4'): string {

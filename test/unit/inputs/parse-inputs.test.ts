@@ -173,6 +173,49 @@ describe('parseInputs with good inputs', () => {
   })
 })
 
+describe('secret values that must not reach the app, or would mask the log', () => {
+  const token = 'FlyV1 fm2_lJPECAAAAAAAAmacaroonOne,fm2_lJPEAAAAAAAAmacaroonTwo'
+  it('drops a secrets-json value that contains the Fly token, or one of its macaroons, naming it and never the value', () => {
+    const { plan } = parse({
+      app: 'my-openclaw',
+      'api-token': token,
+      'secrets-json': JSON.stringify({
+        WRAPPED: `prefix-${token}-suffix`,
+        ONE_PART: 'x fm2_lJPEAAAAAAAAmacaroonTwo y',
+        OPENCLAW_GATEWAY_TOKEN: 'gw-token-1234',
+      }),
+      'secrets-include': '*',
+    })
+    expect([...plan.secrets.keys()]).toEqual(['OPENCLAW_GATEWAY_TOKEN'])
+    expect(plan.secretsDropped).toEqual([
+      { name: 'WRAPPED', why: expect.stringMatching(/contains the Fly token/) },
+      { name: 'ONE_PART', why: expect.stringMatching(/contains the Fly token/) },
+    ])
+    expect(JSON.stringify(plan.secretsDropped)).not.toContain('macaroon')
+  })
+
+  it('refuses a secrets line whose value contains the Fly token, naming the secret only', () => {
+    const found = problems({ 'api-token': token, secrets: `WRAPPED=prefix-${token}-suffix` })
+    const text = new InputError(found).message
+    expect(text).toMatch(/"WRAPPED" cannot be synced: its value contains the Fly token/)
+    expect(text).not.toContain('macaroon')
+  })
+
+  it('warns by name about values under 4 characters, never quoting them', () => {
+    const { plan } = parse({
+      app: 'my-openclaw',
+      'api-token': 'tok-abcdef',
+      secrets: 'REGION=iad\nDEBUG=1\nLONG_ENOUGH=abcd',
+    })
+    expect(plan.secretWarnings).toHaveLength(2)
+    expect(plan.secretWarnings?.[0]).toMatch(
+      /^secret REGION has a value of 3 characters: the runner masks .* everywhere in the job's log/,
+    )
+    expect(plan.secretWarnings?.[1]).toMatch(/^secret DEBUG has a value of 1 character:/)
+    expect(plan.secretWarnings?.join('\n')).not.toMatch(/iad|=1/)
+  })
+})
+
 describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
   const cases: Array<[string, Partial<Record<InputKey, string>>, InputKey, RegExp]> = [
     ['app name with capitals', { app: 'My_App' }, 'app', /not a Fly app name/],
@@ -225,6 +268,36 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ['health-timeout 0', { 'health-timeout': '0' }, 'health-timeout', /at least 10/],
     ['health-url not http', { 'health-url': 'ftp://x' }, 'health-url', /http\(s\) URL/],
     [
+      'health-url the cloud metadata service',
+      { 'health-url': 'http://169.254.169.254/latest/meta-data/' },
+      'health-url',
+      /link-local or cloud metadata/,
+    ],
+    [
+      'health-url the metadata service spelled in decimal',
+      { 'health-url': 'http://2852039166/' },
+      'health-url',
+      /link-local or cloud metadata/,
+    ],
+    [
+      'health-url an IPv6 link-local address',
+      { 'health-url': 'http://[fe80::1]:8080/' },
+      'health-url',
+      /link-local or cloud metadata/,
+    ],
+    [
+      'health-url the AWS IPv6 metadata address',
+      { 'health-url': 'http://[fd00:ec2::254]/' },
+      'health-url',
+      /link-local or cloud metadata/,
+    ],
+    [
+      'health-url the metadata service IPv4-mapped',
+      { 'health-url': 'http://[::ffff:169.254.169.254]/' },
+      'health-url',
+      /link-local or cloud metadata/,
+    ],
+    [
       'health-url public on a private app',
       { private: 'true', 'health-url': 'https://my-openclaw.fly.dev/healthz' },
       'health-url',
@@ -265,6 +338,29 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
   it('refuses a missing token', () => {
     const found = problems({ 'api-token': '' })
     expect(found).toEqual([{ input: 'api-token', message: expect.stringMatching(/fly tokens create deploy/) }])
+  })
+
+  it('never shows the credentials of a URL, also one that does not parse', () => {
+    for (const url of [
+      'ftp://user:hunter2-pw@example.com/x',
+      'https://user:hunter2-pw@exa mple.com/',
+      'user:hunter2-pw@example.com',
+    ]) {
+      const found = problems({ 'health-url': url, 'flyctl-mirror': url })
+      const text = new InputError(found).message
+      expect(text).toMatch(/health-url/)
+      expect(text).toMatch(/\*\*\*@/)
+      expect(text).not.toContain('hunter2')
+    }
+  })
+
+  it('accepts an ordinary public health-url', () => {
+    expect(problems({ port: 'x', 'health-url': 'https://169.255.0.1/healthz' }).map((p) => p.input)).not.toContain(
+      'health-url',
+    )
+    expect(problems({ port: 'x', 'health-url': 'https://[2a09:8280:1::1]/healthz' }).map((p) => p.input)).not.toContain(
+      'health-url',
+    )
   })
 
   it('reports every problem at once', () => {
