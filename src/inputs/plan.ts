@@ -64,6 +64,8 @@ export interface Plan {
   /** Names `secrets-json` held that were not synced, with why (never values). */
   secretsDropped?: Array<{ name: string; why: string }>
   pruneSecrets: boolean
+  /** `mode: preview` may deploy a fork's pull request (only `<secrets-prefix>` secrets then). */
+  allowForkPreviews?: boolean
 
   /** Absolute path of the openclaw.json to deliver with the release. */
   gatewayConfig?: string
