@@ -8,7 +8,7 @@
 import type { Plan } from '../inputs/plan.js'
 import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
-import { rollBack, type ReleaseRef } from './rollback.js'
+import { readNewerRelease, rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
 
@@ -65,6 +65,8 @@ export interface HealthOutcome {
   lockRepaired: boolean
   /** Sentences for the job summary, in order. */
   summary: string[]
+  /** Another deploy's release that followed this run's before its verdict: the run fails, nothing is rolled back. */
+  superseded?: number
   /** Which evidence made each machine healthy (healthy only). */
   evidence?: string[]
   /** The gateway's own lines behind a healthy verdict: `<machine> <time> <line>`. */
@@ -88,7 +90,11 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
 
   const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release.version, notBeforeMs)
 
-  const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
+  // A verdict on another release (another run's, rolled while this one waited) is not this run's.
+  const judged = ctx.first?.releaseVersion
+  const first = ctx.first && (judged === undefined || judged === ctx.release.version) ? ctx.first : await gate(ctx.release, ctx.deployStartedAtMs)
+  const newer = await supersededBy(ctx, first)
+  if (newer) return newer
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   if (result.health === 'healthy') {
     log(`health: the gateway's own lines this verdict rests on:`)
@@ -143,6 +149,27 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
     failure.message = `${failure.message}\n${text}`
   }
   return failure
+}
+
+/**
+ * Another deploy's release on the app above this run's, read once the verdict is in: the run then
+ * fails, reporting only its own release and rolling nothing back (another run now owns the app).
+ */
+async function supersededBy(ctx: HealthContext, verdict: GateOutcome): Promise<HealthOutcome | undefined> {
+  const own = ctx.release.version
+  const newer = await readNewerRelease(ctx.flyctl, ctx.app, own, ctx.signal)
+  if (!newer) return undefined
+  const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer.Version, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`))
+  ;(ctx.log ?? (() => {}))(`health: ${message}`)
+  return {
+    health: verdict.health,
+    ...(verdict.health === 'unhealthy' ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines } : {}),
+    message,
+    rolledBack: false,
+    lockRepaired: false,
+    superseded: newer.Version,
+    summary: [`Release v${own} was superseded by release v${newer.Version} from another deploy; nothing was rolled back.`],
+  }
 }
 
 export type GateOutcome = (

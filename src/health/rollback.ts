@@ -19,6 +19,9 @@ export type RollbackTarget = { release: Release } | { release?: undefined; reaso
  * `interrupted`) never served; one with the failed image would bring the same image back.
  */
 export function previousRelease(releases: readonly Release[], failed: ReleaseRef): RollbackTarget {
+  // A run rolls back only its own release, and only while it is the app's newest.
+  const newer = newerRelease(releases, failed.version)
+  if (newer) return { reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it` }
   const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version)
   if (earlier.length === 0) return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
   const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r))
@@ -30,6 +33,29 @@ export function previousRelease(releases: readonly Release[], failed: ReleaseRef
     }
   }
   return { release: different }
+}
+
+/**
+ * The newest release above `own` that did not fail: another deploy's, which this run did not make
+ * (two runs deploying one app at once). Failed and interrupted releases never served.
+ */
+export function newerRelease(releases: readonly Release[], own: number): Release | undefined {
+  return [...releases].filter((r) => r.Version > own && !releaseFailed(r)).sort((a, b) => b.Version - a.Version)[0]
+}
+
+/** Another deploy's release above `own` on the app now, read from `releases --json`. */
+export async function readNewerRelease(flyctl: FlyctlRunner, app: string, own: number, signal?: AbortSignal): Promise<Release | undefined> {
+  const releases = await flyctl.json(['releases', '-a', app, '--json'], ReleaseListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+  return newerRelease(releases, own)
+}
+
+/** The step's error when another deploy's release followed this run's before its verdict. */
+export function supersededMessage(app: string, own: number, newer: number, verdict: string): string {
+  return (
+    `release v${own} was superseded by release v${newer} from another deploy before this run's verdict (v${own} was ${verdict}); ` +
+    `this run reports no release it did not make and rolled nothing back. Two runs deployed ${app} at the same time: give the workflow a ` +
+    `\`concurrency\` group per app (for example \`concurrency: { group: fly-deploy-${app}, cancel-in-progress: false }\`) so each deploy waits for the one before it`
+  )
 }
 
 export interface RollbackOptions {

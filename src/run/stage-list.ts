@@ -295,7 +295,7 @@ export function gateHealth(
     note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
     record: (o, record) => recordHealth(o, record),
     // The step fails on an unhealthy release, after what serves was read and recorded.
-    failure: (o) => (o.health === 'unhealthy' ? (o.message ?? 'the gateway did not become healthy') : undefined),
+    failure: (o) => (o.superseded !== undefined || o.health === 'unhealthy' ? (o.message ?? 'the gateway did not become healthy') : undefined),
   }
 }
 

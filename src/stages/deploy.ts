@@ -240,7 +240,7 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     ctx.signal?.throwIfAborted()
     // One read once flyctl exited, shared by the gate, the stopped-machine start and a failure's account.
     const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, { retry: READING })
-    rollout.end(machines)
+    rollout.end(machines, emitted)
     if (result.exitCode !== 0) {
       const outcome = await failedDeploy(ctx, w, result, first, watching, machines)
       if (outcome !== 'repeat') return outcome

@@ -120,7 +120,7 @@ describe('run() in-process', () => {
     expect(changedOnFly()[0]).toBe('created volume openclaw_data')
   })
 
-  it('each run reports the release it made itself, not the newest one', async () => {
+  it("each run reports the release it made itself, and fails when another deploy's release followed it", async () => {
     inputs()
     fly.apps.add('inproc-app')
     fly.volumes.set('inproc-app', ['openclaw_data'])
@@ -131,10 +131,13 @@ describe('run() in-process', () => {
       if (list.length === 2) list.push({ Version: 3, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:other-run' })
     })
     await run(deps())
-    expect(core.failed).toBeUndefined()
+    expect(core.failed).toContain('superseded by release v3 from another deploy')
+    expect(core.failed).toContain('`concurrency` group per app')
     expect(core.outputs.get('release-version')).toBe('2')
     expect(core.outputs.get('image')).toBe('registry.fly.io/inproc-app:deployment-2')
+    expect(core.outputs.get('rolled-back')).toBe('false')
     expect(changedOnFly()).toContain('deployed release v2')
+    expect(fly.calls.filter((c) => c.startsWith('deploy'))).toHaveLength(1)
   })
 
   it('a dry run makes reading calls only: the runner refuses any other', async () => {
