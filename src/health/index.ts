@@ -8,7 +8,7 @@
 import type { Plan } from '../inputs/plan.js'
 import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
-import { readNewerRelease, rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
+import { rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
 
@@ -93,8 +93,6 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   // A verdict on another release (another run's, rolled while this one waited) is not this run's.
   const judged = ctx.first?.releaseVersion
   const first = ctx.first && (judged === undefined || judged === ctx.release.version) ? ctx.first : await gate(ctx.release, ctx.deployStartedAtMs)
-  const newer = await supersededBy(ctx, first)
-  if (newer) return newer
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   if (result.health === 'healthy') {
     log(`health: the gateway's own lines this verdict rests on:`)
@@ -127,6 +125,8 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       return deployed
     }
     const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal })
+    // The releases the rollback read show another deploy's release above ours: not ours to roll back.
+    if (!rollback.rolledBack && rollback.newer !== undefined) return supersededOutcome(ctx, rollback.newer, result)
     if (!rollback.rolledBack) {
       summary.push(`Not rolled back: ${rollback.reason}.`)
       failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`
@@ -152,14 +152,12 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
 }
 
 /**
- * Another deploy's release on the app above this run's, read once the verdict is in: the run then
- * fails, reporting only its own release and rolling nothing back (another run now owns the app).
+ * Another deploy's release followed this run's before its verdict: the run fails, reporting only
+ * its own release and rolling nothing back (another run now owns the app).
  */
-async function supersededBy(ctx: HealthContext, verdict: GateOutcome): Promise<HealthOutcome | undefined> {
+export function supersededOutcome(ctx: Pick<HealthContext, 'flyctl' | 'app' | 'release' | 'log'>, newer: number, verdict: GateOutcome): HealthOutcome {
   const own = ctx.release.version
-  const newer = await readNewerRelease(ctx.flyctl, ctx.app, own, ctx.signal)
-  if (!newer) return undefined
-  const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer.Version, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`))
+  const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`))
   ;(ctx.log ?? (() => {}))(`health: ${message}`)
   return {
     health: verdict.health,
@@ -167,8 +165,8 @@ async function supersededBy(ctx: HealthContext, verdict: GateOutcome): Promise<H
     message,
     rolledBack: false,
     lockRepaired: false,
-    superseded: newer.Version,
-    summary: [`Release v${own} was superseded by release v${newer.Version} from another deploy; nothing was rolled back.`],
+    superseded: newer,
+    summary: [`Release v${own} was superseded by release v${newer} from another deploy; nothing was rolled back.`],
   }
 }
 

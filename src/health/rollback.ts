@@ -3,7 +3,7 @@
  * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
  * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
  */
-import { ReleaseListSchema, releaseFailed, type Release } from '../fly/schemas.js'
+import { ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
 import type { FlyctlRunner } from './gate.js'
 
 export interface ReleaseRef {
@@ -43,10 +43,17 @@ export function newerRelease(releases: readonly Release[], own: number): Release
   return [...releases].filter((r) => r.Version > own && !releaseFailed(r)).sort((a, b) => b.Version - a.Version)[0]
 }
 
-/** Another deploy's release above `own` on the app now, read from `releases --json`. */
-export async function readNewerRelease(flyctl: FlyctlRunner, app: string, own: number, signal?: AbortSignal): Promise<Release | undefined> {
-  const releases = await flyctl.json(['releases', '-a', app, '--json'], ReleaseListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
-  return newerRelease(releases, own)
+/**
+ * Another deploy's release on the app's machines above `own`: with its leases, another deploy can
+ * reach the machines only once this run's flyctl gave them back, so the list read after it exited
+ * shows whether one did before the verdict.
+ */
+export function newerOnMachines(machines: readonly Machine[], own: number): number | undefined {
+  const versions = machines
+    .filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app')
+    .map((m) => Number(m.config?.metadata?.fly_release_version))
+    .filter((v) => Number.isInteger(v) && v > own)
+  return versions.length > 0 ? Math.max(...versions) : undefined
 }
 
 /** The step's error when another deploy's release followed this run's before its verdict. */
@@ -68,7 +75,9 @@ export interface RollbackOptions {
   signal?: AbortSignal
 }
 
-export type RollbackResult = { rolledBack: true; from: Release; deployed: ReleaseRef; startedAtMs: number } | { rolledBack: false; reason: string }
+export type RollbackResult =
+  | { rolledBack: true; from: Release; deployed: ReleaseRef; startedAtMs: number }
+  | { rolledBack: false; reason: string; /** Another deploy's release above the failed one. */ newer?: number }
 
 export async function rollBack(o: RollbackOptions): Promise<RollbackResult> {
   const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, {
@@ -77,7 +86,8 @@ export async function rollBack(o: RollbackOptions): Promise<RollbackResult> {
     retry: { safe: 'reading' },
   })
   const target = previousRelease(releases, o.failed)
-  if (!target.release) return { rolledBack: false, reason: target.reason }
+  const newer = newerRelease(releases, o.failed.version)
+  if (!target.release) return { rolledBack: false, reason: target.reason, ...(newer ? { newer: newer.Version } : {}) }
   o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`)
   const startedAtMs = Date.now()
   const deployed = await o.redeploy(target.release.ImageRef)

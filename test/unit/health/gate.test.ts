@@ -7,7 +7,7 @@ import type { FlyctlResult, RunOptions } from '../../../src/fly/flyctl.js'
 import { probeHealthUrl, releaseMachines, type FlyctlRunner } from '../../../src/health/gate.js'
 import { runHealthGate, type HealthContext } from '../../../src/health/index.js'
 import { lockPatterns, staleLockCommand } from '../../../src/health/lock-repair.js'
-import { newerRelease, previousRelease } from '../../../src/health/rollback.js'
+import { newerOnMachines, newerRelease, previousRelease } from '../../../src/health/rollback.js'
 import { ownRelease } from '../../../src/health/gate.js'
 import { MachineListSchema, ReleaseSchema } from '../../../src/fly/schemas.js'
 
@@ -309,6 +309,11 @@ describe('two deploys of one app', () => {
     // Another deploy's release that failed or was interrupted never served: it does not count.
     expect(newerRelease([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3)).toBeUndefined()
     expect(newerRelease(releases, 3)?.Version).toBe(4)
+  })
+
+  it("another deploy's release on the machines after ours supersedes it", () => {
+    expect(newerOnMachines([machine('aaaa1111bbbb22', 5)], 4)).toBe(5)
+    expect(newerOnMachines([machine('aaaa1111bbbb22', 4)], 4)).toBeUndefined()
   })
 
   it("alongside a deploy, the gate judges the release of the machines its flyctl updated, never another run's", () => {

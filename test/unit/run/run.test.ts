@@ -120,7 +120,7 @@ describe('run() in-process', () => {
     expect(changedOnFly()[0]).toBe('created volume openclaw_data')
   })
 
-  it("each run reports the release it made itself, and fails when another deploy's release followed it", async () => {
+  it('each run reports the release it made itself, not the newest one', async () => {
     inputs()
     fly.apps.add('inproc-app')
     fly.volumes.set('inproc-app', ['openclaw_data'])
@@ -131,8 +131,8 @@ describe('run() in-process', () => {
       if (list.length === 2) list.push({ Version: 3, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:other-run' })
     })
     await run(deps())
-    expect(core.failed).toContain('superseded by release v3 from another deploy')
-    expect(core.failed).toContain('`concurrency` group per app')
+    // v3 is recorded but on no machine yet (it waits for our leases): our verdict stands.
+    expect(core.failed).toBeUndefined()
     expect(core.outputs.get('release-version')).toBe('2')
     expect(core.outputs.get('image')).toBe('registry.fly.io/inproc-app:deployment-2')
     expect(core.outputs.get('rolled-back')).toBe('false')
