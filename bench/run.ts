@@ -364,7 +364,7 @@ if (only.includes('two-runs')) {
     7,
     'two runs on one app: wall time of both runs',
     's',
-    samples.map((s) => s.wallMs / 1000),
+    samples.map((s) => s.wallMs),
   )
   details.twoRuns = samples
 }
