@@ -28,7 +28,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { NODE24, REPO_ROOT } from '../standin/runner/runner.ts'
 import { isNodeRuntimeInstalled, isOpenclawInstalled } from '../standin/machines/install-runtimes.ts'
-import { fatalVerdicts, noChangeRedeploy, pushComparison, type FatalResult, type PushResult, type RedeployResult } from './e2e.ts'
+import {
+  fatalVerdicts,
+  noChangeRedeploy,
+  pushComparison,
+  type FatalResult,
+  type PushResult,
+  type RedeployResult,
+} from './e2e.ts'
 import { LATENCY, log, round, stats, type Stats } from './lib.ts'
 import { FLEET_SIZES, fleetScaling, type FleetSample } from './fleet.ts'
 import { startTime, type StartResult } from './start.ts'
@@ -41,12 +48,16 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const onlyArg = args.find((a) => a.startsWith('--only='))
 const only = onlyArg ? (onlyArg.slice('--only='.length).split(',') as Part[]) : [...PARTS]
-for (const part of only) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}"; parts: ${PARTS.join(', ')}`)
+for (const part of only)
+  if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}"; parts: ${PARTS.join(', ')}`)
 const sizesArg = args.find((a) => a.startsWith('--fleet-sizes='))
 const fleetSizes = sizesArg ? sizesArg.slice('--fleet-sizes='.length).split(',').map(Number) : [...FLEET_SIZES]
-if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
+if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0))
+  throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
 const twoRunsArg = args.find((a) => a.startsWith('--two-runs='))
-const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes=') && !a.startsWith('--two-runs='))
+const unknown = args.filter(
+  (a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes=') && !a.startsWith('--two-runs='),
+)
 if (unknown.length)
   throw new Error(
     `unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}] [--fleet-sizes=${FLEET_SIZES.join(',')}]`,
@@ -58,7 +69,8 @@ const RUNS = quick
   : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2 }
 /** Samples of figure 7: ten, as the promise is worded; --two-runs=N for fewer or more. */
 const TWO_RUNS = twoRunsArg ? Number(twoRunsArg.slice('--two-runs='.length)) : quick ? 2 : 10
-if (!Number.isInteger(TWO_RUNS) || TWO_RUNS < 1) throw new Error(`--two-runs: a positive whole number (got ${twoRunsArg})`)
+if (!Number.isInteger(TWO_RUNS) || TWO_RUNS < 1)
+  throw new Error(`--two-runs: a positive whole number (got ${twoRunsArg})`)
 
 const HERE = import.meta.dirname
 const RESULTS = path.join(HERE, 'results')
@@ -112,7 +124,13 @@ function show(n: number, unit: Unit): string {
   if (Number.isNaN(n)) return 'n/a'
   switch (unit) {
     case 'ms':
-      return n < 1 ? `${n.toFixed(3)} ms` : n < 10 ? `${n.toFixed(1)} ms` : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`
+      return n < 1
+        ? `${n.toFixed(3)} ms`
+        : n < 10
+          ? `${n.toFixed(1)} ms`
+          : n < 1000
+            ? `${Math.round(n)} ms`
+            : `${(n / 1000).toFixed(2)} s`
     case 's':
       return `${(n / 1000).toFixed(1)} s`
     case 'count':
@@ -172,10 +190,16 @@ function addFleetFigures(fleet: FleetSample[]): void {
     const largest = sizes[sizes.length - 1] as number
     if (largest !== sizes[0]) {
       const wall = (size: number) => stats(of(size).map((f) => f[key].wallMs)).median
-      add(6, `${label}: wall(${largest}) / wall(${sizes[0]}) (ratio of medians)`, 'ratio', [wall(largest) / wall(sizes[0] as number)], {
-        text: '<= 2x (issue 17)',
-        ok: (m) => m <= 2,
-      })
+      add(
+        6,
+        `${label}: wall(${largest}) / wall(${sizes[0]}) (ratio of medians)`,
+        'ratio',
+        [wall(largest) / wall(sizes[0] as number)],
+        {
+          text: '<= 2x (issue 17)',
+          ok: (m) => m <= 2,
+        },
+      )
     }
   }
 }
@@ -183,10 +207,14 @@ function addFleetFigures(fleet: FleetSample[]): void {
 /** bench/install.bench.ts and bench/health.bench.ts import src/, which needs transform-types. */
 function runScript(script: string, scriptArgs: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE24, ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      NODE24,
+      ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
     child.on('error', reject)
@@ -216,18 +244,33 @@ const details: Record<string, unknown> = {}
 const began = Date.now()
 const loadAtStart = os.loadavg()
 
-if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first')
-const machinesRun = only.some((p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet' || p === 'two-runs')
+if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js')))
+  throw new Error('dist/index.js is missing: run `npm run build` first')
+const machinesRun = only.some(
+  (p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet' || p === 'two-runs',
+)
 if ((machinesRun && !isNodeRuntimeInstalled()) || (only.includes('push') && !isOpenclawInstalled('2026.9.6'))) {
-  throw new Error('the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first')
+  throw new Error(
+    'the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first',
+  )
 }
 
 if (only.includes('start')) {
   log(`figure 4: dist/index.js start (${RUNS.start} runs)`)
   const start: StartResult = await startTime(RUNS.start)
-  add(4, 'node dist/index.js: start -> first output line', 'ms', start.actionMs, { text: '< 150 ms', ok: (m) => m < 150 })
+  add(4, 'node dist/index.js: start -> first output line', 'ms', start.actionMs, {
+    text: '< 150 ms',
+    ok: (m) => m < 150,
+  })
   add(4, 'bare `node -e` on the same Node: start -> first line', 'ms', start.bareNodeMs)
-  add(4, 'dist/ size', 'bytes', [start.dist.bytes], undefined, `${start.dist.files} files; dist/index.js ${start.dist.indexJsBytes} bytes`)
+  add(
+    4,
+    'dist/ size',
+    'bytes',
+    [start.dist.bytes],
+    undefined,
+    `${start.dist.files} files; dist/index.js ${start.dist.indexJsBytes} bytes`,
+  )
   details.start = start
 }
 
@@ -243,10 +286,16 @@ if (only.includes('install')) {
     undefined,
     `a copy this action verified and placed, unchanged since (its marker: version, size, mtime), runs no \`${install.flyctlBinary} version\``,
   )
-  add(5, `requests to the release server over all ${install.toolCacheHit.runs} hits`, 'count', [install.toolCacheHit.requests], {
-    text: '0 (no network on a hit)',
-    ok: (m) => m === 0,
-  })
+  add(
+    5,
+    `requests to the release server over all ${install.toolCacheHit.runs} hits`,
+    'count',
+    [install.toolCacheHit.requests],
+    {
+      text: '0 (no network on a hit)',
+      ok: (m) => m === 0,
+    },
+  )
   addStats(
     5,
     'install stage (installFlyctl), cold: download + checksum',
@@ -265,7 +314,9 @@ if (only.includes('health')) {
   const all = Object.entries(health.scenarios)
   const ready = all.find(([, s]) => s.verdict === 'healthy')
   // The slowest fatal fixture (by engine median) stands for the fatal lines.
-  const fatal = all.filter(([, s]) => s.verdict !== 'healthy').sort(([, a], [, b]) => b.engine.medianMs - a.engine.medianMs)[0]
+  const fatal = all
+    .filter(([, s]) => s.verdict !== 'healthy')
+    .sort(([, a], [, b]) => b.engine.medianMs - a.engine.medianMs)[0]
   for (const [label, entry] of [
     ['ready line', ready],
     ['fatal line', fatal],
@@ -287,7 +338,10 @@ if (only.includes('health')) {
 if (only.includes('redeploy')) {
   log(`figure 3: redeploy that changes nothing (${RUNS.redeploy} runs, fake gateway)`)
   const redeploy: RedeployResult = await noChangeRedeploy(RUNS.redeploy)
-  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls, { text: '<= 8 (issue 17)', ok: (m) => m <= 8 })
+  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls, {
+    text: '<= 8 (issue 17)',
+    ok: (m) => m <= 8,
+  })
   add(3, 'redeploy that changes nothing: machine restarts', 'count', redeploy.restarts)
   add(
     5,
@@ -297,7 +351,10 @@ if (only.includes('redeploy')) {
     undefined,
     'from the job summary; a verified copy in the tool cache runs no `flyctl version`',
   )
-  add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, { text: '0 (no network on a hit)', ok: (m) => m === 0 })
+  add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, {
+    text: '0 (no network on a hit)',
+    ok: (m) => m === 0,
+  })
   details.redeploy = redeploy
 }
 
@@ -305,7 +362,11 @@ if (only.includes('fatal')) {
   log(`figure 2: fatal lines (${RUNS.fatal} runs per scenario, fake gateway)`)
   const fatal: FatalResult[] = await fatalVerdicts(RUNS.fatal)
   // Issue 12: with flyctl's own waits (smoke checks, health checks) and health-timeout 300.
-  for (const f of fatal) add(2, `fatal line (${f.name}) -> error line`, 'ms', f.lineToErrorMs, { text: '<= 3 s after the line', ok: (m) => m <= 3_000 })
+  for (const f of fatal)
+    add(2, `fatal line (${f.name}) -> error line`, 'ms', f.lineToErrorMs, {
+      text: '<= 3 s after the line',
+      ok: (m) => m <= 3_000,
+    })
   details.fatal = fatal
 }
 
@@ -314,12 +375,26 @@ if (only.includes('push')) {
   const push: PushResult = await pushComparison(RUNS.push)
   const restarts = (s: PushResult['action']) => s.map((x) => x.restarts)
   const wall = (s: PushResult['action']) => s.map((x) => x.wallMs)
-  add(1, 'push (secrets + config + command): machine restarts, action', 'count', restarts(push.action), { text: '1 restart per push', ok: (m) => m <= 1 })
+  add(1, 'push (secrets + config + command): machine restarts, action', 'count', restarts(push.action), {
+    text: '1 restart per push',
+    ok: (m) => m <= 1,
+  })
   add(1, 'same push: machine restarts, by hand (guide)', 'count', restarts(push.byHand))
-  add(1, 'restarts, by hand / action (ratio of medians)', 'ratio', [stats(restarts(push.byHand)).median / stats(restarts(push.action)).median])
+  add(1, 'restarts, by hand / action (ratio of medians)', 'ratio', [
+    stats(restarts(push.byHand)).median / stats(restarts(push.action)).median,
+  ])
   const stageNames = [...new Set(push.action.flatMap((x) => Object.keys(x.stages ?? {})))]
-  const stageMedians = stageNames.map((n) => `${n} ${show(stats(push.action.map((x) => x.stages?.[n] ?? 0)).median, 'ms')}`)
-  add(1, 'push: wall time, action (step start to verdict)', 's', wall(push.action), undefined, `median stage times (job summary): ${stageMedians.join(', ')}`)
+  const stageMedians = stageNames.map(
+    (n) => `${n} ${show(stats(push.action.map((x) => x.stages?.[n] ?? 0)).median, 'ms')}`,
+  )
+  add(
+    1,
+    'push: wall time, action (step start to verdict)',
+    's',
+    wall(push.action),
+    undefined,
+    `median stage times (job summary): ${stageMedians.join(', ')}`,
+  )
   add(
     1,
     'push: wall time, by hand (first command to ready seen)',
@@ -328,7 +403,9 @@ if (only.includes('push')) {
     undefined,
     `bench/by-hand.sh push: ${push.byHandCommands.join('; ')} (logs polled every 1 s)`,
   )
-  add(1, 'wall time, by hand / action (ratio of medians)', 'ratio', [stats(wall(push.byHand)).median / stats(wall(push.action)).median])
+  add(1, 'wall time, by hand / action (ratio of medians)', 'ratio', [
+    stats(wall(push.byHand)).median / stats(wall(push.action)).median,
+  ])
   add(
     1,
     'push: flyctl calls, action',
@@ -342,12 +419,17 @@ if (only.includes('push')) {
     'count',
     push.byHand.map((x) => x.calls),
   )
-  add(2, "ready line -> the action's verdict line, real gateway", 'ms', push.readyToVerdictMs, { text: '<= 1 s after ready', ok: (m) => m <= 1000 })
+  add(2, "ready line -> the action's verdict line, real gateway", 'ms', push.readyToVerdictMs, {
+    text: '<= 1 s after ready',
+    ok: (m) => m <= 1000,
+  })
   details.push = push
 }
 
 if (only.includes('fleet')) {
-  log(`figure 6: fleets of ${fleetSizes.join(', ')} gateways, concurrent runs on one host (${RUNS.fleet} run(s) per size, fake gateway)`)
+  log(
+    `figure 6: fleets of ${fleetSizes.join(', ')} gateways, concurrent runs on one host (${RUNS.fleet} run(s) per size, fake gateway)`,
+  )
   const fleet: FleetSample[] = await fleetScaling(fleetSizes, RUNS.fleet)
   addFleetFigures(fleet)
   details.fleet = fleet
@@ -358,7 +440,10 @@ if (only.includes('two-runs')) {
   const samples = await twoRunsOnOneApp(TWO_RUNS)
   const kept = samples.filter((s) => s.violations.length === 0).length
   const superseded = samples.filter((s) => Object.values(s.verdicts).includes('superseded')).length
-  add(7, 'two runs on one app: samples where every promise held', 'count', [kept], { text: `= ${TWO_RUNS} (all)`, ok: (m) => m === TWO_RUNS })
+  add(7, 'two runs on one app: samples where every promise held', 'count', [kept], {
+    text: `= ${TWO_RUNS} (all)`,
+    ok: (m) => m === TWO_RUNS,
+  })
   add(7, 'two runs on one app: samples where one run was superseded (and said so)', 'count', [superseded])
   add(
     7,

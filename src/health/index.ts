@@ -6,7 +6,15 @@
  * `health-timeout`: each follows a fresh start of the gateway.
  */
 import type { Plan } from '../inputs/plan.js'
-import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
+import {
+  causeTitle,
+  formatUnhealthy,
+  gateRelease,
+  probeHealthUrl,
+  type FlyctlRunner,
+  type GateOptions,
+  type GateResult,
+} from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
 import { rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
@@ -41,7 +49,9 @@ export interface HealthContext {
   log?: (message: string) => void
   signal?: AbortSignal
   /** Test and benchmark knobs. */
-  tuning?: Partial<Pick<GateOptions, 'pollIntervalMs' | 'lingerMs' | 'bindWarningGraceMs' | 'exitGraceMs' | 'resumeDelayMs'>> & {
+  tuning?: Partial<
+    Pick<GateOptions, 'pollIntervalMs' | 'lingerMs' | 'bindWarningGraceMs' | 'exitGraceMs' | 'resumeDelayMs'>
+  > & {
     fetch?: typeof fetch
     sshRetryDelayMs?: number
     /** Least time the health-url probe may take, whatever is left of the timeout (default 30 s). */
@@ -88,20 +98,36 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
     }
   }
 
-  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release.version, notBeforeMs)
+  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> =>
+    gateWithProbe(ctx, release.version, notBeforeMs)
 
   // A verdict on another release (another run's, rolled while this one waited) is not this run's.
   const judged = ctx.first?.releaseVersion
-  const first = ctx.first && (judged === undefined || judged === ctx.release.version) ? ctx.first : await gate(ctx.release, ctx.deployStartedAtMs)
+  const first =
+    ctx.first && (judged === undefined || judged === ctx.release.version)
+      ? ctx.first
+      : await gate(ctx.release, ctx.deployStartedAtMs)
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   if (result.health === 'healthy') {
     log(`health: the gateway's own lines this verdict rests on:`)
     for (const line of result.lines ?? []) log(`  ${line}`)
-    summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`)
-    return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines }
+    summary.push(
+      `Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`,
+    )
+    return {
+      health: 'healthy',
+      rolledBack: false,
+      lockRepaired,
+      servingRelease: ctx.release,
+      summary,
+      evidence: result.evidence,
+      evidenceLines: result.lines,
+    }
   }
 
-  summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`)
+  summary.push(
+    `Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`,
+  )
   const failure: HealthOutcome = {
     health: 'unhealthy',
     cause: result.cause,
@@ -124,7 +150,14 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       rollbackVerdict = deployed.verdict
       return deployed
     }
-    const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal })
+    const rollback = await rollBack({
+      flyctl: ctx.flyctl,
+      app: ctx.app,
+      failed: ctx.release,
+      redeploy,
+      log,
+      signal: ctx.signal,
+    })
     // The releases the rollback read show another deploy's release above ours: not ours to roll back.
     if (!rollback.rolledBack && rollback.newer !== undefined) return supersededOutcome(ctx, rollback.newer, result)
     if (!rollback.rolledBack) {
@@ -155,13 +188,21 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
  * Another deploy's release followed this run's before its verdict: the run fails, reporting only
  * its own release and rolling nothing back (another run now owns the app).
  */
-export function supersededOutcome(ctx: Pick<HealthContext, 'flyctl' | 'app' | 'release' | 'log'>, newer: number, verdict: GateOutcome): HealthOutcome {
+export function supersededOutcome(
+  ctx: Pick<HealthContext, 'flyctl' | 'app' | 'release' | 'log'>,
+  newer: number,
+  verdict: GateOutcome,
+): HealthOutcome {
   const own = ctx.release.version
-  const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`))
+  const message = ctx.flyctl.redact(
+    supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`),
+  )
   ;(ctx.log ?? (() => {}))(`health: ${message}`)
   return {
     health: verdict.health,
-    ...(verdict.health === 'unhealthy' ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines } : {}),
+    ...(verdict.health === 'unhealthy'
+      ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines }
+      : {}),
     message,
     rolledBack: false,
     lockRepaired: false,
@@ -193,8 +234,11 @@ async function repairStaleLockOnce(
   summary: string[],
   gate: (release: ReleaseRef, notBeforeMs: number | undefined) => Promise<GateOutcome>,
 ): Promise<{ result: GateOutcome; lockRepaired: boolean }> {
-  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !ctx.plan.fixStaleLock || !result.machineId) return { result, lockRepaired: false }
-  summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`)
+  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !ctx.plan.fixStaleLock || !result.machineId)
+    return { result, lockRepaired: false }
+  summary.push(
+    `Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`,
+  )
   try {
     const repair = await repairStaleLock({
       flyctl: ctx.flyctl,
@@ -236,7 +280,12 @@ export function watchRollout(
 }
 
 /** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
-export function unhealthyOutcome(ctx: Pick<WatchContext, 'flyctl' | 'port'>, cause: Cause, detail: string, machineId?: string): GateOutcome {
+export function unhealthyOutcome(
+  ctx: Pick<WatchContext, 'flyctl' | 'port'>,
+  cause: Cause,
+  detail: string,
+  machineId?: string,
+): GateOutcome {
   const verdict: UnhealthyVerdict = {
     health: 'unhealthy',
     cause,
@@ -290,12 +339,24 @@ async function gateWithProbe(
       machineStates,
     }
   }
-  if (!ctx.plan.healthUrl) return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
+  if (!ctx.plan.healthUrl)
+    return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
 
   // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
   const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000))
-  const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs })
-  if (probe.ok) return { ...found, health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates }
+  const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, {
+    fetch: ctx.tuning?.fetch,
+    signal: ctx.signal,
+    intervalMs: ctx.tuning?.probeIntervalMs,
+  })
+  if (probe.ok)
+    return {
+      ...found,
+      health: 'healthy',
+      evidence: [...verdict.evidence, probe.detail],
+      lines: verdict.lines,
+      machineStates,
+    }
   const detail = ctx.flyctl.redact(probe.detail)
   return {
     ...found,

@@ -21,11 +21,16 @@ export type RollbackTarget = { release: Release } | { release?: undefined; reaso
 export function previousRelease(releases: readonly Release[], failed: ReleaseRef): RollbackTarget {
   // A run rolls back only its own release, and only while it is the app's newest.
   const newer = newerRelease(releases, failed.version)
-  if (newer) return { reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it` }
+  if (newer)
+    return {
+      reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it`,
+    }
   const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version)
-  if (earlier.length === 0) return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
+  if (earlier.length === 0)
+    return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
   const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r))
-  if (served.length === 0) return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` }
+  if (served.length === 0)
+    return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` }
   const different = served.find((r) => r.ImageRef !== failed.imageRef)
   if (!different) {
     return {

@@ -14,7 +14,8 @@ import { sleep } from '../shared/sleep.js'
  * canary and immediate update, skipped launches included) and `Machine <id> [app] was created`
  * (deploy/machines_deploymachinesapp.go spawnMachineInGroup, an app's first machines).
  */
-const TOOK_CONFIG = /\b(?:Updated machine config for ([0-9a-f]{8,})|Machine ([0-9a-f]{8,})(?: \[[^\]]*\])? was created)\b/
+const TOOK_CONFIG =
+  /\b(?:Updated machine config for ([0-9a-f]{8,})|Machine ([0-9a-f]{8,})(?: \[[^\]]*\])? was created)\b/
 
 export class RolloutFeed {
   private events = 0

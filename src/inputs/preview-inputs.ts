@@ -14,7 +14,15 @@ import type { Dropped } from './secret-boundaries.js'
 type Problem = (input: InputKey, message: string) => void
 
 /** The channel-token names a preview leaves out by default: a second gateway on production's bot token takes its connection over. */
-export const CHANNEL_TOKEN_GLOBS = ['DISCORD_*', 'TELEGRAM_*', 'SLACK_*', 'WHATSAPP_*', 'SIGNAL_*', 'MATRIX_*', 'TWILIO_*']
+export const CHANNEL_TOKEN_GLOBS = [
+  'DISCORD_*',
+  'TELEGRAM_*',
+  'SLACK_*',
+  'WHATSAPP_*',
+  'SIGNAL_*',
+  'MATRIX_*',
+  'TWILIO_*',
+]
 
 export const PREVIEW_SECRETS_PREFIX = 'PREVIEW_'
 
@@ -47,10 +55,15 @@ const PREVIEW_EVENTS = ['pull_request', 'pull_request_target'] as const
  * The pull request of the event, or the reason there is none (worded for the `mode` input).
  * Pure: the caller reads the event file.
  */
-export function parsePullRequestEvent(eventName: string | undefined, payload: string | undefined, thisRepository?: string): PullRequestRef | string {
+export function parsePullRequestEvent(
+  eventName: string | undefined,
+  payload: string | undefined,
+  thisRepository?: string,
+): PullRequestRef | string {
   const fix = 'run `mode: preview` from a workflow `on: pull_request` (see examples/preview.yml), or set `mode: deploy`'
   const name = PREVIEW_EVENTS.find((e) => e === eventName)
-  if (!name) return `\`preview\` needs a \`pull_request\` or \`pull_request_target\` event, and this run is a \`${eventName || 'unknown'}\` event; ${fix}`
+  if (!name)
+    return `\`preview\` needs a \`pull_request\` or \`pull_request_target\` event, and this run is a \`${eventName || 'unknown'}\` event; ${fix}`
   if (payload === undefined) return `the ${name} event's payload (GITHUB_EVENT_PATH) cannot be read; ${fix}`
   let data: unknown
   try {
@@ -105,7 +118,11 @@ export function readModeInputs(ctx: InputContext, problem: Problem): ModeInputs 
   if (mode === 'cleanup-previews' && !result.repository)
     problem('mode', '`cleanup-previews` needs GITHUB_REPOSITORY (owner/repo); run it in a GitHub Actions job')
   if (mode === 'preview') {
-    const pr = parsePullRequestEvent(ctx.env.GITHUB_EVENT_NAME, readEventFile(ctx.env.GITHUB_EVENT_PATH), ctx.env.GITHUB_REPOSITORY || undefined)
+    const pr = parsePullRequestEvent(
+      ctx.env.GITHUB_EVENT_NAME,
+      readEventFile(ctx.env.GITHUB_EVENT_PATH),
+      ctx.env.GITHUB_REPOSITORY || undefined,
+    )
     if (typeof pr === 'string') problem('mode', pr)
     else {
       result.pullRequest = pr
@@ -133,7 +150,12 @@ export function previewAppName(app: string, number: number): string {
  * Checks that need `app` and the Fly token too: the preview's name fits Fly's limit, and an empty
  * token on a pull request says why (GitHub gives a fork's pull_request run no repository secrets).
  */
-export function checkPreviewTarget(modes: ModeInputs, app: string | undefined, apiToken: string, problem: Problem): void {
+export function checkPreviewTarget(
+  modes: ModeInputs,
+  app: string | undefined,
+  apiToken: string,
+  problem: Problem,
+): void {
   const pr = modes.pullRequest
   if (modes.mode !== 'preview' || !pr) return
   if (app) {

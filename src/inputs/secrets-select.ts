@@ -10,7 +10,11 @@
 export type SecretSource = 'secrets' | 'secrets-json'
 
 /** The name to sync `given` as: stripped of the prefix, else itself when `include` admits it, else undefined. */
-export function syncedName(given: string, prefix: string, include: ((name: string) => boolean) | undefined): string | undefined {
+export function syncedName(
+  given: string,
+  prefix: string,
+  include: ((name: string) => boolean) | undefined,
+): string | undefined {
   if (prefix && given.startsWith(prefix) && given.length > prefix.length) return given.slice(prefix.length)
   if (include && !include(given)) return undefined
   return given

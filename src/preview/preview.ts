@@ -74,7 +74,13 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
     await deployStages(target.plan)
   } catch (err) {
     if (!ctx.plan.dryRun)
-      await comment.post(commentBody({ ...state(), outcome: 'failed', error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)) }))
+      await comment.post(
+        commentBody({
+          ...state(),
+          outcome: 'failed',
+          error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)),
+        }),
+      )
     throw err
   }
   // A dry run changes nothing: no preview-action, no comment.
@@ -86,15 +92,26 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
 /** `closed`: destroy the preview when its machines carry this pull request's marker; gone already is success. */
 async function closePreview(ctx: ModeContext, target: PreviewTarget, comment: Commenter): Promise<void> {
   const flyctl = await ctx.install()
-  const outcome = await ctx.stages.must({ name: 'destroy', run: () => destroyIfMarked(ctx, flyctl, target.name, target.marker), note: (o) => o })
+  const outcome = await ctx.stages.must({
+    name: 'destroy',
+    run: () => destroyIfMarked(ctx, flyctl, target.name, target.marker),
+    note: (o) => o,
+  })
   ctx.record.heading = `🗑️ Preview <code>${target.name}</code> ${outcome === 'gone' ? 'was gone already' : ctx.plan.dryRun ? 'would be destroyed' : 'destroyed'}`
   if (ctx.plan.dryRun) return
   core.setOutput('preview-action', 'destroyed')
-  await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }))
+  await comment.post(
+    commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }),
+  )
 }
 
 /** Reads the app's machines, decides (preview-core.ts decideDestroy), destroys. Throws on any marker but this one. */
-async function destroyIfMarked(ctx: ModeContext, flyctl: Flyctl, name: string, marker: string): Promise<'destroyed' | 'gone' | 'would destroy'> {
+async function destroyIfMarked(
+  ctx: ModeContext,
+  flyctl: Flyctl,
+  name: string,
+  marker: string,
+): Promise<'destroyed' | 'gone' | 'would destroy'> {
   const machines = await readMachines(flyctl, name)
   const decision = decideDestroy(name, ctx.plan.app, marker, machines)
   if (decision.kind === 'refuse') throw new Error(decision.reason)
@@ -107,7 +124,10 @@ async function destroyIfMarked(ctx: ModeContext, flyctl: Flyctl, name: string, m
     // Not repeated: after a lost answer the app may be gone, which the next read shows.
     await flyctl.run(['apps', 'destroy', name, '-y'], {
       change: `destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`,
-      retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' },
+      retry: {
+        safe: 'once',
+        why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone',
+      },
     })
   } catch (err) {
     if (err instanceof FlyctlError && isAppNotFound(err.flyError)) return 'gone'
@@ -134,7 +154,12 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
   const { plan, record } = ctx
   const repository = plan.repository ?? ''
   const flyctl = await ctx.install()
-  const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: core.info, signal: ctx.signal })
+  const github = gitHubClient({
+    token: plan.githubToken,
+    baseUrl: process.env.GITHUB_API_URL,
+    log: core.info,
+    signal: ctx.signal,
+  })
   const destroyed: string[] = []
   const failures: string[] = []
   core.setOutput('previews-destroyed', '')
@@ -161,14 +186,22 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
     },
   })
   record.heading = `🧹 Cleaned up the previews of <code>${plan.app}</code>: ${destroyed.length ? destroyed.map((d) => `<code>${d}</code>`).join(', ') : 'none'} ${plan.dryRun ? 'would be ' : ''}destroyed`
-  if (failures.length) throw new Error(`cleanup-previews could not destroy ${failures.length} preview(s):\n${failures.join('\n')}`)
+  if (failures.length)
+    throw new Error(`cleanup-previews could not destroy ${failures.length} preview(s):\n${failures.join('\n')}`)
 }
 
-async function cleanupOne(ctx: ModeContext, flyctl: Flyctl, github: GitHubApi, c: { name: string; number: number }, repository: string): Promise<string> {
+async function cleanupOne(
+  ctx: ModeContext,
+  flyctl: Flyctl,
+  github: GitHubApi,
+  c: { name: string; number: number },
+  repository: string,
+): Promise<string> {
   const marker = previewMarker(repository, c.number)
   const decision = decideDestroy(c.name, ctx.plan.app, marker, await readMachines(flyctl, c.name))
   // Another repository's preview, or an app without the marker: never touched.
-  if (decision.kind === 'refuse') return `${c.name}: kept, not this repository's preview (${marker} not found on its machines)`
+  if (decision.kind === 'refuse')
+    return `${c.name}: kept, not this repository's preview (${marker} not found on its machines)`
   if (decision.kind === 'gone') return `${c.name}: gone already`
   let state: string
   try {
@@ -179,7 +212,8 @@ async function cleanupOne(ctx: ModeContext, flyctl: Flyctl, github: GitHubApi, c
   }
   if (state !== 'closed') return `${c.name}: kept, #${c.number} is ${state}`
   const outcome = await destroyIfMarked(ctx, flyctl, c.name, marker)
-  if (outcome === 'destroyed') await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }))
+  if (outcome === 'destroyed')
+    await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }))
   return outcome === 'gone'
     ? `${c.name}: gone already`
     : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`
@@ -201,15 +235,26 @@ function commenter(ctx: ModeContext, app: string, number: number): Commenter {
         core.info('No github-token: the pull request gets no preview comment.')
         return
       }
-      const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: core.info, signal: ctx.signal })
+      const github = gitHubClient({
+        token: plan.githubToken,
+        baseUrl: process.env.GITHUB_API_URL,
+        log: core.info,
+        signal: ctx.signal,
+      })
       const repo = repoRef(plan.repository)
       const text = redactor.redact(body)
       try {
         const existing = (await github.listComments(repo, number)).find((c) => c.body.includes(commentMarker(app)))
-        const written = existing ? await github.updateComment(repo, existing.id, text) : await github.createComment(repo, number, text)
-        core.info(`${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`)
+        const written = existing
+          ? await github.updateComment(repo, existing.id, text)
+          : await github.createComment(repo, number, text)
+        core.info(
+          `${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`,
+        )
       } catch (err) {
-        core.warning(`The preview comment on #${number} was not written: ${redactor.redact(err instanceof Error ? err.message : String(err))}`)
+        core.warning(
+          `The preview comment on #${number} was not written: ${redactor.redact(err instanceof Error ? err.message : String(err))}`,
+        )
       }
     },
   }

@@ -36,7 +36,9 @@ export function claimRunDirs(runnerTemp: string, app: string): RunDirs {
     const runDir = mkdtempSync(prefix)
     return { runDir, flyctlConfigDir: flyctlConfigDirIn(runDir) }
   } catch (err) {
-    throw new Error(`cannot create this run's folder ${prefix}XXXXXX under RUNNER_TEMP: ${(err as Error).message}`, { cause: err })
+    throw new Error(`cannot create this run's folder ${prefix}XXXXXX under RUNNER_TEMP: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
 }
 
@@ -57,5 +59,6 @@ export function removeRunFiles(runDir: string, keep: string | undefined): void {
     const file = join(runDir, name)
     if (file !== keep) rmSync(file, { recursive: true, force: true })
   }
-  if (keep === undefined || !names.some((n) => join(runDir, n) === keep)) rmSync(runDir, { recursive: true, force: true })
+  if (keep === undefined || !names.some((n) => join(runDir, n) === keep))
+    rmSync(runDir, { recursive: true, force: true })
 }

@@ -9,13 +9,24 @@ import { describe, expect, it } from 'vitest'
 import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
 import { readSecretValues } from '../../standin/platform/state.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
-import { BASE, FAKE, FAKE_TIMEOUT, GH_TOKEN, gh, newWorld, step, tail, usePreviewWorlds } from '../support/preview-e2e.ts'
+import {
+  BASE,
+  FAKE,
+  FAKE_TIMEOUT,
+  GH_TOKEN,
+  gh,
+  newWorld,
+  step,
+  tail,
+  usePreviewWorlds,
+} from '../support/preview-e2e.ts'
 import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
 
 usePreviewWorlds()
 
 /** flyctl calls that change nothing on Fly. */
-const READING = /^(version|status|releases|secrets list|machines? list|machine status|platform|apps list|logs|ips list|volumes list|orgs list|auth)\b/
+const READING =
+  /^(version|status|releases|secrets list|machines? list|machine status|platform|apps list|logs|ips list|volumes list|orgs list|auth)\b/
 const mutating = (calls: JournalEntry[]): string[] => calls.map((c) => c.argv.join(' ')).filter((a) => !READING.test(a))
 
 /** The action's error (setFailed's `::error::` lines), unescaped. */
@@ -49,14 +60,38 @@ const PREVIEW_GATEWAY = 'gw-token-for-fork-previews-8c2e4a'
 /** A pull_request_target event from a fork, as GitHub writes it: the head is another repository than the base. */
 function forkEvent(world: StandinWorld, number: number): NodeJS.ProcessEnv {
   const file = path.join(world.dirs.root, `event-fork-${number}.json`)
-  const pr = { number, state: 'open', head: { sha: `f0f0${number}abcdef`, repo: { full_name: FORK } }, base: { repo: { full_name: 'openclaw/gw' } } }
-  fs.writeFileSync(file, JSON.stringify({ action: 'opened', number, pull_request: pr, repository: { full_name: 'openclaw/gw' } }))
-  return { GITHUB_EVENT_NAME: 'pull_request_target', GITHUB_EVENT_PATH: file, GITHUB_REPOSITORY: 'openclaw/gw', GITHUB_API_URL: gh.url }
+  const pr = {
+    number,
+    state: 'open',
+    head: { sha: `f0f0${number}abcdef`, repo: { full_name: FORK } },
+    base: { repo: { full_name: 'openclaw/gw' } },
+  }
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ action: 'opened', number, pull_request: pr, repository: { full_name: 'openclaw/gw' } }),
+  )
+  return {
+    GITHUB_EVENT_NAME: 'pull_request_target',
+    GITHUB_EVENT_PATH: file,
+    GITHUB_REPOSITORY: 'openclaw/gw',
+    GITHUB_API_URL: gh.url,
+  }
 }
 
 function forkInputs(extra: Record<string, string> = {}): Record<string, string> {
-  const secrets = { OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN, ANTHROPIC_API_KEY: PROD_ANTHROPIC, PREVIEW_OPENCLAW_GATEWAY_TOKEN: PREVIEW_GATEWAY }
-  return { app: BASE, mode: 'preview', 'github-token': GH_TOKEN, 'secrets-json': JSON.stringify(secrets), 'health-timeout': '120', ...extra }
+  const secrets = {
+    OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
+    ANTHROPIC_API_KEY: PROD_ANTHROPIC,
+    PREVIEW_OPENCLAW_GATEWAY_TOKEN: PREVIEW_GATEWAY,
+  }
+  return {
+    app: BASE,
+    mode: 'preview',
+    'github-token': GH_TOKEN,
+    'secrets-json': JSON.stringify(secrets),
+    'health-timeout': '120',
+    ...extra,
+  }
 }
 
 describe('a fork pull request (pull_request_target from forker/gw)', () => {
@@ -83,7 +118,12 @@ describe('a fork pull request (pull_request_target from forker/gw)', () => {
       const app = `${BASE}-pr-9`
       const { result } = await step(world, forkInputs({ 'allow-fork-previews': 'true' }), forkEvent(world, 9))
       expect(result.exitCode, tail(result)).toBe(0)
-      expect(result.outputs).toMatchObject({ 'app-name': app, 'preview-action': 'deployed', health: 'healthy', 'secrets-synced': 'OPENCLAW_GATEWAY_TOKEN' })
+      expect(result.outputs).toMatchObject({
+        'app-name': app,
+        'preview-action': 'deployed',
+        health: 'healthy',
+        'secrets-synced': 'OPENCLAW_GATEWAY_TOKEN',
+      })
       // Only the prefixed value reached the app: production's gateway token and provider key did not.
       expect(readSecretValues(world.state, app)).toEqual({ OPENCLAW_GATEWAY_TOKEN: PREVIEW_GATEWAY })
       expect(result.summary).toContain('allow-fork-previews')
@@ -98,9 +138,18 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
   /** A runner HOME holding a credential the way ~/.docker/config.json does. */
   const DOCKER_AUTH = 'ZG9ja2VyLXVzZXI6ZG9ja2VyLXBhc3N3b3JkLTRmOWE='
 
-  async function refused(world: StandinWorld, inputs: Record<string, string>, env: NodeJS.ProcessEnv, input: string, leaked: string[]): Promise<void> {
+  async function refused(
+    world: StandinWorld,
+    inputs: Record<string, string>,
+    env: NodeJS.ProcessEnv,
+    input: string,
+    leaked: string[],
+  ): Promise<void> {
     const before = (await readJournal(world.state)).length
-    const result = await world.run({ app: 'oc-paths', 'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }), ...inputs }, { env })
+    const result = await world.run(
+      { app: 'oc-paths', 'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }), ...inputs },
+      { env },
+    )
     const calls = (await readJournal(world.state)).slice(before)
     expect(result.exitCode, tail(result)).toBe(1)
     expect(errorText(result)).toContain(`\`${input}\``)
@@ -132,17 +181,26 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
 
         const outside = path.join(world.dirs.root, 'outside')
         fs.mkdirSync(outside)
-        fs.writeFileSync(path.join(outside, 'Dockerfile'), 'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n')
+        fs.writeFileSync(
+          path.join(outside, 'Dockerfile'),
+          'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n',
+        )
         fs.symlinkSync(path.join(outside, 'Dockerfile'), path.join(ws, 'Dockerfile.link'))
         await refused(world, { dockerfile: 'Dockerfile.link' }, env, 'dockerfile', [])
         await refused(world, { dockerfile: '../outside/Dockerfile' }, env, 'dockerfile', [])
         fs.symlinkSync(outside, path.join(ws, 'elsewhere'))
         await refused(world, { 'working-directory': 'elsewhere' }, env, 'working-directory', [])
 
-        await refused(world, { 'gateway-config': '/proc/self/environ' }, env, 'gateway-config', [API_TOKEN, GATEWAY_TOKEN])
+        await refused(world, { 'gateway-config': '/proc/self/environ' }, env, 'gateway-config', [
+          API_TOKEN,
+          GATEWAY_TOKEN,
+        ])
 
         // A config file whose [[files]] reach for the same credential is refused too, naming config.
-        fs.writeFileSync(path.join(ws, 'fly.toml'), `app = "oc-paths"\n\n[[files]]\nguest_path = "/etc/x.json"\nlocal_path = "${dockerConfig}"\n`)
+        fs.writeFileSync(
+          path.join(ws, 'fly.toml'),
+          `app = "oc-paths"\n\n[[files]]\nguest_path = "/etc/x.json"\nlocal_path = "${dockerConfig}"\n`,
+        )
         await refused(world, { config: 'fly.toml' }, env, 'config', [DOCKER_AUTH])
         expect((await readState(world.state)).apps['oc-paths']).toBeUndefined()
       } finally {
@@ -159,7 +217,10 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
       try {
         writeDockerfile(world.dirs, FAKE)
         const marker = 'gateway-config-marker-e2e-5b71'
-        fs.writeFileSync(path.join(world.dirs.workspace, 'openclaw.json'), `{ gateway: { mode: "local" }, meta: { note: "${marker}" } }\n`)
+        fs.writeFileSync(
+          path.join(world.dirs.workspace, 'openclaw.json'),
+          `{ gateway: { mode: "local" }, meta: { note: "${marker}" } }\n`,
+        )
         const ok = await world.run({
           app: 'oc-clean',
           'gateway-config': 'openclaw.json',
@@ -170,7 +231,10 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
         expect(filesUnder(world.dirs.temp).map(([file]) => file)).toEqual([ok.outputs['fly-config']])
 
         // A failing run (its gateway config does not parse) leaves nothing of the file either.
-        fs.writeFileSync(path.join(world.dirs.workspace, 'openclaw.json'), `{ gateway: { mode: "local" }, meta: "${marker}" ,,, }\n`)
+        fs.writeFileSync(
+          path.join(world.dirs.workspace, 'openclaw.json'),
+          `{ gateway: { mode: "local" }, meta: "${marker}" ,,, }\n`,
+        )
         const bad = await world.run({
           app: 'oc-clean',
           'gateway-config': 'openclaw.json',

@@ -50,12 +50,24 @@ export function madeRelease(stdout: string): number | undefined {
 export async function raceTwoDeploys(world: StandinWorld, opts: { startLatencyMs?: number } = {}): Promise<TwoRuns> {
   writeDockerfile(world.dirs, 'fake-gateway:ready')
   const env = { FLYCTL_STANDIN_STATE: world.state }
-  const first = await runAction({ dirs: world.dirs, inputs: twoRunsInputs(world, 'first'), env, commandDir: path.join(world.dirs.root, 'cmd-first') })
+  const first = await runAction({
+    dirs: world.dirs,
+    inputs: twoRunsInputs(world, 'first'),
+    env,
+    commandDir: path.join(world.dirs.root, 'cmd-first'),
+  })
   if (first.exitCode !== 0) throw new Error(`the first deploy failed:\n${first.stdout.slice(-3000)}`)
   await writeFaults(world.state, { restartLatencyMs: opts.startLatencyMs ?? 10_000 })
   const names = ['a', 'b']
   const results = await Promise.all(
-    names.map((name) => runAction({ dirs: world.dirs, inputs: twoRunsInputs(world, name), env, commandDir: path.join(world.dirs.root, `cmd-${name}`) })),
+    names.map((name) =>
+      runAction({
+        dirs: world.dirs,
+        inputs: twoRunsInputs(world, name),
+        env,
+        commandDir: path.join(world.dirs.root, `cmd-${name}`),
+      }),
+    ),
   )
   await writeFaults(world.state, {})
   const app = (await readState(world.state)).apps[TWO_RUNS_APP]
@@ -99,7 +111,8 @@ export function judgeTwoRuns(t: TwoRuns): { verdicts: Record<string, TwoRunsVerd
     const out = result.outputs
     if (out['rolled-back'] !== 'false') violations.push(`run ${name} rolled back (rolled-back=${out['rolled-back']})`)
     if (made === undefined) violations.push(`run ${name}'s fly deploy emitted no release`)
-    if (out['release-version'] !== String(made)) violations.push(`run ${name} reports release v${out['release-version']} but made v${made}`)
+    if (out['release-version'] !== String(made))
+      violations.push(`run ${name} reports release v${out['release-version']} but made v${made}`)
     if (result.exitCode === 0) {
       verdicts[name] = 'won'
       if (out.health !== 'healthy') violations.push(`run ${name} exited 0 with health=${out.health}`)
@@ -109,16 +122,20 @@ export function judgeTwoRuns(t: TwoRuns): { verdicts: Record<string, TwoRunsVerd
     const error = errorOf(result)
     const by = /superseded by release v(\d+) from another deploy/.exec(error)
     if (!by) violations.push(`run ${name} failed without saying which release superseded it:\n${error.slice(0, 1500)}`)
-    else if (made !== undefined && Number(by[1]) <= made) violations.push(`run ${name} says v${by[1]} superseded its v${made}`)
-    if (!error.includes('`concurrency` group per app')) violations.push(`run ${name}'s error gives no concurrency advice`)
+    else if (made !== undefined && Number(by[1]) <= made)
+      violations.push(`run ${name} says v${by[1]} superseded its v${made}`)
+    if (!error.includes('`concurrency` group per app'))
+      violations.push(`run ${name}'s error gives no concurrency advice`)
   }
   if (!Object.values(verdicts).includes('won')) violations.push('no run succeeded')
-  if (t.newest.status !== 'complete') violations.push(`the app's newest release v${t.newest.version} is ${t.newest.status}`)
+  if (t.newest.status !== 'complete')
+    violations.push(`the app's newest release v${t.newest.version} is ${t.newest.status}`)
   if (t.machineReleases.some((v) => v !== String(t.newest.version)))
     violations.push(`machines run releases ${t.machineReleases.join(',')}, not v${t.newest.version}`)
   if (t.machineStates.some((s) => s !== 'started')) violations.push(`machines are ${t.machineStates.join(',')}`)
   const owner = t.runs.find((r) => r.made === t.newest.version)?.name
   if (!owner) violations.push(`no run made the app's newest release v${t.newest.version}`)
-  else if (t.machineDeployers.some((d) => d !== owner)) violations.push(`machines run the config of ${t.machineDeployers.join(',')}, not of run ${owner}`)
+  else if (t.machineDeployers.some((d) => d !== owner))
+    violations.push(`machines run the config of ${t.machineDeployers.join(',')}, not of run ${owner}`)
   return { verdicts, violations }
 }

@@ -80,7 +80,13 @@ class FakeFly implements FlyctlRunner {
         await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
       }
       const exitCode = script.end === 'hold' ? 143 : script.end
-      return { args, exitCode, stdout: '', stderr: exitCode ? 'Error: connection reset by peer' : '', error: exitCode ? 'connection reset by peer' : undefined }
+      return {
+        args,
+        exitCode,
+        stdout: '',
+        stderr: exitCode ? 'Error: connection reset by peer' : '',
+        error: exitCode ? 'connection reset by peer' : undefined,
+      }
     }
     throw new Error(`fake flyctl: unexpected ${args.join(' ')}`)
   }
@@ -93,7 +99,18 @@ function machineJson(m: FakeMachine) {
     region: 'iad',
     config: {
       env: { OPENCLAW_STATE_DIR: '/data' },
-      init: { cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(m.port ?? 3000), '--bind', 'lan'] },
+      init: {
+        cmd: [
+          'node',
+          'dist/index.js',
+          'gateway',
+          '--allow-unconfigured',
+          '--port',
+          String(m.port ?? 3000),
+          '--bind',
+          'lan',
+        ],
+      },
       metadata: { fly_process_group: 'app', fly_release_version: String(m.version) },
       ...(m.standby ? { standbys: ['148ed193b95389'] } : {}),
     },
@@ -104,7 +121,11 @@ function machineJson(m: FakeMachine) {
 
 const ID = '148ed193b95389'
 
-function context(fly: FakeFly, plan: Partial<HealthContext['plan']> = {}, extra: Partial<HealthContext> = {}): HealthContext & { redeployed: string[] } {
+function context(
+  fly: FakeFly,
+  plan: Partial<HealthContext['plan']> = {},
+  extra: Partial<HealthContext> = {},
+): HealthContext & { redeployed: string[] } {
   const redeployed: string[] = []
   return {
     flyctl: fly,
@@ -159,7 +180,9 @@ describe('runHealthGate over a fake flyctl', () => {
     const outcome = await runHealthGate(context(fly))
     expect(outcome.health).toBe('healthy')
     expect(outcome.servingRelease?.version).toBe(7)
-    expect(outcome.evidence?.[0]).toContain(`${ID}: [gateway] ready after the non-loopback bind warning; port 3000 from --port`)
+    expect(outcome.evidence?.[0]).toContain(
+      `${ID}: [gateway] ready after the non-loopback bind warning; port 3000 from --port`,
+    )
     expect(fly.calls.filter((c) => c[0] === 'logs')).toHaveLength(2)
     expect(fly.calls.find((c) => c[0] === 'logs')).toEqual(['logs', '-a', 'my-openclaw'])
   })
@@ -189,7 +212,9 @@ describe('runHealthGate over a fake flyctl', () => {
     expect(ssh[6]).toBe('-C')
     expect(ssh[7]).toBe(staleLockCommand('/data'))
     expect(fly.calls).toContainEqual(['machine', 'restart', ID, '-a', 'my-openclaw'])
-    expect(outcome.summary.join('\n')).toContain('Removed /data/gateway.1a2b3c.lock, /data/tmp/openclaw-1000/gateway.state.lock')
+    expect(outcome.summary.join('\n')).toContain(
+      'Removed /data/gateway.1a2b3c.lock, /data/tmp/openclaw-1000/gateway.state.lock',
+    )
   })
 
   it('treats a second lock failure as final, rolls back to the previous image and says which release serves', async () => {
@@ -213,9 +238,17 @@ describe('runHealthGate over a fake flyctl', () => {
     expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'gateway-lock', lockRepaired: true, rolledBack: true })
     expect(fly.calls.filter((c) => c[0] === 'ssh')).toHaveLength(1)
     expect(ctx.redeployed).toEqual(['registry.fly.io/my-openclaw:deployment-05'])
-    expect(outcome.servingRelease).toEqual({ version: 8, imageRef: 'registry.fly.io/my-openclaw:deployment-05', startedAtMs: expect.any(Number) })
-    expect(outcome.message).toContain('Rolled back: release v8 (the image of v5, registry.fly.io/my-openclaw:deployment-05) is now serving.')
-    expect(outcome.message).toMatch(/Health gate: the gateway lock is held on machine 148ed193b95389: .*another OpenClaw process owns gateway-lifecycle/)
+    expect(outcome.servingRelease).toEqual({
+      version: 8,
+      imageRef: 'registry.fly.io/my-openclaw:deployment-05',
+      startedAtMs: expect.any(Number),
+    })
+    expect(outcome.message).toContain(
+      'Rolled back: release v8 (the image of v5, registry.fly.io/my-openclaw:deployment-05) is now serving.',
+    )
+    expect(outcome.message).toMatch(
+      /Health gate: the gateway lock is held on machine 148ed193b95389: .*another OpenClaw process owns gateway-lifecycle/,
+    )
     expect(outcome.message).toContain('Last log lines of 148ed193b95389:')
   })
 
@@ -226,8 +259,15 @@ describe('runHealthGate over a fake flyctl', () => {
     const ctx = context(fly, {}, { release: { version: 1, imageRef: 'registry.fly.io/my-openclaw:deployment-01' } })
     fly.machines[0]!.version = 1
     const outcome = await runHealthGate(ctx)
-    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'auth-required', rolledBack: false, lockRepaired: false })
-    expect(outcome.message).toContain("Not rolled back: release v1 is the app's first release: there is nothing to roll back to.")
+    expect(outcome).toMatchObject({
+      health: 'unhealthy',
+      cause: 'auth-required',
+      rolledBack: false,
+      lockRepaired: false,
+    })
+    expect(outcome.message).toContain(
+      "Not rolled back: release v1 is the app's first release: there is nothing to roll back to.",
+    )
     expect(ctx.redeployed).toEqual([])
   })
 
@@ -292,14 +332,18 @@ describe('rollback target', () => {
     expect(previousRelease([rel(1, 'complete', 'img:1')], { version: 1, imageRef: 'img:1' })).toEqual({
       reason: "release v1 is the app's first release: there is nothing to roll back to",
     })
-    expect(previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release).toBeUndefined()
+    expect(
+      previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
+    ).toBeUndefined()
   })
 })
 
 describe('two deploys of one app', () => {
   const rel = (Version: number, Status: string, ImageRef: string) => ReleaseSchema.parse({ Version, Status, ImageRef })
   const machine = (id: string, version: number) =>
-    MachineListSchema.parse([{ id, state: 'started', config: { metadata: { fly_release_version: String(version) } } }])[0]!
+    MachineListSchema.parse([
+      { id, state: 'started', config: { metadata: { fly_release_version: String(version) } } },
+    ])[0]!
 
   it("rolls back only its own release, and only while it is the app's newest", () => {
     const releases = [rel(4, 'running', 'img:other'), rel(3, 'complete', 'img:3'), rel(2, 'complete', 'img:2')]
@@ -307,7 +351,9 @@ describe('two deploys of one app', () => {
       reason: "release v3 is no longer the app's newest: release v4 from another deploy followed it",
     })
     // Another deploy's release that failed or was interrupted never served: it does not count.
-    expect(newerRelease([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3)).toBeUndefined()
+    expect(
+      newerRelease([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3),
+    ).toBeUndefined()
     expect(newerRelease(releases, 3)?.Version).toBe(4)
   })
 
@@ -330,7 +376,11 @@ describe('two deploys of one app', () => {
 
 describe('stale lock command', () => {
   it('covers every lock location the gateway releases used', () => {
-    expect(lockPatterns('/data')).toEqual(['/data/gateway.*.lock', '/data/tmp/openclaw-*/gateway.*.lock', '/tmp/openclaw-*/gateway.*.lock'])
+    expect(lockPatterns('/data')).toEqual([
+      '/data/gateway.*.lock',
+      '/data/tmp/openclaw-*/gateway.*.lock',
+      '/tmp/openclaw-*/gateway.*.lock',
+    ])
     expect(staleLockCommand('/data')).toMatch(/^sh -c '[^']*'$/)
   })
 

@@ -39,7 +39,14 @@ function eventEnv(payload: string, eventName = 'pull_request'): NodeJS.ProcessEn
 
 function parse(inputs: Partial<Record<InputKey, string>>, env: NodeJS.ProcessEnv = {}) {
   const redactor = new Redactor()
-  const plan = parseInputs({ read: (name) => inputs[name] ?? '', env, redactor, workspace, runnerTemp: '/tmp/rt', pinnedFlyctlVersion: '0.4.87' })
+  const plan = parseInputs({
+    read: (name) => inputs[name] ?? '',
+    env,
+    redactor,
+    workspace,
+    runnerTemp: '/tmp/rt',
+    pinnedFlyctlVersion: '0.4.87',
+  })
   return { plan, redactor }
 }
 
@@ -81,25 +88,49 @@ describe('mode and the preview defaults', () => {
   })
 
   it('preview leaves channel tokens out by default and maps PREVIEW_<NAME> to <NAME>, winning over the plain name', () => {
-    const { plan } = parse({ app: 'my-openclaw', 'api-token': 'tok', mode: 'preview', 'secrets-json': JSON.stringify(SECRETS) }, eventEnv(prEvent('opened', 7)))
+    const { plan } = parse(
+      { app: 'my-openclaw', 'api-token': 'tok', mode: 'preview', 'secrets-json': JSON.stringify(SECRETS) },
+      eventEnv(prEvent('opened', 7)),
+    )
     expect(plan.secretsPrefix).toBe('PREVIEW_')
-    expect([...plan.secrets.keys()].sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN', 'TELEGRAM_BOT_TOKEN'])
+    expect([...plan.secrets.keys()].sort()).toEqual([
+      'ANTHROPIC_API_KEY',
+      'OPENCLAW_GATEWAY_TOKEN',
+      'TELEGRAM_BOT_TOKEN',
+    ])
     expect(plan.secrets.get('TELEGRAM_BOT_TOKEN')).toBe('telegram-preview-token')
     expect(plan.secrets.get('ANTHROPIC_API_KEY')).toBe('sk-ant-preview-1')
     expect(Object.fromEntries(plan.secretsPrefixed)).toEqual({
       TELEGRAM_BOT_TOKEN: 'PREVIEW_TELEGRAM_BOT_TOKEN',
       ANTHROPIC_API_KEY: 'PREVIEW_ANTHROPIC_API_KEY',
     })
-    expect(plan.pullRequest).toEqual({ eventName: 'pull_request', action: 'opened', number: 7, repository: 'openclaw/gw', headSha: 'a1b2c3d' })
+    expect(plan.pullRequest).toEqual({
+      eventName: 'pull_request',
+      action: 'opened',
+      number: 7,
+      repository: 'openclaw/gw',
+      headSha: 'a1b2c3d',
+    })
     expect(plan.repository).toBe('openclaw/gw')
   })
 
   it('an explicit secrets-include lets a preview take production channel tokens (the user opted in)', () => {
     const { plan } = parse(
-      { app: 'my-openclaw', 'api-token': 'tok', mode: 'preview', 'secrets-include': 'OPENCLAW_*,SLACK_*', 'secrets-json': JSON.stringify(SECRETS) },
+      {
+        app: 'my-openclaw',
+        'api-token': 'tok',
+        mode: 'preview',
+        'secrets-include': 'OPENCLAW_*,SLACK_*',
+        'secrets-json': JSON.stringify(SECRETS),
+      },
       eventEnv(prEvent('synchronize', 7)),
     )
-    expect([...plan.secrets.keys()].sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN', 'SLACK_BOT_TOKEN', 'TELEGRAM_BOT_TOKEN'])
+    expect([...plan.secrets.keys()].sort()).toEqual([
+      'ANTHROPIC_API_KEY',
+      'OPENCLAW_GATEWAY_TOKEN',
+      'SLACK_BOT_TOKEN',
+      'TELEGRAM_BOT_TOKEN',
+    ])
   })
 
   it('secrets-prefix is generic: a fleet member takes TEAM_A_<NAME> over <NAME>, also outside secrets-include and from `secrets` lines', () => {
@@ -118,7 +149,11 @@ describe('mode and the preview defaults', () => {
       secrets: 'TEAM_A_OPENCLAW_GATEWAY_TOKEN=gw-a-line\nOPENCLAW_GATEWAY_TOKEN=gw-plain-line',
     })
     expect(plan.mode).toBe('deploy')
-    expect(Object.fromEntries(plan.secrets)).toEqual({ OPENAI_API_KEY: 'sk-team-a', CUSTOM_NOTE: 'note-a', OPENCLAW_GATEWAY_TOKEN: 'gw-a-line' })
+    expect(Object.fromEntries(plan.secrets)).toEqual({
+      OPENAI_API_KEY: 'sk-team-a',
+      CUSTOM_NOTE: 'note-a',
+      OPENCLAW_GATEWAY_TOKEN: 'gw-a-line',
+    })
     expect(plan.secretSources.get('OPENCLAW_GATEWAY_TOKEN')).toBe('secrets')
     expect(plan.secretSources.get('OPENAI_API_KEY')).toBe('secrets-json')
   })
@@ -139,7 +174,9 @@ describe('mode and the preview defaults', () => {
 
 describe('refused before anything reaches Fly, naming the input', () => {
   it('an unknown mode', () => {
-    expect(problems({ mode: 'previews' })).toEqual([{ input: 'mode', message: 'must be one of deploy, preview, cleanup-previews; got "previews"' }])
+    expect(problems({ mode: 'previews' })).toEqual([
+      { input: 'mode', message: 'must be one of deploy, preview, cleanup-previews; got "previews"' },
+    ])
   })
 
   it('preview on a push event names mode and the fix', () => {
@@ -151,7 +188,9 @@ describe('refused before anything reaches Fly, naming the input', () => {
 
   it('preview without an event file, or with a payload that has no pull request', () => {
     expect(problems({ mode: 'preview' }, { GITHUB_EVENT_NAME: 'pull_request' })[0]?.message).toContain('cannot be read')
-    expect(problems({ mode: 'preview' }, eventEnv('{"action":"opened"}'))[0]?.message).toContain('has no pull_request number')
+    expect(problems({ mode: 'preview' }, eventEnv('{"action":"opened"}'))[0]?.message).toContain(
+      'has no pull_request number',
+    )
   })
 
   it('an empty Fly token on a fork pull request says why, naming api-token', () => {
@@ -198,16 +237,29 @@ describe('fork pull requests (allow-fork-previews)', () => {
   })
 
   it('a head that is not GITHUB_REPOSITORY is a fork too, even when the payload names it as the base', () => {
-    const env = { ...eventEnv(prEvent('opened', 12, 'openclaw/gw'), 'pull_request_target'), GITHUB_REPOSITORY: 'openclaw/other' }
+    const env = {
+      ...eventEnv(prEvent('opened', 12, 'openclaw/gw'), 'pull_request_target'),
+      GITHUB_REPOSITORY: 'openclaw/other',
+    }
     expect(problems({ mode: 'preview' }, env).map((p) => p.input)).toEqual(['allow-fork-previews'])
   })
 
   it('with allow-fork-previews: true only prefixed secrets are synced; plain names are dropped with why', () => {
     const { plan } = parse(
-      { app: 'my-openclaw', 'api-token': 'tok-abcdef', mode: 'preview', 'allow-fork-previews': 'true', 'secrets-json': JSON.stringify(FORK_SECRETS) },
+      {
+        app: 'my-openclaw',
+        'api-token': 'tok-abcdef',
+        mode: 'preview',
+        'allow-fork-previews': 'true',
+        'secrets-json': JSON.stringify(FORK_SECRETS),
+      },
       target(),
     )
-    expect([...plan.secrets.keys()].sort()).toEqual(['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN', 'TELEGRAM_BOT_TOKEN'])
+    expect([...plan.secrets.keys()].sort()).toEqual([
+      'ANTHROPIC_API_KEY',
+      'OPENCLAW_GATEWAY_TOKEN',
+      'TELEGRAM_BOT_TOKEN',
+    ])
     expect(plan.secrets.get('OPENCLAW_GATEWAY_TOKEN')).toBe('gw-preview-9876')
     expect(plan.secrets.get('ANTHROPIC_API_KEY')).toBe('sk-ant-preview-2')
     expect(plan.allowForkPreviews).toBe(true)
@@ -251,7 +303,10 @@ describe('fork pull requests (allow-fork-previews)', () => {
 
 describe('parsePullRequestEvent', () => {
   it('reads pull_request_target and a deleted fork', () => {
-    const payload = JSON.stringify({ action: 'closed', pull_request: { number: 3, head: { repo: null }, base: { repo: { full_name: 'o/r' } } } })
+    const payload = JSON.stringify({
+      action: 'closed',
+      pull_request: { number: 3, head: { repo: null }, base: { repo: { full_name: 'o/r' } } },
+    })
     expect(parsePullRequestEvent('pull_request_target', payload)).toEqual({
       eventName: 'pull_request_target',
       action: 'closed',

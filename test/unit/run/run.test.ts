@@ -22,7 +22,8 @@ const savedEnv = { ...process.env }
 
 function deps(): Parameters<typeof run>[0] {
   return {
-    install: async () => ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
+    install: async () =>
+      ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
     flyctl: (options) => new InProcessFlyctl(options, fly),
     env: process.env,
   }
@@ -70,7 +71,12 @@ describe('run() in-process', () => {
       'flyctl-version': '0.4.87',
       'machine-ids': '148ed193b95389',
     })
-    expect(changedOnFly()).toEqual(['created app inproc-app', 'created volume openclaw_data', 'staged secrets OPENCLAW_GATEWAY_TOKEN', 'deployed release v1'])
+    expect(changedOnFly()).toEqual([
+      'created app inproc-app',
+      'created volume openclaw_data',
+      'staged secrets OPENCLAW_GATEWAY_TOKEN',
+      'deployed release v1',
+    ])
     expect(core.summaryText).not.toContain(GATEWAY_TOKEN)
   })
 
@@ -124,11 +130,14 @@ describe('run() in-process', () => {
     inputs()
     fly.apps.add('inproc-app')
     fly.volumes.set('inproc-app', ['openclaw_data'])
-    fly.releases.set('inproc-app', [{ Version: 1, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:deployment-1' }])
+    fly.releases.set('inproc-app', [
+      { Version: 1, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:deployment-1' },
+    ])
     // Another run's deploy lands right after ours: the newest release is not ours.
     fly.before.set('releases', () => {
       const list = fly.releases.get('inproc-app')!
-      if (list.length === 2) list.push({ Version: 3, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:other-run' })
+      if (list.length === 2)
+        list.push({ Version: 3, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:other-run' })
     })
     await run(deps())
     // v3 is recorded but on no machine yet (it waits for our leases): our verdict stands.
