@@ -38,6 +38,8 @@ export const E2E_ORDER = [
   'test/e2e/install-parallel.test.ts',
   'test/e2e/standin/release-server.test.ts',
   'test/e2e/stale-lock-sh.test.ts',
+  'test/e2e/untrusted-files.test.ts',
+  'test/e2e/two-runs.test.ts',
 ]
 
 /** Runs the e2e files in E2E_ORDER's order; the unit files keep vitest's own order. */

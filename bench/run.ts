@@ -19,6 +19,8 @@
  *     redeploy  install stage inside the action on a hit
  *   6 fleet     fleets of 1, 4 and 16 gateways deployed by as many concurrent runs on one host
  *               (bench/fleet.ts): wall time and flyctl calls per gateway, first deploy and redeploy
+ *   7 two-runs  two runs on one app started together, ten times (bench/two-runs.ts; --two-runs=N):
+ *               samples where every promise held, and how the races ended
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -37,8 +39,9 @@ import {
 import { LATENCY, log, round, stats, type Stats } from './lib.ts'
 import { FLEET_SIZES, fleetScaling, type FleetSample } from './fleet.ts'
 import { startTime, type StartResult } from './start.ts'
+import { twoRunsOnOneApp } from './two-runs.ts'
 
-const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet'] as const
+const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet', 'two-runs'] as const
 type Part = (typeof PARTS)[number]
 
 const args = process.argv.slice(2)
@@ -51,7 +54,10 @@ const sizesArg = args.find((a) => a.startsWith('--fleet-sizes='))
 const fleetSizes = sizesArg ? sizesArg.slice('--fleet-sizes='.length).split(',').map(Number) : [...FLEET_SIZES]
 if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0))
   throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
-const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes='))
+const twoRunsArg = args.find((a) => a.startsWith('--two-runs='))
+const unknown = args.filter(
+  (a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes=') && !a.startsWith('--two-runs='),
+)
 if (unknown.length)
   throw new Error(
     `unknown argument(s) ${unknown.join(' ')}; usage: bench/run.ts [--quick] [--only=${PARTS.join(',')}] [--fleet-sizes=${FLEET_SIZES.join(',')}]`,
@@ -61,6 +67,10 @@ if (unknown.length)
 const RUNS = quick
   ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10, fleet: 1 }
   : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2 }
+/** Samples of figure 7: ten, as the promise is worded; --two-runs=N for fewer or more. */
+const TWO_RUNS = twoRunsArg ? Number(twoRunsArg.slice('--two-runs='.length)) : quick ? 2 : 10
+if (!Number.isInteger(TWO_RUNS) || TWO_RUNS < 1)
+  throw new Error(`--two-runs: a positive whole number (got ${twoRunsArg})`)
 
 const HERE = import.meta.dirname
 const RESULTS = path.join(HERE, 'results')
@@ -236,7 +246,9 @@ const loadAtStart = os.loadavg()
 
 if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js')))
   throw new Error('dist/index.js is missing: run `npm run build` first')
-const machinesRun = only.some((p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet')
+const machinesRun = only.some(
+  (p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet' || p === 'two-runs',
+)
 if ((machinesRun && !isNodeRuntimeInstalled()) || (only.includes('push') && !isOpenclawInstalled('2026.9.6'))) {
   throw new Error(
     'the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first',
@@ -418,6 +430,25 @@ if (only.includes('fleet')) {
   const fleet: FleetSample[] = await fleetScaling(fleetSizes, RUNS.fleet)
   addFleetFigures(fleet)
   details.fleet = fleet
+}
+
+if (only.includes('two-runs')) {
+  log(`figure 7: two runs on one app started together, ${TWO_RUNS} time(s) (fake gateway, machines start in 10 s)`)
+  const samples = await twoRunsOnOneApp(TWO_RUNS)
+  const kept = samples.filter((s) => s.violations.length === 0).length
+  const superseded = samples.filter((s) => Object.values(s.verdicts).includes('superseded')).length
+  add(7, 'two runs on one app: samples where every promise held', 'count', [kept], {
+    text: `= ${TWO_RUNS} (all)`,
+    ok: (m) => m === TWO_RUNS,
+  })
+  add(7, 'two runs on one app: samples where one run was superseded (and said so)', 'count', [superseded])
+  add(
+    7,
+    'two runs on one app: wall time of both runs',
+    's',
+    samples.map((s) => s.wallMs),
+  )
+  details.twoRuns = samples
 }
 
 // --- output ---------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 import * as core from '@actions/core'
-import * as fs from 'node:fs'
 import { Flyctl } from './fly/flyctl.js'
 import { describePlan, readPlan } from './inputs/parse-inputs.js'
 import { installFlyctl } from './install/install-flyctl.js'
@@ -12,6 +11,7 @@ import { Redactor } from './shared/redact.js'
 import { newRunRecord } from './run/report.js'
 import { StageRunner } from './run/stage-runner.js'
 import { info } from './shared/runner-output.js'
+import { removeRunFiles } from './run/run-dir.js'
 
 /** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
 export const defaultDeps: RunDeps = {
@@ -34,7 +34,7 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
     plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
     stages = new StageRunner(newRunRecord(plan), cancel.signal)
     stages.record.secretsDropped = plan.secretsDropped ?? []
-    for (const d of stages.record.secretsDropped) info(`secrets-json: ${d.name} not synced: ${d.why}`)
+    for (const d of stages.record.secretsDropped) info(`secrets: ${d.name} not synced: ${d.why}`)
     for (const w of plan.secretWarnings ?? []) core.warning(w)
     const p: Pipeline = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps }
     await runMode(stages, p)
@@ -48,8 +48,8 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
     await stages.finish(redactor, redactor.redact(errorMessage(err, cancel.signal.reason)))
   } finally {
     cancel.dispose()
-    // flyctl's own folder of this run may hold WireGuard keys after `ssh console`; runners that share RUNNER_TEMP keep it otherwise.
-    if (plan?.flyctlConfigDir) fs.rmSync(plan.flyctlConfigDir, { recursive: true, force: true })
+    // The run's own files (flyctl's folder, the openclaw.json copy) go; the fly-config output's file stays.
+    if (plan?.runDir) removeRunFiles(plan.runDir, stages?.record.flyConfig)
   }
 }
 

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import * as core from '@actions/core'
@@ -592,13 +593,14 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
     const userToml = plan.config ? { path: plan.config, text: await readInput(plan.config, 'config') } : undefined
     let gatewaySource: GatewayConfigSource | undefined
     if (plan.gatewayConfig) {
+      // Read once (the inputs stage held its path to the workspace); copied only once it parsed.
       const text = await readInput(plan.gatewayConfig, 'gateway-config')
-      // A copy beside the rendered file: the release carries exactly the bytes that were checked.
-      const localPath = join(renderDir, 'openclaw.json')
-      await writeFile(localPath, text, { mode: 0o600 })
-      gatewaySource = { sourcePath: plan.gatewayConfig, localPath, text }
+      gatewaySource = { sourcePath: plan.gatewayConfig, localPath: join(renderDir, 'openclaw.json'), text }
     }
     const result = renderFlyConfig(plan, userToml, gatewaySource)
+    refuseOutsidePaths(result, renderDir, workspace, gatewaySource?.localPath)
+    // A copy beside the rendered file: the release carries exactly the bytes that were checked.
+    if (gatewaySource) await writeFile(gatewaySource.localPath, gatewaySource.text, { mode: 0o600 })
     await writeFile(result.path, result.toml)
     core.startGroup(`Rendered fly.toml: ${result.path}`)
     info(result.toml)
@@ -621,6 +623,47 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
       throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`, { cause: err })
     }
     throw err
+  }
+}
+
+/**
+ * The paths the rendered config makes flyctl read (`[build] dockerfile`, `ignorefile`, `[[files]]
+ * local_path`) come from `config` or the inputs; each must resolve, symlinks followed, inside the
+ * workspace, or a fly.toml could deliver a runner file (~/.docker/config.json) to the machine.
+ */
+function refuseOutsidePaths(
+  result: RenderResult,
+  renderDir: string,
+  workspace: string,
+  ownCopy: string | undefined,
+): void {
+  const build = isTable(result.config.build) ? result.config.build : {}
+  const files = Array.isArray(result.config.files) ? result.config.files.filter(isTable) : []
+  const wanted: Array<[string, unknown]> = [
+    ['[build] dockerfile', /^https?:\/\//i.test(String(build.dockerfile)) ? undefined : build.dockerfile],
+    ['[build] ignorefile', build.ignorefile],
+    ...files.map((f): [string, unknown] => ['[[files]] local_path', f.local_path]),
+  ]
+  const root = realOr(workspace)
+  for (const [key, value] of wanted) {
+    if (typeof value !== 'string') continue
+    const full = resolve(renderDir, value)
+    if (full === ownCopy) continue
+    const real = realOr(full)
+    const rel = relative(root, real)
+    if (rel !== '' && (rel.startsWith('..') || isAbsolute(rel))) {
+      throw new Error(
+        `Input \`config\`: ${key} resolves to ${real}, outside the workspace ${root}; it was not read. Fix: keep the files a deploy reads inside the checkout (a symlink must stay inside the workspace too)`,
+      )
+    }
+  }
+}
+
+function realOr(p: string): string {
+  try {
+    return realpathSync(p)
+  } catch {
+    return p
   }
 }
 

@@ -347,7 +347,9 @@ async function findRelease(
       const shared = o.rollout?.machinesAfter
       const machines = shared ?? (await listMachines(o, signal))
       if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
-      const version = newestReleaseAbove(machines, o.releaseVersion.after)
+      const version = o.rollout
+        ? ownRelease(o.rollout, machines, o.releaseVersion.after)
+        : newestReleaseAbove(machines, o.releaseVersion.after)
       if (version !== undefined) return { version, machines }
       if (!announced)
         log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
@@ -364,6 +366,24 @@ async function findRelease(
     if (!o.rollout) await sleep(pollMs, signal)
   }
   throw cancelled()
+}
+
+/**
+ * The release this deploy made, alongside it: the one flyctl emitted once it exited, else the one
+ * on the machines flyctl said it updated. Another run's deploy of the same app may roll its own
+ * release meanwhile (it waits for our leases, or we for its): its machines are not ours to judge.
+ */
+export function ownRelease(
+  rollout: Pick<RolloutFeed, 'ownMachines' | 'ownRelease' | 'machinesAfter'>,
+  machines: readonly Machine[],
+  after: number,
+): number | undefined {
+  if (rollout.ownRelease !== undefined) return rollout.ownRelease > after ? rollout.ownRelease : undefined
+  const own = machines.filter((m) => rollout.ownMachines.has(m.id))
+  // flyctl exited without naming a release or a machine (an older flyctl): the newest, as before.
+  if (own.length === 0 && rollout.machinesAfter && rollout.ownMachines.size === 0)
+    return newestReleaseAbove(machines, after)
+  return newestReleaseAbove(own, after)
 }
 
 /** The newest `fly_release_version` above `after` among the app's machines. */

@@ -16,7 +16,7 @@ import {
   type GateResult,
 } from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
-import { rollBack, type ReleaseRef } from './rollback.js'
+import { rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
 
@@ -75,6 +75,8 @@ export interface HealthOutcome {
   lockRepaired: boolean
   /** Sentences for the job summary, in order. */
   summary: string[]
+  /** Another deploy's release that followed this run's before its verdict: the run fails, nothing is rolled back. */
+  superseded?: number
   /** Which evidence made each machine healthy (healthy only). */
   evidence?: string[]
   /** The gateway's own lines behind a healthy verdict: `<machine> <time> <line>`. */
@@ -89,7 +91,12 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> =>
     gateWithProbe(ctx, release.version, notBeforeMs)
 
-  const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
+  // A verdict on another release (another run's, rolled while this one waited) is not this run's.
+  const judged = ctx.first?.releaseVersion
+  const first =
+    ctx.first && (judged === undefined || judged === ctx.release.version)
+      ? ctx.first
+      : await gate(ctx.release, ctx.deployStartedAtMs)
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   if (result.health === 'healthy') return healthyOutcome(ctx, result, lockRepaired, summary, log)
 
@@ -126,6 +133,8 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       log,
       signal: ctx.signal,
     })
+    // The releases the rollback read show another deploy's release above ours: not ours to roll back.
+    if (!rollback.rolledBack && rollback.newer !== undefined) return supersededOutcome(ctx, rollback.newer, result)
     if (!rollback.rolledBack) {
       summary.push(`Not rolled back: ${rollback.reason}.`)
       failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`
@@ -171,6 +180,33 @@ function healthyOutcome(
     summary,
     evidence: result.evidence,
     evidenceLines: result.lines,
+  }
+}
+
+/**
+ * Another deploy's release followed this run's before its verdict: the run fails, reporting only
+ * its own release and rolling nothing back (another run now owns the app).
+ */
+export function supersededOutcome(
+  ctx: Pick<HealthContext, 'flyctl' | 'app' | 'release' | 'log'>,
+  newer: number,
+  verdict: GateOutcome,
+): HealthOutcome {
+  const own = ctx.release.version
+  const message = ctx.flyctl.redact(
+    supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`),
+  )
+  ;(ctx.log ?? (() => {}))(`health: ${message}`)
+  return {
+    health: verdict.health,
+    ...(verdict.health === 'unhealthy'
+      ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines }
+      : {}),
+    message,
+    rolledBack: false,
+    lockRepaired: false,
+    superseded: newer,
+    summary: [`Release v${own} was superseded by release v${newer} from another deploy; nothing was rolled back.`],
   }
 }
 

@@ -14,22 +14,35 @@ import { sleep } from '../shared/sleep.js'
  * canary and immediate update, skipped launches included) and `Machine <id> [app] was created`
  * (deploy/machines_deploymachinesapp.go spawnMachineInGroup, an app's first machines).
  */
-const TOOK_CONFIG = /\b(?:Updated machine config for [0-9a-f]{8,}|Machine [0-9a-f]{8,}(?: \[[^\]]*\])? was created)\b/
+const TOOK_CONFIG =
+  /\b(?:Updated machine config for ([0-9a-f]{8,})|Machine ([0-9a-f]{8,})(?: \[[^\]]*\])? was created)\b/
 
 export class RolloutFeed {
   private events = 0
   private wake: Array<() => void> = []
   /** The machines list read after flyctl exited; undefined while it runs. */
   machinesAfter?: Machine[]
+  /**
+   * Machines this deploy's flyctl said it updated. It holds their leases until it exits
+   * (deploy/plan.go acquireLeases), so until then they run this deploy's release and no other
+   * deploy's: the gate judges these, never a machine another run's deploy is rolling.
+   */
+  readonly ownMachines = new Set<string>()
+  /** The release this deploy made, when flyctl emitted it (FLY_EMIT_RELEASE_JSON). */
+  ownRelease?: number
 
   /** One line of `fly deploy`'s output. */
   line(text: string): void {
-    if (TOOK_CONFIG.test(text)) this.bump()
+    const took = TOOK_CONFIG.exec(text)
+    if (!took) return
+    this.ownMachines.add((took[1] ?? took[2]) as string)
+    this.bump()
   }
 
-  /** flyctl has exited; `machines` is what the deploy stage read then. */
-  end(machines: Machine[]): void {
+  /** flyctl has exited; `machines` is what the deploy stage read then, `release` the one it emitted. */
+  end(machines: Machine[], release?: number): void {
     this.machinesAfter = machines
+    this.ownRelease = release
     this.bump()
   }
 

@@ -17,7 +17,14 @@ import {
   type Dropped,
   type SecretView,
 } from './secret-boundaries.js'
-import { CHANNEL_TOKEN_GLOBS, checkPreviewTarget, readModeInputs, type ModeInputs } from './preview-inputs.js'
+import {
+  CHANNEL_TOKEN_GLOBS,
+  checkForkPreview,
+  checkPreviewTarget,
+  forkPreviewDrops,
+  readModeInputs,
+  type ModeInputs,
+} from './preview-inputs.js'
 import { SecretSelection, syncedName } from './secrets-select.js'
 import { claimRunDirs } from '../run/run-dir.js'
 import { ShellWordsError, splitShellWords } from '../shared/shell-words.js'
@@ -72,6 +79,7 @@ export const INPUT_NAMES = [
   'mode',
   'secrets-prefix',
   'github-token',
+  'allow-fork-previews',
 ] as const
 export type InputKey = (typeof INPUT_NAMES)[number]
 
@@ -367,6 +375,7 @@ export function parseInputs(ctx: InputContext): Plan {
     secretsDropped: secrets.dropped,
     secretWarnings: [...selection.values].flatMap(([name, value]) => shortSecretWarning(name, value) ?? []),
     pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
+    allowForkPreviews: secrets.allowForkPreviews,
     gatewayConfig: source.gatewayConfig,
     image: source.image,
     dockerfile: source.dockerfile,
@@ -403,6 +412,7 @@ interface SecretInputs {
   selection: SecretSelection
   view: SecretView
   dropped: Dropped[]
+  allowForkPreviews: boolean
 }
 
 /** The token, the mode and the secrets, each value masked as it is read. */
@@ -422,12 +432,15 @@ function readSecretInputs(r: Reader): SecretInputs {
   const view: SecretView = { secrets: selection.values, apiToken, include }
   const dropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix)
   readSecretLines(ctx, problem, view, selection, modes.secretsPrefix)
-  return { apiToken, modes, selection, view, dropped }
+  const allowForkPreviews = r.parse('allow-fork-previews', booleanInput, 'false') ?? false
+  dropped.push(...forkPreviewDrops(modes, selection))
+  return { apiToken, modes, selection, view, dropped, allowForkPreviews }
 }
 
 /** The app's name; the token's problems are reported here, next to it. */
-function readAppInput(r: Reader, { apiToken, modes }: SecretInputs): string | undefined {
+function readAppInput(r: Reader, secrets: SecretInputs): string | undefined {
   const { raw, problem } = r
+  const { apiToken, modes } = secrets
   if (apiToken === '') {
     problem(
       'api-token',
@@ -439,32 +452,58 @@ function readAppInput(r: Reader, { apiToken, modes }: SecretInputs): string | un
   const app = r.parse('app', patterns.app)
   if (raw('app') === '') problem('app', 'is required: the name of your Fly app, such as `my-openclaw`')
   checkPreviewTarget(modes, app, apiToken, problem)
+  checkForkPreview(modes, secrets.allowForkPreviews, problem)
   return app
 }
 
-function readWorkingDirectory({ raw, problem, ctx }: Reader): string {
+function readWorkingDirectory(r: Reader): string {
+  const { raw, problem, ctx } = r
   const workingDirectory = path.resolve(ctx.workspace, raw('working-directory') || '.')
   if (!isDirectory(workingDirectory)) {
     problem(
       'working-directory',
       `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`,
     )
+    return workingDirectory
   }
-  return workingDirectory
+  return insideWorkspace(r, 'working-directory', workingDirectory) ?? workingDirectory
 }
 
-/** A file input's absolute path (relative to working-directory); a problem when it is missing. */
-function existingFile(
-  { raw, problem }: Reader,
-  workingDirectory: string,
-  name: InputKey,
-  hint: string,
-): string | undefined {
-  const given = raw(name)
+/**
+ * A path input, symlinks followed (realpath), must stay inside GITHUB_WORKSPACE (itself resolved):
+ * a link to the runner's ~/.docker/config.json or /proc/self/environ would otherwise deliver that
+ * file to the machine. Checked before anything reads the file; returns the resolved path.
+ */
+function insideWorkspace({ raw, problem, ctx }: Reader, name: InputKey, full: string): string | undefined {
+  const workspace = realpathOr(ctx.workspace)
+  const real = realpathOr(full)
+  const rel = path.relative(workspace, real)
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return real
+  problem(
+    name,
+    `"${raw(name) || path.basename(full)}" resolves to ${real}${real !== full ? ` (through a symlink at ${full})` : ''}, outside the workspace ${workspace}; it was not read. ` +
+      'Fix: point it at a file of the checkout (a symlink must stay inside the workspace too)',
+  )
+  return undefined
+}
+
+function realpathOr(p: string): string {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    return p
+  }
+}
+
+/** A file input's absolute path (relative to working-directory), resolved inside the workspace; a problem when it is missing or outside. */
+function existingFile(r: Reader, workingDirectory: string, name: InputKey, hint: string): string | undefined {
+  const given = r.raw(name)
   if (!given) return undefined
   const full = path.resolve(workingDirectory, given)
-  if (!isFile(full)) problem(name, `file "${given}" not found (looked at ${full}); ${hint}`)
-  return full
+  const inside = insideWorkspace(r, name, full)
+  if (inside === undefined) return full
+  if (!isFile(inside)) r.problem(name, `file "${given}" not found (looked at ${full}); ${hint}`)
+  return inside
 }
 
 /** Where the config, the gateway's config and the image come from. */
@@ -485,6 +524,8 @@ function readSourceInputs(
   const dockerfile = dockerfileGiven
     ? (file('dockerfile', "give the Dockerfile's path relative to `working-directory`, or set `image` instead") ?? '')
     : path.join(workingDirectory, 'Dockerfile')
+  // The default Dockerfile is held to the workspace too when it is there (a symlink may lead out).
+  if (!dockerfileGiven && !image && fs.existsSync(dockerfile)) insideWorkspace(r, 'dockerfile', dockerfile)
   if (image && dockerfileGiven)
     problem(
       'image',

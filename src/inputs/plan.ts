@@ -63,6 +63,8 @@ export interface Plan {
   /** Warnings about synced secrets, by name (values under 4 characters). */
   secretWarnings?: string[]
   pruneSecrets: boolean
+  /** `mode: preview` may deploy a fork's pull request (only `<secrets-prefix>` secrets then). */
+  allowForkPreviews?: boolean
 
   /** Absolute path of the openclaw.json to deliver with the release. */
   gatewayConfig?: string

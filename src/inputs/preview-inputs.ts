@@ -2,6 +2,8 @@ import * as fs from 'node:fs'
 import { z } from 'zod'
 import type { InputReader } from './input-context.js'
 import { MODES, type Mode, type PullRequestRef } from './plan.js'
+import type { SecretSelection } from './secrets-select.js'
+import type { Dropped } from './secret-boundaries.js'
 
 /**
  * The inputs of previews (docs/CONTRACT.md, "Previews"): `mode`, `secrets-prefix`, `github-token`, and for
@@ -10,7 +12,7 @@ import { MODES, type Mode, type PullRequestRef } from './plan.js'
  */
 
 /** The inputs read or named here (a subset of parse-inputs.ts INPUT_NAMES). */
-type InputKey = 'mode' | 'secrets-prefix' | 'github-token' | 'app' | 'api-token'
+type InputKey = 'mode' | 'secrets-prefix' | 'github-token' | 'app' | 'api-token' | 'allow-fork-previews'
 type Problem = (input: InputKey, message: string) => void
 
 /** The channel-token names a preview leaves out by default: a second gateway on production's bot token takes its connection over. */
@@ -58,6 +60,7 @@ const PREVIEW_EVENTS = ['pull_request', 'pull_request_target'] as const
 export function parsePullRequestEvent(
   eventName: string | undefined,
   payload: string | undefined,
+  thisRepository?: string,
 ): PullRequestRef | string {
   const fix = 'run `mode: preview` from a workflow `on: pull_request` (see examples/preview.yml), or set `mode: deploy`'
   const name = PREVIEW_EVENTS.find((e) => e === eventName)
@@ -75,12 +78,14 @@ export function parsePullRequestEvent(
   const pr = parsed.data.pull_request
   const repository = pr.base.repo.full_name
   const head = pr.head.repo?.full_name ?? null
+  // A fork: the head is another repository than the base, or than the one this job runs in.
+  const own = head === repository && (!thisRepository || head === thisRepository)
   return {
     eventName: name,
     action: parsed.data.action,
     number: pr.number,
     repository,
-    ...(head === repository ? {} : { fork: head }),
+    ...(own ? {} : { fork: head }),
     ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
   }
 }
@@ -115,7 +120,11 @@ export function readModeInputs(ctx: InputReader<InputKey>, problem: Problem): Mo
   if (mode === 'cleanup-previews' && !result.repository)
     problem('mode', '`cleanup-previews` needs GITHUB_REPOSITORY (owner/repo); run it in a GitHub Actions job')
   if (mode === 'preview') {
-    const pr = parsePullRequestEvent(ctx.env.GITHUB_EVENT_NAME, readEventFile(ctx.env.GITHUB_EVENT_PATH))
+    const pr = parsePullRequestEvent(
+      ctx.env.GITHUB_EVENT_NAME,
+      readEventFile(ctx.env.GITHUB_EVENT_PATH),
+      ctx.env.GITHUB_REPOSITORY || undefined,
+    )
     if (typeof pr === 'string') problem('mode', pr)
     else {
       result.pullRequest = pr
@@ -169,4 +178,32 @@ export function checkPreviewTarget(
     'api-token',
     `${why}. Previews of fork pull requests need a maintainer's run: use \`pull_request_target\` only for trusted authors (it runs with the base repository's secrets), or deploy previews for branches of this repository only`,
   )
+}
+
+/** A preview that would build and run a fork's code: any action but `closed` (which only destroys). */
+export function isForkPreview(modes: Pick<ModeInputs, 'mode' | 'pullRequest'>): boolean {
+  const pr = modes.pullRequest
+  return modes.mode === 'preview' && pr !== undefined && pr.fork !== undefined && pr.action !== 'closed'
+}
+
+/**
+ * A fork's pull request would deploy the fork's Dockerfile and openclaw.json with this
+ * repository's secrets (GitHub Security Lab's "pwn request"): refused unless the workflow says
+ * `allow-fork-previews: true`.
+ */
+export function checkForkPreview(modes: ModeInputs, allowed: boolean, problem: Problem): void {
+  if (!isForkPreview(modes) || allowed) return
+  const pr = modes.pullRequest as PullRequestRef
+  problem(
+    'allow-fork-previews',
+    `pull request #${pr.number} comes from the fork ${pr.fork ?? '(deleted)'}: its Dockerfile and openclaw.json would run on Fly with this repository's secrets, so the preview was refused before anything changed on Fly. ` +
+      `Deploy previews only for branches of ${modes.repository ?? 'this repository'}, or set \`allow-fork-previews: true\` to deploy forks with only \`${modes.secretsPrefix || PREVIEW_SECRETS_PREFIX}\` secrets (plain names, OPENCLAW_GATEWAY_TOKEN included, are then never synced)`,
+  )
+}
+
+/** A fork's preview gets only `<secrets-prefix>` secrets: every plain name is taken out of the synced set, with why. */
+export function forkPreviewDrops(modes: ModeInputs, selection: SecretSelection): Dropped[] {
+  if (!isForkPreview(modes)) return []
+  const why = `a fork's pull request preview gets only \`${modes.secretsPrefix}\` secrets (allow-fork-previews); give it its own as ${modes.secretsPrefix}<NAME>`
+  return selection.dropPlain().map((name) => ({ name, why }))
 }

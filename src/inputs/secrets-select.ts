@@ -39,4 +39,15 @@ export class SecretSelection {
     if (viaPrefix) this.prefixed.set(synced, given)
     else this.prefixed.delete(synced)
   }
+
+  /** Take every name that did not come through the prefix out of the set; returns those names. */
+  dropPlain(): string[] {
+    const plain = [...this.values.keys()].filter((name) => !this.prefixed.has(name))
+    for (const name of plain) {
+      this.values.delete(name)
+      this.sources.delete(name)
+      this.rank.delete(name)
+    }
+    return plain.sort()
+  }
 }

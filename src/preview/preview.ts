@@ -45,6 +45,12 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
   const comment = commenter(ctx, target.name, pr.number)
   if (pr.action === 'closed') return closePreview(ctx, target, comment)
 
+  if (pr.fork !== undefined) {
+    // Reached only with allow-fork-previews: true (inputs refuse a fork's preview otherwise).
+    const note = `pull request #${pr.number} comes from the fork ${pr.fork ?? '(deleted)'} and was deployed because \`allow-fork-previews\` is true: only \`${ctx.plan.secretsPrefix}\` secrets were synced (${[...ctx.plan.secretsPrefixed.values()].sort().join(', ') || 'none'}); plain names, OPENCLAW_GATEWAY_TOKEN included, were not`
+    ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), note]
+    core.warning(`Preview of a fork: ${note}.`)
+  }
   for (const channel of target.skippedChannels) {
     core.notice(
       `health-channels: ${channel} skipped for the preview ${target.name}: no ${channel.toUpperCase()}_* token was synced (previews get no production channel tokens; add PREVIEW_${channel.toUpperCase()}_... secrets to give it its own)`,

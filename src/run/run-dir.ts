@@ -4,7 +4,7 @@
  * run several runners (or several steps of one job) may share it, and so may two runs for the same
  * app: a name made of the app alone would let one run overwrite the fly.toml another is deploying.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 export interface RunDirs {
@@ -40,4 +40,25 @@ export function claimRunDirs(runnerTemp: string, app: string): RunDirs {
       cause: err,
     })
   }
+}
+
+/**
+ * The end of a run, on every path: its folder is emptied but for `keep` (the rendered fly.toml of
+ * the `fly-config` output), so no copy of a repository file (the openclaw.json) and none of
+ * flyctl's state (WireGuard keys after `ssh console`) stays under RUNNER_TEMP, which self-hosted
+ * runners may share between jobs.
+ */
+export function removeRunFiles(runDir: string, keep: string | undefined): void {
+  let names: string[]
+  try {
+    names = readdirSync(runDir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const file = join(runDir, name)
+    if (file !== keep) rmSync(file, { recursive: true, force: true })
+  }
+  if (keep === undefined || !names.some((n) => join(runDir, n) === keep))
+    rmSync(runDir, { recursive: true, force: true })
 }

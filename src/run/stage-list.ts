@@ -9,7 +9,8 @@ import { ensure, readAppStatus, type EnsureResult } from '../stages/ensure.js'
 import { MachineListSchema, SecretListSchema, type Machine, type SecretEntry } from '../fly/schemas.js'
 import { READING, type Flyctl, type FlyctlOptions } from '../fly/flyctl.js'
 import { harden } from '../stages/private-ips.js'
-import { runHealthGate, watchRollout, type WatchContext } from '../health/index.js'
+import { runHealthGate, supersededOutcome, watchRollout, type WatchContext } from '../health/index.js'
+import { newerOnMachines } from '../health/rollback.js'
 import type { RolloutFeed } from '../health/rollout-feed.js'
 import { installFlyctl, type InstalledFlyctl } from '../install/install-flyctl.js'
 import type { ChangeJournal } from './change-journal.js'
@@ -346,12 +347,22 @@ export function gateHealth(
         retry: READING,
         reuse: true,
       })
-      return { ...outcome, machines: machineRows(machines) }
+      // Another deploy's release already on the machines: this run's verdict no longer describes the app.
+      const newer =
+        outcome.superseded === undefined && !outcome.rolledBack ? newerOnMachines(machines, release.version) : undefined
+      const final =
+        newer === undefined || !deployed.verdict
+          ? outcome
+          : supersededOutcome({ ...ctx, app: plan.app, release, log: core.info }, newer, deployed.verdict)
+      return { ...final, machines: machineRows(machines) }
     },
     note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
     record: (o, record) => recordHealth(o, record),
     // The step fails on an unhealthy release, after what serves was read and recorded.
-    failure: (o) => (o.health === 'unhealthy' ? (o.message ?? 'the gateway did not become healthy') : undefined),
+    failure: (o) =>
+      o.superseded !== undefined || o.health === 'unhealthy'
+        ? (o.message ?? 'the gateway did not become healthy')
+        : undefined,
   }
 }
 

@@ -280,14 +280,14 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, {
       retry: READING,
     })
-    rollout.end(machines)
+    rollout.end(machines, emitted)
     if (result.exitCode !== 0) {
       const outcome = await failedDeploy(ctx, w, result, first, watching, machines)
       if (outcome !== 'repeat') return outcome
       stopWatch.abort()
       return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() })
     }
-    const startedMachines = await startStoppedMachines(ctx, w.baseline, machines)
+    const startedMachines = await startStoppedMachines(ctx, w.baseline, machines, emitted)
     const verdict = first ?? (await watching)
     return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines }
   } finally {
@@ -474,11 +474,20 @@ function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOut
  * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
  * the release should run, so start those.
  */
-async function startStoppedMachines(ctx: DeployContext, baseline: number, read?: Machine[]): Promise<string[]> {
+async function startStoppedMachines(
+  ctx: DeployContext,
+  baseline: number,
+  read?: Machine[],
+  own?: number,
+): Promise<string[]> {
   const { flyctl, plan } = ctx
   const machines =
     read ?? (await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))
-  const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended')
+  // Only this deploy's release: a machine on another deploy's (rolling once our leases were given back) is that deploy's to start.
+  const ours = machinesAbove(machines, baseline).filter(
+    (m) => own === undefined || Number(m.config?.metadata?.fly_release_version) === own,
+  )
+  const stopped = ours.filter((m) => m.state === 'stopped' || m.state === 'suspended')
   for (const m of stopped) {
     ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`)
     await flyctl.run(['machine', 'start', m.id, '--app', plan.app], {

@@ -45,6 +45,7 @@ import type { MachineLaunch, MachineRuntime } from '../machines/cli-side.ts'
 import {
   FlyError,
   activeMachines,
+  pidAlive,
   alnumId,
   machineId,
   machinePrivateIp,
@@ -55,7 +56,7 @@ import {
   ulid,
   updatePlatform,
 } from '../platform/state.ts'
-import type { AppRecord, MachineRecord, ReleaseRecord } from '../platform/state.ts'
+import type { AppRecord, MachineLease, MachineRecord, ReleaseRecord } from '../platform/state.ts'
 
 const STRATEGIES = ['canary', 'rolling', 'immediate', 'bluegreen']
 
@@ -291,150 +292,152 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   const extraFiles = filesFromFlags(ctx)
   const runtime = await loadRuntime()
 
-  // Plan and record the release under the lock; run the machines after it.
-  const plan = await updatePlatform(ctx.stateDir, async (platform) => {
-    const app = platform.apps[appName] as AppRecord
-    const firstDeploy = !app.deployed && activeMachines(app).length === 0
-    const notes: string[] = []
+  // machines_deploymachinesapp.go: the release is created (and set `running`) before the machines'
+  // leases are taken, so a deploy that waits for another's leases shows its release meanwhile.
+  const release = await recordRelease(ctx.stateDir, appName, strategy, built)
+  onInterrupt(async () => {
+    await closeRelease(ctx.stateDir, appName, release.ID, 'interrupted')
+    await releaseLeases(ctx.stateDir, appName)
+  })
+  await acquireLeases(ctx.stateDir, appName, release)
 
-    if (firstDeploy && hasPublicService(config) && !noPublicIps && app.ips.length === 0) {
-      // deploy_first.go provisionIpsOnFirstDeploy: a dedicated v6 and a shared v4.
-      notes.push(`Provisioning ips for ${appName}`)
-      if (flycast) {
-        const v6 = allocateIpInside(app, 'private_v6')
-        notes.push(`  Private ipv6: ${v6}`)
-      } else {
-        notes.push(`  Dedicated ipv6: ${allocateIpInside(app, 'v6')}`)
-        notes.push(`  Shared ipv4: ${allocateIpInside(app, 'shared_v4')}`)
-        notes.push('  Add a dedicated ipv4 with: fly ips allocate-v4')
-      }
-      notes.push('')
-    }
+  // Plan the machines under the lock, holding their leases; run them after it.
+  const plan = await planRollout().catch(async (error: unknown) => {
+    await closeRelease(ctx.stateDir, appName, release.ID, 'failed')
+    await releaseLeases(ctx.stateDir, appName)
+    throw error
+  })
+  async function planRollout() {
+    return updatePlatform(ctx.stateDir, async (platform) => {
+      const app = platform.apps[appName] as AppRecord
+      const firstDeploy = !app.deployed && activeMachines(app).length === 0
+      const notes: string[] = []
 
-    const version = Math.max(0, ...app.releases.map((r) => r.Version)) + 1
-    const release: ReleaseRecord = {
-      ID: alnumId(12),
-      Version: version,
-      Stable: false,
-      InProgress: true,
-      Reason: 'deploy',
-      Description: 'Deploy image',
-      Status: 'running',
-      DeploymentStrategy: strategy.toUpperCase(),
-      CreatedAt: rfc3339(Date.now()),
-      ImageRef: built.imageRef,
-      workload: built.workload,
-    }
-
-    const machineConfig = toMachineConfig(config, {
-      appName,
-      region,
-      imageRef: built.imageRef,
-      extraFiles,
-      cwd: process.cwd(),
-    })
-    if (flagString(ctx, 'vm-memory')) machineConfig.guest.memory_mb = parseMemoryMb(flagString(ctx, 'vm-memory'))
-    machineConfig.metadata = {
-      ...machineConfig.metadata,
-      fly_flyctl_version: ctx.version,
-      fly_release_id: release.ID,
-      fly_release_version: String(version),
-    }
-
-    const group = machineConfig.metadata.fly_process_group ?? 'app'
-    const current = activeMachines(app).filter((m) => (m.config.metadata.fly_process_group ?? 'app') === group)
-    const now = new Date().toISOString()
-    const rollouts: Array<{ machine: MachineRecord; fresh: boolean }> = []
-    const volumeFor = (name: string, machineIdNow: string) => {
-      const attached = app.volumes.find(
-        (v) => v.name === name && v.attached_machine_id === machineIdNow && v.state !== 'destroyed',
-      )
-      if (attached) return attached
-      const free = app.volumes.find(
-        (v) => v.name === name && !v.attached_machine_id && v.region === region && v.state !== 'destroyed',
-      )
-      return free
-    }
-
-    if (current.length === 0) {
-      const id = machineId()
-      if (firstDeploy) {
-        // deploy_first.go provisionVolumesOnFirstDeploy.
-        for (const m of mounts) {
-          if (app.volumes.some((v) => v.name === m.source && !v.attached_machine_id && v.state !== 'destroyed'))
-            continue
-          const size = m.initialSize
-            ? Math.max(1, Math.round(parseMemoryMb(m.initialSize) / 1024))
-            : flagNumber(ctx, 'volume-initial-size') || 1
-          notes.push(
-            `Creating a ${size} GB volume named '${m.source}' for process group '${group}'. Use 'fly vol extend' to increase its size`,
-          )
-          app.volumes.push(newVolume(m.source, region, size))
+      if (firstDeploy && hasPublicService(config) && !noPublicIps && app.ips.length === 0) {
+        // deploy_first.go provisionIpsOnFirstDeploy: a dedicated v6 and a shared v4.
+        notes.push(`Provisioning ips for ${appName}`)
+        if (flycast) {
+          const v6 = allocateIpInside(app, 'private_v6')
+          notes.push(`  Private ipv6: ${v6}`)
+        } else {
+          notes.push(`  Dedicated ipv6: ${allocateIpInside(app, 'v6')}`)
+          notes.push(`  Shared ipv4: ${allocateIpInside(app, 'shared_v4')}`)
+          notes.push('  Add a dedicated ipv4 with: fly ips allocate-v4')
         }
+        notes.push('')
       }
-      const machineMounts = mounts.map((m) => {
-        const v = volumeFor(m.source, id)
-        // machines_launchinput.go launchInputForLaunch.
-        if (!v)
-          throw new FlyError(
-            `New machine in group '${group}' needs an unattached volume named '${m.source}' in region '${region}'`,
-          )
-        v.attached_machine_id = id
-        return { volume: v.id, path: m.destination, name: m.source, encrypted: v.encrypted, size_gb: v.size_gb }
+
+      const version = release.Version
+
+      const machineConfig = toMachineConfig(config, {
+        appName,
+        region,
+        imageRef: built.imageRef,
+        extraFiles,
+        cwd: process.cwd(),
       })
-      const count = flagBool(ctx, 'ha') && mounts.length === 0 && hasPublicService(config) ? 2 : 1
-      for (let i = 0; i < count; i++) {
-        const mid = i === 0 ? id : machineId()
-        const config0 = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
-        const record: MachineRecord = {
-          id: mid,
-          name: `${alnumId(6)}-${alnumId(5)}-${Math.floor(Math.random() * 9000 + 1000)}`,
-          region,
-          instance_id: ulid(),
-          private_ip: machinePrivateIp(),
-          created_at: rfc3339(Date.now()),
-          updated_at: rfc3339(Date.now()),
-          config: config0,
-          workload: built.workload,
-          applied_at: now,
-        }
-        app.machines.push(record)
-        rollouts.push({ machine: record, fresh: true })
+      if (flagString(ctx, 'vm-memory')) machineConfig.guest.memory_mb = parseMemoryMb(flagString(ctx, 'vm-memory'))
+      machineConfig.metadata = {
+        ...machineConfig.metadata,
+        fly_flyctl_version: ctx.version,
+        fly_release_id: release.ID,
+        fly_release_version: String(version),
       }
-    } else {
-      for (const m of current) {
-        const machineMounts = mounts.map((mount) => {
-          const v = volumeFor(mount.source, m.id)
+
+      const group = machineConfig.metadata.fly_process_group ?? 'app'
+      const current = activeMachines(app).filter((m) => (m.config.metadata.fly_process_group ?? 'app') === group)
+      const now = new Date().toISOString()
+      const rollouts: Array<{ machine: MachineRecord; fresh: boolean }> = []
+      const volumeFor = (name: string, machineIdNow: string) => {
+        const attached = app.volumes.find(
+          (v) => v.name === name && v.attached_machine_id === machineIdNow && v.state !== 'destroyed',
+        )
+        if (attached) return attached
+        const free = app.volumes.find(
+          (v) => v.name === name && !v.attached_machine_id && v.region === region && v.state !== 'destroyed',
+        )
+        return free
+      }
+
+      if (current.length === 0) {
+        const id = machineId()
+        if (firstDeploy) {
+          // deploy_first.go provisionVolumesOnFirstDeploy.
+          for (const m of mounts) {
+            if (app.volumes.some((v) => v.name === m.source && !v.attached_machine_id && v.state !== 'destroyed'))
+              continue
+            const size = m.initialSize
+              ? Math.max(1, Math.round(parseMemoryMb(m.initialSize) / 1024))
+              : flagNumber(ctx, 'volume-initial-size') || 1
+            notes.push(
+              `Creating a ${size} GB volume named '${m.source}' for process group '${group}'. Use 'fly vol extend' to increase its size`,
+            )
+            app.volumes.push(newVolume(m.source, region, size))
+          }
+        }
+        const machineMounts = mounts.map((m) => {
+          const v = volumeFor(m.source, id)
+          // machines_launchinput.go launchInputForLaunch.
           if (!v)
             throw new FlyError(
-              `machine in group '${group}' needs an unattached volume named '${mount.source}' in region '${m.region}'`,
+              `New machine in group '${group}' needs an unattached volume named '${m.source}' in region '${region}'`,
             )
-          v.attached_machine_id = m.id
-          return {
-            volume: v.id,
-            path: mount.destination,
-            name: mount.source,
-            encrypted: v.encrypted,
-            size_gb: v.size_gb,
-          }
+          v.attached_machine_id = id
+          return { volume: v.id, path: m.destination, name: m.source, encrypted: v.encrypted, size_gb: v.size_gb }
         })
-        m.config = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
-        m.workload = built.workload
-        m.instance_id = ulid()
-        m.updated_at = rfc3339(Date.now())
-        m.applied_at = now
-        rollouts.push({ machine: m, fresh: false })
+        const count = flagBool(ctx, 'ha') && mounts.length === 0 && hasPublicService(config) ? 2 : 1
+        for (let i = 0; i < count; i++) {
+          const mid = i === 0 ? id : machineId()
+          const config0 = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
+          const record: MachineRecord = {
+            id: mid,
+            name: `${alnumId(6)}-${alnumId(5)}-${Math.floor(Math.random() * 9000 + 1000)}`,
+            region,
+            instance_id: ulid(),
+            private_ip: machinePrivateIp(),
+            created_at: rfc3339(Date.now()),
+            updated_at: rfc3339(Date.now()),
+            config: config0,
+            workload: built.workload,
+            applied_at: now,
+          }
+          app.machines.push(record)
+          rollouts.push({ machine: record, fresh: true })
+        }
+      } else {
+        for (const m of current) {
+          const machineMounts = mounts.map((mount) => {
+            const v = volumeFor(mount.source, m.id)
+            if (!v)
+              throw new FlyError(
+                `machine in group '${group}' needs an unattached volume named '${mount.source}' in region '${m.region}'`,
+              )
+            v.attached_machine_id = m.id
+            return {
+              volume: v.id,
+              path: mount.destination,
+              name: mount.source,
+              encrypted: v.encrypted,
+              size_gb: v.size_gb,
+            }
+          })
+          m.config = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
+          m.workload = built.workload
+          m.instance_id = ulid()
+          m.updated_at = rfc3339(Date.now())
+          m.applied_at = now
+          rollouts.push({ machine: m, fresh: false })
+        }
       }
-    }
 
-    app.releases.push(release)
-    app.remote_config = config.raw
-    const prepared: Rollout[] = rollouts.map(({ machine, fresh }) => {
-      writeMachineConfigFile(ctx.stateDir, appName, machine)
-      return { machine, fresh, launch: launchFor(ctx.stateDir, app, machine, 'current') }
+      app.remote_config = (config as AppConfig).raw
+      const prepared: Rollout[] = rollouts.map(({ machine, fresh }) => {
+        writeMachineConfigFile(ctx.stateDir, appName, machine)
+        return { machine, fresh, launch: launchFor(ctx.stateDir, app, machine, 'current') }
+      })
+      return { notes, release, rollouts: prepared, count: rollouts.length, fresh: rollouts.some((r) => r.fresh) }
     })
-    return { notes, release, rollouts: prepared, count: rollouts.length, fresh: rollouts.some((r) => r.fresh) }
-  })
+  }
 
   for (const line of plan.notes) out(`${line}\n`)
   if (plan.fresh) {
@@ -446,9 +449,6 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
 
   let failure: Error | undefined
   const waits = deployWaits(ctx, strategy)
-  // flyctl's deploy.go: Ctrl-C cancels the context; the release is then marked `interrupted`
-  // (machines_deploymachinesapp.go DeployMachinesApp) and flyctl exits 127.
-  onInterrupt(() => closeRelease(ctx.stateDir, appName, plan.release.ID, 'interrupted'))
   for (const r of plan.rollouts) {
     try {
       await rollOutMachine(ctx, runtime, appName, r, built.imageRef, waits, waitTimeoutMs)
@@ -462,6 +462,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   killedFromOutside(ctx)
 
   await closeRelease(ctx.stateDir, appName, plan.release.ID, failure ? 'failed' : 'complete')
+  await releaseLeases(ctx.stateDir, appName)
   if (failure) {
     if (failure instanceof FlyError) throw failure
     throw new FlyError(failure.message)
@@ -510,6 +511,79 @@ async function closeRelease(
     release.Status = status
     release.Stable = status === 'complete'
     if (status === 'complete') app.deployed = true
+  })
+}
+
+/** The deploy's release, numbered and recorded `running` before anything else (DeployMachinesApp). */
+async function recordRelease(
+  stateDir: string,
+  appName: string,
+  strategy: string,
+  built: { imageRef: string; workload: string },
+): Promise<ReleaseRecord> {
+  return updatePlatform(stateDir, (platform) => {
+    const app = platform.apps[appName] as AppRecord
+    const release: ReleaseRecord = {
+      ID: alnumId(12),
+      Version: Math.max(0, ...app.releases.map((r) => r.Version)) + 1,
+      Stable: false,
+      InProgress: true,
+      Reason: 'deploy',
+      Description: 'Deploy image',
+      Status: 'running',
+      DeploymentStrategy: strategy.toUpperCase(),
+      CreatedAt: rfc3339(Date.now()),
+      ImageRef: built.imageRef,
+      workload: built.workload,
+    }
+    app.releases.push(release)
+    return release
+  })
+}
+
+/** fly-go flaps/retry.go Retry: exponential backoff from 100 ms, at most 500 ms apart, for up to 1 minute. */
+const LEASE_RETRY = { initialMs: 100, maxMs: 500, totalMs: 60_000 }
+
+/**
+ * A deploy takes a lease on every machine it updates before it touches one (deploy/plan.go and
+ * machines_deploymachinesapp.go: `AcquireLeases`), and holds it to the end. A lease held by
+ * another deploy answers 409; fly-go's flaps AcquireLease (flaps/flaps_machines.go) repeats the
+ * request with flaps.Retry for up to a minute, so a second deploy waits for the first and then
+ * updates the machines itself, or fails with "failed to acquire leases". The lease of a flyctl
+ * that died is free (Fly's expires after its TTL, 13 s by default: deploy/machines.go DefaultLeaseTtl).
+ */
+async function acquireLeases(stateDir: string, appName: string, release: ReleaseRecord): Promise<void> {
+  const started = Date.now()
+  let delay = LEASE_RETRY.initialMs
+  for (;;) {
+    const held = await updatePlatform(stateDir, (platform) => {
+      const app = platform.apps[appName] as AppRecord
+      const leases = (app.leases ??= {})
+      const ids = activeMachines(app).map((m) => m.id)
+      const busy = ids.find((id) => leases[id] && leases[id].pid !== process.pid && pidAlive(leases[id].pid))
+      if (busy) return { id: busy, lease: leases[busy] as MachineLease }
+      for (const id of ids)
+        leases[id] = { nonce: alnumId(32), pid: process.pid, owner: `deploy of release v${release.Version}` }
+      return undefined
+    })
+    if (!held) return
+    if (Date.now() - started >= LEASE_RETRY.totalMs) {
+      await closeRelease(stateDir, appName, release.ID, 'failed')
+      throw new FlyError(
+        `failed to acquire leases: failed to get lease on VM ${held.id}: request returned non-2xx status, 409: machine ID ${held.id} lease currently held by ${held.lease.owner}`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())))
+    delay = Math.min(delay * 2, LEASE_RETRY.maxMs)
+  }
+}
+
+/** The deploy's leases given back (ReleaseLeases, deferred in DeployMachinesApp). */
+async function releaseLeases(stateDir: string, appName: string): Promise<void> {
+  await updatePlatform(stateDir, (platform) => {
+    const app = platform.apps[appName]
+    if (!app?.leases) return
+    for (const [id, lease] of Object.entries(app.leases)) if (lease.pid === process.pid) delete app.leases[id]
   })
 }
 

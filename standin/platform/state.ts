@@ -110,6 +110,16 @@ export interface AppRecord {
   secrets: Record<string, SecretMeta>
   /** The config of the latest release, used when `fly deploy` runs without a fly.toml. */
   remote_config?: Record<string, unknown>
+  /** Machine leases held by running deploys: machine id to holder (command/deploy.ts acquireLeases). */
+  leases?: Record<string, MachineLease>
+}
+
+/** A machine lease (Fly Machines API `POST /machines/<id>/lease`), held by the flyctl process `pid`. */
+export interface MachineLease {
+  nonce: string
+  pid: number
+  /** Who holds it, as Fly's 409 names them. */
+  owner: string
 }
 
 export interface Platform {
@@ -155,7 +165,7 @@ export function writeJsonFileAtomic(file: string, value: unknown, mode = 0o644):
   fs.renameSync(tmp, file)
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

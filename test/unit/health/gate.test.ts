@@ -7,7 +7,8 @@ import type { FlyctlResult, RunOptions } from '../../../src/fly/flyctl.js'
 import { probeHealthUrl, releaseMachines, type FlyctlRunner } from '../../../src/health/gate.js'
 import { runHealthGate, type HealthContext } from '../../../src/health/index.js'
 import { lockPatterns, staleLockCommand } from '../../../src/health/lock-repair.js'
-import { previousRelease } from '../../../src/health/rollback.js'
+import { newerOnMachines, newerRelease, previousRelease } from '../../../src/health/rollback.js'
+import { ownRelease } from '../../../src/health/gate.js'
 import { MachineListSchema, ReleaseSchema } from '../../../src/fly/schemas.js'
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures', 'gateway-logs')
@@ -331,6 +332,42 @@ describe('rollback target', () => {
     expect(
       previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
     ).toBeUndefined()
+  })
+})
+
+describe('two deploys of one app', () => {
+  const rel = (Version: number, Status: string, ImageRef: string) => ReleaseSchema.parse({ Version, Status, ImageRef })
+  const machine = (id: string, version: number) =>
+    MachineListSchema.parse([
+      { id, state: 'started', config: { metadata: { fly_release_version: String(version) } } },
+    ])[0]!
+
+  it("rolls back only its own release, and only while it is the app's newest", () => {
+    const releases = [rel(4, 'running', 'img:other'), rel(3, 'complete', 'img:3'), rel(2, 'complete', 'img:2')]
+    expect(previousRelease(releases, { version: 3, imageRef: 'img:3' })).toEqual({
+      reason: "release v3 is no longer the app's newest: release v4 from another deploy followed it",
+    })
+    // Another deploy's release that failed or was interrupted never served: it does not count.
+    expect(
+      newerRelease([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3),
+    ).toBeUndefined()
+    expect(newerRelease(releases, 3)?.Version).toBe(4)
+  })
+
+  it("another deploy's release on the machines after ours supersedes it", () => {
+    expect(newerOnMachines([machine('aaaa1111bbbb22', 5)], 4)).toBe(5)
+    expect(newerOnMachines([machine('aaaa1111bbbb22', 4)], 4)).toBeUndefined()
+  })
+
+  it("alongside a deploy, the gate judges the release of the machines its flyctl updated, never another run's", () => {
+    const machines = [machine('aaaa1111bbbb22', 5)]
+    const feed = { ownMachines: new Set<string>(), ownRelease: undefined, machinesAfter: undefined }
+    // Another run's release v5 rolls while ours waits for the leases: not ours.
+    expect(ownRelease(feed, machines, 3)).toBeUndefined()
+    // Our flyctl said it updated the machine: what it runs now is ours.
+    expect(ownRelease({ ...feed, ownMachines: new Set(['aaaa1111bbbb22']) }, [machine('aaaa1111bbbb22', 4)], 3)).toBe(4)
+    // Once flyctl exited, the release it emitted, whatever the machines run by then.
+    expect(ownRelease({ ...feed, ownRelease: 4, machinesAfter: machines }, machines, 3)).toBe(4)
   })
 })
 

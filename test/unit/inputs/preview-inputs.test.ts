@@ -195,7 +195,7 @@ describe('refused before anything reaches Fly, naming the input', () => {
 
   it('an empty Fly token on a fork pull request says why, naming api-token', () => {
     const found = problems({ mode: 'preview', 'api-token': '' }, eventEnv(prEvent('opened', 9, 'someone/gw')))
-    expect(found.map((p) => p.input)).toEqual(['api-token', 'api-token'])
+    expect(found.map((p) => p.input)).toEqual(['api-token', 'api-token', 'allow-fork-previews'])
     expect(found[1]?.message).toContain('comes from the fork someone/gw')
     expect(found[1]?.message).toContain('no repository secrets')
   })
@@ -216,6 +216,88 @@ describe('refused before anything reaches Fly, naming the input', () => {
 
   it('a prefix that cannot start a variable name', () => {
     expect(problems({ 'secrets-prefix': 'TEAM-A_' })[0]).toMatchObject({ input: 'secrets-prefix' })
+  })
+})
+
+describe('fork pull requests (allow-fork-previews)', () => {
+  const FORK_SECRETS = {
+    ...SECRETS,
+    PREVIEW_OPENCLAW_GATEWAY_TOKEN: 'gw-preview-9876',
+    PREVIEW_ANTHROPIC_API_KEY: 'sk-ant-preview-2',
+    OPENAI_API_KEY: 'sk-openai-prod-4',
+  }
+  const target = (action = 'opened') => eventEnv(prEvent(action, 12, 'forker/gw'), 'pull_request_target')
+
+  it('a preview of a fork is refused by default, naming allow-fork-previews and why', () => {
+    const found = problems({ mode: 'preview', 'secrets-json': JSON.stringify(FORK_SECRETS) }, target())
+    expect(found.map((p) => p.input)).toEqual(['allow-fork-previews'])
+    expect(found[0]?.message).toContain('comes from the fork forker/gw')
+    expect(found[0]?.message).toContain("Dockerfile and openclaw.json would run on Fly with this repository's secrets")
+    expect(found[0]?.message).toContain('`allow-fork-previews: true`')
+  })
+
+  it('a head that is not GITHUB_REPOSITORY is a fork too, even when the payload names it as the base', () => {
+    const env = {
+      ...eventEnv(prEvent('opened', 12, 'openclaw/gw'), 'pull_request_target'),
+      GITHUB_REPOSITORY: 'openclaw/other',
+    }
+    expect(problems({ mode: 'preview' }, env).map((p) => p.input)).toEqual(['allow-fork-previews'])
+  })
+
+  it('with allow-fork-previews: true only prefixed secrets are synced; plain names are dropped with why', () => {
+    const { plan } = parse(
+      {
+        app: 'my-openclaw',
+        'api-token': 'tok-abcdef',
+        mode: 'preview',
+        'allow-fork-previews': 'true',
+        'secrets-json': JSON.stringify(FORK_SECRETS),
+      },
+      target(),
+    )
+    expect([...plan.secrets.keys()].sort()).toEqual([
+      'ANTHROPIC_API_KEY',
+      'OPENCLAW_GATEWAY_TOKEN',
+      'TELEGRAM_BOT_TOKEN',
+    ])
+    expect(plan.secrets.get('OPENCLAW_GATEWAY_TOKEN')).toBe('gw-preview-9876')
+    expect(plan.secrets.get('ANTHROPIC_API_KEY')).toBe('sk-ant-preview-2')
+    expect(plan.allowForkPreviews).toBe(true)
+    const dropped = plan.secretsDropped?.filter((d) => d.why.includes('allow-fork-previews')).map((d) => d.name)
+    expect(dropped).toEqual(['OPENAI_API_KEY'])
+  })
+
+  it('with allow-fork-previews: true a plain `secrets` line is dropped too', () => {
+    const { plan } = parse(
+      {
+        app: 'my-openclaw',
+        'api-token': 'tok-abcdef',
+        mode: 'preview',
+        'allow-fork-previews': 'true',
+        secrets: 'OPENCLAW_GATEWAY_TOKEN=gw-prod-1\nPREVIEW_OPENAI_API_KEY=sk-prev-3',
+      },
+      target(),
+    )
+    expect([...plan.secrets.keys()]).toEqual(['OPENAI_API_KEY'])
+    expect(plan.secretsDropped?.map((d) => d.name)).toEqual(['OPENCLAW_GATEWAY_TOKEN'])
+  })
+
+  it('closing a fork pull request needs no opt-in: it only destroys the preview', () => {
+    const { plan } = parse({ app: 'my-openclaw', 'api-token': 'tok-abcdef', mode: 'preview' }, target('closed'))
+    expect(plan.pullRequest?.fork).toBe('forker/gw')
+  })
+
+  it('a pull request from a branch of this repository is no fork', () => {
+    const { plan } = parse(
+      { app: 'my-openclaw', 'api-token': 'tok-abcdef', mode: 'preview', 'secrets-json': JSON.stringify(FORK_SECRETS) },
+      eventEnv(prEvent('opened', 5)),
+    )
+    expect(plan.pullRequest?.fork).toBeUndefined()
+    expect(plan.secrets.has('OPENAI_API_KEY')).toBe(true)
+  })
+
+  it('allow-fork-previews takes true or false only', () => {
+    expect(problems({ 'allow-fork-previews': 'yes' })[0]).toMatchObject({ input: 'allow-fork-previews' })
   })
 })
 

@@ -140,10 +140,13 @@ describe('run() in-process', () => {
         list.push({ Version: 3, Status: 'complete', ImageRef: 'registry.fly.io/inproc-app:other-run' })
     })
     await run(deps())
+    // v3 is recorded but on no machine yet (it waits for our leases): our verdict stands.
     expect(core.failed).toBeUndefined()
     expect(core.outputs.get('release-version')).toBe('2')
     expect(core.outputs.get('image')).toBe('registry.fly.io/inproc-app:deployment-2')
+    expect(core.outputs.get('rolled-back')).toBe('false')
     expect(changedOnFly()).toContain('deployed release v2')
+    expect(fly.calls.filter((c) => c.startsWith('deploy'))).toHaveLength(1)
   })
 
   it('a dry run makes reading calls only: the runner refuses any other', async () => {
