@@ -31,6 +31,7 @@ export const E2E_ORDER = [
   'test/e2e/bad-inputs.test.ts',
   'test/e2e/guide-example.test.ts',
   'test/e2e/standin/apps.test.ts',
+  'test/e2e/standin/volumes.test.ts',
   'test/e2e/install.test.ts',
   'test/e2e/action-inputs.test.ts',
   'test/e2e/install-parallel.test.ts',

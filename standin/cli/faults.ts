@@ -19,6 +19,10 @@ export interface CliFaults {
   latencyMs?: Record<string, number>
   fail?: FailRule[]
   logsDropAfterLines?: number
+  /** How long a new volume snapshot stays pending before it reads `created` (default 1500 ms). */
+  snapshotPendingMs?: number
+  /** A volume snapshot that never leaves pending (the platform never finishes it). */
+  snapshotNeverCompletes?: boolean
 }
 
 export function readCliFaults(stateDir: string): CliFaults {
