@@ -15,6 +15,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 // A file of test/e2e/ not listed here runs after the listed ones.
 export const E2E_ORDER = [
   'test/e2e/health.test.ts',
+  'test/e2e/upgrade.test.ts',
   'test/e2e/reliability.test.ts',
   'test/e2e/rollout.test.ts',
   'test/e2e/preview.test.ts',
