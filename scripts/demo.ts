@@ -1,8 +1,8 @@
 // `npm run demo`: the action end to end against the built-in stand-in, as a runner would run it.
 // Builds dist/, installs the stand-in's runtimes (Node 24 + real openclaw gateways) once, starts
 // the loopback release server that flyctl is installed from, then runs dist/index.js three times
-// on one app: a first deploy, a push that rotates a secret, and a push that breaks the gateway
-// and is rolled back. Shows each log as a runner's log view does (scripts/runner-log.ts), the
+// on one app: a first deploy, a push that rotates a secret, and a push that upgrades the gateway,
+// breaks it, and is rolled back onto a snapshot of the volume taken before the upgrade. Shows each log as a runner's log view does (scripts/runner-log.ts), the
 // gateway's own lines from `flyctl logs`, the outputs and the job summary; checks that run 3
 // failed the way it should; stops every process it started. Exit 0 only when all of that holds.
 //
@@ -174,8 +174,14 @@ function checkRestored(broken: ActionResult, before: { volume: string; files: Ma
   expect(!now.has('state/openclaw.sqlite'), 'no state/openclaw.sqlite on the restored volume')
   const migrated = volumeFiles(state, before.volume)
   print(`\n\x1b[1m▾ The volumes after run 3\x1b[0m\n`)
-  print(`  restored ${restored} (serving ${SERVING_RELEASE}): ${[...now.keys()].sort().join(', ')}\n`)
-  print(`  migrated ${before.volume} (kept, detached):  ${[...migrated.keys()].sort().join(', ')}\n`)
+  // The gateway's cache of plugin dependencies is left out of the listing: it is not state.
+  const shown = (files: Map<string, string>) =>
+    [...files.keys()]
+      .filter((f) => !f.startsWith('plugin-runtime-deps/'))
+      .sort()
+      .join(', ')
+  print(`  restored ${restored} (serving ${SERVING_RELEASE}): ${shown(now)}\n`)
+  print(`  migrated ${before.volume} (kept, detached):  ${shown(migrated)}\n`)
   return problems
 }
 
