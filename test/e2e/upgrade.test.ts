@@ -154,7 +154,8 @@ describe('a gateway upgrade with the real gateways', () => {
       expect(calls.some((c) => c.startsWith('machine clone') && c.includes(`--attach-volume ${restoredId}:/data`))).toBe(true)
       expect(second.summary).toContain(`fly volumes destroy ${migratedId} -a ${app}`)
       expect(second.summary).toMatch(/is now serving and healthy/)
-      expect(second.summary).toContain(`Restore: created volume ${restoredId}`)
+      // The summary's text escapes Markdown (`_` as `\_`); its commands are code spans.
+      expect(second.summary).toContain(`Restore: created volume ${restoredId!.replaceAll('_', '\\_')}`)
     },
     REAL_TIMEOUT,
   )
