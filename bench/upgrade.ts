@@ -43,7 +43,9 @@ function expectOutcome(run: TimedRun, health: string, what: string): void {
 }
 
 const extra = (withCalls: readonly string[], without: readonly string[]) =>
-  withCalls.filter((c) => !without.some((w) => w.split(' ').slice(0, 2).join(' ') === c.split(' ').slice(0, 2).join(' ')))
+  withCalls.filter(
+    (c) => !without.some((w) => w.split(' ').slice(0, 2).join(' ') === c.split(' ').slice(0, 2).join(' ')),
+  )
 
 /** Healthy upgrades (the release alternates) and pushes of the same release, snapshot on and off. */
 async function healthyUpgrades(runs: number, out: UpgradeResult): Promise<void> {
@@ -89,11 +91,14 @@ async function failedUpgrades(runs: number, out: UpgradeResult): Promise<void> {
         writeRelease(world, RELEASES[1], 'fake-gateway:crash')
         const run = await runTimed(world, { ...inputs, 'upgrade-snapshot': String(snapshot) })
         expectOutcome(run, 'unhealthy', `rollback ${i} (snapshot ${snapshot})`)
-        if (run.result.outputs['rolled-back'] !== 'true') throw new Error(`rollback ${i} (snapshot ${snapshot}): not rolled back`)
+        if (run.result.outputs['rolled-back'] !== 'true')
+          throw new Error(`rollback ${i} (snapshot ${snapshot}): not rolled back`)
         out.rollback[snapshot ? 'restore' : 'imageOnly'].push(sample(run))
         if (i === 1 && snapshot) out.addedCalls.restore = run.calls
         if (i === 1 && !snapshot) imageOnlyCalls = run.calls
-        log(`rollback ${i}/${runs} (snapshot ${snapshot}): ${run.calls.length} calls, ${run.endedAt - run.startedAt} ms`)
+        log(
+          `rollback ${i}/${runs} (snapshot ${snapshot}): ${run.calls.length} calls, ${run.endedAt - run.startedAt} ms`,
+        )
         // Back to the healthy release: the next upgrade starts from the same place.
         writeRelease(world, RELEASES[0], 'fake-gateway:ready')
         expectOutcome(await runTimed(world, inputs), 'healthy', `rollback ${i}: back to ${RELEASES[0]}`)

@@ -19,10 +19,17 @@ export interface LogLine {
 
 /** Runs the stand-in's flyctl read-only; the token is a reader's placeholder, not a demo secret. */
 function flyctl(state: string, args: string[]): string {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, FLYCTL_STANDIN_STATE: state, FLY_API_TOKEN: 'demo-reader', NO_COLOR: '1' }
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    FLYCTL_STANDIN_STATE: state,
+    FLY_API_TOKEN: 'demo-reader',
+    NO_COLOR: '1',
+  }
   // The whole log buffer passes here: more than spawnSync's default 1 MiB after a few starts.
   const run = spawnSync(FLYCTL, args, { env, encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 })
-  if (run.error || run.status !== 0) throw new Error(`flyctl ${args.join(' ')} failed: ${run.error?.message ?? run.stderr.trim()}`)
+  if (run.error || run.status !== 0)
+    throw new Error(`flyctl ${args.join(' ')} failed: ${run.error?.message ?? run.stderr.trim()}`)
   return run.stdout
 }
 
@@ -30,7 +37,13 @@ export function parseLogText(text: string): LogLine[] {
   const lines: LogLine[] = []
   for (const raw of text.split('\n')) {
     const m = /^(\S+) (app|runner)\[(\w+)\] \S+ \[\w+\](.*)$/.exec(raw.replace(ANSI, ''))
-    if (m) lines.push({ at: m[1] as string, source: m[2] as LogLine['source'], machine: m[3] as string, message: (m[4] as string).trim() })
+    if (m)
+      lines.push({
+        at: m[1] as string,
+        source: m[2] as LogLine['source'],
+        machine: m[3] as string,
+        message: (m[4] as string).trim(),
+      })
   }
   return lines
 }
@@ -45,7 +58,9 @@ export async function logLinesSince(state: string, app: string, sinceMs: number)
     const text = flyctl(state, ['logs', '--no-tail', '-a', app])
     const lines = parseLogText(text).filter((l) => Date.parse(l.at) >= sinceMs)
     if (lines.length > 0 || attempt === 3) return lines
-    console.error(`(demo: flyctl logs --no-tail gave ${text.length} bytes, no line since the run started; reading again)`)
+    console.error(
+      `(demo: flyctl logs --no-tail gave ${text.length} bytes, no line since the run started; reading again)`,
+    )
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
 }
@@ -58,7 +73,10 @@ export async function logLinesSince(state: string, app: string, sinceMs: number)
 export function isTellingLine(line: LogLine): boolean {
   if (line.source === 'runner') return true
   if (/FATAL|out of memory/i.test(line.message)) return true
-  return !line.message.includes('[plugins]') && /\[gateway\]|Gateway is binding|Invalid config|Refusing|Error:/.test(line.message)
+  return (
+    !line.message.includes('[plugins]') &&
+    /\[gateway\]|Gateway is binding|Invalid config|Refusing|Error:/.test(line.message)
+  )
 }
 
 export interface MachineSeen {
@@ -75,7 +93,12 @@ export function machinesOf(state: string, app: string): MachineSeen[] {
     state: string
     config?: { image?: string; mounts?: Array<{ volume?: string }> }
   }>
-  return list.map((m) => ({ id: m.id, state: m.state, image: m.config?.image ?? '', volume: m.config?.mounts?.[0]?.volume }))
+  return list.map((m) => ({
+    id: m.id,
+    state: m.state,
+    image: m.config?.image ?? '',
+    volume: m.config?.mounts?.[0]?.volume,
+  }))
 }
 
 export interface VolumeSeen {
@@ -84,7 +107,10 @@ export interface VolumeSeen {
 }
 
 export function volumesOf(state: string, app: string): VolumeSeen[] {
-  const list = JSON.parse(flyctl(state, ['volumes', 'list', '-a', app, '--json'])) as Array<{ id: string; attached_machine_id?: string | null }>
+  const list = JSON.parse(flyctl(state, ['volumes', 'list', '-a', app, '--json'])) as Array<{
+    id: string
+    attached_machine_id?: string | null
+  }>
   return list.map((v) => ({ id: v.id, attached: v.attached_machine_id ?? '' }))
 }
 
@@ -98,7 +124,10 @@ export function volumeFiles(state: string, volumeId: string): Map<string, string
   if (!fs.existsSync(dir)) return found
   for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (entry.isFile())
-      found.set(path.relative(dir, path.join(entry.parentPath, entry.name)), fs.readFileSync(path.join(entry.parentPath, entry.name), 'latin1'))
+      found.set(
+        path.relative(dir, path.join(entry.parentPath, entry.name)),
+        fs.readFileSync(path.join(entry.parentPath, entry.name), 'latin1'),
+      )
   }
   return found
 }

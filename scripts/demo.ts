@@ -27,7 +27,11 @@ const APP = 'my-openclaw'
 /** The app runs this release with a tight heap; run 3 moves to the newest, which needs more. */
 const SERVING_RELEASE = '2026.4.29'
 const HEAP_MB = 128
-const SECRETS = { OPENCLAW_GATEWAY_TOKEN: 'demo-gateway-token-5b0c8e21f4', ANTHROPIC_API_KEY: 'sk-ant-demo-0000', github_token: 'ghs_demo_never_synced' }
+const SECRETS = {
+  OPENCLAW_GATEWAY_TOKEN: 'demo-gateway-token-5b0c8e21f4',
+  ANTHROPIC_API_KEY: 'sk-ant-demo-0000',
+  github_token: 'ghs_demo_never_synced',
+}
 const API_TOKEN = 'FlyV1 fm2_demo_token'
 const ROTATED_KEY = 'sk-ant-demo-1111'
 const ALL_SECRETS = [...Object.values(SECRETS), API_TOKEN, ROTATED_KEY]
@@ -59,7 +63,8 @@ const cleanUp = async (): Promise<void> => {
     fs.rmSync(dirs.root, { recursive: true, force: true })
   }
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().then(() => process.exit(130)))
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanUp().then(() => process.exit(130)))
 
 /** The user's repository: a Dockerfile of the OpenClaw image and an openclaw.json. */
 function writeRepository(dirs: RunnerDirs, release: string): void {
@@ -88,7 +93,12 @@ async function runShown(title: string, inputs: Record<string, string>): Promise<
   const logs = { stdout: createRunnerLog(print), stderr: createRunnerLog(print) }
   logs.stderr.state.masks = logs.stdout.state.masks // one runner, one set of masks
   const idle = idleNotice()
-  const result = await runAction({ dirs, inputs, env: { FLYCTL_STANDIN_STATE: state }, onOutput: (chunk, stream) => (idle.seen(), logs[stream].push(chunk)) })
+  const result = await runAction({
+    dirs,
+    inputs,
+    env: { FLYCTL_STANDIN_STATE: state },
+    onOutput: (chunk, stream) => (idle.seen(), logs[stream].push(chunk)),
+  })
   idle.stop()
   logs.stdout.flush()
   logs.stderr.flush()
@@ -102,7 +112,8 @@ function idleNotice(): { seen: () => void; stop: () => void } {
   let last = Date.now()
   const timer = setInterval(() => {
     const quiet = Math.round((Date.now() - last) / 1000)
-    if (quiet >= 15) print(`\x1b[2m   (demo: the action has printed nothing for ${quiet} s; it is still running)\x1b[0m\n`)
+    if (quiet >= 15)
+      print(`\x1b[2m   (demo: the action has printed nothing for ${quiet} s; it is still running)\x1b[0m\n`)
   }, 15_000)
   return { seen: () => (last = Date.now()), stop: () => clearInterval(timer) }
 }
@@ -112,7 +123,8 @@ async function showGatewayLines(sinceMs: number): Promise<void> {
   const telling = lines.filter(isTellingLine).slice(-25)
   const heading = `The gateway's own log during this run (flyctl logs --no-tail: ${telling.length} of ${lines.length} lines; the platform's and the gateway's, not plugin set-up)`
   print(`\n\x1b[1m▾ ${heading}\x1b[0m\n`)
-  for (const l of telling) print(`  ${l.at.slice(11, 19)} ${l.source}[${l.machine}] ${maskLine(l.message, ALL_SECRETS)}\n`)
+  for (const l of telling)
+    print(`  ${l.at.slice(11, 19)} ${l.source}[${l.machine}] ${maskLine(l.message, ALL_SECRETS)}\n`)
 }
 
 function showResult(result: ActionResult): void {
@@ -129,7 +141,10 @@ async function checkRolledBack(broken: ActionResult, previous: ActionResult, sin
   expect(broken.exitCode !== 0, `the step failed (exit ${broken.exitCode})`)
   expect(broken.outputs.health === 'unhealthy', `health=unhealthy (got ${broken.outputs.health})`)
   expect(broken.outputs['rolled-back'] === 'true', `rolled-back=true (got ${broken.outputs['rolled-back']})`)
-  expect(broken.outputs.image === previous.outputs.image, `image is run 2's ${previous.outputs.image} (got ${broken.outputs.image})`)
+  expect(
+    broken.outputs.image === previous.outputs.image,
+    `image is run 2's ${previous.outputs.image} (got ${broken.outputs.image})`,
+  )
   const machines = machinesOf(state, APP)
   expect(
     machines.length > 0 && machines.every((m) => m.state === 'started' && m.image === previous.outputs.image),
@@ -156,8 +171,14 @@ const VOLATILE = /\.sqlite(-shm|-wal)?$|lock|\.log$|(^|\/)logs\//
 function checkRestored(broken: ActionResult, before: { volume: string; files: Map<string, string> }): string[] {
   const problems: string[] = []
   const expect = (ok: boolean, what: string): void => void (ok || problems.push(what))
-  expect(/^vs_/.test(broken.outputs['snapshot-id'] ?? ''), `snapshot-id names the snapshot (got ${broken.outputs['snapshot-id']})`)
-  expect(broken.outputs['gateway-release'] === SERVING_RELEASE, `gateway-release=${SERVING_RELEASE} (got ${broken.outputs['gateway-release']})`)
+  expect(
+    /^vs_/.test(broken.outputs['snapshot-id'] ?? ''),
+    `snapshot-id names the snapshot (got ${broken.outputs['snapshot-id']})`,
+  )
+  expect(
+    broken.outputs['gateway-release'] === SERVING_RELEASE,
+    `gateway-release=${SERVING_RELEASE} (got ${broken.outputs['gateway-release']})`,
+  )
   const machines = machinesOf(state, APP)
   const restored = machines[0]?.volume ?? ''
   expect(
@@ -171,7 +192,8 @@ function checkRestored(broken: ActionResult, before: { volume: string; files: Ma
   const now = volumeFiles(state, restored)
   const kept = [...before.files].filter(([file]) => !VOLATILE.test(file))
   expect(kept.length > 0, 'the gateway had written files to its volume before run 3')
-  for (const [file, bytes] of kept) expect(now.get(file) === bytes, `${file}, written by ${SERVING_RELEASE}, is intact on the restored volume`)
+  for (const [file, bytes] of kept)
+    expect(now.get(file) === bytes, `${file}, written by ${SERVING_RELEASE}, is intact on the restored volume`)
   expect(![...now.keys()].some((f) => f.endsWith('.migrated')), 'no *.migrated file on the restored volume')
   expect(!now.has('state/openclaw.sqlite'), 'no state/openclaw.sqlite on the restored volume')
   const migrated = volumeFiles(state, before.volume)
@@ -195,7 +217,9 @@ function explainRun3(broken: ActionResult, previous: ActionResult): void {
     .replace(/^::error[^:]*::/, '')
     .split('%0A')
     .filter((l) => !/^\s|^Last log lines/.test(l))
-  print(`The action's error (the step's annotation):\n${maskLine(unescapeData(causeAndFix.join('\n')) || '(none found)', ALL_SECRETS)}\n\n`)
+  print(
+    `The action's error (the step's annotation):\n${maskLine(unescapeData(causeAndFix.join('\n')) || '(none found)', ALL_SECRETS)}\n\n`,
+  )
   print(
     [
       `Cause: OpenClaw ${DEFAULT_OPENCLAW_VERSION} needs more JavaScript heap at start than ${SERVING_RELEASE} did, and the app caps`,
@@ -215,12 +239,18 @@ function explainRun3(broken: ActionResult, previous: ActionResult): void {
 let failed = false
 try {
   writeRepository(dirs, SERVING_RELEASE)
-  const first = await runShown(`Run 1: first deploy of ${APP} (OpenClaw ${SERVING_RELEASE}, heap ${HEAP_MB} MB; stand-in state ${state})`, baseInputs)
+  const first = await runShown(
+    `Run 1: first deploy of ${APP} (OpenClaw ${SERVING_RELEASE}, heap ${HEAP_MB} MB; stand-in state ${state})`,
+    baseInputs,
+  )
   failed ||= first.exitCode !== 0
 
   const before = await readCounters(state)
   const secondInputs = { ...baseInputs, 'secrets-json': JSON.stringify({ ...SECRETS, ANTHROPIC_API_KEY: ROTATED_KEY }) }
-  const second = await runShown('Run 2: a push that rotates ANTHROPIC_API_KEY: staged, applied by the one deploy rollout', secondInputs)
+  const second = await runShown(
+    'Run 2: a push that rotates ANTHROPIC_API_KEY: staged, applied by the one deploy rollout',
+    secondInputs,
+  )
   failed ||= second.exitCode !== 0
   const after = await readCounters(state)
   say(
@@ -239,14 +269,20 @@ try {
   const problems = [...(await checkRolledBack(third, second, run3StartedAt)), ...checkRestored(third, beforeUpgrade)]
   for (const p of problems) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
   if (problems.length === 0)
-    say(`Run 3 failed as it should: health=unhealthy, rolled-back=true, and ${SERVING_RELEASE} serves a ready gateway on its pre-upgrade state`)
+    say(
+      `Run 3 failed as it should: health=unhealthy, rolled-back=true, and ${SERVING_RELEASE} serves a ready gateway on its pre-upgrade state`,
+    )
   failed ||= problems.length > 0
 } catch (err) {
   console.error(err)
   failed = true
 } finally {
   await cleanUp()
-  say(keep ? `Kept ${state} and ${dirs.root}` : 'Stopped every machine and the release server; removed the temporary folders.')
+  say(
+    keep
+      ? `Kept ${state} and ${dirs.root}`
+      : 'Stopped every machine and the release server; removed the temporary folders.',
+  )
 }
 const leaked = ALL_SECRETS.filter((s) => printed.includes(s))
 if (leaked.length) console.error(`The demo printed ${leaked.length} secret value(s): a bug.`)

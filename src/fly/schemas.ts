@@ -40,7 +40,11 @@ export const MachineSchema = z.looseObject({
         })
         .nullish(),
       metadata: z.record(z.string(), z.string()).nullish(),
-      mounts: z.array(z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() })).nullish(),
+      mounts: z
+        .array(
+          z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() }),
+        )
+        .nullish(),
     })
     .optional()
     .default({}),
@@ -55,7 +59,9 @@ export const MachineSchema = z.looseObject({
       }),
     )
     .nullish(),
-  checks: z.array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') })).nullish(),
+  checks: z
+    .array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') }))
+    .nullish(),
 })
 export type Machine = z.infer<typeof MachineSchema>
 export const MachineListSchema = z
@@ -74,7 +80,11 @@ export const SecretListSchema = z
         Digest: z.string().optional(),
         status: z.string().optional(),
       })
-      .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })),
+      .transform((s) => ({
+        name: s.name ?? s.Name ?? '',
+        digest: s.digest ?? s.Digest ?? '',
+        status: s.status ?? 'Unknown',
+      })),
   )
   .nullable()
   .transform((v) => (v ?? []).filter((s) => s.name !== ''))
@@ -99,7 +109,13 @@ export const VolumeListSchema = z
  * volume_types.go VolumeSnapshot): oldest first; a snapshot still being taken has an empty id.
  */
 export const VolumeSnapshotListSchema = z
-  .array(z.looseObject({ id: z.string().optional().default(''), status: z.string().optional().default(''), created_at: z.string().optional() }))
+  .array(
+    z.looseObject({
+      id: z.string().optional().default(''),
+      status: z.string().optional().default(''),
+      created_at: z.string().optional(),
+    }),
+  )
   .nullable()
   .transform((v) => v ?? [])
 export type VolumeSnapshot = z.infer<typeof VolumeSnapshotListSchema>[number]

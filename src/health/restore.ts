@@ -74,7 +74,9 @@ export async function restoreUpgrade(o: RestoreOptions): Promise<ReleaseRef & { 
     }
   }
   const cmd = (args: string[]) => displayCommand(['fly', ...args])
-  const size = (await flyctl.json(['volumes', 'list', '--app', app], VolumeListSchema, { retry: READING })).find((v) => v.id === s.volumeId)?.size_gb
+  const size = (await flyctl.json(['volumes', 'list', '--app', app], VolumeListSchema, { retry: READING })).find(
+    (v) => v.id === s.volumeId,
+  )?.size_gb
   const createArgs = [
     'volumes',
     'create',
@@ -90,23 +92,42 @@ export async function restoreUpgrade(o: RestoreOptions): Promise<ReleaseRef & { 
   ]
   const stopArgs = ['machine', 'stop', upgraded.id, '--app', app]
   const destroyArgs = ['machine', 'destroy', upgraded.id, '--force', '--app', app]
-  const cloneArgs = (vol: string) => ['machine', 'clone', upgraded.id, '--attach-volume', `${vol}:${s.path}`, '--app', app]
+  const cloneArgs = (vol: string) => [
+    'machine',
+    'clone',
+    upgraded.id,
+    '--attach-volume',
+    `${vol}:${s.path}`,
+    '--app',
+    app,
+  ]
   const deployHand = `fly deploy --image ${o.imageRef} (with this workflow's config, as a re-run with rollback does)`
   const rest = (vol: string) => [cmd(stopArgs), deployHand, cmd(cloneArgs(vol)), cmd(destroyArgs)]
 
-  const restored = await step('creating a volume from the snapshot', [cmd(createArgs), ...rest('<the new volume id>')], () => createFromSnapshot(o, createArgs))
+  const restored = await step(
+    'creating a volume from the snapshot',
+    [cmd(createArgs), ...rest('<the new volume id>')],
+    () => createFromSnapshot(o, createArgs),
+  )
   report.restoredVolume = restored
   report.done.push(`created volume ${restored} from snapshot ${s.snapshotId}`)
   await step(`stopping machine ${upgraded.id}`, rest(restored), () =>
-    flyctl.run(stopArgs, { echo: true, retry: { safe: 'idempotent', why: 'stopping a stopped machine changes nothing' } }),
+    flyctl.run(stopArgs, {
+      echo: true,
+      retry: { safe: 'idempotent', why: 'stopping a stopped machine changes nothing' },
+    }),
   )
   report.done.push(`stopped machine ${upgraded.id}`)
   report.serves = `nothing: machine ${upgraded.id} is stopped`
   const release = await step(`deploying ${o.imageRef}`, rest(restored).slice(1), () => o.deployPrevious(o.imageRef))
-  report.done.push(`deployed release v${release.version} (${o.imageRef}) to machine ${upgraded.id}, left stopped on the migrated volume`)
+  report.done.push(
+    `deployed release v${release.version} (${o.imageRef}) to machine ${upgraded.id}, left stopped on the migrated volume`,
+  )
   report.serves = `nothing: machine ${upgraded.id} (release v${release.version}, the previous image) is stopped on the migrated volume ${s.volumeId}`
   const startedAtMs = Date.now()
-  const clone = await step(`cloning machine ${upgraded.id} onto ${restored}`, rest(restored).slice(2), () => cloneOnto(o, cloneArgs(restored)))
+  const clone = await step(`cloning machine ${upgraded.id} onto ${restored}`, rest(restored).slice(2), () =>
+    cloneOnto(o, cloneArgs(restored)),
+  )
   report.machineId = clone
   report.done.push(`cloned machine ${upgraded.id} as ${clone} on volume ${restored}`)
   report.serves = `release v${release.version} (${s.from ?? o.imageRef}) on machine ${clone} with volume ${restored}; machine ${upgraded.id} is stopped`
@@ -120,7 +141,9 @@ export async function restoreUpgrade(o: RestoreOptions): Promise<ReleaseRef & { 
 
 /** The one app machine on the snapshot's volume; anything else is not this action's layout. */
 async function upgradedMachine(o: RestoreOptions): Promise<Machine> {
-  const machines = appMachines(await o.flyctl.json(['machines', 'list', '--app', o.app], MachineListSchema, { retry: READING }))
+  const machines = appMachines(
+    await o.flyctl.json(['machines', 'list', '--app', o.app], MachineListSchema, { retry: READING }),
+  )
   const on = machines.filter((m) => (m.config?.mounts ?? []).some((mt) => mt.volume === o.source.volumeId))
   if (on.length !== 1) {
     throw new RestoreError(
@@ -139,13 +162,17 @@ async function createFromSnapshot(o: RestoreOptions, args: string[]): Promise<st
     retry: { safe: 'once', why: 'a repeat could create a second volume; the summary says how to finish by hand' },
   })
   const volume = parseFlyJson(result.stdout, VolumeSchema, o.flyctl.redact(displayCommand(full)))
-  if (result.change) result.change.what = `created volume ${volume.id} (${volume.name}) from snapshot ${o.source.snapshotId}`
+  if (result.change)
+    result.change.what = `created volume ${volume.id} (${volume.name}) from snapshot ${o.source.snapshotId}`
   return volume.id
 }
 
 /** `fly machine clone` prints `Machine <id> has been created...` (machine/clone.go). */
 async function cloneOnto(o: RestoreOptions, args: string[]): Promise<string> {
-  const result = await o.flyctl.run(args, { echo: true, retry: { safe: 'once', why: 'a repeat could clone a second machine onto the volume' } })
+  const result = await o.flyctl.run(args, {
+    echo: true,
+    retry: { safe: 'once', why: 'a repeat could clone a second machine onto the volume' },
+  })
   const id = /Machine ([0-9a-f]+) has been created/.exec(result.stdout)?.[1]
   if (!id) throw new Error(`\`${displayCommand(['fly', ...args])}\` did not name the machine it created`)
   if (result.change) result.change.what = `cloned machine ${args[2]} as ${id} onto volume ${args[4]?.split(':')[0]}`

@@ -41,7 +41,10 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
   { match: (a) => is(a, 'apps', 'create'), describe: (a) => `created app ${a[2]}` },
   { match: (a) => is(a, 'apps', 'destroy'), describe: (a) => `destroyed app ${a[2]}` },
   { match: (a) => is(a, 'volumes', 'create'), describe: (a) => `created volume ${a[2]}` },
-  { match: (a) => a[0] === 'volumes' && a[1] === 'snapshots' && a[2] === 'create', describe: (a) => `took a snapshot of volume ${a[3]}` },
+  {
+    match: (a) => a[0] === 'volumes' && a[1] === 'snapshots' && a[2] === 'create',
+    describe: (a) => `took a snapshot of volume ${a[3]}`,
+  },
   { match: (a) => isMachine(a, 'clone'), describe: (a) => `cloned machine ${a[2]}` },
   { match: (a) => is(a, 'secrets', 'import'), describe: () => 'staged secrets' },
   { match: (a) => is(a, 'secrets', 'set'), describe: () => 'set secrets' },
@@ -50,7 +53,11 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
     describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}`,
   },
   { match: (a) => is(a, 'secrets', 'deploy'), describe: () => 'deployed staged secrets' },
-  { match: (a) => a[0] === 'deploy', describe: (a) => (a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release') },
+  {
+    match: (a) => a[0] === 'deploy',
+    describe: (a) =>
+      a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release',
+  },
   { match: (a) => isMachine(a, 'start'), describe: (a) => `started machine ${a[2]}` },
   { match: (a) => isMachine(a, 'stop'), describe: (a) => `stopped machine ${a[2]}` },
   { match: (a) => isMachine(a, 'restart'), describe: (a) => `restarted machine ${a[2]}` },
@@ -59,9 +66,13 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
   { match: (a) => is(a, 'ips', 'release'), describe: (a) => `released IP ${a[2]}` },
   {
     match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''),
-    describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
+    describe: (a) =>
+      `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
   },
-  { match: (a) => is(a, 'ssh', 'console'), describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}` },
+  {
+    match: (a) => is(a, 'ssh', 'console'),
+    describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}`,
+  },
 ]
 
 function is(args: readonly string[], group: string, verb: string): boolean {

@@ -35,7 +35,9 @@ function releaseOfMachine(m: Machine): ServingRelease | undefined {
   const tagged = releaseOfImage(image)
   if (tagged) return { version: tagged, source: `image ${image}` }
   const recorded = m.config?.env?.[RELEASE_ENV]
-  return recorded && RECORDED.test(recorded) ? { version: recorded, source: `${RELEASE_ENV} recorded by the last deploy` } : undefined
+  return recorded && RECORDED.test(recorded)
+    ? { version: recorded, source: `${RELEASE_ENV} recorded by the last deploy` }
+    : undefined
 }
 
 /** The release every app machine runs; undefined when none runs, one is unknown, or they differ. */
@@ -88,13 +90,30 @@ export function decideSnapshot(i: SnapshotInputs): SnapshotDecision {
     )
   }
   if (i.serving?.version === i.deploying?.version) return skip(`the gateway release stays ${i.deploying?.version}`)
-  const mounting = running.flatMap((m) => (m.config?.mounts ?? []).filter((mt) => mt.name === i.volume && mt.volume).map((mt) => ({ m, mt })))
+  const mounting = running.flatMap((m) =>
+    (m.config?.mounts ?? []).filter((mt) => mt.name === i.volume && mt.volume).map((mt) => ({ m, mt })),
+  )
   if (mounting.length !== 1) {
-    const why = mounting.length === 0 ? `no app machine mounts the volume ${i.volume}` : `${mounting.length} machines mount a volume ${i.volume}`
-    return skip(`${why}: this action snapshots and restores one volume, so the upgrade deploys without a snapshot`, true)
+    const why =
+      mounting.length === 0
+        ? `no app machine mounts the volume ${i.volume}`
+        : `${mounting.length} machines mount a volume ${i.volume}`
+    return skip(
+      `${why}: this action snapshots and restores one volume, so the upgrade deploys without a snapshot`,
+      true,
+    )
   }
   const { m, mt } = mounting[0] as (typeof mounting)[number]
-  return { take: true, target: { volumeId: mt.volume as string, volumeName: i.volume, path: mt.path ?? '/data', region: m.region, machineId: m.id } }
+  return {
+    take: true,
+    target: {
+      volumeId: mt.volume as string,
+      volumeName: i.volume,
+      path: mt.path ?? '/data',
+      region: m.region,
+      machineId: m.id,
+    },
+  }
 }
 
 export interface SnapshotWait {
@@ -111,7 +130,11 @@ export interface SnapshotWait {
  * way, test/preflight/fly_volume_test.go). Returns its id; throws with the cause otherwise.
  */
 export async function takeSnapshot(flyctl: Flyctl, app: string, volumeId: string, w: SnapshotWait): Promise<string> {
-  const list = () => flyctl.json(['volumes', 'snapshots', 'list', volumeId, '--app', app], VolumeSnapshotListSchema, { retry: READING, signal: w.signal })
+  const list = () =>
+    flyctl.json(['volumes', 'snapshots', 'list', volumeId, '--app', app], VolumeSnapshotListSchema, {
+      retry: READING,
+      signal: w.signal,
+    })
   const before = new Set((await list()).map((s) => s.id).filter((id) => id !== ''))
   const created = await flyctl.run(['volumes', 'snapshots', 'create', volumeId, '--app', app], {
     echo: true,
@@ -127,7 +150,10 @@ export async function takeSnapshot(flyctl: Flyctl, app: string, volumeId: string
       return done.id
     }
     const failed = fresh.find((s) => /fail|error/i.test(s.status))
-    if (failed) throw new Error(`the snapshot of volume ${volumeId} failed on Fly (status ${failed.status}${failed.id ? `, ${failed.id}` : ''})`)
+    if (failed)
+      throw new Error(
+        `the snapshot of volume ${volumeId} failed on Fly (status ${failed.status}${failed.id ? `, ${failed.id}` : ''})`,
+      )
     const seen = fresh.length ? fresh.map((s) => s.status || 'pending').join(', ') : 'not listed yet'
     const waited = Date.now() - started
     if (waited >= w.timeoutMs) {

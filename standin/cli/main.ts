@@ -49,12 +49,31 @@ export const DEFAULT_VERSION = '0.4.87'
 const APP: FlagSpec = { name: 'app', short: 'a', kind: 'string', usage: 'Application name' }
 const CONFIG: FlagSpec = { name: 'config', short: 'c', kind: 'string', usage: 'Path to application configuration file' }
 const JSON_OUT: FlagSpec = { name: 'json', short: 'j', kind: 'bool', usage: 'JSON output' }
-const YES: FlagSpec = { name: 'yes', short: 'y', kind: 'bool', aliases: ['auto-confirm'], usage: 'Accept all confirmations' }
-const REGION: FlagSpec = { name: 'region', short: 'r', kind: 'string', usage: "The target region (see 'flyctl platform regions')" }
+const YES: FlagSpec = {
+  name: 'yes',
+  short: 'y',
+  kind: 'bool',
+  aliases: ['auto-confirm'],
+  usage: 'Accept all confirmations',
+}
+const REGION: FlagSpec = {
+  name: 'region',
+  short: 'r',
+  kind: 'string',
+  usage: "The target region (see 'flyctl platform regions')",
+}
 const ORG: FlagSpec = { name: 'org', short: 'o', kind: 'string', usage: 'The target Fly.io organization' }
-const DETACH: FlagSpec = { name: 'detach', kind: 'bool', usage: 'Return immediately instead of monitoring deployment progress' }
+const DETACH: FlagSpec = {
+  name: 'detach',
+  kind: 'bool',
+  usage: 'Return immediately instead of monitoring deployment progress',
+}
 const IMAGE: FlagSpec = { name: 'image', short: 'i', kind: 'string', usage: 'The Docker image to deploy' }
-const DOCKERFILE: FlagSpec = { name: 'dockerfile', kind: 'string', usage: 'Path to a Dockerfile. Defaults to the Dockerfile in the working directory.' }
+const DOCKERFILE: FlagSpec = {
+  name: 'dockerfile',
+  kind: 'string',
+  usage: 'Path to a Dockerfile. Defaults to the Dockerfile in the working directory.',
+}
 const BUILD_ARG: FlagSpec = {
   name: 'build-arg',
   kind: 'stringArray',
@@ -63,14 +82,28 @@ const BUILD_ARG: FlagSpec = {
 const VM_SIZE: FlagSpec[] = [
   { name: 'vm-size', kind: 'string', usage: 'The VM size to set machines to' },
   { name: 'vm-cpus', kind: 'int', aliases: ['cpus'], usage: 'Number of CPUs' },
-  { name: 'vm-cpu-kind', kind: 'string', aliases: ['vm-cpukind'], usage: "The kind of CPU to use ('shared' or 'performance')" },
+  {
+    name: 'vm-cpu-kind',
+    kind: 'string',
+    aliases: ['vm-cpukind'],
+    usage: "The kind of CPU to use ('shared' or 'performance')",
+  },
   { name: 'vm-memory', kind: 'string', aliases: ['memory'], usage: 'Memory (in megabytes) to attribute to the VM' },
   { name: 'vm-max-memory', kind: 'string', hidden: true },
   { name: 'vm-gpus', kind: 'int', hidden: true },
   { name: 'vm-gpu-kind', kind: 'string', aliases: ['vm-gpukind'], hidden: true },
-  { name: 'host-dedication-id', kind: 'string', usage: 'The dedication id of the reserved hosts for your organization (if any)' },
+  {
+    name: 'host-dedication-id',
+    kind: 'string',
+    usage: 'The dedication id of the reserved hosts for your organization (if any)',
+  },
 ]
-const ENV: FlagSpec = { name: 'env', short: 'e', kind: 'stringArray', usage: 'Set of environment variables in the form of NAME=VALUE pairs.' }
+const ENV: FlagSpec = {
+  name: 'env',
+  short: 'e',
+  kind: 'stringArray',
+  usage: 'Set of environment variables in the form of NAME=VALUE pairs.',
+}
 
 const SECRETS_SHARED: FlagSpec[] = [
   APP,
@@ -84,7 +117,11 @@ const SECRETS_SHARED: FlagSpec[] = [
 const DEPLOY_FLAGS: FlagSpec[] = [
   IMAGE,
   { name: 'now', kind: 'bool', usage: 'Deploy now without confirmation' },
-  { name: 'remote-only', kind: 'bool', usage: 'Perform builds on a remote builder instance instead of using the local docker daemon.' },
+  {
+    name: 'remote-only',
+    kind: 'bool',
+    usage: 'Perform builds on a remote builder instance instead of using the local docker daemon.',
+  },
   { name: 'local-only', kind: 'bool', usage: 'Only perform builds locally using the local docker daemon' },
   { name: 'push', kind: 'bool', usage: 'Push image to registry after build is complete' },
   {
@@ -95,7 +132,11 @@ const DEPLOY_FLAGS: FlagSpec[] = [
   },
   { name: 'https-failover', kind: 'bool', default: true, aliases: ['http-failover'] },
   DETACH,
-  { name: 'strategy', kind: 'string', usage: 'The strategy for replacing running instances. Options are canary, rolling, bluegreen, or immediate.' },
+  {
+    name: 'strategy',
+    kind: 'string',
+    usage: 'The strategy for replacing running instances. Options are canary, rolling, bluegreen, or immediate.',
+  },
   DOCKERFILE,
   { name: 'ignorefile', kind: 'string' },
   { name: 'image-label', kind: 'string' },
@@ -117,7 +158,12 @@ const DEPLOY_FLAGS: FlagSpec[] = [
   YES,
   ...VM_SIZE,
   ENV,
-  { name: 'wait-timeout', kind: 'string', default: '5m0s', usage: 'Time duration to wait for individual machines to transition states and become healthy.' },
+  {
+    name: 'wait-timeout',
+    kind: 'string',
+    default: '5m0s',
+    usage: 'Time duration to wait for individual machines to transition states and become healthy.',
+  },
   { name: 'release-command-timeout', kind: 'string', default: '5m0s' },
   { name: 'lease-timeout', kind: 'string', default: '13s' },
   { name: 'force-machines', kind: 'bool', hidden: true },
@@ -127,9 +173,21 @@ const DEPLOY_FLAGS: FlagSpec[] = [
   { name: 'max-unavailable', kind: 'float', default: 0.33 },
   { name: 'no-public-ips', kind: 'bool', usage: 'Do not allocate any new public IP addresses' },
   { name: 'flycast', kind: 'bool', usage: 'Allocate a private IPv6 addresses' },
-  { name: 'file-local', kind: 'stringArray', usage: 'Set of files in the form of /path/inside/machine=<local/path> pairs.' },
-  { name: 'file-literal', kind: 'stringArray', usage: 'Set of literals in the form of /path/inside/machine=VALUE pairs.' },
-  { name: 'file-secret', kind: 'stringArray', usage: 'Set of secrets in the form of /path/inside/machine=SECRET pairs.' },
+  {
+    name: 'file-local',
+    kind: 'stringArray',
+    usage: 'Set of files in the form of /path/inside/machine=<local/path> pairs.',
+  },
+  {
+    name: 'file-literal',
+    kind: 'stringArray',
+    usage: 'Set of literals in the form of /path/inside/machine=VALUE pairs.',
+  },
+  {
+    name: 'file-secret',
+    kind: 'stringArray',
+    usage: 'Set of secrets in the form of /path/inside/machine=SECRET pairs.',
+  },
   { name: 'primary-region', kind: 'string', usage: 'Override primary region in fly.toml configuration.' },
   { name: 'regions', kind: 'stringSlice', aliases: ['only-regions'] },
   { name: 'exclude-regions', kind: 'stringSlice' },
@@ -180,7 +238,12 @@ const MACHINE_UPDATE_FLAGS: FlagSpec[] = [
   { name: 'skip-health-checks', kind: 'bool', usage: 'Updates machine without waiting for health checks.' },
   { name: 'command', short: 'C', kind: 'string', usage: 'Command to run' },
   { name: 'mount-point', kind: 'string', usage: 'New volume mount point' },
-  { name: 'wait-timeout', kind: 'int', default: 300, usage: 'Seconds to wait for individual machines to transition states and become healthy. (default 300)' },
+  {
+    name: 'wait-timeout',
+    kind: 'int',
+    default: 300,
+    usage: 'Seconds to wait for individual machines to transition states and become healthy. (default 300)',
+  },
   { name: 'container', kind: 'string' },
   { name: 'buildkit-addr', kind: 'string' },
   { name: 'buildkit-image', kind: 'string' },
@@ -343,7 +406,12 @@ export function commandTree(): CommandSpec {
             use: 'status <machine_id>',
             short: 'Show current status of a running machine',
             args: { kind: 'range', min: 0, max: 1 },
-            flags: [APP, CONFIG, { name: 'display-config', short: 'd', kind: 'bool' }, { name: 'select', kind: 'bool', hidden: true }],
+            flags: [
+              APP,
+              CONFIG,
+              { name: 'display-config', short: 'd', kind: 'bool' },
+              { name: 'select', kind: 'bool', hidden: true },
+            ],
             run: withCtx(runMachineStatus),
           },
         ],
@@ -360,13 +428,26 @@ export function commandTree(): CommandSpec {
         name: 'platform',
         aliases: ['platforms'],
         short: 'Fly.io platform information',
-        sub: [{ name: 'regions', short: 'List regions', args: { kind: 'none' }, flags: [JSON_OUT], run: withCtx(runPlatformRegions) }],
+        sub: [
+          {
+            name: 'regions',
+            short: 'List regions',
+            args: { kind: 'none' },
+            flags: [JSON_OUT],
+            run: withCtx(runPlatformRegions),
+          },
+        ],
       },
       {
         name: 'releases',
         short: 'List app releases',
         args: { kind: 'none' },
-        flags: [APP, CONFIG, JSON_OUT, { name: 'image', kind: 'bool', usage: 'Display the Docker image reference of the release' }],
+        flags: [
+          APP,
+          CONFIG,
+          JSON_OUT,
+          { name: 'image', kind: 'bool', usage: 'Display the Docker image reference of the release' },
+        ],
         run: withCtx(runReleases),
       },
       {
@@ -499,7 +580,13 @@ export function commandTree(): CommandSpec {
             flags: SECRETS_SHARED,
             run: withCtx(runSecretsUnset),
           },
-          { name: 'import', use: 'import [flags]', short: 'Set secrets as NAME=VALUE pairs from stdin', flags: SECRETS_SHARED, run: withCtx(runSecretsImport) },
+          {
+            name: 'import',
+            use: 'import [flags]',
+            short: 'Set secrets as NAME=VALUE pairs from stdin',
+            flags: SECRETS_SHARED,
+            run: withCtx(runSecretsImport),
+          },
           {
             name: 'deploy',
             short: 'Deploy staged secrets for an application',
@@ -513,7 +600,13 @@ export function commandTree(): CommandSpec {
         aliases: ['ip'],
         short: 'Manage IP addresses for apps',
         sub: [
-          { name: 'list', aliases: ['ls'], short: 'List public and private IP addresses for an app', flags: [APP, CONFIG, JSON_OUT], run: withCtx(runIpsList) },
+          {
+            name: 'list',
+            aliases: ['ls'],
+            short: 'List public and private IP addresses for an app',
+            flags: [APP, CONFIG, JSON_OUT],
+            run: withCtx(runIpsList),
+          },
           {
             name: 'release',
             use: 'release [flags] ADDRESS ADDRESS ...',
@@ -525,7 +618,14 @@ export function commandTree(): CommandSpec {
           {
             name: 'allocate-v6',
             short: 'Allocate an IPv6 address',
-            flags: [APP, CONFIG, REGION, { name: 'private', kind: 'bool', usage: 'Allocate a private IPv6 address' }, ORG, { name: 'network', kind: 'string' }],
+            flags: [
+              APP,
+              CONFIG,
+              REGION,
+              { name: 'private', kind: 'bool', usage: 'Allocate a private IPv6 address' },
+              ORG,
+              { name: 'network', kind: 'string' },
+            ],
             run: withCtx(runIpsAllocateV6),
           },
           {
@@ -548,7 +648,11 @@ export function commandTree(): CommandSpec {
               APP,
               CONFIG,
               { name: 'command', short: 'C', kind: 'string', usage: 'command to run instead of opening a console' },
-              { name: 'machine', kind: 'string', usage: 'Run the console in the existing machine with the specified ID' },
+              {
+                name: 'machine',
+                kind: 'string',
+                usage: 'Run the console in the existing machine with the specified ID',
+              },
               { name: 'select', short: 's', kind: 'bool' },
               REGION,
               { name: 'quiet', short: 'q', kind: 'bool' },
@@ -603,10 +707,22 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     return printError(error)
   }
-  const base = { stateDir, env: process.env, version: process.env.FLYCTL_STANDIN_VERSION || DEFAULT_VERSION, faults: {} as CliFaults, stdinUsed: false }
+  const base = {
+    stateDir,
+    env: process.env,
+    version: process.env.FLYCTL_STANDIN_VERSION || DEFAULT_VERSION,
+    faults: {} as CliFaults,
+    stdinUsed: false,
+  }
   activeCtx = base
   const journal = (exit: number) =>
-    appendJournal(stateDir, { ts: new Date().toISOString(), argv, stdin: base.stdinUsed, exit, ...(configDirUsed ? { configDir: configDirUsed } : {}) })
+    appendJournal(stateDir, {
+      ts: new Date().toISOString(),
+      argv,
+      stdin: base.stdinUsed,
+      exit,
+      ...(configDirUsed ? { configDir: configDirUsed } : {}),
+    })
 
   // root.go: SIGINT/SIGTERM cancel the context; a cancelled flyctl exits 127 (cli.go).
   const onSignal = () => {
@@ -648,7 +764,8 @@ async function dispatch(argv: string[], base: Omit<Ctx, 'parsed'>): Promise<numb
   let parsed: Parsed
   try {
     parsed = parseFlags(cmd, isRoot, rest)
-    if (!parsed.flags.get('help') && isRunnable(cmd) && !(isRoot && parsed.flags.get('version'))) validateArgs(cmd, path, parsed.args)
+    if (!parsed.flags.get('help') && isRunnable(cmd) && !(isRoot && parsed.flags.get('version')))
+      validateArgs(cmd, path, parsed.args)
   } catch (error) {
     // Flag and argument errors come before flyctl's PersistentPreRun silences the usage.
     out(usage(path))

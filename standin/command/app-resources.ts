@@ -3,10 +3,28 @@
 // JSON shapes from superfly/fly-go (types.go, volume_types.go, secrets_types.go).
 import net from 'node:net'
 import { primaryRegion } from '../appconfig/appconfig.ts'
-import { err, flagBool, flagGiven, flagNumber, flagString, loadConfig, out, readStdin, requireAppName, requireSession } from '../cli/context.ts'
+import {
+  err,
+  flagBool,
+  flagGiven,
+  flagNumber,
+  flagString,
+  loadConfig,
+  out,
+  readStdin,
+  requireAppName,
+  requireSession,
+} from '../cli/context.ts'
 import type { Ctx } from '../cli/context.ts'
 import { goJson, rfc3339, table } from '../cli/render.ts'
-import { launchFor, loadRuntime, machineJson, safeView, waitForStarted, writeMachineConfigFile } from '../machines/cli-side.ts'
+import {
+  launchFor,
+  loadRuntime,
+  machineJson,
+  safeView,
+  waitForStarted,
+  writeMachineConfigFile,
+} from '../machines/cli-side.ts'
 import {
   FlyError,
   activeMachines,
@@ -241,7 +259,17 @@ export async function runVolumesList(ctx: Ctx): Promise<number> {
     out(goJson(volumes.map(volumeJson)))
     return 0
   }
-  const rows = volumes.map((v) => [v.id, v.state, v.name, `${v.size_gb}GB`, v.region, v.zone, String(v.encrypted), v.attached_machine_id ?? '', v.created_at])
+  const rows = volumes.map((v) => [
+    v.id,
+    v.state,
+    v.name,
+    `${v.size_gb}GB`,
+    v.region,
+    v.zone,
+    String(v.encrypted),
+    v.attached_machine_id ?? '',
+    v.created_at,
+  ])
   out(table(rows, ['ID', 'State', 'Name', 'Size', 'Region', 'Zone', 'Encrypted', 'Attached VM', 'Created At']))
   return 0
 }
@@ -321,7 +349,10 @@ export function parseSecrets(text: string): Map<string, string> {
     if (!multiline) {
       if (line.startsWith('#') || line.trim() === '') continue
       const eq = line.indexOf('=')
-      if (eq < 0) throw new FlyError(`Failed to parse secrets from stdin: Secrets must be provided as NAME=VALUE pairs (${line} is invalid)`)
+      if (eq < 0)
+        throw new FlyError(
+          `Failed to parse secrets from stdin: Secrets must be provided as NAME=VALUE pairs (${line} is invalid)`,
+        )
       const k = line.slice(0, eq).trim()
       let v = line.slice(eq + 1).replace(/^ +/, '')
       const hash = v.indexOf('#')
@@ -377,7 +408,16 @@ export async function runSecretsList(ctx: Ctx): Promise<number> {
     if (versionBefore(ctx.version, '0.3.178')) {
       out(goJson(rows.map((r) => ({ Name: r.name, Digest: r.digest, CreatedAt: meta(r.name).created_at }))))
     } else if (versionBefore(ctx.version, '0.4.7')) {
-      out(goJson(rows.map((r) => ({ name: r.name, digest: r.digest, created_at: meta(r.name).created_at, updated_at: meta(r.name).updated_at }))))
+      out(
+        goJson(
+          rows.map((r) => ({
+            name: r.name,
+            digest: r.digest,
+            created_at: meta(r.name).created_at,
+            updated_at: meta(r.name).updated_at,
+          })),
+        ),
+      )
     } else {
       out(goJson(rows))
     }
@@ -400,7 +440,12 @@ export async function runSecretsList(ctx: Ctx): Promise<number> {
 }
 
 /** appsecrets.Update then secrets.go DeploySecrets. */
-async function setSecretsAndDeploy(ctx: Ctx, appName: string, set: Map<string, string>, unset: string[]): Promise<number> {
+async function setSecretsAndDeploy(
+  ctx: Ctx,
+  appName: string,
+  set: Map<string, string>,
+  unset: string[],
+): Promise<number> {
   const now = new Date().toISOString()
   const state = await updatePlatform(ctx.stateDir, (platform) => {
     const app = appOrFail(platform, appName)
@@ -421,7 +466,9 @@ async function setSecretsAndDeploy(ctx: Ctx, appName: string, set: Map<string, s
     return { deployed: app.deployed, machines: activeMachines(app).length }
   })
   if (flagBool(ctx, 'stage')) {
-    out('Secrets have been staged, but not set on VMs. Deploy or update machines in this app for the secrets to take effect.\n')
+    out(
+      'Secrets have been staged, but not set on VMs. Deploy or update machines in this app for the secrets to take effect.\n',
+    )
     return 0
   }
   if (!state.deployed && state.machines === 0) {
@@ -511,7 +558,15 @@ export async function runSecretsDeploy(ctx: Ctx): Promise<number> {
 // ---- ips ----------------------------------------------------------------------------------
 
 function ipJson(ip: AppRecord['ips'][number]) {
-  return { ID: ip.ID, Address: ip.Address, Type: ip.Type, Region: ip.Region, CreatedAt: ip.CreatedAt, ServiceName: '', Network: null }
+  return {
+    ID: ip.ID,
+    Address: ip.Address,
+    Type: ip.Type,
+    Region: ip.Region,
+    CreatedAt: ip.CreatedAt,
+    ServiceName: '',
+    Network: null,
+  }
 }
 
 function ipTable(ips: AppRecord['ips']): string {
@@ -519,7 +574,13 @@ function ipTable(ips: AppRecord['ips']): string {
   const rows = ips.map((ip) => {
     if (ip.Type === 'private_v6') return ['v6', ip.Address, 'private', ip.Region, ip.CreatedAt]
     const version = ip.Type === 'shared_v4' ? 'v4' : ip.Type
-    return [version, ip.Address, ip.Type === 'shared_v4' ? 'public (shared)' : 'public (dedicated)', ip.Region, ip.CreatedAt]
+    return [
+      version,
+      ip.Address,
+      ip.Type === 'shared_v4' ? 'public (shared)' : 'public (dedicated)',
+      ip.Region,
+      ip.CreatedAt,
+    ]
   })
   return table(rows, ['Version', 'IP', 'Type', 'Region', 'Created At'])
 }
@@ -533,7 +594,9 @@ export async function runIpsList(ctx: Ctx): Promise<number> {
     return 0
   }
   out(ipTable(app.ips))
-  out('Learn more about Fly.io public, private, shared and dedicated IP addresses in our docs: https://fly.io/docs/networking/services/\n')
+  out(
+    'Learn more about Fly.io public, private, shared and dedicated IP addresses in our docs: https://fly.io/docs/networking/services/\n',
+  )
   return 0
 }
 

@@ -8,7 +8,17 @@ import { flagBool, flagString, loadConfig, out, requireAppName, requireSession }
 import type { Ctx } from '../cli/context.ts'
 import { rfc3339 } from '../cli/render.ts'
 import { launchFor, loadRuntime, safeView, waitForStarted, writeMachineConfigFile } from '../machines/cli-side.ts'
-import { FlyError, activeMachines, alnumId, findApp, machineId, machinePrivateIp, readPlatform, ulid, updatePlatform } from '../platform/state.ts'
+import {
+  FlyError,
+  activeMachines,
+  alnumId,
+  findApp,
+  machineId,
+  machinePrivateIp,
+  readPlatform,
+  ulid,
+  updatePlatform,
+} from '../platform/state.ts'
 import type { AppRecord, MachineConfig, MachineRecord, VolumeRecord } from '../platform/state.ts'
 
 /** select.go selectOneMachine / rewriteMachineNotFoundErrors. */
@@ -28,23 +38,28 @@ function liveVolume(app: AppRecord, id: string): VolumeRecord {
 function cloneConfig(ctx: Ctx, source: MachineRecord, attach: { volume?: VolumeRecord; path?: string }): MachineConfig {
   const config = JSON.parse(JSON.stringify(source.config)) as MachineConfig
   if (flagBool(ctx, 'clear-cmd')) config.init = { ...config.init, cmd: [] }
-  else if (flagString(ctx, 'override-cmd')) config.init = { ...config.init, cmd: shlexSplit(flagString(ctx, 'override-cmd')) }
+  else if (flagString(ctx, 'override-cmd'))
+    config.init = { ...config.init, cmd: shlexSplit(flagString(ctx, 'override-cmd')) }
   const mounts = source.config.mounts ?? []
   if (!attach.volume) {
     // Without --attach-volume flyctl creates a fresh (or --from-snapshot) volume per mount; not served.
-    if (mounts.length) throw new FlyError('flyctl stand-in: machine clone of a machine with a volume needs --attach-volume')
+    if (mounts.length)
+      throw new FlyError('flyctl stand-in: machine clone of a machine with a volume needs --attach-volume')
     return config
   }
   if (mounts.length > 1) throw new FlyError("Can't use --attach-volume for Machines with more than 1 volume.")
   if (mounts.length === 0 && attach.path === undefined) {
-    throw new FlyError(`Please specify a mount path on '${flagString(ctx, 'attach-volume')}' using <volume_id>:/path/inside/machine`)
+    throw new FlyError(
+      `Please specify a mount path on '${flagString(ctx, 'attach-volume')}' using <volume_id>:/path/inside/machine`,
+    )
   }
   const mountPath = attach.path ?? (mounts[0] as NonNullable<MachineConfig['mounts']>[number]).path
   if (attach.path !== undefined && mounts.length === 1) {
     out(`Info: --attach-volume is overriding previous mount point from \`${mounts[0]?.path}\` to \`${attach.path}\`.\n`)
   }
   out(`Attaching existing volume ${attach.volume.id}\n`)
-  if (attach.volume.attached_machine_id) throw new FlyError(`volume ${attach.volume.id} is already attached to a machine`)
+  if (attach.volume.attached_machine_id)
+    throw new FlyError(`volume ${attach.volume.id} is already attached to a machine`)
   // The platform names the mount after its volume (clone.go sends only the volume and the path).
   const v = attach.volume
   config.mounts = [{ volume: v.id, path: mountPath, name: v.name, encrypted: v.encrypted, size_gb: v.size_gb }]
@@ -62,7 +77,9 @@ export async function runMachineClone(ctx: Ctx): Promise<number> {
   const volume = volumeId ? liveVolume(before, volumeId) : undefined
   let region = flagString(ctx, 'region')
   if (volume && region && volume.region !== region) {
-    throw new FlyError(`specified region ${region} but volume is in region ${volume.region}, use the same region as the volume`)
+    throw new FlyError(
+      `specified region ${region} but volume is in region ${volume.region}, use the same region as the volume`,
+    )
   }
   region ||= volume?.region ?? source.region
   out(`Cloning Machine ${source.id} into region ${region}\n`)
@@ -107,7 +124,9 @@ export async function runMachineClone(ctx: Ctx): Promise<number> {
 function refuseDestroy(id: string, state: string, force: boolean): void {
   if (state === 'stopped' || state === 'suspended' || force) return
   if (state === 'started') throw new FlyError(`machine ${id} currently started, either stop first or use --force flag`)
-  throw new FlyError(`machine ${id} is in a ${state} state and cannot be destroyed since it is not stopped or suspended, either stop first or use --force flag`)
+  throw new FlyError(
+    `machine ${id} is in a ${state} state and cannot be destroyed since it is not stopped or suspended, either stop first or use --force flag`,
+  )
 }
 
 export async function runMachineDestroy(ctx: Ctx): Promise<number> {

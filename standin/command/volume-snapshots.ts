@@ -23,7 +23,9 @@ const DEFAULT_PENDING_MS = 1_500
  */
 function volumeOf(platform: Platform, ctx: Ctx, volumeId: string): { app: AppRecord; volume: VolumeRecord } {
   const named = flagString(ctx, 'app') || ctx.env.FLY_APP || configAppName(loadConfig(ctx))
-  const apps = named ? [platform.apps[named]].filter((a): a is AppRecord => a !== undefined) : Object.values(platform.apps)
+  const apps = named
+    ? [platform.apps[named]].filter((a): a is AppRecord => a !== undefined)
+    : Object.values(platform.apps)
   if (named && apps.length === 0) throw new FlyError('Could not find App')
   for (const app of apps) {
     const volume = app.volumes.find((v) => v.id === volumeId && v.state !== 'destroyed')
@@ -53,7 +55,9 @@ function copyTree(from: string, to: string): number {
 export async function runSnapshotsCreate(ctx: Ctx): Promise<number> {
   requireSession(ctx)
   const volumeId = ctx.parsed.args[0] as string
-  const pendingMs = ctx.faults.snapshotNeverCompletes ? Number.MAX_SAFE_INTEGER : (ctx.faults.snapshotPendingMs ?? DEFAULT_PENDING_MS)
+  const pendingMs = ctx.faults.snapshotNeverCompletes
+    ? Number.MAX_SAFE_INTEGER
+    : (ctx.faults.snapshotPendingMs ?? DEFAULT_PENDING_MS)
   await updatePlatform(ctx.stateDir, (platform) => {
     const { volume } = volumeOf(platform, ctx, volumeId)
     const id = `vs_${alnumId(20)}`
@@ -94,7 +98,9 @@ export async function runSnapshotsList(ctx: Ctx): Promise<number> {
   const { volume } = volumeOf(readPlatform(ctx.stateDir), ctx, volumeId)
   const now = Date.now()
   // list.go: sorted oldest to newest.
-  const snapshots = [...(volume.snapshots ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at)).map((s) => snapshotJson(s, now))
+  const snapshots = [...(volume.snapshots ?? [])]
+    .sort((a, b) => a.created_at.localeCompare(b.created_at))
+    .map((s) => snapshotJson(s, now))
   if (flagBool(ctx, 'json')) {
     out(goJson(snapshots))
     return 0
@@ -103,9 +109,18 @@ export async function runSnapshotsList(ctx: Ctx): Promise<number> {
     err(`No snapshots available for volume ${volumeId}\n`)
     return 0
   }
-  const rows = snapshots.map((s) => [s.id || '(pending)', s.status, `${s.size} B`, `${s.volume_size} B`, s.created_at, String(s.retention_days)])
+  const rows = snapshots.map((s) => [
+    s.id || '(pending)',
+    s.status,
+    `${s.size} B`,
+    `${s.volume_size} B`,
+    s.created_at,
+    String(s.retention_days),
+  ])
   const total = snapshots.reduce((n, s) => n + s.size, 0)
-  out(`Snapshots\n${table(rows, ['ID', 'Status', 'Stored Size', 'Vol Size', 'Created At', 'Retention Days'])}\nTotal stored size: ${total} B\n`)
+  out(
+    `Snapshots\n${table(rows, ['ID', 'Status', 'Stored Size', 'Vol Size', 'Created At', 'Retention Days'])}\nTotal stored size: ${total} B\n`,
+  )
   return 0
 }
 

@@ -135,7 +135,9 @@ export interface Platform {
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   const dir = env.FLYCTL_STANDIN_STATE
   if (!dir) {
-    throw new FlyError('FLYCTL_STANDIN_STATE is not set: the flyctl stand-in needs a state directory (see standin/README.md)')
+    throw new FlyError(
+      'FLYCTL_STANDIN_STATE is not set: the flyctl stand-in needs a state directory (see standin/README.md)',
+    )
   }
   fs.mkdirSync(dir, { recursive: true })
   return path.resolve(dir)
@@ -301,7 +303,8 @@ function readJsonOr<T>(file: string, fallback: T): T {
 }
 
 const appSecretsFile = (stateDir: string, app: string) => path.join(appDir(stateDir, app), 'secrets.json')
-const machineSecretsFile = (stateDir: string, app: string, id: string) => path.join(machineDirOf(stateDir, app, id), 'secrets.env.json')
+const machineSecretsFile = (stateDir: string, app: string, id: string) =>
+  path.join(machineDirOf(stateDir, app, id), 'secrets.env.json')
 
 /** The app's current secret values. Call under the state lock when changing them. */
 export function readSecretValues(stateDir: string, app: string): Record<string, string> {

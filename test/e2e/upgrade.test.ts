@@ -83,11 +83,18 @@ describe('a gateway upgrade with the real gateways', () => {
       const calls = await callsSince(w, mark)
       const snapshots = calls.filter((c) => c.startsWith('volumes snapshots create'))
       expect(snapshots).toHaveLength(1)
-      expect(calls.findIndex((c) => c.startsWith('volumes snapshots create'))).toBeLessThan(calls.findIndex((c) => c.startsWith('deploy')))
+      expect(calls.findIndex((c) => c.startsWith('volumes snapshots create'))).toBeLessThan(
+        calls.findIndex((c) => c.startsWith('deploy')),
+      )
       const [volume] = (await appState(w, app)).volumes
       const taken = volume?.snapshots ?? []
       expect(taken).toHaveLength(1)
-      expect(second.outputs).toMatchObject({ 'snapshot-id': taken[0]!.id, 'gateway-release': NEW, health: 'healthy', 'rolled-back': 'false' })
+      expect(second.outputs).toMatchObject({
+        'snapshot-id': taken[0]!.id,
+        'gateway-release': NEW,
+        health: 'healthy',
+        'rolled-back': 'false',
+      })
       expect(second.summary).toContain(`${OLD} -&gt; ${NEW}`)
       expect(second.stdout).toContain(`Gateway upgrade: ${OLD} -> ${NEW}`)
 
@@ -106,7 +113,12 @@ describe('a gateway upgrade with the real gateways', () => {
       const w = await newWorld()
       const app = 'upgrade-oom'
       // 2026.9.6 needs more heap at start than 2026.4.29: the cap that fits the old release fails the new.
-      const inputs = { app, 'secrets-json': SECRETS, env: 'NODE_OPTIONS=--max-old-space-size=128', 'health-timeout': '300' }
+      const inputs = {
+        app,
+        'secrets-json': SECRETS,
+        env: 'NODE_OPTIONS=--max-old-space-size=128',
+        'health-timeout': '300',
+      }
       writeDockerfile(w.dirs, `openclaw@${OLD}`)
       const first = await w.run(inputs)
       expect(first.exitCode, tail(first)).toBe(0)
@@ -119,7 +131,12 @@ describe('a gateway upgrade with the real gateways', () => {
       const mark = (await readJournal(w.state)).length
       const second = await w.run(inputs)
       expect(second.exitCode, tail(second)).toBe(1)
-      expect(second.outputs).toMatchObject({ health: 'unhealthy', 'rolled-back': 'true', 'gateway-release': OLD, image: first.outputs.image })
+      expect(second.outputs).toMatchObject({
+        health: 'unhealthy',
+        'rolled-back': 'true',
+        'gateway-release': OLD,
+        image: first.outputs.image,
+      })
       expect(second.outputs['snapshot-id']).toMatch(/^vs_/)
 
       const after = await appState(w, app)
@@ -130,9 +147,14 @@ describe('a gateway upgrade with the real gateways', () => {
       expect(restoredId).toBeDefined()
       expect(restoredId).not.toBe(migratedId)
       // The migrated volume still exists, detached; the upgrade did migrate it.
-      expect(after.volumes.find((v) => v.id === migratedId)).toMatchObject({ attached_machine_id: null, state: 'created' })
+      expect(after.volumes.find((v) => v.id === migratedId)).toMatchObject({
+        attached_machine_id: null,
+        state: 'created',
+      })
       const migrated = files(volumeDir(w, migratedId))
-      expect([...migrated.keys()].some((f) => f.endsWith('.migrated')) || migrated.has('state/openclaw.sqlite')).toBe(true)
+      expect([...migrated.keys()].some((f) => f.endsWith('.migrated')) || migrated.has('state/openclaw.sqlite')).toBe(
+        true,
+      )
       // The restored volume holds the pre-upgrade files and nothing of the migration.
       const restored = files(volumeDir(w, restoredId!))
       // Every file 2026.4.29 had written is there; the ones a running gateway keeps rewriting
@@ -150,8 +172,12 @@ describe('a gateway upgrade with the real gateways', () => {
 
       const calls = await callsSince(w, mark)
       expect(calls.filter((c) => /^volumes (destroy|delete|rm)/.test(c))).toEqual([])
-      expect(calls.some((c) => c.startsWith(`volumes create openclaw_data --snapshot-id ${second.outputs['snapshot-id']}`))).toBe(true)
-      expect(calls.some((c) => c.startsWith('machine clone') && c.includes(`--attach-volume ${restoredId}:/data`))).toBe(true)
+      expect(
+        calls.some((c) => c.startsWith(`volumes create openclaw_data --snapshot-id ${second.outputs['snapshot-id']}`)),
+      ).toBe(true)
+      expect(
+        calls.some((c) => c.startsWith('machine clone') && c.includes(`--attach-volume ${restoredId}:/data`)),
+      ).toBe(true)
       expect(second.summary).toContain(`fly volumes destroy ${migratedId} -a ${app}`)
       expect(second.summary).toMatch(/is now serving and healthy/)
       // The summary's text escapes Markdown (`_` as `\_`); its commands are code spans.
@@ -164,11 +190,19 @@ describe('a gateway upgrade with the real gateways', () => {
 // --- faults, on the fake gateway ----------------------------------------------------------------
 
 function writeVersionedDockerfile(w: StandinWorld, release: string, workload: string): void {
-  fs.writeFileSync(path.join(w.dirs.workspace, 'Dockerfile'), `ARG OPENCLAW_VERSION=${release}\nFROM node:24-slim\nLABEL fly-standin.workload=${workload}\n`)
+  fs.writeFileSync(
+    path.join(w.dirs.workspace, 'Dockerfile'),
+    `ARG OPENCLAW_VERSION=${release}\nFROM node:24-slim\nLABEL fly-standin.workload=${workload}\n`,
+  )
 }
 
 /** A healthy 2026.4.29 (fake), a marker file on its volume, then the upgrade to a crashing 2026.9.6. */
-async function failedUpgrade(w: StandinWorld, app: string, extra: Record<string, string> = {}, faults?: Parameters<typeof writeFaults>[1]) {
+async function failedUpgrade(
+  w: StandinWorld,
+  app: string,
+  extra: Record<string, string> = {},
+  faults?: Parameters<typeof writeFaults>[1],
+) {
   const inputs = { app, 'secrets-json': SECRETS, 'health-timeout': '60', ...extra }
   writeVersionedDockerfile(w, OLD, 'fake-gateway:ready')
   const first = await w.run(inputs)
@@ -189,10 +223,17 @@ describe('faults of the snapshot and of its restore', () => {
     'a snapshot that never completes stops the run before the deploy, naming the cause; the old release still serves',
     async () => {
       const w = await newWorld()
-      const r = await failedUpgrade(w, 'upgrade-snap-slow', { 'health-timeout': '15' }, { snapshotNeverCompletes: true })
+      const r = await failedUpgrade(
+        w,
+        'upgrade-snap-slow',
+        { 'health-timeout': '15' },
+        { snapshotNeverCompletes: true },
+      )
       expect(r.second.exitCode, tail(r.second)).toBe(1)
       expect(r.calls.some((c) => c.startsWith('deploy'))).toBe(false)
-      expect(r.second.stdout).toMatch(/the volume snapshot before the gateway upgrade 2026\.4\.29 -> 2026\.9\.6 failed: .*did not reach "created" within 15 s/)
+      expect(r.second.stdout).toMatch(
+        /the volume snapshot before the gateway upgrade 2026\.4\.29 -> 2026\.9\.6 failed: .*did not reach "created" within 15 s/,
+      )
       expect(r.second.outputs).toMatchObject({ 'gateway-release': OLD, 'snapshot-id': '', health: 'skipped' })
       const { machines } = await appState(w, 'upgrade-snap-slow')
       expect(machines.map((m) => m.id)).toEqual([r.machine.id])
@@ -230,7 +271,15 @@ describe('faults of the snapshot and of its restore', () => {
       async () => {
         const w = await newWorld()
         const app = `upgrade-${fault.command.split(' ')[1]}-fails`
-        const failing = { fail: [{ command: fault.command, stderr: 'Error: failed: request returned non-2xx status: 422 (injected)', exit: 1 }] }
+        const failing = {
+          fail: [
+            {
+              command: fault.command,
+              stderr: 'Error: failed: request returned non-2xx status: 422 (injected)',
+              exit: 1,
+            },
+          ],
+        }
         const r = await failedUpgrade(w, app, {}, failing)
         expect(r.second.exitCode, tail(r.second)).toBe(1)
         expect(r.second.outputs['snapshot-id']).toMatch(/^vs_/)

@@ -26,7 +26,12 @@ afterAll(async () => {
 
 function flyctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, FLYCTL_STANDIN_STATE: stateDir, FLY_API_TOKEN: 'test-token' }
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      FLYCTL_STANDIN_STATE: stateDir,
+      FLY_API_TOKEN: 'test-token',
+    }
     const child = spawn(FLYCTL, args, { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -48,8 +53,10 @@ primary_region = "iad"
   destination = "/data"
 `
 
-const volumes = async () => VolumeListSchema.parse(JSON.parse((await flyctl(['volumes', 'list', '-a', 'snap', '--json'])).stdout))
-const machines = async () => MachineListSchema.parse(JSON.parse((await flyctl(['machines', 'list', '-a', 'snap', '--json'])).stdout))
+const volumes = async () =>
+  VolumeListSchema.parse(JSON.parse((await flyctl(['volumes', 'list', '-a', 'snap', '--json'])).stdout))
+const machines = async () =>
+  MachineListSchema.parse(JSON.parse((await flyctl(['machines', 'list', '-a', 'snap', '--json'])).stdout))
 const volumeDir = (id: string) => path.join(stateDir, 'volumes', id)
 
 describe('volume snapshots, volumes from a snapshot, clone onto a volume, destroy', () => {
@@ -67,22 +74,61 @@ describe('volume snapshots, volumes from a snapshot, clone onto a volume, destro
     const created = await flyctl(['volumes', 'snapshots', 'create', vol, '-a', 'snap'])
     expect(created).toMatchObject({ code: 0, stdout: `Scheduled to snapshot volume ${vol}\n` })
     fs.writeFileSync(path.join(volumeDir(vol), 'after.txt'), 'written after the snapshot')
-    const pending = JSON.parse((await flyctl(['volumes', 'snapshots', 'list', vol, '-a', 'snap', '--json'])).stdout) as Array<Record<string, unknown>>
+    const pending = JSON.parse(
+      (await flyctl(['volumes', 'snapshots', 'list', vol, '-a', 'snap', '--json'])).stdout,
+    ) as Array<Record<string, unknown>>
     expect(pending).toEqual([expect.objectContaining({ id: '', status: 'running' })])
-    expect(Object.keys(pending[0]!)).toEqual(['id', 'size', 'volume_size', 'digest', 'created_at', 'status', 'retention_days'])
+    expect(Object.keys(pending[0]!)).toEqual([
+      'id',
+      'size',
+      'volume_size',
+      'digest',
+      'created_at',
+      'status',
+      'retention_days',
+    ])
     expect((await flyctl(['vol', 'snaps', 'ls', vol, '-a', 'snap'])).stdout).toContain('(pending)')
 
     await writeFaults(stateDir, { snapshotPendingMs: 0 })
     // The pending one keeps its time; a second snapshot reads created at once.
     expect((await flyctl(['volume', 'snapshot', 'create', vol, '-a', 'snap'])).code).toBe(0)
-    const listed = JSON.parse((await flyctl(['volumes', 'snapshots', 'list', vol, '--json'])).stdout) as Array<{ id: string; status: string }>
+    const listed = JSON.parse((await flyctl(['volumes', 'snapshots', 'list', vol, '--json'])).stdout) as Array<{
+      id: string
+      status: string
+    }>
     const ready = listed.find((s) => s.status === 'created')
     expect(ready?.id).toMatch(/^vs_/)
 
-    const refused = await flyctl(['volumes', 'create', 'openclaw_data', '--snapshot-id', 'vs_missing', '-r', 'iad', '-a', 'snap', '-y'])
-    expect(refused).toMatchObject({ code: 1, stderr: 'Error: failed to create volume: snapshot vs_missing not found\n' })
+    const refused = await flyctl([
+      'volumes',
+      'create',
+      'openclaw_data',
+      '--snapshot-id',
+      'vs_missing',
+      '-r',
+      'iad',
+      '-a',
+      'snap',
+      '-y',
+    ])
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: 'Error: failed to create volume: snapshot vs_missing not found\n',
+    })
 
-    const restored = await flyctl(['volumes', 'create', 'openclaw_data', '--snapshot-id', ready!.id, '-r', 'iad', '-a', 'snap', '-y', '--json'])
+    const restored = await flyctl([
+      'volumes',
+      'create',
+      'openclaw_data',
+      '--snapshot-id',
+      ready!.id,
+      '-r',
+      'iad',
+      '-a',
+      'snap',
+      '-y',
+      '--json',
+    ])
     expect(restored.code).toBe(0)
     const restoredId = (JSON.parse(restored.stdout) as { id: string }).id
     expect(fs.readFileSync(path.join(volumeDir(restoredId), 'before.txt'), 'utf8')).toBe('written before the snapshot')
@@ -92,18 +138,32 @@ describe('volume snapshots, volumes from a snapshot, clone onto a volume, destro
     const taken = await flyctl(['machine', 'clone', machine!.id, '--attach-volume', `${vol}:/data`, '-a', 'snap'])
     expect(taken).toMatchObject({ code: 1, stderr: `Error: volume ${vol} is already attached to a machine\n` })
 
-    const clone = await flyctl(['machine', 'clone', machine!.id, '--attach-volume', `${restoredId}:/data`, '-a', 'snap'])
+    const clone = await flyctl([
+      'machine',
+      'clone',
+      machine!.id,
+      '--attach-volume',
+      `${restoredId}:/data`,
+      '-a',
+      'snap',
+    ])
     expect(clone.code).toBe(0)
     expect(clone.stdout).toContain(`Attaching existing volume ${restoredId}\n`)
     expect(clone.stdout).toMatch(/ {2}Machine [0-9a-f]{14} has been created\.\.\.\n/)
     expect(clone.stdout).toContain('Machine has been successfully cloned!\n')
     const cloneId = /Machine ([0-9a-f]{14}) has been created/.exec(clone.stdout)![1]!
     const cloned = (await machines()).find((m) => m.id === cloneId)
-    expect(cloned).toMatchObject({ state: 'started', config: { mounts: [{ volume: restoredId, path: '/data', name: 'openclaw_data' }] } })
+    expect(cloned).toMatchObject({
+      state: 'started',
+      config: { mounts: [{ volume: restoredId, path: '/data', name: 'openclaw_data' }] },
+    })
     expect(cloned?.config.metadata).toEqual(machine!.config.metadata) // the source's config, release metadata included
 
     const started = await flyctl(['machine', 'destroy', machine!.id, '-a', 'snap'])
-    expect(started).toMatchObject({ code: 1, stderr: `Error: machine ${machine!.id} currently started, either stop first or use --force flag\n` })
+    expect(started).toMatchObject({
+      code: 1,
+      stderr: `Error: machine ${machine!.id} currently started, either stop first or use --force flag\n`,
+    })
     const destroyed = await flyctl(['machine', 'destroy', machine!.id, '--force', '-a', 'snap'])
     expect(destroyed.stdout).toBe(
       `machine ${machine!.id} was found and is currently in started state, attempting to destroy...\n${machine!.id} has been destroyed\n`,

@@ -5,7 +5,13 @@ import { MachineSchema, type Machine } from '../../../src/fly/schemas.js'
 import { decideSnapshot, describeUpgrade, RELEASE_ENV, servingRelease } from '../../../src/stages/upgrade-snapshot.js'
 import { buildDeployArgs } from '../../../src/stages/deploy.js'
 import { describeChange } from '../../../src/run/change-journal.js'
-import { buildOutputs, buildSummary, gatewayReleaseOutput, newRunRecord, type RunRecord } from '../../../src/run/report.js'
+import {
+  buildOutputs,
+  buildSummary,
+  gatewayReleaseOutput,
+  newRunRecord,
+  type RunRecord,
+} from '../../../src/run/report.js'
 import { makePlan } from '../../support/plan.js'
 
 function machine(id: string, image: string, env: Record<string, string> = {}, volume = 'vol_migrated'): Machine {
@@ -13,7 +19,12 @@ function machine(id: string, image: string, env: Record<string, string> = {}, vo
     id,
     state: 'started',
     region: 'iad',
-    config: { image, env, metadata: { fly_process_group: 'app' }, mounts: [{ volume, path: '/data', name: 'openclaw_data' }] },
+    config: {
+      image,
+      env,
+      metadata: { fly_process_group: 'app' },
+      mounts: [{ volume, path: '/data', name: 'openclaw_data' }],
+    },
   })
 }
 
@@ -31,14 +42,25 @@ describe('servingRelease', () => {
   it('is unknown for a built image without a record, machines that disagree, or no machine', () => {
     expect(servingRelease([machine('m1', built)])).toBeUndefined()
     expect(servingRelease([machine('m1', built, { [RELEASE_ENV]: 'latest' })])).toBeUndefined()
-    expect(servingRelease([machine('m1', 'ghcr.io/openclaw/openclaw:2026.4.29'), machine('m2', 'ghcr.io/openclaw/openclaw:2026.9.6')])).toBeUndefined()
+    expect(
+      servingRelease([
+        machine('m1', 'ghcr.io/openclaw/openclaw:2026.4.29'),
+        machine('m2', 'ghcr.io/openclaw/openclaw:2026.9.6'),
+      ]),
+    ).toBeUndefined()
     expect(servingRelease([])).toBeUndefined()
   })
 })
 
 describe('decideSnapshot', () => {
   const serving = { version: '2026.4.29', source: 'image' }
-  const base = { enabled: true, machines: [machine('m1', built, { [RELEASE_ENV]: '2026.4.29' })], volume: 'openclaw_data', serving, deploying }
+  const base = {
+    enabled: true,
+    machines: [machine('m1', built, { [RELEASE_ENV]: '2026.4.29' })],
+    volume: 'openclaw_data',
+    serving,
+    deploying,
+  }
 
   it('snapshots the volume the app machine mounts when the release changes', () => {
     expect(decideSnapshot(base)).toEqual({
@@ -72,14 +94,19 @@ describe('the release each deploy records, and the journal of the restore', () =
     expect(buildDeployArgs(makePlan(), { path: '/r/fly.toml' })).not.toContain('--env')
   })
   it('journals a snapshot and a clone as changes', () => {
-    expect(describeChange(['volumes', 'snapshots', 'create', 'vol_1', '--app', 'a'])).toBe('took a snapshot of volume vol_1')
+    expect(describeChange(['volumes', 'snapshots', 'create', 'vol_1', '--app', 'a'])).toBe(
+      'took a snapshot of volume vol_1',
+    )
     expect(describeChange(['volumes', 'snapshots', 'list', 'vol_1', '--app', 'a', '--json'])).toBeUndefined()
     expect(describeChange(['machine', 'clone', 'm1', '--attach-volume', 'vol_2:/data'])).toBe('cloned machine m1')
   })
 })
 
 describe('gateway-release, snapshot-id and the summary', () => {
-  const run = (extra: Partial<RunRecord>): RunRecord => ({ ...newRunRecord({ app: 'my-openclaw', private: false }), ...extra })
+  const run = (extra: Partial<RunRecord>): RunRecord => ({
+    ...newRunRecord({ app: 'my-openclaw', private: false }),
+    ...extra,
+  })
   const upgrade = { from: '2026.4.29', to: '2026.9.6', notes: [] as string[] }
 
   it('names what serves at the end', () => {
