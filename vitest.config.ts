@@ -17,6 +17,7 @@ import { detectIsolation } from './standin/machines/isolation.ts'
 // A file of test/e2e/ not listed here runs after the listed ones.
 export const E2E_ORDER = [
   'test/e2e/health.test.ts',
+  'test/e2e/upgrade.test.ts',
   'test/e2e/reliability.test.ts',
   'test/e2e/rollout.test.ts',
   'test/e2e/preview.test.ts',
@@ -33,6 +34,7 @@ export const E2E_ORDER = [
   'test/e2e/bad-inputs.test.ts',
   'test/e2e/guide-example.test.ts',
   'test/e2e/standin/apps.test.ts',
+  'test/e2e/standin/volumes.test.ts',
   'test/e2e/install.test.ts',
   'test/e2e/action-inputs.test.ts',
   'test/e2e/install-parallel.test.ts',

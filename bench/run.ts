@@ -21,6 +21,8 @@
  *               (bench/fleet.ts): wall time and flyctl calls per gateway, first deploy and redeploy
  *   7 two-runs  two runs on one app started together, ten times (bench/two-runs.ts; --two-runs=N):
  *               samples where every promise held, and how the races ended
+ *   8 upgrade   what the volume snapshot adds to a healthy gateway upgrade, what its restore adds
+ *               to a rollback, and a push that keeps the release (bench/upgrade.ts, fake gateway)
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -40,8 +42,9 @@ import { LATENCY, log, round, stats, type Stats } from './lib.ts'
 import { FLEET_SIZES, fleetScaling, type FleetSample } from './fleet.ts'
 import { startTime, type StartResult } from './start.ts'
 import { twoRunsOnOneApp } from './two-runs.ts'
+import { upgradeCosts, type UpgradeResult } from './upgrade.ts'
 
-const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet', 'two-runs'] as const
+const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet', 'two-runs', 'upgrade'] as const
 type Part = (typeof PARTS)[number]
 
 const args = process.argv.slice(2)
@@ -65,8 +68,30 @@ if (unknown.length)
 
 /** Runs per part: full, and --quick. The push runs dominate (real gateway, ~20 s and ~35 s each). */
 const RUNS = quick
-  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10, fleet: 1 }
-  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2 }
+  ? {
+      push: 2,
+      fatal: 2,
+      redeploy: 2,
+      start: 10,
+      installHit: 10,
+      installCold: 2,
+      engine: 500,
+      stream: 10,
+      fleet: 1,
+      upgrade: 1,
+    }
+  : {
+      push: 5,
+      fatal: 5,
+      redeploy: 5,
+      start: 40,
+      installHit: 30,
+      installCold: 5,
+      engine: 2000,
+      stream: 50,
+      fleet: 2,
+      upgrade: 3,
+    }
 /** Samples of figure 7: ten, as the promise is worded; --two-runs=N for fewer or more. */
 const TWO_RUNS = twoRunsArg ? Number(twoRunsArg.slice('--two-runs='.length)) : quick ? 2 : 10
 if (!Number.isInteger(TWO_RUNS) || TWO_RUNS < 1)
@@ -247,7 +272,7 @@ const loadAtStart = os.loadavg()
 if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js')))
   throw new Error('dist/index.js is missing: run `npm run build` first')
 const machinesRun = only.some(
-  (p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet' || p === 'two-runs',
+  (p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet' || p === 'two-runs' || p === 'upgrade',
 )
 if ((machinesRun && !isNodeRuntimeInstalled()) || (only.includes('push') && !isOpenclawInstalled('2026.9.6'))) {
   throw new Error(
@@ -449,6 +474,77 @@ if (only.includes('two-runs')) {
     samples.map((s) => s.wallMs),
   )
   details.twoRuns = samples
+}
+
+if (only.includes('upgrade')) {
+  log(`figure 8: gateway upgrades with and without the volume snapshot (${RUNS.upgrade} run(s) of each, fake gateway)`)
+  const upgrade: UpgradeResult = await upgradeCosts(RUNS.upgrade)
+  addUpgradeFigures(upgrade)
+  details.upgrade = upgrade
+}
+
+/** Figure 8: each pair of medians, and what the first adds to the second. */
+function addUpgradeFigures(u: UpgradeResult): void {
+  const median = (xs: number[]) => stats(xs).median
+  const listed = (calls: string[]) => calls.map((c) => c.split(' --')[0]).join('; ')
+  const pairs = [
+    [
+      'healthy upgrade',
+      u.healthy.snapshot,
+      u.healthy.none,
+      'with the snapshot',
+      'upgrade-snapshot: false',
+      `the snapshot's calls: ${listed(u.addedCalls.snapshot)}`,
+    ],
+    [
+      'failed upgrade, rolled back',
+      u.rollback.restore,
+      u.rollback.imageOnly,
+      'onto the restored snapshot',
+      'the image alone',
+      `the restore's calls: ${listed(u.addedCalls.restore)}`,
+    ],
+    [
+      'push that keeps the release',
+      u.sameRelease.snapshot,
+      u.sameRelease.none,
+      'upgrade-snapshot: true',
+      'upgrade-snapshot: false',
+      undefined,
+    ],
+  ] as const
+  for (const [what, on, off, onLabel, offLabel, note] of pairs) {
+    const addedCalls = median(on.map((x) => x.calls)) - median(off.map((x) => x.calls))
+    const target = what.startsWith('push') ? { text: '0 (costs nothing more)', ok: (m: number) => m === 0 } : undefined
+    add(
+      8,
+      `${what}: flyctl calls, ${onLabel}`,
+      'count',
+      on.map((x) => x.calls),
+    )
+    add(
+      8,
+      `${what}: flyctl calls, ${offLabel}`,
+      'count',
+      off.map((x) => x.calls),
+    )
+    add(8, `${what}: calls added (difference of medians)`, 'count', [addedCalls], target, note)
+    add(
+      8,
+      `${what}: wall time, ${onLabel}`,
+      's',
+      on.map((x) => x.wallMs),
+    )
+    add(
+      8,
+      `${what}: wall time, ${offLabel}`,
+      's',
+      off.map((x) => x.wallMs),
+    )
+    add(8, `${what}: wall time added (difference of medians)`, 's', [
+      median(on.map((x) => x.wallMs)) - median(off.map((x) => x.wallMs)),
+    ])
+  }
 }
 
 // --- output ---------------------------------------------------------------------------------

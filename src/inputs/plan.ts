@@ -84,6 +84,8 @@ export interface Plan {
   healthUrl?: string
   fixStaleLock: boolean
   rollback: boolean
+  /** Snapshot the volume before a gateway upgrade and restore it with a rollback of that release. */
+  upgradeSnapshot: boolean
 
   /** An exact version (`0.4.87`) or `latest`. */
   flyctlVersion: string

@@ -41,6 +41,11 @@ const MUTATING: Array<{ match: (a: readonly string[]) => boolean; describe: (a: 
   { match: (a) => is(a, 'apps', 'create'), describe: (a) => `created app ${a[2]}` },
   { match: (a) => is(a, 'apps', 'destroy'), describe: (a) => `destroyed app ${a[2]}` },
   { match: (a) => is(a, 'volumes', 'create'), describe: (a) => `created volume ${a[2]}` },
+  {
+    match: (a) => a[0] === 'volumes' && a[1] === 'snapshots' && a[2] === 'create',
+    describe: (a) => `took a snapshot of volume ${a[3]}`,
+  },
+  { match: (a) => isMachine(a, 'clone'), describe: (a) => `cloned machine ${a[2]}` },
   { match: (a) => is(a, 'secrets', 'import'), describe: () => 'staged secrets' },
   { match: (a) => is(a, 'secrets', 'set'), describe: () => 'set secrets' },
   {

@@ -79,6 +79,8 @@ export interface RunRecord {
   flyConfig?: string
   /** The gateway release found, and where from (`2026.9.6 (from Dockerfile:1 ...)`), or `unknown`. */
   gatewayRelease?: string
+  /** The gateway releases before and after, the snapshot taken before an upgrade and its restore. */
+  upgrade?: UpgradeRecord
   /** Names secrets-json held that were not synced, with why (never values). */
   secretsDropped?: Array<{ name: string; why: string }>
   stages: StageRecord[]
@@ -96,6 +98,28 @@ export interface RunRecord {
   heading?: string
   /** Lines of the preview modes, shown under their own heading. */
   previewNotes?: string[]
+}
+
+export interface UpgradeRecord {
+  /** The gateway release that served before the run, and the one it deploys (undefined: unknown). */
+  from?: string
+  to?: string
+  snapshotId?: string
+  volumeId?: string
+  /** The release serving once the gate decided; null: nothing, or unknown. Unset: the gate did not run. */
+  servesAtEnd?: string | null
+  /** Lines for the summary's upgrade section. */
+  notes: string[]
+  restore?: { restoredVolume?: string; machineId?: string }
+}
+
+/** `gateway-release`: what serves at the end: after the gate its account, else what the deploy got to. */
+export function gatewayReleaseOutput(run: RunRecord): string {
+  const u = run.upgrade
+  if (!u) return ''
+  if (u.servesAtEnd !== undefined) return u.servesAtEnd ?? ''
+  const deployed = run.release !== undefined && !run.dryRunPlan
+  return (deployed ? u.to : u.from) ?? ''
 }
 
 export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
@@ -129,6 +153,8 @@ export interface Outputs {
   'secrets-synced': string
   health: HealthVerdict
   'rolled-back': 'true' | 'false'
+  'snapshot-id': string
+  'gateway-release': string
 }
 
 export function buildOutputs(run: RunRecord): Outputs {
@@ -145,6 +171,8 @@ export function buildOutputs(run: RunRecord): Outputs {
     'secrets-synced': dry ? '' : run.secretsSynced.join(','),
     health: dry ? 'skipped' : run.health.verdict,
     'rolled-back': run.rolledBack ? 'true' : 'false',
+    'snapshot-id': run.upgrade?.snapshotId ?? '',
+    'gateway-release': gatewayReleaseOutput(run),
   }
 }
 
@@ -176,6 +204,15 @@ export function buildSummary(run: RunRecord): string {
     (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
     (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
     healthSection,
+    (r) =>
+      r.upgrade?.notes.length
+        ? [
+            `### Gateway upgrade ${escapeText(`${r.upgrade.from ?? 'unknown'} -> ${r.upgrade.to ?? 'unknown'}`)}`,
+            '',
+            ...r.upgrade.notes.map(markdownNote),
+            '',
+          ]
+        : [],
     changedSection,
     machinesSection,
     (r) => (dry ? [] : [...secretsSection(r), ...overridesSection(r), ...ipSection(r)]),
@@ -324,6 +361,14 @@ function dryRunSection(plan: DryRunPlan): string[] {
     ),
     '',
   ]
+}
+
+/** A note whose `backticked` commands show as code, the rest as text. */
+function markdownNote(note: string): string {
+  return `- ${note
+    .split('`')
+    .map((part, i) => (i % 2 === 1 ? code(part) : escapeText(part)))
+    .join('')}`
 }
 
 function table(header: string[], rows: string[][]): string[] {

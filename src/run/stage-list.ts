@@ -25,6 +25,16 @@ import { syncSecrets } from '../stages/secrets.js'
 import type { Stage } from './stage-runner.js'
 import { reportFindings, validateFlyConfig } from '../config/guide-rules.js'
 import { info } from '../shared/runner-output.js'
+import type { GatewayRelease } from '../config/gateway-release.js'
+import {
+  decideSnapshot,
+  describeUpgrade,
+  servingRelease,
+  takeSnapshot,
+  type ServingRelease,
+  type SnapshotTarget,
+} from '../stages/upgrade-snapshot.js'
+import { restoreUpgrade, type RestoreReport } from '../health/restore.js'
 
 /** What the run's outside world is made of; a test passes its own (run() in-process). */
 export interface RunDeps {
@@ -110,6 +120,8 @@ export interface AppSurvey {
   appExists: boolean
   secrets: SecretEntry[]
   machines: Machine[]
+  /** The gateway release that serves (read from the machines) and the one this run deploys. */
+  gateway?: { serving?: ServingRelease; deploying?: GatewayRelease }
 }
 
 /**
@@ -124,6 +136,8 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
     run: async () => {
       info(`Gateway release: ${describeRelease(release)}`)
       const survey = await surveyApp(flyctl, plan.app)
+      survey.gateway = { serving: servingRelease(survey.machines), deploying: release }
+      if (survey.appExists) core.info(`Gateway upgrade: ${describeUpgrade(survey.gateway.serving, release)}`)
       const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
       const preflight = preflightFindings(rendered, plan, {
@@ -133,8 +147,12 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
       reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})])
       return survey
     },
-    record: (_survey, record) => {
+    record: (survey, record) => {
+      const serving = survey.gateway?.serving
       record.gatewayRelease = release ? `${release.version} (from ${release.source})` : 'unknown'
+      if (serving)
+        record.gatewayRelease = `${describeUpgrade(serving, release)} (serving from ${serving.source}; deploying ${release ? `from ${release.source}` : 'unknown'})`
+      record.upgrade = { from: serving?.version, to: release?.version, notes: [] }
     },
   }
 }
@@ -211,8 +229,79 @@ export function stageSecrets(
   }
 }
 
+/** The snapshot taken before this run's gateway upgrade; the rollback restores it. */
+export interface UpgradeSnapshot {
+  snapshotId: string
+  target: SnapshotTarget
+}
+
+/**
+ * Before a deploy that changes the gateway release: snapshot the app's volume and wait until the
+ * snapshot exists (stages/upgrade-snapshot.ts). A snapshot that fails stops the run before the deploy.
+ */
+export function snapshotUpgrade(
+  p: Pipeline,
+  flyctl: Flyctl,
+  { settings }: RenderedConfig,
+  survey: AppSurvey,
+): Stage<UpgradeSnapshot | undefined> {
+  const { serving, deploying } = survey.gateway ?? {}
+  const decision = decideSnapshot({
+    enabled: p.plan.upgradeSnapshot,
+    machines: survey.machines,
+    volume: settings.volume,
+    serving,
+    deploying,
+  })
+  if (!decision.take) {
+    if (decision.notice) core.notice(decision.reason)
+    return { name: 'snapshot', skip: decision.reason, run: async () => undefined }
+  }
+  const { target } = decision
+  const upgrade = describeUpgrade(serving, deploying)
+  if (p.plan.dryRun)
+    return {
+      name: 'snapshot',
+      skip: `dry run: would snapshot volume ${target.volumeId} before the upgrade ${upgrade}`,
+      run: async () => undefined,
+    }
+  return {
+    name: 'snapshot',
+    run: async () => {
+      core.info(
+        `Gateway upgrade ${upgrade}: snapshotting volume ${target.volumeId} first, so a rollback can restore ${serving?.version}'s state`,
+      )
+      try {
+        const wait = { timeoutMs: p.plan.healthTimeoutSec * 1000, log: core.info, signal: p.signal }
+        return { snapshotId: await takeSnapshot(flyctl, p.plan.app, target.volumeId, wait), target }
+      } catch (err) {
+        if (p.signal.aborted) throw err
+        throw new Error(
+          `the volume snapshot before the gateway upgrade ${upgrade} failed: ${(err as Error).message}. Nothing was deployed: ${serving?.version} still serves. ` +
+            `Check \`fly volumes snapshots list ${target.volumeId} -a ${p.plan.app}\` and re-run, or set \`upgrade-snapshot: false\` to deploy without a way back`,
+          { cause: err },
+        )
+      }
+    },
+    note: (r) => (r ? `${r.snapshotId} of ${r.target.volumeId} (${upgrade})` : undefined),
+    record: (r, record) => {
+      if (!r || !record.upgrade) return
+      record.upgrade.snapshotId = r.snapshotId
+      record.upgrade.volumeId = r.target.volumeId
+      record.upgrade.notes.push(
+        `Snapshot ${r.snapshotId} of volume ${r.target.volumeId} holds ${serving?.version}'s state from before the upgrade.`,
+      )
+    },
+  }
+}
+
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
-export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): DeployContext {
+export function deployContext(
+  p: Pipeline,
+  flyctl: Flyctl,
+  { rendered, settings }: RenderedConfig,
+  gatewayRelease?: string,
+): DeployContext {
   const watchCtx: WatchContext = {
     flyctl,
     plan: p.plan,
@@ -228,6 +317,7 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     signal: p.signal,
     rendered: { path: rendered.path },
     gatewayPort: settings.port,
+    ...(gatewayRelease ? { gatewayRelease } : {}),
     // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
     watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) =>
       watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
@@ -306,8 +396,10 @@ export function gateHealth(
   config: RenderedConfig,
   deployed: DeployResult,
   overrides: OverridesResult | undefined,
+  upgrade: UpgradeRollback = {},
 ): Stage<HealthOutcome> {
   const { plan } = p
+  const restoreReport: RestoreReport = { done: [], byHand: [] }
   return {
     name: 'health',
     ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
@@ -329,16 +421,7 @@ export function gateHealth(
         deployStartedAtMs: deployed.startedAtMs,
         // A machine override restarts machines: their new boot is gated again, not the deploy's.
         first: overrides?.applied.length ? undefined : deployed.verdict,
-        redeploy: async (imageRef) => {
-          const again = await redeploy(ctx, imageRef)
-          if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
-          return {
-            version: again.release.version,
-            imageRef: again.release.imageRef,
-            startedAtMs: again.startedAtMs,
-            verdict: again.verdict,
-          }
-        },
+        redeploy: (imageRef) => rollbackDeploy(ctx, imageRef, upgrade, restoreReport),
         log: info,
         signal: p.signal,
       })
@@ -357,7 +440,10 @@ export function gateHealth(
       return { ...final, machines: machineRows(machines) }
     },
     note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
-    record: (o, record) => recordHealth(o, record),
+    record: (o, record) => {
+      recordHealth(o, record)
+      recordUpgrade(o, record, upgrade, restoreReport)
+    },
     // The step fails on an unhealthy release, after what serves was read and recorded.
     failure: (o) =>
       o.superseded !== undefined || o.health === 'unhealthy'
@@ -378,4 +464,80 @@ function recordHealth(o: HealthOutcome, record: RunRecord): void {
     record.servingRelease = o.servingRelease.version
     record.image = o.servingRelease.imageRef
   }
+}
+
+/** What the rollback needs to know of this run's gateway upgrade. */
+export interface UpgradeRollback {
+  /** The snapshot taken before the upgrade; with it, a rollback restores it. */
+  snapshot?: UpgradeSnapshot
+  /** The releases before and after (`2026.4.29`, `2026.9.6`), when known. */
+  from?: string
+  to?: string
+}
+
+/**
+ * The rollback's deploy of the previous image: onto the volume restored from the snapshot when
+ * this run took one (health/restore.ts), else the image alone, gated as it rolls out.
+ */
+async function rollbackDeploy(ctx: DeployContext, imageRef: string, upgrade: UpgradeRollback, report: RestoreReport) {
+  const snapshot = upgrade.snapshot
+  if (!snapshot) {
+    const again = await redeploy(ctx, imageRef, upgrade.from)
+    if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
+    return {
+      version: again.release.version,
+      imageRef: again.release.imageRef,
+      startedAtMs: again.startedAtMs,
+      verdict: again.verdict,
+    }
+  }
+  core.info(
+    `health: restoring snapshot ${snapshot.snapshotId} with the previous image: ${upgrade.from ?? 'the previous release'} gets back the state it had`,
+  )
+  return restoreUpgrade({
+    flyctl: ctx.flyctl,
+    app: ctx.plan.app,
+    source: { snapshotId: snapshot.snapshotId, ...snapshot.target, from: upgrade.from, to: upgrade.to },
+    imageRef,
+    // Not watched: the machine it updates is stopped and stays so; the clone is gated afterwards.
+    deployPrevious: async (ref) => {
+      const again = await redeploy({ ...ctx, watch: undefined }, ref, upgrade.from)
+      if (!again.release) throw new Error(`the rollback deploy of ${ref} produced no release`)
+      return { version: again.release.version, imageRef: again.release.imageRef }
+    },
+    report,
+    log: core.info,
+    signal: ctx.signal,
+  })
+}
+
+/** The summary's account of the snapshot and its restore, and the gateway release that serves at the end. */
+function recordUpgrade(o: HealthOutcome, record: RunRecord, upgrade: UpgradeRollback, report: RestoreReport): void {
+  const u = record.upgrade
+  if (!u) return
+  u.servesAtEnd = (o.rolledBack ? upgrade.from : upgrade.to) ?? null
+  const snapshot = upgrade.snapshot
+  if (!snapshot) return
+  const app = record.app
+  const migrated = snapshot.target.volumeId
+  if (report.done.length === 0 && report.byHand.length === 0) {
+    if (o.health === 'unhealthy' && !o.rolledBack)
+      u.notes.push(
+        `Not restored. To go back by hand: \`fly volumes create ${snapshot.target.volumeName} --snapshot-id ${snapshot.snapshotId} --region ${snapshot.target.region} -a ${app} -y\`, then attach the new volume to a machine of the previous image.`,
+      )
+    return
+  }
+  u.restore = report
+  u.notes.push(...report.done.map((d) => `Restore: ${d}.`))
+  if (report.serves) u.notes.push(`Serving: ${report.serves}.`)
+  if (report.byHand.length) {
+    // A restore that stopped before the clone leaves nothing serving, unless it stopped at its first step.
+    u.servesAtEnd = (report.machineId ? upgrade.from : report.done.length === 0 ? upgrade.to : undefined) ?? null
+    u.notes.push(
+      `The restore stopped early; the migrated volume ${migrated} is untouched and nothing was deleted. To finish by hand: ${report.byHand.map((c) => `\`${c}\``).join(', then ')}.`,
+    )
+  }
+  u.notes.push(
+    `The migrated volume ${migrated} (${upgrade.to ?? 'the upgrade'}'s state) is kept. Once you are sure you do not need it: \`fly volumes destroy ${migrated} -a ${app}\`.`,
+  )
 }

@@ -16,6 +16,7 @@ import type { Change } from '../run/change-journal.js'
 import type { Plan } from '../inputs/plan.js'
 import type { StageContext } from '../run/report.js'
 import { sleep } from '../shared/sleep.js'
+import { RELEASE_ENV } from './upgrade-snapshot.js'
 
 /** The rendered config as the deploy needs it (from render.ts). */
 export interface RenderedConfig {
@@ -38,6 +39,8 @@ export interface DeployContext extends StageContext {
   gatewayPort?: number
   /** How long a failed deploy's gate may take to explain the failure (default 15 s). */
   explainGraceMs?: number
+  /** The gateway release this deploy ships, when known: recorded on the release for the next run. */
+  gatewayRelease?: string
 }
 
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
@@ -59,7 +62,11 @@ export function formatGoDuration(totalSeconds: number): string {
  * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
  * previous release's image with the same config, and nothing is built.
  */
-export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { imageOverride?: string } = {}): string[] {
+export function buildDeployArgs(
+  plan: Plan,
+  rendered: RenderedConfig,
+  opts: { imageOverride?: string; gatewayRelease?: string } = {},
+): string[] {
   const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app]
   const image = opts.imageOverride ?? plan.image
   if (image) {
@@ -71,6 +78,8 @@ export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { im
   args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec))
   args.push('--ha=false')
   if (plan.private) args.push('--no-public-ips')
+  // The next run reads which gateway release serves from this entry (stages/upgrade-snapshot.ts).
+  if (opts.gatewayRelease) args.push('--env', `${RELEASE_ENV}=${opts.gatewayRelease}`)
   args.push('-y')
   args.push(...plan.deployArgs)
   return args
@@ -168,12 +177,17 @@ export interface DeployResult {
 }
 
 export function deploy(ctx: DeployContext): Promise<DeployResult> {
-  return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy', (v) => `deployed release v${v}`)
+  return runDeploy(
+    ctx,
+    buildDeployArgs(ctx.plan, ctx.rendered, { gatewayRelease: ctx.gatewayRelease }),
+    'fly deploy',
+    (v) => `deployed release v${v}`,
+  )
 }
 
-/** Roll back: deploy an earlier release's image with the same rendered config. */
-export function redeploy(ctx: DeployContext, imageRef: string): Promise<DeployResult> {
-  const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef })
+/** Roll back: deploy an earlier release's image with the same rendered config (and that release's gateway release, when known). */
+export function redeploy(ctx: DeployContext, imageRef: string, gatewayRelease?: string): Promise<DeployResult> {
+  const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef, gatewayRelease })
   return runDeploy(
     ctx,
     args,

@@ -25,6 +25,10 @@ export interface CliFaults {
    * state root.
    */
   killDeployAfterRollout?: NodeJS.Signals
+  /** How long a new volume snapshot stays pending before it reads `created` (default 1500 ms). */
+  snapshotPendingMs?: number
+  /** A volume snapshot that never leaves pending (the platform never finishes it). */
+  snapshotNeverCompletes?: boolean
 }
 
 export function readCliFaults(stateDir: string): CliFaults {

@@ -39,6 +39,8 @@ import {
   runVolumesList,
 } from '../command/app-resources.ts'
 import { runPlatformRegions } from '../command/platform.ts'
+import { runMachineClone, runMachineDestroy } from '../command/machine-clone.ts'
+import { runSnapshotsCreate, runSnapshotsList } from '../command/volume-snapshots.ts'
 import { FlyError, stateRoot } from '../platform/state.ts'
 
 export const DEFAULT_VERSION = '0.4.87'
@@ -357,6 +359,49 @@ export function commandTree(): CommandSpec {
             run: withCtx(runMachineStop),
           },
           {
+            // internal/command/machine/clone.go newClone (the VM size flags are not served).
+            name: 'clone',
+            use: 'clone [machine_id]',
+            short: 'Clone a Fly Machine',
+            args: { kind: 'range', min: 0, max: 1 },
+            flags: [
+              APP,
+              CONFIG,
+              { name: 'select', kind: 'bool', hidden: true },
+              REGION,
+              { name: 'name', kind: 'string', usage: 'Optional name for the new Machine' },
+              { name: 'from-snapshot', kind: 'string' },
+              {
+                name: 'attach-volume',
+                kind: 'string',
+                usage: 'Existing volume to attach to the new Machine in the form of <volume_id>[:/path/inside/machine]',
+              },
+              { name: 'override-cmd', kind: 'string', usage: 'Set CMD on the new Machine to this value' },
+              { name: 'clear-cmd', kind: 'bool' },
+              { name: 'clear-auto-destroy', kind: 'bool' },
+              { name: 'standby-for', kind: 'stringSlice' },
+              { name: 'volume-requires-unique-zone', kind: 'bool', default: true },
+              DETACH,
+            ],
+            run: withCtx(runMachineClone),
+          },
+          {
+            // internal/command/machine/destroy.go newDestroy.
+            name: 'destroy',
+            use: 'destroy [flags] ID ID ...',
+            aliases: ['remove', 'rm'],
+            short: 'Destroy Fly machines',
+            args: { kind: 'any' },
+            flags: [
+              APP,
+              CONFIG,
+              { name: 'select', kind: 'bool', hidden: true },
+              { name: 'force', short: 'f', kind: 'bool', usage: 'force kill machine regardless of current state' },
+              { name: 'image', short: 'i', kind: 'string', usage: 'remove all machines with the specified image hash' },
+            ],
+            run: withCtx(runMachineDestroy),
+          },
+          {
             name: 'status',
             use: 'status <machine_id>',
             short: 'Show current status of a running machine',
@@ -480,6 +525,31 @@ export function commandTree(): CommandSpec {
               JSON_OUT,
             ],
             run: withCtx(runVolumesCreate),
+          },
+          {
+            // internal/command/volumes/snapshots/snapshots.go New.
+            name: 'snapshots',
+            aliases: ['snapshot', 'snaps'],
+            short: 'Manage volume snapshots.',
+            sub: [
+              {
+                name: 'list',
+                use: 'list <volume id>',
+                aliases: ['ls'],
+                short: 'List snapshots.',
+                args: { kind: 'exact', n: 1 },
+                flags: [APP, JSON_OUT],
+                run: withCtx(runSnapshotsList),
+              },
+              {
+                name: 'create',
+                use: 'create <volume id>',
+                short: 'Create a volume snapshot.',
+                args: { kind: 'exact', n: 1 },
+                flags: [APP, JSON_OUT],
+                run: withCtx(runSnapshotsCreate),
+              },
+            ],
           },
         ],
       },

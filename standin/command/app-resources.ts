@@ -40,6 +40,7 @@ import {
   randomSharedV4,
 } from '../platform/state.ts'
 import type { AppRecord, MachineRecord, OrgRecord, Platform, VolumeRecord } from '../platform/state.ts'
+import { restoreSnapshot } from './volume-snapshots.ts'
 
 // ---- version ------------------------------------------------------------------------------
 
@@ -296,6 +297,8 @@ export async function runVolumesCreate(ctx: Ctx): Promise<number> {
       const v = newVolume(volumeName, region, flagNumber(ctx, 'size') || 1, !flagBool(ctx, 'no-encryption'))
       v.snapshot_retention = flagNumber(ctx, 'snapshot-retention') || 5
       v.auto_backup_enabled = flagGiven(ctx, 'scheduled-snapshots') ? flagBool(ctx, 'scheduled-snapshots') : true
+      // create.go: CreateVolumeRequest.SnapshotID; the new volume holds a copy of the snapshot's data.
+      if (flagString(ctx, 'snapshot-id')) restoreSnapshot(ctx, app, flagString(ctx, 'snapshot-id'), v)
       app.volumes.push(v)
       fresh.push(v)
     }

@@ -257,6 +257,11 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     config = { path: '', raw: existing.remote_config }
   }
 
+  // deploy.go: `--env NAME=VALUE` entries are set in the app config (cfg.SetEnvVariables).
+  const envFlags = flagList(ctx, 'env')
+  if (envFlags.length)
+    config = { ...config, raw: { ...config.raw, env: { ...envTable(config.raw.env), ...parseKv(envFlags) } } }
+
   out('==> Verifying app config\n')
   if (config.path) out(`Validating ${config.path}\n`)
   const strategy = flagString(ctx, 'strategy') || valueText(deploySection(config).strategy ?? '') || 'rolling'
@@ -495,6 +500,21 @@ function killedFromOutside(ctx: Ctx): void {
     return
   }
   process.kill(process.pid, signal)
+}
+
+function envTable(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
+}
+
+/** cmdutil.ParseKVStringsToMap: NAME=VALUE, split at the first `=`. */
+function parseKv(pairs: string[]): Record<string, string> {
+  const map: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq < 0) throw new FlyError(`failed parsing environment: '${pair}': must be in the format NAME=VALUE`)
+    map[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return map
 }
 
 /** The release's final status: `complete`, `failed` or `interrupted` (DeployMachinesApp). */

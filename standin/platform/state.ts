@@ -37,6 +37,20 @@ export interface VolumeRecord {
   created_at: string
   snapshot_retention: number
   auto_backup_enabled: boolean
+  /** Snapshots taken of it (`volumes snapshots create`); their data under `<state>/snapshots/<id>/`. */
+  snapshots?: SnapshotRecord[]
+}
+
+/** fly-go volume_types.go VolumeSnapshot, plus when the stand-in lets it finish. */
+export interface SnapshotRecord {
+  id: string
+  size: number
+  volume_size: number
+  digest: string
+  created_at: string
+  retention_days: number
+  /** Epoch ms from which it reads `created`; before that it is pending (no id yet, `running`). */
+  ready_at: number
 }
 
 export interface IpRecord {
@@ -283,6 +297,10 @@ export function machineDirOf(stateDir: string, app: string, id: string): string 
 
 export function volumeDirOf(stateDir: string, volumeId: string): string {
   return path.join(stateDir, 'volumes', volumeId)
+}
+
+export function snapshotDirOf(stateDir: string, snapshotId: string): string {
+  return path.join(stateDir, 'snapshots', snapshotId)
 }
 
 function readJsonOr<T>(file: string, fallback: T): T {

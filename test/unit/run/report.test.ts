@@ -55,6 +55,8 @@ describe('buildOutputs', () => {
       'secrets-synced': 'ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN',
       health: 'healthy',
       'rolled-back': 'false',
+      'snapshot-id': '',
+      'gateway-release': '',
     })
   })
   it('reports the serving release after a rollback, no URL when private, and a dry run as skipped', () => {
