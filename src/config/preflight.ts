@@ -5,8 +5,8 @@ import type { Flyctl } from '../fly/flyctl.js'
 import { READING } from '../fly/flyctl.js'
 import { MACHINE_SIZES, memoryProblem } from '../fly/machine-sizes.js'
 import type { Plan } from '../inputs/plan.js'
-import { displayPath, type RenderResult } from './render.js'
-import { findGatewayRelease, type GatewayRelease } from './gateway-release.js'
+import { displayPath, releaseOfRendered, type RenderResult } from './render.js'
+import type { GatewayRelease } from './gateway-release.js'
 import { isTable, type TomlTable } from './toml-source.js'
 import { parseMemoryMb } from '../shared/units.js'
 import type { Finding } from './guide-rules.js'
@@ -129,11 +129,5 @@ export async function readRegions(flyctl: Flyctl, warn: (m: string) => void): Pr
 
 /** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
 export function gatewayReleaseOf(result: RenderResult, plan: Plan, workspace?: string): GatewayRelease | undefined {
-  const build = isTable(result.config.build) ? result.config.build : {}
-  const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined)
-  const dockerfile = resolve(dirname(result.path), typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile')
-  return findGatewayRelease({
-    ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
-    workingDirectory: plan.workingDirectory,
-  })
+  return result.release ?? releaseOfRendered(result.config, result.path, plan, workspace)
 }
