@@ -95,7 +95,27 @@ const dockerfileRule: Rule = ({ result, facts, from }) => {
   )
 }
 
-export const PREFLIGHT_RULES: Rule[] = [regionRule, sizeRule, memoryRule, dockerfileRule]
+/**
+ * Fly refuses `bluegreen` and `canary` for an app with mounts (flyctl internal/appconfig/validation.go
+ * for canary; Fly's docs, Deployment strategies, for blue-green: green machines would need volumes
+ * of their own), but only at `fly deploy`, after the app, the volume and the secrets were made. The
+ * rendered config always mounts the state volume, whatever the source, so both are refused here.
+ */
+const strategyRule: Rule = ({ result, plan, from }) => {
+  const deploySection = isTable(result.config.deploy) ? result.config.deploy : {}
+  const strategy = plan.strategy ?? (typeof deploySection.strategy === 'string' ? deploySection.strategy : undefined)
+  if (strategy !== 'bluegreen' && strategy !== 'canary') return []
+  const mounts = result.config.mounts
+  const mounted = isTable(mounts) || (Array.isArray(mounts) && mounts.length > 0)
+  if (!mounted) return []
+  return error(
+    'strategy',
+    `\`${strategy}\` cannot be used with a volume, and the rendered config mounts one (the gateway's state volume): Fly refuses ${strategy} deployments of apps with mounts. Fix: use \`rolling\` (the default) or \`immediate\`.`,
+    plan.strategy !== undefined ? { input: 'strategy' } : from('deploy.strategy'),
+  )
+}
+
+export const PREFLIGHT_RULES: Rule[] = [regionRule, sizeRule, memoryRule, dockerfileRule, strategyRule]
 
 export function preflightFindings(result: RenderResult, plan: Plan, facts: PreflightFacts): Finding[] {
   const from = (key: string): Where => {

@@ -186,7 +186,6 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ['secrets bare name missing from env', { secrets: 'DISCORD_BOT_TOKEN' }, 'secrets', /not in the step's environment.*env: DISCORD_BOT_TOKEN/],
     ['secrets-json not JSON', { 'secrets-json': '{oops' }, 'secrets-json', /not valid JSON/],
     ['secrets-json an array', { 'secrets-json': '["a"]' }, 'secrets-json', /JSON object/],
-    ['strategy canary with the volume', { strategy: 'canary' }, 'strategy', /canary.*volume/],
     ['strategy unknown', { strategy: 'fast' }, 'strategy', /rolling, immediate, bluegreen, canary/],
     ['deploy-args with a shell operator', { 'deploy-args': '--remote-only; rm -rf /' }, 'deploy-args', /unquoted shell operator ";"/],
     ['deploy-args with an unterminated quote', { 'deploy-args': `--label 'oops` }, 'deploy-args', /unterminated single quote/],
