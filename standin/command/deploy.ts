@@ -21,6 +21,7 @@ import type { Ctx } from '../cli/context.ts'
 import { loadAppConfig } from '../appconfig/appconfig.ts'
 import { newVolume } from './app-resources.ts'
 import { rfc3339 } from '../cli/render.ts'
+import { takeDeployLeave } from '../cli/faults.ts'
 import { launchFor, loadRuntime, parseGoDuration, safeView, smokeCheck, waitForChecks, waitForStarted, writeMachineConfigFile } from '../machines/cli-side.ts'
 import type { MachineLaunch, MachineRuntime } from '../machines/cli-side.ts'
 import {
@@ -229,6 +230,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   const extraFiles = filesFromFlags(ctx)
   const runtime = await loadRuntime()
 
+  const leave = await takeDeployLeave(ctx.stateDir, ctx.faults)
   // Plan and record the release under the lock; run the machines after it.
   const plan = await updatePlatform(ctx.stateDir, async (platform) => {
     const app = platform.apps[appName] as AppRecord
@@ -322,7 +324,8 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
         rollouts.push({ machine: record, fresh: true })
       }
     } else {
-      for (const m of current) {
+      // The fault knob: machines the deploy skips keep their old config, image and release.
+      for (const m of current.slice(leave)) {
         const machineMounts = mounts.map((mount) => {
           const v = volumeFor(mount.source, m.id)
           if (!v) throw new FlyError(`machine in group '${group}' needs an unattached volume named '${mount.source}' in region '${m.region}'`)

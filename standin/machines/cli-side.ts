@@ -2,6 +2,7 @@
 // API it must export, how it is loaded, and what the CLI derives from it (machine JSON, launches,
 // waiting for a state or for checks). The CLI never spawns machine processes itself.
 import crypto from 'node:crypto'
+import { checkSpecs, type CheckSpec } from './checks.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -23,6 +24,8 @@ export interface MachineLaunch {
   mounts: Array<{ volumeDir: string; path: string }>
   memoryMb: number
   restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
+  /** The config's health checks, run by the machine's supervisor (checks.ts). */
+  checks?: CheckSpec[]
 }
 
 export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroyed'
@@ -31,7 +34,7 @@ export interface RuntimeView {
   state: RuntimeState
   pid?: number
   events: MachineEvent[]
-  checks?: Array<{ name: string; status: string; output: string }>
+  checks?: Array<{ name: string; status: string; output: string; updated_at?: string }>
 }
 
 export interface MachineRuntime {
@@ -136,6 +139,7 @@ export function launchFor(stateDir: string, app: AppRecord, machine: MachineReco
     mounts,
     memoryMb: machine.config.guest.memory_mb,
     restart: restart.max_retries === undefined ? { policy: restart.policy } : { policy: restart.policy, maxRetries: restart.max_retries },
+    checks: checkSpecs(machine.config),
   }
 }
 
@@ -177,7 +181,9 @@ export function machineJson(runtime: MachineRuntime, stateDir: string, app: stri
     config: configJson,
   }
   if (events.length) out.events = events
-  if (view.checks?.length) out.checks = view.checks.map((c) => ({ ...c, updated_at: machine.updated_at }))
+  // fly-go MachineCheckStatus {name, status, output, updated_at}: when the check last ran.
+  if (view.checks?.length)
+    out.checks = view.checks.map((c) => ({ name: c.name, status: c.status, output: c.output, updated_at: c.updated_at ?? machine.updated_at }))
   out.host_status = 'ok'
   out.cordoned = false
   return out

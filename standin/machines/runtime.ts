@@ -8,6 +8,7 @@
 // machineRestarts counts restartMachine calls, crashRestarts counts restarts flyd-style
 // supervision made on its own (restart policy after an exit).
 import { spawn } from 'node:child_process'
+import type { CheckSpec } from './checks.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,6 +40,8 @@ export interface MachineLaunch {
   mounts: Array<{ volumeDir: string; path: string }>
   memoryMb: number
   restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
+  /** The config's health checks, run by the machine's supervisor (checks.ts). */
+  checks?: CheckSpec[]
 }
 
 export interface MachineRuntime {

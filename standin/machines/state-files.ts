@@ -21,10 +21,12 @@ export interface MachineEvent {
   restartCount?: number
 }
 
+/** fly-go machine_types.go MachineCheckStatus. */
 export interface MachineCheck {
   name: string
   status: string
   output: string
+  updated_at?: string
 }
 
 export interface RuntimeRecord {
