@@ -809,7 +809,7 @@ export function fixFor(cause: Cause, ctx: { port: number; machineId?: string; ch
     case 'out-of-memory':
       return outOfMemoryFix(id, ctx.memory)
     case 'gateway-lock':
-      return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`
+      return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once; releases from 2026.8.1 keep the lock in /data/tmp/openclaw-<uid>/ and reclaim a dead owner's lock themselves: do not delete that tree).`
     case 'auth-required':
       return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.'
     case 'invalid-config':

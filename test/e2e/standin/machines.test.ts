@@ -149,7 +149,7 @@ describe('the real gateway in a machine', () => {
       const launch = launchFor(stateDir, {
         workload: `openclaw@${REAL_VERSION}`,
         checks: [
-          ...checkSpecs({ services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s' }] }] }),
+          ...checkSpecs({ services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '5s', timeout: '2s' }] }] }),
           ...checkSpecs({ checks: { startupz: { type: 'http', port: 3000, path: '/startupz', interval: '5s', timeout: '5s', grace_period: '2m' } } }),
         ],
         env: {
