@@ -56,30 +56,11 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
   const command = staleLockCommand(o.stateDir)
   const machineArgs = ['-a', o.app]
 
-  // Read afresh, not from the gate's last read: flyd's restart policy may have given up since and
-  // left the crash-looping machine stopped, and ssh needs a started VM.
-  const status = await o.flyctl.run(['machine', 'status', o.machineId, ...machineArgs], {
-    allowFailure: true,
-    signal: o.signal,
-    timeoutMs: 60_000,
-    retry: { safe: 'reading' },
-  })
-  // flyctl internal/command/machine/status.go prints `State: <state>`.
-  const state = /^State:\s*(\S+)/m.exec(status.stdout)?.[1]
-  if (state && ['stopped', 'suspended', 'failed', 'created'].includes(state)) {
-    log(`health: machine ${o.machineId} is ${state}; starting it to reach it over ssh`)
-    await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], {
-      allowFailure: true,
-      signal: o.signal,
-      timeoutMs: 120_000,
-      retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
-    })
-  }
-
   const attempts = o.sshAttempts ?? 3
   let removed: string[] | undefined
   let lastError = ''
   for (let attempt = 1; attempt <= attempts && removed === undefined; attempt++) {
+    await startIfStopped(o)
     const result = await o.flyctl.run(['ssh', 'console', ...machineArgs, '--machine', o.machineId, '-C', command], {
       allowFailure: true,
       signal: o.signal,
@@ -109,4 +90,28 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
     retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' },
   })
   return { removed, restartedAtMs }
+}
+
+/**
+ * Reads the machine's state afresh, not from the gate's last read: flyd's restart policy may have
+ * given up on its crash loop since and left it stopped, and ssh needs a started VM. A stopped one
+ * is started (`fly machine start`).
+ */
+async function startIfStopped(o: RepairOptions): Promise<void> {
+  const status = await o.flyctl.run(['machine', 'status', o.machineId, '-a', o.app], {
+    allowFailure: true,
+    signal: o.signal,
+    timeoutMs: 60_000,
+    retry: { safe: 'reading' },
+  })
+  // flyctl internal/command/machine/status.go prints `State: <state>`.
+  const state = /^State:\s*(\S+)/m.exec(status.stdout)?.[1]
+  if (!state || !['stopped', 'suspended', 'failed', 'created'].includes(state)) return
+  o.log?.(`health: machine ${o.machineId} is ${state}; starting it to reach it over ssh`)
+  await o.flyctl.run(['machine', 'start', o.machineId, '-a', o.app], {
+    allowFailure: true,
+    signal: o.signal,
+    timeoutMs: 120_000,
+    retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+  })
 }
