@@ -39,7 +39,10 @@ export function releaseOfDockerfile(text: string, file: string): GatewayRelease 
     }
     const from = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line)
     if (from && !fromImage) {
-      const ref = (from[1] as string).replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name: string) => args.get(name) ?? m)
+      const ref = (from[1] as string).replace(
+        /\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g,
+        (m, name: string) => args.get(name) ?? m,
+      )
       const version = releaseOfImage(ref)
       if (version) fromImage = { version, source: `${file}:${index + 1} (FROM ${ref})` }
     }
@@ -73,7 +76,10 @@ export function findGatewayRelease(sources: ReleaseSources): GatewayRelease | un
   }
   const read = (file: string): string | undefined => (existsSync(file) ? readFileSync(file, 'utf8') : undefined)
   const dockerfile = sources.dockerfile && read(sources.dockerfile.path)
-  const fromDockerfile = dockerfile !== undefined && sources.dockerfile ? releaseOfDockerfile(dockerfile, sources.dockerfile.shown) : undefined
+  const fromDockerfile =
+    dockerfile !== undefined && sources.dockerfile
+      ? releaseOfDockerfile(dockerfile, sources.dockerfile.shown)
+      : undefined
   if (fromDockerfile) return fromDockerfile
   const pkg = read(join(sources.workingDirectory, 'package.json'))
   const version = pkg === undefined ? undefined : releaseOfPackageJson(pkg)
@@ -107,7 +113,9 @@ export const RELEASE_RULES = {
 /** 'error' when the release is known and inside the rule's range, else 'warning'. */
 export function releaseLevel(rule: ReleaseRule, release: GatewayRelease | undefined): 'error' | 'warning' {
   if (!release) return 'warning'
-  return compareVersions(release.version, rule.from) >= 0 && compareVersions(release.version, rule.before) < 0 ? 'error' : 'warning'
+  return compareVersions(release.version, rule.from) >= 0 && compareVersions(release.version, rule.before) < 0
+    ? 'error'
+    : 'warning'
 }
 
 /** How a message says which release was judged. */
@@ -140,8 +148,10 @@ export type GatewayProbe = { kind: 'http'; path: '/startupz' | '/healthz' } | { 
 
 /** The check the known release serves: /startupz, /healthz, else (older or unknown) a TCP connect. */
 export function probeForRelease(release: Pick<GatewayRelease, 'version'> | undefined): GatewayProbe {
-  if (release && compareVersions(release.version, PROBE_RELEASES.startupz) >= 0) return { kind: 'http', path: '/startupz' }
-  if (release && compareVersions(release.version, PROBE_RELEASES.healthz) >= 0) return { kind: 'http', path: '/healthz' }
+  if (release && compareVersions(release.version, PROBE_RELEASES.startupz) >= 0)
+    return { kind: 'http', path: '/startupz' }
+  if (release && compareVersions(release.version, PROBE_RELEASES.healthz) >= 0)
+    return { kind: 'http', path: '/healthz' }
   return { kind: 'tcp' }
 }
 

@@ -38,7 +38,11 @@ const error = (rule: string, message: string, where: Where): Finding[] => [{ lev
 /** The app's [[vm]] entry (the first one without processes, or for `app`). */
 function appVm(config: TomlTable): TomlTable | undefined {
   const entries = ['vm', 'compute', 'computes'].flatMap((k) =>
-    isTable(config[k]) ? [config[k] as TomlTable] : Array.isArray(config[k]) ? (config[k] as unknown[]).filter(isTable) : [],
+    isTable(config[k])
+      ? [config[k] as TomlTable]
+      : Array.isArray(config[k])
+        ? (config[k] as unknown[]).filter(isTable)
+        : [],
   )
   return entries.find((e) => !Array.isArray(e.processes) || e.processes.includes('app'))
 }
@@ -74,9 +78,13 @@ const memoryRule: Rule = ({ result, plan, from }) => {
   const machine = plan.machineMemoryMb === undefined ? undefined : memoryProblem(size, plan.machineMemoryMb)
   if (machine)
     problems.push(
-      ...error('memory', `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`, {
-        input: 'machine-memory',
-      }),
+      ...error(
+        'memory',
+        `\`machine-memory\` with the VM size ${size}: ${machine.replace('set `memory`', 'set `machine-memory`')}`,
+        {
+          input: 'machine-memory',
+        },
+      ),
     )
   return problems
 }

@@ -132,7 +132,12 @@ function assign(r: Rendering, table: TomlTable, name: string, key: string, value
 }
 
 /** An input's value, else the file's (undefined: keep it), else the guide's default (labelled as such). */
-function pick<T>(planValue: T | undefined, input: string, existing: unknown, fallback: T): { value: unknown; input: string } | undefined {
+function pick<T>(
+  planValue: T | undefined,
+  input: string,
+  existing: unknown,
+  fallback: T,
+): { value: unknown; input: string } | undefined {
   if (planValue !== undefined) return { value: planValue, input }
   if (existing !== undefined) return undefined
   return { value: fallback, input: `${input} (default)` }
@@ -184,7 +189,8 @@ function renderProcess(r: Rendering, fallbackPort: number): void {
     let patched = existingCommand
     if (plan.port !== undefined) patched = setFlag(patched, '--port', String(plan.port))
     if (plan.bind !== undefined) patched = setFlag(patched, '--bind', plan.bind)
-    const input = plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind'
+    const input =
+      plan.port !== undefined && plan.bind !== undefined ? 'port, bind' : plan.port !== undefined ? 'port' : 'bind'
     if (patched !== existingCommand) set(patched, input)
   } else {
     set(defaultCommand(fallbackPort, plan.bind ?? GUIDE_DEFAULTS.bind), 'command (default)')
@@ -198,10 +204,19 @@ function renderIngress(r: Rendering, fallbackPort: number): void {
     if (config.http_service !== undefined) assign(r, config, 'http_service', 'http_service', undefined, 'private')
   } else if (config.http_service === undefined && appServices(config).length === 0) {
     const guide = guideFlyConfig({ private: false }).http_service as TomlTable
-    assign(r, config, 'http_service', 'http_service', { ...guide, internal_port: fallbackPort }, 'private (default: public)')
+    assign(
+      r,
+      config,
+      'http_service',
+      'http_service',
+      { ...guide, internal_port: fallbackPort },
+      'private (default: public)',
+    )
   } else if (plan.port !== undefined) {
-    if (isTable(config.http_service)) assign(r, config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port')
-    for (const service of appServices(config)) assign(r, service, 'internal_port', 'services.internal_port', plan.port, 'port')
+    if (isTable(config.http_service))
+      assign(r, config.http_service, 'internal_port', 'http_service.internal_port', plan.port, 'port')
+    for (const service of appServices(config))
+      assign(r, service, 'internal_port', 'services.internal_port', plan.port, 'port')
   }
 }
 
@@ -218,7 +233,10 @@ function renderVm(r: Rendering): MemoryChoice {
   const userSizedVm = vm.size !== undefined || vm.cpus !== undefined || vm.cpu_kind !== undefined
   const size = pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize)
   if (size) assign(r, vm, 'size', 'vm.size', size.value, size.input)
-  const memory: MemoryChoice = { mb: plan.machineMemoryMb ?? plan.memoryMb, input: plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory' }
+  const memory: MemoryChoice = {
+    mb: plan.machineMemoryMb ?? plan.memoryMb,
+    input: plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory',
+  }
   if (memory.mb !== undefined) {
     // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
     if (vm.memory_mb !== undefined) assign(r, vm, 'memory_mb', 'vm.memory_mb', memory.mb, memory.input)
@@ -233,7 +251,8 @@ function renderVm(r: Rendering): MemoryChoice {
 /** [mounts] (or [[mounts]]): the volume and where the state lives. */
 function renderMount(r: Rendering): TomlTable {
   const { plan, config } = r
-  const fileStateDir = isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined
+  const fileStateDir =
+    isTable(config.env) && typeof config.env.OPENCLAW_STATE_DIR === 'string' ? config.env.OPENCLAW_STATE_DIR : undefined
   const mount = appEntry(config, ['mounts'], () => ({}))
   const volume = pick(plan.volume, 'volume', mount.source, GUIDE_DEFAULTS.volume)
   if (volume) assign(r, mount, 'source', 'mounts.source', volume.value, volume.input)
@@ -250,8 +269,20 @@ function renderEnv(r: Rendering, mount: TomlTable, memory: MemoryChoice): TomlTa
   const stateDir = pick(plan.stateDir, 'state-dir', env.OPENCLAW_STATE_DIR, mount.destination)
   if (stateDir) assign(r, env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input)
   const envInput = new Set(plan.env.map(([name]) => name))
-  if (!r.userToml && !envInput.has('NODE_OPTIONS') && memory.mb !== undefined && memory.mb !== GUIDE_DEFAULTS.memoryMb) {
-    assign(r, env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memory.mb * GUIDE_HEAP_RATIO)}`, memory.input)
+  if (
+    !r.userToml &&
+    !envInput.has('NODE_OPTIONS') &&
+    memory.mb !== undefined &&
+    memory.mb !== GUIDE_DEFAULTS.memoryMb
+  ) {
+    assign(
+      r,
+      env,
+      'NODE_OPTIONS',
+      'env.NODE_OPTIONS',
+      `--max-old-space-size=${Math.floor(memory.mb * GUIDE_HEAP_RATIO)}`,
+      memory.input,
+    )
   }
   for (const [name, value] of plan.env) assign(r, env, name, `env.${name}`, value, 'env')
   return env
@@ -272,7 +303,14 @@ function renderBuild(r: Rendering): void {
       const dockerfileIsDefault = plan.dockerfile === join(plan.workingDirectory, 'Dockerfile')
       const fromFile = userToml && userDockerfile && dockerfileIsDefault
       const absolute = fromFile ? resolve(dirname(userToml.path), userDockerfile) : plan.dockerfile
-      assign(r, build, 'dockerfile', 'build.dockerfile', relative(r.renderDir, absolute), fromFile ? 'config' : 'dockerfile')
+      assign(
+        r,
+        build,
+        'dockerfile',
+        'build.dockerfile',
+        relative(r.renderDir, absolute),
+        fromFile ? 'config' : 'dockerfile',
+      )
     }
   }
 }
@@ -283,7 +321,14 @@ function renderUserPaths(r: Rendering): void {
   if (!userToml) return
   const build = ensureTable(config, 'build')
   if (typeof build.ignorefile === 'string' && !isAbsolute(build.ignorefile)) {
-    assign(r, build, 'ignorefile', 'build.ignorefile', relative(r.renderDir, resolve(dirname(userToml.path), build.ignorefile)), 'config')
+    assign(
+      r,
+      build,
+      'ignorefile',
+      'build.ignorefile',
+      relative(r.renderDir, resolve(dirname(userToml.path), build.ignorefile)),
+      'config',
+    )
   }
   // [[files]] local_path: flyctl reads them as given, so they become absolute.
   if (Array.isArray(config.files)) {
@@ -296,12 +341,26 @@ function renderUserPaths(r: Rendering): void {
 }
 
 /** The openclaw.json travels with the release: [[files]] plus OPENCLAW_CONFIG_PATH. */
-function renderGatewayConfig(r: Rendering, env: TomlTable, source: GatewayConfigSource): NonNullable<RenderResult['gateway']> {
+function renderGatewayConfig(
+  r: Rendering,
+  env: TomlTable,
+  source: GatewayConfigSource,
+): NonNullable<RenderResult['gateway']> {
   const { config } = r
-  if (!isAbsolute(source.localPath)) throw new Error(`internal: [[files]] local_path must be absolute, got ${source.localPath}`)
+  if (!isAbsolute(source.localPath))
+    throw new Error(`internal: [[files]] local_path must be absolute, got ${source.localPath}`)
   const parsed = parseGatewayConfig(source)
-  const files = (Array.isArray(config.files) ? config.files : []).filter((f) => !(isTable(f) && f.guest_path === parsed.guestPath))
-  assign(r, config, 'files', 'files', [...files, { guest_path: parsed.guestPath, local_path: source.localPath }], 'gateway-config')
+  const files = (Array.isArray(config.files) ? config.files : []).filter(
+    (f) => !(isTable(f) && f.guest_path === parsed.guestPath),
+  )
+  assign(
+    r,
+    config,
+    'files',
+    'files',
+    [...files, { guest_path: parsed.guestPath, local_path: source.localPath }],
+    'gateway-config',
+  )
   assign(r, env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config')
   return { guestPath: parsed.guestPath, localPath: source.localPath, sourcePath: source.sourcePath, parsed }
 }
@@ -350,7 +409,10 @@ export function releaseOfRendered(
 ): GatewayRelease | undefined {
   const build = isTable(config.build) ? config.build : {}
   const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined)
-  const dockerfile = resolve(dirname(renderedPath), typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile')
+  const dockerfile = resolve(
+    dirname(renderedPath),
+    typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile',
+  )
   return findGatewayRelease({
     ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
     workingDirectory: plan.workingDirectory,
@@ -417,7 +479,8 @@ function appServices(config: TomlTable): TomlTable[] {
 }
 
 function appInternalPort(config: TomlTable): number | undefined {
-  if (isTable(config.http_service) && typeof config.http_service.internal_port === 'number') return config.http_service.internal_port
+  if (isTable(config.http_service) && typeof config.http_service.internal_port === 'number')
+    return config.http_service.internal_port
   const service = appServices(config).find((s) => typeof s.internal_port === 'number')
   return service ? (service.internal_port as number) : undefined
 }
@@ -441,7 +504,11 @@ export function setFlag(command: string, flag: string, value: string): string {
   const quoted = /^[A-Za-z0-9_./:@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
   // An unquoted value stops at a quote, so a flag inside `sh -c '... --bind lan'` keeps the closing quote.
   const pattern = new RegExp(`(^|\\s)${flag}(=|\\s+)(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|[^\\s'"]+)`)
-  if (pattern.test(command)) return command.replace(pattern, (_m, lead: string, sep: string) => `${lead}${flag}${sep.startsWith('=') ? '=' : ' '}${quoted}`)
+  if (pattern.test(command))
+    return command.replace(
+      pattern,
+      (_m, lead: string, sep: string) => `${lead}${flag}${sep.startsWith('=') ? '=' : ' '}${quoted}`,
+    )
   return splitCommand(command).includes('gateway') ? `${command} ${flag} ${quoted}` : command
 }
 
@@ -487,17 +554,26 @@ export function effectiveSettings(config: FlyConfig, gateway?: ParsedGatewayConf
   const configPort = gateway?.settings.port
   let port = 18789
   let portSource: EffectiveSettings['portSource'] = 'default'
-  if (flagValue(commandArgv, '--port') !== undefined && Number.isInteger(flagPort)) [port, portSource] = [flagPort, 'command']
+  if (flagValue(commandArgv, '--port') !== undefined && Number.isInteger(flagPort))
+    [port, portSource] = [flagPort, 'command']
   else if (envPort > 0) [port, portSource] = [envPort, 'env']
   else if (typeof configPort === 'number' && configPort > 0) [port, portSource] = [configPort, 'gateway-config']
 
   const flagBind = flagValue(commandArgv, '--bind')
   const configBind = gateway?.settings.bind
   const [bind, bindSource]: [string, EffectiveSettings['bindSource']] =
-    flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default']
+    flagBind !== undefined
+      ? [flagBind, 'command']
+      : typeof configBind === 'string'
+        ? [configBind, 'gateway-config']
+        : ['loopback', 'default']
 
   const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) =>
-    isTable(config[k]) ? [config[k] as TomlTable] : Array.isArray(config[k]) ? (config[k] as unknown[]).filter(isTable) : [],
+    isTable(config[k])
+      ? [config[k] as TomlTable]
+      : Array.isArray(config[k])
+        ? (config[k] as unknown[]).filter(isTable)
+        : [],
   )
   const vm = vmEntries.find(appliesToApp)
   let memoryMb: number | undefined
@@ -506,7 +582,11 @@ export function effectiveSettings(config: FlyConfig, gateway?: ParsedGatewayConf
     memoryMb ??= MACHINE_SIZES[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x']?.memoryMb
   }
 
-  const mounts = isTable(config.mounts) ? [config.mounts] : Array.isArray(config.mounts) ? config.mounts.filter(isTable) : []
+  const mounts = isTable(config.mounts)
+    ? [config.mounts]
+    : Array.isArray(config.mounts)
+      ? config.mounts.filter(isTable)
+      : []
   const mount = mounts.find(appliesToApp)
   const heap = /--max-old-space-size[= ](\d+)/.exec(env.NODE_OPTIONS ?? '')
   const internalPort = appInternalPort(config)
@@ -566,12 +646,16 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
       await writeFile(localPath, text, { mode: 0o600 })
       gatewaySource = { sourcePath: plan.gatewayConfig, localPath, text }
     }
-    const result = renderFlyConfig(plan, userToml, gatewaySource, (config, path) => releaseOfRendered(config, path, plan, workspace))
+    const result = renderFlyConfig(plan, userToml, gatewaySource, (config, path) =>
+      releaseOfRendered(config, path, plan, workspace),
+    )
     await writeFile(result.path, result.toml)
     core.startGroup(`Rendered fly.toml: ${result.path}`)
     core.info(result.toml)
     for (const o of result.overridden) {
-      core.info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`)
+      core.info(
+        `${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`,
+      )
     }
     core.endGroup()
     core.setOutput('fly-config', result.path)

@@ -40,7 +40,11 @@ export const MachineSchema = z.looseObject({
         })
         .nullish(),
       metadata: z.record(z.string(), z.string()).nullish(),
-      mounts: z.array(z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() })).nullish(),
+      mounts: z
+        .array(
+          z.looseObject({ volume: z.string().optional(), path: z.string().optional(), name: z.string().optional() }),
+        )
+        .nullish(),
     })
     .optional()
     .default({}),
@@ -57,7 +61,14 @@ export const MachineSchema = z.looseObject({
     .nullish(),
   // fly-go machine_types.go MachineCheckStatus {name, status passing|warning|critical, output, updated_at}.
   checks: z
-    .array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default(''), updated_at: z.string().optional() }))
+    .array(
+      z.looseObject({
+        name: z.string(),
+        status: z.string(),
+        output: z.string().optional().default(''),
+        updated_at: z.string().optional(),
+      }),
+    )
     .nullish(),
 })
 export type Machine = z.infer<typeof MachineSchema>
@@ -77,7 +88,11 @@ export const SecretListSchema = z
         Digest: z.string().optional(),
         status: z.string().optional(),
       })
-      .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })),
+      .transform((s) => ({
+        name: s.name ?? s.Name ?? '',
+        digest: s.digest ?? s.Digest ?? '',
+        status: s.status ?? 'Unknown',
+      })),
   )
   .nullable()
   .transform((v) => (v ?? []).filter((s) => s.name !== ''))

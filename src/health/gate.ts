@@ -89,7 +89,11 @@ export function causeTitle(cause: Cause): string {
 }
 
 /** The error text of an unhealthy verdict: cause, fix, and the failing machine's last lines (redacted). */
-export function formatUnhealthy(verdict: UnhealthyVerdict, lastLines: readonly string[], redact: (text: string) => string): string {
+export function formatUnhealthy(
+  verdict: UnhealthyVerdict,
+  lastLines: readonly string[],
+  redact: (text: string) => string,
+): string {
   const where = verdict.machineId ? ` on machine ${verdict.machineId}` : ''
   const parts = [`Health gate: ${causeTitle(verdict.cause)}${where}: ${verdict.detail}.`, `Fix: ${verdict.fix}`]
   if (lastLines.length > 0) {
@@ -111,7 +115,10 @@ export function releaseMachines(machines: readonly Machine[], version: number): 
   const onRelease = app.filter((m) => versionOf(m) === String(version))
   if (onRelease.length > 0) {
     const others = app.filter((m) => versionOf(m) !== String(version))
-    const note = others.length > 0 ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}` : undefined
+    const note =
+      others.length > 0
+        ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}`
+        : undefined
     return { ids: onRelease.map((m) => m.id), note }
   }
   // Machines that carry no release metadata at all (not created by `fly deploy`): judge them all.
@@ -145,7 +152,9 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
       if (o.signal?.aborted) throw cancelled()
       const verdict = noMachinesVerdict(
         now(),
-        o.rollout?.machinesAfter ? '`fly deploy` exited and no app machine took a new release' : 'no app machine took a new release before health-timeout',
+        o.rollout?.machinesAfter
+          ? '`fly deploy` exited and no app machine took a new release'
+          : 'no app machine took a new release before health-timeout',
       )
       return { verdict, machineIds: [], lastLines: [], machineStates: {} }
     }
@@ -174,15 +183,22 @@ export async function gateRelease(o: GateOptions): Promise<GateResult> {
     const judged = await judge(o, engine, { ids: selected.ids, machines, deadlineMs, now, log, stop, lines })
     const { verdict } = judged
     // Said the moment it is decided, before the follower winds down: the user sees the verdict at once.
-    log(`health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`)
+    log(
+      `health: release v${version} is ${verdict.health}${verdict.health === 'unhealthy' ? ` (${verdict.cause})` : ''}`,
+    )
     if (verdict.health === 'unhealthy' && (o.lingerMs ?? 1_000) > 0) await sleep(o.lingerMs ?? 1_000, stop.signal)
     stop.abort()
     await Promise.allSettled([follower, judged.poller])
 
-    const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : []
+    const lastLines =
+      verdict.health === 'unhealthy' && verdict.machineId
+        ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l))
+        : []
     if (verdict.health === 'unhealthy') verdict.lastLines = lastLines
     else verdict.lines = engine.evidenceLines().map((l) => o.flyctl.redact(l))
-    const machineStates = Object.fromEntries(judged.lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]))
+    const machineStates = Object.fromEntries(
+      judged.lastList.filter((m) => selected.ids.includes(m.id)).map((m) => [m.id, m.state]),
+    )
     return { releaseVersion: version, verdict, machineIds: selected.ids, lastLines, machineStates }
   } finally {
     stop.abort()
@@ -221,7 +237,11 @@ interface Judging {
  * gate is stopped); a clock tick lets grace periods and the deadline pass when nothing arrives,
  * and a progress line at least every 15 s says what each machine is doing.
  */
-async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise<{ verdict: Verdict; lastList: Machine[]; poller: Promise<void> }> {
+async function judge(
+  o: GateOptions,
+  engine: VerdictEngine,
+  j: Judging,
+): Promise<{ verdict: Verdict; lastList: Machine[]; poller: Promise<void> }> {
   let decided: Verdict | undefined
   let wake: () => void = () => {}
   const decidedPromise = new Promise<void>((resolve) => (wake = resolve))
@@ -249,12 +269,16 @@ async function judge(o: GateOptions, engine: VerdictEngine, j: Judging): Promise
         engine.observeMachines(lastList, j.now())
         check()
       } catch (err) {
-        if (!j.stop.signal.aborted) j.log(`health: machines list failed (${o.flyctl.redact((err as Error).message)}); will retry`)
+        if (!j.stop.signal.aborted)
+          j.log(`health: machines list failed (${o.flyctl.redact((err as Error).message)}); will retry`)
       }
     }
   })()
   const ticker = setInterval(check, 250)
-  const progress = setInterval(() => j.log(progressLine(engine, lastList, j.ids, j.deadlineMs - j.now())), o.progressIntervalMs ?? 15_000)
+  const progress = setInterval(
+    () => j.log(progressLine(engine, lastList, j.ids, j.deadlineMs - j.now())),
+    o.progressIntervalMs ?? 15_000,
+  )
   check()
   await Promise.race([decidedPromise, abortPromise(j.stop.signal)])
   clearInterval(ticker)
@@ -285,7 +309,11 @@ async function nextRead(o: GateOptions, seen: number, signal: AbortSignal): Prom
 
 /** The gate's one read of the app's machines (a reading call: retried, bounded to 60 s). */
 function listMachines(o: GateOptions, signal: AbortSignal): Promise<Machine[]> {
-  return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } })
+  return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, {
+    signal,
+    timeoutMs: 60_000,
+    retry: { safe: 'reading' },
+  })
 }
 
 /** The release to judge and the machines list that shows it (undefined: none before the deadline). */
@@ -296,7 +324,8 @@ async function findRelease(
   now: () => number,
   log: (m: string) => void,
 ): Promise<{ version: number; machines: Machine[] } | undefined> {
-  const pollMs = typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000)
+  const pollMs =
+    typeof o.releaseVersion === 'number' ? (o.pollIntervalMs ?? 3_000) : Math.min(o.pollIntervalMs ?? 3_000, 1_000)
   let announced = false
   let seen = 0
   let quickReads = 0
@@ -304,7 +333,8 @@ async function findRelease(
     // Alongside a deploy: read when flyctl says a machine took the config (and up to 3 times more,
     // 1 s apart, while a read after such a line does not show it yet), every 30 s otherwise (a
     // long build), or use the list read once flyctl exited.
-    if (o.rollout && !o.rollout.machinesAfter) await o.rollout.next(seen, quickReads > 0 ? pollMs : ROLLOUT_READ_MS, signal)
+    if (o.rollout && !o.rollout.machinesAfter)
+      await o.rollout.next(seen, quickReads > 0 ? pollMs : ROLLOUT_READ_MS, signal)
     const byEvent = (o.rollout?.count ?? 0) > seen
     seen = o.rollout?.count ?? 0
     quickReads = byEvent ? QUICK_READS : Math.max(0, quickReads - 1)
@@ -315,7 +345,8 @@ async function findRelease(
       if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
       const version = newestReleaseAbove(machines, o.releaseVersion.after)
       if (version !== undefined) return { version, machines }
-      if (!announced) log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
+      if (!announced)
+        log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
       announced = true
       // flyctl exited and no machine took the release: the deploy stage decides what that means.
       if (shared) return undefined
@@ -333,7 +364,9 @@ async function findRelease(
 
 /** The newest `fly_release_version` above `after` among the app's machines. */
 export function newestReleaseAbove(machines: readonly Machine[], after: number): number | undefined {
-  const versions = machines.map((m) => Number(m.config?.metadata?.fly_release_version)).filter((v) => Number.isInteger(v) && v > after)
+  const versions = machines
+    .map((m) => Number(m.config?.metadata?.fly_release_version))
+    .filter((v) => Number.isInteger(v) && v > after)
   return versions.length > 0 ? Math.max(...versions) : undefined
 }
 
@@ -349,7 +382,12 @@ function noMachinesVerdict(atMs: number, detail: string): UnhealthyVerdict {
 }
 
 /** What a waiting gate says at least every 15 s: each machine's state and checks, its last line, the time left. */
-export function progressLine(engine: VerdictEngine, machines: readonly Machine[], ids: readonly string[], leftMs: number): string {
+export function progressLine(
+  engine: VerdictEngine,
+  machines: readonly Machine[],
+  ids: readonly string[],
+  leftMs: number,
+): string {
   const parts = ids.map((id) => {
     const m = machines.find((x) => x.id === id)
     const checks = m?.checks ?? []
@@ -393,7 +431,11 @@ async function followLogs(
     }
     if (signal.aborted) return
     failures = Date.now() - began > 30_000 ? 1 : failures + 1
-    const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed'
+    const why = result
+      ? result.exitCode === 0
+        ? 'ended'
+        : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`
+      : 'failed'
     log(`health: the log stream ${why}; resuming`)
     await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal)
   }

@@ -6,7 +6,15 @@
  * `health-timeout`: each follows a fresh start of the gateway.
  */
 import type { Plan } from '../inputs/plan.js'
-import { causeTitle, formatUnhealthy, gateRelease, probeHealthUrl, type FlyctlRunner, type GateOptions, type GateResult } from './gate.js'
+import {
+  causeTitle,
+  formatUnhealthy,
+  gateRelease,
+  probeHealthUrl,
+  type FlyctlRunner,
+  type GateOptions,
+  type GateResult,
+} from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
 import { rollBack, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
@@ -44,7 +52,9 @@ export interface HealthContext {
   log?: (message: string) => void
   signal?: AbortSignal
   /** Test and benchmark knobs. */
-  tuning?: Partial<Pick<GateOptions, 'pollIntervalMs' | 'lingerMs' | 'bindWarningGraceMs' | 'exitGraceMs' | 'resumeDelayMs'>> & {
+  tuning?: Partial<
+    Pick<GateOptions, 'pollIntervalMs' | 'lingerMs' | 'bindWarningGraceMs' | 'exitGraceMs' | 'resumeDelayMs'>
+  > & {
     fetch?: typeof fetch
     sshRetryDelayMs?: number
     /** Least time the health-url probe may take, whatever is left of the timeout (default 30 s). */
@@ -89,18 +99,31 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
     }
   }
 
-  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> => gateWithProbe(ctx, release.version, notBeforeMs)
+  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> =>
+    gateWithProbe(ctx, release.version, notBeforeMs)
 
   const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs))
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   if (result.health === 'healthy') {
     log(`health: the gateway's own lines this verdict rests on:`)
     for (const line of result.lines ?? []) log(`  ${line}`)
-    summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`)
-    return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines }
+    summary.push(
+      `Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`,
+    )
+    return {
+      health: 'healthy',
+      rolledBack: false,
+      lockRepaired,
+      servingRelease: ctx.release,
+      summary,
+      evidence: result.evidence,
+      evidenceLines: result.lines,
+    }
   }
 
-  summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`)
+  summary.push(
+    `Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`,
+  )
   const failure: HealthOutcome = {
     health: 'unhealthy',
     cause: result.cause,
@@ -123,7 +146,14 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       rollbackVerdict = deployed.verdict
       return deployed
     }
-    const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal })
+    const rollback = await rollBack({
+      flyctl: ctx.flyctl,
+      app: ctx.app,
+      failed: ctx.release,
+      redeploy,
+      log,
+      signal: ctx.signal,
+    })
     if (!rollback.rolledBack) {
       summary.push(`Not rolled back: ${rollback.reason}.`)
       failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`
@@ -171,10 +201,14 @@ async function repairStaleLockOnce(
   summary: string[],
   gate: (release: ReleaseRef, notBeforeMs: number | undefined) => Promise<GateOutcome>,
 ): Promise<{ result: GateOutcome; lockRepaired: boolean }> {
-  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !result.machineId) return { result, lockRepaired: false }
-  if (hasStateLocalLocks(ctx.gatewayRelease)) return { result: liveOwnerVerdict(ctx, result, summary), lockRepaired: false }
+  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !result.machineId)
+    return { result, lockRepaired: false }
+  if (hasStateLocalLocks(ctx.gatewayRelease))
+    return { result: liveOwnerVerdict(ctx, result, summary), lockRepaired: false }
   if (!ctx.plan.fixStaleLock) return { result, lockRepaired: false }
-  summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`)
+  summary.push(
+    `Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`,
+  )
   try {
     const repair = await repairStaleLock({
       flyctl: ctx.flyctl,
@@ -202,7 +236,11 @@ async function repairStaleLockOnce(
  * by itself, so an "already running" that outlived the deploy's start has a live owner. Nothing is
  * deleted; the verdict names the owner and the guide's check (docs/install/fly.md "Gateway lock issues").
  */
-function liveOwnerVerdict(ctx: HealthContext, result: Extract<GateOutcome, { health: 'unhealthy' }>, summary: string[]): GateOutcome {
+function liveOwnerVerdict(
+  ctx: HealthContext,
+  result: Extract<GateOutcome, { health: 'unhealthy' }>,
+  summary: string[],
+): GateOutcome {
   const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(result.message)
   const owner = pid ? `the process with pid ${pid[1] ?? pid[2]} recorded in the lock` : 'the owner recorded in the lock'
   const dir = `${ctx.stateDir.replace(/\/+$/, '')}/tmp/openclaw-<uid>`
@@ -234,7 +272,12 @@ export function watchRollout(
 }
 
 /** An unhealthy outcome from a cause, detail and the guide's fix (a failed deploy the gate could not explain). */
-export function unhealthyOutcome(ctx: Pick<WatchContext, 'flyctl' | 'port'>, cause: Cause, detail: string, machineId?: string): GateOutcome {
+export function unhealthyOutcome(
+  ctx: Pick<WatchContext, 'flyctl' | 'port'>,
+  cause: Cause,
+  detail: string,
+  machineId?: string,
+): GateOutcome {
   const verdict: UnhealthyVerdict = {
     health: 'unhealthy',
     cause,
@@ -288,12 +331,24 @@ async function gateWithProbe(
       machineStates,
     }
   }
-  if (!ctx.plan.healthUrl) return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
+  if (!ctx.plan.healthUrl)
+    return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
 
   // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
   const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000))
-  const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs })
-  if (probe.ok) return { ...found, health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates }
+  const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, {
+    fetch: ctx.tuning?.fetch,
+    signal: ctx.signal,
+    intervalMs: ctx.tuning?.probeIntervalMs,
+  })
+  if (probe.ok)
+    return {
+      ...found,
+      health: 'healthy',
+      evidence: [...verdict.evidence, probe.detail],
+      lines: verdict.lines,
+      machineStates,
+    }
   const detail = ctx.flyctl.redact(probe.detail)
   return {
     ...found,

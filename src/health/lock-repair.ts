@@ -79,15 +79,24 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
     }
   }
   if (removed === undefined) {
-    throw new Error(`could not remove the gateway lock on machine ${o.machineId} over \`fly ssh console\`: ${lastError}`)
+    throw new Error(
+      `could not remove the gateway lock on machine ${o.machineId} over \`fly ssh console\`: ${lastError}`,
+    )
   }
-  log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`)
+  log(
+    removed.length > 0
+      ? `health: removed ${removed.join(', ')} on ${o.machineId}`
+      : `health: no lock file found on ${o.machineId}; restarting anyway`,
+  )
 
   const restartedAtMs = Date.now()
   await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], {
     signal: o.signal,
     timeoutMs: 300_000,
-    retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' },
+    retry: {
+      safe: 'once',
+      why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up',
+    },
   })
   return { removed, restartedAtMs }
 }

@@ -159,7 +159,8 @@ interface MachineTrack {
 }
 
 export class VerdictEngine {
-  private readonly expect: Required<Omit<Expectation, 'notBeforeMs' | 'bind'>> & Pick<Expectation, 'notBeforeMs' | 'bind'>
+  private readonly expect: Required<Omit<Expectation, 'notBeforeMs' | 'bind'>> &
+    Pick<Expectation, 'notBeforeMs' | 'bind'>
   private readonly machines = new Map<string, MachineTrack>()
   private readonly wantedChannels: string[]
 
@@ -221,7 +222,9 @@ export class VerdictEngine {
         .sort((a, b) => a - b)
       track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs)
       const notBefore = this.expect.notBeforeMs
-      track.existedBefore = notBefore !== undefined && (machine.events ?? []).some((e) => typeof e.timestamp === 'number' && e.timestamp < notBefore)
+      track.existedBefore =
+        notBefore !== undefined &&
+        (machine.events ?? []).some((e) => typeof e.timestamp === 'number' && e.timestamp < notBefore)
       const known = new Map(track.exitEvents.map((e) => [e.atMs, e]))
       track.exitEvents = (machine.events ?? [])
         .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
@@ -295,7 +298,9 @@ export class VerdictEngine {
     const notBefore = this.expect.notBeforeMs
     if (notBefore === undefined) {
       const first = track.startEvents[0]
-      return first === undefined ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false } : { atMs: first, fromEvent: true }
+      return first === undefined
+        ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false }
+        : { atMs: first, fromEvent: true }
     }
     // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
     // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
@@ -360,8 +365,18 @@ export class VerdictEngine {
         `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`,
       )
     }
-    if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
-      return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`)
+    if (
+      command.isGateway &&
+      command.port === undefined &&
+      track.envPort !== undefined &&
+      track.envPort !== configuredPort
+    ) {
+      return this.unhealthy(
+        'wrong-port',
+        nowMs,
+        track,
+        `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`,
+      )
     }
 
     const runSignals = this.signalsFrom(track, this.latestRunStart(track))
@@ -373,7 +388,13 @@ export class VerdictEngine {
         return this.unhealthy('loopback-bind', nowMs, track, `the gateway listens on loopback only (${shown})`)
       }
       const wrong = addresses.find((a) => a.port !== configuredPort)
-      if (wrong) return this.unhealthy('wrong-port', nowMs, track, `the gateway listens on ${shown}, but internal_port is ${configuredPort}`)
+      if (wrong)
+        return this.unhealthy(
+          'wrong-port',
+          nowMs,
+          track,
+          `the gateway listens on ${shown}, but internal_port is ${configuredPort}`,
+        )
     }
 
     const originsPort = windowSignals.filter((s) => s.signal.kind === 'origins-port').at(-1)
@@ -396,7 +417,12 @@ export class VerdictEngine {
     const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning')
     if (ready && !listening && !warned && this.expect.gatewayGeneration !== 'legacy') {
       if (command.bind === 'loopback') {
-        return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but runs with --bind loopback (127.0.0.1)')
+        return this.unhealthy(
+          'loopback-bind',
+          nowMs,
+          track,
+          'the gateway is ready but runs with --bind loopback (127.0.0.1)',
+        )
       }
       if (nowMs - ready.receivedAtMs >= this.expect.bindWarningGraceMs) {
         return this.unhealthy(
@@ -408,8 +434,16 @@ export class VerdictEngine {
       }
     }
 
-    if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening)!.atMs)) {
-      return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`)
+    if (
+      (ready || listening) &&
+      runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening)!.atMs)
+    ) {
+      return this.unhealthy(
+        'unreachable',
+        nowMs,
+        track,
+        `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`,
+      )
     }
 
     return this.exitOrStop(track, windowSignals, nowMs) ?? this.failingCheck(track, nowMs)
@@ -443,7 +477,10 @@ export class VerdictEngine {
   private currentResults(track: MachineTrack): CheckResult[] {
     const runStart = this.latestRunStart(track)
     return track.checkResults.filter(
-      (r) => !Number.isFinite(r.updatedAtMs) || !Number.isFinite(runStart) || r.updatedAtMs >= Math.floor(runStart / 1000) * 1000,
+      (r) =>
+        !Number.isFinite(r.updatedAtMs) ||
+        !Number.isFinite(runStart) ||
+        r.updatedAtMs >= Math.floor(runStart / 1000) * 1000,
     )
   }
 
@@ -472,7 +509,13 @@ export class VerdictEngine {
     const windowFloor = window.fromEvent ? window.atMs : Math.floor(window.atMs / 1000) * 1000
 
     const oomEvent = track.exitEvents.find((e) => e.oomKilled && e.atMs >= windowFloor)
-    if (oomEvent) return this.unhealthy('out-of-memory', nowMs, track, `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`)
+    if (oomEvent)
+      return this.unhealthy(
+        'out-of-memory',
+        nowMs,
+        track,
+        `Fly reports the machine's process was OOM-killed (exit ${oomEvent.code ?? '?'})`,
+      )
 
     const stopRequestedAt = windowSignals.filter((s) => s.signal.kind === 'stop-requested').map((s) => s.atMs)
     const crash = windowSignals.find((s) => {
@@ -492,12 +535,22 @@ export class VerdictEngine {
             ? `exit code ${crash.signal.code}`
             : `signal ${crash.signal.signal}`
           : 'restarts exhausted'
-      return this.unhealthy('machine-exited', nowMs, track, `the gateway process exited (${how})${exit78Hint(crash.signal)}`)
+      return this.unhealthy(
+        'machine-exited',
+        nowMs,
+        track,
+        `the gateway process exited (${how})${exit78Hint(crash.signal)}`,
+      )
     }
 
     const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor)
     if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
-      const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code'
+      const how =
+        exitEvent.code !== undefined
+          ? `exit code ${exitEvent.code}`
+          : exitEvent.signal
+            ? `signal ${exitEvent.signal}`
+            : 'no exit code'
       return this.unhealthy(
         'machine-exited',
         nowMs,
@@ -545,7 +598,8 @@ export class VerdictEngine {
       if (!checks.passing) return { ready: false, missing: checks.missing }
       return { ready: true, how: `[gateway] listening on ${shown}${checks.how}` }
     }
-    if (this.expect.gatewayGeneration === 'legacy') return { ready: false, missing: 'no `[gateway] listening on` line yet' }
+    if (this.expect.gatewayGeneration === 'legacy')
+      return { ready: false, missing: 'no `[gateway] listening on` line yet' }
     const ready = runSignals.some((s) => s.signal.kind === 'ready')
     if (!ready) return { ready: false, missing: 'no `[gateway] ready` line yet' }
     const warned = runSignals.some((s) => s.signal.kind === 'non-loopback-warning')
@@ -558,7 +612,10 @@ export class VerdictEngine {
       }
     const checks = this.checksEvidence(track)
     if (!checks.passing) return { ready: false, missing: checks.missing }
-    return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}${checks.how}` }
+    return {
+      ready: true,
+      how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}${checks.how}`,
+    }
   }
 
   private portEvidence(track: MachineTrack): string | undefined {
@@ -566,7 +623,9 @@ export class VerdictEngine {
     if (track.command.port === want) return '--port in the machine command'
     if (track.command.port === undefined && track.envPort === want) return 'OPENCLAW_GATEWAY_PORT on the machine'
     if (track.command.port === undefined && track.envPort === undefined) {
-      const origins = this.signalsFrom(track, this.windowStart(track)).some((s) => s.signal.kind === 'origins-port' && s.signal.port === want)
+      const origins = this.signalsFrom(track, this.windowStart(track)).some(
+        (s) => s.signal.kind === 'origins-port' && s.signal.port === want,
+      )
       if (origins) return "the gateway's seeded allowed origins"
       if (track.passingCheckPorts.has(want)) return 'a passing Fly check on that port'
     }
@@ -610,7 +669,12 @@ export class VerdictEngine {
       atMs: nowMs,
       machineId: track?.id,
       detail,
-      fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels, ...(track?.memory ? { memory: track.memory } : {}) }),
+      fix: fixFor(cause, {
+        port: this.expect.port,
+        machineId: track?.id,
+        channels: this.wantedChannels,
+        ...(track?.memory ? { memory: track.memory } : {}),
+      }),
       lastLines: track ? [...track.lastLines] : [],
     }
   }
@@ -635,7 +699,10 @@ function configTakenAt(events: readonly LifecycleEventLike[], notBeforeMs: numbe
   let first: number | undefined
   for (const e of events) {
     if (typeof e.timestamp !== 'number' || e.timestamp < notBeforeMs) continue
-    const takes = e.type === 'launch' || e.type === 'update' || (e.source === 'user' && (e.type === 'start' || e.type === 'restart'))
+    const takes =
+      e.type === 'launch' ||
+      e.type === 'update' ||
+      (e.source === 'user' && (e.type === 'start' || e.type === 'restart'))
     if (takes && (first === undefined || e.timestamp < first)) first = e.timestamp
   }
   return first
@@ -703,7 +770,9 @@ function configuredChecks(machine: Machine): Map<string, ConfiguredCheck> {
   const describe = (c: Record<string, unknown>, type: string, port: unknown): ConfiguredCheck => ({
     graceMs: goDurationMs(c.grace_period) ?? 0,
     what:
-      type === 'http' ? `${typeof c.method === 'string' ? c.method.toUpperCase() : 'GET'} ${typeof c.path === 'string' ? c.path : '/'}` : `tcp ${String(port)}`,
+      type === 'http'
+        ? `${typeof c.method === 'string' ? c.method.toUpperCase() : 'GET'} ${typeof c.path === 'string' ? c.path : '/'}`
+        : `tcp ${String(port)}`,
   })
   for (const [name, c] of Object.entries(isRecord(config.checks) ? config.checks : {})) {
     if (isRecord(c)) out.set(name, describe(c, c.type === 'http' ? 'http' : 'tcp', c.port))
@@ -712,7 +781,10 @@ function configuredChecks(machine: Machine): Map<string, ConfiguredCheck> {
     const checks = Array.isArray(service.checks) ? service.checks.filter(isRecord) : []
     for (const [index, c] of checks.entries()) {
       const type = c.type === 'tcp' ? 'tcp' : 'http'
-      out.set(`servicecheck-${String(index).padStart(2, '0')}-${type}-${String(service.internal_port)}`, describe(c, type, service.internal_port))
+      out.set(
+        `servicecheck-${String(index).padStart(2, '0')}-${type}-${String(service.internal_port)}`,
+        describe(c, type, service.internal_port),
+      )
     }
   }
   return out
@@ -742,7 +814,10 @@ function formatMs(ms: number): string {
 
 function passingCheckPorts(machine: Machine): Set<number> {
   const ports = new Set<number>()
-  const configChecks = ((machine.config as Record<string, unknown> | undefined)?.checks ?? {}) as Record<string, { port?: unknown }>
+  const configChecks = ((machine.config as Record<string, unknown> | undefined)?.checks ?? {}) as Record<
+    string,
+    { port?: unknown }
+  >
   for (const check of machine.checks ?? []) {
     if (check.status !== 'passing') continue
     // flaps names service checks `servicecheck-<n>-<type>-<port>` (flyctl internal/machine/leasable_machine_test.go).
@@ -770,7 +845,10 @@ export interface MemoryFacts {
 
 /** The machine's guest memory and CPU kind, and the `--max-old-space-size` of its NODE_OPTIONS. */
 function memoryFacts(
-  config: { guest?: { memory_mb?: number; cpu_kind?: string } | null; env?: Record<string, string> | null } | null | undefined,
+  config:
+    | { guest?: { memory_mb?: number; cpu_kind?: string } | null; env?: Record<string, string> | null }
+    | null
+    | undefined,
 ): MemoryFacts {
   const heap = /--max-old-space-size[= ](\d+)/.exec(config?.env?.NODE_OPTIONS ?? '')
   return {
@@ -803,7 +881,10 @@ export function outOfMemoryFix(id: string, memory: MemoryFacts = {}): string {
   return `The machine had ${had} MB${heapNote} and still ran out: set \`memory: ${next}mb\`${size ? ` (with \`vm-size: ${size}\` or larger)` : ''} and NODE_OPTIONS=--max-old-space-size=${heap} in \`env\`, or \`fly machine update ${id} --vm-memory ${next} -y\`; if memory keeps growing, look for a leak in the lines below.`
 }
 
-export function fixFor(cause: Cause, ctx: { port: number; machineId?: string; channels?: string[]; memory?: MemoryFacts }): string {
+export function fixFor(
+  cause: Cause,
+  ctx: { port: number; machineId?: string; channels?: string[]; memory?: MemoryFacts },
+): string {
   const id = ctx.machineId ?? '<machine-id>'
   switch (cause) {
     case 'out-of-memory':

@@ -21,7 +21,9 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
  * fly.toml in the working directory. A `-c` that names nothing is an error; no file is not.
  */
 export function loadAppConfig(configFlag: string, cwd: string): AppConfig | undefined {
-  const candidates = configFlag ? [path.resolve(cwd, configFlag), path.join(path.resolve(cwd, configFlag), 'fly.toml')] : [path.join(cwd, 'fly.toml')]
+  const candidates = configFlag
+    ? [path.resolve(cwd, configFlag), path.join(path.resolve(cwd, configFlag), 'fly.toml')]
+    : [path.join(cwd, 'fly.toml')]
   for (const file of candidates) {
     let text: string
     try {
@@ -37,7 +39,9 @@ export function loadAppConfig(configFlag: string, cwd: string): AppConfig | unde
     }
   }
   if (configFlag) {
-    throw new FlyError(`config file not found at specified path: ${configFlag} (also tried: ${path.join(configFlag, 'fly.toml')})`)
+    throw new FlyError(
+      `config file not found at specified path: ${configFlag} (also tried: ${path.join(configFlag, 'fly.toml')})`,
+    )
   }
   return undefined
 }
@@ -100,7 +104,8 @@ const PRESETS: Record<string, { cpu_kind: string; cpus: number; memory_mb: numbe
 
 export function guestForSize(size: string): { cpu_kind: string; cpus: number; memory_mb: number } {
   const preset = PRESETS[size]
-  if (!preset) throw new FlyError(`invalid machine size requested, '${size}', available:\n${Object.keys(PRESETS).join('\n')}`)
+  if (!preset)
+    throw new FlyError(`invalid machine size requested, '${size}', available:\n${Object.keys(PRESETS).join('\n')}`)
   return { ...preset }
 }
 
@@ -232,7 +237,9 @@ export function toMachineConfig(config: AppConfig | undefined, opts: BuildOption
       let port = typeof c.port === 'number' ? c.port : undefined
       if (port === undefined) {
         if (!h) {
-          throw new FlyError(`Check '${name}' for process group '${group}' has no port set and the group has no http_service to take it from`)
+          throw new FlyError(
+            `Check '${name}' for process group '${group}' has no port set and the group has no http_service to take it from`,
+          )
         }
         port = h.internal_port as number
       }
@@ -274,7 +281,10 @@ export function toMachineConfig(config: AppConfig | undefined, opts: BuildOption
   }
 
   const restartTable = tablesOf(raw.restart)[0]
-  const policy = (str(restartTable?.policy) ?? 'on-failure').replace('never', 'no') as MachineConfig['restart']['policy']
+  const policy = (str(restartTable?.policy) ?? 'on-failure').replace(
+    'never',
+    'no',
+  ) as MachineConfig['restart']['policy']
 
   const mounts = mountsOf(config).map((m) => ({ volume: '', path: m.destination, name: m.source }))
 

@@ -32,7 +32,9 @@ export function readCliFaults(stateDir: string): CliFaults {
     return JSON.parse(fs.readFileSync(path.join(stateDir, 'faults.json'), 'utf8')) as CliFaults
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw new Error(`flyctl stand-in: cannot read ${path.join(stateDir, 'faults.json')}: ${(error as Error).message}`, { cause: error })
+    throw new Error(`flyctl stand-in: cannot read ${path.join(stateDir, 'faults.json')}: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
 }
 

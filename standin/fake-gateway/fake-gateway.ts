@@ -36,7 +36,9 @@ function timestamp(): string {
 }
 
 function line(subsystem: string, message: string, colour = CYAN, subsystemColour = CYAN): void {
-  process.stdout.write(`${GREY}${timestamp()}${RESET} ${subsystemColour}[${subsystem}]${RESET} ${colour}${message}${RESET}\n`)
+  process.stdout.write(
+    `${GREY}${timestamp()}${RESET} ${subsystemColour}[${subsystem}]${RESET} ${colour}${message}${RESET}\n`,
+  )
 }
 
 // Errors printed through the runtime's console.error: plain timestamp, no colour.
@@ -67,8 +69,12 @@ function listen(host: string, port: number, startupPending = false): Promise<net
       socket.once('data', (chunk: Buffer) => {
         const path = /^[A-Z]+ (\S+)/.exec(chunk.toString('latin1'))?.[1] ?? '/'
         const pending = startupPending && /^\/startupz?(\?|$)/.test(path)
-        const [status, body] = pending ? ['503 Service Unavailable', '{"ok":false,"status":"starting"}'] : ['200 OK', '{"ok":true,"status":"live"}']
-        socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`)
+        const [status, body] = pending
+          ? ['503 Service Unavailable', '{"ok":false,"status":"starting"}']
+          : ['200 OK', '{"ok":true,"status":"live"}']
+        socket.end(
+          `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        )
       })
       socket.on('error', () => {})
     })
@@ -110,7 +116,11 @@ async function ready(port: number, bind: string, legacy: boolean, startupPending
     line('gateway', 'starting HTTP server...')
     line('health-monitor', 'started (interval: 300s, startup-grace: 60s, channel-connect-grace: 120s)', CYAN, GREEN)
     if (host !== '127.0.0.1') {
-      line('gateway', '⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.', YELLOW)
+      line(
+        'gateway',
+        '⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.',
+        YELLOW,
+      )
     }
     line('gateway', 'http server listening (3 plugins: anthropic, memory-core, openai; 0.4s)')
     line('gateway', 'ready')
@@ -144,7 +154,10 @@ function seedStaleLockOnce(stateDir: string): void {
   if (fs.existsSync(marker)) return
   fs.mkdirSync(stateDir, { recursive: true })
   const hash = createHash('sha256').update(stateDir).digest('hex').slice(0, 8)
-  fs.writeFileSync(path.join(stateDir, `gateway.${hash}.lock`), `${JSON.stringify({ pid: STALE_LOCK_PID, createdAt: new Date().toISOString() })}\n`)
+  fs.writeFileSync(
+    path.join(stateDir, `gateway.${hash}.lock`),
+    `${JSON.stringify({ pid: STALE_LOCK_PID, createdAt: new Date().toISOString() })}\n`,
+  )
   fs.writeFileSync(marker, '')
 }
 
@@ -158,7 +171,9 @@ async function staleLock(port: number, bind: string): Promise<void> {
   const deadline = Date.now() + LOCK_TIMEOUT_MS
   while (lockFiles(stateDir).length > 0) {
     if (Date.now() >= deadline) {
-      plainError(`Gateway failed to start: gateway already running (pid ${STALE_LOCK_PID}); lock timeout after ${LOCK_TIMEOUT_MS}ms`)
+      plainError(
+        `Gateway failed to start: gateway already running (pid ${STALE_LOCK_PID}); lock timeout after ${LOCK_TIMEOUT_MS}ms`,
+      )
       process.stderr.write('If the gateway is supervised, stop it with: openclaw gateway stop\n')
       process.exit(1)
     }
@@ -182,15 +197,20 @@ async function run(scenario: Scenario, port: number, bind: string): Promise<void
     case 'no-auth':
       await startupPreamble()
       plainError(`Refusing to bind gateway to ${bind} without auth.`)
-      process.stderr.write('Set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD, or pass --token/--password to start with auth.\n')
+      process.stderr.write(
+        'Set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD, or pass --token/--password to start with auth.\n',
+      )
       process.exit(78)
       return
     case 'invalid-config': {
-      const configPath = process.env.OPENCLAW_CONFIG_PATH ?? `${process.env.OPENCLAW_STATE_DIR ?? '/root/.openclaw'}/openclaw.json`
+      const configPath =
+        process.env.OPENCLAW_CONFIG_PATH ?? `${process.env.OPENCLAW_STATE_DIR ?? '/root/.openclaw'}/openclaw.json`
       await startupPreamble()
       // As 2026.9.6 prints it for an unknown key (exit 78).
       plainError(`Gateway failed to start: Invalid config at ${configPath}:`)
-      process.stderr.write('openclaw.json:1 — gateway: Unrecognized key: "bogusKey"\nRun "openclaw doctor --fix" to repair, then retry.\n')
+      process.stderr.write(
+        'openclaw.json:1 — gateway: Unrecognized key: "bogusKey"\nRun "openclaw doctor --fix" to repair, then retry.\n',
+      )
       process.exit(78)
       return
     }

@@ -136,7 +136,9 @@ const running = new Set<ReturnType<typeof spawn>>()
 
 function probe(check: CheckSpec, nsPid: number, namespace: boolean): Promise<ProbeAnswer> {
   const args = ['-e', PROBE, check.type, String(check.port), check.path, check.method, String(check.timeoutMs)]
-  const [command, argv] = namespace ? ['nsenter', ['--target', String(nsPid), '--net', '--', process.execPath, ...args]] : [process.execPath, args]
+  const [command, argv] = namespace
+    ? ['nsenter', ['--target', String(nsPid), '--net', '--', process.execPath, ...args]]
+    : [process.execPath, args]
   return new Promise((resolve) => {
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'ignore'] })
     running.add(child)
@@ -157,7 +159,11 @@ function probe(check: CheckSpec, nsPid: number, namespace: boolean): Promise<Pro
 }
 
 /** Runs one check once: passing or critical, with Fly's (Consul's) kind of output. */
-export async function runCheck(check: CheckSpec, nsPid: number, namespace: boolean): Promise<Omit<CheckResult, 'updated_at'>> {
+export async function runCheck(
+  check: CheckSpec,
+  nsPid: number,
+  namespace: boolean,
+): Promise<Omit<CheckResult, 'updated_at'>> {
   const target = `172.19.0.2:${check.port}`
   const refused = `dial tcp ${target}: connect: connection refused`
   if (!listensBeyondLoopback(nsPid, check.port)) return { name: check.name, status: 'critical', output: refused }
@@ -165,14 +171,24 @@ export async function runCheck(check: CheckSpec, nsPid: number, namespace: boole
   if (check.type === 'tcp') {
     return answer.ok
       ? { name: check.name, status: 'passing', output: 'Success' }
-      : { name: check.name, status: 'critical', output: answer.error === 'ECONNREFUSED' ? refused : `dial tcp ${target}: ${answer.error}` }
+      : {
+          name: check.name,
+          status: 'critical',
+          output: answer.error === 'ECONNREFUSED' ? refused : `dial tcp ${target}: ${answer.error}`,
+        }
   }
   const url = `http://${target}${check.path}`
   if (!answer.ok || answer.status === undefined)
-    return { name: check.name, status: 'critical', output: `${check.method} ${url}: ${answer.error === 'ECONNREFUSED' ? refused : answer.error}` }
-  const output = `HTTP ${check.method} ${url}: ${answer.status} ${answer.text ?? ''} Output: ${answer.body ?? ''}`.trim()
+    return {
+      name: check.name,
+      status: 'critical',
+      output: `${check.method} ${url}: ${answer.error === 'ECONNREFUSED' ? refused : answer.error}`,
+    }
+  const output =
+    `HTTP ${check.method} ${url}: ${answer.status} ${answer.text ?? ''} Output: ${answer.body ?? ''}`.trim()
   // Consul's HTTP check: 2xx passes, 429 warns, anything else is critical.
-  const status = answer.status >= 200 && answer.status < 300 ? 'passing' : answer.status === 429 ? 'warning' : 'critical'
+  const status =
+    answer.status >= 200 && answer.status < 300 ? 'passing' : answer.status === 429 ? 'warning' : 'critical'
   return { name: check.name, status, output }
 }
 
@@ -183,7 +199,12 @@ export async function runCheck(check: CheckSpec, nsPid: number, namespace: boole
  * a VM starts before checking its health"), so early failures of a starting gateway do not count.
  * Returns a stop function.
  */
-export function runChecks(specs: CheckSpec[], nsPid: number, namespace: boolean, publish: (result: CheckResult) => void): () => void {
+export function runChecks(
+  specs: CheckSpec[],
+  nsPid: number,
+  namespace: boolean,
+  publish: (result: CheckResult) => void,
+): () => void {
   const bootedAt = Date.now()
   let stopped = false
   const timers: Array<ReturnType<typeof setTimeout>> = []

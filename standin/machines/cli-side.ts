@@ -7,7 +7,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { goMap } from '../cli/render.ts'
-import { FlyError, machineDirOf, readMachineSecrets, readSecretValues, volumeDirOf, writeJsonFileAtomic, writeMachineSecrets } from '../platform/state.ts'
+import {
+  FlyError,
+  machineDirOf,
+  readMachineSecrets,
+  readSecretValues,
+  volumeDirOf,
+  writeJsonFileAtomic,
+  writeMachineSecrets,
+} from '../platform/state.ts'
 import type { AppRecord, MachineRecord } from '../platform/state.ts'
 import type { MachineEvent } from './state-files.ts'
 
@@ -108,7 +116,12 @@ export function writeMachineConfigFile(stateDir: string, app: string, machine: M
  * (deploy, update, secrets deploy) and records them for the machine; otherwise the machine keeps
  * the values it last started with, as a plain restart does on Fly.
  */
-export function launchFor(stateDir: string, app: AppRecord, machine: MachineRecord, secrets: 'current' | 'kept'): MachineLaunch {
+export function launchFor(
+  stateDir: string,
+  app: AppRecord,
+  machine: MachineRecord,
+  secrets: 'current' | 'kept',
+): MachineLaunch {
   let secretEnv: Record<string, string>
   if (secrets === 'current') {
     secretEnv = readSecretValues(stateDir, app.name)
@@ -123,7 +136,10 @@ export function launchFor(stateDir: string, app: AppRecord, machine: MachineReco
     if (value === undefined) throw new FlyError(`secret ${f.secret_name} for file ${f.guest_path} is not set`)
     return { guest_path: f.guest_path, raw_value: value }
   })
-  const mounts = (machine.config.mounts ?? []).map((m) => ({ volumeDir: volumeDirOf(stateDir, m.volume), path: m.path }))
+  const mounts = (machine.config.mounts ?? []).map((m) => ({
+    volumeDir: volumeDirOf(stateDir, m.volume),
+    path: m.path,
+  }))
   for (const m of mounts) fs.mkdirSync(m.volumeDir, { recursive: true })
   const restart = machine.config.restart
   return {
@@ -138,13 +154,21 @@ export function launchFor(stateDir: string, app: AppRecord, machine: MachineReco
     files,
     mounts,
     memoryMb: machine.config.guest.memory_mb,
-    restart: restart.max_retries === undefined ? { policy: restart.policy } : { policy: restart.policy, maxRetries: restart.max_retries },
+    restart:
+      restart.max_retries === undefined
+        ? { policy: restart.policy }
+        : { policy: restart.policy, maxRetries: restart.max_retries },
     checks: checkSpecs(machine.config),
   }
 }
 
 /** fly-go's Machine as `machines list --json` prints it (fields in struct order, omitempty). */
-export function machineJson(runtime: MachineRuntime, stateDir: string, app: string, machine: MachineRecord): Record<string, unknown> {
+export function machineJson(
+  runtime: MachineRuntime,
+  stateDir: string,
+  app: string,
+  machine: MachineRecord,
+): Record<string, unknown> {
   const view = safeView(runtime, stateDir, app, machine.id)
   const config = machine.config
   const configJson: Record<string, unknown> = {
@@ -183,7 +207,12 @@ export function machineJson(runtime: MachineRuntime, stateDir: string, app: stri
   if (events.length) out.events = events
   // fly-go MachineCheckStatus {name, status, output, updated_at}: when the check last ran.
   if (view.checks?.length)
-    out.checks = view.checks.map((c) => ({ name: c.name, status: c.status, output: c.output, updated_at: c.updated_at ?? machine.updated_at }))
+    out.checks = view.checks.map((c) => ({
+      name: c.name,
+      status: c.status,
+      output: c.output,
+      updated_at: c.updated_at ?? machine.updated_at,
+    }))
   out.host_status = 'ok'
   out.cordoned = false
   return out
@@ -252,7 +281,13 @@ export class WaitTimeout extends FlyError {
 }
 
 /** Wait until the runtime reports `started`; a machine that fails or stops first is an error. */
-export async function waitForStarted(runtime: MachineRuntime, stateDir: string, app: string, id: string, timeoutMs: number): Promise<void> {
+export async function waitForStarted(
+  runtime: MachineRuntime,
+  stateDir: string,
+  app: string,
+  id: string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const view = safeView(runtime, stateDir, app, id)
@@ -271,7 +306,10 @@ export async function waitForStarted(runtime: MachineRuntime, stateDir: string, 
  */
 export function configuredChecks(machine: MachineRecord): number {
   const top = Object.keys(machine.config.checks ?? {}).length
-  const services = (machine.config.services ?? []).reduce<number>((n, s) => n + ((s as { checks?: unknown[] }).checks?.length ?? 0), 0)
+  const services = (machine.config.services ?? []).reduce<number>(
+    (n, s) => n + ((s as { checks?: unknown[] }).checks?.length ?? 0),
+    0,
+  )
   return top + services
 }
 
@@ -280,16 +318,25 @@ export function configuredChecks(machine: MachineRecord): number {
  * one result exists and every result passes, up to --wait-timeout, polling every 1-2 s. It does
  * not give up early on a machine that stopped: it waits out the timeout.
  */
-export async function waitForChecks(runtime: MachineRuntime, stateDir: string, app: string, machine: MachineRecord, timeoutMs: number): Promise<void> {
+export async function waitForChecks(
+  runtime: MachineRuntime,
+  stateDir: string,
+  app: string,
+  machine: MachineRecord,
+  timeoutMs: number,
+): Promise<void> {
   if (configuredChecks(machine) === 0) return
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const checks = safeView(runtime, stateDir, app, machine.id).checks ?? []
     if (checks.length > 0 && checks.every((c) => c.status === 'passing')) return
     if (Date.now() >= deadline) {
-      throw new FlyError(`timeout reached waiting for health checks to pass for machine ${machine.id}: context deadline exceeded`, {
-        details: [`Try increasing the time allotted for your deployment with the '--wait-timeout' flag`, ''],
-      })
+      throw new FlyError(
+        `timeout reached waiting for health checks to pass for machine ${machine.id}: context deadline exceeded`,
+        {
+          details: [`Try increasing the time allotted for your deployment with the '--wait-timeout' flag`, ''],
+        },
+      )
     }
     await sleep(Math.min(1_000 + Math.random() * 1_000, Math.max(0, deadline - Date.now())))
   }

@@ -144,7 +144,12 @@ export async function startMachine(launch: MachineLaunch): Promise<void> {
   if (liveSupervisor(dir)) await stopMachine(launch.stateDir, launch.app, launch.machineId)
   const firstLaunch = readRuntimeRecord(dir).events.length === 0
   bumpCounter(path.resolve(launch.stateDir), 'machineStarts')
-  await launchSupervisor(launch, firstLaunch ? { type: 'launch', status: 'created', source: 'user' } : { type: 'start', status: 'starting', source: 'user' })
+  await launchSupervisor(
+    launch,
+    firstLaunch
+      ? { type: 'launch', status: 'created', source: 'user' }
+      : { type: 'start', status: 'starting', source: 'user' },
+  )
 }
 
 export async function restartMachine(launch: MachineLaunch): Promise<void> {
@@ -216,7 +221,9 @@ export async function execOnMachine(
   const record = readRuntimeRecord(dir)
   const spec = readJson<LaunchSpec>(path.join(dir, 'launch.json'))
   if (!spec || record.state !== 'started' || !record.pid || !isAlive(record.pid)) {
-    throw new Error(`machine ${machineId} of app ${app} is not started (state: ${record.state}); start it before running a command on it`)
+    throw new Error(
+      `machine ${machineId} of app ${app} is not started (state: ${record.state}); start it before running a command on it`,
+    )
   }
   if (argv.length === 0) throw new Error('no command given to run on the machine')
   const { command, args, cwd } = execArgs(spec, record.pid, argv)

@@ -99,7 +99,8 @@ export function withFileLock<T>(target: string, fn: () => T): T {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       try {
-        if (Date.now() - fs.statSync(lockDir).mtimeMs > STALE_LOCK_MS) fs.rmSync(lockDir, { recursive: true, force: true })
+        if (Date.now() - fs.statSync(lockDir).mtimeMs > STALE_LOCK_MS)
+          fs.rmSync(lockDir, { recursive: true, force: true })
       } catch {
         // the holder released it between our mkdir and stat
       }
@@ -137,7 +138,12 @@ export function pushEvent(record: RuntimeRecord, event: Omit<MachineEvent, 'time
 export function bumpCounter(stateDir: string, key: keyof Counters): Counters {
   const file = path.join(stateDir, 'counters.json')
   return withFileLock(file, () => {
-    const counters: Counters = { machineStarts: 0, machineRestarts: 0, crashRestarts: 0, ...readJson<Partial<Counters>>(file) }
+    const counters: Counters = {
+      machineStarts: 0,
+      machineRestarts: 0,
+      crashRestarts: 0,
+      ...readJson<Partial<Counters>>(file),
+    }
     counters[key] += 1
     writeJsonAtomic(file, counters)
     return counters
@@ -147,7 +153,8 @@ export function bumpCounter(stateDir: string, key: keyof Counters): Counters {
 export function readFaults(stateDir: string): Faults {
   const raw = readJson<Record<string, unknown>>(path.join(stateDir, 'faults.json')) ?? {}
   const faults: Faults = {}
-  if (typeof raw.restartLatencyMs === 'number' && raw.restartLatencyMs > 0) faults.restartLatencyMs = raw.restartLatencyMs
+  if (typeof raw.restartLatencyMs === 'number' && raw.restartLatencyMs > 0)
+    faults.restartLatencyMs = raw.restartLatencyMs
   if (raw.machineNeverStarts === true) faults.machineNeverStarts = true
   return faults
 }

@@ -10,9 +10,24 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildNamespaceInit, guestEnv, namespaceArgs, resetRootfs, writeMappedFiles, type LaunchSpec } from './isolation.ts'
+import {
+  buildNamespaceInit,
+  guestEnv,
+  namespaceArgs,
+  resetRootfs,
+  writeMappedFiles,
+  type LaunchSpec,
+} from './isolation.ts'
 import { listTree, readRss, signalTree } from './procs.ts'
-import { appendLog, bumpCounter, readFaults, readJson, updateRuntimeRecord, pushEvent, type MachineState } from './state-files.ts'
+import {
+  appendLog,
+  bumpCounter,
+  readFaults,
+  readJson,
+  updateRuntimeRecord,
+  pushEvent,
+  type MachineState,
+} from './state-files.ts'
 import { runChecks } from './checks.ts'
 
 const machineDir = process.argv[2]
@@ -49,7 +64,9 @@ function setState(state: MachineState, extra: { pid?: number | undefined } = {})
 }
 
 function event(type: string, status: string, source: string, exitCode?: number): void {
-  updateRuntimeRecord(machineDir!, (record) => pushEvent(record, { type, status, source, ...(exitCode === undefined ? {} : { exitCode }) }))
+  updateRuntimeRecord(machineDir!, (record) =>
+    pushEvent(record, { type, status, source, ...(exitCode === undefined ? {} : { exitCode }) }),
+  )
 }
 
 /**
@@ -60,8 +77,21 @@ function event(type: string, status: string, source: string, exitCode?: number):
  */
 function exitEvent(outcome: Outcome, restarting: boolean, restartCount: number): void {
   updateRuntimeRecord(machineDir!, (record) => {
-    pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: outcome.exitCode, requestedStop: stopRequested, restarting, restartCount })
-    record.checks = record.checks?.map((c) => ({ ...c, status: 'critical', output: 'the machine is not running', updated_at: new Date().toISOString() }))
+    pushEvent(record, {
+      type: 'exit',
+      status: 'stopped',
+      source: 'flyd',
+      exitCode: outcome.exitCode,
+      requestedStop: stopRequested,
+      restarting,
+      restartCount,
+    })
+    record.checks = record.checks?.map((c) => ({
+      ...c,
+      status: 'critical',
+      output: 'the machine is not running',
+      updated_at: new Date().toISOString(),
+    }))
   })
 }
 
@@ -199,7 +229,9 @@ async function runOnce(): Promise<Outcome> {
       ? runChecks(launch.checks, guestPid, spec!.isolation === 'namespace', (result) => {
           if (child.exitCode !== null || child.signalCode !== null) return
           updateRuntimeRecord(machineDir!, (record) => {
-            record.checks = [...(record.checks ?? []).filter((c) => c.name !== result.name), result].sort((x, y) => x.name.localeCompare(y.name))
+            record.checks = [...(record.checks ?? []).filter((c) => c.name !== result.name), result].sort((x, y) =>
+              x.name.localeCompare(y.name),
+            )
           })
         })
       : () => {}
@@ -248,7 +280,9 @@ function requestStop(): void {
   if (!child?.pid) {
     // Stopped between two restarts of a crash loop: flyd records the stop as a requested exit, so
     // the newest exit event no longer says "restarting" (flyctl's smoke check reads only that one).
-    updateRuntimeRecord(machineDir!, (record) => pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: 0, requestedStop: true }))
+    updateRuntimeRecord(machineDir!, (record) =>
+      pushEvent(record, { type: 'exit', status: 'stopped', source: 'flyd', exitCode: 0, requestedStop: true }),
+    )
     return
   }
   setState('stopping')

@@ -5,7 +5,15 @@ import path from 'node:path'
 import type { CliFaults } from '../cli/faults.ts'
 import type { JournalEntry } from '../cli/journal.ts'
 import { rfc3339 } from '../cli/render.ts'
-import { alnumId, machineId, readMachineSecrets, readPlatform, updatePlatform, writeJsonFileAtomic, writeMachineSecrets } from './state.ts'
+import {
+  alnumId,
+  machineId,
+  readMachineSecrets,
+  readPlatform,
+  updatePlatform,
+  writeJsonFileAtomic,
+  writeMachineSecrets,
+} from './state.ts'
 import type { Platform } from './state.ts'
 
 export type { JournalEntry } from '../cli/journal.ts'
@@ -26,7 +34,9 @@ export async function readJournal(stateDir: string): Promise<JournalEntry[]> {
 }
 
 /** The runtime's counters (standin/machines/state-files.ts Counters); zeros before any machine ran. */
-export async function readCounters(stateDir: string): Promise<{ machineStarts: number; machineRestarts: number; crashRestarts: number }> {
+export async function readCounters(
+  stateDir: string,
+): Promise<{ machineStarts: number; machineRestarts: number; crashRestarts: number }> {
   const zero = { machineStarts: 0, machineRestarts: 0, crashRestarts: 0 }
   try {
     return { ...zero, ...(JSON.parse(fs.readFileSync(path.join(stateDir, 'counters.json'), 'utf8')) as object) }
@@ -74,7 +84,10 @@ export async function seedApp(stateDir: string, name: string, options: SeedOptio
 }
 
 /** Replace <state>/faults.json (see standin/README.md); clears the count of failures taken. */
-export async function writeFaults(stateDir: string, faults: CliFaults & { restartLatencyMs?: number; machineNeverStarts?: boolean }): Promise<void> {
+export async function writeFaults(
+  stateDir: string,
+  faults: CliFaults & { restartLatencyMs?: number; machineNeverStarts?: boolean },
+): Promise<void> {
   fs.mkdirSync(stateDir, { recursive: true })
   fs.rmSync(path.join(stateDir, 'faults-used.json'), { force: true })
   writeJsonFileAtomic(path.join(stateDir, 'faults.json'), faults)
@@ -93,12 +106,25 @@ export async function cloneMachine(stateDir: string, appName: string, fromId: st
     const config = structuredClone(source.config)
     config.mounts = (config.mounts ?? []).map((mount) => {
       const from = app.volumes.find((v) => v.id === mount.volume)
-      const volume = { ...(from ?? app.volumes[0]!), id: `vol_${alnumId(16)}`, attached_machine_id: id, created_at: rfc3339(Date.now()) }
+      const volume = {
+        ...(from ?? app.volumes[0]!),
+        id: `vol_${alnumId(16)}`,
+        attached_machine_id: id,
+        created_at: rfc3339(Date.now()),
+      }
       app.volumes.push(volume)
       return { ...mount, volume: volume.id }
     })
     const now = rfc3339(Date.now())
-    app.machines.push({ ...structuredClone(source), id, name: `${source.name}-clone`, instance_id: alnumId(26), created_at: now, updated_at: now, config })
+    app.machines.push({
+      ...structuredClone(source),
+      id,
+      name: `${source.name}-clone`,
+      instance_id: alnumId(26),
+      created_at: now,
+      updated_at: now,
+      config,
+    })
     writeMachineSecrets(stateDir, appName, id, readMachineSecrets(stateDir, appName, fromId))
     return id
   })

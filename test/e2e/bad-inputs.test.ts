@@ -34,7 +34,12 @@ interface BadInput {
 const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
 
 export const CASES: BadInput[] = [
-  { input: 'app', value: 'My_App', says: 'is not a Fly app name', fix: 'use 3 to 63 lower-case letters, digits and hyphens' },
+  {
+    input: 'app',
+    value: 'My_App',
+    says: 'is not a Fly app name',
+    fix: 'use 3 to 63 lower-case letters, digits and hyphens',
+  },
   { input: 'port', value: '70000', says: 'Input `port`', fix: 'must be at most 65535' },
   { input: 'port', value: 'abc', says: 'must be a whole number', fix: 'from 1 to 65535' },
   { input: 'create', value: 'yes', says: 'got "yes"', fix: 'must be `true` or `false`' },
@@ -42,11 +47,22 @@ export const CASES: BadInput[] = [
   { input: 'memory', value: 'lots', says: 'got "lots"', fix: 'must be a size like `2048mb`' },
   { input: 'memory', value: '512mb', says: '512MB is too small', fix: 'set `memory: 2048mb`' },
   { input: 'bind', value: 'public', says: 'got "public"', fix: 'must be one of loopback, lan, tailnet, auto, custom' },
-  { input: 'bind', value: 'loopback', shown: 'loopback (public app)', says: 'the deployment is public but the gateway binds loopback', fix: 'add --bind lan' },
+  {
+    input: 'bind',
+    value: 'loopback',
+    shown: 'loopback (public app)',
+    says: 'the deployment is public but the gateway binds loopback',
+    fix: 'add --bind lan',
+  },
   { input: 'health-timeout', value: '5', says: 'Input `health-timeout`', fix: 'must be at least 10 seconds' },
   { input: 'volume-size', value: '0', says: 'Input `volume-size`', fix: 'must be at least 1 GB' },
   { input: 'region', value: 'Mars!', says: 'is not a Fly region code', fix: 'three letters such as `iad`' },
-  { input: 'secrets', value: 'not a line', says: 'is not a valid variable name', fix: 'write `NAME=VALUE` or a bare `NAME`' },
+  {
+    input: 'secrets',
+    value: 'not a line',
+    says: 'is not a valid variable name',
+    fix: 'write `NAME=VALUE` or a bare `NAME`',
+  },
   {
     input: 'secrets',
     value: '',
@@ -55,7 +71,12 @@ export const CASES: BadInput[] = [
     fix: 'openssl rand -hex 32',
   },
   { input: 'secrets-json', value: '{not json', says: 'is not valid JSON', fix: 'pass `${{ toJSON(secrets) }}`' },
-  { input: 'secrets-json', value: '["a"]', says: 'must be a JSON object of name to value', fix: 'such as `${{ toJSON(secrets) }}`' },
+  {
+    input: 'secrets-json',
+    value: '["a"]',
+    says: 'must be a JSON object of name to value',
+    fix: 'such as `${{ toJSON(secrets) }}`',
+  },
   { input: 'env', value: 'NOEQUALS', says: 'has no `=VALUE`', fix: 'write one `NAME=VALUE` a line' },
   {
     input: 'env',
@@ -63,7 +84,12 @@ export const CASES: BadInput[] = [
     says: "at or above the VM's 2048 MB",
     fix: 'keep the heap below the memory',
   },
-  { input: 'config', value: 'missing.toml', says: 'file "missing.toml" not found', fix: 'give the path of your fly.toml relative to `working-directory`' },
+  {
+    input: 'config',
+    value: 'missing.toml',
+    says: 'file "missing.toml" not found',
+    fix: 'give the path of your fly.toml relative to `working-directory`',
+  },
   {
     input: 'config',
     value: 'bad.toml',
@@ -89,8 +115,18 @@ export const CASES: BadInput[] = [
     fix: 'make internal_port match the gateway port',
   },
   // Fly refuses both with mounts, and the rendered config always mounts the state volume.
-  { input: 'strategy', value: 'canary', says: '`canary` cannot be used with a volume', fix: 'use `rolling` (the default) or `immediate`' },
-  { input: 'strategy', value: 'bluegreen', says: '`bluegreen` cannot be used with a volume', fix: 'use `rolling` (the default) or `immediate`' },
+  {
+    input: 'strategy',
+    value: 'canary',
+    says: '`canary` cannot be used with a volume',
+    fix: 'use `rolling` (the default) or `immediate`',
+  },
+  {
+    input: 'strategy',
+    value: 'bluegreen',
+    says: '`bluegreen` cannot be used with a volume',
+    fix: 'use `rolling` (the default) or `immediate`',
+  },
   {
     input: 'strategy',
     value: 'bluegreen',
@@ -108,13 +144,33 @@ export const CASES: BadInput[] = [
     fix: 'use `rolling` (the default) or `immediate`',
   },
   { input: 'health-url', value: 'ftp://x', says: 'got "ftp://x"', fix: 'must be an http(s) URL' },
-  { input: 'flyctl-version', value: 'v1.x', says: 'is not a flyctl version', fix: 'use an exact version such as `0.4.87`, or `latest`' },
-  { input: 'working-directory', value: 'nope', says: 'is not a directory', fix: 'check out the repository first, or fix the path' },
+  {
+    input: 'flyctl-version',
+    value: 'v1.x',
+    says: 'is not a flyctl version',
+    fix: 'use an exact version such as `0.4.87`, or `latest`',
+  },
+  {
+    input: 'working-directory',
+    value: 'nope',
+    says: 'is not a directory',
+    fix: 'check out the repository first, or fix the path',
+  },
   // Issue 14: what Fly itself refused only after it had been changed, now refused in the preflight.
   { input: 'region', value: 'mrs', says: '"mrs" is not a Fly region', fix: 'set `region` to one of them' },
-  { input: 'memory', value: '100gb', says: 'is more than shared-cpu-2x allows 512 to 4096 MB', fix: 'set `memory` to at most 4096mb' },
+  {
+    input: 'memory',
+    value: '100gb',
+    says: 'is more than shared-cpu-2x allows 512 to 4096 MB',
+    fix: 'set `memory` to at most 4096mb',
+  },
   { input: 'vm-size', value: 'shared-cpu-3x', says: 'is not a Fly machine size', fix: 'set `vm-size` to one of' },
-  { input: 'machine-memory', value: '64gb', says: 'is more than shared-cpu-2x allows', fix: 'set `machine-memory` to at most 4096mb' },
+  {
+    input: 'machine-memory',
+    value: '64gb',
+    says: 'is more than shared-cpu-2x allows',
+    fix: 'set `machine-memory` to at most 4096mb',
+  },
   {
     input: 'config',
     value: 'bigvm.toml',
@@ -177,8 +233,18 @@ export const CASES: BadInput[] = [
   { input: 'deploy-args', value: '-afoo', says: '-a --app chooses the app', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '-ya other', says: '-a --app chooses the app', fix: 'remove it from deploy-args' },
   { input: 'deploy-args', value: '--app=other', says: '--app chooses the app', fix: 'remove it from deploy-args' },
-  { input: 'deploy-args', value: '-cother.toml', says: '-c --config replaces the rendered and validated fly.toml', fix: 'remove it from deploy-args' },
-  { input: 'deploy-args', value: '-iregistry.example/foreign:1', says: '-i --image chooses the image', fix: 'remove it from deploy-args' },
+  {
+    input: 'deploy-args',
+    value: '-cother.toml',
+    says: '-c --config replaces the rendered and validated fly.toml',
+    fix: 'remove it from deploy-args',
+  },
+  {
+    input: 'deploy-args',
+    value: '-iregistry.example/foreign:1',
+    says: '-i --image chooses the image',
+    fix: 'remove it from deploy-args',
+  },
   {
     input: 'deploy-args',
     value: '-tFlyV1-leaked-deploy-token-93',
@@ -187,8 +253,18 @@ export const CASES: BadInput[] = [
     fix: 'remove it from deploy-args',
     secretValues: ['FlyV1-leaked-deploy-token-93'],
   },
-  { input: 'deploy-args', value: '--vm-memory 512', says: '--vm-memory chooses the machine size', fix: 'remove it from deploy-args' },
-  { input: 'deploy-args', value: '--remote-only stray', says: '"stray" is not a flag', fix: 'set `working-directory` for the build context' },
+  {
+    input: 'deploy-args',
+    value: '--vm-memory 512',
+    says: '--vm-memory chooses the machine size',
+    fix: 'remove it from deploy-args',
+  },
+  {
+    input: 'deploy-args',
+    value: '--remote-only stray',
+    says: '"stray" is not a flag',
+    fix: 'set `working-directory` for the build context',
+  },
   // Secret boundaries.
   {
     input: 'secrets',
@@ -263,9 +339,11 @@ export const CASES: BadInput[] = [
 ]
 
 /** Calls that only read; anything else in the journal would be a change on Fly. */
-const READING = /^(version|status|apps list|secrets list|volumes list|releases|machines? list|ips list|platform regions)\b/
+const READING =
+  /^(version|status|apps list|secrets list|volumes list|releases|machines? list|ips list|platform regions)\b/
 
-const START = '<!-- errors-table:start (generated from test/e2e/bad-inputs.test.ts; UPDATE_ERRORS_TABLE=1 to rewrite) -->'
+const START =
+  '<!-- errors-table:start (generated from test/e2e/bad-inputs.test.ts; UPDATE_ERRORS_TABLE=1 to rewrite) -->'
 const END = '<!-- errors-table:end -->'
 const ERRORS_MD = path.resolve(import.meta.dirname, '../../docs/ERRORS.md')
 
@@ -275,9 +353,14 @@ function cell(text: string): string {
 
 export function renderTable(cases: BadInput[]): string {
   const rows = cases.map(
-    (c) => `| \`${c.input}\` | ${c.shown ?? (c.value === '' ? '(empty)' : cell(c.value))} | ${c.says.replace(/\|/g, '\\|')} | ${c.fix.replace(/\|/g, '\\|')} |`,
+    (c) =>
+      `| \`${c.input}\` | ${c.shown ?? (c.value === '' ? '(empty)' : cell(c.value))} | ${c.says.replace(/\|/g, '\\|')} | ${c.fix.replace(/\|/g, '\\|')} |`,
   )
-  return ['| input | bad value | the error says | how to fix (from the same error) |', '|---|---|---|---|', ...rows].join('\n')
+  return [
+    '| input | bad value | the error says | how to fix (from the same error) |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n')
 }
 
 /** Every file under RUNNER_TEMP (rendered fly.toml, the openclaw.json copy), with its path. */
@@ -312,8 +395,14 @@ describe('bad inputs are refused before anything changes on Fly', () => {
     fs.writeFileSync(path.join(world.dirs.workspace, 'bad.toml'), 'app = "unterminated\n[[vm]]\n')
     fs.writeFileSync(path.join(world.dirs.workspace, 'openclaw.json'), '{ gateway: { port: 3000, }, oops }')
     fs.writeFileSync(path.join(world.dirs.workspace, 'nomounts.toml'), 'app = "my-openclaw"\nprimary_region = "iad"\n')
-    fs.writeFileSync(path.join(world.dirs.workspace, 'bigvm.toml'), 'app = "my-openclaw"\n\n[[vm]]\n  size = "shared-cpu-2x"\n  memory = "64gb"\n')
-    fs.writeFileSync(path.join(world.dirs.workspace, 'no-origins.json5'), '{ gateway: { mode: "local", bind: "lan" } }\n')
+    fs.writeFileSync(
+      path.join(world.dirs.workspace, 'bigvm.toml'),
+      'app = "my-openclaw"\n\n[[vm]]\n  size = "shared-cpu-2x"\n  memory = "64gb"\n',
+    )
+    fs.writeFileSync(
+      path.join(world.dirs.workspace, 'no-origins.json5'),
+      '{ gateway: { mode: "local", bind: "lan" } }\n',
+    )
     // The comment names gateway.bind first: the annotation must point at the real key (line 4).
     fs.writeFileSync(
       path.join(world.dirs.workspace, 'commented.json5'),

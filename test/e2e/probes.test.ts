@@ -35,7 +35,9 @@ describe('release-aware checks, end to end', () => {
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs.health).toBe('healthy')
       const rendered = fs.readFileSync(result.outputs['fly-config']!, 'utf8')
-      expect(rendered).toMatch(/\[\[http_service\.checks\]\]\ngrace_period = "2m"\ninterval = "15s"\nmethod = "GET"\ntimeout = "5s"\npath = "\/startupz"/)
+      expect(rendered).toMatch(
+        /\[\[http_service\.checks\]\]\ngrace_period = "2m"\ninterval = "15s"\nmethod = "GET"\ntimeout = "5s"\npath = "\/startupz"/,
+      )
       expect(result.summary).toMatch(/Fly's check servicecheck-00-http-3000 \(GET \/startupz\) passing/)
     },
     TIMEOUT,
@@ -94,7 +96,9 @@ describe('the new release must serve', () => {
       expect(second.exitCode, tail(second)).toBe(1)
       const error = stepError(second)
       expect(error).toMatch(
-        new RegExp(`a machine still serves the old release on machine ${original}: \`fly deploy\` exited 0, but machine ${original} \\(release v1, `),
+        new RegExp(
+          `a machine still serves the old release on machine ${original}: \`fly deploy\` exited 0, but machine ${original} \\(release v1, `,
+        ),
       )
       expect(second.outputs).toMatchObject({ health: 'unhealthy', 'rolled-back': 'true' })
       expect(second.summary).toMatch(/Release v2 is unhealthy: a machine still serves the old release/)
@@ -110,7 +114,10 @@ describe('locks per release', () => {
       const w = await newWorld('fake-gateway:lock')
       const app = 'probe-lock-old'
       // No retries: flyd leaves the machine stopped after its first lock timeout.
-      fs.writeFileSync(path.join(w.dirs.workspace, 'fly.toml'), `app = "${app}"\n\n[[restart]]\npolicy = "on-failure"\nretries = 0\n`)
+      fs.writeFileSync(
+        path.join(w.dirs.workspace, 'fly.toml'),
+        `app = "${app}"\n\n[[restart]]\npolicy = "on-failure"\nretries = 0\n`,
+      )
       fakeWithRelease(w.dirs.workspace, 'lock', '2026.7.35')
       const result = await w.run({ app, config: 'fly.toml', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)

@@ -18,7 +18,8 @@ describe('stale lock command', () => {
     dirs.push(root)
     const state = join(root, 'data')
     const fakeTmp = join(root, 'tmp')
-    for (const d of [state, join(state, 'tmp', 'openclaw-1000'), join(fakeTmp, 'openclaw-0')]) mkdirSync(d, { recursive: true })
+    for (const d of [state, join(state, 'tmp', 'openclaw-1000'), join(fakeTmp, 'openclaw-0')])
+      mkdirSync(d, { recursive: true })
     const locks = [join(state, 'gateway.ab12.lock'), join(fakeTmp, 'openclaw-0', 'gateway.cd34.lock')]
     // 2026.8.1 and later: the state-local tree, which those releases reclaim themselves.
     const stateLocal = join(state, 'tmp', 'openclaw-1000', 'gateway.state.lock')

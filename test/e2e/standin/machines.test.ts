@@ -72,7 +72,9 @@ function launchFor(stateDir: string, overrides: Partial<MachineLaunch> = {}): Ma
     memoryMb: 2048,
     restart: { policy: 'on-failure', maxRetries: 0 },
     // As [http_service] gives it with a TCP check (flaps names it servicecheck-00-tcp-3000).
-    checks: checkSpecs({ services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s', grace_period: '1s' }] }] }),
+    checks: checkSpecs({
+      services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s', grace_period: '1s' }] }],
+    }),
     ...overrides,
   }
 }
@@ -107,7 +109,11 @@ function runtimeOf(launch: MachineLaunch) {
 }
 
 async function waitForLine(launch: MachineLaunch, pattern: RegExp, timeoutMs?: number): Promise<string> {
-  return waitFor(`a log line matching ${pattern}`, () => logMessages(launch).find((line) => pattern.test(line)), timeoutMs)
+  return waitFor(
+    `a log line matching ${pattern}`,
+    () => logMessages(launch).find((line) => pattern.test(line)),
+    timeoutMs,
+  )
 }
 
 async function waitForState(launch: MachineLaunch, state: string, timeoutMs?: number): Promise<void> {
@@ -162,7 +168,12 @@ describe('the real gateway in a machine', () => {
       const invalid = launchFor(invalidStateDir, {
         workload: launch.workload,
         env: launch.env,
-        files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }') }],
+        files: [
+          {
+            guest_path: '/etc/openclaw/openclaw.json',
+            raw_value: base64('{ gateway: { mode: "local", bogusKey: 1 } }'),
+          },
+        ],
       })
       await Promise.all([startMachine(launch), startMachine(invalid)])
 
@@ -172,7 +183,9 @@ describe('the real gateway in a machine', () => {
       expect(fs.existsSync(path.join(volume, 'tmp', 'openclaw-0', 'gateway.state.lock'))).toBe(true)
       // The allowed origin came from the config file, so the gateway did not seed its own.
       expect(logMessages(launch).some((line) => line.includes('seeded gateway.controlUi.allowedOrigins'))).toBe(false)
-      expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(true)
+      expect(logMessages(launch).some((line) => line.includes('Gateway is binding to a non-loopback address'))).toBe(
+        true,
+      )
       const healthz = await execOnMachine(
         stateDir,
         launch.app,
@@ -207,16 +220,24 @@ describe('the real gateway in a machine', () => {
       const launch = launchFor(freshStateDir(), {
         workload: `openclaw@${LEGACY_OPENCLAW_VERSION}`,
         // 2026.2.26 to 2026.5 crash on a public bind without allowed origins (openclaw issue #71823).
-        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+        env: {
+          OPENCLAW_STATE_DIR: '/data',
+          OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json',
+          OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
+        },
         files: [
           {
             guest_path: '/etc/openclaw/openclaw.json',
-            raw_value: base64('{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }'),
+            raw_value: base64(
+              '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://my-openclaw.fly.dev"] } } }',
+            ),
           },
         ],
       })
       await startMachine(launch)
-      expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/)
+      expect(await waitForLine(launch, /\[gateway\] listening on ws:/, REAL_WAIT)).toMatch(
+        /\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)$/,
+      )
     },
     REAL_TIMEOUT,
   )
@@ -226,7 +247,11 @@ describe('the real gateway in a machine', () => {
     async () => {
       const launch = launchFor(freshStateDir(), {
         workload: `openclaw@${REAL_VERSION}`,
-        env: { OPENCLAW_STATE_DIR: '/data', NODE_OPTIONS: '--max-old-space-size=48', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
+        env: {
+          OPENCLAW_STATE_DIR: '/data',
+          NODE_OPTIONS: '--max-old-space-size=48',
+          OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
+        },
       })
       await startMachine(launch)
       await waitForState(launch, 'stopped', REAL_WAIT)
@@ -238,39 +263,42 @@ describe('the real gateway in a machine', () => {
 })
 
 describe('fake gateway scenarios', () => {
-  it.runIf(namespaces)('ready: logs readiness, passes the tcp check, and runs commands inside the machine', async () => {
-    const stateDir = freshStateDir()
-    const launch = launchFor(stateDir, {
-      env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
-      files: [
-        { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
-        { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
-      ],
-    })
-    await startMachine(launch)
-    await waitForLine(launch, /\[gateway\] ready$/)
-    await waitForState(launch, 'started')
-    await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
-    const volume = launch.mounts[0]!.volumeDir
-    expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
+  it.runIf(namespaces)(
+    'ready: logs readiness, passes the tcp check, and runs commands inside the machine',
+    async () => {
+      const stateDir = freshStateDir()
+      const launch = launchFor(stateDir, {
+        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
+        files: [
+          { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
+          { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
+        ],
+      })
+      await startMachine(launch)
+      await waitForLine(launch, /\[gateway\] ready$/)
+      await waitForState(launch, 'started')
+      await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
+      const volume = launch.mounts[0]!.volumeDir
+      expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
 
-    const result = await execOnMachine(
-      stateDir,
-      launch.app,
-      launch.machineId,
-      [
-        'sh',
-        '-c',
-        'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
-      ],
-      Buffer.from('from stdin'),
-    )
-    expect(result.exitCode).toBe(3)
-    expect(result.stdout.toString()).toBe('{ gateway: { mode: "local" } } 148ed193b95389 my-openclaw iad /data\n')
-    expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
-    // The config file sits in the machine's own root, not on the host.
-    expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
-  })
+      const result = await execOnMachine(
+        stateDir,
+        launch.app,
+        launch.machineId,
+        [
+          'sh',
+          '-c',
+          'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
+        ],
+        Buffer.from('from stdin'),
+      )
+      expect(result.exitCode).toBe(3)
+      expect(result.stdout.toString()).toBe('{ gateway: { mode: "local" } } 148ed193b95389 my-openclaw iad /data\n')
+      expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
+      // The config file sits in the machine's own root, not on the host.
+      expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
+    },
+  )
 
   it('ready-legacy: prints the listening line with the bind host and port', async () => {
     const launch = launchFor(freshStateDir(), {
@@ -278,7 +306,9 @@ describe('fake gateway scenarios', () => {
       cmd: ['node', 'dist/index.js', 'gateway', '--port', '3123', '--bind', 'lan'],
     })
     await startMachine(launch)
-    expect(await waitForLine(launch, /\[gateway\] listening on ws:/)).toMatch(/\[gateway\] listening on ws:\/\/0\.0\.0\.0:3123 \(PID \d+\)$/)
+    expect(await waitForLine(launch, /\[gateway\] listening on ws:/)).toMatch(
+      /\[gateway\] listening on ws:\/\/0\.0\.0\.0:3123 \(PID \d+\)$/,
+    )
   })
 
   it('loopback: ready, but the tcp check fails and there is no non-loopback warning', async () => {
@@ -286,29 +316,50 @@ describe('fake gateway scenarios', () => {
     await startMachine(launch)
     await waitForLine(launch, /\[gateway\] ready$/)
     const check = await waitFor('a tcp check', () => runtimeOf(launch).checks?.[0])
-    expect(check).toMatchObject({ name: 'servicecheck-00-tcp-3000', status: 'critical', output: expect.stringContaining('connection refused') })
+    expect(check).toMatchObject({
+      name: 'servicecheck-00-tcp-3000',
+      status: 'critical',
+      output: expect.stringContaining('connection refused'),
+    })
     expect(logMessages(launch).some((line) => line.includes('non-loopback'))).toBe(false)
   })
 
   it('startup-stuck: an HTTP check on /startupz reports nothing within its grace period, then critical with the answer', async () => {
     const checks = checkSpecs({
-      checks: { gateway: { type: 'http', port: 3000, method: 'GET', path: '/startupz', interval: '1s', timeout: '2s', grace_period: '4s' } },
+      checks: {
+        gateway: {
+          type: 'http',
+          port: 3000,
+          method: 'GET',
+          path: '/startupz',
+          interval: '1s',
+          timeout: '2s',
+          grace_period: '4s',
+        },
+      },
     })
     const launch = launchFor(freshStateDir(), { workload: 'fake-gateway:startup-stuck', checks })
     await startMachine(launch)
     await waitForLine(launch, /\[gateway\] ready$/)
     // Failing inside the grace period: nothing published yet (fly-go MachineCheck.GracePeriod).
     expect(runtimeOf(launch).checks ?? []).toEqual([])
-    const check = await waitFor('a critical check', () => runtimeOf(launch).checks?.find((c) => c.status === 'critical'))
+    const check = await waitFor('a critical check', () =>
+      runtimeOf(launch).checks?.find((c) => c.status === 'critical'),
+    )
     expect(check).toMatchObject({
       name: 'gateway',
-      output: 'HTTP GET http://172.19.0.2:3000/startupz: 503 Service Unavailable Output: {"ok":false,"status":"starting"}',
+      output:
+        'HTTP GET http://172.19.0.2:3000/startupz: 503 Service Unavailable Output: {"ok":false,"status":"starting"}',
     })
     expect(check.updated_at).toMatch(/^\d{4}-\d\d-\d\dT/)
   })
 
   it('ready: an HTTP check on another path of the same gateway passes with its answer', async () => {
-    const checks = checkSpecs({ checks: { gateway: { type: 'http', port: 3000, path: '/healthz', interval: '1s', timeout: '2s', grace_period: '30s' } } })
+    const checks = checkSpecs({
+      checks: {
+        gateway: { type: 'http', port: 3000, path: '/healthz', interval: '1s', timeout: '2s', grace_period: '30s' },
+      },
+    })
     const launch = launchFor(freshStateDir(), { checks })
     await startMachine(launch)
     const check = await waitFor('a passing check', () => runtimeOf(launch).checks?.find((c) => c.status === 'passing'))
@@ -347,7 +398,10 @@ describe('fake gateway scenarios', () => {
 describe('restart policy, counters and faults', () => {
   it('crash-loops with backoff up to maxRetries, then stays stopped', async () => {
     const stateDir = freshStateDir()
-    const launch = launchFor(stateDir, { workload: 'fake-gateway:crash', restart: { policy: 'on-failure', maxRetries: 2 } })
+    const launch = launchFor(stateDir, {
+      workload: 'fake-gateway:crash',
+      restart: { policy: 'on-failure', maxRetries: 2 },
+    })
     await startMachine(launch)
     await waitFor('three exits', () => runtimeOf(launch).events.filter((e) => e.type === 'exit').length === 3)
     await waitForState(launch, 'stopped')
@@ -380,7 +434,9 @@ describe('restart policy, counters and faults', () => {
     expect(counters(stateDir)).toEqual({ machineStarts: 1, machineRestarts: 2, crashRestarts: 0 })
     expect(runtimeOf(launch).events.filter((e) => e.type === 'restart' && e.source === 'user')).toHaveLength(2)
     // The gateway exited on SIGTERM before each restart (graceful stop).
-    expect(logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down'))).toHaveLength(2)
+    expect(
+      logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down')),
+    ).toHaveLength(2)
   })
 
   it('machineNeverStarts keeps the machine in starting with no workload', async () => {
@@ -389,7 +445,9 @@ describe('restart policy, counters and faults', () => {
     const launch = launchFor(stateDir)
     await startMachine(launch)
     await waitFor('the supervisor to record itself', () =>
-      fs.readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8').includes('supervisorPid'),
+      fs
+        .readFileSync(path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')
+        .includes('supervisorPid'),
     )
     expect(runtimeOf(launch).state).toBe('starting')
     expect(logMessages(launch)).toEqual([])
@@ -409,7 +467,12 @@ describe('restart policy, counters and faults', () => {
 
 describe('stopping leaves no process behind', () => {
   function machineProcesses(launch: MachineLaunch): number[] {
-    const record = JSON.parse(fs.readFileSync(path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'), 'utf8')) as {
+    const record = JSON.parse(
+      fs.readFileSync(
+        path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'),
+        'utf8',
+      ),
+    ) as {
       supervisorPid: number
     }
     return listTree(record.supervisorPid).map((p) => p.pid)
@@ -451,7 +514,17 @@ describe('path-mapping fallback (no namespaces)', () => {
       })
       await startMachine(launch)
       await waitForState(launch, 'stopped')
-      const mapped = path.join(stateDir, 'apps', launch.app, 'machines', launch.machineId, 'rootfs', 'etc', 'openclaw', 'openclaw.json')
+      const mapped = path.join(
+        stateDir,
+        'apps',
+        launch.app,
+        'machines',
+        launch.machineId,
+        'rootfs',
+        'etc',
+        'openclaw',
+        'openclaw.json',
+      )
       expect(fs.readFileSync(mapped, 'utf8')).toBe('{}')
       expect(logMessages(launch).some((line) => line.includes(`Invalid config at ${mapped}:`))).toBe(true)
     } finally {

@@ -23,9 +23,14 @@ describe('preflight: bluegreen and canary with the volume', () => {
   )
 
   it('also with a config file that has no [mounts]: the render adds the mount', () => {
-    const text = 'app = "x"\n[processes]\napp = "node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan"\n'
-    expect(strategyFindings(makePlan({ strategy: 'bluegreen' }), { path: join(WORKSPACE, 'fly.toml'), text })).toHaveLength(1)
-    expect(strategyFindings(makePlan({ strategy: 'canary' }), { path: join(WORKSPACE, 'fly.toml'), text })).toHaveLength(1)
+    const text =
+      'app = "x"\n[processes]\napp = "node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan"\n'
+    expect(
+      strategyFindings(makePlan({ strategy: 'bluegreen' }), { path: join(WORKSPACE, 'fly.toml'), text }),
+    ).toHaveLength(1)
+    expect(
+      strategyFindings(makePlan({ strategy: 'canary' }), { path: join(WORKSPACE, 'fly.toml'), text }),
+    ).toHaveLength(1)
   })
 
   it('a config file\'s own [deploy] strategy = "bluegreen" is refused too, pointing at its line', () => {
@@ -35,7 +40,8 @@ describe('preflight: bluegreen and canary with the volume', () => {
   })
 
   it('rolling, immediate and no strategy pass', () => {
-    for (const strategy of ['rolling', 'immediate', undefined] as const) expect(strategyFindings(makePlan(strategy ? { strategy } : {}))).toEqual([])
+    for (const strategy of ['rolling', 'immediate', undefined] as const)
+      expect(strategyFindings(makePlan(strategy ? { strategy } : {}))).toEqual([])
     expect(strategyFindings(makePlan(), userToml('services-image.toml'))).toEqual([])
   })
 })

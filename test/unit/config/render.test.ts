@@ -4,7 +4,13 @@ import { dirname, join, resolve } from 'node:path'
 import TOML from '@iarna/toml'
 import { describe, expect, it } from 'vitest'
 import { GUIDE_DEFAULTS } from '../../../src/inputs/plan.js'
-import { effectiveSettings, renderFlyConfig, setFlag, splitCommand, writeRenderedConfig } from '../../../src/config/render.js'
+import {
+  effectiveSettings,
+  renderFlyConfig,
+  setFlag,
+  splitCommand,
+  writeRenderedConfig,
+} from '../../../src/config/render.js'
 import { parseMemoryMb } from '../../../src/shared/units.js'
 import { ConfigFileError, indexKeyLines, type TomlTable } from '../../../src/config/toml-source.js'
 import { RUNNER_TEMP, WORKSPACE, expectGolden, fixture, makePlan, userToml } from '../../support/render-fixtures.js'
@@ -18,7 +24,8 @@ function withoutOurAdditions(config: TomlTable): TomlTable {
   delete copy.checks
   const build = copy.build as TomlTable
   // The Dockerfile is the same file; only the directory it is written relative to moved.
-  build.dockerfile = resolve(RENDER_DIR, build.dockerfile as string) === join(WORKSPACE, 'Dockerfile') ? 'Dockerfile' : build.dockerfile
+  build.dockerfile =
+    resolve(RENDER_DIR, build.dockerfile as string) === join(WORKSPACE, 'Dockerfile') ? 'Dockerfile' : build.dockerfile
   return copy
 }
 
@@ -109,7 +116,17 @@ describe('renderFlyConfig without a config file: the guide', () => {
       makePlan({
         command: 'node dist/index.js gateway --port 3000 --bind lan',
         machineCommand: {
-          argv: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan', '--verbose'],
+          argv: [
+            'node',
+            'dist/index.js',
+            'gateway',
+            '--allow-unconfigured',
+            '--port',
+            '3000',
+            '--bind',
+            'lan',
+            '--verbose',
+          ],
           text: 'node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan --verbose',
         },
         memoryMb: 2048,
@@ -143,7 +160,9 @@ describe('renderFlyConfig without a config file: the guide', () => {
   })
 
   it('refuses a relative [[files]] local_path for the gateway config (flyctl reads it relative to its cwd)', () => {
-    expect(() => renderFlyConfig(makePlan(), undefined, { sourcePath: 'openclaw.json', localPath: 'openclaw.json', text: '{}' })).toThrow(/absolute/)
+    expect(() =>
+      renderFlyConfig(makePlan(), undefined, { sourcePath: 'openclaw.json', localPath: 'openclaw.json', text: '{}' }),
+    ).toThrow(/absolute/)
   })
 })
 
@@ -159,9 +178,18 @@ describe('renderFlyConfig over a user fly.toml', () => {
     expect(c.vm).toEqual([{ size: 'shared-cpu-2x', memory: '4096mb' }])
     expect(c.env.NODE_OPTIONS).toBe('--max-old-space-size=1536')
     const keys = result.overridden.map((o) => `${o.key}<-${o.input}`)
-    expect(keys).toEqual(['app<-app', 'http_service.internal_port<-port', 'vm.memory<-memory', 'build.dockerfile<-config', 'checks.gateway<-port'])
+    expect(keys).toEqual([
+      'app<-app',
+      'http_service.internal_port<-port',
+      'vm.memory<-memory',
+      'build.dockerfile<-config',
+      'checks.gateway<-port',
+    ])
     expect(result.overridden[0]).toEqual({ key: 'app', from: 'openclaw-oyurda', to: 'my-claw', input: 'app' })
-    expect(result.overridden.find((o) => o.key === 'http_service.internal_port')).toMatchObject({ from: 8080, to: 3000 })
+    expect(result.overridden.find((o) => o.key === 'http_service.internal_port')).toMatchObject({
+      from: 8080,
+      to: 3000,
+    })
     // Kept keys point back at the user's file.
     expect(result.lineOf('env.OPENCLAW_STATE_DIR')).toBe(16)
     expect(result.lineOf('http_service.force_https')).toBe(27)
@@ -191,8 +219,13 @@ describe('renderFlyConfig over a user fly.toml', () => {
   })
 
   it('port and bind inputs patch the flags of an existing command and nothing else in it', () => {
-    const result = renderFlyConfig(makePlan({ port: 4000, bind: 'lan', private: true }), userToml('openclaw-fly.private.toml'))
-    expect((result.config.processes as TomlTable).app).toBe('node dist/index.js gateway --allow-unconfigured --port 4000 --bind lan')
+    const result = renderFlyConfig(
+      makePlan({ port: 4000, bind: 'lan', private: true }),
+      userToml('openclaw-fly.private.toml'),
+    )
+    expect((result.config.processes as TomlTable).app).toBe(
+      'node dist/index.js gateway --allow-unconfigured --port 4000 --bind lan',
+    )
     expect(result.inputOf('processes.app')).toBe('port, bind')
   })
 
@@ -227,14 +260,24 @@ describe('renderFlyConfig over a user fly.toml', () => {
   })
 
   it('a file that sets OPENCLAW_STATE_DIR but mounts nothing gets the volume at that directory', () => {
-    const result = renderFlyConfig(makePlan(), { path: join(WORKSPACE, 'fly.toml'), text: 'app = "x"\n[env]\nOPENCLAW_STATE_DIR = "/state"\n' })
+    const result = renderFlyConfig(makePlan(), {
+      path: join(WORKSPACE, 'fly.toml'),
+      text: 'app = "x"\n[env]\nOPENCLAW_STATE_DIR = "/state"\n',
+    })
     expect(result.config.mounts).toEqual({ source: 'openclaw_data', destination: '/state' })
-    expect(result.overridden.find((o) => o.key === 'mounts.destination')).toMatchObject({ input: 'state-dir (default)' })
+    expect(result.overridden.find((o) => o.key === 'mounts.destination')).toMatchObject({
+      input: 'state-dir (default)',
+    })
   })
 
   it('a dockerfile input wins over the config file', () => {
-    const result = renderFlyConfig(makePlan({ dockerfile: join(WORKSPACE, 'Dockerfile.ci') }), userToml('openclaw-fly.toml'))
-    expect(resolve(RENDER_DIR, (result.config.build as TomlTable).dockerfile as string)).toBe(join(WORKSPACE, 'Dockerfile.ci'))
+    const result = renderFlyConfig(
+      makePlan({ dockerfile: join(WORKSPACE, 'Dockerfile.ci') }),
+      userToml('openclaw-fly.toml'),
+    )
+    expect(resolve(RENDER_DIR, (result.config.build as TomlTable).dockerfile as string)).toBe(
+      join(WORKSPACE, 'Dockerfile.ci'),
+    )
   })
 
   it('private removes [http_service] from a public file and reports it', () => {
@@ -271,7 +314,9 @@ describe('helpers', () => {
   })
 
   it('setFlag replaces both flag forms, appends to a gateway command, leaves other commands alone', () => {
-    expect(setFlag('node a gateway --port 3000 --bind lan', '--port', '4000')).toBe('node a gateway --port 4000 --bind lan')
+    expect(setFlag('node a gateway --port 3000 --bind lan', '--port', '4000')).toBe(
+      'node a gateway --port 4000 --bind lan',
+    )
     expect(setFlag('node a gateway --port=3000', '--port', '4000')).toBe('node a gateway --port=4000')
     expect(setFlag('node a gateway', '--bind', 'lan')).toBe('node a gateway --bind lan')
     expect(setFlag('sh /data/start.sh', '--bind', 'lan')).toBe('sh /data/start.sh')
@@ -296,17 +341,37 @@ describe('helpers', () => {
   })
 
   it('effectiveSettings: port precedence is --port, OPENCLAW_GATEWAY_PORT, then 18789; bind defaults to loopback', () => {
-    expect(effectiveSettings({ processes: { app: 'x gateway --port 3000' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } })).toMatchObject({
+    expect(
+      effectiveSettings({ processes: { app: 'x gateway --port 3000' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } }),
+    ).toMatchObject({
       port: 3000,
       portSource: 'command',
     })
-    expect(effectiveSettings({ processes: { app: 'x gateway' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } })).toMatchObject({ port: 4000, portSource: 'env' })
-    expect(effectiveSettings({ processes: { app: 'x gateway' } })).toMatchObject({ port: 18789, bind: 'loopback', bindSource: 'default', isPrivate: true })
+    expect(
+      effectiveSettings({ processes: { app: 'x gateway' }, env: { OPENCLAW_GATEWAY_PORT: '4000' } }),
+    ).toMatchObject({ port: 4000, portSource: 'env' })
+    expect(effectiveSettings({ processes: { app: 'x gateway' } })).toMatchObject({
+      port: 18789,
+      bind: 'loopback',
+      bindSource: 'default',
+      isPrivate: true,
+    })
   })
 
   it('indexKeyLines follows headers, dotted keys and skips multi-line values', () => {
-    const lines = indexKeyLines('a = 1\n[t]\n  "q.k" = """\nx = 2\n"""\n  arr = [\n  "y = 3",\n]\n[[v]]\nmemory = 1\n[t.sub]\nz.w = 1\n')
-    expect(Object.fromEntries(lines)).toEqual({ a: 1, t: 2, 't.q.k': 3, 't.arr': 6, v: 9, 'v.memory': 10, 't.sub': 11, 't.sub.z.w': 12 })
+    const lines = indexKeyLines(
+      'a = 1\n[t]\n  "q.k" = """\nx = 2\n"""\n  arr = [\n  "y = 3",\n]\n[[v]]\nmemory = 1\n[t.sub]\nz.w = 1\n',
+    )
+    expect(Object.fromEntries(lines)).toEqual({
+      a: 1,
+      t: 2,
+      't.q.k': 3,
+      't.arr': 6,
+      v: 9,
+      'v.memory': 10,
+      't.sub': 11,
+      't.sub.z.w': 12,
+    })
   })
 })
 
@@ -336,7 +401,9 @@ describe('writeRenderedConfig', () => {
       )
       expect(result.path).toBe(join(temp, 'fly-deploy', 'my-claw', 'fly.toml'))
       expect(readFileSync(result.path, 'utf8')).toBe(result.toml)
-      expect(readFileSync(join(temp, 'fly-deploy', 'my-claw', 'openclaw.json'), 'utf8')).toBe(fixture('openclaw-json', 'public.json5'))
+      expect(readFileSync(join(temp, 'fly-deploy', 'my-claw', 'openclaw.json'), 'utf8')).toBe(
+        fixture('openclaw-json', 'public.json5'),
+      )
       expect(readFileSync(flyToml, 'utf8')).toBe(before)
       expect(readFileSync(outputFile, 'utf8')).toContain(result.path)
     } finally {
@@ -346,9 +413,11 @@ describe('writeRenderedConfig', () => {
   })
 
   it('names the input when a file is missing', async () => {
-    await expect(writeRenderedConfig(makePlan({ config: '/nonexistent/fly.toml', runnerTemp: mkdtempSync(join(tmpdir(), 'render-')) }))).rejects.toThrow(
-      /input `config`: cannot read \/nonexistent\/fly\.toml \(ENOENT\)/,
-    )
+    await expect(
+      writeRenderedConfig(
+        makePlan({ config: '/nonexistent/fly.toml', runnerTemp: mkdtempSync(join(tmpdir(), 'render-')) }),
+      ),
+    ).rejects.toThrow(/input `config`: cannot read \/nonexistent\/fly\.toml \(ENOENT\)/)
   })
 })
 
@@ -358,7 +427,9 @@ describe('renderFlyConfig: the check the gateway release serves', () => {
   it("2026.9.6: the 2026.9 guide's [[http_service.checks]] GET /startupz (grace 2m, interval 15s, timeout 5s), no TCP check", () => {
     const result = renderFlyConfig(makePlan(), undefined, undefined, release('2026.9.6'))
     const c = TOML.parse(result.toml) as Record<string, any>
-    expect(c.http_service.checks).toEqual([{ grace_period: '2m', interval: '15s', method: 'GET', timeout: '5s', path: '/startupz' }])
+    expect(c.http_service.checks).toEqual([
+      { grace_period: '2m', interval: '15s', method: 'GET', timeout: '5s', path: '/startupz' },
+    ])
     expect(c.checks).toBeUndefined()
     expect(result.release).toEqual({ version: '2026.9.6', source: 'test' })
     expect(result.inputOf('http_service.checks')).toBe('port (check: the gateway release)')
@@ -366,7 +437,9 @@ describe('renderFlyConfig: the check the gateway release serves', () => {
   })
 
   it('2026.8.1 is the first with /startupz; 2026.8.0 and 2026.4.29 get /healthz (they answer /startupz with the Control UI and 200)', () => {
-    const path = (v: string) => (renderFlyConfig(makePlan(), undefined, undefined, release(v)).config as Record<string, any>).http_service.checks[0].path
+    const path = (v: string) =>
+      (renderFlyConfig(makePlan(), undefined, undefined, release(v)).config as Record<string, any>).http_service
+        .checks[0].path
     expect(path('2026.8.1')).toBe('/startupz')
     expect(path('2026.8.0')).toBe('/healthz')
     expect(path('2026.4.29')).toBe('/healthz')
@@ -377,7 +450,13 @@ describe('renderFlyConfig: the check the gateway release serves', () => {
     for (const reader of [release('2026.2.26'), () => undefined]) {
       const c = renderFlyConfig(makePlan({ port: 8080 }), undefined, undefined, reader).config as Record<string, any>
       expect(c.http_service.checks).toBeUndefined()
-      expect(c.checks.gateway).toEqual({ type: 'tcp', port: 8080, interval: '15s', timeout: '10s', grace_period: '30s' })
+      expect(c.checks.gateway).toEqual({
+        type: 'tcp',
+        port: 8080,
+        interval: '15s',
+        timeout: '10s',
+        grace_period: '30s',
+      })
     }
   })
 
@@ -385,15 +464,30 @@ describe('renderFlyConfig: the check the gateway release serves', () => {
     const result = renderFlyConfig(makePlan({ private: true }), undefined, undefined, release('2026.9.6'))
     const c = TOML.parse(result.toml) as Record<string, any>
     expect(c.http_service).toBeUndefined()
-    expect(c.checks.gateway).toEqual({ type: 'http', port: 3000, method: 'GET', path: '/startupz', grace_period: '2m', interval: '15s', timeout: '5s' })
+    expect(c.checks.gateway).toEqual({
+      type: 'http',
+      port: 3000,
+      method: 'GET',
+      path: '/startupz',
+      grace_period: '2m',
+      interval: '15s',
+      timeout: '5s',
+    })
     expectGolden('private-2026.9.6.toml', result.toml)
   })
 
   it("a config file's own checks are kept, and no check is added, whatever the release", () => {
     const at = join(WORKSPACE, 'deploy', 'fly.toml')
-    const result = renderFlyConfig(makePlan(), userToml('checks-files-relative.toml', at), undefined, release('2026.9.6'))
+    const result = renderFlyConfig(
+      makePlan(),
+      userToml('checks-files-relative.toml', at),
+      undefined,
+      release('2026.9.6'),
+    )
     const c = result.config as Record<string, any>
     expect(c.checks).toBeUndefined()
-    expect(c.http_service.checks).toEqual((TOML.parse(fixture('flytoml', 'checks-files-relative.toml')) as Record<string, any>).http_service.checks)
+    expect(c.http_service.checks).toEqual(
+      (TOML.parse(fixture('flytoml', 'checks-files-relative.toml')) as Record<string, any>).http_service.checks,
+    )
   })
 })

@@ -64,7 +64,8 @@ class FakeFly implements FlyctlRunner {
     if (cmd === 'machines' && sub === 'list') return ok(JSON.stringify(this.machines.map(machineJson)))
     if (cmd === 'releases') return ok(JSON.stringify(this.releases))
     if (cmd === 'ssh') return ok(this.statusState === 'started' ? this.sshStdout : '')
-    if (cmd === 'machine' && sub === 'status') return ok(`Machine ID: ${args[2]}\nInstance ID: 01J\nState: ${this.statusState}\n`)
+    if (cmd === 'machine' && sub === 'status')
+      return ok(`Machine ID: ${args[2]}\nInstance ID: 01J\nState: ${this.statusState}\n`)
     if (cmd === 'machine' && sub === 'start') {
       this.statusState = 'started'
       return ok(`${args[2]} has been started\n`)
@@ -86,7 +87,13 @@ class FakeFly implements FlyctlRunner {
         await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
       }
       const exitCode = script.end === 'hold' ? 143 : script.end
-      return { args, exitCode, stdout: '', stderr: exitCode ? 'Error: connection reset by peer' : '', error: exitCode ? 'connection reset by peer' : undefined }
+      return {
+        args,
+        exitCode,
+        stdout: '',
+        stderr: exitCode ? 'Error: connection reset by peer' : '',
+        error: exitCode ? 'connection reset by peer' : undefined,
+      }
     }
     throw new Error(`fake flyctl: unexpected ${args.join(' ')}`)
   }
@@ -99,7 +106,18 @@ function machineJson(m: FakeMachine) {
     region: 'iad',
     config: {
       env: { OPENCLAW_STATE_DIR: '/data' },
-      init: { cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(m.port ?? 3000), '--bind', 'lan'] },
+      init: {
+        cmd: [
+          'node',
+          'dist/index.js',
+          'gateway',
+          '--allow-unconfigured',
+          '--port',
+          String(m.port ?? 3000),
+          '--bind',
+          'lan',
+        ],
+      },
       metadata: { fly_process_group: 'app', fly_release_version: String(m.version) },
       ...(m.standby ? { standbys: ['148ed193b95389'] } : {}),
     },
@@ -110,7 +128,11 @@ function machineJson(m: FakeMachine) {
 
 const ID = '148ed193b95389'
 
-function context(fly: FakeFly, plan: Partial<HealthContext['plan']> = {}, extra: Partial<HealthContext> = {}): HealthContext & { redeployed: string[] } {
+function context(
+  fly: FakeFly,
+  plan: Partial<HealthContext['plan']> = {},
+  extra: Partial<HealthContext> = {},
+): HealthContext & { redeployed: string[] } {
   const redeployed: string[] = []
   return {
     flyctl: fly,
@@ -165,7 +187,9 @@ describe('runHealthGate over a fake flyctl', () => {
     const outcome = await runHealthGate(context(fly))
     expect(outcome.health).toBe('healthy')
     expect(outcome.servingRelease?.version).toBe(7)
-    expect(outcome.evidence?.[0]).toContain(`${ID}: [gateway] ready after the non-loopback bind warning; port 3000 from --port`)
+    expect(outcome.evidence?.[0]).toContain(
+      `${ID}: [gateway] ready after the non-loopback bind warning; port 3000 from --port`,
+    )
     expect(fly.calls.filter((c) => c[0] === 'logs')).toHaveLength(2)
     expect(fly.calls.find((c) => c[0] === 'logs')).toEqual(['logs', '-a', 'my-openclaw'])
   })
@@ -195,7 +219,9 @@ describe('runHealthGate over a fake flyctl', () => {
     expect(ssh[6]).toBe('-C')
     expect(ssh[7]).toBe(staleLockCommand('/data'))
     expect(fly.calls).toContainEqual(['machine', 'restart', ID, '-a', 'my-openclaw'])
-    expect(outcome.summary.join('\n')).toContain('Removed /data/gateway.1a2b3c.lock, /tmp/openclaw-1000/gateway.4d5e.lock')
+    expect(outcome.summary.join('\n')).toContain(
+      'Removed /data/gateway.1a2b3c.lock, /tmp/openclaw-1000/gateway.4d5e.lock',
+    )
     expect(fly.calls.filter((c) => c[0] === 'machine' && c[1] === 'start')).toEqual([])
   })
 
@@ -208,7 +234,9 @@ describe('runHealthGate over a fake flyctl', () => {
     }
     const outcome = await runHealthGate(context(fly))
     expect(outcome).toMatchObject({ health: 'healthy', lockRepaired: true })
-    const order = fly.calls.filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list')).map((c) => `${c[0]} ${c[1]}`)
+    const order = fly.calls
+      .filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list'))
+      .map((c) => `${c[0]} ${c[1]}`)
     expect(order).toEqual(['machine status', 'machine start', 'ssh console', 'machine restart'])
   })
 
@@ -218,7 +246,9 @@ describe('runHealthGate over a fake flyctl', () => {
     const outcome = await runHealthGate({ ...context(fly), gatewayRelease: '2026.9.6' })
     expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'gateway-lock', lockRepaired: false })
     expect(fly.calls.filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list'))).toEqual([])
-    expect(outcome.message).toMatch(/Fix: gateway release 2026\.9\.6 keeps its lock in \/data\/tmp\/openclaw-<uid> and reclaims a dead owner's lock by itself/)
+    expect(outcome.message).toMatch(
+      /Fix: gateway release 2026\.9\.6 keeps its lock in \/data\/tmp\/openclaw-<uid> and reclaims a dead owner's lock by itself/,
+    )
     expect(outcome.message).toMatch(/that no other machine or gateway process uses the volume/)
     expect(outcome.message).toMatch(/The lock tree was not deleted/)
     expect(outcome.summary.join('\n')).toMatch(/so nothing was deleted/)
@@ -245,9 +275,17 @@ describe('runHealthGate over a fake flyctl', () => {
     expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'gateway-lock', lockRepaired: true, rolledBack: true })
     expect(fly.calls.filter((c) => c[0] === 'ssh')).toHaveLength(1)
     expect(ctx.redeployed).toEqual(['registry.fly.io/my-openclaw:deployment-05'])
-    expect(outcome.servingRelease).toEqual({ version: 8, imageRef: 'registry.fly.io/my-openclaw:deployment-05', startedAtMs: expect.any(Number) })
-    expect(outcome.message).toContain('Rolled back: release v8 (the image of v5, registry.fly.io/my-openclaw:deployment-05) is now serving.')
-    expect(outcome.message).toMatch(/Health gate: the gateway lock is held on machine 148ed193b95389: .*another OpenClaw process owns gateway-lifecycle/)
+    expect(outcome.servingRelease).toEqual({
+      version: 8,
+      imageRef: 'registry.fly.io/my-openclaw:deployment-05',
+      startedAtMs: expect.any(Number),
+    })
+    expect(outcome.message).toContain(
+      'Rolled back: release v8 (the image of v5, registry.fly.io/my-openclaw:deployment-05) is now serving.',
+    )
+    expect(outcome.message).toMatch(
+      /Health gate: the gateway lock is held on machine 148ed193b95389: .*another OpenClaw process owns gateway-lifecycle/,
+    )
     expect(outcome.message).toContain('Last log lines of 148ed193b95389:')
   })
 
@@ -258,8 +296,15 @@ describe('runHealthGate over a fake flyctl', () => {
     const ctx = context(fly, {}, { release: { version: 1, imageRef: 'registry.fly.io/my-openclaw:deployment-01' } })
     fly.machines[0]!.version = 1
     const outcome = await runHealthGate(ctx)
-    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'auth-required', rolledBack: false, lockRepaired: false })
-    expect(outcome.message).toContain("Not rolled back: release v1 is the app's first release: there is nothing to roll back to.")
+    expect(outcome).toMatchObject({
+      health: 'unhealthy',
+      cause: 'auth-required',
+      rolledBack: false,
+      lockRepaired: false,
+    })
+    expect(outcome.message).toContain(
+      "Not rolled back: release v1 is the app's first release: there is nothing to roll back to.",
+    )
     expect(ctx.redeployed).toEqual([])
   })
 
@@ -324,7 +369,9 @@ describe('rollback target', () => {
     expect(previousRelease([rel(1, 'complete', 'img:1')], { version: 1, imageRef: 'img:1' })).toEqual({
       reason: "release v1 is the app's first release: there is nothing to roll back to",
     })
-    expect(previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release).toBeUndefined()
+    expect(
+      previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
+    ).toBeUndefined()
   })
 })
 

@@ -43,7 +43,11 @@ interface MachineOptions {
 }
 
 function machine(id: string, o: MachineOptions = {}): Machine {
-  const events = o.events ?? (o.startedAtMs !== undefined ? [{ type: 'start', status: 'started', source: 'flyd', timestamp: o.startedAtMs }] : [])
+  const events =
+    o.events ??
+    (o.startedAtMs !== undefined
+      ? [{ type: 'start', status: 'started', source: 'flyd', timestamp: o.startedAtMs }]
+      : [])
   return MachineSchema.parse({
     id,
     state: o.state ?? 'started',
@@ -98,7 +102,9 @@ describe('Fly log lines', () => {
     expect(init?.message).toBe(' INFO Starting clean up.')
     const runner = parseFlyLogLine('2026-11-22T04:02:13Z runner[1781e5d2c3a947] iad [info]Pulling container image')
     expect(runner).toMatchObject({ provider: 'runner', machineId: '1781e5d2c3a947' })
-    const proxy = parseFlyLogLine('2026-11-22T04:02:13Z proxy[1781e5d2c3a947] iad [error]instance refused connection. is your app listening on 0.0.0.0:3000?')
+    const proxy = parseFlyLogLine(
+      '2026-11-22T04:02:13Z proxy[1781e5d2c3a947] iad [error]instance refused connection. is your app listening on 0.0.0.0:3000?',
+    )
     expect(proxy).toMatchObject({ provider: 'proxy', level: 'error' })
   })
 
@@ -179,7 +185,10 @@ describe('verdict over recorded 2026.9.6 streams', () => {
     const { verdict } = replay(engine, lines)
     expect(verdict).toBeUndefined()
     const now = lines.at(-1)!.timestampMs
-    engine.observeMachines([machine(id, { cmd: null, checks: [{ name: 'servicecheck-00-tcp-41001', status: 'passing' }] })], now)
+    engine.observeMachines(
+      [machine(id, { cmd: null, checks: [{ name: 'servicecheck-00-tcp-41001', status: 'passing' }] })],
+      now,
+    )
     expect(engine.verdict(now)?.health).toBe('healthy')
   })
 
@@ -196,7 +205,10 @@ describe('verdict over recorded 2026.9.6 streams', () => {
 
     // The command does not say: decided when the warning has had its grace period.
     const implicit = engineFor(lines, { machineIds: [mid], port: 41002, bindWarningGraceMs: 3_000 })
-    implicit.observeMachines([machine(mid, { cmd: null, env: { OPENCLAW_GATEWAY_PORT: '41002' } })], lines[0]!.timestampMs)
+    implicit.observeMachines(
+      [machine(mid, { cmd: null, env: { OPENCLAW_GATEWAY_PORT: '41002' } })],
+      lines[0]!.timestampMs,
+    )
     const ready = lines.findIndex((l) => /\[gateway\] ready/.test(l.message))
     for (const line of lines.slice(0, ready + 1)) implicit.feed(line)
     const readyAt = lines[ready]!.timestampMs
@@ -272,7 +284,12 @@ describe('verdict over recorded 2026.9.6 streams', () => {
 
   it('times out on a channel that never logs, once the gateway is ready', () => {
     const lines = load('2026.9.6/ready-lan.log')
-    const engine = engineFor(lines, { machineIds: [id], port: 41001, channels: ['slack'], deadlineMs: lines[0]!.timestampMs + 60_000 })
+    const engine = engineFor(lines, {
+      machineIds: [id],
+      port: 41001,
+      channels: ['slack'],
+      deadlineMs: lines[0]!.timestampMs + 60_000,
+    })
     engine.observeMachines([machine(id, { cmd: gatewayCmd(41001, 'lan') })], lines[0]!.timestampMs)
     expect(replay(engine, lines).verdict).toBeUndefined()
     const v = unhealthy(engine.verdict(lines[0]!.timestampMs + 60_000))
@@ -366,23 +383,38 @@ describe('verdict over machine state and platform lines', () => {
   })
 
   it('reads exit events: OOM at once, exit 78 after the grace with its meaning, requested stops never', () => {
-    const exit = (request: Record<string, unknown>, timestamp = T0 + 1_000) => ({ type: 'exit', status: 'stopped', source: 'flyd', timestamp, request })
+    const exit = (request: Record<string, unknown>, timestamp = T0 + 1_000) => ({
+      type: 'exit',
+      status: 'stopped',
+      source: 'flyd',
+      timestamp,
+      request,
+    })
     const start = { type: 'start', status: 'started', source: 'flyd', timestamp: T0 }
     const base = { machineIds: [id], notBeforeMs: T0 - 10_000, deadlineMs: T0 + 300_000, port: 3000, channels: [] }
 
     const oom = new VerdictEngine(base)
-    oom.observeMachines([machine(id, { events: [exit({ exit_event: { exit_code: 137, oom_killed: true } }), start] })], T0 + 2_000)
+    oom.observeMachines(
+      [machine(id, { events: [exit({ exit_event: { exit_code: 137, oom_killed: true } }), start] })],
+      T0 + 2_000,
+    )
     expect(unhealthy(oom.verdict(T0 + 2_000)).cause).toBe('out-of-memory')
 
     const config = new VerdictEngine(base)
-    config.observeMachines([machine(id, { events: [exit({ MonitorEvent: { exit_event: { exit_code: 78 } } }), start] })], T0 + 2_000)
+    config.observeMachines(
+      [machine(id, { events: [exit({ MonitorEvent: { exit_event: { exit_code: 78 } } }), start] })],
+      T0 + 2_000,
+    )
     expect(config.verdict(T0 + 2_000)).toBeUndefined()
     const v = unhealthy(config.verdict(T0 + 6_000))
     expect(v.cause).toBe('machine-exited')
     expect(v.detail).toContain('exit 78 is the gateway refusing its configuration')
 
     const requested = new VerdictEngine(base)
-    requested.observeMachines([machine(id, { events: [exit({ exit_event: { exit_code: 0, requested_stop: true } }), start] })], T0 + 2_000)
+    requested.observeMachines(
+      [machine(id, { events: [exit({ exit_event: { exit_code: 0, requested_stop: true } }), start] })],
+      T0 + 2_000,
+    )
     expect(requested.verdict(T0 + 60_000)).toBeUndefined()
   })
 
@@ -411,7 +443,13 @@ describe('verdict over machine state and platform lines', () => {
     const mid = '148ed193b95389'
     const previous = onMachine(shift(load('2026.9.6/ready-lan.log'), T0), mid)
     const failing = onMachine(shift(load('2026.9.6/lan-no-token.log'), T0 + 120_000), mid)
-    const engine = new VerdictEngine({ machineIds: [mid], port: 41001, channels: [], notBeforeMs: T0 + 100_000, deadlineMs: T0 + 400_000 })
+    const engine = new VerdictEngine({
+      machineIds: [mid],
+      port: 41001,
+      channels: [],
+      notBeforeMs: T0 + 100_000,
+      deadlineMs: T0 + 400_000,
+    })
     engine.observeMachines([machine(mid, { cmd: gatewayCmd(41001, 'lan'), startedAtMs: T0 + 119_500 })], T0 + 110_000)
     // A resumed stream replays the buffer: the old ready must not count.
     for (const line of previous) engine.feed(line)
@@ -430,14 +468,23 @@ describe('verdict over machine state and platform lines', () => {
     const app = (ms: number, message: string) => parseFlyLogLine(`${at(ms)} app[${mid}] iad [info]${message}`)!
     const runner = (ms: number, message: string) => parseFlyLogLine(`${at(ms)} runner[${mid}] iad [info]${message}`)!
     const crashLoop = [
-      runner(1_100, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
+      runner(
+        1_100,
+        'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root',
+      ),
       app(1_300, 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory'),
       runner(1_400, "INFO Main child exited with signal (with signal 'SIGABRT', core dumped? false)"),
-      runner(4_100, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
+      runner(
+        4_100,
+        'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root',
+      ),
       app(4_300, 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory'),
     ]
     const rolledBack = [
-      runner(5_650, 'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root'),
+      runner(
+        5_650,
+        'INFO Preparing to run: `node dist/index.js gateway --allow-unconfigured --port 3000 --bind lan` as root',
+      ),
       app(
         6_000,
         '2026-11-22T03:00:06.000+00:00 [gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.',
@@ -446,16 +493,34 @@ describe('verdict over machine state and platform lines', () => {
     ]
     const events = [
       { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 1_050 },
-      { type: 'exit', status: 'stopped', source: 'flyd', timestamp: T0 + 1_450, request: { exit_event: { exit_code: 134, oom_killed: false } } },
+      {
+        type: 'exit',
+        status: 'stopped',
+        source: 'flyd',
+        timestamp: T0 + 1_450,
+        request: { exit_event: { exit_code: 134, oom_killed: false } },
+      },
       { type: 'restart', status: 'starting', source: 'flyd', timestamp: T0 + 1_460 },
       { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 4_050 },
       // The failed release's last crash: an OOM kill Fly records a moment before the rollback's start, in the same second.
-      { type: 'exit', status: 'stopped', source: 'flyd', timestamp: T0 + 5_200, request: { exit_event: { exit_code: 137, oom_killed: true } } },
+      {
+        type: 'exit',
+        status: 'stopped',
+        source: 'flyd',
+        timestamp: T0 + 5_200,
+        request: { exit_event: { exit_code: 137, oom_killed: true } },
+      },
       { type: 'stop', status: 'stopping', source: 'user', timestamp: T0 + 5_300 },
       { type: 'restart', status: 'starting', source: 'user', timestamp: T0 + 5_400 },
       { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 5_600 },
     ]
-    const engine = new VerdictEngine({ machineIds: [mid], port: 3000, channels: [], notBeforeMs: T0 + 1_000, deadlineMs: T0 + 300_000 })
+    const engine = new VerdictEngine({
+      machineIds: [mid],
+      port: 3000,
+      channels: [],
+      notBeforeMs: T0 + 1_000,
+      deadlineMs: T0 + 300_000,
+    })
     engine.observeMachines([machine(mid, { events })], T0 + 5_700)
     for (const line of crashLoop) engine.feed(line)
     expect(engine.verdict(T0 + 5_700)).toBeUndefined()
@@ -463,7 +528,13 @@ describe('verdict over machine state and platform lines', () => {
     expect(verdict?.health).toBe('healthy')
 
     // The same record with flyd's restarts only (no deploy reached the machine): the crash loop is this release's.
-    const unchanged = new VerdictEngine({ machineIds: [mid], port: 3000, channels: [], notBeforeMs: T0 + 1_000, deadlineMs: T0 + 300_000 })
+    const unchanged = new VerdictEngine({
+      machineIds: [mid],
+      port: 3000,
+      channels: [],
+      notBeforeMs: T0 + 1_000,
+      deadlineMs: T0 + 300_000,
+    })
     unchanged.observeMachines([machine(mid, { events: events.filter((e) => e.source === 'flyd') })], T0 + 5_700)
     for (const line of crashLoop) unchanged.feed(line)
     expect(unhealthy(unchanged.verdict(T0 + 5_700)).cause).toBe('out-of-memory')
@@ -473,8 +544,17 @@ describe('verdict over machine state and platform lines', () => {
     const a = '148ed193b95389'
     const b = '2b5e8f1c4d7a90'
     const lines = shift(load('2026.9.6/ready-lan.log'), T0)
-    const engine = new VerdictEngine({ machineIds: [a, b], port: 41001, channels: [], notBeforeMs: T0 - 5_000, deadlineMs: T0 + 300_000 })
-    engine.observeMachines([machine(a, { cmd: gatewayCmd(41001, 'lan') }), machine(b, { cmd: gatewayCmd(41001, 'lan') })], T0)
+    const engine = new VerdictEngine({
+      machineIds: [a, b],
+      port: 41001,
+      channels: [],
+      notBeforeMs: T0 - 5_000,
+      deadlineMs: T0 + 300_000,
+    })
+    engine.observeMachines(
+      [machine(a, { cmd: gatewayCmd(41001, 'lan') }), machine(b, { cmd: gatewayCmd(41001, 'lan') })],
+      T0,
+    )
     expect(replay(engine, lines).verdict).toBeUndefined()
     expect(replay(engine, onMachine(lines, 'ffffffffffffff')).verdict).toBeUndefined()
     const { verdict } = replay(engine, onMachine(lines, b))
@@ -484,7 +564,13 @@ describe('verdict over machine state and platform lines', () => {
   it("fails a ready gateway that Fly's proxy cannot reach", () => {
     const mid = '148ed193b95389'
     const lines = shift(load('2026.9.6/ready-lan.log'), T0)
-    const engine = new VerdictEngine({ machineIds: [mid, 'aaaaaaaaaaaaaa'], port: 41001, channels: [], notBeforeMs: T0 - 5_000, deadlineMs: T0 + 300_000 })
+    const engine = new VerdictEngine({
+      machineIds: [mid, 'aaaaaaaaaaaaaa'],
+      port: 41001,
+      channels: [],
+      notBeforeMs: T0 - 5_000,
+      deadlineMs: T0 + 300_000,
+    })
     engine.observeMachines([machine(mid, { cmd: gatewayCmd(41001, 'lan') }), machine('aaaaaaaaaaaaaa')], T0)
     for (const line of lines) engine.feed(line)
     const refused = parseFlyLogLine(
@@ -495,7 +581,9 @@ describe('verdict over machine state and platform lines', () => {
   })
 
   it('fails when no machine runs the release', () => {
-    expect(unhealthy(new VerdictEngine({ machineIds: [], port: 3000, channels: [], deadlineMs: T0 }).verdict(T0)).cause).toBe('no-machines')
+    expect(
+      unhealthy(new VerdictEngine({ machineIds: [], port: 3000, channels: [], deadlineMs: T0 }).verdict(T0)).cause,
+    ).toBe('no-machines')
   })
 
   it('decides the same with and without colour for every fixture', () => {
@@ -512,7 +600,10 @@ describe('verdict over machine state and platform lines', () => {
       const plain = rawLines(file).map((raw) => parseFlyLogLine(stripAnsi(raw))!)
       const judge = (lines: LogLine[]) => {
         const engine = engineFor(lines, { machineIds: [lines[0]!.machineId], port: 41001 })
-        engine.observeMachines([machine(lines[0]!.machineId, { cmd: null, env: { OPENCLAW_GATEWAY_PORT: '41001' } })], lines[0]!.timestampMs)
+        engine.observeMachines(
+          [machine(lines[0]!.machineId, { cmd: null, env: { OPENCLAW_GATEWAY_PORT: '41001' } })],
+          lines[0]!.timestampMs,
+        )
         for (const line of lines) engine.feed(line)
         const v = engine.verdict(lines.at(-1)!.timestampMs + 10_000)
         return v && (v.health === 'healthy' ? 'healthy' : v.cause)
@@ -543,7 +634,12 @@ describe("Fly's check results", () => {
     const m = machine(id, { cmd: gatewayCmd(41001, 'lan'), startedAtMs })
     return MachineSchema.parse({
       ...m,
-      config: { ...m.config, services: [{ internal_port: 41001, checks: [{ type: 'http', method: 'GET', path: '/startupz', grace_period: '2m0s' }] }] },
+      config: {
+        ...m.config,
+        services: [
+          { internal_port: 41001, checks: [{ type: 'http', method: 'GET', path: '/startupz', grace_period: '2m0s' }] },
+        ],
+      },
       checks,
     })
   }
@@ -556,18 +652,30 @@ describe("Fly's check results", () => {
     engine.observeMachines([withCheck([], start)], start)
     expect(replay(engine, lines).verdict).toBeUndefined()
     const end = lines.at(-1)!.timestampMs
-    engine.observeMachines([withCheck([{ name, status: 'passing', output: 'HTTP GET ...: 200 OK', updated_at: new Date(end).toISOString() }], start)], end)
+    engine.observeMachines(
+      [
+        withCheck(
+          [{ name, status: 'passing', output: 'HTTP GET ...: 200 OK', updated_at: new Date(end).toISOString() }],
+          start,
+        ),
+      ],
+      end,
+    )
     const verdict = engine.verdict(end)
     expect(verdict?.health).toBe('healthy')
-    expect(verdict?.health === 'healthy' && verdict.evidence[0]).toMatch(/Fly's check servicecheck-00-http-41001 \(GET \/startupz\) passing/)
+    expect(verdict?.health === 'healthy' && verdict.evidence[0]).toMatch(
+      /Fly's check servicecheck-00-http-41001 \(GET \/startupz\) passing/,
+    )
   })
 
   it('a check still critical past its grace period is unhealthy with its output; within the grace it is only waited on', () => {
     const lines = load('2026.9.6/ready-lan.log')
     const start = lines[0]!.timestampMs
-    const output = 'HTTP GET http://172.19.0.2:41001/startupz: 503 Service Unavailable Output: {"ok":false,"status":"starting"}'
+    const output =
+      'HTTP GET http://172.19.0.2:41001/startupz: 503 Service Unavailable Output: {"ok":false,"status":"starting"}'
     const engine = engineFor(lines, { machineIds: [id], port: 41001 })
-    const critical = (atMs: number) => withCheck([{ name, status: 'critical', output, updated_at: new Date(atMs).toISOString() }], start)
+    const critical = (atMs: number) =>
+      withCheck([{ name, status: 'critical', output, updated_at: new Date(atMs).toISOString() }], start)
     engine.observeMachines([critical(start + 30_000)], start + 30_000)
     replay(engine, lines)
     expect(engine.verdict(start + 60_000)).toBeUndefined()
@@ -582,7 +690,15 @@ describe("Fly's check results", () => {
     const lines = load('2026.9.6/ready-lan.log')
     const start = lines[0]!.timestampMs
     const engine = engineFor(lines, { machineIds: [id], port: 41001 })
-    engine.observeMachines([withCheck([{ name, status: 'passing', output: 'ok', updated_at: new Date(start - 60_000).toISOString() }], start)], start)
+    engine.observeMachines(
+      [
+        withCheck(
+          [{ name, status: 'passing', output: 'ok', updated_at: new Date(start - 60_000).toISOString() }],
+          start,
+        ),
+      ],
+      start,
+    )
     expect(replay(engine, lines).verdict).toBeUndefined()
   })
 })

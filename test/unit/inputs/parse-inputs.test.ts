@@ -146,11 +146,19 @@ describe('parseInputs with good inputs', () => {
     expect(plan.secrets.get('SIGNAL_KEY')).toBe(multi)
     expect(plan.secretSources.get('ANTHROPIC_API_KEY')).toBe('secrets-json')
     // Every value that was read is masked, including the ones that were dropped.
-    for (const value of ['from-lines-1234', 'from-json-5678', 'sk-ant-9999', 'ghs_never', 'dropped-0000', 'line-two-secret']) {
+    for (const value of [
+      'from-lines-1234',
+      'from-json-5678',
+      'sk-ant-9999',
+      'ghs_never',
+      'dropped-0000',
+      'line-two-secret',
+    ]) {
       expect(redactor.redact(`x ${value} y`)).toBe('x *** y')
     }
     const printable = JSON.stringify(describePlan(plan))
-    for (const value of ['from-lines-1234', 'sk-ant-9999', 'tok-abcdef', 'line-two-secret']) expect(printable).not.toContain(value)
+    for (const value of ['from-lines-1234', 'sk-ant-9999', 'tok-abcdef', 'line-two-secret'])
+      expect(printable).not.toContain(value)
     expect(printable).toContain('ANTHROPIC_API_KEY')
   })
 
@@ -183,12 +191,27 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ['env line without =', { env: 'FOO' }, 'env', /line 1: "FOO" has no `=VALUE`/],
     ['env duplicate', { env: 'A=1\nA=2' }, 'env', /line 2: "A" is set again \(first on line 1\)/],
     ['env bad name', { env: '1BAD=x' }, 'env', /not a valid variable name/],
-    ['secrets bare name missing from env', { secrets: 'DISCORD_BOT_TOKEN' }, 'secrets', /not in the step's environment.*env: DISCORD_BOT_TOKEN/],
+    [
+      'secrets bare name missing from env',
+      { secrets: 'DISCORD_BOT_TOKEN' },
+      'secrets',
+      /not in the step's environment.*env: DISCORD_BOT_TOKEN/,
+    ],
     ['secrets-json not JSON', { 'secrets-json': '{oops' }, 'secrets-json', /not valid JSON/],
     ['secrets-json an array', { 'secrets-json': '["a"]' }, 'secrets-json', /JSON object/],
     ['strategy unknown', { strategy: 'fast' }, 'strategy', /rolling, immediate, bluegreen, canary/],
-    ['deploy-args with a shell operator', { 'deploy-args': '--remote-only; rm -rf /' }, 'deploy-args', /unquoted shell operator ";"/],
-    ['deploy-args with an unterminated quote', { 'deploy-args': `--label 'oops` }, 'deploy-args', /unterminated single quote/],
+    [
+      'deploy-args with a shell operator',
+      { 'deploy-args': '--remote-only; rm -rf /' },
+      'deploy-args',
+      /unquoted shell operator ";"/,
+    ],
+    [
+      'deploy-args with an unterminated quote',
+      { 'deploy-args': `--label 'oops` },
+      'deploy-args',
+      /unterminated single quote/,
+    ],
     [
       'deploy-args that fights an input',
       { 'deploy-args': '--app other' },
@@ -198,15 +221,35 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ['machine-command with command substitution', { 'machine-command': 'node $(whoami)' }, 'machine-command', /"\$\("/],
     ['health-timeout too long', { 'health-timeout': '99999' }, 'health-timeout', /at most 3600/],
     ['health-url not http', { 'health-url': 'ftp://x' }, 'health-url', /http\(s\) URL/],
-    ['health-url public on a private app', { private: 'true', 'health-url': 'https://my-openclaw.fly.dev/healthz' }, 'health-url', /releases the public IPs/],
+    [
+      'health-url public on a private app',
+      { private: 'true', 'health-url': 'https://my-openclaw.fly.dev/healthz' },
+      'health-url',
+      /releases the public IPs/,
+    ],
     ['flyctl-version not a version', { 'flyctl-version': '0.4' }, 'flyctl-version', /exact version/],
     ['flyctl-mirror not a URL', { 'flyctl-mirror': 'mirror.local' }, 'flyctl-mirror', /http\(s\) URL/],
     ['config file missing', { config: 'nope.toml' }, 'config', /file "nope.toml" not found/],
     ['gateway-config missing', { 'gateway-config': 'cfg/openclaw.json' }, 'gateway-config', /not found/],
-    ['image and dockerfile both', { image: 'ghcr.io/openclaw/openclaw:1', dockerfile: 'Dockerfile' }, 'image', /not both/],
-    ['build-args with image', { image: 'ghcr.io/openclaw/openclaw:1', 'build-args': 'A=1' }, 'build-args', /no effect with `image`/],
+    [
+      'image and dockerfile both',
+      { image: 'ghcr.io/openclaw/openclaw:1', dockerfile: 'Dockerfile' },
+      'image',
+      /not both/,
+    ],
+    [
+      'build-args with image',
+      { image: 'ghcr.io/openclaw/openclaw:1', 'build-args': 'A=1' },
+      'build-args',
+      /no effect with `image`/,
+    ],
     ['working directory missing', { 'working-directory': 'does/not/exist' }, 'working-directory', /not a directory/],
-    ['env name also a secret', { env: 'OPENCLAW_GATEWAY_TOKEN=x', secrets: 'OPENCLAW_GATEWAY_TOKEN=abcdef' }, 'env', /also a synced secret/],
+    [
+      'env name also a secret',
+      { env: 'OPENCLAW_GATEWAY_TOKEN=x', secrets: 'OPENCLAW_GATEWAY_TOKEN=abcdef' },
+      'env',
+      /also a synced secret/,
+    ],
   ]
   for (const [title, inputs, input, message] of cases) {
     it(title, () => {
@@ -228,7 +271,10 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
 
   it('never shows a secret value in an error', () => {
     const secret = 'super-secret-value-42'
-    const found = problems({ secrets: `1BAD=${secret}\nGOOD=${secret}\nGOOD=${secret}`, 'secrets-json': `{"A": "${secret}"` })
+    const found = problems({
+      secrets: `1BAD=${secret}\nGOOD=${secret}\nGOOD=${secret}`,
+      'secrets-json': `{"A": "${secret}"`,
+    })
     const text = new InputError(found).message
     expect(text).toMatch(/secrets/)
     expect(text).not.toContain(secret)

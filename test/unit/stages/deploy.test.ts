@@ -53,23 +53,37 @@ describe('buildDeployArgs', () => {
       ...rendered,
       dockerfileArg: '/ws/Dockerfile',
     })
-    expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual(['--image', 'ghcr.io/openclaw/openclaw:2026.9.6'])
+    expect(args.slice(args.indexOf('--image'), args.indexOf('--image') + 2)).toEqual([
+      '--image',
+      'ghcr.io/openclaw/openclaw:2026.9.6',
+    ])
     expect(args).not.toContain('--build-arg')
     expect(args).not.toContain('--dockerfile')
   })
 
   it('a rollback redeploys the previous image with the same config', () => {
-    const args = buildDeployArgs(makePlan({ buildArgs: [['A', '1']] }), rendered, { imageOverride: 'registry.fly.io/my-openclaw:deployment-01' })
-    expect(args).toEqual(expect.arrayContaining(['--config', rendered.path, '--image', 'registry.fly.io/my-openclaw:deployment-01']))
+    const args = buildDeployArgs(makePlan({ buildArgs: [['A', '1']] }), rendered, {
+      imageOverride: 'registry.fly.io/my-openclaw:deployment-01',
+    })
+    expect(args).toEqual(
+      expect.arrayContaining(['--config', rendered.path, '--image', 'registry.fly.io/my-openclaw:deployment-01']),
+    )
     expect(args).not.toContain('--build-arg')
   })
 
   it('adds strategy, private, wait-timeout from health-timeout, and user deploy-args last', () => {
     const args = buildDeployArgs(
-      makePlan({ strategy: 'immediate', private: true, healthTimeoutSec: 120, deployArgs: ['--remote-only', '--env', 'A=b c'] }),
+      makePlan({
+        strategy: 'immediate',
+        private: true,
+        healthTimeoutSec: 120,
+        deployArgs: ['--remote-only', '--env', 'A=b c'],
+      }),
       rendered,
     )
-    expect(args).toEqual(expect.arrayContaining(['--strategy', 'immediate', '--no-public-ips', '--wait-timeout', '2m0s']))
+    expect(args).toEqual(
+      expect.arrayContaining(['--strategy', 'immediate', '--no-public-ips', '--wait-timeout', '2m0s']),
+    )
     expect(args.slice(-3)).toEqual(['--remote-only', '--env', 'A=b c'])
   })
 })
@@ -99,24 +113,38 @@ describe('readReleases', () => {
 
 describe('appUrl', () => {
   it('takes the URL flyctl printed, else the fly.dev default, and none when private', () => {
-    expect(appUrl(makePlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe('https://custom.example/')
+    expect(appUrl(makePlan(), 'x\nVisit your newly deployed app at https://custom.example/\n')).toBe(
+      'https://custom.example/',
+    )
     expect(appUrl(makePlan(), '')).toBe('https://my-openclaw.fly.dev/')
-    expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe('')
+    expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe(
+      '',
+    )
   })
 })
 
 describe('notServing: every app machine runs the new release', () => {
   const flyctl = { redact: (t: string) => t } as unknown as Flyctl
   const m = (id: string, version: string, image: string, group = 'app') =>
-    MachineSchema.parse({ id, state: 'started', config: { image, metadata: { fly_process_group: group, fly_release_version: version } } })
+    MachineSchema.parse({
+      id,
+      state: 'started',
+      config: { image, metadata: { fly_process_group: group, fly_release_version: version } },
+    })
   const release = { version: 4, imageRef: 'registry.fly.io/a:deployment-4' }
 
   it('is silent when every app machine has the release and its image', () => {
-    expect(notServing({ flyctl }, [m('a1', '4', release.imageRef), m('w1', '2', 'old', 'worker')], release)).toBeUndefined()
+    expect(
+      notServing({ flyctl }, [m('a1', '4', release.imageRef), m('w1', '2', 'old', 'worker')], release),
+    ).toBeUndefined()
   })
 
   it('names a machine left on an old release (a deploy that exited 0 without it)', () => {
-    const outcome = notServing({ flyctl }, [m('a1', '4', release.imageRef), m('a2', '3', 'registry.fly.io/a:deployment-3')], release)
+    const outcome = notServing(
+      { flyctl },
+      [m('a1', '4', release.imageRef), m('a2', '3', 'registry.fly.io/a:deployment-3')],
+      release,
+    )
     expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'not-serving', machineId: 'a2' })
     expect(outcome?.health === 'unhealthy' && outcome.message).toMatch(
       /a machine still serves the old release on machine a2: `fly deploy` exited 0, but machine a2 \(release v3, image registry\.fly\.io\/a:deployment-3\) still serves an old release, not v4/,
@@ -124,6 +152,9 @@ describe('notServing: every app machine runs the new release', () => {
   })
 
   it('also a machine on the release number with another image', () => {
-    expect(notServing({ flyctl }, [m('a1', '4', 'registry.fly.io/a:other')], release)).toMatchObject({ cause: 'not-serving', machineId: 'a1' })
+    expect(notServing({ flyctl }, [m('a1', '4', 'registry.fly.io/a:other')], release)).toMatchObject({
+      cause: 'not-serving',
+      machineId: 'a1',
+    })
   })
 })
