@@ -124,3 +124,38 @@ export function describeRelease(release: GatewayRelease | undefined): string {
     ? `gateway release ${release.version} (from ${release.source})`
     : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)'
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a release serves and where it keeps its lock
+
+/**
+ * The gateway's own probes (the release's docs/gateway/health.md): `/healthz` since 2026.3.1,
+ * `/startupz` since 2026.8.1. A release older than a path answers it with the Control UI page and
+ * 200, so a check on the wrong path passes for any gateway: only the path the release serves is used.
+ */
+export const PROBE_RELEASES = { startupz: '2026.8.1', healthz: '2026.3.1' } as const
+
+/**
+ * The first release with the state-local lock tree (`<state-dir>/tmp/openclaw-<uid>/`): its
+ * docs/gateway/gateway-lock.md ("Three layers", "State and config locks") first appears in
+ * openclaw@2026.8.1; 2026.7.35 still documents the two-layer lock in the process temp dir. Such a
+ * release reclaims a dead owner's lock by itself, and its guide says not to delete the tree while
+ * an owner may run.
+ */
+export const STATE_LOCAL_LOCK_RELEASE = '2026.8.1'
+
+export type GatewayProbe = { kind: 'http'; path: '/startupz' | '/healthz' } | { kind: 'tcp' }
+
+/** The check the known release serves: /startupz, /healthz, else (older or unknown) a TCP connect. */
+export function probeForRelease(release: Pick<GatewayRelease, 'version'> | undefined): GatewayProbe {
+  if (release && compareVersions(release.version, PROBE_RELEASES.startupz) >= 0)
+    return { kind: 'http', path: '/startupz' }
+  if (release && compareVersions(release.version, PROBE_RELEASES.healthz) >= 0)
+    return { kind: 'http', path: '/healthz' }
+  return { kind: 'tcp' }
+}
+
+/** True for a known release that keeps its lock in the state-local tree (never deleted by the action). */
+export function hasStateLocalLocks(version: string | undefined): boolean {
+  return version !== undefined && compareVersions(version, STATE_LOCAL_LOCK_RELEASE) >= 0
+}

@@ -5,8 +5,8 @@ import type { Flyctl } from '../fly/flyctl.js'
 import { READING } from '../fly/flyctl.js'
 import { MACHINE_SIZES, memoryProblem } from '../fly/machine-sizes.js'
 import type { Plan } from '../inputs/plan.js'
-import { displayPath, type RenderResult } from './render.js'
-import { findGatewayRelease, type GatewayRelease } from './gateway-release.js'
+import { displayPath, releaseOfRendered, type RenderResult } from './render.js'
+import type { GatewayRelease } from './gateway-release.js'
 import { isTable, type TomlTable } from './toml-source.js'
 import { parseMemoryMb } from '../shared/units.js'
 import type { Finding } from './finding.js'
@@ -103,7 +103,27 @@ const dockerfileRule: Rule = ({ result, facts, from }) => {
   )
 }
 
-export const PREFLIGHT_RULES: Rule[] = [regionRule, sizeRule, memoryRule, dockerfileRule]
+/**
+ * Fly refuses `bluegreen` and `canary` for an app with mounts (flyctl internal/appconfig/validation.go
+ * for canary; Fly's docs, Deployment strategies, for blue-green: green machines would need volumes
+ * of their own), but only at `fly deploy`, after the app, the volume and the secrets were made. The
+ * rendered config always mounts the state volume, whatever the source, so both are refused here.
+ */
+const strategyRule: Rule = ({ result, plan, from }) => {
+  const deploySection = isTable(result.config.deploy) ? result.config.deploy : {}
+  const strategy = plan.strategy ?? (typeof deploySection.strategy === 'string' ? deploySection.strategy : undefined)
+  if (strategy !== 'bluegreen' && strategy !== 'canary') return []
+  const mounts = result.config.mounts
+  const mounted = isTable(mounts) || (Array.isArray(mounts) && mounts.length > 0)
+  if (!mounted) return []
+  return error(
+    'strategy',
+    `\`${strategy}\` cannot be used with a volume, and the rendered config mounts one (the gateway's state volume): Fly refuses ${strategy} deployments of apps with mounts. Fix: use \`rolling\` (the default) or \`immediate\`.`,
+    plan.strategy !== undefined ? { input: 'strategy' } : from('deploy.strategy'),
+  )
+}
+
+export const PREFLIGHT_RULES: Rule[] = [regionRule, sizeRule, memoryRule, dockerfileRule, strategyRule]
 
 export function preflightFindings(result: RenderResult, plan: Plan, facts: PreflightFacts): Finding[] {
   const from = (key: string): Where => {
@@ -137,14 +157,5 @@ export async function readRegions(flyctl: Flyctl, warn: (m: string) => void): Pr
 
 /** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
 export function gatewayReleaseOf(result: RenderResult, plan: Plan, workspace?: string): GatewayRelease | undefined {
-  const build = isTable(result.config.build) ? result.config.build : {}
-  const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined)
-  const dockerfile = resolve(
-    dirname(result.path),
-    typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile',
-  )
-  return findGatewayRelease({
-    ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
-    workingDirectory: plan.workingDirectory,
-  })
+  return result.release ?? releaseOfRendered(result.config, result.path, plan, workspace)
 }

@@ -10,6 +10,7 @@ import { parseMemoryMb } from '../shared/units.js'
 import { ConfigFileError, indexKeyLines, isTable, parseToml, stringifyToml, type TomlTable } from './toml-source.js'
 import { parseGatewayConfig, type GatewayConfigSource, type ParsedGatewayConfig } from './gateway-config.js'
 import { info } from '../shared/runner-output.js'
+import { findGatewayRelease, probeForRelease, type GatewayRelease } from './gateway-release.js'
 
 /**
  * Stage 2: render fly.toml (or the private variant) into RUNNER_TEMP, never over a file in the
@@ -41,7 +42,12 @@ export interface RenderResult {
   /** The input that set a key, if one did. */
   inputOf(key: string): string | undefined
   gateway?: { guestPath: string; localPath: string; sourcePath: string; parsed: ParsedGatewayConfig }
+  /** The gateway release the rendered config ships, when the image or Dockerfile says (it chose the check). */
+  release?: GatewayRelease
 }
+
+/** Reads which gateway release a rendered config ships (an edge: it may read the Dockerfile). */
+export type ReleaseReader = (config: FlyConfig, renderedPath: string) => GatewayRelease | undefined
 
 /** The guide's fly.toml (seeds/, section "2) Configure fly.toml"), as data, in the guide's key order. */
 export function guideFlyConfig(variant: { private: boolean; app?: string }): FlyConfig {
@@ -138,6 +144,7 @@ export function renderFlyConfig(
   plan: Plan,
   userToml?: { path: string; text: string },
   gatewayConfig?: GatewayConfigSource,
+  releaseOf?: ReleaseReader,
 ): RenderResult {
   const r: Rendering = {
     plan,
@@ -161,8 +168,9 @@ export function renderFlyConfig(
   renderBuild(r)
   renderUserPaths(r)
   const gateway = gatewayConfig ? renderGatewayConfig(r, env, gatewayConfig) : undefined
-  renderCheck(r, gateway)
-  return renderResult(r, gateway)
+  const release = releaseOf?.(config, join(r.renderDir, 'fly.toml'))
+  renderCheck(r, gateway, release)
+  return { ...renderResult(r, gateway), ...(release ? { release } : {}) }
 }
 
 /** [processes] app: machine-command wins over command; otherwise port/bind patch the flags. */
@@ -353,23 +361,58 @@ function renderGatewayConfig(
   return { guestPath: parsed.guestPath, localPath: source.localPath, sourcePath: source.sourcePath, parsed }
 }
 
+/** The guide's check timings (docs/install/fly.md of openclaw 2026.9): startup may take a while. */
+const HTTP_CHECK_TIMINGS = { grace_period: '2m', interval: '15s', timeout: '5s' }
+
 /**
- * A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
- * (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
- * WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
+ * The check the known gateway release serves, so that `fly deploy` waits for it (flyctl waits for
+ * every machine check: internal/machine/leasable_machine.go WaitForHealthchecksToPass) and the gate
+ * reads its result: GET /startupz (2026.8.1+) or /healthz (2026.3.1+) as the 2026.9 guide renders
+ * it under [[http_service.checks]]; a TCP connect on the port for older or unknown releases. A
+ * private deployment (or one with [[services]] only) gets the same check as a top-level [checks]
+ * entry, which works without public IPs. A file that has checks of its own keeps them, alone.
  */
-function renderCheck(r: Rendering, gateway: RenderResult['gateway']): void {
+function renderCheck(r: Rendering, gateway: RenderResult['gateway'], release: GatewayRelease | undefined): void {
   if (definesChecks(r.config)) return
   const settings = effectiveSettings(r.config, gateway?.parsed)
+  const probe = probeForRelease(release)
+  const input = release ? 'port (check: the gateway release)' : 'port'
+  if (probe.kind === 'http' && isTable(r.config.http_service)) {
+    const check = {
+      grace_period: HTTP_CHECK_TIMINGS.grace_period,
+      interval: HTTP_CHECK_TIMINGS.interval,
+      method: 'GET',
+      timeout: HTTP_CHECK_TIMINGS.timeout,
+      path: probe.path,
+    }
+    assign(r, r.config.http_service, 'checks', 'http_service.checks', [check], input)
+    return
+  }
   const checks = ensureTable(r.config, 'checks')
-  assign(
-    r,
-    checks,
-    TCP_CHECK_NAME,
-    `checks.${TCP_CHECK_NAME}`,
-    { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' },
-    'port',
+  const check =
+    probe.kind === 'http'
+      ? { type: 'http', port: settings.port, method: 'GET', path: probe.path, ...HTTP_CHECK_TIMINGS }
+      : { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }
+  assign(r, checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, check, input)
+}
+
+/** The release a rendered config ships: its image, else the Dockerfile it builds (or an openclaw checkout's package.json). */
+export function releaseOfRendered(
+  config: FlyConfig,
+  renderedPath: string,
+  plan: Pick<Plan, 'image' | 'workingDirectory'>,
+  workspace?: string,
+): GatewayRelease | undefined {
+  const build = isTable(config.build) ? config.build : {}
+  const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined)
+  const dockerfile = resolve(
+    dirname(renderedPath),
+    typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile',
   )
+  return findGatewayRelease({
+    ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
+    workingDirectory: plan.workingDirectory,
+  })
 }
 
 function renderResult(r: Rendering, gateway: RenderResult['gateway']): RenderResult {
@@ -597,7 +640,9 @@ export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
       const text = await readInput(plan.gatewayConfig, 'gateway-config')
       gatewaySource = { sourcePath: plan.gatewayConfig, localPath: join(renderDir, 'openclaw.json'), text }
     }
-    const result = renderFlyConfig(plan, userToml, gatewaySource)
+    const result = renderFlyConfig(plan, userToml, gatewaySource, (config, path) =>
+      releaseOfRendered(config, path, plan, workspace),
+    )
     refuseOutsidePaths(result, renderDir, workspace, gatewaySource?.localPath)
     // A copy beside the rendered file: the release carries exactly the bytes that were checked.
     if (gatewaySource) await writeFile(gatewaySource.localPath, gatewaySource.text, { mode: 0o600 })

@@ -59,8 +59,16 @@ export const MachineSchema = z.looseObject({
       }),
     )
     .nullish(),
+  // fly-go machine_types.go MachineCheckStatus {name, status passing|warning|critical, output, updated_at}.
   checks: z
-    .array(z.looseObject({ name: z.string(), status: z.string(), output: z.string().optional().default('') }))
+    .array(
+      z.looseObject({
+        name: z.string(),
+        status: z.string(),
+        output: z.string().optional().default(''),
+        updated_at: z.string().optional(),
+      }),
+    )
     .nullish(),
 })
 export type Machine = z.infer<typeof MachineSchema>

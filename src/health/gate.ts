@@ -79,6 +79,8 @@ const CAUSE_TITLES: Record<Cause, string> = {
   'machine-exited': 'the gateway process exited',
   'machine-stopped': 'the machine stopped',
   'no-machines': 'no machine runs the new release',
+  'check-failing': "Fly's health check on the gateway fails",
+  'not-serving': 'a machine still serves the old release',
   timeout: 'the gateway was not healthy before health-timeout',
   'health-url': 'health-url did not answer',
 }

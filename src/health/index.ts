@@ -19,6 +19,7 @@ import { repairStaleLock } from './lock-repair.js'
 import { rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
+import { hasStateLocalLocks } from '../config/gateway-release.js'
 
 export type { ReleaseRef } from './rollback.js'
 export type { Cause } from './verdict.js'
@@ -32,6 +33,8 @@ export interface HealthContext {
   port: number
   bind: string
   stateDir: string
+  /** The gateway release the deploy ships (`2026.9.6`), when known: it decides whether a lock may be removed. */
+  gatewayRelease?: string
   /** The release the deploy produced. */
   release: ReleaseRef
   /** Runner clock when `fly deploy` began; lines of earlier releases are ignored. */
@@ -233,8 +236,11 @@ async function repairStaleLockOnce(
   summary: string[],
   gate: (release: ReleaseRef, notBeforeMs: number | undefined) => Promise<GateOutcome>,
 ): Promise<{ result: GateOutcome; lockRepaired: boolean }> {
-  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !ctx.plan.fixStaleLock || !result.machineId)
+  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !result.machineId)
     return { result, lockRepaired: false }
+  if (hasStateLocalLocks(ctx.gatewayRelease))
+    return { result: liveOwnerVerdict(ctx, result, summary), lockRepaired: false }
+  if (!ctx.plan.fixStaleLock) return { result, lockRepaired: false }
   summary.push(
     `Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`,
   )
@@ -244,7 +250,6 @@ async function repairStaleLockOnce(
       app: ctx.app,
       machineId: result.machineId,
       stateDir: ctx.stateDir,
-      machineState: result.machineStates[result.machineId],
       retryDelayMs: ctx.tuning?.sshRetryDelayMs,
       log: ctx.log ?? (() => {}),
       signal: ctx.signal,
@@ -259,6 +264,29 @@ async function repairStaleLockOnce(
     summary.push(ctx.flyctl.redact(`The lock repair failed: ${(err as Error).message}`))
     return { result, lockRepaired: false }
   }
+}
+
+/**
+ * A held lock on a release with the state-local lock tree: it reclaims a dead owner's lock at start
+ * by itself, so an "already running" that outlived the deploy's start has a live owner. Nothing is
+ * deleted; the verdict names the owner and the guide's check (docs/install/fly.md "Gateway lock issues").
+ */
+function liveOwnerVerdict(
+  ctx: HealthContext,
+  result: Extract<GateOutcome, { health: 'unhealthy' }>,
+  summary: string[],
+): GateOutcome {
+  const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(result.message)
+  const owner = pid ? `the process with pid ${pid[1] ?? pid[2]} recorded in the lock` : 'the owner recorded in the lock'
+  const dir = `${ctx.stateDir.replace(/\/+$/, '')}/tmp/openclaw-<uid>`
+  const fix =
+    `Fix: gateway release ${ctx.gatewayRelease ?? ''} keeps its lock in ${dir} and reclaims a dead owner's lock by itself, so ${owner} is alive: another gateway process uses this volume. ` +
+    `Check with \`fly status -a ${ctx.app}\` and \`fly logs -a ${ctx.app}\` that no other machine or gateway process uses the volume, and stop it. ` +
+    'The lock tree was not deleted (the guide: do not delete it while an owner may still be running); fix-stale-lock does not apply to this release.'
+  summary.push(
+    `Release v${ctx.release.version}: ${result.title} on ${result.machineId} by ${owner}; gateway release ${ctx.gatewayRelease ?? ''} reclaims a dead owner's lock itself, so nothing was deleted.`,
+  )
+  return { ...result, message: ctx.flyctl.redact(result.message.replace(/^Fix: .*$/m, fix)) }
 }
 
 /** What the rollout watcher needs: the gate's context without a release yet. */

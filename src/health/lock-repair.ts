@@ -2,11 +2,14 @@
  * Stale gateway lock repair (the guide's "Gateway lock issues"): remove the lock files on the
  * machine over `fly ssh console`, then restart that machine once.
  *
- * The lock has lived in three places across gateway releases, so all three are cleared:
+ * The lock has lived in three places across gateway releases; only the two of releases before the
+ * state-local lock tree are ever cleared:
  * - `<state-dir>/gateway.*.lock` (the guide);
- * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7);
- * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
- * `fly ssh console -C` runs the command without a shell (flyctl internal/command/ssh/console.go), so globs need `sh -c`.
+ * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7).
+ * The state-local tree `<state-dir>/tmp/openclaw-<uid>/` (2026.8.1 and later, gateway-release.ts
+ * STATE_LOCAL_LOCK_RELEASE) is never touched: those releases reclaim a dead owner's lock at start,
+ * and their guide says not to delete it while an owner may run. For them there is no repair (health/index.ts).
+ * `fly ssh console -C` runs the command without a shell, so globs need `sh -c`.
  */
 import { sleep } from '../shared/sleep.js'
 import type { FlyctlRunner } from './gate.js'
@@ -16,7 +19,7 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/
 
 export function lockPatterns(stateDir: string): string[] {
   const dir = stateDir.replace(/\/+$/, '') || ''
-  return [`${dir}/gateway.*.lock`, `${dir}/tmp/openclaw-*/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock']
+  return [`${dir}/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock']
 }
 
 /** The `-C` argument: a POSIX sh script that removes each existing lock file and names it. */
@@ -35,8 +38,6 @@ export interface RepairOptions {
   app: string
   machineId: string
   stateDir: string
-  /** The machine's state as last seen; a stopped machine is started first (ssh needs it running). */
-  machineState?: string
   sshAttempts?: number
   retryDelayMs?: number
   log?: (message: string) => void
@@ -55,20 +56,11 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
   const command = staleLockCommand(o.stateDir)
   const machineArgs = ['-a', o.app]
 
-  if (o.machineState && o.machineState !== 'started') {
-    log(`health: starting machine ${o.machineId} to reach it over ssh`)
-    await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], {
-      allowFailure: true,
-      signal: o.signal,
-      timeoutMs: 120_000,
-      retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
-    })
-  }
-
   const attempts = o.sshAttempts ?? 3
   let removed: string[] | undefined
   let lastError = ''
   for (let attempt = 1; attempt <= attempts && removed === undefined; attempt++) {
+    await startIfStopped(o)
     const result = await o.flyctl.run(['ssh', 'console', ...machineArgs, '--machine', o.machineId, '-C', command], {
       allowFailure: true,
       signal: o.signal,
@@ -107,4 +99,28 @@ export async function repairStaleLock(o: RepairOptions): Promise<RepairResult> {
     },
   })
   return { removed, restartedAtMs }
+}
+
+/**
+ * Reads the machine's state afresh, not from the gate's last read: flyd's restart policy may have
+ * given up on its crash loop since and left it stopped, and ssh needs a started VM. A stopped one
+ * is started (`fly machine start`).
+ */
+async function startIfStopped(o: RepairOptions): Promise<void> {
+  const status = await o.flyctl.run(['machine', 'status', o.machineId, '-a', o.app], {
+    allowFailure: true,
+    signal: o.signal,
+    timeoutMs: 60_000,
+    retry: { safe: 'reading' },
+  })
+  // flyctl internal/command/machine/status.go prints `State: <state>`.
+  const state = /^State:\s*(\S+)/m.exec(status.stdout)?.[1]
+  if (!state || !['stopped', 'suspended', 'failed', 'created'].includes(state)) return
+  o.log?.(`health: machine ${o.machineId} is ${state}; starting it to reach it over ssh`)
+  await o.flyctl.run(['machine', 'start', o.machineId, '-a', o.app], {
+    allowFailure: true,
+    signal: o.signal,
+    timeoutMs: 120_000,
+    retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+  })
 }

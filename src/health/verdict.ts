@@ -58,6 +58,8 @@ export type Cause =
   | 'machine-exited'
   | 'machine-stopped'
   | 'no-machines'
+  | 'check-failing'
+  | 'not-serving'
   | 'timeout'
   | 'health-url'
 
@@ -148,6 +150,10 @@ interface MachineTrack {
   /** The machine's memory and V8 heap (NODE_OPTIONS), for the out-of-memory fix. */
   memory?: MemoryFacts
   passingCheckPorts: Set<number>
+  /** The checks the machine's config asks Fly to run, by the name Fly reports them under. */
+  checkConfig: Map<string, ConfiguredCheck>
+  /** Fly's latest results of them (`machines list --json` `checks`). */
+  checkResults: CheckResult[]
   signals: SeenSignal[]
   lastLines: string[]
 }
@@ -178,6 +184,8 @@ export class VerdictEngine {
         exitEvents: [],
         command: { isGateway: false },
         passingCheckPorts: new Set(),
+        checkConfig: new Map(),
+        checkResults: [],
         signals: [],
         lastLines: [],
       })
@@ -227,6 +235,13 @@ export class VerdictEngine {
       track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined
       track.memory = memoryFacts(machine.config)
       track.passingCheckPorts = passingCheckPorts(machine)
+      track.checkConfig = configuredChecks(machine)
+      track.checkResults = (machine.checks ?? []).map((c) => ({
+        name: c.name,
+        status: c.status,
+        output: c.output,
+        updatedAtMs: Date.parse(c.updated_at ?? ''),
+      }))
     }
   }
 
@@ -445,7 +460,59 @@ export class VerdictEngine {
         `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`,
       )
     }
+
+    return this.exitOrStop(track, windowSignals, nowMs) ?? this.failingCheck(track, nowMs)
+  }
+
+  /**
+   * A Fly check that still fails once its grace period after the machine's latest start has
+   * passed: the gateway's own probe says it is not serving (a /startupz that stays 503: startup
+   * never finished), whatever its log lines said. Only results of the current run of a started machine.
+   */
+  private failingCheck(track: MachineTrack, nowMs: number): UnhealthyVerdict | undefined {
+    if (track.state !== 'started') return undefined
+    const runStart = this.latestRunStart(track)
+    for (const result of this.currentResults(track)) {
+      if (result.status !== 'critical') continue
+      const configured = track.checkConfig.get(result.name)
+      const graceMs = configured?.graceMs ?? 0
+      if (!Number.isFinite(runStart) || nowMs - runStart < graceMs) continue
+      const what = configured ? `${result.name} (${configured.what})` : result.name
+      return this.unhealthy(
+        'check-failing',
+        nowMs,
+        track,
+        `Fly's check ${what} still fails ${formatMs(graceMs)} after the machine started (its grace period): ${result.output || 'no output'}`,
+      )
+    }
     return undefined
+  }
+
+  /** Check results of the machine's latest run (a result from before it started is the previous run's). */
+  private currentResults(track: MachineTrack): CheckResult[] {
+    const runStart = this.latestRunStart(track)
+    return track.checkResults.filter(
+      (r) =>
+        !Number.isFinite(r.updatedAtMs) ||
+        !Number.isFinite(runStart) ||
+        r.updatedAtMs >= Math.floor(runStart / 1000) * 1000,
+    )
+  }
+
+  /** With checks configured, Fly's results must exist and all pass (flyctl internal/machine/leasable_machine.go WaitForHealthchecksToPass). */
+  private checksEvidence(track: MachineTrack): { passing: true; how: string } | { passing: false; missing: string } {
+    if (track.checkConfig.size === 0) return { passing: true, how: '' }
+    const results = this.currentResults(track)
+    const failing = results.filter((r) => r.status !== 'passing')
+    if (results.length === 0 || failing.length > 0) {
+      const shown = failing.map((r) => `${r.name} ${r.status}`).join(', ')
+      return { passing: false, missing: `ready, but Fly's checks do not pass yet (${shown || 'no result yet'})` }
+    }
+    const names = results.map((r) => {
+      const configured = track.checkConfig.get(r.name)
+      return configured ? `${r.name} (${configured.what})` : r.name
+    })
+    return { passing: true, how: `; Fly's check ${names.join(', ')} passing` }
   }
 
   private exitOrStop(track: MachineTrack, windowSignals: SeenSignal[], nowMs: number): UnhealthyVerdict | undefined {
@@ -542,7 +609,9 @@ export class VerdictEngine {
     if (listening && listening.signal.kind === 'listening') {
       // fatalFor has already refused loopback-only lists and other ports.
       const shown = listening.signal.addresses.map((a) => `${a.host}:${a.port}`).join(', ')
-      return { ready: true, how: `[gateway] listening on ${shown}` }
+      const checks = this.checksEvidence(track)
+      if (!checks.passing) return { ready: false, missing: checks.missing }
+      return { ready: true, how: `[gateway] listening on ${shown}${checks.how}` }
     }
     if (this.expect.gatewayGeneration === 'legacy')
       return { ready: false, missing: 'no `[gateway] listening on` line yet' }
@@ -556,9 +625,11 @@ export class VerdictEngine {
         ready: false,
         missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)`,
       }
+    const checks = this.checksEvidence(track)
+    if (!checks.passing) return { ready: false, missing: checks.missing }
     return {
       ready: true,
-      how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}`,
+      how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}${checks.how}`,
     }
   }
 
@@ -690,6 +761,72 @@ function commandEvidence(machine: Machine): MachineTrack['command'] {
   }
 }
 
+interface ConfiguredCheck {
+  graceMs: number
+  /** `GET /startupz`, `tcp 3000`. */
+  what: string
+}
+
+interface CheckResult {
+  name: string
+  status: string
+  output: string
+  updatedAtMs: number
+}
+
+/**
+ * The checks of a machine config under the names Fly reports: top-level `checks` by key, a
+ * service's `checks` as `servicecheck-<nn>-<type>-<port>` (flaps; flyctl internal/machine/
+ * leasable_machine_test.go), with their grace periods.
+ */
+function configuredChecks(machine: Machine): Map<string, ConfiguredCheck> {
+  const config = (machine.config ?? {}) as Record<string, unknown>
+  const out = new Map<string, ConfiguredCheck>()
+  const describe = (c: Record<string, unknown>, type: string, port: unknown): ConfiguredCheck => ({
+    graceMs: goDurationMs(c.grace_period) ?? 0,
+    what:
+      type === 'http'
+        ? `${typeof c.method === 'string' ? c.method.toUpperCase() : 'GET'} ${typeof c.path === 'string' ? c.path : '/'}`
+        : `tcp ${String(port)}`,
+  })
+  for (const [name, c] of Object.entries(isRecord(config.checks) ? config.checks : {})) {
+    if (isRecord(c)) out.set(name, describe(c, c.type === 'http' ? 'http' : 'tcp', c.port))
+  }
+  for (const service of Array.isArray(config.services) ? config.services.filter(isRecord) : []) {
+    const checks = Array.isArray(service.checks) ? service.checks.filter(isRecord) : []
+    for (const [index, c] of checks.entries()) {
+      const type = c.type === 'tcp' ? 'tcp' : 'http'
+      out.set(
+        `servicecheck-${String(index).padStart(2, '0')}-${type}-${String(service.internal_port)}`,
+        describe(c, type, service.internal_port),
+      )
+    }
+  }
+  return out
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** A Go duration as flyctl writes it into a machine config (`2m0s`, `15s`, `500ms`), or nanoseconds. */
+function goDurationMs(value: unknown): number | undefined {
+  if (typeof value === 'number') return value / 1e6
+  if (typeof value !== 'string') return undefined
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 }
+  let total = 0
+  let matched = ''
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g)) {
+    total += Number(m[1]) * (units[m[2] as string] as number)
+    matched += m[0]
+  }
+  return matched === value && matched !== '' ? total : undefined
+}
+
+function formatMs(ms: number): string {
+  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`
+}
+
 function passingCheckPorts(machine: Machine): Set<number> {
   const ports = new Set<number>()
   const configChecks = ((machine.config as Record<string, unknown> | undefined)?.checks ?? {}) as Record<
@@ -768,7 +905,7 @@ export function fixFor(
     case 'out-of-memory':
       return outOfMemoryFix(id, ctx.memory)
     case 'gateway-lock':
-      return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`
+      return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once; releases from 2026.8.1 keep the lock in /data/tmp/openclaw-<uid>/ and reclaim a dead owner's lock themselves: do not delete that tree).`
     case 'auth-required':
       return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.'
     case 'invalid-config':
@@ -788,6 +925,10 @@ export function fixFor(
       return `Read the lines below and \`fly machine status ${id}\`; after fixing the cause, redeploy or \`fly machine start ${id}\`.`
     case 'no-machines':
       return 'The deploy left no app machine on the new release; check `fly status` and `fly releases`.'
+    case 'check-failing':
+      return `Fly's check on the gateway port keeps failing: for /startupz, the gateway's startup never finished (check \`fly ssh console --machine ${id} -C "openclaw health --json"\` and the lines below); for /healthz or a tcp check, the gateway is not reachable on internal_port (\`--bind lan\` and \`--port ${ctx.port}\`). If it is only slow to start, give the check a longer grace_period in \`config\`.`
+    case 'not-serving':
+      return `Every app machine must run the new release: deploy again with \`strategy: rolling\` (the default), or update the machine that was left (\`fly machine update ${id} --image <the new image> -y\`), then check \`fly status\`.`
     case 'timeout':
       return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.'
     case 'health-url':

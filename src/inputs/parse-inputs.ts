@@ -351,7 +351,7 @@ export function parseInputs(ctx: InputContext): Plan {
   const workingDirectory = readWorkingDirectory(r)
   const source = readSourceInputs(r, workingDirectory, secrets.view)
   const gateway = readGatewayInputs(r)
-  const rollout = readRolloutInputs(r, source.config, secrets.view)
+  const rollout = readRolloutInputs(r, secrets.view)
   const machine = readMachineInputs(r)
   const health = readHealthInputs(r, app)
   const env = readEnvInput(r, secrets)
@@ -556,7 +556,6 @@ function readGatewayInputs(r: Reader): Pick<Plan, 'port' | 'bind' | 'command'> {
 /** How the release rolls out: strategy, volume, extra deploy arguments, the machine's command. */
 function readRolloutInputs(
   r: Reader,
-  config: string | undefined,
   view: SecretView,
 ): Pick<Plan, 'strategy' | 'volume' | 'deployArgs' | 'machineCommand'> {
   const { raw, problem } = r
@@ -565,13 +564,7 @@ function readRolloutInputs(
     z.enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }),
   )
   const volume = r.parse('volume', patterns.volume)
-  // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
-  if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
-    problem(
-      'strategy',
-      '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`',
-    )
-  }
+  // bluegreen and canary with the (always rendered) volume: refused at validation (config/preflight.ts strategyRule).
 
   const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? []
   for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)])

@@ -309,6 +309,7 @@ export function deployContext(
     port: settings.port,
     bind: settings.bind,
     stateDir: gatewayStateDir(settings),
+    ...(rendered.release ? { gatewayRelease: rendered.release.version } : {}),
     log: info,
     signal: p.signal,
   }
@@ -417,6 +418,7 @@ export function gateHealth(
         port: config.settings.port,
         bind: config.settings.bind,
         stateDir: gatewayStateDir(config.settings),
+        ...(config.rendered.release ? { gatewayRelease: config.rendered.release.version } : {}),
         release: { version: release.version, imageRef: release.imageRef },
         deployStartedAtMs: deployed.startedAtMs,
         // A machine override restarts machines: their new boot is gated again, not the deploy's.

@@ -302,8 +302,11 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
       return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() })
     }
     const startedMachines = await startStoppedMachines(ctx, w.baseline, machines, emitted)
-    const verdict = first ?? (await watching)
-    return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines }
+    const gated = first ?? (await watching)
+    const deployed = await readDeployed(ctx, w, result, gated)
+    const verdict =
+      (deployed.release && gated.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated
+    return { ...deployed, verdict, startedMachines }
   } finally {
     stopWatch.abort()
     interrupt.abort()
@@ -348,6 +351,42 @@ async function settleWithin(watching: Promise<GateOutcome>, ms: number): Promise
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * The new release must be the one serving: after `fly deploy` exited 0, every app machine runs this
+ * release's image and config version. A deploy can exit 0 and leave a machine behind (a blue-green
+ * deploy that gives up: superfly/flyctl#2651); the gate judged only the machines that took it.
+ */
+export function notServing(
+  ctx: Pick<DeployContext, 'flyctl' | 'gatewayPort'>,
+  machines: readonly Machine[],
+  release: ReleaseInfo,
+): GateOutcome | undefined {
+  const behind = appMachines(machines).filter(
+    (m) =>
+      m.config?.metadata?.fly_release_version !== String(release.version) ||
+      (release.imageRef !== '' && m.config?.image !== undefined && m.config.image !== release.imageRef),
+  )
+  const first = behind[0]
+  if (!first) return undefined
+  const shown = behind
+    .map((m) => `${m.id} (release v${m.config?.metadata?.fly_release_version ?? '?'}, image ${m.config?.image ?? '?'})`)
+    .join(', ')
+  const detail = `\`fly deploy\` exited 0, but ${behind.length === 1 ? 'machine' : 'machines'} ${shown} still ${behind.length === 1 ? 'serves' : 'serve'} an old release, not v${release.version} (${release.imageRef})`
+  return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, 'not-serving', detail, first.id)
+}
+
+/** The app's machines that serve: process group `app`, not a standby, not destroyed. */
+function appMachines(machines: readonly Machine[]): Machine[] {
+  return machines.filter((m) => {
+    const standbys = (m.config as Record<string, unknown> | undefined)?.standbys
+    return (
+      (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
+      !(Array.isArray(standbys) && standbys.length > 0) &&
+      !/destroy/.test(m.state)
+    )
+  })
 }
 
 /** App machines on a release above `baseline`: the ones that took the deploy. */

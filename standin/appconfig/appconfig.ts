@@ -298,8 +298,8 @@ export function toMachineConfig(config: AppConfig | undefined, opts: BuildOption
       fly_process_group: group,
     },
     image: opts.imageRef,
-    restart:
-      typeof restartTable?.max_retries === 'number' ? { policy, max_retries: restartTable.max_retries } : { policy },
+    // internal/appconfig/config.go Restart: `retries` in fly.toml is MachineRestart.MaxRetries.
+    restart: typeof restartTable?.retries === 'number' ? { policy, max_retries: restartTable.retries } : { policy },
   }
   if (mounts.length) machine.mounts = mounts
   if (services.length) machine.services = services

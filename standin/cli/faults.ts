@@ -29,6 +29,12 @@ export interface CliFaults {
   snapshotPendingMs?: number
   /** A volume snapshot that never leaves pending (the platform never finishes it). */
   snapshotNeverCompletes?: boolean
+  /**
+   * `fly deploy` leaves this many of the app's existing machines on their old config and release
+   * (the first ones, by creation) and still exits 0, as a blue-green deploy that gives up does
+   * (superfly/flyctl#2651, open). Taken by the next deploy only (faults-used.json).
+   */
+  deployLeavesMachines?: number
 }
 
 export function readCliFaults(stateDir: string): CliFaults {
@@ -75,5 +81,24 @@ export async function takeFailure(stateDir: string, faults: CliFaults, names: st
       return rule
     }
     return undefined
+  })
+}
+
+/** How many machines this deploy leaves on their old release (the knob, used up by the first deploy that takes it). */
+export async function takeDeployLeave(stateDir: string, faults: CliFaults): Promise<number> {
+  const count = faults.deployLeavesMachines ?? 0
+  if (count <= 0) return 0
+  return withStateLock(stateDir, () => {
+    const usedFile = path.join(stateDir, 'faults-used.json')
+    let used: Record<string, number> = {}
+    try {
+      used = JSON.parse(fs.readFileSync(usedFile, 'utf8')) as Record<string, number>
+    } catch {
+      // nothing taken yet
+    }
+    if (used.deployLeavesMachines) return 0
+    used.deployLeavesMachines = 1
+    writeJsonFileAtomic(usedFile, used)
+    return count
   })
 }

@@ -31,6 +31,7 @@ import type { Ctx } from '../cli/context.ts'
 import { loadAppConfig } from '../appconfig/appconfig.ts'
 import { newVolume } from './app-resources.ts'
 import { rfc3339 } from '../cli/render.ts'
+import { takeDeployLeave } from '../cli/faults.ts'
 import {
   launchFor,
   loadRuntime,
@@ -296,6 +297,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   const flycast = flagBool(ctx, 'flycast')
   const extraFiles = filesFromFlags(ctx)
   const runtime = await loadRuntime()
+  const leave = await takeDeployLeave(ctx.stateDir, ctx.faults)
 
   // machines_deploymachinesapp.go: the release is created (and set `running`) before the machines'
   // leases are taken, so a deploy that waits for another's leases shows its release meanwhile.
@@ -410,7 +412,8 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
           rollouts.push({ machine: record, fresh: true })
         }
       } else {
-        for (const m of current) {
+        // The fault knob: machines the deploy skips keep their old config, image and release.
+        for (const m of current.slice(leave)) {
           const machineMounts = mounts.map((mount) => {
             const v = volumeFor(mount.source, m.id)
             if (!v)

@@ -20,6 +20,7 @@ const SCENARIOS = [
   'crash',
   'crash-late',
   'memory-hog',
+  'startup-stuck',
 ] as const
 type Scenario = (typeof SCENARIOS)[number]
 
@@ -58,12 +59,24 @@ function bindHost(bind: string): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-function listen(host: string, port: number): Promise<net.Server | undefined> {
+/**
+ * Answers every request as the live probe does; with `startupPending`, `GET /startup(z)` answers as
+ * 2026.9.6 does while its startup sidecars never settle (docs/gateway/health.md: 503, status "starting").
+ */
+function listen(host: string, port: number, startupPending = false): Promise<net.Server | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer((socket) => {
-      socket.end(
-        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"ok":true,"status":"live"}',
-      )
+      socket.once('data', (chunk: Buffer) => {
+        const path = /^[A-Z]+ (\S+)/.exec(chunk.toString('latin1'))?.[1] ?? '/'
+        const pending = startupPending && /^\/startupz?(\?|$)/.test(path)
+        const [status, body] = pending
+          ? ['503 Service Unavailable', '{"ok":false,"status":"starting"}']
+          : ['200 OK', '{"ok":true,"status":"live"}']
+        socket.end(
+          `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        )
+      })
+      socket.on('error', () => {})
     })
     // A port taken by a neighbour (path-mapped machines share the host network) is not fatal
     // for a fake: its lines are what tests read.
@@ -91,11 +104,11 @@ async function startupPreamble(): Promise<void> {
   line('gateway', 'resolving authentication…')
 }
 
-async function ready(port: number, bind: string, legacy: boolean): Promise<void> {
+async function ready(port: number, bind: string, legacy: boolean, startupPending = false): Promise<void> {
   await startupPreamble()
   line('gateway', 'starting...')
   const host = bindHost(bind)
-  const server = await listen(host, port)
+  const server = await listen(host, port, startupPending)
   if (legacy) {
     // Releases up to 2026.3.x: the only readiness evidence is the listening line.
     line('gateway', `listening on ws://${host}:${port} (PID ${process.pid})`)
@@ -175,6 +188,9 @@ async function run(scenario: Scenario, port: number, bind: string): Promise<void
       return ready(port, bind, false)
     case 'ready-legacy':
       return ready(port, bind, true)
+    case 'startup-stuck':
+      // Logs ready, but its startup never finishes: /startupz stays 503 (only a check on it sees that).
+      return ready(port, bind, false, true)
     case 'loopback':
       // A loopback bind prints no bind host on 2026.4+: only the missing non-loopback warning.
       return ready(port, 'loopback', false)

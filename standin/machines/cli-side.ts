@@ -2,6 +2,7 @@
 // API it must export, how it is loaded, and what the CLI derives from it (machine JSON, launches,
 // waiting for a state or for checks). The CLI never spawns machine processes itself.
 import crypto from 'node:crypto'
+import { checkSpecs } from './checks.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -26,7 +27,7 @@ export interface RuntimeView {
   state: RuntimeState
   pid?: number
   events: MachineEvent[]
-  checks?: Array<{ name: string; status: string; output: string }>
+  checks?: Array<{ name: string; status: string; output: string; updated_at?: string }>
 }
 
 export interface MachineRuntime {
@@ -142,6 +143,7 @@ export function launchFor(
       restart.max_retries === undefined
         ? { policy: restart.policy }
         : { policy: restart.policy, maxRetries: restart.max_retries },
+    checks: checkSpecs(machine.config),
   }
 }
 
@@ -188,7 +190,14 @@ export function machineJson(
     config: configJson,
   }
   if (events.length) out.events = events
-  if (view.checks?.length) out.checks = view.checks.map((c) => ({ ...c, updated_at: machine.updated_at }))
+  // fly-go MachineCheckStatus {name, status, output, updated_at}: when the check last ran.
+  if (view.checks?.length)
+    out.checks = view.checks.map((c) => ({
+      name: c.name,
+      status: c.status,
+      output: c.output,
+      updated_at: c.updated_at ?? machine.updated_at,
+    }))
   out.host_status = 'ok'
   out.cordoned = false
   return out

@@ -4,6 +4,7 @@
 // supervisors never lose an update; every write is atomic (temp file + rename).
 import fs from 'node:fs'
 import path from 'node:path'
+import type { CheckSpec } from './checks.ts'
 
 /** What the CLI hands the runtime to start one machine: its config, resolved on the CLI's side. */
 export interface MachineLaunch {
@@ -19,6 +20,8 @@ export interface MachineLaunch {
   mounts: Array<{ volumeDir: string; path: string }>
   memoryMb: number
   restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
+  /** The config's health checks, run by the machine's supervisor (checks.ts). */
+  checks?: CheckSpec[]
 }
 
 export type MachineState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroyed'
@@ -37,10 +40,12 @@ export interface MachineEvent {
   restartCount?: number
 }
 
+/** fly-go machine_types.go MachineCheckStatus. */
 export interface MachineCheck {
   name: string
   status: string
   output: string
+  updated_at?: string
 }
 
 export interface RuntimeRecord {

@@ -26,9 +26,9 @@ import {
   readJson,
   updateRuntimeRecord,
   pushEvent,
-  type MachineCheck,
   type MachineState,
 } from './state-files.ts'
+import { runChecks } from './checks.ts'
 
 const machineDir = process.argv[2]
 if (!machineDir) {
@@ -43,12 +43,13 @@ if (!spec) {
 const { launch } = spec
 
 const MEMORY_POLL_MS = 200
-const CHECK_POLL_MS = 1_000
 const BACKOFF_BASE_MS = 250
 const BACKOFF_MAX_MS = 5_000
 
 let stopRequested = false
 let current: ChildProcess | undefined
+/** Ends the current boot's health checks (a stopping machine is not probed while it drains). */
+let stopChecks: () => void = () => {}
 let wake: (() => void) | undefined
 
 function system(message: string, level = 'info'): void {
@@ -85,7 +86,12 @@ function exitEvent(outcome: Outcome, restarting: boolean, restartCount: number):
       restarting,
       restartCount,
     })
-    record.checks = record.checks?.map((c) => ({ ...c, status: 'critical', output: 'the machine is not running' }))
+    record.checks = record.checks?.map((c) => ({
+      ...c,
+      status: 'critical',
+      output: 'the machine is not running',
+      updated_at: new Date().toISOString(),
+    }))
   })
 }
 
@@ -171,39 +177,6 @@ async function waitForGuestInit(launcherPid: number): Promise<number | undefined
   return undefined
 }
 
-function portFromLaunch(): number | undefined {
-  const index = launch.cmd.indexOf('--port')
-  const fromCmd = index >= 0 ? Number(launch.cmd[index + 1]) : Number.NaN
-  if (Number.isInteger(fromCmd) && fromCmd > 0) return fromCmd
-  const fromEnv = Number(launch.env.OPENCLAW_GATEWAY_PORT)
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined
-}
-
-// Fly's proxy reaches the machine on its private address, so a listener on 127.0.0.1 fails the
-// service check like a closed port. Read from the machine's own network namespace.
-function tcpCheck(nsPid: number, port: number): MachineCheck {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
-  const listeners: string[] = []
-  for (const table of ['tcp', 'tcp6']) {
-    let text: string
-    try {
-      text = fs.readFileSync(`/proc/${nsPid}/net/${table}`, 'utf8')
-    } catch {
-      continue
-    }
-    for (const row of text.split('\n').slice(1)) {
-      const fields = row.trim().split(/\s+/)
-      if (fields[3] !== '0A') continue // LISTEN
-      const [address, portHex] = (fields[1] ?? '').split(':')
-      if (portHex === hexPort && address) listeners.push(address)
-    }
-  }
-  const loopback = (address: string) => address === '0100007F' || address === '00000000000000000000000001000000'
-  const name = `servicecheck-00-tcp-${port}`
-  if (listeners.some((address) => !loopback(address))) return { name, status: 'passing', output: 'Success' }
-  return { name, status: 'critical', output: `dial tcp 172.19.0.2:${port}: connect: connection refused` }
-}
-
 interface Outcome {
   exitCode: number
   oomKilled: boolean
@@ -250,22 +223,22 @@ async function runOnce(): Promise<Outcome> {
     )
     signalTree(launcherPid, 'SIGKILL')
   }, MEMORY_POLL_MS)
-  const port = portFromLaunch()
-  let lastCheck = ''
-  const checkWatch = setInterval(() => {
-    if (!guestPid || port === undefined) return
-    const check = tcpCheck(guestPid, port)
-    const key = JSON.stringify(check)
-    if (key === lastCheck) return
-    lastCheck = key
-    updateRuntimeRecord(machineDir!, (record) => {
-      record.checks = [check]
-    })
-  }, CHECK_POLL_MS)
+  // The config's checks, against this boot's workload (checks.ts); none configured, none reported.
+  stopChecks =
+    guestPid && launch.checks?.length
+      ? runChecks(launch.checks, guestPid, spec!.isolation === 'namespace', (result) => {
+          if (child.exitCode !== null || child.signalCode !== null) return
+          updateRuntimeRecord(machineDir!, (record) => {
+            record.checks = [...(record.checks ?? []).filter((c) => c.name !== result.name), result].sort((x, y) =>
+              x.name.localeCompare(y.name),
+            )
+          })
+        })
+      : () => {}
 
   const { code, signal } = await exited
   clearInterval(memoryWatch)
-  clearInterval(checkWatch)
+  stopChecks()
   // Whatever the workload left behind goes with it, as when a VM stops.
   signalTree(launcherPid, 'SIGKILL')
   await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2_000))])
@@ -313,6 +286,7 @@ function requestStop(): void {
     return
   }
   setState('stopping')
+  stopChecks()
   if (spec!.isolation === 'namespace') {
     const guestInit = listTree(child.pid).find((p) => p.ppid === child.pid)
     if (guestInit) process.kill(guestInit.pid, 'SIGTERM')

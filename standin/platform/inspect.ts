@@ -5,7 +5,15 @@ import path from 'node:path'
 import type { CliFaults } from '../cli/faults.ts'
 import type { JournalEntry } from '../cli/journal.ts'
 import { rfc3339 } from '../cli/render.ts'
-import { alnumId, readPlatform, updatePlatform, writeJsonFileAtomic } from './state.ts'
+import {
+  alnumId,
+  machineId,
+  readMachineSecrets,
+  readPlatform,
+  updatePlatform,
+  writeJsonFileAtomic,
+  writeMachineSecrets,
+} from './state.ts'
 import type { Platform } from './state.ts'
 
 export type { JournalEntry } from '../cli/journal.ts'
@@ -83,4 +91,41 @@ export async function writeFaults(
   fs.mkdirSync(stateDir, { recursive: true })
   fs.rmSync(path.join(stateDir, 'faults-used.json'), { force: true })
   writeJsonFileAtomic(path.join(stateDir, 'faults.json'), faults)
+}
+
+/**
+ * A second machine like `fly machine clone <id>` makes: the same config and secrets, on a new volume
+ * of the same name (created, not started: start it with `fly machine start`). Returns its id.
+ */
+export async function cloneMachine(stateDir: string, appName: string, fromId: string): Promise<string> {
+  return updatePlatform(stateDir, (platform) => {
+    const app = platform.apps[appName]
+    const source = app?.machines.find((m) => m.id === fromId)
+    if (!app || !source) throw new Error(`cloneMachine: no machine ${fromId} in app ${appName}`)
+    const id = machineId()
+    const config = structuredClone(source.config)
+    config.mounts = (config.mounts ?? []).map((mount) => {
+      const from = app.volumes.find((v) => v.id === mount.volume)
+      const volume = {
+        ...(from ?? app.volumes[0]!),
+        id: `vol_${alnumId(16)}`,
+        attached_machine_id: id,
+        created_at: rfc3339(Date.now()),
+      }
+      app.volumes.push(volume)
+      return { ...mount, volume: volume.id }
+    })
+    const now = rfc3339(Date.now())
+    app.machines.push({
+      ...structuredClone(source),
+      id,
+      name: `${source.name}-clone`,
+      instance_id: alnumId(26),
+      created_at: now,
+      updated_at: now,
+      config,
+    })
+    writeMachineSecrets(stateDir, appName, id, readMachineSecrets(stateDir, appName, fromId))
+    return id
+  })
 }

@@ -114,11 +114,34 @@ export const CASES: BadInput[] = [
     names: '`port`',
     fix: 'make internal_port match the gateway port',
   },
+  // Fly refuses both with mounts, and the rendered config always mounts the state volume.
   {
     input: 'strategy',
     value: 'canary',
     says: '`canary` cannot be used with a volume',
-    fix: 'use `rolling` or `immediate`',
+    fix: 'use `rolling` (the default) or `immediate`',
+  },
+  {
+    input: 'strategy',
+    value: 'bluegreen',
+    says: '`bluegreen` cannot be used with a volume',
+    fix: 'use `rolling` (the default) or `immediate`',
+  },
+  {
+    input: 'strategy',
+    value: 'bluegreen',
+    shown: '`bluegreen`, `config` without `[mounts]`',
+    with: { config: 'nomounts.toml' },
+    says: 'the rendered config mounts one',
+    fix: 'use `rolling` (the default) or `immediate`',
+  },
+  {
+    input: 'strategy',
+    value: 'canary',
+    shown: '`canary`, `config` without `[mounts]`',
+    with: { config: 'nomounts.toml' },
+    says: 'the rendered config mounts one',
+    fix: 'use `rolling` (the default) or `immediate`',
   },
   { input: 'health-url', value: 'ftp://x', says: 'got "ftp://x"', fix: 'must be an http(s) URL' },
   {
@@ -371,6 +394,7 @@ describe('bad inputs are refused before anything changes on Fly', () => {
     writeDockerfile(world.dirs, 'fake-gateway:ready')
     fs.writeFileSync(path.join(world.dirs.workspace, 'bad.toml'), 'app = "unterminated\n[[vm]]\n')
     fs.writeFileSync(path.join(world.dirs.workspace, 'openclaw.json'), '{ gateway: { port: 3000, }, oops }')
+    fs.writeFileSync(path.join(world.dirs.workspace, 'nomounts.toml'), 'app = "my-openclaw"\nprimary_region = "iad"\n')
     fs.writeFileSync(
       path.join(world.dirs.workspace, 'bigvm.toml'),
       'app = "my-openclaw"\n\n[[vm]]\n  size = "shared-cpu-2x"\n  memory = "64gb"\n',

@@ -40,6 +40,7 @@ import {
 } from '../../../standin/machines/runtime.ts'
 import { listTree, isAlive } from '../../../standin/machines/procs.ts'
 import { detectIsolation } from '../../../standin/machines/isolation.ts'
+import { checkSpecs } from '../../../standin/machines/checks.ts'
 import { LEGACY_OPENCLAW_VERSION, isOpenclawInstalled } from '../../../standin/machines/install-runtimes.ts'
 
 const REAL_VERSION = '2026.9.6'
@@ -71,6 +72,10 @@ function launchFor(stateDir: string, overrides: Partial<MachineLaunch> = {}): Ma
     mounts: [{ volumeDir: path.join(stateDir, 'volumes', 'vol_1'), path: '/data' }],
     memoryMb: 2048,
     restart: { policy: 'on-failure', maxRetries: 0 },
+    // As [http_service] gives it with a TCP check (flaps names it servicecheck-00-tcp-3000).
+    checks: checkSpecs({
+      services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s', grace_period: '1s' }] }],
+    }),
     ...overrides,
   }
 }
@@ -317,12 +322,54 @@ describe('fake gateway scenarios', () => {
     await startMachine(launch)
     await waitForLine(launch, /\[gateway\] ready$/)
     const check = await waitFor('a tcp check', () => runtimeOf(launch).checks?.[0])
-    expect(check).toEqual({
+    expect(check).toMatchObject({
       name: 'servicecheck-00-tcp-3000',
       status: 'critical',
       output: expect.stringContaining('connection refused'),
     })
     expect(logMessages(launch).some((line) => line.includes('non-loopback'))).toBe(false)
+  })
+
+  it('startup-stuck: an HTTP check on /startupz reports nothing within its grace period, then critical with the answer', async () => {
+    const checks = checkSpecs({
+      checks: {
+        gateway: {
+          type: 'http',
+          port: 3000,
+          method: 'GET',
+          path: '/startupz',
+          interval: '1s',
+          timeout: '2s',
+          grace_period: '4s',
+        },
+      },
+    })
+    const launch = launchFor(freshStateDir(), { workload: 'fake-gateway:startup-stuck', checks })
+    await startMachine(launch)
+    await waitForLine(launch, /\[gateway\] ready$/)
+    // Failing inside the grace period: nothing published yet (fly-go MachineCheck.GracePeriod).
+    expect(runtimeOf(launch).checks ?? []).toEqual([])
+    const check = await waitFor('a critical check', () =>
+      runtimeOf(launch).checks?.find((c) => c.status === 'critical'),
+    )
+    expect(check).toMatchObject({
+      name: 'gateway',
+      output:
+        'HTTP GET http://172.19.0.2:3000/startupz: 503 Service Unavailable Output: {"ok":false,"status":"starting"}',
+    })
+    expect(check.updated_at).toMatch(/^\d{4}-\d\d-\d\dT/)
+  })
+
+  it('ready: an HTTP check on another path of the same gateway passes with its answer', async () => {
+    const checks = checkSpecs({
+      checks: {
+        gateway: { type: 'http', port: 3000, path: '/healthz', interval: '1s', timeout: '2s', grace_period: '30s' },
+      },
+    })
+    const launch = launchFor(freshStateDir(), { checks })
+    await startMachine(launch)
+    const check = await waitFor('a passing check', () => runtimeOf(launch).checks?.find((c) => c.status === 'passing'))
+    expect(check.output).toBe('HTTP GET http://172.19.0.2:3000/healthz: 200 OK Output: {"ok":true,"status":"live"}')
   })
 
   it.each([

@@ -419,3 +419,74 @@ describe('writeRenderedConfig', () => {
     ).rejects.toThrow(/input `config`: cannot read \/nonexistent\/fly\.toml \(ENOENT\)/)
   })
 })
+
+describe('renderFlyConfig: the check the gateway release serves', () => {
+  const release = (version: string) => () => ({ version, source: 'test' })
+
+  it("2026.9.6: the 2026.9 guide's [[http_service.checks]] GET /startupz (grace 2m, interval 15s, timeout 5s), no TCP check", () => {
+    const result = renderFlyConfig(makePlan(), undefined, undefined, release('2026.9.6'))
+    const c = TOML.parse(result.toml) as Record<string, any>
+    expect(c.http_service.checks).toEqual([
+      { grace_period: '2m', interval: '15s', method: 'GET', timeout: '5s', path: '/startupz' },
+    ])
+    expect(c.checks).toBeUndefined()
+    expect(result.release).toEqual({ version: '2026.9.6', source: 'test' })
+    expect(result.inputOf('http_service.checks')).toBe('port (check: the gateway release)')
+    expectGolden('public-2026.9.6.toml', result.toml)
+  })
+
+  it('2026.8.1 is the first with /startupz; 2026.8.0 and 2026.4.29 get /healthz (they answer /startupz with the Control UI and 200)', () => {
+    const path = (v: string) =>
+      (renderFlyConfig(makePlan(), undefined, undefined, release(v)).config as Record<string, any>).http_service
+        .checks[0].path
+    expect(path('2026.8.1')).toBe('/startupz')
+    expect(path('2026.8.0')).toBe('/healthz')
+    expect(path('2026.4.29')).toBe('/healthz')
+    expect(path('2026.3.1')).toBe('/healthz')
+  })
+
+  it('before 2026.3.1, or an unknown release: a TCP check on the port', () => {
+    for (const reader of [release('2026.2.26'), () => undefined]) {
+      const c = renderFlyConfig(makePlan({ port: 8080 }), undefined, undefined, reader).config as Record<string, any>
+      expect(c.http_service.checks).toBeUndefined()
+      expect(c.checks.gateway).toEqual({
+        type: 'tcp',
+        port: 8080,
+        interval: '15s',
+        timeout: '10s',
+        grace_period: '30s',
+      })
+    }
+  })
+
+  it('private 2026.9.6: the same check as a top-level [checks] entry on the gateway port', () => {
+    const result = renderFlyConfig(makePlan({ private: true }), undefined, undefined, release('2026.9.6'))
+    const c = TOML.parse(result.toml) as Record<string, any>
+    expect(c.http_service).toBeUndefined()
+    expect(c.checks.gateway).toEqual({
+      type: 'http',
+      port: 3000,
+      method: 'GET',
+      path: '/startupz',
+      grace_period: '2m',
+      interval: '15s',
+      timeout: '5s',
+    })
+    expectGolden('private-2026.9.6.toml', result.toml)
+  })
+
+  it("a config file's own checks are kept, and no check is added, whatever the release", () => {
+    const at = join(WORKSPACE, 'deploy', 'fly.toml')
+    const result = renderFlyConfig(
+      makePlan(),
+      userToml('checks-files-relative.toml', at),
+      undefined,
+      release('2026.9.6'),
+    )
+    const c = result.config as Record<string, any>
+    expect(c.checks).toBeUndefined()
+    expect(c.http_service.checks).toEqual(
+      (TOML.parse(fixture('flytoml', 'checks-files-relative.toml')) as Record<string, any>).http_service.checks,
+    )
+  })
+})

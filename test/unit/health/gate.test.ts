@@ -45,7 +45,9 @@ class FakeFly implements FlyctlRunner {
   machines: FakeMachine[] = []
   releases: Array<Record<string, unknown>> = []
   onRestart?: (m: FakeMachine) => void
-  sshStdout = 'removed /data/gateway.1a2b3c.lock\nremoved /data/tmp/openclaw-1000/gateway.state.lock\n'
+  sshStdout = 'removed /data/gateway.1a2b3c.lock\nremoved /tmp/openclaw-1000/gateway.4d5e.lock\n'
+  /** What `fly machine status` says now (flyd may have stopped a crash-looping machine). */
+  statusState = 'started'
 
   redact(text: string): string {
     return text.split(SECRET).join('***')
@@ -62,7 +64,13 @@ class FakeFly implements FlyctlRunner {
     const [cmd, sub] = args
     if (cmd === 'machines' && sub === 'list') return ok(JSON.stringify(this.machines.map(machineJson)))
     if (cmd === 'releases') return ok(JSON.stringify(this.releases))
-    if (cmd === 'ssh') return ok(this.sshStdout)
+    if (cmd === 'ssh') return ok(this.statusState === 'started' ? this.sshStdout : '')
+    if (cmd === 'machine' && sub === 'status')
+      return ok(`Machine ID: ${args[2]}\nInstance ID: 01J\nState: ${this.statusState}\n`)
+    if (cmd === 'machine' && sub === 'start') {
+      this.statusState = 'started'
+      return ok(`${args[2]} has been started\n`)
+    }
     if (cmd === 'machine' && sub === 'restart') {
       const m = this.machines.find((x) => x.id === args[2])!
       m.startedAtMs = Date.now()
@@ -213,8 +221,38 @@ describe('runHealthGate over a fake flyctl', () => {
     expect(ssh[7]).toBe(staleLockCommand('/data'))
     expect(fly.calls).toContainEqual(['machine', 'restart', ID, '-a', 'my-openclaw'])
     expect(outcome.summary.join('\n')).toContain(
-      'Removed /data/gateway.1a2b3c.lock, /data/tmp/openclaw-1000/gateway.state.lock',
+      'Removed /data/gateway.1a2b3c.lock, /tmp/openclaw-1000/gateway.4d5e.lock',
     )
+    expect(fly.calls.filter((c) => c[0] === 'machine' && c[1] === 'start')).toEqual([])
+  })
+
+  it('reads the machine afresh and starts one its crash loop left stopped before ssh, then restarts it once', async () => {
+    const fly = flyWith([{}])
+    fly.statusState = 'stopped'
+    fly.logScripts = [{ lines: () => stream('2026.9.6/lock-contended.log', ID, Date.now() - 10_000), end: 'hold' }]
+    fly.onRestart = () => {
+      fly.logScripts = [{ lines: () => stream('2026.9.6/ready-lan.log', ID, Date.now()), end: 'hold' }]
+    }
+    const outcome = await runHealthGate(context(fly))
+    expect(outcome).toMatchObject({ health: 'healthy', lockRepaired: true })
+    const order = fly.calls
+      .filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list'))
+      .map((c) => `${c[0]} ${c[1]}`)
+    expect(order).toEqual(['machine status', 'machine start', 'ssh console', 'machine restart'])
+  })
+
+  it("on a release with the state-local lock tree: no deletion, no restart; the verdict names the owner and the guide's check", async () => {
+    const fly = flyWith([{}])
+    fly.logScripts = [{ lines: () => stream('2026.9.6/lock-contended.log', ID, Date.now() - 10_000), end: 'hold' }]
+    const outcome = await runHealthGate({ ...context(fly), gatewayRelease: '2026.9.6' })
+    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'gateway-lock', lockRepaired: false })
+    expect(fly.calls.filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list'))).toEqual([])
+    expect(outcome.message).toMatch(
+      /Fix: gateway release 2026\.9\.6 keeps its lock in \/data\/tmp\/openclaw-<uid> and reclaims a dead owner's lock by itself/,
+    )
+    expect(outcome.message).toMatch(/that no other machine or gateway process uses the volume/)
+    expect(outcome.message).toMatch(/The lock tree was not deleted/)
+    expect(outcome.summary.join('\n')).toMatch(/so nothing was deleted/)
   })
 
   it('treats a second lock failure as final, rolls back to the previous image and says which release serves', async () => {
@@ -372,12 +410,9 @@ describe('two deploys of one app', () => {
 })
 
 describe('stale lock command', () => {
-  it('covers every lock location the gateway releases used', () => {
-    expect(lockPatterns('/data')).toEqual([
-      '/data/gateway.*.lock',
-      '/data/tmp/openclaw-*/gateway.*.lock',
-      '/tmp/openclaw-*/gateway.*.lock',
-    ])
+  it('covers the lock locations of releases before the state-local tree, and never that tree', () => {
+    expect(lockPatterns('/data')).toEqual(['/data/gateway.*.lock', '/tmp/openclaw-*/gateway.*.lock'])
+    expect(staleLockCommand('/data')).not.toContain('/data/tmp/')
     expect(staleLockCommand('/data')).toMatch(/^sh -c '[^']*'$/)
   })
 

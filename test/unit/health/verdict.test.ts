@@ -626,3 +626,79 @@ describe('the out-of-memory fix is computed from the machine', () => {
     expect(outOfMemoryFix('m1', { memoryMb: 8192, cpuKind: 'shared' })).toContain('vm-size: shared-cpu-8x')
   })
 })
+
+describe("Fly's check results", () => {
+  const id = '148ed193b95389'
+  // [[http_service.checks]] as flyctl puts it in the machine config (a service's checks).
+  const withCheck = (checks: Array<Record<string, unknown>>, startedAtMs: number) => {
+    const m = machine(id, { cmd: gatewayCmd(41001, 'lan'), startedAtMs })
+    return MachineSchema.parse({
+      ...m,
+      config: {
+        ...m.config,
+        services: [
+          { internal_port: 41001, checks: [{ type: 'http', method: 'GET', path: '/startupz', grace_period: '2m0s' }] },
+        ],
+      },
+      checks,
+    })
+  }
+  const name = 'servicecheck-00-http-41001'
+
+  it('a ready gateway is healthy only once its check passes, and the evidence names the check', () => {
+    const lines = load('2026.9.6/ready-lan.log')
+    const start = lines[0]!.timestampMs
+    const engine = engineFor(lines, { machineIds: [id], port: 41001 })
+    engine.observeMachines([withCheck([], start)], start)
+    expect(replay(engine, lines).verdict).toBeUndefined()
+    const end = lines.at(-1)!.timestampMs
+    engine.observeMachines(
+      [
+        withCheck(
+          [{ name, status: 'passing', output: 'HTTP GET ...: 200 OK', updated_at: new Date(end).toISOString() }],
+          start,
+        ),
+      ],
+      end,
+    )
+    const verdict = engine.verdict(end)
+    expect(verdict?.health).toBe('healthy')
+    expect(verdict?.health === 'healthy' && verdict.evidence[0]).toMatch(
+      /Fly's check servicecheck-00-http-41001 \(GET \/startupz\) passing/,
+    )
+  })
+
+  it('a check still critical past its grace period is unhealthy with its output; within the grace it is only waited on', () => {
+    const lines = load('2026.9.6/ready-lan.log')
+    const start = lines[0]!.timestampMs
+    const output =
+      'HTTP GET http://172.19.0.2:41001/startupz: 503 Service Unavailable Output: {"ok":false,"status":"starting"}'
+    const engine = engineFor(lines, { machineIds: [id], port: 41001 })
+    const critical = (atMs: number) =>
+      withCheck([{ name, status: 'critical', output, updated_at: new Date(atMs).toISOString() }], start)
+    engine.observeMachines([critical(start + 30_000)], start + 30_000)
+    replay(engine, lines)
+    expect(engine.verdict(start + 60_000)).toBeUndefined()
+    engine.observeMachines([critical(start + 121_000)], start + 121_000)
+    const v = unhealthy(engine.verdict(start + 121_000))
+    expect(v.cause).toBe('check-failing')
+    expect(v.detail).toContain(`Fly's check ${name} (GET /startupz) still fails 2 min after the machine started`)
+    expect(v.detail).toContain('{"ok":false,"status":"starting"}')
+  })
+
+  it("a result from before the machine's latest start is not this run's", () => {
+    const lines = load('2026.9.6/ready-lan.log')
+    const start = lines[0]!.timestampMs
+    const engine = engineFor(lines, { machineIds: [id], port: 41001 })
+    engine.observeMachines(
+      [
+        withCheck(
+          [{ name, status: 'passing', output: 'ok', updated_at: new Date(start - 60_000).toISOString() }],
+          start,
+        ),
+      ],
+      start,
+    )
+    expect(replay(engine, lines).verdict).toBeUndefined()
+  })
+})

@@ -242,7 +242,6 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ],
     ['secrets-json not JSON', { 'secrets-json': '{oops' }, 'secrets-json', /not valid JSON/],
     ['secrets-json an array', { 'secrets-json': '["a"]' }, 'secrets-json', /JSON object/],
-    ['strategy canary with the volume', { strategy: 'canary' }, 'strategy', /canary.*volume/],
     ['strategy unknown', { strategy: 'fast' }, 'strategy', /rolling, immediate, bluegreen, canary/],
     [
       'deploy-args with a shell operator',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { buildDeployArgs, appUrl, formatGoDuration, readReleases } from '../../../src/stages/deploy.js'
-import { ReleaseListSchema } from '../../../src/fly/schemas.js'
+import { buildDeployArgs, appUrl, formatGoDuration, notServing, readReleases } from '../../../src/stages/deploy.js'
+import { MachineSchema, ReleaseListSchema } from '../../../src/fly/schemas.js'
+import type { Flyctl } from '../../../src/fly/flyctl.js'
 import { makePlan } from '../../support/plan.js'
 
 const rendered = { path: '/tmp/runner/fly-deploy/fly.toml' }
@@ -121,5 +122,41 @@ describe('appUrl', () => {
     expect(appUrl(makePlan({ private: true }), 'Visit your newly deployed app at https://my-openclaw.fly.dev/')).toBe(
       '',
     )
+  })
+})
+
+describe('notServing: every app machine runs the new release', () => {
+  const flyctl = { redact: (t: string) => t } as unknown as Flyctl
+  const m = (id: string, version: string, image: string, group = 'app') =>
+    MachineSchema.parse({
+      id,
+      state: 'started',
+      config: { image, metadata: { fly_process_group: group, fly_release_version: version } },
+    })
+  const release = { version: 4, imageRef: 'registry.fly.io/a:deployment-4' }
+
+  it('is silent when every app machine has the release and its image', () => {
+    expect(
+      notServing({ flyctl }, [m('a1', '4', release.imageRef), m('w1', '2', 'old', 'worker')], release),
+    ).toBeUndefined()
+  })
+
+  it('names a machine left on an old release (a deploy that exited 0 without it)', () => {
+    const outcome = notServing(
+      { flyctl },
+      [m('a1', '4', release.imageRef), m('a2', '3', 'registry.fly.io/a:deployment-3')],
+      release,
+    )
+    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'not-serving', machineId: 'a2' })
+    expect(outcome?.health === 'unhealthy' && outcome.message).toMatch(
+      /a machine still serves the old release on machine a2: `fly deploy` exited 0, but machine a2 \(release v3, image registry\.fly\.io\/a:deployment-3\) still serves an old release, not v4/,
+    )
+  })
+
+  it('also a machine on the release number with another image', () => {
+    expect(notServing({ flyctl }, [m('a1', '4', 'registry.fly.io/a:other')], release)).toMatchObject({
+      cause: 'not-serving',
+      machineId: 'a1',
+    })
   })
 })
