@@ -70,6 +70,7 @@ export const INPUT_NAMES = [
   'mode',
   'secrets-prefix',
   'github-token',
+  'skip-unchanged',
 ] as const
 export type InputKey = (typeof INPUT_NAMES)[number]
 
@@ -363,6 +364,7 @@ export function parseInputs(ctx: InputContext): Plan {
     healthUrl: health.healthUrl,
     fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,
     rollback: parse('rollback', booleanInput, 'true') ?? true,
+    skipUnchanged: parse('skip-unchanged', booleanInput, 'true') ?? true,
     flyctlVersion: parse('flyctl-version', patterns.flyctlVersion, ctx.pinnedFlyctlVersion) ?? ctx.pinnedFlyctlVersion,
     flyctlMirror: parse('flyctl-mirror', urlInput),
     dryRun: parse('dry-run', booleanInput, 'false') ?? false,

@@ -83,6 +83,8 @@ export interface Plan {
   healthUrl?: string
   fixStaleLock: boolean
   rollback: boolean
+  /** Make no release when the fingerprint equals the serving release's and every machine is healthy. */
+  skipUnchanged: boolean
 
   /** An exact version (`0.4.87`) or `latest`. */
   flyctlVersion: string

@@ -96,6 +96,10 @@ export interface RunRecord {
   heading?: string
   /** Lines of the preview modes, shown under their own heading. */
   previewNotes?: string[]
+  /** This run made a release on Fly (its deploy); a rollback counts through rolledBack. */
+  released?: boolean
+  /** The release fingerprint: what was compared, the outcome, and notes (src/fingerprint/). */
+  fingerprint?: { compared: string[]; outcome: string; notes: string[]; unchanged: boolean }
 }
 
 export function newRunRecord(plan: Pick<Plan, 'app' | 'private'>): RunRecord {
@@ -129,6 +133,7 @@ export interface Outputs {
   'secrets-synced': string
   health: HealthVerdict
   'rolled-back': 'true' | 'false'
+  released: 'true' | 'false'
 }
 
 export function buildOutputs(run: RunRecord): Outputs {
@@ -145,6 +150,7 @@ export function buildOutputs(run: RunRecord): Outputs {
     'secrets-synced': dry ? '' : run.secretsSynced.join(','),
     health: dry ? 'skipped' : run.health.verdict,
     'rolled-back': run.rolledBack ? 'true' : 'false',
+    released: !dry && (run.released === true || run.rolledBack) ? 'true' : 'false',
   }
 }
 
@@ -172,6 +178,7 @@ export function buildSummary(run: RunRecord): string {
     (r) => (r.secretsDropped?.length ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), ''] : []),
     (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
     (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
+    fingerprintSection,
     healthSection,
     changedSection,
     machinesSection,
@@ -188,7 +195,7 @@ function headline(run: RunRecord): string[] {
       ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
       : run.rolledBack
         ? `⚠️ ${code(run.app)} rolled back`
-        : (run.heading ?? `✅ Deployed ${code(run.app)}`)
+        : (run.heading ?? (run.fingerprint?.unchanged ? `✅ Nothing changed: ${code(run.app)} was not redeployed` : `✅ Deployed ${code(run.app)}`))
   return [`## ${title}`, '', ...(run.error ? [...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), ''] : [])]
 }
 
@@ -211,6 +218,23 @@ function overview(run: RunRecord): string[] {
       ['', ''],
       shown.map(([k, v]) => [`**${k}**`, v]),
     ),
+    '',
+  ]
+}
+
+/** What the release fingerprint compared, and what came of it (no release, or why one was made). */
+function fingerprintSection(run: RunRecord): string[] {
+  const f = run.fingerprint
+  if (!f) return []
+  return [
+    '### Release fingerprint',
+    '',
+    escapeText(f.outcome),
+    '',
+    'Compared:',
+    '',
+    ...f.compared.map((c) => `- ${escapeText(c)}`),
+    ...f.notes.map((n) => `\n> ${escapeText(n)}`),
     '',
   ]
 }

@@ -23,6 +23,7 @@ import { machineRows, type RunRecord, type StageContext } from './report.js'
 import { syncSecrets } from '../stages/secrets.js'
 import type { Stage } from './stage-runner.js'
 import { reportFindings, validateFlyConfig } from '../config/guide-rules.js'
+import type { ResolveOptions } from '../fingerprint/registry.js'
 
 /** What the run's outside world is made of; a test passes its own (run() in-process). */
 export interface RunDeps {
@@ -30,6 +31,8 @@ export interface RunDeps {
   /** The one flyctl runner; a test passes a Flyctl whose processes are played in-process. */
   flyctl: (options: FlyctlOptions) => Flyctl
   env: NodeJS.ProcessEnv
+  /** How base image tags are resolved (a test passes its own fetch); the registries' own when unset. */
+  registry?: ResolveOptions
 }
 
 export interface Pipeline {
@@ -173,7 +176,7 @@ export function stageSecrets(p: Pipeline, flyctl: Flyctl, ensured: EnsureResult,
 }
 
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
-export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): DeployContext {
+export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig, fingerprint?: string): DeployContext {
   const watchCtx: WatchContext = {
     flyctl,
     plan: p.plan,
@@ -189,6 +192,7 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     signal: p.signal,
     rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
     gatewayPort: settings.port,
+    ...(fingerprint ? { fingerprint } : {}),
     // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
     watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) => watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
   }
@@ -213,6 +217,7 @@ export function deployRelease(ctx: DeployContext): Stage<DeployResult> {
       if (r.release) {
         record.release = r.release.version
         record.image = r.release.imageRef
+        record.released = !r.dryRun
       }
       record.startedMachines = r.startedMachines
     },

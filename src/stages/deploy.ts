@@ -7,6 +7,7 @@ import type { Change } from '../run/change-journal.js'
 import type { Plan } from '../inputs/plan.js'
 import type { StageContext } from '../run/report.js'
 import { sleep } from '../shared/sleep.js'
+import { FINGERPRINT_ENV } from '../fingerprint/fingerprint.js'
 
 /** The rendered config as the deploy needs it (from render.ts). */
 export interface RenderedConfig {
@@ -34,6 +35,8 @@ export interface DeployContext extends StageContext {
   gatewayPort?: number
   /** How long a failed deploy's gate may take to explain the failure (default 15 s). */
   explainGraceMs?: number
+  /** The release's fingerprint (src/fingerprint/), carried in its `[env]`; a rollback carries none. */
+  fingerprint?: string
 }
 
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
@@ -53,9 +56,11 @@ export function formatGoDuration(totalSeconds: number): string {
  * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
  * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
  * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
- * previous release's image with the same config, and nothing is built.
+ * previous release's image with the same config, and nothing is built. The fingerprint goes in
+ * with `--env` (flyctl sets it into the release's `[env]`: internal/command/deploy/deploy.go,
+ * cfg.SetEnvVariables), so the rendered file stays what the user's inputs made.
  */
-export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { imageOverride?: string } = {}): string[] {
+export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { imageOverride?: string; fingerprint?: string } = {}): string[] {
   const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app]
   const image = opts.imageOverride ?? plan.image
   if (image) {
@@ -68,6 +73,7 @@ export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { im
   args.push('--wait-timeout', formatGoDuration(plan.healthTimeoutSec))
   args.push('--ha=false')
   if (plan.private) args.push('--no-public-ips')
+  if (opts.fingerprint) args.push('--env', `${FINGERPRINT_ENV}=${opts.fingerprint}`)
   args.push('-y')
   args.push(...plan.deployArgs)
   return args
@@ -156,10 +162,14 @@ export interface DeployResult {
 }
 
 export function deploy(ctx: DeployContext): Promise<DeployResult> {
-  return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy', (v) => `deployed release v${v}`)
+  const args = buildDeployArgs(ctx.plan, ctx.rendered, ctx.fingerprint ? { fingerprint: ctx.fingerprint } : {})
+  return runDeploy(ctx, args, 'fly deploy', (v) => `deployed release v${v}`)
 }
 
-/** Roll back: deploy an earlier release's image with the same rendered config. */
+/**
+ * Roll back: deploy an earlier release's image with the same rendered config. It carries no
+ * fingerprint: it does not hold what this run's fingerprint describes, so the next run deploys.
+ */
 export function redeploy(ctx: DeployContext, imageRef: string): Promise<DeployResult> {
   const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef })
   return runDeploy(ctx, args, `fly deploy (rollback to ${imageRef})`, (v) => `rolled back: deployed release v${v} with ${imageRef}`)

@@ -167,6 +167,22 @@ function filesFromFlags(ctx: Ctx): Array<{ guest_path: string; raw_value?: strin
   return files
 }
 
+/**
+ * `--env NAME=VALUE` into the config's [env] (deploy.go: cmdutil.ParseKVStringsToMap, then
+ * cfg.SetEnvVariables), so the release's machines carry it.
+ */
+function applyEnvFlags(ctx: Ctx, config: AppConfig): void {
+  const pairs = flagList(ctx, 'env')
+  if (pairs.length === 0) return
+  const env: Record<string, unknown> = typeof config.raw.env === 'object' && config.raw.env !== null ? { ...(config.raw.env as Record<string, unknown>) } : {}
+  for (const kv of pairs) {
+    const eq = kv.indexOf('=')
+    if (eq < 0) throw new FlyError(`failed parsing environment: '${kv}': must be in the format NAME=VALUE`)
+    env[kv.slice(0, eq)] = kv.slice(eq + 1)
+  }
+  config.raw = { ...config.raw, env }
+}
+
 interface Rollout {
   machine: MachineRecord
   launch: MachineLaunch
@@ -198,6 +214,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     if (!existing.remote_config) throw new FlyError(`failed to get app config: app ${appName} has no deployed config and no fly.toml was found`)
     config = { path: '', raw: existing.remote_config }
   }
+  applyEnvFlags(ctx, config)
 
   out('==> Verifying app config\n')
   if (config.path) out(`Validating ${config.path}\n`)

@@ -23,6 +23,7 @@ export function makePlan(overrides: Partial<Plan> = {}): Plan {
     healthChannels: [],
     fixStaleLock: true,
     rollback: true,
+    skipUnchanged: true,
     flyctlVersion: '0.4.87',
     dryRun: false,
     workingDirectory: '/ws',
