@@ -4,7 +4,7 @@
  * that serve. The fingerprint itself is in src/fingerprint/.
  */
 import * as core from '@actions/core'
-import { collectFingerprintInputs } from '../fingerprint/collect.js'
+import { collectFingerprintInputs, type Collected } from '../fingerprint/collect.js'
 import { appMachines, decideSkip, servingFingerprint, unhealthyMachines, type SkipDecision } from '../fingerprint/decide.js'
 import { computeFingerprint, newSalt, type Fingerprint } from '../fingerprint/fingerprint.js'
 import { READING, type Flyctl } from '../fly/flyctl.js'
@@ -30,7 +30,13 @@ export function fingerprintStage(p: Pipeline, { rendered }: RenderedConfig, surv
   return {
     name: 'fingerprint',
     run: async () => {
-      const collected = await collectFingerprintInputs(plan, { path: rendered.path, config: rendered.config }, { ...p.deps.registry, signal: p.signal })
+      const collected = await collectFingerprintInputs(plan, { path: rendered.path, config: rendered.config }, { ...p.deps.registry, signal: p.signal }).catch(
+        // A fingerprint that cannot be made (an unreadable file of the context) never stops a deploy: it is a doubt.
+        (err: unknown): Collected => {
+          p.signal.throwIfAborted()
+          return { doubt: `the release could not be fingerprinted (${p.redactor.redact((err as Error).message)})`, compared: [], notes: [] }
+        },
+      )
       ;({ compared, notes } = collected)
       for (const note of notes) core.notice(note, { title: 'fly-deploy: skip-unchanged' })
       // The serving release's salt, so that equal inputs give an equal fingerprint.
