@@ -8,7 +8,18 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { stopAll } from '../standin/machines/runtime.ts'
 import { startRegistry } from '../standin/registry/registry.ts'
-import { GATEWAY_TOKEN, API_TOKEN, READY_LINE, firstLineAfter, log, readCounters, runTimed, startBenchWorld, writeDockerfile, type TimedRun } from './lib.ts'
+import {
+  GATEWAY_TOKEN,
+  API_TOKEN,
+  READY_LINE,
+  firstLineAfter,
+  log,
+  readCounters,
+  runTimed,
+  startBenchWorld,
+  writeDockerfile,
+  type TimedRun,
+} from './lib.ts'
 
 const HERE = import.meta.dirname
 const REPO = path.resolve(HERE, '..')
@@ -39,7 +50,9 @@ function guideFlyToml(app: string): string {
 function expectHealthy(run: TimedRun, what: string): void {
   if (run.result.exitCode !== 0 || run.result.outputs.health !== 'healthy') {
     const tail = run.result.stdout.split('\n').slice(-30).join('\n')
-    throw new Error(`${what}: expected a healthy deploy, got exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${tail}\n${run.result.stderr}`)
+    throw new Error(
+      `${what}: expected a healthy deploy, got exit ${run.result.exitCode}, health ${run.result.outputs.health}\n${tail}\n${run.result.stderr}`,
+    )
   }
 }
 
@@ -96,7 +109,9 @@ export async function pushComparison(runs: number): Promise<PushResult> {
         // The gate says its verdict the moment it decides (src/health/gate.ts); the exit follows.
         const verdictAt = run.lines.find((l) => /health: release v\d+ is healthy/.test(l.text))?.at ?? run.endedAt
         out.readyToVerdictMs.push(verdictAt - ready.at)
-        log(`push (action) ${i}/${runs}: ${run.endedAt - run.startedAt} ms, ${run.restarts + run.starts} restart(s), ready->verdict ${verdictAt - ready.at} ms`)
+        log(
+          `push (action) ${i}/${runs}: ${run.endedAt - run.startedAt} ms, ${run.restarts + run.starts} restart(s), ready->verdict ${verdictAt - ready.at} ms`,
+        )
       }
     } finally {
       await world.stop()
@@ -127,7 +142,8 @@ export async function pushComparison(runs: number): Promise<PushResult> {
           GATEWAY_CONFIG: configFile,
         })
         const wallMs = Date.now() - startedAt
-        if (code !== 0) throw new Error(`by-hand.sh ${mode} exited ${code}:\n${output.split('\n').slice(-30).join('\n')}`)
+        if (code !== 0)
+          throw new Error(`by-hand.sh ${mode} exited ${code}:\n${output.split('\n').slice(-30).join('\n')}`)
         const after = await readCounters(world.state)
         const calls = journalEntries(world.state).slice(journalBefore)
         return {
@@ -142,7 +158,12 @@ export async function pushComparison(runs: number): Promise<PushResult> {
       await script('push', VARIANTS[0])
       for (let i = 1; i <= runs; i++) {
         const r = await script('push', VARIANTS[i % 2] as (typeof VARIANTS)[number])
-        out.byHand.push({ wallMs: r.wallMs, restarts: r.restarts, crashRestarts: r.crashRestarts, calls: r.calls.length })
+        out.byHand.push({
+          wallMs: r.wallMs,
+          restarts: r.restarts,
+          crashRestarts: r.crashRestarts,
+          calls: r.calls.length,
+        })
         // The command sequence of one push, polls folded: what the README can show.
         if (i === 1) out.byHandCommands = foldRepeats(r.calls)
         log(`push (by hand) ${i}/${runs}: ${r.wallMs} ms, ${r.restarts} restart(s)`)
@@ -183,7 +204,13 @@ function foldRepeats(calls: string[]): string[] {
 }
 
 /** The script in a process group of its own, so a hung run (no ready line) can be ended whole. */
-function sh(script: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs = 300_000): Promise<{ code: number; output: string }> {
+function sh(
+  script: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs = 300_000,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', [script, ...args], {
       cwd,
@@ -203,7 +230,11 @@ function sh(script: string, args: string[], cwd: string, env: Record<string, str
     child.on('close', (code) => {
       clearTimeout(timer)
       if (timedOut)
-        reject(new Error(`${path.basename(script)} ${args.join(' ')} did not finish in ${timeoutMs / 1000} s:\n${output.split('\n').slice(-20).join('\n')}`))
+        reject(
+          new Error(
+            `${path.basename(script)} ${args.join(' ')} did not finish in ${timeoutMs / 1000} s:\n${output.split('\n').slice(-20).join('\n')}`,
+          ),
+        )
       else resolve({ code: code ?? 1, output })
     })
   })
@@ -218,11 +249,26 @@ export interface FatalScenario {
 }
 
 export const FATAL_SCENARIOS: FatalScenario[] = [
-  { name: 'out of memory', workload: 'fake-gateway:oom', fatal: /Reached heap limit|Runtime_AllocateInYoungGeneration|SIGABRT/, cause: 'out of memory' },
-  { name: 'exit 78, lan without auth', workload: 'fake-gateway:no-auth', fatal: /Refusing to bind gateway/, cause: 'without auth' },
+  {
+    name: 'out of memory',
+    workload: 'fake-gateway:oom',
+    fatal: /Reached heap limit|Runtime_AllocateInYoungGeneration|SIGABRT/,
+    cause: 'out of memory',
+  },
+  {
+    name: 'exit 78, lan without auth',
+    workload: 'fake-gateway:no-auth',
+    fatal: /Refusing to bind gateway/,
+    cause: 'without auth',
+  },
   { name: 'gateway lock', workload: 'fake-gateway:lock', fatal: /already running|lock timeout/, cause: 'lock' },
   // Issue 12: crashes 8 s after boot, slower than flyctl's 10 s smoke window notices; fly deploy alone would wait out --wait-timeout.
-  { name: 'crash 8 s after boot', workload: 'fake-gateway:crash-late', fatal: /crashed 8 s after boot/, cause: 'exited' },
+  {
+    name: 'crash 8 s after boot',
+    workload: 'fake-gateway:crash-late',
+    fatal: /crashed 8 s after boot/,
+    cause: 'exited',
+  },
 ]
 
 export interface FatalResult {
@@ -293,7 +339,14 @@ export interface RedeployResult {
 export async function noChangeRedeploy(runs: number): Promise<RedeployResult> {
   const world = await startBenchWorld('redeploy')
   const app = 'bench-redeploy'
-  const out: RedeployResult = { calls: [], restarts: [], wallMs: [], callList: [], installStageMs: [], installRequests: [] }
+  const out: RedeployResult = {
+    calls: [],
+    restarts: [],
+    wallMs: [],
+    callList: [],
+    installStageMs: [],
+    installRequests: [],
+  }
   try {
     writeDockerfile(world.dirs, 'fake-gateway:ready')
     // A redeploy that deploys (skip-unchanged: false): figure 7 compares a run that makes no release with it.
@@ -338,7 +391,10 @@ export async function unchangedRuns(runs: number): Promise<UnchangedResult> {
   const out: UnchangedResult = { calls: [], boots: [], releases: [], wallMs: [], redeployWallMs: [], callList: [] }
   try {
     registry.push('openclaw/base', '24')
-    fs.writeFileSync(path.join(world.dirs.workspace, 'Dockerfile'), `FROM ${registry.host}/openclaw/base:24\nLABEL fly-standin.workload=fake-gateway:ready\n`)
+    fs.writeFileSync(
+      path.join(world.dirs.workspace, 'Dockerfile'),
+      `FROM ${registry.host}/openclaw/base:24\nLABEL fly-standin.workload=fake-gateway:ready\n`,
+    )
     const inputs = { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}` }
     expectHealthy(await runTimed(world, inputs), 'unchanged: first deploy')
     for (let i = 1; i <= runs; i++) {

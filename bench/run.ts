@@ -26,7 +26,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { NODE24, REPO_ROOT } from '../standin/runner/runner.ts'
 import { isNodeRuntimeInstalled, isOpenclawInstalled } from '../standin/machines/install-runtimes.ts'
-import { fatalVerdicts, noChangeRedeploy, pushComparison, unchangedRuns, type FatalResult, type PushResult, type RedeployResult } from './e2e.ts'
+import {
+  fatalVerdicts,
+  noChangeRedeploy,
+  pushComparison,
+  unchangedRuns,
+  type FatalResult,
+  type PushResult,
+  type RedeployResult,
+} from './e2e.ts'
 import { LATENCY, log, round, stats, type Stats } from './lib.ts'
 import { FLEET_SIZES, fleetScaling, type FleetSample } from './fleet.ts'
 import { startTime, type StartResult } from './start.ts'
@@ -38,10 +46,12 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const onlyArg = args.find((a) => a.startsWith('--only='))
 const only = onlyArg ? (onlyArg.slice('--only='.length).split(',') as Part[]) : [...PARTS]
-for (const part of only) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}"; parts: ${PARTS.join(', ')}`)
+for (const part of only)
+  if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}"; parts: ${PARTS.join(', ')}`)
 const sizesArg = args.find((a) => a.startsWith('--fleet-sizes='))
 const fleetSizes = sizesArg ? sizesArg.slice('--fleet-sizes='.length).split(',').map(Number) : [...FLEET_SIZES]
-if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
+if (!fleetSizes.every((n) => Number.isInteger(n) && n > 0))
+  throw new Error(`--fleet-sizes: positive whole numbers, comma separated (got ${sizesArg})`)
 const unknown = args.filter((a) => a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--fleet-sizes='))
 if (unknown.length)
   throw new Error(
@@ -50,8 +60,30 @@ if (unknown.length)
 
 /** Runs per part: full, and --quick. The push runs dominate (real gateway, ~20 s and ~35 s each). */
 const RUNS = quick
-  ? { push: 2, fatal: 2, redeploy: 2, start: 10, installHit: 10, installCold: 2, engine: 500, stream: 10, fleet: 1, unchanged: 2 }
-  : { push: 5, fatal: 5, redeploy: 5, start: 40, installHit: 30, installCold: 5, engine: 2000, stream: 50, fleet: 2, unchanged: 5 }
+  ? {
+      push: 2,
+      fatal: 2,
+      redeploy: 2,
+      start: 10,
+      installHit: 10,
+      installCold: 2,
+      engine: 500,
+      stream: 10,
+      fleet: 1,
+      unchanged: 2,
+    }
+  : {
+      push: 5,
+      fatal: 5,
+      redeploy: 5,
+      start: 40,
+      installHit: 30,
+      installCold: 5,
+      engine: 2000,
+      stream: 50,
+      fleet: 2,
+      unchanged: 5,
+    }
 
 const HERE = import.meta.dirname
 const RESULTS = path.join(HERE, 'results')
@@ -105,7 +137,13 @@ function show(n: number, unit: Unit): string {
   if (Number.isNaN(n)) return 'n/a'
   switch (unit) {
     case 'ms':
-      return n < 1 ? `${n.toFixed(3)} ms` : n < 10 ? `${n.toFixed(1)} ms` : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`
+      return n < 1
+        ? `${n.toFixed(3)} ms`
+        : n < 10
+          ? `${n.toFixed(1)} ms`
+          : n < 1000
+            ? `${Math.round(n)} ms`
+            : `${(n / 1000).toFixed(2)} s`
     case 's':
       return `${(n / 1000).toFixed(1)} s`
     case 'count':
@@ -165,10 +203,16 @@ function addFleetFigures(fleet: FleetSample[]): void {
     const largest = sizes[sizes.length - 1] as number
     if (largest !== sizes[0]) {
       const wall = (size: number) => stats(of(size).map((f) => f[key].wallMs)).median
-      add(6, `${label}: wall(${largest}) / wall(${sizes[0]}) (ratio of medians)`, 'ratio', [wall(largest) / wall(sizes[0] as number)], {
-        text: '<= 2x (issue 17)',
-        ok: (m) => m <= 2,
-      })
+      add(
+        6,
+        `${label}: wall(${largest}) / wall(${sizes[0]}) (ratio of medians)`,
+        'ratio',
+        [wall(largest) / wall(sizes[0] as number)],
+        {
+          text: '<= 2x (issue 17)',
+          ok: (m) => m <= 2,
+        },
+      )
     }
   }
 }
@@ -176,10 +220,14 @@ function addFleetFigures(fleet: FleetSample[]): void {
 /** bench/install.bench.ts and bench/health.bench.ts import src/, which needs transform-types. */
 function runScript(script: string, scriptArgs: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE24, ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      NODE24,
+      ['--experimental-transform-types', '--no-warnings', path.join(HERE, script), ...scriptArgs],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
     child.on('error', reject)
@@ -209,18 +257,31 @@ const details: Record<string, unknown> = {}
 const began = Date.now()
 const loadAtStart = os.loadavg()
 
-if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first')
+if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'index.js')))
+  throw new Error('dist/index.js is missing: run `npm run build` first')
 const machinesRun = only.some((p) => p === 'push' || p === 'fatal' || p === 'redeploy' || p === 'fleet')
 if ((machinesRun && !isNodeRuntimeInstalled()) || (only.includes('push') && !isOpenclawInstalled('2026.9.6'))) {
-  throw new Error('the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first')
+  throw new Error(
+    'the stand-in runtimes (Node 24, openclaw 2026.9.6) are not installed: run `npm run standin:setup` first',
+  )
 }
 
 if (only.includes('start')) {
   log(`figure 4: dist/index.js start (${RUNS.start} runs)`)
   const start: StartResult = await startTime(RUNS.start)
-  add(4, 'node dist/index.js: start -> first output line', 'ms', start.actionMs, { text: '< 150 ms', ok: (m) => m < 150 })
+  add(4, 'node dist/index.js: start -> first output line', 'ms', start.actionMs, {
+    text: '< 150 ms',
+    ok: (m) => m < 150,
+  })
   add(4, 'bare `node -e` on the same Node: start -> first line', 'ms', start.bareNodeMs)
-  add(4, 'dist/ size', 'bytes', [start.dist.bytes], undefined, `${start.dist.files} files; dist/index.js ${start.dist.indexJsBytes} bytes`)
+  add(
+    4,
+    'dist/ size',
+    'bytes',
+    [start.dist.bytes],
+    undefined,
+    `${start.dist.files} files; dist/index.js ${start.dist.indexJsBytes} bytes`,
+  )
   details.start = start
 }
 
@@ -236,10 +297,16 @@ if (only.includes('install')) {
     undefined,
     `a copy this action verified and placed, unchanged since (its marker: version, size, mtime), runs no \`${install.flyctlBinary} version\``,
   )
-  add(5, `requests to the release server over all ${install.toolCacheHit.runs} hits`, 'count', [install.toolCacheHit.requests], {
-    text: '0 (no network on a hit)',
-    ok: (m) => m === 0,
-  })
+  add(
+    5,
+    `requests to the release server over all ${install.toolCacheHit.runs} hits`,
+    'count',
+    [install.toolCacheHit.requests],
+    {
+      text: '0 (no network on a hit)',
+      ok: (m) => m === 0,
+    },
+  )
   addStats(
     5,
     'install stage (installFlyctl), cold: download + checksum',
@@ -258,7 +325,9 @@ if (only.includes('health')) {
   const all = Object.entries(health.scenarios)
   const ready = all.find(([, s]) => s.verdict === 'healthy')
   // The slowest fatal fixture (by engine median) stands for the fatal lines.
-  const fatal = all.filter(([, s]) => s.verdict !== 'healthy').sort(([, a], [, b]) => b.engine.medianMs - a.engine.medianMs)[0]
+  const fatal = all
+    .filter(([, s]) => s.verdict !== 'healthy')
+    .sort(([, a], [, b]) => b.engine.medianMs - a.engine.medianMs)[0]
   for (const [label, entry] of [
     ['ready line', ready],
     ['fatal line', fatal],
@@ -280,7 +349,10 @@ if (only.includes('health')) {
 if (only.includes('redeploy')) {
   log(`figure 3: redeploy that changes nothing (${RUNS.redeploy} runs, fake gateway)`)
   const redeploy: RedeployResult = await noChangeRedeploy(RUNS.redeploy)
-  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls, { text: '<= 8 (issue 17)', ok: (m) => m <= 8 })
+  add(3, 'redeploy that changes nothing: flyctl calls', 'count', redeploy.calls, {
+    text: '<= 8 (issue 17)',
+    ok: (m) => m <= 8,
+  })
   add(3, 'redeploy that changes nothing: machine restarts', 'count', redeploy.restarts)
   add(
     5,
@@ -290,22 +362,33 @@ if (only.includes('redeploy')) {
     undefined,
     'from the job summary; a verified copy in the tool cache runs no `flyctl version`',
   )
-  add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, { text: '0 (no network on a hit)', ok: (m) => m === 0 })
+  add(5, 'requests by the action on a tool-cache hit', 'count', redeploy.installRequests, {
+    text: '0 (no network on a hit)',
+    ok: (m) => m === 0,
+  })
   details.redeploy = redeploy
 }
 
 if (only.includes('unchanged')) {
-  log(`figure 7: a run with nothing changed (${RUNS.unchanged} runs, fake gateway, base image in the registry stand-in)`)
+  log(
+    `figure 7: a run with nothing changed (${RUNS.unchanged} runs, fake gateway, base image in the registry stand-in)`,
+  )
   const u = await unchangedRuns(RUNS.unchanged)
   add(7, 'nothing changed: releases made', 'count', u.releases, { text: '0', ok: (m) => m === 0 })
   add(7, 'nothing changed: machine starts and restarts', 'count', u.boots, { text: '0', ok: (m) => m === 0 })
   add(7, 'nothing changed: flyctl calls', 'count', u.calls, { text: '<= 5', ok: (m) => m <= 5 }, u.callList.join('; '))
   add(7, 'nothing changed: wall time', 'ms', u.wallMs)
   add(7, 'the same run with skip-unchanged: false (a no-op redeploy): wall time', 'ms', u.redeployWallMs)
-  add(7, 'wall time, nothing changed / no-op redeploy (ratio of medians)', 'ratio', [stats(u.wallMs).median / stats(u.redeployWallMs).median], {
-    text: '< 0.25',
-    ok: (m) => m < 0.25,
-  })
+  add(
+    7,
+    'wall time, nothing changed / no-op redeploy (ratio of medians)',
+    'ratio',
+    [stats(u.wallMs).median / stats(u.redeployWallMs).median],
+    {
+      text: '< 0.25',
+      ok: (m) => m < 0.25,
+    },
+  )
   details.unchanged = u
 }
 
@@ -313,7 +396,11 @@ if (only.includes('fatal')) {
   log(`figure 2: fatal lines (${RUNS.fatal} runs per scenario, fake gateway)`)
   const fatal: FatalResult[] = await fatalVerdicts(RUNS.fatal)
   // Issue 12: with flyctl's own waits (smoke checks, health checks) and health-timeout 300.
-  for (const f of fatal) add(2, `fatal line (${f.name}) -> error line`, 'ms', f.lineToErrorMs, { text: '<= 3 s after the line', ok: (m) => m <= 3_000 })
+  for (const f of fatal)
+    add(2, `fatal line (${f.name}) -> error line`, 'ms', f.lineToErrorMs, {
+      text: '<= 3 s after the line',
+      ok: (m) => m <= 3_000,
+    })
   details.fatal = fatal
 }
 
@@ -322,12 +409,26 @@ if (only.includes('push')) {
   const push: PushResult = await pushComparison(RUNS.push)
   const restarts = (s: PushResult['action']) => s.map((x) => x.restarts)
   const wall = (s: PushResult['action']) => s.map((x) => x.wallMs)
-  add(1, 'push (secrets + config + command): machine restarts, action', 'count', restarts(push.action), { text: '1 restart per push', ok: (m) => m <= 1 })
+  add(1, 'push (secrets + config + command): machine restarts, action', 'count', restarts(push.action), {
+    text: '1 restart per push',
+    ok: (m) => m <= 1,
+  })
   add(1, 'same push: machine restarts, by hand (guide)', 'count', restarts(push.byHand))
-  add(1, 'restarts, by hand / action (ratio of medians)', 'ratio', [stats(restarts(push.byHand)).median / stats(restarts(push.action)).median])
+  add(1, 'restarts, by hand / action (ratio of medians)', 'ratio', [
+    stats(restarts(push.byHand)).median / stats(restarts(push.action)).median,
+  ])
   const stageNames = [...new Set(push.action.flatMap((x) => Object.keys(x.stages ?? {})))]
-  const stageMedians = stageNames.map((n) => `${n} ${show(stats(push.action.map((x) => x.stages?.[n] ?? 0)).median, 'ms')}`)
-  add(1, 'push: wall time, action (step start to verdict)', 's', wall(push.action), undefined, `median stage times (job summary): ${stageMedians.join(', ')}`)
+  const stageMedians = stageNames.map(
+    (n) => `${n} ${show(stats(push.action.map((x) => x.stages?.[n] ?? 0)).median, 'ms')}`,
+  )
+  add(
+    1,
+    'push: wall time, action (step start to verdict)',
+    's',
+    wall(push.action),
+    undefined,
+    `median stage times (job summary): ${stageMedians.join(', ')}`,
+  )
   add(
     1,
     'push: wall time, by hand (first command to ready seen)',
@@ -336,7 +437,9 @@ if (only.includes('push')) {
     undefined,
     `bench/by-hand.sh push: ${push.byHandCommands.join('; ')} (logs polled every 1 s)`,
   )
-  add(1, 'wall time, by hand / action (ratio of medians)', 'ratio', [stats(wall(push.byHand)).median / stats(wall(push.action)).median])
+  add(1, 'wall time, by hand / action (ratio of medians)', 'ratio', [
+    stats(wall(push.byHand)).median / stats(wall(push.action)).median,
+  ])
   add(
     1,
     'push: flyctl calls, action',
@@ -350,12 +453,17 @@ if (only.includes('push')) {
     'count',
     push.byHand.map((x) => x.calls),
   )
-  add(2, "ready line -> the action's verdict line, real gateway", 'ms', push.readyToVerdictMs, { text: '<= 1 s after ready', ok: (m) => m <= 1000 })
+  add(2, "ready line -> the action's verdict line, real gateway", 'ms', push.readyToVerdictMs, {
+    text: '<= 1 s after ready',
+    ok: (m) => m <= 1000,
+  })
   details.push = push
 }
 
 if (only.includes('fleet')) {
-  log(`figure 6: fleets of ${fleetSizes.join(', ')} gateways, concurrent runs on one host (${RUNS.fleet} run(s) per size, fake gateway)`)
+  log(
+    `figure 6: fleets of ${fleetSizes.join(', ')} gateways, concurrent runs on one host (${RUNS.fleet} run(s) per size, fake gateway)`,
+  )
   const fleet: FleetSample[] = await fleetScaling(fleetSizes, RUNS.fleet)
   addFleetFigures(fleet)
   details.fleet = fleet

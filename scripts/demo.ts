@@ -28,7 +28,11 @@ const APP = 'my-openclaw'
 /** The app runs this release with a tight heap; run 4 moves to the newest, which needs more. */
 const SERVING_RELEASE = '2026.4.29'
 const HEAP_MB = 128
-const SECRETS = { OPENCLAW_GATEWAY_TOKEN: 'demo-gateway-token-5b0c8e21f4', ANTHROPIC_API_KEY: 'sk-ant-demo-0000', github_token: 'ghs_demo_never_synced' }
+const SECRETS = {
+  OPENCLAW_GATEWAY_TOKEN: 'demo-gateway-token-5b0c8e21f4',
+  ANTHROPIC_API_KEY: 'sk-ant-demo-0000',
+  github_token: 'ghs_demo_never_synced',
+}
 const API_TOKEN = 'FlyV1 fm2_demo_token'
 const ROTATED_KEY = 'sk-ant-demo-1111'
 const ALL_SECRETS = [...Object.values(SECRETS), API_TOKEN, ROTATED_KEY]
@@ -64,7 +68,8 @@ const cleanUp = async (): Promise<void> => {
     fs.rmSync(dirs.root, { recursive: true, force: true })
   }
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().then(() => process.exit(130)))
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanUp().then(() => process.exit(130)))
 
 /** The user's repository: a Dockerfile of the OpenClaw image and an openclaw.json. */
 function writeRepository(dirs: RunnerDirs, release: string): void {
@@ -93,7 +98,12 @@ async function runShown(title: string, inputs: Record<string, string>): Promise<
   const logs = { stdout: createRunnerLog(print), stderr: createRunnerLog(print) }
   logs.stderr.state.masks = logs.stdout.state.masks // one runner, one set of masks
   const idle = idleNotice()
-  const result = await runAction({ dirs, inputs, env: { FLYCTL_STANDIN_STATE: state }, onOutput: (chunk, stream) => (idle.seen(), logs[stream].push(chunk)) })
+  const result = await runAction({
+    dirs,
+    inputs,
+    env: { FLYCTL_STANDIN_STATE: state },
+    onOutput: (chunk, stream) => (idle.seen(), logs[stream].push(chunk)),
+  })
   idle.stop()
   logs.stdout.flush()
   logs.stderr.flush()
@@ -109,7 +119,9 @@ function checkUnchanged(run: ActionResult, previous: ActionResult, before: Count
   if (run.outputs.released !== 'false') problems.push(`released=${run.outputs.released}, expected false`)
   if (run.outputs.health !== 'healthy') problems.push(`health=${run.outputs.health}, expected healthy`)
   if (run.outputs['release-version'] !== previous.outputs['release-version'])
-    problems.push(`release-version=${run.outputs['release-version']}, expected ${previous.outputs['release-version']} (still serving)`)
+    problems.push(
+      `release-version=${run.outputs['release-version']}, expected ${previous.outputs['release-version']} (still serving)`,
+    )
   const boots = after.machineStarts + after.machineRestarts - before.machineStarts - before.machineRestarts
   if (boots !== 0) problems.push(`${boots} machine start(s) or restart(s), expected none`)
   return problems
@@ -122,7 +134,8 @@ function idleNotice(): { seen: () => void; stop: () => void } {
   let last = Date.now()
   const timer = setInterval(() => {
     const quiet = Math.round((Date.now() - last) / 1000)
-    if (quiet >= 15) print(`\x1b[2m   (demo: the action has printed nothing for ${quiet} s; it is still running)\x1b[0m\n`)
+    if (quiet >= 15)
+      print(`\x1b[2m   (demo: the action has printed nothing for ${quiet} s; it is still running)\x1b[0m\n`)
   }, 15_000)
   return { seen: () => (last = Date.now()), stop: () => clearInterval(timer) }
 }
@@ -132,7 +145,8 @@ async function showGatewayLines(sinceMs: number): Promise<void> {
   const telling = lines.filter(isTellingLine).slice(-25)
   const heading = `The gateway's own log during this run (flyctl logs --no-tail: ${telling.length} of ${lines.length} lines; the platform's and the gateway's, not plugin set-up)`
   print(`\n\x1b[1m▾ ${heading}\x1b[0m\n`)
-  for (const l of telling) print(`  ${l.at.slice(11, 19)} ${l.source}[${l.machine}] ${maskLine(l.message, ALL_SECRETS)}\n`)
+  for (const l of telling)
+    print(`  ${l.at.slice(11, 19)} ${l.source}[${l.machine}] ${maskLine(l.message, ALL_SECRETS)}\n`)
 }
 
 function showResult(result: ActionResult): void {
@@ -149,7 +163,10 @@ async function checkRolledBack(broken: ActionResult, previous: ActionResult, sin
   expect(broken.exitCode !== 0, `the step failed (exit ${broken.exitCode})`)
   expect(broken.outputs.health === 'unhealthy', `health=unhealthy (got ${broken.outputs.health})`)
   expect(broken.outputs['rolled-back'] === 'true', `rolled-back=true (got ${broken.outputs['rolled-back']})`)
-  expect(broken.outputs.image === previous.outputs.image, `image is run 2's ${previous.outputs.image} (got ${broken.outputs.image})`)
+  expect(
+    broken.outputs.image === previous.outputs.image,
+    `image is run 2's ${previous.outputs.image} (got ${broken.outputs.image})`,
+  )
   const machines = machinesOf(state, APP)
   expect(
     machines.length > 0 && machines.every((m) => m.state === 'started' && m.image === previous.outputs.image),
@@ -173,7 +190,9 @@ function explainRun3(broken: ActionResult, previous: ActionResult): void {
     .replace(/^::error[^:]*::/, '')
     .split('%0A')
     .filter((l) => !/^\s|^Last log lines/.test(l))
-  print(`The action's error (the step's annotation):\n${maskLine(unescapeData(causeAndFix.join('\n')) || '(none found)', ALL_SECRETS)}\n\n`)
+  print(
+    `The action's error (the step's annotation):\n${maskLine(unescapeData(causeAndFix.join('\n')) || '(none found)', ALL_SECRETS)}\n\n`,
+  )
   print(
     [
       `Cause: OpenClaw ${DEFAULT_OPENCLAW_VERSION} needs more JavaScript heap at start than ${SERVING_RELEASE} did, and the app caps`,
@@ -191,22 +210,34 @@ function explainRun3(broken: ActionResult, previous: ActionResult): void {
 let failed = false
 try {
   writeRepository(dirs, SERVING_RELEASE)
-  const first = await runShown(`Run 1: first deploy of ${APP} (OpenClaw ${SERVING_RELEASE}, heap ${HEAP_MB} MB; stand-in state ${state})`, baseInputs)
+  const first = await runShown(
+    `Run 1: first deploy of ${APP} (OpenClaw ${SERVING_RELEASE}, heap ${HEAP_MB} MB; stand-in state ${state})`,
+    baseInputs,
+  )
   failed ||= first.exitCode !== 0
 
   const before = await readCounters(state)
   const secondInputs = { ...baseInputs, 'secrets-json': JSON.stringify({ ...SECRETS, ANTHROPIC_API_KEY: ROTATED_KEY }) }
-  const second = await runShown('Run 2: a push that rotates ANTHROPIC_API_KEY: staged, applied by the one deploy rollout', secondInputs)
+  const second = await runShown(
+    'Run 2: a push that rotates ANTHROPIC_API_KEY: staged, applied by the one deploy rollout',
+    secondInputs,
+  )
   failed ||= second.exitCode !== 0
   const after = await readCounters(state)
   say(
     `Machine restarts during run 2: ${after.machineRestarts - before.machineRestarts} (the guide by hand: one per secret set, one per command update, one per config change)`,
   )
 
-  const quiet = await runShown('Run 3: a scheduled redeploy with nothing new (same inputs, files and base image digest as run 2)', secondInputs)
+  const quiet = await runShown(
+    'Run 3: a scheduled redeploy with nothing new (same inputs, files and base image digest as run 2)',
+    secondInputs,
+  )
   const unchanged = checkUnchanged(quiet, second, after, await readCounters(state))
   for (const p of unchanged) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
-  if (unchanged.length === 0) say('Run 3 made no release and restarted nothing: released=false, health=healthy on the serving machine, 0 restarts')
+  if (unchanged.length === 0)
+    say(
+      'Run 3 made no release and restarted nothing: released=false, health=healthy on the serving machine, 0 restarts',
+    )
   failed ||= unchanged.length > 0
 
   writeRepository(dirs, DEFAULT_OPENCLAW_VERSION)
@@ -218,14 +249,19 @@ try {
   explainRun3(third, second)
   const problems = await checkRolledBack(third, second, run4StartedAt)
   for (const p of problems) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
-  if (problems.length === 0) say('Run 4 failed as it should: health=unhealthy, rolled-back=true, and the previous image serves a ready gateway')
+  if (problems.length === 0)
+    say('Run 4 failed as it should: health=unhealthy, rolled-back=true, and the previous image serves a ready gateway')
   failed ||= problems.length > 0
 } catch (err) {
   console.error(err)
   failed = true
 } finally {
   await cleanUp()
-  say(keep ? `Kept ${state} and ${dirs.root}` : 'Stopped every machine and the release server; removed the temporary folders.')
+  say(
+    keep
+      ? `Kept ${state} and ${dirs.root}`
+      : 'Stopped every machine and the release server; removed the temporary folders.',
+  )
 }
 const leaked = ALL_SECRETS.filter((s) => printed.includes(s))
 if (leaked.length) console.error(`The demo printed ${leaked.length} secret value(s): a bug.`)

@@ -14,7 +14,11 @@ import { StageRunner } from './run/stage-runner.js'
 import { fingerprintStage, leftOut, servingHealthStage } from './run/unchanged.js'
 
 /** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
-export const defaultDeps: RunDeps = { install: installFlyctl, flyctl: (options) => new Flyctl(options), env: process.env }
+export const defaultDeps: RunDeps = {
+  install: installFlyctl,
+  flyctl: (options) => new Flyctl(options),
+  env: process.env,
+}
 
 /**
  * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
@@ -36,7 +40,10 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
     await stages.finish(redactor)
   } catch (err) {
     // An input error ends the run before the plan exists: its record has the app as typed, health skipped.
-    stages ??= new StageRunner(newRunRecord({ app: redactor.redact(core.getInput('app')), private: false }), cancel.signal)
+    stages ??= new StageRunner(
+      newRunRecord({ app: redactor.redact(core.getInput('app')), private: false }),
+      cancel.signal,
+    )
     await stages.finish(redactor, redactor.redact(errorMessage(err, cancel.signal.reason)))
   } finally {
     cancel.dispose()
@@ -46,7 +53,14 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
 }
 
 function runMode(stages: StageRunner, p: Pipeline): Promise<void> {
-  const mode = { plan: p.plan, record: stages.record, redactor: p.redactor, signal: p.signal, stages, install: () => installOnly(stages, p) }
+  const mode = {
+    plan: p.plan,
+    record: stages.record,
+    redactor: p.redactor,
+    signal: p.signal,
+    stages,
+    install: () => installOnly(stages, p),
+  }
   if (p.plan.mode === 'cleanup-previews') return cleanupPreviews(mode)
   if (p.plan.mode === 'preview') return runPreview(mode, (preview) => deployStages(stages, { ...p, plan: preview }))
   return deployStages(stages, p)
@@ -57,7 +71,16 @@ async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   core.startGroup('Plan')
   core.info(JSON.stringify(describePlan(p.plan), null, 2))
   core.endGroup()
-  if (p.plan.dryRun) s.record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] }
+  if (p.plan.dryRun)
+    s.record.dryRunPlan = {
+      create: [],
+      secretsAdd: [],
+      secretsUpdate: [],
+      secretsPrune: [],
+      deployCommand: '',
+      overrides: [],
+      ipChanges: [],
+    }
 
   const { flyctl } = await s.must(stage.install(p))
   const config = await s.must(stage.render(p))
@@ -110,7 +133,8 @@ function onJobCancelled(): { signal: AbortSignal; dispose(): void } {
 }
 
 function errorMessage(err: unknown, cancelled: unknown): string {
-  if (cancelled instanceof CancelledError) return `${cancelled.message}; the run stopped early (see the summary for what had changed on Fly)`
+  if (cancelled instanceof CancelledError)
+    return `${cancelled.message}; the run stopped early (see the summary for what had changed on Fly)`
   if (err instanceof Error) return err.message
   return String(err)
 }

@@ -26,7 +26,8 @@ interface Matcher {
   add(patterns: string | string[]): Matcher
 }
 
-const newMatcher = ((dockerignore as unknown as { default?: unknown }).default ?? dockerignore) as unknown as () => Matcher
+const newMatcher = ((dockerignore as unknown as { default?: unknown }).default ??
+  dockerignore) as unknown as () => Matcher
 
 /** flyctl's exclusions for a context: the ignore file's patterns plus its own exceptions. */
 function contextMatcher(patterns: string | undefined, dockerfileRel: string | undefined): Matcher {
@@ -36,11 +37,17 @@ function contextMatcher(patterns: string | undefined, dockerfileRel: string | un
     .add(['!.dockerignore', dockerfileRel ? `!${dockerfileRel}` : '![Dd]ockerfile'])
 }
 
-export async function hashBuildContext(o: { contextDir: string; dockerfile: string; ignorefile?: string }): Promise<ContextDigest> {
-  const ignoreText = await readFile(o.ignorefile ?? join(o.contextDir, '.dockerignore'), 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined
-    throw err
-  })
+export async function hashBuildContext(o: {
+  contextDir: string
+  dockerfile: string
+  ignorefile?: string
+}): Promise<ContextDigest> {
+  const ignoreText = await readFile(o.ignorefile ?? join(o.contextDir, '.dockerignore'), 'utf8').catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined
+      throw err
+    },
+  )
   const rel = relative(o.contextDir, o.dockerfile)
   const dockerfileRel = rel.startsWith('..') ? undefined : rel.split(sep).join('/')
   const m = contextMatcher(ignoreText, dockerfileRel)

@@ -33,7 +33,11 @@ export interface RenderedForFingerprint {
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex')
 
-export async function collectFingerprintInputs(plan: Plan, rendered: RenderedForFingerprint, registry: ResolveOptions = {}): Promise<Collected> {
+export async function collectFingerprintInputs(
+  plan: Plan,
+  rendered: RenderedForFingerprint,
+  registry: ResolveOptions = {},
+): Promise<Collected> {
   const config = normalizeConfig(rendered.config, (localPath) => sha256(readFileSync(localPath)))
   const secrets = plan.secrets
   const overrides = {
@@ -53,7 +57,11 @@ export async function collectFingerprintInputs(plan: Plan, rendered: RenderedFor
 
 type ImageResult = { inputs: ImageInputs; described: string; notes: string[] } | { doubt: string }
 
-async function imageInputs(plan: Plan, rendered: RenderedForFingerprint, registry: ResolveOptions): Promise<ImageResult> {
+async function imageInputs(
+  plan: Plan,
+  rendered: RenderedForFingerprint,
+  registry: ResolveOptions,
+): Promise<ImageResult> {
   const build = (rendered.config.build ?? {}) as Record<string, unknown>
   const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined)
   if (image) return { inputs: { image }, described: `the image ${image} (as given)`, notes: [] }
@@ -62,11 +70,13 @@ async function imageInputs(plan: Plan, rendered: RenderedForFingerprint, registr
   }
   // flyctl joins `[build] dockerfile` to the config's directory (deploy_build.go resolveDockerfilePath).
   const dockerfile = resolve(dirname(rendered.path), build.dockerfile)
-  const ignorefile = typeof build.ignorefile === 'string' ? resolve(dirname(rendered.path), build.ignorefile) : undefined
+  const ignorefile =
+    typeof build.ignorefile === 'string' ? resolve(dirname(rendered.path), build.ignorefile) : undefined
   const text = await readFile(dockerfile)
   const buildArgs = [...tomlBuildArgs(build), ...plan.buildArgs]
   const bases = baseImages(text.toString('utf8'), new Map(buildArgs))
-  if (bases.problems.length > 0) return { doubt: `the Dockerfile's base image cannot be read (${bases.problems.join('; ')})` }
+  if (bases.problems.length > 0)
+    return { doubt: `the Dockerfile's base image cannot be read (${bases.problems.join('; ')})` }
   const resolved: Array<[string, string]> = []
   const results = await Promise.allSettled(
     bases.images.map(async (b) => {
@@ -76,17 +86,36 @@ async function imageInputs(plan: Plan, rendered: RenderedForFingerprint, registr
     }),
   )
   for (const [index, r] of results.entries()) {
-    if (r.status === 'rejected') return { doubt: `the base image ${bases.images[index]?.ref} could not be resolved: ${(r.reason as Error).message}` }
+    if (r.status === 'rejected')
+      return {
+        doubt: `the base image ${bases.images[index]?.ref} could not be resolved: ${(r.reason as Error).message}`,
+      }
     resolved.push(r.value)
   }
-  const context = await hashBuildContext({ contextDir: plan.workingDirectory, dockerfile, ...(ignorefile ? { ignorefile } : {}) })
+  const context = await hashBuildContext({
+    contextDir: plan.workingDirectory,
+    dockerfile,
+    ...(ignorefile ? { ignorefile } : {}),
+  })
   const described =
     `the Dockerfile, ${context.files} file(s) of the build context as the ignore file leaves them, ${buildArgs.length} build arg(s), ` +
     `base image(s) ${resolved.map(([ref, digest]) => `${ref} = ${digest}`).join(', ') || 'none'}`
   const notes = context.includesGit
-    ? ['The build context includes .git, which changes with every checkout: add `.git` to .dockerignore so that a run with nothing new makes no release.']
+    ? [
+        'The build context includes .git, which changes with every checkout: add `.git` to .dockerignore so that a run with nothing new makes no release.',
+      ]
     : []
-  return { inputs: { dockerfile: sha256(text), context: context.digest, buildArgs, bases: resolved, deployArgs: plan.deployArgs }, described, notes }
+  return {
+    inputs: {
+      dockerfile: sha256(text),
+      context: context.digest,
+      buildArgs,
+      bases: resolved,
+      deployArgs: plan.deployArgs,
+    },
+    described,
+    notes,
+  }
 }
 
 /** `[build.args]` of the config: flyctl passes them as build args, before `--build-arg`. */

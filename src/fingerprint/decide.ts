@@ -46,18 +46,27 @@ export function servingFingerprint(machines: readonly Machine[]): Fingerprint | 
 }
 
 export function decideSkip(i: SkipInputs): SkipDecision {
-  const deploy = (why: string, notice = false, changed?: Part[]): SkipDecision => ({ skip: false, why, notice, ...(changed ? { changed } : {}) })
+  const deploy = (why: string, notice = false, changed?: Part[]): SkipDecision => ({
+    skip: false,
+    why,
+    notice,
+    ...(changed ? { changed } : {}),
+  })
   if (!i.enabled) return deploy('skip-unchanged is false')
   if ('doubt' in i.computed) return deploy(i.computed.doubt, true)
   const machines = appMachines(i.machines)
   if (machines.length === 0) return deploy('no app machine serves yet')
   const serving = servingFingerprint(machines)
-  if (!serving) return deploy('the serving release carries no fingerprint (made before fingerprints, by a rollback, or its machines differ)')
+  if (!serving)
+    return deploy(
+      'the serving release carries no fingerprint (made before fingerprints, by a rollback, or its machines differ)',
+    )
   const changed = changedParts(serving, i.computed.fingerprint)
   if (changed.length > 0) return deploy(`changed since the serving release: ${changed.join(', ')}`, false, changed)
   const secretsWhy = secretsOutOfStep(i)
   if (secretsWhy) return deploy(secretsWhy, false, ['secrets'])
-  if (i.drift.length > 0) return deploy(`machine overrides drifted on ${i.drift.map((d) => d.machineId).join(', ')}`, false, ['overrides'])
+  if (i.drift.length > 0)
+    return deploy(`machine overrides drifted on ${i.drift.map((d) => d.machineId).join(', ')}`, false, ['overrides'])
   const unhealthy = unhealthyMachines(machines)
   if (unhealthy.length > 0) return deploy(`nothing changed, but ${unhealthy.join('; ')}`, true)
   const versions = new Set(machines.map((m) => m.config.metadata?.fly_release_version ?? ''))
@@ -92,7 +101,8 @@ export function unhealthyMachines(machines: readonly Machine[]): string[] {
       continue
     }
     const failing = (m.checks ?? []).filter((c) => c.status !== 'passing')
-    if (failing.length > 0) out.push(`machine ${m.id} has checks not passing (${failing.map((c) => `${c.name}: ${c.status}`).join(', ')})`)
+    if (failing.length > 0)
+      out.push(`machine ${m.id} has checks not passing (${failing.map((c) => `${c.name}: ${c.status}`).join(', ')})`)
   }
   return out
 }

@@ -50,14 +50,17 @@ function instructions(text: string): Instruction[] {
 /** `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME:+alt}`; undefined when a variable has no value. */
 function expand(text: string, vars: ReadonlyMap<string, string>): string | undefined {
   let missing = false
-  const result = text.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced, op, word, bare) => {
-    const name = (braced ?? bare) as string
-    const value = vars.get(name)
-    if (op === '-') return value ? value : (word as string)
-    if (op === '+') return value ? (word as string) : ''
-    if (value === undefined || value === '') missing = true
-    return value ?? ''
-  })
+  const result = text.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (_m, braced, op, word, bare) => {
+      const name = (braced ?? bare) as string
+      const value = vars.get(name)
+      if (op === '-') return value ? value : (word as string)
+      if (op === '+') return value ? (word as string) : ''
+      if (value === undefined || value === '') missing = true
+      return value ?? ''
+    },
+  )
   return missing ? undefined : result
 }
 

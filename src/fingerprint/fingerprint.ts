@@ -52,7 +52,9 @@ const PART_HEX = 16
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   )
 }
@@ -67,7 +69,11 @@ function digest(value: unknown): string {
  */
 export function secretsDigest(secrets: ReadonlyMap<string, string>, salt: string): string {
   const entries = [...secrets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return scryptSync(canonicalJson(entries), `fly-deploy-secrets:${salt}`, PART_HEX / 2, { N: 2 ** 14, r: 8, p: 1 }).toString('hex')
+  return scryptSync(canonicalJson(entries), `fly-deploy-secrets:${salt}`, PART_HEX / 2, {
+    N: 2 ** 14,
+    r: 8,
+    p: 1,
+  }).toString('hex')
 }
 
 export function newSalt(): string {
@@ -117,7 +123,10 @@ export function changedParts(serving: Fingerprint, now: Fingerprint): Part[] {
  * and `ignorefile` (paths under this runner's temp folder; their content is in the `image` part),
  * and with each `[[files]] local_path` replaced by the digest of its content (`fileDigest`).
  */
-export function normalizeConfig(config: Record<string, unknown>, fileDigest: (localPath: string) => string): Record<string, unknown> {
+export function normalizeConfig(
+  config: Record<string, unknown>,
+  fileDigest: (localPath: string) => string,
+): Record<string, unknown> {
   const copy = structuredClone(config)
   const env = copy.env
   if (env && typeof env === 'object' && !Array.isArray(env)) delete (env as Record<string, unknown>)[FINGERPRINT_ENV]

@@ -40,7 +40,8 @@ export const DEFAULT_REGISTRY_TIMEOUT_MS = 5_000
 export function parseBearerChallenge(header: string | null): Record<string, string> | undefined {
   if (!header || !/^\s*bearer\s/i.test(header)) return undefined
   const params: Record<string, string> = {}
-  for (const m of header.replace(/^\s*bearer\s+/i, '').matchAll(/([A-Za-z_]+)="([^"]*)"/g)) params[(m[1] as string).toLowerCase()] = m[2] as string
+  for (const m of header.replace(/^\s*bearer\s+/i, '').matchAll(/([A-Za-z_]+)="([^"]*)"/g))
+    params[(m[1] as string).toLowerCase()] = m[2] as string
   return params
 }
 
@@ -60,35 +61,54 @@ export async function resolveDigest(ref: ImageRef, o: ResolveOptions = {}): Prom
       headers = { ...headers, Authorization: `Bearer ${token}` }
       response = await doFetch(url, { method: 'HEAD', headers, signal })
       if (response.status === 401 || response.status === 403)
-        throw new RegistryError(`${host} needs credentials for ${ref.repository} (a private repository, or one that does not exist)`)
+        throw new RegistryError(
+          `${host} needs credentials for ${ref.repository} (a private repository, or one that does not exist)`,
+        )
     }
-    if (response.status === 404) throw new RegistryError(`${host} has no ${ref.repository}:${ref.tag} (404, MANIFEST_UNKNOWN or NAME_UNKNOWN)`)
+    if (response.status === 404)
+      throw new RegistryError(`${host} has no ${ref.repository}:${ref.tag} (404, MANIFEST_UNKNOWN or NAME_UNKNOWN)`)
     if (!response.ok) throw new RegistryError(`${host} answered ${response.status} for ${ref.repository}:${ref.tag}`)
     const digest = response.headers.get('docker-content-digest')
     if (digest && /^sha256:[0-9a-f]{64}$/.test(digest)) return digest
     return await digestOfBody(doFetch, url, headers, signal)
   } catch (err) {
     if (err instanceof RegistryError) throw err
-    if (timeout.aborted) throw new RegistryError(`${host} did not answer within ${Math.round((o.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS) / 1000)} s`)
+    if (timeout.aborted)
+      throw new RegistryError(
+        `${host} did not answer within ${Math.round((o.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS) / 1000)} s`,
+      )
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
     throw new RegistryError(`${host} could not be reached (${cause})`)
   }
 }
 
 /** A registry that sends no Docker-Content-Digest on HEAD: the digest is the manifest's sha256. */
-async function digestOfBody(doFetch: typeof fetch, url: string, headers: Record<string, string>, signal: AbortSignal): Promise<string> {
+async function digestOfBody(
+  doFetch: typeof fetch,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<string> {
   const response = await doFetch(url, { headers, signal })
-  if (!response.ok) throw new RegistryError(`${new URL(url).host} answered ${response.status} to GET ${new URL(url).pathname}`)
+  if (!response.ok)
+    throw new RegistryError(`${new URL(url).host} answered ${response.status} to GET ${new URL(url).pathname}`)
   return `sha256:${createHash('sha256')
     .update(Buffer.from(await response.arrayBuffer()))
     .digest('hex')}`
 }
 
-async function anonymousToken(doFetch: typeof fetch, challenge: string | null, ref: ImageRef, signal: AbortSignal): Promise<string> {
+async function anonymousToken(
+  doFetch: typeof fetch,
+  challenge: string | null,
+  ref: ImageRef,
+  signal: AbortSignal,
+): Promise<string> {
   const params = parseBearerChallenge(challenge)
   const host = registryHost(ref)
   if (!params?.realm)
-    throw new RegistryError(`${host} needs credentials for ${ref.repository} (it asks for ${challenge?.split(' ')[0] || 'an unknown'} authentication)`)
+    throw new RegistryError(
+      `${host} needs credentials for ${ref.repository} (it asks for ${challenge?.split(' ')[0] || 'an unknown'} authentication)`,
+    )
   let realm: URL
   try {
     realm = new URL(params.realm)
@@ -102,9 +122,13 @@ async function anonymousToken(doFetch: typeof fetch, challenge: string | null, r
   if (params.service) realm.searchParams.set('service', params.service)
   realm.searchParams.set('scope', params.scope ?? `repository:${ref.repository}:pull`)
   const response = await doFetch(realm, { signal })
-  if (!response.ok) throw new RegistryError(`${host}'s token endpoint answered ${response.status} for ${ref.repository}: it needs credentials`)
+  if (!response.ok)
+    throw new RegistryError(
+      `${host}'s token endpoint answered ${response.status} for ${ref.repository}: it needs credentials`,
+    )
   const body = (await response.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown }
-  const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : ''
+  const token =
+    typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : ''
   if (!token) throw new RegistryError(`${host}'s token endpoint gave no token for ${ref.repository}`)
   return token
 }

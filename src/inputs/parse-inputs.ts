@@ -201,13 +201,16 @@ const patterns = {
       `"${String(iss.input)}" is not a Fly app name: use 3 to 63 lower-case letters, digits and hyphens, starting and ending with a letter or digit`,
   }),
   org: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, {
-    error: (iss) => `"${String(iss.input)}" is not an org slug (lower-case letters, digits, hyphens; see \`fly orgs list\`)`,
+    error: (iss) =>
+      `"${String(iss.input)}" is not an org slug (lower-case letters, digits, hyphens; see \`fly orgs list\`)`,
   }),
   region: z.string().regex(/^[a-z]{3}$/, {
-    error: (iss) => `"${String(iss.input)}" is not a Fly region code (three letters such as \`iad\`, \`lhr\`, \`sjc\`; see \`fly platform regions\`)`,
+    error: (iss) =>
+      `"${String(iss.input)}" is not a Fly region code (three letters such as \`iad\`, \`lhr\`, \`sjc\`; see \`fly platform regions\`)`,
   }),
   vmSize: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, {
-    error: (iss) => `"${String(iss.input)}" is not a VM size (such as \`shared-cpu-2x\` or \`performance-1x\`; see \`fly platform vm-sizes\`)`,
+    error: (iss) =>
+      `"${String(iss.input)}" is not a VM size (such as \`shared-cpu-2x\` or \`performance-1x\`; see \`fly platform vm-sizes\`)`,
   }),
   // Fly: "Volume name must consist of only lowercase alphanumeric characters and _, and be 30 characters or fewer".
   volume: z.string().regex(/^[a-z0-9_]{1,30}$/, {
@@ -216,11 +219,16 @@ const patterns = {
   stateDir: z.string().regex(/^\/[^\s]*$/, {
     error: (iss) => `"${String(iss.input)}" must be an absolute path inside the machine, such as \`/data\``,
   }),
-  image: z.string().regex(/^[^\s]+$/, { error: 'must be an image reference without spaces, such as `ghcr.io/openclaw/openclaw:2026.9.6`' }),
+  image: z
+    .string()
+    .regex(/^[^\s]+$/, {
+      error: 'must be an image reference without spaces, such as `ghcr.io/openclaw/openclaw:2026.9.6`',
+    }),
   flyctlVersion: z
     .string()
     .regex(/^(latest|v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/, {
-      error: (iss) => `"${String(iss.input)}" is not a flyctl version: use an exact version such as \`0.4.87\`, or \`latest\``,
+      error: (iss) =>
+        `"${String(iss.input)}" is not a flyctl version: use an exact version such as \`0.4.87\`, or \`latest\``,
     })
     .transform((v) => v.replace(/^v/, '')),
   channel: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, {
@@ -249,7 +257,9 @@ function parseLines(text: string, allowBare: boolean): { entries: LineEntry[]; p
     const name = (eq < 0 ? line : line.slice(0, eq)).trim()
     if (!ENV_NAME.test(name)) {
       // Show only the part before `=`: the rest may be a secret.
-      problems.push(`line ${lineNo}: "${name.slice(0, 40)}" is not a valid variable name (letters, digits, underscores; not starting with a digit)`)
+      problems.push(
+        `line ${lineNo}: "${name.slice(0, 40)}" is not a valid variable name (letters, digits, underscores; not starting with a digit)`,
+      )
       return
     }
     if (eq < 0 && !allowBare) {
@@ -399,7 +409,10 @@ function readSecretInputs(r: Reader): SecretInputs {
   const selection = new SecretSelection()
   const includeText = raw('secrets-include')
   // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
-  const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE
+  const defaults =
+    modes.mode === 'preview'
+      ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g))
+      : DEFAULT_SECRETS_INCLUDE
   const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp)
   const view: SecretView = { secrets: selection.values, apiToken, include }
   const dropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix)
@@ -436,7 +449,12 @@ function readWorkingDirectory({ raw, problem, ctx }: Reader): string {
 }
 
 /** A file input's absolute path (relative to working-directory); a problem when it is missing. */
-function existingFile({ raw, problem }: Reader, workingDirectory: string, name: InputKey, hint: string): string | undefined {
+function existingFile(
+  { raw, problem }: Reader,
+  workingDirectory: string,
+  name: InputKey,
+  hint: string,
+): string | undefined {
   const given = raw(name)
   if (!given) return undefined
   const full = path.resolve(workingDirectory, given)
@@ -452,7 +470,10 @@ function readSourceInputs(
 ): Pick<Plan, 'config' | 'gatewayConfig' | 'image' | 'dockerfile' | 'buildArgs'> {
   const { raw, problem } = r
   const file = (name: InputKey, hint: string): string | undefined => existingFile(r, workingDirectory, name, hint)
-  const config = file('config', "give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide's defaults")
+  const config = file(
+    'config',
+    "give the path of your fly.toml relative to `working-directory`, or leave it empty to use the guide's defaults",
+  )
   const gatewayConfig = file('gateway-config', 'give the path of your openclaw.json relative to `working-directory`')
   const image = r.parse('image', patterns.image)
   const dockerfileGiven = raw('dockerfile')
@@ -460,40 +481,60 @@ function readSourceInputs(
     ? (file('dockerfile', "give the Dockerfile's path relative to `working-directory`, or set `image` instead") ?? '')
     : path.join(workingDirectory, 'Dockerfile')
   if (image && dockerfileGiven)
-    problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both')
+    problem(
+      'image',
+      'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both',
+    )
 
   const buildArgs = parseNameValueInput(r.ctx, 'build-args', problem)
   for (const p of buildArgProblems(buildArgs, view)) problem('build-args', p)
-  if (image && buildArgs.length > 0) problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile')
+  if (image && buildArgs.length > 0)
+    problem('build-args', 'has no effect with `image` (nothing is built); remove it or deploy from the Dockerfile')
   return { config, gatewayConfig, image, dockerfile, buildArgs }
 }
 
 /** How the gateway is started: port, bind and the process command. */
 function readGatewayInputs(r: Reader): Pick<Plan, 'port' | 'bind' | 'command'> {
   const port = r.parse('port', integerInput(1, 65535, ''))
-  const bind = r.parse('bind', z.enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }))
+  const bind = r.parse(
+    'bind',
+    z.enum(BIND_MODES, { error: (iss) => `must be one of ${BIND_MODES.join(', ')}; got "${String(iss.input)}"` }),
+  )
   const command = r.raw('command') || undefined
   if (command) checkSplits('command', command, r.problem)
   return { port, bind, command }
 }
 
 /** How the release rolls out: strategy, volume, extra deploy arguments, the machine's command. */
-function readRolloutInputs(r: Reader, config: string | undefined, view: SecretView): Pick<Plan, 'strategy' | 'volume' | 'deployArgs' | 'machineCommand'> {
+function readRolloutInputs(
+  r: Reader,
+  config: string | undefined,
+  view: SecretView,
+): Pick<Plan, 'strategy' | 'volume' | 'deployArgs' | 'machineCommand'> {
   const { raw, problem } = r
-  const strategy = r.parse('strategy', z.enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }))
+  const strategy = r.parse(
+    'strategy',
+    z.enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }),
+  )
   const volume = r.parse('volume', patterns.volume)
   // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
   if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
-    problem('strategy', '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`')
+    problem(
+      'strategy',
+      '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`',
+    )
   }
 
   const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? []
-  for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)]) problem('deploy-args', p)
+  for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)])
+    problem('deploy-args', p)
 
   const machineCommandText = raw('machine-command')
   const machineArgv = machineCommandText ? checkSplits('machine-command', machineCommandText, problem) : undefined
-  if (machineArgv && machineArgv.length === 0) problem('machine-command', 'is blank; leave it empty or give the full gateway command')
-  const machineCommand = machineArgv && machineArgv.length > 0 ? { argv: machineArgv, text: machineCommandText } : undefined
+  if (machineArgv && machineArgv.length === 0)
+    problem('machine-command', 'is blank; leave it empty or give the full gateway command')
+  const machineCommand =
+    machineArgv && machineArgv.length > 0 ? { argv: machineArgv, text: machineCommandText } : undefined
   return { strategy, volume, deployArgs, machineCommand }
 }
 
@@ -508,7 +549,10 @@ function readMachineInputs(r: Reader): Pick<Plan, 'vmSize' | 'memoryMb' | 'machi
     ['machine-memory', machineMemoryMb],
   ] as const) {
     if (mb !== undefined && sharedCpu && mb % 256 !== 0) {
-      r.problem(name, `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`)
+      r.problem(
+        name,
+        `${mb} MB is not a multiple of 256 MB, which shared-CPU machines require; use for example ${Math.ceil(mb / 256) * 256}mb`,
+      )
     }
   }
   return { vmSize, memoryMb, machineMemoryMb }
@@ -537,7 +581,8 @@ function readHealthInputs(r: Reader, app: string | undefined): Pick<Plan, 'priva
 function readEnvInput(r: Reader, { selection, view }: SecretInputs): Plan['env'] {
   const env = parseNameValueInput(r.ctx, 'env', r.problem)
   for (const [name] of env) {
-    if (selection.values.has(name)) r.problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`)
+    if (selection.values.has(name))
+      r.problem('env', `"${name}" is also a synced secret; keep it in one place (secrets are for sensitive values)`)
   }
   for (const p of envProblems(env, view)) r.problem('env', p)
   return env
@@ -561,7 +606,13 @@ function parseNameValueInput(ctx: InputContext, name: 'env' | 'build-args', prob
   return entries.map((e) => [e.name, e.value ?? ''])
 }
 
-function readSecretLines(ctx: InputContext, problem: Problem, view: SecretView, selection: SecretSelection, prefix: string): void {
+function readSecretLines(
+  ctx: InputContext,
+  problem: Problem,
+  view: SecretView,
+  selection: SecretSelection,
+  prefix: string,
+): void {
   const { entries, problems } = parseLines(ctx.read('secrets'), true)
   for (const entry of entries) {
     const value = entry.value ?? ctx.env[entry.name]
@@ -580,7 +631,10 @@ function readSecretLines(ctx: InputContext, problem: Problem, view: SecretView, 
     const never = neverSynced(entry.name, value, view.apiToken) ?? neverSynced(synced, value, view.apiToken)
     const refused = never ?? secretValueProblem(value)
     if (refused) {
-      problem('secrets', `line ${entry.line}: "${entry.name}" cannot be synced: ${refused}${never ? '. Fix: remove the line' : ''}`)
+      problem(
+        'secrets',
+        `line ${entry.line}: "${entry.name}" cannot be synced: ${refused}${never ? '. Fix: remove the line' : ''}`,
+      )
       continue
     }
     // Explicit lines win over the bulk JSON.
@@ -656,7 +710,10 @@ function isFile(p: string): boolean {
 /** Read the real inputs of this step (INPUT_* variables) into a Plan. */
 export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan {
   const runnerTemp = process.env.RUNNER_TEMP
-  if (!runnerTemp) throw new Error('RUNNER_TEMP is not set: this action must run inside a GitHub Actions job (or a runner-like environment)')
+  if (!runnerTemp)
+    throw new Error(
+      'RUNNER_TEMP is not set: this action must run inside a GitHub Actions job (or a runner-like environment)',
+    )
   const plan = parseInputs({
     read: (name) => core.getInput(name),
     env: process.env,

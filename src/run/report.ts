@@ -175,7 +175,10 @@ export function buildSummary(run: RunRecord): string {
   const sections: Array<(run: RunRecord) => string[]> = [
     headline,
     overview,
-    (r) => (r.secretsDropped?.length ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), ''] : []),
+    (r) =>
+      r.secretsDropped?.length
+        ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '']
+        : [],
     (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
     (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
     fingerprintSection,
@@ -195,12 +198,16 @@ function headline(run: RunRecord): string[] {
       ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
       : run.rolledBack
         ? `⚠️ ${code(run.app)} rolled back`
-        : (run.heading ?? (run.fingerprint?.unchanged ? `✅ Nothing changed: ${code(run.app)} was not redeployed` : `✅ Deployed ${code(run.app)}`))
+        : (run.heading ??
+          (run.fingerprint?.unchanged
+            ? `✅ Nothing changed: ${code(run.app)} was not redeployed`
+            : `✅ Deployed ${code(run.app)}`))
   return [`## ${title}`, '', ...(run.error ? [...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), ''] : [])]
 }
 
 function overview(run: RunRecord): string[] {
-  const serving = run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : ''
+  const serving =
+    run.rolledBack && run.servingRelease !== undefined ? `, rolled back: v${run.servingRelease} serves` : ''
   const rows: Array<[string, string | undefined]> = [
     ['App', code(run.app)],
     ['URL', run.private ? 'none (private deployment: no public IPs)' : run.url ? escapeText(run.url) : '—'],
@@ -242,7 +249,8 @@ function fingerprintSection(run: RunRecord): string[] {
 function healthSection(run: RunRecord): string[] {
   const out: string[] = []
   if (run.healthNotes.length) out.push('### Health gate', '', ...run.healthNotes.map((n) => `- ${escapeText(n)}`), '')
-  if (run.healthEvidence?.length) out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '')
+  if (run.healthEvidence?.length)
+    out.push("The gateway's own lines this verdict rests on:", '', ...run.healthEvidence.map((l) => `- ${code(l)}`), '')
   return out
 }
 
@@ -252,7 +260,11 @@ function changedSection(run: RunRecord): string[] {
   if (!run.error) return run.changed.length && !run.dryRunPlan ? ['### Changed on Fly', '', ...changes, ''] : []
   const stopped = run.stages.find((s) => s.status === 'failed')
   const last = run.stages.at(-1)
-  const where = stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.'
+  const where = stopped
+    ? `In the ${code(stopped.name)} stage.`
+    : last
+      ? `After the ${code(last.name)} stage.`
+      : 'Before the first stage.'
   return [
     '### Where the run stopped',
     '',
@@ -278,7 +290,13 @@ function machinesSection(run: RunRecord): string[] {
 
 function secretsSection(run: RunRecord): string[] {
   const pruned = run.secretsPruned.length ? ['', `Pruned: ${run.secretsPruned.map(code).join(', ')}`] : []
-  return ['### Secrets synced (names only)', '', run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none', ...pruned, '']
+  return [
+    '### Secrets synced (names only)',
+    '',
+    run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none',
+    ...pruned,
+    '',
+  ]
 }
 
 function overridesSection(run: RunRecord): string[] {
@@ -288,12 +306,23 @@ function overridesSection(run: RunRecord): string[] {
       : 'none asked for'
     return ['### Overrides applied', '', wanted, '']
   }
-  const rows = run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`])
+  const rows = run.overrides.map((o) => [
+    code(o.machineId),
+    o.command ? code(o.command) : '—',
+    o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`,
+  ])
   return ['### Overrides applied', '', ...table(['Machine', 'Command', 'Memory'], rows), '']
 }
 
 function ipSection(run: RunRecord): string[] {
-  return ['### IP changes', '', ...(run.ipChanges.length ? run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`) : ['none']), '']
+  return [
+    '### IP changes',
+    '',
+    ...(run.ipChanges.length
+      ? run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`)
+      : ['none']),
+    '',
+  ]
 }
 
 function stagesSection(run: RunRecord): string[] {
@@ -303,7 +332,8 @@ function stagesSection(run: RunRecord): string[] {
 }
 
 function dryRunSection(plan: DryRunPlan): string[] {
-  const list = (items: string[], render: (s: string) => string = escapeText): string => (items.length ? items.map(render).join(', ') : 'none')
+  const list = (items: string[], render: (s: string) => string = escapeText): string =>
+    items.length ? items.map(render).join(', ') : 'none'
   return [
     '### Plan',
     '',
@@ -324,7 +354,11 @@ function dryRunSection(plan: DryRunPlan): string[] {
 }
 
 function table(header: string[], rows: string[][]): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)]
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ]
 }
 
 function escapeHtml(s: string): string {

@@ -56,7 +56,12 @@ export function install(p: Pipeline): Stage<Installed> {
   return {
     name: 'install',
     run: async () => {
-      const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: core.info, configDir: plan.flyctlConfigDir })
+      const installed = await p.deps.install({
+        version: plan.flyctlVersion,
+        mirror: plan.flyctlMirror,
+        log: core.info,
+        configDir: plan.flyctlConfigDir,
+      })
       const flyctl = p.deps.flyctl({
         binary: installed.binary,
         token: plan.apiToken,
@@ -70,7 +75,8 @@ export function install(p: Pipeline): Stage<Installed> {
       })
       return { installed, flyctl }
     },
-    note: ({ installed: r }) => (r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`),
+    note: ({ installed: r }) =>
+      r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`,
     record: ({ installed }, record) => {
       record.flyctlVersion = installed.version
     },
@@ -89,7 +95,8 @@ export function render(p: Pipeline): Stage<RenderedConfig> {
       const rendered = await writeRenderedConfig(p.plan)
       return { rendered, settings: effectiveSettings(rendered.config, rendered.gateway?.parsed) }
     },
-    note: ({ rendered }) => (rendered.overridden.length ? `${rendered.overridden.length} key(s) set from inputs` : undefined),
+    note: ({ rendered }) =>
+      rendered.overridden.length ? `${rendered.overridden.length} key(s) set from inputs` : undefined,
     record: ({ rendered }, record) => {
       record.flyConfig = rendered.path
     },
@@ -120,7 +127,10 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
       const survey = await surveyApp(flyctl, plan.app)
       const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
-      const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: p.deps.env.GITHUB_WORKSPACE })
+      const preflight = preflightFindings(rendered, plan, {
+        ...(regions ? { regions } : {}),
+        workspace: p.deps.env.GITHUB_WORKSPACE,
+      })
       reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})])
       return survey
     },
@@ -138,7 +148,11 @@ async function surveyApp(flyctl: Flyctl, app: string): Promise<AppSurvey> {
 }
 
 /** Fly's regions for the region rule: none needed without a region, or for one the app's machines already run in. */
-async function regionsToCheck(flyctl: Flyctl, region: string | undefined, machines: readonly Machine[]): Promise<string[] | undefined> {
+async function regionsToCheck(
+  flyctl: Flyctl,
+  region: string | undefined,
+  machines: readonly Machine[],
+): Promise<string[] | undefined> {
   if (region === undefined) return undefined
   if (machines.some((m) => m.region === region)) return [region]
   return readRegions(flyctl, core.warning)
@@ -148,12 +162,24 @@ function stageContext(p: Pipeline, flyctl: Flyctl): StageContext {
   return { flyctl, plan: p.plan, log: { info: core.info, warning: core.warning } }
 }
 
-export function ensureApp(p: Pipeline, flyctl: Flyctl, { settings }: RenderedConfig, survey: AppSurvey): Stage<EnsureResult> {
+export function ensureApp(
+  p: Pipeline,
+  flyctl: Flyctl,
+  { settings }: RenderedConfig,
+  survey: AppSurvey,
+): Stage<EnsureResult> {
   const region = settings.region ?? p.plan.region ?? 'iad'
   return {
     name: 'ensure',
-    run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists, machines: survey.machines }),
-    note: (r) => (r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist'),
+    run: () =>
+      ensure(stageContext(p, flyctl), {
+        region,
+        volume: settings.volume,
+        appExists: survey.appExists,
+        machines: survey.machines,
+      }),
+    note: (r) =>
+      r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist',
     record: (r, record) => {
       if (record.dryRunPlan) record.dryRunPlan.create = r.created
     },
@@ -161,22 +187,38 @@ export function ensureApp(p: Pipeline, flyctl: Flyctl, { settings }: RenderedCon
 }
 
 /** Secrets, staged: the deploy applies them in its one rollout. */
-export function stageSecrets(p: Pipeline, flyctl: Flyctl, ensured: EnsureResult, survey: AppSurvey): Stage<Awaited<ReturnType<typeof syncSecrets>>> {
+export function stageSecrets(
+  p: Pipeline,
+  flyctl: Flyctl,
+  ensured: EnsureResult,
+  survey: AppSurvey,
+): Stage<Awaited<ReturnType<typeof syncSecrets>>> {
   const would = p.plan.dryRun ? 'would be ' : ''
   return {
     name: 'secrets',
-    run: () => syncSecrets(stageContext(p, flyctl), { appExists: ensured.appExists, gatewayAuthRequired: false, existing: survey.secrets }),
+    run: () =>
+      syncSecrets(stageContext(p, flyctl), {
+        appExists: ensured.appExists,
+        gatewayAuthRequired: false,
+        existing: survey.secrets,
+      }),
     note: (r) => `${r.synced.length} ${would}synced${r.prune.length ? `, ${r.prune.length} ${would}pruned` : ''}`,
     record: (r, record) => {
       record.secretsSynced = r.synced
       record.secretsPruned = r.prune
-      if (record.dryRunPlan) Object.assign(record.dryRunPlan, { secretsAdd: r.add, secretsUpdate: r.update, secretsPrune: r.prune })
+      if (record.dryRunPlan)
+        Object.assign(record.dryRunPlan, { secretsAdd: r.add, secretsUpdate: r.update, secretsPrune: r.prune })
     },
   }
 }
 
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
-export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig, fingerprint?: string): DeployContext {
+export function deployContext(
+  p: Pipeline,
+  flyctl: Flyctl,
+  { rendered, settings }: RenderedConfig,
+  fingerprint?: string,
+): DeployContext {
   const watchCtx: WatchContext = {
     flyctl,
     plan: p.plan,
@@ -194,7 +236,8 @@ export function deployContext(p: Pipeline, flyctl: Flyctl, { rendered, settings 
     gatewayPort: settings.port,
     ...(fingerprint ? { fingerprint } : {}),
     // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
-    watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) => watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
+    watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) =>
+      watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
   }
 }
 
@@ -230,17 +273,26 @@ export function reapplyOverrides(p: Pipeline, flyctl: Flyctl, deployed: DeployRe
     name: 'overrides',
     ...(deployed.verdict?.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
     run: () => reconcileOverrides(stageContext(p, flyctl)),
-    note: (r) => (r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set'),
+    note: (r) =>
+      r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
     record: (r, record) => {
       record.overridesWanted = r.wanted
-      record.overrides = r.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }))
+      record.overrides = r.applied.map((d) => ({
+        machineId: d.machineId,
+        command: d.command?.join(' '),
+        memoryMb: d.memoryMb,
+      }))
       if (record.dryRunPlan) record.dryRunPlan.overrides = r.wanted
     },
   }
 }
 
 /** A private deployment's IPs: public ones released, a private v6 ensured. */
-export function hardenIps(p: Pipeline, flyctl: Flyctl, ensured: EnsureResult): Stage<Awaited<ReturnType<typeof harden>>> {
+export function hardenIps(
+  p: Pipeline,
+  flyctl: Flyctl,
+  ensured: EnsureResult,
+): Stage<Awaited<ReturnType<typeof harden>>> {
   return {
     name: 'harden',
     ...(p.plan.private ? {} : { skip: 'public deployment' }),
@@ -288,13 +340,21 @@ export function gateHealth(
         redeploy: async (imageRef) => {
           const again = await redeploy(ctx, imageRef)
           if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
-          return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict }
+          return {
+            version: again.release.version,
+            imageRef: again.release.imageRef,
+            startedAtMs: again.startedAtMs,
+            verdict: again.verdict,
+          }
         },
         log: core.info,
         signal: p.signal,
       })
       // What serves now, for machine-ids and the summary's machine table: the last read, unless something changed since.
-      const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING, reuse: true })
+      const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, {
+        retry: READING,
+        reuse: true,
+      })
       return { ...outcome, machines: machineRows(machines) }
     },
     note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),

@@ -5,7 +5,13 @@
  */
 import * as core from '@actions/core'
 import { collectFingerprintInputs, type Collected } from '../fingerprint/collect.js'
-import { appMachines, decideSkip, servingFingerprint, unhealthyMachines, type SkipDecision } from '../fingerprint/decide.js'
+import {
+  appMachines,
+  decideSkip,
+  servingFingerprint,
+  unhealthyMachines,
+  type SkipDecision,
+} from '../fingerprint/decide.js'
 import { computeFingerprint, newSalt, type Fingerprint } from '../fingerprint/fingerprint.js'
 import { READING, type Flyctl } from '../fly/flyctl.js'
 import { MachineListSchema } from '../fly/schemas.js'
@@ -30,11 +36,19 @@ export function fingerprintStage(p: Pipeline, { rendered }: RenderedConfig, surv
   return {
     name: 'fingerprint',
     run: async () => {
-      const collected = await collectFingerprintInputs(plan, { path: rendered.path, config: rendered.config }, { ...p.deps.registry, signal: p.signal }).catch(
+      const collected = await collectFingerprintInputs(
+        plan,
+        { path: rendered.path, config: rendered.config },
+        { ...p.deps.registry, signal: p.signal },
+      ).catch(
         // A fingerprint that cannot be made (an unreadable file of the context) never stops a deploy: it is a doubt.
         (err: unknown): Collected => {
           p.signal.throwIfAborted()
-          return { doubt: `the release could not be fingerprinted (${p.redactor.redact((err as Error).message)})`, compared: [], notes: [] }
+          return {
+            doubt: `the release could not be fingerprinted (${p.redactor.redact((err as Error).message)})`,
+            compared: [],
+            notes: [],
+          }
         },
       )
       ;({ compared, notes } = collected)
@@ -52,8 +66,10 @@ export function fingerprintStage(p: Pipeline, { rendered }: RenderedConfig, surv
         prune: plan.pruneSecrets,
         drift,
       })
-      if (decision.skip) core.info('skip-unchanged: the release would hold nothing new and every app machine is healthy: no release')
-      else if (decision.notice) core.notice(`skip-unchanged: deploying, because ${decision.why}`, { title: 'fly-deploy: skip-unchanged' })
+      if (decision.skip)
+        core.info('skip-unchanged: the release would hold nothing new and every app machine is healthy: no release')
+      else if (decision.notice)
+        core.notice(`skip-unchanged: deploying, because ${decision.why}`, { title: 'fly-deploy: skip-unchanged' })
       else core.info(`skip-unchanged: deploying: ${decision.why}`)
       return { decision, ...(fingerprint ? { fingerprint } : {}) }
     },
@@ -84,7 +100,11 @@ interface ServingHealth {
  * The health verdict on the machines that serve, for a run that made no release: every app
  * machine started with its checks passing (one fresh read), and `health-url` answering if set.
  */
-export function servingHealthStage(p: Pipeline, flyctl: Flyctl, decision: Extract<SkipDecision, { skip: true }>): Stage<ServingHealth> {
+export function servingHealthStage(
+  p: Pipeline,
+  flyctl: Flyctl,
+  decision: Extract<SkipDecision, { skip: true }>,
+): Stage<ServingHealth> {
   const { plan } = p
   return {
     name: 'health',
@@ -98,7 +118,12 @@ export function servingHealthStage(p: Pipeline, flyctl: Flyctl, decision: Extrac
         if (!probe.ok) problems.push(flyctl.redact(probe.detail))
       }
       const rows = machineRows(machines)
-      if (problems.length > 0) return { health: 'unhealthy', message: `The serving release is unhealthy: ${problems.join('; ')}.`, machines: rows }
+      if (problems.length > 0)
+        return {
+          health: 'unhealthy',
+          message: `The serving release is unhealthy: ${problems.join('; ')}.`,
+          machines: rows,
+        }
       return {
         health: 'healthy',
         message: `Release v${decision.release ?? '?'} serves on ${serving.map((m) => m.id).join(', ')}: started, checks passing.`,
@@ -107,11 +132,17 @@ export function servingHealthStage(p: Pipeline, flyctl: Flyctl, decision: Extrac
     },
     note: (o) => o.health,
     record: (o, record) => recordServing(p, decision, o, record),
-    failure: (o) => (o.health === 'unhealthy' ? `${o.message} Re-run with skip-unchanged: false to deploy again.` : undefined),
+    failure: (o) =>
+      o.health === 'unhealthy' ? `${o.message} Re-run with skip-unchanged: false to deploy again.` : undefined,
   }
 }
 
-function recordServing(p: Pipeline, decision: Extract<SkipDecision, { skip: true }>, o: ServingHealth, record: RunRecord): void {
+function recordServing(
+  p: Pipeline,
+  decision: Extract<SkipDecision, { skip: true }>,
+  o: ServingHealth,
+  record: RunRecord,
+): void {
   record.machines = o.machines
   record.health = { verdict: o.health, ...(o.message ? { message: o.message } : {}) }
   record.healthNotes = o.message ? [o.message] : []

@@ -60,7 +60,11 @@ export function formatGoDuration(totalSeconds: number): string {
  * with `--env` (flyctl sets it into the release's `[env]`: internal/command/deploy/deploy.go,
  * cfg.SetEnvVariables), so the rendered file stays what the user's inputs made.
  */
-export function buildDeployArgs(plan: Plan, rendered: RenderedConfig, opts: { imageOverride?: string; fingerprint?: string } = {}): string[] {
+export function buildDeployArgs(
+  plan: Plan,
+  rendered: RenderedConfig,
+  opts: { imageOverride?: string; fingerprint?: string } = {},
+): string[] {
   const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app]
   const image = opts.imageOverride ?? plan.image
   if (image) {
@@ -119,7 +123,10 @@ function emittedReleaseLine(stdout: string): { version: number; imageRef?: strin
     try {
       const data = JSON.parse(line) as { version?: unknown; image_ref?: unknown }
       if (typeof data.version === 'number')
-        return { version: data.version, ...(typeof data.image_ref === 'string' && data.image_ref ? { imageRef: data.image_ref } : {}) }
+        return {
+          version: data.version,
+          ...(typeof data.image_ref === 'string' && data.image_ref ? { imageRef: data.image_ref } : {}),
+        }
     } catch {
       // not the release line
     }
@@ -134,7 +141,13 @@ function emittedReleaseLine(stdout: string): { version: number; imageRef?: strin
 export function releaseFromEmitted(stdout: string, before: readonly Release[]): ReleaseInfo | undefined {
   const emitted = emittedReleaseLine(stdout)
   if (!emitted?.imageRef) return undefined
-  const made: Release = { Version: emitted.version, ImageRef: emitted.imageRef, Status: 'complete', Description: '', Reason: '' }
+  const made: Release = {
+    Version: emitted.version,
+    ImageRef: emitted.imageRef,
+    Status: 'complete',
+    Description: '',
+    Reason: '',
+  }
   return readReleases([...before.filter((r) => r.Version !== emitted.version), made], emitted.version)
 }
 
@@ -172,7 +185,12 @@ export function deploy(ctx: DeployContext): Promise<DeployResult> {
  */
 export function redeploy(ctx: DeployContext, imageRef: string): Promise<DeployResult> {
   const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef })
-  return runDeploy(ctx, args, `fly deploy (rollback to ${imageRef})`, (v) => `rolled back: deployed release v${v} with ${imageRef}`)
+  return runDeploy(
+    ctx,
+    args,
+    `fly deploy (rollback to ${imageRef})`,
+    (v) => `rolled back: deployed release v${v} with ${imageRef}`,
+  )
 }
 
 /** How the deploy reads in the change journal once its release is known. */
@@ -183,12 +201,27 @@ async function runDeploy(ctx: DeployContext, args: string[], title: string, desc
   const command = flyctl.redact(displayCommand(args))
   if (plan.dryRun) return { command, dryRun: true, url: appUrl(plan, '') }
 
-  const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal }
+  const waiter = {
+    timeoutMs: plan.healthTimeoutSec * 1000,
+    pollMs: ctx.releasePollMs ?? 5_000,
+    log: ctx.log.info,
+    signal: ctx.signal,
+  }
   // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
   const before = await waitForReleaseInProgress(flyctl, plan.app, waiter)
   const baseline = before.newest?.Version ?? 0
   const startedAtMs = Date.now()
-  if (ctx.watch) return deployWatched(ctx, { args, title, command, baseline, before: before.releases, startedAtMs, watch: ctx.watch, describe })
+  if (ctx.watch)
+    return deployWatched(ctx, {
+      args,
+      title,
+      command,
+      baseline,
+      before: before.releases,
+      startedAtMs,
+      watch: ctx.watch,
+      describe,
+    })
 
   let result: { stdout: string; change?: Change }
   try {
@@ -230,7 +263,13 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
   const stopWatch = new AbortController()
   const rollout = new RolloutFeed()
   const deploying = core.group(w.title, () =>
-    flyctl.run(w.args, { echo: true, onLine: (line) => rollout.line(line), interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }),
+    flyctl.run(w.args, {
+      echo: true,
+      onLine: (line) => rollout.line(line),
+      interrupt: interrupt.signal,
+      allowFailure: true,
+      retry: DEPLOY_RETRY,
+    }),
   )
   const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal, rollout)
   watching.catch(() => {}) // awaited below on every path; a cancelled watch must not go unhandled meanwhile
@@ -249,7 +288,9 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     if (result.change && emitted !== undefined) result.change.what = w.describe(emitted)
     ctx.signal?.throwIfAborted()
     // One read once flyctl exited, shared by the gate, the stopped-machine start and a failure's account.
-    const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, { retry: READING })
+    const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, {
+      retry: READING,
+    })
     rollout.end(machines)
     if (result.exitCode !== 0) {
       const outcome = await failedDeploy(ctx, w, result, first, watching, machines)
@@ -271,12 +312,26 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
  * The release this run made: the one flyctl emitted (FLY_EMIT_RELEASE_JSON), else the one the gate
  * followed, else the newest; its journal entry names it.
  */
-async function readDeployed(ctx: DeployContext, w: Watched, result: FlyctlResult, verdict: GateOutcome | undefined): Promise<DeployResult> {
+async function readDeployed(
+  ctx: DeployContext,
+  w: Watched,
+  result: FlyctlResult,
+  verdict: GateOutcome | undefined,
+): Promise<DeployResult> {
   const release =
     releaseFromEmitted(result.stdout, w.before) ??
-    readReleases(await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING }), verdict?.releaseVersion)
+    readReleases(
+      await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING }),
+      verdict?.releaseVersion,
+    )
   if (result.change && release) result.change.what = w.describe(release.version)
-  return { command: w.command, dryRun: false, url: appUrl(ctx.plan, result.stdout), release, startedAtMs: w.startedAtMs }
+  return {
+    command: w.command,
+    dryRun: false,
+    url: appUrl(ctx.plan, result.stdout),
+    release,
+    startedAtMs: w.startedAtMs,
+  }
 }
 
 /** The gate's verdict if it comes within `ms`; undefined otherwise. */
@@ -294,7 +349,11 @@ async function settleWithin(watching: Promise<GateOutcome>, ms: number): Promise
 
 /** App machines on a release above `baseline`: the ones that took the deploy. */
 function machinesAbove(machines: readonly Machine[], baseline: number): Machine[] {
-  return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline)
+  return machines.filter(
+    (m) =>
+      (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
+      Number(m.config?.metadata?.fly_release_version) > baseline,
+  )
 }
 
 /**
@@ -314,18 +373,26 @@ async function failedDeploy(
 ): Promise<DeployResult | 'repeat'> {
   const { flyctl } = ctx
   const flyError = flyctl.redact(result.error ?? '')
-  const transient = (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted
-  const error = () => new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))
+  const transient =
+    (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted
+  const error = () =>
+    new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr))
   if (machinesAbove(machines, w.baseline).length === 0) {
     if (!transient || w.repeated) throw error()
     return repeatIfNeverReached(ctx, w, error())
   }
-  const verdict = first ?? (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000))
+  const verdict =
+    first ??
+    (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000))
   if (transient && verdict?.health === 'healthy') {
     ctx.log.warning(
       `fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`,
     )
-    return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline, machines) }
+    return {
+      ...(await readDeployed(ctx, w, result, verdict)),
+      verdict,
+      startedMachines: await startStoppedMachines(ctx, w.baseline, machines),
+    }
   }
   const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
   return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
@@ -333,7 +400,9 @@ async function failedDeploy(
 
 /** A transient failure before any machine took the release: repeat only a deploy that never reached Fly. */
 async function repeatIfNeverReached(ctx: DeployContext, w: Watched, err: FlyctlError): Promise<'repeat'> {
-  ctx.log.warning(`fly deploy failed with a transient error (${err.flyError.split('\n')[0] ?? ''}); checking \`fly releases\` before anything is repeated`)
+  ctx.log.warning(
+    `fly deploy failed with a transient error (${err.flyError.split('\n')[0] ?? ''}); checking \`fly releases\` before anything is repeated`,
+  )
   const releases = await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING })
   const verdict = judgeInterruptedDeploy(releases, w.baseline)
   if (verdict.action !== 'repeat') {
@@ -342,7 +411,9 @@ async function repeatIfNeverReached(ctx: DeployContext, w: Watched, err: FlyctlE
       { cause: err },
     )
   }
-  ctx.log.warning(`no release newer than v${w.baseline} was recorded: the deploy never reached Fly, so it is run once more`)
+  ctx.log.warning(
+    `no release newer than v${w.baseline} was recorded: the deploy never reached Fly, so it is run once more`,
+  )
   return 'repeat'
 }
 
@@ -356,8 +427,16 @@ const DEPLOY_FAILURES: Array<{ test: RegExp; cause: Cause }> = [
 function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOutcome | undefined): GateOutcome {
   const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1]
   const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed'
-  const logged = seen?.health === 'healthy' ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])' : ''
-  return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId)
+  const logged =
+    seen?.health === 'healthy'
+      ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])'
+      : ''
+  return unhealthyOutcome(
+    { flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 },
+    cause,
+    `\`fly deploy\` failed: ${flyError}${logged}`,
+    machineId,
+  )
 }
 
 /**
@@ -367,7 +446,8 @@ function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOut
  */
 async function startStoppedMachines(ctx: DeployContext, baseline: number, read?: Machine[]): Promise<string[]> {
   const { flyctl, plan } = ctx
-  const machines = read ?? (await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))
+  const machines =
+    read ?? (await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }))
   const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended')
   for (const m of stopped) {
     ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`)
@@ -409,7 +489,8 @@ export function isInProgress(r: Release): boolean {
  * - a new release that failed: the deploy failed, report it;
  * - no new release: the deploy never reached Fly, so one repeat is safe.
  */
-export type InterruptedDeploy = { action: 'done'; version: number } | { action: 'failed'; version: number; status: string } | { action: 'repeat' }
+export type InterruptedDeploy =
+  { action: 'done'; version: number } | { action: 'failed'; version: number; status: string } | { action: 'repeat' }
 
 export function judgeInterruptedDeploy(releases: readonly Release[], baseline: number): InterruptedDeploy {
   const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
@@ -433,7 +514,9 @@ async function checkInterruptedDeploy(
   const after = await waitForReleaseInProgress(flyctl, plan.app, waiter)
   const verdict = judgeInterruptedDeploy(after.releases, baseline)
   if (verdict.action === 'done') {
-    log.warning(`release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`)
+    log.warning(
+      `release v${verdict.version} of ${plan.app} was recorded and rolled out; only flyctl's answer was lost, so the deploy is not repeated`,
+    )
     return { stdout: '' }
   }
   if (verdict.action === 'failed') {
@@ -449,14 +532,24 @@ async function checkInterruptedDeploy(
  * Wait while the app's newest release is still rolling out (another run's deploy), polling
  * `releases --json` up to the bound; past it, a clear error. Returns the releases last read.
  */
-export async function waitForReleaseInProgress(flyctl: Pick<Flyctl, 'json'>, app: string, w: Waiter): Promise<{ releases: Release[]; newest?: Release }> {
+export async function waitForReleaseInProgress(
+  flyctl: Pick<Flyctl, 'json'>,
+  app: string,
+  w: Waiter,
+): Promise<{ releases: Release[]; newest?: Release }> {
   const started = Date.now()
   let announced = false
   for (;;) {
-    const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal })
+    const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, {
+      retry: READING,
+      signal: w.signal,
+    })
     const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
     if (!newest || !isInProgress(newest)) {
-      if (announced) w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`)
+      if (announced)
+        w.log(
+          `release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`,
+        )
       return { releases, newest }
     }
     const waited = Date.now() - started
@@ -468,7 +561,9 @@ export async function waitForReleaseInProgress(flyctl: Pick<Flyctl, 'json'>, app
       )
     }
     if (!announced) {
-      w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`)
+      w.log(
+        `release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`,
+      )
       announced = true
     }
     if (await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal)) throw w.signal?.reason

@@ -16,12 +16,31 @@ import {
   valueText,
 } from '../appconfig/appconfig.ts'
 import type { AppConfig } from '../appconfig/appconfig.ts'
-import { err, flagBool, flagGiven, flagList, flagNumber, flagString, onInterrupt, out, requireSession } from '../cli/context.ts'
+import {
+  err,
+  flagBool,
+  flagGiven,
+  flagList,
+  flagNumber,
+  flagString,
+  onInterrupt,
+  out,
+  requireSession,
+} from '../cli/context.ts'
 import type { Ctx } from '../cli/context.ts'
 import { loadAppConfig } from '../appconfig/appconfig.ts'
 import { newVolume } from './app-resources.ts'
 import { rfc3339 } from '../cli/render.ts'
-import { launchFor, loadRuntime, parseGoDuration, safeView, smokeCheck, waitForChecks, waitForStarted, writeMachineConfigFile } from '../machines/cli-side.ts'
+import {
+  launchFor,
+  loadRuntime,
+  parseGoDuration,
+  safeView,
+  smokeCheck,
+  waitForChecks,
+  waitForStarted,
+  writeMachineConfigFile,
+} from '../machines/cli-side.ts'
 import type { MachineLaunch, MachineRuntime } from '../machines/cli-side.ts'
 import {
   FlyError,
@@ -45,7 +64,8 @@ export function workloadFromDockerfile(text: string, buildArgs: Map<string, stri
   const args = new Map<string, string>()
   let label: string | undefined
   let version: string | undefined
-  const expand = (s: string) => s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => buildArgs.get(n) ?? args.get(n) ?? '')
+  const expand = (s: string) =>
+    s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => buildArgs.get(n) ?? args.get(n) ?? '')
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?/i.exec(line)
@@ -118,7 +138,8 @@ function resolveImage(ctx: Ctx, config: AppConfig | undefined, appName: string, 
   }
   const buildArgs = new Map<string, string>()
   const fromToml = buildSection(config).args
-  if (fromToml && typeof fromToml === 'object') for (const [k, v] of Object.entries(fromToml)) buildArgs.set(k, String(v))
+  if (fromToml && typeof fromToml === 'object')
+    for (const [k, v] of Object.entries(fromToml)) buildArgs.set(k, String(v))
   for (const kv of flagList(ctx, 'build-arg')) {
     const eq = kv.indexOf('=')
     if (eq < 0) throw new FlyError(`invalid build arg: ${kv}`)
@@ -133,7 +154,9 @@ function resolveImage(ctx: Ctx, config: AppConfig | undefined, appName: string, 
   }
   const imageRef = `registry.fly.io/${appName}:deployment-${ulid()}`
   const builder = flagBool(ctx, 'local-only') ? 'local Docker daemon' : 'Depot'
-  out(`==> Building image with ${builder}\n--> build:  (\u200b)\n[+] Building 0.1s (1/1) FINISHED\n--> Building image done\n`)
+  out(
+    `==> Building image with ${builder}\n--> build:  (\u200b)\n[+] Building 0.1s (1/1) FINISHED\n--> Building image done\n`,
+  )
   out(`image: ${imageRef}\nimage size: 412 MB\n\n`)
   return { imageRef, workload }
 }
@@ -174,7 +197,10 @@ function filesFromFlags(ctx: Ctx): Array<{ guest_path: string; raw_value?: strin
 function applyEnvFlags(ctx: Ctx, config: AppConfig): void {
   const pairs = flagList(ctx, 'env')
   if (pairs.length === 0) return
-  const env: Record<string, unknown> = typeof config.raw.env === 'object' && config.raw.env !== null ? { ...(config.raw.env as Record<string, unknown>) } : {}
+  const env: Record<string, unknown> =
+    typeof config.raw.env === 'object' && config.raw.env !== null
+      ? { ...(config.raw.env as Record<string, unknown>) }
+      : {}
   for (const kv of pairs) {
     const eq = kv.indexOf('=')
     if (eq < 0) throw new FlyError(`failed parsing environment: '${kv}': must be in the format NAME=VALUE`)
@@ -197,21 +223,28 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     try {
       process.chdir(workDir)
     } catch {
-      throw new FlyError(`failed to change working directory to ${workDir}: chdir ${workDir}: no such file or directory`)
+      throw new FlyError(
+        `failed to change working directory to ${workDir}: chdir ${workDir}: no such file or directory`,
+      )
     }
   }
   let config = loadAppConfig(flagString(ctx, 'config'), process.cwd())
   const appName = flagString(ctx, 'app') || ctx.env.FLY_APP || configAppName(config)
   if (!appName) {
-    throw new FlyError('the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag')
+    throw new FlyError(
+      'the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag',
+    )
   }
   const before = readPlatform(ctx.stateDir)
   const existing = before.apps[appName]
   if (!existing) {
-    throw new FlyError(`the app name ${appName} could not be found, did you create the app or misspell it in the fly.toml file or via -a?`)
+    throw new FlyError(
+      `the app name ${appName} could not be found, did you create the app or misspell it in the fly.toml file or via -a?`,
+    )
   }
   if (!config) {
-    if (!existing.remote_config) throw new FlyError(`failed to get app config: app ${appName} has no deployed config and no fly.toml was found`)
+    if (!existing.remote_config)
+      throw new FlyError(`failed to get app config: app ${appName} has no deployed config and no fly.toml was found`)
     config = { path: '', raw: existing.remote_config }
   }
   applyEnvFlags(ctx, config)
@@ -220,7 +253,9 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   if (config.path) out(`Validating ${config.path}\n`)
   const strategy = flagString(ctx, 'strategy') || valueText(deploySection(config).strategy ?? '') || 'rolling'
   if (!STRATEGIES.includes(strategy)) {
-    err(`unsupported deployment strategy '${strategy}'; Apps v2 supports the following strategies: ${STRATEGIES.join(', ')}`)
+    err(
+      `unsupported deployment strategy '${strategy}'; Apps v2 supports the following strategies: ${STRATEGIES.join(', ')}`,
+    )
     throw new FlyError('invalid app configuration')
   }
   const mounts = mountsOf(config)
@@ -238,9 +273,12 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
   const built = resolveImage(ctx, config, appName, existing.releases)
   out(`\nWatch your deployment at https://fly.io/apps/${appName}/monitoring\n\n`)
 
-  const waitTimeoutText = flagGiven(ctx, 'wait-timeout') ? flagString(ctx, 'wait-timeout') : valueText(deploySection(config).wait_timeout ?? '5m0s')
+  const waitTimeoutText = flagGiven(ctx, 'wait-timeout')
+    ? flagString(ctx, 'wait-timeout')
+    : valueText(deploySection(config).wait_timeout ?? '5m0s')
   const waitTimeoutMs = parseGoDuration(waitTimeoutText)
-  const region = flagString(ctx, 'primary-region') || primaryRegion(config) || activeMachines(existing)[0]?.region || 'iad'
+  const region =
+    flagString(ctx, 'primary-region') || primaryRegion(config) || activeMachines(existing)[0]?.region || 'iad'
   const noPublicIps = flagBool(ctx, 'no-public-ips')
   const flycast = flagBool(ctx, 'flycast')
   const extraFiles = filesFromFlags(ctx)
@@ -281,7 +319,13 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
       workload: built.workload,
     }
 
-    const machineConfig = toMachineConfig(config, { appName, region, imageRef: built.imageRef, extraFiles, cwd: process.cwd() })
+    const machineConfig = toMachineConfig(config, {
+      appName,
+      region,
+      imageRef: built.imageRef,
+      extraFiles,
+      cwd: process.cwd(),
+    })
     if (flagString(ctx, 'vm-memory')) machineConfig.guest.memory_mb = parseMemoryMb(flagString(ctx, 'vm-memory'))
     machineConfig.metadata = {
       ...machineConfig.metadata,
@@ -295,9 +339,13 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
     const now = new Date().toISOString()
     const rollouts: Array<{ machine: MachineRecord; fresh: boolean }> = []
     const volumeFor = (name: string, machineIdNow: string) => {
-      const attached = app.volumes.find((v) => v.name === name && v.attached_machine_id === machineIdNow && v.state !== 'destroyed')
+      const attached = app.volumes.find(
+        (v) => v.name === name && v.attached_machine_id === machineIdNow && v.state !== 'destroyed',
+      )
       if (attached) return attached
-      const free = app.volumes.find((v) => v.name === name && !v.attached_machine_id && v.region === region && v.state !== 'destroyed')
+      const free = app.volumes.find(
+        (v) => v.name === name && !v.attached_machine_id && v.region === region && v.state !== 'destroyed',
+      )
       return free
     }
 
@@ -306,16 +354,24 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
       if (firstDeploy) {
         // deploy_first.go provisionVolumesOnFirstDeploy.
         for (const m of mounts) {
-          if (app.volumes.some((v) => v.name === m.source && !v.attached_machine_id && v.state !== 'destroyed')) continue
-          const size = m.initialSize ? Math.max(1, Math.round(parseMemoryMb(m.initialSize) / 1024)) : flagNumber(ctx, 'volume-initial-size') || 1
-          notes.push(`Creating a ${size} GB volume named '${m.source}' for process group '${group}'. Use 'fly vol extend' to increase its size`)
+          if (app.volumes.some((v) => v.name === m.source && !v.attached_machine_id && v.state !== 'destroyed'))
+            continue
+          const size = m.initialSize
+            ? Math.max(1, Math.round(parseMemoryMb(m.initialSize) / 1024))
+            : flagNumber(ctx, 'volume-initial-size') || 1
+          notes.push(
+            `Creating a ${size} GB volume named '${m.source}' for process group '${group}'. Use 'fly vol extend' to increase its size`,
+          )
           app.volumes.push(newVolume(m.source, region, size))
         }
       }
       const machineMounts = mounts.map((m) => {
         const v = volumeFor(m.source, id)
         // machines_launchinput.go launchInputForLaunch.
-        if (!v) throw new FlyError(`New machine in group '${group}' needs an unattached volume named '${m.source}' in region '${region}'`)
+        if (!v)
+          throw new FlyError(
+            `New machine in group '${group}' needs an unattached volume named '${m.source}' in region '${region}'`,
+          )
         v.attached_machine_id = id
         return { volume: v.id, path: m.destination, name: m.source, encrypted: v.encrypted, size_gb: v.size_gb }
       })
@@ -342,9 +398,18 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
       for (const m of current) {
         const machineMounts = mounts.map((mount) => {
           const v = volumeFor(mount.source, m.id)
-          if (!v) throw new FlyError(`machine in group '${group}' needs an unattached volume named '${mount.source}' in region '${m.region}'`)
+          if (!v)
+            throw new FlyError(
+              `machine in group '${group}' needs an unattached volume named '${mount.source}' in region '${m.region}'`,
+            )
           v.attached_machine_id = m.id
-          return { volume: v.id, path: mount.destination, name: mount.source, encrypted: v.encrypted, size_gb: v.size_gb }
+          return {
+            volume: v.id,
+            path: mount.destination,
+            name: mount.source,
+            encrypted: v.encrypted,
+            size_gb: v.size_gb,
+          }
         })
         m.config = { ...machineConfig, ...(machineMounts.length ? { mounts: machineMounts } : {}) }
         m.workload = built.workload
@@ -396,17 +461,27 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
 
   // machines_deploymachinesapp.go: with FLY_EMIT_RELEASE_JSON set, a successful deploy prints the
   // release it created as one JSON line, so callers need no racy `releases` call.
-  if (ctx.env.FLY_EMIT_RELEASE_JSON) out(`${JSON.stringify({ id: plan.release.ID, version: plan.release.Version, image_ref: built.imageRef })}\n`)
+  if (ctx.env.FLY_EMIT_RELEASE_JSON)
+    out(`${JSON.stringify({ id: plan.release.ID, version: plan.release.Version, image_ref: built.imageRef })}\n`)
   err(`Checking DNS configuration for ${appName}.fly.dev\n`)
   const ipMode = flycast ? 'private' : noPublicIps ? 'none' : 'public'
-  if (hasPublicService(config) && ipMode === 'public') out(`\nVisit your newly deployed app at https://${appName}.fly.dev/\n\n`)
-  else if (ipMode === 'private') out(`\nYour your newly deployed app is available in the organizations' private network under http://${appName}.flycast\n`)
+  if (hasPublicService(config) && ipMode === 'public')
+    out(`\nVisit your newly deployed app at https://${appName}.fly.dev/\n\n`)
+  else if (ipMode === 'private')
+    out(
+      `\nYour your newly deployed app is available in the organizations' private network under http://${appName}.flycast\n`,
+    )
   else if (ipMode === 'none') out('\nYour app is deployed but does not have a public or private IP address\n')
   return 0
 }
 
 /** The release's final status: `complete`, `failed` or `interrupted` (DeployMachinesApp). */
-async function closeRelease(stateDir: string, appName: string, releaseId: string, status: 'complete' | 'failed' | 'interrupted'): Promise<void> {
+async function closeRelease(
+  stateDir: string,
+  appName: string,
+  releaseId: string,
+  status: 'complete' | 'failed' | 'interrupted',
+): Promise<void> {
   await updatePlatform(stateDir, (platform) => {
     const app = platform.apps[appName] as AppRecord
     const release = app.releases.find((r) => r.ID === releaseId) as ReleaseRecord

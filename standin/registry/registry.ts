@@ -49,16 +49,35 @@ function newIndex(repo: string, tag: string): Manifest {
   const doc = {
     schemaVersion: 2,
     mediaType: INDEX,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: layer, size: 1_234, platform: { architecture: 'amd64', os: 'linux' } }],
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: layer,
+        size: 1_234,
+        platform: { architecture: 'amd64', os: 'linux' },
+      },
+    ],
     annotations: { 'org.opencontainers.image.ref.name': `${repo}:${tag}` },
   }
   const body = Buffer.from(JSON.stringify(doc))
   return { body, digest: `sha256:${createHash('sha256').update(body).digest('hex')}` }
 }
 
-function errors(res: ServerResponse, status: number, code: string, message: string, detail: unknown, head: boolean, extra: Record<string, string> = {}): void {
+function errors(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  detail: unknown,
+  head: boolean,
+  extra: Record<string, string> = {},
+): void {
   const body = JSON.stringify({ errors: [{ code, message, detail }] })
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Docker-Distribution-Api-Version': 'registry/2.0', ...extra })
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Docker-Distribution-Api-Version': 'registry/2.0',
+    ...extra,
+  })
   res.end(head ? undefined : body)
 }
 
@@ -71,7 +90,8 @@ export async function startRegistry(): Promise<RegistryStandin> {
   let mode: RegistryFault = 'none'
   let host = ''
 
-  const challenge = (scope?: string) => `Bearer realm="http://${host}/token",service="${SERVICE}"${scope ? `,scope="${scope}"` : ''}`
+  const challenge = (scope?: string) =>
+    `Bearer realm="http://${host}/token",service="${SERVICE}"${scope ? `,scope="${scope}"` : ''}`
   const grantOf = (req: IncomingMessage): Set<string> | undefined => {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')
     return m ? tokens.get(m[1] as string) : undefined
@@ -85,18 +105,24 @@ export async function startRegistry(): Promise<RegistryStandin> {
     if (mode === 'error') return errors(res, 500, 'UNKNOWN', 'unknown error', {}, head)
     if (url.pathname === '/token') return issueToken(url, res)
     if (url.pathname === '/v2/' || url.pathname === '/v2') {
-      if (!grantOf(req)) return errors(res, 401, 'UNAUTHORIZED', 'authentication required', null, head, { 'WWW-Authenticate': challenge() })
+      if (!grantOf(req))
+        return errors(res, 401, 'UNAUTHORIZED', 'authentication required', null, head, {
+          'WWW-Authenticate': challenge(),
+        })
       res.writeHead(200, { 'Docker-Distribution-Api-Version': 'registry/2.0', 'Content-Type': 'application/json' })
       return void res.end(head ? undefined : '{}')
     }
     const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url.pathname)
-    if (!m || (req.method !== 'GET' && !head)) return errors(res, 404, 'UNSUPPORTED', 'The operation is unsupported.', null, head)
+    if (!m || (req.method !== 'GET' && !head))
+      return errors(res, 404, 'UNSUPPORTED', 'The operation is unsupported.', null, head)
     const [name, reference] = [m[1] as string, decodeURIComponent(m[2] as string)]
     const scope = `repository:${name}:pull`
     const grant = grantOf(req)
     if (!grant?.has(name)) {
       const detail = [{ Type: 'repository', Class: '', Name: name, Action: 'pull' }]
-      return errors(res, 401, 'UNAUTHORIZED', 'authentication required', detail, head, { 'WWW-Authenticate': challenge(scope) })
+      return errors(res, 401, 'UNAUTHORIZED', 'authentication required', detail, head, {
+        'WWW-Authenticate': challenge(scope),
+      })
     }
     const tags = repos.get(name)
     if (!tags) return errors(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry', { name }, head)

@@ -58,7 +58,11 @@ async function step(world: StandinWorld, inputs: Record<string, string>): Promis
   const before = await readCounters(world.state)
   const { result, calls: journal } = await runStep(world, inputs)
   const after = await readCounters(world.state)
-  return { result, calls: journal, boots: after.machineStarts + after.machineRestarts - before.machineStarts - before.machineRestarts }
+  return {
+    result,
+    calls: journal,
+    boots: after.machineStarts + after.machineRestarts - before.machineStarts - before.machineRestarts,
+  }
 }
 
 function expectNoRelease(s: Step): void {
@@ -89,7 +93,11 @@ describe('skip-unchanged', () => {
 
       const same = await step(world, inputs)
       expectNoRelease(same)
-      expect(same.result.outputs).toMatchObject({ 'release-version': release, health: 'healthy', 'rolled-back': 'false' })
+      expect(same.result.outputs).toMatchObject({
+        'release-version': release,
+        health: 'healthy',
+        'rolled-back': 'false',
+      })
       expect(same.result.outputs['machine-ids']).toBe(first.result.outputs['machine-ids'])
       expect(same.result.outputs['secrets-synced']).toBe(first.result.outputs['secrets-synced'])
       expect(same.result.summary).toContain('Nothing changed')
@@ -154,7 +162,9 @@ describe('skip-unchanged', () => {
       registry.fault('error')
       const failing = await step(world, inputs)
       expectOneRelease(failing)
-      expect(failing.result.stdout).toMatch(/::notice .*deploying, because the base image .* could not be resolved: .*answered 500/)
+      expect(failing.result.stdout).toMatch(
+        /::notice .*deploying, because the base image .* could not be resolved: .*answered 500/,
+      )
 
       registry.fault('none')
       registry.setPrivate(REPO)

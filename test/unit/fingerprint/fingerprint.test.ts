@@ -5,7 +5,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { hashBuildContext } from '../../../src/fingerprint/build-context.js'
 import { decideSkip, type SkipInputs } from '../../../src/fingerprint/decide.js'
 import { baseImages } from '../../../src/fingerprint/dockerfile.js'
-import { computeFingerprint, FINGERPRINT_ENV, normalizeConfig, parseFingerprint, type FingerprintInputs } from '../../../src/fingerprint/fingerprint.js'
+import {
+  computeFingerprint,
+  FINGERPRINT_ENV,
+  normalizeConfig,
+  parseFingerprint,
+  type FingerprintInputs,
+} from '../../../src/fingerprint/fingerprint.js'
 import { isLoopbackHost, parseImageRef } from '../../../src/fingerprint/image-ref.js'
 import { parseBearerChallenge, resolveDigest } from '../../../src/fingerprint/registry.js'
 import type { Machine } from '../../../src/fly/schemas.js'
@@ -25,7 +31,10 @@ describe('baseImages', () => {
       'FROM scratch',
       'COPY --from=build /a /a',
     ].join('\n')
-    expect(baseImages(text, new Map()).images.map((i) => i.ref)).toEqual(['node:24-slim', 'ghcr.io/openclaw/openclaw:2026.9.6'])
+    expect(baseImages(text, new Map()).images.map((i) => i.ref)).toEqual([
+      'node:24-slim',
+      'ghcr.io/openclaw/openclaw:2026.9.6',
+    ])
     expect(baseImages(text, new Map([['TAG', '22']])).images[0]).toEqual({ ref: 'node:22-slim', line: 4 })
   })
 
@@ -39,8 +48,16 @@ describe('baseImages', () => {
 describe('parseImageRef', () => {
   it('normalises the way docker does', () => {
     expect(parseImageRef('node:24')).toEqual({ domain: 'docker.io', repository: 'library/node', tag: '24' })
-    expect(parseImageRef('ghcr.io/openclaw/openclaw')).toEqual({ domain: 'ghcr.io', repository: 'openclaw/openclaw', tag: 'latest' })
-    expect(parseImageRef('localhost:5000/a/b:1')).toMatchObject({ domain: 'localhost:5000', repository: 'a/b', tag: '1' })
+    expect(parseImageRef('ghcr.io/openclaw/openclaw')).toEqual({
+      domain: 'ghcr.io',
+      repository: 'openclaw/openclaw',
+      tag: 'latest',
+    })
+    expect(parseImageRef('localhost:5000/a/b:1')).toMatchObject({
+      domain: 'localhost:5000',
+      repository: 'a/b',
+      tag: '1',
+    })
     expect(parseImageRef(`node@sha256:${'a'.repeat(64)}`)?.digest).toBe(`sha256:${'a'.repeat(64)}`)
     expect(parseImageRef('Bad/Name')).toBeUndefined()
   })
@@ -66,7 +83,11 @@ describe('resolveDigest against the registry stand-in', () => {
     const ref = parseImageRef(`${registry.host}/team/base:1`)
     if (!ref) throw new Error('ref')
     expect(await resolveDigest(ref)).toBe(digest)
-    expect(registry.requests).toEqual(['HEAD /v2/team/base/manifests/1', 'GET /token', 'HEAD /v2/team/base/manifests/1'])
+    expect(registry.requests).toEqual([
+      'HEAD /v2/team/base/manifests/1',
+      'GET /token',
+      'HEAD /v2/team/base/manifests/1',
+    ])
     const moved = registry.push('team/base', '1')
     expect(moved).not.toBe(digest)
     expect(await resolveDigest(ref)).toBe(moved)
@@ -90,7 +111,11 @@ describe('resolveDigest against the registry stand-in', () => {
   })
 
   it('parses a Bearer challenge', () => {
-    expect(parseBearerChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/node:pull"')).toEqual({
+    expect(
+      parseBearerChallenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/node:pull"',
+      ),
+    ).toEqual({
       realm: 'https://auth.docker.io/token',
       service: 'registry.docker.io',
       scope: 'repository:library/node:pull',
@@ -113,7 +138,8 @@ describe('hashBuildContext', () => {
     }
     return dir
   }
-  const digestOf = async (dir: string) => (await hashBuildContext({ contextDir: dir, dockerfile: path.join(dir, 'Dockerfile') })).digest
+  const digestOf = async (dir: string) =>
+    (await hashBuildContext({ contextDir: dir, dockerfile: path.join(dir, 'Dockerfile') })).digest
 
   it('counts what .dockerignore leaves in, with its exceptions; the Dockerfile and .dockerignore always count', async () => {
     const files = {
@@ -159,7 +185,9 @@ describe('the fingerprint', () => {
     expect(a.text).not.toContain(SECRET)
     expect(a.text).not.toContain(SECRET.slice(0, 8))
     const b = computeFingerprint(inputs({ secrets: new Map([['ANTHROPIC_API_KEY', `${SECRET}x`]]) }), a.salt)
-    expect(Object.entries(b.parts).filter(([k, v]) => a.parts[k as keyof typeof a.parts] !== v)).toEqual([['secrets', b.parts.secrets]])
+    expect(Object.entries(b.parts).filter(([k, v]) => a.parts[k as keyof typeof a.parts] !== v)).toEqual([
+      ['secrets', b.parts.secrets],
+    ])
     // Another salt: another secrets digest for the same values.
     expect(computeFingerprint(inputs(), 'fedcba9876543210').parts.secrets).not.toBe(a.parts.secrets)
   })
@@ -170,14 +198,21 @@ describe('the fingerprint', () => {
       build: { dockerfile: '../../ws/Dockerfile' },
       files: [{ guest_path: '/g', local_path: '/tmp/run-1/x' }],
     }
-    expect(normalizeConfig(config, () => 'abc')).toEqual({ env: { A: '1' }, build: {}, files: [{ guest_path: '/g', local_sha256: 'abc' }] })
+    expect(normalizeConfig(config, () => 'abc')).toEqual({
+      env: { A: '1' },
+      build: {},
+      files: [{ guest_path: '/g', local_sha256: 'abc' }],
+    })
     expect(config.env[FINGERPRINT_ENV]).toBe('v1;...')
   })
 })
 
 describe('decideSkip', () => {
   const fp = computeFingerprint(inputs(), '0123456789abcdef')
-  const machine = (over: Partial<Machine> = {}, env: Record<string, string> = { [FINGERPRINT_ENV]: fp.text }): Machine =>
+  const machine = (
+    over: Partial<Machine> = {},
+    env: Record<string, string> = { [FINGERPRINT_ENV]: fp.text },
+  ): Machine =>
     ({
       id: 'm1',
       name: '',
@@ -204,19 +239,32 @@ describe('decideSkip', () => {
 
   it('deploys on any change, doubt or unhealthy machine, with a notice for the doubts', () => {
     const changed = computeFingerprint(inputs({ overrides: { memoryMb: 4096 } }), fp.salt)
-    expect(decideSkip(base({ computed: { fingerprint: changed } }))).toMatchObject({ skip: false, notice: false, changed: ['overrides'] })
+    expect(decideSkip(base({ computed: { fingerprint: changed } }))).toMatchObject({
+      skip: false,
+      notice: false,
+      changed: ['overrides'],
+    })
     expect(decideSkip(base({ enabled: false }))).toMatchObject({ skip: false, why: 'skip-unchanged is false' })
-    expect(decideSkip(base({ computed: { doubt: 'the base image x could not be resolved' } }))).toMatchObject({ skip: false, notice: true })
+    expect(decideSkip(base({ computed: { doubt: 'the base image x could not be resolved' } }))).toMatchObject({
+      skip: false,
+      notice: true,
+    })
     expect(decideSkip(base({ machines: [machine({ state: 'stopped' })] }))).toMatchObject({ skip: false, notice: true })
-    expect(decideSkip(base({ machines: [machine({ checks: [{ name: 'gateway', status: 'critical', output: '' }] })] }))).toMatchObject({
+    expect(
+      decideSkip(base({ machines: [machine({ checks: [{ name: 'gateway', status: 'critical', output: '' }] })] })),
+    ).toMatchObject({
       skip: false,
       notice: true,
     })
     expect(decideSkip(base({ machines: [machine({}, {})] }))).toMatchObject({ skip: false, notice: false })
     expect(decideSkip(base({ machines: [] }))).toMatchObject({ skip: false })
-    expect(decideSkip(base({ secrets: [{ name: 'ANTHROPIC_API_KEY', digest: 'd', status: 'Staged' }] }))).toMatchObject({ skip: false })
+    expect(decideSkip(base({ secrets: [{ name: 'ANTHROPIC_API_KEY', digest: 'd', status: 'Staged' }] }))).toMatchObject(
+      { skip: false },
+    )
     expect(decideSkip(base({ secrets: [] }))).toMatchObject({ skip: false })
-    expect(decideSkip(base({ prune: true, secrets: [...base().secrets, { name: 'OLD', digest: 'e', status: 'Deployed' }] }))).toMatchObject({ skip: false })
+    expect(
+      decideSkip(base({ prune: true, secrets: [...base().secrets, { name: 'OLD', digest: 'e', status: 'Deployed' }] })),
+    ).toMatchObject({ skip: false })
     expect(decideSkip(base({ drift: [{ machineId: 'm1', memoryMb: 4096 }] }))).toMatchObject({ skip: false })
   })
 })

@@ -13,7 +13,12 @@ const action = parse(fs.readFileSync(path.join(root, 'action.yml'), 'utf8')) as 
 const inputNames = new Set(Object.keys(action.inputs))
 
 type Step = { id?: string; uses?: string; with?: Record<string, unknown> }
-type Job = { steps: Step[]; environment?: { name?: string; url?: string }; 'timeout-minutes'?: number; permissions?: Record<string, string> }
+type Job = {
+  steps: Step[]
+  environment?: { name?: string; url?: string }
+  'timeout-minutes'?: number
+  permissions?: Record<string, string>
+}
 type Workflow = {
   on: Record<string, unknown>
   concurrency?: { group?: string; 'cancel-in-progress'?: boolean }
@@ -58,7 +63,8 @@ describe('examples', () => {
   it('pins third-party actions by commit SHA, the tag in a comment', () => {
     for (const name of examples) {
       const text = fs.readFileSync(path.join(root, 'examples', name), 'utf8')
-      for (const m of text.matchAll(/uses: (actions\/[\w-]+)@(\S+)/g)) expect(m[2], `${name}: ${m[1]}`).toMatch(/^[0-9a-f]{40}$/)
+      for (const m of text.matchAll(/uses: (actions\/[\w-]+)@(\S+)/g))
+        expect(m[2], `${name}: ${m[1]}`).toMatch(/^[0-9a-f]{40}$/)
     }
   })
 
@@ -76,7 +82,10 @@ describe('examples', () => {
   it('preview runs on the four pull request actions, one run per pull request, and may comment', () => {
     const workflow = load('preview.yml') as Workflow & { permissions?: Record<string, string> }
     expect(workflow.on).toEqual({ pull_request: { types: ['opened', 'reopened', 'synchronize', 'closed'] } })
-    expect(workflow.concurrency).toEqual({ group: 'fly-preview-${{ vars.FLY_APP }}-${{ github.event.pull_request.number }}', 'cancel-in-progress': false })
+    expect(workflow.concurrency).toEqual({
+      group: 'fly-preview-${{ vars.FLY_APP }}-${{ github.event.pull_request.number }}',
+      'cancel-in-progress': false,
+    })
     expect(workflow.permissions?.['pull-requests']).toBe('write')
     const step = Object.values(workflow.jobs)
       .flatMap((job) => job.steps)

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MachineListSchema } from '../../../src/fly/schemas.js'
-import { buildOutputs, buildSummary, formatMs, machineRows, newRunRecord, writeReport, type RunRecord } from '../../../src/run/report.js'
+import {
+  buildOutputs,
+  buildSummary,
+  formatMs,
+  machineRows,
+  newRunRecord,
+  writeReport,
+  type RunRecord,
+} from '../../../src/run/report.js'
 import { StageRunner } from '../../../src/run/stage-runner.js'
 
 function deployedRun(): RunRecord {
@@ -13,7 +21,15 @@ function deployedRun(): RunRecord {
     url: 'https://my-openclaw.fly.dev/',
     release: 7,
     image: 'registry.fly.io/my-openclaw:deployment-01J',
-    machines: [{ id: '148ed193b95389', region: 'iad', state: 'started', memoryMb: 2048, command: 'node dist/index.js gateway --port 3000 --bind lan' }],
+    machines: [
+      {
+        id: '148ed193b95389',
+        region: 'iad',
+        state: 'started',
+        memoryMb: 2048,
+        command: 'node dist/index.js gateway --port 3000 --bind lan',
+      },
+    ],
     secretsSynced: ['ANTHROPIC_API_KEY', 'OPENCLAW_GATEWAY_TOKEN'],
     overrides: [{ machineId: '148ed193b95389', memoryMb: 2048 }],
     health: { verdict: 'healthy', message: 'gateway ready on 0.0.0.0:3000' },
@@ -48,19 +64,33 @@ describe('buildOutputs', () => {
     expect(buildOutputs({ ...deployedRun(), released: undefined, rolledBack: true }).released).toBe('true')
   })
   it('reports the serving release after a rollback, no URL when private, and a dry run as skipped', () => {
-    expect(buildOutputs({ ...deployedRun(), rolledBack: true, servingRelease: 8, health: { verdict: 'unhealthy' } })).toMatchObject({
+    expect(
+      buildOutputs({ ...deployedRun(), rolledBack: true, servingRelease: 8, health: { verdict: 'unhealthy' } }),
+    ).toMatchObject({
       'release-version': '8',
       'rolled-back': 'true',
       health: 'unhealthy',
     })
     expect(buildOutputs({ ...deployedRun(), private: true })['app-url']).toBe('')
-    const dry = buildOutputs({ ...newRunRecord({ app: 'a-b', private: false }), dryRunPlan: emptyPlan(), secretsSynced: ['X'] })
+    const dry = buildOutputs({
+      ...newRunRecord({ app: 'a-b', private: false }),
+      dryRunPlan: emptyPlan(),
+      secretsSynced: ['X'],
+    })
     expect(dry).toMatchObject({ health: 'skipped', 'secrets-synced': '', 'release-version': '' })
   })
 })
 
 function emptyPlan() {
-  return { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] }
+  return {
+    create: [],
+    secretsAdd: [],
+    secretsUpdate: [],
+    secretsPrune: [],
+    deployCommand: '',
+    overrides: [],
+    ipChanges: [],
+  }
 }
 
 describe('buildSummary', () => {
@@ -70,7 +100,9 @@ describe('buildSummary', () => {
     expect(md).toContain('| **Release** | v7 |')
     expect(md).toContain('https://my-openclaw.fly.dev/')
     expect(md).toContain('<code>registry.fly.io/my-openclaw:deployment-01J</code>')
-    expect(md).toContain('| <code>148ed193b95389</code> | iad | started | 2048 MB | <code>node dist/index.js gateway --port 3000 --bind lan</code> |')
+    expect(md).toContain(
+      '| <code>148ed193b95389</code> | iad | started | 2048 MB | <code>node dist/index.js gateway --port 3000 --bind lan</code> |',
+    )
     expect(md).toContain('<code>ANTHROPIC_API_KEY</code>, <code>OPENCLAW_GATEWAY_TOKEN</code>')
     expect(md).toContain('healthy: gateway ready on 0.0.0.0:3000')
     expect(md).toContain('| deploy | ok | 1 min 35 s | release v7 |')
@@ -130,7 +162,14 @@ describe('stage records', () => {
   it('records a stage that succeeds, one that throws (rethrown), one skipped and one whose result fails the step', async () => {
     const run = newRunRecord({ app: 'a-b', private: false })
     const stages = new StageRunner(run, new AbortController().signal)
-    await expect(stages.run({ name: 'ensure', run: async () => 3, note: (n: number) => `created ${n}`, record: (n, r) => (r.release = n) })).resolves.toBe(3)
+    await expect(
+      stages.run({
+        name: 'ensure',
+        run: async () => 3,
+        note: (n: number) => `created ${n}`,
+        record: (n, r) => (r.release = n),
+      }),
+    ).resolves.toBe(3)
     await expect(
       stages.run({
         name: 'deploy',
@@ -167,17 +206,29 @@ describe('stage records', () => {
     expect(ran).not.toHaveBeenCalled()
   })
   it('formats durations', () => {
-    expect([formatMs(0), formatMs(999), formatMs(1500), formatMs(61_000)]).toEqual(['0 ms', '999 ms', '1.5 s', '1 min 1 s'])
+    expect([formatMs(0), formatMs(999), formatMs(1500), formatMs(61_000)]).toEqual([
+      '0 ms',
+      '999 ms',
+      '1.5 s',
+      '1 min 1 s',
+    ])
   })
 })
 
 describe('machineRows', () => {
   it('reads id, region, state, memory and command, leaving destroyed machines out', () => {
     const list = MachineListSchema.parse([
-      { id: 'm1', state: 'started', region: 'iad', config: { init: { cmd: ['node', 'a.js'] }, guest: { memory_mb: 2048 } } },
+      {
+        id: 'm1',
+        state: 'started',
+        region: 'iad',
+        config: { init: { cmd: ['node', 'a.js'] }, guest: { memory_mb: 2048 } },
+      },
       { id: 'm2', state: 'destroyed', region: 'iad' },
     ])
-    expect(machineRows(list)).toEqual([{ id: 'm1', region: 'iad', state: 'started', memoryMb: 2048, command: 'node a.js' }])
+    expect(machineRows(list)).toEqual([
+      { id: 'm1', region: 'iad', state: 'started', memoryMb: 2048, command: 'node a.js' },
+    ])
   })
 })
 
@@ -197,7 +248,9 @@ describe('writeReport', () => {
     const outputs = await writeReport(run, (t) => t.replaceAll('hunter2-secret', '***'))
     const written = readFileSync(outputFile, 'utf8')
     for (const [name, value] of Object.entries(outputs))
-      expect(written).toMatch(new RegExp(`^${name}<<(\\S+)\\n${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n\\1$`, 'm'))
+      expect(written).toMatch(
+        new RegExp(`^${name}<<(\\S+)\\n${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n\\1$`, 'm'),
+      )
     const summary = readFileSync(summaryFile, 'utf8')
     expect(summary).toContain('token *** rejected')
     expect(summary).not.toContain('hunter2-secret')
