@@ -22,6 +22,7 @@ export const E2E_ORDER = [
   'test/e2e/rollout.test.ts',
   'test/e2e/preview.test.ts',
   'test/e2e/pipeline-fake.test.ts',
+  'test/e2e/unchanged.test.ts',
   'test/e2e/reliability-cancel.test.ts',
   'test/e2e/pipeline.test.ts',
   'test/e2e/standin/machines.test.ts',

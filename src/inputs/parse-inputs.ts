@@ -81,6 +81,7 @@ export const INPUT_NAMES = [
   'secrets-prefix',
   'github-token',
   'allow-fork-previews',
+  'skip-unchanged',
 ] as const
 export type InputKey = (typeof INPUT_NAMES)[number]
 
@@ -391,6 +392,7 @@ export function parseInputs(ctx: InputContext): Plan {
     fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,
     rollback: parse('rollback', booleanInput, 'true') ?? true,
     upgradeSnapshot: parse('upgrade-snapshot', booleanInput, 'true') ?? true,
+    skipUnchanged: parse('skip-unchanged', booleanInput, 'true') ?? true,
     flyctlVersion: parse('flyctl-version', patterns.flyctlVersion, ctx.pinnedFlyctlVersion) ?? ctx.pinnedFlyctlVersion,
     flyctlMirror: parse('flyctl-mirror', urlInput),
     dryRun: parse('dry-run', booleanInput, 'false') ?? false,

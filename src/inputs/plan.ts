@@ -84,6 +84,8 @@ export interface Plan {
   healthUrl?: string
   fixStaleLock: boolean
   rollback: boolean
+  /** Make no release when the fingerprint equals the serving release's and every machine is healthy. */
+  skipUnchanged: boolean
   /** Snapshot the volume before a gateway upgrade and restore it with a rollback of that release. */
   upgradeSnapshot: boolean
 

@@ -98,6 +98,10 @@ export interface RunRecord {
   heading?: string
   /** Lines of the preview modes, shown under their own heading. */
   previewNotes?: string[]
+  /** This run made a release on Fly (its deploy); a rollback counts through rolledBack. */
+  released?: boolean
+  /** The release fingerprint: what was compared, the outcome, and notes (src/fingerprint/). */
+  fingerprint?: { compared: string[]; outcome: string; notes: string[]; unchanged: boolean }
 }
 
 export interface UpgradeRecord {
@@ -153,6 +157,7 @@ export interface Outputs {
   'secrets-synced': string
   health: HealthVerdict
   'rolled-back': 'true' | 'false'
+  released: 'true' | 'false'
   'snapshot-id': string
   'gateway-release': string
 }
@@ -171,6 +176,7 @@ export function buildOutputs(run: RunRecord): Outputs {
     'secrets-synced': dry ? '' : run.secretsSynced.join(','),
     health: dry ? 'skipped' : run.health.verdict,
     'rolled-back': run.rolledBack ? 'true' : 'false',
+    released: !dry && (run.released === true || run.rolledBack) ? 'true' : 'false',
     'snapshot-id': run.upgrade?.snapshotId ?? '',
     'gateway-release': gatewayReleaseOutput(run),
   }
@@ -203,6 +209,7 @@ export function buildSummary(run: RunRecord): string {
         : [],
     (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
     (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
+    fingerprintSection,
     healthSection,
     (r) =>
       r.upgrade?.notes.length
@@ -228,7 +235,10 @@ function headline(run: RunRecord): string[] {
       ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
       : run.rolledBack
         ? `⚠️ ${code(run.app)} rolled back`
-        : (run.heading ?? `✅ Deployed ${code(run.app)}`)
+        : (run.heading ??
+          (run.fingerprint?.unchanged
+            ? `✅ Nothing changed: ${code(run.app)} was not redeployed`
+            : `✅ Deployed ${code(run.app)}`))
   return [`## ${title}`, '', ...(run.error ? [...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), ''] : [])]
 }
 
@@ -252,6 +262,23 @@ function overview(run: RunRecord): string[] {
       ['', ''],
       shown.map(([k, v]) => [`**${k}**`, v]),
     ),
+    '',
+  ]
+}
+
+/** What the release fingerprint compared, and what came of it (no release, or why one was made). */
+function fingerprintSection(run: RunRecord): string[] {
+  const f = run.fingerprint
+  if (!f) return []
+  return [
+    '### Release fingerprint',
+    '',
+    escapeText(f.outcome),
+    '',
+    'Compared:',
+    '',
+    ...f.compared.map((c) => `- ${escapeText(c)}`),
+    ...f.notes.map((n) => `\n> ${escapeText(n)}`),
     '',
   ]
 }

@@ -35,6 +35,7 @@ import {
   type SnapshotTarget,
 } from '../stages/upgrade-snapshot.js'
 import { restoreUpgrade, type RestoreReport } from '../health/restore.js'
+import type { ResolveOptions } from '../fingerprint/registry.js'
 
 /** What the run's outside world is made of; a test passes its own (run() in-process). */
 export interface RunDeps {
@@ -42,6 +43,8 @@ export interface RunDeps {
   /** The one flyctl runner; a test passes a Flyctl whose processes are played in-process. */
   flyctl: (options: FlyctlOptions) => Flyctl
   env: NodeJS.ProcessEnv
+  /** How base image tags are resolved (a test passes its own fetch); the registries' own when unset. */
+  registry?: ResolveOptions
 }
 
 export interface Pipeline {
@@ -301,6 +304,7 @@ export function deployContext(
   flyctl: Flyctl,
   { rendered, settings }: RenderedConfig,
   gatewayRelease?: string,
+  fingerprint?: string,
 ): DeployContext {
   const watchCtx: WatchContext = {
     flyctl,
@@ -319,6 +323,7 @@ export function deployContext(
     rendered: { path: rendered.path },
     gatewayPort: settings.port,
     ...(gatewayRelease ? { gatewayRelease } : {}),
+    ...(fingerprint ? { fingerprint } : {}),
     // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
     watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) =>
       watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
@@ -344,6 +349,7 @@ export function deployRelease(ctx: DeployContext): Stage<DeployResult> {
       if (r.release) {
         record.release = r.release.version
         record.image = r.release.imageRef
+        record.released = !r.dryRun
       }
       record.startedMachines = r.startedMachines
     },

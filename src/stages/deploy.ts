@@ -17,6 +17,7 @@ import type { Plan } from '../inputs/plan.js'
 import type { StageContext } from '../run/report.js'
 import { sleep } from '../shared/sleep.js'
 import { RELEASE_ENV } from './upgrade-snapshot.js'
+import { FINGERPRINT_ENV } from '../fingerprint/fingerprint.js'
 
 /** The rendered config as the deploy needs it (from render.ts). */
 export interface RenderedConfig {
@@ -41,6 +42,8 @@ export interface DeployContext extends StageContext {
   explainGraceMs?: number
   /** The gateway release this deploy ships, when known: recorded on the release for the next run. */
   gatewayRelease?: string
+  /** The release's fingerprint (src/fingerprint/), carried in its `[env]`; a rollback carries none. */
+  fingerprint?: string
 }
 
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
@@ -60,12 +63,14 @@ export function formatGoDuration(totalSeconds: number): string {
  * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
  * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
  * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
- * previous release's image with the same config, and nothing is built.
+ * previous release's image with the same config, and nothing is built. The fingerprint goes in
+ * with `--env` (flyctl sets it into the release's `[env]`: internal/command/deploy/deploy.go,
+ * cfg.SetEnvVariables), so the rendered file stays what the user's inputs made.
  */
 export function buildDeployArgs(
   plan: Plan,
   rendered: RenderedConfig,
-  opts: { imageOverride?: string; gatewayRelease?: string } = {},
+  opts: { imageOverride?: string; gatewayRelease?: string; fingerprint?: string } = {},
 ): string[] {
   const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app]
   const image = opts.imageOverride ?? plan.image
@@ -80,6 +85,7 @@ export function buildDeployArgs(
   if (plan.private) args.push('--no-public-ips')
   // The next run reads which gateway release serves from this entry (stages/upgrade-snapshot.ts).
   if (opts.gatewayRelease) args.push('--env', `${RELEASE_ENV}=${opts.gatewayRelease}`)
+  if (opts.fingerprint) args.push('--env', `${FINGERPRINT_ENV}=${opts.fingerprint}`)
   args.push('-y')
   args.push(...plan.deployArgs)
   return args
@@ -177,15 +183,18 @@ export interface DeployResult {
 }
 
 export function deploy(ctx: DeployContext): Promise<DeployResult> {
-  return runDeploy(
-    ctx,
-    buildDeployArgs(ctx.plan, ctx.rendered, { gatewayRelease: ctx.gatewayRelease }),
-    'fly deploy',
-    (v) => `deployed release v${v}`,
-  )
+  const args = buildDeployArgs(ctx.plan, ctx.rendered, {
+    gatewayRelease: ctx.gatewayRelease,
+    ...(ctx.fingerprint ? { fingerprint: ctx.fingerprint } : {}),
+  })
+  return runDeploy(ctx, args, 'fly deploy', (v) => `deployed release v${v}`)
 }
 
-/** Roll back: deploy an earlier release's image with the same rendered config (and that release's gateway release, when known). */
+/**
+ * Roll back: deploy an earlier release's image with the same rendered config, and that release's
+ * gateway release when known. It carries no fingerprint: it does not hold what this run's
+ * fingerprint describes, so the next run deploys.
+ */
 export function redeploy(ctx: DeployContext, imageRef: string, gatewayRelease?: string): Promise<DeployResult> {
   const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef, gatewayRelease })
   return runDeploy(

@@ -219,6 +219,25 @@ function filesFromFlags(ctx: Ctx): Array<{ guest_path: string; raw_value?: strin
   return files
 }
 
+/**
+ * `--env NAME=VALUE` into the config's [env] (deploy.go: cmdutil.ParseKVStringsToMap, then
+ * cfg.SetEnvVariables), so the release's machines carry it.
+ */
+function applyEnvFlags(ctx: Ctx, config: AppConfig): void {
+  const pairs = flagList(ctx, 'env')
+  if (pairs.length === 0) return
+  const env: Record<string, unknown> =
+    typeof config.raw.env === 'object' && config.raw.env !== null
+      ? { ...(config.raw.env as Record<string, unknown>) }
+      : {}
+  for (const kv of pairs) {
+    const eq = kv.indexOf('=')
+    if (eq < 0) throw new FlyError(`failed parsing environment: '${kv}': must be in the format NAME=VALUE`)
+    env[kv.slice(0, eq)] = kv.slice(eq + 1)
+  }
+  config.raw = { ...config.raw, env }
+}
+
 interface Rollout {
   machine: MachineRecord
   launch: MachineLaunch
@@ -257,11 +276,7 @@ export async function runDeploy(ctx: Ctx): Promise<number> {
       throw new FlyError(`failed to get app config: app ${appName} has no deployed config and no fly.toml was found`)
     config = { path: '', raw: existing.remote_config }
   }
-
-  // deploy.go: `--env NAME=VALUE` entries are set in the app config (cfg.SetEnvVariables).
-  const envFlags = flagList(ctx, 'env')
-  if (envFlags.length)
-    config = { ...config, raw: { ...config.raw, env: { ...envTable(config.raw.env), ...parseKv(envFlags) } } }
+  applyEnvFlags(ctx, config)
 
   out('==> Verifying app config\n')
   if (config.path) out(`Validating ${config.path}\n`)
@@ -503,21 +518,6 @@ function killedFromOutside(ctx: Ctx): void {
     return
   }
   process.kill(process.pid, signal)
-}
-
-function envTable(value: unknown): Record<string, unknown> {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
-}
-
-/** cmdutil.ParseKVStringsToMap: NAME=VALUE, split at the first `=`. */
-function parseKv(pairs: string[]): Record<string, string> {
-  const map: Record<string, string> = {}
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=')
-    if (eq < 0) throw new FlyError(`failed parsing environment: '${pair}': must be in the format NAME=VALUE`)
-    map[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return map
 }
 
 /** The release's final status: `complete`, `failed` or `interrupted` (DeployMachinesApp). */

@@ -23,6 +23,7 @@ export function makePlan(overrides: Partial<Plan> = {}): Plan {
     healthChannels: [],
     fixStaleLock: true,
     rollback: true,
+    skipUnchanged: true,
     upgradeSnapshot: true,
     flyctlVersion: '0.4.87',
     dryRun: false,

@@ -72,6 +72,13 @@ describe('examples', () => {
     expect(Object.keys(load('scheduled-redeploy.yml').on).sort()).toEqual(['schedule', 'workflow_dispatch'])
   })
 
+  it('scheduled-redeploy relies on skip-unchanged, so a night with nothing new restarts nothing', () => {
+    const step = Object.values(load('scheduled-redeploy.yml').jobs)
+      .flatMap((job) => job.steps)
+      .find((s) => s.uses === 'openclaw/fly-deploy@v1')
+    expect(step?.with?.['skip-unchanged']).toBe(true)
+  })
+
   it('preview runs on the four pull request actions, one run per pull request, and may comment', () => {
     const workflow = load('preview.yml') as Workflow & { permissions?: Record<string, string> }
     expect(workflow.on).toEqual({ pull_request: { types: ['opened', 'reopened', 'synchronize', 'closed'] } })

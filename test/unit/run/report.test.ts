@@ -35,6 +35,7 @@ function deployedRun(): RunRecord {
     health: { verdict: 'healthy', message: 'gateway ready on 0.0.0.0:3000' },
     flyctlVersion: '0.4.87',
     flyConfig: '/tmp/runner/fly-deploy/fly.toml',
+    released: true,
     stages: [
       { name: 'install', ms: 850, status: 'ok' },
       { name: 'deploy', ms: 95_400, status: 'ok', note: 'release v7' },
@@ -55,9 +56,14 @@ describe('buildOutputs', () => {
       'secrets-synced': 'ANTHROPIC_API_KEY,OPENCLAW_GATEWAY_TOKEN',
       health: 'healthy',
       'rolled-back': 'false',
+      released: 'true',
       'snapshot-id': '',
       'gateway-release': '',
     })
+  })
+  it('released: false for a run that made no release, true after a rollback', () => {
+    expect(buildOutputs({ ...deployedRun(), released: false }).released).toBe('false')
+    expect(buildOutputs({ ...deployedRun(), released: undefined, rolledBack: true }).released).toBe('true')
   })
   it('reports the serving release after a rollback, no URL when private, and a dry run as skipped', () => {
     expect(
