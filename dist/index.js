@@ -844,6 +844,376 @@ class DecodedURL extends URL {
 
 /***/ }),
 
+/***/ 4158:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+/**
+ * @license
+ * Copyright 2020 Balena Ltd.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *    http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ *
+ * ------------------------------------------------------------------------
+ *
+ * Copyright 2018 Zeit, Inc.
+ * Licensed under the MIT License. See file LICENSE.md for a full copy.
+ *
+ * ------------------------------------------------------------------------
+ */
+
+/**
+ * This module implements the [dockerignore
+ * spec](https://docs.docker.com/engine/reference/builder/#dockerignore-file),
+ * closely following Docker's (Moby) Golang implementation:
+ * https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go
+ * https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go
+ * https://github.com/moby/moby/blob/v19.03.8/pkg/archive/archive.go#L825
+ *
+ * Something the spec is not clear about, but we discovered by reading source code
+ * and testing against the "docker build" command, is the handling of backslashes and
+ * forward slashes as path separators and escape characters in the .dockerignore file
+ * across platforms including Windows, Linux and macOS:
+ *
+ * * On Linux and macOS, only forward slashes can be used as path separators in the
+ *   .dockerignore file, and the backslash works as an escape character.
+ * * On Windows, both forward slashes and backslashes are allowed as path separators
+ *   in the .dockerignore file, and the backslash is not used as an escape character.
+ *
+ * This is consistent with how Windows works generally: both forward slashes and
+ * backslashes are accepted as path separators by the cmd.exe Command Prompt or
+ * PowerShell, and by library functions like the Golang filepath.Clean or the
+ * Node.js path.normalize.
+ *
+ * Similarly, path strings provided to the IgnoreBase.ignores() and IgnoreBase.filter()
+ * methods can use either forward slashes or backslashes as path separators on Windows,
+ * but only forward slashes are accepted as path separators on Linux and macOS.
+ */
+
+const path = __nccwpck_require__(6928);
+
+const factory = options => new IgnoreBase(options); // https://github.com/kaelzhang/node-ignore/blob/5.1.4/index.js#L538-L539
+// Fixes typescript module import
+
+
+factory.default = factory;
+module.exports = factory;
+
+function make_array(subject) {
+  return Array.isArray(subject) ? subject : [subject];
+}
+
+const REGEX_TRAILING_SLASH = /(?<=.)\/$/;
+const REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
+const REGEX_TRAILING_PATH_SEP = path.sep === '\\' ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+const KEY_IGNORE = typeof Symbol !== 'undefined' ? Symbol.for('dockerignore') : 'dockerignore'; // An implementation of Go's filepath.Clean
+// https://golang.org/pkg/path/filepath/#Clean
+// https://github.com/golang/go/blob/master/src/path/filepath/path.go
+// Note that, like Go, on Windows this function converts forward slashes
+// to backslashes.
+
+function cleanPath(file) {
+  return path.normalize(file).replace(REGEX_TRAILING_PATH_SEP, '');
+} // Javascript port of Golang's filepath.ToSlash
+// https://golang.org/pkg/path/filepath/#ToSlash
+// https://github.com/golang/go/blob/master/src/path/filepath/path.go
+// Convert any OS-specific path separator to '/'. Backslash is converted
+// to forward slash on Windows, but not on Linux/macOS.
+// Note that both forward slashes and backslashes are valid path separators on
+// Windows. As a result, code such as `pattern.split(path.sep).join('/')` fails
+// on Windows when forward slashes are used as path separators.
+
+
+function toSlash(file) {
+  if (path.sep === '/') {
+    return file;
+  }
+
+  return file.replace(/\\/g, '/');
+} // Javascript port of Golang's filepath.FromSlash
+// https://github.com/golang/go/blob/master/src/path/filepath/path.go
+
+
+function fromSlash(file) {
+  if (path.sep === '/') {
+    return file;
+  }
+
+  return file.replace(/\//g, path.sep);
+}
+
+class IgnoreBase {
+  constructor({
+    // https://github.com/kaelzhang/node-ignore/blob/5.1.4/index.js#L372
+    ignorecase = true
+  } = {}) {
+    this._rules = [];
+    this._ignorecase = ignorecase;
+    this[KEY_IGNORE] = true;
+
+    this._initCache();
+  }
+
+  _initCache() {
+    this._cache = {};
+  } // @param {Array.<string>|string|Ignore} pattern
+
+
+  add(pattern) {
+    this._added = false;
+
+    if (typeof pattern === 'string') {
+      pattern = pattern.split(/\r?\n/g);
+    }
+
+    make_array(pattern).forEach(this._addPattern, this); // Some rules have just added to the ignore,
+    // making the behavior changed.
+
+    if (this._added) {
+      this._initCache();
+    }
+
+    return this;
+  } // legacy
+
+
+  addPattern(pattern) {
+    return this.add(pattern);
+  }
+
+  _addPattern(pattern) {
+    // https://github.com/kaelzhang/node-ignore/issues/32
+    if (pattern && pattern[KEY_IGNORE]) {
+      this._rules = this._rules.concat(pattern._rules);
+      this._added = true;
+      return;
+    }
+
+    if (this._checkPattern(pattern)) {
+      const rule = this._createRule(pattern.trim());
+
+      if (rule !== null) {
+        this._added = true;
+
+        this._rules.push(rule);
+      }
+    }
+  }
+
+  _checkPattern(pattern) {
+    // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L34-L40
+    return pattern && typeof pattern === 'string' && pattern.indexOf('#') !== 0 && pattern.trim() !== "";
+  }
+
+  filter(paths) {
+    return make_array(paths).filter(path => this._filter(path));
+  }
+
+  createFilter() {
+    return path => this._filter(path);
+  }
+
+  ignores(path) {
+    return !this._filter(path);
+  } // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
+  // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
+
+
+  _createRule(pattern) {
+    const origin = pattern;
+    let negative = false; // > An optional prefix "!" which negates the pattern;
+    // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L43-L46
+
+    if (pattern[0] === '!') {
+      negative = true;
+      pattern = pattern.substring(1).trim();
+    } // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L47-L53
+
+
+    if (pattern.length > 0) {
+      pattern = cleanPath(pattern);
+      pattern = toSlash(pattern);
+
+      if (pattern.length > 1 && pattern[0] === '/') {
+        pattern = pattern.slice(1);
+      }
+    } // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L54-L55
+
+
+    if (negative) {
+      pattern = '!' + pattern;
+    } // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L30
+
+
+    pattern = pattern.trim();
+
+    if (pattern === "") {
+      return null;
+    } // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L34
+    // convert forward slashes to backslashes on Windows
+
+
+    pattern = cleanPath(pattern); // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L36-L42
+
+    if (pattern[0] === '!') {
+      if (pattern.length === 1) {
+        return null;
+      }
+
+      negative = true;
+      pattern = pattern.substring(1);
+    } else {
+      negative = false;
+    }
+
+    return {
+      origin,
+      pattern,
+      // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
+      dirs: pattern.split(path.sep),
+      negative
+    };
+  } // @returns `Boolean` true if the `path` is NOT ignored
+
+
+  _filter(path) {
+    if (!path) {
+      return false;
+    }
+
+    if (path in this._cache) {
+      return this._cache[path];
+    }
+
+    return this._cache[path] = this._test(path);
+  } // @returns {Boolean} true if a file is NOT ignored
+  // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
+
+
+  _test(file) {
+    file = fromSlash(file); // equivalent to golang filepath.Dir() https://golang.org/src/path/filepath/path.go
+
+    const parentPath = cleanPath(path.dirname(file));
+    const parentPathDirs = parentPath.split(path.sep);
+    let matched = false;
+
+    this._rules.forEach(rule => {
+      let match = this._match(file, rule); // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L80
+
+
+      if (!match && parentPath !== ".") {
+        // Check to see if the pattern matches one of our parent dirs.
+        if (rule.dirs.includes('**')) {
+          // Ah shucks! We have to test every possible parent path that has 
+          // a number of dirs _n_ where 
+          // `rule.dirs.filter(doubleStar).length <= _n_ <= parentPathDirs.length`
+          // since the ** can imply any number of directories including 0
+          for (let i = rule.dirs.filter(x => x !== '**').length; i <= parentPathDirs.length; i++) {
+            match = match || this._match(parentPathDirs.slice(0, i).join(path.sep), rule);
+          }
+        } else if (rule.dirs.length <= parentPathDirs.length) {
+          // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L83
+          match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path.sep), rule);
+        }
+      }
+
+      if (match) {
+        matched = !rule.negative;
+      }
+    });
+
+    return !matched;
+  } // @returns {Boolean} true if a file is matched by a rule
+
+
+  _match(file, rule) {
+    return this._compile(rule).regexp.test(file);
+  } // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L139
+
+
+  _compile(rule) {
+    if (rule.regexp) {
+      return rule;
+    }
+
+    let regStr = '^'; // Go through the pattern and convert it to a regexp.
+
+    let escapedSlash = path.sep === '\\' ? '\\\\' : path.sep;
+
+    for (let i = 0; i < rule.pattern.length; i++) {
+      const ch = rule.pattern[i];
+
+      if (ch === '*') {
+        if (rule.pattern[i + 1] === '*') {
+          // is some flavor of "**"
+          i++; // Treat **/ as ** so eat the "/"
+
+          if (rule.pattern[i + 1] === path.sep) {
+            i++;
+          }
+
+          if (rule.pattern[i + 1] === undefined) {
+            // is "**EOF" - to align with .gitignore just accept all
+            regStr += ".*";
+          } else {
+            // is "**"
+            // Note that this allows for any # of /'s (even 0) because
+            // the .* will eat everything, even /'s
+            regStr += `(.*${escapedSlash})?`;
+          }
+        } else {
+          // is "*" so map it to anything but "/"
+          regStr += `[^${escapedSlash}]*`;
+        }
+      } else if (ch === '?') {
+        // "?" is any char except "/"
+        regStr += `[^${escapedSlash}]`;
+      } else if (ch === '.' || ch === '$') {
+        // Escape some regexp special chars that have no meaning
+        // in golang's filepath.Match
+        regStr += `\\${ch}`;
+      } else if (ch === '\\') {
+        // escape next char. Note that a trailing \ in the pattern
+        // will be left alone (but need to escape it)
+        if (path.sep === '\\') {
+          // On windows map "\" to "\\", meaning an escaped backslash,
+          // and then just continue because filepath.Match on
+          // Windows doesn't allow escaping at all
+          regStr += escapedSlash;
+          continue;
+        }
+
+        if (rule.pattern[i + 1] !== undefined) {
+          regStr += '\\' + rule.pattern[i + 1];
+          i++;
+        } else {
+          regStr += '\\';
+        }
+      } else {
+        regStr += ch;
+      }
+    }
+
+    regStr += "$";
+    rule.regexp = new RegExp(regStr, this._ignorecase ? 'i' : '');
+    return rule;
+  }
+
+}
+
+
+/***/ }),
+
 /***/ 8557:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -36082,7 +36452,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(435);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6810);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36091,7 +36461,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 435:
+/***/ 6810:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -36271,8 +36641,8 @@ function file_command_prepareKeyValueMessage(key, value) {
     return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
@@ -37641,7 +38011,7 @@ function tryGetExecutablePath(filePath, extensions) {
         if (stats && stats.isFile()) {
             if (IS_WINDOWS) {
                 // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                const upperExt = external_path_.extname(filePath).toUpperCase();
                 if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
                     return filePath;
                 }
@@ -37670,11 +38040,11 @@ function tryGetExecutablePath(filePath, extensions) {
                 if (IS_WINDOWS) {
                     // preserve the case of the actual file (since an extension was appended)
                     try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
                         for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                filePath = external_path_.join(directory, actualName);
                                 break;
                             }
                         }
@@ -37894,7 +38264,7 @@ function findInPath(tool) {
         // build the list of extensions to try
         const extensions = [];
         if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
                 if (extension) {
                     extensions.push(extension);
                 }
@@ -37909,7 +38279,7 @@ function findInPath(tool) {
             return [];
         }
         // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
+        if (tool.includes(external_path_.sep)) {
             return [];
         }
         // build the list of directories
@@ -37920,7 +38290,7 @@ function findInPath(tool) {
         // across platforms.
         const directories = [];
         if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
                 if (p) {
                     directories.push(p);
                 }
@@ -37929,7 +38299,7 @@ function findInPath(tool) {
         // find all matches
         const matches = [];
         for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
             if (filePath) {
                 matches.push(filePath);
             }
@@ -38360,7 +38730,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 (this.toolPath.includes('/') ||
                     (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
                 // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
             }
             // if the tool is only a file name, then resolve it from the PATH
             // otherwise verify it exists (add extension on Windows if necessary)
@@ -38823,7 +39193,7 @@ function addPath(inputPath) {
     else {
         command_issueCommand('add-path', {}, inputPath);
     }
-    process.env['PATH'] = `${inputPath}${external_path_namespaceObject.delimiter}${process.env['PATH']}`;
+    process.env['PATH'] = `${inputPath}${external_path_.delimiter}${process.env['PATH']}`;
 }
 /**
  * Gets the value of an input.
@@ -39049,10 +39419,10 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./src/run/change-journal.ts
 /**
  * The change journal: what this run changed on Fly, recorded by the one flyctl runner the moment
@@ -39084,6 +39454,11 @@ const MUTATING = [
     { match: (a) => is(a, 'apps', 'create'), describe: (a) => `created app ${a[2]}` },
     { match: (a) => is(a, 'apps', 'destroy'), describe: (a) => `destroyed app ${a[2]}` },
     { match: (a) => is(a, 'volumes', 'create'), describe: (a) => `created volume ${a[2]}` },
+    {
+        match: (a) => a[0] === 'volumes' && a[1] === 'snapshots' && a[2] === 'create',
+        describe: (a) => `took a snapshot of volume ${a[3]}`,
+    },
+    { match: (a) => isMachine(a, 'clone'), describe: (a) => `cloned machine ${a[2]}` },
     { match: (a) => is(a, 'secrets', 'import'), describe: () => 'staged secrets' },
     { match: (a) => is(a, 'secrets', 'set'), describe: () => 'set secrets' },
     {
@@ -39091,7 +39466,10 @@ const MUTATING = [
         describe: (a) => `${a.includes('--stage') ? 'staged removal of' : 'unset'} secrets ${positional(a, 2).join(', ')}`,
     },
     { match: (a) => is(a, 'secrets', 'deploy'), describe: () => 'deployed staged secrets' },
-    { match: (a) => a[0] === 'deploy', describe: (a) => (a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release') },
+    {
+        match: (a) => a[0] === 'deploy',
+        describe: (a) => a.includes('--image') ? `deployed image ${a[a.indexOf('--image') + 1]}` : 'deployed a new release',
+    },
     { match: (a) => isMachine(a, 'start'), describe: (a) => `started machine ${a[2]}` },
     { match: (a) => isMachine(a, 'stop'), describe: (a) => `stopped machine ${a[2]}` },
     { match: (a) => isMachine(a, 'restart'), describe: (a) => `restarted machine ${a[2]}` },
@@ -39102,7 +39480,10 @@ const MUTATING = [
         match: (a) => a[0] === 'ips' && /^allocate/.test(a[1] ?? ''),
         describe: (a) => `allocated ${a.includes('--private') ? 'a private' : 'an'} ${a[1]?.replace('allocate-', '')} address`,
     },
-    { match: (a) => is(a, 'ssh', 'console'), describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}` },
+    {
+        match: (a) => is(a, 'ssh', 'console'),
+        describe: (a) => `ran a command over ssh on machine ${a[a.indexOf('--machine') + 1] ?? '?'}`,
+    },
 ];
 function is(args, group, verb) {
     return args[0] === group && args[1] === verb;
@@ -39152,6 +39533,7 @@ function sleep(ms, ...signals) {
 }
 
 ;// CONCATENATED MODULE: ./src/fly/flyctl.ts
+
 
 
 
@@ -39318,8 +39700,10 @@ class Flyctl {
     }
     fail(args, result, opts, attempts) {
         const aborted = [opts.signal, this.options.signal].some((s) => s?.aborted);
-        const transient = !aborted && isTransientText(`${result.error ?? ''}\n${result.stderr}`);
+        const transient = !aborted && !result.endedFromOutside && isTransientText(`${result.error ?? ''}\n${result.stderr}`);
         let note = '';
+        if (result.endedFromOutside && !aborted)
+            note = endedFromOutsideNote(result.endedFromOutside);
         if (transient && attempts > 1)
             note = `Gave up after ${attempts} attempts`;
         else if (transient && opts.retry?.safe === 'once')
@@ -39346,7 +39730,12 @@ class Flyctl {
     spawn(args, opts) {
         const { binary, token, env, cwd, log, configDir } = this.options;
         return new Promise((resolve, reject) => {
-            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, { cwd, env: flyctlEnv(env ?? process.env, token, configDir), stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+            const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, {
+                cwd,
+                env: flyctlEnv(env ?? process.env, token, configDir),
+                stdio: ['pipe', 'pipe', 'pipe'],
+                shell: false,
+            });
             const out = new LineCollector((line) => {
                 opts.onLine?.(line);
                 if (opts.echo && log)
@@ -39367,10 +39756,20 @@ class Flyctl {
                 ending.done();
                 out.flush();
                 err.flush();
-                const exitCode = code ?? (sig ? 128 + 15 : 1);
+                const exitCode = code ?? (sig ? 128 + (external_node_os_namespaceObject.constants.signals[sig] ?? 15) : 1);
                 // Our own deadline ended it: say so, which also makes it a transient failure.
-                const error = ending.timedOut() ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : extractFlyError(err.text);
-                resolve({ args, exitCode, stdout: out.text, stderr: err.text, error: exitCode === 0 ? undefined : error });
+                const error = ending.timedOut()
+                    ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`
+                    : extractFlyError(err.text);
+                const outside = ending.asked() || exitCode === 0 ? undefined : sig ? `killed by ${sig}` : goCrash(err.text);
+                resolve({
+                    args,
+                    exitCode,
+                    stdout: out.text,
+                    stderr: err.text,
+                    error: exitCode === 0 ? undefined : (outside ?? error),
+                    ...(outside ? { endedFromOutside: outside } : {}),
+                });
             });
             child.stdin.on('error', () => {
                 // flyctl may exit before reading stdin; its exit code tells what happened.
@@ -39407,9 +39806,11 @@ class LineCollector {
 function endWhenAsked(child, opts, cancels) {
     let finished = false;
     let timedOut = false;
+    let asked = false;
     const end = (signal, killAfterMs) => () => {
         if (finished)
             return;
+        asked = true;
         child.kill(signal);
         setTimeout(() => {
             if (!finished)
@@ -39442,7 +39843,23 @@ function endWhenAsked(child, opts, cancels) {
             opts.interrupt?.removeEventListener('abort', interrupt);
         },
         timedOut: () => timedOut,
+        // A cancelled job: the runner signals the whole process group, flyctl included, maybe first.
+        asked: () => asked || signals.some((s) => s.aborted) || opts.interrupt?.aborted === true,
     };
+}
+/**
+ * A Go runtime crash: `panic: ...` or `fatal error: ...` followed by goroutine traces, exit 2
+ * (Go runtime/panic.go). flyctl's own failures print `Error: ...` instead.
+ */
+function goCrash(stderr) {
+    const head = /^(panic|fatal error): .*$/m.exec(stderr);
+    return head && /^goroutine \d+ \[/m.test(stderr) ? `crashed: ${head[0].slice(0, 200)}` : undefined;
+}
+/** What a flyctl ended from outside means, for the error of any call. */
+function endedFromOutsideNote(how) {
+    return how.startsWith('killed')
+        ? 'fly-deploy did not end it: the runner, the system (out of memory) or another process did'
+        : 'flyctl itself crashed; run it again, and report it to superfly/flyctl with the trace above if it persists';
 }
 function firstLine(text) {
     return (text
@@ -39468,6 +39885,8 @@ function parseFlyJson(stdout, schema, command) {
     return parsed.data;
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -49007,12 +49426,12 @@ function preprocess(fn, schema) {
 
 ;// CONCATENATED MODULE: ./src/inputs/plan.ts
 /**
- * The typed plan of one run: every input of SPEC.md, parsed and checked by inputs.ts.
+ * The typed plan of one run: every input of docs/CONTRACT.md, parsed and checked by parse-inputs.ts.
  * Later stages read only this, never core.getInput.
  */
 const BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'];
 const STRATEGIES = ['rolling', 'immediate', 'bluegreen', 'canary'];
-/** `deploy`; `preview` (a gateway per pull request); `cleanup-previews` (SPEC.md "Preview gateways"). */
+/** `deploy`; `preview` (a gateway per pull request); `cleanup-previews` (docs/CONTRACT.md, "Previews"). */
 const MODES = ['deploy', 'preview', 'cleanup-previews'];
 /** Defaults of the guide (seeds/ fly.toml) applied when neither an input nor `config` sets a value. */
 const GUIDE_DEFAULTS = {
@@ -49030,6 +49449,58 @@ function defaultCommand(port, bind) {
     return `node dist/index.js gateway --allow-unconfigured --port ${port} --bind ${bind}`;
 }
 
+;// CONCATENATED MODULE: ./src/shared/redact.ts
+
+const MASK = '***';
+/**
+ * The one place secrets are registered and scrubbed. Every value is masked with the runner
+ * (core.setSecret) the moment it is added, and every text we show (errors, flyctl output,
+ * log excerpts, the summary) passes through redact() as a second line of defence, since the
+ * runner's masking only covers what reaches its own log.
+ */
+class Redactor {
+    needles = new Set();
+    add(value) {
+        if (!value)
+            return;
+        for (const form of encodedForms(value)) {
+            // Very short or blank values would mask half the log (every run of spaces); the runner skips them too.
+            if (form.trim().length < 3 || this.needles.has(form))
+                continue;
+            this.needles.add(form);
+            core_setSecret(form);
+        }
+    }
+    redact(text) {
+        if (!text || this.needles.size === 0)
+            return text;
+        let out = text;
+        // Longest first, so a secret that contains another is replaced whole.
+        for (const needle of [...this.needles].sort((a, b) => b.length - a.length)) {
+            out = out.split(needle).join(MASK);
+        }
+        return out;
+    }
+    get size() {
+        return this.needles.size;
+    }
+}
+/** The value itself, each line of a multi-line value, and the encodings it may travel in. */
+function encodedForms(value) {
+    const forms = [value, ...value.split(/\r?\n/).map((line) => line.trim())];
+    forms.push(Buffer.from(value, 'utf8').toString('base64'));
+    forms.push(encodeURIComponent(value));
+    return forms.filter((f) => f.length > 0);
+}
+/**
+ * A URL as it may be shown: user and password (everything up to the last `@` of the authority)
+ * replaced by `***`, also when the text is no valid URL, so a typo never prints a password.
+ */
+function hideUrlCredentials(text) {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^/?#]*)@/i.exec(text);
+    return m ? `${m[1] ?? ''}${MASK}@${text.slice(m[0].length)}` : text;
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/deploy-args.ts
 /**
  * `deploy-args`, read the way flyctl reads them: spf13/pflag's rules (flag/flagset.go
@@ -49041,7 +49512,7 @@ function defaultCommand(port, bind) {
  * others would change what the inputs decided (app, config, image, token, size, environment).
  */
 const deploy_args_ok = (kind, short) => (short ? { kind, short } : { kind });
-const no = (kind, refused, short) => (short ? { kind, refused, short } : { kind, refused });
+const no = (kind, refused, short) => short ? { kind, refused, short } : { kind, refused };
 const SIZE = 'chooses the machine size, which `vm-size` and `memory` decide';
 const ENVIRONMENT = 'sets the machine environment or files, which `env`, `secrets` and `gateway-config` decide';
 const REGION = 'chooses regions, which `region` decides';
@@ -49213,7 +49684,7 @@ function deploy_args_positional(word) {
 
 ;// CONCATENATED MODULE: ./src/inputs/secret-boundaries.ts
 /**
- * SPEC.md "Secret boundaries": which names never reach the app, what `secrets-json` drops (and
+ * docs/CONTRACT.md, "Secret boundaries": which names never reach the app, what `secrets-json` drops (and
  * why, by name only), and where a secret's value must never land: `[env]` (plain text in fly.toml
  * and on Fly), `build-args` and `deploy-args` (flyctl's command line), and values that
  * `fly secrets import` cannot carry. Pure functions; inputs.ts turns their answers into problems.
@@ -49224,16 +49695,43 @@ const NEVER_SYNCED = [
     [/^GITHUB_TOKEN$/i, "GitHub's job token is never synced to the app"],
     [/^ACTIONS_/i, 'ACTIONS_* names belong to the GitHub runner and are never synced to the app'],
 ];
-/** `secrets-json` names are environment names, upper-case (SPEC: `^[A-Z_][A-Z0-9_]*$`). */
+/** `secrets-json` names are environment names, upper-case (`^[A-Z_][A-Z0-9_]*$`). */
 const UPPER_ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 /** Why a name (or a value: the Fly token's) may never be synced, or undefined. */
 function neverSynced(name, value, apiToken) {
     const rule = NEVER_SYNCED.find(([re]) => re.test(name));
     if (rule)
         return rule[1];
-    if (apiToken !== '' && value === apiToken)
-        return 'its value is the Fly token (`api-token`), which is never synced to the app';
+    if (typeof value === 'string' && containsFlyToken(value, apiToken))
+        return 'its value contains the Fly token (`api-token`), which is never synced to the app';
     return undefined;
+}
+/**
+ * Whether a value holds the Fly token or one of its macaroons: a `FlyV1 fm2_...,fm2_...` token is
+ * a comma-separated list, and any one of them is a credential (fly-go tokens.go). Real tokens run
+ * to hundreds of characters; a piece under 16 is matched whole only, so it cannot catch words.
+ */
+function containsFlyToken(value, apiToken) {
+    const token = apiToken.trim();
+    if (token === '')
+        return false;
+    if (value === token)
+        return true;
+    const parts = [token, ...token.replace(/^FlyV1\s+/, '').split(',')]
+        .map((p) => p.trim())
+        .filter((p) => p.length >= MIN_TOKEN_PIECE);
+    return parts.some((p) => value.includes(p));
+}
+const MIN_TOKEN_PIECE = 16;
+/** Below this length the runner's mask of a value (`***`) hits ordinary words all over the job's log. */
+const SHORT_SECRET_CHARS = 4;
+/** The warning for a synced secret whose value is very short, naming it (never the value). */
+function shortSecretWarning(name, value) {
+    if (value.length >= SHORT_SECRET_CHARS)
+        return undefined;
+    return (`secret ${name} has a value of ${value.length} character${value.length === 1 ? '' : 's'}: the runner masks a secret's value everywhere in the job's log, ` +
+        `so every occurrence of it in any step's output becomes *** (and so short a value is easy to guess). ` +
+        'If it is not secret, pass it in `env`; otherwise use a longer value');
 }
 /** Why `secrets-json` drops this entry, or undefined when it is synced. */
 function dropReason(name, value, include, apiToken) {
@@ -49325,7 +49823,15 @@ function argvSecretProblems(words, view) {
 
 
 /** The channel-token names a preview leaves out by default: a second gateway on production's bot token takes its connection over. */
-const CHANNEL_TOKEN_GLOBS = ['DISCORD_*', 'TELEGRAM_*', 'SLACK_*', 'WHATSAPP_*', 'SIGNAL_*', 'MATRIX_*', 'TWILIO_*'];
+const CHANNEL_TOKEN_GLOBS = [
+    'DISCORD_*',
+    'TELEGRAM_*',
+    'SLACK_*',
+    'WHATSAPP_*',
+    'SIGNAL_*',
+    'MATRIX_*',
+    'TWILIO_*',
+];
 const PREVIEW_SECRETS_PREFIX = 'PREVIEW_';
 /** Fly app names: at most 63 characters (the `app` input's rule). */
 const MAX_APP_NAME = 63;
@@ -49345,7 +49851,7 @@ const PREVIEW_EVENTS = ['pull_request', 'pull_request_target'];
  * The pull request of the event, or the reason there is none (worded for the `mode` input).
  * Pure: the caller reads the event file.
  */
-function parsePullRequestEvent(eventName, payload) {
+function parsePullRequestEvent(eventName, payload, thisRepository) {
     const fix = 'run `mode: preview` from a workflow `on: pull_request` (see examples/preview.yml), or set `mode: deploy`';
     const name = PREVIEW_EVENTS.find((e) => e === eventName);
     if (!name)
@@ -49365,12 +49871,14 @@ function parsePullRequestEvent(eventName, payload) {
     const pr = parsed.data.pull_request;
     const repository = pr.base.repo.full_name;
     const head = pr.head.repo?.full_name ?? null;
+    // A fork: the head is another repository than the base, or than the one this job runs in.
+    const own = head === repository && (!thisRepository || head === thisRepository);
     return {
         eventName: name,
         action: parsed.data.action,
         number: pr.number,
         repository,
-        ...(head === repository ? {} : { fork: head }),
+        ...(own ? {} : { fork: head }),
         ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
     };
 }
@@ -49399,7 +49907,7 @@ function readModeInputs(ctx, problem) {
     if (mode === 'cleanup-previews' && !result.repository)
         problem('mode', '`cleanup-previews` needs GITHUB_REPOSITORY (owner/repo); run it in a GitHub Actions job');
     if (mode === 'preview') {
-        const pr = parsePullRequestEvent(ctx.env.GITHUB_EVENT_NAME, readEventFile(ctx.env.GITHUB_EVENT_PATH));
+        const pr = parsePullRequestEvent(ctx.env.GITHUB_EVENT_NAME, readEventFile(ctx.env.GITHUB_EVENT_PATH), ctx.env.GITHUB_REPOSITORY || undefined);
         if (typeof pr === 'string')
             problem('mode', pr);
         else {
@@ -49444,10 +49952,34 @@ function checkPreviewTarget(modes, app, apiToken, problem) {
         : 'the Fly token is empty: GitHub passes no repository secrets to runs it does not trust (pull requests from forks, Dependabot)';
     problem('api-token', `${why}. Previews of fork pull requests need a maintainer's run: use \`pull_request_target\` only for trusted authors (it runs with the base repository's secrets), or deploy previews for branches of this repository only`);
 }
+/** A preview that would build and run a fork's code: any action but `closed` (which only destroys). */
+function isForkPreview(modes) {
+    const pr = modes.pullRequest;
+    return modes.mode === 'preview' && pr !== undefined && pr.fork !== undefined && pr.action !== 'closed';
+}
+/**
+ * A fork's pull request would deploy the fork's Dockerfile and openclaw.json with this
+ * repository's secrets (GitHub Security Lab's "pwn request"): refused unless the workflow says
+ * `allow-fork-previews: true`.
+ */
+function checkForkPreview(modes, allowed, problem) {
+    if (!isForkPreview(modes) || allowed)
+        return;
+    const pr = modes.pullRequest;
+    problem('allow-fork-previews', `pull request #${pr.number} comes from the fork ${pr.fork ?? '(deleted)'}: its Dockerfile and openclaw.json would run on Fly with this repository's secrets, so the preview was refused before anything changed on Fly. ` +
+        `Deploy previews only for branches of ${modes.repository ?? 'this repository'}, or set \`allow-fork-previews: true\` to deploy forks with only \`${modes.secretsPrefix || PREVIEW_SECRETS_PREFIX}\` secrets (plain names, OPENCLAW_GATEWAY_TOKEN included, are then never synced)`);
+}
+/** A fork's preview gets only `<secrets-prefix>` secrets: every plain name is taken out of the synced set, with why. */
+function forkPreviewDrops(modes, selection) {
+    if (!isForkPreview(modes))
+        return [];
+    const why = `a fork's pull request preview gets only \`${modes.secretsPrefix}\` secrets (allow-fork-previews); give it its own as ${modes.secretsPrefix}<NAME>`;
+    return selection.dropPlain().map((name) => ({ name, why }));
+}
 
 ;// CONCATENATED MODULE: ./src/inputs/secrets-select.ts
 /**
- * Which secret names are synced, and under which name (SPEC.md inputs `secrets-include` and
+ * Which secret names are synced, and under which name (docs/CONTRACT.md, inputs `secrets-include` and
  * `secrets-prefix`). Pure. A name `<prefix><NAME>` is synced as `<NAME>` whatever
  * `secrets-include` says (the prefix is the opt-in: `PREVIEW_DISCORD_BOT_TOKEN` gives a preview
  * its own bot, `TEAM_A_OPENAI_API_KEY` gives one gateway of a fleet its own key), and it wins over
@@ -49483,6 +50015,16 @@ class SecretSelection {
         else
             this.prefixed.delete(synced);
     }
+    /** Take every name that did not come through the prefix out of the set; returns those names. */
+    dropPlain() {
+        const plain = [...this.values.keys()].filter((name) => !this.prefixed.has(name));
+        for (const name of plain) {
+            this.values.delete(name);
+            this.sources.delete(name);
+            this.rank.delete(name);
+        }
+        return plain.sort();
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/run/run-dir.ts
@@ -49515,8 +50057,32 @@ function claimRunDirs(runnerTemp, app) {
         return { runDir, flyctlConfigDir: flyctlConfigDirIn(runDir) };
     }
     catch (err) {
-        throw new Error(`cannot create this run's folder ${prefix}XXXXXX under RUNNER_TEMP: ${err.message}`, { cause: err });
+        throw new Error(`cannot create this run's folder ${prefix}XXXXXX under RUNNER_TEMP: ${err.message}`, {
+            cause: err,
+        });
     }
+}
+/**
+ * The end of a run, on every path: its folder is emptied but for `keep` (the rendered fly.toml of
+ * the `fly-config` output), so no copy of a repository file (the openclaw.json) and none of
+ * flyctl's state (WireGuard keys after `ssh console`) stays under RUNNER_TEMP, which self-hosted
+ * runners may share between jobs.
+ */
+function removeRunFiles(runDir, keep) {
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(runDir);
+    }
+    catch {
+        return;
+    }
+    for (const name of names) {
+        const file = (0,external_node_path_namespaceObject.join)(runDir, name);
+        if (file !== keep)
+            (0,external_node_fs_namespaceObject.rmSync)(file, { recursive: true, force: true });
+    }
+    if (keep === undefined || !names.some((n) => (0,external_node_path_namespaceObject.join)(runDir, n) === keep))
+        (0,external_node_fs_namespaceObject.rmSync)(runDir, { recursive: true, force: true });
 }
 
 ;// CONCATENATED MODULE: ./src/shared/shell-words.ts
@@ -49609,10 +50175,6 @@ function splitShellWords(text, options = {}) {
         words.push(word);
     return words;
 }
-/** Quote argv back into one string that splitShellWords (and flyctl's shell-style split) reads the same. */
-function joinShellWords(argv) {
-    return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
 
 ;// CONCATENATED MODULE: ./src/shared/units.ts
 /**
@@ -49650,13 +50212,14 @@ function parseMemoryMb(value) {
 
 
 
+
 /**
- * The inputs stage: every input of SPEC.md is read here and nowhere else, checked, and turned into
+ * The inputs stage: every input of docs/CONTRACT.md is read here and nowhere else, checked, and turned into
  * one typed Plan. Secret values are masked the moment they are read, before anything is logged.
  * All problems are collected and reported together, each naming its input and the fix, so a user
  * fixes a workflow in one round trip; nothing has reached Fly at this point.
  */
-/** The names (and only the names) of SPEC.md's inputs, in its order. */
+/** The names (and only the names) of the inputs in docs/CONTRACT.md, in its order. */
 const INPUT_NAMES = (/* unused pure expression or super */ null && ([
     'app',
     'api-token',
@@ -49691,6 +50254,7 @@ const INPUT_NAMES = (/* unused pure expression or super */ null && ([
     'health-url',
     'fix-stale-lock',
     'rollback',
+    'upgrade-snapshot',
     'flyctl-version',
     'flyctl-mirror',
     'dry-run',
@@ -49698,6 +50262,8 @@ const INPUT_NAMES = (/* unused pure expression or super */ null && ([
     'mode',
     'secrets-prefix',
     'github-token',
+    'allow-fork-previews',
+    'skip-unchanged',
 ]));
 /** The OpenClaw provider and channel secret names that `secrets-json` passes by default. */
 const DEFAULT_SECRETS_INCLUDE = [
@@ -49721,7 +50287,6 @@ const DEFAULT_SECRETS_INCLUDE = [
     'BRAVE_*',
     'ELEVENLABS_*',
 ];
-const PINNED_FLYCTL_VERSION_FALLBACK = '0.4.87';
 class InputError extends Error {
     problems;
     constructor(problems) {
@@ -49781,9 +50346,26 @@ const urlInput = schemas_string().transform((text, ctx) => {
         return text.replace(/\/+$/, '');
     }
     catch {
-        ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got "${text}"` });
+        ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got "${hideUrlCredentials(text)}"` });
         return NEVER;
     }
+});
+/**
+ * The cloud metadata service and other link-local hosts (169.254.0.0/16, fe80::/10, AWS's IPv6
+ * fd00:ec2::254, and the IPv4-mapped forms; the URL parser has already turned decimal and hex
+ * IPv4 spellings into dotted ones): a probe there would read the runner's cloud credentials.
+ */
+function isLinkLocalHost(hostname) {
+    const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (/^169\.254\.\d+\.\d+$/.test(host) || host === 'metadata.google.internal')
+        return true;
+    if (/^fe[89ab][0-9a-f]:/.test(host) || host === 'fd00:ec2::254')
+        return true;
+    // ::ffff:169.254.x.y as the URL parser writes it: ::ffff:a9fe:xxxx.
+    return /^::ffff:a9fe:[0-9a-f]{1,4}$/.test(host);
+}
+const healthUrlInput = urlInput.refine((url) => !isLinkLocalHost(new URL(url).hostname), {
+    error: "points at a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254): the probe would run on the runner, where that address serves its cloud credentials; use the app's public URL",
 });
 const patterns = {
     app: schemas_string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, {
@@ -49805,7 +50387,9 @@ const patterns = {
     stateDir: schemas_string().regex(/^\/[^\s]*$/, {
         error: (iss) => `"${String(iss.input)}" must be an absolute path inside the machine, such as \`/data\``,
     }),
-    image: schemas_string().regex(/^[^\s]+$/, { error: 'must be an image reference without spaces, such as `ghcr.io/openclaw/openclaw:2026.9.6`' }),
+    image: schemas_string().regex(/^[^\s]+$/, {
+        error: 'must be an image reference without spaces, such as `ghcr.io/openclaw/openclaw:2026.9.6`',
+    }),
     flyctlVersion: schemas_string()
         .regex(/^(latest|v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/, {
         error: (iss) => `"${String(iss.input)}" is not a flyctl version: use an exact version such as \`0.4.87\`, or \`latest\``,
@@ -49878,7 +50462,7 @@ function makeReader(ctx, problems) {
     return { ctx, raw, problem, parse };
 }
 /**
- * Every input, in SPEC.md's groups. The order of the reads is the order of the problems in the
+ * Every input, in the contract's groups. The order of the reads is the order of the problems in the
  * error, and secrets come first: masked before any other line of ours can be logged.
  */
 function parseInputs(ctx) {
@@ -49891,7 +50475,7 @@ function parseInputs(ctx) {
     const workingDirectory = readWorkingDirectory(r);
     const source = readSourceInputs(r, workingDirectory, secrets.view);
     const gateway = readGatewayInputs(r);
-    const rollout = readRolloutInputs(r, source.config, secrets.view);
+    const rollout = readRolloutInputs(r, secrets.view);
     const machine = readMachineInputs(r);
     const health = readHealthInputs(r, app);
     const env = readEnvInput(r, secrets);
@@ -49913,7 +50497,9 @@ function parseInputs(ctx) {
         secrets: selection.values,
         secretSources: selection.sources,
         secretsDropped: secrets.dropped,
+        secretWarnings: [...selection.values].flatMap(([name, value]) => shortSecretWarning(name, value) ?? []),
         pruneSecrets: parse('prune-secrets', booleanInput, 'false') ?? false,
+        allowForkPreviews: secrets.allowForkPreviews,
         gatewayConfig: source.gatewayConfig,
         image: source.image,
         dockerfile: source.dockerfile,
@@ -49927,6 +50513,8 @@ function parseInputs(ctx) {
         healthUrl: health.healthUrl,
         fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,
         rollback: parse('rollback', booleanInput, 'true') ?? true,
+        upgradeSnapshot: parse('upgrade-snapshot', booleanInput, 'true') ?? true,
+        skipUnchanged: parse('skip-unchanged', booleanInput, 'true') ?? true,
         flyctlVersion: parse('flyctl-version', patterns.flyctlVersion, ctx.pinnedFlyctlVersion) ?? ctx.pinnedFlyctlVersion,
         flyctlMirror: parse('flyctl-mirror', urlInput),
         dryRun: parse('dry-run', booleanInput, 'false') ?? false,
@@ -49952,16 +50540,21 @@ function readSecretInputs(r) {
     const selection = new SecretSelection();
     const includeText = raw('secrets-include');
     // A preview leaves the channel tokens out by default: a second gateway on production's bot token takes its connection over.
-    const defaults = modes.mode === 'preview' ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g)) : DEFAULT_SECRETS_INCLUDE;
+    const defaults = modes.mode === 'preview'
+        ? DEFAULT_SECRETS_INCLUDE.filter((g) => !CHANNEL_TOKEN_GLOBS.includes(g))
+        : DEFAULT_SECRETS_INCLUDE;
     const include = (includeText ? splitList(includeText) : defaults).map(globToRegExp);
     const view = { secrets: selection.values, apiToken, include };
     const dropped = readSecretsJson(ctx, raw, problem, view, selection, modes.secretsPrefix);
     readSecretLines(ctx, problem, view, selection, modes.secretsPrefix);
-    return { apiToken, modes, selection, view, dropped };
+    const allowForkPreviews = r.parse('allow-fork-previews', booleanInput, 'false') ?? false;
+    dropped.push(...forkPreviewDrops(modes, selection));
+    return { apiToken, modes, selection, view, dropped, allowForkPreviews };
 }
 /** The app's name; the token's problems are reported here, next to it. */
-function readAppInput(r, { apiToken, modes }) {
+function readAppInput(r, secrets) {
     const { raw, problem } = r;
+    const { apiToken, modes } = secrets;
     if (apiToken === '') {
         problem('api-token', "no Fly token: set `api-token: ${{ secrets.FLY_API_TOKEN }}` (create one with `fly tokens create deploy`), or FLY_API_TOKEN in the step's env");
     }
@@ -49972,24 +50565,53 @@ function readAppInput(r, { apiToken, modes }) {
     if (raw('app') === '')
         problem('app', 'is required: the name of your Fly app, such as `my-openclaw`');
     checkPreviewTarget(modes, app, apiToken, problem);
+    checkForkPreview(modes, secrets.allowForkPreviews, problem);
     return app;
 }
-function readWorkingDirectory({ raw, problem, ctx }) {
+function readWorkingDirectory(r) {
+    const { raw, problem, ctx } = r;
     const workingDirectory = external_node_path_namespaceObject.resolve(ctx.workspace, raw('working-directory') || '.');
     if (!parse_inputs_isDirectory(workingDirectory)) {
         problem('working-directory', `"${raw('working-directory')}" is not a directory (resolved to ${workingDirectory}); check out the repository first, or fix the path`);
+        return workingDirectory;
     }
-    return workingDirectory;
+    return insideWorkspace(r, 'working-directory', workingDirectory) ?? workingDirectory;
 }
-/** A file input's absolute path (relative to working-directory); a problem when it is missing. */
-function existingFile({ raw, problem }, workingDirectory, name, hint) {
-    const given = raw(name);
+/**
+ * A path input, symlinks followed (realpath), must stay inside GITHUB_WORKSPACE (itself resolved):
+ * a link to the runner's ~/.docker/config.json or /proc/self/environ would otherwise deliver that
+ * file to the machine. Checked before anything reads the file; returns the resolved path.
+ */
+function insideWorkspace({ raw, problem, ctx }, name, full) {
+    const workspace = realpathOr(ctx.workspace);
+    const real = realpathOr(full);
+    const rel = external_node_path_namespaceObject.relative(workspace, real);
+    if (rel === '' || (!rel.startsWith('..') && !external_node_path_namespaceObject.isAbsolute(rel)))
+        return real;
+    problem(name, `"${raw(name) || external_node_path_namespaceObject.basename(full)}" resolves to ${real}${real !== full ? ` (through a symlink at ${full})` : ''}, outside the workspace ${workspace}; it was not read. ` +
+        'Fix: point it at a file of the checkout (a symlink must stay inside the workspace too)');
+    return undefined;
+}
+function realpathOr(p) {
+    try {
+        return external_node_fs_namespaceObject.realpathSync(p);
+    }
+    catch {
+        return p;
+    }
+}
+/** A file input's absolute path (relative to working-directory), resolved inside the workspace; a problem when it is missing or outside. */
+function existingFile(r, workingDirectory, name, hint) {
+    const given = r.raw(name);
     if (!given)
         return undefined;
     const full = external_node_path_namespaceObject.resolve(workingDirectory, given);
-    if (!isFile(full))
-        problem(name, `file "${given}" not found (looked at ${full}); ${hint}`);
-    return full;
+    const inside = insideWorkspace(r, name, full);
+    if (inside === undefined)
+        return full;
+    if (!isFile(inside))
+        r.problem(name, `file "${given}" not found (looked at ${full}); ${hint}`);
+    return inside;
 }
 /** Where the config, the gateway's config and the image come from. */
 function readSourceInputs(r, workingDirectory, view) {
@@ -50002,6 +50624,9 @@ function readSourceInputs(r, workingDirectory, view) {
     const dockerfile = dockerfileGiven
         ? (file('dockerfile', "give the Dockerfile's path relative to `working-directory`, or set `image` instead") ?? '')
         : external_node_path_namespaceObject.join(workingDirectory, 'Dockerfile');
+    // The default Dockerfile is held to the workspace too when it is there (a symlink may lead out).
+    if (!dockerfileGiven && !image && external_node_fs_namespaceObject.existsSync(dockerfile))
+        insideWorkspace(r, 'dockerfile', dockerfile);
     if (image && dockerfileGiven)
         problem('image', 'is set together with `dockerfile`: set `image` to deploy a built image, or `dockerfile` to build one, not both');
     const buildArgs = parseNameValueInput(r.ctx, 'build-args', problem);
@@ -50021,14 +50646,11 @@ function readGatewayInputs(r) {
     return { port, bind, command };
 }
 /** How the release rolls out: strategy, volume, extra deploy arguments, the machine's command. */
-function readRolloutInputs(r, config, view) {
+function readRolloutInputs(r, view) {
     const { raw, problem } = r;
     const strategy = r.parse('strategy', schemas_enum(STRATEGIES, { error: (iss) => `must be one of ${STRATEGIES.join(', ')}; got "${String(iss.input)}"` }));
     const volume = r.parse('volume', patterns.volume);
-    // The guide's template always mounts a volume; a config file without [mounts] is checked at validation.
-    if (strategy === 'canary' && (volume !== undefined || config === undefined)) {
-        problem('strategy', '`canary` cannot be used with a volume (Fly refuses canary deployments of apps with mounts); use `rolling` or `immediate`');
-    }
+    // bluegreen and canary with the (always rendered) volume: refused at validation (config/preflight.ts strategyRule).
     const deployArgs = checkSplits('deploy-args', raw('deploy-args'), problem) ?? [];
     for (const p of [...parseDeployArgs(deployArgs).problems, ...argvSecretProblems(deployArgs, view)])
         problem('deploy-args', p);
@@ -50059,7 +50681,7 @@ function readMachineInputs(r) {
 function readHealthInputs(r, app) {
     const { problem } = r;
     const isPrivate = r.parse('private', booleanInput, 'false') ?? false;
-    const healthUrl = r.parse('health-url', urlInput);
+    const healthUrl = r.parse('health-url', healthUrlInput);
     if (isPrivate && healthUrl && app && new URL(healthUrl).hostname === `${app}.fly.dev`) {
         problem('health-url', `points at the public ${app}.fly.dev but \`private: true\` releases the public IPs; probe a tunnel URL instead, or leave health-url empty`);
     }
@@ -50196,7 +50818,7 @@ function readPlan(redactor, pinnedFlyctlVersion) {
         runnerTemp,
         pinnedFlyctlVersion,
     });
-    // Parallel runs may share RUNNER_TEMP and HOME (SPEC "Fleets"): each gets folders of its own.
+    // Parallel runs may share RUNNER_TEMP and HOME (docs/CONTRACT.md, "Fleets"): each gets folders of its own.
     return { ...plan, ...claimRunDirs(runnerTemp, plan.app) };
 }
 /** The plan as it may be printed: secret names only, token hidden. */
@@ -50838,7 +51460,7 @@ function find(toolName, versionSpec, arch) {
     let toolPath = '';
     if (versionSpec) {
         versionSpec = node_modules_semver.clean(versionSpec) || '';
-        const cachePath = external_path_namespaceObject.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        const cachePath = external_path_.join(_getCacheDirectory(), toolName, versionSpec, arch);
         core_debug(`checking cache: ${cachePath}`);
         if (external_fs_namespaceObject.existsSync(cachePath) && external_fs_namespaceObject.existsSync(`${cachePath}.complete`)) {
             core_debug(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
@@ -50859,12 +51481,12 @@ function find(toolName, versionSpec, arch) {
 function findAllVersions(toolName, arch) {
     const versions = [];
     arch = arch || external_os_namespaceObject.arch();
-    const toolPath = external_path_namespaceObject.join(_getCacheDirectory(), toolName);
+    const toolPath = external_path_.join(_getCacheDirectory(), toolName);
     if (external_fs_namespaceObject.existsSync(toolPath)) {
         const children = external_fs_namespaceObject.readdirSync(toolPath);
         for (const child of children) {
             if (isExplicitVersion(child)) {
-                const fullPath = external_path_namespaceObject.join(toolPath, child, arch || '');
+                const fullPath = external_path_.join(toolPath, child, arch || '');
                 if (external_fs_namespaceObject.existsSync(fullPath) && external_fs_namespaceObject.existsSync(`${fullPath}.complete`)) {
                     versions.push(child);
                 }
@@ -50920,7 +51542,7 @@ function _createExtractFolder(dest) {
     return tool_cache_awaiter(this, void 0, void 0, function* () {
         if (!dest) {
             // create a temp dir
-            dest = external_path_namespaceObject.join(_getTempDirectory(), external_crypto_namespaceObject.randomUUID());
+            dest = external_path_.join(_getTempDirectory(), external_crypto_namespaceObject.randomUUID());
         }
         yield mkdirP(dest);
         return dest;
@@ -51019,55 +51641,11 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
-;// CONCATENATED MODULE: ./src/shared/redact.ts
-
-const MASK = '***';
-/**
- * The one place secrets are registered and scrubbed. Every value is masked with the runner
- * (core.setSecret) the moment it is added, and every text we show (errors, flyctl output,
- * log excerpts, the summary) passes through redact() as a second line of defence, since the
- * runner's masking only covers what reaches its own log.
- */
-class Redactor {
-    needles = new Set();
-    add(value) {
-        if (!value)
-            return;
-        for (const form of encodedForms(value)) {
-            // Very short or blank values would mask half the log (every run of spaces); the runner skips them too.
-            if (form.trim().length < 3 || this.needles.has(form))
-                continue;
-            this.needles.add(form);
-            core_setSecret(form);
-        }
-    }
-    redact(text) {
-        if (!text || this.needles.size === 0)
-            return text;
-        let out = text;
-        // Longest first, so a secret that contains another is replaced whole.
-        for (const needle of [...this.needles].sort((a, b) => b.length - a.length)) {
-            out = out.split(needle).join(MASK);
-        }
-        return out;
-    }
-    get size() {
-        return this.needles.size;
-    }
-}
-/** The value itself, each line of a multi-line value, and the encodings it may travel in. */
-function encodedForms(value) {
-    const forms = [value, ...value.split(/\r?\n/).map((line) => line.trim())];
-    forms.push(Buffer.from(value, 'utf8').toString('base64'));
-    forms.push(encodeURIComponent(value));
-    return forms.filter((f) => f.length > 0);
-}
-
 ;// CONCATENATED MODULE: ./src/install/release-assets.ts
 /**
  * The pure half of the install stage: version specs, platform mapping, release asset names and
  * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
- * touches the network, the disk or the environment; install.ts is the edge.
+ * touches the network, the disk or the environment; install-flyctl.ts is the edge.
  */
 
 
@@ -51123,7 +51701,7 @@ const ARCH_BY_NODE_ARCH = {
     x64: { arch: 'x86_64', goarch: 'amd64', toolArch: 'x64' },
     arm64: { arch: 'arm64', goarch: 'arm64', toolArch: 'arm64' },
 };
-/** Map Node's platform and arch to flyctl's release assets (REFERENCE.md; flyctl .goreleaser.yml). */
+/** Map Node's platform and arch to flyctl's release assets (flyctl .goreleaser.yml). */
 function platformTarget(platform, arch) {
     const os = OS_BY_PLATFORM[platform];
     const cpu = ARCH_BY_NODE_ARCH[arch];
@@ -51242,7 +51820,11 @@ function versionFromDownloadUrl(text) {
     const match = /\/download\/v([^/]+)\//.exec(text);
     return exactVersionOrUndefined(match?.[1]);
 }
-const GithubRelease = object({ tag_name: schemas_string(), prerelease: schemas_boolean().optional(), draft: schemas_boolean().optional() });
+const GithubRelease = object({
+    tag_name: schemas_string(),
+    prerelease: schemas_boolean().optional(),
+    draft: schemas_boolean().optional(),
+});
 /** Read GitHub's latest-release answer (which never is a draft or prerelease); `tag_name` is `v0.4.87`. */
 function parseGithubLatest(body) {
     let data;
@@ -51303,7 +51885,11 @@ function retryAfterMs(header) {
     return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 function describeFailure(failure) {
-    return failure.kind === 'status' ? `HTTP ${failure.status}` : failure.code ? `${failure.code} (${failure.message})` : failure.message;
+    return failure.kind === 'status'
+        ? `HTTP ${failure.status}`
+        : failure.code
+            ? `${failure.code} (${failure.message})`
+            : failure.message;
 }
 // ---------------------------------------------------------------------------------------------
 // The tool cache, shared by parallel runs
@@ -51345,9 +51931,49 @@ function isDestinationTaken(code) {
     return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES';
 }
 
+;// CONCATENATED MODULE: ./src/shared/runner-output.ts
+
+
+/**
+ * The one way this action prints a plain log line. The runner reads every line of a step's output
+ * as a possible workflow command (actions/runner src/Runner.Worker/ActionCommandManager.cs
+ * TryProcessCommand, ActionCommand.TryParseV2 and TryParse): `::name props::data` after leading
+ * white space, and the older `##[name props]data` anywhere in a line; lines end at LF, CR or CRLF.
+ * Much of what the action prints is others' text: flyctl's output (with a remote build's `RUN`
+ * lines), the machines' log lines, flyctl's and GitHub's error text. Such a line must never run.
+ *
+ * A line that could not be parsed as a command at all (no `::`, no `##[`) is printed as it is, so
+ * the cost is nothing for nearly every line. Any other text is printed inside a
+ * `::stop-commands::<token>` ... `::<token>::` block with a fresh random token: while stopped, the
+ * runner acts on nothing but the exact token, which no one else can know, so an injected
+ * `::stop-commands::x` inside the block is ignored too and the action's own later annotations,
+ * masks and outputs still take effect.
+ *
+ * Annotations (`core.error`, `core.warning`), masks and groups stay with @actions/core: it escapes
+ * their data (`%`, CR, LF) onto one line, so text inside them cannot start a command.
+ */
+function runner_output_info(text) {
+    info(guarded(text));
+}
+/** Whether the runner could read any line of `text` as a workflow command. */
+function couldBeCommand(text) {
+    return text.includes('::') || text.includes('##[');
+}
+/** `text` as it should be printed (core.info adds the last newline): inside a stop-commands block when needed. */
+function guarded(text, token = freshToken) {
+    if (!couldBeCommand(text))
+        return text;
+    const t = token();
+    return `::stop-commands::${t}\n${text}\n::${t}::`;
+}
+/** 128 random bits as hex: a command name the runner accepts, and one nobody can guess. */
+function freshToken() {
+    return (0,external_node_crypto_.randomBytes)(16).toString('hex');
+}
+
 ;// CONCATENATED MODULE: ./src/install/install-flyctl.ts
 /**
- * Install stage: flyctl through the runner's tool cache, the edge over install-core.ts.
+ * Install stage: flyctl through the runner's tool cache, the edge over release-assets.ts.
  *
  * Cache first: an exact version found in the tool cache is used without a single network request
  * (Fly's setup-flyctl asks api.fly.io before it looks). `latest` is resolved through Fly's release
@@ -51370,12 +51996,13 @@ function isDestinationTaken(code) {
 
 
 
+
 const USER_AGENT = 'openclaw-fly-deploy';
 // An idle socket for this long counts as a transient failure (http-client's own default is 3 minutes).
 const SOCKET_TIMEOUT_MS = 30_000;
 const VERSION_TIMEOUT_MS = 30_000;
 async function installFlyctl(req) {
-    const log = req.log ?? ((line) => info(line));
+    const log = req.log ?? runner_output_info;
     const spec = parseVersionSpec(req.version);
     const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch);
     const endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) };
@@ -51439,7 +52066,10 @@ async function resolveLatest(net, endpoints, target, log) {
     log(`Fly's release endpoint ${flyUrl} failed (${flyProblem}); asking GitHub: ${githubUrl}`);
     let githubProblem;
     try {
-        const body = await net.text(githubUrl, { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' });
+        const body = await net.text(githubUrl, {
+            accept: 'application/vnd.github+json',
+            'x-github-api-version': '2022-11-28',
+        });
         const version = parseGithubLatest(body);
         if (version) {
             log(`flyctl latest is ${version} (${githubUrl})`);
@@ -51543,10 +52173,16 @@ async function ensureAlias(dir, target) {
  * `.complete` written. A run that loses the race uses the winner's copy once it runs.
  */
 async function placeInToolCache(source, version, target, log, configDir) {
-    const dest = toolCachePath(requireEnv('RUNNER_TOOL_CACHE'), version, target.toolArch);
+    const root = requireEnv('RUNNER_TOOL_CACHE');
+    const dest = toolCachePath(root, version, target.toolArch);
     const id = (0,external_node_crypto_.randomUUID)();
     const staging = stagingPath(dest, id);
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(dest), { recursive: true });
+    try {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(dest), { recursive: true });
+    }
+    catch (err) {
+        throw toolCacheError(err, root, (0,external_node_path_namespaceObject.dirname)(dest), version);
+    }
     await sweepStaleFolders((0,external_node_path_namespaceObject.dirname)(dest));
     try {
         await (0,promises_namespaceObject.cp)(source, staging, { recursive: true, verbatimSymlinks: true });
@@ -51567,7 +52203,7 @@ async function placeInToolCache(source, version, target, log, configDir) {
         return dest;
     }
     catch (err) {
-        throw new Error(`could not put flyctl ${version} into the tool cache at ${dest}: ${err.message}`, { cause: err });
+        throw toolCacheError(err, root, dest, version);
     }
     finally {
         await (0,promises_namespaceObject.rm)(staging, { recursive: true, force: true });
@@ -51576,7 +52212,7 @@ async function placeInToolCache(source, version, target, log, configDir) {
 /**
  * The marker a verified copy carries into the tool cache: the version it reported and its
  * binary's size and modification time. A later run whose binary still matches uses it as is
- * (issue 17: no call a run does not need); any other copy (another installer's, or one changed
+ * (no call a run does not need); any other copy (another installer's, or one changed
  * since) runs `flyctl version` first, as before.
  */
 const VERIFIED_MARKER = '.fly-deploy-verified.json';
@@ -51676,7 +52312,7 @@ async function verifyBinary(binary, version, log, configDir) {
     log(line);
 }
 // -----------------------------------------------------------------------------------------------
-// HTTP with the retry policy of install-core.ts
+// HTTP with the retry policy of release-assets.ts
 class HttpStatusError extends Error {
     url;
     status;
@@ -51776,6 +52412,20 @@ async function install_flyctl_isFile(path) {
         return false;
     }
 }
+/** Errors of the file system that mean the job cannot write there (read-only, not ours, not a folder). */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EDQUOT']);
+/** A failure to write the tool cache, naming RUNNER_TOOL_CACHE and the fix rather than a bare errno. */
+function toolCacheError(err, root, where, version) {
+    const code = err.code ?? '';
+    const head = `could not put flyctl ${version} into the tool cache (RUNNER_TOOL_CACHE=${root}) at ${where}`;
+    if (!UNWRITABLE.has(code))
+        return new Error(`${head}: ${err.message}`, { cause: err });
+    const why = code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'its disk is full'
+        : `this job cannot write there (${code}: read-only, another user's, or not a folder)`;
+    return new Error(`${head}: ${why}. Fix: on a self-hosted runner, make RUNNER_TOOL_CACHE a folder the runner's user owns and can write; ` +
+        'or give the job `env: RUNNER_TOOL_CACHE: ${{ runner.temp }}/tool-cache` (flyctl is then downloaded once per job)', { cause: err });
+}
 function requireEnv(name) {
     const value = process.env[name];
     if (!value) {
@@ -51792,7 +52442,7 @@ function definedOnly(value) {
 ;// CONCATENATED MODULE: ./src/fly/schemas.ts
 
 /**
- * Shapes of the flyctl `--json` outputs this action reads (REFERENCE.md; flyctl's render.JSON
+ * Shapes of the flyctl `--json` outputs this action reads (flyctl's render.JSON
  * over fly-go's api types). Only the fields we use are required; everything else passes through,
  * so a newer flyctl that adds fields keeps working.
  */
@@ -51826,7 +52476,8 @@ const MachineSchema = looseObject({
         })
             .nullish(),
         metadata: record(schemas_string(), schemas_string()).nullish(),
-        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional(), name: schemas_string().optional() })).nullish(),
+        mounts: array(looseObject({ volume: schemas_string().optional(), path: schemas_string().optional(), name: schemas_string().optional() }))
+            .nullish(),
     })
         .optional()
         .default({}),
@@ -51838,7 +52489,14 @@ const MachineSchema = looseObject({
         request: unknown().optional(),
     }))
         .nullish(),
-    checks: array(looseObject({ name: schemas_string(), status: schemas_string(), output: schemas_string().optional().default('') })).nullish(),
+    // fly-go machine_types.go MachineCheckStatus {name, status passing|warning|critical, output, updated_at}.
+    checks: array(looseObject({
+        name: schemas_string(),
+        status: schemas_string(),
+        output: schemas_string().optional().default(''),
+        updated_at: schemas_string().optional(),
+    }))
+        .nullish(),
 });
 const MachineListSchema = array(MachineSchema)
     .nullable()
@@ -51851,7 +52509,11 @@ const SecretListSchema = array(looseObject({
     Digest: schemas_string().optional(),
     status: schemas_string().optional(),
 })
-    .transform((s) => ({ name: s.name ?? s.Name ?? '', digest: s.digest ?? s.Digest ?? '', status: s.status ?? 'Unknown' })))
+    .transform((s) => ({
+    name: s.name ?? s.Name ?? '',
+    digest: s.digest ?? s.Digest ?? '',
+    status: s.status ?? 'Unknown',
+})))
     .nullable()
     .transform((v) => (v ?? []).filter((s) => s.name !== ''));
 const VolumeSchema = looseObject({
@@ -51863,6 +52525,17 @@ const VolumeSchema = looseObject({
     attached_machine_id: schemas_string().nullish(),
 });
 const VolumeListSchema = array(VolumeSchema)
+    .nullable()
+    .transform((v) => v ?? []);
+/**
+ * `volumes snapshots list --json` (flyctl internal/command/volumes/snapshots/list.go, fly-go
+ * volume_types.go VolumeSnapshot): oldest first; a snapshot still being taken has an empty id.
+ */
+const VolumeSnapshotListSchema = array(looseObject({
+    id: schemas_string().optional().default(''),
+    status: schemas_string().optional().default(''),
+    created_at: schemas_string().optional(),
+}))
     .nullable()
     .transform((v) => v ?? []);
 const IpSchema = looseObject({
@@ -51983,7 +52656,7 @@ class LineDeduper {
 ;// CONCATENATED MODULE: ./src/health/signals.ts
 /**
  * What one gateway or platform log message means for the health verdict. Pure; the patterns are
- * those of the OpenClaw gateway releases (REFERENCE.md, the guide, and the 2026.9.6 dist files
+ * those of the OpenClaw gateway releases (the guide, and the 2026.9.6 dist files
  * named below) and of Fly's init (superfly/init-snapshot: "Main child exited ...", "Process appears
  * to have been OOM killed!") and kernel ("Out of memory: Killed process N (node)").
  */
@@ -51994,7 +52667,7 @@ const OOM = [
     /Process appears to have been OOM killed/i,
 ];
 // openclaw dist/gateway-lock-*.mjs, server-start-*.mjs and the doctor's state coordinator (2026.9.6);
-// `gateway already running (pid N); lock timeout after 5000ms` of older releases (REFERENCE.md).
+// `gateway already running (pid N); lock timeout after 5000ms` of older releases (the guide).
 const LOCK = [
     /gateway already running/i,
     /lock timeout after \d+\s*ms/i,
@@ -52016,7 +52689,7 @@ const NON_LOOPBACK_WARNING = /Gateway is binding to a non-loopback address/;
 const SEEDED_ORIGINS = /seeded gateway\.controlUi\.allowedOrigins \[([^\]]*)\]/;
 const ORIGIN_PORT = /:\/\/(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)/;
 // `[telegram] [default] starting provider`, `[discord] logged in to discord as <id>`,
-// `slack socket mode connected` (REFERENCE.md, the guide, recorded 2026.9.6 telegram run).
+// `slack socket mode connected` (the guide, recorded 2026.9.6 telegram run).
 const CHANNEL_PROVIDER = /\[([a-z][\w-]*)\](?:\s+\[[^\]]*\])*\s+starting provider\b/i;
 const CHANNEL_LOGGED_IN = /\blogged in to ([a-z][\w-]*)\b/i;
 const CHANNEL_TAGGED_LOGIN = /\[([a-z][\w-]*)\][^[]*\blogged in\b/i;
@@ -52102,7 +52775,10 @@ function exitSignal(message) {
     return undefined;
 }
 function channelStarted(message) {
-    const match = CHANNEL_PROVIDER.exec(message) ?? CHANNEL_LOGGED_IN.exec(message) ?? SLACK_SOCKET.exec(message) ?? CHANNEL_TAGGED_LOGIN.exec(message);
+    const match = CHANNEL_PROVIDER.exec(message) ??
+        CHANNEL_LOGGED_IN.exec(message) ??
+        SLACK_SOCKET.exec(message) ??
+        CHANNEL_TAGGED_LOGIN.exec(message);
     const name = match?.[1]?.toLowerCase();
     // Subsystems that are not channels also say "starting"; only a named provider or login counts.
     if (!name || name === 'gateway' || name === 'plugins' || name === 'health-monitor')
@@ -52118,7 +52794,11 @@ function parseAddresses(list) {
 }
 function isLoopbackHost(host) {
     const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+    return (h === 'localhost' ||
+        /^127\.\d+\.\d+\.\d+$/.test(h) ||
+        h === '::1' ||
+        h === '0:0:0:0:0:0:0:1' ||
+        /^::ffff:127\./.test(h));
 }
 
 ;// CONCATENATED MODULE: ./src/fly/machine-sizes.ts
@@ -52127,7 +52807,9 @@ const MIN_MEMORY_MB_PER_CPU = 2048;
 const MAX_MEMORY_MB_PER_SHARED_CPU = 2048;
 const MAX_MEMORY_MB_PER_CPU = 8192;
 function size(cpuKind, cpus, presetCpus = cpus) {
-    const [min, max] = cpuKind === 'shared' ? [MIN_MEMORY_MB_PER_SHARED_CPU, MAX_MEMORY_MB_PER_SHARED_CPU] : [MIN_MEMORY_MB_PER_CPU, MAX_MEMORY_MB_PER_CPU];
+    const [min, max] = cpuKind === 'shared'
+        ? [MIN_MEMORY_MB_PER_SHARED_CPU, MAX_MEMORY_MB_PER_SHARED_CPU]
+        : [MIN_MEMORY_MB_PER_CPU, MAX_MEMORY_MB_PER_CPU];
     return { cpuKind, cpus, memoryMb: presetCpus * min, minMemoryMb: cpus * min, maxMemoryMb: cpus * max };
 }
 const MACHINE_SIZES = {
@@ -52207,6 +52889,8 @@ class VerdictEngine {
                 exitEvents: [],
                 command: { isGateway: false },
                 passingCheckPorts: new Set(),
+                checkConfig: new Map(),
+                checkResults: [],
                 signals: [],
                 lastLines: [],
             });
@@ -52245,7 +52929,9 @@ class VerdictEngine {
                 .sort((a, b) => a - b);
             track.configTakenAtMs = configTakenAt(machine.events ?? [], this.expect.notBeforeMs);
             const notBefore = this.expect.notBeforeMs;
-            track.existedBefore = notBefore !== undefined && (machine.events ?? []).some((e) => typeof e.timestamp === 'number' && e.timestamp < notBefore);
+            track.existedBefore =
+                notBefore !== undefined &&
+                    (machine.events ?? []).some((e) => typeof e.timestamp === 'number' && e.timestamp < notBefore);
             const known = new Map(track.exitEvents.map((e) => [e.atMs, e]));
             track.exitEvents = (machine.events ?? [])
                 .filter((e) => e.type === 'exit' && typeof e.timestamp === 'number')
@@ -52256,6 +52942,13 @@ class VerdictEngine {
             track.envPort = Number.isInteger(envPort) && envPort > 0 ? envPort : undefined;
             track.memory = memoryFacts(machine.config);
             track.passingCheckPorts = passingCheckPorts(machine);
+            track.checkConfig = configuredChecks(machine);
+            track.checkResults = (machine.checks ?? []).map((c) => ({
+                name: c.name,
+                status: c.status,
+                output: c.output,
+                updatedAtMs: Date.parse(c.updated_at ?? ''),
+            }));
         }
     }
     /**
@@ -52309,7 +53002,9 @@ class VerdictEngine {
         const notBefore = this.expect.notBeforeMs;
         if (notBefore === undefined) {
             const first = track.startEvents[0];
-            return first === undefined ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false } : { atMs: first, fromEvent: true };
+            return first === undefined
+                ? { atMs: Number.NEGATIVE_INFINITY, fromEvent: false }
+                : { atMs: first, fromEvent: true };
         }
         // No slack before notBefore: after a stale-lock repair, notBefore is the restart, and a crash
         // restart a moment earlier (plus whole-second log timestamps) would bring back the very fatal
@@ -52354,14 +53049,29 @@ class VerdictEngine {
         if (lost.length > 0) {
             return this.unhealthy('channel-not-started', nowMs, track, `the gateway suppressed channel ${lost.join(', ')}: its credentials are in the environment but the channel is not configured`);
         }
+        return (this.commandPortFatal(track, nowMs) ??
+            this.servingFatal(track, windowSignals, nowMs) ??
+            this.exitOrStop(track, windowSignals, nowMs));
+    }
+    /** The machine's command or environment sets a port other than internal_port. */
+    commandPortFatal(track, nowMs) {
         const { command } = track;
         const configuredPort = this.expect.port;
         if (command.isGateway && command.port !== undefined && command.port !== configuredPort) {
             return this.unhealthy('wrong-port', nowMs, track, `the machine's command runs the gateway with --port ${command.port}, but internal_port is ${configuredPort}`);
         }
-        if (command.isGateway && command.port === undefined && track.envPort !== undefined && track.envPort !== configuredPort) {
+        if (command.isGateway &&
+            command.port === undefined &&
+            track.envPort !== undefined &&
+            track.envPort !== configuredPort) {
             return this.unhealthy('wrong-port', nowMs, track, `OPENCLAW_GATEWAY_PORT=${track.envPort} on the machine, but internal_port is ${configuredPort}`);
         }
+        return undefined;
+    }
+    /** What the gateway's run says it serves: loopback only, another port, or unreachable through Fly's proxy. */
+    servingFatal(track, windowSignals, nowMs) {
+        const { command } = track;
+        const configuredPort = this.expect.port;
         const runSignals = this.signalsFrom(track, this.latestRunStart(track));
         const listening = runSignals.filter((s) => s.signal.kind === 'listening').at(-1);
         if (listening && listening.signal.kind === 'listening') {
@@ -52392,10 +53102,55 @@ class VerdictEngine {
                 return this.unhealthy('loopback-bind', nowMs, track, 'the gateway is ready but never printed "Gateway is binding to a non-loopback address", so it binds loopback (127.0.0.1)');
             }
         }
-        if ((ready || listening) && runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening).atMs)) {
+        if ((ready || listening) &&
+            runSignals.some((s) => s.signal.kind === 'proxy-refused' && s.atMs >= (ready ?? listening).atMs)) {
             return this.unhealthy('unreachable', nowMs, track, `Fly's proxy was refused on port ${configuredPort} after the gateway was ready`);
         }
-        return this.exitOrStop(track, windowSignals, nowMs);
+        return this.exitOrStop(track, windowSignals, nowMs) ?? this.failingCheck(track, nowMs);
+    }
+    /**
+     * A Fly check that still fails once its grace period after the machine's latest start has
+     * passed: the gateway's own probe says it is not serving (a /startupz that stays 503: startup
+     * never finished), whatever its log lines said. Only results of the current run of a started machine.
+     */
+    failingCheck(track, nowMs) {
+        if (track.state !== 'started')
+            return undefined;
+        const runStart = this.latestRunStart(track);
+        for (const result of this.currentResults(track)) {
+            if (result.status !== 'critical')
+                continue;
+            const configured = track.checkConfig.get(result.name);
+            const graceMs = configured?.graceMs ?? 0;
+            if (!Number.isFinite(runStart) || nowMs - runStart < graceMs)
+                continue;
+            const what = configured ? `${result.name} (${configured.what})` : result.name;
+            return this.unhealthy('check-failing', nowMs, track, `Fly's check ${what} still fails ${formatMs(graceMs)} after the machine started (its grace period): ${result.output || 'no output'}`);
+        }
+        return undefined;
+    }
+    /** Check results of the machine's latest run (a result from before it started is the previous run's). */
+    currentResults(track) {
+        const runStart = this.latestRunStart(track);
+        return track.checkResults.filter((r) => !Number.isFinite(r.updatedAtMs) ||
+            !Number.isFinite(runStart) ||
+            r.updatedAtMs >= Math.floor(runStart / 1000) * 1000);
+    }
+    /** With checks configured, Fly's results must exist and all pass (flyctl internal/machine/leasable_machine.go WaitForHealthchecksToPass). */
+    checksEvidence(track) {
+        if (track.checkConfig.size === 0)
+            return { passing: true, how: '' };
+        const results = this.currentResults(track);
+        const failing = results.filter((r) => r.status !== 'passing');
+        if (results.length === 0 || failing.length > 0) {
+            const shown = failing.map((r) => `${r.name} ${r.status}`).join(', ');
+            return { passing: false, missing: `ready, but Fly's checks do not pass yet (${shown || 'no result yet'})` };
+        }
+        const names = results.map((r) => {
+            const configured = track.checkConfig.get(r.name);
+            return configured ? `${r.name} (${configured.what})` : r.name;
+        });
+        return { passing: true, how: `; Fly's check ${names.join(', ')} passing` };
     }
     exitOrStop(track, windowSignals, nowMs) {
         const grace = this.expect.exitGraceMs;
@@ -52431,7 +53186,11 @@ class VerdictEngine {
         }
         const exitEvent = track.exitEvents.find((e) => e.atMs >= windowFloor);
         if (exitEvent && nowMs - exitEvent.seenAtMs >= grace) {
-            const how = exitEvent.code !== undefined ? `exit code ${exitEvent.code}` : exitEvent.signal ? `signal ${exitEvent.signal}` : 'no exit code';
+            const how = exitEvent.code !== undefined
+                ? `exit code ${exitEvent.code}`
+                : exitEvent.signal
+                    ? `signal ${exitEvent.signal}`
+                    : 'no exit code';
             return this.unhealthy('machine-exited', nowMs, track, `Fly reports the machine's process exited (${how})${exit78Hint({ kind: 'exit', code: exitEvent.code })}`);
         }
         if (track.missingSinceMs !== undefined && nowMs - track.missingSinceMs >= grace) {
@@ -52469,7 +53228,10 @@ class VerdictEngine {
         if (listening && listening.signal.kind === 'listening') {
             // fatalFor has already refused loopback-only lists and other ports.
             const shown = listening.signal.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
-            return { ready: true, how: `[gateway] listening on ${shown}` };
+            const checks = this.checksEvidence(track);
+            if (!checks.passing)
+                return { ready: false, missing: checks.missing };
+            return { ready: true, how: `[gateway] listening on ${shown}${checks.how}` };
         }
         if (this.expect.gatewayGeneration === 'legacy')
             return { ready: false, missing: 'no `[gateway] listening on` line yet' };
@@ -52485,7 +53247,13 @@ class VerdictEngine {
                 ready: false,
                 missing: `ready on a non-loopback address, port ${this.expect.port} not confirmed (no --port, no OPENCLAW_GATEWAY_PORT, no passing check)`,
             };
-        return { ready: true, how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}` };
+        const checks = this.checksEvidence(track);
+        if (!checks.passing)
+            return { ready: false, missing: checks.missing };
+        return {
+            ready: true,
+            how: `[gateway] ready after the non-loopback bind warning; port ${this.expect.port} from ${port}${checks.how}`,
+        };
     }
     portEvidence(track) {
         const want = this.expect.port;
@@ -52535,7 +53303,12 @@ class VerdictEngine {
             atMs: nowMs,
             machineId: track?.id,
             detail,
-            fix: fixFor(cause, { port: this.expect.port, machineId: track?.id, channels: this.wantedChannels, ...(track?.memory ? { memory: track.memory } : {}) }),
+            fix: fixFor(cause, {
+                port: this.expect.port,
+                machineId: track?.id,
+                channels: this.wantedChannels,
+                ...(track?.memory ? { memory: track.memory } : {}),
+            }),
             lastLines: track ? [...track.lastLines] : [],
         };
     }
@@ -52553,7 +53326,9 @@ function configTakenAt(events, notBeforeMs) {
     for (const e of events) {
         if (typeof e.timestamp !== 'number' || e.timestamp < notBeforeMs)
             continue;
-        const takes = e.type === 'launch' || e.type === 'update' || (e.source === 'user' && (e.type === 'start' || e.type === 'restart'));
+        const takes = e.type === 'launch' ||
+            e.type === 'update' ||
+            (e.source === 'user' && (e.type === 'start' || e.type === 'restart'));
         if (takes && (first === undefined || e.timestamp < first))
             first = e.timestamp;
     }
@@ -52593,6 +53368,54 @@ function commandEvidence(machine) {
         bind: value('--bind'),
         text: argv.join(' '),
     };
+}
+/**
+ * The checks of a machine config under the names Fly reports: top-level `checks` by key, a
+ * service's `checks` as `servicecheck-<nn>-<type>-<port>` (flaps; flyctl internal/machine/
+ * leasable_machine_test.go), with their grace periods.
+ */
+function configuredChecks(machine) {
+    const config = (machine.config ?? {});
+    const out = new Map();
+    const describe = (c, type, port) => ({
+        graceMs: goDurationMs(c.grace_period) ?? 0,
+        what: type === 'http'
+            ? `${typeof c.method === 'string' ? c.method.toUpperCase() : 'GET'} ${typeof c.path === 'string' ? c.path : '/'}`
+            : `tcp ${String(port)}`,
+    });
+    for (const [name, c] of Object.entries(isRecord(config.checks) ? config.checks : {})) {
+        if (isRecord(c))
+            out.set(name, describe(c, c.type === 'http' ? 'http' : 'tcp', c.port));
+    }
+    for (const service of Array.isArray(config.services) ? config.services.filter(isRecord) : []) {
+        const checks = Array.isArray(service.checks) ? service.checks.filter(isRecord) : [];
+        for (const [index, c] of checks.entries()) {
+            const type = c.type === 'tcp' ? 'tcp' : 'http';
+            out.set(`servicecheck-${String(index).padStart(2, '0')}-${type}-${String(service.internal_port)}`, describe(c, type, service.internal_port));
+        }
+    }
+    return out;
+}
+function isRecord(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+/** A Go duration as flyctl writes it into a machine config (`2m0s`, `15s`, `500ms`), or nanoseconds. */
+function goDurationMs(value) {
+    if (typeof value === 'number')
+        return value / 1e6;
+    if (typeof value !== 'string')
+        return undefined;
+    const units = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+    let total = 0;
+    let matched = '';
+    for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g)) {
+        total += Number(m[1]) * units[m[2]];
+        matched += m[0];
+    }
+    return matched === value && matched !== '' ? total : undefined;
+}
+function formatMs(ms) {
+    return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
 }
 function passingCheckPorts(machine) {
     const ports = new Set();
@@ -52653,7 +53476,7 @@ function fixFor(cause, ctx) {
         case 'out-of-memory':
             return outOfMemoryFix(id, ctx.memory);
         case 'gateway-lock':
-            return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /data/tmp/openclaw-*/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once).`;
+            return `A stale gateway lock: remove it and restart, \`fly ssh console --machine ${id} -C "sh -c 'rm -f /data/gateway.*.lock /tmp/openclaw-*/gateway.*.lock'"\`, then \`fly machine restart ${id}\` (the input \`fix-stale-lock: true\` does this once; releases from 2026.8.1 keep the lock in /data/tmp/openclaw-<uid>/ and reclaim a dead owner's lock themselves: do not delete that tree).`;
         case 'auth-required':
             return 'A non-loopback bind (`--bind lan`) requires auth: set the secret OPENCLAW_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`) or OPENCLAW_GATEWAY_PASSWORD through `secrets`/`secrets-json`.';
         case 'invalid-config':
@@ -52673,6 +53496,10 @@ function fixFor(cause, ctx) {
             return `Read the lines below and \`fly machine status ${id}\`; after fixing the cause, redeploy or \`fly machine start ${id}\`.`;
         case 'no-machines':
             return 'The deploy left no app machine on the new release; check `fly status` and `fly releases`.';
+        case 'check-failing':
+            return `Fly's check on the gateway port keeps failing: for /startupz, the gateway's startup never finished (check \`fly ssh console --machine ${id} -C "openclaw health --json"\` and the lines below); for /healthz or a tcp check, the gateway is not reachable on internal_port (\`--bind lan\` and \`--port ${ctx.port}\`). If it is only slow to start, give the check a longer grace_period in \`config\`.`;
+        case 'not-serving':
+            return `Every app machine must run the new release: deploy again with \`strategy: rolling\` (the default), or update the machine that was left (\`fly machine update ${id} --image <the new image> -y\`), then check \`fly status\`.`;
         case 'timeout':
             return 'If the gateway is only slow to start, raise `health-timeout`; otherwise the lines below show where it stopped.';
         case 'health-url':
@@ -52698,6 +53525,8 @@ const CAUSE_TITLES = {
     'machine-exited': 'the gateway process exited',
     'machine-stopped': 'the machine stopped',
     'no-machines': 'no machine runs the new release',
+    'check-failing': "Fly's health check on the gateway fails",
+    'not-serving': 'a machine still serves the old release',
     timeout: 'the gateway was not healthy before health-timeout',
     'health-url': 'health-url did not answer',
 };
@@ -52726,7 +53555,9 @@ function releaseMachines(machines, version) {
     const onRelease = app.filter((m) => versionOf(m) === String(version));
     if (onRelease.length > 0) {
         const others = app.filter((m) => versionOf(m) !== String(version));
-        const note = others.length > 0 ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}` : undefined;
+        const note = others.length > 0
+            ? `machines not on release v${version}: ${others.map((m) => `${m.id} (v${versionOf(m) ?? '?'})`).join(', ')}`
+            : undefined;
         return { ids: onRelease.map((m) => m.id), note };
     }
     // Machines that carry no release metadata at all (not created by `fly deploy`): judge them all.
@@ -52742,7 +53573,9 @@ function releaseMachines(machines, version) {
 async function gateRelease(o) {
     const now = o.now ?? Date.now;
     const log = o.log ?? (() => { });
-    const deadlineMs = now() + o.timeoutMs;
+    // Until the release is found: bounded by health-timeout only when no deploy runs alongside
+    // (flyctl's own exit bounds the wait for it otherwise, so a build never eats the gate's time).
+    const findDeadlineMs = o.rollout ? Number.POSITIVE_INFINITY : now() + o.timeoutMs;
     const stop = new AbortController();
     const onOuterAbort = () => stop.abort();
     o.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -52751,16 +53584,21 @@ async function gateRelease(o) {
         // kept and fed to the engine once it knows which machines to judge.
         const lines = new LineRelay();
         const follower = followLogs(o.flyctl, o.app, (raw) => lines.push(raw), stop.signal, log, o.resumeDelayMs ?? 500);
-        const found = await findRelease(o, stop.signal, deadlineMs, now, log);
+        const found = await findRelease(o, stop.signal, findDeadlineMs, now, log);
         if (!found) {
             stop.abort();
             await follower;
             if (o.signal?.aborted)
                 throw cancelled();
-            const verdict = noMachinesVerdict(now(), o.rollout?.machinesAfter ? '`fly deploy` exited and no app machine took a new release' : 'no app machine took a new release before health-timeout');
+            const verdict = noMachinesVerdict(now(), o.rollout?.machinesAfter
+                ? '`fly deploy` exited and no app machine took a new release'
+                : 'no app machine took a new release before health-timeout');
             return { verdict, machineIds: [], lastLines: [], machineStates: {} };
         }
         const { version, machines } = found;
+        // health-timeout counts from the first machine of the release starting: the gate sees it take
+        // the release's config as flyctl updates and starts it (plan.go updateOrCreateMachine).
+        const deadlineMs = now() + o.timeoutMs;
         const selected = releaseMachines(machines, version);
         if (selected.note)
             log(`health: ${selected.note}`);
@@ -52791,7 +53629,9 @@ async function gateRelease(o) {
             await sleep(o.lingerMs ?? 1_000, stop.signal);
         stop.abort();
         await Promise.allSettled([follower, judged.poller]);
-        const lastLines = verdict.health === 'unhealthy' && verdict.machineId ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l)) : [];
+        const lastLines = verdict.health === 'unhealthy' && verdict.machineId
+            ? engine.lastLines(verdict.machineId).map((l) => o.flyctl.redact(l))
+            : [];
         if (verdict.health === 'unhealthy')
             verdict.lastLines = lastLines;
         else
@@ -52893,7 +53733,11 @@ async function nextRead(o, seen, signal) {
 }
 /** The gate's one read of the app's machines (a reading call: retried, bounded to 60 s). */
 function listMachines(o, signal) {
-    return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, { signal, timeoutMs: 60_000, retry: { safe: 'reading' } });
+    return o.flyctl.json(['machines', 'list', '-a', o.app, '--json'], MachineListSchema, {
+        signal,
+        timeoutMs: 60_000,
+        retry: { safe: 'reading' },
+    });
 }
 /** The release to judge and the machines list that shows it (undefined: none before the deadline). */
 async function findRelease(o, signal, deadlineMs, now, log) {
@@ -52917,7 +53761,9 @@ async function findRelease(o, signal, deadlineMs, now, log) {
             const machines = shared ?? (await listMachines(o, signal));
             if (typeof o.releaseVersion === 'number')
                 return { version: o.releaseVersion, machines };
-            const version = newestReleaseAbove(machines, o.releaseVersion.after);
+            const version = o.rollout
+                ? ownRelease(o.rollout, machines, o.releaseVersion.after)
+                : newestReleaseAbove(machines, o.releaseVersion.after);
             if (version !== undefined)
                 return { version, machines };
             if (!announced)
@@ -52942,9 +53788,25 @@ async function findRelease(o, signal, deadlineMs, now, log) {
     }
     throw cancelled();
 }
+/**
+ * The release this deploy made, alongside it: the one flyctl emitted once it exited, else the one
+ * on the machines flyctl said it updated. Another run's deploy of the same app may roll its own
+ * release meanwhile (it waits for our leases, or we for its): its machines are not ours to judge.
+ */
+function ownRelease(rollout, machines, after) {
+    if (rollout.ownRelease !== undefined)
+        return rollout.ownRelease > after ? rollout.ownRelease : undefined;
+    const own = machines.filter((m) => rollout.ownMachines.has(m.id));
+    // flyctl exited without naming a release or a machine (an older flyctl): the newest, as before.
+    if (own.length === 0 && rollout.machinesAfter && rollout.ownMachines.size === 0)
+        return newestReleaseAbove(machines, after);
+    return newestReleaseAbove(own, after);
+}
 /** The newest `fly_release_version` above `after` among the app's machines. */
 function newestReleaseAbove(machines, after) {
-    const versions = machines.map((m) => Number(m.config?.metadata?.fly_release_version)).filter((v) => Number.isInteger(v) && v > after);
+    const versions = machines
+        .map((m) => Number(m.config?.metadata?.fly_release_version))
+        .filter((v) => Number.isInteger(v) && v > after);
     return versions.length > 0 ? Math.max(...versions) : undefined;
 }
 function noMachinesVerdict(atMs, detail) {
@@ -52996,7 +53858,11 @@ async function followLogs(flyctl, app, onLine, signal, log, resumeDelayMs) {
         if (signal.aborted)
             return;
         failures = Date.now() - began > 30_000 ? 1 : failures + 1;
-        const why = result ? (result.exitCode === 0 ? 'ended' : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`) : 'failed';
+        const why = result
+            ? result.exitCode === 0
+                ? 'ended'
+                : `exited ${result.exitCode}${result.error ? `: ${flyctl.redact(result.error)}` : ''}`
+            : 'failed';
         log(`health: the log stream ${why}; resuming`);
         await sleep(Math.min(resumeDelayMs * 2 ** (failures - 1), 8_000), signal);
     }
@@ -53047,18 +53913,21 @@ function abortPromise(signal) {
  * Stale gateway lock repair (the guide's "Gateway lock issues"): remove the lock files on the
  * machine over `fly ssh console`, then restart that machine once.
  *
- * The lock has lived in three places across gateway releases, so all three are cleared:
+ * The lock has lived in three places across gateway releases; only the two of releases before the
+ * state-local lock tree are ever cleared:
  * - `<state-dir>/gateway.*.lock` (the guide);
- * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7);
- * - `<state-dir>/tmp/openclaw-<uid>/gateway.*.lock` (2026.9, which also keeps `gateway.state.lock` there).
- * `fly ssh console -C` runs the command without a shell (REFERENCE.md), so globs need `sh -c`.
+ * - `/tmp/openclaw-<uid>/gateway.*.lock` (2026.1.25 - 2026.7).
+ * The state-local tree `<state-dir>/tmp/openclaw-<uid>/` (2026.8.1 and later, gateway-release.ts
+ * STATE_LOCAL_LOCK_RELEASE) is never touched: those releases reclaim a dead owner's lock at start,
+ * and their guide says not to delete it while an owner may run. For them there is no repair (health/index.ts).
+ * `fly ssh console -C` runs the command without a shell, so globs need `sh -c`.
  */
 
 // The state dir goes inside `sh -c '...'`: allow only characters that need no quoting there.
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
 function lockPatterns(stateDir) {
     const dir = stateDir.replace(/\/+$/, '') || '';
-    return [`${dir}/gateway.*.lock`, `${dir}/tmp/openclaw-*/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock'];
+    return [`${dir}/gateway.*.lock`, '/tmp/openclaw-*/gateway.*.lock'];
 }
 /** The `-C` argument: a POSIX sh script that removes each existing lock file and names it. */
 function staleLockCommand(stateDir) {
@@ -53072,19 +53941,11 @@ async function repairStaleLock(o) {
     const log = o.log ?? (() => { });
     const command = staleLockCommand(o.stateDir);
     const machineArgs = ['-a', o.app];
-    if (o.machineState && o.machineState !== 'started') {
-        log(`health: starting machine ${o.machineId} to reach it over ssh`);
-        await o.flyctl.run(['machine', 'start', o.machineId, ...machineArgs], {
-            allowFailure: true,
-            signal: o.signal,
-            timeoutMs: 120_000,
-            retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
-        });
-    }
     const attempts = o.sshAttempts ?? 3;
     let removed;
     let lastError = '';
     for (let attempt = 1; attempt <= attempts && removed === undefined; attempt++) {
+        await startIfStopped(o);
         const result = await o.flyctl.run(['ssh', 'console', ...machineArgs, '--machine', o.machineId, '-C', command], {
             allowFailure: true,
             signal: o.signal,
@@ -53107,14 +53968,43 @@ async function repairStaleLock(o) {
     if (removed === undefined) {
         throw new Error(`could not remove the gateway lock on machine ${o.machineId} over \`fly ssh console\`: ${lastError}`);
     }
-    log(removed.length > 0 ? `health: removed ${removed.join(', ')} on ${o.machineId}` : `health: no lock file found on ${o.machineId}; restarting anyway`);
+    log(removed.length > 0
+        ? `health: removed ${removed.join(', ')} on ${o.machineId}`
+        : `health: no lock file found on ${o.machineId}; restarting anyway`);
     const restartedAtMs = Date.now();
     await o.flyctl.run(['machine', 'restart', o.machineId, ...machineArgs], {
         signal: o.signal,
         timeoutMs: 300_000,
-        retry: { safe: 'once', why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up' },
+        retry: {
+            safe: 'once',
+            why: 'a repeat would restart the machine twice; the gate that follows shows whether it came up',
+        },
     });
     return { removed, restartedAtMs };
+}
+/**
+ * Reads the machine's state afresh, not from the gate's last read: flyd's restart policy may have
+ * given up on its crash loop since and left it stopped, and ssh needs a started VM. A stopped one
+ * is started (`fly machine start`).
+ */
+async function startIfStopped(o) {
+    const status = await o.flyctl.run(['machine', 'status', o.machineId, '-a', o.app], {
+        allowFailure: true,
+        signal: o.signal,
+        timeoutMs: 60_000,
+        retry: { safe: 'reading' },
+    });
+    // flyctl internal/command/machine/status.go prints `State: <state>`.
+    const state = /^State:\s*(\S+)/m.exec(status.stdout)?.[1];
+    if (!state || !['stopped', 'suspended', 'failed', 'created'].includes(state))
+        return;
+    o.log?.(`health: machine ${o.machineId} is ${state}; starting it to reach it over ssh`);
+    await o.flyctl.run(['machine', 'start', o.machineId, '-a', o.app], {
+        allowFailure: true,
+        signal: o.signal,
+        timeoutMs: 120_000,
+        retry: { safe: 'idempotent', why: 'starting a started machine changes nothing' },
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/health/rollback.ts
@@ -53130,6 +54020,12 @@ async function repairStaleLock(o) {
  * `interrupted`) never served; one with the failed image would bring the same image back.
  */
 function previousRelease(releases, failed) {
+    // A run rolls back only its own release, and only while it is the app's newest.
+    const newer = newerRelease(releases, failed.version);
+    if (newer)
+        return {
+            reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it`,
+        };
     const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version);
     if (earlier.length === 0)
         return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
@@ -53144,6 +54040,31 @@ function previousRelease(releases, failed) {
     }
     return { release: different };
 }
+/**
+ * The newest release above `own` that did not fail: another deploy's, which this run did not make
+ * (two runs deploying one app at once). Failed and interrupted releases never served.
+ */
+function newerRelease(releases, own) {
+    return [...releases].filter((r) => r.Version > own && !releaseFailed(r)).sort((a, b) => b.Version - a.Version)[0];
+}
+/**
+ * Another deploy's release on the app's machines above `own`: with its leases, another deploy can
+ * reach the machines only once this run's flyctl gave them back, so the list read after it exited
+ * shows whether one did before the verdict.
+ */
+function newerOnMachines(machines, own) {
+    const versions = machines
+        .filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app')
+        .map((m) => Number(m.config?.metadata?.fly_release_version))
+        .filter((v) => Number.isInteger(v) && v > own);
+    return versions.length > 0 ? Math.max(...versions) : undefined;
+}
+/** The step's error when another deploy's release followed this run's before its verdict. */
+function supersededMessage(app, own, newer, verdict) {
+    return (`release v${own} was superseded by release v${newer} from another deploy before this run's verdict (v${own} was ${verdict}); ` +
+        `this run reports no release it did not make and rolled nothing back. Two runs deployed ${app} at the same time: give the workflow a ` +
+        `\`concurrency\` group per app (for example \`concurrency: { group: fly-deploy-${app}, cancel-in-progress: false }\`) so each deploy waits for the one before it`);
+}
 async function rollBack(o) {
     const releases = await o.flyctl.json(['releases', '-a', o.app, '--json'], ReleaseListSchema, {
         signal: o.signal,
@@ -53151,15 +54072,138 @@ async function rollBack(o) {
         retry: { safe: 'reading' },
     });
     const target = previousRelease(releases, o.failed);
+    const newer = newerRelease(releases, o.failed.version);
     if (!target.release)
-        return { rolledBack: false, reason: target.reason };
+        return { rolledBack: false, reason: target.reason, ...(newer ? { newer: newer.Version } : {}) };
     o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`);
     const startedAtMs = Date.now();
     const deployed = await o.redeploy(target.release.ImageRef);
     return { rolledBack: true, from: target.release, deployed, startedAtMs: deployed.startedAtMs ?? startedAtMs };
 }
 
+;// CONCATENATED MODULE: ./src/config/gateway-release.ts
+
+
+const VERSION = /^v?(\d{4}\.\d{1,2}\.\d{1,2})(?:[-+.][0-9A-Za-z.-]*)?$/;
+/** The release of an openclaw image reference such as `ghcr.io/openclaw/openclaw:2026.9.6`. */
+function releaseOfImage(ref) {
+    const at = ref.split('@')[0] ?? ref;
+    const slash = at.lastIndexOf('/');
+    const colon = at.lastIndexOf(':');
+    if (colon <= slash || !/openclaw/i.test(at.slice(0, colon)))
+        return undefined;
+    return VERSION.exec(at.slice(colon + 1))?.[1];
+}
+/** `ARG OPENCLAW_VERSION=<v>` wins (it is what the build installs), else an openclaw base image's tag. */
+function releaseOfDockerfile(text, file) {
+    const lines = text.split(/\r?\n/);
+    const args = new Map();
+    let fromImage;
+    for (const [index, line] of lines.entries()) {
+        const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=["']?([^"'\s]+)["']?\s*$/i.exec(line);
+        if (arg) {
+            args.set(arg[1], arg[2]);
+            const version = arg[1] === 'OPENCLAW_VERSION' ? VERSION.exec(arg[2])?.[1] : undefined;
+            if (version)
+                return { version, source: `${file}:${index + 1} (ARG OPENCLAW_VERSION)` };
+        }
+        const from = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line);
+        if (from && !fromImage) {
+            const ref = from[1].replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name) => args.get(name) ?? m);
+            const version = releaseOfImage(ref);
+            if (version)
+                fromImage = { version, source: `${file}:${index + 1} (FROM ${ref})` };
+        }
+    }
+    return fromImage;
+}
+/** The workspace's package.json, when it is the openclaw repository itself. */
+function releaseOfPackageJson(text) {
+    try {
+        const pkg = JSON.parse(text);
+        return pkg.name === 'openclaw' && typeof pkg.version === 'string' ? VERSION.exec(pkg.version)?.[1] : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Edge: reads the files named by `sources` and returns the first release found. */
+function findGatewayRelease(sources) {
+    if (sources.image) {
+        const version = releaseOfImage(sources.image);
+        return version ? { version, source: `image ${sources.image}` } : undefined;
+    }
+    const read = (file) => ((0,external_node_fs_namespaceObject.existsSync)(file) ? (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8') : undefined);
+    const dockerfile = sources.dockerfile && read(sources.dockerfile.path);
+    const fromDockerfile = dockerfile !== undefined && sources.dockerfile
+        ? releaseOfDockerfile(dockerfile, sources.dockerfile.shown)
+        : undefined;
+    if (fromDockerfile)
+        return fromDockerfile;
+    const pkg = read((0,external_node_path_namespaceObject.join)(sources.workingDirectory, 'package.json'));
+    const version = pkg === undefined ? undefined : releaseOfPackageJson(pkg);
+    return version ? { version, source: 'package.json (the openclaw repository)' } : undefined;
+}
+// ---------------------------------------------------------------------------------------------
+// Release-dependent rules
+/** Compares `2026.2.26`-style versions numerically. */
+function compareVersions(a, b) {
+    const pa = a.split('.').map(Number);
+    const pb = b.split('.').map(Number);
+    for (let i = 0; i < 3; i++)
+        if ((pa[i] ?? 0) !== (pb[i] ?? 0))
+            return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
+}
+const RELEASE_RULES = {
+    // openclaw issue #71823: a non-loopback bind without gateway.controlUi.allowedOrigins exits at start.
+    'control-ui-origins': { concerns: '2026.2.26 to 2026.5.x', from: '2026.2.26', before: '2026.6.0' },
+};
+/** 'error' when the release is known and inside the rule's range, else 'warning'. */
+function releaseLevel(rule, release) {
+    if (!release)
+        return 'warning';
+    return compareVersions(release.version, rule.from) >= 0 && compareVersions(release.version, rule.before) < 0
+        ? 'error'
+        : 'warning';
+}
+/** How a message says which release was judged. */
+function describeRelease(release) {
+    return release
+        ? `gateway release ${release.version} (from ${release.source})`
+        : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
+}
+// ---------------------------------------------------------------------------------------------
+// What a release serves and where it keeps its lock
+/**
+ * The gateway's own probes (the release's docs/gateway/health.md): `/healthz` since 2026.3.1,
+ * `/startupz` since 2026.8.1. A release older than a path answers it with the Control UI page and
+ * 200, so a check on the wrong path passes for any gateway: only the path the release serves is used.
+ */
+const PROBE_RELEASES = { startupz: '2026.8.1', healthz: '2026.3.1' };
+/**
+ * The first release with the state-local lock tree (`<state-dir>/tmp/openclaw-<uid>/`): its
+ * docs/gateway/gateway-lock.md ("Three layers", "State and config locks") first appears in
+ * openclaw@2026.8.1; 2026.7.35 still documents the two-layer lock in the process temp dir. Such a
+ * release reclaims a dead owner's lock by itself, and its guide says not to delete the tree while
+ * an owner may run.
+ */
+const STATE_LOCAL_LOCK_RELEASE = '2026.8.1';
+/** The check the known release serves: /startupz, /healthz, else (older or unknown) a TCP connect. */
+function probeForRelease(release) {
+    if (release && compareVersions(release.version, PROBE_RELEASES.startupz) >= 0)
+        return { kind: 'http', path: '/startupz' };
+    if (release && compareVersions(release.version, PROBE_RELEASES.healthz) >= 0)
+        return { kind: 'http', path: '/healthz' };
+    return { kind: 'tcp' };
+}
+/** True for a known release that keeps its lock in the state-local tree (never deleted by the action). */
+function hasStateLocalLocks(version) {
+    return version !== undefined && compareVersions(version, STATE_LOCAL_LOCK_RELEASE) >= 0;
+}
+
 ;// CONCATENATED MODULE: ./src/health/index.ts
+
 
 
 
@@ -53168,25 +54212,15 @@ async function runHealthGate(ctx) {
     const log = ctx.log ?? (() => { });
     const summary = [];
     const redact = (text) => ctx.flyctl.redact(text);
-    if (ctx.plan.healthTimeoutSec <= 0) {
-        return {
-            health: 'skipped',
-            message: 'health-timeout is 0: the health gate was skipped',
-            rolledBack: false,
-            lockRepaired: false,
-            summary: ['Health gate skipped (health-timeout: 0).'],
-        };
-    }
     const gate = (release, notBeforeMs) => gateWithProbe(ctx, release.version, notBeforeMs);
-    const first = ctx.first ?? (await gate(ctx.release, ctx.deployStartedAtMs));
+    // A verdict on another release (another run's, rolled while this one waited) is not this run's.
+    const judged = ctx.first?.releaseVersion;
+    const first = ctx.first && (judged === undefined || judged === ctx.release.version)
+        ? ctx.first
+        : await gate(ctx.release, ctx.deployStartedAtMs);
     const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate);
-    if (result.health === 'healthy') {
-        log(`health: the gateway's own lines this verdict rests on:`);
-        for (const line of result.lines ?? [])
-            log(`  ${line}`);
-        summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
-        return { health: 'healthy', rolledBack: false, lockRepaired, servingRelease: ctx.release, summary, evidence: result.evidence, evidenceLines: result.lines };
-    }
+    if (result.health === 'healthy')
+        return healthyOutcome(ctx, result, lockRepaired, summary, log);
     summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`);
     const failure = {
         health: 'unhealthy',
@@ -53209,7 +54243,17 @@ async function runHealthGate(ctx) {
             rollbackVerdict = deployed.verdict;
             return deployed;
         };
-        const rollback = await rollBack({ flyctl: ctx.flyctl, app: ctx.app, failed: ctx.release, redeploy, log, signal: ctx.signal });
+        const rollback = await rollBack({
+            flyctl: ctx.flyctl,
+            app: ctx.app,
+            failed: ctx.release,
+            redeploy,
+            log,
+            signal: ctx.signal,
+        });
+        // The releases the rollback read show another deploy's release above ours: not ours to roll back.
+        if (!rollback.rolledBack && rollback.newer !== undefined)
+            return supersededOutcome(ctx, rollback.newer, result);
         if (!rollback.rolledBack) {
             summary.push(`Not rolled back: ${rollback.reason}.`);
             failure.message = `${failure.message}\nNot rolled back: ${rollback.reason}.`;
@@ -53235,12 +54279,52 @@ async function runHealthGate(ctx) {
     }
     return failure;
 }
+/** A healthy release: the gateway's own lines the verdict rests on go to the log and the summary. */
+function healthyOutcome(ctx, result, lockRepaired, summary, log) {
+    log(`health: the gateway's own lines this verdict rests on:`);
+    for (const line of result.lines ?? [])
+        log(`  ${line}`);
+    summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
+    return {
+        health: 'healthy',
+        rolledBack: false,
+        lockRepaired,
+        servingRelease: ctx.release,
+        summary,
+        evidence: result.evidence,
+        evidenceLines: result.lines,
+    };
+}
+/**
+ * Another deploy's release followed this run's before its verdict: the run fails, reporting only
+ * its own release and rolling nothing back (another run now owns the app).
+ */
+function supersededOutcome(ctx, newer, verdict) {
+    const own = ctx.release.version;
+    const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`));
+    (ctx.log ?? (() => { }))(`health: ${message}`);
+    return {
+        health: verdict.health,
+        ...(verdict.health === 'unhealthy'
+            ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines }
+            : {}),
+        message,
+        rolledBack: false,
+        lockRepaired: false,
+        superseded: newer,
+        summary: [`Release v${own} was superseded by release v${newer} from another deploy; nothing was rolled back.`],
+    };
+}
 /**
  * A held gateway lock with `fix-stale-lock`: remove the stale lock files, restart the machine
  * once, and gate again from that restart (remediate.ts).
  */
 async function repairStaleLockOnce(ctx, result, summary, gate) {
-    if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !ctx.plan.fixStaleLock || !result.machineId)
+    if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !result.machineId)
+        return { result, lockRepaired: false };
+    if (hasStateLocalLocks(ctx.gatewayRelease))
+        return { result: liveOwnerVerdict(ctx, result, summary), lockRepaired: false };
+    if (!ctx.plan.fixStaleLock)
         return { result, lockRepaired: false };
     summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
     try {
@@ -53249,7 +54333,6 @@ async function repairStaleLockOnce(ctx, result, summary, gate) {
             app: ctx.app,
             machineId: result.machineId,
             stateDir: ctx.stateDir,
-            machineState: result.machineStates[result.machineId],
             retryDelayMs: ctx.tuning?.sshRetryDelayMs,
             log: ctx.log ?? (() => { }),
             signal: ctx.signal,
@@ -53265,7 +54348,22 @@ async function repairStaleLockOnce(ctx, result, summary, gate) {
     }
 }
 /**
- * The gate that runs alongside `fly deploy` (SPEC "Deploy and gate are one stage"): it follows
+ * A held lock on a release with the state-local lock tree: it reclaims a dead owner's lock at start
+ * by itself, so an "already running" that outlived the deploy's start has a live owner. Nothing is
+ * deleted; the verdict names the owner and the guide's check (docs/install/fly.md "Gateway lock issues").
+ */
+function liveOwnerVerdict(ctx, result, summary) {
+    const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(result.message);
+    const owner = pid ? `the process with pid ${pid[1] ?? pid[2]} recorded in the lock` : 'the owner recorded in the lock';
+    const dir = `${ctx.stateDir.replace(/\/+$/, '')}/tmp/openclaw-<uid>`;
+    const fix = `Fix: gateway release ${ctx.gatewayRelease ?? ''} keeps its lock in ${dir} and reclaims a dead owner's lock by itself, so ${owner} is alive: another gateway process uses this volume. ` +
+        `Check with \`fly status -a ${ctx.app}\` and \`fly logs -a ${ctx.app}\` that no other machine or gateway process uses the volume, and stop it. ` +
+        'The lock tree was not deleted (the guide: do not delete it while an owner may still be running); fix-stale-lock does not apply to this release.';
+    summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId} by ${owner}; gateway release ${ctx.gatewayRelease ?? ''} reclaims a dead owner's lock itself, so nothing was deleted.`);
+    return { ...result, message: ctx.flyctl.redact(result.message.replace(/^Fix: .*$/m, fix)) };
+}
+/**
+ * The gate that runs alongside `fly deploy` (docs/CONTRACT.md, "Deploy and gate are one stage"): it follows
  * the machines of the first release above `baselineVersion` from the moment the deploy starts.
  */
 function watchRollout(ctx, baselineVersion, notBeforeMs, signal, rollout) {
@@ -53324,9 +54422,19 @@ async function gateWithProbe(ctx, release, notBeforeMs, rollout) {
         return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates };
     // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
     const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000));
-    const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, { fetch: ctx.tuning?.fetch, signal: ctx.signal, intervalMs: ctx.tuning?.probeIntervalMs });
+    const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, {
+        fetch: ctx.tuning?.fetch,
+        signal: ctx.signal,
+        intervalMs: ctx.tuning?.probeIntervalMs,
+    });
     if (probe.ok)
-        return { ...found, health: 'healthy', evidence: [...verdict.evidence, probe.detail], lines: verdict.lines, machineStates };
+        return {
+            ...found,
+            health: 'healthy',
+            evidence: [...verdict.evidence, probe.detail],
+            lines: verdict.lines,
+            machineStates,
+        };
     const detail = ctx.flyctl.redact(probe.detail);
     return {
         ...found,
@@ -53347,20 +54455,32 @@ async function gateWithProbe(ctx, release, notBeforeMs, rollout) {
  * canary and immediate update, skipped launches included) and `Machine <id> [app] was created`
  * (deploy/machines_deploymachinesapp.go spawnMachineInGroup, an app's first machines).
  */
-const TOOK_CONFIG = /\b(?:Updated machine config for [0-9a-f]{8,}|Machine [0-9a-f]{8,}(?: \[[^\]]*\])? was created)\b/;
+const TOOK_CONFIG = /\b(?:Updated machine config for ([0-9a-f]{8,})|Machine ([0-9a-f]{8,})(?: \[[^\]]*\])? was created)\b/;
 class RolloutFeed {
     events = 0;
     wake = [];
     /** The machines list read after flyctl exited; undefined while it runs. */
     machinesAfter;
+    /**
+     * Machines this deploy's flyctl said it updated. It holds their leases until it exits
+     * (deploy/plan.go acquireLeases), so until then they run this deploy's release and no other
+     * deploy's: the gate judges these, never a machine another run's deploy is rolling.
+     */
+    ownMachines = new Set();
+    /** The release this deploy made, when flyctl emitted it (FLY_EMIT_RELEASE_JSON). */
+    ownRelease;
     /** One line of `fly deploy`'s output. */
     line(text) {
-        if (TOOK_CONFIG.test(text))
-            this.bump();
+        const took = TOOK_CONFIG.exec(text);
+        if (!took)
+            return;
+        this.ownMachines.add((took[1] ?? took[2]));
+        this.bump();
     }
-    /** flyctl has exited; `machines` is what the deploy stage read then. */
-    end(machines) {
+    /** flyctl has exited; `machines` is what the deploy stage read then, `release` the one it emitted. */
+    end(machines, release) {
         this.machinesAfter = machines;
+        this.ownRelease = release;
         this.bump();
     }
     /** How many events so far: pass it to next() to wait for a later one. */
@@ -53388,7 +54508,235 @@ class RolloutFeed {
     }
 }
 
+;// CONCATENATED MODULE: ./src/stages/upgrade-snapshot.ts
+/**
+ * Upgrades that can be undone. A gateway upgrade migrates its state (2026.9.6 moves what 2026.4.29
+ * wrote into `state/openclaw.sqlite` and renames the originals `*.migrated`); an older release
+ * started on that volume is "ready" but no longer sees its state. OpenClaw's own rollback guide
+ * (docs/install/updating/rollback-and-recovery.md) says the way back is a backup taken before the
+ * update, restored with its matching release. So a deploy that changes the gateway release first
+ * snapshots the app's volume, and a rollback of that release restores it (health/restore.ts).
+ *
+ * Which release serves is read from the app's machines: the openclaw image tag they run, else the
+ * entry every deploy of this action records in their env (`fly deploy --env`, RELEASE_ENV).
+ */
+
+
+
+
+/** The env entry each deploy records its gateway release in, read back by the next run. */
+const RELEASE_ENV = 'DEPLOYED_OPENCLAW_RELEASE';
+const RECORDED = /^\d{4}\.\d{1,2}\.\d{1,2}$/;
+/** App machines that run (not destroyed), in the app process group. */
+function appMachines(machines) {
+    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && !/^destroy/.test(m.state));
+}
+function releaseOfMachine(m) {
+    const image = m.config?.image ?? '';
+    const tagged = releaseOfImage(image);
+    if (tagged)
+        return { version: tagged, source: `image ${image}` };
+    const recorded = m.config?.env?.[RELEASE_ENV];
+    return recorded && RECORDED.test(recorded)
+        ? { version: recorded, source: `${RELEASE_ENV} recorded by the last deploy` }
+        : undefined;
+}
+/** The release every app machine runs; undefined when none runs, one is unknown, or they differ. */
+function servingRelease(machines) {
+    const found = appMachines(machines).map(releaseOfMachine);
+    const first = found[0];
+    if (!first || found.some((r) => r?.version !== first.version))
+        return undefined;
+    return first;
+}
+/** `2026.4.29 -> 2026.9.6`, as the plan and the summary show it. */
+function describeUpgrade(serving, deploying) {
+    return `${serving?.version ?? 'unknown'} -> ${deploying?.version ?? 'unknown'}`;
+}
+/** Whether this deploy takes a snapshot first, and of which volume; the reason when not. */
+function decideSnapshot(i) {
+    const skip = (reason, notice = false) => ({ take: false, reason, notice });
+    if (!i.enabled)
+        return skip('upgrade-snapshot is false');
+    const running = appMachines(i.machines);
+    if (running.length === 0)
+        return skip('no machine serves yet: nothing to snapshot');
+    if (i.volume === undefined)
+        return skip('the config mounts no volume: nothing to snapshot');
+    const unknown = !i.serving ? 'the release that serves' : !i.deploying ? 'the release this run deploys' : undefined;
+    if (unknown) {
+        return skip(`${unknown} is unknown (${describeUpgrade(i.serving, i.deploying)}), so no volume snapshot is taken before the deploy: ` +
+            'a gateway upgrade could not be undone with its state. Deploy an openclaw image tag (`image: ghcr.io/openclaw/openclaw:<version>`) ' +
+            'or a Dockerfile with `FROM ...openclaw...:<version>` or `ARG OPENCLAW_VERSION=<version>`', true);
+    }
+    if (i.serving?.version === i.deploying?.version)
+        return skip(`the gateway release stays ${i.deploying?.version}`);
+    const mounting = running.flatMap((m) => (m.config?.mounts ?? []).filter((mt) => mt.name === i.volume && mt.volume).map((mt) => ({ m, mt })));
+    if (mounting.length !== 1) {
+        const why = mounting.length === 0
+            ? `no app machine mounts the volume ${i.volume}`
+            : `${mounting.length} machines mount a volume ${i.volume}`;
+        return skip(`${why}: this action snapshots and restores one volume, so the upgrade deploys without a snapshot`, true);
+    }
+    const { m, mt } = mounting[0];
+    return {
+        take: true,
+        target: {
+            volumeId: mt.volume,
+            volumeName: i.volume,
+            path: mt.path ?? '/data',
+            region: m.region,
+            machineId: m.id,
+        },
+    };
+}
+/**
+ * `fly volumes snapshots create` returns no id (snapshots/create.go prints "Scheduled to snapshot
+ * volume ..."), so the snapshots listed before are compared with the ones listed after: the new
+ * one counts once it has an id and reads `created` (flyctl's own preflight test waits the same
+ * way, test/preflight/fly_volume_test.go). Returns its id; throws with the cause otherwise.
+ */
+async function takeSnapshot(flyctl, app, volumeId, w) {
+    const list = () => flyctl.json(['volumes', 'snapshots', 'list', volumeId, '--app', app], VolumeSnapshotListSchema, {
+        retry: READING,
+        signal: w.signal,
+    });
+    const before = new Set((await list()).map((s) => s.id).filter((id) => id !== ''));
+    const created = await flyctl.run(['volumes', 'snapshots', 'create', volumeId, '--app', app], {
+        echo: true,
+        signal: w.signal,
+        retry: { safe: 'once', why: 'a repeat could take a second snapshot; re-run the job, which takes one' },
+    });
+    const started = Date.now();
+    for (;;) {
+        const fresh = (await list()).filter((s) => !before.has(s.id));
+        const done = fresh.find((s) => s.id !== '' && s.status === 'created');
+        if (done) {
+            if (created.change)
+                created.change.what = `took snapshot ${done.id} of volume ${volumeId}`;
+            return done.id;
+        }
+        const failed = fresh.find((s) => /fail|error/i.test(s.status));
+        if (failed)
+            throw new Error(`the snapshot of volume ${volumeId} failed on Fly (status ${failed.status}${failed.id ? `, ${failed.id}` : ''})`);
+        const seen = fresh.length ? fresh.map((s) => s.status || 'pending').join(', ') : 'not listed yet';
+        const waited = Date.now() - started;
+        if (waited >= w.timeoutMs) {
+            throw new Error(`the snapshot of volume ${volumeId} did not reach "created" within ${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`; last seen: ${seen})`);
+        }
+        w.log(`snapshot of ${volumeId}: ${seen}; waiting`);
+        if (await sleep(Math.min(w.pollMs ?? 2_000, w.timeoutMs - waited), w.signal))
+            throw w.signal?.reason;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/fingerprint/fingerprint.ts
+/**
+ * The fingerprint of a release: what the release would hold, in four parts, each as a short
+ * digest, so that the next run can compare without building and say which part changed:
+ * - `config`: the rendered fly.toml (without the fingerprint itself and without paths of this
+ *   runner: the Dockerfile is in `image`, a `[[files]] local_path` counts by its content);
+ * - `secrets`: the synced names and values, as a salted scrypt hash (never in clear);
+ * - `overrides`: machine-command and machine-memory;
+ * - `image`: the `image` input as given, or the Dockerfile, the build context, the build args,
+ *   the build flags of deploy-args and the digest each FROM tag resolves to now.
+ * Written `v1;salt=<hex>;config=<hex>;secrets=<hex>;overrides=<hex>;image=<hex>`. Pure.
+ */
+
+/** The `[env]` entry that carries the fingerprint with the release (`fly deploy --env`). */
+const FINGERPRINT_ENV = 'FLY_DEPLOY_FINGERPRINT';
+const PARTS = ['config', 'secrets', 'overrides', 'image'];
+/** 16 hex digits (64 bits) a part: enough to tell a change, short enough for an env value. */
+const PART_HEX = 16;
+/** JSON with object keys sorted at every level: one text for one value. */
+function canonicalJson(value) {
+    return JSON.stringify(value, (_key, v) => v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v);
+}
+function digest(value) {
+    return (0,external_node_crypto_.createHash)('sha256').update(canonicalJson(value)).digest('hex').slice(0, PART_HEX);
+}
+/**
+ * scrypt (N=2^14, r=8), not a plain hash: the fingerprint sits in the app's plain-text `[env]`,
+ * so a short value must not be guessable by hashing candidates quickly. The salt is per app.
+ */
+function secretsDigest(secrets, salt) {
+    const entries = [...secrets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return (0,external_node_crypto_.scryptSync)(canonicalJson(entries), `fly-deploy-secrets:${salt}`, PART_HEX / 2, {
+        N: 2 ** 14,
+        r: 8,
+        p: 1,
+    }).toString('hex');
+}
+function newSalt() {
+    return (0,external_node_crypto_.randomBytes)(8).toString('hex');
+}
+function computeFingerprint(inputs, salt) {
+    const parts = {
+        config: digest(inputs.config),
+        secrets: secretsDigest(inputs.secrets, salt),
+        overrides: digest(inputs.overrides),
+        image: digest(inputs.image),
+    };
+    return { salt, parts, text: formatFingerprint(salt, parts) };
+}
+function formatFingerprint(salt, parts) {
+    return ['v1', `salt=${salt}`, ...PARTS.map((p) => `${p}=${parts[p]}`)].join(';');
+}
+function parseFingerprint(text) {
+    if (!text?.startsWith('v1;'))
+        return undefined;
+    const fields = new Map(text
+        .split(';')
+        .slice(1)
+        .map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+    const salt = fields.get('salt');
+    if (!salt || !/^[0-9a-f]{16}$/.test(salt))
+        return undefined;
+    const parts = {};
+    for (const p of PARTS) {
+        const value = fields.get(p);
+        if (!value || !/^[0-9a-f]+$/.test(value))
+            return undefined;
+        parts[p] = value;
+    }
+    return { salt, parts, text: formatFingerprint(salt, parts) };
+}
+/** The parts that differ between two fingerprints made with one salt. */
+function changedParts(serving, now) {
+    return PARTS.filter((p) => serving.parts[p] !== now.parts[p]);
+}
+/**
+ * The rendered config as it counts: without the fingerprint entry, without `[build] dockerfile`
+ * and `ignorefile` (paths under this runner's temp folder; their content is in the `image` part),
+ * and with each `[[files]] local_path` replaced by the digest of its content (`fileDigest`).
+ */
+function normalizeConfig(config, fileDigest) {
+    const copy = structuredClone(config);
+    const env = copy.env;
+    if (env && typeof env === 'object' && !Array.isArray(env))
+        delete env[FINGERPRINT_ENV];
+    const build = copy.build;
+    if (build && typeof build === 'object' && !Array.isArray(build)) {
+        delete build.dockerfile;
+        delete build.ignorefile;
+    }
+    if (Array.isArray(copy.files)) {
+        copy.files = copy.files.map((f) => {
+            if (!f || typeof f !== 'object' || typeof f.local_path !== 'string')
+                return f;
+            const { local_path: localPath, ...rest } = f;
+            return { ...rest, local_sha256: fileDigest(localPath) };
+        });
+    }
+    return copy;
+}
+
 ;// CONCATENATED MODULE: ./src/stages/deploy.ts
+
+
+
 
 
 
@@ -53414,7 +54762,9 @@ function formatGoDuration(totalSeconds) {
  * (it changes into it: internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent), so
  * the build context is the user's. `--ha=false`: one volume, one machine, as the guide runs it.
  * deploy-args come last so a user's flag wins over ours. A rollback passes imageOverride: the
- * previous release's image with the same config, and nothing is built.
+ * previous release's image with the same config, and nothing is built. The fingerprint goes in
+ * with `--env` (flyctl sets it into the release's `[env]`: internal/command/deploy/deploy.go,
+ * cfg.SetEnvVariables), so the rendered file stays what the user's inputs made.
  */
 function buildDeployArgs(plan, rendered, opts = {}) {
     const args = ['deploy', plan.workingDirectory, '--config', rendered.path, '--app', plan.app];
@@ -53423,8 +54773,6 @@ function buildDeployArgs(plan, rendered, opts = {}) {
         args.push('--image', image);
     }
     else {
-        if (rendered.dockerfileArg)
-            args.push('--dockerfile', rendered.dockerfileArg);
         for (const [name, value] of plan.buildArgs)
             args.push('--build-arg', `${name}=${value}`);
     }
@@ -53434,6 +54782,11 @@ function buildDeployArgs(plan, rendered, opts = {}) {
     args.push('--ha=false');
     if (plan.private)
         args.push('--no-public-ips');
+    // The next run reads which gateway release serves from this entry (stages/upgrade-snapshot.ts).
+    if (opts.gatewayRelease)
+        args.push('--env', `${RELEASE_ENV}=${opts.gatewayRelease}`);
+    if (opts.fingerprint)
+        args.push('--env', `${FINGERPRINT_ENV}=${opts.fingerprint}`);
     args.push('-y');
     args.push(...plan.deployArgs);
     return args;
@@ -53470,7 +54823,10 @@ function emittedReleaseLine(stdout) {
         try {
             const data = JSON.parse(line);
             if (typeof data.version === 'number')
-                return { version: data.version, ...(typeof data.image_ref === 'string' && data.image_ref ? { imageRef: data.image_ref } : {}) };
+                return {
+                    version: data.version,
+                    ...(typeof data.image_ref === 'string' && data.image_ref ? { imageRef: data.image_ref } : {}),
+                };
         }
         catch {
             // not the release line
@@ -53486,7 +54842,13 @@ function releaseFromEmitted(stdout, before) {
     const emitted = emittedReleaseLine(stdout);
     if (!emitted?.imageRef)
         return undefined;
-    const made = { Version: emitted.version, ImageRef: emitted.imageRef, Status: 'complete', Description: '', Reason: '' };
+    const made = {
+        Version: emitted.version,
+        ImageRef: emitted.imageRef,
+        Status: 'complete',
+        Description: '',
+        Reason: '',
+    };
     return readReleases([...before.filter((r) => r.Version !== emitted.version), made], emitted.version);
 }
 /** flyctl prints "Visit your newly deployed app at <url>" (internal/command/deploy/deploy.go). */
@@ -53497,11 +54859,19 @@ function appUrl(plan, deployOutput) {
     return seen?.[1] ?? `https://${plan.app}.fly.dev/`;
 }
 function deploy(ctx) {
-    return runDeploy(ctx, buildDeployArgs(ctx.plan, ctx.rendered), 'fly deploy', (v) => `deployed release v${v}`);
+    const args = buildDeployArgs(ctx.plan, ctx.rendered, {
+        gatewayRelease: ctx.gatewayRelease,
+        ...(ctx.fingerprint ? { fingerprint: ctx.fingerprint } : {}),
+    });
+    return runDeploy(ctx, args, 'fly deploy', (v) => `deployed release v${v}`);
 }
-/** Roll back: deploy an earlier release's image with the same rendered config. */
-function redeploy(ctx, imageRef) {
-    const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef });
+/**
+ * Roll back: deploy an earlier release's image with the same rendered config, and that release's
+ * gateway release when known. It carries no fingerprint: it does not hold what this run's
+ * fingerprint describes, so the next run deploys.
+ */
+function redeploy(ctx, imageRef, gatewayRelease) {
+    const args = buildDeployArgs(ctx.plan, ctx.rendered, { imageOverride: imageRef, gatewayRelease });
     return runDeploy(ctx, args, `fly deploy (rollback to ${imageRef})`, (v) => `rolled back: deployed release v${v} with ${imageRef}`);
 }
 async function runDeploy(ctx, args, title, describe) {
@@ -53509,13 +54879,27 @@ async function runDeploy(ctx, args, title, describe) {
     const command = flyctl.redact(displayCommand(args));
     if (plan.dryRun)
         return { command, dryRun: true, url: appUrl(plan, '') };
-    const waiter = { timeoutMs: plan.healthTimeoutSec * 1000, pollMs: ctx.releasePollMs ?? 5_000, log: ctx.log.info, signal: ctx.signal };
+    const waiter = {
+        timeoutMs: plan.healthTimeoutSec * 1000,
+        pollMs: ctx.releasePollMs ?? 5_000,
+        log: ctx.log.info,
+        signal: ctx.signal,
+    };
     // Another run's deploy of this app (a push and a scheduled redeploy at once) is waited for.
     const before = await waitForReleaseInProgress(flyctl, plan.app, waiter);
     const baseline = before.newest?.Version ?? 0;
     const startedAtMs = Date.now();
     if (ctx.watch)
-        return deployWatched(ctx, { args, title, command, baseline, before: before.releases, startedAtMs, watch: ctx.watch, describe });
+        return deployWatched(ctx, {
+            args,
+            title,
+            command,
+            baseline,
+            before: before.releases,
+            startedAtMs,
+            watch: ctx.watch,
+            describe,
+        });
     let result;
     try {
         result = await group(title, () => flyctl.run(args, { echo: true, retry: DEPLOY_RETRY }));
@@ -53532,7 +54916,7 @@ async function runDeploy(ctx, args, title, describe) {
     return { command, dryRun: false, url: appUrl(plan, result.stdout), release, startedAtMs };
 }
 /**
- * `fly deploy` with the gate alongside (SPEC "Deploy and gate are one stage"). flyctl waits for
+ * `fly deploy` with the gate alongside (docs/CONTRACT.md, "Deploy and gate are one stage"). flyctl waits for
  * smoke and health checks (internal/machine/leasable_machine.go); the gate reads the gateway's
  * own lines meanwhile. An unhealthy verdict ends flyctl's wait with SIGINT, as Ctrl-C does, and
  * the run goes on at once. A deploy that fails once a machine took the release is a verdict; one
@@ -53543,7 +54927,13 @@ async function deployWatched(ctx, w) {
     const interrupt = new AbortController();
     const stopWatch = new AbortController();
     const rollout = new RolloutFeed();
-    const deploying = group(w.title, () => flyctl.run(w.args, { echo: true, onLine: (line) => rollout.line(line), interrupt: interrupt.signal, allowFailure: true, retry: DEPLOY_RETRY }));
+    const deploying = group(w.title, () => flyctl.run(w.args, {
+        echo: true,
+        onLine: (line) => rollout.line(line),
+        interrupt: interrupt.signal,
+        allowFailure: true,
+        retry: DEPLOY_RETRY,
+    }));
     const watching = w.watch(w.baseline, w.startedAtMs, stopWatch.signal, rollout);
     watching.catch(() => { }); // awaited below on every path; a cancelled watch must not go unhandled meanwhile
     try {
@@ -53560,8 +54950,10 @@ async function deployWatched(ctx, w) {
             result.change.what = w.describe(emitted);
         ctx.signal?.throwIfAborted();
         // One read once flyctl exited, shared by the gate, the stopped-machine start and a failure's account.
-        const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, { retry: READING });
-        rollout.end(machines);
+        const machines = await flyctl.json(['machines', 'list', '--app', ctx.plan.app], MachineListSchema, {
+            retry: READING,
+        });
+        rollout.end(machines, emitted);
         if (result.exitCode !== 0) {
             const outcome = await failedDeploy(ctx, w, result, first, watching, machines);
             if (outcome !== 'repeat')
@@ -53569,9 +54961,11 @@ async function deployWatched(ctx, w) {
             stopWatch.abort();
             return await deployWatched(ctx, { ...w, repeated: true, startedAtMs: Date.now() });
         }
-        const startedMachines = await startStoppedMachines(ctx, w.baseline, machines);
-        const verdict = first ?? (await watching);
-        return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines };
+        const startedMachines = await startStoppedMachines(ctx, w.baseline, machines, emitted);
+        const gated = first ?? (await watching);
+        const deployed = await readDeployed(ctx, w, result, gated);
+        const verdict = (deployed.release && gated.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated;
+        return { ...deployed, verdict, startedMachines };
     }
     finally {
         stopWatch.abort();
@@ -53588,7 +54982,13 @@ async function readDeployed(ctx, w, result, verdict) {
         readReleases(await ctx.flyctl.json(['releases', '--app', ctx.plan.app], ReleaseListSchema, { retry: READING }), verdict?.releaseVersion);
     if (result.change && release)
         result.change.what = w.describe(release.version);
-    return { command: w.command, dryRun: false, url: appUrl(ctx.plan, result.stdout), release, startedAtMs: w.startedAtMs };
+    return {
+        command: w.command,
+        dryRun: false,
+        url: appUrl(ctx.plan, result.stdout),
+        release,
+        startedAtMs: w.startedAtMs,
+    };
 }
 /** The gate's verdict if it comes within `ms`; undefined otherwise. */
 async function settleWithin(watching, ms) {
@@ -53603,9 +55003,36 @@ async function settleWithin(watching, ms) {
         clearTimeout(timer);
     }
 }
+/**
+ * The new release must be the one serving: after `fly deploy` exited 0, every app machine runs this
+ * release's image and config version. A deploy can exit 0 and leave a machine behind (a blue-green
+ * deploy that gives up: superfly/flyctl#2651); the gate judged only the machines that took it.
+ */
+function notServing(ctx, machines, release) {
+    const behind = deploy_appMachines(machines).filter((m) => m.config?.metadata?.fly_release_version !== String(release.version) ||
+        (release.imageRef !== '' && m.config?.image !== undefined && m.config.image !== release.imageRef));
+    const first = behind[0];
+    if (!first)
+        return undefined;
+    const shown = behind
+        .map((m) => `${m.id} (release v${m.config?.metadata?.fly_release_version ?? '?'}, image ${m.config?.image ?? '?'})`)
+        .join(', ');
+    const detail = `\`fly deploy\` exited 0, but ${behind.length === 1 ? 'machine' : 'machines'} ${shown} still ${behind.length === 1 ? 'serves' : 'serve'} an old release, not v${release.version} (${release.imageRef})`;
+    return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, 'not-serving', detail, first.id);
+}
+/** The app's machines that serve: process group `app`, not a standby, not destroyed. */
+function deploy_appMachines(machines) {
+    return machines.filter((m) => {
+        const standbys = m.config?.standbys;
+        return ((m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
+            !(Array.isArray(standbys) && standbys.length > 0) &&
+            !/destroy/.test(m.state));
+    });
+}
 /** App machines on a release above `baseline`: the ones that took the deploy. */
 function machinesAbove(machines, baseline) {
-    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && Number(m.config?.metadata?.fly_release_version) > baseline);
+    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
+        Number(m.config?.metadata?.fly_release_version) > baseline);
 }
 /**
  * A failed `fly deploy`. When no machine took the release it is an error with flyctl's message,
@@ -53616,6 +55043,8 @@ function machinesAbove(machines, baseline) {
  */
 async function failedDeploy(ctx, w, result, first, watching, machines) {
     const { flyctl } = ctx;
+    if (result.endedFromOutside && !ctx.signal?.aborted)
+        return endedFromOutside(ctx, w, result, first ?? (await settleWithin(watching, ctx.explainGraceMs ?? 15_000)), machines);
     const flyError = flyctl.redact(result.error ?? '');
     const transient = (isTransientText(`${result.error ?? ''}\n${result.stderr}`) || result.exitCode === 126) && !ctx.signal?.aborted;
     const error = () => new FlyctlError(flyctl.redact(displayCommand(w.args)), result.exitCode, flyError, flyctl.redact(result.stderr));
@@ -53624,13 +55053,37 @@ async function failedDeploy(ctx, w, result, first, watching, machines) {
             throw error();
         return repeatIfNeverReached(ctx, w, error());
     }
-    const verdict = first ?? (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000));
+    const verdict = first ??
+        (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000));
     if (transient && verdict?.health === 'healthy') {
         ctx.log.warning(`fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`);
-        return { ...(await readDeployed(ctx, w, result, verdict)), verdict, startedMachines: await startStoppedMachines(ctx, w.baseline, machines) };
+        return {
+            ...(await readDeployed(ctx, w, result, verdict)),
+            verdict,
+            startedMachines: await startStoppedMachines(ctx, w.baseline, machines),
+        };
     }
     const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
     return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained };
+}
+/**
+ * `fly deploy` killed by a signal this action did not send, or crashed: say so, with the signal. It
+ * is not a verdict on the gateway, so nothing is rolled back (least of all a release the gate found
+ * healthy); the user checks the app and runs the workflow again.
+ */
+function endedFromOutside(ctx, w, result, verdict, machines) {
+    const took = machinesAbove(machines, w.baseline);
+    const version = verdict?.releaseVersion ?? newestReleaseAbove(took, w.baseline);
+    const release = version !== undefined ? `release v${version}` : 'the new release';
+    const state = took.length === 0
+        ? 'No machine took a new release.'
+        : `${took.length === 1 ? 'Machine' : 'Machines'} ${took.map((m) => m.id).join(', ')} took ${release}` +
+            (verdict?.health === 'healthy'
+                ? ', and the health gate had found it healthy, so it stays.'
+                : verdict?.health === 'unhealthy'
+                    ? `; the health gate found it unhealthy (${verdict.title}), but it is not rolled back after a flyctl that did not finish.`
+                    : '; the health gate had no verdict yet, and nothing is rolled back.');
+    throw new FlyctlError(ctx.flyctl.redact(displayCommand(w.args)), result.exitCode, result.endedFromOutside ?? 'ended from outside', ctx.flyctl.redact(result.stderr), `${endedFromOutsideNote(result.endedFromOutside ?? '')}. ${state} Check \`fly status --app ${ctx.plan.app}\` and \`fly releases --app ${ctx.plan.app}\`, then run the workflow again`);
 }
 /** A transient failure before any machine took the release: repeat only a deploy that never reached Fly. */
 async function repeatIfNeverReached(ctx, w, err) {
@@ -53652,7 +55105,9 @@ const DEPLOY_FAILURES = [
 function unhealthyFromDeploy(ctx, flyError, seen) {
     const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1];
     const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed';
-    const logged = seen?.health === 'healthy' ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])' : '';
+    const logged = seen?.health === 'healthy'
+        ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])'
+        : '';
     return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId);
 }
 /**
@@ -53660,10 +55115,12 @@ function unhealthyFromDeploy(ctx, flyError, seen) {
  * its config only: deploy/machines_launchinput.go shouldSkipLaunch). Every app machine that took
  * the release should run, so start those.
  */
-async function startStoppedMachines(ctx, baseline, read) {
+async function startStoppedMachines(ctx, baseline, read, own) {
     const { flyctl, plan } = ctx;
     const machines = read ?? (await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING }));
-    const stopped = machinesAbove(machines, baseline).filter((m) => m.state === 'stopped' || m.state === 'suspended');
+    // Only this deploy's release: a machine on another deploy's (rolling once our leases were given back) is that deploy's to start.
+    const ours = machinesAbove(machines, baseline).filter((m) => own === undefined || Number(m.config?.metadata?.fly_release_version) === own);
+    const stopped = ours.filter((m) => m.state === 'stopped' || m.state === 'suspended');
     for (const m of stopped) {
         ctx.log.info(`machine ${m.id} took the release but was left ${m.state} by \`fly deploy\`; starting it`);
         await flyctl.run(['machine', 'start', m.id, '--app', plan.app], {
@@ -53718,7 +55175,10 @@ async function waitForReleaseInProgress(flyctl, app, w) {
     const started = Date.now();
     let announced = false;
     for (;;) {
-        const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, { retry: READING, signal: w.signal });
+        const releases = await flyctl.json(['releases', '--app', app], ReleaseListSchema, {
+            retry: READING,
+            signal: w.signal,
+        });
         const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
         if (!newest || !isInProgress(newest)) {
             if (announced)
@@ -53748,7 +55208,9 @@ async function waitForReleaseInProgress(flyctl, app, w) {
  * volume), so the run need not list volumes to know it.
  */
 function volumeMountedInRegion(machines, volume, region) {
-    return machines.some((m) => m.region === region && !/^destroy/.test(m.state) && (m.config?.mounts ?? []).some((mount) => mount.name === volume));
+    return machines.some((m) => m.region === region &&
+        !/^destroy/.test(m.state) &&
+        (m.config?.mounts ?? []).some((mount) => mount.name === volume));
 }
 /** Thrown with `create: false` when something is missing; says which and how to create it. */
 class MissingResourceError extends Error {
@@ -53803,7 +55265,9 @@ async function ensure(ctx, target) {
         volumeSizeGb: plan.volumeSizeGb,
     };
     const appExists = target.appExists ?? (await appExistsOnFly(ctx.flyctl, plan.app));
-    const volumes = !appExists || wants.volume === undefined ? undefined : await knownVolumes(ctx, wants.volume, wants.region, target.machines);
+    const volumes = !appExists || wants.volume === undefined
+        ? undefined
+        : await knownVolumes(ctx, wants.volume, wants.region, target.machines);
     const ensurePlan = planEnsure(appExists, volumes, wants);
     for (const v of ensurePlan.elsewhere) {
         log.warning(`volume ${v.name} (${v.id}) is in region ${v.region}, not ${wants.region}; this deployment does not use it`);
@@ -53820,14 +55284,19 @@ async function ensure(ctx, target) {
         const raced = await createApp(ctx, wants);
         // Another run created the app meanwhile (two runs of a new app at once): its volume may be there too.
         if (raced && wants.volume !== undefined) {
-            const again = await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, { retry: { safe: 'reading' } });
+            const again = await flyctl.json(['volumes', 'list', '--app', plan.app], VolumeListSchema, {
+                retry: { safe: 'reading' },
+            });
             createVolume = planEnsure(true, again, wants).createVolume;
         }
     }
     if (createVolume && wants.volume !== undefined) {
         // Not repeated: volume names are not unique on Fly, a repeat could create a second volume.
         await flyctl.run(volumeCreateArgs({ ...wants, volume: wants.volume }), {
-            retry: { safe: 'once', why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume' },
+            retry: {
+                safe: 'once',
+                why: 'a repeat could create a second volume of the same name; re-run the job, which finds the volume',
+            },
         });
         log.info(`Created volume ${wants.volume} (${wants.volumeSizeGb} GB) in ${wants.region}`);
     }
@@ -53847,7 +55316,10 @@ async function createApp(ctx, wants) {
     try {
         // Not repeated: after a lost answer a repeat says "name already taken" for our own app.
         await flyctl.run(appCreateArgs(wants), {
-            retry: { safe: 'once', why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app' },
+            retry: {
+                safe: 'once',
+                why: 'a repeat after a lost answer would fail with "name already taken"; re-run the job, which finds the app',
+            },
         });
         log.info(`Created app ${plan.app} in org ${plan.org}`);
         return false;
@@ -53931,7 +55403,10 @@ async function harden(ctx, options = { appExists: true }) {
     for (const ip of ipPlan.release) {
         await flyctl.run(['ips', 'release', ip.Address, '--app', plan.app], {
             change: `released ${ip.Type} ${ip.Address}`,
-            retry: { safe: 'once', why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again' },
+            retry: {
+                safe: 'once',
+                why: 'a repeat after a lost answer fails on an address already released; re-run the job, which lists the IPs again',
+            },
         });
         changes.push({ action: 'released', address: ip.Address, type: ip.Type });
         log.info(`Released ${ip.Type} ${ip.Address}`);
@@ -53939,7 +55414,10 @@ async function harden(ctx, options = { appExists: true }) {
     if (ipPlan.allocatePrivateV6)
         await flyctl.run(['ips', 'allocate-v6', '--private', '--app', plan.app], {
             change: 'allocated a private v6 address',
-            retry: { safe: 'once', why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again' },
+            retry: {
+                safe: 'once',
+                why: 'a repeat could allocate a second private address; re-run the job, which lists the IPs again',
+            },
         });
     const after = await list();
     const problem = hardeningProblem(after);
@@ -54012,11 +55490,17 @@ async function reconcileOverrides(ctx) {
     // The dry run deploys nothing, so there is no post-deploy state to check.
     if (wanted.length === 0 || plan.dryRun)
         return { checked: 0, applied: [], wanted, dryRun: plan.dryRun };
-    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: { safe: 'reading' }, reuse: true });
+    const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, {
+        retry: { safe: 'reading' },
+        reuse: true,
+    });
     const drift = findDrift(machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb });
     for (const d of drift) {
         await flyctl.run(machineUpdateArgs(plan.app, d, plan.machineCommand?.text), {
-            retry: { safe: 'idempotent', why: 'setting the same command and memory again leaves the same config (at most one more restart)' },
+            retry: {
+                safe: 'idempotent',
+                why: 'setting the same command and memory again leaves the same config (at most one more restart)',
+            },
         });
         log.info(`Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`);
     }
@@ -54272,7 +55756,8 @@ function writeTable(out, path, table) {
     for (const [key, value] of tables) {
         const childPath = [...path, key];
         // A table of only sub-tables needs no header of its own; an empty one keeps it ([build]).
-        const onlySubTables = Object.keys(value).length > 0 && Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)));
+        const onlySubTables = Object.keys(value).length > 0 &&
+            Object.values(value).every((v) => isTable(v) || (Array.isArray(v) && v.length > 0 && v.every(isTable)));
         if (!onlySubTables)
             out.push('', `[${childPath.map(formatKey).join('.')}]`);
         writeTable(out, childPath, value);
@@ -54315,7 +55800,9 @@ function formatValue(value) {
         return `[${value.map(formatValue).join(', ')}]`;
     if (isTable(value)) {
         const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== null);
-        return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`;
+        return entries.length === 0
+            ? '{}'
+            : `{ ${entries.map(([k, v]) => `${formatKey(k)} = ${formatValue(v)}`).join(', ')} }`;
     }
     throw new TypeError(`cannot write a ${typeof value} to TOML`);
 }
@@ -56981,95 +58468,6 @@ function print(node, { indent = 0 } = {}) {
 
 
 
-;// CONCATENATED MODULE: ./src/config/gateway-release.ts
-
-
-const VERSION = /^v?(\d{4}\.\d{1,2}\.\d{1,2})(?:[-+.][0-9A-Za-z.-]*)?$/;
-/** The release of an openclaw image reference such as `ghcr.io/openclaw/openclaw:2026.9.6`. */
-function releaseOfImage(ref) {
-    const at = ref.split('@')[0] ?? ref;
-    const slash = at.lastIndexOf('/');
-    const colon = at.lastIndexOf(':');
-    if (colon <= slash || !/openclaw/i.test(at.slice(0, colon)))
-        return undefined;
-    return VERSION.exec(at.slice(colon + 1))?.[1];
-}
-/** `ARG OPENCLAW_VERSION=<v>` wins (it is what the build installs), else an openclaw base image's tag. */
-function releaseOfDockerfile(text, file) {
-    const lines = text.split(/\r?\n/);
-    const args = new Map();
-    let fromImage;
-    for (const [index, line] of lines.entries()) {
-        const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=["']?([^"'\s]+)["']?\s*$/i.exec(line);
-        if (arg) {
-            args.set(arg[1], arg[2]);
-            const version = arg[1] === 'OPENCLAW_VERSION' ? VERSION.exec(arg[2])?.[1] : undefined;
-            if (version)
-                return { version, source: `${file}:${index + 1} (ARG OPENCLAW_VERSION)` };
-        }
-        const from = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line);
-        if (from && !fromImage) {
-            const ref = from[1].replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name) => args.get(name) ?? m);
-            const version = releaseOfImage(ref);
-            if (version)
-                fromImage = { version, source: `${file}:${index + 1} (FROM ${ref})` };
-        }
-    }
-    return fromImage;
-}
-/** The workspace's package.json, when it is the openclaw repository itself. */
-function releaseOfPackageJson(text) {
-    try {
-        const pkg = JSON.parse(text);
-        return pkg.name === 'openclaw' && typeof pkg.version === 'string' ? VERSION.exec(pkg.version)?.[1] : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Edge: reads the files named by `sources` and returns the first release found. */
-function findGatewayRelease(sources) {
-    if (sources.image) {
-        const version = releaseOfImage(sources.image);
-        return version ? { version, source: `image ${sources.image}` } : undefined;
-    }
-    const read = (file) => ((0,external_node_fs_namespaceObject.existsSync)(file) ? (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8') : undefined);
-    const dockerfile = sources.dockerfile && read(sources.dockerfile.path);
-    const fromDockerfile = dockerfile !== undefined && sources.dockerfile ? releaseOfDockerfile(dockerfile, sources.dockerfile.shown) : undefined;
-    if (fromDockerfile)
-        return fromDockerfile;
-    const pkg = read((0,external_node_path_namespaceObject.join)(sources.workingDirectory, 'package.json'));
-    const version = pkg === undefined ? undefined : releaseOfPackageJson(pkg);
-    return version ? { version, source: 'package.json (the openclaw repository)' } : undefined;
-}
-// ---------------------------------------------------------------------------------------------
-// Release-dependent rules
-/** Compares `2026.2.26`-style versions numerically. */
-function compareVersions(a, b) {
-    const pa = a.split('.').map(Number);
-    const pb = b.split('.').map(Number);
-    for (let i = 0; i < 3; i++)
-        if ((pa[i] ?? 0) !== (pb[i] ?? 0))
-            return (pa[i] ?? 0) - (pb[i] ?? 0);
-    return 0;
-}
-const RELEASE_RULES = {
-    // openclaw issue #71823: a non-loopback bind without gateway.controlUi.allowedOrigins exits at start.
-    'control-ui-origins': { concerns: '2026.2.26 to 2026.5.x', from: '2026.2.26', before: '2026.6.0' },
-};
-/** 'error' when the release is known and inside the rule's range, else 'warning'. */
-function releaseLevel(rule, release) {
-    if (!release)
-        return 'warning';
-    return compareVersions(release.version, rule.from) >= 0 && compareVersions(release.version, rule.before) < 0 ? 'error' : 'warning';
-}
-/** How a message says which release was judged. */
-function describeRelease(release) {
-    return release
-        ? `gateway release ${release.version} (from ${release.source})`
-        : 'the gateway release is unknown (no openclaw image tag, Dockerfile FROM/ARG OPENCLAW_VERSION, or openclaw package.json)';
-}
-
 ;// CONCATENATED MODULE: ./src/config/gateway-config.ts
 
 
@@ -57129,7 +58527,9 @@ function parseGatewayConfig(source) {
     };
 }
 function asRecord(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? value
+        : undefined;
 }
 /**
  * The 1-based line of the key `a.b.c`, read from momoa's JSON5 syntax tree, so a key named in a
@@ -57160,7 +58560,13 @@ function findJson5KeyLine(text, dottedPath) {
 function keyName(name) {
     return name.type === 'Identifier' ? name.name : name.value;
 }
-const CONFIG_BIND_MODES = ['loopback', 'lan', 'tailnet', 'auto', 'custom'];
+const CONFIG_BIND_MODES = [
+    'loopback',
+    'lan',
+    'tailnet',
+    'auto',
+    'custom',
+];
 const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy'];
 /** The bind the gateway ends up with: the command's, else the config's, else loopback. */
 function effectiveBindOf(config, ctx) {
@@ -57198,7 +58604,8 @@ const bindRule = (config, ctx, r) => {
 const portRule = (config, ctx, r) => {
     const s = config.settings;
     const { error, warning } = r;
-    if (s.port !== undefined && !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
+    if (s.port !== undefined &&
+        !(typeof s.port === 'number' && Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) {
         error('gateway-port', 'gateway.port', `gateway.port is ${JSON.stringify(s.port)}; it must be an integer port (1-65535). Fix: remove it (the command's --port wins) or set the gateway port.`);
     }
     else if (typeof s.port === 'number' && ctx.commandPort !== undefined && s.port !== ctx.commandPort) {
@@ -57252,8 +58659,14 @@ const originsRule = (config, ctx, r) => {
     // later releases seed only localhost origins (src/gateway/startup-control-ui-origins.ts), so
     // the public URL's Control UI would be refused either way: an error only for a release known
     // to crash, a warning otherwise (release.ts RELEASE_RULES).
-    const origins = Array.isArray(s.allowedOrigins) ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '') : [];
-    if (ctx.isPublic && nonLoopback && s.controlUiEnabled !== false && origins.length === 0 && !s.hostHeaderOriginFallback) {
+    const origins = Array.isArray(s.allowedOrigins)
+        ? s.allowedOrigins.filter((o) => typeof o === 'string' && o.trim() !== '')
+        : [];
+    if (ctx.isPublic &&
+        nonLoopback &&
+        s.controlUiEnabled !== false &&
+        origins.length === 0 &&
+        !s.hostHeaderOriginFallback) {
         const rule = RELEASE_RULES['control-ui-origins'];
         const level = releaseLevel(rule, ctx.release);
         const crash = level === 'error' ? 'it refuses to start' : `releases ${rule.concerns} refuse to start`;
@@ -57293,6 +58706,9 @@ function isWithin(path, dir) {
 }
 
 ;// CONCATENATED MODULE: ./src/config/render.ts
+
+
+
 
 
 
@@ -57377,7 +58793,7 @@ function render_pick(planValue, input, existing, fallback) {
     return { value: fallback, input: `${input} (default)` };
 }
 /** Pure: the rendered config for a plan, from the user's file or the guide's. */
-function renderFlyConfig(plan, userToml, gatewayConfig) {
+function renderFlyConfig(plan, userToml, gatewayConfig, releaseOf) {
     const r = {
         plan,
         config: userToml ? parseToml(userToml.text, userToml.path) : guideFlyConfig({ private: plan.private }),
@@ -57400,8 +58816,9 @@ function renderFlyConfig(plan, userToml, gatewayConfig) {
     renderBuild(r);
     renderUserPaths(r);
     const gateway = gatewayConfig ? renderGatewayConfig(r, env, gatewayConfig) : undefined;
-    renderCheck(r, gateway);
-    return renderResult(r, gateway);
+    const release = releaseOf?.(config, (0,external_node_path_namespaceObject.join)(r.renderDir, 'fly.toml'));
+    renderCheck(r, gateway, release);
+    return { ...renderResult(r, gateway), ...(release ? { release } : {}) };
 }
 /** [processes] app: machine-command wins over command; otherwise port/bind patch the flags. */
 function renderProcess(r, fallbackPort) {
@@ -57453,7 +58870,10 @@ function renderVm(r) {
     const size = render_pick(plan.vmSize, 'vm-size', userSizedVm ? true : undefined, GUIDE_DEFAULTS.vmSize);
     if (size)
         render_assign(r, vm, 'size', 'vm.size', size.value, size.input);
-    const memory = { mb: plan.machineMemoryMb ?? plan.memoryMb, input: plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory' };
+    const memory = {
+        mb: plan.machineMemoryMb ?? plan.memoryMb,
+        input: plan.machineMemoryMb !== undefined ? 'machine-memory' : 'memory',
+    };
     if (memory.mb !== undefined) {
         // flyctl applies memory_mb after memory (internal/appconfig/machines.go, computeToGuest), so set the one that wins.
         if (vm.memory_mb !== undefined)
@@ -57488,7 +58908,10 @@ function renderEnv(r, mount, memory) {
     if (stateDir)
         render_assign(r, env, 'OPENCLAW_STATE_DIR', 'env.OPENCLAW_STATE_DIR', stateDir.value, stateDir.input);
     const envInput = new Set(plan.env.map(([name]) => name));
-    if (!r.userToml && !envInput.has('NODE_OPTIONS') && memory.mb !== undefined && memory.mb !== GUIDE_DEFAULTS.memoryMb) {
+    if (!r.userToml &&
+        !envInput.has('NODE_OPTIONS') &&
+        memory.mb !== undefined &&
+        memory.mb !== GUIDE_DEFAULTS.memoryMb) {
         render_assign(r, env, 'NODE_OPTIONS', 'env.NODE_OPTIONS', `--max-old-space-size=${Math.floor(memory.mb * GUIDE_HEAP_RATIO)}`, memory.input);
     }
     for (const [name, value] of plan.env)
@@ -57546,17 +58969,48 @@ function renderGatewayConfig(r, env, source) {
     render_assign(r, env, 'OPENCLAW_CONFIG_PATH', 'env.OPENCLAW_CONFIG_PATH', parsed.guestPath, 'gateway-config');
     return { guestPath: parsed.guestPath, localPath: source.localPath, sourcePath: source.sourcePath, parsed };
 }
+/** The guide's check timings (docs/install/fly.md of openclaw 2026.9): startup may take a while. */
+const HTTP_CHECK_TIMINGS = { grace_period: '2m', interval: '15s', timeout: '5s' };
 /**
- * A TCP check on the gateway port, so that `fly deploy` waits for the gateway to listen
- * (flyctl waits for every machine check: internal/command/deploy/machines_deploymachinesapp.go,
- * WaitForHealthchecksToPass). Top-level [checks] work without public IPs, so private too.
+ * The check the known gateway release serves, so that `fly deploy` waits for it (flyctl waits for
+ * every machine check: internal/machine/leasable_machine.go WaitForHealthchecksToPass) and the gate
+ * reads its result: GET /startupz (2026.8.1+) or /healthz (2026.3.1+) as the 2026.9 guide renders
+ * it under [[http_service.checks]]; a TCP connect on the port for older or unknown releases. A
+ * private deployment (or one with [[services]] only) gets the same check as a top-level [checks]
+ * entry, which works without public IPs. A file that has checks of its own keeps them, alone.
  */
-function renderCheck(r, gateway) {
+function renderCheck(r, gateway, release) {
     if (definesChecks(r.config))
         return;
     const settings = effectiveSettings(r.config, gateway?.parsed);
+    const probe = probeForRelease(release);
+    const input = release ? 'port (check: the gateway release)' : 'port';
+    if (probe.kind === 'http' && isTable(r.config.http_service)) {
+        const check = {
+            grace_period: HTTP_CHECK_TIMINGS.grace_period,
+            interval: HTTP_CHECK_TIMINGS.interval,
+            method: 'GET',
+            timeout: HTTP_CHECK_TIMINGS.timeout,
+            path: probe.path,
+        };
+        render_assign(r, r.config.http_service, 'checks', 'http_service.checks', [check], input);
+        return;
+    }
     const checks = ensureTable(r.config, 'checks');
-    render_assign(r, checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' }, 'port');
+    const check = probe.kind === 'http'
+        ? { type: 'http', port: settings.port, method: 'GET', path: probe.path, ...HTTP_CHECK_TIMINGS }
+        : { type: 'tcp', port: settings.port, interval: '15s', timeout: '10s', grace_period: '30s' };
+    render_assign(r, checks, TCP_CHECK_NAME, `checks.${TCP_CHECK_NAME}`, check, input);
+}
+/** The release a rendered config ships: its image, else the Dockerfile it builds (or an openclaw checkout's package.json). */
+function releaseOfRendered(config, renderedPath, plan, workspace) {
+    const build = isTable(config.build) ? config.build : {};
+    const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined);
+    const dockerfile = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(renderedPath), typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile');
+    return findGatewayRelease({
+        ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
+        workingDirectory: plan.workingDirectory,
+    });
 }
 function renderResult(r, gateway) {
     const { plan, userToml, config, origin } = r;
@@ -57663,15 +59117,27 @@ function effectiveSettings(config, gateway) {
         [port, portSource] = [configPort, 'gateway-config'];
     const flagBind = flagValue(commandArgv, '--bind');
     const configBind = gateway?.settings.bind;
-    const [bind, bindSource] = flagBind !== undefined ? [flagBind, 'command'] : typeof configBind === 'string' ? [configBind, 'gateway-config'] : ['loopback', 'default'];
-    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []);
+    const [bind, bindSource] = flagBind !== undefined
+        ? [flagBind, 'command']
+        : typeof configBind === 'string'
+            ? [configBind, 'gateway-config']
+            : ['loopback', 'default'];
+    const vmEntries = ['vm', 'compute', 'computes'].flatMap((k) => isTable(config[k])
+        ? [config[k]]
+        : Array.isArray(config[k])
+            ? config[k].filter(isTable)
+            : []);
     const vm = vmEntries.find(appliesToApp);
     let memoryMb;
     if (vm) {
         memoryMb = typeof vm.memory_mb === 'number' ? vm.memory_mb : parseMemoryMb(vm.memory);
         memoryMb ??= MACHINE_SIZES[typeof vm.size === 'string' ? vm.size : 'shared-cpu-1x']?.memoryMb;
     }
-    const mounts = isTable(config.mounts) ? [config.mounts] : Array.isArray(config.mounts) ? config.mounts.filter(isTable) : [];
+    const mounts = isTable(config.mounts)
+        ? [config.mounts]
+        : Array.isArray(config.mounts)
+            ? config.mounts.filter(isTable)
+            : [];
     const mount = mounts.find(appliesToApp);
     const heap = /--max-old-space-size[= ](\d+)/.exec(env.NODE_OPTIONS ?? '');
     const internalPort = appInternalPort(config);
@@ -57730,18 +59196,20 @@ async function writeRenderedConfig(plan) {
         const userToml = plan.config ? { path: plan.config, text: await readInput(plan.config, 'config') } : undefined;
         let gatewaySource;
         if (plan.gatewayConfig) {
+            // Read once (the inputs stage held its path to the workspace); copied only once it parsed.
             const text = await readInput(plan.gatewayConfig, 'gateway-config');
-            // A copy beside the rendered file: the release carries exactly the bytes that were checked.
-            const localPath = (0,external_node_path_namespaceObject.join)(renderDir, 'openclaw.json');
-            await (0,promises_namespaceObject.writeFile)(localPath, text, { mode: 0o600 });
-            gatewaySource = { sourcePath: plan.gatewayConfig, localPath, text };
+            gatewaySource = { sourcePath: plan.gatewayConfig, localPath: (0,external_node_path_namespaceObject.join)(renderDir, 'openclaw.json'), text };
         }
-        const result = renderFlyConfig(plan, userToml, gatewaySource);
+        const result = renderFlyConfig(plan, userToml, gatewaySource, (config, path) => releaseOfRendered(config, path, plan, workspace));
+        refuseOutsidePaths(result, renderDir, workspace, gatewaySource?.localPath);
+        // A copy beside the rendered file: the release carries exactly the bytes that were checked.
+        if (gatewaySource)
+            await (0,promises_namespaceObject.writeFile)(gatewaySource.localPath, gatewaySource.text, { mode: 0o600 });
         await (0,promises_namespaceObject.writeFile)(result.path, result.toml);
         startGroup(`Rendered fly.toml: ${result.path}`);
-        info(result.toml);
+        runner_output_info(result.toml);
         for (const o of result.overridden) {
-            info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`);
+            runner_output_info(`${o.key}: ${JSON.stringify(o.from) ?? '(unset)'} -> ${JSON.stringify(o.to) ?? '(removed)'}  [${o.input}]`);
         }
         endGroup();
         setOutput('fly-config', result.path);
@@ -57760,6 +59228,41 @@ async function writeRenderedConfig(plan) {
             throw new Error(`Input \`${input}\`: ${err.message.replace(err.file, shown(err.file))}`, { cause: err });
         }
         throw err;
+    }
+}
+/**
+ * The paths the rendered config makes flyctl read (`[build] dockerfile`, `ignorefile`, `[[files]]
+ * local_path`) come from `config` or the inputs; each must resolve, symlinks followed, inside the
+ * workspace, or a fly.toml could deliver a runner file (~/.docker/config.json) to the machine.
+ */
+function refuseOutsidePaths(result, renderDir, workspace, ownCopy) {
+    const build = isTable(result.config.build) ? result.config.build : {};
+    const files = Array.isArray(result.config.files) ? result.config.files.filter(isTable) : [];
+    const wanted = [
+        ['[build] dockerfile', /^https?:\/\//i.test(String(build.dockerfile)) ? undefined : build.dockerfile],
+        ['[build] ignorefile', build.ignorefile],
+        ...files.map((f) => ['[[files]] local_path', f.local_path]),
+    ];
+    const root = realOr(workspace);
+    for (const [key, value] of wanted) {
+        if (typeof value !== 'string')
+            continue;
+        const full = (0,external_node_path_namespaceObject.resolve)(renderDir, value);
+        if (full === ownCopy)
+            continue;
+        const real = realOr(full);
+        const rel = (0,external_node_path_namespaceObject.relative)(root, real);
+        if (rel !== '' && (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))) {
+            throw new Error(`Input \`config\`: ${key} resolves to ${real}, outside the workspace ${root}; it was not read. Fix: keep the files a deploy reads inside the checkout (a symlink must stay inside the workspace too)`);
+        }
+    }
+}
+function realOr(p) {
+    try {
+        return (0,external_node_fs_namespaceObject.realpathSync)(p);
+    }
+    catch {
+        return p;
     }
 }
 async function readInput(file, input) {
@@ -57787,11 +59290,14 @@ function displayPath(file, workspace) {
 
 
 
-
 const preflight_error = (rule, message, where) => [{ level: 'error', rule, message, ...where }];
 /** The app's [[vm]] entry (the first one without processes, or for `app`). */
 function appVm(config) {
-    const entries = ['vm', 'compute', 'computes'].flatMap((k) => isTable(config[k]) ? [config[k]] : Array.isArray(config[k]) ? config[k].filter(isTable) : []);
+    const entries = ['vm', 'compute', 'computes'].flatMap((k) => isTable(config[k])
+        ? [config[k]]
+        : Array.isArray(config[k])
+            ? config[k].filter(isTable)
+            : []);
     return entries.find((e) => !Array.isArray(e.processes) || e.processes.includes('app'));
 }
 const regionRule = ({ result, facts, from }) => {
@@ -57834,7 +59340,24 @@ const dockerfileRule = ({ result, facts, from }) => {
         return [];
     return preflight_error('dockerfile', `no Dockerfile at ${displayPath(path, facts.workspace)}, so \`fly deploy\` has nothing to build. Fix: add the Dockerfile (the openclaw repository's own works), set \`dockerfile\` to its path, or set \`image\` to a built image such as \`ghcr.io/openclaw/openclaw:2026.9.6\`.`, from('build.dockerfile'));
 };
-const PREFLIGHT_RULES = [regionRule, sizeRule, memoryRule, dockerfileRule];
+/**
+ * Fly refuses `bluegreen` and `canary` for an app with mounts (flyctl internal/appconfig/validation.go
+ * for canary; Fly's docs, Deployment strategies, for blue-green: green machines would need volumes
+ * of their own), but only at `fly deploy`, after the app, the volume and the secrets were made. The
+ * rendered config always mounts the state volume, whatever the source, so both are refused here.
+ */
+const strategyRule = ({ result, plan, from }) => {
+    const deploySection = isTable(result.config.deploy) ? result.config.deploy : {};
+    const strategy = plan.strategy ?? (typeof deploySection.strategy === 'string' ? deploySection.strategy : undefined);
+    if (strategy !== 'bluegreen' && strategy !== 'canary')
+        return [];
+    const mounts = result.config.mounts;
+    const mounted = isTable(mounts) || (Array.isArray(mounts) && mounts.length > 0);
+    if (!mounted)
+        return [];
+    return preflight_error('strategy', `\`${strategy}\` cannot be used with a volume, and the rendered config mounts one (the gateway's state volume): Fly refuses ${strategy} deployments of apps with mounts. Fix: use \`rolling\` (the default) or \`immediate\`.`, plan.strategy !== undefined ? { input: 'strategy' } : from('deploy.strategy'));
+};
+const PREFLIGHT_RULES = [regionRule, sizeRule, memoryRule, dockerfileRule, strategyRule];
 function preflightFindings(result, plan, facts) {
     const from = (key) => {
         const input = result.inputOf(key);
@@ -57864,17 +59387,21 @@ async function readRegions(flyctl, warn) {
 }
 /** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
 function gatewayReleaseOf(result, plan, workspace) {
-    const build = isTable(result.config.build) ? result.config.build : {};
-    const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined);
-    const dockerfile = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(result.path), typeof build.dockerfile === 'string' ? build.dockerfile : 'Dockerfile');
-    return findGatewayRelease({
-        ...(image ? { image } : { dockerfile: { path: dockerfile, shown: displayPath(dockerfile, workspace) } }),
-        workingDirectory: plan.workingDirectory,
-    });
+    return result.release ?? releaseOfRendered(result.config, result.path, plan, workspace);
 }
 
 ;// CONCATENATED MODULE: ./src/run/report.ts
 
+/** `gateway-release`: what serves at the end: after the gate its account, else what the deploy got to. */
+function gatewayReleaseOutput(run) {
+    const u = run.upgrade;
+    if (!u)
+        return '';
+    if (u.servesAtEnd !== undefined)
+        return u.servesAtEnd ?? '';
+    const deployed = run.release !== undefined && !run.dryRunPlan;
+    return (deployed ? u.to : u.from) ?? '';
+}
 function newRunRecord(plan) {
     return {
         app: plan.app,
@@ -57907,6 +59434,9 @@ function buildOutputs(run) {
         'secrets-synced': dry ? '' : run.secretsSynced.join(','),
         health: dry ? 'skipped' : run.health.verdict,
         'rolled-back': run.rolledBack ? 'true' : 'false',
+        released: !dry && (run.released === true || run.rolledBack) ? 'true' : 'false',
+        'snapshot-id': run.upgrade?.snapshotId ?? '',
+        'gateway-release': gatewayReleaseOutput(run),
     };
 }
 /** Machine rows for the summary, from `machines list --json`; destroyed machines left out. */
@@ -57928,10 +59458,21 @@ function buildSummary(run) {
     const sections = [
         headline,
         overview,
-        (r) => (r.secretsDropped?.length ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), ''] : []),
+        (r) => r.secretsDropped?.length
+            ? ['### Secrets not synced', '', ...r.secretsDropped.map((d) => `- ${code(d.name)}: ${escapeText(d.why)}`), '']
+            : [],
         (r) => (r.dryRunPlan ? dryRunSection(r.dryRunPlan) : []),
         (r) => (r.previewNotes?.length ? ['### Preview', '', ...r.previewNotes.map((n) => `- ${escapeText(n)}`), ''] : []),
+        fingerprintSection,
         healthSection,
+        (r) => r.upgrade?.notes.length
+            ? [
+                `### Gateway upgrade ${escapeText(`${r.upgrade.from ?? 'unknown'} -> ${r.upgrade.to ?? 'unknown'}`)}`,
+                '',
+                ...r.upgrade.notes.map(markdownNote),
+                '',
+            ]
+            : [],
         changedSection,
         machinesSection,
         (r) => (dry ? [] : [...secretsSection(r), ...overridesSection(r), ...ipSection(r)]),
@@ -57946,7 +59487,10 @@ function headline(run) {
             ? `🧪 Dry run for ${code(run.app)}: nothing was changed on Fly`
             : run.rolledBack
                 ? `⚠️ ${code(run.app)} rolled back`
-                : (run.heading ?? `✅ Deployed ${code(run.app)}`);
+                : (run.heading ??
+                    (run.fingerprint?.unchanged
+                        ? `✅ Nothing changed: ${code(run.app)} was not redeployed`
+                        : `✅ Deployed ${code(run.app)}`));
     return [`## ${title}`, '', ...(run.error ? [...run.error.split(/\r?\n/).map((l) => `> ${escapeText(l)}`), ''] : [])];
 }
 function overview(run) {
@@ -57968,6 +59512,23 @@ function overview(run) {
         '',
     ];
 }
+/** What the release fingerprint compared, and what came of it (no release, or why one was made). */
+function fingerprintSection(run) {
+    const f = run.fingerprint;
+    if (!f)
+        return [];
+    return [
+        '### Release fingerprint',
+        '',
+        escapeText(f.outcome),
+        '',
+        'Compared:',
+        '',
+        ...f.compared.map((c) => `- ${escapeText(c)}`),
+        ...f.notes.map((n) => `\n> ${escapeText(n)}`),
+        '',
+    ];
+}
 function healthSection(run) {
     const out = [];
     if (run.healthNotes.length)
@@ -57983,7 +59544,11 @@ function changedSection(run) {
         return run.changed.length && !run.dryRunPlan ? ['### Changed on Fly', '', ...changes, ''] : [];
     const stopped = run.stages.find((s) => s.status === 'failed');
     const last = run.stages.at(-1);
-    const where = stopped ? `In the ${code(stopped.name)} stage.` : last ? `After the ${code(last.name)} stage.` : 'Before the first stage.';
+    const where = stopped
+        ? `In the ${code(stopped.name)} stage.`
+        : last
+            ? `After the ${code(last.name)} stage.`
+            : 'Before the first stage.';
     return [
         '### Where the run stopped',
         '',
@@ -58008,7 +59573,13 @@ function machinesSection(run) {
 }
 function secretsSection(run) {
     const pruned = run.secretsPruned.length ? ['', `Pruned: ${run.secretsPruned.map(code).join(', ')}`] : [];
-    return ['### Secrets synced (names only)', '', run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none', ...pruned, ''];
+    return [
+        '### Secrets synced (names only)',
+        '',
+        run.secretsSynced.length ? run.secretsSynced.map(code).join(', ') : 'none',
+        ...pruned,
+        '',
+    ];
 }
 function overridesSection(run) {
     if (run.overrides.length === 0) {
@@ -58017,20 +59588,31 @@ function overridesSection(run) {
             : 'none asked for';
         return ['### Overrides applied', '', wanted, ''];
     }
-    const rows = run.overrides.map((o) => [code(o.machineId), o.command ? code(o.command) : '—', o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`]);
+    const rows = run.overrides.map((o) => [
+        code(o.machineId),
+        o.command ? code(o.command) : '—',
+        o.memoryMb === undefined ? '—' : `${o.memoryMb} MB`,
+    ]);
     return ['### Overrides applied', '', ...table(['Machine', 'Command', 'Memory'], rows), ''];
 }
 function ipSection(run) {
-    return ['### IP changes', '', ...(run.ipChanges.length ? run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`) : ['none']), ''];
+    return [
+        '### IP changes',
+        '',
+        ...(run.ipChanges.length
+            ? run.ipChanges.map((c) => `- ${c.action} ${escapeText(c.type)} ${code(c.address)}`)
+            : ['none']),
+        '',
+    ];
 }
 function stagesSection(run) {
     if (run.stages.length === 0)
         return ['### Stages', '', 'none ran', ''];
-    const rows = run.stages.map((s) => [escapeText(s.name), s.status, formatMs(s.ms), s.note ? escapeText(s.note) : '']);
+    const rows = run.stages.map((s) => [escapeText(s.name), s.status, report_formatMs(s.ms), s.note ? escapeText(s.note) : '']);
     return ['### Stages', '', ...table(['Stage', 'Status', 'Time', 'Note'], rows), ''];
 }
 function dryRunSection(plan) {
-    const list = (items, render = escapeText) => (items.length ? items.map(render).join(', ') : 'none');
+    const list = (items, render = escapeText) => items.length ? items.map(render).join(', ') : 'none';
     return [
         '### Plan',
         '',
@@ -58046,8 +59628,19 @@ function dryRunSection(plan) {
         '',
     ];
 }
+/** A note whose `backticked` commands show as code, the rest as text. */
+function markdownNote(note) {
+    return `- ${note
+        .split('`')
+        .map((part, i) => (i % 2 === 1 ? code(part) : escapeText(part)))
+        .join('')}`;
+}
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+    return [
+        `| ${header.join(' | ')} |`,
+        `|${header.map(() => '---').join('|')}|`,
+        ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ];
 }
 function escapeHtml(s) {
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;');
@@ -58060,7 +59653,7 @@ function escapeText(s) {
 function code(s) {
     return `<code>${escapeHtml(s).replace(/\r?\n/g, ' ')}</code>`;
 }
-function formatMs(ms) {
+function report_formatMs(ms) {
     if (ms < 1000)
         return `${ms} ms`;
     const seconds = ms / 1000;
@@ -58107,7 +59700,7 @@ function planSecrets(synced, existing, prune) {
 }
 const GATEWAY_AUTH_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
 /**
- * SPEC's gateway-token rule, counting a token already set on the app, and the names this run
+ * The gateway-token rule (docs/CONTRACT.md, "Rules from the guide"), counting a token already set on the app, and the names this run
  * keeps there (a pruned token no longer counts). Returns the error text, or undefined when fine.
  */
 function gatewayAuthProblem(plan, authRequired) {
@@ -58255,7 +59848,10 @@ function countChar(s, ch) {
 }
 async function syncSecrets(ctx, options) {
     const { flyctl, plan, log } = ctx;
-    const existing = options.existing ?? (options.appExists ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } }) : []);
+    const existing = options.existing ??
+        (options.appExists
+            ? await flyctl.json(['secrets', 'list', '--app', plan.app], SecretListSchema, { retry: { safe: 'reading' } })
+            : []);
     const secretsPlan = planSecrets(plan.secrets.keys(), existing, plan.pruneSecrets);
     const authProblem = gatewayAuthProblem(secretsPlan, options.gatewayAuthRequired);
     if (authProblem)
@@ -58277,7 +59873,10 @@ async function syncSecrets(ctx, options) {
     }
     if (secretsPlan.prune.length > 0) {
         await flyctl.run(['secrets', 'unset', '--stage', '--app', plan.app, ...secretsPlan.prune], {
-            retry: { safe: 'once', why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left' },
+            retry: {
+                safe: 'once',
+                why: 'a repeat after a lost answer fails on names already unset; re-run the job, which prunes what is left',
+            },
         });
         log.info(`Staged removal of ${secretsPlan.prune.length} secret(s): ${secretsPlan.prune.join(', ')}`);
     }
@@ -58289,10 +59888,17 @@ async function syncSecrets(ctx, options) {
 
 
 
+/**
+ * Stage 3: the guide's troubleshooting rules (docs/CONTRACT.md, "Rules from the guide") over
+ * the rendered config, before anything changes on Fly. Each finding names the cause, the
+ * guide's fix, and where the value came from: an input, or the file and line.
+ */
 const TOKEN_NAMES = ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_PASSWORD'];
 const MIN_MEMORY_MB = 1024;
 const RECOMMENDED_MEMORY_MB = 2048;
-const finding = (level, rule, message, where) => [{ level, rule, message, ...where }];
+const finding = (level, rule, message, where) => [
+    { level, rule, message, ...where },
+];
 function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
     const gateway = result.gateway?.parsed;
     const s = effectiveSettings(result.config, gateway);
@@ -58313,14 +59919,27 @@ function validateFlyConfig(result, plan, knownSecretNames, facts = {}) {
             return { input: 'bind' };
         return from('processes.app');
     };
-    const ctx = { result, config: result.config, plan, s, gateway, knownSecretNames, envNames: new Set(Object.keys(s.env)), facts, from, bindFrom };
+    const ctx = {
+        result,
+        config: result.config,
+        plan,
+        s,
+        gateway,
+        knownSecretNames,
+        envNames: new Set(Object.keys(s.env)),
+        facts,
+        from,
+        bindFrom,
+    };
     return GUIDE_RULES.flatMap((rule) => rule(ctx));
 }
 /** A non-loopback bind needs a token or password: the gateway refuses to bind without auth. */
 const gatewayTokenRule = ({ s, gateway, plan, knownSecretNames, envNames, bindFrom }) => {
     const gs = gateway?.settings;
     const authInConfig = gs?.authMode === 'trusted-proxy' ||
-        (gs?.authMode !== 'none' && (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) || hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)));
+        (gs?.authMode !== 'none' &&
+            (hasUsableSecret(gs?.authToken, knownSecretNames, envNames) ||
+                hasUsableSecret(gs?.authPassword, knownSecretNames, envNames)));
     const tokenSecret = TOKEN_NAMES.some((n) => knownSecretNames.has(n));
     const tokenInEnv = TOKEN_NAMES.some((n) => envNames.has(n));
     if (s.bind === 'loopback' || tokenSecret || authInConfig || tokenInEnv)
@@ -58449,15 +60068,28 @@ function hasUsableSecret(value, secrets, env) {
 function memoryKeyOf(config) {
     const vm = config.vm ?? config.compute ?? config.computes;
     const entry = Array.isArray(vm) ? vm.find(isTable) : vm;
-    return isTable(entry) && entry.memory_mb !== undefined ? 'vm.memory_mb' : isTable(entry) && entry.memory !== undefined ? 'vm.memory' : 'vm.size';
+    return isTable(entry) && entry.memory_mb !== undefined
+        ? 'vm.memory_mb'
+        : isTable(entry) && entry.memory !== undefined
+            ? 'vm.memory'
+            : 'vm.size';
 }
 /** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
 function reportFindings(findings, workspace = process.env.GITHUB_WORKSPACE) {
     for (const f of findings) {
         const where = f.file ? displayPath(f.file, workspace) : undefined;
-        const source = [f.input ? `input \`${f.input}\`` : undefined, where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined].filter(Boolean).join(', ');
+        const source = [
+            f.input ? `input \`${f.input}\`` : undefined,
+            where ? `${where}${f.line ? `:${f.line}` : ''}` : undefined,
+        ]
+            .filter(Boolean)
+            .join(', ');
         const text = source ? `${f.message} (from ${source})` : f.message;
-        const props = { title: `${f.rule} (fly-deploy)`, ...(where ? { file: where } : {}), ...(f.line ? { startLine: f.line } : {}) };
+        const props = {
+            title: `${f.rule} (fly-deploy)`,
+            ...(where ? { file: where } : {}),
+            ...(f.line ? { startLine: f.line } : {}),
+        };
         if (f.level === 'error')
             error(text, props);
         else
@@ -58480,12 +60112,151 @@ class ValidationError extends Error {
     }
 }
 
+;// CONCATENATED MODULE: ./src/health/restore.ts
+/**
+ * The rollback of a gateway upgrade, onto the snapshot taken before it (stages/upgrade-snapshot.ts).
+ * Redeploying the previous image alone would start it on the migrated state, which it no longer
+ * sees. Fly gives the parts; the order keeps the migrated volume untouched at every step:
+ * 1. `fly volumes create <name> --snapshot-id <id>`: a new volume holding the pre-upgrade state
+ *    (flyctl internal/command/volumes/create.go);
+ * 2. `fly machine stop` the upgraded machine, so nothing runs on the migrated volume;
+ * 3. `fly deploy --image <previous>`: the release that records the previous image; a stopped
+ *    machine takes its config and stays stopped (deploy/machines_launchinput.go shouldSkipLaunch);
+ * 4. `fly machine clone <it> --attach-volume <new volume>:<path>`: the same config, previous image
+ *    and release metadata, on the restored volume (machine/clone.go copies the source's config);
+ * 5. `fly machine destroy <it> --force`: the migrated volume is detached and kept, never deleted.
+ * The caller then gates the release the clone runs, as any rolled-back release. A step that fails
+ * ends the restore with what was done, what serves, and the commands that finish it by hand.
+ */
+
+
+
+class RestoreError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'RestoreError';
+    }
+}
+/** Runs the five steps; returns the release the restored machine runs and when it started. */
+async function restoreUpgrade(o) {
+    const { flyctl, app, source: s, report } = o;
+    const upgraded = await upgradedMachine(o);
+    report.serves = `release ${s.to ?? 'of the upgrade'} on machine ${upgraded.id}, on the migrated volume ${s.volumeId}`;
+    const step = async (what, byHand, fn) => {
+        try {
+            return await fn();
+        }
+        catch (err) {
+            report.byHand = byHand;
+            throw new RestoreError(failureText(o, what, err.message), { cause: err });
+        }
+    };
+    const cmd = (args) => displayCommand(['fly', ...args]);
+    const size = (await flyctl.json(['volumes', 'list', '--app', app], VolumeListSchema, { retry: READING })).find((v) => v.id === s.volumeId)?.size_gb;
+    const createArgs = [
+        'volumes',
+        'create',
+        s.volumeName,
+        '--snapshot-id',
+        s.snapshotId,
+        '--region',
+        s.region,
+        ...(size ? ['--size', String(size)] : []),
+        '--app',
+        app,
+        '--yes',
+    ];
+    const stopArgs = ['machine', 'stop', upgraded.id, '--app', app];
+    const destroyArgs = ['machine', 'destroy', upgraded.id, '--force', '--app', app];
+    const cloneArgs = (vol) => [
+        'machine',
+        'clone',
+        upgraded.id,
+        '--attach-volume',
+        `${vol}:${s.path}`,
+        '--app',
+        app,
+    ];
+    const deployHand = `fly deploy --image ${o.imageRef} (with this workflow's config, as a re-run with rollback does)`;
+    const rest = (vol) => [cmd(stopArgs), deployHand, cmd(cloneArgs(vol)), cmd(destroyArgs)];
+    const restored = await step('creating a volume from the snapshot', [cmd(createArgs), ...rest('<the new volume id>')], () => createFromSnapshot(o, createArgs));
+    report.restoredVolume = restored;
+    report.done.push(`created volume ${restored} from snapshot ${s.snapshotId}`);
+    await step(`stopping machine ${upgraded.id}`, rest(restored), () => flyctl.run(stopArgs, {
+        echo: true,
+        retry: { safe: 'idempotent', why: 'stopping a stopped machine changes nothing' },
+    }));
+    report.done.push(`stopped machine ${upgraded.id}`);
+    report.serves = `nothing: machine ${upgraded.id} is stopped`;
+    const release = await step(`deploying ${o.imageRef}`, rest(restored).slice(1), () => o.deployPrevious(o.imageRef));
+    report.done.push(`deployed release v${release.version} (${o.imageRef}) to machine ${upgraded.id}, left stopped on the migrated volume`);
+    report.serves = `nothing: machine ${upgraded.id} (release v${release.version}, the previous image) is stopped on the migrated volume ${s.volumeId}`;
+    const startedAtMs = Date.now();
+    const clone = await step(`cloning machine ${upgraded.id} onto ${restored}`, rest(restored).slice(2), () => cloneOnto(o, cloneArgs(restored)));
+    report.machineId = clone;
+    report.done.push(`cloned machine ${upgraded.id} as ${clone} on volume ${restored}`);
+    report.serves = `release v${release.version} (${s.from ?? o.imageRef}) on machine ${clone} with volume ${restored}; machine ${upgraded.id} is stopped`;
+    await step(`destroying machine ${upgraded.id}`, rest(restored).slice(3), () => flyctl.run(destroyArgs, { echo: true, retry: { safe: 'idempotent', why: 'a destroyed machine stays destroyed' } }));
+    report.done.push(`destroyed machine ${upgraded.id}; the migrated volume ${s.volumeId} is detached and kept`);
+    report.serves = `release v${release.version} (${s.from ?? o.imageRef}) on machine ${clone} with volume ${restored}`;
+    return { ...release, startedAtMs };
+}
+/** The one app machine on the snapshot's volume; anything else is not this action's layout. */
+async function upgradedMachine(o) {
+    const machines = appMachines(await o.flyctl.json(['machines', 'list', '--app', o.app], MachineListSchema, { retry: READING }));
+    const on = machines.filter((m) => (m.config?.mounts ?? []).some((mt) => mt.volume === o.source.volumeId));
+    if (on.length !== 1) {
+        throw new RestoreError(`${on.length} app machines mount the snapshotted volume ${o.source.volumeId}, so the snapshot ${o.source.snapshotId} was not restored; nothing was changed. ` +
+            `Restore it by hand: \`fly volumes create ${o.source.volumeName} --snapshot-id ${o.source.snapshotId} --region ${o.source.region} -a ${o.app} -y\`, then attach it to the machine that serves the previous image`);
+    }
+    return on[0];
+}
+async function createFromSnapshot(o, args) {
+    const full = [...args, '--json'];
+    const result = await o.flyctl.run(full, {
+        echo: true,
+        change: `created volume ${o.source.volumeName} from snapshot ${o.source.snapshotId}`,
+        retry: { safe: 'once', why: 'a repeat could create a second volume; the summary says how to finish by hand' },
+    });
+    const volume = parseFlyJson(result.stdout, VolumeSchema, o.flyctl.redact(displayCommand(full)));
+    if (result.change)
+        result.change.what = `created volume ${volume.id} (${volume.name}) from snapshot ${o.source.snapshotId}`;
+    return volume.id;
+}
+/** `fly machine clone` prints `Machine <id> has been created...` (machine/clone.go). */
+async function cloneOnto(o, args) {
+    const result = await o.flyctl.run(args, {
+        echo: true,
+        retry: { safe: 'once', why: 'a repeat could clone a second machine onto the volume' },
+    });
+    const id = /Machine ([0-9a-f]+) has been created/.exec(result.stdout)?.[1];
+    if (!id)
+        throw new Error(`\`${displayCommand(['fly', ...args])}\` did not name the machine it created`);
+    if (result.change)
+        result.change.what = `cloned machine ${args[2]} as ${id} onto volume ${args[4]?.split(':')[0]}`;
+    return id;
+}
+function failureText(o, what, cause) {
+    const r = o.report;
+    return [
+        `restoring snapshot ${o.source.snapshotId} failed while ${what}: ${cause}`,
+        `Done: ${r.done.length ? r.done.join('; ') : 'nothing'}.`,
+        `Serving: ${r.serves ?? 'unknown'}.`,
+        `The migrated volume ${o.source.volumeId} is untouched; nothing was deleted.`,
+        `To finish by hand: ${r.byHand.map((c) => `\`${c}\``).join(', then ')}.`,
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/run/stage-list.ts
 /**
- * The stages of SPEC.md's run as definitions for the stage runner (stages.ts): what each runs,
+ * The stages of a run (docs/CONTRACT.md, "Stages") as definitions for the stage runner (stage-runner.ts): what each runs,
  * its line in the summary, and what its result adds to the run record. The work itself is in
  * each stage's module; main.ts lists the stages in order.
  */
+
+
+
+
 
 
 
@@ -58506,13 +60277,18 @@ function install(p) {
     return {
         name: 'install',
         run: async () => {
-            const installed = await p.deps.install({ version: plan.flyctlVersion, mirror: plan.flyctlMirror, log: info, configDir: plan.flyctlConfigDir });
+            const installed = await p.deps.install({
+                version: plan.flyctlVersion,
+                mirror: plan.flyctlMirror,
+                log: runner_output_info,
+                configDir: plan.flyctlConfigDir,
+            });
             const flyctl = p.deps.flyctl({
                 binary: installed.binary,
                 token: plan.apiToken,
                 redactor: p.redactor,
                 cwd: plan.workingDirectory,
-                log: info,
+                log: runner_output_info,
                 signal: p.signal,
                 configDir: plan.flyctlConfigDir,
                 journal: p.journal,
@@ -58520,7 +60296,7 @@ function install(p) {
             });
             return { installed, flyctl };
         },
-        note: ({ installed: r }) => (r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`),
+        note: ({ installed: r }) => r.fromCache ? `flyctl ${r.version} from the tool cache` : `flyctl ${r.version} downloaded`,
         record: ({ installed }, record) => {
             record.flyctlVersion = installed.version;
         },
@@ -58533,7 +60309,7 @@ function render(p) {
             const rendered = await writeRenderedConfig(p.plan);
             return { rendered, settings: effectiveSettings(rendered.config, rendered.gateway?.parsed) };
         },
-        note: ({ rendered }) => (rendered.overridden.length ? `${rendered.overridden.length} key(s) set from inputs` : undefined),
+        note: ({ rendered }) => rendered.overridden.length ? `${rendered.overridden.length} key(s) set from inputs` : undefined,
         record: ({ rendered }, record) => {
             record.flyConfig = rendered.path;
         },
@@ -58549,16 +60325,26 @@ function stage_list_validate(p, flyctl, { rendered, settings }) {
     return {
         name: 'validate',
         run: async () => {
-            info(`Gateway release: ${describeRelease(release)}`);
+            runner_output_info(`Gateway release: ${describeRelease(release)}`);
             const survey = await surveyApp(flyctl, plan.app);
+            survey.gateway = { serving: servingRelease(survey.machines), deploying: release };
+            if (survey.appExists)
+                info(`Gateway upgrade: ${describeUpgrade(survey.gateway.serving, release)}`);
             const regions = await regionsToCheck(flyctl, settings.region, survey.machines);
             const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))]);
-            const preflight = preflightFindings(rendered, plan, { ...(regions ? { regions } : {}), workspace: p.deps.env.GITHUB_WORKSPACE });
+            const preflight = preflightFindings(rendered, plan, {
+                ...(regions ? { regions } : {}),
+                workspace: p.deps.env.GITHUB_WORKSPACE,
+            });
             reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})]);
             return survey;
         },
-        record: (_survey, record) => {
+        record: (survey, record) => {
+            const serving = survey.gateway?.serving;
             record.gatewayRelease = release ? `${release.version} (from ${release.source})` : 'unknown';
+            if (serving)
+                record.gatewayRelease = `${describeUpgrade(serving, release)} (serving from ${serving.source}; deploying ${release ? `from ${release.source}` : 'unknown'})`;
+            record.upgrade = { from: serving?.version, to: release?.version, notes: [] };
         },
     };
 }
@@ -58578,14 +60364,19 @@ async function regionsToCheck(flyctl, region, machines) {
     return readRegions(flyctl, warning);
 }
 function stageContext(p, flyctl) {
-    return { flyctl, plan: p.plan, log: { info: info, warning: warning } };
+    return { flyctl, plan: p.plan, log: { info: runner_output_info, warning: warning } };
 }
 function ensureApp(p, flyctl, { settings }, survey) {
     const region = settings.region ?? p.plan.region ?? 'iad';
     return {
         name: 'ensure',
-        run: () => ensure(stageContext(p, flyctl), { region, volume: settings.volume, appExists: survey.appExists, machines: survey.machines }),
-        note: (r) => (r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist'),
+        run: () => ensure(stageContext(p, flyctl), {
+            region,
+            volume: settings.volume,
+            appExists: survey.appExists,
+            machines: survey.machines,
+        }),
+        note: (r) => r.created.length ? `${r.dryRun ? 'would create' : 'created'} ${r.created.join(', ')}` : 'app and volume exist',
         record: (r, record) => {
             if (record.dryRunPlan)
                 record.dryRunPlan.create = r.created;
@@ -58597,7 +60388,11 @@ function stageSecrets(p, flyctl, ensured, survey) {
     const would = p.plan.dryRun ? 'would be ' : '';
     return {
         name: 'secrets',
-        run: () => syncSecrets(stageContext(p, flyctl), { appExists: ensured.appExists, gatewayAuthRequired: false, existing: survey.secrets }),
+        run: () => syncSecrets(stageContext(p, flyctl), {
+            appExists: ensured.appExists,
+            gatewayAuthRequired: false,
+            existing: survey.secrets,
+        }),
         note: (r) => `${r.synced.length} ${would}synced${r.prune.length ? `, ${r.prune.length} ${would}pruned` : ''}`,
         record: (r, record) => {
             record.secretsSynced = r.synced;
@@ -58607,8 +60402,59 @@ function stageSecrets(p, flyctl, ensured, survey) {
         },
     };
 }
+/**
+ * Before a deploy that changes the gateway release: snapshot the app's volume and wait until the
+ * snapshot exists (stages/upgrade-snapshot.ts). A snapshot that fails stops the run before the deploy.
+ */
+function snapshotUpgrade(p, flyctl, { settings }, survey) {
+    const { serving, deploying } = survey.gateway ?? {};
+    const decision = decideSnapshot({
+        enabled: p.plan.upgradeSnapshot,
+        machines: survey.machines,
+        volume: settings.volume,
+        serving,
+        deploying,
+    });
+    if (!decision.take) {
+        if (decision.notice)
+            notice(decision.reason);
+        return { name: 'snapshot', skip: decision.reason, run: async () => undefined };
+    }
+    const { target } = decision;
+    const upgrade = describeUpgrade(serving, deploying);
+    if (p.plan.dryRun)
+        return {
+            name: 'snapshot',
+            skip: `dry run: would snapshot volume ${target.volumeId} before the upgrade ${upgrade}`,
+            run: async () => undefined,
+        };
+    return {
+        name: 'snapshot',
+        run: async () => {
+            info(`Gateway upgrade ${upgrade}: snapshotting volume ${target.volumeId} first, so a rollback can restore ${serving?.version}'s state`);
+            try {
+                const wait = { timeoutMs: p.plan.healthTimeoutSec * 1000, log: info, signal: p.signal };
+                return { snapshotId: await takeSnapshot(flyctl, p.plan.app, target.volumeId, wait), target };
+            }
+            catch (err) {
+                if (p.signal.aborted)
+                    throw err;
+                throw new Error(`the volume snapshot before the gateway upgrade ${upgrade} failed: ${err.message}. Nothing was deployed: ${serving?.version} still serves. ` +
+                    `Check \`fly volumes snapshots list ${target.volumeId} -a ${p.plan.app}\` and re-run, or set \`upgrade-snapshot: false\` to deploy without a way back`, { cause: err });
+            }
+        },
+        note: (r) => (r ? `${r.snapshotId} of ${r.target.volumeId} (${upgrade})` : undefined),
+        record: (r, record) => {
+            if (!r || !record.upgrade)
+                return;
+            record.upgrade.snapshotId = r.snapshotId;
+            record.upgrade.volumeId = r.target.volumeId;
+            record.upgrade.notes.push(`Snapshot ${r.snapshotId} of volume ${r.target.volumeId} holds ${serving?.version}'s state from before the upgrade.`);
+        },
+    };
+}
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
-function deployContext(p, flyctl, { rendered, settings }) {
+function deployContext(p, flyctl, { rendered, settings }, gatewayRelease, fingerprint) {
     const watchCtx = {
         flyctl,
         plan: p.plan,
@@ -58616,14 +60462,17 @@ function deployContext(p, flyctl, { rendered, settings }) {
         port: settings.port,
         bind: settings.bind,
         stateDir: gatewayStateDir(settings),
-        log: info,
+        ...(rendered.release ? { gatewayRelease: rendered.release.version } : {}),
+        log: runner_output_info,
         signal: p.signal,
     };
     return {
         ...stageContext(p, flyctl),
         signal: p.signal,
-        rendered: { path: rendered.path, dockerfileArg: rendered.dockerfileArg },
+        rendered: { path: rendered.path },
         gatewayPort: settings.port,
+        ...(gatewayRelease ? { gatewayRelease } : {}),
+        ...(fingerprint ? { fingerprint } : {}),
         // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
         watch: (baseline, startedAtMs, stop, rollout) => watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
     };
@@ -58631,7 +60480,7 @@ function deployContext(p, flyctl, { rendered, settings }) {
 function gatewayStateDir(settings) {
     return settings.stateDir ?? settings.mountDestination ?? '/data';
 }
-/** Deploy, gated while it rolls out (SPEC "Deploy and gate are one stage"). */
+/** Deploy, gated while it rolls out (docs/CONTRACT.md, "Deploy and gate are one stage"). */
 function deployRelease(ctx) {
     return {
         name: 'deploy',
@@ -58646,6 +60495,7 @@ function deployRelease(ctx) {
             if (r.release) {
                 record.release = r.release.version;
                 record.image = r.release.imageRef;
+                record.released = !r.dryRun;
             }
             record.startedMachines = r.startedMachines;
         },
@@ -58657,10 +60507,14 @@ function reapplyOverrides(p, flyctl, deployed) {
         name: 'overrides',
         ...(deployed.verdict?.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
         run: () => reconcileOverrides(stageContext(p, flyctl)),
-        note: (r) => (r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set'),
+        note: (r) => r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
         record: (r, record) => {
             record.overridesWanted = r.wanted;
-            record.overrides = r.applied.map((d) => ({ machineId: d.machineId, command: d.command?.join(' '), memoryMb: d.memoryMb }));
+            record.overrides = r.applied.map((d) => ({
+                machineId: d.machineId,
+                command: d.command?.join(' '),
+                memoryMb: d.memoryMb,
+            }));
             if (record.dryRunPlan)
                 record.dryRunPlan.overrides = r.wanted;
         },
@@ -58681,8 +60535,9 @@ function hardenIps(p, flyctl, ensured) {
     };
 }
 /** Gate on the gateway's own logs, stale-lock repair and rollback inside; then read what serves. */
-function gateHealth(p, ctx, config, deployed, overrides) {
+function gateHealth(p, ctx, config, deployed, overrides, upgrade = {}) {
     const { plan } = p;
+    const restoreReport = { done: [], byHand: [] };
     return {
         name: 'health',
         ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
@@ -58698,27 +60553,36 @@ function gateHealth(p, ctx, config, deployed, overrides) {
                 port: config.settings.port,
                 bind: config.settings.bind,
                 stateDir: gatewayStateDir(config.settings),
+                ...(config.rendered.release ? { gatewayRelease: config.rendered.release.version } : {}),
                 release: { version: release.version, imageRef: release.imageRef },
                 deployStartedAtMs: deployed.startedAtMs,
                 // A machine override restarts machines: their new boot is gated again, not the deploy's.
                 first: overrides?.applied.length ? undefined : deployed.verdict,
-                redeploy: async (imageRef) => {
-                    const again = await redeploy(ctx, imageRef);
-                    if (!again.release)
-                        throw new Error(`the rollback deploy of ${imageRef} produced no release`);
-                    return { version: again.release.version, imageRef: again.release.imageRef, startedAtMs: again.startedAtMs, verdict: again.verdict };
-                },
-                log: info,
+                redeploy: (imageRef) => rollbackDeploy(ctx, imageRef, upgrade, restoreReport),
+                log: runner_output_info,
                 signal: p.signal,
             });
             // What serves now, for machine-ids and the summary's machine table: the last read, unless something changed since.
-            const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING, reuse: true });
-            return { ...outcome, machines: machineRows(machines) };
+            const machines = await ctx.flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, {
+                retry: READING,
+                reuse: true,
+            });
+            // Another deploy's release already on the machines: this run's verdict no longer describes the app.
+            const newer = outcome.superseded === undefined && !outcome.rolledBack ? newerOnMachines(machines, release.version) : undefined;
+            const final = newer === undefined || !deployed.verdict
+                ? outcome
+                : supersededOutcome({ ...ctx, app: plan.app, release, log: info }, newer, deployed.verdict);
+            return { ...final, machines: machineRows(machines) };
         },
         note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
-        record: (o, record) => recordHealth(o, record),
+        record: (o, record) => {
+            recordHealth(o, record);
+            recordUpgrade(o, record, upgrade, restoreReport);
+        },
         // The step fails on an unhealthy release, after what serves was read and recorded.
-        failure: (o) => (o.health === 'unhealthy' ? (o.message ?? 'the gateway did not become healthy') : undefined),
+        failure: (o) => o.superseded !== undefined || o.health === 'unhealthy'
+            ? (o.message ?? 'the gateway did not become healthy')
+            : undefined,
     };
 }
 function recordHealth(o, record) {
@@ -58728,11 +60592,73 @@ function recordHealth(o, record) {
     record.healthNotes = o.summary;
     record.healthEvidence = o.evidenceLines;
     record.rolledBack = o.rolledBack;
-    // SPEC, Outputs: after a rollback, release-version, image and machine-ids describe what serves.
+    // docs/CONTRACT.md, "Outputs": after a rollback, release-version, image and machine-ids describe what serves.
     if (o.rolledBack && o.servingRelease) {
         record.servingRelease = o.servingRelease.version;
         record.image = o.servingRelease.imageRef;
     }
+}
+/**
+ * The rollback's deploy of the previous image: onto the volume restored from the snapshot when
+ * this run took one (health/restore.ts), else the image alone, gated as it rolls out.
+ */
+async function rollbackDeploy(ctx, imageRef, upgrade, report) {
+    const snapshot = upgrade.snapshot;
+    if (!snapshot) {
+        const again = await redeploy(ctx, imageRef, upgrade.from);
+        if (!again.release)
+            throw new Error(`the rollback deploy of ${imageRef} produced no release`);
+        return {
+            version: again.release.version,
+            imageRef: again.release.imageRef,
+            startedAtMs: again.startedAtMs,
+            verdict: again.verdict,
+        };
+    }
+    info(`health: restoring snapshot ${snapshot.snapshotId} with the previous image: ${upgrade.from ?? 'the previous release'} gets back the state it had`);
+    return restoreUpgrade({
+        flyctl: ctx.flyctl,
+        app: ctx.plan.app,
+        source: { snapshotId: snapshot.snapshotId, ...snapshot.target, from: upgrade.from, to: upgrade.to },
+        imageRef,
+        // Not watched: the machine it updates is stopped and stays so; the clone is gated afterwards.
+        deployPrevious: async (ref) => {
+            const again = await redeploy({ ...ctx, watch: undefined }, ref, upgrade.from);
+            if (!again.release)
+                throw new Error(`the rollback deploy of ${ref} produced no release`);
+            return { version: again.release.version, imageRef: again.release.imageRef };
+        },
+        report,
+        log: info,
+        signal: ctx.signal,
+    });
+}
+/** The summary's account of the snapshot and its restore, and the gateway release that serves at the end. */
+function recordUpgrade(o, record, upgrade, report) {
+    const u = record.upgrade;
+    if (!u)
+        return;
+    u.servesAtEnd = (o.rolledBack ? upgrade.from : upgrade.to) ?? null;
+    const snapshot = upgrade.snapshot;
+    if (!snapshot)
+        return;
+    const app = record.app;
+    const migrated = snapshot.target.volumeId;
+    if (report.done.length === 0 && report.byHand.length === 0) {
+        if (o.health === 'unhealthy' && !o.rolledBack)
+            u.notes.push(`Not restored. To go back by hand: \`fly volumes create ${snapshot.target.volumeName} --snapshot-id ${snapshot.snapshotId} --region ${snapshot.target.region} -a ${app} -y\`, then attach the new volume to a machine of the previous image.`);
+        return;
+    }
+    u.restore = report;
+    u.notes.push(...report.done.map((d) => `Restore: ${d}.`));
+    if (report.serves)
+        u.notes.push(`Serving: ${report.serves}.`);
+    if (report.byHand.length) {
+        // A restore that stopped before the clone leaves nothing serving, unless it stopped at its first step.
+        u.servesAtEnd = (report.machineId ? upgrade.from : report.done.length === 0 ? upgrade.to : undefined) ?? null;
+        u.notes.push(`The restore stopped early; the migrated volume ${migrated} is untouched and nothing was deleted. To finish by hand: ${report.byHand.map((c) => `\`${c}\``).join(', then ')}.`);
+    }
+    u.notes.push(`The migrated volume ${migrated} (${upgrade.to ?? 'the upgrade'}'s state) is kept. Once you are sure you do not need it: \`fly volumes destroy ${migrated} -a ${app}\`.`);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -63764,7 +65690,11 @@ function classifyAnswer(answer, nowMs) {
     const rateLimited = answer.status === 429 || (answer.status === 403 && (exhausted || retryAfter !== undefined));
     if (rateLimited) {
         // GitHub: wait retry-after seconds when given; else until x-ratelimit-reset; else at least a minute.
-        const waitMs = retryAfter !== undefined && Number.isFinite(retryAfter) ? retryAfter * 1000 : exhausted && reset > 0 ? reset * 1000 - nowMs : 60_000;
+        const waitMs = retryAfter !== undefined && Number.isFinite(retryAfter)
+            ? retryAfter * 1000
+            : exhausted && reset > 0
+                ? reset * 1000 - nowMs
+                : 60_000;
         const until = exhausted && reset > 0 ? `; it resets at ${new Date(reset * 1000).toISOString()}` : '';
         return {
             message: `GitHub's API rate limit was reached (${answer.status}: ${answer.message})${until}; the next run will try again`,
@@ -63774,7 +65704,10 @@ function classifyAnswer(answer, nowMs) {
     }
     const text = `${answer.status}: ${answer.message}`;
     if (answer.status === 401)
-        return { message: `GitHub refused the token (${text}); pass \`github-token: \${{ github.token }}\``, transient: false };
+        return {
+            message: `GitHub refused the token (${text}); pass \`github-token: \${{ github.token }}\``,
+            transient: false,
+        };
     if (answer.status === 403) {
         return {
             message: `GitHub refused the request (${text}); give the job \`permissions: pull-requests: write\` (a pull request from a fork gets a read-only token)`,
@@ -63782,7 +65715,10 @@ function classifyAnswer(answer, nowMs) {
         };
     }
     if (answer.status === 404)
-        return { message: `GitHub does not know it (${text}); check the repository and that \`github-token\` can see it`, transient: false };
+        return {
+            message: `GitHub does not know it (${text}); check the repository and that \`github-token\` can see it`,
+            transient: false,
+        };
     if (answer.status >= 500)
         return { message: `GitHub's API failed (${text})`, transient: true };
     return { message: `GitHub answered ${text}`, transient: false };
@@ -63819,12 +65755,27 @@ function answerOf(err) {
 }
 /** The real API through @actions/github's Octokit (REST endpoint methods and Link pagination). */
 function gitHubClient(options) {
-    const octokit = getOctokit(options.token, { baseUrl: options.baseUrl || 'https://api.github.com', request: { signal: options.signal } });
-    const opts = { backoff: { ...GITHUB_BACKOFF, ...options.backoff }, log: options.log, signal: options.signal };
-    const comment = (c) => ({ id: c.id, body: c.body ?? '', html_url: c.html_url });
+    const octokit = getOctokit(options.token, {
+        baseUrl: options.baseUrl || 'https://api.github.com',
+        request: { signal: options.signal },
+    });
+    const opts = {
+        backoff: { ...GITHUB_BACKOFF, ...options.backoff },
+        log: options.log,
+        signal: options.signal,
+    };
+    const comment = (c) => ({
+        id: c.id,
+        body: c.body ?? '',
+        html_url: c.html_url,
+    });
     return {
         listComments: (r, issue) => callGitHub(`listing the comments of #${issue}`, 'reading', async () => {
-            const all = await octokit.paginate(octokit.rest.issues.listComments, { ...r, issue_number: issue, per_page: 100 });
+            const all = await octokit.paginate(octokit.rest.issues.listComments, {
+                ...r,
+                issue_number: issue,
+                per_page: 100,
+            });
             return all.map(comment);
         }, opts),
         createComment: (r, issue, body) => callGitHub(`commenting on #${issue}`, 'once', async () => comment((await octokit.rest.issues.createComment({ ...r, issue_number: issue, body })).data), opts),
@@ -63837,7 +65788,7 @@ function gitHubClient(options) {
 
 
 /**
- * SPEC.md "Preview gateways", the pure part: the preview's name and marker, the plan it deploys
+ * docs/CONTRACT.md, "Previews", the pure part: the preview's name and marker, the plan it deploys
  * with, whether an app may be destroyed, which apps cleanup-previews considers, and the pull
  * request comment. The edges (flyctl, the GitHub API) are in preview.ts.
  */
@@ -63869,7 +65820,9 @@ function previewTarget(plan, pr) {
             healthUrl: plan.healthUrl?.replace(`//${plan.app}.fly.dev`, `//${name}.fly.dev`),
         },
         skippedChannels: plan.healthChannels.filter((c) => !hasToken(c)),
-        sharedChannelTokens: synced.filter((n) => channelGlobs.some((re) => re.test(n)) && !plan.secretsPrefixed.has(n)).sort(),
+        sharedChannelTokens: synced
+            .filter((n) => channelGlobs.some((re) => re.test(n)) && !plan.secretsPrefixed.has(n))
+            .sort(),
     };
 }
 /**
@@ -63956,6 +65909,7 @@ function commentBody(s) {
 
 
 
+
 async function runPreview(ctx, deployStages) {
     const pr = ctx.plan.pullRequest;
     if (!pr)
@@ -63966,6 +65920,12 @@ async function runPreview(ctx, deployStages) {
     const comment = commenter(ctx, target.name, pr.number);
     if (pr.action === 'closed')
         return closePreview(ctx, target, comment);
+    if (pr.fork !== undefined) {
+        // Reached only with allow-fork-previews: true (inputs refuse a fork's preview otherwise).
+        const note = `pull request #${pr.number} comes from the fork ${pr.fork ?? '(deleted)'} and was deployed because \`allow-fork-previews\` is true: only \`${ctx.plan.secretsPrefix}\` secrets were synced (${[...ctx.plan.secretsPrefixed.values()].sort().join(', ') || 'none'}); plain names, OPENCLAW_GATEWAY_TOKEN included, were not`;
+        ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), note];
+        warning(`Preview of a fork: ${note}.`);
+    }
     for (const channel of target.skippedChannels) {
         notice(`health-channels: ${channel} skipped for the preview ${target.name}: no ${channel.toUpperCase()}_* token was synced (previews get no production channel tokens; add PREVIEW_${channel.toUpperCase()}_... secrets to give it its own)`);
     }
@@ -63987,7 +65947,11 @@ async function runPreview(ctx, deployStages) {
     }
     catch (err) {
         if (!ctx.plan.dryRun)
-            await comment.post(commentBody({ ...state(), outcome: 'failed', error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)) }));
+            await comment.post(commentBody({
+                ...state(),
+                outcome: 'failed',
+                error: ctx.redactor.redact(err instanceof Error ? err.message : String(err)),
+            }));
         throw err;
     }
     // A dry run changes nothing: no preview-action, no comment.
@@ -63999,14 +65963,18 @@ async function runPreview(ctx, deployStages) {
 /** `closed`: destroy the preview when its machines carry this pull request's marker; gone already is success. */
 async function closePreview(ctx, target, comment) {
     const flyctl = await ctx.install();
-    const outcome = await ctx.stages.must({ name: 'destroy', run: () => destroyIfMarked(ctx, flyctl, target.name, target.marker), note: (o) => o });
+    const outcome = await ctx.stages.must({
+        name: 'destroy',
+        run: () => destroyIfMarked(ctx, flyctl, target.name, target.marker),
+        note: (o) => o,
+    });
     ctx.record.heading = `🗑️ Preview <code>${target.name}</code> ${outcome === 'gone' ? 'was gone already' : ctx.plan.dryRun ? 'would be destroyed' : 'destroyed'}`;
     if (ctx.plan.dryRun)
         return;
     setOutput('preview-action', 'destroyed');
     await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }));
 }
-/** Reads the app's machines, decides (preview-core.ts decideDestroy), destroys. Throws on any marker but this one. */
+/** Reads the app's machines, decides (preview-plan.ts decideDestroy), destroys. Throws on any marker but this one. */
 async function destroyIfMarked(ctx, flyctl, name, marker) {
     const machines = await readMachines(flyctl, name);
     const decision = decideDestroy(name, ctx.plan.app, marker, machines);
@@ -64022,7 +65990,10 @@ async function destroyIfMarked(ctx, flyctl, name, marker) {
         // Not repeated: after a lost answer the app may be gone, which the next read shows.
         await flyctl.run(['apps', 'destroy', name, '-y'], {
             change: `destroyed app ${name} (${decision.machines} machine(s), its volumes, IPs and secrets)`,
-            retry: { safe: 'once', why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone' },
+            retry: {
+                safe: 'once',
+                why: 'a repeat after a lost answer fails with "Could not find App"; re-run the job, which finds it gone',
+            },
         });
     }
     catch (err) {
@@ -64031,7 +66002,7 @@ async function destroyIfMarked(ctx, flyctl, name, marker) {
         throw err;
     }
     ctx.record.previewNotes = [...(ctx.record.previewNotes ?? []), `destroyed ${name}: its machines carried ${marker}`];
-    info(`Destroyed the preview app ${name}`);
+    runner_output_info(`Destroyed the preview app ${name}`);
     return 'destroyed';
 }
 /** The app's machines, or undefined when the app does not exist. */
@@ -64052,7 +66023,12 @@ async function cleanupPreviews(ctx) {
     const { plan, record } = ctx;
     const repository = plan.repository ?? '';
     const flyctl = await ctx.install();
-    const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: info, signal: ctx.signal });
+    const github = gitHubClient({
+        token: plan.githubToken,
+        baseUrl: process.env.GITHUB_API_URL,
+        log: runner_output_info,
+        signal: ctx.signal,
+    });
     const destroyed = [];
     const failures = [];
     setOutput('previews-destroyed', '');
@@ -64113,16 +66089,23 @@ function commenter(ctx, app, number) {
     return {
         async post(body) {
             if (!plan.githubToken || !plan.repository) {
-                info('No github-token: the pull request gets no preview comment.');
+                runner_output_info('No github-token: the pull request gets no preview comment.');
                 return;
             }
-            const github = gitHubClient({ token: plan.githubToken, baseUrl: process.env.GITHUB_API_URL, log: info, signal: ctx.signal });
+            const github = gitHubClient({
+                token: plan.githubToken,
+                baseUrl: process.env.GITHUB_API_URL,
+                log: runner_output_info,
+                signal: ctx.signal,
+            });
             const repo = repoRef(plan.repository);
             const text = redactor.redact(body);
             try {
                 const existing = (await github.listComments(repo, number)).find((c) => c.body.includes(commentMarker(app)));
-                const written = existing ? await github.updateComment(repo, existing.id, text) : await github.createComment(repo, number, text);
-                info(`${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`);
+                const written = existing
+                    ? await github.updateComment(repo, existing.id, text)
+                    : await github.createComment(repo, number, text);
+                runner_output_info(`${existing ? 'Updated' : 'Created'} the preview comment on #${number}${written.html_url ? `: ${written.html_url}` : ''}`);
             }
             catch (err) {
                 warning(`The preview comment on #${number} was not written: ${redactor.redact(err instanceof Error ? err.message : String(err))}`);
@@ -64195,6 +66178,635 @@ class StageRunner {
     }
 }
 
+// EXTERNAL MODULE: ./node_modules/@balena/dockerignore/ignore.js
+var ignore = __nccwpck_require__(4158);
+var ignore_default = /*#__PURE__*/__nccwpck_require__.n(ignore);
+;// CONCATENATED MODULE: ./src/fingerprint/build-context.ts
+/**
+ * What `fly deploy` would upload as the build context, as one digest: every file of the context
+ * directory that the ignore file leaves in, by path, kind, exec bit and content. The rules are
+ * flyctl's (internal/build/imgsrc/archive.go readDockerignore/parseDockerignore): the ignore file
+ * is `[build] ignorefile`, else `<context>/.dockerignore`; without one only `fly.toml` is left out;
+ * `.dockerignore` and the Dockerfile are always sent. Patterns are matched with
+ * `@balena/dockerignore`, a port of Docker's own matcher (moby's patternmatcher: `**`, `!`
+ * exceptions, a directory pattern covering what is under it), where gitignore matchers such as
+ * `ignore` differ (anchoring, `**`).
+ */
+
+
+
+
+const newMatcher = ((ignore_default())["default"] ??
+    (ignore_default()));
+/** flyctl's exclusions for a context: the ignore file's patterns plus its own exceptions. */
+function contextMatcher(patterns, dockerfileRel) {
+    if (patterns === undefined)
+        return newMatcher().add('fly.toml');
+    return newMatcher()
+        .add(patterns)
+        .add(['!.dockerignore', dockerfileRel ? `!${dockerfileRel}` : '![Dd]ockerfile']);
+}
+async function hashBuildContext(o) {
+    const ignoreText = await (0,promises_namespaceObject.readFile)(o.ignorefile ?? (0,external_node_path_namespaceObject.join)(o.contextDir, '.dockerignore'), 'utf8').catch((err) => {
+        if (err.code === 'ENOENT')
+            return undefined;
+        throw err;
+    });
+    const rel = (0,external_node_path_namespaceObject.relative)(o.contextDir, o.dockerfile);
+    const dockerfileRel = rel.startsWith('..') ? undefined : rel.split(external_node_path_namespaceObject.sep).join('/');
+    const m = contextMatcher(ignoreText, dockerfileRel);
+    // An ignored folder is walked only when an exception (`!dir/keep`) could bring a file under it back.
+    const exceptions = ignoreText !== undefined && /^\s*!/m.test(ignoreText);
+    const entries = [];
+    let includesGit = false;
+    const walk = async (dir) => {
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const full = (0,external_node_path_namespaceObject.join)(dir, name);
+            const path = (0,external_node_path_namespaceObject.relative)(o.contextDir, full).split(external_node_path_namespaceObject.sep).join('/');
+            const stat = await (0,promises_namespaceObject.lstat)(full);
+            if (stat.isDirectory()) {
+                if (!exceptions && m.ignores(path) && !dockerfileRel?.startsWith(`${path}/`))
+                    continue;
+                await walk(full);
+                continue;
+            }
+            if (m.ignores(path))
+                continue;
+            if (path.startsWith('.git/'))
+                includesGit = true;
+            const exec = stat.mode & 0o111 ? 'x' : '-';
+            if (stat.isSymbolicLink())
+                entries.push(`${path}\0link\0${await (0,promises_namespaceObject.readlink)(full)}`);
+            else if (stat.isFile())
+                entries.push(`${path}\0file${exec}\0${(0,external_node_crypto_.createHash)('sha256')
+                    .update(await (0,promises_namespaceObject.readFile)(full))
+                    .digest('hex')}`);
+        }
+    };
+    await walk(o.contextDir);
+    return { digest: (0,external_node_crypto_.createHash)('sha256').update(entries.join('\n')).digest('hex'), files: entries.length, includesGit };
+}
+
+;// CONCATENATED MODULE: ./src/fingerprint/dockerfile.ts
+/**
+ * The base images a Dockerfile builds from: every `FROM` that names an image (not an earlier
+ * stage, not `scratch`), with the ARGs declared before the first FROM expanded the way BuildKit
+ * does (a `--build-arg` wins over the ARG's default). Pure; what it cannot read is a problem,
+ * and a problem means the release cannot be fingerprinted (the run deploys).
+ */
+/** Instructions with line continuations joined and comments dropped (`# escape=` honoured). */
+function instructions(text) {
+    const lines = text.split(/\r?\n/);
+    const directive = /^#\s*escape\s*=\s*([\\`])\s*$/i.exec(lines[0] ?? '');
+    const escape = directive?.[1] ?? '\\';
+    const out = [];
+    let current;
+    for (const [index, raw] of lines.entries()) {
+        const trimmed = raw.trim();
+        if (current === undefined && (trimmed === '' || trimmed.startsWith('#')))
+            continue;
+        if (current !== undefined && trimmed.startsWith('#'))
+            continue;
+        const continues = trimmed.endsWith(escape);
+        const piece = continues ? trimmed.slice(0, -1) : trimmed;
+        current = current ? { text: `${current.text} ${piece}`, line: current.line } : { text: piece, line: index + 1 };
+        if (!continues) {
+            const m = /^(\S+)\s*(.*)$/.exec(current.text.trim());
+            if (m)
+                out.push({ keyword: m[1].toUpperCase(), rest: m[2], line: current.line });
+            current = undefined;
+        }
+    }
+    return out;
+}
+/** `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME:+alt}`; undefined when a variable has no value. */
+function dockerfile_expand(text, vars) {
+    let missing = false;
+    const result = text.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced, op, word, bare) => {
+        const name = (braced ?? bare);
+        const value = vars.get(name);
+        if (op === '-')
+            return value ? value : word;
+        if (op === '+')
+            return value ? word : '';
+        if (value === undefined || value === '')
+            missing = true;
+        return value ?? '';
+    });
+    return missing ? undefined : result;
+}
+/** `ARG a=1 b c="x y"`: name/default pairs. */
+function argDeclarations(rest) {
+    const out = [];
+    for (const m of rest.matchAll(/([A-Za-z_][A-Za-z0-9_]*)(?:=("[^"]*"|'[^']*'|\S*))?/g)) {
+        const raw = m[2];
+        out.push([m[1], raw === undefined ? undefined : raw.replace(/^(["'])(.*)\1$/, '$2')]);
+    }
+    return out;
+}
+function baseImages(text, buildArgs) {
+    const globals = new Map();
+    const stages = new Set();
+    const images = [];
+    const problems = [];
+    let seenFrom = false;
+    for (const ins of instructions(text)) {
+        if (ins.keyword === 'ARG' && !seenFrom) {
+            for (const [name, value] of argDeclarations(ins.rest)) {
+                const v = buildArgs.get(name) ?? value;
+                if (v !== undefined)
+                    globals.set(name, v);
+            }
+            continue;
+        }
+        if (ins.keyword !== 'FROM')
+            continue;
+        seenFrom = true;
+        const words = ins.rest.split(/\s+/).filter((w) => w !== '');
+        while (words[0]?.startsWith('--'))
+            words.shift();
+        const [image, as, name] = words;
+        if (!image) {
+            problems.push(`line ${ins.line}: FROM names no image`);
+            continue;
+        }
+        const ref = dockerfile_expand(image, globals);
+        // An earlier stage's name refers to that stage, not to an image.
+        const fromStage = ref !== undefined && stages.has(ref.toLowerCase());
+        if (as?.toUpperCase() === 'AS' && name)
+            stages.add(name.toLowerCase());
+        if (ref === undefined) {
+            problems.push(`line ${ins.line}: FROM ${image} uses a build ARG that has no value`);
+            continue;
+        }
+        if (ref.toLowerCase() === 'scratch' || fromStage)
+            continue;
+        images.push({ ref, line: ins.line });
+    }
+    return { images, problems };
+}
+
+;// CONCATENATED MODULE: ./src/fingerprint/image-ref.ts
+const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const PATH_PART = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+function parseImageRef(ref) {
+    let rest = ref.trim();
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST.test(digest))
+            return undefined;
+    }
+    let tag = 'latest';
+    const slash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > slash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG.test(tag))
+            return undefined;
+    }
+    const parts = rest.split('/');
+    const first = parts[0] ?? '';
+    let domain = 'docker.io';
+    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        domain = first;
+        parts.shift();
+    }
+    if (parts.length === 0 || !parts.every((p) => PATH_PART.test(p)))
+        return undefined;
+    if (domain === 'docker.io' && parts.length === 1)
+        parts.unshift('library');
+    return { domain, repository: parts.join('/'), tag, ...(digest ? { digest } : {}) };
+}
+/** `docker.io` is served by `registry-1.docker.io` (distribution's default registry endpoint). */
+function registryHost(ref) {
+    return ref.domain === 'docker.io' || ref.domain === 'index.docker.io' ? 'registry-1.docker.io' : ref.domain;
+}
+/** A loopback host: the only registries reached over plain http (the stand-in's, a local mirror). */
+function image_ref_isLoopbackHost(host) {
+    const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name);
+}
+function formatImageRef(ref) {
+    return `${ref.domain}/${ref.repository}:${ref.tag}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/fingerprint/registry.ts
+/**
+ * The digest an image tag resolves to now, read from its registry with the Docker registry HTTP
+ * API v2 (distribution spec, "Pulling manifests"; the token flow of docker/distribution's
+ * docs/spec/auth/token.md): HEAD the manifest; on `401` with `WWW-Authenticate: Bearer realm=...,
+ * service=...,scope=...` fetch an anonymous token from the realm and try once more; read
+ * `Docker-Content-Digest` (or hash the body of a GET when a registry leaves that header out).
+ *
+ * A small client of its own rather than a library: the maintained npm clients bring their own
+ * HTTP stacks and credential handling for what is two requests here, and this one needs exactly
+ * the anonymous flow, a hard time bound and errors that say why a tag could not be resolved.
+ */
+
+
+/** Manifest media types, index first: the digest of a multi-platform tag is its index's. */
+const MANIFEST_ACCEPT = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+class RegistryError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'RegistryError';
+    }
+}
+const DEFAULT_REGISTRY_TIMEOUT_MS = 5_000;
+/** `Bearer realm="...",service="...",scope="..."` into its parameters; undefined for another scheme. */
+function parseBearerChallenge(header) {
+    if (!header || !/^\s*bearer\s/i.test(header))
+        return undefined;
+    const params = {};
+    for (const m of header.replace(/^\s*bearer\s+/i, '').matchAll(/([A-Za-z_]+)="([^"]*)"/g))
+        params[m[1].toLowerCase()] = m[2];
+    return params;
+}
+async function resolveDigest(ref, o = {}) {
+    if (ref.digest)
+        return ref.digest;
+    const doFetch = o.fetch ?? fetch;
+    const timeout = AbortSignal.timeout(o.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS);
+    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    const host = registryHost(ref);
+    const base = `${image_ref_isLoopbackHost(host) ? 'http' : 'https'}://${host}`;
+    const url = `${base}/v2/${ref.repository}/manifests/${encodeURIComponent(ref.tag)}`;
+    try {
+        let headers = { Accept: MANIFEST_ACCEPT };
+        let response = await doFetch(url, { method: 'HEAD', headers, signal });
+        if (response.status === 401) {
+            const token = await anonymousToken(doFetch, response.headers.get('www-authenticate'), ref, signal);
+            headers = { ...headers, Authorization: `Bearer ${token}` };
+            response = await doFetch(url, { method: 'HEAD', headers, signal });
+            if (response.status === 401 || response.status === 403)
+                throw new RegistryError(`${host} needs credentials for ${ref.repository} (a private repository, or one that does not exist)`);
+        }
+        if (response.status === 404)
+            throw new RegistryError(`${host} has no ${ref.repository}:${ref.tag} (404, MANIFEST_UNKNOWN or NAME_UNKNOWN)`);
+        if (!response.ok)
+            throw new RegistryError(`${host} answered ${response.status} for ${ref.repository}:${ref.tag}`);
+        const digest = response.headers.get('docker-content-digest');
+        if (digest && /^sha256:[0-9a-f]{64}$/.test(digest))
+            return digest;
+        return await digestOfBody(doFetch, url, headers, signal);
+    }
+    catch (err) {
+        if (err instanceof RegistryError)
+            throw err;
+        if (timeout.aborted)
+            throw new RegistryError(`${host} did not answer within ${Math.round((o.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS) / 1000)} s`);
+        const cause = err.cause?.code ?? err.message;
+        throw new RegistryError(`${host} could not be reached (${cause})`);
+    }
+}
+/** A registry that sends no Docker-Content-Digest on HEAD: the digest is the manifest's sha256. */
+async function digestOfBody(doFetch, url, headers, signal) {
+    const response = await doFetch(url, { headers, signal });
+    if (!response.ok)
+        throw new RegistryError(`${new URL(url).host} answered ${response.status} to GET ${new URL(url).pathname}`);
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256')
+        .update(Buffer.from(await response.arrayBuffer()))
+        .digest('hex')}`;
+}
+async function anonymousToken(doFetch, challenge, ref, signal) {
+    const params = parseBearerChallenge(challenge);
+    const host = registryHost(ref);
+    if (!params?.realm)
+        throw new RegistryError(`${host} needs credentials for ${ref.repository} (it asks for ${challenge?.split(' ')[0] || 'an unknown'} authentication)`);
+    let realm;
+    try {
+        realm = new URL(params.realm);
+    }
+    catch {
+        throw new RegistryError(`${host} named a token endpoint that is not a URL`);
+    }
+    // Plain http only for loopback: an anonymous token is harmless, but a downgrade is still refused.
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && image_ref_isLoopbackHost(realm.host))) {
+        throw new RegistryError(`${host} named a token endpoint over ${realm.protocol.replace(':', '')}, which is not used`);
+    }
+    if (params.service)
+        realm.searchParams.set('service', params.service);
+    realm.searchParams.set('scope', params.scope ?? `repository:${ref.repository}:pull`);
+    const response = await doFetch(realm, { signal });
+    if (!response.ok)
+        throw new RegistryError(`${host}'s token endpoint answered ${response.status} for ${ref.repository}: it needs credentials`);
+    const body = (await response.json().catch(() => ({})));
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
+    if (!token)
+        throw new RegistryError(`${host}'s token endpoint gave no token for ${ref.repository}`);
+    return token;
+}
+
+;// CONCATENATED MODULE: ./src/fingerprint/collect.ts
+/**
+ * The edge of the fingerprint: reads what a release would hold from the files (the Dockerfile,
+ * the build context, `[[files]]` contents) and from the registries (the digest of each FROM tag
+ * now), and says in words what was compared. A base image that cannot be resolved, or a build
+ * this action cannot read, leaves no fingerprint but a doubt: the run deploys.
+ */
+
+
+
+
+
+
+
+
+
+const sha256 = (data) => (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+async function collectFingerprintInputs(plan, rendered, registry = {}) {
+    const config = normalizeConfig(rendered.config, (localPath) => sha256((0,external_node_fs_namespaceObject.readFileSync)(localPath)));
+    const secrets = plan.secrets;
+    const overrides = {
+        ...(plan.machineCommand ? { command: plan.machineCommand.argv } : {}),
+        ...(plan.machineMemoryMb ? { memoryMb: plan.machineMemoryMb } : {}),
+    };
+    const compared = [
+        'the rendered fly.toml (with the content of each [[files]] entry)',
+        `${secrets.size} synced secret(s), by a salted hash of their values`,
+        `machine overrides (${Object.keys(overrides).length ? Object.keys(overrides).join(', ') : 'none'})`,
+    ];
+    const image = await imageInputs(plan, rendered, registry);
+    if ('doubt' in image)
+        return { doubt: image.doubt, compared, notes: [] };
+    compared.push(image.described);
+    return { inputs: { config, secrets, overrides, image: image.inputs }, compared, notes: image.notes };
+}
+async function imageInputs(plan, rendered, registry) {
+    const build = (rendered.config.build ?? {});
+    const image = plan.image ?? (typeof build.image === 'string' ? build.image : undefined);
+    if (image)
+        return { inputs: { image }, described: `the image ${image} (as given)`, notes: [] };
+    if (typeof build.dockerfile !== 'string' || /^https?:\/\//i.test(build.dockerfile)) {
+        return { doubt: 'the build has no local Dockerfile to fingerprint' };
+    }
+    // flyctl joins `[build] dockerfile` to the config's directory (deploy_build.go resolveDockerfilePath).
+    const dockerfile = (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(rendered.path), build.dockerfile);
+    const ignorefile = typeof build.ignorefile === 'string' ? (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)(rendered.path), build.ignorefile) : undefined;
+    const text = await (0,promises_namespaceObject.readFile)(dockerfile);
+    const buildArgs = [...tomlBuildArgs(build), ...plan.buildArgs];
+    const bases = baseImages(text.toString('utf8'), new Map(buildArgs));
+    if (bases.problems.length > 0)
+        return { doubt: `the Dockerfile's base image cannot be read (${bases.problems.join('; ')})` };
+    const resolved = [];
+    const results = await Promise.allSettled(bases.images.map(async (b) => {
+        const ref = parseImageRef(b.ref);
+        if (!ref)
+            throw new Error(`${b.ref} is not an image reference`);
+        return [formatImageRef(ref), await resolveDigest(ref, registry)];
+    }));
+    for (const [index, r] of results.entries()) {
+        if (r.status === 'rejected')
+            return {
+                doubt: `the base image ${bases.images[index]?.ref} could not be resolved: ${r.reason.message}`,
+            };
+        resolved.push(r.value);
+    }
+    const context = await hashBuildContext({
+        contextDir: plan.workingDirectory,
+        dockerfile,
+        ...(ignorefile ? { ignorefile } : {}),
+    });
+    const described = `the Dockerfile, ${context.files} file(s) of the build context as the ignore file leaves them, ${buildArgs.length} build arg(s), ` +
+        `base image(s) ${resolved.map(([ref, digest]) => `${ref} = ${digest}`).join(', ') || 'none'}`;
+    const notes = context.includesGit
+        ? [
+            'The build context includes .git, which changes with every checkout: add `.git` to .dockerignore so that a run with nothing new makes no release.',
+        ]
+        : [];
+    return {
+        inputs: {
+            dockerfile: sha256(text),
+            context: context.digest,
+            buildArgs,
+            bases: resolved,
+            deployArgs: plan.deployArgs,
+        },
+        described,
+        notes,
+    };
+}
+/** `[build.args]` of the config: flyctl passes them as build args, before `--build-arg`. */
+function tomlBuildArgs(build) {
+    const args = build.args;
+    if (!args || typeof args !== 'object' || Array.isArray(args))
+        return [];
+    return Object.entries(args).map(([k, v]) => [k, String(v)]);
+}
+
+;// CONCATENATED MODULE: ./src/fingerprint/decide.ts
+
+
+const decide_GONE = new Set(['destroyed', 'destroying']);
+function decide_appMachines(machines) {
+    return machines.filter((m) => isAppMachine(m) && !decide_GONE.has(m.state));
+}
+/** The fingerprint every app machine carries; undefined when one carries none or they differ. */
+function servingFingerprint(machines) {
+    const texts = new Set(decide_appMachines(machines).map((m) => m.config.env?.[FINGERPRINT_ENV] ?? ''));
+    if (texts.size !== 1)
+        return undefined;
+    return parseFingerprint([...texts][0]);
+}
+function decideSkip(i) {
+    const deploy = (why, notice = false, changed) => ({
+        skip: false,
+        why,
+        notice,
+        ...(changed ? { changed } : {}),
+    });
+    if (!i.enabled)
+        return deploy('skip-unchanged is false');
+    if ('doubt' in i.computed)
+        return deploy(i.computed.doubt, true);
+    const machines = decide_appMachines(i.machines);
+    if (machines.length === 0)
+        return deploy('no app machine serves yet');
+    const serving = servingFingerprint(machines);
+    if (!serving)
+        return deploy('the serving release carries no fingerprint (made before fingerprints, by a rollback, or its machines differ)');
+    const changed = changedParts(serving, i.computed.fingerprint);
+    if (changed.length > 0)
+        return deploy(`changed since the serving release: ${changed.join(', ')}`, false, changed);
+    const secretsWhy = secretsOutOfStep(i);
+    if (secretsWhy)
+        return deploy(secretsWhy, false, ['secrets']);
+    if (i.drift.length > 0)
+        return deploy(`machine overrides drifted on ${i.drift.map((d) => d.machineId).join(', ')}`, false, ['overrides']);
+    const unhealthy = unhealthyMachines(machines);
+    if (unhealthy.length > 0)
+        return deploy(`nothing changed, but ${unhealthy.join('; ')}`, true);
+    const versions = new Set(machines.map((m) => m.config.metadata?.fly_release_version ?? ''));
+    return {
+        skip: true,
+        ...(versions.size === 1 && [...versions][0] ? { release: [...versions][0] } : {}),
+        ...(machines[0]?.config.image ? { image: machines[0].config.image } : {}),
+        machineIds: machines.map((m) => m.id),
+    };
+}
+/** Secrets on Fly that differ from the synced set by name or deployment (values are in the fingerprint). */
+function secretsOutOfStep(i) {
+    const onApp = new Map(i.secrets.map((s) => [s.name, s.status]));
+    const missing = i.synced.filter((n) => !onApp.has(n));
+    if (missing.length > 0)
+        return `secrets missing on the app: ${missing.join(', ')}`;
+    const pending = i.secrets.filter((s) => /^(staged|partial)$/i.test(s.status)).map((s) => s.name);
+    if (pending.length > 0)
+        return `secrets staged but not deployed: ${pending.join(', ')}`;
+    if (i.prune) {
+        const extra = [...onApp.keys()].filter((n) => !i.synced.includes(n));
+        if (extra.length > 0)
+            return `secrets to prune: ${extra.join(', ')}`;
+    }
+    return undefined;
+}
+/** Each app machine that is not started or has a check that does not pass, in words. */
+function unhealthyMachines(machines) {
+    const out = [];
+    for (const m of machines) {
+        if (m.state !== 'started') {
+            out.push(`machine ${m.id} is ${m.state}`);
+            continue;
+        }
+        const failing = (m.checks ?? []).filter((c) => c.status !== 'passing');
+        if (failing.length > 0)
+            out.push(`machine ${m.id} has checks not passing (${failing.map((c) => `${c.name}: ${c.status}`).join(', ')})`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/run/unchanged.ts
+/**
+ * Runs that change nothing (the `skip-unchanged` input): the fingerprint stage, which decides
+ * whether this run makes a release, and, when it makes none, the health verdict on the machines
+ * that serve. The fingerprint itself is in src/fingerprint/.
+ */
+
+
+
+
+
+
+
+
+
+
+/** Compute the fingerprint and decide: no release, or a release and why. */
+function fingerprintStage(p, { rendered }, survey) {
+    const { plan } = p;
+    let compared = [];
+    let notes = [];
+    return {
+        name: 'fingerprint',
+        run: async () => {
+            const collected = await collectFingerprintInputs(plan, { path: rendered.path, config: rendered.config }, { ...p.deps.registry, signal: p.signal }).catch(
+            // A fingerprint that cannot be made (an unreadable file of the context) never stops a deploy: it is a doubt.
+            (err) => {
+                p.signal.throwIfAborted();
+                return {
+                    doubt: `the release could not be fingerprinted (${p.redactor.redact(err.message)})`,
+                    compared: [],
+                    notes: [],
+                };
+            });
+            ({ compared, notes } = collected);
+            for (const note of notes)
+                notice(note, { title: 'fly-deploy: skip-unchanged' });
+            // The serving release's salt, so that equal inputs give an equal fingerprint.
+            const salt = servingFingerprint(survey.machines)?.salt ?? newSalt();
+            const fingerprint = collected.inputs ? computeFingerprint(collected.inputs, salt) : undefined;
+            const drift = findDrift(survey.machines, { argv: plan.machineCommand?.argv, memoryMb: plan.machineMemoryMb });
+            const decision = decideSkip({
+                enabled: plan.skipUnchanged,
+                computed: fingerprint ? { fingerprint } : { doubt: collected.doubt ?? 'no fingerprint could be made' },
+                machines: survey.machines,
+                secrets: survey.secrets,
+                synced: [...plan.secrets.keys()],
+                prune: plan.pruneSecrets,
+                drift,
+            });
+            if (decision.skip)
+                info('skip-unchanged: the release would hold nothing new and every app machine is healthy: no release');
+            else if (decision.notice)
+                notice(`skip-unchanged: deploying, because ${decision.why}`, { title: 'fly-deploy: skip-unchanged' });
+            else
+                info(`skip-unchanged: deploying: ${decision.why}`);
+            return { decision, ...(fingerprint ? { fingerprint } : {}) };
+        },
+        note: ({ decision }) => (decision.skip ? 'nothing changed: no release' : `a release: ${decision.why}`),
+        record: ({ decision }, record) => {
+            const outcome = decision.skip
+                ? `Nothing changed since release v${decision.release ?? '?'}, and every app machine is started with its checks passing: no release was made and nothing was restarted.`
+                : `A release is made: ${decision.why}.`;
+            record.fingerprint = { compared, outcome, notes, unchanged: decision.skip };
+            // The synced names are on the app with these values already (the fingerprint says so).
+            if (decision.skip)
+                record.secretsSynced = [...plan.secrets.keys()].sort();
+        },
+    };
+}
+/** A stage the unchanged run leaves out, shown as skipped in the summary. */
+function leftOut(name) {
+    return { name, skip: 'nothing changed', run: async () => { } };
+}
+/**
+ * The health verdict on the machines that serve, for a run that made no release: every app
+ * machine started with its checks passing (one fresh read), and `health-url` answering if set.
+ */
+function servingHealthStage(p, flyctl, decision) {
+    const { plan } = p;
+    return {
+        name: 'health',
+        ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
+        run: async () => {
+            const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
+            const serving = decide_appMachines(machines);
+            const problems = serving.length === 0 ? ['no app machine serves'] : unhealthyMachines(serving);
+            if (problems.length === 0 && plan.healthUrl) {
+                const probe = await probeHealthUrl(plan.healthUrl, Date.now() + 30_000, { signal: p.signal });
+                if (!probe.ok)
+                    problems.push(flyctl.redact(probe.detail));
+            }
+            const rows = machineRows(machines);
+            if (problems.length > 0)
+                return {
+                    health: 'unhealthy',
+                    message: `The serving release is unhealthy: ${problems.join('; ')}.`,
+                    machines: rows,
+                };
+            return {
+                health: 'healthy',
+                message: `Release v${decision.release ?? '?'} serves on ${serving.map((m) => m.id).join(', ')}: started, checks passing.`,
+                machines: rows,
+            };
+        },
+        note: (o) => o.health,
+        record: (o, record) => recordServing(p, decision, o, record),
+        failure: (o) => o.health === 'unhealthy' ? `${o.message} Re-run with skip-unchanged: false to deploy again.` : undefined,
+    };
+}
+function recordServing(p, decision, o, record) {
+    record.machines = o.machines;
+    record.health = { verdict: o.health, ...(o.message ? { message: o.message } : {}) };
+    record.healthNotes = o.message ? [o.message] : [];
+    record.url = appUrl(p.plan, '');
+    if (decision.release)
+        record.release = Number(decision.release);
+    if (decision.image)
+        record.image = decision.image;
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 
 
@@ -64207,10 +66819,16 @@ class StageRunner {
 
 
 
+
+
 /** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
-const defaultDeps = { install: installFlyctl, flyctl: (options) => new Flyctl(options), env: process.env };
+const defaultDeps = {
+    install: installFlyctl,
+    flyctl: (options) => new Flyctl(options),
+    env: process.env,
+};
 /**
- * Runs the stages of SPEC.md in order. Any error ends the run in one setFailed with a message a
+ * Runs the stages of docs/CONTRACT.md in order. Any error ends the run in one setFailed with a message a
  * user can act on (secrets scrubbed); the outputs and the job summary are written in every case,
  * an input error and a cancelled job included, with what the run changed on Fly.
  */
@@ -64224,7 +66842,9 @@ async function run(deps = defaultDeps) {
         stages = new StageRunner(newRunRecord(plan), cancel.signal);
         stages.record.secretsDropped = plan.secretsDropped ?? [];
         for (const d of stages.record.secretsDropped)
-            info(`secrets-json: ${d.name} not synced: ${d.why}`);
+            runner_output_info(`secrets: ${d.name} not synced: ${d.why}`);
+        for (const w of plan.secretWarnings ?? [])
+            warning(w);
         const p = { plan, redactor, signal: cancel.signal, journal: stages.journal, deps };
         await runMode(stages, p);
         await stages.finish(redactor);
@@ -64236,38 +66856,64 @@ async function run(deps = defaultDeps) {
     }
     finally {
         cancel.dispose();
-        // flyctl's own folder of this run may hold WireGuard keys after `ssh console`; runners that share RUNNER_TEMP keep it otherwise.
-        if (plan?.flyctlConfigDir)
-            external_node_fs_namespaceObject.rmSync(plan.flyctlConfigDir, { recursive: true, force: true });
+        // The run's own files (flyctl's folder, the openclaw.json copy) go; the fly-config output's file stays.
+        if (plan?.runDir)
+            removeRunFiles(plan.runDir, stages?.record.flyConfig);
     }
 }
 function runMode(stages, p) {
-    const mode = { plan: p.plan, record: stages.record, redactor: p.redactor, signal: p.signal, stages, install: () => installOnly(stages, p) };
+    const mode = {
+        plan: p.plan,
+        record: stages.record,
+        redactor: p.redactor,
+        signal: p.signal,
+        stages,
+        install: () => installOnly(stages, p),
+    };
     if (p.plan.mode === 'cleanup-previews')
         return cleanupPreviews(mode);
     if (p.plan.mode === 'preview')
         return runPreview(mode, (preview) => deployStages(stages, { ...p, plan: preview }));
     return deployStages(stages, p);
 }
-/** SPEC.md's stages of a deploy, in order. */
+/** The stages of a deploy (docs/CONTRACT.md, "Stages"), in order. */
 async function deployStages(s, p) {
     startGroup('Plan');
-    info(JSON.stringify(describePlan(p.plan), null, 2));
+    runner_output_info(JSON.stringify(describePlan(p.plan), null, 2));
     endGroup();
     if (p.plan.dryRun)
-        s.record.dryRunPlan = { create: [], secretsAdd: [], secretsUpdate: [], secretsPrune: [], deployCommand: '', overrides: [], ipChanges: [] };
+        s.record.dryRunPlan = {
+            create: [],
+            secretsAdd: [],
+            secretsUpdate: [],
+            secretsPrune: [],
+            deployCommand: '',
+            overrides: [],
+            ipChanges: [],
+        };
     const { flyctl } = await s.must(install(p));
     const config = await s.must(render(p));
     const survey = await s.must(stage_list_validate(p, flyctl, config));
     const ensured = await s.must(ensureApp(p, flyctl, config, survey));
+    const { decision, fingerprint } = await s.must(fingerprintStage(p, config, survey));
+    if (decision.skip) {
+        // Nothing that goes into a release changed: no release, no restart; the verdict is on what serves.
+        for (const name of ['secrets', 'deploy', 'overrides'])
+            await s.run(leftOut(name));
+        await s.run(hardenIps(p, flyctl, ensured));
+        await s.run(servingHealthStage(p, flyctl, decision));
+        return;
+    }
     await s.must(stageSecrets(p, flyctl, ensured, survey));
-    const deployCtx = deployContext(p, flyctl, config);
+    const snapshot = await s.run(snapshotUpgrade(p, flyctl, config, survey));
+    const deployCtx = deployContext(p, flyctl, config, survey.gateway?.deploying?.version, fingerprint?.text);
     const deployed = await s.must(deployRelease(deployCtx));
     const overrides = await s.run(reapplyOverrides(p, flyctl, deployed));
     await s.run(hardenIps(p, flyctl, ensured));
-    await s.run(gateHealth(p, deployCtx, config, deployed, overrides));
+    const upgrade = { snapshot, from: survey.gateway?.serving?.version, to: survey.gateway?.deploying?.version };
+    await s.run(gateHealth(p, deployCtx, config, deployed, overrides, upgrade));
     if (p.plan.dryRun)
-        info('Dry run: the plan is in the job summary; nothing was changed on Fly.');
+        runner_output_info('Dry run: the plan is in the job summary; nothing was changed on Fly.');
 }
 async function installOnly(s, p) {
     return (await s.must(install(p))).flyctl;
@@ -64478,6 +67124,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 
 /***/ }),
 
