@@ -50508,7 +50508,7 @@ function parseInputs(ctx) {
         deployArgs: rollout.deployArgs,
         machineCommand: rollout.machineCommand,
         machineMemoryMb: machine.machineMemoryMb,
-        healthTimeoutSec: parse('health-timeout', integerInput(10, 3600, 'seconds'), '300') ?? 300,
+        healthTimeoutSec: parse('health-timeout', integerInput(30, 3600, 'seconds'), '300') ?? 300,
         healthChannels: health.healthChannels,
         healthUrl: health.healthUrl,
         fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,
@@ -60473,7 +60473,7 @@ function deployContext(p, flyctl, { rendered, settings }, gatewayRelease, finger
         gatewayPort: settings.port,
         ...(gatewayRelease ? { gatewayRelease } : {}),
         ...(fingerprint ? { fingerprint } : {}),
-        // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
+        // health-timeout is at least 30 s (parse-inputs.ts): every deploy is gated as it rolls out.
         watch: (baseline, startedAtMs, stop, rollout) => watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
     };
 }
@@ -60538,6 +60538,8 @@ function hardenIps(p, flyctl, ensured) {
 function gateHealth(p, ctx, config, deployed, overrides, upgrade = {}) {
     const { plan } = p;
     const restoreReport = { done: [], byHand: [] };
+    // Releases this run's own rollback made: never "another deploy's" (a restore can fail after its deploy).
+    const madeByRollback = new Set();
     return {
         name: 'health',
         ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
@@ -60558,7 +60560,7 @@ function gateHealth(p, ctx, config, deployed, overrides, upgrade = {}) {
                 deployStartedAtMs: deployed.startedAtMs,
                 // A machine override restarts machines: their new boot is gated again, not the deploy's.
                 first: overrides?.applied.length ? undefined : deployed.verdict,
-                redeploy: (imageRef) => rollbackDeploy(ctx, imageRef, upgrade, restoreReport),
+                redeploy: (imageRef) => rollbackDeploy(ctx, imageRef, upgrade, restoreReport, madeByRollback),
                 log: runner_output_info,
                 signal: p.signal,
             });
@@ -60569,7 +60571,7 @@ function gateHealth(p, ctx, config, deployed, overrides, upgrade = {}) {
             });
             // Another deploy's release already on the machines: this run's verdict no longer describes the app.
             const newer = outcome.superseded === undefined && !outcome.rolledBack ? newerOnMachines(machines, release.version) : undefined;
-            const final = newer === undefined || !deployed.verdict
+            const final = newer === undefined || madeByRollback.has(newer) || !deployed.verdict
                 ? outcome
                 : supersededOutcome({ ...ctx, app: plan.app, release, log: info }, newer, deployed.verdict);
             return { ...final, machines: machineRows(machines) };
@@ -60602,12 +60604,13 @@ function recordHealth(o, record) {
  * The rollback's deploy of the previous image: onto the volume restored from the snapshot when
  * this run took one (health/restore.ts), else the image alone, gated as it rolls out.
  */
-async function rollbackDeploy(ctx, imageRef, upgrade, report) {
+async function rollbackDeploy(ctx, imageRef, upgrade, report, made) {
     const snapshot = upgrade.snapshot;
     if (!snapshot) {
         const again = await redeploy(ctx, imageRef, upgrade.from);
         if (!again.release)
             throw new Error(`the rollback deploy of ${imageRef} produced no release`);
+        made.add(again.release.version);
         return {
             version: again.release.version,
             imageRef: again.release.imageRef,
@@ -60626,6 +60629,7 @@ async function rollbackDeploy(ctx, imageRef, upgrade, report) {
             const again = await redeploy({ ...ctx, watch: undefined }, ref, upgrade.from);
             if (!again.release)
                 throw new Error(`the rollback deploy of ${ref} produced no release`);
+            made.add(again.release.version);
             return { version: again.release.version, imageRef: again.release.imageRef };
         },
         report,

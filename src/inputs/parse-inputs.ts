@@ -386,7 +386,7 @@ export function parseInputs(ctx: InputContext): Plan {
     deployArgs: rollout.deployArgs,
     machineCommand: rollout.machineCommand,
     machineMemoryMb: machine.machineMemoryMb,
-    healthTimeoutSec: parse('health-timeout', integerInput(10, 3600, 'seconds'), '300') ?? 300,
+    healthTimeoutSec: parse('health-timeout', integerInput(30, 3600, 'seconds'), '300') ?? 300,
     healthChannels: health.healthChannels,
     healthUrl: health.healthUrl,
     fixStaleLock: parse('fix-stale-lock', booleanInput, 'true') ?? true,

@@ -324,7 +324,7 @@ export function deployContext(
     gatewayPort: settings.port,
     ...(gatewayRelease ? { gatewayRelease } : {}),
     ...(fingerprint ? { fingerprint } : {}),
-    // health-timeout is at least 10 s (inputs.ts): every deploy is gated as it rolls out.
+    // health-timeout is at least 30 s (parse-inputs.ts): every deploy is gated as it rolls out.
     watch: (baseline: number, startedAtMs: number, stop: AbortSignal, rollout?: RolloutFeed) =>
       watchRollout(watchCtx, baseline, startedAtMs, stop, rollout),
   }
@@ -407,6 +407,8 @@ export function gateHealth(
 ): Stage<HealthOutcome> {
   const { plan } = p
   const restoreReport: RestoreReport = { done: [], byHand: [] }
+  // Releases this run's own rollback made: never "another deploy's" (a restore can fail after its deploy).
+  const madeByRollback = new Set<number>()
   return {
     name: 'health',
     ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
@@ -429,7 +431,7 @@ export function gateHealth(
         deployStartedAtMs: deployed.startedAtMs,
         // A machine override restarts machines: their new boot is gated again, not the deploy's.
         first: overrides?.applied.length ? undefined : deployed.verdict,
-        redeploy: (imageRef) => rollbackDeploy(ctx, imageRef, upgrade, restoreReport),
+        redeploy: (imageRef) => rollbackDeploy(ctx, imageRef, upgrade, restoreReport, madeByRollback),
         log: info,
         signal: p.signal,
       })
@@ -442,7 +444,7 @@ export function gateHealth(
       const newer =
         outcome.superseded === undefined && !outcome.rolledBack ? newerOnMachines(machines, release.version) : undefined
       const final =
-        newer === undefined || !deployed.verdict
+        newer === undefined || madeByRollback.has(newer) || !deployed.verdict
           ? outcome
           : supersededOutcome({ ...ctx, app: plan.app, release, log: core.info }, newer, deployed.verdict)
       return { ...final, machines: machineRows(machines) }
@@ -487,11 +489,18 @@ export interface UpgradeRollback {
  * The rollback's deploy of the previous image: onto the volume restored from the snapshot when
  * this run took one (health/restore.ts), else the image alone, gated as it rolls out.
  */
-async function rollbackDeploy(ctx: DeployContext, imageRef: string, upgrade: UpgradeRollback, report: RestoreReport) {
+async function rollbackDeploy(
+  ctx: DeployContext,
+  imageRef: string,
+  upgrade: UpgradeRollback,
+  report: RestoreReport,
+  made: Set<number>,
+) {
   const snapshot = upgrade.snapshot
   if (!snapshot) {
     const again = await redeploy(ctx, imageRef, upgrade.from)
     if (!again.release) throw new Error(`the rollback deploy of ${imageRef} produced no release`)
+    made.add(again.release.version)
     return {
       version: again.release.version,
       imageRef: again.release.imageRef,
@@ -511,6 +520,7 @@ async function rollbackDeploy(ctx: DeployContext, imageRef: string, upgrade: Upg
     deployPrevious: async (ref) => {
       const again = await redeploy({ ...ctx, watch: undefined }, ref, upgrade.from)
       if (!again.release) throw new Error(`the rollback deploy of ${ref} produced no release`)
+      made.add(again.release.version)
       return { version: again.release.version, imageRef: again.release.imageRef }
     },
     report,

@@ -22,7 +22,7 @@ describe('dist/index.js refuses bad inputs before doing anything', () => {
     [{ 'secrets-json': '[1]' }, 'secrets-json'],
     [{ config: 'missing/fly.toml' }, 'config'],
     [{ 'deploy-args': 'a && b' }, 'deploy-args'],
-    [{ strategy: 'canary' }, 'strategy'],
+    [{ strategy: 'sideways' }, 'strategy'],
   ]
   for (const [inputs, name] of bad) {
     it(`names \`${name}\``, async () => {

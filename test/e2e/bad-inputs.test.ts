@@ -54,7 +54,7 @@ export const CASES: BadInput[] = [
     says: 'the deployment is public but the gateway binds loopback',
     fix: 'add --bind lan',
   },
-  { input: 'health-timeout', value: '5', says: 'Input `health-timeout`', fix: 'must be at least 10 seconds' },
+  { input: 'health-timeout', value: '5', says: 'Input `health-timeout`', fix: 'must be at least 30 seconds' },
   { input: 'volume-size', value: '0', says: 'Input `volume-size`', fix: 'must be at least 1 GB' },
   { input: 'region', value: 'Mars!', says: 'is not a Fly region code', fix: 'three letters such as `iad`' },
   {

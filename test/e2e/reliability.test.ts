@@ -232,11 +232,11 @@ describe('concurrent runs of one app', () => {
       expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
       const other = await seedInProgress(w.state)
       const before = (await readJournal(w.state)).length
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '10' })
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '30' })
       expect(r.exitCode).toBe(1)
       expect(r.stdout).toMatch(
         new RegExp(
-          `::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 10 s.*\`concurrency\` group`,
+          `::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 30 s.*\`concurrency\` group`,
         ),
       )
       expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])

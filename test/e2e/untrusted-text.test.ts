@@ -120,8 +120,8 @@ describe('health-timeout', () => {
       const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)
       // A slow build (3 s longer than the whole health-timeout) never eats the gate's time.
-      await writeFaults(w.state, { latencyMs: { deploy: 13_000 } })
-      const result = await w.run({ app, secrets: TOKEN_SECRET, env: 'RELEASE=2', 'health-timeout': '10' })
+      await writeFaults(w.state, { latencyMs: { deploy: 33_000 } })
+      const result = await w.run({ app, secrets: TOKEN_SECRET, env: 'RELEASE=2', 'health-timeout': '30' })
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs.health).toBe('healthy')
       expect(result.outputs['rolled-back']).toBe('false')

@@ -226,13 +226,13 @@ describe('faults of the snapshot and of its restore', () => {
       const r = await failedUpgrade(
         w,
         'upgrade-snap-slow',
-        { 'health-timeout': '15' },
+        { 'health-timeout': '30' },
         { snapshotNeverCompletes: true },
       )
       expect(r.second.exitCode, tail(r.second)).toBe(1)
       expect(r.calls.some((c) => c.startsWith('deploy'))).toBe(false)
       expect(r.second.stdout).toMatch(
-        /the volume snapshot before the gateway upgrade 2026\.4\.29 -> 2026\.9\.6 failed: .*did not reach "created" within 15 s/,
+        /the volume snapshot before the gateway upgrade 2026\.4\.29 -> 2026\.9\.6 failed: .*did not reach "created" within 30 s/,
       )
       expect(r.second.outputs).toMatchObject({ 'gateway-release': OLD, 'snapshot-id': '', health: 'skipped' })
       const { machines } = await appState(w, 'upgrade-snap-slow')

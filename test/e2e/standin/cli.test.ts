@@ -390,7 +390,12 @@ describe('state and JSON shapes', () => {
       "Error: New machine in group 'app' needs an unattached volume named 'openclaw_data' in region 'iad'\n",
     )
     const releases = ReleaseListSchema.parse(JSON.parse((await flyctl(['releases', '--json'])).stdout))
-    expect(releases.map((x) => x.Version)).toEqual([1]) // nothing recorded for a refused plan
+    // machines_deploymachinesapp.go creates the release before it plans the machines: a refused plan
+    // leaves it failed, and nothing changed on the machines.
+    expect(releases.map((x) => [x.Version, x.Status])).toEqual([
+      [2, 'failed'],
+      [1, 'complete'],
+    ])
   })
 
   it('--image: openclaw releases, the fake gateway, and an earlier ImageRef (rollback) keep their workload', async () => {

@@ -264,7 +264,7 @@ describe('parseInputs refuses bad inputs, naming the input and the fix', () => {
     ['machine-command with command substitution', { 'machine-command': 'node $(whoami)' }, 'machine-command', /"\$\("/],
     ['health-timeout too long', { 'health-timeout': '99999' }, 'health-timeout', /at most 3600/],
     // The gate always runs: a health-timeout of 0 (which would skip it) is refused here.
-    ['health-timeout 0', { 'health-timeout': '0' }, 'health-timeout', /at least 10/],
+    ['health-timeout 0', { 'health-timeout': '0' }, 'health-timeout', /at least 30/],
     ['health-url not http', { 'health-url': 'ftp://x' }, 'health-url', /http\(s\) URL/],
     [
       'health-url the cloud metadata service',
