@@ -131,13 +131,17 @@ interface ProbeAnswer {
   error?: string
 }
 
+// Rootless machines live in a user namespace of their own (isolation.ts): joining their network
+// namespace takes joining that user namespace first, as isolation.ts execArgs does.
+const ROOTLESS_JOIN = process.getuid?.() !== 0 ? ['--user', '--preserve-credentials'] : []
+
 /** Probes still running, so a stopping machine's checks end at once (no request in flight while it drains). */
 const running = new Set<ReturnType<typeof spawn>>()
 
 function probe(check: CheckSpec, nsPid: number, namespace: boolean): Promise<ProbeAnswer> {
   const args = ['-e', PROBE, check.type, String(check.port), check.path, check.method, String(check.timeoutMs)]
   const [command, argv] = namespace
-    ? ['nsenter', ['--target', String(nsPid), '--net', '--', process.execPath, ...args]]
+    ? ['nsenter', ['--target', String(nsPid), ...ROOTLESS_JOIN, '--net', '--', process.execPath, ...args]]
     : [process.execPath, args]
   return new Promise((resolve) => {
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'ignore'] })
