@@ -3,6 +3,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readJournal } from '../../standin/platform/inspect.ts'
 import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { errorText } from '../support/workflow-commands.ts'
 
 /**
  * Bad input: every case runs dist/index.js against the stand-in and must be refused
@@ -372,19 +373,6 @@ function renderedFiles(dir: string): Array<[string, string]> {
 }
 
 /** The error the action reported: setFailed's `::error::` line, unescaped. */
-function errorText(stdout: string): string {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::error'))
-    .map((l) =>
-      l
-        .replace(/^::error[^:]*::/, '')
-        .replaceAll('%0A', '\n')
-        .replaceAll('%0D', '\r')
-        .replaceAll('%25', '%'),
-    )
-    .join('\n')
-}
 
 describe('bad inputs are refused before anything changes on Fly', () => {
   let world: StandinWorld

@@ -8,7 +8,6 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
 import { readSecretValues } from '../../standin/platform/state.ts'
-import type { ActionResult } from '../../standin/runner/runner.ts'
 import {
   BASE,
   FAKE,
@@ -21,6 +20,7 @@ import {
   usePreviewWorlds,
 } from '../support/preview-e2e.ts'
 import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { errorText } from '../support/workflow-commands.ts'
 
 usePreviewWorlds()
 
@@ -30,19 +30,6 @@ const READING =
 const mutating = (calls: JournalEntry[]): string[] => calls.map((c) => c.argv.join(' ')).filter((a) => !READING.test(a))
 
 /** The action's error (setFailed's `::error::` lines), unescaped. */
-function errorText(r: ActionResult): string {
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::error'))
-    .map((l) =>
-      l
-        .replace(/^::error[^:]*::/, '')
-        .replaceAll('%0A', '\n')
-        .replaceAll('%0D', '\r')
-        .replaceAll('%25', '%'),
-    )
-    .join('\n')
-}
 
 /** Every file under a folder, with its bytes as text. */
 function filesUnder(dir: string): Array<[string, string]> {
@@ -101,7 +88,7 @@ describe('a fork pull request (pull_request_target from forker/gw)', () => {
       const world = await newWorld(FAKE)
       const { result, calls } = await step(world, forkInputs(), forkEvent(world, 8))
       expect(result.exitCode, tail(result)).toBe(1)
-      const error = errorText(result)
+      const error = errorText(result.stdout)
       expect(error).toContain('`allow-fork-previews`')
       expect(error).toContain('comes from the fork forker/gw')
       expect(error).toContain("would run on Fly with this repository's secrets")
@@ -152,8 +139,8 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
     )
     const calls = (await readJournal(world.state)).slice(before)
     expect(result.exitCode, tail(result)).toBe(1)
-    expect(errorText(result)).toContain(`\`${input}\``)
-    expect(errorText(result)).toContain('outside the workspace')
+    expect(errorText(result.stdout)).toContain(`\`${input}\``)
+    expect(errorText(result.stdout)).toContain('outside the workspace')
     expect(mutating(calls)).toEqual([])
     for (const value of leaked)
       expect(

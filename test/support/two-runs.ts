@@ -5,6 +5,7 @@ import { readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { readRuntime } from '../../standin/machines/runtime.ts'
 import { runAction, type ActionResult } from '../../standin/runner/runner.ts'
 import { API_TOKEN, GATEWAY_TOKEN, writeDockerfile, type StandinWorld } from './standin.ts'
+import { errorText } from './workflow-commands.ts'
 
 export const TWO_RUNS_APP = 'oc-two-runs'
 
@@ -83,19 +84,6 @@ export async function raceTwoDeploys(world: StandinWorld, opts: { startLatencyMs
 }
 
 /** The action's error (setFailed's `::error::` lines), unescaped. */
-export function errorOf(r: ActionResult): string {
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::error'))
-    .map((l) =>
-      l
-        .replace(/^::error[^:]*::/, '')
-        .replaceAll('%0A', '\n')
-        .replaceAll('%0D', '\r')
-        .replaceAll('%25', '%'),
-    )
-    .join('\n')
-}
 
 export type TwoRunsVerdict = 'won' | 'superseded'
 
@@ -119,7 +107,7 @@ export function judgeTwoRuns(t: TwoRuns): { verdicts: Record<string, TwoRunsVerd
       continue
     }
     verdicts[name] = 'superseded'
-    const error = errorOf(result)
+    const error = errorText(result.stdout)
     const by = /superseded by release v(\d+) from another deploy/.exec(error)
     if (!by) violations.push(`run ${name} failed without saying which release superseded it:\n${error.slice(0, 1500)}`)
     else if (made !== undefined && Number(by[1]) <= made)

@@ -146,3 +146,18 @@ function act(view: RunnerView, name: string, c: Parsed): void {
   else if (name === 'group') view.openGroups++
   else if (name === 'endgroup') view.openGroups--
 }
+
+/** The text of every `::error` line, decoded the way the runner decodes a command's data. */
+export function errorText(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::error'))
+    .map((l) =>
+      l
+        .replace(/^::error[^:]*::/, '')
+        .replaceAll('%0A', '\n')
+        .replaceAll('%0D', '\r')
+        .replaceAll('%25', '%'),
+    )
+    .join('\n')
+}
