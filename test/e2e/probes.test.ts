@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { cloneMachine, readCounters, readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { API_TOKEN } from '../support/standin.ts'
-import { command, newWorld, REAL, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+import { command, newWorld, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
 
 /**
  * The gateway's own probes, the release that serves, and locks per release, through dist/index.js
@@ -27,22 +27,6 @@ function fakeWithRelease(workspace: string, scenario: string, release: string): 
 const SSH_OR_RESTART = /^ssh\b|^(machines?|m) restart\b/
 
 describe('release-aware checks, end to end', () => {
-  it(
-    "2026.9.6 deploys healthy with the guide's /startupz check, and the summary names the check that passed",
-    async () => {
-      const w = await newWorld(REAL)
-      const result = await w.run({ app: 'probe-startupz', secrets: TOKEN_SECRET, 'health-timeout': '300' })
-      expect(result.exitCode, tail(result)).toBe(0)
-      expect(result.outputs.health).toBe('healthy')
-      const rendered = fs.readFileSync(result.outputs['fly-config']!, 'utf8')
-      expect(rendered).toMatch(
-        /\[\[http_service\.checks\]\]\ngrace_period = "2m"\ninterval = "15s"\nmethod = "GET"\ntimeout = "5s"\npath = "\/startupz"/,
-      )
-      expect(result.summary).toMatch(/Fly's check servicecheck-00-http-3000 \(GET \/startupz\) passing/)
-    },
-    TIMEOUT,
-  )
-
   it(
     'a gateway whose startup never finishes: its /startupz check fails past the grace period, unhealthy with the output, rolled back',
     async () => {

@@ -23,7 +23,7 @@ useWorld()
 
 describe('health gate end to end, real gateway, fatal lines', () => {
   it(
-    'a lan bind without usable auth: the gateway exits 78 "Refusing to bind gateway to lan without auth"',
+    'a lan bind without usable auth: the gateway refuses "Refusing to bind gateway to lan without auth"',
     async () => {
       // The honest path past validation: the token secret IS synced (validation checks names), but
       // its value is only whitespace, which the gateway trims to nothing (openclaw dist/run-*.mjs:
@@ -39,14 +39,15 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       expect(result.outputs['secrets-synced']).toBe('OPENCLAW_GATEWAY_TOKEN')
       const error = expectDecidedByFatalLine(result, /the gateway refused a non-loopback bind without auth/)
       expect(error).toMatch(/the gateway logged: .*Refusing to bind gateway to lan without auth/)
-      expect(error).toMatch(/Main child exited normally with code: 78/)
+      // No assertion on init's "Main child exited" line: the verdict comes from the fatal line, which
+      // the gateway logs before it exits, so whether the exit line is among the evidence is a race.
       expect(error).toMatch(/Fix: .*OPENCLAW_GATEWAY_TOKEN/)
     },
     TIMEOUT,
   )
 
   it(
-    "an openclaw.json key the gateway's strict schema refuses: exit 78, unhealthy naming the invalid config; a first release has nothing to roll back to",
+    "an openclaw.json key the gateway's strict schema refuses: unhealthy naming the invalid config; a first release has nothing to roll back to",
     async () => {
       const w = await newWorld(REAL)
       // Our check reads only the keys the deployment depends on; the gateway's zod schema is strict.
@@ -64,7 +65,6 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       // The config is delivered with the release (src/config/gateway-config.ts GATEWAY_CONFIG_GUEST_PATH).
       expect(error).toMatch(/Invalid config at \/etc\/openclaw\/openclaw\.json/)
       expect(error).toMatch(/Unrecognized key: "bogusKey"/)
-      expect(error).toMatch(/Main child exited normally with code: 78/)
       expect(error).toMatch(/Fix: Fix openclaw\.json \(the `gateway-config` input/)
       expect(result.outputs['rolled-back']).toBe('false')
       expect(error).toMatch(
