@@ -22,7 +22,6 @@ import { Flyctl } from '../fly/flyctl.js'
 import { Redactor } from '../shared/redact.js'
 import {
   DEFAULT_ENDPOINTS,
-  DEFAULT_RETRY,
   STALE_STAGING_MS,
   TOOL_NAME,
   asidePath,
@@ -39,13 +38,14 @@ import {
   platformTarget,
   isDestinationTaken,
   isPrivateFolder,
+  isTransient,
   releaseUrls,
-  retryDelayMs,
+  retryAfterMs,
   stagingPath,
   toolCachePath,
 } from './release-assets.js'
-import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './release-assets.js'
-import { sleep } from '../shared/sleep.js'
+import type { AttemptFailure, Endpoints, PlatformTarget } from './release-assets.js'
+import { DEFAULT_BACKOFF, retry, type Backoff } from '../shared/retry.js'
 import { info } from '../shared/runner-output.js'
 
 export { PINNED_FLYCTL_VERSION } from './release-assets.js'
@@ -60,8 +60,10 @@ export interface InstallRequest {
   /** Base URLs, overridable for tests; see DEFAULT_ENDPOINTS. */
   endpoints?: { flyReleases?: string; githubApi?: string; githubDownload?: string }
   log?: (line: string) => void
-  /** Retry policy for downloads and GitHub's API; tests shorten the delays. */
-  retry?: Partial<RetryPolicy>
+  /** Backoff of downloads and GitHub's API; tests shorten the delays. */
+  retry?: Partial<Backoff>
+  /** Job cancellation: ends the backoff between tries at once. */
+  signal?: AbortSignal
   /** flyctl's config folder for its `version` runs (FLY_CONFIG_DIR; see FlyctlOptions.configDir). */
   configDir?: string
 }
@@ -87,9 +89,9 @@ export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyct
   const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch)
   const endpoints: Endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) }
   const mirror = req.mirror?.trim() ? checkMirror(req.mirror.trim()) : undefined
-  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...definedOnly(req.retry) }
+  const backoff: Backoff = { ...DEFAULT_BACKOFF, ...definedOnly(req.retry) }
   requireEnv('RUNNER_TOOL_CACHE')
-  const net = new Net(policy, log)
+  const net = new Net(backoff, log, req.signal)
 
   const version = spec.kind === 'exact' ? spec.version : await resolveLatest(net, endpoints, target, log)
 
@@ -432,7 +434,7 @@ async function verifyBinary(
 }
 
 // -----------------------------------------------------------------------------------------------
-// HTTP with the retry policy of release-assets.ts
+// HTTP with the retry loop of shared/retry.ts and the transient failures of release-assets.ts
 
 class HttpStatusError extends Error {
   readonly url: string
@@ -456,13 +458,11 @@ class Net {
     socketTimeout: SOCKET_TIMEOUT_MS,
   })
 
-  private readonly policy: RetryPolicy
-  private readonly log: (line: string) => void
-
-  constructor(policy: RetryPolicy, log: (line: string) => void) {
-    this.policy = policy
-    this.log = log
-  }
+  constructor(
+    private readonly backoff: Backoff,
+    private readonly log: (line: string) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
 
   /** GET a small text body (checksums, API answers). */
   text(url: string, headers: Record<string, string> = {}, attempts?: number): Promise<string> {
@@ -506,22 +506,30 @@ class Net {
   }
 
   private async withRetry<T>(url: string, attempts: number | undefined, attempt: () => Promise<T>): Promise<T> {
-    const policy = attempts === undefined ? this.policy : { ...this.policy, attempts }
-    for (let tries = 1; ; tries++) {
-      try {
-        return await attempt()
-      } catch (err) {
-        const failure = toFailure(err)
-        const delay = retryDelayMs(policy, tries, failure, Math.random())
-        if (delay === undefined) {
-          if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
-          throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err })
-        }
-        this.log(
-          `${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`,
-        )
-        await sleep(delay)
-      }
+    const backoff = attempts === undefined ? this.backoff : { ...this.backoff, attempts }
+    let tries = 0
+    try {
+      return await retry(
+        (n) => {
+          tries = n
+          return attempt()
+        },
+        {
+          backoff,
+          isRetryable: (err) => isTransient(toFailure(err)),
+          retryAfterMs: (err) => retryAfterMs(toFailure(err), backoff.maxDelayMs),
+          signals: [this.signal],
+          onRetry: ({ error, attempt: n, delayMs }) =>
+            this.log(
+              `${url}: ${describeFailure(toFailure(error))}; retrying in ${(delayMs / 1000).toFixed(1)}s (try ${n + 1} of ${backoff.attempts})`,
+            ),
+        },
+      )
+    } catch (err) {
+      if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
+      throw new Error(`${url}: ${describeFailure(toFailure(err))}${tries > 1 ? ` (${tries} tries)` : ''}`, {
+        cause: err,
+      })
     }
   }
 }

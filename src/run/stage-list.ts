@@ -73,6 +73,7 @@ export function install(p: Pipeline): Stage<Installed> {
         mirror: plan.flyctlMirror,
         log: info,
         configDir: plan.flyctlConfigDir,
+        signal: p.signal,
       })
       const flyctl = p.deps.flyctl({
         binary: installed.binary,
