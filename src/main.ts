@@ -32,7 +32,7 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
   let stages: StageRunner | undefined
   let plan: Plan | undefined
   try {
-    plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
+    plan = readPlan(redactor, PINNED_FLYCTL_VERSION, deps.env)
     stages = new StageRunner(newRunRecord(plan), cancel.signal)
     stages.record.secretsDropped = plan.secretsDropped ?? []
     for (const d of stages.record.secretsDropped) info(`secrets: ${d.name} not synced: ${d.why}`)

@@ -18,8 +18,8 @@ export interface FlyctlOptions {
   binary: string
   token: string
   redactor: Redactor
-  /** Base environment for the child; process.env when omitted. */
-  env?: NodeJS.ProcessEnv
+  /** Base environment for the child: the runner's, handed down from main.ts (RunDeps.env). */
+  env: NodeJS.ProcessEnv
   /** Working directory of every call. */
   cwd?: string
   /** Receives each line of a call's output when `echo` is set (already redacted). */
@@ -317,7 +317,7 @@ export class Flyctl {
     return new Promise((resolve, reject) => {
       const child = spawn(binary, args, {
         cwd,
-        env: flyctlEnv(env ?? process.env, token, configDir),
+        env: flyctlEnv(env, token, configDir),
         stdio: ['pipe', 'pipe', 'pipe'],
         shell: false,
       })

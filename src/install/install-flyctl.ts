@@ -64,9 +64,14 @@ export interface InstallRequest {
   retry?: Partial<Backoff>
   /** Job cancellation: ends the backoff between tries at once. */
   signal?: AbortSignal
+  /** The runner's environment (RUNNER_TOOL_CACHE, RUNNER_TEMP; the base of flyctl's own), from main.ts. */
+  env: NodeJS.ProcessEnv
   /** flyctl's config folder for its `version` runs (FLY_CONFIG_DIR; see FlyctlOptions.configDir). */
   configDir?: string
 }
+
+/** What a `flyctl version` check runs with: the runner's environment and flyctl's config folder. */
+type VersionRun = Pick<InstallRequest, 'env' | 'configDir'>
 
 export interface InstalledFlyctl {
   /** The exact version installed (what `latest` resolved to). */
@@ -90,23 +95,23 @@ export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyct
   const endpoints: Endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) }
   const mirror = req.mirror?.trim() ? checkMirror(req.mirror.trim()) : undefined
   const backoff: Backoff = { ...DEFAULT_BACKOFF, ...definedOnly(req.retry) }
-  requireEnv('RUNNER_TOOL_CACHE')
+  requireEnv(req.env, 'RUNNER_TOOL_CACHE')
   const net = new Net(backoff, log, req.signal)
 
   const version = spec.kind === 'exact' ? spec.version : await resolveLatest(net, endpoints, target, log)
 
   const cached = tc.find(TOOL_NAME, version, target.toolArch)
   if (cached) {
-    const installed = await useCached(cached, version, target, log, req.configDir)
+    const installed = await useCached(cached, version, target, log, req)
     if (installed) {
       core.addPath(installed.dir)
       return installed
     }
   }
 
-  requireEnv('RUNNER_TEMP')
+  requireEnv(req.env, 'RUNNER_TEMP')
   const downloadBase = mirror ?? endpoints.githubDownload
-  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req.configDir)
+  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req)
   const binary = join(dir, target.binary)
   core.addPath(dir)
   log(`flyctl ${version} installed in ${dir}; \`flyctl\` and \`fly\` are on PATH`)
@@ -122,13 +127,13 @@ async function useCached(
   version: string,
   target: PlatformTarget,
   log: (line: string) => void,
-  configDir: string | undefined,
+  runAs: VersionRun,
 ): Promise<InstalledFlyctl | undefined> {
   const binary = join(dir, target.binary)
   try {
     await ensureAlias(dir, target)
     // A copy this action verified and placed, unchanged since, needs no `flyctl version` run.
-    if (!(await unchangedSinceVerified(dir, target, version))) await verifyBinary(binary, version, log, configDir)
+    if (!(await unchangedSinceVerified(dir, target, version))) await verifyBinary(binary, version, log, runAs)
   } catch (err) {
     log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${(err as Error).message}`)
     return undefined
@@ -187,10 +192,10 @@ async function downloadAndCache(
   target: PlatformTarget,
   fromMirror: boolean,
   log: (line: string) => void,
-  configDir: string | undefined,
+  runAs: VersionRun,
 ): Promise<string> {
   const urls = releaseUrls(downloadBase, version, target)
-  const work = join(requireEnv('RUNNER_TEMP'), `flyctl-${randomUUID()}`)
+  const work = join(requireEnv(runAs.env, 'RUNNER_TEMP'), `flyctl-${randomUUID()}`)
   await mkdir(work, { recursive: true })
   try {
     const archivePath = join(work, urls.asset)
@@ -228,8 +233,8 @@ async function downloadAndCache(
     // The alias goes into the cached directory itself, so every later cache hit has it.
     await ensureAlias(extracted, target)
     // Verified before it enters the cache: a binary that does not run never reaches other runs.
-    await verifyBinary(binary, version, log, configDir)
-    return await placeInToolCache(extracted, version, target, log, configDir)
+    await verifyBinary(binary, version, log, runAs)
+    return await placeInToolCache(extracted, version, target, log, runAs)
   } finally {
     await rm(work, { recursive: true, force: true })
   }
@@ -287,9 +292,9 @@ async function placeInToolCache(
   version: string,
   target: PlatformTarget,
   log: (line: string) => void,
-  configDir: string | undefined,
+  runAs: VersionRun,
 ): Promise<string> {
-  const root = requireEnv('RUNNER_TOOL_CACHE')
+  const root = requireEnv(runAs.env, 'RUNNER_TOOL_CACHE')
   const dest = toolCachePath(root, version, target.toolArch)
   const id = randomUUID()
   const staging = stagingPath(dest, id)
@@ -305,7 +310,7 @@ async function placeInToolCache(
     if (!(await renameUnlessTaken(staging, dest))) {
       // The same bytes as the copy verified above need no second `flyctl version`.
       const binary = join(dest, target.binary)
-      if ((await sameBytes(join(source, target.binary), binary)) || (await runsAsVersion(binary, version, configDir))) {
+      if ((await sameBytes(join(source, target.binary), binary)) || (await runsAsVersion(binary, version, runAs))) {
         log(`flyctl ${version} was put into the tool cache by another run meanwhile; using that copy`)
       } else {
         // An older installer's leftover: move it aside in one step, then put ours in its place.
@@ -393,9 +398,9 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
   }
 }
 
-async function runsAsVersion(binary: string, version: string, configDir: string | undefined): Promise<boolean> {
+async function runsAsVersion(binary: string, version: string, runAs: VersionRun): Promise<boolean> {
   try {
-    await verifyBinary(binary, version, () => {}, configDir)
+    await verifyBinary(binary, version, () => {}, runAs)
     return true
   } catch {
     return false
@@ -418,9 +423,9 @@ async function verifyBinary(
   binary: string,
   version: string,
   log: (line: string) => void,
-  configDir?: string,
+  { env, configDir }: VersionRun,
 ): Promise<void> {
-  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), configDir })
+  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), env, configDir })
   const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS, retry: { safe: 'reading' } })
   const line = result.stdout.trim().split(/\r?\n/)[0] ?? ''
   const reported = parseVersionOutput(result.stdout)
@@ -567,8 +572,8 @@ export function toolCacheError(err: unknown, root: string, where: string, versio
   )
 }
 
-function requireEnv(name: 'RUNNER_TOOL_CACHE' | 'RUNNER_TEMP'): string {
-  const value = process.env[name]
+function requireEnv(env: NodeJS.ProcessEnv, name: 'RUNNER_TOOL_CACHE' | 'RUNNER_TEMP'): string {
+  const value = env[name]
   if (!value) {
     throw new Error(`${name} is not set: the install stage runs inside a GitHub Actions job (the runner sets it).`)
   }

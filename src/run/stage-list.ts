@@ -74,11 +74,13 @@ export function install(p: Pipeline): Stage<Installed> {
         log: info,
         configDir: plan.flyctlConfigDir,
         signal: p.signal,
+        env: p.deps.env,
       })
       const flyctl = p.deps.flyctl({
         binary: installed.binary,
         token: plan.apiToken,
         redactor: p.redactor,
+        env: p.deps.env,
         cwd: plan.workingDirectory,
         log: info,
         signal: p.signal,
@@ -134,7 +136,7 @@ export interface AppSurvey {
  */
 export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): Stage<AppSurvey> {
   const { plan } = p
-  const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE)
+  const release = gatewayReleaseOf(rendered, plan, plan.githubWorkspace)
   return {
     name: 'validate',
     run: async () => {
@@ -146,9 +148,12 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
       const preflight = preflightFindings(rendered, plan, {
         ...(regions ? { regions } : {}),
-        workspace: p.deps.env.GITHUB_WORKSPACE,
+        workspace: plan.githubWorkspace,
       })
-      reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})])
+      reportFindings(
+        [...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})],
+        plan.githubWorkspace,
+      )
       return survey
     },
     record: (survey, record) => {
