@@ -8,6 +8,7 @@
 import type { z } from 'zod'
 import type { FlyctlResult, RunOptions } from '../fly/flyctl.js'
 import { MachineListSchema, type Machine } from '../fly/schemas.js'
+import { servingAppMachines } from '../fly/machines.js'
 import { LineDeduper, parseFlyLogLine } from './log-stream.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
@@ -106,12 +107,7 @@ export function formatUnhealthy(
 
 /** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
 export function releaseMachines(machines: readonly Machine[], version: number): { ids: string[]; note?: string } {
-  const app = machines.filter((m) => {
-    const group = m.config?.metadata?.fly_process_group
-    const standbys = (m.config as Record<string, unknown> | undefined)?.standbys
-    const isStandby = Array.isArray(standbys) && standbys.length > 0
-    return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying'
-  })
+  const app = servingAppMachines(machines)
   const versionOf = (m: Machine) => m.config?.metadata?.fly_release_version
   const onRelease = app.filter((m) => versionOf(m) === String(version))
   if (onRelease.length > 0) {

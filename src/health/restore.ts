@@ -15,7 +15,7 @@
  */
 import { READING, displayCommand, parseFlyJson, type Flyctl } from '../fly/flyctl.js'
 import { MachineListSchema, VolumeListSchema, VolumeSchema, type Machine } from '../fly/schemas.js'
-import { appMachines } from '../stages/upgrade-snapshot.js'
+import { appMachines } from '../fly/machines.js'
 import type { ReleaseRef } from './rollback.js'
 
 export interface RestoreSource {

@@ -4,6 +4,7 @@
  * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
  */
 import { ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
+import { isAppMachine } from '../fly/machines.js'
 import type { FlyctlRunner } from './gate.js'
 
 export interface ReleaseRef {
@@ -55,7 +56,7 @@ export function newerRelease(releases: readonly Release[], own: number): Release
  */
 export function newerOnMachines(machines: readonly Machine[], own: number): number | undefined {
   const versions = machines
-    .filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app')
+    .filter(isAppMachine)
     .map((m) => Number(m.config?.metadata?.fly_release_version))
     .filter((v) => Number.isInteger(v) && v > own)
   return versions.length > 0 ? Math.max(...versions) : undefined

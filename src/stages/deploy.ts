@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
+import { isAppMachine, servingAppMachines } from '../fly/machines.js'
 import { unhealthyOutcome, type Cause, type GateOutcome } from '../health/index.js'
 import {
   displayCommand,
@@ -372,7 +373,7 @@ export function notServing(
   machines: readonly Machine[],
   release: ReleaseInfo,
 ): GateOutcome | undefined {
-  const behind = appMachines(machines).filter(
+  const behind = servingAppMachines(machines).filter(
     (m) =>
       m.config?.metadata?.fly_release_version !== String(release.version) ||
       (release.imageRef !== '' && m.config?.image !== undefined && m.config.image !== release.imageRef),
@@ -386,25 +387,9 @@ export function notServing(
   return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, 'not-serving', detail, first.id)
 }
 
-/** The app's machines that serve: process group `app`, not a standby, not destroyed. */
-function appMachines(machines: readonly Machine[]): Machine[] {
-  return machines.filter((m) => {
-    const standbys = (m.config as Record<string, unknown> | undefined)?.standbys
-    return (
-      (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
-      !(Array.isArray(standbys) && standbys.length > 0) &&
-      !/destroy/.test(m.state)
-    )
-  })
-}
-
 /** App machines on a release above `baseline`: the ones that took the deploy. */
 function machinesAbove(machines: readonly Machine[], baseline: number): Machine[] {
-  return machines.filter(
-    (m) =>
-      (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
-      Number(m.config?.metadata?.fly_release_version) > baseline,
-  )
+  return machines.filter((m) => isAppMachine(m) && Number(m.config?.metadata?.fly_release_version) > baseline)
 }
 
 /**
