@@ -16,7 +16,7 @@ import { installFlyctl, type InstalledFlyctl } from '../install/install-flyctl.j
 import type { ChangeJournal } from './change-journal.js'
 import { reconcileOverrides, type OverridesResult } from '../stages/overrides.js'
 import type { Plan } from '../inputs/plan.js'
-import { gatewayReleaseOf, preflightFindings, readRegions } from '../config/preflight.js'
+import { preflightFindings, readRegions } from '../config/preflight.js'
 import type { Redactor } from '../shared/redact.js'
 import { describeRelease } from '../config/gateway-release.js'
 import { effectiveSettings, writeRenderedConfig } from '../config/render.js'
@@ -25,7 +25,6 @@ import { syncSecrets } from '../stages/secrets.js'
 import type { Stage } from './stage-runner.js'
 import { reportFindings, validateFlyConfig } from '../config/guide-rules.js'
 import { info } from '../shared/runner-output.js'
-import type { GatewayRelease } from '../config/gateway-release.js'
 import {
   decideSnapshot,
   describeUpgrade,
@@ -126,8 +125,8 @@ export interface AppSurvey {
   appExists: boolean
   secrets: SecretEntry[]
   machines: Machine[]
-  /** The gateway release that serves (read from the machines) and the one this run deploys. */
-  gateway?: { serving?: ServingRelease; deploying?: GatewayRelease }
+  /** The gateway release that serves, read from the machines (the one this run deploys is RenderResult.release). */
+  servingGateway?: ServingRelease
 }
 
 /**
@@ -136,14 +135,15 @@ export interface AppSurvey {
  */
 export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): Stage<AppSurvey> {
   const { plan } = p
-  const release = gatewayReleaseOf(rendered, plan, plan.githubWorkspace)
+  // Read once, by the render stage, and carried from there.
+  const release = rendered.release
   return {
     name: 'validate',
     run: async () => {
       info(`Gateway release: ${describeRelease(release)}`)
       const survey = await surveyApp(flyctl, plan.app)
-      survey.gateway = { serving: servingRelease(survey.machines), deploying: release }
-      if (survey.appExists) core.info(`Gateway upgrade: ${describeUpgrade(survey.gateway.serving, release)}`)
+      survey.servingGateway = servingRelease(survey.machines)
+      if (survey.appExists) core.info(`Gateway upgrade: ${describeUpgrade(survey.servingGateway, release)}`)
       const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
       const preflight = preflightFindings(rendered, plan, {
@@ -157,7 +157,7 @@ export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: Re
       return survey
     },
     record: (survey, record) => {
-      const serving = survey.gateway?.serving
+      const serving = survey.servingGateway
       record.gatewayRelease = release ? `${release.version} (from ${release.source})` : 'unknown'
       if (serving)
         record.gatewayRelease = `${describeUpgrade(serving, release)} (serving from ${serving.source}; deploying ${release ? `from ${release.source}` : 'unknown'})`
@@ -251,10 +251,11 @@ export interface UpgradeSnapshot {
 export function snapshotUpgrade(
   p: Pipeline,
   flyctl: Flyctl,
-  { settings }: RenderedConfig,
+  { rendered, settings }: RenderedConfig,
   survey: AppSurvey,
 ): Stage<UpgradeSnapshot | undefined> {
-  const { serving, deploying } = survey.gateway ?? {}
+  const serving = survey.servingGateway
+  const deploying = rendered.release
   const decision = decideSnapshot({
     enabled: p.plan.upgradeSnapshot,
     machines: survey.machines,
@@ -309,9 +310,9 @@ export function deployContext(
   p: Pipeline,
   flyctl: Flyctl,
   { rendered, settings }: RenderedConfig,
-  gatewayRelease?: string,
   fingerprint?: string,
 ): DeployContext {
+  const gatewayRelease = rendered.release?.version
   const watchCtx: WatchContext = {
     flyctl,
     plan: p.plan,
@@ -319,7 +320,7 @@ export function deployContext(
     port: settings.port,
     bind: settings.bind,
     stateDir: gatewayStateDir(settings),
-    ...(rendered.release ? { gatewayRelease: rendered.release.version } : {}),
+    ...(gatewayRelease ? { gatewayRelease } : {}),
     log: info,
     signal: p.signal,
   }
