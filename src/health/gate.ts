@@ -9,6 +9,7 @@ import type { z } from 'zod'
 import type { FlyctlResult, RunOptions } from '../fly/flyctl.js'
 import { MachineListSchema, type Machine } from '../fly/schemas.js'
 import { servingAppMachines } from '../fly/machines.js'
+import { newestOnMachinesAbove } from '../fly/releases.js'
 import { LineDeduper, parseFlyLogLine } from './log-stream.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
@@ -347,7 +348,7 @@ async function findRelease(
       if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
       const version = o.rollout
         ? ownRelease(o.rollout, machines, o.releaseVersion.after)
-        : newestReleaseAbove(machines, o.releaseVersion.after)
+        : newestOnMachinesAbove(machines, o.releaseVersion.after)
       if (version !== undefined) return { version, machines }
       if (!announced)
         log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
@@ -380,16 +381,8 @@ export function ownRelease(
   const own = machines.filter((m) => rollout.ownMachines.has(m.id))
   // flyctl exited without naming a release or a machine (an older flyctl): the newest, as before.
   if (own.length === 0 && rollout.machinesAfter && rollout.ownMachines.size === 0)
-    return newestReleaseAbove(machines, after)
-  return newestReleaseAbove(own, after)
-}
-
-/** The newest `fly_release_version` above `after` among the app's machines. */
-export function newestReleaseAbove(machines: readonly Machine[], after: number): number | undefined {
-  const versions = machines
-    .map((m) => Number(m.config?.metadata?.fly_release_version))
-    .filter((v) => Number.isInteger(v) && v > after)
-  return versions.length > 0 ? Math.max(...versions) : undefined
+    return newestOnMachinesAbove(machines, after)
+  return newestOnMachinesAbove(own, after)
 }
 
 function noMachinesVerdict(atMs: number, detail: string): UnhealthyVerdict {

@@ -16,12 +16,13 @@ import {
   type GateResult,
 } from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
-import { rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
+import { rollBack, supersededMessage } from './rollback.js'
+import type { ReleaseRef } from '../fly/releases.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
 import { hasStateLocalLocks } from '../config/gateway-release.js'
 
-export type { ReleaseRef } from './rollback.js'
+export type { ReleaseRef } from '../fly/releases.js'
 export type { Cause } from './verdict.js'
 export type { FlyctlRunner } from './gate.js'
 

@@ -16,7 +16,7 @@
 import { READING, displayCommand, parseFlyJson, type Flyctl } from '../fly/flyctl.js'
 import { MachineListSchema, VolumeListSchema, VolumeSchema, type Machine } from '../fly/schemas.js'
 import { appMachines } from '../fly/machines.js'
-import type { ReleaseRef } from './rollback.js'
+import type { ReleaseRef } from '../fly/releases.js'
 
 export interface RestoreSource {
   snapshotId: string

@@ -11,7 +11,7 @@ import {
   type Flyctl,
   type FlyctlResult,
 } from '../fly/flyctl.js'
-import { newestReleaseAbove } from '../health/gate.js'
+import { inProgress, newest, newestFirst, newestOnMachinesAbove, served } from '../fly/releases.js'
 import { RolloutFeed } from '../health/rollout-feed.js'
 import type { Change } from '../run/change-journal.js'
 import type { Plan } from '../inputs/plan.js'
@@ -105,10 +105,10 @@ export interface ReleaseInfo {
  * the one a rollback would go back to, from `releases --json`.
  */
 export function readReleases(releases: readonly Release[], own?: number): ReleaseInfo | undefined {
-  const sorted = [...releases].sort((a, b) => b.Version - a.Version)
+  const sorted = newestFirst(releases)
   const current = sorted.find((r) => r.Version === own) ?? sorted[0]
   if (!current) return undefined
-  const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !releaseFailed(r))
+  const previous = sorted.find((r) => r.Version < current.Version && served(r))
   return {
     version: current.Version,
     imageRef: current.ImageRef,
@@ -455,7 +455,7 @@ function endedFromOutside(
   machines: Machine[],
 ): never {
   const took = machinesAbove(machines, w.baseline)
-  const version = verdict?.releaseVersion ?? newestReleaseAbove(took, w.baseline)
+  const version = verdict?.releaseVersion ?? newestOnMachinesAbove(took, w.baseline)
   const release = version !== undefined ? `release v${version}` : 'the new release'
   const state =
     took.length === 0
@@ -563,11 +563,6 @@ interface Waiter {
   signal?: AbortSignal
 }
 
-/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
-export function isInProgress(r: Release): boolean {
-  return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status)
-}
-
 /**
  * Decide after a transient `fly deploy` failure, from the releases Fly recorded:
  * - a new release that completed: the deploy went through and only its answer was lost;
@@ -579,10 +574,10 @@ export type InterruptedDeploy =
   { action: 'done'; version: number } | { action: 'failed'; version: number; status: string } | { action: 'repeat' }
 
 export function judgeInterruptedDeploy(releases: readonly Release[], baseline: number): InterruptedDeploy {
-  const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
-  if (!newest || newest.Version <= baseline) return { action: 'repeat' }
-  if (releaseFailed(newest)) return { action: 'failed', version: newest.Version, status: newest.Status }
-  return { action: 'done', version: newest.Version }
+  const last = newest(releases)
+  if (!last || last.Version <= baseline) return { action: 'repeat' }
+  if (releaseFailed(last)) return { action: 'failed', version: last.Version, status: last.Status }
+  return { action: 'done', version: last.Version }
 }
 
 async function checkInterruptedDeploy(
@@ -630,25 +625,25 @@ export async function waitForReleaseInProgress(
       retry: READING,
       signal: w.signal,
     })
-    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
-    if (!newest || !isInProgress(newest)) {
+    const latest = newest(releases)
+    if (!latest || !inProgress(latest)) {
       if (announced)
         w.log(
-          `release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`,
+          `release v${latest?.Version ?? '?'} of ${app} is no longer in progress (${latest?.Status || 'done'}); continuing`,
         )
-      return { releases, newest }
+      return { releases, newest: latest }
     }
     const waited = Date.now() - started
     if (waited >= w.timeoutMs) {
       throw new Error(
-        `another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
+        `another deploy of ${app} is in progress (release v${latest.Version}, status ${latest.Status || 'running'}) and did not finish within ` +
           `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
           '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run',
       )
     }
     if (!announced) {
       w.log(
-        `release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`,
+        `release v${latest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`,
       )
       announced = true
     }

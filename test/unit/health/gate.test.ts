@@ -7,7 +7,8 @@ import type { FlyctlResult, RunOptions } from '../../../src/fly/flyctl.js'
 import { probeHealthUrl, releaseMachines, type FlyctlRunner } from '../../../src/health/gate.js'
 import { runHealthGate, type HealthContext } from '../../../src/health/index.js'
 import { lockPatterns, staleLockCommand } from '../../../src/health/lock-repair.js'
-import { newerOnMachines, newerRelease, previousRelease } from '../../../src/health/rollback.js'
+import { newerOnMachines } from '../../../src/health/rollback.js'
+import { newestAbove, rollbackTarget } from '../../../src/fly/releases.js'
 import { ownRelease } from '../../../src/health/gate.js'
 import { MachineListSchema, ReleaseSchema } from '../../../src/fly/schemas.js'
 
@@ -360,15 +361,15 @@ describe('rollback target', () => {
       rel(6, 'complete', 'img:6'),
       rel(5, 'complete', 'img:5'),
     ]
-    expect(previousRelease(releases, failed).release?.Version).toBe(6)
+    expect(rollbackTarget(releases, failed).release?.Version).toBe(6)
   })
 
   it('explains when there is nothing to roll back to', () => {
-    expect(previousRelease([rel(1, 'complete', 'img:1')], { version: 1, imageRef: 'img:1' })).toEqual({
+    expect(rollbackTarget([rel(1, 'complete', 'img:1')], { version: 1, imageRef: 'img:1' })).toEqual({
       reason: "release v1 is the app's first release: there is nothing to roll back to",
     })
     expect(
-      previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
+      rollbackTarget([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
     ).toBeUndefined()
   })
 })
@@ -382,14 +383,12 @@ describe('two deploys of one app', () => {
 
   it("rolls back only its own release, and only while it is the app's newest", () => {
     const releases = [rel(4, 'running', 'img:other'), rel(3, 'complete', 'img:3'), rel(2, 'complete', 'img:2')]
-    expect(previousRelease(releases, { version: 3, imageRef: 'img:3' })).toEqual({
+    expect(rollbackTarget(releases, { version: 3, imageRef: 'img:3' })).toEqual({
       reason: "release v3 is no longer the app's newest: release v4 from another deploy followed it",
     })
     // Another deploy's release that failed or was interrupted never served: it does not count.
-    expect(
-      newerRelease([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3),
-    ).toBeUndefined()
-    expect(newerRelease(releases, 3)?.Version).toBe(4)
+    expect(newestAbove([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3)).toBeUndefined()
+    expect(newestAbove(releases, 3)?.Version).toBe(4)
   })
 
   it("another deploy's release on the machines after ours supersedes it", () => {
