@@ -57,6 +57,11 @@ export interface GateOptions {
   log?: (message: string) => void
 }
 
+/**
+ * A gate's result: the verdict engine's Verdict (health/verdict.ts) as it stands, with the facts
+ * of the gate beside it. The one shape from the gate to the health stage; a `health-url` probe
+ * adds its evidence to a healthy verdict or makes it unhealthy (health/index.ts).
+ */
 export interface GateResult {
   /** The release judged (known up front, or found when the deploy's machines took it). */
   releaseVersion?: number
@@ -104,6 +109,14 @@ export function formatUnhealthy(
     parts.push(...lastLines.map((l) => `  ${l}`))
   }
   return redact(parts.join('\n'))
+}
+
+/** The step's error for an unhealthy result: the verdict, its fix and the last lines, redacted. */
+export function unhealthyMessage(
+  result: Pick<GateResult, 'lastLines'> & { verdict: UnhealthyVerdict },
+  redact: (text: string) => string,
+): string {
+  return formatUnhealthy(result.verdict, result.lastLines, redact)
 }
 
 /** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */

@@ -367,7 +367,7 @@ export function deployRelease(ctx: DeployContext): Stage<DeployResult> {
 export function reapplyOverrides(p: Pipeline, flyctl: Flyctl, deployed: DeployResult): Stage<OverridesResult> {
   return {
     name: 'overrides',
-    ...(deployed.verdict?.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
+    ...(deployed.verdict?.verdict.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
     run: () => reconcileOverrides(stageContext(p, flyctl)),
     note: (r) =>
       r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',

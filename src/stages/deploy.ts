@@ -1,7 +1,8 @@
 import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
 import { isAppMachine, servingAppMachines } from '../fly/machines.js'
-import { unhealthyOutcome, type Cause, type GateOutcome } from '../health/index.js'
+import { unhealthyOutcome, type Cause, type GateResult } from '../health/index.js'
+import { causeTitle } from '../health/gate.js'
 import {
   displayCommand,
   endedFromOutsideNote,
@@ -36,7 +37,7 @@ export interface DeployContext extends StageContext {
    * The health gate, run alongside `fly deploy` from the moment it starts: it follows the
    * machines of the first release above `baseline` (health/index.ts watchRollout).
    */
-  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal, rollout?: RolloutFeed) => Promise<GateOutcome>
+  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal, rollout?: RolloutFeed) => Promise<GateResult>
   /** The gateway port (internal_port), for the fix of a failure the gate could not explain. */
   gatewayPort?: number
   /** How long a failed deploy's gate may take to explain the failure (default 15 s). */
@@ -176,7 +177,7 @@ export interface DeployResult {
   /** Runner clock when `fly deploy` began. */
   startedAtMs?: number
   /** The gate's verdict on the release, when the deploy ran with a watcher. */
-  verdict?: GateOutcome
+  verdict?: GateResult
   /** Machines the deploy left stopped that were started (`fly machine start`). */
   startedMachines?: string[]
   /** The gate found the release unhealthy while flyctl still waited, and flyctl was interrupted. */
@@ -288,7 +289,7 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
   watching.catch(() => {}) // awaited below on every path; a cancelled watch must not go unhandled meanwhile
   try {
     const first = await Promise.race([deploying.then(() => undefined), watching])
-    if (first?.health === 'unhealthy') {
+    if (first?.verdict.health === 'unhealthy') {
       ctx.log.info(
         'health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back',
       )
@@ -315,7 +316,7 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     const gated = first ?? (await watching)
     const deployed = await readDeployed(ctx, w, result, gated)
     const verdict =
-      (deployed.release && gated.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated
+      (deployed.release && gated.verdict.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated
     return { ...deployed, verdict, startedMachines }
   } finally {
     stopWatch.abort()
@@ -332,7 +333,7 @@ async function readDeployed(
   ctx: DeployContext,
   w: Watched,
   result: FlyctlResult,
-  verdict: GateOutcome | undefined,
+  verdict: GateResult | undefined,
 ): Promise<DeployResult> {
   const release =
     releaseFromEmitted(result.stdout, w.before) ??
@@ -351,7 +352,7 @@ async function readDeployed(
 }
 
 /** The gate's verdict if it comes within `ms`; undefined otherwise. */
-async function settleWithin(watching: Promise<GateOutcome>, ms: number): Promise<GateOutcome | undefined> {
+async function settleWithin(watching: Promise<GateResult>, ms: number): Promise<GateResult | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms)
@@ -372,7 +373,7 @@ export function notServing(
   ctx: Pick<DeployContext, 'flyctl' | 'gatewayPort'>,
   machines: readonly Machine[],
   release: ReleaseInfo,
-): GateOutcome | undefined {
+): GateResult | undefined {
   const behind = servingAppMachines(machines).filter(
     (m) =>
       m.config?.metadata?.fly_release_version !== String(release.version) ||
@@ -403,8 +404,8 @@ async function failedDeploy(
   ctx: DeployContext,
   w: Watched,
   result: FlyctlResult,
-  first: GateOutcome | undefined,
-  watching: Promise<GateOutcome>,
+  first: GateResult | undefined,
+  watching: Promise<GateResult>,
   machines: Machine[],
 ): Promise<DeployResult | 'repeat'> {
   const { flyctl } = ctx
@@ -428,7 +429,7 @@ async function failedDeploy(
   const verdict =
     first ??
     (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000))
-  if (transient && verdict?.health === 'healthy') {
+  if (transient && verdict?.verdict.health === 'healthy') {
     ctx.log.warning(
       `fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`,
     )
@@ -438,7 +439,7 @@ async function failedDeploy(
       startedMachines: await startStoppedMachines(ctx, w.baseline, machines),
     }
   }
-  const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
+  const explained = verdict?.verdict.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
   return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
 }
 
@@ -451,7 +452,7 @@ function endedFromOutside(
   ctx: DeployContext,
   w: Watched,
   result: FlyctlResult,
-  verdict: GateOutcome | undefined,
+  verdict: GateResult | undefined,
   machines: Machine[],
 ): never {
   const took = machinesAbove(machines, w.baseline)
@@ -461,10 +462,10 @@ function endedFromOutside(
     took.length === 0
       ? 'No machine took a new release.'
       : `${took.length === 1 ? 'Machine' : 'Machines'} ${took.map((m) => m.id).join(', ')} took ${release}` +
-        (verdict?.health === 'healthy'
+        (verdict?.verdict.health === 'healthy'
           ? ', and the health gate had found it healthy, so it stays.'
-          : verdict?.health === 'unhealthy'
-            ? `; the health gate found it unhealthy (${verdict.title}), but it is not rolled back after a flyctl that did not finish.`
+          : verdict?.verdict.health === 'unhealthy'
+            ? `; the health gate found it unhealthy (${causeTitle(verdict.verdict.cause)}), but it is not rolled back after a flyctl that did not finish.`
             : '; the health gate had no verdict yet, and nothing is rolled back.')
   throw new FlyctlError(
     ctx.flyctl.redact(displayCommand(w.args)),
@@ -501,11 +502,11 @@ const DEPLOY_FAILURES: Array<{ test: RegExp; cause: Cause }> = [
   { test: /failed to start|entered "failed"|waiting for machine's state/, cause: 'start-failed' },
 ]
 
-function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOutcome | undefined): GateOutcome {
+function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateResult | undefined): GateResult {
   const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1]
   const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed'
   const logged =
-    seen?.health === 'healthy'
+    seen?.verdict.health === 'healthy'
       ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])'
       : ''
   return unhealthyOutcome(
