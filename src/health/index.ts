@@ -64,15 +64,16 @@ export interface HealthContext {
   }
 }
 
+/**
+ * The health stage's result: the gate's result on this run's release as it came (the engine's
+ * Verdict and the gate's facts), and beside it what the stage did about it (lock repair,
+ * rollback) and what it says.
+ */
 export interface HealthOutcome {
-  health: 'healthy' | 'unhealthy' | 'skipped'
-  /** Why the release is unhealthy (the first gate's cause). */
-  cause?: Cause
-  /** The error for the step (unhealthy) or the note (skipped); redacted. */
+  /** The verdict on this run's release (the first gate's, or the one after a lock repair). */
+  judged: GateResult
+  /** The error for the step (unhealthy, superseded); redacted. */
   message?: string
-  machineId?: string
-  /** The failing machine's last log lines, redacted. */
-  lastLines?: string[]
   rolledBack: boolean
   /** The release serving after the gate: the new one when healthy, the rolled-back one when that one is healthy. */
   servingRelease?: ReleaseRef
@@ -81,10 +82,6 @@ export interface HealthOutcome {
   summary: string[]
   /** Another deploy's release that followed this run's before its verdict: the run fails, nothing is rolled back. */
   superseded?: number
-  /** Which evidence made each machine healthy (healthy only). */
-  evidence?: string[]
-  /** The gateway's own lines behind a healthy verdict: `<machine> <time> <line>`. */
-  evidenceLines?: string[]
 }
 
 export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> {
@@ -103,17 +100,14 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       : await gate(ctx.release, ctx.deployStartedAtMs)
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
   const verdict = result.verdict
-  if (verdict.health === 'healthy') return healthyOutcome(ctx, verdict, lockRepaired, summary, log)
+  if (verdict.health === 'healthy') return healthyOutcome(ctx, result, verdict, lockRepaired, summary, log)
 
   summary.push(
     `Release v${ctx.release.version} is unhealthy: ${causeTitle(verdict.cause)}${verdict.machineId ? ` on ${verdict.machineId}` : ''}.`,
   )
   const failure: HealthOutcome = {
-    health: 'unhealthy',
-    cause: verdict.cause,
+    judged: result,
     message: unhealthyMessage({ ...result, verdict }, redact),
-    machineId: verdict.machineId,
-    lastLines: result.lastLines,
     rolledBack: false,
     lockRepaired,
     summary,
@@ -168,6 +162,7 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
 /** A healthy release: the gateway's own lines the verdict rests on go to the log and the summary. */
 function healthyOutcome(
   ctx: HealthContext,
+  judged: GateResult,
   result: HealthyVerdict,
   lockRepaired: boolean,
   summary: string[],
@@ -178,15 +173,7 @@ function healthyOutcome(
   summary.push(
     `Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`,
   )
-  return {
-    health: 'healthy',
-    rolledBack: false,
-    lockRepaired,
-    servingRelease: ctx.release,
-    summary,
-    evidence: result.evidence,
-    evidenceLines: result.lines,
-  }
+  return { judged, rolledBack: false, lockRepaired, servingRelease: ctx.release, summary }
 }
 
 /**
@@ -210,10 +197,7 @@ export function supersededOutcome(
   )
   ;(ctx.log ?? (() => {}))(`health: ${message}`)
   return {
-    health: verdict.health,
-    ...(verdict.health === 'unhealthy'
-      ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: judged.lastLines }
-      : {}),
+    judged,
     message,
     rolledBack: false,
     lockRepaired: false,

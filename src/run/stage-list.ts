@@ -456,14 +456,17 @@ export function gateHealth(
           : supersededOutcome({ ...ctx, app: plan.app, release, log: core.info }, newer, deployed.verdict)
       return { ...final, machines: machineRows(machines) }
     },
-    note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
+    note: (o) => {
+      const health = o.judged.verdict.health
+      return o.lockRepaired ? `${health} after a stale-lock repair` : health
+    },
     record: (o, record) => {
       recordHealth(o, record)
       recordUpgrade(o, record, upgrade, restoreReport)
     },
     // The step fails on an unhealthy release, after what serves was read and recorded.
     failure: (o) =>
-      o.superseded !== undefined || o.health === 'unhealthy'
+      o.superseded !== undefined || o.judged.verdict.health === 'unhealthy'
         ? (o.message ?? 'the gateway did not become healthy')
         : undefined,
   }
@@ -472,9 +475,11 @@ export function gateHealth(
 function recordHealth(o: HealthOutcome, record: RunRecord): void {
   record.machines = o.machines
   // The summary's table gets the short account; the step's error carries the last log lines.
-  record.health = { verdict: o.health, message: o.summary.at(-1) }
+  const verdict = o.judged.verdict
+  // The record keeps the verdict's word (the `health` output) and its evidence lines for the summary.
+  record.health = { verdict: verdict.health, message: o.summary.at(-1) }
   record.healthNotes = o.summary
-  record.healthEvidence = o.evidenceLines
+  record.healthEvidence = verdict.health === 'healthy' && o.superseded === undefined ? verdict.lines : undefined
   record.rolledBack = o.rolledBack
   // docs/CONTRACT.md, "Outputs": after a rollback, release-version, image and machine-ids describe what serves.
   if (o.rolledBack && o.servingRelease) {
@@ -546,7 +551,7 @@ function recordUpgrade(o: HealthOutcome, record: RunRecord, upgrade: UpgradeRoll
   const app = record.app
   const migrated = snapshot.target.volumeId
   if (report.done.length === 0 && report.byHand.length === 0) {
-    if (o.health === 'unhealthy' && !o.rolledBack)
+    if (o.judged.verdict.health === 'unhealthy' && !o.rolledBack)
       u.notes.push(
         `Not restored. To go back by hand: \`fly volumes create ${snapshot.target.volumeName} --snapshot-id ${snapshot.snapshotId} --region ${snapshot.target.region} -a ${app} -y\`, then attach the new volume to a machine of the previous image.`,
       )
