@@ -57,6 +57,7 @@ try {
     arch: 'x64',
     endpoints: { flyReleases: server.flyReleasesUrl, githubApi: server.githubApiUrl, githubDownload: server.url },
     log: () => undefined,
+    env: process.env,
   }
 
   // Cold: a fresh tool cache each time.

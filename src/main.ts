@@ -32,7 +32,7 @@ export async function run(deps: RunDeps = defaultDeps): Promise<void> {
   let stages: StageRunner | undefined
   let plan: Plan | undefined
   try {
-    plan = readPlan(redactor, PINNED_FLYCTL_VERSION)
+    plan = readPlan(redactor, PINNED_FLYCTL_VERSION, deps.env)
     stages = new StageRunner(newRunRecord(plan), cancel.signal)
     stages.record.secretsDropped = plan.secretsDropped ?? []
     for (const d of stages.record.secretsDropped) info(`secrets: ${d.name} not synced: ${d.why}`)
@@ -98,11 +98,11 @@ async function deployStages(s: StageRunner, p: Pipeline): Promise<void> {
   }
   await s.must(stage.stageSecrets(p, flyctl, ensured, survey))
   const snapshot = await s.run(stage.snapshotUpgrade(p, flyctl, config, survey))
-  const deployCtx = stage.deployContext(p, flyctl, config, survey.gateway?.deploying?.version, fingerprint?.text)
+  const deployCtx = stage.deployContext(p, flyctl, config, fingerprint?.text)
   const deployed = await s.must(stage.deployRelease(deployCtx))
   const overrides = await s.run(stage.reapplyOverrides(p, flyctl, deployed))
   await s.run(stage.hardenIps(p, flyctl, ensured))
-  const upgrade = { snapshot, from: survey.gateway?.serving?.version, to: survey.gateway?.deploying?.version }
+  const upgrade = { snapshot, from: survey.servingGateway?.version, to: config.rendered.release?.version }
   await s.run(stage.gateHealth(p, deployCtx, config, deployed, overrides, upgrade))
   if (p.plan.dryRun) info('Dry run: the plan is in the job summary; nothing was changed on Fly.')
 }

@@ -298,7 +298,8 @@ function memoryKeyOf(config: RenderResult['config']): string {
 /** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
 export function reportFindings(
   findings: Finding[],
-  workspace: string | undefined = process.env.GITHUB_WORKSPACE,
+  /** GITHUB_WORKSPACE (Plan.githubWorkspace): paths are shown relative to it. */
+  workspace: string | undefined,
 ): void {
   for (const f of findings) {
     const where = f.file ? displayPath(f.file, workspace) : undefined

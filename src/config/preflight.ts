@@ -5,8 +5,7 @@ import type { Flyctl } from '../fly/flyctl.js'
 import { READING } from '../fly/flyctl.js'
 import { MACHINE_SIZES, memoryProblem } from '../fly/machine-sizes.js'
 import type { Plan } from '../inputs/plan.js'
-import { displayPath, releaseOfRendered, type RenderResult } from './render.js'
-import type { GatewayRelease } from './gateway-release.js'
+import { displayPath, type RenderResult } from './render.js'
 import { isTable, type TomlTable } from './toml-source.js'
 import { parseMemoryMb } from '../shared/units.js'
 import type { Finding } from './finding.js'
@@ -153,9 +152,4 @@ export async function readRegions(flyctl: Flyctl, warn: (m: string) => void): Pr
     )
     return undefined
   }
-}
-
-/** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
-export function gatewayReleaseOf(result: RenderResult, plan: Plan, workspace?: string): GatewayRelease | undefined {
-  return result.release ?? releaseOfRendered(result.config, result.path, plan, workspace)
 }

@@ -629,7 +629,7 @@ export function splitCommand(text: string): string[] {
 /** Reads the user's files, writes fly.toml (and the openclaw.json copy) into the run's folder under RUNNER_TEMP, prints it. */
 export async function writeRenderedConfig(plan: Plan): Promise<RenderResult> {
   const renderDir = renderDirFor(plan)
-  const workspace = process.env.GITHUB_WORKSPACE ?? plan.workingDirectory
+  const workspace = plan.githubWorkspace ?? plan.workingDirectory
   const shown = (file: string) => displayPath(file, workspace)
   try {
     await mkdir(renderDir, { recursive: true })

@@ -5,7 +5,8 @@
  * could not be resolved, an unhealthy machine) deploys with a notice that says why. Pure.
  */
 import type { Machine, SecretEntry } from '../fly/schemas.js'
-import { isAppMachine, type Drift } from '../stages/overrides.js'
+import type { Drift } from '../stages/overrides.js'
+import { appMachines } from '../fly/machines.js'
 import { changedParts, FINGERPRINT_ENV, parseFingerprint, type Fingerprint, type Part } from './fingerprint.js'
 
 export interface SkipInputs {
@@ -31,12 +32,6 @@ export type SkipDecision =
       notice: boolean
       changed?: Part[]
     }
-
-const GONE = new Set(['destroyed', 'destroying'])
-
-export function appMachines(machines: readonly Machine[]): Machine[] {
-  return machines.filter((m) => isAppMachine(m) && !GONE.has(m.state))
-}
 
 /** The fingerprint every app machine carries; undefined when one carries none or they differ. */
 export function servingFingerprint(machines: readonly Machine[]): Fingerprint | undefined {

@@ -3,7 +3,7 @@ import * as os from 'node:os'
 import type { z } from 'zod'
 import { describeChange, type Change, type ChangeJournal } from '../run/change-journal.js'
 import type { Redactor } from '../shared/redact.js'
-import { sleep } from '../shared/sleep.js'
+import { DEFAULT_BACKOFF, retry, type Backoff } from '../shared/retry.js'
 
 /**
  * The one way this action runs flyctl. argv goes straight to the process (no shell), the token
@@ -18,8 +18,8 @@ export interface FlyctlOptions {
   binary: string
   token: string
   redactor: Redactor
-  /** Base environment for the child; process.env when omitted. */
-  env?: NodeJS.ProcessEnv
+  /** Base environment for the child: the runner's, handed down from main.ts (RunDeps.env). */
+  env: NodeJS.ProcessEnv
   /** Working directory of every call. */
   cwd?: string
   /** Receives each line of a call's output when `echo` is set (already redacted). */
@@ -41,33 +41,17 @@ export interface FlyctlOptions {
 
 /**
  * Whether a call may be repeated after one of flyctl's transient errors (timeouts, 5xx, connection
- * resets, rate limits). The one retry policy of the action: every call site says which it is.
+ * resets, rate limits). Every call site says which it is; the repeats themselves are
+ * shared/retry.ts's loop.
  * - `reading`: status, list, releases, version: repeating cannot change anything on Fly.
  * - `idempotent`: changes Fly, but a repeat leaves the same state (`why` says why).
  * - `once`: not repeated blindly; `why` says why and what checks it instead. A transient failure
  *   is raised with that reason, so the caller (or the user) can check before anything is repeated.
  */
-export type RetryPolicy = { safe: 'reading' } | { safe: 'idempotent'; why: string } | { safe: 'once'; why: string }
+export type RepeatSafety = { safe: 'reading' } | { safe: 'idempotent'; why: string } | { safe: 'once'; why: string }
 
 /** Reading calls are retried; pass as `{ retry: READING }`. */
-export const READING: RetryPolicy = { safe: 'reading' }
-
-export interface Backoff {
-  /** Attempts in all, the first included. */
-  attempts: number
-  /** Delay before the first repeat; doubled for each further one, with full jitter. */
-  baseDelayMs: number
-  maxDelayMs: number
-}
-
-export const DEFAULT_BACKOFF: Backoff = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 }
-
-/** Delay before repeat number `repeat` (1-based): full jitter over an exponential, capped. */
-export function backoffDelayMs(b: Backoff, repeat: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(b.maxDelayMs, b.baseDelayMs * 2 ** (repeat - 1))
-  // Half fixed, half random: spreads concurrent runs apart without ever retrying at once.
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2)
-}
+export const READING: RepeatSafety = { safe: 'reading' }
 
 export interface RunOptions {
   /** Written to flyctl's stdin, then stdin is closed. Never logged. */
@@ -92,9 +76,9 @@ export interface RunOptions {
   change?: string
   /**
    * May this call be repeated after a transient error? Omitted: it is run once (a mutating call
-   * must say why it is or is not safe to repeat; see RetryPolicy).
+   * must say why it is or is not safe to repeat; see RepeatSafety).
    */
-  retry?: RetryPolicy
+  retry?: RepeatSafety
   /**
    * json() only: answer from this run's last identical read when no mutating call has run since
    * (each reading call made once and shared between stages). Reads that watch for
@@ -266,20 +250,30 @@ export class Flyctl {
   private async runWithRetry(args: string[], opts: RunOptions): Promise<FlyctlResult & { attempts: number }> {
     const backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff }
     const repeatable = opts.retry !== undefined && opts.retry.safe !== 'once'
-    const attempts = repeatable ? Math.max(1, backoff.attempts) : 1
-    const signals = [opts.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined)
-    for (let attempt = 1; ; attempt++) {
-      const result = await this.spawn(args, opts)
-      if (result.exitCode === 0) return { ...result, attempts: attempt }
-      const transient = isTransientText(`${result.error ?? ''}\n${result.stderr}`)
-      const aborted = signals.some((s) => s.aborted)
-      if (!transient || aborted || attempt >= attempts) return { ...result, attempts: attempt }
-      const delay = backoffDelayMs(backoff, attempt)
-      this.options.log?.(
-        `flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
-          `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
+    try {
+      return await retry(
+        async (attempt) => {
+          const result = await this.spawn(args, opts)
+          if (result.exitCode === 0) return { ...result, attempts: attempt }
+          throw new Unsuccessful({ ...result, attempts: attempt })
+        },
+        {
+          backoff: repeatable ? backoff : { ...backoff, attempts: 1 },
+          isRetryable: (err) =>
+            err instanceof Unsuccessful && isTransientText(`${err.result.error ?? ''}\n${err.result.stderr}`),
+          signals: [opts.signal, this.options.signal],
+          onRetry: ({ error, attempt, attempts, delayMs }) => {
+            const result = (error as Unsuccessful).result
+            this.options.log?.(
+              `flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
+                `retrying in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
+            )
+          },
+        },
       )
-      if (await sleep(delay, ...signals)) return { ...result, attempts: attempt }
+    } catch (err) {
+      if (err instanceof Unsuccessful) return err.result
+      throw err
     }
   }
 
@@ -323,7 +317,7 @@ export class Flyctl {
     return new Promise((resolve, reject) => {
       const child = spawn(binary, args, {
         cwd,
-        env: flyctlEnv(env ?? process.env, token, configDir),
+        env: flyctlEnv(env, token, configDir),
         stdio: ['pipe', 'pipe', 'pipe'],
         shell: false,
       })
@@ -365,6 +359,13 @@ export class Flyctl {
       })
       child.stdin.end(opts.stdin)
     })
+  }
+}
+
+/** A call that exited non-zero, as the retry loop sees it; unwrapped again by runWithRetry. */
+class Unsuccessful extends Error {
+  constructor(readonly result: FlyctlResult & { attempts: number }) {
+    super(`flyctl exited ${result.exitCode}`)
   }
 }
 

@@ -8,6 +8,8 @@
 import type { z } from 'zod'
 import type { FlyctlResult, RunOptions } from '../fly/flyctl.js'
 import { MachineListSchema, type Machine } from '../fly/schemas.js'
+import { servingAppMachines } from '../fly/machines.js'
+import { newestOnMachinesAbove } from '../fly/releases.js'
 import { LineDeduper, parseFlyLogLine } from './log-stream.js'
 import type { RolloutFeed } from './rollout-feed.js'
 import { VerdictEngine, type Cause, type UnhealthyVerdict, type Verdict } from './verdict.js'
@@ -55,6 +57,11 @@ export interface GateOptions {
   log?: (message: string) => void
 }
 
+/**
+ * A gate's result: the verdict engine's Verdict (health/verdict.ts) as it stands, with the facts
+ * of the gate beside it. The one shape from the gate to the health stage; a `health-url` probe
+ * adds its evidence to a healthy verdict or makes it unhealthy (health/index.ts).
+ */
 export interface GateResult {
   /** The release judged (known up front, or found when the deploy's machines took it). */
   releaseVersion?: number
@@ -104,14 +111,17 @@ export function formatUnhealthy(
   return redact(parts.join('\n'))
 }
 
+/** The step's error for an unhealthy result: the verdict, its fix and the last lines, redacted. */
+export function unhealthyMessage(
+  result: Pick<GateResult, 'lastLines'> & { verdict: UnhealthyVerdict },
+  redact: (text: string) => string,
+): string {
+  return formatUnhealthy(result.verdict, result.lastLines, redact)
+}
+
 /** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
 export function releaseMachines(machines: readonly Machine[], version: number): { ids: string[]; note?: string } {
-  const app = machines.filter((m) => {
-    const group = m.config?.metadata?.fly_process_group
-    const standbys = (m.config as Record<string, unknown> | undefined)?.standbys
-    const isStandby = Array.isArray(standbys) && standbys.length > 0
-    return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying'
-  })
+  const app = servingAppMachines(machines)
   const versionOf = (m: Machine) => m.config?.metadata?.fly_release_version
   const onRelease = app.filter((m) => versionOf(m) === String(version))
   if (onRelease.length > 0) {
@@ -351,7 +361,7 @@ async function findRelease(
       if (typeof o.releaseVersion === 'number') return { version: o.releaseVersion, machines }
       const version = o.rollout
         ? ownRelease(o.rollout, machines, o.releaseVersion.after)
-        : newestReleaseAbove(machines, o.releaseVersion.after)
+        : newestOnMachinesAbove(machines, o.releaseVersion.after)
       if (version !== undefined) return { version, machines }
       if (!announced)
         log(`health: waiting for the deploy's machines to take a release newer than v${o.releaseVersion.after}`)
@@ -384,16 +394,8 @@ export function ownRelease(
   const own = machines.filter((m) => rollout.ownMachines.has(m.id))
   // flyctl exited without naming a release or a machine (an older flyctl): the newest, as before.
   if (own.length === 0 && rollout.machinesAfter && rollout.ownMachines.size === 0)
-    return newestReleaseAbove(machines, after)
-  return newestReleaseAbove(own, after)
-}
-
-/** The newest `fly_release_version` above `after` among the app's machines. */
-export function newestReleaseAbove(machines: readonly Machine[], after: number): number | undefined {
-  const versions = machines
-    .map((m) => Number(m.config?.metadata?.fly_release_version))
-    .filter((v) => Number.isInteger(v) && v > after)
-  return versions.length > 0 ? Math.max(...versions) : undefined
+    return newestOnMachinesAbove(machines, after)
+  return newestOnMachinesAbove(own, after)
 }
 
 function noMachinesVerdict(atMs: number, detail: string): UnhealthyVerdict {

@@ -8,22 +8,23 @@
 import type { Plan } from '../inputs/plan.js'
 import {
   causeTitle,
-  formatUnhealthy,
   gateRelease,
   probeHealthUrl,
   type FlyctlRunner,
   type GateOptions,
   type GateResult,
+  unhealthyMessage,
 } from './gate.js'
 import { repairStaleLock } from './lock-repair.js'
-import { rollBack, supersededMessage, type ReleaseRef } from './rollback.js'
+import { rollBack, supersededMessage } from './rollback.js'
+import type { ReleaseRef } from '../fly/releases.js'
 import type { RolloutFeed } from './rollout-feed.js'
-import { fixFor, type Cause, type UnhealthyVerdict } from './verdict.js'
+import { fixFor, type Cause, type HealthyVerdict, type UnhealthyVerdict } from './verdict.js'
 import { hasStateLocalLocks } from '../config/gateway-release.js'
 
-export type { ReleaseRef } from './rollback.js'
+export type { ReleaseRef } from '../fly/releases.js'
 export type { Cause } from './verdict.js'
-export type { FlyctlRunner } from './gate.js'
+export type { FlyctlRunner, GateResult } from './gate.js'
 
 export interface HealthContext {
   flyctl: FlyctlRunner
@@ -43,12 +44,12 @@ export interface HealthContext {
    * The verdict on `release` already reached by the gate that ran alongside `fly deploy`
    * (watchRollout); without it the release is gated here.
    */
-  first?: GateOutcome
+  first?: GateResult
   /**
    * Deploy this image with the run's config (the deploy stage's `fly deploy --image`, gated the
    * same way as it rolls out); returns the new release and its verdict.
    */
-  redeploy: (imageRef: string) => Promise<ReleaseRef & { startedAtMs?: number; verdict?: GateOutcome }>
+  redeploy: (imageRef: string) => Promise<ReleaseRef & { startedAtMs?: number; verdict?: GateResult }>
   log?: (message: string) => void
   signal?: AbortSignal
   /** Test and benchmark knobs. */
@@ -63,15 +64,16 @@ export interface HealthContext {
   }
 }
 
+/**
+ * The health stage's result: the gate's result on this run's release as it came (the engine's
+ * Verdict and the gate's facts), and beside it what the stage did about it (lock repair,
+ * rollback) and what it says.
+ */
 export interface HealthOutcome {
-  health: 'healthy' | 'unhealthy' | 'skipped'
-  /** Why the release is unhealthy (the first gate's cause). */
-  cause?: Cause
-  /** The error for the step (unhealthy) or the note (skipped); redacted. */
+  /** The verdict on this run's release (the first gate's, or the one after a lock repair). */
+  judged: GateResult
+  /** The error for the step (unhealthy, superseded); redacted. */
   message?: string
-  machineId?: string
-  /** The failing machine's last log lines, redacted. */
-  lastLines?: string[]
   rolledBack: boolean
   /** The release serving after the gate: the new one when healthy, the rolled-back one when that one is healthy. */
   servingRelease?: ReleaseRef
@@ -80,10 +82,6 @@ export interface HealthOutcome {
   summary: string[]
   /** Another deploy's release that followed this run's before its verdict: the run fails, nothing is rolled back. */
   superseded?: number
-  /** Which evidence made each machine healthy (healthy only). */
-  evidence?: string[]
-  /** The gateway's own lines behind a healthy verdict: `<machine> <time> <line>`. */
-  evidenceLines?: string[]
 }
 
 export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> {
@@ -91,7 +89,7 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   const summary: string[] = []
   const redact = (text: string) => ctx.flyctl.redact(text)
 
-  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateOutcome> =>
+  const gate = (release: ReleaseRef, notBeforeMs: number | undefined): Promise<GateResult> =>
     gateWithProbe(ctx, release.version, notBeforeMs)
 
   // A verdict on another release (another run's, rolled while this one waited) is not this run's.
@@ -101,17 +99,15 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       ? ctx.first
       : await gate(ctx.release, ctx.deployStartedAtMs)
   const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate)
-  if (result.health === 'healthy') return healthyOutcome(ctx, result, lockRepaired, summary, log)
+  const verdict = result.verdict
+  if (verdict.health === 'healthy') return healthyOutcome(ctx, result, verdict, lockRepaired, summary, log)
 
   summary.push(
-    `Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`,
+    `Release v${ctx.release.version} is unhealthy: ${causeTitle(verdict.cause)}${verdict.machineId ? ` on ${verdict.machineId}` : ''}.`,
   )
   const failure: HealthOutcome = {
-    health: 'unhealthy',
-    cause: result.cause,
-    message: result.message,
-    machineId: result.machineId,
-    lastLines: result.lastLines,
+    judged: result,
+    message: unhealthyMessage({ ...result, verdict }, redact),
     rolledBack: false,
     lockRepaired,
     summary,
@@ -122,7 +118,7 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
   }
 
   try {
-    let rollbackVerdict: GateOutcome | undefined
+    let rollbackVerdict: GateResult | undefined
     const redeploy = async (imageRef: string) => {
       const deployed = await ctx.redeploy(imageRef)
       rollbackVerdict = deployed.verdict
@@ -146,13 +142,14 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
     failure.rolledBack = true
     const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs))
     const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`
-    if (after.health === 'healthy') {
+    const afterVerdict = after.verdict
+    if (afterVerdict.health === 'healthy') {
       failure.servingRelease = rollback.deployed
       summary.push(`Rolled back: ${what} is now serving and healthy.`)
       failure.message = `${failure.message}\nRolled back: ${what} is now serving.`
     } else {
-      summary.push(`Rolled back to ${what}, but it is unhealthy too: ${after.title}.`)
-      failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${after.message}`
+      summary.push(`Rolled back to ${what}, but it is unhealthy too: ${causeTitle(afterVerdict.cause)}.`)
+      failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${unhealthyMessage({ ...after, verdict: afterVerdict }, redact)}`
     }
   } catch (err) {
     const text = redact(`The rollback failed: ${(err as Error).message}`)
@@ -165,7 +162,8 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
 /** A healthy release: the gateway's own lines the verdict rests on go to the log and the summary. */
 function healthyOutcome(
   ctx: HealthContext,
-  result: Extract<GateOutcome, { health: 'healthy' }>,
+  judged: GateResult,
+  result: HealthyVerdict,
   lockRepaired: boolean,
   summary: string[],
   log: (line: string) => void,
@@ -175,15 +173,7 @@ function healthyOutcome(
   summary.push(
     `Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`,
   )
-  return {
-    health: 'healthy',
-    rolledBack: false,
-    lockRepaired,
-    servingRelease: ctx.release,
-    summary,
-    evidence: result.evidence,
-    evidenceLines: result.lines,
-  }
+  return { judged, rolledBack: false, lockRepaired, servingRelease: ctx.release, summary }
 }
 
 /**
@@ -193,18 +183,21 @@ function healthyOutcome(
 export function supersededOutcome(
   ctx: Pick<HealthContext, 'flyctl' | 'app' | 'release' | 'log'>,
   newer: number,
-  verdict: GateOutcome,
+  judged: GateResult,
 ): HealthOutcome {
   const own = ctx.release.version
+  const verdict = judged.verdict
   const message = ctx.flyctl.redact(
-    supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`),
+    supersededMessage(
+      ctx.app,
+      own,
+      newer,
+      verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${causeTitle(verdict.cause)}`,
+    ),
   )
   ;(ctx.log ?? (() => {}))(`health: ${message}`)
   return {
-    health: verdict.health,
-    ...(verdict.health === 'unhealthy'
-      ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines }
-      : {}),
+    judged,
     message,
     rolledBack: false,
     lockRepaired: false,
@@ -213,42 +206,31 @@ export function supersededOutcome(
   }
 }
 
-export type GateOutcome = (
-  | { health: 'healthy'; evidence: string[]; lines?: string[]; machineStates: Record<string, string> }
-  | {
-      health: 'unhealthy'
-      cause: Cause
-      title: string
-      message: string
-      machineId?: string
-      lastLines: string[]
-      machineStates: Record<string, string>
-    }
-) & { /** The release judged (found by the rollout watcher). */ releaseVersion?: number }
-
 /**
  * A held gateway lock with `fix-stale-lock`: remove the stale lock files, restart the machine
  * once, and gate again from that restart (remediate.ts).
  */
 async function repairStaleLockOnce(
   ctx: HealthContext,
-  result: GateOutcome,
+  result: GateResult,
   summary: string[],
-  gate: (release: ReleaseRef, notBeforeMs: number | undefined) => Promise<GateOutcome>,
-): Promise<{ result: GateOutcome; lockRepaired: boolean }> {
-  if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !result.machineId)
+  gate: (release: ReleaseRef, notBeforeMs: number | undefined) => Promise<GateResult>,
+): Promise<{ result: GateResult; lockRepaired: boolean }> {
+  const verdict = result.verdict
+  if (verdict.health !== 'unhealthy' || verdict.cause !== 'gateway-lock' || !verdict.machineId)
     return { result, lockRepaired: false }
+  const machineId = verdict.machineId
   if (hasStateLocalLocks(ctx.gatewayRelease))
-    return { result: liveOwnerVerdict(ctx, result, summary), lockRepaired: false }
+    return { result: liveOwnerVerdict(ctx, { ...result, verdict }, summary), lockRepaired: false }
   if (!ctx.plan.fixStaleLock) return { result, lockRepaired: false }
   summary.push(
-    `Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`,
+    `Release v${ctx.release.version}: ${causeTitle(verdict.cause)} on ${machineId}; removing the stale lock and restarting it once.`,
   )
   try {
     const repair = await repairStaleLock({
       flyctl: ctx.flyctl,
       app: ctx.app,
-      machineId: result.machineId,
+      machineId,
       stateDir: ctx.stateDir,
       retryDelayMs: ctx.tuning?.sshRetryDelayMs,
       log: ctx.log ?? (() => {}),
@@ -256,8 +238,8 @@ async function repairStaleLockOnce(
     })
     summary.push(
       repair.removed.length > 0
-        ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.`
-        : `No lock file was left on ${result.machineId}; restarted it.`,
+        ? `Removed ${repair.removed.join(', ')} and restarted ${machineId}.`
+        : `No lock file was left on ${machineId}; restarted it.`,
     )
     return { result: await gate(ctx.release, repair.restartedAtMs), lockRepaired: true }
   } catch (err) {
@@ -273,20 +255,22 @@ async function repairStaleLockOnce(
  */
 function liveOwnerVerdict(
   ctx: HealthContext,
-  result: Extract<GateOutcome, { health: 'unhealthy' }>,
+  result: GateResult & { verdict: UnhealthyVerdict },
   summary: string[],
-): GateOutcome {
-  const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(result.message)
+): GateResult {
+  const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(
+    unhealthyMessage(result, (t) => ctx.flyctl.redact(t)),
+  )
   const owner = pid ? `the process with pid ${pid[1] ?? pid[2]} recorded in the lock` : 'the owner recorded in the lock'
   const dir = `${ctx.stateDir.replace(/\/+$/, '')}/tmp/openclaw-<uid>`
   const fix =
-    `Fix: gateway release ${ctx.gatewayRelease ?? ''} keeps its lock in ${dir} and reclaims a dead owner's lock by itself, so ${owner} is alive: another gateway process uses this volume. ` +
+    `gateway release ${ctx.gatewayRelease ?? ''} keeps its lock in ${dir} and reclaims a dead owner's lock by itself, so ${owner} is alive: another gateway process uses this volume. ` +
     `Check with \`fly status -a ${ctx.app}\` and \`fly logs -a ${ctx.app}\` that no other machine or gateway process uses the volume, and stop it. ` +
     'The lock tree was not deleted (the guide: do not delete it while an owner may still be running); fix-stale-lock does not apply to this release.'
   summary.push(
-    `Release v${ctx.release.version}: ${result.title} on ${result.machineId} by ${owner}; gateway release ${ctx.gatewayRelease ?? ''} reclaims a dead owner's lock itself, so nothing was deleted.`,
+    `Release v${ctx.release.version}: ${causeTitle(result.verdict.cause)} on ${result.verdict.machineId} by ${owner}; gateway release ${ctx.gatewayRelease ?? ''} reclaims a dead owner's lock itself, so nothing was deleted.`,
   )
-  return { ...result, message: ctx.flyctl.redact(result.message.replace(/^Fix: .*$/m, fix)) }
+  return { ...result, verdict: { ...result.verdict, fix } }
 }
 
 /** What the rollout watcher needs: the gate's context without a release yet. */
@@ -302,7 +286,7 @@ export function watchRollout(
   notBeforeMs: number,
   signal: AbortSignal,
   rollout?: RolloutFeed,
-): Promise<GateOutcome> {
+): Promise<GateResult> {
   return gateWithProbe({ ...ctx, signal }, { after: baselineVersion }, notBeforeMs, rollout)
 }
 
@@ -312,7 +296,7 @@ export function unhealthyOutcome(
   cause: Cause,
   detail: string,
   machineId?: string,
-): GateOutcome {
+): GateResult {
   const verdict: UnhealthyVerdict = {
     health: 'unhealthy',
     cause,
@@ -322,8 +306,7 @@ export function unhealthyOutcome(
     fix: fixFor(cause, { port: ctx.port, machineId }),
     lastLines: [],
   }
-  const message = formatUnhealthy(verdict, [], (t) => ctx.flyctl.redact(t))
-  return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} }
+  return { verdict, machineIds: [], lastLines: [], machineStates: {} }
 }
 
 async function gateWithProbe(
@@ -331,7 +314,7 @@ async function gateWithProbe(
   release: number | { after: number },
   notBeforeMs: number | undefined,
   rollout?: RolloutFeed,
-): Promise<GateOutcome> {
+): Promise<GateResult> {
   const timeoutMs = ctx.plan.healthTimeoutSec * 1000
   const started = Date.now()
   const result: GateResult = await gateRelease({
@@ -352,22 +335,8 @@ async function gateWithProbe(
     resumeDelayMs: ctx.tuning?.resumeDelayMs,
     rollout,
   })
-  const { verdict, machineStates } = result
-  const found = result.releaseVersion === undefined ? {} : { releaseVersion: result.releaseVersion }
-  if (verdict.health === 'unhealthy') {
-    return {
-      ...found,
-      health: 'unhealthy',
-      cause: verdict.cause,
-      title: causeTitle(verdict.cause),
-      message: formatUnhealthy(verdict, result.lastLines, (t) => ctx.flyctl.redact(t)),
-      machineId: verdict.machineId,
-      lastLines: result.lastLines,
-      machineStates,
-    }
-  }
-  if (!ctx.plan.healthUrl)
-    return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates }
+  const { verdict } = result
+  if (verdict.health === 'unhealthy' || !ctx.plan.healthUrl) return result
 
   // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
   const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000))
@@ -376,24 +345,14 @@ async function gateWithProbe(
     signal: ctx.signal,
     intervalMs: ctx.tuning?.probeIntervalMs,
   })
-  if (probe.ok)
-    return {
-      ...found,
-      health: 'healthy',
-      evidence: [...verdict.evidence, probe.detail],
-      lines: verdict.lines,
-      machineStates,
-    }
-  const detail = ctx.flyctl.redact(probe.detail)
-  return {
-    ...found,
+  if (probe.ok) return { ...result, verdict: { ...verdict, evidence: [...verdict.evidence, probe.detail] } }
+  const failed: UnhealthyVerdict = {
     health: 'unhealthy',
     cause: 'health-url',
-    title: causeTitle('health-url'),
-    message: ctx.flyctl.redact(
-      `Health gate: ${causeTitle('health-url')}: the gateway logged ready, but ${detail}.\nFix: ${fixFor('health-url', { port: ctx.port })}`,
-    ),
+    atMs: Date.now(),
+    detail: `the gateway logged ready, but ${ctx.flyctl.redact(probe.detail)}`,
+    fix: fixFor('health-url', { port: ctx.port }),
     lastLines: [],
-    machineStates,
   }
+  return { ...result, verdict: failed, lastLines: [] }
 }

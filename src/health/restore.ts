@@ -15,8 +15,8 @@
  */
 import { READING, displayCommand, parseFlyJson, type Flyctl } from '../fly/flyctl.js'
 import { MachineListSchema, VolumeListSchema, VolumeSchema, type Machine } from '../fly/schemas.js'
-import { appMachines } from '../stages/upgrade-snapshot.js'
-import type { ReleaseRef } from './rollback.js'
+import { appMachines } from '../fly/machines.js'
+import type { ReleaseRef } from '../fly/releases.js'
 
 export interface RestoreSource {
   snapshotId: string

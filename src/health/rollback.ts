@@ -3,50 +3,10 @@
  * `fly releases --json` (newest first, flyctl internal/command/apps/releases.go) and deploy it
  * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
  */
-import { ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
+import { ReleaseListSchema, type Machine, type Release } from '../fly/schemas.js'
+import { newestAbove, newestOnMachinesAbove, rollbackTarget, type ReleaseRef } from '../fly/releases.js'
+import { isAppMachine } from '../fly/machines.js'
 import type { FlyctlRunner } from './gate.js'
-
-export interface ReleaseRef {
-  version: number
-  imageRef: string
-}
-
-export type RollbackTarget = { release: Release } | { release?: undefined; reason: string }
-
-/**
- * The newest earlier release that completed and ran a different image. Releases that failed or
- * were interrupted (flyctl deploy/machines_deploymachinesapp.go sets `complete`, `failed`,
- * `interrupted`) never served; one with the failed image would bring the same image back.
- */
-export function previousRelease(releases: readonly Release[], failed: ReleaseRef): RollbackTarget {
-  // A run rolls back only its own release, and only while it is the app's newest.
-  const newer = newerRelease(releases, failed.version)
-  if (newer)
-    return {
-      reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it`,
-    }
-  const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version)
-  if (earlier.length === 0)
-    return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` }
-  const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r))
-  if (served.length === 0)
-    return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` }
-  const different = served.find((r) => r.ImageRef !== failed.imageRef)
-  if (!different) {
-    return {
-      reason: `every earlier release ran the same image (${failed.imageRef}): rolling back the image cannot undo a configuration or secret change`,
-    }
-  }
-  return { release: different }
-}
-
-/**
- * The newest release above `own` that did not fail: another deploy's, which this run did not make
- * (two runs deploying one app at once). Failed and interrupted releases never served.
- */
-export function newerRelease(releases: readonly Release[], own: number): Release | undefined {
-  return [...releases].filter((r) => r.Version > own && !releaseFailed(r)).sort((a, b) => b.Version - a.Version)[0]
-}
 
 /**
  * Another deploy's release on the app's machines above `own`: with its leases, another deploy can
@@ -54,11 +14,7 @@ export function newerRelease(releases: readonly Release[], own: number): Release
  * shows whether one did before the verdict.
  */
 export function newerOnMachines(machines: readonly Machine[], own: number): number | undefined {
-  const versions = machines
-    .filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app')
-    .map((m) => Number(m.config?.metadata?.fly_release_version))
-    .filter((v) => Number.isInteger(v) && v > own)
-  return versions.length > 0 ? Math.max(...versions) : undefined
+  return newestOnMachinesAbove(machines.filter(isAppMachine), own)
 }
 
 /** The step's error when another deploy's release followed this run's before its verdict. */
@@ -90,8 +46,8 @@ export async function rollBack(o: RollbackOptions): Promise<RollbackResult> {
     timeoutMs: 60_000,
     retry: { safe: 'reading' },
   })
-  const target = previousRelease(releases, o.failed)
-  const newer = newerRelease(releases, o.failed.version)
+  const target = rollbackTarget(releases, o.failed)
+  const newer = newestAbove(releases, o.failed.version)
   if (!target.release) return { rolledBack: false, reason: target.reason, ...(newer ? { newer: newer.Version } : {}) }
   o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`)
   const startedAtMs = Date.now()

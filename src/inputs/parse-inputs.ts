@@ -398,6 +398,7 @@ export function parseInputs(ctx: InputContext): Plan {
     dryRun: parse('dry-run', booleanInput, 'false') ?? false,
     workingDirectory,
     runnerTemp: ctx.runnerTemp,
+    ...runnerFacts(ctx.env),
     mode: modes.mode,
     secretsPrefix: modes.secretsPrefix,
     secretsPrefixed: selection.prefixed,
@@ -748,20 +749,31 @@ function isFile(p: string): boolean {
   }
 }
 
+/** The runner's own facts, read once here: no stage reads the environment. */
+export function runnerFacts(env: NodeJS.ProcessEnv): Pick<Plan, 'githubWorkspace' | 'githubApiUrl' | 'runUrl'> {
+  const { GITHUB_WORKSPACE: workspace, GITHUB_API_URL: apiUrl, GITHUB_SERVER_URL: server } = env
+  const { GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = env
+  return {
+    ...(workspace !== undefined ? { githubWorkspace: workspace } : {}),
+    ...(apiUrl !== undefined ? { githubApiUrl: apiUrl } : {}),
+    ...(repo && id ? { runUrl: `${server || 'https://github.com'}/${repo}/actions/runs/${id}` } : {}),
+  }
+}
+
 // ---------------------------------------------------------------- edge
 
-/** Read the real inputs of this step (INPUT_* variables) into a Plan. */
-export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string): Plan {
-  const runnerTemp = process.env.RUNNER_TEMP
+/** Read the real inputs of this step (INPUT_* variables, from the environment main.ts hands in) into a Plan. */
+export function readPlan(redactor: Redactor, pinnedFlyctlVersion: string, env: NodeJS.ProcessEnv): Plan {
+  const runnerTemp = env.RUNNER_TEMP
   if (!runnerTemp)
     throw new Error(
       'RUNNER_TEMP is not set: this action must run inside a GitHub Actions job (or a runner-like environment)',
     )
   const plan = parseInputs({
     read: (name) => core.getInput(name),
-    env: process.env,
+    env,
     redactor,
-    workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+    workspace: env.GITHUB_WORKSPACE || process.cwd(),
     runnerTemp,
     pinnedFlyctlVersion,
   })

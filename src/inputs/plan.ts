@@ -97,6 +97,12 @@ export interface Plan {
   workingDirectory: string
   /** Absolute; where rendered files go (never the workspace). */
   runnerTemp: string
+  /** GITHUB_WORKSPACE as the runner set it: paths in messages are shown relative to it. */
+  githubWorkspace?: string
+  /** GITHUB_API_URL: the REST API of the preview comment and cleanup-previews. */
+  githubApiUrl?: string
+  /** This workflow run's page (GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID), for the preview comment. */
+  runUrl?: string
 
   mode: Mode
   /** `<prefix><NAME>` secrets are synced as `<NAME>`; empty for none. */

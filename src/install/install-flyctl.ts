@@ -22,7 +22,6 @@ import { Flyctl } from '../fly/flyctl.js'
 import { Redactor } from '../shared/redact.js'
 import {
   DEFAULT_ENDPOINTS,
-  DEFAULT_RETRY,
   STALE_STAGING_MS,
   TOOL_NAME,
   asidePath,
@@ -39,13 +38,14 @@ import {
   platformTarget,
   isDestinationTaken,
   isPrivateFolder,
+  isTransient,
   releaseUrls,
-  retryDelayMs,
+  retryAfterMs,
   stagingPath,
   toolCachePath,
 } from './release-assets.js'
-import type { AttemptFailure, Endpoints, PlatformTarget, RetryPolicy } from './release-assets.js'
-import { sleep } from '../shared/sleep.js'
+import type { AttemptFailure, Endpoints, PlatformTarget } from './release-assets.js'
+import { DEFAULT_BACKOFF, retry, type Backoff } from '../shared/retry.js'
 import { info } from '../shared/runner-output.js'
 
 export { PINNED_FLYCTL_VERSION } from './release-assets.js'
@@ -60,11 +60,18 @@ export interface InstallRequest {
   /** Base URLs, overridable for tests; see DEFAULT_ENDPOINTS. */
   endpoints?: { flyReleases?: string; githubApi?: string; githubDownload?: string }
   log?: (line: string) => void
-  /** Retry policy for downloads and GitHub's API; tests shorten the delays. */
-  retry?: Partial<RetryPolicy>
+  /** Backoff of downloads and GitHub's API; tests shorten the delays. */
+  retry?: Partial<Backoff>
+  /** Job cancellation: ends the backoff between tries at once. */
+  signal?: AbortSignal
+  /** The runner's environment (RUNNER_TOOL_CACHE, RUNNER_TEMP; the base of flyctl's own), from main.ts. */
+  env: NodeJS.ProcessEnv
   /** flyctl's config folder for its `version` runs (FLY_CONFIG_DIR; see FlyctlOptions.configDir). */
   configDir?: string
 }
+
+/** What a `flyctl version` check runs with: the runner's environment and flyctl's config folder. */
+type VersionRun = Pick<InstallRequest, 'env' | 'configDir'>
 
 export interface InstalledFlyctl {
   /** The exact version installed (what `latest` resolved to). */
@@ -87,24 +94,24 @@ export async function installFlyctl(req: InstallRequest): Promise<InstalledFlyct
   const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch)
   const endpoints: Endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) }
   const mirror = req.mirror?.trim() ? checkMirror(req.mirror.trim()) : undefined
-  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...definedOnly(req.retry) }
-  requireEnv('RUNNER_TOOL_CACHE')
-  const net = new Net(policy, log)
+  const backoff: Backoff = { ...DEFAULT_BACKOFF, ...definedOnly(req.retry) }
+  requireEnv(req.env, 'RUNNER_TOOL_CACHE')
+  const net = new Net(backoff, log, req.signal)
 
   const version = spec.kind === 'exact' ? spec.version : await resolveLatest(net, endpoints, target, log)
 
   const cached = tc.find(TOOL_NAME, version, target.toolArch)
   if (cached) {
-    const installed = await useCached(cached, version, target, log, req.configDir)
+    const installed = await useCached(cached, version, target, log, req)
     if (installed) {
       core.addPath(installed.dir)
       return installed
     }
   }
 
-  requireEnv('RUNNER_TEMP')
+  requireEnv(req.env, 'RUNNER_TEMP')
   const downloadBase = mirror ?? endpoints.githubDownload
-  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req.configDir)
+  const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req)
   const binary = join(dir, target.binary)
   core.addPath(dir)
   log(`flyctl ${version} installed in ${dir}; \`flyctl\` and \`fly\` are on PATH`)
@@ -120,13 +127,13 @@ async function useCached(
   version: string,
   target: PlatformTarget,
   log: (line: string) => void,
-  configDir: string | undefined,
+  runAs: VersionRun,
 ): Promise<InstalledFlyctl | undefined> {
   const binary = join(dir, target.binary)
   try {
     await ensureAlias(dir, target)
     // A copy this action verified and placed, unchanged since, needs no `flyctl version` run.
-    if (!(await unchangedSinceVerified(dir, target, version))) await verifyBinary(binary, version, log, configDir)
+    if (!(await unchangedSinceVerified(dir, target, version))) await verifyBinary(binary, version, log, runAs)
   } catch (err) {
     log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${(err as Error).message}`)
     return undefined
@@ -185,10 +192,10 @@ async function downloadAndCache(
   target: PlatformTarget,
   fromMirror: boolean,
   log: (line: string) => void,
-  configDir: string | undefined,
+  runAs: VersionRun,
 ): Promise<string> {
   const urls = releaseUrls(downloadBase, version, target)
-  const work = join(requireEnv('RUNNER_TEMP'), `flyctl-${randomUUID()}`)
+  const work = join(requireEnv(runAs.env, 'RUNNER_TEMP'), `flyctl-${randomUUID()}`)
   await mkdir(work, { recursive: true })
   try {
     const archivePath = join(work, urls.asset)
@@ -226,8 +233,8 @@ async function downloadAndCache(
     // The alias goes into the cached directory itself, so every later cache hit has it.
     await ensureAlias(extracted, target)
     // Verified before it enters the cache: a binary that does not run never reaches other runs.
-    await verifyBinary(binary, version, log, configDir)
-    return await placeInToolCache(extracted, version, target, log, configDir)
+    await verifyBinary(binary, version, log, runAs)
+    return await placeInToolCache(extracted, version, target, log, runAs)
   } finally {
     await rm(work, { recursive: true, force: true })
   }
@@ -285,9 +292,9 @@ async function placeInToolCache(
   version: string,
   target: PlatformTarget,
   log: (line: string) => void,
-  configDir: string | undefined,
+  runAs: VersionRun,
 ): Promise<string> {
-  const root = requireEnv('RUNNER_TOOL_CACHE')
+  const root = requireEnv(runAs.env, 'RUNNER_TOOL_CACHE')
   const dest = toolCachePath(root, version, target.toolArch)
   const id = randomUUID()
   const staging = stagingPath(dest, id)
@@ -303,7 +310,7 @@ async function placeInToolCache(
     if (!(await renameUnlessTaken(staging, dest))) {
       // The same bytes as the copy verified above need no second `flyctl version`.
       const binary = join(dest, target.binary)
-      if ((await sameBytes(join(source, target.binary), binary)) || (await runsAsVersion(binary, version, configDir))) {
+      if ((await sameBytes(join(source, target.binary), binary)) || (await runsAsVersion(binary, version, runAs))) {
         log(`flyctl ${version} was put into the tool cache by another run meanwhile; using that copy`)
       } else {
         // An older installer's leftover: move it aside in one step, then put ours in its place.
@@ -391,9 +398,9 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
   }
 }
 
-async function runsAsVersion(binary: string, version: string, configDir: string | undefined): Promise<boolean> {
+async function runsAsVersion(binary: string, version: string, runAs: VersionRun): Promise<boolean> {
   try {
-    await verifyBinary(binary, version, () => {}, configDir)
+    await verifyBinary(binary, version, () => {}, runAs)
     return true
   } catch {
     return false
@@ -416,9 +423,9 @@ async function verifyBinary(
   binary: string,
   version: string,
   log: (line: string) => void,
-  configDir?: string,
+  { env, configDir }: VersionRun,
 ): Promise<void> {
-  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), configDir })
+  const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), env, configDir })
   const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS, retry: { safe: 'reading' } })
   const line = result.stdout.trim().split(/\r?\n/)[0] ?? ''
   const reported = parseVersionOutput(result.stdout)
@@ -432,7 +439,7 @@ async function verifyBinary(
 }
 
 // -----------------------------------------------------------------------------------------------
-// HTTP with the retry policy of release-assets.ts
+// HTTP with the retry loop of shared/retry.ts and the transient failures of release-assets.ts
 
 class HttpStatusError extends Error {
   readonly url: string
@@ -456,13 +463,11 @@ class Net {
     socketTimeout: SOCKET_TIMEOUT_MS,
   })
 
-  private readonly policy: RetryPolicy
-  private readonly log: (line: string) => void
-
-  constructor(policy: RetryPolicy, log: (line: string) => void) {
-    this.policy = policy
-    this.log = log
-  }
+  constructor(
+    private readonly backoff: Backoff,
+    private readonly log: (line: string) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
 
   /** GET a small text body (checksums, API answers). */
   text(url: string, headers: Record<string, string> = {}, attempts?: number): Promise<string> {
@@ -506,22 +511,30 @@ class Net {
   }
 
   private async withRetry<T>(url: string, attempts: number | undefined, attempt: () => Promise<T>): Promise<T> {
-    const policy = attempts === undefined ? this.policy : { ...this.policy, attempts }
-    for (let tries = 1; ; tries++) {
-      try {
-        return await attempt()
-      } catch (err) {
-        const failure = toFailure(err)
-        const delay = retryDelayMs(policy, tries, failure, Math.random())
-        if (delay === undefined) {
-          if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
-          throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err })
-        }
-        this.log(
-          `${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`,
-        )
-        await sleep(delay)
-      }
+    const backoff = attempts === undefined ? this.backoff : { ...this.backoff, attempts }
+    let tries = 0
+    try {
+      return await retry(
+        (n) => {
+          tries = n
+          return attempt()
+        },
+        {
+          backoff,
+          isRetryable: (err) => isTransient(toFailure(err)),
+          retryAfterMs: (err) => retryAfterMs(toFailure(err), backoff.maxDelayMs),
+          signals: [this.signal],
+          onRetry: ({ error, attempt: n, delayMs }) =>
+            this.log(
+              `${url}: ${describeFailure(toFailure(error))}; retrying in ${(delayMs / 1000).toFixed(1)}s (try ${n + 1} of ${backoff.attempts})`,
+            ),
+        },
+      )
+    } catch (err) {
+      if (err instanceof HttpStatusError) throw new HttpStatusError(url, err.status, err.retryAfter, tries)
+      throw new Error(`${url}: ${describeFailure(toFailure(err))}${tries > 1 ? ` (${tries} tries)` : ''}`, {
+        cause: err,
+      })
     }
   }
 }
@@ -559,8 +572,8 @@ export function toolCacheError(err: unknown, root: string, where: string, versio
   )
 }
 
-function requireEnv(name: 'RUNNER_TOOL_CACHE' | 'RUNNER_TEMP'): string {
-  const value = process.env[name]
+function requireEnv(env: NodeJS.ProcessEnv, name: 'RUNNER_TOOL_CACHE' | 'RUNNER_TEMP'): string {
+  const value = env[name]
   if (!value) {
     throw new Error(`${name} is not set: the install stage runs inside a GitHub Actions job (the runner sets it).`)
   }

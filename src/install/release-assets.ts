@@ -1,6 +1,6 @@
 /**
  * The pure half of the install stage: version specs, platform mapping, release asset names and
- * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
+ * URLs, checksum files, the answers of the two "latest" APIs, and which HTTP failures are worth another try. Nothing here
  * touches the network, the disk or the environment; install-flyctl.ts is the edge.
  */
 import { basename, dirname, join } from 'node:path'
@@ -267,16 +267,6 @@ export function parseVersionOutput(stdout: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Retries
 
-export interface RetryPolicy {
-  /** Total tries, the first included. */
-  attempts: number
-  /** Delay before the first retry; doubled each time. */
-  baseDelayMs: number
-  maxDelayMs: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 }
-
 /** What went wrong with one HTTP try, as far as the retry decision cares. */
 export type AttemptFailure =
   { kind: 'status'; status: number; retryAfter?: string } | { kind: 'network'; code?: string; message: string }
@@ -302,27 +292,14 @@ export function isTransient(failure: AttemptFailure): boolean {
 }
 
 /**
- * Milliseconds to wait before try `attempt + 1` (attempt counts from 1), or undefined to stop.
- * Exponential backoff; `random` in [0, 1) spreads it over the upper half so that parallel jobs do
- * not retry in step; a server's Retry-After (seconds) is honoured up to the cap.
+ * The wait a server asked for with Retry-After (seconds), honoured up to the backoff's cap; the
+ * retry loop (shared/retry.ts) waits the longer of it and its own backoff.
  */
-export function retryDelayMs(
-  policy: RetryPolicy,
-  attempt: number,
-  failure: AttemptFailure,
-  random: number,
-): number | undefined {
-  if (attempt >= policy.attempts || !isTransient(failure)) return undefined
-  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
-  const jittered = Math.round(backoff / 2 + (backoff / 2) * random)
-  const hinted = failure.kind === 'status' ? retryAfterMs(failure.retryAfter) : undefined
-  return hinted === undefined ? jittered : Math.min(policy.maxDelayMs, Math.max(jittered, hinted))
-}
-
-function retryAfterMs(header: string | undefined): number | undefined {
+export function retryAfterMs(failure: AttemptFailure, maxDelayMs: number): number | undefined {
+  const header = failure.kind === 'status' ? failure.retryAfter : undefined
   if (!header) return undefined
   const seconds = Number(header.trim())
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(maxDelayMs, seconds * 1000) : undefined
 }
 
 export function describeFailure(failure: AttemptFailure): string {

@@ -1,6 +1,5 @@
 import { getOctokit } from '@actions/github'
-import { backoffDelayMs, type Backoff } from '../fly/flyctl.js'
-import { sleep } from '../shared/sleep.js'
+import { retry, type Backoff } from '../shared/retry.js'
 
 /**
  * The GitHub REST API at GITHUB_API_URL, for the preview comment and cleanup-previews (docs/CONTRACT.md,
@@ -116,26 +115,45 @@ interface CallOptions {
   now?: () => number
 }
 
+/** A failed call, read once: GitHub's answer and what it means. */
+class ClassifiedAnswer extends Error {
+  constructor(
+    readonly answer: Answer,
+    readonly verdict: ReturnType<typeof classifyAnswer>,
+  ) {
+    super(verdict.message)
+  }
+}
+
 /** One API call with GitHub's repeat rules; throws GitHubApiError with a worded message. */
 export async function callGitHub<T>(what: string, safety: Safety, fn: () => Promise<T>, opts: CallOptions): Promise<T> {
-  const attempts = safety === 'once' ? 1 : Math.max(1, opts.backoff.attempts)
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn()
-    } catch (err) {
-      const answer = answerOf(err)
-      const verdict = classifyAnswer(answer, (opts.now ?? Date.now)())
-      const aborted = opts.signal?.aborted === true
-      if (!verdict.transient || aborted || attempt >= attempts) {
-        const tried = attempt > 1 ? ` (after ${attempt} attempts)` : ''
-        throw new GitHubApiError(`${what}: ${verdict.message}${tried}`, answer.status)
-      }
-      const delay = Math.max(verdict.retryAfterMs ?? 0, backoffDelayMs(opts.backoff, attempt))
-      opts.log(
-        `${what}: ${verdict.message}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
-      )
-      await sleep(delay, opts.signal)
-    }
+  let tried = 0
+  try {
+    return await retry(
+      async (attempt) => {
+        tried = attempt
+        try {
+          return await fn()
+        } catch (err) {
+          const answer = answerOf(err)
+          throw new ClassifiedAnswer(answer, classifyAnswer(answer, (opts.now ?? Date.now)()))
+        }
+      },
+      {
+        backoff: safety === 'once' ? { ...opts.backoff, attempts: 1 } : opts.backoff,
+        isRetryable: (err) => (err as ClassifiedAnswer).verdict.transient,
+        retryAfterMs: (err) => (err as ClassifiedAnswer).verdict.retryAfterMs,
+        signals: [opts.signal],
+        onRetry: ({ error, attempt, attempts, delayMs }) =>
+          opts.log(
+            `${what}: ${(error as ClassifiedAnswer).verdict.message}; retrying in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`,
+          ),
+      },
+    )
+  } catch (err) {
+    const { answer, verdict } = err as ClassifiedAnswer
+    const tries = tried > 1 ? ` (after ${tried} attempts)` : ''
+    throw new GitHubApiError(`${what}: ${verdict.message}${tries}`, answer.status)
   }
 }
 

@@ -68,7 +68,7 @@ export async function runPreview(ctx: ModeContext, deployStages: (plan: Plan) =>
     release: ctx.record.servingRelease ?? ctx.record.release,
     health: ctx.record.health.verdict,
     sha: pr.headSha,
-    runUrl: runUrl(),
+    runUrl: ctx.plan.runUrl,
     skippedChannels: target.skippedChannels,
   })
   try {
@@ -102,7 +102,7 @@ async function closePreview(ctx: ModeContext, target: PreviewTarget, comment: Co
   if (ctx.plan.dryRun) return
   core.setOutput('preview-action', 'destroyed')
   await comment.post(
-    commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }),
+    commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: ctx.plan.runUrl }),
   )
 }
 
@@ -157,7 +157,7 @@ export async function cleanupPreviews(ctx: ModeContext): Promise<void> {
   const flyctl = await ctx.install()
   const github = gitHubClient({
     token: plan.githubToken,
-    baseUrl: process.env.GITHUB_API_URL,
+    baseUrl: plan.githubApiUrl,
     log: info,
     signal: ctx.signal,
   })
@@ -214,7 +214,9 @@ async function cleanupOne(
   if (state !== 'closed') return `${c.name}: kept, #${c.number} is ${state}`
   const outcome = await destroyIfMarked(ctx, flyctl, c.name, marker)
   if (outcome === 'destroyed')
-    await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }))
+    await commenter(ctx, c.name, c.number).post(
+      commentBody({ app: c.name, outcome: 'destroyed', runUrl: ctx.plan.runUrl }),
+    )
   return outcome === 'gone'
     ? `${c.name}: gone already`
     : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`
@@ -238,7 +240,7 @@ function commenter(ctx: ModeContext, app: string, number: number): Commenter {
       }
       const github = gitHubClient({
         token: plan.githubToken,
-        baseUrl: process.env.GITHUB_API_URL,
+        baseUrl: plan.githubApiUrl,
         log: info,
         signal: ctx.signal,
       })
@@ -259,9 +261,4 @@ function commenter(ctx: ModeContext, app: string, number: number): Commenter {
       }
     },
   }
-}
-
-function runUrl(): string | undefined {
-  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = process.env
-  return repo && id ? `${server || 'https://github.com'}/${repo}/actions/runs/${id}` : undefined
 }

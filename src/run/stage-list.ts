@@ -16,7 +16,7 @@ import { installFlyctl, type InstalledFlyctl } from '../install/install-flyctl.j
 import type { ChangeJournal } from './change-journal.js'
 import { reconcileOverrides, type OverridesResult } from '../stages/overrides.js'
 import type { Plan } from '../inputs/plan.js'
-import { gatewayReleaseOf, preflightFindings, readRegions } from '../config/preflight.js'
+import { preflightFindings, readRegions } from '../config/preflight.js'
 import type { Redactor } from '../shared/redact.js'
 import { describeRelease } from '../config/gateway-release.js'
 import { effectiveSettings, writeRenderedConfig } from '../config/render.js'
@@ -25,7 +25,6 @@ import { syncSecrets } from '../stages/secrets.js'
 import type { Stage } from './stage-runner.js'
 import { reportFindings, validateFlyConfig } from '../config/guide-rules.js'
 import { info } from '../shared/runner-output.js'
-import type { GatewayRelease } from '../config/gateway-release.js'
 import {
   decideSnapshot,
   describeUpgrade,
@@ -73,11 +72,14 @@ export function install(p: Pipeline): Stage<Installed> {
         mirror: plan.flyctlMirror,
         log: info,
         configDir: plan.flyctlConfigDir,
+        signal: p.signal,
+        env: p.deps.env,
       })
       const flyctl = p.deps.flyctl({
         binary: installed.binary,
         token: plan.apiToken,
         redactor: p.redactor,
+        env: p.deps.env,
         cwd: plan.workingDirectory,
         log: info,
         signal: p.signal,
@@ -123,8 +125,8 @@ export interface AppSurvey {
   appExists: boolean
   secrets: SecretEntry[]
   machines: Machine[]
-  /** The gateway release that serves (read from the machines) and the one this run deploys. */
-  gateway?: { serving?: ServingRelease; deploying?: GatewayRelease }
+  /** The gateway release that serves, read from the machines (the one this run deploys is RenderResult.release). */
+  servingGateway?: ServingRelease
 }
 
 /**
@@ -133,25 +135,29 @@ export interface AppSurvey {
  */
 export function validate(p: Pipeline, flyctl: Flyctl, { rendered, settings }: RenderedConfig): Stage<AppSurvey> {
   const { plan } = p
-  const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE)
+  // Read once, by the render stage, and carried from there.
+  const release = rendered.release
   return {
     name: 'validate',
     run: async () => {
       info(`Gateway release: ${describeRelease(release)}`)
       const survey = await surveyApp(flyctl, plan.app)
-      survey.gateway = { serving: servingRelease(survey.machines), deploying: release }
-      if (survey.appExists) core.info(`Gateway upgrade: ${describeUpgrade(survey.gateway.serving, release)}`)
+      survey.servingGateway = servingRelease(survey.machines)
+      if (survey.appExists) core.info(`Gateway upgrade: ${describeUpgrade(survey.servingGateway, release)}`)
       const regions = await regionsToCheck(flyctl, settings.region, survey.machines)
       const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))])
       const preflight = preflightFindings(rendered, plan, {
         ...(regions ? { regions } : {}),
-        workspace: p.deps.env.GITHUB_WORKSPACE,
+        workspace: plan.githubWorkspace,
       })
-      reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})])
+      reportFindings(
+        [...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})],
+        plan.githubWorkspace,
+      )
       return survey
     },
     record: (survey, record) => {
-      const serving = survey.gateway?.serving
+      const serving = survey.servingGateway
       record.gatewayRelease = release ? `${release.version} (from ${release.source})` : 'unknown'
       if (serving)
         record.gatewayRelease = `${describeUpgrade(serving, release)} (serving from ${serving.source}; deploying ${release ? `from ${release.source}` : 'unknown'})`
@@ -245,10 +251,11 @@ export interface UpgradeSnapshot {
 export function snapshotUpgrade(
   p: Pipeline,
   flyctl: Flyctl,
-  { settings }: RenderedConfig,
+  { rendered, settings }: RenderedConfig,
   survey: AppSurvey,
 ): Stage<UpgradeSnapshot | undefined> {
-  const { serving, deploying } = survey.gateway ?? {}
+  const serving = survey.servingGateway
+  const deploying = rendered.release
   const decision = decideSnapshot({
     enabled: p.plan.upgradeSnapshot,
     machines: survey.machines,
@@ -303,9 +310,9 @@ export function deployContext(
   p: Pipeline,
   flyctl: Flyctl,
   { rendered, settings }: RenderedConfig,
-  gatewayRelease?: string,
   fingerprint?: string,
 ): DeployContext {
+  const gatewayRelease = rendered.release?.version
   const watchCtx: WatchContext = {
     flyctl,
     plan: p.plan,
@@ -313,7 +320,7 @@ export function deployContext(
     port: settings.port,
     bind: settings.bind,
     stateDir: gatewayStateDir(settings),
-    ...(rendered.release ? { gatewayRelease: rendered.release.version } : {}),
+    ...(gatewayRelease ? { gatewayRelease } : {}),
     log: info,
     signal: p.signal,
   }
@@ -360,7 +367,7 @@ export function deployRelease(ctx: DeployContext): Stage<DeployResult> {
 export function reapplyOverrides(p: Pipeline, flyctl: Flyctl, deployed: DeployResult): Stage<OverridesResult> {
   return {
     name: 'overrides',
-    ...(deployed.verdict?.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
+    ...(deployed.verdict?.verdict.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
     run: () => reconcileOverrides(stageContext(p, flyctl)),
     note: (r) =>
       r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
@@ -449,14 +456,17 @@ export function gateHealth(
           : supersededOutcome({ ...ctx, app: plan.app, release, log: core.info }, newer, deployed.verdict)
       return { ...final, machines: machineRows(machines) }
     },
-    note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
+    note: (o) => {
+      const health = o.judged.verdict.health
+      return o.lockRepaired ? `${health} after a stale-lock repair` : health
+    },
     record: (o, record) => {
       recordHealth(o, record)
       recordUpgrade(o, record, upgrade, restoreReport)
     },
     // The step fails on an unhealthy release, after what serves was read and recorded.
     failure: (o) =>
-      o.superseded !== undefined || o.health === 'unhealthy'
+      o.superseded !== undefined || o.judged.verdict.health === 'unhealthy'
         ? (o.message ?? 'the gateway did not become healthy')
         : undefined,
   }
@@ -465,9 +475,11 @@ export function gateHealth(
 function recordHealth(o: HealthOutcome, record: RunRecord): void {
   record.machines = o.machines
   // The summary's table gets the short account; the step's error carries the last log lines.
-  record.health = { verdict: o.health, message: o.summary.at(-1) }
+  const verdict = o.judged.verdict
+  // The record keeps the verdict's word (the `health` output) and its evidence lines for the summary.
+  record.health = { verdict: verdict.health, message: o.summary.at(-1) }
   record.healthNotes = o.summary
-  record.healthEvidence = o.evidenceLines
+  record.healthEvidence = verdict.health === 'healthy' && o.superseded === undefined ? verdict.lines : undefined
   record.rolledBack = o.rolledBack
   // docs/CONTRACT.md, "Outputs": after a rollback, release-version, image and machine-ids describe what serves.
   if (o.rolledBack && o.servingRelease) {
@@ -539,7 +551,7 @@ function recordUpgrade(o: HealthOutcome, record: RunRecord, upgrade: UpgradeRoll
   const app = record.app
   const migrated = snapshot.target.volumeId
   if (report.done.length === 0 && report.byHand.length === 0) {
-    if (o.health === 'unhealthy' && !o.rolledBack)
+    if (o.judged.verdict.health === 'unhealthy' && !o.rolledBack)
       u.notes.push(
         `Not restored. To go back by hand: \`fly volumes create ${snapshot.target.volumeName} --snapshot-id ${snapshot.snapshotId} --region ${snapshot.target.region} -a ${app} -y\`, then attach the new volume to a machine of the previous image.`,
       )

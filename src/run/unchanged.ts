@@ -5,13 +5,8 @@
  */
 import * as core from '@actions/core'
 import { collectFingerprintInputs, type Collected } from '../fingerprint/collect.js'
-import {
-  appMachines,
-  decideSkip,
-  servingFingerprint,
-  unhealthyMachines,
-  type SkipDecision,
-} from '../fingerprint/decide.js'
+import { appMachines } from '../fly/machines.js'
+import { decideSkip, servingFingerprint, unhealthyMachines, type SkipDecision } from '../fingerprint/decide.js'
 import { computeFingerprint, newSalt, type Fingerprint } from '../fingerprint/fingerprint.js'
 import { READING, type Flyctl } from '../fly/flyctl.js'
 import { MachineListSchema } from '../fly/schemas.js'

@@ -1,6 +1,8 @@
 import * as core from '@actions/core'
 import { MachineListSchema, ReleaseListSchema, releaseFailed, type Machine, type Release } from '../fly/schemas.js'
-import { unhealthyOutcome, type Cause, type GateOutcome } from '../health/index.js'
+import { isAppMachine, servingAppMachines } from '../fly/machines.js'
+import { unhealthyOutcome, type Cause, type GateResult } from '../health/index.js'
+import { causeTitle } from '../health/gate.js'
 import {
   displayCommand,
   endedFromOutsideNote,
@@ -10,7 +12,7 @@ import {
   type Flyctl,
   type FlyctlResult,
 } from '../fly/flyctl.js'
-import { newestReleaseAbove } from '../health/gate.js'
+import { inProgress, newest, newestFirst, newestOnMachinesAbove, served } from '../fly/releases.js'
 import { RolloutFeed } from '../health/rollout-feed.js'
 import type { Change } from '../run/change-journal.js'
 import type { Plan } from '../inputs/plan.js'
@@ -35,7 +37,7 @@ export interface DeployContext extends StageContext {
    * The health gate, run alongside `fly deploy` from the moment it starts: it follows the
    * machines of the first release above `baseline` (health/index.ts watchRollout).
    */
-  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal, rollout?: RolloutFeed) => Promise<GateOutcome>
+  watch?: (baseline: number, startedAtMs: number, signal: AbortSignal, rollout?: RolloutFeed) => Promise<GateResult>
   /** The gateway port (internal_port), for the fix of a failure the gate could not explain. */
   gatewayPort?: number
   /** How long a failed deploy's gate may take to explain the failure (default 15 s). */
@@ -104,10 +106,10 @@ export interface ReleaseInfo {
  * the one a rollback would go back to, from `releases --json`.
  */
 export function readReleases(releases: readonly Release[], own?: number): ReleaseInfo | undefined {
-  const sorted = [...releases].sort((a, b) => b.Version - a.Version)
+  const sorted = newestFirst(releases)
   const current = sorted.find((r) => r.Version === own) ?? sorted[0]
   if (!current) return undefined
-  const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !releaseFailed(r))
+  const previous = sorted.find((r) => r.Version < current.Version && served(r))
   return {
     version: current.Version,
     imageRef: current.ImageRef,
@@ -175,7 +177,7 @@ export interface DeployResult {
   /** Runner clock when `fly deploy` began. */
   startedAtMs?: number
   /** The gate's verdict on the release, when the deploy ran with a watcher. */
-  verdict?: GateOutcome
+  verdict?: GateResult
   /** Machines the deploy left stopped that were started (`fly machine start`). */
   startedMachines?: string[]
   /** The gate found the release unhealthy while flyctl still waited, and flyctl was interrupted. */
@@ -287,7 +289,7 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
   watching.catch(() => {}) // awaited below on every path; a cancelled watch must not go unhandled meanwhile
   try {
     const first = await Promise.race([deploying.then(() => undefined), watching])
-    if (first?.health === 'unhealthy') {
+    if (first?.verdict.health === 'unhealthy') {
       ctx.log.info(
         'health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back',
       )
@@ -314,7 +316,7 @@ async function deployWatched(ctx: DeployContext, w: Watched): Promise<DeployResu
     const gated = first ?? (await watching)
     const deployed = await readDeployed(ctx, w, result, gated)
     const verdict =
-      (deployed.release && gated.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated
+      (deployed.release && gated.verdict.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated
     return { ...deployed, verdict, startedMachines }
   } finally {
     stopWatch.abort()
@@ -331,7 +333,7 @@ async function readDeployed(
   ctx: DeployContext,
   w: Watched,
   result: FlyctlResult,
-  verdict: GateOutcome | undefined,
+  verdict: GateResult | undefined,
 ): Promise<DeployResult> {
   const release =
     releaseFromEmitted(result.stdout, w.before) ??
@@ -350,7 +352,7 @@ async function readDeployed(
 }
 
 /** The gate's verdict if it comes within `ms`; undefined otherwise. */
-async function settleWithin(watching: Promise<GateOutcome>, ms: number): Promise<GateOutcome | undefined> {
+async function settleWithin(watching: Promise<GateResult>, ms: number): Promise<GateResult | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms)
@@ -371,8 +373,8 @@ export function notServing(
   ctx: Pick<DeployContext, 'flyctl' | 'gatewayPort'>,
   machines: readonly Machine[],
   release: ReleaseInfo,
-): GateOutcome | undefined {
-  const behind = appMachines(machines).filter(
+): GateResult | undefined {
+  const behind = servingAppMachines(machines).filter(
     (m) =>
       m.config?.metadata?.fly_release_version !== String(release.version) ||
       (release.imageRef !== '' && m.config?.image !== undefined && m.config.image !== release.imageRef),
@@ -386,25 +388,9 @@ export function notServing(
   return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, 'not-serving', detail, first.id)
 }
 
-/** The app's machines that serve: process group `app`, not a standby, not destroyed. */
-function appMachines(machines: readonly Machine[]): Machine[] {
-  return machines.filter((m) => {
-    const standbys = (m.config as Record<string, unknown> | undefined)?.standbys
-    return (
-      (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
-      !(Array.isArray(standbys) && standbys.length > 0) &&
-      !/destroy/.test(m.state)
-    )
-  })
-}
-
 /** App machines on a release above `baseline`: the ones that took the deploy. */
 function machinesAbove(machines: readonly Machine[], baseline: number): Machine[] {
-  return machines.filter(
-    (m) =>
-      (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
-      Number(m.config?.metadata?.fly_release_version) > baseline,
-  )
+  return machines.filter((m) => isAppMachine(m) && Number(m.config?.metadata?.fly_release_version) > baseline)
 }
 
 /**
@@ -418,8 +404,8 @@ async function failedDeploy(
   ctx: DeployContext,
   w: Watched,
   result: FlyctlResult,
-  first: GateOutcome | undefined,
-  watching: Promise<GateOutcome>,
+  first: GateResult | undefined,
+  watching: Promise<GateResult>,
   machines: Machine[],
 ): Promise<DeployResult | 'repeat'> {
   const { flyctl } = ctx
@@ -443,7 +429,7 @@ async function failedDeploy(
   const verdict =
     first ??
     (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000))
-  if (transient && verdict?.health === 'healthy') {
+  if (transient && verdict?.verdict.health === 'healthy') {
     ctx.log.warning(
       `fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`,
     )
@@ -453,7 +439,7 @@ async function failedDeploy(
       startedMachines: await startStoppedMachines(ctx, w.baseline, machines),
     }
   }
-  const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
+  const explained = verdict?.verdict.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict)
   return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained }
 }
 
@@ -466,20 +452,20 @@ function endedFromOutside(
   ctx: DeployContext,
   w: Watched,
   result: FlyctlResult,
-  verdict: GateOutcome | undefined,
+  verdict: GateResult | undefined,
   machines: Machine[],
 ): never {
   const took = machinesAbove(machines, w.baseline)
-  const version = verdict?.releaseVersion ?? newestReleaseAbove(took, w.baseline)
+  const version = verdict?.releaseVersion ?? newestOnMachinesAbove(took, w.baseline)
   const release = version !== undefined ? `release v${version}` : 'the new release'
   const state =
     took.length === 0
       ? 'No machine took a new release.'
       : `${took.length === 1 ? 'Machine' : 'Machines'} ${took.map((m) => m.id).join(', ')} took ${release}` +
-        (verdict?.health === 'healthy'
+        (verdict?.verdict.health === 'healthy'
           ? ', and the health gate had found it healthy, so it stays.'
-          : verdict?.health === 'unhealthy'
-            ? `; the health gate found it unhealthy (${verdict.title}), but it is not rolled back after a flyctl that did not finish.`
+          : verdict?.verdict.health === 'unhealthy'
+            ? `; the health gate found it unhealthy (${causeTitle(verdict.verdict.cause)}), but it is not rolled back after a flyctl that did not finish.`
             : '; the health gate had no verdict yet, and nothing is rolled back.')
   throw new FlyctlError(
     ctx.flyctl.redact(displayCommand(w.args)),
@@ -516,11 +502,11 @@ const DEPLOY_FAILURES: Array<{ test: RegExp; cause: Cause }> = [
   { test: /failed to start|entered "failed"|waiting for machine's state/, cause: 'start-failed' },
 ]
 
-function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateOutcome | undefined): GateOutcome {
+function unhealthyFromDeploy(ctx: DeployContext, flyError: string, seen: GateResult | undefined): GateResult {
   const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1]
   const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed'
   const logged =
-    seen?.health === 'healthy'
+    seen?.verdict.health === 'healthy'
       ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])'
       : ''
   return unhealthyOutcome(
@@ -578,11 +564,6 @@ interface Waiter {
   signal?: AbortSignal
 }
 
-/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
-export function isInProgress(r: Release): boolean {
-  return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status)
-}
-
 /**
  * Decide after a transient `fly deploy` failure, from the releases Fly recorded:
  * - a new release that completed: the deploy went through and only its answer was lost;
@@ -594,10 +575,10 @@ export type InterruptedDeploy =
   { action: 'done'; version: number } | { action: 'failed'; version: number; status: string } | { action: 'repeat' }
 
 export function judgeInterruptedDeploy(releases: readonly Release[], baseline: number): InterruptedDeploy {
-  const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
-  if (!newest || newest.Version <= baseline) return { action: 'repeat' }
-  if (releaseFailed(newest)) return { action: 'failed', version: newest.Version, status: newest.Status }
-  return { action: 'done', version: newest.Version }
+  const last = newest(releases)
+  if (!last || last.Version <= baseline) return { action: 'repeat' }
+  if (releaseFailed(last)) return { action: 'failed', version: last.Version, status: last.Status }
+  return { action: 'done', version: last.Version }
 }
 
 async function checkInterruptedDeploy(
@@ -645,25 +626,25 @@ export async function waitForReleaseInProgress(
       retry: READING,
       signal: w.signal,
     })
-    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]
-    if (!newest || !isInProgress(newest)) {
+    const latest = newest(releases)
+    if (!latest || !inProgress(latest)) {
       if (announced)
         w.log(
-          `release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`,
+          `release v${latest?.Version ?? '?'} of ${app} is no longer in progress (${latest?.Status || 'done'}); continuing`,
         )
-      return { releases, newest }
+      return { releases, newest: latest }
     }
     const waited = Date.now() - started
     if (waited >= w.timeoutMs) {
       throw new Error(
-        `another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
+        `another deploy of ${app} is in progress (release v${latest.Version}, status ${latest.Status || 'running'}) and did not finish within ` +
           `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
           '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run',
       )
     }
     if (!announced) {
       w.log(
-        `release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`,
+        `release v${latest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`,
       )
       announced = true
     }

@@ -1,4 +1,5 @@
 import { MachineListSchema, type Machine } from '../fly/schemas.js'
+import { appMachines } from '../fly/machines.js'
 import type { Plan } from '../inputs/plan.js'
 import type { StageContext } from '../run/report.js'
 
@@ -23,18 +24,9 @@ export interface Drift {
   memoryMb?: number
 }
 
-const GONE = new Set(['destroyed', 'destroying'])
-
-/** Machines of the `app` process group; flyctl leaves fly_process_group out on a single-group app. */
-export function isAppMachine(machine: Machine): boolean {
-  const group = machine.config.metadata?.fly_process_group
-  return group === undefined || group === '' || group === 'app'
-}
-
 export function findDrift(machines: readonly Machine[], want: OverrideWants): Drift[] {
   const drift: Drift[] = []
-  for (const machine of machines) {
-    if (!isAppMachine(machine) || GONE.has(machine.state)) continue
+  for (const machine of appMachines(machines)) {
     const entry: Drift = { machineId: machine.id }
     if (want.argv !== undefined && !sameWords(machine.config.init?.cmd ?? [], want.argv)) entry.command = want.argv
     if (want.memoryMb !== undefined && machine.config.guest?.memory_mb !== want.memoryMb) entry.memoryMb = want.memoryMb
@@ -102,7 +94,7 @@ export async function reconcileOverrides(ctx: StageContext): Promise<OverridesRe
       `Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`,
     )
   }
-  const checked = machines.filter((m) => isAppMachine(m) && !GONE.has(m.state)).length
+  const checked = appMachines(machines).length
   if (drift.length === 0) log.info(`All ${checked} app machine(s) already run the overrides; nothing to update`)
   return { checked, applied: drift, wanted, dryRun: false }
 }

@@ -12,6 +12,7 @@
 import { releaseOfImage, type GatewayRelease } from '../config/gateway-release.js'
 import { READING, type Flyctl } from '../fly/flyctl.js'
 import { VolumeSnapshotListSchema, type Machine } from '../fly/schemas.js'
+import { appMachines } from '../fly/machines.js'
 import { sleep } from '../shared/sleep.js'
 
 /** The env entry each deploy records its gateway release in, read back by the next run. */
@@ -23,11 +24,6 @@ export interface ServingRelease {
   version: string
   /** Where it was read: `image ghcr.io/...:v` or the recorded env entry. */
   source: string
-}
-
-/** App machines that run (not destroyed), in the app process group. */
-export function appMachines(machines: readonly Machine[]): Machine[] {
-  return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && !/^destroy/.test(m.state))
 }
 
 function releaseOfMachine(m: Machine): ServingRelease | undefined {

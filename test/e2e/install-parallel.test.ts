@@ -61,6 +61,7 @@ function request(n: number): InstallRequest {
     log: () => {},
     retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
     configDir: join(root, `fly-config-${n}`),
+    env: process.env,
   }
 }
 

@@ -64,6 +64,7 @@ function request(overrides: Partial<InstallRequest> = {}): InstallRequest {
     endpoints: { flyReleases: server.flyReleasesUrl, githubApi: server.githubApiUrl, githubDownload: server.url },
     log: (line) => logLines.push(line),
     retry: FAST_RETRY,
+    env: process.env,
     ...overrides,
   }
 }

@@ -2,22 +2,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { judgeInterruptedDeploy } from '../../../src/stages/deploy.js'
-import { backoffDelayMs, FlyctlError, type Backoff } from '../../../src/fly/flyctl.js'
+import { FlyctlError } from '../../../src/fly/flyctl.js'
 
 /**
- * Reliability under faults: the parts that need no process (the backoff, the verdict on
+ * Reliability under faults: the parts that need no process (the verdict on
  * an interrupted deploy, FlyctlError's text, the example workflows). The runs against the stand-in
  * are in test/e2e/reliability.test.ts.
  */
 const REPO = path.resolve(import.meta.dirname, '../../..')
-
-describe('backoff', () => {
-  it('grows, stays within its cap, and spreads with jitter', () => {
-    const b: Backoff = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 3000 }
-    expect([1, 2, 3].map((n) => backoffDelayMs(b, n, () => 0))).toEqual([500, 1000, 1500])
-    expect([1, 2, 3].map((n) => backoffDelayMs(b, n, () => 1))).toEqual([1000, 2000, 3000])
-  })
-})
 
 describe('transient failures', () => {
   it('judges an interrupted deploy from the releases Fly recorded', () => {

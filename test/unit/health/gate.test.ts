@@ -7,7 +7,8 @@ import type { FlyctlResult, RunOptions } from '../../../src/fly/flyctl.js'
 import { probeHealthUrl, releaseMachines, type FlyctlRunner } from '../../../src/health/gate.js'
 import { runHealthGate, type HealthContext } from '../../../src/health/index.js'
 import { lockPatterns, staleLockCommand } from '../../../src/health/lock-repair.js'
-import { newerOnMachines, newerRelease, previousRelease } from '../../../src/health/rollback.js'
+import { newerOnMachines } from '../../../src/health/rollback.js'
+import { newestAbove, rollbackTarget } from '../../../src/fly/releases.js'
 import { ownRelease } from '../../../src/health/gate.js'
 import { MachineListSchema, ReleaseSchema } from '../../../src/fly/schemas.js'
 
@@ -186,9 +187,9 @@ describe('runHealthGate over a fake flyctl', () => {
       { lines: () => lines, end: 'hold' },
     ]
     const outcome = await runHealthGate(context(fly))
-    expect(outcome.health).toBe('healthy')
+    expect(outcome.judged.verdict.health).toBe('healthy')
     expect(outcome.servingRelease?.version).toBe(7)
-    expect(outcome.evidence?.[0]).toContain(
+    expect(outcome.judged.verdict.health === 'healthy' && outcome.judged.verdict.evidence[0]).toContain(
       `${ID}: [gateway] ready after the non-loopback bind warning; port 3000 from --port`,
     )
     expect(fly.calls.filter((c) => c[0] === 'logs')).toHaveLength(2)
@@ -214,7 +215,7 @@ describe('runHealthGate over a fake flyctl', () => {
       fly.logScripts = [{ lines: () => stream('2026.9.6/ready-lan.log', ID, Date.now()), end: 'hold' }]
     }
     const outcome = await runHealthGate(context(fly))
-    expect(outcome).toMatchObject({ health: 'healthy', lockRepaired: true, rolledBack: false })
+    expect(outcome).toMatchObject({ judged: { verdict: { health: 'healthy' } }, lockRepaired: true, rolledBack: false })
     const ssh = fly.calls.find((c) => c[0] === 'ssh')!
     expect(ssh.slice(0, 6)).toEqual(['ssh', 'console', '-a', 'my-openclaw', '--machine', ID])
     expect(ssh[6]).toBe('-C')
@@ -234,7 +235,7 @@ describe('runHealthGate over a fake flyctl', () => {
       fly.logScripts = [{ lines: () => stream('2026.9.6/ready-lan.log', ID, Date.now()), end: 'hold' }]
     }
     const outcome = await runHealthGate(context(fly))
-    expect(outcome).toMatchObject({ health: 'healthy', lockRepaired: true })
+    expect(outcome).toMatchObject({ judged: { verdict: { health: 'healthy' } }, lockRepaired: true })
     const order = fly.calls
       .filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list'))
       .map((c) => `${c[0]} ${c[1]}`)
@@ -245,7 +246,10 @@ describe('runHealthGate over a fake flyctl', () => {
     const fly = flyWith([{}])
     fly.logScripts = [{ lines: () => stream('2026.9.6/lock-contended.log', ID, Date.now() - 10_000), end: 'hold' }]
     const outcome = await runHealthGate({ ...context(fly), gatewayRelease: '2026.9.6' })
-    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'gateway-lock', lockRepaired: false })
+    expect(outcome).toMatchObject({
+      judged: { verdict: { health: 'unhealthy', cause: 'gateway-lock' } },
+      lockRepaired: false,
+    })
     expect(fly.calls.filter((c) => c[0] === 'ssh' || (c[0] === 'machine' && c[1] !== 'list'))).toEqual([])
     expect(outcome.message).toMatch(
       /Fix: gateway release 2026\.9\.6 keeps its lock in \/data\/tmp\/openclaw-<uid> and reclaims a dead owner's lock by itself/,
@@ -273,7 +277,11 @@ describe('runHealthGate over a fake flyctl', () => {
       return redeploy(imageRef)
     }
     const outcome = await runHealthGate(ctx)
-    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'gateway-lock', lockRepaired: true, rolledBack: true })
+    expect(outcome).toMatchObject({
+      judged: { verdict: { health: 'unhealthy', cause: 'gateway-lock' } },
+      lockRepaired: true,
+      rolledBack: true,
+    })
     expect(fly.calls.filter((c) => c[0] === 'ssh')).toHaveLength(1)
     expect(ctx.redeployed).toEqual(['registry.fly.io/my-openclaw:deployment-05'])
     expect(outcome.servingRelease).toEqual({
@@ -298,8 +306,7 @@ describe('runHealthGate over a fake flyctl', () => {
     fly.machines[0]!.version = 1
     const outcome = await runHealthGate(ctx)
     expect(outcome).toMatchObject({
-      health: 'unhealthy',
-      cause: 'auth-required',
+      judged: { verdict: { health: 'unhealthy', cause: 'auth-required' } },
       rolledBack: false,
       lockRepaired: false,
     })
@@ -315,9 +322,9 @@ describe('runHealthGate over a fake flyctl', () => {
     leak.splice(1, 0, leak[0]!.replace(/\[info\].*$/, `[info]env OPENCLAW_GATEWAY_TOKEN=${SECRET}`))
     fly.logScripts = [{ lines: () => leak, end: 'hold' }]
     const outcome = await runHealthGate(context(fly, { rollback: false }))
-    expect(outcome.health).toBe('unhealthy')
+    expect(outcome.judged.verdict.health).toBe('unhealthy')
     expect(outcome.message).not.toContain(SECRET)
-    expect(outcome.lastLines?.join('\n')).toContain('OPENCLAW_GATEWAY_TOKEN=***')
+    expect(outcome.judged.lastLines.join('\n')).toContain('OPENCLAW_GATEWAY_TOKEN=***')
     expect(outcome.summary.join('\n')).toContain('Rollback is off')
   })
 
@@ -329,7 +336,7 @@ describe('runHealthGate over a fake flyctl', () => {
     const ctx = context(fly, { healthUrl: 'https://my-openclaw.fly.dev/healthz', rollback: false, healthTimeoutSec: 1 })
     ctx.tuning = { ...ctx.tuning, fetch: fetch500 }
     const outcome = await runHealthGate(ctx)
-    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'health-url' })
+    expect(outcome).toMatchObject({ judged: { verdict: { health: 'unhealthy', cause: 'health-url' } } })
     expect(outcome.message).toContain('answered 503')
   })
 })
@@ -360,15 +367,15 @@ describe('rollback target', () => {
       rel(6, 'complete', 'img:6'),
       rel(5, 'complete', 'img:5'),
     ]
-    expect(previousRelease(releases, failed).release?.Version).toBe(6)
+    expect(rollbackTarget(releases, failed).release?.Version).toBe(6)
   })
 
   it('explains when there is nothing to roll back to', () => {
-    expect(previousRelease([rel(1, 'complete', 'img:1')], { version: 1, imageRef: 'img:1' })).toEqual({
+    expect(rollbackTarget([rel(1, 'complete', 'img:1')], { version: 1, imageRef: 'img:1' })).toEqual({
       reason: "release v1 is the app's first release: there is nothing to roll back to",
     })
     expect(
-      previousRelease([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
+      rollbackTarget([rel(2, 'complete', 'a'), rel(1, 'complete', 'a')], { version: 2, imageRef: 'a' }).release,
     ).toBeUndefined()
   })
 })
@@ -382,14 +389,12 @@ describe('two deploys of one app', () => {
 
   it("rolls back only its own release, and only while it is the app's newest", () => {
     const releases = [rel(4, 'running', 'img:other'), rel(3, 'complete', 'img:3'), rel(2, 'complete', 'img:2')]
-    expect(previousRelease(releases, { version: 3, imageRef: 'img:3' })).toEqual({
+    expect(rollbackTarget(releases, { version: 3, imageRef: 'img:3' })).toEqual({
       reason: "release v3 is no longer the app's newest: release v4 from another deploy followed it",
     })
     // Another deploy's release that failed or was interrupted never served: it does not count.
-    expect(
-      newerRelease([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3),
-    ).toBeUndefined()
-    expect(newerRelease(releases, 3)?.Version).toBe(4)
+    expect(newestAbove([rel(4, 'failed', 'x'), rel(5, 'interrupted', 'y'), rel(3, 'complete', 'z')], 3)).toBeUndefined()
+    expect(newestAbove(releases, 3)?.Version).toBe(4)
   })
 
   it("another deploy's release on the machines after ours supersedes it", () => {

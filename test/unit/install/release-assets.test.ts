@@ -1,4 +1,3 @@
-import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   PINNED_FLYCTL_VERSION,
@@ -15,9 +14,10 @@ import {
   parseVersionSpec,
   platformTarget,
   releaseUrls,
-  retryDelayMs,
+  retryAfterMs,
 } from '../../../src/install/release-assets.js'
-import type { AttemptFailure, RetryPolicy } from '../../../src/install/release-assets.js'
+import type { AttemptFailure } from '../../../src/install/release-assets.js'
+import { retry, type Backoff } from '../../../src/shared/retry.js'
 
 describe('parseVersionSpec', () => {
   it.each([
@@ -186,7 +186,28 @@ describe('latest answers', () => {
 })
 
 describe('retry policy', () => {
-  const policy: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 }
+  const policy: Backoff = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 }
+
+  /** The delays the download's retry loop waits after `failure` (install-flyctl.ts Net.withRetry). */
+  async function delaysAfter(failure: AttemptFailure, backoff: Backoff = policy): Promise<number[]> {
+    const delays: number[] = []
+    await retry(
+      async () => {
+        throw failure
+      },
+      {
+        backoff,
+        isRetryable: (f) => isTransient(f as AttemptFailure),
+        retryAfterMs: (f) => retryAfterMs(f as AttemptFailure, backoff.maxDelayMs),
+        random: () => 0,
+        sleep: async (ms) => {
+          delays.push(ms)
+          return false
+        },
+      },
+    ).catch(() => undefined)
+    return delays
+  }
 
   it.each<[AttemptFailure, boolean]>([
     [{ kind: 'status', status: 500 }, true],
@@ -203,41 +224,22 @@ describe('retry policy', () => {
     [{ kind: 'network', message: 'socket hang up' }, true],
     [{ kind: 'network', code: 'ENOTFOUND', message: 'getaddrinfo ENOTFOUND mirror.invalid' }, false],
     [{ kind: 'network', code: 'CERT_HAS_EXPIRED', message: 'certificate has expired' }, false],
-  ])('%j transient: %s', (failure, transient) => {
+  ])('%j transient: %s', async (failure, transient) => {
     expect(isTransient(failure)).toBe(transient)
-    expect(retryDelayMs(policy, 1, failure, 0.5) !== undefined).toBe(transient)
+    expect((await delaysAfter(failure)).length > 0).toBe(transient)
   })
 
-  it('stops after the last attempt', () => {
+  it('stops after the last attempt', async () => {
     const failure: AttemptFailure = { kind: 'status', status: 503 }
-    expect(retryDelayMs(policy, 3, failure, 0)).toBeDefined()
-    expect(retryDelayMs(policy, 4, failure, 0)).toBeUndefined()
-    expect(retryDelayMs({ ...policy, attempts: 1 }, 1, failure, 0)).toBeUndefined()
+    expect(await delaysAfter(failure)).toHaveLength(3)
+    expect(await delaysAfter(failure, { ...policy, attempts: 1 })).toEqual([])
   })
 
-  it('doubles, jitters within the upper half, and never passes the cap', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 30 }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        (attempt, random) => {
-          const delay = retryDelayMs(
-            { attempts: 100, baseDelayMs: 1000, maxDelayMs: 10_000 },
-            attempt,
-            { kind: 'status', status: 503 },
-            random,
-          )
-          const backoff = Math.min(10_000, 1000 * 2 ** (attempt - 1))
-          expect(delay).toBeGreaterThanOrEqual(backoff / 2)
-          expect(delay).toBeLessThanOrEqual(backoff)
-        },
-      ),
-    )
-  })
-
-  it('honours Retry-After up to the cap', () => {
-    expect(retryDelayMs(policy, 1, { kind: 'status', status: 503, retryAfter: '3' }, 0)).toBe(3000)
-    expect(retryDelayMs(policy, 1, { kind: 'status', status: 429, retryAfter: '120' }, 0)).toBe(10_000)
-    expect(retryDelayMs(policy, 1, { kind: 'status', status: 503, retryAfter: 'soon' }, 0)).toBe(500)
+  it('honours Retry-After up to the cap', async () => {
+    const once = { ...policy, attempts: 2 }
+    expect(await delaysAfter({ kind: 'status', status: 503, retryAfter: '3' }, once)).toEqual([3000])
+    expect(await delaysAfter({ kind: 'status', status: 429, retryAfter: '120' }, once)).toEqual([10_000])
+    expect(await delaysAfter({ kind: 'status', status: 503, retryAfter: 'soon' }, once)).toEqual([500])
+    expect(retryAfterMs({ kind: 'network', message: 'socket hang up' }, 10_000)).toBeUndefined()
   })
 })

@@ -91,7 +91,7 @@ class CountingFlyctl extends Flyctl {
   machinesJson = '[]'
 
   constructor() {
-    super({ binary: 'flyctl', token: 't', redactor: new Redactor(), journal: new ChangeJournal() })
+    super({ binary: 'flyctl', token: 't', redactor: new Redactor(), env: {}, journal: new ChangeJournal() })
   }
 
   protected override async spawn(args: string[], _opts: RunOptions): Promise<FlyctlResult> {

@@ -3,6 +3,7 @@ import { buildDeployArgs, appUrl, formatGoDuration, notServing, readReleases } f
 import { MachineSchema, ReleaseListSchema } from '../../../src/fly/schemas.js'
 import type { Flyctl } from '../../../src/fly/flyctl.js'
 import { makePlan } from '../../support/plan.js'
+import { unhealthyMessage } from '../../../src/health/gate.js'
 
 const rendered = { path: '/tmp/runner/fly-deploy/fly.toml' }
 
@@ -147,14 +148,17 @@ describe('notServing: every app machine runs the new release', () => {
       [m('a1', '4', release.imageRef), m('a2', '3', 'registry.fly.io/a:deployment-3')],
       release,
     )
-    expect(outcome).toMatchObject({ health: 'unhealthy', cause: 'not-serving', machineId: 'a2' })
-    expect(outcome?.health === 'unhealthy' && outcome.message).toMatch(
+    expect(outcome?.verdict).toMatchObject({ health: 'unhealthy', cause: 'not-serving', machineId: 'a2' })
+    const verdict = outcome?.verdict
+    expect(
+      verdict?.health === 'unhealthy' && unhealthyMessage({ ...outcome!, verdict }, (t) => flyctl.redact(t)),
+    ).toMatch(
       /a machine still serves the old release on machine a2: `fly deploy` exited 0, but machine a2 \(release v3, image registry\.fly\.io\/a:deployment-3\) still serves an old release, not v4/,
     )
   })
 
   it('also a machine on the release number with another image', () => {
-    expect(notServing({ flyctl }, [m('a1', '4', 'registry.fly.io/a:other')], release)).toMatchObject({
+    expect(notServing({ flyctl }, [m('a1', '4', 'registry.fly.io/a:other')], release)?.verdict).toMatchObject({
       cause: 'not-serving',
       machineId: 'a1',
     })
