@@ -36452,7 +36452,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6810);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7787);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36461,7 +36461,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6810:
+/***/ 7787:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39532,6 +39532,40 @@ function sleep(ms, ...signals) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/shared/retry.ts
+
+const DEFAULT_BACKOFF = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 };
+/** Delay before repeat number `repeat` (1-based): jitter over an exponential, capped. */
+function backoffDelayMs(b, repeat, random = Math.random) {
+    const ceiling = Math.min(b.maxDelayMs, b.baseDelayMs * 2 ** (repeat - 1));
+    // Half fixed, half random: spreads concurrent runs apart without ever retrying at once.
+    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+/**
+ * Run `attempt` (given its 1-based number) until it resolves, fails in a way that is not
+ * retryable, runs out of attempts, or the job is cancelled; then the last error is thrown.
+ */
+async function retry(attempt, opts) {
+    const attempts = Math.max(1, opts.backoff.attempts);
+    const signals = opts.signals ?? [];
+    const cancelled = () => signals.some((s) => s?.aborted === true);
+    const wait = opts.sleep ?? sleep;
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(n);
+        }
+        catch (error) {
+            if (n >= attempts || cancelled() || !opts.isRetryable(error))
+                throw error;
+            const backoff = backoffDelayMs(opts.backoff, n, opts.random);
+            const delayMs = Math.max(backoff, opts.retryAfterMs?.(error) ?? 0);
+            opts.onRetry?.({ error, attempt: n, attempts, delayMs });
+            if ((await wait(delayMs, ...signals)) || cancelled())
+                throw error;
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/fly/flyctl.ts
 
 
@@ -39539,13 +39573,6 @@ function sleep(ms, ...signals) {
 
 /** Reading calls are retried; pass as `{ retry: READING }`. */
 const READING = { safe: 'reading' };
-const DEFAULT_BACKOFF = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 };
-/** Delay before repeat number `repeat` (1-based): full jitter over an exponential, capped. */
-function backoffDelayMs(b, repeat, random = Math.random) {
-    const ceiling = Math.min(b.maxDelayMs, b.baseDelayMs * 2 ** (repeat - 1));
-    // Half fixed, half random: spreads concurrent runs apart without ever retrying at once.
-    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
 class FlyctlError extends Error {
     command;
     exitCode;
@@ -39681,21 +39708,27 @@ class Flyctl {
     async runWithRetry(args, opts) {
         const backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff };
         const repeatable = opts.retry !== undefined && opts.retry.safe !== 'once';
-        const attempts = repeatable ? Math.max(1, backoff.attempts) : 1;
-        const signals = [opts.signal, this.options.signal].filter((s) => s !== undefined);
-        for (let attempt = 1;; attempt++) {
-            const result = await this.spawn(args, opts);
-            if (result.exitCode === 0)
-                return { ...result, attempts: attempt };
-            const transient = isTransientText(`${result.error ?? ''}\n${result.stderr}`);
-            const aborted = signals.some((s) => s.aborted);
-            if (!transient || aborted || attempt >= attempts)
-                return { ...result, attempts: attempt };
-            const delay = backoffDelayMs(backoff, attempt);
-            this.options.log?.(`flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
-                `retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
-            if (await sleep(delay, ...signals))
-                return { ...result, attempts: attempt };
+        try {
+            return await retry(async (attempt) => {
+                const result = await this.spawn(args, opts);
+                if (result.exitCode === 0)
+                    return { ...result, attempts: attempt };
+                throw new Unsuccessful({ ...result, attempts: attempt });
+            }, {
+                backoff: repeatable ? backoff : { ...backoff, attempts: 1 },
+                isRetryable: (err) => err instanceof Unsuccessful && isTransientText(`${err.result.error ?? ''}\n${err.result.stderr}`),
+                signals: [opts.signal, this.options.signal],
+                onRetry: ({ error, attempt, attempts, delayMs }) => {
+                    const result = error.result;
+                    this.options.log?.(`flyctl ${this.redact(args.slice(0, 2).join(' '))}: transient error (${this.redact(firstLine(result.error ?? result.stderr))}); ` +
+                        `retrying in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
+                },
+            });
+        }
+        catch (err) {
+            if (err instanceof Unsuccessful)
+                return err.result;
+            throw err;
         }
     }
     fail(args, result, opts, attempts) {
@@ -39732,7 +39765,7 @@ class Flyctl {
         return new Promise((resolve, reject) => {
             const child = (0,external_node_child_process_namespaceObject.spawn)(binary, args, {
                 cwd,
-                env: flyctlEnv(env ?? process.env, token, configDir),
+                env: flyctlEnv(env, token, configDir),
                 stdio: ['pipe', 'pipe', 'pipe'],
                 shell: false,
             });
@@ -39776,6 +39809,14 @@ class Flyctl {
             });
             child.stdin.end(opts.stdin);
         });
+    }
+}
+/** A call that exited non-zero, as the retry loop sees it; unwrapped again by runWithRetry. */
+class Unsuccessful extends Error {
+    result;
+    constructor(result) {
+        super(`flyctl exited ${result.exitCode}`);
+        this.result = result;
     }
 }
 /** A process's output as it arrives: kept whole, and handed on line by line. */
@@ -50520,6 +50561,7 @@ function parseInputs(ctx) {
         dryRun: parse('dry-run', booleanInput, 'false') ?? false,
         workingDirectory,
         runnerTemp: ctx.runnerTemp,
+        ...runnerFacts(ctx.env),
         mode: modes.mode,
         secretsPrefix: modes.secretsPrefix,
         secretsPrefixed: selection.prefixed,
@@ -50804,17 +50846,27 @@ function isFile(p) {
         return false;
     }
 }
+/** The runner's own facts, read once here: no stage reads the environment. */
+function runnerFacts(env) {
+    const { GITHUB_WORKSPACE: workspace, GITHUB_API_URL: apiUrl, GITHUB_SERVER_URL: server } = env;
+    const { GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = env;
+    return {
+        ...(workspace !== undefined ? { githubWorkspace: workspace } : {}),
+        ...(apiUrl !== undefined ? { githubApiUrl: apiUrl } : {}),
+        ...(repo && id ? { runUrl: `${server || 'https://github.com'}/${repo}/actions/runs/${id}` } : {}),
+    };
+}
 // ---------------------------------------------------------------- edge
-/** Read the real inputs of this step (INPUT_* variables) into a Plan. */
-function readPlan(redactor, pinnedFlyctlVersion) {
-    const runnerTemp = process.env.RUNNER_TEMP;
+/** Read the real inputs of this step (INPUT_* variables, from the environment main.ts hands in) into a Plan. */
+function readPlan(redactor, pinnedFlyctlVersion, env) {
+    const runnerTemp = env.RUNNER_TEMP;
     if (!runnerTemp)
         throw new Error('RUNNER_TEMP is not set: this action must run inside a GitHub Actions job (or a runner-like environment)');
     const plan = parseInputs({
         read: (name) => getInput(name),
-        env: process.env,
+        env,
         redactor,
-        workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
         runnerTemp,
         pinnedFlyctlVersion,
     });
@@ -51644,7 +51696,7 @@ function _unique(values) {
 ;// CONCATENATED MODULE: ./src/install/release-assets.ts
 /**
  * The pure half of the install stage: version specs, platform mapping, release asset names and
- * URLs, checksum files, the answers of the two "latest" APIs, and the retry policy. Nothing here
+ * URLs, checksum files, the answers of the two "latest" APIs, and which HTTP failures are worth another try. Nothing here
  * touches the network, the disk or the environment; install-flyctl.ts is the edge.
  */
 
@@ -51844,7 +51896,6 @@ function parseVersionOutput(stdout) {
     const match = /\bv(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b/.exec(stdout);
     return exactVersionOrUndefined(match?.[1]);
 }
-const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 };
 const TRANSIENT_CODES = new Set([
     'ECONNRESET',
     'ECONNREFUSED',
@@ -51866,23 +51917,15 @@ function isTransient(failure) {
     return /timeout|socket hang up|premature|aborted|truncated/i.test(failure.message);
 }
 /**
- * Milliseconds to wait before try `attempt + 1` (attempt counts from 1), or undefined to stop.
- * Exponential backoff; `random` in [0, 1) spreads it over the upper half so that parallel jobs do
- * not retry in step; a server's Retry-After (seconds) is honoured up to the cap.
+ * The wait a server asked for with Retry-After (seconds), honoured up to the backoff's cap; the
+ * retry loop (shared/retry.ts) waits the longer of it and its own backoff.
  */
-function retryDelayMs(policy, attempt, failure, random) {
-    if (attempt >= policy.attempts || !isTransient(failure))
-        return undefined;
-    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-    const jittered = Math.round(backoff / 2 + (backoff / 2) * random);
-    const hinted = failure.kind === 'status' ? retryAfterMs(failure.retryAfter) : undefined;
-    return hinted === undefined ? jittered : Math.min(policy.maxDelayMs, Math.max(jittered, hinted));
-}
-function retryAfterMs(header) {
+function retryAfterMs(failure, maxDelayMs) {
+    const header = failure.kind === 'status' ? failure.retryAfter : undefined;
     if (!header)
         return undefined;
     const seconds = Number(header.trim());
-    return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+    return Number.isFinite(seconds) && seconds >= 0 ? Math.min(maxDelayMs, seconds * 1000) : undefined;
 }
 function describeFailure(failure) {
     return failure.kind === 'status'
@@ -52007,21 +52050,21 @@ async function installFlyctl(req) {
     const target = platformTarget(req.platform ?? process.platform, req.arch ?? process.arch);
     const endpoints = { ...DEFAULT_ENDPOINTS, ...definedOnly(req.endpoints) };
     const mirror = req.mirror?.trim() ? checkMirror(req.mirror.trim()) : undefined;
-    const policy = { ...DEFAULT_RETRY, ...definedOnly(req.retry) };
-    requireEnv('RUNNER_TOOL_CACHE');
-    const net = new Net(policy, log);
+    const backoff = { ...DEFAULT_BACKOFF, ...definedOnly(req.retry) };
+    requireEnv(req.env, 'RUNNER_TOOL_CACHE');
+    const net = new Net(backoff, log, req.signal);
     const version = spec.kind === 'exact' ? spec.version : await resolveLatest(net, endpoints, target, log);
     const cached = find(TOOL_NAME, version, target.toolArch);
     if (cached) {
-        const installed = await useCached(cached, version, target, log, req.configDir);
+        const installed = await useCached(cached, version, target, log, req);
         if (installed) {
             addPath(installed.dir);
             return installed;
         }
     }
-    requireEnv('RUNNER_TEMP');
+    requireEnv(req.env, 'RUNNER_TEMP');
     const downloadBase = mirror ?? endpoints.githubDownload;
-    const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req.configDir);
+    const dir = await downloadAndCache(net, downloadBase, version, target, mirror !== undefined, log, req);
     const binary = (0,external_node_path_namespaceObject.join)(dir, target.binary);
     addPath(dir);
     log(`flyctl ${version} installed in ${dir}; \`flyctl\` and \`fly\` are on PATH`);
@@ -52031,13 +52074,13 @@ async function installFlyctl(req) {
  * A tool-cache hit, made whole: add `fly` when another installer cached flyctl without it, and run
  * it once. A cached binary that does not run is replaced by a fresh download rather than trusted.
  */
-async function useCached(dir, version, target, log, configDir) {
+async function useCached(dir, version, target, log, runAs) {
     const binary = (0,external_node_path_namespaceObject.join)(dir, target.binary);
     try {
         await ensureAlias(dir, target);
         // A copy this action verified and placed, unchanged since, needs no `flyctl version` run.
         if (!(await unchangedSinceVerified(dir, target, version)))
-            await verifyBinary(binary, version, log, configDir);
+            await verifyBinary(binary, version, log, runAs);
     }
     catch (err) {
         log(`flyctl ${version} in the tool cache (${dir}) is unusable, downloading it again: ${err.message}`);
@@ -52083,9 +52126,9 @@ async function resolveLatest(net, endpoints, target, log) {
     throw new Error(`flyctl-version: could not resolve "latest". Fly's release endpoint: ${flyProblem}. GitHub: ${githubProblem}. ` +
         'Set flyctl-version to an exact version (for example 0.4.87) to install without asking.');
 }
-async function downloadAndCache(net, downloadBase, version, target, fromMirror, log, configDir) {
+async function downloadAndCache(net, downloadBase, version, target, fromMirror, log, runAs) {
     const urls = releaseUrls(downloadBase, version, target);
-    const work = (0,external_node_path_namespaceObject.join)(requireEnv('RUNNER_TEMP'), `flyctl-${(0,external_node_crypto_.randomUUID)()}`);
+    const work = (0,external_node_path_namespaceObject.join)(requireEnv(runAs.env, 'RUNNER_TEMP'), `flyctl-${(0,external_node_crypto_.randomUUID)()}`);
     await (0,promises_namespaceObject.mkdir)(work, { recursive: true });
     try {
         const archivePath = (0,external_node_path_namespaceObject.join)(work, urls.asset);
@@ -52120,8 +52163,8 @@ async function downloadAndCache(net, downloadBase, version, target, fromMirror, 
         // The alias goes into the cached directory itself, so every later cache hit has it.
         await ensureAlias(extracted, target);
         // Verified before it enters the cache: a binary that does not run never reaches other runs.
-        await verifyBinary(binary, version, log, configDir);
-        return await placeInToolCache(extracted, version, target, log, configDir);
+        await verifyBinary(binary, version, log, runAs);
+        return await placeInToolCache(extracted, version, target, log, runAs);
     }
     finally {
         await (0,promises_namespaceObject.rm)(work, { recursive: true, force: true });
@@ -52172,8 +52215,8 @@ async function ensureAlias(dir, target) {
  * staging folder beside the destination and is renamed into place in one step, and only then is
  * `.complete` written. A run that loses the race uses the winner's copy once it runs.
  */
-async function placeInToolCache(source, version, target, log, configDir) {
-    const root = requireEnv('RUNNER_TOOL_CACHE');
+async function placeInToolCache(source, version, target, log, runAs) {
+    const root = requireEnv(runAs.env, 'RUNNER_TOOL_CACHE');
     const dest = toolCachePath(root, version, target.toolArch);
     const id = (0,external_node_crypto_.randomUUID)();
     const staging = stagingPath(dest, id);
@@ -52190,7 +52233,7 @@ async function placeInToolCache(source, version, target, log, configDir) {
         if (!(await renameUnlessTaken(staging, dest))) {
             // The same bytes as the copy verified above need no second `flyctl version`.
             const binary = (0,external_node_path_namespaceObject.join)(dest, target.binary);
-            if ((await sameBytes((0,external_node_path_namespaceObject.join)(source, target.binary), binary)) || (await runsAsVersion(binary, version, configDir))) {
+            if ((await sameBytes((0,external_node_path_namespaceObject.join)(source, target.binary), binary)) || (await runsAsVersion(binary, version, runAs))) {
                 log(`flyctl ${version} was put into the tool cache by another run meanwhile; using that copy`);
             }
             else {
@@ -52278,9 +52321,9 @@ async function sameBytes(a, b) {
         return false;
     }
 }
-async function runsAsVersion(binary, version, configDir) {
+async function runsAsVersion(binary, version, runAs) {
     try {
-        await verifyBinary(binary, version, () => { }, configDir);
+        await verifyBinary(binary, version, () => { }, runAs);
         return true;
     }
     catch {
@@ -52300,8 +52343,8 @@ async function sweepStaleFolders(versionDir) {
     }
 }
 /** Run `flyctl version` once: the binary must start and report the version we asked for. */
-async function verifyBinary(binary, version, log, configDir) {
-    const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), configDir });
+async function verifyBinary(binary, version, log, { env, configDir }) {
+    const flyctl = new Flyctl({ binary, token: '', redactor: new Redactor(), env, configDir });
     const result = await flyctl.run(['version'], { timeoutMs: VERSION_TIMEOUT_MS, retry: { safe: 'reading' } });
     const line = result.stdout.trim().split(/\r?\n/)[0] ?? '';
     const reported = parseVersionOutput(result.stdout);
@@ -52312,7 +52355,7 @@ async function verifyBinary(binary, version, log, configDir) {
     log(line);
 }
 // -----------------------------------------------------------------------------------------------
-// HTTP with the retry policy of release-assets.ts
+// HTTP with the retry loop of shared/retry.ts and the transient failures of release-assets.ts
 class HttpStatusError extends Error {
     url;
     status;
@@ -52326,6 +52369,9 @@ class HttpStatusError extends Error {
     }
 }
 class Net {
+    backoff;
+    log;
+    signal;
     client = new lib_HttpClient(USER_AGENT, [], {
         // The retries are ours: http-client's own would not back off on resets and timeouts.
         allowRetries: false,
@@ -52333,11 +52379,10 @@ class Net {
         maxRedirects: 10,
         socketTimeout: SOCKET_TIMEOUT_MS,
     });
-    policy;
-    log;
-    constructor(policy, log) {
-        this.policy = policy;
+    constructor(backoff, log, signal) {
+        this.backoff = backoff;
         this.log = log;
+        this.signal = signal;
     }
     /** GET a small text body (checksums, API answers). */
     text(url, headers = {}, attempts) {
@@ -52379,22 +52424,26 @@ class Net {
         throw new HttpStatusError(url, status, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
     }
     async withRetry(url, attempts, attempt) {
-        const policy = attempts === undefined ? this.policy : { ...this.policy, attempts };
-        for (let tries = 1;; tries++) {
-            try {
-                return await attempt();
-            }
-            catch (err) {
-                const failure = toFailure(err);
-                const delay = retryDelayMs(policy, tries, failure, Math.random());
-                if (delay === undefined) {
-                    if (err instanceof HttpStatusError)
-                        throw new HttpStatusError(url, err.status, err.retryAfter, tries);
-                    throw new Error(`${url}: ${describeFailure(failure)}${tries > 1 ? ` (${tries} tries)` : ''}`, { cause: err });
-                }
-                this.log(`${url}: ${describeFailure(failure)}; retrying in ${(delay / 1000).toFixed(1)}s (try ${tries + 1} of ${policy.attempts})`);
-                await sleep(delay);
-            }
+        const backoff = attempts === undefined ? this.backoff : { ...this.backoff, attempts };
+        let tries = 0;
+        try {
+            return await retry((n) => {
+                tries = n;
+                return attempt();
+            }, {
+                backoff,
+                isRetryable: (err) => isTransient(toFailure(err)),
+                retryAfterMs: (err) => retryAfterMs(toFailure(err), backoff.maxDelayMs),
+                signals: [this.signal],
+                onRetry: ({ error, attempt: n, delayMs }) => this.log(`${url}: ${describeFailure(toFailure(error))}; retrying in ${(delayMs / 1000).toFixed(1)}s (try ${n + 1} of ${backoff.attempts})`),
+            });
+        }
+        catch (err) {
+            if (err instanceof HttpStatusError)
+                throw new HttpStatusError(url, err.status, err.retryAfter, tries);
+            throw new Error(`${url}: ${describeFailure(toFailure(err))}${tries > 1 ? ` (${tries} tries)` : ''}`, {
+                cause: err,
+            });
         }
     }
 }
@@ -52426,8 +52475,8 @@ function toolCacheError(err, root, where, version) {
     return new Error(`${head}: ${why}. Fix: on a self-hosted runner, make RUNNER_TOOL_CACHE a folder the runner's user owns and can write; ` +
         'or give the job `env: RUNNER_TOOL_CACHE: ${{ runner.temp }}/tool-cache` (flyctl is then downloaded once per job)', { cause: err });
 }
-function requireEnv(name) {
-    const value = process.env[name];
+function requireEnv(env, name) {
+    const value = env[name];
     if (!value) {
         throw new Error(`${name} is not set: the install stage runs inside a GitHub Actions job (the runner sets it).`);
     }
@@ -52587,6 +52636,102 @@ const AppListSchema = array(AppSchema)
 const AppStatusSchema = looseObject({
     Machines: MachineListSchema.optional().transform((v) => v ?? []),
 });
+
+;// CONCATENATED MODULE: ./src/fly/machines.ts
+/**
+ * Which machines belong to the app's process group: the one rule every stage uses.
+ *
+ * flyctl's deploy (internal/command/deploy/machines.go) works on the app's active machines
+ * (internal/machine ListActive: not `destroyed` or `destroying`) and takes a machine without a
+ * process group into the default one, `app`; fly-go (machine_types.go MachineConfig.ProcessGroup)
+ * reads the group from the `fly_process_group` metadata, empty when it is unset. flyctl leaves it
+ * out on a single-group app.
+ */
+const APP_PROCESS_GROUP = 'app';
+/** In the `app` process group (a machine without one counts in it). */
+function isAppMachine(machine) {
+    const group = machine.config?.metadata?.fly_process_group;
+    return group === undefined || group === '' || group === APP_PROCESS_GROUP;
+}
+/** Destroyed, or on its way there: no longer one of the app's machines. */
+function isGone(machine) {
+    return machine.state === 'destroyed' || machine.state === 'destroying';
+}
+/** A standby for another machine: it never starts on its own (flyctl deploy/machines_launchinput.go). */
+function isStandby(machine) {
+    const standbys = machine.config?.standbys;
+    return Array.isArray(standbys) && standbys.length > 0;
+}
+/** The app's machines: the `app` process group, not destroyed. */
+function appMachines(machines) {
+    return machines.filter((m) => isAppMachine(m) && !isGone(m));
+}
+/** The app machines that serve: not standbys, which start only when the machine they stand by for fails. */
+function servingAppMachines(machines) {
+    return appMachines(machines).filter((m) => !isStandby(m));
+}
+
+;// CONCATENATED MODULE: ./src/fly/releases.ts
+
+/**
+ * The app's releases as `fly releases --json` lists them (flyctl internal/command/apps/releases.go),
+ * and the choices every stage makes from them: the newest, the newest above a baseline, one still
+ * rolling out, and the release a rollback goes back to. Pure.
+ */
+/** Newest first (a copy). */
+function newestFirst(releases) {
+    return [...releases].sort((a, b) => b.Version - a.Version);
+}
+function newest(releases) {
+    return newestFirst(releases)[0];
+}
+/**
+ * The newest release above `baseline` that did not fail: another deploy's, when this run did not
+ * make it. Failed and interrupted releases never served.
+ */
+function newestAbove(releases, baseline) {
+    return newestFirst(releases).find((r) => r.Version > baseline && !releaseFailed(r));
+}
+/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
+function inProgress(r) {
+    return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status);
+}
+/** A release that served: it completed (flyctl deploy/machines_deploymachinesapp.go) with an image. */
+function served(r) {
+    return r.ImageRef !== '' && !releaseFailed(r);
+}
+/**
+ * What a rollback of `failed` deploys: the newest earlier release that served and ran a different
+ * image (one with the failed image would bring the same image back). Only the app's newest release
+ * is rolled back: after another deploy's, there is no target.
+ */
+function rollbackTarget(releases, failed) {
+    const newer = newestAbove(releases, failed.version);
+    if (newer)
+        return {
+            reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it`,
+        };
+    const earlier = newestFirst(releases).filter((r) => r.Version < failed.version);
+    if (earlier.length === 0)
+        return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
+    const servedBefore = earlier.filter(served);
+    if (servedBefore.length === 0)
+        return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` };
+    const different = servedBefore.find((r) => r.ImageRef !== failed.imageRef);
+    if (!different) {
+        return {
+            reason: `every earlier release ran the same image (${failed.imageRef}): rolling back the image cannot undo a configuration or secret change`,
+        };
+    }
+    return { release: different };
+}
+/** The newest `fly_release_version` above `after` on the given machines (the ones the caller chose). */
+function newestOnMachinesAbove(machines, after) {
+    const versions = machines
+        .map((m) => Number(m.config?.metadata?.fly_release_version))
+        .filter((v) => Number.isInteger(v) && v > after);
+    return versions.length > 0 ? Math.max(...versions) : undefined;
+}
 
 ;// CONCATENATED MODULE: ./src/health/log-stream.ts
 /**
@@ -53512,6 +53657,8 @@ function fixFor(cause, ctx) {
 
 
 
+
+
 const CAUSE_TITLES = {
     'out-of-memory': 'the gateway ran out of memory',
     'gateway-lock': 'the gateway lock is held',
@@ -53543,14 +53690,13 @@ function formatUnhealthy(verdict, lastLines, redact) {
     }
     return redact(parts.join('\n'));
 }
+/** The step's error for an unhealthy result: the verdict, its fix and the last lines, redacted. */
+function unhealthyMessage(result, redact) {
+    return formatUnhealthy(result.verdict, result.lastLines, redact);
+}
 /** App machines of a release: process group `app`, not a standby (flyctl deploy/machines_launchinput.go). */
 function releaseMachines(machines, version) {
-    const app = machines.filter((m) => {
-        const group = m.config?.metadata?.fly_process_group;
-        const standbys = m.config?.standbys;
-        const isStandby = Array.isArray(standbys) && standbys.length > 0;
-        return (group === undefined || group === 'app') && !isStandby && m.state !== 'destroyed' && m.state !== 'destroying';
-    });
+    const app = servingAppMachines(machines);
     const versionOf = (m) => m.config?.metadata?.fly_release_version;
     const onRelease = app.filter((m) => versionOf(m) === String(version));
     if (onRelease.length > 0) {
@@ -53763,7 +53909,7 @@ async function findRelease(o, signal, deadlineMs, now, log) {
                 return { version: o.releaseVersion, machines };
             const version = o.rollout
                 ? ownRelease(o.rollout, machines, o.releaseVersion.after)
-                : newestReleaseAbove(machines, o.releaseVersion.after);
+                : newestOnMachinesAbove(machines, o.releaseVersion.after);
             if (version !== undefined)
                 return { version, machines };
             if (!announced)
@@ -53799,15 +53945,8 @@ function ownRelease(rollout, machines, after) {
     const own = machines.filter((m) => rollout.ownMachines.has(m.id));
     // flyctl exited without naming a release or a machine (an older flyctl): the newest, as before.
     if (own.length === 0 && rollout.machinesAfter && rollout.ownMachines.size === 0)
-        return newestReleaseAbove(machines, after);
-    return newestReleaseAbove(own, after);
-}
-/** The newest `fly_release_version` above `after` among the app's machines. */
-function newestReleaseAbove(machines, after) {
-    const versions = machines
-        .map((m) => Number(m.config?.metadata?.fly_release_version))
-        .filter((v) => Number.isInteger(v) && v > after);
-    return versions.length > 0 ? Math.max(...versions) : undefined;
+        return newestOnMachinesAbove(machines, after);
+    return newestOnMachinesAbove(own, after);
 }
 function noMachinesVerdict(atMs, detail) {
     return {
@@ -54014,50 +54153,15 @@ async function startIfStopped(o) {
  * again (`fly deploy --image <ref>`, through the deploy stage's own redeploy).
  */
 
-/**
- * The newest earlier release that completed and ran a different image. Releases that failed or
- * were interrupted (flyctl deploy/machines_deploymachinesapp.go sets `complete`, `failed`,
- * `interrupted`) never served; one with the failed image would bring the same image back.
- */
-function previousRelease(releases, failed) {
-    // A run rolls back only its own release, and only while it is the app's newest.
-    const newer = newerRelease(releases, failed.version);
-    if (newer)
-        return {
-            reason: `release v${failed.version} is no longer the app's newest: release v${newer.Version} from another deploy followed it`,
-        };
-    const earlier = [...releases].filter((r) => r.Version < failed.version).sort((a, b) => b.Version - a.Version);
-    if (earlier.length === 0)
-        return { reason: `release v${failed.version} is the app's first release: there is nothing to roll back to` };
-    const served = earlier.filter((r) => r.ImageRef !== '' && !releaseFailed(r));
-    if (served.length === 0)
-        return { reason: `no earlier release of the app completed with an image: there is nothing to roll back to` };
-    const different = served.find((r) => r.ImageRef !== failed.imageRef);
-    if (!different) {
-        return {
-            reason: `every earlier release ran the same image (${failed.imageRef}): rolling back the image cannot undo a configuration or secret change`,
-        };
-    }
-    return { release: different };
-}
-/**
- * The newest release above `own` that did not fail: another deploy's, which this run did not make
- * (two runs deploying one app at once). Failed and interrupted releases never served.
- */
-function newerRelease(releases, own) {
-    return [...releases].filter((r) => r.Version > own && !releaseFailed(r)).sort((a, b) => b.Version - a.Version)[0];
-}
+
+
 /**
  * Another deploy's release on the app's machines above `own`: with its leases, another deploy can
  * reach the machines only once this run's flyctl gave them back, so the list read after it exited
  * shows whether one did before the verdict.
  */
 function newerOnMachines(machines, own) {
-    const versions = machines
-        .filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app')
-        .map((m) => Number(m.config?.metadata?.fly_release_version))
-        .filter((v) => Number.isInteger(v) && v > own);
-    return versions.length > 0 ? Math.max(...versions) : undefined;
+    return newestOnMachinesAbove(machines.filter(isAppMachine), own);
 }
 /** The step's error when another deploy's release followed this run's before its verdict. */
 function supersededMessage(app, own, newer, verdict) {
@@ -54071,8 +54175,8 @@ async function rollBack(o) {
         timeoutMs: 60_000,
         retry: { safe: 'reading' },
     });
-    const target = previousRelease(releases, o.failed);
-    const newer = newerRelease(releases, o.failed.version);
+    const target = rollbackTarget(releases, o.failed);
+    const newer = newestAbove(releases, o.failed.version);
     if (!target.release)
         return { rolledBack: false, reason: target.reason, ...(newer ? { newer: newer.Version } : {}) };
     o.log?.(`health: rolling back to the image of release v${target.release.Version}: ${target.release.ImageRef}`);
@@ -54219,15 +54323,13 @@ async function runHealthGate(ctx) {
         ? ctx.first
         : await gate(ctx.release, ctx.deployStartedAtMs);
     const { result, lockRepaired } = await repairStaleLockOnce(ctx, first, summary, gate);
-    if (result.health === 'healthy')
-        return healthyOutcome(ctx, result, lockRepaired, summary, log);
-    summary.push(`Release v${ctx.release.version} is unhealthy: ${result.title}${result.machineId ? ` on ${result.machineId}` : ''}.`);
+    const verdict = result.verdict;
+    if (verdict.health === 'healthy')
+        return healthyOutcome(ctx, result, verdict, lockRepaired, summary, log);
+    summary.push(`Release v${ctx.release.version} is unhealthy: ${causeTitle(verdict.cause)}${verdict.machineId ? ` on ${verdict.machineId}` : ''}.`);
     const failure = {
-        health: 'unhealthy',
-        cause: result.cause,
-        message: result.message,
-        machineId: result.machineId,
-        lastLines: result.lastLines,
+        judged: result,
+        message: unhealthyMessage({ ...result, verdict }, redact),
         rolledBack: false,
         lockRepaired,
         summary,
@@ -54262,14 +54364,15 @@ async function runHealthGate(ctx) {
         failure.rolledBack = true;
         const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs));
         const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`;
-        if (after.health === 'healthy') {
+        const afterVerdict = after.verdict;
+        if (afterVerdict.health === 'healthy') {
             failure.servingRelease = rollback.deployed;
             summary.push(`Rolled back: ${what} is now serving and healthy.`);
             failure.message = `${failure.message}\nRolled back: ${what} is now serving.`;
         }
         else {
-            summary.push(`Rolled back to ${what}, but it is unhealthy too: ${after.title}.`);
-            failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${after.message}`;
+            summary.push(`Rolled back to ${what}, but it is unhealthy too: ${causeTitle(afterVerdict.cause)}.`);
+            failure.message = `${failure.message}\nRolled back to ${what}, but it is unhealthy too:\n${unhealthyMessage({ ...after, verdict: afterVerdict }, redact)}`;
         }
     }
     catch (err) {
@@ -54280,34 +54383,24 @@ async function runHealthGate(ctx) {
     return failure;
 }
 /** A healthy release: the gateway's own lines the verdict rests on go to the log and the summary. */
-function healthyOutcome(ctx, result, lockRepaired, summary, log) {
+function healthyOutcome(ctx, judged, result, lockRepaired, summary, log) {
     log(`health: the gateway's own lines this verdict rests on:`);
     for (const line of result.lines ?? [])
         log(`  ${line}`);
     summary.push(`Release v${ctx.release.version} is healthy${lockRepaired ? ' after the lock repair' : ''}: ${result.evidence.join('; ')}.`);
-    return {
-        health: 'healthy',
-        rolledBack: false,
-        lockRepaired,
-        servingRelease: ctx.release,
-        summary,
-        evidence: result.evidence,
-        evidenceLines: result.lines,
-    };
+    return { judged, rolledBack: false, lockRepaired, servingRelease: ctx.release, summary };
 }
 /**
  * Another deploy's release followed this run's before its verdict: the run fails, reporting only
  * its own release and rolling nothing back (another run now owns the app).
  */
-function supersededOutcome(ctx, newer, verdict) {
+function supersededOutcome(ctx, newer, judged) {
     const own = ctx.release.version;
-    const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${verdict.title}`));
+    const verdict = judged.verdict;
+    const message = ctx.flyctl.redact(supersededMessage(ctx.app, own, newer, verdict.health === 'healthy' ? 'healthy' : `unhealthy: ${causeTitle(verdict.cause)}`));
     (ctx.log ?? (() => { }))(`health: ${message}`);
     return {
-        health: verdict.health,
-        ...(verdict.health === 'unhealthy'
-            ? { cause: verdict.cause, machineId: verdict.machineId, lastLines: verdict.lastLines }
-            : {}),
+        judged,
         message,
         rolledBack: false,
         lockRepaired: false,
@@ -54320,26 +54413,28 @@ function supersededOutcome(ctx, newer, verdict) {
  * once, and gate again from that restart (remediate.ts).
  */
 async function repairStaleLockOnce(ctx, result, summary, gate) {
-    if (result.health !== 'unhealthy' || result.cause !== 'gateway-lock' || !result.machineId)
+    const verdict = result.verdict;
+    if (verdict.health !== 'unhealthy' || verdict.cause !== 'gateway-lock' || !verdict.machineId)
         return { result, lockRepaired: false };
+    const machineId = verdict.machineId;
     if (hasStateLocalLocks(ctx.gatewayRelease))
-        return { result: liveOwnerVerdict(ctx, result, summary), lockRepaired: false };
+        return { result: liveOwnerVerdict(ctx, { ...result, verdict }, summary), lockRepaired: false };
     if (!ctx.plan.fixStaleLock)
         return { result, lockRepaired: false };
-    summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId}; removing the stale lock and restarting it once.`);
+    summary.push(`Release v${ctx.release.version}: ${causeTitle(verdict.cause)} on ${machineId}; removing the stale lock and restarting it once.`);
     try {
         const repair = await repairStaleLock({
             flyctl: ctx.flyctl,
             app: ctx.app,
-            machineId: result.machineId,
+            machineId,
             stateDir: ctx.stateDir,
             retryDelayMs: ctx.tuning?.sshRetryDelayMs,
             log: ctx.log ?? (() => { }),
             signal: ctx.signal,
         });
         summary.push(repair.removed.length > 0
-            ? `Removed ${repair.removed.join(', ')} and restarted ${result.machineId}.`
-            : `No lock file was left on ${result.machineId}; restarted it.`);
+            ? `Removed ${repair.removed.join(', ')} and restarted ${machineId}.`
+            : `No lock file was left on ${machineId}; restarted it.`);
         return { result: await gate(ctx.release, repair.restartedAtMs), lockRepaired: true };
     }
     catch (err) {
@@ -54353,14 +54448,14 @@ async function repairStaleLockOnce(ctx, result, summary, gate) {
  * deleted; the verdict names the owner and the guide's check (docs/install/fly.md "Gateway lock issues").
  */
 function liveOwnerVerdict(ctx, result, summary) {
-    const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(result.message);
+    const pid = /already running \(pid (\d+)\)|\bpid[ =:]+(\d+)/i.exec(unhealthyMessage(result, (t) => ctx.flyctl.redact(t)));
     const owner = pid ? `the process with pid ${pid[1] ?? pid[2]} recorded in the lock` : 'the owner recorded in the lock';
     const dir = `${ctx.stateDir.replace(/\/+$/, '')}/tmp/openclaw-<uid>`;
-    const fix = `Fix: gateway release ${ctx.gatewayRelease ?? ''} keeps its lock in ${dir} and reclaims a dead owner's lock by itself, so ${owner} is alive: another gateway process uses this volume. ` +
+    const fix = `gateway release ${ctx.gatewayRelease ?? ''} keeps its lock in ${dir} and reclaims a dead owner's lock by itself, so ${owner} is alive: another gateway process uses this volume. ` +
         `Check with \`fly status -a ${ctx.app}\` and \`fly logs -a ${ctx.app}\` that no other machine or gateway process uses the volume, and stop it. ` +
         'The lock tree was not deleted (the guide: do not delete it while an owner may still be running); fix-stale-lock does not apply to this release.';
-    summary.push(`Release v${ctx.release.version}: ${result.title} on ${result.machineId} by ${owner}; gateway release ${ctx.gatewayRelease ?? ''} reclaims a dead owner's lock itself, so nothing was deleted.`);
-    return { ...result, message: ctx.flyctl.redact(result.message.replace(/^Fix: .*$/m, fix)) };
+    summary.push(`Release v${ctx.release.version}: ${causeTitle(result.verdict.cause)} on ${result.verdict.machineId} by ${owner}; gateway release ${ctx.gatewayRelease ?? ''} reclaims a dead owner's lock itself, so nothing was deleted.`);
+    return { ...result, verdict: { ...result.verdict, fix } };
 }
 /**
  * The gate that runs alongside `fly deploy` (docs/CONTRACT.md, "Deploy and gate are one stage"): it follows
@@ -54380,8 +54475,7 @@ function unhealthyOutcome(ctx, cause, detail, machineId) {
         fix: fixFor(cause, { port: ctx.port, machineId }),
         lastLines: [],
     };
-    const message = formatUnhealthy(verdict, [], (t) => ctx.flyctl.redact(t));
-    return { health: 'unhealthy', cause, title: causeTitle(cause), message, machineId, lastLines: [], machineStates: {} };
+    return { verdict, machineIds: [], lastLines: [], machineStates: {} };
 }
 async function gateWithProbe(ctx, release, notBeforeMs, rollout) {
     const timeoutMs = ctx.plan.healthTimeoutSec * 1000;
@@ -54404,22 +54498,9 @@ async function gateWithProbe(ctx, release, notBeforeMs, rollout) {
         resumeDelayMs: ctx.tuning?.resumeDelayMs,
         rollout,
     });
-    const { verdict, machineStates } = result;
-    const found = result.releaseVersion === undefined ? {} : { releaseVersion: result.releaseVersion };
-    if (verdict.health === 'unhealthy') {
-        return {
-            ...found,
-            health: 'unhealthy',
-            cause: verdict.cause,
-            title: causeTitle(verdict.cause),
-            message: formatUnhealthy(verdict, result.lastLines, (t) => ctx.flyctl.redact(t)),
-            machineId: verdict.machineId,
-            lastLines: result.lastLines,
-            machineStates,
-        };
-    }
-    if (!ctx.plan.healthUrl)
-        return { ...found, health: 'healthy', evidence: verdict.evidence, lines: verdict.lines, machineStates };
+    const { verdict } = result;
+    if (verdict.health === 'unhealthy' || !ctx.plan.healthUrl)
+        return result;
     // The probe gets what is left of the timeout, and at least 30 s: the proxy may lag the machine.
     const deadline = Math.max(started + timeoutMs, Date.now() + (ctx.tuning?.probeMinMs ?? 30_000));
     const probe = await probeHealthUrl(ctx.plan.healthUrl, deadline, {
@@ -54428,23 +54509,16 @@ async function gateWithProbe(ctx, release, notBeforeMs, rollout) {
         intervalMs: ctx.tuning?.probeIntervalMs,
     });
     if (probe.ok)
-        return {
-            ...found,
-            health: 'healthy',
-            evidence: [...verdict.evidence, probe.detail],
-            lines: verdict.lines,
-            machineStates,
-        };
-    const detail = ctx.flyctl.redact(probe.detail);
-    return {
-        ...found,
+        return { ...result, verdict: { ...verdict, evidence: [...verdict.evidence, probe.detail] } };
+    const failed = {
         health: 'unhealthy',
         cause: 'health-url',
-        title: causeTitle('health-url'),
-        message: ctx.flyctl.redact(`Health gate: ${causeTitle('health-url')}: the gateway logged ready, but ${detail}.\nFix: ${fixFor('health-url', { port: ctx.port })}`),
+        atMs: Date.now(),
+        detail: `the gateway logged ready, but ${ctx.flyctl.redact(probe.detail)}`,
+        fix: fixFor('health-url', { port: ctx.port }),
         lastLines: [],
-        machineStates,
     };
+    return { ...result, verdict: failed, lastLines: [] };
 }
 
 ;// CONCATENATED MODULE: ./src/health/rollout-feed.ts
@@ -54524,13 +54598,10 @@ class RolloutFeed {
 
 
 
+
 /** The env entry each deploy records its gateway release in, read back by the next run. */
 const RELEASE_ENV = 'DEPLOYED_OPENCLAW_RELEASE';
 const RECORDED = /^\d{4}\.\d{1,2}\.\d{1,2}$/;
-/** App machines that run (not destroyed), in the app process group. */
-function appMachines(machines) {
-    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' && !/^destroy/.test(m.state));
-}
 function releaseOfMachine(m) {
     const image = m.config?.image ?? '';
     const tagged = releaseOfImage(image);
@@ -54743,6 +54814,8 @@ function normalizeConfig(config, fileDigest) {
 
 
 
+
+
 /** Seconds as a Go time.Duration string (`300` -> `5m0s`), the form flyctl's --wait-timeout parses. */
 function formatGoDuration(totalSeconds) {
     const s = Math.max(0, Math.round(totalSeconds));
@@ -54796,11 +54869,11 @@ function buildDeployArgs(plan, rendered, opts = {}) {
  * the one a rollback would go back to, from `releases --json`.
  */
 function readReleases(releases, own) {
-    const sorted = [...releases].sort((a, b) => b.Version - a.Version);
+    const sorted = newestFirst(releases);
     const current = sorted.find((r) => r.Version === own) ?? sorted[0];
     if (!current)
         return undefined;
-    const previous = sorted.find((r) => r.Version < current.Version && r.ImageRef !== '' && !releaseFailed(r));
+    const previous = sorted.find((r) => r.Version < current.Version && served(r));
     return {
         version: current.Version,
         imageRef: current.ImageRef,
@@ -54938,7 +55011,7 @@ async function deployWatched(ctx, w) {
     watching.catch(() => { }); // awaited below on every path; a cancelled watch must not go unhandled meanwhile
     try {
         const first = await Promise.race([deploying.then(() => undefined), watching]);
-        if (first?.health === 'unhealthy') {
+        if (first?.verdict.health === 'unhealthy') {
             ctx.log.info('health: the release is unhealthy while `fly deploy` still waits: interrupting it (SIGINT), so it marks the release interrupted and gives its lease back');
             interrupt.abort();
             return { ...(await readDeployed(ctx, w, await deploying, first)), verdict: first, interrupted: true };
@@ -54964,7 +55037,7 @@ async function deployWatched(ctx, w) {
         const startedMachines = await startStoppedMachines(ctx, w.baseline, machines, emitted);
         const gated = first ?? (await watching);
         const deployed = await readDeployed(ctx, w, result, gated);
-        const verdict = (deployed.release && gated.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated;
+        const verdict = (deployed.release && gated.verdict.health === 'healthy' && notServing(ctx, machines, deployed.release)) || gated;
         return { ...deployed, verdict, startedMachines };
     }
     finally {
@@ -55009,7 +55082,7 @@ async function settleWithin(watching, ms) {
  * deploy that gives up: superfly/flyctl#2651); the gate judged only the machines that took it.
  */
 function notServing(ctx, machines, release) {
-    const behind = deploy_appMachines(machines).filter((m) => m.config?.metadata?.fly_release_version !== String(release.version) ||
+    const behind = servingAppMachines(machines).filter((m) => m.config?.metadata?.fly_release_version !== String(release.version) ||
         (release.imageRef !== '' && m.config?.image !== undefined && m.config.image !== release.imageRef));
     const first = behind[0];
     if (!first)
@@ -55020,19 +55093,9 @@ function notServing(ctx, machines, release) {
     const detail = `\`fly deploy\` exited 0, but ${behind.length === 1 ? 'machine' : 'machines'} ${shown} still ${behind.length === 1 ? 'serves' : 'serve'} an old release, not v${release.version} (${release.imageRef})`;
     return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, 'not-serving', detail, first.id);
 }
-/** The app's machines that serve: process group `app`, not a standby, not destroyed. */
-function deploy_appMachines(machines) {
-    return machines.filter((m) => {
-        const standbys = m.config?.standbys;
-        return ((m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
-            !(Array.isArray(standbys) && standbys.length > 0) &&
-            !/destroy/.test(m.state));
-    });
-}
 /** App machines on a release above `baseline`: the ones that took the deploy. */
 function machinesAbove(machines, baseline) {
-    return machines.filter((m) => (m.config?.metadata?.fly_process_group ?? 'app') === 'app' &&
-        Number(m.config?.metadata?.fly_release_version) > baseline);
+    return machines.filter((m) => isAppMachine(m) && Number(m.config?.metadata?.fly_release_version) > baseline);
 }
 /**
  * A failed `fly deploy`. When no machine took the release it is an error with flyctl's message,
@@ -55055,7 +55118,7 @@ async function failedDeploy(ctx, w, result, first, watching, machines) {
     }
     const verdict = first ??
         (transient ? await watching.catch(() => undefined) : await settleWithin(watching, ctx.explainGraceMs ?? 15_000));
-    if (transient && verdict?.health === 'healthy') {
+    if (transient && verdict?.verdict.health === 'healthy') {
         ctx.log.warning(`fly deploy failed with a transient error (${flyError.split('\n')[0] ?? ''}), but its release rolled out and the gateway is healthy: only flyctl's answer was lost, so the deploy is not repeated`);
         return {
             ...(await readDeployed(ctx, w, result, verdict)),
@@ -55063,7 +55126,7 @@ async function failedDeploy(ctx, w, result, first, watching, machines) {
             startedMachines: await startStoppedMachines(ctx, w.baseline, machines),
         };
     }
-    const explained = verdict?.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
+    const explained = verdict?.verdict.health === 'unhealthy' ? verdict : unhealthyFromDeploy(ctx, flyError, verdict);
     return { ...(await readDeployed(ctx, w, result, explained)), verdict: explained };
 }
 /**
@@ -55073,15 +55136,15 @@ async function failedDeploy(ctx, w, result, first, watching, machines) {
  */
 function endedFromOutside(ctx, w, result, verdict, machines) {
     const took = machinesAbove(machines, w.baseline);
-    const version = verdict?.releaseVersion ?? newestReleaseAbove(took, w.baseline);
+    const version = verdict?.releaseVersion ?? newestOnMachinesAbove(took, w.baseline);
     const release = version !== undefined ? `release v${version}` : 'the new release';
     const state = took.length === 0
         ? 'No machine took a new release.'
         : `${took.length === 1 ? 'Machine' : 'Machines'} ${took.map((m) => m.id).join(', ')} took ${release}` +
-            (verdict?.health === 'healthy'
+            (verdict?.verdict.health === 'healthy'
                 ? ', and the health gate had found it healthy, so it stays.'
-                : verdict?.health === 'unhealthy'
-                    ? `; the health gate found it unhealthy (${verdict.title}), but it is not rolled back after a flyctl that did not finish.`
+                : verdict?.verdict.health === 'unhealthy'
+                    ? `; the health gate found it unhealthy (${causeTitle(verdict.verdict.cause)}), but it is not rolled back after a flyctl that did not finish.`
                     : '; the health gate had no verdict yet, and nothing is rolled back.');
     throw new FlyctlError(ctx.flyctl.redact(displayCommand(w.args)), result.exitCode, result.endedFromOutside ?? 'ended from outside', ctx.flyctl.redact(result.stderr), `${endedFromOutsideNote(result.endedFromOutside ?? '')}. ${state} Check \`fly status --app ${ctx.plan.app}\` and \`fly releases --app ${ctx.plan.app}\`, then run the workflow again`);
 }
@@ -55105,7 +55168,7 @@ const DEPLOY_FAILURES = [
 function unhealthyFromDeploy(ctx, flyError, seen) {
     const machineId = /(?:machine|for) ([0-9a-f]{14})\b/.exec(flyError)?.[1];
     const cause = DEPLOY_FAILURES.find((f) => f.test.test(flyError))?.cause ?? 'start-failed';
-    const logged = seen?.health === 'healthy'
+    const logged = seen?.verdict.health === 'healthy'
         ? ' although the gateway logged ready (Fly checks the port of [http_service] and [checks])'
         : '';
     return unhealthyOutcome({ flyctl: ctx.flyctl, port: ctx.gatewayPort ?? 3000 }, cause, `\`fly deploy\` failed: ${flyError}${logged}`, machineId);
@@ -55140,17 +55203,13 @@ const DEPLOY_RETRY = {
     safe: 'once',
     why: 'a deploy that failed with a transient error is checked with `fly releases --json` before it is repeated',
 };
-/** A release still rolling out: flyctl's InProgress, or a status that is not final yet. */
-function isInProgress(r) {
-    return r.InProgress === true || /^(running|pending|in[_ ]?progress)$/i.test(r.Status);
-}
 function judgeInterruptedDeploy(releases, baseline) {
-    const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
-    if (!newest || newest.Version <= baseline)
+    const last = newest(releases);
+    if (!last || last.Version <= baseline)
         return { action: 'repeat' };
-    if (releaseFailed(newest))
-        return { action: 'failed', version: newest.Version, status: newest.Status };
-    return { action: 'done', version: newest.Version };
+    if (releaseFailed(last))
+        return { action: 'failed', version: last.Version, status: last.Status };
+    return { action: 'done', version: last.Version };
 }
 async function checkInterruptedDeploy(ctx, args, title, err, baseline, waiter) {
     const { flyctl, plan, log } = ctx;
@@ -55179,20 +55238,20 @@ async function waitForReleaseInProgress(flyctl, app, w) {
             retry: READING,
             signal: w.signal,
         });
-        const newest = [...releases].sort((a, b) => b.Version - a.Version)[0];
-        if (!newest || !isInProgress(newest)) {
+        const latest = newest(releases);
+        if (!latest || !inProgress(latest)) {
             if (announced)
-                w.log(`release v${newest?.Version ?? '?'} of ${app} is no longer in progress (${newest?.Status || 'done'}); continuing`);
-            return { releases, newest };
+                w.log(`release v${latest?.Version ?? '?'} of ${app} is no longer in progress (${latest?.Status || 'done'}); continuing`);
+            return { releases, newest: latest };
         }
         const waited = Date.now() - started;
         if (waited >= w.timeoutMs) {
-            throw new Error(`another deploy of ${app} is in progress (release v${newest.Version}, status ${newest.Status || 'running'}) and did not finish within ` +
+            throw new Error(`another deploy of ${app} is in progress (release v${latest.Version}, status ${latest.Status || 'running'}) and did not finish within ` +
                 `${Math.round(w.timeoutMs / 1000)} s (\`health-timeout\`). Two runs deploy the same app at once: give the workflows one ` +
                 '`concurrency` group per app (see examples/), or raise `health-timeout`, then re-run');
         }
         if (!announced) {
-            w.log(`release v${newest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
+            w.log(`release v${latest.Version} of ${app} is still in progress (another deploy); waiting up to ${Math.round(w.timeoutMs / 1000)} s for it to finish`);
             announced = true;
         }
         if (await sleep(Math.min(w.pollMs, Math.max(0, w.timeoutMs - waited)), w.signal))
@@ -55437,17 +55496,10 @@ async function harden(ctx, options = { appExists: true }) {
 
 ;// CONCATENATED MODULE: ./src/stages/overrides.ts
 
-const overrides_GONE = new Set(['destroyed', 'destroying']);
-/** Machines of the `app` process group; flyctl leaves fly_process_group out on a single-group app. */
-function isAppMachine(machine) {
-    const group = machine.config.metadata?.fly_process_group;
-    return group === undefined || group === '' || group === 'app';
-}
+
 function findDrift(machines, want) {
     const drift = [];
-    for (const machine of machines) {
-        if (!isAppMachine(machine) || overrides_GONE.has(machine.state))
-            continue;
+    for (const machine of appMachines(machines)) {
         const entry = { machineId: machine.id };
         if (want.argv !== undefined && !sameWords(machine.config.init?.cmd ?? [], want.argv))
             entry.command = want.argv;
@@ -55504,7 +55556,7 @@ async function reconcileOverrides(ctx) {
         });
         log.info(`Updated machine ${d.machineId}: ${[d.command && 'command', d.memoryMb !== undefined && 'memory'].filter(Boolean).join(' and ')}`);
     }
-    const checked = machines.filter((m) => isAppMachine(m) && !overrides_GONE.has(m.state)).length;
+    const checked = appMachines(machines).length;
     if (drift.length === 0)
         log.info(`All ${checked} app machine(s) already run the overrides; nothing to update`);
     return { checked, applied: drift, wanted, dryRun: false };
@@ -59189,7 +59241,7 @@ function splitCommand(text) {
 /** Reads the user's files, writes fly.toml (and the openclaw.json copy) into the run's folder under RUNNER_TEMP, prints it. */
 async function writeRenderedConfig(plan) {
     const renderDir = renderDirFor(plan);
-    const workspace = process.env.GITHUB_WORKSPACE ?? plan.workingDirectory;
+    const workspace = plan.githubWorkspace ?? plan.workingDirectory;
     const shown = (file) => displayPath(file, workspace);
     try {
         await (0,promises_namespaceObject.mkdir)(renderDir, { recursive: true });
@@ -59384,10 +59436,6 @@ async function readRegions(flyctl, warn) {
         warn(`Could not list Fly's regions (\`fly platform regions --json\`), so the region is not checked before deploying: ${err instanceof Error ? err.message : String(err)}`);
         return undefined;
     }
-}
-/** The release this deploy ships, read from the image or the Dockerfile the rendered config names. */
-function gatewayReleaseOf(result, plan, workspace) {
-    return result.release ?? releaseOfRendered(result.config, result.path, plan, workspace);
 }
 
 ;// CONCATENATED MODULE: ./src/run/report.ts
@@ -60075,7 +60123,9 @@ function memoryKeyOf(config) {
             : 'vm.size';
 }
 /** Edge: every finding becomes an annotation; then one error listing all errors, if any. */
-function reportFindings(findings, workspace = process.env.GITHUB_WORKSPACE) {
+function reportFindings(findings, 
+/** GITHUB_WORKSPACE (Plan.githubWorkspace): paths are shown relative to it. */
+workspace) {
     for (const f of findings) {
         const where = f.file ? displayPath(f.file, workspace) : undefined;
         const source = [
@@ -60282,11 +60332,14 @@ function install(p) {
                 mirror: plan.flyctlMirror,
                 log: runner_output_info,
                 configDir: plan.flyctlConfigDir,
+                signal: p.signal,
+                env: p.deps.env,
             });
             const flyctl = p.deps.flyctl({
                 binary: installed.binary,
                 token: plan.apiToken,
                 redactor: p.redactor,
+                env: p.deps.env,
                 cwd: plan.workingDirectory,
                 log: runner_output_info,
                 signal: p.signal,
@@ -60321,26 +60374,27 @@ function render(p) {
  */
 function stage_list_validate(p, flyctl, { rendered, settings }) {
     const { plan } = p;
-    const release = gatewayReleaseOf(rendered, plan, p.deps.env.GITHUB_WORKSPACE);
+    // Read once, by the render stage, and carried from there.
+    const release = rendered.release;
     return {
         name: 'validate',
         run: async () => {
             runner_output_info(`Gateway release: ${describeRelease(release)}`);
             const survey = await surveyApp(flyctl, plan.app);
-            survey.gateway = { serving: servingRelease(survey.machines), deploying: release };
+            survey.servingGateway = servingRelease(survey.machines);
             if (survey.appExists)
-                info(`Gateway upgrade: ${describeUpgrade(survey.gateway.serving, release)}`);
+                info(`Gateway upgrade: ${describeUpgrade(survey.servingGateway, release)}`);
             const regions = await regionsToCheck(flyctl, settings.region, survey.machines);
             const known = new Set([...plan.secrets.keys(), ...(plan.pruneSecrets ? [] : survey.secrets.map((s) => s.name))]);
             const preflight = preflightFindings(rendered, plan, {
                 ...(regions ? { regions } : {}),
-                workspace: p.deps.env.GITHUB_WORKSPACE,
+                workspace: plan.githubWorkspace,
             });
-            reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})]);
+            reportFindings([...preflight, ...validateFlyConfig(rendered, plan, known, release ? { release } : {})], plan.githubWorkspace);
             return survey;
         },
         record: (survey, record) => {
-            const serving = survey.gateway?.serving;
+            const serving = survey.servingGateway;
             record.gatewayRelease = release ? `${release.version} (from ${release.source})` : 'unknown';
             if (serving)
                 record.gatewayRelease = `${describeUpgrade(serving, release)} (serving from ${serving.source}; deploying ${release ? `from ${release.source}` : 'unknown'})`;
@@ -60406,8 +60460,9 @@ function stageSecrets(p, flyctl, ensured, survey) {
  * Before a deploy that changes the gateway release: snapshot the app's volume and wait until the
  * snapshot exists (stages/upgrade-snapshot.ts). A snapshot that fails stops the run before the deploy.
  */
-function snapshotUpgrade(p, flyctl, { settings }, survey) {
-    const { serving, deploying } = survey.gateway ?? {};
+function snapshotUpgrade(p, flyctl, { rendered, settings }, survey) {
+    const serving = survey.servingGateway;
+    const deploying = rendered.release;
     const decision = decideSnapshot({
         enabled: p.plan.upgradeSnapshot,
         machines: survey.machines,
@@ -60454,7 +60509,8 @@ function snapshotUpgrade(p, flyctl, { settings }, survey) {
     };
 }
 /** The deploy's context, shared by the deploy stage and the rollback: the gate runs alongside each rollout. */
-function deployContext(p, flyctl, { rendered, settings }, gatewayRelease, fingerprint) {
+function deployContext(p, flyctl, { rendered, settings }, fingerprint) {
+    const gatewayRelease = rendered.release?.version;
     const watchCtx = {
         flyctl,
         plan: p.plan,
@@ -60462,7 +60518,7 @@ function deployContext(p, flyctl, { rendered, settings }, gatewayRelease, finger
         port: settings.port,
         bind: settings.bind,
         stateDir: gatewayStateDir(settings),
-        ...(rendered.release ? { gatewayRelease: rendered.release.version } : {}),
+        ...(gatewayRelease ? { gatewayRelease } : {}),
         log: runner_output_info,
         signal: p.signal,
     };
@@ -60505,7 +60561,7 @@ function deployRelease(ctx) {
 function reapplyOverrides(p, flyctl, deployed) {
     return {
         name: 'overrides',
-        ...(deployed.verdict?.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
+        ...(deployed.verdict?.verdict.health === 'unhealthy' ? { skip: 'the release is unhealthy' } : {}),
         run: () => reconcileOverrides(stageContext(p, flyctl)),
         note: (r) => r.applied.length ? `${r.applied.length} machine(s) updated` : r.wanted.length ? 'no drift' : 'none set',
         record: (r, record) => {
@@ -60576,13 +60632,16 @@ function gateHealth(p, ctx, config, deployed, overrides, upgrade = {}) {
                 : supersededOutcome({ ...ctx, app: plan.app, release, log: info }, newer, deployed.verdict);
             return { ...final, machines: machineRows(machines) };
         },
-        note: (o) => (o.lockRepaired ? `${o.health} after a stale-lock repair` : o.health),
+        note: (o) => {
+            const health = o.judged.verdict.health;
+            return o.lockRepaired ? `${health} after a stale-lock repair` : health;
+        },
         record: (o, record) => {
             recordHealth(o, record);
             recordUpgrade(o, record, upgrade, restoreReport);
         },
         // The step fails on an unhealthy release, after what serves was read and recorded.
-        failure: (o) => o.superseded !== undefined || o.health === 'unhealthy'
+        failure: (o) => o.superseded !== undefined || o.judged.verdict.health === 'unhealthy'
             ? (o.message ?? 'the gateway did not become healthy')
             : undefined,
     };
@@ -60590,9 +60649,11 @@ function gateHealth(p, ctx, config, deployed, overrides, upgrade = {}) {
 function recordHealth(o, record) {
     record.machines = o.machines;
     // The summary's table gets the short account; the step's error carries the last log lines.
-    record.health = { verdict: o.health, message: o.summary.at(-1) };
+    const verdict = o.judged.verdict;
+    // The record keeps the verdict's word (the `health` output) and its evidence lines for the summary.
+    record.health = { verdict: verdict.health, message: o.summary.at(-1) };
     record.healthNotes = o.summary;
-    record.healthEvidence = o.evidenceLines;
+    record.healthEvidence = verdict.health === 'healthy' && o.superseded === undefined ? verdict.lines : undefined;
     record.rolledBack = o.rolledBack;
     // docs/CONTRACT.md, "Outputs": after a rollback, release-version, image and machine-ids describe what serves.
     if (o.rolledBack && o.servingRelease) {
@@ -60649,7 +60710,7 @@ function recordUpgrade(o, record, upgrade, report) {
     const app = record.app;
     const migrated = snapshot.target.volumeId;
     if (report.done.length === 0 && report.byHand.length === 0) {
-        if (o.health === 'unhealthy' && !o.rolledBack)
+        if (o.judged.verdict.health === 'unhealthy' && !o.rolledBack)
             u.notes.push(`Not restored. To go back by hand: \`fly volumes create ${snapshot.target.volumeName} --snapshot-id ${snapshot.snapshotId} --region ${snapshot.target.region} -a ${app} -y\`, then attach the new volume to a machine of the previous image.`);
         return;
     }
@@ -65666,7 +65727,6 @@ function getOctokit(token, options, ...additionalPlugins) {
 ;// CONCATENATED MODULE: ./src/preview/github-api.ts
 
 
-
 function repoRef(fullName) {
     const [owner = '', repo = ''] = fullName.split('/');
     return { owner, repo };
@@ -65727,25 +65787,41 @@ function classifyAnswer(answer, nowMs) {
         return { message: `GitHub's API failed (${text})`, transient: true };
     return { message: `GitHub answered ${text}`, transient: false };
 }
+/** A failed call, read once: GitHub's answer and what it means. */
+class ClassifiedAnswer extends Error {
+    answer;
+    verdict;
+    constructor(answer, verdict) {
+        super(verdict.message);
+        this.answer = answer;
+        this.verdict = verdict;
+    }
+}
 /** One API call with GitHub's repeat rules; throws GitHubApiError with a worded message. */
 async function callGitHub(what, safety, fn, opts) {
-    const attempts = safety === 'once' ? 1 : Math.max(1, opts.backoff.attempts);
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await fn();
-        }
-        catch (err) {
-            const answer = answerOf(err);
-            const verdict = classifyAnswer(answer, (opts.now ?? Date.now)());
-            const aborted = opts.signal?.aborted === true;
-            if (!verdict.transient || aborted || attempt >= attempts) {
-                const tried = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-                throw new GitHubApiError(`${what}: ${verdict.message}${tried}`, answer.status);
+    let tried = 0;
+    try {
+        return await retry(async (attempt) => {
+            tried = attempt;
+            try {
+                return await fn();
             }
-            const delay = Math.max(verdict.retryAfterMs ?? 0, backoffDelayMs(opts.backoff, attempt));
-            opts.log(`${what}: ${verdict.message}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
-            await sleep(delay, opts.signal);
-        }
+            catch (err) {
+                const answer = answerOf(err);
+                throw new ClassifiedAnswer(answer, classifyAnswer(answer, (opts.now ?? Date.now)()));
+            }
+        }, {
+            backoff: safety === 'once' ? { ...opts.backoff, attempts: 1 } : opts.backoff,
+            isRetryable: (err) => err.verdict.transient,
+            retryAfterMs: (err) => err.verdict.retryAfterMs,
+            signals: [opts.signal],
+            onRetry: ({ error, attempt, attempts, delayMs }) => opts.log(`${what}: ${error.verdict.message}; retrying in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`),
+        });
+    }
+    catch (err) {
+        const { answer, verdict } = err;
+        const tries = tried > 1 ? ` (after ${tried} attempts)` : '';
+        throw new GitHubApiError(`${what}: ${verdict.message}${tries}`, answer.status);
     }
 }
 /** Octokit's RequestError (status, response headers, GitHub's `message`), or a network failure. */
@@ -65943,7 +66019,7 @@ async function runPreview(ctx, deployStages) {
         release: ctx.record.servingRelease ?? ctx.record.release,
         health: ctx.record.health.verdict,
         sha: pr.headSha,
-        runUrl: runUrl(),
+        runUrl: ctx.plan.runUrl,
         skippedChannels: target.skippedChannels,
     });
     try {
@@ -65976,7 +66052,7 @@ async function closePreview(ctx, target, comment) {
     if (ctx.plan.dryRun)
         return;
     setOutput('preview-action', 'destroyed');
-    await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: runUrl() }));
+    await comment.post(commentBody({ app: target.name, outcome: outcome === 'gone' ? 'gone' : 'destroyed', runUrl: ctx.plan.runUrl }));
 }
 /** Reads the app's machines, decides (preview-plan.ts decideDestroy), destroys. Throws on any marker but this one. */
 async function destroyIfMarked(ctx, flyctl, name, marker) {
@@ -66029,7 +66105,7 @@ async function cleanupPreviews(ctx) {
     const flyctl = await ctx.install();
     const github = gitHubClient({
         token: plan.githubToken,
-        baseUrl: process.env.GITHUB_API_URL,
+        baseUrl: plan.githubApiUrl,
         log: runner_output_info,
         signal: ctx.signal,
     });
@@ -66082,7 +66158,7 @@ async function cleanupOne(ctx, flyctl, github, c, repository) {
         return `${c.name}: kept, #${c.number} is ${state}`;
     const outcome = await destroyIfMarked(ctx, flyctl, c.name, marker);
     if (outcome === 'destroyed')
-        await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: runUrl() }));
+        await commenter(ctx, c.name, c.number).post(commentBody({ app: c.name, outcome: 'destroyed', runUrl: ctx.plan.runUrl }));
     return outcome === 'gone'
         ? `${c.name}: gone already`
         : `destroyed ${c.name} (#${c.number} is closed)${outcome === 'would destroy' ? ' [dry run: would be]' : ''}`;
@@ -66098,7 +66174,7 @@ function commenter(ctx, app, number) {
             }
             const github = gitHubClient({
                 token: plan.githubToken,
-                baseUrl: process.env.GITHUB_API_URL,
+                baseUrl: plan.githubApiUrl,
                 log: runner_output_info,
                 signal: ctx.signal,
             });
@@ -66116,10 +66192,6 @@ function commenter(ctx, app, number) {
             }
         },
     };
-}
-function runUrl() {
-    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = process.env;
-    return repo && id ? `${server || 'https://github.com'}/${repo}/actions/runs/${id}` : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/run/stage-runner.ts
@@ -66612,13 +66684,9 @@ function tomlBuildArgs(build) {
 ;// CONCATENATED MODULE: ./src/fingerprint/decide.ts
 
 
-const decide_GONE = new Set(['destroyed', 'destroying']);
-function decide_appMachines(machines) {
-    return machines.filter((m) => isAppMachine(m) && !decide_GONE.has(m.state));
-}
 /** The fingerprint every app machine carries; undefined when one carries none or they differ. */
 function servingFingerprint(machines) {
-    const texts = new Set(decide_appMachines(machines).map((m) => m.config.env?.[FINGERPRINT_ENV] ?? ''));
+    const texts = new Set(appMachines(machines).map((m) => m.config.env?.[FINGERPRINT_ENV] ?? ''));
     if (texts.size !== 1)
         return undefined;
     return parseFingerprint([...texts][0]);
@@ -66634,7 +66702,7 @@ function decideSkip(i) {
         return deploy('skip-unchanged is false');
     if ('doubt' in i.computed)
         return deploy(i.computed.doubt, true);
-    const machines = decide_appMachines(i.machines);
+    const machines = appMachines(i.machines);
     if (machines.length === 0)
         return deploy('no app machine serves yet');
     const serving = servingFingerprint(machines);
@@ -66696,6 +66764,7 @@ function unhealthyMachines(machines) {
  * whether this run makes a release, and, when it makes none, the health verdict on the machines
  * that serve. The fingerprint itself is in src/fingerprint/.
  */
+
 
 
 
@@ -66775,7 +66844,7 @@ function servingHealthStage(p, flyctl, decision) {
         ...(plan.dryRun ? { skip: 'dry run: nothing was deployed' } : {}),
         run: async () => {
             const machines = await flyctl.json(['machines', 'list', '--app', plan.app], MachineListSchema, { retry: READING });
-            const serving = decide_appMachines(machines);
+            const serving = appMachines(machines);
             const problems = serving.length === 0 ? ['no app machine serves'] : unhealthyMachines(serving);
             if (problems.length === 0 && plan.healthUrl) {
                 const probe = await probeHealthUrl(plan.healthUrl, Date.now() + 30_000, { signal: p.signal });
@@ -66842,7 +66911,7 @@ async function run(deps = defaultDeps) {
     let stages;
     let plan;
     try {
-        plan = readPlan(redactor, PINNED_FLYCTL_VERSION);
+        plan = readPlan(redactor, PINNED_FLYCTL_VERSION, deps.env);
         stages = new StageRunner(newRunRecord(plan), cancel.signal);
         stages.record.secretsDropped = plan.secretsDropped ?? [];
         for (const d of stages.record.secretsDropped)
@@ -66910,11 +66979,11 @@ async function deployStages(s, p) {
     }
     await s.must(stageSecrets(p, flyctl, ensured, survey));
     const snapshot = await s.run(snapshotUpgrade(p, flyctl, config, survey));
-    const deployCtx = deployContext(p, flyctl, config, survey.gateway?.deploying?.version, fingerprint?.text);
+    const deployCtx = deployContext(p, flyctl, config, fingerprint?.text);
     const deployed = await s.must(deployRelease(deployCtx));
     const overrides = await s.run(reapplyOverrides(p, flyctl, deployed));
     await s.run(hardenIps(p, flyctl, ensured));
-    const upgrade = { snapshot, from: survey.gateway?.serving?.version, to: survey.gateway?.deploying?.version };
+    const upgrade = { snapshot, from: survey.servingGateway?.version, to: config.rendered.release?.version };
     await s.run(gateHealth(p, deployCtx, config, deployed, overrides, upgrade));
     if (p.plan.dryRun)
         runner_output_info('Dry run: the plan is in the job summary; nothing was changed on Fly.');
