@@ -75,7 +75,10 @@ export interface HealthOutcome {
   /** The error for the step (unhealthy, superseded); redacted. */
   message?: string
   rolledBack: boolean
-  /** The release serving after the gate: the new one when healthy, the rolled-back one when that one is healthy. */
+  /**
+   * The release the app's machines run after the stage: the new one when healthy; after a rollback,
+   * the rollback's release, healthy or not (docs/CONTRACT.md, "Outputs": what serves, not what failed).
+   */
   servingRelease?: ReleaseRef
   lockRepaired: boolean
   /** Sentences for the job summary, in order. */
@@ -140,11 +143,13 @@ export async function runHealthGate(ctx: HealthContext): Promise<HealthOutcome> 
       return failure
     }
     failure.rolledBack = true
+    // The machines now run the rollback's release, healthy or not: the failed release is on none of
+    // them, so the outputs must not name it (the gateway-release output already names the rollback's).
+    failure.servingRelease = rollback.deployed
     const after = rollbackVerdict ?? (await gate(rollback.deployed, rollback.startedAtMs))
     const what = `release v${rollback.deployed.version} (the image of v${rollback.from.Version}, ${rollback.deployed.imageRef})`
     const afterVerdict = after.verdict
     if (afterVerdict.health === 'healthy') {
-      failure.servingRelease = rollback.deployed
       summary.push(`Rolled back: ${what} is now serving and healthy.`)
       failure.message = `${failure.message}\nRolled back: ${what} is now serving.`
     } else {

@@ -38,6 +38,10 @@ export interface MachineRuntime {
 
 // Fly's default kill_timeout is 5 s.
 const KILL_TIMEOUT_MS = 5_000
+// Once the workload is gone, the supervisor writes init's "Main child exited ..." line and flyd's
+// exit event. A stop waits this long past the kill timeout for that account before it takes the
+// supervisor for wedged and kills it: killing a merely slow one (a busy host) loses the account.
+const SUPERVISOR_ACCOUNT_MS = 30_000
 const here = path.dirname(fileURLToPath(import.meta.url))
 const SUPERVISOR = path.join(here, 'supervisor.ts')
 const FAKE_GATEWAY = path.join(here, '../fake-gateway/fake-gateway.ts')
@@ -84,7 +88,7 @@ async function launchSupervisor(launch: MachineLaunch, requested: Omit<MachineEv
     appRoot,
     appInstallRoot: workload.kind === 'openclaw' ? workload.installRoot : appRoot,
     nodeDir: workload.nodeDir,
-    killTimeoutMs: KILL_TIMEOUT_MS,
+    killTimeoutMs: launch.killTimeoutMs ?? KILL_TIMEOUT_MS,
     ...(workload.kind === 'fake' ? { fakeScenario: workload.scenario } : {}),
   }
   const launchFile = path.join(dir, 'launch.json')
@@ -188,9 +192,10 @@ export async function stopMachine(stateDir: string, app: string, machineId: stri
     return
   }
   updateRuntimeRecord(dir, (record) => pushEvent(record, { type: 'stop', status: 'stopping', source: 'user' }))
+  const killTimeoutMs = readJson<LaunchSpec>(path.join(dir, 'launch.json'))?.killTimeoutMs ?? KILL_TIMEOUT_MS
   process.kill(supervisorPid, 'SIGTERM')
-  // The supervisor gives the workload the kill timeout, then SIGKILLs it; allow for both.
-  const stoppedInTime = await waitForExit([supervisorPid], KILL_TIMEOUT_MS + 3_000)
+  // The supervisor gives the workload the kill timeout, SIGKILLs it, then accounts for the exit.
+  const stoppedInTime = await waitForExit([supervisorPid], killTimeoutMs + SUPERVISOR_ACCOUNT_MS)
   if (!stoppedInTime) await killMachineTree(supervisorPid)
   markStopped(dir)
 }

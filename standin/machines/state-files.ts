@@ -22,6 +22,11 @@ export interface MachineLaunch {
   restart: { policy: 'always' | 'on-failure' | 'no'; maxRetries?: number }
   /** The config's health checks, run by the machine's supervisor (checks.ts). */
   checks?: CheckSpec[]
+  /**
+   * How long a stop waits for the workload to exit before it is killed (fly-go
+   * MachineConfig.StopConfig.Timeout, fly.toml kill_timeout); Fly's default, 5 s, when unset.
+   */
+  killTimeoutMs?: number
 }
 
 export type MachineState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroyed'

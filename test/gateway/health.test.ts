@@ -49,8 +49,21 @@ describe('health gate end to end, real gateway', () => {
         path.join(w.dirs.workspace, 'openclaw.json'),
         '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://health-legacy.fly.dev"] } } }\n',
       )
+      // The user's own /healthz check with a longer grace period than the guide's 2m. 2026.3.13
+      // transpiles its TypeScript extensions (extensions/*/index.ts, with jiti) at every start whose
+      // /tmp is empty, as a Fly machine's fresh rootfs is: some 40 s of CPU (measured on the 2-core
+      // host, no network involved: 54 s to "listening on" with an empty TMPDIR, 9 s with jiti's cache
+      // warm), so on a busy host it ran past 2m and Fly's check turned critical before the line came.
+      // A slow-starting gateway given a longer grace_period is a user's legitimate choice; the
+      // verdict still rests on the gateway's own listening line.
+      fs.writeFileSync(
+        path.join(w.dirs.workspace, 'fly.toml'),
+        'app = "health-legacy"\n\n[http_service]\ninternal_port = 3000\nforce_https = true\nauto_stop_machines = false\nmin_machines_running = 1\nprocesses = ["app"]\n\n' +
+          '[[http_service.checks]]\ngrace_period = "5m"\ninterval = "15s"\nmethod = "GET"\ntimeout = "5s"\npath = "/healthz"\n',
+      )
       const result = await w.run({
         app: 'health-legacy',
+        config: 'fly.toml',
         secrets: TOKEN_SECRET,
         'gateway-config': 'openclaw.json',
         'health-timeout': '300',

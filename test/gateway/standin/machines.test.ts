@@ -147,6 +147,12 @@ describe('the real gateway in a machine', () => {
           OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret',
         },
         files: [{ guest_path: '/etc/openclaw/openclaw.json', raw_value: base64(config) }],
+        // The stop below expects the gateway's clean exit. 2026.9.6 drains the work in flight before
+        // it exits (its own stop budget is 330 s), and just after `ready` it has startup work in
+        // flight: about 2 s on an idle host, past Fly's default 5 s kill_timeout on a busy one,
+        // which then kills it (init: "Main child exited with signal (with signal 'SIGKILL' ...").
+        // A gateway given a longer kill_timeout, as a user's fly.toml may, gets its clean exit.
+        killTimeoutMs: 120_000,
       })
       // A second machine with an unknown key in the same delivered file proves the file is read.
       const invalidStateDir = freshStateDir()

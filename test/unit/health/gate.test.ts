@@ -298,6 +298,28 @@ describe('runHealthGate over a fake flyctl', () => {
     expect(outcome.message).toContain('Last log lines of 148ed193b95389:')
   })
 
+  it('names the rollback release as serving also when it is unhealthy too: the failed release is on no machine', async () => {
+    const fly = flyWith([{}])
+    fly.logScripts = [{ lines: () => stream('2026.9.6/lan-no-token.log', ID, Date.now() - 10_000), end: 'hold' }]
+    fly.releases = [
+      { ID: 'r7', Version: 7, Status: 'complete', ImageRef: 'registry.fly.io/my-openclaw:deployment-07' },
+      { ID: 'r6', Version: 6, Status: 'complete', ImageRef: 'registry.fly.io/my-openclaw:deployment-06' },
+    ]
+    const ctx = context(fly)
+    const redeploy = ctx.redeploy
+    ctx.redeploy = async (imageRef) => {
+      fly.logScripts = [{ lines: () => stream('2026.9.6/lan-no-token.log', ID, Date.now() + 1_000), end: 'hold' }]
+      return redeploy(imageRef)
+    }
+    const outcome = await runHealthGate(ctx)
+    expect(outcome).toMatchObject({ judged: { verdict: { health: 'unhealthy' } }, rolledBack: true })
+    // docs/CONTRACT.md, "Outputs": release-version and image describe what the machines run, v8.
+    expect(outcome.servingRelease).toMatchObject({ version: 8, imageRef: 'registry.fly.io/my-openclaw:deployment-06' })
+    expect(outcome.message).toContain(
+      'Rolled back to release v8 (the image of v6, registry.fly.io/my-openclaw:deployment-06), but it is unhealthy too',
+    )
+  })
+
   it('says a first release has nothing to roll back to', async () => {
     const fly = flyWith([{}])
     fly.logScripts = [{ lines: () => stream('2026.9.6/lan-no-token.log', ID, Date.now() - 10_000), end: 'hold' }]
