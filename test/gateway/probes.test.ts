@@ -33,6 +33,31 @@ describe('release-aware checks, end to end', () => {
     },
     TIMEOUT,
   )
+
+  it(
+    '2026.4.29 (before /startupz) deploys healthy with /healthz, and the summary names the check that passed',
+    async () => {
+      const w = await newWorld('openclaw@2026.4.29')
+      // 2026.2.26 - 2026.5 refuse a non-loopback bind without allowed origins (as in health.test.ts).
+      fs.writeFileSync(
+        path.join(w.dirs.workspace, 'openclaw.json'),
+        '{ gateway: { mode: "local", controlUi: { allowedOrigins: ["https://probe-healthz.fly.dev"] } } }\n',
+      )
+      const result = await w.run({
+        app: 'probe-healthz',
+        secrets: TOKEN_SECRET,
+        'gateway-config': 'openclaw.json',
+        'health-timeout': '300',
+      })
+      expect(result.exitCode, tail(result)).toBe(0)
+      expect(result.outputs.health).toBe('healthy')
+      const rendered = fs.readFileSync(result.outputs['fly-config']!, 'utf8')
+      expect(rendered).toMatch(/\[\[http_service\.checks\]\][^[]*path = "\/healthz"/)
+      expect(rendered).not.toMatch(/startupz/)
+      expect(result.summary).toMatch(/Fly's check servicecheck-00-http-3000 \(GET \/healthz\) passing/)
+    },
+    TIMEOUT,
+  )
 })
 
 describe('locks per release, real gateway', () => {
