@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { newWorld, REAL, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+import { REAL, tail, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 
 /**
  * The gateway's own probes, the release that serves, and locks per release, through dist/index.js
@@ -8,13 +9,13 @@ import { newWorld, REAL, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../suppor
  * where the behaviour is the gateway's; the fake plays a startup that never finishes and a held
  * lock, with the release named by the Dockerfile's ARG OPENCLAW_VERSION as the action reads it).
  */
-useWorld()
+useWorlds()
 
 describe('release-aware checks, end to end', () => {
   it(
     "2026.9.6 deploys healthy with the guide's /startupz check, and the summary names the check that passed",
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({ app: 'probe-startupz', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs.health).toBe('healthy')

@@ -8,7 +8,7 @@ import { readJournal, readState, type JournalEntry } from '../../standin/platfor
 import { readRuntime } from '../../standin/machines/runtime.ts'
 import { commandLine, listTree } from '../../standin/machines/procs.ts'
 import { REPO_ROOT, type ActionResult } from '../../standin/runner/runner.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from './standin.ts'
 
 export const APP = 'e2e-pipeline'
 export const FAKE = 'fake-gateway:ready'
@@ -24,26 +24,7 @@ export const OPENAI_KEY = 'sk-openai-e2e-5a7c0e9d22'
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
-// --- the world ----------------------------------------------------------------------------
-
-export const worlds: StandinWorld[] = []
-
-export async function newWorld(workload: string): Promise<StandinWorld> {
-  const world = await startStandinWorld('e2e-pipeline-')
-  worlds.push(world)
-  writeDockerfile(world.dirs, workload)
-  return world
-}
-
-export async function stopWorld(world: StandinWorld): Promise<void> {
-  await world.stop()
-  fs.rmSync(world.state, { recursive: true, force: true })
-  fs.rmSync(world.dirs.root, { recursive: true, force: true })
-}
-
-export async function stopWorlds(): Promise<void> {
-  for (const world of worlds.splice(0)) await stopWorld(world)
-}
+// --- the runs -----------------------------------------------------------------------------
 
 /** The inputs every run here starts from: the gateway token is required for the lan bind. */
 export function baseInputs(secrets: Record<string, string> = {}): Record<string, string> {
