@@ -115,7 +115,8 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
     async () => {
       expect(firstMachine, 'the first deploy ran').not.toBe('')
       const before = await readCounters(world.state)
-      const { result, calls: journal } = await runStep(world, inputs)
+      // Nothing changed since the first run: the redeploy is asked for, not left to skip-unchanged.
+      const { result, calls: journal } = await runStep(world, { ...inputs, 'skip-unchanged': 'false' })
       expectSuccess(result)
 
       expect(calls(journal, 'apps create')).toEqual([])

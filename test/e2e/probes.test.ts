@@ -77,7 +77,8 @@ describe('the new release must serve', () => {
       // The next deploy leaves the first machine on its release and still exits 0 (superfly/flyctl#2651).
       await writeFaults(w.state, { deployLeavesMachines: 1 })
 
-      const second = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      // The same push again: its deploy is asked for, not left to skip-unchanged.
+      const second = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300', 'skip-unchanged': 'false' })
       expect(second.exitCode, tail(second)).toBe(1)
       const error = stepError(second)
       expect(error).toMatch(

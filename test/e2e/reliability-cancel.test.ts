@@ -127,7 +127,8 @@ describe('nothing lost', () => {
       expect(failed.summary).toMatch(/Rolled back: release v3 \(the image of v1, [^)]*\) is now serving/)
       expect(failed.summary).toContain('### Where the run stopped')
 
-      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false' })
+      // The failed push again (rollback is no release input): its deploy is asked for, not left to skip-unchanged.
+      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false', 'skip-unchanged': 'false' })
       expect(kept.exitCode).toBe(1)
       expect(kept.outputs['rolled-back']).toBe('false')
       expect(kept.summary).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')

@@ -205,7 +205,14 @@ describe('concurrent runs of one app', () => {
       let finished = false
       const r = await runAction({
         dirs: w.dirs,
-        inputs: { 'api-token': API_TOKEN, 'flyctl-mirror': w.server.mirrorUrl, app: APP, secrets: TOKEN_SECRET },
+        // The same push again: its deploy is asked for, not left to skip-unchanged.
+        inputs: {
+          'api-token': API_TOKEN,
+          'flyctl-mirror': w.server.mirrorUrl,
+          app: APP,
+          secrets: TOKEN_SECRET,
+          'skip-unchanged': 'false',
+        },
         env: { FLYCTL_STANDIN_STATE: w.state },
         // The other run finishes once this one has said that it waits.
         onOutput: (chunk) => {

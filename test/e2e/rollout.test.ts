@@ -65,13 +65,14 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a machine left stopped serves again after the next good push, started by the action and named in the summary',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
       const first = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET })
       expect(first.exitCode, tail(first)).toBe(0)
       const id = first.outputs['machine-ids']!
       await flyctl(w, ['machine', 'stop', id, '-a', 'roll-stopped'])
       const before = await readCounters(w.state)
-      const second = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET })
+      // The same push again: its deploy is asked for, not left to skip-unchanged.
+      const second = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET, 'skip-unchanged': 'false' })
       expect(second.exitCode, tail(second)).toBe(0)
       expect(second.outputs.health).toBe('healthy')
       expect(second.summary).toContain(`started machine ${id}, which the deploy left stopped`)

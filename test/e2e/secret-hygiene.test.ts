@@ -119,7 +119,8 @@ describe('no secret value in anything the action or the stand-in produced', () =
         },
       ],
     })
-    const r = await run('flyctl-error', {})
+    // The same push as the first deploy: the deploy path (secrets import first) is asked for.
+    const r = await run('flyctl-error', { 'skip-unchanged': 'false' })
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/::error::.*secrets import.*invalid secret OPENCLAW_GATEWAY_TOKEN="\*\*\*"/)
   }, 240_000)
@@ -147,7 +148,12 @@ describe('no secret value in anything the action or the stand-in produced', () =
   it('a cancelled run', async () => {
     await writeFaults(world.state, { latencyMs: { deploy: 20_000 } })
     try {
-      const r = await run('cancelled', {}, { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } })
+      // The same push as the first deploy: its deploy, to be cancelled, is asked for.
+      const r = await run(
+        'cancelled',
+        { 'skip-unchanged': 'false' },
+        { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } },
+      )
       expect(r.exitCode).not.toBe(0)
     } finally {
       await writeFaults(world.state, {})

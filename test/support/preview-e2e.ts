@@ -166,7 +166,12 @@ export async function lifecycle(workload: string): Promise<void> {
 
   // synchronize: the same machine redeployed with one restart; the one comment updated.
   const before = await readCounters(world.state)
-  const sync = await step(world, inputs({ 'health-channels': 'discord' }), eventEnv(world, 'synchronize', 7))
+  // A push to the pull request that changes nothing here: its redeploy is asked for, not left to skip-unchanged.
+  const sync = await step(
+    world,
+    inputs({ 'health-channels': 'discord', 'skip-unchanged': 'false' }),
+    eventEnv(world, 'synchronize', 7),
+  )
   expect(sync.result.exitCode, tail(sync.result)).toBe(0)
   expect(sync.result.outputs).toMatchObject({
     'preview-action': 'deployed',
