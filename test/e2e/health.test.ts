@@ -2,17 +2,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import {
-  command,
-  expectDecidedByFatalLine,
-  MUTATING,
-  REAL,
-  stepError,
-  tail,
-  TIMEOUT,
-  TOKEN_SECRET,
-} from '../support/health-e2e.ts'
+import { command, expectDecidedByFatalLine, MUTATING, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * End to end: the health gate through dist/index.js on the flyctl stand-in, with the fake gateway

@@ -20,10 +20,10 @@ import {
   runStep,
   sha256,
   summaryRow,
-  tail,
 } from '../support/pipeline-e2e.ts'
 import { GATEWAY_TOKEN } from '../support/standin.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 useWorlds()
 

@@ -24,10 +24,10 @@ import {
   previewMachines,
   REPO,
   step,
-  tail,
   usePreviewGitHub,
 } from '../support/preview-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 useWorlds()
 usePreviewGitHub()

@@ -4,8 +4,10 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { cloneMachine, readCounters, readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { API_TOKEN } from '../support/standin.ts'
-import { command, stepError, tail, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { command, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * The gateway's own probes, the release that serves, and locks per release, through dist/index.js

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import { flyctl, flyctlProcessesOf, stepError, tail, TIMEOUT, TOKEN_SECRET } from '../support/rollout-e2e.ts'
+import { flyctl, flyctlProcessesOf, TIMEOUT, TOKEN_SECRET } from '../support/rollout-e2e.ts'
 import { writeDockerfile } from '../support/standin.js'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * Deploy and gate as one stage, against flyctl's real waits. The stand-in's `fly deploy`

@@ -17,10 +17,10 @@ import {
   expectSuccess,
   FAKE_TIMEOUT,
   runStep,
-  tail,
 } from '../support/pipeline-e2e.ts'
 import { GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 useWorlds()
 

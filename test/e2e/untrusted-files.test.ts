@@ -8,10 +8,11 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
 import { readSecretValues } from '../../standin/platform/state.ts'
-import { BASE, FAKE, FAKE_TIMEOUT, GH_TOKEN, gh, step, tail, usePreviewGitHub } from '../support/preview-e2e.ts'
+import { BASE, FAKE, FAKE_TIMEOUT, GH_TOKEN, gh, step, usePreviewGitHub } from '../support/preview-e2e.ts'
 import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
 import { errorText } from '../support/workflow-commands.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 useWorlds()
 usePreviewGitHub()

@@ -3,9 +3,11 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { API_TOKEN } from '../support/standin.ts'
-import { command, stepError, tail, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { command, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { interpretStdout, type RunnerView } from '../support/workflow-commands.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * Text the action did not write never steers the runner: the hostile lines come from the

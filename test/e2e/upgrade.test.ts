@@ -6,8 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults, type JournalEntry } from '../../standin/platform/inspect.ts'
-import type { ActionResult } from '../../standin/runner/runner.ts'
-import { GATEWAY_TOKEN, type StandinWorld } from '../support/standin.js'
+import { GATEWAY_TOKEN, tail, type StandinWorld } from '../support/standin.js'
 import { newWorld, useWorlds } from '../support/world.ts'
 
 const OLD = '2026.4.29'
@@ -17,10 +16,6 @@ const FAKE_TIMEOUT = 600_000
 const SECRETS = JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN })
 
 useWorlds()
-
-function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-80).join('\n')}\n${result.stderr.slice(-2000)}`
-}
 
 const argv = (e: JournalEntry) => e.argv.join(' ')
 async function callsSince(w: StandinWorld, from: number): Promise<string[]> {

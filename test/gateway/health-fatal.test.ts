@@ -2,9 +2,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState } from '../../standin/platform/inspect.ts'
-import { command, expectDecidedByFatalLine, REAL, tail, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { command, expectDecidedByFatalLine, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { writeDockerfile } from '../support/standin.js'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 /**
  * The health gate end to end, part two: the real gateway's fatal lines through dist/index.js, each with

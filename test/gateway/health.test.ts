@@ -1,8 +1,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { expectDecidedByFatalLine, LEGACY, REAL, tail, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { expectDecidedByFatalLine, LEGACY, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 /**
  * End to end: the health gate through dist/index.js on the flyctl stand-in, whose machines

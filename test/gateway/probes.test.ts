@@ -1,7 +1,8 @@
 import * as fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { REAL, tail, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 /**
  * The gateway's own probes, the release that serves, and locks per release, through dist/index.js

@@ -7,8 +7,7 @@ import * as path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../../scripts/standin-setup.ts'
 import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
-import type { ActionResult } from '../../standin/runner/runner.ts'
-import { GATEWAY_TOKEN, writeDockerfile, type StandinWorld } from '../support/standin.js'
+import { GATEWAY_TOKEN, tail, writeDockerfile, type StandinWorld } from '../support/standin.js'
 import { newWorld, useWorlds } from '../support/world.ts'
 
 const OLD = '2026.4.29'
@@ -18,10 +17,6 @@ const REAL_TIMEOUT = 1_500_000
 const SECRETS = JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN })
 
 useWorlds()
-
-function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-80).join('\n')}\n${result.stderr.slice(-2000)}`
-}
 
 const argv = (e: JournalEntry) => e.argv.join(' ')
 async function callsSince(w: StandinWorld, from: number): Promise<string[]> {

@@ -2,7 +2,8 @@
 import { expect } from 'vitest'
 import type { JournalEntry } from '../../standin/platform/inspect.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
-import { GATEWAY_TOKEN } from './standin.js'
+import { GATEWAY_TOKEN, tail } from './standin.js'
+import { stepError } from './workflow-commands.ts'
 
 export const REAL = 'openclaw@2026.9.6'
 export const LEGACY = 'openclaw@2026.3.13'
@@ -10,19 +11,6 @@ export const LEGACY = 'openclaw@2026.3.13'
 // that may be busy); `npm run bench` measures speed.
 export const TIMEOUT = 1_200_000
 export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
-
-/** The step's error (the `::error::` line), decoded from the workflow-command escaping. */
-export function stepError(result: ActionResult): string {
-  const lines = result.stdout.split('\n').filter((l) => l.startsWith('::error::'))
-  return lines
-    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'))
-    .join('\n')
-}
-
-/** Helpful context when an end-to-end assertion fails. */
-export function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-60).join('\n')}\n${result.stderr.slice(-2000)}`
-}
 
 export function command(entry: JournalEntry): string {
   return entry.argv.join(' ')

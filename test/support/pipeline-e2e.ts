@@ -8,7 +8,7 @@ import { readJournal, readState, type JournalEntry } from '../../standin/platfor
 import { readRuntime } from '../../standin/machines/runtime.ts'
 import { commandLine, listTree } from '../../standin/machines/procs.ts'
 import { REPO_ROOT, type ActionResult } from '../../standin/runner/runner.ts'
-import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from './standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, tail, type StandinWorld } from './standin.ts'
 
 export const APP = 'e2e-pipeline'
 export const FAKE = 'fake-gateway:ready'
@@ -49,11 +49,6 @@ export async function runStep(
   const result = await world.run(inputs, env ? { env } : {})
   const calls = (await readJournal(world.state)).slice(before)
   return { result, calls }
-}
-
-/** A failed run's last output, without any secret (the action scrubs its own log). */
-export function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-2000)}`
 }
 
 export function expectSuccess(result: ActionResult): void {

@@ -8,7 +8,7 @@ import { readRuntime } from '../../standin/machines/runtime.ts'
 import { isAlive } from '../../standin/machines/procs.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
 import { startGitHubStandin, type GitHubStandin } from '../../standin/github/rest-api.ts'
-import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from './standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, tail, type StandinWorld } from './standin.ts'
 import { newWorld } from './world.ts'
 
 export const BASE = 'oc-gw'
@@ -88,8 +88,6 @@ export async function step(
   return { result, calls: (await readJournal(world.state)).slice(before) }
 }
 
-export const tail = (r: ActionResult): string =>
-  `exit ${r.exitCode}\n${r.stdout.slice(-5000)}\n${r.stderr.slice(-2000)}`
 export const lines = (r: ActionResult, kind: 'warning' | 'notice' | 'error'): string[] =>
   r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}`))
 export const argvOf = (calls: JournalEntry[], first: string, second: string): string[][] =>

@@ -2,24 +2,11 @@
 import { spawn, execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import type { ActionResult } from '../../standin/runner/runner.ts'
 import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from './standin.js'
 
 export const TIMEOUT = 240_000
 export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
 export const FLYCTL = path.resolve('standin/bin/flyctl')
-
-export function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-60).join('\n')}\n${result.stderr.slice(-2000)}`
-}
-
-export function stepError(result: ActionResult): string {
-  return result.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::error::'))
-    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%25', '%'))
-    .join('\n')
-}
 
 /** The stand-in's flyctl, as the action runs it. */
 export function flyctl(
