@@ -14,11 +14,15 @@ import { info } from './shared/runner-output.js'
 import { removeRunFiles } from './run/run-dir.js'
 import { fingerprintStage, leftOut, servingHealthStage } from './run/unchanged.js'
 
-/** The real world: flyctl from the tool cache, run as a process, and the runner's environment. */
+/**
+ * The real world: flyctl from the tool cache, run as a process, the runner's environment, and the
+ * registries reached with the global fetch (for the digests of FROM tags).
+ */
 export const defaultDeps: RunDeps = {
   install: installFlyctl,
   flyctl: (options) => new Flyctl(options),
   env: process.env,
+  registry: { fetch: (input, init) => fetch(input, init) },
 }
 
 /**

@@ -42,8 +42,11 @@ export interface RunDeps {
   /** The one flyctl runner; a test passes a Flyctl whose processes are played in-process. */
   flyctl: (options: FlyctlOptions) => Flyctl
   env: NodeJS.ProcessEnv
-  /** How base image tags are resolved (a test passes its own fetch); the registries' own when unset. */
-  registry?: ResolveOptions
+  /**
+   * How FROM tags are resolved to digests for the fingerprint: main.ts passes the global fetch (the
+   * registries themselves); a test passes a scripted fetch, so no run reaches a registry by default.
+   */
+  registry: ResolveOptions & { fetch: typeof fetch }
 }
 
 export interface Pipeline {

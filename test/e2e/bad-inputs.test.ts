@@ -1,8 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { readJournal } from '../../standin/platform/inspect.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 import { errorText } from '../support/workflow-commands.ts'
 
 /**
@@ -374,12 +375,13 @@ function renderedFiles(dir: string): Array<[string, string]> {
 
 /** The error the action reported: setFailed's `::error::` line, unescaped. */
 
+useWorlds()
+
 describe('bad inputs are refused before anything changes on Fly', () => {
   let world: StandinWorld
 
   beforeAll(async () => {
-    world = await startStandinWorld('bad-inputs-')
-    writeDockerfile(world.dirs, 'fake-gateway:ready')
+    world = await newWorld('fake-gateway:ready', 'bad-inputs-')
     fs.writeFileSync(path.join(world.dirs.workspace, 'bad.toml'), 'app = "unterminated\n[[vm]]\n')
     fs.writeFileSync(path.join(world.dirs.workspace, 'openclaw.json'), '{ gateway: { port: 3000, }, oops }')
     fs.writeFileSync(path.join(world.dirs.workspace, 'nomounts.toml'), 'app = "my-openclaw"\nprimary_region = "iad"\n')
@@ -397,9 +399,6 @@ describe('bad inputs are refused before anything changes on Fly', () => {
       '{\n  // gateway: { bind: "lan" } is what the guide uses\n  gateway: { mode: "local",\n    bind: "public" },\n}\n',
     )
     fs.mkdirSync(path.join(world.dirs.workspace, 'nodocker'))
-  })
-  afterAll(async () => {
-    await world?.stop()
   })
 
   it('has at least 40 distinct cases', () => {

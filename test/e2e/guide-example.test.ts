@@ -1,8 +1,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { readJournal } from '../../standin/platform/inspect.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 
 /**
  * Validation never refuses a good deploy. The guide's own fly.toml ("2) Configure
@@ -13,19 +14,17 @@ import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type Stan
  */
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
 
+useWorlds()
+
 describe("the guide's own example", () => {
   let world: StandinWorld
   beforeAll(async () => {
-    world = await startStandinWorld('guide-example-')
-    writeDockerfile(world.dirs, 'fake-gateway:ready')
+    world = await newWorld('fake-gateway:ready', 'guide-example-')
     fs.copyFileSync(path.join(FIXTURES, 'flytoml', 'guide-fly.toml'), path.join(world.dirs.workspace, 'fly.toml'))
     fs.copyFileSync(
       path.join(FIXTURES, 'openclaw-json', 'guide.json'),
       path.join(world.dirs.workspace, 'openclaw.json'),
     )
-  })
-  afterAll(async () => {
-    await world?.stop()
   })
 
   it("the fixtures hold the guide's code blocks", () => {

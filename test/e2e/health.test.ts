@@ -2,18 +2,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import {
-  command,
-  expectDecidedByFatalLine,
-  MUTATING,
-  newWorld,
-  REAL,
-  stepError,
-  tail,
-  TIMEOUT,
-  TOKEN_SECRET,
-  useWorld,
-} from '../support/health-e2e.ts'
+import { command, expectDecidedByFatalLine, MUTATING, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * End to end: the health gate through dist/index.js on the flyctl stand-in, with the fake gateway
@@ -24,13 +16,13 @@ import {
  * the gateway logged, never "not healthy within health-timeout", so the gate decided on the line
  * and not at the timeout (how fast is measured by `npm run bench`, not here).
  */
-useWorld()
+useWorlds()
 
 describe('health gate end to end, refused before a deploy', () => {
   it(
     'a public loopback bind is refused before anything changes on Fly',
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({ app: 'health-public-loopback', secrets: TOKEN_SECRET, bind: 'loopback' })
       expect(result.exitCode, tail(result)).toBe(1)
       const error = stepError(result)
@@ -53,7 +45,7 @@ describe('health gate end to end, fake gateway', () => {
   it(
     'a stale lock: fix-stale-lock removes the lock files over ssh console, restarts once, then healthy',
     async () => {
-      const w = await newWorld('fake-gateway:lock')
+      const w = await newWorld('fake-gateway:lock', 'e2e-health-')
       const app = 'health-lock'
       const result = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)
@@ -84,7 +76,7 @@ describe('health gate end to end, fake gateway', () => {
   it(
     'a stale lock with fix-stale-lock: false stays unhealthy, with the manual fix',
     async () => {
-      const w = await newWorld('fake-gateway:lock')
+      const w = await newWorld('fake-gateway:lock', 'e2e-health-')
       const result = await w.run({
         app: 'health-lock-off',
         secrets: TOKEN_SECRET,
@@ -108,7 +100,7 @@ describe('health gate end to end, fake gateway', () => {
     async () => {
       // Regression: the gate passed exitGraceMs/bindWarningGraceMs through as undefined, which the
       // engine's defaults did not survive, so no grace ever elapsed (src/health/verdict.ts).
-      const w = await newWorld('fake-gateway:crash')
+      const w = await newWorld('fake-gateway:crash', 'e2e-health-')
       const result = await w.run({ app: 'health-crash', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       const error = expectDecidedByFatalLine(result, /the gateway process exited/)
       expect(error).toMatch(/the gateway process exited \(exit code 1\)/)

@@ -1,6 +1,6 @@
 // The pipeline's single cases on the fake gateway, part two of e2e-pipeline.test.ts,
 // whose header says how these tests judge a run; both share test/support/pipeline-e2e.ts.
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { readCounters, readState } from '../../standin/platform/inspect.ts'
 import {
   ANTHROPIC_V1,
@@ -16,23 +16,22 @@ import {
   gatewayProcess,
   liveMachines,
   mutating,
-  newWorld,
   OPENAI_KEY,
   runStep,
   sha256,
-  stopWorlds,
   summaryRow,
-  tail,
 } from '../support/pipeline-e2e.ts'
 import { GATEWAY_TOKEN } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+
+useWorlds()
 
 describe('the pipeline on the fake gateway', () => {
-  afterEach(stopWorlds)
-
   it(
     'a private deployment deploys without public IPs, releases the public ones and keeps a private v6',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-pipeline-')
       const publicRun = await runStep(world, baseInputs())
       expectSuccess(publicRun.result)
       const publicIps = (await readState(world.state)).apps[APP]?.ips ?? []
@@ -77,7 +76,7 @@ describe('the pipeline on the fake gateway', () => {
   it(
     'a multi-line secret named in `secrets` reaches the gateway process intact, from the step env',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-pipeline-')
       // An SSH key shape: quotes, # and = inside, an indented line, a trailing newline.
       const key = [
         '-----BEGIN OPENSSH PRIVATE KEY-----',
@@ -107,7 +106,7 @@ describe('the pipeline on the fake gateway', () => {
   it(
     'prune-secrets: true unsets (staged) a name outside the synced set; without it nothing is unset',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-pipeline-')
       const seeded = await runStep(world, baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1, OPENAI_API_KEY: OPENAI_KEY }))
       expectSuccess(seeded.result)
       const names = async (): Promise<string[]> =>
@@ -148,7 +147,7 @@ describe('the pipeline on the fake gateway', () => {
   it(
     'create: false with a missing app fails, names the app and `fly apps create`, and changes nothing',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-pipeline-')
       const { result, calls: journal } = await runStep(world, { ...baseInputs(), create: 'false' })
       expect(result.exitCode, tail(result)).toBe(1)
       const error = result.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? ''
@@ -170,7 +169,7 @@ describe('the pipeline on the fake gateway', () => {
   it(
     'a dry run only reads, before and after the app exists, and shows the plan in the summary',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-pipeline-')
 
       // Before the app exists: the plan says what would be created.
       const fresh = await runStep(world, { ...baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 }), 'dry-run': 'true' })

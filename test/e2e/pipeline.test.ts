@@ -11,7 +11,7 @@
 // Secret values are never printed: they are compared by SHA-256 only, so a failing assertion
 // shows digests, not values.
 import * as fs from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { PINNED_FLYCTL_VERSION } from '../../src/install/release-assets.js'
 import { readCounters, readState } from '../../standin/platform/inspect.ts'
 import {
@@ -26,12 +26,13 @@ import {
   FAKE_TIMEOUT,
   liveMachines,
   mutating,
-  newWorld,
   runStep,
-  stopWorlds,
   summaryRow,
 } from '../support/pipeline-e2e.ts'
 import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+
+useWorlds()
 
 describe('a fresh public deploy, then the same push again (fake gateway)', () => {
   let world: StandinWorld
@@ -39,9 +40,8 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
   const inputs = baseInputs({ ANTHROPIC_API_KEY: ANTHROPIC_V1 })
 
   beforeAll(async () => {
-    world = await newWorld(FAKE)
+    world = await newWorld(FAKE, 'e2e-pipeline-')
   })
-  afterAll(stopWorlds)
 
   it(
     'creates the app and the volume, stages the secrets on stdin, deploys once and reports it',
@@ -115,7 +115,8 @@ describe('a fresh public deploy, then the same push again (fake gateway)', () =>
     async () => {
       expect(firstMachine, 'the first deploy ran').not.toBe('')
       const before = await readCounters(world.state)
-      const { result, calls: journal } = await runStep(world, inputs)
+      // Nothing changed since the first run: the redeploy is asked for, not left to skip-unchanged.
+      const { result, calls: journal } = await runStep(world, { ...inputs, 'skip-unchanged': 'false' })
       expectSuccess(result)
 
       expect(calls(journal, 'apps create')).toEqual([])

@@ -21,15 +21,16 @@ import {
   inputs,
   lifecycle,
   lines,
-  newWorld,
   previewMachines,
   REPO,
   step,
-  tail,
-  usePreviewWorlds,
+  usePreviewGitHub,
 } from '../support/preview-e2e.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
-usePreviewWorlds()
+useWorlds()
+usePreviewGitHub()
 
 describe('a preview through opened, synchronize and closed (fake gateway)', () => {
   it(
@@ -43,7 +44,7 @@ describe('refusals and cleanup (fake gateway)', () => {
   it(
     'closed refuses an app whose machines carry another marker, and destroys nothing',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-preview-')
       // PR 8 of another repository deployed the same name (its marker says so).
       const other = await step(world, { ...inputs(), 'github-token': '' }, eventEnv(world, 'opened', 8, 'someone/else'))
       expect(other.result.exitCode, tail(other.result)).toBe(0)
@@ -62,7 +63,7 @@ describe('refusals and cleanup (fake gateway)', () => {
   it(
     'cleanup-previews destroys only the previews of this repository whose pull request is closed',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-preview-')
       const noComment = { 'github-token': '' }
       for (const [n, repo] of [
         [11, REPO],
@@ -104,7 +105,7 @@ describe('refusals and cleanup (fake gateway)', () => {
   it(
     'cleanup-previews without github-token is an input error before any flyctl call',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-preview-')
       const r = await step(world, { app: BASE, mode: 'cleanup-previews' }, { GITHUB_REPOSITORY: REPO })
       expect(r.result.exitCode).toBe(1)
       expect(lines(r.result, 'error').join('\n')).toContain('`github-token`: `cleanup-previews` reads')
@@ -117,7 +118,7 @@ describe('refusals and cleanup (fake gateway)', () => {
   it(
     'GitHub answering 403, 404, 500 or a rate limit only warns; the step succeeds',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-preview-')
       const cases: Array<[FailureKind, RegExp]> = [
         ['forbidden', /403: Resource not accessible by integration.*pull-requests: write/],
         ['not-found', /404: Not Found/],

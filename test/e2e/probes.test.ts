@@ -4,7 +4,10 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { cloneMachine, readCounters, readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { API_TOKEN } from '../support/standin.ts'
-import { command, newWorld, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+import { command, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * The gateway's own probes, the release that serves, and locks per release, through dist/index.js
@@ -12,7 +15,7 @@ import { command, newWorld, stepError, tail, TIMEOUT, TOKEN_SECRET, useWorld } f
  * where the behaviour is the gateway's; the fake plays a startup that never finishes and a held
  * lock, with the release named by the Dockerfile's ARG OPENCLAW_VERSION as the action reads it).
  */
-useWorld()
+useWorlds()
 
 const FLYCTL = path.resolve(import.meta.dirname, '../../standin/bin/flyctl')
 
@@ -30,7 +33,7 @@ describe('release-aware checks, end to end', () => {
   it(
     'a gateway whose startup never finishes: its /startupz check fails past the grace period, unhealthy with the output, rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       const app = 'probe-stuck'
       // The user's own check (kept as it is), with a short grace so the case stays short.
       fs.writeFileSync(
@@ -61,7 +64,7 @@ describe('the new release must serve', () => {
   it(
     'a deploy that exits 0 while a machine still runs the old release is unhealthy, naming that machine, and rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       const app = 'probe-serving'
       const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)
@@ -76,7 +79,8 @@ describe('the new release must serve', () => {
       // The next deploy leaves the first machine on its release and still exits 0 (superfly/flyctl#2651).
       await writeFaults(w.state, { deployLeavesMachines: 1 })
 
-      const second = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      // The same push again: its deploy is asked for, not left to skip-unchanged.
+      const second = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300', 'skip-unchanged': 'false' })
       expect(second.exitCode, tail(second)).toBe(1)
       const error = stepError(second)
       expect(error).toMatch(
@@ -95,7 +99,7 @@ describe('locks per release', () => {
   it(
     'before the state-local tree (2026.7.35): a stale lock is repaired with one restart, also when the crash loop has stopped the machine',
     async () => {
-      const w = await newWorld('fake-gateway:lock')
+      const w = await newWorld('fake-gateway:lock', 'e2e-health-')
       const app = 'probe-lock-old'
       // No retries: flyd leaves the machine stopped after its first lock timeout.
       fs.writeFileSync(
@@ -117,7 +121,7 @@ describe('locks per release', () => {
   it(
     "2026.9.6: a held lock is a verdict naming the owner and the guide's check, with no deletion and no restart",
     async () => {
-      const w = await newWorld('fake-gateway:lock')
+      const w = await newWorld('fake-gateway:lock', 'e2e-health-')
       fakeWithRelease(w.dirs.workspace, 'lock', '2026.9.6')
       const result = await w.run({ app: 'probe-lock-new', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(1)

@@ -2,17 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
-import {
-  APP,
-  line,
-  liveFlyctl,
-  REPO,
-  snapshot,
-  TIMEOUT,
-  TOKEN_SECRET,
-  useWorlds,
-  world,
-} from '../support/reliability.ts'
+import { APP, line, liveFlyctl, REPO, snapshot, TIMEOUT, TOKEN_SECRET } from '../support/reliability.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 import { writeDockerfile } from '../support/standin.ts'
 
 /**
@@ -25,7 +16,7 @@ describe('cancellation', () => {
   it(
     'SIGTERM during the deploy ends flyctl, says where the run stopped and what changed, and fails',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       await writeFaults(w.state, { latencyMs: { deploy: 20_000 } })
       const r = await w.run(
         { app: APP, secrets: TOKEN_SECRET },
@@ -51,7 +42,7 @@ describe('cancellation', () => {
   it(
     'SIGTERM while the gate still waits on a deployed release ends the log follower and says the release was deployed',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       // The gate follows the rollout inside the deploy stage (docs/CONTRACT.md, "Deploy and gate are one stage"):
       // cancel once flyctl has confirmed the release, while the slow log stream keeps the gate waiting.
       await writeFaults(w.state, { latencyMs: { logs: 20_000 } })
@@ -74,7 +65,7 @@ describe('nothing lost', () => {
   it(
     'leaves the workspace files byte-identical, and without prune unsets, releases and destroys nothing',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       const gatewayConfig = fs
         .readFileSync(path.join(REPO, 'test/fixtures/openclaw-json/public.json5'), 'utf8')
         .replace('my-claw.fly.dev', `${APP}.fly.dev`)
@@ -124,7 +115,7 @@ describe('nothing lost', () => {
   it(
     'a failed release is rolled back to the previous one, and without rollback the summary says what serves',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
       writeDockerfile(w.dirs, 'fake-gateway:oom')
       const failed = await w.run({ app: APP, secrets: TOKEN_SECRET })
@@ -136,7 +127,8 @@ describe('nothing lost', () => {
       expect(failed.summary).toMatch(/Rolled back: release v3 \(the image of v1, [^)]*\) is now serving/)
       expect(failed.summary).toContain('### Where the run stopped')
 
-      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false' })
+      // The failed push again (rollback is no release input): its deploy is asked for, not left to skip-unchanged.
+      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false', 'skip-unchanged': 'false' })
       expect(kept.exitCode).toBe(1)
       expect(kept.outputs['rolled-back']).toBe('false')
       expect(kept.summary).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')

@@ -8,7 +8,8 @@ import { Redactor } from '../../src/shared/redact.js'
 import { readJournal, seedApp, writeFaults } from '../../standin/platform/inspect.ts'
 import { runAction } from '../../standin/runner/runner.ts'
 import { updatePlatform } from '../../standin/platform/state.ts'
-import { APP, exits, line, REPO, TIMEOUT, TOKEN_SECRET, useWorlds, world } from '../support/reliability.ts'
+import { APP, exits, line, REPO, TIMEOUT, TOKEN_SECRET } from '../support/reliability.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 import { API_TOKEN } from '../support/standin.ts'
 
 /**
@@ -21,7 +22,7 @@ describe('transient failures', () => {
   it(
     'retries reading calls and the idempotent secrets import, and succeeds',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       await seedApp(w.state, APP)
       await writeFaults(w.state, {
         fail: [
@@ -59,7 +60,7 @@ describe('transient failures', () => {
   it(
     'gives up on a reading call after its bounded attempts, saying so',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       await writeFaults(w.state, {
         fail: [{ command: 'status', stderr: 'Error: request returned non-2xx status: 504 Gateway Timeout' }],
       })
@@ -76,7 +77,7 @@ describe('transient failures', () => {
   it(
     'does not repeat a mutating call blindly: apps create fails once and the run stops',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       await writeFaults(w.state, {
         fail: [
           {
@@ -100,7 +101,7 @@ describe('transient failures', () => {
   it(
     'checks `releases --json` after a transient deploy failure, and repeats only a deploy that never reached Fly',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       await writeFaults(w.state, {
         fail: [
           {
@@ -127,7 +128,7 @@ describe('transient failures', () => {
   it(
     "keeps a deploy that Fly recorded when only flyctl's answer was lost, without repeating it",
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       const first = await w.run({ app: APP, secrets: TOKEN_SECRET })
       expect(first.exitCode, first.stdout).toBe(0)
       // A flyctl whose deploy goes through and then loses the connection.
@@ -198,13 +199,20 @@ describe('concurrent runs of one app', () => {
   it(
     'waits for a deploy already in progress, then deploys',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
       const other = await seedInProgress(w.state)
       let finished = false
       const r = await runAction({
         dirs: w.dirs,
-        inputs: { 'api-token': API_TOKEN, 'flyctl-mirror': w.server.mirrorUrl, app: APP, secrets: TOKEN_SECRET },
+        // The same push again: its deploy is asked for, not left to skip-unchanged.
+        inputs: {
+          'api-token': API_TOKEN,
+          'flyctl-mirror': w.server.mirrorUrl,
+          app: APP,
+          secrets: TOKEN_SECRET,
+          'skip-unchanged': 'false',
+        },
         env: { FLYCTL_STANDIN_STATE: w.state },
         // The other run finishes once this one has said that it waits.
         onOutput: (chunk) => {
@@ -228,7 +236,7 @@ describe('concurrent runs of one app', () => {
   it(
     'reports a deploy that stays in progress past the bound, without deploying',
     async () => {
-      const w = await world()
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
       expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
       const other = await seedInProgress(w.state)
       const before = (await readJournal(w.state)).length

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import {
-  flyctl,
-  flyctlProcessesOf,
-  newWorld,
-  stepError,
-  tail,
-  TIMEOUT,
-  TOKEN_SECRET,
-  useWorld,
-} from '../support/rollout-e2e.ts'
+import { flyctl, flyctlProcessesOf, TIMEOUT, TOKEN_SECRET } from '../support/rollout-e2e.ts'
 import { writeDockerfile } from '../support/standin.js'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * Deploy and gate as one stage, against flyctl's real waits. The stand-in's `fly deploy`
@@ -19,13 +13,13 @@ import { writeDockerfile } from '../support/standin.js'
  * leaves stopped machines stopped (internal/command/deploy/machines_launchinput.go shouldSkipLaunch).
  * The fake gateway plays the broken releases; how fast verdicts come is `npm run bench`'s business.
  */
-useWorld()
+useWorlds()
 
 describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a gateway that crashes 8 s after boot is unhealthy long before health-timeout: flyctl is interrupted and the push is rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
       const first = await w.run({ app: 'roll-late', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)
       const goodImage = first.outputs.image!
@@ -56,7 +50,7 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a failed deploy (smoke checks) is a verdict with the cause from the logs, not flyctl’s raw error, and is rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
       const first = await w.run({ app: 'roll-crash', secrets: TOKEN_SECRET })
       expect(first.exitCode, tail(first)).toBe(0)
       writeDockerfile(w.dirs, 'fake-gateway:oom')
@@ -73,13 +67,14 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a machine left stopped serves again after the next good push, started by the action and named in the summary',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
       const first = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET })
       expect(first.exitCode, tail(first)).toBe(0)
       const id = first.outputs['machine-ids']!
       await flyctl(w, ['machine', 'stop', id, '-a', 'roll-stopped'])
       const before = await readCounters(w.state)
-      const second = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET })
+      // The same push again: its deploy is asked for, not left to skip-unchanged.
+      const second = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET, 'skip-unchanged': 'false' })
       expect(second.exitCode, tail(second)).toBe(0)
       expect(second.outputs.health).toBe('healthy')
       expect(second.summary).toContain(`started machine ${id}, which the deploy left stopped`)
@@ -95,7 +90,7 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a healthy push costs exactly one machine restart and shows the gateway lines its verdict rests on',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
       const first = await w.run({ app: 'roll-push', secrets: TOKEN_SECRET })
       expect(first.exitCode, tail(first)).toBe(0)
       const before = await readCounters(w.state)

@@ -1,9 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { writeFaults } from '../../standin/platform/inspect.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
-import { startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 
 /**
  * Secret hygiene: run end-to-end scenarios (success, dry run, flyctl errors that echo a
@@ -64,6 +65,8 @@ function scanTree(label: string, dir: string, skip: Set<string>): string[] {
   return found
 }
 
+useWorlds()
+
 describe('no secret value in anything the action or the stand-in produced', () => {
   let world: StandinWorld
   const runs: Array<[string, ActionResult]> = []
@@ -85,11 +88,7 @@ describe('no secret value in anything the action or the stand-in produced', () =
   }
 
   beforeAll(async () => {
-    world = await startStandinWorld('hygiene-')
-    writeDockerfile(world.dirs, 'fake-gateway:ready')
-  })
-  afterAll(async () => {
-    await world?.stop()
+    world = await newWorld('fake-gateway:ready', 'hygiene-')
   })
 
   it('a deploy that syncs every kind of secret', async () => {
@@ -120,7 +119,8 @@ describe('no secret value in anything the action or the stand-in produced', () =
         },
       ],
     })
-    const r = await run('flyctl-error', {})
+    // The same push as the first deploy: the deploy path (secrets import first) is asked for.
+    const r = await run('flyctl-error', { 'skip-unchanged': 'false' })
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/::error::.*secrets import.*invalid secret OPENCLAW_GATEWAY_TOKEN="\*\*\*"/)
   }, 240_000)
@@ -148,7 +148,12 @@ describe('no secret value in anything the action or the stand-in produced', () =
   it('a cancelled run', async () => {
     await writeFaults(world.state, { latencyMs: { deploy: 20_000 } })
     try {
-      const r = await run('cancelled', {}, { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } })
+      // The same push as the first deploy: its deploy, to be cancelled, is asked for.
+      const r = await run(
+        'cancelled',
+        { 'skip-unchanged': 'false' },
+        { killWhen: { text: '::group::fly deploy', signal: 'SIGTERM' } },
+      )
       expect(r.exitCode).not.toBe(0)
     } finally {
       await writeFaults(world.state, {})

@@ -3,15 +3,16 @@
 // deploy` takes the machines' leases as flyctl does. No run may report a release it did not make
 // or roll back another's; the app ends on a healthy release; a run that lost says which release
 // superseded its own, and how to keep it from happening.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startStandinWorld, type StandinWorld } from '../support/standin.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
 import { judgeTwoRuns, raceTwoDeploys } from '../support/two-runs.ts'
 
+useWorlds()
 let world: StandinWorld
 beforeAll(async () => {
-  world = await startStandinWorld('e2e-two-runs-')
+  world = await newWorld(undefined, 'e2e-two-runs-')
 })
-afterAll(() => world.stop())
 
 describe('two runs on one app, started together', () => {
   it('each reports only its own release, none rolls back, the app ends healthy, the one that lost says superseded', async () => {

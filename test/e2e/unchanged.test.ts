@@ -16,18 +16,18 @@ import {
   expectNoValues,
   expectSuccess,
   FAKE_TIMEOUT,
-  newWorld,
   runStep,
-  stopWorlds,
-  tail,
 } from '../support/pipeline-e2e.ts'
 import { GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+
+useWorlds()
 
 const REPO = 'openclaw/base'
 const registries: RegistryStandin[] = []
 
 afterEach(async () => {
-  await stopWorlds()
   for (const r of registries.splice(0)) await r.close()
 })
 
@@ -35,7 +35,7 @@ async function setup(): Promise<{ world: StandinWorld; registry: RegistryStandin
   const registry = await startRegistry()
   registries.push(registry)
   registry.push(REPO, '24')
-  const world = await newWorld('fake-gateway:ready')
+  const world = await newWorld('fake-gateway:ready', 'e2e-pipeline-')
   fs.writeFileSync(
     path.join(world.dirs.workspace, 'Dockerfile'),
     `ARG BASE_TAG=24\nFROM ${registry.host}/${REPO}:\${BASE_TAG} AS base\nFROM base\nLABEL fly-standin.workload=fake-gateway:ready\nCOPY . /app\n`,

@@ -8,21 +8,14 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
 import { readSecretValues } from '../../standin/platform/state.ts'
-import {
-  BASE,
-  FAKE,
-  FAKE_TIMEOUT,
-  GH_TOKEN,
-  gh,
-  newWorld,
-  step,
-  tail,
-  usePreviewWorlds,
-} from '../support/preview-e2e.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.ts'
+import { BASE, FAKE, FAKE_TIMEOUT, GH_TOKEN, gh, step, usePreviewGitHub } from '../support/preview-e2e.ts'
+import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
 import { errorText } from '../support/workflow-commands.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
-usePreviewWorlds()
+useWorlds()
+usePreviewGitHub()
 
 /** flyctl calls that change nothing on Fly. */
 const READING =
@@ -85,7 +78,7 @@ describe('a fork pull request (pull_request_target from forker/gw)', () => {
   it(
     'is refused before any flyctl call that changes Fly, naming allow-fork-previews and why',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-preview-')
       const { result, calls } = await step(world, forkInputs(), forkEvent(world, 8))
       expect(result.exitCode, tail(result)).toBe(1)
       const error = errorText(result.stdout)
@@ -101,7 +94,7 @@ describe('a fork pull request (pull_request_target from forker/gw)', () => {
   it(
     'with allow-fork-previews: true, deploys with only the PREVIEW_ secrets, and the summary says so',
     async () => {
-      const world = await newWorld(FAKE)
+      const world = await newWorld(FAKE, 'e2e-preview-')
       const app = `${BASE}-pr-9`
       const { result } = await step(world, forkInputs({ 'allow-fork-previews': 'true' }), forkEvent(world, 9))
       expect(result.exitCode, tail(result)).toBe(0)
@@ -153,46 +146,41 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
   it(
     'gateway-config, dockerfile and working-directory leading out, and gateway-config: /proc/self/environ',
     async () => {
-      const world = await startStandinWorld('e2e-paths-')
-      try {
-        writeDockerfile(world.dirs, FAKE)
-        const ws = world.dirs.workspace
-        const home = path.join(world.dirs.root, 'home')
-        fs.mkdirSync(path.join(home, '.docker'), { recursive: true })
-        const dockerConfig = path.join(home, '.docker', 'config.json')
-        fs.writeFileSync(dockerConfig, JSON.stringify({ auths: { 'registry.example': { auth: DOCKER_AUTH } } }))
-        const env = { HOME: home }
+      const world = await newWorld(FAKE, 'e2e-paths-')
+      const ws = world.dirs.workspace
+      const home = path.join(world.dirs.root, 'home')
+      fs.mkdirSync(path.join(home, '.docker'), { recursive: true })
+      const dockerConfig = path.join(home, '.docker', 'config.json')
+      fs.writeFileSync(dockerConfig, JSON.stringify({ auths: { 'registry.example': { auth: DOCKER_AUTH } } }))
+      const env = { HOME: home }
 
-        fs.symlinkSync(dockerConfig, path.join(ws, 'openclaw.json'))
-        await refused(world, { 'gateway-config': 'openclaw.json' }, env, 'gateway-config', [DOCKER_AUTH])
+      fs.symlinkSync(dockerConfig, path.join(ws, 'openclaw.json'))
+      await refused(world, { 'gateway-config': 'openclaw.json' }, env, 'gateway-config', [DOCKER_AUTH])
 
-        const outside = path.join(world.dirs.root, 'outside')
-        fs.mkdirSync(outside)
-        fs.writeFileSync(
-          path.join(outside, 'Dockerfile'),
-          'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n',
-        )
-        fs.symlinkSync(path.join(outside, 'Dockerfile'), path.join(ws, 'Dockerfile.link'))
-        await refused(world, { dockerfile: 'Dockerfile.link' }, env, 'dockerfile', [])
-        await refused(world, { dockerfile: '../outside/Dockerfile' }, env, 'dockerfile', [])
-        fs.symlinkSync(outside, path.join(ws, 'elsewhere'))
-        await refused(world, { 'working-directory': 'elsewhere' }, env, 'working-directory', [])
+      const outside = path.join(world.dirs.root, 'outside')
+      fs.mkdirSync(outside)
+      fs.writeFileSync(
+        path.join(outside, 'Dockerfile'),
+        'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n',
+      )
+      fs.symlinkSync(path.join(outside, 'Dockerfile'), path.join(ws, 'Dockerfile.link'))
+      await refused(world, { dockerfile: 'Dockerfile.link' }, env, 'dockerfile', [])
+      await refused(world, { dockerfile: '../outside/Dockerfile' }, env, 'dockerfile', [])
+      fs.symlinkSync(outside, path.join(ws, 'elsewhere'))
+      await refused(world, { 'working-directory': 'elsewhere' }, env, 'working-directory', [])
 
-        await refused(world, { 'gateway-config': '/proc/self/environ' }, env, 'gateway-config', [
-          API_TOKEN,
-          GATEWAY_TOKEN,
-        ])
+      await refused(world, { 'gateway-config': '/proc/self/environ' }, env, 'gateway-config', [
+        API_TOKEN,
+        GATEWAY_TOKEN,
+      ])
 
-        // A config file whose [[files]] reach for the same credential is refused too, naming config.
-        fs.writeFileSync(
-          path.join(ws, 'fly.toml'),
-          `app = "oc-paths"\n\n[[files]]\nguest_path = "/etc/x.json"\nlocal_path = "${dockerConfig}"\n`,
-        )
-        await refused(world, { config: 'fly.toml' }, env, 'config', [DOCKER_AUTH])
-        expect((await readState(world.state)).apps['oc-paths']).toBeUndefined()
-      } finally {
-        await world.stop()
-      }
+      // A config file whose [[files]] reach for the same credential is refused too, naming config.
+      fs.writeFileSync(
+        path.join(ws, 'fly.toml'),
+        `app = "oc-paths"\n\n[[files]]\nguest_path = "/etc/x.json"\nlocal_path = "${dockerConfig}"\n`,
+      )
+      await refused(world, { config: 'fly.toml' }, env, 'config', [DOCKER_AUTH])
+      expect((await readState(world.state)).apps['oc-paths']).toBeUndefined()
     },
     FAKE_TIMEOUT,
   )
@@ -200,42 +188,37 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
   it(
     'after a deploy, nothing of the run is left under RUNNER_TEMP but the fly-config file',
     async () => {
-      const world = await startStandinWorld('e2e-paths-')
-      try {
-        writeDockerfile(world.dirs, FAKE)
-        const marker = 'gateway-config-marker-e2e-5b71'
-        fs.writeFileSync(
-          path.join(world.dirs.workspace, 'openclaw.json'),
-          `{ gateway: { mode: "local" }, meta: { note: "${marker}" } }\n`,
-        )
-        const ok = await world.run({
-          app: 'oc-clean',
-          'gateway-config': 'openclaw.json',
-          'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
-          'health-timeout': '120',
-        })
-        expect(ok.exitCode, tail(ok)).toBe(0)
-        expect(filesUnder(world.dirs.temp).map(([file]) => file)).toEqual([ok.outputs['fly-config']])
+      const world = await newWorld(FAKE, 'e2e-paths-')
+      const marker = 'gateway-config-marker-e2e-5b71'
+      fs.writeFileSync(
+        path.join(world.dirs.workspace, 'openclaw.json'),
+        `{ gateway: { mode: "local" }, meta: { note: "${marker}" } }\n`,
+      )
+      const ok = await world.run({
+        app: 'oc-clean',
+        'gateway-config': 'openclaw.json',
+        'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+        'health-timeout': '120',
+      })
+      expect(ok.exitCode, tail(ok)).toBe(0)
+      expect(filesUnder(world.dirs.temp).map(([file]) => file)).toEqual([ok.outputs['fly-config']])
 
-        // A failing run (its gateway config does not parse) leaves nothing of the file either.
-        fs.writeFileSync(
-          path.join(world.dirs.workspace, 'openclaw.json'),
-          `{ gateway: { mode: "local" }, meta: "${marker}" ,,, }\n`,
-        )
-        const bad = await world.run({
-          app: 'oc-clean',
-          'gateway-config': 'openclaw.json',
-          'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
-        })
-        expect(bad.exitCode, tail(bad)).toBe(1)
-        expect(
-          filesUnder(world.dirs.temp)
-            .filter(([, text]) => text.includes(marker))
-            .map(([file]) => file),
-        ).toEqual([])
-      } finally {
-        await world.stop()
-      }
+      // A failing run (its gateway config does not parse) leaves nothing of the file either.
+      fs.writeFileSync(
+        path.join(world.dirs.workspace, 'openclaw.json'),
+        `{ gateway: { mode: "local" }, meta: "${marker}" ,,, }\n`,
+      )
+      const bad = await world.run({
+        app: 'oc-clean',
+        'gateway-config': 'openclaw.json',
+        'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+      })
+      expect(bad.exitCode, tail(bad)).toBe(1)
+      expect(
+        filesUnder(world.dirs.temp)
+          .filter(([, text]) => text.includes(marker))
+          .map(([file]) => file),
+      ).toEqual([])
     },
     FAKE_TIMEOUT,
   )

@@ -3,8 +3,11 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { API_TOKEN } from '../support/standin.ts'
-import { command, newWorld, stepError, tail, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
+import { command, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { interpretStdout, type RunnerView } from '../support/workflow-commands.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
+import { stepError } from '../support/workflow-commands.ts'
 
 /**
  * Text the action did not write never steers the runner: the hostile lines come from the
@@ -12,7 +15,7 @@ import { interpretStdout, type RunnerView } from '../support/workflow-commands.t
  * command's shell preamble in the machine's log, and the runner's reading of stdout is played by
  * test/support/workflow-commands.ts. Fake gateway: what matters is the text, not the gateway.
  */
-useWorld()
+useWorlds()
 
 const TIMEOUT = 300_000
 /** Each a workflow command the runner would act on, printed where a builder or a gateway would. */
@@ -46,7 +49,7 @@ describe('no workflow command from others’ text', () => {
   it(
     'a Dockerfile that echoes workflow commands in the build: none acts, the step ends healthy with its own outputs',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       const dockerfile = path.join(w.dirs.workspace, 'Dockerfile')
       const runs = [...HOSTILE, STOP].map((l) => `RUN echo '${l}'`).join('\n')
       fs.appendFileSync(dockerfile, `${runs}\n`)
@@ -63,7 +66,7 @@ describe('no workflow command from others’ text', () => {
   it(
     'a crash loop whose gateway command echoes workflow commands into the machine log: none acts, the action’s own error annotation does',
     async () => {
-      const w = await newWorld('fake-gateway:crash')
+      const w = await newWorld('fake-gateway:crash', 'e2e-health-')
       const preamble = [...HOSTILE, STOP].map((l) => `echo '${l}'`).join('; ')
       const command = `sh -c "${preamble}; exec node dist/index.js gateway --port 3000 --bind lan"`
       const result = await w.run({ app: 'untrusted-crash', secrets: TOKEN_SECRET, command, 'health-timeout': '300' })
@@ -83,7 +86,7 @@ describe('flyctl ended from outside', () => {
   it(
     'a `fly deploy` killed by SIGKILL is reported as killed, never as the gateway, and the release the gate found healthy is not rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       const app = 'untrusted-killed'
       const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)
@@ -115,7 +118,7 @@ describe('health-timeout', () => {
   it(
     'the smallest accepted value deploys a healthy redeploy: the deadline counts from the first machine of the release starting',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       const app = 'timeout-smallest'
       const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)
@@ -135,7 +138,7 @@ describe('a tool cache the job cannot write', () => {
   it(
     'fails naming RUNNER_TOOL_CACHE and the fix, not with a bare errno',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       // Root writes anywhere, so the cache is made unwritable by being under a file (ENOTDIR), as
       // a read-only or foreign folder is for the runner's user (EROFS, EACCES: the same message).
       const file = path.join(w.dirs.root, 'not-a-folder')

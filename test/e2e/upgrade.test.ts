@@ -4,10 +4,10 @@
 // gateway behind Dockerfiles that name a release (ARG OPENCLAW_VERSION), which is what the action reads.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults, type JournalEntry } from '../../standin/platform/inspect.ts'
-import type { ActionResult } from '../../standin/runner/runner.ts'
-import { GATEWAY_TOKEN, startStandinWorld, type StandinWorld } from '../support/standin.js'
+import { GATEWAY_TOKEN, tail, type StandinWorld } from '../support/standin.js'
+import { newWorld, useWorlds } from '../support/world.ts'
 
 const OLD = '2026.4.29'
 const NEW = '2026.9.6'
@@ -15,21 +15,7 @@ const NEW = '2026.9.6'
 const FAKE_TIMEOUT = 600_000
 const SECRETS = JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN })
 
-let worlds: StandinWorld[] = []
-afterEach(async () => {
-  for (const w of worlds) await w.stop()
-  worlds = []
-})
-
-async function newWorld(): Promise<StandinWorld> {
-  const w = await startStandinWorld('e2e-upgrade-')
-  worlds.push(w)
-  return w
-}
-
-function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-80).join('\n')}\n${result.stderr.slice(-2000)}`
-}
+useWorlds()
 
 const argv = (e: JournalEntry) => e.argv.join(' ')
 async function callsSince(w: StandinWorld, from: number): Promise<string[]> {
@@ -90,7 +76,7 @@ describe('faults of the snapshot and of its restore', () => {
   it(
     'a snapshot that never completes stops the run before the deploy, naming the cause; the old release still serves',
     async () => {
-      const w = await newWorld()
+      const w = await newWorld(undefined, 'e2e-upgrade-')
       const r = await failedUpgrade(
         w,
         'upgrade-snap-slow',
@@ -112,7 +98,7 @@ describe('faults of the snapshot and of its restore', () => {
   it(
     'upgrade-snapshot: false deploys without a snapshot and rolls back the image alone',
     async () => {
-      const w = await newWorld()
+      const w = await newWorld(undefined, 'e2e-upgrade-')
       const r = await failedUpgrade(w, 'upgrade-snap-off', { 'upgrade-snapshot': 'false' })
       expect(r.second.outputs).toMatchObject({ 'snapshot-id': '', 'rolled-back': 'true', 'gateway-release': OLD })
       expect(r.calls.filter((c) => /snapshots|clone/.test(c))).toEqual([])
@@ -137,7 +123,7 @@ describe('faults of the snapshot and of its restore', () => {
     it(
       `${fault.name} that fails ends the run saying what was done and what serves; the migrated volume untouched, nothing deleted`,
       async () => {
-        const w = await newWorld()
+        const w = await newWorld(undefined, 'e2e-upgrade-')
         const app = `upgrade-${fault.command.split(' ')[1]}-fails`
         const failing = {
           fail: [

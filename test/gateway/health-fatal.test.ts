@@ -2,24 +2,17 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState } from '../../standin/platform/inspect.ts'
-import {
-  command,
-  expectDecidedByFatalLine,
-  newWorld,
-  REAL,
-  tail,
-  TIMEOUT,
-  TOKEN_SECRET,
-  useWorld,
-} from '../support/health-e2e.ts'
+import { command, expectDecidedByFatalLine, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { writeDockerfile } from '../support/standin.js'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 /**
  * The health gate end to end, part two: the real gateway's fatal lines through dist/index.js, each with
  * health-timeout 300 and a verdict that names the logged cause, not the timeout. The header of
  * e2e-health.test.ts says why the real gateway and what the fake one plays.
  */
-useWorld()
+useWorlds()
 
 describe('health gate end to end, real gateway, fatal lines', () => {
   it(
@@ -30,7 +23,7 @@ describe('health gate end to end, real gateway, fatal lines', () => {
       // `hasToken = tokenValue.trim().length > 0`), so at run time it has no auth. A tab: values of
       // three or more characters are masked in every log line, and a run of spaces would be.
       // A missing token is refused before deploy by validation (test/unit/config/guide-rules.test.ts).
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({
         app: 'health-no-auth',
         'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: '\t' }),
@@ -49,7 +42,7 @@ describe('health gate end to end, real gateway, fatal lines', () => {
   it(
     "an openclaw.json key the gateway's strict schema refuses: unhealthy naming the invalid config; a first release has nothing to roll back to",
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       // Our check reads only the keys the deployment depends on; the gateway's zod schema is strict.
       fs.writeFileSync(
         path.join(w.dirs.workspace, 'openclaw.json'),
@@ -79,7 +72,7 @@ describe('health gate end to end, real gateway, fatal lines', () => {
   it(
     'out of memory: a gateway given too small a heap is unhealthy, and the fix raises the heap, not the VM',
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({
         app: 'health-oom',
         secrets: TOKEN_SECRET,
@@ -99,7 +92,7 @@ describe('health gate end to end, real gateway, fatal lines', () => {
   it(
     'rollback: a broken release after a healthy one fails the step, and the previous image serves again, gated healthy',
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const app = 'health-rollback'
       const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)

@@ -1,16 +1,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import {
-  expectDecidedByFatalLine,
-  LEGACY,
-  newWorld,
-  REAL,
-  tail,
-  TIMEOUT,
-  TOKEN_SECRET,
-  useWorld,
-} from '../support/health-e2e.ts'
+import { expectDecidedByFatalLine, LEGACY, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { tail } from '../support/standin.ts'
 
 /**
  * End to end: the health gate through dist/index.js on the flyctl stand-in, whose machines
@@ -22,13 +15,13 @@ import {
  * the gateway logged, never "not healthy within health-timeout", so the gate decided on the line
  * and not at the timeout (how fast is measured by `npm run bench`, not here).
  */
-useWorld()
+useWorlds()
 
 describe('health gate end to end, real gateway', () => {
   it(
     'a ready 2026.9.6 gateway is healthy (exit 0)',
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({ app: 'health-ready', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs).toMatchObject({ health: 'healthy', 'rolled-back': 'false', 'release-version': '1' })
@@ -43,7 +36,7 @@ describe('health gate end to end, real gateway', () => {
   it(
     'a ready 2026.3 gateway is healthy on its "listening on ws://" line',
     async () => {
-      const w = await newWorld(LEGACY)
+      const w = await newWorld(LEGACY, 'e2e-health-')
       // 2026.2.26 - 2026.5 refuse a non-loopback bind without allowed origins (openclaw issue #71823).
       fs.writeFileSync(
         path.join(w.dirs.workspace, 'openclaw.json'),
@@ -78,7 +71,7 @@ describe('health gate end to end, real gateway', () => {
   it(
     'a private loopback bind passes validation with a warning, and the gate finds it unhealthy with the fix --bind lan',
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({
         app: 'health-private-loopback',
         secrets: TOKEN_SECRET,

@@ -12,7 +12,7 @@
 // shows digests, not values.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../../scripts/standin-setup.ts'
 import { readCounters } from '../../standin/platform/inspect.ts'
 import { execOnMachine } from '../../standin/machines/runtime.ts'
@@ -28,17 +28,17 @@ import {
   gatewayProcess,
   liveMachines,
   mutating,
-  newWorld,
   REAL_HEALTH_TIMEOUT,
   REAL_TIMEOUT,
   runStep,
   sha256,
-  stopWorlds,
 } from '../support/pipeline-e2e.ts'
 import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from '../support/standin.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+
+useWorlds()
 
 describe('one push that changes secrets, the gateway config and the machine command (real gateway)', () => {
-  afterEach(stopWorlds)
   beforeAll(async () => {
     await setupStandinRuntimes([DEFAULT_OPENCLAW_VERSION], () => {})
   }, 600_000)
@@ -69,7 +69,7 @@ describe('one push that changes secrets, the gateway config and the machine comm
   it(
     'restarts the machine exactly once, and it then runs the override command, the new config and secret',
     async () => {
-      const world = await newWorld(`openclaw@${DEFAULT_OPENCLAW_VERSION}`)
+      const world = await newWorld(`openclaw@${DEFAULT_OPENCLAW_VERSION}`, 'e2e-pipeline-')
       const configFile = path.join(world.dirs.workspace, 'openclaw.json')
       fs.writeFileSync(configFile, configV1)
 

@@ -4,9 +4,11 @@
 import { beforeAll, describe, it } from 'vitest'
 import { setupStandinRuntimes } from '../../scripts/standin-setup.ts'
 import { DEFAULT_OPENCLAW_VERSION } from '../../standin/machines/install-runtimes.ts'
-import { lifecycle, REAL_TIMEOUT, usePreviewWorlds } from '../support/preview-e2e.ts'
+import { lifecycle, REAL_TIMEOUT, usePreviewGitHub } from '../support/preview-e2e.ts'
+import { useWorlds } from '../support/world.ts'
 
-usePreviewWorlds()
+useWorlds()
+usePreviewGitHub()
 
 describe('a preview through opened, synchronize and closed (real gateway)', () => {
   beforeAll(async () => {

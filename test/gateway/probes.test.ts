@@ -4,8 +4,9 @@ import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { detectIsolation } from '../../standin/machines/isolation.ts'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import { command, newWorld, REAL, tail, TIMEOUT, TOKEN_SECRET, useWorld } from '../support/health-e2e.ts'
-import { API_TOKEN } from '../support/standin.ts'
+import { command, REAL, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { newWorld, useWorlds } from '../support/world.ts'
+import { API_TOKEN, tail } from '../support/standin.ts'
 
 /**
  * The gateway's own probes, the release that serves, and locks per release, through dist/index.js
@@ -13,7 +14,7 @@ import { API_TOKEN } from '../support/standin.ts'
  * where the behaviour is the gateway's; the fake plays a startup that never finishes and a held
  * lock, with the release named by the Dockerfile's ARG OPENCLAW_VERSION as the action reads it).
  */
-useWorld()
+useWorlds()
 
 const FLYCTL = path.resolve(import.meta.dirname, '../../standin/bin/flyctl')
 
@@ -21,7 +22,7 @@ describe('release-aware checks, end to end', () => {
   it(
     "2026.9.6 deploys healthy with the guide's /startupz check, and the summary names the check that passed",
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const result = await w.run({ app: 'probe-startupz', secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs.health).toBe('healthy')
@@ -37,7 +38,7 @@ describe('release-aware checks, end to end', () => {
   it(
     '2026.4.29 (before /startupz) deploys healthy with /healthz, and the summary names the check that passed',
     async () => {
-      const w = await newWorld('openclaw@2026.4.29')
+      const w = await newWorld('openclaw@2026.4.29', 'e2e-health-')
       // 2026.2.26 - 2026.5 refuse a non-loopback bind without allowed origins (as in health.test.ts).
       fs.writeFileSync(
         path.join(w.dirs.workspace, 'openclaw.json'),
@@ -64,7 +65,7 @@ describe('locks per release, real gateway', () => {
   it(
     "2026.9.6 reclaims a dead owner's lock on the volume by itself: healthy, no ssh, no restart, nothing repaired",
     async () => {
-      const w = await newWorld(REAL)
+      const w = await newWorld(REAL, 'e2e-health-')
       const app = 'probe-dead-lock'
       const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(first.exitCode, tail(first)).toBe(0)

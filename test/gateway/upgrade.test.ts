@@ -4,11 +4,11 @@
 // gateway behind Dockerfiles that name a release (ARG OPENCLAW_VERSION), which is what the action reads.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../../scripts/standin-setup.ts'
 import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
-import type { ActionResult } from '../../standin/runner/runner.ts'
-import { GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from '../support/standin.js'
+import { GATEWAY_TOKEN, tail, writeDockerfile, type StandinWorld } from '../support/standin.js'
+import { newWorld, useWorlds } from '../support/world.ts'
 
 const OLD = '2026.4.29'
 const NEW = '2026.9.6'
@@ -16,21 +16,7 @@ const NEW = '2026.9.6'
 const REAL_TIMEOUT = 1_500_000
 const SECRETS = JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN })
 
-let worlds: StandinWorld[] = []
-afterEach(async () => {
-  for (const w of worlds) await w.stop()
-  worlds = []
-})
-
-async function newWorld(): Promise<StandinWorld> {
-  const w = await startStandinWorld('e2e-upgrade-')
-  worlds.push(w)
-  return w
-}
-
-function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-80).join('\n')}\n${result.stderr.slice(-2000)}`
-}
+useWorlds()
 
 const argv = (e: JournalEntry) => e.argv.join(' ')
 async function callsSince(w: StandinWorld, from: number): Promise<string[]> {
@@ -67,7 +53,7 @@ describe('a gateway upgrade with the real gateways', () => {
   it(
     'a healthy upgrade takes exactly one snapshot before the deploy and reports it; the same release again takes none',
     async () => {
-      const w = await newWorld()
+      const w = await newWorld(undefined, 'e2e-upgrade-')
       const app = 'upgrade-healthy'
       const inputs = { app, 'secrets-json': SECRETS, 'health-timeout': '300' }
       writeDockerfile(w.dirs, `openclaw@${OLD}`)
@@ -98,7 +84,8 @@ describe('a gateway upgrade with the real gateways', () => {
       expect(second.stdout).toContain(`Gateway upgrade: ${OLD} -> ${NEW}`)
 
       const again = (await readJournal(w.state)).length
-      const third = await w.run(inputs)
+      // The same release deployed again (asked for, not left to skip-unchanged) takes no snapshot.
+      const third = await w.run({ ...inputs, 'skip-unchanged': 'false' })
       expect(third.exitCode, tail(third)).toBe(0)
       expect((await callsSince(w, again)).filter((c) => c.includes('snapshots'))).toEqual([])
       expect(third.outputs).toMatchObject({ 'snapshot-id': '', 'gateway-release': NEW })
@@ -109,7 +96,7 @@ describe('a gateway upgrade with the real gateways', () => {
   it(
     `a failed upgrade is rolled back onto the snapshot: ${OLD} serves, ready, on its own pre-upgrade state; the migrated volume is kept`,
     async () => {
-      const w = await newWorld()
+      const w = await newWorld(undefined, 'e2e-upgrade-')
       const app = 'upgrade-oom'
       // 2026.9.6 needs more heap at start than 2026.4.29: the cap that fits the old release fails the new.
       const inputs = {

@@ -1,9 +1,13 @@
 /**
- * flyctl played in-process, for run() tested without child processes: the real Flyctl runner
+ * flyctl played in-process, for unit tests without child processes: the real Flyctl runner
  * (retry, journal, redaction, dry-run safety net) over a small in-memory Fly that answers the
  * calls a deploy makes, with flyctl's texts and JSON shapes (see standin/ for the full stand-in).
+ * A test scripts it: answers per command (`answers`), one-shot failures (`fail`), something done
+ * before a command answers (`before`); and reads what was called (`calls`, `callsTo`).
  */
 import { Flyctl, type FlyctlOptions, type FlyctlResult, type RunOptions } from '../../src/fly/flyctl.js'
+import { ChangeJournal } from '../../src/run/change-journal.js'
+import { Redactor } from '../../src/shared/redact.js'
 
 export interface FakeRelease {
   Version: number
@@ -13,13 +17,35 @@ export interface FakeRelease {
   at?: number
 }
 
+/** One call as the process would have been started: its argv, that argv joined by spaces, its stdin. */
+export interface FakeCall {
+  args: string[]
+  line: string
+  stdin?: string
+}
+
+/** What a played flyctl process says: stdout (each line also to `onLine`), stderr, exit code (0). */
+export interface FakeAnswer {
+  stdout?: string
+  stderr?: string
+  exitCode?: number
+}
+
+/**
+ * A test's own answer to a command. It may stream lines itself (`opts.onLine`) and wait until the
+ * call is ended (`opts.signal`), as `fly logs` does.
+ */
+export type Responder = (args: string[], opts: RunOptions) => FakeAnswer | Promise<FakeAnswer>
+
 export interface FakeFly {
   apps: Set<string>
   volumes: Map<string, string[]>
   releases: Map<string, FakeRelease[]>
-  /** Calls made, as argv joined by spaces. */
-  calls: string[]
-  /** One-shot answers for the next call whose argv starts with the key. */
+  /** Calls made, in order. */
+  calls: FakeCall[]
+  /** Answers for calls whose argv (joined by spaces) starts with the key, the longest key first; '' answers every call. */
+  answers: Map<string, Responder>
+  /** One-shot failures for the next call whose argv starts with the key. */
   fail: Map<string, { stderr: string; exit?: number }>
   /** Run before a command answers (a race: another run acting meanwhile). */
   before: Map<string, () => void>
@@ -28,10 +54,38 @@ export interface FakeFly {
 }
 
 export function newFakeFly(): FakeFly {
-  return { apps: new Set(), volumes: new Map(), releases: new Map(), calls: [], fail: new Map(), before: new Map() }
+  return {
+    apps: new Set(),
+    volumes: new Map(),
+    releases: new Map(),
+    calls: [],
+    answers: new Map(),
+    fail: new Map(),
+    before: new Map(),
+  }
 }
 
-type Answer = { stdout?: string; stderr?: string; exitCode?: number }
+/** The calls whose argv (joined by spaces) starts with `prefix`. */
+export function callsTo(fly: FakeFly, prefix: string): FakeCall[] {
+  return fly.calls.filter((c) => c.line.startsWith(prefix))
+}
+
+/** The real runner over `fly`, with options a unit test does not care about filled in. */
+export function inProcessFlyctl(fly: FakeFly, options: Partial<FlyctlOptions> = {}): InProcessFlyctl {
+  return new InProcessFlyctl(
+    {
+      binary: 'flyctl',
+      token: 'fake-token',
+      redactor: new Redactor(),
+      env: {},
+      journal: new ChangeJournal(),
+      ...options,
+    },
+    fly,
+  )
+}
+
+type Answer = FakeAnswer
 
 const ok = (stdout = ''): Answer => ({ stdout })
 const json = (value: unknown): Answer => ok(JSON.stringify(value, null, 4))
@@ -156,14 +210,22 @@ export class InProcessFlyctl extends Flyctl {
   }
 
   protected override async spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
-    this.fly.calls.push(args.join(' '))
-    const key = [...this.fly.before.keys()].find((k) => args.join(' ').startsWith(k))
+    const line = args.join(' ')
+    this.fly.calls.push({ args, line, ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }) })
+    const key = [...this.fly.before.keys()].find((k) => line.startsWith(k))
     if (key) this.fly.before.get(key)?.()
     if (args[0] === 'deploy' && this.fly.deployHangs) return this.hang(args, opts)
-    const failKey = [...this.fly.fail.keys()].find((k) => args.join(' ').startsWith(k))
+    const failKey = [...this.fly.fail.keys()].find((k) => line.startsWith(k))
     const scripted = failKey ? this.fly.fail.get(failKey) : undefined
     if (failKey) this.fly.fail.delete(failKey)
-    const a = scripted ? { stderr: scripted.stderr, exitCode: scripted.exit ?? 1 } : answer(this.fly, args)
+    const responder = [...this.fly.answers.keys()]
+      .filter((k) => line.startsWith(k))
+      .sort((x, y) => y.length - x.length)[0]
+    const a = scripted
+      ? { stderr: scripted.stderr, exitCode: scripted.exit ?? 1 }
+      : responder !== undefined
+        ? await (this.fly.answers.get(responder) as Responder)(args, opts)
+        : answer(this.fly, args)
     const exitCode = a.exitCode ?? 0
     const stderr = a.stderr ?? ''
     // As the real spawn does: each stdout line to onLine as it arrives (the log follower reads them so).

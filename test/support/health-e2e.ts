@@ -1,9 +1,9 @@
 // Shared by e2e-health.test.ts and e2e-health-fatal.test.ts, split so they run side by side.
-import * as fs from 'node:fs'
-import { afterEach, expect } from 'vitest'
+import { expect } from 'vitest'
 import type { JournalEntry } from '../../standin/platform/inspect.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
-import { GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.js'
+import { GATEWAY_TOKEN, tail } from './standin.js'
+import { stepError } from './workflow-commands.ts'
 
 export const REAL = 'openclaw@2026.9.6'
 export const LEGACY = 'openclaw@2026.3.13'
@@ -11,39 +11,6 @@ export const LEGACY = 'openclaw@2026.3.13'
 // that may be busy); `npm run bench` measures speed.
 export const TIMEOUT = 1_200_000
 export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
-
-let world: StandinWorld | undefined
-// world.stop() ends the machines and the release server; the state (volumes, machine roots) and
-// the runner's directories are removed here too.
-export function useWorld(): void {
-  afterEach(async () => {
-    if (!world) return
-    const done = world
-    world = undefined
-    await done.stop()
-    fs.rmSync(done.state, { recursive: true, force: true })
-    fs.rmSync(done.dirs.root, { recursive: true, force: true })
-  })
-}
-
-export async function newWorld(workload: string): Promise<StandinWorld> {
-  world = await startStandinWorld('e2e-health-')
-  writeDockerfile(world.dirs, workload)
-  return world
-}
-
-/** The step's error (the `::error::` line), decoded from the workflow-command escaping. */
-export function stepError(result: ActionResult): string {
-  const lines = result.stdout.split('\n').filter((l) => l.startsWith('::error::'))
-  return lines
-    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'))
-    .join('\n')
-}
-
-/** Helpful context when an end-to-end assertion fails. */
-export function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-60).join('\n')}\n${result.stderr.slice(-2000)}`
-}
 
 export function command(entry: JournalEntry): string {
   return entry.argv.join(' ')

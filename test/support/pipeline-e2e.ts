@@ -8,7 +8,7 @@ import { readJournal, readState, type JournalEntry } from '../../standin/platfor
 import { readRuntime } from '../../standin/machines/runtime.ts'
 import { commandLine, listTree } from '../../standin/machines/procs.ts'
 import { REPO_ROOT, type ActionResult } from '../../standin/runner/runner.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, tail, type StandinWorld } from './standin.ts'
 
 export const APP = 'e2e-pipeline'
 export const FAKE = 'fake-gateway:ready'
@@ -24,26 +24,7 @@ export const OPENAI_KEY = 'sk-openai-e2e-5a7c0e9d22'
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
-// --- the world ----------------------------------------------------------------------------
-
-export const worlds: StandinWorld[] = []
-
-export async function newWorld(workload: string): Promise<StandinWorld> {
-  const world = await startStandinWorld('e2e-pipeline-')
-  worlds.push(world)
-  writeDockerfile(world.dirs, workload)
-  return world
-}
-
-export async function stopWorld(world: StandinWorld): Promise<void> {
-  await world.stop()
-  fs.rmSync(world.state, { recursive: true, force: true })
-  fs.rmSync(world.dirs.root, { recursive: true, force: true })
-}
-
-export async function stopWorlds(): Promise<void> {
-  for (const world of worlds.splice(0)) await stopWorld(world)
-}
+// --- the runs -----------------------------------------------------------------------------
 
 /** The inputs every run here starts from: the gateway token is required for the lan bind. */
 export function baseInputs(secrets: Record<string, string> = {}): Record<string, string> {
@@ -68,11 +49,6 @@ export async function runStep(
   const result = await world.run(inputs, env ? { env } : {})
   const calls = (await readJournal(world.state)).slice(before)
   return { result, calls }
-}
-
-/** A failed run's last output, without any secret (the action scrubs its own log). */
-export function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-2000)}`
 }
 
 export function expectSuccess(result: ActionResult): void {

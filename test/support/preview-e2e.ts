@@ -8,7 +8,8 @@ import { readRuntime } from '../../standin/machines/runtime.ts'
 import { isAlive } from '../../standin/machines/procs.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
 import { startGitHubStandin, type GitHubStandin } from '../../standin/github/rest-api.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.ts'
+import { API_TOKEN, GATEWAY_TOKEN, tail, type StandinWorld } from './standin.ts'
+import { newWorld } from './world.ts'
 
 export const BASE = 'oc-gw'
 export const REPO = 'openclaw/gw'
@@ -24,25 +25,16 @@ export const PROD_TELEGRAM = 'telegram-production-bot-token-2b7c'
 export const PREVIEW_TELEGRAM = 'telegram-preview-bot-token-5d0a'
 
 export let gh: GitHubStandin
-const worlds: StandinWorld[] = []
 
-/** The GitHub API stand-in for the file, and each test's worlds stopped after it. */
-export function usePreviewWorlds(): void {
+/** The GitHub API stand-in for the file, its scripted failures cleared after each test (worlds: world.ts). */
+export function usePreviewGitHub(): void {
   beforeAll(async () => {
     gh = await startGitHubStandin(GH_TOKEN)
   })
   afterAll(() => gh.close())
-  afterEach(async () => {
-    for (const world of worlds.splice(0)) await world.stop()
+  afterEach(() => {
     gh.clearFailures()
   })
-}
-
-export async function newWorld(workload: string): Promise<StandinWorld> {
-  const world = await startStandinWorld('e2e-preview-')
-  worlds.push(world)
-  writeDockerfile(world.dirs, workload)
-  return world
 }
 
 /** A pull_request event file as GitHub writes it (the fields the action reads). */
@@ -96,8 +88,6 @@ export async function step(
   return { result, calls: (await readJournal(world.state)).slice(before) }
 }
 
-export const tail = (r: ActionResult): string =>
-  `exit ${r.exitCode}\n${r.stdout.slice(-5000)}\n${r.stderr.slice(-2000)}`
 export const lines = (r: ActionResult, kind: 'warning' | 'notice' | 'error'): string[] =>
   r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}`))
 export const argvOf = (calls: JournalEntry[], first: string, second: string): string[][] =>
@@ -132,7 +122,7 @@ export async function lifecycle(workload: string): Promise<void> {
   // The real gateway's gates get health-timeout 300, as in e2e-health.
   const inputs = (extra: Record<string, string> = {}) =>
     previewInputs({ ...(workload === FAKE ? {} : { 'health-timeout': '300' }), ...extra })
-  const world = await newWorld(workload)
+  const world = await newWorld(workload, 'e2e-preview-')
   const app = `${BASE}-pr-7`
   // Production, for the preview to leave alone: only the gateway token (a channel token would have
   // the real gateway reach for Discord from a machine without internet, which is the preview's
@@ -174,7 +164,12 @@ export async function lifecycle(workload: string): Promise<void> {
 
   // synchronize: the same machine redeployed with one restart; the one comment updated.
   const before = await readCounters(world.state)
-  const sync = await step(world, inputs({ 'health-channels': 'discord' }), eventEnv(world, 'synchronize', 7))
+  // A push to the pull request that changes nothing here: its redeploy is asked for, not left to skip-unchanged.
+  const sync = await step(
+    world,
+    inputs({ 'health-channels': 'discord', 'skip-unchanged': 'false' }),
+    eventEnv(world, 'synchronize', 7),
+  )
   expect(sync.result.exitCode, tail(sync.result)).toBe(0)
   expect(sync.result.outputs).toMatchObject({
     'preview-action': 'deployed',

@@ -2,31 +2,13 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach } from 'vitest'
 import type { JournalEntry } from '../../standin/platform/inspect.ts'
-import { GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.ts'
+import { GATEWAY_TOKEN } from './standin.ts'
 
 export const REPO = path.resolve(import.meta.dirname, '../..')
 export const APP = 'my-openclaw'
 export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
 export const TIMEOUT = 240_000
-
-let worlds: StandinWorld[] = []
-
-/** A stand-in world with the given workload, stopped after the test (register useWorlds() once per file). */
-export async function world(workload = 'fake-gateway:ready'): Promise<StandinWorld> {
-  const w = await startStandinWorld('reliability-')
-  writeDockerfile(w.dirs, workload)
-  worlds.push(w)
-  return w
-}
-
-export function useWorlds(): void {
-  afterEach(async () => {
-    for (const w of worlds) await w.stop()
-    worlds = []
-  })
-}
 
 export const line = (e: JournalEntry) => e.argv.join(' ')
 /** Exit codes of the journaled calls that start with `prefix`, in order. */

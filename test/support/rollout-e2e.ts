@@ -2,42 +2,11 @@
 import { spawn, execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { afterEach } from 'vitest'
-import type { ActionResult } from '../../standin/runner/runner.ts'
-import { API_TOKEN, GATEWAY_TOKEN, startStandinWorld, writeDockerfile, type StandinWorld } from './standin.js'
+import { API_TOKEN, GATEWAY_TOKEN, type StandinWorld } from './standin.js'
 
 export const TIMEOUT = 240_000
 export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
 export const FLYCTL = path.resolve('standin/bin/flyctl')
-
-let world: StandinWorld | undefined
-
-/** Each test's world stopped after it. */
-export function useWorld(): void {
-  afterEach(async () => {
-    const done = world
-    world = undefined
-    await done?.stop()
-  })
-}
-
-export async function newWorld(workload: string): Promise<StandinWorld> {
-  world = await startStandinWorld('e2e-rollout-')
-  writeDockerfile(world.dirs, workload)
-  return world
-}
-
-export function tail(result: ActionResult): string {
-  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-60).join('\n')}\n${result.stderr.slice(-2000)}`
-}
-
-export function stepError(result: ActionResult): string {
-  return result.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::error::'))
-    .map((l) => l.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%25', '%'))
-    .join('\n')
-}
 
 /** The stand-in's flyctl, as the action runs it. */
 export function flyctl(

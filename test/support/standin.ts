@@ -49,6 +49,11 @@ export async function startStandinWorld(prefix = 'e2e-'): Promise<StandinWorld> 
   }
 }
 
+/** What a failed end-to-end assertion shows: the exit code, the step's last 80 lines and its last stderr. */
+export function tail(result: ActionResult): string {
+  return `exit ${result.exitCode}\n${result.stdout.split('\n').slice(-80).join('\n')}\n${result.stderr.slice(-2000)}`
+}
+
 /** A workspace Dockerfile whose "build" runs the given stand-in workload. */
 export function writeDockerfile(dirs: RunnerDirs, workload: string): void {
   const body = workload.startsWith('openclaw@')

@@ -147,6 +147,15 @@ function act(view: RunnerView, name: string, c: Parsed): void {
   else if (name === 'endgroup') view.openGroups--
 }
 
+/** The step's error: its `::error::` lines (setFailed's, without properties), decoded as the runner decodes them. */
+export function stepError(result: { stdout: string }): string {
+  return result.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::error::'))
+    .map((l) => unescapeData(l.slice('::error::'.length)))
+    .join('\n')
+}
+
 /** The text of every `::error` line, decoded the way the runner decodes a command's data. */
 export function errorText(stdout: string): string {
   return stdout

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { MachineListSchema, ReleaseListSchema } from '../../../src/fly/schemas.js'
-import { flyctl, newWorld, TIMEOUT, useWorld, writeConfig } from '../../support/rollout-e2e.ts'
+import { flyctl, TIMEOUT, writeConfig } from '../../support/rollout-e2e.ts'
+import { newWorld, useWorlds } from '../../support/world.ts'
 
 /**
  * Deploy and gate, the stand-in's side (the action's is e2e-rollout.test.ts): the stand-in's `fly deploy`
@@ -8,13 +9,13 @@ import { flyctl, newWorld, TIMEOUT, useWorld, writeConfig } from '../../support/
  * internal/machine/leasable_machine.go WaitForSmokeChecksToPass, WaitForHealthchecksToPass) and
  * leaves stopped machines stopped (internal/command/deploy/machines_launchinput.go shouldSkipLaunch).
  */
-useWorld()
+useWorlds()
 
 describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
   it(
     'a crash-looping machine fails the smoke check; its exit events carry restarting and restart_count; the release is failed',
     async () => {
-      const w = await newWorld('fake-gateway:crash')
+      const w = await newWorld('fake-gateway:crash', 'e2e-rollout-')
       writeConfig(w)
       expect((await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])).code).toBe(0)
       const deploy = await flyctl(w, ['deploy', '--app', 'parity', '-y'])
@@ -42,7 +43,7 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
   it(
     'a gateway that crashes 8 s after boot passes the 10 s smoke window, and the deploy waits on its health checks',
     async () => {
-      const w = await newWorld('fake-gateway:crash-late')
+      const w = await newWorld('fake-gateway:crash-late', 'e2e-rollout-')
       writeConfig(w)
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
       const deploy = await flyctl(w, ['deploy', '--app', 'parity', '-y', '--wait-timeout', '25s'])
@@ -58,7 +59,7 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
   it(
     'the release reads `running` while the deploy waits and `interrupted` after Ctrl-C (exit 127); `immediate` waits for nothing',
     async () => {
-      const w = await newWorld('fake-gateway:crash-late')
+      const w = await newWorld('fake-gateway:crash-late', 'e2e-rollout-')
       writeConfig(w)
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
       const pending = flyctl(w, ['deploy', '--app', 'parity', '-y'], { ms: 6_000, signal: 'SIGINT' })
@@ -86,7 +87,7 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
   it(
     'a stopped machine takes the new config but is not started (machines_launchinput.go shouldSkipLaunch)',
     async () => {
-      const w = await newWorld('fake-gateway:ready')
+      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
       writeConfig(w)
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
       const first = await flyctl(w, ['deploy', '--app', 'parity', '-y'])

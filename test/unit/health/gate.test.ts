@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import type { z } from 'zod'
-import type { FlyctlResult, RunOptions } from '../../../src/fly/flyctl.js'
-import { probeHealthUrl, releaseMachines, type FlyctlRunner } from '../../../src/health/gate.js'
+import type { RunOptions } from '../../../src/fly/flyctl.js'
+import { probeHealthUrl, releaseMachines } from '../../../src/health/gate.js'
 import { runHealthGate, type HealthContext } from '../../../src/health/index.js'
 import { lockPatterns, staleLockCommand } from '../../../src/health/lock-repair.js'
 import { newerOnMachines } from '../../../src/health/rollback.js'
 import { newestAbove, rollbackTarget } from '../../../src/fly/releases.js'
 import { ownRelease } from '../../../src/health/gate.js'
 import { MachineListSchema, ReleaseSchema } from '../../../src/fly/schemas.js'
+import { Redactor } from '../../../src/shared/redact.js'
+import { inProcessFlyctl, newFakeFly, type FakeAnswer, type InProcessFlyctl } from '../../support/fake-flyctl.js'
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures', 'gateway-logs')
 const SECRET = 'tok-0123456789abcdef-secret'
@@ -39,9 +40,13 @@ interface FakeMachine {
   standby?: boolean
 }
 
-/** Plays Fly for the gate: machines, a scripted `fly logs`, ssh, restart, releases. */
-class FakeFly implements FlyctlRunner {
-  readonly calls: string[][] = []
+/**
+ * Plays Fly for the gate: machines, a scripted `fly logs`, ssh, restart, releases, as answers of the
+ * shared in-process flyctl (the real runner over them; any other call is a test failure).
+ */
+class FakeFly {
+  readonly fake = newFakeFly()
+  readonly flyctl: InProcessFlyctl
   logScripts: LogScript[] = []
   machines: FakeMachine[] = []
   releases: Array<Record<string, unknown>> = []
@@ -50,54 +55,51 @@ class FakeFly implements FlyctlRunner {
   /** What `fly machine status` says now (flyd may have stopped a crash-looping machine). */
   statusState = 'started'
 
-  redact(text: string): string {
-    return text.split(SECRET).join('***')
+  constructor() {
+    const redactor = new Redactor()
+    redactor.add(SECRET)
+    this.flyctl = inProcessFlyctl(this.fake, { redactor })
+    const ok = (stdout = ''): FakeAnswer => ({ stdout })
+    const answers: Record<string, (args: string[], opts: RunOptions) => FakeAnswer | Promise<FakeAnswer>> = {
+      '': (args) => {
+        throw new Error(`fake flyctl: unexpected ${args.join(' ')}`)
+      },
+      'machines list': () => ok(JSON.stringify(this.machines.map(machineJson))),
+      releases: () => ok(JSON.stringify(this.releases)),
+      ssh: () => ok(this.statusState === 'started' ? this.sshStdout : ''),
+      'machine status': (args) => ok(`Machine ID: ${args[2]}\nInstance ID: 01J\nState: ${this.statusState}\n`),
+      'machine start': (args) => {
+        this.statusState = 'started'
+        return ok(`${args[2]} has been started\n`)
+      },
+      'machine restart': (args) => {
+        const m = this.machines.find((x) => x.id === args[2])!
+        m.startedAtMs = Date.now()
+        this.onRestart?.(m)
+        return ok()
+      },
+      logs: (_args, opts) => this.logs(opts),
+    }
+    for (const [command, answer] of Object.entries(answers)) this.fake.answers.set(command, answer)
   }
 
-  async json<T>(args: string[], schema: z.ZodType<T>, opts?: RunOptions): Promise<T> {
-    const result = await this.run(args, opts)
-    return schema.parse(JSON.parse(result.stdout))
+  /** Each call's argv, in order. */
+  get calls(): string[][] {
+    return this.fake.calls.map((c) => c.args)
   }
 
-  async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
-    this.calls.push(args)
-    const ok = (stdout = ''): FlyctlResult => ({ args, exitCode: 0, stdout, stderr: '' })
-    const [cmd, sub] = args
-    if (cmd === 'machines' && sub === 'list') return ok(JSON.stringify(this.machines.map(machineJson)))
-    if (cmd === 'releases') return ok(JSON.stringify(this.releases))
-    if (cmd === 'ssh') return ok(this.statusState === 'started' ? this.sshStdout : '')
-    if (cmd === 'machine' && sub === 'status')
-      return ok(`Machine ID: ${args[2]}\nInstance ID: 01J\nState: ${this.statusState}\n`)
-    if (cmd === 'machine' && sub === 'start') {
-      this.statusState = 'started'
-      return ok(`${args[2]} has been started\n`)
+  private async logs(opts: RunOptions): Promise<FakeAnswer> {
+    const script = this.logScripts.length > 1 ? this.logScripts.shift()! : this.logScripts[0]!
+    for (const line of script.lines()) {
+      await new Promise((r) => setImmediate(r))
+      if (opts.signal?.aborted) break
+      opts.onLine?.(line)
     }
-    if (cmd === 'machine' && sub === 'restart') {
-      const m = this.machines.find((x) => x.id === args[2])!
-      m.startedAtMs = Date.now()
-      this.onRestart?.(m)
-      return ok()
+    if (script.end === 'hold' && !opts.signal?.aborted) {
+      await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
     }
-    if (cmd === 'logs') {
-      const script = this.logScripts.length > 1 ? this.logScripts.shift()! : this.logScripts[0]!
-      for (const line of script.lines()) {
-        await new Promise((r) => setImmediate(r))
-        if (opts.signal?.aborted) break
-        opts.onLine?.(line)
-      }
-      if (script.end === 'hold' && !opts.signal?.aborted) {
-        await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
-      }
-      const exitCode = script.end === 'hold' ? 143 : script.end
-      return {
-        args,
-        exitCode,
-        stdout: '',
-        stderr: exitCode ? 'Error: connection reset by peer' : '',
-        error: exitCode ? 'connection reset by peer' : undefined,
-      }
-    }
-    throw new Error(`fake flyctl: unexpected ${args.join(' ')}`)
+    const exitCode = script.end === 'hold' ? 143 : script.end
+    return { exitCode, stderr: exitCode ? 'Error: connection reset by peer' : '' }
   }
 }
 
@@ -137,7 +139,7 @@ function context(
 ): HealthContext & { redeployed: string[] } {
   const redeployed: string[] = []
   return {
-    flyctl: fly,
+    flyctl: fly.flyctl,
     plan: { healthTimeoutSec: 20, healthChannels: [], fixStaleLock: true, rollback: true, ...plan },
     app: 'my-openclaw',
     port: 3000,

@@ -2,15 +2,12 @@
 // not use. The pieces, in-process; the whole run's calls are counted in e2e-pipeline.test.ts and
 // `npm run bench -- --only=redeploy,fleet`.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { z } from 'zod'
 import { releaseFromEmitted } from '../../../src/stages/deploy.js'
 import { volumeMountedInRegion } from '../../../src/stages/ensure.js'
 import { MachineListSchema, ReleaseListSchema, type Machine } from '../../../src/fly/schemas.js'
-import { Flyctl, type FlyctlResult, type RunOptions } from '../../../src/fly/flyctl.js'
-import { gateRelease, type FlyctlRunner } from '../../../src/health/gate.js'
+import { gateRelease } from '../../../src/health/gate.js'
 import { RolloutFeed } from '../../../src/health/rollout-feed.js'
-import { ChangeJournal } from '../../../src/run/change-journal.js'
-import { Redactor } from '../../../src/shared/redact.js'
+import { callsTo, inProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 
 describe('RolloutFeed: what fly deploy says to the gate', () => {
   it.each([
@@ -85,87 +82,66 @@ describe('volumeMountedInRegion: a mounted volume exists, so ensure need not lis
   })
 })
 
-/** The real runner over a counted, scripted process. */
-class CountingFlyctl extends Flyctl {
-  readonly calls: string[] = []
-  machinesJson = '[]'
-
-  constructor() {
-    super({ binary: 'flyctl', token: 't', redactor: new Redactor(), env: {}, journal: new ChangeJournal() })
-  }
-
-  protected override async spawn(args: string[], _opts: RunOptions): Promise<FlyctlResult> {
-    this.calls.push(args.join(' '))
-    return {
-      args,
-      exitCode: 0,
-      stdout: args[0] === 'machines' || args[0] === 'machine' ? this.machinesJson : '',
-      stderr: '',
-    }
-  }
+/** The in-process Fly, its `machines list` answering `machines` and every other call exiting 0 silently. */
+function countedFly(machines = '[]'): FakeFly {
+  const fake = newFakeFly()
+  fake.answers.set('', () => ({}))
+  fake.answers.set('machines list', () => ({ stdout: machines }))
+  return fake
 }
 
 describe('Flyctl json({ reuse }): one read shared until something changes', () => {
   it('answers a reuse from the last identical read, however it was spelled', async () => {
-    const fly = new CountingFlyctl()
-    fly.machinesJson = '[{"id":"m1","state":"started"}]'
+    const fake = countedFly('[{"id":"m1","state":"started"}]')
+    const fly = inProcessFlyctl(fake)
     await fly.json(['machines', 'list', '-a', 'app', '--json'], MachineListSchema)
     const shared = await fly.json(['machines', 'list', '--app', 'app'], MachineListSchema, { reuse: true })
     expect(shared.map((m) => m.id)).toEqual(['m1'])
-    expect(fly.calls).toEqual(['machines list -a app --json'])
+    expect(fake.calls.map((c) => c.line)).toEqual(['machines list -a app --json'])
   })
 
   it('reads again after a mutating call, and without reuse', async () => {
-    const fly = new CountingFlyctl()
+    const fake = countedFly()
+    const fly = inProcessFlyctl(fake)
     await fly.json(['machines', 'list', '--app', 'app'], MachineListSchema)
     await fly.run(['machine', 'start', 'm1', '--app', 'app'], { retry: { safe: 'idempotent', why: 'test' } })
     await fly.json(['machines', 'list', '--app', 'app'], MachineListSchema, { reuse: true })
     await fly.json(['machines', 'list', '--app', 'app'], MachineListSchema, { reuse: true })
     await fly.json(['machines', 'list', '--app', 'app'], MachineListSchema)
-    expect(fly.calls.filter((c) => c.startsWith('machines list'))).toHaveLength(3)
+    expect(callsTo(fake, 'machines list')).toHaveLength(3)
   })
 
   it('never reuses a read taken while a mutating call ran', async () => {
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => (release = resolve))
-    const slow = new (class extends CountingFlyctl {
-      protected override async spawn(args: string[], opts: RunOptions): Promise<FlyctlResult> {
-        if (args[0] === 'deploy') await gate
-        return super.spawn(args, opts)
-      }
-    })()
+    const fake = countedFly()
+    fake.answers.set('deploy', async () => (await gate, {}))
+    const slow = inProcessFlyctl(fake)
     const deploying = slow.run(['deploy', '--app', 'app'], { retry: { safe: 'once', why: 'test' } })
     await slow.json(['machines', 'list', '--app', 'app'], MachineListSchema)
     release()
     await deploying
     await slow.json(['machines', 'list', '--app', 'app'], MachineListSchema, { reuse: true })
-    expect(slow.calls.filter((c) => c.startsWith('machines list'))).toHaveLength(2)
+    expect(callsTo(fake, 'machines list')).toHaveLength(2)
   })
 })
 
 describe('the gate alongside fly deploy reads machines on flyctl lines, not on a timer', () => {
-  /** Counts `machines list`; machines stay on release v1; `logs` holds until the gate stops. */
-  class ListCounter implements FlyctlRunner {
-    lists = 0
-    redact(text: string): string {
-      return text
+  /** Machines stay on release v1; `logs` holds until the gate stops; every other call is counted. */
+  function listCounting(): { fake: FakeFly; lists: () => number } {
+    const machine = {
+      id: '148ed193b95389',
+      state: 'started',
+      config: { metadata: { fly_release_version: '1', fly_process_group: 'app' } },
     }
-    async json<T>(args: string[], schema: z.ZodType<T>, opts?: RunOptions): Promise<T> {
-      return schema.parse(JSON.parse((await this.run(args, opts)).stdout))
-    }
-    async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
-      if (args[0] === 'logs') {
-        await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
-        return { args, exitCode: 0, stdout: '', stderr: '' }
-      }
-      this.lists++
-      const machine = {
-        id: '148ed193b95389',
-        state: 'started',
-        config: { metadata: { fly_release_version: '1', fly_process_group: 'app' } },
-      }
-      return { args, exitCode: 0, stdout: JSON.stringify([machine]), stderr: '' }
-    }
+    const fake = newFakeFly()
+    fake.answers.set('', () => ({ stdout: JSON.stringify([machine]) }))
+    fake.answers.set(
+      'logs',
+      (_args, opts) =>
+        new Promise((resolve) => opts.signal?.addEventListener('abort', () => resolve({}), { once: true })),
+    )
+    return { fake, lists: () => fake.calls.filter((c) => c.args[0] !== 'logs').length }
   }
 
   afterEach(() => {
@@ -174,11 +150,11 @@ describe('the gate alongside fly deploy reads machines on flyctl lines, not on a
 
   it('a long build costs one read per 30 s; a line of flyctl one read and at most 3 more, 1 s apart', async () => {
     vi.useFakeTimers()
-    const fly = new ListCounter()
+    const { fake, lists } = listCounting()
     const feed = new RolloutFeed()
     const stop = new AbortController()
     const gate = gateRelease({
-      flyctl: fly,
+      flyctl: inProcessFlyctl(fake),
       app: 'a',
       releaseVersion: { after: 1 },
       port: 3000,
@@ -189,16 +165,16 @@ describe('the gate alongside fly deploy reads machines on flyctl lines, not on a
     })
     gate.catch(() => {})
     await vi.advanceTimersByTimeAsync(29_000)
-    expect(fly.lists).toBe(0)
+    expect(lists()).toBe(0)
     await vi.advanceTimersByTimeAsync(1_000)
-    expect(fly.lists).toBe(1) // the 30 s read during the build
+    expect(lists()).toBe(1) // the 30 s read during the build
     await vi.advanceTimersByTimeAsync(20_000)
-    expect(fly.lists).toBe(1) // a miss after a timed read brings no 1 s polling
+    expect(lists()).toBe(1) // a miss after a timed read brings no 1 s polling
     feed.line('Updated machine config for 148ed193b95389')
     await vi.advanceTimersByTimeAsync(0)
-    expect(fly.lists).toBe(2)
+    expect(lists()).toBe(2)
     await vi.advanceTimersByTimeAsync(10_000)
-    expect(fly.lists).toBe(5) // then 3 quick reads, and back to waiting
+    expect(lists()).toBe(5) // then 3 quick reads, and back to waiting
     stop.abort()
     await vi.advanceTimersByTimeAsync(0)
   })

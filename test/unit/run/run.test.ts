@@ -9,7 +9,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import * as core from '../../support/fake-core.js'
-import { InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { callsTo, InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
 
 vi.mock('@actions/core', () => core)
 const { run } = await import('../../../src/main.js')
@@ -18,6 +19,7 @@ const TOKEN = 'FlyV1 fm2_inprocess_token_5b1d'
 const GATEWAY_TOKEN = 'gw-inprocess-token-9c2e77a1'
 let root = ''
 let fly: FakeFly
+let registry: FakeRegistry
 const savedEnv = { ...process.env }
 
 function deps(): Parameters<typeof run>[0] {
@@ -26,6 +28,7 @@ function deps(): Parameters<typeof run>[0] {
       ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
     flyctl: (options) => new InProcessFlyctl(options, fly),
     env: process.env,
+    registry: { fetch: registry.fetch },
   }
 }
 
@@ -42,6 +45,7 @@ beforeEach(() => {
   process.env.RUNNER_TEMP = path.join(root, 'temp')
   process.env.GITHUB_WORKSPACE = workspace
   fly = newFakeFly()
+  registry = newFakeRegistry()
 })
 
 afterEach(() => {
@@ -78,6 +82,8 @@ describe('run() in-process', () => {
       'deployed release v1',
     ])
     expect(core.summaryText).not.toContain(GATEWAY_TOKEN)
+    // The FROM tag's digest came from the scripted registry, not the network.
+    expect(registry.requests).toEqual(['HEAD https://ghcr.io/v2/openclaw/openclaw/manifests/2026.9.6'])
   })
 
   it('a bad input still writes the outputs and a summary, and fails the step naming the input', async () => {
@@ -146,7 +152,7 @@ describe('run() in-process', () => {
     expect(core.outputs.get('image')).toBe('registry.fly.io/inproc-app:deployment-2')
     expect(core.outputs.get('rolled-back')).toBe('false')
     expect(changedOnFly()).toContain('deployed release v2')
-    expect(fly.calls.filter((c) => c.startsWith('deploy'))).toHaveLength(1)
+    expect(callsTo(fly, 'deploy')).toHaveLength(1)
   })
 
   it('a dry run makes reading calls only: the runner refuses any other', async () => {
@@ -154,8 +160,8 @@ describe('run() in-process', () => {
     await run(deps())
     expect(core.failed).toBeUndefined()
     expect(
-      fly.calls.every((c) => /^(status|platform|secrets list|volumes list|releases|machines list)/.test(c)),
-      fly.calls.join('\n'),
+      fly.calls.every((c) => /^(status|platform|secrets list|volumes list|releases|machines list)/.test(c.line)),
+      fly.calls.map((c) => c.line).join('\n'),
     ).toBe(true)
     expect(core.summaryText).toMatch(/Dry run for/)
   })

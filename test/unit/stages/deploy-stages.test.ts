@@ -1,22 +1,15 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import type { z } from 'zod'
 import { deploy, redeploy } from '../../../src/stages/deploy.js'
 import { MachineListSchema } from '../../../src/fly/schemas.js'
 import { ensure, MissingResourceError } from '../../../src/stages/ensure.js'
-import {
-  displayCommand,
-  Flyctl,
-  FlyctlError,
-  parseFlyJson,
-  type FlyctlResult,
-  type RunOptions,
-} from '../../../src/fly/flyctl.js'
 import { harden } from '../../../src/stages/private-ips.js'
 import { reconcileOverrides } from '../../../src/stages/overrides.js'
 import type { Plan } from '../../../src/inputs/plan.js'
 import type { StageContext } from '../../../src/run/report.js'
 import { syncSecrets } from '../../../src/stages/secrets.js'
 import { makePlan } from '../../support/plan.js'
+import { inProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { Redactor } from '../../../src/shared/redact.js'
 
 // core.group only prints markers; keep the test output quiet and the callback running.
 vi.mock('@actions/core', async (importOriginal) => ({
@@ -25,43 +18,29 @@ vi.mock('@actions/core', async (importOriginal) => ({
 }))
 
 /**
- * The stage edges against a scripted flyctl: same contract as Flyctl (argv, stdin, FlyctlError on
- * failure, json through parseFlyJson), so the tests see exactly which calls each stage makes.
- * The end-to-end path through the stand-in is tested separately.
+ * The stage edges against the real runner over a scripted in-process flyctl (every call answered
+ * by the test's `reply`: a JSON array is stdout, `error` is flyctl's `Error:` line), so the tests see
+ * exactly which calls each stage makes. The end-to-end path through the stand-in is tested separately.
  */
 type Reply = { stdout?: string; exitCode?: number; error?: string } | unknown[]
-class ScriptedFlyctl {
-  readonly calls: Array<{ args: string[]; stdin?: string }> = []
-  constructor(private readonly reply: (args: string[]) => Reply) {}
-
-  redact(text: string): string {
-    return text.replaceAll('super-secret-value', '***')
-  }
-
-  async run(args: string[], opts: RunOptions = {}): Promise<FlyctlResult> {
-    this.calls.push({ args, stdin: opts.stdin })
-    const r = this.reply(args)
-    const {
-      stdout = '',
-      exitCode = 0,
-      error,
-    } = Array.isArray(r) ? { stdout: JSON.stringify(r) } : (r as Exclude<Reply, unknown[]>)
-    if (exitCode !== 0 && !opts.allowFailure)
-      throw new FlyctlError(displayCommand(args), exitCode, error ?? '', `Error: ${error}`)
-    return { args, exitCode, stdout, stderr: '', error }
-  }
-
-  async json<T>(args: string[], schema: z.ZodType<T>, opts: RunOptions = {}): Promise<T> {
-    const full = [...args, '--json']
-    return parseFlyJson((await this.run(full, opts)).stdout, schema, displayCommand(full))
-  }
-
-  /** Calls other than the reading ones a dry run may make. */
-  get writes(): string[][] {
-    const reading = /^(status|secrets list|volumes list|ips list|machines list|releases)\b/
-    return this.calls.map((c) => c.args).filter((a) => !reading.test(a.join(' ')))
-  }
+function scriptedFly(reply: (args: string[]) => Reply): FakeFly {
+  const fly = newFakeFly()
+  fly.answers.set('', (args) => {
+    const r = reply(args)
+    if (Array.isArray(r)) return { stdout: JSON.stringify(r) }
+    return { stdout: r.stdout, exitCode: r.exitCode, stderr: r.error === undefined ? '' : `Error: ${r.error}\n` }
+  })
+  return fly
 }
+
+/** Calls other than the reading ones a dry run may make. */
+function writes(fly: FakeFly): string[][] {
+  const reading = /^(status|secrets list|volumes list|ips list|machines list|releases)\b/
+  return fly.calls.map((c) => c.args).filter((a) => !reading.test(a.join(' ')))
+}
+
+const redactor = new Redactor()
+redactor.add('super-secret-value')
 
 function plan(overrides: Partial<Plan> = {}): Plan {
   return makePlan({
@@ -77,9 +56,9 @@ let logs: string[]
 beforeEach(() => {
   logs = []
 })
-function ctx(fly: ScriptedFlyctl, p: Plan): StageContext {
+function ctx(fly: FakeFly, p: Plan): StageContext {
   return {
-    flyctl: fly as unknown as Flyctl,
+    flyctl: inProcessFlyctl(fly, { redactor }),
     plan: p,
     log: { info: (m) => logs.push(m), warning: (m) => logs.push(`warning: ${m}`) },
   }
@@ -90,7 +69,7 @@ const target = { region: 'iad', volume: 'openclaw_data' }
 
 describe('ensure edge', () => {
   it('creates a missing app and volume', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[0] === 'status' ? notFound : {}))
+    const fly = scriptedFly((a) => (a[0] === 'status' ? notFound : {}))
     const result = await ensure(ctx(fly, plan()), target)
     expect(fly.calls.map((c) => c.args.slice(0, 3).join(' '))).toEqual([
       'status --app my-openclaw',
@@ -102,7 +81,7 @@ describe('ensure edge', () => {
 
   it('creates nothing when both exist', async () => {
     const status = { stdout: JSON.stringify({ Name: 'my-openclaw', Version: 1, Machines: [] }) }
-    const fly = new ScriptedFlyctl((a) =>
+    const fly = scriptedFly((a) =>
       a[0] === 'volumes'
         ? [{ id: 'vol_1', name: 'openclaw_data', region: 'iad', state: 'created' }]
         : a[0] === 'status'
@@ -110,12 +89,12 @@ describe('ensure edge', () => {
           : {},
     )
     const result = await ensure(ctx(fly, plan()), target)
-    expect(fly.writes).toEqual([])
+    expect(writes(fly)).toEqual([])
     expect(result.created).toEqual([])
   })
 
   it('needs no volume list when a machine in the region mounts the volume', async () => {
-    const fly = new ScriptedFlyctl(() => ({}))
+    const fly = scriptedFly(() => ({}))
     const machines = MachineListSchema.parse([
       { id: 'm1', state: 'started', region: 'iad', config: { mounts: [{ name: 'openclaw_data', path: '/data' }] } },
     ])
@@ -125,20 +104,20 @@ describe('ensure edge', () => {
   })
 
   it('in a dry run only reads, and says what it would create', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[0] === 'status' ? notFound : {}))
+    const fly = scriptedFly((a) => (a[0] === 'status' ? notFound : {}))
     const result = await ensure(ctx(fly, plan({ dryRun: true })), target)
-    expect(fly.writes).toEqual([])
+    expect(writes(fly)).toEqual([])
     expect(result.created).toEqual(['app my-openclaw in org personal', 'volume openclaw_data (1 GB, iad)'])
   })
 
   it('with create: false, refuses a missing app without creating anything', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[0] === 'status' ? notFound : {}))
+    const fly = scriptedFly((a) => (a[0] === 'status' ? notFound : {}))
     await expect(ensure(ctx(fly, plan({ create: false })), target)).rejects.toBeInstanceOf(MissingResourceError)
-    expect(fly.writes).toEqual([])
+    expect(writes(fly)).toEqual([])
   })
 
   it('explains a name taken by another organization', async () => {
-    const fly = new ScriptedFlyctl((a) =>
+    const fly = scriptedFly((a) =>
       a[0] === 'status'
         ? notFound
         : a[0] === 'apps'
@@ -149,7 +128,7 @@ describe('ensure edge', () => {
   })
 
   it('passes other errors through', async () => {
-    const fly = new ScriptedFlyctl(() => ({ exitCode: 1, error: 'You must be authenticated to view this.' }))
+    const fly = scriptedFly(() => ({ exitCode: 1, error: 'You must be authenticated to view this.' }))
     await expect(ensure(ctx(fly, plan()), target)).rejects.toThrow(/authenticated/)
   })
 })
@@ -158,12 +137,12 @@ describe('secrets edge', () => {
   const list = (...names: string[]) => names.map((name) => ({ name, digest: 'abc', status: 'Deployed' }))
 
   it('imports the synced set staged on stdin, never in argv, and prunes staged', async () => {
-    const fly = new ScriptedFlyctl((a) => (a[1] === 'list' ? list('ANTHROPIC_API_KEY', 'OLD_KEY') : {}))
+    const fly = scriptedFly((a) => (a[1] === 'list' ? list('ANTHROPIC_API_KEY', 'OLD_KEY') : {}))
     const result = await syncSecrets(ctx(fly, plan({ pruneSecrets: true })), {
       appExists: true,
       gatewayAuthRequired: true,
     })
-    expect(fly.writes).toEqual([
+    expect(writes(fly)).toEqual([
       ['secrets', 'import', '--stage', '--app', 'my-openclaw'],
       ['secrets', 'unset', '--stage', '--app', 'my-openclaw', 'OLD_KEY'],
     ])
@@ -179,40 +158,46 @@ describe('secrets edge', () => {
   })
 
   it('makes no import call for an empty set (flyctl refuses one) and lists nothing for a new app', async () => {
-    const fly = new ScriptedFlyctl(() => ({}))
+    const fly = scriptedFly(() => ({}))
     await syncSecrets(ctx(fly, plan({ secrets: new Map() })), { appExists: false, gatewayAuthRequired: false })
     expect(fly.calls).toEqual([])
   })
 
   it('counts a token already on the app, and refuses when there is none', async () => {
-    const withToken = new ScriptedFlyctl(() => list('OPENCLAW_GATEWAY_TOKEN'))
+    const withToken = scriptedFly(() => list('OPENCLAW_GATEWAY_TOKEN'))
     await expect(
       syncSecrets(ctx(withToken, plan({ secrets: new Map([['A_KEY', 'v']]) })), {
         appExists: true,
         gatewayAuthRequired: true,
       }),
     ).resolves.toBeDefined()
-    const without = new ScriptedFlyctl(() => list())
+    const without = scriptedFly(() => list())
     await expect(
       syncSecrets(ctx(without, plan({ secrets: new Map([['A_KEY', 'v']]) })), {
         appExists: true,
         gatewayAuthRequired: true,
       }),
     ).rejects.toThrow(/OPENCLAW_GATEWAY_TOKEN/)
-    expect(without.writes).toEqual([])
+    expect(writes(without)).toEqual([])
   })
 
   it('in a dry run only lists, and still refuses a value flyctl could not read', async () => {
-    const fly = new ScriptedFlyctl(() => list('OLD_KEY'))
+    const fly = scriptedFly(() => list('OLD_KEY'))
     const result = await syncSecrets(ctx(fly, plan({ dryRun: true, pruneSecrets: true })), {
       appExists: true,
       gatewayAuthRequired: true,
     })
-    expect(fly.writes).toEqual([])
+    expect(writes(fly)).toEqual([])
     expect(result.prune).toEqual(['OLD_KEY'])
     const bad = plan({ dryRun: true, secrets: new Map([['PEM', 'a\r\nb']]) })
     await expect(
-      syncSecrets(ctx(new ScriptedFlyctl(() => list()), bad), { appExists: true, gatewayAuthRequired: false }),
+      syncSecrets(
+        ctx(
+          scriptedFly(() => list()),
+          bad,
+        ),
+        { appExists: true, gatewayAuthRequired: false },
+      ),
     ).rejects.toThrow(/secret PEM .*CRLF/)
   })
 })
@@ -224,10 +209,10 @@ describe('deploy edge', () => {
   ]
   const reply = (a: string[]) =>
     a[0] === 'releases' ? releases : { stdout: 'Visit your newly deployed app at https://my-openclaw.fly.dev/\n' }
-  const dctx = (fly: ScriptedFlyctl, p: Plan) => ({ ...ctx(fly, p), rendered: { path: '/tmp/runner/fly.toml' } })
+  const dctx = (fly: FakeFly, p: Plan) => ({ ...ctx(fly, p), rendered: { path: '/tmp/runner/fly.toml' } })
 
   it('deploys, then reads the release version and image back', async () => {
-    const fly = new ScriptedFlyctl(reply)
+    const fly = scriptedFly(reply)
     const result = await deploy(dctx(fly, plan()))
     // releases first: a deploy already in progress is waited for (src/stages/deploy.ts)
     expect(fly.calls.map((c) => c.args[0])).toEqual(['releases', 'deploy', 'releases'])
@@ -242,7 +227,7 @@ describe('deploy edge', () => {
   })
 
   it('redeploys a given image with the same config', async () => {
-    const fly = new ScriptedFlyctl(reply)
+    const fly = scriptedFly(reply)
     await redeploy(dctx(fly, plan()), 'registry.fly.io/my-openclaw:deployment-3')
     const deployCall = fly.calls.find((c) => c.args[0] === 'deploy')
     expect(deployCall?.args).toEqual(
@@ -256,7 +241,7 @@ describe('deploy edge', () => {
   })
 
   it('in a dry run calls nothing and returns the command line', async () => {
-    const fly = new ScriptedFlyctl(reply)
+    const fly = scriptedFly(reply)
     const result = await deploy(dctx(fly, plan({ dryRun: true })))
     expect(fly.calls).toEqual([])
     expect(result.command).toMatch(
@@ -277,21 +262,21 @@ describe('overrides edge', () => {
   })
 
   it('updates only the drifted machine', async () => {
-    const fly = new ScriptedFlyctl((a) =>
+    const fly = scriptedFly((a) =>
       a[0] === 'machines' ? [machine('good', argv, 2048), machine('bad', ['node', 'old'], 2048)] : {},
     )
     const result = await reconcileOverrides(ctx(fly, overridePlan()))
-    expect(fly.writes).toEqual([
+    expect(writes(fly)).toEqual([
       ['machine', 'update', 'bad', '--command', argv.join(' '), '-y', '--app', 'my-openclaw'],
     ])
     expect(result).toMatchObject({ checked: 2, applied: [{ machineId: 'bad', command: argv }] })
   })
 
   it('costs no update in a steady state, and no call at all without overrides or in a dry run', async () => {
-    const steady = new ScriptedFlyctl(() => [machine('good', argv, 2048)])
+    const steady = scriptedFly(() => [machine('good', argv, 2048)])
     await reconcileOverrides(ctx(steady, overridePlan()))
-    expect(steady.writes).toEqual([])
-    const none = new ScriptedFlyctl(() => [])
+    expect(writes(steady)).toEqual([])
+    const none = scriptedFly(() => [])
     await reconcileOverrides(ctx(none, plan()))
     await reconcileOverrides(ctx(none, overridePlan({ dryRun: true })))
     expect(none.calls).toEqual([])
@@ -301,7 +286,7 @@ describe('overrides edge', () => {
 describe('harden edge', () => {
   it('releases public addresses, allocates a private IPv6, and proves it by listing again', async () => {
     let hardened = false
-    const fly = new ScriptedFlyctl((a) => {
+    const fly = scriptedFly((a) => {
       if (a[1] === 'list')
         return hardened
           ? [{ Type: 'private_v6', Address: 'fdaa:0:1::3' }]
@@ -328,7 +313,7 @@ describe('harden edge', () => {
   })
 
   it('fails when the re-read still shows a public address', async () => {
-    const fly = new ScriptedFlyctl((a) =>
+    const fly = scriptedFly((a) =>
       a[1] === 'list'
         ? [
             { Type: 'v6', Address: '2a09::1' },
@@ -340,11 +325,11 @@ describe('harden edge', () => {
   })
 
   it('does nothing for a public deployment, and only reads in a dry run', async () => {
-    const fly = new ScriptedFlyctl(() => [{ Type: 'v4', Address: '137.66.1.1' }])
+    const fly = scriptedFly(() => [{ Type: 'v4', Address: '137.66.1.1' }])
     expect((await harden(ctx(fly, plan()))).skipped).toBe(true)
     expect(fly.calls).toEqual([])
     const result = await harden(ctx(fly, plan({ private: true, dryRun: true })))
-    expect(fly.writes).toEqual([])
+    expect(writes(fly)).toEqual([])
     expect(result.changes.map((c) => c.action)).toEqual(['released', 'allocated'])
   })
 })

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { buildDeployArgs, appUrl, formatGoDuration, notServing, readReleases } from '../../../src/stages/deploy.js'
 import { MachineSchema, ReleaseListSchema } from '../../../src/fly/schemas.js'
-import type { Flyctl } from '../../../src/fly/flyctl.js'
 import { makePlan } from '../../support/plan.js'
+import { inProcessFlyctl, newFakeFly } from '../../support/fake-flyctl.js'
 import { unhealthyMessage } from '../../../src/health/gate.js'
 
 const rendered = { path: '/tmp/runner/fly-deploy/fly.toml' }
@@ -127,7 +127,8 @@ describe('appUrl', () => {
 })
 
 describe('notServing: every app machine runs the new release', () => {
-  const flyctl = { redact: (t: string) => t } as unknown as Flyctl
+  // notServing reads nothing from Fly: the runner is there for its redaction.
+  const flyctl = inProcessFlyctl(newFakeFly())
   const m = (id: string, version: string, image: string, group = 'app') =>
     MachineSchema.parse({
       id,
