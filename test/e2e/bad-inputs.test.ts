@@ -373,8 +373,6 @@ function renderedFiles(dir: string): Array<[string, string]> {
     .map((e) => [path.join(e.parentPath, e.name), fs.readFileSync(path.join(e.parentPath, e.name), 'latin1')])
 }
 
-/** The error the action reported: setFailed's `::error::` line, unescaped. */
-
 useWorlds()
 
 describe('bad inputs are refused before anything changes on Fly', () => {

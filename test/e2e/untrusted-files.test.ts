@@ -22,8 +22,6 @@ const READING =
   /^(version|status|releases|secrets list|machines? list|machine status|platform|apps list|logs|ips list|volumes list|orgs list|auth)\b/
 const mutating = (calls: JournalEntry[]): string[] => calls.map((c) => c.argv.join(' ')).filter((a) => !READING.test(a))
 
-/** The action's error (setFailed's `::error::` lines), unescaped. */
-
 /** Every file under a folder, with its bytes as text. */
 function filesUnder(dir: string): Array<[string, string]> {
   if (!fs.existsSync(dir)) return []

@@ -1,4 +1,5 @@
-// Shared by e2e-health.test.ts and e2e-health-fatal.test.ts, split so they run side by side.
+// Shared by the health gate's files: test/e2e/health.test.ts (fake gateway) and
+// test/gateway/health.test.ts, health-fatal.test.ts and probes.test.ts (real gateway).
 import { expect } from 'vitest'
 import type { JournalEntry } from '../../standin/platform/inspect.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'

@@ -1,4 +1,5 @@
-// Shared by e2e-pipeline.test.ts and e2e-pipeline-fake.test.ts, split so they run side by side.
+// Shared by the pipeline's files: test/e2e/pipeline.test.ts and pipeline-fake.test.ts (fake gateway)
+// and test/gateway/pipeline.test.ts (real gateway).
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'

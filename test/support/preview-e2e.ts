@@ -1,5 +1,5 @@
-// Shared by the preview e2e files (e2e-preview.test.ts, fake gateway; e2e-preview-real.test.ts,
-// real gateway), split so they run side by side.
+// Shared by the preview files: test/e2e/preview.test.ts (fake gateway) and
+// test/gateway/preview.test.ts (real gateway).
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'

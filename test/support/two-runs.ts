@@ -83,8 +83,6 @@ export async function raceTwoDeploys(world: StandinWorld, opts: { startLatencyMs
   }
 }
 
-/** The action's error (setFailed's `::error::` lines), unescaped. */
-
 export type TwoRunsVerdict = 'won' | 'superseded'
 
 /**
