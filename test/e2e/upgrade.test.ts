@@ -5,41 +5,15 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { readJournal, readState, writeFaults, type JournalEntry } from '../../standin/platform/inspect.ts'
-import { GATEWAY_TOKEN, tail, type StandinWorld } from '../support/standin.js'
+import { readJournal, writeFaults } from '../../standin/platform/inspect.ts'
+import { tail, type StandinWorld } from '../support/standin.js'
+import { appState, callsSince, files, NEW, OLD, SECRETS, volumeDir } from '../support/upgrade.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
 
-const OLD = '2026.4.29'
-const NEW = '2026.9.6'
 // A bound, not a speed: each case runs two deploys on a shared machine.
 const FAKE_TIMEOUT = 600_000
-const SECRETS = JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN })
 
 useWorlds()
-
-const argv = (e: JournalEntry) => e.argv.join(' ')
-async function callsSince(w: StandinWorld, from: number): Promise<string[]> {
-  return (await readJournal(w.state)).slice(from).map(argv)
-}
-
-async function appState(w: StandinWorld, app: string) {
-  const state = (await readState(w.state)).apps[app]
-  if (!state) throw new Error(`no app ${app}`)
-  return { machines: state.machines.filter((m) => !m.destroyed), volumes: state.volumes }
-}
-
-const volumeDir = (w: StandinWorld, id: string) => path.join(w.state, 'volumes', id)
-
-/** Every file under a volume, relative, with its bytes. */
-function files(dir: string): Map<string, string> {
-  const found = new Map<string, string>()
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const full = path.join(entry.parentPath, entry.name)
-    found.set(path.relative(dir, full), fs.readFileSync(full, 'latin1'))
-  }
-  return found
-}
 
 // --- faults, on the fake gateway ----------------------------------------------------------------
 

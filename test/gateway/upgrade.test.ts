@@ -2,48 +2,20 @@
 // The first block runs the REAL gateways: 2026.4.29, then 2026.9.6, which migrates the state
 // 2026.4.29 wrote (state/openclaw.sqlite, originals renamed *.migrated). The faults run on the fake
 // gateway behind Dockerfiles that name a release (ARG OPENCLAW_VERSION), which is what the action reads.
-import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../../scripts/standin-setup.ts'
-import { readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
-import { GATEWAY_TOKEN, tail, writeDockerfile, type StandinWorld } from '../support/standin.js'
+import { readJournal } from '../../standin/platform/inspect.ts'
+import { tail, writeDockerfile } from '../support/standin.js'
+import { appState, callsSince, files, NEW, OLD, SECRETS, volumeDir } from '../support/upgrade.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
 
-const OLD = '2026.4.29'
-const NEW = '2026.9.6'
 // Bounds, not speeds: each case runs two or three deploys of real gateways on a shared machine.
 const REAL_TIMEOUT = 1_500_000
-const SECRETS = JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN })
 
 useWorlds()
 
-const argv = (e: JournalEntry) => e.argv.join(' ')
-async function callsSince(w: StandinWorld, from: number): Promise<string[]> {
-  return (await readJournal(w.state)).slice(from).map(argv)
-}
-
-async function appState(w: StandinWorld, app: string) {
-  const state = (await readState(w.state)).apps[app]
-  if (!state) throw new Error(`no app ${app}`)
-  return { machines: state.machines.filter((m) => !m.destroyed), volumes: state.volumes }
-}
-
 /** Files a running gateway rewrites on its own: compared by name only. */
 const VOLATILE = /\.sqlite(-shm|-wal)?$|lock|\.log$|(^|\/)logs\//
-
-const volumeDir = (w: StandinWorld, id: string) => path.join(w.state, 'volumes', id)
-
-/** Every file under a volume, relative, with its bytes. */
-function files(dir: string): Map<string, string> {
-  const found = new Map<string, string>()
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const full = path.join(entry.parentPath, entry.name)
-    found.set(path.relative(dir, full), fs.readFileSync(full, 'latin1'))
-  }
-  return found
-}
 
 describe('a gateway upgrade with the real gateways', () => {
   beforeAll(async () => {

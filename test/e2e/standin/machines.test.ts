@@ -26,12 +26,10 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../../../scripts/standin-setup.ts'
 import {
   execOnMachine,
-  logPath,
-  readRuntime,
   restartMachine,
   startMachine,
   stopAll,
@@ -41,86 +39,23 @@ import {
 import { listTree, isAlive } from '../../../standin/machines/procs.ts'
 import { detectIsolation } from '../../../standin/machines/isolation.ts'
 import { checkSpecs } from '../../../standin/machines/checks.ts'
+import {
+  base64,
+  freshStateDir,
+  launchFor,
+  logMessages,
+  runtimeOf,
+  useMachineStateDirs,
+  waitFor,
+  waitForLine,
+  waitForState,
+} from '../../support/machines.ts'
 
-const stateDirs: string[] = []
 // Assertions about the machine's private root, pid and network namespaces need 'namespace'.
 const namespaces = detectIsolation(os.tmpdir()) === 'namespace'
 
-function freshStateDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'standin-machines-'))
-  stateDirs.push(dir)
-  return dir
-}
-
-function launchFor(stateDir: string, overrides: Partial<MachineLaunch> = {}): MachineLaunch {
-  return {
-    stateDir,
-    app: 'my-openclaw',
-    machineId: '148ed193b95389',
-    region: 'iad',
-    imageRef: 'registry.fly.io/my-openclaw:deployment-01',
-    workload: 'fake-gateway:ready',
-    cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan'],
-    env: { NODE_ENV: 'production', OPENCLAW_STATE_DIR: '/data', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
-    files: [],
-    mounts: [{ volumeDir: path.join(stateDir, 'volumes', 'vol_1'), path: '/data' }],
-    memoryMb: 2048,
-    restart: { policy: 'on-failure', maxRetries: 0 },
-    // As [http_service] gives it with a TCP check (flaps names it servicecheck-00-tcp-3000).
-    checks: checkSpecs({
-      services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s', grace_period: '1s' }] }],
-    }),
-    ...overrides,
-  }
-}
-
-function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes
-  return text.replace(/\x1b\[[0-9;]*m/g, '')
-}
-
-function logMessages(launch: MachineLaunch): string[] {
-  const file = logPath(launch.stateDir, launch.app, launch.machineId)
-  if (!fs.existsSync(file)) return []
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => stripAnsi((JSON.parse(line) as { message: string }).message))
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-function runtimeOf(launch: MachineLaunch) {
-  return readRuntime(launch.stateDir, launch.app, launch.machineId)
-}
-
-async function waitForLine(launch: MachineLaunch, pattern: RegExp, timeoutMs?: number): Promise<string> {
-  return waitFor(
-    `a log line matching ${pattern}`,
-    () => logMessages(launch).find((line) => pattern.test(line)),
-    timeoutMs,
-  )
-}
-
-async function waitForState(launch: MachineLaunch, state: string, timeoutMs?: number): Promise<void> {
-  await waitFor(`state ${state}`, () => runtimeOf(launch).state === state, timeoutMs)
-}
-
 function counters(stateDir: string): Record<string, number> {
   return JSON.parse(fs.readFileSync(path.join(stateDir, 'counters.json'), 'utf8')) as Record<string, number>
-}
-
-function base64(text: string): string {
-  return Buffer.from(text).toString('base64')
 }
 
 // Node 24 only: the fake gateway runs on it (the real gateway's cases are in test/gateway/).
@@ -128,12 +63,7 @@ beforeAll(async () => {
   await setupStandinRuntimes([], () => {})
 }, 600_000)
 
-afterAll(async () => {
-  for (const dir of stateDirs) {
-    await stopAll(dir)
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-})
+useMachineStateDirs()
 
 describe('isolation', () => {
   it('runs machines in private namespaces as root, and as any user who may make a user namespace', () => {

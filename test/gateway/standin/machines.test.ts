@@ -23,21 +23,22 @@
 //   /etc/openclaw/openclaw.json:" then "openclaw.json:1 — gateway: Unrecognized key: ...", exit 78.
 // - 2026.9.6 prints its first line about 4 s after start and `[gateway] ready` 5 to 10 s after.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { setupStandinRuntimes } from '../../../scripts/standin-setup.ts'
-import {
-  execOnMachine,
-  logPath,
-  readRuntime,
-  startMachine,
-  stopAll,
-  stopMachine,
-  type MachineLaunch,
-} from '../../../standin/machines/runtime.ts'
+import { execOnMachine, startMachine, stopMachine } from '../../../standin/machines/runtime.ts'
 import { detectIsolation } from '../../../standin/machines/isolation.ts'
-import { checkSpecs } from '../../../standin/machines/checks.ts'
+import {
+  base64,
+  freshStateDir,
+  launchFor,
+  logMessages,
+  runtimeOf,
+  useMachineStateDirs,
+  waitFor,
+  waitForLine,
+  waitForState,
+} from '../../support/machines.ts'
 import { LEGACY_OPENCLAW_VERSION, isOpenclawInstalled } from '../../../standin/machines/install-runtimes.ts'
 
 const REAL_VERSION = '2026.9.6'
@@ -45,91 +46,12 @@ const REAL_VERSION = '2026.9.6'
 // at once, other work); `npm run bench` measures speed.
 const REAL_WAIT = 300_000
 const REAL_TIMEOUT = 600_000
-const stateDirs: string[] = []
-
-function freshStateDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'standin-machines-'))
-  stateDirs.push(dir)
-  return dir
-}
-
-function launchFor(stateDir: string, overrides: Partial<MachineLaunch> = {}): MachineLaunch {
-  return {
-    stateDir,
-    app: 'my-openclaw',
-    machineId: '148ed193b95389',
-    region: 'iad',
-    imageRef: 'registry.fly.io/my-openclaw:deployment-01',
-    workload: 'fake-gateway:ready',
-    cmd: ['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan'],
-    env: { NODE_ENV: 'production', OPENCLAW_STATE_DIR: '/data', OPENCLAW_GATEWAY_TOKEN: 'test-token-not-secret' },
-    files: [],
-    mounts: [{ volumeDir: path.join(stateDir, 'volumes', 'vol_1'), path: '/data' }],
-    memoryMb: 2048,
-    restart: { policy: 'on-failure', maxRetries: 0 },
-    // As [http_service] gives it with a TCP check (flaps names it servicecheck-00-tcp-3000).
-    checks: checkSpecs({
-      services: [{ internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s', grace_period: '1s' }] }],
-    }),
-    ...overrides,
-  }
-}
-
-function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex -- ESC is the point: it strips ANSI colour codes
-  return text.replace(/\x1b\[[0-9;]*m/g, '')
-}
-
-function logMessages(launch: MachineLaunch): string[] {
-  const file = logPath(launch.stateDir, launch.app, launch.machineId)
-  if (!fs.existsSync(file)) return []
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => stripAnsi((JSON.parse(line) as { message: string }).message))
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-function runtimeOf(launch: MachineLaunch) {
-  return readRuntime(launch.stateDir, launch.app, launch.machineId)
-}
-
-async function waitForLine(launch: MachineLaunch, pattern: RegExp, timeoutMs?: number): Promise<string> {
-  return waitFor(
-    `a log line matching ${pattern}`,
-    () => logMessages(launch).find((line) => pattern.test(line)),
-    timeoutMs,
-  )
-}
-
-async function waitForState(launch: MachineLaunch, state: string, timeoutMs?: number): Promise<void> {
-  await waitFor(`state ${state}`, () => runtimeOf(launch).state === state, timeoutMs)
-}
-
-function base64(text: string): string {
-  return Buffer.from(text).toString('base64')
-}
 
 beforeAll(async () => {
   await setupStandinRuntimes([REAL_VERSION], () => {})
 }, 600_000)
 
-afterAll(async () => {
-  for (const dir of stateDirs) {
-    await stopAll(dir)
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-})
+useMachineStateDirs()
 
 describe('the real gateway in a machine', () => {
   it(
