@@ -79,6 +79,24 @@ class LongestFirst extends BaseSequencer {
 // run one at a time.
 const machinesIsolated = detectIsolation(os.tmpdir()) === 'namespace'
 
+/** A tier whose tests start processes: its files under test/<name>/, run on a fresh bundle of src/. */
+function processTier(name: 'e2e' | 'gateway', maxWorkers: number, groupOrder: number) {
+  return {
+    extends: true as const,
+    test: {
+      name,
+      include: [`test/${name}/**/*.test.ts`],
+      globalSetup: ['test/support/setup/e2e-bundle.ts'],
+      // Bounds for tests that set none, generous because files share the 2 cores with each other
+      // and, often, with other work: speed is `npm run bench`'s business.
+      testTimeout: 180_000,
+      hookTimeout: 600_000,
+      maxWorkers,
+      sequence: { groupOrder },
+    },
+  }
+}
+
 export default defineConfig({
   test: {
     sequence: { sequencer: LongestFirst },
@@ -101,36 +119,10 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
         },
       },
-      {
-        extends: true,
-        test: {
-          name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/support/setup/e2e-bundle.ts'],
-          // Bounds for tests that set none, generous because two files share the 2 cores with
-          // each other and, often, with other work: speed is `npm run bench`'s business.
-          testTimeout: 180_000,
-          hookTimeout: 600_000,
-          maxWorkers: machinesIsolated ? Number(process.env.FLY_DEPLOY_E2E_WORKERS ?? 8) : 1,
-          sequence: { groupOrder: 1 },
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'gateway',
-          include: ['test/gateway/**/*.test.ts'],
-          globalSetup: ['test/support/setup/e2e-bundle.ts'],
-          // Bounds for tests that set none, generous because two files share the 2 cores with
-          // each other and, often, with other work: speed is `npm run bench`'s business.
-          testTimeout: 180_000,
-          hookTimeout: 600_000,
-          // Two: each real gateway's boot keeps a core busy for some 10 s, and a boot slowed past its
-          // check's grace period by the others would fail a test that is not about speed.
-          maxWorkers: machinesIsolated ? Number(process.env.FLY_DEPLOY_GATEWAY_WORKERS ?? 2) : 1,
-          sequence: { groupOrder: 2 },
-        },
-      },
+      processTier('e2e', machinesIsolated ? Number(process.env.FLY_DEPLOY_E2E_WORKERS ?? 8) : 1, 1),
+      // Two: each real gateway's boot keeps a core busy for some 10 s, and a boot slowed past its
+      // check's grace period by the others would fail a test that is not about speed.
+      processTier('gateway', machinesIsolated ? Number(process.env.FLY_DEPLOY_GATEWAY_WORKERS ?? 2) : 1, 2),
     ],
   },
 })
