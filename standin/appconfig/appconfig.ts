@@ -1,8 +1,8 @@
 // fly.toml as flyctl reads it (internal/appconfig: config.go, machines.go ToMachineConfig,
 // definition.go), reduced to the keys the OpenClaw deployment uses.
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
-import TOML from '@iarna/toml'
+import { createRequire } from 'node:module'
 import { FlyError } from '../platform/state.ts'
 import type { MachineConfig } from '../platform/state.ts'
 
@@ -15,6 +15,11 @@ export interface AppConfig {
 type Table = Record<string, unknown>
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v)
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+
+// @iarna/toml loads when a fly.toml is read, not in every call (a call that names its app with -a
+// in a folder without fly.toml reads none).
+const parseToml = (text: string) =>
+  (createRequire(import.meta.url)('@iarna/toml') as typeof import('@iarna/toml')).parse(text)
 
 /**
  * command.go LoadAppConfigIfPresent: `-c` (a file, or a directory holding fly.toml), else
@@ -33,7 +38,7 @@ export function loadAppConfig(configFlag: string, cwd: string): AppConfig | unde
       continue
     }
     try {
-      return { path: file, raw: TOML.parse(text) as Table }
+      return { path: file, raw: parseToml(text) as Table }
     } catch (error) {
       throw new FlyError(`failed loading app config from ${file}: ${(error as Error).message.split('\n')[0]}`)
     }

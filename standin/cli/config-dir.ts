@@ -6,7 +6,7 @@
 //     (os.CreateTemp(dir, "perms.*"), closed and removed).
 // The stand-in keeps nothing else there (its platform lives under FLYCTL_STANDIN_STATE), but it
 // makes the folder exactly when flyctl would, so tests can see which folder each call used.
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import { FlyError } from '../platform/state.ts'
 
@@ -24,7 +24,7 @@ export function configDirectory(env: NodeJS.ProcessEnv): string | undefined {
 export function prepareConfigDir(env: NodeJS.ProcessEnv): string | undefined {
   const dir = configDirectory(env)
   if (dir === undefined) return undefined
-  let stat: fs.Stats | undefined
+  let stat: import('node:fs').Stats | undefined
   try {
     stat = fs.statSync(dir)
   } catch (error) {

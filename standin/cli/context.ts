@@ -1,7 +1,7 @@
 // What every command gets: the state root, the parsed command line, output, stdin, and the
 // preparers flyctl runs before a command (internal/command/command.go RequireSession,
 // RequireAppName, LoadAppConfigIfPresent).
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import { loadAppConfig, configAppName } from '../appconfig/appconfig.ts'
 import type { AppConfig } from '../appconfig/appconfig.ts'
 import type { Parsed } from './args.ts'

@@ -1,7 +1,7 @@
 // Fault injection for tests and benchmarks: <state>/faults.json (documented in standin/README.md).
 // The CLI applies latency and scripted failures per command and cuts `logs` short; the machine
 // runtime applies restartLatencyMs and machineNeverStarts (standin/machines/state-files.ts readFaults).
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import { withStateLock, writeJsonFileAtomic } from '../platform/state.ts'
 

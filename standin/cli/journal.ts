@@ -1,6 +1,6 @@
 // <state>/journal.jsonl: one line per flyctl call, {ts, argv, stdin, exit, configDir}. It never holds what
 // came on stdin, only whether the call read any; `secrets set NAME=VALUE` values are masked.
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
 
 export interface JournalEntry {

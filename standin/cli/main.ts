@@ -6,42 +6,21 @@ import type { CommandSpec, FlagSpec, Parsed } from './args.ts'
 import { prepareConfigDir } from './config-dir.ts'
 import { err, out, runInterruptHooks } from './context.ts'
 import type { Ctx } from './context.ts'
-import { runAppsDestroy, runAppsList } from '../command/apps.ts'
-import { runDeploy } from '../command/deploy.ts'
 import { latencyFor, readCliFaults, takeFailure } from './faults.ts'
 import type { CliFaults } from './faults.ts'
 import { appendJournal } from './journal.ts'
-import {
-  runLogs,
-  runMachineList,
-  runMachineRestart,
-  runMachineStart,
-  runMachineStatus,
-  runMachineStop,
-  runMachineUpdate,
-  runSshConsole,
-} from '../command/machine.ts'
-import {
-  runAppsCreate,
-  runIpsAllocateV4,
-  runIpsAllocateV6,
-  runIpsList,
-  runIpsRelease,
-  runReleases,
-  runSecretsDeploy,
-  runSecretsImport,
-  runSecretsList,
-  runSecretsSet,
-  runSecretsUnset,
-  runStatus,
-  runVersion,
-  runVolumesCreate,
-  runVolumesList,
-} from '../command/app-resources.ts'
-import { runPlatformRegions } from '../command/platform.ts'
-import { runMachineClone, runMachineDestroy } from '../command/machine-clone.ts'
-import { runSnapshotsCreate, runSnapshotsList } from '../command/volume-snapshots.ts'
 import { FlyError, stateRoot } from '../platform/state.ts'
+
+// Each command's module loads when that command runs, not before: every flyctl call is a process of
+// its own, and loading all seven command modules (and what they import) cost each call the time
+// of the ones it does not run.
+const apps = () => import('../command/apps.ts')
+const deploy = () => import('../command/deploy.ts')
+const machine = () => import('../command/machine.ts')
+const appResources = () => import('../command/app-resources.ts')
+const platform = () => import('../command/platform.ts')
+const machineClone = () => import('../command/machine-clone.ts')
+const volumeSnapshots = () => import('../command/volume-snapshots.ts')
 
 export const DEFAULT_VERSION = '0.4.87'
 
@@ -250,9 +229,17 @@ const MACHINE_UPDATE_FLAGS: FlagSpec[] = [
   { name: 'buildkit', kind: 'bool' },
 ]
 
+type CommandRun = (ctx: Ctx) => Promise<number>
+/** The names of a module's exports that run a command. */
+type RunNames<M> = { [K in keyof M]: M[K] extends CommandRun ? K : never }[keyof M]
+
+/** A command's run function, loaded from its module on the first call. */
+function lazy<M>(load: () => Promise<M>, name: RunNames<M>) {
+  return async (parsed: Parsed) => ((await load())[name] as CommandRun)(currentCtx(parsed))
+}
+
 /** The command tree (names and aliases from internal/command/*). */
 export function commandTree(): CommandSpec {
-  const withCtx = (fn: (ctx: Ctx) => Promise<number>) => async (parsed: Parsed) => fn(currentCtx(parsed))
   return {
     name: 'flyctl',
     short: 'The Fly.io command line interface',
@@ -277,14 +264,14 @@ export function commandTree(): CommandSpec {
               ORG,
               JSON_OUT,
             ],
-            run: withCtx(runAppsCreate),
+            run: lazy(appResources, 'runAppsCreate'),
           },
           {
             name: 'list',
             aliases: ['ls'],
             short: 'List applications.',
             flags: [JSON_OUT, ORG, { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only list app names' }],
-            run: withCtx(runAppsList),
+            run: lazy(apps, 'runAppsList'),
           },
           {
             // internal/command/apps/destroy.go newDestroy.
@@ -294,7 +281,7 @@ export function commandTree(): CommandSpec {
             short: 'Permanently destroy one or more apps.',
             args: { kind: 'any' },
             flags: [YES],
-            run: withCtx(runAppsDestroy),
+            run: lazy(apps, 'runAppsDestroy'),
           },
         ],
       },
@@ -309,7 +296,7 @@ export function commandTree(): CommandSpec {
             short: 'List Fly machines',
             args: { kind: 'none' },
             flags: [APP, CONFIG, JSON_OUT, { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only list machine ids' }],
-            run: withCtx(runMachineList),
+            run: lazy(machine, 'runMachineList'),
           },
           {
             name: 'update',
@@ -317,7 +304,7 @@ export function commandTree(): CommandSpec {
             short: 'Update a machine',
             args: { kind: 'range', min: 0, max: 1 },
             flags: MACHINE_UPDATE_FLAGS,
-            run: withCtx(runMachineUpdate),
+            run: lazy(machine, 'runMachineUpdate'),
           },
           {
             name: 'restart',
@@ -333,7 +320,7 @@ export function commandTree(): CommandSpec {
               { name: 'skip-health-checks', kind: 'bool' },
               { name: 'select', kind: 'bool', hidden: true },
             ],
-            run: withCtx(runMachineRestart),
+            run: lazy(machine, 'runMachineRestart'),
           },
           {
             name: 'start',
@@ -341,7 +328,7 @@ export function commandTree(): CommandSpec {
             short: 'Start one or more Fly machines',
             args: { kind: 'any' },
             flags: [APP, CONFIG, { name: 'select', kind: 'bool', hidden: true }],
-            run: withCtx(runMachineStart),
+            run: lazy(machine, 'runMachineStart'),
           },
           {
             name: 'stop',
@@ -356,7 +343,7 @@ export function commandTree(): CommandSpec {
               { name: 'wait-timeout', short: 'w', kind: 'string' },
               { name: 'select', kind: 'bool', hidden: true },
             ],
-            run: withCtx(runMachineStop),
+            run: lazy(machine, 'runMachineStop'),
           },
           {
             // internal/command/machine/clone.go newClone (the VM size flags are not served).
@@ -383,7 +370,7 @@ export function commandTree(): CommandSpec {
               { name: 'volume-requires-unique-zone', kind: 'bool', default: true },
               DETACH,
             ],
-            run: withCtx(runMachineClone),
+            run: lazy(machineClone, 'runMachineClone'),
           },
           {
             // internal/command/machine/destroy.go newDestroy.
@@ -399,7 +386,7 @@ export function commandTree(): CommandSpec {
               { name: 'force', short: 'f', kind: 'bool', usage: 'force kill machine regardless of current state' },
               { name: 'image', short: 'i', kind: 'string', usage: 'remove all machines with the specified image hash' },
             ],
-            run: withCtx(runMachineDestroy),
+            run: lazy(machineClone, 'runMachineDestroy'),
           },
           {
             name: 'status',
@@ -412,7 +399,7 @@ export function commandTree(): CommandSpec {
               { name: 'display-config', short: 'd', kind: 'bool' },
               { name: 'select', kind: 'bool', hidden: true },
             ],
-            run: withCtx(runMachineStatus),
+            run: lazy(machine, 'runMachineStatus'),
           },
         ],
       },
@@ -421,7 +408,7 @@ export function commandTree(): CommandSpec {
         short: 'Show version information for the flyctl command',
         args: { kind: 'none' },
         flags: [JSON_OUT, { name: 'saveinstall', short: 's', kind: 'string', hidden: true }],
-        run: withCtx(runVersion),
+        run: lazy(appResources, 'runVersion'),
       },
       {
         // internal/command/platform/platform.go (alias `platforms`); only `regions` is served.
@@ -434,7 +421,7 @@ export function commandTree(): CommandSpec {
             short: 'List regions',
             args: { kind: 'none' },
             flags: [JSON_OUT],
-            run: withCtx(runPlatformRegions),
+            run: lazy(platform, 'runPlatformRegions'),
           },
         ],
       },
@@ -448,7 +435,7 @@ export function commandTree(): CommandSpec {
           JSON_OUT,
           { name: 'image', kind: 'bool', usage: 'Display the Docker image reference of the release' },
         ],
-        run: withCtx(runReleases),
+        run: lazy(appResources, 'runReleases'),
       },
       {
         name: 'deploy',
@@ -456,7 +443,7 @@ export function commandTree(): CommandSpec {
         short: 'Deploy Fly applications',
         args: { kind: 'max', n: 1 },
         flags: DEPLOY_FLAGS,
-        run: withCtx(runDeploy),
+        run: lazy(deploy, 'runDeploy'),
       },
       {
         name: 'status',
@@ -471,7 +458,7 @@ export function commandTree(): CommandSpec {
           { name: 'watch', kind: 'bool' },
           { name: 'rate', kind: 'int', default: 5 },
         ],
-        run: withCtx(runStatus),
+        run: lazy(appResources, 'runStatus'),
       },
       {
         name: 'logs',
@@ -488,7 +475,7 @@ export function commandTree(): CommandSpec {
           { name: 'select', short: 's', kind: 'bool', usage: 'Select a machine from a list' },
           { name: 'no-tail', short: 'n', kind: 'bool', usage: 'Do not continually stream logs' },
         ],
-        run: withCtx(runLogs),
+        run: lazy(machine, 'runLogs'),
       },
       {
         name: 'volumes',
@@ -500,7 +487,7 @@ export function commandTree(): CommandSpec {
             aliases: ['ls'],
             short: 'List the volumes associated with an app.',
             flags: [APP, CONFIG, { name: 'all', kind: 'bool' }, JSON_OUT],
-            run: withCtx(runVolumesList),
+            run: lazy(appResources, 'runVolumesList'),
           },
           {
             name: 'create',
@@ -524,7 +511,7 @@ export function commandTree(): CommandSpec {
               ...VM_SIZE,
               JSON_OUT,
             ],
-            run: withCtx(runVolumesCreate),
+            run: lazy(appResources, 'runVolumesCreate'),
           },
           {
             // internal/command/volumes/snapshots/snapshots.go New.
@@ -539,7 +526,7 @@ export function commandTree(): CommandSpec {
                 short: 'List snapshots.',
                 args: { kind: 'exact', n: 1 },
                 flags: [APP, JSON_OUT],
-                run: withCtx(runSnapshotsList),
+                run: lazy(volumeSnapshots, 'runSnapshotsList'),
               },
               {
                 name: 'create',
@@ -547,7 +534,7 @@ export function commandTree(): CommandSpec {
                 short: 'Create a volume snapshot.',
                 args: { kind: 'exact', n: 1 },
                 flags: [APP, JSON_OUT],
-                run: withCtx(runSnapshotsCreate),
+                run: lazy(volumeSnapshots, 'runSnapshotsCreate'),
               },
             ],
           },
@@ -562,7 +549,7 @@ export function commandTree(): CommandSpec {
             aliases: ['ls'],
             short: 'List application secret names, digests and deployment status',
             flags: [APP, CONFIG, JSON_OUT],
-            run: withCtx(runSecretsList),
+            run: lazy(appResources, 'runSecretsList'),
           },
           {
             name: 'set',
@@ -570,7 +557,7 @@ export function commandTree(): CommandSpec {
             short: 'Set one or more encrypted secrets for an application',
             args: { kind: 'min', n: 1 },
             flags: SECRETS_SHARED,
-            run: withCtx(runSecretsSet),
+            run: lazy(appResources, 'runSecretsSet'),
           },
           {
             name: 'unset',
@@ -578,20 +565,20 @@ export function commandTree(): CommandSpec {
             short: 'Unset one or more encrypted secrets for an application',
             args: { kind: 'min', n: 1 },
             flags: SECRETS_SHARED,
-            run: withCtx(runSecretsUnset),
+            run: lazy(appResources, 'runSecretsUnset'),
           },
           {
             name: 'import',
             use: 'import [flags]',
             short: 'Set secrets as NAME=VALUE pairs from stdin',
             flags: SECRETS_SHARED,
-            run: withCtx(runSecretsImport),
+            run: lazy(appResources, 'runSecretsImport'),
           },
           {
             name: 'deploy',
             short: 'Deploy staged secrets for an application',
             flags: [APP, CONFIG, DETACH, { name: 'dns-checks', kind: 'bool', default: true }],
-            run: withCtx(runSecretsDeploy),
+            run: lazy(appResources, 'runSecretsDeploy'),
           },
         ],
       },
@@ -605,7 +592,7 @@ export function commandTree(): CommandSpec {
             aliases: ['ls'],
             short: 'List public and private IP addresses for an app',
             flags: [APP, CONFIG, JSON_OUT],
-            run: withCtx(runIpsList),
+            run: lazy(appResources, 'runIpsList'),
           },
           {
             name: 'release',
@@ -613,7 +600,7 @@ export function commandTree(): CommandSpec {
             short: 'Release ingress IP addresses',
             args: { kind: 'min', n: 1 },
             flags: [APP, CONFIG],
-            run: withCtx(runIpsRelease),
+            run: lazy(appResources, 'runIpsRelease'),
           },
           {
             name: 'allocate-v6',
@@ -626,13 +613,13 @@ export function commandTree(): CommandSpec {
               ORG,
               { name: 'network', kind: 'string' },
             ],
-            run: withCtx(runIpsAllocateV6),
+            run: lazy(appResources, 'runIpsAllocateV6'),
           },
           {
             name: 'allocate-v4',
             short: 'Allocate an IPv4 address',
             flags: [APP, CONFIG, REGION, { name: 'shared', kind: 'bool' }, YES],
-            run: withCtx(runIpsAllocateV4),
+            run: lazy(appResources, 'runIpsAllocateV4'),
           },
         ],
       },
@@ -663,7 +650,7 @@ export function commandTree(): CommandSpec {
               { name: 'user', short: 'u', kind: 'string', default: 'root' },
               { name: 'process-group', kind: 'string', aliases: ['group'] },
             ],
-            run: withCtx(runSshConsole),
+            run: lazy(machine, 'runSshConsole'),
           },
         ],
       },

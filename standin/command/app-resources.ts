@@ -1,7 +1,7 @@
 // apps, status, volumes, secrets, ips, releases, version: what they print and change.
 // Sources: internal/command/{apps,status,volumes,secrets,ips,version}/*.go in superfly/flyctl,
 // JSON shapes from superfly/fly-go (types.go, volume_types.go, secrets_types.go).
-import net from 'node:net'
+import { net } from '../platform/builtins.ts'
 import { primaryRegion } from '../appconfig/appconfig.ts'
 import {
   err,
@@ -604,7 +604,7 @@ export async function runIpsRelease(ctx: Ctx): Promise<number> {
   requireSession(ctx)
   const name = requireAppName(ctx, loadConfig(ctx))
   for (const address of ctx.parsed.args) {
-    if (net.isIP(address) === 0) throw new FlyError(`Invalid IP address: '${address}'`)
+    if (net().isIP(address) === 0) throw new FlyError(`Invalid IP address: '${address}'`)
     await updatePlatform(ctx.stateDir, (platform) => {
       const app = appOrFail(platform, name)
       const at = app.ips.findIndex((ip) => ip.Address === address)

@@ -3,7 +3,7 @@
 // asks for; render.JSON of []fly.App) and internal/command/apps/destroy.go (RunDestroy);
 // superfly/fly-go types.go (App, Organization, Release, User, AppCertificate, ImageVersion: the
 // field order and Go zero values that encoding/json prints for the fields the query leaves out).
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import { err, flagBool, flagString, out, requireSession } from '../cli/context.ts'
 import type { Ctx } from '../cli/context.ts'
 import { goJson, table } from '../cli/render.ts'

@@ -2,7 +2,7 @@
 // machines created or updated with staged secrets in the same rollout, waiting, and the closing
 // lines. Sources: internal/command/deploy/{deploy.go,deploy_build.go,deploy_first.go,machines.go,
 // machines_deploymachinesapp.go,machines_launchinput.go}, internal/appconfig/validation.go.
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import {
   buildSection,

@@ -6,8 +6,7 @@
 // A snapshot is a copy of the volume's directory taken when `create` is called; it reads pending
 // (no id yet, `running`) for `snapshotPendingMs`, then `created`, as flyctl's preflight test
 // (test/preflight/fly_volume_test.go) polls `snapshot ls --json` until the status is `created`.
-import crypto from 'node:crypto'
-import fs from 'node:fs'
+import { crypto, fs } from '../platform/builtins.ts'
 import { configAppName } from '../appconfig/appconfig.ts'
 import { err, flagBool, flagString, loadConfig, out, requireSession } from '../cli/context.ts'
 import type { Ctx } from '../cli/context.ts'
@@ -66,7 +65,7 @@ export async function runSnapshotsCreate(ctx: Ctx): Promise<number> {
       id,
       size,
       volume_size: volume.size_gb * 1024 ** 3,
-      digest: crypto.createHash('sha256').update(id).digest('hex'),
+      digest: crypto().createHash('sha256').update(id).digest('hex'),
       created_at: new Date().toISOString(),
       retention_days: volume.snapshot_retention,
       ready_at: Date.now() + pendingMs,

@@ -1,9 +1,8 @@
 // The CLI's side of the machine runtime (standin/machines/runtime.ts, written separately): the
 // API it must export, how it is loaded, and what the CLI derives from it (machine JSON, launches,
 // waiting for a state or for checks). The CLI never spawns machine processes itself.
-import crypto from 'node:crypto'
 import { checkSpecs } from './checks.ts'
-import fs from 'node:fs'
+import { crypto, fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { goMap } from '../cli/render.ts'
@@ -76,7 +75,7 @@ export function imageRefParts(ref: string): { registry: string; repository: stri
   const registry = hasRegistry ? first : 'docker-hub-mirror.fly.io'
   let repository = hasRegistry ? name.slice(slash + 1) : name
   if (!hasRegistry && !repository.includes('/')) repository = `library/${repository}`
-  const digest = `sha256:${crypto.createHash('sha256').update(ref).digest('hex')}`
+  const digest = `sha256:${crypto().createHash('sha256').update(ref).digest('hex')}`
   return { registry, repository, tag, digest }
 }
 

@@ -5,7 +5,7 @@
 // (6.0.0 is on the registry) and `cssomnom` (pulled in through linkedom) is gone from the
 // registry; `cssom` 0.5.0, the library it forked, stands in for it.
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import os from 'node:os'
 import path from 'node:path'
 

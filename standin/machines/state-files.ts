@@ -2,7 +2,7 @@
 // (runs inside the flyctl stand-in) and supervisor.ts (the detached per-machine process).
 // Every read-modify-write goes through a directory lock so concurrent flyctl calls and
 // supervisors never lose an update; every write is atomic (temp file + rename).
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import type { CheckSpec } from './checks.ts'
 

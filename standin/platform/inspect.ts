@@ -1,6 +1,6 @@
 // Helpers for tests and benchmarks: read what the stand-in recorded and arrange platform state
 // without going through flyctl. Everything goes through the same lock the CLI uses.
-import fs from 'node:fs'
+import { fs } from './builtins.ts'
 import path from 'node:path'
 import type { CliFaults } from '../cli/faults.ts'
 import type { JournalEntry } from '../cli/journal.ts'

@@ -2,8 +2,7 @@
 // secrets, kept as files under FLYCTL_STANDIN_STATE. Everything but secret values lives in
 // platform.json; values live only in per-app and per-machine secret files (mode 0600).
 // Every read-modify-write holds <state>/.lock (O_EXCL), so parallel flyctl calls stay consistent.
-import crypto from 'node:crypto'
-import fs from 'node:fs'
+import { crypto, fs } from './builtins.ts'
 import path from 'node:path'
 
 export class FlyError extends Error {
@@ -161,7 +160,7 @@ function emptyPlatform(): Platform {
   }
 }
 
-const platformFile = (stateDir: string) => path.join(stateDir, 'platform.json')
+export const platformFile = (stateDir: string) => path.join(stateDir, 'platform.json')
 
 export function readPlatform(stateDir: string): Platform {
   try {
@@ -172,9 +171,12 @@ export function readPlatform(stateDir: string): Platform {
   }
 }
 
+/** Temporary files are named by pid and a counter: unique among live processes, and no crypto to load. */
+let tmpCount = 0
+
 export function writeJsonFileAtomic(file: string, value: unknown, mode = 0o644): void {
   fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`
+  const tmp = `${file}.${process.pid}.${++tmpCount}.tmp`
   fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode })
   fs.renameSync(tmp, file)
 }
@@ -242,7 +244,7 @@ export async function updatePlatform<T>(stateDir: string, change: (platform: Pla
 // ---- ids and addresses -------------------------------------------------------------------
 
 export function hexId(bytes: number): string {
-  return crypto.randomBytes(bytes).toString('hex')
+  return crypto().randomBytes(bytes).toString('hex')
 }
 
 /** Machine ids are 14 hex digits (`148ed193b95389`). */
@@ -252,7 +254,7 @@ export function machineId(): string {
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789'
 export function alnumId(length: number): string {
-  const bytes = crypto.randomBytes(length)
+  const bytes = crypto().randomBytes(length)
   return Array.from(bytes, (b) => ALNUM[b % ALNUM.length]).join('')
 }
 
@@ -265,7 +267,7 @@ export function ulid(now = Date.now()): string {
     time = CROCKFORD[t % 32] + time
     t = Math.floor(t / 32)
   }
-  const random = Array.from(crypto.randomBytes(16), (b) => CROCKFORD[b % 32]).join('')
+  const random = Array.from(crypto().randomBytes(16), (b) => CROCKFORD[b % 32]).join('')
   return time + random
 }
 
@@ -274,11 +276,11 @@ export function randomPublicV6(): string {
 }
 
 export function randomSharedV4(): string {
-  return `66.241.124.${1 + crypto.randomInt(253)}`
+  return `66.241.124.${1 + crypto().randomInt(253)}`
 }
 
 export function randomPrivateV6(): string {
-  return `fdaa:0:${hexId(2)}:0:1::${crypto.randomInt(1, 255).toString(16)}`
+  return `fdaa:0:${hexId(2)}:0:1::${crypto().randomInt(1, 255).toString(16)}`
 }
 
 export function machinePrivateIp(): string {
@@ -348,7 +350,7 @@ export function secretDigest(stateDir: string, value: string): string {
     }
     salt = fs.readFileSync(saltFile, 'utf8')
   }
-  return crypto.createHmac('sha256', salt).update(value).digest('hex').slice(0, 16)
+  return crypto().createHmac('sha256', salt).update(value).digest('hex').slice(0, 16)
 }
 
 // ---- lookups ------------------------------------------------------------------------------
