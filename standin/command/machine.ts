@@ -2,7 +2,7 @@
 // Sources: internal/command/machine/{list,update,restart,start,stop}.go, internal/machine/{config,
 // update,restart}.go, internal/command/ssh/console.go, internal/command/logs/logs.go and
 // internal/render/logs.go in superfly/flyctl.
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import { parseMemoryMb, shlexSplit } from '../appconfig/appconfig.ts'
 import {
   err,
@@ -29,7 +29,7 @@ import {
   writeMachineConfigFile,
 } from '../machines/cli-side.ts'
 import type { MachineRuntime } from '../machines/cli-side.ts'
-import { FlyError, activeMachines, findApp, readPlatform, updatePlatform } from '../platform/state.ts'
+import { FlyError, activeMachines, findApp, platformFile, readPlatform, updatePlatform } from '../platform/state.ts'
 import type { AppRecord, MachineConfig, MachineRecord } from '../platform/state.ts'
 
 function appAndMachine(ctx: Ctx, id: string): { app: AppRecord; machine: MachineRecord } {
@@ -368,10 +368,29 @@ function entryText(e: Entry): string {
   return `${rfc3339(e.timestamp)} ${provider}[${e.machine.id}] ${e.machine.region} [${e.line.level ?? 'info'}]${e.line.message}\n`
 }
 
+/** The bytes of a file from `from` on; none when it is missing or has not grown. */
+function readFrom(file: string, from: number): Buffer {
+  let fd: number
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch {
+    return Buffer.alloc(0)
+  }
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size <= from) return Buffer.alloc(0)
+    const buffer = Buffer.alloc(size - from)
+    const read = fs.readSync(fd, buffer, 0, buffer.length, from)
+    return buffer.subarray(0, read)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 export async function runLogs(ctx: Ctx): Promise<number> {
   requireSession(ctx)
   const name = requireAppName(ctx, loadConfig(ctx))
-  findApp(readPlatform(ctx.stateDir), name)
+  let app = findApp(readPlatform(ctx.stateDir), name)
   const runtime = await loadRuntime()
   const machineFilter = flagString(ctx, 'machine')
   const regionFilter = machineFilter ? '' : flagString(ctx, 'region') || ctx.env.FLY_REGION || ''
@@ -379,26 +398,29 @@ export async function runLogs(ctx: Ctx): Promise<number> {
   const dropAfter = ctx.faults.logsDropAfterLines
   const offsets = new Map<string, number>()
   let printed = 0
+  // A follow polls five times a second for as long as the deploy it watches: it re-reads the state
+  // only when platform.json changed, and each log file from where the last pass stopped.
+  let platformSeen = ''
 
   const collect = (): Entry[] => {
-    const app = findApp(readPlatform(ctx.stateDir), name)
+    const stat = fs.statSync(platformFile(ctx.stateDir), { throwIfNoEntry: false })
+    const seen = `${stat?.mtimeMs}:${stat?.size}:${stat?.ino}`
+    if (seen !== platformSeen) {
+      platformSeen = seen
+      app = findApp(readPlatform(ctx.stateDir), name)
+    }
     const entries: Entry[] = []
     for (const machine of app.machines) {
       if (machineFilter && machine.id !== machineFilter) continue
       if (regionFilter && machine.region !== regionFilter) continue
       const file = runtime.logPath(ctx.stateDir, name, machine.id)
-      let text: string
-      try {
-        text = fs.readFileSync(file, 'utf8')
-      } catch {
-        continue
-      }
       const from = offsets.get(file) ?? 0
+      const fresh = readFrom(file, from)
       // Only whole lines: a line being written stays for the next pass.
-      const end = text.lastIndexOf('\n') + 1
-      if (end <= from) continue
-      offsets.set(file, end)
-      for (const raw of text.slice(from, end).split('\n')) {
+      const end = fresh.lastIndexOf(0x0a) + 1
+      if (end <= 0) continue
+      offsets.set(file, from + end)
+      for (const raw of fresh.subarray(0, end).toString('utf8').split('\n')) {
         if (!raw.trim()) continue
         try {
           const line = JSON.parse(raw) as RuntimeLogLine

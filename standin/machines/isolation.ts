@@ -22,7 +22,7 @@
 //   destination go to the volume directory, other [[files]] and env values naming them go under
 //   <machine>/rootfs, HOME and TMPDIR too. Machines then share the host network (port clashes).
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import type { Isolation, MachineLaunch } from './state-files.ts'
 
@@ -64,8 +64,14 @@ function rootSetup(root: string): string[] {
     `for d in ${HOST_SYSTEM_DIRS.join(' ')}; do`,
     '  if [ -L "/$d" ]; then cp -P "/$d" "$M/$d"; elif [ -d "/$d" ]; then mkdir -p "$M/$d" && mount --rbind "/$d" "$M/$d"; fi',
     'done',
-    // Files only root may read (/etc/shadow) stay behind.
-    'cp -R -P /etc "$M/" 2>/dev/null || true',
+    // /etc is the host's under a writable layer of the machine's own (a tmpfs outside the guest's
+    // root), so [[files]] land in the layer; a kernel that refuses overlayfs in a user namespace
+    // (before 5.11) gets a copy instead, which costs each boot some 1,200 files. Either way, files
+    // only root may read (/etc/shadow) stay unreadable.
+    `L=${shellQuote(`${root}/etc-layer`)}`,
+    'mkdir -p "$M/etc" "$L" && mount -t tmpfs -o mode=0755 tmpfs "$L" && mkdir "$L/upper" "$L/work"',
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$L/upper,workdir=$L/work" "$M/etc" 2>/dev/null ||',
+    '  cp -R -P /etc "$M/" 2>/dev/null || true',
     'mkdir -p "$M/proc" "$M/dev" "$M/sys" "$M/tmp" "$M/root" "$M/opt"',
   ]
 }
@@ -102,6 +108,26 @@ export function detectIsolation(scratchDir: string): Isolation {
     fs.rmSync(probe, { recursive: true, force: true })
   }
   return detected
+}
+
+/**
+ * detectIsolation, remembered in the state root: the probe creates namespaces and mounts (some
+ * 0.1 s of CPU and 0.3 s of wall time), and every flyctl call that starts a machine is a process
+ * of its own, so without the file each of them would probe again. The answer only changes with the
+ * host or the user, and a state root belongs to one of each.
+ */
+export function stateIsolation(stateDir: string): Isolation {
+  if (process.env.FLY_STANDIN_ISOLATION) return detectIsolation(stateDir)
+  const file = path.join(stateDir, 'isolation')
+  try {
+    const known = fs.readFileSync(file, 'utf8').trim()
+    if (known === 'paths' || known === 'namespace') return known
+  } catch {
+    // not probed yet in this state root
+  }
+  const isolation = detectIsolation(stateDir)
+  fs.writeFileSync(file, `${isolation}\n`)
+  return isolation
 }
 
 // overlayfs splits its options on ',' and lowerdir on ':'.

@@ -1,6 +1,6 @@
 // Process trees read from /proc: a machine's processes are everything descended from the one
 // the supervisor spawned (unshare in namespace mode), found by parent pid.
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 
 export interface ProcessEntry {
   pid: number
@@ -115,39 +115,43 @@ export function commandLine(pid: number): string[] {
 
 export interface MemoryUsage {
   totalBytes: number
-  largest?: { pid: number; guestPid: number; comm: string; rssBytes: number; vmKb: number }
+  largest?: { pid: number; rssBytes: number; vmKb: number }
 }
 
 const PAGE_BYTES = 4096
 
+// Called five times a second for every running machine, so it reads one short file per process
+// (statm); who the largest process is (guestProcess) is read only when the OOM killer needs it.
 export function readRss(pids: number[]): MemoryUsage {
   const usage: MemoryUsage = { totalBytes: 0 }
   for (const pid of pids) {
     let statm: string
-    let status: string
     try {
       statm = fs.readFileSync(`/proc/${pid}/statm`, 'utf8')
-      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
     } catch {
       continue
     }
     const [sizePages, residentPages] = statm.split(' ').map(Number)
     const rssBytes = (residentPages ?? 0) * PAGE_BYTES
     usage.totalBytes += rssBytes
-    if (!usage.largest || rssBytes > usage.largest.rssBytes) {
-      // NSpid lists the pid in each namespace, innermost last: the pid the guest sees.
-      const nsPids = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [pid]
-      // The kernel names the executable; Node renames its main thread ("MainThread").
-      const executable = commandLine(pid)[0]
-      const comm = executable ? executable.split('/').pop()! : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? 'node')
-      usage.largest = {
-        pid,
-        guestPid: nsPids[nsPids.length - 1] ?? pid,
-        comm,
-        rssBytes,
-        vmKb: ((sizePages ?? 0) * PAGE_BYTES) / 1024,
-      }
-    }
+    if (!usage.largest || rssBytes > usage.largest.rssBytes)
+      usage.largest = { pid, rssBytes, vmKb: ((sizePages ?? 0) * PAGE_BYTES) / 1024 }
   }
   return usage
+}
+
+/** The pid a process has inside its machine, and its executable's name, as the kernel's OOM line names it. */
+export function guestProcess(pid: number): { guestPid: number; comm: string } {
+  let status = ''
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    // gone meanwhile: the pid as the host sees it
+  }
+  // NSpid lists the pid in each namespace, innermost last: the pid the guest sees.
+  const nsPids = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [pid]
+  // The kernel names the executable; Node renames its main thread ("MainThread").
+  const executable = commandLine(pid)[0]
+  const comm = executable ? executable.split('/').pop()! : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? 'node')
+  return { guestPid: nsPids[nsPids.length - 1] ?? pid, comm }
 }

@@ -8,10 +8,10 @@
 // machineRestarts counts restartMachine calls, crashRestarts counts restarts flyd-style
 // supervision made on its own (restart policy after an exit).
 import { spawn } from 'node:child_process'
-import fs from 'node:fs'
+import { crypto, fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { detectIsolation, execArgs, guestEnv, type LaunchSpec } from './isolation.ts'
+import { execArgs, guestEnv, stateIsolation, type LaunchSpec } from './isolation.ts'
 import { nodeRuntimeDir, isNodeRuntimeInstalled, resolveWorkload } from './install-runtimes.ts'
 import { allProcesses, commandLine, isAlive, listTree, signalTree } from './procs.ts'
 import {
@@ -45,6 +45,7 @@ const SUPERVISOR_ACCOUNT_MS = 30_000
 const here = path.dirname(fileURLToPath(import.meta.url))
 const SUPERVISOR = path.join(here, 'supervisor.ts')
 const FAKE_GATEWAY = path.join(here, '../fake-gateway/fake-gateway.ts')
+const FAKE_GATEWAY_CACHE = path.join(here, '../../node_modules/.cache/standin-fake-gateway')
 
 function dirOf(stateDir: string, app: string, machineId: string): string {
   return machineDir(path.resolve(stateDir), app, machineId)
@@ -65,13 +66,37 @@ function liveSupervisor(dir: string): number | undefined {
   return argv.some((arg) => arg.endsWith('supervisor.ts')) && argv.includes(dir) ? pid : undefined
 }
 
+/**
+ * The fake gateway as plain JavaScript, its types stripped once per content and the result kept:
+ * a guest has no compile cache, and Node's own type stripping loads a WebAssembly module that cost
+ * every boot some 0.1 s of CPU. Where the cache cannot be written, the TypeScript itself runs.
+ */
+function fakeGatewayScript(): string {
+  const source = fs.readFileSync(FAKE_GATEWAY, 'utf8')
+  const hash = crypto().createHash('sha256').update(source).digest('hex').slice(0, 16)
+  const file = path.join(FAKE_GATEWAY_CACHE, `fake-gateway-${hash}.js`)
+  if (fs.existsSync(file)) return file
+  try {
+    const { stripTypeScriptTypes } = process.getBuiltinModule('node:module')
+    fs.mkdirSync(FAKE_GATEWAY_CACHE, { recursive: true })
+    const tmp = `${file}.${process.pid}.tmp`
+    fs.writeFileSync(tmp, stripTypeScriptTypes(source))
+    fs.renameSync(tmp, file)
+    return file
+  } catch {
+    return FAKE_GATEWAY
+  }
+}
+
 // The fake gateway runs as the image's dist/index.js, in an app root of its own.
 function prepareFakeApp(dir: string): string {
   const appRoot = path.join(dir, 'fake-app')
+  const script = fakeGatewayScript()
+  const name = `fake-gateway${path.extname(script)}`
   fs.mkdirSync(path.join(appRoot, 'dist'), { recursive: true })
   fs.writeFileSync(path.join(appRoot, 'package.json'), '{ "type": "module" }\n')
-  fs.copyFileSync(FAKE_GATEWAY, path.join(appRoot, 'dist', 'fake-gateway.ts'))
-  fs.writeFileSync(path.join(appRoot, 'dist', 'index.js'), "await import('./fake-gateway.ts')\n")
+  fs.copyFileSync(script, path.join(appRoot, 'dist', name))
+  fs.writeFileSync(path.join(appRoot, 'dist', 'index.js'), `await import('./${name}')\n`)
   return appRoot
 }
 
@@ -84,7 +109,7 @@ async function launchSupervisor(launch: MachineLaunch, requested: Omit<MachineEv
   const spec: LaunchSpec = {
     launch: { ...launch, stateDir, mounts: launch.mounts.map((m) => ({ ...m, volumeDir: path.resolve(m.volumeDir) })) },
     machineDir: dir,
-    isolation: detectIsolation(stateDir),
+    isolation: stateIsolation(stateDir),
     appRoot,
     appInstallRoot: workload.kind === 'openclaw' ? workload.installRoot : appRoot,
     nodeDir: workload.nodeDir,

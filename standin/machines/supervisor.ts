@@ -7,7 +7,7 @@
 //
 // Usage: node standin/machines/supervisor.ts <machine dir>   (reads <machine dir>/launch.json)
 import { spawn, type ChildProcess } from 'node:child_process'
-import fs from 'node:fs'
+import { fs } from '../platform/builtins.ts'
 import os from 'node:os'
 import path from 'node:path'
 import {
@@ -18,7 +18,7 @@ import {
   writeMappedFiles,
   type LaunchSpec,
 } from './isolation.ts'
-import { listTree, readRss, signalTree } from './procs.ts'
+import { guestProcess, listTree, readRss, signalTree } from './procs.ts'
 import {
   appendLog,
   bumpCounter,
@@ -216,7 +216,7 @@ async function runOnce(): Promise<Outcome> {
     const usage = readRss(tree.map((p) => p.pid))
     if (usage.totalBytes <= limitBytes) return
     oomKilled = true
-    const victim = usage.largest
+    const victim = usage.largest && { ...usage.largest, ...guestProcess(usage.largest.pid) }
     system(
       `${kernelUptime()} Out of memory: Killed process ${victim?.guestPid ?? launcherPid} (${victim?.comm ?? 'node'}) ` +
         `total-vm:${victim?.vmKb ?? 0}kB, anon-rss:${Math.round((victim?.rssBytes ?? 0) / 1024)}kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:0kB oom_score_adj:0`,
