@@ -9,7 +9,7 @@
 // the build command, so an unchanged tree reuses it and any change rebuilds. Set
 // FLY_DEPLOY_ACTION_ENTRY yourself to test another bundle (e.g. `FLY_DEPLOY_ACTION_ENTRY=dist/index.js
 // npm test` tests the committed one); then nothing is built.
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -56,7 +56,10 @@ function inputHash(): string {
   return hash.digest('hex').slice(0, 20)
 }
 
-export default function setup(): void {
+/** Where a failed background build leaves its output, for the files waiting on the bundle. */
+export const failedMarker = (entry: string): string => `${path.dirname(entry)}.failed`
+
+export default function setup(): (() => void) | undefined {
   if (process.env.FLY_DEPLOY_ACTION_ENTRY) {
     const entry = path.resolve(REPO_ROOT, process.env.FLY_DEPLOY_ACTION_ENTRY)
     if (!fs.existsSync(entry))
@@ -64,33 +67,49 @@ export default function setup(): void {
     console.log(
       `e2e: the action under test is ${path.relative(REPO_ROOT, entry)} (FLY_DEPLOY_ACTION_ENTRY, not rebuilt)`,
     )
-    return
+    return undefined
   }
   const hash = inputHash()
   const dir = path.join(CACHE, hash)
   const entry = path.join(dir, 'index.js')
+  process.env.FLY_DEPLOY_ACTION_ENTRY = entry
+  fs.rmSync(failedMarker(entry), { force: true })
   if (fs.existsSync(entry)) {
     console.log(
       `e2e: the action under test is the bundle of the current src/ (${path.relative(REPO_ROOT, dir)}, reused)`,
     )
-  } else {
-    const started = Date.now()
-    const scratch = `${dir}.tmp-${process.pid}`
+    return undefined
+  }
+  return buildInBackground(hash, dir)
+}
+
+/**
+ * Builds the bundle while the unit tier runs (every project's globalSetup runs before any test, so
+ * a build here would hold the unit tier up by its 15 to 45 s); each e2e or gateway file waits for it
+ * in test/support/setup/await-bundle.ts. Returns the teardown, which stops a build still running.
+ */
+function buildInBackground(hash: string, dir: string): () => void {
+  const started = Date.now()
+  const scratch = `${dir}.tmp-${process.pid}`
+  fs.rmSync(scratch, { recursive: true, force: true })
+  fs.mkdirSync(CACHE, { recursive: true })
+  // From the repository root, as `npm run build` runs: ncc's module ids follow the resolved
+  // paths of src/ and node_modules, so the bundle behaves like dist/index.js.
+  const ncc = path.join(REPO_ROOT, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
+  const child = spawn(process.execPath, [ncc, ...buildArgs(scratch), '--quiet'], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  const fail = (why: string) => {
     fs.rmSync(scratch, { recursive: true, force: true })
-    fs.mkdirSync(CACHE, { recursive: true })
-    // From the repository root, as `npm run build` runs: ncc's module ids follow the resolved
-    // paths of src/ and node_modules, so the bundle behaves like dist/index.js.
-    const ncc = path.join(REPO_ROOT, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
-    const result = spawnSync(process.execPath, [ncc, ...buildArgs(scratch), '--quiet'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    })
-    if (result.status !== 0) {
-      fs.rmSync(scratch, { recursive: true, force: true })
-      throw new Error(
-        `e2e bundle: ncc build of src/index.ts failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}${result.stderr}`,
-      )
-    }
+    fs.writeFileSync(failedMarker(path.join(dir, 'index.js')), `ncc build of src/index.ts failed (${why}):\n${output}`)
+  }
+  child.once('error', (error) => fail(error.message))
+  child.once('close', (code, signal) => {
+    if (code !== 0) return fail(signal ? `killed by ${signal}` : `exit ${code}`)
     // Another run of the suite in this worktree may have finished the same bundle first.
     try {
       fs.renameSync(scratch, dir)
@@ -104,6 +123,8 @@ export default function setup(): void {
     console.log(
       `e2e: bundled the current src/ into ${path.relative(REPO_ROOT, dir)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     )
+  })
+  return () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill()
   }
-  process.env.FLY_DEPLOY_ACTION_ENTRY = entry
 }
