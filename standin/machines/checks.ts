@@ -138,13 +138,21 @@ function readAnswer(check: CheckSpec, code: number | null, out: string, errors: 
       error: /refused/i.test(reason) ? 'ECONNREFUSED' : reason.replace(/^.*: /, '') || 'connect failed',
     }
   }
-  if (check.type === 'tcp') return { ok: code === 0 }
-  const headEnd = out.indexOf('\r\n\r\n')
-  const statusLine = /^HTTP\/\d\.\d (\d{3}) ?([^\r\n]*)/.exec(out)
-  // Go's client on a connection closed before any answer: "EOF"; on an answer that is not HTTP: malformed.
-  if (!statusLine) return { ok: false, error: out ? 'malformed HTTP response' : 'EOF' }
-  const body = headEnd < 0 ? '' : out.slice(headEnd + 4, headEnd + 4 + 512)
-  return { ok: true, status: Number(statusLine[1]), text: statusLine[2], body }
+  if (check.type === 'tcp') return code === 0 ? { ok: true } : { ok: false, error: 'connect failed' }
+  // Go's net/http: a connection closed before any answer is "EOF", one closed inside the headers
+  // "unexpected EOF", a status line it cannot read "malformed HTTP response".
+  if (!out) return { ok: false, error: 'EOF' }
+  const statusLine = /^HTTP\/1\.[01] (\d{3})(?: ([^\r\n]*))?\r?\n/.exec(out)
+  if (!statusLine) return { ok: false, error: out.includes('\n') ? 'malformed HTTP response' : 'unexpected EOF' }
+  const headEnd = /\r?\n\r?\n/.exec(out)
+  if (!headEnd) return { ok: false, error: 'unexpected EOF' }
+  const bodyStart = headEnd.index + headEnd[0].length
+  return {
+    ok: true,
+    status: Number(statusLine[1]),
+    text: statusLine[2] ?? '',
+    body: out.slice(bodyStart, bodyStart + 512),
+  }
 }
 
 function probe(check: CheckSpec, nsPid: number, namespace: boolean): Promise<ProbeAnswer> {
@@ -182,6 +190,19 @@ function probe(check: CheckSpec, nsPid: number, namespace: boolean): Promise<Pro
   })
 }
 
+/**
+ * What Go's client refuses before it sends anything (net/http NewRequest: a method that is not an
+ * RFC 7230 token; net/url: a control character or a space in the URL), so that the probe, which
+ * writes the request line as given, never sends what Fly's check could not.
+ */
+function invalidRequest(check: CheckSpec, url: string): string | undefined {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(check.method))
+    return `net/http: invalid method ${JSON.stringify(check.method)}`
+  if ([...check.path].some((c) => c.charCodeAt(0) <= 0x20 || c.charCodeAt(0) === 0x7f))
+    return `parse ${JSON.stringify(url)}: net/url: invalid control character in URL`
+  return undefined
+}
+
 /** Runs one check once: passing or critical, with Fly's (Consul's) kind of output. */
 export async function runCheck(
   check: CheckSpec,
@@ -191,6 +212,9 @@ export async function runCheck(
   const target = `172.19.0.2:${check.port}`
   const refused = `dial tcp ${target}: connect: connection refused`
   if (!listensBeyondLoopback(nsPid, check.port)) return { name: check.name, status: 'critical', output: refused }
+  const invalid = check.type === 'http' ? invalidRequest(check, `http://${target}${check.path}`) : undefined
+  if (invalid)
+    return { name: check.name, status: 'critical', output: `${check.method} http://${target}${check.path}: ${invalid}` }
   const answer = await probe(check, nsPid, namespace)
   if (check.type === 'tcp') {
     return answer.ok
