@@ -55,7 +55,7 @@ const USER_NS = ROOTLESS ? ['--user', '--map-root-user'] : []
 const HOST_SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'var']
 
 /** The lines that make `$M` the machine's fresh root (namespace mode). */
-function rootSetup(root: string): string[] {
+function rootSetup(root: string, guestFiles: string[] = []): string[] {
   if (!ROOTLESS) {
     return [`mount -t overlay overlay -o ${shellQuote(`lowerdir=/,upperdir=${root}/upper,workdir=${root}/work`)} "$M"`]
   }
@@ -68,12 +68,24 @@ function rootSetup(root: string): string[] {
     // root), so [[files]] land in the layer; a kernel that refuses overlayfs in a user namespace
     // (before 5.11) gets a copy instead, which costs each boot some 1,200 files. Either way, files
     // only root may read (/etc/shadow) stay unreadable.
-    `L=${shellQuote(`${root}/etc-layer`)}`,
-    'mkdir -p "$M/etc" "$L" && mount -t tmpfs -o mode=0755 tmpfs "$L" && mkdir "$L/upper" "$L/work"',
-    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$L/upper,workdir=$L/work" "$M/etc" 2>/dev/null ||',
-    '  cp -R -P /etc "$M/" 2>/dev/null || true',
+    // In a user namespace overlayfs cannot copy up what the host's root owns (EOVERFLOW), so a
+    // [[files]] entry inside a host /etc folder, or replacing a host /etc file, takes the copy too.
+    ...(guestFiles.some(needsEtcCopyUp)
+      ? ['cp -R -P /etc "$M/" 2>/dev/null || true']
+      : [
+          `L=${shellQuote(`${root}/etc-layer`)}`,
+          'mkdir -p "$M/etc" "$L" && mount -t tmpfs -o mode=0755 tmpfs "$L" && mkdir "$L/upper" "$L/work"',
+          'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$L/upper,workdir=$L/work" "$M/etc" 2>/dev/null ||',
+          '  cp -R -P /etc "$M/" 2>/dev/null || true',
+        ]),
     'mkdir -p "$M/proc" "$M/dev" "$M/sys" "$M/tmp" "$M/root" "$M/opt"',
   ]
+}
+
+/** Whether writing this guest path into an /etc overlay would modify something of the host's /etc. */
+function needsEtcCopyUp(guestPath: string): boolean {
+  const parts = path.posix.normalize(guestPath).split('/').filter(Boolean)
+  return parts[0] === 'etc' && parts.length > 1 && fs.existsSync(path.join('/etc', parts[1]!))
 }
 
 // Tries the exact mounts a machine needs, once per process.
@@ -267,7 +279,10 @@ export function buildNamespaceInit(spec: LaunchSpec, stagedFiles: string[]): str
     'guest_path="$PATH"',
     `PATH=${SYSTEM_PATH}`,
     `M=${q(merged)}`,
-    ...rootSetup(root),
+    ...rootSetup(
+      root,
+      spec.launch.files.map((f) => f.guest_path),
+    ),
     'mount -t proc proc "$M/proc"',
     'mount --rbind /dev "$M/dev"',
     'mount --rbind /sys "$M/sys"',
@@ -281,7 +296,10 @@ export function buildNamespaceInit(spec: LaunchSpec, stagedFiles: string[]): str
   }
   spec.launch.files.forEach((file, index) => {
     const target = `"$M"${q(file.guest_path)}`
-    lines.push(`mkdir -p "$(dirname ${target})" && cp ${q(stagedFiles[index]!)} ${target} && chmod 0644 ${target}`)
+    // `|| exit 1`: under `set -e` a failure inside an && list would boot the machine without the file.
+    lines.push(
+      `{ mkdir -p "$(dirname ${target})" && cp ${q(stagedFiles[index]!)} ${target} && chmod 0644 ${target}; } || exit 1`,
+    )
   })
   // Fly machines are named by their id; the uts namespace keeps this from the host.
   // (sethostname: a user namespace may not write the host's /proc/sys.)

@@ -74,6 +74,9 @@ describe('isolation', () => {
   })
 })
 
+/** A folder every Debian host's /etc has. */
+const HOST_ETC_DIR = ['default', 'ssl', 'profile.d'].find((d) => fs.existsSync(`/etc/${d}`)) ?? 'default'
+
 describe('fake gateway scenarios', () => {
   it.runIf(namespaces)(
     'ready: logs readiness, passes the tcp check, and runs commands inside the machine',
@@ -84,6 +87,9 @@ describe('fake gateway scenarios', () => {
         files: [
           { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
           { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
+          // Into a folder the host's /etc already has: rootless machines cannot write there through
+          // an overlay (no copy-up of what the host's root owns), so this one takes a copy of /etc.
+          { guest_path: `/etc/${HOST_ETC_DIR}/fly-test`, raw_value: base64('+inside') },
         ],
       })
       await startMachine(launch)
@@ -100,15 +106,18 @@ describe('fake gateway scenarios', () => {
         [
           'sh',
           '-c',
-          'cat /etc/openclaw/openclaw.json; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3',
+          `cat /etc/openclaw/openclaw.json /etc/${HOST_ETC_DIR}/fly-test; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3`,
         ],
         Buffer.from('from stdin'),
       )
       expect(result.exitCode).toBe(3)
-      expect(result.stdout.toString()).toBe('{ gateway: { mode: "local" } } 148ed193b95389 my-openclaw iad /data\n')
+      expect(result.stdout.toString()).toBe(
+        '{ gateway: { mode: "local" } }+inside 148ed193b95389 my-openclaw iad /data\n',
+      )
       expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
       // The config file sits in the machine's own root, not on the host.
       expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
+      expect(fs.existsSync(`/etc/${HOST_ETC_DIR}/fly-test`)).toBe(false)
     },
   )
 
