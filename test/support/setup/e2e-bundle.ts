@@ -56,10 +56,16 @@ function inputHash(): string {
   return hash.digest('hex').slice(0, 20)
 }
 
+/** Set to the entry this setup chose, to tell it from one the user set. */
+const OURS = 'FLY_DEPLOY_E2E_BUNDLE_BUILT_HERE'
+
 /** Where a failed background build leaves its output, for the files waiting on the bundle. */
 export const failedMarker = (entry: string): string => `${path.dirname(entry)}.failed`
 
 export default function setup(): (() => void) | undefined {
+  // Both process tiers list this setup, and one vitest run may run both: the second finds the
+  // entry the first set (and may still be building), which is not the user's choice.
+  if (process.env.FLY_DEPLOY_ACTION_ENTRY && process.env.FLY_DEPLOY_ACTION_ENTRY === process.env[OURS]) return undefined
   if (process.env.FLY_DEPLOY_ACTION_ENTRY) {
     const entry = path.resolve(REPO_ROOT, process.env.FLY_DEPLOY_ACTION_ENTRY)
     if (!fs.existsSync(entry))
@@ -73,6 +79,7 @@ export default function setup(): (() => void) | undefined {
   const dir = path.join(CACHE, hash)
   const entry = path.join(dir, 'index.js')
   process.env.FLY_DEPLOY_ACTION_ENTRY = entry
+  process.env[OURS] = entry
   fs.rmSync(failedMarker(entry), { force: true })
   if (fs.existsSync(entry)) {
     console.log(
@@ -108,7 +115,10 @@ function buildInBackground(hash: string, dir: string): () => void {
     fs.writeFileSync(failedMarker(path.join(dir, 'index.js')), `ncc build of src/index.ts failed (${why}):\n${output}`)
   }
   child.once('error', (error) => fail(error.message))
+  let stopping = false
   child.once('close', (code, signal) => {
+    // Stopped by our own teardown: no marker, which another run building the same tree would read.
+    if (stopping) return fs.rmSync(scratch, { recursive: true, force: true })
     if (code !== 0) return fail(signal ? `killed by ${signal}` : `exit ${code}`)
     // Another run of the suite in this worktree may have finished the same bundle first.
     try {
@@ -125,6 +135,9 @@ function buildInBackground(hash: string, dir: string): () => void {
     )
   })
   return () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill()
+    if (child.exitCode === null && child.signalCode === null) {
+      stopping = true
+      child.kill()
+    }
   }
 }
