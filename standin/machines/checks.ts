@@ -212,9 +212,9 @@ export async function runCheck(
   const target = `172.19.0.2:${check.port}`
   const refused = `dial tcp ${target}: connect: connection refused`
   if (!listensBeyondLoopback(nsPid, check.port)) return { name: check.name, status: 'critical', output: refused }
-  const invalid = check.type === 'http' ? invalidRequest(check, `http://${target}${check.path}`) : undefined
-  if (invalid)
-    return { name: check.name, status: 'critical', output: `${check.method} http://${target}${check.path}: ${invalid}` }
+  const url = `http://${target}${check.path}`
+  const invalid = check.type === 'http' ? invalidRequest(check, url) : undefined
+  if (invalid) return { name: check.name, status: 'critical', output: `${check.method} ${url}: ${invalid}` }
   const answer = await probe(check, nsPid, namespace)
   if (check.type === 'tcp') {
     return answer.ok
@@ -225,7 +225,6 @@ export async function runCheck(
           output: answer.error === 'ECONNREFUSED' ? refused : `dial tcp ${target}: ${answer.error}`,
         }
   }
-  const url = `http://${target}${check.path}`
   if (!answer.ok || answer.status === undefined)
     return {
       name: check.name,
