@@ -8,26 +8,53 @@ export const TIMEOUT = 240_000
 export const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`
 export const FLYCTL = path.resolve('standin/bin/flyctl')
 
-/** The stand-in's flyctl, as the action runs it. */
-export function flyctl(
-  w: StandinWorld,
-  args: string[],
-  signalAfterMs?: { ms: number; signal: NodeJS.Signals },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(FLYCTL, args, {
-      cwd: w.dirs.workspace,
-      env: { ...process.env, FLYCTL_STANDIN_STATE: w.state, FLY_API_TOKEN: API_TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-    if (signalAfterMs) setTimeout(() => child.kill(signalAfterMs.signal), signalAfterMs.ms)
+export interface FlyctlResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** A flyctl call still running: wait for a line of its stdout, signal it, or await its end. */
+export interface RunningFlyctl {
+  printed(text: string): Promise<void>
+  kill(signal: NodeJS.Signals): void
+  done: Promise<FlyctlResult>
+}
+
+/** Starts the stand-in's flyctl as the action runs it. */
+export function startFlyctl(w: StandinWorld, args: string[]): RunningFlyctl {
+  const child = spawn(FLYCTL, args, {
+    cwd: w.dirs.workspace,
+    env: { ...process.env, FLYCTL_STANDIN_STATE: w.state, FLY_API_TOKEN: API_TOKEN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+  const done = new Promise<FlyctlResult>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
   })
+  const printed = (text: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const look = (): void => {
+        if (!stdout.includes(text)) return
+        child.stdout.off('data', look)
+        resolve()
+      }
+      child.stdout.on('data', look)
+      look()
+      void done.then((r) =>
+        reject(new Error(`flyctl ${args.join(' ')} ended without printing "${text}":\n${r.stdout}${r.stderr}`)),
+      )
+    })
+  return { printed, kill: (signal) => child.kill(signal), done }
+}
+
+/** The stand-in's flyctl, as the action runs it, to its end. */
+export function flyctl(w: StandinWorld, args: string[]): Promise<FlyctlResult> {
+  return startFlyctl(w, args).done
 }
 
 /** flyctl stand-in processes still running against this world's state (there must be none after a run). */

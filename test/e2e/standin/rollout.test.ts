@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MachineListSchema, ReleaseListSchema } from '../../../src/fly/schemas.js'
-import { flyctl, TIMEOUT, writeConfig } from '../../support/rollout-e2e.ts'
+import { flyctl, startFlyctl, TIMEOUT, writeConfig } from '../../support/rollout-e2e.ts'
 import { newWorld, useWorlds } from '../../support/world.ts'
 
 /**
@@ -62,13 +62,15 @@ describe('the stand-in waits as `fly deploy` does (flyctl v0.4.87)', () => {
       const w = await newWorld('fake-gateway:crash-late', 'e2e-rollout-')
       writeConfig(w)
       await flyctl(w, ['apps', 'create', 'parity', '--org', 'personal'])
-      const pending = flyctl(w, ['deploy', '--app', 'parity', '-y'], { ms: 6_000, signal: 'SIGINT' })
-      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      // Inside the smoke window (the gateway crashes 8 s after boot): the deploy is still waiting.
+      const pending = startFlyctl(w, ['deploy', '--app', 'parity', '-y'])
+      await pending.printed('is up and running')
       const during = ReleaseListSchema.parse(
         JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout),
       )
       expect(during[0]).toMatchObject({ Status: 'running', InProgress: true })
-      expect((await pending).code).toBe(127)
+      pending.kill('SIGINT')
+      expect((await pending.done).code).toBe(127)
       const after = ReleaseListSchema.parse(
         JSON.parse((await flyctl(w, ['releases', '-a', 'parity', '--json'])).stdout),
       )
