@@ -66,7 +66,7 @@ export async function fleetScaling(sizes: readonly number[], reps: number): Prom
   const samples: FleetSample[] = []
   for (let rep = 1; rep <= reps; rep++) {
     for (const size of sizes) {
-      const host = await startFleetHost({ prefix: `bench-fleet-${size}-`, sharedTemp: false })
+      const host = await startFleetHost({ prefix: `bench-fleet-${size}-`, sharedTempRuns: 0 })
       try {
         await writeFaults(host.state, { latencyMs: { '*': LATENCY.callMs }, restartLatencyMs: LATENCY.restartMs })
         const apps = Array.from({ length: size }, (_, i) => `bench-fleet-${String(i + 1).padStart(2, '0')}`)

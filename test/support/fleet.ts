@@ -10,8 +10,8 @@ import { API_TOKEN, GATEWAY_TOKEN } from './standin.ts'
 /**
  * Several runs of dist/index.js at once on one "runner host" (docs/CONTRACT.md, "Fleets"): one stand-in
  * platform, one loopback release server, and the directories a self-hosted host shares between
- * its runners: RUNNER_TOOL_CACHE and HOME always, RUNNER_TEMP when `sharedTemp` (a misconfigured
- * host). Each run has its own workspace and runner command files, as each job has.
+ * its runners: RUNNER_TOOL_CACHE and HOME always, RUNNER_TEMP for the first `sharedTempRuns` runs
+ * (a misconfigured host). Each run has its own workspace and runner command files, as each job has.
  */
 export interface FleetHost {
   root: string
@@ -19,7 +19,8 @@ export interface FleetHost {
   server: ReleaseServer
   toolCache: string
   home: string
-  sharedTemp: boolean
+  /** The RUNNER_TEMP the first `sharedTempRuns` runs share. */
+  sharedTemp: string
   /** Runs every app at once; resolves when all have ended. */
   deploy(apps: string[], inputs?: (app: string) => Record<string, string>): Promise<FleetRun[]>
   stop(): Promise<void>
@@ -35,7 +36,8 @@ export interface FleetRun {
 
 export interface FleetHostOptions {
   prefix: string
-  sharedTemp: boolean
+  /** How many runs, the first started, share one RUNNER_TEMP (0: each run has its own). */
+  sharedTempRuns: number
   /** The stand-in workload of every app (a `LABEL fly-standin.workload=` Dockerfile). */
   workload?: string
 }
@@ -46,15 +48,17 @@ export async function startFleetHost(opts: FleetHostOptions): Promise<FleetHost>
   const toolCache = path.join(root, 'tool-cache')
   const home = path.join(root, 'home')
   for (const dir of [state, toolCache, home]) fs.mkdirSync(dir, { recursive: true })
+  const sharedTemp = path.join(root, 'shared-temp')
   const server = await startReleaseServer()
   const workload = opts.workload ?? 'fake-gateway:ready'
   let runs = 0
   const runOne = async (app: string, inputs: Record<string, string>): Promise<FleetRun> => {
-    const own = path.join(root, `run-${++runs}-${app}`)
+    const run = ++runs
+    const own = path.join(root, `run-${run}-${app}`)
     const dirs: RunnerDirs = {
       root: own,
       workspace: path.join(own, 'workspace'),
-      temp: opts.sharedTemp ? path.join(root, 'shared-temp') : path.join(own, 'temp'),
+      temp: run <= opts.sharedTempRuns ? sharedTemp : path.join(own, 'temp'),
       toolCache,
     }
     for (const dir of [dirs.workspace, dirs.temp]) fs.mkdirSync(dir, { recursive: true })
@@ -81,7 +85,7 @@ export async function startFleetHost(opts: FleetHostOptions): Promise<FleetHost>
     server,
     toolCache,
     home,
-    sharedTemp: opts.sharedTemp,
+    sharedTemp,
     deploy: (apps, inputs = () => ({})) => Promise.all(apps.map((app) => runOne(app, { app, ...inputs(app) }))),
     async stop() {
       await stopAll(state)
