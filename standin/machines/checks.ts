@@ -5,8 +5,7 @@
 // connect. Fly's proxy reaches the machine on its private address, so a listener on loopback only
 // fails like a closed port. Results are fly-go machine_types.go MachineCheckStatus
 // {name, status passing|warning|critical, output, updated_at}.
-import { spawn } from 'node:child_process'
-import { fs } from '../platform/builtins.ts'
+import { childProcess, fs } from '../platform/builtins.ts'
 
 export interface CheckSpec {
   /** The `checks` key, or flaps' `servicecheck-<nn>-<type>-<port>` for a service's check. */
@@ -127,7 +126,7 @@ interface ProbeAnswer {
 const ROOTLESS_JOIN = process.getuid?.() !== 0 ? ['--user', '--preserve-credentials'] : []
 
 /** Probes still running, so a stopping machine's checks end at once (no request in flight while it drains). */
-const running = new Set<ReturnType<typeof spawn>>()
+const running = new Set<import('node:child_process').ChildProcess>()
 
 /** What the probe's exit and output say: a refused or failed connect, a TCP success, an HTTP answer. */
 function readAnswer(check: CheckSpec, code: number | null, out: string, errors: string): ProbeAnswer {
@@ -161,7 +160,7 @@ function probe(check: CheckSpec, nsPid: number, namespace: boolean): Promise<Pro
     ? ['nsenter', ['--target', String(nsPid), ...ROOTLESS_JOIN, '--net', '--', 'bash', ...args]]
     : ['bash', args]
   return new Promise((resolve) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = childProcess().spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(child)
     let out = ''
     let errors = ''

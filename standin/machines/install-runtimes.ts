@@ -4,9 +4,7 @@
 // Releases up to 2026.4.14 need two npm overrides: `libsignal` is a git-hosted dependency
 // (6.0.0 is on the registry) and `cssomnom` (pulled in through linkedom) is gone from the
 // registry; `cssom` 0.5.0, the library it forked, stands in for it.
-import { spawnSync } from 'node:child_process'
-import { fs } from '../platform/builtins.ts'
-import os from 'node:os'
+import { childProcess, fs } from '../platform/builtins.ts'
 import path from 'node:path'
 
 export const NODE_RUNTIME_VERSION = '24.21.0'
@@ -22,7 +20,10 @@ const COMPLETE_MARKER = '.complete'
 const INSTALL_OVERRIDES = { libsignal: '6.0.0', cssomnom: 'npm:cssom@0.5.0' }
 
 export function standinCacheDir(): string {
-  return process.env.FLY_STANDIN_CACHE || path.join(os.homedir(), '.cache', 'fly-deploy-standin')
+  return (
+    process.env.FLY_STANDIN_CACHE ||
+    path.join(process.getBuiltinModule('node:os').homedir(), '.cache', 'fly-deploy-standin')
+  )
 }
 
 function nodeInstallDir(): string {
@@ -99,11 +100,15 @@ function runNpmInstall(dir: string, pathPrefix: string | undefined, progress: Pr
   }
   if (pathPrefix) env.PATH = `${pathPrefix}${path.delimiter}${env.PATH ?? ''}`
   const started = Date.now()
-  const result = spawnSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--loglevel=error'], {
-    env,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  })
+  const result = childProcess().spawnSync(
+    'npm',
+    ['install', '--prefix', dir, '--no-audit', '--no-fund', '--loglevel=error'],
+    {
+      env,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  )
   if (result.error)
     throw new Error(`npm could not be run (${result.error.message}); install Node.js with npm and retry`)
   if (result.status !== 0) {
@@ -127,7 +132,7 @@ export async function installNodeRuntime(progress: Progress = () => {}): Promise
     )
     runNpmInstall(dir, undefined, progress)
     const node = path.join(nodeRuntimeDir(), 'bin', 'node')
-    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
+    const version = childProcess().spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
     if (version !== `v${NODE_RUNTIME_VERSION}`)
       throw new Error(`${node} reports ${version || 'nothing'}, expected v${NODE_RUNTIME_VERSION}`)
     fs.writeFileSync(path.join(dir, COMPLETE_MARKER), `${new Date().toISOString()}\n`)

@@ -21,8 +21,7 @@
 //   workload runs on the host with every guest path rewritten: env values and files under a mount
 //   destination go to the volume directory, other [[files]] and env values naming them go under
 //   <machine>/rootfs, HOME and TMPDIR too. Machines then share the host network (port clashes).
-import { spawnSync } from 'node:child_process'
-import { fs } from '../platform/builtins.ts'
+import { childProcess, fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import type { Isolation, MachineLaunch } from './state-files.ts'
 
@@ -107,7 +106,7 @@ export function detectIsolation(scratchDir: string): Isolation {
       'ip link set lo up',
       'test -x merged/bin/sh',
     ].join('\n')
-    const result = spawnSync(
+    const result = childProcess().spawnSync(
       'unshare',
       [...USER_NS, '--mount', '--net', '--pid', '--uts', '--fork', '--propagation', 'private', '/bin/sh', '-c', script],
       {

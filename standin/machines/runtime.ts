@@ -7,8 +7,7 @@
 // Counters (<stateDir>/counters.json): machineStarts counts startMachine calls,
 // machineRestarts counts restartMachine calls, crashRestarts counts restarts flyd-style
 // supervision made on its own (restart policy after an exit).
-import { spawn } from 'node:child_process'
-import { crypto, fs } from '../platform/builtins.ts'
+import { childProcess, crypto, fs } from '../platform/builtins.ts'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execArgs, guestEnv, stateIsolation, type LaunchSpec } from './isolation.ts'
@@ -128,7 +127,7 @@ async function launchSupervisor(launch: MachineLaunch, requested: Omit<MachineEv
   })
   const supervisorLog = fs.openSync(path.join(dir, 'supervisor.log'), 'a')
   try {
-    const child = spawn(supervisorNode(), [SUPERVISOR, dir], {
+    const child = childProcess().spawn(supervisorNode(), [SUPERVISOR, dir], {
       cwd: dir,
       detached: true,
       stdio: ['ignore', supervisorLog, supervisorLog],
@@ -242,7 +241,11 @@ export async function execOnMachine(
   }
   if (argv.length === 0) throw new Error('no command given to run on the machine')
   const { command, args, cwd } = execArgs(spec, record.pid, argv)
-  const child = spawn(command, args, { env: guestEnv(spec), stdio: ['pipe', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) })
+  const child = childProcess().spawn(command, args, {
+    env: guestEnv(spec),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
+  })
   const stdout: Buffer[] = []
   const stderr: Buffer[] = []
   child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk))

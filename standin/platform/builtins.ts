@@ -10,3 +10,6 @@ export const crypto = () => process.getBuiltinModule('node:crypto')
 
 /** node:net, loaded by the calls that parse an address. */
 export const net = () => process.getBuiltinModule('node:net')
+
+/** node:child_process, loaded by the calls that start a machine, a check or an install. */
+export const childProcess = () => process.getBuiltinModule('node:child_process')
