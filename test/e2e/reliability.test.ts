@@ -1,29 +1,85 @@
-import fs from 'node:fs'
-import path from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { deploy, type DeployContext } from '../../src/stages/deploy.js'
-import { Flyctl } from '../../src/fly/flyctl.js'
-import type { Plan } from '../../src/inputs/plan.js'
-import { Redactor } from '../../src/shared/redact.js'
-import { readJournal, seedApp, writeFaults } from '../../standin/platform/inspect.ts'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
+import type { JournalEntry } from '../../standin/platform/inspect.ts'
 import { runAction } from '../../standin/runner/runner.ts'
 import { updatePlatform } from '../../standin/platform/state.ts'
-import { APP, exits, line, REPO, TIMEOUT, TOKEN_SECRET } from '../support/reliability.ts'
+import { APP, exits, TIMEOUT, TOKEN_SECRET } from '../support/reliability.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
-import { API_TOKEN } from '../support/standin.ts'
+import { API_TOKEN, type StandinWorld } from '../support/standin.ts'
 
 /**
- * Reliability under faults. Every behaviour here is the action's (retries, the deploy
- * check, waiting, cancellation, leaving things alone), so the fast fake gateway runs the machines.
+ * Reliability under faults: real transient failures of the stand-in, and runs of one app at once.
+ * Every behaviour here is the action's (retries, the deploy check, waiting), so the fast fake
+ * gateway runs the machines. The decisions that need no process (giving up after the bounded
+ * attempts, a mutating call not repeated, a deploy whose answer alone was lost) are checked
+ * in-process in test/unit/run/reliability-run.test.ts.
+ *
+ * One world for the file, one app: the first test creates the app, the later ones need only an app
+ * that serves (servingApp). Each test reads only what its own run did (the journal from where its
+ * run began), and leaves no fault and no release in progress behind.
  */
 useWorlds()
 
+let w: StandinWorld
+
+beforeAll(async () => {
+  w = await newWorld('fake-gateway:ready', 'reliability-')
+})
+
+// A test's faults are its own: none is left for the next test's run.
+afterEach(async () => {
+  await writeFaults(w.state, {})
+})
+
+/** The journal entries written since `from` (an earlier journal length). */
+async function journalSince(from: number): Promise<JournalEntry[]> {
+  return (await readJournal(w.state)).slice(from)
+}
+
+const journalLength = async (): Promise<number> => (await readJournal(w.state)).length
+
+/** APP with a completed release: deployed here unless an earlier test of the file deployed it. */
+async function servingApp(): Promise<void> {
+  const app = (await readState(w.state)).apps[APP]
+  if (app?.releases.some((r) => r.Status === 'complete')) return
+  const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+  expect(r.exitCode, r.stdout).toBe(0)
+}
+
 describe('transient failures', () => {
+  it(
+    'checks `releases --json` after a transient deploy failure, and repeats only a deploy that never reached Fly',
+    async () => {
+      // First in the file: the app does not exist yet, and this run creates it.
+      expect((await readState(w.state)).apps[APP]).toBeUndefined()
+      await writeFaults(w.state, {
+        fail: [
+          {
+            command: 'deploy',
+            times: 1,
+            stderr: 'Error: failed to fetch an image or build from source: 502 Bad Gateway',
+          },
+        ],
+      })
+      const from = await journalLength()
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(r.exitCode, r.stdout).toBe(0)
+      const calls = (await journalSince(from))
+        .map((e) => `${e.argv[0]}:${e.exit}`)
+        .filter((c) => /^(deploy|releases):/.test(c))
+      // before: in-progress check; the failed deploy; the check; the repeat (which emits its release: no read-back).
+      expect(calls).toEqual(['releases:0', 'deploy:1', 'releases:0', 'deploy:0'])
+      expect(r.stdout).toContain('checking `fly releases` before anything is repeated')
+      expect(r.stdout).toContain('the deploy never reached Fly')
+      expect(r.outputs['release-version']).toBe('1')
+    },
+    TIMEOUT,
+  )
+
   it(
     'retries reading calls and the idempotent secrets import, and succeeds',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      await seedApp(w.state, APP)
+      await servingApp()
       await writeFaults(w.state, {
         fail: [
           { command: 'status', times: 2, stderr: 'Error: request returned non-2xx status: 503 Service Unavailable' },
@@ -36,9 +92,11 @@ describe('transient failures', () => {
           { command: 'secrets import', times: 1, stderr: 'Error: request returned non-2xx status: 502 Bad Gateway' },
         ],
       })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      const from = await journalLength()
+      // The same push again: its deploy (and its secrets import) is asked for, not left to skip-unchanged.
+      const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'skip-unchanged': 'false' })
       expect(r.exitCode, r.stdout).toBe(0)
-      const journal = await readJournal(w.state)
+      const journal = await journalSince(from)
       expect(exits(journal, 'status')).toEqual([1, 1, 0])
       expect(exits(journal, 'releases')[0]).toBe(1)
       expect(
@@ -56,130 +114,12 @@ describe('transient failures', () => {
     },
     TIMEOUT,
   )
-
-  it(
-    'gives up on a reading call after its bounded attempts, saying so',
-    async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      await writeFaults(w.state, {
-        fail: [{ command: 'status', stderr: 'Error: request returned non-2xx status: 504 Gateway Timeout' }],
-      })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-      expect(r.exitCode).toBe(1)
-      const journal = await readJournal(w.state)
-      expect(exits(journal, 'status')).toEqual([1, 1, 1, 1])
-      expect(r.stdout).toMatch(/::error::.*Gave up after 4 attempts/)
-      expect(journal.map(line).filter((l) => !/^(version|status)/.test(l))).toEqual([])
-    },
-    TIMEOUT,
-  )
-
-  it(
-    'does not repeat a mutating call blindly: apps create fails once and the run stops',
-    async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      await writeFaults(w.state, {
-        fail: [
-          {
-            command: 'apps create',
-            times: 1,
-            stderr: 'Error: Post "https://api.fly.io/graphql": read tcp 10.0.0.2:443: connection reset by peer',
-          },
-        ],
-      })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-      expect(r.exitCode).toBe(1)
-      const journal = await readJournal(w.state)
-      expect(exits(journal, 'apps create')).toEqual([1])
-      expect(journal.map(line).filter((l) => /^(volumes create|secrets import|deploy)/.test(l))).toEqual([])
-      expect(r.stdout).toMatch(/::error::.*Not repeated automatically: .*name already taken/)
-      expect(r.summary).toContain('In the <code>ensure</code> stage.')
-    },
-    TIMEOUT,
-  )
-
-  it(
-    'checks `releases --json` after a transient deploy failure, and repeats only a deploy that never reached Fly',
-    async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      await writeFaults(w.state, {
-        fail: [
-          {
-            command: 'deploy',
-            times: 1,
-            stderr: 'Error: failed to fetch an image or build from source: 502 Bad Gateway',
-          },
-        ],
-      })
-      const r = await w.run({ app: APP, secrets: TOKEN_SECRET })
-      expect(r.exitCode, r.stdout).toBe(0)
-      const calls = (await readJournal(w.state))
-        .map((e) => `${e.argv[0]}:${e.exit}`)
-        .filter((c) => /^(deploy|releases):/.test(c))
-      // before: in-progress check; the failed deploy; the check; the repeat (which emits its release: no read-back).
-      expect(calls).toEqual(['releases:0', 'deploy:1', 'releases:0', 'deploy:0'])
-      expect(r.stdout).toContain('checking `fly releases` before anything is repeated')
-      expect(r.stdout).toContain('the deploy never reached Fly')
-      expect(r.outputs['release-version']).toBe('1')
-    },
-    TIMEOUT,
-  )
-
-  it(
-    "keeps a deploy that Fly recorded when only flyctl's answer was lost, without repeating it",
-    async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      const first = await w.run({ app: APP, secrets: TOKEN_SECRET })
-      expect(first.exitCode, first.stdout).toBe(0)
-      // A flyctl whose deploy goes through and then loses the connection.
-      const wrapper = path.join(w.dirs.root, 'flyctl-lossy')
-      fs.writeFileSync(
-        wrapper,
-        `#!/bin/sh\n"${REPO}/standin/bin/flyctl" "$@"; code=$?\n` +
-          `if [ "$1" = deploy ] && [ $code = 0 ]; then echo 'Error: failed to wait for machines: read tcp 10.0.0.2:443: connection reset by peer' >&2; exit 1; fi\nexit $code\n`,
-        { mode: 0o755 },
-      )
-      const flyctl = new Flyctl({
-        binary: wrapper,
-        token: API_TOKEN,
-        redactor: new Redactor(),
-        env: { ...process.env, FLYCTL_STANDIN_STATE: w.state },
-        cwd: w.dirs.workspace,
-        backoff: { baseDelayMs: 10, maxDelayMs: 20 },
-      })
-      const plan = {
-        app: APP,
-        private: false,
-        buildArgs: [],
-        deployArgs: [],
-        healthTimeoutSec: 60,
-        dryRun: false,
-        workingDirectory: w.dirs.workspace,
-      } as unknown as Plan
-      const messages: string[] = []
-      const ctx: DeployContext = {
-        flyctl,
-        plan,
-        log: { info: (m) => messages.push(m), warning: (m) => messages.push(m) },
-        // The first run's rendered file (each run renders into a folder of its own: src/run/run-dir.ts).
-        rendered: { path: first.outputs['fly-config'] as string },
-      }
-      const before = (await readJournal(w.state)).length
-      const result = await deploy(ctx)
-      const calls = (await readJournal(w.state)).slice(before).map((e) => `${e.argv[0]}:${e.exit}`)
-      expect(calls).toEqual(['releases:0', 'deploy:0', 'releases:0', 'releases:0'])
-      expect(result.release?.version).toBe(2)
-      expect(messages.join('\n')).toMatch(
-        /release v2 of my-openclaw was recorded and rolled out; only flyctl's answer was lost/,
-      )
-    },
-    TIMEOUT,
-  )
 })
 
 describe('concurrent runs of one app', () => {
-  async function seedInProgress(state: string): Promise<number> {
-    return updatePlatform(state, (p) => {
+  /** Another run's deploy of APP, recorded and still rolling out; returns its version. */
+  async function seedInProgress(): Promise<number> {
+    return updatePlatform(w.state, (p) => {
       const app = p.apps[APP]!
       const last = [...app.releases].sort((a, b) => b.Version - a.Version)[0]!
       const version = last.Version + 1
@@ -196,12 +136,20 @@ describe('concurrent runs of one app', () => {
     })
   }
 
+  /** The other run's deploy finishes. */
+  async function finish(version: number): Promise<void> {
+    await updatePlatform(w.state, (p) => {
+      const rel = p.apps[APP]!.releases.find((x) => x.Version === version)!
+      rel.InProgress = false
+      rel.Status = 'complete'
+    })
+  }
+
   it(
     'waits for a deploy already in progress, then deploys',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
-      const other = await seedInProgress(w.state)
+      await servingApp()
+      const other = await seedInProgress()
       let finished = false
       const r = await runAction({
         dirs: w.dirs,
@@ -218,11 +166,7 @@ describe('concurrent runs of one app', () => {
         onOutput: (chunk) => {
           if (finished || !chunk.includes('is still in progress')) return
           finished = true
-          void updatePlatform(w.state, (p) => {
-            const rel = p.apps[APP]!.releases.find((x) => x.Version === other)!
-            rel.InProgress = false
-            rel.Status = 'complete'
-          })
+          void finish(other)
         },
       })
       expect(r.exitCode, r.stdout).toBe(0)
@@ -236,18 +180,19 @@ describe('concurrent runs of one app', () => {
   it(
     'reports a deploy that stays in progress past the bound, without deploying',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'reliability-')
-      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
-      const other = await seedInProgress(w.state)
-      const before = (await readJournal(w.state)).length
+      await servingApp()
+      const other = await seedInProgress()
+      const from = await journalLength()
       const r = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '30' })
+      // The other run finishes only now, after this one gave up on it.
+      await finish(other)
       expect(r.exitCode).toBe(1)
       expect(r.stdout).toMatch(
         new RegExp(
           `::error::another deploy of ${APP} is in progress \\(release v${other}.*did not finish within 30 s.*\`concurrency\` group`,
         ),
       )
-      expect((await readJournal(w.state)).slice(before).filter((e) => e.argv[0] === 'deploy')).toEqual([])
+      expect((await journalSince(from)).filter((e) => e.argv[0] === 'deploy')).toEqual([])
       expect(r.summary).toContain('In the <code>deploy</code> stage.')
     },
     TIMEOUT,

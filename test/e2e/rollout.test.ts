@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
 import { flyctl, flyctlProcessesOf, TIMEOUT, TOKEN_SECRET } from '../support/rollout-e2e.ts'
-import { writeDockerfile } from '../support/standin.js'
+import { writeDockerfile, type StandinWorld } from '../support/standin.js'
 import { newWorld, useWorlds } from '../support/world.ts'
 import { tail } from '../support/standin.ts'
 import { stepError } from '../support/workflow-commands.ts'
@@ -12,20 +12,42 @@ import { stepError } from '../support/workflow-commands.ts'
  * internal/machine/leasable_machine.go WaitForSmokeChecksToPass, WaitForHealthchecksToPass) and
  * leaves stopped machines stopped (internal/command/deploy/machines_launchinput.go shouldSkipLaunch).
  * The fake gateway plays the broken releases; how fast verdicts come is `npm run bench`'s business.
+ *
+ * One world for the file, one app: each test starts from an app that serves a good release
+ * (serving(): the first test deploys it), pushes what it is about, and leaves the app serving a
+ * good release again (a rolled-back push serves the previous image). Versions and images are read
+ * from the app as each test finds it. What a failed release's run says without rollback is checked
+ * in-process (test/unit/run/reliability-run.test.ts).
  */
 useWorlds()
+
+const APP = 'roll-app'
+let w: StandinWorld
+
+beforeAll(async () => {
+  w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
+})
+
+/** The release that serves APP (its newest, complete), after a first good push when there is none yet. */
+async function serving(): Promise<{ version: number; image: string }> {
+  if (!(await readState(w.state)).apps[APP]?.releases.length) {
+    writeDockerfile(w.dirs, 'fake-gateway:ready')
+    const first = await w.run({ app: APP, secrets: TOKEN_SECRET })
+    expect(first.exitCode, tail(first)).toBe(0)
+  }
+  const releases = (await readState(w.state)).apps[APP]!.releases
+  const newest = [...releases].sort((a, b) => b.Version - a.Version)[0]!
+  expect(newest.Status).toBe('complete')
+  return { version: newest.Version, image: newest.ImageRef }
+}
 
 describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a gateway that crashes 8 s after boot is unhealthy long before health-timeout: flyctl is interrupted and the push is rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
-      const first = await w.run({ app: 'roll-late', secrets: TOKEN_SECRET, 'health-timeout': '300' })
-      expect(first.exitCode, tail(first)).toBe(0)
-      const goodImage = first.outputs.image!
-
+      const good = await serving()
       writeDockerfile(w.dirs, 'fake-gateway:crash-late')
-      const second = await w.run({ app: 'roll-late', secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      const second = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       // Decided on the crash, not at the timeout (how fast: npm run bench, figure 2); flyctl alone
       // would have waited out its health checks for the whole 300 s.
       expect(stepError(second)).not.toMatch(/not healthy within health-timeout|timeout reached waiting/)
@@ -33,32 +55,38 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
       expect(second.outputs).toMatchObject({
         health: 'unhealthy',
         'rolled-back': 'true',
-        image: goodImage,
-        'release-version': '3',
+        image: good.image,
+        'release-version': String(good.version + 2),
       })
       expect(stepError(second)).toMatch(/the gateway process exited/)
-      expect(stepError(second)).toMatch(/Rolled back: release v3 \(the image of v1/)
+      expect(stepError(second)).toContain(`Rolled back: release v${good.version + 2} (the image of v${good.version}`)
       expect(second.stdout).toMatch(/interrupting it \(SIGINT\)/)
-      const releases = (await readState(w.state)).apps['roll-late']!.releases
-      expect(releases.find((r) => r.Version === 2)?.Status).toBe('interrupted')
-      expect(releases.find((r) => r.Version === 3)?.Status).toBe('complete')
+      const releases = (await readState(w.state)).apps[APP]!.releases
+      expect(releases.find((r) => r.Version === good.version + 1)?.Status).toBe('interrupted')
+      expect(releases.find((r) => r.Version === good.version + 2)?.Status).toBe('complete')
       expect(flyctlProcessesOf(w)).toEqual([])
     },
     TIMEOUT,
   )
 
   it(
-    'a failed deploy (smoke checks) is a verdict with the cause from the logs, not flyctl’s raw error, and is rolled back',
+    'a failed deploy (smoke checks) is a verdict with the cause from the logs, not flyctl’s raw error, and is rolled back to the previous release',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
-      const first = await w.run({ app: 'roll-crash', secrets: TOKEN_SECRET })
-      expect(first.exitCode, tail(first)).toBe(0)
+      const good = await serving()
       writeDockerfile(w.dirs, 'fake-gateway:oom')
-      const second = await w.run({ app: 'roll-crash', secrets: TOKEN_SECRET })
+      const second = await w.run({ app: APP, secrets: TOKEN_SECRET })
       expect(second.exitCode, tail(second)).toBe(1)
-      expect(second.outputs).toMatchObject({ health: 'unhealthy', 'rolled-back': 'true', image: first.outputs.image })
+      expect(second.outputs).toMatchObject({ health: 'unhealthy', 'rolled-back': 'true', image: good.image })
       expect(stepError(second)).toMatch(/ran out of memory/)
       expect(stepError(second)).toMatch(/Fix: /)
+      // The previous release's image serves again: the rollback's gate judges its own run, not the
+      // failed release still crash-looping until the rollback replaced its config (verdict.ts).
+      expect(second.summary).toMatch(
+        new RegExp(
+          `Rolled back: release v${good.version + 2} \\(the image of v${good.version}, [^)]*\\) is now serving`,
+        ),
+      )
+      expect(second.summary).toContain('### Where the run stopped')
       expect(flyctlProcessesOf(w)).toEqual([])
     },
     TIMEOUT,
@@ -67,19 +95,20 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a machine left stopped serves again after the next good push, started by the action and named in the summary',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
-      const first = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET })
-      expect(first.exitCode, tail(first)).toBe(0)
-      const id = first.outputs['machine-ids']!
-      await flyctl(w, ['machine', 'stop', id, '-a', 'roll-stopped'])
+      await serving()
+      writeDockerfile(w.dirs, 'fake-gateway:ready')
+      const machines = (await readState(w.state)).apps[APP]!.machines.filter((m) => !m.destroyed)
+      expect(machines).toHaveLength(1)
+      const id = machines[0]!.id
+      await flyctl(w, ['machine', 'stop', id, '-a', APP])
       const before = await readCounters(w.state)
       // The same push again: its deploy is asked for, not left to skip-unchanged.
-      const second = await w.run({ app: 'roll-stopped', secrets: TOKEN_SECRET, 'skip-unchanged': 'false' })
+      const second = await w.run({ app: APP, secrets: TOKEN_SECRET, 'skip-unchanged': 'false' })
       expect(second.exitCode, tail(second)).toBe(0)
       expect(second.outputs.health).toBe('healthy')
       expect(second.summary).toContain(`started machine ${id}, which the deploy left stopped`)
       const journal = (await readJournal(w.state)).map((e) => e.argv.join(' '))
-      expect(journal).toContain(`machine start ${id} --app roll-stopped`)
+      expect(journal).toContain(`machine start ${id} --app ${APP}`)
       const after = await readCounters(w.state)
       expect(after.machineStarts - before.machineStarts).toBe(1)
       expect(after.machineRestarts - before.machineRestarts).toBe(0)
@@ -90,11 +119,10 @@ describe('deploy and gate as one stage, through dist/index.js', () => {
   it(
     'a healthy push costs exactly one machine restart and shows the gateway lines its verdict rests on',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-rollout-')
-      const first = await w.run({ app: 'roll-push', secrets: TOKEN_SECRET })
-      expect(first.exitCode, tail(first)).toBe(0)
+      await serving()
+      writeDockerfile(w.dirs, 'fake-gateway:ready')
       const before = await readCounters(w.state)
-      const second = await w.run({ app: 'roll-push', secrets: `${TOKEN_SECRET}\nOPENCLAW_EXTRA=second-push-value` })
+      const second = await w.run({ app: APP, secrets: `${TOKEN_SECRET}\nOPENCLAW_EXTRA=second-push-value` })
       expect(second.exitCode, tail(second)).toBe(0)
       const after = await readCounters(w.state)
       expect(after.machineRestarts - before.machineRestarts).toBe(1)
