@@ -42,8 +42,6 @@ export const E2E_ORDER = [
   'test/e2e/bad-inputs.test.ts',
   'test/e2e/standin/rollout.test.ts',
   'test/e2e/fleet-parallel.test.ts',
-  'test/e2e/unchanged-config.test.ts',
-  'test/e2e/unchanged-registry.test.ts',
   'test/e2e/untrusted-files.test.ts',
   'test/e2e/pipeline.test.ts',
   'test/e2e/standin/machines.test.ts',

@@ -1,13 +1,14 @@
 /**
- * The world of the skip-unchanged files (test/e2e/unchanged*.test.ts): the fake gateway behind a
+ * The world of the skip-unchanged e2e file (test/e2e/unchanged.test.ts): the fake gateway behind a
  * Dockerfile whose base image lives in the loopback registry stand-in (standin/registry/registry.ts),
- * so that a moved tag, a registry error and an unreachable registry can each be played; and one
- * step of the action with what it released and how many machines it booted. The three files are
- * apart so that their runs, each a minute or two of waiting on machines and checks, overlap.
+ * so that a registry that cannot be reached can be played; and one step of the action with what it
+ * released and how many machines it booted. Each kind of change alone, a moved tag, `skip-unchanged:
+ * false` and the other ways a base image fails to resolve are played in-process
+ * (test/unit/run/unchanged-run.test.ts).
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { afterEach, expect } from 'vitest'
+import { afterAll, expect } from 'vitest'
 import { readCounters, type JournalEntry } from '../../standin/platform/inspect.ts'
 import { startRegistry, type RegistryStandin } from '../../standin/registry/registry.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
@@ -18,14 +19,15 @@ import { newWorld, useWorlds } from './world.ts'
 export const REPO = 'openclaw/base'
 const registries: RegistryStandin[] = []
 
-/** Call once at the top of the file: the worlds' cleanup, and the registries' after each test. */
+/** Call once at the top of the file: the worlds' cleanup, and the registries' after the file. */
 export function useUnchangedWorlds(): void {
   useWorlds()
-  afterEach(async () => {
+  afterAll(async () => {
     for (const r of registries.splice(0)) await r.close()
   })
 }
 
+/** A world and a registry for the file's tests (call it in a `beforeAll`): both live until the file ends. */
 export async function setup(): Promise<{ world: StandinWorld; registry: RegistryStandin }> {
   const registry = await startRegistry()
   registries.push(registry)
