@@ -1,6 +1,7 @@
 // What others control never reaches the app or leaves the workspace: a fork's pull request gets no
 // preview unless the workflow opts in (and then only prefixed secrets), and path inputs that lead
-// out of GITHUB_WORKSPACE (real symlinks, /proc/self/environ) are refused before they are read.
+// out of GITHUB_WORKSPACE (real symlinks, /proc/self/environ) are refused before they are read;
+// what a run did read (the gateway config's copy) is not left under RUNNER_TEMP.
 // dist/index.js runs as a runner runs it, against the flyctl stand-in; judged by the stand-in's
 // journal and state, and by every file left under RUNNER_TEMP.
 import * as fs from 'node:fs'
@@ -90,11 +91,22 @@ describe('a fork pull request (pull_request_target from forker/gw)', () => {
   )
 
   it(
-    'with allow-fork-previews: true, deploys with only the PREVIEW_ secrets, and the summary says so',
+    'with allow-fork-previews: true, deploys with only the PREVIEW_ secrets, and the summary says so; nothing of the run is left under RUNNER_TEMP but the fly-config file',
     async () => {
+      // One deploy for both questions: the fork's preview also reads a gateway config, whose copy
+      // must not outlive the run (a failing run below leaves none either).
       const world = await newWorld(FAKE, 'e2e-preview-')
       const app = `${BASE}-pr-9`
-      const { result } = await step(world, forkInputs({ 'allow-fork-previews': 'true' }), forkEvent(world, 9))
+      const marker = 'gateway-config-marker-e2e-5b71'
+      fs.writeFileSync(
+        path.join(world.dirs.workspace, 'openclaw.json'),
+        `{ gateway: { mode: "local" }, meta: { note: "${marker}" } }\n`,
+      )
+      const { result } = await step(
+        world,
+        forkInputs({ 'allow-fork-previews': 'true', 'gateway-config': 'openclaw.json' }),
+        forkEvent(world, 9),
+      )
       expect(result.exitCode, tail(result)).toBe(0)
       expect(result.outputs).toMatchObject({
         'app-name': app,
@@ -107,6 +119,24 @@ describe('a fork pull request (pull_request_target from forker/gw)', () => {
       expect(result.summary).toContain('allow-fork-previews')
       expect(result.summary).toContain('secrets were synced')
       expect(result.summary).toMatch(/ANTHROPIC_API_KEY.*allow-fork-previews/)
+      expect(filesUnder(world.dirs.temp).map(([file]) => file)).toEqual([result.outputs['fly-config']])
+
+      // A failing run (its gateway config does not parse) leaves nothing of the file either.
+      fs.writeFileSync(
+        path.join(world.dirs.workspace, 'openclaw.json'),
+        `{ gateway: { mode: "local" }, meta: "${marker}" ,,, }\n`,
+      )
+      const bad = await world.run({
+        app: 'oc-clean',
+        'gateway-config': 'openclaw.json',
+        'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+      })
+      expect(bad.exitCode, tail(bad)).toBe(1)
+      expect(
+        filesUnder(world.dirs.temp)
+          .filter(([, text]) => text.includes(marker))
+          .map(([file]) => file),
+      ).toEqual([])
     },
     FAKE_TIMEOUT,
   )
@@ -120,7 +150,7 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
     world: StandinWorld,
     inputs: Record<string, string>,
     env: NodeJS.ProcessEnv,
-    input: string,
+    named: string[],
     leaked: string[],
   ): Promise<void> {
     const before = (await readJournal(world.state)).length
@@ -130,8 +160,9 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
     )
     const calls = (await readJournal(world.state)).slice(before)
     expect(result.exitCode, tail(result)).toBe(1)
-    expect(errorText(result.stdout)).toContain(`\`${input}\``)
-    expect(errorText(result.stdout)).toContain('outside the workspace')
+    // Every input is named with its own reason (the inputs' problems are reported together).
+    for (const input of named)
+      expect(errorText(result.stdout)).toMatch(new RegExp(`\`${input}\`: [^\n]*outside the workspace`))
     expect(mutating(calls)).toEqual([])
     for (const value of leaked)
       expect(
@@ -152,71 +183,39 @@ describe('path inputs stay in the workspace (real symlinks)', () => {
       fs.writeFileSync(dockerConfig, JSON.stringify({ auths: { 'registry.example': { auth: DOCKER_AUTH } } }))
       const env = { HOME: home }
 
-      fs.symlinkSync(dockerConfig, path.join(ws, 'openclaw.json'))
-      await refused(world, { 'gateway-config': 'openclaw.json' }, env, 'gateway-config', [DOCKER_AUTH])
-
       const outside = path.join(world.dirs.root, 'outside')
       fs.mkdirSync(outside)
       fs.writeFileSync(
         path.join(outside, 'Dockerfile'),
         'FROM node:24-slim\nLABEL fly-standin.workload=fake-gateway:ready\n',
       )
+      // Two path inputs a run, each refused on its own (the file inputs are all checked before any is read).
+      fs.symlinkSync(dockerConfig, path.join(ws, 'openclaw.json'))
       fs.symlinkSync(path.join(outside, 'Dockerfile'), path.join(ws, 'Dockerfile.link'))
-      await refused(world, { dockerfile: 'Dockerfile.link' }, env, 'dockerfile', [])
-      await refused(world, { dockerfile: '../outside/Dockerfile' }, env, 'dockerfile', [])
+      await refused(
+        world,
+        { 'gateway-config': 'openclaw.json', dockerfile: 'Dockerfile.link' },
+        env,
+        ['gateway-config', 'dockerfile'],
+        [DOCKER_AUTH],
+      )
+      await refused(
+        world,
+        { 'gateway-config': '/proc/self/environ', dockerfile: '../outside/Dockerfile' },
+        env,
+        ['gateway-config', 'dockerfile'],
+        [API_TOKEN, GATEWAY_TOKEN],
+      )
       fs.symlinkSync(outside, path.join(ws, 'elsewhere'))
-      await refused(world, { 'working-directory': 'elsewhere' }, env, 'working-directory', [])
-
-      await refused(world, { 'gateway-config': '/proc/self/environ' }, env, 'gateway-config', [
-        API_TOKEN,
-        GATEWAY_TOKEN,
-      ])
+      await refused(world, { 'working-directory': 'elsewhere' }, env, ['working-directory'], [])
 
       // A config file whose [[files]] reach for the same credential is refused too, naming config.
       fs.writeFileSync(
         path.join(ws, 'fly.toml'),
         `app = "oc-paths"\n\n[[files]]\nguest_path = "/etc/x.json"\nlocal_path = "${dockerConfig}"\n`,
       )
-      await refused(world, { config: 'fly.toml' }, env, 'config', [DOCKER_AUTH])
+      await refused(world, { config: 'fly.toml' }, env, ['config'], [DOCKER_AUTH])
       expect((await readState(world.state)).apps['oc-paths']).toBeUndefined()
-    },
-    FAKE_TIMEOUT,
-  )
-
-  it(
-    'after a deploy, nothing of the run is left under RUNNER_TEMP but the fly-config file',
-    async () => {
-      const world = await newWorld(FAKE, 'e2e-paths-')
-      const marker = 'gateway-config-marker-e2e-5b71'
-      fs.writeFileSync(
-        path.join(world.dirs.workspace, 'openclaw.json'),
-        `{ gateway: { mode: "local" }, meta: { note: "${marker}" } }\n`,
-      )
-      const ok = await world.run({
-        app: 'oc-clean',
-        'gateway-config': 'openclaw.json',
-        'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
-        'health-timeout': '120',
-      })
-      expect(ok.exitCode, tail(ok)).toBe(0)
-      expect(filesUnder(world.dirs.temp).map(([file]) => file)).toEqual([ok.outputs['fly-config']])
-
-      // A failing run (its gateway config does not parse) leaves nothing of the file either.
-      fs.writeFileSync(
-        path.join(world.dirs.workspace, 'openclaw.json'),
-        `{ gateway: { mode: "local" }, meta: "${marker}" ,,, }\n`,
-      )
-      const bad = await world.run({
-        app: 'oc-clean',
-        'gateway-config': 'openclaw.json',
-        'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
-      })
-      expect(bad.exitCode, tail(bad)).toBe(1)
-      expect(
-        filesUnder(world.dirs.temp)
-          .filter(([, text]) => text.includes(marker))
-          .map(([file]) => file),
-      ).toEqual([])
     },
     FAKE_TIMEOUT,
   )

@@ -117,12 +117,19 @@ export async function previewMachines(world: StandinWorld, app: string) {
   return ((await readState(world.state)).apps[app]?.machines ?? []).filter((m) => !m.destroyed)
 }
 
-/** opened, synchronize, closed: the issue's definition of done. */
+/** A preview through its whole life (opened, synchronize, closed), in a world of its own. */
 export async function lifecycle(workload: string): Promise<void> {
+  await lifecycleIn(await newWorld(workload, 'e2e-preview-'), workload)
+}
+
+/**
+ * The same lifecycle in a world the caller started with `workload` and has run nothing in yet; it
+ * leaves the production app `oc-gw` deployed (for later runs in that world) and the comments cleared.
+ */
+export async function lifecycleIn(world: StandinWorld, workload: string): Promise<void> {
   // The real gateway's gates get health-timeout 300, as in e2e-health.
   const inputs = (extra: Record<string, string> = {}) =>
     previewInputs({ ...(workload === FAKE ? {} : { 'health-timeout': '300' }), ...extra })
-  const world = await newWorld(workload, 'e2e-preview-')
   const app = `${BASE}-pr-7`
   // Production, for the preview to leave alone: only the gateway token (a channel token would have
   // the real gateway reach for Discord from a machine without internet, which is the preview's
