@@ -1,9 +1,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { stopMachine } from '../../standin/machines/runtime.ts'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
-import { API_TOKEN } from '../support/standin.ts'
-import { command, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { API_TOKEN, type StandinWorld, writeDockerfile } from '../support/standin.ts'
+import { command, expectDecidedByFatalLine, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { interpretStdout, type RunnerView } from '../support/workflow-commands.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
 import { tail } from '../support/standin.ts'
@@ -14,8 +15,24 @@ import { stepError } from '../support/workflow-commands.ts'
  * stand-in, as a Dockerfile's `RUN echo` in the build log of `fly deploy` and as a gateway
  * command's shell preamble in the machine's log, and the runner's reading of stdout is played by
  * test/support/workflow-commands.ts. Fake gateway: what matters is the text, not the gateway.
+ * One world for the file. The app the build case deploys is healthy after it; the cases of
+ * health-timeout and of a killed `fly deploy` redeploy it (a deploy of a fresh app each saved), in
+ * that order, each reading the releases where the one before left them.
  */
 useWorlds()
+
+let w: StandinWorld
+/** The app of the build case, redeployed by the later cases. */
+const APP = 'untrusted-app'
+
+beforeAll(async () => {
+  w = await newWorld('fake-gateway:ready', 'e2e-health-')
+})
+
+async function newestRelease(app: string): Promise<number> {
+  const releases = (await readState(w.state)).apps[app]?.releases ?? []
+  return Math.max(...releases.map((r) => r.Version))
+}
 
 const TIMEOUT = 300_000
 /** Each a workflow command the runner would act on, printed where a builder or a gateway would. */
@@ -49,11 +66,10 @@ describe('no workflow command from others’ text', () => {
   it(
     'a Dockerfile that echoes workflow commands in the build: none acts, the step ends healthy with its own outputs',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       const dockerfile = path.join(w.dirs.workspace, 'Dockerfile')
       const runs = [...HOSTILE, STOP].map((l) => `RUN echo '${l}'`).join('\n')
       fs.appendFileSync(dockerfile, `${runs}\n`)
-      const result = await w.run({ app: 'untrusted-build', secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      const result = await w.run({ app: APP, secrets: TOKEN_SECRET, 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(0)
       // The lines reached the log (inside a stop-commands block), so a user still sees them.
       for (const line of HOSTILE) expect(result.stdout).toContain(line)
@@ -64,13 +80,23 @@ describe('no workflow command from others’ text', () => {
   )
 
   it(
-    'a crash loop whose gateway command echoes workflow commands into the machine log: none acts, the action’s own error annotation does',
+    'a crash loop whose gateway command echoes workflow commands into the machine log: none acts, the action’s own error annotation does; the verdict is machine-exited within seconds, not "machine state is starting" at the timeout',
     async () => {
-      const w = await newWorld('fake-gateway:crash', 'e2e-health-')
+      writeDockerfile(w.dirs, 'fake-gateway:crash')
       const preamble = [...HOSTILE, STOP].map((l) => `echo '${l}'`).join('; ')
       const command = `sh -c "${preamble}; exec node dist/index.js gateway --port 3000 --bind lan"`
       const result = await w.run({ app: 'untrusted-crash', secrets: TOKEN_SECRET, command, 'health-timeout': '300' })
-      expect(result.exitCode, tail(result)).toBe(1)
+      // In the file's world the machine would go on crash-looping (flyd's 10 retries): stopped now.
+      for (const m of (await readState(w.state)).apps['untrusted-crash']?.machines ?? [])
+        await stopMachine(w.state, 'untrusted-crash', m.id)
+      // The machine exits 1 at each start. With health-timeout 300, a verdict that names the exit
+      // (never "not healthy within health-timeout") shows the gate decided on it, not at the timeout.
+      // Regression: the gate passed exitGraceMs/bindWarningGraceMs through as undefined, which the
+      // engine's defaults did not survive, so no grace ever elapsed (src/health/verdict.ts).
+      const crash = expectDecidedByFatalLine(result, /the gateway process exited/)
+      expect(crash).toMatch(/the gateway process exited \(exit code 1\)/)
+      expect(crash).toMatch(/Error: fake gateway crashed during startup/)
+      expect(crash).not.toMatch(/machine state is/)
       const view = interpretStdout(result.stdout)
       expectNothingInjected(view)
       const errors = view.annotations.filter((a) => a.level === 'error')
@@ -82,22 +108,42 @@ describe('no workflow command from others’ text', () => {
   )
 })
 
+describe('health-timeout', () => {
+  it(
+    'the smallest accepted value deploys a healthy redeploy: the deadline counts from the first machine of the release starting',
+    async () => {
+      // The build case's healthy app, redeployed: a plain Dockerfile again, and a changed env.
+      writeDockerfile(w.dirs, 'fake-gateway:ready')
+      const own = (await newestRelease(APP)) + 1
+      // A slow build (3 s longer than the whole health-timeout) never eats the gate's time.
+      await writeFaults(w.state, { latencyMs: { deploy: 33_000 } })
+      const result = await w.run({ app: APP, secrets: TOKEN_SECRET, env: 'RELEASE=slow', 'health-timeout': '30' })
+      await writeFaults(w.state, {})
+      expect(result.exitCode, tail(result)).toBe(0)
+      expect(result.outputs.health).toBe('healthy')
+      expect(result.outputs['rolled-back']).toBe('false')
+      expect(result.outputs['release-version']).toBe(String(own))
+    },
+    TIMEOUT,
+  )
+})
+
 describe('flyctl ended from outside', () => {
   it(
     'a `fly deploy` killed by SIGKILL is reported as killed, never as the gateway, and the release the gate found healthy is not rolled back',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
-      const app = 'untrusted-killed'
-      const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
-      expect(first.exitCode, tail(first)).toBe(0)
+      // The healthy app the cases above left (the build case's, redeployed by the health-timeout
+      // case), redeployed: a changed env makes this run deploy.
+      writeDockerfile(w.dirs, 'fake-gateway:ready')
+      const own = (await newestRelease(APP)) + 1
       const callsBefore = (await readJournal(w.state)).length
       await writeFaults(w.state, { killDeployAfterRollout: 'SIGKILL' })
 
-      const result = await w.run({ app, secrets: TOKEN_SECRET, env: 'RELEASE=2', 'health-timeout': '300' })
+      const result = await w.run({ app: APP, secrets: TOKEN_SECRET, env: 'RELEASE=killed', 'health-timeout': '300' })
       expect(result.exitCode, tail(result)).toBe(1)
       const error = stepError(result)
       expect(error).toMatch(/`flyctl deploy .*` failed \(exit 137\): killed by SIGKILL\. fly-deploy did not end it/)
-      expect(error).toMatch(/took release v2, and the health gate had found it healthy, so it stays/)
+      expect(error).toMatch(new RegExp(`took release v${own}, and the health gate had found it healthy, so it stays`))
       expect(error).not.toMatch(/Health gate|gateway process|the lines below/)
       expect(result.outputs['rolled-back']).toBe('false')
       expect(result.outputs.health).not.toBe('unhealthy')
@@ -107,28 +153,7 @@ describe('flyctl ended from outside', () => {
         .map(command)
         .filter((c) => /^deploy\b/.test(c))
       expect(deploys).toEqual([])
-      const releases = (await readState(w.state)).apps[app]?.releases ?? []
-      expect(Math.max(...releases.map((r) => r.Version))).toBe(2)
-    },
-    TIMEOUT,
-  )
-})
-
-describe('health-timeout', () => {
-  it(
-    'the smallest accepted value deploys a healthy redeploy: the deadline counts from the first machine of the release starting',
-    async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
-      const app = 'timeout-smallest'
-      const first = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
-      expect(first.exitCode, tail(first)).toBe(0)
-      // A slow build (3 s longer than the whole health-timeout) never eats the gate's time.
-      await writeFaults(w.state, { latencyMs: { deploy: 33_000 } })
-      const result = await w.run({ app, secrets: TOKEN_SECRET, env: 'RELEASE=2', 'health-timeout': '30' })
-      expect(result.exitCode, tail(result)).toBe(0)
-      expect(result.outputs.health).toBe('healthy')
-      expect(result.outputs['rolled-back']).toBe('false')
-      expect(result.outputs['release-version']).toBe('2')
+      expect(await newestRelease(APP)).toBe(own)
     },
     TIMEOUT,
   )
@@ -138,7 +163,6 @@ describe('a tool cache the job cannot write', () => {
   it(
     'fails naming RUNNER_TOOL_CACHE and the fix, not with a bare errno',
     async () => {
-      const w = await newWorld('fake-gateway:ready', 'e2e-health-')
       // Root writes anywhere, so the cache is made unwritable by being under a file (ENOTDIR), as
       // a read-only or foreign folder is for the runner's user (EROFS, EACCES: the same message).
       const file = path.join(w.dirs.root, 'not-a-folder')

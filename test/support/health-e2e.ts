@@ -1,5 +1,7 @@
-// Shared by the health gate's files: test/e2e/health.test.ts (fake gateway) and
-// test/gateway/health.test.ts, health-fatal.test.ts and probes.test.ts (real gateway).
+// Shared by the health gate's files: test/e2e/health.test.ts, probes.test.ts and untrusted-text.test.ts
+// (fake gateway) and test/gateway/health.test.ts, health-fatal.test.ts and probes.test.ts (real gateway).
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { expect } from 'vitest'
 import type { JournalEntry } from '../../standin/platform/inspect.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
@@ -28,4 +30,15 @@ export function expectDecidedByFatalLine(result: ActionResult, title: RegExp): s
   expect(error).toMatch(title)
   expect(error).not.toMatch(/not healthy within health-timeout|before health-timeout/)
   return error
+}
+
+/**
+ * A fake workload whose Dockerfile names a gateway release (the stand-in runs the LABEL's workload;
+ * the action reads the release from ARG OPENCLAW_VERSION).
+ */
+export function fakeWithRelease(workspace: string, scenario: string, release: string): void {
+  fs.writeFileSync(
+    path.join(workspace, 'Dockerfile'),
+    `FROM node:24-slim\nARG OPENCLAW_VERSION=${release}\nLABEL fly-standin.workload=fake-gateway:${scenario}\n`,
+  )
 }

@@ -15,7 +15,16 @@ import {
   VolumeListSchema,
   IpListSchema,
 } from '../../../src/fly/schemas.js'
-import { readCounters, readJournal, readState, seedApp, writeFaults } from '../../../standin/platform/inspect.ts'
+import * as runtime from '../../../standin/machines/runtime.ts'
+import {
+  readCounters,
+  readJournal,
+  readState,
+  seedApp,
+  writeFaults,
+  type Platform,
+} from '../../../standin/platform/inspect.ts'
+import { waitFor } from '../../support/machines.ts'
 
 const FLYCTL = path.resolve('standin/bin/flyctl')
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'standin-cli-'))
@@ -150,27 +159,75 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true })
 })
 
-beforeEach(() => {
-  stateDir = fs.mkdtempSync(path.join(scratch, 'state-'))
-  workDir = fs.mkdtempSync(path.join(scratch, 'work-'))
-  fs.writeFileSync(path.join(workDir, 'fly.toml'), FLY_TOML)
+/** A fresh state root and working folder with the app's fly.toml and a Dockerfile of the fake gateway. */
+function freshDirs(): { stateDir: string; workDir: string } {
+  const dirs = {
+    stateDir: fs.mkdtempSync(path.join(scratch, 'state-')),
+    workDir: fs.mkdtempSync(path.join(scratch, 'work-')),
+  }
+  fs.writeFileSync(path.join(dirs.workDir, 'fly.toml'), FLY_TOML)
   fs.writeFileSync(
-    path.join(workDir, 'Dockerfile'),
+    path.join(dirs.workDir, 'Dockerfile'),
     'FROM node:24-bookworm\nLABEL fly-standin.workload=fake-gateway:ready\n',
   )
+  return dirs
+}
+
+beforeEach(() => {
+  ;({ stateDir, workDir } = freshDirs())
 })
 
-async function deployedApp(): Promise<string> {
+/** Deploys app demo into the current state root: its machine's id, and what `fly deploy` printed. */
+async function deploy(): Promise<{ id: string; output: Result }> {
   await seedApp(stateDir, 'demo')
-  const r = await flyctl(['deploy', '--ha=false', '--remote-only', '-y'])
-  expect(r.stderr).not.toMatch(/Error/)
-  expect(r.code).toBe(0)
-  return (await machineIds())[0] as string
+  const output = await flyctl(['deploy', '--ha=false', '--remote-only', '-y'])
+  expect(output.stderr).not.toMatch(/Error/)
+  expect(output.code).toBe(0)
+  return { id: machineId(await readState(stateDir)), output }
+}
+
+async function deployedApp(): Promise<string> {
+  return (await deploy()).id
+}
+
+/** Demo's machine, read from the state root (no flyctl call: where the id is all a test needs). */
+function machineId(state: Platform): string {
+  const id = state.apps.demo?.machines.find((m) => !m.destroyed)?.id
+  if (!id) throw new Error('app demo has no machine')
+  return id
 }
 
 async function machineIds(): Promise<string[]> {
   const r = await flyctl(['machines', 'list', '--json', '-a', 'demo'])
   return MachineListSchema.parse(JSON.parse(r.stdout)).map((m) => m.id)
+}
+
+interface SharedApp {
+  stateDir: string
+  workDir: string
+  id: string
+  output: Result
+}
+let shared: SharedApp | undefined
+
+/**
+ * One deployed app shared by the tests that read it or change it only in ways the later ones allow,
+ * instead of a deploy each: the first caller deploys it; with `use`, flyctl() then runs against it
+ * for the rest of the test. Its users run in file order: the state and log reads first (one
+ * release, one log line), then restarts, then the machine update, then faults.
+ */
+async function sharedApp(use = true): Promise<SharedApp> {
+  if (!shared) {
+    const own = { stateDir, workDir }
+    ;({ stateDir, workDir } = freshDirs())
+    try {
+      shared = { stateDir, workDir, ...(await deploy()) }
+    } finally {
+      ;({ stateDir, workDir } = own)
+    }
+  }
+  if (use) ({ stateDir, workDir } = shared)
+  return shared
 }
 
 describe('refusals', () => {
@@ -264,10 +321,11 @@ describe('state and JSON shapes', () => {
     const made = await flyctl(['volumes', 'create', 'openclaw_data', '--size', '1', '--region', 'iad', '-y'])
     expect(made.code).toBe(0)
     expect(made.stdout).toMatch(/^ {18}ID: vol_\w+\n {16}Name: openclaw_data\n/)
-    const list = VolumeListSchema.parse(JSON.parse((await flyctl(['volumes', 'list', '--json'])).stdout))
+    const listed = (await flyctl(['volumes', 'list', '--json'])).stdout
+    const list = VolumeListSchema.parse(JSON.parse(listed))
     expect(list).toHaveLength(1)
     expect(list[0]).toMatchObject({ name: 'openclaw_data', size_gb: 1, region: 'iad', attached_machine_id: null })
-    expect(Object.keys(JSON.parse((await flyctl(['volumes', 'list', '--json'])).stdout)[0])).toEqual([
+    expect(Object.keys(JSON.parse(listed)[0])).toEqual([
       'id',
       'name',
       'state',
@@ -285,7 +343,7 @@ describe('state and JSON shapes', () => {
   })
 
   it('deploy: release, volume, IPs and one machine with the fields flyctl prints, JSON in render.JSON form', async () => {
-    const id = await deployedApp()
+    const { id } = await sharedApp()
     const raw = (await flyctl(['machines', 'list', '--json'])).stdout
     expect(raw.split('\n')[1]).toBe('    {') // 4-space indent (internal/render/render.go)
     const [machine] = JSON.parse(raw) as Array<Record<string, any>>
@@ -367,9 +425,8 @@ describe('state and JSON shapes', () => {
   })
 
   it('deploy output ends like deploy.go, and --no-public-ips allocates nothing', async () => {
-    await seedApp(stateDir, 'demo')
-    const r = await flyctl(['deploy', '--ha=false', '-y'])
-    expect(r.stdout.endsWith('Visit your newly deployed app at https://demo.fly.dev/\n\n')).toBe(true)
+    const { output } = await sharedApp(false)
+    expect(output.stdout.endsWith('Visit your newly deployed app at https://demo.fly.dev/\n\n')).toBe(true)
     await seedApp(stateDir, 'quiet')
     const p = await flyctl(['deploy', '-a', 'quiet', '--ha=false', '--no-public-ips', '-y'])
     expect(p.code).toBe(0)
@@ -380,7 +437,7 @@ describe('state and JSON shapes', () => {
   it('a later deploy without the volume fails like machines_launchinput.go', async () => {
     await seedApp(stateDir, 'demo')
     await flyctl(['deploy', '--ha=false', '-y'])
-    const [id] = await machineIds()
+    const id = machineId(await readState(stateDir))
     // Destroy the machine and the volume behind flyctl's back: the next deploy must launch anew.
     await seedApp(stateDir, 'demo', { dropMachines: true, dropVolumes: true })
     const r = await flyctl(['deploy', '--ha=false', '-y'])
@@ -477,10 +534,8 @@ describe('secrets', () => {
     expect(listed.every((s) => /^[0-9a-f]{16}$/.test(s.digest))).toBe(true)
 
     await flyctl(['deploy', '--ha=false', '-y'])
-    const [id] = await machineIds()
-    const env = JSON.parse(
-      fs.readFileSync(path.join(stateDir, 'apps/demo/machines', id as string, 'double-env.json'), 'utf8'),
-    )
+    const id = machineId(await readState(stateDir))
+    const env = JSON.parse(fs.readFileSync(path.join(stateDir, 'apps/demo/machines', id, 'double-env.json'), 'utf8'))
     expect(env).toMatchObject({ PLAIN: 'one', QUOTED: 'two', SINGLE: 'three', MULTI: 'line1\nline2' })
     const after = SecretListSchema.parse(JSON.parse((await flyctl(['secrets', 'list', '--json'])).stdout))
     expect(after.every((s) => s.status === 'Deployed')).toBe(true)
@@ -539,9 +594,93 @@ describe('secrets', () => {
   })
 })
 
+// The tests on the shared app (sharedApp) run in this order: the log reads while it has one line,
+// then ssh, the restarts, and the machine update last.
 describe('machines, ssh, logs', () => {
+  it('logs: text lines as render.LogEntry prints them, --json objects pretty-printed, colours kept', async () => {
+    const { id } = await sharedApp()
+    const text = await flyctl(['logs', '--no-tail'])
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ app\\[${id}\\] iad \\[info\\]\\u001b\\[36m\\[gateway\\]\\u001b\\[39m ready`,
+      ),
+    )
+    const json = await flyctl(['logs', '--no-tail', '--json', '-i', id])
+    const entry = JSON.parse(json.stdout) as Record<string, unknown>
+    expect(Object.keys(entry)).toEqual(['level', 'instance', 'message', 'region', 'timestamp', 'meta'])
+    expect(entry).toMatchObject({ instance: id, region: 'iad', level: 'info' })
+    expect(json.stdout.startsWith('{\n    "level"')).toBe(true)
+    expect((await flyctl(['logs', '--no-tail', '-m', 'other'])).stdout).toBe('')
+  })
+
+  it('ssh console: argv without a shell, stdin copied, remote failure is exit 1 (ssh/console.go)', async () => {
+    await sharedApp()
+    const cat = await flyctl(['ssh', 'console', '-C', 'cat'], { stdin: 'piped text' })
+    expect(cat.code).toBe(0)
+    expect(cat.stdout).toBe('piped text')
+    const fail = await flyctl(['ssh', 'console', '-q', '-C', 'exit 3'])
+    expect(fail.code).toBe(1)
+    expect(fail.stderr).toBe('exited\nError: ssh shell: Process exited with status 3\n')
+    const journal = await readJournal(stateDir)
+    expect(journal.find((e) => e.argv.join(' ') === 'ssh console -C cat')).toMatchObject({ stdin: true, exit: 0 })
+  })
+
+  it('ssh console without a started machine', async () => {
+    await seedApp(stateDir, 'demo')
+    const r = await flyctl(['ssh', 'console', '-C', 'true'])
+    expect(r.stderr).toBe(
+      'Error: app demo has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status\n',
+    )
+  })
+
+  it('machine restart counts one restart; unknown machines are refused', async () => {
+    const { id } = await sharedApp()
+    const before = await readCounters(stateDir)
+    const r = await flyctl(['machine', 'restart', id])
+    expect(r.stdout).toBe(`Restarting machine ${id}\nMachine ${id} restarted successfully!\n`)
+    expect((await readCounters(stateDir)).machineRestarts - before.machineRestarts).toBe(1)
+    expect((await flyctl(['machine', 'restart', 'nope'])).stderr).toBe(
+      'Error: could not get machine nope: machine not found\n',
+    )
+  })
+
+  it('logs follows until killed, then exits 127 like a cancelled flyctl and is journaled', async () => {
+    const { id } = await sharedApp()
+    // The lines the machine has logged so far: `fly logs` prints them first, then follows.
+    const logged = fs
+      .readFileSync(path.join(stateDir, 'apps/demo/machines', id, 'log.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean).length
+    const child = spawn(FLYCTL, ['logs'], {
+      cwd: workDir,
+      env: {
+        PATH: process.env.PATH,
+        FLYCTL_STANDIN_STATE: stateDir,
+        FLYCTL_STANDIN_RUNTIME: doubleFile,
+        FLY_API_TOKEN: 't',
+      },
+    })
+    let stdout = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    const seen = (n: number) =>
+      new Promise<void>((resolve) => {
+        const tick = () => (stdout.split('\n').filter(Boolean).length >= n ? resolve() : setTimeout(tick, 50))
+        tick()
+      })
+    await seen(logged)
+    await flyctl(['machine', 'restart', id])
+    await seen(logged + 1)
+    child.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code).toBe(127)
+    expect((await readJournal(stateDir)).find((e) => e.argv.join(' ') === 'logs')).toMatchObject({
+      exit: 127,
+      stdin: false,
+    })
+  })
+
   it('machine update: no changes, -y required, memory multiple of 256, then applies (internal/machine/config.go, update.go)', async () => {
-    const id = await deployedApp()
+    const { id } = await sharedApp()
     expect((await flyctl(['machine', 'update', id, '--vm-memory', '2048'])).stderr).toBe(
       'Error: no config changes found\n',
     )
@@ -566,83 +705,6 @@ describe('machines, ssh, logs', () => {
     const [m] = MachineListSchema.parse(JSON.parse((await flyctl(['machines', 'list', '--json'])).stdout))
     expect(m?.config.guest?.memory_mb).toBe(4096)
     expect(m?.config.init?.cmd).toEqual(['node', 'dist/index.js', 'gateway', '--port', '3000', '--bind', 'lan'])
-  })
-
-  it('machine restart counts one restart; unknown machines are refused', async () => {
-    const id = await deployedApp()
-    const before = await readCounters(stateDir)
-    const r = await flyctl(['machine', 'restart', id])
-    expect(r.stdout).toBe(`Restarting machine ${id}\nMachine ${id} restarted successfully!\n`)
-    expect((await readCounters(stateDir)).machineRestarts - before.machineRestarts).toBe(1)
-    expect((await flyctl(['machine', 'restart', 'nope'])).stderr).toBe(
-      'Error: could not get machine nope: machine not found\n',
-    )
-  })
-
-  it('ssh console: argv without a shell, stdin copied, remote failure is exit 1 (ssh/console.go)', async () => {
-    await deployedApp()
-    const cat = await flyctl(['ssh', 'console', '-C', 'cat'], { stdin: 'piped text' })
-    expect(cat.code).toBe(0)
-    expect(cat.stdout).toBe('piped text')
-    const fail = await flyctl(['ssh', 'console', '-q', '-C', 'exit 3'])
-    expect(fail.code).toBe(1)
-    expect(fail.stderr).toBe('exited\nError: ssh shell: Process exited with status 3\n')
-    const journal = await readJournal(stateDir)
-    expect(journal.find((e) => e.argv.join(' ') === 'ssh console -C cat')).toMatchObject({ stdin: true, exit: 0 })
-  })
-
-  it('ssh console without a started machine', async () => {
-    await seedApp(stateDir, 'demo')
-    const r = await flyctl(['ssh', 'console', '-C', 'true'])
-    expect(r.stderr).toBe(
-      'Error: app demo has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status\n',
-    )
-  })
-
-  it('logs: text lines as render.LogEntry prints them, --json objects pretty-printed, colours kept', async () => {
-    const id = await deployedApp()
-    const text = await flyctl(['logs', '--no-tail'])
-    expect(text.stdout).toMatch(
-      new RegExp(
-        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ app\\[${id}\\] iad \\[info\\]\\u001b\\[36m\\[gateway\\]\\u001b\\[39m ready`,
-      ),
-    )
-    const json = await flyctl(['logs', '--no-tail', '--json', '-i', id])
-    const entry = JSON.parse(json.stdout) as Record<string, unknown>
-    expect(Object.keys(entry)).toEqual(['level', 'instance', 'message', 'region', 'timestamp', 'meta'])
-    expect(entry).toMatchObject({ instance: id, region: 'iad', level: 'info' })
-    expect(json.stdout.startsWith('{\n    "level"')).toBe(true)
-    expect((await flyctl(['logs', '--no-tail', '-m', 'other'])).stdout).toBe('')
-  })
-
-  it('logs follows until killed, then exits 127 like a cancelled flyctl and is journaled', async () => {
-    const id = await deployedApp()
-    const child = spawn(FLYCTL, ['logs'], {
-      cwd: workDir,
-      env: {
-        PATH: process.env.PATH,
-        FLYCTL_STANDIN_STATE: stateDir,
-        FLYCTL_STANDIN_RUNTIME: doubleFile,
-        FLY_API_TOKEN: 't',
-      },
-    })
-    let stdout = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
-    const seen = (n: number) =>
-      new Promise<void>((resolve) => {
-        const tick = () => (stdout.split('\n').filter(Boolean).length >= n ? resolve() : setTimeout(tick, 50))
-        tick()
-      })
-    await seen(1)
-    await flyctl(['machine', 'restart', id])
-    await seen(2)
-    child.kill('SIGTERM')
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-    expect(code).toBe(127)
-    expect((await readJournal(stateDir)).find((e) => e.argv.join(' ') === 'logs')).toMatchObject({
-      exit: 127,
-      stdin: false,
-    })
   })
 })
 
@@ -678,7 +740,8 @@ describe('journal, concurrency, faults', () => {
   })
 
   it('faults: scripted failures run out, logs drop after N lines', async () => {
-    const id = await deployedApp()
+    // The shared app's last user: the faults stay in its state root.
+    const { id } = await sharedApp()
     await writeFaults(stateDir, {
       fail: [
         {
@@ -722,19 +785,21 @@ describe('journal, concurrency, faults', () => {
       await flyctl(['secrets', 'import', '--stage'], { stdin: 'OPENCLAW_GATEWAY_TOKEN=tok\n', env })
       const r = await flyctl(['deploy', '--ha=false', '-y'], { env })
       expect(r.stderr).not.toMatch(/Error/)
-      // Bounded by attempts, not by a clock: the fake gateway is ready within a second or two.
-      let logs = ''
-      for (let attempt = 0; attempt < 50 && !/\[gateway\].*(ready|listening)/.test(logs); attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 200))
-        logs = (await flyctl(['logs', '--no-tail'], { env })).stdout
-      }
+      // Waits on the machine's log file in-process (a `fly logs` per look would start a process
+      // each), then reads it once through `fly logs`.
+      const id = machineId(await readState(stateDir))
+      const logFile = runtime.logPath(stateDir, 'demo', id)
+      await waitFor(
+        'the fake gateway to log readiness',
+        () => fs.existsSync(logFile) && /\[gateway\].*(ready|listening)/.test(fs.readFileSync(logFile, 'utf8')),
+      )
+      const logs = (await flyctl(['logs', '--no-tail'], { env })).stdout
       expect(logs, 'the fake gateway never logged readiness').toMatch(
         / app\[\w{14}\] iad \[info\].*\[gateway\].*(ready|listening)/,
       )
       const echo = await flyctl(['ssh', 'console', '-q', '-C', 'cat'], { stdin: 'hello', env })
       expect(echo).toMatchObject({ code: 0, stdout: 'hello' })
     } finally {
-      const runtime = await import('../../../standin/machines/runtime.ts')
       await runtime.stopAll(stateDir)
     }
   })

@@ -77,50 +77,112 @@ describe('isolation', () => {
 /** A folder every Debian host's /etc has. */
 const HOST_ETC_DIR = ['default', 'ssl', 'profile.d'].find((d) => fs.existsSync(`/etc/${d}`)) ?? 'default'
 
+/** The pids of a machine's process tree: its supervisor and everything under it. */
+function machineProcesses(launch: MachineLaunch): number[] {
+  const record = JSON.parse(
+    fs.readFileSync(
+      path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'),
+      'utf8',
+    ),
+  ) as {
+    supervisorPid: number
+  }
+  return listTree(record.supervisorPid).map((p) => p.pid)
+}
+
+/**
+ * One ready machine for the cases that read it (files, commands, checks), then restart it and stop
+ * it, in this order: one boot where each case would start its own.
+ */
+describe('a ready machine', () => {
+  let launch: MachineLaunch
+
+  beforeAll(async () => {
+    launch = launchFor(freshStateDir(), {
+      env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
+      files: [
+        { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
+        { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
+        // Into a folder the host's /etc already has: rootless machines cannot write there through
+        // an overlay (no copy-up of what the host's root owns), so this one takes a copy of /etc.
+        { guest_path: `/etc/${HOST_ETC_DIR}/fly-test`, raw_value: base64('+inside') },
+      ],
+      // The TCP check [http_service] gives, and an HTTP check on another path of the same gateway.
+      checks: checkSpecs({
+        checks: {
+          gateway: { type: 'http', port: 3000, path: '/healthz', interval: '1s', timeout: '2s', grace_period: '30s' },
+        },
+        services: [
+          { internal_port: 3000, checks: [{ type: 'tcp', interval: '1s', timeout: '2s', grace_period: '1s' }] },
+        ],
+      }),
+    })
+    await startMachine(launch)
+    await waitForLine(launch, /\[gateway\] ready$/)
+  })
+
+  it.runIf(namespaces)('ready: logs readiness and runs commands inside the machine', async () => {
+    expect(logMessages(launch).filter((line) => /\[gateway\] ready$/.test(line))).toHaveLength(1)
+    await waitForState(launch, 'started')
+    const volume = launch.mounts[0]!.volumeDir
+    expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
+
+    const result = await execOnMachine(
+      launch.stateDir,
+      launch.app,
+      launch.machineId,
+      [
+        'sh',
+        '-c',
+        `cat /etc/openclaw/openclaw.json /etc/${HOST_ETC_DIR}/fly-test; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3`,
+      ],
+      Buffer.from('from stdin'),
+    )
+    expect(result.exitCode).toBe(3)
+    expect(result.stdout.toString()).toBe(
+      '{ gateway: { mode: "local" } }+inside 148ed193b95389 my-openclaw iad /data\n',
+    )
+    expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
+    // The config file sits in the machine's own root, not on the host.
+    expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
+    expect(fs.existsSync(`/etc/${HOST_ETC_DIR}/fly-test`)).toBe(false)
+  })
+
+  it('ready: passes the tcp check, and an HTTP check on another path passes with its answer', async () => {
+    const check = (name: string) => runtimeOf(launch).checks?.find((c) => c.name === name && c.status === 'passing')
+    await waitFor('a passing tcp check', () => check('servicecheck-00-tcp-3000'))
+    const http = await waitFor('a passing HTTP check', () => check('gateway'))
+    expect(http.output).toBe('HTTP GET http://172.19.0.2:3000/healthz: 200 OK Output: {"ok":true,"status":"live"}')
+  })
+
+  it('counts user restarts apart from starts, and each restart boots a fresh process', async () => {
+    const readyLines = () => logMessages(launch).filter((line) => line.endsWith('[gateway] ready')).length
+    await waitFor('the first boot', () => readyLines() === 1)
+    const firstPid = runtimeOf(launch).pid
+    expect(firstPid).toBeGreaterThan(0)
+    await restartMachine(launch)
+    await waitFor('the second boot', () => readyLines() === 2)
+    await restartMachine(launch)
+    await waitFor('the third boot', () => readyLines() === 3)
+    expect(isAlive(firstPid!)).toBe(false)
+    expect(counters(launch.stateDir)).toEqual({ machineStarts: 1, machineRestarts: 2, crashRestarts: 0 })
+    expect(runtimeOf(launch).events.filter((e) => e.type === 'restart' && e.source === 'user')).toHaveLength(2)
+    // The gateway exited on SIGTERM before each restart (graceful stop).
+    expect(
+      logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down')),
+    ).toHaveLength(2)
+  })
+
+  it.runIf(namespaces)('stopMachine ends the whole tree', async () => {
+    await waitForLine(launch, /\[gateway\] ready$/)
+    const pids = machineProcesses(launch)
+    expect(pids.length).toBeGreaterThanOrEqual(3) // supervisor, unshare, pid 1, gateway
+    await stopMachine(launch.stateDir, launch.app, launch.machineId)
+    expect(pids.filter(isAlive)).toEqual([])
+  })
+})
+
 describe('fake gateway scenarios', () => {
-  it.runIf(namespaces)(
-    'ready: logs readiness, passes the tcp check, and runs commands inside the machine',
-    async () => {
-      const stateDir = freshStateDir()
-      const launch = launchFor(stateDir, {
-        env: { OPENCLAW_STATE_DIR: '/data', OPENCLAW_CONFIG_PATH: '/etc/openclaw/openclaw.json' },
-        files: [
-          { guest_path: '/etc/openclaw/openclaw.json', raw_value: base64('{ gateway: { mode: "local" } }') },
-          { guest_path: '/data/seed.txt', raw_value: base64('seeded') },
-          // Into a folder the host's /etc already has: rootless machines cannot write there through
-          // an overlay (no copy-up of what the host's root owns), so this one takes a copy of /etc.
-          { guest_path: `/etc/${HOST_ETC_DIR}/fly-test`, raw_value: base64('+inside') },
-        ],
-      })
-      await startMachine(launch)
-      await waitForLine(launch, /\[gateway\] ready$/)
-      await waitForState(launch, 'started')
-      await waitFor('a passing tcp check', () => runtimeOf(launch).checks?.[0]?.status === 'passing')
-      const volume = launch.mounts[0]!.volumeDir
-      expect(fs.readFileSync(path.join(volume, 'seed.txt'), 'utf8')).toBe('seeded')
-
-      const result = await execOnMachine(
-        stateDir,
-        launch.app,
-        launch.machineId,
-        [
-          'sh',
-          '-c',
-          `cat /etc/openclaw/openclaw.json /etc/${HOST_ETC_DIR}/fly-test; echo " $FLY_MACHINE_ID $FLY_APP_NAME $FLY_REGION $OPENCLAW_STATE_DIR"; tee /data/written.txt >/dev/null; exit 3`,
-        ],
-        Buffer.from('from stdin'),
-      )
-      expect(result.exitCode).toBe(3)
-      expect(result.stdout.toString()).toBe(
-        '{ gateway: { mode: "local" } }+inside 148ed193b95389 my-openclaw iad /data\n',
-      )
-      expect(fs.readFileSync(path.join(volume, 'written.txt'), 'utf8')).toBe('from stdin')
-      // The config file sits in the machine's own root, not on the host.
-      expect(fs.existsSync('/etc/openclaw/openclaw.json')).toBe(false)
-      expect(fs.existsSync(`/etc/${HOST_ETC_DIR}/fly-test`)).toBe(false)
-    },
-  )
-
   it('ready-legacy: prints the listening line with the bind host and port', async () => {
     const launch = launchFor(freshStateDir(), {
       workload: 'fake-gateway:ready-legacy',
@@ -175,24 +237,10 @@ describe('fake gateway scenarios', () => {
     expect(check.updated_at).toMatch(/^\d{4}-\d\d-\d\dT/)
   })
 
-  it('ready: an HTTP check on another path of the same gateway passes with its answer', async () => {
-    const checks = checkSpecs({
-      checks: {
-        gateway: { type: 'http', port: 3000, path: '/healthz', interval: '1s', timeout: '2s', grace_period: '30s' },
-      },
-    })
-    const launch = launchFor(freshStateDir(), { checks })
-    await startMachine(launch)
-    const check = await waitFor('a passing check', () => runtimeOf(launch).checks?.find((c) => c.status === 'passing'))
-    expect(check.output).toBe('HTTP GET http://172.19.0.2:3000/healthz: 200 OK Output: {"ok":true,"status":"live"}')
-  })
-
   it.each([
     ['no-auth', /Refusing to bind gateway to lan without auth\./, 78],
-    ['invalid-config', /Invalid config at \/data\/openclaw\.json:/, 78],
     ['lock', /gateway already running \(pid \d+\); lock timeout after 5000ms/, 1],
     ['oom', /Runtime_AllocateInYoungGeneration/, 134],
-    ['crash', /Error: fake gateway crashed during startup/, 1],
   ])('%s: prints the failure and exits', async (scenario, line, exitCode) => {
     const launch = launchFor(freshStateDir(), { workload: `fake-gateway:${scenario}` })
     await startMachine(launch)
@@ -229,6 +277,10 @@ describe('restart policy, counters and faults', () => {
     const events = runtimeOf(launch).events
     expect(events.filter((e) => e.type === 'restart' && e.source === 'flyd')).toHaveLength(2)
     expect(events.filter((e) => e.type === 'exit').map((e) => e.exitCode)).toEqual([1, 1, 1])
+    // The crash scenario's failure, printed at each start.
+    expect(logMessages(launch).filter((line) => /Error: fake gateway crashed during startup/.test(line))).toHaveLength(
+      3,
+    )
     expect(counters(stateDir)).toEqual({ machineStarts: 1, machineRestarts: 0, crashRestarts: 2 })
   })
 
@@ -237,27 +289,6 @@ describe('restart policy, counters and faults', () => {
     await startMachine(launch)
     await waitForState(launch, 'stopped')
     expect(runtimeOf(launch).events.filter((e) => e.type === 'restart')).toHaveLength(0)
-  })
-
-  it('counts user restarts apart from starts, and each restart boots a fresh process', async () => {
-    const stateDir = freshStateDir()
-    const launch = launchFor(stateDir)
-    const readyLines = () => logMessages(launch).filter((line) => line.endsWith('[gateway] ready')).length
-    await startMachine(launch)
-    await waitFor('the first boot', () => readyLines() === 1)
-    const firstPid = runtimeOf(launch).pid
-    expect(firstPid).toBeGreaterThan(0)
-    await restartMachine(launch)
-    await waitFor('the second boot', () => readyLines() === 2)
-    await restartMachine(launch)
-    await waitFor('the third boot', () => readyLines() === 3)
-    expect(isAlive(firstPid!)).toBe(false)
-    expect(counters(stateDir)).toEqual({ machineStarts: 1, machineRestarts: 2, crashRestarts: 0 })
-    expect(runtimeOf(launch).events.filter((e) => e.type === 'restart' && e.source === 'user')).toHaveLength(2)
-    // The gateway exited on SIGTERM before each restart (graceful stop).
-    expect(
-      logMessages(launch).filter((line) => line.endsWith('[gateway] received SIGTERM; shutting down')),
-    ).toHaveLength(2)
   })
 
   it('machineNeverStarts keeps the machine in starting with no workload', async () => {
@@ -287,28 +318,7 @@ describe('restart policy, counters and faults', () => {
 })
 
 describe('stopping leaves no process behind', () => {
-  function machineProcesses(launch: MachineLaunch): number[] {
-    const record = JSON.parse(
-      fs.readFileSync(
-        path.join(launch.stateDir, 'apps', launch.app, 'machines', launch.machineId, 'runtime.json'),
-        'utf8',
-      ),
-    ) as {
-      supervisorPid: number
-    }
-    return listTree(record.supervisorPid).map((p) => p.pid)
-  }
-
-  it.runIf(namespaces)('stopMachine ends the whole tree', async () => {
-    const launch = launchFor(freshStateDir())
-    await startMachine(launch)
-    await waitForLine(launch, /\[gateway\] ready$/)
-    const pids = machineProcesses(launch)
-    expect(pids.length).toBeGreaterThanOrEqual(3) // supervisor, unshare, pid 1, gateway
-    await stopMachine(launch.stateDir, launch.app, launch.machineId)
-    expect(pids.filter(isAlive)).toEqual([])
-  })
-
+  // stopMachine's case ends the shared ready machine (describe 'a ready machine' above).
   it('stopAll kills every machine of the state root', async () => {
     const stateDir = freshStateDir()
     const first = launchFor(stateDir, { machineId: 'aaaaaaaaaaaaaa' })
@@ -347,7 +357,13 @@ describe('path-mapping fallback (no namespaces)', () => {
         'openclaw.json',
       )
       expect(fs.readFileSync(mapped, 'utf8')).toBe('{}')
+      // The invalid-config scenario prints the failure with the path the gateway was given, and exits 78.
       expect(logMessages(launch).some((line) => line.includes(`Invalid config at ${mapped}:`))).toBe(true)
+      expect(
+        runtimeOf(launch)
+          .events.filter((e) => e.type === 'exit')
+          .map((e) => e.exitCode),
+      ).toEqual([78])
     } finally {
       if (previous === undefined) delete process.env.FLY_STANDIN_ISOLATION
       else process.env.FLY_STANDIN_ISOLATION = previous
