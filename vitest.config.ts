@@ -26,33 +26,34 @@ export const E2E_ORDER = [
   'test/gateway/standin/machines.test.ts',
   'test/gateway/pipeline.test.ts',
   'test/gateway/probes.test.ts',
-  'test/e2e/reliability.test.ts',
-  'test/e2e/probes.test.ts',
-  'test/e2e/preview.test.ts',
   'test/e2e/upgrade.test.ts',
+  'test/e2e/probes.test.ts',
   'test/e2e/rollout.test.ts',
+  'test/e2e/reliability.test.ts',
   'test/e2e/untrusted-text.test.ts',
-  'test/e2e/pipeline-fake.test.ts',
+  'test/e2e/preview.test.ts',
   'test/e2e/reliability-cancel.test.ts',
-  'test/e2e/standin/cli.test.ts',
   'test/e2e/unchanged.test.ts',
-  'test/e2e/health.test.ts',
+  'test/e2e/standin/rollout.test.ts',
   'test/e2e/two-runs.test.ts',
   'test/e2e/secret-hygiene.test.ts',
-  'test/e2e/bad-inputs.test.ts',
-  'test/e2e/standin/rollout.test.ts',
-  'test/e2e/fleet-parallel.test.ts',
+  'test/e2e/pipeline-fake.test.ts',
+  'test/e2e/standin/cli.test.ts',
   'test/e2e/untrusted-files.test.ts',
+  'test/e2e/fleet-parallel.test.ts',
   'test/e2e/pipeline.test.ts',
   'test/e2e/standin/machines.test.ts',
   'test/e2e/standin/volumes.test.ts',
-  'test/e2e/install.test.ts',
+  'test/e2e/health.test.ts',
   'test/e2e/standin/apps.test.ts',
-  'test/e2e/action-inputs.test.ts',
   'test/e2e/guide-example.test.ts',
+  'test/e2e/action-inputs.test.ts',
+  'test/e2e/bad-inputs.test.ts',
+  'test/e2e/install.test.ts',
   'test/e2e/install-parallel.test.ts',
   'test/e2e/standin/release-server.test.ts',
   'test/e2e/stale-lock-sh.test.ts',
+  'test/e2e/standin/checks.test.ts',
 ]
 
 /** Runs the e2e and gateway files in E2E_ORDER's order; the unit files keep vitest's own order. */
@@ -71,8 +72,8 @@ class LongestFirst extends BaseSequencer {
 }
 
 // Eight e2e files at a time on the 2-core machine: an e2e file mostly waits (flyctl's 10 s smoke
-// window, Fly's checks every 15 s, machine restarts), and eight keep the two cores some 90% busy
-// (measured: 441 s of wall time for 798 s of CPU; FLY_DEPLOY_E2E_WORKERS changes it). The stand-in's
+// window, Fly's checks every 15 s, machine restarts), and eight keep the two cores some 85% busy
+// (measured: 196 s of wall time for 330 s of CPU; ten took 186 s; FLY_DEPLOY_E2E_WORKERS changes it). The stand-in's
 // machines each get their own network namespace when they can (as root, or as any user inside a user
 // namespace of their own: standin/machines/isolation.ts), so parallel files' gateways can all bind
 // port 3000; the 'paths' fallback (no namespaces at all) shares the host network, so there the files
