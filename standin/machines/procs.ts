@@ -105,6 +105,24 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Whether the process has exited and only waits for its parent to reap it. */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether the process still runs: alive and not a zombie. A killed child of this process stays a
+ * zombie until the event loop reaps it, so "nothing left running" is asked with this, not isAlive.
+ */
+export function isRunning(pid: number): boolean {
+  return isAlive(pid) && !isZombie(pid)
+}
+
 export function commandLine(pid: number): string[] {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)

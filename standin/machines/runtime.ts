@@ -12,7 +12,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execArgs, guestEnv, stateIsolation, type LaunchSpec } from './isolation.ts'
 import { nodeRuntimeDir, isNodeRuntimeInstalled, resolveWorkload } from './install-runtimes.ts'
-import { allProcesses, commandLine, isAlive, listTree, signalTree } from './procs.ts'
+import { allProcesses, commandLine, isAlive, isRunning, listTree, signalTree } from './procs.ts'
 import {
   bumpCounter,
   machineDir,
@@ -172,31 +172,20 @@ export async function restartMachine(launch: MachineLaunch): Promise<void> {
   await launchSupervisor(launch, { type: 'restart', status: 'starting', source: 'user' })
 }
 
+// A zombie has exited: it waits only for its parent (often this process) to reap it.
 async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (!pids.some(isAlive)) return true
+    if (!pids.some(isRunning)) return true
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
-  return !pids.some(isAlive)
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return false
-  }
+  return !pids.some(isRunning)
 }
 
 // Kills a supervisor and every process under it at once, then waits until they are gone.
 async function killMachineTree(supervisorPid: number): Promise<void> {
   const pids = signalTree(supervisorPid, 'SIGKILL')
-  await waitForExit(
-    pids.filter((pid) => !isZombie(pid)),
-    5_000,
-  )
+  await waitForExit(pids, 5_000)
 }
 
 function markStopped(dir: string): void {
@@ -310,10 +299,7 @@ export async function stopAll(stateDir: string): Promise<void> {
       // already gone
     }
   }
-  await waitForExit(
-    doomed.filter((pid) => !isZombie(pid)),
-    5_000,
-  )
+  await waitForExit(doomed, 5_000)
   for (const dir of machineDirs(root)) {
     if (fs.existsSync(path.join(dir, 'runtime.json')) && readRuntimeRecord(dir).state !== 'stopped') markStopped(dir)
   }

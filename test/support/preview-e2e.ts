@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
 import { readCounters, readJournal, readState, type JournalEntry } from '../../standin/platform/inspect.ts'
 import { readRuntime } from '../../standin/machines/runtime.ts'
-import { isAlive } from '../../standin/machines/procs.ts'
+import { isRunning } from '../../standin/machines/procs.ts'
 import type { ActionResult } from '../../standin/runner/runner.ts'
 import { startGitHubStandin, type GitHubStandin } from '../../standin/github/rest-api.ts'
 import { API_TOKEN, GATEWAY_TOKEN, tail, type StandinWorld } from './standin.ts'
@@ -206,7 +206,7 @@ export async function lifecycleIn(world: StandinWorld, workload: string): Promis
   const after2 = await readState(world.state)
   expect(after2.apps[app]).toBeUndefined()
   for (const id of volumes) expect(fs.existsSync(path.join(world.state, 'volumes', id))).toBe(false)
-  expect(isAlive(pid)).toBe(false)
+  expect(isRunning(pid)).toBe(false)
   expect(after2.apps[BASE]?.machines.filter((m) => !m.destroyed)).toHaveLength(1)
   expect(commentsOn(7)).toHaveLength(1)
   expect(commentsOn(7)[0]?.body).toContain(`was destroyed with its machines and volume`)

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { AppListSchema, MachineListSchema } from '../../../src/fly/schemas.js'
 import { readState, seedApp } from '../../../standin/platform/inspect.ts'
 import { stopAll } from '../../../standin/machines/runtime.ts'
-import { isAlive } from '../../../standin/machines/procs.ts'
+import { isAlive, isRunning } from '../../../standin/machines/procs.ts'
 import { readRuntime } from '../../../standin/machines/runtime.ts'
 
 const FLYCTL = path.resolve('standin/bin/flyctl')
@@ -115,7 +115,7 @@ describe('apps list and apps destroy', () => {
 
     const destroyed = await flyctl(['apps', 'destroy', 'demo-pr-7', '-y'])
     expect(destroyed).toMatchObject({ code: 0, stdout: 'Destroyed app demo-pr-7\n' })
-    expect(isAlive(pid)).toBe(false)
+    expect(isRunning(pid)).toBe(false)
     const state = await readState(stateDir)
     expect(Object.keys(state.apps)).toEqual(['demo'])
     for (const id of volumeIds) expect(fs.existsSync(path.join(stateDir, 'volumes', id))).toBe(false)

@@ -36,7 +36,7 @@ import {
   stopMachine,
   type MachineLaunch,
 } from '../../../standin/machines/runtime.ts'
-import { listTree, isAlive } from '../../../standin/machines/procs.ts'
+import { listTree, isRunning } from '../../../standin/machines/procs.ts'
 import { detectIsolation } from '../../../standin/machines/isolation.ts'
 import { checkSpecs } from '../../../standin/machines/checks.ts'
 import {
@@ -164,7 +164,7 @@ describe('a ready machine', () => {
     await waitFor('the second boot', () => readyLines() === 2)
     await restartMachine(launch)
     await waitFor('the third boot', () => readyLines() === 3)
-    expect(isAlive(firstPid!)).toBe(false)
+    expect(isRunning(firstPid!)).toBe(false)
     expect(counters(launch.stateDir)).toEqual({ machineStarts: 1, machineRestarts: 2, crashRestarts: 0 })
     expect(runtimeOf(launch).events.filter((e) => e.type === 'restart' && e.source === 'user')).toHaveLength(2)
     // The gateway exited on SIGTERM before each restart (graceful stop).
@@ -178,7 +178,7 @@ describe('a ready machine', () => {
     const pids = machineProcesses(launch)
     expect(pids.length).toBeGreaterThanOrEqual(3) // supervisor, unshare, pid 1, gateway
     await stopMachine(launch.stateDir, launch.app, launch.machineId)
-    expect(pids.filter(isAlive)).toEqual([])
+    expect(pids.filter(isRunning)).toEqual([])
   })
 })
 
@@ -327,7 +327,7 @@ describe('stopping leaves no process behind', () => {
     await Promise.all([waitForLine(first, /\[gateway\] ready$/), waitForLine(second, /\[gateway\] ready$/)])
     const pids = [...machineProcesses(first), ...machineProcesses(second)]
     await stopAll(stateDir)
-    expect(pids.filter(isAlive)).toEqual([])
+    expect(pids.filter(isRunning)).toEqual([])
     expect([runtimeOf(first).state, runtimeOf(second).state]).toEqual(['stopped', 'stopped'])
   })
 })
