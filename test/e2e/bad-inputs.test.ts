@@ -29,6 +29,8 @@ import { errorText, interpretStdout } from '../support/workflow-commands.ts'
 const E2E_CASES: Array<{ title: string; reads?: string; annotates?: Record<string, string> }> = [
   // A value the input parser refuses, before any flyctl call.
   { title: 'app: My_App' },
+  // A rule across inputs: a public app whose gateway binds loopback (the health gate's own refusal).
+  { title: 'bind: loopback (public app)' },
   // A preflight refusal that needs a reading call to the stand-in.
   { title: 'region: mrs', reads: 'platform regions' },
   // A file that does not parse, named by its path and line in the text and in the annotation.

@@ -9,7 +9,8 @@ import { tail } from '../support/standin.ts'
 /**
  * End to end: the health gate's stale-lock repair through dist/index.js on the flyctl stand-in,
  * with the fake gateway, which plays what the real one cannot honestly be made to play here (a
- * stale lock). The real gateway's cases are in test/gateway/health.test.ts.
+ * stale lock): on a machine that crash-loops under the default restart policy, and on one the
+ * restart policy has left stopped. The real gateway's cases are in test/gateway/health.test.ts.
  *
  * The gate's other cases end to end, each where its run is shared with another question: a public
  * loopback bind refused before any deploy is a case of test/e2e/bad-inputs.test.ts; a lock
@@ -21,6 +22,34 @@ import { tail } from '../support/standin.ts'
 useWorlds()
 
 describe('health gate end to end, fake gateway', () => {
+  it(
+    'a stale lock under the default restart policy (a crash loop): fix-stale-lock reaches the machine between restarts, removes the lock files, restarts once, then healthy',
+    async () => {
+      const w = await newWorld('fake-gateway:lock', 'e2e-health-')
+      const app = 'health-lock-loop'
+      const result = await w.run({ app, secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      expect(result.exitCode, tail(result)).toBe(0)
+      expect(result.outputs).toMatchObject({ health: 'healthy', 'rolled-back': 'false' })
+      expect(result.summary).toMatch(
+        /Release v1: the gateway lock is held on \w+; removing the stale lock and restarting it once\./,
+      )
+      expect(result.summary).toMatch(/Removed \/data\/gateway\.[0-9a-f]+\.lock and restarted \w+\./)
+      expect(result.summary).toMatch(/Release v1 is healthy after the lock repair/)
+      const journal = await readJournal(w.state)
+      // The machine may be down between two crash restarts when ssh first reaches for it: the
+      // repair tries again (src/health/lock-repair.ts), so only the last attempt succeeds, and it runs once.
+      const ssh = journal.filter((e) => /^ssh console\b/.test(command(e)))
+      expect(ssh.at(-1)?.exit).toBe(0)
+      expect(ssh.slice(0, -1).filter((e) => e.exit === 0)).toEqual([])
+      expect(ssh.length).toBeLessThanOrEqual(3)
+      expect(journal.map(command).filter((c) => /^(machines?|m) restart\b/.test(c))).toHaveLength(1)
+      expect((await readCounters(w.state)).machineRestarts).toBe(1)
+      const volume = (await readState(w.state)).apps[app]!.volumes[0]!
+      expect(fs.readdirSync(path.join(w.state, 'volumes', volume.id)).filter((f) => f.endsWith('.lock'))).toEqual([])
+    },
+    TIMEOUT,
+  )
+
   // The real 2026.9.6 reclaims a dead holder's lock by itself, so a stale lock cannot be staged with
   // it; the fake `lock` scenario leaves the guide's /data/gateway.<hash>.lock on the volume once and
   // waits on it like releases up to 2026.7 ("lock timeout after 5000ms").

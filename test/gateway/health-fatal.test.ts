@@ -10,7 +10,7 @@ import { tail } from '../support/standin.ts'
 /**
  * The health gate end to end, part two: the real gateway's fatal lines through dist/index.js, each with
  * health-timeout 300 and a verdict that names the logged cause, not the timeout. The header of
- * e2e-health.test.ts says why the real gateway and what the fake one plays.
+ * test/e2e/health.test.ts says why the real gateway and what the fake one plays.
  */
 useWorlds()
 

@@ -1,6 +1,6 @@
 // The preview lifecycle (opened, synchronize, closed) on the REAL gateway: does the
 // preview start, restart once on a push, and go with its volume when the pull request closes.
-// The fake-gateway cases are in e2e-preview.test.ts; both share test/support/preview-e2e.ts.
+// The fake-gateway cases are in test/e2e/preview.test.ts; both share test/support/preview-e2e.ts.
 import { beforeAll, describe, it } from 'vitest'
 import { setupStandinRuntimes } from '../../scripts/standin-setup.ts'
 import { DEFAULT_OPENCLAW_VERSION } from '../../standin/machines/install-runtimes.ts'

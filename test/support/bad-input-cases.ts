@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { API_TOKEN, GATEWAY_TOKEN } from './tokens.ts'
 
 export interface BadInput {
   input: string
@@ -30,8 +31,7 @@ export interface BadInput {
 }
 
 /** The secrets every case runs with; neither may appear anywhere a run leaves. */
-export const GATEWAY_TOKEN = 'gw-token-0f3a9c1e5b7d2468ace0'
-export const API_TOKEN = 'FlyV1 fm2_standin_api_token_7e1f'
+export { API_TOKEN, GATEWAY_TOKEN }
 export const APP = 'my-openclaw'
 
 const TOKEN_SECRET = `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`

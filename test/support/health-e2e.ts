@@ -19,10 +19,6 @@ export function command(entry: JournalEntry): string {
   return entry.argv.join(' ')
 }
 
-// flyctl calls that change something on Fly (reading calls: version, status, apps list, secrets list, ...).
-export const MUTATING =
-  /^(apps create|volumes create|secrets (set|import|unset|deploy)|deploy|(machines?|m) (update|restart|start|stop|destroy)|ips (release|allocate)|ssh)\b/
-
 export function expectDecidedByFatalLine(result: ActionResult, title: RegExp): string {
   const error = stepError(result)
   expect(result.exitCode, tail(result)).toBe(1)

@@ -1,4 +1,4 @@
-// Shared by e2e-rollout.test.ts (the action) and standin-rollout.test.ts (the stand-in's waits).
+// Shared by test/e2e/rollout.test.ts (the action) and test/e2e/standin/rollout.test.ts (the stand-in's waits).
 import { spawn, execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'

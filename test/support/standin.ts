@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import { stopAll } from '../../standin/machines/runtime.ts'
 import { startReleaseServer, type ReleaseServer } from '../../standin/github/release-server.ts'
 import { makeRunnerDirs, runAction, type ActionResult, type RunnerDirs } from '../../standin/runner/runner.ts'
+import { API_TOKEN, GATEWAY_TOKEN } from './tokens.ts'
 
 /**
  * One stand-in platform for an end-to-end test: a state directory for the flyctl stand-in, the
@@ -22,8 +23,7 @@ export interface StandinWorld {
   stop(): Promise<void>
 }
 
-export const GATEWAY_TOKEN = 'gw-token-0f3a9c1e5b7d2468ace0'
-export const API_TOKEN = 'FlyV1 fm2_standin_api_token_7e1f'
+export { API_TOKEN, GATEWAY_TOKEN }
 
 export async function startStandinWorld(prefix = 'e2e-'): Promise<StandinWorld> {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}state-`))

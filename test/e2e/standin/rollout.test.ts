@@ -4,7 +4,7 @@ import { flyctl, startFlyctl, TIMEOUT, writeConfig } from '../../support/rollout
 import { newWorld, useWorlds } from '../../support/world.ts'
 
 /**
- * Deploy and gate, the stand-in's side (the action's is e2e-rollout.test.ts): the stand-in's `fly deploy`
+ * Deploy and gate, the stand-in's side (the action's is test/e2e/rollout.test.ts): the stand-in's `fly deploy`
  * smoke-checks for 10 s and waits for health checks (superfly/flyctl v0.4.87
  * internal/machine/leasable_machine.go WaitForSmokeChecksToPass, WaitForHealthchecksToPass) and
  * leaves stopped machines stopped (internal/command/deploy/machines_launchinput.go shouldSkipLaunch).

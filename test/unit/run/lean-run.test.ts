@@ -1,5 +1,5 @@
 // A leaner run: each reading call made once and shared, nothing read that the run does
-// not use. The pieces, in-process; the whole run's calls are counted in e2e-pipeline.test.ts and
+// not use. The pieces, in-process; the whole run's calls are counted in test/e2e/pipeline.test.ts and
 // `npm run bench -- --only=redeploy,fleet`.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { releaseFromEmitted } from '../../../src/stages/deploy.js'

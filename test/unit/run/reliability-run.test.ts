@@ -135,6 +135,16 @@ describe('transient failures, in-process', () => {
 describe('a failed release without rollback, in-process', () => {
   it('stays deployed, and the outputs and the summary say so', async () => {
     inputs({ rollback: 'false' })
+    // A healthy release serves already, so a rollback to it would be possible: only the input stops it.
+    fly.apps.add(APP)
+    fly.releases.set(APP, [
+      {
+        Version: 1,
+        Status: 'complete',
+        ImageRef: 'registry.fly.io/my-openclaw:deployment-good',
+        at: Date.now() - 60_000,
+      },
+    ])
     // The new release's gateway runs out of memory: openclaw's own lines, on the release's machine at
     // its time, and `fly logs` stays open (as it follows) until the gate ends it.
     fly.answers.set('logs', (_args, opts) => {
@@ -152,7 +162,8 @@ describe('a failed release without rollback, in-process', () => {
     expect(core.outputs.get('health')).toBe('unhealthy')
     expect(core.outputs.get('rolled-back')).toBe('false')
     expect(core.summaryText).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')
-    // Nothing was deployed after the failed release.
+    // Nothing was deployed after the failed release: v2 serves, and v1's image was not deployed again.
     expect(callsTo(fly, 'deploy')).toHaveLength(1)
+    expect(fly.releases.get(APP)?.map((r) => r.Version)).toEqual([1, 2])
   })
 })
