@@ -6,8 +6,9 @@
 // These cases run the fake gateway, in one world, in order: the lifecycle deploys production and
 // takes PR 7 through opened, synchronize and closed; another repository's preview then is the app
 // a `closed` refuses and cleanup-previews keeps, next to a preview of this repository that it
-// destroys. The lifecycle also runs on the REAL gateway, in test/gateway/preview.test.ts (both
-// share test/support/preview-e2e.ts). The action's own decisions run in-process in
+// destroys (run alone, the cleanup case deploys production and that preview itself). The
+// lifecycle also runs on the REAL gateway, in test/gateway/preview.test.ts (both share
+// test/support/preview-e2e.ts). The action's own decisions run in-process in
 // test/unit/preview/preview-run.test.ts: cleanup-previews with every kind of preview side by side,
 // cleanup-previews without github-token, and how each GitHub failure is worded.
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -31,7 +32,7 @@ import {
   usePreviewGitHub,
 } from '../support/preview-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
-import { tail, type StandinWorld } from '../support/standin.ts'
+import { GATEWAY_TOKEN, tail, type StandinWorld } from '../support/standin.ts'
 
 useWorlds()
 usePreviewGitHub()
@@ -43,6 +44,28 @@ describe('previews of one production app (fake gateway), one world in order', ()
   beforeAll(async () => {
     world = await newWorld(FAKE, 'e2e-preview-')
   })
+
+  const deployed = async (app: string): Promise<boolean> => (await readState(world.state)).apps[app] !== undefined
+
+  /** Production (the base app), as the lifecycle deploys it, unless an earlier case did. */
+  async function baseApp(): Promise<void> {
+    if (await deployed(BASE)) return
+    const production = {
+      ...inputs(),
+      mode: 'deploy',
+      'github-token': '',
+      'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+    }
+    const base = await step(world, production, { GITHUB_REPOSITORY: REPO })
+    expect(base.result.exitCode, tail(base.result)).toBe(0)
+  }
+
+  /** The other repository's PR 13 preview (oc-gw-pr-13), unless an earlier case deployed it. */
+  async function otherRepositorysPreview(): Promise<void> {
+    if (await deployed(`${BASE}-pr-13`)) return
+    const other = await step(world, { ...inputs(), ...noComment }, eventEnv(world, 'opened', 13, 'someone/else'))
+    expect(other.result.exitCode, tail(other.result)).toBe(0)
+  }
 
   it(
     'deploys, redeploys with one restart, destroys with its volume; one comment updated each time',
@@ -72,9 +95,12 @@ describe('previews of one production app (fake gateway), one world in order', ()
   it(
     'cleanup-previews destroys only the previews of this repository whose pull request is closed',
     async () => {
-      // Next to production and the other repository's oc-gw-pr-13 (above): one of this repository's.
-      // One whose pull request is still open is kept: that decision runs in-process, with all three
-      // kinds side by side, in test/unit/preview/preview-run.test.ts.
+      // Next to production and the other repository's oc-gw-pr-13 (the cases above left them; run
+      // alone, deployed here): one of this repository's. One whose pull request is still open is
+      // kept: that decision runs in-process, with all three kinds side by side, in
+      // test/unit/preview/preview-run.test.ts.
+      await baseApp()
+      await otherRepositorysPreview()
       const opened = await step(world, { ...inputs(), ...noComment }, eventEnv(world, 'opened', 11))
       expect(opened.result.exitCode, tail(opened.result)).toBe(0)
       gh.pulls.set(`${REPO}#11`, 'closed')
@@ -90,8 +116,11 @@ describe('previews of one production app (fake gateway), one world in order', ()
       expect(cleanup.result.exitCode, tail(cleanup.result)).toBe(0)
       expect(cleanup.result.outputs['previews-destroyed']).toBe(`${BASE}-pr-11`)
       expect(argvOf(cleanup.calls, 'apps', 'destroy')).toEqual([['apps', 'destroy', `${BASE}-pr-11`, '-y']])
-      // PR 7's preview went with the lifecycle's `closed`.
-      expect(Object.keys((await readState(world.state)).apps).sort()).toEqual([BASE, `${BASE}-pr-13`])
+      // This repository's preview is gone; production and the other repository's are kept.
+      const apps = (await readState(world.state)).apps
+      expect(apps[`${BASE}-pr-11`]).toBeUndefined()
+      expect(apps[BASE]?.machines.filter((m) => !m.destroyed)).toHaveLength(1)
+      expect((await previewMachines(world, `${BASE}-pr-13`)).length).toBe(1)
       // Only this repository's preview was asked about; the other repository's was never touched.
       expect(
         gh.requests

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { stopMachine } from '../../standin/machines/runtime.ts'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { API_TOKEN, type StandinWorld, writeDockerfile } from '../support/standin.ts'
@@ -17,7 +17,9 @@ import { stepError } from '../support/workflow-commands.ts'
  * test/support/workflow-commands.ts. Fake gateway: what matters is the text, not the gateway.
  * One world for the file. The app the build case deploys is healthy after it; the cases of
  * health-timeout and of a killed `fly deploy` redeploy it (a deploy of a fresh app each saved), in
- * that order, each reading the releases where the one before left them.
+ * that order, each from the release that serves it (servingApp: deployed first when a case runs
+ * alone). The killed `fly deploy` case is the last on that app: it leaves the app's last release
+ * interrupted (never closed, still `running`). No test leaves a fault behind.
  */
 useWorlds()
 
@@ -29,9 +31,30 @@ beforeAll(async () => {
   w = await newWorld('fake-gateway:ready', 'e2e-health-')
 })
 
+// A test's faults are its own: none is left for the next test's run.
+afterEach(async () => {
+  await writeFaults(w.state, {})
+})
+
 async function newestRelease(app: string): Promise<number> {
   const releases = (await readState(w.state)).apps[app]?.releases ?? []
   return Math.max(...releases.map((r) => r.Version))
+}
+
+/**
+ * The version of the release that serves APP (its newest, complete): a first good release is
+ * deployed here when the app has none (a case run alone), else it is the one the case before left.
+ */
+async function servingApp(): Promise<number> {
+  if (!(await readState(w.state)).apps[APP]?.releases.some((r) => r.Status === 'complete')) {
+    writeDockerfile(w.dirs, 'fake-gateway:ready')
+    const first = await w.run({ app: APP, secrets: TOKEN_SECRET })
+    expect(first.exitCode, tail(first)).toBe(0)
+  }
+  const newest = await newestRelease(APP)
+  const release = (await readState(w.state)).apps[APP]!.releases.find((r) => r.Version === newest)
+  expect(release?.Status).toBe('complete')
+  return newest
 }
 
 const TIMEOUT = 300_000
@@ -112,9 +135,10 @@ describe('health-timeout', () => {
   it(
     'the smallest accepted value deploys a healthy redeploy: the deadline counts from the first machine of the release starting',
     async () => {
-      // The build case's healthy app, redeployed: a plain Dockerfile again, and a changed env.
+      // The build case's healthy app (or a first one), redeployed: a plain Dockerfile again, and a
+      // changed env.
       writeDockerfile(w.dirs, 'fake-gateway:ready')
-      const own = (await newestRelease(APP)) + 1
+      const own = (await servingApp()) + 1
       // A slow build (3 s longer than the whole health-timeout) never eats the gate's time.
       await writeFaults(w.state, { latencyMs: { deploy: 33_000 } })
       const result = await w.run({ app: APP, secrets: TOKEN_SECRET, env: 'RELEASE=slow', 'health-timeout': '30' })
@@ -133,10 +157,12 @@ describe('flyctl ended from outside', () => {
     'a `fly deploy` killed by SIGKILL is reported as killed, never as the gateway, and the release the gate found healthy is not rolled back',
     async () => {
       // The healthy app the cases above left (the build case's, redeployed by the health-timeout
-      // case), redeployed: a changed env makes this run deploy.
+      // case), or a first one when this case runs alone, redeployed: a changed env makes this run
+      // deploy. Either way a good release serves, which a rollback would go back to.
       writeDockerfile(w.dirs, 'fake-gateway:ready')
-      const own = (await newestRelease(APP)) + 1
+      const own = (await servingApp()) + 1
       const callsBefore = (await readJournal(w.state)).length
+      // Cleared after the test (afterEach), whatever its outcome.
       await writeFaults(w.state, { killDeployAfterRollout: 'SIGKILL' })
 
       const result = await w.run({ app: APP, secrets: TOKEN_SECRET, env: 'RELEASE=killed', 'health-timeout': '300' })
