@@ -53173,6 +53173,17 @@ class VerdictEngine {
         return track.signals.filter((s) => s.atMs >= floor);
     }
     /**
+     * Fatal signals of the window. Lines carry whole seconds: when an earlier run of the machine
+     * ended in the window's first second, before the window opened (the crash loop a rollback ends),
+     * that second's lines may be that run's last words, so fatal lines count from the next second.
+     * A fatal line of this run in its first second is lost only as a cause: its exit still decides.
+     */
+    fatalSignalsFrom(track, fromMs) {
+        const floor = Math.floor(fromMs / 1000) * 1000;
+        const earlierRunEnded = track.exitEvents.some((e) => e.atMs >= floor && e.atMs < fromMs);
+        return this.signalsFrom(track, earlierRunEnded ? floor + 1000 : fromMs);
+    }
+    /**
      * An existing machine that has not taken the gated config yet (the gate runs alongside the
      * deploy): what it logs and how it exits still belong to the release being replaced, such as
      * the crash loop a rollback is about to end. It is judged from the moment it takes the config.
@@ -53185,7 +53196,7 @@ class VerdictEngine {
             return undefined;
         const windowStart = this.windowStart(track);
         const windowSignals = this.signalsFrom(track, windowStart);
-        const logFatal = windowSignals.find((s) => s.signal.kind === 'fatal');
+        const logFatal = this.fatalSignalsFrom(track, windowStart).find((s) => s.signal.kind === 'fatal');
         if (logFatal && logFatal.signal.kind === 'fatal') {
             return this.unhealthy(logFatal.signal.cause, nowMs, track, `the gateway logged: ${logFatal.message}`);
         }

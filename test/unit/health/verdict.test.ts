@@ -540,6 +540,52 @@ describe('verdict over machine state and platform lines', () => {
     expect(unhealthy(unchanged.verdict(T0 + 5_700)).cause).toBe('out-of-memory')
   })
 
+  it("does not take the crashed run's last lines for the rollback's when both fall in the second of the rollback's start", () => {
+    // The failed release OOMs at 5.1 s, Fly records the exit at 5.2 s, the rollback restarts the
+    // machine at 5.4 s and its run starts at 5.6 s: the OOM line reads second 5, as the start does.
+    const mid = '3a5393e9ff8354'
+    const at = (ms: number) => new Date(T0 + ms).toISOString().replace(/\.\d+Z$/, 'Z')
+    const app = (ms: number, message: string) => parseFlyLogLine(`${at(ms)} app[${mid}] iad [info]${message}`)!
+    const oom = app(5_100, 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory')
+    const ready = [
+      app(
+        6_000,
+        '2026-11-22T03:00:06.000+00:00 [gateway] ⚠️  Gateway is binding to a non-loopback address. Ensure authentication is configured before exposing to public networks.',
+      ),
+      app(6_100, '2026-11-22T03:00:06.100+00:00 [gateway] ready'),
+    ]
+    const crashed = {
+      type: 'exit',
+      status: 'stopped',
+      source: 'flyd',
+      timestamp: T0 + 5_200,
+      request: { exit_event: { exit_code: 134, oom_killed: false } },
+    }
+    const rollback = [
+      { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 4_050 },
+      { type: 'restart', status: 'starting', source: 'user', timestamp: T0 + 5_400 },
+      { type: 'start', status: 'started', source: 'flyd', timestamp: T0 + 5_600 },
+    ]
+    const gate = (events: Array<Record<string, unknown>>) => {
+      const engine = new VerdictEngine({
+        machineIds: [mid],
+        port: 3000,
+        channels: [],
+        notBeforeMs: T0 + 1_000,
+        deadlineMs: T0 + 300_000,
+      })
+      engine.observeMachines([machine(mid, { events })], T0 + 5_700)
+      engine.feed(oom)
+      return engine
+    }
+    const engine = gate([...rollback.slice(0, 1), crashed, ...rollback.slice(1)])
+    expect(engine.verdict(T0 + 5_700)).toBeUndefined()
+    expect(replay(engine, ready).verdict?.health).toBe('healthy')
+
+    // No earlier run ended in that second: the line can only be this run's, and it decides.
+    expect(unhealthy(gate(rollback).verdict(T0 + 5_700)).cause).toBe('out-of-memory')
+  })
+
   it('needs every machine ready and ignores lines of other machines', () => {
     const a = '148ed193b95389'
     const b = '2b5e8f1c4d7a90'
