@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readCounters, readJournal, readState } from '../../standin/platform/inspect.ts'
-import { command, fakeWithRelease, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
+import { command, expectDecidedByFatalLine, fakeWithRelease, TIMEOUT, TOKEN_SECRET } from '../support/health-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
 import { tail } from '../support/standin.ts'
 
@@ -10,7 +10,8 @@ import { tail } from '../support/standin.ts'
  * End to end: the health gate's stale-lock repair through dist/index.js on the flyctl stand-in,
  * with the fake gateway, which plays what the real one cannot honestly be made to play here (a
  * stale lock): on a machine that crash-loops under the default restart policy, and on one the
- * restart policy has left stopped. The real gateway's cases are in test/gateway/health.test.ts.
+ * restart policy has left stopped; and a crash loop, whose verdict quotes the crash. The real
+ * gateway's cases are in test/gateway/health.test.ts.
  *
  * The gate's other cases end to end, each where its run is shared with another question: a public
  * loopback bind refused before any deploy is a case of test/e2e/bad-inputs.test.ts; a lock
@@ -90,6 +91,21 @@ describe('health gate end to end, fake gateway', () => {
       expect((await readCounters(w.state)).machineRestarts).toBe(1)
       const volume = (await readState(w.state)).apps[app]!.volumes[0]!
       expect(fs.readdirSync(path.join(w.state, 'volumes', volume.id)).filter((f) => f.endsWith('.lock'))).toEqual([])
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a crash-looping machine (exit 1 each start) is machine-exited within seconds, not "machine state is starting" at the timeout, quoting the crash',
+    async () => {
+      // Regression: the gate passed exitGraceMs/bindWarningGraceMs through as undefined, which the
+      // engine's defaults did not survive, so no grace ever elapsed (src/health/verdict.ts).
+      const w = await newWorld('fake-gateway:crash', 'e2e-health-')
+      const result = await w.run({ app: 'health-crash', secrets: TOKEN_SECRET, 'health-timeout': '300' })
+      const error = expectDecidedByFatalLine(result, /the gateway process exited/)
+      expect(error).toMatch(/the gateway process exited \(exit code 1\)/)
+      expect(error).toMatch(/Error: fake gateway crashed during startup/)
+      expect(error).not.toMatch(/machine state is/)
     },
     TIMEOUT,
   )

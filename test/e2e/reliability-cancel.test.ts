@@ -3,14 +3,14 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readJournal, readState, writeFaults } from '../../standin/platform/inspect.ts'
 import { APP, line, liveFlyctl, REPO, snapshot, TIMEOUT, TOKEN_SECRET } from '../support/reliability.ts'
+import { writeDockerfile } from '../support/standin.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
 
 /**
  * Reliability under faults, part two: cancellation, and nothing lost (part one is
  * reliability.test.ts). Every behaviour here is the action's, so the fast fake gateway runs the machines.
- * That a failed release is rolled back to the previous one is checked in rollout.test.ts, and what
- * the run says of one it may not roll back (rollback: false), in-process in
- * test/unit/run/reliability-run.test.ts.
+ * A failed release rolled back to the previous one, which serves again, and the same push with
+ * rollback off (also in-process, test/unit/run/reliability-run.test.ts).
  */
 useWorlds()
 
@@ -110,6 +110,32 @@ describe('nothing lost', () => {
         `secrets unset --stage --app ${APP} ANTHROPIC_API_KEY`,
       ])
       expect(snapshot(w.dirs.workspace)).toEqual(before)
+    },
+    TIMEOUT,
+  )
+})
+
+describe('rollback', () => {
+  it(
+    'a failed release is rolled back to the previous one, and without rollback the summary says what serves',
+    async () => {
+      const w = await newWorld('fake-gateway:ready', 'reliability-')
+      expect((await w.run({ app: APP, secrets: TOKEN_SECRET })).exitCode).toBe(0)
+      writeDockerfile(w.dirs, 'fake-gateway:oom')
+      const failed = await w.run({ app: APP, secrets: TOKEN_SECRET })
+      expect(failed.exitCode).toBe(1)
+      expect(failed.outputs['rolled-back']).toBe('true')
+      expect(failed.outputs.health).toBe('unhealthy')
+      // The previous release's image serves again: the rollback's gate judges its own run, not the
+      // failed release still crash-looping until the rollback replaced its config (verdict.ts).
+      expect(failed.summary).toMatch(/Rolled back: release v3 \(the image of v1, [^)]*\) is now serving/)
+      expect(failed.summary).toContain('### Where the run stopped')
+
+      // The failed push again (rollback is no release input): its deploy is asked for, not left to skip-unchanged.
+      const kept = await w.run({ app: APP, secrets: TOKEN_SECRET, rollback: 'false', 'skip-unchanged': 'false' })
+      expect(kept.exitCode).toBe(1)
+      expect(kept.outputs['rolled-back']).toBe('false')
+      expect(kept.summary).toContain('Rollback is off (rollback: false); the unhealthy release stays deployed.')
     },
     TIMEOUT,
   )
