@@ -12,7 +12,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execArgs, guestEnv, stateIsolation, type LaunchSpec } from './isolation.ts'
 import { nodeRuntimeDir, isNodeRuntimeInstalled, resolveWorkload } from './install-runtimes.ts'
-import { allProcesses, commandLine, isAlive, isRunning, listTree, signalTree } from './procs.ts'
+import { allProcesses, commandLine, isAlive, isZombie, listTree, signalTree } from './procs.ts'
 import {
   bumpCounter,
   machineDir,
@@ -172,20 +172,25 @@ export async function restartMachine(launch: MachineLaunch): Promise<void> {
   await launchSupervisor(launch, { type: 'restart', status: 'starting', source: 'user' })
 }
 
-// A zombie has exited: it waits only for its parent (often this process) to reap it.
+// Waits until the processes are gone (isAlive: zombies too, until reaped). A wait that ended once
+// the stopped supervisor was a zombie let a crash-looping release's run log into the next
+// release's (an e2e rollback case failed 2 runs of 3; with this wait 0 of 3).
 async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (!pids.some(isRunning)) return true
+    if (!pids.some(isAlive)) return true
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
-  return !pids.some(isRunning)
+  return !pids.some(isAlive)
 }
 
 // Kills a supervisor and every process under it at once, then waits until they are gone.
 async function killMachineTree(supervisorPid: number): Promise<void> {
   const pids = signalTree(supervisorPid, 'SIGKILL')
-  await waitForExit(pids, 5_000)
+  await waitForExit(
+    pids.filter((pid) => !isZombie(pid)),
+    5_000,
+  )
 }
 
 function markStopped(dir: string): void {
@@ -299,7 +304,10 @@ export async function stopAll(stateDir: string): Promise<void> {
       // already gone
     }
   }
-  await waitForExit(doomed, 5_000)
+  await waitForExit(
+    doomed.filter((pid) => !isZombie(pid)),
+    5_000,
+  )
   for (const dir of machineDirs(root)) {
     if (fs.existsSync(path.join(dir, 'runtime.json')) && readRuntimeRecord(dir).state !== 'stopped') markStopped(dir)
   }
