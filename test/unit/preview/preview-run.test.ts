@@ -6,13 +6,13 @@
  * against the flyctl stand-in, and one GitHub failure (a 500, retried) among them.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { startGitHubStandin, type FailureKind, type GitHubStandin } from '../../../standin/github/rest-api.ts'
 import * as core from '../../support/fake-core.js'
-import { InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
+import { inProcessDeps, useRunnerFolders } from '../../support/in-process-run.js'
 
 vi.mock('@actions/core', () => core)
 const { run } = await import('../../../src/main.js')
@@ -28,28 +28,16 @@ const SECRETS = {
   TELEGRAM_BOT_TOKEN: 'telegram-production-inprocess-0b3e',
   PREVIEW_TELEGRAM_BOT_TOKEN: 'telegram-preview-inprocess-7c9d',
 }
-let root = ''
 let gh: GitHubStandin
 let fly: FakeFly
 let registry: FakeRegistry
 let installs = 0
-const savedEnv = { ...process.env }
 
-function deps(): Parameters<typeof run>[0] {
-  return {
-    install: async () => {
-      installs++
-      return { binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' } as never
-    },
-    flyctl: (options) => new InProcessFlyctl(options, fly),
-    env: process.env,
-    registry: { fetch: registry.fetch },
-  }
-}
+const deps = () => inProcessDeps({ fly, registry }, { onInstall: () => installs++ })
 
 /** A pull_request event file as GitHub writes it (the fields the action reads), and the runner's variables. */
 function pullRequestEvent(action: string, number: number): void {
-  const file = path.join(root, `event-${number}-${action}.json`)
+  const file = path.join(folders.root, `event-${number}-${action}.json`)
   const pr = {
     number,
     state: action === 'closed' ? 'closed' : 'open',
@@ -82,24 +70,14 @@ beforeAll(async () => {
 })
 afterAll(() => gh.close())
 
+const folders = useRunnerFolders('preview-run-')
+
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'preview-run-'))
-  const workspace = path.join(root, 'workspace')
-  fs.mkdirSync(workspace)
-  fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM ghcr.io/openclaw/openclaw:2026.9.6\n')
-  fs.mkdirSync(path.join(root, 'temp'))
-  process.env.RUNNER_TEMP = path.join(root, 'temp')
-  process.env.GITHUB_WORKSPACE = workspace
   process.env.GITHUB_REPOSITORY = REPO
   fly = newFakeFly()
   registry = newFakeRegistry()
   installs = 0
   gh.clearFailures()
-})
-
-afterEach(() => {
-  process.env = { ...savedEnv }
-  fs.rmSync(root, { recursive: true, force: true })
 })
 
 /** Fly holding production and the previews named, each with one machine whose env carries its marker. */

@@ -14,8 +14,9 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import * as core from '../../support/fake-core.js'
-import { InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
+import { inProcessDeps } from '../../support/in-process-run.js'
 import {
   CASES,
   READING,
@@ -51,15 +52,7 @@ let fly: FakeFly
 let registry: FakeRegistry
 const savedEnv = { ...process.env }
 
-function deps(): Parameters<typeof run>[0] {
-  return {
-    install: async () =>
-      ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
-    flyctl: (options) => new InProcessFlyctl(options, fly),
-    env: process.env,
-    registry: { fetch: registry.fetch },
-  }
-}
+const deps = () => inProcessDeps({ fly, registry })
 
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-inputs-inprocess-'))

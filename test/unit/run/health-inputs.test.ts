@@ -8,12 +8,12 @@
  * repairs a stale lock over the stand-in's ssh.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import * as core from '../../support/fake-core.js'
-import { InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
+import { inProcessDeps, useRunnerFolders } from '../../support/in-process-run.js'
 
 vi.mock('@actions/core', () => core)
 const { run } = await import('../../../src/main.js')
@@ -26,41 +26,20 @@ const READING =
   /^(version|status|apps list|secrets list|volumes list|releases|machines? list|ips list|platform regions)\b/
 const FIXTURE = path.resolve(import.meta.dirname, '../../fixtures/gateway-logs/legacy/lock-2026.1.log')
 
-let root = ''
-let workspace = ''
 let fly: FakeFly
 let registry: FakeRegistry
-const savedEnv = { ...process.env }
 
-function deps(): Parameters<typeof run>[0] {
-  return {
-    install: async () =>
-      ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
-    flyctl: (options) => new InProcessFlyctl(options, fly),
-    env: process.env,
-    registry: { fetch: registry.fetch },
-  }
-}
+const deps = () => inProcessDeps({ fly, registry })
 
 function inputs(extra: Record<string, string> = {}): void {
   core.reset({ app: APP, 'api-token': TOKEN, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, ...extra })
 }
 
+const folders = useRunnerFolders('run-health-inputs-')
+
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'run-health-inputs-'))
-  workspace = path.join(root, 'workspace')
-  fs.mkdirSync(workspace)
-  fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM ghcr.io/openclaw/openclaw:2026.9.6\n')
-  fs.mkdirSync(path.join(root, 'temp'))
-  process.env.RUNNER_TEMP = path.join(root, 'temp')
-  process.env.GITHUB_WORKSPACE = workspace
   fly = newFakeFly()
   registry = newFakeRegistry()
-})
-
-afterEach(() => {
-  process.env = { ...savedEnv }
-  fs.rmSync(root, { recursive: true, force: true })
 })
 
 describe('inputs that decide where the run ends', () => {
@@ -78,7 +57,7 @@ describe('inputs that decide where the run ends', () => {
 
   it('a stale lock with fix-stale-lock: false stays unhealthy, decided on the lock line, with the manual fix', async () => {
     // A release before the state-local lock tree: with fix-stale-lock it would be repaired.
-    fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM ghcr.io/openclaw/openclaw:2026.3.13\n')
+    fs.writeFileSync(path.join(folders.workspace, 'Dockerfile'), 'FROM ghcr.io/openclaw/openclaw:2026.3.13\n')
     inputs({ 'fix-stale-lock': 'false', 'health-timeout': '300' })
     // `fly logs` shows the release's machine failing on the lock (the guide's "lock timeout" line).
     fly.answers.set('logs', () => {

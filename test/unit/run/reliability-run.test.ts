@@ -8,12 +8,12 @@
  * test/e2e/reliability.test.ts; a failed release rolled back, in test/e2e/rollout.test.ts.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import * as core from '../../support/fake-core.js'
-import { callsTo, inProcessFlyctl, InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { callsTo, inProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
+import { inProcessDeps, useRunnerFolders } from '../../support/in-process-run.js'
 import type { Plan } from '../../../src/inputs/plan.js'
 
 vi.mock('@actions/core', () => core)
@@ -27,40 +27,20 @@ const TOKEN = 'FlyV1 fm2_inprocess_token_3c8e'
 const GATEWAY_TOKEN = 'gw-inprocess-token-41d0b2e6'
 /** The real runner's backoff, shortened: the bounds (attempts) are the point, not the waits. */
 const BACKOFF = { baseDelayMs: 1, maxDelayMs: 2 }
-let root = ''
 let fly: FakeFly
 let registry: FakeRegistry
-const savedEnv = { ...process.env }
 
-function deps(): Parameters<typeof run>[0] {
-  return {
-    install: async () =>
-      ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
-    flyctl: (options) => new InProcessFlyctl({ ...options, backoff: BACKOFF }, fly),
-    env: process.env,
-    registry: { fetch: registry.fetch },
-  }
-}
+const deps = () => inProcessDeps({ fly, registry }, { flyctl: { backoff: BACKOFF } })
 
 function inputs(extra: Record<string, string> = {}): void {
   core.reset({ app: APP, 'api-token': TOKEN, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, ...extra })
 }
 
+const folders = useRunnerFolders('transient-inprocess-')
+
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'transient-inprocess-'))
-  const workspace = path.join(root, 'workspace')
-  fs.mkdirSync(workspace)
-  fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM ghcr.io/openclaw/openclaw:2026.9.6\n')
-  fs.mkdirSync(path.join(root, 'temp'))
-  process.env.RUNNER_TEMP = path.join(root, 'temp')
-  process.env.GITHUB_WORKSPACE = workspace
   fly = newFakeFly()
   registry = newFakeRegistry()
-})
-
-afterEach(() => {
-  process.env = { ...savedEnv }
-  fs.rmSync(root, { recursive: true, force: true })
 })
 
 describe('transient failures, in-process', () => {
@@ -114,14 +94,14 @@ describe('transient failures, in-process', () => {
       deployArgs: [],
       healthTimeoutSec: 60,
       dryRun: false,
-      workingDirectory: root,
+      workingDirectory: folders.root,
     } as unknown as Plan
     const messages: string[] = []
     const result = await deploy({
       flyctl: inProcessFlyctl(fly, { backoff: BACKOFF }),
       plan,
       log: { info: (m) => messages.push(m), warning: (m) => messages.push(m) },
-      rendered: { path: path.join(root, 'fly.toml') },
+      rendered: { path: path.join(folders.root, 'fly.toml') },
     })
     // Before: the in-progress check; the deploy, once; the check; the read-back of the release.
     expect(fly.calls.map((c) => c.args[0])).toEqual(['releases', 'deploy', 'releases', 'releases'])

@@ -4,53 +4,31 @@
  * (__fixtures__/flyctl.ts), and no child process is started. Each case is one of the summary's
  * promises: outputs and a summary in every case, "changed on Fly" from the change journal only.
  */
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import * as core from '../../support/fake-core.js'
-import { callsTo, InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { callsTo, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
+import { inProcessDeps, useRunnerFolders } from '../../support/in-process-run.js'
 
 vi.mock('@actions/core', () => core)
 const { run } = await import('../../../src/main.js')
 
 const TOKEN = 'FlyV1 fm2_inprocess_token_5b1d'
 const GATEWAY_TOKEN = 'gw-inprocess-token-9c2e77a1'
-let root = ''
 let fly: FakeFly
 let registry: FakeRegistry
-const savedEnv = { ...process.env }
 
-function deps(): Parameters<typeof run>[0] {
-  return {
-    install: async () =>
-      ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
-    flyctl: (options) => new InProcessFlyctl(options, fly),
-    env: process.env,
-    registry: { fetch: registry.fetch },
-  }
-}
+const deps = () => inProcessDeps({ fly, registry })
 
 function inputs(extra: Record<string, string> = {}): void {
   core.reset({ app: 'inproc-app', 'api-token': TOKEN, secrets: `OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}`, ...extra })
 }
 
+useRunnerFolders('run-inprocess-')
+
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'run-inprocess-'))
-  const workspace = path.join(root, 'workspace')
-  fs.mkdirSync(workspace)
-  fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM ghcr.io/openclaw/openclaw:2026.9.6\n')
-  fs.mkdirSync(path.join(root, 'temp'))
-  process.env.RUNNER_TEMP = path.join(root, 'temp')
-  process.env.GITHUB_WORKSPACE = workspace
   fly = newFakeFly()
   registry = newFakeRegistry()
-})
-
-afterEach(() => {
-  process.env = { ...savedEnv }
-  fs.rmSync(root, { recursive: true, force: true })
 })
 
 function changedOnFly(): string[] {

@@ -9,12 +9,12 @@
  * test/e2e/unchanged.test.ts.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import * as core from '../../support/fake-core.js'
-import { callsTo, InProcessFlyctl, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
+import { callsTo, newFakeFly, type FakeFly } from '../../support/fake-flyctl.js'
 import { newFakeRegistry, type FakeRegistry } from '../../support/fake-registry.js'
+import { inProcessDeps, useRunnerFolders } from '../../support/in-process-run.js'
 
 vi.mock('@actions/core', () => core)
 const { run } = await import('../../../src/main.js')
@@ -24,9 +24,6 @@ const MACHINE = '148ed193b95389'
 const BASE = 'ghcr.io/openclaw/openclaw:2026.9.6'
 const TOKEN = 'FlyV1 fm2_inprocess_token_77c0'
 const GATEWAY_TOKEN = 'gw-inprocess-token-3e51b0c2'
-const savedEnv = { ...process.env }
-let root = ''
-let workspace = ''
 let fly: FakeFly
 let registry: FakeRegistry
 
@@ -105,15 +102,7 @@ function servingFly(): FakeFly {
   return f
 }
 
-function deps(): Parameters<typeof run>[0] {
-  return {
-    install: async () =>
-      ({ binary: '/nonexistent/flyctl', version: '0.4.87', fromCache: true, toolPath: '/nonexistent' }) as never,
-    flyctl: (options) => new InProcessFlyctl(options, fly),
-    env: process.env,
-    registry: { fetch: (input, init) => registry.fetch(input, init) },
-  }
-}
+const deps = () => inProcessDeps({ fly, registry })
 
 const baseInputs: Record<string, string> = {
   app: APP,
@@ -165,22 +154,12 @@ async function serving(): Promise<void> {
   expect(same.summary).toContain('Nothing changed')
 }
 
+const folders = useRunnerFolders('unchanged-run-', `FROM ${BASE}\n`)
+
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'unchanged-run-'))
-  workspace = path.join(root, 'workspace')
-  fs.mkdirSync(workspace)
-  fs.writeFileSync(path.join(workspace, 'Dockerfile'), `FROM ${BASE}\n`)
-  fs.writeFileSync(path.join(workspace, 'app.js'), 'console.log(1)\n')
-  fs.mkdirSync(path.join(root, 'temp'))
-  process.env.RUNNER_TEMP = path.join(root, 'temp')
-  process.env.GITHUB_WORKSPACE = workspace
+  fs.writeFileSync(path.join(folders.workspace, 'app.js'), 'console.log(1)\n')
   fly = servingFly()
   registry = newFakeRegistry()
-})
-
-afterEach(() => {
-  process.env = { ...savedEnv }
-  fs.rmSync(root, { recursive: true, force: true })
 })
 
 describe('skip-unchanged in-process', () => {
@@ -213,7 +192,7 @@ describe('skip-unchanged in-process', () => {
       name: 'a file of the build context',
       part: 'image',
       change: () => {
-        fs.writeFileSync(path.join(workspace, 'app.js'), 'console.log(2)\n')
+        fs.writeFileSync(path.join(folders.workspace, 'app.js'), 'console.log(2)\n')
         return baseInputs
       },
     },
