@@ -17,6 +17,7 @@ import {
   argvOf,
   BASE,
   commentsOn,
+  deployProduction,
   eventEnv,
   expectNoSecrets,
   FAKE,
@@ -32,7 +33,7 @@ import {
   usePreviewGitHub,
 } from '../support/preview-e2e.ts'
 import { newWorld, useWorlds } from '../support/world.ts'
-import { GATEWAY_TOKEN, tail, type StandinWorld } from '../support/standin.ts'
+import { tail, type StandinWorld } from '../support/standin.ts'
 
 useWorlds()
 usePreviewGitHub()
@@ -49,15 +50,7 @@ describe('previews of one production app (fake gateway), one world in order', ()
 
   /** Production (the base app), as the lifecycle deploys it, unless an earlier case did. */
   async function baseApp(): Promise<void> {
-    if (await deployed(BASE)) return
-    const production = {
-      ...inputs(),
-      mode: 'deploy',
-      'github-token': '',
-      'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
-    }
-    const base = await step(world, production, { GITHUB_REPOSITORY: REPO })
-    expect(base.result.exitCode, tail(base.result)).toBe(0)
+    if (!(await deployed(BASE))) await deployProduction(world, inputs())
   }
 
   /** The other repository's PR 13 preview (oc-gw-pr-13), unless an earlier case deployed it. */

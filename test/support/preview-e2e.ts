@@ -117,6 +117,22 @@ export async function previewMachines(world: StandinWorld, app: string) {
   return ((await readState(world.state)).apps[app]?.machines ?? []).filter((m) => !m.destroyed)
 }
 
+/**
+ * Production (the base app `oc-gw`), for the previews to leave alone: a plain deploy with only the
+ * gateway token (a channel token would have the real gateway reach for Discord from a machine
+ * without internet, which is the preview's business in these tests, not production's).
+ */
+export async function deployProduction(world: StandinWorld, inputs: Record<string, string>): Promise<void> {
+  const production = {
+    ...inputs,
+    mode: 'deploy',
+    'github-token': '',
+    'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
+  }
+  const base = await step(world, production, { GITHUB_REPOSITORY: REPO })
+  expect(base.result.exitCode, tail(base.result)).toBe(0)
+}
+
 /** A preview through its whole life (opened, synchronize, closed), in a world of its own. */
 export async function lifecycle(workload: string): Promise<void> {
   await lifecycleIn(await newWorld(workload, 'e2e-preview-'), workload)
@@ -127,21 +143,11 @@ export async function lifecycle(workload: string): Promise<void> {
  * leaves the production app `oc-gw` deployed (for later runs in that world) and the comments cleared.
  */
 export async function lifecycleIn(world: StandinWorld, workload: string): Promise<void> {
-  // The real gateway's gates get health-timeout 300, as in e2e-health.
+  // The real gateway's gates get health-timeout 300, as in test/gateway/health.test.ts.
   const inputs = (extra: Record<string, string> = {}) =>
     previewInputs({ ...(workload === FAKE ? {} : { 'health-timeout': '300' }), ...extra })
   const app = `${BASE}-pr-7`
-  // Production, for the preview to leave alone: only the gateway token (a channel token would have
-  // the real gateway reach for Discord from a machine without internet, which is the preview's
-  // business here, not production's).
-  const production = {
-    ...inputs(),
-    mode: 'deploy',
-    'github-token': '',
-    'secrets-json': JSON.stringify({ OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN }),
-  }
-  const base = await step(world, production, { GITHUB_REPOSITORY: REPO })
-  expect(base.result.exitCode, tail(base.result)).toBe(0)
+  await deployProduction(world, inputs())
 
   // opened: deployed as gw-pr-7 with the marker, without production's channel tokens.
   const opened = await step(world, inputs({ 'health-channels': 'discord' }), eventEnv(world, 'opened', 7))
